@@ -1,0 +1,18 @@
+"""s2s: composable transformations of Python+NumPy functions, as readable source.
+
+>>> import s2s
+>>> import s2s.numpy as np
+>>> s2s.jit(lambda x: x * 2.0)(np.ones(2))
+array([2., 2.], dtype=float32)
+"""
+import os as _os
+
+# jaxlib logs device discovery at INFO level on first use; keep user output clean.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from s2s.config import config  # noqa: F401,E402
+from s2s import tree_util  # noqa: F401
+from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)
+from s2s.api import jit  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""One configuration object for s2s.
+
+Every switch lives here so behaviour is never toggled by scattered environment
+variables. Environment variables are read once, at import, as initial values.
+
+>>> import s2s
+>>> s2s.config.update("enable_x64", True)
+>>> s2s.config.enable_x64
+True
+"""
+import os
+
+
+def _env_flag(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    """Holds the global options; change them with ``config.update(name, value)``."""
+
+    _options = {
+        "enable_x64": lambda: _env_flag("S2S_ENABLE_X64"),
+        "log_compiles": lambda: _env_flag("S2S_LOG_COMPILES"),
+    }
+
+    def __init__(self):
+        self._values = {name: default() for name, default in self._options.items()}
+        self._listeners = []
+
+    def update(self, name, value):
+        """Sets option ``name`` (``"enable_x64"``, ``"log_compiles"``) to ``value``."""
+        if name.startswith("s2s_"):
+            name = name[4:]
+        if name.startswith("jax_"):
+            name = name[4:]
+        if name not in self._values:
+            raise KeyError(f"s2s.config has no option {name!r}; options: {sorted(self._values)}")
+        self._values[name] = value
+        for listener in self._listeners:
+            listener(name, value)
+
+    def on_change(self, listener):
+        """Calls ``listener(name, value)`` after every update (caches use it)."""
+        self._listeners.append(listener)
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(f"s2s.config has no option {name!r}") from None
+
+    def __repr__(self):
+        return f"Config({self._values})"
+
+
+config = Config()

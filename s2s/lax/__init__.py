@@ -1,0 +1,15 @@
+"""``s2s.lax``: primitives that map one-to-one onto StableHLO ops.
+
+Each primitive carries a rule table (see ``s2s.lax.core``); the functions here
+are their thin public wrappers: array operands positional, static parameters
+keyword-only.
+
+>>> from s2s import lax
+>>> lax.tanh(0.0)
+array(0., dtype=float32)
+"""
+from s2s.lax.core import Primitive, ShapedArray, all_primitives  # noqa: F401
+from s2s.lax import elementwise as _elementwise
+
+globals().update(_elementwise.public)
+del _elementwise

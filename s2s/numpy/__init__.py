@@ -1,0 +1,13 @@
+"""``s2s.numpy``: the NumPy API on ``s2s.lax``.
+
+Port code by changing ``import numpy as np`` to ``import s2s.numpy as np``.
+Eager calls return NumPy arrays; under ``jit`` the same calls stage XLA.
+
+>>> import s2s.numpy as np
+>>> np.tanh(np.zeros(2))
+array([0., 0.], dtype=float32)
+"""
+from s2s.numpy import _array_methods
+from s2s.numpy._ufuncs import *  # noqa: F401,F403
+
+_array_methods.install()

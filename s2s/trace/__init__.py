@@ -1,0 +1,1 @@
+"""Tracers: staging for ``jit`` (``staging``) and the fallback recorder (``record``)."""

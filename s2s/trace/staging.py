@@ -1,0 +1,153 @@
+"""Staging: run a function on tracers and emit StableHLO as primitives are applied.
+
+Each primitive applied to a ``StagedTracer`` is checked by its ``abstract_eval``
+rule (shapes/dtypes, with NumPy-style errors) and lowered on the spot by its
+``lower`` rule into the current ``FunctionBuilder``; nothing reaches XLA until the
+whole function has been staged and the module verifies.
+
+>>> import numpy as np
+>>> from s2s import lax
+>>> from s2s.lax.core import ShapedArray
+>>> st = stage(lambda x: lax.neg(x), [ShapedArray((2,), np.float32)])
+>>> st.out_avals
+[ShapedArray(float32[2])]
+"""
+import numpy as np
+
+from s2s import dtypes
+from s2s.codegen.stablehlo import FunctionBuilder, LoweringRuleContext, module_text
+from s2s.errors import ConcretizationError, S2SError
+from s2s.lax.core import ShapedArray, Trace, Tracer, abstractify
+
+
+class StagedTracer(Tracer):
+    """An abstract value standing for an SSA value of the function being staged."""
+
+    __slots__ = ("aval", "name")
+
+    def __init__(self, trace, aval, name):
+        self._trace = trace
+        self.aval = aval
+        self.name = name
+
+    def __repr__(self):
+        return f"Traced<{self.aval.str_short()}>"
+
+    def _concrete_error(self, what):
+        return ConcretizationError(
+            f"{what} of a staged value ({self.aval.str_short()}) inside jit: its value is "
+            "not known while the function is compiled. Python control flow on staged values "
+            "needs s2s's control-flow conversion (plain `if`/`while` in a function s2s can "
+            "read the source of), or use s2s.lax.cond / s2s.lax.while_loop; to read the "
+            "value, move the code out of jit or mark the argument static (static_argnums)."
+        )
+
+    def __bool__(self):
+        raise self._concrete_error("bool()")
+
+    def __int__(self):
+        raise self._concrete_error("int()")
+
+    def __float__(self):
+        raise self._concrete_error("float()")
+
+    def __complex__(self):
+        raise self._concrete_error("complex()")
+
+    def __index__(self):
+        raise self._concrete_error("using as an index")
+
+    def __array__(self, dtype=None, copy=None):
+        raise self._concrete_error("converting to a NumPy array")
+
+    def item(self):
+        raise self._concrete_error(".item()")
+
+    def tolist(self):
+        raise self._concrete_error(".tolist()")
+
+
+class StagingTrace(Trace):
+    """Owns a ``FunctionBuilder``; turns primitive applications into StableHLO."""
+
+    def __init__(self, builder):
+        super().__init__()
+        self.builder = builder
+        self._constants = {}
+
+    def new_arg(self, aval, name):
+        return StagedTracer(self, aval, name)
+
+    def to_tracer(self, x):
+        if isinstance(x, StagedTracer) and x._trace is self:
+            return x
+        if isinstance(x, Tracer):
+            raise S2SError(
+                f"a value staged by another jit ({x!r}) leaked into this one; pass it as an "
+                "argument instead of capturing it"
+            )
+        return self.constant(x)
+
+    def constant(self, x):
+        aval = abstractify(x)
+        key = None
+        if aval.shape == () and type(x) in (bool, int, float, complex):
+            key = (type(x), x, aval.dtype)
+            hit = self._constants.get(key)
+            if hit is not None:
+                return hit
+        name = self.builder.constant(np.asarray(x) if not isinstance(x, np.ndarray) else x, aval)
+        t = StagedTracer(self, aval, name)
+        if key is not None:
+            self._constants[key] = t
+        return t
+
+    def process_primitive(self, primitive, args, params):
+        tracers = [self.to_tracer(a) for a in args]
+        avals_in = [t.aval for t in tracers]
+        if primitive.abstract_eval is None or primitive.lower is None:
+            raise NotImplementedError(f"primitive {primitive.name} cannot be staged under jit yet")
+        out = primitive.abstract_eval(*avals_in, **params)
+        avals_out = list(out) if primitive.multiple_results else [out]
+        ctx = LoweringRuleContext(self.builder, avals_in, avals_out)
+        names = primitive.lower(ctx, *[t.name for t in tracers], **params)
+        if isinstance(names, str):
+            names = [names]
+        # The rule may produce a value with a different but compatible aval (e.g. a
+        # weak-type difference); the abstract rule is the source of truth.
+        results = [StagedTracer(self, a, n) for a, n in zip(avals_out, names)]
+        return results if primitive.multiple_results else results[0]
+
+
+class Staged:
+    """The result of staging: module text plus the avals in and out."""
+
+    def __init__(self, text, in_avals, out_avals, name):
+        self.text = text
+        self.in_avals = in_avals
+        self.out_avals = out_avals
+        self.name = name
+
+
+def stage(flat_fun, in_avals, name="main"):
+    """Stages ``flat_fun`` (flat list of arrays -> flat list of arrays) on ``in_avals``."""
+    builder = FunctionBuilder("main", in_avals)
+    trace = StagingTrace(builder)
+    args = [trace.new_arg(a, n) for a, n in zip(in_avals, builder.args)]
+    outs = flat_fun(*args)
+    if not isinstance(outs, (list, tuple)):
+        outs = [outs]
+    out_names = [trace.to_tracer(o).name for o in outs]
+    builder.ret(out_names)
+    return Staged(module_text([builder], name=_module_name(name)), in_avals,
+                  list(builder.out_avals), name)
+
+
+def _module_name(name):
+    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return f"jit_{clean}" if clean else "jit_fun"
+
+
+def scalar_aval(dtype, weak=False):
+    """A 0-d abstract value of ``dtype``."""
+    return ShapedArray((), dtypes.canonicalize_dtype(dtype), weak)

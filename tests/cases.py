@@ -1,0 +1,98 @@
+"""Test-case generation and numeric comparison shared by the test modules.
+
+Cases are drawn combinatorially and deterministically: ``sample(axes)`` picks
+``S2S_NUM_GENERATED_CASES`` (default 10) combinations from the product of the
+given axes, with a fixed seed per test so failures reproduce.
+"""
+import itertools
+import os
+import random
+import zlib
+
+import numpy as np
+
+import s2s
+from s2s import dtypes
+
+NUM_CASES = int(os.environ.get("S2S_NUM_GENERATED_CASES", "10"))
+
+FLOAT_DTYPES = [np.float32]
+INT_DTYPES = [np.int32]
+BOOL_DTYPES = [np.bool_]
+COMPLEX_DTYPES = [np.complex64]
+
+
+def float_dtypes():
+    """float32, plus float64 when 64-bit mode is on."""
+    return FLOAT_DTYPES + ([np.float64] if s2s.config.enable_x64 else [])
+
+
+def sample(name, n=None, **axes):
+    """Up to ``n`` (default NUM_CASES) dicts drawn from the product of ``axes``.
+
+    The draw is seeded by ``name`` so a test sees the same cases every run.
+    """
+    n = NUM_CASES if n is None else n
+    keys = list(axes)
+    combos = list(itertools.product(*[axes[k] for k in keys]))
+    rng = random.Random(zlib.crc32(name.encode()))
+    if len(combos) > n:
+        combos = rng.sample(combos, n)
+    return [dict(zip(keys, c)) for c in combos]
+
+
+def case_id(case):
+    parts = []
+    for k, v in case.items():
+        if isinstance(v, type) or isinstance(v, np.dtype):
+            v = np.dtype(v).name
+        parts.append(f"{k}={v}")
+    return ",".join(parts).replace(" ", "")
+
+
+def rand(shape, dtype, rng, low=-3.0, high=3.0):
+    """Random array of ``shape``/``dtype`` in [low, high) (ints and bools too)."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        lo = max(int(low), 0) if dtype.kind == "u" else int(low)
+        return rng.integers(lo, max(int(high), lo + 1) + 1, size=shape).astype(dtype)
+    if dtype.kind == "c":
+        re = rng.uniform(low, high, shape)
+        im = rng.uniform(low, high, shape)
+        return (re + 1j * im).astype(dtype)
+    return rng.uniform(low, high, shape).astype(dtype)
+
+
+_TOL = {
+    np.dtype(np.float16): 1e-2,
+    np.dtype(dtypes.bfloat16): 5e-2,
+    np.dtype(np.float32): 2e-5,
+    np.dtype(np.float64): 1e-12,
+    np.dtype(np.complex64): 2e-5,
+    np.dtype(np.complex128): 1e-12,
+}
+
+
+def tolerance(dtype, scale=1.0):
+    return _TOL.get(np.dtype(dtype), 0.0) * scale
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None, check_dtype=True, err_msg=""):
+    """``actual`` matches ``expected`` within dtype-dependent tolerances."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    if check_dtype:
+        assert actual.dtype == expected.dtype, f"{err_msg} dtype {actual.dtype} != {expected.dtype}"
+    assert actual.shape == expected.shape, f"{err_msg} shape {actual.shape} != {expected.shape}"
+    dt = np.dtype(dtype or expected.dtype)
+    tol = tolerance(dt)
+    rtol = tol if rtol is None else rtol
+    atol = tol if atol is None else atol
+    if dt.kind in "biu" and rtol == 0:
+        np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
+    else:
+        np.testing.assert_allclose(actual.astype(np.result_type(actual.dtype, np.float32)) if dt == dtypes.bfloat16 else actual,
+                                   expected.astype(np.result_type(expected.dtype, np.float32)) if dt == dtypes.bfloat16 else expected,
+                                   rtol=rtol, atol=atol, err_msg=err_msg, equal_nan=True)
