@@ -1,0 +1,1 @@
+"""Reading user functions: source retrieval, the fence, name resolution, normalization."""

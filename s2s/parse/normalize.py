@@ -1,0 +1,861 @@
+"""Normalization: desugaring and A-normal form (ANF).
+
+The transformations (``s2s.transforms``) only ever see functions in this
+*normal form*:
+
+* The body ends with a single ``return <atom>``; earlier returns became
+  assignments to ``result`` (in tail position) or a ``returned`` flag.
+* ``break``/``continue`` are gone: a ``broke``/``skip`` flag guards the rest of
+  the loop body (``if not broke: ...``); a ``for`` loop that may break became a
+  ``while`` loop over a counter.
+* ``for`` loops run over ``range(...)`` with atom arguments; loops over other
+  sequences became index loops (``for i in range(len(seq)): x = seq[i]``), and
+  ``enumerate``/``zip``/``reversed``/dict views are spelled out the same way.
+* ``while <name>:``: the condition is a name, recomputed at the end of the body.
+* ``if <atom>:``: the test is a name or constant.
+* Every other statement is ``target = <operation>`` or an expression statement
+  that is a call (``append(xs, v)``, ``print(...)``); an operation has only
+  *atoms* as operands. An atom is a name, a constant, or a static reference
+  (a chain like ``np.pi`` rooted at a non-local name).
+* Assignment targets are a name or a tuple of names (``W, b = layer``).
+  ``x[i] = v`` became ``x = setitem(x, i, v)`` (value semantics); augmented
+  assignment, multiple targets, ``and``/``or``, chained comparisons,
+  conditional expressions, comprehensions and lambdas are spelled out.
+* Array methods became NumPy functions (``x.sum(0)`` -> ``np.sum(x, 0)``,
+  ``x.T`` -> ``np.transpose(x)``); list and dict methods became calls of the
+  support functions (``append``, ``items``...), see ``SUPPORT_CALLS``.
+
+Every statement keeps the line number of the user's statement it came from, so
+generated code can say ``# grad of: <line>`` and errors can point at the user's
+file. Temporaries get readable names (``t``, ``num``/``den`` for a division's
+operands, ``result`` for the returned value).
+"""
+import copy
+
+import gast
+
+from s2s.errors import UnsupportedSyntaxError
+from s2s.parse import quoting as q
+from s2s.parse.resolve import local_names, static_chain
+
+# Support functions that normal form calls by these names (bound by codegen).
+SUPPORT_CALLS = ("setitem", "append", "extend", "pop", "items", "keys", "values",
+                 "dict_get", "copy", "as_sequence", "range_continues")
+
+# Array methods -> (NumPy function, how the method's arguments map to it).
+_VARARGS_SHAPE = {"reshape", "transpose"}
+ARRAY_METHODS = {
+    "sum": "sum", "mean": "mean", "prod": "prod", "max": "max", "min": "min",
+    "std": "std", "var": "var", "argmax": "argmax", "argmin": "argmin", "any": "any",
+    "all": "all", "cumsum": "cumsum", "cumprod": "cumprod", "reshape": "reshape",
+    "transpose": "transpose", "astype": "astype", "dot": "dot", "flatten": "ravel",
+    "ravel": "ravel", "squeeze": "squeeze", "clip": "clip", "round": "round",
+    "conj": "conj", "conjugate": "conj", "swapaxes": "swapaxes", "take": "take",
+    "repeat": "repeat", "trace": "trace", "diagonal": "diagonal", "nonzero": "nonzero",
+    "argsort": "argsort", "ptp": "ptp", "sort": "sort",
+}
+ARRAY_ATTRIBUTES = {"T": "transpose", "real": "real", "imag": "imag", "mT": "matrix_transpose"}
+# Methods shared by lists/dicts/arrays: dispatched at run time by support functions.
+CONTAINER_METHODS = {"append": "append", "extend": "extend", "pop": "pop", "items": "items",
+                     "keys": "keys", "values": "values", "get": "dict_get", "copy": "copy"}
+
+
+def _loc(new, old):
+    """Copies ``old``'s location onto ``new`` and everything under it lacking one."""
+    if isinstance(new, list):
+        for n in new:
+            _loc(n, old)
+        return new
+    for n in gast.walk(new):
+        if getattr(n, "lineno", None) is None and hasattr(old, "lineno"):
+            gast.copy_location(n, old)
+    return new
+
+
+def _contains(stmts, kinds, stop_at_loops=False):
+    """True when ``stmts`` contain a node of ``kinds`` (not looking into nested defs)."""
+    todo = list(stmts)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, kinds):
+            return True
+        if isinstance(n, (gast.FunctionDef, gast.Lambda, gast.ClassDef)):
+            continue
+        if stop_at_loops and isinstance(n, (gast.For, gast.While)):
+            continue
+        todo.extend(gast.iter_child_nodes(n))
+    return False
+
+
+def _not(flag):
+    return gast.UnaryOp(op=gast.Not(), operand=q.name(flag))
+
+
+def _guard_rest(stmts, may_set, flag, visit):
+    """After a statement that may set ``flag``, wraps the rest in ``if not flag:``."""
+    out = []
+    for i, s in enumerate(stmts):
+        s = visit(s)
+        out.extend(s if isinstance(s, list) else [s])
+        if may_set(s if not isinstance(s, list) else s[-1] if s else None):
+            rest = stmts[i + 1:]
+            if rest:
+                inner = _guard_rest(rest, may_set, flag, visit)
+                out.append(_loc(gast.If(test=_not(flag), body=inner, orelse=[]), rest[0]))
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Pass 1: returns.
+
+
+class _NeedFlags(Exception):
+    pass
+
+
+def _tail_returns(stmts, result):
+    """Turns returns into ``result = v`` when each is in tail position.
+
+    Statements after an ``if`` that returns on one side move into the other side.
+    Returns ``(stmts, always_returns)``; raises ``_NeedFlags`` when that would
+    duplicate code or a return sits inside a loop.
+    """
+    for i, s in enumerate(stmts):
+        if isinstance(s, gast.Return):
+            value = s.value if s.value is not None else q.const(None)
+            return stmts[:i] + [_loc(q.assign(result, value), s)], True
+        if isinstance(s, (gast.For, gast.While)) and _contains([s], gast.Return):
+            raise _NeedFlags
+        if isinstance(s, gast.If) and _contains([s], gast.Return):
+            rest = stmts[i + 1:]
+            body, b_ret = _tail_returns(s.body, result)
+            orelse, o_ret = _tail_returns(s.orelse, result)
+            if rest and not (b_ret and o_ret):
+                if b_ret:
+                    orelse, o_ret = _tail_returns(s.orelse + rest, result)
+                elif o_ret:
+                    body, b_ret = _tail_returns(s.body + rest, result)
+                else:
+                    raise _NeedFlags
+            new = gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)
+            return stmts[:i] + [gast.copy_location(new, s)], b_ret and o_ret
+    return stmts, False
+
+
+class _ReturnFlags:
+    """Returns anywhere (loops included): ``result = v; returned = True`` plus guards."""
+
+    def __init__(self, result, flag):
+        self.result = result
+        self.flag = flag
+
+    def block(self, stmts):
+        return _guard_rest(stmts, self._sets_flag, self.flag, self.visit)
+
+    def _sets_flag(self, s):
+        if s is None:
+            return False
+        for n in gast.walk(s):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) \
+                    and n.targets[0].id == self.flag:
+                return True
+        return False
+
+    def visit(self, s):
+        if isinstance(s, gast.Return):
+            value = s.value if s.value is not None else q.const(None)
+            return _loc([q.assign(self.result, value), q.assign(self.flag, q.const(True))], s)
+        if isinstance(s, gast.If):
+            s.body = self.block(s.body) or [gast.Pass()]
+            s.orelse = self.block(s.orelse)
+            return s
+        if isinstance(s, (gast.For, gast.While)) and _contains([s], gast.Return):
+            # A return leaves every enclosing loop: it acts as a break here.
+            s.body = self.block(s.body)
+            s.body = _loc([gast.If(test=_not(self.flag), body=s.body, orelse=[])], s) \
+                if isinstance(s, gast.For) else s.body
+            if isinstance(s, gast.While):
+                s.test = gast.BoolOp(op=gast.And(), values=[s.test, _not(self.flag)])
+            s._s2s_exit_flag = self.flag
+            return s
+        return s
+
+
+def lower_returns(fdef, namer):
+    """Pass 1: a single ``return result`` at the end of the body."""
+    body = list(fdef.body)
+    result = namer.new("result")
+    try:
+        if not isinstance(body[-1], gast.Return):
+            body = body + [_loc(gast.Return(value=None), body[-1])]
+        new_body, _ = _tail_returns(body, result)
+    except _NeedFlags:
+        flag = namer.new("returned")
+        lowering = _ReturnFlags(result, flag)
+        new_body = _loc([q.assign(result, q.const(None)), q.assign(flag, q.const(False))], fdef.body[0])
+        new_body += lowering.block(body)
+    fdef.body = new_body + [_loc(gast.Return(value=q.name(result)), body[-1])]
+    return fdef
+
+
+# ---------------------------------------------------------------------------
+# Pass 2: break and continue.
+
+
+class _JumpLowering:
+    """Replaces ``break``/``continue`` by flags; loops that may break become ``while``."""
+
+    def __init__(self, namer):
+        self.namer = namer
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            r = self.stmt(s)
+            out.extend(r if isinstance(r, list) else [r])
+        return out
+
+    def stmt(self, s):
+        if isinstance(s, gast.If):
+            s.body = self.block(s.body) or [gast.Pass()]
+            s.orelse = self.block(s.orelse)
+            return s
+        if isinstance(s, (gast.For, gast.While)):
+            return self.loop(s)
+        return s
+
+    def loop(self, loop):
+        loop.body = self.block(loop.body)  # inner loops first: their jumps are their own
+        has_break = _contains(loop.body, gast.Break, stop_at_loops=True)
+        has_continue = _contains(loop.body, gast.Continue, stop_at_loops=True)
+        pre = []
+        if loop.orelse:
+            if has_break:
+                loop, pre_else = self._lower_else(loop)
+                return pre_else
+            else_body = self.block(loop.orelse)
+            loop.orelse = []
+            return [loop] + else_body
+        if has_continue:
+            skip = self.namer.new("skip")
+            loop.body = _loc([q.assign(skip, q.const(False))], loop) + _guard_rest(
+                loop.body, lambda s: _sets(s, skip, gast.Continue), skip, lambda s: _replace_jump(s, gast.Continue, skip))
+        if has_break:
+            broke = self.namer.new("broke")
+            pre = _loc([q.assign(broke, q.const(False))], loop)
+            loop.body = _guard_rest(loop.body, lambda s: _sets(s, broke, gast.Break), broke,
+                                    lambda s: _replace_jump(s, gast.Break, broke))
+            loop = self._exit_on(loop, broke)
+        return pre + (loop if isinstance(loop, list) else [loop])
+
+    def _lower_else(self, loop):
+        else_body = self.block(loop.orelse)
+        loop.orelse = []
+        broke = self.namer.new("broke")
+        pre = _loc([q.assign(broke, q.const(False))], loop)
+        loop.body = _guard_rest(loop.body, lambda s: _sets(s, broke, gast.Break), broke,
+                                lambda s: _replace_jump(s, gast.Break, broke))
+        new_loop = self._exit_on(loop, broke)
+        after = [_loc(gast.If(test=_not(broke), body=else_body, orelse=[]), loop)]
+        return loop, pre + (new_loop if isinstance(new_loop, list) else [new_loop]) + after
+
+    def _exit_on(self, loop, flag):
+        """A loop that stops as soon as ``flag`` is set."""
+        if isinstance(loop, gast.While):
+            loop.test = gast.BoolOp(op=gast.And(), values=[loop.test, _not(flag)])
+            return loop
+        # for target in iterable -> index loop over a sequence, as a while loop.
+        seq = self.namer.new("seq")
+        k = self.namer.new("k")
+        stmts = [q.assign(seq, gast.Call(func=q.name("as_sequence"), args=[loop.iter], keywords=[])),
+                 q.assign(k, q.const(0))]
+        test = gast.BoolOp(op=gast.And(), values=[
+            gast.Compare(left=q.name(k), ops=[gast.Lt()],
+                         comparators=[gast.Call(func=q.name("len"), args=[q.name(seq)], keywords=[])]),
+            _not(flag)])
+        body = [gast.Assign(targets=[loop.target],
+                            value=gast.Subscript(value=q.name(seq), slice=q.name(k), ctx=gast.Load()),
+                            type_comment=None)]
+        body += loop.body
+        body.append(q.assign(k, gast.BinOp(left=q.name(k), op=gast.Add(), right=q.const(1))))
+        new = gast.While(test=test, body=body, orelse=[])
+        return _loc(stmts + [new], loop)
+
+
+def _sets(s, flag, kind):
+    if s is None:
+        return False
+    for n in gast.walk(s):
+        if isinstance(n, kind):
+            return True
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and n.targets[0].id == flag:
+            return True
+    return False
+
+
+def _replace_jump(s, kind, flag):
+    """Replaces jumps of ``kind`` (not inside inner loops) by ``flag = True``."""
+    if isinstance(s, kind):
+        return _loc(q.assign(flag, q.const(True)), s)
+    if isinstance(s, gast.If):
+        s.body = _guard_rest(s.body, lambda x: _sets(x, flag, kind), flag,
+                             lambda x: _replace_jump(x, kind, flag)) or [gast.Pass()]
+        s.orelse = _guard_rest(s.orelse, lambda x: _sets(x, flag, kind), flag,
+                               lambda x: _replace_jump(x, kind, flag))
+    return s
+
+
+def lower_jumps(fdef, namer):
+    """Pass 2: no ``break``/``continue`` left."""
+    fdef.body = _JumpLowering(namer).block(fdef.body)
+    return fdef
+
+
+# ---------------------------------------------------------------------------
+# Pass 3: A-normal form.
+
+
+class _ANF:
+    """Flattens expressions into one operation per statement (see module docstring)."""
+
+    def __init__(self, source, fdef, namer, np_name, enclosing_locals=frozenset()):
+        self.source = source
+        self.namer = namer
+        self.np_name = np_name
+        self.locals = local_names(fdef)
+        self.enclosing_locals = set(enclosing_locals)
+        self.out = None
+        self.where = fdef
+
+    # -- helpers -----------------------------------------------------------
+
+    def error(self, node, what, hint):
+        raise UnsupportedSyntaxError(
+            f"s2s cannot transform {what} (`{self.source.line_text(node)}`)",
+            filename=self.source.filename, lineno=self.source.file_line(node),
+            construct=what, hint=hint)
+
+    def emit(self, stmt):
+        self.out.append(_loc(stmt, self.where))
+
+    def temp(self, hint="t"):
+        name = self.namer.new(hint)
+        self.locals.add(name)
+        return name
+
+    def is_local(self, name):
+        return name in self.locals or name in self.enclosing_locals
+
+    def is_static(self, e):
+        chain = static_chain(e)
+        return chain is not None and not self.is_local(chain[0]) and (
+            isinstance(e, gast.Attribute) or isinstance(e, gast.Name))
+
+    def np_attr(self, fn):
+        return gast.Attribute(value=q.name(self.np_name), attr=fn, ctx=gast.Load())
+
+    # -- blocks and statements --------------------------------------------
+
+    def block(self, stmts):
+        saved = self.out
+        self.out = []
+        try:
+            for s in stmts:
+                saved_where = self.where
+                self.where = s if hasattr(s, "lineno") else self.where
+                try:
+                    getattr(self, "visit_" + type(s).__name__, self.generic_stmt)(s)
+                finally:
+                    self.where = saved_where
+            return self.out
+        finally:
+            self.out = saved
+
+    def generic_stmt(self, s):
+        self.error(s, f"a {type(s).__name__} statement", "rewrite it with assignments, if, for or while")
+
+    def visit_Pass(self, s):
+        pass
+
+    def visit_Expr(self, s):
+        v = s.value
+        if isinstance(v, gast.Constant):
+            return  # docstrings and bare constants
+        op = self.op(v)
+        if isinstance(op, gast.Call):
+            self.emit(gast.Expr(value=op))
+
+    def visit_Assign(self, s):
+        if len(s.targets) > 1:
+            src = self.atom(s.value)
+            for t in s.targets:
+                self.assign_to(t, src)
+        else:
+            self.assign_to(s.targets[0], s.value)
+
+    def visit_AnnAssign(self, s):
+        if s.value is not None:
+            self.assign_to(s.target, s.value)
+
+    def visit_AugAssign(self, s):
+        t = s.target
+        if isinstance(t, gast.Name):
+            self.assign_to(t, gast.BinOp(left=q.name(t.id), op=s.op, right=s.value))
+        elif isinstance(t, gast.Subscript):
+            base = self.atom(t.value)
+            index = self.index(t.slice)
+            old = self.temp()
+            self.emit(q.assign(old, gast.Subscript(value=copy.deepcopy(base), slice=index, ctx=gast.Load())))
+            new = self.temp()
+            self.emit(q.assign(new, gast.BinOp(left=q.name(old), op=s.op, right=self.atom(s.value))))
+            self.store_index(base, copy.deepcopy(index), q.name(new), t)
+        else:
+            self.error(s, "this augmented assignment", "assign to a name or an index")
+
+    def assign_to(self, target, value):
+        if isinstance(target, gast.Name):
+            # Control-flow expressions may build their value in the target itself,
+            # unless the expression reads the target.
+            into = None if target.id in _names(value) else target.id
+            op = self.op(value, hint=target.id, into=into)
+            if not (isinstance(op, gast.Name) and op.id == target.id):
+                self.emit(q.assign(q.store(target.id), op))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            src = self.atom(value)
+            elts = target.elts
+            simple = all(isinstance(e, gast.Name) for e in elts)
+            if simple:
+                self.emit(gast.Assign(targets=[gast.Tuple(elts=[q.store(e.id) for e in elts], ctx=gast.Store())],
+                                      value=src, type_comment=None))
+                return
+            star = [i for i, e in enumerate(elts) if isinstance(e, gast.Starred)]
+            n_after = len(elts) - star[0] - 1 if star else 0
+            for i, e in enumerate(elts):
+                if isinstance(e, gast.Starred):
+                    stop = q.const(-n_after) if n_after else q.const(None)
+                    part = gast.Call(func=q.name("list"), args=[gast.Subscript(
+                        value=copy.deepcopy(src), slice=gast.Slice(lower=q.const(i), upper=stop, step=None),
+                        ctx=gast.Load())], keywords=[])
+                    self.assign_to(e.value, part)
+                else:
+                    idx = q.const(i if not star or i < star[0] else i - len(elts))
+                    self.assign_to(e, gast.Subscript(value=copy.deepcopy(src), slice=idx, ctx=gast.Load()))
+        elif isinstance(target, gast.Subscript):
+            value_atom = self.atom(value)
+            base = target.value
+            if isinstance(base, gast.Name):
+                self.store_index(q.name(base.id), self.index(target.slice), value_atom, target)
+            elif isinstance(base, gast.Subscript):
+                # x[i][j] = v  ->  t = x[i]; t[j] = v; x[i] = t
+                outer = self.atom(base.value)
+                outer_index = self.index(base.slice)
+                inner = self.temp()
+                self.emit(q.assign(inner, gast.Subscript(value=copy.deepcopy(outer), slice=outer_index,
+                                                         ctx=gast.Load())))
+                self.store_index(q.name(inner), self.index(target.slice), value_atom, target)
+                self.store_index(outer, copy.deepcopy(outer_index), q.name(inner), target)
+            else:
+                self.error(target, "this index assignment", "assign into a local array variable")
+        elif isinstance(target, gast.Starred):
+            self.error(target, "a starred assignment target", "unpack into a tuple of names")
+        else:
+            self.error(target, f"assigning to {type(target).__name__}", "assign to a name")
+
+    def store_index(self, base, index, value, where):
+        if not isinstance(base, gast.Name) or not self.is_local(base.id):
+            self.error(where, "index assignment into a non-local value",
+                       "copy it into a local variable first (y = x.copy(); y[i] = v)")
+        self.emit(gast.Assign(targets=[gast.Subscript(value=q.name(base.id), slice=index, ctx=gast.Store())],
+                              value=value, type_comment=None))
+
+    def visit_If(self, s):
+        test = self.atom(s.test, "cond")
+        body = self.block(s.body) or [gast.Pass()]
+        orelse = self.block(s.orelse)
+        self.emit(gast.If(test=test, body=body, orelse=orelse))
+
+    def visit_While(self, s):
+        test_name = self.temp("cond")
+        pre = self.block([_loc(q.assign(test_name, s.test), s)])
+        for st in pre:
+            self.emit(st)
+        body = self.block(s.body)
+        body += copy.deepcopy(pre)
+        loop = gast.While(test=q.name(test_name), body=body or [gast.Pass()], orelse=[])
+        for attr in ("_s2s_exit_flag",):
+            if hasattr(s, attr):
+                setattr(loop, attr, getattr(s, attr))
+        self.emit(loop)
+
+    def visit_For(self, s):
+        it = s.iter
+        if isinstance(it, gast.Call) and self.is_builtin_call(it, "range") and not it.keywords:
+            args = [self.loop_invariant_atom(a, s) for a in it.args]
+            target = s.target
+            prefix = []
+            if not isinstance(target, gast.Name):
+                tmp = self.temp("i")
+                prefix = [_loc(gast.Assign(targets=[target], value=q.name(tmp), type_comment=None), s)]
+                target = q.store(tmp)
+            body = self.block(prefix + s.body) or [gast.Pass()]
+            self.emit(gast.For(target=q.store(target.id), iter=gast.Call(func=q.name("range"), args=args, keywords=[]),
+                               body=body, orelse=[], type_comment=None))
+            return
+        if isinstance(it, gast.Call) and self.is_builtin_call(it, "enumerate"):
+            seq = self.atom(it.args[0], "seq")
+            start = it.args[1] if len(it.args) > 1 else next((k.value for k in it.keywords if k.arg == "start"), None)
+            idx = self.temp("i")
+            prefix = []
+            if isinstance(s.target, (gast.Tuple, gast.List)) and len(s.target.elts) == 2:
+                j, x = s.target.elts
+                counter = q.name(idx) if start is None else gast.BinOp(left=q.name(idx), op=gast.Add(), right=start)
+                prefix.append(gast.Assign(targets=[j], value=counter, type_comment=None))
+                prefix.append(gast.Assign(targets=[x], value=gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load()), type_comment=None))
+            else:
+                pair = gast.Tuple(elts=[q.name(idx), gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())], ctx=gast.Load())
+                prefix.append(gast.Assign(targets=[s.target], value=pair, type_comment=None))
+            self._index_loop(s, idx, gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[]), prefix)
+            return
+        if isinstance(it, gast.Call) and self.is_builtin_call(it, "zip") and not it.keywords:
+            seqs = [self.atom(a, "seq") for a in it.args]
+            lens = []
+            for sq in seqs:
+                n = self.temp("n")
+                self.emit(q.assign(n, gast.Call(func=q.name("len"), args=[copy.deepcopy(sq)], keywords=[])))
+                lens.append(q.name(n))
+            count = lens[0] if len(lens) == 1 else gast.Call(func=q.name("min"), args=lens, keywords=[])
+            idx = self.temp("i")
+            items = [gast.Subscript(value=copy.deepcopy(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
+            if isinstance(s.target, (gast.Tuple, gast.List)) and len(s.target.elts) == len(items):
+                prefix = [gast.Assign(targets=[t], value=v, type_comment=None) for t, v in zip(s.target.elts, items)]
+            else:
+                prefix = [gast.Assign(targets=[s.target], value=gast.Tuple(elts=items, ctx=gast.Load()), type_comment=None)]
+            self._index_loop(s, idx, count, prefix)
+            return
+        if isinstance(it, (gast.Name,)) and self.is_local(it.id) or self.is_static(it):
+            seq = it
+        else:
+            seq = self.atom(gast.Call(func=q.name("as_sequence"), args=[it], keywords=[]), "seq")
+        target = s.target
+        prefix = []
+        if not isinstance(target, gast.Name):
+            tmp = self.temp("item")
+            prefix = [_loc(gast.Assign(targets=[target], value=q.name(tmp), type_comment=None), s)]
+            target = q.store(tmp)
+        body = self.block(prefix + s.body) or [gast.Pass()]
+        self.emit(gast.For(target=q.store(target.id), iter=copy.deepcopy(seq), body=body, orelse=[],
+                           type_comment=None))
+
+    def _index_loop(self, s, idx, count, prefix):
+        n = self.atom(count, "n")
+        body = self.block([_loc(p, s) for p in prefix] + s.body) or [gast.Pass()]
+        self.emit(gast.For(target=q.store(idx), iter=gast.Call(func=q.name("range"), args=[n], keywords=[]),
+                           body=body, orelse=[], type_comment=None))
+
+    def loop_invariant_atom(self, e, loop):
+        a = self.atom(e)
+        if isinstance(a, gast.Name) and _assigns(loop.body, a.id):
+            snap = self.temp("stop")
+            self.emit(q.assign(snap, a))
+            return q.name(snap)
+        return a
+
+    def is_builtin_call(self, call, name):
+        return isinstance(call.func, gast.Name) and call.func.id == name and not self.is_local(name)
+
+    def visit_Return(self, s):
+        value = self.atom(s.value) if s.value is not None else q.const(None)
+        self.emit(gast.Return(value=value))
+
+    def visit_Assert(self, s):
+        test = self.atom(s.test, "ok")
+        raise_stmt = gast.Raise(exc=gast.Call(func=q.name("AssertionError"),
+                                              args=[s.msg] if s.msg is not None else [], keywords=[]),
+                                cause=None)
+        neg = self.temp("failed")
+        self.emit(q.assign(neg, gast.UnaryOp(op=gast.Not(), operand=test)))
+        self.emit(gast.If(test=q.name(neg), body=[_loc(raise_stmt, s)], orelse=[]))
+
+    def visit_Raise(self, s):
+        self.emit(s)
+
+    def visit_FunctionDef(self, s):
+        inner = normalize_function(self.source, s, self.namer, self.np_name,
+                                   enclosing_locals=self.locals | self.enclosing_locals)
+        self.emit(inner)
+
+    # -- expressions -------------------------------------------------------
+
+    def atom(self, e, hint="t"):
+        """Emits what ``e`` needs and returns an atom holding its value."""
+        if isinstance(e, gast.Constant) or (isinstance(e, gast.Name)):
+            return e
+        if self.is_static(e):
+            return e
+        folded = _fold_constant(e)
+        if folded is not None:
+            return folded
+        op = self.op(e, hint)
+        if q.is_atom(op) or self.is_static(op):
+            return op
+        name = self.temp(hint)
+        self.emit(q.assign(name, op))
+        return q.name(name)
+
+    def op(self, e, hint="t", into=None):
+        """Returns an operation on atoms computing ``e`` (emitting what it needs).
+
+        Expressions that need statements of their own (``and``/``or``, ``a if c
+        else b``, chained comparisons, comprehensions) build their value in
+        ``into`` when given, else in a fresh temporary.
+        """
+        folded = _fold_constant(e)
+        if folded is not None:
+            return folded
+        method = getattr(self, "expr_" + type(e).__name__, None)
+        if method is None:
+            self.error(e, f"the expression {type(e).__name__}", "split it into simpler statements")
+        if type(e).__name__ in _BUILDS_INTO:
+            return method(e, hint, into)
+        return method(e, hint)
+
+    def expr_Name(self, e, hint):
+        return e
+
+    def expr_Constant(self, e, hint):
+        return e
+
+    def expr_UnaryOp(self, e, hint):
+        return gast.UnaryOp(op=e.op, operand=self.atom(e.operand))
+
+    def expr_BinOp(self, e, hint):
+        if isinstance(e.op, gast.Div):
+            return gast.BinOp(left=self.atom(e.left, "num"), op=e.op, right=self.atom(e.right, "den"))
+        return gast.BinOp(left=self.atom(e.left), op=e.op, right=self.atom(e.right))
+
+    def expr_BoolOp(self, e, hint, into=None):
+        result = into or self.temp(hint)
+        self.emit(q.assign(result, self.op(e.values[0])))
+        self._boolop_rest(e.op, result, e.values[1:])
+        return q.name(result)
+
+    def _boolop_rest(self, op, result, values):
+        if not values:
+            return
+        rest = [_loc(q.assign(result, values[0]), self.where)]
+        inner = self.block(rest)
+        saved = self.out
+        self.out = inner
+        try:
+            self._boolop_rest(op, result, values[1:])
+        finally:
+            self.out = saved
+        if isinstance(op, gast.And):
+            self.emit(gast.If(test=q.name(result), body=inner, orelse=[]))
+        else:
+            self.emit(gast.If(test=q.name(result), body=[gast.Pass()], orelse=inner))
+
+    def expr_Compare(self, e, hint, into=None):
+        if len(e.ops) == 1:
+            return gast.Compare(left=self.atom(e.left), ops=e.ops, comparators=[self.atom(e.comparators[0])])
+        left = self.atom(e.left)
+        result = into or self.temp(hint)
+        mid = self.atom(e.comparators[0])
+        self.emit(q.assign(result, gast.Compare(left=left, ops=[e.ops[0]], comparators=[mid])))
+        rest = gast.Compare(left=mid, ops=e.ops[1:], comparators=e.comparators[1:])
+        body = self.block([_loc(q.assign(result, rest), self.where)])
+        self.emit(gast.If(test=q.name(result), body=body, orelse=[]))
+        return q.name(result)
+
+    def expr_IfExp(self, e, hint, into=None):
+        test = self.atom(e.test, "cond")
+        result = into or self.temp(hint)
+        body = self.block([_loc(q.assign(result, e.body), self.where)])
+        orelse = self.block([_loc(q.assign(result, e.orelse), self.where)])
+        self.emit(gast.If(test=test, body=body, orelse=orelse))
+        return q.name(result)
+
+    def expr_Call(self, e, hint):
+        func = e.func
+        if isinstance(func, gast.Attribute) and not self.is_static(func):
+            return self.method_call(e, hint)
+        if not (isinstance(func, gast.Name) or self.is_static(func)):
+            func = self.atom(func, "fn")
+        args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load()) if isinstance(a, gast.Starred)
+                else self.atom(a) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
+        return gast.Call(func=func, args=args, keywords=keywords)
+
+    def method_call(self, e, hint):
+        obj = self.atom(e.func.value)
+        name = e.func.attr
+        args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load()) if isinstance(a, gast.Starred)
+                else self.atom(a) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
+        if name in ARRAY_METHODS:
+            if name in _VARARGS_SHAPE and len(args) > 1:
+                shape = self.temp("shape")
+                self.emit(q.assign(shape, gast.Tuple(elts=args, ctx=gast.Load())))
+                args = [q.name(shape)]
+            if name == "reshape" and not args:
+                pass
+            return gast.Call(func=self.np_attr(ARRAY_METHODS[name]), args=[obj] + args, keywords=keywords)
+        if name in CONTAINER_METHODS:
+            return gast.Call(func=q.name(CONTAINER_METHODS[name]), args=[obj] + args, keywords=keywords)
+        return gast.Call(func=gast.Attribute(value=obj, attr=name, ctx=gast.Load()), args=args, keywords=keywords)
+
+    def expr_Attribute(self, e, hint):
+        if self.is_static(e):
+            return e
+        obj = self.atom(e.value)
+        if e.attr in ARRAY_ATTRIBUTES:
+            return gast.Call(func=self.np_attr(ARRAY_ATTRIBUTES[e.attr]), args=[obj], keywords=[])
+        return gast.Attribute(value=obj, attr=e.attr, ctx=gast.Load())
+
+    def expr_Subscript(self, e, hint):
+        return gast.Subscript(value=self.atom(e.value), slice=self.index(e.slice), ctx=gast.Load())
+
+    def index(self, s):
+        if isinstance(s, gast.Slice):
+            return gast.Slice(lower=None if s.lower is None else self.atom(s.lower),
+                              upper=None if s.upper is None else self.atom(s.upper),
+                              step=None if s.step is None else self.atom(s.step))
+        if isinstance(s, gast.Tuple):
+            return gast.Tuple(elts=[self.index(x) for x in s.elts], ctx=gast.Load())
+        return self.atom(s, "idx")
+
+    def _elts(self, elts):
+        return [gast.Starred(value=self.atom(x.value), ctx=gast.Load()) if isinstance(x, gast.Starred)
+                else self.atom(x) for x in elts]
+
+    def expr_Tuple(self, e, hint):
+        return gast.Tuple(elts=self._elts(e.elts), ctx=gast.Load())
+
+    def expr_List(self, e, hint):
+        return gast.List(elts=self._elts(e.elts), ctx=gast.Load())
+
+    def expr_Set(self, e, hint):
+        return gast.Set(elts=self._elts(e.elts))
+
+    def expr_Dict(self, e, hint):
+        keys = [None if k is None else self.atom(k) for k in e.keys]
+        values = [self.atom(v) for v in e.values]
+        return gast.Dict(keys=keys, values=values)
+
+    def expr_JoinedStr(self, e, hint):
+        values = []
+        for v in e.values:
+            if isinstance(v, gast.FormattedValue):
+                values.append(gast.FormattedValue(value=self.atom(v.value), conversion=v.conversion,
+                                                  format_spec=v.format_spec))
+            else:
+                values.append(v)
+        return gast.JoinedStr(values=values)
+
+    def expr_Lambda(self, e, hint):
+        fname = self.temp("fn")
+        fdef = gast.FunctionDef(name=fname, args=e.args, body=[gast.Return(value=e.body)],
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        _loc(fdef, self.where)
+        self.visit_FunctionDef(fdef)
+        return q.name(fname)
+
+    def _comprehension(self, e, hint, kind, into=None):
+        acc = into if into and kind != "set" else self.temp(hint if hint != "t" else "acc")
+        init = gast.Dict(keys=[], values=[]) if kind == "dict" else gast.List(elts=[], ctx=gast.Load())
+        self.emit(q.assign(acc, init))
+        renames = {}
+        gens = []
+        for g in e.generators:
+            if g.is_async:
+                self.error(e, "an async comprehension", "use a plain loop")
+            it = _rename(g.iter, renames) if gens else g.iter
+            new_target = copy.deepcopy(g.target)
+            for n in gast.walk(new_target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = self.temp(n.id)
+            new_target = _rename(new_target, renames)
+            gens.append((new_target, it, [_rename(c, renames) for c in g.ifs]))
+        if kind == "dict":
+            inner = [gast.Assign(targets=[gast.Subscript(value=q.name(acc), slice=_rename(e.key, renames),
+                                                         ctx=gast.Store())],
+                                 value=_rename(e.value, renames), type_comment=None)]
+        else:
+            inner = [gast.Expr(value=gast.Call(func=q.name("append"),
+                                               args=[q.name(acc), _rename(e.elt, renames)], keywords=[]))]
+        for target, it, ifs in reversed(gens):
+            for c in reversed(ifs):
+                inner = [gast.If(test=c, body=inner, orelse=[])]
+            inner = [gast.For(target=target, iter=it, body=inner, orelse=[], type_comment=None)]
+        for st in self.block(_loc(inner, self.where)):
+            self.emit(st)
+        if kind == "set":
+            return gast.Call(func=q.name("set"), args=[q.name(acc)], keywords=[])
+        return q.name(acc)
+
+    def expr_ListComp(self, e, hint, into=None):
+        return self._comprehension(e, hint, "list", into)
+
+    def expr_GeneratorExp(self, e, hint, into=None):
+        return self._comprehension(e, hint, "list", into)
+
+    def expr_SetComp(self, e, hint, into=None):
+        return self._comprehension(e, hint, "set", into)
+
+    def expr_DictComp(self, e, hint, into=None):
+        return self._comprehension(e, hint, "dict", into)
+
+
+_BUILDS_INTO = {"BoolOp", "Compare", "IfExp", "ListComp", "GeneratorExp", "SetComp", "DictComp"}
+
+
+def _names(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def _fold_constant(e):
+    """``-2.0`` (a UnaryOp on a number) -> Constant(-2.0)."""
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)) \
+            and isinstance(e.operand, gast.Constant) and isinstance(e.operand.value, (int, float, complex)) \
+            and not isinstance(e.operand.value, bool):
+        v = e.operand.value
+        return gast.Constant(value=-v if isinstance(e.op, gast.USub) else v, kind=None)
+    return None
+
+
+def _rename(node, renames):
+    if not renames:
+        return node
+    node = copy.deepcopy(node)
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and n.id in renames:
+            n.id = renames[n.id]
+    return node
+
+
+def _assigns(stmts, name):
+    for st in stmts:
+        for n in gast.walk(st):
+            if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store):
+                return True
+    return False
+
+
+def normalize_function(source, fdef, namer, np_name, enclosing_locals=frozenset()):
+    """Runs the passes on ``fdef`` (a copy is transformed) and returns the normal form."""
+    fdef = copy.deepcopy(fdef)
+    # The order matters: returns become flags that loops must honour, loops
+    # lose their jumps, then expressions are flattened.
+    fdef = lower_returns(fdef, namer)
+    fdef = lower_jumps(fdef, namer)
+    anf = _ANF(source, fdef, namer, np_name, enclosing_locals)
+    body = anf.block(fdef.body)
+    new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
+                           returns=None, type_comment=None, type_params=[])
+    return gast.copy_location(new, fdef)
+
+
+def normalize(source, namer, np_name):
+    """The normal form of ``source``'s function (a ``gast.FunctionDef``)."""
+    return normalize_function(source, source.node, namer, np_name)

@@ -1,0 +1,83 @@
+"""Building AST from quoted source with placeholders, and small node helpers.
+
+>>> import ast, gast
+>>> stmts = quote("target = f(x)", target="y", f="np.exp", x=gast.Constant(1.0, None))
+>>> ast.unparse(gast.gast_to_ast(gast.Module(body=stmts, type_ignores=[])))
+'y = np.exp(1.0)'
+"""
+import ast
+import copy
+
+import gast
+
+
+def name(id_, ctx=None):
+    return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def store(id_):
+    return name(id_, gast.Store())
+
+
+def const(value):
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(target, value):
+    """``target = value``; ``target`` is a name string or a Store node."""
+    if isinstance(target, str):
+        target = store(target)
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+def call(func, args=(), keywords=()):
+    if isinstance(func, str):
+        func = parse_expr(func)
+    return gast.Call(func=func, args=list(args), keywords=list(keywords))
+
+
+def parse_expr(text):
+    """A gast expression from ``text``."""
+    return gast.parse(text, mode="eval").body
+
+
+def _as_node(value, ctx_store=False):
+    if isinstance(value, str):
+        expr = gast.parse(value).body[0].value
+        if ctx_store:
+            for n in gast.walk(expr):
+                if isinstance(n, gast.Name):
+                    n.ctx = gast.Store()
+        return expr
+    return copy.deepcopy(value)
+
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, subs):
+        self.subs = subs
+
+    def visit_Name(self, node):
+        if node.id in self.subs:
+            return _as_node(self.subs[node.id], isinstance(node.ctx, gast.Store))
+        return node
+
+
+def quote(text, **subs):
+    """Parses ``text`` (statements) and replaces placeholder names by ``subs``.
+
+    A substitution is a source string (``"np.exp"``) or an AST node (copied).
+    """
+    module = gast.parse(text)
+    module = _Substitute(subs).visit(module)
+    return module.body
+
+
+def to_source(node):
+    """Python source of a gast node (statement list allowed)."""
+    if isinstance(node, list):
+        node = gast.Module(body=node, type_ignores=[])
+    return ast.unparse(gast.gast_to_ast(node))
+
+
+def is_atom(node):
+    return isinstance(node, (gast.Name, gast.Constant))

@@ -1,0 +1,160 @@
+"""Source retrieval: a function object -> its AST, file, line and namespace.
+
+Handles ``def`` functions (decorators stripped, indentation removed), lambdas
+(found by column inside their line), functions that s2s generated (their source
+is registered in ``linecache``), bound methods and ``functools.partial``.
+``NoSourceError`` means the tracing fallback must take over.
+
+>>> def square(x):
+...     return x * x
+>>> src = get_source(square)
+>>> src.node.name, src.params
+('square', ['x'])
+"""
+import functools
+import inspect
+import linecache
+import textwrap
+import types
+
+import gast
+
+from s2s.errors import S2SError
+
+
+class NoSourceError(S2SError):
+    """The source of a function cannot be had (exec, REPL, builtins, C code)."""
+
+
+class FunctionSource:
+    """A parsed user function: its ``gast.FunctionDef`` and where it came from."""
+
+    def __init__(self, fn, node, filename, line_offset, source_lines):
+        self.fn = fn
+        self.node = node
+        self.filename = filename
+        self.line_offset = line_offset  # add to a node's lineno to get the file's line
+        self.source_lines = source_lines
+        code = fn.__code__
+        self.globals = fn.__globals__
+        self.closure = {}
+        if fn.__closure__:
+            for name, cell in zip(code.co_freevars, fn.__closure__):
+                self.closure[name] = cell
+
+    @property
+    def params(self):
+        args = self.node.args
+        return [a.id for a in args.posonlyargs + args.args]
+
+    @property
+    def name(self):
+        return self.node.name
+
+    def file_line(self, node):
+        """The line in the user's file where ``node`` starts."""
+        return getattr(node, "lineno", 1) + self.line_offset
+
+    def line_text(self, node):
+        """The user's source line of ``node``, stripped."""
+        i = getattr(node, "lineno", 1) - 1
+        if 0 <= i < len(self.source_lines):
+            return self.source_lines[i].strip()
+        return ""
+
+
+def unwrap(fn):
+    """(function, bound_args) for methods, partials and callable objects."""
+    bound = ()
+    if isinstance(fn, functools.partial):
+        inner, inner_bound = unwrap(fn.func)
+        if fn.keywords:
+            raise NoSourceError("functools.partial with keyword arguments")
+        return inner, inner_bound + tuple(fn.args)
+    if isinstance(fn, types.MethodType):
+        inner, inner_bound = unwrap(fn.__func__)
+        return inner, inner_bound + (fn.__self__,)
+    if not isinstance(fn, types.FunctionType) and callable(fn) and hasattr(type(fn), "__call__"):
+        call = type(fn).__call__
+        if isinstance(call, types.FunctionType):
+            return call, (fn,)
+    return fn, bound
+
+
+def get_source(fn):
+    """The ``FunctionSource`` of a plain Python function; ``NoSourceError`` if none."""
+    if not isinstance(fn, types.FunctionType):
+        raise NoSourceError(f"{fn!r} is not a Python function")
+    code = fn.__code__
+    filename = code.co_filename
+    lines = linecache.getlines(filename, fn.__globals__)
+    if not lines:
+        raise NoSourceError(f"no source for {fn.__qualname__} (defined in {filename})")
+    try:
+        block = inspect.getblock(lines[code.co_firstlineno - 1:])
+    except Exception:
+        raise NoSourceError(f"cannot read the source of {fn.__qualname__}") from None
+    first = code.co_firstlineno
+    if fn.__name__ == "<lambda>":
+        return _lambda_source(fn, lines, first, filename)
+    text = textwrap.dedent("".join(block))
+    try:
+        module = gast.parse(text)
+    except SyntaxError:
+        raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
+    node = _find_def(module, fn.__name__)
+    if node is None:
+        raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
+    node.decorator_list = []
+    return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+
+
+def _find_def(module, name):
+    for stmt in module.body:
+        if isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef)) and stmt.name == name:
+            return stmt
+    return None
+
+
+def _lambda_source(fn, lines, first, filename):
+    """Finds the lambda among those on its line by the column of its body."""
+    code = fn.__code__
+    positions = [p for p in code.co_positions() if p[0] is not None and p[2]]
+    # Parse the smallest run of lines starting at the lambda's line that parses.
+    for end in range(first, min(len(lines), first + 50) + 1):
+        chunk = "".join(lines[first - 1:end])
+        text = textwrap.dedent(chunk)
+        indent = len(chunk) - len(chunk.lstrip()) if chunk.strip() else 0
+        try:
+            module = gast.parse(text)
+        except SyntaxError:
+            continue
+        lambdas = [n for n in gast.walk(module) if isinstance(n, gast.Lambda)]
+        candidates = [
+            n for n in lambdas
+            if [a.id for a in n.args.args] == list(code.co_varnames[:code.co_argcount])
+        ]
+        if positions and len(candidates) > 1:
+            line, _, col, _ = positions[0][:4] if len(positions[0]) >= 4 else (*positions[0], 0)
+            col -= indent
+            candidates = [n for n in candidates
+                          if (n.body.lineno, n.body.col_offset) <= (line - first + 1, col)] or candidates
+            candidates = candidates[-1:]
+        if candidates:
+            lam = candidates[0]
+            node = gast.FunctionDef(
+                name="<lambda>", args=lam.args, body=[gast.Return(value=lam.body)],
+                decorator_list=[], returns=None, type_comment=None, type_params=[],
+            )
+            gast.copy_location(node, lam)
+            gast.copy_location(node.body[0], lam.body)
+            return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+    raise NoSourceError(f"cannot find the source of the lambda at {filename}:{first}")
+
+
+
+
+def register_source(filename, text):
+    """Puts generated ``text`` in ``linecache`` under ``filename`` (for inspect/pdb/tracebacks)."""
+    lines = text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(text), None, lines, filename)
