@@ -254,3 +254,113 @@ class Tracer:
 
     def __hash__(self):
         raise TypeError(f"unhashable type: {type(self).__name__} (staged arrays are not hashable)")
+
+
+# ---------------------------------------------------------------------------
+# Rules for composite functions (NumPy-level functions written on primitives).
+#
+# A transformation that meets a composite normally transforms its source like
+# user code; registering a template here keeps generated source short and
+# readable instead (``np.sum`` reads better than its lax implementation).
+
+
+class FunctionRules:
+    """The transformation slots (``jvp``, ``vjp``, ``batch``) of a composite function."""
+
+    __slots__ = ("fn", "jvp", "vjp", "batch")
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.jvp = None
+        self.vjp = None
+        self.batch = None
+
+    def __repr__(self):
+        return f"FunctionRules({getattr(self.fn, '__qualname__', self.fn)})"
+
+
+_function_rules = {}
+
+# The ``vjp`` (and ``jvp``) slot value for functions whose derivative is zero
+# everywhere it exists (comparisons, floor, argmax, shape queries): their
+# outputs are never active, so no adjoint is computed for them.
+ZERO_DERIVATIVE = "zero-derivative"
+
+
+def rules_of(fn):
+    """The rule table of ``fn``: its primitive, its ``FunctionRules``, or None."""
+    try:
+        r = _function_rules.get(fn)
+    except TypeError:  # unhashable callable
+        return None
+    if r is not None:
+        return r
+    return getattr(fn, "primitive", None) if not isinstance(fn, type) else None
+
+
+def function_rules(fn):
+    """The ``FunctionRules`` of composite ``fn`` (created on first use)."""
+    r = _function_rules.get(fn)
+    if r is None:
+        r = _function_rules[fn] = FunctionRules(fn)
+    return r
+
+
+def def_vjp(*fns):
+    """Decorator: registers a reverse-mode template for each of ``fns``.
+
+    ``fns`` are primitives, their public wrappers, or composite functions. The
+    template's first parameter is the result; the others mirror ``fn``'s
+    parameters; assignments ``d[x] = ...`` give the adjoint contribution to
+    operand ``x`` from the result's adjoint ``d[ans]``::
+
+        @def_vjp(lax.tanh)
+        def _(ans, x):
+            d[x] = d[ans] * (1.0 - ans * ans)
+    """
+    def register(template):
+        for fn in fns:
+            _slot_owner(fn).vjp = template
+        return template
+    return register
+
+
+def def_jvp(*fns):
+    """Decorator: registers a forward-mode template (``d[ans] = ...`` from ``d[x]``)."""
+    def register(template):
+        for fn in fns:
+            _slot_owner(fn).jvp = template
+        return template
+    return register
+
+
+def def_zero_derivative(*fns):
+    """Marks ``fns`` as having a zero derivative (their outputs are never active)."""
+    for fn in fns:
+        owner = _slot_owner(fn)
+        owner.vjp = ZERO_DERIVATIVE
+        owner.jvp = ZERO_DERIVATIVE
+
+
+def _slot_owner(fn):
+    if isinstance(fn, Primitive):
+        return fn
+    prim = getattr(fn, "primitive", None)
+    if isinstance(prim, Primitive):
+        return prim
+    return function_rules(fn)
+
+
+class _AdjointMarker:
+    """``d`` in templates: ``d[x]`` names the adjoint (or tangent) of ``x``.
+
+    Templates are parsed, never run; this object only keeps linters quiet.
+    """
+
+    def __getitem__(self, key):
+        raise RuntimeError("derivative templates are source, not code to run")
+
+    __setitem__ = __getitem__
+
+
+d = _AdjointMarker()

@@ -1,0 +1,116 @@
+"""Activity analysis: which variables need an adjoint.
+
+A variable is *varied* when it depends on a differentiated input, and *useful*
+when the output depends on it; only variables that are both get adjoints (and
+only statements defining them get adjoint code). Both are fixpoints over the
+normal form, flow-insensitive per variable name. Operations with a zero
+derivative (comparisons, ``len``, ``.shape``, ``floor``...) stop varied-ness.
+
+>>> import gast
+>>> from s2s.parse.quoting import quote
+>>> fdef = quote('''
+... def f(x, n):
+...     y = x * 2.0
+...     k = n + 1
+...     z = y > 0
+...     return y
+... ''')[0]
+>>> sorted(active_variables(fdef, {"x"}, lambda call: True))
+['x', 'y']
+"""
+import gast
+
+_NONDIFF_ATTRIBUTES = {"shape", "ndim", "dtype", "size", "itemsize", "nbytes"}
+
+
+def _reads(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _value_is_differentiable(value, differentiable_call):
+    if isinstance(value, gast.Compare):
+        return False
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not):
+        return False
+    if isinstance(value, gast.BinOp) and isinstance(value.op, (gast.FloorDiv, gast.BitAnd, gast.BitOr,
+                                                                gast.BitXor, gast.LShift, gast.RShift)):
+        return False
+    if isinstance(value, gast.Attribute) and value.attr in _NONDIFF_ATTRIBUTES:
+        return False
+    if isinstance(value, (gast.JoinedStr, gast.Set)):
+        return False
+    if isinstance(value, gast.Call):
+        return differentiable_call(value)
+    return True
+
+
+def _flows(fdef, differentiable_call):
+    """(targets, sources) pairs: values flow from sources into targets."""
+    flows = []
+
+    def visit(stmts):
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                t = s.targets[0]
+                if isinstance(t, gast.Subscript):  # x[i] = v: x now depends on v (and old x)
+                    flows.append(({t.value.id}, _reads(s.value) | {t.value.id}))
+                elif _value_is_differentiable(s.value, differentiable_call):
+                    targets = {n.id for n in gast.walk(t) if isinstance(n, gast.Name)}
+                    sources = _reads(s.value)
+                    if isinstance(s.value, gast.Subscript):
+                        sources = _reads(s.value.value)  # indices carry no derivative
+                    flows.append((targets, sources))
+            elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+                call = s.value
+                if isinstance(call.func, gast.Name) and call.func.id in ("append", "extend") and call.args:
+                    xs = call.args[0]
+                    if isinstance(xs, gast.Name):
+                        flows.append(({xs.id}, _reads(gast.Tuple(elts=call.args[1:], ctx=gast.Load()))))
+            elif isinstance(s, (gast.If, gast.For, gast.While)):
+                visit(s.body)
+                visit(s.orelse)
+    visit(fdef.body)
+    return flows
+
+
+def varied_variables(fdef, active_params, differentiable_call):
+    """Variables that depend (through differentiable operations) on ``active_params``."""
+    flows = _flows(fdef, differentiable_call)
+    varied = set(active_params)
+    changed = True
+    while changed:
+        changed = False
+        for targets, sources in flows:
+            if sources & varied and not targets <= varied:
+                varied |= targets
+                changed = True
+    return varied
+
+
+def useful_variables(fdef, outputs, differentiable_call):
+    """Variables the ``outputs`` depend on through differentiable operations."""
+    flows = _flows(fdef, differentiable_call)
+    useful = set(outputs)
+    changed = True
+    while changed:
+        changed = False
+        for targets, sources in flows:
+            if targets & useful and not sources <= useful:
+                useful |= sources
+                changed = True
+    return useful
+
+
+def returned_names(fdef):
+    """The names the function returns (normal form: one ``return`` at the end)."""
+    ret = fdef.body[-1] if fdef.body else None
+    if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Name):
+        return {ret.value.id}
+    return set()
+
+
+def active_variables(fdef, active_params, differentiable_call):
+    """Variables that need adjoints: varied and useful."""
+    varied = varied_variables(fdef, active_params, differentiable_call)
+    useful = useful_variables(fdef, returned_names(fdef), differentiable_call)
+    return varied & useful

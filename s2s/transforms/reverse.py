@@ -1,0 +1,736 @@
+"""Reverse mode: normal-form function -> forward sweep + reverse sweep.
+
+The *restore model* (Tangent's): the reverse sweep visits statements in the
+opposite order, and when it reaches a statement every variable holds the value
+it had right after that statement ran forward. Variables that are overwritten
+(assigned in a loop or at several places) and that the reverse sweep reads are
+pushed on ``stack`` before each overwrite and popped back after that
+statement's adjoint code; nothing else is saved.
+
+Adjoints use ``None`` as a symbolic zero. A static analysis tracks, at each
+point of the reverse sweep, whether an adjoint is certainly zero (no code is
+emitted), certainly set (plain ``bx = ...`` / ``bx = bx + ...``) or maybe zero
+(``add_grad`` and ``if bx is not None:`` guards), so straight-line code reads
+like a hand-written gradient and loops stay correct.
+
+Per statement of the normal form:
+
+* ``y = op(a, b)``: the template of ``op`` (``s2s.lax`` / ``s2s.numpy`` rule
+  tables) gives ``ba``/``bb`` from ``by``; calls of user functions become
+  ``y, tape = fwd_g(a, b)`` forward and ``ba, bb = bwd_g(tape, by)`` reverse.
+* ``if c:`` reverses into ``if c:`` over the reversed branches.
+* ``for i in range(...)`` reverses into ``for i in reversed(range(...))``.
+* ``while c:`` counts its trips forward and reverses into ``for _ in range(trips)``.
+* ``x[i] = v`` has value semantics: ``x = setitem(x, i, v)``.
+
+The entry point is ``transform(tree, ctx)``.
+"""
+import copy
+
+import gast
+
+from s2s.errors import TransformError
+from s2s.parse import quoting as q
+from s2s.transforms import activity, templates
+from s2s.lax.core import ZERO_DERIVATIVE
+
+ZERO, SET, MAYBE = "zero", "set", "maybe"
+
+_PUSH = "__s2s_push__"
+_RESTORE = "__s2s_restore__"
+
+
+def _join(a, b):
+    return a if a == b else MAYBE
+
+
+class CalleeKind:
+    TEMPLATE = "template"
+    ZERO = "zero"
+    USER = "user"
+
+
+class Callee:
+    """What a call resolves to: a template, a zero derivative, or a user function."""
+
+    def __init__(self, kind, template=None, fn=None, name=None):
+        self.kind = kind
+        self.template = template
+        self.fn = fn
+        self.name = name
+
+
+class ReverseResult:
+    """The pieces an assembler turns into ``grad_f`` or ``fwd_f``/``bwd_f``."""
+
+    def __init__(self, forward, reverse, result, param_adjoints, tape, inits, adjoint_inits):
+        self.forward = forward
+        self.reverse = reverse
+        self.result = result
+        self.param_adjoints = param_adjoints
+        self.tape = tape
+        self.inits = inits
+        self.adjoint_inits = adjoint_inits
+
+
+# ---------------------------------------------------------------------------
+# Pre-pass: for-each loops become index loops; x[i] = v becomes setitem.
+
+
+def _index_value(s):
+    """An index usable as a call argument: slices become ``slice(...)`` calls."""
+    if isinstance(s, gast.Slice):
+        parts = [p if p is not None else q.const(None) for p in (s.lower, s.upper, s.step)]
+        return gast.Call(func=q.name("slice"), args=parts, keywords=[])
+    if isinstance(s, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e) for e in s.elts], ctx=gast.Load())
+    return copy.deepcopy(s)
+
+
+class _PrePass:
+    def __init__(self, namer, setitem_name):
+        self.namer = namer
+        self.setitem = setitem_name
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            out.extend(self.stmt(s))
+        return out
+
+    def stmt(self, s):
+        if isinstance(s, gast.For):
+            s.body = self.block(s.body)
+            if _is_range_call(s.iter):
+                return [s]
+            seq = s.iter
+            i = self.namer.new("i")
+            item = gast.copy_location(gast.Assign(
+                targets=[copy.deepcopy(s.target)],
+                value=gast.Subscript(value=copy.deepcopy(seq), slice=q.name(i), ctx=gast.Load()),
+                type_comment=None), s)
+            length = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
+            new = gast.For(target=q.store(i), iter=gast.Call(func=q.name("range"), args=[length], keywords=[]),
+                           body=[item] + s.body, orelse=[], type_comment=None)
+            return [gast.copy_location(new, s)]
+        if isinstance(s, (gast.If, gast.While)):
+            s.body = self.block(s.body)
+            s.orelse = self.block(s.orelse)
+            return [s]
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+            t = s.targets[0]
+            value = gast.Call(func=q.name(self.setitem),
+                              args=[q.name(t.value.id), _index_value(t.slice), s.value], keywords=[])
+            return [gast.copy_location(q.assign(t.value.id, value), s)]
+        return [s]
+
+
+def _is_range_call(node):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range"
+
+
+# ---------------------------------------------------------------------------
+# Assignment sites and "definitely assigned" analysis.
+
+
+def _targets(stmt):
+    """Names a statement assigns (not looking into nested blocks)."""
+    if isinstance(stmt, gast.Assign):
+        return [n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)]
+    if isinstance(stmt, gast.For):
+        return [stmt.target.id]
+    if isinstance(stmt, gast.FunctionDef):
+        return [stmt.name]
+    return []
+
+
+def _count_sites(stmts, sites, in_loop, depth=0):
+    for s in stmts:
+        for t in _targets(s):
+            sites[t] = sites.get(t, 0) + 1
+            if depth > 0:
+                in_loop.add(t)
+        if isinstance(s, gast.If):
+            _count_sites(s.body, sites, in_loop, depth)
+            _count_sites(s.orelse, sites, in_loop, depth)
+        elif isinstance(s, (gast.For, gast.While)):
+            _count_sites(s.body, sites, in_loop, depth + 1)
+
+
+# ---------------------------------------------------------------------------
+# The transformation.
+
+
+class _Reverse:
+    def __init__(self, fdef, ctx):
+        self.ctx = ctx
+        self.namer = ctx.namer
+        self.fdef = fdef
+        self.params = _param_names(fdef)
+        self.adjoints = {}
+        self.records = {}
+        self.maybe_vars = set()
+        self.uses_stack = False
+        self.stack = None
+        self.result = fdef.body[-1].value
+        body = _PrePass(self.namer, ctx.support("setitem")).block(fdef.body[:-1])
+        self.body = body
+        self.sites = {p: 1 for p in self.params}
+        self.in_loop = set()
+        _count_sites(body, self.sites, self.in_loop)
+        tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        self.callees = {}
+        self.active = activity.active_variables(tree, set(ctx.active_params), self._differentiable_call)
+        self.array_vars = self._array_vars(body)
+
+    # -- helpers -------------------------------------------------------------
+
+    def error(self, node, message, hint):
+        src = self.ctx.source
+        raise TransformError(message + (f" (`{src.line_text(node)}`)" if hasattr(node, "lineno") else ""),
+                             filename=src.filename, lineno=src.file_line(node), hint=hint)
+
+    def callee(self, call):
+        key = id(call)
+        if key not in self.callees:
+            self.callees[key] = self.ctx.resolve_callee(call)
+        return self.callees[key]
+
+    def _differentiable_call(self, call):
+        c = self.callee(call)
+        return c.kind != CalleeKind.ZERO
+
+    def adj(self, name):
+        if name not in self.adjoints:
+            self.adjoints[name] = self.namer.adjoint(name)
+        return self.adjoints[name]
+
+    def overwritten(self, name):
+        return self.sites.get(name, 0) > 1 or name in self.in_loop
+
+    def is_active_atom(self, node):
+        return isinstance(node, gast.Name) and node.id in self.active
+
+    def _array_vars(self, stmts):
+        """Variables only ever assigned array-valued operations (their adjoints add with +)."""
+        kinds = {}
+
+        def visit(ss):
+            for s in ss:
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                    v = s.value
+                    is_array = isinstance(v, (gast.BinOp, gast.UnaryOp)) or (
+                        isinstance(v, gast.Call) and self.callee(v).kind == CalleeKind.TEMPLATE
+                        and getattr(self.callee(v), "array_result", False))
+                    name = s.targets[0].id
+                    kinds[name] = kinds.get(name, True) and is_array
+                else:
+                    for t in _targets(s):
+                        kinds[t] = False
+                if isinstance(s, (gast.If, gast.For, gast.While)):
+                    visit(s.body)
+                    visit(s.orelse)
+        visit(stmts)
+        return {k for k, v in kinds.items() if v and k not in self.params}
+
+    # -- forward sweep ---------------------------------------------------------
+
+    def fwd_block(self, stmts, depth):
+        out = []
+        for s in stmts:
+            out.extend(self.fwd_stmt(s, depth))
+        return out
+
+    def push(self, names):
+        return [gast.Expr(value=gast.Call(func=q.name(_PUSH), args=[q.name(n)], keywords=[])) for n in names]
+
+    def restore(self, names):
+        return [gast.Expr(value=gast.Call(func=q.name(_RESTORE), args=[q.name(n)], keywords=[]))
+                for n in reversed(names)]
+
+    def fwd_stmt(self, s, depth):
+        if isinstance(s, gast.Assign):
+            pre = self.push(_targets(s))
+            if isinstance(s.value, gast.Call):
+                c = self.callee(s.value)
+                if c.kind == CalleeKind.USER and self.is_active_call(s.value):
+                    return pre + [self.fwd_user_call(s, c)]
+            return pre + [s]
+        if isinstance(s, gast.If):
+            return [gast.copy_location(gast.If(test=s.test, body=self.fwd_block(s.body, depth) or [gast.Pass()],
+                                               orelse=self.fwd_block(s.orelse, depth)), s)]
+        if isinstance(s, gast.For):
+            body = self.fwd_block(s.body, depth + 1) or [gast.Pass()]
+            loop = gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None)
+            return self.push([s.target.id]) + [gast.copy_location(loop, s)]
+        if isinstance(s, gast.While):
+            trips = self.namer.new("trips")
+            self.records[id(s)] = trips
+            body = self.fwd_block(s.body, depth + 1)
+            body.append(q.assign(trips, gast.BinOp(left=q.name(trips), op=gast.Add(), right=q.const(1))))
+            loop = gast.copy_location(gast.While(test=s.test, body=body, orelse=[]), s)
+            out = [gast.copy_location(q.assign(trips, q.const(0)), s), loop]
+            if depth > 0:
+                self.uses_stack = True
+                out.append(self.stack_push(trips))
+            return out
+        return [s]
+
+    def stack_push(self, name):
+        return q.quote("stack.append(x)", stack=self.stack_name(), x=name)[0]
+
+    def stack_name(self):
+        if self.stack is None:
+            self.stack = self.namer.new("stack")
+        return self.stack
+
+    def is_active_call(self, call):
+        return any(self.is_active_atom(a.value if isinstance(a, gast.Starred) else a) for a in call.args) or \
+            any(self.is_active_atom(k.value) for k in call.keywords)
+
+    def fwd_user_call(self, s, callee):
+        vjp = self.ctx.user_vjp(callee, s.value, self.active)
+        self.records[id(s)] = vjp
+        if not vjp.output_active:
+            return s
+        target = s.targets[0]
+        tape = self.namer.new(f"{vjp.short_name}_tape")
+        vjp.tape = tape
+        call = gast.Call(func=q.name(vjp.fwd_name), args=s.value.args, keywords=s.value.keywords)
+        new = gast.Assign(targets=[gast.Tuple(elts=[target, q.store(tape)], ctx=gast.Store())],
+                          value=call, type_comment=None)
+        self.sites[tape] = self.sites.get(target.id if isinstance(target, gast.Name) else "", 1)
+        if target.id in self.in_loop:
+            self.in_loop.add(tape)
+        return gast.copy_location(new, s)
+
+    # -- reverse sweep ---------------------------------------------------------
+
+    def rev_block(self, stmts, state, depth):
+        out = []
+        for s in reversed(stmts):
+            out.extend(self.rev_stmt(s, state, depth))
+        return out
+
+    def rev_stmt(self, s, state, depth):
+        if isinstance(s, gast.Assign):
+            if isinstance(s.targets[0], gast.Name):
+                code = self.rev_assign(s, state)
+            else:
+                code = self.rev_unpack(s, state)
+            return self.comment(s, code) + self.restore(_targets(s))
+        if isinstance(s, gast.Expr):
+            return self.rev_expr(s, state)
+        if isinstance(s, gast.If):
+            return [self.rev_if(s, state, depth)]
+        if isinstance(s, gast.For):
+            return self.rev_for(s, state, depth)
+        if isinstance(s, gast.While):
+            return self.rev_while(s, state, depth)
+        return []
+
+    def comment(self, s, code):
+        if not code:
+            return []
+        text = self.ctx.source.line_text(s)
+        return [_comment(f"grad of: {text}")] + code if text else code
+
+    def rev_if(self, s, state, depth):
+        s_body = dict(state)
+        body = self.rev_block(s.body, s_body, depth)
+        s_else = dict(state)
+        orelse = self.rev_block(s.orelse, s_else, depth)
+        self.join_into(state, s_body, s_else)
+        return gast.copy_location(gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse), s)
+
+    def join_into(self, state, a, b):
+        for name in set(a) | set(b):
+            sa, sb = a.get(name, ZERO), b.get(name, ZERO)
+            joined = _join(sa, sb)
+            if joined == MAYBE and ZERO in (sa, sb):
+                self.maybe_vars.add(name)
+            state[name] = joined
+
+    def loop_body_fixpoint(self, body, state, depth):
+        """Reverse code of a loop body, with adjoint states stable across iterations."""
+        entry = dict(state)
+        for _ in range(8):
+            trial = dict(entry)
+            snapshot = self.snapshot()
+            self.rev_block(body, trial, depth + 1)
+            self.rollback(snapshot)
+            joined = {}
+            self.join_into(joined, entry, trial)
+            if joined == entry:
+                break
+            entry = joined
+        final = dict(entry)
+        code = self.rev_block(body, final, depth + 1)
+        state.clear()
+        state.update(entry)
+        return code
+
+    def snapshot(self):
+        return (set(self.namer.taken), dict(self.adjoints), set(self.maybe_vars), self.stack)
+
+    def rollback(self, snap):
+        self.namer.taken, self.adjoints, self.maybe_vars, self.stack = (
+            snap[0], snap[1], snap[2], snap[3])
+
+    def rev_for(self, s, state, depth):
+        body = self.loop_body_fixpoint(s.body, state, depth)
+        rev_iter = gast.Call(func=q.name("reversed"), args=[copy.deepcopy(s.iter)], keywords=[])
+        loop = gast.copy_location(gast.For(target=copy.deepcopy(s.target), iter=rev_iter,
+                                           body=body or [gast.Pass()], orelse=[], type_comment=None), s)
+        return [loop] + self.restore([s.target.id])
+
+    def rev_while(self, s, state, depth):
+        trips = self.records[id(s)]
+        body = self.loop_body_fixpoint(s.body, state, depth)
+        out = []
+        if depth > 0:
+            out += q.quote("trips = stack.pop()", trips=trips, stack=self.stack_name())
+        loop = gast.For(target=q.store("_"), iter=gast.Call(func=q.name("range"), args=[q.name(trips)], keywords=[]),
+                        body=body or [gast.Pass()], orelse=[], type_comment=None)
+        return out + [gast.copy_location(loop, s)]
+
+    # -- adjoints of single statements -------------------------------------------
+
+    def accumulate(self, operand, expr, state, maybe_none=False):
+        """``d[operand] += expr`` given the current adjoint state of ``operand``."""
+        name = operand.id
+        adj = self.adj(name)
+        st = state.get(name, ZERO)
+        if st == ZERO:
+            state[name] = MAYBE if maybe_none else SET
+            if maybe_none:
+                self.maybe_vars.add(name)
+            return [q.assign(adj, expr)]
+        if st == SET and not maybe_none and name in self.array_vars:
+            new = gast.BinOp(left=q.name(adj), op=gast.Add(), right=expr)
+        else:
+            new = gast.Call(func=q.name(self.ctx.support("add_grad")), args=[q.name(adj), expr], keywords=[])
+        if st == MAYBE and not maybe_none:
+            state[name] = SET
+        return [q.assign(adj, new)]
+
+    def rev_assign(self, s, state):
+        target = s.targets[0].id
+        value = s.value
+        st = state.get(target, ZERO)
+        if target not in self.active or st == ZERO:
+            if self.overwritten(target) and st != ZERO:
+                state[target] = ZERO
+                return [q.assign(self.adj(target), q.const(None))]
+            return []
+        dans = self.adj(target)
+        code = []
+        reads_target = target in activity._reads(value)
+        if reads_target:
+            stash = self.namer.new(dans + "_out")
+            code.append(q.assign(stash, q.name(dans)))
+            code.append(q.assign(dans, q.const(None)))
+            state[target] = ZERO
+            dans_read = stash
+        else:
+            dans_read = dans
+        inner_state = dict(state)
+        items = self.adjoint_items(s, value, target, dans_read)
+        body = []
+        for item in items:
+            if isinstance(item, templates.Contribution):
+                body += self.accumulate(item.operand, item.expr, inner_state, getattr(item, "maybe_none", False))
+            else:
+                body.append(item)
+        if st == MAYBE and body:
+            code.append(gast.If(test=gast.Compare(left=q.name(dans_read), ops=[gast.IsNot()],
+                                                  comparators=[q.const(None)]), body=body, orelse=[]))
+            self.join_into(state, state, inner_state)
+        else:
+            code += body
+            state.update(inner_state)
+        if not reads_target and self.overwritten(target):
+            code.append(q.assign(dans, q.const(None)))
+            state[target] = ZERO
+        return code
+
+    def adjoint_items(self, s, value, target, dans):
+        """Template items (statements and contributions) for ``target = value``."""
+        keep = self.is_active_atom
+        if isinstance(value, (gast.Name,)):
+            return [self._contribution(value, q.name(dans))] if keep(value) else []
+        if isinstance(value, gast.Constant):
+            return []
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            fn = self.ctx.operator_function(value.op)
+            operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
+            return self.instantiate(s, fn, target, dans, operands, [])
+        if isinstance(value, gast.Call):
+            c = self.callee(value)
+            if c.kind == CalleeKind.ZERO:
+                return []
+            if c.kind == CalleeKind.TEMPLATE:
+                return self.instantiate(s, c, target, dans, value.args, value.keywords)
+            return self.user_call_items(s, value, dans)
+        if isinstance(value, gast.Subscript):
+            if not keep(value.value):
+                return []
+            expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
+                             args=[copy.deepcopy(value.value), _index_value(value.slice), q.name(dans)], keywords=[])
+            return [self._contribution(value.value, expr, maybe_none=True)]
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return self.display_items(value, dans)
+        if isinstance(value, gast.Dict):
+            items = []
+            for k, v in zip(value.keys, value.values):
+                if k is not None and keep(v):
+                    expr = gast.Call(func=q.name(self.ctx.support("dict_item_grad")),
+                                     args=[q.name(dans), copy.deepcopy(k)], keywords=[])
+                    items.append(self._contribution(v, expr, maybe_none=True))
+            return items
+        if isinstance(value, gast.Attribute):
+            if keep(value.value):
+                self.error(s, f"s2s cannot differentiate through the attribute .{value.attr}",
+                           "use NumPy functions on arrays, or pass the field as its own argument")
+            return []
+        return []
+
+    def _contribution(self, operand, expr, maybe_none=False):
+        c = templates.Contribution(operand, expr, None)
+        c.maybe_none = maybe_none
+        return c
+
+    def display_items(self, value, dans):
+        n = len(value.elts)
+        if any(isinstance(e, gast.Starred) for e in value.elts):
+            self.error(value, "s2s cannot differentiate a starred element in a display", "build it with +")
+        parts = []
+        temps = []
+        for e in value.elts:
+            if self.is_active_atom(e):
+                t = self.namer.new("b" + e.id + "_part")
+                parts.append(q.store(t))
+                temps.append((e, t))
+            else:
+                parts.append(q.store("_"))
+        if not temps:
+            return []
+        unpack = gast.Assign(targets=[gast.Tuple(elts=parts, ctx=gast.Store())],
+                             value=gast.Call(func=q.name(self.ctx.support("unpack_grad")),
+                                             args=[q.name(dans), q.const(n)], keywords=[]), type_comment=None)
+        return [unpack] + [self._contribution(e, q.name(t), maybe_none=True) for e, t in temps]
+
+    def instantiate(self, s, callee, target, dans, args, keywords):
+        if isinstance(callee, Callee):
+            template_fn = callee.template
+        else:
+            template_fn = callee
+        try:
+            t = templates.parse(template_fn)
+            bound = templates.bind(t, q.name(target), list(args), list(keywords))
+            items = templates.instantiate(t, bound, {t.params[0]: dans}, self.namer, self.ctx.free_name)
+        except templates.TemplateError as e:
+            self.error(s, f"cannot differentiate this call: {e}", "call the function without *args/**kwargs")
+        return templates.prune(items, self.is_active_atom)
+
+    def user_call_items(self, s, call, dans):
+        vjp = self.records.get(id(s))
+        if vjp is None or not vjp.output_active:
+            return []
+        outs = vjp.active_args  # call-site atoms whose adjoints bwd returns, in order
+        bwd = gast.Call(func=q.name(vjp.bwd_name), args=[q.name(vjp.tape), q.name(dans)], keywords=[])
+        if len(outs) == 1:
+            t = self.namer.new("b" + outs[0].id + "_part")
+            return [q.assign(t, bwd), self._contribution(outs[0], q.name(t), maybe_none=True)]
+        temps = [self.namer.new("b" + a.id + "_part") for a in outs]
+        unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in temps], ctx=gast.Store())],
+                             value=bwd, type_comment=None)
+        return [unpack] + [self._contribution(a, q.name(t), maybe_none=True) for a, t in zip(outs, temps)]
+
+    def rev_unpack(self, s, state):
+        """``a, b = t``: ``bt += (ba, bb)``, then the parts' adjoints are consumed."""
+        names = [e.id for e in s.targets[0].elts]
+        src = s.value
+        code = []
+        if self.is_active_atom(src) and any(state.get(n, ZERO) != ZERO and n in self.active for n in names):
+            parts = [q.name(self.adj(n)) if state.get(n, ZERO) != ZERO and n in self.active else q.const(None)
+                     for n in names]
+            expr = gast.Call(func=q.name(self.ctx.support("pack_grad")),
+                             args=[copy.deepcopy(src), gast.Tuple(elts=parts, ctx=gast.Load())], keywords=[])
+            code += self.accumulate(src, expr, state, maybe_none=not any(state.get(n) == SET for n in names))
+        for n in names:
+            if self.overwritten(n) and state.get(n, ZERO) != ZERO:
+                code.append(q.assign(self.adj(n), q.const(None)))
+                state[n] = ZERO
+        return code
+
+    def rev_expr(self, s, state):
+        call = s.value
+        if not isinstance(call, gast.Call) or not isinstance(call.func, gast.Name):
+            return []
+        if call.func.id == self.ctx.support_name_of("append") and call.args and isinstance(call.args[0], gast.Name):
+            xs = call.args[0]
+            code = q.quote("pop(xs)", pop=self.ctx.support("pop"), xs=xs.id)
+            if xs.id in self.active and state.get(xs.id, ZERO) != ZERO:
+                part = self.namer.new("b" + xs.id + "_last")
+                split = q.quote("bxs, part = split_last_grad(bxs)", bxs=self.adj(xs.id), part=part,
+                                split_last_grad=self.ctx.support("split_last_grad"))
+                code = split + code
+                v = call.args[1]
+                if self.is_active_atom(v):
+                    code += self.accumulate(v, q.name(part), state, maybe_none=True)
+            return self.comment(s, code)
+        if call.func.id == self.ctx.support_name_of("extend") and call.args and \
+                isinstance(call.args[0], gast.Name) and call.args[0].id in self.active:
+            self.error(s, "s2s cannot differentiate list.extend yet", "append the items one by one")
+        return []
+
+    # -- the whole function ----------------------------------------------------
+
+    def run(self):
+        forward = self.fwd_block(self.body, 0)
+        state = {}
+        result = self.result
+        seed = []
+        if isinstance(result, gast.Name) and result.id in self.active:
+            state[result.id] = SET
+        reverse = self.rev_block(self.body, state, 0)
+        param_adjoints = {}
+        for p in self.ctx.active_params:
+            if p in self.active and state.get(p, ZERO) != ZERO:
+                param_adjoints[p] = self.adj(p)
+                if state[p] == MAYBE:
+                    self.maybe_vars.add(p)
+            else:
+                param_adjoints[p] = None
+        forward, reverse = self.resolve_placeholders(forward, reverse)
+        needed = self.needed(reverse)
+        tape = sorted(n for n in needed if n in self.defined_names())
+        if self.stack is not None and self.stack not in tape:
+            tape.append(self.stack)
+        inits = self.inits(forward, tape)
+        adjoint_inits = [q.assign(self.adj(n), q.const(None)) for n in sorted(self.maybe_vars)
+                         if n in self.adjoints]
+        return ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits)
+
+    def defined_names(self):
+        names = set(self.params)
+        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.add(node.id)
+        for rec in self.records.values():
+            if hasattr(rec, "tape") and rec.tape:
+                names.add(rec.tape)
+        return names
+
+    def needed(self, reverse):
+        adjoint_names = set(self.adjoints.values())
+        reads = set()
+        for node in gast.walk(gast.Module(body=reverse, type_ignores=[])):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                reads.add(node.id)
+        return reads - adjoint_names
+
+    def resolve_placeholders(self, forward, reverse):
+        needed = self.needed(reverse)
+        keep = {n for n in needed if self.overwritten(n)}
+
+        def resolve(stmts, marker, make):
+            out = []
+            for s in stmts:
+                if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                        isinstance(s.value.func, gast.Name) and s.value.func.id == marker:
+                    name = s.value.args[0].id
+                    if name in keep:
+                        self.uses_stack = True
+                        out.extend(make(name))
+                    continue
+                for field in ("body", "orelse"):
+                    if hasattr(s, field) and isinstance(getattr(s, field), list):
+                        setattr(s, field, resolve(getattr(s, field), marker, make) or
+                                ([gast.Pass()] if field == "body" else []))
+                out.append(s)
+            return out
+
+        forward = resolve(forward, _PUSH, lambda n: [self.stack_push(n)])
+        reverse = resolve(reverse, _RESTORE,
+                          lambda n: q.quote("x = stack.pop()", x=n, stack=self.stack_name()))
+        self.pushed = keep
+        return forward, reverse
+
+    def inits(self, forward, tape):
+        """``x = None`` for names pushed or taped before they are surely assigned; the stack."""
+        out = []
+        if self.uses_stack:
+            out += q.quote("stack = []", stack=self.stack_name())
+        maybe_unbound = _maybe_unbound_reads(forward, set(self.params), {self.stack_name()} if self.stack else set())
+        late = set()
+        if tape:
+            assigned = _definitely_assigned(forward, set(self.params))
+            late = {t for t in tape if t not in assigned}
+        for n in sorted(maybe_unbound | late):
+            if n != self.stack:
+                out.append(q.assign(n, q.const(None)))
+        return out
+
+
+def _param_names(fdef):
+    a = fdef.args
+    names = [x.id for x in a.posonlyargs + a.args + a.kwonlyargs]
+    names += [x.id for x in (a.vararg, a.kwarg) if x is not None]
+    return names
+
+
+def _comment(text):
+    return gast.Expr(value=q.const("__s2s_comment__ " + text))
+
+
+def _definitely_assigned(stmts, assigned):
+    assigned = set(assigned)
+    for s in stmts:
+        for t in _targets(s):
+            assigned.add(t)
+        if isinstance(s, gast.If):
+            assigned |= _definitely_assigned(s.body, assigned) & _definitely_assigned(s.orelse, assigned)
+    return assigned
+
+
+def _maybe_unbound_reads(stmts, assigned, ignore):
+    """Names a push reads while they may still be unassigned."""
+    out = set()
+
+    def visit(ss, da):
+        da = set(da)
+        for s in ss:
+            if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                    isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
+                    isinstance(s.value.func.value, gast.Name) and s.value.func.value.id in ignore:
+                for a in s.value.args:
+                    if isinstance(a, gast.Name) and a.id not in da:
+                        out.add(a.id)
+            for t in _targets(s):
+                if not isinstance(s, gast.For):
+                    da.add(t)
+            if isinstance(s, gast.If):
+                da |= visit(s.body, da) & visit(s.orelse, da)
+            elif isinstance(s, (gast.For, gast.While)):
+                inner = set(da)
+                if isinstance(s, gast.For):
+                    inner.add(s.target.id)
+                visit(s.body, inner)
+                if isinstance(s, gast.For):
+                    pass
+        return da
+
+    visit(stmts, assigned)
+    return out
+
+
+def transform(tree, ctx):
+    """Reverse-mode transformation of normal-form function ``tree``.
+
+    ``ctx`` supplies the active parameters, the namer, callee resolution and
+    support names (see ``s2s.transforms.vjp_builder``). Returns a ``ReverseResult``.
+    """
+    return _Reverse(tree, ctx).run()

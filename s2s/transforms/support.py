@@ -1,0 +1,314 @@
+"""Functions that generated code calls, eager (NumPy) and staged (tracers) alike.
+
+Normal form calls the container helpers (``append``, ``items``, ``copy``...)
+for list/dict methods; derivative code calls the adjoint helpers
+(``unbroadcast``, ``add_grad``, ``getitem_grad``...). Adjoints use ``None`` as
+a symbolic zero, so a value that does not influence the output costs nothing.
+"""
+import copy as _copy
+
+import numpy as onp
+
+from s2s.errors import S2SError
+from s2s.lax.core import Tracer
+
+
+def _snp():
+    import s2s.numpy as snp
+    return snp
+
+
+def _is_array(x):
+    return isinstance(x, (onp.ndarray, onp.generic, Tracer, float, int, complex, bool))
+
+
+# ---------------------------------------------------------------------------
+# Container helpers used by normal form.
+
+
+def append(xs, value):
+    """``xs.append(value)``."""
+    xs.append(value)
+
+
+def extend(xs, values):
+    """``xs.extend(values)``."""
+    xs.extend(values)
+
+
+def pop(xs, index=-1):
+    """``xs.pop(index)``."""
+    return xs.pop(index)
+
+
+def items(d):
+    """``list(d.items())``."""
+    return list(d.items())
+
+
+def keys(d):
+    """``list(d.keys())``."""
+    return list(d.keys())
+
+
+def values(d):
+    """``list(d.values())``."""
+    return list(d.values())
+
+
+def dict_get(d, key, default=None):
+    """``d.get(key, default)``."""
+    return d.get(key, default)
+
+
+def copy(x):
+    """``x.copy()`` for arrays, lists and dicts."""
+    if isinstance(x, Tracer):
+        return x
+    if isinstance(x, onp.ndarray):
+        return x.copy()
+    return _copy.copy(x)
+
+
+def as_sequence(x):
+    """``x`` as something with ``len`` and indexing (lists, tuples, arrays stay)."""
+    if isinstance(x, (list, tuple, onp.ndarray, range, Tracer)):
+        return x
+    return list(x)
+
+
+def setitem(x, index, value):
+    """``x[index] = value`` with value semantics: returns an updated copy."""
+    if isinstance(x, Tracer):
+        return x.at[index].set(value)
+    if isinstance(x, onp.ndarray):
+        out = x.copy()
+        out[index] = value
+        return out
+    if isinstance(x, list):
+        out = list(x)
+        out[index] = value
+        return out
+    if isinstance(x, dict):
+        out = dict(x)
+        out[index] = value
+        return out
+    raise TypeError(f"cannot assign into {type(x).__name__} at index {index!r}")
+
+
+# ---------------------------------------------------------------------------
+# Adjoint helpers.
+
+
+class NonScalarOutputError(S2SError, TypeError):
+    """grad was asked for the gradient of a non-scalar output."""
+
+
+def scalar_seed(result):
+    """The adjoint seed ``1`` for a real scalar output (else a clear error)."""
+    shape = onp.shape(result) if not isinstance(result, Tracer) else result.shape
+    dtype = _dtype_of(result)
+    if shape != ():
+        raise NonScalarOutputError(
+            f"grad requires a scalar output, but the function returned shape {tuple(shape)}. "
+            "Use s2s.jacrev or s2s.vjp for non-scalar outputs (or sum the output first).")
+    if dtype.kind == "c":
+        raise NonScalarOutputError(
+            "grad requires a real output but got a complex one; use grad(..., holomorphic=True) "
+            "for holomorphic functions, or s2s.vjp")
+    if dtype.kind not in "f" and dtype.name != "bfloat16":
+        raise NonScalarOutputError(
+            f"grad requires a real floating-point output, got {dtype.name}. Is the output an "
+            "integer or a comparison? Differentiate a floating-point quantity instead.")
+    return onp.ones((), dtype) if not isinstance(result, Tracer) else _snp().ones((), dtype)
+
+
+def holomorphic_seed(result):
+    """The adjoint seed for ``grad(..., holomorphic=True)``: a complex scalar one."""
+    shape = onp.shape(result) if not isinstance(result, Tracer) else result.shape
+    if shape != ():
+        raise NonScalarOutputError(
+            f"grad requires a scalar output, but the function returned shape {tuple(shape)}. "
+            "Use s2s.jacrev or s2s.vjp for non-scalar outputs.")
+    dtype = _dtype_of(result)
+    if dtype.kind != "c":
+        raise NonScalarOutputError(
+            f"grad(holomorphic=True) requires a complex output, got {dtype.name}")
+    return onp.ones((), dtype) if not isinstance(result, Tracer) else _snp().ones((), dtype)
+
+
+def _dtype_of(x):
+    if isinstance(x, Tracer):
+        return x.dtype
+    if isinstance(x, bool):
+        return onp.dtype(bool)
+    if isinstance(x, int):
+        return onp.dtype("int32")
+    if isinstance(x, float):
+        from s2s import dtypes
+        return dtypes.default_float_dtype()
+    if isinstance(x, complex):
+        from s2s import dtypes
+        return dtypes.default_complex_dtype()
+    return onp.result_type(x)
+
+
+def add_grad(a, b):
+    """``a + b`` for adjoints: ``None`` is zero; tuples, lists and dicts add leafwise."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, (tuple, list)):
+        out = [add_grad(x, y) for x, y in zip(a, b)]
+        return type(a)(*out) if hasattr(type(a), "_fields") else type(a)(out)
+    if isinstance(a, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add_grad(out.get(k), v)
+        return out
+    return a + b
+
+
+def unbroadcast(g, x):
+    """Sums ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
+    if g is None:
+        return None
+    if isinstance(g, Tracer) or isinstance(x, Tracer):
+        shape = tuple(_shape(x))
+        gshape = tuple(g.shape) if hasattr(g, "shape") else ()
+        if gshape == shape:
+            return g
+        return _sum_to_shape(_snp(), g, gshape, shape)
+    shape = onp.shape(x)
+    gshape = onp.shape(g)
+    if gshape == shape:
+        return g
+    return _sum_to_shape(onp, g, gshape, shape)
+
+
+def _shape(x):
+    return x.shape if hasattr(x, "shape") else onp.shape(x)
+
+
+def _sum_to_shape(np, g, gshape, shape):
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if lead:
+        g = np.reshape(g, shape)
+    return g
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Broadcasts the adjoint of a reduction over ``axis`` back to ``x``'s shape."""
+    if g is None:
+        return None
+    np = _snp() if isinstance(g, Tracer) or isinstance(x, Tracer) else onp
+    shape = tuple(_shape(x))
+    if axis is not None and not keepdims:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = tuple(a % len(shape) for a in axes)
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def getitem_grad(x, index, g):
+    """The adjoint of ``x[index]``: ``g`` placed at ``index`` in a zero like ``x``."""
+    if g is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        out = [None] * len(x)
+        if isinstance(index, slice):
+            for i, v in zip(range(*index.indices(len(x))), g):
+                out[i] = v
+        else:
+            out[index] = g
+        return type(x)(*out) if hasattr(type(x), "_fields") else type(x)(out)
+    if isinstance(x, dict):
+        return {index: g}
+    if isinstance(x, Tracer) or isinstance(g, Tracer):
+        snp = _snp()
+        return snp.zeros_like(x, dtype=_grad_dtype(x, g)).at[index].add(g)
+    out = onp.zeros(onp.shape(x), _grad_dtype(x, g))
+    if _is_basic_index(index):
+        out[index] = g
+    else:
+        onp.add.at(out, index, g)
+    return out
+
+
+def _grad_dtype(x, g):
+    dt = _dtype_of(g)
+    return dt
+
+
+def _is_basic_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if isinstance(p, (onp.ndarray, list, Tracer)) or (isinstance(p, onp.generic) and p.dtype == bool):
+            return False
+    return True
+
+
+def setitem_grad(g, index):
+    """The adjoint reaching the old array of ``x[index] = v``: ``g`` with ``index`` zeroed."""
+    if g is None:
+        return None
+    if isinstance(g, Tracer):
+        return g.at[index].set(0)
+    out = onp.array(g, copy=True)
+    out[index] = 0
+    return out
+
+
+def index_grad(g, index, value):
+    """The adjoint reaching ``v`` in ``x[index] = v``: ``g[index]`` summed to ``v``'s shape."""
+    if g is None:
+        return None
+    return unbroadcast(g[index], value)
+
+
+def unpack_grad(g, n):
+    """Splits the adjoint of an ``n``-sequence into ``n`` adjoints (``None`` stays zero)."""
+    if g is None:
+        return (None,) * n
+    out = tuple(g)
+    if len(out) != n:
+        raise ValueError(f"expected an adjoint of {n} items, got {len(out)}")
+    return out
+
+
+def pack_grad(like, parts):
+    """The adjoint of a container built from ``parts``, shaped like ``like``."""
+    if all(p is None for p in parts):
+        return None
+    t = type(like)
+    if hasattr(t, "_fields"):
+        return t(*parts)
+    if t is list:
+        return list(parts)
+    return tuple(parts)
+
+
+def split_last_grad(g):
+    """``(g[:-1], g[-1])`` for the adjoint of a list that was appended to."""
+    if g is None:
+        return None, None
+    return list(g[:-1]), g[-1]
+
+
+def dict_item_grad(g, key):
+    """``g[key]`` for a dict adjoint, ``None`` when missing."""
+    if g is None:
+        return None
+    return g.get(key)
+
+
+def zeros_like_grad(x):
+    """A materialized zero adjoint for ``x`` (pytrees allowed)."""
+    from s2s.tree_util import tree_map
+    return tree_map(lambda leaf: onp.zeros_like(leaf) if not isinstance(leaf, Tracer)
+                    else _snp().zeros_like(leaf), x)

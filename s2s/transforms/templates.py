@@ -1,0 +1,184 @@
+"""Derivative templates: parse once, bind at a call site, instantiate as statements.
+
+A template is a Python function written against placeholders (Tangent style)::
+
+    def _(ans, x):                  # ans: the result; x: the operand
+        d[x] = d[ans] * (1.0 - ans * ans)
+
+Instantiating it for ``y = np.tanh(u)`` with adjoint names ``by``/``bu`` gives the
+statement ``bu = by * (1.0 - y * y)``. The call site's arguments are bound to the
+template's parameters with Python's own rules (defaults included); ``if``
+statements whose test only involves static parameters are folded, so the
+generated code shows only the branch that applies; contributions to operands
+that need no adjoint are dropped together with temporaries only they used.
+"""
+import copy
+import functools
+import inspect
+
+import gast
+
+from s2s.errors import S2SError
+from s2s.parse import quoting as q
+from s2s.parse.source import get_source
+
+
+class TemplateError(S2SError):
+    """A template cannot be used at this call site."""
+
+
+class Contribution:
+    """``d[operand] = expr`` in an instantiated template: the operand is an atom."""
+
+    __slots__ = ("operand", "expr", "node")
+
+    def __init__(self, operand, expr, node):
+        self.operand = operand
+        self.expr = expr
+        self.node = node
+
+
+class Template:
+    """A parsed template function."""
+
+    def __init__(self, fn):
+        src = get_source(fn)
+        self.fn = fn
+        self.signature = inspect.signature(fn)
+        self.params = list(self.signature.parameters)
+        self.body = src.node.body
+        assigned = set()
+        for stmt in gast.walk(src.node):
+            if isinstance(stmt, gast.Name) and isinstance(stmt.ctx, gast.Store):
+                assigned.add(stmt.id)
+        self.locals = assigned - set(self.params)
+        self.name = getattr(fn, "__qualname__", "template")
+
+
+@functools.lru_cache(maxsize=None)
+def parse(fn):
+    """The ``Template`` of ``fn`` (cached)."""
+    return Template(fn)
+
+
+def bind(template, ans, args, keywords):
+    """Maps each template parameter to a call-site atom (defaults as constants)."""
+    if any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in keywords):
+        raise TemplateError("a call with *args or **kwargs cannot use a derivative template")
+    try:
+        bound = template.signature.bind(ans, *args, **{k.arg: k.value for k in keywords})
+    except TypeError as e:
+        raise TemplateError(f"arguments do not fit {template.name}: {e}") from None
+    bound.apply_defaults()
+    out = {}
+    for name, value in bound.arguments.items():
+        param = template.signature.parameters[name]
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            out[name] = gast.Tuple(elts=list(value), ctx=gast.Load())
+        elif param.kind is inspect.Parameter.VAR_KEYWORD:
+            out[name] = gast.Dict(keys=[q.const(k) for k in value], values=list(value.values()))
+        elif isinstance(value, gast.AST):
+            out[name] = value
+        else:
+            out[name] = q.const(value)
+    return out
+
+
+class _Instantiate(gast.NodeTransformer):
+    def __init__(self, bound, adjoints, renames, free):
+        self.bound = bound
+        self.adjoints = adjoints
+        self.renames = renames
+        self.free = free
+
+    def visit_Subscript(self, node):
+        if isinstance(node.value, gast.Name) and node.value.id == "d" and isinstance(node.slice, gast.Name):
+            key = node.slice.id
+            if isinstance(node.ctx, gast.Load):
+                if key not in self.adjoints:
+                    raise TemplateError(f"template reads d[{key}], which is not available")
+                return q.name(self.adjoints[key])
+            return node  # a contribution target, handled by the caller
+        return self.generic_visit(node)
+
+    def visit_Name(self, node):
+        if node.id in self.bound:
+            return copy.deepcopy(self.bound[node.id])
+        if node.id in self.renames:
+            return gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None, type_comment=None)
+        if node.id != "d":
+            return gast.Name(id=self.free(node.id), ctx=node.ctx, annotation=None, type_comment=None)
+        return node
+
+
+def _static_value(node):
+    """The value of an expression made only of constants, else raises ValueError."""
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and n.id not in ("None", "True", "False"):
+            raise ValueError(n.id)
+    return eval(compile(gast.gast_to_ast(gast.Expression(body=node)), "<template>", "eval"),
+                {"__builtins__": {"isinstance": isinstance, "len": len, "int": int, "tuple": tuple}})
+
+
+def _fold(stmts, where):
+    out = []
+    for s in stmts:
+        if isinstance(s, gast.If):
+            try:
+                taken = _static_value(s.test)
+            except (ValueError, Exception):
+                raise TemplateError(
+                    f"template {where}: `if {q.to_source(s.test)}` must depend only on static "
+                    "parameters; use a helper function for run-time decisions") from None
+            out.extend(_fold(s.body if taken else s.orelse, where))
+        elif isinstance(s, gast.Pass):
+            continue
+        else:
+            out.append(s)
+    return out
+
+
+def instantiate(template, bound, adjoints, namer, free):
+    """Statements and ``Contribution``s of ``template`` at one call site.
+
+    ``bound`` maps parameters to atoms, ``adjoints`` maps the names allowed in
+    ``d[...]`` reads to adjoint variable names, ``free(name)`` gives the name to
+    use in generated code for a free name of the template (``np``, helpers).
+    """
+    renames = {name: namer.new(name) for name in sorted(template.locals)}
+    body = _fold(copy.deepcopy(template.body), template.name)
+    tr = _Instantiate(bound, adjoints, renames, free)
+    items = []
+    for s in body:
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and _is_d(s.targets[0]):
+            key = s.targets[0].slice.id
+            items.append(Contribution(copy.deepcopy(bound[key]), tr.visit(s.value), s))
+        else:
+            items.append(tr.visit(s))
+    return items
+
+
+def _is_d(node):
+    return (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name)
+            and node.value.id == "d" and isinstance(node.slice, gast.Name))
+
+
+def prune(items, keep_operand):
+    """Drops contributions ``keep_operand`` rejects, then temporaries nothing reads."""
+    items = [i for i in items if not isinstance(i, Contribution) or keep_operand(i.operand)]
+    while True:
+        used = set()
+        for i in items:
+            node = i.expr if isinstance(i, Contribution) else i
+            for n in gast.walk(node):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    used.add(n.id)
+        kept = []
+        for i in items:
+            if isinstance(i, gast.Assign) and all(
+                    isinstance(t, gast.Name) and t.id not in used for t in i.targets):
+                continue
+            kept.append(i)
+        if len(kept) == len(items):
+            return kept
+        items = kept
