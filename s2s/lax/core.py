@@ -103,6 +103,8 @@ class Primitive:
 
 
 def _canonicalize_output(out):
+    if isinstance(out, np.generic):  # NumPy ufuncs give scalars for 0-d inputs
+        out = np.asarray(out)
     dt = getattr(out, "dtype", None)
     if dt is None:
         if type(out) in (float, int, complex, bool):
