@@ -1,0 +1,1 @@
+"""Code generation: readable Python source and code objects; StableHLO text."""
