@@ -10,6 +10,8 @@ array(0., dtype=float32)
 """
 from s2s.lax.core import Primitive, ShapedArray, all_primitives  # noqa: F401
 from s2s.lax import elementwise as _elementwise
+from s2s.lax import reductions as _reductions
 
 globals().update(_elementwise.public)
-del _elementwise
+globals().update(_reductions.public)
+del _elementwise, _reductions
