@@ -14,8 +14,10 @@ Semantics follow ``jax.lax``:
   by the first ``num_keys`` operands (lexicographically); NaNs sort last and ``-0.0``
   equals ``0.0``, as in NumPy.
 * ``reduce_window(x, init_value, *, computation, window_dimensions, ...)`` and the
-  ``reduce_window_{sum,max,min}`` helpers; like XLA, padding and base-dilation holes
-  hold ``init_value``.
+  ``reduce_window_{sum,max,min}`` helpers. Each window's result is ``init_value``
+  combined once with the operand elements the window covers: padding and
+  base-dilation holes contribute nothing (what XLA computes; it differs from "pad
+  with ``init_value``" only for an ``init_value`` that is not the identity).
 
 Each ``impl`` first runs the primitive's ``abstract_eval`` on the operands' abstract
 values, so eager misuse raises the same ``ShapeError``/``DtypeError`` as ``jit``, and
@@ -611,7 +613,9 @@ def _reduce_window_impl(x, init, monoid, out_shape, params):
     ufunc = _MONOID_UFUNC[monoid]
     if 0 in out_shape:
         return np.full(out_shape, init, x.dtype)
-    padded = _padded_base(x, init, params["padding"], params["base_dilation"])
+    # Holes hold the identity, so only the covered elements and ``init`` count.
+    padded = _padded_base(x, _identity(monoid, x.dtype), params["padding"],
+                          params["base_dilation"])
     windows = _window_view(padded, out_shape, params["window_dimensions"],
                            params["window_strides"], params["window_dilation"])
     axes = tuple(range(x.ndim, 2 * x.ndim))
@@ -747,7 +751,7 @@ def reduce_window(x, init_value, *, computation, window_dimensions, window_strid
                   padding="VALID", base_dilation=None, window_dilation=None):
     """Reduces each window of ``x`` with ``computation`` ("add", "mul", "max", "min").
 
-    Padding and base-dilation holes hold ``init_value``, which also starts each window.
+    Each window starts from ``init_value``; padding and base-dilation holes are skipped.
 
     >>> from s2s import lax
     >>> import numpy as np
