@@ -16,7 +16,7 @@ import pytest
 import s2s
 from s2s import lax
 from s2s.errors import DtypeError, ShapeError
-from tests.cases import assert_close, case_id, rand, sample, tolerance
+from cases import assert_close, case_id, rand, sample, tolerance
 
 F32, F64, I32, I16, C64, BOOL = (np.dtype(t) for t in (
     np.float32, np.float64, np.int32, np.int16, np.complex64, np.bool_))

@@ -246,10 +246,13 @@ def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers):
     if all(isinstance(s, str) for s in dimension_numbers):
         return _string_specs(ndim, lhs_shape, rhs_shape, dimension_numbers)
     try:
-        return tuple(tuple(int(d) for d in spec) for spec in dimension_numbers)
+        specs = tuple(tuple(int(d) for d in spec) for spec in dimension_numbers)
     except (TypeError, ValueError):
-        raise ShapeError(f"{_CONV}: dimension_numbers must be layout strings or integer specs, "
-                         f"got {dimension_numbers!r}") from None
+        specs = None
+    if specs is None or any(sorted(spec) != list(range(ndim)) for spec in specs):
+        raise ShapeError(f"{_CONV}: dimension_numbers must be layout strings or three "
+                         f"permutations of the {ndim} dimensions, got {dimension_numbers!r}")
+    return specs
 
 
 def _string_specs(ndim, lhs_shape, rhs_shape, specs):
@@ -441,7 +444,7 @@ def conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation=None
                              f"{rhs_dilation} must have one entry per spatial dimension ({nsp})")
         in_sp = [la.shape[j] for j in dnums[0][2:]]
         eff = [_dilate(ra.shape[j], d) for j, d in zip(dnums[1][2:], rhs_dilation)]
-        padding = padtype_to_pads(in_sp, eff, window_strides, padding)
+        padding = padtype_to_pads(in_sp, eff, window_strides, padding, opname=_CONV)
     else:
         try:
             padding = tuple((int(lo), int(hi)) for lo, hi in padding)

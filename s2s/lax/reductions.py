@@ -158,6 +158,12 @@ def _axes_param(name, x, axes):
     return canonicalize_axes(name, tuple(axes), abstractify(x).ndim)
 
 
+def _axis_param(name, x, axis):
+    """A non-negative ``axis`` for ``x`` (0-d operands are left to the abstract rule)."""
+    ndim = abstractify(x).ndim
+    return canonicalize_axis(name, axis, ndim) if ndim else int(axis)
+
+
 def reduce_sum(x, *, axes):
     """Sum over ``axes``, keeping the operand dtype.
 
@@ -308,7 +314,8 @@ def argmax(x, *, axis, index_dtype=None):
     >>> lax.argmax(np.array([1., 3., 3., 2.], np.float32), axis=0, index_dtype=np.int32)
     array(1, dtype=int32)
     """
-    return argmax_p.bind(x, axis=int(axis), index_dtype=_index_dtype(index_dtype))
+    return argmax_p.bind(x, axis=_axis_param("argmax", x, axis),
+                         index_dtype=_index_dtype(index_dtype))
 
 
 def argmin(x, *, axis, index_dtype=None):
@@ -319,7 +326,8 @@ def argmin(x, *, axis, index_dtype=None):
     >>> lax.argmin(np.array([[4., 1.], [0., 7.]], np.float32), axis=1, index_dtype=np.int32)
     array([1, 0], dtype=int32)
     """
-    return argmin_p.bind(x, axis=int(axis), index_dtype=_index_dtype(index_dtype))
+    return argmin_p.bind(x, axis=_axis_param("argmin", x, axis),
+                         index_dtype=_index_dtype(index_dtype))
 
 
 # ---------------------------------------------------------------------------
@@ -399,7 +407,7 @@ def cumsum(x, *, axis=0, reverse=False):
     >>> lax.cumsum(np.array([1, 2, 3], np.int32), axis=0)
     array([1, 3, 6], dtype=int32)
     """
-    return cumsum_p.bind(x, axis=int(axis), reverse=bool(reverse))
+    return cumsum_p.bind(x, axis=_axis_param("cumsum", x, axis), reverse=bool(reverse))
 
 
 def cumprod(x, *, axis=0, reverse=False):
@@ -410,7 +418,7 @@ def cumprod(x, *, axis=0, reverse=False):
     >>> lax.cumprod(np.array([1., 2., 3.], np.float32), axis=0, reverse=True)
     array([6., 6., 3.], dtype=float32)
     """
-    return cumprod_p.bind(x, axis=int(axis), reverse=bool(reverse))
+    return cumprod_p.bind(x, axis=_axis_param("cumprod", x, axis), reverse=bool(reverse))
 
 
 def cummax(x, *, axis=0, reverse=False):
@@ -421,7 +429,7 @@ def cummax(x, *, axis=0, reverse=False):
     >>> lax.cummax(np.array([1., 3., 2.], np.float32), axis=0)
     array([1., 3., 3.], dtype=float32)
     """
-    return cummax_p.bind(x, axis=int(axis), reverse=bool(reverse))
+    return cummax_p.bind(x, axis=_axis_param("cummax", x, axis), reverse=bool(reverse))
 
 
 def cummin(x, *, axis=0, reverse=False):
@@ -432,7 +440,7 @@ def cummin(x, *, axis=0, reverse=False):
     >>> lax.cummin(np.array([3., 1., 2.], np.float32), axis=0)
     array([3., 1., 1.], dtype=float32)
     """
-    return cummin_p.bind(x, axis=int(axis), reverse=bool(reverse))
+    return cummin_p.bind(x, axis=_axis_param("cummin", x, axis), reverse=bool(reverse))
 
 
 # ---------------------------------------------------------------------------
@@ -547,6 +555,8 @@ def sort(*operands, dimension=-1, is_stable=True, num_keys=1):
     single = len(operands) == 1 and not isinstance(operands[0], (tuple, list))
     if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
         operands = tuple(operands[0])
+    if operands:
+        dimension = _axis_param("sort", operands[0], dimension)
     out = sort_p.bind(*operands, dimension=int(dimension), is_stable=bool(is_stable),
                       num_keys=int(num_keys))
     return out[0] if single else tuple(out)
@@ -705,7 +715,8 @@ def _computation_name(computation):
     return name
 
 
-def padtype_to_pads(in_shape, window_shape, window_strides, padding):
+def padtype_to_pads(in_shape, window_shape, window_strides, padding, *,
+                    opname="padtype_to_pads"):
     """Explicit ``(lo, hi)`` pairs for ``'SAME'``, ``'SAME_LOWER'`` or ``'VALID'`` padding.
 
     ``'SAME'`` gives ``ceil(in / stride)`` outputs, the odd pad element going to the end.
@@ -719,8 +730,8 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding):
     if kind == "VALID":
         return ((0, 0),) * len(in_shape)
     if kind not in ("SAME", "SAME_LOWER"):
-        raise ValueError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
-                         f"(low, high) pairs, got {padding!r}")
+        raise ValueError(f"{opname}: padding must be 'SAME', 'SAME_LOWER', 'VALID' or a "
+                         f"sequence of (low, high) pairs, got {padding!r}")
     pads = []
     for d, w, s in zip(in_shape, window_shape, window_strides):
         total = max((-(-d // s) - 1) * s + w - d, 0)
@@ -729,7 +740,7 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding):
     return tuple(pads)
 
 
-def _window_kwargs(x, window_dimensions, window_strides, padding, base_dilation,
+def _window_kwargs(name, x, window_dimensions, window_strides, padding, base_dilation,
                    window_dilation):
     """Normalizes the public window arguments into hashable primitive params."""
     window_dimensions = tuple(int(w) for w in window_dimensions)
@@ -740,7 +751,7 @@ def _window_kwargs(x, window_dimensions, window_strides, padding, base_dilation,
     if isinstance(padding, str):
         shape = abstractify(x).shape
         eff = [_dilate(w, d) for w, d in zip(window_dimensions, window_dilation)]
-        padding = padtype_to_pads(shape, eff, window_strides, padding)
+        padding = padtype_to_pads(shape, eff, window_strides, padding, opname=name)
     else:
         padding = tuple((int(lo), int(hi)) for lo, hi in padding)
     return dict(window_dimensions=window_dimensions, window_strides=window_strides,
@@ -760,15 +771,15 @@ def reduce_window(x, init_value, *, computation, window_dimensions, window_strid
     array([1., 3., 5., 7.], dtype=float32)
     """
     computation = _computation_name(computation)
-    params = _window_kwargs(x, window_dimensions, window_strides, padding, base_dilation,
-                            window_dilation)
+    params = _window_kwargs("reduce_window", x, window_dimensions, window_strides, padding,
+                            base_dilation, window_dilation)
     if not isinstance(init_value, Tracer):
         dt = abstractify(x).dtype
         if dtypes.is_python_scalar(init_value):
             init_value = np.asarray(init_value, dt)
         prim = _MONOID_PRIM.get(computation)
         init = np.asarray(init_value)
-        if (prim is not None and init.shape == () and init.dtype == dt
+        if (prim is not None and init.shape == () and dtypes.canonicalize_dtype(init.dtype) == dt
                 and init == _identity(computation, dt)):
             return prim.bind(x, **params)
     return reduce_window_p.bind(x, init_value, computation=computation, **params)
@@ -786,7 +797,7 @@ def reduce_window_sum(x, *, window_dimensions, window_strides=None, padding="VAL
            [2., 2., 1.]], dtype=float32)
     """
     return reduce_window_sum_p.bind(x, **_window_kwargs(
-        x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
+        "reduce_window_sum", x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
 
 
 def reduce_window_max(x, *, window_dimensions, window_strides=None, padding="VALID",
@@ -800,7 +811,7 @@ def reduce_window_max(x, *, window_dimensions, window_strides=None, padding="VAL
     array([[6., 8.]], dtype=float32)
     """
     return reduce_window_max_p.bind(x, **_window_kwargs(
-        x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
+        "reduce_window_max", x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
 
 
 def reduce_window_min(x, *, window_dimensions, window_strides=None, padding="VALID",
@@ -813,7 +824,7 @@ def reduce_window_min(x, *, window_dimensions, window_strides=None, padding="VAL
     array([1., 1.], dtype=float32)
     """
     return reduce_window_min_p.bind(x, **_window_kwargs(
-        x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
+        "reduce_window_min", x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
 
 
 public = {fn.__name__: fn for fn in (
