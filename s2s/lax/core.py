@@ -18,7 +18,7 @@ A primitive is a named object with a rule table: one slot per interpretation.
 >>> p.def_impl(lambda x: -x)  # doctest: +ELLIPSIS
 <function ...>
 >>> p.bind(3.0)
--3.0
+array(-3., dtype=float32)
 """
 import itertools
 
@@ -108,6 +108,9 @@ def _canonicalize_output(out):
         if type(out) in (float, int, complex, bool):
             return np.asarray(out, dtypes.python_scalar_dtype(out))
         return out
+    if isinstance(out, np.generic):
+        # NumPy ufuncs return scalars for 0-d inputs; eager values are arrays.
+        out = np.asarray(out)
     canon = dtypes.canonicalize_dtype(dt)
     if canon != dt:
         return out.astype(canon)
