@@ -11,7 +11,9 @@ array(0., dtype=float32)
 from s2s.lax.core import Primitive, ShapedArray, all_primitives  # noqa: F401
 from s2s.lax import elementwise as _elementwise
 from s2s.lax import structural as _structural
+from s2s.lax import reductions as _reductions
+from s2s.lax import linalg_ops as _linalg_ops
 
-globals().update(_elementwise.public)
-globals().update(_structural.public)
-del _elementwise, _structural
+for _module in (_elementwise, _structural, _reductions, _linalg_ops):
+    globals().update(_module.public)
+del _module, _elementwise, _structural, _reductions, _linalg_ops

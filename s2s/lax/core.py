@@ -18,7 +18,7 @@ A primitive is a named object with a rule table: one slot per interpretation.
 >>> p.def_impl(lambda x: -x)  # doctest: +ELLIPSIS
 <function ...>
 >>> p.bind(3.0)
--3.0
+array(-3., dtype=float32)
 """
 import itertools
 
