@@ -49,7 +49,7 @@ class Lowered:
 
     def compile(self):
         """Compiles for the default device."""
-        return compile_module(self.as_text())
+        return compile_module(self.as_text(), self._staged.out_avals)
 
     @property
     def in_avals(self):
