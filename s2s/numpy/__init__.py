@@ -9,5 +9,7 @@ array([0., 0.], dtype=float32)
 """
 from s2s.numpy import _array_methods
 from s2s.numpy._ufuncs import *  # noqa: F401,F403
+from s2s.numpy._linalg_basic import *  # noqa: F401,F403
+from s2s.numpy._reductions import *  # noqa: F401,F403
 
 _array_methods.install()
