@@ -45,6 +45,7 @@ class Primitive:
             raise ValueError(f"primitive {name!r} is defined twice")
         self.name = name
         self.multiple_results = multiple_results
+        self.elementwise = False
         for slot in RULE_SLOTS:
             setattr(self, slot, None)
         _registry[name] = self

@@ -39,8 +39,8 @@ from s2s.parse import quoting as q
 from s2s.parse.resolve import local_names, static_chain
 
 # Support functions that normal form calls by these names (bound by codegen).
-SUPPORT_CALLS = ("setitem", "append", "extend", "pop", "items", "keys", "values",
-                 "dict_get", "copy", "as_sequence", "range_continues")
+SUPPORT_CALLS = ("append", "extend", "pop", "items", "keys", "values", "dict_get", "copy",
+                 "as_sequence")
 
 # Array methods -> (NumPy function, how the method's arguments map to it).
 _VARARGS_SHAPE = {"reshape", "transpose"}
@@ -206,8 +206,9 @@ def lower_returns(fdef, namer):
 class _JumpLowering:
     """Replaces ``break``/``continue`` by flags; loops that may break become ``while``."""
 
-    def __init__(self, namer):
+    def __init__(self, namer, support):
         self.namer = namer
+        self.support = support
 
     def block(self, stmts):
         out = []
@@ -268,7 +269,8 @@ class _JumpLowering:
         # for target in iterable -> index loop over a sequence, as a while loop.
         seq = self.namer.new("seq")
         k = self.namer.new("k")
-        stmts = [q.assign(seq, gast.Call(func=q.name("as_sequence"), args=[loop.iter], keywords=[])),
+        stmts = [q.assign(seq, gast.Call(func=q.name(self.support["as_sequence"]), args=[loop.iter],
+                                         keywords=[])),
                  q.assign(k, q.const(0))]
         test = gast.BoolOp(op=gast.And(), values=[
             gast.Compare(left=q.name(k), ops=[gast.Lt()],
@@ -306,9 +308,9 @@ def _replace_jump(s, kind, flag):
     return s
 
 
-def lower_jumps(fdef, namer):
+def lower_jumps(fdef, namer, support):
     """Pass 2: no ``break``/``continue`` left."""
-    fdef.body = _JumpLowering(namer).block(fdef.body)
+    fdef.body = _JumpLowering(namer, support).block(fdef.body)
     return fdef
 
 
@@ -319,10 +321,11 @@ def lower_jumps(fdef, namer):
 class _ANF:
     """Flattens expressions into one operation per statement (see module docstring)."""
 
-    def __init__(self, source, fdef, namer, np_name, enclosing_locals=frozenset()):
+    def __init__(self, source, fdef, namer, np_name, support, enclosing_locals=frozenset()):
         self.source = source
         self.namer = namer
         self.np_name = np_name
+        self.support = support
         self.locals = local_names(fdef)
         self.enclosing_locals = set(enclosing_locals)
         self.out = None
@@ -536,7 +539,7 @@ class _ANF:
         if isinstance(it, (gast.Name,)) and self.is_local(it.id) or self.is_static(it):
             seq = it
         else:
-            seq = self.atom(gast.Call(func=q.name("as_sequence"), args=[it], keywords=[]), "seq")
+            seq = self.atom(gast.Call(func=q.name(self.support["as_sequence"]), args=[it], keywords=[]), "seq")
         target = s.target
         prefix = []
         if not isinstance(target, gast.Name):
@@ -581,7 +584,7 @@ class _ANF:
         self.emit(s)
 
     def visit_FunctionDef(self, s):
-        inner = normalize_function(self.source, s, self.namer, self.np_name,
+        inner = normalize_function(self.source, s, self.namer, self.np_name, self.support,
                                    enclosing_locals=self.locals | self.enclosing_locals)
         self.emit(inner)
 
@@ -702,7 +705,8 @@ class _ANF:
                 pass
             return gast.Call(func=self.np_attr(ARRAY_METHODS[name]), args=[obj] + args, keywords=keywords)
         if name in CONTAINER_METHODS:
-            return gast.Call(func=q.name(CONTAINER_METHODS[name]), args=[obj] + args, keywords=keywords)
+            return gast.Call(func=q.name(self.support[CONTAINER_METHODS[name]]), args=[obj] + args,
+                             keywords=keywords)
         return gast.Call(func=gast.Attribute(value=obj, attr=name, ctx=gast.Load()), args=args, keywords=keywords)
 
     def expr_Attribute(self, e, hint):
@@ -782,7 +786,7 @@ class _ANF:
                                                          ctx=gast.Store())],
                                  value=_rename(e.value, renames), type_comment=None)]
         else:
-            inner = [gast.Expr(value=gast.Call(func=q.name("append"),
+            inner = [gast.Expr(value=gast.Call(func=q.name(self.support["append"]),
                                                args=[q.name(acc), _rename(e.elt, renames)], keywords=[]))]
         for target, it, ifs in reversed(gens):
             for c in reversed(ifs):
@@ -842,20 +846,28 @@ def _assigns(stmts, name):
     return False
 
 
-def normalize_function(source, fdef, namer, np_name, enclosing_locals=frozenset()):
+def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=frozenset()):
     """Runs the passes on ``fdef`` (a copy is transformed) and returns the normal form."""
     fdef = copy.deepcopy(fdef)
     # The order matters: returns become flags that loops must honour, loops
     # lose their jumps, then expressions are flattened.
     fdef = lower_returns(fdef, namer)
-    fdef = lower_jumps(fdef, namer)
-    anf = _ANF(source, fdef, namer, np_name, enclosing_locals)
+    fdef = lower_jumps(fdef, namer, support)
+    anf = _ANF(source, fdef, namer, np_name, support, enclosing_locals)
     body = anf.block(fdef.body)
     new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
                            returns=None, type_comment=None, type_params=[])
     return gast.copy_location(new, fdef)
 
 
-def normalize(source, namer, np_name):
-    """The normal form of ``source``'s function (a ``gast.FunctionDef``)."""
-    return normalize_function(source, source.node, namer, np_name)
+def support_names(namer):
+    """Hygienic names for the support functions normal form calls."""
+    return {name: namer.new(name) for name in SUPPORT_CALLS}
+
+
+def normalize(source, namer, np_name, support):
+    """The normal form of ``source``'s function (a ``gast.FunctionDef``).
+
+    ``support`` maps each of ``SUPPORT_CALLS`` to the name generated code binds it to.
+    """
+    return normalize_function(source, source.node, namer, np_name, support)

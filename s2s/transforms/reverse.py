@@ -32,6 +32,7 @@ import gast
 from s2s.errors import TransformError
 from s2s.parse import quoting as q
 from s2s.transforms import activity, templates
+from s2s.transforms.shapes import ShapeClasses
 from s2s.lax.core import ZERO_DERIVATIVE
 
 ZERO, SET, MAYBE = "zero", "set", "maybe"
@@ -48,6 +49,7 @@ class CalleeKind:
     TEMPLATE = "template"
     ZERO = "zero"
     USER = "user"
+    UNKNOWN = "unknown"  # a call through a local variable or an unknown method
 
 
 class Callee:
@@ -63,7 +65,8 @@ class Callee:
 class ReverseResult:
     """The pieces an assembler turns into ``grad_f`` or ``fwd_f``/``bwd_f``."""
 
-    def __init__(self, forward, reverse, result, param_adjoints, tape, inits, adjoint_inits):
+    def __init__(self, forward, reverse, result, param_adjoints, tape, inits, adjoint_inits,
+                 adjoint_names, result_active):
         self.forward = forward
         self.reverse = reverse
         self.result = result
@@ -71,6 +74,8 @@ class ReverseResult:
         self.tape = tape
         self.inits = inits
         self.adjoint_inits = adjoint_inits
+        self.adjoint_names = adjoint_names
+        self.result_active = result_active
 
 
 # ---------------------------------------------------------------------------
@@ -105,13 +110,19 @@ class _PrePass:
                 return [s]
             seq = s.iter
             i = self.namer.new("i")
-            item = gast.copy_location(gast.Assign(
-                targets=[copy.deepcopy(s.target)],
-                value=gast.Subscript(value=copy.deepcopy(seq), slice=q.name(i), ctx=gast.Load()),
-                type_comment=None), s)
+            element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(i), ctx=gast.Load())
+            body = s.body
+            if _unpacks_only(s.target.id, body):
+                # for item in seq: W, b = item  ->  W, b = seq[i]
+                first = gast.copy_location(gast.Assign(targets=body[0].targets, value=element,
+                                                       type_comment=None), body[0])
+                body = [first] + body[1:]
+            else:
+                body = [gast.copy_location(gast.Assign(targets=[copy.deepcopy(s.target)], value=element,
+                                                       type_comment=None), s)] + body
             length = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
             new = gast.For(target=q.store(i), iter=gast.Call(func=q.name("range"), args=[length], keywords=[]),
-                           body=[item] + s.body, orelse=[], type_comment=None)
+                           body=body, orelse=[], type_comment=None)
             return [gast.copy_location(new, s)]
         if isinstance(s, (gast.If, gast.While)):
             s.body = self.block(s.body)
@@ -123,6 +134,17 @@ class _PrePass:
                               args=[q.name(t.value.id), _index_value(t.slice), s.value], keywords=[])
             return [gast.copy_location(q.assign(t.value.id, value), s)]
         return [s]
+
+
+def _unpacks_only(item, body):
+    """True when ``body`` starts by unpacking ``item`` and never reads it again."""
+    if not body or not isinstance(body[0], gast.Assign) or not isinstance(body[0].targets[0], gast.Tuple):
+        return False
+    first = body[0]
+    if not (isinstance(first.value, gast.Name) and first.value.id == item):
+        return False
+    rest = gast.Module(body=body[1:], type_ignores=[])
+    return not any(isinstance(n, gast.Name) and n.id == item for n in gast.walk(rest))
 
 
 def _is_range_call(node):
@@ -181,8 +203,69 @@ class _Reverse:
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
         self.callees = {}
+        self._last_comment = None
         self.active = activity.active_variables(tree, set(ctx.active_params), self._differentiable_call)
+        self.varied = activity.varied_variables(tree, set(ctx.active_params), self._differentiable_call)
         self.array_vars = self._array_vars(body)
+        self.shapes = ShapeClasses(body, self._elementwise_call, self.params)
+        self.flags = self._activity_flags(body)
+
+    def _activity_flags(self, body):
+        """Flags for variables whose activity depends on the path taken.
+
+        ``inputs`` in ``for W, b in params: ... inputs = np.tanh(outputs)`` is an
+        inactive argument at first and active after one iteration. A flag set at
+        each definition tells the reverse sweep whether the value it is about to
+        give an adjoint to needs one, which saves the largest product of the seed
+        MLP's backward pass.
+        """
+        kinds = {}
+        for p in self.params:
+            kinds.setdefault(p, set()).add(p in self.ctx.active_params)
+
+        def visit(stmts):
+            for st in stmts:
+                if isinstance(st, gast.Assign):
+                    site_active = self._site_active(st)
+                    for t in _targets(st):
+                        kinds.setdefault(t, set()).add(site_active)
+                elif isinstance(st, gast.For):
+                    kinds.setdefault(st.target.id, set()).add(False)
+                if isinstance(st, (gast.If, gast.For, gast.While)):
+                    visit(st.body)
+                    visit(st.orelse)
+        visit(body)
+        flags = {}
+        for name in sorted(self.active):
+            if kinds.get(name) == {True, False} and name in self.in_loop:
+                flag = self.namer.new(name + "_active")
+                flags[name] = flag
+                self.sites[flag] = 2
+                self.in_loop.add(flag)
+        return flags
+
+    def _site_active(self, st):
+        t = st.targets[0]
+        if isinstance(t, gast.Subscript):
+            return True
+        value = st.value
+        if not activity._value_is_differentiable(value, self._differentiable_call):
+            return False
+        reads = activity._reads(value.value if isinstance(value, gast.Subscript) else value)
+        return bool(reads & self.varied)
+
+    def flag_stmts(self, st):
+        """``x_active = True/False`` after a definition of a flagged variable."""
+        out = []
+        for t in _targets(st):
+            if t in self.flags:
+                out += self.push([self.flags[t]])
+                out.append(q.assign(self.flags[t], q.const(self._site_active(st))))
+        return out
+
+    def _elementwise_call(self, call):
+        c = self.callee(call)
+        return c.kind == CalleeKind.TEMPLATE and getattr(c.fn, "elementwise", False)
 
     # -- helpers -------------------------------------------------------------
 
@@ -252,11 +335,12 @@ class _Reverse:
     def fwd_stmt(self, s, depth):
         if isinstance(s, gast.Assign):
             pre = self.push(_targets(s))
+            post = self.flag_stmts(s)
             if isinstance(s.value, gast.Call):
                 c = self.callee(s.value)
                 if c.kind == CalleeKind.USER and self.is_active_call(s.value):
-                    return pre + [self.fwd_user_call(s, c)]
-            return pre + [s]
+                    return pre + [self.fwd_user_call(s, c)] + post
+            return pre + [s] + post
         if isinstance(s, gast.If):
             return [gast.copy_location(gast.If(test=s.test, body=self.fwd_block(s.body, depth) or [gast.Pass()],
                                                orelse=self.fwd_block(s.orelse, depth)), s)]
@@ -315,11 +399,12 @@ class _Reverse:
 
     def rev_stmt(self, s, state, depth):
         if isinstance(s, gast.Assign):
+            flags = [self.flags[t] for t in _targets(s) if t in self.flags]
             if isinstance(s.targets[0], gast.Name):
                 code = self.rev_assign(s, state)
             else:
                 code = self.rev_unpack(s, state)
-            return self.comment(s, code) + self.restore(_targets(s))
+            return self.restore(flags) + self.comment(s, code) + self.restore(_targets(s))
         if isinstance(s, gast.Expr):
             return self.rev_expr(s, state)
         if isinstance(s, gast.If):
@@ -334,7 +419,10 @@ class _Reverse:
         if not code:
             return []
         text = self.ctx.source.line_text(s)
-        return [_comment(f"grad of: {text}")] + code if text else code
+        if not text or text == self._last_comment:
+            return code
+        self._last_comment = text
+        return [_comment(f"grad of: {text}")] + code
 
     def rev_if(self, s, state, depth):
         s_body = dict(state)
@@ -400,15 +488,26 @@ class _Reverse:
     def accumulate(self, operand, expr, state, maybe_none=False):
         """``d[operand] += expr`` given the current adjoint state of ``operand``."""
         name = operand.id
+        flag = self.flags.get(name)
+        if flag is not None:
+            inner = dict(state)
+            code = self._accumulate(operand, expr, inner, maybe_none)
+            self.join_into(state, state, inner)
+            return [gast.If(test=q.name(flag), body=code, orelse=[])]
+        return self._accumulate(operand, expr, state, maybe_none)
+
+    def _accumulate(self, operand, expr, state, maybe_none=False):
+        name = operand.id
         adj = self.adj(name)
         st = state.get(name, ZERO)
         if st == ZERO:
             state[name] = MAYBE if maybe_none else SET
-            if maybe_none:
-                self.maybe_vars.add(name)
             return [q.assign(adj, expr)]
         if st == SET and not maybe_none and name in self.array_vars:
-            new = gast.BinOp(left=q.name(adj), op=gast.Add(), right=expr)
+            if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+                new = gast.BinOp(left=q.name(adj), op=gast.Sub(), right=expr.operand)
+            else:
+                new = gast.BinOp(left=q.name(adj), op=gast.Add(), right=expr)
         else:
             new = gast.Call(func=q.name(self.ctx.support("add_grad")), args=[q.name(adj), expr], keywords=[])
         if st == MAYBE and not maybe_none:
@@ -440,7 +539,7 @@ class _Reverse:
         body = []
         for item in items:
             if isinstance(item, templates.Contribution):
-                body += self.accumulate(item.operand, item.expr, inner_state, getattr(item, "maybe_none", False))
+                body += self.accumulate(item.operand, item.expr, inner_state, item.maybe_none)
             else:
                 body.append(item)
         if st == MAYBE and body:
@@ -463,15 +562,23 @@ class _Reverse:
         if isinstance(value, gast.Constant):
             return []
         if isinstance(value, (gast.BinOp, gast.UnaryOp)):
-            fn = self.ctx.operator_function(value.op)
+            callee = self.ctx.operator_callee(value.op)
+            if callee.kind == CalleeKind.ZERO:
+                return []
             operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
-            return self.instantiate(s, fn, target, dans, operands, [])
+            return self.instantiate(s, callee, target, dans, operands, [])
         if isinstance(value, gast.Call):
             c = self.callee(value)
             if c.kind == CalleeKind.ZERO:
                 return []
             if c.kind == CalleeKind.TEMPLATE:
                 return self.instantiate(s, c, target, dans, value.args, value.keywords)
+            if c.kind == CalleeKind.UNKNOWN:
+                if self.is_active_call(value):
+                    self.error(s, f"s2s cannot differentiate the call `{c.name}(...)`: it calls a "
+                                  "value, not a function s2s can resolve",
+                               "call a function defined at module level or in an enclosing function")
+                return []
             return self.user_call_items(s, value, dans)
         if isinstance(value, gast.Subscript):
             if not keep(value.value):
@@ -497,9 +604,7 @@ class _Reverse:
         return []
 
     def _contribution(self, operand, expr, maybe_none=False):
-        c = templates.Contribution(operand, expr, None)
-        c.maybe_none = maybe_none
-        return c
+        return templates.Contribution(operand, expr, None, maybe_none)
 
     def display_items(self, value, dans):
         n = len(value.elts)
@@ -522,17 +627,27 @@ class _Reverse:
         return [unpack] + [self._contribution(e, q.name(t), maybe_none=True) for e, t in temps]
 
     def instantiate(self, s, callee, target, dans, args, keywords):
-        if isinstance(callee, Callee):
-            template_fn = callee.template
-        else:
-            template_fn = callee
         try:
-            t = templates.parse(template_fn)
+            t = templates.parse(callee.template)
             bound = templates.bind(t, q.name(target), list(args), list(keywords))
-            items = templates.instantiate(t, bound, {t.params[0]: dans}, self.namer, self.ctx.free_name)
+            items = templates.instantiate(t, bound, {t.params[0]: dans}, self.namer, self.ctx.free_name,
+                                          self.ctx.signature_of)
         except templates.TemplateError as e:
             self.error(s, f"cannot differentiate this call: {e}", "call the function without *args/**kwargs")
-        return templates.prune(items, self.is_active_atom)
+        items = templates.prune(items, self.is_active_atom)
+        for item in items:
+            if isinstance(item, templates.Contribution):
+                item.expr = self.drop_unbroadcast(item.expr, target)
+        return items
+
+    def drop_unbroadcast(self, expr, target):
+        """``unbroadcast(g, x)`` -> ``g`` when ``x`` surely has the result's shape."""
+        name = self.ctx.support("unbroadcast")
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id == name \
+                and len(expr.args) == 2 and isinstance(expr.args[1], gast.Name) \
+                and self.shapes.same(expr.args[1].id, target):
+            return expr.args[0]
+        return expr
 
     def user_call_items(self, s, call, dans):
         vjp = self.records.get(id(s))
@@ -541,8 +656,7 @@ class _Reverse:
         outs = vjp.active_args  # call-site atoms whose adjoints bwd returns, in order
         bwd = gast.Call(func=q.name(vjp.bwd_name), args=[q.name(vjp.tape), q.name(dans)], keywords=[])
         if len(outs) == 1:
-            t = self.namer.new("b" + outs[0].id + "_part")
-            return [q.assign(t, bwd), self._contribution(outs[0], q.name(t), maybe_none=True)]
+            return [self._contribution(outs[0], bwd, maybe_none=True)]
         temps = [self.namer.new("b" + a.id + "_part") for a in outs]
         unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in temps], ctx=gast.Store())],
                              value=bwd, type_comment=None)
@@ -553,12 +667,17 @@ class _Reverse:
         names = [e.id for e in s.targets[0].elts]
         src = s.value
         code = []
-        if self.is_active_atom(src) and any(state.get(n, ZERO) != ZERO and n in self.active for n in names):
+        base = src.value if isinstance(src, gast.Subscript) else src
+        if self.is_active_atom(base) and any(state.get(n, ZERO) != ZERO and n in self.active for n in names):
             parts = [q.name(self.adj(n)) if state.get(n, ZERO) != ZERO and n in self.active else q.const(None)
                      for n in names]
             expr = gast.Call(func=q.name(self.ctx.support("pack_grad")),
                              args=[copy.deepcopy(src), gast.Tuple(elts=parts, ctx=gast.Load())], keywords=[])
-            code += self.accumulate(src, expr, state, maybe_none=not any(state.get(n) == SET for n in names))
+            if isinstance(src, gast.Subscript):
+                # W, b = seq[i]: the parts' adjoints go to position i of seq's adjoint.
+                expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
+                                 args=[copy.deepcopy(base), _index_value(src.slice), expr], keywords=[])
+            code += self.accumulate(base, expr, state, maybe_none=True)
         for n in names:
             if self.overwritten(n) and state.get(n, ZERO) != ZERO:
                 code.append(q.assign(self.adj(n), q.const(None)))
@@ -589,30 +708,33 @@ class _Reverse:
     # -- the whole function ----------------------------------------------------
 
     def run(self):
-        forward = self.fwd_block(self.body, 0)
+        forward = [q.assign(self.flags[p], q.const(p in self.ctx.active_params))
+                   for p in self.params if p in self.flags]
+        forward += self.fwd_block(self.body, 0)
         state = {}
         result = self.result
         seed = []
-        if isinstance(result, gast.Name) and result.id in self.active:
+        result_active = isinstance(result, gast.Name) and result.id in self.active
+        if result_active:
             state[result.id] = SET
+            self.adj(result.id)
         reverse = self.rev_block(self.body, state, 0)
         param_adjoints = {}
         for p in self.ctx.active_params:
             if p in self.active and state.get(p, ZERO) != ZERO:
                 param_adjoints[p] = self.adj(p)
-                if state[p] == MAYBE:
-                    self.maybe_vars.add(p)
             else:
                 param_adjoints[p] = None
         forward, reverse = self.resolve_placeholders(forward, reverse)
-        needed = self.needed(reverse)
-        tape = sorted(n for n in needed if n in self.defined_names())
+        adjoint_names = set(self.adjoints.values())
+        tape = sorted(n for n in live_in(reverse) - adjoint_names if n in self.defined_names())
         if self.stack is not None and self.stack not in tape:
             tape.append(self.stack)
         inits = self.inits(forward, tape)
         adjoint_inits = [q.assign(self.adj(n), q.const(None)) for n in sorted(self.maybe_vars)
                          if n in self.adjoints]
-        return ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits)
+        return ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
+                             dict(self.adjoints), result_active)
 
     def defined_names(self):
         names = set(self.params)
@@ -625,11 +747,10 @@ class _Reverse:
         return names
 
     def needed(self, reverse):
+        """Primal names the reverse sweep reads (restore markers are not reads)."""
         adjoint_names = set(self.adjoints.values())
-        reads = set()
-        for node in gast.walk(gast.Module(body=reverse, type_ignores=[])):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                reads.add(node.id)
+        reads = {n.id for n in _walk_skipping_markers(reverse)
+                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         return reads - adjoint_names
 
     def resolve_placeholders(self, forward, reverse):
@@ -673,6 +794,60 @@ class _Reverse:
             if n != self.stack:
                 out.append(q.assign(n, q.const(None)))
         return out
+
+
+def _is_marker(node, marker):
+    return (isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)
+            and isinstance(node.value.func, gast.Name) and node.value.func.id == marker)
+
+
+def _walk_skipping_markers(stmts):
+    todo = list(stmts)
+    while todo:
+        n = todo.pop()
+        if _is_marker(n, _RESTORE) or _is_marker(n, _PUSH):
+            continue
+        yield n
+        todo.extend(gast.iter_child_nodes(n))
+
+
+def live_in(stmts):
+    """Names ``stmts`` read before assigning them (conservative for branches and loops)."""
+    out = set()
+
+    def visit(ss, assigned):
+        assigned = set(assigned)
+        for s in ss:
+            if isinstance(s, gast.If):
+                _reads_into(s.test, assigned, out)
+                a1 = visit(s.body, assigned)
+                a2 = visit(s.orelse, assigned)
+                assigned |= a1 & a2
+            elif isinstance(s, gast.For):
+                _reads_into(s.iter, assigned, out)
+                visit(s.body, assigned | {s.target.id})
+            elif isinstance(s, gast.While):
+                _reads_into(s.test, assigned, out)
+                visit(s.body, assigned)
+            elif isinstance(s, gast.Assign):
+                _reads_into(s.value, assigned, out)
+                for t in s.targets:
+                    if not isinstance(t, gast.Name) and not isinstance(t, gast.Tuple):
+                        _reads_into(t, assigned, out)
+                assigned |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)
+                             and isinstance(n.ctx, gast.Store)}
+            else:
+                _reads_into(s, assigned, out)
+        return assigned
+
+    visit(stmts, set())
+    return out
+
+
+def _reads_into(node, assigned, out):
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in assigned:
+            out.add(n.id)
 
 
 def _param_names(fdef):
