@@ -238,7 +238,7 @@ def _check_differentiable(name, tree, allow_int, holomorphic, which):
                 "differentiate with respect to integer inputs, use allow_int=True.")
 
 
-def _as_input(x):
+def _grad_input(x):
     """Python floats become 0-d arrays of the default float dtype (JAX's weak f32)."""
     if type(x) is float:
         return np.asarray(x, dtypes.default_float_dtype())
@@ -341,7 +341,7 @@ class GradFunction:
                 raise TypeError(f"{self._name}({_fun_name(self._fun)}): argnums {i} refers to a "
                                 f"missing positional argument (got {len(args)})")
             _check_differentiable(self._name, args[i], self._allow_int, self._holomorphic, i)
-            args[i] = _as_input(args[i])
+            args[i] = _grad_input(args[i])
         out = gen(*bound, *args, **kwargs)
         if self._with_value:
             value, grads = out
@@ -410,7 +410,7 @@ def vjp(fun, *primals, has_aux=False):
     if len(params) < len(primals):
         raise TypeError(f"vjp({_fun_name(fun)}): {len(primals)} primals given but the function "
                         f"takes {len(params)} positional parameters")
-    primals = [_as_input(p) for p in primals]
+    primals = [_grad_input(p) for p in primals]
     build = vjp_builder.build_vjp(fn, tuple(params))
     out, tape = build.fwd_cell.cell_contents(*bound, *primals)
     if has_aux:
