@@ -21,6 +21,8 @@ The transformations (``s2s.transforms``) only ever see functions in this
   ``x[i] = v`` became ``x = setitem(x, i, v)`` (value semantics); augmented
   assignment, multiple targets, ``and``/``or``, chained comparisons,
   conditional expressions, comprehensions and lambdas are spelled out.
+* Nested functions that are only called directly take the enclosing
+  variables they read as extra parameters (lambda lifting).
 * Array methods became NumPy functions (``x.sum(0)`` -> ``np.sum(x, 0)``,
   ``x.T`` -> ``np.transpose(x)``); list and dict methods became calls of the
   support functions (``append``, ``items``...), see ``SUPPORT_CALLS``.
@@ -417,6 +419,12 @@ class _ANF:
             self.error(s, "this augmented assignment", "assign to a name or an index")
 
     def assign_to(self, target, value):
+        if isinstance(target, gast.Name) and isinstance(value, gast.Lambda) and target.id not in _names(value):
+            # sq = lambda t: t * t  ->  def sq(t): return t * t
+            fdef = gast.FunctionDef(name=target.id, args=value.args, body=[gast.Return(value=value.body)],
+                                    decorator_list=[], returns=None, type_comment=None, type_params=[])
+            self.visit_FunctionDef(_loc(fdef, self.where))
+            return
         if isinstance(target, gast.Name):
             # Control-flow expressions may build their value in the target itself,
             # unless the expression reads the target.
@@ -506,28 +514,35 @@ class _ANF:
                                body=body, orelse=[], type_comment=None))
             return
         if isinstance(it, gast.Call) and self.is_builtin_call(it, "enumerate"):
-            seq = self.atom(it.args[0], "seq")
             start = it.args[1] if len(it.args) > 1 else next((k.value for k in it.keywords if k.arg == "start"), None)
+            inner = it.args[0]
             idx = self.temp("i")
-            prefix = []
             if isinstance(s.target, (gast.Tuple, gast.List)) and len(s.target.elts) == 2:
                 j, x = s.target.elts
-                counter = q.name(idx) if start is None else gast.BinOp(left=q.name(idx), op=gast.Add(), right=start)
-                prefix.append(gast.Assign(targets=[j], value=counter, type_comment=None))
-                prefix.append(gast.Assign(targets=[x], value=gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load()), type_comment=None))
             else:
-                pair = gast.Tuple(elts=[q.name(idx), gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())], ctx=gast.Load())
-                prefix.append(gast.Assign(targets=[s.target], value=pair, type_comment=None))
-            self._index_loop(s, idx, gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[]), prefix)
+                j, x = None, None
+            counter = q.name(idx) if start is None else gast.BinOp(left=q.name(idx), op=gast.Add(), right=start)
+            if isinstance(inner, gast.Call) and self.is_builtin_call(inner, "zip") and x is not None:
+                # for i, (u, v) in enumerate(zip(a, b)): index a and b directly.
+                seqs = [self.sequence_atom(a) for a in inner.args]
+                count = self._min_len(seqs)
+                items = [gast.Subscript(value=copy.deepcopy(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
+                element = gast.Tuple(elts=items, ctx=gast.Load())
+            else:
+                seq = self.sequence_atom(inner)
+                count = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
+                element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())
+            if j is not None:
+                prefix = [gast.Assign(targets=[j], value=counter, type_comment=None),
+                          gast.Assign(targets=[x], value=element, type_comment=None)]
+            else:
+                prefix = [gast.Assign(targets=[s.target], value=gast.Tuple(elts=[counter, element], ctx=gast.Load()),
+                                      type_comment=None)]
+            self._index_loop(s, idx, count, prefix)
             return
         if isinstance(it, gast.Call) and self.is_builtin_call(it, "zip") and not it.keywords:
-            seqs = [self.atom(a, "seq") for a in it.args]
-            lens = []
-            for sq in seqs:
-                n = self.temp("n")
-                self.emit(q.assign(n, gast.Call(func=q.name("len"), args=[copy.deepcopy(sq)], keywords=[])))
-                lens.append(q.name(n))
-            count = lens[0] if len(lens) == 1 else gast.Call(func=q.name("min"), args=lens, keywords=[])
+            seqs = [self.sequence_atom(a) for a in it.args]
+            count = self._min_len(seqs)
             idx = self.temp("i")
             items = [gast.Subscript(value=copy.deepcopy(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
             if isinstance(s.target, (gast.Tuple, gast.List)) and len(s.target.elts) == len(items):
@@ -549,6 +564,22 @@ class _ANF:
         body = self.block(prefix + s.body) or [gast.Pass()]
         self.emit(gast.For(target=q.store(target.id), iter=copy.deepcopy(seq), body=body, orelse=[],
                            type_comment=None))
+
+    def _min_len(self, seqs):
+        lens = []
+        for sq in seqs:
+            n = self.temp("n")
+            self.emit(q.assign(n, gast.Call(func=q.name("len"), args=[copy.deepcopy(sq)], keywords=[])))
+            lens.append(q.name(n))
+        return lens[0] if len(lens) == 1 else gast.Call(func=q.name("min"), args=lens, keywords=[])
+
+    def sequence_atom(self, e):
+        """An atom holding ``e`` as an indexable sequence (``zip``/generators become lists)."""
+        if isinstance(e, gast.Name) or self.is_static(e):
+            return e
+        if isinstance(e, (gast.List, gast.Tuple)):
+            return self.atom(e, "seq")
+        return self.atom(gast.Call(func=q.name(self.support["as_sequence"]), args=[e], keywords=[]), "seq")
 
     def _index_loop(self, s, idx, count, prefix):
         n = self.atom(count, "n")
@@ -846,6 +877,50 @@ def _assigns(stmts, name):
     return False
 
 
+# ---------------------------------------------------------------------------
+# Pass 4: lambda lifting.
+
+
+def lift_local_functions(fdef):
+    """Nested functions only ever called directly take the enclosing variables
+    they read as extra parameters, and their call sites pass them.
+
+    After this, a call of a nested function depends only on its arguments, like
+    any other call (so its derivative flows back to those variables too).
+    """
+    own = local_names(fdef)
+    for s in fdef.body:
+        if isinstance(s, gast.FunctionDef):
+            lift_local_functions(s)
+    for s in list(fdef.body):
+        if not isinstance(s, gast.FunctionDef) or not _only_called(fdef, s.name):
+            continue
+        reads = {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        free = sorted((reads - local_names(s)) & own - {s.name})
+        if not free:
+            continue
+        s.args.args = list(s.args.args) + [q.name(n, gast.Param()) for n in free]
+        for node in gast.walk(fdef):
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == s.name:
+                node.args = list(node.args) + [q.name(n) for n in free]
+    return fdef
+
+
+def _only_called(fdef, name):
+    """True when ``name`` is defined once in ``fdef`` and only ever used as a callee."""
+    uses = 0
+    calls = 0
+    defs = 0
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.FunctionDef) and node.name == name:
+            defs += 1
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == name:
+            calls += 1
+        elif isinstance(node, gast.Name) and node.id == name:
+            uses += 1
+    return defs == 1 and uses == calls
+
+
 def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=frozenset()):
     """Runs the passes on ``fdef`` (a copy is transformed) and returns the normal form."""
     fdef = copy.deepcopy(fdef)
@@ -870,4 +945,4 @@ def normalize(source, namer, np_name, support):
 
     ``support`` maps each of ``SUPPORT_CALLS`` to the name generated code binds it to.
     """
-    return normalize_function(source, source.node, namer, np_name, support)
+    return lift_local_functions(normalize_function(source, source.node, namer, np_name, support))

@@ -50,16 +50,18 @@ class CalleeKind:
     ZERO = "zero"
     USER = "user"
     UNKNOWN = "unknown"  # a call through a local variable or an unknown method
+    NORULE = "norule"  # resolved, but no rule and no source: an error only if differentiated
 
 
 class Callee:
     """What a call resolves to: a template, a zero derivative, or a user function."""
 
-    def __init__(self, kind, template=None, fn=None, name=None):
+    def __init__(self, kind, template=None, fn=None, name=None, error=None):
         self.kind = kind
         self.template = template
         self.fn = fn
         self.name = name
+        self.error = error
 
 
 class ReverseResult:
@@ -166,6 +168,33 @@ def _targets(stmt):
     return []
 
 
+def _maybe_bound(stmts, bound, out):
+    """Records, per statement, the names that may already be assigned before it runs."""
+    bound = set(bound)
+    for s in stmts:
+        out[id(s)] = set(bound)
+        if isinstance(s, gast.If):
+            bound = _maybe_bound(s.body, bound, out) | _maybe_bound(s.orelse, bound, out)
+        elif isinstance(s, (gast.For, gast.While)):
+            inner = bound | _assigned_in(s.body)
+            if isinstance(s, gast.For):
+                inner.add(s.target.id)
+                out[id(s)] = set(bound)
+            _maybe_bound(s.body, inner, out)
+            bound = inner
+        else:
+            bound |= set(_targets(s))
+    return bound
+
+
+def _assigned_in(stmts):
+    names = set()
+    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            names.add(node.id)
+    return names
+
+
 def _count_sites(stmts, sites, in_loop, depth=0):
     for s in stmts:
         for t in _targets(s):
@@ -200,6 +229,8 @@ class _Reverse:
         self.sites = {p: 1 for p in self.params}
         self.in_loop = set()
         _count_sites(body, self.sites, self.in_loop)
+        self.bound_before = {}
+        _maybe_bound(body, set(self.params), self.bound_before)
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
         self.callees = {}
@@ -257,9 +288,11 @@ class _Reverse:
     def flag_stmts(self, st):
         """``x_active = True/False`` after a definition of a flagged variable."""
         out = []
+        before = self.bound_before.get(id(st), set())
         for t in _targets(st):
             if t in self.flags:
-                out += self.push([self.flags[t]])
+                if t in before:
+                    out += self.push([self.flags[t]])
                 out.append(q.assign(self.flags[t], q.const(self._site_active(st))))
         return out
 
@@ -332,9 +365,14 @@ class _Reverse:
         return [gast.Expr(value=gast.Call(func=q.name(_RESTORE), args=[q.name(n)], keywords=[]))
                 for n in reversed(names)]
 
+    def saved_targets(self, s):
+        """Targets of ``s`` whose previous value may exist (only those are saved)."""
+        before = self.bound_before.get(id(s), set())
+        return [t for t in _targets(s) if t in before]
+
     def fwd_stmt(self, s, depth):
         if isinstance(s, gast.Assign):
-            pre = self.push(_targets(s))
+            pre = self.push(self.saved_targets(s))
             post = self.flag_stmts(s)
             if isinstance(s.value, gast.Call):
                 c = self.callee(s.value)
@@ -347,7 +385,7 @@ class _Reverse:
         if isinstance(s, gast.For):
             body = self.fwd_block(s.body, depth + 1) or [gast.Pass()]
             loop = gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None)
-            return self.push([s.target.id]) + [gast.copy_location(loop, s)]
+            return self.push(self.saved_targets(s)) + [gast.copy_location(loop, s)]
         if isinstance(s, gast.While):
             trips = self.namer.new("trips")
             self.records[id(s)] = trips
@@ -381,7 +419,8 @@ class _Reverse:
         target = s.targets[0]
         tape = self.namer.new(f"{vjp.short_name}_tape")
         vjp.tape = tape
-        call = gast.Call(func=q.name(vjp.fwd_name), args=s.value.args, keywords=s.value.keywords)
+        call = gast.Call(func=q.name(vjp.fwd_name), args=s.value.args + vjp.extra_args,
+                         keywords=s.value.keywords)
         new = gast.Assign(targets=[gast.Tuple(elts=[target, q.store(tape)], ctx=gast.Store())],
                           value=call, type_comment=None)
         self.sites[tape] = self.sites.get(target.id if isinstance(target, gast.Name) else "", 1)
@@ -399,12 +438,13 @@ class _Reverse:
 
     def rev_stmt(self, s, state, depth):
         if isinstance(s, gast.Assign):
-            flags = [self.flags[t] for t in _targets(s) if t in self.flags]
+            flags = [self.flags[t] for t in self.saved_targets(s) if t in self.flags]
             if isinstance(s.targets[0], gast.Name):
-                code = self.rev_assign(s, state)
+                code, restored = self.rev_assign(s, state)
             else:
-                code = self.rev_unpack(s, state)
-            return self.restore(flags) + self.comment(s, code) + self.restore(_targets(s))
+                code, restored = self.rev_unpack(s, state), False
+            after = [] if restored else self.restore(self.saved_targets(s))
+            return self.restore(flags) + self.comment(s, code) + after
         if isinstance(s, gast.Expr):
             return self.rev_expr(s, state)
         if isinstance(s, gast.If):
@@ -471,7 +511,7 @@ class _Reverse:
         rev_iter = gast.Call(func=q.name("reversed"), args=[copy.deepcopy(s.iter)], keywords=[])
         loop = gast.copy_location(gast.For(target=copy.deepcopy(s.target), iter=rev_iter,
                                            body=body or [gast.Pass()], orelse=[], type_comment=None), s)
-        return [loop] + self.restore([s.target.id])
+        return [loop] + self.restore(self.saved_targets(s))
 
     def rev_while(self, s, state, depth):
         trips = self.records[id(s)]
@@ -521,21 +561,27 @@ class _Reverse:
         if target not in self.active or st == ZERO:
             if self.overwritten(target) and st != ZERO:
                 state[target] = ZERO
-                return [q.assign(self.adj(target), q.const(None))]
-            return []
+                return [q.assign(self.adj(target), q.const(None))], False
+            return [], False
         dans = self.adj(target)
         code = []
         reads_target = target in activity._reads(value)
+        result_name = target
         if reads_target:
+            # `y = y * x`: the template's operand y is the old value and its result
+            # the new one, so keep the new value and its adjoint aside, then restore y.
             stash = self.namer.new(dans + "_out")
+            result_name = self.namer.new(target + "_out")
+            code.append(q.assign(result_name, q.name(target)))
             code.append(q.assign(stash, q.name(dans)))
             code.append(q.assign(dans, q.const(None)))
+            code += self.restore([t for t in [target] if t in self.saved_targets(s)])
             state[target] = ZERO
             dans_read = stash
         else:
             dans_read = dans
         inner_state = dict(state)
-        items = self.adjoint_items(s, value, target, dans_read)
+        items = self.adjoint_items(s, value, result_name, dans_read)
         body = []
         for item in items:
             if isinstance(item, templates.Contribution):
@@ -552,7 +598,7 @@ class _Reverse:
         if not reads_target and self.overwritten(target):
             code.append(q.assign(dans, q.const(None)))
             state[target] = ZERO
-        return code
+        return code, reads_target
 
     def adjoint_items(self, s, value, target, dans):
         """Template items (statements and contributions) for ``target = value``."""
@@ -573,6 +619,10 @@ class _Reverse:
                 return []
             if c.kind == CalleeKind.TEMPLATE:
                 return self.instantiate(s, c, target, dans, value.args, value.keywords)
+            if c.kind == CalleeKind.NORULE:
+                if self.is_active_call(value):
+                    raise c.error
+                return []
             if c.kind == CalleeKind.UNKNOWN:
                 if self.is_active_call(value):
                     self.error(s, f"s2s cannot differentiate the call `{c.name}(...)`: it calls a "
@@ -655,12 +705,40 @@ class _Reverse:
             return []
         outs = vjp.active_args  # call-site atoms whose adjoints bwd returns, in order
         bwd = gast.Call(func=q.name(vjp.bwd_name), args=[q.name(vjp.tape), q.name(dans)], keywords=[])
-        if len(outs) == 1:
+        if len(outs) == 1 and isinstance(outs[0], gast.Name):
             return [self._contribution(outs[0], bwd, maybe_none=True)]
-        temps = [self.namer.new("b" + a.id + "_part") for a in outs]
-        unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in temps], ctx=gast.Store())],
-                             value=bwd, type_comment=None)
-        return [unpack] + [self._contribution(a, q.name(t), maybe_none=True) for a, t in zip(outs, temps)]
+        temps = [self.namer.new("b" + (a.id if isinstance(a, gast.Name) else "args") + "_part") for a in outs]
+        items = [gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in temps], ctx=gast.Store())]
+                             if len(temps) > 1 else [q.store(temps[0])], value=bwd, type_comment=None)]
+        for atom, t in zip(outs, temps):
+            items += self.spread_adjoint(atom, t)
+        return items
+
+    def spread_adjoint(self, atom, adj_name):
+        """Contributions of adjoint ``adj_name`` to ``atom`` (a name, or a tuple/dict of atoms)."""
+        if isinstance(atom, gast.Name):
+            return [self._contribution(atom, q.name(adj_name), maybe_none=True)] \
+                if self.is_active_atom(atom) else []
+        if isinstance(atom, gast.Tuple):
+            parts = [q.store(self.namer.new("b_part")) if self.is_active_atom(e) else q.store("_")
+                     for e in atom.elts]
+            items = [gast.Assign(targets=[gast.Tuple(elts=parts, ctx=gast.Store())],
+                                 value=gast.Call(func=q.name(self.ctx.support("unpack_grad")),
+                                                 args=[q.name(adj_name), q.const(len(atom.elts))], keywords=[]),
+                                 type_comment=None)]
+            for e, p in zip(atom.elts, parts):
+                if p.id != "_":
+                    items.append(self._contribution(e, q.name(p.id), maybe_none=True))
+            return items
+        if isinstance(atom, gast.Dict):
+            items = []
+            for k, v in zip(atom.keys, atom.values):
+                if self.is_active_atom(v):
+                    expr = gast.Call(func=q.name(self.ctx.support("dict_item_grad")),
+                                     args=[q.name(adj_name), copy.deepcopy(k)], keywords=[])
+                    items.append(self._contribution(v, expr, maybe_none=True))
+            return items
+        return []
 
     def rev_unpack(self, s, state):
         """``a, b = t``: ``bt += (ba, bb)``, then the parts' adjoints are consumed."""
@@ -737,7 +815,7 @@ class _Reverse:
                              dict(self.adjoints), result_active)
 
     def defined_names(self):
-        names = set(self.params)
+        names = set(self.params) | set(self.flags.values())
         for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)

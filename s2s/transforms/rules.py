@@ -16,8 +16,8 @@ unreduce = add_grad = reshape_like = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
-    builtins.str, builtins.print, builtins.repr, builtins.hash, builtins.id, builtins.enumerate,
-    builtins.zip, builtins.reversed, builtins.slice, builtins.callable, builtins.hasattr,
+    builtins.str, builtins.print, builtins.repr, builtins.hash, builtins.id,
+    builtins.reversed, builtins.slice, builtins.callable, builtins.hasattr,
     builtins.getattr, builtins.any, builtins.all, builtins.round, builtins.divmod,
     S.keys, S.scalar_seed, S.holomorphic_seed, S.reduced_count, S.max_grad_share,
 )

@@ -133,6 +133,63 @@ class Plan:
         n = self.source.name
         return "lambda" if n == "<lambda>" else n
 
+    def local_function(self, name):
+        """The nested function ``name`` denotes (through plain copies), or None."""
+        return _local_function(self, self.normal.body, name)
+
+
+class LocalFunction:
+    """A function defined inside a transformed function, lambda-lifted: the
+    enclosing variables it reads become extra parameters, so it can be
+    differentiated like any other callee (its adjoints flow to those variables)."""
+
+    def __init__(self, parent, fdef):
+        self.parent = parent
+        self.fdef = fdef
+        self.free = []  # normal form already passes enclosing variables explicitly
+        self.plan = _LocalPlan(parent, fdef, self.free)
+        self.__defaults__ = None
+        self.__kwdefaults__ = None
+        self.__code__ = parent.fn.__code__
+
+
+class _LocalPlan:
+    """The ``Plan`` interface for a lifted nested function."""
+
+    def __init__(self, parent, fdef, free):
+        self.parent = parent
+        self.fn = parent.fn
+        self.source = parent.source
+        self.namer = Namer(parent.namer.taken)
+        self.np_name = parent.np_name
+        self.support = parent.support
+        self.free = free
+        args = copy.deepcopy(fdef.args)
+        args.args = list(args.args) + [q.name(n, gast.Param()) for n in free]
+        self.normal = gast.FunctionDef(name=fdef.name, args=args, body=fdef.body, decorator_list=[],
+                                       returns=None, type_comment=None, type_params=[])
+        self.locals = local_names(self.normal)
+        self.name = f"{parent.name}_{fdef.name}"
+
+    def local_function(self, name):
+        return _local_function(self, self.normal.body, name)
+
+
+def _local_function(plan, body, name, depth=0):
+    defs = [s for s in body if isinstance(s, gast.FunctionDef) and s.name == name]
+    assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+               if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
+                                                    for n in gast.walk(s.targets[0]))]
+    if len(defs) == 1 and not assigns:
+        key = ("local", name)
+        cache = plan.__dict__.setdefault("_locals", {})
+        if key not in cache:
+            cache[key] = LocalFunction(plan, defs[0])
+        return cache[key]
+    if not defs and len(assigns) == 1 and isinstance(assigns[0].value, gast.Name) and depth < 8:
+        return _local_function(plan, body, assigns[0].value.id, depth + 1)
+    return None
+
 
 def _referenced(node):
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
@@ -143,6 +200,8 @@ _plans = weakref.WeakKeyDictionary()
 
 def plan_for(fn):
     """The cached ``Plan`` of ``fn``."""
+    if isinstance(fn, LocalFunction):
+        return fn.plan
     plan = _plans.get(fn)
     if plan is None:
         plan = _plans[fn] = Plan(fn)
@@ -156,8 +215,10 @@ def plan_for(fn):
 class UserVJP:
     """How a call site uses a callee's ``fwd``/``bwd`` pair."""
 
-    def __init__(self, output_active, fwd_name=None, bwd_name=None, active_args=(), short_name="g"):
+    def __init__(self, output_active, fwd_name=None, bwd_name=None, active_args=(), short_name="g",
+                 extra_args=()):
         self.output_active = output_active
+        self.extra_args = list(extra_args)
         self.fwd_name = fwd_name
         self.bwd_name = bwd_name
         self.active_args = list(active_args)
@@ -238,7 +299,13 @@ class _Context:
         if isinstance(func, gast.Name) and func.id in self.plan.support.values():
             name = next(k for k, v in self.plan.support.items() if v == func.id)
             return classify(_SUPPORT_OBJECTS[name], name)
+        if isinstance(func, gast.Name) and func.id in self.cells:
+            return classify(self.cells[func.id].cell_contents, func.id)
         chain = static_chain(func)
+        if isinstance(func, gast.Name) and func.id in self.plan.locals:
+            local = self.plan.local_function(func.id)
+            if local is not None:
+                return Callee(CalleeKind.USER, fn=local, name=func.id)
         if chain is None or chain[0] in self.plan.locals:
             return Callee(CalleeKind.UNKNOWN, name=q.to_source(func))
         obj = resolve_chain(self.source, chain)
@@ -248,10 +315,19 @@ class _Context:
         return classify(obj, ".".join(chain), self.source, call)
 
     def user_vjp(self, callee, call, active):
-        fn, bound_args = unwrap(callee.fn)
-        plan = plan_for(fn)
+        if isinstance(callee.fn, LocalFunction):
+            fn, bound_args = callee.fn, ()
+            plan = fn.plan
+        else:
+            fn, bound_args = unwrap(callee.fn)
+            plan = plan_for(fn)
         params = _params(plan.normal)
         binding = _bind_call(plan, params, bound_args, call, self.source)
+        extra = []
+        if isinstance(fn, LocalFunction):
+            for name in fn.free:
+                binding[name] = q.name(name)
+                extra.append(q.name(name))
         active_params = tuple(p for p in params if _any_active(binding.get(p), active))
         if not active_params:
             return UserVJP(False)
@@ -268,7 +344,7 @@ class _Context:
                                  f"{short} yet", filename=self.source.filename,
                                  lineno=self.source.file_line(call))
         atoms = [binding[p] for p in active_params]
-        return UserVJP(build.output_active, fwd_name, bwd_name, atoms, short)
+        return UserVJP(build.output_active, fwd_name, bwd_name, atoms, short, extra)
 
 
 def classify(obj, name, source=None, call=None):
@@ -291,12 +367,14 @@ def classify(obj, name, source=None, call=None):
     if source is not None and call is not None:
         where = dict(filename=source.filename, lineno=source.file_line(call))
     if is_foreign_numpy(obj):
-        raise TransformError(f"`{name}` has no s2s counterpart, so s2s cannot differentiate it",
-                             hint="use an s2s.numpy function instead, or wrap the computation "
-                                  "and give it a rule with s2s.lax.core.def_vjp", **where)
-    raise TransformError(f"s2s has no derivative rule for `{name}` and cannot read its source",
-                         hint="register a rule with s2s.lax.core.def_vjp, or call a Python "
-                              "function s2s can read", **where)
+        error = TransformError(f"`{name}` has no s2s counterpart, so s2s cannot differentiate it",
+                               hint="use an s2s.numpy function instead, or wrap the computation "
+                                    "and give it a rule with s2s.lax.core.def_vjp", **where)
+    else:
+        error = TransformError(f"s2s has no derivative rule for `{name}` and cannot read its source",
+                               hint="register a rule with s2s.lax.core.def_vjp, or call a Python "
+                                    "function s2s can read", **where)
+    return Callee(CalleeKind.NORULE, fn=obj, name=name, error=error)
 
 
 def _params(fdef):
@@ -313,7 +391,7 @@ def _params(fdef):
 def _bind_call(plan, params, bound_args, call, source):
     """Maps the callee's parameters to call-site atoms (statically)."""
     a = plan.normal.args
-    positional = [x.id for x in a.posonlyargs + a.args]
+    positional = [x.id for x in a.posonlyargs + a.args if x.id not in getattr(plan, "free", ())]
     if any(isinstance(x, gast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
         raise TransformError(
             f"s2s cannot differentiate a call with *args/**kwargs into {plan.name} yet",
@@ -401,6 +479,9 @@ def _globals_and_cells(plan, ctx, fdefs):
         twin = twin_binding(obj)
         if twin is not None:
             cells[name] = make_cell(twin)
+    for name, ident in plan.support.items():
+        if ident in referenced:
+            cells[ident] = make_cell(_SUPPORT_OBJECTS[name])
     if plan.np_name in referenced and plan.np_name not in cells:
         obj = lookup(plan.source, plan.np_name)
         cells[plan.np_name] = make_cell(twin_binding(obj) if obj is not MISSING and twin_binding(obj)
@@ -447,12 +528,12 @@ def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_val
     if not isinstance(res, gast.Name):
         res = None
     res_adj = result.adjoint_names.get(res.id) if res is not None and result.result_active else None
-    body = result.inits + result.forward
+    body = result.inits + result.forward + result.adjoint_inits
     if res is not None:
         body += _seed(res, res_adj, ctx, has_aux, holomorphic)
     else:
         body += [gast.Expr(value=q.call(q.name(ctx.support("scalar_seed")), [result.result]))]
-    body += result.adjoint_inits + result.reverse
+    body += result.reverse
     grads = _adjoint_return(result.result, [result.param_adjoints[p] for p in argnums_params])
     if has_aux:
         aux = gast.Subscript(value=q.name(res.id), slice=q.const(1), ctx=gast.Load())
