@@ -93,6 +93,9 @@ class JitFunction:
             return self
         return functools.partial(self, obj)
 
+    def __s2s_unwrap__(self):
+        return self._fun, ()
+
     def _split(self, args, kwargs):
         statics = []
         dynamic_args = []
@@ -332,6 +335,11 @@ class GradFunction:
         """The generated source (this function and the functions it calls)."""
         gen, text, build, _, _ = self._build()
         return "\n".join(build.sources())
+
+    def __s2s_unwrap__(self):
+        # Transformations of a gradient transform the generated source itself.
+        gen, _, _, bound, _ = self._build()
+        return gen, bound
 
     def __call__(self, *args, **kwargs):
         gen, _, _, bound, nums = self._build()

@@ -51,6 +51,7 @@ class CalleeKind:
     USER = "user"
     UNKNOWN = "unknown"  # a call through a local variable or an unknown method
     NORULE = "norule"  # resolved, but no rule and no source: an error only if differentiated
+    SPECIAL = "special"  # list mutation (pop/append/extend), handled by the transformation itself
 
 
 class Callee:
@@ -558,6 +559,17 @@ class _Reverse:
         target = s.targets[0].id
         value = s.value
         st = state.get(target, ZERO)
+        if self.is_support_call(value, "pop") and (target not in self.active or st == ZERO):
+            # Undo the pop so earlier statements see the list as it was; the list's
+            # adjoint (if any) gets a zero entry to stay aligned with it.
+            xs = value.args[0]
+            code = []
+            if isinstance(xs, gast.Name) and xs.id in self.active and state.get(xs.id, ZERO) != ZERO:
+                code.append(q.assign(self.adj(xs.id), gast.Call(
+                    func=q.name(self.ctx.support("push_grad")),
+                    args=[q.name(self.adj(xs.id)), q.const(None), copy.deepcopy(xs)], keywords=[])))
+            return code + q.quote("append(xs, v)", append=self.ctx.support("append"),
+                                  xs=copy.deepcopy(xs), v=target), False
         if target not in self.active or st == ZERO:
             if self.overwritten(target) and st != ZERO:
                 state[target] = ZERO
@@ -581,6 +593,8 @@ class _Reverse:
         else:
             dans_read = dans
         inner_state = dict(state)
+        if self.is_support_call(value, "pop"):
+            return code + self.rev_pop(s, value, dans_read, state), reads_target
         items = self.adjoint_items(s, value, result_name, dans_read)
         body = []
         for item in items:
@@ -739,6 +753,27 @@ class _Reverse:
                     items.append(self._contribution(v, expr, maybe_none=True))
             return items
         return []
+
+    def is_support_call(self, value, name):
+        return (isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
+                and value.func.id == self.ctx.support_name_of(name))
+
+    def rev_pop(self, s, call, dans, state):
+        """``v = xs.pop()``: the list gets ``v`` back (undo) and its adjoint gets ``bv``."""
+        xs = call.args[0]
+        target = s.targets[0].id
+        code = []
+        if isinstance(xs, gast.Name) and xs.id in self.active:
+            expr = gast.Call(func=q.name(self.ctx.support("push_grad")),
+                             args=[q.name(self.adj(xs.id)) if state.get(xs.id, ZERO) != ZERO else q.const(None),
+                                   q.name(dans), copy.deepcopy(xs)], keywords=[])
+            code.append(q.assign(self.adj(xs.id), expr))
+            state[xs.id] = MAYBE if state.get(xs.id, ZERO) == ZERO else state[xs.id]
+        code += q.quote("append(xs, v)", append=self.ctx.support("append"), xs=copy.deepcopy(xs), v=target)
+        if self.overwritten(target):
+            code.append(q.assign(dans, q.const(None)))
+            state[target] = ZERO
+        return code
 
     def rev_unpack(self, s, state):
         """``a, b = t``: ``bt += (ba, bb)``, then the parts' adjoints are consumed."""

@@ -12,7 +12,7 @@ from s2s.transforms import support as S
 
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
-unreduce = add_grad = reshape_like = None
+unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -124,6 +124,17 @@ def _index_grad(ans, g, index, value):
 @def_vjp(S.unpack_grad)
 def _unpack_grad(ans, g, n):
     d[g] = d[ans]
+
+
+@def_vjp(S.split_last_grad)
+def _split_last_grad(ans, g):
+    d[g] = join_last_grad(d[ans], g)
+
+
+@def_vjp(S.push_grad)
+def _push_grad(ans, g, last, xs):
+    d[g] = split_last_grad(d[ans])[0]
+    d[last] = split_last_grad(d[ans])[1]
 
 
 @def_vjp(S.pack_grad)

@@ -293,11 +293,30 @@ def pack_grad(like, parts):
     return tuple(parts)
 
 
+def push_grad(g, last, xs):
+    """The adjoint of a list before ``xs.pop()`` returned ``last`` (``g`` is after the pop)."""
+    if g is None and last is None:
+        return None
+    head = list(g) if g is not None else [None] * len(xs)
+    return head + [last]
+
+
 def split_last_grad(g):
     """``(g[:-1], g[-1])`` for the adjoint of a list that was appended to."""
     if g is None:
         return None, None
     return list(g[:-1]), g[-1]
+
+
+def join_last_grad(parts, g):
+    """Inverse of ``split_last_grad``: ``parts = (head, last)`` back into one list adjoint."""
+    if parts is None:
+        return None
+    head, last = parts
+    if head is None and last is None:
+        return None
+    n = len(g) - 1 if g is not None else (len(head) if head is not None else 0)
+    return (list(head) if head is not None else [None] * n) + [last]
 
 
 def dict_item_grad(g, key):

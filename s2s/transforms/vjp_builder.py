@@ -253,7 +253,13 @@ class _Context:
         return name
 
     def support(self, name):
-        return self.bind(name, _SUPPORT_OBJECTS[name])
+        obj = _SUPPORT_OBJECTS[name]
+        ident = self.plan.support.get(name)
+        if ident is not None:  # normal form already calls it by this name
+            self.cells[ident] = make_cell(obj)
+            self._by_object[id(obj)] = ident
+            return ident
+        return self.bind(name, obj)
 
     def signature_of(self, name):
         """The signature of the support function bound as ``name`` (for dropping defaults)."""
@@ -286,6 +292,8 @@ class _Context:
 
     def operator_callee(self, op):
         from s2s import lax
+        if type(op) not in _OPERATORS:  # `not x`: a bool
+            return Callee(CalleeKind.ZERO, name="not")
         module, name = _OPERATORS[type(op)]
         fn = getattr(lax if module == "lax" else _snp(), name, None)
         if fn is None:
@@ -350,6 +358,8 @@ class _Context:
 def classify(obj, name, source=None, call=None):
     """A ``Callee`` for the object a call resolves to."""
     from s2s.numpy.twins import twin_of, is_foreign_numpy
+    if obj is support.pop or obj is support.append or obj is support.extend:
+        return Callee(CalleeKind.SPECIAL, fn=obj, name=name)
     twin = twin_of(obj) if not isinstance(obj, types.ModuleType) else None
     if twin is not None:
         obj = twin
