@@ -17,8 +17,8 @@ A primitive is a named object with a rule table: one slot per interpretation.
 >>> p = Primitive("my_neg")
 >>> p.def_impl(lambda x: -x)  # doctest: +ELLIPSIS
 <function ...>
->>> p.bind(3.0)
--3.0
+>>> p.bind(3.0)  # eager results are arrays (0-d here), canonicalized
+array(-3., dtype=float32)
 """
 import itertools
 
@@ -103,6 +103,9 @@ class Primitive:
 
 
 def _canonicalize_output(out):
+    # Eager results are arrays, 0-d included, never NumPy scalars (as under jit).
+    if isinstance(out, np.generic):
+        out = np.asarray(out)
     dt = getattr(out, "dtype", None)
     if dt is None:
         if type(out) in (float, int, complex, bool):
