@@ -345,8 +345,17 @@ and_p = _binary("and", np.bitwise_and, "stablehlo.and", _same_policy("and", "biu
 or_p = _binary("or", np.bitwise_or, "stablehlo.or", _same_policy("or", "biu"))
 xor_p = _binary("xor", np.bitwise_xor, "stablehlo.xor", _same_policy("xor", "biu"))
 shift_left_p = _binary("shift_left", np.left_shift, "stablehlo.shift_left", _same_policy("shift_left", "iu"))
+
+
+def _shift_right_arithmetic(x, y):
+    """Arithmetic shift of two operands of one integer dtype: shift the signed view
+    (XLA fills with the top bit for unsigned types too; NumPy's >> would not)."""
+    signed = np.dtype(f"i{x.dtype.itemsize}")
+    return np.right_shift(x.view(signed), y.view(signed)).view(x.dtype)
+
+
 shift_right_arithmetic_p = _binary(
-    "shift_right_arithmetic", np.right_shift, "stablehlo.shift_right_arithmetic",
+    "shift_right_arithmetic", _shift_right_arithmetic, "stablehlo.shift_right_arithmetic",
     _same_policy("shift_right_arithmetic", "iu"))
 
 
@@ -405,7 +414,7 @@ integer_pow_p = Primitive("integer_pow")
 
 @integer_pow_p.def_impl
 def _integer_pow_impl(x, *, y):
-    x = np.asarray(x)
+    x = np.asarray(x, dtypes.dtype_of(x))  # canonical: Python floats multiply in float32
     if y < 0:
         if x.dtype.kind in "iub":
             raise DtypeError("integer_pow: negative exponent needs a floating operand")
@@ -577,4 +586,7 @@ def stop_gradient(x):
     return stop_gradient_p.bind(x)
 
 
+round.primitive = round_p
+integer_pow.primitive = integer_pow_p
+stop_gradient.primitive = stop_gradient_p
 public.update(round=round, integer_pow=integer_pow, stop_gradient=stop_gradient)
