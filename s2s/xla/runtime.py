@@ -9,6 +9,7 @@
 array([-1., -2.], dtype=float32)
 """
 import os
+import re
 import threading
 
 import numpy as np
@@ -76,24 +77,51 @@ def _sharding():
 
 
 class _PutAval:
-    """The attributes ``batched_device_put`` reads from an abstract value."""
+    """The attributes ``batched_device_put`` and result handlers read from an
+    abstract value (anything with ``shape`` and ``dtype``)."""
 
     __slots__ = ("shape", "dtype", "weak_type", "ndim")
 
-    def __init__(self, arr):
-        self.shape = arr.shape
-        self.dtype = arr.dtype
+    def __init__(self, shape, dtype):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
         self.weak_type = False
-        self.ndim = arr.ndim
+        self.ndim = len(self.shape)
 
 
 def device_put(array):
     """Host NumPy array -> device buffer (zero copy when 64-byte aligned on CPU)."""
     xc = _xla_client()
     return xc.batched_device_put(
-        _PutAval(array), _sharding(), [array], [default_device()],
+        _PutAval(array.shape, array.dtype), _sharding(), [array], [default_device()],
         enable_x64=bool(config.enable_x64),
     )
+
+
+_ELEMENT_DTYPES = {
+    "i1": np.bool_, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
+    "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64,
+    "f16": np.float16, "f32": np.float32, "f64": np.float64,
+    "complex<f32>": np.complex64, "complex<f64>": np.complex128,
+}
+_MAIN_RESULTS = re.compile(r"func\.func\s+public\s+@main\(.*\)\s*->\s*(.*)\{\s*$", re.M)
+_TENSOR = re.compile(r"tensor<((?:\d+x)*)([a-z0-9]+(?:<[a-z0-9]+>)?)>")
+
+
+def _result_avals(text):
+    """Shapes/dtypes of ``@main``'s results, read from the module text; None when
+    some result is not an array the host can read through the buffer protocol
+    (bfloat16 is not) or the signature cannot be read."""
+    m = _MAIN_RESULTS.search(text)
+    if m is None:
+        return None
+    avals = []
+    for dims, element in _TENSOR.findall(m.group(1)):
+        dtype = _ELEMENT_DTYPES.get(element)
+        if dtype is None:
+            return None
+        avals.append(_PutAval([int(d) for d in dims.split("x") if d], dtype))
+    return avals
 
 
 class Executable:
@@ -102,12 +130,24 @@ class Executable:
     def __init__(self, loaded, text):
         self._loaded = loaded
         self.text = text
+        avals = _result_avals(text)
+        self._handlers = None
+        if avals is not None:
+            xc = _xla_client()
+            self._handlers = [xc.array_result_handler(a, _sharding(), True, _skip_checks=True)
+                              for a in avals]
 
     def run(self, arrays):
         """Runs on host arrays (each already of the dtype/shape compiled for)."""
         buffers = [device_put(a) for a in arrays]
-        results = self._loaded.execute_sharded(buffers).disassemble_into_single_device_arrays()
-        return [np.asarray(r[0]) for r in results]
+        results = self._loaded.execute_sharded(buffers)
+        if self._handlers is None:
+            # jaxlib's own conversion: it imports jax (for avals), so it is only
+            # the fallback, for results the buffer protocol cannot carry (bfloat16).
+            return [np.asarray(r[0]) for r in results.disassemble_into_single_device_arrays()]
+        # Wrapping results with our own avals and reading them through the buffer
+        # protocol keeps jax out of the process (CPU buffers live in host memory).
+        return [np.asarray(memoryview(r)) for r in results.consume_with_handlers(self._handlers)]
 
     def hlo_text(self):
         """XLA's optimized HLO, for inspection."""
