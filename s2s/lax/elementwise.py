@@ -172,11 +172,17 @@ population_count_p = _unary("population_count", _population_count, "stablehlo.po
                             _same_policy("population_count", "iu"))
 real_p = _unary("real", np.real, "stablehlo.real", _same_policy("real", "c"), result_dtype=_real_of)
 imag_p = _unary("imag", np.imag, "stablehlo.imag", _same_policy("imag", "c"), result_dtype=_real_of)
-conj_p = _unary("conj", np.conjugate, None, _same_policy("conj", "c"),
-                lower=lambda ctx, x: ctx.op1("stablehlo.complex", [
-                    ctx.op1("stablehlo.real", [x], ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype))),
-                    ctx.op1("stablehlo.negate", [ctx.op1("stablehlo.imag", [x], ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype)))],
-                            ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype)))]))
+
+
+def _conj_lower(ctx, x):
+    # StableHLO has no conjugate op: complex(real(x), -imag(x)).
+    part = ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype))
+    re = ctx.op1("stablehlo.real", [x], part)
+    im = ctx.op1("stablehlo.imag", [x], part)
+    return ctx.op1("stablehlo.complex", [re, ctx.op1("stablehlo.negate", [im], part)])
+
+
+conj_p = _unary("conj", np.conjugate, None, _same_policy("conj", "c"), lower=_conj_lower)
 
 
 def _abs_result(dt):
