@@ -1,9 +1,10 @@
 """Dtypes: canonicalization, weak types and promotion.
 
-s2s follows NumPy 2's promotion rules (NEP 50: Python scalars are *weak* and take
-the dtype of the array they meet), then canonicalizes: unless 64-bit mode is on,
-64-bit types become their 32-bit counterparts, exactly as JAX does. Eager
-results and jit results therefore agree on dtypes for the same inputs.
+s2s canonicalizes operand dtypes (unless 64-bit mode is on, 64-bit types become
+their 32-bit counterparts, exactly as JAX does), then follows NumPy 2's promotion
+rules (NEP 50: Python scalars are *weak* and take the dtype of the array they
+meet), with JAX's rules for bfloat16, which NumPy does not know. Eager results
+and jit results therefore agree on dtypes for the same inputs.
 
 >>> import numpy as np
 >>> result_type(np.ones(3, np.float32), 2.0)
