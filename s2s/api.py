@@ -153,7 +153,9 @@ class JitFunction:
             # Called while another trace is active (jit of jit, or a trace
             # fallback): inline the function into the enclosing computation.
             return self._fun(*args, **kwargs)
-        key = (treedef, avals, statics)
+        # Static values that compare equal but differ in type (1, 1.0, True) must
+        # not share an executable: they can give different dtypes.
+        key = (treedef, avals, statics, tuple(type(v) for _, v in statics))
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
