@@ -308,13 +308,19 @@ class GradFunction:
         self._with_value = with_value
         self._verbose = verbose
         self._built = None
+        self._last_trace = None
         self._name = "value_and_grad" if with_value else "grad"
 
     def _build(self):
         if self._built is None:
-            from s2s.parse.source import unwrap
+            from s2s.parse.source import NoSourceError, get_source, unwrap
             from s2s.transforms import vjp_builder
             fn, bound = unwrap(self._fun)
+            try:
+                get_source(fn)
+            except NoSourceError:
+                self._built = "traced"
+                return self._built
             params = _positional_params(fn)
             nums = (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
             names = []
@@ -335,15 +341,65 @@ class GradFunction:
 
     def source(self):
         """The generated source (this function and the functions it calls)."""
+        if self._build() == "traced":
+            if self._last_trace is None:
+                return "# no source: traced on each call; call the function first to see a trace"
+            return "\n".join(self._last_trace.sources())
         gen, text, build, _, _ = self._build()
         return "\n".join(build.sources())
 
     def __s2s_unwrap__(self):
         # Transformations of a gradient transform the generated source itself.
+        if self._build() == "traced":
+            return self._fun, ()
         gen, _, _, bound, _ = self._build()
         return gen, bound
 
+    def _nums(self):
+        return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
+
+    def _traced_call(self, args, kwargs):
+        """No source: record this call and differentiate the recording (path fixed to it)."""
+        from s2s.trace.record import record
+        from s2s.transforms import vjp_builder, support
+        from s2s.tree_util import tree_flatten
+        nums = self._nums()
+        args = list(args)
+        for i in nums:
+            _check_differentiable(self._name, args[i], self._allow_int, self._holomorphic, i)
+            args[i] = _grad_input(args[i])
+        rec = record(self._fun, args, kwargs)
+        names = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+        counts = [len(tree_flatten(a)[0]) for a in args]
+        starts = [sum(counts[:i]) for i in range(len(args))]
+        active = tuple(names[starts[i] + k] for i in nums for k in range(counts[i]))
+        build = vjp_builder.build_vjp(rec.fn, active)
+        self._last_trace = build
+        leaves = tree_flatten((list(args), dict(kwargs)))[0]
+        out, tape = build.fwd_cell.cell_contents(*leaves)
+        outs = list(out) if rec.out_tree.num_leaves > 1 else [out]
+        seed = (support.holomorphic_seed if self._holomorphic else support.scalar_seed)(outs[0])
+        ct = tuple([seed] + [None] * (len(outs) - 1)) if len(outs) > 1 else seed
+        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        adj = [adj] if len(active) == 1 else (list(adj) if adj is not None else [None] * len(active))
+        grads = []
+        pos = 0
+        for i in nums:
+            leaf_adj = adj[pos:pos + counts[i]]
+            pos += counts[i]
+            leaves_i, tree_i = tree_flatten(args[i])
+            grads.append(tree_i.unflatten(_match_structure(p, g) for p, g in zip(leaves_i, leaf_adj)))
+        result = rec.out_tree.unflatten(outs)
+        grads = grads[0] if isinstance(self._argnums, int) else tuple(grads)
+        if self._has_aux:
+            grads = (grads, result[1])
+        if self._with_value:
+            return (result[0] if self._has_aux else result), grads
+        return grads
+
     def __call__(self, *args, **kwargs):
+        if self._build() == "traced":
+            return self._traced_call(args, kwargs)
         gen, _, _, bound, nums = self._build()
         args = list(args)
         for i in nums:
@@ -377,6 +433,11 @@ def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
     ``s2s.source(grad(fun))`` shows it (``verbose=True`` prints it on first use).
     Python control flow (``if``, ``for``, ``while``, ``break``, early ``return``)
     is differentiated as written, and so is index assignment ``y[i] = v``.
+
+    When ``fun``'s source cannot be read (built by ``exec``, typed at a REPL),
+    s2s records each call on tracers holding the actual arguments and
+    differentiates the recording instead; Python control flow is then fixed to
+    the path those arguments take, so the function is re-recorded on every call.
 
     >>> import s2s, s2s.numpy as np
     >>> def tanh(x):

@@ -152,14 +152,22 @@ def _emit(trace, inputs, out_leaves, name):
             cells[cname] = make_cell(value)
         return constants[key]
 
-    for eqn in trace.equations:
+    live = {o.name for o in out_leaves if isinstance(o, RecordingTracer)}
+    kept = []
+    for eqn in reversed(trace.equations):  # drop what the outputs do not need
+        if any(o.name in live for o in eqn.outs):
+            kept.append(eqn)
+            live |= {a.name for a in eqn.args if isinstance(a, RecordingTracer)}
+    for eqn in reversed(kept):
         entry = wrappers.get(eqn.primitive)
         if entry is None:
             raise NotImplementedError(f"cannot record primitive {eqn.primitive.name}: no public function")
         prefix, fname, fn = entry
         cells[prefix] = make_cell(_module(prefix))
         call_args = [atom(a) for a in eqn.args]
-        call_args += [f"{k}={_literal(v, atom)}" for k, v in eqn.params.items()]
+        defaults = _defaults(fn)
+        call_args += [f"{k}={_literal(v, atom)}" for k, v in eqn.params.items()
+                      if not (k in defaults and _same(defaults[k], v))]
         targets = ", ".join(o.name for o in eqn.outs)
         if eqn.primitive.multiple_results:
             targets = targets + ("," if len(eqn.outs) == 1 else "")
@@ -177,6 +185,22 @@ def _emit(trace, inputs, out_leaves, name):
 
 
 _counter = itertools.count()
+
+
+def _defaults(fn):
+    import inspect
+    try:
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _same(a, b):
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
 
 
 def _module(prefix):

@@ -299,7 +299,8 @@ class _Reverse:
 
     def _elementwise_call(self, call):
         c = self.callee(call)
-        return c.kind == CalleeKind.TEMPLATE and getattr(c.fn, "elementwise", False)
+        prim = getattr(c.fn, "primitive", c.fn)
+        return c.kind == CalleeKind.TEMPLATE and getattr(prim, "elementwise", False)
 
     # -- helpers -------------------------------------------------------------
 
