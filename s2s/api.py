@@ -232,6 +232,8 @@ def _leaf_dtype(x):
 def _check_differentiable(name, tree, allow_int, holomorphic, which):
     from s2s.tree_util import tree_leaves
     for leaf in tree_leaves(tree):
+        if type(leaf) is np.ndarray and leaf.dtype.kind == "f" and not holomorphic:
+            continue  # the common case
         dt = _leaf_dtype(leaf)
         if holomorphic and dt.kind != "c":
             raise TypeError(f"{name}(holomorphic=True) requires complex inputs, but argument "
@@ -263,7 +265,10 @@ def _zeros_for(primal):
 
 def _match_structure(primal, adj):
     """The adjoint shaped like ``primal``: zeros for ``None``, containers rebuilt."""
-    from s2s.tree_util import PyTreeDef, tree_flatten, treedef_is_leaf
+    from s2s.tree_util import tree_flatten, treedef_is_leaf
+    if type(adj) is np.ndarray and type(primal) is np.ndarray and adj.dtype == primal.dtype \
+            and adj.shape == primal.shape:
+        return adj  # the common case, checked first
     if isinstance(primal, (list, tuple)):
         parts = list(adj) if adj is not None else [None] * len(primal)
         out = [_match_structure(p, g) for p, g in zip(primal, parts)]

@@ -42,10 +42,22 @@ def canonicalize_dtype(dt):
     >>> canonicalize_dtype(np.float64)
     dtype('float32')
     """
-    dt = np.dtype(dt)
     if config.enable_x64:
-        return dt
-    return _NARROW.get(dt, dt)
+        return np.dtype(dt)
+    try:
+        return _CANONICAL[dt]  # the eager hot path: a dtype seen before
+    except (KeyError, TypeError):
+        pass
+    d = np.dtype(dt)
+    out = _NARROW.get(d, d)
+    try:
+        _CANONICAL[dt] = out
+    except TypeError:
+        pass
+    return out
+
+
+_CANONICAL = {}
 
 
 def default_float_dtype():
