@@ -403,6 +403,12 @@ class GradFunction:
         return grads
 
     def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, self._name, self._fun)
+
+    def _call(self, args, kwargs):
         if self._build() == "traced":
             return self._traced_call(args, kwargs)
         gen, _, _, bound, nums = self._build()
@@ -429,6 +435,26 @@ class GradFunction:
         if self._with_value:
             return value, grads
         return grads
+
+
+def _with_user_location(e, name, fun):
+    """Points an error raised inside generated code at the user's line."""
+    from s2s.codegen.python import user_location
+    from s2s.errors import UndefinedVariableError
+    loc = user_location(e.__traceback__)
+    if loc is None:
+        return e
+    filename, line, text = loc
+    if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
+        var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
+        new = UndefinedVariableError(
+            f"{filename}:{line}: variable {var!r} is read before it is assigned on the path this call "
+            f"took (in {_fun_name(fun)}: `{text}`). Assign it on every path (e.g. before the "
+            "if/loop), or avoid reading it there.")
+        new.__cause__ = e
+        return new
+    e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
+    return e
 
 
 def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False, verbose=False):
