@@ -123,7 +123,8 @@ class JitFunction:
             for k, v in static_map.items():
                 if isinstance(k, str):
                     kwargs[k] = v
-            out = self._fun(*args, **kwargs)
+            from s2s.transforms.convert import converted
+            out = converted(self._fun)(*args, **kwargs)
             out_leaves, out_tree = tree_flatten(out)
             flat.out_tree = out_tree
             return out_leaves
@@ -545,5 +546,9 @@ def source(fun):
     if hasattr(fun, "source") and callable(fun.source):
         return fun.source()
     if isinstance(fun, JitFunction):
-        return source(fun._fun)
+        from s2s.transforms.convert import source as converted_source
+        inner = fun._fun
+        if isinstance(inner, GradFunction):
+            return inner.source()
+        return converted_source(inner)
     return inspect.getsource(fun)

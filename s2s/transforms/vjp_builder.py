@@ -476,13 +476,18 @@ def _transform(plan, active_params):
 
 def _globals_and_cells(plan, ctx, fdefs):
     """Closure cells: the user's own (live), twins for NumPy names, and ctx's."""
+    return _globals_and_cells_for(plan, ctx.cells, fdefs)
+
+
+def _globals_and_cells_for(plan, extra_cells, fdefs):
+    """Closure cells for generated code: the user's own (live), twins, support, ``extra_cells``."""
     cells = {}
     for name, cell in plan.source.closure.items():
         cells[name] = cell
     referenced = set()
     for fdef in fdefs:
         referenced |= _referenced(fdef)
-    for name in sorted(referenced - plan.locals - set(ctx.cells)):
+    for name in sorted(referenced - plan.locals - set(extra_cells)):
         obj = lookup(plan.source, name)
         if obj is MISSING:
             continue
@@ -496,7 +501,7 @@ def _globals_and_cells(plan, ctx, fdefs):
         obj = lookup(plan.source, plan.np_name)
         cells[plan.np_name] = make_cell(twin_binding(obj) if obj is not MISSING and twin_binding(obj)
                                         else _snp())
-    cells.update(ctx.cells)
+    cells.update(extra_cells)
     return plan.source.globals, cells
 
 
