@@ -97,6 +97,8 @@ def _convert(fn):
     namer = Namer(plan.namer.taken)
     ctx = _Context(plan, namer)
     tree = control.transform(plan.normal, ctx)
+    if tree.name == "<lambda>":
+        tree.name = namer.new("lambda_fn")
     globals_, cells = _globals_and_cells_for(plan, ctx.cells, [tree])
     code = fn.__code__
     filename = f"<s2s converted {plan.name} of {code.co_filename}:{code.co_firstlineno}>"
