@@ -32,8 +32,8 @@ dot_p = numpy_primitive("dot", onp.dot, _dot_composite)
 def dot(a, b):
     """Dot product of two arrays (NumPy semantics for every rank).
 
-    >>> import s2s.numpy as np
-    >>> np.dot(np.ones((2, 3)), np.ones(3))
+    >>> import numpy as onp, s2s.numpy as np
+    >>> np.dot(onp.ones((2, 3)), onp.ones(3))
     array([3., 3.], dtype=float32)
     """
     return dot_p.bind(a, b)
@@ -90,8 +90,8 @@ matmul_p = numpy_primitive("matmul", onp.matmul, _matmul_composite)
 def matmul(a, b):
     """Matrix product with broadcasting over leading (batch) dimensions (``a @ b``).
 
-    >>> import s2s.numpy as np
-    >>> np.matmul(np.ones((4, 2, 3)), np.ones((3, 5))).shape
+    >>> import numpy as onp, s2s.numpy as np
+    >>> np.matmul(onp.ones((4, 2, 3)), onp.ones((3, 5))).shape
     (4, 2, 5)
     """
     return matmul_p.bind(a, b)
