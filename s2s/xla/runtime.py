@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from s2s.config import config
+from s2s.xla import lapack
 
 _lock = threading.Lock()
 _state = {}
@@ -37,6 +38,7 @@ def client():
             if c is None:
                 xc = _xla_client()
                 c = xc.make_cpu_client()
+                lapack.register_lapack_targets()  # LAPACK custom calls for s2s.lax.linalg
                 _state["client"] = c
                 _state["devices"] = xc.DeviceList(tuple(c.devices()[:1]))
     return c
