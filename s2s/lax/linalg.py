@@ -267,21 +267,15 @@ def _triangular_solve_abstract(a, b, *, left_side, lower, transpose_a, conjugate
 
 
 def _solve_one(a, b, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+    # BLAS trsm, as XLA: no singularity check (a zero pivot gives inf/NaN).
     if conjugate_a and not transpose_a:
         a = a.conj()
     trans = 2 if (transpose_a and conjugate_a) else int(transpose_a)
-    if left_side:
-        x = scipy.linalg.solve_triangular(a, b, trans=trans, lower=lower,
-                                          unit_diagonal=unit_diagonal, check_finite=False)
-        return (x,)
-    # x op(a) = b  <=>  op(a)^T x^T = b^T
-    if trans == 2:  # op(a)^T = conj(a): solve conj(a) x^T = b^T via conjugates
-        x = scipy.linalg.solve_triangular(a, b.T.conj(), trans=0, lower=lower,
-                                          unit_diagonal=unit_diagonal, check_finite=False)
-        return (x.conj().T,)
-    x = scipy.linalg.solve_triangular(a, b.T, trans=1 - trans, lower=lower,
-                                      unit_diagonal=unit_diagonal, check_finite=False)
-    return (x.T,)
+    trsm = scipy.linalg.get_blas_funcs("trsm", (a, b))
+    with np.errstate(all="ignore"):
+        x = trsm(1.0, a, b, side=0 if left_side else 1, lower=int(lower), trans_a=trans,
+                 diag=int(unit_diagonal))
+    return (x,)
 
 
 def _triangular_solve_impl(a, b, **params):

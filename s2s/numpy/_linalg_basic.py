@@ -286,7 +286,7 @@ class _Spec:
         lhs, arrow, out = subscripts.partition("->")
         terms = lhs.split(",")
         if len(terms) != len(shapes):
-            raise ValueError(f"einsum: subscripts {subscripts!r} name {len(terms)} operands but "
+            raise ShapeError(f"einsum: subscripts {subscripts!r} name {len(terms)} operands but "
                              f"{len(shapes)} were given")
         used = set(subscripts) - set(".,->")
         bad = [c for c in used if c not in string.ascii_letters]
@@ -456,6 +456,7 @@ def einsum(*operands, out=None, optimize=True, precision=None, preferred_element
         operands = [I.astype(I.asarray(x), dtypes.canonicalize_dtype(target)) for x in operands]
     if isinstance(optimize, list):
         optimize = tuple(tuple(s) for s in optimize[1:])
+    _Spec(subscripts, [I.shape(x) for x in operands])  # the same checks eagerly and staged
     return einsum_p.bind(*operands, subscripts=subscripts.replace(" ", ""), optimize=optimize)
 
 

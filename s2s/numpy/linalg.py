@@ -743,6 +743,21 @@ def _static_ord(ord):
     return float(ord) if not float(ord).is_integer() or abs(float(ord)) == onp.inf else int(ord)
 
 
+_MATRIX_ORDS = (None, "fro", "nuc", onp.inf, -onp.inf, 1, -1, 2, -2)
+
+
+def _check_ord(ord, x, axis):
+    """Validates ``ord`` for the norm ``axis`` selects (NumPy's messages, eagerly and staged)."""
+    n = I.ndim(x)
+    count = n if axis is None else (len(axis) if isinstance(axis, tuple) else 1)
+    if axis is None and ord is None:
+        return
+    if count == 1 and isinstance(ord, str):
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+    if count == 2 and ord not in _MATRIX_ORDS:
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm: ``ord`` None/2/1/inf/-inf/0/p for vectors, None/'fro'/'nuc'/
     inf/-inf/1/-1/2/-2 for matrices (``axis`` of two axes, or a 2-D input).
@@ -753,8 +768,9 @@ def norm(x, ord=None, axis=None, keepdims=False):
     >>> np.linalg.norm(onp.array([[1.0, -2.0], [3.0, 4.0]]), ord=1)
     array(6., dtype=float32)
     """
-    return norm_p.bind(x, ord=_static_ord(ord), axis=_red._static_axis(axis),
-                       keepdims=bool(keepdims))
+    ord, axis = _static_ord(ord), _red._static_axis(axis)
+    _check_ord(ord, x, axis)
+    return norm_p.bind(x, ord=ord, axis=axis, keepdims=bool(keepdims))
 
 
 norm.primitive = norm_p
