@@ -43,7 +43,7 @@ def _flat(v):
 
 def _check(f, *args, scale=10.0, expected_dtype=None):
     """f(numpy) ~ f(s2s.numpy) eagerly, and jit ~ eager (values and dtypes)."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), onp.errstate(all="ignore"):
         warnings.simplefilter("ignore", DeprecationWarning)
         ref = f(onp, *args)
     eager = f(snp, *args)
