@@ -12,6 +12,8 @@ labels become diagonals, labels used by one operand only are summed first).
 >>> np.einsum("ij,jk->ik", onp.ones((2, 3)), onp.ones((3, 4))).shape
 (2, 4)
 """
+import builtins
+import functools
 import math
 import string
 
@@ -422,9 +424,23 @@ def _einsum_fold(ops, keep):
     return x, tx
 
 
+@functools.lru_cache(maxsize=1024)
+def _eager_path(subscripts, shapes, optimize):
+    """The ``optimize`` argument for ``numpy.einsum``: a cached explicit path, or False
+    where NumPy's C loop is quicker than its path search and BLAS dispatch."""
+    if optimize is False or (len(shapes) <= 2 and builtins.sum(map(math.prod, shapes)) <= 1 << 14):
+        return False
+    return ["einsum_path", *_einsum_path(subscripts, list(shapes), optimize)]
+
+
 def _einsum_impl(*operands, subscripts, optimize=True):
-    opt = ["einsum_path", *optimize] if isinstance(optimize, tuple) else optimize
-    return onp.einsum(subscripts, *operands, optimize=opt)
+    shapes = tuple(onp.shape(x) for x in operands)
+    return onp.einsum(subscripts, *operands, optimize=_eager_path(subscripts, shapes, optimize))
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_spec(subscripts, shapes):
+    return _Spec(subscripts, list(shapes))
 
 
 einsum_p = numpy_primitive("einsum", _einsum_impl, _einsum_composite)
@@ -456,7 +472,7 @@ def einsum(*operands, out=None, optimize=True, precision=None, preferred_element
         operands = [I.astype(I.asarray(x), dtypes.canonicalize_dtype(target)) for x in operands]
     if isinstance(optimize, list):
         optimize = tuple(tuple(s) for s in optimize[1:])
-    _Spec(subscripts, [I.shape(x) for x in operands])  # the same checks eagerly and staged
+    _checked_spec(subscripts, tuple(I.shape(x) for x in operands))  # same checks eagerly, staged
     return einsum_p.bind(*operands, subscripts=subscripts.replace(" ", ""), optimize=optimize)
 
 

@@ -563,27 +563,41 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=Fa
 # Order statistics: quantile, percentile, median.
 
 
+def _ops(staged):
+    """floor, ceil and round-half-even for staged values or NumPy arrays."""
+    if staged:
+        return lax.floor, lax.ceil, lambda v: lax.round(v, rounding_method="to_nearest_even")
+    return onp.floor, onp.ceil, onp.round
+
+
+def _linear(pos, floor, ceil, rnd):
+    lo = floor(pos)
+    return lo, ceil(pos), (lax.sub(pos, lo) if isinstance(pos, Tracer) else pos - lo)
+
+
+# method -> (positions, floor, ceil, round) -> (lo, hi, frac); ``hi is lo`` picks one
+# element, ``frac is None`` with two takes their midpoint.
+_QUANTILE_METHODS = {
+    "linear": _linear,
+    "lower": lambda pos, floor, ceil, rnd: (floor(pos),) * 2 + (None,),
+    "higher": lambda pos, floor, ceil, rnd: (ceil(pos),) * 2 + (None,),
+    "nearest": lambda pos, floor, ceil, rnd: (rnd(pos),) * 2 + (None,),
+    "midpoint": lambda pos, floor, ceil, rnd: (floor(pos), ceil(pos), None),
+}
+
+
+def _check_method(name, method):
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"{name}: method {method!r} is not supported; use one of "
+                         f"{', '.join(map(repr, _QUANTILE_METHODS))}")
+    return method
+
+
 def _quantile_indices(q, n, method):
     """(lo, hi, frac) positions for each quantile; NumPy arrays or staged values."""
     staged = isinstance(q, Tracer)
     pos = lax.mul(q, I.astype(n - 1, I.dtype(q))) if staged else onp.asarray(q, onp.float64) * (n - 1)
-    floor = lax.floor if staged else onp.floor
-    ceil = lax.ceil if staged else onp.ceil
-    if method == "linear":
-        lo, hi = floor(pos), ceil(pos)
-        return lo, hi, (lax.sub(pos, lo) if staged else pos - lo)
-    if method == "lower":
-        idx = floor(pos)
-    elif method == "higher":
-        idx = ceil(pos)
-    elif method == "nearest":
-        idx = lax.round(pos, rounding_method="to_nearest_even") if staged else onp.round(pos)
-    elif method == "midpoint":
-        return floor(pos), ceil(pos), None
-    else:
-        raise ValueError(f"quantile: method {method!r} is not supported; use 'linear', "
-                         "'lower', 'higher', 'nearest' or 'midpoint'")
-    return idx, idx, None
+    return _QUANTILE_METHODS[method](pos, *_ops(staged))
 
 
 def _take_last(x, idx):
@@ -655,8 +669,36 @@ def _quantile(name, a, q, axis, method, keepdims):
     return I.reshape(r, tuple(qshape) + out_rest)
 
 
-def _method(method, interpolation):
-    return interpolation if interpolation is not None else method
+def _method(name, method, interpolation):
+    return _check_method(name, interpolation if interpolation is not None else method)
+
+
+def _quantile_composite(a, *, q, qshape, axis, method, keepdims):
+    return _quantile("quantile", a, onp.reshape(onp.asarray(q, onp.float64), qshape), axis,
+                     method, keepdims)
+
+
+def _quantile_impl(a, *, q, qshape, axis, method, keepdims):
+    a = onp.asarray(a)
+    dt = dtypes.to_inexact_dtype(dtypes.canonicalize_dtype(a.dtype))
+    qa = onp.reshape(onp.asarray(q, onp.float64), qshape)
+    r = onp.quantile(a.astype(dt), qa, axis=axis, method=method, keepdims=keepdims)
+    return onp.asarray(r).astype(dt)
+
+
+quantile_p = numpy_primitive("quantile", _quantile_impl, _quantile_composite)
+
+
+def _quantiles(name, a, q, scale, axis, method, keepdims):
+    """Binds ``quantile_p`` for a concrete ``q`` (a static parameter); stages the composite
+    directly for a staged ``q``."""
+    q = _check_q(name, q, scale)
+    if isinstance(q, Tracer):
+        return _quantile(name, I.asarray(a), q, axis, method, keepdims)
+    if isinstance(a, (list, tuple)):
+        a = I.asarray(a)
+    return quantile_p.bind(a, q=tuple(q.ravel().tolist()), qshape=q.shape, axis=axis,
+                           method=method, keepdims=bool(keepdims))
 
 
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -664,14 +706,18 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
     """The ``q``-th quantiles (``q`` in [0, 1], scalar or array) over ``axis``.
 
     The result has shape ``q.shape`` + the reduced shape; any NaN in a slice gives NaN.
+    ``method``: 'linear', 'lower', 'higher', 'nearest' or 'midpoint'.
 
     >>> import numpy as onp, s2s.numpy as np
     >>> np.quantile(onp.array([1.0, 2.0, 3.0, 4.0]), 0.5)
     array(2.5, dtype=float32)
     """
     _no_out("quantile", out)
-    q = _check_q("quantile", q, 1)
-    return _quantile("quantile", a, q, _static_axis(axis), _method(method, interpolation), keepdims)
+    return _quantiles("quantile", a, q, 1, _static_axis(axis),
+                      _method("quantile", method, interpolation), keepdims)
+
+
+quantile.primitive = quantile_p
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -683,9 +729,8 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
     array([2.5, 5. ], dtype=float32)
     """
     _no_out("percentile", out)
-    q = _check_q("percentile", q, 100)
-    return _quantile("percentile", a, q, _static_axis(axis), _method(method, interpolation),
-                     keepdims)
+    return _quantiles("percentile", a, q, 100, _static_axis(axis),
+                      _method("percentile", method, interpolation), keepdims)
 
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
@@ -696,7 +741,7 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     array([2., 5.], dtype=float32)
     """
     _no_out("median", out)
-    return _quantile("median", a, onp.float64(0.5), _static_axis(axis), "linear", keepdims)
+    return _quantiles("median", a, 0.5, 1, _static_axis(axis), "linear", keepdims)
 
 # ---------------------------------------------------------------------------
 # average, ptp, count_nonzero.

@@ -16,6 +16,8 @@ from s2s import dtypes, lax
 from s2s.errors import ConcretizationError, ShapeError
 from s2s.lax.core import Tracer
 from s2s.numpy import _internal as I
+from s2s.numpy._primitive import numpy_primitive
+from s2s.numpy._reductions import _static_axis
 
 __all__ = ["sort", "argsort", "lexsort", "searchsorted", "unique", "partition", "argpartition"]
 
@@ -39,6 +41,20 @@ def _check_order(name, order):
         raise NotImplementedError(f"{name}: order= (structured arrays) is not supported")
 
 
+def _sort_composite(a, axis=-1):
+    a, axis = _flat_or_axis("sort", a, axis)
+    if I.shape(a)[axis] <= 1:
+        return a
+    return lax.sort(a, dimension=axis)
+
+
+def _sort_impl(a, axis=-1):
+    return onp.sort(a, axis=axis, kind="stable")
+
+
+sort_p = numpy_primitive("sort", _sort_impl, _sort_composite)
+
+
 def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """Sorted copy of ``a`` along ``axis`` (flattened when None); stable, NaNs last.
 
@@ -47,10 +63,25 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     array([[ 1.,  3., nan]], dtype=float32)
     """
     _check_order("sort", order)
-    a, axis = _flat_or_axis("sort", a, axis)
+    return sort_p.bind(a, axis=_static_axis(axis))
+
+
+sort.primitive = sort_p
+
+
+def _argsort_composite(a, axis=-1):
+    a, axis = _flat_or_axis("argsort", a, axis)
+    idx = _indices(I.shape(a), axis)
     if I.shape(a)[axis] <= 1:
-        return a
-    return lax.sort(a, dimension=axis)
+        return idx
+    return lax.sort(a, idx, dimension=axis, num_keys=1)[1]
+
+
+def _argsort_impl(a, axis=-1):
+    return onp.argsort(a, axis=axis, kind="stable")
+
+
+argsort_p = numpy_primitive("argsort", _argsort_impl, _argsort_composite)
 
 
 def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
@@ -61,11 +92,10 @@ def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     array([3, 1, 0, 2], dtype=int32)
     """
     _check_order("argsort", order)
-    a, axis = _flat_or_axis("argsort", a, axis)
-    idx = _indices(I.shape(a), axis)
-    if I.shape(a)[axis] <= 1:
-        return idx
-    return lax.sort(a, idx, dimension=axis, num_keys=1)[1]
+    return argsort_p.bind(a, axis=_static_axis(axis))
+
+
+argsort.primitive = argsort_p
 
 
 def lexsort(keys, axis=-1):
