@@ -34,7 +34,6 @@ import numpy as np
 import scipy.linalg
 
 from s2s import dtypes
-from s2s.codegen.stablehlo import i64_array
 from s2s.errors import DtypeError, ShapeError
 from s2s.lax.core import Primitive, ShapedArray, abstractify
 from s2s.trace.staging import StagedTracer, StagingTrace
@@ -108,7 +107,7 @@ def _char(c):
 
 
 def lapack_target(base, dtype):
-    """The jaxlib FFI target name of LAPACK routine ``base`` for ``dtype`` (``lapack_sgetrf_ffi``)."""
+    """jaxlib's FFI target for LAPACK routine ``base`` and ``dtype``: ``lapack_sgetrf_ffi``."""
     return f"lapack_{_LAPACK_PREFIX[np.dtype(dtype)]}{base}_ffi"
 
 
@@ -155,7 +154,8 @@ def _nan_unless(ok, x, batch_ndim):
     lax = _lax()
     xa = abstractify(x)
     okb = lax.broadcast_in_dim(ok, shape=xa.shape, broadcast_dimensions=tuple(range(batch_ndim)))
-    nan = lax.broadcast_in_dim(np.asarray(np.nan, xa.dtype), shape=xa.shape, broadcast_dimensions=())
+    nan = lax.broadcast_in_dim(np.asarray(np.nan, xa.dtype), shape=xa.shape,
+                               broadcast_dimensions=())
     return lax.select_n(okb, nan, x)
 
 

@@ -163,7 +163,7 @@ def _extremum_composite(reducer, name):
     def composite(a, axis=None, keepdims=False):
         av = I.aval(a)
         axes = I.reduction_axes(name, axis, av.ndim)
-        if _count(av.shape, axes) == 0 and av.size == 0:
+        if _count(av.shape, axes) == 0:
             raise ShapeError(f"{name}: zero-size array (shape {av.shape}) to reduction operation "
                              f"{name} which has no identity; pass initial=")
         return _keep(reducer(a, axes=axes), axes, av.shape, keepdims)
@@ -193,7 +193,8 @@ def _extremum(prim, combine, name, a, axis, out, keepdims, initial, where):
     if I.aval(a).size == 0:  # reduce over nothing: the result is ``initial``
         av = I.aval(a)
         axes = I.reduction_axes(name, _static_axis(axis), av.ndim)
-        shp = tuple(1 if i in axes else d for i, d in enumerate(av.shape) if keepdims or i not in axes)
+        shp = tuple(1 if i in axes else d for i, d in enumerate(av.shape)
+                    if keepdims or i not in axes)
         return I.full(shp, init, av.dtype)
     return combine(prim.bind(a, axis=_static_axis(axis), keepdims=bool(keepdims)), init)
 
@@ -596,7 +597,10 @@ def _check_method(name, method):
 def _quantile_indices(q, n, method):
     """(lo, hi, frac) positions for each quantile; NumPy arrays or staged values."""
     staged = isinstance(q, Tracer)
-    pos = lax.mul(q, I.astype(n - 1, I.dtype(q))) if staged else onp.asarray(q, onp.float64) * (n - 1)
+    if staged:
+        pos = lax.mul(q, I.astype(n - 1, I.dtype(q)))
+    else:
+        pos = onp.asarray(q, onp.float64) * (n - 1)
     return _QUANTILE_METHODS[method](pos, *_ops(staged))
 
 

@@ -204,7 +204,7 @@ inv.primitive = inv_p
 
 def _lu_parts(name, a):
     (a,) = _as_linalg(name, a)
-    s = _matrices(name, a)
+    _matrices(name, a)
     lu, piv, _ = lax_linalg.lu(a)
     swaps = lax.ne(piv, lax.iota(dtype=dtypes.int32, shape=I.shape(piv), dimension=I.ndim(piv) - 1))
     odd = lax.rem(_red.sum(swaps, axis=-1, dtype=dtypes.int32), onp.int32(2))
@@ -443,7 +443,6 @@ def _svd_hermitian(a, compute_uv):
 
 def _desc_order(s):
     """Indices that sort the last axis of ``s`` in descending order (stable)."""
-    n = I.shape(s)[-1]
     idx = lax.iota(dtype=dtypes.int32, shape=I.shape(s), dimension=I.ndim(s) - 1)
     return lax.sort(lax.neg(s), idx, dimension=-1, num_keys=1)[1]
 
