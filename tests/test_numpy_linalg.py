@@ -242,6 +242,12 @@ def test_linalg_unique(case, request):
     _check(_unique_fn(fn), *args, scale=50)
 
 
+def test_cholesky_reads_one_triangle():
+    a = onp.array([[4.0, 100.0], [2.0, 5.0]], F32)
+    _check(lambda xnp, a: xnp.linalg.cholesky(a), a)
+    _check(lambda xnp, a: xnp.linalg.cholesky(a, upper=True), a.T.copy())
+
+
 def test_solve_broadcasts_batches():
     a = _well_conditioned((2, 1, 3, 3), F32)
     b = rand((4, 3, 2), F32, rng)

@@ -277,8 +277,7 @@ slogdet.primitive = slogdet_p
 def _cholesky_composite(a, upper=False):
     (a,) = _as_linalg("cholesky", a)
     _matrices("cholesky", a)
-    factor = lax_linalg.cholesky(a, lower=True)
-    return _swapH(factor) if upper else factor
+    return lax_linalg.cholesky(a, lower=not upper)
 
 
 def _cholesky_np(a, upper=False):
@@ -290,8 +289,9 @@ cholesky_p = numpy_primitive("linalg.cholesky", _or_composite(
 
 
 def cholesky(a, /, *, upper=False):
-    """Cholesky factor ``L`` (``a = L @ L^H``; ``upper=True``: ``U = L^H``); reads the lower
-    triangle of ``a``. Not positive definite: NaN (no ``LinAlgError``).
+    """Cholesky factor ``L`` with ``a = L @ L^H`` from the lower triangle of ``a`` (or, with
+    ``upper=True``, ``U`` with ``a = U^H @ U`` from the upper triangle). Not positive
+    definite: NaN (no ``LinAlgError``).
 
     >>> import numpy as onp, s2s.numpy as np
     >>> np.linalg.cholesky(onp.array([[4.0, 2.0], [2.0, 5.0]]))
