@@ -33,7 +33,7 @@ array([[2., 0.],
 import numpy as np
 import scipy.linalg
 
-from s2s import dtypes
+from s2s import dtypes, lax
 from s2s.errors import DtypeError, ShapeError
 from s2s.lax.core import Primitive, ShapedArray, abstractify
 from s2s.trace.staging import StagedTracer, StagingTrace
@@ -144,14 +144,8 @@ def _staged(ctx, fn, names, avals):
     return trace.to_tracer(out).name
 
 
-def _lax():
-    from s2s import lax
-    return lax
-
-
 def _nan_unless(ok, x, batch_ndim):
     """``x`` where the batch flag ``ok`` holds, NaN elsewhere (``x`` is staged or concrete)."""
-    lax = _lax()
     xa = abstractify(x)
     okb = lax.broadcast_in_dim(ok, shape=xa.shape, broadcast_dimensions=tuple(range(batch_ndim)))
     nan = lax.broadcast_in_dim(np.asarray(np.nan, xa.dtype), shape=xa.shape,
@@ -160,7 +154,6 @@ def _nan_unless(ok, x, batch_ndim):
 
 
 def _info_ok(info, ge=False):
-    lax = _lax()
     zero = np.zeros((), np.int32)
     return lax.ge(info, zero) if ge else lax.eq(info, zero)
 
@@ -203,7 +196,6 @@ def _cholesky_lower(ctx, a, *, lower):
     n = aval.shape[-1]
 
     def finish(x):
-        lax = _lax()
         # Keep the computed triangle only; a factor holding a NaN (not positive
         # definite) becomes all NaN, as the eager rule gives.
         mask = _tri(n, lower)
@@ -362,8 +354,6 @@ def _permutation_loop(piv, m):
     Emitted as one ``stablehlo.while``; each step reads and writes the two swapped
     entries with one-hot masks, so every batch element swaps its own rows.
     """
-    from s2s.trace.staging import StagedTracer as _T
-    lax = _lax()
     pa = abstractify(piv)
     batch, k = pa.shape[:-1], pa.shape[-1]
     shape = batch + (m,)
@@ -378,14 +368,14 @@ def _permutation_loop(piv, m):
 
     def cond(args):
         t = StagingTrace(ctx_builder)
-        i = _T(t, i_aval, args[0])
+        i = StagedTracer(t, i_aval, args[0])
         return [t.to_tracer(lax.lt(i, np.int32(k))).name]
 
     def body(args):
         t = StagingTrace(ctx_builder)
-        i, perm = _T(t, i_aval, args[0]), _T(t, p_aval, args[1])
-        pv = _T(t, pa, piv.name)  # captured from above
-        new = _swap_step(lax, i, perm, pv, batch, m, k)
+        i, perm = StagedTracer(t, i_aval, args[0]), StagedTracer(t, p_aval, args[1])
+        pv = StagedTracer(t, pa, piv.name)  # captured from above
+        new = _swap_step(i, perm, pv, batch, m, k)
         return [t.to_tracer(lax.add(i, np.int32(1))).name, t.to_tracer(new).name]
 
     regions = [ctx_builder.region([i_aval, p_aval], cond),
@@ -395,7 +385,7 @@ def _permutation_loop(piv, m):
     return StagedTracer(trace, p_aval, names[1])
 
 
-def _swap_step(lax, i, perm, piv, batch, m, k):
+def _swap_step(i, perm, piv, batch, m, k):
     nb = len(batch)
     shape = batch + (m,)
     col_m = lax.iota(dtype=dtypes.int32, shape=shape, dimension=nb)
@@ -426,7 +416,6 @@ def _lu_lower(ctx, a):
     m = aval.shape[-2]
     if aval.size == 0:
         def empty(x):
-            lax = _lax()
             piv = lax.broadcast_in_dim(np.zeros((), np.int32), shape=piv_aval.shape,
                                        broadcast_dimensions=())
             perm = lax.iota(dtype=dtypes.int32, shape=perm_aval.shape, dimension=len(batch))
@@ -436,7 +425,6 @@ def _lu_lower(ctx, a):
     lu, piv, info = _lapack_call(ctx, "getrf", [a], [lu_aval, piv_aval, info_aval])
 
     def finish(lu, piv, info):
-        lax = _lax()
         piv = lax.sub(piv, np.int32(1))  # LAPACK pivots are 1-based
         lu = _nan_unless(_info_ok(info, ge=True), lu, len(batch))
         return [lu, piv, _permutation_loop(piv, m)]
@@ -488,7 +476,6 @@ def _qr_lower(ctx, a, *, full_matrices):
     nb = len(batch)
     if aval.size == 0:
         def empty(x):
-            lax = _lax()
             eye = np.eye(*q_aval.shape[-2:], dtype=aval.dtype)
             q = lax.broadcast_in_dim(eye, shape=q_aval.shape, broadcast_dimensions=(nb, nb + 1))
             r = lax.broadcast_in_dim(np.zeros((), aval.dtype), shape=r_aval.shape,
@@ -509,7 +496,6 @@ def _qr_lower(ctx, a, *, full_matrices):
     h_aval = ShapedArray(h_shape, aval.dtype)
 
     def householder(r):
-        lax = _lax()
         if h_shape[-1] < n:
             return lax.slice(r, start_indices=(0,) * (nb + 2), limit_indices=h_shape)
         if h_shape[-1] > n:
@@ -521,7 +507,6 @@ def _qr_lower(ctx, a, *, full_matrices):
     (q,) = _lapack_call(ctx, gqr, [h, taus], [h_aval])
 
     def finish(q, r):
-        lax = _lax()
         if q_aval.shape != h_shape:
             q = lax.slice(q, start_indices=(0,) * (nb + 2), limit_indices=q_aval.shape)
         if r_aval.shape != aval.shape:
@@ -598,7 +583,6 @@ def _svd_lower(ctx, a, *, full_matrices, compute_uv):
     nb = aval.ndim - 2
     if aval.size == 0:
         def empty(x):
-            lax = _lax()
             outs = [lax.broadcast_in_dim(np.zeros((), s_aval.dtype), shape=s_aval.shape,
                                          broadcast_dimensions=())]
             for v in ctx.avals_out[1:]:
@@ -665,7 +649,7 @@ def _eigh_lower(ctx, a, *, lower):
     v_aval, w_aval = ctx.avals_out
     nb = aval.ndim - 2
     if aval.size == 0:
-        return _staged(ctx, lambda x: [x, _lax().broadcast_in_dim(
+        return _staged(ctx, lambda x: [x, lax.broadcast_in_dim(
             np.zeros((), w_aval.dtype), shape=w_aval.shape, broadcast_dimensions=())],
             [a], [aval])
     routine = "heevd" if dtypes.is_complex(aval.dtype) else "syevd"
