@@ -114,7 +114,7 @@ def test_unique(case):
         assert_close(e, r.astype(dtypes.canonicalize_dtype(r.dtype)), rtol=0, atol=0)
     # With a static size: truncated or padded, the same eagerly and under jit.
     n_unique = refs[0].shape[0]
-    for size in (n_unique, n_unique + 3, max(n_unique - 1, 1)):
+    for size in (n_unique + 3, max(n_unique - 1, 1)):
         f = lambda x: snp.unique(x, size=size, fill_value=-7, **kw)
         e, s = f(x), s2s.jit(f)(x)
         es = e if isinstance(e, tuple) else (e,)
