@@ -450,6 +450,11 @@ def cond(pred, true_fun, false_fun, *operands):
     >>> s2s.jit(lambda p, x: lax.cond(p, lambda x: x * 2.0, lambda x: -x, x))(False, np.ones(2))
     array([-1., -1.], dtype=float32)
     """
+    return _cond(pred, true_fun, false_fun, operands)
+
+
+def _cond(pred, true_fun, false_fun, operands):
+    """``cond`` with its operands as one tuple (the function its reverse-mode rule is for)."""
     _check_callable("cond", "true_fun", true_fun)
     _check_callable("cond", "false_fun", false_fun)
     return _case(_pred_index(pred), (false_fun, true_fun), operands, "cond",
@@ -468,6 +473,11 @@ def switch(index, branches, *operands):
     >>> [int(lax.switch(i, fs, 2)) for i in (-5, 1, 7)]
     [2, 20, 200]
     """
+    return _switch(index, branches, operands)
+
+
+def _switch(index, branches, operands):
+    """``switch`` with its operands as one tuple (the function its reverse-mode rule is for)."""
     try:
         branches = list(branches)
     except TypeError:
@@ -836,3 +846,316 @@ def map(f, xs):  # noqa: A001 (jax.lax's name)
 
 public = {"cond": cond, "switch": switch, "while_loop": while_loop, "fori_loop": fori_loop,
           "scan": scan, "map": map}
+
+
+# ---------------------------------------------------------------------------
+# Reverse mode: helpers the templates call.
+#
+# Each helper gets the output cotangent ``ct`` (``None`` parts are zeros, as in
+# generated adjoint code), the primal output ``ans`` and the call's arguments,
+# and returns the cotangents of the differentiable arguments. User callables are
+# differentiated with ``s2s.vjp`` (their forward pass is recomputed); loops run
+# backwards with the control flow above, so the helpers stage under ``jit``.
+
+WHILE_MAX_TRIPS = 1000  # documented default bound of while_loop_vjp under jit
+
+
+def _zeros(aval, like):
+    """Zeros of ``aval`` (a broadcast scalar when ``like`` is staged)."""
+    if isinstance(like, StagedTracer):
+        zero = like._trace.to_tracer(np.zeros((), aval.dtype))
+        return _st.broadcast_in_dim(zero, shape=aval.shape, broadcast_dimensions=())
+    return np.zeros(aval.shape, aval.dtype)
+
+
+def _zeros_like(x):
+    return _zeros(abstractify(x), x)
+
+
+def _fill_ct(like, ct):
+    """``ct`` as a cotangent of ``like`` (pytrees): ``None`` parts and float0 leaves become
+    zeros, and every leaf takes ``like``'s dtype (non-float leaves are always zero)."""
+    if like is None:
+        return None
+    if isinstance(like, (tuple, list)):
+        parts = [None] * len(like) if ct is None else list(ct)
+        out = [_fill_ct(a, c) for a, c in zip(like, parts)]
+        return type(like)(*out) if hasattr(type(like), "_fields") else type(like)(out)
+    if isinstance(like, dict):
+        get = (lambda k: None) if ct is None else ct.get
+        return type(like)((k, _fill_ct(v, get(k))) for k, v in like.items())
+    leaves, tree = tree_flatten(like)
+    if tree.num_nodes > 1:  # a registered pytree class
+        cts = [None] * len(leaves) if ct is None else tree.flatten_up_to(ct)
+        return tree.unflatten(_fill_ct(a, c) for a, c in zip(leaves, cts))
+    aval = abstractify(like)
+    if ct is None or not _is_float(aval.dtype) or getattr(ct, "dtype", None) == _FLOAT0:
+        return _zeros_like(like)
+    if isinstance(ct, Tracer) or isinstance(like, StagedTracer):
+        ct = _convert(ct, aval.dtype)
+        if ct.shape != aval.shape:
+            ct = _st.broadcast_in_dim(ct, shape=aval.shape,
+                                      broadcast_dimensions=tuple(range(aval.ndim - ct.ndim, aval.ndim)))
+        return ct
+    return np.broadcast_to(np.asarray(ct, aval.dtype), aval.shape)
+
+
+_FLOAT0 = np.dtype([("float0", np.void, 0)])
+
+
+def _pullback(fun, primals, ct):
+    """Cotangents of ``primals`` (a tuple) given ``ct`` on ``fun(*primals)``, by ``s2s.vjp``."""
+    from s2s.api import vjp
+    out, f_vjp = vjp(fun, *primals)
+    return _fill_ct(tuple(primals), f_vjp(_fill_ct(out, ct)))
+
+
+def _is_staged(*trees, funs=()):
+    """True when any leaf is staged or any of ``funs`` closes over a staged value."""
+    if any(isinstance(v, StagedTracer) for v in tree_leaves(trees)):
+        return True
+    return any(_captured_trace(f) is not None for f in funs)
+
+
+class _BranchPullback:
+    """``(ct, operands) -> cotangents of operands`` for one branch (a ``switch`` branch)."""
+
+    def __init__(self, branch):
+        self.branch = branch
+
+    def __call__(self, ct, operands):
+        return _pullback(self.branch, tuple(operands), ct)
+
+
+def switch_vjp(ct, index, branches, operands):
+    """Cotangents of ``operands`` for ``switch(index, branches, *operands)``.
+
+    The vjp of the branch taken, through ``s2s.vjp`` of that branch, chosen
+    with ``switch`` itself (so under ``jit`` every branch's vjp is staged and
+    the one taken runs). Cost: one forward and one backward pass of the branch
+    taken.
+    """
+    branches = list(branches)
+    return _switch(index, [_BranchPullback(b) for b in branches], (ct, tuple(operands)))
+
+
+def cond_vjp(ct, pred, true_fun, false_fun, operands):
+    """Cotangents of ``operands`` for ``cond(pred, true_fun, false_fun, *operands)``.
+
+    As ``switch_vjp``: the vjp of the branch taken (its forward pass recomputed).
+    """
+    return switch_vjp(ct, _pred_index(pred), (false_fun, true_fun), operands)
+
+
+class _Stored:
+    """``(x, i) -> (body_fun(i, x), x)``: fori_loop's forward pass keeping each carry."""
+
+    def __init__(self, body_fun):
+        self.body_fun = body_fun
+
+    def __call__(self, x, i):
+        return self.body_fun(i, x), x
+
+
+def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=WHILE_MAX_TRIPS):
+    """Cotangent of ``init_val`` for ``fori_loop(lower, upper, body_fun, init_val)``.
+
+    With concrete bounds the forward pass is a ``scan`` that stacks the carry
+    of every iteration, and a reverse ``scan`` runs ``body_fun``'s vjp over
+    them. With staged bounds the carries go into a buffer of ``max_trips``
+    iterations, as in ``while_loop_vjp``. Cost: two forward passes and one
+    backward pass of ``body_fun`` per iteration; memory: one carry per iteration.
+    """
+    if _fori_concrete(lower) and _fori_concrete(upper):
+        dt = _fori_dtype(lower, upper)
+        idx = np.arange(int(lower), builtins.max(int(upper), int(lower)), dtype=dt)
+        _, carries = scan(_Stored(body_fun), init_val, idx)
+
+        def backward(ct_x, step):
+            i, x = step
+            return _pullback(body_fun, (i, x), ct_x)[1], None
+
+        ct_init, _ = scan(backward, _fill_ct(ans, ct), (idx, carries), reverse=True)
+        return ct_init
+    dt = _fori_dtype(lower, upper)
+    lower, upper = _convert(lower, dt), _convert(upper, dt)
+    return _buffered_loop_vjp(
+        ct, ans, init_val, lambda k, x: _lt(_add(lower, k), upper),
+        lambda k, x: body_fun(_add(lower, k), x),
+        lambda k, x, c: _pullback(body_fun, (_add(lower, k), x), c)[1], max_trips, "fori_loop")
+
+
+def while_loop_vjp(ct, ans, cond_fun, body_fun, init_val, max_trips=WHILE_MAX_TRIPS):
+    """Cotangent of ``init_val`` for ``while_loop(cond_fun, body_fun, init_val)``.
+
+    Eagerly the forward pass is run again, recording the carry of every trip
+    (no bound), and ``body_fun``'s vjp runs backwards over them.
+
+    Under ``jit`` the trip count is unknown while compiling: the forward pass
+    stores the carries in a preallocated buffer of ``max_trips`` iterations
+    (default 1000; memory ``max_trips`` times the carry), stopping there, and
+    the backward pass is a loop over the trips taken. A loop that wants more
+    than ``max_trips`` trips is detected at run time (``cond_fun`` still true
+    after ``max_trips`` trips): compiled code cannot raise, so the cotangent is
+    then all NaN. Cost: two forward passes and one backward pass of
+    ``body_fun`` per trip.
+    """
+    if not _is_staged(ct, ans, init_val, funs=(cond_fun, body_fun)):
+        carries, x = [], init_val
+        while True:
+            go = cond_fun(x)
+            if isinstance(go, StagedTracer):  # closes over a staged value after all
+                break
+            if not go:
+                ct = _fill_ct(ans, ct)
+                for x in reversed(carries):
+                    (ct,) = _pullback(body_fun, (x,), ct)
+                return ct
+            carries.append(x)
+            x = body_fun(x)
+    return _buffered_loop_vjp(ct, ans, init_val, lambda k, x: cond_fun(x),
+                              lambda k, x: body_fun(x),
+                              lambda k, x, c: _pullback(body_fun, (x,), c)[0], max_trips,
+                              "while_loop")
+
+
+class _BufferedStep:
+    """``(k, x, bufs)`` one trip of the forward loop of ``_buffered_loop_vjp``."""
+
+    def __init__(self, keep_going, step, max_trips):
+        self.keep_going, self.step, self.max_trips = keep_going, step, max_trips
+
+    def cond(self, state):
+        k, x, _ = state
+        return _st.select_n(_lt(k, np.int32(self.max_trips)), np.asarray(False),
+                            self.keep_going(k, x))
+
+    def body(self, state):
+        k, x, bufs = state
+        bufs = [_update_leading(b, leaf, k) for b, leaf in zip(bufs, tree_leaves(x))]
+        return _add(k, np.int32(1)), self.step(k, x), bufs
+
+
+def _buffered_loop_vjp(ct, ans, init_val, keep_going, step, pull, max_trips, who):
+    """Reverse pass of a loop with a run-time trip count: carries stored in a bounded buffer.
+
+    ``keep_going(k, x)`` / ``step(k, x)`` run trip ``k`` forward; ``pull(k, x, ct)`` is
+    its vjp. Exceeding ``max_trips`` makes the cotangent NaN.
+    """
+    max_trips = operator.index(max_trips)
+    if max_trips < 1:
+        raise ValueError(f"{who}: max_trips must be positive, got {max_trips}")
+    leaves, tree = tree_flatten(init_val)
+    bufs = []
+    for leaf in leaves:
+        aval = abstractify(leaf)
+        bufs.append(_zeros(ShapedArray((max_trips,) + aval.shape, aval.dtype), leaf))
+    fwd = _BufferedStep(keep_going, step, max_trips)
+    n, x_final, bufs = while_loop(fwd.cond, fwd.body, (np.int32(0), init_val, bufs))
+    overflow = keep_going(n, x_final)
+
+    def backward(j, ct_x):
+        k = _sub(_sub(n, np.int32(1)), j)
+        x = tree.unflatten([_index_leading(b, k) for b in bufs])
+        return pull(k, x, ct_x)
+
+    ct_init = fori_loop(np.int32(0), n, backward, _fill_ct(ans, ct))
+    return _poison(ct_init, overflow)
+
+
+def _poison(ct, flag):
+    """``ct`` with every float leaf NaN where ``flag`` (a staged bool scalar) is true."""
+    def leaf(c):
+        aval = abstractify(c)
+        if not _is_float(aval.dtype):
+            return c
+        nan = _st.broadcast_in_dim(np.full((), np.nan, aval.dtype), shape=aval.shape,
+                                   broadcast_dimensions=())
+        return _st.select_n(flag, c, nan)
+    leaves, tree = tree_flatten(ct)
+    return tree.unflatten([leaf(c) for c in leaves])
+
+
+class _ScanStored:
+    """``(c, x) -> (f(c, x)[0], c)``: scan's forward pass keeping each carry."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __call__(self, c, x):
+        return self.f(c, x)[0], c
+
+
+def scan_vjp(ct, ans, f, init, xs=None, length=None, reverse=False, unroll=1):
+    """Cotangents ``(of init, of xs)`` for ``scan(f, init, xs, length, reverse, unroll)``.
+
+    The forward pass is run again as a ``scan`` that stacks the carry of every
+    iteration (``scan``'s own stacking, under ``jit`` too), then a ``scan`` in
+    the other direction runs ``f``'s vjp over them. Cost: two forward passes
+    and one backward pass of ``f`` per iteration; memory: one carry per iteration.
+    """
+    _, carries = scan(_ScanStored(f), init, xs, length, reverse)
+    ct_final, ct_ys = _fill_ct(ans, ct)
+
+    def backward(ct_c, step):
+        c, x, ct_y = step
+        return _pullback(f, (c, x), (ct_c, ct_y))
+
+    return scan(backward, ct_final, (carries, xs, ct_ys), length, not reverse)
+
+
+def map_vjp(ct, ans, f, xs):
+    """Cotangent of ``xs`` for ``map(f, xs)``: ``f``'s vjp on every slice (a ``scan``).
+
+    Cost: one forward and one backward pass of ``f`` per slice.
+    """
+    def backward(_, step):
+        x, ct_y = step
+        return None, _pullback(f, (x,), ct_y)[0]
+
+    _, ct_xs = scan(backward, None, (xs, _fill_ct(ans, ct)))
+    return ct_xs
+
+
+# ---------------------------------------------------------------------------
+# Reverse-mode templates (the ``vjp`` rules; ``lax`` is ``s2s.lax`` in generated code).
+
+from s2s.lax.core import d, def_vjp  # noqa: E402
+
+lax = None  # bound by the transformation
+
+_cond.primitive = cond_p
+while_loop.primitive = while_p
+scan.primitive = scan_p
+
+
+@def_vjp(_cond)
+def _cond_rule(ans, pred, true_fun, false_fun, operands):
+    d[operands] = lax.control_flow.cond_vjp(d[ans], pred, true_fun, false_fun, operands)
+
+
+@def_vjp(_switch)
+def _switch_rule(ans, index, branches, operands):
+    d[operands] = lax.control_flow.switch_vjp(d[ans], index, branches, operands)
+
+
+@def_vjp(while_loop)
+def _while_loop_rule(ans, cond_fun, body_fun, init_val):
+    d[init_val] = lax.control_flow.while_loop_vjp(d[ans], ans, cond_fun, body_fun, init_val)
+
+
+@def_vjp(fori_loop)
+def _fori_loop_rule(ans, lower, upper, body_fun, init_val):
+    d[init_val] = lax.control_flow.fori_loop_vjp(d[ans], ans, lower, upper, body_fun, init_val)
+
+
+@def_vjp(scan)
+def _scan_rule(ans, f, init, xs=None, length=None, reverse=False, unroll=1):
+    cts = lax.control_flow.scan_vjp(d[ans], ans, f, init, xs, length, reverse)
+    d[init] = cts[0]
+    d[xs] = cts[1]
+
+
+@def_vjp(map)
+def _map_rule(ans, f, xs):
+    d[xs] = lax.control_flow.map_vjp(d[ans], ans, f, xs)
