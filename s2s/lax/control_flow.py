@@ -231,7 +231,7 @@ def _captured_trace(fun, depth=0):
     for o in objs:
         if isinstance(o, (StagedTracer, tuple, list, dict)):
             t = _top_trace(v for v in tree_leaves(o) if isinstance(v, StagedTracer))
-        elif callable(o) and depth < 2 and not isinstance(o, type):
+        elif callable(o) and depth < 3 and not isinstance(o, type):
             t = _captured_trace(o, depth + 1)
         else:
             t = None
@@ -778,15 +778,10 @@ def _fori_dtype(lower, upper):
     return dtypes.result_type(lower, upper)
 
 
-class _ForiBody:
+def _fori_body(body_fun, carry, _):
     """``((i, x), _) -> ((i + 1, body_fun(i, x)), None)``: fori_loop as a scan."""
-
-    def __init__(self, body_fun):
-        self.body_fun = body_fun
-
-    def __call__(self, carry, _):
-        i, x = carry
-        return (i + 1, self.body_fun(i, x)), None
+    i, x = carry
+    return (i + 1, body_fun(i, x)), None
 
 
 def fori_loop(lower, upper, body_fun, init_val):
@@ -805,7 +800,7 @@ def fori_loop(lower, upper, body_fun, init_val):
     dt = _fori_dtype(lower, upper)
     if _fori_concrete(lower) and _fori_concrete(upper):
         n = builtins.max(int(upper) - int(lower), 0)
-        (_, out), _ = _scan(_ForiBody(body_fun), (np.asarray(int(lower), dt), init_val), None, n,
+        (_, out), _ = _scan(functools.partial(_fori_body, body_fun), (np.asarray(int(lower), dt), init_val), None, n,
                             False, 1, "fori_loop: body_fun", strip=1)
         return out
     lower, upper = _convert(lower, dt), _convert(upper, dt)
@@ -818,14 +813,9 @@ def fori_loop(lower, upper, body_fun, init_val):
     return out
 
 
-class _MapBody:
+def _map_body(f, carry, x):
     """``(carry, x) -> (carry, f(x))``: map as a scan."""
-
-    def __init__(self, f):
-        self.f = f
-
-    def __call__(self, carry, x):
-        return carry, self.f(x)
+    return carry, f(x)
 
 
 def map(f, xs):  # noqa: A001 (jax.lax's name)
@@ -840,7 +830,7 @@ def map(f, xs):  # noqa: A001 (jax.lax's name)
     array([0, 1, 4, 9], dtype=int32)
     """
     _check_callable("map", "f", f)
-    _, ys = _scan(_MapBody(f), None, xs, None, False, 1, "map: f")
+    _, ys = _scan(functools.partial(_map_body, f), None, xs, None, False, 1, "map: f")
     return ys
 
 
@@ -860,16 +850,18 @@ public = {"cond": cond, "switch": switch, "while_loop": while_loop, "fori_loop":
 WHILE_MAX_TRIPS = 1000  # documented default bound of while_loop_vjp under jit
 
 
-def _zeros(aval, like):
-    """Zeros of ``aval`` (a broadcast scalar when ``like`` is staged)."""
+def _full(aval, value, like):
+    """``value`` everywhere in ``aval`` (a broadcast scalar when ``like`` is staged)."""
     if isinstance(like, StagedTracer):
-        zero = like._trace.to_tracer(np.zeros((), aval.dtype))
-        return _st.broadcast_in_dim(zero, shape=aval.shape, broadcast_dimensions=())
-    return np.zeros(aval.shape, aval.dtype)
+        scalar = like._trace.to_tracer(np.full((), value, aval.dtype))
+        if not aval.shape:
+            return scalar
+        return _st.broadcast_in_dim(scalar, shape=aval.shape, broadcast_dimensions=())
+    return np.full(aval.shape, value, aval.dtype)
 
 
 def _zeros_like(x):
-    return _zeros(abstractify(x), x)
+    return _full(abstractify(x), 0, x)
 
 
 def _fill_ct(like, ct):
@@ -917,14 +909,9 @@ def _is_staged(*trees, funs=()):
     return any(_captured_trace(f) is not None for f in funs)
 
 
-class _BranchPullback:
-    """``(ct, operands) -> cotangents of operands`` for one branch (a ``switch`` branch)."""
-
-    def __init__(self, branch):
-        self.branch = branch
-
-    def __call__(self, ct, operands):
-        return _pullback(self.branch, tuple(operands), ct)
+def _branch_pullback(branch, ct, operands):
+    """``(ct, operands) -> cotangents of operands`` for one ``switch`` branch."""
+    return _pullback(branch, tuple(operands), ct)
 
 
 def switch_vjp(ct, index, branches, operands):
@@ -936,7 +923,7 @@ def switch_vjp(ct, index, branches, operands):
     taken.
     """
     branches = list(branches)
-    return _switch(index, [_BranchPullback(b) for b in branches], (ct, tuple(operands)))
+    return _switch(index, [functools.partial(_branch_pullback, b) for b in branches], (ct, tuple(operands)))
 
 
 def cond_vjp(ct, pred, true_fun, false_fun, operands):
@@ -947,14 +934,9 @@ def cond_vjp(ct, pred, true_fun, false_fun, operands):
     return switch_vjp(ct, _pred_index(pred), (false_fun, true_fun), operands)
 
 
-class _Stored:
+def _fori_stored(body_fun, x, i):
     """``(x, i) -> (body_fun(i, x), x)``: fori_loop's forward pass keeping each carry."""
-
-    def __init__(self, body_fun):
-        self.body_fun = body_fun
-
-    def __call__(self, x, i):
-        return self.body_fun(i, x), x
+    return body_fun(i, x), x
 
 
 def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=WHILE_MAX_TRIPS):
@@ -969,11 +951,11 @@ def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=WHILE_MAX
     if _fori_concrete(lower) and _fori_concrete(upper):
         dt = _fori_dtype(lower, upper)
         idx = np.arange(int(lower), builtins.max(int(upper), int(lower)), dtype=dt)
-        _, carries = scan(_Stored(body_fun), init_val, idx)
+        _, carries = scan(functools.partial(_fori_stored, body_fun), init_val, idx)
 
         def backward(ct_x, step):
             i, x = step
-            return _pullback(body_fun, (i, x), ct_x)[1], None
+            return _pullback(functools.partial(body_fun, i), (x,), ct_x)[0], None
 
         ct_init, _ = scan(backward, _fill_ct(ans, ct), (idx, carries), reverse=True)
         return ct_init
@@ -982,7 +964,8 @@ def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=WHILE_MAX
     return _buffered_loop_vjp(
         ct, ans, init_val, lambda k, x: _lt(_add(lower, k), upper),
         lambda k, x: body_fun(_add(lower, k), x),
-        lambda k, x, c: _pullback(body_fun, (_add(lower, k), x), c)[1], max_trips, "fori_loop")
+        lambda k, x, c: _pullback(functools.partial(body_fun, _add(lower, k)), (x,), c)[0],
+        max_trips, "fori_loop")
 
 
 def while_loop_vjp(ct, ans, cond_fun, body_fun, init_val, max_trips=WHILE_MAX_TRIPS):
@@ -1019,21 +1002,17 @@ def while_loop_vjp(ct, ans, cond_fun, body_fun, init_val, max_trips=WHILE_MAX_TR
                               "while_loop")
 
 
-class _BufferedStep:
-    """``(k, x, bufs)`` one trip of the forward loop of ``_buffered_loop_vjp``."""
+def _buffered_cond(keep_going, max_trips, state):
+    """Trip ``k`` of ``_buffered_loop_vjp``'s forward loop runs if ``k < max_trips``."""
+    k, x, _ = state
+    return _st.select_n(_lt(k, np.int32(max_trips)), np.asarray(False), keep_going(k, x))
 
-    def __init__(self, keep_going, step, max_trips):
-        self.keep_going, self.step, self.max_trips = keep_going, step, max_trips
 
-    def cond(self, state):
-        k, x, _ = state
-        return _st.select_n(_lt(k, np.int32(self.max_trips)), np.asarray(False),
-                            self.keep_going(k, x))
-
-    def body(self, state):
-        k, x, bufs = state
-        bufs = [_update_leading(b, leaf, k) for b, leaf in zip(bufs, tree_leaves(x))]
-        return _add(k, np.int32(1)), self.step(k, x), bufs
+def _buffered_body(step, state):
+    """Trip ``k`` of ``_buffered_loop_vjp``'s forward loop: store the carry, then step."""
+    k, x, bufs = state
+    bufs = [_update_leading(b, leaf, k) for b, leaf in zip(bufs, tree_leaves(x))]
+    return _add(k, np.int32(1)), step(k, x), bufs
 
 
 def _buffered_loop_vjp(ct, ans, init_val, keep_going, step, pull, max_trips, who):
@@ -1049,9 +1028,10 @@ def _buffered_loop_vjp(ct, ans, init_val, keep_going, step, pull, max_trips, who
     bufs = []
     for leaf in leaves:
         aval = abstractify(leaf)
-        bufs.append(_zeros(ShapedArray((max_trips,) + aval.shape, aval.dtype), leaf))
-    fwd = _BufferedStep(keep_going, step, max_trips)
-    n, x_final, bufs = while_loop(fwd.cond, fwd.body, (np.int32(0), init_val, bufs))
+        bufs.append(_full(ShapedArray((max_trips,) + aval.shape, aval.dtype), 0, leaf))
+    n, x_final, bufs = while_loop(functools.partial(_buffered_cond, keep_going, max_trips),
+                                  functools.partial(_buffered_body, step),
+                                  (np.int32(0), init_val, bufs))
     overflow = keep_going(n, x_final)
 
     def backward(j, ct_x):
@@ -1069,21 +1049,14 @@ def _poison(ct, flag):
         aval = abstractify(c)
         if not _is_float(aval.dtype):
             return c
-        nan = _st.broadcast_in_dim(np.full((), np.nan, aval.dtype), shape=aval.shape,
-                                   broadcast_dimensions=())
-        return _st.select_n(flag, c, nan)
+        return _st.select_n(flag, c, _full(aval, np.nan, flag))
     leaves, tree = tree_flatten(ct)
     return tree.unflatten([leaf(c) for c in leaves])
 
 
-class _ScanStored:
+def _scan_stored(f, c, x):
     """``(c, x) -> (f(c, x)[0], c)``: scan's forward pass keeping each carry."""
-
-    def __init__(self, f):
-        self.f = f
-
-    def __call__(self, c, x):
-        return self.f(c, x)[0], c
+    return f(c, x)[0], c
 
 
 def scan_vjp(ct, ans, f, init, xs=None, length=None, reverse=False, unroll=1):
@@ -1094,7 +1067,7 @@ def scan_vjp(ct, ans, f, init, xs=None, length=None, reverse=False, unroll=1):
     the other direction runs ``f``'s vjp over them. Cost: two forward passes
     and one backward pass of ``f`` per iteration; memory: one carry per iteration.
     """
-    _, carries = scan(_ScanStored(f), init, xs, length, reverse)
+    _, carries = scan(functools.partial(_scan_stored, f), init, xs, length, reverse)
     ct_final, ct_ys = _fill_ct(ans, ct)
 
     def backward(ct_c, step):
