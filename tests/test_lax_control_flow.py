@@ -453,7 +453,7 @@ def p_cond_false(L, N):
 
 def p_switch(L, N):
     def f(x):
-        i = L.convert_element_type(N.sum(x) > 0.0, new_dtype=np.int32) + 1
+        i = L.convert_element_type(N.sum(x) > 0.0, new_dtype="int32") + 1
         y = L.switch(i, [lambda a: a, lambda a: a * 3.0, lambda a: N.sin(a) * a], x)
         return N.sum(y)
     return f
