@@ -658,6 +658,47 @@ def test_gradient_of_unused_outputs_and_integer_carries():
                                rtol=2e-3, atol=2e-3)
 
 
+def test_second_order_reverse_mode_says_it_is_not_supported():
+    def h(x):
+        return lax.fori_loop(0, 3, lambda i, c: c * snp.sin(c), x)
+
+    _raises(lambda: s2s.grad(s2s.grad(h))(0.5), NotImplementedError,
+            "reverse pass of lax.fori_loop")
+
+
+def test_functions_without_source_are_recorded_on_the_path_taken():
+    ns = {"lax": lax, "snp": snp}
+    exec("def f(x):\n    return snp.sum(lax.while_loop(lambda c: snp.sum(c) < 10.0, "
+         "lambda c: c * 2.0, x))\n", ns)
+    np.testing.assert_allclose(s2s.grad(ns["f"])(np.array([0.5, 1.0], F32)), [8.0, 8.0])
+
+
+# Known gaps of the reverse transformation (s2s/transforms), not of these rules.
+
+
+@pytest.mark.xfail(reason="reverse transform: values a callable closes over get no adjoint "
+                          "(templates only reach the call's arguments)", strict=False)
+def test_gradient_through_closed_over_values():
+    def f(x, w):
+        return lax.fori_loop(0, 3, lambda i, c: c * w, x)
+
+    _, gw = s2s.grad(f, argnums=(0, 1))(1.5, 2.0)
+    np.testing.assert_allclose(gw, 3 * 1.5 * 2.0 ** 2)
+
+
+def _calls_fori_with_a_local_callable(x):
+    return lax.fori_loop(0, 2, lambda i, a: a * 2.0, x)
+
+
+@pytest.mark.xfail(reason="reverse transform: a local def read by a template in a bwd_* "
+                          "function is not saved on the tape (NameError)", strict=False)
+def test_local_callable_in_a_callee():
+    def f(x):
+        return _calls_fori_with_a_local_callable(x) * 3.0
+
+    np.testing.assert_allclose(s2s.grad(f)(1.0), 12.0)
+
+
 def test_generated_gradient_source_reads_the_helpers():
     src = s2s.source(s2s.grad(p_scan(lax, snp)))
     assert "control_flow.scan_vjp(" in src

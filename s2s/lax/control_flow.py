@@ -56,7 +56,8 @@ from s2s import dtypes
 from s2s.errors import S2SError
 from s2s.lax import elementwise as _ew
 from s2s.lax import structural as _st
-from s2s.lax.core import Primitive, ShapedArray, Tracer, _canonicalize_output, abstractify
+from s2s.lax.core import (Primitive, ShapedArray, Tracer, _canonicalize_output, abstractify, d,
+                          def_vjp)
 from s2s.trace.staging import StagedTracer, StagingTrace
 from s2s.tree_util import tree_flatten, tree_leaves
 
@@ -1093,8 +1094,6 @@ def map_vjp(ct, ans, f, xs):
 # ---------------------------------------------------------------------------
 # Reverse-mode templates (the ``vjp`` rules; ``lax`` is ``s2s.lax`` in generated code).
 
-from s2s.lax.core import d, def_vjp  # noqa: E402
-
 lax = None  # bound by the transformation
 
 _cond.primitive = cond_p
@@ -1132,3 +1131,56 @@ def _scan_rule(ans, f, init, xs=None, length=None, reverse=False, unroll=1):
 @def_vjp(map)
 def _map_rule(ans, f, xs):
     d[xs] = lax.control_flow.map_vjp(d[ans], ans, f, xs)
+
+
+# The helpers' own reverse pass (second-order reverse mode) is not written yet: their
+# rules raise, when an adjoint actually reaches them, an error that says so.
+
+
+def second_order_error(name):
+    """Raises: the reverse pass of ``lax.<name>`` cannot be differentiated yet."""
+    raise NotImplementedError(
+        f"s2s cannot differentiate the reverse pass of lax.{name} yet (reverse mode of "
+        f"reverse mode through lax control flow). Write the loop or branch as a Python "
+        "loop or if statement, which grad differentiates to any order.")
+
+
+@def_vjp(cond_vjp)
+def _cond_vjp_rule(ans, ct, pred, true_fun, false_fun, operands):
+    d[ct] = lax.control_flow.second_order_error("cond")
+    d[operands] = lax.control_flow.second_order_error("cond")
+
+
+@def_vjp(switch_vjp)
+def _switch_vjp_rule(ans, ct, index, branches, operands):
+    d[ct] = lax.control_flow.second_order_error("switch")
+    d[operands] = lax.control_flow.second_order_error("switch")
+
+
+@def_vjp(while_loop_vjp)
+def _while_loop_vjp_rule(ans, ct, ans_, cond_fun, body_fun, init_val, max_trips=1000):
+    d[ct] = lax.control_flow.second_order_error("while_loop")
+    d[ans_] = lax.control_flow.second_order_error("while_loop")
+    d[init_val] = lax.control_flow.second_order_error("while_loop")
+
+
+@def_vjp(fori_loop_vjp)
+def _fori_loop_vjp_rule(ans, ct, ans_, lower, upper, body_fun, init_val, max_trips=1000):
+    d[ct] = lax.control_flow.second_order_error("fori_loop")
+    d[ans_] = lax.control_flow.second_order_error("fori_loop")
+    d[init_val] = lax.control_flow.second_order_error("fori_loop")
+
+
+@def_vjp(scan_vjp)
+def _scan_vjp_rule(ans, ct, ans_, f, init, xs=None, length=None, reverse=False, unroll=1):
+    d[ct] = lax.control_flow.second_order_error("scan")
+    d[ans_] = lax.control_flow.second_order_error("scan")
+    d[init] = lax.control_flow.second_order_error("scan")
+    d[xs] = lax.control_flow.second_order_error("scan")
+
+
+@def_vjp(map_vjp)
+def _map_vjp_rule(ans, ct, ans_, f, xs):
+    d[ct] = lax.control_flow.second_order_error("map")
+    d[ans_] = lax.control_flow.second_order_error("map")
+    d[xs] = lax.control_flow.second_order_error("map")
