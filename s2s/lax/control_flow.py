@@ -42,9 +42,20 @@ float32[3] to float32[4]``.
 ``cond_vjp``, ``switch_vjp``, ``while_loop_vjp``, ``fori_loop_vjp``, ``scan_vjp``
 and ``map_vjp``, which differentiate the user's callables with ``s2s.vjp`` (their
 source is transformed like any user function) and run the reverse pass with the
-control flow here, so they work eagerly and under ``jit``. Only the operands are
-differentiated: a value a callable closes over gets no gradient (pass it as an
-operand or in the carry). Each helper's docstring gives its cost.
+control flow here, so they work eagerly and under ``jit``:
+
+* ``cond``/``switch``: the vjp of the branch taken (its forward recomputed).
+* ``fori_loop``/``scan``: a forward ``scan`` stacks the carry of every
+  iteration, a reverse ``scan`` runs the body's vjp over them; ``map``: the
+  body's vjp on every slice.
+* ``while_loop``: eagerly the trips are recorded; under ``jit`` the carries go
+  into a buffer of ``max_trips`` (1000) iterations and a longer loop gives NaN.
+
+``cond`` and ``switch`` take ``*operands``, which a template cannot address one
+by one, so their rules are on ``_cond``/``_switch`` (operands as one tuple),
+which the public functions call. Only operands and carries are differentiated:
+a value a callable closes over gets no gradient (pass it as an operand or in the
+carry). The helpers' own reverse pass (second order) raises NotImplementedError.
 """
 import builtins
 import functools
@@ -106,9 +117,10 @@ class _Fun:
         out = self.fun(*self.in_tree.unflatten(leaves))
         if self.pair:
             if not isinstance(out, (tuple, list)) or len(out) != 2:
-                raise ControlFlowError(
-                    f"{self.who} must return a pair (carry, y), got "
-                    f"{type(out).__name__}{'' if not isinstance(out, (tuple, list)) else f' of length {len(out)}'}")
+                got = type(out).__name__
+                if isinstance(out, (tuple, list)):
+                    got += f" of length {len(out)}"
+                raise ControlFlowError(f"{self.who} must return a pair (carry, y), got {got}")
             carry, y = out
             out_leaves, tree = tree_flatten(carry)
             y_leaves, self.y_tree = tree_flatten(y)
@@ -536,27 +548,33 @@ while_p.def_abstract_eval(_while_abstract)
 while_p.def_lower(_while_lower)
 
 
-def _settle_carry(trace, fun, avals, extra_avals=(), wrap=None):
-    """Traces ``fun`` until its carry types are fixed; returns the carry avals and the outputs."""
+def _settle_carry(trace, fun, avals, extra_avals=()):
+    """Traces ``fun`` until its carry types are fixed.
+
+    Returns the carry avals, the output avals and the last region's text, or None
+    when outputs must be converted (``fun.convert``, set here) and ``fun`` must be
+    traced again.
+    """
     for _ in range(8):
         fun.convert = None
-        _, outs = trace.trace_region([*avals, *extra_avals], fun)
+        text, outs = trace.trace_region([*avals, *extra_avals], fun)
         n = len(avals)
-        new, convert, changed = _join_carry(fun, avals, outs[:n])
-        avals = new
+        avals, convert, changed = _join_carry(fun, avals, outs[:n])
         if changed:
             continue
         if any(c is not None for c in convert):
             fun.convert = convert + [None] * (len(outs) - n)
-        return avals, outs
+            text = None
+        return avals, outs, text
     raise ControlFlowError(f"{fun.who}: the carry types did not settle")  # pragma: no cover
 
 
 def _stage_while(trace, operands, params):
     cond_fun, body_fun = params["cond_fun"], params["body_fun"]
     init = [trace.to_tracer(o) for o in operands]
-    avals, _ = _settle_carry(trace, body_fun, [t.aval for t in init])
-    body_fun.region, _ = trace.trace_region(avals, body_fun)
+    avals, _, body_fun.region = _settle_carry(trace, body_fun, [t.aval for t in init])
+    if body_fun.region is None:
+        body_fun.region, _ = trace.trace_region(avals, body_fun)
     cond_fun.region, outs = trace.trace_region(avals, cond_fun)
     _check_pred_out(cond_fun, outs)
     body_fun.in_avals = avals
@@ -612,6 +630,16 @@ def _update_leading(buf, y, t):
     return _st.dynamic_update_slice(buf, row, t, *([0] * (buf.ndim - 1)))
 
 
+def _row(x, t):
+    """``x[t]`` for a static ``t`` (a static slice when ``x`` is a tracer)."""
+    if not isinstance(x, Tracer):
+        return x[t, ...]
+    shape = tuple(x.shape)
+    row = _st.slice(x, start_indices=(t,) + (0,) * (len(shape) - 1),
+                    limit_indices=(t + 1,) + shape[1:])
+    return _st.reshape(row, new_sizes=shape[1:])
+
+
 def _stack(rows, aval):
     """Stacks per-iteration values (eager: NumPy; other traces: lax) as ``aval``."""
     if not any(isinstance(r, Tracer) for r in rows):
@@ -627,7 +655,7 @@ def _scan_impl(*args, body, length, reverse, num_carry, unroll):
     rows = []
     for k in range(length):
         t = length - 1 - k if reverse else k
-        outs = body(*carry, *[x[t, ...] for x in xs])
+        outs = body(*carry, *[_row(x, t) for x in xs])
         _escalate_if_staged(outs)
         carry, avals = _eager_carry(body, avals, outs[:num_carry])
         rows.append(outs[num_carry:])
@@ -679,7 +707,7 @@ def _stage_scan(trace, operands, params):
     vals = [trace.to_tracer(o) for o in operands]
     init, xs = vals[:nc], vals[nc:]
     x_avals = [x.aval.update(shape=x.aval.shape[1:]) for x in xs]
-    avals, outs = _settle_carry(trace, body, [t.aval for t in init], x_avals)
+    avals, outs, _ = _settle_carry(trace, body, [t.aval for t in init], x_avals)
     y_avals = outs[nc:]
     buf_avals = [y.update(shape=(length,) + y.shape, weak_type=False) for y in y_avals]
 
