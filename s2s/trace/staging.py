@@ -103,7 +103,7 @@ class StagingTrace(Trace):
         return t
 
     def trace_region(self, arg_avals, fun):
-        """Stages ``fun(*arg_tracers) -> list of values`` as a region; returns ``(text, out_avals)``.
+        """Stages ``fun(*arg_tracers) -> values`` as a region; returns ``(text, out_avals)``.
 
         The region is built by this trace on its own builder (for the regions of
         control-flow ops such as ``stablehlo.while``): values staged before stay
