@@ -188,7 +188,10 @@ def _element_str(tree, index, strip=0):
     if not path:
         return "the carry"
     first, rest = path[0], path[1:]
-    text = str(first) if isinstance(first, int) else (first if first.startswith(".") else f"[{first}]")
+    if isinstance(first, int) or first.startswith("."):
+        text = str(first)
+    else:
+        text = f"[{first}]"
     for p in rest:
         text += p if isinstance(p, str) and p.startswith(".") else f"[{p}]"
     return f"the carry element {text}"
@@ -829,7 +832,8 @@ def fori_loop(lower, upper, body_fun, init_val):
     dt = _fori_dtype(lower, upper)
     if _fori_concrete(lower) and _fori_concrete(upper):
         n = builtins.max(int(upper) - int(lower), 0)
-        (_, out), _ = _scan(functools.partial(_fori_body, body_fun), (np.asarray(int(lower), dt), init_val), None, n,
+        start = np.asarray(int(lower), dt)
+        (_, out), _ = _scan(functools.partial(_fori_body, body_fun), (start, init_val), None, n,
                             False, 1, "fori_loop: body_fun", strip=1)
         return out
     lower, upper = _convert(lower, dt), _convert(upper, dt)
@@ -915,8 +919,8 @@ def _fill_ct(like, ct):
     if isinstance(ct, Tracer) or isinstance(like, StagedTracer):
         ct = _convert(ct, aval.dtype)
         if ct.shape != aval.shape:
-            ct = _st.broadcast_in_dim(ct, shape=aval.shape,
-                                      broadcast_dimensions=tuple(range(aval.ndim - ct.ndim, aval.ndim)))
+            dims = tuple(range(aval.ndim - ct.ndim, aval.ndim))
+            ct = _st.broadcast_in_dim(ct, shape=aval.shape, broadcast_dimensions=dims)
         return ct
     return np.broadcast_to(np.asarray(ct, aval.dtype), aval.shape)
 
@@ -952,7 +956,8 @@ def switch_vjp(ct, index, branches, operands):
     taken.
     """
     branches = list(branches)
-    return _switch(index, [functools.partial(_branch_pullback, b) for b in branches], (ct, tuple(operands)))
+    pullbacks = [functools.partial(_branch_pullback, b) for b in branches]
+    return _switch(index, pullbacks, (ct, tuple(operands)))
 
 
 def cond_vjp(ct, pred, true_fun, false_fun, operands):
