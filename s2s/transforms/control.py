@@ -116,9 +116,18 @@ class _Control:
         ret = gast.Return(value=_tuple(outs))
         true_fn = _fdef(true_name, outs, (body or []) + [ret])
         false_fn = _fdef(false_name, outs, (orelse or []) + [copy.deepcopy(ret)])
+        # Outputs only one branch surely assigns: an error under jit if undefined before.
+        in_true = _definitely_assigned(s.body, set())
+        in_false = _definitely_assigned(s.orelse, set())
+        partial = {n: ("if" if n in in_true else "else") for n in outs
+                   if (n in in_true) != (n in in_false) and n not in assigned and n not in self.params}
+        keywords = []
+        if partial:
+            keywords = [gast.keyword(arg="partial", value=gast.Dict(
+                keys=[q.const(k) for k in sorted(partial)], values=[q.const(partial[k]) for k in sorted(partial)]))]
         call = gast.Call(func=self.op("if_stmt"),
                          args=[copy.deepcopy(s.test), q.name(true_name), q.name(false_name), _tuple(outs),
-                               _names_const(outs), self.where(s)], keywords=[])
+                               _names_const(outs), self.where(s)], keywords=keywords)
         assign = gast.Assign(targets=[_tuple(outs, gast.Store())], value=call, type_comment=None)
         new = self.undefined_inits(outs, assigned, s) + [true_fn, false_fn, assign]
         return [gast.copy_location(n, s) for n in new]

@@ -50,15 +50,25 @@ def _location(where):
 # if
 
 
-def if_stmt(cond, true_fn, false_fn, state, names, where=None):
-    """``if cond: true_fn else: false_fn`` over the variables ``names`` (values ``state``)."""
+def if_stmt(cond, true_fn, false_fn, state, names, where=None, partial=None):
+    """``if cond: true_fn else: false_fn`` over the variables ``names`` (values ``state``).
+
+    ``partial`` maps the outputs that only one branch assigns to that branch.
+    """
     if not isinstance(cond, Tracer):
         return true_fn(*state) if cond else false_fn(*state)
-    return _staged_if(cond, true_fn, false_fn, tuple(state), names, where)
+    return _staged_if(cond, true_fn, false_fn, tuple(state), names, where, partial or {})
 
 
-def _staged_if(cond, true_fn, false_fn, state, names, where):
+def _staged_if(cond, true_fn, false_fn, state, names, where, partial):
     lax = _lax()
+    for value, name in zip(state, names):
+        if isinstance(value, Undefined) and name in partial:
+            raise TransformError(
+                f"{_location(where)}variable {name!r} is assigned only in the {partial[name]} branch of "
+                "an `if` whose condition is a staged value, and is used afterwards",
+                hint=f"assign {name!r} a value before the `if` (or in both branches)")
+    carried = [not isinstance(v, Undefined) or n not in partial for v, n in zip(state, names)]
     known = _defined(state)
     operands = [v for v, k in zip(state, known) if k]
 
@@ -66,25 +76,10 @@ def _staged_if(cond, true_fn, false_fn, state, names, where):
         it = iter(ops)
         return [next(it) if k else v for v, k in zip(state, known)]
 
-    # Which outputs each branch leaves undefined decides what the cond carries.
-    true_out = _probe(true_fn, state)
-    false_out = _probe(false_fn, state)
-    carried = []
-    for i, name in enumerate(names):
-        t_def = not isinstance(true_out[i], Undefined)
-        f_def = not isinstance(false_out[i], Undefined)
-        if t_def != f_def:
-            branch = "if" if t_def else "else"
-            raise TransformError(
-                f"{_location(where)}variable {name!r} is assigned only in the {branch} branch of an "
-                "`if` whose condition is a staged value, and is used afterwards",
-                hint=f"assign {name!r} a value before the `if` (or in both branches)")
-        carried.append(t_def)
-
     def branch(fn):
         def run(*ops):
             out = fn(*fill(ops))
-            return tuple(o for o, c in zip(out, carried) if c)
+            return tuple(_as_loop_value(o) for o, c in zip(out, carried) if c)
         return run
 
     pred = cond if cond.dtype == onp.bool_ else cond != 0
@@ -92,11 +87,6 @@ def _staged_if(cond, true_fn, false_fn, state, names, where):
     results = list(results) if isinstance(results, (tuple, list)) else [results]
     it = iter(results)
     return tuple(next(it) if c else Undefined(n) for c, n in zip(carried, names))
-
-
-def _probe(fn, state):
-    """Runs a branch once on the current values to learn which outputs it defines."""
-    return tuple(fn(*state))
 
 
 # ---------------------------------------------------------------------------
@@ -143,8 +133,8 @@ def _staged_while(test, body, state, names, where):
 
 def _as_loop_value(v):
     if isinstance(v, (bool, int, float, complex)):
-        import s2s.numpy as snp
-        return snp.asarray(v)
+        from s2s import dtypes
+        return onp.asarray(v, dtypes.python_scalar_dtype(v))
     return v
 
 
@@ -180,8 +170,7 @@ def for_stmt(iterable, body, state, names, where=None):
 
 
 def _staged_range_loop(r, body, state, names, where):
-    import s2s.numpy as snp
-    i0 = snp.asarray(r.start)
+    i0 = _as_loop_value(r.start)
     step = r.step
 
     def test(i, *s):
@@ -196,7 +185,6 @@ def _staged_range_loop(r, body, state, names, where):
 
 def _staged_array_loop(xs, body, state, names, where):
     n = xs.shape[0]
-    import s2s.numpy as snp
 
     def test(i, *s):
         return i < n
@@ -204,7 +192,7 @@ def _staged_array_loop(xs, body, state, names, where):
     def loop(i, *s):
         return (i + 1,) + tuple(body(xs[i], *s))
 
-    out = _staged_while(test, loop, (snp.asarray(0),) + state, ("<index>",) + tuple(names), where)
+    out = _staged_while(test, loop, (_as_loop_value(0),) + state, ("<index>",) + tuple(names), where)
     return out[1:]
 
 
