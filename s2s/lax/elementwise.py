@@ -258,8 +258,8 @@ def _any(name):
 
 
 def _trunc_div(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    dt = np.result_type(x, y)
+    dt = np.result_type(x, y)  # before asarray: Python scalars are weak (NEP 50)
+    x, y = np.asarray(x, dt), np.asarray(y, dt)
     if dt.kind in "iu":
         with np.errstate(divide="ignore", invalid="ignore"):
             q = np.floor_divide(x, y)
@@ -272,7 +272,8 @@ def _trunc_div(x, y):
 
 
 def _rem(x, y):
-    x, y = np.asarray(x), np.asarray(y)
+    dt = np.result_type(x, y)  # before asarray: Python scalars are weak (NEP 50)
+    x, y = np.asarray(x, dt), np.asarray(y, dt)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.fmod(x, y)
 
