@@ -12,7 +12,7 @@ import numpy as onp
 
 from s2s import dtypes, lax
 from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import abstractify
+from s2s.lax.core import Tracer, abstractify
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axes
 
 
@@ -43,7 +43,7 @@ def promote_inexact(name, *xs, allow_complex=False):
 def convert(x, dtype):
     """``x`` as ``dtype`` (unchanged when it already is a strongly typed ``dtype``)."""
     aval = abstractify(x)
-    if aval.dtype == dtype and not aval.weak_type:
+    if isinstance(x, (onp.ndarray, Tracer)) and aval.dtype == dtype and not aval.weak_type:
         return x
     return lax.convert_element_type(x, new_dtype=dtype)
 
