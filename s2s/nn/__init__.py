@@ -9,3 +9,4 @@ array([[0., 1.]], dtype=float32)
 """
 from s2s.nn.functions import *  # noqa: F401,F403
 from s2s.nn.functions import __all__  # noqa: F401
+from s2s.nn import initializers  # noqa: F401,E402
