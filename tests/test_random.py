@@ -245,6 +245,7 @@ JAX_CASES = {
     "normal": lambda r, k: r.normal(k, (3, 5)),
     "normal_big": lambda r, k: r.normal(k, (4000,)),
     "normal_f16": lambda r, k: r.normal(k, (300,), np.float16),
+    "normal_complex": lambda r, k: r.normal(k, (300,), np.complex64),
     "randint": lambda r, k: r.randint(k, (1000,), 0, 10),
     "randint_wide": lambda r, k: r.randint(k, (100,), -2 ** 31, 2 ** 31 - 1),
     "randint_u8": lambda r, k: r.randint(k, (100,), 0, 256, np.uint8),
@@ -274,6 +275,26 @@ def test_matches_jax_random(name):
         _same(draw(random, key), expected, f"{name} eager")
         if seed == 0:
             _same(s2s.jit(lambda k: draw(random, k))(key), expected, f"{name} jit")
+
+
+def test_matches_jax_random_x64(x64):
+    jax = pytest.importorskip("jax")
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        for seed in (0, 2 ** 40 + 3):
+            jkey, key = jax.random.PRNGKey(seed), random.PRNGKey(seed)
+            _same(key, np.asarray(jkey), "PRNGKey")
+            for name, draw in (("bits", lambda r, k: r.bits(k, (7,))),
+                               ("uniform", lambda r, k: r.uniform(k, (500,), minval=-3.3, maxval=7.1)),
+                               ("normal", lambda r, k: r.normal(k, (500,))),
+                               ("normal_complex", lambda r, k: r.normal(k, (50,), np.complex128)),
+                               ("randint", lambda r, k: r.randint(k, (50,), -5, 2 ** 40))):
+                expected = np.asarray(draw(jax.random, jkey))
+                _same(draw(random, key), expected, f"{name} x64 eager")
+                _same(s2s.jit(lambda k: draw(random, k))(key), expected, f"{name} x64 jit")
+    finally:
+        jax.config.update("jax_enable_x64", old)
 
 
 def test_threefry_matches_jax():

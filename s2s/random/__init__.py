@@ -222,10 +222,11 @@ def normal(key, shape=(), dtype=None):
     if dtypes.is_complex(dt):
         real = dtypes.real_dtype(dt)
         key_re, key_im = _split2(key)
-        scale = onp.array(onp.sqrt(0.5), real)
-        re = lax.mul(_normal_real(key_re, shape, real), scale)
-        im = lax.mul(_normal_real(key_im, shape, real), scale)
-        return lax.complex(re, im)
+        # jax divides by sqrt(2) + 0j, which XLA computes as a product with 1 / sqrt(2);
+        # a complex product keeps XLA from folding the factor into the real parts' sqrt(2).
+        scale = onp.array(1, real) / onp.array(onp.sqrt(2), real)
+        z = lax.complex(_normal_real(key_re, shape, real), _normal_real(key_im, shape, real))
+        return lax.mul(z, onp.array(scale, dt))
     if not dtypes.is_float(dt):
         raise DtypeError(f"normal: dtype must be a floating or complex dtype, got {dt.name}")
     return _normal_real(key, shape, dt)
