@@ -18,6 +18,7 @@ arithmetic wraps, as XLA's does), its lax composite defines it under ``jit``.
 >>> threefry2x32(np.uint32(0), np.uint32(0), np.zeros(2, np.uint32), np.arange(2, dtype=np.uint32))
 [array([1797259609,  928981903], dtype=uint32), array([2579123966, 3453687069], dtype=uint32)]
 """
+import functools
 import math
 
 import numpy as onp
@@ -154,20 +155,103 @@ def seed_key(seed):
     return stack_words(high, low)
 
 
-def counters(shape):
-    """``(hi, lo)`` uint32 words of a 64-bit iota over ``shape`` (row-major)."""
+
+def _check_size(shape):
     size = math.prod(shape)
     if size > 2 ** 32:
         raise NotImplementedError(f"random: {size} values at once exceed 2**32; draw in pieces")
-    lo = lax.reshape(lax.iota(dtype=dtypes.uint32, shape=(size,), dimension=0), new_sizes=shape)
-    return onp.zeros(shape, onp.uint32), lo
+    return size
+
+
+class _LaxKeyOps:
+    """The array operations the key functions need, on ``s2s.lax`` (the staged semantics)."""
+
+    words = staticmethod(key_words)
+    stack = staticmethod(stack_words)
+    hash = staticmethod(_threefry_composite)
+    xor = staticmethod(lax.bitwise_xor)
+    bitwise_or = staticmethod(lax.bitwise_or)
+
+    @staticmethod
+    def counters(shape):
+        size = _check_size(shape)
+        lo = lax.reshape(lax.iota(dtype=dtypes.uint32, shape=(size,), dimension=0), new_sizes=shape)
+        return onp.zeros(shape, onp.uint32), lo
+
+    @staticmethod
+    def convert(x, dtype):
+        return lax.convert_element_type(x, new_dtype=dtype)
+
+    @staticmethod
+    def shift_left(x, n):
+        return lax.shift_left(x, onp.asarray(n, h.dtype_of(x)))
+
+
+class _NumPyKeyOps:
+    """The same operations on NumPy: the eager rules, equal to the staged ones bit for bit."""
+
+    hash = staticmethod(_threefry_impl)
+    xor = staticmethod(onp.bitwise_xor)
+    bitwise_or = staticmethod(onp.bitwise_or)
+
+    @staticmethod
+    def words(key):
+        key = onp.asarray(key, onp.uint32)
+        return key[0], key[1]
+
+    @staticmethod
+    def stack(w1, w2):
+        return onp.stack([w1, w2], axis=-1)
+
+    @staticmethod
+    def counters(shape):
+        size = _check_size(shape)
+        return onp.zeros(shape, onp.uint32), onp.arange(size, dtype=onp.uint32).reshape(shape)
+
+    @staticmethod
+    def convert(x, dtype):
+        return onp.asarray(x).astype(dtype)
+
+    @staticmethod
+    def shift_left(x, n):
+        return onp.left_shift(x, onp.asarray(n, x.dtype))
+
+
+def _split(ops, key, *, shape):
+    k1, k2 = ops.words(key)
+    return ops.stack(*ops.hash(k1, k2, *ops.counters(shape)))
+
+
+def _fold_in(ops, key, data):
+    k1, k2 = ops.words(key)
+    return ops.stack(*ops.hash(k1, k2, onp.zeros((), onp.uint32), data))
+
+
+def _random_bits(ops, key, *, bit_width, shape):
+    k1, k2 = ops.words(key)
+    w1, w2 = ops.hash(k1, k2, *ops.counters(shape))
+    dtype = _UINT[bit_width]
+    if bit_width == 64:
+        return ops.bitwise_or(ops.shift_left(ops.convert(w1, dtype), 32), ops.convert(w2, dtype))
+    bits = ops.xor(w1, w2)
+    return bits if bit_width == 32 else ops.convert(bits, dtype)
+
+
+def _key_primitive(name, fn):
+    """A NumPy-level primitive running ``fn`` on NumPy eagerly and on lax when staged."""
+    prim = numpy_primitive(name, functools.partial(fn, _NumPyKeyOps), functools.partial(fn, _LaxKeyOps))
+    def_zero_derivative(prim)
+    return prim
+
+
+split_p = _key_primitive("random_split", _split)
+fold_in_p = _key_primitive("random_fold_in", _fold_in)
+random_bits_p = _key_primitive("random_bits", _random_bits)
 
 
 def split_key(key, shape):
     """``shape`` new keys from ``key``: an array of shape ``(*shape, 2)``."""
-    k1, k2 = key_words(key)
-    w1, w2 = threefry2x32(k1, k2, *counters(shape))
-    return stack_words(w1, w2)
+    return split_p.bind(key, shape=tuple(shape))
 
 
 def fold_in_key(key, data):
@@ -176,23 +260,12 @@ def fold_in_key(key, data):
         data = onp.uint32(data % 2 ** 32)
     elif h.dtype_of(data).kind not in "iu" or h.shape_of(data):
         raise TypeError(f"fold_in: data must be an integer scalar, got {abstractify(data).str_short()}")
-    k1, k2 = key_words(key)
-    data = lax.convert_element_type(data, new_dtype=dtypes.uint32)
-    w1, w2 = threefry2x32(k1, k2, onp.zeros((), onp.uint32), data)
-    return stack_words(w1, w2)
+    return fold_in_p.bind(key, lax.convert_element_type(data, new_dtype=dtypes.uint32))
 
 
 def random_bits(key, bit_width, shape):
     """Uniform random unsigned integers of ``bit_width`` bits (8, 16, 32 or 64) and ``shape``."""
-    k1, k2 = key_words(key)
-    w1, w2 = threefry2x32(k1, k2, *counters(shape))
-    dtype = _UINT[bit_width]
-    if bit_width == 64:
-        hi = lax.convert_element_type(w1, new_dtype=dtype)
-        lo = lax.convert_element_type(w2, new_dtype=dtype)
-        return lax.bitwise_or(lax.shift_left(hi, onp.asarray(32, dtype)), lo)
-    bits = lax.bitwise_xor(w1, w2)
-    return bits if bit_width == 32 else lax.convert_element_type(bits, new_dtype=dtype)
+    return random_bits_p.bind(key, bit_width=int(bit_width), shape=tuple(shape))
 
 
 def unsigned_dtype(bit_width):
