@@ -44,7 +44,8 @@ def _check_real(name, *xs):
             raise DtypeError(f"{name} does not accept complex input ({h.dtype_of(x).name})")
 
 
-def _lse_composite(a, b=None, *, axis=None, keepdims=False):
+def _lse_parts(a, b, axis, keepdims):
+    """``(log|s|, sign(s))`` for ``s = sum(b * exp(a), axis)`` (``b`` may be None)."""
     if b is None:
         a, = h.promote_inexact("logsumexp", a)
     else:
@@ -52,20 +53,20 @@ def _lse_composite(a, b=None, *, axis=None, keepdims=False):
         shape = broadcast_shapes("logsumexp", h.shape_of(a), h.shape_of(b))
         a, b = h.broadcast_to(a, shape), h.broadcast_to(b, shape)
         a = h.where(lax.ne(b, 0), a, -onp.inf)
-    shape = h.shape_of(a)
-    axes = h.reduction_axes("logsumexp", axis, len(shape))
+    axes = h.reduction_axes("logsumexp", axis, len(h.shape_of(a)))
     amax = h.reduce_max(a, axes, keepdims=True)
     amax = lax.stop_gradient(h.where(lax.is_finite(amax), amax, 0))
     exp_a = lax.exp(lax.sub(a, amax))
     if b is not None:
         exp_a = lax.mul(exp_a, b)
     total = h.reduce_sum(exp_a, axes, keepdims)
-    sign = lax.sign(total)
     amax_out = amax if keepdims else lax.reshape(amax, new_sizes=h.shape_of(total))
-    out = lax.add(lax.log(lax.abs(total)), amax_out)
-    if b is not None:
-        out = h.where(lax.lt(sign, 0), onp.nan, out)
-    return out
+    return lax.add(lax.log(lax.abs(total)), amax_out), lax.sign(total)
+
+
+def _lse_composite(a, b=None, *, axis=None, keepdims=False):
+    out, sign = _lse_parts(a, b, axis, keepdims)
+    return out if b is None else h.where(lax.lt(sign, 0), onp.nan, out)
 
 
 def _lse_impl(a, b=None, *, axis=None, keepdims=False):
@@ -93,23 +94,6 @@ def _lse_impl(a, b=None, *, axis=None, keepdims=False):
 logsumexp_p = numpy_primitive("logsumexp", _lse_impl, _lse_composite)
 
 
-def _lse_with_sign(a, b, axis, keepdims):
-    if b is None:
-        a, = h.promote_inexact("logsumexp", a)
-        b = h.full(1, h.shape_of(a), h.dtype_of(a))
-    else:
-        a, b = h.promote_inexact("logsumexp", a, b)
-    shape = broadcast_shapes("logsumexp", h.shape_of(a), h.shape_of(b))
-    a, b = h.broadcast_to(a, shape), h.broadcast_to(b, shape)
-    a = h.where(lax.ne(b, 0), a, -onp.inf)
-    axes = h.reduction_axes("logsumexp", axis, len(shape))
-    amax = h.reduce_max(a, axes, keepdims=True)
-    amax = lax.stop_gradient(h.where(lax.is_finite(amax), amax, 0))
-    total = h.reduce_sum(lax.mul(lax.exp(lax.sub(a, amax)), b), axes, keepdims)
-    amax_out = amax if keepdims else lax.reshape(amax, new_sizes=h.shape_of(total))
-    return lax.add(lax.log(lax.abs(total)), amax_out), lax.sign(total)
-
-
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """``log(sum(b * exp(a), axis))`` computed stably, as ``scipy.special.logsumexp``.
 
@@ -124,7 +108,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     axis = _static_axis(axis)
     _check_real("logsumexp", a, b)
     if return_sign:
-        return _lse_with_sign(a, b, axis, bool(keepdims))
+        return _lse_parts(a, b, axis, bool(keepdims))
     if b is None:
         return logsumexp_p.bind(a, axis=axis, keepdims=bool(keepdims))
     return logsumexp_p.bind(a, b, axis=axis, keepdims=bool(keepdims))
