@@ -58,7 +58,8 @@ ACTIVATIONS = [
     ("elu_alpha", lambda x: nn.elu(x, 0.5), lambda x: _elu(x, 0.5), False),
     ("leaky_relu", nn.leaky_relu, lambda x: np.where(x >= 0, x, 0.01 * x), False),
     ("leaky_relu_slope", lambda x: nn.leaky_relu(x, 0.2), lambda x: np.where(x >= 0, x, 0.2 * x), False),
-    ("celu", lambda x: nn.celu(x, 1.5), lambda x: np.maximum(x, 0) + 1.5 * np.expm1(np.minimum(x, 0) / 1.5), False),
+    ("celu", lambda x: nn.celu(x, 1.5),
+     lambda x: np.maximum(x, 0) + 1.5 * np.expm1(np.minimum(x, 0) / 1.5), False),
     ("selu", nn.selu, lambda x: SCALE * _elu(x, ALPHA), False),
     ("hard_tanh", nn.hard_tanh, lambda x: np.clip(x, -1, 1), False),
     ("hard_sigmoid", nn.hard_sigmoid, lambda x: np.clip(x + 3, 0, 6) / 6, False),
@@ -197,7 +198,8 @@ def test_against_jax_nn():
     for name in names:
         expected = np.asarray(getattr(jnn, name)(x))
         assert_close(getattr(nn, name)(x), expected, rtol=2e-5, atol=2e-6, err_msg=name)
-    assert_close(nn.gelu(x, approximate=False), np.asarray(jnn.gelu(x, approximate=False)), rtol=2e-5, atol=1e-6)
+    assert_close(nn.gelu(x, approximate=False), np.asarray(jnn.gelu(x, approximate=False)),
+                 rtol=2e-5, atol=1e-6)
     idx = np.array([[0, 3], [-1, 2]], np.int32)
     assert_close(nn.one_hot(idx, 3, axis=0), np.asarray(jnn.one_hot(idx, 3, axis=0)))
 
