@@ -61,7 +61,7 @@ ACTIVATIONS = [
     ("celu", lambda x: nn.celu(x, 1.5),
      lambda x: np.maximum(x, 0) + 1.5 * np.expm1(np.minimum(x, 0) / 1.5), False),
     ("selu", nn.selu, lambda x: SCALE * _elu(x, ALPHA), False),
-    ("hard_tanh", nn.hard_tanh, lambda x: np.clip(x, -1, 1), False),
+    ("hard_tanh", nn.hard_tanh, lambda x: np.clip(x, -1, 1), True),
     ("hard_sigmoid", nn.hard_sigmoid, lambda x: np.clip(x + 3, 0, 6) / 6, False),
     ("hard_silu", nn.hard_silu, lambda x: x * np.clip(x + 3, 0, 6) / 6, False),
     ("soft_sign", nn.soft_sign, lambda x: x / (np.abs(x) + 1), False),

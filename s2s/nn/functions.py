@@ -167,13 +167,12 @@ def selu(x):
 
 
 def hard_tanh(x):
-    """``x`` clipped to ``[-1, 1]``.
+    """``x`` clipped to ``[-1, 1]`` (integers stay integers).
 
     >>> from s2s import nn
     >>> nn.hard_tanh([-3.0, 0.5, 3.0])
     array([-1. ,  0.5,  1. ], dtype=float32)
     """
-    x = _inexact("hard_tanh", x)
     return lax.max(lax.min(x, 1), -1)
 
 

@@ -443,7 +443,7 @@ def _choice_weighted(key, n, shape, replace, p):
         below = lax.lt(cumulative, lax.expand_dims(r, dimensions=(len(shape),)))
         return lax.reduce_sum(lax.convert_element_type(below, new_dtype=dtypes.default_int_dtype()),
                               axes=(len(shape),))
-    scores = lax.add(gumbel(key, (n,), h.dtype_of(p)), lax.log(p))
+    scores = lax.add(gumbel(key, (n,), h.dtype_of(p)), fops.log(p))
     _, order = lax.sort(lax.neg(scores), _arange(n), dimension=0, is_stable=True, num_keys=1)
     k = math.prod(shape)
     return lax.reshape(lax.slice(order, start_indices=(0,), limit_indices=(k,)), new_sizes=shape)
