@@ -676,22 +676,30 @@ def test_functions_without_source_are_recorded_on_the_path_taken():
 # Known gaps of the reverse transformation (s2s/transforms), not of these rules.
 
 
-@pytest.mark.xfail(reason="reverse transform: values a callable closes over get no adjoint "
-                          "(templates only reach the call's arguments)", strict=False)
-def test_gradient_through_closed_over_values():
+def test_gradient_through_closed_over_values_is_refused_clearly():
+    # Values a callable captures would get no gradient; s2s says so instead.
+    from s2s.errors import TransformError
+
     def f(x, w):
         return lax.fori_loop(0, 3, lambda i, c: c * w, x)
 
+    with pytest.raises(TransformError, match="'w'.*through the call's arguments"):
+        s2s.grad(f, argnums=(0, 1))(1.5, 2.0)
+
+
+def test_gradient_through_the_carry_instead():
+    def f(x, w):
+        out, _ = lax.fori_loop(0, 3, lambda i, c: (c[0] * c[1], c[1]), (x, w))
+        return out
+
     _, gw = s2s.grad(f, argnums=(0, 1))(1.5, 2.0)
-    np.testing.assert_allclose(gw, 3 * 1.5 * 2.0 ** 2)
+    np.testing.assert_allclose(gw, 3 * 1.5 * 2.0 ** 2, rtol=1e-6)
 
 
 def _calls_fori_with_a_local_callable(x):
     return lax.fori_loop(0, 2, lambda i, a: a * 2.0, x)
 
 
-@pytest.mark.xfail(reason="reverse transform: a local def read by a template in a bwd_* "
-                          "function is not saved on the tape (NameError)", strict=False)
 def test_local_callable_in_a_callee():
     def f(x):
         return _calls_fori_with_a_local_callable(x) * 3.0

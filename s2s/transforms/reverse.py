@@ -707,7 +707,28 @@ class _Reverse:
                                              args=[q.name(dans), q.const(n)], keywords=[]), type_comment=None)
         return [unpack] + [self._contribution(e, q.name(t), maybe_none=True) for e, t in temps]
 
+    def check_captures(self, s, args, keywords):
+        """A function passed as a value must not read active variables of this one.
+
+        Templates differentiate with respect to the call's arguments; values a
+        nested function captures would silently get no gradient.
+        """
+        local_defs = {n.name: n for n in gast.walk(gast.Module(body=self.body, type_ignores=[]))
+                      if isinstance(n, gast.FunctionDef)}
+        for a in list(args) + [k.value for k in keywords]:
+            if isinstance(a, gast.Name) and a.id in local_defs:
+                fdef = local_defs[a.id]
+                own = activity_locals(fdef)
+                captured = sorted(n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                                  and isinstance(n.ctx, gast.Load) and n.id in self.active and n.id not in own)
+                if captured:
+                    self.error(s, f"s2s cannot differentiate through {', '.join(map(repr, captured))}, "
+                                  f"which the function {a.id!r} reads from the enclosing function",
+                               f"pass {', '.join(captured)} to {a.id!r} through the call's arguments "
+                               "(e.g. the loop carry) instead of capturing it")
+
     def instantiate(self, s, callee, target, dans, args, keywords):
+        self.check_captures(s, args, keywords)
         try:
             t = templates.parse(callee.template)
             bound = templates.bind(t, q.name(target), list(args), list(keywords))
@@ -871,6 +892,9 @@ class _Reverse:
     def defined_names(self):
         names = set(self.params) | set(self.flags.values())
         for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, gast.FunctionDef):
+                names.add(node.name)
+        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
         for rec in self.records.values():
@@ -929,6 +953,11 @@ class _Reverse:
         self.tape_inits = [q.assign(t, q.const(None)) for t in tape
                            if t not in assigned and t not in maybe_unbound and t != self.stack]
         return out
+
+
+def activity_locals(fdef):
+    from s2s.parse.resolve import local_names
+    return local_names(fdef)
 
 
 def _is_marker(node, marker):
