@@ -720,7 +720,7 @@ class _Reverse:
                 fdef = local_defs[a.id]
                 own = activity_locals(fdef)
                 captured = sorted(n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
-                                  and isinstance(n.ctx, gast.Load) and n.id in self.active and n.id not in own)
+                                  and isinstance(n.ctx, gast.Load) and n.id in self.varied and n.id not in own)
                 if captured:
                     self.error(s, f"s2s cannot differentiate through {', '.join(map(repr, captured))}, "
                                   f"which the function {a.id!r} reads from the enclosing function",
