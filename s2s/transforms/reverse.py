@@ -877,6 +877,7 @@ class _Reverse:
             else:
                 param_adjoints[p] = None
         forward, reverse = self.resolve_placeholders(forward, reverse)
+        reverse = self.drop_dead_resets(reverse, {a for a in param_adjoints.values() if a})
         adjoint_names = set(self.adjoints.values())
         tape = sorted(n for n in live_in(reverse) - adjoint_names if n in self.defined_names())
         if self.stack is not None and self.stack not in tape:
@@ -888,6 +889,30 @@ class _Reverse:
                             dict(self.adjoints), result_active)
         out.tape_inits = self.tape_inits
         return out
+
+    def drop_dead_resets(self, reverse, returned):
+        """Removes ``bx = None`` where nothing reads ``bx`` before it is assigned again."""
+        from s2s.transforms import liveness
+        adjoint_names = set(self.adjoints.values())
+
+        def prune(stmts):
+            out = []
+            for st in stmts:
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) \
+                        and st.targets[0].id in adjoint_names and isinstance(st.value, gast.Constant) \
+                        and st.value.value is None and st.targets[0].id not in st._s2s_live_out:
+                    continue
+                for field in ("body", "orelse"):
+                    if isinstance(getattr(st, field, None), list):
+                        setattr(st, field, prune(getattr(st, field)) or
+                                ([gast.Pass()] if field == "body" else []))
+                out.append(st)
+            if all(_is_comment_stmt(x) for x in out):
+                return []  # a block left with only comments is empty
+            return out
+
+        liveness.annotate(reverse, returned)
+        return prune(reverse)
 
     def defined_names(self):
         names = set(self.params) | set(self.flags.values())
@@ -953,6 +978,11 @@ class _Reverse:
         self.tape_inits = [q.assign(t, q.const(None)) for t in tape
                            if t not in assigned and t not in maybe_unbound and t != self.stack]
         return out
+
+
+def _is_comment_stmt(node):
+    return (isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant)
+            and isinstance(node.value.value, str) and node.value.value.startswith("__s2s_comment__"))
 
 
 def activity_locals(fdef):
