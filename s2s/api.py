@@ -149,6 +149,12 @@ class JitFunction:
         return Lowered(staged), flat.out_tree
 
     def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, "jit", self._fun)
+
+    def _call(self, args, kwargs):
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
         if any(isinstance(x, Tracer) for x in leaves):
             # Called while another trace is active (jit of jit, or a trace
@@ -453,6 +459,12 @@ def _with_user_location(e, name, fun):
             f"took (in {_fun_name(fun)}: `{text}`). Assign it on every path (e.g. before the "
             "if/loop), or avoid reading it there.")
         new.__cause__ = e
+        return new
+    from s2s.errors import TransformError
+    if isinstance(e, TransformError) and e.filename is None:
+        new = type(e)(f"{e.args[0].split(chr(10))[0]} (`{text}`)", filename=filename, lineno=line,
+                      construct=e.construct, hint=e.hint)
+        new.__cause__ = e.__cause__
         return new
     e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
     return e

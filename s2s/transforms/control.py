@@ -9,7 +9,7 @@ functions over the variables it changes, plus one call::
         y = -x                        def else_body(y):
                                           y = -x
                                           return (y,)
-                                      (y,) = if_stmt(cond, if_body, else_body, (y,), ('y',))
+                                      (y,) = if_stmt(cond, if_body, else_body, (), ('y',))
 
 ``if_stmt``, ``while_stmt`` and ``for_stmt`` (``s2s.transforms.control_ops``) run
 plain Python when the predicate, condition or loop bounds are concrete, and
@@ -59,10 +59,6 @@ class _Control:
 
     def op(self, name):
         return q.name(self.ctx.runtime(name))
-
-    def where(self, s):
-        src = self.ctx.source
-        return gast.Tuple(elts=[q.const(src.filename), q.const(src.file_line(s))], ctx=gast.Load())
 
     def block(self, stmts, assigned):
         out = []
@@ -114,11 +110,13 @@ class _Control:
         true_name = self.namer.new("if_body")
         false_name = self.namer.new("else_body")
         ret = gast.Return(value=_tuple(outs))
-        true_fn = _fdef(true_name, outs, (body or []) + [ret])
-        false_fn = _fdef(false_name, outs, (orelse or []) + [copy.deepcopy(ret)])
-        # Outputs only one branch surely assigns: an error under jit if undefined before.
         in_true = _definitely_assigned(s.body, set())
         in_false = _definitely_assigned(s.orelse, set())
+        # A branch takes the outputs it may pass through or reads before assigning.
+        reads_first = liveness.annotate(copy.deepcopy(s.body)) | liveness.annotate(copy.deepcopy(s.orelse))
+        ins = [n for n in outs if n not in (in_true & in_false) or n in reads_first]
+        true_fn = _fdef(true_name, ins, (body or []) + [ret])
+        false_fn = _fdef(false_name, ins, (orelse or []) + [copy.deepcopy(ret)])
         partial = {n: ("if" if n in in_true else "else") for n in outs
                    if (n in in_true) != (n in in_false) and n not in assigned and n not in self.params}
         keywords = []
@@ -126,10 +124,10 @@ class _Control:
             keywords = [gast.keyword(arg="partial", value=gast.Dict(
                 keys=[q.const(k) for k in sorted(partial)], values=[q.const(partial[k]) for k in sorted(partial)]))]
         call = gast.Call(func=self.op("if_stmt"),
-                         args=[copy.deepcopy(s.test), q.name(true_name), q.name(false_name), _tuple(outs),
-                               _names_const(outs), self.where(s)], keywords=keywords)
+                         args=[copy.deepcopy(s.test), q.name(true_name), q.name(false_name), _tuple(ins),
+                               _names_const(outs)], keywords=keywords)
         assign = gast.Assign(targets=[_tuple(outs, gast.Store())], value=call, type_comment=None)
-        new = self.undefined_inits(outs, assigned, s) + [true_fn, false_fn, assign]
+        new = self.undefined_inits(ins, assigned, s) + [true_fn, false_fn, assign]
         return [gast.copy_location(n, s) for n in new]
 
     def loop_state(self, s, extra=()):
@@ -148,8 +146,8 @@ class _Control:
         test_fn = _fdef(test_name, state, [gast.Return(value=copy.deepcopy(s.test))])
         body_fn = _fdef(body_name, state, (body or []) + [gast.Return(value=_tuple(state))])
         call = gast.Call(func=self.op("while_stmt"),
-                         args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state),
-                               self.where(s)], keywords=[])
+                         args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
+                         keywords=[])
         assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
         new = self.undefined_inits(state, assigned, s) + [test_fn, body_fn, assign]
         return [gast.copy_location(n, s) for n in new]
@@ -170,8 +168,7 @@ class _Control:
         if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "range":
             iterable.func = self.op("srange")  # a staged bound gives a staged loop
         call = gast.Call(func=self.op("for_stmt"),
-                         args=[iterable, q.name(body_name), _tuple(state), _names_const(state),
-                               self.where(s)], keywords=[])
+                         args=[iterable, q.name(body_name), _tuple(state), _names_const(state)], keywords=[])
         assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
         new = self.undefined_inits(state, assigned, s) + [body_fn, assign]
         return [gast.copy_location(n, s) for n in new]

@@ -42,39 +42,37 @@ def _lax():
     return lax
 
 
-def _location(where):
-    return f"{where[0]}:{where[1]}: " if where else ""
-
-
 # ---------------------------------------------------------------------------
 # if
 
 
-def if_stmt(cond, true_fn, false_fn, state, names, where=None, partial=None):
-    """``if cond: true_fn else: false_fn`` over the variables ``names`` (values ``state``).
+def if_stmt(cond, true_fn, false_fn, inputs, names, partial=None):
+    """``if cond: true_fn(*inputs) else: false_fn(*inputs)``; returns the variables ``names``.
 
-    ``partial`` maps the outputs that only one branch assigns to that branch.
+    ``inputs`` are the values of the variables a branch may pass through or reads
+    first; ``partial`` maps the outputs that only one branch assigns to that branch.
     """
     if not isinstance(cond, Tracer):
-        return true_fn(*state) if cond else false_fn(*state)
-    return _staged_if(cond, true_fn, false_fn, tuple(state), names, where, partial or {})
+        return true_fn(*inputs) if cond else false_fn(*inputs)
+    return _staged_if(cond, true_fn, false_fn, tuple(inputs), names, partial or {})
 
 
-def _staged_if(cond, true_fn, false_fn, state, names, where, partial):
+def _staged_if(cond, true_fn, false_fn, inputs, names, partial):
     lax = _lax()
-    for value, name in zip(state, names):
-        if isinstance(value, Undefined) and name in partial:
+    undefined = {v.name for v in inputs if isinstance(v, Undefined)}
+    for name in names:
+        if name in partial and name in undefined:
             raise TransformError(
-                f"{_location(where)}variable {name!r} is assigned only in the {partial[name]} branch of "
-                "an `if` whose condition is a staged value, and is used afterwards",
+                f"variable {name!r} is assigned only in the {partial[name]} branch of an `if` whose "
+                "condition is a staged value, and is used afterwards",
                 hint=f"assign {name!r} a value before the `if` (or in both branches)")
-    carried = [not isinstance(v, Undefined) or n not in partial for v, n in zip(state, names)]
-    known = _defined(state)
-    operands = [v for v, k in zip(state, known) if k]
+    carried = [n not in undefined for n in names]
+    known = _defined(inputs)
+    operands = [v for v, k in zip(inputs, known) if k]
 
     def fill(ops):
         it = iter(ops)
-        return [next(it) if k else v for v, k in zip(state, known)]
+        return [next(it) if k else v for v, k in zip(inputs, known)]
 
     def branch(fn):
         def run(*ops):
@@ -93,30 +91,30 @@ def _staged_if(cond, true_fn, false_fn, state, names, where, partial):
 # while
 
 
-def while_stmt(test, body, state, names, where=None):
+def while_stmt(test, body, state, names):
     """``while test(): body()`` over the loop variables ``names``."""
     state = tuple(state)
     while True:
         c = test(*state)
         if isinstance(c, Tracer):
-            return _staged_while(test, body, state, names, where)
+            return _staged_while(test, body, state, names)
         if not c:
             return state
         state = tuple(body(*state))
         if any(isinstance(v, Tracer) for v in state) and _condition_is_staged(test, state):
-            return _staged_while(test, body, state, names, where)
+            return _staged_while(test, body, state, names)
 
 
 def _condition_is_staged(test, state):
     return isinstance(test(*state), Tracer)
 
 
-def _staged_while(test, body, state, names, where):
+def _staged_while(test, body, state, names):
     lax = _lax()
     for v, n in zip(state, names):
         if isinstance(v, Undefined):
             raise TransformError(
-                f"{_location(where)}variable {n!r} is assigned inside a `while` loop whose condition "
+                f"variable {n!r} is assigned inside a `while` loop whose condition "
                 "is a staged value but has no value before the loop",
                 hint=f"assign {n!r} an initial value (of the same shape and dtype) before the loop")
     init = tuple(_as_loop_value(v) for v in state)
@@ -157,19 +155,19 @@ def srange(*args):
     return range(*args)
 
 
-def for_stmt(iterable, body, state, names, where=None):
+def for_stmt(iterable, body, state, names):
     """``for x in iterable: body(x)`` over the loop variables ``names``."""
     state = tuple(state)
     if isinstance(iterable, StagedRange):
-        return _staged_range_loop(iterable, body, state, names, where)
+        return _staged_range_loop(iterable, body, state, names)
     if isinstance(iterable, Tracer):
-        return _staged_array_loop(iterable, body, state, names, where)
+        return _staged_array_loop(iterable, body, state, names)
     for item in iterable:
         state = tuple(body(item, *state))
     return state
 
 
-def _staged_range_loop(r, body, state, names, where):
+def _staged_range_loop(r, body, state, names):
     i0 = _as_loop_value(r.start)
     step = r.step
 
@@ -179,11 +177,11 @@ def _staged_range_loop(r, body, state, names, where):
     def loop(i, *s):
         return (i + step,) + tuple(body(i, *s))
 
-    out = _staged_while(test, loop, (i0,) + state, ("<index>",) + tuple(names), where)
+    out = _staged_while(test, loop, (i0,) + state, ("<index>",) + tuple(names))
     return out[1:]
 
 
-def _staged_array_loop(xs, body, state, names, where):
+def _staged_array_loop(xs, body, state, names):
     n = xs.shape[0]
 
     def test(i, *s):
@@ -192,7 +190,7 @@ def _staged_array_loop(xs, body, state, names, where):
     def loop(i, *s):
         return (i + 1,) + tuple(body(xs[i], *s))
 
-    out = _staged_while(test, loop, (_as_loop_value(0),) + state, ("<index>",) + tuple(names), where)
+    out = _staged_while(test, loop, (_as_loop_value(0),) + state, ("<index>",) + tuple(names))
     return out[1:]
 
 
