@@ -49,7 +49,7 @@ class Lowered:
 
     def compile(self):
         """Compiles for the default device."""
-        return compile_module(self.as_text(), self._staged.out_avals)
+        return compile_module(self.as_text(), self._staged.out_avals, self._staged.in_avals)
 
     @property
     def in_avals(self):
@@ -87,6 +87,8 @@ class JitFunction:
         self._static_argnames = tuple(static_argnames)
         self._donate_argnums = _normalize_argnums(donate_argnums)
         self._cache = {}
+        # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype).
+        self._fast = {} if not (self._static_argnums or self._static_argnames) else None
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -149,6 +151,16 @@ class JitFunction:
         return Lowered(staged), flat.out_tree
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            try:
+                entry = fast[tuple([(a.shape, a.dtype) for a in args])]
+            except (KeyError, AttributeError, TypeError):
+                entry = None
+            if entry is not None and entry[2] == config.enable_x64 and all(
+                    type(a) is np.ndarray for a in args):
+                outs = entry[0].run(args)
+                return outs[0] if entry[1] is None else entry[1].unflatten(outs)
         try:
             return self._call(args, kwargs)
         except Exception as e:
@@ -168,7 +180,20 @@ class JitFunction:
             compiled = self._compile(key, statics, treedef, avals)
         arrays = [_as_input(x, dt) for x, dt in zip(leaves, compiled.in_dtypes)]
         outs = compiled.executable.run(arrays)
+        self._remember_fast(args, kwargs, leaves, avals, compiled)
         return compiled.out_tree.unflatten(outs)
+
+    def _remember_fast(self, args, kwargs, leaves, avals, compiled):
+        """Registers the fast path for calls whose arguments are plain arrays of the compiled dtypes."""
+        if self._fast is None or kwargs or len(leaves) != len(args):
+            return
+        if not all(type(a) is np.ndarray and a.dtype == av.dtype and not av.weak_type
+                   for a, av in zip(args, avals)):
+            return
+        from s2s.tree_util import treedef_is_leaf
+        single = compiled.out_tree.num_leaves == 1 and treedef_is_leaf(compiled.out_tree)
+        key = tuple((a.shape, a.dtype) for a in args)
+        self._fast[key] = (compiled.executable, None if single else compiled.out_tree, config.enable_x64)
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:
