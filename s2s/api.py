@@ -61,12 +61,54 @@ class Lowered:
 
 
 class _Compiled:
-    __slots__ = ("executable", "out_tree", "in_dtypes")
+    __slots__ = ("executable", "out_tree", "in_dtypes", "captured")
 
-    def __init__(self, executable, out_tree, in_dtypes):
+    def __init__(self, executable, out_tree, in_dtypes, captured=()):
         self.executable = executable
         self.out_tree = out_tree
         self.in_dtypes = in_dtypes
+        self.captured = list(captured)  # _Captured: arrays read at call time
+
+    def captured_values(self):
+        """Current values of the captured arrays, or None if one changed shape/dtype."""
+        out = []
+        for c in self.captured:
+            v = c.read()
+            if type(v) is not np.ndarray or v.shape != c.shape or v.dtype != c.dtype:
+                return None
+            out.append(v)
+        return out
+
+
+class _Captured:
+    """Where a captured array lives (a closure cell, a global), read again on every call."""
+
+    __slots__ = ("read", "shape", "dtype")
+
+    def __init__(self, read, array):
+        self.read = read
+        self.shape = array.shape
+        self.dtype = array.dtype
+
+
+def _locate(fn, array):
+    """A reader for ``array``'s current binding in ``fn``'s closure or globals."""
+    from s2s.parse.source import unwrap
+    try:
+        fn, _ = unwrap(fn)
+    except Exception:
+        pass
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            if cell.cell_contents is array:
+                return lambda cell=cell: cell.cell_contents
+        except ValueError:
+            continue
+    namespace = getattr(fn, "__globals__", None) or {}
+    for name, value in list(namespace.items()):
+        if value is array:
+            return lambda ns=namespace, name=name: ns.get(name)
+    return lambda: array  # made while staging (or not found): this very array
 
 
 def _leaf_aval(x):
@@ -147,7 +189,7 @@ class JitFunction:
     def _lower(self, statics, treedef, avals):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
-        staged = stage(flat, list(avals), name=_fun_name(self._fun))
+        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True)
         return Lowered(staged), flat.out_tree
 
     def __call__(self, *args, **kwargs):
@@ -159,8 +201,15 @@ class JitFunction:
                 entry = None
             if entry is not None and entry[2] == config.enable_x64 and all(
                     type(a) is np.ndarray for a in args):
-                outs = entry[0].run(args)
-                return outs[0] if entry[1] is None else entry[1].unflatten(outs)
+                compiled = entry[0]
+                if compiled.captured:
+                    extra = compiled.captured_values()
+                    if extra is not None:
+                        outs = compiled.executable.run(list(args) + extra)
+                        return outs[0] if entry[1] is None else entry[1].unflatten(outs)
+                else:
+                    outs = compiled.executable.run(args)
+                    return outs[0] if entry[1] is None else entry[1].unflatten(outs)
         try:
             return self._call(args, kwargs)
         except Exception as e:
@@ -178,7 +227,14 @@ class JitFunction:
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
-        arrays = [_as_input(x, dt) for x, dt in zip(leaves, compiled.in_dtypes)]
+        extra = compiled.captured_values()
+        if extra is None:  # a captured global was rebound to an array of another shape/dtype
+            if config.log_compiles:
+                logger.warning("s2s.jit: recompiling %s: a captured array changed shape or dtype",
+                               _fun_name(self._fun))
+            compiled = self._compile(key, statics, treedef, avals)
+            extra = compiled.captured_values()
+        arrays = [_as_input(x, dt) for x, dt in zip(leaves, compiled.in_dtypes)] + extra
         outs = compiled.executable.run(arrays)
         self._remember_fast(args, kwargs, leaves, avals, compiled)
         return compiled.out_tree.unflatten(outs)
@@ -193,7 +249,7 @@ class JitFunction:
         from s2s.tree_util import treedef_is_leaf
         single = compiled.out_tree.num_leaves == 1 and treedef_is_leaf(compiled.out_tree)
         key = tuple((a.shape, a.dtype) for a in args)
-        self._fast[key] = (compiled.executable, None if single else compiled.out_tree, config.enable_x64)
+        self._fast[key] = (compiled, None if single else compiled.out_tree, config.enable_x64)
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:
@@ -201,7 +257,8 @@ class JitFunction:
                            ", ".join(a.str_short() for a in avals))
         lowered, out_tree = self._lower(statics, treedef, avals)
         executable = lowered.compile()
-        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals])
+        captured = [_Captured(_locate(self._fun, a), a) for a in lowered._staged.lifted]
+        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured)
         self._cache[key] = compiled
         return compiled
 

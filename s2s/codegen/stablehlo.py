@@ -100,6 +100,14 @@ class FunctionBuilder:
         self._counter += 1
         return f"%{self._counter - 1}"
 
+    def add_arg(self, aval):
+        """Appends a parameter to the function (staging lifts captured arrays this way)."""
+        arg = f"%arg{len(self.args)}"
+        self.in_avals.append(aval)
+        self.avals[arg] = aval
+        self.args.append(arg)
+        return arg
+
     def aval(self, value):
         return self.avals[value]
 
