@@ -49,7 +49,8 @@ class Lowered:
 
     def compile(self):
         """Compiles for the default device."""
-        return compile_module(self.as_text(), self._staged.out_avals, self._staged.in_avals)
+        return compile_module(self.as_text(), self._staged.out_avals, self._staged.in_avals,
+                              self._staged.host_callbacks)
 
     @property
     def in_avals(self):

@@ -165,12 +165,13 @@ class Staged:
     explicit arguments).
     """
 
-    def __init__(self, text, in_avals, out_avals, name, lifted=()):
+    def __init__(self, text, in_avals, out_avals, name, lifted=(), host_callbacks=()):
         self.text = text
         self.in_avals = in_avals
         self.out_avals = out_avals
         self.name = name
         self.lifted = list(lifted)
+        self.host_callbacks = list(host_callbacks)
 
 
 def stage(flat_fun, in_avals, name="main", lift_arrays=False):
@@ -184,7 +185,7 @@ def stage(flat_fun, in_avals, name="main", lift_arrays=False):
     out_names = [trace.to_tracer(o).name for o in outs]
     builder.ret(out_names)
     return Staged(module_text([builder], name=_module_name(name)), list(builder.in_avals),
-                  list(builder.out_avals), name, trace.lifted)
+                  list(builder.out_avals), name, trace.lifted, builder.host_callbacks)
 
 
 def _module_name(name):

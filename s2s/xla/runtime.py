@@ -153,13 +153,25 @@ class Executable:
         return self._loaded.cost_analysis()
 
 
-def compile_module(text, out_avals, in_avals=None):
+def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
     """Compiles StableHLO module text for the default device.
 
     ``out_avals``/``in_avals``: the shape and dtype of each result/argument, as
     staging computed them (``in_avals`` lets ``run`` skip per-call work).
+    ``host_callbacks``: Python functions the module's callback custom calls name
+    by index (they need the parsed module, not text).
     """
     xc = _xla_client()
     c = client()
-    loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
-    return Executable(loaded, text, out_avals, in_avals)
+    if host_callbacks:
+        from jaxlib.mlir import ir
+        from s2s.codegen.stablehlo import _mlir_context
+        with _mlir_context():
+            module = ir.Module.parse(text)
+            loaded = c.compile_and_load(module, _state["devices"], xc.CompileOptions(),
+                                        host_callbacks=list(host_callbacks))
+    else:
+        loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
+    executable = Executable(loaded, text, out_avals, in_avals)
+    executable.host_callbacks = list(host_callbacks)  # keep them alive with the executable
+    return executable
