@@ -187,6 +187,9 @@ class JitFunction:
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
         return self._lower(statics, treedef, avals)[0]
 
+    def _miss_reason(self, key):
+        return _miss_reason_for(self._cache, key)
+
     def _lower(self, statics, treedef, avals):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
@@ -254,14 +257,32 @@ class JitFunction:
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:
-            logger.warning("s2s.jit: compiling %s for %s", _fun_name(self._fun),
-                           ", ".join(a.str_short() for a in avals))
+            logger.warning("s2s.jit: compiling %s for %s (%s)", _fun_name(self._fun),
+                           ", ".join(a.str_short() for a in avals), self._miss_reason(key))
         lowered, out_tree = self._lower(statics, treedef, avals)
         executable = lowered.compile()
         captured = [_Captured(_locate(self._fun, a), a) for a in lowered._staged.lifted]
         compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured)
         self._cache[key] = compiled
         return compiled
+
+
+def _miss_reason_for(cache, key):
+    """Why ``key`` missed the cache, in words (for S2S_LOG_COMPILES)."""
+    treedef, avals, statics = key[:3]
+    if not cache:
+        return "first call"
+    same_tree = [k for k in cache if k[0] == treedef]
+    if not same_tree:
+        return f"new argument structure {treedef}"
+    same_statics = [k for k in same_tree if k[2] == statics]
+    if not same_statics:
+        return f"new static arguments {statics}"
+    old = same_statics[-1][1]
+    for i, (a, b) in enumerate(zip(old, avals)):
+        if a != b:
+            return f"argument leaf {i} changed from {a.str_short()} to {b.str_short()}"
+    return "new signature"
 
 
 def _as_input(x, dtype):
