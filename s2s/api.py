@@ -224,7 +224,8 @@ class JitFunction:
         if any(isinstance(x, Tracer) for x in leaves):
             # Called while another trace is active (jit of jit, or a trace
             # fallback): inline the function into the enclosing computation.
-            return self._fun(*args, **kwargs)
+            from s2s.transforms.convert import converted
+            return converted(self._fun)(*args, **kwargs)
         # Static values that compare equal but differ in type (1, 1.0, True) must
         # not share an executable: they can give different dtypes.
         key = (treedef, avals, statics, tuple(type(v) for _, v in statics))
@@ -369,8 +370,8 @@ def _zeros_for(primal):
     if dt.kind not in "fc" and dt != dtypes.bfloat16:
         return np.zeros(shape, float0)
     if isinstance(primal, Tracer):
-        import s2s.numpy as snp
-        return snp.zeros(shape, dt)
+        from s2s import lax
+        return lax.broadcast_in_dim(np.zeros((), dt), shape=tuple(shape), broadcast_dimensions=())
     return np.zeros(shape, dtypes.canonicalize_dtype(dt))
 
 
@@ -424,6 +425,7 @@ class GradFunction:
         self._with_value = with_value
         self._verbose = verbose
         self._built = None
+        self._for_jit = None
         self._last_trace = None
         self._name = "value_and_grad" if with_value else "grad"
 
@@ -518,6 +520,21 @@ class GradFunction:
             return self._call(args, kwargs)
         except Exception as e:
             raise _with_user_location(e, self._name, self._fun)
+
+    def __s2s_convert__(self):
+        # Under jit, differentiate the *converted* function: its control flow
+        # becomes if_stmt/while_stmt/for_stmt calls whose reverse rules stage
+        # cond/while loops (a Python stack cannot live inside a compiled loop).
+        if self._for_jit is None:
+            from s2s.transforms.convert import converted_for_grad
+            from s2s.parse.source import unwrap
+            fn, bound = unwrap(self._fun)
+            target = converted_for_grad(fn)
+            if bound:
+                target = functools.partial(target, *bound)
+            self._for_jit = GradFunction(target, self._argnums, self._has_aux, self._holomorphic,
+                                         self._allow_int, self._with_value, False)
+        return self._for_jit
 
     def _call(self, args, kwargs):
         if self._build() == "traced":
@@ -665,6 +682,6 @@ def source(fun):
         from s2s.transforms.convert import source as converted_source
         inner = fun._fun
         if isinstance(inner, GradFunction):
-            return inner.source()
+            return inner.__s2s_convert__().source()
         return converted_source(inner)
     return inspect.getsource(fun)
