@@ -17,3 +17,4 @@ from s2s.lax import linalg_ops as _linalg_ops
 for _module in (_elementwise, _structural, _reductions, _linalg_ops):
     globals().update(_module.public)
 del _module, _elementwise, _structural, _reductions, _linalg_ops
+from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)

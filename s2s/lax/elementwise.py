@@ -524,4 +524,7 @@ def stop_gradient(x):
     return stop_gradient_p.bind(x)
 
 
+round.primitive = round_p
+integer_pow.primitive = integer_pow_p
+stop_gradient.primitive = stop_gradient_p
 public.update(round=round, integer_pow=integer_pow, stop_gradient=stop_gradient)
