@@ -123,7 +123,8 @@ class JitFunction:
             for k, v in static_map.items():
                 if isinstance(k, str):
                     kwargs[k] = v
-            out = self._fun(*args, **kwargs)
+            from s2s.transforms.convert import converted
+            out = converted(self._fun)(*args, **kwargs)
             out_leaves, out_tree = tree_flatten(out)
             flat.out_tree = out_tree
             return out_leaves
@@ -153,7 +154,9 @@ class JitFunction:
             # Called while another trace is active (jit of jit, or a trace
             # fallback): inline the function into the enclosing computation.
             return self._fun(*args, **kwargs)
-        key = (treedef, avals, statics)
+        # Static values that compare equal but differ in type (1, 1.0, True) must
+        # not share an executable: they can give different dtypes.
+        key = (treedef, avals, statics, tuple(type(v) for _, v in statics))
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
@@ -230,6 +233,8 @@ def _leaf_dtype(x):
 def _check_differentiable(name, tree, allow_int, holomorphic, which):
     from s2s.tree_util import tree_leaves
     for leaf in tree_leaves(tree):
+        if type(leaf) is np.ndarray and leaf.dtype.kind == "f" and not holomorphic:
+            continue  # the common case
         dt = _leaf_dtype(leaf)
         if holomorphic and dt.kind != "c":
             raise TypeError(f"{name}(holomorphic=True) requires complex inputs, but argument "
@@ -261,7 +266,10 @@ def _zeros_for(primal):
 
 def _match_structure(primal, adj):
     """The adjoint shaped like ``primal``: zeros for ``None``, containers rebuilt."""
-    from s2s.tree_util import PyTreeDef, tree_flatten, treedef_is_leaf
+    from s2s.tree_util import tree_flatten, treedef_is_leaf
+    if type(adj) is np.ndarray and type(primal) is np.ndarray and adj.dtype == primal.dtype \
+            and adj.shape == primal.shape:
+        return adj  # the common case, checked first
     if isinstance(primal, (list, tuple)):
         parts = list(adj) if adj is not None else [None] * len(primal)
         out = [_match_structure(p, g) for p, g in zip(primal, parts)]
@@ -306,13 +314,19 @@ class GradFunction:
         self._with_value = with_value
         self._verbose = verbose
         self._built = None
+        self._last_trace = None
         self._name = "value_and_grad" if with_value else "grad"
 
     def _build(self):
         if self._built is None:
-            from s2s.parse.source import unwrap
+            from s2s.parse.source import NoSourceError, get_source, unwrap
             from s2s.transforms import vjp_builder
             fn, bound = unwrap(self._fun)
+            try:
+                get_source(fn)
+            except NoSourceError:
+                self._built = "traced"
+                return self._built
             params = _positional_params(fn)
             nums = (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
             names = []
@@ -333,15 +347,71 @@ class GradFunction:
 
     def source(self):
         """The generated source (this function and the functions it calls)."""
+        if self._build() == "traced":
+            if self._last_trace is None:
+                return "# no source: traced on each call; call the function first to see a trace"
+            return "\n".join(self._last_trace.sources())
         gen, text, build, _, _ = self._build()
         return "\n".join(build.sources())
 
     def __s2s_unwrap__(self):
         # Transformations of a gradient transform the generated source itself.
+        if self._build() == "traced":
+            return self._fun, ()
         gen, _, _, bound, _ = self._build()
         return gen, bound
 
+    def _nums(self):
+        return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
+
+    def _traced_call(self, args, kwargs):
+        """No source: record this call and differentiate the recording (path fixed to it)."""
+        from s2s.trace.record import record
+        from s2s.transforms import vjp_builder, support
+        from s2s.tree_util import tree_flatten
+        nums = self._nums()
+        args = list(args)
+        for i in nums:
+            _check_differentiable(self._name, args[i], self._allow_int, self._holomorphic, i)
+            args[i] = _grad_input(args[i])
+        rec = record(self._fun, args, kwargs)
+        names = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+        counts = [len(tree_flatten(a)[0]) for a in args]
+        starts = [sum(counts[:i]) for i in range(len(args))]
+        active = tuple(names[starts[i] + k] for i in nums for k in range(counts[i]))
+        build = vjp_builder.build_vjp(rec.fn, active)
+        self._last_trace = build
+        leaves = tree_flatten((list(args), dict(kwargs)))[0]
+        out, tape = build.fwd_cell.cell_contents(*leaves)
+        outs = list(out) if rec.out_tree.num_leaves > 1 else [out]
+        seed = (support.holomorphic_seed if self._holomorphic else support.scalar_seed)(outs[0])
+        ct = tuple([seed] + [None] * (len(outs) - 1)) if len(outs) > 1 else seed
+        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        adj = [adj] if len(active) == 1 else (list(adj) if adj is not None else [None] * len(active))
+        grads = []
+        pos = 0
+        for i in nums:
+            leaf_adj = adj[pos:pos + counts[i]]
+            pos += counts[i]
+            leaves_i, tree_i = tree_flatten(args[i])
+            grads.append(tree_i.unflatten(_match_structure(p, g) for p, g in zip(leaves_i, leaf_adj)))
+        result = rec.out_tree.unflatten(outs)
+        grads = grads[0] if isinstance(self._argnums, int) else tuple(grads)
+        if self._has_aux:
+            grads = (grads, result[1])
+        if self._with_value:
+            return (result[0] if self._has_aux else result), grads
+        return grads
+
     def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, self._name, self._fun)
+
+    def _call(self, args, kwargs):
+        if self._build() == "traced":
+            return self._traced_call(args, kwargs)
         gen, _, _, bound, nums = self._build()
         args = list(args)
         for i in nums:
@@ -368,6 +438,26 @@ class GradFunction:
         return grads
 
 
+def _with_user_location(e, name, fun):
+    """Points an error raised inside generated code at the user's line."""
+    from s2s.codegen.python import user_location
+    from s2s.errors import UndefinedVariableError
+    loc = user_location(e.__traceback__)
+    if loc is None:
+        return e
+    filename, line, text = loc
+    if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
+        var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
+        new = UndefinedVariableError(
+            f"{filename}:{line}: variable {var!r} is read before it is assigned on the path this call "
+            f"took (in {_fun_name(fun)}: `{text}`). Assign it on every path (e.g. before the "
+            "if/loop), or avoid reading it there.")
+        new.__cause__ = e
+        return new
+    e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
+    return e
+
+
 def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False, verbose=False):
     """The gradient of scalar-valued ``fun`` with respect to argument(s) ``argnums``.
 
@@ -375,6 +465,11 @@ def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
     ``s2s.source(grad(fun))`` shows it (``verbose=True`` prints it on first use).
     Python control flow (``if``, ``for``, ``while``, ``break``, early ``return``)
     is differentiated as written, and so is index assignment ``y[i] = v``.
+
+    When ``fun``'s source cannot be read (built by ``exec``, typed at a REPL),
+    s2s records each call on tracers holding the actual arguments and
+    differentiates the recording instead; Python control flow is then fixed to
+    the path those arguments take, so the function is re-recorded on every call.
 
     >>> import s2s, s2s.numpy as np
     >>> def tanh(x):
@@ -451,5 +546,9 @@ def source(fun):
     if hasattr(fun, "source") and callable(fun.source):
         return fun.source()
     if isinstance(fun, JitFunction):
-        return source(fun._fun)
+        from s2s.transforms.convert import source as converted_source
+        inner = fun._fun
+        if isinstance(inner, GradFunction):
+            return inner.source()
+        return converted_source(inner)
     return inspect.getsource(fun)

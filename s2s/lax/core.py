@@ -17,7 +17,7 @@ A primitive is a named object with a rule table: one slot per interpretation.
 >>> p = Primitive("my_neg")
 >>> p.def_impl(lambda x: -x)  # doctest: +ELLIPSIS
 <function ...>
->>> p.bind(3.0)
+>>> p.bind(3.0)  # eager results are arrays (0-d here), canonicalized
 array(-3., dtype=float32)
 """
 import itertools
@@ -104,7 +104,8 @@ class Primitive:
 
 
 def _canonicalize_output(out):
-    if isinstance(out, np.generic):  # NumPy ufuncs give scalars for 0-d inputs
+    # Eager results are arrays, 0-d included, never NumPy scalars (as under jit).
+    if isinstance(out, np.generic):
         out = np.asarray(out)
     dt = getattr(out, "dtype", None)
     if dt is None:

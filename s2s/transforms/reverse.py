@@ -299,7 +299,8 @@ class _Reverse:
 
     def _elementwise_call(self, call):
         c = self.callee(call)
-        return c.kind == CalleeKind.TEMPLATE and getattr(c.fn, "elementwise", False)
+        prim = getattr(c.fn, "primitive", c.fn)
+        return c.kind == CalleeKind.TEMPLATE and getattr(prim, "elementwise", False)
 
     # -- helpers -------------------------------------------------------------
 
@@ -463,7 +464,7 @@ class _Reverse:
         if not text or text == self._last_comment:
             return code
         self._last_comment = text
-        return [_comment(f"grad of: {text}")] + code
+        return [gast.copy_location(_comment(f"grad of: {text}"), s)] + code
 
     def rev_if(self, s, state, depth):
         s_body = dict(state)
@@ -846,8 +847,10 @@ class _Reverse:
         inits = self.inits(forward, tape)
         adjoint_inits = [q.assign(self.adj(n), q.const(None)) for n in sorted(self.maybe_vars)
                          if n in self.adjoints]
-        return ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
-                             dict(self.adjoints), result_active)
+        out = ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
+                            dict(self.adjoints), result_active)
+        out.tape_inits = self.tape_inits
+        return out
 
     def defined_names(self):
         names = set(self.params) | set(self.flags.values())
@@ -894,18 +897,21 @@ class _Reverse:
         return forward, reverse
 
     def inits(self, forward, tape):
-        """``x = None`` for names pushed or taped before they are surely assigned; the stack."""
+        """The stack, and ``x = None`` for names pushed before they are surely assigned.
+
+        Names the tape holds but that may be unassigned get ``None`` too, in
+        ``tape_inits`` (only the fwd/bwd form builds a tape; the combined form
+        keeps Python's own error for a variable read before assignment).
+        """
         out = []
         if self.uses_stack:
             out += q.quote("stack = []", stack=self.stack_name())
         maybe_unbound = _maybe_unbound_reads(forward, set(self.params), {self.stack_name()} if self.stack else set())
-        late = set()
-        if tape:
-            assigned = _definitely_assigned(forward, set(self.params))
-            late = {t for t in tape if t not in assigned}
-        for n in sorted(maybe_unbound | late):
-            if n != self.stack:
-                out.append(q.assign(n, q.const(None)))
+        for n in sorted(maybe_unbound - {self.stack}):
+            out.append(q.assign(n, q.const(None)))
+        assigned = _definitely_assigned(forward, set(self.params))
+        self.tape_inits = [q.assign(t, q.const(None)) for t in tape
+                           if t not in assigned and t not in maybe_unbound and t != self.stack]
         return out
 
 
