@@ -487,12 +487,22 @@ def pad_value_grad(g, padding_config):
     return lax.reduce_sum(masked, axes=tuple(range(len(shape_of(g)))))
 
 
-def concatenate_part(g, before, x, dimension):
+def _check_named_operands(more, opname):
+    if more:
+        hint = ("nest select_n calls instead" if opname == "select_n" else
+                f"pass the operands as one list instead (lax.{opname}([a, b, ...], ...))")
+        raise NotImplementedError(
+            f"s2s differentiates {opname} with at most 8 separate operands; {hint}")
+
+
+def concatenate_part(g, before, x, dimension, more=()):
     """The adjoint of operand ``x`` of ``concatenate(*before, x, ..., dimension)``.
 
     ``before`` holds the operands ahead of ``x``. When ``x`` is the list/tuple
     form (``concatenate([a, b], dimension=0)``) the result is a list of adjoints.
+    ``more``: operands past the eighth, which the template cannot name (an error).
     """
+    _check_named_operands(more, "concatenate")
     ndim = len(shape_of(g))
     dim = canonical_axis(dimension, ndim)
     if isinstance(x, (list, tuple)):
@@ -563,8 +573,9 @@ def dynamic_update_slice_operand_grad(g, update, start_indices):
     return lax.dynamic_update_slice(g, zeros_like(update, dtype_of(g)), *start_indices)
 
 
-def select_n_part(g, which, index):
+def select_n_part(g, which, index, more=()):
     """The adjoint of case ``index`` of ``select_n(which, ...)``."""
+    _check_named_operands(more, "select_n")
     if dtype_of(which) == dtypes.bool_:
         mask = which if index == 1 else lax.bitwise_not(which)
     else:
@@ -808,8 +819,17 @@ def scatter_add_along_axis(base, index, updates, dim):
                            dimension_numbers=along_axis_dnums(n), mode="clip")
 
 
-def sort_permutation(keys, dimension, num_keys=1):
-    """The permutation (along ``dimension``) that sorts by ``keys``."""
+def sort_permutation(operands, dimension, num_keys=1, more=()):
+    """The permutation along ``dimension`` that ``sort(*operands, num_keys=...)`` applies.
+
+    ``operands`` may hold ``None`` for absent operands, or be one tuple/list of
+    operands (``sort((a, b))``); only the first ``num_keys`` are compared.
+    ``more``: operands past the eighth, which the template cannot name (an error).
+    """
+    _check_named_operands(more, "sort")
+    keys = [k for k in operands if k is not None]
+    if len(keys) == 1 and isinstance(keys[0], (list, tuple)):
+        keys = list(keys[0])
     shape = shape_of(keys[0])
     dim = canonical_axis(dimension, len(shape))
     position = lax.iota(dtype=dtypes.int32, shape=shape, dimension=dim)
@@ -817,26 +837,21 @@ def sort_permutation(keys, dimension, num_keys=1):
     return out[-1]
 
 
-def sort_part(g, index, keys, dimension, num_keys=1):
-    """The adjoint of operand ``index`` of ``sort``: its result's adjoint, unsorted.
+def unsort(g, index, perm, dimension, operand):
+    """The adjoint of ``operand``, the ``index``-th of ``sort``: its result's adjoint put back.
 
-    ``g`` is the adjoint of the result (a tuple for several operands, with
-    ``None`` for results that need none); ``keys`` are the operands the sort
-    compares (the first ``num_keys``). A single tuple operand (``sort((a, b))``)
-    gives a list of adjoints.
+    ``g`` is the adjoint of the sort's result (a tuple for several operands, with
+    ``None`` for results that need none), ``perm`` its ``sort_permutation``. When
+    ``operand`` is the one tuple/list operand of ``sort((a, b))``, all its
+    operands' adjoints come back as a list.
     """
-    keys = [k for k in keys if k is not None]
-    if len(keys) == 1 and isinstance(keys[0], (list, tuple)):
-        operands = list(keys[0])
-        parts = []
-        for i in range(len(operands)):
-            parts.append(sort_part(g, i, operands, dimension, num_keys))
-        return parts
+    if isinstance(operand, (list, tuple)):
+        return [unsort(g, i, perm, dimension, x) for i, x in enumerate(operand)]
     gk = g[index] if isinstance(g, (list, tuple)) else g
     if gk is None:
-        return None
+        return zeros_like(operand)
     dim = canonical_axis(dimension, len(shape_of(gk)))
-    perm = sort_permutation(keys, dim, num_keys)
+    # Sorting by the permutation sends the adjoint of sorted position j to perm[j].
     return lax.sort(perm, gk, dimension=dim, num_keys=1)[1]
 
 

@@ -13,8 +13,9 @@ at the end of this file, so that ``grad(grad(f))`` differentiates generated
 code without reading the helpers' source.
 
 Variadic primitives (``concatenate``, ``select_n``, ``sort``) name their first
-eight operands: a template contribution must target a named operand, so more
-operands than that are rejected when the call is differentiated.
+eight operands: a template contribution must target a named operand (the
+transformation drops contributions to a ``*args`` tuple), so the eighth
+operand's helper raises when there are more.
 """
 from s2s import lax
 from s2s.lax import vjp_helpers
@@ -322,8 +323,6 @@ def _pad(ans, x, padding_value, *, padding_config):
 @def_vjp(lax.concatenate)
 def _concatenate(ans, x0, x1=None, x2=None, x3=None, x4=None, x5=None, x6=None, x7=None, *more,
                  dimension):
-    if more:  # not static: the call is rejected (see the module docstring)
-        pass
     d[x0] = lax.vjp_helpers.concatenate_part(d[ans], (), x0, dimension)
     d[x1] = lax.vjp_helpers.concatenate_part(d[ans], (x0,), x1, dimension)
     d[x2] = lax.vjp_helpers.concatenate_part(d[ans], (x0, x1), x2, dimension)
@@ -331,7 +330,8 @@ def _concatenate(ans, x0, x1=None, x2=None, x3=None, x4=None, x5=None, x6=None, 
     d[x4] = lax.vjp_helpers.concatenate_part(d[ans], (x0, x1, x2, x3), x4, dimension)
     d[x5] = lax.vjp_helpers.concatenate_part(d[ans], (x0, x1, x2, x3, x4), x5, dimension)
     d[x6] = lax.vjp_helpers.concatenate_part(d[ans], (x0, x1, x2, x3, x4, x5), x6, dimension)
-    d[x7] = lax.vjp_helpers.concatenate_part(d[ans], (x0, x1, x2, x3, x4, x5, x6), x7, dimension)
+    d[x7] = lax.vjp_helpers.concatenate_part(d[ans], (x0, x1, x2, x3, x4, x5, x6), x7, dimension,
+                                             more)
 
 
 @def_vjp(lax.slice)
@@ -352,8 +352,6 @@ def _dynamic_update_slice(ans, x, update, *start_indices):
 
 @def_vjp(lax.select_n)
 def _select_n(ans, which, c0, c1=None, c2=None, c3=None, c4=None, c5=None, c6=None, c7=None, *more):
-    if more:  # not static: the call is rejected (see the module docstring)
-        pass
     d[c0] = lax.vjp_helpers.select_n_part(d[ans], which, 0)
     d[c1] = lax.vjp_helpers.select_n_part(d[ans], which, 1)
     d[c2] = lax.vjp_helpers.select_n_part(d[ans], which, 2)
@@ -361,7 +359,7 @@ def _select_n(ans, which, c0, c1=None, c2=None, c3=None, c4=None, c5=None, c6=No
     d[c4] = lax.vjp_helpers.select_n_part(d[ans], which, 4)
     d[c5] = lax.vjp_helpers.select_n_part(d[ans], which, 5)
     d[c6] = lax.vjp_helpers.select_n_part(d[ans], which, 6)
-    d[c7] = lax.vjp_helpers.select_n_part(d[ans], which, 7)
+    d[c7] = lax.vjp_helpers.select_n_part(d[ans], which, 7, more)
 
 
 @def_vjp(lax.gather)
@@ -442,20 +440,16 @@ def _cumextremum(ans, x, *, axis=0, reverse=False):
 @def_vjp(lax.sort)
 def _sort(ans, x0, x1=None, x2=None, x3=None, x4=None, x5=None, x6=None, x7=None, *more,
           dimension=-1, is_stable=True, num_keys=1):
-    if more:  # not static: the call is rejected (see the module docstring)
-        pass
-    if num_keys == 1:
-        keys = (x0,)
-    else:
-        keys = (x0, x1, x2, x3, x4, x5, x6, x7)
-    d[x0] = lax.vjp_helpers.sort_part(d[ans], 0, keys, dimension, num_keys)
-    d[x1] = lax.vjp_helpers.sort_part(d[ans], 1, keys, dimension, num_keys)
-    d[x2] = lax.vjp_helpers.sort_part(d[ans], 2, keys, dimension, num_keys)
-    d[x3] = lax.vjp_helpers.sort_part(d[ans], 3, keys, dimension, num_keys)
-    d[x4] = lax.vjp_helpers.sort_part(d[ans], 4, keys, dimension, num_keys)
-    d[x5] = lax.vjp_helpers.sort_part(d[ans], 5, keys, dimension, num_keys)
-    d[x6] = lax.vjp_helpers.sort_part(d[ans], 6, keys, dimension, num_keys)
-    d[x7] = lax.vjp_helpers.sort_part(d[ans], 7, keys, dimension, num_keys)
+    perm = lax.vjp_helpers.sort_permutation((x0, x1, x2, x3, x4, x5, x6, x7), dimension, num_keys,
+                                            more)
+    d[x0] = lax.vjp_helpers.unsort(d[ans], 0, perm, dimension, x0)
+    d[x1] = lax.vjp_helpers.unsort(d[ans], 1, perm, dimension, x1)
+    d[x2] = lax.vjp_helpers.unsort(d[ans], 2, perm, dimension, x2)
+    d[x3] = lax.vjp_helpers.unsort(d[ans], 3, perm, dimension, x3)
+    d[x4] = lax.vjp_helpers.unsort(d[ans], 4, perm, dimension, x4)
+    d[x5] = lax.vjp_helpers.unsort(d[ans], 5, perm, dimension, x5)
+    d[x6] = lax.vjp_helpers.unsort(d[ans], 6, perm, dimension, x6)
+    d[x7] = lax.vjp_helpers.unsort(d[ans], 7, perm, dimension, x7)
 
 
 @def_vjp(lax.reduce_window_sum)
