@@ -926,12 +926,14 @@ def reduce_window_operand_grad(g, x, init_value, ans, computation, window_dimens
                                window_dilation=None):
     """Adjoint of the generic ``reduce_window`` for the operand."""
     kind = _computation_kind(computation)
-    params = (window_dimensions, window_strides, padding, base_dilation, window_dilation)
     if kind == "add":
-        return reduce_window_sum_transpose(g, x, *params)
+        return reduce_window_sum_transpose(g, x, window_dimensions, window_strides, padding,
+                                           base_dilation, window_dilation)
     if kind in ("max", "min"):
-        return reduce_window_chooser_grad(g, x, ans, kind, *params)
-    return _reduce_window_mul_grads(g, x, init_value, *params)[0]
+        return reduce_window_chooser_grad(g, x, ans, kind, window_dimensions, window_strides,
+                                          padding, base_dilation, window_dilation)
+    return _reduce_window_mul_grads(g, x, init_value, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)[0]
 
 
 def reduce_window_init_grad(g, x, init_value, ans, computation, window_dimensions,
@@ -939,15 +941,16 @@ def reduce_window_init_grad(g, x, init_value, ans, computation, window_dimension
                             window_dilation=None):
     """Adjoint of the generic ``reduce_window`` for ``init_value``."""
     kind = _computation_kind(computation)
-    params = (window_dimensions, window_strides, padding, base_dilation, window_dilation)
     axes = tuple(range(len(shape_of(g))))
     if kind == "add":
         return lax.reduce_sum(g, axes=axes)
     if kind in ("max", "min"):
         # init takes the adjoint of the windows where no operand element is the result.
-        taken = _window_hits(x, ans, kind, shape_of(g), *params)
+        taken = _window_hits(x, ans, kind, shape_of(g), window_dimensions, window_strides,
+                             padding, base_dilation, window_dilation)
         return lax.reduce_sum(mask_grad(g, lax.bitwise_not(taken)), axes=axes)
-    return _reduce_window_mul_grads(g, x, init_value, *params)[1]
+    return _reduce_window_mul_grads(g, x, init_value, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)[1]
 
 
 def _computation_kind(computation):
@@ -955,12 +958,14 @@ def _computation_kind(computation):
     return _computation_name(computation)
 
 
-def _window_hits(x, ans, kind, out_shape, *params):
+def _window_hits(x, ans, kind, out_shape, window_dimensions, window_strides, padding,
+                 base_dilation, window_dilation):
     xs = shape_of(x)
     taken = zeros(out_shape, dtypes.bool_)
     if 0 in out_shape:
         return taken
-    config, slices = _window_slices(xs, out_shape, *params)
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
     base = lax.pad(x, _extremum_identity(kind, dtype_of(x)), padding_config=config)
     for start, limit, strides in slices:
         window = lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
@@ -968,19 +973,23 @@ def _window_hits(x, ans, kind, out_shape, *params):
     return taken
 
 
-def _reduce_window_mul_grads(g, x, init_value, *params):
+def _reduce_window_mul_grads(g, x, init_value, window_dimensions, window_strides, padding,
+                             base_dilation, window_dilation):
     """Adjoints of a windowed product for the operand and the initial value (zeros exact)."""
     xs = shape_of(x)
     out_shape = shape_of(g)
     if 0 in out_shape:
         return zeros_like(x, dtype_of(g)), zeros((), dtype_of(g))
-    config, slices = _window_slices(xs, out_shape, *params)
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
     base = lax.pad(x, 1, padding_config=config)
-    windows = [lax.slice(base, start_indices=s, limit_indices=l, strides=st) for s, l, st in slices]
-    prefix = [None] * len(windows)
+    windows = []
+    for start, limit, strides in slices:
+        windows.append(lax.slice(base, start_indices=start, limit_indices=limit, strides=strides))
+    prefix = []
     acc = ones_like(windows[0])
-    for i, w in enumerate(windows):
-        prefix[i] = acc
+    for w in windows:
+        prefix.append(acc)
         acc = lax.mul(acc, w)
     product = acc
     suffix = ones_like(windows[0])
@@ -1032,8 +1041,13 @@ def conv_transpose_lhs(g, lhs, rhs, window_strides, padding, lhs_dilation=None,
         kernel = lax.reshape(lax.reshape(kernel, new_sizes=split), new_sizes=merged,
                              dimensions=perm)
     kernel = lax.rev(kernel, dimensions=kernel_spatial)
-    out = lax.conv_general_dilated(g, kernel, precision=precision,
-                                   preferred_element_type=preferred_element_type, **kwargs)
+    out = lax.conv_general_dilated(
+        g, kernel, window_strides=kwargs["window_strides"], padding=kwargs["padding"],
+        lhs_dilation=kwargs["lhs_dilation"], rhs_dilation=kwargs["rhs_dilation"],
+        dimension_numbers=kwargs["dimension_numbers"],
+        feature_group_count=kwargs["feature_group_count"],
+        batch_group_count=kwargs["batch_group_count"], precision=precision,
+        preferred_element_type=preferred_element_type)
     if out_reshape is not None:
         split, merged, perm = out_reshape
         out = lax.reshape(lax.reshape(out, new_sizes=split), new_sizes=merged, dimensions=perm)
@@ -1049,5 +1063,10 @@ def conv_transpose_rhs(g, lhs, rhs, window_strides, padding, lhs_dilation=None,
     kwargs = conv_rhs_transpose_params(
         shape_of(lhs), shape_of(rhs), shape_of(g), window_strides, padding, lhs_dilation,
         rhs_dilation, dimension_numbers, feature_group_count, batch_group_count)
-    return lax.conv_general_dilated(lhs, g, precision=precision,
-                                    preferred_element_type=preferred_element_type, **kwargs)
+    return lax.conv_general_dilated(
+        lhs, g, window_strides=kwargs["window_strides"], padding=kwargs["padding"],
+        lhs_dilation=kwargs["lhs_dilation"], rhs_dilation=kwargs["rhs_dilation"],
+        dimension_numbers=kwargs["dimension_numbers"],
+        feature_group_count=kwargs["feature_group_count"],
+        batch_group_count=kwargs["batch_group_count"], precision=precision,
+        preferred_element_type=preferred_element_type)

@@ -63,7 +63,7 @@ def _div(ans, x, y):
 
 @def_vjp(lax.pow)
 def _pow(ans, x, y):
-    d[x] = unbroadcast(d[ans] * y * x ** (y - 1), x)
+    d[x] = unbroadcast(d[ans] * y * lax.pow(x, y - 1), x)
     d[y] = unbroadcast(d[ans] * ans * lax.log(lax.vjp_helpers.where(lax.eq(x, 0), 1, x)), y)
 
 
@@ -76,7 +76,7 @@ def _integer_pow(ans, x, y):
     elif y == 2:
         d[x] = d[ans] * 2 * x
     else:
-        d[x] = d[ans] * y * x ** (y - 1)
+        d[x] = d[ans] * y * lax.integer_pow(x, y - 1)
 
 
 @def_vjp(lax.exp)
