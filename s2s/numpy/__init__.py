@@ -11,5 +11,7 @@ from s2s.numpy import _array_methods
 from s2s.numpy._ufuncs import *  # noqa: F401,F403
 from s2s.numpy._linalg_basic import *  # noqa: F401,F403
 from s2s.numpy._reductions import *  # noqa: F401,F403
+from s2s.numpy._sorting import *  # noqa: F401,F403
+from s2s.numpy import linalg  # noqa: F401
 
 _array_methods.install()

@@ -6,6 +6,7 @@ Functions that cannot be converted (no source, syntax the fence rejects,
 s2s's own library code) are returned unchanged: they still stage, as long as
 their Python control flow does not depend on staged values.
 """
+import functools
 import types
 import weakref
 
@@ -72,7 +73,12 @@ def converted(fn):
         return fn
     if hit is not None:
         return hit
-    target, bound = unwrap(fn)
+    if isinstance(fn, functools.partial):
+        return functools.partial(converted(fn.func), *fn.args, **(fn.keywords or {}))
+    try:
+        target, bound = unwrap(fn)
+    except NoSourceError:
+        return fn
     if not _is_user_function(target):
         return fn
     try:
@@ -97,6 +103,8 @@ def _convert(fn):
     namer = Namer(plan.namer.taken)
     ctx = _Context(plan, namer)
     tree = control.transform(plan.normal, ctx)
+    if tree.name == "<lambda>":
+        tree.name = namer.new("lambda_fn")
     globals_, cells = _globals_and_cells_for(plan, ctx.cells, [tree])
     code = fn.__code__
     filename = f"<s2s converted {plan.name} of {code.co_filename}:{code.co_firstlineno}>"

@@ -31,6 +31,7 @@ import gast
 
 from s2s.errors import TransformError
 from s2s.parse import quoting as q
+from s2s.parse.normalize import VARARGS_SHAPE
 from s2s.transforms import activity, templates
 from s2s.transforms.shapes import ShapeClasses
 from s2s.lax.core import ZERO_DERIVATIVE
@@ -409,7 +410,19 @@ class _Reverse:
             self.stack = self.namer.new("stack")
         return self.stack
 
+    def call_args(self, call, callee):
+        """The arguments a template sees: a method's object comes first."""
+        method = getattr(callee, "method", None)
+        if not method:
+            return list(call.args)
+        args = list(call.args)
+        if method in VARARGS_SHAPE and len(args) > 1:
+            args = [gast.Tuple(elts=args, ctx=gast.Load())]
+        return [call.func.value] + args
+
     def is_active_call(self, call):
+        if isinstance(call.func, gast.Attribute) and self.is_active_atom(call.func.value):
+            return True
         return any(self.is_active_atom(a.value if isinstance(a, gast.Starred) else a) for a in call.args) or \
             any(self.is_active_atom(k.value) for k in call.keywords)
 
@@ -633,7 +646,7 @@ class _Reverse:
             if c.kind == CalleeKind.ZERO:
                 return []
             if c.kind == CalleeKind.TEMPLATE:
-                return self.instantiate(s, c, target, dans, value.args, value.keywords)
+                return self.instantiate(s, c, target, dans, self.call_args(value, c), value.keywords)
             if c.kind == CalleeKind.NORULE:
                 if self.is_active_call(value):
                     raise c.error
@@ -662,10 +675,13 @@ class _Reverse:
                     items.append(self._contribution(v, expr, maybe_none=True))
             return items
         if isinstance(value, gast.Attribute):
-            if keep(value.value):
+            if not keep(value.value):
+                return []
+            c = self.ctx.attribute_callee(value.attr)
+            if c is None or c.kind != CalleeKind.TEMPLATE:
                 self.error(s, f"s2s cannot differentiate through the attribute .{value.attr}",
                            "use NumPy functions on arrays, or pass the field as its own argument")
-            return []
+            return self.instantiate(s, c, target, dans, [value.value], [])
         return []
 
     def _contribution(self, operand, expr, maybe_none=False):

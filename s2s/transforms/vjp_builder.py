@@ -30,7 +30,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.parse import quoting as q
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
-from s2s.parse.normalize import normalize, support_names
+from s2s.parse.normalize import ARRAY_ATTRIBUTES, ARRAY_METHODS, normalize, support_names
 from s2s.parse.resolve import MISSING, local_names, lookup, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, get_source, unwrap
 from s2s.transforms import reverse, support
@@ -290,6 +290,11 @@ class _Context:
             return name
         raise TransformError(f"derivative template uses unknown name {name!r}")
 
+    def attribute_callee(self, attr):
+        """The callee an array attribute (``x.T``) is differentiated as, or None."""
+        fn = getattr(_snp(), ARRAY_ATTRIBUTES.get(attr, ""), None)
+        return classify(fn, "." + attr) if fn is not None else None
+
     def operator_callee(self, op):
         from s2s import lax
         if type(op) not in _OPERATORS:  # `not x`: a bool
@@ -315,6 +320,13 @@ class _Context:
             if local is not None:
                 return Callee(CalleeKind.USER, fn=local, name=func.id)
         if chain is None or chain[0] in self.plan.locals:
+            if isinstance(func, gast.Attribute) and func.attr in ARRAY_METHODS:
+                # x.sum(...): an array method, differentiated as the NumPy function.
+                fn = getattr(_snp(), ARRAY_METHODS[func.attr], None)
+                if fn is not None:
+                    c = classify(fn, "." + func.attr)
+                    c.method = func.attr
+                    return c
             return Callee(CalleeKind.UNKNOWN, name=q.to_source(func))
         obj = resolve_chain(self.source, chain)
         if obj is MISSING:
