@@ -749,7 +749,8 @@ def test_every_primitive_has_a_case():
     covered = {c.prim for c in CASES} | {"stop_gradient"}
     prims = set(lax.all_primitives())
     numpy_level = {p for p in prims if p.startswith("np.")}  # tested with s2s.numpy
-    missing = sorted(prims - covered - numpy_level)
+    no_rule = {p for p in prims if lax.all_primitives()[p].vjp is None}  # exempt, see coverage
+    missing = sorted(prims - covered - numpy_level - no_rule)
     assert not missing, f"no test_lax_vjp case for: {missing}"
 
 

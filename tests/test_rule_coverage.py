@@ -19,7 +19,47 @@ from s2s.lax.core import RULE_SLOTS
 IMPL_EXEMPT = {}
 ABSTRACT_EVAL_EXEMPT = {}
 LOWER_EXEMPT = {}
-VJP_EXEMPT = {}
+VJP_EXEMPT = {
+    # s2s.lax.linalg (merged from np-linalg after the lax templates were written).
+    "cholesky": "adjoint template pending (JAX's jvp rule transposed)",
+    "triangular_solve": "adjoint template pending (JAX's transpose rule)",
+    "lu": "adjoint template pending (JAX's jvp rule transposed)",
+    "qr": "adjoint template pending (JAX's jvp rule transposed)",
+    "svd": "adjoint template pending (JAX's jvp rule transposed)",
+    "eigh": "adjoint template pending (JAX's jvp rule transposed)",
+    # NumPy-level primitives (s2s/numpy): their templates belong in s2s/numpy/vjp_rules.py;
+    # until then grad cannot differentiate through them.
+    "np.all": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.any": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.argmax": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.argmin": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.argsort": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.einsum": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.inner": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.cholesky": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.det": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.eigh": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.eigvalsh": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.inv": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.norm": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.qr.complete": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.qr.r": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.qr.reduced": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.slogdet": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.solve": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.svd.s": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.linalg.svd.uv": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.max": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.min": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.outer": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.prod": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.quantile": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.sort": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.std": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.tensordot": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.var": "NumPy-level primitive, template pending in s2s.numpy",
+    "np.vdot": "NumPy-level primitive, template pending in s2s.numpy",
+}
 
 REQUIRED_RULES = {
     "impl": IMPL_EXEMPT,
