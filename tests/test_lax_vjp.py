@@ -185,6 +185,8 @@ class _JaxLax:
     def __getattr__(self, name):
         if name in _BINARY:
             return _jnp_binary(name)
+        if name == "linalg":
+            return _JaxLinalg()
         return getattr(jlax, name)
 
     @staticmethod
@@ -259,6 +261,30 @@ class _JaxLax:
             computation = {"add": jlax.add, "mul": jlax.mul, "max": jlax.max,
                            "min": jlax.min}[computation]
         return self._window(x, init_value, computation, **kw)
+
+
+class _JaxLinalg:
+    """jax.lax.linalg with s2s.lax.linalg's keywords (inputs here are symmetric already)."""
+
+    def __getattr__(self, name):
+        return getattr(jlax.linalg, name)
+
+    @staticmethod
+    def cholesky(a, *, lower=True):
+        out = jlax.linalg.cholesky(a, symmetrize_input=False)
+        return out if lower else jax.numpy.conj(jax.numpy.swapaxes(out, -1, -2))
+
+    @staticmethod
+    def eigh(a, *, lower=True):
+        return jlax.linalg.eigh(a, lower=lower, symmetrize_input=False)
+
+    @staticmethod
+    def svd(a, *, full_matrices=True, compute_uv=True):
+        out = jlax.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+        if not compute_uv:
+            return out
+        u, s, vh = out  # s2s (and the primitive) order them (s, u, vh)
+        return s, u, vh
 
 
 _BINARY = {"add", "sub", "mul", "div", "pow", "max", "min", "atan2", "rem", "complex", "eq", "ne",
@@ -662,9 +688,55 @@ def _contraction_cases():
     return out
 
 
+def _linalg_cases():
+    r = _rng0
+    out = []
+
+    def spd(n, batch=()):
+        m = r.normal(size=batch + (n, n))
+        return m @ np.swapaxes(m, -1, -2) + n * np.eye(n)
+
+    sym = "lax.add(x, lax.transpose(x, permutation={}))"
+    # cholesky and eigh read one triangle of the operand (differences see that); jax
+    # symmetrizes, so it is compared on inputs made symmetric first.
+    out.append(Case("cholesky", "lax.linalg.cholesky(x)", {"x": spd(3)}, label="lower", jax=False))
+    out.append(Case("cholesky", "lax.linalg.cholesky(x, lower=False)", {"x": spd(3)},
+                    label="upper", jax=False, second=False))
+    out.append(Case("cholesky", f"lax.linalg.cholesky({sym.format((0, 2, 1))})",
+                    {"x": spd(3, (2,)) / 2}, label="symmetric batch", second=False))
+    for c in sample("triangular_solve", n=6, left_side=[True, False], lower=[True, False],
+                    transpose_a=[True, False], unit_diagonal=[False, True]):
+        a = r.normal(size=(3, 3)) * 0.3 + np.diag(r.uniform(1.0, 2.0, 3))
+        b = r.normal(size=(3, 2) if c["left_side"] else (2, 3))
+        kw = ", ".join(f"{k}={v}" for k, v in c.items())
+        out.append(Case("triangular_solve", f"lax.linalg.triangular_solve(a, b, {kw})",
+                        {"a": a, "b": b}, label=kw, second=False))
+    for shape in [(3, 3), (4, 3), (3, 4)]:
+        out.append(Case("lu", "lax.linalg.lu(x)[0]", {"x": r.normal(size=shape)},
+                        label=str(shape), second=False))
+    for shape, full in [((3, 3), False), ((4, 3), False), ((3, 3), True), ((2, 4, 3), False)]:
+        out.append(Case("qr", f"lax.linalg.qr(x, full_matrices={full})",
+                        {"x": r.normal(size=shape)}, nout=2, label=f"{shape} full={full}",
+                        second=False))
+    for shape in [(3, 3), (4, 3), (3, 4)]:
+        out.append(Case("svd", "lax.linalg.svd(x, full_matrices=False)",
+                        {"x": r.normal(size=shape)}, nout=3, label=str(shape), second=False))
+    out.append(Case("svd", "lax.linalg.svd(x, compute_uv=False)", {"x": r.normal(size=(4, 3))},
+                    label="values only", second=False))
+    out.append(Case("eigh", "lax.linalg.eigh(x)", {"x": spd(3)}, nout=2, label="lower",
+                    jax=False, second=False))
+    out.append(Case("eigh", "lax.linalg.eigh(x, lower=False)", {"x": spd(3)}, nout=2,
+                    label="upper", jax=False, second=False))
+    out.append(Case("eigh", f"lax.linalg.eigh({sym.format((1, 0))})", {"x": r.normal(size=(3, 3))},
+                    nout=2, label="symmetric", second=False))
+    z = r.normal(size=(3, 3)) + 1j * r.normal(size=(3, 3))
+    out.append(Case("qr", "lax.linalg.qr(z)", {"z": z}, nout=2, label="complex", second=False))
+    return out
+
+
 CASES = (_unary_cases() + _binary_cases() + _complex_cases() + _zero_derivative_cases()
          + _structural_cases() + _gather_scatter_cases() + _reduction_cases() + _window_cases()
-         + _contraction_cases())
+         + _contraction_cases() + _linalg_cases())
 
 
 def _params(cases):

@@ -20,13 +20,6 @@ IMPL_EXEMPT = {}
 ABSTRACT_EVAL_EXEMPT = {}
 LOWER_EXEMPT = {}
 VJP_EXEMPT = {
-    # s2s.lax.linalg (merged from np-linalg after the lax templates were written).
-    "cholesky": "adjoint template pending (JAX's jvp rule transposed)",
-    "triangular_solve": "adjoint template pending (JAX's transpose rule)",
-    "lu": "adjoint template pending (JAX's jvp rule transposed)",
-    "qr": "adjoint template pending (JAX's jvp rule transposed)",
-    "svd": "adjoint template pending (JAX's jvp rule transposed)",
-    "eigh": "adjoint template pending (JAX's jvp rule transposed)",
     # NumPy-level primitives (s2s/numpy): their templates belong in s2s/numpy/vjp_rules.py;
     # until then grad cannot differentiate through them.
     "np.all": "NumPy-level primitive, template pending in s2s.numpy",
@@ -129,9 +122,11 @@ def test_non_differentiable_primitives_have_zero_derivative():
 
 
 def _wrapper_of(prim):
-    for name, fn in vars(s2s.lax).items():
-        if callable(fn) and getattr(fn, "primitive", None) is prim:
-            return fn
+    from s2s.lax import linalg
+    for module in (s2s.lax, linalg):
+        for fn in vars(module).values():
+            if callable(fn) and getattr(fn, "primitive", None) is prim:
+                return fn
     return None
 
 

@@ -1070,3 +1070,232 @@ def conv_transpose_rhs(g, lhs, rhs, window_strides, padding, lhs_dilation=None,
         feature_group_count=kwargs["feature_group_count"],
         batch_group_count=kwargs["batch_group_count"], precision=precision,
         preferred_element_type=preferred_element_type)
+
+
+# ---------------------------------------------------------------------------
+# Linear algebra (s2s.lax.linalg): JAX's jvp rules, transposed. Matrices are the
+# last two axes; leading axes are batch axes. Cotangents follow JAX: the linear
+# transpose (not the conjugate transpose) for complex values.
+
+
+def _matrix_T(x):
+    n = len(shape_of(x))
+    return lax.transpose(x, permutation=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+def _conj(x):
+    return lax.conj(x) if is_complex(x) else x
+
+
+def _matrix_H(x):
+    return _conj(_matrix_T(x))
+
+
+def _mm(a, b):
+    """Batched matrix product."""
+    nb = len(shape_of(a)) - 2
+    batch = tuple(range(nb))
+    return lax.dot_general(a, b, dimension_numbers=(((nb + 1,), (nb,)), (batch, batch)))
+
+
+def _tri_mask(shape, k, lower):
+    """``col <= row + k`` (lower) or ``col >= row + k`` (upper) for the last two axes."""
+    m, n = shape[-2:]
+    rows = lax.iota(dtype=dtypes.int32, shape=(m, n), dimension=0)
+    cols = lax.iota(dtype=dtypes.int32, shape=(m, n), dimension=1)
+    shifted = lax.add(rows, lax.convert_element_type(k, new_dtype=dtypes.int32))
+    return lax.le(cols, shifted) if lower else lax.ge(cols, shifted)
+
+
+def tril(x, k=0):
+    """The lower triangle (on and below diagonal ``k``) of the last two axes."""
+    return mask_grad(x, _tri_mask(shape_of(x), k, True))
+
+
+def triu(x, k=0):
+    """The upper triangle (on and above diagonal ``k``) of the last two axes."""
+    return mask_grad(x, _tri_mask(shape_of(x), k, False))
+
+
+def eye(n, dtype):
+    """The ``n`` by ``n`` identity."""
+    rows = lax.iota(dtype=dtypes.int32, shape=(n, n), dimension=0)
+    cols = lax.iota(dtype=dtypes.int32, shape=(n, n), dimension=1)
+    return lax.convert_element_type(lax.eq(rows, cols), new_dtype=dtype)
+
+
+def diag_embed(v):
+    """Diagonal matrices with diagonals ``v`` (..., n) -> (..., n, n)."""
+    n = shape_of(v)[-1]
+    return lax.mul(lax.expand_dims(v, dimensions=(len(shape_of(v)) - 1,)), eye(n, dtype_of(v)))
+
+
+def _rows(v):
+    """``v[..., None, :]``."""
+    return lax.expand_dims(v, dimensions=(len(shape_of(v)) - 1,))
+
+
+def _cols(v):
+    """``v[..., :, None]``."""
+    return lax.expand_dims(v, dimensions=(len(shape_of(v)),))
+
+
+def _as_dtype(x, dtype):
+    return lax.convert_element_type(x, new_dtype=dtype)
+
+
+def _parts(g, like):
+    """The adjoints of a multiple-result primitive, zeros where ``None``."""
+    if g is None:
+        return [zeros_like(x) for x in like]
+    return [zeros_like(x) if p is None else p for p, x in zip(g, like)]
+
+
+def hermitian_grad(sbar, lower):
+    """From the adjoint of the Hermitian matrix a primitive builds out of one triangle of its
+    operand, the adjoint of that operand (the other triangle gets none)."""
+    if lower:
+        return lax.add(tril(sbar), tril(_matrix_H(sbar), -1))
+    return lax.add(triu(sbar), triu(_matrix_H(sbar), 1))
+
+
+def triangular_solve_grad_b(g, a, left_side=False, lower=False, transpose_a=False,
+                            conjugate_a=False, unit_diagonal=False):
+    """Adjoint of ``triangular_solve`` for ``b``: a solve with ``op(a)`` transposed."""
+    return lax.linalg.triangular_solve(a, g, left_side=left_side, lower=lower,
+                                       transpose_a=not transpose_a, conjugate_a=conjugate_a,
+                                       unit_diagonal=unit_diagonal)
+
+
+def triangular_solve_grad_a(g, a, ans, left_side=False, lower=False, transpose_a=False,
+                            conjugate_a=False, unit_diagonal=False):
+    """Adjoint of ``triangular_solve`` for ``a`` (only the triangle it reads)."""
+    gb = triangular_solve_grad_b(g, a, left_side, lower, transpose_a, conjugate_a, unit_diagonal)
+    if left_side:
+        c = lax.neg(_mm(gb, _matrix_T(ans)))
+    else:
+        c = lax.neg(_mm(_matrix_T(ans), gb))
+    if transpose_a:
+        c = _matrix_T(c)
+    if conjugate_a:
+        c = _conj(c)
+    k = 1 if unit_diagonal else 0
+    return tril(c, -k) if lower else triu(c, k)
+
+
+def cholesky_grad(g, factor, lower=True):
+    """Adjoint of ``cholesky``: ``L^-T phi(L^T g) conj(L)^-1`` mapped onto the triangle read."""
+    if lower:
+        low, gl = factor, g
+    else:  # U = L^H
+        low, gl = _matrix_H(factor), _matrix_H(g)
+    p = _mm(_matrix_T(low), gl)
+    diagonal = mask_grad(p, eye(shape_of(p)[-1], dtypes.bool_))
+    p = lax.sub(tril(p), lax.mul(0.5, diagonal))  # phi: the lower triangle, half the diagonal
+    t = lax.linalg.triangular_solve(low, p, left_side=True, lower=True, transpose_a=True)
+    sbar = lax.linalg.triangular_solve(low, t, left_side=False, lower=True, conjugate_a=True)
+    return hermitian_grad(sbar, lower)
+
+
+def eigh_grad(g, ans, lower=True):
+    """Adjoint of ``eigh``: ``conj(V) (diag(gw) + F o (V^T gv)) V^T`` on the triangle read."""
+    v, w = ans
+    gv, gw = _parts(g, ans)
+    dt = dtype_of(v)
+    n = shape_of(w)[-1]
+    i = eye(n, dt)
+    wv = _as_dtype(w, dt)
+    f = lax.sub(lax.div(1, lax.add(i, lax.sub(_rows(wv), _cols(wv)))), i)
+    inner = lax.add(diag_embed(_as_dtype(gw, dt)), lax.mul(f, _mm(_matrix_T(v), gv)))
+    sbar = _mm(_mm(_conj(v), inner), _matrix_T(v))
+    return hermitian_grad(sbar, lower)
+
+
+def qr_grad(g, ans, a, full_matrices=False):
+    """Adjoint of ``qr`` (JAX's jvp rule transposed; m >= n, and square when full_matrices)."""
+    q, r = ans
+    gq, gr = _parts(g, ans)
+    m, n = shape_of(a)[-2:]
+    if m < n or (full_matrices and m != n):
+        raise NotImplementedError(
+            f"s2s differentiates qr only for m >= n (and square matrices with "
+            f"full_matrices=True), as JAX; got shape {shape_of(a)}")
+    big_m = lax.sub(_mm(_matrix_T(q), gq), _mm(gr, _matrix_T(r)))
+    ct_c = lax.add(lax.neg(big_m), tril(lax.sub(big_m, _matrix_H(big_m)), -1))
+    if is_complex(big_m):
+        imag_part = lax.sub(big_m, _as_dtype(lax.real(big_m), dtype_of(big_m)))
+        ct_c = lax.add(ct_c, lax.mul(eye(n, dtype_of(big_m)), imag_part))
+    ct_d = lax.add(gq, _mm(_conj(q), ct_c))
+    return lax.linalg.triangular_solve(r, ct_d, left_side=False, lower=False, transpose_a=True)
+
+
+def lu_grad(g, ans):
+    """Adjoint of ``lu`` for the operand (JAX's jvp rule transposed)."""
+    packed, _, perm = ans
+    glu = _parts(g, ans)[0]
+    shape = shape_of(packed)
+    nd = len(shape)
+    m, n = shape[-2:]
+    k = min(m, n)
+    dt = dtype_of(packed)
+    keep = [(0, 0, 0)] * (nd - 2)
+    low = slice_in_dim(packed, 0, k, nd - 1)
+    low = lax.pad(tril(low, -1), 0, padding_config=keep + [(0, 0, 0), (0, m - k, 0)])
+    low = lax.add(low, eye(m, dt))
+    up = slice_in_dim(packed, 0, k, nd - 2)
+    up = lax.pad(triu(up), 0, padding_config=keep + [(0, n - k, 0), (0, 0, 0)])
+    up = lax.add(up, lax.pad(eye(n - k, dt), 0, padding_config=[(k, 0, 0), (k, 0, 0)]))
+    ct_lau = lax.add(tril(_mm(_matrix_T(low), glu), -1), triu(_mm(glu, _matrix_T(up))))
+    ct_la = lax.linalg.triangular_solve(up, ct_lau, left_side=False, lower=False,
+                                        transpose_a=True)
+    ct_x = lax.linalg.triangular_solve(low, ct_la, left_side=True, lower=True, transpose_a=True,
+                                       unit_diagonal=True)
+    # x = a[perm]: row i of the adjoint goes back to row perm[i].
+    key = lax.broadcast_in_dim(perm, shape=shape, broadcast_dimensions=tuple(range(nd - 1)))
+    return lax.sort(key, ct_x, dimension=nd - 2, num_keys=1)[1]
+
+
+def svd_grad(g, a, ans, full_matrices=True, compute_uv=True):
+    """Adjoint of ``svd`` (JAX's jvp rule transposed; reduced factors or square matrices)."""
+    m, n = shape_of(a)[-2:]
+    if compute_uv:
+        s, u, vt = ans
+        gs, gu, gvt = _parts(g, ans)
+        if full_matrices and m != n:
+            raise NotImplementedError(
+                "s2s differentiates svd with full_matrices=True only for square matrices, as "
+                "JAX; use full_matrices=False")
+    else:
+        gs = g
+        s, u, vt = lax.linalg.svd(a, full_matrices=False, compute_uv=True)
+        gu = zeros_like(u)
+        gvt = zeros_like(vt)
+    dt = dtype_of(u)
+    k = shape_of(s)[-1]
+    v = _matrix_H(vt)
+    gv = _matrix_H(gvt)
+    i = eye(k, dtype_of(s))
+    s_row = _rows(s)
+    s_col = _cols(s)
+    f = lax.sub(lax.div(1, lax.add(i, lax.sub(lax.mul(s_row, s_row), lax.mul(s_col, s_col)))), i)
+    is_zero = _as_dtype(lax.eq(s, 0), dtype_of(s))
+    s_inv = lax.sub(lax.div(1, lax.add(s, is_zero)), is_zero)
+    ut_gu = _mm(_matrix_T(u), gu)
+    a_u = lax.mul(_as_dtype(f, dt), ut_gu)
+    ct_dss = lax.add(a_u, _matrix_H(a_u))
+    b_v = lax.mul(_as_dtype(f, dt), _mm(_matrix_T(v), gv))
+    ct_sds = lax.add(b_v, _matrix_H(b_v))
+    ct_ds = lax.add(lax.mul(ct_dss, _as_dtype(s_row, dt)), lax.mul(_as_dtype(s_col, dt), ct_sds))
+    d = lax.mul(ut_gu, diag_embed(_as_dtype(s_inv, dt)))
+    ct_ds = lax.add(ct_ds, lax.mul(0.5, lax.sub(d, _matrix_H(d))))
+    ct_ds = lax.add(ct_ds, diag_embed(_as_dtype(gs, dt)))
+    out = _mm(_mm(_conj(u), ct_ds), _matrix_T(v))
+    s_inv_row = _as_dtype(_rows(s_inv), dt)
+    if m > n:
+        t = _mm(lax.mul(gu, s_inv_row), _matrix_T(v))
+        out = lax.add(out, lax.sub(t, _mm(_conj(u), _mm(_matrix_T(u), t))))
+    if n > m:
+        t = _mm(lax.mul(gv, s_inv_row), _matrix_T(u))
+        t = lax.sub(t, _mm(_conj(v), _mm(_matrix_T(v), t)))
+        out = lax.add(out, _matrix_H(t))
+    return out

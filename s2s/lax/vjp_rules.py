@@ -18,6 +18,7 @@ transformation drops contributions to a ``*args`` tuple), so the eighth
 operand's helper raises when there are more.
 """
 from s2s import lax
+from s2s.lax import linalg as _linalg  # noqa: F401  (lax.linalg below)
 from s2s.lax import vjp_helpers
 from s2s.lax.core import d, def_vjp, def_zero_derivative
 
@@ -511,6 +512,44 @@ def _conv_general_dilated(ans, lhs, rhs, *, window_strides, padding, lhs_dilatio
 
 
 # ---------------------------------------------------------------------------
+# Linear algebra (s2s.lax.linalg).
+
+
+@def_vjp(lax.linalg.cholesky)
+def _cholesky(ans, a, *, lower=True):
+    d[a] = lax.vjp_helpers.cholesky_grad(d[ans], ans, lower)
+
+
+@def_vjp(lax.linalg.triangular_solve)
+def _triangular_solve(ans, a, b, *, left_side=False, lower=False, transpose_a=False,
+                      conjugate_a=False, unit_diagonal=False):
+    d[a] = lax.vjp_helpers.triangular_solve_grad_a(d[ans], a, ans, left_side, lower, transpose_a,
+                                                   conjugate_a, unit_diagonal)
+    d[b] = lax.vjp_helpers.triangular_solve_grad_b(d[ans], a, left_side, lower, transpose_a,
+                                                   conjugate_a, unit_diagonal)
+
+
+@def_vjp(lax.linalg.lu)
+def _lu(ans, a):
+    d[a] = lax.vjp_helpers.lu_grad(d[ans], ans)
+
+
+@def_vjp(lax.linalg.qr)
+def _qr(ans, a, *, full_matrices=False):
+    d[a] = lax.vjp_helpers.qr_grad(d[ans], ans, a, full_matrices)
+
+
+@def_vjp(lax.linalg.svd)
+def _svd(ans, a, *, full_matrices=True, compute_uv=True):
+    d[a] = lax.vjp_helpers.svd_grad(d[ans], a, ans, full_matrices, compute_uv)
+
+
+@def_vjp(lax.linalg.eigh)
+def _eigh(ans, a, *, lower=True):
+    d[a] = lax.vjp_helpers.eigh_grad(d[ans], ans, lower)
+
+
+# ---------------------------------------------------------------------------
 # The helpers' own rules, for derivatives of derivative code.
 
 H = vjp_helpers
@@ -523,7 +562,7 @@ def_zero_derivative(
     H.conv_rhs_transpose_params, H.gather_for_scatter, H.scatter_for_gather, H.along_axis_dnums,
     H.zeros, H.full, H.zeros_like, H.ones_like, H.trunc, H.padding_mask, H.sort_permutation,
     H.full_indices, H._scatter_winners, H._scatter_extremal_coefficients, H._window_hits,
-    H._window_slices, H._extremum_identity, H._computation_kind,
+    H._window_slices, H._extremum_identity, H._computation_kind, H.eye, H._tri_mask,
 )
 
 
