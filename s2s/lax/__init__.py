@@ -19,3 +19,4 @@ from s2s.lax import debugging as _debugging
 for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging):
     globals().update(_module.public)
 del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
+from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)
