@@ -431,9 +431,13 @@ class GradFunction:
 
     def _build(self):
         if self._built is None:
+            from s2s.lax.core import rules_of
             from s2s.parse.source import NoSourceError, get_source, unwrap
             from s2s.transforms import vjp_builder
             fn, bound = unwrap(self._fun)
+            rules = rules_of(fn)
+            if rules is not None and rules.vjp is not None:
+                fn = vjp_builder.template_wrapper(fn)  # use the template, not fn's source
             try:
                 get_source(fn)
             except NoSourceError:
@@ -451,7 +455,7 @@ class GradFunction:
                 names.append(params[j % len(params)])
             gen, text, build = vjp_builder.grad_function(
                 fn, names, has_aux=self._has_aux, holomorphic=self._holomorphic,
-                with_value=self._with_value)
+                with_value=self._with_value, as_tuple=not isinstance(self._argnums, int))
             self._built = (gen, text, build, bound, nums)
             if self._verbose:
                 print(self.source())
@@ -509,10 +513,10 @@ class GradFunction:
             grads.append(tree_i.unflatten(_match_structure(p, g) for p, g in zip(leaves_i, leaf_adj)))
         result = rec.out_tree.unflatten(outs)
         grads = grads[0] if isinstance(self._argnums, int) else tuple(grads)
+        if self._with_value:  # value_and_grad: ((value, aux), grad) with has_aux
+            return result, grads
         if self._has_aux:
-            grads = (grads, result[1])
-        if self._with_value:
-            return (result[0] if self._has_aux else result), grads
+            return grads, result[1]
         return grads
 
     def __call__(self, *args, **kwargs):
@@ -558,10 +562,10 @@ class GradFunction:
             grads = _match_structure(args[nums[0]], grads)
         else:
             grads = tuple(_match_structure(args[i], g) for i, g in zip(nums, grads))
-        if self._has_aux:
-            grads = (grads, aux)
-        if self._with_value:
+        if self._with_value:  # value_and_grad: ((value, aux), grad) with has_aux
             return value, grads
+        if self._has_aux:
+            return grads, aux
         return grads
 
 

@@ -681,13 +681,8 @@ _LOOP_CALL_TAPE = ("transforms: a user-function call inside a loop keeps only th
 _LIST_POP = ("transforms: grad of generated code that pops a list (append in a loop) reads the "
              "list after the first-order reverse sweep emptied it")
 KNOWN_BUGS = {
-    "calls_helper_with_while": (_WHILE_TAPE, None),
-    "while_loop": (_WHILE_TAPE, ("second",)),
-    "while_count": (_WHILE_TAPE, ("second",)),
-    "break_loop": (_WHILE_TAPE, ("second",)),
-    "while_break": (_WHILE_TAPE, ("second",)),
-    "while_data_dependent": (_WHILE_TAPE, ("second",)),
-    "for_in_while": (_WHILE_TAPE, ("second",)),
+    "list_mutation": ("transforms: second order of list.append then list.pop then index "
+                      "assignment gives a wrong second derivative", ("second", "gradgrad")),
     "deep_nesting": (_LOOP_CALL_TAPE, None),
     "helper_in_loop": (_LOOP_CALL_TAPE, None),
     "loop_if_break_continue": ("transforms: `for i, v in enumerate(a)` with `break` differentiates "
@@ -696,18 +691,12 @@ KNOWN_BUGS = {
                               "arguments (missing positional argument)", None),
     "closure_in_loop": ("transforms: a function defined inside a loop body cannot be called "
                         "('calls a value')", None),
-    "dict_iterate": ("transforms: `for k in d` over a dict becomes an index loop (KeyError: 0)",
-                     None),
-    "list_mutation": ("transforms: the adjoint of `xs[0] = v` for a Python list treats the list "
-                      "adjoint as an array (TypeError)", None),
     "calls_star_args": ("transforms: a call with *args into a user function is not supported yet",
                         None),
     "list_append": (_LIST_POP, ("second", "gradgrad")),
     "comprehension_cond": (_LIST_POP, ("second",)),
     "calls_kwargs": ("transforms: second order through a **kwargs call with a constant keyword "
                      "argument (KeyError)", ("second", "gradgrad")),
-    "list_of_arrays": ("transforms: grad of builtin sum's adjoint `[g] * len(xs)` differentiates "
-                       "the list repetition as an array product", ("second",)),
     "reductions_mix": ("s2s.numpy: cumsum's source calls onp.asarray and tensordot (a NumPy-level "
                        "primitive) has no vjp rule yet", None),
 }

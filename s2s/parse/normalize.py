@@ -878,20 +878,23 @@ def lift_local_functions(fdef):
     any other call (so its derivative flows back to those variables too).
     """
     own = local_names(fdef)
-    for s in fdef.body:
-        if isinstance(s, gast.FunctionDef):
-            lift_local_functions(s)
-    for s in list(fdef.body):
-        if not isinstance(s, gast.FunctionDef) or not _only_called(fdef, s.name):
+    nested = [n for n in gast.walk(gast.Module(body=fdef.body, type_ignores=[]))
+              if isinstance(n, gast.FunctionDef)]
+    for s in nested:
+        lift_local_functions(s)
+    for s in nested:
+        if not _only_called(fdef, s.name):
             continue
         reads = {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         free = sorted((reads - local_names(s)) & own - {s.name})
         if not free:
             continue
-        s.args.args = list(s.args.args) + [q.name(n, gast.Param()) for n in free]
+        # Keyword-only, so the function's own defaults keep lining up with its parameters.
+        s.args.kwonlyargs = list(s.args.kwonlyargs) + [q.name(n, gast.Param()) for n in free]
+        s.args.kw_defaults = list(s.args.kw_defaults) + [None] * len(free)
         for node in gast.walk(fdef):
             if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == s.name:
-                node.args = list(node.args) + [q.name(n) for n in free]
+                node.keywords = list(node.keywords) + [gast.keyword(arg=n, value=q.name(n)) for n in free]
     return fdef
 
 

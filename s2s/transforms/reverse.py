@@ -97,9 +97,14 @@ def _index_value(s):
 
 
 class _PrePass:
-    def __init__(self, namer, setitem_name):
+    def __init__(self, namer, setitem_name, as_sequence_name, sequences):
         self.namer = namer
         self.setitem = setitem_name
+        self.as_sequence = as_sequence_name
+        self.sequences = sequences  # names normal form already made sequences
+
+    def _is_sequence_name(self, name):
+        return name in self.sequences
 
     def block(self, stmts):
         out = []
@@ -113,6 +118,13 @@ class _PrePass:
             if _is_range_call(s.iter):
                 return [s]
             seq = s.iter
+            pre = []
+            if isinstance(seq, gast.Name) and not self._is_sequence_name(seq.id):
+                # `for k in d` iterates a dict's keys: index a list of what it iterates.
+                items = self.namer.new(seq.id + "_items")
+                pre = [gast.copy_location(q.assign(items, gast.Call(
+                    func=q.name(self.as_sequence), args=[copy.deepcopy(seq)], keywords=[])), s)]
+                seq = q.name(items)
             i = self.namer.new("i")
             element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(i), ctx=gast.Load())
             body = s.body
@@ -127,7 +139,7 @@ class _PrePass:
             length = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
             new = gast.For(target=q.store(i), iter=gast.Call(func=q.name("range"), args=[length], keywords=[]),
                            body=body, orelse=[], type_comment=None)
-            return [gast.copy_location(new, s)]
+            return pre + [gast.copy_location(new, s)]
         if isinstance(s, (gast.If, gast.While)):
             s.body = self.block(s.body)
             s.orelse = self.block(s.orelse)
@@ -226,7 +238,12 @@ class _Reverse:
         self.uses_stack = False
         self.stack = None
         self.result = fdef.body[-1].value
-        body = _PrePass(self.namer, ctx.support("setitem")).block(fdef.body[:-1])
+        sequences = {st.targets[0].id for st in gast.walk(fdef) if isinstance(st, gast.Assign)
+                     and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)
+                     and isinstance(st.value.func, gast.Name)
+                     and st.value.func.id == ctx.support_name_of("as_sequence")}
+        body = _PrePass(self.namer, ctx.support("setitem"), ctx.support("as_sequence"),
+                        sequences).block(fdef.body[:-1])
         self.body = body
         self.sites = {p: 1 for p in self.params}
         self.in_loop = set()
@@ -368,6 +385,9 @@ class _Reverse:
         return [gast.Expr(value=gast.Call(func=q.name(_RESTORE), args=[q.name(n)], keywords=[]))
                 for n in reversed(names)]
 
+    def target_in_loop(self, s):
+        return any(t in self.in_loop for t in _targets(s))
+
     def saved_targets(self, s):
         """Targets of ``s`` whose previous value may exist (only those are saved)."""
         before = self.bound_before.get(id(s), set())
@@ -380,7 +400,11 @@ class _Reverse:
             if isinstance(s.value, gast.Call):
                 c = self.callee(s.value)
                 if c.kind == CalleeKind.USER and self.is_active_call(s.value):
-                    return pre + [self.fwd_user_call(s, c)] + post
+                    call = self.fwd_user_call(s, c)
+                    tape = self.records[id(s)].tape
+                    if tape is not None and self.target_in_loop(s):
+                        pre = pre + self.push([tape])  # each iteration's tape is kept
+                    return pre + [call] + post
             return pre + [s] + post
         if isinstance(s, gast.If):
             return [gast.copy_location(gast.If(test=s.test, body=self.fwd_block(s.body, depth) or [gast.Pass()],
@@ -466,6 +490,9 @@ class _Reverse:
             else:
                 code, restored = self.rev_unpack(s, state), False
             after = [] if restored else self.restore(self.saved_targets(s))
+            rec = self.records.get(id(s))
+            if getattr(rec, "tape", None) is not None and self.target_in_loop(s):
+                after = after + self.restore([rec.tape])
             return self.restore(flags) + self.comment(s, code) + after
         if isinstance(s, gast.Expr):
             return self.rev_expr(s, state)
@@ -686,8 +713,11 @@ class _Reverse:
                 return []
             c = self.ctx.attribute_callee(value.attr)
             if c is None or c.kind != CalleeKind.TEMPLATE:
-                self.error(s, f"s2s cannot differentiate through the attribute .{value.attr}",
-                           "use NumPy functions on arrays, or pass the field as its own argument")
+                # A field of a namedtuple (or another pytree): its adjoint is that field.
+                expr = gast.Call(func=q.name(self.ctx.support("getattr_grad")),
+                                 args=[copy.deepcopy(value.value), q.const(value.attr), q.name(dans)],
+                                 keywords=[])
+                return [self._contribution(value.value, expr, maybe_none=True)]
             return self.instantiate(s, c, target, dans, [value.value], [])
         return []
 
@@ -848,7 +878,9 @@ class _Reverse:
             return []
         if call.func.id == self.ctx.support_name_of("append") and call.args and isinstance(call.args[0], gast.Name):
             xs = call.args[0]
-            code = q.quote("pop(xs)", pop=self.ctx.support("pop"), xs=xs.id)
+            # The undo is an assignment, so differentiating this code again undoes it too.
+            code = q.quote("popped = pop(xs)", popped=self.namer.new("popped"),
+                           pop=self.ctx.support("pop"), xs=xs.id)
             if xs.id in self.active and state.get(xs.id, ZERO) != ZERO:
                 part = self.namer.new("b" + xs.id + "_last")
                 split = q.quote("bxs, part = split_last_grad(bxs)", bxs=self.adj(xs.id), part=part,
@@ -930,7 +962,9 @@ class _Reverse:
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
         for rec in self.records.values():
-            if hasattr(rec, "tape") and rec.tape:
+            if isinstance(rec, str):  # a while loop's trip counter
+                names.add(rec)
+            elif getattr(rec, "tape", None):
                 names.add(rec.tape)
         return names
 

@@ -12,7 +12,7 @@ from s2s.transforms import support as S
 
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
-unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = None
+unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -40,8 +40,18 @@ def _list(ans, iterable=()):
 
 @def_vjp(builtins.sum)
 def _sum(ans, iterable, start=0):
-    d[iterable] = [d[ans]] * len(iterable)
+    d[iterable] = repeat_grad(d[ans], len(iterable))
     d[start] = d[ans]
+
+
+@def_vjp(S.repeat_grad)
+def _repeat_grad(ans, g, n):
+    d[g] = sum_grads(d[ans])
+
+
+@def_vjp(S.getattr_grad)
+def _getattr_grad(ans, x, name, g):
+    d[g] = getattr(d[ans], name)
 
 
 @def_vjp(builtins.pow)
@@ -212,3 +222,35 @@ def _for_stmt(ans, iterable, body, state, names, consts=()):
 @def_vjp(C.converted_call)
 def _converted_call(ans, fn, *args, **kwargs):
     d[args] = converted_call_vjp(d[ans], fn, args, kwargs)
+
+
+logsumexp_grad = softmax_grad = log_softmax_grad = enumerate_grad = unzip_grad = None
+
+
+@def_vjp(builtins.enumerate)
+def _enumerate(ans, iterable, start=0):
+    d[iterable] = enumerate_grad(d[ans], len(iterable))
+
+
+@def_vjp(builtins.zip)
+def _zip(ans, *iterables):
+    d[iterables] = unzip_grad(d[ans], len(iterables))
+
+
+def _scipy_rules():
+    from s2s.scipy import special
+
+    @def_vjp(special.logsumexp)
+    def _logsumexp(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+        d[a] = logsumexp_grad(d[ans], ans, a, axis, b, keepdims)
+
+    @def_vjp(special.softmax)
+    def _softmax(ans, x, axis=None):
+        d[x] = softmax_grad(d[ans], ans, axis)
+
+    @def_vjp(special.log_softmax)
+    def _log_softmax(ans, x, axis=None):
+        d[x] = log_softmax_grad(d[ans], ans, axis)
+
+
+_scipy_rules()

@@ -264,6 +264,14 @@ def setitem_grad(g, index):
     """The adjoint reaching the old array of ``x[index] = v``: ``g`` with ``index`` zeroed."""
     if g is None:
         return None
+    if isinstance(g, (list, tuple)):
+        out = list(g)
+        out[index] = None
+        return type(g)(out) if not hasattr(type(g), "_fields") else type(g)(*out)
+    if isinstance(g, dict):
+        out = dict(g)
+        out.pop(index, None)
+        return out
     if isinstance(g, Tracer):
         return g.at[index].set(0)
     out = onp.array(g, copy=True)
@@ -275,7 +283,36 @@ def index_grad(g, index, value):
     """The adjoint reaching ``v`` in ``x[index] = v``: ``g[index]`` summed to ``v``'s shape."""
     if g is None:
         return None
+    if isinstance(g, (list, tuple)):
+        return g[index]
+    if isinstance(g, dict):
+        return g.get(index)
     return unbroadcast(g[index], value)
+
+
+def getattr_grad(x, name, g):
+    """The adjoint of ``x.name`` for a namedtuple ``x``: ``g`` in that field, zero elsewhere."""
+    if g is None:
+        return None
+    fields = getattr(type(x), "_fields", None)
+    if fields is None:
+        raise TypeError(f"cannot differentiate through the attribute .{name} of "
+                        f"{type(x).__name__}: use NumPy functions on arrays, or pass the field "
+                        "as its own argument")
+    return type(x)(*[g if f == name else None for f in fields])
+
+
+def sum_grads(gs):
+    """The sum of a list of adjoints (``None`` is zero)."""
+    total = None
+    for g in gs or ():
+        total = add_grad(total, g)
+    return total
+
+
+def repeat_grad(g, n):
+    """``[g] * n`` as an adjoint list (the adjoint of summing ``n`` items)."""
+    return [g] * n
 
 
 def unpack_grad(g, n):
@@ -464,3 +501,48 @@ def max_grad_share(x, y):
     np = _np_for(x, y)
     dt = _dtype_of(x) if _dtype_of(x).kind in "fc" else _dtype_of(y)
     return np.where(x > y, np.ones((), dt), np.where(x == y, np.full((), 0.5, dt), np.zeros((), dt)))
+
+
+def _np_of(*xs):
+    return _snp() if any(isinstance(x, Tracer) for x in xs) else onp
+
+
+def logsumexp_grad(g, ans, a, axis=None, b=None, keepdims=False):
+    """Adjoint of ``a`` in ``logsumexp(a, axis, b, keepdims)``: ``g * b * exp(a - ans)``."""
+    if g is None:
+        return None
+    np = _np_of(g, ans, a, b)
+    w = np.exp(a - unreduce(ans, a, axis, keepdims))
+    if b is not None:
+        w = w * b
+    return unreduce(g, a, axis, keepdims) * w
+
+
+def softmax_grad(g, ans, axis=None):
+    """Adjoint of ``x`` in ``y = softmax(x, axis)``: ``y * (g - sum(g * y))``."""
+    if g is None:
+        return None
+    np = _np_of(g, ans)
+    return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
+
+
+def log_softmax_grad(g, ans, axis=None):
+    """Adjoint of ``x`` in ``y = log_softmax(x, axis)``: ``g - exp(y) * sum(g)``."""
+    if g is None:
+        return None
+    np = _np_of(g, ans)
+    return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
+
+
+def enumerate_grad(g, n):
+    """Adjoint of ``seq`` in ``list(enumerate(seq))``: the second item of each pair."""
+    if g is None:
+        return None
+    return [None if p is None else p[1] for p in g]
+
+
+def unzip_grad(g, n):
+    """Adjoints of the ``n`` sequences in ``list(zip(*seqs))``."""
+    if g is None:
+        return (None,) * n
+    return tuple([None if p is None else p[k] for p in g] for k in range(n))

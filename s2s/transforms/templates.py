@@ -12,6 +12,7 @@ statements whose test only involves static parameters are folded, so the
 generated code shows only the branch that applies; contributions to operands
 that need no adjoint are dropped together with temporaries only they used.
 """
+import ast
 import copy
 import functools
 import inspect
@@ -117,7 +118,8 @@ def _static_value(node):
     for n in gast.walk(node):
         if isinstance(n, gast.Name) and n.id not in ("None", "True", "False"):
             raise ValueError(n.id)
-    return eval(compile(gast.gast_to_ast(gast.Expression(body=node)), "<template>", "eval"),
+    tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=node)))
+    return eval(compile(tree, "<template>", "eval"),
                 {"__builtins__": {"isinstance": isinstance, "len": len, "int": int, "tuple": tuple}})
 
 
@@ -176,16 +178,16 @@ def instantiate(template, bound, adjoints, namer, free, signature_of=lambda name
     renames = {name: namer.new(name) for name in sorted(template.locals)}
     tr = _Instantiate(bound, adjoints, renames, free)
     simplify = _Simplify(signature_of)
-    # Substitute first, so static parameters fold in `if` tests.
-    body = [tr.visit(s) if not _is_contribution(s) else s for s in copy.deepcopy(template.body)]
-    body = _fold_bound(body, template.name, tr)
+    # Fold `if`s on static parameters first (substituting only their tests), then
+    # substitute every kept statement exactly once.
+    body = _fold_bound(copy.deepcopy(template.body), template.name, tr)
     items = []
     for s in body:
         if _is_contribution(s):
             key = s.targets[0].slice.id
             items.append(Contribution(copy.deepcopy(bound[key]), simplify.visit(tr.visit(s.value)), s))
         else:
-            items.append(simplify.visit(s))
+            items.append(simplify.visit(tr.visit(s)))
     return items
 
 
@@ -197,15 +199,14 @@ def _fold_bound(stmts, where, tr):
     out = []
     for s in stmts:
         if isinstance(s, gast.If):
-            test = s.test
+            test = tr.visit(copy.deepcopy(s.test))
             try:
                 taken = _static_value(test)
             except Exception:
                 raise TemplateError(
                     f"template {where}: `if {q.to_source(test)}` must depend only on static "
                     "parameters; use a helper function for run-time decisions") from None
-            branch = [tr.visit(x) if not _is_contribution(x) else x for x in (s.body if taken else s.orelse)]
-            out.extend(_fold_bound(branch, where, tr))
+            out.extend(_fold_bound(s.body if taken else s.orelse, where, tr))
         elif isinstance(s, gast.Pass):
             continue
         else:

@@ -178,7 +178,8 @@ class _LocalPlan:
 
 
 def _local_function(plan, body, name, depth=0):
-    defs = [s for s in body if isinstance(s, gast.FunctionDef) and s.name == name]
+    defs = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+            if isinstance(s, gast.FunctionDef) and s.name == name]
     assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
                if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
                                                     for n in gast.walk(s.targets[0]))]
@@ -198,6 +199,35 @@ def _referenced(node):
 
 
 _plans = weakref.WeakKeyDictionary()
+
+
+_wrappers = weakref.WeakKeyDictionary()
+
+
+def template_wrapper(fn):
+    """A Python function that just calls ``fn``, for ``grad(fn)`` of a function with a
+    derivative template (``grad(s2s.numpy.sum)`` then uses the template, not the source)."""
+    hit = _wrappers.get(fn)
+    if hit is not None:
+        return hit
+    sig = inspect.signature(fn)
+    params, call = [], []
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            raise TypeError(f"cannot differentiate {fn.__name__} directly: it takes *{p.name}")
+        if p.kind is p.VAR_KEYWORD:
+            continue
+        params.append(p.name)
+        call.append(p.name if p.kind is p.POSITIONAL_ONLY else f"{p.name}={p.name}")
+    name = getattr(fn, "__name__", "fn")
+    text = f"def {name}({', '.join(params)}):\n    return target({', '.join(call)})\n"
+    fdef = gast.parse(text).body[0]
+    wrapper, _ = compile_function(fdef, f"<s2s calls {getattr(fn, '__module__', '')}.{name}>",
+                                  {"__builtins__": __builtins__}, {"target": make_cell(fn)})
+    wrapper.__defaults__ = tuple(p.default for p in sig.parameters.values()
+                                 if p.default is not p.empty and p.kind is not p.KEYWORD_ONLY) or None
+    _wrappers[fn] = wrapper
+    return wrapper
 
 
 def plan_for(fn):
@@ -286,6 +316,9 @@ class _Context:
             return self.support(name)
         if name == "lax":
             from s2s import lax
+            for user_name in sorted(_referenced(self.plan.normal)):
+                if user_name not in self.plan.locals and lookup(self.source, user_name) is lax:
+                    return user_name
             return self.bind("lax", lax)
         import builtins
         if hasattr(builtins, name):
@@ -384,6 +417,12 @@ def classify(obj, name, source=None, call=None):
         c = Callee(CalleeKind.TEMPLATE, template=rules.vjp, fn=obj, name=name)
         c.array_result = not isinstance(obj, type)
         return c
+    prim = getattr(obj, "primitive", None)
+    if prim is not None and getattr(prim, "vjp", None) is None:
+        where = dict(filename=source.filename, lineno=source.file_line(call)) if source and call else {}
+        return Callee(CalleeKind.NORULE, fn=obj, name=name, error=TransformError(
+            f"the primitive {prim.name} (called as `{name}`) has no reverse-mode rule yet",
+            hint="register one with s2s.lax.core.def_vjp", **where))
     fn, _ = unwrap(obj)
     if isinstance(fn, types.FunctionType) and not is_foreign_numpy(obj):
         return Callee(CalleeKind.USER, fn=obj, name=name)
@@ -549,7 +588,8 @@ def _file(kind, plan, active):
     return f"<s2s {kind}_{plan.name} [{','.join(active)}] of {code.co_filename}:{code.co_firstlineno}>"
 
 
-def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_value=False):
+def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_value=False,
+                  as_tuple=False):
     """``(function, source_text, build)`` computing the gradient w.r.t. ``argnums_params``."""
     plan = plan_for(fn)
     result, ctx, namer = _transform(plan, argnums_params)
@@ -564,6 +604,8 @@ def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_val
         body += [gast.Expr(value=q.call(q.name(ctx.support("scalar_seed")), [result.result]))]
     body += result.reverse
     grads = _adjoint_return(result.result, [result.param_adjoints[p] for p in argnums_params])
+    if as_tuple and not isinstance(grads, gast.Tuple):
+        grads = gast.Tuple(elts=[grads], ctx=gast.Load())
     if has_aux:
         aux = gast.Subscript(value=q.name(res.id), slice=q.const(1), ctx=gast.Load())
         ret_value = gast.Tuple(elts=[grads, aux], ctx=gast.Load())
