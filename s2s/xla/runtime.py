@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from s2s.array import Array
 from s2s.config import config
 
 _lock = threading.Lock()
@@ -113,7 +114,7 @@ class Executable:
         """Runs on host arrays (each already of the dtype/shape compiled for)."""
         buffers = [device_put(a) for a in arrays]
         results = self._loaded.execute_sharded(buffers).consume_with_handlers(self._handlers)
-        return [np.asarray(r) for r in results]
+        return [np.asarray(r).view(Array) for r in results]
 
     def hlo_text(self):
         """XLA's optimized HLO, for inspection."""
