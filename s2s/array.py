@@ -12,7 +12,10 @@ array([0., 0., 0.], dtype=float32)
 
 ``Array`` is a plain subclass with no extra state: everything NumPy does with
 it works as with any ``ndarray`` (ufuncs keep the subclass, ``numpy.asarray``
-drops it). It prints exactly as NumPy prints an ``ndarray``. Staged values
+drops it), except that results are narrowed to 32 bits unless 64-bit mode is on,
+exactly as s2s functions narrow theirs (so ``a + b`` on ``Array`` operands and
+``s2s.numpy.add(a, b)`` agree on dtypes). It prints exactly as NumPy prints an
+``ndarray``. Staged values
 (tracers) get the same ``.at`` from ``s2s.numpy``, so ``x.at[i].set(v)`` reads
 the same eagerly and under ``jit``.
 
@@ -29,6 +32,8 @@ Indexed updates follow ``jax.numpy``:
   bounds). ``indices_are_sorted``/``unique_indices`` are hints, accepted as in JAX.
 """
 import numpy as _np
+
+from s2s.dtypes import canonicalize_dtype as _canonicalize_dtype
 
 __all__ = ["Array"]
 
@@ -48,6 +53,14 @@ class Array(_np.ndarray):
     def at(self):
         """Indexed updates that return new arrays (``x.at[i].set(v)``, see the module doc)."""
         return _IndexUpdateHelper(self)
+
+    def __array_wrap__(self, arr, context=None, return_scalar=False):
+        # NumPy calls this on the results of ufuncs and methods (``a + b``, ``a.sum()``):
+        # keep them Arrays (0-d included) of canonical dtype, as s2s functions give.
+        canon = _canonicalize_dtype(arr.dtype)
+        if canon != arr.dtype:
+            arr = arr.astype(canon)
+        return arr if type(arr) is Array else arr.view(Array)
 
     def __repr__(self):
         return _np.array_repr(self.view(_np.ndarray))

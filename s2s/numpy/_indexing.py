@@ -590,7 +590,7 @@ def _nonzero_staged(a, size, fill_value, dt):
     flat = ravel(lax.ne(a, cast(0, dtype_of(a))))
     n = shape_of(flat)[0]
     counts = lax.cumsum(lax.convert_element_type(flat, new_dtype=dt), axis=0)
-    slot = lax.select_n(flat, cast(size, dt) * onp.ones((), dt), lax.sub(counts, cast(1, dt)))
+    slot = lax.select_n(flat, onp.full((n,), size, dt), lax.sub(counts, cast(1, dt)))
     marker = onp.full((size,), -1, dt)
     ids = bind_on(a, iota_p, dtype=dt, shape=(n,), dimension=0) if n else onp.zeros((0,), dt)
     dn = lax.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),

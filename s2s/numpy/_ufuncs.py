@@ -929,8 +929,9 @@ def angle(z, deg=False):
     if _kind(z) == "c":
         re, im = lax.real(z), lax.imag(z)
     else:
+        from s2s.numpy._creation import zeros_like
         re = cast(z, _inexact_dtype(z))
-        im = lax.mul(re, 0)
+        im = zeros_like(re)
     out = lax.atan2(im, re)
     return rad2deg(out) if deg else out
 
