@@ -93,6 +93,9 @@ class JitFunction:
             return self
         return functools.partial(self, obj)
 
+    def __s2s_unwrap__(self):
+        return self._fun, ()
+
     def _split(self, args, kwargs):
         statics = []
         dynamic_args = []
@@ -150,7 +153,9 @@ class JitFunction:
             # Called while another trace is active (jit of jit, or a trace
             # fallback): inline the function into the enclosing computation.
             return self._fun(*args, **kwargs)
-        key = (treedef, avals, statics)
+        # Static values that compare equal but differ in type (1, 1.0, True) must
+        # not share an executable: they can give different dtypes.
+        key = (treedef, avals, statics, tuple(type(v) for _, v in statics))
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
@@ -203,3 +208,316 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+
+
+# ---------------------------------------------------------------------------
+# Reverse mode: grad, value_and_grad, vjp.
+
+float0 = np.dtype([("float0", np.void, 0)])
+
+
+def _positional_params(fn):
+    code = fn.__code__
+    return list(code.co_varnames[:code.co_argcount])
+
+
+def _leaf_dtype(x):
+    if isinstance(x, Tracer):
+        return x.dtype
+    if type(x) in (bool, int, float, complex):
+        return dtypes.python_scalar_dtype(x)
+    return np.result_type(x)
+
+
+def _check_differentiable(name, tree, allow_int, holomorphic, which):
+    from s2s.tree_util import tree_leaves
+    for leaf in tree_leaves(tree):
+        if type(leaf) is np.ndarray and leaf.dtype.kind == "f" and not holomorphic:
+            continue  # the common case
+        dt = _leaf_dtype(leaf)
+        if holomorphic and dt.kind != "c":
+            raise TypeError(f"{name}(holomorphic=True) requires complex inputs, but argument "
+                            f"{which} has dtype {dt.name}")
+        if dt.kind not in "fc" and dt != dtypes.bfloat16 and not allow_int:
+            raise TypeError(
+                f"{name} requires real- or complex-valued inputs (input dtype that is a sub-dtype "
+                f"of np.inexact), but argument {which} has dtype {dt.name}. If you want to "
+                "differentiate with respect to integer inputs, use allow_int=True.")
+
+
+def _grad_input(x):
+    """Python floats become 0-d arrays of the default float dtype (JAX's weak f32)."""
+    if type(x) is float:
+        return np.asarray(x, dtypes.default_float_dtype())
+    return x
+
+
+def _zeros_for(primal):
+    dt = _leaf_dtype(primal)
+    shape = np.shape(primal) if not isinstance(primal, Tracer) else primal.shape
+    if dt.kind not in "fc" and dt != dtypes.bfloat16:
+        return np.zeros(shape, float0)
+    if isinstance(primal, Tracer):
+        import s2s.numpy as snp
+        return snp.zeros(shape, dt)
+    return np.zeros(shape, dtypes.canonicalize_dtype(dt))
+
+
+def _match_structure(primal, adj):
+    """The adjoint shaped like ``primal``: zeros for ``None``, containers rebuilt."""
+    from s2s.tree_util import tree_flatten, treedef_is_leaf
+    if type(adj) is np.ndarray and type(primal) is np.ndarray and adj.dtype == primal.dtype \
+            and adj.shape == primal.shape:
+        return adj  # the common case, checked first
+    if isinstance(primal, (list, tuple)):
+        parts = list(adj) if adj is not None else [None] * len(primal)
+        out = [_match_structure(p, g) for p, g in zip(primal, parts)]
+        if hasattr(type(primal), "_fields"):
+            return type(primal)(*out)
+        return type(primal)(out)
+    if isinstance(primal, dict):
+        return type(primal)((k, _match_structure(v, None if adj is None else adj.get(k)))
+                            for k, v in primal.items())
+    if primal is None:
+        return None
+    leaves, treedef = tree_flatten(primal)
+    if not treedef_is_leaf(treedef):
+        adj_leaves = treedef.flatten_up_to(adj) if adj is not None else [None] * len(leaves)
+        return treedef.unflatten(_match_structure(p, g) for p, g in zip(leaves, adj_leaves))
+    if adj is None:
+        return _zeros_for(primal)
+    if isinstance(adj, Tracer):
+        return adj
+    dt = dtypes.canonicalize_dtype(_leaf_dtype(primal))
+    if dt.kind not in "fc" and dt != dtypes.bfloat16:
+        return np.zeros(np.shape(primal), float0)
+    out = np.asarray(adj)
+    if out.dtype != dt:
+        out = out.astype(dt)
+    return out
+
+
+class GradFunction:
+    """``grad(fun)``: a callable that computes gradients with generated source.
+
+    ``s2s.source(grad_fn)`` returns that source.
+    """
+
+    def __init__(self, fun, argnums, has_aux, holomorphic, allow_int, with_value, verbose):
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._argnums = argnums
+        self._has_aux = has_aux
+        self._holomorphic = holomorphic
+        self._allow_int = allow_int
+        self._with_value = with_value
+        self._verbose = verbose
+        self._built = None
+        self._last_trace = None
+        self._name = "value_and_grad" if with_value else "grad"
+
+    def _build(self):
+        if self._built is None:
+            from s2s.parse.source import NoSourceError, get_source, unwrap
+            from s2s.transforms import vjp_builder
+            fn, bound = unwrap(self._fun)
+            try:
+                get_source(fn)
+            except NoSourceError:
+                self._built = "traced"
+                return self._built
+            params = _positional_params(fn)
+            nums = (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
+            names = []
+            for i in nums:
+                j = i + len(bound)
+                if not -len(params) <= i < len(params) - len(bound):
+                    raise ValueError(
+                        f"{self._name}({_fun_name(self._fun)}): argnums {i} is out of range for a "
+                        f"function of {len(params) - len(bound)} positional parameters")
+                names.append(params[j % len(params)])
+            gen, text, build = vjp_builder.grad_function(
+                fn, names, has_aux=self._has_aux, holomorphic=self._holomorphic,
+                with_value=self._with_value)
+            self._built = (gen, text, build, bound, nums)
+            if self._verbose:
+                print(self.source())
+        return self._built
+
+    def source(self):
+        """The generated source (this function and the functions it calls)."""
+        if self._build() == "traced":
+            if self._last_trace is None:
+                return "# no source: traced on each call; call the function first to see a trace"
+            return "\n".join(self._last_trace.sources())
+        gen, text, build, _, _ = self._build()
+        return "\n".join(build.sources())
+
+    def __s2s_unwrap__(self):
+        # Transformations of a gradient transform the generated source itself.
+        if self._build() == "traced":
+            return self._fun, ()
+        gen, _, _, bound, _ = self._build()
+        return gen, bound
+
+    def _nums(self):
+        return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
+
+    def _traced_call(self, args, kwargs):
+        """No source: record this call and differentiate the recording (path fixed to it)."""
+        from s2s.trace.record import record
+        from s2s.transforms import vjp_builder, support
+        from s2s.tree_util import tree_flatten
+        nums = self._nums()
+        args = list(args)
+        for i in nums:
+            _check_differentiable(self._name, args[i], self._allow_int, self._holomorphic, i)
+            args[i] = _grad_input(args[i])
+        rec = record(self._fun, args, kwargs)
+        names = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+        counts = [len(tree_flatten(a)[0]) for a in args]
+        starts = [sum(counts[:i]) for i in range(len(args))]
+        active = tuple(names[starts[i] + k] for i in nums for k in range(counts[i]))
+        build = vjp_builder.build_vjp(rec.fn, active)
+        self._last_trace = build
+        leaves = tree_flatten((list(args), dict(kwargs)))[0]
+        out, tape = build.fwd_cell.cell_contents(*leaves)
+        outs = list(out) if rec.out_tree.num_leaves > 1 else [out]
+        seed = (support.holomorphic_seed if self._holomorphic else support.scalar_seed)(outs[0])
+        ct = tuple([seed] + [None] * (len(outs) - 1)) if len(outs) > 1 else seed
+        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        adj = [adj] if len(active) == 1 else (list(adj) if adj is not None else [None] * len(active))
+        grads = []
+        pos = 0
+        for i in nums:
+            leaf_adj = adj[pos:pos + counts[i]]
+            pos += counts[i]
+            leaves_i, tree_i = tree_flatten(args[i])
+            grads.append(tree_i.unflatten(_match_structure(p, g) for p, g in zip(leaves_i, leaf_adj)))
+        result = rec.out_tree.unflatten(outs)
+        grads = grads[0] if isinstance(self._argnums, int) else tuple(grads)
+        if self._has_aux:
+            grads = (grads, result[1])
+        if self._with_value:
+            return (result[0] if self._has_aux else result), grads
+        return grads
+
+    def __call__(self, *args, **kwargs):
+        if self._build() == "traced":
+            return self._traced_call(args, kwargs)
+        gen, _, _, bound, nums = self._build()
+        args = list(args)
+        for i in nums:
+            if i >= len(args):
+                raise TypeError(f"{self._name}({_fun_name(self._fun)}): argnums {i} refers to a "
+                                f"missing positional argument (got {len(args)})")
+            _check_differentiable(self._name, args[i], self._allow_int, self._holomorphic, i)
+            args[i] = _grad_input(args[i])
+        out = gen(*bound, *args, **kwargs)
+        if self._with_value:
+            value, grads = out
+        else:
+            value, grads = None, out
+        if self._has_aux:
+            grads, aux = grads
+        if isinstance(self._argnums, int):
+            grads = _match_structure(args[nums[0]], grads)
+        else:
+            grads = tuple(_match_structure(args[i], g) for i, g in zip(nums, grads))
+        if self._has_aux:
+            grads = (grads, aux)
+        if self._with_value:
+            return value, grads
+        return grads
+
+
+def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False, verbose=False):
+    """The gradient of scalar-valued ``fun`` with respect to argument(s) ``argnums``.
+
+    s2s reads ``fun``'s source and writes its derivative as Python source;
+    ``s2s.source(grad(fun))`` shows it (``verbose=True`` prints it on first use).
+    Python control flow (``if``, ``for``, ``while``, ``break``, early ``return``)
+    is differentiated as written, and so is index assignment ``y[i] = v``.
+
+    When ``fun``'s source cannot be read (built by ``exec``, typed at a REPL),
+    s2s records each call on tracers holding the actual arguments and
+    differentiates the recording instead; Python control flow is then fixed to
+    the path those arguments take, so the function is re-recorded on every call.
+
+    >>> import s2s, s2s.numpy as np
+    >>> def tanh(x):
+    ...     y = np.exp(-2.0 * x)
+    ...     return (1.0 - y) / (1.0 + y)
+    >>> s2s.grad(tanh)(1.0)
+    array(0.41997433, dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(grad, argnums=argnums, has_aux=has_aux, holomorphic=holomorphic,
+                                 allow_int=allow_int, verbose=verbose)
+    return GradFunction(fun, argnums, has_aux, holomorphic, allow_int, False, verbose)
+
+
+def value_and_grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
+                   verbose=False):
+    """Like ``grad`` but returns ``(value, gradient)`` (``((value, aux), gradient)`` with has_aux).
+
+    >>> import s2s
+    >>> s2s.value_and_grad(lambda x: x * x)(3.0)
+    (array(9., dtype=float32), array(6., dtype=float32))
+    """
+    if fun is None:
+        return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux,
+                                 holomorphic=holomorphic, allow_int=allow_int, verbose=verbose)
+    return GradFunction(fun, argnums, has_aux, holomorphic, allow_int, True, verbose)
+
+
+def vjp(fun, *primals, has_aux=False):
+    """``(fun(*primals), vjp_fn)``: ``vjp_fn(cotangent)`` returns one cotangent per primal.
+
+    >>> import s2s, s2s.numpy as np
+    >>> y, f_vjp = s2s.vjp(lambda x: x * 2.0, np.ones(2))
+    >>> f_vjp(np.array([1.0, 3.0], np.float32))
+    (array([2., 6.], dtype=float32),)
+    """
+    from s2s.parse.source import unwrap
+    from s2s.transforms import vjp_builder
+    fn, bound = unwrap(fun)
+    params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
+    if len(params) < len(primals):
+        raise TypeError(f"vjp({_fun_name(fun)}): {len(primals)} primals given but the function "
+                        f"takes {len(params)} positional parameters")
+    primals = [_grad_input(p) for p in primals]
+    build = vjp_builder.build_vjp(fn, tuple(params))
+    out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    if has_aux:
+        out, aux = out
+
+    def vjp_fn(cotangent):
+        ct = (cotangent, None) if has_aux else cotangent
+        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        if len(params) == 1:
+            adj = (adj,)
+        elif adj is None:
+            adj = (None,) * len(params)
+        return tuple(_match_structure(p, g) for p, g in zip(primals, adj))
+
+    vjp_fn.source = lambda: "\n".join(build.sources())
+    if has_aux:
+        return out, vjp_fn, aux
+    return out, vjp_fn
+
+
+def source(fun):
+    """The Python source s2s generated for a transformed function (or ``fun``'s own).
+
+    >>> import s2s
+    >>> print(s2s.source(s2s.grad(lambda x: x * x)).splitlines()[0])
+    def grad_lambda(x):
+    """
+    if isinstance(fun, GradFunction):
+        return fun.source()
+    if hasattr(fun, "source") and callable(fun.source):
+        return fun.source()
+    if isinstance(fun, JitFunction):
+        return source(fun._fun)
+    return inspect.getsource(fun)

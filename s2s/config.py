@@ -7,6 +7,7 @@ variables. Environment variables are read once, at import, as initial values.
 >>> s2s.config.update("enable_x64", True)
 >>> s2s.config.enable_x64
 True
+>>> s2s.config.update("enable_x64", False)
 """
 import os
 

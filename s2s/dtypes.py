@@ -1,9 +1,10 @@
 """Dtypes: canonicalization, weak types and promotion.
 
-s2s follows NumPy 2's promotion rules (NEP 50: Python scalars are *weak* and take
-the dtype of the array they meet), then canonicalizes: unless 64-bit mode is on,
-64-bit types become their 32-bit counterparts, exactly as JAX does. Eager
-results and jit results therefore agree on dtypes for the same inputs.
+s2s canonicalizes operand dtypes (unless 64-bit mode is on, 64-bit types become
+their 32-bit counterparts, exactly as JAX does), then follows NumPy 2's promotion
+rules (NEP 50: Python scalars are *weak* and take the dtype of the array they
+meet), with JAX's rules for bfloat16, which NumPy does not know. Eager results
+and jit results therefore agree on dtypes for the same inputs.
 
 >>> import numpy as np
 >>> result_type(np.ones(3, np.float32), 2.0)
@@ -41,10 +42,22 @@ def canonicalize_dtype(dt):
     >>> canonicalize_dtype(np.float64)
     dtype('float32')
     """
-    dt = np.dtype(dt)
     if config.enable_x64:
-        return dt
-    return _NARROW.get(dt, dt)
+        return np.dtype(dt)
+    try:
+        return _CANONICAL[dt]  # the eager hot path: a dtype seen before
+    except (KeyError, TypeError):
+        pass
+    d = np.dtype(dt)
+    out = _NARROW.get(d, d)
+    try:
+        _CANONICAL[dt] = out
+    except TypeError:
+        pass
+    return out
+
+
+_CANONICAL = {}
 
 
 def default_float_dtype():
@@ -103,7 +116,31 @@ def _promotion_proxy(value):
     if is_weakly_typed(value):
         return _WEAK_PROXY[value.dtype.kind]
     dt = getattr(value, "dtype", None)
-    return np.dtype(dt) if dt is not None else np.asarray(value).dtype
+    # Canonicalize first, as staging does (abstractify): a uint64 array meets
+    # an int32 one as uint32 when x64 is off, giving int32 rather than float.
+    return canonicalize_dtype(dt if dt is not None else np.asarray(value).dtype)
+
+
+def _numpy_result_type(proxies):
+    """``np.result_type(*proxies)``, plus JAX's rules for bfloat16.
+
+    ml_dtypes' bfloat16 has no NumPy promotion with integers wider than 8 bits
+    or float16, and promotes it with a Python float to float64 (not NEP 50's
+    bfloat16). JAX's lattice: bfloat16 with bool/integers or weak floats stays
+    bfloat16; with float16 it is float32; wider floats and complex win.
+    """
+    if not any(isinstance(p, np.dtype) and p == bfloat16 for p in proxies):
+        return np.result_type(*proxies)
+    strong = [p for p in proxies if isinstance(p, np.dtype) and p != bfloat16]
+    weak = [p for p in proxies if not isinstance(p, np.dtype)]
+    dt = bfloat16
+    if strong:
+        other = np.result_type(*strong)
+        if other.kind in "fc":
+            dt = float32 if other == float16 else other
+    if dt == bfloat16:
+        return complex64 if any(type(w) is complex for w in weak) else bfloat16
+    return np.result_type(dt, *weak)
 
 
 def result_type(*values, return_weak_type=False):
@@ -123,14 +160,14 @@ def result_type(*values, return_weak_type=False):
         # All weak: NumPy would give float64/int64; narrow to the defaults.
         dt = np.result_type(*[np.asarray(p).dtype for p in proxies])
     else:
-        dt = np.result_type(*proxies)
+        dt = _numpy_result_type(proxies)
     dt = canonicalize_dtype(dt)
     return (dt, weak) if return_weak_type else dt
 
 
 def promote_types(a, b):
-    """Like ``numpy.promote_types``, canonicalized."""
-    return canonicalize_dtype(np.promote_types(np.dtype(a), np.dtype(b)))
+    """Like ``numpy.promote_types`` (bfloat16 included), canonicalized."""
+    return canonicalize_dtype(_numpy_result_type([np.dtype(a), np.dtype(b)]))
 
 
 def issubdtype(a, b):

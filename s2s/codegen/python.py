@@ -33,7 +33,10 @@ def make_cell(value):
 
 def render(fdef):
     """Python source of a function AST; comment markers become ``# ...`` lines."""
-    text = ast.unparse(gast.gast_to_ast(fdef))
+    tree = gast.gast_to_ast(fdef)
+    if not hasattr(tree, "lineno"):
+        tree.lineno, tree.col_offset = 1, 0
+    text = ast.unparse(ast.fix_missing_locations(tree))
     lines = []
     for line in text.split("\n"):
         m = _COMMENT_LINE.match(line)

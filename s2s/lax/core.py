@@ -17,7 +17,7 @@ A primitive is a named object with a rule table: one slot per interpretation.
 >>> p = Primitive("my_neg")
 >>> p.def_impl(lambda x: -x)  # doctest: +ELLIPSIS
 <function ...>
->>> p.bind(3.0)
+>>> p.bind(3.0)  # eager results are arrays (0-d here), canonicalized
 array(-3., dtype=float32)
 """
 import itertools
@@ -46,6 +46,7 @@ class Primitive:
             raise ValueError(f"primitive {name!r} is defined twice")
         self.name = name
         self.multiple_results = multiple_results
+        self.elementwise = False
         for slot in RULE_SLOTS:
             setattr(self, slot, None)
         _registry[name] = self
@@ -104,8 +105,11 @@ class Primitive:
 
 
 def _canonicalize_output(out):
-    """An eager result as an ``Array`` (a view, 0-d kept 0-d) of its canonical dtype."""
-    if isinstance(out, np.generic):  # NumPy ufuncs give scalars for 0-d inputs
+    """An eager result as an ``Array`` (a view; 0-d stays 0-d) of its canonical dtype.
+
+    Eager results are arrays, 0-d included, never NumPy scalars (as under jit).
+    """
+    if isinstance(out, np.generic):
         out = np.asarray(out)
     dt = getattr(out, "dtype", None)
     if dt is None:

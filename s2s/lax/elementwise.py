@@ -68,18 +68,21 @@ def _unary(name, np_fn, hlo_op, policy, result_dtype=None, lower=None):
     """Defines primitive ``name`` with impl ``np_fn`` and StableHLO op ``hlo_op``."""
     prim = Primitive(name)
     abstract_eval = _unary_abstract(name, policy, result_dtype)
-    # Memoize the dtype decision per input dtype: the eager path stays cheap.
-    compute_of = {}
+    # Memoize the dtype decision per (input dtype, x64 mode): the eager path stays
+    # cheap, and flipping ``enable_x64`` never serves a stale decision.
+    out_of = {}
 
     def impl(x):
         dt = x.dtype if hasattr(x, "dtype") else dtypes.python_scalar_dtype(x)
-        compute = compute_of.get(dt)
-        if compute is None:
-            compute = compute_of[dt] = policy(dtypes.canonicalize_dtype(dt))
-        out = np_fn(np.asarray(x, compute))
-        if result_dtype is not None:
-            out = np.asarray(out, result_dtype(compute))
-        return out
+        key = (dt, dtypes.x64_enabled())
+        decision = out_of.get(key)
+        if decision is None:
+            compute = policy(dtypes.canonicalize_dtype(dt))
+            decision = out_of[key] = (compute, result_dtype(compute) if result_dtype else compute)
+        compute, out_dtype = decision
+        # SciPy's special functions compute float16/bfloat16 in float32 (or
+        # float64); the cast keeps the result dtype the one abstract_eval predicts.
+        return np.asarray(np_fn(np.asarray(x, compute)), out_dtype)
 
     prim.def_impl(impl)
     prim.def_abstract_eval(abstract_eval)
@@ -87,26 +90,27 @@ def _unary(name, np_fn, hlo_op, policy, result_dtype=None, lower=None):
     return prim
 
 
-def _wrap1(prim, doc):
-    def fn(x):
-        return prim.bind(x)
-    fn.__name__ = prim.name
-    fn.__qualname__ = prim.name
-    fn.__doc__ = doc
-    fn.primitive = prim
-    return fn
-
-
 def _rsqrt(x):
     return np.reciprocal(np.sqrt(x))
 
 
 def _logistic(x):
+    if dtypes.is_complex(x.dtype):  # scipy's expit has no complex loop
+        return np.reciprocal(1 + np.exp(-x))
     return scipy.special.expit(x)
 
 
 def _round_away(x):
-    return np.where(x >= 0, np.floor(x + 0.5), np.ceil(x - 0.5)).astype(x.dtype)
+    # floor(x + 0.5) is wrong for the float just below 0.5 (x + 0.5 rounds up to
+    # 1.0); the fractional part x - trunc(x) is exact, so compare that instead.
+    t = np.trunc(x)
+    return np.where(np.abs(x - t) >= 0.5, t + np.sign(x), t).astype(x.dtype)
+
+
+def _population_count(x):
+    # np.bitwise_count counts the bits of |x| for signed ints; XLA counts the
+    # two's-complement bits, so count on the unsigned view.
+    return np.bitwise_count(x.view(f"u{x.dtype.itemsize}")).astype(x.dtype)
 
 
 def _is_finite_dtype(dt):
@@ -119,7 +123,21 @@ def _real_of(dt):
 
 _F = _float_policy
 neg_p = _unary("neg", np.negative, "stablehlo.negate", _same_policy("neg", "iufc"))
-sign_p = _unary("sign", np.sign, "stablehlo.sign", _same_policy("sign", "iufc"))
+
+
+def _sign_lower(ctx, x):
+    aval = ctx.avals_in[0]
+    if aval.dtype.kind != "u":
+        return ctx.op1("stablehlo.sign", [x])
+    # stablehlo.sign has no unsigned form: sign(x) = (x != 0) for unsigned x.
+    zero = ctx.broadcast_to(ctx.constant(0, aval.update(shape=(), weak_type=False)), aval.shape)
+    nonzero = ctx.op1("stablehlo.compare", [x, zero], aval.update(dtype=dtypes.bool_), attrs={
+        "comparison_direction": "#stablehlo<comparison_direction NE>",
+        "compare_type": "#stablehlo<comparison_type UNSIGNED>"})
+    return ctx.op1("stablehlo.convert", [nonzero])
+
+
+sign_p = _unary("sign", np.sign, None, _same_policy("sign", "iufc"), lower=_sign_lower)
 floor_p = _unary("floor", np.floor, "stablehlo.floor", _same_policy("floor", "f"))
 ceil_p = _unary("ceil", np.ceil, "stablehlo.ceil", _same_policy("ceil", "f"))
 is_finite_p = _unary("is_finite", np.isfinite, "stablehlo.is_finite", _same_policy("is_finite", "f"),
@@ -150,23 +168,29 @@ erf_inv_p = _unary("erf_inv", scipy.special.erfinv, "chlo.erf_inv", _F("erf_inv"
 lgamma_p = _unary("lgamma", scipy.special.gammaln, "chlo.lgamma", _F("lgamma", allow_complex=False))
 digamma_p = _unary("digamma", scipy.special.digamma, "chlo.digamma", _F("digamma", allow_complex=False))
 not_p = _unary("not", np.invert, "stablehlo.not", _same_policy("not", "biu"))
-population_count_p = _unary("population_count", np.bitwise_count, "stablehlo.popcnt",
-                            _same_policy("population_count", "iu"),
-                            result_dtype=lambda dt: dt)
+population_count_p = _unary("population_count", _population_count, "stablehlo.popcnt",
+                            _same_policy("population_count", "iu"))
 real_p = _unary("real", np.real, "stablehlo.real", _same_policy("real", "c"), result_dtype=_real_of)
 imag_p = _unary("imag", np.imag, "stablehlo.imag", _same_policy("imag", "c"), result_dtype=_real_of)
-conj_p = _unary("conj", np.conjugate, None, _same_policy("conj", "c"),
-                lower=lambda ctx, x: ctx.op1("stablehlo.complex", [
-                    ctx.op1("stablehlo.real", [x], ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype))),
-                    ctx.op1("stablehlo.negate", [ctx.op1("stablehlo.imag", [x], ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype)))],
-                            ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype)))]))
+
+
+def _conj_lower(ctx, x):
+    # StableHLO has no conjugate op: complex(real(x), -imag(x)).
+    part = ctx.avals_out[0].update(dtype=dtypes.real_dtype(ctx.avals_out[0].dtype))
+    re = ctx.op1("stablehlo.real", [x], part)
+    im = ctx.op1("stablehlo.imag", [x], part)
+    return ctx.op1("stablehlo.complex", [re, ctx.op1("stablehlo.negate", [im], part)])
+
+
+conj_p = _unary("conj", np.conjugate, None, _same_policy("conj", "c"), lower=_conj_lower)
 
 
 def _abs_result(dt):
     return dtypes.real_dtype(dt)
 
 
-abs_p = _unary("abs", np.abs, "stablehlo.abs", _same_policy("abs", "iufc"), result_dtype=_abs_result)
+# Unsigned integers are rejected, as in JAX: stablehlo.abs has no unsigned form.
+abs_p = _unary("abs", np.abs, "stablehlo.abs", _same_policy("abs", "ifc"), result_dtype=_abs_result)
 
 
 def _exp2_lower(ctx, x):
@@ -187,9 +211,21 @@ def _round_lower(ctx, x, rounding_method="away_from_zero"):
 round_p = Primitive("round")
 
 
+_ROUNDING_METHODS = ("away_from_zero", "to_nearest_even")
+_round_policy = _same_policy("round", "f")
+
+
+def _check_rounding_method(rounding_method):
+    if rounding_method not in _ROUNDING_METHODS:
+        raise ValueError(f"round: rounding_method must be 'away_from_zero' or 'to_nearest_even', "
+                         f"got {rounding_method!r}")
+
+
 @round_p.def_impl
 def _round_impl(x, rounding_method="away_from_zero"):
-    x = np.asarray(x)
+    _check_rounding_method(rounding_method)
+    dt = x.dtype if hasattr(x, "dtype") else dtypes.python_scalar_dtype(x)
+    x = np.asarray(x, _round_policy(dtypes.canonicalize_dtype(dt)))
     if rounding_method == "away_from_zero":
         return _round_away(x)
     return np.round(x)
@@ -197,10 +233,8 @@ def _round_impl(x, rounding_method="away_from_zero"):
 
 @round_p.def_abstract_eval
 def _round_abstract(x, rounding_method="away_from_zero"):
-    _same_policy("round", "f")(x.dtype)
-    if rounding_method not in ("away_from_zero", "to_nearest_even"):
-        raise ValueError(f"round: rounding_method must be 'away_from_zero' or 'to_nearest_even', "
-                         f"got {rounding_method!r}")
+    _round_policy(x.dtype)
+    _check_rounding_method(rounding_method)
     return x
 
 
@@ -231,22 +265,23 @@ def _binary_lower(hlo_op, attrs=None):
     return lower
 
 
-def _binary(name, np_fn, hlo_op, policy, result_dtype=None, lower=None, lower_attrs=None,
-            convert_inputs=False):
+def _binary(name, np_fn, hlo_op, policy, result_dtype=None, lower=None, lower_attrs=None):
     """Defines binary primitive ``name``.
 
-    NumPy's NEP 50 promotion already gives our dtypes (up to the 64-bit narrowing
-    that ``bind`` does), so ``np_fn`` runs as is; ``convert_inputs`` is for the
-    few ops whose policy moves integers to floats first.
+    ``impl`` does what the lowering does: it checks the operand dtypes with
+    ``policy``, converts both operands to the (canonical, NEP 50) compute dtype,
+    applies ``np_fn`` and casts to the result dtype. Handing Python scalars or
+    64-bit arrays to NumPy as they are would compute in 64 bits (wrong for
+    ``shift_right_logical``, ``div`` of a float16 array by a Python float...).
     """
     prim = Primitive(name)
     abstract_eval = _binary_abstract(name, policy, result_dtype)
-    if convert_inputs:
-        def impl(x, y):
-            compute = policy(dtypes.result_type(x, y))
-            return np_fn(np.asarray(x, compute), np.asarray(y, compute))
-    else:
-        impl = np_fn
+
+    def impl(x, y):
+        compute = policy(dtypes.result_type(x, y))
+        out = np_fn(np.asarray(x, compute), np.asarray(y, compute))
+        return np.asarray(out, result_dtype(compute) if result_dtype else compute)
+
     prim.def_impl(impl)
     prim.def_abstract_eval(abstract_eval)
     prim.def_lower(lower or _binary_lower(hlo_op, lower_attrs))
@@ -258,21 +293,17 @@ def _any(name):
 
 
 def _trunc_div(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    dt = np.result_type(x, y)
-    if dt.kind in "iu":
-        with np.errstate(divide="ignore", invalid="ignore"):
+    """Division of two operands of one dtype; integers truncate toward zero."""
+    if x.dtype.kind in "iu":
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             q = np.floor_divide(x, y)
             # floor -> truncate toward zero where the signs differ and the division is inexact.
             fix = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
-            return (q + fix).astype(dt)
-    if dt == np.bool_:
-        raise DtypeError("div does not accept bool operands")
+            return (q + fix).astype(x.dtype)
     return np.true_divide(x, y)
 
 
 def _rem(x, y):
-    x, y = np.asarray(x), np.asarray(y)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.fmod(x, y)
 
@@ -283,25 +314,61 @@ mul_p = _binary("mul", np.multiply, "stablehlo.multiply", _any("mul"))
 div_p = _binary("div", _trunc_div, "stablehlo.divide", _same_policy("div", "iufc"))
 rem_p = _binary("rem", _rem, "stablehlo.remainder", _same_policy("rem", "iuf"))
 pow_p = _binary("pow", np.power, "stablehlo.power", _same_policy("pow", "iufc"))
-max_p = _binary("max", np.maximum, "stablehlo.maximum", _any("max"))
-min_p = _binary("min", np.minimum, "stablehlo.minimum", _any("min"))
-atan2_p = _binary("atan2", np.arctan2, "stablehlo.atan2", _F("atan2", allow_complex=False),
-                  convert_inputs=True)
+
+
+def _minmax_lower(hlo_op, direction):
+    """Real operands: ``hlo_op``. Complex operands: NumPy's lexicographic order
+    (real parts, then imaginary parts), which stablehlo.maximum/minimum lack."""
+    real_lower = _binary_lower(hlo_op)
+
+    def lower(ctx, x, y):
+        out = ctx.avals_out[0]
+        if not dtypes.is_complex(out.dtype):
+            return real_lower(ctx, x, y)
+        x, y = [ctx.broadcast_to(ctx.convert(v, out.dtype), out.shape) for v in (x, y)]
+        part = out.update(dtype=dtypes.real_dtype(out.dtype), weak_type=False)
+        pred = out.update(dtype=dtypes.bool_, weak_type=False)
+
+        def compare(a, b, how):
+            return ctx.op1("stablehlo.compare", [a, b], pred, attrs={
+                "comparison_direction": f"#stablehlo<comparison_direction {how}>",
+                "compare_type": "#stablehlo<comparison_type FLOAT>"})
+
+        rx, ry = [ctx.op1("stablehlo.real", [v], part) for v in (x, y)]
+        ix, iy = [ctx.op1("stablehlo.imag", [v], part) for v in (x, y)]
+        pick_x = ctx.op1("stablehlo.select", [compare(rx, ry, "EQ"), compare(ix, iy, direction),
+                                              compare(rx, ry, direction)], pred)
+        return ctx.op1("stablehlo.select", [pick_x, x, y])
+    return lower
+
+
+max_p = _binary("max", np.maximum, "stablehlo.maximum", _any("max"),
+                lower=_minmax_lower("stablehlo.maximum", "GT"))
+min_p = _binary("min", np.minimum, "stablehlo.minimum", _any("min"),
+                lower=_minmax_lower("stablehlo.minimum", "LT"))
+atan2_p = _binary("atan2", np.arctan2, "stablehlo.atan2", _F("atan2", allow_complex=False))
 and_p = _binary("and", np.bitwise_and, "stablehlo.and", _same_policy("and", "biu"))
 or_p = _binary("or", np.bitwise_or, "stablehlo.or", _same_policy("or", "biu"))
 xor_p = _binary("xor", np.bitwise_xor, "stablehlo.xor", _same_policy("xor", "biu"))
 shift_left_p = _binary("shift_left", np.left_shift, "stablehlo.shift_left", _same_policy("shift_left", "iu"))
+
+
+def _shift_right_arithmetic(x, y):
+    """Arithmetic shift of two operands of one integer dtype: shift the signed view
+    (XLA fills with the top bit for unsigned types too; NumPy's >> would not)."""
+    signed = np.dtype(f"i{x.dtype.itemsize}")
+    return np.right_shift(x.view(signed), y.view(signed)).view(x.dtype)
+
+
 shift_right_arithmetic_p = _binary(
-    "shift_right_arithmetic", np.right_shift, "stablehlo.shift_right_arithmetic",
+    "shift_right_arithmetic", _shift_right_arithmetic, "stablehlo.shift_right_arithmetic",
     _same_policy("shift_right_arithmetic", "iu"))
 
 
 def _shift_right_logical(x, y):
-    x = np.asarray(x)
-    dt = np.result_type(x, y)
-    unsigned = np.dtype(f"u{dt.itemsize}")
-    return np.right_shift(x.astype(dt).view(unsigned) if x.ndim else np.asarray(x, dt).view(unsigned),
-                          np.asarray(y, dt).astype(unsigned)).view(dt)
+    """Logical shift of two operands of one integer dtype: shift the unsigned view."""
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    return np.right_shift(x.view(unsigned), y.astype(unsigned)).view(x.dtype)
 
 
 shift_right_logical_p = _binary("shift_right_logical", _shift_right_logical,
@@ -314,7 +381,6 @@ def _complex_result(dt):
 
 complex_p = _binary("complex", lambda x, y: x + 1j * y, "stablehlo.complex",
                     _F("complex", allow_complex=False), result_dtype=_complex_result,
-                    convert_inputs=True,
                     lower=lambda ctx, x, y: ctx.op1("stablehlo.complex", [
                         ctx.broadcast_to(ctx.convert(v, dtypes.real_dtype(ctx.avals_out[0].dtype)),
                                          ctx.avals_out[0].shape) for v in (x, y)]))
@@ -329,20 +395,22 @@ def _compare_type(dt):
     return "#stablehlo<comparison_type UNSIGNED>"
 
 
-def _compare(name, np_fn, direction):
+def _compare(name, np_fn, direction, kinds="biufc"):
     def attrs(compute):
         return {"comparison_direction": f"#stablehlo<comparison_direction {direction}>",
                 "compare_type": _compare_type(compute)}
-    return _binary(name, np_fn, "stablehlo.compare", _any(name),
+    return _binary(name, np_fn, "stablehlo.compare", _same_policy(name, kinds),
                    result_dtype=lambda dt: dtypes.bool_, lower_attrs=attrs)
 
 
+# Complex numbers have no order (stablehlo.compare LT on complex is not NumPy's
+# lexicographic order either), so the ordered comparisons reject them, as in JAX.
 eq_p = _compare("eq", np.equal, "EQ")
 ne_p = _compare("ne", np.not_equal, "NE")
-lt_p = _compare("lt", np.less, "LT")
-le_p = _compare("le", np.less_equal, "LE")
-gt_p = _compare("gt", np.greater, "GT")
-ge_p = _compare("ge", np.greater_equal, "GE")
+lt_p = _compare("lt", np.less, "LT", kinds="biuf")
+le_p = _compare("le", np.less_equal, "LE", kinds="biuf")
+gt_p = _compare("gt", np.greater, "GT", kinds="biuf")
+ge_p = _compare("ge", np.greater_equal, "GE", kinds="biuf")
 
 # ---------------------------------------------------------------------------
 # integer_pow: x ** y for a static integer y, by repeated squaring.
@@ -352,7 +420,7 @@ integer_pow_p = Primitive("integer_pow")
 
 @integer_pow_p.def_impl
 def _integer_pow_impl(x, *, y):
-    x = np.asarray(x)
+    x = np.asarray(x, dtypes.dtype_of(x))  # canonical: Python floats multiply in float32
     if y < 0:
         if x.dtype.kind in "iub":
             raise DtypeError("integer_pow: negative exponent needs a floating operand")
@@ -454,7 +522,7 @@ _PUBLIC = [
     (erfc_p, "Elementwise complementary error function.", "lax.erfc(0.0)\narray(1., dtype=float32)"),
     (erf_inv_p, "Elementwise inverse error function.", "lax.erf_inv(0.0)\narray(0., dtype=float32)"),
     (lgamma_p, "Elementwise log of the absolute gamma function.", "lax.lgamma(1.0)\narray(0., dtype=float32)"),
-    (digamma_p, "Elementwise digamma function.", "lax.digamma(1.0) < 0\narray(True)"),
+    (digamma_p, "Elementwise digamma function.", "lax.lt(lax.digamma(1.0), 0.0)\narray(True)"),
     (not_p, "Elementwise logical/bitwise NOT.", "lax.bitwise_not(True)\narray(False)"),
     (population_count_p, "Elementwise count of set bits.", "lax.population_count(7)\narray(3, dtype=int32)"),
     (real_p, "Real part of a complex array.", "lax.real(1 + 2j)\narray(1., dtype=float32)"),
@@ -524,4 +592,7 @@ def stop_gradient(x):
     return stop_gradient_p.bind(x)
 
 
+round.primitive = round_p
+integer_pow.primitive = integer_pow_p
+stop_gradient.primitive = stop_gradient_p
 public.update(round=round, integer_pow=integer_pow, stop_gradient=stop_gradient)

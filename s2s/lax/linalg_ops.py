@@ -227,6 +227,8 @@ def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers):
     Each spec lists the batch (kernel: output feature) dimension, the feature (kernel:
     input feature) dimension, then the spatial dimensions in the kernel's order.
 
+    >>> from s2s import lax
+    >>> from s2s.lax import conv_dimension_numbers
     >>> conv_dimension_numbers((1, 5, 5, 3), (2, 2, 3, 4), ("NHWC", "HWIO", "NHWC"))
     ((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
     """

@@ -721,6 +721,7 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding, *,
 
     ``'SAME'`` gives ``ceil(in / stride)`` outputs, the odd pad element going to the end.
 
+    >>> from s2s.lax import padtype_to_pads
     >>> padtype_to_pads((5,), (2,), (1,), "SAME")
     ((0, 1),)
     """

@@ -1190,6 +1190,7 @@ def broadcast_in_dim(x, *, shape, broadcast_dimensions):
     """Broadcasts ``x`` to ``shape``; operand dim ``i`` becomes ``broadcast_dimensions[i]``.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.broadcast_in_dim(np.array([1, 2]), shape=(2, 3), broadcast_dimensions=(0,))
     array([[1, 1, 1],
            [2, 2, 2]], dtype=int32)
@@ -1204,6 +1205,7 @@ def reshape(x, *, new_sizes, dimensions=None):
     """Reshapes ``x`` (row-major), after transposing it by ``dimensions`` if given.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.reshape(np.arange(6), new_sizes=(2, 3))
     array([[0, 1, 2],
            [3, 4, 5]], dtype=int32)
@@ -1217,6 +1219,7 @@ def squeeze(x, *, dimensions):
     """Removes the size-1 axes ``dimensions``.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.squeeze(np.zeros((1, 2, 1)), dimensions=(0, 2)).shape
     (2,)
     """
@@ -1227,6 +1230,7 @@ def expand_dims(x, *, dimensions):
     """Inserts size-1 axes at ``dimensions`` (positions in the result, as ``np.expand_dims``).
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.expand_dims(np.zeros(2), dimensions=(0, -1)).shape
     (1, 2, 1)
     """
@@ -1237,6 +1241,7 @@ def transpose(x, *, permutation):
     """Permutes the axes of ``x``: result axis ``i`` is operand axis ``permutation[i]``.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.transpose(np.zeros((2, 3, 4)), permutation=(2, 0, 1)).shape
     (4, 2, 3)
     """
@@ -1247,6 +1252,7 @@ def rev(x, *, dimensions):
     """Reverses ``x`` along ``dimensions``.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.rev(np.array([1, 2, 3]), dimensions=(0,))
     array([3, 2, 1], dtype=int32)
     """
@@ -1257,6 +1263,7 @@ def pad(x, padding_value, *, padding_config):
     """Pads ``x`` with ``(low, high, interior)`` per dimension; negative low/high crop.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.pad(np.array([1, 2]), 0, padding_config=[(1, -1, 1)])
     array([0, 1, 0], dtype=int32)
     """
@@ -1269,6 +1276,7 @@ def concatenate(*xs, dimension):
     """Joins arrays along ``dimension`` (operands, or one list of them).
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.concatenate(np.array([1]), np.array([2, 3]), dimension=0)
     array([1, 2, 3], dtype=int32)
     """
@@ -1281,6 +1289,7 @@ def slice(x, *, start_indices, limit_indices, strides=None):  # noqa: A001 (jax.
     """The static slice ``x[start:limit:stride]`` in every dimension.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.slice(np.arange(6), start_indices=(1,), limit_indices=(6,), strides=(2,))
     array([1, 3, 5], dtype=int32)
     """
@@ -1294,6 +1303,7 @@ def dynamic_slice(x, *start_indices, slice_sizes):
     """The slice of ``slice_sizes`` at run-time ``start_indices`` (clamped into range).
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.dynamic_slice(np.arange(5), 4, slice_sizes=(2,))
     array([3, 4], dtype=int32)
     """
@@ -1305,6 +1315,7 @@ def dynamic_update_slice(x, update, *start_indices):
     """``x`` with ``update`` written at run-time ``start_indices`` (clamped into range).
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.dynamic_update_slice(np.zeros(4, "int32"), np.array([7, 8]), 1)
     array([0, 7, 8, 0], dtype=int32)
     """
@@ -1316,6 +1327,7 @@ def select_n(which, *cases):
     """Elementwise ``cases[which]``; a boolean ``which`` picks ``cases[1]`` where true.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.select_n(np.array([0, 2, 1]), np.zeros(3), np.ones(3), np.full(3, 2.0))
     array([0., 2., 1.], dtype=float32)
     """
@@ -1326,6 +1338,7 @@ def clamp(min, x, max):  # noqa: A002 (jax.lax's names)
     """Elementwise ``min(max(x, min), max)``; bounds are scalars or shaped like ``x``.
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> lax.clamp(0.0, np.array([-1.0, 0.5, 2.0]), 1.0)
     array([0. , 0.5, 1. ], dtype=float32)
     """
@@ -1337,6 +1350,7 @@ def gather(operand, indices, *, dimension_numbers, slice_sizes, mode=None, fill_
     """XLA gather: slices of ``slice_sizes`` at ``indices`` (index vector = last dim).
 
     >>> from s2s import lax
+    >>> import numpy as np
     >>> dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(0,),
     ...                                 start_index_map=(0,))
     >>> lax.gather(np.array([10, 20, 30]), np.array([[2], [0], [5]]), dimension_numbers=dn,
@@ -1364,6 +1378,7 @@ def _scatter_wrapper(prim, summary, example):
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = (f"{summary}\n\n"
                   ">>> from s2s import lax\n"
+                  ">>> import numpy as np\n"
                   ">>> dn = lax.ScatterDimensionNumbers(update_window_dims=(), "
                   "inserted_window_dims=(0,),\n"
                   "...                                  scatter_dims_to_operand_dims=(0,))\n"

@@ -21,6 +21,8 @@ The transformations (``s2s.transforms``) only ever see functions in this
   ``x[i] = v`` became ``x = setitem(x, i, v)`` (value semantics); augmented
   assignment, multiple targets, ``and``/``or``, chained comparisons,
   conditional expressions, comprehensions and lambdas are spelled out.
+* Nested functions that are only called directly take the enclosing
+  variables they read as extra parameters (lambda lifting).
 * Array methods became NumPy functions (``x.sum(0)`` -> ``np.sum(x, 0)``,
   ``x.T`` -> ``np.transpose(x)``); list and dict methods became calls of the
   support functions (``append``, ``items``...), see ``SUPPORT_CALLS``.
@@ -39,8 +41,8 @@ from s2s.parse import quoting as q
 from s2s.parse.resolve import local_names, static_chain
 
 # Support functions that normal form calls by these names (bound by codegen).
-SUPPORT_CALLS = ("setitem", "append", "extend", "pop", "items", "keys", "values",
-                 "dict_get", "copy", "as_sequence", "range_continues")
+SUPPORT_CALLS = ("append", "extend", "pop", "items", "keys", "values", "dict_get", "copy",
+                 "as_sequence")
 
 # Array methods -> (NumPy function, how the method's arguments map to it).
 _VARARGS_SHAPE = {"reshape", "transpose"}
@@ -206,8 +208,9 @@ def lower_returns(fdef, namer):
 class _JumpLowering:
     """Replaces ``break``/``continue`` by flags; loops that may break become ``while``."""
 
-    def __init__(self, namer):
+    def __init__(self, namer, support):
         self.namer = namer
+        self.support = support
 
     def block(self, stmts):
         out = []
@@ -268,7 +271,8 @@ class _JumpLowering:
         # for target in iterable -> index loop over a sequence, as a while loop.
         seq = self.namer.new("seq")
         k = self.namer.new("k")
-        stmts = [q.assign(seq, gast.Call(func=q.name("as_sequence"), args=[loop.iter], keywords=[])),
+        stmts = [q.assign(seq, gast.Call(func=q.name(self.support["as_sequence"]), args=[loop.iter],
+                                         keywords=[])),
                  q.assign(k, q.const(0))]
         test = gast.BoolOp(op=gast.And(), values=[
             gast.Compare(left=q.name(k), ops=[gast.Lt()],
@@ -306,9 +310,9 @@ def _replace_jump(s, kind, flag):
     return s
 
 
-def lower_jumps(fdef, namer):
+def lower_jumps(fdef, namer, support):
     """Pass 2: no ``break``/``continue`` left."""
-    fdef.body = _JumpLowering(namer).block(fdef.body)
+    fdef.body = _JumpLowering(namer, support).block(fdef.body)
     return fdef
 
 
@@ -319,10 +323,11 @@ def lower_jumps(fdef, namer):
 class _ANF:
     """Flattens expressions into one operation per statement (see module docstring)."""
 
-    def __init__(self, source, fdef, namer, np_name, enclosing_locals=frozenset()):
+    def __init__(self, source, fdef, namer, np_name, support, enclosing_locals=frozenset()):
         self.source = source
         self.namer = namer
         self.np_name = np_name
+        self.support = support
         self.locals = local_names(fdef)
         self.enclosing_locals = set(enclosing_locals)
         self.out = None
@@ -414,6 +419,12 @@ class _ANF:
             self.error(s, "this augmented assignment", "assign to a name or an index")
 
     def assign_to(self, target, value):
+        if isinstance(target, gast.Name) and isinstance(value, gast.Lambda) and target.id not in _names(value):
+            # sq = lambda t: t * t  ->  def sq(t): return t * t
+            fdef = gast.FunctionDef(name=target.id, args=value.args, body=[gast.Return(value=value.body)],
+                                    decorator_list=[], returns=None, type_comment=None, type_params=[])
+            self.visit_FunctionDef(_loc(fdef, self.where))
+            return
         if isinstance(target, gast.Name):
             # Control-flow expressions may build their value in the target itself,
             # unless the expression reads the target.
@@ -503,28 +514,35 @@ class _ANF:
                                body=body, orelse=[], type_comment=None))
             return
         if isinstance(it, gast.Call) and self.is_builtin_call(it, "enumerate"):
-            seq = self.atom(it.args[0], "seq")
             start = it.args[1] if len(it.args) > 1 else next((k.value for k in it.keywords if k.arg == "start"), None)
+            inner = it.args[0]
             idx = self.temp("i")
-            prefix = []
             if isinstance(s.target, (gast.Tuple, gast.List)) and len(s.target.elts) == 2:
                 j, x = s.target.elts
-                counter = q.name(idx) if start is None else gast.BinOp(left=q.name(idx), op=gast.Add(), right=start)
-                prefix.append(gast.Assign(targets=[j], value=counter, type_comment=None))
-                prefix.append(gast.Assign(targets=[x], value=gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load()), type_comment=None))
             else:
-                pair = gast.Tuple(elts=[q.name(idx), gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())], ctx=gast.Load())
-                prefix.append(gast.Assign(targets=[s.target], value=pair, type_comment=None))
-            self._index_loop(s, idx, gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[]), prefix)
+                j, x = None, None
+            counter = q.name(idx) if start is None else gast.BinOp(left=q.name(idx), op=gast.Add(), right=start)
+            if isinstance(inner, gast.Call) and self.is_builtin_call(inner, "zip") and x is not None:
+                # for i, (u, v) in enumerate(zip(a, b)): index a and b directly.
+                seqs = [self.sequence_atom(a) for a in inner.args]
+                count = self._min_len(seqs)
+                items = [gast.Subscript(value=copy.deepcopy(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
+                element = gast.Tuple(elts=items, ctx=gast.Load())
+            else:
+                seq = self.sequence_atom(inner)
+                count = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
+                element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())
+            if j is not None:
+                prefix = [gast.Assign(targets=[j], value=counter, type_comment=None),
+                          gast.Assign(targets=[x], value=element, type_comment=None)]
+            else:
+                prefix = [gast.Assign(targets=[s.target], value=gast.Tuple(elts=[counter, element], ctx=gast.Load()),
+                                      type_comment=None)]
+            self._index_loop(s, idx, count, prefix)
             return
         if isinstance(it, gast.Call) and self.is_builtin_call(it, "zip") and not it.keywords:
-            seqs = [self.atom(a, "seq") for a in it.args]
-            lens = []
-            for sq in seqs:
-                n = self.temp("n")
-                self.emit(q.assign(n, gast.Call(func=q.name("len"), args=[copy.deepcopy(sq)], keywords=[])))
-                lens.append(q.name(n))
-            count = lens[0] if len(lens) == 1 else gast.Call(func=q.name("min"), args=lens, keywords=[])
+            seqs = [self.sequence_atom(a) for a in it.args]
+            count = self._min_len(seqs)
             idx = self.temp("i")
             items = [gast.Subscript(value=copy.deepcopy(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
             if isinstance(s.target, (gast.Tuple, gast.List)) and len(s.target.elts) == len(items):
@@ -536,7 +554,7 @@ class _ANF:
         if isinstance(it, (gast.Name,)) and self.is_local(it.id) or self.is_static(it):
             seq = it
         else:
-            seq = self.atom(gast.Call(func=q.name("as_sequence"), args=[it], keywords=[]), "seq")
+            seq = self.atom(gast.Call(func=q.name(self.support["as_sequence"]), args=[it], keywords=[]), "seq")
         target = s.target
         prefix = []
         if not isinstance(target, gast.Name):
@@ -546,6 +564,22 @@ class _ANF:
         body = self.block(prefix + s.body) or [gast.Pass()]
         self.emit(gast.For(target=q.store(target.id), iter=copy.deepcopy(seq), body=body, orelse=[],
                            type_comment=None))
+
+    def _min_len(self, seqs):
+        lens = []
+        for sq in seqs:
+            n = self.temp("n")
+            self.emit(q.assign(n, gast.Call(func=q.name("len"), args=[copy.deepcopy(sq)], keywords=[])))
+            lens.append(q.name(n))
+        return lens[0] if len(lens) == 1 else gast.Call(func=q.name("min"), args=lens, keywords=[])
+
+    def sequence_atom(self, e):
+        """An atom holding ``e`` as an indexable sequence (``zip``/generators become lists)."""
+        if isinstance(e, gast.Name) or self.is_static(e):
+            return e
+        if isinstance(e, (gast.List, gast.Tuple)):
+            return self.atom(e, "seq")
+        return self.atom(gast.Call(func=q.name(self.support["as_sequence"]), args=[e], keywords=[]), "seq")
 
     def _index_loop(self, s, idx, count, prefix):
         n = self.atom(count, "n")
@@ -581,7 +615,7 @@ class _ANF:
         self.emit(s)
 
     def visit_FunctionDef(self, s):
-        inner = normalize_function(self.source, s, self.namer, self.np_name,
+        inner = normalize_function(self.source, s, self.namer, self.np_name, self.support,
                                    enclosing_locals=self.locals | self.enclosing_locals)
         self.emit(inner)
 
@@ -702,7 +736,8 @@ class _ANF:
                 pass
             return gast.Call(func=self.np_attr(ARRAY_METHODS[name]), args=[obj] + args, keywords=keywords)
         if name in CONTAINER_METHODS:
-            return gast.Call(func=q.name(CONTAINER_METHODS[name]), args=[obj] + args, keywords=keywords)
+            return gast.Call(func=q.name(self.support[CONTAINER_METHODS[name]]), args=[obj] + args,
+                             keywords=keywords)
         return gast.Call(func=gast.Attribute(value=obj, attr=name, ctx=gast.Load()), args=args, keywords=keywords)
 
     def expr_Attribute(self, e, hint):
@@ -782,7 +817,7 @@ class _ANF:
                                                          ctx=gast.Store())],
                                  value=_rename(e.value, renames), type_comment=None)]
         else:
-            inner = [gast.Expr(value=gast.Call(func=q.name("append"),
+            inner = [gast.Expr(value=gast.Call(func=q.name(self.support["append"]),
                                                args=[q.name(acc), _rename(e.elt, renames)], keywords=[]))]
         for target, it, ifs in reversed(gens):
             for c in reversed(ifs):
@@ -842,20 +877,72 @@ def _assigns(stmts, name):
     return False
 
 
-def normalize_function(source, fdef, namer, np_name, enclosing_locals=frozenset()):
+# ---------------------------------------------------------------------------
+# Pass 4: lambda lifting.
+
+
+def lift_local_functions(fdef):
+    """Nested functions only ever called directly take the enclosing variables
+    they read as extra parameters, and their call sites pass them.
+
+    After this, a call of a nested function depends only on its arguments, like
+    any other call (so its derivative flows back to those variables too).
+    """
+    own = local_names(fdef)
+    for s in fdef.body:
+        if isinstance(s, gast.FunctionDef):
+            lift_local_functions(s)
+    for s in list(fdef.body):
+        if not isinstance(s, gast.FunctionDef) or not _only_called(fdef, s.name):
+            continue
+        reads = {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        free = sorted((reads - local_names(s)) & own - {s.name})
+        if not free:
+            continue
+        s.args.args = list(s.args.args) + [q.name(n, gast.Param()) for n in free]
+        for node in gast.walk(fdef):
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == s.name:
+                node.args = list(node.args) + [q.name(n) for n in free]
+    return fdef
+
+
+def _only_called(fdef, name):
+    """True when ``name`` is defined once in ``fdef`` and only ever used as a callee."""
+    uses = 0
+    calls = 0
+    defs = 0
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.FunctionDef) and node.name == name:
+            defs += 1
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == name:
+            calls += 1
+        elif isinstance(node, gast.Name) and node.id == name:
+            uses += 1
+    return defs == 1 and uses == calls
+
+
+def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=frozenset()):
     """Runs the passes on ``fdef`` (a copy is transformed) and returns the normal form."""
     fdef = copy.deepcopy(fdef)
     # The order matters: returns become flags that loops must honour, loops
     # lose their jumps, then expressions are flattened.
     fdef = lower_returns(fdef, namer)
-    fdef = lower_jumps(fdef, namer)
-    anf = _ANF(source, fdef, namer, np_name, enclosing_locals)
+    fdef = lower_jumps(fdef, namer, support)
+    anf = _ANF(source, fdef, namer, np_name, support, enclosing_locals)
     body = anf.block(fdef.body)
     new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
                            returns=None, type_comment=None, type_params=[])
     return gast.copy_location(new, fdef)
 
 
-def normalize(source, namer, np_name):
-    """The normal form of ``source``'s function (a ``gast.FunctionDef``)."""
-    return normalize_function(source, source.node, namer, np_name)
+def support_names(namer):
+    """Hygienic names for the support functions normal form calls."""
+    return {name: namer.new(name) for name in SUPPORT_CALLS}
+
+
+def normalize(source, namer, np_name, support):
+    """The normal form of ``source``'s function (a ``gast.FunctionDef``).
+
+    ``support`` maps each of ``SUPPORT_CALLS`` to the name generated code binds it to.
+    """
+    return lift_local_functions(normalize_function(source, source.node, namer, np_name, support))

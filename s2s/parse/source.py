@@ -66,6 +66,11 @@ class FunctionSource:
 def unwrap(fn):
     """(function, bound_args) for methods, partials and callable objects."""
     bound = ()
+    hook = getattr(type(fn), "__s2s_unwrap__", None)
+    if hook is not None:
+        inner, inner_bound = hook(fn)
+        deeper, deeper_bound = unwrap(inner)
+        return deeper, deeper_bound + tuple(inner_bound)
     if isinstance(fn, functools.partial):
         inner, inner_bound = unwrap(fn.func)
         if fn.keywords:

@@ -32,6 +32,7 @@ import gast
 from s2s.errors import TransformError
 from s2s.parse import quoting as q
 from s2s.transforms import activity, templates
+from s2s.transforms.shapes import ShapeClasses
 from s2s.lax.core import ZERO_DERIVATIVE
 
 ZERO, SET, MAYBE = "zero", "set", "maybe"
@@ -48,22 +49,27 @@ class CalleeKind:
     TEMPLATE = "template"
     ZERO = "zero"
     USER = "user"
+    UNKNOWN = "unknown"  # a call through a local variable or an unknown method
+    NORULE = "norule"  # resolved, but no rule and no source: an error only if differentiated
+    SPECIAL = "special"  # list mutation (pop/append/extend), handled by the transformation itself
 
 
 class Callee:
     """What a call resolves to: a template, a zero derivative, or a user function."""
 
-    def __init__(self, kind, template=None, fn=None, name=None):
+    def __init__(self, kind, template=None, fn=None, name=None, error=None):
         self.kind = kind
         self.template = template
         self.fn = fn
         self.name = name
+        self.error = error
 
 
 class ReverseResult:
     """The pieces an assembler turns into ``grad_f`` or ``fwd_f``/``bwd_f``."""
 
-    def __init__(self, forward, reverse, result, param_adjoints, tape, inits, adjoint_inits):
+    def __init__(self, forward, reverse, result, param_adjoints, tape, inits, adjoint_inits,
+                 adjoint_names, result_active):
         self.forward = forward
         self.reverse = reverse
         self.result = result
@@ -71,6 +77,8 @@ class ReverseResult:
         self.tape = tape
         self.inits = inits
         self.adjoint_inits = adjoint_inits
+        self.adjoint_names = adjoint_names
+        self.result_active = result_active
 
 
 # ---------------------------------------------------------------------------
@@ -105,13 +113,19 @@ class _PrePass:
                 return [s]
             seq = s.iter
             i = self.namer.new("i")
-            item = gast.copy_location(gast.Assign(
-                targets=[copy.deepcopy(s.target)],
-                value=gast.Subscript(value=copy.deepcopy(seq), slice=q.name(i), ctx=gast.Load()),
-                type_comment=None), s)
+            element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(i), ctx=gast.Load())
+            body = s.body
+            if _unpacks_only(s.target.id, body):
+                # for item in seq: W, b = item  ->  W, b = seq[i]
+                first = gast.copy_location(gast.Assign(targets=body[0].targets, value=element,
+                                                       type_comment=None), body[0])
+                body = [first] + body[1:]
+            else:
+                body = [gast.copy_location(gast.Assign(targets=[copy.deepcopy(s.target)], value=element,
+                                                       type_comment=None), s)] + body
             length = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
             new = gast.For(target=q.store(i), iter=gast.Call(func=q.name("range"), args=[length], keywords=[]),
-                           body=[item] + s.body, orelse=[], type_comment=None)
+                           body=body, orelse=[], type_comment=None)
             return [gast.copy_location(new, s)]
         if isinstance(s, (gast.If, gast.While)):
             s.body = self.block(s.body)
@@ -123,6 +137,17 @@ class _PrePass:
                               args=[q.name(t.value.id), _index_value(t.slice), s.value], keywords=[])
             return [gast.copy_location(q.assign(t.value.id, value), s)]
         return [s]
+
+
+def _unpacks_only(item, body):
+    """True when ``body`` starts by unpacking ``item`` and never reads it again."""
+    if not body or not isinstance(body[0], gast.Assign) or not isinstance(body[0].targets[0], gast.Tuple):
+        return False
+    first = body[0]
+    if not (isinstance(first.value, gast.Name) and first.value.id == item):
+        return False
+    rest = gast.Module(body=body[1:], type_ignores=[])
+    return not any(isinstance(n, gast.Name) and n.id == item for n in gast.walk(rest))
 
 
 def _is_range_call(node):
@@ -142,6 +167,33 @@ def _targets(stmt):
     if isinstance(stmt, gast.FunctionDef):
         return [stmt.name]
     return []
+
+
+def _maybe_bound(stmts, bound, out):
+    """Records, per statement, the names that may already be assigned before it runs."""
+    bound = set(bound)
+    for s in stmts:
+        out[id(s)] = set(bound)
+        if isinstance(s, gast.If):
+            bound = _maybe_bound(s.body, bound, out) | _maybe_bound(s.orelse, bound, out)
+        elif isinstance(s, (gast.For, gast.While)):
+            inner = bound | _assigned_in(s.body)
+            if isinstance(s, gast.For):
+                inner.add(s.target.id)
+                out[id(s)] = set(bound)
+            _maybe_bound(s.body, inner, out)
+            bound = inner
+        else:
+            bound |= set(_targets(s))
+    return bound
+
+
+def _assigned_in(stmts):
+    names = set()
+    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            names.add(node.id)
+    return names
 
 
 def _count_sites(stmts, sites, in_loop, depth=0):
@@ -178,11 +230,77 @@ class _Reverse:
         self.sites = {p: 1 for p in self.params}
         self.in_loop = set()
         _count_sites(body, self.sites, self.in_loop)
+        self.bound_before = {}
+        _maybe_bound(body, set(self.params), self.bound_before)
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
         self.callees = {}
+        self._last_comment = None
         self.active = activity.active_variables(tree, set(ctx.active_params), self._differentiable_call)
+        self.varied = activity.varied_variables(tree, set(ctx.active_params), self._differentiable_call)
         self.array_vars = self._array_vars(body)
+        self.shapes = ShapeClasses(body, self._elementwise_call, self.params)
+        self.flags = self._activity_flags(body)
+
+    def _activity_flags(self, body):
+        """Flags for variables whose activity depends on the path taken.
+
+        ``inputs`` in ``for W, b in params: ... inputs = np.tanh(outputs)`` is an
+        inactive argument at first and active after one iteration. A flag set at
+        each definition tells the reverse sweep whether the value it is about to
+        give an adjoint to needs one, which saves the largest product of the seed
+        MLP's backward pass.
+        """
+        kinds = {}
+        for p in self.params:
+            kinds.setdefault(p, set()).add(p in self.ctx.active_params)
+
+        def visit(stmts):
+            for st in stmts:
+                if isinstance(st, gast.Assign):
+                    site_active = self._site_active(st)
+                    for t in _targets(st):
+                        kinds.setdefault(t, set()).add(site_active)
+                elif isinstance(st, gast.For):
+                    kinds.setdefault(st.target.id, set()).add(False)
+                if isinstance(st, (gast.If, gast.For, gast.While)):
+                    visit(st.body)
+                    visit(st.orelse)
+        visit(body)
+        flags = {}
+        for name in sorted(self.active):
+            if kinds.get(name) == {True, False} and name in self.in_loop:
+                flag = self.namer.new(name + "_active")
+                flags[name] = flag
+                self.sites[flag] = 2
+                self.in_loop.add(flag)
+        return flags
+
+    def _site_active(self, st):
+        t = st.targets[0]
+        if isinstance(t, gast.Subscript):
+            return True
+        value = st.value
+        if not activity._value_is_differentiable(value, self._differentiable_call):
+            return False
+        reads = activity._reads(value.value if isinstance(value, gast.Subscript) else value)
+        return bool(reads & self.varied)
+
+    def flag_stmts(self, st):
+        """``x_active = True/False`` after a definition of a flagged variable."""
+        out = []
+        before = self.bound_before.get(id(st), set())
+        for t in _targets(st):
+            if t in self.flags:
+                if t in before:
+                    out += self.push([self.flags[t]])
+                out.append(q.assign(self.flags[t], q.const(self._site_active(st))))
+        return out
+
+    def _elementwise_call(self, call):
+        c = self.callee(call)
+        prim = getattr(c.fn, "primitive", c.fn)
+        return c.kind == CalleeKind.TEMPLATE and getattr(prim, "elementwise", False)
 
     # -- helpers -------------------------------------------------------------
 
@@ -249,21 +367,27 @@ class _Reverse:
         return [gast.Expr(value=gast.Call(func=q.name(_RESTORE), args=[q.name(n)], keywords=[]))
                 for n in reversed(names)]
 
+    def saved_targets(self, s):
+        """Targets of ``s`` whose previous value may exist (only those are saved)."""
+        before = self.bound_before.get(id(s), set())
+        return [t for t in _targets(s) if t in before]
+
     def fwd_stmt(self, s, depth):
         if isinstance(s, gast.Assign):
-            pre = self.push(_targets(s))
+            pre = self.push(self.saved_targets(s))
+            post = self.flag_stmts(s)
             if isinstance(s.value, gast.Call):
                 c = self.callee(s.value)
                 if c.kind == CalleeKind.USER and self.is_active_call(s.value):
-                    return pre + [self.fwd_user_call(s, c)]
-            return pre + [s]
+                    return pre + [self.fwd_user_call(s, c)] + post
+            return pre + [s] + post
         if isinstance(s, gast.If):
             return [gast.copy_location(gast.If(test=s.test, body=self.fwd_block(s.body, depth) or [gast.Pass()],
                                                orelse=self.fwd_block(s.orelse, depth)), s)]
         if isinstance(s, gast.For):
             body = self.fwd_block(s.body, depth + 1) or [gast.Pass()]
             loop = gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None)
-            return self.push([s.target.id]) + [gast.copy_location(loop, s)]
+            return self.push(self.saved_targets(s)) + [gast.copy_location(loop, s)]
         if isinstance(s, gast.While):
             trips = self.namer.new("trips")
             self.records[id(s)] = trips
@@ -297,7 +421,8 @@ class _Reverse:
         target = s.targets[0]
         tape = self.namer.new(f"{vjp.short_name}_tape")
         vjp.tape = tape
-        call = gast.Call(func=q.name(vjp.fwd_name), args=s.value.args, keywords=s.value.keywords)
+        call = gast.Call(func=q.name(vjp.fwd_name), args=s.value.args + vjp.extra_args,
+                         keywords=s.value.keywords)
         new = gast.Assign(targets=[gast.Tuple(elts=[target, q.store(tape)], ctx=gast.Store())],
                           value=call, type_comment=None)
         self.sites[tape] = self.sites.get(target.id if isinstance(target, gast.Name) else "", 1)
@@ -315,11 +440,13 @@ class _Reverse:
 
     def rev_stmt(self, s, state, depth):
         if isinstance(s, gast.Assign):
+            flags = [self.flags[t] for t in self.saved_targets(s) if t in self.flags]
             if isinstance(s.targets[0], gast.Name):
-                code = self.rev_assign(s, state)
+                code, restored = self.rev_assign(s, state)
             else:
-                code = self.rev_unpack(s, state)
-            return self.comment(s, code) + self.restore(_targets(s))
+                code, restored = self.rev_unpack(s, state), False
+            after = [] if restored else self.restore(self.saved_targets(s))
+            return self.restore(flags) + self.comment(s, code) + after
         if isinstance(s, gast.Expr):
             return self.rev_expr(s, state)
         if isinstance(s, gast.If):
@@ -334,7 +461,10 @@ class _Reverse:
         if not code:
             return []
         text = self.ctx.source.line_text(s)
-        return [_comment(f"grad of: {text}")] + code if text else code
+        if not text or text == self._last_comment:
+            return code
+        self._last_comment = text
+        return [_comment(f"grad of: {text}")] + code
 
     def rev_if(self, s, state, depth):
         s_body = dict(state)
@@ -383,7 +513,7 @@ class _Reverse:
         rev_iter = gast.Call(func=q.name("reversed"), args=[copy.deepcopy(s.iter)], keywords=[])
         loop = gast.copy_location(gast.For(target=copy.deepcopy(s.target), iter=rev_iter,
                                            body=body or [gast.Pass()], orelse=[], type_comment=None), s)
-        return [loop] + self.restore([s.target.id])
+        return [loop] + self.restore(self.saved_targets(s))
 
     def rev_while(self, s, state, depth):
         trips = self.records[id(s)]
@@ -400,15 +530,26 @@ class _Reverse:
     def accumulate(self, operand, expr, state, maybe_none=False):
         """``d[operand] += expr`` given the current adjoint state of ``operand``."""
         name = operand.id
+        flag = self.flags.get(name)
+        if flag is not None:
+            inner = dict(state)
+            code = self._accumulate(operand, expr, inner, maybe_none)
+            self.join_into(state, state, inner)
+            return [gast.If(test=q.name(flag), body=code, orelse=[])]
+        return self._accumulate(operand, expr, state, maybe_none)
+
+    def _accumulate(self, operand, expr, state, maybe_none=False):
+        name = operand.id
         adj = self.adj(name)
         st = state.get(name, ZERO)
         if st == ZERO:
             state[name] = MAYBE if maybe_none else SET
-            if maybe_none:
-                self.maybe_vars.add(name)
             return [q.assign(adj, expr)]
         if st == SET and not maybe_none and name in self.array_vars:
-            new = gast.BinOp(left=q.name(adj), op=gast.Add(), right=expr)
+            if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+                new = gast.BinOp(left=q.name(adj), op=gast.Sub(), right=expr.operand)
+            else:
+                new = gast.BinOp(left=q.name(adj), op=gast.Add(), right=expr)
         else:
             new = gast.Call(func=q.name(self.ctx.support("add_grad")), args=[q.name(adj), expr], keywords=[])
         if st == MAYBE and not maybe_none:
@@ -419,28 +560,47 @@ class _Reverse:
         target = s.targets[0].id
         value = s.value
         st = state.get(target, ZERO)
+        if self.is_support_call(value, "pop") and (target not in self.active or st == ZERO):
+            # Undo the pop so earlier statements see the list as it was; the list's
+            # adjoint (if any) gets a zero entry to stay aligned with it.
+            xs = value.args[0]
+            code = []
+            if isinstance(xs, gast.Name) and xs.id in self.active and state.get(xs.id, ZERO) != ZERO:
+                code.append(q.assign(self.adj(xs.id), gast.Call(
+                    func=q.name(self.ctx.support("push_grad")),
+                    args=[q.name(self.adj(xs.id)), q.const(None), copy.deepcopy(xs)], keywords=[])))
+            return code + q.quote("append(xs, v)", append=self.ctx.support("append"),
+                                  xs=copy.deepcopy(xs), v=target), False
         if target not in self.active or st == ZERO:
             if self.overwritten(target) and st != ZERO:
                 state[target] = ZERO
-                return [q.assign(self.adj(target), q.const(None))]
-            return []
+                return [q.assign(self.adj(target), q.const(None))], False
+            return [], False
         dans = self.adj(target)
         code = []
         reads_target = target in activity._reads(value)
+        result_name = target
         if reads_target:
+            # `y = y * x`: the template's operand y is the old value and its result
+            # the new one, so keep the new value and its adjoint aside, then restore y.
             stash = self.namer.new(dans + "_out")
+            result_name = self.namer.new(target + "_out")
+            code.append(q.assign(result_name, q.name(target)))
             code.append(q.assign(stash, q.name(dans)))
             code.append(q.assign(dans, q.const(None)))
+            code += self.restore([t for t in [target] if t in self.saved_targets(s)])
             state[target] = ZERO
             dans_read = stash
         else:
             dans_read = dans
         inner_state = dict(state)
-        items = self.adjoint_items(s, value, target, dans_read)
+        if self.is_support_call(value, "pop"):
+            return code + self.rev_pop(s, value, dans_read, state), reads_target
+        items = self.adjoint_items(s, value, result_name, dans_read)
         body = []
         for item in items:
             if isinstance(item, templates.Contribution):
-                body += self.accumulate(item.operand, item.expr, inner_state, getattr(item, "maybe_none", False))
+                body += self.accumulate(item.operand, item.expr, inner_state, item.maybe_none)
             else:
                 body.append(item)
         if st == MAYBE and body:
@@ -453,7 +613,7 @@ class _Reverse:
         if not reads_target and self.overwritten(target):
             code.append(q.assign(dans, q.const(None)))
             state[target] = ZERO
-        return code
+        return code, reads_target
 
     def adjoint_items(self, s, value, target, dans):
         """Template items (statements and contributions) for ``target = value``."""
@@ -463,15 +623,27 @@ class _Reverse:
         if isinstance(value, gast.Constant):
             return []
         if isinstance(value, (gast.BinOp, gast.UnaryOp)):
-            fn = self.ctx.operator_function(value.op)
+            callee = self.ctx.operator_callee(value.op)
+            if callee.kind == CalleeKind.ZERO:
+                return []
             operands = [value.left, value.right] if isinstance(value, gast.BinOp) else [value.operand]
-            return self.instantiate(s, fn, target, dans, operands, [])
+            return self.instantiate(s, callee, target, dans, operands, [])
         if isinstance(value, gast.Call):
             c = self.callee(value)
             if c.kind == CalleeKind.ZERO:
                 return []
             if c.kind == CalleeKind.TEMPLATE:
                 return self.instantiate(s, c, target, dans, value.args, value.keywords)
+            if c.kind == CalleeKind.NORULE:
+                if self.is_active_call(value):
+                    raise c.error
+                return []
+            if c.kind == CalleeKind.UNKNOWN:
+                if self.is_active_call(value):
+                    self.error(s, f"s2s cannot differentiate the call `{c.name}(...)`: it calls a "
+                                  "value, not a function s2s can resolve",
+                               "call a function defined at module level or in an enclosing function")
+                return []
             return self.user_call_items(s, value, dans)
         if isinstance(value, gast.Subscript):
             if not keep(value.value):
@@ -497,9 +669,7 @@ class _Reverse:
         return []
 
     def _contribution(self, operand, expr, maybe_none=False):
-        c = templates.Contribution(operand, expr, None)
-        c.maybe_none = maybe_none
-        return c
+        return templates.Contribution(operand, expr, None, maybe_none)
 
     def display_items(self, value, dans):
         n = len(value.elts)
@@ -522,17 +692,27 @@ class _Reverse:
         return [unpack] + [self._contribution(e, q.name(t), maybe_none=True) for e, t in temps]
 
     def instantiate(self, s, callee, target, dans, args, keywords):
-        if isinstance(callee, Callee):
-            template_fn = callee.template
-        else:
-            template_fn = callee
         try:
-            t = templates.parse(template_fn)
+            t = templates.parse(callee.template)
             bound = templates.bind(t, q.name(target), list(args), list(keywords))
-            items = templates.instantiate(t, bound, {t.params[0]: dans}, self.namer, self.ctx.free_name)
+            items = templates.instantiate(t, bound, {t.params[0]: dans}, self.namer, self.ctx.free_name,
+                                          self.ctx.signature_of)
         except templates.TemplateError as e:
             self.error(s, f"cannot differentiate this call: {e}", "call the function without *args/**kwargs")
-        return templates.prune(items, self.is_active_atom)
+        items = templates.prune(items, self.is_active_atom)
+        for item in items:
+            if isinstance(item, templates.Contribution):
+                item.expr = self.drop_unbroadcast(item.expr, target)
+        return items
+
+    def drop_unbroadcast(self, expr, target):
+        """``unbroadcast(g, x)`` -> ``g`` when ``x`` surely has the result's shape."""
+        name = self.ctx.support("unbroadcast")
+        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id == name \
+                and len(expr.args) == 2 and isinstance(expr.args[1], gast.Name) \
+                and self.shapes.same(expr.args[1].id, target):
+            return expr.args[0]
+        return expr
 
     def user_call_items(self, s, call, dans):
         vjp = self.records.get(id(s))
@@ -540,25 +720,78 @@ class _Reverse:
             return []
         outs = vjp.active_args  # call-site atoms whose adjoints bwd returns, in order
         bwd = gast.Call(func=q.name(vjp.bwd_name), args=[q.name(vjp.tape), q.name(dans)], keywords=[])
-        if len(outs) == 1:
-            t = self.namer.new("b" + outs[0].id + "_part")
-            return [q.assign(t, bwd), self._contribution(outs[0], q.name(t), maybe_none=True)]
-        temps = [self.namer.new("b" + a.id + "_part") for a in outs]
-        unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in temps], ctx=gast.Store())],
-                             value=bwd, type_comment=None)
-        return [unpack] + [self._contribution(a, q.name(t), maybe_none=True) for a, t in zip(outs, temps)]
+        if len(outs) == 1 and isinstance(outs[0], gast.Name):
+            return [self._contribution(outs[0], bwd, maybe_none=True)]
+        temps = [self.namer.new("b" + (a.id if isinstance(a, gast.Name) else "args") + "_part") for a in outs]
+        items = [gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in temps], ctx=gast.Store())]
+                             if len(temps) > 1 else [q.store(temps[0])], value=bwd, type_comment=None)]
+        for atom, t in zip(outs, temps):
+            items += self.spread_adjoint(atom, t)
+        return items
+
+    def spread_adjoint(self, atom, adj_name):
+        """Contributions of adjoint ``adj_name`` to ``atom`` (a name, or a tuple/dict of atoms)."""
+        if isinstance(atom, gast.Name):
+            return [self._contribution(atom, q.name(adj_name), maybe_none=True)] \
+                if self.is_active_atom(atom) else []
+        if isinstance(atom, gast.Tuple):
+            parts = [q.store(self.namer.new("b_part")) if self.is_active_atom(e) else q.store("_")
+                     for e in atom.elts]
+            items = [gast.Assign(targets=[gast.Tuple(elts=parts, ctx=gast.Store())],
+                                 value=gast.Call(func=q.name(self.ctx.support("unpack_grad")),
+                                                 args=[q.name(adj_name), q.const(len(atom.elts))], keywords=[]),
+                                 type_comment=None)]
+            for e, p in zip(atom.elts, parts):
+                if p.id != "_":
+                    items.append(self._contribution(e, q.name(p.id), maybe_none=True))
+            return items
+        if isinstance(atom, gast.Dict):
+            items = []
+            for k, v in zip(atom.keys, atom.values):
+                if self.is_active_atom(v):
+                    expr = gast.Call(func=q.name(self.ctx.support("dict_item_grad")),
+                                     args=[q.name(adj_name), copy.deepcopy(k)], keywords=[])
+                    items.append(self._contribution(v, expr, maybe_none=True))
+            return items
+        return []
+
+    def is_support_call(self, value, name):
+        return (isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
+                and value.func.id == self.ctx.support_name_of(name))
+
+    def rev_pop(self, s, call, dans, state):
+        """``v = xs.pop()``: the list gets ``v`` back (undo) and its adjoint gets ``bv``."""
+        xs = call.args[0]
+        target = s.targets[0].id
+        code = []
+        if isinstance(xs, gast.Name) and xs.id in self.active:
+            expr = gast.Call(func=q.name(self.ctx.support("push_grad")),
+                             args=[q.name(self.adj(xs.id)) if state.get(xs.id, ZERO) != ZERO else q.const(None),
+                                   q.name(dans), copy.deepcopy(xs)], keywords=[])
+            code.append(q.assign(self.adj(xs.id), expr))
+            state[xs.id] = MAYBE if state.get(xs.id, ZERO) == ZERO else state[xs.id]
+        code += q.quote("append(xs, v)", append=self.ctx.support("append"), xs=copy.deepcopy(xs), v=target)
+        if self.overwritten(target):
+            code.append(q.assign(dans, q.const(None)))
+            state[target] = ZERO
+        return code
 
     def rev_unpack(self, s, state):
         """``a, b = t``: ``bt += (ba, bb)``, then the parts' adjoints are consumed."""
         names = [e.id for e in s.targets[0].elts]
         src = s.value
         code = []
-        if self.is_active_atom(src) and any(state.get(n, ZERO) != ZERO and n in self.active for n in names):
+        base = src.value if isinstance(src, gast.Subscript) else src
+        if self.is_active_atom(base) and any(state.get(n, ZERO) != ZERO and n in self.active for n in names):
             parts = [q.name(self.adj(n)) if state.get(n, ZERO) != ZERO and n in self.active else q.const(None)
                      for n in names]
             expr = gast.Call(func=q.name(self.ctx.support("pack_grad")),
                              args=[copy.deepcopy(src), gast.Tuple(elts=parts, ctx=gast.Load())], keywords=[])
-            code += self.accumulate(src, expr, state, maybe_none=not any(state.get(n) == SET for n in names))
+            if isinstance(src, gast.Subscript):
+                # W, b = seq[i]: the parts' adjoints go to position i of seq's adjoint.
+                expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
+                                 args=[copy.deepcopy(base), _index_value(src.slice), expr], keywords=[])
+            code += self.accumulate(base, expr, state, maybe_none=True)
         for n in names:
             if self.overwritten(n) and state.get(n, ZERO) != ZERO:
                 code.append(q.assign(self.adj(n), q.const(None)))
@@ -589,33 +822,36 @@ class _Reverse:
     # -- the whole function ----------------------------------------------------
 
     def run(self):
-        forward = self.fwd_block(self.body, 0)
+        forward = [q.assign(self.flags[p], q.const(p in self.ctx.active_params))
+                   for p in self.params if p in self.flags]
+        forward += self.fwd_block(self.body, 0)
         state = {}
         result = self.result
         seed = []
-        if isinstance(result, gast.Name) and result.id in self.active:
+        result_active = isinstance(result, gast.Name) and result.id in self.active
+        if result_active:
             state[result.id] = SET
+            self.adj(result.id)
         reverse = self.rev_block(self.body, state, 0)
         param_adjoints = {}
         for p in self.ctx.active_params:
             if p in self.active and state.get(p, ZERO) != ZERO:
                 param_adjoints[p] = self.adj(p)
-                if state[p] == MAYBE:
-                    self.maybe_vars.add(p)
             else:
                 param_adjoints[p] = None
         forward, reverse = self.resolve_placeholders(forward, reverse)
-        needed = self.needed(reverse)
-        tape = sorted(n for n in needed if n in self.defined_names())
+        adjoint_names = set(self.adjoints.values())
+        tape = sorted(n for n in live_in(reverse) - adjoint_names if n in self.defined_names())
         if self.stack is not None and self.stack not in tape:
             tape.append(self.stack)
         inits = self.inits(forward, tape)
         adjoint_inits = [q.assign(self.adj(n), q.const(None)) for n in sorted(self.maybe_vars)
                          if n in self.adjoints]
-        return ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits)
+        return ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
+                             dict(self.adjoints), result_active)
 
     def defined_names(self):
-        names = set(self.params)
+        names = set(self.params) | set(self.flags.values())
         for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
@@ -625,11 +861,10 @@ class _Reverse:
         return names
 
     def needed(self, reverse):
+        """Primal names the reverse sweep reads (restore markers are not reads)."""
         adjoint_names = set(self.adjoints.values())
-        reads = set()
-        for node in gast.walk(gast.Module(body=reverse, type_ignores=[])):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                reads.add(node.id)
+        reads = {n.id for n in _walk_skipping_markers(reverse)
+                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         return reads - adjoint_names
 
     def resolve_placeholders(self, forward, reverse):
@@ -673,6 +908,60 @@ class _Reverse:
             if n != self.stack:
                 out.append(q.assign(n, q.const(None)))
         return out
+
+
+def _is_marker(node, marker):
+    return (isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)
+            and isinstance(node.value.func, gast.Name) and node.value.func.id == marker)
+
+
+def _walk_skipping_markers(stmts):
+    todo = list(stmts)
+    while todo:
+        n = todo.pop()
+        if _is_marker(n, _RESTORE) or _is_marker(n, _PUSH):
+            continue
+        yield n
+        todo.extend(gast.iter_child_nodes(n))
+
+
+def live_in(stmts):
+    """Names ``stmts`` read before assigning them (conservative for branches and loops)."""
+    out = set()
+
+    def visit(ss, assigned):
+        assigned = set(assigned)
+        for s in ss:
+            if isinstance(s, gast.If):
+                _reads_into(s.test, assigned, out)
+                a1 = visit(s.body, assigned)
+                a2 = visit(s.orelse, assigned)
+                assigned |= a1 & a2
+            elif isinstance(s, gast.For):
+                _reads_into(s.iter, assigned, out)
+                visit(s.body, assigned | {s.target.id})
+            elif isinstance(s, gast.While):
+                _reads_into(s.test, assigned, out)
+                visit(s.body, assigned)
+            elif isinstance(s, gast.Assign):
+                _reads_into(s.value, assigned, out)
+                for t in s.targets:
+                    if not isinstance(t, gast.Name) and not isinstance(t, gast.Tuple):
+                        _reads_into(t, assigned, out)
+                assigned |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)
+                             and isinstance(n.ctx, gast.Store)}
+            else:
+                _reads_into(s, assigned, out)
+        return assigned
+
+    visit(stmts, set())
+    return out
+
+
+def _reads_into(node, assigned, out):
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in assigned:
+            out.add(n.id)
 
 
 def _param_names(fdef):

@@ -174,6 +174,8 @@ def unbroadcast(g, x):
     """Sums ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
     if g is None:
         return None
+    if type(g) is onp.ndarray and type(x) is onp.ndarray and g.shape == x.shape:
+        return g  # the common case, checked first: eager arrays of equal shape
     if isinstance(g, Tracer) or isinstance(x, Tracer):
         shape = tuple(_shape(x))
         gshape = tuple(g.shape) if hasattr(g, "shape") else ()
@@ -293,11 +295,30 @@ def pack_grad(like, parts):
     return tuple(parts)
 
 
+def push_grad(g, last, xs):
+    """The adjoint of a list before ``xs.pop()`` returned ``last`` (``g`` is after the pop)."""
+    if g is None and last is None:
+        return None
+    head = list(g) if g is not None else [None] * len(xs)
+    return head + [last]
+
+
 def split_last_grad(g):
     """``(g[:-1], g[-1])`` for the adjoint of a list that was appended to."""
     if g is None:
         return None, None
     return list(g[:-1]), g[-1]
+
+
+def join_last_grad(parts, g):
+    """Inverse of ``split_last_grad``: ``parts = (head, last)`` back into one list adjoint."""
+    if parts is None:
+        return None
+    head, last = parts
+    if head is None and last is None:
+        return None
+    n = len(g) - 1 if g is not None else (len(head) if head is not None else 0)
+    return (list(head) if head is not None else [None] * n) + [last]
 
 
 def dict_item_grad(g, key):
@@ -312,3 +333,129 @@ def zeros_like_grad(x):
     from s2s.tree_util import tree_map
     return tree_map(lambda leaf: onp.zeros_like(leaf) if not isinstance(leaf, Tracer)
                     else _snp().zeros_like(leaf), x)
+
+
+# ---------------------------------------------------------------------------
+# Adjoints of products and reductions (NumPy semantics for every rank).
+
+
+def _np_for(*xs):
+    return _snp() if any(isinstance(x, Tracer) for x in xs) else onp
+
+
+def reduced_count(x, axis=None):
+    """How many elements a reduction over ``axis`` combines (for ``mean``)."""
+    shape = _shape(x)
+    if axis is None:
+        n = 1
+        for d in shape:
+            n *= d
+        return n
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    n = 1
+    for a in axes:
+        n *= shape[a % len(shape)]
+    return n
+
+
+def dot_grad_lhs(g, a, b):
+    """Adjoint of ``a`` in ``np.dot(a, b)``."""
+    np = _np_for(g, a, b)
+    an, bn = len(_shape(a)), len(_shape(b))
+    if an == 0 or bn == 0:
+        return unbroadcast(g * b, a)
+    if bn == 1:
+        return np.multiply(np.expand_dims(g, -1), b) if an > 1 else g * b
+    if bn == 2:
+        return np.dot(g, np.transpose(b))
+    # b: (..., k, n); g: a_lead + b_lead + (n,); contract b's lead dims and n.
+    b_free = list(range(bn - 2)) + [bn - 1]
+    g_axes = list(range(an - 1, an - 1 + bn - 2)) + [an - 1 + bn - 2]
+    return np.tensordot(g, b, axes=(g_axes, b_free))
+
+
+def dot_grad_rhs(g, a, b):
+    """Adjoint of ``b`` in ``np.dot(a, b)``."""
+    np = _np_for(g, a, b)
+    an, bn = len(_shape(a)), len(_shape(b))
+    if an == 0 or bn == 0:
+        return unbroadcast(g * a, b)
+    if an == 1 and bn == 1:
+        return g * a
+    if an == 2 and bn == 2:
+        return np.dot(np.transpose(a), g)
+    if bn == 1:
+        lead = list(range(an - 1))
+        return np.tensordot(a, g, axes=(lead, lead))
+    # g: a_lead + b_lead + (n,); result (b_lead..., k, n)
+    a_lead = list(range(an - 1))
+    out = np.tensordot(a, g, axes=(a_lead, a_lead))  # (k,) + b_lead + (n,)
+    return np.moveaxis(out, 0, bn - 2)
+
+
+def matmul_grad_lhs(g, a, b):
+    """Adjoint of ``a`` in ``a @ b`` (batch dimensions broadcast)."""
+    np = _np_for(g, a, b)
+    an, bn = len(_shape(a)), len(_shape(b))
+    if bn == 1:
+        out = np.multiply(np.expand_dims(g, -1), b)
+    elif an == 1:
+        out = np.matmul(np.expand_dims(g, -2), np.swapaxes(b, -1, -2))
+        out = np.reshape(out, _shape(out)[:-2] + _shape(out)[-1:])
+    else:
+        out = np.matmul(g, np.swapaxes(b, -1, -2))
+    return unbroadcast(out, a)
+
+
+def matmul_grad_rhs(g, a, b):
+    """Adjoint of ``b`` in ``a @ b`` (batch dimensions broadcast)."""
+    np = _np_for(g, a, b)
+    an, bn = len(_shape(a)), len(_shape(b))
+    if an == 1:
+        out = np.multiply(np.expand_dims(a, -1), np.expand_dims(g, -2)) if bn > 1 else g * a
+    elif bn == 1:
+        out = np.matmul(np.swapaxes(a, -1, -2), np.expand_dims(g, -1))
+        out = np.reshape(out, _shape(out)[:-1])
+    else:
+        out = np.matmul(np.swapaxes(a, -1, -2), g)
+    return unbroadcast(out, b)
+
+
+def transpose_grad(g, axes=None):
+    """Adjoint of ``np.transpose(x, axes)``."""
+    np = _np_for(g)
+    if axes is None:
+        return np.transpose(g)
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a % len(axes)] = i
+    return np.transpose(g, tuple(inverse))
+
+
+def reshape_like(g, x):
+    """``g`` reshaped to ``x``'s shape (adjoint of reshape-like operations)."""
+    if g is None:
+        return None
+    np = _np_for(g, x)
+    return np.reshape(g, tuple(_shape(x)))
+
+
+def broadcast_like(g, x):
+    """``g`` broadcast to ``x``'s shape (adjoint of ``unbroadcast``)."""
+    if g is None:
+        return None
+    np = _np_for(g, x)
+    shape = tuple(_shape(x))
+    if tuple(_shape(g)) == shape:
+        return g
+    gshape = tuple(_shape(g))
+    if len(gshape) == len(shape):
+        return np.broadcast_to(g, shape)
+    return np.broadcast_to(np.reshape(g, (1,) * (len(shape) - len(gshape)) + gshape), shape)
+
+
+def max_grad_share(x, y):
+    """The share of ``maximum(x, y)``'s adjoint going to ``x`` (ties split evenly, as JAX)."""
+    np = _np_for(x, y)
+    dt = _dtype_of(x) if _dtype_of(x).kind in "fc" else _dtype_of(y)
+    return np.where(x > y, np.ones((), dt), np.where(x == y, np.full((), 0.5, dt), np.zeros((), dt)))

@@ -30,12 +30,13 @@ class TemplateError(S2SError):
 class Contribution:
     """``d[operand] = expr`` in an instantiated template: the operand is an atom."""
 
-    __slots__ = ("operand", "expr", "node")
+    __slots__ = ("operand", "expr", "node", "maybe_none")
 
-    def __init__(self, operand, expr, node):
+    def __init__(self, operand, expr, node, maybe_none=False):
         self.operand = operand
         self.expr = expr
         self.node = node
+        self.maybe_none = maybe_none  # the expression may evaluate to None (a zero adjoint)
 
 
 class Template:
@@ -120,25 +121,52 @@ def _static_value(node):
                 {"__builtins__": {"isinstance": isinstance, "len": len, "int": int, "tuple": tuple}})
 
 
-def _fold(stmts, where):
-    out = []
-    for s in stmts:
-        if isinstance(s, gast.If):
+class _Simplify(gast.NodeTransformer):
+    """Folds constant arithmetic, ``x ** 1``, ``x * 1`` and default trailing arguments."""
+
+    def __init__(self, signature_of):
+        self.signature_of = signature_of
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = node.left, node.right
+        if _is_num(left) and _is_num(right):
             try:
-                taken = _static_value(s.test)
-            except (ValueError, Exception):
-                raise TemplateError(
-                    f"template {where}: `if {q.to_source(s.test)}` must depend only on static "
-                    "parameters; use a helper function for run-time decisions") from None
-            out.extend(_fold(s.body if taken else s.orelse, where))
-        elif isinstance(s, gast.Pass):
-            continue
-        else:
-            out.append(s)
-    return out
+                return q.const(_static_value(node))
+            except Exception:
+                return node
+        if isinstance(node.op, gast.Pow) and _is_num(right) and right.value == 1:
+            return left
+        if isinstance(node.op, gast.Mult):
+            if _is_num(right) and right.value == 1:
+                return left
+            if _is_num(left) and left.value == 1:
+                return right
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        sig = self.signature_of(node.func.id) if isinstance(node.func, gast.Name) else None
+        if sig is None:
+            return node
+        params = list(sig.parameters.values())
+        args = list(node.args)
+        while args and len(args) <= len(params):
+            p = params[len(args) - 1]
+            last = args[-1]
+            if p.default is inspect.Parameter.empty or not isinstance(last, gast.Constant) \
+                    or last.value is not p.default and last.value != p.default:
+                break
+            args.pop()
+        node.args = args
+        return node
 
 
-def instantiate(template, bound, adjoints, namer, free):
+def _is_num(node):
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float, complex)
+
+
+def instantiate(template, bound, adjoints, namer, free, signature_of=lambda name: None):
     """Statements and ``Contribution``s of ``template`` at one call site.
 
     ``bound`` maps parameters to atoms, ``adjoints`` maps the names allowed in
@@ -146,16 +174,43 @@ def instantiate(template, bound, adjoints, namer, free):
     use in generated code for a free name of the template (``np``, helpers).
     """
     renames = {name: namer.new(name) for name in sorted(template.locals)}
-    body = _fold(copy.deepcopy(template.body), template.name)
     tr = _Instantiate(bound, adjoints, renames, free)
+    simplify = _Simplify(signature_of)
+    # Substitute first, so static parameters fold in `if` tests.
+    body = [tr.visit(s) if not _is_contribution(s) else s for s in copy.deepcopy(template.body)]
+    body = _fold_bound(body, template.name, tr)
     items = []
     for s in body:
-        if isinstance(s, gast.Assign) and len(s.targets) == 1 and _is_d(s.targets[0]):
+        if _is_contribution(s):
             key = s.targets[0].slice.id
-            items.append(Contribution(copy.deepcopy(bound[key]), tr.visit(s.value), s))
+            items.append(Contribution(copy.deepcopy(bound[key]), simplify.visit(tr.visit(s.value)), s))
         else:
-            items.append(tr.visit(s))
+            items.append(simplify.visit(s))
     return items
+
+
+def _is_contribution(s):
+    return isinstance(s, gast.Assign) and len(s.targets) == 1 and _is_d(s.targets[0])
+
+
+def _fold_bound(stmts, where, tr):
+    out = []
+    for s in stmts:
+        if isinstance(s, gast.If):
+            test = s.test
+            try:
+                taken = _static_value(test)
+            except Exception:
+                raise TemplateError(
+                    f"template {where}: `if {q.to_source(test)}` must depend only on static "
+                    "parameters; use a helper function for run-time decisions") from None
+            branch = [tr.visit(x) if not _is_contribution(x) else x for x in (s.body if taken else s.orelse)]
+            out.extend(_fold_bound(branch, where, tr))
+        elif isinstance(s, gast.Pass):
+            continue
+        else:
+            out.append(s)
+    return out
 
 
 def _is_d(node):

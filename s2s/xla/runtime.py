@@ -14,8 +14,13 @@ import threading
 
 import numpy as np
 
+import ml_dtypes
+
 from s2s.array import Array
 from s2s.config import config
+
+# bfloat16 has no buffer-protocol format; such results take jaxlib's own path.
+_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 _lock = threading.Lock()
 _state = {}
@@ -78,13 +83,14 @@ def _sharding():
 
 
 class _PutAval:
-    """The attributes jaxlib reads from an abstract value (shape, dtype, ...)."""
+    """The attributes ``batched_device_put`` and result handlers read from an
+    abstract value (anything with ``shape`` and ``dtype``)."""
 
     __slots__ = ("shape", "dtype", "weak_type", "ndim")
 
-    def __init__(self, arr):
-        self.shape = tuple(arr.shape)
-        self.dtype = arr.dtype
+    def __init__(self, shape, dtype):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
         self.weak_type = False
         self.ndim = len(self.shape)
 
@@ -93,7 +99,7 @@ def device_put(array):
     """Host NumPy array -> device buffer (zero copy when 64-byte aligned on CPU)."""
     xc = _xla_client()
     return xc.batched_device_put(
-        _PutAval(array), _sharding(), [array], [default_device()],
+        _PutAval(array.shape, array.dtype), _sharding(), [array], [default_device()],
         enable_x64=bool(config.enable_x64),
     )
 
@@ -105,16 +111,27 @@ class Executable:
         self._loaded = loaded
         self.text = text
         # Result handlers built from our own avals: jaxlib then needs nothing
-        # from jax (without them it tries to import jax on every call).
-        xc = _xla_client()
-        self._handlers = [xc.array_result_handler(_PutAval(a), _sharding(), True, _skip_checks=True)
-                          for a in out_avals]
+        # from jax (without them it imports jax on every call when installed).
+        self._handlers = None
+        if all(np.dtype(a.dtype) != _BFLOAT16 for a in out_avals):
+            xc = _xla_client()
+            self._handlers = [xc.array_result_handler(_PutAval(a.shape, a.dtype), _sharding(), True,
+                                                      _skip_checks=True) for a in out_avals]
 
     def run(self, arrays):
         """Runs on host arrays (each already of the dtype/shape compiled for)."""
         buffers = [device_put(a) for a in arrays]
-        results = self._loaded.execute_sharded(buffers).consume_with_handlers(self._handlers)
-        return [np.asarray(r).view(Array) for r in results]
+        results = self._loaded.execute_sharded(buffers)
+        if self._handlers is None:
+            # jaxlib's own conversion: it imports jax (for avals), so it is only
+            # the fallback, for results the buffer protocol cannot carry (bfloat16).
+            return [np.asarray(r[0]).view(Array)
+                    for r in results.disassemble_into_single_device_arrays()]
+        # Wrapping results with our own avals and reading them through the buffer
+        # protocol keeps jax out of the process (CPU buffers live in host memory).
+        # Results are ``Array`` views (eager results are too), so ``.at`` works on them.
+        return [np.asarray(memoryview(r)).view(Array)
+                for r in results.consume_with_handlers(self._handlers)]
 
     def hlo_text(self):
         """XLA's optimized HLO, for inspection."""

@@ -1,0 +1,87 @@
+"""Eager gradients of the seeds' MLP loss: s2s.grad vs hand-written NumPy, jax.grad
+(no jit) and autograd, in one process. Run: python benchmarks/run.py grad"""
+import numpy as onp
+
+import s2s
+import s2s.numpy as np
+
+SIZES = (784, 256, 10)
+BATCH = 128
+
+
+def predict(params, inputs):
+    for W, b in params:
+        outputs = np.dot(inputs, W) + b
+        inputs = np.tanh(outputs)
+    return outputs
+
+
+def logprob_fun(params, inputs, targets):
+    preds = predict(params, inputs)
+    return np.sum((preds - targets) ** 2)
+
+
+def numpy_grad(params, inputs, targets):
+    """The gradient written by hand in NumPy (what s2s should match)."""
+    (W1, b1), (W2, b2) = params
+    a1 = onp.tanh(onp.dot(inputs, W1) + b1)
+    out = onp.dot(a1, W2) + b2
+    d_out = 2.0 * (out - targets)
+    dW2 = onp.dot(a1.T, d_out)
+    db2 = d_out.sum(0)
+    d_h1 = onp.dot(d_out, W2.T) * (1.0 - a1 * a1)
+    dW1 = onp.dot(inputs.T, d_h1)
+    db1 = d_h1.sum(0)
+    return [(dW1, db1), (dW2, db2)]
+
+
+def make_data(seed=0):
+    rng = onp.random.RandomState(seed)
+    params = [(rng.randn(m, n).astype(onp.float32) * 0.05, rng.randn(n).astype(onp.float32) * 0.05)
+              for m, n in zip(SIZES[:-1], SIZES[1:])]
+    inputs = rng.randn(BATCH, SIZES[0]).astype(onp.float32)
+    targets = rng.randn(BATCH, SIZES[-1]).astype(onp.float32)
+    return params, inputs, targets
+
+
+def run(report, timeit):
+    params, inputs, targets = make_data()
+    bench = "eager grad MLP 784-256-10 b128"
+    g = s2s.grad(logprob_fun)
+    ours = g(params, inputs, targets)
+    ref = numpy_grad(params, inputs, targets)
+    for (a, b), (c, d) in zip(ours, ref):
+        onp.testing.assert_allclose(a, c, rtol=2e-3, atol=2e-3)
+        onp.testing.assert_allclose(b, d, rtol=2e-3, atol=2e-3)
+    report.add(bench, "s2s.grad (eager)", timeit(lambda: g(params, inputs, targets)))
+    report.add(bench, "hand-written NumPy", timeit(lambda: numpy_grad(params, inputs, targets)),
+               baseline=True)
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        def jloss(params, inputs, targets):
+            for W, b in params:
+                outputs = jnp.dot(inputs, W) + b
+                inputs = jnp.tanh(outputs)
+            return jnp.sum((outputs - targets) ** 2)
+        jg = jax.grad(jloss)
+        jparams = jax.tree_util.tree_map(jnp.asarray, params)
+        ji, jt = jnp.asarray(inputs), jnp.asarray(targets)
+        report.add(bench, "jax.grad (no jit)",
+                   timeit(lambda: jax.block_until_ready(jg(jparams, ji, jt))))
+    except ImportError:
+        report.add(bench, "jax.grad (no jit)", None, note="jax not installed")
+    try:
+        import autograd
+        import autograd.numpy as anp
+
+        def aloss(params, inputs, targets):
+            for W, b in params:
+                outputs = anp.dot(inputs, W) + b
+                inputs = anp.tanh(outputs)
+            return anp.sum((outputs - targets) ** 2)
+        ag = autograd.grad(aloss)
+        report.add(bench, "autograd", timeit(lambda: ag(params, inputs, targets)))
+    except ImportError:
+        report.add(bench, "autograd", None, note="autograd not installed")

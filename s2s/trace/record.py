@@ -1,0 +1,222 @@
+"""The tracing fallback: record what a function does, as straight-line source.
+
+When a function's source cannot be had (code built with ``exec``, a REPL, a
+``functools.partial`` of such), s2s calls it on ``RecordingTracer``s that hold
+the actual argument values. Every primitive it applies is computed for real and
+recorded; the record is emitted as ANF source that the source transformations
+then treat like user code. Python control flow in the function runs on the
+concrete values, so the recorded source is *fixed to the path taken* by those
+arguments (which is why ``grad`` re-records on every call of such a function).
+
+>>> import numpy as np
+>>> from s2s import lax
+>>> rec = record(lambda x: lax.tanh(x) * 2.0, (np.ones(2, np.float32),), {})
+>>> print(rec.source.strip())
+def traced(x0):
+    t0 = lax.tanh(x0)
+    t1 = lax.mul(t0, 2.0)
+    return t1
+"""
+import ast
+import itertools
+
+import numpy as np
+
+from s2s.codegen.python import compile_function, make_cell
+from s2s.lax.core import Trace, Tracer, abstractify, all_primitives
+from s2s.parse.quoting import parse_expr
+from s2s.tree_util import tree_flatten
+
+import gast
+
+
+class RecordingTracer(Tracer):
+    """A value whose computations are recorded; ``value`` is the real (possibly staged) value."""
+
+    __slots__ = ("value", "name")
+
+    def __init__(self, trace, value, name):
+        self._trace = trace
+        self.value = value
+        self.name = name
+
+    @property
+    def aval(self):
+        return abstractify(self.value)
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __index__(self):
+        return int(self.value)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype=dtype)
+
+    def __repr__(self):
+        return f"Recording<{self.aval.str_short()}>"
+
+
+class _Equation:
+    __slots__ = ("primitive", "args", "params", "outs")
+
+    def __init__(self, primitive, args, params, outs):
+        self.primitive = primitive
+        self.args = args
+        self.params = params
+        self.outs = outs
+
+
+def _wrappers():
+    """Primitive -> the public function that binds it (its templates are keyed on it)."""
+    from s2s import lax
+    import s2s.numpy as snp
+    table = {}
+    for module, prefix in ((lax, "lax"), (snp, "np")):
+        for name in dir(module):
+            fn = getattr(module, name)
+            prim = getattr(fn, "primitive", None)
+            if prim is not None and prim not in table:
+                table[prim] = (prefix, name, fn)
+    return table
+
+
+class RecordingTrace(Trace):
+    """Computes each primitive on the real values and appends it to the record."""
+
+    def __init__(self):
+        super().__init__()
+        self.equations = []
+        self.constants = []
+        self._names = itertools.count()
+
+    def new(self, value):
+        return RecordingTracer(self, value, f"t{next(self._names)}")
+
+    def process_primitive(self, primitive, args, params):
+        values = [a.value if isinstance(a, RecordingTracer) and a._trace is self else a for a in args]
+        out = primitive.bind(*values, **params)
+        outs = list(out) if primitive.multiple_results else [out]
+        tracers = [self.new(o) for o in outs]
+        self.equations.append(_Equation(primitive, list(args), dict(params), tracers))
+        return tracers if primitive.multiple_results else tracers[0]
+
+
+class Recording:
+    """A recorded call: its source, the function compiled from it, and the output structure."""
+
+    def __init__(self, source, fn, out_tree):
+        self.source = source
+        self.fn = fn
+        self.out_tree = out_tree
+
+
+def record(fun, args, kwargs, name="traced"):
+    """Runs ``fun(*args, **kwargs)`` on recording tracers; returns a ``Recording``.
+
+    The compiled function takes the flattened leaves of ``(args, kwargs)`` and
+    returns the flattened leaves of the output (``out_tree`` rebuilds it).
+    """
+    leaves, in_tree = tree_flatten((list(args), dict(kwargs)))
+    trace = RecordingTrace()
+    inputs = [RecordingTracer(trace, leaf, f"x{i}") for i, leaf in enumerate(leaves)]
+    a, k = in_tree.unflatten(inputs)
+    out = fun(*a, **k)
+    out_leaves, out_tree = tree_flatten(out)
+    return Recording(*_emit(trace, inputs, out_leaves, name), out_tree)
+
+
+def _emit(trace, inputs, out_leaves, name):
+    wrappers = _wrappers()
+    cells = {}
+    constants = {}
+    lines = []
+
+    def atom(value):
+        if isinstance(value, RecordingTracer):
+            return value.name
+        if type(value) in (bool, int, float, complex) or value is None:
+            return repr(value)
+        if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "biufc":
+            pass
+        key = id(value)
+        if key not in constants:
+            cname = f"c{len(constants)}"
+            constants[key] = cname
+            cells[cname] = make_cell(value)
+        return constants[key]
+
+    live = {o.name for o in out_leaves if isinstance(o, RecordingTracer)}
+    kept = []
+    for eqn in reversed(trace.equations):  # drop what the outputs do not need
+        if any(o.name in live for o in eqn.outs):
+            kept.append(eqn)
+            live |= {a.name for a in eqn.args if isinstance(a, RecordingTracer)}
+    for eqn in reversed(kept):
+        entry = wrappers.get(eqn.primitive)
+        if entry is None:
+            raise NotImplementedError(f"cannot record primitive {eqn.primitive.name}: no public function")
+        prefix, fname, fn = entry
+        cells[prefix] = make_cell(_module(prefix))
+        call_args = [atom(a) for a in eqn.args]
+        defaults = _defaults(fn)
+        call_args += [f"{k}={_literal(v, atom)}" for k, v in eqn.params.items()
+                      if not (k in defaults and _same(defaults[k], v))]
+        targets = ", ".join(o.name for o in eqn.outs)
+        if eqn.primitive.multiple_results:
+            targets = targets + ("," if len(eqn.outs) == 1 else "")
+        lines.append(f"    {targets} = {prefix}.{fname}({', '.join(call_args)})")
+    results = [atom(o) for o in out_leaves]
+    ret = ", ".join(results) + ("," if len(results) == 1 else "")
+    params = ", ".join(i.name for i in inputs)
+    text = f"def {name}({params}):\n" + "\n".join(lines) + ("\n" if lines else "") + f"    return {ret}\n" \
+        if len(results) != 1 else \
+        f"def {name}({params}):\n" + "\n".join(lines) + ("\n" if lines else "") + f"    return {results[0]}\n"
+    fdef = gast.parse(text).body[0]
+    filename = f"<s2s traced {name} #{next(_counter)}>"
+    fn, source = compile_function(fdef, filename, {"__builtins__": __builtins__}, cells)
+    return source, fn
+
+
+_counter = itertools.count()
+
+
+def _defaults(fn):
+    import inspect
+    try:
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _same(a, b):
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
+
+
+def _module(prefix):
+    if prefix == "lax":
+        from s2s import lax
+        return lax
+    import s2s.numpy as snp
+    return snp
+
+
+def _literal(value, atom):
+    """Source for a static parameter: a literal when it round-trips, else a constant cell."""
+    try:
+        text = repr(value)
+        if ast.literal_eval(text) == value:
+            return text
+    except Exception:
+        pass
+    return atom(value)

@@ -1,0 +1,178 @@
+"""Derivative rules of Python builtins and of the support functions.
+
+Normal form calls the support functions (``append``, ``copy``...) for list and
+dict methods, and derivative code calls the adjoint helpers (``unbroadcast``,
+``add_grad``...); the rules of the latter make derivative code differentiable
+again (``grad(grad(f))``).
+"""
+import builtins
+
+from s2s.lax.core import d, def_vjp, def_zero_derivative
+from s2s.transforms import support as S
+
+# Names templates use (bound by the transformation).
+np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
+unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = None
+
+def_zero_derivative(
+    builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
+    builtins.str, builtins.print, builtins.repr, builtins.hash, builtins.id,
+    builtins.reversed, builtins.slice, builtins.callable, builtins.hasattr,
+    builtins.getattr, builtins.any, builtins.all, builtins.round, builtins.divmod,
+    S.keys, S.scalar_seed, S.holomorphic_seed, S.reduced_count, S.max_grad_share,
+)
+
+
+@def_vjp(builtins.float, builtins.complex)
+def _float(ans, x=0):
+    d[x] = d[ans]
+
+
+@def_vjp(builtins.abs)
+def _abs(ans, x):
+    d[x] = d[ans] * np.sign(x)
+
+
+@def_vjp(builtins.list, builtins.tuple)
+def _list(ans, iterable=()):
+    d[iterable] = d[ans]
+
+
+@def_vjp(builtins.sum)
+def _sum(ans, iterable, start=0):
+    d[iterable] = [d[ans]] * len(iterable)
+    d[start] = d[ans]
+
+
+@def_vjp(builtins.pow)
+def _pow(ans, base, exp, mod=None):
+    d[base] = unbroadcast(d[ans] * exp * base ** (exp - 1), base)
+    d[exp] = unbroadcast(d[ans] * ans * np.log(base), exp)
+
+
+@def_vjp(S.copy, S.as_sequence)
+def _copy(ans, x):
+    d[x] = d[ans]
+
+
+@def_vjp(S.setitem)
+def _setitem(ans, x, index, value):
+    d[x] = setitem_grad(d[ans], index)
+    d[value] = index_grad(d[ans], index, value)
+
+
+@def_vjp(S.dict_get)
+def _dict_get(ans, d_, key, default=None):
+    d[d_] = {key: d[ans]}
+    d[default] = d[ans]
+
+
+@def_vjp(S.values)
+def _values(ans, d_):
+    d[d_] = dict(zip(list(d_), d[ans]))
+
+
+@def_vjp(S.items)
+def _items(ans, d_):
+    d[d_] = {k: (g[1] if g is not None else None) for (k, _), g in zip(d_.items(), d[ans])}
+
+
+# Adjoint helpers are linear in their adjoint argument.
+
+
+@def_vjp(S.add_grad)
+def _add_grad(ans, a, b):
+    d[a] = d[ans]
+    d[b] = d[ans]
+
+
+@def_vjp(S.unbroadcast)
+def _unbroadcast(ans, g, x):
+    d[g] = broadcast_like(d[ans], g)
+
+
+@def_vjp(S.broadcast_like)
+def _broadcast_like(ans, g, x):
+    d[g] = unbroadcast(d[ans], g)
+
+
+@def_vjp(S.unreduce)
+def _unreduce(ans, g, x, axis=None, keepdims=False):
+    d[g] = reshape_like(np.sum(d[ans], axis, keepdims=keepdims), g)
+
+
+@def_vjp(S.reshape_like)
+def _reshape_like(ans, g, x):
+    d[g] = reshape_like(d[ans], g)
+
+
+@def_vjp(S.getitem_grad)
+def _getitem_grad(ans, x, index, g):
+    d[g] = d[ans][index]
+
+
+@def_vjp(S.setitem_grad)
+def _setitem_grad(ans, g, index):
+    d[g] = setitem_grad(d[ans], index)
+
+
+@def_vjp(S.index_grad)
+def _index_grad(ans, g, index, value):
+    d[g] = getitem_grad(g, index, broadcast_like(d[ans], g[index]))
+
+
+@def_vjp(S.unpack_grad)
+def _unpack_grad(ans, g, n):
+    d[g] = d[ans]
+
+
+@def_vjp(S.split_last_grad)
+def _split_last_grad(ans, g):
+    d[g] = join_last_grad(d[ans], g)
+
+
+@def_vjp(S.push_grad)
+def _push_grad(ans, g, last, xs):
+    d[g] = split_last_grad(d[ans])[0]
+    d[last] = split_last_grad(d[ans])[1]
+
+
+@def_vjp(S.pack_grad)
+def _pack_grad(ans, like, parts):
+    d[parts] = d[ans]
+
+
+# The product adjoints are bilinear: for ``ga = dot_grad_lhs(g, a, b)``,
+# <h, ga> = <dot(h, b), g>, so d[g] = dot(h, b) and d[b] = dot_grad_rhs(g, h, b).
+
+
+@def_vjp(S.dot_grad_lhs)
+def _dot_grad_lhs(ans, g, a, b):
+    d[g] = np.dot(d[ans], b)
+    d[b] = dot_grad_rhs(g, d[ans], b)
+
+
+@def_vjp(S.dot_grad_rhs)
+def _dot_grad_rhs(ans, g, a, b):
+    d[g] = np.dot(a, d[ans])
+    d[a] = dot_grad_lhs(g, a, d[ans])
+
+
+@def_vjp(S.matmul_grad_lhs)
+def _matmul_grad_lhs(ans, g, a, b):
+    d[g] = unbroadcast(np.matmul(d[ans], b), g)
+    d[b] = matmul_grad_rhs(g, d[ans], b)
+
+
+@def_vjp(S.matmul_grad_rhs)
+def _matmul_grad_rhs(ans, g, a, b):
+    d[g] = unbroadcast(np.matmul(a, d[ans]), g)
+    d[a] = matmul_grad_lhs(g, a, d[ans])
+
+
+@def_vjp(S.transpose_grad)
+def _transpose_grad(ans, g, axes=None):
+    d[g] = np.transpose(d[ans], axes)
+
+
+dot_grad_lhs = dot_grad_rhs = matmul_grad_lhs = matmul_grad_rhs = None

@@ -1,0 +1,624 @@
+"""Builds reverse-mode functions from user functions, with caching and recursion.
+
+The pipeline for one function: source -> fence -> normal form (cached per
+function) -> ``reverse.transform`` for a set of active parameters -> assembly
+into Python source -> a live function (``s2s.codegen.python``).
+
+Two assemblies:
+
+* ``grad_<f>(args)``: forward sweep, seed, reverse sweep, returns the adjoints
+  of the differentiated arguments (used by ``grad``/``value_and_grad``);
+* ``fwd_<f>(args) -> (result, tape)`` and ``bwd_<f>(tape, bresult)`` (used for
+  calls into user functions, and by ``vjp``). The tape holds exactly the values
+  the reverse sweep reads.
+
+Calls are resolved at transform time: NumPy functions to their s2s twins, then
+to rule tables (templates), or to user functions, which are transformed in
+turn (recursion works through cells filled once the callee is built).
+"""
+import copy
+import functools
+import inspect
+import types
+import weakref
+
+import gast
+
+from s2s.errors import TransformError
+from s2s.lax.core import ZERO_DERIVATIVE, rules_of
+from s2s.codegen.python import compile_function, make_cell
+from s2s.parse import quoting as q
+from s2s.parse.fence import fence
+from s2s.parse.naming import Namer, names_in
+from s2s.parse.normalize import normalize, support_names
+from s2s.parse.resolve import MISSING, local_names, lookup, resolve_chain, static_chain
+from s2s.parse.source import NoSourceError, get_source, unwrap
+from s2s.transforms import reverse, support
+from s2s.transforms.reverse import Callee, CalleeKind
+
+# Python operators -> the function whose rules apply (lax where semantics agree).
+_OPERATORS = {
+    gast.Add: ("lax", "add"), gast.Sub: ("lax", "sub"), gast.Mult: ("lax", "mul"),
+    gast.Div: ("np", "true_divide"), gast.Pow: ("np", "power"), gast.MatMult: ("np", "matmul"),
+    gast.Mod: ("np", "remainder"), gast.FloorDiv: ("np", "floor_divide"),
+    gast.USub: ("lax", "neg"), gast.UAdd: ("np", "positive"), gast.Invert: ("lax", "bitwise_not"),
+    gast.BitAnd: ("lax", "bitwise_and"), gast.BitOr: ("lax", "bitwise_or"),
+    gast.BitXor: ("lax", "bitwise_xor"), gast.LShift: ("lax", "shift_left"),
+    gast.RShift: ("lax", "shift_right_arithmetic"),
+}
+
+# Support functions generated code may call, by name.
+_SUPPORT_OBJECTS = {name: getattr(support, name) for name in dir(support)
+                    if not name.startswith("_") and callable(getattr(support, name))}
+
+
+def _snp():
+    import s2s.numpy as snp
+    return snp
+
+
+class NumpyProxy(types.SimpleNamespace):
+    """A module's namespace with every function that has an s2s twin replaced by it."""
+
+
+@functools.lru_cache(maxsize=None)
+def _proxy_for(module):
+    from s2s.numpy.twins import twin_of
+    twin_module = twin_of(module)
+    proxy = NumpyProxy()
+    for name in dir(module):
+        if name.startswith("__"):
+            continue
+        obj = getattr(module, name)
+        twin = twin_of(obj) if callable(obj) or isinstance(obj, types.ModuleType) else None
+        if twin is None and twin_module is not None and hasattr(twin_module, name) and callable(obj):
+            twin = getattr(twin_module, name)
+        if isinstance(twin, types.ModuleType) and twin is not module:
+            twin = _proxy_or_module(twin)
+        setattr(proxy, name, twin if twin is not None else obj)
+    return proxy
+
+
+def _proxy_or_module(module):
+    if module.__name__.startswith("s2s."):
+        return module
+    return _proxy_for(module)
+
+
+def twin_binding(obj):
+    """What generated code should see for a global bound to ``obj`` (None: leave it)."""
+    from s2s.numpy.twins import twin_of
+    if isinstance(obj, types.ModuleType):
+        if obj.__name__.startswith("s2s"):
+            return None
+        twin = twin_of(obj)
+        return _proxy_for(obj) if twin is not None else None
+    if callable(obj):
+        try:
+            return twin_of(obj)
+        except TypeError:
+            return None
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Per-function plans: parsed, fenced and normalized once.
+
+
+class Plan:
+    """A user function ready to transform: its source and normal form."""
+
+    def __init__(self, fn, transform_name="grad"):
+        self.fn = fn
+        self.source = get_source(fn)
+        fence(self.source, transform_name)
+        self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & _referenced(self.source.node))
+        self.np_name = self._np_alias()
+        self.support = support_names(self.namer)
+        self.normal = normalize(self.source, self.namer, self.np_name, self.support)
+        self.locals = local_names(self.normal)
+
+    def _np_alias(self):
+        """The name generated code uses for s2s.numpy: the user's alias when there is one."""
+        import numpy
+        snp = _snp()
+        for name in sorted(_referenced(self.source.node)):
+            obj = lookup(self.source, name)
+            if obj is numpy or obj is snp:
+                return name
+        return self.namer.new("np")
+
+    @property
+    def name(self):
+        n = self.source.name
+        return "lambda" if n == "<lambda>" else n
+
+    def local_function(self, name):
+        """The nested function ``name`` denotes (through plain copies), or None."""
+        return _local_function(self, self.normal.body, name)
+
+
+class LocalFunction:
+    """A function defined inside a transformed function, lambda-lifted: the
+    enclosing variables it reads become extra parameters, so it can be
+    differentiated like any other callee (its adjoints flow to those variables)."""
+
+    def __init__(self, parent, fdef):
+        self.parent = parent
+        self.fdef = fdef
+        self.free = []  # normal form already passes enclosing variables explicitly
+        self.plan = _LocalPlan(parent, fdef, self.free)
+        self.__defaults__ = None
+        self.__kwdefaults__ = None
+        self.__code__ = parent.fn.__code__
+
+
+class _LocalPlan:
+    """The ``Plan`` interface for a lifted nested function."""
+
+    def __init__(self, parent, fdef, free):
+        self.parent = parent
+        self.fn = parent.fn
+        self.source = parent.source
+        self.namer = Namer(parent.namer.taken)
+        self.np_name = parent.np_name
+        self.support = parent.support
+        self.free = free
+        args = copy.deepcopy(fdef.args)
+        args.args = list(args.args) + [q.name(n, gast.Param()) for n in free]
+        self.normal = gast.FunctionDef(name=fdef.name, args=args, body=fdef.body, decorator_list=[],
+                                       returns=None, type_comment=None, type_params=[])
+        self.locals = local_names(self.normal)
+        self.name = f"{parent.name}_{fdef.name}"
+
+    def local_function(self, name):
+        return _local_function(self, self.normal.body, name)
+
+
+def _local_function(plan, body, name, depth=0):
+    defs = [s for s in body if isinstance(s, gast.FunctionDef) and s.name == name]
+    assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+               if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
+                                                    for n in gast.walk(s.targets[0]))]
+    if len(defs) == 1 and not assigns:
+        key = ("local", name)
+        cache = plan.__dict__.setdefault("_locals", {})
+        if key not in cache:
+            cache[key] = LocalFunction(plan, defs[0])
+        return cache[key]
+    if not defs and len(assigns) == 1 and isinstance(assigns[0].value, gast.Name) and depth < 8:
+        return _local_function(plan, body, assigns[0].value.id, depth + 1)
+    return None
+
+
+def _referenced(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+_plans = weakref.WeakKeyDictionary()
+
+
+def plan_for(fn):
+    """The cached ``Plan`` of ``fn``."""
+    if isinstance(fn, LocalFunction):
+        return fn.plan
+    plan = _plans.get(fn)
+    if plan is None:
+        plan = _plans[fn] = Plan(fn)
+    return plan
+
+
+# ---------------------------------------------------------------------------
+# Building one reverse-mode transformation.
+
+
+class UserVJP:
+    """How a call site uses a callee's ``fwd``/``bwd`` pair."""
+
+    def __init__(self, output_active, fwd_name=None, bwd_name=None, active_args=(), short_name="g",
+                 extra_args=()):
+        self.output_active = output_active
+        self.extra_args = list(extra_args)
+        self.fwd_name = fwd_name
+        self.bwd_name = bwd_name
+        self.active_args = list(active_args)
+        self.short_name = short_name
+        self.tape = None
+
+
+class _Context:
+    """What ``reverse.transform`` asks of its surroundings, for one function."""
+
+    def __init__(self, plan, active_params, namer):
+        self.plan = plan
+        self.source = plan.source
+        self.active_params = list(active_params)
+        self.namer = namer
+        self.cells = {}
+        self.deps = []
+        self._support_ids = {}
+        self._by_object = {}
+
+    # -- names in generated code ---------------------------------------------
+
+    def bind(self, preferred, obj):
+        """A name under which generated code sees ``obj`` (one per object)."""
+        key = id(obj)
+        hit = self._by_object.get(key)
+        if hit is not None:
+            return hit
+        name = self.namer.new(preferred)
+        self.cells[name] = make_cell(obj)
+        self._by_object[key] = name
+        return name
+
+    def support(self, name):
+        obj = _SUPPORT_OBJECTS[name]
+        ident = self.plan.support.get(name)
+        if ident is not None:  # normal form already calls it by this name
+            self.cells[ident] = make_cell(obj)
+            self._by_object[id(obj)] = ident
+            return ident
+        return self.bind(name, obj)
+
+    def signature_of(self, name):
+        """The signature of the support function bound as ``name`` (for dropping defaults)."""
+        for key, ident in self._by_object.items():
+            if ident == name:
+                obj = self.cells[name].cell_contents
+                if getattr(obj, "__module__", "") == support.__name__:
+                    try:
+                        return inspect.signature(obj)
+                    except (TypeError, ValueError):
+                        return None
+        return None
+
+    def support_name_of(self, name):
+        return self.plan.support[name]
+
+    def free_name(self, name):
+        """Names that templates use: ``np``, ``lax``, support functions."""
+        if name == "np":
+            return self.plan.np_name
+        if name in _SUPPORT_OBJECTS:
+            return self.support(name)
+        if name == "lax":
+            from s2s import lax
+            return self.bind("lax", lax)
+        import builtins
+        if hasattr(builtins, name):
+            return name
+        raise TransformError(f"derivative template uses unknown name {name!r}")
+
+    def operator_callee(self, op):
+        from s2s import lax
+        if type(op) not in _OPERATORS:  # `not x`: a bool
+            return Callee(CalleeKind.ZERO, name="not")
+        module, name = _OPERATORS[type(op)]
+        fn = getattr(lax if module == "lax" else _snp(), name, None)
+        if fn is None:
+            return Callee(CalleeKind.ZERO, name=name)
+        return classify(fn, name)
+
+    # -- callees -------------------------------------------------------------
+
+    def resolve_callee(self, call):
+        func = call.func
+        if isinstance(func, gast.Name) and func.id in self.plan.support.values():
+            name = next(k for k, v in self.plan.support.items() if v == func.id)
+            return classify(_SUPPORT_OBJECTS[name], name)
+        if isinstance(func, gast.Name) and func.id in self.cells:
+            return classify(self.cells[func.id].cell_contents, func.id)
+        chain = static_chain(func)
+        if isinstance(func, gast.Name) and func.id in self.plan.locals:
+            local = self.plan.local_function(func.id)
+            if local is not None:
+                return Callee(CalleeKind.USER, fn=local, name=func.id)
+        if chain is None or chain[0] in self.plan.locals:
+            return Callee(CalleeKind.UNKNOWN, name=q.to_source(func))
+        obj = resolve_chain(self.source, chain)
+        if obj is MISSING:
+            raise TransformError(f"cannot resolve `{'.'.join(chain)}`", filename=self.source.filename,
+                                 lineno=self.source.file_line(call))
+        return classify(obj, ".".join(chain), self.source, call)
+
+    def user_vjp(self, callee, call, active):
+        if isinstance(callee.fn, LocalFunction):
+            fn, bound_args = callee.fn, ()
+            plan = fn.plan
+        else:
+            fn, bound_args = unwrap(callee.fn)
+            plan = plan_for(fn)
+        params = _params(plan.normal)
+        binding = _bind_call(plan, params, bound_args, call, self.source)
+        extra = []
+        if isinstance(fn, LocalFunction):
+            for name in fn.free:
+                binding[name] = q.name(name)
+                extra.append(q.name(name))
+        active_params = tuple(p for p in params if _any_active(binding.get(p), active))
+        if not active_params:
+            return UserVJP(False)
+        build = build_vjp(fn, active_params)
+        short = plan.name
+        fwd_name = self.bind(f"fwd_{short}", build.fwd_cell)
+        bwd_name = self.bind(f"bwd_{short}", build.bwd_cell)
+        # Generated code calls through the cells (filled in once built).
+        self.cells[fwd_name] = build.fwd_cell
+        self.cells[bwd_name] = build.bwd_cell
+        self.deps.append(build)
+        if bound_args:
+            raise TransformError(f"s2s cannot differentiate calls of bound methods/partials of "
+                                 f"{short} yet", filename=self.source.filename,
+                                 lineno=self.source.file_line(call))
+        atoms = [binding[p] for p in active_params]
+        return UserVJP(build.output_active, fwd_name, bwd_name, atoms, short, extra)
+
+
+def classify(obj, name, source=None, call=None):
+    """A ``Callee`` for the object a call resolves to."""
+    from s2s.numpy.twins import twin_of, is_foreign_numpy
+    if obj is support.pop or obj is support.append or obj is support.extend:
+        return Callee(CalleeKind.SPECIAL, fn=obj, name=name)
+    twin = twin_of(obj) if not isinstance(obj, types.ModuleType) else None
+    if twin is not None:
+        obj = twin
+    rules = rules_of(obj)
+    if rules is not None and rules.vjp is not None:
+        if rules.vjp == ZERO_DERIVATIVE:
+            return Callee(CalleeKind.ZERO, name=name)
+        c = Callee(CalleeKind.TEMPLATE, template=rules.vjp, fn=obj, name=name)
+        c.array_result = not isinstance(obj, type)
+        return c
+    fn, _ = unwrap(obj)
+    if isinstance(fn, types.FunctionType) and not is_foreign_numpy(obj):
+        return Callee(CalleeKind.USER, fn=obj, name=name)
+    where = {}
+    if source is not None and call is not None:
+        where = dict(filename=source.filename, lineno=source.file_line(call))
+    if is_foreign_numpy(obj):
+        error = TransformError(f"`{name}` has no s2s counterpart, so s2s cannot differentiate it",
+                               hint="use an s2s.numpy function instead, or wrap the computation "
+                                    "and give it a rule with s2s.lax.core.def_vjp", **where)
+    else:
+        error = TransformError(f"s2s has no derivative rule for `{name}` and cannot read its source",
+                               hint="register a rule with s2s.lax.core.def_vjp, or call a Python "
+                                    "function s2s can read", **where)
+    return Callee(CalleeKind.NORULE, fn=obj, name=name, error=error)
+
+
+def _params(fdef):
+    a = fdef.args
+    names = [x.id for x in a.posonlyargs + a.args]
+    if a.vararg is not None:
+        names.append(a.vararg.id)
+    names += [x.id for x in a.kwonlyargs]
+    if a.kwarg is not None:
+        names.append(a.kwarg.id)
+    return names
+
+
+def _bind_call(plan, params, bound_args, call, source):
+    """Maps the callee's parameters to call-site atoms (statically)."""
+    a = plan.normal.args
+    positional = [x.id for x in a.posonlyargs + a.args if x.id not in getattr(plan, "free", ())]
+    if any(isinstance(x, gast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
+        raise TransformError(
+            f"s2s cannot differentiate a call with *args/**kwargs into {plan.name} yet",
+            filename=source.filename, lineno=source.file_line(call),
+            hint="pass the arguments explicitly")
+    args = [None] * len(bound_args) + list(call.args)
+    binding = {}
+    for name, atom in zip(positional, args):
+        binding[name] = atom
+    extra = args[len(positional):]
+    if extra:
+        if a.vararg is None:
+            raise TransformError(f"{plan.name}() takes {len(positional)} positional arguments but "
+                                 f"{len(args)} were given", filename=source.filename,
+                                 lineno=source.file_line(call))
+        binding[a.vararg.id] = gast.Tuple(elts=extra, ctx=gast.Load())
+    for k in call.keywords:
+        if k.arg in params:
+            binding[k.arg] = k.value
+        elif a.kwarg is not None:
+            binding.setdefault(a.kwarg.id, gast.Dict(keys=[], values=[]))
+            binding[a.kwarg.id].keys.append(q.const(k.arg))
+            binding[a.kwarg.id].values.append(k.value)
+    return binding
+
+
+def _any_active(node, active):
+    if node is None:
+        return False
+    return any(isinstance(n, gast.Name) and n.id in active for n in gast.walk(node))
+
+
+# ---------------------------------------------------------------------------
+# Assembly.
+
+
+class Build:
+    """A built reverse-mode transformation of one function for one set of active params."""
+
+    def __init__(self, fn, active_params):
+        self.fn = fn
+        self.active_params = active_params
+        self.fwd_cell = make_cell(None)
+        self.bwd_cell = make_cell(None)
+        self.output_active = True
+        self.texts = []
+        self.deps = []
+        self.done = False
+
+    def sources(self, seen=None):
+        """Generated source of this build and everything it calls."""
+        seen = set() if seen is None else seen
+        if id(self) in seen:
+            return []
+        seen.add(id(self))
+        out = list(self.texts)
+        for d in self.deps:
+            out += d.sources(seen)
+        return out
+
+
+_builds = weakref.WeakKeyDictionary()
+
+
+def _transform(plan, active_params):
+    namer = Namer(plan.namer.taken)
+    ctx = _Context(plan, active_params, namer)
+    tree = plan.normal
+    result = reverse.transform(tree, ctx)
+    return result, ctx, namer
+
+
+def _globals_and_cells(plan, ctx, fdefs):
+    """Closure cells: the user's own (live), twins for NumPy names, and ctx's."""
+    cells = {}
+    for name, cell in plan.source.closure.items():
+        cells[name] = cell
+    referenced = set()
+    for fdef in fdefs:
+        referenced |= _referenced(fdef)
+    for name in sorted(referenced - plan.locals - set(ctx.cells)):
+        obj = lookup(plan.source, name)
+        if obj is MISSING:
+            continue
+        twin = twin_binding(obj)
+        if twin is not None:
+            cells[name] = make_cell(twin)
+    for name, ident in plan.support.items():
+        if ident in referenced:
+            cells[ident] = make_cell(_SUPPORT_OBJECTS[name])
+    if plan.np_name in referenced and plan.np_name not in cells:
+        obj = lookup(plan.source, plan.np_name)
+        cells[plan.np_name] = make_cell(twin_binding(obj) if obj is not MISSING and twin_binding(obj)
+                                        else _snp())
+    cells.update(ctx.cells)
+    return plan.source.globals, cells
+
+
+def _function(name, args, body):
+    return gast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
+
+
+def _adjoint_return(result, names):
+    values = [q.name(n) if n else q.const(None) for n in names]
+    if len(values) == 1:
+        return values[0]
+    return gast.Tuple(elts=values, ctx=gast.Load())
+
+
+def _seed(result, res_adj, ctx, has_aux, holomorphic):
+    seed_fn = ctx.support("holomorphic_seed" if holomorphic else "scalar_seed")
+    if has_aux:
+        first = gast.Subscript(value=q.name(result.id), slice=q.const(0), ctx=gast.Load())
+        value = gast.Tuple(elts=[q.call(q.name(seed_fn), [first]), q.const(None)], ctx=gast.Load())
+    else:
+        value = q.call(q.name(seed_fn), [q.name(result.id)])
+    if res_adj is None:
+        return [gast.Expr(value=value.elts[0] if has_aux else value)]
+    return [q.assign(res_adj, value)]
+
+
+def _file(kind, plan, active):
+    fn = plan.fn
+    code = fn.__code__
+    return f"<s2s {kind}_{plan.name} [{','.join(active)}] of {code.co_filename}:{code.co_firstlineno}>"
+
+
+def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_value=False):
+    """``(function, source_text, build)`` computing the gradient w.r.t. ``argnums_params``."""
+    plan = plan_for(fn)
+    result, ctx, namer = _transform(plan, argnums_params)
+    res = result.result
+    if not isinstance(res, gast.Name):
+        res = None
+    res_adj = result.adjoint_names.get(res.id) if res is not None and result.result_active else None
+    body = result.inits + result.forward + result.adjoint_inits
+    if res is not None:
+        body += _seed(res, res_adj, ctx, has_aux, holomorphic)
+    else:
+        body += [gast.Expr(value=q.call(q.name(ctx.support("scalar_seed")), [result.result]))]
+    body += result.reverse
+    grads = _adjoint_return(result.result, [result.param_adjoints[p] for p in argnums_params])
+    if has_aux:
+        aux = gast.Subscript(value=q.name(res.id), slice=q.const(1), ctx=gast.Load())
+        ret_value = gast.Tuple(elts=[grads, aux], ctx=gast.Load())
+    else:
+        ret_value = grads
+    if with_value:
+        ret_value = gast.Tuple(elts=[copy_node(result.result), ret_value], ctx=gast.Load())
+    body.append(gast.Return(value=ret_value))
+    kind = "value_and_grad" if with_value else "grad"
+    fname = namer.new(f"{kind}_{plan.name}")
+    fdef = _function(fname, plan.normal.args, body)
+    globals_, cells = _globals_and_cells(plan, ctx, [fdef])
+    fn_obj, text = compile_function(fdef, _file(kind, plan, argnums_params), globals_, cells,
+                                    fn.__defaults__, fn.__kwdefaults__)
+    build = Build(fn, tuple(argnums_params))
+    build.texts = [text]
+    build.deps = ctx.deps
+    return fn_obj, text, build
+
+
+def copy_node(node):
+    return copy.deepcopy(node)
+
+
+def build_vjp(fn, active_params):
+    """The ``Build`` (fwd/bwd pair) of ``fn`` with ``active_params`` active (cached)."""
+    per_fn = _builds.setdefault(fn, {})
+    key = tuple(active_params)
+    build = per_fn.get(key)
+    if build is not None:
+        return build
+    build = Build(fn, key)
+    per_fn[key] = build  # visible to recursive calls before it is finished
+    try:
+        _assemble_pair(build)
+    except BaseException:
+        del per_fn[key]
+        raise
+    return build
+
+
+def _assemble_pair(build):
+    plan = plan_for(build.fn)
+    result, ctx, namer = _transform(plan, build.active_params)
+    res = result.result
+    build.output_active = isinstance(res, gast.Name) and result.result_active
+    fwd_name = namer.new(f"fwd_{plan.name}")
+    bwd_name = namer.new(f"bwd_{plan.name}")
+    tape_name = namer.new("tape")
+    tape = gast.Tuple(elts=[q.name(t) for t in result.tape], ctx=gast.Load())
+    fwd_body = result.inits + result.forward + [
+        gast.Return(value=gast.Tuple(elts=[copy_node(res), tape], ctx=gast.Load()))]
+    fwd = _function(fwd_name, plan.normal.args, fwd_body)
+    res_adj = result.adjoint_names.get(res.id) if build.output_active else None
+    seed_param = res_adj or namer.new("bresult")
+    bwd_body = []
+    if result.tape:
+        bwd_body.append(gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in result.tape],
+                                                        ctx=gast.Store())],
+                                    value=q.name(tape_name), type_comment=None))
+    bwd_body += result.adjoint_inits + result.reverse
+    bwd_body.append(gast.Return(value=_adjoint_return(res, [result.param_adjoints[p]
+                                                           for p in build.active_params])))
+    bwd_args = gast.arguments(args=[q.name(tape_name, gast.Param()), q.name(seed_param, gast.Param())],
+                              posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
+                              kwarg=None, defaults=[])
+    bwd = _function(bwd_name, bwd_args, bwd_body)
+    globals_, cells = _globals_and_cells(plan, ctx, [fwd, bwd])
+    fn = build.fn
+    fwd_fn, fwd_text = compile_function(fwd, _file("fwd", plan, build.active_params), globals_, cells,
+                                        fn.__defaults__, fn.__kwdefaults__)
+    bwd_fn, bwd_text = compile_function(bwd, _file("bwd", plan, build.active_params), globals_, cells)
+    build.fwd_cell.cell_contents = fwd_fn
+    build.bwd_cell.cell_contents = bwd_fn
+    build.texts = [fwd_text, bwd_text]
+    build.deps = ctx.deps
+    build.done = True
