@@ -62,6 +62,10 @@ class Array(_np.ndarray):
             arr = arr.astype(canon)
         return arr if type(arr) is Array else arr.view(Array)
 
+    def __round__(self, ndigits=None):
+        from s2s.numpy import round as _round
+        return _round(self, 0 if ndigits is None else ndigits)
+
     def __repr__(self):
         return _np.array_repr(self.view(_np.ndarray))
 

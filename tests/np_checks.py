@@ -10,14 +10,6 @@ from s2s.errors import LoweringError
 from cases import assert_close, case_id
 
 
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    yield
-    s2s.config.update("enable_x64", old)
-
-
 def rng_for(case):
     return onp.random.default_rng(zlib.crc32(case_id(case).encode()))
 
@@ -38,11 +30,13 @@ def check(fn, args, expected=None, *, exact=False, rtol=None, atol=None, dtype=N
     """
     out = fn(*args)
     if expected is not None:
-        outs, exps = _leaves(out), _leaves(expected)
+        outs = _leaves(out)
+        exps = _leaves(expected) if isinstance(out, (list, tuple)) else [expected]
         assert len(outs) == len(exps)
         for o, e in zip(outs, exps):
             e = onp.asarray(e)
-            want = onp.dtype(dtype) if dtype is not None else (e.dtype if exact else None)
+            want = e.dtype if dtype is True or (dtype is None and exact) else dtype
+            want = None if want is None else onp.dtype(want)
             if want is not None:
                 assert onp.asarray(o).dtype == want, (onp.asarray(o).dtype, want)
             assert onp.shape(o) == e.shape, (onp.shape(o), e.shape)
@@ -75,3 +69,35 @@ def check_error(exc, fn, args, *, match=None, jit=True):
         assert not isinstance(info.value, LoweringError)
         if match:
             assert match in str(info.value), str(info.value)
+
+
+def check_cases(fn, cases, jit_every=1, **kw):
+    """``check`` for several ``(args, expected)`` cases, with one jit for all of them.
+
+    Each case is checked eagerly against its reference (``dtype=True``: the expected
+    array's dtype); then a single compiled function computes every ``jit_every``-th
+    case, and each staged result must equal its eager one (XLA compiles cost more
+    than eager calls, so long case lists jit a subset).
+    """
+    eager = [check(fn, args, expected, jit=False, **kw) for args, expected in cases]
+    eager, cases = eager[::jit_every], cases[::jit_every]
+    sizes = [len(args) for args, _ in cases]
+
+    def all_cases(*flat):
+        out, i = [], 0
+        for n in sizes:
+            out.append(fn(*flat[i:i + n]))
+            i += n
+        return out
+
+    staged = s2s.jit(all_cases)(*[a for args, _ in cases for a in args])
+    rtol, atol = kw.get("rtol"), kw.get("atol")
+    for e, s in zip(eager, staged):
+        for o, t in zip(_leaves(e), _leaves(s)):
+            o, t = onp.asarray(o), onp.asarray(t)
+            assert t.dtype == o.dtype and t.shape == o.shape, (t.dtype, o.dtype, t.shape, o.shape)
+            if o.dtype.kind in "biu":
+                onp.testing.assert_array_equal(t, o)
+            else:
+                assert_close(t, o, rtol=rtol, atol=atol)
+    return eager

@@ -88,18 +88,35 @@ def cast_arrays(dtype, *xs):
     return [cast(x, dtype) for x in xs]
 
 
+def _to(x, dt):
+    """``x`` as a value of dtype ``dt``; Python scalars become 0-d arrays of ``dt``.
+
+    (Their weak type has done its job once ``dt`` is known; as arrays they keep ``dt``
+    through the lax operations that follow, and NumPy's impls, which mishandle Python
+    scalars next to bfloat16, see one dtype.)
+    """
+    if type(x) in _PY_SCALARS:
+        return onp.asarray(cast(x, dt), dt)
+    return cast(x, dt)
+
+
 def promote(*xs):
-    """``xs`` and their NumPy (NEP 50) result dtype, arrays cast to it, scalars kept weak."""
+    """``xs`` converted to their NumPy (NEP 50: Python scalars weak) result dtype, and it.
+
+    >>> import numpy as onp
+    >>> promote(onp.ones(2, onp.float16), 2.0)[1]
+    dtype('float16')
+    """
     xs = [as_operand(x) for x in xs]
     dt = dtypes.result_type(*xs)
-    return [x if type(x) in _PY_SCALARS else cast(x, dt) for x in xs], dt
+    return [_to(x, dt) for x in xs], dt
 
 
 def promote_inexact(*xs):
     """Like ``promote``, then integers and bools go to the default float (``jax.numpy``)."""
     xs = [as_operand(x) for x in xs]
     dt = dtypes.to_inexact_dtype(dtypes.result_type(*xs))
-    return [cast(x, dt) for x in xs], dt
+    return [_to(x, dt) for x in xs], dt
 
 
 def static_int(name, what, value):

@@ -613,7 +613,8 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
         raise ValueError("where: either both or neither of x and y should be given")
     from s2s.lax.shapes import broadcast_shapes
     from s2s.numpy._arraylike import shape_of
-    condition, x, y = as_operand(condition), as_operand(x), as_operand(y)
+    condition = as_operand(condition)
+    (x, y), _ = promote(x, y)
     broadcast_shapes("where", shape_of(condition), shape_of(x), shape_of(y))
     return where_p.bind(condition, x, y)
 
@@ -626,7 +627,13 @@ def _clip_composite(a, lo, hi):
     return lax.min(lax.max(a, lo), hi)
 
 
-clip_p = numpy_primitive("clip", onp.clip, _clip_composite)
+def _clip_impl(a, lo, hi):
+    if getattr(a, "dtype", None) == dtypes.bfloat16:  # NumPy's clip has no bfloat16 loop
+        return onp.minimum(onp.maximum(a, lo), hi)
+    return onp.clip(a, lo, hi)
+
+
+clip_p = numpy_primitive("clip", _clip_impl, _clip_composite)
 
 
 def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 (NumPy's names)
@@ -643,10 +650,10 @@ def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 (NumPy
     if lo is None and hi is None:
         return positive(a)
     if lo is None:
-        return lax.min(a, as_operand(hi))
+        return lax.min(*promote(a, hi)[0])
     if hi is None:
-        return lax.max(a, as_operand(lo))
-    return clip_p.bind(a, as_operand(lo), as_operand(hi))
+        return lax.max(*promote(a, lo)[0])
+    return clip_p.bind(*promote(a, lo, hi)[0])
 
 
 clip.primitive = clip_p
