@@ -208,7 +208,7 @@ def _apply_slices(x, index, keep):
         lo, hi, step = value
         m = len(range(lo, hi, step))
         if m == 0:
-            lo = hi = 0
+            lo, hi, step = 0, 0, 1
         elif step < 0:
             lo, hi, step = lo + (m - 1) * step, lo + 1, -step
             flip.append(axis)
