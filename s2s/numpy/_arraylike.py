@@ -88,7 +88,7 @@ def cast_arrays(dtype, *xs):
     return [cast(x, dtype) for x in xs]
 
 
-def _to(x, dt):
+def to_dtype(x, dt):
     """``x`` as a value of dtype ``dt``; Python scalars become 0-d arrays of ``dt``.
 
     (Their weak type has done its job once ``dt`` is known; as arrays they keep ``dt``
@@ -109,14 +109,14 @@ def promote(*xs):
     """
     xs = [as_operand(x) for x in xs]
     dt = dtypes.result_type(*xs)
-    return [_to(x, dt) for x in xs], dt
+    return [to_dtype(x, dt) for x in xs], dt
 
 
 def promote_inexact(*xs):
     """Like ``promote``, then integers and bools go to the default float (``jax.numpy``)."""
     xs = [as_operand(x) for x in xs]
     dt = dtypes.to_inexact_dtype(dtypes.result_type(*xs))
-    return [_to(x, dt) for x in xs], dt
+    return [to_dtype(x, dt) for x in xs], dt
 
 
 def static_int(name, what, value):

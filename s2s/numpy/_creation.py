@@ -14,7 +14,7 @@ from s2s.array import Array, as_array
 from s2s.errors import ShapeError
 from s2s.lax.core import Tracer
 from s2s.numpy._arraylike import (any_staged, canonical_dtype, cast, dtype_of, is_staged,
-                                  shape_of, static_int, static_shape)
+                                  shape_of, static_int, static_shape, to_dtype)
 
 __all__ = [
     "array", "asarray", "asanyarray", "copy", "zeros", "ones", "empty", "full", "zeros_like",
@@ -53,7 +53,7 @@ def _leaves(seq, out):
 def _stack_nested(name, seq, dt):
     """A (nested) list of arrays and scalars stacked into one array with lax."""
     parts = [_stack_nested(name, item, dt) if isinstance(item, (list, tuple))
-             else cast(item, dt) for item in seq]
+             else to_dtype(item, dt) for item in seq]
     if not parts:
         return as_array(onp.zeros((0,), dt))
     shapes = {shape_of(p) for p in parts}

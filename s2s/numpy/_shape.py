@@ -773,8 +773,10 @@ def _pad_width(name, pad_width, nd):
     return [(int(b), int(e)) for b, e in pw]
 
 
-def _pair_values(name, values, nd):
-    vals = onp.broadcast_to(onp.asarray(values, dtype=object), (nd, 2))
+def _pair_values(values, nd):
+    """``(before, after)`` padding values per axis (``values`` broadcast to ``(nd, 2)``)."""
+    from s2s.numpy._creation import asarray
+    vals = broadcast_to(asarray(values), (nd, 2))
     return [(vals[i, 0], vals[i, 1]) for i in _range(nd)]
 
 
@@ -811,21 +813,16 @@ def _pad_constant(array, widths, values, shp):
     dt = dtype_of(array)
     if not shp:
         return array
-    if onp.ndim(values) == 0 and not _is_array(values):
+    if len(shape_of(values)) == 0:
         return lax.pad(array, cast(values, dt), padding_config=[(b, e, 0) for b, e in widths])
     # Per-axis (before, after) values: pad one side of one axis at a time, as NumPy does.
-    for axis, ((b, e), (vb, ve)) in enumerate(zip(widths, _pair_values("pad", values, len(shp)))):
+    for axis, ((b, e), (vb, ve)) in enumerate(zip(widths, _pair_values(values, len(shp)))):
         config = [(0, 0, 0)] * len(shp)
         config[axis] = (b, 0, 0)
         array = lax.pad(array, cast(vb, dt), padding_config=config)
         config[axis] = (0, e, 0)
         array = lax.pad(array, cast(ve, dt), padding_config=config)
     return array
-
-
-def _is_array(x):
-    from s2s.numpy._arraylike import is_staged
-    return is_staged(x)
 
 
 def _pad_by_index(array, widths, mode, shp):
