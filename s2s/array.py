@@ -57,9 +57,11 @@ class Array(_np.ndarray):
     def __array_wrap__(self, arr, context=None, return_scalar=False):
         # NumPy calls this on the results of ufuncs and methods (``a + b``, ``a.sum()``):
         # keep them Arrays (0-d included) of canonical dtype, as s2s functions give.
-        canon = _canonicalize_dtype(arr.dtype)
-        if canon != arr.dtype:
-            arr = arr.astype(canon)
+        dt = arr.dtype
+        if dt.itemsize >= 8 and (dt.kind != "c" or dt.itemsize == 16):  # only 64-bit narrows
+            canon = _canonicalize_dtype(dt)
+            if canon != dt:
+                arr = arr.astype(canon)
         return arr if type(arr) is Array else arr.view(Array)
 
     def __round__(self, ndigits=None):

@@ -241,3 +241,22 @@ def test_public_functions_have_examples(name):
         fn = getattr(module, attr)
         if callable(fn) and getattr(fn, "__module__", None) == name and not isinstance(fn, type):
             assert fn.__doc__ and ">>>" in fn.__doc__, f"{name}.{attr} has no doctest example"
+
+
+def test_eager_and_jit_agree_under_x64(x64):
+    """A mix of functions on int and float inputs: 64-bit dtypes, eager equal to jit."""
+    i = onp.arange(6).reshape(2, 3)
+    f = onp.linspace(-1, 1, 6).reshape(2, 3)
+
+    def mix(a, b):
+        return (a / 2, a // 2, snp.sqrt(a), snp.arange(3), snp.zeros(2), snp.linspace(0, 1, 3),
+                snp.asarray([1, 2]), snp.where(a > 2, b, 0), snp.clip(a, 1, 3), a[[0, 1], 1],
+                snp.take(b, [0, 5]), snp.asarray(b).at[0, 0].add(1), snp.nonzero(a, size=7)[0],
+                snp.concatenate([a, b]), snp.round(b, 1), snp.hypot(a, 1), snp.float32(b),
+                snp.pad(a, 1), snp.tril(b), snp.diag(a))
+
+    out = check(mix, (i, f))
+    kinds = [o.dtype for o in out]
+    assert kinds[:7] == [onp.float64, onp.int64, onp.float64, onp.int64, onp.float64,
+                         onp.float64, onp.int64]
+    assert kinds[9] == onp.int64 and kinds[12] == onp.int64 and kinds[13] == onp.float64
