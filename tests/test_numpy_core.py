@@ -196,6 +196,7 @@ def test_missing_numpy_names_raise_not_implemented():
     with pytest.raises(AttributeError):
         snp.__wrapped__  # noqa: B018
     assert not hasattr(snp, "definitely_not_numpy")
+    assert not hasattr(snp, "vectorize") and getattr(snp, "vectorize", None) is None
 
 
 def test_implemented_names_cover_the_issue():

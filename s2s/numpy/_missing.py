@@ -1,16 +1,19 @@
 """What ``s2s.numpy`` says about NumPy names it does not have (yet).
 
 ``s2s.numpy.<name>`` for a name NumPy has but s2s lacks raises
-``NotImplementedError`` naming the closest alternative, never ``AttributeError``
-(so a port fails with a useful message, not a typo-like error). Names NumPy does
-not have either raise ``AttributeError`` as usual. NumPy's subpackages
+``NotImplementedError`` naming the closest alternative (so a port fails with a
+useful message, not a typo-like "no attribute" error). The error class,
+``MissingNumpyName``, also derives from ``AttributeError`` so that introspection
+keeps working: ``hasattr(s2s.numpy, name)`` is False and ``getattr(s2s.numpy,
+name, default)`` gives the default (as code that maps NumPy names to s2s ones
+expects). Names NumPy does not have either raise a plain ``AttributeError``. NumPy's subpackages
 (``linalg``, ``fft``...) are imported on first use when s2s has them.
 
 >>> import s2s.numpy as np
 >>> np.vectorize
 Traceback (most recent call last):
 ...
-NotImplementedError: s2s.numpy.vectorize is not implemented yet; closest alternative: s2s.vmap (batch a function over an axis)
+s2s.numpy._missing.MissingNumpyName: s2s.numpy.vectorize is not implemented yet; closest alternative: s2s.vmap (batch a function over an axis)
 """
 import importlib
 
@@ -59,6 +62,10 @@ _SUBPACKAGES = ("linalg", "fft", "random", "polynomial", "ma", "lib", "testing",
                 "rec", "strings", "emath", "dtypes", "exceptions", "typing")
 
 
+class MissingNumpyName(NotImplementedError, AttributeError):
+    """A NumPy name that ``s2s.numpy`` does not implement yet (see the module docstring)."""
+
+
 def missing(name):
     """The error for a NumPy name that ``s2s.numpy`` lacks.
 
@@ -66,8 +73,8 @@ def missing(name):
     True
     """
     alternative = _ALTERNATIVES.get(name, _DEFAULT)
-    return NotImplementedError(f"s2s.numpy.{name} is not implemented yet; closest "
-                               f"alternative: {alternative}")
+    return MissingNumpyName(f"s2s.numpy.{name} is not implemented yet; closest "
+                            f"alternative: {alternative}")
 
 
 def __getattr__(name):

@@ -39,14 +39,6 @@ def _import(name):
         return None
 
 
-def _has(module, name):
-    """``hasattr`` that treats s2s.numpy's NotImplementedError (a NumPy name s2s lacks) as no."""
-    try:
-        return hasattr(module, name)
-    except NotImplementedError:
-        return False
-
-
 def _build():
     table = {}
     modules = {}
@@ -60,7 +52,7 @@ def _build():
             if name.startswith("_"):
                 continue
             twin_attr = _MATH_NAMES.get(name, name) if orig is math else name
-            if not _has(twin, twin_attr):
+            if not hasattr(twin, twin_attr):
                 continue
             obj = getattr(orig, name)
             if callable(obj) and not isinstance(obj, type):
@@ -92,8 +84,7 @@ def twin_of(obj):
     name = getattr(obj, "__module__", None) or ""
     if name.startswith("jax.numpy") or name.startswith("jax._src.numpy"):
         import s2s.numpy as snp
-        name = getattr(obj, "__name__", "")
-        return getattr(snp, name) if _has(snp, name) else None
+        return getattr(snp, getattr(obj, "__name__", ""), None)
     if getattr(obj, "__name__", "") == "jax.numpy":
         import s2s.numpy as snp
         return snp
