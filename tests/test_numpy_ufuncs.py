@@ -8,7 +8,7 @@ import s2s.numpy as snp
 from s2s import dtypes
 from s2s.errors import DtypeError, ShapeError
 
-from cases import case_id, rand, sample
+from cases import rand, sample
 from np_checks import check, check_cases, check_error, rng_for
 
 F, I, B, C, H, U = onp.float32, onp.int32, onp.bool_, onp.complex64, onp.float16, onp.uint8

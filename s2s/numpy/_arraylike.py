@@ -15,7 +15,7 @@ import operator
 import numpy as onp
 
 from s2s import dtypes, lax
-from s2s.errors import ConcretizationError
+from s2s.errors import ConcretizationError, DtypeError, ShapeError
 from s2s.lax.core import Tracer, abstractify
 
 _PY_SCALARS = (bool, int, float, complex)
@@ -61,7 +61,6 @@ def dtype_of(x):
 def as_operand(x):
     """``x`` ready for a lax primitive: lists become arrays (stacking any tracers)."""
     if isinstance(x, (list, tuple)):
-        from s2s.numpy._creation import asarray
         return asarray(x)
     return x
 
@@ -145,7 +144,6 @@ def static_shape(name, shape):
         raise TypeError(f"{name}: shape must be an int or a sequence of ints, got "
                         f"{shape!r}") from None
     if any(d < 0 for d in dims):
-        from s2s.errors import ShapeError
         raise ShapeError(f"{name}: negative dimensions are not allowed, got shape {dims}")
     return dims
 
@@ -157,7 +155,6 @@ def canonical_dtype(name, dtype, default=None):
     try:
         return dtypes.canonicalize_dtype(onp.dtype(dtype))
     except TypeError:
-        from s2s.errors import DtypeError
         raise DtypeError(f"{name}: {dtype!r} is not a valid dtype") from None
 
 
@@ -182,3 +179,7 @@ def first_staged(*xs):
             if hit is not None:
                 return hit
     return None
+
+
+# Imported last: these modules import this one (their functions are looked up at call time).
+from s2s.numpy._creation import asarray  # noqa: E402

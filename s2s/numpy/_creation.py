@@ -11,7 +11,7 @@ import numpy as onp
 
 from s2s import dtypes, lax
 from s2s.array import Array, as_array
-from s2s.errors import ShapeError
+from s2s.errors import ConcretizationError, ShapeError
 from s2s.lax.core import Tracer
 from s2s.numpy._arraylike import (any_staged, canonical_dtype, cast, dtype_of, is_staged,
                                   shape_of, static_int, static_shape, to_dtype)
@@ -188,7 +188,6 @@ def empty(shape, dtype=None):
 
 def _broadcast_value(name, value, shape, dt):
     """``value`` (an array or staged value) cast to ``dt`` and broadcast to ``shape``."""
-    from s2s.numpy._shape import broadcast_to
     return broadcast_to(cast(value, dt), shape)
 
 
@@ -265,7 +264,6 @@ def empty_like(a, dtype=None, shape=None):
 
 def _static_number(name, what, value):
     if isinstance(value, Tracer):
-        from s2s.errors import ConcretizationError
         raise ConcretizationError(
             f"{name}: {what} must be static (a Python number), got a staged value {value!r}; "
             "the length of the result must be known when the function is compiled (for a "
@@ -321,8 +319,6 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 def _linspace_staged(start, stop, num, endpoint, compute, dt, axis):
-    from s2s.numpy._shape import broadcast_arrays, concatenate, moveaxis
-    from s2s.numpy._ufuncs import floor
     start, stop = broadcast_arrays(cast(start, compute), cast(stop, compute))
     bshape = shape_of(start)
     div = num - 1 if endpoint else num
@@ -351,7 +347,6 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     >>> np.logspace(0, 2, 3)
     array([  1.,  10., 100.], dtype=float32)
     """
-    from s2s.numpy._ufuncs import power
     compute = dtypes.to_inexact_dtype(dtypes.result_type(start, stop, 0.0))
     dt = canonical_dtype("logspace", dtype, compute)
     if not any_staged(start, stop, base):
@@ -422,7 +417,6 @@ def tri(N, M=None, k=0, dtype=None):
 
 
 def _masked_triangle(name, m, k, lower):
-    from s2s.numpy._shape import broadcast_to
     m = asarray(m)
     shape = shape_of(m)
     if len(shape) == 0:
@@ -562,3 +556,8 @@ def _size(x):
     for d in shape_of(x):
         n *= d
     return n
+
+
+# Imported last: these modules import this one (their functions are looked up at call time).
+from s2s.numpy._shape import broadcast_arrays, broadcast_to, concatenate, moveaxis  # noqa: E402,E501
+from s2s.numpy._ufuncs import floor, power  # noqa: E402

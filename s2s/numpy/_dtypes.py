@@ -15,6 +15,7 @@ True
 import numpy as onp
 
 from s2s import dtypes
+from s2s.lax.core import Tracer
 
 __all__ = [
     "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
@@ -52,7 +53,6 @@ class _ScalarMeta(type):
         return f"<class 's2s.numpy.{cls.__name__}'>"
 
     def __call__(cls, x=0):
-        from s2s.numpy._creation import asarray
         return asarray(x, dtype=cls.dtype)
 
 
@@ -144,7 +144,6 @@ def can_cast(from_, to, casting="safe"):
     (True, False)
     """
     if not isinstance(from_, (onp.dtype, _ScalarMeta, str, type)):
-        from s2s.numpy._arraylike import dtype_of
         from_ = dtype_of(from_)
     return onp.can_cast(onp.dtype(from_), onp.dtype(to), casting=casting)
 
@@ -172,7 +171,6 @@ def iinfo(int_type):
 def _dtype_of_any(x):
     if isinstance(x, (onp.dtype, _ScalarMeta, str, type)):
         return onp.dtype(x)
-    from s2s.numpy._arraylike import dtype_of
     return dtype_of(x)
 
 
@@ -226,7 +224,11 @@ def isscalar(element):
     >>> np.isscalar(1.0), np.isscalar(np.zeros(2))
     (True, False)
     """
-    from s2s.lax.core import Tracer
     if isinstance(element, (onp.ndarray, Tracer)):
         return element.ndim == 0
     return onp.isscalar(element)
+
+
+# Imported last: these modules import this one (their functions are looked up at call time).
+from s2s.numpy._arraylike import dtype_of  # noqa: E402
+from s2s.numpy._creation import asarray  # noqa: E402

@@ -30,10 +30,11 @@ from s2s import dtypes, lax
 from s2s.array import Array
 from s2s.errors import ConcretizationError, ShapeError
 from s2s.lax.core import Tracer
-from s2s.lax.shapes import canonicalize_axis
+from s2s.lax.shapes import broadcast_shapes, canonicalize_axis
 from s2s.lax.structural import broadcast_in_dim_p, iota_p
-from s2s.numpy._arraylike import (as_operand, bind_on, cast, dtype_of, first_staged, is_staged,
-                                  shape_of, static_int)
+from s2s.numpy._arraylike import (as_operand, bind_on, canonical_dtype, cast, dtype_of,
+                                  first_staged, is_staged, promote, shape_of, static_int,
+                                  static_shape)
 
 __all__ = [
     "take", "take_along_axis", "nonzero", "argwhere", "flatnonzero", "compress", "extract",
@@ -69,7 +70,6 @@ def _classify(item):
     if isinstance(item, Tracer):
         return _classify_staged(item)
     if isinstance(item, (list, tuple)) and first_staged(item) is not None:
-        from s2s.numpy._creation import asarray
         return _classify_staged(asarray(item))
     return _classify_concrete(item)
 
@@ -193,7 +193,6 @@ def _normalize(a, n):
         return onp.where(a < 0, a + n, a) if a.dtype.kind == "i" else a
     if dtypes.dtype_of(a).kind == "u":
         return a
-    from s2s.numpy._ufuncs import where
     return where(lax.lt(a, 0), lax.add(a, cast(n, a.dtype)), a)
 
 
@@ -263,7 +262,6 @@ def _advanced_arrays(index, check_bounds):
 
 
 def _broadcast_index(arrays):
-    from s2s.lax.shapes import broadcast_shapes
     shapes = [tuple(shape_of(a)) for a in arrays]
     try:
         return broadcast_shapes("indexing", *shapes)
@@ -365,7 +363,6 @@ def _numpy_update(x, idx, values, op):
 
 
 def _broadcast_values(name, values, shape):
-    from s2s.numpy._shape import broadcast_to, reshape
     vshape = tuple(shape_of(values))
     while len(vshape) > len(shape) and vshape[0] == 1:
         vshape = vshape[1:]
@@ -379,7 +376,6 @@ def _broadcast_values(name, values, shape):
 
 def _lax_update(x, idx, values, op, mode, indices_are_sorted, unique_indices):
     """The update as one scatter into the flattened ``x`` at the flat positions of ``x[idx]``."""
-    from s2s.numpy._shape import reshape
     shape = tuple(shape_of(x))
     n = 1
     for d in shape:
@@ -402,7 +398,6 @@ def _lax_update(x, idx, values, op, mode, indices_are_sorted, unique_indices):
 
 def _scatter(x, idx, values, op, mode, indices_are_sorted=False, unique_indices=False):
     _check_mode(mode)
-    from s2s.numpy._creation import asarray
     x = asarray(x)
     if mode in (None, "drop", "fill", "promise_in_bounds") and not is_staged(x) \
             and not is_staged(values) and _index_is_static(idx):
@@ -423,11 +418,8 @@ def index_update(x, idx, values, op, *, mode=None, indices_are_sorted=False,
     """
     kw = dict(mode=mode, indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
     if op == "subtract":
-        from s2s.numpy._ufuncs import negative
         return _scatter(x, idx, negative(as_operand(values)), "add", **kw)
     if op in ("divide", "power"):
-        from s2s.numpy._creation import ones_like
-        from s2s.numpy._ufuncs import power, true_divide
         factors = _scatter(ones_like(x), idx, values, "multiply", **kw)
         return true_divide(x, factors) if op == "divide" else power(x, factors)
     return _scatter(x, idx, values, op, **kw)
@@ -471,7 +463,6 @@ def index_apply(x, idx, func, *, mode=None, indices_are_sorted=False, unique_ind
 def _take_mode(name, indices, n, mode):
     """Indices and gather mode for NumPy/JAX's ``mode`` (raise, wrap, clip, fill)."""
     if mode == "wrap":
-        from s2s.numpy._ufuncs import remainder
         return (onp.remainder(indices, n) if isinstance(indices, onp.ndarray)
                 else remainder(indices, n)), "clip", False
     if mode == "clip":
@@ -488,7 +479,6 @@ def _as_index_array(indices):
     if isinstance(indices, Tracer):
         return indices
     if isinstance(indices, (list, tuple)) and first_staged(indices) is not None:
-        from s2s.numpy._creation import asarray
         return asarray(indices)
     arr = onp.asarray(indices)
     if arr.size == 0 and arr.dtype.kind == "f":
@@ -510,7 +500,6 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
     """
     if out is not None:
         raise NotImplementedError("take: the out= argument is not supported; use the result")
-    from s2s.numpy._shape import ravel
     a = as_operand(a)
     if axis is None:
         a, axis = ravel(a), 0
@@ -535,7 +524,6 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
     >>> np.take_along_axis(x, np.array([[0, 2, 1]]), axis=1)
     array([[10, 20, 30]], dtype=int32)
     """
-    from s2s.numpy._shape import ravel
     arr = as_operand(arr)
     indices = _as_index_array(indices)
     if axis is None:
@@ -585,7 +573,6 @@ def _pad_to(positions, size, fill_value, dt):
 
 def _nonzero_staged(a, size, fill_value, dt):
     """Flat positions of the first ``size`` nonzeros via one scatter, then unraveled."""
-    from s2s.numpy._shape import ravel
     shape = tuple(shape_of(a))
     flat = ravel(lax.ne(a, cast(0, dtype_of(a))))
     n = shape_of(flat)[0]
@@ -628,9 +615,9 @@ def nonzero(a, *, size=None, fill_value=None):
                          "np.atleast_1d(x).nonzero() instead")
     if is_staged(a):
         if size is None:
-            raise ConcretizationError(f"nonzero: the number of nonzero elements of a staged "
-                                      f"array is not known at compile time; pass a static "
-                                      f"size=... (and fill_value=...) to use it under jit")
+            raise ConcretizationError("nonzero: the number of nonzero elements of a staged "
+                                      "array is not known at compile time; pass a static "
+                                      "size=... (and fill_value=...) to use it under jit")
         return _nonzero_staged(a, size, fill_value, dt)
     positions = onp.nonzero(onp.asarray(a))
     if size is None:
@@ -646,7 +633,6 @@ def argwhere(a, *, size=None, fill_value=None):
     array([[0, 1],
            [1, 0]], dtype=int32)
     """
-    from s2s.numpy._shape import atleast_1d, stack
     return stack(nonzero(atleast_1d(a), size=size, fill_value=fill_value), axis=-1)
 
 
@@ -657,7 +643,6 @@ def flatnonzero(a, *, size=None, fill_value=None):
     >>> np.flatnonzero(np.array([[0, 1], [1, 0]]))
     array([1, 2], dtype=int32)
     """
-    from s2s.numpy._shape import ravel
     return nonzero(ravel(a), size=size, fill_value=fill_value)[0]
 
 
@@ -668,7 +653,6 @@ def compress(condition, a, axis=None, *, size=None, fill_value=0):
     >>> np.compress([True, False, True], np.array([1, 2, 3]))
     array([1, 3], dtype=int32)
     """
-    from s2s.numpy._shape import ravel
     a = as_operand(a)
     if axis is None:
         a, axis = ravel(a), 0
@@ -689,7 +673,6 @@ def extract(condition, arr, *, size=None, fill_value=0):
     >>> np.extract(np.array([1, 0, 1]), np.array([4, 5, 6]))
     array([4, 6], dtype=int32)
     """
-    from s2s.numpy._shape import ravel
     return compress(ravel(condition), ravel(arr), size=size, fill_value=fill_value)
 
 
@@ -700,8 +683,6 @@ def choose(a, choices, out=None, mode="raise"):
     >>> np.choose(np.array([0, 1, 0]), [np.array([1, 2, 3]), np.array([10, 20, 30])])
     array([ 1, 20,  3], dtype=int32)
     """
-    from s2s.numpy._shape import broadcast_arrays
-    from s2s.numpy._ufuncs import clip, remainder
     if out is not None:
         raise NotImplementedError("choose: the out= argument is not supported; use the result")
     a = as_operand(a)
@@ -715,10 +696,8 @@ def choose(a, choices, out=None, mode="raise"):
         a = remainder(a, n)
     elif mode != "clip":
         raise ValueError(f"choose: unknown mode {mode!r}; use 'raise', 'wrap' or 'clip'")
-    from s2s.numpy._creation import asarray
     cases = broadcast_arrays(clip(a, 0, n - 1), *[asarray(c) for c in choices])
     which, cases = cases[0], cases[1:]
-    from s2s.numpy._arraylike import promote
     cases, _ = promote(*cases)
     return lax.select_n(cast(which, dtypes.int32), *cases)
 
@@ -734,8 +713,6 @@ def ix_(*args):
     >>> [a.shape for a in np.ix_([0, 1], [2, 3, 4])]
     [(2, 1), (1, 3)]
     """
-    from s2s.numpy._creation import asarray
-    from s2s.numpy._shape import reshape
     n = len(args)
     out = []
     for i, a in enumerate(args):
@@ -755,7 +732,6 @@ def indices(dimensions, dtype=None, sparse=False):
     >>> np.indices((2, 3)).shape
     (2, 2, 3)
     """
-    from s2s.numpy._arraylike import canonical_dtype, static_shape
     dims = static_shape("indices", dimensions)
     dt = canonical_dtype("indices", dtype, dtypes.default_int_dtype())
     grids = onp.indices(dims, dtype=dt, sparse=sparse)
@@ -771,8 +747,6 @@ def unravel_index(indices, shape):
     >>> np.unravel_index(np.array([5, 1]), (2, 3))
     (array([1, 0], dtype=int32), array([2, 1], dtype=int32))
     """
-    from s2s.numpy._arraylike import static_shape
-    from s2s.numpy._ufuncs import floor_divide, remainder
     shape = static_shape("unravel_index", shape)
     idx = as_operand(indices)
     out = []
@@ -789,8 +763,6 @@ def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
     >>> np.ravel_multi_index((np.array([1, 0]), np.array([2, 1])), (2, 3))
     array([5, 1], dtype=int32)
     """
-    from s2s.numpy._arraylike import static_shape
-    from s2s.numpy._ufuncs import clip, remainder
     if order != "C":
         raise NotImplementedError("ravel_multi_index: only order='C' is supported")
     dims = static_shape("ravel_multi_index", dims)
@@ -807,7 +779,6 @@ def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
         elif mode == "clip":
             idx = clip(idx, 0, d - 1)
         total = idx if total is None else lax.add(lax.mul(total, d), idx)
-    from s2s.numpy._creation import asarray
     return asarray(total)
 
 
@@ -857,3 +828,11 @@ def triu_indices(n, k=0, m=None):
     (array([0, 0, 1], dtype=int32), array([0, 1, 1], dtype=int32))
     """
     return _tri_indices("triu_indices", n, k, m, upper=True)
+
+
+# Imported last: these modules import this one (their functions are looked up at call time).
+from s2s.numpy._creation import asarray, ones_like  # noqa: E402
+from s2s.numpy._shape import (atleast_1d, broadcast_arrays, broadcast_to, ravel,  # noqa: E402
+                              reshape, stack)
+from s2s.numpy._ufuncs import (clip, floor_divide, negative, power, remainder,  # noqa: E402
+                               true_divide, where)

@@ -11,10 +11,11 @@ import builtins
 import numpy as onp
 
 from s2s import dtypes, lax
-from s2s.errors import ShapeError
+from s2s.errors import ConcretizationError, ShapeError
+from s2s.lax.shapes import broadcast_shapes as _bs
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
-from s2s.numpy._arraylike import (as_operand, cast, dtype_of, ndim_of, shape_of, static_int,
-                                  static_shape)
+from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, shape_of,
+                                  static_int, static_shape)
 from s2s.numpy._primitive import numpy_primitive
 
 __all__ = [
@@ -330,7 +331,6 @@ def atleast_3d(*arys):
 
 
 def _atleast(arys, n, grow):
-    from s2s.numpy._creation import asarray
     out = []
     for x in arys:
         x = asarray(x)
@@ -380,7 +380,6 @@ def column_stack(tup):
     >>> np.column_stack([np.zeros(3), np.ones(3)]).shape
     (3, 2)
     """
-    from s2s.numpy._creation import asarray
     cols = []
     for x in tup:
         x = asarray(x)
@@ -534,7 +533,6 @@ def broadcast_shapes(*shapes):
     >>> np.broadcast_shapes((2, 1), (3,))
     (2, 3)
     """
-    from s2s.lax.shapes import broadcast_shapes as _bs
     shapes = [static_shape("broadcast_shapes", s) for s in shapes]
     return _bs("broadcast_shapes", *shapes)
 
@@ -546,7 +544,6 @@ def broadcast_arrays(*args):
     >>> [a.shape for a in np.broadcast_arrays(np.zeros((2, 1)), np.zeros(3))]
     [(2, 3), (2, 3)]
     """
-    from s2s.lax.shapes import broadcast_shapes as _bs
     args = [as_operand(a) for a in args]
     target = _bs("broadcast_arrays", *[shape_of(a) for a in args])
     return [broadcast_to(a, target) for a in args]
@@ -613,7 +610,6 @@ def _roll_axis(a, shift, axis, shp):
         hi = _slice_axis(a, axis, 0, n - shift, shp)
         return concatenate([lo, hi], axis=axis)
     # A staged shift: take the window of length n from [a, a] starting at n - shift % n.
-    from s2s.numpy._ufuncs import remainder
     doubled = concatenate([a, a], axis=axis)
     start = lax.sub(n, remainder(cast(shift, dtypes.default_int_dtype()), n))
     starts = [0] * len(shp)
@@ -685,7 +681,6 @@ def tile(A, reps):
     >>> np.tile(np.array([1, 2]), 2)
     array([1, 2, 1, 2], dtype=int32)
     """
-    from s2s.numpy._creation import asarray
     A = asarray(A)
     reps = _axis_tuple("tile", "reps", reps)
     s = shape_of(A)
@@ -707,8 +702,6 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
     >>> np.repeat(np.array([1, 2]), 2)
     array([1, 1, 2, 2], dtype=int32)
     """
-    from s2s.numpy._creation import asarray
-    from s2s.numpy._indexing import take
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
@@ -731,9 +724,7 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
 
 
 def _iter_static(values):
-    from s2s.numpy._arraylike import is_staged
     if is_staged(values):
-        from s2s.errors import ConcretizationError
         raise ConcretizationError("repeat: repeats must be static (Python ints or a concrete "
                                   "array); the result's shape depends on them")
     return list(onp.ravel(onp.asarray(values)))
@@ -761,7 +752,6 @@ def _pad_width(name, pad_width, nd):
 
 def _pair_values(values, nd):
     """``(before, after)`` padding values per axis (``values`` broadcast to ``(nd, 2)``)."""
-    from s2s.numpy._creation import asarray
     vals = broadcast_to(asarray(values), (nd, 2))
     return [(vals[i, 0], vals[i, 1]) for i in _range(nd)]
 
@@ -779,7 +769,6 @@ def pad(array, pad_width, mode="constant", **kwargs):
     >>> np.pad(np.array([1, 2, 3]), 2, mode="reflect")
     array([3, 2, 1, 2, 3, 2, 1], dtype=int32)
     """
-    from s2s.numpy._creation import asarray
     array = asarray(array)
     shp = shape_of(array)
     widths = _pad_width("pad", pad_width, len(shp))
@@ -812,7 +801,6 @@ def _pad_constant(array, widths, values, shp):
 
 
 def _pad_by_index(array, widths, mode, shp):
-    from s2s.numpy._indexing import take
     for axis, (b, e) in enumerate(widths):
         if b == 0 and e == 0:
             continue
@@ -829,7 +817,6 @@ def _pad_by_index(array, widths, mode, shp):
 
 
 def _axis_and_flat(name, arr, axis):
-    from s2s.numpy._creation import asarray
     arr = asarray(arr)
     if axis is None:
         return ravel(arr), 0
@@ -837,9 +824,7 @@ def _axis_and_flat(name, arr, axis):
 
 
 def _static_index(name, obj):
-    from s2s.numpy._arraylike import is_staged
     if is_staged(obj):
-        from s2s.errors import ConcretizationError
         raise ConcretizationError(f"{name}: the positions must be static (ints, slices or a "
                                   "concrete array); the result's shape depends on them")
     return obj
@@ -852,7 +837,6 @@ def delete(arr, obj, axis=None):
     >>> np.delete(np.arange(5), [0, 2])
     array([1, 3, 4], dtype=int32)
     """
-    from s2s.numpy._indexing import take
     arr, axis = _axis_and_flat("delete", arr, axis)
     n = shape_of(arr)[axis]
     keep = onp.delete(onp.arange(n), _static_index("delete", obj))
@@ -866,8 +850,6 @@ def insert(arr, obj, values, axis=None):
     >>> np.insert(np.array([1, 2, 3]), 1, 9)
     array([1, 9, 2, 3], dtype=int32)
     """
-    from s2s.numpy._creation import array as _array
-    from s2s.numpy._indexing import take
     arr, axis = _axis_and_flat("insert", arr, axis)
     obj = _static_index("insert", obj)
     shp = shape_of(arr)
@@ -925,3 +907,9 @@ def size(a, axis=None):
     if axis is None:
         return _prod(s)
     return s[canonicalize_axis("size", static_int("size", "axis", axis), len(s))]
+
+
+# Imported last: these modules import this one (their functions are looked up at call time).
+from s2s.numpy._creation import array as _array, asarray  # noqa: E402
+from s2s.numpy._indexing import take  # noqa: E402
+from s2s.numpy._ufuncs import remainder  # noqa: E402

@@ -19,9 +19,10 @@ array(2., dtype=float32)
 import numpy as onp
 
 from s2s import dtypes, lax
-from s2s.errors import DtypeError
-from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, promote,
-                                  promote_inexact)
+from s2s.errors import DtypeError, ShapeError
+from s2s.lax.shapes import broadcast_shapes
+from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, promote,
+                                  promote_inexact, shape_of, static_int)
 from s2s.numpy._primitive import numpy_primitive
 
 __all__ = [
@@ -74,12 +75,10 @@ def _inexact_dtype(x):
 
 
 def _zeros_bool(x):
-    from s2s.numpy._creation import full_like
     return full_like(x, False, dtype=dtypes.bool_)
 
 
 def _ones_bool(x):
-    from s2s.numpy._creation import full_like
     return full_like(x, True, dtype=dtypes.bool_)
 
 
@@ -240,7 +239,6 @@ def positive(x, /):
     >>> np.positive(np.array([-1, 1]))
     array([-1,  1], dtype=int32)
     """
-    from s2s.numpy._creation import asarray
     return asarray(x)
 
 
@@ -558,7 +556,6 @@ def round(a, decimals=0, out=None):  # noqa: A001 (NumPy's name)
     if out is not None:
         raise NotImplementedError("round: the out= argument is not supported (s2s arrays are "
                                   "values); use the returned array instead")
-    from s2s.numpy._arraylike import static_int
     decimals = static_int("round", "decimals", decimals)
     a = as_operand(a)
     if _kind(a) in "biu":
@@ -588,7 +585,6 @@ def _round_int(a, decimals):
 
 
 def _where_composite(condition, x, y):
-    from s2s.numpy._shape import broadcast_arrays
     (x, y), _ = promote(x, y)
     if dtype_of(condition) != dtypes.bool_:
         condition = lax.ne(condition, cast(0, dtype_of(condition)))
@@ -607,12 +603,9 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     array([1., 6.], dtype=float32)
     """
     if x is None and y is None:
-        from s2s.numpy._indexing import nonzero
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise ValueError("where: either both or neither of x and y should be given")
-    from s2s.lax.shapes import broadcast_shapes
-    from s2s.numpy._arraylike import shape_of
     condition = as_operand(condition)
     (x, y), _ = promote(x, y)
     broadcast_shapes("where", shape_of(condition), shape_of(x), shape_of(y))
@@ -837,7 +830,6 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 def _all(x):
     x = as_operand(x)
-    from s2s.numpy._arraylike import ndim_of
     nd = ndim_of(x)
     return lax.reduce_and(x, axes=tuple(range(nd))) if nd else x
 
@@ -859,8 +851,6 @@ def array_equal(a1, a2, equal_nan=False):
     >>> np.array_equal([1, 2], np.array([1, 2]))
     array(True)
     """
-    from s2s.numpy._arraylike import shape_of
-    from s2s.numpy._creation import asarray
     a1, a2 = as_operand(a1), as_operand(a2)
     if shape_of(a1) != shape_of(a2):
         return asarray(False)
@@ -877,8 +867,6 @@ def array_equiv(a1, a2):
     >>> np.array_equiv([1, 2], [[1, 2], [1, 2]])
     array(True)
     """
-    from s2s.errors import ShapeError
-    from s2s.numpy._creation import asarray
     try:
         return _all(lax.eq(as_operand(a1), as_operand(a2)))
     except ShapeError:
@@ -908,7 +896,6 @@ def imag(val, /):
     """
     if _kind(val) == "c":
         return lax.imag(val)
-    from s2s.numpy._creation import zeros_like
     return zeros_like(val)
 
 
@@ -936,7 +923,6 @@ def angle(z, deg=False):
     if _kind(z) == "c":
         re, im = lax.real(z), lax.imag(z)
     else:
-        from s2s.numpy._creation import zeros_like
         re = cast(z, _inexact_dtype(z))
         im = zeros_like(re)
     out = lax.atan2(im, re)
@@ -1050,3 +1036,9 @@ def right_shift(x1, x2, /):
 
 
 bitwise_right_shift = right_shift
+
+
+# Imported last: these modules import this one (their functions are looked up at call time).
+from s2s.numpy._creation import asarray, full_like, zeros_like  # noqa: E402
+from s2s.numpy._indexing import nonzero  # noqa: E402
+from s2s.numpy._shape import broadcast_arrays  # noqa: E402
