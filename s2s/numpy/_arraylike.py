@@ -16,7 +16,7 @@ import numpy as onp
 
 from s2s import dtypes, lax
 from s2s.errors import ConcretizationError, DtypeError, ShapeError
-from s2s.lax.core import Tracer, abstractify
+from s2s.lax.core import Tracer, abstractify, def_zero_derivative
 
 _PY_SCALARS = (bool, int, float, complex)
 _PY_CAST = {"b": bool, "i": int, "u": int, "f": float, "c": complex, "V": float}
@@ -180,6 +180,11 @@ def first_staged(*xs):
                 return hit
     return None
 
+
+
+# Metadata (shapes, dtypes, static values) has no derivative; transformations skip it.
+def_zero_derivative(is_staged, any_staged, aval_of, shape_of, ndim_of, dtype_of, static_int,
+                    static_shape, canonical_dtype, first_staged)
 
 # Imported last: these modules import this one (their functions are looked up at call time).
 from s2s.numpy._creation import asarray  # noqa: E402

@@ -12,7 +12,7 @@ import numpy as onp
 from s2s import dtypes, lax
 from s2s.array import Array, as_array
 from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import Tracer
+from s2s.lax.core import Tracer, d, def_vjp, def_zero_derivative
 from s2s.numpy._arraylike import (any_staged, canonical_dtype, cast, dtype_of, is_staged,
                                   shape_of, static_int, static_shape, to_dtype)
 
@@ -323,7 +323,7 @@ def _linspace_staged(start, stop, num, endpoint, compute, dt, axis):
     bshape = shape_of(start)
     div = num - 1 if endpoint else num
     step = lax.div(lax.sub(stop, start), cast(div, compute)) if div > 0 else \
-        lax.mul(lax.sub(stop, start), cast(onp.nan, compute))
+        lax.mul(lax.sub(stop, start), onp.asarray(onp.nan, compute))
     shape = (num,) + bshape
     ramp = lax.iota(dtype=compute, shape=shape, dimension=0) if num else onp.zeros(shape, compute)
     dims = tuple(range(1, len(shape)))
@@ -518,8 +518,8 @@ def diagflat(v, k=0):
     """
     v = asarray(v)
     size = 1
-    for d in shape_of(v):
-        size *= d
+    for dim in shape_of(v):
+        size *= dim
     return diag(lax.reshape(v, new_sizes=(size,)), k)
 
 
@@ -553,9 +553,34 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
 
 def _size(x):
     n = 1
-    for d in shape_of(x):
-        n *= d
+    for dim in shape_of(x):
+        n *= dim
     return n
+
+
+
+# ---------------------------------------------------------------------------
+# Derivative templates (reverse mode). ``np`` is bound by the transformation.
+
+np = None
+
+def_zero_derivative(zeros, ones, empty, zeros_like, ones_like, empty_like, arange, eye, identity,
+                    tri, geomspace)
+
+
+@def_vjp(copy)
+def _copy_vjp(ans, a, order="K"):
+    d[a] = d[ans]
+
+
+@def_vjp(tril)
+def _tril_vjp(ans, m, k=0):
+    d[m] = np.tril(d[ans], k)
+
+
+@def_vjp(triu)
+def _triu_vjp(ans, m, k=0):
+    d[m] = np.triu(d[ans], k)
 
 
 # Imported last: these modules import this one (their functions are looked up at call time).

@@ -29,7 +29,7 @@ import numpy as onp
 from s2s import dtypes, lax
 from s2s.array import Array
 from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import Tracer
+from s2s.lax.core import Tracer, d, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axis
 from s2s.lax.structural import broadcast_in_dim_p, iota_p
 from s2s.numpy._arraylike import (as_operand, bind_on, canonical_dtype, cast, dtype_of,
@@ -378,8 +378,8 @@ def _lax_update(x, idx, values, op, mode, indices_are_sorted, unique_indices):
     """The update as one scatter into the flattened ``x`` at the flat positions of ``x[idx]``."""
     shape = tuple(shape_of(x))
     n = 1
-    for d in shape:
-        n *= d
+    for dim in shape:
+        n *= dim
     dt = dtypes.int64 if n >= 2 ** 31 else dtypes.int32
     ref = first_staged(x, values, *(idx if isinstance(idx, tuple) else (idx,)))
     ids = reshape(bind_on(ref, iota_p, dtype=dt, shape=(n,), dimension=0), shape)
@@ -588,10 +588,10 @@ def _nonzero_staged(a, size, fill_value, dt):
     fills = onp.broadcast_to(onp.asarray(0 if fill_value is None else fill_value), (len(shape),))
     out, rest = [], lax.max(found, cast(0, dt))
     strides = [int(onp.prod(shape[i + 1:], dtype=onp.int64)) for i in range(len(shape))]
-    for d, stride in enumerate(strides):
+    for axis, stride in enumerate(strides):
         coord = lax.div(rest, cast(stride, dt))
         rest = lax.sub(rest, lax.mul(coord, cast(stride, dt)))
-        out.append(lax.select_n(valid, onp.full((size,), fills[d], dt), coord))
+        out.append(lax.select_n(valid, onp.full((size,), fills[axis], dt), coord))
     return tuple(out)
 
 
@@ -750,9 +750,9 @@ def unravel_index(indices, shape):
     shape = static_shape("unravel_index", shape)
     idx = as_operand(indices)
     out = []
-    for d in reversed(shape):
-        out.append(remainder(idx, d))
-        idx = floor_divide(idx, d)
+    for dim in reversed(shape):
+        out.append(remainder(idx, dim))
+        idx = floor_divide(idx, dim)
     return tuple(reversed(out))
 
 
@@ -770,15 +770,15 @@ def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
         raise ShapeError(f"ravel_multi_index: got {len(multi_index)} index arrays for "
                          f"{len(dims)} dimensions")
     total = None
-    for i, (idx, d) in enumerate(zip(multi_index, dims)):
+    for idx, dim in zip(multi_index, dims):
         idx = as_operand(idx)
         if mode == "raise":
-            _check_coordinates(idx, d)
+            _check_coordinates(idx, dim)
         elif mode == "wrap":
-            idx = remainder(idx, d)
+            idx = remainder(idx, dim)
         elif mode == "clip":
-            idx = clip(idx, 0, d - 1)
-        total = idx if total is None else lax.add(lax.mul(total, d), idx)
+            idx = clip(idx, 0, dim - 1)
+        total = idx if total is None else lax.add(lax.mul(total, dim), idx)
     return asarray(total)
 
 
@@ -828,6 +828,25 @@ def triu_indices(n, k=0, m=None):
     (array([0, 0, 1], dtype=int32), array([0, 1, 1], dtype=int32))
     """
     return _tri_indices("triu_indices", n, k, m, upper=True)
+
+
+
+# ---------------------------------------------------------------------------
+# Derivative templates (reverse mode). ``np`` is bound by the transformation.
+
+np = None
+
+def_zero_derivative(nonzero, argwhere, flatnonzero, ix_, indices, unravel_index,
+                    ravel_multi_index, diag_indices, tril_indices, triu_indices)
+
+
+@def_vjp(take)
+def _take_vjp(ans, a, indices, axis=None, out=None, mode=None, unique_indices=False,
+              indices_are_sorted=False, fill_value=None):
+    if axis is None:
+        d[a] = np.reshape(np.ravel(np.zeros_like(a)).at[indices].add(d[ans]), np.shape(a))
+    else:
+        d[a] = np.zeros_like(a).at[(slice(None),) * axis + (indices,)].add(d[ans])
 
 
 # Imported last: these modules import this one (their functions are looked up at call time).

@@ -1,8 +1,10 @@
 """Shape manipulation: reshape, transpose, concatenate, stack, split, tile, pad, roll...
 
-``reshape``, ``transpose``, ``concatenate``, ``stack`` and ``broadcast_to`` are
-NumPy-level primitives (NumPy itself eagerly, a lax composite under ``jit``);
-the rest are written on them and on ``s2s.lax``. Every shape, axis and count is
+``reshape``, ``transpose`` and ``broadcast_to`` are NumPy-level primitives (NumPy
+itself eagerly, a lax composite under ``jit``; each wrapper accepts exactly its
+primitive's operands and parameters, so recorded code can call it); the rest
+are written on them and on ``s2s.lax``, with derivative templates for the
+common ones. Every shape, axis and count is
 static: they must be Python values (or concrete arrays) when the function is
 staged. Errors name the function and the offending shapes or axes.
 """
@@ -12,6 +14,7 @@ import numpy as onp
 
 from s2s import dtypes, lax
 from s2s.errors import ConcretizationError, ShapeError
+from s2s.lax.core import d, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes as _bs
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, shape_of,
@@ -32,8 +35,8 @@ _range = builtins.range
 
 def _prod(shape):
     n = 1
-    for d in shape:
-        n *= d
+    for dim in shape:
+        n *= dim
     return n
 
 
@@ -41,8 +44,8 @@ def _prod(shape):
 # reshape, transpose: NumPy-level primitives.
 
 reshape_p = numpy_primitive(
-    "reshape", lambda a, *, new_sizes: onp.reshape(a, new_sizes),
-    lambda a, *, new_sizes: lax.reshape(a, new_sizes=new_sizes))
+    "reshape", lambda a, *, shape: onp.reshape(a, shape),
+    lambda a, *, shape: lax.reshape(a, new_sizes=shape))
 
 
 def _resolve_shape(name, old, new):
@@ -91,7 +94,7 @@ def reshape(a, newshape=None, order="C", *, shape=None, copy=None):
         raise TypeError("reshape: missing the new shape (pass shape=...)")
     a = as_operand(a)
     new = _resolve_shape("reshape", shape_of(a), target)
-    return reshape_p.bind(a, new_sizes=new)
+    return reshape_p.bind(a, shape=new)
 
 
 reshape.primitive = reshape_p
@@ -189,8 +192,8 @@ def moveaxis(a, source, destination):
         raise ShapeError(f"moveaxis: source {source} and destination {destination} must have "
                          "the same number of elements")
     order = [i for i in _range(nd) if i not in src]
-    for d, s in sorted(zip(dst, src)):
-        order.insert(d, s)
+    for dest, src_axis in sorted(zip(dst, src)):
+        order.insert(dest, src_axis)
     if order == list(_range(nd)):
         return a
     return transpose(a, order)
@@ -237,11 +240,6 @@ def _same_dtype(arrays, dtype, name):
             else x for x in arrays]
 
 
-concatenate_p = numpy_primitive(
-    "concatenate", lambda *xs, axis: onp.concatenate(xs, axis=axis),
-    lambda *xs, axis: lax.concatenate(*xs, dimension=axis))
-
-
 def concatenate(arrays, axis=0, dtype=None):
     """Joins arrays along an existing ``axis`` (``axis=None`` flattens them first).
 
@@ -261,20 +259,10 @@ def concatenate(arrays, axis=0, dtype=None):
     axis = canonicalize_axis("concatenate", static_int("concatenate", "axis", axis), nd)
     if len(arrays) == 1:
         return arrays[0]
-    return concatenate_p.bind(*arrays, axis=axis)
-
-
-concatenate.primitive = concatenate_p
+    return lax.concatenate(*arrays, dimension=axis)
 
 
 concat = concatenate  # the Array API name (NumPy's two names are one function too)
-
-
-def _stack_composite(*xs, axis):
-    return lax.concatenate(*[lax.expand_dims(x, dimensions=(axis,)) for x in xs], dimension=axis)
-
-
-stack_p = numpy_primitive("stack", lambda *xs, axis: onp.stack(xs, axis=axis), _stack_composite)
 
 
 def stack(arrays, axis=0, dtype=None):
@@ -290,10 +278,8 @@ def stack(arrays, axis=0, dtype=None):
         raise ShapeError("stack: all input arrays must have the same shape, got shapes "
                          + ", ".join(map(str, shapes)))
     axis = canonicalize_axis("stack", static_int("stack", "axis", axis), len(shapes[0]) + 1)
-    return stack_p.bind(*arrays, axis=axis)
-
-
-stack.primitive = stack_p
+    return lax.concatenate(*[lax.expand_dims(x, dimensions=(axis,)) for x in arrays],
+                           dimension=axis)
 
 
 def atleast_1d(*arys):
@@ -907,6 +893,96 @@ def size(a, axis=None):
     if axis is None:
         return _prod(s)
     return s[canonicalize_axis("size", static_int("size", "axis", axis), len(s))]
+
+
+
+# ---------------------------------------------------------------------------
+# Derivative templates (reverse mode; see s2s.transforms.templates). ``np`` and the
+# adjoint helpers are bound by the transformation.
+
+np = unbroadcast = reshape_like = transpose_grad = None
+
+def_zero_derivative(shape, ndim, size, broadcast_shapes)
+
+
+@def_vjp(reshape)
+def _reshape_vjp(ans, a, newshape=None, order="C", *, shape=None, copy=None):
+    d[a] = reshape_like(d[ans], a)
+
+
+@def_vjp(ravel)
+def _ravel_vjp(ans, a, order="C"):
+    d[a] = reshape_like(d[ans], a)
+
+
+@def_vjp(expand_dims)
+def _expand_dims_vjp(ans, a, axis):
+    d[a] = reshape_like(d[ans], a)
+
+
+@def_vjp(squeeze)
+def _squeeze_vjp(ans, a, axis=None):
+    d[a] = reshape_like(d[ans], a)
+
+
+@def_vjp(transpose)
+def _transpose_vjp(ans, a, axes=None):
+    d[a] = transpose_grad(d[ans], axes)
+
+
+@def_vjp(swapaxes)
+def _swapaxes_vjp(ans, a, axis1, axis2):
+    d[a] = np.swapaxes(d[ans], axis1, axis2)
+
+
+@def_vjp(moveaxis)
+def _moveaxis_vjp(ans, a, source, destination):
+    d[a] = np.moveaxis(d[ans], destination, source)
+
+
+@def_vjp(matrix_transpose)
+def _matrix_transpose_vjp(ans, x):
+    d[x] = np.swapaxes(d[ans], -1, -2)
+
+
+@def_vjp(broadcast_to)
+def _broadcast_to_vjp(ans, array, shape):
+    d[array] = unbroadcast(d[ans], array)
+
+
+@def_vjp(flip)
+def _flip_vjp(ans, m, axis=None):
+    d[m] = np.flip(d[ans], axis)
+
+
+@def_vjp(fliplr)
+def _fliplr_vjp(ans, m):
+    d[m] = np.fliplr(d[ans])
+
+
+@def_vjp(flipud)
+def _flipud_vjp(ans, m):
+    d[m] = np.flipud(d[ans])
+
+
+@def_vjp(rot90)
+def _rot90_vjp(ans, m, k=1, axes=(0, 1)):
+    d[m] = np.rot90(d[ans], -k, axes)
+
+
+@def_vjp(concatenate)
+def _concatenate_vjp(ans, arrays, axis=0, dtype=None):
+    if axis is None:
+        d[arrays] = [np.reshape(p, np.shape(x)) for p, x in zip(np.split(d[ans], [
+            sum(np.size(y) for y in arrays[:i]) for i in range(1, len(arrays))]), arrays)]
+    else:
+        d[arrays] = np.split(d[ans], [sum(np.shape(y)[axis] for y in arrays[:i])
+                                      for i in range(1, len(arrays))], axis)
+
+
+@def_vjp(stack)
+def _stack_vjp(ans, arrays, axis=0, dtype=None):
+    d[arrays] = list(np.moveaxis(d[ans], axis, 0))
 
 
 # Imported last: these modules import this one (their functions are looked up at call time).

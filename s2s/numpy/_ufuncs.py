@@ -20,6 +20,7 @@ import numpy as onp
 
 from s2s import dtypes, lax
 from s2s.errors import DtypeError, ShapeError
+from s2s.lax.core import d, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, promote,
                                   promote_inexact, shape_of, static_int)
@@ -662,6 +663,11 @@ def _complex_parts(fn, combine):
     return apply
 
 
+def _inf(x):
+    """Infinity as a 0-d array of ``x``'s (real) dtype."""
+    return onp.asarray(onp.inf, dtypes.real_dtype(dtype_of(x)))
+
+
 def isnan(x, /):
     """Elementwise test for NaN (always False for integers).
 
@@ -689,7 +695,7 @@ def isinf(x, /):
         return _complex_parts(isinf, lax.bitwise_or)(x)
     if kind != "f":
         return _zeros_bool(x)
-    return lax.eq(lax.abs(x), onp.inf)
+    return lax.eq(lax.abs(x), _inf(x))
 
 
 def isfinite(x, /):
@@ -711,7 +717,7 @@ def _isinf_signed(name, x, value):
     _check_real(name, x)
     if _kind(x) != "f":
         return _zeros_bool(x)
-    return lax.eq(x, value)
+    return lax.eq(x, _inf(x) if value > 0 else lax.neg(_inf(x)))
 
 
 def isposinf(x, /):
@@ -806,8 +812,8 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     hi = info.max if posinf is None else posinf
     lo = info.min if neginf is None else neginf
     x = where(isnan(x), cast(nan, dtype_of(x)), x)
-    x = where(lax.eq(x, onp.inf), cast(hi, dtype_of(x)), x)
-    return where(lax.eq(x, -onp.inf), cast(lo, dtype_of(x)), x)
+    x = where(lax.eq(x, _inf(x)), cast(hi, dtype_of(x)), x)
+    return where(lax.eq(x, lax.neg(_inf(x))), cast(lo, dtype_of(x)), x)
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -1036,6 +1042,132 @@ def right_shift(x1, x2, /):
 
 
 bitwise_right_shift = right_shift
+
+
+
+# ---------------------------------------------------------------------------
+# Derivative templates (reverse mode; see s2s.transforms.templates). They keep
+# generated code at the NumPy level (``np.hypot``'s adjoint, not the lax steps
+# hypot is built from). ``np`` and ``unbroadcast`` are bound by the transformation.
+
+np = unbroadcast = None
+
+def_zero_derivative(
+    isnan, isinf, isfinite, isposinf, isneginf, signbit, sign, floor, ceil, trunc, rint, round,
+    floor_divide, logical_and, logical_or, logical_xor, logical_not, right_shift, isclose,
+    allclose, array_equal, array_equiv, isreal, iscomplex, isrealobj, iscomplexobj,
+)
+
+
+@def_vjp(square)
+def _square_vjp(ans, x):
+    d[x] = d[ans] * 2 * x
+
+
+@def_vjp(absolute, fabs)
+def _absolute_vjp(ans, x):
+    d[x] = d[ans] * np.sign(x)
+
+
+@def_vjp(reciprocal)
+def _reciprocal_vjp(ans, x):
+    d[x] = -d[ans] * ans * ans
+
+
+@def_vjp(log2)
+def _log2_vjp(ans, x):
+    d[x] = d[ans] / (x * 0.6931471805599453)
+
+
+@def_vjp(log10)
+def _log10_vjp(ans, x):
+    d[x] = d[ans] / (x * 2.302585092994046)
+
+
+@def_vjp(deg2rad)
+def _deg2rad_vjp(ans, x):
+    d[x] = d[ans] * 0.017453292519943295
+
+
+@def_vjp(rad2deg)
+def _rad2deg_vjp(ans, x):
+    d[x] = d[ans] * 57.29577951308232
+
+
+@def_vjp(hypot)
+def _hypot_vjp(ans, x1, x2):
+    d[x1] = unbroadcast(d[ans] * x1 / ans, x1)
+    d[x2] = unbroadcast(d[ans] * x2 / ans, x2)
+
+
+@def_vjp(logaddexp)
+def _logaddexp_vjp(ans, x1, x2):
+    d[x1] = unbroadcast(d[ans] * np.exp(x1 - ans), x1)
+    d[x2] = unbroadcast(d[ans] * np.exp(x2 - ans), x2)
+
+
+@def_vjp(logaddexp2)
+def _logaddexp2_vjp(ans, x1, x2):
+    d[x1] = unbroadcast(d[ans] * np.exp2(x1 - ans), x1)
+    d[x2] = unbroadcast(d[ans] * np.exp2(x2 - ans), x2)
+
+
+@def_vjp(float_power)
+def _float_power_vjp(ans, x1, x2):
+    d[x1] = unbroadcast(d[ans] * x2 * np.float_power(x1, x2 - 1), x1)
+    d[x2] = unbroadcast(d[ans] * ans * np.log(np.where(x1 == 0, 1, x1)), x2)
+
+
+@def_vjp(remainder)
+def _remainder_vjp(ans, x1, x2):
+    d[x1] = unbroadcast(d[ans], x1)
+    d[x2] = unbroadcast(-d[ans] * np.floor_divide(x1, x2), x2)
+
+
+@def_vjp(fmod)
+def _fmod_vjp(ans, x1, x2):
+    d[x1] = unbroadcast(d[ans], x1)
+    d[x2] = unbroadcast(-d[ans] * np.trunc(np.true_divide(x1, x2)), x2)
+
+
+@def_vjp(copysign)
+def _copysign_vjp(ans, x1, x2):
+    d[x1] = unbroadcast(d[ans] * np.where(np.signbit(x1) == np.signbit(x2), 1, -1), x1)
+
+
+@def_vjp(sinc)
+def _sinc_vjp(ans, x):
+    d[x] = d[ans] * np.where(x == 0, 0, (np.cos(np.pi * x) - ans) / np.where(x == 0, 1, x))
+
+
+@def_vjp(nan_to_num)
+def _nan_to_num_vjp(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    d[x] = np.where(np.isfinite(x), d[ans], 0)
+
+
+@def_vjp(real)
+def _real_vjp(ans, val):
+    d[val] = d[ans]
+
+
+@def_vjp(conjugate)
+def _conjugate_vjp(ans, x):
+    d[x] = np.conjugate(d[ans])
+
+
+@def_vjp(where)
+def _where_vjp(ans, condition, x=None, y=None, /, *, size=None, fill_value=None):
+    d[x] = unbroadcast(np.where(condition, d[ans], 0), x)
+    d[y] = unbroadcast(np.where(condition, 0, d[ans]), y)
+
+
+@def_vjp(clip)
+def _clip_vjp(ans, a, a_min=None, a_max=None, *, min=None, max=None):
+    d[a] = unbroadcast(np.where(a == ans, d[ans], 0), a)
+    d[a_min] = unbroadcast(np.where(a < a_min, d[ans], 0), a_min)
+    d[a_max] = unbroadcast(np.where(a > a_max, d[ans], 0), a_max)
+    d[min] = unbroadcast(np.where(a < min, d[ans], 0), min)
+    d[max] = unbroadcast(np.where(a > max, d[ans], 0), max)
 
 
 # Imported last: these modules import this one (their functions are looked up at call time).
