@@ -843,10 +843,9 @@ def_zero_derivative(nonzero, argwhere, flatnonzero, ix_, indices, unravel_index,
 @def_vjp(take)
 def _take_vjp(ans, a, indices, axis=None, out=None, mode=None, unique_indices=False,
               indices_are_sorted=False, fill_value=None):
-    if axis is None:
-        d[a] = np.reshape(np.ravel(np.zeros_like(a)).at[indices].add(d[ans]), np.shape(a))
-    else:
-        d[a] = np.zeros_like(a).at[(slice(None),) * axis + (indices,)].add(d[ans])
+    d[a] = np.reshape(np.zeros_like(a).at[(slice(None),) * (axis % np.ndim(a)) + (indices,)].add(
+        d[ans]) if isinstance(axis, int) else np.ravel(np.zeros_like(a)).at[indices].add(d[ans]),
+        np.shape(a))
 
 
 # Imported last: these modules import this one (their functions are looked up at call time).

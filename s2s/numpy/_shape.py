@@ -972,12 +972,10 @@ def _rot90_vjp(ans, m, k=1, axes=(0, 1)):
 
 @def_vjp(concatenate)
 def _concatenate_vjp(ans, arrays, axis=0, dtype=None):
-    if axis is None:
-        d[arrays] = [np.reshape(p, np.shape(x)) for p, x in zip(np.split(d[ans], [
-            sum(np.size(y) for y in arrays[:i]) for i in range(1, len(arrays))]), arrays)]
-    else:
-        d[arrays] = np.split(d[ans], [sum(np.shape(y)[axis] for y in arrays[:i])
-                                      for i in range(1, len(arrays))], axis)
+    # Split at the running lengths (sizes, for axis=None), then give each piece its shape.
+    d[arrays] = [np.reshape(p, np.shape(x)) for p, x in zip(np.split(d[ans], [
+        sum(np.shape(y)[axis] if isinstance(axis, int) else np.size(y) for y in arrays[:i])
+        for i in range(1, len(arrays))], axis if isinstance(axis, int) else 0), arrays)]
 
 
 @def_vjp(stack)
