@@ -228,16 +228,17 @@ def test_at_duplicate_indices_accumulate_with_traced_indices():
 
 def test_at_scalar_values_broadcast_and_dtype():
     x = snp.arange(6).reshape(2, 3)
-    check(lambda a: a.at[:, 1].set(9), (x,), onp.array([[0, 9, 2], [3, 9, 5]]), exact=True, dtype=onp.int32)
-    check(lambda a: a.at[0].add(1.7), (x,), onp.array([[1, 2, 3], [3, 4, 5]]), exact=True, dtype=onp.int32)
-    check(lambda a: a.at[0].multiply(2), (x,), onp.array([[0, 2, 4], [3, 4, 5]]), exact=True, dtype=onp.int32)
+    i32 = dict(exact=True, dtype=onp.int32)
+    check(lambda a: a.at[:, 1].set(9), (x,), onp.array([[0, 9, 2], [3, 9, 5]]), **i32)
+    check(lambda a: a.at[0].add(1.7), (x,), onp.array([[1, 2, 3], [3, 4, 5]]), **i32)
+    check(lambda a: a.at[0].multiply(2), (x,), onp.array([[0, 2, 4], [3, 4, 5]]), **i32)
     check(lambda a: a.at[1].divide(2.0), (x,), onp.array([[0, 1, 2], [1.5, 2, 2.5]]),
           dtype=onp.float32)
-    check(lambda a: a.at[1].power(2), (x,), onp.array([[0, 1, 2], [9, 16, 25]]), exact=True, dtype=onp.int32)
+    check(lambda a: a.at[1].power(2), (x,), onp.array([[0, 1, 2], [9, 16, 25]]), **i32)
     check(lambda a: a.at[0].apply(snp.negative), (x,), onp.array([[0, -1, -2], [3, 4, 5]]),
-          exact=True, dtype=onp.int32)
+          **i32)
     check(lambda a: a.at[0].set(onp.ones((1, 1, 3))), (x,),
-          onp.array([[1, 1, 1], [3, 4, 5]]), exact=True, dtype=onp.int32)
+          onp.array([[1, 1, 1], [3, 4, 5]]), **i32)
 
 
 def test_at_out_of_bounds_modes():

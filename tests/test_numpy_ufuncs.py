@@ -172,8 +172,6 @@ BINARY = [
 PAIRS = [((4,), (4,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (3,)), ((2, 2), ())]
 
 
-
-
 def _operands(name, case, dom):
     rng = rng_for(case)
     (sa, sb), dt = case["shapes"], case["dtype"]

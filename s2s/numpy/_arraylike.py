@@ -181,7 +181,6 @@ def first_staged(*xs):
     return None
 
 
-
 # Metadata (shapes, dtypes, static values) has no derivative; transformations skip it.
 def_zero_derivative(is_staged, any_staged, aval_of, shape_of, ndim_of, dtype_of, static_int,
                     static_shape, canonical_dtype, first_staged)

@@ -558,7 +558,6 @@ def _size(x):
     return n
 
 
-
 # ---------------------------------------------------------------------------
 # Derivative templates (reverse mode). ``np`` is bound by the transformation.
 
@@ -584,5 +583,6 @@ def _triu_vjp(ans, m, k=0):
 
 
 # Imported last: these modules import this one (their functions are looked up at call time).
-from s2s.numpy._shape import broadcast_arrays, broadcast_to, concatenate, moveaxis  # noqa: E402,E501
+from s2s.numpy._shape import (broadcast_arrays, broadcast_to, concatenate,  # noqa: E402
+                              moveaxis)
 from s2s.numpy._ufuncs import floor, power  # noqa: E402

@@ -830,7 +830,6 @@ def triu_indices(n, k=0, m=None):
     return _tri_indices("triu_indices", n, k, m, upper=True)
 
 
-
 # ---------------------------------------------------------------------------
 # Derivative templates (reverse mode). ``np`` is bound by the transformation.
 

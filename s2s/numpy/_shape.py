@@ -895,7 +895,6 @@ def size(a, axis=None):
     return s[canonicalize_axis("size", static_int("size", "axis", axis), len(s))]
 
 
-
 # ---------------------------------------------------------------------------
 # Derivative templates (reverse mode; see s2s.transforms.templates). ``np`` and the
 # adjoint helpers are bound by the transformation.

@@ -1044,7 +1044,6 @@ def right_shift(x1, x2, /):
 bitwise_right_shift = right_shift
 
 
-
 # ---------------------------------------------------------------------------
 # Derivative templates (reverse mode; see s2s.transforms.templates). They keep
 # generated code at the NumPy level (``np.hypot``'s adjoint, not the lax steps
