@@ -123,7 +123,8 @@ class JitFunction:
             for k, v in static_map.items():
                 if isinstance(k, str):
                     kwargs[k] = v
-            out = self._fun(*args, **kwargs)
+            from s2s.transforms.convert import converted
+            out = converted(self._fun)(*args, **kwargs)
             out_leaves, out_tree = tree_flatten(out)
             flat.out_tree = out_tree
             return out_leaves
@@ -148,6 +149,12 @@ class JitFunction:
         return Lowered(staged), flat.out_tree
 
     def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, "jit", self._fun)
+
+    def _call(self, args, kwargs):
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
         if any(isinstance(x, Tracer) for x in leaves):
             # Called while another trace is active (jit of jit, or a trace
@@ -403,6 +410,12 @@ class GradFunction:
         return grads
 
     def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, self._name, self._fun)
+
+    def _call(self, args, kwargs):
         if self._build() == "traced":
             return self._traced_call(args, kwargs)
         gen, _, _, bound, nums = self._build()
@@ -429,6 +442,32 @@ class GradFunction:
         if self._with_value:
             return value, grads
         return grads
+
+
+def _with_user_location(e, name, fun):
+    """Points an error raised inside generated code at the user's line."""
+    from s2s.codegen.python import user_location
+    from s2s.errors import UndefinedVariableError
+    loc = user_location(e.__traceback__)
+    if loc is None:
+        return e
+    filename, line, text = loc
+    if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
+        var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
+        new = UndefinedVariableError(
+            f"{filename}:{line}: variable {var!r} is read before it is assigned on the path this call "
+            f"took (in {_fun_name(fun)}: `{text}`). Assign it on every path (e.g. before the "
+            "if/loop), or avoid reading it there.")
+        new.__cause__ = e
+        return new
+    from s2s.errors import TransformError
+    if isinstance(e, TransformError) and e.filename is None:
+        new = type(e)(f"{e.args[0].split(chr(10))[0]} (`{text}`)", filename=filename, lineno=line,
+                      construct=e.construct, hint=e.hint)
+        new.__cause__ = e.__cause__
+        return new
+    e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
+    return e
 
 
 def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False, verbose=False):
@@ -519,5 +558,9 @@ def source(fun):
     if hasattr(fun, "source") and callable(fun.source):
         return fun.source()
     if isinstance(fun, JitFunction):
-        return source(fun._fun)
+        from s2s.transforms.convert import source as converted_source
+        inner = fun._fun
+        if isinstance(inner, GradFunction):
+            return inner.source()
+        return converted_source(inner)
     return inspect.getsource(fun)

@@ -26,6 +26,51 @@ COMMENT_MARKER = "__s2s_comment__ "
 _COMMENT_LINE = re.compile(r"^(\s*)((?:'|\")" + re.escape(COMMENT_MARKER) + r".*(?:'|\"))\s*$")
 
 
+_ORIGINS = {}
+
+
+def _map_lines(gast_stmts, ast_stmts, out, offset, current):
+    """Pairs generated statements (user line numbers) with rendered ones (text lines)."""
+    gast_stmts = [g for g in gast_stmts if not _is_comment(g) or _note(g, current)]
+    for g, a in zip(gast_stmts, ast_stmts):
+        line = getattr(g, "lineno", None)
+        if line is not None and not getattr(g, "_s2s_generated", False):
+            current[0] = line
+        if current[0] is not None:
+            out[a.lineno + offset] = current[0]
+        for field in ("body", "orelse"):
+            gs, as_ = getattr(g, field, None), getattr(a, field, None)
+            if isinstance(gs, list) and isinstance(as_, list):
+                _map_lines(gs, as_, out, offset, list(current))
+
+
+def _is_comment(node):
+    return (isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant)
+            and isinstance(node.value.value, str) and node.value.value.startswith(COMMENT_MARKER))
+
+
+def _note(node, current):
+    if getattr(node, "lineno", None) is not None:
+        current[0] = node.lineno
+    return False
+
+
+def user_location(tb):
+    """``(filename, line, text)`` in user code for the innermost generated frame of ``tb``."""
+    found = None
+    while tb is not None:
+        entry = _ORIGINS.get(tb.tb_frame.f_code.co_filename)
+        if entry is not None:
+            source, lines = entry
+            user_line = lines.get(tb.tb_lineno)
+            if user_line is not None:
+                text = source.source_lines[user_line - 1].strip() \
+                    if 0 < user_line <= len(source.source_lines) else ""
+                found = (source.filename, user_line + source.line_offset, text)
+        tb = tb.tb_next
+    return found
+
+
 def make_cell(value):
     """A closure cell holding ``value`` (``cell.cell_contents`` can be set later)."""
     return types.CellType(value)
@@ -48,17 +93,24 @@ def render(fdef):
     return "\n".join(lines) + "\n"
 
 
-def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=None):
+def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=None, origin=None):
     """Compiles ``fdef`` into a function over ``globals_`` and the closure ``cells``.
 
     ``cells`` maps free names to cell objects; names not in it resolve through
-    ``globals_`` as usual. Returns ``(function, source_text)``.
+    ``globals_`` as usual. ``origin`` (a ``FunctionSource``) lets errors raised
+    in the generated code be mapped back to the user's lines (``user_location``).
+    Returns ``(function, source_text)``.
     """
     text = render(fdef)
     names = sorted(cells)
     header = "def __s2s_factory__():\n"
     if names:
         header += "    " + " = ".join(names) + " = None\n"
+    if origin is not None:
+        offset = header.count("\n")
+        lines = {}
+        _map_lines(fdef.body, ast.parse(text).body[0].body, lines, offset, [None])
+        _ORIGINS[filename] = (origin, lines)
     body = "".join("    " + line + "\n" if line else "\n" for line in text.split("\n"))
     full = header + body + f"    return {fdef.name}\n"
     register_source(filename, full)

@@ -13,7 +13,8 @@ from s2s.lax import elementwise as _elementwise
 from s2s.lax import structural as _structural
 from s2s.lax import reductions as _reductions
 from s2s.lax import linalg_ops as _linalg_ops
+from s2s.lax import control_flow as _control_flow
 
-for _module in (_elementwise, _structural, _reductions, _linalg_ops):
+for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow):
     globals().update(_module.public)
-del _module, _elementwise, _structural, _reductions, _linalg_ops
+del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow

@@ -15,6 +15,7 @@ array(6., dtype=float32)
 """
 import functools
 
+from s2s import dtypes
 from s2s.codegen.stablehlo import FunctionBuilder
 from s2s.lax.core import Primitive
 from s2s.trace.staging import StagedTracer, StagingTrace
@@ -27,7 +28,7 @@ def _freeze(value):
 
 
 @functools.lru_cache(maxsize=4096)
-def _abstract_cached(composite, avals, params):
+def _abstract_cached(composite, avals, params, x64):
     builder = FunctionBuilder("abstract", list(avals))
     trace = StagingTrace(builder)
     args = [StagedTracer(trace, a, n) for a, n in zip(avals, builder.args)]
@@ -40,7 +41,8 @@ def _abstract_cached(composite, avals, params):
 def abstract_via(composite, avals, params):
     """Output aval(s) of ``composite`` on ``avals`` (staged into a scratch function)."""
     key = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
-    out = _abstract_cached(composite, tuple(avals), key)
+    # (x64 is part of the key: the composite's dtypes depend on it.)
+    out = _abstract_cached(composite, tuple(avals), key, dtypes.x64_enabled())
     return list(out) if isinstance(out, tuple) else out
 
 

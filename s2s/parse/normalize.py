@@ -23,8 +23,9 @@ The transformations (``s2s.transforms``) only ever see functions in this
   conditional expressions, comprehensions and lambdas are spelled out.
 * Nested functions that are only called directly take the enclosing
   variables they read as extra parameters (lambda lifting).
-* Array methods became NumPy functions (``x.sum(0)`` -> ``np.sum(x, 0)``,
-  ``x.T`` -> ``np.transpose(x)``); list and dict methods became calls of the
+* Method calls and attributes of values stay as written (``x.sum(0)``,
+  ``x.T``): the object may not be an array. Transformations look array methods
+  up by name (``ARRAY_METHODS``). List and dict methods became calls of the
   support functions (``append``, ``items``...), see ``SUPPORT_CALLS``.
 
 Every statement keeps the line number of the user's statement it came from, so
@@ -44,8 +45,9 @@ from s2s.parse.resolve import local_names, static_chain
 SUPPORT_CALLS = ("append", "extend", "pop", "items", "keys", "values", "dict_get", "copy",
                  "as_sequence")
 
-# Array methods -> (NumPy function, how the method's arguments map to it).
-_VARARGS_SHAPE = {"reshape", "transpose"}
+# Array methods and attributes -> the NumPy function with the same meaning
+# (``x.reshape(2, 3)``/``x.transpose(1, 0)`` take their shape as varargs too).
+VARARGS_SHAPE = {"reshape", "transpose"}
 ARRAY_METHODS = {
     "sum": "sum", "mean": "mean", "prod": "prod", "max": "max", "min": "min",
     "std": "std", "var": "var", "argmax": "argmax", "argmin": "argmin", "any": "any",
@@ -356,9 +358,6 @@ class _ANF:
         chain = static_chain(e)
         return chain is not None and not self.is_local(chain[0]) and (
             isinstance(e, gast.Attribute) or isinstance(e, gast.Name))
-
-    def np_attr(self, fn):
-        return gast.Attribute(value=q.name(self.np_name), attr=fn, ctx=gast.Load())
 
     # -- blocks and statements --------------------------------------------
 
@@ -727,14 +726,6 @@ class _ANF:
         args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load()) if isinstance(a, gast.Starred)
                 else self.atom(a) for a in e.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
-        if name in ARRAY_METHODS:
-            if name in _VARARGS_SHAPE and len(args) > 1:
-                shape = self.temp("shape")
-                self.emit(q.assign(shape, gast.Tuple(elts=args, ctx=gast.Load())))
-                args = [q.name(shape)]
-            if name == "reshape" and not args:
-                pass
-            return gast.Call(func=self.np_attr(ARRAY_METHODS[name]), args=[obj] + args, keywords=keywords)
         if name in CONTAINER_METHODS:
             return gast.Call(func=q.name(self.support[CONTAINER_METHODS[name]]), args=[obj] + args,
                              keywords=keywords)
@@ -744,8 +735,6 @@ class _ANF:
         if self.is_static(e):
             return e
         obj = self.atom(e.value)
-        if e.attr in ARRAY_ATTRIBUTES:
-            return gast.Call(func=self.np_attr(ARRAY_ATTRIBUTES[e.attr]), args=[obj], keywords=[])
         return gast.Attribute(value=obj, attr=e.attr, ctx=gast.Load())
 
     def expr_Subscript(self, e, hint):

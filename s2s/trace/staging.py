@@ -102,6 +102,30 @@ class StagingTrace(Trace):
             self._constants[key] = t
         return t
 
+    def trace_region(self, arg_avals, fun):
+        """Stages ``fun(*arg_tracers) -> values`` as a region; returns ``(text, out_avals)``.
+
+        The region is built by this trace on its own builder (for the regions of
+        control-flow ops such as ``stablehlo.while``): values staged before stay
+        visible inside it (implicit capture), and constants staged inside it are
+        not reused outside it, where they are out of scope.
+        """
+        saved = self._constants
+        self._constants = dict(saved)
+        out_avals = []
+
+        def body(names):
+            args = [StagedTracer(self, a, n) for a, n in zip(arg_avals, names)]
+            outs = [self.to_tracer(o) for o in fun(*args)]
+            out_avals.extend(o.aval for o in outs)
+            return [o.name for o in outs]
+
+        try:
+            text = self.builder.region(list(arg_avals), body)
+        finally:
+            self._constants = saved
+        return text, out_avals
+
     def process_primitive(self, primitive, args, params):
         tracers = [self.to_tracer(a) for a in args]
         avals_in = [t.aval for t in tracers]

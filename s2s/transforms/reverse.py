@@ -31,6 +31,7 @@ import gast
 
 from s2s.errors import TransformError
 from s2s.parse import quoting as q
+from s2s.parse.normalize import VARARGS_SHAPE
 from s2s.transforms import activity, templates
 from s2s.transforms.shapes import ShapeClasses
 from s2s.lax.core import ZERO_DERIVATIVE
@@ -409,7 +410,19 @@ class _Reverse:
             self.stack = self.namer.new("stack")
         return self.stack
 
+    def call_args(self, call, callee):
+        """The arguments a template sees: a method's object comes first."""
+        method = getattr(callee, "method", None)
+        if not method:
+            return list(call.args)
+        args = list(call.args)
+        if method in VARARGS_SHAPE and len(args) > 1:
+            args = [gast.Tuple(elts=args, ctx=gast.Load())]
+        return [call.func.value] + args
+
     def is_active_call(self, call):
+        if isinstance(call.func, gast.Attribute) and self.is_active_atom(call.func.value):
+            return True
         return any(self.is_active_atom(a.value if isinstance(a, gast.Starred) else a) for a in call.args) or \
             any(self.is_active_atom(k.value) for k in call.keywords)
 
@@ -464,7 +477,7 @@ class _Reverse:
         if not text or text == self._last_comment:
             return code
         self._last_comment = text
-        return [_comment(f"grad of: {text}")] + code
+        return [gast.copy_location(_comment(f"grad of: {text}"), s)] + code
 
     def rev_if(self, s, state, depth):
         s_body = dict(state)
@@ -633,7 +646,7 @@ class _Reverse:
             if c.kind == CalleeKind.ZERO:
                 return []
             if c.kind == CalleeKind.TEMPLATE:
-                return self.instantiate(s, c, target, dans, value.args, value.keywords)
+                return self.instantiate(s, c, target, dans, self.call_args(value, c), value.keywords)
             if c.kind == CalleeKind.NORULE:
                 if self.is_active_call(value):
                     raise c.error
@@ -662,10 +675,13 @@ class _Reverse:
                     items.append(self._contribution(v, expr, maybe_none=True))
             return items
         if isinstance(value, gast.Attribute):
-            if keep(value.value):
+            if not keep(value.value):
+                return []
+            c = self.ctx.attribute_callee(value.attr)
+            if c is None or c.kind != CalleeKind.TEMPLATE:
                 self.error(s, f"s2s cannot differentiate through the attribute .{value.attr}",
                            "use NumPy functions on arrays, or pass the field as its own argument")
-            return []
+            return self.instantiate(s, c, target, dans, [value.value], [])
         return []
 
     def _contribution(self, operand, expr, maybe_none=False):
@@ -691,7 +707,28 @@ class _Reverse:
                                              args=[q.name(dans), q.const(n)], keywords=[]), type_comment=None)
         return [unpack] + [self._contribution(e, q.name(t), maybe_none=True) for e, t in temps]
 
+    def check_captures(self, s, args, keywords):
+        """A function passed as a value must not read active variables of this one.
+
+        Templates differentiate with respect to the call's arguments; values a
+        nested function captures would silently get no gradient.
+        """
+        local_defs = {n.name: n for n in gast.walk(gast.Module(body=self.body, type_ignores=[]))
+                      if isinstance(n, gast.FunctionDef)}
+        for a in list(args) + [k.value for k in keywords]:
+            if isinstance(a, gast.Name) and a.id in local_defs:
+                fdef = local_defs[a.id]
+                own = activity_locals(fdef)
+                captured = sorted(n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                                  and isinstance(n.ctx, gast.Load) and n.id in self.varied and n.id not in own)
+                if captured:
+                    self.error(s, f"s2s cannot differentiate through {', '.join(map(repr, captured))}, "
+                                  f"which the function {a.id!r} reads from the enclosing function",
+                               f"pass {', '.join(captured)} to {a.id!r} through the call's arguments "
+                               "(e.g. the loop carry) instead of capturing it")
+
     def instantiate(self, s, callee, target, dans, args, keywords):
+        self.check_captures(s, args, keywords)
         try:
             t = templates.parse(callee.template)
             bound = templates.bind(t, q.name(target), list(args), list(keywords))
@@ -840,6 +877,7 @@ class _Reverse:
             else:
                 param_adjoints[p] = None
         forward, reverse = self.resolve_placeholders(forward, reverse)
+        reverse = self.drop_dead_resets(reverse, {a for a in param_adjoints.values() if a})
         adjoint_names = set(self.adjoints.values())
         tape = sorted(n for n in live_in(reverse) - adjoint_names if n in self.defined_names())
         if self.stack is not None and self.stack not in tape:
@@ -847,11 +885,40 @@ class _Reverse:
         inits = self.inits(forward, tape)
         adjoint_inits = [q.assign(self.adj(n), q.const(None)) for n in sorted(self.maybe_vars)
                          if n in self.adjoints]
-        return ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
-                             dict(self.adjoints), result_active)
+        out = ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
+                            dict(self.adjoints), result_active)
+        out.tape_inits = self.tape_inits
+        return out
+
+    def drop_dead_resets(self, reverse, returned):
+        """Removes ``bx = None`` where nothing reads ``bx`` before it is assigned again."""
+        from s2s.transforms import liveness
+        adjoint_names = set(self.adjoints.values())
+
+        def prune(stmts):
+            out = []
+            for st in stmts:
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) \
+                        and st.targets[0].id in adjoint_names and isinstance(st.value, gast.Constant) \
+                        and st.value.value is None and st.targets[0].id not in st._s2s_live_out:
+                    continue
+                for field in ("body", "orelse"):
+                    if isinstance(getattr(st, field, None), list):
+                        setattr(st, field, prune(getattr(st, field)) or
+                                ([gast.Pass()] if field == "body" else []))
+                out.append(st)
+            if all(_is_comment_stmt(x) for x in out):
+                return []  # a block left with only comments is empty
+            return out
+
+        liveness.annotate(reverse, returned)
+        return prune(reverse)
 
     def defined_names(self):
         names = set(self.params) | set(self.flags.values())
+        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, gast.FunctionDef):
+                names.add(node.name)
         for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
@@ -895,19 +962,32 @@ class _Reverse:
         return forward, reverse
 
     def inits(self, forward, tape):
-        """``x = None`` for names pushed or taped before they are surely assigned; the stack."""
+        """The stack, and ``x = None`` for names pushed before they are surely assigned.
+
+        Names the tape holds but that may be unassigned get ``None`` too, in
+        ``tape_inits`` (only the fwd/bwd form builds a tape; the combined form
+        keeps Python's own error for a variable read before assignment).
+        """
         out = []
         if self.uses_stack:
             out += q.quote("stack = []", stack=self.stack_name())
         maybe_unbound = _maybe_unbound_reads(forward, set(self.params), {self.stack_name()} if self.stack else set())
-        late = set()
-        if tape:
-            assigned = _definitely_assigned(forward, set(self.params))
-            late = {t for t in tape if t not in assigned}
-        for n in sorted(maybe_unbound | late):
-            if n != self.stack:
-                out.append(q.assign(n, q.const(None)))
+        for n in sorted(maybe_unbound - {self.stack}):
+            out.append(q.assign(n, q.const(None)))
+        assigned = _definitely_assigned(forward, set(self.params))
+        self.tape_inits = [q.assign(t, q.const(None)) for t in tape
+                           if t not in assigned and t not in maybe_unbound and t != self.stack]
         return out
+
+
+def _is_comment_stmt(node):
+    return (isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant)
+            and isinstance(node.value.value, str) and node.value.value.startswith("__s2s_comment__"))
+
+
+def activity_locals(fdef):
+    from s2s.parse.resolve import local_names
+    return local_names(fdef)
 
 
 def _is_marker(node, marker):

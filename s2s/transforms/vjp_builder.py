@@ -30,7 +30,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.parse import quoting as q
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
-from s2s.parse.normalize import normalize, support_names
+from s2s.parse.normalize import ARRAY_ATTRIBUTES, ARRAY_METHODS, normalize, support_names
 from s2s.parse.resolve import MISSING, local_names, lookup, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, get_source, unwrap
 from s2s.transforms import reverse, support
@@ -290,6 +290,11 @@ class _Context:
             return name
         raise TransformError(f"derivative template uses unknown name {name!r}")
 
+    def attribute_callee(self, attr):
+        """The callee an array attribute (``x.T``) is differentiated as, or None."""
+        fn = getattr(_snp(), ARRAY_ATTRIBUTES.get(attr, ""), None)
+        return classify(fn, "." + attr) if fn is not None else None
+
     def operator_callee(self, op):
         from s2s import lax
         if type(op) not in _OPERATORS:  # `not x`: a bool
@@ -315,6 +320,13 @@ class _Context:
             if local is not None:
                 return Callee(CalleeKind.USER, fn=local, name=func.id)
         if chain is None or chain[0] in self.plan.locals:
+            if isinstance(func, gast.Attribute) and func.attr in ARRAY_METHODS:
+                # x.sum(...): an array method, differentiated as the NumPy function.
+                fn = getattr(_snp(), ARRAY_METHODS[func.attr], None)
+                if fn is not None:
+                    c = classify(fn, "." + func.attr)
+                    c.method = func.attr
+                    return c
             return Callee(CalleeKind.UNKNOWN, name=q.to_source(func))
         obj = resolve_chain(self.source, chain)
         if obj is MISSING:
@@ -476,13 +488,18 @@ def _transform(plan, active_params):
 
 def _globals_and_cells(plan, ctx, fdefs):
     """Closure cells: the user's own (live), twins for NumPy names, and ctx's."""
+    return _globals_and_cells_for(plan, ctx.cells, fdefs)
+
+
+def _globals_and_cells_for(plan, extra_cells, fdefs):
+    """Closure cells for generated code: the user's own (live), twins, support, ``extra_cells``."""
     cells = {}
     for name, cell in plan.source.closure.items():
         cells[name] = cell
     referenced = set()
     for fdef in fdefs:
         referenced |= _referenced(fdef)
-    for name in sorted(referenced - plan.locals - set(ctx.cells)):
+    for name in sorted(referenced - plan.locals - set(extra_cells)):
         obj = lookup(plan.source, name)
         if obj is MISSING:
             continue
@@ -496,7 +513,7 @@ def _globals_and_cells(plan, ctx, fdefs):
         obj = lookup(plan.source, plan.np_name)
         cells[plan.np_name] = make_cell(twin_binding(obj) if obj is not MISSING and twin_binding(obj)
                                         else _snp())
-    cells.update(ctx.cells)
+    cells.update(extra_cells)
     return plan.source.globals, cells
 
 
@@ -558,7 +575,7 @@ def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_val
     fdef = _function(fname, plan.normal.args, body)
     globals_, cells = _globals_and_cells(plan, ctx, [fdef])
     fn_obj, text = compile_function(fdef, _file(kind, plan, argnums_params), globals_, cells,
-                                    fn.__defaults__, fn.__kwdefaults__)
+                                    fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
     build = Build(fn, tuple(argnums_params))
     build.texts = [text]
     build.deps = ctx.deps
@@ -595,7 +612,7 @@ def _assemble_pair(build):
     bwd_name = namer.new(f"bwd_{plan.name}")
     tape_name = namer.new("tape")
     tape = gast.Tuple(elts=[q.name(t) for t in result.tape], ctx=gast.Load())
-    fwd_body = result.inits + result.forward + [
+    fwd_body = result.inits + result.tape_inits + result.forward + [
         gast.Return(value=gast.Tuple(elts=[copy_node(res), tape], ctx=gast.Load()))]
     fwd = _function(fwd_name, plan.normal.args, fwd_body)
     res_adj = result.adjoint_names.get(res.id) if build.output_active else None
@@ -615,8 +632,9 @@ def _assemble_pair(build):
     globals_, cells = _globals_and_cells(plan, ctx, [fwd, bwd])
     fn = build.fn
     fwd_fn, fwd_text = compile_function(fwd, _file("fwd", plan, build.active_params), globals_, cells,
-                                        fn.__defaults__, fn.__kwdefaults__)
-    bwd_fn, bwd_text = compile_function(bwd, _file("bwd", plan, build.active_params), globals_, cells)
+                                        fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
+    bwd_fn, bwd_text = compile_function(bwd, _file("bwd", plan, build.active_params), globals_, cells,
+                                        origin=plan.source)
     build.fwd_cell.cell_contents = fwd_fn
     build.bwd_cell.cell_contents = bwd_fn
     build.texts = [fwd_text, bwd_text]

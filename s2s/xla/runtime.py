@@ -18,6 +18,7 @@ import ml_dtypes
 
 from s2s.array import Array
 from s2s.config import config
+from s2s.xla import lapack
 
 # bfloat16 has no buffer-protocol format; such results take jaxlib's own path.
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
@@ -43,6 +44,7 @@ def client():
             if c is None:
                 xc = _xla_client()
                 c = xc.make_cpu_client()
+                lapack.register_lapack_targets()  # LAPACK custom calls for s2s.lax.linalg
                 _state["client"] = c
                 _state["devices"] = xc.DeviceList(tuple(c.devices()[:1]))
     return c

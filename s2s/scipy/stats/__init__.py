@@ -1,0 +1,7 @@
+"""``s2s.scipy.stats``: distributions as modules of functions (``norm.logpdf(x)``).
+
+>>> from s2s.scipy.stats import norm
+>>> norm.cdf(0.0)
+array(0.5, dtype=float32)
+"""
+from s2s.scipy.stats import norm  # noqa: F401

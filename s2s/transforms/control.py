@@ -1,0 +1,211 @@
+"""Control flow for jit: ``if``/``while``/``for`` become calls of runtime operators.
+
+On normal form (``s2s.parse.normalize``), each compound statement becomes
+functions over the variables it changes, plus one call::
+
+    if cond:                          def if_body(y):
+        y = x * 2                         y = x * 2
+    else:                     ->          return (y,)
+        y = -x                        def else_body(y):
+                                          y = -x
+                                          return (y,)
+                                      (y,) = if_stmt(cond, if_body, else_body, (), ('y',))
+
+``if_stmt``, ``while_stmt`` and ``for_stmt`` (``s2s.transforms.control_ops``) run
+plain Python when the predicate, condition or loop bounds are concrete, and
+stage ``lax.cond`` / ``lax.while_loop`` when they are staged values. Only the
+variables a branch or loop changes *and* that are read afterwards are carried
+(``s2s.transforms.liveness``). A variable that may be unassigned on entry gets
+an ``Undefined`` marker, so reading it where one branch did not assign it gives
+an error naming it and the line. Calls of user functions go through
+``converted_call``, which converts them the same way when they are called.
+
+The entry point is ``transform(tree, ctx)``.
+"""
+import copy
+
+import gast
+
+from s2s.parse import quoting as q
+from s2s.transforms import liveness
+from s2s.transforms.reverse import _definitely_assigned
+
+
+def _tuple(names, ctx=None):
+    ctx = ctx or gast.Load()
+    elts = [gast.Name(id=n, ctx=type(ctx)(), annotation=None, type_comment=None) for n in names]
+    return gast.Tuple(elts=elts, ctx=ctx)
+
+
+def _names_const(names):
+    return gast.Tuple(elts=[q.const(n) for n in names], ctx=gast.Load())
+
+
+def _args(names):
+    return gast.arguments(args=[q.name(n, gast.Param()) for n in names], posonlyargs=[], vararg=None,
+                          kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+
+
+def _fdef(name, params, body):
+    return gast.FunctionDef(name=name, args=_args(params), body=body, decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
+
+
+class _Control:
+    def __init__(self, ctx, params):
+        self.ctx = ctx
+        self.namer = ctx.namer
+        self.params = set(params)
+
+    def op(self, name):
+        return q.name(self.ctx.runtime(name))
+
+    def block(self, stmts, assigned):
+        out = []
+        assigned = set(assigned)
+        for s in stmts:
+            out.extend(self.stmt(s, assigned))
+            assigned |= _definitely_assigned([s], set())
+        return out
+
+    def stmt(self, s, assigned):
+        if isinstance(s, gast.If):
+            return self.convert_if(s, assigned)
+        if isinstance(s, gast.While):
+            return self.convert_while(s, assigned)
+        if isinstance(s, gast.For):
+            return self.convert_for(s, assigned)
+        if isinstance(s, gast.FunctionDef):
+            return [self.convert_def(s)]
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+            t = s.targets[0]
+            value = gast.Call(func=self.op("setitem"), args=[q.name(t.value.id), _index_value(t.slice), s.value],
+                              keywords=[])
+            return [gast.copy_location(q.assign(t.value.id, value), s)]
+        self.convert_calls(s)
+        return [s]
+
+    def convert_calls(self, s):
+        """Calls of user functions go through ``converted_call`` (converted when called)."""
+        for node in gast.walk(s):
+            if isinstance(node, gast.Call) and self.ctx.is_user_call(node):
+                node.args = [node.func] + node.args
+                node.func = self.op("converted_call")
+
+    def undefined_inits(self, names, assigned, s):
+        out = []
+        for n in names:
+            if n not in assigned and n not in self.params:
+                out.append(gast.copy_location(q.assign(n, gast.Call(
+                    func=self.op("Undefined"), args=[q.const(n)], keywords=[])), s))
+        return out
+
+    def convert_if(self, s, assigned):
+        changed = liveness.writes(s.body) | liveness.writes(s.orelse)
+        outs = sorted(changed & (s._s2s_live_out or set()))
+        body = self.block(s.body, assigned)
+        orelse = self.block(s.orelse, assigned)
+        if not outs and not _has_effects(body + orelse):
+            return []
+        true_name = self.namer.new("if_body")
+        false_name = self.namer.new("else_body")
+        ret = gast.Return(value=_tuple(outs))
+        in_true = _definitely_assigned(s.body, set())
+        in_false = _definitely_assigned(s.orelse, set())
+        # A branch takes the outputs it may pass through or reads before assigning.
+        reads_first = liveness.annotate(copy.deepcopy(s.body)) | liveness.annotate(copy.deepcopy(s.orelse))
+        ins = [n for n in outs if n not in (in_true & in_false) or n in reads_first]
+        true_fn = _fdef(true_name, ins, (body or []) + [ret])
+        false_fn = _fdef(false_name, ins, (orelse or []) + [copy.deepcopy(ret)])
+        partial = {n: ("if" if n in in_true else "else") for n in outs
+                   if (n in in_true) != (n in in_false) and n not in assigned and n not in self.params}
+        keywords = []
+        if partial:
+            keywords = [gast.keyword(arg="partial", value=gast.Dict(
+                keys=[q.const(k) for k in sorted(partial)], values=[q.const(partial[k]) for k in sorted(partial)]))]
+        call = gast.Call(func=self.op("if_stmt"),
+                         args=[copy.deepcopy(s.test), q.name(true_name), q.name(false_name), _tuple(ins),
+                               _names_const(outs)], keywords=keywords)
+        assign = gast.Assign(targets=[_tuple(outs, gast.Store())], value=call, type_comment=None)
+        new = self.undefined_inits(ins, assigned, s) + [true_fn, false_fn, assign]
+        return [gast.copy_location(n, s) for n in new]
+
+    def loop_state(self, s, extra=()):
+        changed = liveness.writes(s.body) | set(extra)
+        live_head = liveness.annotate(copy.deepcopy(s.body), s._s2s_live_out or set()) | \
+            (s._s2s_live_out or set())
+        if isinstance(s, gast.While):
+            live_head |= liveness.reads(s.test)
+        return sorted(changed & live_head)
+
+    def convert_while(self, s, assigned):
+        state = self.loop_state(s)
+        body = self.block(s.body, assigned)
+        test_name = self.namer.new("loop_test")
+        body_name = self.namer.new("loop_body")
+        test_fn = _fdef(test_name, state, [gast.Return(value=copy.deepcopy(s.test))])
+        body_fn = _fdef(body_name, state, (body or []) + [gast.Return(value=_tuple(state))])
+        call = gast.Call(func=self.op("while_stmt"),
+                         args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
+                         keywords=[])
+        assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
+        new = self.undefined_inits(state, assigned, s) + [test_fn, body_fn, assign]
+        return [gast.copy_location(n, s) for n in new]
+
+    def convert_for(self, s, assigned):
+        target = s.target.id
+        state = [n for n in self.loop_state(s) if n != target]
+        live_after = s._s2s_live_out or set()
+        keep_target = target in live_after
+        if keep_target:
+            state = sorted(set(state) | {target})
+        body = self.block(s.body, assigned | {target})
+        body_name = self.namer.new("loop_body")
+        index = target if not keep_target else self.namer.new(target + "_it")
+        prefix = [q.assign(target, q.name(index))] if keep_target else []
+        body_fn = _fdef(body_name, [index] + state, prefix + (body or []) + [gast.Return(value=_tuple(state))])
+        iterable = copy.deepcopy(s.iter)
+        if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "range":
+            iterable.func = self.op("srange")  # a staged bound gives a staged loop
+        call = gast.Call(func=self.op("for_stmt"),
+                         args=[iterable, q.name(body_name), _tuple(state), _names_const(state)], keywords=[])
+        assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
+        new = self.undefined_inits(state, assigned, s) + [body_fn, assign]
+        return [gast.copy_location(n, s) for n in new]
+
+    def convert_def(self, s):
+        inner = copy.deepcopy(s)
+        liveness.annotate(inner.body)
+        params = [a.id for a in inner.args.posonlyargs + inner.args.args + inner.args.kwonlyargs]
+        sub = _Control(self.ctx, params)
+        inner.body = sub.block(inner.body, set(params))
+        return inner
+
+
+def _index_value(s):
+    from s2s.transforms.reverse import _index_value as index_value
+    return index_value(s)
+
+
+def _has_effects(stmts):
+    """True when statements do something besides assigning variables (calls, raise)."""
+    for s in stmts:
+        for n in gast.walk(s):
+            if isinstance(n, (gast.Raise,)) or (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)):
+                return True
+    return False
+
+
+def transform(tree, ctx):
+    """Control-flow conversion of normal-form function ``tree`` (a new tree).
+
+    ``ctx`` gives ``namer``, ``source``, ``runtime(name)`` (the name generated
+    code uses for a runtime operator) and ``is_user_call(call)``.
+    """
+    tree = copy.deepcopy(tree)
+    liveness.annotate(tree.body)
+    params = [a.id for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs]
+    params += [a.id for a in (tree.args.vararg, tree.args.kwarg) if a is not None]
+    conv = _Control(ctx, params)
+    tree.body = conv.block(tree.body, set(params))
+    return tree

@@ -1,0 +1,125 @@
+"""Builds control-flow-converted functions for jit (``converted(fn)``).
+
+Pipeline: source -> fence -> normal form (shared with grad, see
+``vjp_builder.Plan``) -> ``control.transform`` -> Python source -> function.
+Functions that cannot be converted (no source, syntax the fence rejects,
+s2s's own library code) are returned unchanged: they still stage, as long as
+their Python control flow does not depend on staged values.
+"""
+import functools
+import types
+import weakref
+
+import gast
+
+from s2s.codegen.python import compile_function, make_cell
+from s2s.errors import UnsupportedSyntaxError
+from s2s.parse.naming import Namer
+from s2s.parse.resolve import MISSING, lookup, resolve_chain, static_chain
+from s2s.parse.source import NoSourceError, unwrap
+from s2s.transforms import control, control_ops, support
+
+_RUNTIME = {
+    "if_stmt": control_ops.if_stmt, "while_stmt": control_ops.while_stmt,
+    "for_stmt": control_ops.for_stmt, "srange": control_ops.srange,
+    "Undefined": control_ops.Undefined, "converted_call": control_ops.converted_call,
+    "setitem": support.setitem,
+}
+
+_converted = weakref.WeakKeyDictionary()
+
+
+class _Context:
+    def __init__(self, plan, namer):
+        self.plan = plan
+        self.source = plan.source
+        self.namer = namer
+        self.cells = {}
+
+    def runtime(self, name):
+        for ident, cell in self.cells.items():
+            if cell.cell_contents is _RUNTIME[name]:
+                return ident
+        ident = self.namer.new(name)
+        self.cells[ident] = make_cell(_RUNTIME[name])
+        return ident
+
+    def is_user_call(self, call):
+        func = call.func
+        if isinstance(func, gast.Name) and func.id in self.plan.locals:
+            return True
+        chain = static_chain(func)
+        if chain is None:
+            return True
+        if chain[0] in self.plan.locals:
+            return True
+        obj = resolve_chain(self.source, chain)
+        return _is_user_function(obj)
+
+
+def _is_user_function(obj):
+    fn, _ = unwrap(obj) if obj is not MISSING else (None, ())
+    if not isinstance(fn, types.FunctionType):
+        return False
+    module = getattr(fn, "__module__", "") or ""
+    return not (module.startswith("s2s") or module.split(".")[0] in ("numpy", "scipy", "jax"))
+
+
+def converted(fn):
+    """``fn`` with its Python control flow converted for staging (cached), or ``fn``."""
+    try:
+        hit = _converted.get(fn)
+    except TypeError:
+        return fn
+    if hit is not None:
+        return hit
+    if isinstance(fn, functools.partial):
+        return functools.partial(converted(fn.func), *fn.args, **(fn.keywords or {}))
+    try:
+        target, bound = unwrap(fn)
+    except NoSourceError:
+        return fn
+    if not _is_user_function(target):
+        return fn
+    try:
+        out = _convert(target)
+    except (NoSourceError, UnsupportedSyntaxError):
+        out = target
+    if bound:
+        inner = out
+
+        def out(*args, **kwargs):
+            return inner(*bound, *args, **kwargs)
+    try:
+        _converted[fn] = out
+    except TypeError:
+        pass
+    return out
+
+
+def _convert(fn):
+    from s2s.transforms.vjp_builder import Plan, _globals_and_cells_for
+    plan = Plan(fn, "jit")
+    namer = Namer(plan.namer.taken)
+    ctx = _Context(plan, namer)
+    tree = control.transform(plan.normal, ctx)
+    if tree.name == "<lambda>":
+        tree.name = namer.new("lambda_fn")
+    globals_, cells = _globals_and_cells_for(plan, ctx.cells, [tree])
+    code = fn.__code__
+    filename = f"<s2s converted {plan.name} of {code.co_filename}:{code.co_firstlineno}>"
+    new, text = compile_function(tree, filename, globals_, cells, fn.__defaults__, fn.__kwdefaults__,
+                                 origin=plan.source)
+    new.__s2s_source__ = text
+    new.__wrapped_original__ = fn
+    return new
+
+
+def source(fn):
+    """The converted source of ``fn`` (its own source when it needs no conversion)."""
+    conv = converted(fn)
+    text = getattr(conv, "__s2s_source__", None)
+    if text is None:
+        import inspect
+        return inspect.getsource(fn)
+    return text
