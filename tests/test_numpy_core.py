@@ -26,8 +26,10 @@ def test_eager_results_are_arrays():
     for out in (x, snp.tanh(x), x + 1, x * x, snp.sum(x), x.sum(), x[1:], -x, x > 0,
                 snp.asarray([1, 2]), s2s.jit(lambda a: a * 2)(x), snp.float32(1)):
         assert isinstance(out, s2s.Array), type(out)
-    assert snp.Array is s2s.Array and snp.ndarray is s2s.Array
-    assert isinstance(x, onp.ndarray)
+    assert snp.Array is s2s.Array and isinstance(x, onp.ndarray)
+    assert isinstance(x, snp.ndarray) and isinstance(onp.zeros(1), snp.ndarray)
+    assert s2s.jit(lambda a: isinstance(a, snp.ndarray) and isinstance(a, onp.ndarray))(x)
+    assert issubclass(s2s.Array, snp.ndarray) and not isinstance([1], snp.ndarray)
 
 
 def test_repr_and_str_match_numpy():
@@ -156,16 +158,16 @@ def test_tracer_methods():
 
 def test_tracer_iteration_and_len():
     x = onp.arange(6.0, dtype=onp.float32).reshape(3, 2)
-    out = s2s.jit(lambda a: [row * 2 for row in a] + [len(a)])(x)
+    out = s2s.jit(lambda a: [row * 2 for row in list(a)] + [len(a)])(x)
     for o, row in zip(out, x):
         onp.testing.assert_array_equal(o, row * 2)
     assert out[-1] == 3
     with pytest.raises(TypeError, match="0-d"):
-        s2s.jit(lambda a: list(a[0, 0]))(x)
+        s2s.jit(lambda a: iter(a[0, 0]))(x)
 
 
 @pytest.mark.parametrize("use", [
-    lambda a: a.item(), lambda a: a.tolist(), lambda a: onp.asarray(a), lambda a: float(a[0]),
+    lambda a: a.item(), lambda a: a.tolist(), lambda a: float(a[0]),
     lambda a: int(a[0]), lambda a: bool(a[0] > 0), lambda a: list(range(a[0])),
 ])
 def test_concretization_errors(use):

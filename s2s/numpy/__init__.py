@@ -22,6 +22,4 @@ from s2s.numpy._sorting import *  # noqa: F401,F403
 from s2s.numpy import linalg  # noqa: F401
 from s2s.numpy._missing import __getattr__  # noqa: F401
 
-ndarray = Array
-
 _array_methods.install()

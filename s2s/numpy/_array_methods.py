@@ -115,7 +115,7 @@ def _transpose(self, *axes):
 
 
 def _astype(self, dtype, copy=False, order="K"):
-    return _np().asarray(self, dtype=dtype)
+    return _np().astype(self, dtype)
 
 
 def _flatten(self, order="C"):

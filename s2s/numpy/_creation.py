@@ -17,7 +17,7 @@ from s2s.numpy._arraylike import (any_staged, canonical_dtype, cast, dtype_of, i
                                   shape_of, static_int, static_shape, to_dtype)
 
 __all__ = [
-    "array", "asarray", "asanyarray", "copy", "zeros", "ones", "empty", "full", "zeros_like",
+    "array", "asarray", "asanyarray", "astype", "copy", "zeros", "ones", "empty", "full", "zeros_like",
     "ones_like", "empty_like", "full_like", "arange", "linspace", "logspace", "geomspace", "eye",
     "identity", "meshgrid", "diag", "diagflat", "tri", "tril", "triu",
 ]
@@ -110,6 +110,16 @@ def asarray(a, dtype=None, order=None, *, copy=None):
     if isinstance(a, (list, tuple)):
         return _from_sequence("asarray", a, dt)
     return _from_ndarray("asarray", onp.asarray(a), dt, False)
+
+
+def astype(x, dtype, /, *, copy=True, device=None):
+    """``x`` converted to ``dtype`` (float to int truncates toward zero, as XLA does).
+
+    >>> import s2s.numpy as np
+    >>> np.astype(np.array([1.7, -1.7]), np.int32)
+    array([ 1, -1], dtype=int32)
+    """
+    return asarray(x, dtype=dtype, copy=copy)
 
 
 def asanyarray(a, dtype=None, order=None):
@@ -570,6 +580,11 @@ def_zero_derivative(zeros, ones, empty, zeros_like, ones_like, empty_like, arang
 @def_vjp(copy)
 def _copy_vjp(ans, a, order="K"):
     d[a] = d[ans]
+
+
+@def_vjp(astype)
+def _astype_vjp(ans, x, dtype, /, *, copy=True, device=None):
+    d[x] = np.astype(d[ans], np.result_type(x))
 
 
 @def_vjp(tril)

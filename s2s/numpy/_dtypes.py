@@ -24,7 +24,7 @@ __all__ = [
     "dtype", "generic", "number", "inexact", "floating", "complexfloating", "integer",
     "signedinteger", "unsignedinteger", "character", "flexible", "result_type", "promote_types",
     "can_cast", "finfo", "iinfo", "issubdtype", "isdtype", "isscalar", "pi", "e", "inf", "nan",
-    "newaxis", "euler_gamma",
+    "newaxis", "euler_gamma", "ndarray",
 ]
 
 
@@ -97,6 +97,33 @@ inf = onp.inf
 nan = onp.nan
 newaxis = None
 euler_gamma = onp.euler_gamma
+
+
+class _NdarrayMeta(type):
+    """``isinstance(x, ndarray)`` holds for NumPy arrays (``s2s.Array`` too) and staged values."""
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, (onp.ndarray, Tracer))
+
+    def __subclasscheck__(cls, subclass):
+        return issubclass(subclass, (onp.ndarray, Tracer))
+
+    def __call__(cls, *args, **kwargs):
+        from s2s.array import Array
+        return Array(*args, **kwargs)
+
+
+class ndarray(metaclass=_NdarrayMeta):
+    """The array type for ``isinstance`` checks: NumPy arrays, ``s2s.Array`` and staged values.
+
+    (As ``jax.numpy.ndarray``; code that checks ``isinstance(x, np.ndarray)`` keeps
+    working when its ``numpy`` is mapped to ``s2s.numpy``.)
+
+    >>> import numpy as onp
+    >>> import s2s.numpy as np
+    >>> isinstance(onp.zeros(2), np.ndarray), isinstance(np.zeros(2), np.ndarray)
+    (True, True)
+    """
 
 
 def _promotion_arg(x):

@@ -56,9 +56,9 @@ def values(d):
     return list(d.values())
 
 
-def dict_get(d, key, default=None):
-    """``d.get(key, default)``."""
-    return d.get(key, default)
+def dict_get(d, *args, **kwargs):
+    """``d.get(key, default)``, or another object's ``get`` (``x.at[i].get(mode="fill")``)."""
+    return d.get(*args, **kwargs)
 
 
 def copy(x):
