@@ -49,7 +49,8 @@ class Lowered:
 
     def compile(self):
         """Compiles for the default device."""
-        return compile_module(self.as_text(), self._staged.out_avals)
+        return compile_module(self.as_text(), self._staged.out_avals, self._staged.in_avals,
+                              self._staged.host_callbacks)
 
     @property
     def in_avals(self):
@@ -61,12 +62,54 @@ class Lowered:
 
 
 class _Compiled:
-    __slots__ = ("executable", "out_tree", "in_dtypes")
+    __slots__ = ("executable", "out_tree", "in_dtypes", "captured")
 
-    def __init__(self, executable, out_tree, in_dtypes):
+    def __init__(self, executable, out_tree, in_dtypes, captured=()):
         self.executable = executable
         self.out_tree = out_tree
         self.in_dtypes = in_dtypes
+        self.captured = list(captured)  # _Captured: arrays read at call time
+
+    def captured_values(self):
+        """Current values of the captured arrays, or None if one changed shape/dtype."""
+        out = []
+        for c in self.captured:
+            v = c.read()
+            if type(v) is not np.ndarray or v.shape != c.shape or v.dtype != c.dtype:
+                return None
+            out.append(v)
+        return out
+
+
+class _Captured:
+    """Where a captured array lives (a closure cell, a global), read again on every call."""
+
+    __slots__ = ("read", "shape", "dtype")
+
+    def __init__(self, read, array):
+        self.read = read
+        self.shape = array.shape
+        self.dtype = array.dtype
+
+
+def _locate(fn, array):
+    """A reader for ``array``'s current binding in ``fn``'s closure or globals."""
+    from s2s.parse.source import unwrap
+    try:
+        fn, _ = unwrap(fn)
+    except Exception:
+        pass
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            if cell.cell_contents is array:
+                return lambda cell=cell: cell.cell_contents
+        except ValueError:
+            continue
+    namespace = getattr(fn, "__globals__", None) or {}
+    for name, value in list(namespace.items()):
+        if value is array:
+            return lambda ns=namespace, name=name: ns.get(name)
+    return lambda: array  # made while staging (or not found): this very array
 
 
 def _leaf_aval(x):
@@ -87,6 +130,8 @@ class JitFunction:
         self._static_argnames = tuple(static_argnames)
         self._donate_argnums = _normalize_argnums(donate_argnums)
         self._cache = {}
+        # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype).
+        self._fast = {} if not (self._static_argnums or self._static_argnames) else None
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -142,13 +187,33 @@ class JitFunction:
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
         return self._lower(statics, treedef, avals)[0]
 
+    def _miss_reason(self, key):
+        return _miss_reason_for(self._cache, key)
+
     def _lower(self, statics, treedef, avals):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
-        staged = stage(flat, list(avals), name=_fun_name(self._fun))
+        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True)
         return Lowered(staged), flat.out_tree
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            try:
+                entry = fast[tuple([(a.shape, a.dtype) for a in args])]
+            except (KeyError, AttributeError, TypeError):
+                entry = None
+            if entry is not None and entry[2] == config.enable_x64 and all(
+                    type(a) is np.ndarray for a in args):
+                compiled = entry[0]
+                if compiled.captured:
+                    extra = compiled.captured_values()
+                    if extra is not None:
+                        outs = compiled.executable.run(list(args) + extra)
+                        return outs[0] if entry[1] is None else entry[1].unflatten(outs)
+                else:
+                    outs = compiled.executable.run(args)
+                    return outs[0] if entry[1] is None else entry[1].unflatten(outs)
         try:
             return self._call(args, kwargs)
         except Exception as e:
@@ -159,26 +224,66 @@ class JitFunction:
         if any(isinstance(x, Tracer) for x in leaves):
             # Called while another trace is active (jit of jit, or a trace
             # fallback): inline the function into the enclosing computation.
-            return self._fun(*args, **kwargs)
+            from s2s.transforms.convert import converted
+            return converted(self._fun)(*args, **kwargs)
         # Static values that compare equal but differ in type (1, 1.0, True) must
         # not share an executable: they can give different dtypes.
         key = (treedef, avals, statics, tuple(type(v) for _, v in statics))
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
-        arrays = [_as_input(x, dt) for x, dt in zip(leaves, compiled.in_dtypes)]
+        extra = compiled.captured_values()
+        if extra is None:  # a captured global was rebound to an array of another shape/dtype
+            if config.log_compiles:
+                logger.warning("s2s.jit: recompiling %s: a captured array changed shape or dtype",
+                               _fun_name(self._fun))
+            compiled = self._compile(key, statics, treedef, avals)
+            extra = compiled.captured_values()
+        arrays = [_as_input(x, dt) for x, dt in zip(leaves, compiled.in_dtypes)] + extra
         outs = compiled.executable.run(arrays)
+        self._remember_fast(args, kwargs, leaves, avals, compiled)
         return compiled.out_tree.unflatten(outs)
+
+    def _remember_fast(self, args, kwargs, leaves, avals, compiled):
+        """Registers the fast path for calls whose arguments are plain arrays of the compiled dtypes."""
+        if self._fast is None or kwargs or len(leaves) != len(args):
+            return
+        if not all(type(a) is np.ndarray and a.dtype == av.dtype and not av.weak_type
+                   for a, av in zip(args, avals)):
+            return
+        from s2s.tree_util import treedef_is_leaf
+        single = compiled.out_tree.num_leaves == 1 and treedef_is_leaf(compiled.out_tree)
+        key = tuple((a.shape, a.dtype) for a in args)
+        self._fast[key] = (compiled, None if single else compiled.out_tree, config.enable_x64)
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:
-            logger.warning("s2s.jit: compiling %s for %s", _fun_name(self._fun),
-                           ", ".join(a.str_short() for a in avals))
+            logger.warning("s2s.jit: compiling %s for %s (%s)", _fun_name(self._fun),
+                           ", ".join(a.str_short() for a in avals), self._miss_reason(key))
         lowered, out_tree = self._lower(statics, treedef, avals)
         executable = lowered.compile()
-        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals])
+        captured = [_Captured(_locate(self._fun, a), a) for a in lowered._staged.lifted]
+        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured)
         self._cache[key] = compiled
         return compiled
+
+
+def _miss_reason_for(cache, key):
+    """Why ``key`` missed the cache, in words (for S2S_LOG_COMPILES)."""
+    treedef, avals, statics = key[:3]
+    if not cache:
+        return "first call"
+    same_tree = [k for k in cache if k[0] == treedef]
+    if not same_tree:
+        return f"new argument structure {treedef}"
+    same_statics = [k for k in same_tree if k[2] == statics]
+    if not same_statics:
+        return f"new static arguments {statics}"
+    old = same_statics[-1][1]
+    for i, (a, b) in enumerate(zip(old, avals)):
+        if a != b:
+            return f"argument leaf {i} changed from {a.str_short()} to {b.str_short()}"
+    return "new signature"
 
 
 def _as_input(x, dtype):
@@ -265,8 +370,8 @@ def _zeros_for(primal):
     if dt.kind not in "fc" and dt != dtypes.bfloat16:
         return np.zeros(shape, float0)
     if isinstance(primal, Tracer):
-        import s2s.numpy as snp
-        return snp.zeros(shape, dt)
+        from s2s import lax
+        return lax.broadcast_in_dim(np.zeros((), dt), shape=tuple(shape), broadcast_dimensions=())
     return np.zeros(shape, dtypes.canonicalize_dtype(dt))
 
 
@@ -320,6 +425,7 @@ class GradFunction:
         self._with_value = with_value
         self._verbose = verbose
         self._built = None
+        self._for_jit = None
         self._last_trace = None
         self._name = "value_and_grad" if with_value else "grad"
 
@@ -414,6 +520,21 @@ class GradFunction:
             return self._call(args, kwargs)
         except Exception as e:
             raise _with_user_location(e, self._name, self._fun)
+
+    def __s2s_convert__(self):
+        # Under jit, differentiate the *converted* function: its control flow
+        # becomes if_stmt/while_stmt/for_stmt calls whose reverse rules stage
+        # cond/while loops (a Python stack cannot live inside a compiled loop).
+        if self._for_jit is None:
+            from s2s.transforms.convert import converted_for_grad
+            from s2s.parse.source import unwrap
+            fn, bound = unwrap(self._fun)
+            target = converted_for_grad(fn)
+            if bound:
+                target = functools.partial(target, *bound)
+            self._for_jit = GradFunction(target, self._argnums, self._has_aux, self._holomorphic,
+                                         self._allow_int, self._with_value, False)
+        return self._for_jit
 
     def _call(self, args, kwargs):
         if self._build() == "traced":
@@ -561,6 +682,6 @@ def source(fun):
         from s2s.transforms.convert import source as converted_source
         inner = fun._fun
         if isinstance(inner, GradFunction):
-            return inner.source()
+            return inner.__s2s_convert__().source()
         return converted_source(inner)
     return inspect.getsource(fun)

@@ -4,8 +4,12 @@ They are written against plain ``numpy`` on purpose: s2s resolves NumPy calls to
 their s2s twins when it transforms them. Inputs are chosen by argument name
 (see ``inputs_for``); ``JAX_INCOMPATIBLE`` lists functions jax.grad cannot run
 (index assignment into arrays, data-dependent Python control flow is fine eagerly).
+A few functions use ``s2s.numpy`` directly (``snp``); the jax re-run binds both
+names to ``jax.numpy``.
 """
 import numpy as np
+
+import s2s.numpy as snp
 
 
 # -- straight-line code --------------------------------------------------------
@@ -233,9 +237,9 @@ def nested_def(x):
 
 
 def make_closure(c):
-    def f(x):
+    def closure_fn(x):
         return np.sin(x) * c
-    return f
+    return closure_fn
 
 
 closure_fn = make_closure(3.0)
@@ -341,6 +345,291 @@ def methods(M):
     return M.sum() + M.T.dot(M).mean() + M.reshape(-1).sum() + M.sum(axis=0).sum()
 
 
+# -- s2s.numpy directly ------------------------------------------------------------
+
+def snp_straight(x):
+    return snp.tanh(x) * snp.exp(-x) + snp.log(1.0 + x * x)
+
+
+def snp_vector(a, b):
+    return snp.sum(snp.sin(a) * snp.cos(b)) + snp.mean(snp.sqrt(a * a + 1.0))
+
+
+def snp_matmul(M, a):
+    v = snp.matmul(M, a)
+    return snp.sum(v * v) + snp.dot(a, snp.tanh(v))
+
+
+# -- array methods and properties --------------------------------------------------
+
+def shape_props(M):
+    n = M.shape[0]
+    k = M.ndim
+    s = M.sum(axis=1) / n
+    return (s * k).mean() + M.T.dot(s).sum() + M.size * 0.01 * M.mean()
+
+
+def astype_method(a):
+    return np.sum(a.astype(np.float64) * a)
+
+
+def method_chain(a):
+    return a.reshape(2, 2).T.sum(0).dot(a[:2]) + a.mean() * a.sum()
+
+
+# -- more control flow ---------------------------------------------------------------
+
+SCALE = 1.5  # a global constant
+
+
+def elif_vector(a):
+    if np.sum(a) > 1.0:
+        r = np.sum(a * a)
+    elif np.sum(a) > -1.0:
+        r = np.sum(np.sin(a)) * SCALE
+    else:
+        r = -np.sum(a)
+    return r
+
+
+def ternary_in_loop(x):
+    y = x
+    for i in range(4):
+        y = y * x if i % 2 else y + x
+    return y
+
+
+def for_over_tuple(x):
+    s = 0.0
+    for c in (1.0, 2.0, 3.0):
+        s = s + c * np.sin(c * x)
+    return s
+
+
+def for_over_dicts(dparams, inputs):
+    h = inputs
+    for layer in dparams:
+        h = np.tanh(np.dot(h, layer["W"]) + layer["b"])
+    return np.sum(h ** 2)
+
+
+def while_data_dependent(x):
+    y = x
+    n = 0
+    while abs(y) < 5.0 and n < 20:
+        y = y * 1.7 - 0.1
+        n += 1
+    return y * x
+
+
+def while_in_for(x):
+    s = x
+    for i in range(3):
+        j = 0
+        while j < i:
+            s = s * 0.9 + x
+            j += 1
+    return s
+
+
+def for_in_while(x):
+    s = x
+    k = 0
+    while k < 2:
+        for j in range(3):
+            s = np.sin(s) + x * j
+        k += 1
+    return s
+
+
+def loop_if_break_continue(a, x):
+    s = 0.0
+    for i, v in enumerate(a):
+        if v < -0.5:
+            continue
+        s = s + v * v * x + i * 0.1
+        if s > 2.0:
+            break
+    return s
+
+
+def early_return_nested(x):
+    y = x
+    for i in range(3):
+        for j in range(3):
+            y = y * 1.3
+            if y > 2.0 + i + j:
+                return y * x
+    return y - x
+
+
+def deep_nesting(x, n):
+    s = x
+    for i in range(n):
+        k = 0
+        while k < 2:
+            if s > 1.0:
+                s = s * 0.5
+            elif s > 0.5:
+                s = _helper_square(s) + x
+            else:
+                s = s + x * 0.25
+            k += 1
+    return s
+
+
+def helper_in_loop(x):
+    s = x
+    for i in range(3):
+        s = _helper_square(s) * 0.5 + x
+    return s
+
+
+def _helper_while(v):
+    while v < 3.0:
+        v = v * 1.5
+    return v
+
+
+def calls_helper_with_while(x):
+    return _helper_while(x) * x
+
+
+# -- calls, arguments, recursion -----------------------------------------------------
+
+def _kw(**kw):
+    return kw["a"] * kw["b"]
+
+
+def calls_kwargs(x):
+    return _kw(a=x, b=x * 2.0) + _kw(b=3.0, a=x)
+
+
+def calls_star_args(x):
+    vals = [x, x * x]
+    return _varargs(*vals)
+
+
+def _rec_sum(x, n):
+    if n <= 0:
+        return x
+    return np.sin(_rec_sum(x, n - 1)) + x
+
+
+def recursive_sin(x, n):
+    return _rec_sum(x, n)
+
+
+def _pair(v):
+    return v * 2.0, np.sin(v)
+
+
+def tuple_return(x):
+    a, b = _pair(x)
+    p, q = _pair(a)
+    return a * b + p * q
+
+
+def nested_lambda_default(x):
+    scale = lambda t, s=2.0: t * s
+    return scale(x) + scale(x, s=x)
+
+
+def closure_in_loop(x):
+    total = 0.0
+    for i in range(3):
+        def term(v):
+            return v * x + i
+        total = total + term(x)
+    return total
+
+
+# -- containers -----------------------------------------------------------------------
+
+def dict_iterate(x):
+    d = {"u": x, "v": x * x, "w": np.sin(x)}
+    s = 0.0
+    for k in d:
+        s = s + d[k] * len(k)
+    for k, v in d.items():
+        s = s + v * v
+    return s
+
+
+def list_of_arrays(a, b):
+    parts = [a, a * b, b]
+    return np.sum(sum(parts)) + np.sum(parts[1])
+
+
+def nested_tuple_unpack(x):
+    p, (q, r) = (x, (x * 2.0, x * 3.0))
+    return p * q * r
+
+
+def list_mutation(x):
+    xs = [x, 2.0 * x]
+    xs.append(x * x)
+    last = xs.pop()
+    xs[0] = xs[0] + last
+    return xs[0] * xs[1]
+
+
+def comprehension_cond(a):
+    return sum([v * v for v in a if v > 0]) + sum(v for v in a)
+
+
+# -- indexing ---------------------------------------------------------------------------
+
+def advanced_index(a):
+    idx = [3, 1, 1]
+    return np.sum(a[[0, 2]] * 2.0) + np.sum(a[idx] * a[idx])
+
+
+def bool_mask(a):
+    return np.sum(a[a > 0] ** 2)
+
+
+def slicing_steps(M):
+    return (M[::-1, 1:].sum() + np.sum(M[1:3, ::2] * M[0:2, 1::2]) + M[..., 0].sum()
+            + np.sum(M[None, 0, :]) + M[-1, -2])
+
+
+def index_assign_copy(a):
+    y = a.copy()
+    y[1] = y[0] * 3.0
+    y[2:] = y[2:] * y[0]
+    return np.sum(y * y)
+
+
+def index_aug_assign(a):
+    y = a * 0.0
+    for i in range(4):
+        y[i] += a[i] * a[(i + 1) % 4]
+    y[0] -= a[3]
+    return np.sum(y * a)
+
+
+def setitem_2d(M):
+    Z = np.zeros_like(M)
+    Z[0, :] = M[1, :] * 2.0
+    Z[:, 1] += M[:, 0]
+    return np.sum(Z * M)
+
+
+def augmented_array(a):
+    y = a * 1.0
+    y += a
+    y *= a
+    y -= 0.5
+    y /= 2.0
+    y **= 2
+    return np.sum(y)
+
+
+def reductions_mix(M):
+    return np.sum(np.cumsum(M, axis=0)) + np.mean(M ** 2) + np.sum(np.tensordot(M, M, axes=1))
+
+
 CORPUS = [
     tanh_seed, poly, trig, logs, vector_dot, vector_norm2, matvec, mean_sq, reuse, broadcasting,
     maximum_fn, abs_val, if_else_chain, if_no_else, conditional_expr, and_or, nested_if,
@@ -350,9 +639,110 @@ CORPUS = [
     closure_over_active, lambda_fn, recursive_pow, calls_varargs, tuple_unpack, list_index,
     dict_values, array_indexing, matrix_slicing, index_assignment, index_assign_loop,
     list_append, comprehension, augmented, params_mlp, methods,
+    snp_straight, snp_vector, snp_matmul, shape_props, astype_method, method_chain, elif_vector,
+    ternary_in_loop, for_over_tuple, for_over_dicts, while_data_dependent, while_in_for,
+    for_in_while, loop_if_break_continue, early_return_nested, deep_nesting,
+    helper_in_loop, calls_helper_with_while, calls_kwargs, calls_star_args, recursive_sin, tuple_return,
+    nested_lambda_default, closure_in_loop, dict_iterate, list_of_arrays, nested_tuple_unpack,
+    list_mutation, comprehension_cond, advanced_index, bool_mask, slicing_steps,
+    index_assign_copy, index_aug_assign, setitem_2d, augmented_array, reductions_mix,
 ]
 
-JAX_INCOMPATIBLE = {"index_assignment", "index_assign_loop"}
+# Functions jax.grad cannot run, with why.
+JAX_INCOMPATIBLE = {
+    "index_assignment": "jax arrays are immutable (y[i] = v)",
+    "index_assign_loop": "jax arrays are immutable (y[i] = v)",
+    "index_assign_copy": "jax arrays are immutable (y[i] = v)",
+    "index_aug_assign": "jax arrays are immutable (y[i] += v)",
+    "setitem_2d": "jax arrays are immutable (Z[0, :] = v)",
+    "augmented_array": "jax arrays have no in-place **=",
+    "bool_mask": "a boolean mask gives a data-dependent shape under jax.grad",
+    "advanced_index": "jax.numpy rejects a Python list as an index",
+}
+
+# s2s.numpy functions a corpus function needs beyond what every checkout has.
+NEEDS = {
+    "index_assign_loop": ("zeros_like",),
+    "setitem_2d": ("zeros_like",),
+    "comprehension": ("array",),
+    "methods": ("reshape", "transpose"),
+    "shape_props": ("transpose",),
+    "method_chain": ("reshape", "transpose"),
+    "astype_method": ("astype",),
+}
+
+# Known s2s bugs: name -> (reason, checks it breaks: None for all, or a subset of
+# {"first", "jax", "second", "gradgrad"}; "second" calls grad f inside a
+# differentiated function, "gradgrad" is grad(grad(f))). The tests mark them strict xfail.
+_WHILE_TAPE = ("transforms: the fwd/bwd pair of a function with a while loop (or a for loop "
+               "that breaks) leaves the trip counter out of the tape (NameError 'trips')")
+_LOOP_CALL_TAPE = ("transforms: a user-function call inside a loop keeps only the last "
+                   "iteration's tape (wrong gradient)")
+_LIST_POP = ("transforms: grad of generated code that pops a list (append in a loop) reads the "
+             "list after the first-order reverse sweep emptied it")
+KNOWN_BUGS = {
+    "calls_helper_with_while": (_WHILE_TAPE, None),
+    "while_loop": (_WHILE_TAPE, ("second",)),
+    "while_count": (_WHILE_TAPE, ("second",)),
+    "break_loop": (_WHILE_TAPE, ("second",)),
+    "while_break": (_WHILE_TAPE, ("second",)),
+    "while_data_dependent": (_WHILE_TAPE, ("second",)),
+    "for_in_while": (_WHILE_TAPE, ("second",)),
+    "deep_nesting": (_LOOP_CALL_TAPE, None),
+    "helper_in_loop": (_LOOP_CALL_TAPE, None),
+    "loop_if_break_continue": ("transforms: `for i, v in enumerate(a)` with `break` differentiates "
+                               "enumerate itself (no derivative rule)", None),
+    "nested_lambda_default": ("transforms: a lifted lambda/nested def loses its default "
+                              "arguments (missing positional argument)", None),
+    "closure_in_loop": ("transforms: a function defined inside a loop body cannot be called "
+                        "('calls a value')", None),
+    "dict_iterate": ("transforms: `for k in d` over a dict becomes an index loop (KeyError: 0)",
+                     None),
+    "list_mutation": ("transforms: the adjoint of `xs[0] = v` for a Python list treats the list "
+                      "adjoint as an array (TypeError)", None),
+    "calls_star_args": ("transforms: a call with *args into a user function is not supported yet",
+                        None),
+    "list_append": (_LIST_POP, ("second", "gradgrad")),
+    "comprehension_cond": (_LIST_POP, ("second",)),
+    "calls_kwargs": ("transforms: second order through a **kwargs call with a constant keyword "
+                     "argument (KeyError)", ("second", "gradgrad")),
+    "list_of_arrays": ("transforms: grad of builtin sum's adjoint `[g] * len(xs)` differentiates "
+                       "the list repetition as an array product", ("second",)),
+    "reductions_mix": ("s2s.numpy: cumsum's source calls onp.asarray and tensordot (a NumPy-level "
+                       "primitive) has no vjp rule yet", None),
+}
+
+# Functions whose second derivative is not checked, with why.
+NO_SECOND_ORDER = {}
+
+def _library():
+    """Library functions differentiated directly, ``grad(s2s.numpy.tanh)``: (label, fn, input)."""
+    from s2s import lax
+    out = [("s2s.numpy.tanh", snp.tanh, "scalar"), ("s2s.numpy.sin", snp.sin, "scalar"),
+           ("s2s.numpy.exp", snp.exp, "scalar"), ("s2s.numpy.log", snp.log, "scalar"),
+           ("s2s.numpy.sqrt", snp.sqrt, "scalar"), ("s2s.lax.exp2", lax.exp2, "scalar"),
+           ("s2s.numpy.sum", snp.sum, "vector"), ("s2s.numpy.mean", snp.mean, "vector")]
+    import os
+    import s2s
+    try:
+        from s2s.scipy import special
+    except ImportError:
+        special = None
+    here = os.path.dirname(s2s.__file__)
+    if special is not None and hasattr(special, "logsumexp") and \
+            os.path.abspath(special.__file__).startswith(here):  # this checkout's, not another's
+        out.append(("s2s.scipy.special.logsumexp", special.logsumexp, "vector"))
+    return out
+
+
+LIBRARY = _library()
+# Library functions with a known s2s bug: label -> reason.
+LIBRARY_BUGS = {
+    "s2s.numpy.sum": "transforms: grad(s2s.numpy.sum) reads sum's source (and fails on a *args "
+                     "call inside it) instead of using its vjp template",
+    "s2s.numpy.mean": "transforms: grad(s2s.numpy.mean) reads mean's source instead of using its "
+                      "vjp template",
+}
 
 
 def inputs_for(fn, rng):
@@ -375,6 +765,9 @@ def inputs_for(fn, rng):
                         (rng.normal(size=(4, 2)), rng.normal(size=2))])
         elif name == "inputs":
             out.append(rng.normal(size=(5, 3)))
+        elif name == "dparams":
+            out.append([{"W": rng.normal(size=(3, 4)), "b": rng.normal(size=4)},
+                        {"W": rng.normal(size=(4, 2)), "b": rng.normal(size=2)}])
         else:
             raise ValueError(f"no input rule for argument {name!r} of {fn.__name__}")
     return out

@@ -95,10 +95,24 @@ class FunctionBuilder:
             self.args.append(arg)
         self._block = []
         self._indent = "    "
+        self.host_callbacks = []
 
     def fresh(self):
         self._counter += 1
         return f"%{self._counter - 1}"
+
+    def add_host_callback(self, fn):
+        """Registers a Python function compiled code may call; returns its index."""
+        self.host_callbacks.append(fn)
+        return len(self.host_callbacks) - 1
+
+    def add_arg(self, aval):
+        """Appends a parameter to the function (staging lifts captured arrays this way)."""
+        arg = f"%arg{len(self.args)}"
+        self.in_avals.append(aval)
+        self.avals[arg] = aval
+        self.args.append(arg)
+        return arg
 
     def aval(self, value):
         return self.avals[value]

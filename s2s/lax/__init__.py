@@ -14,7 +14,9 @@ from s2s.lax import structural as _structural
 from s2s.lax import reductions as _reductions
 from s2s.lax import linalg_ops as _linalg_ops
 from s2s.lax import control_flow as _control_flow
+from s2s.lax import debugging as _debugging
 
-for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow):
+for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging):
     globals().update(_module.public)
-del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow
+del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
+from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)

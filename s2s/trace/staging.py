@@ -70,10 +70,16 @@ class StagedTracer(Tracer):
 class StagingTrace(Trace):
     """Owns a ``FunctionBuilder``; turns primitive applications into StableHLO."""
 
-    def __init__(self, builder):
+    def __init__(self, builder, lift_arrays=False):
         super().__init__()
         self.builder = builder
         self._constants = {}
+        # With ``lift_arrays``, arrays the function captures (globals, closures)
+        # become extra parameters instead of constants, so calls pass their
+        # current values: ``lifted`` holds them in parameter order.
+        self.lift_arrays = lift_arrays
+        self.lifted = []
+        self._lifted_ids = {}
 
     def new_arg(self, aval, name):
         return StagedTracer(self, aval, name)
@@ -89,6 +95,14 @@ class StagingTrace(Trace):
         return self.constant(x)
 
     def constant(self, x):
+        if self.lift_arrays and isinstance(x, np.ndarray) and x.ndim >= 1:
+            hit = self._lifted_ids.get(id(x))
+            if hit is None:
+                aval = abstractify(x)
+                hit = StagedTracer(self, aval, self.builder.add_arg(aval))
+                self._lifted_ids[id(x)] = hit
+                self.lifted.append(x)
+            return hit
         aval = abstractify(x)
         key = None
         if aval.shape == () and type(x) in (bool, int, float, complex):
@@ -144,27 +158,34 @@ class StagingTrace(Trace):
 
 
 class Staged:
-    """The result of staging: module text plus the avals in and out."""
+    """The result of staging: module text, the avals in and out, and lifted arrays.
 
-    def __init__(self, text, in_avals, out_avals, name):
+    ``in_avals`` covers the explicit arguments followed by one per ``lifted``
+    array (captured arrays the caller must pass, current values, after the
+    explicit arguments).
+    """
+
+    def __init__(self, text, in_avals, out_avals, name, lifted=(), host_callbacks=()):
         self.text = text
         self.in_avals = in_avals
         self.out_avals = out_avals
         self.name = name
+        self.lifted = list(lifted)
+        self.host_callbacks = list(host_callbacks)
 
 
-def stage(flat_fun, in_avals, name="main"):
+def stage(flat_fun, in_avals, name="main", lift_arrays=False):
     """Stages ``flat_fun`` (flat list of arrays -> flat list of arrays) on ``in_avals``."""
-    builder = FunctionBuilder("main", in_avals)
-    trace = StagingTrace(builder)
+    builder = FunctionBuilder("main", list(in_avals))
+    trace = StagingTrace(builder, lift_arrays=lift_arrays)
     args = [trace.new_arg(a, n) for a, n in zip(in_avals, builder.args)]
     outs = flat_fun(*args)
     if not isinstance(outs, (list, tuple)):
         outs = [outs]
     out_names = [trace.to_tracer(o).name for o in outs]
     builder.ret(out_names)
-    return Staged(module_text([builder], name=_module_name(name)), in_avals,
-                  list(builder.out_avals), name)
+    return Staged(module_text([builder], name=_module_name(name)), list(builder.in_avals),
+                  list(builder.out_avals), name, trace.lifted, builder.host_callbacks)
 
 
 def _module_name(name):

@@ -52,10 +52,31 @@ def _fdef(name, params, body):
 
 
 class _Control:
-    def __init__(self, ctx, params):
+    def __init__(self, ctx, params, scope=frozenset()):
         self.ctx = ctx
         self.namer = ctx.namer
         self.params = set(params)
+        # With explicit captures, the functions made for branches and loop bodies
+        # take the enclosing variables they read as leading parameters and the
+        # call passes them (``consts=``): then they are functions of their
+        # arguments alone, which reverse mode needs.
+        self.explicit = getattr(ctx, "explicit_captures", False)
+        self.scope = set(scope)
+
+    def captures(self, fdefs, exclude):
+        """Enclosing variables the generated functions read (explicit-captures mode)."""
+        if not self.explicit:
+            return []
+        names = set()
+        for f in fdefs:
+            names |= _free_vars(f)
+        return sorted((names & self.scope) - set(exclude))
+
+    def with_consts(self, fdefs, consts, call):
+        for f in fdefs:
+            f.args.args = [q.name(n, gast.Param()) for n in consts] + list(f.args.args)
+        if consts:
+            call.keywords.append(gast.keyword(arg="consts", value=_tuple(consts)))
 
     def op(self, name):
         return q.name(self.ctx.runtime(name))
@@ -67,6 +88,10 @@ class _Control:
             out.extend(self.stmt(s, assigned))
             assigned |= _definitely_assigned([s], set())
         return out
+
+    def set_scope(self, fdef):
+        """The variables of the function being converted (what nested functions may capture)."""
+        self.scope = liveness.writes(fdef.body) | set(self.params)
 
     def stmt(self, s, assigned):
         if isinstance(s, gast.If):
@@ -126,6 +151,7 @@ class _Control:
         call = gast.Call(func=self.op("if_stmt"),
                          args=[copy.deepcopy(s.test), q.name(true_name), q.name(false_name), _tuple(ins),
                                _names_const(outs)], keywords=keywords)
+        self.with_consts([true_fn, false_fn], self.captures([true_fn, false_fn], ins), call)
         assign = gast.Assign(targets=[_tuple(outs, gast.Store())], value=call, type_comment=None)
         new = self.undefined_inits(ins, assigned, s) + [true_fn, false_fn, assign]
         return [gast.copy_location(n, s) for n in new]
@@ -148,6 +174,7 @@ class _Control:
         call = gast.Call(func=self.op("while_stmt"),
                          args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
                          keywords=[])
+        self.with_consts([test_fn, body_fn], self.captures([test_fn, body_fn], state), call)
         assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
         new = self.undefined_inits(state, assigned, s) + [test_fn, body_fn, assign]
         return [gast.copy_location(n, s) for n in new]
@@ -169,6 +196,11 @@ class _Control:
             iterable.func = self.op("srange")  # a staged bound gives a staged loop
         call = gast.Call(func=self.op("for_stmt"),
                          args=[iterable, q.name(body_name), _tuple(state), _names_const(state)], keywords=[])
+        consts = self.captures([body_fn], [index] + state)
+        if consts:  # the loop index stays first: body(index, *consts, *state)
+            body_fn.args.args = body_fn.args.args[:1] + [q.name(n, gast.Param()) for n in consts] + \
+                body_fn.args.args[1:]
+            call.keywords.append(gast.keyword(arg="consts", value=_tuple(consts)))
         assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
         new = self.undefined_inits(state, assigned, s) + [body_fn, assign]
         return [gast.copy_location(n, s) for n in new]
@@ -178,8 +210,27 @@ class _Control:
         liveness.annotate(inner.body)
         params = [a.id for a in inner.args.posonlyargs + inner.args.args + inner.args.kwonlyargs]
         sub = _Control(self.ctx, params)
+        sub.set_scope(inner)
+        sub.scope |= self.scope
         inner.body = sub.block(inner.body, set(params))
         return inner
+
+
+def _free_vars(fdef):
+    """Names ``fdef`` reads from enclosing scopes (nested functions included)."""
+    from s2s.parse.resolve import local_names
+    own = local_names(fdef)
+    reads = set()
+    todo = list(fdef.body) + list(fdef.args.defaults)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, gast.FunctionDef):
+            reads |= _free_vars(n)
+            continue
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            reads.add(n.id)
+        todo.extend(gast.iter_child_nodes(n))
+    return reads - own
 
 
 def _index_value(s):
@@ -207,5 +258,6 @@ def transform(tree, ctx):
     params = [a.id for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs]
     params += [a.id for a in (tree.args.vararg, tree.args.kwarg) if a is not None]
     conv = _Control(ctx, params)
+    conv.set_scope(tree)
     tree.body = conv.block(tree.body, set(params))
     return tree

@@ -4,6 +4,8 @@ Each runs plain Python when its predicate, condition or bounds are concrete,
 and stages ``lax.cond`` / ``lax.while_loop`` when they are staged values, so a
 converted function behaves like the original eagerly and compiles under jit.
 """
+import functools
+
 import numpy as onp
 
 from s2s.errors import TransformError, UndefinedVariableError
@@ -46,15 +48,22 @@ def _lax():
 # if
 
 
-def if_stmt(cond, true_fn, false_fn, inputs, names, partial=None):
+def if_stmt(cond, true_fn, false_fn, inputs, names, partial=None, consts=()):
     """``if cond: true_fn(*inputs) else: false_fn(*inputs)``; returns the variables ``names``.
 
     ``inputs`` are the values of the variables a branch may pass through or reads
-    first; ``partial`` maps the outputs that only one branch assigns to that branch.
+    first; ``partial`` maps the outputs that only one branch assigns to that branch;
+    ``consts`` are enclosing variables the branches read, passed first.
     """
+    if consts:
+        true_fn, false_fn = _bind_consts(true_fn, consts), _bind_consts(false_fn, consts)
     if not isinstance(cond, Tracer):
         return true_fn(*inputs) if cond else false_fn(*inputs)
     return _staged_if(cond, true_fn, false_fn, tuple(inputs), names, partial or {})
+
+
+def _bind_consts(fn, consts):
+    return lambda *args: fn(*consts, *args)
 
 
 def _staged_if(cond, true_fn, false_fn, inputs, names, partial):
@@ -91,8 +100,10 @@ def _staged_if(cond, true_fn, false_fn, inputs, names, partial):
 # while
 
 
-def while_stmt(test, body, state, names):
-    """``while test(): body()`` over the loop variables ``names``."""
+def while_stmt(test, body, state, names, consts=()):
+    """``while test(): body()`` over the loop variables ``names`` (``consts`` passed first)."""
+    if consts:
+        test, body = _bind_consts(test, consts), _bind_consts(body, consts)
     state = tuple(state)
     while True:
         c = test(*state)
@@ -155,8 +166,11 @@ def srange(*args):
     return range(*args)
 
 
-def for_stmt(iterable, body, state, names):
-    """``for x in iterable: body(x)`` over the loop variables ``names``."""
+def for_stmt(iterable, body, state, names, consts=()):
+    """``for x in iterable: body(x)`` over the loop variables ``names`` (``body(x, *consts, *state)``)."""
+    if consts:
+        inner = body
+        body = lambda item, *s: inner(item, *consts, *s)  # noqa: E731
     state = tuple(state)
     if isinstance(iterable, StagedRange):
         return _staged_range_loop(iterable, body, state, names)
@@ -202,3 +216,166 @@ def converted_call(fn, *args, **kwargs):
     """Calls ``fn``, converting its control flow first when it is user code s2s can read."""
     from s2s.transforms import convert
     return convert.converted(fn)(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Reverse mode of the operators (``jit(grad(f))`` differentiates converted code).
+#
+# Each pullback recomputes the forward pass of the branch or loop body through
+# ``s2s.vjp``; staged loops keep their carries in the bounded buffers of
+# ``s2s.lax.control_flow`` (``max_trips``, see ``while_loop_vjp``).
+
+
+def _cf():
+    from s2s.lax import control_flow
+    return control_flow
+
+
+def _defined_or_none(values):
+    return tuple(None if isinstance(v, Undefined) else v for v in values)
+
+
+def _add_cts(a, b):
+    from s2s.transforms.support import add_grad
+    return tuple(add_grad(x, y) for x, y in zip(a, b))
+
+
+def if_stmt_vjp(ct, cond, true_fn, false_fn, inputs, consts=()):
+    """``(ct_inputs, ct_consts)`` for ``if_stmt``: the pullback of the branch taken."""
+    primals = tuple(consts) + _defined_or_none(inputs)
+    n = len(consts)
+    cf = _cf()
+    if not isinstance(cond, Tracer):
+        cts = cf._pullback(true_fn if cond else false_fn, primals, ct)
+    else:
+        cts = cf.cond_vjp(ct, cond, true_fn, false_fn, primals)
+    return tuple(cts[n:]), tuple(cts[:n])
+
+
+def while_stmt_vjp(ct, ans, test, body, state, consts=()):
+    """``(ct_state, ct_consts)`` for ``while_stmt`` (recorded trips, or a bounded buffer)."""
+    cf = _cf()
+    consts, state, n = tuple(consts), tuple(state), len(consts)
+    staged = any(isinstance(v, Tracer) for v in consts + state) or isinstance(test(*consts, *state), Tracer)
+    if not staged:
+        states, x = [], state
+        while test(*consts, *x):
+            states.append(x)
+            x = tuple(body(*consts, *x))
+        ct_state = cf._fill_ct(tuple(ans), ct)
+        ct_consts = (None,) * n
+        for x in reversed(states):
+            cts = cf._pullback(body, consts + x, ct_state)
+            ct_consts = _add_cts(ct_consts, cts[:n])
+            ct_state = tuple(cts[n:])
+        return ct_state, cf._fill_ct(consts, ct_consts)
+    zero_consts = cf._fill_ct(consts, None)
+
+    def keep_going(k, carry):
+        return _as_bool(test(*carry[0], *carry[1]))
+
+    def step(k, carry):
+        return carry[0], tuple(body(*carry[0], *carry[1]))
+
+    def pull(k, carry, c):
+        cts = cf._pullback(body, carry[0] + carry[1], c[1])
+        return _add_cts(c[0], cts[:n]), tuple(cts[n:])
+
+    ct_carry = cf._buffered_loop_vjp((zero_consts, ct), (consts, tuple(ans)), (consts, state),
+                                     keep_going, step, pull, cf.WHILE_MAX_TRIPS, "while")
+    return tuple(ct_carry[1]), tuple(ct_carry[0])
+
+
+def _as_bool(c):
+    if isinstance(c, Tracer) and c.dtype != onp.bool_:
+        return c != 0
+    return c
+
+
+def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
+    """``(ct_state, ct_consts, ct_iterable)`` for ``for_stmt``."""
+    cf = _cf()
+    consts, state, n = tuple(consts), tuple(state), len(consts)
+    if isinstance(iterable, StagedRange) or isinstance(iterable, Tracer):
+        return _staged_for_vjp(ct, ans, iterable, body, state, consts)
+    items = list(iterable)
+    states, x = [], state
+    for item in items:
+        states.append(x)
+        x = tuple(body(item, *consts, *x))
+    ct_state = cf._fill_ct(tuple(ans), ct)
+    ct_consts = (None,) * n
+    ct_items = [None] * len(items)
+    for k in reversed(range(len(items))):
+        cts = cf._pullback(body, (items[k],) + consts + states[k], ct_state)
+        ct_items[k] = cts[0]
+        ct_consts = _add_cts(ct_consts, cts[1:1 + n])
+        ct_state = tuple(cts[1 + n:])
+    ct_iterable = None
+    if isinstance(iterable, (list, tuple)):
+        ct_iterable = type(iterable)(ct_items)
+    elif isinstance(iterable, onp.ndarray):
+        ct_iterable = onp.stack([onp.asarray(c) for c in ct_items]) if ct_items else None
+    return ct_state, cf._fill_ct(consts, ct_consts), ct_iterable
+
+
+def _staged_for_vjp(ct, ans, iterable, body, state, consts):
+    """A staged range or a staged array: a while loop over an index, bounded buffer."""
+    cf = _cf()
+    n = len(consts)
+    if isinstance(iterable, Tracer):
+        xs = iterable
+        length = xs.shape[0]
+        start, stop, step_ = 0, length, 1
+
+        def item_of(i, extra):
+            return extra[0][i]
+        extra = (xs,)
+    else:
+        start, stop, step_ = iterable.start, iterable.stop, iterable.step
+        extra = ()
+
+        def item_of(i, extra):
+            return i
+    i0 = _as_loop_value(start)
+    negative = isinstance(step_, (int, float)) and step_ < 0
+
+    def flat_body(i, *args):
+        ex, cs, st = args[:len(extra)], args[len(extra):len(extra) + n], args[len(extra) + n:]
+        return tuple(body(item_of(i, ex), *cs, *st))
+
+    def keep_going(k, carry):
+        i = carry[0]
+        return (i > stop) if negative else (i < stop)
+
+    def step(k, carry):
+        i, fixed, st = carry
+        return i + step_, fixed, flat_body(i, *fixed, *st)
+
+    def pull(k, carry, c):
+        i, fixed, st = carry
+        cts = cf._pullback(functools.partial(flat_body, i), fixed + st, c[2])
+        return c[0], _add_cts(c[1], cts[:len(fixed)]), tuple(cts[len(fixed):])
+
+    fixed = tuple(extra) + tuple(consts)
+    final_i = i0  # the index is not differentiated
+    ct_carry = cf._buffered_loop_vjp((None, cf._fill_ct(fixed, None), ct), (final_i, fixed, tuple(ans)),
+                                     (i0, fixed, tuple(state)), keep_going, step, pull,
+                                     cf.WHILE_MAX_TRIPS, "for")
+    ct_fixed = ct_carry[1]
+    ct_iterable = ct_fixed[0] if extra else None
+    return tuple(ct_carry[2]), tuple(ct_fixed[len(extra):]), ct_iterable
+
+
+def converted_call_vjp(ct, fn, args, kwargs):
+    """Cotangents of ``args`` for ``converted_call(fn, *args, **kwargs)`` (forward recomputed)."""
+    import inspect
+    from s2s.transforms import convert
+    target = convert.converted_for_grad(fn)
+    if kwargs:
+        bound = inspect.signature(target).bind(*args, **kwargs)
+        if bound.kwargs:
+            raise TransformError(f"cannot differentiate the keyword arguments {sorted(bound.kwargs)} "
+                                 f"of {getattr(fn, '__name__', fn)} under jit")
+        args = bound.args
+    return tuple(_cf()._pullback(target, tuple(args), ct))

@@ -30,11 +30,12 @@ _converted = weakref.WeakKeyDictionary()
 
 
 class _Context:
-    def __init__(self, plan, namer):
+    def __init__(self, plan, namer, explicit_captures=False):
         self.plan = plan
         self.source = plan.source
         self.namer = namer
         self.cells = {}
+        self.explicit_captures = explicit_captures
 
     def runtime(self, name):
         for ident, cell in self.cells.items():
@@ -73,6 +74,9 @@ def converted(fn):
         return fn
     if hit is not None:
         return hit
+    hook = getattr(type(fn), "__s2s_convert__", None)
+    if hook is not None:
+        return hook(fn)
     if isinstance(fn, functools.partial):
         return functools.partial(converted(fn.func), *fn.args, **(fn.keywords or {}))
     try:
@@ -97,17 +101,44 @@ def converted(fn):
     return out
 
 
-def _convert(fn):
+_converted_for_grad = weakref.WeakKeyDictionary()
+
+
+def converted_for_grad(fn):
+    """Like ``converted`` but branch and loop functions take what they capture as
+    arguments (``consts=``), so reverse mode can differentiate the converted code."""
+    try:
+        hit = _converted_for_grad.get(fn)
+    except TypeError:
+        return fn
+    if hit is not None:
+        return hit
+    try:
+        target, bound = unwrap(fn)
+    except NoSourceError:
+        return fn
+    if bound or not _is_user_function(target):
+        return fn
+    try:
+        out = _convert(target, explicit_captures=True)
+    except (NoSourceError, UnsupportedSyntaxError):
+        out = target
+    _converted_for_grad[fn] = out
+    return out
+
+
+def _convert(fn, explicit_captures=False):
     from s2s.transforms.vjp_builder import Plan, _globals_and_cells_for
     plan = Plan(fn, "jit")
     namer = Namer(plan.namer.taken)
-    ctx = _Context(plan, namer)
+    ctx = _Context(plan, namer, explicit_captures)
     tree = control.transform(plan.normal, ctx)
     if tree.name == "<lambda>":
         tree.name = namer.new("lambda_fn")
     globals_, cells = _globals_and_cells_for(plan, ctx.cells, [tree])
     code = fn.__code__
-    filename = f"<s2s converted {plan.name} of {code.co_filename}:{code.co_firstlineno}>"
+    kind = "converted-for-grad" if explicit_captures else "converted"
+    filename = f"<s2s {kind} {plan.name} of {code.co_filename}:{code.co_firstlineno}>"
     new, text = compile_function(tree, filename, globals_, cells, fn.__defaults__, fn.__kwdefaults__,
                                  origin=plan.source)
     new.__s2s_source__ = text

@@ -410,6 +410,13 @@ class _Reverse:
             self.stack = self.namer.new("stack")
         return self.stack
 
+    def has_active_atom(self, node):
+        """An active name, or a tuple/dict display holding one."""
+        if isinstance(node, (gast.Tuple, gast.Dict)):
+            parts = node.elts if isinstance(node, gast.Tuple) else node.values
+            return any(self.is_active_atom(p) for p in parts)
+        return self.is_active_atom(node)
+
     def call_args(self, call, callee):
         """The arguments a template sees: a method's object comes first."""
         method = getattr(callee, "method", None)
@@ -736,7 +743,7 @@ class _Reverse:
                                           self.ctx.signature_of)
         except templates.TemplateError as e:
             self.error(s, f"cannot differentiate this call: {e}", "call the function without *args/**kwargs")
-        items = templates.prune(items, self.is_active_atom)
+        items = templates.prune(items, self.has_active_atom)
         for item in items:
             if isinstance(item, templates.Contribution):
                 item.expr = self.drop_unbroadcast(item.expr, target)

@@ -176,3 +176,39 @@ def _transpose_grad(ans, g, axes=None):
 
 
 dot_grad_lhs = dot_grad_rhs = matmul_grad_lhs = matmul_grad_rhs = None
+
+
+# Operators of converted control flow (jit(grad(f)) differentiates converted code).
+
+from s2s.transforms import control_ops as C  # noqa: E402
+
+if_stmt_vjp = while_stmt_vjp = for_stmt_vjp = converted_call_vjp = None
+
+def_zero_derivative(C.srange, C.Undefined)
+
+
+@def_vjp(C.if_stmt)
+def _if_stmt(ans, cond, true_fn, false_fn, inputs, names, partial=None, consts=()):
+    cts = if_stmt_vjp(d[ans], cond, true_fn, false_fn, inputs, consts)
+    d[inputs] = cts[0]
+    d[consts] = cts[1]
+
+
+@def_vjp(C.while_stmt)
+def _while_stmt(ans, test, body, state, names, consts=()):
+    cts = while_stmt_vjp(d[ans], ans, test, body, state, consts)
+    d[state] = cts[0]
+    d[consts] = cts[1]
+
+
+@def_vjp(C.for_stmt)
+def _for_stmt(ans, iterable, body, state, names, consts=()):
+    cts = for_stmt_vjp(d[ans], ans, iterable, body, state, consts)
+    d[state] = cts[0]
+    d[consts] = cts[1]
+    d[iterable] = cts[2]
+
+
+@def_vjp(C.converted_call)
+def _converted_call(ans, fn, *args, **kwargs):
+    d[args] = converted_call_vjp(d[ans], fn, args, kwargs)

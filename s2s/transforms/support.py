@@ -120,7 +120,12 @@ def scalar_seed(result):
         raise NonScalarOutputError(
             f"grad requires a real floating-point output, got {dtype.name}. Is the output an "
             "integer or a comparison? Differentiate a floating-point quantity instead.")
-    return onp.ones((), dtype) if not isinstance(result, Tracer) else _snp().ones((), dtype)
+    return onp.ones((), dtype) if not isinstance(result, Tracer) else _one(dtype)
+
+
+def _one(dtype):
+    from s2s import lax
+    return lax.convert_element_type(onp.ones((), dtype), new_dtype=dtype)
 
 
 def holomorphic_seed(result):
@@ -134,7 +139,7 @@ def holomorphic_seed(result):
     if dtype.kind != "c":
         raise NonScalarOutputError(
             f"grad(holomorphic=True) requires a complex output, got {dtype.name}")
-    return onp.ones((), dtype) if not isinstance(result, Tracer) else _snp().ones((), dtype)
+    return onp.ones((), dtype) if not isinstance(result, Tracer) else _one(dtype)
 
 
 def _dtype_of(x):

@@ -33,7 +33,7 @@ from s2s.parse.naming import Namer, names_in
 from s2s.parse.normalize import ARRAY_ATTRIBUTES, ARRAY_METHODS, normalize, support_names
 from s2s.parse.resolve import MISSING, local_names, lookup, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, get_source, unwrap
-from s2s.transforms import reverse, support
+from s2s.transforms import control_ops, reverse, support
 from s2s.transforms.reverse import Callee, CalleeKind
 
 # Python operators -> the function whose rules apply (lax where semantics agree).
@@ -50,6 +50,8 @@ _OPERATORS = {
 # Support functions generated code may call, by name.
 _SUPPORT_OBJECTS = {name: getattr(support, name) for name in dir(support)
                     if not name.startswith("_") and callable(getattr(support, name))}
+_SUPPORT_OBJECTS.update({name: getattr(control_ops, name) for name in
+                         ("if_stmt_vjp", "while_stmt_vjp", "for_stmt_vjp", "converted_call_vjp")})
 
 
 def _snp():

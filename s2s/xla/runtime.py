@@ -99,19 +99,27 @@ class _PutAval:
 
 def device_put(array):
     """Host NumPy array -> device buffer (zero copy when 64-byte aligned on CPU)."""
-    xc = _xla_client()
-    return xc.batched_device_put(
-        _PutAval(array.shape, array.dtype), _sharding(), [array], [default_device()],
-        enable_x64=bool(config.enable_x64),
-    )
+    put, sharding, devices = _put_parts()
+    return put(_PutAval(array.shape, array.dtype), sharding, [array], devices,
+               enable_x64=bool(config.enable_x64))
+
+
+def _put_parts():
+    """``(batched_device_put, sharding, [device])``, looked up once (dispatch is hot)."""
+    parts = _state.get("put")
+    if parts is None:
+        client()
+        parts = _state["put"] = (_xla_client().batched_device_put, _sharding(), [default_device()])
+    return parts
 
 
 class Executable:
     """A compiled XLA computation: flat NumPy arrays in, flat NumPy arrays out."""
 
-    def __init__(self, loaded, text, out_avals):
+    def __init__(self, loaded, text, out_avals, in_avals=None):
         self._loaded = loaded
         self.text = text
+        self._in_avals = [_PutAval(a.shape, a.dtype) for a in in_avals] if in_avals is not None else None
         # Result handlers built from our own avals: jaxlib then needs nothing
         # from jax (without them it imports jax on every call when installed).
         self._handlers = None
@@ -122,7 +130,13 @@ class Executable:
 
     def run(self, arrays):
         """Runs on host arrays (each already of the dtype/shape compiled for)."""
-        buffers = [device_put(a) for a in arrays]
+        if self._in_avals is not None:
+            put, sharding, devices = _put_parts()
+            x64 = bool(config.enable_x64)
+            buffers = [put(av, sharding, [a], devices, enable_x64=x64)
+                       for av, a in zip(self._in_avals, arrays)]
+        else:
+            buffers = [device_put(a) for a in arrays]
         results = self._loaded.execute_sharded(buffers)
         if self._handlers is None:
             # jaxlib's own conversion: it imports jax (for avals), so it is only
@@ -143,12 +157,25 @@ class Executable:
         return self._loaded.cost_analysis()
 
 
-def compile_module(text, out_avals):
+def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
     """Compiles StableHLO module text for the default device.
 
-    ``out_avals``: the shape and dtype of each result, as staging computed them.
+    ``out_avals``/``in_avals``: the shape and dtype of each result/argument, as
+    staging computed them (``in_avals`` lets ``run`` skip per-call work).
+    ``host_callbacks``: Python functions the module's callback custom calls name
+    by index (they need the parsed module, not text).
     """
     xc = _xla_client()
     c = client()
-    loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
-    return Executable(loaded, text, out_avals)
+    if host_callbacks:
+        from jaxlib.mlir import ir
+        from s2s.codegen.stablehlo import _mlir_context
+        with _mlir_context():
+            module = ir.Module.parse(text)
+            loaded = c.compile_and_load(module, _state["devices"], xc.CompileOptions(),
+                                        host_callbacks=list(host_callbacks))
+    else:
+        loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
+    executable = Executable(loaded, text, out_avals, in_avals)
+    executable.host_callbacks = list(host_callbacks)  # keep them alive with the executable
+    return executable

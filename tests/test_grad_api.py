@@ -1,0 +1,492 @@
+"""The reverse-mode API: ``grad``, ``value_and_grad``, ``vjp`` and ``source``.
+
+Argument handling (argnums, has_aux, pytrees in and out, holomorphic, allow_int),
+the ways a function reaches ``grad`` (decorators, bound methods, partials,
+callable objects), error messages, and the generated source. Gradients are
+checked against closed forms; ``test_grad_corpus`` covers constructs broadly.
+"""
+import collections
+import functools
+import operator
+import os
+
+import numpy as np
+import pytest
+
+import s2s
+import s2s.numpy as snp
+from s2s.errors import S2SError, TransformError, UnsupportedSyntaxError
+
+
+def _close(a, b, rtol=1e-6):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=rtol)
+
+
+def f_xy(x, y):
+    return snp.sum(x * x * y) + snp.sum(snp.sin(y))
+
+
+X = np.array([0.5, -1.0, 2.0], np.float32)
+Y = np.array([1.5, 0.25, -0.5], np.float32)
+
+
+# ---------------------------------------------------------------------------
+# argnums, has_aux, value_and_grad
+
+
+def test_argnums_int():
+    _close(s2s.grad(f_xy)(X, Y), 2 * X * Y)
+    _close(s2s.grad(f_xy, argnums=1)(X, Y), X * X + np.cos(Y))
+
+
+def test_argnums_tuple_in_the_given_order():
+    gx, gy = s2s.grad(f_xy, argnums=(0, 1))(X, Y)
+    _close(gx, 2 * X * Y)
+    _close(gy, X * X + np.cos(Y))
+    gy2, gx2 = s2s.grad(f_xy, argnums=(1, 0))(X, Y)
+    _close(gx2, gx)
+    _close(gy2, gy)
+
+
+def test_argnums_negative():
+    _close(s2s.grad(f_xy, argnums=-1)(X, Y), X * X + np.cos(Y))
+
+
+@pytest.mark.xfail(strict=True, reason="api: a one-element argnums tuple zips the bare gradient "
+                                       "with argnums, returning its first element")
+def test_argnums_one_tuple():
+    (gx,) = s2s.grad(f_xy, argnums=(0,))(X, Y)
+    _close(gx, 2 * X * Y)
+
+
+def test_argnums_out_of_range():
+    with pytest.raises(ValueError, match="argnums"):
+        s2s.grad(f_xy, argnums=2)(X, Y)
+
+
+def f_aux(x):
+    y = snp.sum(x * x)
+    return y, {"norm": y, "twice": 2.0 * x}
+
+
+def test_has_aux():
+    g, aux = s2s.grad(f_aux, has_aux=True)(X)
+    _close(g, 2 * X)
+    _close(aux["norm"], np.sum(X * X))
+    _close(aux["twice"], 2 * X)
+
+
+def test_value_and_grad():
+    value, g = s2s.value_and_grad(f_xy)(X, Y)
+    _close(value, np.sum(X * X * Y) + np.sum(np.sin(Y)))
+    _close(g, 2 * X * Y)
+    value, (gx, gy) = s2s.value_and_grad(f_xy, argnums=(0, 1))(X, Y)
+    _close(gy, X * X + np.cos(Y))
+
+
+@pytest.mark.xfail(strict=True, reason="api: value_and_grad(has_aux=True) returns "
+                                       "((value, aux), (grad, aux)) instead of ((value, aux), grad)")
+def test_value_and_grad_has_aux():
+    (value, aux), g = s2s.value_and_grad(f_aux, has_aux=True)(X)
+    _close(value, np.sum(X * X))
+    _close(aux["twice"], 2 * X)
+    _close(g, 2 * X)
+
+
+def test_input_dtypes_are_kept():
+    assert s2s.grad(lambda x: x * x)(3.0).dtype == np.float32  # a Python float: weak f32
+    assert s2s.grad(f_xy)(X, Y).dtype == np.float32
+    old = s2s.config.enable_x64
+    s2s.config.update("enable_x64", True)
+    try:
+        g = s2s.grad(f_xy)(X.astype(np.float64), Y.astype(np.float64))
+        assert g.dtype == np.float64
+    finally:
+        s2s.config.update("enable_x64", old)
+
+
+def test_gradient_of_unused_argument_is_zeros():
+    g = s2s.grad(lambda x, y: snp.sum(y * 2.0), argnums=(0, 1))(X, Y)
+    assert isinstance(g[0], np.ndarray) and g[0].shape == X.shape
+    _close(g[0], np.zeros(3))
+    _close(g[1], np.full(3, 2.0))
+
+
+# ---------------------------------------------------------------------------
+# vjp
+
+
+def test_vjp_vector_output():
+    out, f_vjp = s2s.vjp(lambda x: snp.sin(x) * x, X)
+    _close(out, np.sin(X) * X)
+    ct = np.array([1.0, 2.0, -1.0], np.float32)
+    (g,) = f_vjp(ct)
+    _close(g, ct * (np.cos(X) * X + np.sin(X)))
+
+
+def test_vjp_several_primals():
+    out, f_vjp = s2s.vjp(lambda x, y: x * y, X, Y)
+    gx, gy = f_vjp(np.ones(3, np.float32))
+    _close(gx, Y)
+    _close(gy, X)
+
+
+def test_vjp_has_aux():
+    out, f_vjp, aux = s2s.vjp(lambda x: (x * 3.0, x + 1.0), X, has_aux=True)
+    _close(aux, X + 1.0)
+    (g,) = f_vjp(np.ones(3, np.float32))
+    _close(g, np.full(3, 3.0))
+
+
+def split(x):
+    return {"a": x * 2.0, "b": (snp.sin(x), x * x)}
+
+
+def test_vjp_pytree_output():
+    out, f_vjp = s2s.vjp(split, X)
+    _close(out["b"][1], X * X)
+    ct = {"a": np.ones(3, np.float32), "b": (np.full(3, 2.0, np.float32), np.ones(3, np.float32))}
+    (g,) = f_vjp(ct)
+    _close(g, 2.0 + 2.0 * np.cos(X) + 2 * X)
+
+
+def test_vjp_source():
+    _, f_vjp = s2s.vjp(lambda x: snp.sin(x) * x, X)
+    text = f_vjp.source()
+    assert "def fwd_" in text and "def bwd_" in text
+
+
+# ---------------------------------------------------------------------------
+# Pytrees in
+
+
+Params = collections.namedtuple("Params", ["w", "b"])
+
+
+def loss_list(p):
+    return snp.sum(p[0] * p[1]) + snp.sum(p[1])
+
+
+def loss_dict(p):
+    return snp.sum(snp.tanh(p["w"]) * p["b"]["scale"]) + p["c"] * p["c"]
+
+
+def loss_namedtuple(p):
+    return snp.sum(p.w * p.w) + snp.sum(p.b)
+
+
+def loss_namedtuple_indexed(p):
+    w, b = p
+    return snp.sum(w * w) + snp.sum(p[1])
+
+
+def loss_nested(layers, x):
+    for w, b in layers:
+        x = snp.tanh(x * w + b)
+    return snp.sum(x)
+
+
+def test_pytree_list_and_tuple():
+    g = s2s.grad(loss_list)([X, Y])
+    assert isinstance(g, list) and len(g) == 2
+    _close(g[0], Y)
+    _close(g[1], X + 1.0)
+    g = s2s.grad(loss_list)((X, Y))
+    assert isinstance(g, tuple)
+
+
+def test_pytree_dict():
+    p = {"w": X, "b": {"scale": Y}, "c": np.float32(1.5)}
+    g = s2s.grad(loss_dict)(p)
+    assert set(g) == {"w", "b", "c"} and set(g["b"]) == {"scale"}
+    _close(g["w"], (1 - np.tanh(X) ** 2) * Y)
+    _close(g["b"]["scale"], np.tanh(X))
+    _close(g["c"], 3.0)
+
+
+def test_pytree_namedtuple_unpacked_and_indexed():
+    g = s2s.grad(loss_namedtuple_indexed)(Params(X, Y))
+    assert isinstance(g, Params)
+    _close(g.w, 2 * X)
+    _close(g.b, np.ones(3))
+
+
+@pytest.mark.xfail(strict=True, reason="transforms: reading a namedtuple field (p.w) of an active "
+                                       "argument is rejected ('cannot differentiate through the "
+                                       "attribute')")
+def test_pytree_namedtuple_fields():
+    g = s2s.grad(loss_namedtuple)(Params(X, Y))
+    assert isinstance(g, Params)
+    _close(g.w, 2 * X)
+    _close(g.b, np.ones(3))
+
+
+def test_pytree_nested_layers_against_differences():
+    rng = np.random.default_rng(0)
+    layers = [(rng.normal(size=3), rng.normal(size=3)) for _ in range(2)]
+    x = rng.normal(size=3)
+    old = s2s.config.enable_x64
+    s2s.config.update("enable_x64", True)
+    try:
+        g = s2s.grad(loss_nested)(layers, x)
+        assert isinstance(g, list) and isinstance(g[0], tuple)
+        h = 1e-6
+        for i in range(2):
+            for j in range(2):
+                for k in range(3):
+                    up = [list(layer) for layer in layers]
+                    down = [list(layer) for layer in layers]
+                    up[i][j] = up[i][j].copy()
+                    up[i][j][k] += h
+                    down[i][j] = down[i][j].copy()
+                    down[i][j][k] -= h
+                    fd = (loss_nested(up, x) - loss_nested(down, x)) / (2 * h)
+                    _close(g[i][j][k], fd, rtol=1e-5)
+    finally:
+        s2s.config.update("enable_x64", old)
+
+
+# ---------------------------------------------------------------------------
+# How functions reach grad
+
+
+def test_decorators():
+    @s2s.grad
+    def d1(x):
+        return x * x * x
+
+    @s2s.grad(argnums=1)
+    def d2(x, y):
+        return x * y * y
+
+    @functools.partial(s2s.value_and_grad, argnums=(0, 1))
+    def d3(x, y):
+        return x * y
+
+    _close(d1(2.0), 12.0)
+    _close(d2(2.0, 3.0), 12.0)
+    value, (gx, gy) = d3(2.0, 5.0)
+    _close(value, 10.0)
+    _close((gx, gy), (5.0, 2.0))
+
+
+class Model:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def loss(self, x):
+        return snp.sum(snp.sin(x)) * self.scale
+
+    def __call__(self, x):
+        return snp.sum(x * x) * self.scale
+
+
+def test_bound_method_and_callable_object():
+    m = Model(3.0)
+    _close(s2s.grad(m.loss)(X), 3.0 * np.cos(X))
+    _close(s2s.grad(m)(X), 6.0 * X)
+
+
+def test_partial():
+    p = functools.partial(f_xy, X)
+    _close(s2s.grad(p)(Y), X * X + np.cos(Y))
+
+
+def uses_method(m, x):
+    return m.loss(x) * 2.0
+
+
+def test_calling_a_method_inside_says_what_to_do():
+    """Calls of methods inside a differentiated function are not supported yet: the
+    message names the call and what to do."""
+    m = Model(3.0)
+    with pytest.raises(S2SError) as info:
+        s2s.grad(uses_method, argnums=1)(m, X)
+    text = str(info.value)
+    assert "test_grad_api.py" in text and "m.loss" in text
+
+
+# ---------------------------------------------------------------------------
+# holomorphic, allow_int
+
+
+def test_holomorphic():
+    z = np.complex64(1.0 + 2.0j)
+    _close(s2s.grad(lambda v: v * v, holomorphic=True)(z), 2 * z)
+    _close(s2s.grad(lambda v: snp.exp(v) * v, holomorphic=True)(z), np.exp(z) * (1 + z))
+
+
+def test_holomorphic_needs_complex_input():
+    with pytest.raises(TypeError, match="holomorphic"):
+        s2s.grad(lambda v: v * v, holomorphic=True)(1.5)
+
+
+def test_complex_output_needs_holomorphic():
+    with pytest.raises(TypeError, match="holomorphic"):
+        s2s.grad(lambda v: v * v)(np.complex64(1.0 + 1.0j))
+
+
+def test_allow_int_gives_float0_zeros():
+    gx, gn = s2s.grad(lambda x, n: x * n, argnums=(0, 1), allow_int=True)(2.0, 3)
+    _close(gx, 3.0)
+    assert gn.dtype == s2s.api.float0 and gn.shape == ()
+    g = s2s.grad(lambda k: snp.sum(k * 2.0), allow_int=True)(np.arange(3))
+    assert g.dtype == s2s.api.float0 and g.shape == (3,)
+
+
+def test_integer_input_mentions_allow_int():
+    with pytest.raises(TypeError, match="allow_int=True"):
+        s2s.grad(lambda x: x * 2.0)(3)
+
+
+# ---------------------------------------------------------------------------
+# Error messages
+
+
+def test_non_scalar_output_suggests_jacrev_or_vjp():
+    with pytest.raises(TypeError) as info:
+        s2s.grad(lambda x: x * 2.0)(X)
+    text = str(info.value)
+    assert "scalar" in text and "(3,)" in text and "jacrev" in text and "vjp" in text
+
+
+def test_integer_output_is_explained():
+    with pytest.raises(TypeError, match="floating-point"):
+        s2s.grad(lambda x: snp.sum(x) > 0)(X)
+
+
+def with_try(x):
+    try:
+        y = x * 2.0
+    except ValueError:
+        y = x
+    return y
+
+
+def with_with(x):
+    with open(os.devnull) as fh:  # noqa: F841
+        y = x * 2.0
+    return y
+
+
+def with_yield(x):
+    yield x * 2.0
+
+
+G = 1.0
+
+
+def with_global(x):
+    global G
+    G = x
+    return x * 2.0
+
+
+def with_class(x):
+    class Local:
+        pass
+    return x * 2.0
+
+
+@pytest.mark.parametrize("fn,construct,offset", [
+    (with_try, "try", 1), (with_with, "with", 1), (with_yield, "yield", 1),
+    (with_global, "global", 1), (with_class, "class", 1)])
+def test_unsupported_syntax_names_file_line_and_remedy(fn, construct, offset):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2s.grad(fn)(1.0)
+    text = str(info.value)
+    line = fn.__code__.co_firstlineno + offset
+    assert f"test_grad_api.py:{line}" in text, text
+    assert construct in text and fn.__name__ in text
+    assert "Instead:" in text
+
+
+def no_rule(x):
+    return operator.mul(x, x) * 2.0
+
+
+def foreign_numpy(x):
+    return np.sinc(x) * 2.0
+
+
+def test_call_without_rule_or_source():
+    with pytest.raises(TransformError) as info:
+        s2s.grad(no_rule)(1.0)
+    text = str(info.value)
+    line = no_rule.__code__.co_firstlineno + 1
+    assert f"test_grad_api.py:{line}" in text and "operator.mul" in text
+    assert "rule" in text
+
+
+def test_numpy_function_without_counterpart():
+    with pytest.raises(TransformError) as info:
+        s2s.grad(foreign_numpy)(1.0)
+    text = str(info.value)
+    assert "np.sinc" in text and "s2s.numpy" in text
+
+
+def tensordot_loss(m):
+    return snp.sum(snp.tensordot(m, m, axes=1))
+
+
+@pytest.mark.xfail(strict=True, reason="transforms: a primitive without a vjp rule is "
+                                       "differentiated through its wrapper's source, and the "
+                                       "error points into s2s/lax/core.py")
+def test_primitive_without_rule_is_named():
+    with pytest.raises(TransformError) as info:
+        s2s.grad(tensordot_loss)(np.eye(2, dtype=np.float32))
+    text = str(info.value)
+    assert "test_grad_api.py" in text and "tensordot" in text
+
+
+# ---------------------------------------------------------------------------
+# Generated source
+
+
+def tanh_seed(x):
+    y = snp.exp(-2.0 * x)
+    return (1.0 - y) / (1.0 + y)
+
+
+def _helper(v):
+    return v * snp.sin(v)
+
+
+def calls_helper(x):
+    return _helper(x) * 2.0
+
+
+def test_source_is_readable():
+    text = s2s.source(s2s.grad(tanh_seed))
+    assert text.startswith("def grad_tanh_seed(x")
+    assert "# grad of: return (1.0 - y) / (1.0 + y)" in text
+    assert "# grad of: y = snp.exp(-2.0 * x)" in text
+    assert "bx" in text and "by" in text
+    compile(text, "<source>", "exec")  # valid Python
+    assert s2s.source(s2s.grad(tanh_seed)) == text  # deterministic
+
+
+def test_source_includes_called_functions():
+    text = s2s.source(s2s.grad(calls_helper))
+    assert "def grad_calls_helper" in text
+    assert "def fwd__helper" in text and "def bwd__helper" in text
+
+
+def test_verbose_prints_source_once(capsys):
+    g = s2s.grad(tanh_seed, verbose=True)
+    g(0.5)
+    g(0.7)
+    out = capsys.readouterr().out
+    assert out.count("def grad_tanh_seed") == 1
+    assert "# grad of:" in out
+
+
+def test_generated_code_points_at_user_lines():
+    """Errors in generated code name the user's file (tracebacks stay useful)."""
+    def fails(x):
+        return snp.log(x) * undefined_name  # noqa: F821
+
+    with pytest.raises(Exception) as info:
+        s2s.grad(fails)(1.0)
+    assert "test_grad_api.py" in str(info.value) or any(
+        "test_grad_api.py" in str(tb.path) for tb in info.traceback)
