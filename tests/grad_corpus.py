@@ -704,6 +704,7 @@ KNOWN_BUGS = {
                         None),
     "list_append": (_LIST_POP, ("second", "gradgrad")),
     "comprehension_cond": (_LIST_POP, ("second",)),
+    "comprehension": (_LIST_POP, ("second",)),
     "calls_kwargs": ("transforms: second order through a **kwargs call with a constant keyword "
                      "argument (KeyError)", ("second", "gradgrad")),
     "list_of_arrays": ("transforms: grad of builtin sum's adjoint `[g] * len(xs)` differentiates "

@@ -577,6 +577,13 @@ def_zero_derivative(zeros, ones, empty, zeros_like, ones_like, empty_like, arang
                     tri, geomspace)
 
 
+@def_vjp(asarray, asanyarray, array)
+def _asarray_vjp(ans, a, dtype=None, *args, **kwargs):
+    # A list of arrays was stacked: its adjoint is the tuple of rows.
+    d[a] = np.unstack(np.reshape(d[ans], np.shape(a))) if isinstance(a, (list, tuple)) else \
+        np.reshape(d[ans], np.shape(a))
+
+
 @def_vjp(copy)
 def _copy_vjp(ans, a, order="K"):
     d[a] = d[ans]

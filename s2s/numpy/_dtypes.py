@@ -15,7 +15,7 @@ True
 import numpy as onp
 
 from s2s import dtypes
-from s2s.lax.core import Tracer
+from s2s.lax.core import Tracer, d, def_vjp, def_zero_derivative
 
 __all__ = [
     "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
@@ -255,6 +255,20 @@ def isscalar(element):
         return element.ndim == 0
     return onp.isscalar(element)
 
+
+
+# ---------------------------------------------------------------------------
+# Derivative templates (reverse mode). ``np`` is bound by the transformation.
+
+np = None
+
+def_zero_derivative(result_type, promote_types, can_cast, finfo, iinfo, issubdtype, isdtype,
+                    isscalar, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool_)
+
+
+@def_vjp(bfloat16, float16, float32, float64, complex64, complex128)
+def _scalar_type_vjp(ans, x=0):
+    d[x] = np.astype(d[ans], np.result_type(x))
 
 # Imported last: these modules import this one (their functions are looked up at call time).
 from s2s.numpy._arraylike import dtype_of  # noqa: E402

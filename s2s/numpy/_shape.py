@@ -24,7 +24,7 @@ from s2s.numpy._primitive import numpy_primitive
 __all__ = [
     "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis",
     "expand_dims", "squeeze", "concatenate", "concat", "stack", "hstack", "vstack", "dstack",
-    "column_stack", "row_stack", "split", "array_split", "hsplit", "vsplit", "dsplit", "tile",
+    "column_stack", "row_stack", "unstack", "split", "array_split", "hsplit", "vsplit", "dsplit", "tile",
     "repeat", "broadcast_to", "broadcast_arrays", "broadcast_shapes", "flip", "fliplr", "flipud",
     "roll", "rot90", "pad", "atleast_1d", "atleast_2d", "atleast_3d", "append", "insert",
     "delete", "shape", "ndim", "size",
@@ -280,6 +280,20 @@ def stack(arrays, axis=0, dtype=None):
     axis = canonicalize_axis("stack", static_int("stack", "axis", axis), len(shapes[0]) + 1)
     return lax.concatenate(*[lax.expand_dims(x, dimensions=(axis,)) for x in arrays],
                            dimension=axis)
+
+
+def unstack(x, /, *, axis=0):
+    """The slices of ``x`` along ``axis``, as a tuple (the inverse of ``stack``).
+
+    >>> import s2s.numpy as np
+    >>> [a.tolist() for a in np.unstack(np.arange(4).reshape(2, 2))]
+    [[0, 1], [2, 3]]
+    """
+    x = as_operand(x)
+    shp = shape_of(x)
+    axis = canonicalize_axis("unstack", static_int("unstack", "axis", axis), len(shp))
+    return tuple(lax.squeeze(_slice_axis(x, axis, i, i + 1, shp), dimensions=(axis,))
+                 for i in _range(shp[axis]))
 
 
 def atleast_1d(*arys):
@@ -979,7 +993,12 @@ def _concatenate_vjp(ans, arrays, axis=0, dtype=None):
 
 @def_vjp(stack)
 def _stack_vjp(ans, arrays, axis=0, dtype=None):
-    d[arrays] = list(np.moveaxis(d[ans], axis, 0))
+    d[arrays] = np.unstack(d[ans], axis=axis)
+
+
+@def_vjp(unstack)
+def _unstack_vjp(ans, x, /, *, axis=0):
+    d[x] = np.stack([np.zeros_like(p) if g is None else g for p, g in zip(ans, d[ans])], axis)
 
 
 # Imported last: these modules import this one (their functions are looked up at call time).
