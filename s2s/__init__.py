@@ -11,6 +11,7 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from s2s.config import config  # noqa: F401,E402
+from s2s.array import Array  # noqa: F401,E402
 from s2s import tree_util  # noqa: F401
 from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)
 from s2s.api import jit, grad, value_and_grad, vjp, source  # noqa: F401

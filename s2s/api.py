@@ -12,12 +12,16 @@ import logging
 import numpy as np
 
 from s2s import dtypes
+from s2s.array import Array
 from s2s.codegen.stablehlo import verify_and_print
 from s2s.config import config
 from s2s.lax.core import ShapedArray, Tracer, abstractify
 from s2s.trace.staging import stage
 from s2s.tree_util import tree_flatten, tree_unflatten
 from s2s.xla.runtime import compile_module
+
+# Host arrays of the fast paths: NumPy's and s2s's eager type (a view of it).
+_HOST_ARRAYS = (np.ndarray, Array)
 
 logger = logging.getLogger("s2s")
 
@@ -75,7 +79,7 @@ class _Compiled:
         out = []
         for c in self.captured:
             v = c.read()
-            if type(v) is not np.ndarray or v.shape != c.shape or v.dtype != c.dtype:
+            if type(v) not in _HOST_ARRAYS or v.shape != c.shape or v.dtype != c.dtype:
                 return None
             out.append(v)
         return out
@@ -204,7 +208,7 @@ class JitFunction:
             except (KeyError, AttributeError, TypeError):
                 entry = None
             if entry is not None and entry[2] == config.enable_x64 and all(
-                    type(a) is np.ndarray for a in args):
+                    type(a) in _HOST_ARRAYS for a in args):
                 compiled = entry[0]
                 if compiled.captured:
                     extra = compiled.captured_values()
@@ -248,7 +252,7 @@ class JitFunction:
         """Registers the fast path for calls whose arguments are plain arrays of the compiled dtypes."""
         if self._fast is None or kwargs or len(leaves) != len(args):
             return
-        if not all(type(a) is np.ndarray and a.dtype == av.dtype and not av.weak_type
+        if not all(type(a) in _HOST_ARRAYS and a.dtype == av.dtype and not av.weak_type
                    for a, av in zip(args, avals)):
             return
         from s2s.tree_util import treedef_is_leaf
@@ -344,7 +348,7 @@ def _leaf_dtype(x):
 def _check_differentiable(name, tree, allow_int, holomorphic, which):
     from s2s.tree_util import tree_leaves
     for leaf in tree_leaves(tree):
-        if type(leaf) is np.ndarray and leaf.dtype.kind == "f" and not holomorphic:
+        if type(leaf) in _HOST_ARRAYS and leaf.dtype.kind == "f" and not holomorphic:
             continue  # the common case
         dt = _leaf_dtype(leaf)
         if holomorphic and dt.kind != "c":
@@ -378,7 +382,7 @@ def _zeros_for(primal):
 def _match_structure(primal, adj):
     """The adjoint shaped like ``primal``: zeros for ``None``, containers rebuilt."""
     from s2s.tree_util import tree_flatten, treedef_is_leaf
-    if type(adj) is np.ndarray and type(primal) is np.ndarray and adj.dtype == primal.dtype \
+    if type(adj) in _HOST_ARRAYS and type(primal) in _HOST_ARRAYS and adj.dtype == primal.dtype \
             and adj.shape == primal.shape:
         return adj  # the common case, checked first
     if isinstance(primal, (list, tuple)):

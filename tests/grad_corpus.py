@@ -695,6 +695,7 @@ KNOWN_BUGS = {
                         None),
     "list_append": (_LIST_POP, ("second", "gradgrad")),
     "comprehension_cond": (_LIST_POP, ("second",)),
+    "comprehension": (_LIST_POP, ("second",)),
     "calls_kwargs": ("transforms: second order through a **kwargs call with a constant keyword "
                      "argument (KeyError)", ("second", "gradgrad")),
     "reductions_mix": ("s2s.numpy: cumsum's source calls onp.asarray and tensordot (a NumPy-level "

@@ -399,7 +399,7 @@ def no_rule(x):
 
 
 def foreign_numpy(x):
-    return np.sinc(x) * 2.0
+    return np.i0(x) * 2.0
 
 
 def test_call_without_rule_or_source():
@@ -415,7 +415,7 @@ def test_numpy_function_without_counterpart():
     with pytest.raises(TransformError) as info:
         s2s.grad(foreign_numpy)(1.0)
     text = str(info.value)
-    assert "np.sinc" in text and "s2s.numpy" in text
+    assert "np.i0" in text and "s2s.numpy" in text
 
 
 def tensordot_loss(m):

@@ -699,7 +699,7 @@ def test_python_scalars_give_0d_arrays(label):
     op = OPS[label]
     case = {"shapes": ((), ()) if op.nargs == 2 else (), "dtypes": _all_python_kinds(op)}
     out = op.fn(*make_args(op, case))
-    assert type(out) is np.ndarray and out.shape == ()
+    assert isinstance(out, np.ndarray) and out.shape == ()
 
 
 @pytest.mark.parametrize("fn,args,dtype", [

@@ -25,6 +25,7 @@ import itertools
 import numpy as np
 
 from s2s import dtypes
+from s2s.array import Array
 from s2s.errors import S2SError
 
 RULE_SLOTS = ("impl", "abstract_eval", "lower", "jvp", "vjp", "batch")
@@ -104,18 +105,21 @@ class Primitive:
 
 
 def _canonicalize_output(out):
-    # Eager results are arrays, 0-d included, never NumPy scalars (as under jit).
+    """An eager result as an ``Array`` (a view; 0-d stays 0-d) of its canonical dtype.
+
+    Eager results are arrays, 0-d included, never NumPy scalars (as under jit).
+    """
     if isinstance(out, np.generic):
         out = np.asarray(out)
     dt = getattr(out, "dtype", None)
     if dt is None:
         if type(out) in (float, int, complex, bool):
-            return np.asarray(out, dtypes.python_scalar_dtype(out))
+            return np.asarray(out, dtypes.python_scalar_dtype(out)).view(Array)
         return out
     canon = dtypes.canonicalize_dtype(dt)
     if canon != dt:
-        return out.astype(canon)
-    return out
+        out = out.astype(canon)
+    return out.view(Array) if type(out) is np.ndarray else out
 
 
 def _eager_error(prim, args, params, exc):

@@ -1,17 +1,25 @@
 """``s2s.numpy``: the NumPy API on ``s2s.lax``.
 
 Port code by changing ``import numpy as np`` to ``import s2s.numpy as np``.
-Eager calls return NumPy arrays; under ``jit`` the same calls stage XLA.
+Eager calls return ``s2s.Array`` (a NumPy array with ``.at``); under ``jit`` the
+same calls stage XLA. NumPy functions that s2s does not have yet raise
+``NotImplementedError`` naming the closest alternative.
 
 >>> import s2s.numpy as np
 >>> np.tanh(np.zeros(2))
 array([0., 0.], dtype=float32)
 """
+from s2s.array import Array  # noqa: F401
 from s2s.numpy import _array_methods
+from s2s.numpy._dtypes import *  # noqa: F401,F403
 from s2s.numpy._ufuncs import *  # noqa: F401,F403
+from s2s.numpy._creation import *  # noqa: F401,F403
+from s2s.numpy._shape import *  # noqa: F401,F403
+from s2s.numpy._indexing import *  # noqa: F401,F403
 from s2s.numpy._linalg_basic import *  # noqa: F401,F403
 from s2s.numpy._reductions import *  # noqa: F401,F403
 from s2s.numpy._sorting import *  # noqa: F401,F403
 from s2s.numpy import linalg  # noqa: F401
+from s2s.numpy._missing import __getattr__  # noqa: F401
 
 _array_methods.install()

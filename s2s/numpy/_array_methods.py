@@ -1,26 +1,45 @@
 """Operators, NumPy protocols and array methods for tracers.
 
 Installed on ``s2s.lax.core.Tracer`` when ``s2s.numpy`` is imported, so staged
-values behave like NumPy arrays: ``x * 2``, ``x.T``, ``x.sum(0)``, and also
-``numpy.exp(x)`` (through ``__array_ufunc__``) route to s2s's own functions.
-"""
-import numpy as _onp
+values behave like NumPy arrays: ``x * 2``, ``x @ w``, ``x.T``, ``x.sum(0)``,
+``x[1:, None]``, ``x.at[i].set(v)``, and also ``numpy.exp(x)`` (through
+``__array_ufunc__``) route to s2s's own functions. Methods look their function
+up in ``s2s.numpy`` when called, so functions added there later are picked up.
 
+Staged values are immutable: ``x[i] = v`` raises and says to write
+``x = x.at[i].set(v)``; anything that needs a concrete value (``float(x)``,
+``x.item()``, ``numpy.asarray(x)``) raises ``ConcretizationError``.
+"""
+from s2s.array import _IndexUpdateHelper
+from s2s.errors import ConcretizationError
 from s2s.lax.core import Tracer
+
+
+def _np():
+    import s2s.numpy as np
+    return np
 
 
 def _binop(name, reflected=False):
     def method(self, other):
-        import s2s.numpy as np
-        fn = getattr(np, name)
+        fn = getattr(_np(), name)
         return fn(other, self) if reflected else fn(self, other)
+    method.__name__ = name
     return method
 
 
 def _unop(name):
     def method(self):
-        import s2s.numpy as np
-        return getattr(np, name)(self)
+        return getattr(_np(), name)(self)
+    method.__name__ = name
+    return method
+
+
+def _delegate(name):
+    def method(self, *args, **kwargs):
+        return getattr(_np(), name)(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"Same as ``s2s.numpy.{name}(self, ...)``."
     return method
 
 
@@ -33,13 +52,18 @@ _BINOPS = {
 _COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
             "gt": "greater", "ge": "greater_equal"}
 _UNOPS = {"neg": "negative", "pos": "positive", "abs": "absolute", "invert": "invert"}
+_METHODS = [
+    "sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "any", "all",
+    "cumsum", "cumprod", "ptp", "argsort", "sort", "searchsorted", "nonzero", "clip", "round",
+    "conj", "conjugate", "dot", "take", "repeat", "swapaxes", "squeeze", "trace", "diagonal",
+    "ravel", "compress", "choose",
+]
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    import s2s.numpy as np
     if method != "__call__" or kwargs.get("out") is not None:
         return NotImplemented
-    fn = getattr(np, ufunc.__name__, None)
+    fn = getattr(_np(), ufunc.__name__, None)
     if fn is None:
         raise NotImplementedError(f"numpy.{ufunc.__name__} has no s2s counterpart yet")
     kwargs.pop("out", None)
@@ -47,7 +71,6 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 def _array_function(self, func, types, args, kwargs):
-    import s2s.numpy as np
     from s2s.numpy import twins
     twin = twins.twin_of(func)
     if twin is None:
@@ -58,8 +81,80 @@ def _array_function(self, func, types, args, kwargs):
     return twin(*args, **kwargs)
 
 
+def _getitem(self, idx):
+    from s2s.numpy._indexing import getitem
+    return getitem(self, idx)
+
+
+def _setitem(self, idx, value):
+    raise TypeError(f"staged arrays are immutable: {type(self).__name__} does not support item "
+                    "assignment (x[idx] = value). Write x = x.at[idx].set(value) instead (or "
+                    ".add, .multiply, .min, .max for x[idx] += value and friends)")
+
+
+def _iter(self):
+    if not self.shape:
+        raise TypeError("iteration over a 0-d array")
+    return (self[i] for i in range(self.shape[0]))
+
+
+def _reshape(self, *shape, order="C", **kwargs):
+    if "shape" in kwargs:
+        shape = kwargs.pop("shape")
+    elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    if kwargs:
+        raise TypeError(f"reshape() got unexpected keyword arguments {sorted(kwargs)}")
+    return _np().reshape(self, shape, order=order)
+
+
+def _transpose(self, *axes):
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return _np().transpose(self, axes or None)
+
+
+def _astype(self, dtype, copy=False, order="K"):
+    return _np().astype(self, dtype)
+
+
+def _flatten(self, order="C"):
+    return _np().ravel(self, order=order)
+
+
+def _concrete(what):
+    def method(self, *args, **kwargs):
+        raise ConcretizationError(
+            f"{what} needs the value of a staged array ({self!r}), which is only known when "
+            "the compiled function runs; return the array from the jitted function instead")
+    method.__name__ = what
+    return method
+
+
+def _round(self, ndigits=None):
+    return _np().round(self, 0 if ndigits is None else ndigits)
+
+
+_PROPERTIES = {
+    "T": lambda self: _np().transpose(self),
+    "mT": lambda self: _np().matrix_transpose(self),
+    "real": lambda self: _np().real(self),
+    "imag": lambda self: _np().imag(self),
+    "at": lambda self: _IndexUpdateHelper(self),
+    "nbytes": lambda self: self.size * self.dtype.itemsize,
+    "itemsize": lambda self: self.dtype.itemsize,
+}
+
+_SPECIAL = {
+    "__getitem__": _getitem, "__setitem__": _setitem, "__iter__": _iter,
+    "__round__": _round, "reshape": _reshape, "transpose": _transpose, "astype": _astype,
+    "flatten": _flatten, "__array_ufunc__": _array_ufunc,
+    "__array_function__": _array_function,
+}
+
+
 def install(cls=Tracer):
-    """Puts the NumPy-style operators and methods on ``cls``."""
+    """Puts the NumPy-style operators, properties and methods on ``cls``."""
     for short, name in _BINOPS.items():
         setattr(cls, f"__{short}__", _binop(name))
         setattr(cls, f"__r{short}__", _binop(name, reflected=True))
@@ -67,5 +162,12 @@ def install(cls=Tracer):
         setattr(cls, f"__{short}__", _binop(name))
     for short, name in _UNOPS.items():
         setattr(cls, f"__{short}__", _unop(name))
-    cls.__array_ufunc__ = _array_ufunc
-    cls.__array_function__ = _array_function
+    for name in _METHODS:
+        setattr(cls, name, _delegate(name))
+    for name, getter in _PROPERTIES.items():
+        setattr(cls, name, property(getter))
+    for name, fn in _SPECIAL.items():
+        setattr(cls, name, fn)
+    for name in ("item", "tolist", "__array__"):
+        if name not in vars(cls):  # subclasses (StagedTracer) keep their own, richer message
+            setattr(cls, name, _concrete(name))

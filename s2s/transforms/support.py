@@ -9,8 +9,11 @@ import copy as _copy
 
 import numpy as onp
 
+from s2s.array import Array
 from s2s.errors import S2SError
 from s2s.lax.core import Tracer
+
+_HOST_ARRAYS = (onp.ndarray, Array)  # eager arrays: NumPy's, and s2s's view of them
 
 
 def _snp():
@@ -56,9 +59,9 @@ def values(d):
     return list(d.values())
 
 
-def dict_get(d, key, default=None):
-    """``d.get(key, default)``."""
-    return d.get(key, default)
+def dict_get(d, *args, **kwargs):
+    """``d.get(key, default)``, or another object's ``get`` (``x.at[i].get(mode="fill")``)."""
+    return d.get(*args, **kwargs)
 
 
 def copy(x):
@@ -179,7 +182,7 @@ def unbroadcast(g, x):
     """Sums ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
     if g is None:
         return None
-    if type(g) is onp.ndarray and type(x) is onp.ndarray and g.shape == x.shape:
+    if type(g) in _HOST_ARRAYS and type(x) in _HOST_ARRAYS and g.shape == x.shape:
         return g  # the common case, checked first: eager arrays of equal shape
     if isinstance(g, Tracer) or isinstance(x, Tracer):
         shape = tuple(_shape(x))

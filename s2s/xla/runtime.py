@@ -16,6 +16,7 @@ import numpy as np
 
 import ml_dtypes
 
+from s2s.array import Array
 from s2s.config import config
 from s2s.xla import lapack
 
@@ -140,10 +141,13 @@ class Executable:
         if self._handlers is None:
             # jaxlib's own conversion: it imports jax (for avals), so it is only
             # the fallback, for results the buffer protocol cannot carry (bfloat16).
-            return [np.asarray(r[0]) for r in results.disassemble_into_single_device_arrays()]
+            return [np.asarray(r[0]).view(Array)
+                    for r in results.disassemble_into_single_device_arrays()]
         # Wrapping results with our own avals and reading them through the buffer
         # protocol keeps jax out of the process (CPU buffers live in host memory).
-        return [np.asarray(memoryview(r)) for r in results.consume_with_handlers(self._handlers)]
+        # Results are ``Array`` views (eager results are too), so ``.at`` works on them.
+        return [np.asarray(memoryview(r)).view(Array)
+                for r in results.consume_with_handlers(self._handlers)]
 
     def hlo_text(self):
         """XLA's optimized HLO, for inspection."""
