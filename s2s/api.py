@@ -530,9 +530,30 @@ class GradFunction:
             raise _with_user_location(e, self._name, self._fun)
 
     def __s2s_convert__(self):
-        # Under jit, differentiate the *converted* function: its control flow
-        # becomes if_stmt/while_stmt/for_stmt calls whose reverse rules stage
-        # cond/while loops (a Python stack cannot live inside a compiled loop).
+        """What jit runs for ``jit(grad(f))``.
+
+        First the generated gradient source, converted like any function (its
+        Python stack works where the loops it sits in are concrete). Where that
+        cannot be staged (a stack inside a loop with a staged condition, a
+        variable defined on one staged path only), the gradient of the
+        *converted* ``f``: its control flow is if_stmt/while_stmt/for_stmt
+        calls whose reverse rules stage cond/while loops themselves.
+        """
+        from s2s.errors import S2SError
+        from s2s.transforms.convert import converted
+        gen = converted(self._build()[0]) if self._build() != "traced" else None
+        inner = self
+
+        def run(*args, **kwargs):
+            if gen is not None:
+                try:
+                    return inner._call(args, kwargs, gen=gen)
+                except (S2SError, TypeError, ValueError, IndexError):
+                    pass
+            return inner._converted_grad()._call(args, kwargs)
+        return run
+
+    def _converted_grad(self):
         if self._for_jit is None:
             from s2s.transforms.convert import converted_for_grad
             from s2s.parse.source import unwrap
@@ -544,10 +565,11 @@ class GradFunction:
                                          self._allow_int, self._with_value, False)
         return self._for_jit
 
-    def _call(self, args, kwargs):
+    def _call(self, args, kwargs, gen=None):
         if self._build() == "traced":
             return self._traced_call(args, kwargs)
-        gen, _, _, bound, nums = self._build()
+        built_gen, _, _, bound, nums = self._build()
+        gen = gen or built_gen
         args = list(args)
         for i in nums:
             if i >= len(args):
@@ -690,6 +712,7 @@ def source(fun):
         from s2s.transforms.convert import source as converted_source
         inner = fun._fun
         if isinstance(inner, GradFunction):
-            return inner.__s2s_convert__().source()
+            from s2s.transforms.convert import source as converted_source
+            return converted_source(inner._build()[0])
         return converted_source(inner)
     return inspect.getsource(fun)

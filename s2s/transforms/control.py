@@ -111,11 +111,14 @@ class _Control:
         return [s]
 
     def convert_calls(self, s):
-        """Calls of user functions go through ``converted_call`` (converted when called)."""
+        """Calls of user functions go through ``converted_call`` (converted when called);
+        ``not x`` becomes ``not_(x)``, which also works on staged booleans."""
         for node in gast.walk(s):
             if isinstance(node, gast.Call) and self.ctx.is_user_call(node):
                 node.args = [node.func] + node.args
                 node.func = self.op("converted_call")
+        if isinstance(s, gast.Assign) and isinstance(s.value, gast.UnaryOp) and isinstance(s.value.op, gast.Not):
+            s.value = gast.Call(func=self.op("not_"), args=[s.value.operand], keywords=[])
 
     def undefined_inits(self, names, assigned, s):
         out = []

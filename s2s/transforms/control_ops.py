@@ -208,6 +208,13 @@ def _staged_array_loop(xs, body, state, names):
     return out[1:]
 
 
+def not_(x):
+    """``not x``, also for a staged boolean (elementwise ``~``, or ``x == 0``)."""
+    if isinstance(x, Tracer):
+        return x == 0 if x.dtype != onp.bool_ else ~x
+    return not x
+
+
 # ---------------------------------------------------------------------------
 # calls
 
@@ -235,6 +242,9 @@ def _defined_or_none(values):
     return tuple(None if isinstance(v, Undefined) else v for v in values)
 
 
+
+
+
 def _add_cts(a, b):
     from s2s.transforms.support import add_grad
     return tuple(add_grad(x, y) for x, y in zip(a, b))
@@ -255,7 +265,7 @@ def if_stmt_vjp(ct, cond, true_fn, false_fn, inputs, consts=()):
 def while_stmt_vjp(ct, ans, test, body, state, consts=()):
     """``(ct_state, ct_consts)`` for ``while_stmt`` (recorded trips, or a bounded buffer)."""
     cf = _cf()
-    consts, state, n = tuple(consts), tuple(state), len(consts)
+    consts, state, n = tuple(consts), _defined_or_none(state), len(consts)
     staged = any(isinstance(v, Tracer) for v in consts + state) or isinstance(test(*consts, *state), Tracer)
     if not staged:
         states, x = [], state
@@ -295,7 +305,7 @@ def _as_bool(c):
 def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
     """``(ct_state, ct_consts, ct_iterable)`` for ``for_stmt``."""
     cf = _cf()
-    consts, state, n = tuple(consts), tuple(state), len(consts)
+    consts, state, n = tuple(consts), _defined_or_none(state), len(consts)
     if isinstance(iterable, StagedRange) or isinstance(iterable, Tracer):
         return _staged_for_vjp(ct, ans, iterable, body, state, consts)
     items = list(iterable)

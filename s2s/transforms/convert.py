@@ -23,7 +23,7 @@ _RUNTIME = {
     "if_stmt": control_ops.if_stmt, "while_stmt": control_ops.while_stmt,
     "for_stmt": control_ops.for_stmt, "srange": control_ops.srange,
     "Undefined": control_ops.Undefined, "converted_call": control_ops.converted_call,
-    "setitem": support.setitem,
+    "setitem": support.setitem, "not_": control_ops.not_,
 }
 
 _converted = weakref.WeakKeyDictionary()

@@ -646,7 +646,16 @@ class _Reverse:
         items = self.adjoint_items(s, value, result_name, dans_read)
         body = []
         for item in items:
-            if isinstance(item, templates.Contribution):
+            if isinstance(item, templates.Contribution) and not isinstance(item.operand, gast.Name):
+                # d[args] for a tuple/dict of atoms (``*args``): spread over the atoms.
+                temp = self.namer.new("b_parts")
+                body.append(q.assign(temp, item.expr))
+                for sub in self.spread_adjoint(item.operand, temp):
+                    if isinstance(sub, templates.Contribution):
+                        body += self.accumulate(sub.operand, sub.expr, inner_state, sub.maybe_none)
+                    else:
+                        body.append(sub)
+            elif isinstance(item, templates.Contribution):
                 body += self.accumulate(item.operand, item.expr, inner_state, item.maybe_none)
             else:
                 body.append(item)

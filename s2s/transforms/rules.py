@@ -194,7 +194,7 @@ from s2s.transforms import control_ops as C  # noqa: E402
 
 if_stmt_vjp = while_stmt_vjp = for_stmt_vjp = converted_call_vjp = None
 
-def_zero_derivative(C.srange, C.Undefined)
+def_zero_derivative(C.srange, C.Undefined, C.not_)
 
 
 @def_vjp(C.if_stmt)
