@@ -683,12 +683,6 @@ _LIST_POP = ("transforms: grad of generated code that pops a list (append in a l
 KNOWN_BUGS = {
     "list_mutation": ("transforms: second order of list.append then list.pop then index "
                       "assignment gives a wrong second derivative", ("second", "gradgrad")),
-    "deep_nesting": (_LOOP_CALL_TAPE, None),
-    "helper_in_loop": (_LOOP_CALL_TAPE, None),
-    "loop_if_break_continue": ("transforms: `for i, v in enumerate(a)` with `break` differentiates "
-                               "enumerate itself (no derivative rule)", None),
-    "nested_lambda_default": ("transforms: a lifted lambda/nested def loses its default "
-                              "arguments (missing positional argument)", None),
     "closure_in_loop": ("transforms: a function defined inside a loop body cannot be called "
                         "('calls a value')", None),
     "calls_star_args": ("transforms: a call with *args into a user function is not supported yet",

@@ -114,10 +114,18 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     body = "".join("    " + line + "\n" if line else "\n" for line in text.split("\n"))
     full = header + body + f"    return {fdef.name}\n"
     register_source(filename, full)
-    module_code = compile(full, filename, "exec")
+    # Compiled under a private name: inside the factory, the function's own name
+    # would otherwise become a closure variable, and a recursive call must reach
+    # the module-level function (as in the user's code), not this one.
+    private = "__s2s_generated__"
+    first = body.index(f"def {fdef.name}(")
+    compiled = header + body[:first] + body[first:].replace(f"def {fdef.name}(", f"def {private}(", 1) \
+        + f"    return {private}\n"
+    module_code = compile(compiled, filename, "exec")
     factory_code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
     code = next(c for c in factory_code.co_consts
-                if isinstance(c, types.CodeType) and c.co_name == fdef.name)
+                if isinstance(c, types.CodeType) and c.co_name == private)
+    code = code.replace(co_name=fdef.name, co_qualname=fdef.name)
     closure = tuple(cells[n] for n in code.co_freevars)
     fn = types.FunctionType(code, globals_, fdef.name, defaults, closure)
     if kwdefaults:

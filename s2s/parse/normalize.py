@@ -270,23 +270,28 @@ class _JumpLowering:
         if isinstance(loop, gast.While):
             loop.test = gast.BoolOp(op=gast.And(), values=[loop.test, _not(flag)])
             return loop
-        # for target in iterable -> index loop over a sequence, as a while loop.
-        seq = self.namer.new("seq")
+        # for i in range(a, b): a counter in a while loop that stops at the break.
+        # Other sequences keep their `for`, with the body skipped once broken
+        # (their length is known, so under jit the loop runs in Python).
+        it = loop.iter
+        if not (_is_range(it) and len(it.args) <= 2):
+            loop.body = [_loc(gast.If(test=_not(flag), body=loop.body, orelse=[]), loop)]
+            return loop
         k = self.namer.new("k")
-        stmts = [q.assign(seq, gast.Call(func=q.name(self.support["as_sequence"]), args=[loop.iter],
-                                         keywords=[])),
-                 q.assign(k, q.const(0))]
+        start = it.args[0] if len(it.args) == 2 else q.const(0)
+        stmts = [q.assign(k, start)]
         test = gast.BoolOp(op=gast.And(), values=[
-            gast.Compare(left=q.name(k), ops=[gast.Lt()],
-                         comparators=[gast.Call(func=q.name("len"), args=[q.name(seq)], keywords=[])]),
-            _not(flag)])
-        body = [gast.Assign(targets=[loop.target],
-                            value=gast.Subscript(value=q.name(seq), slice=q.name(k), ctx=gast.Load()),
-                            type_comment=None)]
+            gast.Compare(left=q.name(k), ops=[gast.Lt()], comparators=[it.args[-1]]), _not(flag)])
+        body = [gast.Assign(targets=[loop.target], value=q.name(k), type_comment=None)]
         body += loop.body
         body.append(q.assign(k, gast.BinOp(left=q.name(k), op=gast.Add(), right=q.const(1))))
         new = gast.While(test=test, body=body, orelse=[])
         return _loc(stmts + [new], loop)
+
+
+def _is_range(node):
+    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range"
+            and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args))
 
 
 def _sets(s, flag, kind):

@@ -148,6 +148,9 @@ class _Control:
         partial = {n: ("if" if n in in_true else "else") for n in outs
                    if (n in in_true) != (n in in_false) and n not in assigned and n not in self.params}
         keywords = []
+        appended = sorted(_appended_lists(s.body + s.orelse) - set(outs))
+        if appended:
+            keywords.append(gast.keyword(arg="mutates", value=_names_const(appended)))
         if partial:
             keywords = [gast.keyword(arg="partial", value=gast.Dict(
                 keys=[q.const(k) for k in sorted(partial)], values=[q.const(partial[k]) for k in sorted(partial)]))]
@@ -217,6 +220,16 @@ class _Control:
         sub.scope |= self.scope
         inner.body = sub.block(inner.body, set(params))
         return inner
+
+
+def _appended_lists(stmts):
+    """Lists a block appends to (normal form: ``append(xs, v)`` support calls)."""
+    out = set()
+    for n in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id.startswith("append") \
+                and n.args and isinstance(n.args[0], gast.Name):
+            out.add(n.args[0].id)
+    return out
 
 
 def _free_vars(fdef):

@@ -39,6 +39,20 @@ def _defined(values):
     return [not isinstance(v, Undefined) for v in values]
 
 
+def _absent(v):
+    return v is None or isinstance(v, Undefined)
+
+
+def _aval(v):
+    from s2s.lax.core import abstractify
+    return abstractify(v)
+
+
+def _zeros(aval):
+    from s2s import lax
+    return lax.broadcast_in_dim(onp.zeros((), aval.dtype), shape=aval.shape, broadcast_dimensions=())
+
+
 def _lax():
     from s2s import lax
     return lax
@@ -48,7 +62,7 @@ def _lax():
 # if
 
 
-def if_stmt(cond, true_fn, false_fn, inputs, names, partial=None, consts=()):
+def if_stmt(cond, true_fn, false_fn, inputs, names, partial=None, consts=(), mutates=()):
     """``if cond: true_fn(*inputs) else: false_fn(*inputs)``; returns the variables ``names``.
 
     ``inputs`` are the values of the variables a branch may pass through or reads
@@ -59,6 +73,11 @@ def if_stmt(cond, true_fn, false_fn, inputs, names, partial=None, consts=()):
         true_fn, false_fn = _bind_consts(true_fn, consts), _bind_consts(false_fn, consts)
     if not isinstance(cond, Tracer):
         return true_fn(*inputs) if cond else false_fn(*inputs)
+    if mutates:
+        raise TransformError(
+            f"the list {mutates[0]!r} is appended to inside an `if` whose condition is a staged "
+            "value, so its length would depend on the data",
+            hint="build an array of fixed size and select with np.where, or keep this `if` out of jit")
     return _staged_if(cond, true_fn, false_fn, tuple(inputs), names, partial or {})
 
 
@@ -76,21 +95,34 @@ def _staged_if(cond, true_fn, false_fn, inputs, names, partial):
                 "condition is a staged value, and is used afterwards",
                 hint=f"assign {name!r} a value before the `if` (or in both branches)")
     carried = [n not in undefined for n in names]
-    known = _defined(inputs)
+    known = [k and v is not None for k, v in zip(_defined(inputs), inputs)]
     operands = [v for v, k in zip(inputs, known) if k]
+    seen = {}  # output index -> aval, from whichever branch defined it first
 
     def fill(ops):
         it = iter(ops)
         return [next(it) if k else v for v, k in zip(inputs, known)]
 
-    def branch(fn):
+    def branch(fn, other):
         def run(*ops):
-            out = fn(*fill(ops))
+            out = list(fn(*fill(ops)))
+            missing = [i for i, (o, c) in enumerate(zip(out, carried)) if c and _absent(o)]
+            if missing and any(i not in seen for i in missing):
+                # Learn the other branch's outputs (traced here, unused: XLA drops them).
+                for i, o in enumerate(other(*fill(ops))):
+                    if not _absent(o):
+                        seen.setdefault(i, _aval(o))
+            for i in missing:
+                if i in seen:  # defined on the other path only: a placeholder of its type
+                    out[i] = _zeros(seen[i])
+            for i, o in enumerate(out):
+                if not _absent(o):
+                    seen.setdefault(i, _aval(o))
             return tuple(_as_loop_value(o) for o, c in zip(out, carried) if c)
         return run
 
     pred = cond if cond.dtype == onp.bool_ else cond != 0
-    results = lax.cond(pred, branch(true_fn), branch(false_fn), *operands)
+    results = lax.cond(pred, branch(true_fn, false_fn), branch(false_fn, true_fn), *operands)
     results = list(results) if isinstance(results, (tuple, list)) else [results]
     it = iter(results)
     return tuple(next(it) if c else Undefined(n) for c, n in zip(carried, names))
@@ -122,12 +154,8 @@ def _condition_is_staged(test, state):
 
 def _staged_while(test, body, state, names):
     lax = _lax()
-    for v, n in zip(state, names):
-        if isinstance(v, Undefined):
-            raise TransformError(
-                f"variable {n!r} is assigned inside a `while` loop whose condition "
-                "is a staged value but has no value before the loop",
-                hint=f"assign {n!r} an initial value (of the same shape and dtype) before the loop")
+    if any(_absent(v) for v in state):
+        state = _fill_absent(body, state, names)
     init = tuple(_as_loop_value(v) for v in state)
 
     def cond_fun(carry):
@@ -138,6 +166,24 @@ def _staged_while(test, body, state, names):
         return tuple(body(*carry))
 
     return tuple(lax.while_loop(cond_fun, body_fun, init))
+
+
+def _fill_absent(body, state, names):
+    """Initial loop values that are None/undefined get placeholders of the type one
+    iteration gives them (the body is traced once for that, unused: XLA drops it)."""
+    out = list(body(*state))
+    filled = []
+    for v, o, n in zip(state, out, names):
+        if not _absent(v):
+            filled.append(v)
+        elif _absent(o):
+            raise TransformError(
+                f"variable {n!r} has no value before a `while` loop whose condition is a staged "
+                "value, and one iteration does not give it one",
+                hint=f"assign {n!r} an initial value (of the same shape and dtype) before the loop")
+        else:
+            filled.append(_zeros(_aval(o)))
+    return tuple(filled)
 
 
 def _as_loop_value(v):
@@ -175,7 +221,8 @@ def for_stmt(iterable, body, state, names, consts=()):
     if isinstance(iterable, StagedRange):
         return _staged_range_loop(iterable, body, state, names)
     if isinstance(iterable, Tracer):
-        return _staged_array_loop(iterable, body, state, names)
+        # The length of a staged array is static: the loop runs in Python, over rows.
+        iterable = [iterable[i] for i in range(iterable.shape[0])]
     for item in iterable:
         state = tuple(body(item, *state))
     return state

@@ -489,10 +489,11 @@ class _Reverse:
                 code, restored = self.rev_assign(s, state)
             else:
                 code, restored = self.rev_unpack(s, state), False
-            after = [] if restored else self.restore(self.saved_targets(s))
+            saved = [] if restored else self.saved_targets(s)
             rec = self.records.get(id(s))
             if getattr(rec, "tape", None) is not None and self.target_in_loop(s):
-                after = after + self.restore([rec.tape])
+                saved = saved + [rec.tape]  # pushed after the targets: popped first
+            after = self.restore(saved)
             return self.restore(flags) + self.comment(s, code) + after
         if isinstance(s, gast.Expr):
             return self.rev_expr(s, state)

@@ -84,6 +84,8 @@ def setitem(x, index, value):
     """``x[index] = value`` with value semantics: returns an updated copy."""
     if isinstance(x, Tracer):
         return x.at[index].set(value)
+    if isinstance(x, onp.ndarray) and (isinstance(value, Tracer) or _has_tracer(index)):
+        return _snp().asarray(x).at[index].set(value)  # a staged value goes into an array
     if isinstance(x, onp.ndarray):
         out = x.copy()
         out[index] = value
@@ -253,6 +255,13 @@ def getitem_grad(x, index, g):
 def _grad_dtype(x, g):
     dt = _dtype_of(g)
     return dt
+
+
+def _has_tracer(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, Tracer) for p in parts) or any(
+        isinstance(p, slice) and any(isinstance(v, Tracer) for v in (p.start, p.stop, p.step))
+        for p in parts)
 
 
 def _is_basic_index(index):

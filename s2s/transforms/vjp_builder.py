@@ -16,6 +16,7 @@ Calls are resolved at transform time: NumPy functions to their s2s twins, then
 to rule tables (templates), or to user functions, which are transformed in
 turn (recursion works through cells filled once the callee is built).
 """
+import ast
 import copy
 import functools
 import inspect
@@ -150,9 +151,21 @@ class LocalFunction:
         self.fdef = fdef
         self.free = []  # normal form already passes enclosing variables explicitly
         self.plan = _LocalPlan(parent, fdef, self.free)
-        self.__defaults__ = None
-        self.__kwdefaults__ = None
+        self.__defaults__ = tuple(_literal(d) for d in fdef.args.defaults) or None
+        kw = {a.id: _literal(d) for a, d in zip(fdef.args.kwonlyargs, fdef.args.kw_defaults)
+              if d is not None}
+        self.__kwdefaults__ = kw or None
         self.__code__ = parent.fn.__code__
+
+
+def _literal(node):
+    """The value of a nested function's default (constants only: they are evaluated here)."""
+    try:
+        return ast.literal_eval(q.to_source(node))
+    except (ValueError, SyntaxError):
+        raise TransformError(f"s2s cannot differentiate a nested function whose default "
+                             f"`{q.to_source(node)}` is not a constant",
+                             hint="pass the value as an argument") from None
 
 
 class _LocalPlan:
