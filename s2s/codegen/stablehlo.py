@@ -96,6 +96,8 @@ class FunctionBuilder:
         self._block = []
         self._indent = "    "
         self.host_callbacks = []
+        self.scope = ()  # ids of the regions being built, outermost first
+        self._regions = 0
 
     def fresh(self):
         self._counter += 1
@@ -163,9 +165,11 @@ class FunctionBuilder:
         Values defined above stay visible inside (implicit capture), as StableHLO's
         control-flow regions allow.
         """
-        saved_block, saved_indent = self._block, self._indent
+        saved_block, saved_indent, saved_scope = self._block, self._indent, self.scope
         self._block = []
         self._indent = saved_indent + "    "
+        self._regions += 1
+        self.scope = saved_scope + (self._regions,)
         try:
             args = []
             for aval in arg_avals:
@@ -182,7 +186,7 @@ class FunctionBuilder:
             lines = "\n".join(self._block)
             return f"{{\n{saved_indent}  ^bb0({header}):\n{lines}\n{saved_indent}}}"
         finally:
-            self._block, self._indent = saved_block, saved_indent
+            self._block, self._indent, self.scope = saved_block, saved_indent, saved_scope
 
     def ret(self, values):
         """Ends the function, returning ``values``."""

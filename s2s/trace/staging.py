@@ -23,12 +23,13 @@ from s2s.lax.core import ShapedArray, Trace, Tracer, abstractify
 class StagedTracer(Tracer):
     """An abstract value standing for an SSA value of the function being staged."""
 
-    __slots__ = ("aval", "name")
+    __slots__ = ("aval", "name", "scope")
 
     def __init__(self, trace, aval, name):
         self._trace = trace
         self.aval = aval
         self.name = name
+        self.scope = trace.builder.scope  # the regions open where this value was made
 
     def __repr__(self):
         return f"Traced<{self.aval.str_short()}>"
@@ -86,6 +87,12 @@ class StagingTrace(Trace):
 
     def to_tracer(self, x):
         if isinstance(x, StagedTracer) and x._trace is self:
+            current = self.builder.scope
+            if x.scope != current[:len(x.scope)]:
+                raise S2SError(
+                    "a value computed inside a staged loop or branch is used outside it (for "
+                    "instance appended to a list inside a loop whose condition is staged); return "
+                    "it from the loop or branch instead")
             return x
         if isinstance(x, Tracer):
             raise S2SError(

@@ -353,9 +353,12 @@ def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
     """``(ct_state, ct_consts, ct_iterable)`` for ``for_stmt``."""
     cf = _cf()
     consts, state, n = tuple(consts), _defined_or_none(state), len(consts)
-    if isinstance(iterable, StagedRange) or isinstance(iterable, Tracer):
+    if isinstance(iterable, StagedRange):
         return _staged_for_vjp(ct, ans, iterable, body, state, consts)
-    items = list(iterable)
+    if isinstance(iterable, Tracer):  # static length: rows, as the forward loop ran
+        items = [iterable[i] for i in range(iterable.shape[0])]
+    else:
+        items = list(iterable)
     states, x = [], state
     for item in items:
         states.append(x)
@@ -371,57 +374,37 @@ def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
     ct_iterable = None
     if isinstance(iterable, (list, tuple)):
         ct_iterable = type(iterable)(ct_items)
-    elif isinstance(iterable, onp.ndarray):
-        ct_iterable = onp.stack([onp.asarray(c) for c in ct_items]) if ct_items else None
+    elif isinstance(iterable, (onp.ndarray, Tracer)) and ct_items:
+        import s2s.numpy as snp
+        rows = cf._fill_ct(tuple(items), tuple(ct_items))
+        ct_iterable = snp.stack(list(rows))
     return ct_state, cf._fill_ct(consts, ct_consts), ct_iterable
 
 
-def _staged_for_vjp(ct, ans, iterable, body, state, consts):
-    """A staged range or a staged array: a while loop over an index, bounded buffer."""
+def _staged_for_vjp(ct, ans, r, body, state, consts):
+    """A loop over a staged range: a while loop over the index, carries in a bounded buffer."""
     cf = _cf()
     n = len(consts)
-    if isinstance(iterable, Tracer):
-        xs = iterable
-        length = xs.shape[0]
-        start, stop, step_ = 0, length, 1
-
-        def item_of(i, extra):
-            return extra[0][i]
-        extra = (xs,)
-    else:
-        start, stop, step_ = iterable.start, iterable.stop, iterable.step
-        extra = ()
-
-        def item_of(i, extra):
-            return i
-    i0 = _as_loop_value(start)
-    negative = isinstance(step_, (int, float)) and step_ < 0
-
-    def flat_body(i, *args):
-        ex, cs, st = args[:len(extra)], args[len(extra):len(extra) + n], args[len(extra) + n:]
-        return tuple(body(item_of(i, ex), *cs, *st))
+    i0 = _as_loop_value(r.start)
+    negative = isinstance(r.step, (int, float)) and r.step < 0
 
     def keep_going(k, carry):
         i = carry[0]
-        return (i > stop) if negative else (i < stop)
+        return (i > r.stop) if negative else (i < r.stop)
 
     def step(k, carry):
-        i, fixed, st = carry
-        return i + step_, fixed, flat_body(i, *fixed, *st)
+        i, cs, st = carry
+        return i + r.step, cs, tuple(body(i, *cs, *st))
 
     def pull(k, carry, c):
-        i, fixed, st = carry
-        cts = cf._pullback(functools.partial(flat_body, i), fixed + st, c[2])
-        return c[0], _add_cts(c[1], cts[:len(fixed)]), tuple(cts[len(fixed):])
+        i, cs, st = carry
+        cts = cf._pullback(body, (i,) + tuple(cs) + tuple(st), c[2])
+        return c[0], _add_cts(c[1], cts[1:1 + n]), tuple(cts[1 + n:])
 
-    fixed = tuple(extra) + tuple(consts)
-    final_i = i0  # the index is not differentiated
-    ct_carry = cf._buffered_loop_vjp((None, cf._fill_ct(fixed, None), ct), (final_i, fixed, tuple(ans)),
-                                     (i0, fixed, tuple(state)), keep_going, step, pull,
-                                     cf.WHILE_MAX_TRIPS, "for")
-    ct_fixed = ct_carry[1]
-    ct_iterable = ct_fixed[0] if extra else None
-    return tuple(ct_carry[2]), tuple(ct_fixed[len(extra):]), ct_iterable
+    ct_carry = cf._buffered_loop_vjp((None, cf._fill_ct(tuple(consts), None), ct),
+                                     (i0, tuple(consts), tuple(ans)), (i0, tuple(consts), tuple(state)),
+                                     keep_going, step, pull, cf.WHILE_MAX_TRIPS, "for")
+    return tuple(ct_carry[2]), tuple(ct_carry[1]), None
 
 
 def converted_call_vjp(ct, fn, args, kwargs):
