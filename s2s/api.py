@@ -85,6 +85,34 @@ class _Compiled:
         return out
 
 
+class _FastEntry:
+    """What a dispatch-path cache hit needs, bound once: ``run(args)`` gives the
+    result tree, or None when a captured array changed (the slow path recompiles)."""
+
+    __slots__ = ("run", "x64")
+
+    def __init__(self, compiled, x64):
+        self.x64 = x64
+        execute = compiled.executable.run
+        out_tree = compiled.out_tree
+        from s2s.tree_util import treedef_is_leaf
+        single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
+        if compiled.captured:
+            def run(args):
+                extra = compiled.captured_values()
+                if extra is None:
+                    return None
+                outs = execute(list(args) + extra)
+                return outs[0] if single else out_tree.unflatten(outs)
+        elif single:
+            def run(args):
+                return execute(args)[0]
+        else:
+            def run(args):
+                return out_tree.unflatten(execute(args))
+        self.run = run
+
+
 class _Captured:
     """Where a captured array lives (a closure cell, a global), read again on every call."""
 
@@ -203,21 +231,15 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         fast = self._fast
         if fast is not None and not kwargs:
+            # Cache hit on plain host arrays: one dict lookup, then straight to XLA.
             try:
-                entry = fast[tuple([(a.shape, a.dtype) for a in args])]
-            except (KeyError, AttributeError, TypeError):
+                entry = fast.get(tuple([(type(a), a.shape, a.dtype) for a in args]))
+            except AttributeError:
                 entry = None
-            if entry is not None and entry[2] == config.enable_x64 and all(
-                    type(a) in _HOST_ARRAYS for a in args):
-                compiled = entry[0]
-                if compiled.captured:
-                    extra = compiled.captured_values()
-                    if extra is not None:
-                        outs = compiled.executable.run(list(args) + extra)
-                        return outs[0] if entry[1] is None else entry[1].unflatten(outs)
-                else:
-                    outs = compiled.executable.run(args)
-                    return outs[0] if entry[1] is None else entry[1].unflatten(outs)
+            if entry is not None and entry.x64 is config.enable_x64:
+                outs = entry.run(args)
+                if outs is not None:
+                    return outs
         try:
             return self._call(args, kwargs)
         except Exception as e:
@@ -255,10 +277,8 @@ class JitFunction:
         if not all(type(a) in _HOST_ARRAYS and a.dtype == av.dtype and not av.weak_type
                    for a, av in zip(args, avals)):
             return
-        from s2s.tree_util import treedef_is_leaf
-        single = compiled.out_tree.num_leaves == 1 and treedef_is_leaf(compiled.out_tree)
-        key = tuple((a.shape, a.dtype) for a in args)
-        self._fast[key] = (compiled, None if single else compiled.out_tree, config.enable_x64)
+        key = tuple((type(a), a.shape, a.dtype) for a in args)
+        self._fast[key] = _FastEntry(compiled, config.enable_x64)
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:

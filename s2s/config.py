@@ -30,6 +30,8 @@ class Config:
     def __init__(self):
         self._values = {name: default() for name, default in self._options.items()}
         self._listeners = []
+        # Plain attributes as well: jit's dispatch path reads them on every call.
+        self.__dict__.update(self._values)
 
     def update(self, name, value):
         """Sets option ``name`` (``"enable_x64"``, ``"log_compiles"``) to ``value``."""
@@ -39,7 +41,10 @@ class Config:
             name = name[4:]
         if name not in self._values:
             raise KeyError(f"s2s.config has no option {name!r}; options: {sorted(self._values)}")
+        if isinstance(self._values[name], bool):
+            value = bool(value)
         self._values[name] = value
+        self.__dict__[name] = value
         for listener in self._listeners:
             listener(name, value)
 

@@ -12,6 +12,7 @@ True
 """
 import importlib
 import math
+import sys
 
 import numpy
 
@@ -28,8 +29,10 @@ _PAIRS = [
 _MATH_NAMES = {"fabs": "abs", "pow": "power", "isnan": "isnan", "isinf": "isinf",
                "isfinite": "isfinite", "fsum": "sum"}
 
-_table = None
-_modules = None
+_table = {}
+_modules = {}
+_pending = list(_PAIRS)
+_seen_modules = -1
 
 
 def _import(name):
@@ -39,37 +42,55 @@ def _import(name):
         return None
 
 
-def _build():
-    table = {}
-    modules = {}
-    for orig_name, twin_name in _PAIRS:
-        orig = _import(orig_name)
-        twin = _import(twin_name)
-        if orig is None or twin is None:
+def _loaded_original(name):
+    """The object called ``name`` if its module is imported already, else None.
+
+    A user can only hand us objects of modules that are imported, so pairs wait
+    until their module appears: importing scipy.stats ourselves costs half a second.
+    """
+    obj = sys.modules.get(name)
+    if obj is None:
+        parent, _, attr = name.rpartition(".")
+        obj = getattr(sys.modules.get(parent), attr, None) if parent in sys.modules else None
+    return obj
+
+
+def _add(orig, twin):
+    _modules[id(orig)] = twin
+    for name in dir(orig):
+        if name.startswith("_"):
             continue
-        modules[id(orig)] = twin
-        for name in dir(orig):
-            if name.startswith("_"):
-                continue
-            twin_attr = _MATH_NAMES.get(name, name) if orig is math else name
-            if not hasattr(twin, twin_attr):
-                continue
-            obj = getattr(orig, name)
-            if callable(obj) and not isinstance(obj, type):
-                table.setdefault(id(obj), (obj, getattr(twin, twin_attr)))
-    return table, modules
+        twin_attr = _MATH_NAMES.get(name, name) if orig is math else name
+        if not hasattr(twin, twin_attr):
+            continue
+        obj = getattr(orig, name)
+        if callable(obj) and not isinstance(obj, type):
+            _table.setdefault(id(obj), (obj, getattr(twin, twin_attr)))
 
 
 def _ensure():
-    global _table, _modules
-    if _table is None:
-        _table, _modules = _build()
+    global _seen_modules
+    if not _pending or len(sys.modules) == _seen_modules:
+        return
+    _seen_modules = len(sys.modules)
+    for pair in list(_pending):
+        orig = _loaded_original(pair[0])
+        if orig is None:
+            continue
+        _pending.remove(pair)
+        twin = _import(pair[1])
+        if twin is not None:
+            _add(orig, twin)
+    _seen_modules = len(sys.modules)
 
 
 def refresh():
     """Rebuilds the table (after adding functions to s2s.numpy)."""
-    global _table
-    _table = None
+    global _seen_modules
+    _table.clear()
+    _modules.clear()
+    _pending[:] = _PAIRS
+    _seen_modules = -1
 
 
 def twin_of(obj):
