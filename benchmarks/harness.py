@@ -31,6 +31,19 @@ def timeit(fn, *, repeat=20, number=None, min_time=0.2, warmup=2):
     return statistics.median(samples)
 
 
+def timeit_side_by_side(fns, *, rounds=7, repeat=5, min_time=0.05):
+    """Median seconds per call of each ``fns[name]()``, timed in alternating rounds.
+
+    Interleaving keeps slow drifts of a shared machine (other tenants, clock
+    changes) from landing on one implementation only, so ratios stay steady.
+    """
+    samples = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            samples[name].append(timeit(fn, repeat=repeat, min_time=min_time))
+    return {name: statistics.median(ts) for name, ts in samples.items()}
+
+
 class Report:
     """Rows of (benchmark, implementation, seconds); ratios against a baseline row."""
 

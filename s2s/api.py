@@ -144,6 +144,25 @@ def _locate(fn, array):
     return lambda: array  # made while staging (or not found): this very array
 
 
+def _captured_arrays(fn):
+    """``is_captured(array)``: whether ``fn``'s closure or globals hold ``array``
+    (such arrays are re-read on every call; arrays made while staging are not)."""
+    from s2s.parse.source import unwrap
+    try:
+        fn, _ = unwrap(fn)
+    except Exception:
+        pass
+    values = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            continue
+    values.extend((getattr(fn, "__globals__", None) or {}).values())
+    ids = {id(v) for v in values if isinstance(v, np.ndarray)}
+    return lambda array: id(array) in ids
+
+
 def _leaf_aval(x):
     if isinstance(x, Tracer):
         return x.aval
@@ -225,7 +244,8 @@ class JitFunction:
     def _lower(self, statics, treedef, avals):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
-        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True)
+        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
+                       is_captured=_captured_arrays(self._fun))
         return Lowered(staged), flat.out_tree
 
     def __call__(self, *args, **kwargs):

@@ -96,6 +96,9 @@ class FunctionBuilder:
         self._block = []
         self._indent = "    "
         self.host_callbacks = []
+        # SSA name -> (primitive, operand tracers, params), filled by the staging
+        # traces that share this builder, read by ``Primitive.simplify`` rules.
+        self.origins = {}
         self.scope = ()  # ids of the regions being built, outermost first
         self._regions = 0
 

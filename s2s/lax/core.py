@@ -47,6 +47,11 @@ class Primitive:
         self.name = name
         self.multiple_results = multiple_results
         self.elementwise = False
+        # Optional staging-time rewrite ``(origins, tracers, params) -> (tracers,
+        # params)``; ``origins`` maps a staged value's name to the (primitive,
+        # operands, params) that made it. For peepholes XLA does not do itself
+        # (see dot_general's transpose folding).
+        self.simplify = None
         for slot in RULE_SLOTS:
             setattr(self, slot, None)
         _registry[name] = self

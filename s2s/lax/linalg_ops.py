@@ -181,6 +181,36 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision=None, preferred_
     return np.matmul(a, b).reshape(out.shape).astype(out.dtype, copy=False)
 
 
+def _fold_transposes(origins, tracers, params):
+    """``dot_general(transpose(x), y)`` -> ``dot_general(x, y)`` with remapped dimensions.
+
+    Gradients of ``dot`` are written ``dot(g, b.T)`` and ``dot(a.T, g)``; XLA's CPU
+    backend materializes such a transpose before the product, which cost an MLP's
+    jit(grad) about 15% against JAX, whose rules use contracting dimensions.
+    Folding applies where the operand's free dimensions keep their order.
+    """
+    from s2s.lax.structural import transpose_p
+    (lc, rc), (lb, rb) = params["dimension_numbers"]
+    sides = [[lc, lb], [rc, rb]]
+    tracers = list(tracers)
+    for i, t in enumerate(tracers):
+        origin = origins.get(getattr(t, "name", None))
+        if origin is None or origin[0] is not transpose_p:
+            continue
+        perm = origin[2]["permutation"]
+        contract, batch = sides[i]
+        free = [perm[d] for d in range(len(perm)) if d not in contract and d not in batch]
+        if free != sorted(free):
+            continue
+        tracers[i] = origin[1][0]
+        sides[i] = [tuple(perm[d] for d in contract), tuple(perm[d] for d in batch)]
+    dnums = ((sides[0][0], sides[1][0]), (sides[0][1], sides[1][1]))
+    return tracers, dict(params, dimension_numbers=dnums)
+
+
+dot_general_p.simplify = _fold_transposes
+
+
 @dot_general_p.def_lower
 def _dot_general_lower(ctx, lhs, rhs, *, dimension_numbers, precision=None,
                        preferred_element_type=None):

@@ -20,6 +20,11 @@ from s2s.errors import ConcretizationError, S2SError
 from s2s.lax.core import ShapedArray, Trace, Tracer, abstractify
 
 
+# Arrays made while staging with more elements than this are passed as arguments
+# rather than written into the module text.
+_MAX_DENSE_CONSTANT = 256
+
+
 class StagedTracer(Tracer):
     """An abstract value standing for an SSA value of the function being staged."""
 
@@ -71,14 +76,17 @@ class StagedTracer(Tracer):
 class StagingTrace(Trace):
     """Owns a ``FunctionBuilder``; turns primitive applications into StableHLO."""
 
-    def __init__(self, builder, lift_arrays=False):
+    def __init__(self, builder, lift_arrays=False, is_captured=None):
         super().__init__()
         self.builder = builder
         self._constants = {}
         # With ``lift_arrays``, arrays the function captures (globals, closures)
         # become extra parameters instead of constants, so calls pass their
         # current values: ``lifted`` holds them in parameter order.
+        # ``is_captured(array)`` tells those from arrays made while staging,
+        # which may become constants (all are lifted without it).
         self.lift_arrays = lift_arrays
+        self.is_captured = is_captured
         self.lifted = []
         self._lifted_ids = {}
 
@@ -103,13 +111,14 @@ class StagingTrace(Trace):
 
     def constant(self, x):
         if self.lift_arrays and isinstance(x, np.ndarray) and x.ndim >= 1:
-            hit = self._lifted_ids.get(id(x))
-            if hit is None:
-                aval = abstractify(x)
-                hit = StagedTracer(self, aval, self.builder.add_arg(aval))
-                self._lifted_ids[id(x)] = hit
-                self.lifted.append(x)
-            return hit
+            if self.is_captured is None or self.is_captured(x):
+                return self._lift(x)
+            # Made while staging (a seed broadcast to a shape, say): nothing can
+            # rebind it, so it may be part of the program.
+            if x.size and (x == x.reshape(-1)[0]).all():
+                return self._splat(x)
+            if x.size > _MAX_DENSE_CONSTANT:
+                return self._lift(x)
         aval = abstractify(x)
         key = None
         if aval.shape == () and type(x) in (bool, int, float, complex):
@@ -122,6 +131,22 @@ class StagingTrace(Trace):
         if key is not None:
             self._constants[key] = t
         return t
+
+    def _lift(self, x):
+        hit = self._lifted_ids.get(id(x))
+        if hit is None:
+            aval = abstractify(x)
+            hit = StagedTracer(self, aval, self.builder.add_arg(aval))
+            self._lifted_ids[id(x)] = hit
+            self.lifted.append(x)
+        return hit
+
+    def _splat(self, x):
+        """A one-valued array as a scalar constant broadcast (XLA folds it; no argument)."""
+        from s2s.lax.structural import broadcast_in_dim_p
+        scalar = self.constant(x.reshape(-1)[:1].reshape(()))
+        return self.process_primitive(broadcast_in_dim_p, [scalar],
+                                      {"shape": x.shape, "broadcast_dimensions": ()})
 
     def trace_region(self, arg_avals, fun):
         """Stages ``fun(*arg_tracers) -> values`` as a region; returns ``(text, out_avals)``.
@@ -149,6 +174,8 @@ class StagingTrace(Trace):
 
     def process_primitive(self, primitive, args, params):
         tracers = [self.to_tracer(a) for a in args]
+        if primitive.simplify is not None:
+            tracers, params = primitive.simplify(self.builder.origins, tracers, params)
         avals_in = [t.aval for t in tracers]
         if primitive.abstract_eval is None or primitive.lower is None:
             raise NotImplementedError(f"primitive {primitive.name} cannot be staged under jit yet")
@@ -160,8 +187,12 @@ class StagingTrace(Trace):
             names = [names]
         # The rule may produce a value with a different but compatible aval (e.g. a
         # weak-type difference); the abstract rule is the source of truth.
-        results = [StagedTracer(self, a, n) for a, n in zip(avals_out, names)]
-        return results if primitive.multiple_results else results[0]
+        if primitive.multiple_results:
+            return [StagedTracer(self, a, n) for a, n in zip(avals_out, names)]
+        # The innermost primitive that made a value wins (NumPy-level primitives
+        # lower through lax ones and return the same SSA name).
+        self.builder.origins.setdefault(names[0], (primitive, tracers, params))
+        return StagedTracer(self, avals_out[0], names[0])
 
 
 class Staged:
@@ -181,10 +212,10 @@ class Staged:
         self.host_callbacks = list(host_callbacks)
 
 
-def stage(flat_fun, in_avals, name="main", lift_arrays=False):
+def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None):
     """Stages ``flat_fun`` (flat list of arrays -> flat list of arrays) on ``in_avals``."""
     builder = FunctionBuilder("main", list(in_avals))
-    trace = StagingTrace(builder, lift_arrays=lift_arrays)
+    trace = StagingTrace(builder, lift_arrays=lift_arrays, is_captured=is_captured)
     args = [trace.new_arg(a, n) for a, n in zip(in_avals, builder.args)]
     outs = flat_fun(*args)
     if not isinstance(outs, (list, tuple)):

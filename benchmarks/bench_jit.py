@@ -1,0 +1,177 @@
+"""jit against jax.jit (and NumPy), in one process. Run: python benchmarks/run.py jit
+
+* jit(grad(MLP loss)): execution time, and first-call latency (stage + compile +
+  run) of a freshly made function, in this warm process and in a new process
+  (imports included)
+* dispatch of a tiny f(x) = x + 1
+* the seeds' fusion example x * x + x * 2.0 on 2000x2000, with NumPy input (both
+  sides copy it in) and with input already in the form each library keeps
+* Newton iterations until convergence: a plain Python while loop under s2s.jit,
+  against jax.lax.while_loop under jax.jit
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as onp
+
+import s2s
+import s2s.numpy as np
+
+from bench_grad import logprob_fun, make_data
+from harness import timeit_side_by_side
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def newton(a):
+    x = a
+    while np.max(np.abs(x * x - a) / a) > 1e-5:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def _first_call(make, args, block, repeat=5):
+    """Median time of the first call of a freshly made jitted function (stage + compile + run)."""
+    times = []
+    for _ in range(repeat):
+        f = make()
+        t = time.perf_counter()
+        block(f(*args))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+_COLD = """
+import sys, time
+sys.path.insert(0, {here!r})
+from bench_grad import make_data
+params, inputs, targets = make_data()
+t = time.perf_counter()
+if {which!r} == "s2s":
+    import s2s
+    from bench_grad import logprob_fun
+    s2s.jit(s2s.grad(logprob_fun))(params, inputs, targets)
+else:
+    import jax
+    from bench_jit import jax_loss
+    jax.block_until_ready(jax.jit(jax.grad(jax_loss))(params, inputs, targets))
+print(time.perf_counter() - t)
+"""
+
+
+def _cold_start(which, repeat=3):
+    """Seconds from a new process's import of the library to its first jit(grad) result."""
+    times = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", _COLD.format(here=_HERE, which=which)],
+                             capture_output=True, text=True, check=True)
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def jax_loss(params, inputs, targets):
+    import jax.numpy as jnp
+    for W, b in params:
+        outputs = jnp.dot(inputs, W) + b
+        inputs = jnp.tanh(outputs)
+    return jnp.sum((outputs - targets) ** 2)
+
+
+def _add_all(report, bench, timings, baseline=None):
+    for impl, seconds in timings.items():
+        report.add(bench, impl, seconds, baseline=impl == baseline)
+
+
+def run(report, timeit):
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        jax = None
+    block = jax.block_until_ready if jax is not None else (lambda x: x)
+
+    # jit(grad(MLP))
+    params, inputs, targets = make_data()
+    g = s2s.jit(s2s.grad(logprob_fun))
+    fns = {"s2s.jit(s2s.grad)": lambda: g(params, inputs, targets)}
+    if jax is not None:
+        jg = jax.jit(jax.grad(jax_loss))
+        jparams = jax.tree_util.tree_map(jnp.asarray, params)
+        ji, jt = jnp.asarray(inputs), jnp.asarray(targets)
+        onp.testing.assert_allclose(g(params, inputs, targets)[0][0], jg(jparams, ji, jt)[0][0],
+                                    rtol=2e-3, atol=1e-4)
+        fns["jax.jit(jax.grad)"] = lambda: block(jg(jparams, ji, jt))
+    for fn in fns.values():
+        fn()
+    _add_all(report, "jit(grad(MLP 784-256-10 b128))", timeit_side_by_side(fns))
+
+    bench = "first call, fresh function, warm process"
+    report.add(bench, "s2s.jit(s2s.grad)",
+               _first_call(lambda: s2s.jit(s2s.grad(lambda p, x, y: logprob_fun(p, x, y))),
+                           (params, inputs, targets), block))
+    if jax is not None:
+        report.add(bench, "jax.jit(jax.grad)",
+                   _first_call(lambda: jax.jit(jax.grad(lambda p, x, y: jax_loss(p, x, y))),
+                               (jparams, ji, jt), block))
+
+    bench = "first call in a new process (imports incl.)"
+    report.add(bench, "s2s.jit(s2s.grad)", _cold_start("s2s"))
+    if jax is not None:
+        report.add(bench, "jax.jit(jax.grad)", _cold_start("jax"))
+
+    # dispatch
+    x3 = onp.ones(3, onp.float32)
+    f = s2s.jit(lambda x: x + 1)
+    fns = {"s2s.jit": lambda: f(x3)}
+    if jax is not None:
+        jf = jax.jit(lambda x: x + 1)
+        fns["jax.jit (NumPy in, Array out)"] = lambda: jf(x3)
+    for fn in fns.values():
+        fn()
+    _add_all(report, "dispatch f(x) = x + 1 on float32[3]", timeit_side_by_side(fns, rounds=9))
+
+    # fusion
+    def slow_f(x):
+        return x * x + x * 2.0
+
+    big = onp.ones((2000, 2000), onp.float32)
+    fast = s2s.jit(slow_f)
+    # jit results are 64-byte aligned host arrays, which XLA reads in place; a
+    # fresh NumPy array is only 16-byte aligned, so it is copied in on each call.
+    resident = fast(onp.zeros_like(big)) + 1.0
+    fns = {"s2s.jit": lambda: fast(big), "NumPy": lambda: slow_f(big)}
+    if jax is not None:
+        jfast = jax.jit(slow_f)
+        jbig = jnp.asarray(big)
+        fns["jax.jit"] = lambda: block(jfast(big))
+    for fn in fns.values():
+        fn()
+    _add_all(report, "x * x + x * 2.0, 2000x2000, NumPy input", timeit_side_by_side(fns), "NumPy")
+    fns = {"s2s.jit (aligned host array)": lambda: fast(resident)}
+    if jax is not None:
+        fns["jax.jit (device array)"] = lambda: block(jfast(jbig))
+    for fn in fns.values():
+        fn()
+    _add_all(report, "x * x + x * 2.0, 2000x2000, resident input", timeit_side_by_side(fns))
+
+    # Newton loop
+    a = onp.linspace(1.0, 100.0, 1000).astype(onp.float32)
+    nf = s2s.jit(newton)
+    fns = {"s2s.jit (plain Python while)": lambda: nf(a)}
+    if jax is not None:
+        def jnewton(a):
+            def cond(x):
+                return jnp.max(jnp.abs(x * x - a) / a) > 1e-5
+
+            def body(x):
+                return 0.5 * (x + a / x)
+            return jax.lax.while_loop(cond, body, a)
+        jn = jax.jit(jnewton)
+        onp.testing.assert_allclose(onp.asarray(nf(a)), onp.asarray(jn(a)), rtol=1e-5)
+        fns["jax.jit (lax.while_loop)"] = lambda: block(jn(a))
+    for fn in fns.values():
+        fn()
+    _add_all(report, "Newton sqrt until converged, float32[1000]", timeit_side_by_side(fns))
