@@ -5,8 +5,7 @@ import numpy as onp
 import s2s
 import s2s.numpy as np
 
-SIZES = (784, 256, 10)
-BATCH = 128
+from data import make_data  # noqa: F401 -- benchmarks import it from here
 
 
 def predict(params, inputs):
@@ -33,15 +32,6 @@ def numpy_grad(params, inputs, targets):
     dW1 = onp.dot(inputs.T, d_h1)
     db1 = d_h1.sum(0)
     return [(dW1, db1), (dW2, db2)]
-
-
-def make_data(seed=0):
-    rng = onp.random.RandomState(seed)
-    params = [(rng.randn(m, n).astype(onp.float32) * 0.05, rng.randn(n).astype(onp.float32) * 0.05)
-              for m, n in zip(SIZES[:-1], SIZES[1:])]
-    inputs = rng.randn(BATCH, SIZES[0]).astype(onp.float32)
-    targets = rng.randn(BATCH, SIZES[-1]).astype(onp.float32)
-    return params, inputs, targets
 
 
 def run(report, timeit):

@@ -9,6 +9,7 @@
 * Newton iterations until convergence: a plain Python while loop under s2s.jit,
   against jax.lax.while_loop under jax.jit
 """
+import gc
 import os
 import statistics
 import subprocess
@@ -33,21 +34,24 @@ def newton(a):
     return x
 
 
-def _first_call(make, args, block, repeat=5):
-    """Median time of the first call of a freshly made jitted function (stage + compile + run)."""
-    times = []
-    for _ in range(repeat):
-        f = make()
-        t = time.perf_counter()
-        block(f(*args))
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def _first_calls(makers, block, rounds=7):
+    """Median time of the first call (stage + compile + run) of freshly made jitted
+    functions, ``makers[name] = (make, args)``, alternating between them."""
+    times = {name: [] for name in makers}
+    for _ in range(rounds):
+        for name, (make, args) in makers.items():
+            gc.collect()
+            f = make()
+            t = time.perf_counter()
+            block(f(*args))
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 _COLD = """
 import sys, time
 sys.path.insert(0, {here!r})
-from bench_grad import make_data
+from data import make_data
 params, inputs, targets = make_data()
 t = time.perf_counter()
 if {which!r} == "s2s":
@@ -56,7 +60,13 @@ if {which!r} == "s2s":
     s2s.jit(s2s.grad(logprob_fun))(params, inputs, targets)
 else:
     import jax
-    from bench_jit import jax_loss
+    import jax.numpy as jnp
+
+    def jax_loss(params, inputs, targets):
+        for W, b in params:
+            outputs = jnp.dot(inputs, W) + b
+            inputs = jnp.tanh(outputs)
+        return jnp.sum((outputs - targets) ** 2)
     jax.block_until_ready(jax.jit(jax.grad(jax_loss))(params, inputs, targets))
 print(time.perf_counter() - t)
 """
@@ -93,29 +103,31 @@ def run(report, timeit):
         jax = None
     block = jax.block_until_ready if jax is not None else (lambda x: x)
 
-    # jit(grad(MLP))
+    # jit(grad(MLP)): arguments as NumPy arrays (both copy them in on every call),
+    # and placed in device memory once (what a training loop feeds back in)
     params, inputs, targets = make_data()
     g = s2s.jit(s2s.grad(logprob_fun))
+    dparams, dinputs, dtargets = s2s.device_put((params, inputs, targets))
     fns = {"s2s.jit(s2s.grad)": lambda: g(params, inputs, targets)}
+    resident = {"s2s.jit(s2s.grad), s2s.device_put args": lambda: g(dparams, dinputs, dtargets)}
     if jax is not None:
         jg = jax.jit(jax.grad(jax_loss))
-        jparams = jax.tree_util.tree_map(jnp.asarray, params)
-        ji, jt = jnp.asarray(inputs), jnp.asarray(targets)
+        jparams, ji, jt = jax.device_put((params, inputs, targets))
         onp.testing.assert_allclose(g(params, inputs, targets)[0][0], jg(jparams, ji, jt)[0][0],
                                     rtol=2e-3, atol=1e-4)
-        fns["jax.jit(jax.grad)"] = lambda: block(jg(jparams, ji, jt))
-    for fn in fns.values():
+        fns["jax.jit(jax.grad)"] = lambda: block(jg(params, inputs, targets))
+        resident["jax.jit(jax.grad), jax.device_put args"] = lambda: block(jg(jparams, ji, jt))
+    for fn in list(fns.values()) + list(resident.values()):
         fn()
-    _add_all(report, "jit(grad(MLP 784-256-10 b128))", timeit_side_by_side(fns))
+    _add_all(report, "jit(grad(MLP 784-256-10 b128)), NumPy args", timeit_side_by_side(fns))
+    _add_all(report, "jit(grad(MLP 784-256-10 b128)), resident args", timeit_side_by_side(resident))
 
-    bench = "first call, fresh function, warm process"
-    report.add(bench, "s2s.jit(s2s.grad)",
-               _first_call(lambda: s2s.jit(s2s.grad(lambda p, x, y: logprob_fun(p, x, y))),
-                           (params, inputs, targets), block))
+    makers = {"s2s.jit(s2s.grad)": (lambda: s2s.jit(s2s.grad(lambda p, x, y: logprob_fun(p, x, y))),
+                                    (params, inputs, targets))}
     if jax is not None:
-        report.add(bench, "jax.jit(jax.grad)",
-                   _first_call(lambda: jax.jit(jax.grad(lambda p, x, y: jax_loss(p, x, y))),
-                               (jparams, ji, jt), block))
+        makers["jax.jit(jax.grad)"] = (lambda: jax.jit(jax.grad(lambda p, x, y: jax_loss(p, x, y))),
+                                       (jparams, ji, jt))
+    _add_all(report, "first call, fresh function, warm process", _first_calls(makers, block))
 
     bench = "first call in a new process (imports incl.)"
     report.add(bench, "s2s.jit(s2s.grad)", _cold_start("s2s"))
@@ -139,20 +151,20 @@ def run(report, timeit):
 
     big = onp.ones((2000, 2000), onp.float32)
     fast = s2s.jit(slow_f)
-    # jit results are 64-byte aligned host arrays, which XLA reads in place; a
-    # fresh NumPy array is only 16-byte aligned, so it is copied in on each call.
-    resident = fast(onp.zeros_like(big)) + 1.0
+    # s2s.device_put (like jit results) gives 64-byte aligned host arrays, which XLA
+    # reads in place; NumPy's own are 16-byte aligned, so they are copied in.
+    resident = s2s.device_put(big)
     fns = {"s2s.jit": lambda: fast(big), "NumPy": lambda: slow_f(big)}
     if jax is not None:
         jfast = jax.jit(slow_f)
-        jbig = jnp.asarray(big)
+        jbig = jax.device_put(big)
         fns["jax.jit"] = lambda: block(jfast(big))
     for fn in fns.values():
         fn()
     _add_all(report, "x * x + x * 2.0, 2000x2000, NumPy input", timeit_side_by_side(fns), "NumPy")
-    fns = {"s2s.jit (aligned host array)": lambda: fast(resident)}
+    fns = {"s2s.jit (s2s.device_put input)": lambda: fast(resident)}
     if jax is not None:
-        fns["jax.jit (device array)"] = lambda: block(jfast(jbig))
+        fns["jax.jit (jax.device_put input)"] = lambda: block(jfast(jbig))
     for fn in fns.values():
         fn()
     _add_all(report, "x * x + x * 2.0, 2000x2000, resident input", timeit_side_by_side(fns))

@@ -14,7 +14,7 @@ from s2s.config import config  # noqa: F401,E402
 from s2s.array import Array  # noqa: F401,E402
 from s2s import tree_util  # noqa: F401
 from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)
-from s2s.api import jit, grad, value_and_grad, vjp, source  # noqa: F401
+from s2s.api import jit, grad, value_and_grad, vjp, source, device_put  # noqa: F401
 from s2s import debug  # noqa: F401,E402
 from s2s.lax import vjp_rules as _lax_vjp_rules  # noqa: F401,E402  (registers templates)
 from s2s.numpy import vjp_rules as _numpy_vjp_rules  # noqa: F401,E402

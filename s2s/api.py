@@ -85,6 +85,28 @@ class _Compiled:
         return out
 
 
+class _NotFast(Exception):
+    """An argument the dispatch fast path does not describe (the slow path will)."""
+
+
+def _fast_signature(x, leaves):
+    """A hashable description of ``x`` made of tuples, lists, dicts, None and host
+    arrays (shape, dtype, type), appending the arrays to ``leaves`` in
+    ``tree_flatten``'s order; anything else raises ``_NotFast``."""
+    t = type(x)
+    if t is np.ndarray or t is Array:
+        leaves.append(x)
+        return (x.shape, x.dtype, t)
+    if t is tuple or t is list:
+        return (t, tuple([_fast_signature(c, leaves) for c in x]))
+    if t is dict:
+        keys = sorted(x)
+        return (dict, tuple(keys), tuple([_fast_signature(x[k], leaves) for k in keys]))
+    if x is None:
+        return None
+    raise _NotFast
+
+
 class _FastEntry:
     """What a dispatch-path cache hit needs, bound once: ``run(args)`` gives the
     result tree, or None when a captured array changed (the slow path recompiles)."""
@@ -251,13 +273,19 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         fast = self._fast
         if fast is not None and not kwargs:
-            # Cache hit on plain host arrays: one dict lookup, then straight to XLA.
-            try:
-                entry = fast.get(tuple([(type(a), a.shape, a.dtype) for a in args]))
+            # Cache hit on host arrays in lists/tuples/dicts: one walk, one dict
+            # lookup, then straight to XLA.
+            leaves = args
+            try:  # flat arrays, the common case, first
+                entry = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
             except AttributeError:
-                entry = None
+                leaves = []
+                try:
+                    entry = fast.get(_fast_signature(args, leaves))
+                except (_NotFast, TypeError):
+                    entry = None
             if entry is not None and entry.x64 is config.enable_x64:
-                outs = entry.run(args)
+                outs = entry.run(leaves)
                 if outs is not None:
                     return outs
         try:
@@ -291,13 +319,20 @@ class JitFunction:
         return compiled.out_tree.unflatten(outs)
 
     def _remember_fast(self, args, kwargs, leaves, avals, compiled):
-        """Registers the fast path for calls whose arguments are plain arrays of the compiled dtypes."""
-        if self._fast is None or kwargs or len(leaves) != len(args):
+        """Registers the fast path for calls whose leaves are host arrays of the compiled dtypes."""
+        if self._fast is None or kwargs:
             return
-        if not all(type(a) in _HOST_ARRAYS and a.dtype == av.dtype and not av.weak_type
-                   for a, av in zip(args, avals)):
+        fast_leaves = []
+        try:
+            key = _fast_signature(args, fast_leaves)
+        except (_NotFast, TypeError):
             return
-        key = tuple((type(a), a.shape, a.dtype) for a in args)
+        if all(type(a) in _HOST_ARRAYS for a in args):
+            key = key[1]  # the flat form __call__ looks up first
+        if len(fast_leaves) != len(leaves) or not all(
+                a is b and a.dtype == av.dtype and not av.weak_type
+                for a, b, av in zip(fast_leaves, leaves, avals)):
+            return
         self._fast[key] = _FastEntry(compiled, config.enable_x64)
 
     def _compile(self, key, statics, treedef, avals):
@@ -417,6 +452,13 @@ def _zeros_for(primal):
         from s2s import lax
         return lax.broadcast_in_dim(np.zeros((), dt), shape=tuple(shape), broadcast_dimensions=())
     return np.zeros(shape, dtypes.canonicalize_dtype(dt))
+
+
+def _as_array(value):
+    """NumPy scalars (what eager arithmetic on 0-d arrays gives) as 0-d ``Array``s, as jax returns."""
+    if isinstance(value, np.generic):
+        return np.asarray(value).view(Array)
+    return value
 
 
 def _match_structure(primal, adj):
@@ -629,7 +671,9 @@ class GradFunction:
         else:
             grads = tuple(_match_structure(args[i], g) for i, g in zip(nums, grads))
         if self._with_value:  # value_and_grad: ((value, aux), grad) with has_aux
-            return value, grads
+            if self._has_aux:
+                return (_as_array(value[0]), value[1]), grads
+            return _as_array(value), grads
         if self._has_aux:
             return grads, aux
         return grads
@@ -679,7 +723,7 @@ def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
     ...     y = np.exp(-2.0 * x)
     ...     return (1.0 - y) / (1.0 + y)
     >>> s2s.grad(tanh)(1.0)
-    array(0.41997433, dtype=float32)
+    array(0.4199743, dtype=float32)
     """
     if fun is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux, holomorphic=holomorphic,
@@ -735,6 +779,31 @@ def vjp(fun, *primals, has_aux=False):
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn
+
+
+def device_put(x):
+    """Places the arrays of pytree ``x`` in device memory; returns the same structure.
+
+    Computations read such arrays without a copy. On the CPU they are ordinary
+    NumPy arrays (``s2s.Array``) whose memory is laid out as XLA wants it; a
+    NumPy array made by NumPy is copied in on every ``jit`` call instead.
+    jit results are already in device memory.
+
+    >>> import numpy as np, s2s
+    >>> x = s2s.device_put(np.ones(3, np.float32))
+    >>> s2s.jit(lambda x: x * 2)(x)
+    array([2., 2., 2.], dtype=float32)
+    """
+    from s2s.xla.runtime import to_device
+
+    def put(leaf):
+        if isinstance(leaf, Tracer):
+            return leaf
+        arr = np.asarray(leaf)
+        return to_device(arr.astype(dtypes.canonicalize_dtype(arr.dtype), copy=False))
+
+    leaves, tree = tree_flatten(x)
+    return tree_unflatten(tree, [put(leaf) for leaf in leaves])
 
 
 def source(fun):

@@ -140,3 +140,46 @@ def test_results_are_aligned_for_zero_copy_reuse():
     out = f(np.zeros((64, 64), np.float32))
     assert out.ctypes.data % 64 == 0
     np.testing.assert_allclose(f(out), out + 1)
+
+
+def test_pytree_arguments_take_the_fast_path_and_stay_correct():
+    f = s2s.jit(lambda p, x: [snp.dot(x, w) + b for w, b in p])
+    rng = np.random.RandomState(1)
+    params = [(rng.randn(3, 2).astype(np.float32), rng.randn(2).astype(np.float32))]
+    x = rng.randn(4, 3).astype(np.float32)
+    want = [x @ params[0][0] + params[0][1]]
+    for _ in range(3):
+        got = f(params, x)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    # a dict, None leaves and a new structure compile again and still agree
+    g = s2s.jit(lambda d: d["a"] * 2 if d["b"] is None else d["a"])
+    for _ in range(2):
+        np.testing.assert_allclose(g({"a": x, "b": None}), 2 * x)
+
+
+def test_results_fed_back_are_passed_without_a_copy_and_stay_right():
+    step = s2s.jit(lambda w, g: w - 0.5 * g)
+    w = s2s.device_put(np.ones((16, 16), np.float32))
+    g = np.ones((16, 16), np.float32)
+    for i in range(4):
+        w = step(w, g)
+    np.testing.assert_allclose(w, np.full((16, 16), -1.0, np.float32))
+    # results are XLA's buffers, read-only as jax arrays are; .at and copies work
+    assert not w.flags.writeable
+    with pytest.raises(ValueError):
+        w[0, 0] = 10.0
+    w = w.at[0, 0].set(10.0)
+    assert step(w, g)[0, 0] == 9.5
+    # views of a result are not the buffer itself and are passed as arrays
+    np.testing.assert_allclose(step(w[::-1], g)[-1, 0], 9.5)
+    np.testing.assert_allclose(step(w.T, g)[0, 0], 9.5)
+
+
+def test_device_put_keeps_structure_and_canonical_dtypes():
+    out = s2s.device_put({"a": np.arange(3), "b": [1.5, np.ones(2, np.float64)]})
+    assert out["a"].dtype == np.int32 and out["b"][0].dtype == np.float32
+    assert out["b"][1].dtype == np.float32 and out["b"][1].ctypes.data % 64 == 0
+    src = np.ones(4, np.float32)
+    put = s2s.device_put(src)
+    src[0] = 5.0  # a copy: later writes to the source do not show
+    assert put[0] == 1.0
