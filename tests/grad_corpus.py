@@ -692,8 +692,6 @@ KNOWN_BUGS = {
     "comprehension": (_LIST_POP, ("second",)),
     "calls_kwargs": ("transforms: second order through a **kwargs call with a constant keyword "
                      "argument (KeyError)", ("second", "gradgrad")),
-    "reductions_mix": ("s2s.numpy: cumsum's source calls onp.asarray and tensordot (a NumPy-level "
-                       "primitive) has no vjp rule yet", None),
 }
 
 # Functions whose second derivative is not checked, with why.

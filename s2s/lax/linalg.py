@@ -686,3 +686,4 @@ for _f, _p in ((cholesky, cholesky_p), (triangular_solve, triangular_solve_p), (
                (qr, qr_p), (svd, svd_p), (eigh, eigh_p)):
     _f.primitive = _p
 del _f, _p
+svd.unpacks_single_result = True  # compute_uv=False gives the array of singular values

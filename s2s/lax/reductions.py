@@ -841,3 +841,4 @@ for _fn, _prim in [
         (reduce_window_min, reduce_window_min_p)]:
     _fn.primitive = _prim
 del _fn, _prim
+sort.unpacks_single_result = True  # one operand in, one array out (not a 1-tuple)

@@ -48,3 +48,203 @@ def _sum(ans, a, axis=None, dtype=None, out=None, keepdims=False):
 @def_vjp(np.mean)
 def _mean(ans, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[ans] / reduced_count(a, axis), a, axis, keepdims)
+
+
+# ---------------------------------------------------------------------------
+# Reductions, sorting and products whose adjoints need more than one line; the
+# helpers are written on s2s.numpy (see _vjp_helpers) so derivative code stays
+# differentiable.
+
+from s2s.numpy._vjp_helpers import (  # noqa: E402
+    cholesky_grad, cumprod_grad, cumsum_grad, det_grad, eigh_grad, eigvalsh_grad, einsum_grads, extremum_grad, inner_grad_a,
+    inner_grad_b, inv_grad, masked, norm_grad, outer_grad_a, outer_grad_b, prod_grad,
+    quantile_grad, slogdet_grad, solve_grads, sort_grad, std_grad, svd_grad, tensordot_grad_a,
+    tensordot_grad_b, var_grad, vdot_grad_a, vdot_grad_b, qr_grad, through_formula,
+    no_second_order, einsum_spec, is_two_norm, einsum_many, einsum_plan, logsumexp_grad,
+    softmax_grad, log_softmax_grad)
+from s2s.lax.core import def_zero_derivative  # noqa: E402
+
+from s2s.lax.core import abstractify  # noqa: E402
+from s2s.numpy import _internal  # noqa: E402
+
+def_zero_derivative(np.argmax, np.argmin, np.argsort, np.all, np.any, abstractify, _internal.aval,
+                    _internal.shape, _internal.ndim, _internal.dtype, _internal.is_staged,
+                    einsum_spec, is_two_norm, einsum_plan)
+
+
+@def_vjp(_internal.asarray)
+def _asarray(ans, x):
+    d[x] = d[ans]
+
+
+@def_vjp(np.cumsum)
+def _cumsum(ans, a, axis=None, dtype=None, out=None):
+    d[a] = cumsum_grad(d[ans], a, axis)
+
+
+@def_vjp(np.cumprod)
+def _cumprod(ans, a, axis=None, dtype=None, out=None):
+    d[a] = cumprod_grad(d[ans], ans, a, axis)
+
+
+@def_vjp(np.max, np.min)
+def _extremum(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    d[a] = extremum_grad(d[ans], ans, a, axis, keepdims, where)
+
+
+@def_vjp(np.prod)
+def _prod(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    d[a] = prod_grad(d[ans], a, axis, keepdims, initial, where)
+
+
+@def_vjp(np.var)
+def _var(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+         correction=None):
+    d[a] = var_grad(d[ans], a, axis, ddof, keepdims, where, correction)
+
+
+@def_vjp(np.std)
+def _std(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+         correction=None):
+    d[a] = std_grad(d[ans], ans, a, axis, ddof, keepdims, where, correction)
+
+
+@def_vjp(np.sort)
+def _sort(ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    d[a] = sort_grad(d[ans], a, axis)
+
+
+@def_vjp(np.quantile)
+def _quantile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+              keepdims=False, *, interpolation=None):
+    d[a] = quantile_grad(d[ans], a, q, axis, method, keepdims)
+
+
+@def_vjp(np.percentile)
+def _percentile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, *, interpolation=None):
+    d[a] = quantile_grad(d[ans], a, np.true_divide(q, 100), axis, method, keepdims)
+
+
+@def_vjp(np.median)
+def _median(ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    d[a] = quantile_grad(d[ans], a, 0.5, axis, "linear", keepdims)
+
+
+@def_vjp(np.tensordot)
+def _tensordot(ans, a, b, axes=2):
+    d[a] = tensordot_grad_a(d[ans], a, b, axes)
+    d[b] = tensordot_grad_b(d[ans], a, b, axes)
+
+
+@def_vjp(np.inner)
+def _inner(ans, a, b):
+    d[a] = inner_grad_a(d[ans], a, b)
+    d[b] = inner_grad_b(d[ans], a, b)
+
+
+@def_vjp(np.outer)
+def _outer(ans, a, b, out=None):
+    d[a] = outer_grad_a(d[ans], a, b)
+    d[b] = outer_grad_b(d[ans], a, b)
+
+
+@def_vjp(np.vdot)
+def _vdot(ans, a, b):
+    d[a] = vdot_grad_a(d[ans], a, b)
+    d[b] = vdot_grad_b(d[ans], a, b)
+
+
+@def_vjp(np.einsum)
+def _einsum(ans, *operands, out=None, optimize=True, precision=None, preferred_element_type=None,
+            dtype=None):
+    d[operands] = einsum_grads(d[ans], operands)
+
+
+# ---------------------------------------------------------------------------
+# numpy.linalg.
+
+
+@def_vjp(np.linalg.inv)
+def _inv(ans, a):
+    d[a] = inv_grad(d[ans], ans)
+
+
+@def_vjp(np.linalg.solve)
+def _solve(ans, a, b):
+    grads = solve_grads(d[ans], a, b, ans)
+    d[a] = grads[0]
+    d[b] = grads[1]
+
+
+@def_vjp(np.linalg.det)
+def _det(ans, a):
+    d[a] = det_grad(d[ans], ans, a)
+
+
+@def_vjp(np.linalg.slogdet)
+def _slogdet(ans, a):
+    d[a] = slogdet_grad(d[ans], a)
+
+
+@def_vjp(np.linalg.cholesky)
+def _cholesky(ans, a, *, upper=False):
+    d[a] = cholesky_grad(d[ans], ans, upper)
+
+
+@def_vjp(np.linalg.eigh)
+def _eigh(ans, a, UPLO="L"):
+    d[a] = eigh_grad(d[ans], ans, UPLO)
+
+
+@def_vjp(np.linalg.eigvalsh)
+def _eigvalsh(ans, a, UPLO="L"):
+    d[a] = eigvalsh_grad(d[ans], a, UPLO)
+
+
+@def_vjp(np.linalg.svd)
+def _svd(ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    d[a] = svd_grad(d[ans], ans, a, full_matrices, compute_uv)
+
+
+@def_vjp(np.linalg.qr)
+def _qr(ans, a, mode="reduced"):
+    d[a] = qr_grad(d[ans], ans, a, mode)
+
+
+@def_vjp(np.linalg.norm)
+def _norm(ans, x, ord=None, axis=None, keepdims=False):
+    d[x] = norm_grad(d[ans], ans, x, ord, axis, keepdims)
+
+
+@def_vjp(through_formula)
+def _through_formula(ans, g, x, formula, static):
+    d[g] = no_second_order(formula)
+    d[x] = no_second_order(formula)
+
+
+@def_vjp(einsum_many)
+def _einsum_many(ans, spec, g, others):
+    d[g] = no_second_order(einsum_many)
+    d[others] = no_second_order(einsum_many)
+
+
+# ---------------------------------------------------------------------------
+# s2s.scipy.special (s2s.nn's softmax family calls these).
+
+from s2s.scipy import special  # noqa: E402
+
+
+@def_vjp(special.logsumexp)
+def _logsumexp(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    d[a] = logsumexp_grad(d[ans], ans, a, axis, b, keepdims)
+
+
+@def_vjp(special.softmax)
+def _softmax(ans, x, axis=None):
+    d[x] = softmax_grad(d[ans], ans, axis)
+
+
+@def_vjp(special.log_softmax)
+def _log_softmax(ans, x, axis=None):
+    d[x] = log_softmax_grad(d[ans], ans, axis)

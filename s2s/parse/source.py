@@ -154,7 +154,94 @@ def _lambda_source(fn, lines, first, filename):
             gast.copy_location(node, lam)
             gast.copy_location(node.body[0], lam.body)
             return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+    node = _lambda_by_tokens(code, lines, first)
+    if node is not None:
+        return FunctionSource(fn, node, filename, first - 1, [ln.rstrip("\n") for ln in lines[first - 1:]])
     raise NoSourceError(f"cannot find the source of the lambda at {filename}:{first}")
+
+
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+def _lambda_by_tokens(code, lines, first):
+    """A lambda inside a line that does not parse alone (a dict entry, a call argument
+    split over lines): cut each ``lambda ...`` expression out by its tokens."""
+    import io
+    import tokenize
+    text = "".join(lines[first - 1:first + 49])
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        tokens = _tokens_until_error(text)
+    params = list(code.co_varnames[:code.co_argcount])
+    positions = [p for p in code.co_positions() if p[0] is not None and p[2] is not None]
+    body_at = (positions[0][0] - first + 1, positions[0][2]) if positions else None
+    found = []
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME or tok.string != "lambda" or tok.start[0] != 1:
+            continue
+        end = _lambda_end(tokens, i)
+        snippet = _cut(text, tok.start, end)
+        try:
+            lam = gast.parse("(" + snippet + ")").body[0].value
+        except SyntaxError:
+            continue
+        if isinstance(lam, gast.Lambda) and [a.id for a in lam.args.args] == params:
+            found.append((tok.start, lam))
+    if body_at is not None:
+        found = [f for f in found if f[0] <= body_at] or found
+    if not found:
+        return None
+    (line, col), lam = found[-1]
+    for n in gast.walk(lam):  # positions relative to the user's line
+        if hasattr(n, "lineno"):
+            if n.lineno == 1:
+                n.col_offset += col - 1
+            n.lineno += line - 1
+    node = gast.FunctionDef(name="<lambda>", args=lam.args, body=[gast.Return(value=lam.body)],
+                            decorator_list=[], returns=None, type_comment=None, type_params=[])
+    gast.copy_location(node, lam)
+    gast.copy_location(node.body[0], lam.body)
+    return node
+
+
+def _tokens_until_error(text):
+    import io
+    import tokenize
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            out.append(tok)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass
+    return out
+
+
+def _lambda_end(tokens, i):
+    """Where the lambda starting at token ``i`` ends: a ``,``, ``;``, closing bracket or
+    ``for`` at its own bracket depth, or the end of the logical line."""
+    import tokenize
+    depth = 0
+    for tok in tokens[i + 1:]:
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in _CLOSERS:
+            if depth == 0:
+                return tok.start
+            depth -= 1
+        elif depth == 0 and ((tok.type == tokenize.OP and tok.string in (",", ";"))
+                             or (tok.type == tokenize.NAME and tok.string in ("for", "async"))
+                             or tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER)):
+            return tok.start
+    return tokens[-1].end if tokens else (1, 0)
+
+
+def _cut(text, start, end):
+    rows = text.splitlines(keepends=True)
+    (l0, c0), (l1, c1) = start, end
+    if l0 == l1:
+        return rows[l0 - 1][c0:c1]
+    return rows[l0 - 1][c0:] + "".join(rows[l0:l1 - 1]) + rows[l1 - 1][:c1]
 
 
 

@@ -18,6 +18,7 @@ def traced(x0):
     return t1
 """
 import ast
+import functools
 import itertools
 
 import numpy as np
@@ -73,18 +74,32 @@ class _Equation:
         self.outs = outs
 
 
+@functools.lru_cache(maxsize=1)
 def _wrappers():
-    """Primitive -> the public function that binds it (its templates are keyed on it)."""
+    """Primitive -> (prefix, dotted name, public function that binds it); the
+    derivative templates are keyed on the public function."""
     from s2s import lax
     import s2s.numpy as snp
     table = {}
-    for module, prefix in ((lax, "lax"), (snp, "np")):
+    for module, prefix, sub in ((lax, "lax", ""), (lax.linalg, "lax", "linalg."), (snp, "np", ""),
+                                (snp.linalg, "np", "linalg.")):
         for name in dir(module):
             fn = getattr(module, name)
             prim = getattr(fn, "primitive", None)
             if prim is not None and prim not in table:
-                table[prim] = (prefix, name, fn)
+                table[prim] = (prefix, sub + name, fn)
     return table
+
+
+def _fits(fn, args, params):
+    """Whether ``fn(*args, **params)`` binds: the public function takes the primitive's
+    parameters as its own keywords."""
+    import inspect
+    try:
+        inspect.signature(fn).bind(*args, **params)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 class RecordingTrace(Trace):
@@ -94,12 +109,19 @@ class RecordingTrace(Trace):
         super().__init__()
         self.equations = []
         self.constants = []
+        self._wrappers = _wrappers()
         self._names = itertools.count()
 
     def new(self, value):
         return RecordingTracer(self, value, f"t{next(self._names)}")
 
     def process_primitive(self, primitive, args, params):
+        composite = getattr(primitive, "composite", None)
+        if composite is not None:
+            entry = self._wrappers.get(primitive)
+            if entry is None or not _fits(entry[2], args, params):
+                # No public function takes these parameters: record what it is made of.
+                return composite(*args, **params)
         values = [a.value if isinstance(a, RecordingTracer) and a._trace is self else a for a in args]
         out = primitive.bind(*values, **params)
         outs = list(out) if primitive.multiple_results else [out]
@@ -169,8 +191,9 @@ def _emit(trace, inputs, out_leaves, name):
         call_args += [f"{k}={_literal(v, atom)}" for k, v in eqn.params.items()
                       if not (k in defaults and _same(defaults[k], v))]
         targets = ", ".join(o.name for o in eqn.outs)
-        if eqn.primitive.multiple_results:
-            targets = targets + ("," if len(eqn.outs) == 1 else "")
+        if eqn.primitive.multiple_results and len(eqn.outs) == 1 and \
+                not getattr(fn, "unpacks_single_result", False):
+            targets = targets + ","
         lines.append(f"    {targets} = {prefix}.{fname}({', '.join(call_args)})")
     results = [atom(o) for o in out_leaves]
     ret = ", ".join(results) + ("," if len(results) == 1 else "")

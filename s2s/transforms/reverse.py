@@ -779,7 +779,9 @@ class _Reverse:
         try:
             t = templates.parse(callee.template)
             bound = templates.bind(t, q.name(target), list(args), list(keywords))
-            items = templates.instantiate(t, bound, {t.params[0]: dans}, self.namer, self.ctx.free_name,
+            scope = getattr(callee.template, "__globals__", {})
+            items = templates.instantiate(t, bound, {t.params[0]: dans}, self.namer,
+                                          lambda name: self.ctx.free_name(name, scope),
                                           self.ctx.signature_of)
         except templates.TemplateError as e:
             self.error(s, f"cannot differentiate this call: {e}", "call the function without *args/**kwargs")

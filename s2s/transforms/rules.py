@@ -224,7 +224,7 @@ def _converted_call(ans, fn, *args, **kwargs):
     d[args] = converted_call_vjp(d[ans], fn, args, kwargs)
 
 
-logsumexp_grad = softmax_grad = log_softmax_grad = enumerate_grad = unzip_grad = None
+enumerate_grad = unzip_grad = None
 
 
 @def_vjp(builtins.enumerate)
@@ -235,22 +235,3 @@ def _enumerate(ans, iterable, start=0):
 @def_vjp(builtins.zip)
 def _zip(ans, *iterables):
     d[iterables] = unzip_grad(d[ans], len(iterables))
-
-
-def _scipy_rules():
-    from s2s.scipy import special
-
-    @def_vjp(special.logsumexp)
-    def _logsumexp(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-        d[a] = logsumexp_grad(d[ans], ans, a, axis, b, keepdims)
-
-    @def_vjp(special.softmax)
-    def _softmax(ans, x, axis=None):
-        d[x] = softmax_grad(d[ans], ans, axis)
-
-    @def_vjp(special.log_softmax)
-    def _log_softmax(ans, x, axis=None):
-        d[x] = log_softmax_grad(d[ans], ans, axis)
-
-
-_scipy_rules()

@@ -519,33 +519,6 @@ def _np_of(*xs):
     return _snp() if any(isinstance(x, Tracer) for x in xs) else onp
 
 
-def logsumexp_grad(g, ans, a, axis=None, b=None, keepdims=False):
-    """Adjoint of ``a`` in ``logsumexp(a, axis, b, keepdims)``: ``g * b * exp(a - ans)``."""
-    if g is None:
-        return None
-    np = _np_of(g, ans, a, b)
-    w = np.exp(a - unreduce(ans, a, axis, keepdims))
-    if b is not None:
-        w = w * b
-    return unreduce(g, a, axis, keepdims) * w
-
-
-def softmax_grad(g, ans, axis=None):
-    """Adjoint of ``x`` in ``y = softmax(x, axis)``: ``y * (g - sum(g * y))``."""
-    if g is None:
-        return None
-    np = _np_of(g, ans)
-    return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
-
-
-def log_softmax_grad(g, ans, axis=None):
-    """Adjoint of ``x`` in ``y = log_softmax(x, axis)``: ``g - exp(y) * sum(g)``."""
-    if g is None:
-        return None
-    np = _np_of(g, ans)
-    return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
-
-
 def enumerate_grad(g, n):
     """Adjoint of ``seq`` in ``list(enumerate(seq))``: the second item of each pair."""
     if g is None:

@@ -321,8 +321,9 @@ class _Context:
     def support_name_of(self, name):
         return self.plan.support[name]
 
-    def free_name(self, name):
-        """Names that templates use: ``np``, ``lax``, support functions."""
+    def free_name(self, name, scope=None):
+        """Names that templates use: ``np``, ``lax``, support functions, and functions
+        of the template's own module (``scope``: its globals)."""
         if name == "np":
             return self.plan.np_name
         if name in _SUPPORT_OBJECTS:
@@ -336,6 +337,8 @@ class _Context:
         import builtins
         if hasattr(builtins, name):
             return name
+        if scope and callable(scope.get(name)):
+            return self.bind(name, scope[name])
         raise TransformError(f"derivative template uses unknown name {name!r}")
 
     def attribute_callee(self, attr):

@@ -1,0 +1,565 @@
+"""Adjoint helpers of the NumPy-level derivative templates (``s2s/numpy/vjp_rules.py``).
+
+They are written on ``s2s.numpy`` itself, not on NumPy: eagerly they run NumPy
+(through the primitives' ``impl``), under ``jit`` they stage, and derivative code
+that calls them is differentiable again because s2s reads their source like any
+user function (``grad(grad(f))``). Python ``if``s here only test static values
+(shapes, axes, ``None``).
+
+>>> import numpy as onp
+>>> extremum_grad(onp.float32(1.0), onp.float32(3.0), onp.array([3.0, 1.0, 3.0], onp.float32))
+array([0.5, 0. , 0.5], dtype=float32)
+"""
+import functools
+
+import s2s.numpy as np
+from s2s.lax import vjp_helpers as lax_helpers
+from s2s.numpy._linalg_basic import _checked_spec, _parse_interleaved
+from s2s.transforms.support import unbroadcast, unreduce
+
+
+def _axes(axis, ndim):
+    """``axis`` (None, int, tuple; negative allowed) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        return (axis % ndim,)
+    return tuple(sorted(a % ndim for a in axis))
+
+
+def _inverse(order):
+    out = [0] * len(order)
+    for i, o in enumerate(order):
+        out[o] = i
+    return tuple(out)
+
+
+def _conj(x):
+    return np.conj(x) if np.iscomplexobj(x) else x
+
+
+def _mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def through_formula(g, x, formula, static):
+    """The adjoint of ``x`` in ``formula(*static, x)``, by reverse mode of its source (for
+    functions whose adjoint is easiest said as "differentiate this definition")."""
+    from s2s.api import vjp
+    _, pull = vjp(functools.partial(formula, *static), x)
+    return pull(g)[0]
+
+
+def no_second_order(formula):
+    """The adjoint of an adjoint s2s does not write yet: a clear error at run time."""
+    raise NotImplementedError(
+        f"s2s cannot differentiate the derivative of {formula.__name__.strip('_')} "
+        f"(an adjoint taken through its formula) again; use another norm order or method, or "
+        f"differentiate once")
+
+
+def masked(g, where):
+    """``g`` where ``where`` holds, else zero (the ``where=`` argument of reductions)."""
+    if g is None or where is None:
+        return g
+    return np.where(where, g, np.zeros((), g.dtype))
+
+
+# ---------------------------------------------------------------------------
+# Reductions.
+
+
+def extremum_grad(g, ans, a, axis=None, keepdims=False, where=None):
+    """Adjoint of ``a`` in ``max``/``min``: shared evenly among the tied maximizers (as JAX)."""
+    if g is None:
+        return None
+    a = np.asarray(a)
+    hit = np.equal(a, unreduce(ans, a, axis, keepdims))
+    if where is not None:
+        hit = np.logical_and(hit, where)
+    share = hit.astype(a.dtype)
+    count = np.sum(share, axis=axis, keepdims=True)
+    return unreduce(g, a, axis, keepdims) * share / np.maximum(count, 1)
+
+
+def prod_grad(g, a, axis=None, keepdims=False, initial=None, where=None):
+    """Adjoint of ``a`` in ``prod``: the product of the other elements (no division, so
+    zeros are handled), times the adjoint."""
+    if g is None:
+        return None
+    a = np.asarray(a)
+    if where is not None:
+        a = np.where(where, a, np.ones((), a.dtype))
+    if initial is not None:
+        g = g * initial
+    nd = a.ndim
+    reduced = _axes(axis, nd)
+    kept = tuple(i for i in range(nd) if i not in reduced)
+    order = kept + reduced
+    x = np.transpose(a, order)
+    kept_shape = x.shape[:len(kept)]
+    n = 1
+    for i in reduced:
+        n *= a.shape[i]
+    if n == 0:
+        return np.zeros_like(a)
+    x = np.reshape(x, kept_shape + (n,))
+    ones = np.ones(kept_shape + (1,), x.dtype)
+    before = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(x, -1)[..., :-1]], axis=-1),
+                               axis=-1), -1)
+    others = before * after * np.reshape(g, kept_shape + (1,))
+    out = np.transpose(np.reshape(others, tuple(a.shape[i] for i in order)), _inverse(order))
+    return masked(out, where)
+
+
+def var_grad(g, a, axis=None, ddof=0, keepdims=False, where=None, correction=None):
+    """Adjoint of ``a`` in ``var``: ``2 (a - mean) / (n - ddof)`` times the adjoint."""
+    if g is None:
+        return None
+    if correction is not None:
+        ddof = correction
+    a = np.asarray(a)
+    if where is None:
+        n = 1
+        for i in _axes(axis, a.ndim):
+            n *= a.shape[i]
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+    else:
+        w = np.broadcast_to(where, a.shape).astype(a.dtype)
+        n = np.sum(w, axis=axis, keepdims=True)
+        centered = (a - np.sum(a * w, axis=axis, keepdims=True) / n) * w
+    return unreduce(g, a, axis, keepdims) * (2 * _conj(centered) / (n - ddof))
+
+
+def std_grad(g, ans, a, axis=None, ddof=0, keepdims=False, where=None, correction=None):
+    """Adjoint of ``a`` in ``std = sqrt(var)``."""
+    if g is None:
+        return None
+    return var_grad(g / (2 * ans), a, axis, ddof, keepdims, where, correction)
+
+
+def sort_grad(g, a, axis=-1):
+    """Adjoint of ``a`` in ``sort``: each element's adjoint goes back where it came from."""
+    if g is None:
+        return None
+    a = np.asarray(a)
+    if axis is None:
+        perm = np.argsort(np.ravel(a), stable=True)
+        return np.reshape(np.take(g, np.argsort(perm, stable=True)), a.shape)
+    perm = np.argsort(a, axis=axis, stable=True)
+    return np.take_along_axis(g, np.argsort(perm, axis=axis, stable=True), axis=axis)
+
+
+def cumsum_grad(g, a, axis=None):
+    """Adjoint of ``a`` in ``cumsum``: the reversed cumulative sum of the adjoint."""
+    if g is None:
+        return None
+    a = np.asarray(a)
+    if axis is None:
+        return np.reshape(np.flip(np.cumsum(np.flip(g))), a.shape)
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def cumprod_grad(g, ans, a, axis=None):
+    """Adjoint of ``a`` in ``cumprod`` (zeros in ``a`` handled)."""
+    if g is None:
+        return None
+    a = np.asarray(a)
+    if axis is None:
+        flat = lax_helpers.cumprod_grad(g, np.ravel(a).astype(ans.dtype), ans, 0, False)
+        return np.reshape(flat, a.shape)
+    return lax_helpers.cumprod_grad(g, a.astype(ans.dtype), ans, axis % a.ndim, False)
+
+
+# ---------------------------------------------------------------------------
+# Products.
+
+
+def _tensordot_axes(axes, an, bn):
+    """(contracted axes of a, of b, free axes of a, of b) of ``tensordot(a, b, axes)``."""
+    if isinstance(axes, int):
+        xa, xb = list(range(an - axes, an)), list(range(axes))
+    else:
+        xa, xb = axes
+        xa = [xa % an] if isinstance(xa, int) else [i % an for i in xa]
+        xb = [xb % bn] if isinstance(xb, int) else [i % bn for i in xb]
+    return xa, xb, [i for i in range(an) if i not in xa], [i for i in range(bn) if i not in xb]
+
+
+def tensordot_grad_a(g, a, b, axes=2):
+    """Adjoint of ``a`` in ``tensordot(a, b, axes)``."""
+    if g is None:
+        return None
+    xa, xb, free_a, free_b = _tensordot_axes(axes, np.ndim(a), np.ndim(b))
+    g_b = list(range(len(free_a), len(free_a) + len(free_b)))
+    out = np.tensordot(g, b, axes=(g_b, free_b))
+    order = free_a + [xa[xb.index(j)] for j in sorted(xb)]
+    return np.transpose(out, _inverse(order))
+
+
+def tensordot_grad_b(g, a, b, axes=2):
+    """Adjoint of ``b`` in ``tensordot(a, b, axes)``."""
+    if g is None:
+        return None
+    xa, xb, free_a, free_b = _tensordot_axes(axes, np.ndim(a), np.ndim(b))
+    out = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    order = [xb[xa.index(i)] for i in sorted(xa)] + free_b
+    return np.transpose(out, _inverse(order))
+
+
+def inner_grad_a(g, a, b):
+    """Adjoint of ``a`` in ``inner(a, b)`` (a contraction of the last axes)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    return tensordot_grad_a(g, a, b, ([np.ndim(a) - 1], [np.ndim(b) - 1]))
+
+
+def inner_grad_b(g, a, b):
+    """Adjoint of ``b`` in ``inner(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    return tensordot_grad_b(g, a, b, ([np.ndim(a) - 1], [np.ndim(b) - 1]))
+
+
+def outer_grad_a(g, a, b):
+    """Adjoint of ``a`` in ``outer(a, b)`` (both flattened)."""
+    if g is None:
+        return None
+    return np.reshape(np.dot(g, np.ravel(b)), np.shape(a))
+
+
+def outer_grad_b(g, a, b):
+    """Adjoint of ``b`` in ``outer(a, b)``."""
+    if g is None:
+        return None
+    return np.reshape(np.dot(np.ravel(a), g), np.shape(b))
+
+
+def vdot_grad_a(g, a, b):
+    """Adjoint of ``a`` in ``vdot(a, b) = sum(conj(a) * b)``."""
+    if g is None:
+        return None
+    return np.reshape(_conj(g * np.ravel(b)), np.shape(a))
+
+
+def vdot_grad_b(g, a, b):
+    """Adjoint of ``b`` in ``vdot(a, b)``."""
+    if g is None:
+        return None
+    return np.reshape(g * _conj(np.ravel(a)), np.shape(b))
+
+
+def einsum_spec(operands):
+    """(input terms, output term, positions of the arrays in ``operands``) of an einsum
+    call, ellipses spelled as letters (static: shapes and subscripts only)."""
+    if isinstance(operands[0], str):
+        subscripts, positions = operands[0], list(range(1, len(operands)))
+    else:
+        subscripts, arrays = _parse_interleaved(operands)
+        positions = list(range(0, 2 * len(arrays), 2))
+    spec = _checked_spec(subscripts, tuple(np.shape(operands[i]) for i in positions))
+    return list(spec.inputs), spec.output, positions
+
+
+def _einsum_one(g, k, terms, output, arrays):
+    """Adjoint of operand ``k``: the other operands and ``g`` contracted onto its term."""
+    spec, expand_shape, full_shape, steps, order = einsum_plan(k, terms, output,
+                                                              np.shape(arrays[k]))
+    others = []
+    for i in range(len(arrays)):
+        if i != k:
+            others.append(arrays[i])
+    r = _einsum_call(spec, g, others)
+    if expand_shape is not None:  # letters summed in this operand only: broadcast back
+        r = np.broadcast_to(np.reshape(r, expand_shape), full_shape)
+    for step, n in steps:  # a letter repeated in the term (a diagonal): put r on it
+        r = np.einsum(step, r, np.eye(n, dtype=r.dtype))
+    if order is not None:
+        r = np.transpose(r, order)
+    return r
+
+
+def einsum_plan(k, terms, output, shape):
+    """The static recipe of ``_einsum_one``: the contraction's subscripts, the broadcast
+    for letters only operand ``k`` sums over, the steps that rebuild diagonals, and the
+    final axis order."""
+    term = terms[k]
+    sizes = dict(zip(term, shape))
+    others = [terms[i] for i in range(len(terms)) if i != k]
+    present = set(output) | set("".join(others))
+    unique = "".join(c for i, c in enumerate(term) if c not in term[:i])
+    wanted = "".join(c for c in unique if c in present)
+    spec = ",".join([output] + others) + "->" + wanted
+    expand_shape = full_shape = None
+    if wanted != unique:
+        expand_shape = tuple(sizes[c] if c in wanted else 1 for c in unique)
+        full_shape = tuple(sizes[c] for c in unique)
+    if unique == term:
+        return spec, expand_shape, full_shape, [], None
+    used = set(term) | set("".join(terms)) | set(output)
+    spare = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    current, steps, seen, order = unique, [], set(), []
+    for c in term:
+        if c in seen:  # one more axis, on the diagonal with the first occurrence of c
+            new = spare.pop(0)
+            steps.append((current + "," + c + new + "->" + current + new, sizes[c]))
+            current += new
+            order.append(len(current) - 1)
+        else:
+            seen.add(c)
+            order.append(unique.index(c))
+    return spec, expand_shape, full_shape, steps, order
+
+
+def _einsum_call(spec, g, others):
+    """``einsum(spec, g, *others)`` spelled without ``*`` for up to three others (so
+    derivative code that calls it can be differentiated again)."""
+    if len(others) == 0:
+        return np.einsum(spec, g)
+    if len(others) == 1:
+        return np.einsum(spec, g, others[0])
+    if len(others) == 2:
+        return np.einsum(spec, g, others[0], others[1])
+    if len(others) == 3:
+        return np.einsum(spec, g, others[0], others[1], others[2])
+    return einsum_many(spec, g, others)
+
+
+def einsum_many(spec, g, others):
+    """``einsum(spec, g, *others)`` (its own derivative is not written: see vjp_rules)."""
+    return np.einsum(spec, g, *others)
+
+
+def einsum_grads(g, operands):
+    """Adjoints of every operand of ``einsum(*operands)`` (None for the subscripts)."""
+    if g is None:
+        return None
+    terms, output, positions = einsum_spec(operands)
+    arrays = []
+    for i in positions:
+        arrays.append(operands[i])
+    out = [None] * len(operands)  # the subscripts (and interleaved sublists) get none
+    for k in range(len(arrays)):
+        out[positions[k]] = _einsum_one(g, k, terms, output, arrays)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# Linear algebra.
+
+
+def inv_grad(g, ans):
+    """Adjoint of ``a`` in ``inv(a)``: ``-inv(a)^T g inv(a)^T``."""
+    if g is None:
+        return None
+    t = _mT(ans)
+    return -np.matmul(np.matmul(t, g), t)
+
+
+def solve_grads(g, a, b, ans):
+    """Adjoints of ``(a, b)`` in ``x = solve(a, b)``: ``gb = solve(a^T, g)``, ``ga = -gb x^T``."""
+    if g is None:
+        return None, None
+    if np.ndim(b) == 1:
+        gb = np.linalg.solve(_mT(a), g[..., None])[..., 0]
+        ga = -gb[..., :, None] * ans[..., None, :]
+    else:
+        gb = np.linalg.solve(_mT(a), g)
+        ga = -np.matmul(gb, _mT(ans))
+    return unbroadcast(ga, a), unbroadcast(gb, b)
+
+
+def det_grad(g, ans, a):
+    """Adjoint of ``a`` in ``det(a)``: ``g det(a) inv(a)^T``."""
+    if g is None:
+        return None
+    return (g * ans)[..., None, None] * _mT(np.linalg.inv(a))
+
+
+def slogdet_grad(g, a):
+    """Adjoint of ``a`` in ``slogdet(a)`` through ``logabsdet`` (the sign is piecewise
+    constant): ``g inv(a)^T`` (conjugated for complex input)."""
+    if g is None or g[1] is None:
+        return None
+    return g[1][..., None, None] * _conj(_mT(np.linalg.inv(a)))
+
+
+def cholesky_grad(g, ans, upper=False):
+    """Adjoint of ``a`` in ``cholesky(a)``; only the lower triangle of ``a`` is read."""
+    if g is None:
+        return None
+    return lax_helpers.cholesky_grad(g, ans, not upper)
+
+
+def eigh_grad(g, ans, UPLO="L"):
+    """Adjoint of ``a`` in ``eigh(a) = (w, v)`` (only the ``UPLO`` triangle is read)."""
+    if g is None:
+        return None
+    w, v = ans
+    return lax_helpers.eigh_grad((g[1], g[0]), (v, w), UPLO == "L")
+
+
+def eigvalsh_grad(g, a, UPLO="L"):
+    """Adjoint of ``a`` in ``eigvalsh(a)``: ``V diag(g) V^H`` on the triangle read."""
+    if g is None:
+        return None
+    w, v = np.linalg.eigh(a, UPLO)
+    return lax_helpers.eigh_grad((None, g), (v, w), UPLO == "L")
+
+
+def svd_grad(g, ans, a, full_matrices=True, compute_uv=True):
+    """Adjoint of ``a`` in ``svd(a)`` (``(U, S, Vh)``, or ``S`` alone)."""
+    if g is None:
+        return None
+    if not compute_uv:
+        return lax_helpers.svd_grad(g, a, ans, full_matrices, False)
+    u, s, vh = ans
+    return lax_helpers.svd_grad((g[1], g[0], g[2]), a, (s, u, vh), full_matrices, True)
+
+
+def qr_grad(g, ans, a, mode="reduced"):
+    """Adjoint of ``a`` in ``qr(a, mode)`` (``mode="r"`` recomputes Q)."""
+    if g is None:
+        return None
+    if mode == "r":
+        q, r = np.linalg.qr(a)
+        return lax_helpers.qr_grad((None, g), (q, r), a, False)
+    return lax_helpers.qr_grad(tuple(g), tuple(ans), a, mode == "complete")
+
+
+def norm_grad(g, ans, x, ord=None, axis=None, keepdims=False):
+    """Adjoint of ``x`` in ``linalg.norm``: ``x / norm`` for 2-norms of vectors and the
+    Frobenius norm, else through the norm written on differentiable functions."""
+    if g is None:
+        return None
+    xa = np.asarray(x)
+    if not is_two_norm(ord, axis, xa.ndim):
+        return through_formula(g, xa, _norm_formula, (ord, axis, keepdims))
+    safe = np.where(ans == 0, np.ones((), ans.dtype), ans)
+    share = unreduce(g / safe, xa, _norm_axes(axis, xa.ndim), keepdims)
+    if np.iscomplexobj(xa):
+        return share * np.conj(xa)
+    return share * xa
+
+
+def is_two_norm(ord, axis, nd):
+    """Whether ``norm(x, ord, axis)`` is a Euclidean (or Frobenius) norm: ``x / norm`` is
+    then its gradient."""
+    if ord is None:
+        return axis is None or isinstance(axis, int) or len(axis) <= 2
+    if ord == "fro":
+        return nd == 2 or (not isinstance(axis, int) and axis is not None and len(axis) == 2)
+    return ord == 2 and (nd == 1 and axis is None or isinstance(axis, int)
+                         or axis is not None and len(axis) == 1)
+
+
+def _norm_axes(axis, nd):
+    return tuple(range(nd)) if axis is None else axis
+
+
+def _norm_formula(ord, axis, keepdims, x):
+    """``linalg.norm`` for the orders ``norm_grad`` does not write out."""
+    nd = np.ndim(x)
+    if axis is None:
+        axis = tuple(range(nd))
+    if isinstance(axis, int) or len(axis) == 1:
+        ax = axis if isinstance(axis, int) else axis[0]
+        a = np.abs(x)
+        if ord == np.inf:
+            return np.max(a, axis=ax, keepdims=keepdims)
+        if ord == -np.inf:
+            return np.min(a, axis=ax, keepdims=keepdims)
+        if ord == 1:
+            return np.sum(a, axis=ax, keepdims=keepdims)
+        return np.sum(a ** ord, axis=ax, keepdims=keepdims) ** (1.0 / ord)
+    r, c = axis[0] % nd, axis[1] % nd
+    a = np.abs(x)
+    if ord == 1:
+        out = np.max(np.sum(a, axis=r, keepdims=True), axis=c, keepdims=True)
+    elif ord == -1:
+        out = np.min(np.sum(a, axis=r, keepdims=True), axis=c, keepdims=True)
+    elif ord == np.inf:
+        out = np.max(np.sum(a, axis=c, keepdims=True), axis=r, keepdims=True)
+    elif ord == -np.inf:
+        out = np.min(np.sum(a, axis=c, keepdims=True), axis=r, keepdims=True)
+    else:
+        s = np.linalg.svd(np.moveaxis(x, (r, c), (-2, -1)), compute_uv=False)
+        if ord == "nuc":
+            val = np.sum(s, axis=-1)
+        elif ord == 2:
+            val = np.max(s, axis=-1)
+        else:
+            val = np.min(s, axis=-1)
+        out = np.expand_dims(val, (min(r, c), max(r, c)))
+    return out if keepdims else np.squeeze(out, (r, c))
+
+
+def quantile_grad(g, a, q, axis=None, method="linear", keepdims=False):
+    """Adjoint of ``a`` in ``quantile``: through the sort and the interpolation."""
+    if g is None:
+        return None
+    return through_formula(g, np.asarray(a), _quantile_formula, (q, axis, method, keepdims))
+
+
+def _quantile_formula(q, axis, method, keepdims, a):
+    """``quantile`` on differentiable functions (``sort``, ``take``): for its derivative."""
+    if axis is None:
+        x = np.sort(np.ravel(a))
+        ax = 0
+    else:
+        ax = axis % np.ndim(a)
+        x = np.sort(a, axis=ax)
+    n = np.shape(x)[ax]
+    pos = np.asarray(q) * (n - 1)
+    lo = np.clip(np.floor(pos), 0, n - 1).astype(np.int32)
+    hi = np.clip(np.ceil(pos), 0, n - 1).astype(np.int32)
+    if method == "lower":
+        hi = lo
+    elif method == "higher":
+        lo = hi
+    elif method == "nearest":
+        lo = hi = np.round(pos).astype(np.int32)
+    frac = (pos - lo).astype(x.dtype)
+    if method == "midpoint":
+        frac = np.where(hi > lo, 0.5, 0.0).astype(x.dtype)
+    xl = np.moveaxis(np.take(x, np.ravel(lo), axis=ax), ax, -1)
+    xh = np.moveaxis(np.take(x, np.ravel(hi), axis=ax), ax, -1)
+    f = np.ravel(frac)
+    out = xl * (1 - f) + xh * f
+    out = np.moveaxis(np.reshape(out, np.shape(out)[:-1] + np.shape(pos)), tuple(
+        range(np.ndim(out) - 1, np.ndim(out) - 1 + np.ndim(pos))), tuple(range(np.ndim(pos))))
+    if keepdims:
+        if axis is None:
+            out = np.reshape(out, np.shape(pos) + (1,) * np.ndim(a))
+        else:
+            out = np.expand_dims(out, np.ndim(pos) + ax)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# s2s.scipy.special and s2s.nn.
+
+
+def logsumexp_grad(g, ans, a, axis=None, b=None, keepdims=False):
+    """Adjoint of ``a`` in ``logsumexp(a, axis, b, keepdims)``: ``g * b * exp(a - ans)``."""
+    if g is None:
+        return None
+    w = np.exp(a - unreduce(ans, a, axis, keepdims))
+    if b is not None:
+        w = w * b
+    return unreduce(g, a, axis, keepdims) * w
+
+
+def softmax_grad(g, ans, axis=None):
+    """Adjoint of ``x`` in ``y = softmax(x, axis)``: ``y * (g - sum(g * y))``."""
+    if g is None:
+        return None
+    return ans * (g - np.sum(g * ans, axis=axis, keepdims=True))
+
+
+def log_softmax_grad(g, ans, axis=None):
+    """Adjoint of ``x`` in ``y = log_softmax(x, axis)``: ``g - exp(y) * sum(g)``."""
+    if g is None:
+        return None
+    return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
