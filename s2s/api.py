@@ -825,3 +825,10 @@ def source(fun):
             return converted_source(inner._build()[0])
         return converted_source(inner)
     return inspect.getsource(fun)
+
+
+# Transformations whose result a differentiated function may call in place
+# (``grad(f)(x)`` inside ``f2`` given to ``grad``): evaluated while transforming.
+for _maker in (jit, grad, value_and_grad):
+    _maker.__s2s_transformation__ = True
+del _maker

@@ -497,3 +497,46 @@ def test_generated_code_points_at_user_lines():
         s2s.grad(fails)(1.0)
     assert "test_grad_api.py" in str(info.value) or any(
         "test_grad_api.py" in str(tb.path) for tb in info.traceback)
+
+
+# ---------------------------------------------------------------------------
+# Transformations called inside a differentiated function
+
+
+def _sin_sq(x):
+    return snp.sum(snp.sin(x) ** 2)
+
+
+def _grad_inside(x):
+    return snp.sum(s2s.grad(_sin_sq)(x) * snp.arange(3.0))
+
+
+def _value_and_grad_inside(x, w):
+    value, g = s2s.value_and_grad(_weighted, argnums=1)(x, w)
+    return value * snp.sum(g)
+
+
+def _weighted(x, w):
+    return snp.sum(snp.tanh(x * w))
+
+
+def test_grad_of_function_calling_grad(x64):
+    x = np.array([0.1, 0.2, 0.3])
+    expected = 2 * np.cos(2 * x) * np.arange(3.0)  # d/dx sum_i 2 sin x_i cos x_i * i
+    np.testing.assert_allclose(s2s.grad(_grad_inside)(x), expected, rtol=1e-12)
+
+
+def test_hessian_vector_product_through_lambda(x64):
+    x = np.array([0.3, -0.7, 1.1])
+    v = np.array([1.0, 2.0, -1.0])
+    hvp = s2s.grad(lambda y: snp.vdot(s2s.grad(_sin_sq)(y), v))(x)
+    np.testing.assert_allclose(hvp, 2 * np.cos(2 * x) * v, rtol=1e-12)
+
+
+def test_grad_of_function_calling_value_and_grad(x64):
+    x, w = np.array([0.5, -0.2]), np.array([1.5, 0.7])
+    g = s2s.grad(_value_and_grad_inside)(x, w)
+    eps = 1e-6
+    numeric = [(_value_and_grad_inside(x + eps * e, w) - _value_and_grad_inside(x - eps * e, w))
+               / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(g, numeric, rtol=1e-6)

@@ -140,6 +140,11 @@ class Plan:
         """The nested function ``name`` denotes (through plain copies), or None."""
         return _local_function(self, self.normal.body, name)
 
+    def made_function(self, name):
+        """The function local ``name`` holds when it is made by a transformation of a
+        non-local function (``g = s2s.grad(f)``), evaluated now; else None."""
+        return _made_function(self, self.normal.body, name, self.source)
+
 
 class LocalFunction:
     """A function defined inside a transformed function, lambda-lifted: the
@@ -189,6 +194,9 @@ class _LocalPlan:
     def local_function(self, name):
         return _local_function(self, self.normal.body, name)
 
+    def made_function(self, name):
+        return _made_function(self, self.normal.body, name, self.parent.source)
+
 
 def _local_function(plan, body, name, depth=0):
     defs = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
@@ -205,6 +213,53 @@ def _local_function(plan, body, name, depth=0):
     if not defs and len(assigns) == 1 and isinstance(assigns[0].value, gast.Name) and depth < 8:
         return _local_function(plan, body, assigns[0].value.id, depth + 1)
     return None
+
+
+def _made_function(plan, body, name, source):
+    """``grad(f)`` (any callable marked ``__s2s_transformation__``) assigned once to
+    ``name``, with arguments that are constants or non-local names: the function it
+    makes, so that calls of ``name`` are differentiated through it (``grad(f)(x)``
+    inside a function being differentiated)."""
+    cache = plan.__dict__.setdefault("_made", {})
+    if name in cache:
+        return cache[name]
+    cache[name] = None
+    assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+               if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
+                                                    for n in gast.walk(s.targets[0]))]
+    if len(assigns) != 1 or not isinstance(assigns[0].targets[0], gast.Name):
+        return None
+    call = assigns[0].value
+    if not isinstance(call, gast.Call):
+        return None
+    maker = _static_value(call.func, plan, source)
+    if not getattr(maker, "__s2s_transformation__", False):
+        return None
+    try:
+        args = [_static_value(a, plan, source) for a in call.args]
+        kwargs = {k.arg: _static_value(k.value, plan, source) for k in call.keywords}
+    except _NotStatic:
+        return None
+    if MISSING in args or MISSING in kwargs.values() or None in kwargs:
+        return None
+    cache[name] = maker(*args, **kwargs)
+    return cache[name]
+
+
+class _NotStatic(Exception):
+    pass
+
+
+def _static_value(node, plan, source):
+    """The value of a constant or of a name chain rooted outside the function."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.Tuple) and all(isinstance(e, gast.Constant) for e in node.elts):
+        return tuple(e.value for e in node.elts)
+    chain = static_chain(node)
+    if chain is None or chain[0] in plan.locals:
+        raise _NotStatic()
+    return resolve_chain(source, chain)
 
 
 def _referenced(node):
@@ -370,6 +425,12 @@ class _Context:
             local = self.plan.local_function(func.id)
             if local is not None:
                 return Callee(CalleeKind.USER, fn=local, name=func.id)
+            try:
+                made = self.plan.made_function(func.id)
+            except _NotStatic:
+                made = None
+            if made is not None:
+                return classify(made, func.id, self.source, call)
         if chain is None or chain[0] in self.plan.locals:
             if isinstance(func, gast.Attribute) and func.attr in ARRAY_METHODS:
                 # x.sum(...): an array method, differentiated as the NumPy function.
