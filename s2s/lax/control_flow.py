@@ -973,7 +973,7 @@ def _fori_stored(body_fun, x, i):
     return body_fun(i, x), x
 
 
-def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=WHILE_MAX_TRIPS):
+def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=None):
     """Cotangent of ``init_val`` for ``fori_loop(lower, upper, body_fun, init_val)``.
 
     With concrete bounds the forward pass is a ``scan`` that stacks the carry
@@ -982,6 +982,8 @@ def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=WHILE_MAX
     iterations, as in ``while_loop_vjp``. Cost: two forward passes and one
     backward pass of ``body_fun`` per iteration; memory: one carry per iteration.
     """
+    if max_trips is None:  # read now, so setting the module constant takes effect
+        max_trips = WHILE_MAX_TRIPS
     if _fori_concrete(lower) and _fori_concrete(upper):
         dt = _fori_dtype(lower, upper)
         idx = np.arange(int(lower), builtins.max(int(upper), int(lower)), dtype=dt)
@@ -1002,7 +1004,7 @@ def fori_loop_vjp(ct, ans, lower, upper, body_fun, init_val, max_trips=WHILE_MAX
         max_trips, "fori_loop")
 
 
-def while_loop_vjp(ct, ans, cond_fun, body_fun, init_val, max_trips=WHILE_MAX_TRIPS):
+def while_loop_vjp(ct, ans, cond_fun, body_fun, init_val, max_trips=None):
     """Cotangent of ``init_val`` for ``while_loop(cond_fun, body_fun, init_val)``.
 
     Eagerly the forward pass is run again, recording the carry of every trip
@@ -1017,6 +1019,8 @@ def while_loop_vjp(ct, ans, cond_fun, body_fun, init_val, max_trips=WHILE_MAX_TR
     then all NaN. Cost: two forward passes and one backward pass of
     ``body_fun`` per trip.
     """
+    if max_trips is None:  # read now, so setting the module constant takes effect
+        max_trips = WHILE_MAX_TRIPS
     if not _is_staged(ct, ans, init_val, funs=(cond_fun, body_fun)):
         carries, x = [], init_val
         while True:

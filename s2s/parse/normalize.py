@@ -498,6 +498,7 @@ class _ANF:
         body = self.block(s.body)
         body += copy.deepcopy(pre)
         loop = gast.While(test=q.name(test_name), body=body or [gast.Pass()], orelse=[])
+        loop._s2s_test_len = len(pre)  # the body's last statements recompute the test
         for attr in ("_s2s_exit_flag",):
             if hasattr(s, attr):
                 setattr(loop, attr, getattr(s, attr))

@@ -170,13 +170,52 @@ class _Control:
             live_head |= liveness.reads(s.test)
         return sorted(changed & live_head)
 
+    def split_test(self, s):
+        """(body, test statements) when the test's statements, which normal form repeats
+        at the end of the body, can move into the loop's test function: what they
+        assign is read nowhere else. XLA then evaluates the test in the loop's
+        condition (as ``lax.while_loop`` written by hand) instead of carrying it."""
+        k = getattr(s, "_s2s_test_len", 0)
+        if not k or len(s.body) <= k:
+            return None
+        core, tail = s.body[:-k], s.body[-k:]
+        temps = liveness.writes(tail)
+        after = s._s2s_live_out or set()
+        read_in_core = liveness.annotate(copy.deepcopy(core), set())
+        if temps & (after | read_in_core):
+            return None
+        return core, tail
+
     def convert_while(self, s, assigned):
+        split = self.split_test(s)
+        if split is not None:
+            return self.convert_while_split(s, assigned, *split)
         state = self.loop_state(s)
         body = self.block(s.body, assigned)
         test_name = self.namer.new("loop_test")
         body_name = self.namer.new("loop_body")
         test_fn = _fdef(test_name, state, [gast.Return(value=copy.deepcopy(s.test))])
         body_fn = _fdef(body_name, state, (body or []) + [gast.Return(value=_tuple(state))])
+        call = gast.Call(func=self.op("while_stmt"),
+                         args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
+                         keywords=[])
+        self.with_consts([test_fn, body_fn], self.captures([test_fn, body_fn], state), call)
+        assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
+        new = self.undefined_inits(state, assigned, s) + [test_fn, body_fn, assign]
+        return [gast.copy_location(n, s) for n in new]
+
+    def convert_while_split(self, s, assigned, core, tail):
+        after = s._s2s_live_out or set()
+        test_reads = liveness.annotate(tail, liveness.reads(s.test))  # now the test's own
+        live_end = after | test_reads
+        live_head = liveness.annotate(copy.deepcopy(core), live_end) | live_end
+        state = sorted(liveness.writes(core) & live_head)
+        test = self.block(tail, assigned)
+        body = self.block(core, assigned)
+        test_name = self.namer.new("loop_test")
+        body_name = self.namer.new("loop_body")
+        test_fn = _fdef(test_name, state, test + [gast.Return(value=copy.deepcopy(s.test))])
+        body_fn = _fdef(body_name, state, (body or [gast.Pass()]) + [gast.Return(value=_tuple(state))])
         call = gast.Call(func=self.op("while_stmt"),
                          args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
                          keywords=[])
