@@ -540,3 +540,40 @@ def test_grad_of_function_calling_value_and_grad(x64):
     numeric = [(_value_and_grad_inside(x + eps * e, w) - _value_and_grad_inside(x - eps * e, w))
                / (2 * eps) for e in np.eye(2)]
     np.testing.assert_allclose(g, numeric, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Branches that reassign their own test: the reverse pass must take the branch the
+# forward pass took (a regression: it used the test's value after the branch).
+
+
+def _resets_flag(x, flag):
+    if flag:
+        flag = False
+        x = x * snp.sin(x)
+    return snp.sum(x * x)
+
+
+def _nested_boolops(x, ord=None, axis=None):
+    x = snp.asarray(x)
+    nd = x.ndim
+    two = ord is None or ord == 2
+    if two and (axis is None or nd == 2):
+        return snp.sum(snp.sin(x) * x)
+    return snp.sum(x)
+
+
+def test_branch_that_reassigns_its_test(x64):
+    x = np.array([0.3, -0.8, 1.2])
+    g = s2s.grad(_resets_flag)(x, True)
+    y = x * np.sin(x)
+    np.testing.assert_allclose(g, 2 * y * (np.sin(x) + x * np.cos(x)), rtol=1e-12)
+
+
+def test_short_circuit_operands_that_are_false_after_true(x64):
+    x = np.random.default_rng(0).uniform(size=(3, 4))
+    g = s2s.grad(_nested_boolops)(x, None, 1)  # `axis is None` is False, `nd == 2` True
+    np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x), rtol=1e-12)
+    G = s2s.grad(_nested_boolops)
+    h = s2s.grad(lambda y: snp.sum(G(y, None, 1)))(x)  # its derivative's reverse pass too
+    np.testing.assert_allclose(h, -np.sin(x) * x + 2 * np.cos(x), rtol=1e-12)

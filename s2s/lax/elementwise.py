@@ -10,8 +10,9 @@ The rule tables are built by a few small factories (``_unary``, ``_binary``,
 ``_compare``) since most elementwise primitives differ only in their NumPy
 function, their StableHLO op and which dtypes they accept.
 """
+import importlib
+
 import numpy as np
-import scipy.special
 
 from s2s import dtypes
 from s2s.errors import DtypeError
@@ -20,6 +21,19 @@ from s2s.lax.shapes import broadcast_shapes
 
 # ---------------------------------------------------------------------------
 # Dtype policies: map input dtype -> (compute dtype), or raise DtypeError.
+
+
+def _special(name):
+    """``scipy.special.<name>``, imported on first use (scipy costs a third of a
+    second at import; most programs never call these)."""
+    return getattr(importlib.import_module("scipy.special"), name)
+
+
+def _special_fn(name):
+    def fn(*args):
+        return _special(name)(*args)
+    fn.__name__ = name
+    return fn
 
 
 def _float_policy(name, allow_complex=True):
@@ -97,7 +111,7 @@ def _rsqrt(x):
 def _logistic(x):
     if dtypes.is_complex(x.dtype):  # scipy's expit has no complex loop
         return np.reciprocal(1 + np.exp(-x))
-    return scipy.special.expit(x)
+    return _special("expit")(x)
 
 
 def _round_away(x):
@@ -162,11 +176,11 @@ atanh_p = _unary("atanh", np.arctanh, "chlo.atanh", _F("atanh"))
 sqrt_p = _unary("sqrt", np.sqrt, "stablehlo.sqrt", _F("sqrt"))
 rsqrt_p = _unary("rsqrt", _rsqrt, "stablehlo.rsqrt", _F("rsqrt"))
 cbrt_p = _unary("cbrt", np.cbrt, "stablehlo.cbrt", _F("cbrt", allow_complex=False))
-erf_p = _unary("erf", scipy.special.erf, "chlo.erf", _F("erf", allow_complex=False))
-erfc_p = _unary("erfc", scipy.special.erfc, "chlo.erfc", _F("erfc", allow_complex=False))
-erf_inv_p = _unary("erf_inv", scipy.special.erfinv, "chlo.erf_inv", _F("erf_inv", allow_complex=False))
-lgamma_p = _unary("lgamma", scipy.special.gammaln, "chlo.lgamma", _F("lgamma", allow_complex=False))
-digamma_p = _unary("digamma", scipy.special.digamma, "chlo.digamma", _F("digamma", allow_complex=False))
+erf_p = _unary("erf", _special_fn("erf"), "chlo.erf", _F("erf", allow_complex=False))
+erfc_p = _unary("erfc", _special_fn("erfc"), "chlo.erfc", _F("erfc", allow_complex=False))
+erf_inv_p = _unary("erf_inv", _special_fn("erfinv"), "chlo.erf_inv", _F("erf_inv", allow_complex=False))
+lgamma_p = _unary("lgamma", _special_fn("gammaln"), "chlo.lgamma", _F("lgamma", allow_complex=False))
+digamma_p = _unary("digamma", _special_fn("digamma"), "chlo.digamma", _F("digamma", allow_complex=False))
 not_p = _unary("not", np.invert, "stablehlo.not", _same_policy("not", "biu"))
 population_count_p = _unary("population_count", _population_count, "stablehlo.popcnt",
                             _same_policy("population_count", "iu"))

@@ -31,7 +31,7 @@ array([[2., 0.],
        [1., 2.]], dtype=float32)
 """
 import numpy as np
-import scipy.linalg
+import importlib
 
 from s2s import dtypes, lax
 from s2s.errors import DtypeError, ShapeError
@@ -263,7 +263,7 @@ def _solve_one(a, b, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
     if conjugate_a and not transpose_a:
         a = a.conj()
     trans = 2 if (transpose_a and conjugate_a) else int(transpose_a)
-    trsm = scipy.linalg.get_blas_funcs("trsm", (a, b))
+    trsm = importlib.import_module("scipy.linalg").get_blas_funcs("trsm", (a, b))
     with np.errstate(all="ignore"):
         x = trsm(1.0, a, b, side=0 if left_side else 1, lower=int(lower), trans_a=trans,
                  diag=int(unit_diagonal))
@@ -333,7 +333,7 @@ def _lu_one(a):
     m = a.shape[0]
     if a.size == 0:
         return a, np.zeros(min(a.shape), np.int32), np.arange(m, dtype=np.int32)
-    getrf = scipy.linalg.get_lapack_funcs("getrf", (a,))
+    getrf = importlib.import_module("scipy.linalg").get_lapack_funcs("getrf", (a,))
     lu, piv, info = getrf(a)
     if info < 0:
         lu = np.full(a.shape, np.nan, a.dtype)

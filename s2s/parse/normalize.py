@@ -674,26 +674,33 @@ class _ANF:
         return gast.BinOp(left=self.atom(e.left), op=e.op, right=self.atom(e.right))
 
     def expr_BoolOp(self, e, hint, into=None):
+        # `a and b` -> `result = a; if a: result = b`: each `if` tests the operand's
+        # own atom, never `result`, which its branch reassigns.
+        first = self.atom(e.values[0], hint)
         result = into or self.temp(hint)
-        self.emit(q.assign(result, self.op(e.values[0])))
-        self._boolop_rest(e.op, result, e.values[1:])
+        self.emit(q.assign(result, first))
+        self._boolop_rest(e.op, result, first, e.values[1:], hint)
         return q.name(result)
 
-    def _boolop_rest(self, op, result, values):
+    def _boolop_rest(self, op, result, test, values, hint):
         if not values:
             return
-        rest = [_loc(q.assign(result, values[0]), self.where)]
-        inner = self.block(rest)
         saved = self.out
-        self.out = inner
+        self.out = []
         try:
-            self._boolop_rest(op, result, values[1:])
+            if len(values) > 1:
+                value = self.atom(values[0], hint)
+                self.emit(q.assign(result, value))
+                self._boolop_rest(op, result, value, values[1:], hint)
+            else:
+                self.out.extend(self.block([_loc(q.assign(result, values[0]), self.where)]))
+            inner = self.out
         finally:
             self.out = saved
         if isinstance(op, gast.And):
-            self.emit(gast.If(test=q.name(result), body=inner, orelse=[]))
+            self.emit(gast.If(test=test, body=inner, orelse=[]))
         else:
-            self.emit(gast.If(test=q.name(result), body=[gast.Pass()], orelse=inner))
+            self.emit(gast.If(test=test, body=[gast.Pass()], orelse=inner))
 
     def expr_Compare(self, e, hint, into=None):
         if len(e.ops) == 1:
@@ -927,10 +934,33 @@ def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=f
     fdef = lower_returns(fdef, namer)
     fdef = lower_jumps(fdef, namer, support)
     anf = _ANF(source, fdef, namer, np_name, support, enclosing_locals)
-    body = anf.block(fdef.body)
+    body = _freeze_if_tests(anf.block(fdef.body), namer)
     new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
                            returns=None, type_comment=None, type_params=[])
     return gast.copy_location(new, fdef)
+
+
+def _freeze_if_tests(stmts, namer):
+    """``if c:`` whose branches reassign ``c`` tests a copy of it instead, so the reverse
+    pass (which decides the branch from the test's value after the ``if``) and every
+    other reader see the value the ``if`` was decided on."""
+    out = []
+    for s in stmts:
+        for field in ("body", "orelse"):
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                setattr(s, field, _freeze_if_tests(getattr(s, field), namer))
+        if isinstance(s, gast.If) and isinstance(s.test, gast.Name) and \
+                s.test.id in _assigned_in(s.body + s.orelse):
+            frozen = namer.new(s.test.id)
+            out.append(gast.copy_location(q.assign(frozen, q.name(s.test.id)), s))
+            s.test = q.name(frozen)
+        out.append(s)
+    return out
+
+
+def _assigned_in(stmts):
+    return {n.id for st in stmts for n in gast.walk(st)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def support_names(namer):

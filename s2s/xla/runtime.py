@@ -176,8 +176,12 @@ class Executable:
                        and type(mem.obj) is array_impl and view.shape == a.shape and view.dtype == a.dtype
                        else put(av, sharding, [a], devices, True, False, semantics, x64)
                        for (av, semantics), a in zip(puts, arrays)]
-            return [asarray(memoryview(r)).view(Array)
-                    for r in execute(buffers).consume_with_handlers(handlers)]
+            results = execute(buffers).consume_with_handlers(handlers)
+            # Waiting here first is about 5 microseconds quicker than letting the
+            # buffer protocol wait for a computation still running (a while loop).
+            for r in results:
+                r.block_until_ready()
+            return [asarray(memoryview(r)).view(Array) for r in results]
         return run
 
     def _run(self, arrays):
@@ -191,8 +195,10 @@ class Executable:
         # Wrapping results with our own avals and reading them through the buffer
         # protocol keeps jax out of the process (CPU buffers live in host memory).
         # Results are ``Array`` views (eager results are too), so ``.at`` works on them.
-        return [np.asarray(memoryview(r)).view(Array)
-                for r in results.consume_with_handlers(self._handlers)]
+        results = results.consume_with_handlers(self._handlers)
+        for r in results:
+            r.block_until_ready()
+        return [np.asarray(memoryview(r)).view(Array) for r in results]
 
     def hlo_text(self):
         """XLA's optimized HLO, for inspection."""
