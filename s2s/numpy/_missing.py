@@ -15,6 +15,7 @@ Traceback (most recent call last):
 ...
 s2s.numpy._missing.MissingNumpyName: s2s.numpy.vectorize is not implemented yet; closest alternative: s2s.vmap (batch a function over an axis)
 """
+import functools
 import importlib
 
 import numpy as _numpy
@@ -77,6 +78,12 @@ def missing(name):
                             f"alternative: {alternative}")
 
 
+@functools.lru_cache(maxsize=1)
+def _numpy_names():
+    # dir(), not hasattr(): NumPy imports a lazy submodule when it is touched.
+    return frozenset(dir(_numpy))
+
+
 def __getattr__(name):
     """Module ``__getattr__`` of ``s2s.numpy`` (see the module docstring)."""
     if name.startswith("__"):
@@ -87,7 +94,7 @@ def __getattr__(name):
         except ModuleNotFoundError as e:
             if e.name != f"s2s.numpy.{name}":
                 raise
-    if hasattr(_numpy, name):
+    if name in _numpy_names():
         raise missing(name)
     raise AttributeError(f"module 's2s.numpy' has no attribute {name!r} (NumPy has no "
                          f"{name!r} either)")

@@ -13,6 +13,7 @@ True
 import importlib
 import math
 import sys
+import types
 
 import numpy
 
@@ -57,15 +58,16 @@ def _loaded_original(name):
 
 def _add(orig, twin):
     _modules[id(orig)] = twin
-    for name in dir(orig):
+    # vars(), not dir(): dir() lists NumPy's lazily imported submodules (testing,
+    # f2py...), and touching them imports them (a quarter of a second).
+    for name, obj in list(vars(orig).items()):
         if name.startswith("_"):
             continue
         twin_attr = _MATH_NAMES.get(name, name) if orig is math else name
-        if not hasattr(twin, twin_attr):
+        if not callable(obj) or isinstance(obj, (type, types.ModuleType)) or \
+                not hasattr(twin, twin_attr):
             continue
-        obj = getattr(orig, name)
-        if callable(obj) and not isinstance(obj, type):
-            _table.setdefault(id(obj), (obj, getattr(twin, twin_attr)))
+        _table.setdefault(id(obj), (obj, getattr(twin, twin_attr)))
 
 
 def _ensure():

@@ -44,7 +44,6 @@ def client():
             if c is None:
                 xc = _xla_client()
                 c = xc.make_cpu_client()
-                lapack.register_lapack_targets()  # LAPACK custom calls for s2s.lax.linalg
                 _state["client"] = c
                 _state["devices"] = xc.DeviceList(tuple(c.devices()[:1]))
     return c
@@ -218,6 +217,10 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
     """
     xc = _xla_client()
     c = client()
+    if "lapack_" in text:
+        # LAPACK custom calls (s2s.lax.linalg): registering loads SciPy's LAPACK, a
+        # quarter of a second, so only modules that call them pay it.
+        lapack.register_lapack_targets()
     if host_callbacks:
         from jaxlib.mlir import ir
         from s2s.codegen.stablehlo import _mlir_context
