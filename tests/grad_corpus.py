@@ -674,24 +674,11 @@ NEEDS = {
 # Known s2s bugs: name -> (reason, checks it breaks: None for all, or a subset of
 # {"first", "jax", "second", "gradgrad"}; "second" calls grad f inside a
 # differentiated function, "gradgrad" is grad(grad(f))). The tests mark them strict xfail.
-_WHILE_TAPE = ("transforms: the fwd/bwd pair of a function with a while loop (or a for loop "
-               "that breaks) leaves the trip counter out of the tape (NameError 'trips')")
-_LOOP_CALL_TAPE = ("transforms: a user-function call inside a loop keeps only the last "
-                   "iteration's tape (wrong gradient)")
-_LIST_POP = ("transforms: grad of generated code that pops a list (append in a loop) reads the "
-             "list after the first-order reverse sweep emptied it")
 KNOWN_BUGS = {
-    "list_mutation": ("transforms: second order of list.append then list.pop then index "
-                      "assignment gives a wrong second derivative", ("second", "gradgrad")),
     "closure_in_loop": ("transforms: a function defined inside a loop body cannot be called "
                         "('calls a value')", None),
     "calls_star_args": ("transforms: a call with *args into a user function is not supported yet",
                         None),
-    "list_append": (_LIST_POP, ("second", "gradgrad")),
-    "comprehension_cond": (_LIST_POP, ("second",)),
-    "comprehension": (_LIST_POP, ("second",)),
-    "calls_kwargs": ("transforms: second order through a **kwargs call with a constant keyword "
-                     "argument (KeyError)", ("second", "gradgrad")),
 }
 
 # Functions whose second derivative is not checked, with why.

@@ -385,6 +385,9 @@ def slogdet_grad(g, a):
     return g[1][..., None, None] * _conj(_mT(np.linalg.inv(a)))
 
 
+slogdet_grad.maybe_none = True  # the sign alone has no adjoint
+
+
 def cholesky_grad(g, ans, upper=False):
     """Adjoint of ``a`` in ``cholesky(a)``; only the lower triangle of ``a`` is read."""
     if g is None:

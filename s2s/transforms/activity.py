@@ -44,8 +44,13 @@ def _value_is_differentiable(value, differentiable_call):
     return True
 
 
-def _flows(fdef, differentiable_call):
-    """(targets, sources) pairs: values flow from sources into targets."""
+def _grows_list(call):
+    return isinstance(call.func, gast.Name) and call.func.id in ("append", "extend")
+
+
+def _flows(fdef, differentiable_call, grows_list=_grows_list):
+    """(targets, sources) pairs: values flow from sources into targets. ``grows_list(call)``
+    tells the calls that append to their first argument."""
     flows = []
 
     def visit(stmts):
@@ -62,7 +67,7 @@ def _flows(fdef, differentiable_call):
                     flows.append((targets, sources))
             elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
                 call = s.value
-                if isinstance(call.func, gast.Name) and call.func.id in ("append", "extend") and call.args:
+                if grows_list(call) and call.args:
                     xs = call.args[0]
                     if isinstance(xs, gast.Name):
                         flows.append(({xs.id}, _reads(gast.Tuple(elts=call.args[1:], ctx=gast.Load()))))
@@ -73,9 +78,9 @@ def _flows(fdef, differentiable_call):
     return flows
 
 
-def varied_variables(fdef, active_params, differentiable_call):
+def varied_variables(fdef, active_params, differentiable_call, grows_list=_grows_list):
     """Variables that depend (through differentiable operations) on ``active_params``."""
-    flows = _flows(fdef, differentiable_call)
+    flows = _flows(fdef, differentiable_call, grows_list)
     varied = set(active_params)
     changed = True
     while changed:
@@ -87,9 +92,9 @@ def varied_variables(fdef, active_params, differentiable_call):
     return varied
 
 
-def useful_variables(fdef, outputs, differentiable_call):
+def useful_variables(fdef, outputs, differentiable_call, grows_list=_grows_list):
     """Variables the ``outputs`` depend on through differentiable operations."""
-    flows = _flows(fdef, differentiable_call)
+    flows = _flows(fdef, differentiable_call, grows_list)
     useful = set(outputs)
     changed = True
     while changed:
@@ -109,8 +114,8 @@ def returned_names(fdef):
     return set()
 
 
-def active_variables(fdef, active_params, differentiable_call):
+def active_variables(fdef, active_params, differentiable_call, grows_list=_grows_list):
     """Variables that need adjoints: varied and useful."""
-    varied = varied_variables(fdef, active_params, differentiable_call)
-    useful = useful_variables(fdef, returned_names(fdef), differentiable_call)
+    varied = varied_variables(fdef, active_params, differentiable_call, grows_list)
+    useful = useful_variables(fdef, returned_names(fdef), differentiable_call, grows_list)
     return varied & useful

@@ -254,8 +254,11 @@ class _Reverse:
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
         self.callees = {}
         self._last_comment = None
-        self.active = activity.active_variables(tree, set(ctx.active_params), self._differentiable_call)
-        self.varied = activity.varied_variables(tree, set(ctx.active_params), self._differentiable_call)
+        grows = lambda call: ctx.support_kind(call) in ("append", "extend")  # noqa: E731
+        self.active = activity.active_variables(tree, set(ctx.active_params), self._differentiable_call,
+                                                grows)
+        self.varied = activity.varied_variables(tree, set(ctx.active_params), self._differentiable_call,
+                                                grows)
         self.array_vars = self._array_vars(body)
         self.shapes = ShapeClasses(body, self._elementwise_call, self.params)
         self.flags = self._activity_flags(body)
@@ -842,8 +845,7 @@ class _Reverse:
         return []
 
     def is_support_call(self, value, name):
-        return (isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
-                and value.func.id == self.ctx.support_name_of(name))
+        return isinstance(value, gast.Call) and self.ctx.support_kind(value) == name
 
     def rev_pop(self, s, call, dans, state):
         """``v = xs.pop()``: the list gets ``v`` back (undo) and its adjoint gets ``bv``."""
@@ -888,11 +890,14 @@ class _Reverse:
         call = s.value
         if not isinstance(call, gast.Call) or not isinstance(call.func, gast.Name):
             return []
-        if call.func.id == self.ctx.support_name_of("append") and call.args and isinstance(call.args[0], gast.Name):
+        if self.is_support_call(call, "append") and call.args and isinstance(call.args[0], gast.Name):
             xs = call.args[0]
             # The undo is an assignment, so differentiating this code again undoes it too.
+            # It is left out when no earlier statement reads the list: then nothing
+            # needs the shorter list, and the list the forward pass built stays whole
+            # for derivative code of this derivative code (second order).
             code = q.quote("popped = pop(xs)", popped=self.namer.new("popped"),
-                           pop=self.ctx.support("pop"), xs=xs.id)
+                           pop=self.ctx.support("pop"), xs=xs.id) if self.read_before(xs.id, s) else []
             if xs.id in self.active and state.get(xs.id, ZERO) != ZERO:
                 part = self.namer.new("b" + xs.id + "_last")
                 split = q.quote("bxs, part = split_last_grad(bxs)", bxs=self.adj(xs.id), part=part,
@@ -902,10 +907,24 @@ class _Reverse:
                 if self.is_active_atom(v):
                     code += self.accumulate(v, q.name(part), state, maybe_none=True)
             return self.comment(s, code)
-        if call.func.id == self.ctx.support_name_of("extend") and call.args and \
+        if self.is_support_call(call, "extend") and call.args and \
                 isinstance(call.args[0], gast.Name) and call.args[0].id in self.active:
             self.error(s, "s2s cannot differentiate list.extend yet", "append the items one by one")
         return []
+
+    def read_before(self, name, stmt):
+        """Whether a statement up to the top-level statement holding ``stmt`` reads list
+        ``name`` other than by appending to it."""
+        for top in self.body:
+            appended = {id(n.args[0]) for n in gast.walk(top)
+                        if isinstance(n, gast.Call) and n.args and self.is_support_call(n, "append")}
+            for n in gast.walk(top):
+                if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load) and \
+                        id(n) not in appended:
+                    return True
+            if any(n is stmt for n in gast.walk(top)):
+                return False
+        return True
 
     # -- the whole function ----------------------------------------------------
 

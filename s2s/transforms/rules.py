@@ -13,6 +13,7 @@ from s2s.transforms import support as S
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
 unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
+dict_item_grad = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -118,7 +119,12 @@ def _reshape_like(ans, g, x):
 
 @def_vjp(S.getitem_grad)
 def _getitem_grad(ans, x, index, g):
-    d[g] = d[ans][index]
+    d[g] = dict_item_grad(d[ans], index)
+
+
+@def_vjp(S.dict_item_grad)
+def _dict_item_grad(ans, g, key):
+    d[g] = getitem_grad(g, key, d[ans])
 
 
 @def_vjp(S.setitem_grad)

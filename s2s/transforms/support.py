@@ -376,10 +376,16 @@ def join_last_grad(parts, g):
 
 
 def dict_item_grad(g, key):
-    """``g[key]`` for a dict adjoint, ``None`` when missing."""
+    """``g[key]`` of an adjoint; ``None`` (zero) when a dict adjoint lacks the key (dict
+    adjoints hold only the items that have one)."""
     if g is None:
         return None
-    return g.get(key)
+    if isinstance(g, dict):
+        return g.get(key)
+    return g[key]
+
+
+dict_item_grad.maybe_none = True
 
 
 def zeros_like_grad(x):

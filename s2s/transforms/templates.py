@@ -185,10 +185,21 @@ def instantiate(template, bound, adjoints, namer, free, signature_of=lambda name
     for s in body:
         if _is_contribution(s):
             key = s.targets[0].slice.id
-            items.append(Contribution(copy.deepcopy(bound[key]), simplify.visit(tr.visit(s.value)), s))
+            items.append(Contribution(copy.deepcopy(bound[key]), simplify.visit(tr.visit(s.value)), s,
+                                      _may_be_none(s.value, template)))
         else:
             items.append(simplify.visit(tr.visit(s)))
     return items
+
+
+def _may_be_none(expr, template):
+    """Whether a contribution calls a helper that may give ``None`` (a zero adjoint) for a
+    non-zero adjoint: such helpers carry ``maybe_none = True``."""
+    if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)):
+        return False
+    from s2s.transforms import support
+    fn = getattr(template.fn, "__globals__", {}).get(expr.func.id) or getattr(support, expr.func.id, None)
+    return bool(getattr(fn, "maybe_none", False))
 
 
 def _is_contribution(s):

@@ -31,7 +31,8 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.parse import quoting as q
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
-from s2s.parse.normalize import ARRAY_ATTRIBUTES, ARRAY_METHODS, normalize, support_names
+from s2s.parse.normalize import (ARRAY_ATTRIBUTES, ARRAY_METHODS, SUPPORT_CALLS, normalize,
+                                 support_names)
 from s2s.parse.resolve import MISSING, local_names, lookup, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, get_source, unwrap
 from s2s.transforms import control_ops, reverse, support
@@ -375,6 +376,23 @@ class _Context:
 
     def support_name_of(self, name):
         return self.plan.support[name]
+
+    def support_kind(self, call):
+        """Which support function (``"append"``, ``"pop"``...) ``call`` calls, whatever the
+        name it goes by (normal form's, or the one derivative code binds it to), or None."""
+        func = call.func if isinstance(call, gast.Call) else None
+        if not isinstance(func, gast.Name):
+            return None
+        for kind, ident in self.plan.support.items():
+            if ident == func.id:
+                return kind
+        if func.id in self.plan.locals:
+            return None
+        obj = self.cells[func.id].cell_contents if func.id in self.cells else lookup(self.source, func.id)
+        for kind in SUPPORT_CALLS:
+            if obj is getattr(support, kind, None):
+                return kind
+        return None
 
     def free_name(self, name, scope=None):
         """Names that templates use: ``np``, ``lax``, support functions, and functions
