@@ -675,10 +675,6 @@ NEEDS = {
 # {"first", "jax", "second", "gradgrad"}; "second" calls grad f inside a
 # differentiated function, "gradgrad" is grad(grad(f))). The tests mark them strict xfail.
 KNOWN_BUGS = {
-    "closure_in_loop": ("transforms: a function defined inside a loop body cannot be called "
-                        "('calls a value')", None),
-    "calls_star_args": ("transforms: a call with *args into a user function is not supported yet",
-                        None),
 }
 
 # Functions whose second derivative is not checked, with why.

@@ -577,3 +577,36 @@ def test_short_circuit_operands_that_are_false_after_true(x64):
     G = s2s.grad(_nested_boolops)
     h = s2s.grad(lambda y: snp.sum(G(y, None, 1)))(x)  # its derivative's reverse pass too
     np.testing.assert_allclose(h, -np.sin(x) * x + 2 * np.cos(x), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Calls with *args into user functions
+
+
+def _sum_sq(scale, *xs):
+    total = 0.0
+    for v in xs:
+        total = total + scale * v * v
+    return total
+
+
+def _star_call(x):
+    vals = [x, snp.sin(x)]
+    return _sum_sq(2.0, *vals)
+
+
+def _star_call_unsupported(x):
+    vals = [x, x]
+    return _sum_sq(*vals)  # *vals fills a named parameter too
+
+
+def test_star_args_into_varargs(x64):
+    x = 0.4
+    np.testing.assert_allclose(s2s.grad(_star_call)(x), 4 * x + 4 * np.sin(x) * np.cos(x), rtol=1e-12)
+
+
+def test_star_args_that_fill_named_parameters_name_the_call():
+    with pytest.raises(TransformError) as info:
+        s2s.grad(_star_call_unsupported)(0.4)
+    text = str(info.value)
+    assert "test_grad_api.py" in text and "_sum_sq" in text and "*rest" in text

@@ -20,8 +20,6 @@ JIT_LIMITS = {
     "recursive_sin": "recursion whose depth depends on a staged value never ends (n must be static)",
 }
 JIT_BUGS = {
-    "closure_in_loop": "transforms: a function defined inside a loop body and called there",
-    "calls_star_args": "transforms: a call with *args into a user function",
 }
 # Functions that modify their input arrays in place (Python semantics): compare on copies.
 STATIC_ARGS = {"for_range": (1,), "while_count": (1,), "recursive_pow": (1,)}

@@ -43,7 +43,8 @@ def _walk_no_nested(node):
         yield n
         if isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not node:
             # Defaults and decorators are evaluated in the enclosing scope.
-            todo.extend(n.args.defaults + n.args.kw_defaults if hasattr(n.args, "defaults") else [])
+            # (kw_defaults holds None for keyword-only parameters without one.)
+            todo.extend(d for d in n.args.defaults + n.args.kw_defaults if d is not None)
             continue
         if isinstance(n, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
             # Only the first iterable is evaluated in the enclosing scope.

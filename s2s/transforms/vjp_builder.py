@@ -550,13 +550,18 @@ def _bind_call(plan, params, bound_args, call, source):
     """Maps the callee's parameters to call-site atoms (statically)."""
     a = plan.normal.args
     positional = [x.id for x in a.posonlyargs + a.args if x.id not in getattr(plan, "free", ())]
-    if any(isinstance(x, gast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
+    star = _star_into_varargs(plan, positional, bound_args, call)
+    if star is None and (any(isinstance(x, gast.Starred) for x in call.args) or
+                         any(k.arg is None for k in call.keywords)):
         raise TransformError(
-            f"s2s cannot differentiate a call with *args/**kwargs into {plan.name} yet",
+            f"s2s cannot differentiate this call with *args/**kwargs into {plan.name} yet (only "
+            "f(a, b, *rest) where *rest fills f's own *args)",
             filename=source.filename, lineno=source.file_line(call),
             hint="pass the arguments explicitly")
-    args = [None] * len(bound_args) + list(call.args)
+    args = [None] * len(bound_args) + list(call.args if star is None else call.args[:-1])
     binding = {}
+    if star is not None:  # f(a, *rest) into def f(a, *xs): xs is rest (as a tuple)
+        binding[a.vararg.id] = star
     for name, atom in zip(positional, args):
         binding[name] = atom
     extra = args[len(positional):]
@@ -574,6 +579,20 @@ def _bind_call(plan, params, bound_args, call, source):
             binding[a.kwarg.id].keys.append(q.const(k.arg))
             binding[a.kwarg.id].values.append(k.value)
     return binding
+
+
+def _star_into_varargs(plan, positional, bound_args, call):
+    """The sequence atom of ``f(a, *rest)`` when ``*rest`` is the last argument and lands
+    exactly in ``f``'s own ``*args`` (the named parameters are filled before it); else None."""
+    a = plan.normal.args
+    if not call.args or not isinstance(call.args[-1], gast.Starred) or a.vararg is None:
+        return None
+    if any(isinstance(x, gast.Starred) for x in call.args[:-1]) or any(k.arg is None for k in call.keywords):
+        return None
+    if len(bound_args) + len(call.args) - 1 != len(positional):
+        return None
+    value = call.args[-1].value
+    return value if isinstance(value, gast.Name) else None
 
 
 def _any_active(node, active):
