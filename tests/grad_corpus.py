@@ -702,12 +702,7 @@ def _library():
 
 LIBRARY = _library()
 # Library functions with a known s2s bug: label -> reason.
-LIBRARY_BUGS = {
-    "s2s.numpy.sum": "transforms: grad(s2s.numpy.sum) reads sum's source (and fails on a *args "
-                     "call inside it) instead of using its vjp template",
-    "s2s.numpy.mean": "transforms: grad(s2s.numpy.mean) reads mean's source instead of using its "
-                      "vjp template",
-}
+LIBRARY_BUGS = {}
 
 
 def inputs_for(fn, rng):

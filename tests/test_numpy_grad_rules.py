@@ -17,6 +17,8 @@ CASES = {
     "max_axis": ("np.sum(np.max(x, axis=0) * W)", (3, 4), "distinct"),
     "amin_keepdims": ("np.sum(np.amin(x, axis=1, keepdims=True) ** 2)", (3, 4), "distinct"),
     "max_method": ("x.max(axis=-1).sum()", (3, 4), "distinct"),
+    "sum_where": ("np.sum(x * x, where=M)", (3, 4), "any"),
+    "mean_where_axis": ("np.sum(np.mean(x * x, axis=1, where=M) * W[:3])", (3, 4), "any"),
     "prod": ("np.prod(x)", (2, 3), "distinct"),
     "prod_axis": ("np.sum(np.prod(x, axis=1) * W[:2])", (2, 3), "distinct"),
     "prod_with_zero": ("np.prod(x * np.array([1.0, 0.0, 1.0]))", (3,), "distinct"),
@@ -73,7 +75,8 @@ def _input(shape, kind, rng):
 
 def _env(np):
     return {"np": np, "W": onp.array([0.3, -1.2, 0.7, 1.9]),
-            "B34": onp.arange(12.0).reshape(3, 4) / 7.0 - 0.5}
+            "B34": onp.arange(12.0).reshape(3, 4) / 7.0 - 0.5,
+            "M": onp.arange(12).reshape(3, 4) % 3 != 1}
 
 
 _counter = [0]

@@ -41,13 +41,13 @@ def _matmul(ans, a, b):
 
 
 @def_vjp(np.sum)
-def _sum(ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] = unreduce(d[ans], a, axis, keepdims)
+def _sum(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    d[a] = unreduce(d[ans], a, axis, keepdims, where)
 
 
 @def_vjp(np.mean)
-def _mean(ans, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] = unreduce(d[ans] / reduced_count(a, axis), a, axis, keepdims)
+def _mean(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+    d[a] = unreduce(d[ans] / reduced_count(a, axis, where, keepdims), a, axis, keepdims, where)
 
 
 # ---------------------------------------------------------------------------

@@ -108,8 +108,8 @@ def _broadcast_like(ans, g, x):
 
 
 @def_vjp(S.unreduce)
-def _unreduce(ans, g, x, axis=None, keepdims=False):
-    d[g] = reshape_like(np.sum(d[ans], axis, keepdims=keepdims), g)
+def _unreduce(ans, g, x, axis=None, keepdims=False, where=None):
+    d[g] = reshape_like(np.sum(d[ans], axis, keepdims=keepdims, where=where), g)
 
 
 @def_vjp(S.reshape_like)

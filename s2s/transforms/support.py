@@ -214,17 +214,21 @@ def _sum_to_shape(np, g, gshape, shape):
     return g
 
 
-def unreduce(g, x, axis=None, keepdims=False):
-    """Broadcasts the adjoint of a reduction over ``axis`` back to ``x``'s shape."""
+def unreduce(g, x, axis=None, keepdims=False, where=None):
+    """Broadcasts the adjoint of a reduction over ``axis`` back to ``x``'s shape (zero
+    where ``where`` is False: those elements took no part)."""
     if g is None:
         return None
-    np = _snp() if isinstance(g, Tracer) or isinstance(x, Tracer) else onp
+    np = _snp() if isinstance(g, Tracer) or isinstance(x, Tracer) or isinstance(where, Tracer) else onp
     shape = tuple(_shape(x))
     if axis is not None and not keepdims:
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         axes = tuple(a % len(shape) for a in axes)
         g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, shape)
+    out = np.broadcast_to(g, shape)
+    if where is not None:
+        out = np.where(where, out, np.zeros((), out.dtype))
+    return out
 
 
 def getitem_grad(x, index, g):
@@ -403,8 +407,13 @@ def _np_for(*xs):
     return _snp() if any(isinstance(x, Tracer) for x in xs) else onp
 
 
-def reduced_count(x, axis=None):
-    """How many elements a reduction over ``axis`` combines (for ``mean``)."""
+def reduced_count(x, axis=None, where=None, keepdims=False):
+    """How many elements a reduction over ``axis`` combines (for ``mean``); with ``where``,
+    an array of counts shaped like the reduction's result."""
+    if where is not None:
+        np = _np_for(x, where)
+        mask = np.broadcast_to(where, tuple(_shape(x)))
+        return np.sum(mask, axis=axis, keepdims=keepdims)
     shape = _shape(x)
     if axis is None:
         n = 1
