@@ -6,6 +6,7 @@ import s2s
 import s2s.numpy as np
 
 from data import make_data  # noqa: F401 -- benchmarks import it from here
+from harness import timeit_side_by_side
 
 
 def predict(params, inputs):
@@ -43,9 +44,9 @@ def run(report, timeit):
     for (a, b), (c, d) in zip(ours, ref):
         onp.testing.assert_allclose(a, c, rtol=2e-3, atol=2e-3)
         onp.testing.assert_allclose(b, d, rtol=2e-3, atol=2e-3)
-    report.add(bench, "s2s.grad (eager)", timeit(lambda: g(params, inputs, targets)))
-    report.add(bench, "hand-written NumPy", timeit(lambda: numpy_grad(params, inputs, targets)),
-               baseline=True)
+    fns = {"s2s.grad (eager)": lambda: g(params, inputs, targets),
+           "hand-written NumPy": lambda: numpy_grad(params, inputs, targets)}
+    notes = {}
     try:
         import jax
         import jax.numpy as jnp
@@ -58,10 +59,9 @@ def run(report, timeit):
         jg = jax.grad(jloss)
         jparams = jax.tree_util.tree_map(jnp.asarray, params)
         ji, jt = jnp.asarray(inputs), jnp.asarray(targets)
-        report.add(bench, "jax.grad (no jit)",
-                   timeit(lambda: jax.block_until_ready(jg(jparams, ji, jt))))
+        fns["jax.grad (no jit)"] = lambda: jax.block_until_ready(jg(jparams, ji, jt))
     except ImportError:
-        report.add(bench, "jax.grad (no jit)", None, note="jax not installed")
+        notes["jax.grad (no jit)"] = "jax not installed"
     try:
         import autograd
         import autograd.numpy as anp
@@ -72,6 +72,13 @@ def run(report, timeit):
                 inputs = anp.tanh(outputs)
             return anp.sum((outputs - targets) ** 2)
         ag = autograd.grad(aloss)
-        report.add(bench, "autograd", timeit(lambda: ag(params, inputs, targets)))
+        fns["autograd"] = lambda: ag(params, inputs, targets)
     except ImportError:
-        report.add(bench, "autograd", None, note="autograd not installed")
+        notes["autograd"] = "autograd not installed"
+    for fn in fns.values():
+        fn()
+    # Alternating rounds: a shared machine's slow spells fall on every implementation.
+    for impl, seconds in timeit_side_by_side(fns).items():
+        report.add(bench, impl, seconds, baseline=impl == "hand-written NumPy")
+    for impl, note in notes.items():
+        report.add(bench, impl, None, note=note)

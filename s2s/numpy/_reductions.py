@@ -99,10 +99,10 @@ def _mask(name, a, where, identity):
 # sum, prod: NumPy-level primitives.
 
 
-def _sum_prod_composite(reducer):
+def _sum_prod_composite(reducer, name):
     def composite(a, axis=None, dtype=None, keepdims=False):
         av = I.aval(a)
-        axes = I.reduction_axes(reducer.__name__, axis, av.ndim)
+        axes = I.reduction_axes(name, axis, av.ndim)
         out = reducer(I.astype(a, _sum_dtype(av.dtype, dtype)), axes=axes)
         return _keep(out, axes, av.shape, keepdims)
     return composite
@@ -116,8 +116,8 @@ def _prod_impl(a, axis=None, dtype=None, keepdims=False):
     return onp.prod(a, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-sum_p = numpy_primitive("sum", _sum_impl, _sum_prod_composite(lax.reduce_sum))
-prod_p = numpy_primitive("prod", _prod_impl, _sum_prod_composite(lax.reduce_prod))
+sum_p = numpy_primitive("sum", _sum_impl, _sum_prod_composite(lax.reduce_sum, "sum"))
+prod_p = numpy_primitive("prod", _prod_impl, _sum_prod_composite(lax.reduce_prod, "prod"))
 
 
 def _with_initial(r, initial, combine):
