@@ -96,3 +96,14 @@ def assert_close(actual, expected, dtype=None, rtol=None, atol=None, check_dtype
         np.testing.assert_allclose(actual.astype(np.result_type(actual.dtype, np.float32)) if dt == dtypes.bfloat16 else actual,
                                    expected.astype(np.result_type(expected.dtype, np.float32)) if dt == dtypes.bfloat16 else expected,
                                    rtol=rtol, atol=atol, err_msg=err_msg, equal_nan=True)
+
+
+def central_grad(f, x, eps=1e-6):
+    """The gradient of scalar ``f`` at array ``x`` by central differences, one
+    coordinate at a time (use float64)."""
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
+    return g

@@ -10,6 +10,7 @@ import pytest
 
 import s2s
 import s2s.numpy as snp
+from cases import central_grad
 
 # name -> (expression in ``x`` written with ``np``, input shape, kind of input)
 CASES = {
@@ -97,14 +98,6 @@ def _function(name, np=snp):
     return env["f"]
 
 
-def _numerical_grad(f, x, eps=1e-6):
-    """Central differences, one coordinate at a time (float64)."""
-    g = onp.zeros_like(x)
-    for i in onp.ndindex(x.shape):
-        e = onp.zeros_like(x)
-        e[i] = eps
-        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
-    return g
 
 
 def _directional(f, x, direction, eps=1e-6):
@@ -119,7 +112,7 @@ def _check_against_numeric(f, g, x, name):
             v = v + v.T
             onp.testing.assert_allclose(onp.sum(g * v), _directional(f, x, v), rtol=1e-5, atol=1e-6)
     else:
-        onp.testing.assert_allclose(g, _numerical_grad(f, x), rtol=1e-5, atol=1e-6)
+        onp.testing.assert_allclose(g, central_grad(f, x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

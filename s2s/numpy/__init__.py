@@ -19,6 +19,8 @@ from s2s.numpy._indexing import *  # noqa: F401,F403
 from s2s.numpy._linalg_basic import *  # noqa: F401,F403
 from s2s.numpy._reductions import *  # noqa: F401,F403
 from s2s.numpy._sorting import *  # noqa: F401,F403
+from s2s.numpy._extras_stats import *  # noqa: F401,F403
+from s2s.numpy._extras import *  # noqa: F401,F403
 from s2s.numpy import linalg  # noqa: F401
 from s2s.numpy._missing import __getattr__  # noqa: F401
 
