@@ -610,3 +610,37 @@ def test_star_args_that_fill_named_parameters_name_the_call():
         s2s.grad(_star_call_unsupported)(0.4)
     text = str(info.value)
     assert "test_grad_api.py" in text and "_sum_sq" in text and "*rest" in text
+
+
+# ---------------------------------------------------------------------------
+# JAX-style functional updates x.at[idx].set/add/get
+
+
+def _at_updates(x):
+    y = x.at[0, 1].set(x[1, 0] * 3.0)
+    z = y.at[1].add(2.0 * x[0])
+    w = z.at[:, 0].get()
+    return snp.sum(z * z) + snp.sum(w ** 3)
+
+
+def _at_multiply(x):
+    return snp.sum(x.at[0].multiply(2.0))
+
+
+def test_at_updates_differentiate(x64):
+    x = np.array([[0.3, -0.5], [0.8, 1.2]]).view(s2s.Array)
+    g = s2s.grad(_at_updates)(x)
+    eps = 1e-6
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        numeric[i] = (_at_updates(x + e) - _at_updates(x - e)) / (2 * eps)
+    np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2s.jit(s2s.grad(_at_updates))(x), g, rtol=1e-12)
+    assert "at_update(x, (0, 1), 'set'" in s2s.source(s2s.grad(_at_updates))
+
+
+def test_at_update_without_rule_says_what_to_do():
+    with pytest.raises(NotImplementedError, match=r"x.at\[...\].multiply"):
+        s2s.grad(_at_multiply)(np.ones((2, 2), np.float32))

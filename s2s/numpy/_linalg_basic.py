@@ -535,7 +535,8 @@ def kron(a, b):
     sb = (1,) * (n - I.ndim(b)) + I.shape(b)
     a = I.reshape(a, tuple(d for s in sa for d in (s, 1)))
     b = I.reshape(b, tuple(d for s in sb for d in (1, s)))
-    prod = lax.mul(*I.broadcast_arrays("kron", a, b))
+    a, b = I.broadcast_arrays("kron", a, b)
+    prod = lax.mul(a, b)
     return I.reshape(prod, tuple(x * y for x, y in zip(sa, sb)))
 
 

@@ -773,7 +773,7 @@ def pad(array, pad_width, mode="constant", **kwargs):
     shp = shape_of(array)
     widths = _pad_width("pad", pad_width, len(shp))
     if mode == "constant":
-        return _pad_constant(array, widths, kwargs.pop("constant_values", 0), shp)
+        return _pad_constant(array, widths, kwargs.get("constant_values", 0), shp)
     if mode == "empty":
         return _pad_constant(array, widths, 0, shp)
     if mode not in _INDEX_MODES:

@@ -172,6 +172,19 @@ def cumprod_grad(g, ans, a, axis=None):
     return lax_helpers.cumprod_grad(g, a.astype(ans.dtype), ans, axis % a.ndim, False)
 
 
+def concatenate_grads(g, xs, axis):
+    """Adjoints of the arrays ``xs`` joined along ``axis``: ``g`` cut back into their pieces."""
+    if g is None:
+        return None
+    offsets, at = [], 0
+    for x in xs[:-1]:
+        at += np.shape(x)[axis]
+        offsets.append(at)
+    parts = np.split(g, offsets, axis=axis)
+    return [p.astype(np.result_type(x)) if np.iscomplexobj(p) and not np.iscomplexobj(x) else p
+            for p, x in zip(parts, xs)]
+
+
 # ---------------------------------------------------------------------------
 # Products.
 

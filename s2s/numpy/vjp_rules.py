@@ -61,12 +61,18 @@ from s2s.numpy._vjp_helpers import (  # noqa: E402
     quantile_grad, slogdet_grad, solve_grads, sort_grad, std_grad, svd_grad, tensordot_grad_a,
     tensordot_grad_b, var_grad, vdot_grad_a, vdot_grad_b, qr_grad, through_formula,
     no_second_order, einsum_spec, is_two_norm, einsum_many, einsum_plan, logsumexp_grad,
-    softmax_grad, log_softmax_grad)
+    softmax_grad, log_softmax_grad, concatenate_grads)
 from s2s.lax.core import def_zero_derivative  # noqa: E402
 
 from s2s.lax.core import abstractify  # noqa: E402
 from s2s.numpy import _internal  # noqa: E402
 
+from s2s import dtypes as _dtypes  # noqa: E402
+
+# dtype arithmetic (result_type, canonicalize_dtype...) reads arrays only for their dtype.
+def_zero_derivative(*[fn for name, fn in vars(_dtypes).items()
+                      if callable(fn) and not name.startswith("_")
+                      and getattr(fn, "__module__", "") == _dtypes.__name__])
 def_zero_derivative(np.argmax, np.argmin, np.argsort, np.all, np.any, abstractify, _internal.aval,
                     _internal.shape, _internal.ndim, _internal.dtype, _internal.is_staged,
                     einsum_spec, is_two_norm, einsum_plan)
@@ -75,6 +81,11 @@ def_zero_derivative(np.argmax, np.argmin, np.argsort, np.all, np.any, abstractif
 @def_vjp(_internal.asarray)
 def _asarray(ans, x):
     d[x] = d[ans]
+
+
+@def_vjp(_internal.concatenate)
+def _internal_concatenate(ans, xs, axis):
+    d[xs] = concatenate_grads(d[ans], xs, axis)
 
 
 @def_vjp(np.cumsum)

@@ -43,7 +43,9 @@ from s2s.parse.resolve import local_names, static_chain
 
 # Support functions that normal form calls by these names (bound by codegen).
 SUPPORT_CALLS = ("append", "extend", "pop", "items", "keys", "values", "dict_get", "copy",
-                 "as_sequence")
+                 "as_sequence", "at_update")
+# ``x.at[i].<op>(v)``: JAX-style functional updates, spelled ``at_update(x, i, "<op>", v)``.
+AT_METHODS = ("set", "add", "subtract", "multiply", "divide", "power", "min", "max", "get", "apply")
 
 # Array methods and attributes -> the NumPy function with the same meaning
 # (``x.reshape(2, 3)``/``x.transpose(1, 0)`` take their shape as varargs too).
@@ -734,6 +736,10 @@ class _ANF:
         return gast.Call(func=func, args=args, keywords=keywords)
 
     def method_call(self, e, hint):
+        func = e.func
+        if func.attr in AT_METHODS and isinstance(func.value, gast.Subscript) and \
+                isinstance(func.value.value, gast.Attribute) and func.value.value.attr == "at":
+            return self.at_update(e, hint)
         obj = self.atom(e.func.value)
         name = e.func.attr
         args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load()) if isinstance(a, gast.Starred)
@@ -743,6 +749,15 @@ class _ANF:
             return gast.Call(func=q.name(self.support[CONTAINER_METHODS[name]]), args=[obj] + args,
                              keywords=keywords)
         return gast.Call(func=gast.Attribute(value=obj, attr=name, ctx=gast.Load()), args=args, keywords=keywords)
+
+    def at_update(self, e, hint):
+        target = self.atom(e.func.value.value.value)
+        index = _index_call_value(self.index(e.func.value.slice))
+        args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load()) if isinstance(a, gast.Starred)
+                else self.atom(a) for a in e.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in e.keywords]
+        return gast.Call(func=q.name(self.support["at_update"]),
+                         args=[target, index, q.const(e.func.attr)] + args, keywords=keywords)
 
     def expr_Attribute(self, e, hint):
         if self.is_static(e):
@@ -938,6 +953,16 @@ def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=f
     new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
                            returns=None, type_comment=None, type_params=[])
     return gast.copy_location(new, fdef)
+
+
+def _index_call_value(s):
+    """An index as a call argument: ``a:b`` becomes ``slice(a, b, None)``."""
+    if isinstance(s, gast.Slice):
+        return gast.Call(func=q.name("slice"), args=[p if p is not None else q.const(None)
+                                                     for p in (s.lower, s.upper, s.step)], keywords=[])
+    if isinstance(s, gast.Tuple):
+        return gast.Tuple(elts=[_index_call_value(e) for e in s.elts], ctx=gast.Load())
+    return s
 
 
 def _freeze_if_tests(stmts, namer):

@@ -789,6 +789,9 @@ class _Reverse:
         except templates.TemplateError as e:
             self.error(s, f"cannot differentiate this call: {e}", "call the function without *args/**kwargs")
         items = templates.prune(items, self.has_active_atom)
+        if any(isinstance(i, templates.Contribution) and i.starred for i in items):
+            self.error(s, "cannot differentiate this call: operands passed as *args to a function "
+                          "with a derivative template need adjoints", "pass them one by one")
         for item in items:
             if isinstance(item, templates.Contribution):
                 item.expr = self.drop_unbroadcast(item.expr, target)
@@ -913,18 +916,34 @@ class _Reverse:
         return []
 
     def read_before(self, name, stmt):
-        """Whether a statement up to the top-level statement holding ``stmt`` reads list
-        ``name`` other than by appending to it."""
-        for top in self.body:
-            appended = {id(n.args[0]) for n in gast.walk(top)
+        """Whether list ``name`` is read (other than appended to) by something that runs
+        before append statement ``stmt``: earlier statements, enclosing tests, and every
+        statement of an enclosing loop (its other iterations)."""
+        def reads(node):
+            appended = {id(n.args[0]) for n in gast.walk(node)
                         if isinstance(n, gast.Call) and n.args and self.is_support_call(n, "append")}
-            for n in gast.walk(top):
-                if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load) and \
-                        id(n) not in appended:
-                    return True
-            if any(n is stmt for n in gast.walk(top)):
-                return False
-        return True
+            return any(isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
+                       and id(n) not in appended for n in gast.walk(node))
+
+        def scan(stmts):  # (reached stmt, read seen)
+            for st in stmts:
+                if st is stmt:
+                    return True, False
+                if not any(n is stmt for n in gast.walk(st)):
+                    if reads(st):
+                        return False, True
+                    continue
+                if isinstance(st, (gast.For, gast.While)):
+                    return True, reads(st)
+                if isinstance(st, gast.If):
+                    branch = st.body if any(n is stmt for b in st.body for n in gast.walk(b)) else st.orelse
+                    reached, read = scan(branch)
+                    return True, read or reads(st.test)
+                return True, reads(st)
+            return False, False
+
+        reached, read = scan(self.body)
+        return read or not reached
 
     # -- the whole function ----------------------------------------------------
 

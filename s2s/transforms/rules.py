@@ -13,7 +13,7 @@ from s2s.transforms import support as S
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
 unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
-dict_item_grad = None
+dict_item_grad = at_update_grads = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -64,6 +64,13 @@ def _pow(ans, base, exp, mod=None):
 @def_vjp(S.copy, S.as_sequence)
 def _copy(ans, x):
     d[x] = d[ans]
+
+
+@def_vjp(S.at_update)
+def _at_update(ans, x, index, op, value=None, *more, **kwargs):
+    grads = at_update_grads(d[ans], x, index, op, value)
+    d[x] = grads[0]
+    d[value] = grads[1]
 
 
 @def_vjp(S.setitem)

@@ -64,6 +64,34 @@ def dict_get(d, *args, **kwargs):
     return d.get(*args, **kwargs)
 
 
+def at_update(x, index, op, *args, **kwargs):
+    """``x.at[index].<op>(*args)``: a functional update (``op``: set, add, multiply...)."""
+    if not hasattr(x, "at"):  # a NumPy array, a list...
+        x = _snp().asarray(x)
+    return getattr(x.at[index], op)(*args, **kwargs)
+
+
+def at_update_grads(g, x, index, op, value):
+    """Adjoints of ``(x, value)`` in ``at_update(x, index, op, value)`` for set, add,
+    subtract and get."""
+    if g is None:
+        return None, None
+    if op == "get":
+        return getitem_grad(x, index, g), None
+    if op == "set":
+        return setitem_grad(g, index), index_grad(g, index, value)
+    if op == "add":
+        return g, index_grad(g, index, value)
+    if op == "subtract":
+        return g, index_grad(-g, index, value)
+    raise NotImplementedError(
+        f"s2s cannot differentiate x.at[...].{op}(...) yet; write it with x.at[...].set(...) "
+        f"and array arithmetic (e.g. x.at[i].set(x[i] * v))")
+
+
+at_update_grads.maybe_none = True
+
+
 def copy(x):
     """``x.copy()`` for arrays, lists and dicts."""
     if isinstance(x, Tracer):

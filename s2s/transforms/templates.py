@@ -31,13 +31,14 @@ class TemplateError(S2SError):
 class Contribution:
     """``d[operand] = expr`` in an instantiated template: the operand is an atom."""
 
-    __slots__ = ("operand", "expr", "node", "maybe_none")
+    __slots__ = ("operand", "expr", "node", "maybe_none", "starred")
 
     def __init__(self, operand, expr, node, maybe_none=False):
         self.operand = operand
         self.expr = expr
         self.node = node
         self.maybe_none = maybe_none  # the expression may evaluate to None (a zero adjoint)
+        self.starred = False  # the operand is a ``*rest`` of the call (no adjoint possible)
 
 
 class Template:
@@ -64,9 +65,17 @@ def parse(fn):
 
 
 def bind(template, ans, args, keywords):
-    """Maps each template parameter to a call-site atom (defaults as constants)."""
-    if any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in keywords):
-        raise TemplateError("a call with *args or **kwargs cannot use a derivative template")
+    """Maps each template parameter to a call-site atom (defaults as constants).
+
+    ``*rest`` in a call is allowed where it lands in the template's own ``*args``
+    (``lax.dynamic_slice(x, *starts, slice_sizes=s)``): that parameter is bound to the
+    tuple display ``(*starts,)``, which templates may read but not give adjoints to.
+    """
+    if any(k.arg is None for k in keywords):
+        raise TemplateError("a call with **kwargs cannot use a derivative template")
+    star = next((i for i, a in enumerate(args) if isinstance(a, gast.Starred)), None)
+    if star is not None:
+        return _bind_starred(template, ans, args, keywords, star)
     try:
         bound = template.signature.bind(ans, *args, **{k.arg: k.value for k in keywords})
     except TypeError as e:
@@ -83,6 +92,19 @@ def bind(template, ans, args, keywords):
             out[name] = value
         else:
             out[name] = q.const(value)
+    return out
+
+
+def _bind_starred(template, ans, args, keywords, star):
+    params = list(template.signature.parameters.values())
+    named = [p for p in params[1:] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    var = next((p for p in params if p.kind is p.VAR_POSITIONAL), None)
+    if var is None or star < len(named):
+        raise TemplateError("a call with *args cannot use a derivative template unless they "
+                            "fill its own *args")
+    out = bind(template, ans, list(args[:star]), keywords)
+    out[var.name] = gast.Tuple(elts=list(args[star:]), ctx=gast.Load())
+    out[var.name]._s2s_starred = True
     return out
 
 
@@ -185,6 +207,11 @@ def instantiate(template, bound, adjoints, namer, free, signature_of=lambda name
     for s in body:
         if _is_contribution(s):
             key = s.targets[0].slice.id
+            if getattr(bound.get(key), "_s2s_starred", False):
+                c = Contribution(copy.deepcopy(bound[key]), q.const(None), s)
+                c.starred = True  # kept by prune only if those operands need an adjoint
+                items.append(c)
+                continue
             items.append(Contribution(copy.deepcopy(bound[key]), simplify.visit(tr.visit(s.value)), s,
                                       _may_be_none(s.value, template)))
         else:
