@@ -644,3 +644,32 @@ def test_at_updates_differentiate(x64):
 def test_at_update_without_rule_says_what_to_do():
     with pytest.raises(NotImplementedError, match=r"x.at\[...\].multiply"):
         s2s.grad(_at_multiply)(np.ones((2, 2), np.float32))
+
+
+# ---------------------------------------------------------------------------
+# List concatenation with `+` (its adjoint splits; it used to be summed like arrays)
+
+
+def _list_concat(x):
+    before = [x[0] * 2.0]
+    after = [snp.sin(x[1])]
+    items = before + [x[0] * x[1]] + after
+    return items[0] * items[1] + items[2]
+
+
+def _list_grown_in_loop(x):
+    items = [x[0], x[1]]
+    for _ in range(2):
+        joined = items + [items[-1] * x[0]]
+        items = joined
+    return items[-1] + items[0]
+
+
+@pytest.mark.parametrize("fn", [_list_concat, _list_grown_in_loop])
+def test_list_concatenation(fn, x64):
+    x = np.array([0.7, -0.4])
+    g = s2s.grad(fn)(x)
+    eps = 1e-6
+    numeric = [(fn(x + eps * e) - fn(x - eps * e)) / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(g, numeric, rtol=1e-7)
+    np.testing.assert_allclose(s2s.jit(s2s.grad(fn))(x), g, rtol=1e-12)

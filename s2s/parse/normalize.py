@@ -43,7 +43,7 @@ from s2s.parse.resolve import local_names, static_chain
 
 # Support functions that normal form calls by these names (bound by codegen).
 SUPPORT_CALLS = ("append", "extend", "pop", "items", "keys", "values", "dict_get", "copy",
-                 "as_sequence", "at_update")
+                 "as_sequence", "at_update", "concat")
 # ``x.at[i].<op>(v)``: JAX-style functional updates, spelled ``at_update(x, i, "<op>", v)``.
 AT_METHODS = ("set", "add", "subtract", "multiply", "divide", "power", "min", "max", "get", "apply")
 
@@ -341,6 +341,7 @@ class _ANF:
         self.enclosing_locals = set(enclosing_locals)
         self.out = None
         self.where = fdef
+        self.sequences = _sequence_names(fdef)
 
     # -- helpers -----------------------------------------------------------
 
@@ -671,6 +672,11 @@ class _ANF:
         return gast.UnaryOp(op=e.op, operand=self.atom(e.operand))
 
     def expr_BinOp(self, e, hint):
+        if isinstance(e.op, gast.Add) and (_is_sequence(e.left, self.sequences) or
+                                           _is_sequence(e.right, self.sequences)):
+            # list/tuple concatenation: its adjoint splits, where `+` of arrays sums
+            return gast.Call(func=q.name(self.support["concat"]),
+                             args=[self.atom(e.left), self.atom(e.right)], keywords=[])
         if isinstance(e.op, gast.Div):
             return gast.BinOp(left=self.atom(e.left, "num"), op=e.op, right=self.atom(e.right, "den"))
         return gast.BinOp(left=self.atom(e.left), op=e.op, right=self.atom(e.right))
@@ -953,6 +959,44 @@ def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=f
     new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
                            returns=None, type_comment=None, type_params=[])
     return gast.copy_location(new, fdef)
+
+
+_SEQUENCE_DISPLAYS = (gast.List, gast.Tuple, gast.ListComp)
+
+
+def _is_sequence(e, names):
+    """Whether expression ``e`` surely is a list or tuple (a display, ``list(...)``, a
+    concatenation of those, or a name only ever assigned such values)."""
+    if isinstance(e, _SEQUENCE_DISPLAYS):
+        return True
+    if isinstance(e, gast.Name):
+        return e.id in names
+    if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id in ("list", "tuple"):
+        return True
+    if isinstance(e, gast.BinOp) and isinstance(e.op, gast.Add):
+        return _is_sequence(e.left, names) or _is_sequence(e.right, names)
+    return False
+
+
+def _sequence_names(fdef):
+    """Names every assignment of which gives a list or tuple (a fixpoint over the body)."""
+    assigned = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            assigned.setdefault(n.targets[0].id, []).append(n.value)
+        elif isinstance(n, (gast.AugAssign, gast.AnnAssign, gast.For, gast.comprehension)) or \
+                (isinstance(n, gast.Assign) and not isinstance(n.targets[0], gast.Name)):
+            for t in gast.walk(n.target if hasattr(n, "target") else n.targets[0]):
+                if isinstance(t, gast.Name):
+                    assigned.setdefault(t.id, []).append(None)  # unknown value
+    names, changed = set(), True
+    while changed:
+        changed = False
+        for name, values in assigned.items():
+            if name not in names and all(v is not None and _is_sequence(v, names) for v in values):
+                names.add(name)
+                changed = True
+    return names
 
 
 def _index_call_value(s):

@@ -13,7 +13,7 @@ from s2s.transforms import support as S
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
 unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
-dict_item_grad = at_update_grads = None
+dict_item_grad = at_update_grads = concat_grads = join_grads = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -64,6 +64,18 @@ def _pow(ans, base, exp, mod=None):
 @def_vjp(S.copy, S.as_sequence)
 def _copy(ans, x):
     d[x] = d[ans]
+
+
+@def_vjp(S.concat)
+def _concat(ans, a, b):
+    grads = concat_grads(d[ans], a, b)
+    d[a] = grads[0]
+    d[b] = grads[1]
+
+
+@def_vjp(S.concat_grads)
+def _concat_grads(ans, g, a, b):
+    d[g] = join_grads(d[ans], a, b)
 
 
 @def_vjp(S.at_update)

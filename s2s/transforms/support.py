@@ -64,6 +64,38 @@ def dict_get(d, *args, **kwargs):
     return d.get(*args, **kwargs)
 
 
+def concat(a, b):
+    """``a + b`` where normal form saw a list or tuple concatenation."""
+    return a + b
+
+
+def concat_grads(g, a, b):
+    """Adjoints of ``(a, b)`` in ``a + b``: ``g`` cut in two for sequences, else as ``+``."""
+    if g is None:
+        return None, None
+    if isinstance(a, (list, tuple)) and isinstance(g, (list, tuple)):
+        n = len(a)
+        return list(g[:n]), list(g[n:])
+    return unbroadcast(g, a), unbroadcast(g, b)
+
+
+concat_grads.maybe_none = True
+
+
+def join_grads(h, a, b):
+    """Adjoint of ``g`` in ``concat_grads(g, a, b)``: the two parts joined again."""
+    if h is None:
+        return None
+    ha, hb = h
+    if isinstance(a, (list, tuple)):
+        ha = [None] * len(a) if ha is None else list(ha)
+        hb = [None] * len(b) if hb is None else list(hb)
+        return ha + hb
+    if ha is None:
+        return broadcast_like(hb, b) if hb is not None else None
+    return add_grad(broadcast_like(ha, a), broadcast_like(hb, b) if hb is not None else None)
+
+
 def at_update(x, index, op, *args, **kwargs):
     """``x.at[index].<op>(*args)``: a functional update (``op``: set, add, multiply...)."""
     if not hasattr(x, "at"):  # a NumPy array, a list...
@@ -220,6 +252,11 @@ def unbroadcast(g, x):
         if gshape == shape:
             return g
         return _sum_to_shape(_snp(), g, gshape, shape)
+    if isinstance(g, (list, tuple)) and isinstance(x, (list, tuple)):
+        if len(g) != len(x):  # `+` of sequences s2s did not see were sequences
+            raise TypeError("s2s cannot differentiate this `+` of lists or tuples: write the "
+                            "operands as list displays, or build the list with append")
+        return g
     shape = onp.shape(x)
     gshape = onp.shape(g)
     if gshape == shape:
