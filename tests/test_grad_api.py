@@ -673,3 +673,38 @@ def test_list_concatenation(fn, x64):
     numeric = [(fn(x + eps * e) - fn(x - eps * e)) / (2 * eps) for e in np.eye(2)]
     np.testing.assert_allclose(g, numeric, rtol=1e-7)
     np.testing.assert_allclose(s2s.jit(s2s.grad(fn))(x), g, rtol=1e-12)
+
+
+def _layer(o, w):
+    return snp.tanh(o * w)
+
+
+def _rebinds_through_call_in_loop(x):
+    out = x
+    for w in [0.5, 1.5, 2.0]:
+        out = _layer(out, w)  # tapes and the old `out` come back in the right order
+    return snp.sum(out)
+
+
+def test_call_that_rebinds_its_argument_in_a_loop(x64):
+    x = np.array([0.3, -1.1])
+    g = s2s.grad(_rebinds_through_call_in_loop)(x)
+    eps = 1e-6
+    numeric = [(_rebinds_through_call_in_loop(x + eps * e) - _rebinds_through_call_in_loop(x - eps * e))
+               / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(g, numeric, rtol=1e-7)
+
+
+def _transposes_if(x, flag=True):
+    y = x * 2.0
+    if flag:
+        y = y.T
+    return snp.sum(y * y * snp.arange(4.0).reshape(2, 2))
+
+
+def test_jit_of_grad_through_a_branch_that_rebinds():
+    # The reverse branch restores `y` without the value being read afterwards; the
+    # converted branch function must still receive `y`.
+    x = np.array([[0.3, -0.5], [0.8, 1.2]], np.float32)
+    g = s2s.grad(_transposes_if)
+    np.testing.assert_allclose(s2s.jit(g, static_argnums=1)(x, True), g(x, True), rtol=1e-6)

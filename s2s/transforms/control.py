@@ -143,6 +143,9 @@ class _Control:
         # A branch takes the outputs it may pass through or reads before assigning.
         reads_first = liveness.annotate(copy.deepcopy(s.body)) | liveness.annotate(copy.deepcopy(s.orelse))
         ins = [n for n in outs if n not in (in_true & in_false) or n in reads_first]
+        # A branch that reads a variable before assigning it needs it passed in even when
+        # the value it leaves is never read (it would be a local of the branch function).
+        ins += sorted((changed & reads_first) - set(outs))
         true_fn = _fdef(true_name, ins, (body or []) + [ret])
         false_fn = _fdef(false_name, ins, (orelse or []) + [copy.deepcopy(ret)])
         partial = {n: ("if" if n in in_true else "else") for n in outs

@@ -406,7 +406,11 @@ class _Reverse:
                     call = self.fwd_user_call(s, c)
                     tape = self.records[id(s)].tape
                     if tape is not None and self.target_in_loop(s):
-                        pre = pre + self.push([tape])  # each iteration's tape is kept
+                        # Each iteration's tape is kept. `out = f(out)` restores `out`
+                        # before calling bwd (rev_assign), so the tape goes under it.
+                        reads_target = isinstance(s.targets[0], gast.Name) and \
+                            s.targets[0].id in activity._reads(s.value)
+                        pre = self.push([tape]) + pre if reads_target else pre + self.push([tape])
                     return pre + [call] + post
             return pre + [s] + post
         if isinstance(s, gast.If):
