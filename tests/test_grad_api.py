@@ -624,7 +624,12 @@ def _at_updates(x):
 
 
 def _at_multiply(x):
-    return snp.sum(x.at[0].multiply(2.0))
+    y = x.at[0].multiply(x[1] * 2.0)
+    return snp.sum(y.at[1, 0].divide(x[0, 1] + 3.0) ** 2)
+
+
+def _at_max(x):
+    return snp.sum(x.at[0].max(2.0))
 
 
 def test_at_updates_differentiate(x64):
@@ -641,9 +646,21 @@ def test_at_updates_differentiate(x64):
     assert "at_update(x, (0, 1), 'set'" in s2s.source(s2s.grad(_at_updates))
 
 
+def test_at_multiply_and_divide(x64):
+    x = np.array([[0.3, -0.5], [0.8, 1.2]]).view(s2s.Array)
+    g = s2s.grad(_at_multiply)(x)
+    eps = 1e-6
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        numeric[i] = (_at_multiply(x + e) - _at_multiply(x - e)) / (2 * eps)
+    np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-8)
+
+
 def test_at_update_without_rule_says_what_to_do():
-    with pytest.raises(NotImplementedError, match=r"x.at\[...\].multiply"):
-        s2s.grad(_at_multiply)(np.ones((2, 2), np.float32))
+    with pytest.raises(NotImplementedError, match=r"x.at\[...\].max"):
+        s2s.grad(_at_max)(np.ones((2, 2), np.float32))
 
 
 # ---------------------------------------------------------------------------

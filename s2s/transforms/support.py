@@ -105,7 +105,7 @@ def at_update(x, index, op, *args, **kwargs):
 
 def at_update_grads(g, x, index, op, value):
     """Adjoints of ``(x, value)`` in ``at_update(x, index, op, value)`` for set, add,
-    subtract and get."""
+    subtract, multiply, divide and get."""
     if g is None:
         return None, None
     if op == "get":
@@ -116,6 +116,10 @@ def at_update_grads(g, x, index, op, value):
         return g, index_grad(g, index, value)
     if op == "subtract":
         return g, index_grad(-g, index, value)
+    if op == "multiply":  # (duplicate indices multiply once per occurrence; not handled)
+        return at_update(g, index, "multiply", value), unbroadcast((g * x)[index], value)
+    if op == "divide":
+        return at_update(g, index, "divide", value), unbroadcast(-(g * x)[index] / value ** 2, value)
     raise NotImplementedError(
         f"s2s cannot differentiate x.at[...].{op}(...) yet; write it with x.at[...].set(...) "
         f"and array arithmetic (e.g. x.at[i].set(x[i] * v))")
