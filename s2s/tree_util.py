@@ -137,6 +137,25 @@ class PyTreeDef:
         for c, sub in zip(self.children, children):
             c._flatten_up_to(sub, out)
 
+    def flatten_up_to_or_none(self, tree):
+        """``flatten_up_to``, where ``None`` in place of a subtree gives ``None`` for each of
+        its leaves (adjoints are ``None`` where they are zero)."""
+        out = []
+        self._flatten_or_none(tree, out)
+        return out
+
+    def _flatten_or_none(self, tree, out):
+        if self.node_type is _LEAF:
+            out.append(tree)
+        elif tree is None and self.node_type is not type(None):
+            out.extend([None] * self.num_leaves)
+        else:
+            node = _node_of(tree)
+            if node is None or node[0] != self.node_type or len(node[1]) != len(self.children):
+                raise ValueError(f"expected a tree with structure {self}, got {tree!r}")
+            for c, sub in zip(self.children, node[1]):
+                c._flatten_or_none(sub, out)
+
     def __eq__(self, other):
         if self is other:
             return True

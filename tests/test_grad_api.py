@@ -15,6 +15,7 @@ import pytest
 
 import s2s
 import s2s.numpy as snp
+from s2s import tree_util
 from cases import central_grad
 from s2s.errors import S2SError, TransformError, UnsupportedSyntaxError
 
@@ -290,14 +291,10 @@ def uses_method(m, x):
     return m.loss(x) * 2.0
 
 
-def test_calling_a_method_inside_says_what_to_do():
-    """Calls of methods inside a differentiated function are not supported yet: the
-    message names the call and what to do."""
+def test_calling_a_method_inside():
+    """A method call inside a differentiated function is differentiated when it runs."""
     m = Model(3.0)
-    with pytest.raises(S2SError) as info:
-        s2s.grad(uses_method, argnums=1)(m, X)
-    text = str(info.value)
-    assert "test_grad_api.py" in text and "m.loss" in text
+    _close(s2s.grad(uses_method, argnums=1)(m, X), 2.0 * 3.0 * np.cos(X))
 
 
 # ---------------------------------------------------------------------------
@@ -716,3 +713,49 @@ def test_jit_of_grad_through_a_branch_that_rebinds():
     x = np.array([[0.3, -0.5], [0.8, 1.2]], np.float32)
     g = s2s.grad(_transposes_if)
     np.testing.assert_allclose(s2s.jit(g, static_argnums=1)(x, True), g(x, True), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Calls of function values (parameters, container items): reverse mode at run time
+
+
+def _apply(fn, x):
+    return fn(x)
+
+
+def _calls_parameter(x):
+    return snp.sum(_apply(snp.sin, x) * _apply(lambda v: v * v, x))
+
+
+_ACTIVATIONS = {"tanh": snp.tanh, "square": lambda v: v * v}
+
+
+def _calls_from_dict_in_loop(x, names=("tanh", "square", "tanh")):
+    for name in names:
+        act = _ACTIVATIONS[name]
+        x = act(x * 1.5)
+    return snp.sum(x)
+
+
+@pytest.mark.parametrize("fn", [_calls_parameter, _calls_from_dict_in_loop])
+def test_calls_of_function_values(fn, x64):
+    x = np.array([0.3, -0.7, 1.1])
+    g = s2s.grad(fn)(x)
+    np.testing.assert_allclose(g, central_grad(fn, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s2s.jit(s2s.grad(fn))(x), g, rtol=1e-10)
+
+
+def _tree_map_loss(params, scale):
+    scaled = tree_util.tree_map(lambda p, s: p * s, params, scale)
+    squares = tree_util.tree_map(lambda p: snp.sum(snp.sin(p) ** 2), scaled)
+    return squares["w"] + squares["b"][0]
+
+
+def test_tree_map_inside_grad(x64):
+    params = {"w": np.array([0.3, -0.7]), "b": [np.array([1.1])]}
+    scale = {"w": np.array([2.0, 3.0]), "b": [np.array([0.5])]}
+    g, gs = s2s.grad(_tree_map_loss, argnums=(0, 1))(params, scale)
+    w, b = params["w"] * scale["w"], params["b"][0] * scale["b"][0]
+    np.testing.assert_allclose(g["w"], np.sin(2 * w) * scale["w"], rtol=1e-12)
+    np.testing.assert_allclose(g["b"][0], np.sin(2 * b) * scale["b"][0], rtol=1e-12)
+    np.testing.assert_allclose(gs["w"], np.sin(2 * w) * params["w"], rtol=1e-12)

@@ -96,6 +96,15 @@ def _index_value(s):
     return copy.deepcopy(s)
 
 
+class _DynamicRecord:
+    """A call of a function value: its pullback is kept in ``tape`` (see dynamic_vjp)."""
+
+    def __init__(self, tape, args):
+        self.tape = tape
+        self.args = args
+        self.output_active = True
+
+
 class _PrePass:
     def __init__(self, namer, setitem_name, as_sequence_name, sequences):
         self.namer = namer
@@ -402,8 +411,10 @@ class _Reverse:
             post = self.flag_stmts(s)
             if isinstance(s.value, gast.Call):
                 c = self.callee(s.value)
-                if c.kind == CalleeKind.USER and self.is_active_call(s.value):
-                    call = self.fwd_user_call(s, c)
+                dynamic = c.kind == CalleeKind.UNKNOWN and self.is_active_call(s.value) and \
+                    isinstance(s.targets[0], gast.Name)
+                if (c.kind == CalleeKind.USER or dynamic) and self.is_active_call(s.value):
+                    call = self.fwd_dynamic_call(s) if dynamic else self.fwd_user_call(s, c)
                     tape = self.records[id(s)].tape
                     if tape is not None and self.target_in_loop(s):
                         # Each iteration's tape is kept. `out = f(out)` restores `out`
@@ -463,6 +474,47 @@ class _Reverse:
             return True
         return any(self.is_active_atom(a.value if isinstance(a, gast.Starred) else a) for a in call.args) or \
             any(self.is_active_atom(k.value) for k in call.keywords)
+
+    def fwd_dynamic_call(self, s):
+        """``t = fn(a, b)`` with ``fn`` a value (a parameter, a function from a container):
+        ``t, t_pull = dynamic_vjp(fn, a, b)``, differentiated when it runs."""
+        call = s.value
+        target = s.targets[0]
+        if any(isinstance(a, gast.Starred) for a in call.args):
+            self.error(s, f"s2s cannot differentiate the call `{q.to_source(call.func)}(*...)` of a "
+                          "function value with *args", "pass the arguments one by one")
+        tape = self.namer.new(f"{target.id}_pull")
+        self.records[id(s)] = _DynamicRecord(tape, list(call.args))
+        value = gast.Call(func=q.name(self.ctx.support("dynamic_vjp")), args=[call.func] + call.args,
+                          keywords=call.keywords)
+        new = gast.Assign(targets=[gast.Tuple(elts=[target, q.store(tape)], ctx=gast.Store())],
+                          value=value, type_comment=None)
+        self.sites[tape] = self.sites.get(target.id, 1)
+        if target.id in self.in_loop:
+            self.in_loop.add(tape)
+        return gast.copy_location(new, s)
+
+    def dynamic_call_items(self, s, call, dans):
+        rec = self.records.get(id(s))
+        if not isinstance(rec, _DynamicRecord):
+            return []
+        if any(self.is_active_atom(k.value) for k in call.keywords):
+            self.error(s, f"s2s cannot differentiate keyword arguments of the call "
+                          f"`{q.to_source(call.func)}(...)` of a function value",
+                       "pass the differentiated values positionally")
+        pulled = gast.Call(func=q.name(rec.tape), args=[q.name(dans)], keywords=[])
+        temps = [self.namer.new("b_arg") if self.is_active_atom(a) else "_" for a in rec.args]
+        if all(t == "_" for t in temps):
+            return []
+        items = [gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in temps], ctx=gast.Store())
+                                      if len(temps) > 1 else q.store(temps[0])],
+                             value=pulled if len(temps) > 1 else
+                             gast.Subscript(value=pulled, slice=q.const(0), ctx=gast.Load()),
+                             type_comment=None)]
+        for atom, t in zip(rec.args, temps):
+            if t != "_":
+                items += self.spread_adjoint(atom, t)
+        return items
 
     def fwd_user_call(self, s, callee):
         vjp = self.ctx.user_vjp(callee, s.value, self.active)
@@ -703,11 +755,7 @@ class _Reverse:
                     raise c.error
                 return []
             if c.kind == CalleeKind.UNKNOWN:
-                if self.is_active_call(value):
-                    self.error(s, f"s2s cannot differentiate the call `{c.name}(...)`: it calls a "
-                                  "value, not a function s2s can resolve",
-                               "call a function defined at module level or in an enclosing function")
-                return []
+                return self.dynamic_call_items(s, value, dans) if self.is_active_call(value) else []
             return self.user_call_items(s, value, dans)
         if isinstance(value, gast.Subscript):
             if not keep(value.value):

@@ -13,7 +13,7 @@ from s2s.transforms import support as S
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
 unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
-dict_item_grad = at_update_grads = concat_grads = join_grads = None
+dict_item_grad = at_update_grads = concat_grads = join_grads = tree_map_grads = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -64,6 +64,19 @@ def _pow(ans, base, exp, mod=None):
 @def_vjp(S.copy, S.as_sequence)
 def _copy(ans, x):
     d[x] = d[ans]
+
+
+def _tree_rules():
+    from s2s import tree_util
+
+    @def_vjp(tree_util.tree_map)
+    def _tree_map(ans, f, tree, *rest, is_leaf=None):
+        cts = tree_map_grads(d[ans], f, tree, rest, is_leaf)
+        d[tree] = cts[0]
+        d[rest] = cts[1]
+
+
+_tree_rules()
 
 
 @def_vjp(S.concat)

@@ -7,6 +7,8 @@ a symbolic zero, so a value that does not influence the output costs nothing.
 """
 import copy as _copy
 
+import functools
+
 import numpy as onp
 
 from s2s.array import Array
@@ -94,6 +96,91 @@ def join_grads(h, a, b):
     if ha is None:
         return broadcast_like(hb, b) if hb is not None else None
     return add_grad(broadcast_like(ha, a), broadcast_like(hb, b) if hb is not None else None)
+
+
+def dynamic_vjp(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), pullback)`` for a function known only when the code runs (a
+    parameter, an item of a container): reverse mode of ``fn`` is taken then, with
+    respect to the positional arguments that are floats or arrays of them (pytrees
+    too); ``pullback(g)`` gives one adjoint per positional argument (None for the rest).
+    """
+    from s2s.api import vjp
+    from s2s.tree_util import tree_leaves
+    diff = [i for i, a in enumerate(args) if _differentiable_value(a, tree_leaves)]
+    if not diff:
+        return fn(*args, **kwargs), lambda g: (None,) * len(args)
+    key = (len(args), tuple(diff), tuple(kwargs))
+    try:
+        wrapper = _positional_wrapper(fn, *key)
+    except TypeError:  # an unhashable callable
+        wrapper = _positional_wrapper.__wrapped__(fn, *key)
+    out, pull = vjp(functools.partial(wrapper, kwargs, args), *[args[i] for i in diff])
+
+    def pullback(g):
+        if g is None:
+            return (None,) * len(args)
+        parts = pull(g)
+        adj = [None] * len(args)
+        for i, p in zip(diff, parts):
+            adj[i] = p
+        return tuple(adj)
+    return out, pullback
+
+
+def _differentiable_value(a, tree_leaves):
+    leaves = tree_leaves(a)
+    return bool(leaves) and all(
+        isinstance(x, Tracer) and _dtype_of(x).kind in "fc" or isinstance(x, (float, complex)) or
+        (isinstance(x, (onp.ndarray, onp.generic)) and x.dtype.kind in "fc") for x in leaves)
+
+
+@functools.lru_cache(maxsize=256)
+def _positional_wrapper(fn, n, diff, keywords):
+    """``def w(kwargs, args, d0, d1, ...)`` calling ``fn`` (a closure constant, so the
+    transformation resolves it) with ``args`` whose positions ``diff`` are replaced by
+    the named parameters (grad differentiates named ones)."""
+    from s2s.codegen.python import compile_function, make_cell
+    from s2s.parse.source import NoSourceError, unwrap
+    import gast
+    try:  # a bound method or partial: its function, with the bound values as constants
+        target, bound = unwrap(fn)
+    except NoSourceError:
+        target, bound = fn, ()
+    cells = {"fn": make_cell(target)}
+    cells.update({f"bound{k}": make_cell(v) for k, v in enumerate(bound)})
+    names = [f"d{k}" for k in range(len(diff))]
+    call = [f"bound{k}" for k in range(len(bound))]
+    call += [names[diff.index(i)] if i in diff else f"args[{i}]" for i in range(n)]
+    call += [f"{k}=kwargs[{k!r}]" for k in keywords]
+    text = (f"def dynamic_call(kwargs, args, {', '.join(names)}):\n"
+            f"    return fn({', '.join(call)})\n")
+    name = getattr(fn, "__name__", "fn")
+    wrapper, _ = compile_function(gast.parse(text).body[0], f"<s2s call of {name} (a value)>",
+                                  {"__builtins__": __builtins__}, cells)
+    return wrapper
+
+
+def tree_map_grads(g, f, tree, rest, is_leaf=None):
+    """Adjoints of ``tree`` and of the ``rest`` trees in ``tree_map(f, tree, *rest)``: the
+    reverse mode of ``f`` at each leaf, taken when it runs (``dynamic_vjp``)."""
+    from s2s.tree_util import tree_flatten
+    if g is None:
+        return None, (None,) * len(rest)
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    rest_leaves = [treedef.flatten_up_to(r) for r in rest]
+    adjoints = [[] for _ in range(1 + len(rest))]
+    for k, (x, gk) in enumerate(zip(leaves, treedef.flatten_up_to_or_none(g))):
+        if gk is None:
+            cts = (None,) * (1 + len(rest))
+        else:
+            cts = dynamic_vjp(f, x, *[r[k] for r in rest_leaves])[1](gk)
+        for acc, ct in zip(adjoints, cts):
+            acc.append(ct)
+    trees = [treedef.unflatten(a) for a in adjoints]
+    return trees[0], tuple(trees[1:])
+
+
+tree_map_grads.maybe_none = True
 
 
 def at_update(x, index, op, *args, **kwargs):
