@@ -121,13 +121,25 @@ class PyTreeDef:
     def flatten_up_to(self, tree):
         """Leaves of ``tree`` at the positions of this structure's leaves (subtrees allowed)."""
         out = []
-        self._flatten_up_to(tree, out)
+        self._flatten_up_to(tree, out, False)
         return out
 
-    def _flatten_up_to(self, tree, out):
+    def flatten_up_to_or_none(self, tree):
+        """``flatten_up_to``, where ``None`` in place of a subtree gives ``None`` for each of
+        its leaves (adjoints are ``None`` where they are zero)."""
+        out = []
+        self._flatten_up_to(tree, out, True)
+        return out
+
+    def _flatten_up_to(self, tree, out, none_subtrees):
         if self.node_type is _LEAF:
             out.append(tree)
             return
+        if none_subtrees and tree is None and self.node_type is not type(None):
+            out.extend([None] * self.num_leaves)
+            return
+        if none_subtrees and self.node_type is dict and isinstance(tree, dict):
+            tree = {k: tree.get(k) for k in self.node_data}  # dict adjoints hold only some keys
         node = _node_of(tree)
         if node is None or node[0] != self.node_type:
             raise ValueError(f"expected a tree with structure {self}, got {tree!r}")
@@ -135,26 +147,7 @@ class PyTreeDef:
         if data != self.node_data or len(children) != len(self.children):
             raise ValueError(f"expected a tree with structure {self}, got {tree!r}")
         for c, sub in zip(self.children, children):
-            c._flatten_up_to(sub, out)
-
-    def flatten_up_to_or_none(self, tree):
-        """``flatten_up_to``, where ``None`` in place of a subtree gives ``None`` for each of
-        its leaves (adjoints are ``None`` where they are zero)."""
-        out = []
-        self._flatten_or_none(tree, out)
-        return out
-
-    def _flatten_or_none(self, tree, out):
-        if self.node_type is _LEAF:
-            out.append(tree)
-        elif tree is None and self.node_type is not type(None):
-            out.extend([None] * self.num_leaves)
-        else:
-            node = _node_of(tree)
-            if node is None or node[0] != self.node_type or len(node[1]) != len(self.children):
-                raise ValueError(f"expected a tree with structure {self}, got {tree!r}")
-            for c, sub in zip(self.children, node[1]):
-                c._flatten_or_none(sub, out)
+            c._flatten_up_to(sub, out, none_subtrees)
 
     def __eq__(self, other):
         if self is other:

@@ -759,3 +759,15 @@ def test_tree_map_inside_grad(x64):
     np.testing.assert_allclose(g["w"], np.sin(2 * w) * scale["w"], rtol=1e-12)
     np.testing.assert_allclose(g["b"][0], np.sin(2 * b) * scale["b"][0], rtol=1e-12)
     np.testing.assert_allclose(gs["w"], np.sin(2 * w) * params["w"], rtol=1e-12)
+
+
+def _tree_map_one_item(params):
+    squares = tree_util.tree_map(lambda p: snp.sum(p * p), params)
+    return squares["w"]  # the adjoint of `squares` holds only "w"
+
+
+def test_tree_map_with_a_sparse_dict_adjoint(x64):
+    params = {"w": np.array([0.3, -0.7]), "b": np.array([1.1])}
+    g = s2s.grad(_tree_map_one_item)(params)
+    np.testing.assert_allclose(g["w"], 2 * params["w"], rtol=1e-12)
+    assert g["b"] is None or not np.any(g["b"])

@@ -21,6 +21,7 @@ from s2s import dtypes, lax
 from s2s.lax import control_flow as cf
 from s2s.lax.control_flow import ControlFlowError
 from s2s.tree_util import tree_flatten, tree_map
+from cases import central_grad
 from cases import assert_close, case_id, rand, sample
 
 F32, F64, I32 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int32)
@@ -425,13 +426,7 @@ def test_primitives_bound_directly_under_jit_say_how_to_use_them():
 
 
 def _fd_grad(f, x, eps=1e-6):
-    x = np.asarray(x, np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
-    return g
+    return central_grad(f, np.asarray(x, np.float64), eps)
 
 
 # Programs written once for ``(L, N) = (s2s.lax, s2s.numpy)`` and ``(jax.lax, jax.numpy)``;

@@ -193,19 +193,7 @@ class _Control:
         split = self.split_test(s)
         if split is not None:
             return self.convert_while_split(s, assigned, *split)
-        state = self.loop_state(s)
-        body = self.block(s.body, assigned)
-        test_name = self.namer.new("loop_test")
-        body_name = self.namer.new("loop_body")
-        test_fn = _fdef(test_name, state, [gast.Return(value=copy.deepcopy(s.test))])
-        body_fn = _fdef(body_name, state, (body or []) + [gast.Return(value=_tuple(state))])
-        call = gast.Call(func=self.op("while_stmt"),
-                         args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
-                         keywords=[])
-        self.with_consts([test_fn, body_fn], self.captures([test_fn, body_fn], state), call)
-        assign = gast.Assign(targets=[_tuple(state, gast.Store())], value=call, type_comment=None)
-        new = self.undefined_inits(state, assigned, s) + [test_fn, body_fn, assign]
-        return [gast.copy_location(n, s) for n in new]
+        return self.emit_while(s, assigned, self.loop_state(s), [], self.block(s.body, assigned))
 
     def convert_while_split(self, s, assigned, core, tail):
         after = s._s2s_live_out or set()
@@ -213,12 +201,16 @@ class _Control:
         live_end = after | test_reads
         live_head = liveness.annotate(copy.deepcopy(core), live_end) | live_end
         state = sorted(liveness.writes(core) & live_head)
-        test = self.block(tail, assigned)
-        body = self.block(core, assigned)
+        return self.emit_while(s, assigned, state, self.block(tail, assigned),
+                               self.block(core, assigned))
+
+    def emit_while(self, s, assigned, state, test, body):
+        """``state = while_stmt(loop_test, loop_body, state)``: ``test`` are the statements
+        the test function runs before returning ``s.test``."""
         test_name = self.namer.new("loop_test")
         body_name = self.namer.new("loop_body")
         test_fn = _fdef(test_name, state, test + [gast.Return(value=copy.deepcopy(s.test))])
-        body_fn = _fdef(body_name, state, (body or [gast.Pass()]) + [gast.Return(value=_tuple(state))])
+        body_fn = _fdef(body_name, state, (body or []) + [gast.Return(value=_tuple(state))])
         call = gast.Call(func=self.op("while_stmt"),
                          args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
                          keywords=[])
