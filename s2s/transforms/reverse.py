@@ -96,6 +96,13 @@ def _index_value(s):
     return copy.deepcopy(s)
 
 
+def _reads_own_target(s):
+    """``x = f(x)``: the value reads the name it rebinds (reverse mode restores ``x`` inside
+    the statement's adjoint, before the rest of what was saved)."""
+    t = s.targets[0]
+    return isinstance(t, gast.Name) and t.id in activity._reads(s.value)
+
+
 class _DynamicRecord:
     """A call of a function value: its pullback is kept in ``tape`` (see dynamic_vjp)."""
 
@@ -419,9 +426,7 @@ class _Reverse:
                     if tape is not None and self.target_in_loop(s):
                         # Each iteration's tape is kept. `out = f(out)` restores `out`
                         # before calling bwd (rev_assign), so the tape goes under it.
-                        reads_target = isinstance(s.targets[0], gast.Name) and \
-                            s.targets[0].id in activity._reads(s.value)
-                        pre = self.push([tape]) + pre if reads_target else pre + self.push([tape])
+                        pre = self.push([tape]) + pre if _reads_own_target(s) else pre + self.push([tape])
                     return pre + [call] + post
             return pre + [s] + post
         if isinstance(s, gast.If):
@@ -685,7 +690,7 @@ class _Reverse:
             return [], False
         dans = self.adj(target)
         code = []
-        reads_target = target in activity._reads(value)
+        reads_target = _reads_own_target(s)
         result_name = target
         if reads_target:
             # `y = y * x`: the template's operand y is the old value and its result
