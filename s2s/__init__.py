@@ -10,14 +10,25 @@ import os as _os
 # jaxlib logs device discovery at INFO level on first use; keep user output clean.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from s2s.config import config  # noqa: F401,E402
-from s2s.array import Array  # noqa: F401,E402
-from s2s import tree_util  # noqa: F401
+import sys as _sys  # noqa: E402
+
+from s2s.core import config as _config_module, dtypes, errors, tree_util  # noqa: E402
+
+# The public names of core modules, as in JAX (jax.dtypes, jax.errors, jax.tree_util):
+# `import s2s.errors` and `from s2s.tree_util import tree_map` find them here.
+for _name, _module in (("config", _config_module), ("dtypes", dtypes), ("errors", errors),
+                       ("tree_util", tree_util)):
+    _sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module
+
+from s2s.core.config import config  # noqa: F401,E402
+from s2s.core.array import Array  # noqa: F401,E402
 from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)
 from s2s.api import jit, grad, value_and_grad, vjp, source, device_put  # noqa: F401
 from s2s import debug  # noqa: F401,E402
 from s2s.lax import vjp_rules as _lax_vjp_rules  # noqa: F401,E402  (registers templates)
 from s2s.numpy import vjp_rules as _numpy_vjp_rules  # noqa: F401,E402
-from s2s.transforms import rules as _transform_rules  # noqa: F401,E402
+from s2s.scipy import vjp_rules as _scipy_vjp_rules  # noqa: F401,E402
+from s2s.runtime import rules as _transform_rules  # noqa: F401,E402
 
 __version__ = "0.1.0"

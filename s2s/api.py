@@ -11,14 +11,22 @@ import logging
 
 import numpy as np
 
-from s2s import dtypes
-from s2s.array import Array
+from s2s import lax
+from s2s.codegen.python import user_location
 from s2s.codegen.stablehlo import verify_and_print
-from s2s.config import config
-from s2s.lax.core import ShapedArray, Tracer, abstractify
+from s2s.core import dtypes, hooks
+from s2s.core.array import Array
+from s2s.core.config import config
+from s2s.core.errors import S2SError, TransformError, UndefinedVariableError
+from s2s.core.primitive import abstractify, rules_of, ShapedArray, Tracer
+from s2s.core.tree_util import tree_flatten, tree_leaves, tree_unflatten, treedef_is_leaf
+from s2s.parse.source import get_source, NoSourceError, unwrap
+from s2s.runtime import support
+from s2s.trace.record import record
 from s2s.trace.staging import stage
-from s2s.tree_util import tree_flatten, tree_unflatten
-from s2s.xla.runtime import compile_module
+from s2s.transforms import vjp_builder
+from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
+from s2s.xla.runtime import compile_module, to_device
 
 # Host arrays of the fast paths: NumPy's and s2s's eager type (a view of it).
 _HOST_ARRAYS = (np.ndarray, Array)
@@ -117,7 +125,6 @@ class _FastEntry:
         self.x64 = x64
         execute = compiled.executable.run
         out_tree = compiled.out_tree
-        from s2s.tree_util import treedef_is_leaf
         single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
         if compiled.captured:
             def run(args):
@@ -148,7 +155,6 @@ class _Captured:
 
 def _locate(fn, array):
     """A reader for ``array``'s current binding in ``fn``'s closure or globals."""
-    from s2s.parse.source import unwrap
     try:
         fn, _ = unwrap(fn)
     except Exception:
@@ -169,7 +175,6 @@ def _locate(fn, array):
 def _captured_arrays(fn):
     """``is_captured(array)``: whether ``fn``'s closure or globals hold ``array``
     (such arrays are re-read on every call; arrays made while staging are not)."""
-    from s2s.parse.source import unwrap
     try:
         fn, _ = unwrap(fn)
     except Exception:
@@ -241,7 +246,6 @@ class JitFunction:
             for k, v in static_map.items():
                 if isinstance(k, str):
                     kwargs[k] = v
-            from s2s.transforms.convert import converted
             out = converted(self._fun)(*args, **kwargs)
             out_leaves, out_tree = tree_flatten(out)
             flat.out_tree = out_tree
@@ -298,7 +302,6 @@ class JitFunction:
         if any(isinstance(x, Tracer) for x in leaves):
             # Called while another trace is active (jit of jit, or a trace
             # fallback): inline the function into the enclosing computation.
-            from s2s.transforms.convert import converted
             return converted(self._fun)(*args, **kwargs)
         # Static values that compare equal but differ in type (1, 1.0, True) must
         # not share an executable: they can give different dtypes.
@@ -421,7 +424,6 @@ def _leaf_dtype(x):
 
 
 def _check_differentiable(name, tree, allow_int, holomorphic, which):
-    from s2s.tree_util import tree_leaves
     for leaf in tree_leaves(tree):
         if type(leaf) in _HOST_ARRAYS and leaf.dtype.kind == "f" and not holomorphic:
             continue  # the common case
@@ -449,7 +451,6 @@ def _zeros_for(primal):
     if dt.kind not in "fc" and dt != dtypes.bfloat16:
         return np.zeros(shape, float0)
     if isinstance(primal, Tracer):
-        from s2s import lax
         return lax.broadcast_in_dim(np.zeros((), dt), shape=tuple(shape), broadcast_dimensions=())
     return np.zeros(shape, dtypes.canonicalize_dtype(dt))
 
@@ -463,7 +464,6 @@ def _as_array(value):
 
 def _match_structure(primal, adj):
     """The adjoint shaped like ``primal``: zeros for ``None``, containers rebuilt."""
-    from s2s.tree_util import tree_flatten, treedef_is_leaf
     if type(adj) in _HOST_ARRAYS and type(primal) in _HOST_ARRAYS and adj.dtype == primal.dtype \
             and adj.shape == primal.shape:
         return adj  # the common case, checked first
@@ -517,9 +517,6 @@ class GradFunction:
 
     def _build(self):
         if self._built is None:
-            from s2s.lax.core import rules_of
-            from s2s.parse.source import NoSourceError, get_source, unwrap
-            from s2s.transforms import vjp_builder
             fn, bound = unwrap(self._fun)
             rules = rules_of(fn)
             if rules is not None and rules.vjp is not None:
@@ -568,9 +565,6 @@ class GradFunction:
 
     def _traced_call(self, args, kwargs):
         """No source: record this call and differentiate the recording (path fixed to it)."""
-        from s2s.trace.record import record
-        from s2s.transforms import vjp_builder, support
-        from s2s.tree_util import tree_flatten
         nums = self._nums()
         args = list(args)
         for i in nums:
@@ -621,8 +615,6 @@ class GradFunction:
         *converted* ``f``: its control flow is if_stmt/while_stmt/for_stmt
         calls whose reverse rules stage cond/while loops themselves.
         """
-        from s2s.errors import S2SError
-        from s2s.transforms.convert import converted
         gen = converted(self._build()[0]) if self._build() != "traced" else None
         inner = self
 
@@ -637,8 +629,6 @@ class GradFunction:
 
     def _converted_grad(self):
         if self._for_jit is None:
-            from s2s.transforms.convert import converted_for_grad
-            from s2s.parse.source import unwrap
             fn, bound = unwrap(self._fun)
             target = converted_for_grad(fn)
             if bound:
@@ -681,8 +671,6 @@ class GradFunction:
 
 def _with_user_location(e, name, fun):
     """Points an error raised inside generated code at the user's line."""
-    from s2s.codegen.python import user_location
-    from s2s.errors import UndefinedVariableError
     loc = user_location(e.__traceback__)
     if loc is None:
         return e
@@ -695,7 +683,6 @@ def _with_user_location(e, name, fun):
             "if/loop), or avoid reading it there.")
         new.__cause__ = e
         return new
-    from s2s.errors import TransformError
     if isinstance(e, TransformError) and e.filename is None:
         new = type(e)(f"{e.args[0].split(chr(10))[0]} (`{text}`)", filename=filename, lineno=line,
                       construct=e.construct, hint=e.hint)
@@ -753,8 +740,6 @@ def vjp(fun, *primals, has_aux=False):
     >>> f_vjp(np.array([1.0, 3.0], np.float32))
     (array([2., 6.], dtype=float32),)
     """
-    from s2s.parse.source import unwrap
-    from s2s.transforms import vjp_builder
     fn, bound = unwrap(fun)
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
@@ -794,7 +779,6 @@ def device_put(x):
     >>> s2s.jit(lambda x: x * 2)(x)
     array([2., 2., 2.], dtype=float32)
     """
-    from s2s.xla.runtime import to_device
 
     def put(leaf):
         if isinstance(leaf, Tracer):
@@ -818,10 +802,8 @@ def source(fun):
     if hasattr(fun, "source") and callable(fun.source):
         return fun.source()
     if isinstance(fun, JitFunction):
-        from s2s.transforms.convert import source as converted_source
         inner = fun._fun
         if isinstance(inner, GradFunction):
-            from s2s.transforms.convert import source as converted_source
             return converted_source(inner._build()[0])
         return converted_source(inner)
     return inspect.getsource(fun)
@@ -832,3 +814,8 @@ def source(fun):
 for _maker in (jit, grad, value_and_grad):
     _maker.__s2s_transformation__ = True
 del _maker
+
+
+# The lower layers call these while they run (see s2s.core.hooks).
+hooks.install("vjp", vjp)
+hooks.install("jit", jit)

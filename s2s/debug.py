@@ -9,6 +9,7 @@
 x = 3.0
 """
 from s2s import lax
+from s2s.core.tree_util import tree_flatten
 
 
 def print(fmt, *args, **kwargs):  # noqa: A001 (the JAX name)
@@ -18,7 +19,6 @@ def print(fmt, *args, **kwargs):  # noqa: A001 (the JAX name)
     """
     import builtins
 
-    from s2s.tree_util import tree_flatten
     leaves, tree = tree_flatten((list(args), dict(kwargs)))
 
     def show(*values):

@@ -218,7 +218,7 @@ def test_result_type_x64(operands, expected, x64):
 
 
 def test_result_type_of_staged_values_uses_weak_flags():
-    from s2s.lax.core import ShapedArray
+    from s2s.core.primitive import ShapedArray
     weak_f32 = ShapedArray((), F32, weak_type=True)
     assert dtypes.result_type(weak_f32, ShapedArray((2,), F16)) == F16
     assert dtypes.result_type(ShapedArray((), F32), ShapedArray((2,), F16)) == F32

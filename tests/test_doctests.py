@@ -6,7 +6,7 @@ import pkgutil
 import pytest
 
 import s2s
-from s2s.lax import core
+from s2s.core import primitive as core
 
 
 def _modules():

@@ -420,7 +420,7 @@ def test_numpy_function_without_counterpart():
 def ruleless():
     """A primitive with an ``impl`` and a public wrapper but no ``vjp`` (removed afterwards
     from the registry, which the rule-coverage test reads)."""
-    from s2s.lax import core
+    from s2s.core import primitive as core
     prim = core.Primitive("test_ruleless_double")
     prim.def_impl(lambda x: np.multiply(x, 2))
 

@@ -7,7 +7,7 @@ import pytest
 
 import s2s
 import s2s.numpy as snp
-from s2s.array import Array
+from s2s import Array
 
 GLOBAL_W = np.arange(6, dtype=np.float32).reshape(2, 3)
 

@@ -30,7 +30,7 @@ from cases import NUM_CASES, assert_close, rand, sample, tolerance
 from s2s import dtypes, lax
 from s2s.errors import DtypeError, S2SError, ShapeError
 from s2s.lax import elementwise
-from s2s.lax.core import Primitive, abstractify
+from s2s.core.primitive import Primitive, abstractify
 
 F32, F64, F16 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)
 I32, I64, I8, U8 = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.int8), np.dtype(np.uint8)

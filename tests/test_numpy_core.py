@@ -225,7 +225,7 @@ def test_implemented_names_cover_the_issue():
     assert not missing, missing
 
 
-MODULES = ["s2s.array", "s2s.numpy", "s2s.numpy._arraylike", "s2s.numpy._creation",
+MODULES = ["s2s.core.array", "s2s.numpy", "s2s.numpy._arraylike", "s2s.numpy._creation",
            "s2s.numpy._shape", "s2s.numpy._ufuncs", "s2s.numpy._indexing", "s2s.numpy._dtypes",
            "s2s.numpy._missing", "s2s.numpy._array_methods"]
 

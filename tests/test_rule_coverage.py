@@ -19,7 +19,7 @@ for _optional in ("s2s.scipy.special", "s2s.nn", "s2s.random"):  # NumPy-level p
         __import__(_optional)
     except ImportError:
         pass
-from s2s.lax.core import RULE_SLOTS
+from s2s.core.primitive import RULE_SLOTS
 
 # Exemptions: primitive name -> why it may lack the rule. Keep reasons specific.
 IMPL_EXEMPT = {}
@@ -86,7 +86,7 @@ def test_exemptions_are_current_and_explained(slot):
 
 
 def test_rules_are_callable():
-    from s2s.lax.core import ZERO_DERIVATIVE
+    from s2s.core.primitive import ZERO_DERIVATIVE
     bad = [f"{name}.{slot}" for name, prim in _primitives().items() for slot in RULE_SLOTS
            if getattr(prim, slot) not in (None, ZERO_DERIVATIVE) and not callable(getattr(prim, slot))]
     assert not bad
@@ -104,7 +104,7 @@ NON_DIFFERENTIABLE = {
 
 
 def test_non_differentiable_primitives_have_zero_derivative():
-    from s2s.lax.core import ZERO_DERIVATIVE
+    from s2s.core.primitive import ZERO_DERIVATIVE
     prims = _primitives()
     assert NON_DIFFERENTIABLE <= set(prims)
     wrong = sorted(n for n in NON_DIFFERENTIABLE if prims[n].vjp != ZERO_DERIVATIVE)
@@ -121,7 +121,7 @@ def _wrapper_of(prim):
 
 
 def _vjp_templates():
-    from s2s.lax.core import ZERO_DERIVATIVE
+    from s2s.core.primitive import ZERO_DERIVATIVE
     return sorted((name, prim) for name, prim in _primitives().items()
                   if prim.vjp not in (None, ZERO_DERIVATIVE))
 

@@ -7,7 +7,7 @@ and verified with the MLIR bindings that ship in jaxlib, so a bad emission shows
 as a ``LoweringError`` naming the op rather than as an XLA crash, and it is
 printed back in MLIR's readable form for ``jit(f).lower(...).as_text()``.
 
->>> from s2s.lax.core import ShapedArray
+>>> from s2s.core.primitive import ShapedArray
 >>> fb = FunctionBuilder("main", [ShapedArray((3,), "float32")])
 >>> (y,) = fb.op("stablehlo.negate", fb.args, [ShapedArray((3,), "float32")])
 >>> fb.ret([y])
@@ -18,9 +18,9 @@ import threading
 
 import numpy as np
 
-from s2s import dtypes
-from s2s.errors import LoweringError
-from s2s.lax.core import ShapedArray
+from s2s.core import dtypes
+from s2s.core.errors import LoweringError
+from s2s.core.primitive import ShapedArray
 
 _MLIR_ELEMENT = {
     dtypes.bool_: "i1",
@@ -268,7 +268,8 @@ def module_text(functions, name="s2s_module"):
 _local = threading.local()
 
 
-def _mlir_context():
+def mlir_context():
+    """The thread's MLIR context with the StableHLO and CHLO dialects (made on first use)."""
     ctx = getattr(_local, "ctx", None)
     if ctx is None:
         from jaxlib.mlir import ir
@@ -290,7 +291,7 @@ def verify_and_print(text):
     """Parses and verifies module ``text``; returns it in MLIR's readable form."""
     from jaxlib.mlir import ir
 
-    with _mlir_context():
+    with mlir_context():
         try:
             module = ir.Module.parse(text)
         except Exception as e:  # MLIRError carries the diagnostics

@@ -1,6 +1,6 @@
 """``s2s.lax``: primitives that map one-to-one onto StableHLO ops.
 
-Each primitive carries a rule table (see ``s2s.lax.core``); the functions here
+Each primitive carries a rule table (see ``s2s.core.primitive``); the functions here
 are their thin public wrappers: array operands positional, static parameters
 keyword-only.
 
@@ -8,7 +8,10 @@ keyword-only.
 >>> lax.tanh(0.0)
 array(0., dtype=float32)
 """
-from s2s.lax.core import Primitive, ShapedArray, all_primitives  # noqa: F401
+import sys as _sys
+
+from s2s.core.primitive import Primitive, ShapedArray, all_primitives  # noqa: F401
+from s2s.core.primitive import register_namespace as _register_namespace
 from s2s.lax import elementwise as _elementwise
 from s2s.lax import structural as _structural
 from s2s.lax import reductions as _reductions
@@ -20,3 +23,7 @@ for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_fl
     globals().update(_module.public)
 del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
 from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)
+from s2s.lax import linalg  # noqa: E402,F401
+
+_register_namespace("lax", _sys.modules[__name__])
+_register_namespace("lax", linalg, "linalg.")

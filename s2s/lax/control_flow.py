@@ -63,14 +63,15 @@ import operator
 
 import numpy as np
 
-from s2s import dtypes
-from s2s.errors import S2SError
+from s2s.core import dtypes
+from s2s.core import hooks
+from s2s.core.errors import S2SError
 from s2s.lax import elementwise as _ew
 from s2s.lax import structural as _st
-from s2s.lax.core import (Primitive, ShapedArray, Tracer, _canonicalize_output, abstractify, d,
+from s2s.core.primitive import (Primitive, ShapedArray, Tracer, _canonicalize_output, abstractify, d,
                           def_vjp)
 from s2s.trace.staging import StagedTracer, StagingTrace
-from s2s.tree_util import tree_flatten, tree_leaves
+from s2s.core.tree_util import tree_flatten, tree_leaves
 
 _add, _sub, _lt, _ne = (_ew.public[n] for n in ("add", "sub", "lt", "ne"))
 _INT32 = np.dtype(np.int32)
@@ -930,8 +931,7 @@ _FLOAT0 = np.dtype([("float0", np.void, 0)])
 
 def _pullback(fun, primals, ct):
     """Cotangents of ``primals`` (a tuple) given ``ct`` on ``fun(*primals)``, by ``s2s.vjp``."""
-    from s2s.api import vjp
-    out, f_vjp = vjp(fun, *primals)
+    out, f_vjp = hooks.vjp(fun, *primals)
     return _fill_ct(tuple(primals), f_vjp(_fill_ct(out, ct)))
 
 

@@ -6,7 +6,7 @@ NumPy arrays every time the compiled code reaches it (each loop iteration too).
 """
 import numpy as np
 
-from s2s.lax.core import Primitive, def_zero_derivative
+from s2s.core.primitive import Primitive, def_zero_derivative
 
 debug_callback_p = Primitive("debug_callback", multiple_results=True)
 

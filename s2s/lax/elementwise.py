@@ -14,9 +14,9 @@ import importlib
 
 import numpy as np
 
-from s2s import dtypes
-from s2s.errors import DtypeError
-from s2s.lax.core import Primitive, ShapedArray
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError
+from s2s.core.primitive import Primitive, ShapedArray
 from s2s.lax.shapes import broadcast_shapes
 
 # ---------------------------------------------------------------------------

@@ -33,9 +33,11 @@ array([[2., 0.],
 import numpy as np
 import importlib
 
-from s2s import dtypes, lax
-from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import Primitive, ShapedArray, abstractify
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError, ShapeError
+from s2s.core.primitive import Primitive, ShapedArray, abstractify
 from s2s.trace.staging import StagedTracer, StagingTrace
 
 _LAPACK_PREFIX = {dtypes.float32: "s", dtypes.float64: "d", dtypes.complex64: "c",

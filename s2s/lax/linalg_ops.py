@@ -22,12 +22,12 @@ the dtype of the result. ``precision`` is ``None``, ``'default'``/``'high'``/
 """
 import numpy as np
 
-from s2s import dtypes
 from s2s.codegen.stablehlo import i64_array
-from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import Primitive, ShapedArray, abstractify
-from s2s.lax.reductions import _check_kind, _dense_pairs, _dilate, _padded_base, _window_view
-from s2s.lax.reductions import padtype_to_pads
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError, ShapeError
+from s2s.core.primitive import abstractify, Primitive, ShapedArray
+from s2s.lax.reductions import (_check_kind, _dense_pairs, _dilate, _padded_base, _window_view, padtype_to_pads)
+from s2s.lax.structural import transpose_p
 
 # ---------------------------------------------------------------------------
 # Shared parameter handling.
@@ -189,7 +189,6 @@ def _fold_transposes(origins, tracers, params):
     jit(grad) about 15% against JAX, whose rules use contracting dimensions.
     Folding applies where the operand's free dimensions keep their order.
     """
-    from s2s.lax.structural import transpose_p
     (lc, rc), (lb, rb) = params["dimension_numbers"]
     sides = [[lc, lb], [rc, rb]]
     tracers = list(tracers)

@@ -25,10 +25,10 @@ casts its NumPy result to the dtype that rule predicts.
 """
 import numpy as np
 
-from s2s import dtypes
+from s2s.core import dtypes
 from s2s.codegen.stablehlo import i64_array
-from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import Primitive, ShapedArray, Tracer, abstractify
+from s2s.core.errors import DtypeError, ShapeError
+from s2s.core.primitive import Primitive, ShapedArray, Tracer, abstractify
 from s2s.lax.elementwise import _compare_type
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 

@@ -1,5 +1,5 @@
 """Shape and axis checks shared by the abstract rules, with NumPy-style messages."""
-from s2s.errors import ShapeError
+from s2s.core.errors import ShapeError
 
 
 def broadcast_shapes(opname, *shapes):

@@ -31,10 +31,10 @@ import operator
 
 import numpy as np
 
-from s2s import dtypes
+from s2s.core import dtypes
 from s2s.codegen import stablehlo as _hlo
-from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import Primitive, ShapedArray, abstractify
+from s2s.core.errors import DtypeError, ShapeError
+from s2s.core.primitive import Primitive, ShapedArray, abstractify
 from s2s.lax.elementwise import _compare_type
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 

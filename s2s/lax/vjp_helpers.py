@@ -19,8 +19,14 @@ import itertools
 
 import numpy as onp
 
-from s2s import dtypes, lax
+from s2s import lax
+from s2s.core import dtypes
+from s2s.core.primitive import ShapedArray
+from s2s.lax.linalg_ops import _dot_dims
+from s2s.lax.reductions import _computation_name
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axes, canonicalize_axis
+from s2s.lax.structural import _as_dnums
+
 
 # ---------------------------------------------------------------------------
 # Static queries and parameter canonicalization (zero derivative).
@@ -123,8 +129,6 @@ def window_offsets(window_dimensions, window_dilation):
 
 def dot_transpose_params(lhs_shape, rhs_shape, dimension_numbers, swap_ans=False):
     """``(dimension_numbers, permutation)`` of the dot_general giving the lhs adjoint (JAX's rule)."""
-    from s2s.lax.core import ShapedArray
-    from s2s.lax.linalg_ops import _dot_dims
     (lc, rc), (lb, rb) = _dot_dims(ShapedArray(lhs_shape, onp.float32),
                                    ShapedArray(rhs_shape, onp.float32), dimension_numbers)
     x_kept = [i for i in range(len(lhs_shape)) if i not in lc and i not in lb]
@@ -144,8 +148,6 @@ def dot_transpose_params(lhs_shape, rhs_shape, dimension_numbers, swap_ans=False
 
 def swapped_dot_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers):
     """The dimension numbers of ``dot_general(rhs, lhs)`` for ``dot_general(lhs, rhs)``."""
-    from s2s.lax.core import ShapedArray
-    from s2s.lax.linalg_ops import _dot_dims
     (lc, rc), (lb, rb) = _dot_dims(ShapedArray(lhs_shape, onp.float32),
                                    ShapedArray(rhs_shape, onp.float32), dimension_numbers)
     return ((tuple(rc), tuple(lc)), (tuple(rb), tuple(lb)))
@@ -282,12 +284,10 @@ def scatter_for_gather(dimension_numbers):
 
 
 def _gather_dnums(dn):
-    from s2s.lax.structural import _as_dnums
     return _as_dnums(lax.GatherDimensionNumbers, "gather", dn)
 
 
 def _scatter_dnums(dn):
-    from s2s.lax.structural import _as_dnums
     return _as_dnums(lax.ScatterDimensionNumbers, "scatter", dn)
 
 
@@ -954,7 +954,6 @@ def reduce_window_init_grad(g, x, init_value, ans, computation, window_dimension
 
 
 def _computation_kind(computation):
-    from s2s.lax.reductions import _computation_name
     return _computation_name(computation)
 
 

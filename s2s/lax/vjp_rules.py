@@ -18,9 +18,9 @@ transformation drops contributions to a ``*args`` tuple), so the eighth
 operand's helper raises when there are more.
 """
 from s2s import lax
+from s2s.core.primitive import d, def_vjp, def_zero_derivative, Primitive
+from s2s.lax import elementwise, vjp_helpers
 from s2s.lax import linalg as _linalg  # noqa: F401  (lax.linalg below)
-from s2s.lax import vjp_helpers
-from s2s.lax.core import d, def_vjp, def_zero_derivative
 
 # Helpers the templates name (bound by the transformation, listed for linters).
 unbroadcast = max_grad_share = None
@@ -703,8 +703,6 @@ def _reduce_window_sum_transpose(ans, g, x, window_dimensions, window_strides=No
 
 def _mark_elementwise():
     """Elementwise primitives keep their operands' (broadcast) shape."""
-    from s2s.lax import elementwise
-    from s2s.lax.core import Primitive
     for value in vars(elementwise).values():
         if isinstance(value, Primitive):
             value.elementwise = True

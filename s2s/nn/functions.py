@@ -9,8 +9,10 @@ array([0., 2.], dtype=float32)
 """
 import math
 
-from s2s import dtypes, lax
-from s2s.errors import DtypeError, ShapeError
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError, ShapeError
 from s2s.lax.shapes import canonicalize_axis
 from s2s.scipy import _lax_helpers as h
 from s2s.scipy import special

@@ -14,8 +14,10 @@ import math
 
 import numpy as onp
 
-from s2s import dtypes, lax, random
-from s2s.errors import ShapeError
+from s2s import lax, random
+
+from s2s.core import dtypes
+from s2s.core.errors import ShapeError
 from s2s.scipy import _lax_helpers as h
 
 __all__ = [

@@ -9,8 +9,9 @@ same calls stage XLA. NumPy functions that s2s does not have yet raise
 >>> np.tanh(np.zeros(2))
 array([0., 0.], dtype=float32)
 """
-from s2s.array import Array  # noqa: F401
-from s2s.numpy import _array_methods
+import sys as _sys
+
+from s2s.core.array import Array  # noqa: F401
 from s2s.numpy._dtypes import *  # noqa: F401,F403
 from s2s.numpy._ufuncs import *  # noqa: F401,F403
 from s2s.numpy._creation import *  # noqa: F401,F403
@@ -24,4 +25,12 @@ from s2s.numpy._extras import *  # noqa: F401,F403
 from s2s.numpy import linalg  # noqa: F401
 from s2s.numpy._missing import __getattr__  # noqa: F401
 
+from s2s.numpy import _array_methods  # noqa: E402  (last: the methods call the functions above)
+
 _array_methods.install()
+_array_methods.install_on_array()
+
+from s2s.core.primitive import register_namespace as _register_namespace  # noqa: E402
+
+_register_namespace("np", _sys.modules[__name__])
+_register_namespace("np", linalg, "linalg.")

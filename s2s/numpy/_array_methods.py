@@ -1,6 +1,6 @@
 """Operators, NumPy protocols and array methods for tracers.
 
-Installed on ``s2s.lax.core.Tracer`` when ``s2s.numpy`` is imported, so staged
+Installed on ``s2s.core.primitive.Tracer`` when ``s2s.numpy`` is imported, so staged
 values behave like NumPy arrays: ``x * 2``, ``x @ w``, ``x.T``, ``x.sum(0)``,
 ``x[1:, None]``, ``x.at[i].set(v)``, and also ``numpy.exp(x)`` (through
 ``__array_ufunc__``) route to s2s's own functions. Methods look their function
@@ -10,19 +10,16 @@ Staged values are immutable: ``x[i] = v`` raises and says to write
 ``x = x.at[i].set(v)``; anything that needs a concrete value (``float(x)``,
 ``x.item()``, ``numpy.asarray(x)``) raises ``ConcretizationError``.
 """
-from s2s.array import _IndexUpdateHelper
-from s2s.errors import ConcretizationError
-from s2s.lax.core import Tracer
-
-
-def _np():
-    import s2s.numpy as np
-    return np
+import s2s.numpy as np
+from s2s.core.array import Array
+from s2s.core.errors import ConcretizationError
+from s2s.core.primitive import Tracer
+from s2s.numpy import _indexing, twins
 
 
 def _binop(name, reflected=False):
     def method(self, other):
-        fn = getattr(_np(), name)
+        fn = getattr(np, name)
         return fn(other, self) if reflected else fn(self, other)
     method.__name__ = name
     return method
@@ -30,14 +27,14 @@ def _binop(name, reflected=False):
 
 def _unop(name):
     def method(self):
-        return getattr(_np(), name)(self)
+        return getattr(np, name)(self)
     method.__name__ = name
     return method
 
 
 def _delegate(name):
     def method(self, *args, **kwargs):
-        return getattr(_np(), name)(self, *args, **kwargs)
+        return getattr(np, name)(self, *args, **kwargs)
     method.__name__ = name
     method.__doc__ = f"Same as ``s2s.numpy.{name}(self, ...)``."
     return method
@@ -63,7 +60,7 @@ _METHODS = [
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method != "__call__" or kwargs.get("out") is not None:
         return NotImplemented
-    fn = getattr(_np(), ufunc.__name__, None)
+    fn = getattr(np, ufunc.__name__, None)
     if fn is None:
         raise NotImplementedError(f"numpy.{ufunc.__name__} has no s2s counterpart yet")
     kwargs.pop("out", None)
@@ -71,7 +68,6 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 def _array_function(self, func, types, args, kwargs):
-    from s2s.numpy import twins
     twin = twins.twin_of(func)
     if twin is None:
         raise NotImplementedError(
@@ -82,8 +78,7 @@ def _array_function(self, func, types, args, kwargs):
 
 
 def _getitem(self, idx):
-    from s2s.numpy._indexing import getitem
-    return getitem(self, idx)
+    return _indexing.getitem(self, idx)
 
 
 def _setitem(self, idx, value):
@@ -105,21 +100,21 @@ def _reshape(self, *shape, order="C", **kwargs):
         shape = shape[0]
     if kwargs:
         raise TypeError(f"reshape() got unexpected keyword arguments {sorted(kwargs)}")
-    return _np().reshape(self, shape, order=order)
+    return np.reshape(self, shape, order=order)
 
 
 def _transpose(self, *axes):
     if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
         axes = axes[0]
-    return _np().transpose(self, axes or None)
+    return np.transpose(self, axes or None)
 
 
 def _astype(self, dtype, copy=False, order="K"):
-    return _np().astype(self, dtype)
+    return np.astype(self, dtype)
 
 
 def _flatten(self, order="C"):
-    return _np().ravel(self, order=order)
+    return np.ravel(self, order=order)
 
 
 def _concrete(what):
@@ -132,14 +127,14 @@ def _concrete(what):
 
 
 def _round(self, ndigits=None):
-    return _np().round(self, 0 if ndigits is None else ndigits)
+    return np.round(self, 0 if ndigits is None else ndigits)
 
 
 _PROPERTIES = {
-    "T": lambda self: _np().transpose(self),
-    "mT": lambda self: _np().matrix_transpose(self),
-    "real": lambda self: _np().real(self),
-    "imag": lambda self: _np().imag(self),
+    "T": lambda self: np.transpose(self),
+    "mT": lambda self: np.matrix_transpose(self),
+    "real": lambda self: np.real(self),
+    "imag": lambda self: np.imag(self),
     "at": lambda self: _IndexUpdateHelper(self),
     "nbytes": lambda self: self.size * self.dtype.itemsize,
     "itemsize": lambda self: self.dtype.itemsize,
@@ -171,3 +166,70 @@ def install(cls=Tracer):
     for name in ("item", "tolist", "__array__"):
         if name not in vars(cls):  # subclasses (StagedTracer) keep their own, richer message
             setattr(cls, name, _concrete(name))
+
+
+class _IndexUpdateHelper:
+    """``x.at``: indexing it gives an ``_IndexUpdateRef`` for ``x[idx]``."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __getitem__(self, index):
+        return _IndexUpdateRef(self.array, index)
+
+    def __repr__(self):
+        return f"_IndexUpdateHelper({self.array!r})"
+
+
+def _update_method(op, doc):
+    def method(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
+        return _indexing.index_update(self.array, self.index, values, op, mode=mode,
+                                      indices_are_sorted=indices_are_sorted,
+                                      unique_indices=unique_indices)
+    method.__name__ = method.__qualname__ = op
+    method.__doc__ = doc
+    return method
+
+
+class _IndexUpdateRef:
+    """``x.at[idx]``: the methods return a new array with ``x[idx]`` updated."""
+
+    __slots__ = ("array", "index")
+
+    def __init__(self, array, index):
+        self.array = array
+        self.index = index
+
+    def __repr__(self):
+        return f"_IndexUpdateRef({self.array!r}, {self.index!r})"
+
+    set = _update_method("set", "``x[idx] = values``, as a new array.")
+    add = _update_method("add", "``x[idx] += values`` (repeated indices accumulate).")
+    subtract = _update_method("subtract", "``x[idx] -= values`` (repeated indices accumulate).")
+    multiply = _update_method("multiply", "``x[idx] *= values`` (repeated indices accumulate).")
+    mul = multiply
+    divide = _update_method("divide", "``x[idx] /= values`` (repeated indices accumulate).")
+    power = _update_method("power", "``x[idx] **= values``.")
+    min = _update_method("min", "``x[idx] = minimum(x[idx], values)``.")
+    max = _update_method("max", "``x[idx] = maximum(x[idx], values)``.")
+
+    def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None, fill_value=None):
+        """``x[idx]``; ``mode="fill"`` gives ``fill_value`` for out-of-bounds indices."""
+        return _indexing.index_get(self.array, self.index, mode=mode, fill_value=fill_value,
+                                   indices_are_sorted=indices_are_sorted,
+                                   unique_indices=unique_indices)
+
+    def apply(self, func, *, indices_are_sorted=False, unique_indices=False, mode=None):
+        """``x[idx] = func(x[idx])`` for a unary elementwise ``func``."""
+        return _indexing.index_apply(self.array, self.index, func, mode=mode,
+                                     indices_are_sorted=indices_are_sorted,
+                                     unique_indices=unique_indices)
+
+
+def install_on_array():
+    """Puts ``.at`` and ``round()`` on the eager ``Array`` (the rest it has from NumPy)."""
+    Array.at = property(_PROPERTIES["at"], doc="Indexed updates that return new arrays "
+                        "(``x.at[i].set(v)``, see ``s2s.core.array``).")
+    Array.__round__ = _round

@@ -14,9 +14,11 @@ import operator
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import ConcretizationError, DtypeError, ShapeError
-from s2s.lax.core import Tracer, abstractify, def_zero_derivative
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import ConcretizationError, DtypeError, ShapeError
+from s2s.core.primitive import Tracer, abstractify, def_zero_derivative
 
 _PY_SCALARS = (bool, int, float, complex)
 _PY_CAST = {"b": bool, "i": int, "u": int, "f": float, "c": complex, "V": float}

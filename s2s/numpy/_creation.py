@@ -9,10 +9,12 @@ staged value, ``tril``, ``diag``, lists holding arrays) are written on
 """
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.array import Array, as_array
-from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import Tracer, d, def_vjp, def_zero_derivative
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.array import Array, as_array
+from s2s.core.errors import ConcretizationError, ShapeError
+from s2s.core.primitive import Tracer, d, def_vjp, def_zero_derivative
 from s2s.numpy._arraylike import (any_staged, canonical_dtype, cast, dtype_of, is_staged,
                                   shape_of, static_int, static_shape, to_dtype)
 

@@ -14,8 +14,9 @@ True
 """
 import numpy as onp
 
-from s2s import dtypes
-from s2s.lax.core import Tracer, d, def_vjp, def_zero_derivative
+from s2s.core import dtypes
+from s2s.core.array import Array
+from s2s.core.primitive import d, def_vjp, def_zero_derivative, Tracer
 
 __all__ = [
     "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
@@ -109,7 +110,6 @@ class _NdarrayMeta(type):
         return issubclass(subclass, (onp.ndarray, Tracer))
 
     def __call__(cls, *args, **kwargs):
-        from s2s.array import Array
         return Array(*args, **kwargs)
 
 

@@ -18,9 +18,11 @@ import math
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import Tracer, def_zero_derivative
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import ConcretizationError, ShapeError
+from s2s.core.primitive import Tracer, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axis
 from s2s.numpy._extras_stats import (_axes, _axis, _dtype, _int, _is_complex, _ndim,
                                      _result_dtype, _shape, _staged)

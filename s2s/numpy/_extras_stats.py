@@ -18,9 +18,11 @@ import operator
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import Tracer, abstractify, def_zero_derivative
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import ConcretizationError, ShapeError
+from s2s.core.primitive import Tracer, abstractify, def_zero_derivative
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 
 import s2s.numpy as np

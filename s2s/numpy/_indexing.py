@@ -26,10 +26,12 @@ array([[2, 1, 2],
 """
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.array import Array
-from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import Tracer, d, def_vjp, def_zero_derivative
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.array import Array
+from s2s.core.errors import ConcretizationError, ShapeError
+from s2s.core.primitive import Tracer, d, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axis
 from s2s.lax.structural import broadcast_in_dim_p, iota_p
 from s2s.numpy._arraylike import (as_operand, bind_on, canonical_dtype, cast, dtype_of,
@@ -410,7 +412,7 @@ def _scatter(x, idx, values, op, mode, indices_are_sorted=False, unique_indices=
 
 def index_update(x, idx, values, op, *, mode=None, indices_are_sorted=False,
                  unique_indices=False):
-    """``x.at[idx].<op>(values)``: a new array (see ``s2s.array`` for the semantics).
+    """``x.at[idx].<op>(values)``: a new array (see ``s2s.core.array`` for the semantics).
 
     >>> import s2s.numpy as np
     >>> index_update(np.zeros(3), 0, 5.0, "set")

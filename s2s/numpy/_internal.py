@@ -11,9 +11,11 @@ array([1., 0.], dtype=float32)
 """
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import Tracer, abstractify
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError, ShapeError
+from s2s.core.primitive import Tracer, abstractify
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axes, canonicalize_axis
 
 

@@ -19,8 +19,10 @@ import string
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import ShapeError
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import ShapeError
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy import _internal as I
 from s2s.numpy._primitive import numpy_primitive

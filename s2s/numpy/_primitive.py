@@ -15,9 +15,9 @@ array(6., dtype=float32)
 """
 import functools
 
-from s2s import dtypes
+from s2s.core import dtypes
 from s2s.codegen.stablehlo import FunctionBuilder
-from s2s.lax.core import Primitive
+from s2s.core.primitive import Primitive
 from s2s.trace.staging import StagedTracer, StagingTrace
 
 

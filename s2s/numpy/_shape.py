@@ -12,9 +12,11 @@ import builtins
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import d, def_vjp, def_zero_derivative
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import ConcretizationError, ShapeError
+from s2s.core.primitive import d, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes as _bs
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, shape_of,

@@ -12,9 +12,11 @@ array([1, 2, 0], dtype=int32)
 """
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import ConcretizationError, ShapeError
-from s2s.lax.core import Tracer
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import ConcretizationError, ShapeError
+from s2s.core.primitive import Tracer
 from s2s.numpy import _internal as I
 from s2s.numpy._primitive import numpy_primitive
 from s2s.numpy._reductions import _static_axis

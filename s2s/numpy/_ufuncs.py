@@ -18,9 +18,11 @@ array(2., dtype=float32)
 """
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import d, def_vjp, def_zero_derivative
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError, ShapeError
+from s2s.core.primitive import d, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, promote,
                                   promote_inexact, shape_of, static_int)

@@ -12,10 +12,76 @@ array([0.5, 0. , 0.5], dtype=float32)
 """
 import functools
 
+import numpy as onp
+
 import s2s.numpy as np
+from s2s.core import hooks
+from s2s.core.array import Array
+from s2s.core.primitive import Tracer
 from s2s.lax import vjp_helpers as lax_helpers
 from s2s.numpy._linalg_basic import _checked_spec, _parse_interleaved
-from s2s.transforms.support import unbroadcast, unreduce
+
+
+# unbroadcast and unreduce run on host arrays with NumPy (their rules, in
+# s2s/runtime/rules.py, make them differentiable) and on staged values with s2s.numpy.
+_HOST_ARRAYS = (onp.ndarray, Array)  # NumPy's eager arrays and s2s's view of them
+
+
+def unbroadcast(g, x):
+    """Sums ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
+    if g is None:
+        return None
+    if type(g) in _HOST_ARRAYS and type(x) in _HOST_ARRAYS and g.shape == x.shape:
+        return g  # the common case, checked first: eager arrays of equal shape
+    if isinstance(g, Tracer) or isinstance(x, Tracer):
+        shape = tuple(_shape(x))
+        gshape = tuple(g.shape) if hasattr(g, "shape") else ()
+        if gshape == shape:
+            return g
+        return _sum_to_shape(np, g, gshape, shape)
+    if isinstance(g, (list, tuple)) and isinstance(x, (list, tuple)):
+        if len(g) != len(x):  # `+` of sequences s2s did not see were sequences
+            raise TypeError("s2s cannot differentiate this `+` of lists or tuples: write the "
+                            "operands as list displays, or build the list with append")
+        return g
+    shape = onp.shape(x)
+    gshape = onp.shape(g)
+    if gshape == shape:
+        return g
+    return _sum_to_shape(onp, g, gshape, shape)
+
+
+def _shape(x):
+    return x.shape if hasattr(x, "shape") else onp.shape(x)
+
+
+def _sum_to_shape(np, g, gshape, shape):
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if lead:
+        g = np.reshape(g, shape)
+    return g
+
+
+def unreduce(g, x, axis=None, keepdims=False, where=None):
+    """Broadcasts the adjoint of a reduction over ``axis`` back to ``x``'s shape (zero
+    where ``where`` is False: those elements took no part)."""
+    if g is None:
+        return None
+    xp = np if isinstance(g, Tracer) or isinstance(x, Tracer) or isinstance(where, Tracer) else onp
+    shape = tuple(_shape(x))
+    if axis is not None and not keepdims:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = tuple(a % len(shape) for a in axes)
+        g = xp.expand_dims(g, axes)
+    out = xp.broadcast_to(g, shape)
+    if where is not None:
+        out = xp.where(where, out, xp.zeros((), out.dtype))
+    return out
+
 
 
 def _axes(axis, ndim):
@@ -45,8 +111,7 @@ def _mT(x):
 def through_formula(g, x, formula, static):
     """The adjoint of ``x`` in ``formula(*static, x)``, by reverse mode of its source (for
     functions whose adjoint is easiest said as "differentiate this definition")."""
-    from s2s.api import vjp
-    _, pull = vjp(functools.partial(formula, *static), x)
+    _, pull = hooks.vjp(functools.partial(formula, *static), x)
     return pull(g)[0]
 
 

@@ -24,8 +24,10 @@ import math
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import ShapeError
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import ShapeError
 from s2s.lax import linalg as lax_linalg
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy import _internal as I

@@ -16,6 +16,7 @@ import sys
 import types
 
 import numpy
+import s2s.numpy as snp
 
 # (module of the originals, module of the twins)
 _PAIRS = [
@@ -106,10 +107,8 @@ def twin_of(obj):
         return mod
     name = getattr(obj, "__module__", None) or ""
     if name.startswith("jax.numpy") or name.startswith("jax._src.numpy"):
-        import s2s.numpy as snp
         return getattr(snp, getattr(obj, "__name__", ""), None)
     if getattr(obj, "__name__", "") == "jax.numpy":
-        import s2s.numpy as snp
         return snp
     return None
 

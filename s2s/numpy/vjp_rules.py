@@ -4,7 +4,7 @@ They keep generated derivative source at the NumPy level (``np.dot``,
 ``np.sum``) instead of the lax operations those functions are built on.
 """
 import s2s.numpy as np
-from s2s.lax.core import d, def_vjp
+from s2s.core.primitive import d, def_vjp
 
 # Helpers the templates name (bound by the transformation).
 unbroadcast = unreduce = reduced_count = dot_grad_lhs = dot_grad_rhs = None
@@ -60,14 +60,13 @@ from s2s.numpy._vjp_helpers import (  # noqa: E402
     inner_grad_b, inv_grad, masked, norm_grad, outer_grad_a, outer_grad_b, prod_grad,
     quantile_grad, slogdet_grad, solve_grads, sort_grad, std_grad, svd_grad, tensordot_grad_a,
     tensordot_grad_b, var_grad, vdot_grad_a, vdot_grad_b, qr_grad, through_formula,
-    no_second_order, einsum_spec, is_two_norm, einsum_many, einsum_plan, logsumexp_grad,
-    softmax_grad, log_softmax_grad, concatenate_grads)
-from s2s.lax.core import def_zero_derivative  # noqa: E402
+    no_second_order, einsum_spec, is_two_norm, einsum_many, einsum_plan, concatenate_grads)
+from s2s.core.primitive import def_zero_derivative  # noqa: E402
 
-from s2s.lax.core import abstractify  # noqa: E402
+from s2s.core.primitive import abstractify  # noqa: E402
 from s2s.numpy import _internal  # noqa: E402
 
-from s2s import dtypes as _dtypes  # noqa: E402
+from s2s.core import dtypes as _dtypes  # noqa: E402
 
 # dtype arithmetic (result_type, canonicalize_dtype...) reads arrays only for their dtype.
 def_zero_derivative(*[fn for name, fn in vars(_dtypes).items()
@@ -238,24 +237,3 @@ def _through_formula(ans, g, x, formula, static):
 def _einsum_many(ans, spec, g, others):
     d[g] = no_second_order(einsum_many)
     d[others] = no_second_order(einsum_many)
-
-
-# ---------------------------------------------------------------------------
-# s2s.scipy.special (s2s.nn's softmax family calls these).
-
-from s2s.scipy import special  # noqa: E402
-
-
-@def_vjp(special.logsumexp)
-def _logsumexp(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
-    d[a] = logsumexp_grad(d[ans], ans, a, axis, b, keepdims)
-
-
-@def_vjp(special.softmax)
-def _softmax(ans, x, axis=None):
-    d[x] = softmax_grad(d[ans], ans, axis)
-
-
-@def_vjp(special.log_softmax)
-def _log_softmax(ans, x, axis=None):
-    d[x] = log_softmax_grad(d[ans], ans, axis)

@@ -5,7 +5,7 @@ instead, so the user never sees a traceback from deep inside s2s.
 """
 import gast
 
-from s2s.errors import UnsupportedSyntaxError
+from s2s.core.errors import UnsupportedSyntaxError
 
 _REJECTED = {
     gast.Try: ("try/except", "move the try/except outside the transformed function"),

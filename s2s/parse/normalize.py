@@ -37,7 +37,7 @@ import copy
 
 import gast
 
-from s2s.errors import UnsupportedSyntaxError
+from s2s.core.errors import UnsupportedSyntaxError
 from s2s.parse import quoting as q
 from s2s.parse.resolve import local_names, static_chain
 

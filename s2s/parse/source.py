@@ -19,7 +19,7 @@ import types
 
 import gast
 
-from s2s.errors import S2SError
+from s2s.core.errors import S2SError
 
 
 class NoSourceError(S2SError):

@@ -18,9 +18,11 @@ import math
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import DtypeError, ShapeError
-from s2s.lax.core import Tracer, abstractify
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError, ShapeError
+from s2s.core.primitive import Tracer, abstractify
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axis
 from s2s.random import _float_ops as fops
 from s2s.random._threefry import (check_key, fold_in_key, random_bits, seed_key, split_key,

@@ -23,7 +23,9 @@ import functools
 
 import numpy as onp
 
-from s2s import dtypes, lax
+from s2s import lax
+
+from s2s.core import dtypes, hooks
 from s2s.numpy._primitive import numpy_primitive
 from s2s.scipy import _lax_helpers as h
 
@@ -91,8 +93,7 @@ def _bucket(n):
 
 @functools.lru_cache(maxsize=None)
 def _kernel(fn):
-    from s2s.api import jit  # s2s.api imports s2s.numpy, which may import this package
-    return jit(fn)
+    return hooks.jit(fn)
 
 
 def _xla_unary(name, fn):

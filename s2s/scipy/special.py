@@ -13,8 +13,10 @@ import math
 
 import numpy as onp
 
-from s2s import dtypes, lax
-from s2s.errors import DtypeError
+from s2s import lax
+
+from s2s.core import dtypes
+from s2s.core.errors import DtypeError
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._primitive import numpy_primitive
 from s2s.scipy import _lax_helpers as h

@@ -24,9 +24,9 @@ import itertools
 import numpy as np
 
 from s2s.codegen.python import compile_function, make_cell
-from s2s.lax.core import Trace, Tracer, abstractify, all_primitives
+from s2s.core.primitive import Trace, Tracer, abstractify, all_primitives, namespaces
 from s2s.parse.quoting import parse_expr
-from s2s.tree_util import tree_flatten
+from s2s.core.tree_util import tree_flatten
 
 import gast
 
@@ -74,15 +74,16 @@ class _Equation:
         self.outs = outs
 
 
-@functools.lru_cache(maxsize=1)
 def _wrappers():
-    """Primitive -> (prefix, dotted name, public function that binds it); the
-    derivative templates are keyed on the public function."""
-    from s2s import lax
-    import s2s.numpy as snp
+    """Primitive -> (prefix, dotted name, public function that binds it), from the
+    registered namespaces; the derivative templates are keyed on the public function."""
+    return _wrappers_of(len(namespaces()))
+
+
+@functools.lru_cache(maxsize=None)
+def _wrappers_of(count):  # the scan is cached until another namespace registers
     table = {}
-    for module, prefix, sub in ((lax, "lax", ""), (lax.linalg, "lax", "linalg."), (snp, "np", ""),
-                                (snp.linalg, "np", "linalg.")):
+    for prefix, sub, module in namespaces():
         for name in dir(module):
             fn = getattr(module, name)
             prim = getattr(fn, "primitive", None)
@@ -227,11 +228,7 @@ def _same(a, b):
 
 
 def _module(prefix):
-    if prefix == "lax":
-        from s2s import lax
-        return lax
-    import s2s.numpy as snp
-    return snp
+    return next(module for p, sub, module in namespaces() if p == prefix and not sub)
 
 
 def _literal(value, atom):

@@ -7,17 +7,17 @@ whole function has been staged and the module verifies.
 
 >>> import numpy as np
 >>> from s2s import lax
->>> from s2s.lax.core import ShapedArray
+>>> from s2s.core.primitive import ShapedArray
 >>> st = stage(lambda x: lax.neg(x), [ShapedArray((2,), np.float32)])
 >>> st.out_avals
 [ShapedArray(float32[2])]
 """
 import numpy as np
 
-from s2s import dtypes
 from s2s.codegen.stablehlo import FunctionBuilder, LoweringRuleContext, module_text
-from s2s.errors import ConcretizationError, S2SError
-from s2s.lax.core import ShapedArray, Trace, Tracer, abstractify
+from s2s.core import dtypes
+from s2s.core.errors import ConcretizationError, S2SError
+from s2s.core.primitive import abstractify, all_primitives, ShapedArray, Trace, Tracer
 
 
 # Arrays made while staging with more elements than this are passed as arguments
@@ -143,7 +143,8 @@ class StagingTrace(Trace):
 
     def _splat(self, x):
         """A one-valued array as a scalar constant broadcast (XLA folds it; no argument)."""
-        from s2s.lax.structural import broadcast_in_dim_p
+        # By name from the registry: s2s.lax, which defines it, is built on this module.
+        broadcast_in_dim_p = all_primitives()["broadcast_in_dim"]
         scalar = self.constant(x.reshape(-1)[:1].reshape(()))
         return self.process_primitive(broadcast_in_dim_p, [scalar],
                                       {"shape": x.shape, "broadcast_dimensions": ()})

@@ -11,7 +11,7 @@ functions over the variables it changes, plus one call::
                                           return (y,)
                                       (y,) = if_stmt(cond, if_body, else_body, (), ('y',))
 
-``if_stmt``, ``while_stmt`` and ``for_stmt`` (``s2s.transforms.control_ops``) run
+``if_stmt``, ``while_stmt`` and ``for_stmt`` (``s2s.runtime.control_ops``) run
 plain Python when the predicate, condition or loop bounds are concrete, and
 stage ``lax.cond`` / ``lax.while_loop`` when they are staged values. Only the
 variables a branch or loop changes *and* that are read afterwards are carried
@@ -27,8 +27,9 @@ import copy
 import gast
 
 from s2s.parse import quoting as q
+from s2s.parse.resolve import local_names
 from s2s.transforms import liveness
-from s2s.transforms.reverse import _definitely_assigned
+from s2s.transforms.reverse import _definitely_assigned, _index_value as index_value
 
 
 def _tuple(names, ctx=None):
@@ -268,7 +269,6 @@ def _appended_lists(stmts):
 
 def _free_vars(fdef):
     """Names ``fdef`` reads from enclosing scopes (nested functions included)."""
-    from s2s.parse.resolve import local_names
     own = local_names(fdef)
     reads = set()
     todo = list(fdef.body) + list(fdef.args.defaults)
@@ -284,7 +284,6 @@ def _free_vars(fdef):
 
 
 def _index_value(s):
-    from s2s.transforms.reverse import _index_value as index_value
     return index_value(s)
 
 

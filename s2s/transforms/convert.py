@@ -13,11 +13,14 @@ import weakref
 import gast
 
 from s2s.codegen.python import compile_function, make_cell
-from s2s.errors import UnsupportedSyntaxError
+from s2s.core import hooks
+from s2s.core.errors import UnsupportedSyntaxError
 from s2s.parse.naming import Namer
-from s2s.parse.resolve import MISSING, lookup, resolve_chain, static_chain
+from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
-from s2s.transforms import control, control_ops, support
+from s2s.runtime import control_ops, support
+from s2s.transforms import control
+from s2s.transforms.vjp_builder import _globals_and_cells_for, Plan
 
 _RUNTIME = {
     "if_stmt": control_ops.if_stmt, "while_stmt": control_ops.while_stmt,
@@ -128,7 +131,6 @@ def converted_for_grad(fn):
 
 
 def _convert(fn, explicit_captures=False):
-    from s2s.transforms.vjp_builder import Plan, _globals_and_cells_for
     plan = Plan(fn, "jit")
     namer = Namer(plan.namer.taken)
     ctx = _Context(plan, namer, explicit_captures)
@@ -154,3 +156,8 @@ def source(fn):
         import inspect
         return inspect.getsource(fn)
     return text
+
+
+# The runtime operators call these for the user functions converted code calls.
+hooks.install("converted", converted)
+hooks.install("converted_for_grad", converted_for_grad)

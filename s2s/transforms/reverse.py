@@ -29,12 +29,13 @@ import copy
 
 import gast
 
-from s2s.errors import TransformError
+from s2s.core.errors import TransformError
+from s2s.core.primitive import ZERO_DERIVATIVE
 from s2s.parse import quoting as q
 from s2s.parse.normalize import VARARGS_SHAPE
-from s2s.transforms import activity, templates
+from s2s.parse.resolve import local_names
+from s2s.transforms import activity, liveness, templates
 from s2s.transforms.shapes import ShapeClasses
-from s2s.lax.core import ZERO_DERIVATIVE
 
 ZERO, SET, MAYBE = "zero", "set", "maybe"
 
@@ -1038,7 +1039,6 @@ class _Reverse:
 
     def drop_dead_resets(self, reverse, returned):
         """Removes ``bx = None`` where nothing reads ``bx`` before it is assigned again."""
-        from s2s.transforms import liveness
         adjoint_names = set(self.adjoints.values())
 
         def prune(stmts):
@@ -1134,7 +1134,6 @@ def _is_comment_stmt(node):
 
 
 def activity_locals(fdef):
-    from s2s.parse.resolve import local_names
     return local_names(fdef)
 
 

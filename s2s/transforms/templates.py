@@ -19,9 +19,10 @@ import inspect
 
 import gast
 
-from s2s.errors import S2SError
+from s2s.core.errors import S2SError
 from s2s.parse import quoting as q
 from s2s.parse.source import get_source
+from s2s.runtime import support
 
 
 class TemplateError(S2SError):
@@ -224,7 +225,6 @@ def _may_be_none(expr, template):
     non-zero adjoint: such helpers carry ``maybe_none = True``."""
     if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)):
         return False
-    from s2s.transforms import support
     fn = getattr(template.fn, "__globals__", {}).get(expr.func.id) or getattr(support, expr.func.id, None)
     return bool(getattr(fn, "maybe_none", False))
 

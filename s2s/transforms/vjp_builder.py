@@ -25,18 +25,22 @@ import weakref
 
 import gast
 
-from s2s.errors import TransformError
-from s2s.lax.core import ZERO_DERIVATIVE, rules_of
+from s2s import lax
 from s2s.codegen.python import compile_function, make_cell
+from s2s.core.errors import TransformError
+from s2s.core.primitive import rules_of, ZERO_DERIVATIVE
+from s2s.numpy.twins import is_foreign_numpy, twin_of
 from s2s.parse import quoting as q
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
+from s2s.parse.resolve import local_names, lookup, MISSING, resolve_chain, static_chain
+from s2s.parse.source import get_source, NoSourceError, unwrap
+from s2s.runtime import control_ops, support
+from s2s.transforms import reverse
+from s2s.transforms.reverse import Callee, CalleeKind
 from s2s.parse.normalize import (ARRAY_ATTRIBUTES, ARRAY_METHODS, SUPPORT_CALLS, normalize,
                                  support_names)
-from s2s.parse.resolve import MISSING, local_names, lookup, resolve_chain, static_chain
-from s2s.parse.source import NoSourceError, get_source, unwrap
-from s2s.transforms import control_ops, reverse, support
-from s2s.transforms.reverse import Callee, CalleeKind
+import s2s.numpy as snp
 
 # Python operators -> the function whose rules apply (lax where semantics agree).
 _OPERATORS = {
@@ -50,14 +54,12 @@ _OPERATORS = {
 }
 
 # Support functions generated code may call, by name.
-_SUPPORT_OBJECTS = {name: getattr(support, name) for name in dir(support)
-                    if not name.startswith("_") and callable(getattr(support, name))}
+_SUPPORT_OBJECTS = {name: getattr(support, name) for name in support.__all__}
 _SUPPORT_OBJECTS.update({name: getattr(control_ops, name) for name in
                          ("if_stmt_vjp", "while_stmt_vjp", "for_stmt_vjp", "converted_call_vjp")})
 
 
 def _snp():
-    import s2s.numpy as snp
     return snp
 
 
@@ -67,7 +69,6 @@ class NumpyProxy(types.SimpleNamespace):
 
 @functools.lru_cache(maxsize=None)
 def _proxy_for(module):
-    from s2s.numpy.twins import twin_of
     twin_module = twin_of(module)
     proxy = NumpyProxy()
     for name in dir(module):
@@ -91,7 +92,6 @@ def _proxy_or_module(module):
 
 def twin_binding(obj):
     """What generated code should see for a global bound to ``obj`` (None: leave it)."""
-    from s2s.numpy.twins import twin_of
     if isinstance(obj, types.ModuleType):
         if obj.__name__.startswith("s2s"):
             return None
@@ -367,7 +367,7 @@ class _Context:
         for key, ident in self._by_object.items():
             if ident == name:
                 obj = self.cells[name].cell_contents
-                if getattr(obj, "__module__", "") == support.__name__:
+                if any(obj is o for o in _SUPPORT_OBJECTS.values()):
                     try:
                         return inspect.signature(obj)
                     except (TypeError, ValueError):
@@ -402,7 +402,6 @@ class _Context:
         if name in _SUPPORT_OBJECTS:
             return self.support(name)
         if name == "lax":
-            from s2s import lax
             for user_name in sorted(_referenced(self.plan.normal)):
                 if user_name not in self.plan.locals and lookup(self.source, user_name) is lax:
                     return user_name
@@ -420,7 +419,6 @@ class _Context:
         return classify(fn, "." + attr) if fn is not None else None
 
     def operator_callee(self, op):
-        from s2s import lax
         if type(op) not in _OPERATORS:  # `not x`: a bool
             return Callee(CalleeKind.ZERO, name="not")
         module, name = _OPERATORS[type(op)]
@@ -499,7 +497,6 @@ class _Context:
 
 def classify(obj, name, source=None, call=None):
     """A ``Callee`` for the object a call resolves to."""
-    from s2s.numpy.twins import twin_of, is_foreign_numpy
     if obj is support.pop or obj is support.append or obj is support.extend:
         return Callee(CalleeKind.SPECIAL, fn=obj, name=name)
     twin = twin_of(obj) if not isinstance(obj, types.ModuleType) else None
@@ -517,7 +514,7 @@ def classify(obj, name, source=None, call=None):
         where = dict(filename=source.filename, lineno=source.file_line(call)) if source and call else {}
         return Callee(CalleeKind.NORULE, fn=obj, name=name, error=TransformError(
             f"the primitive {prim.name} (called as `{name}`) has no reverse-mode rule yet",
-            hint="register one with s2s.lax.core.def_vjp", **where))
+            hint="register one with s2s.core.primitive.def_vjp", **where))
     fn, _ = unwrap(obj)
     if isinstance(fn, types.FunctionType) and not is_foreign_numpy(obj):
         return Callee(CalleeKind.USER, fn=obj, name=name)
@@ -527,10 +524,10 @@ def classify(obj, name, source=None, call=None):
     if is_foreign_numpy(obj):
         error = TransformError(f"`{name}` has no s2s counterpart, so s2s cannot differentiate it",
                                hint="use an s2s.numpy function instead, or wrap the computation "
-                                    "and give it a rule with s2s.lax.core.def_vjp", **where)
+                                    "and give it a rule with s2s.core.primitive.def_vjp", **where)
     else:
         error = TransformError(f"s2s has no derivative rule for `{name}` and cannot read its source",
-                               hint="register a rule with s2s.lax.core.def_vjp, or call a Python "
+                               hint="register a rule with s2s.core.primitive.def_vjp, or call a Python "
                                     "function s2s can read", **where)
     return Callee(CalleeKind.NORULE, fn=obj, name=name, error=error)
 

@@ -1,7 +1,7 @@
 """Driving jaxlib's PJRT client without jax (checked against jaxlib 0.10.2).
 
 >>> import numpy as np
->>> from s2s.lax.core import ShapedArray
+>>> from s2s.core.primitive import ShapedArray
 >>> exe = compile_module('''module @m { func.func public @main(%a: tensor<2xf32>) -> tensor<2xf32> {
 ...   %0 = "stablehlo.negate"(%a) : (tensor<2xf32>) -> tensor<2xf32>
 ...   "func.return"(%0) : (tensor<2xf32>) -> ()
@@ -16,8 +16,9 @@ import numpy as np
 
 import ml_dtypes
 
-from s2s.array import Array
-from s2s.config import config
+from s2s.codegen.stablehlo import mlir_context
+from s2s.core.array import Array
+from s2s.core.config import config
 from s2s.xla import lapack
 
 # bfloat16 has no buffer-protocol format; such results take jaxlib's own path.
@@ -223,8 +224,7 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
         lapack.register_lapack_targets()
     if host_callbacks:
         from jaxlib.mlir import ir
-        from s2s.codegen.stablehlo import _mlir_context
-        with _mlir_context():
+        with mlir_context():
             module = ir.Module.parse(text)
             loaded = c.compile_and_load(module, _state["devices"], xc.CompileOptions(),
                                         host_callbacks=list(host_callbacks))

@@ -7,8 +7,9 @@ again (``grad(grad(f))``).
 """
 import builtins
 
-from s2s.lax.core import d, def_vjp, def_zero_derivative
-from s2s.transforms import support as S
+from s2s.core import tree_util
+from s2s.core.primitive import d, def_vjp, def_zero_derivative
+from s2s.runtime import support as S
 
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
@@ -67,7 +68,6 @@ def _copy(ans, x):
 
 
 def _tree_rules():
-    from s2s import tree_util
 
     @def_vjp(tree_util.tree_map)
     def _tree_map(ans, f, tree, *rest, is_leaf=None):
@@ -228,7 +228,7 @@ dot_grad_lhs = dot_grad_rhs = matmul_grad_lhs = matmul_grad_rhs = None
 
 # Operators of converted control flow (jit(grad(f)) differentiates converted code).
 
-from s2s.transforms import control_ops as C  # noqa: E402
+from s2s.runtime import control_ops as C  # noqa: E402
 
 if_stmt_vjp = while_stmt_vjp = for_stmt_vjp = converted_call_vjp = None
 

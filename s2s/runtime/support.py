@@ -6,21 +6,34 @@ for list/dict methods; derivative code calls the adjoint helpers
 a symbolic zero, so a value that does not influence the output costs nothing.
 """
 import copy as _copy
-
 import functools
 
 import numpy as onp
 
-from s2s.array import Array
-from s2s.errors import S2SError
-from s2s.lax.core import Tracer
+from s2s import lax
+from s2s.codegen.python import compile_function, make_cell
+from s2s.core import dtypes, hooks
+from s2s.core.array import Array
+from s2s.core.errors import S2SError
+from s2s.core.primitive import Tracer
+from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map
+from s2s.parse.source import NoSourceError, unwrap
+from s2s.numpy._vjp_helpers import _shape, unbroadcast, unreduce  # noqa: F401  (generated code calls them)
+import s2s.numpy as snp
+
+# What generated code may call (the transformations bind these by name).
+__all__ = [
+    'NonScalarOutputError', 'add_grad', 'append', 'as_sequence', 'at_update', 'at_update_grads',
+    'broadcast_like', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
+    'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'getattr_grad',
+    'getitem_grad', 'holomorphic_seed', 'index_grad', 'items', 'join_grads', 'join_last_grad',
+    'keys', 'matmul_grad_lhs', 'matmul_grad_rhs', 'max_grad_share', 'pack_grad', 'pop',
+    'push_grad', 'reduced_count', 'repeat_grad', 'reshape_like', 'scalar_seed', 'setitem',
+    'setitem_grad', 'split_last_grad', 'sum_grads', 'transpose_grad', 'tree_map_grads',
+    'unbroadcast', 'unpack_grad', 'unreduce', 'unzip_grad', 'values', 'zeros_like_grad',
+]
 
 _HOST_ARRAYS = (onp.ndarray, Array)  # eager arrays: NumPy's, and s2s's view of them
-
-
-def _snp():
-    import s2s.numpy as snp
-    return snp
 
 
 def _is_array(x):
@@ -104,8 +117,6 @@ def dynamic_vjp(fn, *args, **kwargs):
     respect to the positional arguments that are floats or arrays of them (pytrees
     too); ``pullback(g)`` gives one adjoint per positional argument (None for the rest).
     """
-    from s2s.api import vjp
-    from s2s.tree_util import tree_leaves
     diff = [i for i, a in enumerate(args) if _differentiable_value(a, tree_leaves)]
     if not diff:
         return fn(*args, **kwargs), lambda g: (None,) * len(args)
@@ -114,7 +125,7 @@ def dynamic_vjp(fn, *args, **kwargs):
         wrapper = _positional_wrapper(fn, *key)
     except TypeError:  # an unhashable callable
         wrapper = _positional_wrapper.__wrapped__(fn, *key)
-    out, pull = vjp(functools.partial(wrapper, kwargs, args), *[args[i] for i in diff])
+    out, pull = hooks.vjp(functools.partial(wrapper, kwargs, args), *[args[i] for i in diff])
 
     def pullback(g):
         if g is None:
@@ -139,8 +150,6 @@ def _positional_wrapper(fn, n, diff, keywords):
     """``def w(kwargs, args, d0, d1, ...)`` calling ``fn`` (a closure constant, so the
     transformation resolves it) with ``args`` whose positions ``diff`` are replaced by
     the named parameters (grad differentiates named ones)."""
-    from s2s.codegen.python import compile_function, make_cell
-    from s2s.parse.source import NoSourceError, unwrap
     import gast
     try:  # a bound method or partial: its function, with the bound values as constants
         target, bound = unwrap(fn)
@@ -163,7 +172,6 @@ def _positional_wrapper(fn, n, diff, keywords):
 def tree_map_grads(g, f, tree, rest, is_leaf=None):
     """Adjoints of ``tree`` and of the ``rest`` trees in ``tree_map(f, tree, *rest)``: the
     reverse mode of ``f`` at each leaf, taken when it runs (``dynamic_vjp``)."""
-    from s2s.tree_util import tree_flatten
     if g is None:
         return None, (None,) * len(rest)
     leaves, treedef = tree_flatten(tree, is_leaf)
@@ -186,7 +194,7 @@ tree_map_grads.maybe_none = True
 def at_update(x, index, op, *args, **kwargs):
     """``x.at[index].<op>(*args)``: a functional update (``op``: set, add, multiply...)."""
     if not hasattr(x, "at"):  # a NumPy array, a list...
-        x = _snp().asarray(x)
+        x = snp.asarray(x)
     return getattr(x.at[index], op)(*args, **kwargs)
 
 
@@ -236,7 +244,7 @@ def setitem(x, index, value):
     if isinstance(x, Tracer):
         return x.at[index].set(value)
     if isinstance(x, onp.ndarray) and (isinstance(value, Tracer) or _has_tracer(index)):
-        return _snp().asarray(x).at[index].set(value)  # a staged value goes into an array
+        return snp.asarray(x).at[index].set(value)  # a staged value goes into an array
     if isinstance(x, onp.ndarray):
         out = x.copy()
         out[index] = value
@@ -280,7 +288,6 @@ def scalar_seed(result):
 
 
 def _one(dtype):
-    from s2s import lax
     return lax.convert_element_type(onp.ones((), dtype), new_dtype=dtype)
 
 
@@ -306,10 +313,8 @@ def _dtype_of(x):
     if isinstance(x, int):
         return onp.dtype("int32")
     if isinstance(x, float):
-        from s2s import dtypes
         return dtypes.default_float_dtype()
     if isinstance(x, complex):
-        from s2s import dtypes
         return dtypes.default_complex_dtype()
     return onp.result_type(x)
 
@@ -331,62 +336,6 @@ def add_grad(a, b):
     return a + b
 
 
-def unbroadcast(g, x):
-    """Sums ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
-    if g is None:
-        return None
-    if type(g) in _HOST_ARRAYS and type(x) in _HOST_ARRAYS and g.shape == x.shape:
-        return g  # the common case, checked first: eager arrays of equal shape
-    if isinstance(g, Tracer) or isinstance(x, Tracer):
-        shape = tuple(_shape(x))
-        gshape = tuple(g.shape) if hasattr(g, "shape") else ()
-        if gshape == shape:
-            return g
-        return _sum_to_shape(_snp(), g, gshape, shape)
-    if isinstance(g, (list, tuple)) and isinstance(x, (list, tuple)):
-        if len(g) != len(x):  # `+` of sequences s2s did not see were sequences
-            raise TypeError("s2s cannot differentiate this `+` of lists or tuples: write the "
-                            "operands as list displays, or build the list with append")
-        return g
-    shape = onp.shape(x)
-    gshape = onp.shape(g)
-    if gshape == shape:
-        return g
-    return _sum_to_shape(onp, g, gshape, shape)
-
-
-def _shape(x):
-    return x.shape if hasattr(x, "shape") else onp.shape(x)
-
-
-def _sum_to_shape(np, g, gshape, shape):
-    lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1)
-    if axes:
-        g = np.sum(g, axis=axes, keepdims=True)
-    if lead:
-        g = np.reshape(g, shape)
-    return g
-
-
-def unreduce(g, x, axis=None, keepdims=False, where=None):
-    """Broadcasts the adjoint of a reduction over ``axis`` back to ``x``'s shape (zero
-    where ``where`` is False: those elements took no part)."""
-    if g is None:
-        return None
-    np = _snp() if isinstance(g, Tracer) or isinstance(x, Tracer) or isinstance(where, Tracer) else onp
-    shape = tuple(_shape(x))
-    if axis is not None and not keepdims:
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
-        axes = tuple(a % len(shape) for a in axes)
-        g = np.expand_dims(g, axes)
-    out = np.broadcast_to(g, shape)
-    if where is not None:
-        out = np.where(where, out, np.zeros((), out.dtype))
-    return out
-
-
 def getitem_grad(x, index, g):
     """The adjoint of ``x[index]``: ``g`` placed at ``index`` in a zero like ``x``."""
     if g is None:
@@ -402,7 +351,6 @@ def getitem_grad(x, index, g):
     if isinstance(x, dict):
         return {index: g}
     if isinstance(x, Tracer) or isinstance(g, Tracer):
-        snp = _snp()
         return snp.zeros_like(x, dtype=_grad_dtype(x, g)).at[index].add(g)
     out = onp.zeros(onp.shape(x), _grad_dtype(x, g))
     if _is_basic_index(index):
@@ -550,9 +498,8 @@ dict_item_grad.maybe_none = True
 
 def zeros_like_grad(x):
     """A materialized zero adjoint for ``x`` (pytrees allowed)."""
-    from s2s.tree_util import tree_map
     return tree_map(lambda leaf: onp.zeros_like(leaf) if not isinstance(leaf, Tracer)
-                    else _snp().zeros_like(leaf), x)
+                    else snp.zeros_like(leaf), x)
 
 
 # ---------------------------------------------------------------------------
@@ -560,7 +507,7 @@ def zeros_like_grad(x):
 
 
 def _np_for(*xs):
-    return _snp() if any(isinstance(x, Tracer) for x in xs) else onp
+    return snp if any(isinstance(x, Tracer) for x in xs) else onp
 
 
 def reduced_count(x, axis=None, where=None, keepdims=False):
@@ -687,7 +634,7 @@ def max_grad_share(x, y):
 
 
 def _np_of(*xs):
-    return _snp() if any(isinstance(x, Tracer) for x in xs) else onp
+    return snp if any(isinstance(x, Tracer) for x in xs) else onp
 
 
 def enumerate_grad(g, n):

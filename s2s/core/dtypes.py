@@ -13,7 +13,7 @@ dtype('float32')
 import numpy as np
 import ml_dtypes
 
-from s2s.config import config
+from s2s.core.config import config
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float16 = np.dtype(np.float16)

@@ -24,9 +24,9 @@ import itertools
 
 import numpy as np
 
-from s2s import dtypes
-from s2s.array import Array
-from s2s.errors import S2SError
+from s2s.core import dtypes
+from s2s.core.array import Array
+from s2s.core.errors import S2SError
 
 RULE_SLOTS = ("impl", "abstract_eval", "lower", "jvp", "vjp", "batch")
 
@@ -36,6 +36,26 @@ _registry = {}
 def all_primitives():
     """Every primitive defined so far, by name."""
     return dict(_registry)
+
+
+_namespaces = []
+
+
+def register_namespace(prefix, module, attribute=""):
+    """Declares ``module`` a public namespace of primitive wrappers (functions that carry
+    ``.primitive``), written ``prefix.attribute.name`` in source s2s emits (the tracing
+    fallback's calls). ``s2s.lax`` registers first, so its wrappers win.
+
+    >>> from s2s.core.primitive import namespaces
+    >>> [(p, a) for p, a, _ in namespaces()][:2]
+    [('lax', ''), ('lax', 'linalg.')]
+    """
+    _namespaces.append((prefix, attribute, module))
+
+
+def namespaces():
+    """The registered namespaces of wrappers, ``(prefix, attribute, module)``, in order."""
+    return list(_namespaces)
 
 
 class Primitive:

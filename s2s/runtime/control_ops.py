@@ -8,8 +8,13 @@ import functools
 
 import numpy as onp
 
-from s2s.errors import TransformError, UndefinedVariableError
-from s2s.lax.core import Tracer
+from s2s import lax
+from s2s.core import dtypes, hooks
+from s2s.core.errors import TransformError, UndefinedVariableError
+from s2s.core.primitive import abstractify, Tracer
+from s2s.lax import control_flow as cf
+from s2s.runtime.support import add_grad
+import s2s.numpy as snp
 
 
 class Undefined:
@@ -44,18 +49,11 @@ def _absent(v):
 
 
 def _aval(v):
-    from s2s.lax.core import abstractify
     return abstractify(v)
 
 
 def _zeros(aval):
-    from s2s import lax
     return lax.broadcast_in_dim(onp.zeros((), aval.dtype), shape=aval.shape, broadcast_dimensions=())
-
-
-def _lax():
-    from s2s import lax
-    return lax
 
 
 # ---------------------------------------------------------------------------
@@ -86,7 +84,6 @@ def _bind_consts(fn, consts):
 
 
 def _staged_if(cond, true_fn, false_fn, inputs, names, partial):
-    lax = _lax()
     undefined = {v.name for v in inputs if isinstance(v, Undefined)}
     for name in names:
         if name in partial and name in undefined:
@@ -153,7 +150,6 @@ def _condition_is_staged(test, state):
 
 
 def _staged_while(test, body, state, names):
-    lax = _lax()
     if any(_absent(v) for v in state):
         state = _fill_absent(body, state, names)
     init = tuple(_as_loop_value(v) for v in state)
@@ -188,7 +184,6 @@ def _fill_absent(body, state, names):
 
 def _as_loop_value(v):
     if isinstance(v, (bool, int, float, complex)):
-        from s2s import dtypes
         return onp.asarray(v, dtypes.python_scalar_dtype(v))
     return v
 
@@ -268,8 +263,7 @@ def not_(x):
 
 def converted_call(fn, *args, **kwargs):
     """Calls ``fn``, converting its control flow first when it is user code s2s can read."""
-    from s2s.transforms import convert
-    return convert.converted(fn)(*args, **kwargs)
+    return hooks.converted(fn)(*args, **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -280,11 +274,6 @@ def converted_call(fn, *args, **kwargs):
 # ``s2s.lax.control_flow`` (``max_trips``, see ``while_loop_vjp``).
 
 
-def _cf():
-    from s2s.lax import control_flow
-    return control_flow
-
-
 def _defined_or_none(values):
     return tuple(None if isinstance(v, Undefined) else v for v in values)
 
@@ -293,7 +282,6 @@ def _defined_or_none(values):
 
 
 def _add_cts(a, b):
-    from s2s.transforms.support import add_grad
     return tuple(add_grad(x, y) for x, y in zip(a, b))
 
 
@@ -301,7 +289,6 @@ def if_stmt_vjp(ct, cond, true_fn, false_fn, inputs, consts=()):
     """``(ct_inputs, ct_consts)`` for ``if_stmt``: the pullback of the branch taken."""
     primals = tuple(consts) + _defined_or_none(inputs)
     n = len(consts)
-    cf = _cf()
     if not isinstance(cond, Tracer):
         cts = cf._pullback(true_fn if cond else false_fn, primals, ct)
     else:
@@ -311,7 +298,6 @@ def if_stmt_vjp(ct, cond, true_fn, false_fn, inputs, consts=()):
 
 def while_stmt_vjp(ct, ans, test, body, state, consts=()):
     """``(ct_state, ct_consts)`` for ``while_stmt`` (recorded trips, or a bounded buffer)."""
-    cf = _cf()
     consts, state, n = tuple(consts), _defined_or_none(state), len(consts)
     staged = any(isinstance(v, Tracer) for v in consts + state) or isinstance(test(*consts, *state), Tracer)
     if not staged:
@@ -351,7 +337,6 @@ def _as_bool(c):
 
 def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
     """``(ct_state, ct_consts, ct_iterable)`` for ``for_stmt``."""
-    cf = _cf()
     consts, state, n = tuple(consts), _defined_or_none(state), len(consts)
     if isinstance(iterable, StagedRange):
         return _staged_for_vjp(ct, ans, iterable, body, state, consts)
@@ -375,7 +360,6 @@ def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
     if isinstance(iterable, (list, tuple)):
         ct_iterable = type(iterable)(ct_items)
     elif isinstance(iterable, (onp.ndarray, Tracer)) and ct_items:
-        import s2s.numpy as snp
         rows = cf._fill_ct(tuple(items), tuple(ct_items))
         ct_iterable = snp.stack(list(rows))
     return ct_state, cf._fill_ct(consts, ct_consts), ct_iterable
@@ -383,7 +367,6 @@ def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
 
 def _staged_for_vjp(ct, ans, r, body, state, consts):
     """A loop over a staged range: a while loop over the index, carries in a bounded buffer."""
-    cf = _cf()
     n = len(consts)
     i0 = _as_loop_value(r.start)
     negative = isinstance(r.step, (int, float)) and r.step < 0
@@ -410,12 +393,11 @@ def _staged_for_vjp(ct, ans, r, body, state, consts):
 def converted_call_vjp(ct, fn, args, kwargs):
     """Cotangents of ``args`` for ``converted_call(fn, *args, **kwargs)`` (forward recomputed)."""
     import inspect
-    from s2s.transforms import convert
-    target = convert.converted_for_grad(fn)
+    target = hooks.converted_for_grad(fn)
     if kwargs:
         bound = inspect.signature(target).bind(*args, **kwargs)
         if bound.kwargs:
             raise TransformError(f"cannot differentiate the keyword arguments {sorted(bound.kwargs)} "
                                  f"of {getattr(fn, '__name__', fn)} under jit")
         args = bound.args
-    return tuple(_cf()._pullback(target, tuple(args), ct))
+    return tuple(cf._pullback(target, tuple(args), ct))

@@ -1,0 +1,78 @@
+"""The eager array type: a thin ``numpy.ndarray`` subclass with JAX's ``.at``.
+
+Eager s2s values are NumPy arrays on the host. Results of s2s functions are
+``Array`` views of them, so code written for ``jax.numpy`` runs unchanged:
+
+>>> import s2s.numpy as np
+>>> x = np.zeros(3)
+>>> x.at[1].add(2.0)
+array([0., 2., 0.], dtype=float32)
+>>> x                          # value semantics: x itself is unchanged
+array([0., 0., 0.], dtype=float32)
+
+``Array`` is a plain subclass with no extra state: everything NumPy does with
+it works as with any ``ndarray`` (ufuncs keep the subclass, ``numpy.asarray``
+drops it), except that results are narrowed to 32 bits unless 64-bit mode is on,
+exactly as s2s functions narrow theirs (so ``a + b`` on ``Array`` operands and
+``s2s.numpy.add(a, b)`` agree on dtypes). It prints exactly as NumPy prints an
+``ndarray``. ``s2s.numpy`` installs ``.at`` and ``round()`` on ``Array`` and on
+staged values (tracers) alike, so ``x.at[i].set(v)`` reads the same eagerly and
+under ``jit``.
+
+Indexed updates follow ``jax.numpy``:
+
+- ``x.at[idx].set/add/subtract/multiply/divide/power/min/max(values)`` return
+  new arrays; repeated indices accumulate for ``add``, ``multiply``, ``min``
+  and ``max`` (as ``numpy.add.at`` does); for ``set`` one of the writes wins.
+- ``x.at[idx].get()`` is ``x[idx]``; ``apply(ufunc)`` applies a unary function.
+- ``mode``: ``None``/``"drop"``/``"fill"`` skip out-of-bounds updates (and
+  ``get`` returns ``fill_value``); ``"clip"`` clamps indices into range;
+  ``"promise_in_bounds"`` lets the backend do what is fastest. Negative indices
+  count from the end, once (``-1`` is the last element; ``-n - 1`` is out of
+  bounds). ``indices_are_sorted``/``unique_indices`` are hints, accepted as in JAX.
+"""
+import numpy as _np
+
+from s2s.core.dtypes import canonicalize_dtype as _canonicalize_dtype
+
+__all__ = ["Array"]
+
+
+class Array(_np.ndarray):
+    """An eager s2s array: a NumPy array with ``.at[...]`` indexed updates.
+
+    >>> import s2s.numpy  # installs .at
+    >>> a = Array((2,), _np.float32)
+    >>> a[:] = 1.0
+    >>> a.at[0].set(5.0)
+    array([5., 1.], dtype=float32)
+    """
+
+    __slots__ = ()
+
+    def __array_wrap__(self, arr, context=None, return_scalar=False):
+        # NumPy calls this on the results of ufuncs and methods (``a + b``, ``a.sum()``):
+        # keep them Arrays (0-d included) of canonical dtype, as s2s functions give.
+        dt = arr.dtype
+        if dt.itemsize >= 8 and (dt.kind != "c" or dt.itemsize == 16):  # only 64-bit narrows
+            canon = _canonicalize_dtype(dt)
+            if canon != dt:
+                arr = arr.astype(canon)
+        return arr if type(arr) is Array else arr.view(Array)
+
+    def __repr__(self):
+        return _np.array_repr(self.view(_np.ndarray))
+
+    def __str__(self):
+        return _np.array_str(self.view(_np.ndarray))
+
+
+def as_array(x):
+    """``x`` (an ndarray) viewed as an ``Array``; other values unchanged.
+
+    >>> type(as_array(_np.zeros(2))).__name__
+    'Array'
+    """
+    if type(x) is _np.ndarray:
+        return x.view(Array)
+    return x
