@@ -10,7 +10,7 @@ import os as _os
 # jaxlib logs device discovery at INFO level on first use; keep user output clean.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from s2s.config import config  # noqa: F401,E402
+from s2s.config import config, disable_jit  # noqa: F401,E402
 from s2s.array import Array  # noqa: F401,E402
 from s2s import tree_util  # noqa: F401
 from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)

@@ -271,6 +271,8 @@ class JitFunction:
         return Lowered(staged), flat.out_tree
 
     def __call__(self, *args, **kwargs):
+        if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
+            return self._fun(*args, **kwargs)
         fast = self._fast
         if fast is not None and not kwargs:
             # Cache hit on host arrays in lists/tuples/dicts: one walk, one dict
