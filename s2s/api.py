@@ -683,11 +683,13 @@ class GradFunction:
 
 def _with_user_location(e, name, fun):
     """Points an error raised inside generated code at the user's line."""
+    from s2s.codegen.origins import filter_traceback
     from s2s.codegen.python import user_location
     from s2s.errors import UndefinedVariableError
     loc = user_location(e.__traceback__)
     if loc is None:
         return e
+    filter_traceback(e)
     filename, line, text = loc
     if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
         var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
@@ -703,7 +705,9 @@ def _with_user_location(e, name, fun):
                       construct=e.construct, hint=e.hint)
         new.__cause__ = e.__cause__
         return new
-    e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
+    e.add_note(f"{filename}:{line}: `{text}`\n  raised in the code s2s generated for "
+               f"{name}({_fun_name(fun)}) from that line (S2S_TRACEBACK_FILTERING=off shows "
+               "s2s's own frames too)")
     return e
 
 

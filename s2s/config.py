@@ -27,6 +27,8 @@ class Config:
         "enable_x64": lambda: _env_flag("S2S_ENABLE_X64"),
         "log_compiles": lambda: _env_flag("S2S_LOG_COMPILES"),
         "disable_jit": lambda: _env_flag("S2S_DISABLE_JIT"),
+        "dump_source": lambda: os.environ.get("S2S_DUMP_SOURCE") or None,
+        "traceback_filtering": lambda: _env_flag("S2S_TRACEBACK_FILTERING", True),
     }
 
     def __init__(self):
