@@ -23,6 +23,9 @@ map from its lines to the user's lines. That registry serves four uses:
 >>> entry = register("<s2s demo double>", "def double(x):\\n    return 2 * x\\n", "double")
 >>> lookup(entry.filename).name
 'double'
+>>> print(entry.numbered(marks={2}))
+  1  def double(x):
+> 2      return 2 * x
 """
 import linecache
 import os
@@ -33,8 +36,8 @@ import types
 
 from s2s.config import config
 
-__all__ = ["Generated", "register", "lookup", "generated_frames", "filter_traceback",
-           "dump_file_name"]
+__all__ = ["Generated", "register", "lookup", "generated_frames", "generated_count",
+           "generated_since", "filter_traceback", "dump_file_name"]
 
 
 class Generated:
@@ -66,12 +69,30 @@ class Generated:
         text = src.source_lines[line - 1].strip() if 0 < line <= len(src.source_lines) else ""
         return src.filename, line + src.line_offset, text
 
-    def numbered(self, mark=None):
-        """The source with line numbers; line ``mark`` gets a ``>`` in front."""
+    def numbered(self, marks=()):
+        """The generated function with the line numbers its frames report.
+
+        Lines in ``marks`` get a ``>`` and, below them, the user's line they
+        came from. The factory lines around the function (see
+        ``s2s.codegen.python``) are left out.
+        """
         rows = self.text.splitlines()
-        width = len(str(len(rows)))
-        return "\n".join(f"{'>' if i == mark else ' '} {i:>{width}}  {row}"
-                         for i, row in enumerate(rows, 1))
+        first = next((i for i, row in enumerate(rows) if row.lstrip().startswith(
+            f"def {self.name}(")), 0)
+        last = len(rows) - 1 if rows and rows[-1].strip() == f"return {self.name}" else len(rows)
+        while last > first + 1 and not rows[last - 1].strip():
+            last -= 1
+        width = len(str(last))
+        indent = len(rows[first]) - len(rows[first].lstrip()) if rows else 0
+        out = []
+        for i in range(first, last):
+            lineno = i + 1
+            row = rows[i][indent:] if rows[i][:indent].isspace() else rows[i]
+            out.append(f"{'>' if lineno in marks else ' '} {lineno:>{width}}  {row}")
+            where = self.user_line(lineno) if lineno in marks else None
+            if where is not None:
+                out.append(f"  {'':>{width}}  ^ from {where[0]}:{where[1]}: {where[2]}")
+        return "\n".join(out)
 
 
 _REGISTRY = {}  # compiled file name -> Generated
@@ -102,6 +123,20 @@ def register(label, text, name, origin=None, lines=None):
 def lookup(filename):
     """The ``Generated`` compiled against ``filename``, or None for other code."""
     return _REGISTRY.get(filename)
+
+
+def generated_count():
+    """How many generated functions are registered (``generated_since`` takes it)."""
+    return len(_REGISTRY)
+
+
+def generated_since(count):
+    """The functions registered after ``generated_count()`` returned ``count``, each once."""
+    out = []
+    for entry in list(_REGISTRY.values())[count:]:
+        if all(entry is not seen for seen in out):
+            out.append(entry)
+    return out
 
 
 def dump_file_name(label):
