@@ -278,10 +278,10 @@ def test_uniform_f16_is_cpu_independent():
         _same(random.uniform(key, (300,), np.float16, -2, 3), expected, "uniform_f16 eager")
         _same(s2s.jit(lambda k: random.uniform(k, (300,), np.float16, -2, 3))(key), expected,
               "uniform_f16 jit")
-        # Within one float16 ulp of jax.random on any CPU (equal where XLA fuses).
-        theirs = np.asarray(jax.random.uniform(jkey, (300,), np.float16, -2, 3))
-        ulps = np.abs(expected.view(np.int16).astype(int) - theirs.view(np.int16).astype(int))
-        assert ulps.max() <= 1
+        # Equal to jax.random where XLA fuses; elsewhere jax rounds the product u * 5
+        # to float16 first, which moves the result by at most one ulp of that product.
+        theirs = np.asarray(jax.random.uniform(jkey, (300,), np.float16, -2, 3)).astype(np.float64)
+        assert np.abs(theirs - expected.astype(np.float64)).max() <= np.spacing(np.float16(5.0))
 
 
 @pytest.mark.parametrize("name", sorted(JAX_CASES))
