@@ -108,6 +108,9 @@ def _fast_signature(x, leaves):
     if t is np.ndarray or t is Array:
         leaves.append(x)
         return (x.shape, x.dtype, t)
+    if t is ShardedArray:  # where it lives is part of the signature
+        leaves.append(x)
+        return (x.shape, x.dtype, t, x.sharding)
     if t is tuple or t is list:
         return (t, tuple([_fast_signature(c, leaves) for c in x]))
     if t is dict:
@@ -305,6 +308,8 @@ class JitFunction:
             try:  # flat arrays, the common case, first
                 entry = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
             except AttributeError:
+                entry = None
+            if entry is None:  # containers, or sharded arrays (their key names the sharding)
                 leaves = []
                 try:
                     entry = fast.get(_fast_signature(args, leaves))

@@ -284,8 +284,10 @@ class ShardedExecutable:
                           for a, s in zip(out_avals, self.out_shardings)]
 
     def _argument(self, x, aval, sharding):
-        if isinstance(x, ShardedArray) and x.sharding.is_equivalent_to(sharding, x.ndim):
-            return x._buffer
+        if type(x) is ShardedArray:
+            s = x.sharding
+            if s is sharding or s == sharding or s.is_equivalent_to(sharding, x.ndim):
+                return x._buffer
         return put(np.asarray(x, aval.dtype), sharding)._buffer
 
     def run(self, arrays):
