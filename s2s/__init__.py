@@ -16,6 +16,13 @@ from s2s import tree_util  # noqa: F401
 from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)
 from s2s.api import jit, grad, value_and_grad, vjp, source, device_put  # noqa: F401
 from s2s import debug  # noqa: F401,E402
+# Devices (s2s/xla): several CPU devices, XLA's SPMD partitioner, several processes, GPUs.
+from s2s.xla.runtime import (  # noqa: F401,E402
+    devices, local_devices, device_count, local_device_count, process_index, process_count)
+from s2s.xla.runtime import backend_name as default_backend  # noqa: F401,E402
+from s2s.xla.sharding import make_mesh  # noqa: F401,E402
+from s2s.xla.spmd import ShardedArray  # noqa: F401,E402
+from s2s import sharding, distributed  # noqa: F401,E402
 from s2s.lax import vjp_rules as _lax_vjp_rules  # noqa: F401,E402  (registers templates)
 from s2s.numpy import vjp_rules as _numpy_vjp_rules  # noqa: F401,E402
 from s2s.transforms import rules as _transform_rules  # noqa: F401,E402
