@@ -19,4 +19,7 @@ from s2s.lax import debugging as _debugging
 for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging):
     globals().update(_module.public)
 del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
+from s2s.lax import convolution as _convolution  # noqa: E402  (composites on the primitives)
+globals().update(_convolution.public)
+del _convolution
 from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)
