@@ -671,12 +671,24 @@ def test_functions_without_source_are_recorded_on_the_path_taken():
 # Known gaps of the reverse transformation (s2s/transforms), not of these rules.
 
 
-def test_gradient_through_closed_over_values_is_refused_clearly():
-    # Values a callable captures would get no gradient; s2s says so instead.
+def test_gradient_through_closed_over_values():
+    # Captures are passed to the callable explicitly (s2s/transforms/captures.py);
+    # tests/test_lax_captures.py checks every primitive.
+    def f(x, w):
+        return lax.fori_loop(0, 3, lambda i, c: c * w, x)
+
+    gx, gw = s2s.grad(f, argnums=(0, 1))(1.5, 2.0)
+    np.testing.assert_allclose([gx, gw], [2.0 ** 3, 3 * 1.5 * 2.0 ** 2], rtol=1e-6)
+
+
+def test_captures_the_rewrite_cannot_pass_are_refused_clearly():
+    # A callable with defaults is not rewritten; its capture would get no gradient.
     from s2s.errors import TransformError
 
     def f(x, w):
-        return lax.fori_loop(0, 3, lambda i, c: c * w, x)
+        def body(i, c, scale=1.0):
+            return c * w * scale
+        return lax.fori_loop(0, 3, body, x)
 
     with pytest.raises(TransformError, match="(?s)'w'.*through the call's arguments"):
         s2s.grad(f, argnums=(0, 1))(1.5, 2.0)
