@@ -53,9 +53,11 @@ control flow here, so they work eagerly and under ``jit``:
 
 ``cond`` and ``switch`` take ``*operands``, which a template cannot address one
 by one, so their rules are on ``_cond``/``_switch`` (operands as one tuple),
-which the public functions call. Only operands and carries are differentiated:
-a value a callable closes over gets no gradient (pass it as an operand or in the
-carry). The helpers' own reverse pass (second order) raises NotImplementedError.
+which the public functions call. The rules differentiate operands and carries
+only; values a callable closes over get their gradient because reverse mode first
+passes them explicitly (``s2s/transforms/captures.py``: into the carry of a loop,
+after the operands of a branch). The helpers' own reverse pass (second order)
+raises NotImplementedError.
 """
 import builtins
 import functools
