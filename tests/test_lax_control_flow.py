@@ -630,7 +630,8 @@ def test_staged_fori_loop_vjp_with_run_time_bounds():
 
 
 def test_while_loop_vjp_bound_under_jit():
-    """Past ``max_trips`` trips the staged cotangent is NaN; within it, exact."""
+    """Within ``max_trips`` trips exact; past it, s2s.jit recompiles with a larger
+    buffer and reruns (tests/test_runtime_agreement.py: the error without s2s.jit)."""
     x = POINT.astype(F32)
 
     def f(x, bound):
@@ -640,7 +641,7 @@ def test_while_loop_vjp_bound_under_jit():
 
     exact = f(x, 1)  # eagerly the trips are recorded, the bound does not apply
     _same(s2s.jit(lambda x: f(x, 4))(x), exact, rtol=1e-5, atol=1e-6)
-    assert np.isnan(s2s.jit(lambda x: f(x, 3))(x)).all()
+    _same(s2s.jit(lambda x: f(x, 3))(x), exact, rtol=1e-5, atol=1e-6)
 
 
 def test_gradient_of_unused_outputs_and_integer_carries():
