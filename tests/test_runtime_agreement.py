@@ -54,3 +54,22 @@ def test_loop_gradient_past_the_buffer_raises_outside_jit(monkeypatch):
     lowered = s2s.jit(s2s.grad(_lax_while)).lower(np.float32(0.5))
     with pytest.raises(cf.TripBoundExceeded, match="ran 8 trips.*WHILE_MAX_TRIPS to at least 8"):
         lowered.compile().run([np.float32(0.5)])
+
+
+# -- a tracer leaked out of jit ------------------------------------------------------
+
+
+def test_a_leaked_tracer_raises_when_used():
+    from s2s.errors import UnexpectedTracerError
+    kept = []
+
+    def f(x):
+        kept.append(x * 2)
+        return x + 1
+
+    np.testing.assert_allclose(s2s.jit(f)(np.ones(2, np.float32)), [2.0, 2.0])
+    leaked = kept[0]
+    for use in (lambda: leaked + 1, lambda: snp.sin(leaked), lambda: np.ones(2) * leaked,
+                lambda: np.asarray(leaked), lambda: float(leaked[0]), lambda: bool(leaked[0] > 0)):
+        with pytest.raises(UnexpectedTracerError, match=r"(?s)jit\(f\).*leaked.*return the value"):
+            use()
