@@ -15,6 +15,7 @@ from s2s import dtypes
 from s2s.array import Array
 from s2s.codegen.stablehlo import verify_and_print
 from s2s.config import config
+from s2s.lax import control_flow as _control_flow
 from s2s.lax.core import ShapedArray, Tracer, abstractify
 from s2s.trace.staging import stage
 from s2s.tree_util import tree_flatten, tree_unflatten
@@ -222,6 +223,7 @@ class JitFunction:
         self._static_argnames = tuple(static_argnames)
         self._donate_argnums = _normalize_argnums(donate_argnums)
         self._cache = {}
+        self._trip_bound = 0  # raised by _regrow when a loop gradient outgrows its buffer
         # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype).
         self._fast = {} if not (self._static_argnums or self._static_argnames) else None
 
@@ -285,8 +287,9 @@ class JitFunction:
     def _lower(self, statics, treedef, avals, arg_shardings=None):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
-        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
-                       is_captured=_captured_arrays(self._fun))
+        with _control_flow.trip_bound_at_least(self._trip_bound):
+            staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
+                           is_captured=_captured_arrays(self._fun))
         placement = self._placement(treedef, avals, arg_shardings, staged, flat.out_tree)
         return Lowered(staged, placement), flat.out_tree
 
@@ -318,13 +321,38 @@ class JitFunction:
                 except (_NotFast, TypeError):
                     entry = None
             if entry is not None and entry.x64 is config.enable_x64:
-                outs = entry.run(leaves)
+                try:
+                    outs = entry.run(leaves)
+                except _control_flow.TripBoundExceeded as e:
+                    return self._regrow(e, args, kwargs)
                 if outs is not None:
                     return outs
         try:
             return self._call(args, kwargs)
+        except _control_flow.TripBoundExceeded as e:
+            error = e
         except Exception as e:
             raise _with_user_location(e, "jit", self._fun)
+        return self._regrow(error, args, kwargs)
+
+    def _regrow(self, error, args, kwargs):
+        """A loop's gradient ran past its buffer: recompile with room for the trips it
+        counted (the next power of two, so slowly growing loops recompile rarely), rerun."""
+        for _ in range(4):
+            self._trip_bound = max(self._trip_bound, 1 << (error.trips - 1).bit_length())
+            self._cache.clear()
+            if self._fast is not None:
+                self._fast.clear()
+            if config.log_compiles:
+                logger.warning("s2s.jit: recompiling %s: a loop gradient ran %d trips; buffers "
+                               "now hold %d", _fun_name(self._fun), error.trips, self._trip_bound)
+            try:
+                return self._call(args, kwargs)
+            except _control_flow.TripBoundExceeded as e:
+                error = e
+            except Exception as e:
+                raise _with_user_location(e, "jit", self._fun)
+        raise _with_user_location(error, "jit", self._fun)
 
     def _call(self, args, kwargs):
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
