@@ -23,7 +23,9 @@ import gast
 from s2s.parse.source import register_source
 
 COMMENT_MARKER = "__s2s_comment__ "
-_COMMENT_LINE = re.compile(r"^(\s*)((?:'|\")" + re.escape(COMMENT_MARKER) + r".*(?:'|\"))\s*$")
+# A comment first in a function body is unparsed as a docstring (triple quotes).
+_COMMENT_LINE = re.compile(r"^(\s*)((?:\"\"\"|'|\")" + re.escape(COMMENT_MARKER)
+                           + r".*(?:\"\"\"|'|\"))\s*$")
 
 
 _ORIGINS = {}
