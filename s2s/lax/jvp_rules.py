@@ -12,11 +12,11 @@ vjp rules) get their tangent by transposing their vjp template
 (``s2s.transforms.forward``'s fallback); ``tests/test_rule_coverage.py`` lists them.
 """
 from s2s import lax
-from s2s.lax import vjp_helpers as H
+from s2s.lax import vjp_helpers  # noqa: F401  (lax.vjp_helpers below)
 from s2s.lax.core import d, def_jvp
 
 # Helpers the templates name (bound by the transformation, listed for linters).
-broadcast_like = materialize = None
+broadcast_like = materialize = max_grad_share = None
 
 
 @def_jvp(lax.neg)
@@ -46,7 +46,7 @@ def _div(ans, x, y):
 
 @def_jvp(lax.pow)
 def _pow(ans, x, y):
-    d[ans] = d[x] * y * lax.pow(x, y - 1) + d[y] * ans * lax.log(H.where(lax.eq(x, 0), 1, x))
+    d[ans] = d[x] * y * lax.pow(x, y - 1) + d[y] * ans * lax.log(lax.vjp_helpers.where(lax.eq(x, 0), 1, x))
 
 
 @def_jvp(lax.integer_pow)
@@ -173,12 +173,12 @@ def _abs(ans, x):
 
 @def_jvp(lax.max)
 def _max(ans, x, y):
-    d[ans] = d[x] * H.max_grad_share(x, y) + d[y] * H.max_grad_share(y, x)
+    d[ans] = d[x] * max_grad_share(x, y) + d[y] * max_grad_share(y, x)
 
 
 @def_jvp(lax.min)
 def _min(ans, x, y):
-    d[ans] = d[x] * H.max_grad_share(y, x) + d[y] * H.max_grad_share(x, y)
+    d[ans] = d[x] * max_grad_share(y, x) + d[y] * max_grad_share(x, y)
 
 
 @def_jvp(lax.atan2)
@@ -208,7 +208,7 @@ def _lgamma(ans, x):
 
 @def_jvp(lax.digamma)
 def _digamma(ans, x):
-    d[ans] = d[x] * H.trigamma(x)
+    d[ans] = d[x] * lax.vjp_helpers.trigamma(x)
 
 
 @def_jvp(lax.complex)
@@ -233,14 +233,14 @@ def _imag(ans, x):
 
 @def_jvp(lax.rem)
 def _rem(ans, x, y):
-    d[ans] = broadcast_like(d[x], ans) - d[y] * H.trunc(lax.div(x, y))
+    d[ans] = broadcast_like(d[x], ans) - d[y] * lax.vjp_helpers.trunc(lax.div(x, y))
 
 
 @def_jvp(lax.clamp)
 def _clamp(ans, min, x, max):  # noqa: A002 (the wrapper's names)
-    d[ans] = H.mask_grad(broadcast_like(d[x], ans), lax.bitwise_and(lax.gt(x, min), lax.lt(x, max))) \
-        + H.mask_grad(broadcast_like(d[min], ans), lax.bitwise_and(lax.gt(min, x), lax.lt(min, max))) \
-        + H.mask_grad(broadcast_like(d[max], ans), lax.lt(max, x))
+    d[ans] = lax.vjp_helpers.mask_grad(broadcast_like(d[x], ans), lax.bitwise_and(lax.gt(x, min), lax.lt(x, max))) \
+        + lax.vjp_helpers.mask_grad(broadcast_like(d[min], ans), lax.bitwise_and(lax.gt(min, x), lax.lt(min, max))) \
+        + lax.vjp_helpers.mask_grad(broadcast_like(d[max], ans), lax.lt(max, x))
 
 
 # ---------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def _clamp(ans, min, x, max):  # noqa: A002 (the wrapper's names)
 
 @def_jvp(lax.convert_element_type)
 def _convert_element_type(ans, x, *, new_dtype):
-    d[ans] = H.convert_grad(d[x], ans)
+    d[ans] = lax.vjp_helpers.convert_grad(d[x], ans)
 
 
 @def_jvp(lax.broadcast_in_dim)
