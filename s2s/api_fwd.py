@@ -2,7 +2,7 @@
 ``s2s.transforms.forward``)."""
 import numpy as np
 
-from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location
+from s2s.api import _as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location
 from s2s.tree_util import tree_flatten, tree_structure
 
 
@@ -124,3 +124,60 @@ def jvp_source(fun, *primals):
     if primals:
         params = [p for p, x in zip(params, primals) if _differentiable(x)]
     return "\n".join(forward.build_jvp(fn, tuple(params)).sources())
+
+
+class LinearFunction:
+    """The linear part of a ``linearize``d function: tangents in, output tangent out.
+
+    It runs only the tangent statements, on the primal values computed once by
+    ``linearize`` (kept as constants of its source, which ``s2s.source`` shows).
+    """
+
+    def __init__(self, recording, in_tree):
+        self._rec = recording
+        self._in_tree = in_tree
+
+    def __call__(self, *tangents):
+        leaves, tree = tree_flatten((list(tangents), {}))
+        if tree != self._in_tree:
+            raise TypeError(f"linearized function: tangents have structure {tree}, expected "
+                            f"{self._in_tree}")
+        out = self._rec.fn(*leaves)
+        if self._rec.out_tree.num_leaves == 1:
+            out = [out]
+        return self._rec.out_tree.unflatten(list(out))
+
+    def source(self):
+        """The generated source of the linear part."""
+        return self._rec.source
+
+
+def linearize(fun, *primals):
+    """``(fun(*primals), f_jvp)`` with ``f_jvp(*tangents)`` the jvp at ``primals``.
+
+    The forward-mode code runs once on the primals with the tangents recorded: what
+    does not depend on the tangents is computed then, and ``f_jvp`` is the recorded
+    linear part alone (``s2s.source(f_jvp)`` shows it), so it never recomputes the
+    primal.
+
+    >>> import s2s, s2s.numpy as np
+    >>> y, f_jvp = s2s.linearize(np.sin, 0.0)
+    >>> f_jvp(3.0)
+    array(3., dtype=float32)
+    """
+    from s2s.trace.record import record
+    from s2s.tree_util import tree_map
+    primals = tuple(_grad_input(p) for p in primals)
+    example = tuple(tree_map(lambda p: np.zeros(np.shape(p), _leaf_dtype(p)), p) for p in primals)
+    box = []
+
+    def tangent_part(*tangents):
+        out, dout = _jvp(fun, primals, tangents)
+        box.append(out)
+        return dout
+    try:
+        rec = record(tangent_part, list(example), {}, name="linearized")
+    except Exception as e:
+        raise _with_user_location(e, "linearize", fun)
+    out = tree_map(lambda v: _as_array(getattr(v, "value", v)), box[0])
+    return out, LinearFunction(rec, tree_flatten((list(example), {}))[1])

@@ -85,7 +85,8 @@ def transposed_jvp(fn, args, kwargs, tangents, kw_tangents=None):
     inner = _transpose_build(bwd)
     _, tape2 = inner.fwd_cell.cell_contents(tape, zeros_tangent(out))
     cts = tuple(tangents[i] for i in active)
-    return inner.bwd_cell.cell_contents(tape2, cts[0] if len(cts) == 1 else cts)
+    tangent = inner.bwd_cell.cell_contents(tape2, cts[0] if len(cts) == 1 else cts)
+    return zeros_tangent(out) if tangent is None else tangent
 
 
 def dynamic_jvp(fn, args, tangents, **kwargs):
