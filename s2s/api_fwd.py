@@ -66,6 +66,8 @@ def jvp(fun, primals, tangents, has_aux=False):
         out, tangent_out = _jvp(fun, primals, tangents)
     except Exception as e:
         raise _with_user_location(e, "jvp", fun)
+    from s2s.tree_util import tree_map
+    out, tangent_out = tree_map(_as_array, out), tree_map(_as_array, tangent_out)
     if has_aux:
         return out[0], tangent_out[0], out[1]
     return out, tangent_out
@@ -113,7 +115,8 @@ def jvp_source(fun, *primals):
         # jvp of: return x * x
         result = x * x
         dresult = dx * x + x * dx
-        return result, dresult
+        return (result, dresult)
+    <BLANKLINE>
     """
     from s2s.transforms import forward
     fn, bound = _source_function(fun)
