@@ -26,5 +26,10 @@ from s2s import sharding, distributed  # noqa: F401,E402
 from s2s.lax import vjp_rules as _lax_vjp_rules  # noqa: F401,E402  (registers templates)
 from s2s.numpy import vjp_rules as _numpy_vjp_rules  # noqa: F401,E402
 from s2s.transforms import rules as _transform_rules  # noqa: F401,E402
+# Forward mode (jvp templates, then the API).
+from s2s.lax import jvp_rules as _lax_jvp_rules  # noqa: F401,E402
+from s2s.numpy import jvp_rules as _numpy_jvp_rules  # noqa: F401,E402
+from s2s.transforms import fwd_rules as _fwd_rules  # noqa: F401,E402
+from s2s.api_fwd import jvp, jvp_source, linearize  # noqa: F401,E402
 
 __version__ = "0.1.0"
