@@ -15,9 +15,12 @@ from s2s.array import Array  # noqa: F401,E402
 from s2s import tree_util  # noqa: F401
 from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)
 from s2s.api import jit, grad, value_and_grad, vjp, source, device_put  # noqa: F401
+from s2s.api import vmap  # noqa: F401,E402
 from s2s import debug  # noqa: F401,E402
 from s2s.lax import vjp_rules as _lax_vjp_rules  # noqa: F401,E402  (registers templates)
 from s2s.numpy import vjp_rules as _numpy_vjp_rules  # noqa: F401,E402
 from s2s.transforms import rules as _transform_rules  # noqa: F401,E402
+from s2s.numpy import batch_rules as _numpy_batch_rules  # noqa: F401,E402
+from s2s.transforms import batch_support as _batch_support  # noqa: F401,E402  (operator rules)
 
 __version__ = "0.1.0"
