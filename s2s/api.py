@@ -898,6 +898,8 @@ class VmapFunction:
         fun = self._fun
         while isinstance(fun, JitFunction):
             fun = fun._fun
+        if isinstance(fun, VmapFunction):
+            return fun, ()
         return unwrap(fun)
 
     def _prepare(self, args, kwargs):
@@ -965,8 +967,10 @@ class VmapFunction:
         name = _fun_name(self._fun)
         moved, kw_moved, n = self._prepare(args, kwargs)
         fn, bound = self._target()
-        from s2s.transforms.vjp_builder import plan_for
-        params = batch._params(plan_for(fn).normal)[len(bound):]
+        plan = batch.plan_or_none(fn)
+        if plan is None:  # no source to batch (a nested vmap, a C function): once per example
+            return self._looped(moved, kw_moved, n, name)
+        params = batch._params(plan.normal)[len(bound):]
         flat_args = []
         batched = set()
         for i, (value, flags) in enumerate(moved):
@@ -994,6 +998,22 @@ class VmapFunction:
         target = built.fn if convert is None else convert(built.fn)
         out = target(*bound, *flat_args, **kw_args)
         return self._move_out(out, built.out_batched, n, name)
+
+    def _looped(self, moved, kw_moved, n, name):
+        from s2s.lax.batching import broadcast_batch, loop_call
+        args, axes = [], []
+        for value, flags in moved:
+            if flags and not all(flags):
+                leaves, tree = tree_flatten(value)
+                value = tree.unflatten([x if f else broadcast_batch(x, n)
+                                        for x, f in zip(leaves, flags)])
+            args.append(value)
+            axes.append(0 if flags else None)
+        kwargs = {k: v for k, (v, _) in kw_moved.items()}
+        kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
+        self._last = None
+        out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
+        return self._move_out(out, True, n, name)
 
     def _move_out(self, out, out_batched, n, name):
         from s2s.lax.batching import broadcast_batch

@@ -155,9 +155,12 @@ def _analyze_block(ctx, stmts, under):
     changed = False
     for s in stmts:
         if isinstance(s, gast.Assign):
-            if under or _value_batched(ctx, s.value):
-                for t in s.targets:
-                    changed |= _mark(ctx, _stores(t))
+            t = s.targets[0]
+            if isinstance(t, gast.Subscript):  # y[i] = v: y is batched if i or v is
+                if under or (_names(t.slice) | _names(s.value)) & ctx.batched:
+                    changed |= _mark(ctx, _names(t.value))
+            elif under or _value_batched(ctx, s.value):
+                changed |= _mark(ctx, _stores(t))
         elif isinstance(s, gast.Expr):
             kind = ctx.support_call(s.value)
             if kind in ("append", "extend") and (under or _names(s.value.args[1]) & ctx.batched):
@@ -385,6 +388,8 @@ class _Rewriter:
     def visit_Assign(self, s, under):
         ctx = self.ctx
         target = s.targets[0]
+        if isinstance(target, gast.Subscript):
+            return self._setitem(s, target, under)
         names = _stores(target)
         self.defined |= names
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
@@ -406,6 +411,19 @@ class _Rewriter:
             for n in sorted(names & ctx.batched):
                 out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
         return out
+
+    def _setitem(self, s, target, under):
+        ctx = self.ctx
+        base = target.value
+        if not isinstance(base, gast.Name):
+            raise ctx.error(s, f"s2s cannot batch the assignment `{q.to_source(s).strip()}`",
+                            hint="assign into a variable: y = x[...]; y[i] = v")
+        if not ctx.is_batched(base):
+            return [s]
+        axes = [q.const(0 if (_names(n) & ctx.batched) else None)
+                for n in (base, target.slice, s.value)]
+        value = q.call(ctx.h("setitem"), [base, _index_value(target.slice), s.value] + axes)
+        return [_assign(base.id, value, s)]
 
     def visit_Expr(self, s, under):
         ctx = self.ctx
@@ -615,6 +633,17 @@ def _is_library(fn):
     module = getattr(fn, "__module__", None) or ""
     return module == "s2s" or module.startswith("s2s.") or module in ("builtins", "numpy") \
         or module.startswith("numpy.")
+
+
+def plan_or_none(fn):
+    """The normal-form plan of ``fn``, or None when it has no source s2s can batch."""
+    from s2s.transforms.vjp_builder import plan_for
+    if not hasattr(fn, "__code__") or not hasattr(type(fn), "__get__"):
+        return None
+    try:
+        return plan_for(fn)
+    except (NoSourceError, OSError, TypeError):
+        return None
 
 
 def batched_callee(fn, axes, kw_batched, kwargs):
