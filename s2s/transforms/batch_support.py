@@ -9,9 +9,9 @@ those with axis 0 are batched, through ``fn``'s ``batch`` rule, by batching
 
 >>> import numpy as onp
 >>> import s2s.numpy as np
->>> vcall(np.dot, (None, 0), onp.eye(2), onp.array([[1.0, 2.0], [3.0, 4.0]]))
+>>> vcall(np.dot, (None, 0), onp.eye(2, dtype="f"), onp.array([[1.0, 2.0], [3.0, 4.0]], "f"))
 array([[1., 2.],
-       [3., 4.]])
+       [3., 4.]], dtype=float32)
 """
 import numpy as onp
 
