@@ -15,6 +15,7 @@ from s2s.array import Array  # noqa: F401,E402
 from s2s import tree_util  # noqa: F401
 from s2s import numpy as _numpy  # noqa: F401  (installs array methods on tracers)
 from s2s.api import jit, grad, value_and_grad, vjp, source, device_put  # noqa: F401
+from s2s.api import vmap  # noqa: F401,E402
 from s2s import debug  # noqa: F401,E402
 # Devices (s2s/xla): several CPU devices, XLA's SPMD partitioner, several processes, GPUs.
 from s2s.xla.runtime import (  # noqa: F401,E402
@@ -31,5 +32,8 @@ from s2s.lax import jvp_rules as _lax_jvp_rules  # noqa: F401,E402
 from s2s.numpy import jvp_rules as _numpy_jvp_rules  # noqa: F401,E402
 from s2s.transforms import fwd_rules as _fwd_rules  # noqa: F401,E402
 from s2s.api_fwd import jvp, jvp_source, linearize  # noqa: F401,E402
+# Batching (vmap).
+from s2s.numpy import batch_rules as _numpy_batch_rules  # noqa: F401,E402
+from s2s.transforms import batch_support as _batch_support  # noqa: F401,E402  (operator rules)
 
 __version__ = "0.1.0"
