@@ -15,7 +15,7 @@ the lower layers reach them through this table instead of importing upwards;
 >>> pull(np.float32(1.0))
 (array(6., dtype=float32),)
 """
-__all__ = ["install", "vjp", "jit", "converted", "converted_for_grad"]
+__all__ = ["install", "vjp", "jvp", "jit", "converted", "converted_for_grad"]
 
 _installed = {}
 
@@ -39,6 +39,11 @@ def _get(name):
 def vjp(fun, *primals):
     """``s2s.vjp(fun, *primals)``: ``(fun(*primals), pullback)``."""
     return _get("vjp")(fun, *primals)
+
+
+def jvp(fun, primals, tangents):
+    """``s2s.jvp(fun, primals, tangents)``: ``(fun(*primals), tangent of the result)``."""
+    return _get("jvp")(fun, primals, tangents)
 
 
 def jit(fun, **kwargs):

@@ -1,7 +1,7 @@
 """Builds control-flow-converted functions for jit (``converted(fn)``).
 
 Pipeline: source -> fence -> normal form (shared with grad, see
-``vjp_builder.Plan``) -> ``control.transform`` -> Python source -> function.
+``frontend.Plan``) -> ``control.transform`` -> Python source -> function.
 Functions that cannot be converted (no source, syntax the fence rejects,
 s2s's own library code) are returned unchanged: they still stage, as long as
 their Python control flow does not depend on staged values.
@@ -20,7 +20,7 @@ from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.runtime import control_ops, support
 from s2s.transforms import control
-from s2s.transforms.vjp_builder import _globals_and_cells_for, Plan
+from s2s.transforms.frontend import globals_and_cells, Plan
 
 _RUNTIME = {
     "if_stmt": control_ops.if_stmt, "while_stmt": control_ops.while_stmt,
@@ -137,7 +137,7 @@ def _convert(fn, explicit_captures=False):
     tree = control.transform(plan.normal, ctx)
     if tree.name == "<lambda>":
         tree.name = namer.new("lambda_fn")
-    globals_, cells = _globals_and_cells_for(plan, ctx.cells, [tree])
+    globals_, cells = globals_and_cells(plan, ctx.cells, [tree])
     code = fn.__code__
     kind = "converted-for-grad" if explicit_captures else "converted"
     filename = f"<s2s {kind} {plan.name} of {code.co_filename}:{code.co_firstlineno}>"

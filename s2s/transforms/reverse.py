@@ -34,7 +34,8 @@ from s2s.core.primitive import ZERO_DERIVATIVE
 from s2s.parse import quoting as q
 from s2s.parse.normalize import VARARGS_SHAPE
 from s2s.parse.resolve import local_names
-from s2s.transforms import activity, liveness, templates
+from s2s.transforms import activity, captures, liveness, templates
+from s2s.transforms.frontend import CalleeKind
 from s2s.transforms.shapes import ShapeClasses
 
 ZERO, SET, MAYBE = "zero", "set", "maybe"
@@ -45,26 +46,6 @@ _RESTORE = "__s2s_restore__"
 
 def _join(a, b):
     return a if a == b else MAYBE
-
-
-class CalleeKind:
-    TEMPLATE = "template"
-    ZERO = "zero"
-    USER = "user"
-    UNKNOWN = "unknown"  # a call through a local variable or an unknown method
-    NORULE = "norule"  # resolved, but no rule and no source: an error only if differentiated
-    SPECIAL = "special"  # list mutation (pop/append/extend), handled by the transformation itself
-
-
-class Callee:
-    """What a call resolves to: a template, a zero derivative, or a user function."""
-
-    def __init__(self, kind, template=None, fn=None, name=None, error=None):
-        self.kind = kind
-        self.template = template
-        self.fn = fn
-        self.name = name
-        self.error = error
 
 
 class ReverseResult:
@@ -261,6 +242,9 @@ class _Reverse:
                      and st.value.func.id == ctx.support_name_of("as_sequence")}
         body = _PrePass(self.namer, ctx.support("setitem"), ctx.support("as_sequence"),
                         sequences).block(fdef.body[:-1])
+        self.callees = {}
+        body = self._explicit_captures(fdef, body)
+        self.callees = {}  # keyed by node id: the rewrite dropped nodes
         self.body = body
         self.sites = {p: 1 for p in self.params}
         self.in_loop = set()
@@ -269,7 +253,6 @@ class _Reverse:
         _maybe_bound(body, set(self.params), self.bound_before)
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
-        self.callees = {}
         self._last_comment = None
         grows = lambda call: ctx.support_kind(call) in ("append", "extend")  # noqa: E731
         self.active = activity.active_variables(tree, set(ctx.active_params), self._differentiable_call,
@@ -279,6 +262,16 @@ class _Reverse:
         self.array_vars = self._array_vars(body)
         self.shapes = ShapeClasses(body, self._elementwise_call, self.params)
         self.flags = self._activity_flags(body)
+
+    def _explicit_captures(self, fdef, body):
+        """``body`` with varied captures of ``lax`` control-flow callables passed explicitly."""
+        tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        grows = lambda call: self.ctx.support_kind(call) in ("append", "extend")  # noqa: E731
+        varied = activity.varied_variables(tree, set(self.ctx.active_params), self._differentiable_call,
+                                           grows)
+        return captures.make_captures_explicit(body, fdef, varied, lambda call: self.callee(call).fn,
+                                               self.namer, lambda: self.ctx.free_name("lax"))
 
     def _activity_flags(self, body):
         """Flags for variables whose activity depends on the path taken.
@@ -1247,6 +1240,6 @@ def transform(tree, ctx):
     """Reverse-mode transformation of normal-form function ``tree``.
 
     ``ctx`` supplies the active parameters, the namer, callee resolution and
-    support names (see ``s2s.transforms.vjp_builder``). Returns a ``ReverseResult``.
+    support names (see ``s2s.transforms.frontend``). Returns a ``ReverseResult``.
     """
     return _Reverse(tree, ctx).run()
