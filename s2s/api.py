@@ -23,6 +23,7 @@ from s2s.core.primitive import abstractify, rules_of, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
 from s2s.numpy.batching import broadcast_batch, loop_call
+from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.runtime import support
 from s2s.trace.record import record
@@ -1043,7 +1044,7 @@ class VmapFunction:
         plan = batch.plan_or_none(fn)
         if plan is None:  # no source to batch (a nested vmap, a C function): once per example
             return self._looped(moved, kw_moved, n, name)
-        params = batch._params(plan.normal)[len(bound):]
+        params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)[len(bound):]
         flat_args = []
         batched = set()
         for i, (value, flags) in enumerate(moved):

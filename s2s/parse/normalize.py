@@ -38,7 +38,7 @@ import copy
 import gast
 
 from s2s.core.errors import UnsupportedSyntaxError
-from s2s.parse import quoting as q
+from s2s.parse import dataflow, quoting as q
 from s2s.parse.resolve import local_names, static_chain
 
 # Support functions that normal form calls by these names (bound by codegen).
@@ -1019,7 +1019,7 @@ def _freeze_if_tests(stmts, namer):
             if isinstance(s, (gast.If, gast.For, gast.While)):
                 setattr(s, field, _freeze_if_tests(getattr(s, field), namer))
         if isinstance(s, gast.If) and isinstance(s.test, gast.Name) and \
-                s.test.id in _assigned_in(s.body + s.orelse):
+                s.test.id in dataflow.assigned_in(s.body + s.orelse):
             frozen = namer.new(s.test.id)
             out.append(gast.copy_location(q.assign(frozen, q.name(s.test.id)), s))
             s.test = q.name(frozen)
@@ -1027,9 +1027,6 @@ def _freeze_if_tests(stmts, namer):
     return out
 
 
-def _assigned_in(stmts):
-    return {n.id for st in stmts for n in gast.walk(st)
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
 def support_names(namer):

@@ -81,3 +81,17 @@ def to_source(node):
 
 def is_atom(node):
     return isinstance(node, (gast.Name, gast.Constant))
+
+
+def index_value(s):
+    """An index usable as a call argument: slices become ``slice(...)`` calls.
+
+    >>> to_source(index_value(parse_expr("x[1:, i]").slice))
+    '(slice(1, None, None), i)'
+    """
+    if isinstance(s, gast.Slice):
+        parts = [p if p is not None else const(None) for p in (s.lower, s.upper, s.step)]
+        return gast.Call(func=name("slice"), args=parts, keywords=[])
+    if isinstance(s, gast.Tuple):
+        return gast.Tuple(elts=[index_value(e) for e in s.elts], ctx=gast.Load())
+    return copy.deepcopy(s)

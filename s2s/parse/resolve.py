@@ -10,18 +10,14 @@ import builtins
 
 import gast
 
+from s2s.parse import dataflow
+
 _MISSING = object()
 
 
 def local_names(fdef):
     """Names local to function ``fdef`` (parameters and every assigned name)."""
-    out = set()
-    args = fdef.args
-    for a in args.posonlyargs + args.args + args.kwonlyargs:
-        out.add(a.id)
-    for a in (args.vararg, args.kwarg):
-        if a is not None:
-            out.add(a.id)
+    out = set(dataflow.parameters(fdef))
     _collect_stores(fdef.body, out)
     return out
 

@@ -20,6 +20,7 @@ import types
 import gast
 
 from s2s.core.errors import S2SError
+from s2s.parse import dataflow
 
 
 class NoSourceError(S2SError):
@@ -44,8 +45,7 @@ class FunctionSource:
 
     @property
     def params(self):
-        args = self.node.args
-        return [a.id for a in args.posonlyargs + args.args]
+        return dataflow.parameters(self.node, varargs=False, keyword_only=False)
 
     @property
     def name(self):

@@ -35,6 +35,7 @@ from s2s.parse import quoting as q
 from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.transforms import batch_support as S
+from s2s.parse import dataflow
 from s2s.transforms.frontend import globals_and_cells, plan_for
 import s2s.numpy as snp
 
@@ -210,13 +211,6 @@ def _broadcast(ctx, node):
     return q.call(ctx.h("broadcast_batch"), [node, ctx.size()])
 
 
-def _index_value(s):
-    if isinstance(s, gast.Slice):
-        parts = [p if p is not None else q.const(None) for p in (s.lower, s.upper, s.step)]
-        return gast.Call(func=q.name("slice"), args=parts, keywords=[])
-    if isinstance(s, gast.Tuple):
-        return gast.Tuple(elts=[_index_value(e) for e in s.elts], ctx=gast.Load())
-    return copy.deepcopy(s)
 
 
 def _is_const_operand(node):
@@ -253,7 +247,7 @@ def _batched_value(ctx, value, node):
     if isinstance(value, gast.Attribute):
         return q.call(ctx.h("batched_attr"), [value.value, q.const(value.attr)])
     if isinstance(value, gast.Subscript):
-        index = _index_value(value.slice)
+        index = q.index_value(value.slice)
         ib = bool(_names(value.slice) & ctx.batched)
         return q.call(ctx.h("getitem"), [value.value, index, q.const(0 if ctx.is_batched(
             value.value) else None), q.const(0 if ib else None)])
@@ -423,7 +417,7 @@ class _Rewriter:
             return [s]
         axes = [q.const(0 if (_names(n) & ctx.batched) else None)
                 for n in (base, target.slice, s.value)]
-        value = q.call(ctx.h("setitem"), [base, _index_value(target.slice), s.value] + axes)
+        value = q.call(ctx.h("setitem"), [base, q.index_value(target.slice), s.value] + axes)
         return [_assign(base.id, value, s)]
 
     def visit_Expr(self, s, under):
@@ -579,9 +573,6 @@ class Built:
 _builds = weakref.WeakKeyDictionary()
 
 
-def _params(fdef):
-    a = fdef.args
-    return [x.id for x in a.posonlyargs + a.args]
 
 
 def build(fn, batched_params):
@@ -608,7 +599,8 @@ def _build(fn, batched_params):
     params = sorted(p for p in batched_params)
     prologue = []
     if ctx.size_name is not None:
-        first = next(p for p in _params(plan.normal) + sorted(batched_params) if p in batched_params)
+        positional = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
+        first = next(p for p in positional + sorted(batched_params) if p in batched_params)
         prologue.append(_assign(ctx.size_name, q.call(ctx.h("leading_size"), [q.name(first)])))
     name = ctx.namer.new(f"{plan.name}_batched")
     fdef = gast.FunctionDef(name=name, args=copy.deepcopy(plan.normal.args), body=prologue + new_body,
@@ -622,7 +614,7 @@ def _build(fn, batched_params):
     fn_obj, text = compile_function(fdef, filename, globals_, cells,
                                     getattr(fn, "__defaults__", None),
                                     getattr(fn, "__kwdefaults__", None), origin=plan.source)
-    return Built(fn_obj, text, out_batched, _params(plan.normal))
+    return Built(fn_obj, text, out_batched, dataflow.parameters(plan.normal, varargs=False, keyword_only=False))
 
 
 # ---------------------------------------------------------------------------
@@ -658,7 +650,7 @@ def batched_callee(fn, axes, kw_batched, kwargs):
         get_source(target)
     except (NoSourceError, OSError, TypeError):
         return None
-    params = _params(plan_for(target).normal)
+    params = dataflow.parameters(plan_for(target).normal, varargs=False, keyword_only=False)
     full_axes = (None,) * len(bound) + tuple(axes)
     names = set()
     for p, ax in zip(params, full_axes):

@@ -15,7 +15,7 @@ functions over the variables it changes, plus one call::
 plain Python when the predicate, condition or loop bounds are concrete, and
 stage ``lax.cond`` / ``lax.while_loop`` when they are staged values. Only the
 variables a branch or loop changes *and* that are read afterwards are carried
-(``s2s.transforms.liveness``). A variable that may be unassigned on entry gets
+(``s2s.parse.dataflow``). A variable that may be unassigned on entry gets
 an ``Undefined`` marker, so reading it where one branch did not assign it gives
 an error naming it and the line. Calls of user functions go through
 ``converted_call``, which converts them the same way when they are called.
@@ -28,8 +28,7 @@ import gast
 
 from s2s.parse import quoting as q
 from s2s.parse.resolve import local_names
-from s2s.transforms import liveness
-from s2s.transforms.reverse import _definitely_assigned, _index_value as index_value
+from s2s.parse import dataflow
 
 
 def _tuple(names, ctx=None):
@@ -87,12 +86,12 @@ class _Control:
         assigned = set(assigned)
         for s in stmts:
             out.extend(self.stmt(s, assigned))
-            assigned |= _definitely_assigned([s], set())
+            assigned |= dataflow.definitely_assigned([s], set())
         return out
 
     def set_scope(self, fdef):
         """The variables of the function being converted (what nested functions may capture)."""
-        self.scope = liveness.writes(fdef.body) | set(self.params)
+        self.scope = dataflow.writes(fdef.body) | set(self.params)
 
     def stmt(self, s, assigned):
         if isinstance(s, gast.If):
@@ -105,7 +104,7 @@ class _Control:
             return [self.convert_def(s)]
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
             t = s.targets[0]
-            value = gast.Call(func=self.op("setitem"), args=[q.name(t.value.id), _index_value(t.slice), s.value],
+            value = gast.Call(func=self.op("setitem"), args=[q.name(t.value.id), q.index_value(t.slice), s.value],
                               keywords=[])
             return [gast.copy_location(q.assign(t.value.id, value), s)]
         self.convert_calls(s)
@@ -130,7 +129,7 @@ class _Control:
         return out
 
     def convert_if(self, s, assigned):
-        changed = liveness.writes(s.body) | liveness.writes(s.orelse)
+        changed = dataflow.writes(s.body) | dataflow.writes(s.orelse)
         outs = sorted(changed & (s._s2s_live_out or set()))
         body = self.block(s.body, assigned)
         orelse = self.block(s.orelse, assigned)
@@ -139,10 +138,10 @@ class _Control:
         true_name = self.namer.new("if_body")
         false_name = self.namer.new("else_body")
         ret = gast.Return(value=_tuple(outs))
-        in_true = _definitely_assigned(s.body, set())
-        in_false = _definitely_assigned(s.orelse, set())
+        in_true = dataflow.definitely_assigned(s.body, set())
+        in_false = dataflow.definitely_assigned(s.orelse, set())
         # A branch takes the outputs it may pass through or reads before assigning.
-        reads_first = liveness.annotate(copy.deepcopy(s.body)) | liveness.annotate(copy.deepcopy(s.orelse))
+        reads_first = dataflow.annotate(copy.deepcopy(s.body)) | dataflow.annotate(copy.deepcopy(s.orelse))
         ins = [n for n in outs if n not in (in_true & in_false) or n in reads_first]
         # A branch that reads a variable before assigning it needs it passed in even when
         # the value it leaves is never read (it would be a local of the branch function).
@@ -167,11 +166,11 @@ class _Control:
         return [gast.copy_location(n, s) for n in new]
 
     def loop_state(self, s, extra=()):
-        changed = liveness.writes(s.body) | set(extra)
-        live_head = liveness.annotate(copy.deepcopy(s.body), s._s2s_live_out or set()) | \
+        changed = dataflow.writes(s.body) | set(extra)
+        live_head = dataflow.annotate(copy.deepcopy(s.body), s._s2s_live_out or set()) | \
             (s._s2s_live_out or set())
         if isinstance(s, gast.While):
-            live_head |= liveness.reads(s.test)
+            live_head |= dataflow.reads(s.test)
         return sorted(changed & live_head)
 
     def split_test(self, s):
@@ -183,9 +182,9 @@ class _Control:
         if not k or len(s.body) <= k:
             return None
         core, tail = s.body[:-k], s.body[-k:]
-        temps = liveness.writes(tail)
+        temps = dataflow.writes(tail)
         after = s._s2s_live_out or set()
-        read_in_core = liveness.annotate(copy.deepcopy(core), set())
+        read_in_core = dataflow.annotate(copy.deepcopy(core), set())
         if temps & (after | read_in_core):
             return None
         return core, tail
@@ -198,10 +197,10 @@ class _Control:
 
     def convert_while_split(self, s, assigned, core, tail):
         after = s._s2s_live_out or set()
-        test_reads = liveness.annotate(tail, liveness.reads(s.test))  # now the test's own
+        test_reads = dataflow.annotate(tail, dataflow.reads(s.test))  # now the test's own
         live_end = after | test_reads
-        live_head = liveness.annotate(copy.deepcopy(core), live_end) | live_end
-        state = sorted(liveness.writes(core) & live_head)
+        live_head = dataflow.annotate(copy.deepcopy(core), live_end) | live_end
+        state = sorted(dataflow.writes(core) & live_head)
         return self.emit_while(s, assigned, state, self.block(tail, assigned),
                                self.block(core, assigned))
 
@@ -248,8 +247,8 @@ class _Control:
 
     def convert_def(self, s):
         inner = copy.deepcopy(s)
-        liveness.annotate(inner.body)
-        params = [a.id for a in inner.args.posonlyargs + inner.args.args + inner.args.kwonlyargs]
+        dataflow.annotate(inner.body)
+        params = dataflow.parameters(inner, varargs=False)
         sub = _Control(self.ctx, params)
         sub.set_scope(inner)
         sub.scope |= self.scope
@@ -283,8 +282,6 @@ def _free_vars(fdef):
     return reads - own
 
 
-def _index_value(s):
-    return index_value(s)
 
 
 def _has_effects(stmts):
@@ -303,8 +300,8 @@ def transform(tree, ctx):
     code uses for a runtime operator) and ``is_user_call(call)``.
     """
     tree = copy.deepcopy(tree)
-    liveness.annotate(tree.body)
-    params = [a.id for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs]
+    dataflow.annotate(tree.body)
+    params = dataflow.parameters(tree, varargs=False)
     params += [a.id for a in (tree.args.vararg, tree.args.kwarg) if a is not None]
     conv = _Control(ctx, params)
     conv.set_scope(tree)

@@ -39,8 +39,9 @@ from s2s.parse.resolve import static_chain
 from s2s.transforms import activity, fwd_support, templates
 from s2s.transforms import frontend as fe
 from s2s.transforms.shapes import ShapeClasses
-from s2s.transforms.reverse import (CalleeKind, _comment, _index_value, _param_names, _PrePass,
-                                    _targets)
+from s2s.parse import dataflow
+from s2s.transforms.frontend import CalleeKind
+from s2s.transforms.reverse import _comment, _PrePass
 
 # Helpers generated tangent code calls, by the names templates use.
 _HELPERS = {
@@ -69,7 +70,7 @@ class _Forward:
     def __init__(self, fdef, ctx):
         self.ctx = ctx
         self.namer = ctx.namer
-        self.params = _param_names(fdef)
+        self.params = dataflow.parameters(fdef)
         self.result = fdef.body[-1].value
         sequences = {st.targets[0].id for st in gast.walk(fdef) if isinstance(st, gast.Assign)
                      and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)

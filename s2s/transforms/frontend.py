@@ -54,6 +54,7 @@ from s2s.core.errors import TransformError
 from s2s.core.primitive import rules_of, ZERO_DERIVATIVE
 from s2s.numpy.twins import is_foreign_numpy, twin_of
 from s2s.parse import quoting as q
+from s2s.parse.dataflow import parameters  # noqa: F401  (part of the front end's API)
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
 from s2s.parse.normalize import (ARRAY_ATTRIBUTES, ARRAY_METHODS, normalize, SUPPORT_CALLS,
@@ -529,21 +530,13 @@ def classify(obj, name, source=None, call=None, slot="vjp"):
     return Callee(CalleeKind.NORULE, fn=obj, name=name, error=error)
 
 
-def parameters(fdef):
-    a = fdef.args
-    names = [x.id for x in a.posonlyargs + a.args]
-    if a.vararg is not None:
-        names.append(a.vararg.id)
-    names += [x.id for x in a.kwonlyargs]
-    if a.kwarg is not None:
-        names.append(a.kwarg.id)
-    return names
 
 
 def bind_call(plan, params, bound_args, call, source):
     """Maps the callee's parameters to call-site atoms (statically)."""
     a = plan.normal.args
-    positional = [x.id for x in a.posonlyargs + a.args if x.id not in getattr(plan, "free", ())]
+    positional = [x for x in parameters(plan.normal, varargs=False, keyword_only=False)
+                  if x not in getattr(plan, "free", ())]
     star = _star_into_varargs(plan, positional, bound_args, call)
     if star is None and (any(isinstance(x, gast.Starred) for x in call.args) or
                          any(k.arg is None for k in call.keywords)):

@@ -34,7 +34,8 @@ from s2s.core.primitive import ZERO_DERIVATIVE
 from s2s.parse import quoting as q
 from s2s.parse.normalize import VARARGS_SHAPE
 from s2s.parse.resolve import local_names
-from s2s.transforms import activity, captures, liveness, templates
+from s2s.parse import dataflow
+from s2s.transforms import activity, captures, templates
 from s2s.transforms.frontend import CalleeKind
 from s2s.transforms.shapes import ShapeClasses
 
@@ -68,14 +69,6 @@ class ReverseResult:
 # Pre-pass: for-each loops become index loops; x[i] = v becomes setitem.
 
 
-def _index_value(s):
-    """An index usable as a call argument: slices become ``slice(...)`` calls."""
-    if isinstance(s, gast.Slice):
-        parts = [p if p is not None else q.const(None) for p in (s.lower, s.upper, s.step)]
-        return gast.Call(func=q.name("slice"), args=parts, keywords=[])
-    if isinstance(s, gast.Tuple):
-        return gast.Tuple(elts=[_index_value(e) for e in s.elts], ctx=gast.Load())
-    return copy.deepcopy(s)
 
 
 def _reads_own_target(s):
@@ -145,7 +138,7 @@ class _PrePass:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
             t = s.targets[0]
             value = gast.Call(func=q.name(self.setitem),
-                              args=[q.name(t.value.id), _index_value(t.slice), s.value], keywords=[])
+                              args=[q.name(t.value.id), q.index_value(t.slice), s.value], keywords=[])
             return [gast.copy_location(q.assign(t.value.id, value), s)]
         return [s]
 
@@ -169,15 +162,6 @@ def _is_range_call(node):
 # Assignment sites and "definitely assigned" analysis.
 
 
-def _targets(stmt):
-    """Names a statement assigns (not looking into nested blocks)."""
-    if isinstance(stmt, gast.Assign):
-        return [n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)]
-    if isinstance(stmt, gast.For):
-        return [stmt.target.id]
-    if isinstance(stmt, gast.FunctionDef):
-        return [stmt.name]
-    return []
 
 
 def _maybe_bound(stmts, bound, out):
@@ -188,28 +172,22 @@ def _maybe_bound(stmts, bound, out):
         if isinstance(s, gast.If):
             bound = _maybe_bound(s.body, bound, out) | _maybe_bound(s.orelse, bound, out)
         elif isinstance(s, (gast.For, gast.While)):
-            inner = bound | _assigned_in(s.body)
+            inner = bound | dataflow.assigned_in(s.body)
             if isinstance(s, gast.For):
                 inner.add(s.target.id)
                 out[id(s)] = set(bound)
             _maybe_bound(s.body, inner, out)
             bound = inner
         else:
-            bound |= set(_targets(s))
+            bound |= set(dataflow.targets(s))
     return bound
 
 
-def _assigned_in(stmts):
-    names = set()
-    for node in gast.walk(gast.Module(body=stmts, type_ignores=[])):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            names.add(node.id)
-    return names
 
 
 def _count_sites(stmts, sites, in_loop, depth=0):
     for s in stmts:
-        for t in _targets(s):
+        for t in dataflow.targets(s):
             sites[t] = sites.get(t, 0) + 1
             if depth > 0:
                 in_loop.add(t)
@@ -229,7 +207,7 @@ class _Reverse:
         self.ctx = ctx
         self.namer = ctx.namer
         self.fdef = fdef
-        self.params = _param_names(fdef)
+        self.params = dataflow.parameters(fdef)
         self.adjoints = {}
         self.records = {}
         self.maybe_vars = set()
@@ -290,7 +268,7 @@ class _Reverse:
             for st in stmts:
                 if isinstance(st, gast.Assign):
                     site_active = self._site_active(st)
-                    for t in _targets(st):
+                    for t in dataflow.targets(st):
                         kinds.setdefault(t, set()).add(site_active)
                 elif isinstance(st, gast.For):
                     kinds.setdefault(st.target.id, set()).add(False)
@@ -321,7 +299,7 @@ class _Reverse:
         """``x_active = True/False`` after a definition of a flagged variable."""
         out = []
         before = self.bound_before.get(id(st), set())
-        for t in _targets(st):
+        for t in dataflow.targets(st):
             if t in self.flags:
                 if t in before:
                     out += self.push([self.flags[t]])
@@ -375,7 +353,7 @@ class _Reverse:
                     name = s.targets[0].id
                     kinds[name] = kinds.get(name, True) and is_array
                 else:
-                    for t in _targets(s):
+                    for t in dataflow.targets(s):
                         kinds[t] = False
                 if isinstance(s, (gast.If, gast.For, gast.While)):
                     visit(s.body)
@@ -399,12 +377,12 @@ class _Reverse:
                 for n in reversed(names)]
 
     def target_in_loop(self, s):
-        return any(t in self.in_loop for t in _targets(s))
+        return any(t in self.in_loop for t in dataflow.targets(s))
 
     def saved_targets(self, s):
         """Targets of ``s`` whose previous value may exist (only those are saved)."""
         before = self.bound_before.get(id(s), set())
-        return [t for t in _targets(s) if t in before]
+        return [t for t in dataflow.targets(s) if t in before]
 
     def fwd_stmt(self, s, depth):
         if isinstance(s, gast.Assign):
@@ -760,7 +738,7 @@ class _Reverse:
             if not keep(value.value):
                 return []
             expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
-                             args=[copy.deepcopy(value.value), _index_value(value.slice), q.name(dans)], keywords=[])
+                             args=[copy.deepcopy(value.value), q.index_value(value.slice), q.name(dans)], keywords=[])
             return [self._contribution(value.value, expr, maybe_none=True)]
         if isinstance(value, (gast.Tuple, gast.List)):
             return self.display_items(value, dans)
@@ -932,7 +910,7 @@ class _Reverse:
             if isinstance(src, gast.Subscript):
                 # W, b = seq[i]: the parts' adjoints go to position i of seq's adjoint.
                 expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
-                                 args=[copy.deepcopy(base), _index_value(src.slice), expr], keywords=[])
+                                 args=[copy.deepcopy(base), q.index_value(src.slice), expr], keywords=[])
             code += self.accumulate(base, expr, state, maybe_none=True)
         for n in names:
             if self.overwritten(n) and state.get(n, ZERO) != ZERO:
@@ -1050,7 +1028,7 @@ class _Reverse:
                 return []  # a block left with only comments is empty
             return out
 
-        liveness.annotate(reverse, returned)
+        dataflow.annotate(reverse, returned)
         return prune(reverse)
 
     def defined_names(self):
@@ -1115,7 +1093,7 @@ class _Reverse:
         maybe_unbound = _maybe_unbound_reads(forward, set(self.params), {self.stack_name()} if self.stack else set())
         for n in sorted(maybe_unbound - {self.stack}):
             out.append(q.assign(n, q.const(None)))
-        assigned = _definitely_assigned(forward, set(self.params))
+        assigned = dataflow.definitely_assigned(forward, set(self.params))
         self.tape_inits = [q.assign(t, q.const(None)) for t in tape
                            if t not in assigned and t not in maybe_unbound and t != self.stack]
         return out
@@ -1184,25 +1162,12 @@ def _reads_into(node, assigned, out):
             out.add(n.id)
 
 
-def _param_names(fdef):
-    a = fdef.args
-    names = [x.id for x in a.posonlyargs + a.args + a.kwonlyargs]
-    names += [x.id for x in (a.vararg, a.kwarg) if x is not None]
-    return names
 
 
 def _comment(text):
     return gast.Expr(value=q.const("__s2s_comment__ " + text))
 
 
-def _definitely_assigned(stmts, assigned):
-    assigned = set(assigned)
-    for s in stmts:
-        for t in _targets(s):
-            assigned.add(t)
-        if isinstance(s, gast.If):
-            assigned |= _definitely_assigned(s.body, assigned) & _definitely_assigned(s.orelse, assigned)
-    return assigned
 
 
 def _maybe_unbound_reads(stmts, assigned, ignore):
@@ -1218,7 +1183,7 @@ def _maybe_unbound_reads(stmts, assigned, ignore):
                 for a in s.value.args:
                     if isinstance(a, gast.Name) and a.id not in da:
                         out.add(a.id)
-            for t in _targets(s):
+            for t in dataflow.targets(s):
                 if not isinstance(s, gast.For):
                     da.add(t)
             if isinstance(s, gast.If):
