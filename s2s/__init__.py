@@ -49,3 +49,17 @@ from s2s.scipy import batch_rules as _scipy_batch_rules  # noqa: F401,E402
 from s2s.transforms import batch_support as _batch_support  # noqa: F401,E402  (operator rules)
 
 __version__ = "0.1.0"
+
+# Public namespace (see s2s.core.public): import s2s makes the user-level packages
+# reachable (s2s.random.PRNGKey after `import s2s`, as in JAX).
+from s2s import nn, random  # noqa: F401,E402
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+__all__ = [
+    "Array", "ShardedArray", "config", "debug", "default_backend", "device_count", "device_put",
+    "devices", "disable_jit", "distributed", "dtypes", "errors", "grad", "jit", "jvp",
+    "jvp_source", "lax", "linearize", "local_device_count", "local_devices", "make_mesh", "nn",
+    "numpy", "process_count", "process_index", "random", "scipy", "sharding", "source",
+    "tree_util", "value_and_grad", "vjp", "vmap",
+]
+_public_namespace(globals())

@@ -31,3 +31,9 @@ def print(fmt, *args, **kwargs):  # noqa: A001 (the JAX name)
 def callback(fn, *args):
     """Calls ``fn(*args)`` on the host with the runtime values, even under jit."""
     lax.debug_callback(fn, *args)
+
+__all__ = ["callback", "print"]
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

@@ -7,3 +7,7 @@ False
 from s2s.xla.distributed import initialize, is_initialized, shutdown  # noqa: F401
 
 __all__ = ["initialize", "is_initialized", "shutdown"]
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

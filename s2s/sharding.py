@@ -15,3 +15,7 @@ from s2s.xla.spmd import Shard, ShardedArray  # noqa: F401
 
 __all__ = ["P", "GSPMDSharding", "Mesh", "NamedSharding", "PartitionSpec", "Sharding", "Shard",
            "ShardedArray", "make_mesh"]
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

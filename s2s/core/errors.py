@@ -49,3 +49,6 @@ class LoweringError(S2SError):
 
 class UnexpectedTracerError(S2SError, RuntimeError):
     """A staged value was used after the ``jit`` that made it finished staging (it leaked)."""
+
+__all__ = [name for name, value in dict(globals()).items()
+           if isinstance(value, type) and issubclass(value, Exception)]

@@ -273,3 +273,7 @@ def tree_reduce(function, tree, initializer=None, is_leaf=None):
 def tree_all(tree):
     """True when every leaf is truthy."""
     return all(tree_leaves(tree))
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

@@ -33,3 +33,8 @@ from s2s.lax import linalg  # noqa: E402,F401
 
 _register_namespace("lax", _sys.modules[__name__])
 _register_namespace("lax", linalg, "linalg.")
+
+from s2s.core.public import public_names as _public_names, public_namespace as _public_namespace  # noqa: E402
+
+__all__ = _public_names(globals(), modules=["linalg"])
+_public_namespace(globals())

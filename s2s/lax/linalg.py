@@ -689,3 +689,9 @@ for _f, _p in ((cholesky, cholesky_p), (triangular_solve, triangular_solve_p), (
     _f.primitive = _p
 del _f, _p
 svd.unpacks_single_result = True  # compute_uv=False gives the array of singular values
+
+__all__ = sorted(public)
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

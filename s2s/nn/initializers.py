@@ -256,3 +256,7 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=None):
         perm.insert(axis, len(rest))
         return lax.mul(onp.asarray(scale, dt), lax.transpose(q, permutation=tuple(perm)))
     return init
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

@@ -34,3 +34,8 @@ from s2s.core.primitive import register_namespace as _register_namespace  # noqa
 
 _register_namespace("np", _sys.modules[__name__])
 _register_namespace("np", linalg, "linalg.")
+
+from s2s.core.public import public_names as _public_names, public_namespace as _public_namespace  # noqa: E402
+
+__all__ = _public_names(globals(), modules=["linalg"])
+_public_namespace(globals())

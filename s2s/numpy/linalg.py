@@ -901,3 +901,7 @@ def vecdot(x1, x2, /, *, axis=-1):
     x1, x2 = I.broadcast_arrays("vecdot", x1, x2)
     ax = I.one_axis("vecdot", axis, I.ndim(x1))
     return lax.reduce_sum(lax.mul(I.conj(x1), x2), axes=(ax,))
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

@@ -565,3 +565,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True):
                     limit_indices=tuple(k if i == axis else d for i, d in enumerate(lshape)))
     perm = (axis,) + tuple(i for i in range(len(lshape)) if i != axis)
     return lax.reshape(lax.transpose(top, permutation=perm), new_sizes=shape)
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

@@ -10,3 +10,9 @@ array(0.5, dtype=float32)
 """
 from s2s.scipy import special  # noqa: F401
 from s2s.scipy import stats  # noqa: F401
+
+__all__ = ["special", "stats"]
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

@@ -461,3 +461,7 @@ def betaln(a, b):
     safe_large = h.where(lax.lt(large, 8), 8, large)
     asymptotic = lax.add(lax.lgamma(small), _log_gamma_difference(small, safe_large))
     return h.where(lax.lt(large, 8), direct, asymptotic)
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

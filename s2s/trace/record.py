@@ -84,7 +84,7 @@ def _wrappers():
 def _wrappers_of(count):  # the scan is cached until another namespace registers
     table = {}
     for prefix, sub, module in namespaces():
-        for name in dir(module):
+        for name in sorted(vars(module)):  # vars: dir() of a public module lists only __all__
             fn = getattr(module, name)
             prim = getattr(fn, "primitive", None)
             if prim is not None and prim not in table:

@@ -106,3 +106,7 @@ def isf(q, loc=0, scale=1):
     """
     q, loc, scale = h.promote_inexact("norm.isf", q, loc, scale)
     return lax.add(lax.mul(lax.neg(special.ndtri(q)), scale), loc)
+
+from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
+
+_public_namespace(globals())

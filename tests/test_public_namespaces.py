@@ -1,0 +1,53 @@
+"""Public namespaces: reachable after ``import s2s``, with ``__all__``, and no helpers in ``dir()``."""
+import importlib
+import types
+
+import pytest
+
+import s2s
+
+PUBLIC = ["s2s", "s2s.numpy", "s2s.numpy.linalg", "s2s.lax", "s2s.lax.linalg", "s2s.random",
+          "s2s.nn", "s2s.nn.initializers", "s2s.scipy", "s2s.scipy.special", "s2s.scipy.stats",
+          "s2s.scipy.stats.norm", "s2s.tree_util", "s2s.errors", "s2s.debug", "s2s.sharding",
+          "s2s.distributed"]
+
+# Names modules import to do their work; a user must not see them in dir().
+HELPERS = {"onp", "np", "math", "h", "fops", "Tracer", "functools", "collections", "itertools",
+           "operator", "gast", "ml_dtypes", "abstractify"}
+
+
+def _reach(name):
+    """The module ``name`` as attributes from ``s2s`` (no import of its own)."""
+    obj = s2s
+    for part in name.split(".")[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_reachable_after_import_s2s(name):
+    assert _reach(name) is importlib.import_module(name)
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_all_lists_what_the_module_has(name):
+    module = importlib.import_module(name)
+    assert hasattr(module, "__all__"), f"{name} has no __all__"
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ names what it lacks: {missing}"
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_no_helpers_in_dir(name):
+    module = importlib.import_module(name)
+    listed = set(dir(module))
+    leaked = sorted(listed & HELPERS - set(module.__all__))
+    modules = sorted(n for n in listed - set(module.__all__)
+                     if isinstance(getattr(module, n, None), types.ModuleType))
+    assert not leaked and not modules, f"dir({name}) shows helpers {leaked} and modules {modules}"
+
+
+def test_dir_shows_the_public_api():
+    assert {"jit", "grad", "vmap", "jvp", "random", "numpy"} <= set(dir(s2s))
+    assert {"core", "api", "transforms", "runtime"}.isdisjoint(dir(s2s))
+    assert "PRNGKey" in dir(s2s.random) and "onp" not in dir(s2s.random)
