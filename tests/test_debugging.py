@@ -178,3 +178,12 @@ def test_default_excepthook_prints_generated_lines(tmp_path):
     assert lines[at + 1].strip() == "y = x.reshape((3, 5))"
     assert lines[at + 2].startswith('  File "<s2s grad_loss [x] of')
     assert "reshape" in lines[at + 3]  # the generated line, printed by the default hook
+
+
+def test_filtering_twice_and_vjp():
+    with pytest.raises(ValueError) as info:
+        s2s.vjp(_bad_reshape, np.ones(6, np.float32))
+    origins.filter_traceback(info.value)  # as a transformation around another would
+    frames = _frames(info.value)
+    assert [f[1] for f in frames if f[0] == __file__].count(_BAD_LINE) == 1, frames
+    assert "generated for vjp(_bad_reshape)" in "\n".join(info.value.__notes__)

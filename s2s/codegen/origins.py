@@ -199,6 +199,7 @@ class _AtUserLine(Exception):
 
 
 _STAND_INS = {}
+_STAND_IN = "s2s stand-in frame"
 
 
 def _user_frame(filename, line, name):
@@ -216,7 +217,7 @@ def _user_frame(filename, line, name):
         code = code.replace(co_name=name)
         _STAND_INS[key] = code
     try:
-        exec(code, {"_AtUserLine": _AtUserLine, "__name__": "s2s stand-in"})
+        exec(code, {"_AtUserLine": _AtUserLine, "__name__": _STAND_IN})
     except _AtUserLine as e:
         return e.__traceback__.tb_next
     raise AssertionError("unreachable: the stand-in code always raises")
@@ -240,6 +241,8 @@ def filter_traceback(exc):
     innermost = gen_positions[-1]
     kept = []  # (frame, lasti, lineno) outer first
     for i, t in enumerate(frames):
+        if t.tb_frame.f_globals.get("__name__") == _STAND_IN:
+            continue  # filtered before (a transformation inside another): made again below
         entry = _REGISTRY.get(t.tb_frame.f_code.co_filename)
         if entry is not None:
             where = entry.user_line(t.tb_lineno)
