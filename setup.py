@@ -26,5 +26,8 @@ setup(
     extras_require={
         "test": ["pytest==9.0.3", "pytest-xdist==3.8.0", "hypothesis==6.155.2"],
         "compare": [f"jax=={JAXLIB}", "autograd==1.9.1", "opt_einsum==3.4.0"],
+        # NVIDIA GPUs: the CUDA PJRT plugin (and its CUDA libraries) at jaxlib's version;
+        # s2s loads its library itself and never imports the plugin's (jax-importing) modules.
+        "cuda12": [f"jax-cuda12-plugin[with-cuda]=={JAXLIB}", f"jax-cuda12-pjrt=={JAXLIB}"],
     },
 )

@@ -20,6 +20,16 @@ def _env_flag(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_int(name, default=0):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
 class Config:
     """Holds the global options; change them with ``config.update(name, value)``."""
 
@@ -29,6 +39,9 @@ class Config:
         "disable_jit": lambda: _env_flag("S2S_DISABLE_JIT"),
         "dump_source": lambda: os.environ.get("S2S_DUMP_SOURCE") or None,
         "traceback_filtering": lambda: _env_flag("S2S_TRACEBACK_FILTERING", True),
+        # Read once, when the first computation makes the PJRT client (s2s/xla).
+        "num_cpu_devices": lambda: _env_int("S2S_NUM_CPU_DEVICES"),
+        "platform": lambda: os.environ.get("S2S_PLATFORM", "").strip().lower(),
     }
 
     def __init__(self):

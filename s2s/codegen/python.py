@@ -24,7 +24,9 @@ import gast
 from s2s.codegen.origins import generated_frames, install_excepthook, register
 
 COMMENT_MARKER = "__s2s_comment__ "
-_COMMENT_LINE = re.compile(r"^(\s*)((?:'|\")" + re.escape(COMMENT_MARKER) + r".*(?:'|\"))\s*$")
+# A comment first in a function body is unparsed as a docstring (triple quotes).
+_COMMENT_LINE = re.compile(r"^(\s*)((?:\"\"\"|'|\")" + re.escape(COMMENT_MARKER)
+                           + r".*(?:\"\"\"|'|\"))\s*$")
 
 
 def _map_lines(gast_stmts, ast_stmts, out, offset, current):
