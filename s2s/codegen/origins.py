@@ -271,12 +271,12 @@ def _through_generated(exc, seen=None):
     return _through_generated(exc.__cause__, seen) or _through_generated(exc.__context__, seen)
 
 
-def _excepthook(exc_type, exc, tb, _previous=sys.excepthook):
+def _excepthook(exc_type, exc, tb):
     """Prints with ``traceback`` (which reads ``linecache``) when generated code is involved."""
     if exc is not None and _through_generated(exc):
         traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
         return
-    _previous(exc_type, exc, tb)
+    sys.__excepthook__(exc_type, exc, tb)
 
 
 def install_excepthook():
