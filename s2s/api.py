@@ -993,7 +993,10 @@ class VmapFunction:
         return self._last.text
 
     def __call__(self, *args, **kwargs):
-        return self._call(args, kwargs)
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, "vmap", self._fun)
 
     def _target(self):
         from s2s.parse.source import unwrap

@@ -187,3 +187,16 @@ def test_filtering_twice_and_vjp():
     frames = _frames(info.value)
     assert [f[1] for f in frames if f[0] == __file__].count(_BAD_LINE) == 1, frames
     assert "generated for vjp(_bad_reshape)" in "\n".join(info.value.__notes__)
+
+
+@pytest.mark.parametrize("transform", ["jvp", "vmap"])
+def test_forward_and_batched_errors_lead_with_the_users_line(transform):
+    x = np.ones(6, np.float32)
+    with pytest.raises((ValueError, s2s.errors.ShapeError)) as info:
+        if transform == "jvp":
+            s2s.jvp(_bad_reshape, (x,), (x,))
+        else:
+            s2s.vmap(_bad_reshape)(np.ones((2, 6), np.float32))
+    frames = _frames(info.value)
+    assert [f[1] for f in frames if f[0] == __file__].count(_BAD_LINE) == 1, frames
+    assert f"generated for {transform}(_bad_reshape)" in "\n".join(info.value.__notes__)
