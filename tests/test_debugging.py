@@ -200,3 +200,11 @@ def test_forward_and_batched_errors_lead_with_the_users_line(transform):
     frames = _frames(info.value)
     assert [f[1] for f in frames if f[0] == __file__].count(_BAD_LINE) == 1, frames
     assert f"generated for {transform}(_bad_reshape)" in "\n".join(info.value.__notes__)
+
+
+def test_forget_drops_a_registration():
+    entry = origins.register("<s2s forget_me>", "def forget_me():\n    pass\n", "forget_me")
+    assert origins.lookup(entry.filename) is entry
+    origins.forget(entry.filename)
+    assert origins.lookup(entry.filename) is None
+    assert "<s2s forget_me>" not in __import__("linecache").cache

@@ -36,38 +36,39 @@ import types
 
 from s2s.config import config
 
-__all__ = ["Generated", "register", "lookup", "generated_frames", "generated_count",
+__all__ = ["Generated", "register", "forget", "lookup", "generated_frames", "generated_count",
            "generated_since", "filter_traceback", "dump_file_name"]
 
 
 class Generated:
     """One generated function: its source text and the map back to the user's lines.
 
-    ``lines`` maps a line of ``text`` to a line of ``origin`` (a
+    ``lines`` maps a line of ``text`` to a line of ``origin`` (the user's
     ``FunctionSource``) relative to that function's own text.
     """
 
-    __slots__ = ("label", "filename", "name", "text", "origin", "lines")
+    __slots__ = ("label", "filename", "name", "text", "user_file", "line_offset", "user_lines",
+                 "lines")
 
     def __init__(self, label, filename, name, text, origin=None, lines=None):
         self.label = label
         self.filename = filename
         self.name = name
         self.text = text
-        self.origin = origin
+        # What the map needs of ``origin``, not the object: it holds the user's function.
+        self.user_file = origin.filename if origin is not None else None
+        self.line_offset = origin.line_offset if origin is not None else 0
+        self.user_lines = origin.source_lines if origin is not None else []
         self.lines = lines or {}
 
     def user_line(self, lineno):
         """``(filename, line, text)`` of the user's line that generated line ``lineno`` came
         from, or None where none is known."""
-        if self.origin is None:
-            return None
         line = self.lines.get(lineno)
-        if line is None:
+        if line is None or self.user_file is None:
             return None
-        src = self.origin
-        text = src.source_lines[line - 1].strip() if 0 < line <= len(src.source_lines) else ""
-        return src.filename, line + src.line_offset, text
+        text = self.user_lines[line - 1].strip() if 0 < line <= len(self.user_lines) else ""
+        return self.user_file, line + self.line_offset, text
 
     def numbered(self, marks=()):
         """The generated function with the line numbers its frames report.
@@ -118,6 +119,15 @@ def register(label, text, name, origin=None, lines=None):
         _REGISTRY[label] = entry
         linecache.cache[label] = linecache.cache[filename]
     return entry
+
+
+def forget(filename):
+    """Drops what ``register`` kept for ``filename`` (when its last function is collected)."""
+    entry = _REGISTRY.pop(filename, None)
+    if entry is not None:
+        _REGISTRY.pop(entry.label, None)
+        linecache.cache.pop(entry.label, None)
+    linecache.cache.pop(filename, None)
 
 
 def lookup(filename):
