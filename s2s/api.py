@@ -841,13 +841,19 @@ def vjp(fun, *primals, has_aux=False):
                         f"takes {len(params)} positional parameters")
     primals = [_grad_input(p) for p in primals]
     build = vjp_builder.build_vjp(fn, tuple(params))
-    out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    try:
+        out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    except Exception as e:
+        raise _with_user_location(e, "vjp", fun)
     if has_aux:
         out, aux = out
 
     def vjp_fn(cotangent):
         ct = (cotangent, None) if has_aux else cotangent
-        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        try:
+            adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        except Exception as e:
+            raise _with_user_location(e, "vjp", fun)
         if len(params) == 1:
             adj = (adj,)
         elif adj is None:
@@ -987,7 +993,10 @@ class VmapFunction:
         return self._last.text
 
     def __call__(self, *args, **kwargs):
-        return self._call(args, kwargs)
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, "vmap", self._fun)
 
     def _target(self):
         from s2s.parse.source import unwrap
