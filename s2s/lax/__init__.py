@@ -1,8 +1,8 @@
 """``s2s.lax``: primitives that map one-to-one onto StableHLO ops.
 
 Each primitive carries a rule table (see ``s2s.lax.core``); the functions here
-are their thin public wrappers: array operands positional, static parameters
-keyword-only.
+are their thin public wrappers, with ``jax.lax``'s signatures (static parameters
+positionally or by keyword).
 
 >>> from s2s import lax
 >>> lax.tanh(0.0)
