@@ -104,6 +104,20 @@ def test_positional_static_parameters_under_grad_and_jit():
     x = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
     expected = np.zeros_like(x)
     expected[1:3] = 2 * x[1:3]
-    np.testing.assert_allclose(s2s.grad(f)(x, np.int32(1)), expected, rtol=1e-6)
-    np.testing.assert_allclose(s2s.jit(s2s.grad(f))(x, np.int32(1)), expected, rtol=1e-6)
-    np.testing.assert_allclose(s2s.jit(f)(x, np.int32(1)), f(x, np.int32(1)), rtol=1e-6)
+    for i in (1, -3):  # -3 counts from the end: row 1, as in jax.lax
+        np.testing.assert_allclose(s2s.grad(f)(x, np.int32(i)), expected, rtol=1e-6)
+        np.testing.assert_allclose(s2s.jit(s2s.grad(f))(x, np.int32(i)), expected, rtol=1e-6)
+        np.testing.assert_allclose(s2s.jit(f)(x, np.int32(i)), f(x, np.int32(1)), rtol=1e-6)
+
+
+def test_negative_starts_clamp_when_not_allowed_under_grad():
+    def f(x, i):
+        y = lax.dynamic_slice(x, (i,), (2,), allow_negative_indices=False)
+        z = lax.dynamic_update_slice(x, y * y, (i,), allow_negative_indices=False)
+        return lax.reduce_sum(lax.mul(z, x), (0,))
+
+    x = np.arange(1.0, 6.0, dtype=np.float32)
+    # i = -1 clamps to 0: z = [x0^2, x1^2, x2, x3, x4]; f = x0^3 + x1^3 + x2^2 + x3^2 + x4^2
+    expected = np.array([3 * x[0] ** 2, 3 * x[1] ** 2, 2 * x[2], 2 * x[3], 2 * x[4]])
+    np.testing.assert_allclose(s2s.grad(f)(x, np.int32(-1)), expected, rtol=1e-6)
+    np.testing.assert_allclose(s2s.jit(s2s.grad(f))(x, np.int32(-1)), expected, rtol=1e-6)

@@ -317,6 +317,11 @@ def test_slice(case):
 # dynamic_slice, dynamic_update_slice.
 
 
+def _wrap(i, d):
+    """JAX's allow_negative_indices: a negative start counts from the end."""
+    return i + d if i < 0 else i
+
+
 def _clamp(i, lo, hi):
     return lo if i < lo else hi if i > hi else i
 
@@ -331,7 +336,7 @@ def test_dynamic_slice(case):
     sizes = tuple(int(rng.integers(0, d + 1)) for d in shape)
     lo = 0 if case["index_dtype"] == np.uint32 else -3
     idx = [np.asarray(rng.integers(lo, d + 3), case["index_dtype"]) for d in shape]
-    starts = [_clamp(int(i), 0, d - s) for i, d, s in zip(idx, shape, sizes)]
+    starts = [_clamp(_wrap(int(i), d), 0, d - s) for i, d, s in zip(idx, shape, sizes)]
     ref = x[tuple(slice(s, s + n) for s, n in zip(starts, sizes))]
     check(lax.dynamic_slice, [x, idx], ref, slice_sizes=sizes)
 
@@ -361,7 +366,8 @@ def test_dynamic_update_slice(case):
     idx = [np.asarray(rng.integers(-3, d + 3), case["index_dtype"]) for d in shape]
     ref = x.copy()
     for u in np.ndindex(ushape):
-        ref[tuple(_clamp(int(i), 0, d - n) + k for i, d, n, k in zip(idx, shape, ushape, u))] = update[u]
+        ref[tuple(_clamp(_wrap(int(i), d), 0, d - n) + k
+                  for i, d, n, k in zip(idx, shape, ushape, u))] = update[u]
     check(lax.dynamic_update_slice, [x, update, idx], ref)
     assert not np.shares_memory(lax.dynamic_update_slice(x, update, idx), x)
 
@@ -618,7 +624,7 @@ def test_structural_x64(x64):
     check(lax.transpose, [x], x.T, permutation=(1, 0))
     check(lax.pad, [x, 0.5], _ref_pad(x, 0.5, [(1, 0, 1), (0, -1, 0)]),
           padding_config=[(1, 0, 1), (0, -1, 0)])
-    check(lax.dynamic_slice, [x, (np.int64(2), np.int64(-1))], x[1:3, 0:2], slice_sizes=(2, 2))
+    check(lax.dynamic_slice, [x, (np.int64(2), np.int64(-1))], x[1:3, 2:4], slice_sizes=(2, 2))
     check(lax.concatenate, [x, x], np.concatenate([x, x], 1), dimension=1)
     dn = GATHERS["rows"][2]
     idx = np.array([[2], [0], [9]], np.int64)
@@ -787,12 +793,17 @@ def test_against_jax():
     x = rng.standard_normal((4, 6)).astype(np.float32)
     jnp = jax.numpy
     for start in [(0, 0), (3, 5), (-2, 1), (9, -9)]:
-        ours = lax.dynamic_slice(x, [np.int32(s) for s in start], (2, 3))
+        ours = lax.dynamic_slice(x, [np.int32(s) for s in start], (2, 3),
+                                 allow_negative_indices=False)
         jstart = [jnp.asarray(s, jnp.int32) for s in start]  # run-time values: XLA clamps
+        wrapped = lax.dynamic_slice(x, [np.int32(s) for s in start], (2, 3))
+        np.testing.assert_array_equal(wrapped, np.asarray(jlax.dynamic_slice(x, jstart, (2, 3))),
+                                      err_msg=f"dynamic_slice {start}, negative starts wrap")
         theirs = np.asarray(jlax.dynamic_slice(x, jstart, (2, 3),
                                                allow_negative_indices=False))
         np.testing.assert_array_equal(ours, theirs, err_msg=f"dynamic_slice {start}")
-        ours = lax.dynamic_update_slice(x, np.ones((2, 3), np.float32), [np.int32(s) for s in start])
+        ours = lax.dynamic_update_slice(x, np.ones((2, 3), np.float32), [np.int32(s) for s in start],
+                                        allow_negative_indices=False)
         theirs = np.asarray(jlax.dynamic_update_slice(x, np.ones((2, 3), np.float32),
                                                       jstart,
                                                       allow_negative_indices=False))

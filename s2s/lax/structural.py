@@ -35,6 +35,8 @@ from s2s import dtypes
 from s2s.codegen import stablehlo as _hlo
 from s2s.errors import DtypeError, ShapeError
 from s2s.lax.core import Primitive, ShapedArray, abstractify
+from s2s.lax import elementwise as _ew
+from s2s.lax.core import Tracer
 from s2s.lax.elementwise import _compare_type
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 
@@ -1309,30 +1311,54 @@ def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001 (j
                                  else _int_tuple("slice", "strides", strides)))
 
 
-def dynamic_slice(operand, start_indices, slice_sizes):
-    """The slice of ``slice_sizes`` at run-time ``start_indices`` (clamped into range).
+def _wrap_negative(operand, indices, allow_negative_indices):
+    """JAX's ``allow_negative_indices``: a negative start counts from the end of its dimension."""
+    shape = abstractify(operand).shape
+    if not allow_negative_indices or len(indices) != len(shape):
+        return indices  # (a count mismatch is reported by the primitive's check)
+    out = []
+    for i, d in zip(indices, shape):
+        if isinstance(i, Tracer):
+            out.append(select_n(_ew.public["lt"](i, 0), i, _ew.public["add"](i, d)))
+        else:
+            v = np.asarray(i)
+            negative = v.ndim == 0 and v.dtype.kind in "iu" and v < 0
+            out.append(np.asarray(v + d, v.dtype) if negative else i)
+    return tuple(out)
 
-    ``start_indices`` is a sequence of scalars (or a 1-d array), one per dimension.
+
+def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    """The slice of ``slice_sizes`` at run-time ``start_indices``.
+
+    ``start_indices`` is a sequence of scalars (or a 1-d array), one per dimension. As
+    in JAX, a negative start counts from the end (unless ``allow_negative_indices`` is
+    false), then starts are clamped so that the slice fits.
 
     >>> from s2s import lax
     >>> import numpy as np
     >>> lax.dynamic_slice(np.arange(5), (4,), (2,))
     array([3, 4], dtype=int32)
+    >>> lax.dynamic_slice(np.arange(5), (-2,), (2,))
+    array([3, 4], dtype=int32)
     """
-    return dynamic_slice_p.bind(operand, *_index_operands(start_indices),
+    starts = _wrap_negative(operand, _index_operands(start_indices), allow_negative_indices)
+    return dynamic_slice_p.bind(operand, *starts,
                                 slice_sizes=_int_tuple("dynamic_slice", "slice_sizes", slice_sizes))
 
 
-def dynamic_update_slice(operand, update, start_indices):
-    """``operand`` with ``update`` written at run-time ``start_indices`` (clamped into range).
+def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
+    """``operand`` with ``update`` written at run-time ``start_indices``.
+
+    Negative starts count from the end (as in JAX, unless ``allow_negative_indices`` is
+    false), then starts are clamped so that the update fits.
 
     >>> from s2s import lax
     >>> import numpy as np
     >>> lax.dynamic_update_slice(np.zeros(4, "int32"), np.array([7, 8]), (1,))
     array([0, 7, 8, 0], dtype=int32)
     """
-    return dynamic_update_slice_p.bind(operand, update,
-                                       *_index_operands(start_indices))
+    starts = _wrap_negative(operand, _index_operands(start_indices), allow_negative_indices)
+    return dynamic_update_slice_p.bind(operand, update, *starts)
 
 
 def select_n(which, *cases):

@@ -558,19 +558,22 @@ def slice_transpose(g, x, start_indices, limit_indices, strides=None):
     return lax.pad(g, 0, padding_config=config)
 
 
-def dynamic_slice_transpose(g, x, start_indices):
+def dynamic_slice_transpose(g, x, start_indices, allow_negative_indices=True):
     """Adjoint of ``dynamic_slice``: ``g`` written into zeros shaped like ``x``."""
-    return lax.dynamic_update_slice(zeros_like(x, dtype_of(g)), g, start_indices)
+    return lax.dynamic_update_slice(zeros_like(x, dtype_of(g)), g, start_indices,
+                                    allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_slice_like(h, g, start_indices):
+def dynamic_slice_like(h, g, start_indices, allow_negative_indices=True):
     """``h`` sliced at ``start_indices`` to ``g``'s shape (transpose of ``dynamic_slice_transpose``)."""
-    return lax.dynamic_slice(h, start_indices, shape_of(g))
+    return lax.dynamic_slice(h, start_indices, shape_of(g),
+                             allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_update_slice_operand_grad(g, update, start_indices):
+def dynamic_update_slice_operand_grad(g, update, start_indices, allow_negative_indices=True):
     """Adjoint of ``dynamic_update_slice`` for the operand: ``g`` with the window zeroed."""
-    return lax.dynamic_update_slice(g, zeros_like(update, dtype_of(g)), start_indices)
+    return lax.dynamic_update_slice(g, zeros_like(update, dtype_of(g)), start_indices,
+                                    allow_negative_indices=allow_negative_indices)
 
 
 def select_n_part(g, which, index, more=()):

@@ -341,14 +341,17 @@ def _slice(ans, operand, start_indices, limit_indices, strides=None):
 
 
 @def_vjp(lax.dynamic_slice)
-def _dynamic_slice(ans, operand, start_indices, slice_sizes):
-    d[operand] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], operand, start_indices)
+def _dynamic_slice(ans, operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    d[operand] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], operand, start_indices,
+                                                         allow_negative_indices)
 
 
 @def_vjp(lax.dynamic_update_slice)
-def _dynamic_update_slice(ans, operand, update, start_indices):
-    d[operand] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices)
-    d[update] = lax.vjp_helpers.dynamic_slice_like(d[ans], update, start_indices)
+def _dynamic_update_slice(ans, operand, update, start_indices, *, allow_negative_indices=True):
+    d[operand] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices,
+                                                                   allow_negative_indices)
+    d[update] = lax.vjp_helpers.dynamic_slice_like(d[ans], update, start_indices,
+                                                   allow_negative_indices)
 
 
 @def_vjp(lax.select_n)
@@ -635,18 +638,19 @@ def _slice_transpose(ans, g, x, start_indices, limit_indices, strides=None):
 
 
 @def_vjp(H.dynamic_slice_transpose)
-def _dynamic_slice_transpose(ans, g, x, start_indices):
-    d[g] = lax.vjp_helpers.dynamic_slice_like(d[ans], g, start_indices)
+def _dynamic_slice_transpose(ans, g, x, start_indices, allow_negative_indices=True):
+    d[g] = lax.vjp_helpers.dynamic_slice_like(d[ans], g, start_indices, allow_negative_indices)
 
 
 @def_vjp(H.dynamic_slice_like)
-def _dynamic_slice_like(ans, h, g, start_indices):
-    d[h] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], h, start_indices)
+def _dynamic_slice_like(ans, h, g, start_indices, allow_negative_indices=True):
+    d[h] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], h, start_indices, allow_negative_indices)
 
 
 @def_vjp(H.dynamic_update_slice_operand_grad)
-def _dynamic_update_slice_operand_grad(ans, g, update, start_indices):
-    d[g] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices)
+def _dynamic_update_slice_operand_grad(ans, g, update, start_indices, allow_negative_indices=True):
+    d[g] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices,
+                                                             allow_negative_indices)
 
 
 @def_vjp(H.select_n_part)
