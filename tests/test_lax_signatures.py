@@ -121,3 +121,67 @@ def test_negative_starts_clamp_when_not_allowed_under_grad():
     expected = np.array([3 * x[0] ** 2, 3 * x[1] ** 2, 2 * x[2], 2 * x[3], 2 * x[4]])
     np.testing.assert_allclose(s2s.grad(f)(x, np.int32(-1)), expected, rtol=1e-6)
     np.testing.assert_allclose(s2s.jit(s2s.grad(f))(x, np.int32(-1)), expected, rtol=1e-6)
+
+
+def test_in_dim_helpers_match_jax():
+    jax = pytest.importorskip("jax")
+    jlax = jax.lax
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    u = np.full((2, 1, 4), -1.0, np.float32)
+    cases = [
+        ("slice_in_dim", (x, 1, None), {"axis": 2}), ("slice_in_dim", (x, -3, -1, 2, 2), {}),
+        ("index_in_dim", (x, -1), {"axis": 1, "keepdims": False}), ("index_in_dim", (x, 0), {}),
+        ("dynamic_slice_in_dim", (x, np.int32(-2), 2, 2), {}),
+        ("dynamic_slice_in_dim", (x, np.int32(5), 2, 2), {"allow_negative_indices": False}),
+        ("dynamic_index_in_dim", (x, np.int32(2), 1), {"keepdims": False}),
+        ("dynamic_update_slice_in_dim", (x, u, np.int32(-1), 1), {}),
+        ("dynamic_update_index_in_dim", (x, u[:, 0], np.int32(1), 1), {}),
+    ]
+    for name, args, kwargs in cases:
+        ours = getattr(lax, name)(*args, **kwargs)
+        np.testing.assert_array_equal(ours, np.asarray(getattr(jlax, name)(*args, **kwargs)),
+                                      err_msg=f"{name}{args[1:]} {kwargs}")
+
+
+def test_in_dim_helpers_differentiate():
+    def f(x, i):
+        row = lax.dynamic_index_in_dim(x, i, 0, keepdims=False)
+        y = lax.dynamic_update_slice_in_dim(x, lax.mul(row, row)[None], i, 0)
+        part = lax.slice_in_dim(y, 0, 2, axis=1)
+        return lax.reduce_sum(lax.mul(part, lax.index_in_dim(x, 0, axis=1)), (0, 1))
+
+    x = (np.arange(12, dtype=np.float64).reshape(3, 4) + 1) / 7
+    i = np.int32(-2)  # row 1
+    eps = 1e-6
+    with s2s.config_context(enable_x64=True) if hasattr(s2s, "config_context") else _x64():
+        g = s2s.grad(f)(x, i)
+        fd = np.zeros_like(x)
+        for k in np.ndindex(x.shape):
+            e = np.zeros_like(x)
+            e[k] = eps
+            fd[k] = (float(f(x + e, i)) - float(f(x - e, i))) / (2 * eps)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(s2s.jit(s2s.grad(f))(x, i), g, rtol=1e-9)
+
+
+class _x64:
+    def __enter__(self):
+        self.old = s2s.config.enable_x64
+        s2s.config.update("enable_x64", True)
+
+    def __exit__(self, *exc):
+        s2s.config.update("enable_x64", self.old)
+
+
+def test_sequence_start_indices_in_the_tracing_fallback():
+    # A function without source is recorded at the primitive level; the recording must
+    # spell dynamic_slice's scalar start operands as the one sequence the wrapper takes.
+    namespace = {"lax": lax, "np": np}
+    exec("def f(x):\n"
+         "    y = lax.dynamic_slice(x, (np.int32(-2),), (2,))\n"
+         "    z = lax.dynamic_update_slice(x, y * y, (np.int32(0),))\n"
+         "    return lax.reduce_sum(lax.mul(z, x), (0,))\n", namespace)
+    x = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    # z = [x2^2, x3^2, x2, x3]; f = x0 x2^2 + x1 x3^2 + x2^2 + x3^2
+    expected = [x[2] ** 2, x[3] ** 2, 2 * x[0] * x[2] + 2 * x[2], 2 * x[1] * x[3] + 2 * x[3]]
+    np.testing.assert_allclose(s2s.grad(namespace["f"])(x), expected, rtol=1e-6)

@@ -20,6 +20,8 @@ for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_fl
     globals().update(_module.public)
 del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
 from s2s.lax import convolution as _convolution  # noqa: E402  (composites on the primitives)
+from s2s.lax import slicing as _slicing  # noqa: E402
 globals().update(_convolution.public)
-del _convolution
+globals().update(_slicing.public)
+del _convolution, _slicing
 from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)

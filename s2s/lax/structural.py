@@ -1448,6 +1448,11 @@ _WRAPPERS = {
     scatter_min: scatter_min_p, scatter_max: scatter_max_p,
 }
 
+# The start indices are separate operands of the primitive but one sequence argument of
+# the wrapper (as in jax.lax); the tracing fallback reads this to spell the call.
+dynamic_slice.packs_operands_from = 1
+dynamic_update_slice.packs_operands_from = 2
+
 public = {}
 for _fn, _prim in _WRAPPERS.items():
     _fn.primitive = _prim
