@@ -61,7 +61,7 @@ def _classify(item):
             if isinstance(part, Tracer):
                 raise ConcretizationError(
                     "indexing: slice bounds must be static (Python ints); got a staged bound. "
-                    "Use lax.dynamic_slice(x, start, slice_sizes=...) for a run-time start")
+                    "Use lax.dynamic_slice(x, starts, slice_sizes) for a run-time start")
         return "slice", item
     if isinstance(item, (bool, onp.bool_)):
         return "bool", bool(item)
@@ -235,7 +235,7 @@ def _basic(x, index, check_bounds):
     if dyn:
         starts = [_normalize(dyn[a], shape[a]) if a in dyn else 0 for a in range(len(shape))]
         sizes = [1 if a in dyn else d for a, d in enumerate(shape_of(x))]
-        x = lax.dynamic_slice(x, *starts, slice_sizes=sizes)
+        x = lax.dynamic_slice(x, starts, sizes)
     dropped = tuple(sorted(set(ints) | set(dyn)))
     return lax.squeeze(x, dimensions=dropped) if dropped else x
 
