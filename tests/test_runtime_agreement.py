@@ -73,3 +73,117 @@ def test_a_leaked_tracer_raises_when_used():
                 lambda: np.asarray(leaked), lambda: float(leaked[0]), lambda: bool(leaked[0] > 0)):
         with pytest.raises(UnexpectedTracerError, match=r"(?s)jit\(f\).*leaked.*return the value"):
             use()
+
+
+# -- augmented assignment: JAX's value semantics --------------------------------------
+
+
+def test_augmented_assignment_makes_a_new_array():
+    x = snp.ones(3)
+    alias = x
+    x += 1.0
+    x *= 3.0
+    assert type(x) is s2s.Array and alias is not x
+    np.testing.assert_array_equal(alias, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x, [6.0, 6.0, 6.0])
+    i = snp.arange(3)
+    i += 1.5  # as i = i + 1.5 (NumPy would refuse to cast in place)
+    assert i.dtype == np.float32
+
+
+def test_augmented_assignment_on_jit_results_and_a_training_loop():
+    loss = lambda p, x: snp.sum((p["w"] * x - 1.0) ** 2)  # noqa: E731
+    step = s2s.jit(s2s.grad(loss))
+    params = {"w": s2s.jit(lambda: snp.full(3, 0.5))()}
+    first = params["w"]
+    for _ in range(50):
+        g = step(params, np.ones(3, np.float32))
+        params["w"] -= 0.1 * g["w"]  # a read-only jit result on the left
+    np.testing.assert_allclose(params["w"], 1.0, rtol=1e-4)
+    np.testing.assert_array_equal(first, 0.5)  # the old value is untouched
+    r = s2s.jit(lambda x: x + 1)(np.ones(2, np.float32))
+    r //= 2
+    r **= 2
+    r @= np.eye(2, dtype=np.float32)
+    np.testing.assert_array_equal(r, [1.0, 1.0])
+
+
+def test_item_augmented_assignment_still_writes_into_the_array():
+    x = snp.zeros(3)
+    x[1] += 2.0
+    np.testing.assert_array_equal(x, [0.0, 2.0, 0.0])
+
+
+# -- Python int constants out of range, division by zero: eager == jit == JAX ----------
+
+I32 = np.arange(-3, 4, dtype=np.int32)
+U8 = np.array([0, 1, 2, 200, 255], dtype=np.uint8)
+_OVERFLOWS = {
+    "mul_3e9": (lambda x: x * 3_000_000_000, I32),
+    "add_2**40": (lambda x: x + 2**40, I32),
+    "rsub_2**31": (lambda x: 2**31 - x, I32),
+    "np_add_2**40": (lambda x: snp.add(x, 2**40), I32),
+    "float_times_2**40": (lambda x: x.astype(snp.float32) * 2**40, I32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OVERFLOWS))
+@pytest.mark.parametrize("how", ["eager_array", "eager_numpy_input", "jit"])
+def test_python_int_past_the_default_int_raises_everywhere(name, how):
+    f, x = _OVERFLOWS[name]
+    run = {"eager_array": lambda: f(snp.asarray(x)), "eager_numpy_input": lambda: s2s.jit(f)(x),
+           "jit": lambda: s2s.jit(f)(x)}[how]
+    if how == "eager_numpy_input":
+        run = lambda: f(x.view(s2s.Array))  # noqa: E731
+    with pytest.raises(OverflowError, match="too large to convert to int32"):
+        run()
+
+
+_WRAPS = {  # one lambda a line (two on a line confuse source lookup: issue 16 item 1)
+    "add": lambda x: x + 300,
+    "radd": lambda x: 300 + x,
+    "rsub": lambda x: 300 - x,
+    "floordiv": lambda x: x // 300,
+    "np_add": lambda x: snp.add(x, 300),
+    "where": lambda x: snp.where(x > 1, x, 300),
+    "max": lambda x: snp.maximum(x, 300),
+    "neg_one": lambda x: x + -1,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WRAPS))
+def test_python_int_within_the_default_int_wraps_into_the_dtype(name):
+    f = _WRAPS[name]
+    eager = f(U8.view(s2s.Array))
+    jitted = s2s.jit(f)(U8)
+    assert eager.dtype == jitted.dtype == np.uint8
+    np.testing.assert_array_equal(eager, jitted)
+    jnp = pytest.importorskip("jax.numpy")
+    np.testing.assert_array_equal(eager, np.asarray(f(jnp.asarray(U8))))
+
+
+X = np.array([0, 1, 2, 7, -7, -128, 127, -2**31], dtype=np.int32)
+Y = np.array([0, 0, 3, -2, 2, -1, 0, -1], dtype=np.int32)
+
+
+def _floordiv(a, b):
+    return a // b
+
+
+def _mod(a, b):
+    return a % b
+
+
+@pytest.mark.parametrize("name", ["floor_divide", "remainder", "fmod", "operator_floordiv",
+                                  "operator_mod", "lax_div", "lax_rem"])
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int8])
+def test_integer_division_by_zero_agrees(name, dtype):
+    f = {"operator_floordiv": _floordiv, "operator_mod": _mod, "lax_div": lax.div,
+         "lax_rem": lax.rem}.get(name) or getattr(snp, name)
+    x, y = X.astype(dtype), Y.astype(dtype)
+    eager = f(x.view(s2s.Array), y.view(s2s.Array))
+    np.testing.assert_array_equal(eager, s2s.jit(f)(x, y))
+    jax = pytest.importorskip("jax")
+    jf = {"operator_floordiv": _floordiv, "operator_mod": _mod, "lax_div": jax.lax.div,
+          "lax_rem": jax.lax.rem}.get(name) or getattr(jax.numpy, name)
+    np.testing.assert_array_equal(eager, np.asarray(jf(jax.numpy.asarray(x), jax.numpy.asarray(y))))
