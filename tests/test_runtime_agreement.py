@@ -187,3 +187,41 @@ def test_integer_division_by_zero_agrees(name, dtype):
     jf = {"operator_floordiv": _floordiv, "operator_mod": _mod, "lax_div": jax.lax.div,
           "lax_rem": jax.lax.rem}.get(name) or getattr(jax.numpy, name)
     np.testing.assert_array_equal(eager, np.asarray(jf(jax.numpy.asarray(x), jax.numpy.asarray(y))))
+
+
+# -- first use from several threads ---------------------------------------------------
+
+_THREADS = '''
+import threading, numpy as np, scipy.special, s2s
+errors, start = [], threading.Barrier(6)
+def loss(x):
+    return np.sum(np.tanh(x) * np.exp(x)) + np.linalg.norm(x) + scipy.special.expit(x).sum()
+def work():
+    start.wait()
+    try:
+        s2s.grad(loss)(np.ones(3))
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=work) for _ in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors or "ok")
+'''
+
+
+def test_first_use_from_several_threads(tmp_path):
+    # The twin table filled from several threads at once lost or twice-removed pairs
+    # (list.remove errors, "no s2s counterpart") in most fresh processes.
+    import os
+    import pathlib
+    import subprocess
+    import sys
+    pytest.importorskip("scipy")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    script = tmp_path / "threads.py"  # a file: grad reads loss's source
+    script.write_text(_THREADS)
+    for _ in range(3):
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                             timeout=120)
+        assert out.stdout.strip() == "ok", out.stdout + out.stderr
