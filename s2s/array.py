@@ -25,6 +25,10 @@ Indexed updates follow ``jax.numpy``:
   new arrays; repeated indices accumulate for ``add``, ``multiply``, ``min``
   and ``max`` (as ``numpy.add.at`` does); for ``set`` one of the writes wins.
 - ``x.at[idx].get()`` is ``x[idx]``; ``apply(ufunc)`` applies a unary function.
+Reading ``x[idx]`` with an integer index out of bounds clamps it into range (after
+negative indices count from the end once), as ``jax.numpy`` and ``jit`` do, rather
+than raising ``IndexError`` as NumPy does.
+
 - ``mode``: ``None``/``"drop"``/``"fill"`` skip out-of-bounds updates (and
   ``get`` returns ``fill_value``); ``"clip"`` clamps indices into range;
   ``"promise_in_bounds"`` lets the backend do what is fastest. Negative indices
@@ -63,6 +67,15 @@ class Array(_np.ndarray):
             if canon != dt:
                 arr = arr.astype(canon)
         return arr if type(arr) is Array else arr.view(Array)
+
+    def __getitem__(self, index):
+        # NumPy's indexing; an out-of-bounds integer index clamps into range instead of
+        # raising, as in jax.numpy and as jit computes it (module doc).
+        try:
+            return _np.ndarray.__getitem__(self, index)
+        except IndexError:
+            from s2s.numpy._indexing import clamped_getitem
+            return clamped_getitem(self, index)
 
     def __round__(self, ndigits=None):
         from s2s.numpy import round as _round

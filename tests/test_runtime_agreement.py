@@ -225,3 +225,80 @@ def test_first_use_from_several_threads(tmp_path):
         out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
                              timeout=120)
         assert out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
+# -- gradient dtypes and leaf types: eager == jit == JAX --------------------------------
+
+_W32 = np.full((3, 3), 0.5, np.float32)
+
+
+def _f16_through_f32_weight(x):
+    return snp.sum(snp.tanh(x @ _W32))
+
+
+def _squares(x):
+    return snp.sum(x * x)
+
+
+@pytest.mark.parametrize("f,x,dtype", [
+    (_f16_through_f32_weight, np.full(3, 0.3, np.float16), np.float16),
+    (_squares, np.ones(3), np.float32),  # float64 input, x64 off: float32, as JAX
+    (_squares, {"a": np.ones(2), "b": [np.float32(1.0)]}, np.float32),
+], ids=["f16_f32_weight", "f64_x64_off", "pytree"])
+def test_gradient_dtype_and_type_agree(f, x, dtype):
+    if isinstance(x, dict):
+        f = lambda p: _squares(p["a"]) + _squares(p["b"][0])  # noqa: E731
+    eager, jitted = s2s.grad(f)(x), s2s.jit(s2s.grad(f))(x)
+    e_leaves, j_leaves = s2s.tree_util.tree_leaves(eager), s2s.tree_util.tree_leaves(jitted)
+    for e, j in zip(e_leaves, j_leaves):
+        assert type(e) is type(j) is s2s.Array
+        assert e.dtype == j.dtype == dtype
+        np.testing.assert_allclose(e, j, rtol=1e-3)
+
+
+def test_gradient_leaves_are_arrays_even_when_zero():
+    g = s2s.grad(lambda x, y: snp.sum(x * 2.0), argnums=(0, 1))(np.ones(2, np.float32), np.ones(2))
+    assert [type(a) for a in g] == [s2s.Array, s2s.Array]
+    assert g[1].dtype == np.float32
+
+
+# -- out-of-range indices: JAX's rule, eagerly and under jit -----------------------------
+
+_IDX = np.array([0, 5, -5, -1])
+_READS = {
+    "array": lambda x, i: x[i],
+    "int_past_end": lambda x, i: x[5],
+    "int_before_start": lambda x, i: x[-5],
+    "2d": lambda x, i: x.reshape(1, 3)[0, i],
+    "take": lambda x, i: snp.take(x, i),
+    "take_clip": lambda x, i: snp.take(x, i, mode="clip"),
+    "take_wrap": lambda x, i: snp.take(x, i, mode="wrap"),
+    "take_along_axis": lambda x, i: snp.take_along_axis(x, i, axis=0),
+    "at_get": lambda x, i: x.at[i].get(),
+    "at_get_fill": lambda x, i: x.at[i].get(mode="fill", fill_value=-1.0),
+    "at_set": lambda x, i: x.at[i].set(9.0),
+    "at_add": lambda x, i: x.at[i].add(9.0),
+    "at_set_clip": lambda x, i: x.at[i].set(9.0, mode="clip"),
+    "grad": lambda x, i: s2s.grad(lambda x: snp.sum(x[i] * 2.0))(x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_READS))
+def test_out_of_range_indices_agree(name):
+    f = _READS[name]
+    x = np.arange(3.0, dtype=np.float32)
+    eager = f(x.view(s2s.Array), _IDX)
+    np.testing.assert_array_equal(eager, s2s.jit(f)(x, _IDX))
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    jf = {"grad": lambda x, i: jax.grad(lambda x: jnp.sum(x[i] * 2.0))(x),
+          "take": jnp.take,
+          "take_clip": lambda x, i: jnp.take(x, i, mode="clip"),
+          "take_wrap": lambda x, i: jnp.take(x, i, mode="wrap"),
+          "take_along_axis": lambda x, i: jnp.take_along_axis(x, i, axis=0)}.get(name, f)
+    np.testing.assert_array_equal(eager, np.asarray(jf(jnp.asarray(x), jnp.asarray(_IDX))))
+
+
+def test_take_mode_raise_checks_concrete_indices():
+    with pytest.raises(IndexError, match="index 5 is out of bounds"):
+        snp.take(snp.arange(3.0), np.array([5]), mode="raise")
