@@ -216,13 +216,14 @@ class Staged:
     explicit arguments).
     """
 
-    def __init__(self, text, in_avals, out_avals, name, lifted=(), host_callbacks=()):
+    def __init__(self, text, in_avals, out_avals, name, lifted=(), host_callbacks=(), shardings=()):
         self.text = text
         self.in_avals = in_avals
         self.out_avals = out_avals
         self.name = name
         self.lifted = list(lifted)
         self.host_callbacks = list(host_callbacks)
+        self.shardings = list(shardings)  # named by sharding constraints
 
 
 def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None):
@@ -239,7 +240,8 @@ def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None):
         trace.finished = name  # values kept past this point leaked
     builder.ret(out_names)
     return Staged(module_text([builder], name=_module_name(name)), list(builder.in_avals),
-                  list(builder.out_avals), name, trace.lifted, builder.host_callbacks)
+                  list(builder.out_avals), name, trace.lifted, builder.host_callbacks,
+                  builder.shardings)
 
 
 def _module_name(name):
