@@ -159,9 +159,13 @@ def test_fallback_through_a_vjp_template(x64):
 
 def test_against_jax(x64):
     jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     x, t = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -1.0])
     _, dy = s2s.jvp(tanh_seed, (x,), (t,))
-    _, expected = jax.jvp(lambda v: (1.0 - jnp.exp(-2.0 * v)) / (1.0 + jnp.exp(-2.0 * v)), (x,), (t,))
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        _, expected = jax.jvp(lambda v: (1.0 - jnp.exp(-2.0 * v)) / (1.0 + jnp.exp(-2.0 * v)), (x,), (t,))
+    finally:
+        jax.config.update("jax_enable_x64", old)
     np.testing.assert_allclose(dy, expected, rtol=1e-12)
