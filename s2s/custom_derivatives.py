@@ -30,7 +30,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.lax.core import d, def_jvp, def_vjp
 from s2s.transforms import support
 
-__all__ = ["custom_jvp", "custom_vjp", "custom_call"]
+__all__ = ["custom_jvp", "custom_vjp", "custom_call", "checkpoint", "remat"]
 
 
 class _Custom:
@@ -52,8 +52,10 @@ class _Custom:
     def __s2s_unwrap__(self):
         # Transformations read `def f(a, b): return custom_call(<rule>, a, b)`.
         if self._wrapper is None:
-            self._wrapper = _call_wrapper(self)
+            self._wrapper = _call_wrapper(self, self._call_name, globals()[self._call_name])
         return self._wrapper, ()
+
+    _call_name = "custom_call"
 
     def _split(self, args):
         static = [args[i] for i in self.nondiff_argnums]
@@ -118,24 +120,27 @@ def _jvps_rule(fun, jvps, primals, tangents):
     return ans, out if out is not None else support.zeros_like_grad(ans)
 
 
-def _call_wrapper(custom):
+def _call_wrapper(custom, call_name, call):
     import inspect
     import gast
     names = [p.name for p in inspect.signature(custom.fun).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     rule = _identifier(custom.rule_name or custom.__name__)
-    text = (f"def {custom.__name__}({', '.join(names)}):\n"
-            f"    return custom_call({rule}, {', '.join(names)})\n")
+    name = _identifier(getattr(custom, "__name__", "fn").replace("<lambda>", "lambda_fn"))
+    text = (f"def {name}({', '.join(names)}):\n"
+            f"    return {call_name}({rule}, {', '.join(names)})\n")
     fdef = gast.parse(text).body[0]
-    wrapper, _ = compile_function(fdef, f"<s2s custom rule {custom.__name__}>", {"__builtins__": __builtins__},
-                                  {"custom_call": make_cell(custom_call), rule: make_cell(custom)})
+    wrapper, _ = compile_function(fdef, f"<s2s {call_name} of {custom.__name__}>", {"__builtins__": __builtins__},
+                                  {call_name: make_cell(call), rule: make_cell(custom)})
     wrapper.__defaults__ = custom.fun.__defaults__
     return wrapper
 
 
 def _identifier(name):
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    return name if name.isidentifier() and name != "custom_call" else "rule"
+    import keyword
+    ok = name.isidentifier() and not keyword.iskeyword(name)
+    return name if ok and name not in ("custom_call", "checkpoint_call") else "rule"
 
 
 def custom_call(rule, *args):
@@ -208,3 +213,73 @@ def _custom_call_jvp(ans, rule, *args):
 @def_vjp(custom_call)
 def _custom_call_vjp(ans, rule, *args):
     d[args] = custom_cotangents(d[ans], rule, args)
+
+
+# ---------------------------------------------------------------------------
+# checkpoint / remat: the reverse pass recomputes the function's forward pass.
+
+
+class _Checkpointed(_Custom):
+    _call_name = "checkpoint_call"
+
+    def __init__(self, fun, static_argnums=()):
+        super().__init__(fun, static_argnums)
+        self.rule_name = f"checkpointed_{getattr(fun, '__name__', 'fn')}"
+
+
+def checkpoint(fun=None, *, static_argnums=(), prevent_cse=True, policy=None):
+    """``fun`` whose reverse mode keeps only its arguments and recomputes its forward
+    pass when the backward pass reaches it (JAX's ``jax.checkpoint``/``remat``):
+    less memory for one more forward pass. ``static_argnums`` are not differentiated.
+    ``prevent_cse`` and ``policy`` are accepted for JAX compatibility (every
+    intermediate is recomputed).
+
+    >>> import s2s, s2s.numpy as np
+    >>> layer = s2s.checkpoint(lambda x: np.tanh(x) * 2.0)
+    >>> s2s.grad(lambda x: layer(layer(x)))(0.5)
+    array(1.4790556, dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(checkpoint, static_argnums=static_argnums, prevent_cse=prevent_cse,
+                                 policy=policy)
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    return _Checkpointed(fun, static_argnums)
+
+
+remat = checkpoint
+
+
+def checkpoint_call(rule, *args):
+    """``rule.fun(*args)``: how transformations see a call of a checkpointed function."""
+    return rule.fun(*args)
+
+
+def checkpoint_cotangents(g, rule, args):
+    """Cotangents of ``args`` in ``checkpoint_call(rule, *args)``: the forward pass of
+    ``rule.fun`` runs again here, under reverse mode, and its pullback takes ``g``."""
+    if g is None:
+        return (None,) * len(args)
+    _, pull = support.dynamic_vjp(rule.fun, *args)
+    cts = pull(g)
+    return tuple(None if i in rule.nondiff_argnums else ct for i, ct in enumerate(cts))
+
+
+def checkpoint_tangent(rule, args, tangents):
+    """The output tangent of ``checkpoint_call(rule, *args)`` (forward mode stores nothing)."""
+    from s2s.transforms.fwd_support import dynamic_jvp
+    tangents = tuple(None if i in rule.nondiff_argnums else t for i, t in enumerate(tangents))
+    return dynamic_jvp(rule.fun, args, tangents)[1]
+
+
+checkpoint_cotangents.maybe_none = True
+
+
+@def_jvp(checkpoint_call)
+def _checkpoint_call_jvp(ans, rule, *args):
+    d[ans] = checkpoint_tangent(rule, args, d[args])
+
+
+@def_vjp(checkpoint_call)
+def _checkpoint_call_vjp(ans, rule, *args):
+    d[args] = checkpoint_cotangents(d[ans], rule, args)

@@ -138,3 +138,68 @@ def test_defjvps():
 
 def test_calling_runs_the_function():
     np.testing.assert_allclose(scaled_sin(X, 2.0), np.sin(X) * 2.0, rtol=1e-6)
+
+
+# -- checkpoint / remat ----------------------------------------------------------
+
+
+def mlp_layer(W, b, x):
+    return snp.tanh(x @ W + b)
+
+
+checkpointed_layer = s2s.checkpoint(mlp_layer)
+
+
+@s2s.remat
+def decorated_layer(W, b, x):
+    return snp.tanh(x @ W + b) * 1.5
+
+
+def _net(layer_fn):
+    def net(params, x):
+        for W, b in params:
+            x = layer_fn(W, b, x)
+        return snp.sum(x * x)
+    return net
+
+
+def _mlp_params():
+    rng = np.random.default_rng(5)
+    params = [(rng.standard_normal((4, 4)) * 0.5, rng.standard_normal(4)) for _ in range(3)]
+    return params, rng.standard_normal((2, 4))
+
+
+@pytest.mark.parametrize("layer_fn", [checkpointed_layer, decorated_layer], ids=["call", "decorator"])
+def test_checkpoint_gives_the_same_gradient(layer_fn):
+    plain = mlp_layer if layer_fn is checkpointed_layer else (lambda W, b, x: mlp_layer(W, b, x) * 1.5)
+    params, x = _mlp_params()
+    g1 = s2s.grad(_net(layer_fn), argnums=(0, 1))(params, x)
+    g2 = s2s.grad(_net(plain), argnums=(0, 1))(params, x)
+    for a, b in zip(s2s.tree_util.tree_leaves(g1), s2s.tree_util.tree_leaves(g2)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert "checkpoint_cotangents" in s2s.source(s2s.grad(_net(layer_fn)))
+
+
+def test_checkpoint_under_jvp_and_jit():
+    params, x = _mlp_params()
+    tp = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    d1 = s2s.jvp(_net(checkpointed_layer), (params, x), (tp, x))[1]
+    d2 = s2s.jvp(_net(mlp_layer), (params, x), (tp, x))[1]
+    np.testing.assert_allclose(d1, d2, rtol=1e-12)
+    p32 = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
+    g1 = s2s.jit(s2s.grad(_net(checkpointed_layer)))(p32, x.astype(np.float32))
+    g2 = s2s.grad(_net(mlp_layer))(p32, x.astype(np.float32))
+    for a, b in zip(s2s.tree_util.tree_leaves(g1), s2s.tree_util.tree_leaves(g2)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_static_argnums():
+    f = s2s.checkpoint(lambda n, x: x ** n, static_argnums=(0,))
+    np.testing.assert_allclose(s2s.grad(lambda v: snp.sum(f(3, v)))(X), 3 * X ** 2, rtol=1e-6)
+
+
+def test_checkpoint_keeps_only_the_inputs_on_the_tape():
+    params, x = _mlp_params()
+    text = s2s.source(s2s.grad(_net(checkpointed_layer)))
+    fwd = text[text.index("def fwd_mlp_layer"):].split("\n\n")[0]
+    assert "return (result, (W, b, x))" in fwd  # the tape: the layer's arguments only
