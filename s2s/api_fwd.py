@@ -35,6 +35,8 @@ def _source_function(fun):
     from s2s.lax.core import rules_of
     from s2s.parse.source import NoSourceError, get_source, unwrap
     from s2s.transforms import vjp_builder
+    if getattr(fun, "__s2s_traced__", False):  # a Jacobian function: it calls vmap
+        return None, ()
     fn, bound = unwrap(fun)
     rules = rules_of(fn)
     if rules is not None and (rules.jvp is not None or rules.vjp is not None):
@@ -73,17 +75,25 @@ def jvp(fun, primals, tangents, has_aux=False):
     return out, tangent_out
 
 
-def _jvp(fun, primals, tangents):
+def _jvp_build(fun, primals):
+    """``(build, bound, active)``: the forward-mode build for these primals (build None:
+    no source, the traced path)."""
     from s2s.transforms import forward
     fn, bound = _source_function(fun)
     if fn is None:
-        return _traced_jvp(fun, primals, tangents)
+        return None, (), ()
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
         raise TypeError(f"jvp({_fun_name(fun)}): {len(primals)} primals given but the function "
                         f"takes {len(params)} positional parameters")
     active = [i for i, p in enumerate(primals) if _differentiable(p)]
-    build = forward.build_jvp(fn, tuple(params[i] for i in active))
+    return forward.build_jvp(fn, tuple(params[i] for i in active)), bound, active
+
+
+def _jvp(fun, primals, tangents):
+    build, bound, active = _jvp_build(fun, primals)
+    if build is None:
+        return _traced_jvp(fun, primals, tangents)
     return build.function(*[tangents[i] for i in active], *bound, *primals)
 
 
