@@ -3,6 +3,7 @@
 import numpy as np
 
 from s2s.api import _as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location
+from s2s.lax.core import d, def_vjp
 from s2s.tree_util import tree_flatten, tree_structure
 
 
@@ -194,3 +195,41 @@ def linearize(fun, *primals):
         raise _with_user_location(e, "linearize", fun)
     out = tree_map(lambda v: _as_array(getattr(v, "value", v)), box[0])
     return out, LinearFunction(rec, tree_flatten((list(example), {}))[1])
+
+
+# ---------------------------------------------------------------------------
+# Reverse mode of a call of jvp (grad of jvp): reverse mode of the generated jvp source.
+
+
+def jvp_cotangents(g, fun, primals, tangents, has_aux=False):
+    """``(cotangents of primals, cotangents of tangents)`` of ``jvp(fun, primals, tangents)``
+    for the output cotangent ``g``: reverse mode of the generated forward-mode function."""
+    from s2s.api import vjp
+    if g is None:
+        return None, None
+    primals = tuple(_grad_input(p) for p in primals)
+    tangents = tuple(_as_tangent(t, p) for t, p in zip(tangents, primals))
+    build, bound, active = _jvp_build(fun, primals)
+    if build is None:
+        raise TypeError(f"grad of jvp({_fun_name(fun)}): the function has no source s2s can read")
+    if has_aux:
+        out, dout, aux = g
+        g = ((out, aux), (dout, None))
+    n = len(active)
+    args = [tangents[i] for i in active] + list(bound) + list(primals)
+    _, pull = vjp(build.function, *args)
+    cts = pull(tuple(g))
+    t_cts = [None] * len(tangents)
+    for i, c in zip(active, cts[:n]):
+        t_cts[i] = c
+    return tuple(cts[n + len(bound):]), tuple(t_cts)
+
+
+jvp_cotangents.maybe_none = True
+
+
+@def_vjp(jvp)
+def _jvp_rule(ans, fun, primals, tangents, has_aux=False):
+    cts = jvp_cotangents(d[ans], fun, primals, tangents, has_aux)
+    d[primals] = cts[0]
+    d[tangents] = cts[1]

@@ -228,3 +228,12 @@ def test_jit_of_jvp_of_cond_with_a_staged_predicate():
     for p in (True, False):
         _, dy = f(x, t, p)
         np.testing.assert_allclose(dy, s2s.jvp(lambda u: lax_cond_fn(u, p), (x,), (t,))[1], rtol=1e-6)
+
+
+def test_grad_of_jvp_is_a_hessian_vector_product(x64):
+    f = lambda v: snp.sum(tanh_seed(v) * snp.sin(v))  # noqa: E731
+    x, t = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -1.0])
+    g = s2s.grad(lambda v: s2s.jvp(f, (v,), (t,))[1])(x)
+    np.testing.assert_allclose(g, _fd(s2s.grad(f), x, t), rtol=1e-6, atol=1e-8)
+    _, hv = s2s.jvp(s2s.grad(f), (x,), (t,))
+    np.testing.assert_allclose(g, hv, rtol=1e-10)

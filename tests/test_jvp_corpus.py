@@ -75,3 +75,20 @@ def test_jvp_matches_finite_differences_and_grad(fn, x64):
                   for i, gr in zip(argnums, grads)
                   for gl, tl in zip(_leaves(gr), _leaves(tangents[i])))
     np.testing.assert_allclose(float(dout), by_grad, rtol=1e-9, atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("fn", _jvp_params())
+def test_jacfwd_and_jacrev_match_grad(fn, x64):
+    """For the corpus' scalar functions both Jacobians are the gradient."""
+    args = _inputs(fn)
+    argnums = differentiable_argnums(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        grads = grad_all(fn, argnums)(*args)
+        jf = s2s.jacfwd(fn, argnums=argnums)(*args)
+        jr = s2s.jacrev(fn, argnums=argnums)(*args)
+    for g, a, b in zip(grads, jf, jr):
+        for gl, al, bl in zip(_leaves(g), _leaves(a), _leaves(b)):
+            scale = max(1.0, float(np.max(np.abs(gl), initial=0.0)))
+            np.testing.assert_allclose(al, gl, rtol=1e-9, atol=1e-9 * scale)
+            np.testing.assert_allclose(bl, gl, rtol=1e-9, atol=1e-9 * scale)
