@@ -41,8 +41,11 @@ from s2s.runtime import rules as _transform_rules  # noqa: F401,E402
 # Forward mode (jvp templates, then the API).
 from s2s.lax import jvp_rules as _lax_jvp_rules  # noqa: F401,E402
 from s2s.numpy import jvp_rules as _numpy_jvp_rules  # noqa: F401,E402
+from s2s.lax import control_flow_jvp as _control_flow_jvp  # noqa: F401,E402
 from s2s.transforms import fwd_rules as _fwd_rules  # noqa: F401,E402
 from s2s.api_fwd import jvp, jvp_source, linearize  # noqa: F401,E402
+from s2s.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401,E402
+from s2s.jacobians import hessian, jacfwd, jacrev  # noqa: F401,E402
 # Batching (vmap).
 from s2s.numpy import batch_rules as _numpy_batch_rules  # noqa: F401,E402
 from s2s.scipy import batch_rules as _scipy_batch_rules  # noqa: F401,E402
@@ -56,10 +59,11 @@ from s2s import nn, random  # noqa: F401,E402
 from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
 
 __all__ = [
-    "Array", "ShardedArray", "config", "debug", "default_backend", "device_count", "device_put",
-    "devices", "disable_jit", "distributed", "dtypes", "errors", "grad", "jit", "jvp",
-    "jvp_source", "lax", "linearize", "local_device_count", "local_devices", "make_mesh", "nn",
-    "numpy", "process_count", "process_index", "random", "scipy", "sharding", "source",
+    "Array", "ShardedArray", "checkpoint", "config", "custom_jvp", "custom_vjp", "debug",
+    "default_backend", "device_count", "device_put", "devices", "disable_jit", "distributed",
+    "dtypes", "errors", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "jvp_source", "lax",
+    "linearize", "local_device_count", "local_devices", "make_mesh", "nn", "numpy",
+    "process_count", "process_index", "random", "remat", "scipy", "sharding", "source",
     "tree_util", "value_and_grad", "vjp", "vmap",
 ]
 _public_namespace(globals())

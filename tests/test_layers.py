@@ -32,7 +32,8 @@ LAYERS = [
     {"nn"},
     {"runtime"},
     {"transforms"},
-    {"api", "api_fwd", "debug", "sharding", "distributed", "test_util", "__init__"},
+    {"api", "api_fwd", "custom_derivatives", "jacobians", "debug", "sharding", "distributed",
+     "test_util", "__init__"},
     {"example_libraries"},
     {"experimental"},
 ]

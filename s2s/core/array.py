@@ -25,6 +25,10 @@ Indexed updates follow ``jax.numpy``:
   new arrays; repeated indices accumulate for ``add``, ``multiply``, ``min``
   and ``max`` (as ``numpy.add.at`` does); for ``set`` one of the writes wins.
 - ``x.at[idx].get()`` is ``x[idx]``; ``apply(ufunc)`` applies a unary function.
+Reading ``x[idx]`` with an integer index out of bounds clamps it into range (after
+negative indices count from the end once), as ``jax.numpy`` and ``jit`` do, rather
+than raising ``IndexError`` as NumPy does.
+
 - ``mode``: ``None``/``"drop"``/``"fill"`` skip out-of-bounds updates (and
   ``get`` returns ``fill_value``); ``"clip"`` clamps indices into range;
   ``"promise_in_bounds"`` lets the backend do what is fastest. Negative indices
@@ -33,6 +37,7 @@ Indexed updates follow ``jax.numpy``:
 """
 import numpy as _np
 
+from s2s.core import dtypes as _dtypes
 from s2s.core.dtypes import canonicalize_dtype as _canonicalize_dtype
 
 __all__ = ["Array"]
@@ -60,11 +65,65 @@ class Array(_np.ndarray):
                 arr = arr.astype(canon)
         return arr if type(arr) is Array else arr.view(Array)
 
+    def __iter__(self):
+        # NumPy iterates by indexing until IndexError, which the clamping __getitem__
+        # (installed by s2s.numpy) never raises: iterate over the rows explicitly.
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        getitem = _np.ndarray.__getitem__
+        return (getitem(self, i) for i in range(self.shape[0]))
+
     def __repr__(self):
         return _np.array_repr(self.view(_np.ndarray))
 
+    # Augmented assignment follows JAX's value semantics: ``x += y`` makes a new array
+    # and rebinds ``x`` (aliases keep the old value, read-only jit results work, and
+    # the result dtype is that of ``x + y``). Item assignment ``x[i] += y`` still
+    # writes into ``x``, as NumPy does.
+
     def __str__(self):
         return _np.array_str(self.view(_np.ndarray))
+
+
+def _value_semantics(op):
+    binary = getattr(Array, f"__{op}__")
+
+    def method(self, other):
+        return binary(self, other)
+    method.__name__ = method.__qualname__ = f"__i{op}__"
+    method.__doc__ = f"Augmented {op}: a new array, rebound to the name (JAX's value semantics)."
+    return method
+
+
+def _weak_int_operand(name):
+    binary = getattr(_np.ndarray, name)
+
+    def method(self, other):
+        if type(other) is int:
+            other = _weak_int(other, self.dtype)
+        return binary(self, other)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"NumPy's {name}, with a Python int operand converted as JAX converts it."
+    return method
+
+
+def _weak_int(value, dtype):
+    """A Python int operand of an ``Array`` operator, as JAX takes it (and as s2s.numpy and
+    jit do): it must fit the default integer type, then wraps into an integer array's dtype."""
+    if dtype.kind in "iu":
+        return _dtypes.weak_int_array(value, dtype)
+    _dtypes.python_scalar_dtype(value)  # raises OverflowError past the default integer type
+    return value
+
+
+_ARITHMETIC = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+               "lshift", "rshift")
+for _op in _ARITHMETIC:
+    for _name in (f"__{_op}__", f"__r{_op}__"):
+        if _op != "matmul":  # integer // and % on integers: s2s.numpy installs JAX's (see there)
+            setattr(Array, _name, _weak_int_operand(_name))
+    setattr(Array, f"__i{_op}__", _value_semantics(_op))
+del _op, _name
 
 
 def as_array(x):

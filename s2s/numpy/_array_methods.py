@@ -10,8 +10,10 @@ Staged values are immutable: ``x[i] = v`` raises and says to write
 ``x = x.at[i].set(v)``; anything that needs a concrete value (``float(x)``,
 ``x.item()``, ``numpy.asarray(x)``) raises ``ConcretizationError``.
 """
+import numpy as onp
+
 import s2s.numpy as np
-from s2s.core.array import Array
+from s2s.core.array import _weak_int, Array
 from s2s.core.errors import ConcretizationError
 from s2s.core.primitive import Tracer
 from s2s.numpy import _indexing, twins
@@ -228,8 +230,40 @@ class _IndexUpdateRef:
                                      unique_indices=unique_indices)
 
 
+def _integer_division(name):
+    """``//`` and ``%`` of integers as s2s.numpy (and jit, and JAX) compute them: ``x // 0``
+    and ``x % 0`` give JAX's numbers, not NumPy's zeros and a warning."""
+    op = name.strip("_")
+    binary, reflected = getattr(onp.ndarray, name), op.startswith("r")
+    numpy_name = {"floordiv": "floor_divide", "mod": "remainder"}[op.lstrip("r")]
+
+    def method(self, other):
+        if type(other) is int:
+            other = _weak_int(other, self.dtype)
+        if self.dtype.kind in "iu" and getattr(other, "dtype", self.dtype).kind in "iu":
+            fn = getattr(np, numpy_name)
+            return fn(other, self) if reflected else fn(self, other)
+        return binary(self, other)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``{numpy_name}`` (s2s.numpy's on integers, NumPy's otherwise)."
+    return method
+
+
+def _clamping_getitem(self, index):
+    # NumPy's indexing; an out-of-bounds integer index clamps into range instead of
+    # raising, as in jax.numpy and as jit computes it (see s2s.core.array).
+    try:
+        return onp.ndarray.__getitem__(self, index)
+    except IndexError:
+        return _indexing.clamped_getitem(self, index)
+
+
 def install_on_array():
-    """Puts ``.at`` and ``round()`` on the eager ``Array`` (the rest it has from NumPy)."""
+    """Puts what needs ``s2s.numpy`` on the eager ``Array``: ``.at``, ``round()``, clamping
+    ``x[i]``, and JAX's integer ``//`` and ``%`` (the rest it has from NumPy or itself)."""
     Array.at = property(_PROPERTIES["at"], doc="Indexed updates that return new arrays "
                         "(``x.at[i].set(v)``, see ``s2s.core.array``).")
     Array.__round__ = _round
+    Array.__getitem__ = _clamping_getitem
+    for name in ("__floordiv__", "__rfloordiv__", "__mod__", "__rmod__"):
+        setattr(Array, name, _integer_division(name))
