@@ -43,6 +43,7 @@ def elementwise(fn):
         top = max([_rank(a, ax) for a, ax in zip(ops, axes)], default=0)
         ops = [_expand_to(_asarray(a), top) if ax is not None else a for a, ax in zip(ops, axes)]
         return fn(*ops, **kwargs)
+    rule.elementwise = True  # one batched operand and Python numbers: the call as written
     return rule
 
 

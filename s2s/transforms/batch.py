@@ -300,6 +300,10 @@ def _call(ctx, call, node):
         raise ctx.error(node, f"`{name}()` of a value that varies across the mapped axis "
                         f"(`{q.to_source(arg) if arg is not None else ''}` is batched): each "
                         "example may give a different Python value", hint=hint)
+    if obj is not MISSING and getattr(S.batch_rule(obj), "elementwise", False) and not call.keywords:
+        batched = [a for a in call.args if ctx.is_batched(a)]
+        if len(batched) == 1 and all(a in batched or _is_const_operand(a) for a in call.args):
+            return call  # np.tanh(x): NumPy broadcasting already does the right thing
     query = _shape_query(obj) if obj is not MISSING else None
     if query is not None:
         return q.call(ctx.h(_SHAPE_QUERIES[query]), list(call.args))
