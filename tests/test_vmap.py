@@ -164,11 +164,7 @@ def piecewise(x):
     return -x * 3.0
 
 
-def newton_sqrt(a):
-    x = a
-    while np.abs(x * x - a) > 1e-6 * a:
-        x = 0.5 * (x + a / x)
-    return x
+newton_sqrt = sp.newton_sqrt
 
 
 def first_above(xs, t):
