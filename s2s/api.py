@@ -15,10 +15,12 @@ from s2s import dtypes
 from s2s.array import Array
 from s2s.codegen.stablehlo import verify_and_print
 from s2s.config import config
+from s2s.lax import control_flow as _control_flow
 from s2s.lax.core import ShapedArray, Tracer, abstractify
 from s2s.trace.staging import stage
 from s2s.tree_util import tree_flatten, tree_unflatten
 from s2s.xla.runtime import compile_module
+from s2s.xla.spmd import ShardedArray, annotate, compile_sharded
 
 # Host arrays of the fast paths: NumPy's and s2s's eager type (a view of it).
 _HOST_ARRAYS = (np.ndarray, Array)
@@ -41,20 +43,30 @@ def _fun_name(fun):
 class Lowered:
     """A staged computation: ``as_text()`` gives its StableHLO, ``compile()`` an executable."""
 
-    def __init__(self, staged):
+    def __init__(self, staged, placement=None):
         self._staged = staged
         self._text = None
+        self._placement = placement  # s2s.xla.placement.Placement: several devices
 
     def as_text(self):
         """The StableHLO module in MLIR's readable syntax."""
         if self._text is None:
             self._text = verify_and_print(self._staged.text)
+            if self._placement is not None:  # sharding annotations for XLA's partitioner
+                p = self._placement
+                self._text = annotate(self._text, p.in_shardings, self._staged.out_avals,
+                                      p.out_shardings, len(p.in_shardings[0].device_list))
         return self._text
 
     def compile(self):
-        """Compiles for the default device."""
-        return compile_module(self.as_text(), self._staged.out_avals, self._staged.in_avals,
-                              self._staged.host_callbacks)
+        """Compiles for the default device, or for the devices of the shardings."""
+        staged = self._staged
+        if self._placement is not None:
+            return compile_sharded(self.as_text(), staged.in_avals, staged.out_avals,
+                                   self._placement.in_shardings, self._placement.out_shardings,
+                                   staged.host_callbacks)
+        return compile_module(self.as_text(), staged.out_avals, staged.in_avals,
+                              staged.host_callbacks)
 
     @property
     def in_avals(self):
@@ -97,6 +109,9 @@ def _fast_signature(x, leaves):
     if t is np.ndarray or t is Array:
         leaves.append(x)
         return (x.shape, x.dtype, t)
+    if t is ShardedArray:  # where it lives is part of the signature
+        leaves.append(x)
+        return (x.shape, x.dtype, t, x.sharding)
     if t is tuple or t is list:
         return (t, tuple([_fast_signature(c, leaves) for c in x]))
     if t is dict:
@@ -188,14 +203,19 @@ def _captured_arrays(fn):
 def _leaf_aval(x):
     if isinstance(x, Tracer):
         return x.aval
+    if type(x) is ShardedArray:  # its shape and dtype, without reading it back
+        return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))
     return abstractify(x)
 
 
 class JitFunction:
     """The callable ``jit(fun)`` returns; keeps one compiled executable per signature."""
 
-    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 in_shardings=None, out_shardings=None):
         functools.update_wrapper(self, fun)
+        self._in_shardings = in_shardings
+        self._out_shardings = out_shardings
         self._fun = fun
         self._static_argnums = _normalize_argnums(static_argnums)
         if isinstance(static_argnames, str):
@@ -203,6 +223,7 @@ class JitFunction:
         self._static_argnames = tuple(static_argnames)
         self._donate_argnums = _normalize_argnums(donate_argnums)
         self._cache = {}
+        self._trip_bound = 0  # raised by _regrow when a loop gradient outgrows its buffer
         # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype).
         self._fast = {} if not (self._static_argnums or self._static_argnames) else None
 
@@ -258,19 +279,32 @@ class JitFunction:
     def lower(self, *args, **kwargs):
         """Stages ``fun`` for these arguments; ``.as_text()`` shows the StableHLO."""
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
-        return self._lower(statics, treedef, avals)[0]
+        return self._lower(statics, treedef, avals, _arg_shardings(leaves))[0]
 
     def _miss_reason(self, key):
         return _miss_reason_for(self._cache, key)
 
-    def _lower(self, statics, treedef, avals):
+    def _lower(self, statics, treedef, avals, arg_shardings=None):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
-        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
-                       is_captured=_captured_arrays(self._fun))
-        return Lowered(staged), flat.out_tree
+        with _control_flow.trip_bound_at_least(self._trip_bound):
+            staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
+                           is_captured=_captured_arrays(self._fun))
+        placement = self._placement(treedef, avals, arg_shardings, staged, flat.out_tree)
+        return Lowered(staged, placement), flat.out_tree
+
+    def _placement(self, treedef, avals, arg_shardings, staged, out_tree):
+        """Shardings of the arguments and results when the computation spans devices."""
+        from s2s.xla import placement
+        n_out = out_tree.num_leaves
+        args_index_tree = treedef.unflatten(list(range(len(avals))))[0]
+        return placement.plan(self._in_shardings, self._out_shardings, args_index_tree,
+                              arg_shardings or [None] * len(avals), len(staged.lifted),
+                              out_tree.unflatten(list(range(n_out))), n_out, staged.shardings)
 
     def __call__(self, *args, **kwargs):
+        if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
+            return self._fun(*args, **kwargs)
         fast = self._fast
         if fast is not None and not kwargs:
             # Cache hit on host arrays in lists/tuples/dicts: one walk, one dict
@@ -279,19 +313,46 @@ class JitFunction:
             try:  # flat arrays, the common case, first
                 entry = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
             except AttributeError:
+                entry = None
+            if entry is None:  # containers, or sharded arrays (their key names the sharding)
                 leaves = []
                 try:
                     entry = fast.get(_fast_signature(args, leaves))
                 except (_NotFast, TypeError):
                     entry = None
             if entry is not None and entry.x64 is config.enable_x64:
-                outs = entry.run(leaves)
+                try:
+                    outs = entry.run(leaves)
+                except _control_flow.TripBoundExceeded as e:
+                    return self._regrow(e, args, kwargs)
                 if outs is not None:
                     return outs
         try:
             return self._call(args, kwargs)
+        except _control_flow.TripBoundExceeded as e:
+            error = e
         except Exception as e:
             raise _with_user_location(e, "jit", self._fun)
+        return self._regrow(error, args, kwargs)
+
+    def _regrow(self, error, args, kwargs):
+        """A loop's gradient ran past its buffer: recompile with room for the trips it
+        counted (the next power of two, so slowly growing loops recompile rarely), rerun."""
+        for _ in range(4):
+            self._trip_bound = max(self._trip_bound, 1 << (error.trips - 1).bit_length())
+            self._cache.clear()
+            if self._fast is not None:
+                self._fast.clear()
+            if config.log_compiles:
+                logger.warning("s2s.jit: recompiling %s: a loop gradient ran %d trips; buffers "
+                               "now hold %d", _fun_name(self._fun), error.trips, self._trip_bound)
+            try:
+                return self._call(args, kwargs)
+            except _control_flow.TripBoundExceeded as e:
+                error = e
+            except Exception as e:
+                raise _with_user_location(e, "jit", self._fun)
+        raise _with_user_location(error, "jit", self._fun)
 
     def _call(self, args, kwargs):
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
@@ -302,7 +363,8 @@ class JitFunction:
             return converted(self._fun)(*args, **kwargs)
         # Static values that compare equal but differ in type (1, 1.0, True) must
         # not share an executable: they can give different dtypes.
-        key = (treedef, avals, statics, tuple(type(v) for _, v in statics))
+        arg_shardings = _arg_shardings(leaves)
+        key = (treedef, avals, statics, tuple(type(v) for _, v in statics), arg_shardings)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
@@ -339,7 +401,7 @@ class JitFunction:
         if config.log_compiles:
             logger.warning("s2s.jit: compiling %s for %s (%s)", _fun_name(self._fun),
                            ", ".join(a.str_short() for a in avals), self._miss_reason(key))
-        lowered, out_tree = self._lower(statics, treedef, avals)
+        lowered, out_tree = self._lower(statics, treedef, avals, key[4])
         executable = lowered.compile()
         captured = [_Captured(_locate(self._fun, a), a) for a in lowered._staged.lifted]
         compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured)
@@ -365,8 +427,15 @@ def _miss_reason_for(cache, key):
     return "new signature"
 
 
+def _arg_shardings(leaves):
+    """The sharding of each ``ShardedArray`` leaf (None for others); None if there are none."""
+    if not any(type(x) is ShardedArray for x in leaves):
+        return None
+    return tuple(x.sharding if type(x) is ShardedArray else None for x in leaves)
+
+
 def _as_input(x, dtype):
-    if isinstance(x, np.ndarray) and x.dtype == dtype:
+    if isinstance(x, (np.ndarray, ShardedArray)) and x.dtype == dtype:
         return x
     return np.asarray(x, dtype)
 
@@ -382,11 +451,15 @@ def _hashable_static(jf, which, value):
     return value
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
+        in_shardings=None, out_shardings=None):
     """Compiles ``fun`` with XLA; the result runs the compiled code, cached per signature.
 
     Arguments are pytrees of arrays; ``static_argnums``/``static_argnames`` are passed
-    as Python values and become part of the cache key.
+    as Python values and become part of the cache key. ``in_shardings`` and
+    ``out_shardings`` (``s2s.sharding.NamedSharding``s: one for all, or one per
+    positional argument / a prefix of the result) compile ``fun`` for several
+    devices through XLA's SPMD partitioner; results are then ``ShardedArray``s.
 
     >>> import s2s, numpy as np
     >>> f = s2s.jit(lambda x: x * 2.0 + 1.0)
@@ -395,10 +468,12 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
-                                 static_argnames=static_argnames, donate_argnums=donate_argnums)
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                 in_shardings=in_shardings, out_shardings=out_shardings)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, in_shardings,
+                       out_shardings)
 
 
 # ---------------------------------------------------------------------------
@@ -681,11 +756,13 @@ class GradFunction:
 
 def _with_user_location(e, name, fun):
     """Points an error raised inside generated code at the user's line."""
+    from s2s.codegen.origins import filter_traceback
     from s2s.codegen.python import user_location
     from s2s.errors import UndefinedVariableError
     loc = user_location(e.__traceback__)
     if loc is None:
         return e
+    filter_traceback(e)
     filename, line, text = loc
     if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
         var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
@@ -701,7 +778,9 @@ def _with_user_location(e, name, fun):
                       construct=e.construct, hint=e.hint)
         new.__cause__ = e.__cause__
         return new
-    e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
+    e.add_note(f"{filename}:{line}: `{text}`\n  raised in the code s2s generated for "
+               f"{name}({_fun_name(fun)}) from that line (S2S_TRACEBACK_FILTERING=off shows "
+               "s2s's own frames too)")
     return e
 
 
@@ -781,13 +860,15 @@ def vjp(fun, *primals, has_aux=False):
     return out, vjp_fn
 
 
-def device_put(x):
+def device_put(x, device=None):
     """Places the arrays of pytree ``x`` in device memory; returns the same structure.
 
     Computations read such arrays without a copy. On the CPU they are ordinary
     NumPy arrays (``s2s.Array``) whose memory is laid out as XLA wants it; a
     NumPy array made by NumPy is copied in on every ``jit`` call instead.
-    jit results are already in device memory.
+    jit results are already in device memory. ``device``: a sharding
+    (``s2s.sharding.NamedSharding``, or a pytree of them matching ``x``) splits
+    each array over several devices as a ``ShardedArray``.
 
     >>> import numpy as np, s2s
     >>> x = s2s.device_put(np.ones(3, np.float32))
@@ -795,6 +876,14 @@ def device_put(x):
     array([2., 2., 2.], dtype=float32)
     """
     from s2s.xla.runtime import to_device
+    if device is not None:
+        from s2s.xla.placement import plan_leaves
+        from s2s.xla.spmd import put as put_sharded
+        leaves, tree = tree_flatten(x)
+        shardings = plan_leaves(device, tree.unflatten(list(range(len(leaves)))), len(leaves))
+        return tree_unflatten(tree, [leaf if s is None or isinstance(leaf, Tracer) else
+                                     put_sharded(_device_value(leaf), s)
+                                     for leaf, s in zip(leaves, shardings)])
 
     def put(leaf):
         if isinstance(leaf, Tracer):
@@ -804,6 +893,13 @@ def device_put(x):
 
     leaves, tree = tree_flatten(x)
     return tree_unflatten(tree, [put(leaf) for leaf in leaves])
+
+
+def _device_value(leaf):
+    if type(leaf) is ShardedArray:
+        return leaf
+    arr = np.asarray(leaf)
+    return arr.astype(dtypes.canonicalize_dtype(arr.dtype), copy=False)
 
 
 def source(fun):
