@@ -331,3 +331,31 @@ def test_vmap_lax_control_flow_and_random():
     keys = random.split(random.PRNGKey(0), 4)
     out = s2s.vmap(lambda k: random.normal(k, (3,)))(keys)
     _close(out, onp.stack([random.normal(k, (3,)) for k in keys]), tol=0)
+
+
+def test_vmap_of_lax_control_flow():
+    x = RNG.normal(size=5).astype("f")
+
+    def f_cond(v):
+        return lax.cond(v > 0, lambda a: a * 2.0, lambda a: a - 1.0, v)
+
+    def f_switch(v, k):
+        return lax.switch(k, [lambda a: a, lambda a: a * 3.0, lambda a: -a], v)
+
+    def f_while(v):
+        return lax.while_loop(lambda c: c[0] < 10.0, lambda c: (c[0] * 2.0 + 1.0, c[1] + 1),
+                              (v, 0))
+
+    def f_scan(v, xs):
+        return lax.scan(lambda c, a: (c + a, c * a), v, xs)
+
+    def f_map(xs):
+        return lax.map(lambda a: a * a + 1.0, xs)
+
+    ks = onp.array([0, 1, 2, 5, -1], "int32")
+    xs = RNG.normal(size=(5, 3)).astype("f")
+    for fn, args, axes in [(f_cond, (x,), 0), (f_switch, (x, ks), 0), (f_while, (x,), 0),
+                           (f_switch, (x, ks[1]), (0, None)), (f_scan, (x, xs), 0),
+                           (f_scan, (x[0], xs), (None, 0)), (f_map, (xs,), 0)]:
+        _close(s2s.vmap(fn, in_axes=axes)(*args), _loop(fn, axes, *args))
+        _close(s2s.jit(s2s.vmap(fn, in_axes=axes))(*args), _loop(fn, axes, *args))

@@ -19,6 +19,7 @@ from s2s.errors import TransformError
 from s2s.lax.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
                               is_array, leading_size, loop_call, masked, select)
 from s2s.lax.core import Tracer, def_batch, rules_of
+from s2s.tree_util import tree_flatten, tree_unflatten
 
 
 def _operator_rule(op):
@@ -368,3 +369,101 @@ from s2s.transforms import support  # noqa: E402
 from s2s.lax.batching import _example  # noqa: E402
 
 _register_support_rules()
+
+
+# ---------------------------------------------------------------------------
+# lax control flow: the functions passed in are batched through vcall, so a loop
+# or branch whose predicate is batched runs masked, per example.
+
+
+def _all_batched(x, n):
+    """``x`` with every array leaf batched (unbatched pytrees broadcast)."""
+    return broadcast_batch(x, n)
+
+
+def _cond_rule(axes, pred, true_fun, false_fun, *operands):
+    from s2s import lax
+    op_axes = tuple(axes[3:]) + (None,) * (len(operands) - len(axes[3:]))
+    if axes[0] is None:
+        return lax.cond(pred, lambda *o: vcall(true_fun, op_axes, *o),
+                        lambda *o: vcall(false_fun, op_axes, *o), *operands)
+    return select(pred, vcall(true_fun, op_axes, *operands),
+                  vcall(false_fun, op_axes, *operands))
+
+
+def _switch_rule(axes, index, branches, *operands):
+    from s2s import lax
+    op_axes = tuple(axes[2:]) + (None,) * (len(operands) - len(axes[2:]))
+    wrapped = [lambda *o, b=b: vcall(b, op_axes, *o) for b in branches]
+    if axes[0] is None:
+        return lax.switch(index, wrapped, *operands)
+    np = _np(index)
+    index = np.clip(index, 0, len(branches) - 1)
+    results = [w(*operands) for w in wrapped]
+    out = results[0]
+    for k in range(1, len(results)):
+        out = select(index == k, results[k], out)
+    return out
+
+
+def _while_rule(axes, cond_fun, body_fun, init_val):
+    from s2s import lax
+    n = leading_size(init_val)
+    val = init_val if axes[2] is not None else _all_batched(init_val, n)
+
+    def test(state):
+        return _np(state[1]).any(state[1])
+
+    def step(state):
+        v, active = state
+        new = select(active, vcall(body_fun, (0,), v), v)
+        return new, _np(active).logical_and(active, vcall(cond_fun, (0,), new))
+
+    active = vcall(cond_fun, (0,), val)
+    return lax.while_loop(test, step, (val, _asarray(active)))[0]
+
+
+def _fori_rule(axes, lower, upper, body_fun, init_val):
+    from s2s import lax
+    if axes[0] is not None or axes[1] is not None:
+        return loop_call(lax.fori_loop, axes, (lower, upper, body_fun, init_val), {})
+    return lax.fori_loop(lower, upper, lambda i, v: vcall(body_fun, (None, 0), i, v), init_val)
+
+
+def _scan_rule(axes, f, init, xs=None, length=None, reverse=False, unroll=1):
+    from s2s import lax
+    init_b, xs_b = axes[1] is not None, len(axes) > 2 and axes[2] is not None
+    n = leading_size(*[v for v, b in ((init, init_b), (xs, xs_b)) if b])
+    carry = init if init_b else _all_batched(init, n)
+    if xs_b:  # (batch, steps, ...) -> (steps, batch, ...)
+        xs = tree_unflatten(tree_flatten(xs)[1], [_np(x).swapaxes(x, 0, 1)
+                                                  for x in tree_flatten(xs)[0]])
+
+    def body(c, x):
+        return vcall(f, (0, 0 if xs_b else None), c, x)
+
+    carry, ys = lax.scan(body, carry, xs, length=length, reverse=reverse)
+    leaves, tree = tree_flatten(ys)
+    return carry, tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
+
+
+def _map_rule(axes, f, xs):
+    from s2s import lax
+    leaves, tree = tree_flatten(xs)
+    xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])
+    ys = lax.map(lambda x: vcall(f, (0,), x), xs)
+    leaves, tree = tree_flatten(ys)
+    return tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
+
+
+def _register_control_flow_rules():
+    from s2s.lax import control_flow as cf
+    def_batch(cf.cond)(_cond_rule)
+    def_batch(cf.switch)(_switch_rule)
+    def_batch(cf.while_loop)(_while_rule)
+    def_batch(cf.fori_loop)(_fori_rule)
+    def_batch(cf.scan)(_scan_rule)
+    def_batch(cf.map)(_map_rule)
+
+
+_register_control_flow_rules()
