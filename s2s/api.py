@@ -1063,7 +1063,9 @@ class VmapFunction:
         name = _fun_name(self._fun)
         moved, kw_moved, n = self._prepare(args, kwargs)
         fn, bound = self._target()
-        plan = batch.plan_or_none(fn)
+        if batch.has_rule(fn) and not bound:  # a library function: its batch rule
+            return self._by_rule(fn, moved, kw_moved, n, name)
+        plan = batch.plan_or_none(fn) if not batch._is_library(fn) else None
         if plan is None:  # no source to batch (a nested vmap, a C function): once per example
             return self._looped(moved, kw_moved, n, name)
         params = batch._params(plan.normal)[len(bound):]
@@ -1095,8 +1097,19 @@ class VmapFunction:
         out = target(*bound, *flat_args, **kw_args)
         return self._move_out(out, built.out_batched, n, name)
 
-    def _looped(self, moved, kw_moved, n, name):
-        from s2s.lax.batching import broadcast_batch, loop_call
+    def _by_rule(self, fn, moved, kw_moved, n, name):
+        from s2s.transforms.batch_support import vcall
+        args, axes = self._filled(moved, n)
+        kwargs = {k: v for k, (v, _) in kw_moved.items()}
+        kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
+        self._last = None
+        out = vcall(fn, tuple(axes), *args, kw_batched=kw_batched, **kwargs)
+        return self._move_out(out, True, n, name)
+
+    @staticmethod
+    def _filled(moved, n):
+        """Arguments with partly mapped pytrees completed, and their axes (0 or None)."""
+        from s2s.lax.batching import broadcast_batch
         args, axes = [], []
         for value, flags in moved:
             if flags and not all(flags):
@@ -1105,6 +1118,11 @@ class VmapFunction:
                                         for x, f in zip(leaves, flags)])
             args.append(value)
             axes.append(0 if flags else None)
+        return args, axes
+
+    def _looped(self, moved, kw_moved, n, name):
+        from s2s.lax.batching import loop_call
+        args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
         self._last = None

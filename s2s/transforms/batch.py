@@ -639,6 +639,11 @@ def _is_library(fn):
         or module.startswith("numpy.")
 
 
+def has_rule(fn):
+    """Whether ``fn`` has a batch rule (library functions are batched by rule, not source)."""
+    return S.batch_rule(fn) is not None
+
+
 def plan_or_none(fn):
     """The normal-form plan of ``fn``, or None when it has no source s2s can batch."""
     from s2s.transforms.vjp_builder import plan_for

@@ -27,7 +27,7 @@ def _operator_rule(op):
     from s2s.numpy.batch_rules import elementwise
     on_arrays = elementwise(op)
 
-    def rule(axes, *args):
+    def rule(axes, /, *args):
         if any(isinstance(a, (list, tuple)) for a in args):
             return op(*args)
         return on_arrays(axes, *args)
@@ -48,7 +48,7 @@ def batch_rule(fn):
     return getattr(rules, "batch", None) if rules is not None else None
 
 
-def vcall(fn, axes, *args, kw_batched=(), **kwargs):
+def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     """``fn(*args, **kwargs)`` on batched arguments (``axes[i]`` is 0 or None per argument;
     keyword arguments named in ``kw_batched`` are batched too); the result is batched."""
     axes = tuple(axes) + (None,) * (len(args) - len(axes))
@@ -63,7 +63,7 @@ def vcall(fn, axes, *args, kw_batched=(), **kwargs):
     return loop_call(fn, axes, args, kwargs, kw_batched)
 
 
-def vmethod(obj, name, obj_axis, axes, *args, **kwargs):
+def vmethod(obj, name, obj_axis, axes, /, *args, **kwargs):
     """``obj.name(*args, **kwargs)`` where ``obj`` or arguments are batched."""
     from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
     if is_array(obj) and name in ARRAY_METHODS:
@@ -226,7 +226,7 @@ _register_operators()
 # Rules of the helpers derivative source calls (vmap of grad reads that source).
 
 
-def _fill(axes, args):
+def _fill(axes, /, args):
     """The arguments with unbatched array leaves broadcast (all batched, like the first)."""
     n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
     return [a if ax is not None else broadcast_batch(a, n) for a, ax in zip(args, axes)], n
@@ -238,7 +238,7 @@ def _per_example_shape(x, axis):
     return tuple(x.shape[1:])
 
 
-def _unbroadcast_rule(axes, g, x):
+def _unbroadcast_rule(axes, /, g, x):
     if g is None:
         return None
     if axes[0] is None:
@@ -259,7 +259,7 @@ def _unbroadcast_rule(axes, g, x):
     return np.reshape(g, (g.shape[0],) + shape)
 
 
-def _unreduce_rule(axes, g, x, axis=None, keepdims=False, where=None):
+def _unreduce_rule(axes, /, g, x, axis=None, keepdims=False, where=None):
     if g is None:
         return None
     if len(axes) > 2 and any(ax is not None for ax in axes[2:]) or is_array(where):
@@ -277,7 +277,7 @@ def _unreduce_rule(axes, g, x, axis=None, keepdims=False, where=None):
     return np.broadcast_to(g, (g.shape[0],) + shape)
 
 
-def _add_grad_rule(axes, a, b):
+def _add_grad_rule(axes, /, a, b):
     if a is None:
         return b if axes[1] is not None else broadcast_batch(b, leading_size(a, b)) \
             if b is not None else None
@@ -287,7 +287,7 @@ def _add_grad_rule(axes, a, b):
     return support.add_grad(a, b)
 
 
-def _scalar_seed_rule(axes, result):
+def _scalar_seed_rule(axes, /, result):
     if not is_array(result) or result.ndim != 1:
         shape = tuple(getattr(result, "shape", ())[1:])
         raise support.NonScalarOutputError(
@@ -300,14 +300,14 @@ def _scalar_seed_rule(axes, result):
 
 def _structural(fn):
     """Helpers that only rearrange containers: batched leaves pass through as they are."""
-    def rule(axes, *args):
+    def rule(axes, /, *args):
         if any(is_array(a) and ax is not None for a, ax in zip(args, axes)):
             return loop_call(fn, axes, args, {})
         return fn(*args)
     return rule
 
 
-def _getitem_grad_rule(axes, x, index, g):
+def _getitem_grad_rule(axes, /, x, index, g):
     if g is None:
         return None
     if isinstance(x, (list, tuple, dict)) and axes[1] is None:
@@ -325,7 +325,7 @@ def _dot_grads(lhs):
     """``dot_grad_lhs``/``dot_grad_rhs`` through batched ``np.dot``/``np.outer`` per rank."""
     fn = support.dot_grad_lhs if lhs else support.dot_grad_rhs
 
-    def rule(axes, g, a, b):
+    def rule(axes, /, g, a, b):
         if g is None:
             return None
         if axes[0] is None:
@@ -381,7 +381,7 @@ def _all_batched(x, n):
     return broadcast_batch(x, n)
 
 
-def _cond_rule(axes, pred, true_fun, false_fun, *operands):
+def _cond_rule(axes, /, pred, true_fun, false_fun, *operands):
     from s2s import lax
     op_axes = tuple(axes[3:]) + (None,) * (len(operands) - len(axes[3:]))
     if axes[0] is None:
@@ -391,7 +391,7 @@ def _cond_rule(axes, pred, true_fun, false_fun, *operands):
                   vcall(false_fun, op_axes, *operands))
 
 
-def _switch_rule(axes, index, branches, *operands):
+def _switch_rule(axes, /, index, branches, *operands):
     from s2s import lax
     op_axes = tuple(axes[2:]) + (None,) * (len(operands) - len(axes[2:]))
     wrapped = [lambda *o, b=b: vcall(b, op_axes, *o) for b in branches]
@@ -406,7 +406,7 @@ def _switch_rule(axes, index, branches, *operands):
     return out
 
 
-def _while_rule(axes, cond_fun, body_fun, init_val):
+def _while_rule(axes, /, cond_fun, body_fun, init_val):
     from s2s import lax
     n = leading_size(init_val)
     val = init_val if axes[2] is not None else _all_batched(init_val, n)
@@ -423,14 +423,14 @@ def _while_rule(axes, cond_fun, body_fun, init_val):
     return lax.while_loop(test, step, (val, _asarray(active)))[0]
 
 
-def _fori_rule(axes, lower, upper, body_fun, init_val):
+def _fori_rule(axes, /, lower, upper, body_fun, init_val):
     from s2s import lax
     if axes[0] is not None or axes[1] is not None:
         return loop_call(lax.fori_loop, axes, (lower, upper, body_fun, init_val), {})
     return lax.fori_loop(lower, upper, lambda i, v: vcall(body_fun, (None, 0), i, v), init_val)
 
 
-def _scan_rule(axes, f, init, xs=None, length=None, reverse=False, unroll=1):
+def _scan_rule(axes, /, f, init, xs=None, length=None, reverse=False, unroll=1):
     from s2s import lax
     init_b, xs_b = axes[1] is not None, len(axes) > 2 and axes[2] is not None
     n = leading_size(*[v for v, b in ((init, init_b), (xs, xs_b)) if b])
@@ -447,7 +447,7 @@ def _scan_rule(axes, f, init, xs=None, length=None, reverse=False, unroll=1):
     return carry, tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
 
 
-def _map_rule(axes, f, xs):
+def _map_rule(axes, /, f, xs):
     from s2s import lax
     leaves, tree = tree_flatten(xs)
     xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])
