@@ -989,6 +989,14 @@ class VmapFunction:
     def __call__(self, *args, **kwargs):
         return self._call(args, kwargs)
 
+    def _call(self, args, kwargs, convert=None):
+        if self._axis_name is None:
+            return self._call_mapped(args, kwargs, convert)
+        from s2s.lax.batching import axis_frame
+        moved, kw_moved, n = self._prepare(args, kwargs)
+        with axis_frame(self._axis_name, n):
+            return self._call_mapped(args, kwargs, convert)
+
     def _target(self):
         from s2s.parse.source import unwrap
         fun = self._fun
@@ -1057,7 +1065,7 @@ class VmapFunction:
         flat_tree = tree_flatten(arg)[1]
         return (flat_tree.unflatten(out), [ax is not None for _, ax, _ in leaves])
 
-    def _call(self, args, kwargs, convert=None):
+    def _call_mapped(self, args, kwargs, convert=None):
         from s2s.lax.batching import broadcast_batch
         from s2s.transforms import batch
         name = _fun_name(self._fun)

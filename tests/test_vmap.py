@@ -359,3 +359,22 @@ def test_vmap_of_lax_control_flow():
                            (f_scan, (x[0], xs), (None, 0)), (f_map, (xs,), 0)]:
         _close(s2s.vmap(fn, in_axes=axes)(*args), _loop(fn, axes, *args))
         _close(s2s.jit(s2s.vmap(fn, in_axes=axes))(*args), _loop(fn, axes, *args))
+
+
+def test_axis_name_collectives():
+    x = RNG.normal(size=(4, 3)).astype("f")
+
+    def f(v):
+        return (v / lax.psum(v, "i"), lax.pmean(v, "i"), lax.pmax(v, "i"), lax.pmin(v, "i"),
+                lax.all_gather(v, "i"), lax.axis_index("i") * 1.0)
+
+    for run in (s2s.vmap(f, axis_name="i"), s2s.jit(s2s.vmap(f, axis_name="i"))):
+        out = run(x)
+        _close(out[0], x / x.sum(0))
+        _close(out[1], onp.broadcast_to(x.mean(0), x.shape))
+        _close(out[2], onp.broadcast_to(x.max(0), x.shape))
+        _close(out[3], onp.broadcast_to(x.min(0), x.shape))
+        _close(out[4], onp.broadcast_to(x, (4,) + x.shape))
+        _close(out[5], onp.arange(4.0))
+    with pytest.raises(NameError, match="unbound axis name: 'j'"):
+        s2s.vmap(lambda v: lax.psum(v, "j"), axis_name="i")(x)

@@ -132,6 +132,8 @@ def _value_batched(ctx, value):
         obj = ctx.resolve(value.func)
         if obj is not MISSING and (_shape_query(obj) or obj in _TYPE_QUERIES):
             return False
+        if getattr(obj, "creates_batched", False):  # lax.axis_index
+            return True
     return bool(_names(value) & ctx.batched)
 
 
@@ -300,6 +302,9 @@ def _call(ctx, call, node):
         raise ctx.error(node, f"`{name}()` of a value that varies across the mapped axis "
                         f"(`{q.to_source(arg) if arg is not None else ''}` is batched): each "
                         "example may give a different Python value", hint=hint)
+    if getattr(obj, "creates_batched", False):
+        return gast.Call(func=ctx.h("vcall"), args=[call.func, q.const(())] + list(call.args),
+                         keywords=list(call.keywords))
     if obj is not MISSING and getattr(S.batch_rule(obj), "elementwise", False) and not call.keywords:
         batched = [a for a in call.args if ctx.is_batched(a)]
         if len(batched) == 1 and all(a in batched or _is_const_operand(a) for a in call.args):

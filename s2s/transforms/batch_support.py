@@ -467,3 +467,47 @@ def _register_control_flow_rules():
 
 
 _register_control_flow_rules()
+
+
+# ---------------------------------------------------------------------------
+# Collectives over a named mapped axis (vmap(..., axis_name=...)).
+
+
+def _over_examples(reduce):
+    def rule(axes, /, x, axis_name):
+        n = innermost_axis(axis_name)
+        if axes[0] is None:
+            return broadcast_batch(reduce(broadcast_batch(x, n)), n)
+        leaves, tree = tree_flatten(x)
+        out = [broadcast_batch(reduce(_asarray(leaf)), n) for leaf in leaves]
+        return tree_unflatten(tree, out)
+    return rule
+
+
+def _all_gather_rule(axes, /, x, axis_name, *, axis=0, tiled=False):
+    n = innermost_axis(axis_name)
+    x = _asarray(x if axes[0] is not None else broadcast_batch(x, n))
+    np = _np(x)
+    gathered = np.moveaxis(x, 0, axis) if not tiled else np.concatenate(
+        [x[i] for i in range(n)], axis=axis)
+    return broadcast_batch(gathered, n)
+
+
+def _axis_index_rule(axes, /, axis_name):
+    n = innermost_axis(axis_name)
+    return onp.arange(n, dtype=onp.int32)
+
+
+def _register_collectives():
+    from s2s.lax import collectives as c
+    def_batch(c.psum)(_over_examples(lambda x: _np(x).sum(x, axis=0)))
+    def_batch(c.pmean)(_over_examples(lambda x: _np(x).mean(x, axis=0)))
+    def_batch(c.pmax)(_over_examples(lambda x: _np(x).max(x, axis=0)))
+    def_batch(c.pmin)(_over_examples(lambda x: _np(x).min(x, axis=0)))
+    def_batch(c.all_gather)(_all_gather_rule)
+    def_batch(c.axis_index)(_axis_index_rule)
+
+
+from s2s.lax.batching import innermost_axis  # noqa: E402
+
+_register_collectives()
