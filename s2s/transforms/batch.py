@@ -48,6 +48,12 @@ _CONCRETE = (int, float, bool, complex)
 _STATIC_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
 
 
+def _support_kinds():
+    from s2s.parse.normalize import SUPPORT_CALLS
+    from s2s.transforms import support
+    return {id(getattr(support, name)): name for name in SUPPORT_CALLS if hasattr(support, name)}
+
+
 def _names(node):
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
@@ -104,10 +110,14 @@ class _Context:
         return resolve_chain(self.source, chain)
 
     def support_call(self, value):
-        """The support function name normal form's call ``value`` denotes, or None."""
-        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name):
-            return self.support.get(value.func.id)
-        return None
+        """The support function (``append``, ``pop``...) call ``value`` makes, or None:
+        by normal form's spelling, or by the object named (derivative source calls them)."""
+        if not isinstance(value, gast.Call):
+            return None
+        if isinstance(value.func, gast.Name) and value.func.id in self.support:
+            return self.support[value.func.id]
+        obj = self.resolve(value.func)
+        return _support_kinds().get(id(obj)) if obj is not MISSING else None
 
     def is_batched(self, node):
         return isinstance(node, gast.Name) and node.id in self.batched

@@ -75,10 +75,11 @@ def vmethod(obj, name, obj_axis, axes, /, *args, **kwargs):
     if is_array(obj) and name == "astype":
         return obj.astype(*args, **kwargs) if obj_axis is not None else \
             broadcast_batch(obj, leading_size(args)).astype(*args, **kwargs)
-    if obj_axis is None:
+    if obj_axis is None and not isinstance(obj, (list, dict, set, bytearray)):
         return vcall(getattr(obj, name), axes, *args, **kwargs)
-    raise TransformError(f"vmap: s2s cannot batch the method call `.{name}(...)` of a batched "
-                         f"{type(obj).__name__}",
+    raise TransformError(f"vmap: s2s cannot batch the method call `.{name}(...)` of a "
+                         f"{type(obj).__name__} with batched values (per example it could "
+                         "mutate it)",
                          hint="call a function (np.<name>(x, ...)) instead of the method")
 
 
