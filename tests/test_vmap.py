@@ -216,6 +216,7 @@ def setitem_batched(x, i, v):
 ])
 def test_batched_control_flow(fn, arg):
     _close(s2s.vmap(fn)(arg), _loop(fn, 0, arg))
+    _close(s2s.jit(s2s.vmap(fn))(arg), _loop(fn, 0, arg))
 
 
 def test_break_and_continue():

@@ -42,6 +42,20 @@ def _register_operators():
     def_batch(operator.matmul)(lambda axes, a, b: rules_of(_snp().matmul).batch(axes, a, b))
 
 
+def any_example(c):
+    """Whether some example takes a branch (staged predicates: assume so, both are staged)."""
+    if isinstance(c, Tracer):
+        return True
+    return bool(onp.any(c))
+
+
+def all_examples(c):
+    """Whether every example takes a branch (staged predicates: assume not)."""
+    if isinstance(c, Tracer):
+        return False
+    return bool(onp.all(c))
+
+
 def batch_rule(fn):
     """``fn``'s ``batch`` rule, or None."""
     rules = rules_of(fn)
@@ -171,8 +185,25 @@ def _adjacent_advanced(index):
     return not pos or pos == list(range(pos[0], pos[-1] + 1))
 
 
+def _index_axis(index, index_axis):
+    """None when a 'batched' index holds no array (a dict key, a loop's constant)."""
+    if index_axis is None or any(is_array(i) for i in _index_tuple(index)):
+        return index_axis
+    return None
+
+
+def _no_batched_mask(index, index_axis):
+    if index_axis is not None and any(is_array(i) and i.dtype == bool for i in _index_tuple(index)):
+        raise TransformError(
+            "vmap: a boolean mask index that varies across the mapped axis selects a different "
+            "number of elements per example",
+            hint="use np.where(mask, x, 0) (or the where= argument of a reduction) instead")
+
+
 def getitem(x, index, x_axis, index_axis):
     """``x[index]`` where ``x`` (``x_axis`` 0) or the index (``index_axis`` 0) is batched."""
+    index_axis = _index_axis(index, index_axis)
+    _no_batched_mask(index, index_axis)
     if index_axis is None:
         if not is_array(x):
             return x[index]  # a batched container: its items are batched
@@ -200,6 +231,8 @@ def setitem(x, index, value, x_axis, index_axis, value_axis):
 def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
     """``x.at[index].<op>(value)`` with any of ``x``, ``index``, ``value`` batched."""
     from s2s.transforms import support
+    index_axis = _index_axis(index, index_axis)
+    _no_batched_mask(index, index_axis)
     if plain is None:
         def plain(a, i, v):
             return support.at_update(a, i, op, v)
