@@ -16,10 +16,18 @@ import inspect
 import linecache
 import textwrap
 import types
+import weakref
 
 import gast
 
 from s2s.errors import S2SError
+
+
+# A generated function carries its own ``(code, lines)`` under this attribute:
+# transforming it again reads that, never ``linecache`` by file name (two
+# functions can share a name), and only when the code object matches (a wrapper
+# that copied the attribute with ``functools.wraps`` gets no match).
+GENERATED_ATTR = "__s2s_generated__"
 
 
 class NoSourceError(S2SError):
@@ -30,7 +38,8 @@ class FunctionSource:
     """A parsed user function: its ``gast.FunctionDef`` and where it came from."""
 
     def __init__(self, fn, node, filename, line_offset, source_lines):
-        self.fn = fn
+        # Weak: caches keyed by ``fn`` hold its source, which must not keep it alive.
+        self._fn = weakref.ref(fn)
         self.node = node
         self.filename = filename
         self.line_offset = line_offset  # add to a node's lineno to get the file's line
@@ -41,6 +50,11 @@ class FunctionSource:
         if fn.__closure__:
             for name, cell in zip(code.co_freevars, fn.__closure__):
                 self.closure[name] = cell
+
+    @property
+    def fn(self):
+        """The function this is the source of."""
+        return self._fn()
 
     @property
     def params(self):
@@ -92,7 +106,7 @@ def get_source(fn):
         raise NoSourceError(f"{fn!r} is not a Python function")
     code = fn.__code__
     filename = code.co_filename
-    lines = linecache.getlines(filename, fn.__globals__)
+    lines = _lines_of(fn)
     if not lines:
         raise NoSourceError(f"no source for {fn.__qualname__} (defined in {filename})")
     try:
@@ -100,18 +114,26 @@ def get_source(fn):
     except Exception:
         raise NoSourceError(f"cannot read the source of {fn.__qualname__}") from None
     first = code.co_firstlineno
-    if fn.__name__ == "<lambda>":
+    if code.co_name == "<lambda>":  # the code's name: ``__name__`` can be reassigned
         return _lambda_source(fn, lines, first, filename)
     text = textwrap.dedent("".join(block))
     try:
         module = gast.parse(text)
     except SyntaxError:
         raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
-    node = _find_def(module, fn.__name__)
+    node = _find_def(module, code.co_name)
     if node is None:
         raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
     node.decorator_list = []
     return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+
+
+def _lines_of(fn):
+    """The lines of the file ``fn`` was defined in (its own text if s2s generated it)."""
+    generated = fn.__dict__.get(GENERATED_ATTR)
+    if generated is not None and generated[0] is fn.__code__:
+        return generated[1]
+    return linecache.getlines(fn.__code__.co_filename, fn.__globals__)
 
 
 def _find_def(module, name):

@@ -142,7 +142,6 @@ def _convert(fn, explicit_captures=False):
     new, text = compile_function(tree, filename, globals_, cells, fn.__defaults__, fn.__kwdefaults__,
                                  origin=plan.source)
     new.__s2s_source__ = text
-    new.__wrapped_original__ = fn
     return new
 
 

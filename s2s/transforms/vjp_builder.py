@@ -113,7 +113,6 @@ class Plan:
     """A user function ready to transform: its source and normal form."""
 
     def __init__(self, fn, transform_name="grad"):
-        self.fn = fn
         self.source = get_source(fn)
         fence(self.source, transform_name)
         self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & _referenced(self.source.node))
@@ -131,6 +130,11 @@ class Plan:
             if obj is numpy or obj is snp:
                 return name
         return self.namer.new("np")
+
+    @property
+    def fn(self):
+        """The user function (held weakly, by the source: plans are cached per function)."""
+        return self.source.fn
 
     @property
     def name(self):
@@ -179,7 +183,6 @@ class _LocalPlan:
 
     def __init__(self, parent, fdef, free):
         self.parent = parent
-        self.fn = parent.fn
         self.source = parent.source
         self.namer = Namer(parent.namer.taken)
         self.np_name = parent.np_name
@@ -191,6 +194,10 @@ class _LocalPlan:
                                        returns=None, type_comment=None, type_params=[])
         self.locals = local_names(self.normal)
         self.name = f"{parent.name}_{fdef.name}"
+
+    @property
+    def fn(self):
+        return self.parent.fn
 
     def local_function(self, name):
         return _local_function(self, self.normal.body, name)
@@ -609,7 +616,7 @@ class Build:
     """A built reverse-mode transformation of one function for one set of active params."""
 
     def __init__(self, fn, active_params):
-        self.fn = fn
+        self._fn = weakref.ref(fn)  # builds are cached per function: must not keep it alive
         self.active_params = active_params
         self.fwd_cell = make_cell(None)
         self.bwd_cell = make_cell(None)
@@ -617,6 +624,10 @@ class Build:
         self.texts = []
         self.deps = []
         self.done = False
+
+    @property
+    def fn(self):
+        return self._fn()
 
     def sources(self, seen=None):
         """Generated source of this build and everything it calls."""
