@@ -5,6 +5,7 @@ a cached transformed function, and calls it. The work is done by
 ``s2s.transforms`` (source rewriting), ``s2s.trace.staging`` (jit staging) and
 ``s2s.xla`` (compile and run).
 """
+import dataclasses
 import functools
 import inspect
 import logging
@@ -407,6 +408,11 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
 float0 = np.dtype([("float0", np.void, 0)])
 
 
+def _vararg_name(fn):
+    code = fn.__code__
+    return code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+
+
 def _positional_params(fn):
     code = fn.__code__
     return list(code.co_varnames[:code.co_argcount])
@@ -495,10 +501,43 @@ def _match_structure(primal, adj):
     return out
 
 
+@dataclasses.dataclass
+class GradStrategy:
+    """How a ``GradFunction`` computes: from generated source, or by tracing each call.
+
+    ``traced`` with ``reason`` (why the source path was not taken), or the
+    generated gradient ``gen`` (its ``build`` holds the source of it and of its
+    callees), the arguments ``bound`` before the user's (methods, partials) and
+    the positional argument numbers ``nums`` that are differentiated.
+    """
+    traced: bool
+    reason: str = ""
+    error: Exception = None  # the transformation's error, raised if tracing fails too
+    gen: object = None
+    build: object = None
+    bound: tuple = ()
+    nums: tuple = ()
+
+
+def _check_callable(name, fun):
+    if not callable(fun):
+        raise TypeError(f"{name} expects a callable (the function to differentiate), got "
+                        f"{type(fun).__name__} {fun!r}")
+
+
+def _log_transform(name, fun, what):
+    """Says which path a transformation took and why (``S2S_LOG_TRANSFORMS=1``)."""
+    if config.log_transforms:
+        logger.warning("s2s.%s(%s): %s", name, _fun_name(fun), what)
+
+
 class GradFunction:
     """``grad(fun)``: a callable that computes gradients with generated source.
 
-    ``s2s.source(grad_fn)`` returns that source.
+    ``s2s.source(grad_fn)`` returns that source. When ``fun``'s source cannot be
+    had, or is found but not understood, each call is traced instead (logged
+    under ``S2S_LOG_TRANSFORMS=1``); see "The transformed-function protocol" in
+    this module's ``source``.
     """
 
     def __init__(self, fun, argnums, has_aux, holomorphic, allow_int, with_value, verbose):
@@ -516,52 +555,71 @@ class GradFunction:
         self._name = "value_and_grad" if with_value else "grad"
 
     def _build(self):
+        """The ``GradStrategy`` (decided once, on first use)."""
         if self._built is None:
-            from s2s.lax.core import rules_of
-            from s2s.parse.source import NoSourceError, get_source, unwrap
-            from s2s.transforms import vjp_builder
+            self._built = self._decide()
+            if self._built.traced:
+                _log_transform(self._name, self._fun, f"tracing each call: {self._built.reason}")
+            else:
+                _log_transform(self._name, self._fun, "differentiating its source")
+                if self._verbose:
+                    print(self.source())
+        return self._built
+
+    def _decide(self):
+        from s2s.errors import TransformError, UnsupportedSyntaxError
+        from s2s.lax.core import rules_of
+        from s2s.parse.source import NoSourceError, get_source, unwrap
+        from s2s.transforms import vjp_builder
+        try:
             fn, bound = unwrap(self._fun)
-            rules = rules_of(fn)
-            if rules is not None and rules.vjp is not None:
-                fn = vjp_builder.template_wrapper(fn)  # use the template, not fn's source
-            try:
-                get_source(fn)
-            except NoSourceError:
-                self._built = "traced"
-                return self._built
-            params = _positional_params(fn)
-            nums = (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
-            names = []
-            for i in nums:
-                j = i + len(bound)
-                if not -len(params) <= i < len(params) - len(bound):
-                    raise ValueError(
-                        f"{self._name}({_fun_name(self._fun)}): argnums {i} is out of range for a "
-                        f"function of {len(params) - len(bound)} positional parameters")
-                names.append(params[j % len(params)])
-            gen, text, build = vjp_builder.grad_function(
+        except NoSourceError as e:
+            return GradStrategy(True, str(e))
+        rules = rules_of(fn)
+        if rules is not None and rules.vjp is not None:
+            fn = vjp_builder.template_wrapper(fn)  # use the template, not fn's source
+        try:
+            get_source(fn)
+        except NoSourceError as e:
+            return GradStrategy(True, str(e))
+        params = _positional_params(fn)
+        nums = self._nums()
+        names = []
+        for i in nums:
+            j = i + len(bound)
+            if not -len(params) <= i < len(params) - len(bound):
+                if fn.__code__.co_flags & inspect.CO_VARARGS and i >= 0:
+                    return GradStrategy(True, f"argnums {i} falls in *{_vararg_name(fn)}")
+                raise ValueError(
+                    f"{self._name}({_fun_name(self._fun)}): argnums {i} is out of range for a "
+                    f"function of {len(params) - len(bound)} positional parameters")
+            names.append(params[j % len(params)])
+        try:
+            gen, _, build = vjp_builder.grad_function(
                 fn, names, has_aux=self._has_aux, holomorphic=self._holomorphic,
                 with_value=self._with_value, as_tuple=not isinstance(self._argnums, int))
-            self._built = (gen, text, build, bound, nums)
-            if self._verbose:
-                print(self.source())
-        return self._built
+        except UnsupportedSyntaxError:
+            raise  # the fence: a deliberate refusal, with the way out in its message
+        except NoSourceError as e:  # a callee's
+            return GradStrategy(True, f"a function it calls has no source ({e})")
+        except TransformError as e:
+            # Found but not understood: the call itself may still trace.
+            return GradStrategy(True, f"its source is not understood ({e})", error=e)
+        return GradStrategy(False, gen=gen, build=build, bound=bound, nums=nums)
 
     def source(self):
         """The generated source (this function and the functions it calls)."""
-        if self._build() == "traced":
+        if self._build().traced:
             if self._last_trace is None:
                 return "# no source: traced on each call; call the function first to see a trace"
             return "\n".join(self._last_trace.sources())
-        gen, text, build, _, _ = self._build()
-        return "\n".join(build.sources())
+        return "\n".join(self._build().build.sources())
 
     def __s2s_unwrap__(self):
         # Transformations of a gradient transform the generated source itself.
-        if self._build() == "traced":
+        if self._build().traced:
             return self._fun, ()
-        gen, _, _, bound, _ = self._build()
-        return gen, bound
+        return self._build().gen, self._build().bound
 
     def _nums(self):
         return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
@@ -609,6 +667,11 @@ class GradFunction:
         try:
             return self._call(args, kwargs)
         except Exception as e:
+            error = self._built.error if self._built is not None else None
+            if error is not None and type(e) not in (TypeError, ValueError):
+                # Tracing, the fallback, failed too: the transformation's own
+                # error says more (the construct and the way out).
+                raise error from e
             raise _with_user_location(e, self._name, self._fun)
 
     def __s2s_convert__(self):
@@ -619,19 +682,24 @@ class GradFunction:
         cannot be staged (a stack inside a loop with a staged condition, a
         variable defined on one staged path only), the gradient of the
         *converted* ``f``: its control flow is if_stmt/while_stmt/for_stmt
-        calls whose reverse rules stage cond/while loops themselves.
+        calls whose reverse rules stage cond/while loops themselves. Which one
+        ran, and why, is logged under ``S2S_LOG_TRANSFORMS=1``.
         """
         from s2s.errors import S2SError
         from s2s.transforms.convert import converted
-        gen = converted(self._build()[0]) if self._build() != "traced" else None
+        strategy = self._build()
+        gen = converted(strategy.gen) if not strategy.traced else None
         inner = self
 
         def run(*args, **kwargs):
             if gen is not None:
                 try:
                     return inner._call(args, kwargs, gen=gen)
-                except (S2SError, TypeError, ValueError, IndexError):
-                    pass
+                except (S2SError, TypeError, ValueError, IndexError) as e:
+                    _log_transform(f"jit({inner._name})", inner._fun,
+                                   "the generated gradient does not stage "
+                                   f"({type(e).__name__}: {str(e).splitlines()[0]}); "
+                                   "differentiating the control-flow-converted function instead")
             return inner._converted_grad()._call(args, kwargs)
         return run
 
@@ -648,10 +716,15 @@ class GradFunction:
         return self._for_jit
 
     def _call(self, args, kwargs, gen=None):
-        if self._build() == "traced":
+        strategy = self._build()
+        if gen is None and not strategy.traced and not strategy.build.current():
+            _log_transform(self._name, self._fun, "rebuilding: a function it calls was redefined")
+            self._built = None
+            strategy = self._build()
+        if strategy.traced:
             return self._traced_call(args, kwargs)
-        built_gen, _, _, bound, nums = self._build()
-        gen = gen or built_gen
+        bound, nums = strategy.bound, strategy.nums
+        gen = gen or strategy.gen
         args = list(args)
         for i in nums:
             if i >= len(args):
@@ -728,6 +801,7 @@ def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
     if fun is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux, holomorphic=holomorphic,
                                  allow_int=allow_int, verbose=verbose)
+    _check_callable("grad", fun)
     return GradFunction(fun, argnums, has_aux, holomorphic, allow_int, False, verbose)
 
 
@@ -742,6 +816,7 @@ def value_and_grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_
     if fun is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux,
                                  holomorphic=holomorphic, allow_int=allow_int, verbose=verbose)
+    _check_callable("value_and_grad", fun)
     return GradFunction(fun, argnums, has_aux, holomorphic, allow_int, True, verbose)
 
 
@@ -755,6 +830,7 @@ def vjp(fun, *primals, has_aux=False):
     """
     from s2s.parse.source import unwrap
     from s2s.transforms import vjp_builder
+    _check_callable("vjp", fun)
     fn, bound = unwrap(fun)
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
@@ -809,21 +885,30 @@ def device_put(x):
 def source(fun):
     """The Python source s2s generated for a transformed function (or ``fun``'s own).
 
+    The transformed-function protocol: what ``source``, nested transformations
+    and ``jit`` read from an object a transformation returned.
+
+    * ``source()``: the generated source (``s2s.source`` calls it).
+    * ``__s2s_unwrap__()`` on its type: ``(function, bound_args)``, the plain
+      function that transforming it again transforms in its place, called with
+      ``bound_args`` first (``grad(grad(f))`` differentiates the generated
+      gradient; a ``jit`` function unwraps to the function it compiles).
+    * ``__s2s_convert__()`` on its type: the callable ``jit`` stages for it
+      (``jit(grad(f))``), instead of converting its source.
+
     >>> import s2s
     >>> print(s2s.source(s2s.grad(lambda x: x * x)).splitlines()[0])
     def grad_lambda(x):
     """
-    if isinstance(fun, GradFunction):
-        return fun.source()
-    if hasattr(fun, "source") and callable(fun.source):
-        return fun.source()
     if isinstance(fun, JitFunction):
         from s2s.transforms.convert import source as converted_source
         inner = fun._fun
         if isinstance(inner, GradFunction):
-            from s2s.transforms.convert import source as converted_source
-            return converted_source(inner._build()[0])
+            strategy = inner._build()
+            return inner.source() if strategy.traced else converted_source(strategy.gen)
         return converted_source(inner)
+    if callable(getattr(fun, "source", None)):
+        return fun.source()
     return inspect.getsource(fun)
 
 

@@ -25,6 +25,8 @@ class Config:
     _options = {
         "enable_x64": lambda: _env_flag("S2S_ENABLE_X64"),
         "log_compiles": lambda: _env_flag("S2S_LOG_COMPILES"),
+        # Which path a transformation took (source, tracing, a fallback) and why.
+        "log_transforms": lambda: _env_flag("S2S_LOG_TRANSFORMS"),
     }
 
     def __init__(self):

@@ -2,9 +2,12 @@
 plausible wrong result, leaked memory, or failed where tracing the call would
 have worked. Results are checked against closed forms or central differences.
 """
+import collections
+import functools
 import gc
 import linecache
 import textwrap
+import types
 import weakref
 
 import numpy as np
@@ -12,6 +15,7 @@ import pytest
 
 import s2s
 import s2s.numpy as snp
+from s2s.errors import ConcretizationError, S2SError
 
 
 def _close(a, b, rtol=1e-6):
@@ -100,3 +104,184 @@ def test_eager_grad_without_source_keeps_linecache_bounded():
         g(2.0)
     gc.collect()
     assert len(linecache.cache) <= before
+
+
+# ---------------------------------------------------------------------------
+# Gives up where tracing would not: each of these is differentiated (by its
+# source where s2s understands it, else by tracing the call, which is logged).
+
+def _fp(a, b):
+    return a * a * b
+
+
+def _wrap(fun):
+    def wrapper(*args, **kwargs):
+        return fun(*args, **kwargs)
+    return wrapper
+
+
+@_wrap
+def _wrapped_sq(x):
+    return x * x * x
+
+
+def _ode_step(f, y, *args):
+    k = f(y, *args)
+    return y + k * k
+
+
+class _Model:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return snp.sin(x * self.w)
+
+
+_model = _Model(1.5)
+_Pair = collections.namedtuple("_Pair", "a b")
+
+_GIVES_UP = {
+    "partial_with_keyword": (functools.partial(_fp, b=2.0), lambda x: 4.0 * x),
+    "decorator_wrapper": (_wrapped_sq, lambda x: 3.0 * x * x),
+    "called_through_wrapper": (lambda x: _wrapped_sq(x) + x, lambda x: 3.0 * x * x + 1.0),
+    "function_value_with_star_args": (lambda y: _ode_step(lambda y, a: y * a, y, 2.0),
+                                      lambda y: 1.0 + 8.0 * y),
+    "call_method_object": (lambda x: _model(x) * x,
+                           lambda x: 1.5 * np.cos(1.5 * x) * x + np.sin(1.5 * x)),
+    "namedtuple_constructor": (lambda x: _Pair(x, x * x).b * x, lambda x: 3.0 * x * x),
+    "builtin_min": (lambda x: min(x, x * x), lambda x: 2.0 * x if x < 1 else 1.0),
+    "builtin_max": (lambda x: max(x * x, 2.0 * x), lambda x: 2.0 * x if x > 2 else 2.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_GIVES_UP))
+def test_gives_up_where_tracing_would_not(name):
+    f, df = _GIVES_UP[name]
+    for x in (0.5, 3.0):
+        _close(s2s.grad(f)(x), df(x), rtol=1e-5)
+        value, g = s2s.value_and_grad(f)(x)
+        _close(g, df(x), rtol=1e-5)
+        _close(value, f(x), rtol=1e-5)
+
+
+def test_star_parameters_with_argnums():
+    g0, g1 = s2s.grad(lambda *xs: xs[0] * xs[1] * xs[1], argnums=(0, 1))(2.0, 3.0)
+    _close([g0, g1], [9.0, 12.0])
+
+
+def test_fallback_to_tracing_is_logged(caplog):
+    s2s.config.update("log_transforms", True)
+    try:
+        with caplog.at_level("WARNING", logger="s2s"):
+            s2s.grad(functools.partial(_fp, b=2.0))(1.0)
+            s2s.grad(_fp)(1.0, 2.0)
+    finally:
+        s2s.config.update("log_transforms", False)
+    assert "tracing each call" in caplog.text and "keyword" in caplog.text
+    assert "grad(_fp): differentiating its source" in caplog.text
+
+
+def test_tracing_refuses_to_turn_a_differentiated_value_into_a_constant():
+    # float() of a recorded value would silently give a zero derivative.
+    namespace = {}
+    exec("def f(x):\n    return float(x) * x\n", namespace)
+    with pytest.raises(ConcretizationError, match="float"):
+        s2s.grad(namespace["f"])(2.0)
+
+
+def test_source_of_jit_of_grad_of_exec_defined_function():
+    namespace = {}
+    exec("def f(x):\n    return x * x\n", namespace)
+    jg = s2s.jit(s2s.grad(namespace["f"]))
+    _close(jg(3.0), 6.0)
+    assert "traced" in s2s.source(jg)
+    assert "no source" in s2s.source(s2s.jit(namespace["f"]))
+
+
+# ---------------------------------------------------------------------------
+# Unclear errors made clear.
+
+
+def test_grad_of_a_non_callable():
+    for make in (s2s.grad, s2s.value_and_grad):
+        with pytest.raises(TypeError, match="expects a callable.*str 'ab'"):
+            make("ab")
+    with pytest.raises(TypeError, match="expects a callable"):
+        s2s.vjp("ab", 1.0)
+
+
+def test_grad_of_a_function_returning_none():
+    def no_return(x):
+        x * 2.0
+
+    with pytest.raises(S2SError, match="returned None"):
+        s2s.grad(no_return)(1.0)
+
+
+def test_dict_with_mixed_key_types():
+    with pytest.raises(TypeError, match="keys mix the types int, str"):
+        s2s.grad(lambda d: d[1] * d["a"])({1: 2.0, "a": 3.0})
+
+
+def _walrus(x):
+    if (y := x * 2.0) > 0:
+        return y
+    return x
+
+
+def test_walrus_in_a_staged_if_names_the_walrus():
+    with pytest.raises(ConcretizationError, match=r"(?s)assignment expression \(:=\).*"
+                                                  r"assign on a separate line.*without converting"):
+        s2s.jit(_walrus)(1.0)
+
+
+# ---------------------------------------------------------------------------
+# Eager grad calls what the user's code calls now.
+
+
+def _square(x):
+    return x * x
+
+
+def _cube(x):
+    return x * x * x
+
+
+def _calls_helper(x):
+    return _helper(x) + x
+
+
+_helper = _square
+_module = types.ModuleType("_s2s_test_module")
+_module.h = _square
+
+
+def _calls_module_function(x):
+    return _module.h(x) * 2.0
+
+
+def test_redefined_helper_is_called_after_redefinition():
+    global _helper
+    g, vg = s2s.grad(_calls_helper), s2s.value_and_grad(_calls_helper)
+    try:
+        _close(g(3.0), 7.0)
+        _close(vg(3.0)[1], 7.0)
+        _close(s2s.vjp(_calls_helper, 3.0)[1](np.float32(1.0))[0], 7.0)
+        _helper = _cube
+        _close(g(3.0), 28.0)
+        _close(vg(3.0), (30.0, 28.0))
+        _close(s2s.vjp(_calls_helper, 3.0)[1](np.float32(1.0))[0], 28.0)
+    finally:
+        _helper = _square
+
+
+def test_monkeypatched_module_function_is_called():
+    g = s2s.grad(_calls_module_function)
+    try:
+        _close(g(3.0), 12.0)
+        _module.h = _cube
+        _close(g(3.0), 54.0)
+        _close(s2s.vjp(_calls_module_function, 3.0)[1](np.float32(1.0))[0], 54.0)
+    finally:
+        _module.h = _square

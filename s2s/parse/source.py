@@ -146,7 +146,7 @@ def _find_def(module, name):
 def _lambda_source(fn, lines, first, filename):
     """Finds the lambda among those on its line by the column of its body."""
     code = fn.__code__
-    positions = [p for p in code.co_positions() if p[0] is not None and p[2]]
+    body_at = _body_start(code)
     # Parse the smallest run of lines starting at the lambda's line that parses.
     for end in range(first, min(len(lines), first + 50) + 1):
         chunk = "".join(lines[first - 1:end])
@@ -161,12 +161,12 @@ def _lambda_source(fn, lines, first, filename):
             n for n in lambdas
             if [a.id for a in n.args.args] == list(code.co_varnames[:code.co_argcount])
         ]
-        if positions and len(candidates) > 1:
-            line, _, col, _ = positions[0][:4] if len(positions[0]) >= 4 else (*positions[0], 0)
-            col -= indent
-            candidates = [n for n in candidates
-                          if (n.body.lineno, n.body.col_offset) <= (line - first + 1, col)] or candidates
-            candidates = candidates[-1:]
+        if body_at is not None and len(candidates) > 1:
+            line, col = body_at
+            at = (line - first + 1, col - indent)
+            before = [n for n in candidates if (n.body.lineno, n.body.col_offset) <= at]
+            # The lambda whose body starts last before the code's first instruction.
+            candidates = [max(before or candidates, key=lambda n: (n.body.lineno, n.body.col_offset))]
         if candidates:
             lam = candidates[0]
             node = gast.FunctionDef(
@@ -180,6 +180,14 @@ def _lambda_source(fn, lines, first, filename):
     if node is not None:
         return FunctionSource(fn, node, filename, first - 1, [ln.rstrip("\n") for ln in lines[first - 1:]])
     raise NoSourceError(f"cannot find the source of the lambda at {filename}:{first}")
+
+
+def _body_start(code):
+    """``(line, column)`` where the code's body starts: its earliest instruction
+    with a source span (``RESUME`` and some returns sit, zero-width, at column 0)."""
+    starts = [(line, col) for line, end_line, col, end_col in code.co_positions()
+              if line is not None and col is not None and (end_line, end_col) != (line, col)]
+    return min(starts) if starts else None
 
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -196,8 +204,8 @@ def _lambda_by_tokens(code, lines, first):
     except (tokenize.TokenError, SyntaxError, IndentationError):
         tokens = _tokens_until_error(text)
     params = list(code.co_varnames[:code.co_argcount])
-    positions = [p for p in code.co_positions() if p[0] is not None and p[2] is not None]
-    body_at = (positions[0][0] - first + 1, positions[0][2]) if positions else None
+    start = _body_start(code)
+    body_at = (start[0] - first + 1, start[1]) if start is not None else None
     found = []
     for i, tok in enumerate(tokens):
         if tok.type != tokenize.NAME or tok.string != "lambda" or tok.start[0] != 1:

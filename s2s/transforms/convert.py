@@ -7,13 +7,15 @@ s2s's own library code) are returned unchanged: they still stage, as long as
 their Python control flow does not depend on staged values.
 """
 import functools
+import logging
 import types
 import weakref
 
 import gast
 
 from s2s.codegen.python import compile_function, make_cell
-from s2s.errors import UnsupportedSyntaxError
+from s2s.config import config
+from s2s.errors import ConcretizationError, UnsupportedSyntaxError
 from s2s.parse.naming import Namer
 from s2s.parse.resolve import MISSING, lookup, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
@@ -27,6 +29,7 @@ _RUNTIME = {
 }
 
 _converted = weakref.WeakKeyDictionary()
+logger = logging.getLogger("s2s")
 
 
 class _Context:
@@ -87,8 +90,10 @@ def converted(fn):
         return fn
     try:
         out = _convert(target)
-    except (NoSourceError, UnsupportedSyntaxError):
+    except NoSourceError:
         out = target
+    except UnsupportedSyntaxError as e:
+        out = _unconverted(target, e)
     if bound:
         inner = out
 
@@ -99,6 +104,25 @@ def converted(fn):
     except TypeError:
         pass
     return out
+
+
+def _unconverted(fn, why):
+    """``fn`` run as written, its control flow not converted because of the fence's
+    error ``why``: a staged condition in it then raises, and says why."""
+    if config.log_transforms:
+        logger.warning("s2s.jit(%s): its control flow is not converted (%s); it stages as "
+                       "written", fn.__qualname__, why)
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConcretizationError as e:
+            raise ConcretizationError(
+                f"{why}\n  (so s2s ran {fn.__qualname__} without converting its `if`/`while`/"
+                f"`for`, and a condition on a staged value failed: {str(e).splitlines()[0]})"
+            ) from e
+    return run
 
 
 _converted_for_grad = weakref.WeakKeyDictionary()
@@ -151,5 +175,8 @@ def source(fn):
     text = getattr(conv, "__s2s_source__", None)
     if text is None:
         import inspect
-        return inspect.getsource(fn)
+        try:
+            return inspect.getsource(fn)
+        except (OSError, TypeError):
+            return f"# no source for {getattr(fn, '__qualname__', fn)!r}: staged as it runs, unconverted"
     return text

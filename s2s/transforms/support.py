@@ -262,6 +262,10 @@ class NonScalarOutputError(S2SError, TypeError):
 
 def scalar_seed(result):
     """The adjoint seed ``1`` for a real scalar output (else a clear error)."""
+    if result is None:
+        raise NonScalarOutputError(
+            "grad requires a function that returns a real scalar, but it returned None "
+            "(is a `return` missing?)")
     shape = onp.shape(result) if not isinstance(result, Tracer) else result.shape
     dtype = _dtype_of(result)
     if shape != ():

@@ -344,6 +344,7 @@ class _Context:
         self.namer = namer
         self.cells = {}
         self.deps = []
+        self.guards = []  # (source, name chain, object it resolved to)
         self._support_ids = {}
         self._by_object = {}
 
@@ -469,7 +470,12 @@ class _Context:
         if obj is MISSING:
             raise TransformError(f"cannot resolve `{'.'.join(chain)}`", filename=self.source.filename,
                                  lineno=self.source.file_line(call))
-        return classify(obj, ".".join(chain), self.source, call)
+        callee = classify(obj, ".".join(chain), self.source, call)
+        if callee.kind is CalleeKind.USER:
+            # Generated code calls what ``chain`` denotes now; a redefinition or a
+            # monkeypatch later makes the build stale (``Build.current``).
+            self.guards.append((self.source, chain, obj))
+        return callee
 
     def user_vjp(self, callee, call, active):
         if isinstance(callee.fn, LocalFunction):
@@ -623,11 +629,23 @@ class Build:
         self.output_active = True
         self.texts = []
         self.deps = []
+        self.guards = []
         self.done = False
 
     @property
     def fn(self):
         return self._fn()
+
+    def current(self, seen=None):
+        """Whether every user function this build (and what it calls) resolved by
+        name still resolves to the same object (a ``def`` run again, a module
+        function monkeypatched: the user's code would call the new one)."""
+        seen = set() if seen is None else seen
+        if id(self) in seen:
+            return True
+        seen.add(id(self))
+        return (all(resolve_chain(source, chain) is obj for source, chain, obj in self.guards)
+                and all(d.current(seen) for d in self.deps))
 
     def sources(self, seen=None):
         """Generated source of this build and everything it calls."""
@@ -748,6 +766,7 @@ def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_val
     build = Build(fn, tuple(argnums_params))
     build.texts = [text]
     build.deps = ctx.deps
+    build.guards = ctx.guards
     return fn_obj, text, build
 
 
@@ -760,8 +779,8 @@ def build_vjp(fn, active_params):
     per_fn = _builds.setdefault(fn, {})
     key = tuple(active_params)
     build = per_fn.get(key)
-    if build is not None:
-        return build
+    if build is not None and (not build.done or build.current()):
+        return build  # (not done: a recursive call, while it is being built)
     build = Build(fn, key)
     per_fn[key] = build  # visible to recursive calls before it is finished
     try:
@@ -808,4 +827,5 @@ def _assemble_pair(build):
     build.bwd_cell.cell_contents = bwd_fn
     build.texts = [fwd_text, bwd_text]
     build.deps = ctx.deps
+    build.guards = ctx.guards
     build.done = True
