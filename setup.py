@@ -12,6 +12,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["s2s", "s2s.*"]),
+    py_modules=["pytest_s2s"],
     python_requires=">=3.10",
     install_requires=[
         "gast==0.7.0",
@@ -20,8 +21,13 @@ setup(
         f"jaxlib=={JAXLIB}",
         "ml_dtypes==0.6.0",
     ],
+    # The pytest plugin: generated source in failure reports (quiet unless s2s code fails).
+    entry_points={"pytest11": ["s2s = pytest_s2s"]},
     extras_require={
         "test": ["pytest==9.0.3", "pytest-xdist==3.8.0", "hypothesis==6.155.2"],
         "compare": [f"jax=={JAXLIB}", "autograd==1.9.1", "opt_einsum==3.4.0"],
+        # NVIDIA GPUs: the CUDA PJRT plugin (and its CUDA libraries) at jaxlib's version;
+        # s2s loads its library itself and never imports the plugin's (jax-importing) modules.
+        "cuda12": [f"jax-cuda12-plugin[with-cuda]=={JAXLIB}", f"jax-cuda12-pjrt=={JAXLIB}"],
     },
 )

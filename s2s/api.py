@@ -16,10 +16,12 @@ from s2s import dtypes
 from s2s.array import Array
 from s2s.codegen.stablehlo import verify_and_print
 from s2s.config import config
+from s2s.lax import control_flow as _control_flow
 from s2s.lax.core import ShapedArray, Tracer, abstractify
 from s2s.trace.staging import stage
 from s2s.tree_util import tree_flatten, tree_unflatten
 from s2s.xla.runtime import compile_module
+from s2s.xla.spmd import ShardedArray, annotate, compile_sharded
 
 # Host arrays of the fast paths: NumPy's and s2s's eager type (a view of it).
 _HOST_ARRAYS = (np.ndarray, Array)
@@ -42,20 +44,30 @@ def _fun_name(fun):
 class Lowered:
     """A staged computation: ``as_text()`` gives its StableHLO, ``compile()`` an executable."""
 
-    def __init__(self, staged):
+    def __init__(self, staged, placement=None):
         self._staged = staged
         self._text = None
+        self._placement = placement  # s2s.xla.placement.Placement: several devices
 
     def as_text(self):
         """The StableHLO module in MLIR's readable syntax."""
         if self._text is None:
             self._text = verify_and_print(self._staged.text)
+            if self._placement is not None:  # sharding annotations for XLA's partitioner
+                p = self._placement
+                self._text = annotate(self._text, p.in_shardings, self._staged.out_avals,
+                                      p.out_shardings, len(p.in_shardings[0].device_list))
         return self._text
 
     def compile(self):
-        """Compiles for the default device."""
-        return compile_module(self.as_text(), self._staged.out_avals, self._staged.in_avals,
-                              self._staged.host_callbacks)
+        """Compiles for the default device, or for the devices of the shardings."""
+        staged = self._staged
+        if self._placement is not None:
+            return compile_sharded(self.as_text(), staged.in_avals, staged.out_avals,
+                                   self._placement.in_shardings, self._placement.out_shardings,
+                                   staged.host_callbacks)
+        return compile_module(self.as_text(), staged.out_avals, staged.in_avals,
+                              staged.host_callbacks)
 
     @property
     def in_avals(self):
@@ -98,6 +110,9 @@ def _fast_signature(x, leaves):
     if t is np.ndarray or t is Array:
         leaves.append(x)
         return (x.shape, x.dtype, t)
+    if t is ShardedArray:  # where it lives is part of the signature
+        leaves.append(x)
+        return (x.shape, x.dtype, t, x.sharding)
     if t is tuple or t is list:
         return (t, tuple([_fast_signature(c, leaves) for c in x]))
     if t is dict:
@@ -189,14 +204,19 @@ def _captured_arrays(fn):
 def _leaf_aval(x):
     if isinstance(x, Tracer):
         return x.aval
+    if type(x) is ShardedArray:  # its shape and dtype, without reading it back
+        return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype))
     return abstractify(x)
 
 
 class JitFunction:
     """The callable ``jit(fun)`` returns; keeps one compiled executable per signature."""
 
-    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 in_shardings=None, out_shardings=None):
         functools.update_wrapper(self, fun)
+        self._in_shardings = in_shardings
+        self._out_shardings = out_shardings
         self._fun = fun
         self._static_argnums = _normalize_argnums(static_argnums)
         if isinstance(static_argnames, str):
@@ -204,6 +224,7 @@ class JitFunction:
         self._static_argnames = tuple(static_argnames)
         self._donate_argnums = _normalize_argnums(donate_argnums)
         self._cache = {}
+        self._trip_bound = 0  # raised by _regrow when a loop gradient outgrows its buffer
         # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype).
         self._fast = {} if not (self._static_argnums or self._static_argnames) else None
 
@@ -259,19 +280,32 @@ class JitFunction:
     def lower(self, *args, **kwargs):
         """Stages ``fun`` for these arguments; ``.as_text()`` shows the StableHLO."""
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
-        return self._lower(statics, treedef, avals)[0]
+        return self._lower(statics, treedef, avals, _arg_shardings(leaves))[0]
 
     def _miss_reason(self, key):
         return _miss_reason_for(self._cache, key)
 
-    def _lower(self, statics, treedef, avals):
+    def _lower(self, statics, treedef, avals, arg_shardings=None):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
-        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
-                       is_captured=_captured_arrays(self._fun))
-        return Lowered(staged), flat.out_tree
+        with _control_flow.trip_bound_at_least(self._trip_bound):
+            staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
+                           is_captured=_captured_arrays(self._fun))
+        placement = self._placement(treedef, avals, arg_shardings, staged, flat.out_tree)
+        return Lowered(staged, placement), flat.out_tree
+
+    def _placement(self, treedef, avals, arg_shardings, staged, out_tree):
+        """Shardings of the arguments and results when the computation spans devices."""
+        from s2s.xla import placement
+        n_out = out_tree.num_leaves
+        args_index_tree = treedef.unflatten(list(range(len(avals))))[0]
+        return placement.plan(self._in_shardings, self._out_shardings, args_index_tree,
+                              arg_shardings or [None] * len(avals), len(staged.lifted),
+                              out_tree.unflatten(list(range(n_out))), n_out, staged.shardings)
 
     def __call__(self, *args, **kwargs):
+        if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
+            return self._fun(*args, **kwargs)
         fast = self._fast
         if fast is not None and not kwargs:
             # Cache hit on host arrays in lists/tuples/dicts: one walk, one dict
@@ -280,19 +314,46 @@ class JitFunction:
             try:  # flat arrays, the common case, first
                 entry = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
             except AttributeError:
+                entry = None
+            if entry is None:  # containers, or sharded arrays (their key names the sharding)
                 leaves = []
                 try:
                     entry = fast.get(_fast_signature(args, leaves))
                 except (_NotFast, TypeError):
                     entry = None
             if entry is not None and entry.x64 is config.enable_x64:
-                outs = entry.run(leaves)
+                try:
+                    outs = entry.run(leaves)
+                except _control_flow.TripBoundExceeded as e:
+                    return self._regrow(e, args, kwargs)
                 if outs is not None:
                     return outs
         try:
             return self._call(args, kwargs)
+        except _control_flow.TripBoundExceeded as e:
+            error = e
         except Exception as e:
             raise _with_user_location(e, "jit", self._fun)
+        return self._regrow(error, args, kwargs)
+
+    def _regrow(self, error, args, kwargs):
+        """A loop's gradient ran past its buffer: recompile with room for the trips it
+        counted (the next power of two, so slowly growing loops recompile rarely), rerun."""
+        for _ in range(4):
+            self._trip_bound = max(self._trip_bound, 1 << (error.trips - 1).bit_length())
+            self._cache.clear()
+            if self._fast is not None:
+                self._fast.clear()
+            if config.log_compiles:
+                logger.warning("s2s.jit: recompiling %s: a loop gradient ran %d trips; buffers "
+                               "now hold %d", _fun_name(self._fun), error.trips, self._trip_bound)
+            try:
+                return self._call(args, kwargs)
+            except _control_flow.TripBoundExceeded as e:
+                error = e
+            except Exception as e:
+                raise _with_user_location(e, "jit", self._fun)
+        raise _with_user_location(error, "jit", self._fun)
 
     def _call(self, args, kwargs):
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
@@ -303,7 +364,8 @@ class JitFunction:
             return converted(self._fun)(*args, **kwargs)
         # Static values that compare equal but differ in type (1, 1.0, True) must
         # not share an executable: they can give different dtypes.
-        key = (treedef, avals, statics, tuple(type(v) for _, v in statics))
+        arg_shardings = _arg_shardings(leaves)
+        key = (treedef, avals, statics, tuple(type(v) for _, v in statics), arg_shardings)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
@@ -340,7 +402,7 @@ class JitFunction:
         if config.log_compiles:
             logger.warning("s2s.jit: compiling %s for %s (%s)", _fun_name(self._fun),
                            ", ".join(a.str_short() for a in avals), self._miss_reason(key))
-        lowered, out_tree = self._lower(statics, treedef, avals)
+        lowered, out_tree = self._lower(statics, treedef, avals, key[4])
         executable = lowered.compile()
         captured = [_Captured(_locate(self._fun, a), a) for a in lowered._staged.lifted]
         compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured)
@@ -366,8 +428,15 @@ def _miss_reason_for(cache, key):
     return "new signature"
 
 
+def _arg_shardings(leaves):
+    """The sharding of each ``ShardedArray`` leaf (None for others); None if there are none."""
+    if not any(type(x) is ShardedArray for x in leaves):
+        return None
+    return tuple(x.sharding if type(x) is ShardedArray else None for x in leaves)
+
+
 def _as_input(x, dtype):
-    if isinstance(x, np.ndarray) and x.dtype == dtype:
+    if isinstance(x, (np.ndarray, ShardedArray)) and x.dtype == dtype:
         return x
     return np.asarray(x, dtype)
 
@@ -383,11 +452,15 @@ def _hashable_static(jf, which, value):
     return value
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
+        in_shardings=None, out_shardings=None):
     """Compiles ``fun`` with XLA; the result runs the compiled code, cached per signature.
 
     Arguments are pytrees of arrays; ``static_argnums``/``static_argnames`` are passed
-    as Python values and become part of the cache key.
+    as Python values and become part of the cache key. ``in_shardings`` and
+    ``out_shardings`` (``s2s.sharding.NamedSharding``s: one for all, or one per
+    positional argument / a prefix of the result) compile ``fun`` for several
+    devices through XLA's SPMD partitioner; results are then ``ShardedArray``s.
 
     >>> import s2s, numpy as np
     >>> f = s2s.jit(lambda x: x * 2.0 + 1.0)
@@ -396,10 +469,12 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
-                                 static_argnames=static_argnames, donate_argnums=donate_argnums)
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                 in_shardings=in_shardings, out_shardings=out_shardings)
     if not callable(fun):
         raise TypeError(f"jit expects a callable, got {type(fun).__name__}")
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, in_shardings,
+                       out_shardings)
 
 
 # ---------------------------------------------------------------------------
@@ -754,11 +829,13 @@ class GradFunction:
 
 def _with_user_location(e, name, fun):
     """Points an error raised inside generated code at the user's line."""
+    from s2s.codegen.origins import filter_traceback
     from s2s.codegen.python import user_location
     from s2s.errors import UndefinedVariableError
     loc = user_location(e.__traceback__)
     if loc is None:
         return e
+    filter_traceback(e)
     filename, line, text = loc
     if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
         var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
@@ -774,7 +851,9 @@ def _with_user_location(e, name, fun):
                       construct=e.construct, hint=e.hint)
         new.__cause__ = e.__cause__
         return new
-    e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
+    e.add_note(f"{filename}:{line}: `{text}`\n  raised in the code s2s generated for "
+               f"{name}({_fun_name(fun)}) from that line (S2S_TRACEBACK_FILTERING=off shows "
+               "s2s's own frames too)")
     return e
 
 
@@ -857,13 +936,15 @@ def vjp(fun, *primals, has_aux=False):
     return out, vjp_fn
 
 
-def device_put(x):
+def device_put(x, device=None):
     """Places the arrays of pytree ``x`` in device memory; returns the same structure.
 
     Computations read such arrays without a copy. On the CPU they are ordinary
     NumPy arrays (``s2s.Array``) whose memory is laid out as XLA wants it; a
     NumPy array made by NumPy is copied in on every ``jit`` call instead.
-    jit results are already in device memory.
+    jit results are already in device memory. ``device``: a sharding
+    (``s2s.sharding.NamedSharding``, or a pytree of them matching ``x``) splits
+    each array over several devices as a ``ShardedArray``.
 
     >>> import numpy as np, s2s
     >>> x = s2s.device_put(np.ones(3, np.float32))
@@ -871,6 +952,14 @@ def device_put(x):
     array([2., 2., 2.], dtype=float32)
     """
     from s2s.xla.runtime import to_device
+    if device is not None:
+        from s2s.xla.placement import plan_leaves
+        from s2s.xla.spmd import put as put_sharded
+        leaves, tree = tree_flatten(x)
+        shardings = plan_leaves(device, tree.unflatten(list(range(len(leaves)))), len(leaves))
+        return tree_unflatten(tree, [leaf if s is None or isinstance(leaf, Tracer) else
+                                     put_sharded(_device_value(leaf), s)
+                                     for leaf, s in zip(leaves, shardings)])
 
     def put(leaf):
         if isinstance(leaf, Tracer):
@@ -880,6 +969,13 @@ def device_put(x):
 
     leaves, tree = tree_flatten(x)
     return tree_unflatten(tree, [put(leaf) for leaf in leaves])
+
+
+def _device_value(leaf):
+    if type(leaf) is ShardedArray:
+        return leaf
+    arr = np.asarray(leaf)
+    return arr.astype(dtypes.canonicalize_dtype(arr.dtype), copy=False)
 
 
 def source(fun):
@@ -912,8 +1008,250 @@ def source(fun):
     return inspect.getsource(fun)
 
 
+# ---------------------------------------------------------------------------
+# vmap: argument handling (in_axes/out_axes), the batched source is s2s.transforms.batch.
+
+
+def _axis_leaves(spec, value, what, path):
+    """``[(leaf, axis, path)]`` for the pytree prefix ``spec`` of axes over ``value``."""
+    from s2s.tree_util import tree_flatten as flat
+    if spec is None or isinstance(spec, int):
+        return [(leaf, spec, path) for leaf in flat(value)[0]]
+    if isinstance(spec, (tuple, list)) and isinstance(value, (tuple, list)) \
+            and len(spec) == len(value) and type(spec) is type(value) or (
+            hasattr(type(value), "_fields") and isinstance(spec, tuple) and len(spec) == len(value)):
+        out = []
+        for k, (s, v) in enumerate(zip(spec, value)):
+            out += _axis_leaves(s, v, what, f"{path}[{k}]")
+        return out
+    if isinstance(spec, dict) and isinstance(value, dict) and set(spec) == set(value):
+        out = []
+        for k in sorted(value):
+            out += _axis_leaves(spec[k], value[k], what, f"{path}[{k!r}]")
+        return out
+    raise ValueError(f"vmap {what} specification must be a tree prefix of the corresponding "
+                     f"value, got specification {spec!r} for value tree "
+                     f"{tree_flatten(value)[1]} ({path})")
+
+
+def _move_axis(x, src, dst):
+    if src == dst:
+        return x
+    import s2s.numpy as snp
+    return (snp if isinstance(x, Tracer) else np).moveaxis(x, src, dst)
+
+
+class VmapFunction:
+    """``vmap(fun)``: ``fun`` mapped over an axis of its arguments, by batched source.
+
+    ``s2s.source(vmapped)`` returns the batched source of the last call's signature.
+    """
+
+    def __init__(self, fun, in_axes, out_axes, axis_name, axis_size):
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._in_axes = in_axes
+        self._out_axes = out_axes
+        self._axis_name = axis_name
+        self._axis_size = axis_size
+        self._last = None
+
+    def __s2s_convert__(self):
+        """What jit runs for ``jit(vmap(f))``: this wrapper around converted batched source."""
+        from s2s.transforms.convert import converted
+        inner = self
+
+        def run(*args, **kwargs):
+            return inner._call(args, kwargs, convert=converted)
+        return run
+
+    def source(self):
+        """The batched source generated for the last call (``s2s.source``)."""
+        if self._last is None:
+            return "# vmap source is made per signature: call the function first"
+        return self._last.text
+
+    def __call__(self, *args, **kwargs):
+        return self._call(args, kwargs)
+
+    def _target(self):
+        from s2s.parse.source import unwrap
+        fun = self._fun
+        while isinstance(fun, JitFunction):
+            fun = fun._fun
+        if isinstance(fun, VmapFunction):
+            return fun, ()
+        return unwrap(fun)
+
+    def _prepare(self, args, kwargs):
+        """Moves mapped axes to the front; gives the arguments, flags and the batch size."""
+        name = _fun_name(self._fun)
+        in_axes = self._in_axes
+        if isinstance(in_axes, list) and len(args) != 1:
+            in_axes = tuple(in_axes)
+        if not isinstance(in_axes, tuple):
+            in_axes = (in_axes,) * len(args)
+        if len(in_axes) != len(args):
+            raise ValueError(f"vmap({name}): in_axes has {len(in_axes)} entries but the function "
+                             f"was called with {len(args)} positional arguments; give one axis "
+                             "(or None) per argument")
+        sizes = []
+        moved = []
+        for i, (spec, arg) in enumerate(zip(in_axes, args)):
+            moved.append(self._move_in(spec, arg, f"argument {i}", sizes, name))
+        kw_moved = {k: self._move_in(0, v, f"keyword argument {k!r}", sizes, name)
+                    for k, v in kwargs.items()}
+        distinct = sorted({s for _, s, _ in sizes})
+        if len(distinct) > 1:
+            first = sizes[0]
+            other = next(x for x in sizes if x[1] != first[1])
+            raise ValueError(
+                f"vmap got inconsistent sizes for the mapped axis: {first[0]} of {name} has size "
+                f"{first[1]} on axis {first[2]}, {other[0]} has size {other[1]} on axis "
+                f"{other[2]}; map over axes of equal size (or give those arguments in_axes None)")
+        if distinct:
+            n = distinct[0]
+            if self._axis_size is not None and self._axis_size != n:
+                raise ValueError(f"vmap({name}): axis_size={self._axis_size} but the mapped axes "
+                                 f"have size {n}")
+        elif self._axis_size is not None:
+            n = self._axis_size
+        else:
+            raise ValueError(f"vmap({name}) needs at least one mapped argument (in_axes not all "
+                             "None) or axis_size=n to know the size of the mapped axis")
+        return moved, kw_moved, n
+
+    def _move_in(self, spec, arg, what, sizes, name):
+        leaves = _axis_leaves(spec, arg, "in_axes", what)
+        if all(ax is None for _, ax, _ in leaves):
+            return (arg, False)
+        out = []
+        for leaf, ax, path in leaves:
+            if ax is None:
+                out.append(leaf)
+                continue
+            nd = np.ndim(leaf)
+            if not -nd <= ax < nd:
+                raise ValueError(
+                    f"vmap({name}) was asked to map {path} over axis {ax}, but it has rank {nd} "
+                    f"(shape {tuple(np.shape(leaf))}); give an axis in [{-nd}, {nd}) or None")
+            a = ax % nd
+            sizes.append((path, np.shape(leaf)[a], ax))
+            out.append(_move_axis(leaf if isinstance(leaf, (Tracer, np.ndarray)) else
+                                  np.asarray(leaf), a, 0))
+        flat_tree = tree_flatten(arg)[1]
+        return (flat_tree.unflatten(out), [ax is not None for _, ax, _ in leaves])
+
+    def _call(self, args, kwargs, convert=None):
+        from s2s.lax.batching import broadcast_batch
+        from s2s.transforms import batch
+        name = _fun_name(self._fun)
+        moved, kw_moved, n = self._prepare(args, kwargs)
+        fn, bound = self._target()
+        plan = batch.plan_or_none(fn)
+        if plan is None:  # no source to batch (a nested vmap, a C function): once per example
+            return self._looped(moved, kw_moved, n, name)
+        params = batch._params(plan.normal)[len(bound):]
+        flat_args = []
+        batched = set()
+        for i, (value, flags) in enumerate(moved):
+            if flags and not all(flags):  # a partly mapped argument: its unmapped leaves join
+                leaves, tree = tree_flatten(value)
+                value = tree.unflatten([x if f else broadcast_batch(x, n)
+                                        for x, f in zip(leaves, flags)])
+            if flags:
+                if i >= len(params):
+                    raise ValueError(f"vmap({name}): mapping over *args is not supported; give "
+                                     "in_axes None for the extra positional arguments")
+                batched.add(params[i])
+            flat_args.append(value)
+        kw_args = {}
+        for k, (value, flags) in kw_moved.items():
+            if flags and not all(flags):
+                leaves, tree = tree_flatten(value)
+                value = tree.unflatten([x if f else broadcast_batch(x, n)
+                                        for x, f in zip(leaves, flags)])
+            if flags:
+                batched.add(k)
+            kw_args[k] = value
+        built = batch.build(fn, frozenset(batched))
+        self._last = built
+        target = built.fn if convert is None else convert(built.fn)
+        out = target(*bound, *flat_args, **kw_args)
+        return self._move_out(out, built.out_batched, n, name)
+
+    def _looped(self, moved, kw_moved, n, name):
+        from s2s.lax.batching import broadcast_batch, loop_call
+        args, axes = [], []
+        for value, flags in moved:
+            if flags and not all(flags):
+                leaves, tree = tree_flatten(value)
+                value = tree.unflatten([x if f else broadcast_batch(x, n)
+                                        for x, f in zip(leaves, flags)])
+            args.append(value)
+            axes.append(0 if flags else None)
+        kwargs = {k: v for k, (v, _) in kw_moved.items()}
+        kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
+        self._last = None
+        out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
+        return self._move_out(out, True, n, name)
+
+    def _move_out(self, out, out_batched, n, name):
+        from s2s.lax.batching import broadcast_batch
+        spec = self._out_axes
+        leaves = _axis_leaves(spec, out, "out_axes", "output")
+        result = []
+        for leaf, ax, path in leaves:
+            if ax is None:
+                if out_batched:
+                    leaf = _unbroadcast_or_fail(leaf, name, path)
+                result.append(leaf)
+                continue
+            if not out_batched:
+                leaf = broadcast_batch(leaf, n)
+            nd = np.ndim(leaf)
+            if not -nd <= ax < nd:
+                raise ValueError(f"vmap({name}): out_axes {ax} is out of range for {path} of "
+                                 f"rank {nd - 1} (with the mapped axis: {nd})")
+            result.append(_move_axis(leaf, 0, ax % nd))
+        return tree_flatten(out)[1].unflatten(result)
+
+
+def _unbroadcast_or_fail(leaf, name, path):
+    """A batched result leaf requested with out_axes None: allowed only when it is one
+    value broadcast (an unmapped value that joined a batched container)."""
+    if isinstance(leaf, np.ndarray) and leaf.ndim >= 1 and leaf.strides[0] == 0:
+        return leaf[0]
+    raise ValueError(f"vmap({name}): out_axes is None for {path}, but it varies along the "
+                     "mapped axis; give it an axis (out_axes=0) or return an unmapped value")
+
+
+def vmap(fun=None, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
+    """``fun`` mapped over an axis of its arguments, written as batched Python source.
+
+    ``in_axes`` (an int, a negative int, None, or a pytree prefix of the
+    positional arguments) says which axis of each argument is mapped; keyword
+    arguments are mapped over axis 0. ``out_axes`` places the mapped axis in the
+    outputs. Python ``if``/``while`` on mapped values work: both branches run
+    and results are selected per example; loops run until every example is
+    done. ``s2s.source(vmap(f))`` shows the batched source after a call.
+
+    >>> import s2s, s2s.numpy as np
+    >>> def f(x):
+    ...     if x > 0:
+    ...         return x * 2.0
+    ...     return -x
+    >>> s2s.vmap(f)(np.array([-1.0, 3.0]))
+    array([1., 6.], dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(vmap, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name,
+                                 axis_size=axis_size)
+    return VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
+
+
 # Transformations whose result a differentiated function may call in place
 # (``grad(f)(x)`` inside ``f2`` given to ``grad``): evaluated while transforming.
-for _maker in (jit, grad, value_and_grad):
+for _maker in (jit, grad, value_and_grad, vmap):
     _maker.__s2s_transformation__ = True
 del _maker

@@ -9,6 +9,7 @@ variables. Environment variables are read once, at import, as initial values.
 True
 >>> s2s.config.update("enable_x64", False)
 """
+import contextlib
 import os
 
 
@@ -19,6 +20,16 @@ def _env_flag(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_int(name, default=0):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
 class Config:
     """Holds the global options; change them with ``config.update(name, value)``."""
 
@@ -27,6 +38,12 @@ class Config:
         "log_compiles": lambda: _env_flag("S2S_LOG_COMPILES"),
         # Which path a transformation took (source, tracing, a fallback) and why.
         "log_transforms": lambda: _env_flag("S2S_LOG_TRANSFORMS"),
+        "disable_jit": lambda: _env_flag("S2S_DISABLE_JIT"),
+        "dump_source": lambda: os.environ.get("S2S_DUMP_SOURCE") or None,
+        "traceback_filtering": lambda: _env_flag("S2S_TRACEBACK_FILTERING", True),
+        # Read once, when the first computation makes the PJRT client (s2s/xla).
+        "num_cpu_devices": lambda: _env_int("S2S_NUM_CPU_DEVICES"),
+        "platform": lambda: os.environ.get("S2S_PLATFORM", "").strip().lower(),
     }
 
     def __init__(self):
@@ -36,7 +53,7 @@ class Config:
         self.__dict__.update(self._values)
 
     def update(self, name, value):
-        """Sets option ``name`` (``"enable_x64"``, ``"log_compiles"``) to ``value``."""
+        """Sets option ``name`` (``"enable_x64"``, ``"log_compiles"``, ...) to ``value``."""
         if name.startswith("s2s_"):
             name = name[4:]
         if name.startswith("jax_"):
@@ -65,3 +82,29 @@ class Config:
 
 
 config = Config()
+
+
+@contextlib.contextmanager
+def disable_jit(disable=True):
+    """Within the block, ``jit``-decorated functions run eagerly, as plain Python.
+
+    ``print`` and ``breakpoint()`` inside them then see concrete values, as
+    with ``jax.disable_jit``. ``S2S_DISABLE_JIT=1`` does the same for a whole
+    run (``config.update("disable_jit", True)`` from code).
+
+    >>> import s2s
+    >>> @s2s.jit
+    ... def f(x):
+    ...     print("x is", type(x).__name__)
+    ...     return x + 1
+    >>> with s2s.disable_jit():
+    ...     f(1.0)
+    x is float
+    2.0
+    """
+    old = config.disable_jit
+    config.update("disable_jit", disable)
+    try:
+        yield
+    finally:
+        config.update("disable_jit", old)

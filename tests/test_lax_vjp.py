@@ -818,8 +818,10 @@ def test_stop_gradient(x64_both):
 
 def test_every_primitive_has_a_case():
     # Control flow and the debug callback are tested in test_lax_control_flow.py
-    # (their operands are functions) and test_jit_basic.py.
-    covered = {c.prim for c in CASES} | {"stop_gradient", "cond", "while", "scan", "debug_callback"}
+    # (their operands are functions) and test_jit_basic.py; the sharding constraint
+    # needs several devices (tests/multidevice_checks.py differentiates through it).
+    covered = {c.prim for c in CASES} | {"stop_gradient", "cond", "while", "scan", "debug_callback",
+                                          "sharding_constraint"}
     prims = set(lax.all_primitives())
     numpy_level = {p for p in prims if p.startswith("np.")}  # tested with s2s.numpy
     no_rule = {p for p in prims if lax.all_primitives()[p].vjp is None}  # exempt, see coverage

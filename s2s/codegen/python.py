@@ -5,8 +5,9 @@ Generated functions are compiled inside a small factory so the names they need
 closure cells, while the user's own closure cells are *reused*: generated code
 reads the user's globals and closure variables at call time, never a stale
 copy. The source is registered in ``linecache`` under a pseudo-file name (unique
-per text, kept while the function lives), so ``inspect``, ``pdb`` and tracebacks
-work; the function also carries its own text (``GENERATED_ATTR``), which is what
+per text, kept while the function lives; or written to a file, see
+``s2s.codegen.origins``), so ``inspect``, ``pdb`` and tracebacks work. The
+function also carries its own text (``GENERATED_ATTR``), which is what
 transforming it again (``grad(grad(f))``) reads.
 
 >>> from s2s.parse.quoting import quote
@@ -16,36 +17,18 @@ transforming it again (``grad(grad(f))``) reads.
 6
 """
 import ast
-import linecache
 import re
 import types
-import weakref
 
 import gast
 
-from s2s.parse.source import GENERATED_ATTR, register_source
+from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, register
+from s2s.parse.source import GENERATED_ATTR
 
 COMMENT_MARKER = "__s2s_comment__ "
-_COMMENT_LINE = re.compile(r"^(\s*)((?:'|\")" + re.escape(COMMENT_MARKER) + r".*(?:'|\"))\s*$")
-
-
-# Generated file name -> (_Origin, {generated line: user line}); entries live as
-# long as a function compiled under that name does.
-_ORIGINS = {}
-# Generated file name -> [text, number of live functions compiled under it].
-_LIVE = {}
-
-
-class _Origin:
-    """Where generated lines map back to: the user's file, line offset and lines
-    (not the ``FunctionSource``, which would keep the user's function alive)."""
-
-    __slots__ = ("filename", "line_offset", "source_lines")
-
-    def __init__(self, source):
-        self.filename = source.filename
-        self.line_offset = source.line_offset
-        self.source_lines = source.source_lines
+# A comment first in a function body is unparsed as a docstring (triple quotes).
+_COMMENT_LINE = re.compile(r"^(\s*)((?:\"\"\"|'|\")" + re.escape(COMMENT_MARKER)
+                           + r".*(?:\"\"\"|'|\"))\s*$")
 
 
 def _map_lines(gast_stmts, ast_stmts, out, offset, current):
@@ -77,16 +60,8 @@ def _note(node, current):
 def user_location(tb):
     """``(filename, line, text)`` in user code for the innermost generated frame of ``tb``."""
     found = None
-    while tb is not None:
-        entry = _ORIGINS.get(tb.tb_frame.f_code.co_filename)
-        if entry is not None:
-            source, lines = entry  # an _Origin
-            user_line = lines.get(tb.tb_lineno)
-            if user_line is not None:
-                text = source.source_lines[user_line - 1].strip() \
-                    if 0 < user_line <= len(source.source_lines) else ""
-                found = (source.filename, user_line + source.line_offset, text)
-        tb = tb.tb_next
+    for entry, lineno in generated_frames(tb):
+        found = entry.user_line(lineno) or found
     return found
 
 
@@ -125,13 +100,14 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     header = "def __s2s_factory__():\n"
     if names:
         header += "    " + " = ".join(names) + " = None\n"
+    lines = None
+    if origin is not None:
+        lines = {}
+        _map_lines(fdef.body, ast.parse(text).body[0].body, lines, header.count("\n"), [None])
     body = "".join("    " + line + "\n" if line else "\n" for line in text.split("\n"))
     full = header + body + f"    return {fdef.name}\n"
-    filename = _unique_filename(filename, full)
-    lines_map = None
-    if origin is not None:
-        lines_map = {}
-        _map_lines(fdef.body, ast.parse(text).body[0].body, lines_map, header.count("\n"), [None])
+    entry = register(filename, full, fdef.name, origin, lines)
+    filename = entry.filename
     # Compiled under a private name: inside the factory, the function's own name
     # would otherwise become a closure variable, and a recursive call must reach
     # the module-level function (as in the user's code), not this one.
@@ -149,39 +125,8 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     if kwdefaults:
         fn.__kwdefaults__ = dict(kwdefaults)
     setattr(fn, GENERATED_ATTR, (code, full.splitlines(keepends=True)))
-    _keep_while_alive(fn, filename, full, None if origin is None else (_Origin(origin), lines_map))
+    keep_while_alive(fn, entry)
     return fn, text
 
 
-def _unique_filename(filename, full):
-    """``filename``, or ``filename #2``... when a live function of another text holds it
-    (two lambdas on one line, a traced function recorded on two paths)."""
-    name, n = filename, 1
-    while name in _LIVE and _LIVE[name][0] != full:
-        n += 1
-        name = f"{filename[:-1]} #{n}>" if filename.endswith(">") else f"{filename} #{n}"
-    return name
-
-
-def _keep_while_alive(fn, filename, full, origin):
-    """Registers ``full`` under ``filename`` (linecache, error mapping) until the last
-    function compiled under that name is collected: memory stays bounded however
-    many functions are generated (eager grad of a function without source makes one
-    per call)."""
-    register_source(filename, full)
-    if origin is not None:
-        _ORIGINS[filename] = origin
-    entry = _LIVE.setdefault(filename, [full, 0])
-    entry[1] += 1
-    weakref.finalize(fn, _forget, filename)
-
-
-def _forget(filename):
-    entry = _LIVE.get(filename)
-    if entry is None:
-        return
-    entry[1] -= 1
-    if entry[1] <= 0:
-        del _LIVE[filename]
-        _ORIGINS.pop(filename, None)
-        linecache.cache.pop(filename, None)
+install_excepthook()

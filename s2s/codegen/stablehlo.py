@@ -96,6 +96,8 @@ class FunctionBuilder:
         self._block = []
         self._indent = "    "
         self.host_callbacks = []
+        # Shardings that sharding constraints name: jit compiles for their devices.
+        self.shardings = []
         # SSA name -> (primitive, operand tracers, params), filled by the staging
         # traces that share this builder, read by ``Primitive.simplify`` rules.
         self.origins = {}

@@ -15,8 +15,14 @@ from s2s.lax import reductions as _reductions
 from s2s.lax import linalg_ops as _linalg_ops
 from s2s.lax import control_flow as _control_flow
 from s2s.lax import debugging as _debugging
+from s2s.lax import sharding_ops as _sharding_ops
 
-for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging):
+for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging,
+                _sharding_ops):
     globals().update(_module.public)
 del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
+del _sharding_ops
+from s2s.lax import convolution as _convolution  # noqa: E402  (composites on the primitives)
+globals().update(_convolution.public)
+del _convolution
 from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)

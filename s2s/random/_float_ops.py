@@ -10,7 +10,10 @@ these steps are NumPy-level primitives whose eager rule reproduces XLA:
 - ``fma(a, b, c)``: computed in float64 for float32 and float16 (the product is
   exact there, so the result is the fused one); for float64, Dekker's exact
   product and a compensated sum; bfloat16, which XLA does not fuse, rounds the
-  product first. Staged, it is ``a * b + c``, which XLA fuses.
+  product first. Staged, it is ``a * b + c``, which XLA fuses, except for float16,
+  which XLA rounds per operation on some CPUs and per fusion on others: staged
+  float16 rounds once by construction (``_fma_float16``), so samples do not depend
+  on the CPU.
 - ``erf``, ``erf_inv``, ``log``, ``log1p``: evaluated eagerly by the very XLA
   kernels ``jit`` would run (compiled once per power-of-two size and dtype; the
   kernels are elementwise, so padding does not change any value).
@@ -65,7 +68,38 @@ def _fma_impl(a, b, c):
 
 
 def _fma_composite(a, b, c):
+    if h.dtype_of(a) == dtypes.float16:
+        return _fma_float16(a, b, c)
     return lax.add(lax.mul(a, b), c)
+
+
+def _fma_float16(a, b, c):
+    """``a * b + c`` for float16, rounded once on every CPU.
+
+    Left to XLA, float16 arithmetic rounds after each operation on some CPUs and
+    once per fusion on others, so samples would depend on the machine. Here the
+    product is exact in float32 (11 + 11 bits), the sum's rounding error is
+    recovered exactly (Knuth's TwoSum: no products, so no contraction can change
+    it), and the sum is rounded to odd: a float32 with 13 more bits than float16
+    rounded to odd, then to nearest float16, is the correctly rounded result.
+    """
+    f32 = dtypes.float32
+    a, b, c = (lax.convert_element_type(v, new_dtype=f32) for v in (a, b, c))
+    p = lax.mul(a, b)
+    s = lax.add(p, c)
+    bb = lax.sub(s, p)
+    err = lax.add(lax.sub(p, lax.sub(s, bb)), lax.sub(c, bb))
+    bits = lax.bitcast_convert_type(s, new_dtype=dtypes.uint32)
+    one = onp.asarray(1, dtypes.uint32)
+    # Inexact with an even last bit: step one ulp toward the exact value (away
+    # from zero when the error has the sign of the sum).
+    away = lax.eq(lax.gt(err, onp.asarray(0, f32)), lax.gt(s, onp.asarray(0, f32)))
+    stepped = h.where(away, lax.add(bits, one), lax.sub(bits, one))
+    even = lax.eq(lax.bitwise_and(bits, one), onp.asarray(0, dtypes.uint32))
+    inexact = lax.bitwise_and(lax.ne(err, onp.asarray(0, f32)), lax.is_finite(s))
+    odd = h.where(lax.bitwise_and(inexact, even), stepped, bits)
+    out = lax.bitcast_convert_type(odd, new_dtype=f32)
+    return lax.convert_element_type(out, new_dtype=dtypes.float16)
 
 
 fma_p = numpy_primitive("random_fma", _fma_impl, _fma_composite)

@@ -36,31 +36,82 @@ def _xla_client():
 
 
 def client():
-    """The process-wide PJRT client (CPU for now), created on first use."""
+    """The process-wide PJRT client, created on first use (see ``s2s.xla.platforms``)."""
     c = _state.get("client")
     if c is None:
         with _lock:
             c = _state.get("client")
             if c is None:
+                from s2s.xla import distributed, platforms
                 xc = _xla_client()
-                c = xc.make_cpu_client()
+                c = platforms.make_client(xc, distributed.current())
+                _state["devices"] = xc.DeviceList(tuple(c.local_devices()[:1]))
                 _state["client"] = c
-                _state["devices"] = xc.DeviceList(tuple(c.devices()[:1]))
     return c
 
 
+def client_made():
+    """Whether the client exists (settings read at its creation can no longer change)."""
+    return "client" in _state
+
+
 def default_device():
-    """The device that single-device computations run on."""
-    return client().devices()[0]
+    """The device that single-device computations run on (this process's first)."""
+    return client().local_devices()[0]
 
 
 def backend_name():
-    """``"cpu"`` today; a GPU plugin client later."""
+    """The platform of the client: ``"cpu"`` or ``"cuda"``."""
     return client().platform
+
+
+def devices():
+    """All devices, of every process (``s2s.distributed``), ordered by id.
+
+    >>> devices()[0].platform in ("cpu", "cuda")
+    True
+    """
+    return list(client().devices())
+
+
+def local_devices():
+    """The devices this process drives."""
+    return list(client().local_devices())
+
+
+def device_count():
+    """How many devices there are in all processes."""
+    return client().device_count()
+
+
+def local_device_count():
+    """How many devices this process drives."""
+    return client().local_device_count()
+
+
+def process_index():
+    """This process's index among those ``s2s.distributed.initialize`` joined (0 alone)."""
+    return client().process_index()
+
+
+def process_count():
+    """How many processes share the devices."""
+    from s2s.xla import distributed
+    state = distributed.current()
+    return 1 if state is None else state.num_processes
 
 
 def _sharding():
     sh = _state.get("sharding")
+    if sh is None:
+        sh = _state["sharding"] = single_device_sharding(default_device())
+    return sh
+
+
+def single_device_sharding(device):
+    """The jaxlib sharding that puts a whole array on ``device`` (one per device)."""
+    cache = _state.setdefault("single", {})
+    sh = cache.get(device)
     if sh is None:
         xc = _xla_client()
         replicated = xc.HloSharding.replicate()
@@ -75,8 +126,7 @@ def _sharding():
             def _to_xla_hlo_sharding(self, ndim, _replicated=replicated):
                 return _replicated
 
-        sh = _Replicated(default_device())
-        _state["sharding"] = sh
+        sh = cache[device] = _Replicated(device)
     return sh
 
 
@@ -217,6 +267,8 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
     """
     xc = _xla_client()
     c = client()
+    errors = []
+    host_callbacks = [_recording(fn, errors) for fn in host_callbacks]
     if "lapack_" in text:
         # LAPACK custom calls (s2s.lax.linalg): registering loads SciPy's LAPACK, a
         # quarter of a second, so only modules that call them pay it.
@@ -232,4 +284,33 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
         loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
     executable = Executable(loaded, text, out_avals, in_avals)
     executable.host_callbacks = list(host_callbacks)  # keep them alive with the executable
+    if host_callbacks:
+        executable.run = _reraising(executable.run, errors)
     return executable
+
+
+def _recording(fn, errors):
+    """``fn`` for a host callback: an exception it raises is kept in ``errors``."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except Exception as e:
+            errors.append(e)
+            raise
+    return call
+
+
+def _reraising(run, errors):
+    """``run`` raising a host callback's own exception rather than XLA's INTERNAL
+    error that wraps its text (so ``except ValueError`` works around a jit call)."""
+    def call(arrays):
+        errors.clear()
+        try:
+            return run(arrays)
+        except Exception:
+            if not errors:
+                raise
+            error = errors[0]
+            errors.clear()
+            raise error from None
+    return call
