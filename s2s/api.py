@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import inspect
 import logging
+import types
 
 import numpy as np
 
@@ -79,16 +80,21 @@ class Lowered:
 
 
 class _Compiled:
-    __slots__ = ("executable", "out_tree", "in_dtypes", "captured")
+    __slots__ = ("executable", "out_tree", "in_dtypes", "captured", "baked")
 
-    def __init__(self, executable, out_tree, in_dtypes, captured=()):
+    def __init__(self, executable, out_tree, in_dtypes, captured=(), baked=()):
         self.executable = executable
         self.out_tree = out_tree
         self.in_dtypes = in_dtypes
         self.captured = list(captured)  # _Captured: arrays read at call time
+        self.baked = list(baked)  # (reader, value): captured non-arrays compiled in
 
     def captured_values(self):
-        """Current values of the captured arrays, or None if one changed shape/dtype."""
+        """Current values of the captured arrays, or None if one changed shape/dtype
+        or a captured value compiled in (a Python scalar) was rebound."""
+        for read, value in self.baked:
+            if read() is not value:
+                return None
         out = []
         for c in self.captured:
             v = c.read()
@@ -135,7 +141,7 @@ class _FastEntry:
         out_tree = compiled.out_tree
         from s2s.tree_util import treedef_is_leaf
         single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
-        if compiled.captured:
+        if compiled.captured or compiled.baked:
             def run(args):
                 extra = compiled.captured_values()
                 if extra is None:
@@ -162,43 +168,87 @@ class _Captured:
         self.dtype = array.dtype
 
 
-def _locate(fn, array):
-    """A reader for ``array``'s current binding in ``fn``'s closure or globals."""
-    from s2s.parse.source import unwrap
-    try:
-        fn, _ = unwrap(fn)
-    except Exception:
-        pass
+class _CaptureReaders:
+    """How to read, at call time, what ``fn`` captures: its closure cells and the
+    globals its code names, and one step into each (a dict or list item, an
+    attribute, another module's global). ``arrays`` maps ``id(array)`` to a reader
+    of where the array is found; ``baked`` lists ``(reader, value)`` for the
+    Python scalars and None found there, which are compiled in as constants."""
+
+    def __init__(self, fn):
+        from s2s.parse.source import unwrap
+        try:
+            fn, _ = unwrap(fn)
+        except Exception:
+            pass
+        self.arrays = {}
+        self.baked = []
+        for read, value in _capture_roots(fn):
+            self._add(read, value)
+            if isinstance(value, _SCALARS) or value is None:
+                self.baked.append((read, value))
+            for step, child in _capture_children(value):
+                self._add(lambda read=read, step=step: step(read()), child)
+
+    def _add(self, read, value):
+        if isinstance(value, np.ndarray) and id(value) not in self.arrays:
+            self.arrays[id(value)] = read
+
+    def is_captured(self, array):
+        return id(array) in self.arrays
+
+    def reader(self, array):
+        return self.arrays.get(id(array), lambda: array)  # made while staging: this array
+
+
+_SCALARS = (bool, int, float, complex)
+
+
+def _code_names(code, out):
+    out.update(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, type(code)):
+            _code_names(c, out)
+    return out
+
+
+def _capture_roots(fn):
+    """``(reader, value)`` of each closure cell and each global ``fn``'s code names."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    roots = []
     for cell in getattr(fn, "__closure__", None) or ():
         try:
-            if cell.cell_contents is array:
-                return lambda cell=cell: cell.cell_contents
+            roots.append((lambda cell=cell: cell.cell_contents, cell.cell_contents))
         except ValueError:
             continue
     namespace = getattr(fn, "__globals__", None) or {}
-    for name, value in list(namespace.items()):
-        if value is array:
-            return lambda ns=namespace, name=name: ns.get(name)
-    return lambda: array  # made while staging (or not found): this very array
+    for name in sorted(_code_names(code, set())):
+        if name in namespace:
+            roots.append((lambda ns=namespace, name=name: ns.get(name), namespace[name]))
+    return roots
 
 
-def _captured_arrays(fn):
-    """``is_captured(array)``: whether ``fn``'s closure or globals hold ``array``
-    (such arrays are re-read on every call; arrays made while staging are not)."""
-    from s2s.parse.source import unwrap
-    try:
-        fn, _ = unwrap(fn)
-    except Exception:
-        pass
-    values = []
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            values.append(cell.cell_contents)
-        except ValueError:
-            continue
-    values.extend((getattr(fn, "__globals__", None) or {}).values())
-    ids = {id(v) for v in values if isinstance(v, np.ndarray)}
-    return lambda array: id(array) in ids
+def _capture_children(value):
+    """``(step, child)``: the arrays one step inside ``value``; ``step(value)`` reads
+    the child again (None when it is gone: the call then recompiles)."""
+    if isinstance(value, dict):
+        items = [(k, v) for k, v in value.items() if isinstance(v, np.ndarray)]
+        return [(lambda d, k=k: d.get(k) if isinstance(d, dict) else None, v) for k, v in items]
+    if isinstance(value, (list, tuple)):
+        return [(lambda s, i=i: s[i] if isinstance(s, (list, tuple)) and i < len(s) else None, v)
+                for i, v in enumerate(value) if isinstance(v, np.ndarray)]
+    if isinstance(value, types.ModuleType):
+        if value.__name__.split(".")[0] in ("numpy", "s2s", "scipy", "jax"):
+            return []
+        attrs = vars(value)
+    elif isinstance(value, (type, types.FunctionType, np.ndarray)) or not hasattr(value, "__dict__"):
+        return []
+    else:
+        attrs = vars(value)
+    return [(lambda o, a=a: getattr(o, a, None), v) for a, v in attrs.items()
+            if isinstance(v, np.ndarray)]
 
 
 def _leaf_aval(x):
@@ -289,10 +339,13 @@ class JitFunction:
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
         with _control_flow.trip_bound_at_least(self._trip_bound):
+            readers = _CaptureReaders(self._fun)
             staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
-                           is_captured=_captured_arrays(self._fun))
+                           is_captured=readers.is_captured)
         placement = self._placement(treedef, avals, arg_shardings, staged, flat.out_tree)
-        return Lowered(staged, placement), flat.out_tree
+        lowered = Lowered(staged, placement)
+        lowered.capture_readers = readers
+        return lowered, flat.out_tree
 
     def _placement(self, treedef, avals, arg_shardings, staged, out_tree):
         """Shardings of the arguments and results when the computation spans devices."""
@@ -370,10 +423,10 @@ class JitFunction:
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
         extra = compiled.captured_values()
-        if extra is None:  # a captured global was rebound to an array of another shape/dtype
+        if extra is None:  # a captured array changed shape/dtype, or a captured scalar changed
             if config.log_compiles:
-                logger.warning("s2s.jit: recompiling %s: a captured array changed shape or dtype",
-                               _fun_name(self._fun))
+                logger.warning("s2s.jit: recompiling %s: a captured array changed shape or dtype, "
+                               "or a captured Python scalar was rebound", _fun_name(self._fun))
             compiled = self._compile(key, statics, treedef, avals)
             extra = compiled.captured_values()
         arrays = [_as_input(x, dt) for x, dt in zip(leaves, compiled.in_dtypes)] + extra
@@ -404,8 +457,9 @@ class JitFunction:
                            ", ".join(a.str_short() for a in avals), self._miss_reason(key))
         lowered, out_tree = self._lower(statics, treedef, avals, key[4])
         executable = lowered.compile()
-        captured = [_Captured(_locate(self._fun, a), a) for a in lowered._staged.lifted]
-        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured)
+        readers = lowered.capture_readers
+        captured = [_Captured(readers.reader(a), a) for a in lowered._staged.lifted]
+        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured, readers.baked)
         self._cache[key] = compiled
         return compiled
 

@@ -6,6 +6,7 @@ import collections
 import functools
 import gc
 import linecache
+import sys
 import textwrap
 import types
 import weakref
@@ -285,3 +286,112 @@ def test_monkeypatched_module_function_is_called():
         _close(s2s.vjp(_calls_module_function, 3.0)[1](np.float32(1.0))[0], 54.0)
     finally:
         _module.h = _square
+
+
+# ---------------------------------------------------------------------------
+# Every read in the user's function happens once; the source read is the code run.
+
+
+class _Counter:
+    def __init__(self):
+        self.reads = 0
+
+    @property
+    def scale(self):
+        self.reads += 1
+        return float(self.reads)
+
+
+_counter = _Counter()
+
+
+def _times_scale(x):
+    return x * _counter.scale
+
+
+def test_a_property_is_read_once():
+    _counter.reads = 0
+    value, g = s2s.value_and_grad(_times_scale)(2.0)
+    assert _counter.reads == 1
+    _close((value, g), (2.0, 1.0))
+
+
+def test_source_edited_after_import_is_not_used(tmp_path, monkeypatch):
+    path = tmp_path / "_s2s_edited_module.py"
+    path.write_text("def f(x):\n    return x * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    module = importlib.import_module("_s2s_edited_module")
+    try:
+        path.write_text("def f(x):\n    return x * x * x\n")  # Python still runs x * x
+        linecache.checkcache(str(path))
+        _close(s2s.grad(module.f)(3.0), 6.0)
+        _close(s2s.value_and_grad(module.f)(3.0), (9.0, 6.0))
+        _close(s2s.jit(s2s.grad(module.f))(3.0), 6.0)
+        _close(s2s.jit(module.f)(3.0), 9.0)
+    finally:
+        sys.modules.pop("_s2s_edited_module", None)
+
+
+# ---------------------------------------------------------------------------
+# jit reads what a function captures at each call (README, "Behaviour worth
+# knowing"): arrays are passed in, Python scalars are compiled in and a
+# rebinding recompiles.
+
+_X3 = np.ones(3, np.float32)
+_W_init = np.ones(3, np.float32)
+_W = _W_init
+_S = np.array(2.0, np.float32)
+_D = {"w": np.ones(3, np.float32)}
+_L = [np.array(2.0, np.float32)]
+_holder = types.SimpleNamespace(w=np.ones(3, np.float32))
+_mod = types.ModuleType("_s2s_capture_module")
+_mod.W = np.ones(3, np.float32)
+_A = np.ones(3, np.float32)
+_N = 3.0
+
+
+def test_jit_reads_a_rebound_global_not_an_alias_of_its_old_value():
+    global _W
+    f = s2s.jit(lambda x: x * _W)
+    _close(f(_X3), 1.0)
+    _W = _W - 1.0  # _W_init still holds the old array
+    _close(f(_X3), 0.0)
+
+
+def test_jit_reads_0d_globals_rebound_or_mutated():
+    global _S
+    f = s2s.jit(lambda x: x * _S)
+    _close(f(_X3), 2.0)
+    _S = np.array(3.0, np.float32)
+    _close(f(_X3), 3.0)
+    _S[...] = 4.0
+    _close(f(_X3), 4.0)
+
+
+def test_jit_reads_arrays_inside_containers_objects_and_modules():
+    fd, fl = s2s.jit(lambda x: x * _D["w"]), s2s.jit(lambda x: x * _L[0])
+    fo, fm = s2s.jit(lambda x: x * _holder.w), s2s.jit(lambda x: x * _mod.W)
+    for f in (fd, fo, fm):
+        _close(f(_X3), 1.0)
+    _close(fl(_X3), 2.0)
+    _D["w"] = _D["w"] * 5.0
+    _L[0] = np.array(6.0, np.float32)
+    _holder.w = _holder.w * 8.0
+    _mod.W = _mod.W * 9.0
+    _close([fd(_X3), fl(_X3), fo(_X3), fm(_X3)], [[5.0] * 3, [6.0] * 3, [8.0] * 3, [9.0] * 3])
+    _D["w"][:] = 7.0  # in place
+    _close(fd(_X3), 7.0)
+
+
+def test_jit_follows_a_global_from_array_to_float_and_back():
+    global _A, _N
+    f, g = s2s.jit(lambda x: x * _A), s2s.jit(lambda x: x * _N)
+    _close(f(_X3), 1.0)
+    _A = 2.0
+    _close(f(_X3), 2.0)
+    _A = np.full(3, 4.0, np.float32)
+    _close(f(_X3), 4.0)
+    _close(g(_X3), 3.0)
+    _N = 5.0
+    _close(g(_X3), 5.0)

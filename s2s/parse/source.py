@@ -101,7 +101,17 @@ def unwrap(fn):
 
 
 def get_source(fn):
-    """The ``FunctionSource`` of a plain Python function; ``NoSourceError`` if none."""
+    """The ``FunctionSource`` of a plain Python function; ``NoSourceError`` if none,
+    or if the source found is not what Python runs (the file was edited since)."""
+    source = _find_source(fn)
+    if fn.__dict__.get(GENERATED_ATTR) is None and not _compiles_to(source.node, fn.__code__):
+        raise NoSourceError(
+            f"the source of {fn.__qualname__} in {source.filename} is not the code Python runs "
+            "(the file changed after it was imported?)")
+    return source
+
+
+def _find_source(fn):
     if not isinstance(fn, types.FunctionType):
         raise NoSourceError(f"{fn!r} is not a Python function")
     code = fn.__code__
@@ -126,6 +136,86 @@ def get_source(fn):
         raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
     node.decorator_list = []
     return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+
+
+def _compiles_to(fdef, code):
+    """Whether compiling ``fdef`` gives ``code``'s instructions, names and constants
+    (positions aside). Free variables are made cells of an enclosing function, as
+    they were where ``code`` was compiled."""
+    import ast
+    import copy
+    import __future__
+    node = gast.gast_to_ast(copy.deepcopy(fdef))
+    node.name = "__s2s_probe__"
+    body = [node]
+    if code.co_freevars:
+        body = [ast.FunctionDef(
+            name="__s2s_outer__", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
+                                                     kw_defaults=[], defaults=[]),
+            body=[ast.Assign(targets=[ast.Name(id=v, ctx=ast.Store()) for v in code.co_freevars],
+                             value=ast.Constant(None))] + body, decorator_list=[])]
+    flags = 0
+    for feature in __future__.all_feature_names:
+        flags |= code.co_flags & getattr(__future__, feature).compiler_flag
+    module = ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+    try:
+        compiled = compile(module, code.co_filename, "exec", flags=flags, dont_inherit=True)
+    except ValueError:  # a lambda cut out of its line has columns relative to the cut
+        for n in ast.walk(module):
+            if getattr(n, "lineno", None) is not None:
+                n.col_offset, n.end_lineno, n.end_col_offset = 0, n.lineno, 0
+        try:
+            compiled = compile(module, code.co_filename, "exec", flags=flags, dont_inherit=True)
+        except (SyntaxError, ValueError, TypeError):
+            return False
+    except (SyntaxError, TypeError):
+        return False
+    probe = _code_named(compiled, "__s2s_probe__")
+    return probe is not None and _same_code(probe, code)
+
+
+def _code_named(code, name):
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            if c.co_name == name:
+                return c
+            found = _code_named(c, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _instructions(code):
+    """The instructions of ``code``, compared across compile contexts: a method call on
+    a module-level name bound by ``import`` compiles to ``LOAD_ATTR`` in its module but
+    ``LOAD_METHOD`` alone, which also moves jump targets."""
+    import dis
+    out = []
+    for i in dis.get_instructions(code):
+        if i.opname in ("PUSH_NULL", "CACHE", "NOP", "EXTENDED_ARG"):
+            continue
+        name = "LOAD_ATTR" if i.opname == "LOAD_METHOD" else i.opname
+        jump = i.opcode in dis.hasjrel or i.opcode in dis.hasjabs
+        out.append((name, None if jump or isinstance(i.argval, types.CodeType) else i.argval))
+    return out
+
+
+def _same_code(a, b):
+    if (a.co_names, a.co_varnames, a.co_freevars, a.co_cellvars) != \
+            (b.co_names, b.co_varnames, b.co_freevars, b.co_cellvars):
+        return False
+    if a.co_code != b.co_code and _instructions(a) != _instructions(b):
+        return False
+    if len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if isinstance(x, types.CodeType) and isinstance(y, types.CodeType):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or (x != y and x == x):  # (NaN constants: x != x)
+            if not (isinstance(x, str) and "<locals>" in x and "<locals>" in y):
+                return False  # (a nested class's __qualname__ names the enclosing function)
+    return True
 
 
 def _lines_of(fn):
