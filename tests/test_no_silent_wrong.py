@@ -395,3 +395,14 @@ def test_jit_follows_a_global_from_array_to_float_and_back():
     _close(g(_X3), 3.0)
     _N = 5.0
     _close(g(_X3), 5.0)
+
+
+def test_builtin_min_max_under_jit():
+    f = s2s.jit(lambda x: max(x, x * x))
+    g = s2s.jit(lambda x: min(x, x * x, 2.0))
+    for x in (0.5, 3.0):
+        _close(f(x), max(x, x * x))
+        _close(g(x), min(x, x * x, 2.0))
+    _close(s2s.jit(lambda x: max([x, 1.0]))(0.5), 1.0)
+    with pytest.raises(ValueError, match="ambiguous"):
+        s2s.jit(lambda x: max(x, x))(np.ones(3, np.float32))

@@ -122,11 +122,11 @@ def register(label, text, name, origin=None, lines=None):
     The code must be compiled against ``.filename``: ``label`` itself, or the
     dumped file's path when ``config.dump_source`` names a directory.
     """
-    label = _unique(label, text)
-    filename = label
     directory = config.dump_source
     if directory:
-        filename = _dump(directory, label, text)
+        filename = _dump(directory, label, text)  # (unique per text already)
+    else:
+        label = filename = _unique(label, text)
     entry = Generated(label, filename, name, text, origin, lines)
     _REGISTRY[filename] = entry
     # linecache serves inspect.getsource, pdb and traceback (a dumped file too,

@@ -6,6 +6,7 @@ Functions that cannot be converted (no source, syntax the fence rejects,
 s2s's own library code) are returned unchanged: they still stage, as long as
 their Python control flow does not depend on staged values.
 """
+import builtins
 import functools
 import logging
 import types
@@ -15,7 +16,8 @@ import gast
 
 from s2s.codegen.python import compile_function, make_cell
 from s2s.config import config
-from s2s.errors import ConcretizationError, UnsupportedSyntaxError
+from s2s.lax.core import Tracer
+from s2s.errors import ConcretizationError, TransformError, UnsupportedSyntaxError
 from s2s.parse.naming import Namer
 from s2s.parse.resolve import MISSING, lookup, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
@@ -58,7 +60,32 @@ class _Context:
         if chain[0] in self.plan.locals:
             return True
         obj = resolve_chain(self.source, chain)
-        return _is_user_function(obj)
+        return _is_user_function(obj) or obj is builtins.min or obj is builtins.max
+
+
+def _extremum(builtin, wins):
+    """Python's ``min``/``max`` where the values compared may be staged: the
+    comparison becomes a select (the first extremum wins, as in Python)."""
+
+    def extremum(*args, **kwargs):
+        values = args[0] if len(args) == 1 else args
+        if kwargs or not isinstance(values, (list, tuple)) or \
+                not any(isinstance(v, Tracer) for v in values):
+            return builtin(*args, **kwargs)
+        import s2s.numpy as snp
+        best = values[0]
+        for v in values[1:]:
+            if snp.ndim(v) or snp.ndim(best):
+                raise ValueError(f"{builtin.__name__}() of arrays with more than one element is "
+                                 f"ambiguous; use np.{'minimum' if builtin is min else 'maximum'}")
+            best = snp.where(wins(v, best), v, best)
+        return best
+    extremum.__name__ = builtin.__name__
+    return extremum
+
+
+_EXTREMA = {id(builtins.min): _extremum(builtins.min, lambda v, best: v < best),
+            id(builtins.max): _extremum(builtins.max, lambda v, best: v > best)}
 
 
 def _is_user_function(obj):
@@ -71,6 +98,8 @@ def _is_user_function(obj):
 
 def converted(fn):
     """``fn`` with its Python control flow converted for staging (cached), or ``fn``."""
+    if id(fn) in _EXTREMA and (fn is builtins.min or fn is builtins.max):
+        return _EXTREMA[id(fn)]
     try:
         hit = _converted.get(fn)
     except TypeError:
@@ -131,6 +160,10 @@ _converted_for_grad = weakref.WeakKeyDictionary()
 def converted_for_grad(fn):
     """Like ``converted`` but branch and loop functions take what they capture as
     arguments (``consts=``), so reverse mode can differentiate the converted code."""
+    if fn is builtins.min or fn is builtins.max:
+        raise TransformError(
+            f"jit(grad(...)) of builtin {fn.__name__}() on staged values is not supported yet",
+            hint=f"use np.{'minimum' if fn is builtins.min else 'maximum'} (or grad without jit)")
     try:
         hit = _converted_for_grad.get(fn)
     except TypeError:
