@@ -406,3 +406,31 @@ def test_builtin_min_max_under_jit():
     _close(s2s.jit(lambda x: max([x, 1.0]))(0.5), 1.0)
     with pytest.raises(ValueError, match="ambiguous"):
         s2s.jit(lambda x: max(x, x))(np.ones(3, np.float32))
+
+
+def _cube_with_dict_aux(y):
+    return y * y * y, {"y": y}
+
+
+_BY_NAME = {"cube": lambda y: y * y * y}
+
+
+def test_second_order_through_has_aux_dict_and_a_dict_lookup():
+    def via_aux(x):
+        return s2s.grad(_cube_with_dict_aux, has_aux=True)(x)[0]
+
+    def via_dict(x):
+        return s2s.grad(_BY_NAME["cube"])(x)
+
+    for f in (via_aux, via_dict):
+        _close(s2s.grad(f)(2.0), 12.0)
+
+
+def test_jit_of_grad_logs_the_path_it_took(caplog):
+    s2s.config.update("log_transforms", True)
+    try:
+        with caplog.at_level("WARNING", logger="s2s"):
+            _close(s2s.jit(s2s.grad(_cube))(2.0), 12.0)
+    finally:
+        s2s.config.update("log_transforms", False)
+    assert "grad(_cube): differentiating its source" in caplog.text
