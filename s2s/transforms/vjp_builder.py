@@ -630,22 +630,24 @@ class Build:
         self.texts = []
         self.deps = []
         self.guards = []
+        self._checks = None  # current()'s checks, made on first use
         self.done = False
 
     @property
     def fn(self):
         return self._fn()
 
-    def current(self, seen=None):
+    def current(self):
         """Whether every user function this build (and what it calls) resolved by
         name still resolves to the same object (a ``def`` run again, a module
         function monkeypatched: the user's code would call the new one)."""
-        seen = set() if seen is None else seen
-        if id(self) in seen:
-            return True
-        seen.add(id(self))
-        return (all(resolve_chain(source, chain) is obj for source, chain, obj in self.guards)
-                and all(d.current(seen) for d in self.deps))
+        checks = self._checks
+        if checks is None:
+            checks = self._checks = _guard_checks(self)
+        for check in checks:
+            if not check():
+                return False
+        return True
 
     def sources(self, seen=None):
         """Generated source of this build and everything it calls."""
@@ -657,6 +659,30 @@ class Build:
         for d in self.deps:
             out += d.sources(seen)
         return out
+
+
+def _guard_checks(build):
+    """One check per distinct name resolution of ``build`` and its dependencies
+    (a stale dependency makes its callers stale too, so they are checked together)."""
+    checks, seen, todo, done = [], set(), [build], set()
+    while todo:
+        b = todo.pop()
+        if id(b) in done:
+            continue
+        done.add(id(b))
+        todo.extend(b.deps)
+        for source, chain, obj in b.guards:
+            key = (id(source), tuple(chain), id(obj))
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(chain) == 1 and chain[0] not in source.closure:
+                ns, name = source.globals, chain[0]
+                checks.append(lambda ns=ns, name=name, obj=obj: ns.get(name, MISSING) is obj)
+            else:
+                checks.append(lambda source=source, chain=chain, obj=obj:
+                              resolve_chain(source, chain) is obj)
+    return checks
 
 
 _builds = weakref.WeakKeyDictionary()
