@@ -62,3 +62,15 @@ def _zip(ans, *iterables):
 @def_jvp(builtins.enumerate)
 def _enumerate(ans, iterable, start=0):
     d[ans] = enumerate(d[iterable], start)
+
+
+# Operators of converted control flow (jvp of functions jit has converted).
+
+from s2s.transforms import control_ops as C  # noqa: E402
+
+dynamic_jvp = None
+
+
+@def_jvp(C.converted_call)
+def _converted_call(ans, fn, *args, **kwargs):
+    d[ans] = dynamic_jvp(fn, args, d[args], **kwargs)[1]
