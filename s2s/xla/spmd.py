@@ -227,7 +227,7 @@ def common_devices(shardings):
     """The one device list all ``shardings`` use (the executable's device assignment)."""
     lists = {s.device_list for s in shardings if s is not None}
     if len(lists) > 1:
-        described = "; ".join(str([d.id for d in devices]) for devices in sorted(lists))
+        described = "; ".join(str(ids) for ids in sorted([d.id for d in ds] for ds in lists))
         raise ValueError(f"one jit computation uses shardings over different device lists "
                          f"({described}); put every argument and result on the same mesh")
     return lists.pop() if lists else None
@@ -305,15 +305,17 @@ class ShardedExecutable:
         return self._loaded.cost_analysis()
 
 
-def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host_callbacks=()):
+def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host_callbacks=(),
+                    devices=None):
     """Compiles module ``text`` for the devices of its shardings, partitioned by XLA.
 
     ``in_shardings``: one per argument; ``out_shardings``: one per result, None
-    for the ones XLA's sharding propagation should choose.
+    for the ones XLA's sharding propagation should choose. ``devices``: the device
+    assignment (default: the shardings' devices).
     """
     xc = runtime._xla_client()
     client = runtime.client()
-    devices = common_devices(list(in_shardings) + list(out_shardings))
+    devices = devices or common_devices(list(in_shardings) + list(out_shardings))
     n = len(devices)
     annotated = annotate(text, in_shardings, out_avals, out_shardings, n)
     options = xc.CompileOptions()
