@@ -281,10 +281,7 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
     """
     xc = _xla_client()
     c = client()
-    if "lapack_" in text:
-        # LAPACK custom calls (s2s.lax.linalg): registering loads SciPy's LAPACK, a
-        # quarter of a second, so only modules that call them pay it.
-        lapack.register_lapack_targets()
+    lapack.prepare_module(text, c.platform)
     if host_callbacks:
         from jaxlib.mlir import ir
         from s2s.codegen.stablehlo import _mlir_context

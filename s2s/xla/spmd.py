@@ -326,9 +326,8 @@ def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host
     build.allow_spmd_sharding_propagation_to_output = [s is None for s in out_shardings]
     options.device_assignment = xc.DeviceAssignment.create(
         np.array([d.id for d in devices]).reshape(1, n))
-    if "lapack_" in annotated:
-        from s2s.xla import lapack
-        lapack.register_lapack_targets()
+    from s2s.xla import lapack
+    lapack.prepare_module(annotated, client.platform)
     if host_callbacks:
         raise NotImplementedError("host callbacks (debug.print, pure_callback) under a sharded "
                                   "jit are not supported yet; call them outside the sharded jit")
