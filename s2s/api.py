@@ -15,6 +15,7 @@ from s2s import dtypes
 from s2s.array import Array
 from s2s.codegen.stablehlo import verify_and_print
 from s2s.config import config
+from s2s.lax import control_flow as _control_flow
 from s2s.lax.core import ShapedArray, Tracer, abstractify
 from s2s.trace.staging import stage
 from s2s.tree_util import tree_flatten, tree_unflatten
@@ -222,6 +223,7 @@ class JitFunction:
         self._static_argnames = tuple(static_argnames)
         self._donate_argnums = _normalize_argnums(donate_argnums)
         self._cache = {}
+        self._trip_bound = 0  # raised by _regrow when a loop gradient outgrows its buffer
         # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype).
         self._fast = {} if not (self._static_argnums or self._static_argnames) else None
 
@@ -285,8 +287,9 @@ class JitFunction:
     def _lower(self, statics, treedef, avals, arg_shardings=None):
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
-        staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
-                       is_captured=_captured_arrays(self._fun))
+        with _control_flow.trip_bound_at_least(self._trip_bound):
+            staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
+                           is_captured=_captured_arrays(self._fun))
         placement = self._placement(treedef, avals, arg_shardings, staged, flat.out_tree)
         return Lowered(staged, placement), flat.out_tree
 
@@ -300,6 +303,8 @@ class JitFunction:
                               out_tree.unflatten(list(range(n_out))), n_out, staged.shardings)
 
     def __call__(self, *args, **kwargs):
+        if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
+            return self._fun(*args, **kwargs)
         fast = self._fast
         if fast is not None and not kwargs:
             # Cache hit on host arrays in lists/tuples/dicts: one walk, one dict
@@ -316,13 +321,38 @@ class JitFunction:
                 except (_NotFast, TypeError):
                     entry = None
             if entry is not None and entry.x64 is config.enable_x64:
-                outs = entry.run(leaves)
+                try:
+                    outs = entry.run(leaves)
+                except _control_flow.TripBoundExceeded as e:
+                    return self._regrow(e, args, kwargs)
                 if outs is not None:
                     return outs
         try:
             return self._call(args, kwargs)
+        except _control_flow.TripBoundExceeded as e:
+            error = e
         except Exception as e:
             raise _with_user_location(e, "jit", self._fun)
+        return self._regrow(error, args, kwargs)
+
+    def _regrow(self, error, args, kwargs):
+        """A loop's gradient ran past its buffer: recompile with room for the trips it
+        counted (the next power of two, so slowly growing loops recompile rarely), rerun."""
+        for _ in range(4):
+            self._trip_bound = max(self._trip_bound, 1 << (error.trips - 1).bit_length())
+            self._cache.clear()
+            if self._fast is not None:
+                self._fast.clear()
+            if config.log_compiles:
+                logger.warning("s2s.jit: recompiling %s: a loop gradient ran %d trips; buffers "
+                               "now hold %d", _fun_name(self._fun), error.trips, self._trip_bound)
+            try:
+                return self._call(args, kwargs)
+            except _control_flow.TripBoundExceeded as e:
+                error = e
+            except Exception as e:
+                raise _with_user_location(e, "jit", self._fun)
+        raise _with_user_location(error, "jit", self._fun)
 
     def _call(self, args, kwargs):
         statics, leaves, treedef, avals = self._prepare(args, kwargs)
@@ -482,9 +512,18 @@ def _check_differentiable(name, tree, allow_int, holomorphic, which):
 
 
 def _grad_input(x):
-    """Python floats become 0-d arrays of the default float dtype (JAX's weak f32)."""
+    """A differentiated argument as the generated code gets it, as jit would: Python
+    floats become 0-d arrays of the default float dtype (JAX's weak f32), NumPy
+    arrays ``Array``s of their canonical dtype (float64 is float32 without x64), so
+    eager and jit gradients agree in dtype and indexing."""
     if type(x) is float:
-        return np.asarray(x, dtypes.default_float_dtype())
+        return np.asarray(x, dtypes.default_float_dtype()).view(Array)
+    if type(x) is np.ndarray:
+        dt = dtypes.canonicalize_dtype(x.dtype)
+        return (x if dt == x.dtype else x.astype(dt)).view(Array)
+    if isinstance(x, (list, tuple, dict)):
+        from s2s.tree_util import tree_map
+        return tree_map(_grad_input, x)
     return x
 
 
@@ -496,7 +535,7 @@ def _zeros_for(primal):
     if isinstance(primal, Tracer):
         from s2s import lax
         return lax.broadcast_in_dim(np.zeros((), dt), shape=tuple(shape), broadcast_dimensions=())
-    return np.zeros(shape, dtypes.canonicalize_dtype(dt))
+    return np.zeros(shape, dtypes.canonicalize_dtype(dt)).view(Array)
 
 
 def _as_array(value):
@@ -511,7 +550,7 @@ def _match_structure(primal, adj):
     from s2s.tree_util import tree_flatten, treedef_is_leaf
     if type(adj) in _HOST_ARRAYS and type(primal) in _HOST_ARRAYS and adj.dtype == primal.dtype \
             and adj.shape == primal.shape:
-        return adj  # the common case, checked first
+        return adj.view(Array) if type(adj) is np.ndarray else adj  # the common case, first
     if isinstance(primal, (list, tuple)):
         parts = list(adj) if adj is not None else [None] * len(primal)
         out = [_match_structure(p, g) for p, g in zip(primal, parts)]
@@ -529,15 +568,20 @@ def _match_structure(primal, adj):
         return treedef.unflatten(_match_structure(p, g) for p, g in zip(leaves, adj_leaves))
     if adj is None:
         return _zeros_for(primal)
-    if isinstance(adj, Tracer):
-        return adj
     dt = dtypes.canonicalize_dtype(_leaf_dtype(primal))
+    if isinstance(adj, Tracer):
+        # The cotangent takes its primal's dtype (float16 x times a float32 weight
+        # gives a float16 gradient), as eagerly and in JAX.
+        if adj.dtype != dt and (dt.kind in "fc" or dt == dtypes.bfloat16):
+            from s2s import lax
+            return lax.convert_element_type(adj, new_dtype=dt)
+        return adj
     if dt.kind not in "fc" and dt != dtypes.bfloat16:
         return np.zeros(np.shape(primal), float0)
     out = np.asarray(adj)
     if out.dtype != dt:
         out = out.astype(dt)
-    return out
+    return out.view(Array)
 
 
 class GradFunction:
@@ -726,11 +770,13 @@ class GradFunction:
 
 def _with_user_location(e, name, fun):
     """Points an error raised inside generated code at the user's line."""
+    from s2s.codegen.origins import filter_traceback
     from s2s.codegen.python import user_location
     from s2s.errors import UndefinedVariableError
     loc = user_location(e.__traceback__)
     if loc is None:
         return e
+    filter_traceback(e)
     filename, line, text = loc
     if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
         var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
@@ -746,7 +792,9 @@ def _with_user_location(e, name, fun):
                       construct=e.construct, hint=e.hint)
         new.__cause__ = e.__cause__
         return new
-    e.add_note(f"s2s: raised while running {name}({_fun_name(fun)}), at {filename}:{line}: `{text}`")
+    e.add_note(f"{filename}:{line}: `{text}`\n  raised in the code s2s generated for "
+               f"{name}({_fun_name(fun)}) from that line (S2S_TRACEBACK_FILTERING=off shows "
+               "s2s's own frames too)")
     return e
 
 
@@ -807,13 +855,19 @@ def vjp(fun, *primals, has_aux=False):
                         f"takes {len(params)} positional parameters")
     primals = [_grad_input(p) for p in primals]
     build = vjp_builder.build_vjp(fn, tuple(params))
-    out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    try:
+        out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    except Exception as e:
+        raise _with_user_location(e, "vjp", fun)
     if has_aux:
         out, aux = out
 
     def vjp_fn(cotangent):
         ct = (cotangent, None) if has_aux else cotangent
-        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        try:
+            adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        except Exception as e:
+            raise _with_user_location(e, "vjp", fun)
         if len(params) == 1:
             adj = (adj,)
         elif adj is None:
@@ -889,8 +943,253 @@ def source(fun):
     return inspect.getsource(fun)
 
 
+# ---------------------------------------------------------------------------
+# vmap: argument handling (in_axes/out_axes), the batched source is s2s.transforms.batch.
+
+
+def _axis_leaves(spec, value, what, path):
+    """``[(leaf, axis, path)]`` for the pytree prefix ``spec`` of axes over ``value``."""
+    from s2s.tree_util import tree_flatten as flat
+    if spec is None or isinstance(spec, int):
+        return [(leaf, spec, path) for leaf in flat(value)[0]]
+    if isinstance(spec, (tuple, list)) and isinstance(value, (tuple, list)) \
+            and len(spec) == len(value) and type(spec) is type(value) or (
+            hasattr(type(value), "_fields") and isinstance(spec, tuple) and len(spec) == len(value)):
+        out = []
+        for k, (s, v) in enumerate(zip(spec, value)):
+            out += _axis_leaves(s, v, what, f"{path}[{k}]")
+        return out
+    if isinstance(spec, dict) and isinstance(value, dict) and set(spec) == set(value):
+        out = []
+        for k in sorted(value):
+            out += _axis_leaves(spec[k], value[k], what, f"{path}[{k!r}]")
+        return out
+    raise ValueError(f"vmap {what} specification must be a tree prefix of the corresponding "
+                     f"value, got specification {spec!r} for value tree "
+                     f"{tree_flatten(value)[1]} ({path})")
+
+
+def _move_axis(x, src, dst):
+    if src == dst:
+        return x
+    import s2s.numpy as snp
+    return (snp if isinstance(x, Tracer) else np).moveaxis(x, src, dst)
+
+
+class VmapFunction:
+    """``vmap(fun)``: ``fun`` mapped over an axis of its arguments, by batched source.
+
+    ``s2s.source(vmapped)`` returns the batched source of the last call's signature.
+    """
+
+    def __init__(self, fun, in_axes, out_axes, axis_name, axis_size):
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._in_axes = in_axes
+        self._out_axes = out_axes
+        self._axis_name = axis_name
+        self._axis_size = axis_size
+        self._last = None
+
+    def __s2s_convert__(self):
+        """What jit runs for ``jit(vmap(f))``: this wrapper around converted batched source."""
+        from s2s.transforms.convert import converted
+        inner = self
+
+        def run(*args, **kwargs):
+            return inner._call(args, kwargs, convert=converted)
+        return run
+
+    def source(self):
+        """The batched source generated for the last call (``s2s.source``)."""
+        if self._last is None:
+            return "# vmap source is made per signature: call the function first"
+        return self._last.text
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, "vmap", self._fun)
+
+    def _target(self):
+        from s2s.parse.source import unwrap
+        fun = self._fun
+        while isinstance(fun, JitFunction):
+            fun = fun._fun
+        if isinstance(fun, VmapFunction):
+            return fun, ()
+        return unwrap(fun)
+
+    def _prepare(self, args, kwargs):
+        """Moves mapped axes to the front; gives the arguments, flags and the batch size."""
+        name = _fun_name(self._fun)
+        in_axes = self._in_axes
+        if isinstance(in_axes, list) and len(args) != 1:
+            in_axes = tuple(in_axes)
+        if not isinstance(in_axes, tuple):
+            in_axes = (in_axes,) * len(args)
+        if len(in_axes) != len(args):
+            raise ValueError(f"vmap({name}): in_axes has {len(in_axes)} entries but the function "
+                             f"was called with {len(args)} positional arguments; give one axis "
+                             "(or None) per argument")
+        sizes = []
+        moved = []
+        for i, (spec, arg) in enumerate(zip(in_axes, args)):
+            moved.append(self._move_in(spec, arg, f"argument {i}", sizes, name))
+        kw_moved = {k: self._move_in(0, v, f"keyword argument {k!r}", sizes, name)
+                    for k, v in kwargs.items()}
+        distinct = sorted({s for _, s, _ in sizes})
+        if len(distinct) > 1:
+            first = sizes[0]
+            other = next(x for x in sizes if x[1] != first[1])
+            raise ValueError(
+                f"vmap got inconsistent sizes for the mapped axis: {first[0]} of {name} has size "
+                f"{first[1]} on axis {first[2]}, {other[0]} has size {other[1]} on axis "
+                f"{other[2]}; map over axes of equal size (or give those arguments in_axes None)")
+        if distinct:
+            n = distinct[0]
+            if self._axis_size is not None and self._axis_size != n:
+                raise ValueError(f"vmap({name}): axis_size={self._axis_size} but the mapped axes "
+                                 f"have size {n}")
+        elif self._axis_size is not None:
+            n = self._axis_size
+        else:
+            raise ValueError(f"vmap({name}) needs at least one mapped argument (in_axes not all "
+                             "None) or axis_size=n to know the size of the mapped axis")
+        return moved, kw_moved, n
+
+    def _move_in(self, spec, arg, what, sizes, name):
+        leaves = _axis_leaves(spec, arg, "in_axes", what)
+        if all(ax is None for _, ax, _ in leaves):
+            return (arg, False)
+        out = []
+        for leaf, ax, path in leaves:
+            if ax is None:
+                out.append(leaf)
+                continue
+            nd = np.ndim(leaf)
+            if not -nd <= ax < nd:
+                raise ValueError(
+                    f"vmap({name}) was asked to map {path} over axis {ax}, but it has rank {nd} "
+                    f"(shape {tuple(np.shape(leaf))}); give an axis in [{-nd}, {nd}) or None")
+            a = ax % nd
+            sizes.append((path, np.shape(leaf)[a], ax))
+            out.append(_move_axis(leaf if isinstance(leaf, (Tracer, np.ndarray)) else
+                                  np.asarray(leaf), a, 0))
+        flat_tree = tree_flatten(arg)[1]
+        return (flat_tree.unflatten(out), [ax is not None for _, ax, _ in leaves])
+
+    def _call(self, args, kwargs, convert=None):
+        from s2s.lax.batching import broadcast_batch
+        from s2s.transforms import batch
+        name = _fun_name(self._fun)
+        moved, kw_moved, n = self._prepare(args, kwargs)
+        fn, bound = self._target()
+        plan = batch.plan_or_none(fn)
+        if plan is None:  # no source to batch (a nested vmap, a C function): once per example
+            return self._looped(moved, kw_moved, n, name)
+        params = batch._params(plan.normal)[len(bound):]
+        flat_args = []
+        batched = set()
+        for i, (value, flags) in enumerate(moved):
+            if flags and not all(flags):  # a partly mapped argument: its unmapped leaves join
+                leaves, tree = tree_flatten(value)
+                value = tree.unflatten([x if f else broadcast_batch(x, n)
+                                        for x, f in zip(leaves, flags)])
+            if flags:
+                if i >= len(params):
+                    raise ValueError(f"vmap({name}): mapping over *args is not supported; give "
+                                     "in_axes None for the extra positional arguments")
+                batched.add(params[i])
+            flat_args.append(value)
+        kw_args = {}
+        for k, (value, flags) in kw_moved.items():
+            if flags and not all(flags):
+                leaves, tree = tree_flatten(value)
+                value = tree.unflatten([x if f else broadcast_batch(x, n)
+                                        for x, f in zip(leaves, flags)])
+            if flags:
+                batched.add(k)
+            kw_args[k] = value
+        built = batch.build(fn, frozenset(batched))
+        self._last = built
+        target = built.fn if convert is None else convert(built.fn)
+        out = target(*bound, *flat_args, **kw_args)
+        return self._move_out(out, built.out_batched, n, name)
+
+    def _looped(self, moved, kw_moved, n, name):
+        from s2s.lax.batching import broadcast_batch, loop_call
+        args, axes = [], []
+        for value, flags in moved:
+            if flags and not all(flags):
+                leaves, tree = tree_flatten(value)
+                value = tree.unflatten([x if f else broadcast_batch(x, n)
+                                        for x, f in zip(leaves, flags)])
+            args.append(value)
+            axes.append(0 if flags else None)
+        kwargs = {k: v for k, (v, _) in kw_moved.items()}
+        kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
+        self._last = None
+        out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
+        return self._move_out(out, True, n, name)
+
+    def _move_out(self, out, out_batched, n, name):
+        from s2s.lax.batching import broadcast_batch
+        spec = self._out_axes
+        leaves = _axis_leaves(spec, out, "out_axes", "output")
+        result = []
+        for leaf, ax, path in leaves:
+            if ax is None:
+                if out_batched:
+                    leaf = _unbroadcast_or_fail(leaf, name, path)
+                result.append(leaf)
+                continue
+            if not out_batched:
+                leaf = broadcast_batch(leaf, n)
+            nd = np.ndim(leaf)
+            if not -nd <= ax < nd:
+                raise ValueError(f"vmap({name}): out_axes {ax} is out of range for {path} of "
+                                 f"rank {nd - 1} (with the mapped axis: {nd})")
+            result.append(_move_axis(leaf, 0, ax % nd))
+        return tree_flatten(out)[1].unflatten(result)
+
+
+def _unbroadcast_or_fail(leaf, name, path):
+    """A batched result leaf requested with out_axes None: allowed only when it is one
+    value broadcast (an unmapped value that joined a batched container)."""
+    if isinstance(leaf, np.ndarray) and leaf.ndim >= 1 and leaf.strides[0] == 0:
+        return leaf[0]
+    raise ValueError(f"vmap({name}): out_axes is None for {path}, but it varies along the "
+                     "mapped axis; give it an axis (out_axes=0) or return an unmapped value")
+
+
+def vmap(fun=None, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
+    """``fun`` mapped over an axis of its arguments, written as batched Python source.
+
+    ``in_axes`` (an int, a negative int, None, or a pytree prefix of the
+    positional arguments) says which axis of each argument is mapped; keyword
+    arguments are mapped over axis 0. ``out_axes`` places the mapped axis in the
+    outputs. Python ``if``/``while`` on mapped values work: both branches run
+    and results are selected per example; loops run until every example is
+    done. ``s2s.source(vmap(f))`` shows the batched source after a call.
+
+    >>> import s2s, s2s.numpy as np
+    >>> def f(x):
+    ...     if x > 0:
+    ...         return x * 2.0
+    ...     return -x
+    >>> s2s.vmap(f)(np.array([-1.0, 3.0]))
+    array([1., 6.], dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(vmap, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name,
+                                 axis_size=axis_size)
+    return VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
+
+
 # Transformations whose result a differentiated function may call in place
 # (``grad(f)(x)`` inside ``f2`` given to ``grad``): evaluated while transforming.
-for _maker in (jit, grad, value_and_grad):
+for _maker in (jit, grad, value_and_grad, vmap):
     _maker.__s2s_transformation__ = True
 del _maker

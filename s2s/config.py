@@ -9,14 +9,30 @@ variables. Environment variables are read once, at import, as initial values.
 True
 >>> s2s.config.update("enable_x64", False)
 """
+import contextlib
 import os
+
+
+_TRUE = ("y", "yes", "t", "true", "on", "1")
+_FALSE = ("n", "no", "f", "false", "off", "0")
+
+
+def _truth(value, where):
+    """JAX's reading of a boolean string: anything but the usual spellings is an error."""
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"invalid truth value {value!r} for {where}; use one of "
+                     f"{', '.join(_TRUE)} or {', '.join(_FALSE)}")
 
 
 def _env_flag(name, default=False):
     value = os.environ.get(name)
-    if value is None:
+    if value is None or not value.strip():  # unset or empty: the default
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    return _truth(value, f"environment variable {name!r}")
 
 
 def _env_int(name, default=0):
@@ -35,6 +51,9 @@ class Config:
     _options = {
         "enable_x64": lambda: _env_flag("S2S_ENABLE_X64"),
         "log_compiles": lambda: _env_flag("S2S_LOG_COMPILES"),
+        "disable_jit": lambda: _env_flag("S2S_DISABLE_JIT"),
+        "dump_source": lambda: os.environ.get("S2S_DUMP_SOURCE") or None,
+        "traceback_filtering": lambda: _env_flag("S2S_TRACEBACK_FILTERING", True),
         # Read once, when the first computation makes the PJRT client (s2s/xla).
         "num_cpu_devices": lambda: _env_int("S2S_NUM_CPU_DEVICES"),
         "platform": lambda: os.environ.get("S2S_PLATFORM", "").strip().lower(),
@@ -47,7 +66,7 @@ class Config:
         self.__dict__.update(self._values)
 
     def update(self, name, value):
-        """Sets option ``name`` (``"enable_x64"``, ``"log_compiles"``) to ``value``."""
+        """Sets option ``name`` (``"enable_x64"``, ``"log_compiles"``, ...) to ``value``."""
         if name.startswith("s2s_"):
             name = name[4:]
         if name.startswith("jax_"):
@@ -55,7 +74,7 @@ class Config:
         if name not in self._values:
             raise KeyError(f"s2s.config has no option {name!r}; options: {sorted(self._values)}")
         if isinstance(self._values[name], bool):
-            value = bool(value)
+            value = _truth(value, f"option {name!r}") if isinstance(value, str) else bool(value)
         self._values[name] = value
         self.__dict__[name] = value
         for listener in self._listeners:
@@ -76,3 +95,29 @@ class Config:
 
 
 config = Config()
+
+
+@contextlib.contextmanager
+def disable_jit(disable=True):
+    """Within the block, ``jit``-decorated functions run eagerly, as plain Python.
+
+    ``print`` and ``breakpoint()`` inside them then see concrete values, as
+    with ``jax.disable_jit``. ``S2S_DISABLE_JIT=1`` does the same for a whole
+    run (``config.update("disable_jit", True)`` from code).
+
+    >>> import s2s
+    >>> @s2s.jit
+    ... def f(x):
+    ...     print("x is", type(x).__name__)
+    ...     return x + 1
+    >>> with s2s.disable_jit():
+    ...     f(1.0)
+    x is float
+    2.0
+    """
+    old = config.disable_jit
+    config.update("disable_jit", disable)
+    try:
+        yield
+    finally:
+        config.update("disable_jit", old)

@@ -45,3 +45,7 @@ class UndefinedVariableError(S2SError, NameError):
 
 class LoweringError(S2SError):
     """s2s produced StableHLO that does not verify: a bug in s2s, please report it."""
+
+
+class UnexpectedTracerError(S2SError, RuntimeError):
+    """A staged value was used after the ``jit`` that made it finished staging (it leaked)."""

@@ -19,6 +19,8 @@ CASES = {
     "grad_mlp_logprob": lambda: s2s.source(s2s.grad(seeds.logprob_fun)),
     "grad_abs_val": lambda: s2s.source(s2s.grad(seeds.abs_val)),
     "jit_abs_val": lambda: s2s.source(s2s.jit(seeds.abs_val)),
+    "jvp_tanh": lambda: s2s.jvp_source(seeds.tanh),
+    "jvp_mlp_logprob": lambda: s2s.jvp_source(seeds.logprob_fun),
 }
 
 

@@ -771,3 +771,21 @@ def test_tree_map_with_a_sparse_dict_adjoint(x64):
     g = s2s.grad(_tree_map_one_item)(params)
     np.testing.assert_allclose(g["w"], 2 * params["w"], rtol=1e-12)
     assert g["b"] is None or not np.any(g["b"])
+
+
+def _early_exit(x):
+    y = x
+    for _ in range(10):
+        y = y * 2.0
+        if y > 3.0:
+            return y * x
+    return -y
+
+
+def test_calls_of_a_function_with_an_early_return_in_a_loop():
+    """The callee's backward function takes the seed as a parameter: the `bresult = None`
+    init of a result assigned on several paths must not discard it (gave 0 silently)."""
+    expected = s2s.grad(_early_exit)(0.75)
+    assert float(expected) == 12.0
+    assert float(s2s.grad(lambda x: _early_exit(x) * 1.0)(0.75)) == 12.0
+    assert float(s2s.vjp(_early_exit, 0.75)[1](1.0)[0]) == 12.0

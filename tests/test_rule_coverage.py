@@ -42,11 +42,27 @@ VJP_EXEMPT = {
     "np.linalg.svd.uv": "template on np.linalg.svd",
 }
 
+# Forward mode: these primitives have no jvp template yet. Their tangent is computed by
+# transposing their vjp template (s2s.transforms.fwd_support.transposed_jvp: the vjp is
+# linear in the cotangent, and reverse mode of it gives J t), which is correct but does
+# two reverse passes where a template would do one forward statement.
+_TRANSPOSED = "no jvp template yet: tangent by transposing the vjp template (transposed_jvp)"
+JVP_EXEMPT = dict(VJP_EXEMPT)  # no vjp rule either: no derivative
+JVP_EXEMPT.update({name: _TRANSPOSED for name in (
+    "cholesky", "concatenate", "conv_general_dilated", "cummax", "cummin", "cumprod",
+    "dynamic_slice", "dynamic_update_slice", "eigh", "gather", "lu", "np.clip", "np.einsum",
+    "np.linalg.cholesky", "np.linalg.det", "np.linalg.eigh", "np.linalg.eigvalsh", "np.linalg.inv",
+    "np.linalg.norm", "np.linalg.slogdet", "np.linalg.solve", "np.log_softmax", "np.logsumexp",
+    "np.max", "np.min", "np.prod", "np.quantile", "np.softmax", "np.sort", "np.std", "np.var",
+    "np.vdot", "qr", "reduce_max", "reduce_min", "reduce_prod", "reduce_window", "reduce_window_max",
+    "reduce_window_min", "reduce_window_sum", "scatter", "scatter_add", "scatter_max", "scatter_min",
+    "scatter_mul", "select_n", "sort", "svd", "triangular_solve")})
 REQUIRED_RULES = {
     "impl": IMPL_EXEMPT,
     "abstract_eval": ABSTRACT_EVAL_EXEMPT,
     "lower": LOWER_EXEMPT,
     "vjp": VJP_EXEMPT,
+    "jvp": JVP_EXEMPT,
 }
 
 

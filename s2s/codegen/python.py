@@ -5,8 +5,9 @@ Generated functions are compiled inside a small factory so the names they need
 closure cells, while the user's own closure cells are *reused*: generated code
 reads the user's globals and closure variables at call time, never a stale
 copy. The source is registered in ``linecache`` under a stable pseudo-file
-name, so ``inspect``, ``pdb`` and tracebacks work, and the function can be
-transformed again (``grad(grad(f))``).
+name (or written to a file, see ``s2s.codegen.origins``), so ``inspect``,
+``pdb`` and tracebacks work, and the function can be transformed again
+(``grad(grad(f))``).
 
 >>> from s2s.parse.quoting import quote
 >>> fdef = quote("def double(x):\\n    return x * k")[0]
@@ -20,13 +21,12 @@ import types
 
 import gast
 
-from s2s.parse.source import register_source
+from s2s.codegen.origins import generated_frames, install_excepthook, register
 
 COMMENT_MARKER = "__s2s_comment__ "
-_COMMENT_LINE = re.compile(r"^(\s*)((?:'|\")" + re.escape(COMMENT_MARKER) + r".*(?:'|\"))\s*$")
-
-
-_ORIGINS = {}
+# A comment first in a function body is unparsed as a docstring (triple quotes).
+_COMMENT_LINE = re.compile(r"^(\s*)((?:\"\"\"|'|\")" + re.escape(COMMENT_MARKER)
+                           + r".*(?:\"\"\"|'|\"))\s*$")
 
 
 def _map_lines(gast_stmts, ast_stmts, out, offset, current):
@@ -58,16 +58,8 @@ def _note(node, current):
 def user_location(tb):
     """``(filename, line, text)`` in user code for the innermost generated frame of ``tb``."""
     found = None
-    while tb is not None:
-        entry = _ORIGINS.get(tb.tb_frame.f_code.co_filename)
-        if entry is not None:
-            source, lines = entry
-            user_line = lines.get(tb.tb_lineno)
-            if user_line is not None:
-                text = source.source_lines[user_line - 1].strip() \
-                    if 0 < user_line <= len(source.source_lines) else ""
-                found = (source.filename, user_line + source.line_offset, text)
-        tb = tb.tb_next
+    for entry, lineno in generated_frames(tb):
+        found = entry.user_line(lineno) or found
     return found
 
 
@@ -106,14 +98,13 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     header = "def __s2s_factory__():\n"
     if names:
         header += "    " + " = ".join(names) + " = None\n"
+    lines = None
     if origin is not None:
-        offset = header.count("\n")
         lines = {}
-        _map_lines(fdef.body, ast.parse(text).body[0].body, lines, offset, [None])
-        _ORIGINS[filename] = (origin, lines)
+        _map_lines(fdef.body, ast.parse(text).body[0].body, lines, header.count("\n"), [None])
     body = "".join("    " + line + "\n" if line else "\n" for line in text.split("\n"))
     full = header + body + f"    return {fdef.name}\n"
-    register_source(filename, full)
+    filename = register(filename, full, fdef.name, origin, lines).filename
     # Compiled under a private name: inside the factory, the function's own name
     # would otherwise become a closure variable, and a recursive call must reach
     # the module-level function (as in the user's code), not this one.
@@ -131,3 +122,6 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     if kwdefaults:
         fn.__kwdefaults__ = dict(kwdefaults)
     return fn, text
+
+
+install_excepthook()

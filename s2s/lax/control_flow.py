@@ -53,13 +53,17 @@ control flow here, so they work eagerly and under ``jit``:
 
 ``cond`` and ``switch`` take ``*operands``, which a template cannot address one
 by one, so their rules are on ``_cond``/``_switch`` (operands as one tuple),
-which the public functions call. Only operands and carries are differentiated:
-a value a callable closes over gets no gradient (pass it as an operand or in the
-carry). The helpers' own reverse pass (second order) raises NotImplementedError.
+which the public functions call. The rules differentiate operands and carries
+only; values a callable closes over get their gradient because reverse mode first
+passes them explicitly (``s2s/transforms/captures.py``: into the carry of a loop,
+after the operands of a branch). The helpers' own reverse pass (second order)
+raises NotImplementedError.
 """
 import builtins
+import contextlib
 import functools
 import operator
+import threading
 
 import numpy as np
 
@@ -67,6 +71,7 @@ from s2s import dtypes
 from s2s.errors import S2SError
 from s2s.lax import elementwise as _ew
 from s2s.lax import structural as _st
+from s2s.lax.debugging import debug_callback
 from s2s.lax.core import (Primitive, ShapedArray, Tracer, _canonicalize_output, abstractify, d,
                           def_vjp)
 from s2s.trace.staging import StagedTracer, StagingTrace
@@ -621,7 +626,7 @@ scan_p = Primitive("scan", multiple_results=True)
 
 def _index_leading(x, t):
     """``x[t]`` for a staged ``x`` and a staged int32 ``t``."""
-    sliced = _st.dynamic_slice(x, t, *([0] * (x.ndim - 1)), slice_sizes=(1,) + tuple(x.shape[1:]))
+    sliced = _st.dynamic_slice(x, [t] + [0] * (x.ndim - 1), (1,) + tuple(x.shape[1:]))
     return _st.reshape(sliced, new_sizes=tuple(x.shape[1:]))
 
 
@@ -630,7 +635,7 @@ def _update_leading(buf, y, t):
     y = _convert(y, buf.dtype)
     row = _st.broadcast_in_dim(y, shape=(1,) + tuple(buf.shape[1:]),
                                broadcast_dimensions=tuple(range(1, buf.ndim)))
-    return _st.dynamic_update_slice(buf, row, t, *([0] * (buf.ndim - 1)))
+    return _st.dynamic_update_slice(buf, row, [t] + [0] * (buf.ndim - 1))
 
 
 def _row(x, t):
@@ -1040,16 +1045,55 @@ def while_loop_vjp(ct, ans, cond_fun, body_fun, init_val, max_trips=None):
                               "while_loop")
 
 
-def _buffered_cond(keep_going, max_trips, state):
-    """Trip ``k`` of ``_buffered_loop_vjp``'s forward loop runs if ``k < max_trips``."""
+class TripBoundExceeded(S2SError, RuntimeError):
+    """A compiled gradient of a loop ran more trips than its buffer holds.
+
+    ``s2s.jit`` catches it, recompiles with a buffer for ``trips`` trips and runs the
+    call again; it reaches the user only from code compiled some other way.
+    """
+
+    def __init__(self, who, trips, max_trips):
+        self.trips = trips
+        super().__init__(
+            f"the gradient of a `{who}` loop under jit ran {trips} trips, more than the "
+            f"{max_trips} its compiled buffer holds. Set s2s.lax.control_flow.WHILE_MAX_TRIPS "
+            f"to at least {trips} before compiling, or write the loop as a for over range(n) "
+            "with a static n")
+
+
+_trip_floor = threading.local()
+
+
+@contextlib.contextmanager
+def trip_bound_at_least(n):
+    """Within the block, staged loop gradients buffer at least ``n`` trips (``s2s.jit``
+    sets it after a ``TripBoundExceeded``)."""
+    old = getattr(_trip_floor, "value", 0)
+    _trip_floor.value = builtins.max(old, n)
+    try:
+        yield
+    finally:
+        _trip_floor.value = old
+
+
+def _check_trips(who, max_trips, trips):
+    trips = int(trips)
+    if trips > max_trips:
+        raise TripBoundExceeded(who, trips, max_trips)
+
+
+def _buffered_cond(keep_going, state):
+    """Trip ``k`` of ``_buffered_loop_vjp``'s forward loop runs while the loop does."""
     k, x, _ = state
-    return _st.select_n(_lt(k, np.int32(max_trips)), np.asarray(False), keep_going(k, x))
+    return keep_going(k, x)
 
 
-def _buffered_body(step, state):
-    """Trip ``k`` of ``_buffered_loop_vjp``'s forward loop: store the carry, then step."""
+def _buffered_body(step, max_trips, state):
+    """Trip ``k`` of ``_buffered_loop_vjp``'s forward loop: store the carry (while the
+    buffer has room: the trips past it are only counted), then step."""
     k, x, bufs = state
-    bufs = [_update_leading(b, leaf, k) for b, leaf in zip(bufs, tree_leaves(x))]
+    slot = _st.select_n(_lt(k, np.int32(max_trips)), np.int32(max_trips - 1), k)
+    bufs = [_update_leading(b, leaf, slot) for b, leaf in zip(bufs, tree_leaves(x))]
     return _add(k, np.int32(1)), step(k, x), bufs
 
 
@@ -1057,9 +1101,11 @@ def _buffered_loop_vjp(ct, ans, init_val, keep_going, step, pull, max_trips, who
     """Reverse pass of a loop with a run-time trip count: carries stored in a bounded buffer.
 
     ``keep_going(k, x)`` / ``step(k, x)`` run trip ``k`` forward; ``pull(k, x, ct)`` is
-    its vjp. Exceeding ``max_trips`` makes the cotangent NaN.
+    its vjp. A loop that runs more than ``max_trips`` trips raises ``TripBoundExceeded``
+    from the compiled code with the number of trips (``s2s.jit`` then recompiles with
+    a buffer that large and reruns); its cotangent would be NaN.
     """
-    max_trips = operator.index(max_trips)
+    max_trips = builtins.max(operator.index(max_trips), getattr(_trip_floor, "value", 0))
     if max_trips < 1:
         raise ValueError(f"{who}: max_trips must be positive, got {max_trips}")
     leaves, tree = tree_flatten(init_val)
@@ -1067,10 +1113,12 @@ def _buffered_loop_vjp(ct, ans, init_val, keep_going, step, pull, max_trips, who
     for leaf in leaves:
         aval = abstractify(leaf)
         bufs.append(_full(ShapedArray((max_trips,) + aval.shape, aval.dtype), 0, leaf))
-    n, x_final, bufs = while_loop(functools.partial(_buffered_cond, keep_going, max_trips),
-                                  functools.partial(_buffered_body, step),
-                                  (np.int32(0), init_val, bufs))
-    overflow = keep_going(n, x_final)
+    trips, _, bufs = while_loop(functools.partial(_buffered_cond, keep_going),
+                                functools.partial(_buffered_body, step, max_trips),
+                                (np.int32(0), init_val, bufs))
+    debug_callback(functools.partial(_check_trips, who, max_trips), trips)
+    overflow = _lt(np.int32(max_trips), trips)
+    n = _st.select_n(overflow, trips, np.int32(max_trips))
 
     def backward(j, ct_x):
         k = _sub(_sub(n, np.int32(1)), j)

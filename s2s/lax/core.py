@@ -347,6 +347,20 @@ def def_jvp(*fns):
     return register
 
 
+def def_batch(*fns):
+    """Decorator: registers a batching rule for each of ``fns`` (see ``s2s.vmap``).
+
+    The rule is called as ``rule(axes, *args, **kwargs)`` with ``fn``'s own
+    arguments; ``axes[i]`` is 0 where argument ``i`` is batched (batch axis
+    first) and None where it is not. It returns the result batched on axis 0.
+    """
+    def register(rule):
+        for fn in fns:
+            _slot_owner(fn).batch = rule
+        return rule
+    return register
+
+
 def def_zero_derivative(*fns):
     """Marks ``fns`` as having a zero derivative (their outputs are never active)."""
     for fn in fns:

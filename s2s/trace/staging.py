@@ -16,7 +16,7 @@ import numpy as np
 
 from s2s import dtypes
 from s2s.codegen.stablehlo import FunctionBuilder, LoweringRuleContext, module_text
-from s2s.errors import ConcretizationError, S2SError
+from s2s.errors import ConcretizationError, S2SError, UnexpectedTracerError
 from s2s.lax.core import ShapedArray, Trace, Tracer, abstractify
 
 
@@ -40,6 +40,8 @@ class StagedTracer(Tracer):
         return f"Traced<{self.aval.str_short()}>"
 
     def _concrete_error(self, what):
+        if self._trace.finished is not None:
+            return self._trace.leak_error(self)
         return ConcretizationError(
             f"{what} of a staged value ({self.aval.str_short()}) inside jit: its value is "
             "not known while the function is compiled. Python control flow on staged values "
@@ -89,6 +91,14 @@ class StagingTrace(Trace):
         self.is_captured = is_captured
         self.lifted = []
         self._lifted_ids = {}
+        self.finished = None  # the staged function's name once staging ended
+
+    def leak_error(self, tracer):
+        return UnexpectedTracerError(
+            f"a value staged inside jit({self.finished}) ({tracer!r}) is used after that jit "
+            "finished staging: it leaked out of the function (kept in a global, a list or an "
+            "object attribute, for instance). Staged values exist only while jit stages the "
+            "function; return the value from the function instead.")
 
     def new_arg(self, aval, name):
         return StagedTracer(self, aval, name)
@@ -173,6 +183,9 @@ class StagingTrace(Trace):
         return text, out_avals
 
     def process_primitive(self, primitive, args, params):
+        if self.finished is not None:
+            leaked = next(a for a in args if isinstance(a, StagedTracer) and a._trace is self)
+            raise self.leak_error(leaked)
         tracers = [self.to_tracer(a) for a in args]
         if primitive.simplify is not None:
             tracers, params = primitive.simplify(self.builder.origins, tracers, params)
@@ -218,10 +231,13 @@ def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None):
     builder = FunctionBuilder("main", list(in_avals))
     trace = StagingTrace(builder, lift_arrays=lift_arrays, is_captured=is_captured)
     args = [trace.new_arg(a, n) for a, n in zip(in_avals, builder.args)]
-    outs = flat_fun(*args)
-    if not isinstance(outs, (list, tuple)):
-        outs = [outs]
-    out_names = [trace.to_tracer(o).name for o in outs]
+    try:
+        outs = flat_fun(*args)
+        if not isinstance(outs, (list, tuple)):
+            outs = [outs]
+        out_names = [trace.to_tracer(o).name for o in outs]
+    finally:
+        trace.finished = name  # values kept past this point leaked
     builder.ret(out_names)
     return Staged(module_text([builder], name=_module_name(name)), list(builder.in_avals),
                   list(builder.out_avals), name, trace.lifted, builder.host_callbacks,

@@ -32,7 +32,7 @@ import gast
 from s2s.errors import TransformError
 from s2s.parse import quoting as q
 from s2s.parse.normalize import VARARGS_SHAPE
-from s2s.transforms import activity, templates
+from s2s.transforms import activity, captures, templates
 from s2s.transforms.shapes import ShapeClasses
 from s2s.lax.core import ZERO_DERIVATIVE
 
@@ -260,6 +260,9 @@ class _Reverse:
                      and st.value.func.id == ctx.support_name_of("as_sequence")}
         body = _PrePass(self.namer, ctx.support("setitem"), ctx.support("as_sequence"),
                         sequences).block(fdef.body[:-1])
+        self.callees = {}
+        body = self._explicit_captures(fdef, body)
+        self.callees = {}  # keyed by node id: the rewrite dropped nodes
         self.body = body
         self.sites = {p: 1 for p in self.params}
         self.in_loop = set()
@@ -268,7 +271,6 @@ class _Reverse:
         _maybe_bound(body, set(self.params), self.bound_before)
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
-        self.callees = {}
         self._last_comment = None
         grows = lambda call: ctx.support_kind(call) in ("append", "extend")  # noqa: E731
         self.active = activity.active_variables(tree, set(ctx.active_params), self._differentiable_call,
@@ -278,6 +280,16 @@ class _Reverse:
         self.array_vars = self._array_vars(body)
         self.shapes = ShapeClasses(body, self._elementwise_call, self.params)
         self.flags = self._activity_flags(body)
+
+    def _explicit_captures(self, fdef, body):
+        """``body`` with varied captures of ``lax`` control-flow callables passed explicitly."""
+        tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
+                                decorator_list=[], returns=None, type_comment=None, type_params=[])
+        grows = lambda call: self.ctx.support_kind(call) in ("append", "extend")  # noqa: E731
+        varied = activity.varied_variables(tree, set(self.ctx.active_params), self._differentiable_call,
+                                           grows)
+        return captures.make_captures_explicit(body, fdef, varied, lambda call: self.callee(call).fn,
+                                               self.namer, lambda: self.ctx.free_name("lax"))
 
     def _activity_flags(self, body):
         """Flags for variables whose activity depends on the path taken.

@@ -68,8 +68,8 @@ def bind(template, ans, args, keywords):
     """Maps each template parameter to a call-site atom (defaults as constants).
 
     ``*rest`` in a call is allowed where it lands in the template's own ``*args``
-    (``lax.dynamic_slice(x, *starts, slice_sizes=s)``): that parameter is bound to the
-    tuple display ``(*starts,)``, which templates may read but not give adjoints to.
+    (``lax.select_n(which, *cases)``): that parameter is bound to the
+    tuple display ``(*cases,)``, which templates may read but not give adjoints to.
     """
     if any(k.arg is None for k in keywords):
         raise TemplateError("a call with **kwargs cannot use a derivative template")
@@ -276,3 +276,93 @@ def prune(items, keep_operand):
         if len(kept) == len(items):
             return kept
         items = kept
+
+
+# ---------------------------------------------------------------------------
+# Tangent mode (forward): ``d[ans] = expr`` defined from the operands' tangents.
+#
+# A jvp template reads ``d[x]`` for operand tangents and assigns ``d[ans]`` once::
+#
+#     def _(ans, x, y):
+#         d[ans] = d[x] * y + x * d[y]
+#
+# Operands without a tangent (constants, inactive values) read as a symbolic zero
+# that is folded away: a sum drops it, and any other expression holding it is zero
+# (a jvp is linear in each tangent, so only sums mix them). Where a tangent must
+# exist as a value (``select(p, d[x], d[y])``), templates write
+# ``materialize(d[x], x)``: the tangent itself, or zeros shaped like ``x``.
+
+ZERO_TANGENT = "__s2s_zero_tangent__"
+
+
+def instantiate_tangent(template, bound, tangents, namer, free, zeros_name,
+                        signature_of=lambda name: None):
+    """``(statements, expr)`` of jvp ``template`` at one call site; ``expr`` is the
+    result's tangent, or None when it is zero.
+
+    ``tangents`` maps operand parameters to tangent variable names (absent: zero; a
+    ``*args`` parameter's tangent is a tuple the caller builds);
+    ``zeros_name`` is the generated name of the helper making zero tangents.
+    """
+    reads = {p: tangents.get(p) or ZERO_TANGENT for p in template.params[1:]}
+    items = instantiate(template, bound, reads, namer, free, signature_of)
+    zero = {ZERO_TANGENT}
+    stmts, result = [], None
+    for item in items:
+        if isinstance(item, Contribution):
+            result = _fold_zero(_subst_zero(item.expr, zero), zeros_name)
+        elif isinstance(item, gast.Assign) and len(item.targets) == 1 \
+                and isinstance(item.targets[0], gast.Name):
+            value = _fold_zero(_subst_zero(item.value, zero), zeros_name)
+            if _is_zero(value):
+                zero.add(item.targets[0].id)
+            else:
+                item.value = value
+                stmts.append(item)
+        else:
+            stmts.append(_subst_zero(item, zero))
+    if result is None or _is_zero(result):
+        return prune(stmts, lambda operand: True), None
+    kept = prune(stmts + [Contribution(None, result, None)], lambda operand: True)
+    return kept[:-1], result
+
+
+def _is_zero(node):
+    return isinstance(node, gast.Name) and node.id == ZERO_TANGENT
+
+
+def _subst_zero(node, zero):
+    class Sub(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id in zero and isinstance(n.ctx, gast.Load):
+                return q.name(ZERO_TANGENT)
+            return n
+    return Sub().visit(node)
+
+
+def _fold_zero(node, zeros_name):
+    """Folds the symbolic zero tangent out of ``node`` (see the section comment)."""
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "materialize":
+        t, like = node.args
+        t = _fold_zero(t, zeros_name)
+        return q.call(q.name(zeros_name), [like]) if _is_zero(t) else t
+    children = list(gast.iter_fields(node))
+    for field, value in children:
+        if isinstance(value, list):
+            setattr(node, field, [_fold_zero(v, zeros_name) if isinstance(v, gast.AST) else v
+                                  for v in value])
+        elif isinstance(value, gast.AST):
+            setattr(node, field, _fold_zero(value, zeros_name))
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Add, gast.Sub)):
+        if _is_zero(node.right):
+            return node.left
+        if _is_zero(node.left):
+            return node.right if isinstance(node.op, gast.Add) else \
+                gast.UnaryOp(op=gast.USub(), operand=node.right)
+        return node
+    if isinstance(node, (gast.expr, gast.keyword)) and not isinstance(node, gast.Name) and any(
+            _is_zero(n) for n in gast.walk(node) if n is not node):
+        if isinstance(node, (gast.Tuple, gast.List)):
+            raise TemplateError("a tuple of tangents holds a zero: use materialize(d[x], x)")
+        return q.name(ZERO_TANGENT)
+    return node

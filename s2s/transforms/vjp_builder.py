@@ -780,7 +780,9 @@ def _assemble_pair(build):
         bwd_body.append(gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in result.tape],
                                                         ctx=gast.Store())],
                                     value=q.name(tape_name), type_comment=None))
-    bwd_body += result.adjoint_inits + result.reverse
+    # The seed arrives as a parameter: its `bresult = None` init (a result assigned on
+    # several paths, e.g. an early return) would discard it.
+    bwd_body += [a for a in result.adjoint_inits if a.targets[0].id != seed_param] + result.reverse
     bwd_body.append(gast.Return(value=_adjoint_return(res, [result.param_adjoints[p]
                                                            for p in build.active_params])))
     bwd_args = gast.arguments(args=[q.name(tape_name, gast.Param()), q.name(seed_param, gast.Param())],

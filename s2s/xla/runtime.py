@@ -281,6 +281,8 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
     """
     xc = _xla_client()
     c = client()
+    errors = []
+    host_callbacks = [_recording(fn, errors) for fn in host_callbacks]
     lapack.prepare_module(text, c.platform)
     if host_callbacks:
         from jaxlib.mlir import ir
@@ -293,4 +295,33 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
         loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
     executable = Executable(loaded, text, out_avals, in_avals)
     executable.host_callbacks = list(host_callbacks)  # keep them alive with the executable
+    if host_callbacks:
+        executable.run = _reraising(executable.run, errors)
     return executable
+
+
+def _recording(fn, errors):
+    """``fn`` for a host callback: an exception it raises is kept in ``errors``."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except Exception as e:
+            errors.append(e)
+            raise
+    return call
+
+
+def _reraising(run, errors):
+    """``run`` raising a host callback's own exception rather than XLA's INTERNAL
+    error that wraps its text (so ``except ValueError`` works around a jit call)."""
+    def call(arrays):
+        errors.clear()
+        try:
+            return run(arrays)
+        except Exception:
+            if not errors:
+                raise
+            error = errors[0]
+            errors.clear()
+            raise error from None
+    return call

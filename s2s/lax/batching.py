@@ -1,0 +1,157 @@
+"""Batching helpers shared by ``batch`` rules and batched source (``s2s.vmap``).
+
+A batched value carries its batch axis first; a batched list, tuple or dict
+holds batched leaves only. ``loop_call`` is the exact fallback of every rule:
+one call per example, results stacked.
+
+>>> import numpy as onp
+>>> broadcast_batch(onp.arange(2), 3).shape
+(3, 2)
+"""
+import numpy as onp
+
+from s2s.errors import TransformError
+from s2s.lax.core import Tracer
+from s2s.tree_util import tree_flatten, tree_unflatten
+
+
+class _Undefined:
+    """A variable not assigned yet (only one branch or a loop body assigns it)."""
+
+    def __repr__(self):
+        return "UNDEF"
+
+
+UNDEF = _Undefined()
+
+
+def _snp():
+    import s2s.numpy as snp
+    return snp
+
+
+def _np(*xs):
+    """NumPy for host values, s2s.numpy when a staged value is among ``xs``."""
+    for x in xs:
+        if isinstance(x, Tracer):
+            return _snp()
+    return onp
+
+
+def is_array(x):
+    return isinstance(x, (onp.ndarray, Tracer, onp.generic))
+
+
+def _asarray(x):
+    if is_array(x):
+        return x
+    from s2s import dtypes
+    arr = onp.asarray(x)
+    return arr.astype(dtypes.canonicalize_dtype(arr.dtype), copy=False)
+
+
+def leading_size(*xs):
+    """The batch size: the leading axis of the first array leaf of ``xs``."""
+    for leaf in tree_flatten(xs)[0]:
+        if is_array(leaf):
+            return leaf.shape[0]
+    raise ValueError("no batched array among the arguments")
+
+
+def broadcast_batch(x, n):
+    """``x`` (unbatched, any pytree) with a batch axis of size ``n`` in front of each leaf."""
+    if x is UNDEF or x is None:
+        return x
+    leaves, tree = tree_flatten(x)
+    out = []
+    for leaf in leaves:
+        a = _asarray(leaf)
+        out.append(_np(a).broadcast_to(a[None], (n,) + tuple(a.shape)))
+    return tree_unflatten(tree, out)
+
+
+def _expand_to(x, rank):
+    """Batched array ``x`` with per-example axes padded on the left to ``rank``."""
+    pe = x.ndim - 1
+    if pe >= rank:
+        return x
+    return _np(x).reshape(x, (x.shape[0],) + (1,) * (rank - pe) + tuple(x.shape[1:]))
+
+
+def _mask(c, x):
+    """Batched predicate ``c`` shaped to broadcast against batched ``x``."""
+    c = _asarray(c)
+    return _np(c).reshape(c, (c.shape[0],) + (1,) * (x.ndim - 1)) if x.ndim > 1 else c
+
+
+def _uniform(c):
+    """True/False when host predicate ``c`` is the same for every example, else None."""
+    if isinstance(c, Tracer):
+        return None
+    c = onp.asarray(c)
+    if c.ndim == 0:
+        return bool(c)
+    if c.strides and c.strides[0] == 0 or c.all():
+        return bool(c.flat[0])
+    return False if not c.any() else None
+
+
+def select(c, new, old):
+    """Per example: ``new`` where batched predicate ``c`` holds, else ``old`` (leafwise)."""
+    if old is UNDEF:
+        return new
+    if new is UNDEF:
+        return old
+    if new is old:
+        return new
+    uniform = _uniform(c)
+    if uniform is not None:  # every example took the same branch: that branch's value, exactly
+        return new if uniform else old
+    new_leaves, tree = tree_flatten(new)
+    old_leaves, old_tree = tree_flatten(old)
+    if tree != old_tree:
+        raise TransformError(
+            "vmap: a value has a different structure on examples taking different branches "
+            f"({tree} and {old_tree})",
+            hint="build the same structure (list lengths, dict keys) on every path")
+    out = []
+    for a, b in zip(new_leaves, old_leaves):
+        a, b = _asarray(a), _asarray(b)
+        m = _mask(c, a if a.ndim >= b.ndim else b)
+        out.append(_np(a, b, c).where(m, a, b))
+    return tree_unflatten(tree, out)
+
+
+def masked(active, n):
+    """``active`` as a batched boolean (a Python bool becomes ``n`` copies)."""
+    return _asarray(active) if is_array(active) else broadcast_batch(bool(active), n)
+
+
+# ---------------------------------------------------------------------------
+# Calls.
+
+
+def _example(x, i):
+    return tree_unflatten(tree_flatten(x)[1], [leaf[i] for leaf in tree_flatten(x)[0]])
+
+
+def _stack(results):
+    leaves0, tree = tree_flatten(results[0])
+    cols = [tree_flatten(r)[0] for r in results]
+    out = []
+    for k in range(len(leaves0)):
+        col = [_asarray(c[k]) for c in cols]
+        out.append(_np(*col).stack(col))
+    return tree_unflatten(tree, out)
+
+
+def loop_call(fn, axes, args, kwargs, kw_batched=()):
+    """``fn`` once per example (batched arguments indexed), results stacked: exact, slow."""
+    n = leading_size([a for a, ax in zip(args, axes) if ax is not None]
+                     + [kwargs[k] for k in kw_batched])
+    results = []
+    for i in range(n):
+        a = [_example(x, i) if ax is not None else x for x, ax in zip(args, axes)]
+        kw = {k: (_example(v, i) if k in kw_batched else v) for k, v in kwargs.items()}
+        results.append(fn(*a, **kw))
+    return _stack(results)

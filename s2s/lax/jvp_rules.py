@@ -1,0 +1,316 @@
+"""Forward-mode templates (``jvp`` slot) of the lax primitives.
+
+Each template defines the result's tangent ``d[ans]`` from the operands'
+tangents ``d[x]`` (see ``s2s.transforms.templates``, tangent mode): an operand
+without a tangent is a symbolic zero and its terms are dropped, so
+``y = x * c`` with ``c`` constant gets ``dy = dx * c``. ``broadcast_like(t, ans)``
+brings a tangent to the result's shape; the transformation drops it where the
+shapes are known to agree.
+
+Primitives without a template here (and zero-derivative ones, registered with the
+vjp rules) get their tangent by transposing their vjp template
+(``s2s.transforms.forward``'s fallback); ``tests/test_rule_coverage.py`` lists them.
+"""
+from s2s import lax
+from s2s.lax import vjp_helpers  # noqa: F401  (lax.vjp_helpers below)
+from s2s.lax.core import d, def_jvp
+
+# Helpers the templates name (bound by the transformation, listed for linters).
+broadcast_like = materialize = max_grad_share = None
+
+
+@def_jvp(lax.neg)
+def _neg(ans, x):
+    d[ans] = -d[x]
+
+
+@def_jvp(lax.add)
+def _add(ans, x, y):
+    d[ans] = broadcast_like(d[x], ans) + broadcast_like(d[y], ans)
+
+
+@def_jvp(lax.sub)
+def _sub(ans, x, y):
+    d[ans] = broadcast_like(d[x], ans) - broadcast_like(d[y], ans)
+
+
+@def_jvp(lax.mul)
+def _mul(ans, x, y):
+    d[ans] = d[x] * y + x * d[y]
+
+
+@def_jvp(lax.div)
+def _div(ans, x, y):
+    d[ans] = d[x] / y - d[y] * ans / y
+
+
+@def_jvp(lax.pow)
+def _pow(ans, x, y):
+    d[ans] = d[x] * y * lax.pow(x, y - 1) + d[y] * ans * lax.log(lax.vjp_helpers.where(lax.eq(x, 0), 1, x))
+
+
+@def_jvp(lax.integer_pow)
+def _integer_pow(ans, x, y):
+    if y == 0:
+        d[ans] = d[x] * 0
+    elif y == 1:
+        d[ans] = d[x]
+    elif y == 2:
+        d[ans] = d[x] * 2 * x
+    else:
+        d[ans] = d[x] * y * lax.integer_pow(x, y - 1)
+
+
+@def_jvp(lax.exp)
+def _exp(ans, x):
+    d[ans] = d[x] * ans
+
+
+@def_jvp(lax.exp2)
+def _exp2(ans, x):
+    d[ans] = d[x] * ans * 0.6931471805599453
+
+
+@def_jvp(lax.log)
+def _log(ans, x):
+    d[ans] = d[x] / x
+
+
+@def_jvp(lax.log1p)
+def _log1p(ans, x):
+    d[ans] = d[x] / (1 + x)
+
+
+@def_jvp(lax.expm1)
+def _expm1(ans, x):
+    d[ans] = d[x] * (ans + 1)
+
+
+@def_jvp(lax.tanh)
+def _tanh(ans, x):
+    d[ans] = d[x] * (1 - ans * ans)
+
+
+@def_jvp(lax.logistic)
+def _logistic(ans, x):
+    d[ans] = d[x] * ans * (1 - ans)
+
+
+@def_jvp(lax.sin)
+def _sin(ans, x):
+    d[ans] = d[x] * lax.cos(x)
+
+
+@def_jvp(lax.cos)
+def _cos(ans, x):
+    d[ans] = -d[x] * lax.sin(x)
+
+
+@def_jvp(lax.tan)
+def _tan(ans, x):
+    d[ans] = d[x] * (1 + ans * ans)
+
+
+@def_jvp(lax.asin)
+def _asin(ans, x):
+    d[ans] = d[x] / lax.sqrt(1 - x * x)
+
+
+@def_jvp(lax.acos)
+def _acos(ans, x):
+    d[ans] = -d[x] / lax.sqrt(1 - x * x)
+
+
+@def_jvp(lax.atan)
+def _atan(ans, x):
+    d[ans] = d[x] / (1 + x * x)
+
+
+@def_jvp(lax.sinh)
+def _sinh(ans, x):
+    d[ans] = d[x] * lax.cosh(x)
+
+
+@def_jvp(lax.cosh)
+def _cosh(ans, x):
+    d[ans] = d[x] * lax.sinh(x)
+
+
+@def_jvp(lax.asinh)
+def _asinh(ans, x):
+    d[ans] = d[x] / lax.sqrt(x * x + 1)
+
+
+@def_jvp(lax.acosh)
+def _acosh(ans, x):
+    d[ans] = d[x] / lax.sqrt(x * x - 1)
+
+
+@def_jvp(lax.atanh)
+def _atanh(ans, x):
+    d[ans] = d[x] / (1 - x * x)
+
+
+@def_jvp(lax.sqrt)
+def _sqrt(ans, x):
+    d[ans] = d[x] * 0.5 / ans
+
+
+@def_jvp(lax.rsqrt)
+def _rsqrt(ans, x):
+    d[ans] = d[x] * -0.5 * ans / x
+
+
+@def_jvp(lax.cbrt)
+def _cbrt(ans, x):
+    d[ans] = d[x] / (3 * ans * ans)
+
+
+@def_jvp(lax.abs)
+def _abs(ans, x):
+    d[ans] = d[x] * lax.sign(x)
+
+
+@def_jvp(lax.max)
+def _max(ans, x, y):
+    d[ans] = d[x] * max_grad_share(x, y) + d[y] * max_grad_share(y, x)
+
+
+@def_jvp(lax.min)
+def _min(ans, x, y):
+    d[ans] = d[x] * max_grad_share(y, x) + d[y] * max_grad_share(x, y)
+
+
+@def_jvp(lax.atan2)
+def _atan2(ans, x, y):
+    d[ans] = (d[x] * y - d[y] * x) / (x * x + y * y)
+
+
+@def_jvp(lax.erf)
+def _erf(ans, x):
+    d[ans] = d[x] * 1.1283791670955126 * lax.exp(-x * x)
+
+
+@def_jvp(lax.erfc)
+def _erfc(ans, x):
+    d[ans] = -d[x] * 1.1283791670955126 * lax.exp(-x * x)
+
+
+@def_jvp(lax.erf_inv)
+def _erf_inv(ans, x):
+    d[ans] = d[x] * 0.886226925452758 * lax.exp(ans * ans)
+
+
+@def_jvp(lax.lgamma)
+def _lgamma(ans, x):
+    d[ans] = d[x] * lax.digamma(x)
+
+
+@def_jvp(lax.digamma)
+def _digamma(ans, x):
+    d[ans] = d[x] * lax.vjp_helpers.trigamma(x)
+
+
+@def_jvp(lax.complex)
+def _complex(ans, x, y):
+    d[ans] = lax.complex(materialize(d[x], x), materialize(d[y], y))
+
+
+@def_jvp(lax.conj)
+def _conj(ans, x):
+    d[ans] = lax.conj(d[x])
+
+
+@def_jvp(lax.real)
+def _real(ans, x):
+    d[ans] = lax.real(d[x])
+
+
+@def_jvp(lax.imag)
+def _imag(ans, x):
+    d[ans] = lax.imag(d[x])
+
+
+@def_jvp(lax.rem)
+def _rem(ans, x, y):
+    d[ans] = broadcast_like(d[x], ans) - d[y] * lax.vjp_helpers.trunc(lax.div(x, y))
+
+
+@def_jvp(lax.clamp)
+def _clamp(ans, min, x, max):  # noqa: A002 (the wrapper's names)
+    d[ans] = lax.vjp_helpers.mask_grad(broadcast_like(d[x], ans), lax.bitwise_and(lax.gt(x, min), lax.lt(x, max))) \
+        + lax.vjp_helpers.mask_grad(broadcast_like(d[min], ans), lax.bitwise_and(lax.gt(min, x), lax.lt(min, max))) \
+        + lax.vjp_helpers.mask_grad(broadcast_like(d[max], ans), lax.lt(max, x))
+
+
+# ---------------------------------------------------------------------------
+# Structural and linear: the tangent goes through the same operation.
+
+
+@def_jvp(lax.convert_element_type)
+def _convert_element_type(ans, operand, new_dtype):
+    d[ans] = lax.vjp_helpers.convert_grad(d[operand], ans)
+
+
+@def_jvp(lax.broadcast_in_dim)
+def _broadcast_in_dim(ans, operand, shape, broadcast_dimensions):
+    d[ans] = lax.broadcast_in_dim(d[operand], shape=shape, broadcast_dimensions=broadcast_dimensions)
+
+
+@def_jvp(lax.reshape)
+def _reshape(ans, operand, new_sizes, dimensions=None):
+    d[ans] = lax.reshape(d[operand], new_sizes=new_sizes, dimensions=dimensions)
+
+
+@def_jvp(lax.squeeze)
+def _squeeze(ans, array, dimensions):
+    d[ans] = lax.squeeze(d[array], dimensions=dimensions)
+
+
+@def_jvp(lax.expand_dims)
+def _expand_dims(ans, array, dimensions):
+    d[ans] = lax.expand_dims(d[array], dimensions=dimensions)
+
+
+@def_jvp(lax.transpose)
+def _transpose(ans, operand, permutation):
+    d[ans] = lax.transpose(d[operand], permutation=permutation)
+
+
+@def_jvp(lax.rev)
+def _rev(ans, operand, dimensions):
+    d[ans] = lax.rev(d[operand], dimensions=dimensions)
+
+
+@def_jvp(lax.pad)
+def _pad(ans, operand, padding_value, padding_config):
+    d[ans] = lax.pad(materialize(d[operand], operand), materialize(d[padding_value], padding_value),
+                     padding_config=padding_config)
+
+
+@def_jvp(lax.slice)
+def _slice(ans, operand, start_indices, limit_indices, strides=None):
+    d[ans] = lax.slice(d[operand], start_indices=start_indices, limit_indices=limit_indices, strides=strides)
+
+
+@def_jvp(lax.reduce_sum)
+def _reduce_sum(ans, operand, axes):
+    d[ans] = lax.reduce_sum(d[operand], axes=axes)
+
+
+@def_jvp(lax.cumsum)
+def _cumsum(ans, operand, axis=0, reverse=False):
+    d[ans] = lax.cumsum(d[operand], axis=axis, reverse=reverse)
+
+
+@def_jvp(lax.dot_general)
+def _dot_general(ans, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    d[ans] = lax.dot_general(d[lhs], rhs, dimension_numbers=dimension_numbers, precision=precision,
+                             preferred_element_type=preferred_element_type) \
+        + lax.dot_general(lhs, d[rhs], dimension_numbers=dimension_numbers, precision=precision,
+                          preferred_element_type=preferred_element_type)
+
+
+@def_jvp(lax.with_sharding_constraint)
+def _with_sharding_constraint(ans, x, shardings):
+    d[ans] = lax.with_sharding_constraint(d[x], shardings)

@@ -1,0 +1,433 @@
+"""``batch`` rules (``s2s.vmap``) of NumPy-level functions.
+
+A rule is called as ``rule(axes, *args, **kwargs)`` with the function's own
+arguments, ``axes[i]`` being 0 for a batched argument (batch axis first) and
+None otherwise; it returns the result batched on axis 0. Cases a rule does not
+cover go to ``loop_call`` (one call per example, stacked), which is exact.
+
+>>> import numpy as onp
+>>> import s2s.numpy as np
+>>> from s2s.lax.core import rules_of
+>>> rules_of(np.sum).batch((0,), onp.ones((4, 2, 3)), axis=0).shape
+(4, 3)
+"""
+import numpy as onp
+
+import s2s.numpy as np
+from s2s.lax.core import def_batch
+from s2s.numpy import linalg
+from s2s.lax.batching import (_asarray, _expand_to, _np, broadcast_batch, is_array,
+                              leading_size, loop_call)
+
+
+def _operand(x, axis):
+    """A batched argument as an array: a list of batched arrays stacks on axis 1."""
+    if axis is None or is_array(x):
+        return x
+    if isinstance(x, (list, tuple)):
+        parts = [_operand(e, 0) for e in x]
+        return _np(*parts).stack([_asarray(p) for p in parts], axis=1)
+    return _asarray(x)
+
+
+def _rank(x, axis):
+    return onp.ndim(x) - (axis is not None) if is_array(x) or not isinstance(x, (list, tuple)) \
+        else onp.ndim(onp.asarray(x)) if axis is None else _rank(_operand(x, axis), axis)
+
+
+def elementwise(fn):
+    """The rule of an elementwise (broadcasting) function: batched operands are padded
+    so their per-example axes line up with the unbatched ones."""
+    def rule(axes, *args, **kwargs):
+        ops = [_operand(a, ax) for a, ax in zip(args, axes)]
+        top = max([_rank(a, ax) for a, ax in zip(ops, axes)], default=0)
+        ops = [_expand_to(_asarray(a), top) if ax is not None else a for a, ax in zip(ops, axes)]
+        return fn(*ops, **kwargs)
+    return rule
+
+
+_ELEMENTWISE = [
+    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
+    "fmod", "divmod", "power", "pow", "float_power", "negative", "positive", "absolute", "abs",
+    "fabs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt",
+    "square", "reciprocal", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh",
+    "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "deg2rad", "rad2deg", "hypot", "logaddexp",
+    "logaddexp2", "maximum", "minimum", "fmax", "fmin", "floor", "ceil", "trunc", "rint",
+    "round", "clip", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isclose",
+    "heaviside", "sinc", "nan_to_num", "signbit", "copysign", "nextafter", "ldexp", "modf",
+    "conjugate", "real", "imag", "angle", "isreal", "iscomplex", "equal", "not_equal", "less",
+    "less_equal", "greater", "greater_equal", "logical_and", "logical_or", "logical_xor",
+    "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "left_shift",
+    "right_shift", "astype",
+]
+for _name in _ELEMENTWISE:
+    _fn = getattr(np, _name)
+    def_batch(_fn)(elementwise(_fn))
+
+
+def _where_rule(axes, condition, x=None, y=None, **kwargs):
+    if x is None and y is None:
+        return loop_call(np.where, axes, (condition,), kwargs)
+    return elementwise(np.where)(axes, condition, x, y, **kwargs)
+
+
+def_batch(np.where)(_where_rule)
+
+
+def _passthrough(fn):
+    """Functions whose result keeps the operand's layout (``zeros_like``, ``copy``...)."""
+    def rule(axes, a, *args, **kwargs):
+        if any(ax is not None for ax in axes[1:]) or "shape" in kwargs:
+            return loop_call(fn, axes, (a,) + args, kwargs)
+        return fn(_operand(a, axes[0]), *args, **kwargs)
+    return rule
+
+
+for _fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy, np.asarray,
+            np.array, np.stop_gradient if hasattr(np, "stop_gradient") else np.copy):
+    def_batch(_fn)(_passthrough(_fn))
+
+
+# ---------------------------------------------------------------------------
+# Functions with an ``axis``.
+
+
+def _shift(axis, pe, none_means_all=True):
+    """A per-example ``axis`` argument for the batched array (batch axis first)."""
+    if axis is None:
+        return tuple(range(1, pe + 1)) if none_means_all else None
+    if isinstance(axis, (tuple, list)):
+        return tuple(_shift(a, pe) for a in axis)
+    axis = int(axis)
+    if not -pe <= axis < pe:
+        raise onp.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {pe}")
+    return axis % pe + 1
+
+
+def reduction(fn, position=1, none_means_all=True, flatten_none=False):
+    """The rule of ``fn(a, axis=None, ...)``: per-example axes move one place right."""
+    def rule(axes, a, *args, **kwargs):
+        if any(ax is not None for ax in axes[1:]) or any(
+                is_array(v) for k, v in kwargs.items() if k in ("where", "weights")):
+            return loop_call(fn, axes, (a,) + args, kwargs)
+        a = _operand(a, axes[0])
+        args = list(args)
+        if len(args) >= position:
+            axis = args[position - 1]
+        else:
+            axis = kwargs.get("axis")
+        if axis is None and flatten_none:
+            a = _np(a).reshape(a, (a.shape[0], -1))
+            new = 1
+        else:
+            new = _shift(axis, a.ndim - 1, none_means_all)
+        if len(args) >= position:
+            args[position - 1] = new
+        else:
+            kwargs["axis"] = new
+        return fn(a, *args, **kwargs)
+    return rule
+
+
+for _fn in (np.sum, np.prod, np.mean, np.max, np.min, np.amax, np.amin, np.any, np.all, np.std,
+            np.var, np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanprod, np.ptp,
+            np.count_nonzero, np.median, np.nanstd, np.nanvar):
+    def_batch(_fn)(reduction(_fn))
+for _fn in (np.argmax, np.argmin, np.cumsum, np.cumprod, np.sort, np.argsort):
+    def_batch(_fn)(reduction(_fn, flatten_none=_fn not in (np.sort, np.argsort)))
+for _fn in (np.flip,):
+    def_batch(_fn)(reduction(_fn))
+
+
+def _logsumexp_rule(axes, a, axis=None, **kwargs):
+    from s2s.scipy.special import logsumexp
+    if any(ax is not None for ax in axes[1:]) or is_array(kwargs.get("b")):
+        return loop_call(logsumexp, axes, (a, axis), kwargs)
+    return logsumexp(a, axis=_shift(axis, a.ndim - 1), **kwargs)
+
+
+def _register_scipy():
+    from s2s.scipy import special
+    def_batch(special.logsumexp)(_logsumexp_rule)
+    for name in ("expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "xlogy",
+                 "xlog1py", "ndtr", "ndtri", "log_ndtr", "entr"):
+        if hasattr(special, name):
+            def_batch(getattr(special, name))(elementwise(getattr(special, name)))
+
+
+_register_scipy()
+
+
+# ---------------------------------------------------------------------------
+# Shape functions.
+
+
+def _single(rule_fn):
+    """Rules for functions whose one array operand comes first (others static)."""
+    def rule(axes, a, *args, **kwargs):
+        if any(ax is not None for ax in axes[1:]):
+            return loop_call(rule_fn.fn, axes, (a,) + args, kwargs)
+        a = _asarray(_operand(a, axes[0]))
+        return rule_fn(a, a.ndim - 1, *args, **kwargs)
+    return rule
+
+
+def _on(fn):
+    def register(impl):
+        impl.fn = fn
+        def_batch(fn)(_single(impl))
+        return impl
+    return register
+
+
+@_on(np.reshape)
+def _reshape(a, pe, newshape=None, *args, shape=None, **kwargs):
+    target = newshape if newshape is not None else shape
+    target = (target,) if isinstance(target, int) else tuple(target)
+    return np.reshape(a, (a.shape[0],) + target, *args, **kwargs)
+
+
+@_on(np.ravel)
+def _ravel(a, pe, order="C"):
+    return np.reshape(a, (a.shape[0], -1))
+
+
+@_on(np.transpose)
+def _transpose(a, pe, axes=None):
+    if axes is None:
+        return _np(a).transpose(a, (0,) + tuple(range(pe, 0, -1)))
+    return _np(a).transpose(a, (0,) + tuple(_shift(int(k), pe) for k in axes))
+
+
+@_on(np.swapaxes)
+def _swapaxes(a, pe, axis1, axis2):
+    return _np(a).swapaxes(a, _shift(axis1, pe), _shift(axis2, pe))
+
+
+@_on(np.moveaxis)
+def _moveaxis(a, pe, source, destination):
+    return _np(a).moveaxis(a, _shift(source, pe), _shift(destination, pe))
+
+
+@_on(np.expand_dims)
+def _expand_dims(a, pe, axis):
+    n = pe + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    return _np(a).expand_dims(a, _shift(axis, n))
+
+
+@_on(np.squeeze)
+def _squeeze(a, pe, axis=None):
+    if axis is None:
+        axis = tuple(k for k in range(pe) if a.shape[k + 1] == 1)
+    return _np(a).squeeze(a, _shift(axis, pe)) if axis != () else a
+
+
+@_on(np.broadcast_to)
+def _broadcast_to(a, pe, shape):
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _np(a).broadcast_to(_expand_to(a, len(shape)), (a.shape[0],) + shape)
+
+
+@_on(np.matrix_transpose if hasattr(np, "matrix_transpose") else np.swapaxes)
+def _matrix_transpose(a, pe):
+    return _np(a).swapaxes(a, -1, -2)
+
+
+@_on(np.atleast_1d)
+def _atleast_1d(a, pe):
+    return a if pe >= 1 else _np(a).reshape(a, (a.shape[0], 1))
+
+
+@_on(np.tile)
+def _tile(a, pe, reps):
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    a = _expand_to(a, len(reps))
+    return np.tile(a, (1,) * (a.ndim - len(reps)) + reps)
+
+
+@_on(np.repeat)
+def _repeat(a, pe, repeats, axis=None):
+    if is_array(repeats) and onp.ndim(repeats) > 0:
+        return loop_call(np.repeat, (0,), (a,), {"repeats": repeats, "axis": axis})
+    if axis is None:
+        return np.repeat(np.reshape(a, (a.shape[0], -1)), repeats, axis=1)
+    return np.repeat(a, repeats, axis=_shift(axis, pe))
+
+
+@_on(np.roll)
+def _roll(a, pe, shift, axis=None):
+    if axis is None:
+        flat = np.reshape(a, (a.shape[0], -1))
+        return np.reshape(np.roll(flat, shift, axis=1), a.shape)
+    return np.roll(a, shift, axis=_shift(axis, pe))
+
+
+def _sequence_rule(fn, none_flattens, rank_offset):
+    """``concatenate``/``stack``-like functions of a sequence of arrays and an axis."""
+    def rule(axes, arrays, axis=0, **kwargs):
+        if any(ax is not None for ax in axes[1:]):
+            return loop_call(fn, axes, (arrays, axis), kwargs)
+        n = leading_size(arrays)
+        items = [broadcast_batch(x, n) if not _is_batched_leaf(x, n) else x for x in arrays]
+        items = [_asarray(x) for x in items]
+        if axis is None and none_flattens:
+            return fn([np.reshape(x, (n, -1)) for x in items], axis=1, **kwargs)
+        pe = max(x.ndim - 1 for x in items) + rank_offset
+        return fn(items, axis=_shift(axis, pe), **kwargs)
+    return rule
+
+
+def _is_batched_leaf(x, n):
+    # A batched sequence has batched items only; an unbatched sequence none: the caller
+    # (the transformation) passes axis 0 for the whole sequence when any item is batched
+    # and broadcasts the others into it (see batch.py), so every item here is batched.
+    return True
+
+
+def_batch(np.concatenate)(_sequence_rule(np.concatenate, True, 0))
+def_batch(np.stack)(_sequence_rule(np.stack, False, 1))
+
+
+def _split_rule(fn):
+    def rule(axes, a, indices_or_sections, axis=0):
+        if any(ax is not None for ax in axes[1:]):
+            return loop_call(fn, axes, (a, indices_or_sections, axis), {})
+        return fn(a, indices_or_sections, axis=_shift(axis, a.ndim - 1))
+    return rule
+
+
+def_batch(np.split)(_split_rule(np.split))
+def_batch(np.array_split)(_split_rule(np.array_split))
+
+
+# ---------------------------------------------------------------------------
+# Products.
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _dot_spec(an, bn, a_batched, b_batched):
+    """An einsum spec computing ``np.dot`` per example (``Z`` is the batch letter)."""
+    a = list(_LETTERS[:an])
+    b = list(_LETTERS[an:an + bn])
+    if an == 0 or bn == 0:
+        out = a + b
+    else:
+        k = a[-1]
+        if bn == 1:
+            b[0] = k
+        else:
+            b[-2] = k
+        out = a[:-1] + [x for x in b if x != k]
+    za, zb = ("Z" if a_batched else ""), ("Z" if b_batched else "")
+    return f"{za}{''.join(a)},{zb}{''.join(b)}->Z{''.join(out)}"
+
+
+def _dot_rule(axes, a, b, out=None):
+    a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
+    an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
+    if axes[1] is None and an >= 1 and bn >= 1:
+        return np.dot(a, b)  # the batch axis is one more leading axis of a
+    if axes[0] is None and an == 2 and bn == 1:
+        return np.dot(b, np.transpose(a))  # matrix-vector becomes matrix-matrix
+    if an == 0 or bn == 0:
+        return elementwise(np.multiply)(axes, a, b)
+    return np.einsum(_dot_spec(an, bn, axes[0] is not None, axes[1] is not None), a, b)
+
+
+def_batch(np.dot)(_dot_rule)
+
+
+def _matmul_rule(axes, a, b, out=None):
+    a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
+    an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
+    if an == 1 and bn == 1:
+        return _dot_rule(axes, a, b)
+    # 1-d operands become matrices, the batch axis lines up with the other's leading axes.
+    ea, eb = an == 1, bn == 1
+    if ea:
+        a = _np(a).expand_dims(a, -2)
+    if eb:
+        b = _np(b).expand_dims(b, -1)
+    lead = max(a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)) - 2
+    if axes[0] is not None:
+        a = _expand_to(a, lead + 2)
+    if axes[1] is not None:
+        b = _expand_to(b, lead + 2)
+    if axes[0] is None:
+        a = _np(a).reshape(a, (1,) * (lead + 2 - a.ndim + 1) + tuple(a.shape))
+    if axes[1] is None:
+        b = _np(b).reshape(b, (1,) * (lead + 2 - b.ndim + 1) + tuple(b.shape))
+    out = np.matmul(a, b)
+    if ea:
+        out = _np(out).squeeze(out, -2)
+    if eb:
+        out = _np(out).squeeze(out, -1)
+    return out
+
+
+def_batch(np.matmul)(_matmul_rule)
+
+
+def _vector_product(fn, spec):
+    def rule(axes, a, b):
+        a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
+        an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
+        if an != 1 or bn != 1:
+            return loop_call(fn, axes, (a, b), {})
+        za, zb = ("Z" if axes[0] is not None else ""), ("Z" if axes[1] is not None else "")
+        left, right = spec.split(",")
+        rhs, out = right.split("->")
+        return np.einsum(f"{za}{left},{zb}{rhs}->Z{out}", a if fn is not np.vdot else np.conj(a), b)
+    return rule
+
+
+def_batch(np.inner)(_vector_product(np.inner, "i,i->"))
+def_batch(np.vdot)(_vector_product(np.vdot, "i,i->"))
+def_batch(np.outer)(_vector_product(np.outer, "i,j->ij"))
+
+
+def _einsum_rule(axes, spec, *operands, **kwargs):
+    if not isinstance(spec, str) or axes[0] is not None or "." in spec:
+        return loop_call(np.einsum, axes, (spec,) + operands, kwargs)
+    ins, _, out = spec.replace(" ", "").partition("->")
+    if not _:
+        return loop_call(np.einsum, axes, (spec,) + operands, kwargs)
+    free = next(c for c in _LETTERS.upper() + _LETTERS if c not in spec)
+    terms = [(free + t if ax is not None else t) for t, ax in zip(ins.split(","), axes[1:])]
+    return np.einsum(f"{','.join(terms)}->{free}{out}", *operands, **kwargs)
+
+
+def_batch(np.einsum)(_einsum_rule)
+
+
+# ---------------------------------------------------------------------------
+# numpy.linalg: the matrix functions act on stacks of matrices already.
+
+
+def _stacked(fn, core):
+    """Rules of functions acting on the trailing ``core`` axes of one array operand."""
+    def rule(axes, a, *args, **kwargs):
+        if any(ax is not None for ax in axes[1:]):
+            return loop_call(fn, axes, (a,) + args, kwargs)
+        return fn(_operand(a, axes[0]), *args, **kwargs)
+    return rule
+
+
+for _name in ("inv", "cholesky", "det", "slogdet", "eigh", "eigvalsh", "qr", "svd", "pinv",
+              "matrix_power", "eigvals", "eig"):
+    if hasattr(linalg, _name):
+        def_batch(getattr(linalg, _name))(_stacked(getattr(linalg, _name), 2))
+
+
+def _solve_rule(axes, a, b):
+    n = leading_size([x for x, ax in zip((a, b), axes) if ax is not None])
+    a = a if axes[0] is not None else broadcast_batch(a, n)
+    b = b if axes[1] is not None else broadcast_batch(b, n)
+    if b.ndim == 2:  # per-example vectors
+        return linalg.solve(a, b[..., None])[..., 0]
+    return linalg.solve(a, b)
+
+
+def_batch(linalg.solve)(_solve_rule)

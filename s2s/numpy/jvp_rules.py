@@ -1,0 +1,161 @@
+"""Forward-mode templates (``jvp`` slot) of NumPy-level functions and primitives.
+
+Mirrors ``vjp_rules.py``: ``d[ans]`` is the result's tangent, built from the
+operands' tangents ``d[x]`` (absent operands are a symbolic zero, see
+``s2s.transforms.templates``). Linear functions apply themselves to the tangent;
+products are sums of one term per operand. Functions without a template here get
+their tangent by transposing their vjp template (the fallback of
+``s2s.transforms.forward``), or, for composites with source, by transforming it.
+"""
+import s2s.numpy as np
+from s2s.lax.core import d, def_jvp
+from s2s.numpy import _internal
+
+# Helpers the templates name (bound by the transformation, listed for linters).
+broadcast_like = materialize = None
+
+
+@def_jvp(np.true_divide)
+def _true_divide(ans, x1, x2):
+    d[ans] = d[x1] / x2 - d[x2] * ans / x2
+
+
+@def_jvp(np.power)
+def _power(ans, x1, x2):
+    d[ans] = d[x1] * x2 * x1 ** (x2 - 1) + d[x2] * ans * np.log(np.where(x1 == 0, 1, x1))
+
+
+@def_jvp(np.positive, _internal.asarray)
+def _positive(ans, x):
+    d[ans] = d[x]
+
+
+@def_jvp(np.square)
+def _square(ans, x):
+    d[ans] = d[x] * 2 * x
+
+
+@def_jvp(np.dot)
+def _dot(ans, a, b):
+    d[ans] = np.dot(d[a], b) + np.dot(a, d[b])
+
+
+@def_jvp(np.matmul)
+def _matmul(ans, a, b):
+    d[ans] = np.matmul(d[a], b) + np.matmul(a, d[b])
+
+
+@def_jvp(np.outer)
+def _outer(ans, a, b, out=None):
+    d[ans] = np.outer(d[a], b) + np.outer(a, d[b])
+
+
+@def_jvp(np.inner)
+def _inner(ans, a, b):
+    d[ans] = np.inner(d[a], b) + np.inner(a, d[b])
+
+
+@def_jvp(np.tensordot)
+def _tensordot(ans, a, b, axes=2):
+    d[ans] = np.tensordot(d[a], b, axes) + np.tensordot(a, d[b], axes)
+
+
+@def_jvp(np.sum)
+def _sum(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    d[ans] = np.sum(d[a], axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+
+
+@def_jvp(np.mean)
+def _mean(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+    d[ans] = np.mean(d[a], axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+
+
+@def_jvp(np.cumsum)
+def _cumsum(ans, a, axis=None, dtype=None, out=None):
+    d[ans] = np.cumsum(d[a], axis=axis, dtype=dtype)
+
+
+@def_jvp(np.where)
+def _where(ans, condition, x=None, y=None, /, *, size=None, fill_value=None):
+    d[ans] = np.where(condition, materialize(d[x], x), materialize(d[y], y))
+
+
+@def_jvp(np.reshape)
+def _reshape(ans, a, newshape=None, order="C", *, shape=None, copy=None):
+    d[ans] = np.reshape(d[a], np.shape(ans))
+
+
+@def_jvp(np.ravel)
+def _ravel(ans, a, order="C"):
+    d[ans] = np.ravel(d[a], order)
+
+
+@def_jvp(np.transpose)
+def _transpose(ans, a, axes=None):
+    d[ans] = np.transpose(d[a], axes)
+
+
+@def_jvp(np.squeeze)
+def _squeeze(ans, a, axis=None):
+    d[ans] = np.squeeze(d[a], axis)
+
+
+@def_jvp(np.expand_dims)
+def _expand_dims(ans, a, axis):
+    d[ans] = np.expand_dims(d[a], axis)
+
+
+@def_jvp(np.swapaxes)
+def _swapaxes(ans, a, axis1, axis2):
+    d[ans] = np.swapaxes(d[a], axis1, axis2)
+
+
+@def_jvp(np.moveaxis)
+def _moveaxis(ans, a, source, destination):
+    d[ans] = np.moveaxis(d[a], source, destination)
+
+
+@def_jvp(np.broadcast_to)
+def _broadcast_to(ans, array, shape):
+    d[ans] = np.broadcast_to(d[array], shape)
+
+
+@def_jvp(np.stack)
+def _stack(ans, arrays, axis=0, dtype=None):
+    d[ans] = np.stack(d[arrays], axis)
+
+
+@def_jvp(np.concatenate)
+def _concatenate(ans, arrays, axis=0, dtype=None):
+    d[ans] = np.concatenate(d[arrays], axis)
+
+
+@def_jvp(np.take)
+def _take(ans, a, indices, axis=None, out=None, mode=None, unique_indices=False,
+          indices_are_sorted=False, fill_value=None):
+    d[ans] = np.take(d[a], indices, axis, mode=mode, fill_value=fill_value)
+
+
+@def_jvp(np.asarray, np.asanyarray)
+def _asarray(ans, a, dtype=None, order=None, *args, **kwargs):
+    d[ans] = np.asarray(d[a], np.result_type(ans))
+
+
+@def_jvp(np.array)
+def _array(ans, object, dtype=None, copy=True, order="K", ndmin=0):  # noqa: A002 (NumPy's name)
+    d[ans] = np.reshape(np.array(d[object], np.result_type(ans)), np.shape(ans))
+
+
+@def_jvp(np.copy)
+def _copy(ans, a, order="K"):
+    d[ans] = np.copy(d[a])
+
+
+@def_jvp(np.tril)
+def _tril(ans, m, k=0):
+    d[ans] = np.tril(d[m], k)
+
+
+@def_jvp(np.triu)
+def _triu(ans, m, k=0):
+    d[ans] = np.triu(d[m], k)

@@ -1,0 +1,683 @@
+"""Batching (``s2s.vmap``): normal-form function -> batched Python source.
+
+A *batching analysis* (a forward data-flow fixpoint over the normal form, per
+variable) marks the variables that depend on a batched parameter, or that are
+assigned under a batched condition. Batched values carry their batch axis
+first; unbatched values are left as they are. Per statement of the normal form:
+
+* no batched operand: unchanged (an unbatched value assigned to a batched
+  variable, as under a batched ``if``, is broadcast: ``broadcast_batch``);
+* ``y = op(a, b)`` with a batched operand: ``vcall(op, axes, a, b)``, which
+  applies ``op``'s ``batch`` rule (``axes`` says which operands are batched);
+  operators with a constant operand (``x * 2.0``) stay as written;
+* ``x[i]``, ``x.at[i].set(v)``, ``x.shape``, ``a, b = x``, ``for v in x``: the
+  helpers of ``batch_support`` (shape queries answer per example);
+* ``if c:`` with ``c`` batched: both branches run, then each variable they
+  assign is selected per example (``select(c, x_then, x)``); a variable one
+  branch assigns and that was not defined before is an error if read later;
+* ``while c:`` with ``c`` batched: the loop runs while any example is active,
+  and every variable the body assigns keeps its old value on inactive examples;
+  ``break``/``continue``/early ``return`` are flags in normal form, so they
+  become the same per-example masks.
+
+``int()``, ``float()``, ``bool()`` of a batched value, list mutation under a
+batched condition and closures over batched values are errors at the user's
+line. The entry point is ``build(fn, batched_params)``.
+"""
+import copy
+import weakref
+
+import gast
+
+from s2s.codegen.python import compile_function, make_cell
+from s2s.errors import TransformError
+from s2s.parse import quoting as q
+from s2s.parse.resolve import MISSING, lookup, resolve_chain, static_chain
+from s2s.parse.source import NoSourceError, get_source, unwrap
+from s2s.transforms import batch_support as S
+
+_HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
+            "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
+            "per_example_shape", "per_example_ndim", "per_example_size")
+
+# Calls whose result describes shapes or types: the same for every example.
+_SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
+                  "ndim": "per_example_ndim", "size": "per_example_size"}
+_TYPE_QUERIES = (isinstance, type, callable, hasattr, id)
+_CONCRETE = (int, float, bool, complex)
+_STATIC_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
+
+
+def _names(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
+def _stores(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, (gast.Store, gast.Param))}
+
+
+def _assigned(stmts):
+    """Names a statement list rebinds (nested functions' own bodies excluded)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                out |= _stores(t)
+        elif isinstance(s, gast.For):
+            out |= _stores(s.target)
+            out |= _assigned(s.body) | _assigned(s.orelse)
+        elif isinstance(s, (gast.If, gast.While)):
+            out |= _assigned(s.body) | _assigned(s.orelse)
+        elif isinstance(s, gast.FunctionDef):
+            out.add(s.name)
+    return out
+
+
+class _Context:
+    """One function being batched: its plan, helper names and the analysis result."""
+
+    def __init__(self, plan, batched_params):
+        self.plan = plan
+        self.source = plan.source
+        self.namer = plan.namer.__class__(plan.namer.taken)
+        self.helpers = {h: self.namer.new(h) for h in _HELPERS}
+        self.support = {v: k for k, v in plan.support.items()}  # ident -> support name
+        self.batched = set(batched_params)
+        self.size_name = None
+
+    def h(self, name):
+        return q.name(self.helpers[name])
+
+    def error(self, node, message, hint=None):
+        return TransformError(f"vmap: {message}", filename=self.source.filename,
+                              lineno=self.source.file_line(node), hint=hint)
+
+    def resolve(self, func):
+        """The object a call's function expression names statically, or MISSING."""
+        if isinstance(func, gast.Name) and func.id in self.plan.locals:
+            return MISSING
+        chain = static_chain(func)
+        if chain is None or chain[0] in self.plan.locals:
+            return MISSING
+        return resolve_chain(self.source, chain)
+
+    def support_call(self, value):
+        """The support function name normal form's call ``value`` denotes, or None."""
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name):
+            return self.support.get(value.func.id)
+        return None
+
+    def is_batched(self, node):
+        return isinstance(node, gast.Name) and node.id in self.batched
+
+    def size(self):
+        if self.size_name is None:
+            self.size_name = self.namer.new("batch_size")
+        return q.name(self.size_name)
+
+
+# ---------------------------------------------------------------------------
+# The batching analysis.
+
+
+def _value_batched(ctx, value):
+    if isinstance(value, gast.Compare) and all(isinstance(o, (gast.Is, gast.IsNot))
+                                               for o in value.ops):
+        return False
+    if isinstance(value, gast.Attribute) and value.attr in _STATIC_ATTRIBUTES:
+        return False
+    if isinstance(value, gast.Call):
+        obj = ctx.resolve(value.func)
+        if obj is not MISSING and (_shape_query(obj) or obj in _TYPE_QUERIES):
+            return False
+    return bool(_names(value) & ctx.batched)
+
+
+def _shape_query(obj):
+    import s2s.numpy as snp
+    if obj is len:
+        return "len"
+    for name in ("shape", "ndim", "size"):
+        if obj is getattr(snp, name, None):
+            return name
+    return None
+
+
+def _mark(ctx, names):
+    new = set(names) - ctx.batched
+    ctx.batched |= new
+    return bool(new)
+
+
+def _analyze_block(ctx, stmts, under):
+    changed = False
+    for s in stmts:
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Subscript):  # y[i] = v: y is batched if i or v is
+                if under or (_names(t.slice) | _names(s.value)) & ctx.batched:
+                    changed |= _mark(ctx, _names(t.value))
+            elif under or _value_batched(ctx, s.value):
+                changed |= _mark(ctx, _stores(t))
+        elif isinstance(s, gast.Expr):
+            kind = ctx.support_call(s.value)
+            if kind in ("append", "extend") and (under or _names(s.value.args[1]) & ctx.batched):
+                changed |= _mark(ctx, _names(s.value.args[0]))
+        elif isinstance(s, gast.If):
+            inner = under or _value_batched(ctx, s.test)
+            changed |= _analyze_block(ctx, s.body, inner)
+            changed |= _analyze_block(ctx, s.orelse, inner)
+        elif isinstance(s, gast.While):
+            inner = under or _value_batched(ctx, s.test)
+            changed |= _analyze_block(ctx, s.body, inner)
+        elif isinstance(s, gast.For):
+            if under or _value_batched(ctx, s.iter):
+                changed |= _mark(ctx, _stores(s.target))
+            changed |= _analyze_block(ctx, s.body, under)
+    return changed
+
+
+def analyze(ctx, body):
+    """Marks (in ``ctx.batched``) every variable that holds batched values."""
+    while _analyze_block(ctx, body, False):
+        pass
+
+
+# ---------------------------------------------------------------------------
+# Rewriting statements.
+
+
+def _assign(target, value, like=None):
+    node = gast.Assign(targets=[target if not isinstance(target, str) else q.store(target)],
+                       value=value, type_comment=None)
+    if like is not None:
+        gast.copy_location(node, like)
+    return node
+
+
+def _axes(ctx, atoms):
+    return gast.Tuple(elts=[q.const(0 if ctx.is_batched(a) else None) for a in atoms],
+                      ctx=gast.Load())
+
+
+def _broadcast(ctx, node):
+    """``node`` as a batched value (broadcast when it is not batched)."""
+    if ctx.is_batched(node):
+        return node
+    return q.call(ctx.h("broadcast_batch"), [node, ctx.size()])
+
+
+def _index_value(s):
+    if isinstance(s, gast.Slice):
+        parts = [p if p is not None else q.const(None) for p in (s.lower, s.upper, s.step)]
+        return gast.Call(func=q.name("slice"), args=parts, keywords=[])
+    if isinstance(s, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e) for e in s.elts], ctx=gast.Load())
+    return copy.deepcopy(s)
+
+
+def _is_const_operand(node):
+    return isinstance(node, gast.Constant) and isinstance(node.value, (int, float, complex)) \
+        and not isinstance(node.value, bool)
+
+
+_OPERATOR_FUNCS = {
+    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
+    gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.MatMult: "matmul",
+    gast.BitAnd: "and_", gast.BitOr: "or_", gast.BitXor: "xor", gast.LShift: "lshift",
+    gast.RShift: "rshift", gast.USub: "neg", gast.UAdd: "pos", gast.Invert: "invert",
+    gast.Eq: "eq", gast.NotEq: "ne", gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt",
+    gast.GtE: "ge",
+}
+
+
+def _operator(ctx, op, node):
+    name = _OPERATOR_FUNCS.get(type(op))
+    if name is None:
+        raise ctx.error(node, f"s2s cannot batch the operator `{q.to_source(node)}`",
+                        hint="write it with s2s.numpy functions")
+    return gast.Attribute(value=q.name(ctx.helpers["operators"]), attr=name, ctx=gast.Load())
+
+
+def _batched_value(ctx, value, node):
+    """The batched form of the operation ``value`` (some operand is batched)."""
+    if isinstance(value, gast.Name):
+        return value
+    if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return _operation(ctx, value, node)
+    if isinstance(value, gast.Call):
+        return _call(ctx, value, node)
+    if isinstance(value, gast.Attribute):
+        return q.call(ctx.h("batched_attr"), [value.value, q.const(value.attr)])
+    if isinstance(value, gast.Subscript):
+        index = _index_value(value.slice)
+        ib = bool(_names(value.slice) & ctx.batched)
+        return q.call(ctx.h("getitem"), [value.value, index, q.const(0 if ctx.is_batched(
+            value.value) else None), q.const(0 if ib else None)])
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return type(value)(elts=[_broadcast(ctx, e) for e in value.elts], ctx=gast.Load())
+    if isinstance(value, gast.Dict):
+        return gast.Dict(keys=value.keys, values=[_broadcast(ctx, v) for v in value.values])
+    raise ctx.error(node, f"s2s cannot batch `{q.to_source(value)}`",
+                    hint="write it with s2s.numpy functions")
+
+
+def _operation(ctx, value, node):
+    if isinstance(value, gast.UnaryOp):
+        operands, op = [value.operand], value.op
+        if isinstance(op, gast.Not):
+            ctx.helpers.setdefault("logical_not", None)
+            return q.call(gast.Attribute(value=q.name(ctx.plan.np_name), attr="logical_not",
+                                         ctx=gast.Load()), [value.operand])
+    elif isinstance(value, gast.BinOp):
+        operands, op = [value.left, value.right], value.op
+    else:
+        if len(value.ops) != 1:
+            raise ctx.error(node, "chained comparison in normal form")
+        operands, op = [value.left] + value.comparators, value.ops[0]
+        if isinstance(op, (gast.In, gast.NotIn)):
+            raise ctx.error(node, f"s2s cannot batch the membership test `{q.to_source(value)}`",
+                            hint="compare with == and reduce with np.any")
+    batched = [o for o in operands if ctx.is_batched(o)]
+    if len(batched) == 1 and all(o in batched or _is_const_operand(o) for o in operands):
+        return value  # a batched array and a Python number: NumPy broadcasting is right
+    return q.call(ctx.h("vcall"), [_operator(ctx, op, node), _axes(ctx, operands)] + operands)
+
+
+def _call(ctx, call, node):
+    kind = ctx.support_call(call)
+    if kind is not None:
+        return _support_call(ctx, kind, call, node)
+    obj = ctx.resolve(call.func)
+    if obj in _CONCRETE or obj is range:
+        arg = next((a for a in call.args if ctx.is_batched(a)), None)
+        name = obj.__name__
+        hint = ("use np.where / lax.cond instead of branching on a Python value, or keep the "
+                "value an array" if obj is not range else "loop to a bound that is the same for "
+                "every example and mask the extra steps with np.where")
+        raise ctx.error(node, f"`{name}()` of a value that varies across the mapped axis "
+                        f"(`{q.to_source(arg) if arg is not None else ''}` is batched): each "
+                        "example may give a different Python value", hint=hint)
+    query = _shape_query(obj) if obj is not MISSING else None
+    if query is not None:
+        return q.call(ctx.h(_SHAPE_QUERIES[query]), list(call.args))
+    if obj is not MISSING and obj in _TYPE_QUERIES:
+        return call
+    if any(isinstance(a, gast.Starred) and ctx.is_batched(a.value) for a in call.args) or any(
+            k.arg is None and ctx.is_batched(k.value) for k in call.keywords):
+        raise ctx.error(node, f"s2s cannot batch a call with a batched *args or **kwargs "
+                        f"(`{q.to_source(call)}`)", hint="pass the arguments one by one")
+    plain = [a for a in call.args if not isinstance(a, gast.Starred)]
+    kw_batched = [k.arg for k in call.keywords if k.arg is not None and ctx.is_batched(k.value)]
+    keywords = list(call.keywords)
+    if kw_batched:
+        keywords.append(gast.keyword(arg="kw_batched", value=gast.Tuple(
+            elts=[q.const(k) for k in kw_batched], ctx=gast.Load())))
+    func = call.func
+    if isinstance(func, gast.Attribute) and obj is MISSING and isinstance(func.value, gast.Name):
+        if any(isinstance(a, gast.Starred) for a in call.args) or kw_batched:
+            raise ctx.error(node, f"s2s cannot batch the method call `{q.to_source(call)}`",
+                            hint="call the function form (np.f(x, ...)) instead")
+        target = func.value
+        return gast.Call(func=ctx.h("vmethod"), args=[
+            target, q.const(func.attr), q.const(0 if ctx.is_batched(target) else None),
+            _axes(ctx, plain)] + list(call.args), keywords=keywords)
+    if ctx.is_batched(func):
+        raise ctx.error(node, f"s2s cannot batch a call of a batched value `{q.to_source(func)}`")
+    return gast.Call(func=ctx.h("vcall"), args=[func, _axes(ctx, plain)] + list(call.args),
+                     keywords=keywords)
+
+
+def _support_call(ctx, kind, call, node):
+    args = call.args
+    if kind == "at_update":
+        x, index, op = args[0], args[1], args[2]
+        if len(args) != 4 or call.keywords:
+            raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")
+        value = args[3]
+        return q.call(ctx.h("at_update"), [x, index, op, value] + [
+            q.const(0 if ctx.is_batched(a) else None) for a in (x, index, value)])
+    if kind == "concat":
+        return q.call(call.func, [_broadcast(ctx, a) for a in args])
+    if kind in ("pop",):
+        return call
+    return call  # items, keys, values, dict_get, copy, as_sequence: containers as they are
+
+
+def _exposed_reads(stmts):
+    """Names a statement list may read before assigning them (loop-carried values)."""
+    exposed, assigned = set(), set()
+    for s in stmts:
+        if isinstance(s, gast.Assign):
+            exposed |= _names(s.value) - assigned
+            for t in s.targets:
+                assigned |= _stores(t)
+        else:
+            exposed |= _names(s) - assigned
+            if not isinstance(s, (gast.If, gast.While, gast.For)):
+                assigned |= _stores(s)
+    return exposed
+
+
+class _Rewriter:
+    """Rewrites statement lists of the normal form into batched statements."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.defined = set()
+
+    def block(self, stmts, under=False):
+        out = []
+        for s in stmts:
+            out.extend(self.stmt(s, under))
+        return out
+
+    def stmt(self, s, under):
+        method = getattr(self, "visit_" + type(s).__name__, None)
+        if method is None:
+            if isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant):
+                return [s]  # a comment marker
+            if isinstance(s, gast.Pass):
+                return [s]
+            raise self.ctx.error(s, f"s2s cannot batch the statement `{q.to_source(s).strip()}`")
+        return method(s, under)
+
+    # -- assignments
+    def visit_Assign(self, s, under):
+        ctx = self.ctx
+        target = s.targets[0]
+        if isinstance(target, gast.Subscript):
+            return self._setitem(s, target, under)
+        names = _stores(target)
+        self.defined |= names
+        if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
+                s.value, (gast.Call, gast.Attribute))):
+            out = [s]
+            if isinstance(s.value, gast.Constant) and s.value.value is None:
+                return out  # None (a zero adjoint, an unset value) has no batch axis
+            for n in sorted(names & ctx.batched):
+                out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
+            return out
+        if ctx.support_call(s.value) == "pop" and under:
+            raise ctx.error(s, "a list pop under a condition that varies across the mapped axis",
+                            hint="pop before the if, or select the value with np.where")
+        value = _batched_value(ctx, s.value, s)
+        if isinstance(target, gast.Tuple) and not isinstance(value, (gast.Tuple, gast.List)):
+            value = q.call(ctx.h("unpack"), [value, q.const(len(target.elts))])
+        out = [_assign(copy.deepcopy(target), value, s)]
+        if not _value_batched(ctx, s.value):
+            for n in sorted(names & ctx.batched):
+                out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
+        return out
+
+    def _setitem(self, s, target, under):
+        ctx = self.ctx
+        base = target.value
+        if not isinstance(base, gast.Name):
+            raise ctx.error(s, f"s2s cannot batch the assignment `{q.to_source(s).strip()}`",
+                            hint="assign into a variable: y = x[...]; y[i] = v")
+        if not ctx.is_batched(base):
+            return [s]
+        axes = [q.const(0 if (_names(n) & ctx.batched) else None)
+                for n in (base, target.slice, s.value)]
+        value = q.call(ctx.h("setitem"), [base, _index_value(target.slice), s.value] + axes)
+        return [_assign(base.id, value, s)]
+
+    def visit_Expr(self, s, under):
+        ctx = self.ctx
+        kind = ctx.support_call(s.value)
+        if kind in ("append", "extend", "pop"):
+            xs = s.value.args[0]
+            if under:
+                raise ctx.error(s, f"list {kind} under a condition that varies across the mapped "
+                                "axis: examples would have lists of different lengths",
+                                hint="append on every path and select the value with np.where")
+            if kind != "pop" and ctx.is_batched(xs):
+                value = s.value.args[1]
+                value = _broadcast(ctx, value)
+                return [gast.Expr(value=q.call(s.value.func, [xs, value]))]
+            return [s]
+        if isinstance(s.value, gast.Call) and _names(s.value) & ctx.batched:
+            obj = ctx.resolve(s.value.func)
+            if obj is print:
+                return [s]
+            return [gast.Expr(value=_call(ctx, s.value, s))]
+        return [s]
+
+    def visit_Return(self, s, under):
+        return [s]
+
+    def visit_FunctionDef(self, s, under):
+        ctx = self.ctx
+        own = _stores(s.args) | _assigned(s.body)
+        free = (_names(s) - own) & ctx.batched
+        if free:
+            raise ctx.error(s, f"the nested function `{s.name}` reads the batched variable(s) "
+                            f"{', '.join(sorted(free))} from the enclosing function",
+                            hint="pass them to it as arguments")
+        self.defined.add(s.name)
+        return [s]
+
+    # -- control flow
+    def visit_If(self, s, under):
+        ctx = self.ctx
+        if not _value_batched(ctx, s.test):
+            before = set(self.defined)
+            body = self.block(s.body, under)
+            orelse = self.block(s.orelse, under)
+            self.defined = before | _assigned(s.body) | _assigned(s.orelse)
+            return [gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)]
+        return self._batched_if(s)
+
+    def _batched_if(self, s):
+        ctx = self.ctx
+        then_names, else_names = _assigned(s.body), _assigned(s.orelse)
+        before = set(self.defined)
+        out = []
+        saved = {}
+        for n in sorted((then_names | else_names) & before):
+            saved[n] = ctx.namer.new(f"{n}_before")
+            out.append(_assign(saved[n], q.name(n), s))
+        out += self.block(s.body, True)
+        then_saved = {}
+        for n in sorted(then_names):
+            then_saved[n] = ctx.namer.new(f"{n}_then")
+            out.append(_assign(then_saved[n], q.name(n), s))
+            if n in saved:
+                out.append(_assign(n, q.name(saved[n]), s))
+        self.defined = set(before)
+        out += self.block(s.orelse, True)
+        read_later = self._read_elsewhere(s)
+        for n in sorted(then_names | else_names):
+            if n not in before and (n not in then_names or n not in else_names):
+                if n in read_later:
+                    raise ctx.error(s, f"variable {n!r} is assigned in only one branch of an "
+                                    "`if` whose condition varies across the mapped axis, and was "
+                                    "not defined before it",
+                                    hint=f"assign {n} before the if (or in both branches)")
+                continue
+            new = q.name(then_saved[n]) if n in then_saved else q.name(saved[n])
+            out.append(_assign(n, q.call(ctx.h("select"), [s.test, new, q.name(n)]), s))
+        self.defined = before | then_names | else_names
+        return out
+
+    def _read_elsewhere(self, s):
+        inside = {id(n) for n in gast.walk(s)}
+        return {n.id for n in gast.walk(self.ctx.plan.normal) if isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Load) and id(n) not in inside}
+
+    def visit_While(self, s, under):
+        ctx = self.ctx
+        if s.orelse:
+            raise ctx.error(s, "while ... else is not supported under vmap")
+        if not _value_batched(ctx, s.test):
+            body = self.block(s.body, under)
+            self.defined |= _assigned(s.body)
+            return [gast.While(test=s.test, body=body, orelse=[])]
+        # Masked: what the next trip or the code after the loop reads (the test included).
+        assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_elsewhere(s)
+                                        | _names(s.test))
+        out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
+        self.defined |= assigned
+        active = ctx.namer.new("active")
+        prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
+        body = [_assign(active, s.test, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
+        body += self.block(s.body, True)
+        body += [_assign(n, q.call(ctx.h("select"), [q.name(active), q.name(n), q.name(p)]), s)
+                 for n, p in prev.items()]
+        test = q.call(gast.Attribute(value=q.name(ctx.plan.np_name), attr="any", ctx=gast.Load()),
+                      [s.test])
+        out.append(gast.While(test=test, body=body, orelse=[]))
+        return out
+
+    def visit_For(self, s, under):
+        ctx = self.ctx
+        if s.orelse:
+            raise ctx.error(s, "for ... else is not supported under vmap")
+        it = s.iter
+        is_range = isinstance(it, gast.Call) and ctx.resolve(it.func) is range
+        if is_range and _names(it) & ctx.batched:
+            raise ctx.error(s, "a for loop over a range whose bounds vary across the mapped axis",
+                            hint="loop to a bound that is the same for every example and mask "
+                            "the extra steps with np.where (or use a while loop)")
+        target_batched = bool(_stores(s.target) & ctx.batched)
+        self.defined |= _stores(s.target)
+        body = self.block(s.body, under)
+        self.defined |= _assigned(s.body)
+        if _value_batched(ctx, it):
+            it = q.call(ctx.h("iterate"), [it])
+            return [gast.For(target=s.target, iter=it, body=body, orelse=[], type_comment=None)]
+        if target_batched:  # an unbatched loop variable under a batched condition
+            raw = ctx.namer.new("step")
+            target = s.target
+            pre = [_assign(copy.deepcopy(target), q.name(raw), s)]
+            pre += [_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s)
+                    for n in sorted(_stores(target))]
+            return [gast.For(target=q.store(raw), iter=it, body=pre + body, orelse=[],
+                             type_comment=None)]
+        return [gast.For(target=s.target, iter=it, body=body, orelse=[], type_comment=None)]
+
+
+# ---------------------------------------------------------------------------
+# Building batched functions.
+
+
+class Built:
+    """A batched function: ``fn`` (the live function), ``text`` (its source) and
+    ``out_batched`` (whether its result carries a batch axis)."""
+
+    def __init__(self, fn, text, out_batched, params):
+        self.fn = fn
+        self.text = text
+        self.out_batched = out_batched
+        self.params = params
+
+
+_builds = weakref.WeakKeyDictionary()
+
+
+def _params(fdef):
+    a = fdef.args
+    return [x.id for x in a.posonlyargs + a.args]
+
+
+def build(fn, batched_params):
+    """The batched form of ``fn`` for the parameters named in ``batched_params`` (cached)."""
+    per_fn = _builds.setdefault(fn, {})
+    key = tuple(sorted(batched_params))
+    built = per_fn.get(key)
+    if built is None:
+        built = per_fn[key] = _build(fn, key)
+    return built
+
+
+def _build(fn, batched_params):
+    from s2s.transforms.vjp_builder import _globals_and_cells_for, plan_for
+    plan = plan_for(fn)
+    ctx = _Context(plan, batched_params)
+    ctx.helpers["operators"] = ctx.namer.new("operators")
+    body = plan.normal.body
+    analyze(ctx, body)
+    rewriter = _Rewriter(ctx)
+    rewriter.defined = set(_stores(plan.normal.args))
+    new_body = rewriter.block(body)
+    result = body[-1].value if isinstance(body[-1], gast.Return) else None
+    out_batched = isinstance(result, gast.Name) and result.id in ctx.batched
+    params = sorted(p for p in batched_params)
+    prologue = []
+    if ctx.size_name is not None:
+        first = next(p for p in _params(plan.normal) + sorted(batched_params) if p in batched_params)
+        prologue.append(_assign(ctx.size_name, q.call(ctx.h("leading_size"), [q.name(first)])))
+    name = ctx.namer.new(f"{plan.name}_batched")
+    fdef = gast.FunctionDef(name=name, args=copy.deepcopy(plan.normal.args), body=prologue + new_body,
+                            decorator_list=[], returns=None, type_comment=None, type_params=[])
+    import operator
+    extra = {ident: make_cell(getattr(S, h) if h != "operators" else operator)
+             for h, ident in ctx.helpers.items() if ident is not None and h != "logical_not"}
+    globals_, cells = _globals_and_cells_for(plan, extra, [fdef])
+    code = fn.__code__ if hasattr(fn, "__code__") else plan.fn.__code__
+    filename = f"<s2s vmap_{plan.name} [{','.join(params)}] of {code.co_filename}:{code.co_firstlineno}>"
+    fn_obj, text = compile_function(fdef, filename, globals_, cells,
+                                    getattr(fn, "__defaults__", None),
+                                    getattr(fn, "__kwdefaults__", None), origin=plan.source)
+    return Built(fn_obj, text, out_batched, _params(plan.normal))
+
+
+# ---------------------------------------------------------------------------
+# Calls from batched code into functions without a batch rule.
+
+
+def _is_library(fn):
+    module = getattr(fn, "__module__", None) or ""
+    return module == "s2s" or module.startswith("s2s.") or module in ("builtins", "numpy") \
+        or module.startswith("numpy.")
+
+
+def plan_or_none(fn):
+    """The normal-form plan of ``fn``, or None when it has no source s2s can batch."""
+    from s2s.transforms.vjp_builder import plan_for
+    if not hasattr(fn, "__code__") or not hasattr(type(fn), "__get__"):
+        return None
+    try:
+        return plan_for(fn)
+    except (NoSourceError, OSError, TypeError):
+        return None
+
+
+def batched_callee(fn, axes, kw_batched, kwargs):
+    """A callable computing ``fn`` batched (user functions: their batched source), or None
+    when ``fn`` should be called once per example."""
+    try:
+        target, bound = unwrap(fn)
+    except Exception:
+        return None
+    if _is_library(target) or not hasattr(target, "__code__"):
+        return None
+    try:
+        get_source(target)
+    except (NoSourceError, OSError, TypeError):
+        return None
+    from s2s.transforms.vjp_builder import plan_for
+    params = _params(plan_for(target).normal)
+    full_axes = (None,) * len(bound) + tuple(axes)
+    names = set()
+    for p, ax in zip(params, full_axes):
+        if ax is not None:
+            names.add(p)
+    if len(full_axes) > len(params) or set(kw_batched) - set(params):
+        return None  # *args/**kwargs: per example
+    names |= set(kw_batched)
+    built = build(target, frozenset(names))
+    n_holder = [full_axes, kw_batched]
+
+    def call(*args, **kw):
+        out = built.fn(*bound, *args, **kw)
+        if built.out_batched:
+            return out
+        n = S.leading_size([a for a, ax in zip(args, n_holder[0][len(bound):]) if ax is not None]
+                           + [kw[k] for k in n_holder[1]])
+        return S.broadcast_batch(out, n)
+    call.built = built
+    return call

@@ -1,0 +1,370 @@
+"""Helpers that batched source (``s2s.vmap``) calls at run time.
+
+Conventions of batched code: a batched value carries its batch axis first; a
+batched list, tuple or dict holds batched leaves only; unbatched values are
+left alone. ``vcall(fn, axes, *args)`` applies ``fn`` to arguments of which
+those with axis 0 are batched, through ``fn``'s ``batch`` rule, by batching
+``fn``'s source (user functions), or, for functions with neither, by calling
+``fn`` once per example and stacking the results (exact, slower).
+
+>>> import numpy as onp
+>>> import s2s.numpy as np
+>>> vcall(np.dot, (None, 0), onp.eye(2, dtype="f"), onp.array([[1.0, 2.0], [3.0, 4.0]], "f"))
+array([[1., 2.],
+       [3., 4.]], dtype=float32)
+"""
+import numpy as onp
+
+from s2s.errors import TransformError
+from s2s.lax.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
+                              is_array, leading_size, loop_call, masked, select)
+from s2s.lax.core import Tracer, def_batch, rules_of
+
+
+def _operator_rule(op):
+    """Python operators: elementwise on arrays, as written on batched lists and tuples."""
+    from s2s.numpy.batch_rules import elementwise
+    on_arrays = elementwise(op)
+
+    def rule(axes, *args):
+        if any(isinstance(a, (list, tuple)) for a in args):
+            return op(*args)
+        return on_arrays(axes, *args)
+    return rule
+
+
+def _register_operators():
+    import operator
+    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and_", "or_", "xor",
+                 "lshift", "rshift", "neg", "pos", "invert", "eq", "ne", "lt", "le", "gt", "ge"):
+        def_batch(getattr(operator, name))(_operator_rule(getattr(operator, name)))
+    def_batch(operator.matmul)(lambda axes, a, b: rules_of(_snp().matmul).batch(axes, a, b))
+
+
+def batch_rule(fn):
+    """``fn``'s ``batch`` rule, or None."""
+    rules = rules_of(fn)
+    return getattr(rules, "batch", None) if rules is not None else None
+
+
+def vcall(fn, axes, *args, kw_batched=(), **kwargs):
+    """``fn(*args, **kwargs)`` on batched arguments (``axes[i]`` is 0 or None per argument;
+    keyword arguments named in ``kw_batched`` are batched too); the result is batched."""
+    axes = tuple(axes) + (None,) * (len(args) - len(axes))
+    if not kw_batched:
+        rule = batch_rule(fn)
+        if rule is not None:
+            return rule(axes, *args, **kwargs)
+    from s2s.transforms import batch
+    batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
+    if batched is not None:
+        return batched(*args, **kwargs)
+    return loop_call(fn, axes, args, kwargs, kw_batched)
+
+
+def vmethod(obj, name, obj_axis, axes, *args, **kwargs):
+    """``obj.name(*args, **kwargs)`` where ``obj`` or arguments are batched."""
+    from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
+    if is_array(obj) and name in ARRAY_METHODS:
+        fn = getattr(_snp(), ARRAY_METHODS[name])
+        if name in VARARGS_SHAPE and len(args) > 1:
+            args = (tuple(args),)
+            axes = (None,)
+        return vcall(fn, (obj_axis,) + tuple(axes), obj, *args, **kwargs)
+    if is_array(obj) and name == "astype":
+        return obj.astype(*args, **kwargs) if obj_axis is not None else \
+            broadcast_batch(obj, leading_size(args)).astype(*args, **kwargs)
+    if obj_axis is None:
+        return vcall(getattr(obj, name), axes, *args, **kwargs)
+    raise TransformError(f"vmap: s2s cannot batch the method call `.{name}(...)` of a batched "
+                         f"{type(obj).__name__}",
+                         hint="call a function (np.<name>(x, ...)) instead of the method")
+
+
+# ---------------------------------------------------------------------------
+# Attributes, unpacking, iteration, shape queries.
+
+
+def _transpose_all(x):
+    return _np(x).transpose(x, (0,) + tuple(range(x.ndim - 1, 0, -1)))
+
+
+_ATTRIBUTES = {
+    "shape": lambda x: tuple(x.shape[1:]),
+    "ndim": lambda x: x.ndim - 1,
+    "size": lambda x: int(onp.prod(x.shape[1:], dtype=onp.int64)),
+    "T": _transpose_all,
+    "mT": lambda x: _np(x).swapaxes(x, -1, -2),
+}
+
+
+def batched_attr(x, name):
+    """``x.name`` for batched ``x``: shape queries are per example."""
+    if is_array(x):
+        rule = _ATTRIBUTES.get(name)
+        if rule is not None:
+            return rule(x)
+    return getattr(x, name)
+
+
+def unpack(x, n):
+    """``a, b = x`` for batched ``x``: an array is split along its first per-example axis."""
+    if is_array(x):
+        if x.ndim < 2 or x.shape[1] != n:
+            raise ValueError(f"vmap: cannot unpack a batched array of per-example shape "
+                             f"{tuple(x.shape[1:])} into {n} values")
+        return tuple(x[:, i] for i in range(n))
+    return x
+
+
+def iterate(x):
+    """Iterating batched ``x``: an array runs over its first per-example axis."""
+    if is_array(x):
+        return [x[:, i] for i in range(x.shape[1])]
+    return x
+
+
+def batched_len(x):
+    """``len`` of one example of batched ``x`` (the same for every example)."""
+    if is_array(x):
+        if x.ndim < 2:
+            raise TypeError("len() of unsized object (a per-example scalar under vmap)")
+        return x.shape[1]
+    return len(x)
+
+
+def per_example_shape(x):
+    """``np.shape`` of one example of batched ``x``."""
+    return tuple(_asarray(x).shape[1:])
+
+
+def per_example_ndim(x):
+    """``np.ndim`` of one example of batched ``x``."""
+    return _asarray(x).ndim - 1
+
+
+def per_example_size(x):
+    """``np.size`` of one example of batched ``x``."""
+    return int(onp.prod(_asarray(x).shape[1:], dtype=onp.int64))
+
+
+# ---------------------------------------------------------------------------
+# Indexing.
+
+
+def _index_tuple(index):
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _is_advanced(i):
+    return isinstance(i, (list, onp.ndarray, Tracer)) and not isinstance(i, (bool, onp.bool_))
+
+
+def _basic(index):
+    return not any(_is_advanced(i) for i in _index_tuple(index))
+
+
+def _adjacent_advanced(index):
+    pos = [k for k, i in enumerate(_index_tuple(index)) if _is_advanced(i)]
+    return not pos or pos == list(range(pos[0], pos[-1] + 1))
+
+
+def getitem(x, index, x_axis, index_axis):
+    """``x[index]`` where ``x`` (``x_axis`` 0) or the index (``index_axis`` 0) is batched."""
+    if index_axis is None:
+        if not is_array(x):
+            return x[index]  # a batched container: its items are batched
+        if _basic(index) or _adjacent_advanced(index):
+            return x[(slice(None),) + _index_tuple(index)]
+        return loop_call(lambda a: a[index], (0,), (x,), {})
+    if is_array(index) and is_array(x):  # one integer array index
+        if x_axis is None:
+            return x[index]
+        n = x.shape[0]
+        rows = _np(x, index).arange(n).reshape((n,) + (1,) * (index.ndim - 1))
+        return x[rows, index]
+    if x_axis is None:
+        return loop_call(lambda i: x[i], (0,), (index,), {})
+    return loop_call(lambda a, i: a[i], (0, 0), (x, index), {})
+
+
+def setitem(x, index, value, x_axis, index_axis, value_axis):
+    """``x[index] = value`` (value semantics) with any of the three batched."""
+    from s2s.transforms.support import setitem as plain_setitem
+    return at_update(x, index, "set", value, x_axis, index_axis, value_axis,
+                     plain=plain_setitem)
+
+
+def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
+    """``x.at[index].<op>(value)`` with any of ``x``, ``index``, ``value`` batched."""
+    from s2s.transforms import support
+    if plain is None:
+        def plain(a, i, v):
+            return support.at_update(a, i, op, v)
+    if not is_array(x) and x_axis is not None and index_axis is None:
+        return plain(x, index, value if value_axis is not None else broadcast_batch(
+            value, leading_size(x)))  # a batched container
+    if index_axis is None and is_array(x) and _basic(index):
+        n = leading_size(*[v for v, ax in ((x, x_axis), (value, value_axis)) if ax is not None])
+        if x_axis is None:
+            x = broadcast_batch(x, n)
+        full = (slice(None),) + _index_tuple(index)
+        if value_axis is not None:
+            value = _asarray(value)
+            target = x[(0,) + _index_tuple(index)]
+            value = _expand_to(value, onp.ndim(target))
+        return plain(x, full, value)
+    axes = (x_axis, index_axis, value_axis)
+    return loop_call(plain, axes, (x, index, value), {})
+
+
+_register_operators()
+
+
+# ---------------------------------------------------------------------------
+# Rules of the helpers derivative source calls (vmap of grad reads that source).
+
+
+def _fill(axes, args):
+    """The arguments with unbatched array leaves broadcast (all batched, like the first)."""
+    n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
+    return [a if ax is not None else broadcast_batch(a, n) for a, ax in zip(args, axes)], n
+
+
+def _per_example_shape(x, axis):
+    if axis is None:
+        return tuple(onp.shape(x)) if not isinstance(x, Tracer) else tuple(x.shape)
+    return tuple(x.shape[1:])
+
+
+def _unbroadcast_rule(axes, g, x):
+    if g is None:
+        return None
+    if axes[0] is None:
+        return broadcast_batch(support.unbroadcast(g, _example(x, 0) if axes[1] is not None
+                                                   else x), leading_size(x))
+    if not is_array(g):
+        return g
+    shape = _per_example_shape(x, axes[1])
+    gshape = tuple(g.shape[1:])
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    sum_axes = tuple(range(1, lead + 1)) + tuple(
+        1 + lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1)
+    np = _np(g)
+    if sum_axes:
+        g = np.sum(g, axis=sum_axes, keepdims=True)
+    return np.reshape(g, (g.shape[0],) + shape)
+
+
+def _unreduce_rule(axes, g, x, axis=None, keepdims=False, where=None):
+    if g is None:
+        return None
+    if len(axes) > 2 and any(ax is not None for ax in axes[2:]) or is_array(where):
+        return loop_call(support.unreduce, axes, (g, x, axis, keepdims, where), {})
+    (g, x), n = _fill(axes[:2], (g, x)) if axes[0] is None or axes[1] is None else ((g, x), None)
+    shape = tuple(x.shape[1:])
+    np = _np(g, x)
+    g = _asarray(g)
+    if not keepdims:
+        if axis is None:
+            g = np.reshape(g, (g.shape[0],) + (1,) * len(shape))
+        else:
+            ax = (axis,) if isinstance(axis, int) else tuple(axis)
+            g = np.expand_dims(g, tuple(a % len(shape) + 1 for a in ax))
+    return np.broadcast_to(g, (g.shape[0],) + shape)
+
+
+def _add_grad_rule(axes, a, b):
+    if a is None:
+        return b if axes[1] is not None else broadcast_batch(b, leading_size(a, b)) \
+            if b is not None else None
+    if b is None:
+        return a if axes[0] is not None else broadcast_batch(a, leading_size(a, b))
+    (a, b), _ = _fill(axes, (a, b))
+    return support.add_grad(a, b)
+
+
+def _scalar_seed_rule(axes, result):
+    if not is_array(result) or result.ndim != 1:
+        shape = tuple(getattr(result, "shape", ())[1:])
+        raise support.NonScalarOutputError(
+            f"grad requires a scalar output, but the function returned shape {shape} per example "
+            "(under vmap). Use s2s.jacrev or s2s.vjp for non-scalar outputs (or sum the output "
+            "first).")
+    seed = support.scalar_seed(result[0])
+    return _np(result).broadcast_to(seed, result.shape)
+
+
+def _structural(fn):
+    """Helpers that only rearrange containers: batched leaves pass through as they are."""
+    def rule(axes, *args):
+        if any(is_array(a) and ax is not None for a, ax in zip(args, axes)):
+            return loop_call(fn, axes, args, {})
+        return fn(*args)
+    return rule
+
+
+def _getitem_grad_rule(axes, x, index, g):
+    if g is None:
+        return None
+    if isinstance(x, (list, tuple, dict)) and axes[1] is None:
+        if axes[2] is None:
+            g = broadcast_batch(g, leading_size(x))
+        return support.getitem_grad(x, index, g)
+    if axes[1] is None and is_array(x) and _basic(index):
+        (x, g), n = _fill((axes[0], axes[2]), (x, g))
+        zeros = _np(x, g).zeros(x.shape, support._grad_dtype(x, g))
+        return at_update(zeros, index, "add", g, 0, None, 0)
+    return loop_call(support.getitem_grad, axes, (x, index, g), {})
+
+
+def _dot_grads(lhs):
+    """``dot_grad_lhs``/``dot_grad_rhs`` through batched ``np.dot``/``np.outer`` per rank."""
+    fn = support.dot_grad_lhs if lhs else support.dot_grad_rhs
+
+    def rule(axes, g, a, b):
+        if g is None:
+            return None
+        if axes[0] is None:
+            return loop_call(fn, axes, (g, a, b), {})
+        from s2s.numpy.batch_rules import _dot_rule, _transpose
+        snp = _snp()
+        an = _asarray(a).ndim - (axes[1] is not None)
+        bn = _asarray(b).ndim - (axes[2] is not None)
+        if lhs and an == 1 and bn == 2:  # g (n,), b (k, n): g . b^T
+            bt = _transpose(b, 2) if axes[2] is not None else b.T
+            return _dot_rule((0, axes[2]), g, bt)
+        if not lhs and an == 1 and bn == 2:  # outer(a, g)
+            if axes[1] is None:
+                return snp.einsum("k,Zn->Zkn", a, g)
+            return snp.einsum("Zk,Zn->Zkn", a, g)
+        if lhs and an == 2 and bn == 2:
+            bt = _transpose(b, 2) if axes[2] is not None else b.T
+            return _dot_rule((0, axes[2]), g, bt)
+        if not lhs and an == 2 and bn == 2:
+            at = _transpose(a, 2) if axes[1] is not None else a.T
+            return _dot_rule((axes[1], 0), at, g)
+        return loop_call(fn, axes, (g, a, b), {})
+    return rule
+
+
+def _register_support_rules():
+    from s2s.transforms import support as sup
+    def_batch(sup.unbroadcast)(_unbroadcast_rule)
+    def_batch(sup.unreduce)(_unreduce_rule)
+    def_batch(sup.add_grad)(_add_grad_rule)
+    def_batch(sup.scalar_seed)(_scalar_seed_rule)
+    def_batch(sup.getitem_grad)(_getitem_grad_rule)
+    def_batch(sup.dot_grad_lhs)(_dot_grads(True))
+    def_batch(sup.dot_grad_rhs)(_dot_grads(False))
+    for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
+               sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads):
+        def_batch(fn)(_structural(fn))
+
+
+from s2s.transforms import support  # noqa: E402
+from s2s.lax.batching import _example  # noqa: E402
+
+_register_support_rules()

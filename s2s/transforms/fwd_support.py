@@ -1,0 +1,106 @@
+"""Runtime helpers of forward-mode code (``s2s.transforms.forward``)."""
+import functools
+import inspect
+
+import numpy as onp
+
+from s2s.lax.core import Tracer
+from s2s.transforms import support
+
+
+def _snp():
+    import s2s.numpy as snp
+    return snp
+
+
+def zeros_tangent(x):
+    """The zero tangent of ``x``: zeros shaped like each array leaf (pytrees kept).
+
+    Leaves that are not numbers (strings, functions) stay as they are.
+
+    >>> zeros_tangent([1.5, (2.0, "a")])
+    [array(0.), (array(0.), 'a')]
+    """
+    from s2s.tree_util import tree_map
+
+    def leaf(v):
+        if isinstance(v, Tracer):
+            return _snp().zeros_like(v)
+        if isinstance(v, (onp.ndarray, onp.generic, bool, int, float, complex)):
+            return onp.zeros_like(v)
+        return v
+    return tree_map(leaf, x)
+
+
+def broadcast_like(t, like):
+    """Tangent ``t`` broadcast to the shape of ``like`` (the result of a broadcasting op).
+
+    >>> broadcast_like(onp.float64(1.0), onp.zeros(2))
+    array([1., 1.])
+    """
+    return support.broadcast_like(t, like)
+
+
+def _vjp_pair(fn, nargs, active, keywords):
+    """The reverse-mode ``Build`` of ``fn`` w.r.t. positional ``active`` (of ``nargs``)."""
+    from s2s.transforms import vjp_builder
+    wrapper = support._positional_wrapper(fn, nargs, tuple(active), tuple(keywords))
+    names = tuple(f"d{k}" for k in range(len(active)))
+    return wrapper, vjp_builder.build_vjp(wrapper, names)
+
+
+@functools.lru_cache(maxsize=None)
+def _transpose_build(bwd):
+    from s2s.transforms import vjp_builder
+    seed = inspect.signature(bwd).parameters
+    return vjp_builder.build_vjp(bwd, (list(seed)[1],))
+
+
+def transposed_jvp(fn, args, kwargs, tangents, kw_tangents=None):
+    """The tangent of ``fn(*args, **kwargs)`` along ``tangents`` (one per positional
+    argument, None for none), for a function that has only a reverse-mode template.
+
+    Its vjp ``u -> J^T u`` is linear, so reverse mode of it at any ``u`` gives
+    ``t -> J t``: two reverse passes instead of a forward template.
+
+    >>> import s2s.numpy as np
+    >>> transposed_jvp(np.cumsum, (np.array([1.0, 2.0]),), {}, (np.array([1.0, 1.0]),))
+    array([1., 2.], dtype=float32)
+    """
+    if kw_tangents:
+        raise TypeError(f"forward mode of {getattr(fn, '__name__', fn)} through keyword arguments "
+                        "is not supported: pass the differentiated values positionally")
+    active = [i for i, t in enumerate(tangents) if t is not None]
+    if not active:
+        return zeros_tangent(fn(*args, **kwargs))
+    try:
+        wrapper, build = _vjp_pair(fn, len(args), active, sorted(kwargs))
+    except TypeError:  # unhashable fn
+        wrapper, build = None, None
+    if build is None:
+        raise TypeError(f"s2s cannot take forward mode of {fn!r}")
+    primal = [args[i] for i in active]
+    out, tape = build.fwd_cell.cell_contents(dict(kwargs), tuple(args), *primal)
+    bwd = build.bwd_cell.cell_contents
+    inner = _transpose_build(bwd)
+    _, tape2 = inner.fwd_cell.cell_contents(tape, zeros_tangent(out))
+    cts = tuple(tangents[i] for i in active)
+    tangent = inner.bwd_cell.cell_contents(tape2, cts[0] if len(cts) == 1 else cts)
+    return zeros_tangent(out) if tangent is None else tangent
+
+
+def dynamic_jvp(fn, args, tangents, **kwargs):
+    """``(fn(*args, **kwargs), tangent)`` for a function known only when the code runs
+    (a parameter, an item of a container): forward mode of ``fn`` is taken then.
+
+    >>> dynamic_jvp(lambda a, b: a * b, (2.0, 3.0), (1.0, None))
+    (array(6., dtype=float32), array(3., dtype=float32))
+    """
+    from s2s.api_fwd import jvp
+    active = [i for i, t in enumerate(tangents) if t is not None]
+    if not active:
+        out = fn(*args, **kwargs)
+        return out, zeros_tangent(out)
+    wrapper = support._positional_wrapper(fn, len(args), tuple(active), tuple(sorted(kwargs)))
+    return jvp(functools.partial(wrapper, kwargs, tuple(args)), tuple(args[i] for i in active),
+               tuple(tangents[i] for i in active))

@@ -1,0 +1,239 @@
+"""``s2s.jvp``, ``s2s.linearize`` and ``s2s.jvp_source``: API, pytrees, the traced path,
+function values, compositions with ``grad`` and ``jit``, and the generated source.
+
+Derivatives are checked against central differences in float64 (and against JAX when
+it is installed); ``jit`` against eager.
+"""
+import numpy as np
+import pytest
+
+import s2s
+import s2s.numpy as snp
+
+
+@pytest.fixture
+def x64():
+    old = s2s.config.enable_x64
+    s2s.config.update("enable_x64", True)
+    try:
+        yield
+    finally:
+        s2s.config.update("enable_x64", old)
+
+
+def _fd(f, x, t, h=1e-6):
+    return (np.asarray(f(x + h * t)) - np.asarray(f(x - h * t))) / (2 * h)
+
+
+def mlp(params, x):
+    for W, b in params:
+        x = snp.tanh(x @ W + b)
+    return x
+
+
+def loop_fn(x, n):
+    y = x
+    i = 0
+    while i < n:
+        if snp.sum(y) > 0:
+            y = y * snp.sin(x)
+        else:
+            y = y + x * x
+        i = i + 1
+    return y
+
+
+def _params(rng):
+    return [(rng.standard_normal((3, 4)), rng.standard_normal(4)),
+            (rng.standard_normal((4, 2)), rng.standard_normal(2))]
+
+
+def test_vector_output_matches_finite_differences(x64):
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal(3), rng.standard_normal(3)
+    for n in (0, 1, 4):
+        y, dy = s2s.jvp(loop_fn, (x, n), (t, n))
+        np.testing.assert_allclose(y, loop_fn(x, n), rtol=1e-12)
+        np.testing.assert_allclose(dy, _fd(lambda v: loop_fn(v, n), x, t), rtol=1e-6, atol=1e-8)
+
+
+def test_pytree_primals_and_tangents(x64):
+    rng = np.random.default_rng(1)
+    params, x = _params(rng), rng.standard_normal(3)
+    tp = [(rng.standard_normal(W.shape), rng.standard_normal(b.shape)) for W, b in params]
+    tx = rng.standard_normal(3)
+    y, dy = s2s.jvp(mlp, (params, x), (tp, tx))
+    h = 1e-6
+    moved = [[(W + s * h * dW, b + s * h * db) for (W, b), (dW, db) in zip(params, tp)] for s in (1, -1)]
+    expected = (np.asarray(mlp(moved[0], x + h * tx)) - np.asarray(mlp(moved[1], x - h * tx))) / (2 * h)
+    np.testing.assert_allclose(dy, expected, rtol=1e-6, atol=1e-8)
+    assert dy.shape == (2,)
+
+
+def test_columns_of_the_jacobian_match_grad(x64):
+    """jvp with a basis tangent is a column of the Jacobian: rows come from grad."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(3)
+    f = lambda v: snp.sum(loop_fn(v, 3) ** 2)  # noqa: E731
+    g = s2s.grad(f)(x)
+    for k in range(3):
+        e = np.eye(3)[k]
+        _, d = s2s.jvp(f, (x,), (e,))
+        np.testing.assert_allclose(d, g[k], rtol=1e-10)
+
+
+def test_has_aux_and_errors():
+    def f(x):
+        return x * 2.0, {"aux": x}
+    y, dy, aux = s2s.jvp(f, (np.float32(1.0),), (np.float32(3.0),), has_aux=True)
+    assert float(dy) == 6.0 and float(aux["aux"]) == 1.0
+    with pytest.raises(TypeError, match="tuples or lists"):
+        s2s.jvp(f, 1.0, 1.0)
+    with pytest.raises(TypeError, match="different structures"):
+        s2s.jvp(lambda a: a, ((1.0, 2.0),), (1.0,))
+
+
+def test_inactive_output_gets_zero_tangent():
+    y, dy = s2s.jvp(lambda x: snp.ones(3) * 2.0, (np.float32(1.0),), (np.float32(1.0),))
+    np.testing.assert_array_equal(dy, np.zeros(3))
+
+
+def test_traced_path_without_source(x64):
+    scope = {"np": snp}
+    exec("def f(x):\n    return np.sum(np.tanh(x) * x)\n", scope)
+    x, t = np.array([0.1, 0.7]), np.array([1.0, -2.0])
+    y, dy = s2s.jvp(scope["f"], (x,), (t,))
+    np.testing.assert_allclose(dy, _fd(scope["f"], x, t), rtol=1e-6)
+
+
+def apply_twice(g, x):
+    return g(g(x))
+
+
+def test_function_values_are_differentiated_when_called(x64):
+    x, t = np.array([0.3, 0.4]), np.array([1.0, 2.0])
+    y, dy = s2s.jvp(lambda v: apply_twice(snp.sin, v), (x,), (t,))
+    np.testing.assert_allclose(dy, _fd(lambda v: np.sin(np.sin(v)), x, t), rtol=1e-6)
+
+
+def tanh_seed(x):
+    y = snp.exp(-2.0 * x)
+    return (1.0 - y) / (1.0 + y)
+
+
+def test_jit_of_jvp_matches_eager():
+    rng = np.random.default_rng(3)
+    params, x = _params(rng), rng.standard_normal(3).astype(np.float32)
+    params = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
+    tp = [(np.ones_like(W), np.ones_like(b)) for W, b in params]
+    f = s2s.jit(lambda p, v, tp, tv: s2s.jvp(mlp, (p, v), (tp, tv)))
+    y, dy = f(params, x, tp, np.ones(3, np.float32))
+    y0, dy0 = s2s.jvp(mlp, (params, x), (tp, np.ones(3, np.float32)))
+    np.testing.assert_allclose(y, y0, rtol=1e-5)
+    np.testing.assert_allclose(dy, dy0, rtol=1e-5, atol=1e-6)
+
+
+def test_jvp_of_grad_is_a_hessian_vector_product(x64):
+    f = lambda v: snp.sum(tanh_seed(v) * v)  # noqa: E731
+    x, t = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -1.0])
+    _, hv = s2s.jvp(s2s.grad(f), (x,), (t,))
+    np.testing.assert_allclose(hv, _fd(s2s.grad(f), x, t), rtol=1e-6, atol=1e-8)
+
+
+def test_linearize_runs_only_the_linear_part(x64):
+    x = np.array([0.3, -0.2, 0.5])
+    y, f_jvp = s2s.linearize(tanh_seed, x)
+    np.testing.assert_allclose(y, tanh_seed(x))
+    for t in (np.ones(3), np.array([0.5, -1.0, 2.0])):
+        np.testing.assert_allclose(f_jvp(t), s2s.jvp(tanh_seed, (x,), (t,))[1], rtol=1e-12)
+    text = s2s.source(f_jvp)
+    assert "exp" not in text  # the primal's exp was computed once, by linearize
+
+
+def test_fallback_through_a_vjp_template(x64):
+    """np.cumprod has only a vjp template: its tangent transposes it."""
+    x, t = np.array([0.5, 1.5, 2.0]), np.array([1.0, -1.0, 0.5])
+    y, dy = s2s.jvp(lambda v: snp.cumprod(v), (x,), (t,))
+    np.testing.assert_allclose(dy, _fd(np.cumprod, x, t), rtol=1e-6)
+
+
+def test_against_jax(x64):
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    x, t = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -1.0])
+    _, dy = s2s.jvp(tanh_seed, (x,), (t,))
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        _, expected = jax.jvp(lambda v: (1.0 - jnp.exp(-2.0 * v)) / (1.0 + jnp.exp(-2.0 * v)), (x,), (t,))
+    finally:
+        jax.config.update("jax_enable_x64", old)
+    np.testing.assert_allclose(dy, expected, rtol=1e-12)
+
+
+# -- lax control flow: jvp templates run the loop/branch on (value, tangent) pairs --
+
+def lax_cond_fn(x, p):
+    return s2s.lax.cond(p, lambda v: snp.sin(v) * v, lambda v: -v, x)
+
+
+def lax_while_fn(x):
+    return s2s.lax.while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, snp.sin(c[1]) * 1.5), (0, x))[1]
+
+
+def lax_fori_fn(x):
+    return s2s.lax.fori_loop(0, 4, lambda i, v: v * snp.cos(v) + i, x)
+
+
+def lax_scan_fn(x, ys):
+    def body(c, y):
+        c2 = c * y + snp.sin(c)
+        return c2, c2 * 2.0
+    c, out = s2s.lax.scan(body, x, ys)
+    return c + snp.sum(out)
+
+
+_YS = np.array([0.5, 1.5, -0.3])
+LAX_CASES = {
+    "cond_true": lambda v: lax_cond_fn(v, True),
+    "cond_false": lambda v: lax_cond_fn(v, False),
+    "while_loop": lax_while_fn,
+    "fori_loop": lax_fori_fn,
+    "scan": lambda v: lax_scan_fn(v, _YS),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAX_CASES))
+def test_lax_control_flow_matches_finite_differences(name, x64):
+    f = LAX_CASES[name]
+    x, t = np.array([0.7, -0.4]), np.array([1.0, 0.5])
+    y, dy = s2s.jvp(f, (x,), (t,))
+    np.testing.assert_allclose(y, f(x), rtol=1e-12)
+    np.testing.assert_allclose(dy, _fd(f, x, t), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(LAX_CASES))
+def test_jit_of_jvp_of_lax_control_flow(name):
+    f = LAX_CASES[name]
+    x, t = np.array([0.7, -0.4], np.float32), np.array([1.0, 0.5], np.float32)
+    y, dy = s2s.jit(lambda v, tv: s2s.jvp(f, (v,), (tv,)))(x, t)
+    y0, dy0 = s2s.jvp(f, (x,), (t,))
+    np.testing.assert_allclose(y, y0, rtol=1e-5)
+    np.testing.assert_allclose(dy, dy0, rtol=1e-5, atol=1e-6)
+
+
+def test_jit_of_jvp_of_cond_with_a_staged_predicate():
+    x, t = np.array([0.7, -0.4], np.float32), np.array([1.0, 0.5], np.float32)
+    f = s2s.jit(lambda v, tv, p: s2s.jvp(lambda u: lax_cond_fn(u, p), (v,), (tv,)))
+    for p in (True, False):
+        _, dy = f(x, t, p)
+        np.testing.assert_allclose(dy, s2s.jvp(lambda u: lax_cond_fn(u, p), (x,), (t,))[1], rtol=1e-6)
+
+
+def test_grad_of_jvp_is_a_hessian_vector_product(x64):
+    f = lambda v: snp.sum(tanh_seed(v) * snp.sin(v))  # noqa: E731
+    x, t = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -1.0])
+    g = s2s.grad(lambda v: s2s.jvp(f, (v,), (t,))[1])(x)
+    np.testing.assert_allclose(g, _fd(s2s.grad(f), x, t), rtol=1e-6, atol=1e-8)
+    _, hv = s2s.jvp(s2s.grad(f), (x,), (t,))
+    np.testing.assert_allclose(g, hv, rtol=1e-10)

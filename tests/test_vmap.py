@@ -1,0 +1,337 @@
+"""vmap: batched source checked against a Python loop over examples."""
+import numpy as onp
+import pytest
+
+import s2s
+import s2s.numpy as np
+from s2s import lax
+from tests import seed_programs as sp
+
+
+def _loop(f, in_axes, *args):
+    """Reference: ``f`` on each example (axes moved to the front), results stacked."""
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    n = next(onp.shape(a)[ax] for a, ax in zip(args, axes) if ax is not None)
+    outs = []
+    for i in range(n):
+        ex = [a if ax is None else onp.take(a, i, axis=ax) for a, ax in zip(args, axes)]
+        outs.append(f(*ex))
+    return s2s.tree_util.tree_map(lambda *xs: onp.stack(xs), *outs)
+
+
+def _close(a, b, tol=1e-5):
+    la, ta = s2s.tree_util.tree_flatten(a)
+    lb, tb = s2s.tree_util.tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb):
+        assert onp.shape(x) == onp.shape(y)
+        onp.testing.assert_allclose(onp.asarray(x, onp.float64), onp.asarray(y, onp.float64),
+                                    rtol=tol, atol=tol)
+
+
+RNG = onp.random.default_rng(0)
+
+
+def _params(sizes):
+    return [(RNG.normal(size=(m, n)).astype("f"), RNG.normal(size=n).astype("f"))
+            for m, n in zip(sizes[:-1], sizes[1:])]
+
+
+def test_predict_in_axes_none_0():
+    params = _params([4, 5, 3])
+    xs = RNG.normal(size=(7, 4)).astype("f")
+    f = s2s.vmap(sp.predict, in_axes=(None, 0))
+    _close(f(params, xs), _loop(sp.predict, (None, 0), params, xs))
+    assert "def predict_batched(params, inputs)" in s2s.source(f)
+
+
+def test_per_example_gradients():
+    params = _params([4, 5, 3])
+    xs = RNG.normal(size=(6, 4)).astype("f")
+    ts = RNG.normal(size=(6, 3)).astype("f")
+    g = s2s.grad(sp.logprob_fun)
+    out = s2s.vmap(g, in_axes=(None, 0, 0))(params, xs, ts)
+    _close(out, _loop(g, (None, 0, 0), params, xs, ts))
+
+
+def test_logistic_loss_gradients_per_example():
+    w = RNG.normal(size=3).astype("f")
+    xs = RNG.normal(size=(5, 2, 3)).astype("f")
+    ys = (RNG.random(size=(5, 2)) > 0.5).astype("f")
+    g = s2s.grad(sp.loss)
+    _close(s2s.vmap(g, in_axes=(None, 0, 0))(w, xs, ys), _loop(g, (None, 0, 0), w, xs, ys))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2])
+def test_in_axes_positions(axis):
+    x = RNG.normal(size=(3, 4)).astype("f")
+    w = RNG.normal(size=(4 if axis in (0, -2) else 3,)).astype("f")
+
+    def f(v, w):
+        return np.sum(v * w) + np.tanh(v)
+
+    _close(s2s.vmap(f, in_axes=(axis, None))(x, w), _loop(f, (axis, None), x, w))
+
+
+@pytest.mark.parametrize("out_axes", [0, 1, -1])
+def test_out_axes(out_axes):
+    x = RNG.normal(size=(3, 4)).astype("f")
+
+    def f(v):
+        return np.outer(v, v)[:2]
+
+    ref = onp.moveaxis(_loop(f, 0, x), 0, out_axes)
+    _close(s2s.vmap(f, out_axes=out_axes)(x), ref)
+
+
+def test_pytree_in_axes_and_out_axes():
+    x = {"a": RNG.normal(size=(3, 2)).astype("f"), "b": RNG.normal(size=(2,)).astype("f")}
+
+    def f(d, s):
+        return (d["a"] * d["b"] + s, d["b"])
+
+    out = s2s.vmap(f, in_axes=({"a": 0, "b": None}, None), out_axes=(0, None))(x, 2.0)
+    _close(out[0], x["a"] * x["b"] + 2.0)
+    _close(out[1], x["b"])
+
+
+def test_keyword_arguments_are_mapped():
+    x = RNG.normal(size=(4, 3)).astype("f")
+
+    def f(x, scale=1.0):
+        return x * scale
+
+    s = RNG.normal(size=(4,)).astype("f")
+    _close(s2s.vmap(f)(x, scale=s), x * s[:, None])
+
+
+def test_decorator_and_nesting():
+    @s2s.vmap
+    def f(x):
+        return np.dot(x, x)
+
+    x = RNG.normal(size=(5, 3)).astype("f")
+    _close(f(x), onp.einsum("ij,ij->i", x, x))
+    xx = RNG.normal(size=(2, 5, 3)).astype("f")
+    _close(s2s.vmap(f)(xx), onp.einsum("bij,bij->bi", xx, xx))
+
+    @s2s.vmap(in_axes=(0, None))
+    def g(x, y):
+        return x + y
+
+    _close(g(x, x[0]), x + x[0])
+
+
+def test_axis_size_without_mapped_arguments():
+    out = s2s.vmap(lambda x: x * 2.0, in_axes=None, axis_size=3)(onp.float32(1.5))
+    _close(out, onp.full(3, 3.0, "f"))
+
+
+def test_errors():
+    def f(x, y):
+        return x + y
+
+    with pytest.raises(ValueError, match="inconsistent sizes for the mapped axis: argument 0 of f "
+                       "has size 3 on axis 0, argument 1 has size 4"):
+        s2s.vmap(f)(onp.ones(3), onp.ones(4))
+    with pytest.raises(ValueError, match="in_axes"):
+        s2s.vmap(f, in_axes=(0, 0, 0))(onp.ones(3), onp.ones(3))
+    with pytest.raises(ValueError, match="rank 1"):
+        s2s.vmap(f, in_axes=(1, None))(onp.ones(3), 1.0)
+    with pytest.raises(ValueError, match="out_axes is None"):
+        s2s.vmap(f, out_axes=None)(onp.ones(3), onp.ones(3))
+    with pytest.raises(ValueError, match="tree prefix"):
+        s2s.vmap(f, in_axes=((0, 0), None))(onp.ones(3), onp.ones(3))
+
+
+# ---------------------------------------------------------------------------
+# Control flow on batched values.
+
+
+def abs_twice(x):
+    if x > 0:
+        y = x * 2.0
+    else:
+        y = -x
+    return y
+
+
+def piecewise(x):
+    if x > 1.0:
+        return x * x
+    elif x > -1.0:
+        return x
+    return -x * 3.0
+
+
+def newton_sqrt(a):
+    x = a
+    while np.abs(x * x - a) > 1e-6 * a:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def first_above(xs, t):
+    i = 0
+    for k in range(xs.shape[0]):
+        if xs[k] > t:
+            i = k
+            break
+    return i
+
+
+def collatz_steps(n):
+    steps = 0
+    while n != 1:
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        steps += 1
+    return steps
+
+
+def continue_sum(xs):
+    total = 0.0
+    for i in range(4):
+        if xs[i] < 0:
+            continue
+        total = total + xs[i]
+    return total
+
+
+def conditional_expression(x):
+    return x * 2.0 if x > 0 else x - 1.0
+
+
+def setitem_batched(x, i, v):
+    y = np.zeros(5)
+    y[i] = v
+    y[0] = x
+    return y
+
+
+@pytest.mark.parametrize("fn,arg", [
+    (abs_twice, RNG.normal(size=6).astype("f")),
+    (piecewise, onp.array([-3.0, -0.5, 0.2, 2.0, 5.0], "f")),
+    (newton_sqrt, onp.linspace(1.0, 100.0, 9).astype("f")),
+    (collatz_steps, onp.array([1, 6, 7, 27], "int32")),
+    (conditional_expression, RNG.normal(size=5).astype("f")),
+])
+def test_batched_control_flow(fn, arg):
+    _close(s2s.vmap(fn)(arg), _loop(fn, 0, arg))
+
+
+def test_break_and_continue():
+    xs = RNG.normal(size=(6, 4)).astype("f")
+    _close(s2s.vmap(first_above, in_axes=(0, None))(xs, 0.5), _loop(first_above, (0, None), xs, 0.5))
+    _close(s2s.vmap(continue_sum)(xs), _loop(continue_sum, 0, xs))
+
+
+def test_index_assignment_batched():
+    x = RNG.normal(size=4).astype("f")
+    i = onp.array([1, 2, 4, 3], "int32")
+    v = RNG.normal(size=4).astype("f")
+    for axes in [(0, 0, 0), (None, 0, None), (0, None, 0), (None, None, 0)]:
+        args = [a if ax is not None else a[0] for a, ax in zip((x, i, v), axes)]
+        _close(s2s.vmap(setitem_batched, in_axes=axes)(*args),
+               _loop(setitem_batched, axes, *args))
+
+
+def test_one_branch_variable_is_an_error():
+    def f(x):
+        if x > 0:
+            y = x
+        return y
+
+    with pytest.raises(s2s.errors.TransformError, match="'y' is assigned in only one branch"):
+        s2s.vmap(f)(onp.ones(3))
+
+
+@pytest.mark.parametrize("conv", ["int", "float", "bool"])
+def test_concrete_conversion_is_an_error(conv):
+    src = f"def f(x):\n    return {conv}(x) * 2\n"
+    ns = {}
+    exec(compile(src, "<vmap-test>", "exec"), ns)
+
+    def f(x):
+        return float(x) * 2
+
+    with pytest.raises(s2s.errors.TransformError, match=r"float\(\)` of a value that varies"):
+        s2s.vmap(f)(onp.ones(3))
+
+
+def test_newton_source_is_a_masked_loop():
+    f = s2s.vmap(newton_sqrt)
+    f(onp.ones(3, "f"))
+    text = s2s.source(f)
+    assert "while np.any(cond):" in text and "select(active" in text
+
+
+# ---------------------------------------------------------------------------
+# Compositions.
+
+
+def test_jit_of_vmap_and_vmap_of_jit():
+    a = onp.linspace(1.0, 50.0, 7).astype("f")
+    ref = _loop(newton_sqrt, 0, a)
+    _close(s2s.jit(s2s.vmap(newton_sqrt))(a), ref)
+    _close(s2s.vmap(s2s.jit(newton_sqrt))(a), ref)
+
+
+def test_jit_of_vmap_of_grad():
+    params = _params([4, 3, 2])
+    xs = RNG.normal(size=(5, 4)).astype("f")
+    ts = RNG.normal(size=(5, 2)).astype("f")
+    g = s2s.grad(sp.logprob_fun)
+    out = s2s.jit(s2s.vmap(g, in_axes=(None, 0, 0)))(params, xs, ts)
+    _close(out, _loop(g, (None, 0, 0), params, xs, ts), tol=1e-4)
+
+
+def test_vmap_of_vmap():
+    x = RNG.normal(size=(3, 4, 2)).astype("f")
+
+    def f(v):
+        return np.sum(v * v) if True else v
+
+    _close(s2s.vmap(s2s.vmap(abs_twice))(x[..., 0]), _loop(lambda r: _loop(abs_twice, 0, r), 0,
+                                                           x[..., 0]))
+    _close(s2s.vmap(s2s.vmap(f), in_axes=1)(x), onp.sum(x * x, -1).T)
+
+
+def test_vmap_of_user_function_calls():
+    def inner(a, b):
+        if a > b:
+            return a - b
+        return b - a
+
+    def outer(x, y):
+        return inner(x, y) + inner(y, 0.0)
+
+    x = RNG.normal(size=6).astype("f")
+    y = RNG.normal(size=6).astype("f")
+    _close(s2s.vmap(outer)(x, y), _loop(outer, 0, x, y))
+    _close(s2s.vmap(outer, in_axes=(0, None))(x, y[0]), _loop(outer, (0, None), x, y[0]))
+
+
+def test_vmap_linalg():
+    a = RNG.normal(size=(4, 3, 3)).astype("f")
+    spd = onp.einsum("bij,bkj->bik", a, a) + 3 * onp.eye(3, dtype="f")
+    b = RNG.normal(size=(4, 3)).astype("f")
+    _close(s2s.vmap(np.linalg.solve)(spd, b), _loop(onp.linalg.solve, 0, spd, b), tol=1e-4)
+    _close(s2s.vmap(np.linalg.solve, in_axes=(None, 0))(spd[0], b),
+           _loop(onp.linalg.solve, (None, 0), spd[0], b), tol=1e-4)
+    _close(s2s.vmap(np.linalg.cholesky)(spd), onp.linalg.cholesky(spd), tol=1e-4)
+    _close(s2s.vmap(np.linalg.inv)(spd), onp.linalg.inv(spd), tol=1e-3)
+
+
+def test_vmap_lax_control_flow_and_random():
+    def f(x):
+        return lax.fori_loop(0, 3, lambda i, c: c * 2.0 + i, x)
+
+    x = RNG.normal(size=4).astype("f")
+    _close(s2s.vmap(f)(x), _loop(f, 0, x))
+    from s2s import random
+    keys = random.split(random.PRNGKey(0), 4)
+    out = s2s.vmap(lambda k: random.normal(k, (3,)))(keys)
+    _close(out, onp.stack([random.normal(k, (3,)) for k in keys]), tol=0)
