@@ -148,3 +148,12 @@ def test_lapack_targets_refused_off_the_cpu():
     with pytest.raises(NotImplementedError, match="on cuda it is not supported yet"):
         lapack.prepare_module(text, "cuda")
     lapack.prepare_module("module {}", "cuda")  # no LAPACK call: nothing to refuse
+
+
+def test_device_count_setting_must_be_an_integer(monkeypatch):
+    config_module = sys.modules["s2s.config"]  # (s2s.config is the Config object)
+    monkeypatch.setenv("S2S_NUM_CPU_DEVICES", "eight")
+    with pytest.raises(ValueError, match="S2S_NUM_CPU_DEVICES must be an integer, got 'eight'"):
+        config_module._env_int("S2S_NUM_CPU_DEVICES")
+    monkeypatch.setenv("S2S_NUM_CPU_DEVICES", " 4 ")
+    assert config_module._env_int("S2S_NUM_CPU_DEVICES") == 4
