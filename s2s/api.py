@@ -57,7 +57,7 @@ class Lowered:
             if self._placement is not None:  # sharding annotations for XLA's partitioner
                 p = self._placement
                 self._text = annotate(self._text, p.in_shardings, self._staged.out_avals,
-                                      p.out_shardings, len(p.in_shardings[0].device_list))
+                                      p.out_shardings, len(p.devices))
         return self._text
 
     def compile(self):
@@ -66,7 +66,7 @@ class Lowered:
         if self._placement is not None:
             return compile_sharded(self.as_text(), staged.in_avals, staged.out_avals,
                                    self._placement.in_shardings, self._placement.out_shardings,
-                                   staged.host_callbacks)
+                                   staged.host_callbacks, self._placement.devices)
         return compile_module(self.as_text(), staged.out_avals, staged.in_avals,
                               staged.host_callbacks)
 
