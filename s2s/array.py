@@ -77,6 +77,14 @@ class Array(_np.ndarray):
             from s2s.numpy._indexing import clamped_getitem
             return clamped_getitem(self, index)
 
+    def __iter__(self):
+        # NumPy iterates by indexing until IndexError, which the clamping __getitem__
+        # never raises: iterate over the rows explicitly.
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        getitem = _np.ndarray.__getitem__
+        return (getitem(self, i) for i in range(self.shape[0]))
+
     def __round__(self, ndigits=None):
         from s2s.numpy import round as _round
         return _round(self, 0 if ndigits is None else ndigits)
