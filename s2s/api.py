@@ -512,9 +512,18 @@ def _check_differentiable(name, tree, allow_int, holomorphic, which):
 
 
 def _grad_input(x):
-    """Python floats become 0-d arrays of the default float dtype (JAX's weak f32)."""
+    """A differentiated argument as the generated code gets it, as jit would: Python
+    floats become 0-d arrays of the default float dtype (JAX's weak f32), NumPy
+    arrays ``Array``s of their canonical dtype (float64 is float32 without x64), so
+    eager and jit gradients agree in dtype and indexing."""
     if type(x) is float:
-        return np.asarray(x, dtypes.default_float_dtype())
+        return np.asarray(x, dtypes.default_float_dtype()).view(Array)
+    if type(x) is np.ndarray:
+        dt = dtypes.canonicalize_dtype(x.dtype)
+        return (x if dt == x.dtype else x.astype(dt)).view(Array)
+    if isinstance(x, (list, tuple, dict)):
+        from s2s.tree_util import tree_map
+        return tree_map(_grad_input, x)
     return x
 
 
@@ -526,7 +535,7 @@ def _zeros_for(primal):
     if isinstance(primal, Tracer):
         from s2s import lax
         return lax.broadcast_in_dim(np.zeros((), dt), shape=tuple(shape), broadcast_dimensions=())
-    return np.zeros(shape, dtypes.canonicalize_dtype(dt))
+    return np.zeros(shape, dtypes.canonicalize_dtype(dt)).view(Array)
 
 
 def _as_array(value):
@@ -541,7 +550,7 @@ def _match_structure(primal, adj):
     from s2s.tree_util import tree_flatten, treedef_is_leaf
     if type(adj) in _HOST_ARRAYS and type(primal) in _HOST_ARRAYS and adj.dtype == primal.dtype \
             and adj.shape == primal.shape:
-        return adj  # the common case, checked first
+        return adj.view(Array) if type(adj) is np.ndarray else adj  # the common case, first
     if isinstance(primal, (list, tuple)):
         parts = list(adj) if adj is not None else [None] * len(primal)
         out = [_match_structure(p, g) for p, g in zip(primal, parts)]
@@ -559,15 +568,20 @@ def _match_structure(primal, adj):
         return treedef.unflatten(_match_structure(p, g) for p, g in zip(leaves, adj_leaves))
     if adj is None:
         return _zeros_for(primal)
-    if isinstance(adj, Tracer):
-        return adj
     dt = dtypes.canonicalize_dtype(_leaf_dtype(primal))
+    if isinstance(adj, Tracer):
+        # The cotangent takes its primal's dtype (float16 x times a float32 weight
+        # gives a float16 gradient), as eagerly and in JAX.
+        if adj.dtype != dt and (dt.kind in "fc" or dt == dtypes.bfloat16):
+            from s2s import lax
+            return lax.convert_element_type(adj, new_dtype=dt)
+        return adj
     if dt.kind not in "fc" and dt != dtypes.bfloat16:
         return np.zeros(np.shape(primal), float0)
     out = np.asarray(adj)
     if out.dtype != dt:
         out = out.astype(dt)
-    return out
+    return out.view(Array)
 
 
 class GradFunction:
@@ -841,13 +855,19 @@ def vjp(fun, *primals, has_aux=False):
                         f"takes {len(params)} positional parameters")
     primals = [_grad_input(p) for p in primals]
     build = vjp_builder.build_vjp(fn, tuple(params))
-    out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    try:
+        out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    except Exception as e:
+        raise _with_user_location(e, "vjp", fun)
     if has_aux:
         out, aux = out
 
     def vjp_fn(cotangent):
         ct = (cotangent, None) if has_aux else cotangent
-        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        try:
+            adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        except Exception as e:
+            raise _with_user_location(e, "vjp", fun)
         if len(params) == 1:
             adj = (adj,)
         elif adj is None:
@@ -987,7 +1007,10 @@ class VmapFunction:
         return self._last.text
 
     def __call__(self, *args, **kwargs):
-        return self._call(args, kwargs)
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, "vmap", self._fun)
 
     def _target(self):
         from s2s.parse.source import unwrap

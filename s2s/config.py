@@ -13,11 +13,26 @@ import contextlib
 import os
 
 
+_TRUE = ("y", "yes", "t", "true", "on", "1")
+_FALSE = ("n", "no", "f", "false", "off", "0")
+
+
+def _truth(value, where):
+    """JAX's reading of a boolean string: anything but the usual spellings is an error."""
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"invalid truth value {value!r} for {where}; use one of "
+                     f"{', '.join(_TRUE)} or {', '.join(_FALSE)}")
+
+
 def _env_flag(name, default=False):
     value = os.environ.get(name)
-    if value is None:
+    if value is None or not value.strip():  # unset or empty: the default
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    return _truth(value, f"environment variable {name!r}")
 
 
 def _env_int(name, default=0):
@@ -59,7 +74,7 @@ class Config:
         if name not in self._values:
             raise KeyError(f"s2s.config has no option {name!r}; options: {sorted(self._values)}")
         if isinstance(self._values[name], bool):
-            value = bool(value)
+            value = _truth(value, f"option {name!r}") if isinstance(value, str) else bool(value)
         self._values[name] = value
         self.__dict__[name] = value
         for listener in self._listeners:

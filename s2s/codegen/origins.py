@@ -36,38 +36,39 @@ import types
 
 from s2s.config import config
 
-__all__ = ["Generated", "register", "lookup", "generated_frames", "generated_count",
+__all__ = ["Generated", "register", "forget", "lookup", "generated_frames", "generated_count",
            "generated_since", "filter_traceback", "dump_file_name"]
 
 
 class Generated:
     """One generated function: its source text and the map back to the user's lines.
 
-    ``lines`` maps a line of ``text`` to a line of ``origin`` (a
+    ``lines`` maps a line of ``text`` to a line of ``origin`` (the user's
     ``FunctionSource``) relative to that function's own text.
     """
 
-    __slots__ = ("label", "filename", "name", "text", "origin", "lines")
+    __slots__ = ("label", "filename", "name", "text", "user_file", "line_offset", "user_lines",
+                 "lines")
 
     def __init__(self, label, filename, name, text, origin=None, lines=None):
         self.label = label
         self.filename = filename
         self.name = name
         self.text = text
-        self.origin = origin
+        # What the map needs of ``origin``, not the object: it holds the user's function.
+        self.user_file = origin.filename if origin is not None else None
+        self.line_offset = origin.line_offset if origin is not None else 0
+        self.user_lines = origin.source_lines if origin is not None else []
         self.lines = lines or {}
 
     def user_line(self, lineno):
         """``(filename, line, text)`` of the user's line that generated line ``lineno`` came
         from, or None where none is known."""
-        if self.origin is None:
-            return None
         line = self.lines.get(lineno)
-        if line is None:
+        if line is None or self.user_file is None:
             return None
-        src = self.origin
-        text = src.source_lines[line - 1].strip() if 0 < line <= len(src.source_lines) else ""
-        return src.filename, line + src.line_offset, text
+        text = self.user_lines[line - 1].strip() if 0 < line <= len(self.user_lines) else ""
+        return self.user_file, line + self.line_offset, text
 
     def numbered(self, marks=()):
         """The generated function with the line numbers its frames report.
@@ -118,6 +119,15 @@ def register(label, text, name, origin=None, lines=None):
         _REGISTRY[label] = entry
         linecache.cache[label] = linecache.cache[filename]
     return entry
+
+
+def forget(filename):
+    """Drops what ``register`` kept for ``filename`` (when its last function is collected)."""
+    entry = _REGISTRY.pop(filename, None)
+    if entry is not None:
+        _REGISTRY.pop(entry.label, None)
+        linecache.cache.pop(entry.label, None)
+    linecache.cache.pop(filename, None)
 
 
 def lookup(filename):
@@ -199,6 +209,7 @@ class _AtUserLine(Exception):
 
 
 _STAND_INS = {}
+_STAND_IN = "s2s stand-in frame"
 
 
 def _user_frame(filename, line, name):
@@ -216,7 +227,7 @@ def _user_frame(filename, line, name):
         code = code.replace(co_name=name)
         _STAND_INS[key] = code
     try:
-        exec(code, {"_AtUserLine": _AtUserLine, "__name__": "s2s stand-in"})
+        exec(code, {"_AtUserLine": _AtUserLine, "__name__": _STAND_IN})
     except _AtUserLine as e:
         return e.__traceback__.tb_next
     raise AssertionError("unreachable: the stand-in code always raises")
@@ -240,6 +251,8 @@ def filter_traceback(exc):
     innermost = gen_positions[-1]
     kept = []  # (frame, lasti, lineno) outer first
     for i, t in enumerate(frames):
+        if t.tb_frame.f_globals.get("__name__") == _STAND_IN:
+            continue  # filtered before (a transformation inside another): made again below
         entry = _REGISTRY.get(t.tb_frame.f_code.co_filename)
         if entry is not None:
             where = entry.user_line(t.tb_lineno)
@@ -268,12 +281,12 @@ def _through_generated(exc, seen=None):
     return _through_generated(exc.__cause__, seen) or _through_generated(exc.__context__, seen)
 
 
-def _excepthook(exc_type, exc, tb, _previous=sys.excepthook):
+def _excepthook(exc_type, exc, tb):
     """Prints with ``traceback`` (which reads ``linecache``) when generated code is involved."""
     if exc is not None and _through_generated(exc):
         traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
         return
-    _previous(exc_type, exc, tb)
+    sys.__excepthook__(exc_type, exc, tb)
 
 
 def install_excepthook():

@@ -398,7 +398,7 @@ def _shuffle(key, x, axis):
 
 
 def _arange(n):
-    return lax.iota(dtype=dtypes.default_int_dtype(), shape=(n,), dimension=0)
+    return lax.broadcasted_iota(dtype=dtypes.default_int_dtype(), shape=(n,), dimension=0)
 
 
 def _concrete_int(name, x):
@@ -557,7 +557,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True):
         raise ValueError(f"categorical: {k} samples without replacement exceed the "
                          f"{lshape[axis]} categories")
     scores = lax.add(logits, gumbel(key, lshape, dt))
-    index = lax.iota(dtype=dtypes.default_int_dtype(), shape=lshape, dimension=axis)
+    index = lax.broadcasted_iota(dtype=dtypes.default_int_dtype(), shape=lshape, dimension=axis)
     _, order = lax.sort(lax.neg(scores), index, dimension=axis, is_stable=True, num_keys=1)
     top = lax.slice(order, start_indices=(0,) * len(lshape),
                     limit_indices=tuple(k if i == axis else d for i, d in enumerate(lshape)))

@@ -102,6 +102,16 @@ def _fits(fn, args, params):
         return False
 
 
+def _pack_trailing(fn, call_args):
+    """The operands as ``fn`` takes them: wrappers such as ``lax.dynamic_slice`` take the
+    primitive's trailing scalar operands as one sequence (``fn.packs_operands_from``)."""
+    start = getattr(fn, "packs_operands_from", None)
+    if start is None:
+        return call_args
+    rest = call_args[start:]
+    return call_args[:start] + ["(" + ", ".join(rest) + ("," if len(rest) == 1 else "") + ")"]
+
+
 class RecordingTrace(Trace):
     """Computes each primitive on the real values and appends it to the record."""
 
@@ -186,7 +196,7 @@ def _emit(trace, inputs, out_leaves, name):
             raise NotImplementedError(f"cannot record primitive {eqn.primitive.name}: no public function")
         prefix, fname, fn = entry
         cells[prefix] = make_cell(_module(prefix))
-        call_args = [atom(a) for a in eqn.args]
+        call_args = _pack_trailing(fn, [atom(a) for a in eqn.args])
         defaults = _defaults(fn)
         call_args += [f"{k}={_literal(v, atom)}" for k, v in eqn.params.items()
                       if not (k in defaults and _same(defaults[k], v))]

@@ -405,10 +405,13 @@ def getitem_grad(x, index, g):
         snp = _snp()
         return snp.zeros_like(x, dtype=_grad_dtype(x, g)).at[index].add(g)
     out = onp.zeros(onp.shape(x), _grad_dtype(x, g))
-    if _is_basic_index(index):
-        out[index] = g
-    else:
-        onp.add.at(out, index, g)
+    try:
+        if _is_basic_index(index):
+            out[index] = g
+        else:
+            onp.add.at(out, index, g)
+    except IndexError:  # out of bounds: the read clamped; the adjoint drops, as under jit
+        return _snp().zeros_like(x, dtype=_grad_dtype(x, g)).at[index].add(g)
     return out
 
 

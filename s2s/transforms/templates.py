@@ -68,8 +68,8 @@ def bind(template, ans, args, keywords):
     """Maps each template parameter to a call-site atom (defaults as constants).
 
     ``*rest`` in a call is allowed where it lands in the template's own ``*args``
-    (``lax.dynamic_slice(x, *starts, slice_sizes=s)``): that parameter is bound to the
-    tuple display ``(*starts,)``, which templates may read but not give adjoints to.
+    (``lax.select_n(which, *cases)``): that parameter is bound to the
+    tuple display ``(*cases,)``, which templates may read but not give adjoints to.
     """
     if any(k.arg is None for k in keywords):
         raise TemplateError("a call with **kwargs cannot use a derivative template")
