@@ -1151,6 +1151,14 @@ class VmapFunction:
         except Exception as e:
             raise _with_user_location(e, "vmap", self._fun)
 
+    def _call(self, args, kwargs, convert=None):
+        if self._axis_name is None:
+            return self._call_mapped(args, kwargs, convert)
+        from s2s.lax.batching import axis_frame
+        moved, kw_moved, n = self._prepare(args, kwargs)
+        with axis_frame(self._axis_name, n):
+            return self._call_mapped(args, kwargs, convert)
+
     def _target(self):
         from s2s.parse.source import unwrap
         fun = self._fun
@@ -1219,13 +1227,15 @@ class VmapFunction:
         flat_tree = tree_flatten(arg)[1]
         return (flat_tree.unflatten(out), [ax is not None for _, ax, _ in leaves])
 
-    def _call(self, args, kwargs, convert=None):
+    def _call_mapped(self, args, kwargs, convert=None):
         from s2s.lax.batching import broadcast_batch
         from s2s.transforms import batch
         name = _fun_name(self._fun)
         moved, kw_moved, n = self._prepare(args, kwargs)
         fn, bound = self._target()
-        plan = batch.plan_or_none(fn)
+        if batch.has_rule(fn) and not bound:  # a library function: its batch rule
+            return self._by_rule(fn, moved, kw_moved, n, name)
+        plan = batch.plan_or_none(fn) if not batch._is_library(fn) else None
         if plan is None:  # no source to batch (a nested vmap, a C function): once per example
             return self._looped(moved, kw_moved, n, name)
         params = batch._params(plan.normal)[len(bound):]
@@ -1257,8 +1267,19 @@ class VmapFunction:
         out = target(*bound, *flat_args, **kw_args)
         return self._move_out(out, built.out_batched, n, name)
 
-    def _looped(self, moved, kw_moved, n, name):
-        from s2s.lax.batching import broadcast_batch, loop_call
+    def _by_rule(self, fn, moved, kw_moved, n, name):
+        from s2s.transforms.batch_support import vcall
+        args, axes = self._filled(moved, n)
+        kwargs = {k: v for k, (v, _) in kw_moved.items()}
+        kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
+        self._last = None
+        out = vcall(fn, tuple(axes), *args, kw_batched=kw_batched, **kwargs)
+        return self._move_out(out, True, n, name)
+
+    @staticmethod
+    def _filled(moved, n):
+        """Arguments with partly mapped pytrees completed, and their axes (0 or None)."""
+        from s2s.lax.batching import broadcast_batch
         args, axes = [], []
         for value, flags in moved:
             if flags and not all(flags):
@@ -1267,6 +1288,11 @@ class VmapFunction:
                                         for x, f in zip(leaves, flags)])
             args.append(value)
             axes.append(0 if flags else None)
+        return args, axes
+
+    def _looped(self, moved, kw_moved, n, name):
+        from s2s.lax.batching import loop_call
+        args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
         self._last = None
