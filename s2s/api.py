@@ -895,6 +895,15 @@ class GradFunction:
         return grads
 
 
+def _raised_in_generated_code(tb):
+    """Whether the innermost frame of ``tb`` is generated code (a read of an unassigned
+    variable there is the user's; a NameError from s2s's own code is not)."""
+    from s2s.codegen.python import user_location
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return user_location(tb) is not None
+
+
 def _with_user_location(e, name, fun):
     """Points an error raised inside generated code at the user's line."""
     from s2s.codegen.origins import filter_traceback
@@ -905,7 +914,8 @@ def _with_user_location(e, name, fun):
         return e
     filter_traceback(e)
     filename, line, text = loc
-    if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
+    if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError) \
+            and _raised_in_generated_code(e.__traceback__):
         var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
         new = UndefinedVariableError(
             f"{filename}:{line}: variable {var!r} is read before it is assigned on the path this call "
