@@ -4,6 +4,9 @@ from setuptools import find_packages, setup
 # Versions are pinned to what the test suite ran against; jax (an optional
 # comparison extra) must match jaxlib exactly.
 JAXLIB = "0.10.2"
+# What examples/ imports (data, progress bars, plots); the test extra installs them
+# too, so that the examples' smoke tests run rather than skip.
+EXAMPLES = ["scikit-learn==1.9.1", "matplotlib==3.11.2", "tqdm==4.70.1"]
 
 setup(
     name="s2s",
@@ -22,9 +25,10 @@ setup(
         "ml_dtypes==0.6.0",
     ],
     # The pytest plugin: generated source in failure reports (quiet unless s2s code fails).
-    entry_points={"pytest11": ["s2s = pytest_s2s"]},
+    entry_points={"pytest11": ["pytest_s2s = pytest_s2s"]},
     extras_require={
-        "test": ["pytest==9.0.3", "pytest-xdist==3.8.0", "hypothesis==6.155.2"],
+        "test": ["pytest==9.0.3", "pytest-xdist==3.8.0", "hypothesis==6.155.2", *EXAMPLES],
+        "examples": EXAMPLES,
         "compare": [f"jax=={JAXLIB}", "autograd==1.9.1", "opt_einsum==3.4.0"],
         # NVIDIA GPUs: the CUDA PJRT plugin (and its CUDA libraries) at jaxlib's version;
         # s2s loads its library itself and never imports the plugin's (jax-importing) modules.

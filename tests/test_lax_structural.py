@@ -161,7 +161,9 @@ def test_iota(case):
     if dim >= len(shape):
         return
     ref = np.indices(shape)[dim % len(shape)].astype(case["dtype"])
-    out = lax.iota(dtype=case["dtype"], shape=shape, dimension=dim)
+    out = lax.broadcasted_iota(case["dtype"], shape, dim)
+    if len(shape) == 1:
+        np.testing.assert_array_equal(lax.iota(case["dtype"], shape[0]), ref)
     assert out.dtype == ref.dtype
     np.testing.assert_array_equal(out, ref)
     staged = _staged_bind(structural.iota_p, dtype=np.dtype(case["dtype"]), shape=shape,
@@ -315,6 +317,11 @@ def test_slice(case):
 # dynamic_slice, dynamic_update_slice.
 
 
+def _wrap(i, d):
+    """JAX's allow_negative_indices: a negative start counts from the end."""
+    return i + d if i < 0 else i
+
+
 def _clamp(i, lo, hi):
     return lo if i < lo else hi if i > hi else i
 
@@ -329,19 +336,22 @@ def test_dynamic_slice(case):
     sizes = tuple(int(rng.integers(0, d + 1)) for d in shape)
     lo = 0 if case["index_dtype"] == np.uint32 else -3
     idx = [np.asarray(rng.integers(lo, d + 3), case["index_dtype"]) for d in shape]
-    starts = [_clamp(int(i), 0, d - s) for i, d, s in zip(idx, shape, sizes)]
+    starts = [_clamp(_wrap(int(i), d), 0, d - s) for i, d, s in zip(idx, shape, sizes)]
     ref = x[tuple(slice(s, s + n) for s, n in zip(starts, sizes))]
-    check(lax.dynamic_slice, [x, *idx], ref, slice_sizes=sizes)
+    check(lax.dynamic_slice, [x, idx], ref, slice_sizes=sizes)
 
 
 def test_dynamic_slice_index_forms():
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     ref = x[1:3, 2:4]
-    np.testing.assert_array_equal(lax.dynamic_slice(x, (1, 5), slice_sizes=(2, 2)), ref)
-    np.testing.assert_array_equal(lax.dynamic_slice(x, np.array([1, 5]), slice_sizes=(2, 2)), ref)
-    staged = s2s.jit(lambda x, i: lax.dynamic_slice(x, i, slice_sizes=(2, 2)))(x, np.array([1, 5]))
+    np.testing.assert_array_equal(lax.dynamic_slice(x, (1, 5), (2, 2)), ref)
+    np.testing.assert_array_equal(lax.dynamic_slice(x, [1, 5], slice_sizes=(2, 2)), ref)
+    np.testing.assert_array_equal(lax.dynamic_slice(x, np.array([1, 5]), (2, 2)), ref)
+    staged = s2s.jit(lambda x, i: lax.dynamic_slice(x, i, (2, 2)))(x, np.array([1, 5]))
     np.testing.assert_array_equal(staged, ref)
-    np.testing.assert_array_equal(lax.dynamic_slice(x, -7, 1, slice_sizes=(2, 2)), x[0:2, 1:3])
+    np.testing.assert_array_equal(lax.dynamic_slice(x, (-7, 1), (2, 2)), x[0:2, 1:3])
+    with pytest.raises(TypeError, match="sequence of scalars"):
+        lax.dynamic_slice(x[0], 1, (2,))
 
 
 @pytest.mark.parametrize("case", sample("dynamic_update_slice", shape=[(5,), (4, 6), (3, 2, 4)],
@@ -356,9 +366,10 @@ def test_dynamic_update_slice(case):
     idx = [np.asarray(rng.integers(-3, d + 3), case["index_dtype"]) for d in shape]
     ref = x.copy()
     for u in np.ndindex(ushape):
-        ref[tuple(_clamp(int(i), 0, d - n) + k for i, d, n, k in zip(idx, shape, ushape, u))] = update[u]
-    check(lax.dynamic_update_slice, [x, update, *idx], ref)
-    assert not np.shares_memory(lax.dynamic_update_slice(x, update, *idx), x)
+        ref[tuple(_clamp(_wrap(int(i), d), 0, d - n) + k
+                  for i, d, n, k in zip(idx, shape, ushape, u))] = update[u]
+    check(lax.dynamic_update_slice, [x, update, idx], ref)
+    assert not np.shares_memory(lax.dynamic_update_slice(x, update, idx), x)
 
 
 # ---------------------------------------------------------------------------
@@ -585,8 +596,8 @@ def test_zero_dim_operands_give_arrays():
     x = np.float32(2.5)
     results = [
         lax.slice(x, start_indices=(), limit_indices=()),
-        lax.dynamic_slice(x, slice_sizes=()),
-        lax.dynamic_update_slice(x, np.float32(1)),
+        lax.dynamic_slice(x, (), ()),
+        lax.dynamic_update_slice(x, np.float32(1), ()),
         lax.convert_element_type(x, new_dtype=bool),
         lax.clamp(0.0, x, 1.0),
         lax.select_n(True, x, np.float32(3)),
@@ -613,7 +624,7 @@ def test_structural_x64(x64):
     check(lax.transpose, [x], x.T, permutation=(1, 0))
     check(lax.pad, [x, 0.5], _ref_pad(x, 0.5, [(1, 0, 1), (0, -1, 0)]),
           padding_config=[(1, 0, 1), (0, -1, 0)])
-    check(lax.dynamic_slice, [x, np.int64(2), np.int64(-1)], x[1:3, 0:2], slice_sizes=(2, 2))
+    check(lax.dynamic_slice, [x, (np.int64(2), np.int64(-1))], x[1:3, 2:4], slice_sizes=(2, 2))
     check(lax.concatenate, [x, x], np.concatenate([x, x], 1), dimension=1)
     dn = GATHERS["rows"][2]
     idx = np.array([[2], [0], [9]], np.int64)
@@ -623,7 +634,7 @@ def test_structural_x64(x64):
     check(lax.scatter_add, [x, idx, np.ones((3, 4))],
           _ref_scatter("scatter_add", x, idx, np.ones((3, 4)), sdn, "drop"), exact=False,
           dimension_numbers=sdn)
-    assert lax.iota(dtype=np.float64, shape=(3,), dimension=0).dtype == np.float64
+    assert lax.iota(np.float64, 3).dtype == np.float64
 
 
 # ---------------------------------------------------------------------------
@@ -668,14 +679,14 @@ ERRORS = [
     (ShapeError, "slice", lax.slice, [X], dict(start_indices=(2, 0), limit_indices=(1, 4)), "start <= limit"),
     (ShapeError, "slice", lax.slice, [X], dict(start_indices=(0, 0), limit_indices=(3, 4), strides=(1, 0)),
      "positive"),
-    (ShapeError, "dynamic_slice", lax.dynamic_slice, [X, I0], dict(slice_sizes=(1, 1)), "one scalar per dimension"),
-    (ShapeError, "dynamic_slice", lax.dynamic_slice, [X, I0, I0], dict(slice_sizes=(4, 1)), "(3, 4)"),
-    (DtypeError, "dynamic_slice", lax.dynamic_slice, [X, I0, np.float32(1)], dict(slice_sizes=(1, 1)), "integer"),
-    (ShapeError, "dynamic_slice", lax.dynamic_slice, [X, I0, np.zeros(2, np.int32)], dict(slice_sizes=(1, 1)),
+    (ShapeError, "dynamic_slice", lax.dynamic_slice, [X, [I0]], dict(slice_sizes=(1, 1)), "one scalar per dimension"),
+    (ShapeError, "dynamic_slice", lax.dynamic_slice, [X, [I0, I0]], dict(slice_sizes=(4, 1)), "(3, 4)"),
+    (DtypeError, "dynamic_slice", lax.dynamic_slice, [X, [I0, np.float32(1)]], dict(slice_sizes=(1, 1)), "integer"),
+    (ShapeError, "dynamic_slice", lax.dynamic_slice, [X, [I0, np.zeros(2, np.int32)]], dict(slice_sizes=(1, 1)),
      "scalar"),
-    (ShapeError, "dynamic_update_slice", lax.dynamic_update_slice, [X, np.zeros((4, 1), np.float32), I0, I0],
+    (ShapeError, "dynamic_update_slice", lax.dynamic_update_slice, [X, np.zeros((4, 1), np.float32), [I0, I0]],
      {}, "does not fit"),
-    (DtypeError, "dynamic_update_slice", lax.dynamic_update_slice, [X, np.zeros((1, 1), np.int32), I0, I0],
+    (DtypeError, "dynamic_update_slice", lax.dynamic_update_slice, [X, np.zeros((1, 1), np.int32), [I0, I0]],
      {}, "same dtype"),
     (ShapeError, "select_n", lax.select_n, [np.zeros(4, bool), X, X], {}, "shape"),
     (ShapeError, "select_n", lax.select_n, [np.zeros((3, 4), bool), X, X[:2]], {}, "same shape"),
@@ -723,11 +734,11 @@ def test_errors(exc, opname, fn, args, params, match):
 
 def test_iota_errors():
     with pytest.raises(ShapeError, match="iota"):
-        lax.iota(dtype=np.int32, shape=(2, 3), dimension=2)
+        lax.broadcasted_iota(np.int32, (2, 3), 2)
     with pytest.raises(DtypeError, match="iota"):
-        lax.iota(dtype=bool, shape=(2,))
+        lax.iota(bool, 2)
     with pytest.raises(ShapeError, match="iota"):
-        lax.iota(dtype=np.int32, shape=(-1,))
+        lax.iota(np.int32, -1)
 
 
 def test_bad_mode():
@@ -782,12 +793,17 @@ def test_against_jax():
     x = rng.standard_normal((4, 6)).astype(np.float32)
     jnp = jax.numpy
     for start in [(0, 0), (3, 5), (-2, 1), (9, -9)]:
-        ours = lax.dynamic_slice(x, *[np.int32(s) for s in start], slice_sizes=(2, 3))
+        ours = lax.dynamic_slice(x, [np.int32(s) for s in start], (2, 3),
+                                 allow_negative_indices=False)
         jstart = [jnp.asarray(s, jnp.int32) for s in start]  # run-time values: XLA clamps
+        wrapped = lax.dynamic_slice(x, [np.int32(s) for s in start], (2, 3))
+        np.testing.assert_array_equal(wrapped, np.asarray(jlax.dynamic_slice(x, jstart, (2, 3))),
+                                      err_msg=f"dynamic_slice {start}, negative starts wrap")
         theirs = np.asarray(jlax.dynamic_slice(x, jstart, (2, 3),
                                                allow_negative_indices=False))
         np.testing.assert_array_equal(ours, theirs, err_msg=f"dynamic_slice {start}")
-        ours = lax.dynamic_update_slice(x, np.ones((2, 3), np.float32), *[np.int32(s) for s in start])
+        ours = lax.dynamic_update_slice(x, np.ones((2, 3), np.float32), [np.int32(s) for s in start],
+                                        allow_negative_indices=False)
         theirs = np.asarray(jlax.dynamic_update_slice(x, np.ones((2, 3), np.float32),
                                                       jstart,
                                                       allow_negative_indices=False))

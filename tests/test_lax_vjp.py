@@ -25,6 +25,7 @@ import pytest
 
 import s2s
 from s2s import lax
+from s2s.sharding import NamedSharding, P
 from cases import NUM_CASES, sample
 
 try:
@@ -190,10 +191,6 @@ class _JaxLax:
         return getattr(jlax, name)
 
     @staticmethod
-    def iota(*, dtype, shape, dimension=0):
-        return jlax.broadcasted_iota(dtype, shape, dimension)
-
-    @staticmethod
     def concatenate(*xs, dimension):
         if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
             xs = xs[0]
@@ -203,16 +200,6 @@ class _JaxLax:
     def sort(*ops, dimension=-1, is_stable=True, num_keys=1):
         operand = ops[0] if len(ops) == 1 else ops
         return jlax.sort(operand, dimension=dimension, is_stable=is_stable, num_keys=num_keys)
-
-    @staticmethod
-    def dynamic_slice(x, *idx, slice_sizes):
-        if len(idx) == 1 and np.ndim(idx[0]) == 1:
-            idx = tuple(idx[0])
-        return jlax.dynamic_slice(x, idx, slice_sizes)
-
-    @staticmethod
-    def dynamic_update_slice(x, update, *idx):
-        return jlax.dynamic_update_slice(x, update, idx)
 
     @staticmethod
     def transpose(x, *, permutation):
@@ -422,7 +409,7 @@ def _zero_derivative_cases():
                 "lax.shift_right_logical(lax.convert_element_type(x, new_dtype=np.int32), 1)")),
             ("shift_right_arithmetic", f.format(
                 "lax.shift_right_arithmetic(lax.convert_element_type(x, new_dtype=np.int32), 1)")),
-            ("iota", f.format("lax.iota(dtype=np.int32, shape=(4,))")),
+            ("iota", f.format("lax.iota(np.int32, 4)")),
             ("bitcast_convert_type", f.format(  # sign and exponent bits: locally constant
                 "lax.shift_right_logical(lax.bitcast_convert_type(x, new_dtype=np.int64), 52)")),
             ("argmax", f.format("lax.argmax(x, axis=0)")),
@@ -465,6 +452,10 @@ def _structural_cases():
                         {"x": _u(r, (2, 3, 4))}))
     for dims in [(0,), (1,), (0, 1)]:
         out.append(Case("rev", f"lax.rev(x, dimensions={dims})", {"x": x34}))
+    # The identity with a layout for XLA's partitioner (jax=False: the sharding is s2s's).
+    rows = NamedSharding(s2s.make_mesh((1,), ("rows",)), P("rows"))
+    out.append(Case("sharding_constraint", "lax.mul(lax.with_sharding_constraint(x, rows), x)",
+                    {"x": x34}, env={"rows": rows}, jax=False))
     for c in sample("pad", config=[
             [(1, 2, 0), (0, 0, 0)], [(1, -1, 1), (-1, 2, 0)], [(0, 0, 2), (2, 1, 1)],
             [(-1, -1, 0), (1, -2, 3)], [(-2, 0, 1), (0, 0, 0)], [(0, 0, 0), (0, 0, 0)]]):
@@ -485,12 +476,10 @@ def _structural_cases():
                                  f"strides={strides})", {"x": x34}))
     for idx, sizes in [((1, 0), (2, 3)), ((2, 3), (2, 2)), ((-1, 1), (1, 4))]:
         env = {"I": np.int32(idx[0]), "J": np.int32(idx[1])}
-        # s2s clamps a negative start to 0 (XLA's rule); jax.lax wraps it around first.
-        jax_ok = min(idx) >= 0
-        out.append(Case("dynamic_slice", f"lax.dynamic_slice(x, I, J, slice_sizes={sizes})",
-                        {"x": x34}, env=env, label=f"{idx}", jax=jax_ok))
-        out.append(Case("dynamic_update_slice", "lax.dynamic_update_slice(x, u, I, J)",
-                        {"x": x34, "u": _u(r, sizes)}, env=env, label=f"{idx}", jax=jax_ok))
+        out.append(Case("dynamic_slice", f"lax.dynamic_slice(x, (I, J), {sizes})",
+                        {"x": x34}, env=env, label=f"{idx}"))
+        out.append(Case("dynamic_update_slice", "lax.dynamic_update_slice(x, u, (I, J))",
+                        {"x": x34, "u": _u(r, sizes)}, env=env, label=f"{idx}"))
     out.append(Case("dynamic_slice", "lax.dynamic_slice(x, IDX, slice_sizes=(2, 2))", {"x": x34},
                     env={"IDX": np.array([1, 1], np.int32)}, label="index array"))
     which_b = r.random((3, 4)) < 0.5

@@ -57,12 +57,6 @@ JVP_EXEMPT.update({name: _TRANSPOSED for name in (
     "np.vdot", "qr", "reduce_max", "reduce_min", "reduce_prod", "reduce_window", "reduce_window_max",
     "reduce_window_min", "reduce_window_sum", "scatter", "scatter_add", "scatter_max", "scatter_min",
     "scatter_mul", "select_n", "sort", "svd", "triangular_solve")})
-JVP_EXEMPT.update({
-    "cond": "lax.cond under jvp: not supported yet (forward mode of staged control flow is open)",
-    "while": "lax.while_loop under jvp: not supported yet (forward mode of staged control flow is open)",
-    "scan": "lax.scan under jvp: not supported yet (forward mode of staged control flow is open)",
-})
-
 # vmap: a primitive without a batch rule runs once per example and the results are
 # stacked (exact, slower): acceptable where listed here.
 _PER_EXAMPLE = "no batch rule: vmap calls it once per example (exact, slower)"

@@ -1,8 +1,8 @@
 """``s2s.lax``: primitives that map one-to-one onto StableHLO ops.
 
 Each primitive carries a rule table (see ``s2s.lax.core``); the functions here
-are their thin public wrappers: array operands positional, static parameters
-keyword-only.
+are their thin public wrappers, with ``jax.lax``'s signatures (static parameters
+positionally or by keyword).
 
 >>> from s2s import lax
 >>> lax.tanh(0.0)
@@ -24,6 +24,8 @@ for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_fl
 del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
 del _sharding_ops, _collectives
 from s2s.lax import convolution as _convolution  # noqa: E402  (composites on the primitives)
+from s2s.lax import slicing as _slicing  # noqa: E402
 globals().update(_convolution.public)
-del _convolution
+globals().update(_slicing.public)
+del _convolution, _slicing
 from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)

@@ -626,7 +626,7 @@ scan_p = Primitive("scan", multiple_results=True)
 
 def _index_leading(x, t):
     """``x[t]`` for a staged ``x`` and a staged int32 ``t``."""
-    sliced = _st.dynamic_slice(x, t, *([0] * (x.ndim - 1)), slice_sizes=(1,) + tuple(x.shape[1:]))
+    sliced = _st.dynamic_slice(x, [t] + [0] * (x.ndim - 1), (1,) + tuple(x.shape[1:]))
     return _st.reshape(sliced, new_sizes=tuple(x.shape[1:]))
 
 
@@ -635,7 +635,7 @@ def _update_leading(buf, y, t):
     y = _convert(y, buf.dtype)
     row = _st.broadcast_in_dim(y, shape=(1,) + tuple(buf.shape[1:]),
                                broadcast_dimensions=tuple(range(1, buf.ndim)))
-    return _st.dynamic_update_slice(buf, row, t, *([0] * (buf.ndim - 1)))
+    return _st.dynamic_update_slice(buf, row, [t] + [0] * (buf.ndim - 1))
 
 
 def _row(x, t):

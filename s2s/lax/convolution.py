@@ -81,6 +81,9 @@ def _conv_transpose_padding(k, s, padding):
     elif padding == "VALID":
         total = k + s - 2 + max(k - s, 0)
         low = k - 1
+    elif isinstance(padding, (tuple, list)) and len(padding) == 2:
+        # (low, high) padding of the forward convolution this one transposes.
+        low, total = k - padding[0] - 1, 2 * k - padding[0] - padding[1] - 2
     else:
         raise ValueError(f"conv_transpose: padding must be 'SAME', 'VALID' or (low, high) "
                          f"pairs, got {padding!r}")
@@ -104,11 +107,14 @@ def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, di
 
 
 def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,
-                   transpose_kernel=False, precision=None, preferred_element_type=None):
+                   transpose_kernel=False, precision=None, preferred_element_type=None,
+                   use_consistent_padding=False):
     """Transposed ("fractionally strided") convolution, as ``jax.lax.conv_transpose``.
 
     Layouts default to TensorFlow's (``NHWC``/``HWIO`` for 2-d); ``'SAME'`` and
-    ``'VALID'`` name the padding of the forward convolution this one transposes.
+    ``'VALID'`` name the padding of the forward convolution this one transposes, and
+    so do ``(low, high)`` pairs when ``use_consistent_padding`` (otherwise pairs pad
+    the dilated input directly, as in JAX).
 
     >>> from s2s import lax
     >>> import numpy as np
@@ -128,9 +134,11 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
     specs = conv_dimension_numbers(la.shape, ra.shape, dimension_numbers)
     nsp = la.ndim - 2
     rhs_dilation = (1,) * nsp if rhs_dilation is None else tuple(rhs_dilation)
-    if isinstance(padding, str):
+    if isinstance(padding, str) or use_consistent_padding:
         kernel = [_dilate(ra.shape[i], d) for i, d in zip(specs[1][2:], rhs_dilation)]
-        padding = tuple(_conv_transpose_padding(k, s, padding) for k, s in zip(kernel, strides))
+        forward = [padding] * nsp if isinstance(padding, str) else padding
+        padding = tuple(_conv_transpose_padding(k, s, p)
+                        for k, s, p in zip(kernel, strides, forward))
     if transpose_kernel:
         rhs = rev(rhs, dimensions=specs[1][2:])
         perm = list(range(ra.ndim))

@@ -248,64 +248,69 @@ def _clamp(ans, min, x, max):  # noqa: A002 (the wrapper's names)
 
 
 @def_jvp(lax.convert_element_type)
-def _convert_element_type(ans, x, *, new_dtype):
-    d[ans] = lax.vjp_helpers.convert_grad(d[x], ans)
+def _convert_element_type(ans, operand, new_dtype):
+    d[ans] = lax.vjp_helpers.convert_grad(d[operand], ans)
 
 
 @def_jvp(lax.broadcast_in_dim)
-def _broadcast_in_dim(ans, x, *, shape, broadcast_dimensions):
-    d[ans] = lax.broadcast_in_dim(d[x], shape=shape, broadcast_dimensions=broadcast_dimensions)
+def _broadcast_in_dim(ans, operand, shape, broadcast_dimensions):
+    d[ans] = lax.broadcast_in_dim(d[operand], shape=shape, broadcast_dimensions=broadcast_dimensions)
 
 
 @def_jvp(lax.reshape)
-def _reshape(ans, x, *, new_sizes, dimensions=None):
-    d[ans] = lax.reshape(d[x], new_sizes=new_sizes, dimensions=dimensions)
+def _reshape(ans, operand, new_sizes, dimensions=None):
+    d[ans] = lax.reshape(d[operand], new_sizes=new_sizes, dimensions=dimensions)
 
 
 @def_jvp(lax.squeeze)
-def _squeeze(ans, x, *, dimensions):
-    d[ans] = lax.squeeze(d[x], dimensions=dimensions)
+def _squeeze(ans, array, dimensions):
+    d[ans] = lax.squeeze(d[array], dimensions=dimensions)
 
 
 @def_jvp(lax.expand_dims)
-def _expand_dims(ans, x, *, dimensions):
-    d[ans] = lax.expand_dims(d[x], dimensions=dimensions)
+def _expand_dims(ans, array, dimensions):
+    d[ans] = lax.expand_dims(d[array], dimensions=dimensions)
 
 
 @def_jvp(lax.transpose)
-def _transpose(ans, x, *, permutation):
-    d[ans] = lax.transpose(d[x], permutation=permutation)
+def _transpose(ans, operand, permutation):
+    d[ans] = lax.transpose(d[operand], permutation=permutation)
 
 
 @def_jvp(lax.rev)
-def _rev(ans, x, *, dimensions):
-    d[ans] = lax.rev(d[x], dimensions=dimensions)
+def _rev(ans, operand, dimensions):
+    d[ans] = lax.rev(d[operand], dimensions=dimensions)
 
 
 @def_jvp(lax.pad)
-def _pad(ans, x, padding_value, *, padding_config):
-    d[ans] = lax.pad(materialize(d[x], x), materialize(d[padding_value], padding_value),
+def _pad(ans, operand, padding_value, padding_config):
+    d[ans] = lax.pad(materialize(d[operand], operand), materialize(d[padding_value], padding_value),
                      padding_config=padding_config)
 
 
 @def_jvp(lax.slice)
-def _slice(ans, x, *, start_indices, limit_indices, strides=None):
-    d[ans] = lax.slice(d[x], start_indices=start_indices, limit_indices=limit_indices, strides=strides)
+def _slice(ans, operand, start_indices, limit_indices, strides=None):
+    d[ans] = lax.slice(d[operand], start_indices=start_indices, limit_indices=limit_indices, strides=strides)
 
 
 @def_jvp(lax.reduce_sum)
-def _reduce_sum(ans, x, *, axes):
-    d[ans] = lax.reduce_sum(d[x], axes=axes)
+def _reduce_sum(ans, operand, axes):
+    d[ans] = lax.reduce_sum(d[operand], axes=axes)
 
 
 @def_jvp(lax.cumsum)
-def _cumsum(ans, x, *, axis=0, reverse=False):
-    d[ans] = lax.cumsum(d[x], axis=axis, reverse=reverse)
+def _cumsum(ans, operand, axis=0, reverse=False):
+    d[ans] = lax.cumsum(d[operand], axis=axis, reverse=reverse)
 
 
 @def_jvp(lax.dot_general)
-def _dot_general(ans, lhs, rhs, *, dimension_numbers, precision=None, preferred_element_type=None):
+def _dot_general(ans, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     d[ans] = lax.dot_general(d[lhs], rhs, dimension_numbers=dimension_numbers, precision=precision,
                              preferred_element_type=preferred_element_type) \
         + lax.dot_general(lhs, d[rhs], dimension_numbers=dimension_numbers, precision=precision,
                           preferred_element_type=preferred_element_type)
+
+
+@def_jvp(lax.with_sharding_constraint)
+def _with_sharding_constraint(ans, x, shardings):
+    d[ans] = lax.with_sharding_constraint(d[x], shardings)

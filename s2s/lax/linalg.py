@@ -357,7 +357,7 @@ def _permutation_loop(piv, m):
     pa = abstractify(piv)
     batch, k = pa.shape[:-1], pa.shape[-1]
     shape = batch + (m,)
-    perm0 = lax.iota(dtype=dtypes.int32, shape=shape, dimension=len(batch))
+    perm0 = lax.broadcasted_iota(dtype=dtypes.int32, shape=shape, dimension=len(batch))
     if k == 0:
         return perm0
     trace = piv._trace
@@ -388,8 +388,8 @@ def _permutation_loop(piv, m):
 def _swap_step(i, perm, piv, batch, m, k):
     nb = len(batch)
     shape = batch + (m,)
-    col_m = lax.iota(dtype=dtypes.int32, shape=shape, dimension=nb)
-    col_k = lax.iota(dtype=dtypes.int32, shape=batch + (k,), dimension=nb)
+    col_m = lax.broadcasted_iota(dtype=dtypes.int32, shape=shape, dimension=nb)
+    col_k = lax.broadcasted_iota(dtype=dtypes.int32, shape=batch + (k,), dimension=nb)
     zeros_m = lax.broadcast_in_dim(np.zeros((), np.int32), shape=shape, broadcast_dimensions=())
     zeros_k = lax.broadcast_in_dim(np.zeros((), np.int32), shape=batch + (k,),
                                    broadcast_dimensions=())
@@ -418,7 +418,7 @@ def _lu_lower(ctx, a):
         def empty(x):
             piv = lax.broadcast_in_dim(np.zeros((), np.int32), shape=piv_aval.shape,
                                        broadcast_dimensions=())
-            perm = lax.iota(dtype=dtypes.int32, shape=perm_aval.shape, dimension=len(batch))
+            perm = lax.broadcasted_iota(dtype=dtypes.int32, shape=perm_aval.shape, dimension=len(batch))
             return [x, piv, perm]
         return _staged(ctx, empty, [a], [aval])
     info_aval = ShapedArray(batch, dtypes.int32)

@@ -2,10 +2,10 @@
 
 Semantics follow ``jax.lax``:
 
-* ``dot_general(lhs, rhs, *, dimension_numbers)`` with
+* ``dot_general(lhs, rhs, dimension_numbers)`` with
   ``dimension_numbers = ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))``
   gives a result laid out as (batch dims, lhs free dims, rhs free dims).
-* ``conv_general_dilated(lhs, rhs, *, window_strides, padding, ...)``: ``padding`` is
+* ``conv_general_dilated(lhs, rhs, window_strides, padding, ...)``: ``padding`` is
   ``'SAME'``, ``'SAME_LOWER'``, ``'VALID'`` or ``(lo, hi)`` pairs; ``dimension_numbers``
   is ``None`` (NCHW / OIHW / NCHW), a tuple of layout strings such as
   ``('NHWC', 'HWIO', 'NHWC')``, or three integer specs (batch/out-feature dim, feature
@@ -226,7 +226,7 @@ def _dot_general_lower(ctx, lhs, rhs, *, dimension_numbers, precision=None,
     return ctx.op1("stablehlo.dot_general", operands, attrs=attrs)
 
 
-def dot_general(lhs, rhs, *, dimension_numbers, precision=None, preferred_element_type=None):
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """General tensor contraction; result dims are (batch, lhs free, rhs free).
 
     >>> from s2s import lax
@@ -448,7 +448,7 @@ def _conv_lower(ctx, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dil
     return ctx.op1("stablehlo.convolution", operands, attrs=attrs)
 
 
-def conv_general_dilated(lhs, rhs, *, window_strides, padding, lhs_dilation=None,
+def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
                          batch_group_count=1, precision=None, preferred_element_type=None):
     """N-d convolution with strides, padding, dilations, layouts and groups (as ``jax.lax``).

@@ -2,18 +2,18 @@
 
 Semantics follow ``jax.lax``:
 
-* ``reduce_{sum,prod,max,min,and,or}(x, *, axes)`` reduce over ``axes`` and keep the
+* ``reduce_{sum,prod,max,min,and,or}(operand, axes)`` reduce over ``axes`` and keep the
   operand dtype (sums of int32 stay int32, no NumPy-style widening). Reductions over
   empty axes give the identity (``-inf`` for the max of floats).
-* ``argmax``/``argmin(x, *, axis, index_dtype)``: the first NaN wins, ties go to the
+* ``argmax``/``argmin(operand, axis, index_dtype)``: the first NaN wins, ties go to the
   first index (as in NumPy).
-* ``cumsum``/``cumprod``/``cummax``/``cummin(x, *, axis=0, reverse=False)`` lower to a
+* ``cumsum``/``cumprod``/``cummax``/``cummin(operand, axis=0, reverse=False)`` lower to a
   ``stablehlo.reduce_window`` over a window the length of the axis (XLA rewrites it
   into a scan), as JAX does.
 * ``sort(*operands, dimension=-1, is_stable=True, num_keys=1)`` sorts every operand
   by the first ``num_keys`` operands (lexicographically); NaNs sort last and ``-0.0``
   equals ``0.0``, as in NumPy.
-* ``reduce_window(x, init_value, *, computation, window_dimensions, ...)`` and the
+* ``reduce_window(operand, init_value, computation, window_dimensions, ...)`` and the
   ``reduce_window_{sum,max,min}`` helpers. Each window's result is ``init_value``
   combined once with the operand elements the window covers: padding and
   base-dilation holes contribute nothing (what XLA computes; it differs from "pad
@@ -164,7 +164,7 @@ def _axis_param(name, x, axis):
     return canonicalize_axis(name, axis, ndim) if ndim else int(axis)
 
 
-def reduce_sum(x, *, axes):
+def reduce_sum(operand, axes):
     """Sum over ``axes``, keeping the operand dtype.
 
     >>> from s2s import lax
@@ -172,10 +172,10 @@ def reduce_sum(x, *, axes):
     >>> lax.reduce_sum(np.arange(6, dtype=np.int32).reshape(2, 3), axes=(0,))
     array([3, 5, 7], dtype=int32)
     """
-    return reduce_sum_p.bind(x, axes=_axes_param("reduce_sum", x, axes))
+    return reduce_sum_p.bind(operand, axes=_axes_param("reduce_sum", operand, axes))
 
 
-def reduce_prod(x, *, axes):
+def reduce_prod(operand, axes):
     """Product over ``axes``, keeping the operand dtype.
 
     >>> from s2s import lax
@@ -183,10 +183,10 @@ def reduce_prod(x, *, axes):
     >>> lax.reduce_prod(np.array([[1., 2.], [3., 4.]], np.float32), axes=(1,))
     array([ 2., 12.], dtype=float32)
     """
-    return reduce_prod_p.bind(x, axes=_axes_param("reduce_prod", x, axes))
+    return reduce_prod_p.bind(operand, axes=_axes_param("reduce_prod", operand, axes))
 
 
-def reduce_max(x, *, axes):
+def reduce_max(operand, axes):
     """Maximum over ``axes`` (NaN propagates; ``-inf`` over an empty axis).
 
     >>> from s2s import lax
@@ -194,10 +194,10 @@ def reduce_max(x, *, axes):
     >>> lax.reduce_max(np.array([[1., 5.], [3., 4.]], np.float32), axes=(0, 1))
     array(5., dtype=float32)
     """
-    return reduce_max_p.bind(x, axes=_axes_param("reduce_max", x, axes))
+    return reduce_max_p.bind(operand, axes=_axes_param("reduce_max", operand, axes))
 
 
-def reduce_min(x, *, axes):
+def reduce_min(operand, axes):
     """Minimum over ``axes`` (NaN propagates; ``inf`` over an empty axis).
 
     >>> from s2s import lax
@@ -205,10 +205,10 @@ def reduce_min(x, *, axes):
     >>> lax.reduce_min(np.array([[1., 5.], [3., 4.]], np.float32), axes=(1,))
     array([1., 3.], dtype=float32)
     """
-    return reduce_min_p.bind(x, axes=_axes_param("reduce_min", x, axes))
+    return reduce_min_p.bind(operand, axes=_axes_param("reduce_min", operand, axes))
 
 
-def reduce_and(x, *, axes):
+def reduce_and(operand, axes):
     """Logical (bool) or bitwise (integer) AND over ``axes``.
 
     >>> from s2s import lax
@@ -216,10 +216,10 @@ def reduce_and(x, *, axes):
     >>> lax.reduce_and(np.array([[True, False], [True, True]]), axes=(1,))
     array([False,  True])
     """
-    return reduce_and_p.bind(x, axes=_axes_param("reduce_and", x, axes))
+    return reduce_and_p.bind(operand, axes=_axes_param("reduce_and", operand, axes))
 
 
-def reduce_or(x, *, axes):
+def reduce_or(operand, axes):
     """Logical (bool) or bitwise (integer) OR over ``axes``.
 
     >>> from s2s import lax
@@ -227,7 +227,7 @@ def reduce_or(x, *, axes):
     >>> lax.reduce_or(np.array([[True, False], [False, False]]), axes=(1,))
     array([ True, False])
     """
-    return reduce_or_p.bind(x, axes=_axes_param("reduce_or", x, axes))
+    return reduce_or_p.bind(operand, axes=_axes_param("reduce_or", operand, axes))
 
 
 # ---------------------------------------------------------------------------
@@ -306,7 +306,7 @@ def _index_dtype(index_dtype):
     return dtypes.default_int_dtype() if index_dtype is None else np.dtype(index_dtype)
 
 
-def argmax(x, *, axis, index_dtype=None):
+def argmax(operand, axis, index_dtype=None):
     """Index of the maximum along ``axis`` (first NaN wins; ties go to the first index).
 
     >>> from s2s import lax
@@ -314,11 +314,11 @@ def argmax(x, *, axis, index_dtype=None):
     >>> lax.argmax(np.array([1., 3., 3., 2.], np.float32), axis=0, index_dtype=np.int32)
     array(1, dtype=int32)
     """
-    return argmax_p.bind(x, axis=_axis_param("argmax", x, axis),
+    return argmax_p.bind(operand, axis=_axis_param("argmax", operand, axis),
                          index_dtype=_index_dtype(index_dtype))
 
 
-def argmin(x, *, axis, index_dtype=None):
+def argmin(operand, axis, index_dtype=None):
     """Index of the minimum along ``axis`` (first NaN wins; ties go to the first index).
 
     >>> from s2s import lax
@@ -326,7 +326,7 @@ def argmin(x, *, axis, index_dtype=None):
     >>> lax.argmin(np.array([[4., 1.], [0., 7.]], np.float32), axis=1, index_dtype=np.int32)
     array([1, 0], dtype=int32)
     """
-    return argmin_p.bind(x, axis=_axis_param("argmin", x, axis),
+    return argmin_p.bind(operand, axis=_axis_param("argmin", operand, axis),
                          index_dtype=_index_dtype(index_dtype))
 
 
@@ -399,7 +399,7 @@ cummax_p = _cumulative("cummax", "max", _np_cummax, "iufc")
 cummin_p = _cumulative("cummin", "min", _np_cummin, "iufc")
 
 
-def cumsum(x, *, axis=0, reverse=False):
+def cumsum(operand, axis=0, reverse=False):
     """Cumulative sum along ``axis`` (from the end when ``reverse``), keeping the dtype.
 
     >>> from s2s import lax
@@ -407,10 +407,10 @@ def cumsum(x, *, axis=0, reverse=False):
     >>> lax.cumsum(np.array([1, 2, 3], np.int32), axis=0)
     array([1, 3, 6], dtype=int32)
     """
-    return cumsum_p.bind(x, axis=_axis_param("cumsum", x, axis), reverse=bool(reverse))
+    return cumsum_p.bind(operand, axis=_axis_param("cumsum", operand, axis), reverse=bool(reverse))
 
 
-def cumprod(x, *, axis=0, reverse=False):
+def cumprod(operand, axis=0, reverse=False):
     """Cumulative product along ``axis`` (from the end when ``reverse``).
 
     >>> from s2s import lax
@@ -418,10 +418,10 @@ def cumprod(x, *, axis=0, reverse=False):
     >>> lax.cumprod(np.array([1., 2., 3.], np.float32), axis=0, reverse=True)
     array([6., 6., 3.], dtype=float32)
     """
-    return cumprod_p.bind(x, axis=_axis_param("cumprod", x, axis), reverse=bool(reverse))
+    return cumprod_p.bind(operand, axis=_axis_param("cumprod", operand, axis), reverse=bool(reverse))
 
 
-def cummax(x, *, axis=0, reverse=False):
+def cummax(operand, axis=0, reverse=False):
     """Running maximum along ``axis`` (NaN propagates).
 
     >>> from s2s import lax
@@ -429,10 +429,10 @@ def cummax(x, *, axis=0, reverse=False):
     >>> lax.cummax(np.array([1., 3., 2.], np.float32), axis=0)
     array([1., 3., 3.], dtype=float32)
     """
-    return cummax_p.bind(x, axis=_axis_param("cummax", x, axis), reverse=bool(reverse))
+    return cummax_p.bind(operand, axis=_axis_param("cummax", operand, axis), reverse=bool(reverse))
 
 
-def cummin(x, *, axis=0, reverse=False):
+def cummin(operand, axis=0, reverse=False):
     """Running minimum along ``axis`` (NaN propagates).
 
     >>> from s2s import lax
@@ -440,7 +440,7 @@ def cummin(x, *, axis=0, reverse=False):
     >>> lax.cummin(np.array([3., 1., 2.], np.float32), axis=0)
     array([3., 1., 1.], dtype=float32)
     """
-    return cummin_p.bind(x, axis=_axis_param("cummin", x, axis), reverse=bool(reverse))
+    return cummin_p.bind(operand, axis=_axis_param("cummin", operand, axis), reverse=bool(reverse))
 
 
 # ---------------------------------------------------------------------------
@@ -759,9 +759,9 @@ def _window_kwargs(name, x, window_dimensions, window_strides, padding, base_dil
                 padding=padding, base_dilation=base_dilation, window_dilation=window_dilation)
 
 
-def reduce_window(x, init_value, *, computation, window_dimensions, window_strides=None,
+def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None,
                   padding="VALID", base_dilation=None, window_dilation=None):
-    """Reduces each window of ``x`` with ``computation`` ("add", "mul", "max", "min").
+    """Reduces each window of ``operand`` with ``computation`` ("add", "mul", "max", "min").
 
     Each window starts from ``init_value``; padding and base-dilation holes are skipped.
 
@@ -772,18 +772,18 @@ def reduce_window(x, init_value, *, computation, window_dimensions, window_strid
     array([1., 3., 5., 7.], dtype=float32)
     """
     computation = _computation_name(computation)
-    params = _window_kwargs("reduce_window", x, window_dimensions, window_strides, padding,
+    params = _window_kwargs("reduce_window", operand, window_dimensions, window_strides, padding,
                             base_dilation, window_dilation)
     if not isinstance(init_value, Tracer):
-        dt = abstractify(x).dtype
+        dt = abstractify(operand).dtype
         if dtypes.is_python_scalar(init_value):
             init_value = np.asarray(init_value, dt)
         prim = _MONOID_PRIM.get(computation)
         init = np.asarray(init_value)
         if (prim is not None and init.shape == () and dtypes.canonicalize_dtype(init.dtype) == dt
                 and init == _identity(computation, dt)):
-            return prim.bind(x, **params)
-    return reduce_window_p.bind(x, init_value, computation=computation, **params)
+            return prim.bind(operand, **params)
+    return reduce_window_p.bind(operand, init_value, computation=computation, **params)
 
 
 def reduce_window_sum(x, *, window_dimensions, window_strides=None, padding="VALID",

@@ -35,6 +35,8 @@ from s2s import dtypes
 from s2s.codegen import stablehlo as _hlo
 from s2s.errors import DtypeError, ShapeError
 from s2s.lax.core import Primitive, ShapedArray, abstractify
+from s2s.lax import elementwise as _ew
+from s2s.lax.core import Tracer
 from s2s.lax.elementwise import _compare_type
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 
@@ -1138,46 +1140,56 @@ del _name, _combine, _hlo_op
 
 
 def _index_operands(start_indices):
-    """Start indices given as separate scalars, or as one sequence / 1-d array (JAX style)."""
-    if len(start_indices) == 1:
-        (only,) = start_indices
-        if isinstance(only, (list, tuple)):
-            return tuple(only)
-        if isinstance(only, np.ndarray) and only.ndim == 1:
-            return tuple(only)
-        if getattr(only, "ndim", 0) == 1:  # a staged 1-d array: one scalar per entry
-            return tuple(reshape(slice(only, start_indices=(i,), limit_indices=(i + 1,)),
-                                 new_sizes=()) for i in range(only.shape[0]))
+    """One scalar operand per dimension from a sequence of scalars or a 1-d array."""
+    if isinstance(start_indices, (list, tuple)):
+        return tuple(start_indices)
+    if getattr(start_indices, "ndim", None) == 1:  # host or staged: one scalar per entry
+        return tuple(reshape(slice(start_indices, (i,), (i + 1,)), ())
+                     for i in range(start_indices.shape[0]))
+    if getattr(start_indices, "ndim", 1) == 0 or isinstance(start_indices, int):
+        raise TypeError("dynamic_slice/dynamic_update_slice: start_indices must be a sequence "
+                        "of scalars or a 1-d array (one per dimension), as in jax.lax; got a "
+                        "scalar: write (i,) for a 1-d operand")
     return tuple(start_indices)
 
 
-def convert_element_type(x, *, new_dtype):
-    """Converts ``x`` to ``new_dtype`` (float -> int truncates; -> bool is ``x != 0``).
+def convert_element_type(operand, new_dtype):
+    """Converts ``operand`` to ``new_dtype`` (float -> int truncates; -> bool is ``operand != 0``).
 
     >>> from s2s import lax
     >>> lax.convert_element_type([-1.5, 2.7], new_dtype="int32")
     array([-1,  2], dtype=int32)
     """
-    return convert_element_type_p.bind(x, new_dtype=_dtype_param("convert_element_type",
+    return convert_element_type_p.bind(operand, new_dtype=_dtype_param("convert_element_type",
                                                                  "new_dtype", new_dtype))
 
 
-def bitcast_convert_type(x, *, new_dtype):
-    """Reinterprets the bits of ``x`` as ``new_dtype`` (a size change adds/drops a last dim).
+def bitcast_convert_type(operand, new_dtype):
+    """Reinterprets the bits of ``operand`` as ``new_dtype`` (a size change adds/drops a last dim).
 
     >>> from s2s import lax
     >>> lax.bitcast_convert_type(1.0, new_dtype="int32")
     array(1065353216, dtype=int32)
     """
-    return bitcast_convert_type_p.bind(x, new_dtype=_dtype_param("bitcast_convert_type",
+    return bitcast_convert_type_p.bind(operand, new_dtype=_dtype_param("bitcast_convert_type",
                                                                  "new_dtype", new_dtype))
 
 
-def iota(*, dtype, shape, dimension=0):
+def iota(dtype, size):
+    """``[0, 1, ..., size - 1]`` of ``dtype``.
+
+    >>> from s2s import lax
+    >>> lax.iota("int32", 3)
+    array([0, 1, 2], dtype=int32)
+    """
+    return broadcasted_iota(dtype, (operator.index(size),), 0)
+
+
+def broadcasted_iota(dtype, shape, dimension):
     """An array of ``shape`` counting 0, 1, 2, ... along ``dimension``.
 
     >>> from s2s import lax
-    >>> lax.iota(dtype="int32", shape=(2, 3), dimension=1)
+    >>> lax.broadcasted_iota("int32", (2, 3), 1)
     array([[0, 1, 2],
            [0, 1, 2]], dtype=int32)
     """
@@ -1186,8 +1198,8 @@ def iota(*, dtype, shape, dimension=0):
                        dimension=operator.index(dimension))
 
 
-def broadcast_in_dim(x, *, shape, broadcast_dimensions):
-    """Broadcasts ``x`` to ``shape``; operand dim ``i`` becomes ``broadcast_dimensions[i]``.
+def broadcast_in_dim(operand, shape, broadcast_dimensions):
+    """Broadcasts ``operand`` to ``shape``; operand dim ``i`` becomes ``broadcast_dimensions[i]``.
 
     >>> from s2s import lax
     >>> import numpy as np
@@ -1196,13 +1208,13 @@ def broadcast_in_dim(x, *, shape, broadcast_dimensions):
            [2, 2, 2]], dtype=int32)
     """
     return broadcast_in_dim_p.bind(
-        x, shape=_int_tuple("broadcast_in_dim", "shape", shape),
+        operand, shape=_int_tuple("broadcast_in_dim", "shape", shape),
         broadcast_dimensions=_int_tuple("broadcast_in_dim", "broadcast_dimensions",
                                         broadcast_dimensions))
 
 
-def reshape(x, *, new_sizes, dimensions=None):
-    """Reshapes ``x`` (row-major), after transposing it by ``dimensions`` if given.
+def reshape(operand, new_sizes, dimensions=None):
+    """Reshapes ``operand`` (row-major), after transposing it by ``dimensions`` if given.
 
     >>> from s2s import lax
     >>> import numpy as np
@@ -1211,11 +1223,11 @@ def reshape(x, *, new_sizes, dimensions=None):
            [3, 4, 5]], dtype=int32)
     """
     dims = None if dimensions is None else _int_tuple("reshape", "dimensions", dimensions)
-    return reshape_p.bind(x, new_sizes=_int_tuple("reshape", "new_sizes", new_sizes),
+    return reshape_p.bind(operand, new_sizes=_int_tuple("reshape", "new_sizes", new_sizes),
                           dimensions=dims)
 
 
-def squeeze(x, *, dimensions):
+def squeeze(array, dimensions):
     """Removes the size-1 axes ``dimensions``.
 
     >>> from s2s import lax
@@ -1223,10 +1235,10 @@ def squeeze(x, *, dimensions):
     >>> lax.squeeze(np.zeros((1, 2, 1)), dimensions=(0, 2)).shape
     (2,)
     """
-    return squeeze_p.bind(x, dimensions=_int_tuple("squeeze", "dimensions", dimensions))
+    return squeeze_p.bind(array, dimensions=_int_tuple("squeeze", "dimensions", dimensions))
 
 
-def expand_dims(x, *, dimensions):
+def expand_dims(array, dimensions):
     """Inserts size-1 axes at ``dimensions`` (positions in the result, as ``np.expand_dims``).
 
     >>> from s2s import lax
@@ -1234,40 +1246,40 @@ def expand_dims(x, *, dimensions):
     >>> lax.expand_dims(np.zeros(2), dimensions=(0, -1)).shape
     (1, 2, 1)
     """
-    return expand_dims_p.bind(x, dimensions=_int_tuple("expand_dims", "dimensions", dimensions))
+    return expand_dims_p.bind(array, dimensions=_int_tuple("expand_dims", "dimensions", dimensions))
 
 
-def transpose(x, *, permutation):
-    """Permutes the axes of ``x``: result axis ``i`` is operand axis ``permutation[i]``.
+def transpose(operand, permutation):
+    """Permutes the axes of ``operand``: result axis ``i`` is operand axis ``permutation[i]``.
 
     >>> from s2s import lax
     >>> import numpy as np
     >>> lax.transpose(np.zeros((2, 3, 4)), permutation=(2, 0, 1)).shape
     (4, 2, 3)
     """
-    return transpose_p.bind(x, permutation=_int_tuple("transpose", "permutation", permutation))
+    return transpose_p.bind(operand, permutation=_int_tuple("transpose", "permutation", permutation))
 
 
-def rev(x, *, dimensions):
-    """Reverses ``x`` along ``dimensions``.
+def rev(operand, dimensions):
+    """Reverses ``operand`` along ``dimensions``.
 
     >>> from s2s import lax
     >>> import numpy as np
     >>> lax.rev(np.array([1, 2, 3]), dimensions=(0,))
     array([3, 2, 1], dtype=int32)
     """
-    return rev_p.bind(x, dimensions=_int_tuple("rev", "dimensions", dimensions))
+    return rev_p.bind(operand, dimensions=_int_tuple("rev", "dimensions", dimensions))
 
 
-def pad(x, padding_value, *, padding_config):
-    """Pads ``x`` with ``(low, high, interior)`` per dimension; negative low/high crop.
+def pad(operand, padding_value, padding_config):
+    """Pads ``operand`` with ``(low, high, interior)`` per dimension; negative low/high crop.
 
     >>> from s2s import lax
     >>> import numpy as np
     >>> lax.pad(np.array([1, 2]), 0, padding_config=[(1, -1, 1)])
     array([0, 1, 0], dtype=int32)
     """
-    return pad_p.bind(x, padding_value,
+    return pad_p.bind(operand, padding_value,
                       padding_config=tuple(_int_tuple("pad", "padding_config", c)
                                            for c in padding_config))
 
@@ -1285,42 +1297,68 @@ def concatenate(*xs, dimension):
     return concatenate_p.bind(*xs, dimension=operator.index(dimension))
 
 
-def slice(x, *, start_indices, limit_indices, strides=None):  # noqa: A001 (jax.lax's name)
-    """The static slice ``x[start:limit:stride]`` in every dimension.
+def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001 (jax.lax's name)
+    """The static slice ``operand[start:limit:stride]`` in every dimension.
 
     >>> from s2s import lax
     >>> import numpy as np
     >>> lax.slice(np.arange(6), start_indices=(1,), limit_indices=(6,), strides=(2,))
     array([1, 3, 5], dtype=int32)
     """
-    return slice_p.bind(x, start_indices=_int_tuple("slice", "start_indices", start_indices),
+    return slice_p.bind(operand, start_indices=_int_tuple("slice", "start_indices", start_indices),
                         limit_indices=_int_tuple("slice", "limit_indices", limit_indices),
                         strides=(None if strides is None
                                  else _int_tuple("slice", "strides", strides)))
 
 
-def dynamic_slice(x, *start_indices, slice_sizes):
-    """The slice of ``slice_sizes`` at run-time ``start_indices`` (clamped into range).
+def _wrap_negative(operand, indices, allow_negative_indices):
+    """JAX's ``allow_negative_indices``: a negative start counts from the end of its dimension."""
+    shape = abstractify(operand).shape
+    if not allow_negative_indices or len(indices) != len(shape):
+        return indices  # (a count mismatch is reported by the primitive's check)
+    out = []
+    for i, d in zip(indices, shape):
+        if isinstance(i, Tracer):
+            out.append(select_n(_ew.public["lt"](i, 0), i, _ew.public["add"](i, d)))
+        else:
+            v = np.asarray(i)
+            negative = v.ndim == 0 and v.dtype.kind in "iu" and v < 0
+            out.append(np.asarray(v + d, v.dtype) if negative else i)
+    return tuple(out)
+
+
+def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    """The slice of ``slice_sizes`` at run-time ``start_indices``.
+
+    ``start_indices`` is a sequence of scalars (or a 1-d array), one per dimension. As
+    in JAX, a negative start counts from the end (unless ``allow_negative_indices`` is
+    false), then starts are clamped so that the slice fits.
 
     >>> from s2s import lax
     >>> import numpy as np
-    >>> lax.dynamic_slice(np.arange(5), 4, slice_sizes=(2,))
+    >>> lax.dynamic_slice(np.arange(5), (4,), (2,))
+    array([3, 4], dtype=int32)
+    >>> lax.dynamic_slice(np.arange(5), (-2,), (2,))
     array([3, 4], dtype=int32)
     """
-    return dynamic_slice_p.bind(x, *_index_operands(start_indices),
+    starts = _wrap_negative(operand, _index_operands(start_indices), allow_negative_indices)
+    return dynamic_slice_p.bind(operand, *starts,
                                 slice_sizes=_int_tuple("dynamic_slice", "slice_sizes", slice_sizes))
 
 
-def dynamic_update_slice(x, update, *start_indices):
-    """``x`` with ``update`` written at run-time ``start_indices`` (clamped into range).
+def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
+    """``operand`` with ``update`` written at run-time ``start_indices``.
+
+    Negative starts count from the end (as in JAX, unless ``allow_negative_indices`` is
+    false), then starts are clamped so that the update fits.
 
     >>> from s2s import lax
     >>> import numpy as np
-    >>> lax.dynamic_update_slice(np.zeros(4, "int32"), np.array([7, 8]), 1)
+    >>> lax.dynamic_update_slice(np.zeros(4, "int32"), np.array([7, 8]), (1,))
     array([0, 7, 8, 0], dtype=int32)
     """
-    return dynamic_update_slice_p.bind(x, update,
-                                       *_index_operands(start_indices))
+    starts = _wrap_negative(operand, _index_operands(start_indices), allow_negative_indices)
+    return dynamic_update_slice_p.bind(operand, update, *starts)
 
 
 def select_n(which, *cases):
@@ -1345,8 +1383,8 @@ def clamp(min, x, max):  # noqa: A002 (jax.lax's names)
     return clamp_p.bind(min, x, max)
 
 
-def gather(operand, indices, *, dimension_numbers, slice_sizes, mode=None, fill_value=None,
-           indices_are_sorted=False, unique_indices=False):
+def gather(operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
+           indices_are_sorted=False, mode=None, fill_value=None):
     """XLA gather: slices of ``slice_sizes`` at ``indices`` (index vector = last dim).
 
     >>> from s2s import lax
@@ -1357,7 +1395,7 @@ def gather(operand, indices, *, dimension_numbers, slice_sizes, mode=None, fill_
     ...            slice_sizes=(1,), mode="clip")
     array([30, 10, 30], dtype=int32)
     """
-    return gather_p.bind(operand, indices,
+    return gather_p.bind(operand, start_indices,
                          dimension_numbers=_as_dnums(GatherDimensionNumbers, "gather",
                                                      dimension_numbers),
                          slice_sizes=_int_tuple("gather", "slice_sizes", slice_sizes),
@@ -1367,9 +1405,9 @@ def gather(operand, indices, *, dimension_numbers, slice_sizes, mode=None, fill_
 
 
 def _scatter_wrapper(prim, summary, example):
-    def fn(operand, indices, updates, *, dimension_numbers, mode=None, indices_are_sorted=False,
-           unique_indices=False):
-        return prim.bind(operand, indices, updates,
+    def fn(operand, scatter_indices, updates, dimension_numbers, *, indices_are_sorted=False,
+           unique_indices=False, mode=None):
+        return prim.bind(operand, scatter_indices, updates,
                          dimension_numbers=_as_dnums(ScatterDimensionNumbers, prim.name,
                                                      dimension_numbers),
                          mode=GatherScatterMode.from_any(mode),
@@ -1402,13 +1440,18 @@ scatter_max = _scatter_wrapper(scatter_max_p, "XLA scatter that takes the maximu
 
 _WRAPPERS = {
     convert_element_type: convert_element_type_p, bitcast_convert_type: bitcast_convert_type_p,
-    iota: iota_p, broadcast_in_dim: broadcast_in_dim_p, reshape: reshape_p, squeeze: squeeze_p,
+    iota: iota_p, broadcasted_iota: iota_p, broadcast_in_dim: broadcast_in_dim_p, reshape: reshape_p, squeeze: squeeze_p,
     expand_dims: expand_dims_p, transpose: transpose_p, rev: rev_p, pad: pad_p,
     concatenate: concatenate_p, slice: slice_p, dynamic_slice: dynamic_slice_p,
     dynamic_update_slice: dynamic_update_slice_p, select_n: select_n_p, clamp: clamp_p,
     gather: gather_p, scatter: scatter_p, scatter_add: scatter_add_p, scatter_mul: scatter_mul_p,
     scatter_min: scatter_min_p, scatter_max: scatter_max_p,
 }
+
+# The start indices are separate operands of the primitive but one sequence argument of
+# the wrapper (as in jax.lax); the tracing fallback reads this to spell the call.
+dynamic_slice.packs_operands_from = 1
+dynamic_update_slice.packs_operands_from = 2
 
 public = {}
 for _fn, _prim in _WRAPPERS.items():

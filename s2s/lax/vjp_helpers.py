@@ -558,19 +558,22 @@ def slice_transpose(g, x, start_indices, limit_indices, strides=None):
     return lax.pad(g, 0, padding_config=config)
 
 
-def dynamic_slice_transpose(g, x, start_indices):
+def dynamic_slice_transpose(g, x, start_indices, allow_negative_indices=True):
     """Adjoint of ``dynamic_slice``: ``g`` written into zeros shaped like ``x``."""
-    return lax.dynamic_update_slice(zeros_like(x, dtype_of(g)), g, *start_indices)
+    return lax.dynamic_update_slice(zeros_like(x, dtype_of(g)), g, start_indices,
+                                    allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_slice_like(h, g, start_indices):
+def dynamic_slice_like(h, g, start_indices, allow_negative_indices=True):
     """``h`` sliced at ``start_indices`` to ``g``'s shape (transpose of ``dynamic_slice_transpose``)."""
-    return lax.dynamic_slice(h, *start_indices, slice_sizes=shape_of(g))
+    return lax.dynamic_slice(h, start_indices, shape_of(g),
+                             allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_update_slice_operand_grad(g, update, start_indices):
+def dynamic_update_slice_operand_grad(g, update, start_indices, allow_negative_indices=True):
     """Adjoint of ``dynamic_update_slice`` for the operand: ``g`` with the window zeroed."""
-    return lax.dynamic_update_slice(g, zeros_like(update, dtype_of(g)), *start_indices)
+    return lax.dynamic_update_slice(g, zeros_like(update, dtype_of(g)), start_indices,
+                                    allow_negative_indices=allow_negative_indices)
 
 
 def select_n_part(g, which, index, more=()):
@@ -617,7 +620,7 @@ def _scatter_winners(operand, indices, updates, dimension_numbers, mode):
     n = 1
     for d in shape_of(updates):
         n = n * d
-    ids = lax.reshape(lax.add(lax.iota(dtype=dtypes.int32, shape=(n,)), 1),
+    ids = lax.reshape(lax.add(lax.broadcasted_iota(dtype=dtypes.int32, shape=(n,), dimension=0), 1),
                       new_sizes=shape_of(updates))
     written = lax.scatter(zeros(shape_of(operand), dtypes.int32), indices, ids,
                           dimension_numbers=dimension_numbers, mode=mode)
@@ -791,7 +794,7 @@ def cumextremum_grad(g, x, ans, axis, reverse=False):
         x = lax.rev(x, dimensions=(dim,))
         ans = lax.rev(ans, dimensions=(dim,))
         g = lax.rev(g, dimensions=(dim,))
-    position = lax.iota(dtype=dtypes.int32, shape=xs, dimension=dim)
+    position = lax.broadcasted_iota(dtype=dtypes.int32, shape=xs, dimension=dim)
     hit = lax.eq(x, ans)
     source = lax.cummax(where(hit, position, 0), axis=dim)
     result = scatter_add_along_axis(zeros_like(g), source, g, dim)
@@ -806,7 +809,7 @@ def full_indices(index, dim):
     n = len(shape)
     parts = []
     for d in range(n):
-        coord = index if d == dim else lax.iota(dtype=dtypes.int32, shape=shape, dimension=d)
+        coord = index if d == dim else lax.broadcasted_iota(dtype=dtypes.int32, shape=shape, dimension=d)
         parts.append(lax.expand_dims(lax.convert_element_type(coord, new_dtype=dtypes.int32),
                                      dimensions=(n,)))
     return lax.concatenate(*parts, dimension=n)
@@ -832,7 +835,7 @@ def sort_permutation(operands, dimension, num_keys=1, more=()):
         keys = list(keys[0])
     shape = shape_of(keys[0])
     dim = canonical_axis(dimension, len(shape))
-    position = lax.iota(dtype=dtypes.int32, shape=shape, dimension=dim)
+    position = lax.broadcasted_iota(dtype=dtypes.int32, shape=shape, dimension=dim)
     out = lax.sort(*keys[:num_keys], position, dimension=dim, is_stable=True, num_keys=num_keys)
     return out[-1]
 
@@ -1101,8 +1104,8 @@ def _mm(a, b):
 def _tri_mask(shape, k, lower):
     """``col <= row + k`` (lower) or ``col >= row + k`` (upper) for the last two axes."""
     m, n = shape[-2:]
-    rows = lax.iota(dtype=dtypes.int32, shape=(m, n), dimension=0)
-    cols = lax.iota(dtype=dtypes.int32, shape=(m, n), dimension=1)
+    rows = lax.broadcasted_iota(dtype=dtypes.int32, shape=(m, n), dimension=0)
+    cols = lax.broadcasted_iota(dtype=dtypes.int32, shape=(m, n), dimension=1)
     shifted = lax.add(rows, lax.convert_element_type(k, new_dtype=dtypes.int32))
     return lax.le(cols, shifted) if lower else lax.ge(cols, shifted)
 
@@ -1119,8 +1122,8 @@ def triu(x, k=0):
 
 def eye(n, dtype):
     """The ``n`` by ``n`` identity."""
-    rows = lax.iota(dtype=dtypes.int32, shape=(n, n), dimension=0)
-    cols = lax.iota(dtype=dtypes.int32, shape=(n, n), dimension=1)
+    rows = lax.broadcasted_iota(dtype=dtypes.int32, shape=(n, n), dimension=0)
+    cols = lax.broadcasted_iota(dtype=dtypes.int32, shape=(n, n), dimension=1)
     return lax.convert_element_type(lax.eq(rows, cols), new_dtype=dtype)
 
 

@@ -286,38 +286,38 @@ def _clamp(ans, min, x, max):  # noqa: A002 (the wrapper's names)
 
 
 @def_vjp(lax.convert_element_type)
-def _convert_element_type(ans, x, *, new_dtype):
-    d[x] = lax.vjp_helpers.convert_grad(d[ans], x)
+def _convert_element_type(ans, operand, new_dtype):
+    d[operand] = lax.vjp_helpers.convert_grad(d[ans], operand)
 
 
 @def_vjp(lax.broadcast_in_dim)
-def _broadcast_in_dim(ans, x, *, shape, broadcast_dimensions):
-    d[x] = lax.vjp_helpers.broadcast_in_dim_transpose(d[ans], x, broadcast_dimensions)
+def _broadcast_in_dim(ans, operand, shape, broadcast_dimensions):
+    d[operand] = lax.vjp_helpers.broadcast_in_dim_transpose(d[ans], operand, broadcast_dimensions)
 
 
 @def_vjp(lax.reshape)
-def _reshape(ans, x, *, new_sizes, dimensions=None):
-    d[x] = lax.vjp_helpers.reshape_transpose(d[ans], x, dimensions)
+def _reshape(ans, operand, new_sizes, dimensions=None):
+    d[operand] = lax.vjp_helpers.reshape_transpose(d[ans], operand, dimensions)
 
 
 @def_vjp(lax.squeeze, lax.expand_dims)
-def _squeeze(ans, x, *, dimensions):
-    d[x] = lax.vjp_helpers.reshape_to(d[ans], x)
+def _squeeze(ans, array, dimensions):
+    d[array] = lax.vjp_helpers.reshape_to(d[ans], array)
 
 
 @def_vjp(lax.transpose)
-def _transpose(ans, x, *, permutation):
-    d[x] = lax.vjp_helpers.transpose_grad(d[ans], permutation)
+def _transpose(ans, operand, permutation):
+    d[operand] = lax.vjp_helpers.transpose_grad(d[ans], permutation)
 
 
 @def_vjp(lax.rev)
-def _rev(ans, x, *, dimensions):
-    d[x] = lax.rev(d[ans], dimensions=dimensions)
+def _rev(ans, operand, dimensions):
+    d[operand] = lax.rev(d[ans], dimensions=dimensions)
 
 
 @def_vjp(lax.pad)
-def _pad(ans, x, padding_value, *, padding_config):
-    d[x] = lax.vjp_helpers.pad_transpose(d[ans], padding_config)
+def _pad(ans, operand, padding_value, padding_config):
+    d[operand] = lax.vjp_helpers.pad_transpose(d[ans], padding_config)
     d[padding_value] = lax.vjp_helpers.pad_value_grad(d[ans], padding_config)
 
 
@@ -336,19 +336,22 @@ def _concatenate(ans, x0, x1=None, x2=None, x3=None, x4=None, x5=None, x6=None, 
 
 
 @def_vjp(lax.slice)
-def _slice(ans, x, *, start_indices, limit_indices, strides=None):
-    d[x] = lax.vjp_helpers.slice_transpose(d[ans], x, start_indices, limit_indices, strides)
+def _slice(ans, operand, start_indices, limit_indices, strides=None):
+    d[operand] = lax.vjp_helpers.slice_transpose(d[ans], operand, start_indices, limit_indices, strides)
 
 
 @def_vjp(lax.dynamic_slice)
-def _dynamic_slice(ans, x, *start_indices, slice_sizes):
-    d[x] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], x, start_indices)
+def _dynamic_slice(ans, operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    d[operand] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], operand, start_indices,
+                                                         allow_negative_indices)
 
 
 @def_vjp(lax.dynamic_update_slice)
-def _dynamic_update_slice(ans, x, update, *start_indices):
-    d[x] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices)
-    d[update] = lax.vjp_helpers.dynamic_slice_like(d[ans], update, start_indices)
+def _dynamic_update_slice(ans, operand, update, start_indices, *, allow_negative_indices=True):
+    d[operand] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices,
+                                                                   allow_negative_indices)
+    d[update] = lax.vjp_helpers.dynamic_slice_like(d[ans], update, start_indices,
+                                                   allow_negative_indices)
 
 
 @def_vjp(lax.select_n)
@@ -364,43 +367,43 @@ def _select_n(ans, which, c0, c1=None, c2=None, c3=None, c4=None, c5=None, c6=No
 
 
 @def_vjp(lax.gather)
-def _gather(ans, operand, indices, *, dimension_numbers, slice_sizes, mode=None, fill_value=None,
-            indices_are_sorted=False, unique_indices=False):
-    d[operand] = lax.vjp_helpers.gather_transpose(d[ans], operand, indices, dimension_numbers, mode)
+def _gather(ans, operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
+            indices_are_sorted=False, mode=None, fill_value=None):
+    d[operand] = lax.vjp_helpers.gather_transpose(d[ans], operand, start_indices, dimension_numbers, mode)
 
 
 @def_vjp(lax.scatter_add)
-def _scatter_add(ans, operand, indices, updates, *, dimension_numbers, mode=None,
-                 indices_are_sorted=False, unique_indices=False):
+def _scatter_add(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                 indices_are_sorted=False, unique_indices=False, mode=None):
     d[operand] = d[ans]
-    d[updates] = lax.vjp_helpers.scatter_add_updates_grad(d[ans], indices, updates,
+    d[updates] = lax.vjp_helpers.scatter_add_updates_grad(d[ans], scatter_indices, updates,
                                                           dimension_numbers, mode)
 
 
 @def_vjp(lax.scatter)
-def _scatter(ans, operand, indices, updates, *, dimension_numbers, mode=None,
-             indices_are_sorted=False, unique_indices=False):
-    d[operand] = lax.vjp_helpers.scatter_operand_grad(d[ans], operand, indices, updates,
+def _scatter(ans, operand, scatter_indices, updates, dimension_numbers, *,
+             indices_are_sorted=False, unique_indices=False, mode=None):
+    d[operand] = lax.vjp_helpers.scatter_operand_grad(d[ans], operand, scatter_indices, updates,
                                                       dimension_numbers, mode)
-    d[updates] = lax.vjp_helpers.scatter_updates_grad(d[ans], operand, indices, updates,
+    d[updates] = lax.vjp_helpers.scatter_updates_grad(d[ans], operand, scatter_indices, updates,
                                                       dimension_numbers, mode)
 
 
 @def_vjp(lax.scatter_mul)
-def _scatter_mul(ans, operand, indices, updates, *, dimension_numbers, mode=None,
-                 indices_are_sorted=False, unique_indices=False):
-    d[operand] = d[ans] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), indices, updates,
+def _scatter_mul(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                 indices_are_sorted=False, unique_indices=False, mode=None):
+    d[operand] = d[ans] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
                                           dimension_numbers=dimension_numbers, mode=mode)
-    d[updates] = lax.vjp_helpers.scatter_mul_updates_grad(d[ans], ans, operand, indices, updates,
+    d[updates] = lax.vjp_helpers.scatter_mul_updates_grad(d[ans], ans, operand, scatter_indices, updates,
                                                           dimension_numbers, mode, unique_indices)
 
 
 @def_vjp(lax.scatter_min, lax.scatter_max)
-def _scatter_extremal(ans, operand, indices, updates, *, dimension_numbers, mode=None,
-                      indices_are_sorted=False, unique_indices=False):
-    d[operand] = lax.vjp_helpers.scatter_extremal_operand_grad(d[ans], ans, operand, indices,
+def _scatter_extremal(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                      indices_are_sorted=False, unique_indices=False, mode=None):
+    d[operand] = lax.vjp_helpers.scatter_extremal_operand_grad(d[ans], ans, operand, scatter_indices,
                                                                updates, dimension_numbers, mode)
-    d[updates] = lax.vjp_helpers.scatter_extremal_updates_grad(d[ans], ans, operand, indices,
+    d[updates] = lax.vjp_helpers.scatter_extremal_updates_grad(d[ans], ans, operand, scatter_indices,
                                                                updates, dimension_numbers, mode)
 
 
@@ -409,33 +412,33 @@ def _scatter_extremal(ans, operand, indices, updates, *, dimension_numbers, mode
 
 
 @def_vjp(lax.reduce_sum)
-def _reduce_sum(ans, x, *, axes):
-    d[x] = lax.vjp_helpers.reduce_sum_transpose(d[ans], x, axes)
+def _reduce_sum(ans, operand, axes):
+    d[operand] = lax.vjp_helpers.reduce_sum_transpose(d[ans], operand, axes)
 
 
 @def_vjp(lax.reduce_max, lax.reduce_min)
-def _reduce_chooser(ans, x, *, axes):
-    d[x] = lax.vjp_helpers.reduce_chooser_grad(d[ans], x, ans, axes)
+def _reduce_chooser(ans, operand, axes):
+    d[operand] = lax.vjp_helpers.reduce_chooser_grad(d[ans], operand, ans, axes)
 
 
 @def_vjp(lax.reduce_prod)
-def _reduce_prod(ans, x, *, axes):
-    d[x] = lax.vjp_helpers.reduce_prod_grad(d[ans], x, axes)
+def _reduce_prod(ans, operand, axes):
+    d[operand] = lax.vjp_helpers.reduce_prod_grad(d[ans], operand, axes)
 
 
 @def_vjp(lax.cumsum)
-def _cumsum(ans, x, *, axis=0, reverse=False):
-    d[x] = lax.vjp_helpers.cumsum_transpose(d[ans], axis, reverse)
+def _cumsum(ans, operand, axis=0, reverse=False):
+    d[operand] = lax.vjp_helpers.cumsum_transpose(d[ans], axis, reverse)
 
 
 @def_vjp(lax.cumprod)
-def _cumprod(ans, x, *, axis=0, reverse=False):
-    d[x] = lax.vjp_helpers.cumprod_grad(d[ans], x, ans, axis, reverse)
+def _cumprod(ans, operand, axis=0, reverse=False):
+    d[operand] = lax.vjp_helpers.cumprod_grad(d[ans], operand, ans, axis, reverse)
 
 
 @def_vjp(lax.cummax, lax.cummin)
-def _cumextremum(ans, x, *, axis=0, reverse=False):
-    d[x] = lax.vjp_helpers.cumextremum_grad(d[ans], x, ans, axis, reverse)
+def _cumextremum(ans, operand, axis=0, reverse=False):
+    d[operand] = lax.vjp_helpers.cumextremum_grad(d[ans], operand, ans, axis, reverse)
 
 
 @def_vjp(lax.sort)
@@ -477,13 +480,13 @@ def _reduce_window_min(ans, x, *, window_dimensions, window_strides=None, paddin
 
 
 @def_vjp(lax.reduce_window)
-def _reduce_window(ans, x, init_value, *, computation, window_dimensions, window_strides=None,
+def _reduce_window(ans, operand, init_value, computation, window_dimensions, window_strides=None,
                    padding="VALID", base_dilation=None, window_dilation=None):
-    d[x] = lax.vjp_helpers.reduce_window_operand_grad(
-        d[ans], x, init_value, ans, computation, window_dimensions, window_strides, padding,
+    d[operand] = lax.vjp_helpers.reduce_window_operand_grad(
+        d[ans], operand, init_value, ans, computation, window_dimensions, window_strides, padding,
         base_dilation, window_dilation)
     d[init_value] = lax.vjp_helpers.reduce_window_init_grad(
-        d[ans], x, init_value, ans, computation, window_dimensions, window_strides, padding,
+        d[ans], operand, init_value, ans, computation, window_dimensions, window_strides, padding,
         base_dilation, window_dilation)
 
 
@@ -492,7 +495,7 @@ def _reduce_window(ans, x, init_value, *, computation, window_dimensions, window
 
 
 @def_vjp(lax.dot_general)
-def _dot_general(ans, lhs, rhs, *, dimension_numbers, precision=None, preferred_element_type=None):
+def _dot_general(ans, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     d[lhs] = lax.vjp_helpers.dot_general_transpose_lhs(d[ans], lhs, rhs, dimension_numbers,
                                                        precision, preferred_element_type)
     d[rhs] = lax.vjp_helpers.dot_general_transpose_rhs(d[ans], lhs, rhs, dimension_numbers,
@@ -500,7 +503,7 @@ def _dot_general(ans, lhs, rhs, *, dimension_numbers, precision=None, preferred_
 
 
 @def_vjp(lax.conv_general_dilated)
-def _conv_general_dilated(ans, lhs, rhs, *, window_strides, padding, lhs_dilation=None,
+def _conv_general_dilated(ans, lhs, rhs, window_strides, padding, lhs_dilation=None,
                           rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
                           batch_group_count=1, precision=None, preferred_element_type=None):
     d[lhs] = lax.vjp_helpers.conv_transpose_lhs(
@@ -635,18 +638,19 @@ def _slice_transpose(ans, g, x, start_indices, limit_indices, strides=None):
 
 
 @def_vjp(H.dynamic_slice_transpose)
-def _dynamic_slice_transpose(ans, g, x, start_indices):
-    d[g] = lax.vjp_helpers.dynamic_slice_like(d[ans], g, start_indices)
+def _dynamic_slice_transpose(ans, g, x, start_indices, allow_negative_indices=True):
+    d[g] = lax.vjp_helpers.dynamic_slice_like(d[ans], g, start_indices, allow_negative_indices)
 
 
 @def_vjp(H.dynamic_slice_like)
-def _dynamic_slice_like(ans, h, g, start_indices):
-    d[h] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], h, start_indices)
+def _dynamic_slice_like(ans, h, g, start_indices, allow_negative_indices=True):
+    d[h] = lax.vjp_helpers.dynamic_slice_transpose(d[ans], h, start_indices, allow_negative_indices)
 
 
 @def_vjp(H.dynamic_update_slice_operand_grad)
-def _dynamic_update_slice_operand_grad(ans, g, update, start_indices):
-    d[g] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices)
+def _dynamic_update_slice_operand_grad(ans, g, update, start_indices, allow_negative_indices=True):
+    d[g] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[ans], update, start_indices,
+                                                             allow_negative_indices)
 
 
 @def_vjp(H.select_n_part)

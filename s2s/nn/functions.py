@@ -305,7 +305,7 @@ def one_hot(x, num_classes, *, dtype=None, axis=-1):
     lhs = lax.expand_dims(x, dimensions=(out_axis,))
     iota_shape = tuple(num_classes if i == out_axis else 1 for i in range(len(shape) + 1))
     iota_dtype = x_dtype if x_dtype != dtypes.bool_ else dtypes.default_int_dtype()
-    rhs = lax.iota(dtype=iota_dtype, shape=iota_shape, dimension=out_axis)
+    rhs = lax.broadcasted_iota(dtype=iota_dtype, shape=iota_shape, dimension=out_axis)
     return lax.convert_element_type(lax.eq(lhs, rhs), new_dtype=dtype)
 
 

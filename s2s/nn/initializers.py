@@ -219,7 +219,7 @@ def _orthonormal_columns(z):
             coeffs = lax.dot_general(q, v, dimension_numbers=contract)
             v = lax.sub(v, lax.dot_general(q, coeffs, dimension_numbers=(((1,), (0,)), ((), ()))))
         v = lax.mul(v, lax.rsqrt(lax.reduce_sum(lax.mul(v, v), axes=(0,))))
-        q = lax.dynamic_update_slice(q, lax.reshape(v, new_sizes=(rows, 1)), onp.int32(0), onp.int32(j))
+        q = lax.dynamic_update_slice(q, lax.reshape(v, new_sizes=(rows, 1)), (onp.int32(0), onp.int32(j)))
     return q
 
 

@@ -335,7 +335,7 @@ def _linspace_staged(start, stop, num, endpoint, compute, dt, axis):
     step = lax.div(lax.sub(stop, start), cast(div, compute)) if div > 0 else \
         lax.mul(lax.sub(stop, start), onp.asarray(onp.nan, compute))
     shape = (num,) + bshape
-    ramp = lax.iota(dtype=compute, shape=shape, dimension=0) if num else onp.zeros(shape, compute)
+    ramp = lax.broadcasted_iota(dtype=compute, shape=shape, dimension=0) if num else onp.zeros(shape, compute)
     dims = tuple(range(1, len(shape)))
     out = lax.add(lax.broadcast_in_dim(start, shape=shape, broadcast_dimensions=dims),
                   lax.mul(ramp, lax.broadcast_in_dim(step, shape=shape,

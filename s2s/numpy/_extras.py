@@ -354,7 +354,7 @@ def _put_flat_index(idx, shape, ax, mode):
     strides = onp.cumprod((shape[1:] + (1,))[::-1])[::-1]
     flat = np.zeros(_shape(i), int_dt)
     for d in range(len(shape)):
-        coord = i if d == ax else lax.iota(dtype=int_dt, shape=_shape(i), dimension=d)
+        coord = i if d == ax else lax.broadcasted_iota(dtype=int_dt, shape=_shape(i), dimension=d)
         flat = flat + coord * int(strides[d])
     size = math.prod(shape)
     outside = np.logical_or(i < 0, i >= n)
@@ -439,7 +439,7 @@ def _fill_smallest(out, count, fill_value):
     """Padding: ``fill_value``, or by default the first (smallest) value found (0 if none)."""
     if fill_value is not None or _shape(out)[0] == 0:
         return out
-    pos = lax.iota(dtype=dtypes.default_int_dtype(), shape=_shape(out), dimension=0)
+    pos = lax.broadcasted_iota(dtype=dtypes.default_int_dtype(), shape=_shape(out), dimension=0)
     return np.where(pos < count, out, out[0])
 
 
@@ -479,7 +479,7 @@ def intersect1d(ar1, ar2, assume_unique=False, return_indices=False, *, size=Non
     perm2 = np.argsort(b)
     pos = np.clip(np.searchsorted(np.take(b, perm2), vals), 0, nb - 1)
     ind2 = np.take(np.astype(perm2, int_dt), pos)
-    live = lax.iota(dtype=int_dt, shape=(n,), dimension=0) < count
+    live = lax.broadcasted_iota(dtype=int_dt, shape=(n,), dimension=0) < count
     return vals, ind1, np.where(live, ind2, 0)
 
 

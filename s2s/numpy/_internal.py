@@ -208,15 +208,15 @@ def static_int(name, what, value):
 
 def eye(n, m, dt, k=0):
     """The ``n x m`` identity-like matrix with ones on diagonal ``k``."""
-    rows = lax.iota(dtype=dtypes.int32, shape=(n, m), dimension=0)
-    cols = lax.iota(dtype=dtypes.int32, shape=(n, m), dimension=1)
+    rows = lax.broadcasted_iota(dtype=dtypes.int32, shape=(n, m), dimension=0)
+    cols = lax.broadcasted_iota(dtype=dtypes.int32, shape=(n, m), dimension=1)
     return astype(lax.eq(lax.add(rows, onp.int32(k)), cols), dt)
 
 
 def tri_mask(n, m, k, lower):
     """Boolean ``n x m`` mask of the lower (``j <= i + k``) or upper (``j >= i + k``) triangle."""
-    rows = lax.iota(dtype=dtypes.int32, shape=(n, m), dimension=0)
-    cols = lax.iota(dtype=dtypes.int32, shape=(n, m), dimension=1)
+    rows = lax.broadcasted_iota(dtype=dtypes.int32, shape=(n, m), dimension=0)
+    cols = lax.broadcasted_iota(dtype=dtypes.int32, shape=(n, m), dimension=1)
     shifted = lax.add(rows, onp.int32(k))
     return lax.le(cols, shifted) if lower else lax.ge(cols, shifted)
 

@@ -610,7 +610,7 @@ def _take_last(x, idx):
     if isinstance(idx, Tracer):
         i = I.astype(idx, dtypes.int32)
         starts = [onp.int32(0)] * (len(s) - 1) + [i]
-        r = lax.dynamic_slice(x, *starts, slice_sizes=s[:-1] + (1,))
+        r = lax.dynamic_slice(x, starts, s[:-1] + (1,))
         return lax.squeeze(r, dimensions=(len(s) - 1,))
     return I.index_axis(x, len(s) - 1, int(idx))
 

@@ -614,7 +614,7 @@ def _roll_axis(a, shift, axis, shp):
     start = lax.sub(n, remainder(cast(shift, dtypes.default_int_dtype()), n))
     starts = [0] * len(shp)
     starts[axis] = start
-    return lax.dynamic_slice(doubled, *starts, slice_sizes=shp)
+    return lax.dynamic_slice(doubled, starts, shp)
 
 
 def _slice_axis(a, axis, lo, hi, shp):

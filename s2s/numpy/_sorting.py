@@ -33,7 +33,7 @@ def _flat_or_axis(name, a, axis):
 
 
 def _indices(shape, axis):
-    return lax.iota(dtype=dtypes.default_int_dtype(), shape=shape, dimension=axis)
+    return lax.broadcasted_iota(dtype=dtypes.default_int_dtype(), shape=shape, dimension=axis)
 
 
 def _check_order(name, order):

@@ -108,7 +108,7 @@ def _lu_solve(lu, perm, b):
     """Solves ``a x = b`` from ``lu(a)`` for a batch of matrices ``b`` (..., m, k)."""
     n = I.shape(lu)[-1]
     batch = I.shape(b)[:-2]
-    cols = lax.iota(dtype=dtypes.int32, shape=batch + (n, n), dimension=len(batch) + 1)
+    cols = lax.broadcasted_iota(dtype=dtypes.int32, shape=batch + (n, n), dimension=len(batch) + 1)
     rows = lax.broadcast_in_dim(perm, shape=batch + (n, n),
                                 broadcast_dimensions=tuple(range(len(batch) + 1)))
     p = I.astype(lax.eq(rows, cols), I.dtype(b))
@@ -206,7 +206,7 @@ def _lu_parts(name, a):
     (a,) = _as_linalg(name, a)
     _matrices(name, a)
     lu, piv, _ = lax_linalg.lu(a)
-    swaps = lax.ne(piv, lax.iota(dtype=dtypes.int32, shape=I.shape(piv), dimension=I.ndim(piv) - 1))
+    swaps = lax.ne(piv, lax.broadcasted_iota(dtype=dtypes.int32, shape=I.shape(piv), dimension=I.ndim(piv) - 1))
     odd = lax.rem(_red.sum(swaps, axis=-1, dtype=dtypes.int32), onp.int32(2))
     parity = I.where(lax.eq(odd, onp.int32(1)), -1, 1)
     return _bdiag(lu), I.astype(parity, I.dtype(a))
@@ -443,7 +443,7 @@ def _svd_hermitian(a, compute_uv):
 
 def _desc_order(s):
     """Indices that sort the last axis of ``s`` in descending order (stable)."""
-    idx = lax.iota(dtype=dtypes.int32, shape=I.shape(s), dimension=I.ndim(s) - 1)
+    idx = lax.broadcasted_iota(dtype=dtypes.int32, shape=I.shape(s), dimension=I.ndim(s) - 1)
     return lax.sort(lax.neg(s), idx, dimension=-1, num_keys=1)[1]
 
 
@@ -451,7 +451,7 @@ def _take_last(x, order):
     """``x[..., order]`` along the last axis (``order`` batched like ``x``'s leading axes)."""
     n = I.shape(order)[-1]
     sx = I.shape(x)
-    onehot = lax.eq(I.expand(order, -1), lax.iota(dtype=dtypes.int32, shape=I.shape(order) + (n,),
+    onehot = lax.eq(I.expand(order, -1), lax.broadcasted_iota(dtype=dtypes.int32, shape=I.shape(order) + (n,),
                                                   dimension=I.ndim(order)))
     onehot = I.astype(onehot, I.dtype(x))
     if len(sx) == len(I.shape(order)):

@@ -28,7 +28,7 @@ from s2s.random._threefry import (check_key, fold_in_key, random_bits, seed_key,
 from s2s.scipy import _lax_helpers as h
 
 __all__ = [
-    "PRNGKey", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
+    "PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
     "randint", "bernoulli", "truncated_normal", "permutation", "choice", "exponential",
     "gumbel", "categorical", "threefry2x32", "threefry_2x32",
 ]
@@ -44,6 +44,23 @@ def PRNGKey(seed):
     >>> random.PRNGKey(42)
     array([ 0, 42], dtype=uint32)
     """
+    return seed_key(seed)
+
+
+def key(seed, *, impl=None):
+    """A key from an integer seed, for code written against ``jax.random.key``.
+
+    s2s has no typed key arrays: the key is its ``uint32[2]`` data, the same words as
+    ``jax.random.key_data(jax.random.key(seed))``, so every sampler draws JAX's values
+    for it. (Its shape is ``(2,)`` where a JAX typed key's is ``()``.)
+
+    >>> from s2s import random
+    >>> random.key(42)
+    array([ 0, 42], dtype=uint32)
+    """
+    if impl not in (None, "threefry2x32"):
+        raise NotImplementedError(f"random.key: only the threefry2x32 generator is available, "
+                                  f"got impl={impl!r}")
     return seed_key(seed)
 
 
@@ -398,7 +415,7 @@ def _shuffle(key, x, axis):
 
 
 def _arange(n):
-    return lax.iota(dtype=dtypes.default_int_dtype(), shape=(n,), dimension=0)
+    return lax.broadcasted_iota(dtype=dtypes.default_int_dtype(), shape=(n,), dimension=0)
 
 
 def _concrete_int(name, x):
@@ -557,7 +574,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True):
         raise ValueError(f"categorical: {k} samples without replacement exceed the "
                          f"{lshape[axis]} categories")
     scores = lax.add(logits, gumbel(key, lshape, dt))
-    index = lax.iota(dtype=dtypes.default_int_dtype(), shape=lshape, dimension=axis)
+    index = lax.broadcasted_iota(dtype=dtypes.default_int_dtype(), shape=lshape, dimension=axis)
     _, order = lax.sort(lax.neg(scores), index, dimension=axis, is_stable=True, num_keys=1)
     top = lax.slice(order, start_indices=(0,) * len(lshape),
                     limit_indices=tuple(k if i == axis else d for i, d in enumerate(lshape)))

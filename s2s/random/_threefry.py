@@ -175,7 +175,7 @@ class _LaxKeyOps:
     @staticmethod
     def counters(shape):
         size = _check_size(shape)
-        lo = lax.reshape(lax.iota(dtype=dtypes.uint32, shape=(size,), dimension=0), new_sizes=shape)
+        lo = lax.reshape(lax.broadcasted_iota(dtype=dtypes.uint32, shape=(size,), dimension=0), new_sizes=shape)
         return onp.zeros(shape, onp.uint32), lo
 
     @staticmethod

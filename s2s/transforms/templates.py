@@ -68,8 +68,8 @@ def bind(template, ans, args, keywords):
     """Maps each template parameter to a call-site atom (defaults as constants).
 
     ``*rest`` in a call is allowed where it lands in the template's own ``*args``
-    (``lax.dynamic_slice(x, *starts, slice_sizes=s)``): that parameter is bound to the
-    tuple display ``(*starts,)``, which templates may read but not give adjoints to.
+    (``lax.select_n(which, *cases)``): that parameter is bound to the
+    tuple display ``(*cases,)``, which templates may read but not give adjoints to.
     """
     if any(k.arg is None for k in keywords):
         raise TemplateError("a call with **kwargs cannot use a derivative template")
@@ -300,13 +300,11 @@ def instantiate_tangent(template, bound, tangents, namer, free, zeros_name,
     """``(statements, expr)`` of jvp ``template`` at one call site; ``expr`` is the
     result's tangent, or None when it is zero.
 
-    ``tangents`` maps operand parameters to tangent variable names (absent: zero);
+    ``tangents`` maps operand parameters to tangent variable names (absent: zero; a
+    ``*args`` parameter's tangent is a tuple the caller builds);
     ``zeros_name`` is the generated name of the helper making zero tangents.
     """
     reads = {p: tangents.get(p) or ZERO_TANGENT for p in template.params[1:]}
-    for p, atom in bound.items():
-        if isinstance(atom, gast.Tuple) and p in tangents:
-            raise TemplateError(f"{template.name}: tangents of *{p} are not supported")
     items = instantiate(template, bound, reads, namer, free, signature_of)
     zero = {ZERO_TANGENT}
     stmts, result = [], None
