@@ -47,8 +47,10 @@ from s2s.api_fwd import jvp, jvp_source, linearize  # noqa: F401,E402
 from s2s.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401,E402
 from s2s.jacobians import hessian, jacfwd, jacrev  # noqa: F401,E402
 # Batching (vmap).
+from s2s.numpy import lax_batch_rules as _lax_batch_rules  # noqa: F401,E402
 from s2s.numpy import batch_rules as _numpy_batch_rules  # noqa: F401,E402
 from s2s.scipy import batch_rules as _scipy_batch_rules  # noqa: F401,E402
+from s2s.nn import batch_rules as _nn_batch_rules  # noqa: F401,E402
 from s2s.transforms import batch_support as _batch_support  # noqa: F401,E402  (operator rules)
 
 __version__ = "0.1.0"

@@ -138,11 +138,11 @@ def test_dump_source_writes_real_files(tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert "grad_cube-x-of-test_debugging.py-{}.py".format(
         inspect.getsourcelines(cube)[1]) in names, names
-    code = g._build()[0].__code__
+    code = g._build().gen.__code__
     assert code.co_filename == str(tmp_path / os.path.basename(code.co_filename))
     with open(code.co_filename) as f:
         assert f.read() == "".join(__import__("linecache").getlines(code.co_filename))
-    assert "def grad_cube(x):" in inspect.getsource(g._build()[0])
+    assert "def grad_cube(x):" in inspect.getsource(g._build().gen)
 
 
 def test_dump_file_names_are_stable_and_distinct(tmp_path):

@@ -54,3 +54,23 @@ def test_projectile_derivative_matches_finite_differences(x64):
     fd = central_grad(lambda a: example.landing_distance(a), np.array(angle), eps=1e-6)
     np.testing.assert_allclose(slope, fd, rtol=1e-5)
     np.testing.assert_allclose(s2s.jit(s2s.grad(example.landing_distance))(angle), slope, rtol=1e-9)
+
+
+def test_dp_sgd(tmp_path, monkeypatch):
+    pytest.importorskip("sklearn")
+    example = _load("dp_sgd")
+    (x, y), _ = example.load_data()
+    x, y = x[:16], y[:16]
+    _, params = example.init_net(s2s.random.PRNGKey(0), (-1, 64))
+    key = s2s.random.PRNGKey(1)
+    # Without noise and with a clip no gradient reaches, the private gradient is the
+    # plain gradient of the mean loss: per-example gradients summed back.
+    unclipped = example.private_grad(params, x, y, key, l2_clip=1e6, noise=0.0)
+    plain = s2s.grad(example.loss)(params, x, y)
+    for a, b in zip(s2s.tree_util.tree_leaves(unclipped), s2s.tree_util.tree_leaves(plain)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # With a small clip and no noise, the result is a mean of vectors of norm <= clip.
+    clipped = example.private_grad(params, x, y, key, l2_clip=0.01, noise=0.0)
+    assert float(example.optimizers.l2_norm(clipped)) <= 0.01 * (1 + 1e-5)
+    accuracies = example.train(private=True, epochs=1)
+    assert accuracies[-1] > 0.5, accuracies

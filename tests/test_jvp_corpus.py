@@ -78,13 +78,7 @@ def test_jvp_matches_finite_differences_and_grad(fn, x64):
 
 
 # jacfwd vmaps the generated jvp source; these corpus functions hit vmap bugs: name -> reason.
-JACFWD_KNOWN_BUGS = {
-    "comprehension": "vmap: as_sequence of a batched array iterates the batch axis, and a list "
-                     "appended batched values stays unbatched",
-    "comprehension_cond": "vmap: as_sequence of a batched array iterates the batch axis",
-    "list_mutation": "vmap: a list that batched values are appended to stays unbatched (pop/getitem "
-                     "then read it as unbatched)",
-}
+JACFWD_KNOWN_BUGS = {}
 
 
 def _jac_params(bugs):

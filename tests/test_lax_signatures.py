@@ -185,3 +185,17 @@ def test_sequence_start_indices_in_the_tracing_fallback():
     # z = [x2^2, x3^2, x2, x3]; f = x0 x2^2 + x1 x3^2 + x2^2 + x3^2
     expected = [x[2] ** 2, x[3] ** 2, 2 * x[0] * x[2] + 2 * x[2], 2 * x[1] * x[3] + 2 * x[3]]
     np.testing.assert_allclose(s2s.grad(namespace["f"])(x), expected, rtol=1e-6)
+
+
+def test_random_key_is_jax_key_data():
+    jax = pytest.importorskip("jax")
+    from s2s import random
+    for seed in (0, 42, 2**31 - 1):
+        k = random.key(seed)
+        np.testing.assert_array_equal(k, np.asarray(jax.random.key_data(jax.random.key(seed))))
+        np.testing.assert_array_equal(random.wrap_key_data(random.key_data(k)), k)
+        np.testing.assert_array_equal(random.normal(random.split(k)[1], (3,)),
+                                      np.asarray(jax.random.normal(jax.random.split(
+                                          jax.random.key(seed))[1], (3,))))
+    with pytest.raises(NotImplementedError, match="threefry2x32"):
+        random.key(0, impl="rbg")

@@ -302,3 +302,12 @@ def test_out_of_range_indices_agree(name):
 def test_take_mode_raise_checks_concrete_indices():
     with pytest.raises(IndexError, match="index 5 is out of bounds"):
         snp.take(snp.arange(3.0), np.array([5]), mode="raise")
+
+
+def test_arrays_still_iterate_and_unpack():
+    a = snp.arange(6).reshape(3, 2)
+    first, second, third = a
+    np.testing.assert_array_equal(third, [4, 5])
+    assert [type(r) for r in a] == [s2s.Array] * 3 and len(list(a)) == 3
+    with pytest.raises(TypeError, match="0-d"):
+        iter(snp.float32(1.0) * snp.ones(()))

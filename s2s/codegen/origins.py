@@ -31,8 +31,11 @@ import linecache
 import os
 import re
 import sys
+import collections
+import itertools
 import traceback
 import types
+import weakref
 
 from s2s.core.config import config
 
@@ -48,7 +51,7 @@ class Generated:
     """
 
     __slots__ = ("label", "filename", "name", "text", "user_file", "line_offset", "user_lines",
-                 "lines")
+                 "lines", "seq", "live")
 
     def __init__(self, label, filename, name, text, origin=None, lines=None):
         self.label = label
@@ -60,6 +63,8 @@ class Generated:
         self.line_offset = origin.line_offset if origin is not None else 0
         self.user_lines = origin.source_lines if origin is not None else []
         self.lines = lines or {}
+        self.seq = next(_SEQ)
+        self.live = 0  # functions compiled against it that are alive (keep_while_alive)
 
     def user_line(self, lineno):
         """``(filename, line, text)`` of the user's line that generated line ``lineno`` came
@@ -98,6 +103,8 @@ class Generated:
 
 _REGISTRY = {}  # compiled file name -> Generated
 _DUMPED = {}  # dump path -> text written there this process
+_SEQ = itertools.count()
+_RECENT = collections.deque(maxlen=256)  # released entries, for generated_since
 
 
 def register(label, text, name, origin=None, lines=None):
@@ -106,10 +113,11 @@ def register(label, text, name, origin=None, lines=None):
     The code must be compiled against ``.filename``: ``label`` itself, or the
     dumped file's path when ``config.dump_source`` names a directory.
     """
-    filename = label
     directory = config.dump_source
     if directory:
-        filename = _dump(directory, label, text)
+        filename = _dump(directory, label, text)  # (unique per text already)
+    else:
+        label = filename = _unique(label, text)
     entry = Generated(label, filename, name, text, origin, lines)
     _REGISTRY[filename] = entry
     # linecache serves inspect.getsource, pdb and traceback (a dumped file too,
@@ -119,6 +127,35 @@ def register(label, text, name, origin=None, lines=None):
         _REGISTRY[label] = entry
         linecache.cache[label] = linecache.cache[filename]
     return entry
+
+
+def _unique(label, text):
+    """``label``, or ``label #2``... when a live function of another text holds it (two
+    lambdas on one line, a function without source traced on two paths)."""
+    name, n = label, 1
+    while name in _REGISTRY and _REGISTRY[name].text != text:
+        n += 1
+        name = f"{label[:-1]} #{n}>" if label.endswith(">") else f"{label} #{n}"
+    return name
+
+
+def keep_while_alive(fn, entry):
+    """Keeps ``entry`` registered (and in ``linecache``) until the last function compiled
+    against it is collected: memory stays bounded however many functions are generated
+    (eager grad of a function without source makes some on every call)."""
+    entry.live += 1
+    weakref.finalize(fn, _release, entry)
+
+
+def _release(entry):
+    entry.live -= 1
+    if entry.live > 0:
+        return
+    for name in {entry.filename, entry.label}:
+        if _REGISTRY.get(name) is entry:
+            del _REGISTRY[name]
+            linecache.cache.pop(name, None)
+    _RECENT.append(entry)  # generated_since still shows it (a bounded number of them)
 
 
 def forget(filename):
@@ -136,15 +173,17 @@ def lookup(filename):
 
 
 def generated_count():
-    """How many generated functions are registered (``generated_since`` takes it)."""
-    return len(_REGISTRY)
+    """How many generated functions were registered so far (``generated_since`` takes it)."""
+    probe = next(_SEQ)  # the counter's position (a number no entry gets)
+    return probe
 
 
 def generated_since(count):
-    """The functions registered after ``generated_count()`` returned ``count``, each once."""
+    """The functions registered after ``generated_count()`` returned ``count``, each once
+    (the last 256 whose functions were collected included)."""
     out = []
-    for entry in list(_REGISTRY.values())[count:]:
-        if all(entry is not seen for seen in out):
+    for entry in sorted([*_REGISTRY.values(), *_RECENT], key=lambda e: e.seq):
+        if entry.seq > count and all(entry is not seen for seen in out):
             out.append(entry)
     return out
 

@@ -51,6 +51,8 @@ class Config:
     _options = {
         "enable_x64": lambda: _env_flag("S2S_ENABLE_X64"),
         "log_compiles": lambda: _env_flag("S2S_LOG_COMPILES"),
+        # Which path a transformation took (source, tracing, a fallback) and why.
+        "log_transforms": lambda: _env_flag("S2S_LOG_TRANSFORMS"),
         "disable_jit": lambda: _env_flag("S2S_DISABLE_JIT"),
         "dump_source": lambda: os.environ.get("S2S_DUMP_SOURCE") or None,
         "traceback_filtering": lambda: _env_flag("S2S_TRACEBACK_FILTERING", True),

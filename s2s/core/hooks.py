@@ -15,7 +15,7 @@ the lower layers reach them through this table instead of importing upwards;
 >>> pull(np.float32(1.0))
 (array(6., dtype=float32),)
 """
-__all__ = ["install", "vjp", "jvp", "jit", "converted", "converted_for_grad"]
+__all__ = ["install", "vjp", "jvp", "jit", "vmap", "converted", "converted_for_grad"]
 
 _installed = {}
 
@@ -49,6 +49,11 @@ def jvp(fun, primals, tangents):
 def jit(fun, **kwargs):
     """``s2s.jit(fun, **kwargs)``."""
     return _get("jit")(fun, **kwargs)
+
+
+def vmap(fun, **kwargs):
+    """``s2s.vmap(fun, **kwargs)``."""
+    return _get("vmap")(fun, **kwargs)
 
 
 def converted(fn):

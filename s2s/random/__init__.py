@@ -30,7 +30,7 @@ from s2s.random._threefry import (check_key, fold_in_key, random_bits, seed_key,
 from s2s.scipy import _lax_helpers as h
 
 __all__ = [
-    "PRNGKey", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
+    "PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
     "randint", "bernoulli", "truncated_normal", "permutation", "choice", "exponential",
     "gumbel", "categorical", "threefry2x32", "threefry_2x32",
 ]
@@ -46,6 +46,23 @@ def PRNGKey(seed):
     >>> random.PRNGKey(42)
     array([ 0, 42], dtype=uint32)
     """
+    return seed_key(seed)
+
+
+def key(seed, *, impl=None):
+    """A key from an integer seed, for code written against ``jax.random.key``.
+
+    s2s has no typed key arrays: the key is its ``uint32[2]`` data, the same words as
+    ``jax.random.key_data(jax.random.key(seed))``, so every sampler draws JAX's values
+    for it. (Its shape is ``(2,)`` where a JAX typed key's is ``()``.)
+
+    >>> from s2s import random
+    >>> random.key(42)
+    array([ 0, 42], dtype=uint32)
+    """
+    if impl not in (None, "threefry2x32"):
+        raise NotImplementedError(f"random.key: only the threefry2x32 generator is available, "
+                                  f"got impl={impl!r}")
     return seed_key(seed)
 
 

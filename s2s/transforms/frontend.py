@@ -127,7 +127,6 @@ class Plan:
     """A user function ready to transform: its source and normal form."""
 
     def __init__(self, fn, transform_name="grad"):
-        self.fn = fn
         self.source = get_source(fn)
         fence(self.source, transform_name)
         self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & _referenced(self.source.node))
@@ -143,6 +142,11 @@ class Plan:
             if obj is numpy or obj is snp:
                 return name
         return self.namer.new("np")
+
+    @property
+    def fn(self):
+        """The user function (held weakly, by the source: plans are cached per function)."""
+        return self.source.fn
 
     @property
     def name(self):
@@ -191,7 +195,6 @@ class _LocalPlan:
 
     def __init__(self, parent, fdef, free):
         self.parent = parent
-        self.fn = parent.fn
         self.source = parent.source
         self.namer = Namer(parent.namer.taken)
         self.np_name = parent.np_name
@@ -203,6 +206,10 @@ class _LocalPlan:
                                        returns=None, type_comment=None, type_params=[])
         self.locals = local_names(self.normal)
         self.name = f"{parent.name}_{fdef.name}"
+
+    @property
+    def fn(self):
+        return self.parent.fn
 
     def local_function(self, name):
         return _local_function(self, self.normal.body, name)
@@ -358,6 +365,7 @@ class Context:
         self.namer = namer
         self.cells = {}
         self.deps = []
+        self.guards = []  # (source, name chain, object it resolved to)
         self._support_ids = {}
         self._by_object = {}
 
@@ -480,7 +488,12 @@ class Context:
         if obj is MISSING:
             raise TransformError(f"cannot resolve `{'.'.join(chain)}`", filename=self.source.filename,
                                  lineno=self.source.file_line(call))
-        return classify(obj, ".".join(chain), self.source, call, self.slot)
+        callee = classify(obj, ".".join(chain), self.source, call, self.slot)
+        if callee.kind is CalleeKind.USER:
+            # Generated code calls what ``chain`` denotes now; a redefinition or a
+            # monkeypatch later makes the build stale (``vjp_builder.Build.current``).
+            self.guards.append((self.source, chain, obj))
+        return callee
 
 def classify(obj, name, source=None, call=None, slot="vjp"):
     """A ``Callee`` for the object a call resolves to, by the rule ``slot`` of the

@@ -26,6 +26,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
 from s2s.parse import quoting as q
 from s2s.parse.naming import Namer
+from s2s.parse.resolve import MISSING, resolve_chain
 from s2s.parse.source import unwrap
 from s2s.transforms import frontend, reverse
 
@@ -89,14 +90,32 @@ class Build:
     """A built reverse-mode transformation of one function for one set of active params."""
 
     def __init__(self, fn, active_params):
-        self.fn = fn
+        self._fn = weakref.ref(fn)  # builds are cached per function: must not keep it alive
         self.active_params = active_params
         self.fwd_cell = make_cell(None)
         self.bwd_cell = make_cell(None)
         self.output_active = True
         self.texts = []
         self.deps = []
+        self.guards = []
+        self._checks = None  # current()'s checks, made on first use
         self.done = False
+
+    @property
+    def fn(self):
+        return self._fn()
+
+    def current(self):
+        """Whether every user function this build (and what it calls) resolved by
+        name still resolves to the same object (a ``def`` run again, a module
+        function monkeypatched: the user's code would call the new one)."""
+        checks = self._checks
+        if checks is None:
+            checks = self._checks = _guard_checks(self)
+        for check in checks:
+            if not check():
+                return False
+        return True
 
     def sources(self, seen=None):
         """Generated source of this build and everything it calls."""
@@ -108,6 +127,30 @@ class Build:
         for d in self.deps:
             out += d.sources(seen)
         return out
+
+
+def _guard_checks(build):
+    """One check per distinct name resolution of ``build`` and its dependencies
+    (a stale dependency makes its callers stale too, so they are checked together)."""
+    checks, seen, todo, done = [], set(), [build], set()
+    while todo:
+        b = todo.pop()
+        if id(b) in done:
+            continue
+        done.add(id(b))
+        todo.extend(b.deps)
+        for source, chain, obj in b.guards:
+            key = (id(source), tuple(chain), id(obj))
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(chain) == 1 and chain[0] not in source.closure:
+                ns, name = source.globals, chain[0]
+                checks.append(lambda ns=ns, name=name, obj=obj: ns.get(name, MISSING) is obj)
+            else:
+                checks.append(lambda source=source, chain=chain, obj=obj:
+                              resolve_chain(source, chain) is obj)
+    return checks
 
 
 _builds = weakref.WeakKeyDictionary()
@@ -178,6 +221,7 @@ def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_val
     build = Build(fn, tuple(argnums_params))
     build.texts = [text]
     build.deps = ctx.deps
+    build.guards = ctx.guards
     return fn_obj, text, build
 
 
@@ -190,8 +234,8 @@ def build_vjp(fn, active_params):
     per_fn = _builds.setdefault(fn, {})
     key = tuple(active_params)
     build = per_fn.get(key)
-    if build is not None:
-        return build
+    if build is not None and (not build.done or build.current()):
+        return build  # (not done: a recursive call, while it is being built)
     build = Build(fn, key)
     per_fn[key] = build  # visible to recursive calls before it is finished
     try:
@@ -240,4 +284,5 @@ def _assemble_pair(build):
     build.bwd_cell.cell_contents = bwd_fn
     build.texts = [fwd_text, bwd_text]
     build.deps = ctx.deps
+    build.guards = ctx.guards
     build.done = True
