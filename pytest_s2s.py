@@ -28,7 +28,7 @@ reason), summed up at the end.
 
 The plugin stays out of the way: it imports nothing of s2s until a test has
 (a failure in a suite that never imported s2s costs one dictionary lookup),
-unless ``--s2s-log-compiles`` is given.
+unless ``--s2s-log-compiles`` is given. ``-p no:pytest_s2s`` turns it off.
 
 >>> _mode_choices()
 ('failure', 'always', 'never')

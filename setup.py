@@ -25,7 +25,7 @@ setup(
         "ml_dtypes==0.6.0",
     ],
     # The pytest plugin: generated source in failure reports (quiet unless s2s code fails).
-    entry_points={"pytest11": ["s2s = pytest_s2s"]},
+    entry_points={"pytest11": ["pytest_s2s = pytest_s2s"]},
     extras_require={
         "test": ["pytest==9.0.3", "pytest-xdist==3.8.0", "hypothesis==6.155.2", *EXAMPLES],
         "examples": EXAMPLES,

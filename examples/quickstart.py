@@ -76,7 +76,7 @@ def newton_sqrt(a):
 print("\nnewton_sqrt(2.0) =", newton_sqrt(onp.float32(2.0)), "(a data-dependent while loop, compiled)")
 
 
-# -- per-example gradients of a small MLP (vmap comes next; a loop for now) -----
+# -- per-example gradients of a small MLP: vmap of grad ------------------------
 
 def predict(params, inputs):
     for W, b in params:
@@ -94,7 +94,7 @@ rng = onp.random.RandomState(0)
 params = [(rng.randn(3, 4).astype("float32"), rng.randn(4).astype("float32")),
           (rng.randn(4, 2).astype("float32"), rng.randn(2).astype("float32"))]
 xs, ys = rng.randn(5, 3).astype("float32"), rng.randn(5, 2).astype("float32")
-grad_fun = s2s.jit(s2s.grad(logprob_fun))
-perex_grads = [grad_fun(params, xs[i:i + 1], ys[i:i + 1]) for i in range(len(xs))]
-print("per-example gradient of W1 has shape", perex_grads[0][0][0].shape, "for each of", len(perex_grads),
-      "examples")
+# vmap reads grad's generated source and writes its batched form (params shared).
+perex_grad_fun = s2s.jit(s2s.vmap(s2s.grad(logprob_fun), in_axes=(None, 0, 0)))
+perex_grads = perex_grad_fun(params, xs, ys)
+print("per-example gradients of W1 have shape", perex_grads[0][0].shape, "(examples first)")

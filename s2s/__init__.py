@@ -30,9 +30,13 @@ from s2s.transforms import rules as _transform_rules  # noqa: F401,E402
 # Forward mode (jvp templates, then the API).
 from s2s.lax import jvp_rules as _lax_jvp_rules  # noqa: F401,E402
 from s2s.numpy import jvp_rules as _numpy_jvp_rules  # noqa: F401,E402
+from s2s.lax import control_flow_jvp as _control_flow_jvp  # noqa: F401,E402
 from s2s.transforms import fwd_rules as _fwd_rules  # noqa: F401,E402
 from s2s.api_fwd import jvp, jvp_source, linearize  # noqa: F401,E402
+from s2s.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401,E402
+from s2s.jacobians import hessian, jacfwd, jacrev  # noqa: F401,E402
 # Batching (vmap).
+from s2s.lax import batch_rules as _lax_batch_rules  # noqa: F401,E402
 from s2s.numpy import batch_rules as _numpy_batch_rules  # noqa: F401,E402
 from s2s.transforms import batch_support as _batch_support  # noqa: F401,E402  (operator rules)
 

@@ -5,9 +5,11 @@ a cached transformed function, and calls it. The work is done by
 ``s2s.transforms`` (source rewriting), ``s2s.trace.staging`` (jit staging) and
 ``s2s.xla`` (compile and run).
 """
+import dataclasses
 import functools
 import inspect
 import logging
+import types
 
 import numpy as np
 
@@ -55,7 +57,7 @@ class Lowered:
             if self._placement is not None:  # sharding annotations for XLA's partitioner
                 p = self._placement
                 self._text = annotate(self._text, p.in_shardings, self._staged.out_avals,
-                                      p.out_shardings, len(p.in_shardings[0].device_list))
+                                      p.out_shardings, len(p.devices))
         return self._text
 
     def compile(self):
@@ -64,7 +66,7 @@ class Lowered:
         if self._placement is not None:
             return compile_sharded(self.as_text(), staged.in_avals, staged.out_avals,
                                    self._placement.in_shardings, self._placement.out_shardings,
-                                   staged.host_callbacks)
+                                   staged.host_callbacks, self._placement.devices)
         return compile_module(self.as_text(), staged.out_avals, staged.in_avals,
                               staged.host_callbacks)
 
@@ -78,16 +80,21 @@ class Lowered:
 
 
 class _Compiled:
-    __slots__ = ("executable", "out_tree", "in_dtypes", "captured")
+    __slots__ = ("executable", "out_tree", "in_dtypes", "captured", "baked")
 
-    def __init__(self, executable, out_tree, in_dtypes, captured=()):
+    def __init__(self, executable, out_tree, in_dtypes, captured=(), baked=()):
         self.executable = executable
         self.out_tree = out_tree
         self.in_dtypes = in_dtypes
         self.captured = list(captured)  # _Captured: arrays read at call time
+        self.baked = list(baked)  # (reader, value): captured non-arrays compiled in
 
     def captured_values(self):
-        """Current values of the captured arrays, or None if one changed shape/dtype."""
+        """Current values of the captured arrays, or None if one changed shape/dtype
+        or a captured value compiled in (a Python scalar) was rebound."""
+        for read, value in self.baked:
+            if read() is not value:
+                return None
         out = []
         for c in self.captured:
             v = c.read()
@@ -134,7 +141,7 @@ class _FastEntry:
         out_tree = compiled.out_tree
         from s2s.tree_util import treedef_is_leaf
         single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
-        if compiled.captured:
+        if compiled.captured or compiled.baked:
             def run(args):
                 extra = compiled.captured_values()
                 if extra is None:
@@ -161,43 +168,87 @@ class _Captured:
         self.dtype = array.dtype
 
 
-def _locate(fn, array):
-    """A reader for ``array``'s current binding in ``fn``'s closure or globals."""
-    from s2s.parse.source import unwrap
-    try:
-        fn, _ = unwrap(fn)
-    except Exception:
-        pass
+class _CaptureReaders:
+    """How to read, at call time, what ``fn`` captures: its closure cells and the
+    globals its code names, and one step into each (a dict or list item, an
+    attribute, another module's global). ``arrays`` maps ``id(array)`` to a reader
+    of where the array is found; ``baked`` lists ``(reader, value)`` for the
+    Python scalars and None found there, which are compiled in as constants."""
+
+    def __init__(self, fn):
+        from s2s.parse.source import unwrap
+        try:
+            fn, _ = unwrap(fn)
+        except Exception:
+            pass
+        self.arrays = {}
+        self.baked = []
+        for read, value in _capture_roots(fn):
+            self._add(read, value)
+            if isinstance(value, _SCALARS) or value is None:
+                self.baked.append((read, value))
+            for step, child in _capture_children(value):
+                self._add(lambda read=read, step=step: step(read()), child)
+
+    def _add(self, read, value):
+        if isinstance(value, np.ndarray) and id(value) not in self.arrays:
+            self.arrays[id(value)] = read
+
+    def is_captured(self, array):
+        return id(array) in self.arrays
+
+    def reader(self, array):
+        return self.arrays.get(id(array), lambda: array)  # made while staging: this array
+
+
+_SCALARS = (bool, int, float, complex)
+
+
+def _code_names(code, out):
+    out.update(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, type(code)):
+            _code_names(c, out)
+    return out
+
+
+def _capture_roots(fn):
+    """``(reader, value)`` of each closure cell and each global ``fn``'s code names."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    roots = []
     for cell in getattr(fn, "__closure__", None) or ():
         try:
-            if cell.cell_contents is array:
-                return lambda cell=cell: cell.cell_contents
+            roots.append((lambda cell=cell: cell.cell_contents, cell.cell_contents))
         except ValueError:
             continue
     namespace = getattr(fn, "__globals__", None) or {}
-    for name, value in list(namespace.items()):
-        if value is array:
-            return lambda ns=namespace, name=name: ns.get(name)
-    return lambda: array  # made while staging (or not found): this very array
+    for name in sorted(_code_names(code, set())):
+        if name in namespace:
+            roots.append((lambda ns=namespace, name=name: ns.get(name), namespace[name]))
+    return roots
 
 
-def _captured_arrays(fn):
-    """``is_captured(array)``: whether ``fn``'s closure or globals hold ``array``
-    (such arrays are re-read on every call; arrays made while staging are not)."""
-    from s2s.parse.source import unwrap
-    try:
-        fn, _ = unwrap(fn)
-    except Exception:
-        pass
-    values = []
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            values.append(cell.cell_contents)
-        except ValueError:
-            continue
-    values.extend((getattr(fn, "__globals__", None) or {}).values())
-    ids = {id(v) for v in values if isinstance(v, np.ndarray)}
-    return lambda array: id(array) in ids
+def _capture_children(value):
+    """``(step, child)``: the arrays one step inside ``value``; ``step(value)`` reads
+    the child again (None when it is gone: the call then recompiles)."""
+    if isinstance(value, dict):
+        items = [(k, v) for k, v in value.items() if isinstance(v, np.ndarray)]
+        return [(lambda d, k=k: d.get(k) if isinstance(d, dict) else None, v) for k, v in items]
+    if isinstance(value, (list, tuple)):
+        return [(lambda s, i=i: s[i] if isinstance(s, (list, tuple)) and i < len(s) else None, v)
+                for i, v in enumerate(value) if isinstance(v, np.ndarray)]
+    if isinstance(value, types.ModuleType):
+        if value.__name__.split(".")[0] in ("numpy", "s2s", "scipy", "jax"):
+            return []
+        attrs = vars(value)
+    elif isinstance(value, (type, types.FunctionType, np.ndarray)) or not hasattr(value, "__dict__"):
+        return []
+    else:
+        attrs = vars(value)
+    return [(lambda o, a=a: getattr(o, a, None), v) for a, v in attrs.items()
+            if isinstance(v, np.ndarray)]
 
 
 def _leaf_aval(x):
@@ -288,10 +339,13 @@ class JitFunction:
         static_positions = {k for k, _ in statics if isinstance(k, int)}
         flat = self._flat_fun(statics, treedef, static_positions)
         with _control_flow.trip_bound_at_least(self._trip_bound):
+            readers = _CaptureReaders(self._fun)
             staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
-                           is_captured=_captured_arrays(self._fun))
+                           is_captured=readers.is_captured)
         placement = self._placement(treedef, avals, arg_shardings, staged, flat.out_tree)
-        return Lowered(staged, placement), flat.out_tree
+        lowered = Lowered(staged, placement)
+        lowered.capture_readers = readers
+        return lowered, flat.out_tree
 
     def _placement(self, treedef, avals, arg_shardings, staged, out_tree):
         """Shardings of the arguments and results when the computation spans devices."""
@@ -369,10 +423,10 @@ class JitFunction:
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
         extra = compiled.captured_values()
-        if extra is None:  # a captured global was rebound to an array of another shape/dtype
+        if extra is None:  # a captured array changed shape/dtype, or a captured scalar changed
             if config.log_compiles:
-                logger.warning("s2s.jit: recompiling %s: a captured array changed shape or dtype",
-                               _fun_name(self._fun))
+                logger.warning("s2s.jit: recompiling %s: a captured array changed shape or dtype, "
+                               "or a captured Python scalar was rebound", _fun_name(self._fun))
             compiled = self._compile(key, statics, treedef, avals)
             extra = compiled.captured_values()
         arrays = [_as_input(x, dt) for x, dt in zip(leaves, compiled.in_dtypes)] + extra
@@ -403,8 +457,9 @@ class JitFunction:
                            ", ".join(a.str_short() for a in avals), self._miss_reason(key))
         lowered, out_tree = self._lower(statics, treedef, avals, key[4])
         executable = lowered.compile()
-        captured = [_Captured(_locate(self._fun, a), a) for a in lowered._staged.lifted]
-        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured)
+        readers = lowered.capture_readers
+        captured = [_Captured(readers.reader(a), a) for a in lowered._staged.lifted]
+        compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured, readers.baked)
         self._cache[key] = compiled
         return compiled
 
@@ -482,6 +537,11 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
 float0 = np.dtype([("float0", np.void, 0)])
 
 
+def _vararg_name(fn):
+    code = fn.__code__
+    return code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+
+
 def _positional_params(fn):
     code = fn.__code__
     return list(code.co_varnames[:code.co_argcount])
@@ -512,9 +572,18 @@ def _check_differentiable(name, tree, allow_int, holomorphic, which):
 
 
 def _grad_input(x):
-    """Python floats become 0-d arrays of the default float dtype (JAX's weak f32)."""
+    """A differentiated argument as the generated code gets it, as jit would: Python
+    floats become 0-d arrays of the default float dtype (JAX's weak f32), NumPy
+    arrays ``Array``s of their canonical dtype (float64 is float32 without x64), so
+    eager and jit gradients agree in dtype and indexing."""
     if type(x) is float:
-        return np.asarray(x, dtypes.default_float_dtype())
+        return np.asarray(x, dtypes.default_float_dtype()).view(Array)
+    if type(x) is np.ndarray:
+        dt = dtypes.canonicalize_dtype(x.dtype)
+        return (x if dt == x.dtype else x.astype(dt)).view(Array)
+    if isinstance(x, (list, tuple, dict)):
+        from s2s.tree_util import tree_map
+        return tree_map(_grad_input, x)
     return x
 
 
@@ -526,7 +595,7 @@ def _zeros_for(primal):
     if isinstance(primal, Tracer):
         from s2s import lax
         return lax.broadcast_in_dim(np.zeros((), dt), shape=tuple(shape), broadcast_dimensions=())
-    return np.zeros(shape, dtypes.canonicalize_dtype(dt))
+    return np.zeros(shape, dtypes.canonicalize_dtype(dt)).view(Array)
 
 
 def _as_array(value):
@@ -541,7 +610,7 @@ def _match_structure(primal, adj):
     from s2s.tree_util import tree_flatten, treedef_is_leaf
     if type(adj) in _HOST_ARRAYS and type(primal) in _HOST_ARRAYS and adj.dtype == primal.dtype \
             and adj.shape == primal.shape:
-        return adj  # the common case, checked first
+        return adj.view(Array) if type(adj) is np.ndarray else adj  # the common case, first
     if isinstance(primal, (list, tuple)):
         parts = list(adj) if adj is not None else [None] * len(primal)
         out = [_match_structure(p, g) for p, g in zip(primal, parts)]
@@ -559,21 +628,59 @@ def _match_structure(primal, adj):
         return treedef.unflatten(_match_structure(p, g) for p, g in zip(leaves, adj_leaves))
     if adj is None:
         return _zeros_for(primal)
-    if isinstance(adj, Tracer):
-        return adj
     dt = dtypes.canonicalize_dtype(_leaf_dtype(primal))
+    if isinstance(adj, Tracer):
+        # The cotangent takes its primal's dtype (float16 x times a float32 weight
+        # gives a float16 gradient), as eagerly and in JAX.
+        if adj.dtype != dt and (dt.kind in "fc" or dt == dtypes.bfloat16):
+            from s2s import lax
+            return lax.convert_element_type(adj, new_dtype=dt)
+        return adj
     if dt.kind not in "fc" and dt != dtypes.bfloat16:
         return np.zeros(np.shape(primal), float0)
     out = np.asarray(adj)
     if out.dtype != dt:
         out = out.astype(dt)
-    return out
+    return out.view(Array)
+
+
+@dataclasses.dataclass
+class GradStrategy:
+    """How a ``GradFunction`` computes: from generated source, or by tracing each call.
+
+    ``traced`` with ``reason`` (why the source path was not taken), or the
+    generated gradient ``gen`` (its ``build`` holds the source of it and of its
+    callees), the arguments ``bound`` before the user's (methods, partials) and
+    the positional argument numbers ``nums`` that are differentiated.
+    """
+    traced: bool
+    reason: str = ""
+    error: Exception = None  # the transformation's error, raised if tracing fails too
+    gen: object = None
+    build: object = None
+    bound: tuple = ()
+    nums: tuple = ()
+
+
+def _check_callable(name, fun):
+    if not callable(fun):
+        raise TypeError(f"{name} expects a callable (the function to differentiate), got "
+                        f"{type(fun).__name__} {fun!r}")
+
+
+def _log_transform(name, fun, what):
+    """Says which path a transformation took and why (``S2S_LOG_TRANSFORMS=1``)."""
+    if config.log_transforms:
+        logger.warning("s2s.%s(%s): %s", name, _fun_name(fun), what)
 
 
 class GradFunction:
     """``grad(fun)``: a callable that computes gradients with generated source.
 
-    ``s2s.source(grad_fn)`` returns that source.
+    ``s2s.source(grad_fn)`` returns that source. When ``fun``'s source cannot be
+    had, or is found but not understood, each call is traced instead (logged
+    under ``S2S_LOG_TRANSFORMS=1``); see "The transformed-function protocol" in
+    this module's ``source``.
     """
 
     def __init__(self, fun, argnums, has_aux, holomorphic, allow_int, with_value, verbose):
@@ -591,52 +698,71 @@ class GradFunction:
         self._name = "value_and_grad" if with_value else "grad"
 
     def _build(self):
+        """The ``GradStrategy`` (decided once, on first use)."""
         if self._built is None:
-            from s2s.lax.core import rules_of
-            from s2s.parse.source import NoSourceError, get_source, unwrap
-            from s2s.transforms import vjp_builder
+            self._built = self._decide()
+            if self._built.traced:
+                _log_transform(self._name, self._fun, f"tracing each call: {self._built.reason}")
+            else:
+                _log_transform(self._name, self._fun, "differentiating its source")
+                if self._verbose:
+                    print(self.source())
+        return self._built
+
+    def _decide(self):
+        from s2s.errors import TransformError, UnsupportedSyntaxError
+        from s2s.lax.core import rules_of
+        from s2s.parse.source import NoSourceError, get_source, unwrap
+        from s2s.transforms import vjp_builder
+        try:
             fn, bound = unwrap(self._fun)
-            rules = rules_of(fn)
-            if rules is not None and rules.vjp is not None:
-                fn = vjp_builder.template_wrapper(fn)  # use the template, not fn's source
-            try:
-                get_source(fn)
-            except NoSourceError:
-                self._built = "traced"
-                return self._built
-            params = _positional_params(fn)
-            nums = (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
-            names = []
-            for i in nums:
-                j = i + len(bound)
-                if not -len(params) <= i < len(params) - len(bound):
-                    raise ValueError(
-                        f"{self._name}({_fun_name(self._fun)}): argnums {i} is out of range for a "
-                        f"function of {len(params) - len(bound)} positional parameters")
-                names.append(params[j % len(params)])
-            gen, text, build = vjp_builder.grad_function(
+        except NoSourceError as e:
+            return GradStrategy(True, str(e))
+        rules = rules_of(fn)
+        if rules is not None and rules.vjp is not None:
+            fn = vjp_builder.template_wrapper(fn)  # use the template, not fn's source
+        try:
+            get_source(fn)
+        except NoSourceError as e:
+            return GradStrategy(True, str(e))
+        params = _positional_params(fn)
+        nums = self._nums()
+        names = []
+        for i in nums:
+            j = i + len(bound)
+            if not -len(params) <= i < len(params) - len(bound):
+                if fn.__code__.co_flags & inspect.CO_VARARGS and i >= 0:
+                    return GradStrategy(True, f"argnums {i} falls in *{_vararg_name(fn)}")
+                raise ValueError(
+                    f"{self._name}({_fun_name(self._fun)}): argnums {i} is out of range for a "
+                    f"function of {len(params) - len(bound)} positional parameters")
+            names.append(params[j % len(params)])
+        try:
+            gen, _, build = vjp_builder.grad_function(
                 fn, names, has_aux=self._has_aux, holomorphic=self._holomorphic,
                 with_value=self._with_value, as_tuple=not isinstance(self._argnums, int))
-            self._built = (gen, text, build, bound, nums)
-            if self._verbose:
-                print(self.source())
-        return self._built
+        except UnsupportedSyntaxError:
+            raise  # the fence: a deliberate refusal, with the way out in its message
+        except NoSourceError as e:  # a callee's
+            return GradStrategy(True, f"a function it calls has no source ({e})")
+        except TransformError as e:
+            # Found but not understood: the call itself may still trace.
+            return GradStrategy(True, f"its source is not understood ({e})", error=e)
+        return GradStrategy(False, gen=gen, build=build, bound=bound, nums=nums)
 
     def source(self):
         """The generated source (this function and the functions it calls)."""
-        if self._build() == "traced":
+        if self._build().traced:
             if self._last_trace is None:
                 return "# no source: traced on each call; call the function first to see a trace"
             return "\n".join(self._last_trace.sources())
-        gen, text, build, _, _ = self._build()
-        return "\n".join(build.sources())
+        return "\n".join(self._build().build.sources())
 
     def __s2s_unwrap__(self):
         # Transformations of a gradient transform the generated source itself.
-        if self._build() == "traced":
+        if self._build().traced:
             return self._fun, ()
-        gen, _, _, bound, _ = self._build()
-        return gen, bound
+        return self._build().gen, self._build().bound
 
     def _nums(self):
         return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
@@ -684,6 +810,11 @@ class GradFunction:
         try:
             return self._call(args, kwargs)
         except Exception as e:
+            error = self._built.error if self._built is not None else None
+            if error is not None and type(e) not in (TypeError, ValueError):
+                # Tracing, the fallback, failed too: the transformation's own
+                # error says more (the construct and the way out).
+                raise error from e
             raise _with_user_location(e, self._name, self._fun)
 
     def __s2s_convert__(self):
@@ -694,19 +825,24 @@ class GradFunction:
         cannot be staged (a stack inside a loop with a staged condition, a
         variable defined on one staged path only), the gradient of the
         *converted* ``f``: its control flow is if_stmt/while_stmt/for_stmt
-        calls whose reverse rules stage cond/while loops themselves.
+        calls whose reverse rules stage cond/while loops themselves. Which one
+        ran, and why, is logged under ``S2S_LOG_TRANSFORMS=1``.
         """
         from s2s.errors import S2SError
         from s2s.transforms.convert import converted
-        gen = converted(self._build()[0]) if self._build() != "traced" else None
+        strategy = self._build()
+        gen = converted(strategy.gen) if not strategy.traced else None
         inner = self
 
         def run(*args, **kwargs):
             if gen is not None:
                 try:
                     return inner._call(args, kwargs, gen=gen)
-                except (S2SError, TypeError, ValueError, IndexError):
-                    pass
+                except (S2SError, TypeError, ValueError, IndexError) as e:
+                    _log_transform(f"jit({inner._name})", inner._fun,
+                                   "the generated gradient does not stage "
+                                   f"({type(e).__name__}: {str(e).splitlines()[0]}); "
+                                   "differentiating the control-flow-converted function instead")
             return inner._converted_grad()._call(args, kwargs)
         return run
 
@@ -723,10 +859,15 @@ class GradFunction:
         return self._for_jit
 
     def _call(self, args, kwargs, gen=None):
-        if self._build() == "traced":
+        strategy = self._build()
+        if gen is None and not strategy.traced and not strategy.build.current():
+            _log_transform(self._name, self._fun, "rebuilding: a function it calls was redefined")
+            self._built = None
+            strategy = self._build()
+        if strategy.traced:
             return self._traced_call(args, kwargs)
-        built_gen, _, _, bound, nums = self._build()
-        gen = gen or built_gen
+        bound, nums = strategy.bound, strategy.nums
+        gen = gen or strategy.gen
         args = list(args)
         for i in nums:
             if i >= len(args):
@@ -754,6 +895,15 @@ class GradFunction:
         return grads
 
 
+def _raised_in_generated_code(tb):
+    """Whether the innermost frame of ``tb`` is generated code (a read of an unassigned
+    variable there is the user's; a NameError from s2s's own code is not)."""
+    from s2s.codegen.python import user_location
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return user_location(tb) is not None
+
+
 def _with_user_location(e, name, fun):
     """Points an error raised inside generated code at the user's line."""
     from s2s.codegen.origins import filter_traceback
@@ -764,7 +914,8 @@ def _with_user_location(e, name, fun):
         return e
     filter_traceback(e)
     filename, line, text = loc
-    if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError):
+    if isinstance(e, (UnboundLocalError, NameError)) and not isinstance(e, UndefinedVariableError) \
+            and _raised_in_generated_code(e.__traceback__):
         var = getattr(e, "name", None) or str(e).split("'")[1] if "'" in str(e) else "a variable"
         new = UndefinedVariableError(
             f"{filename}:{line}: variable {var!r} is read before it is assigned on the path this call "
@@ -807,6 +958,7 @@ def grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
     if fun is None:
         return functools.partial(grad, argnums=argnums, has_aux=has_aux, holomorphic=holomorphic,
                                  allow_int=allow_int, verbose=verbose)
+    _check_callable("grad", fun)
     return GradFunction(fun, argnums, has_aux, holomorphic, allow_int, False, verbose)
 
 
@@ -821,6 +973,7 @@ def value_and_grad(fun=None, argnums=0, has_aux=False, holomorphic=False, allow_
     if fun is None:
         return functools.partial(value_and_grad, argnums=argnums, has_aux=has_aux,
                                  holomorphic=holomorphic, allow_int=allow_int, verbose=verbose)
+    _check_callable("value_and_grad", fun)
     return GradFunction(fun, argnums, has_aux, holomorphic, allow_int, True, verbose)
 
 
@@ -834,6 +987,7 @@ def vjp(fun, *primals, has_aux=False):
     """
     from s2s.parse.source import unwrap
     from s2s.transforms import vjp_builder
+    _check_callable("vjp", fun)
     fn, bound = unwrap(fun)
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
@@ -841,13 +995,19 @@ def vjp(fun, *primals, has_aux=False):
                         f"takes {len(params)} positional parameters")
     primals = [_grad_input(p) for p in primals]
     build = vjp_builder.build_vjp(fn, tuple(params))
-    out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    try:
+        out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+    except Exception as e:
+        raise _with_user_location(e, "vjp", fun)
     if has_aux:
         out, aux = out
 
     def vjp_fn(cotangent):
         ct = (cotangent, None) if has_aux else cotangent
-        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        try:
+            adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        except Exception as e:
+            raise _with_user_location(e, "vjp", fun)
         if len(params) == 1:
             adj = (adj,)
         elif adj is None:
@@ -905,21 +1065,30 @@ def _device_value(leaf):
 def source(fun):
     """The Python source s2s generated for a transformed function (or ``fun``'s own).
 
+    The transformed-function protocol: what ``source``, nested transformations
+    and ``jit`` read from an object a transformation returned.
+
+    * ``source()``: the generated source (``s2s.source`` calls it).
+    * ``__s2s_unwrap__()`` on its type: ``(function, bound_args)``, the plain
+      function that transforming it again transforms in its place, called with
+      ``bound_args`` first (``grad(grad(f))`` differentiates the generated
+      gradient; a ``jit`` function unwraps to the function it compiles).
+    * ``__s2s_convert__()`` on its type: the callable ``jit`` stages for it
+      (``jit(grad(f))``), instead of converting its source.
+
     >>> import s2s
     >>> print(s2s.source(s2s.grad(lambda x: x * x)).splitlines()[0])
     def grad_lambda(x):
     """
-    if isinstance(fun, GradFunction):
-        return fun.source()
-    if hasattr(fun, "source") and callable(fun.source):
-        return fun.source()
     if isinstance(fun, JitFunction):
         from s2s.transforms.convert import source as converted_source
         inner = fun._fun
         if isinstance(inner, GradFunction):
-            from s2s.transforms.convert import source as converted_source
-            return converted_source(inner._build()[0])
+            strategy = inner._build()
+            return inner.source() if strategy.traced else converted_source(strategy.gen)
         return converted_source(inner)
+    if callable(getattr(fun, "source", None)):
+        return fun.source()
     return inspect.getsource(fun)
 
 
@@ -987,7 +1156,18 @@ class VmapFunction:
         return self._last.text
 
     def __call__(self, *args, **kwargs):
-        return self._call(args, kwargs)
+        try:
+            return self._call(args, kwargs)
+        except Exception as e:
+            raise _with_user_location(e, "vmap", self._fun)
+
+    def _call(self, args, kwargs, convert=None):
+        if self._axis_name is None:
+            return self._call_mapped(args, kwargs, convert)
+        from s2s.lax.batching import axis_frame
+        moved, kw_moved, n = self._prepare(args, kwargs)
+        with axis_frame(self._axis_name, n):
+            return self._call_mapped(args, kwargs, convert)
 
     def _target(self):
         from s2s.parse.source import unwrap
@@ -1057,13 +1237,15 @@ class VmapFunction:
         flat_tree = tree_flatten(arg)[1]
         return (flat_tree.unflatten(out), [ax is not None for _, ax, _ in leaves])
 
-    def _call(self, args, kwargs, convert=None):
+    def _call_mapped(self, args, kwargs, convert=None):
         from s2s.lax.batching import broadcast_batch
         from s2s.transforms import batch
         name = _fun_name(self._fun)
         moved, kw_moved, n = self._prepare(args, kwargs)
         fn, bound = self._target()
-        plan = batch.plan_or_none(fn)
+        if batch.has_rule(fn) and not bound:  # a library function: its batch rule
+            return self._by_rule(fn, moved, kw_moved, n, name)
+        plan = batch.plan_or_none(fn) if not batch._is_library(fn) else None
         if plan is None:  # no source to batch (a nested vmap, a C function): once per example
             return self._looped(moved, kw_moved, n, name)
         params = batch._params(plan.normal)[len(bound):]
@@ -1095,8 +1277,19 @@ class VmapFunction:
         out = target(*bound, *flat_args, **kw_args)
         return self._move_out(out, built.out_batched, n, name)
 
-    def _looped(self, moved, kw_moved, n, name):
-        from s2s.lax.batching import broadcast_batch, loop_call
+    def _by_rule(self, fn, moved, kw_moved, n, name):
+        from s2s.transforms.batch_support import vcall
+        args, axes = self._filled(moved, n)
+        kwargs = {k: v for k, (v, _) in kw_moved.items()}
+        kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
+        self._last = None
+        out = vcall(fn, tuple(axes), *args, kw_batched=kw_batched, **kwargs)
+        return self._move_out(out, True, n, name)
+
+    @staticmethod
+    def _filled(moved, n):
+        """Arguments with partly mapped pytrees completed, and their axes (0 or None)."""
+        from s2s.lax.batching import broadcast_batch
         args, axes = [], []
         for value, flags in moved:
             if flags and not all(flags):
@@ -1105,6 +1298,11 @@ class VmapFunction:
                                         for x, f in zip(leaves, flags)])
             args.append(value)
             axes.append(0 if flags else None)
+        return args, axes
+
+    def _looped(self, moved, kw_moved, n, name):
+        from s2s.lax.batching import loop_call
+        args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
         self._last = None

@@ -3,6 +3,7 @@
 import numpy as np
 
 from s2s.api import _as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location
+from s2s.lax.core import d, def_vjp
 from s2s.tree_util import tree_flatten, tree_structure
 
 
@@ -20,7 +21,7 @@ def _check_pair(name, fun, primals, tangents):
 
 def _differentiable(x):
     leaves = tree_flatten(x)[0]
-    return bool(leaves) and all(_leaf_dtype(v).kind in "fc" for v in leaves)
+    return any(_leaf_dtype(v).kind in "fc" for v in leaves)
 
 
 def _as_tangent(t, p):
@@ -35,6 +36,8 @@ def _source_function(fun):
     from s2s.lax.core import rules_of
     from s2s.parse.source import NoSourceError, get_source, unwrap
     from s2s.transforms import vjp_builder
+    if getattr(fun, "__s2s_traced__", False):  # a Jacobian function: it calls vmap
+        return None, ()
     fn, bound = unwrap(fun)
     rules = rules_of(fn)
     if rules is not None and (rules.jvp is not None or rules.vjp is not None):
@@ -73,17 +76,25 @@ def jvp(fun, primals, tangents, has_aux=False):
     return out, tangent_out
 
 
-def _jvp(fun, primals, tangents):
+def _jvp_build(fun, primals):
+    """``(build, bound, active)``: the forward-mode build for these primals (build None:
+    no source, the traced path)."""
     from s2s.transforms import forward
     fn, bound = _source_function(fun)
     if fn is None:
-        return _traced_jvp(fun, primals, tangents)
+        return None, (), ()
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
         raise TypeError(f"jvp({_fun_name(fun)}): {len(primals)} primals given but the function "
                         f"takes {len(params)} positional parameters")
     active = [i for i, p in enumerate(primals) if _differentiable(p)]
-    build = forward.build_jvp(fn, tuple(params[i] for i in active))
+    return forward.build_jvp(fn, tuple(params[i] for i in active)), bound, active
+
+
+def _jvp(fun, primals, tangents):
+    build, bound, active = _jvp_build(fun, primals)
+    if build is None:
+        return _traced_jvp(fun, primals, tangents)
     return build.function(*[tangents[i] for i in active], *bound, *primals)
 
 
@@ -184,3 +195,41 @@ def linearize(fun, *primals):
         raise _with_user_location(e, "linearize", fun)
     out = tree_map(lambda v: _as_array(getattr(v, "value", v)), box[0])
     return out, LinearFunction(rec, tree_flatten((list(example), {}))[1])
+
+
+# ---------------------------------------------------------------------------
+# Reverse mode of a call of jvp (grad of jvp): reverse mode of the generated jvp source.
+
+
+def jvp_cotangents(g, fun, primals, tangents, has_aux=False):
+    """``(cotangents of primals, cotangents of tangents)`` of ``jvp(fun, primals, tangents)``
+    for the output cotangent ``g``: reverse mode of the generated forward-mode function."""
+    from s2s.api import vjp
+    if g is None:
+        return None, None
+    primals = tuple(_grad_input(p) for p in primals)
+    tangents = tuple(_as_tangent(t, p) for t, p in zip(tangents, primals))
+    build, bound, active = _jvp_build(fun, primals)
+    if build is None:
+        raise TypeError(f"grad of jvp({_fun_name(fun)}): the function has no source s2s can read")
+    if has_aux:
+        out, dout, aux = g
+        g = ((out, aux), (dout, None))
+    n = len(active)
+    args = [tangents[i] for i in active] + list(bound) + list(primals)
+    _, pull = vjp(build.function, *args)
+    cts = pull(tuple(g))
+    t_cts = [None] * len(tangents)
+    for i, c in zip(active, cts[:n]):
+        t_cts[i] = c
+    return tuple(cts[n + len(bound):]), tuple(t_cts)
+
+
+jvp_cotangents.maybe_none = True
+
+
+@def_vjp(jvp)
+def _jvp_rule(ans, fun, primals, tangents, has_aux=False):
+    cts = jvp_cotangents(d[ans], fun, primals, tangents, has_aux)
+    d[primals] = cts[0]
+    d[tangents] = cts[1]

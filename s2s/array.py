@@ -25,6 +25,10 @@ Indexed updates follow ``jax.numpy``:
   new arrays; repeated indices accumulate for ``add``, ``multiply``, ``min``
   and ``max`` (as ``numpy.add.at`` does); for ``set`` one of the writes wins.
 - ``x.at[idx].get()`` is ``x[idx]``; ``apply(ufunc)`` applies a unary function.
+Reading ``x[idx]`` with an integer index out of bounds clamps it into range (after
+negative indices count from the end once), as ``jax.numpy`` and ``jit`` do, rather
+than raising ``IndexError`` as NumPy does.
+
 - ``mode``: ``None``/``"drop"``/``"fill"`` skip out-of-bounds updates (and
   ``get`` returns ``fill_value``); ``"clip"`` clamps indices into range;
   ``"promise_in_bounds"`` lets the backend do what is fastest. Negative indices
@@ -64,6 +68,23 @@ class Array(_np.ndarray):
                 arr = arr.astype(canon)
         return arr if type(arr) is Array else arr.view(Array)
 
+    def __getitem__(self, index):
+        # NumPy's indexing; an out-of-bounds integer index clamps into range instead of
+        # raising, as in jax.numpy and as jit computes it (module doc).
+        try:
+            return _np.ndarray.__getitem__(self, index)
+        except IndexError:
+            from s2s.numpy._indexing import clamped_getitem
+            return clamped_getitem(self, index)
+
+    def __iter__(self):
+        # NumPy iterates by indexing until IndexError, which the clamping __getitem__
+        # never raises: iterate over the rows explicitly.
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        getitem = _np.ndarray.__getitem__
+        return (getitem(self, i) for i in range(self.shape[0]))
+
     def __round__(self, ndigits=None):
         from s2s.numpy import round as _round
         return _round(self, 0 if ndigits is None else ndigits)
@@ -71,8 +92,77 @@ class Array(_np.ndarray):
     def __repr__(self):
         return _np.array_repr(self.view(_np.ndarray))
 
+    # Augmented assignment follows JAX's value semantics: ``x += y`` makes a new array
+    # and rebinds ``x`` (aliases keep the old value, read-only jit results work, and
+    # the result dtype is that of ``x + y``). Item assignment ``x[i] += y`` still
+    # writes into ``x``, as NumPy does.
+
     def __str__(self):
         return _np.array_str(self.view(_np.ndarray))
+
+
+def _value_semantics(op):
+    binary = getattr(Array, f"__{op}__")
+
+    def method(self, other):
+        return binary(self, other)
+    method.__name__ = method.__qualname__ = f"__i{op}__"
+    method.__doc__ = f"Augmented {op}: a new array, rebound to the name (JAX's value semantics)."
+    return method
+
+
+def _weak_int_operand(name):
+    binary = getattr(_np.ndarray, name)
+
+    def method(self, other):
+        if type(other) is int:
+            other = _weak_int(other, self.dtype)
+        return binary(self, other)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"NumPy's {name}, with a Python int operand converted as JAX converts it."
+    return method
+
+
+def _integer_division(name):
+    """``//`` and ``%`` of integers as s2s.numpy (and jit, and JAX) compute them: ``x // 0``
+    and ``x % 0`` give JAX's numbers, not NumPy's zeros and a warning."""
+    op = name.strip("_")
+    binary, reflected = getattr(_np.ndarray, name), op.startswith("r")
+    numpy_name = {"floordiv": "floor_divide", "mod": "remainder"}[op.lstrip("r")]
+
+    def method(self, other):
+        if type(other) is int:
+            other = _weak_int(other, self.dtype)
+        if self.dtype.kind in "iu" and getattr(other, "dtype", self.dtype).kind in "iu":
+            from s2s import numpy as snp
+            fn = getattr(snp, numpy_name)
+            return fn(other, self) if reflected else fn(self, other)
+        return binary(self, other)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``{numpy_name}`` (s2s.numpy's on integers, NumPy's otherwise)."
+    return method
+
+
+def _weak_int(value, dtype):
+    """A Python int operand of an ``Array`` operator, as JAX takes it (and as s2s.numpy and
+    jit do): it must fit the default integer type, then wraps into an integer array's dtype."""
+    from s2s.dtypes import python_scalar_dtype, weak_int_array
+    if dtype.kind in "iu":
+        return weak_int_array(value, dtype)
+    python_scalar_dtype(value)  # raises OverflowError past the default integer type
+    return value
+
+
+_ARITHMETIC = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
+               "lshift", "rshift")
+for _op in _ARITHMETIC:
+    for _name in (f"__{_op}__", f"__r{_op}__"):
+        if _op in ("floordiv", "mod"):
+            setattr(Array, _name, _integer_division(_name))
+        elif _op != "matmul":
+            setattr(Array, _name, _weak_int_operand(_name))
+    setattr(Array, f"__i{_op}__", _value_semantics(_op))
+del _op, _name
 
 
 def as_array(x):

@@ -13,11 +13,26 @@ import contextlib
 import os
 
 
+_TRUE = ("y", "yes", "t", "true", "on", "1")
+_FALSE = ("n", "no", "f", "false", "off", "0")
+
+
+def _truth(value, where):
+    """JAX's reading of a boolean string: anything but the usual spellings is an error."""
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"invalid truth value {value!r} for {where}; use one of "
+                     f"{', '.join(_TRUE)} or {', '.join(_FALSE)}")
+
+
 def _env_flag(name, default=False):
     value = os.environ.get(name)
-    if value is None:
+    if value is None or not value.strip():  # unset or empty: the default
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    return _truth(value, f"environment variable {name!r}")
 
 
 def _env_int(name, default=0):
@@ -36,6 +51,8 @@ class Config:
     _options = {
         "enable_x64": lambda: _env_flag("S2S_ENABLE_X64"),
         "log_compiles": lambda: _env_flag("S2S_LOG_COMPILES"),
+        # Which path a transformation took (source, tracing, a fallback) and why.
+        "log_transforms": lambda: _env_flag("S2S_LOG_TRANSFORMS"),
         "disable_jit": lambda: _env_flag("S2S_DISABLE_JIT"),
         "dump_source": lambda: os.environ.get("S2S_DUMP_SOURCE") or None,
         "traceback_filtering": lambda: _env_flag("S2S_TRACEBACK_FILTERING", True),
@@ -59,7 +76,7 @@ class Config:
         if name not in self._values:
             raise KeyError(f"s2s.config has no option {name!r}; options: {sorted(self._values)}")
         if isinstance(self._values[name], bool):
-            value = bool(value)
+            value = _truth(value, f"option {name!r}") if isinstance(value, str) else bool(value)
         self._values[name] = value
         self.__dict__[name] = value
         for listener in self._listeners:

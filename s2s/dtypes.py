@@ -80,12 +80,37 @@ def python_scalar_dtype(value):
     if isinstance(value, bool):
         return bool_
     if isinstance(value, int):
-        return default_int_dtype()
+        dt = default_int_dtype()
+        if not _INT_BOUNDS[dt.itemsize][0] <= value <= _INT_BOUNDS[dt.itemsize][1]:
+            raise OverflowError(_int_overflow_message(value, dt))
+        return dt
     if isinstance(value, float):
         return default_float_dtype()
     if isinstance(value, complex):
         return default_complex_dtype()
     raise TypeError(f"not a Python scalar: {value!r}")
+
+
+_INT_BOUNDS = {n: (int(np.iinfo(f"int{8 * n}").min), int(np.iinfo(f"int{8 * n}").max)) for n in (4, 8)}
+
+
+def _int_overflow_message(value, dt):
+    hint = ("" if dt.itemsize == 8 else
+            " or turn on 64-bit mode (s2s.config.update('enable_x64', True))")
+    return (f"Python int {value} too large to convert to {dt.name}: a Python int takes the "
+            f"default integer type, as in JAX, eagerly and under jit alike. Pass an array of "
+            f"a wider dtype{hint}.")
+
+
+def weak_int_array(value, dtype):
+    """Python int ``value`` as an array of ``dtype``, as JAX converts a weak int: it must
+    fit the default integer type (else OverflowError), then wraps into ``dtype``
+    (``uint8 + 300`` is ``uint8 + 44``).
+
+    >>> weak_int_array(300, np.uint8)
+    array(44, dtype=uint8)
+    """
+    return np.asarray(value, python_scalar_dtype(value)).astype(dtype)
 
 
 def is_python_scalar(value):

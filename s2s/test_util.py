@@ -38,6 +38,7 @@ AssertionError: leaf ['w'] differs: ...
 import collections
 import itertools
 import linecache
+import re
 
 import numpy as np
 
@@ -260,7 +261,8 @@ def check_grads(f, args, order, modes=("fwd", "rev"), atol=None, rtol=None, eps=
     As ``jax.test_util.check_grads``: ``"fwd"`` checks ``s2s.jvp`` (the tangent
     along a random direction against a central difference), ``"rev"`` checks
     ``s2s.vjp`` (the projection ``<vjp(c), t>`` against ``<c, J t>``); order 2
-    and higher check the derivative of the derivative, and so on. Tolerances
+    and higher check the derivative of the derivative, and so on (in "fwd"
+    mode recorded on the arguments, as JAX traces it). Tolerances
     and ``eps`` default to JAX's (2e-3 for float32, 1e-5 for float64, step
     1e-4); finite differences in float32 are rough, so enable x64 for tight
     checks. Raises ``AssertionError`` naming the check and the leaf that differs.
@@ -281,18 +283,9 @@ def check_grads(f, args, order, modes=("fwd", "rev"), atol=None, rtol=None, eps=
         _check_rev(f, args, order, atol, rtol, eps, "")
 
 
-def _require(name, purpose):
-    import s2s
-    fn = getattr(s2s, name, None)
-    if fn is None:
-        raise NotImplementedError(
-            f"{purpose} needs s2s.{name}, which this version of s2s does not have yet; "
-            f"check the other mode only (modes=('rev',) in check_grads).")
-    return fn
-
-
 def _check_fwd(f, args, order, atol, rtol, eps, msg):
-    jvp = _require("jvp", "check_grads(modes=('fwd',))")
+    import s2s
+    jvp = s2s.jvp
     msg = f"JVP of {msg}" if msg else "JVP"
     check_jvp(f, lambda primals, tangents: jvp(f, primals, tangents), args, atol, rtol, eps, msg)
     if order > 1:
@@ -300,8 +293,10 @@ def _check_fwd(f, args, order, atol, rtol, eps, msg):
         # function of the primals (the same arity, so jvp applies again).
         rng = np.random.RandomState(order)
         direction = tree_map(lambda x: _rand_like(rng, x), args)
-        tangent_of = _with_arity(len(args), "tangent", "_jvp(_f, ({params}), _t)[1]",
-                                 {"_jvp": jvp, "_f": f, "_t": direction}, f)
+        # Without source on purpose: jvp then records it on the actual arguments
+        # (as JAX traces), since jvp's source path does not read a call of jvp.
+        tangent_of = _with_arity(len(args), "tangent", "_jvp(_f, ({params},), _t)[1]",
+                                 {"_jvp": jvp, "_f": f, "_t": direction}, f, with_source=False)
         _check_fwd(tangent_of, args, order - 1, atol, rtol, eps, msg)
 
 
@@ -328,22 +323,24 @@ def _check_rev(f, args, order, atol, rtol, eps, msg):
         _check_rev(s2s.grad(projection, argnums=nums), args, order - 1, atol, rtol, eps, msg)
 
 
-def _with_arity(n, kind, expr, namespace, f, result=None):
-    """A function of ``n`` named parameters, with source s2s can read and transform.
+def _with_arity(n, kind, expr, namespace, f, result=None, with_source=True):
+    """A function of ``n`` named parameters, with source s2s can read and transform
+    (registered in ``linecache``) unless ``with_source`` is false.
 
     ``expr`` uses ``{params}``; with ``result``, the function binds ``expr`` to
-    ``_out`` and returns ``result``. The source is registered in ``linecache``.
+    ``_out`` and returns ``result``.
     """
     params = ", ".join(f"a{i}" for i in range(n))
-    name = f"{kind}_of_{getattr(f, '__name__', 'f').strip('<>')}"
+    name = f"{kind}_of_" + re.sub(r"\W", "", getattr(f, "__name__", "f"))
     body = f"    return {expr.format(params=params)}\n" if result is None else \
         f"    _out = {expr.format(params=params)}\n    return {result}\n"
     text = f"def {name}({params}):\n{body}"
     filename = f"<s2s.test_util {name}/{n} #{next(_counter)}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    if with_source:
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     scope = dict(namespace)
     exec(compile(text, filename, "exec"), scope)
-    return scope[name.replace("<", "").replace(">", "")]
+    return scope[name]
 
 
 _counter = itertools.count(1)
@@ -372,9 +369,13 @@ def check_vmap(f, *args, in_axes=0, out_axes=0, atol=None, rtol=None):
     Each example slices the mapped arguments along their ``in_axes`` (``None``
     leaves them whole), runs ``f`` and the results are stacked along
     ``out_axes``; structure, dtypes and values must agree.
+
+    >>> import numpy as np, s2s.numpy as snp
+    >>> w, xs = np.ones((2, 3), np.float32), np.arange(12, dtype=np.float32).reshape(4, 3)
+    >>> check_vmap(lambda w, x: snp.tanh(w @ x), w, xs, in_axes=(None, 0))
     """
-    vmap = _require("vmap", "check_vmap")
-    batched = vmap(f, in_axes=in_axes, out_axes=out_axes)(*args)
+    import s2s
+    batched = s2s.vmap(f, in_axes=in_axes, out_axes=out_axes)(*args)
     _assert_batched_matches_loop(f, batched, args, in_axes, out_axes, atol, rtol)
 
 

@@ -59,7 +59,14 @@ register_pytree_node(list, lambda l: (l, None), lambda _, c: list(c))
 
 
 def _dict_flatten(d):
-    keys = sorted(d)
+    try:
+        keys = sorted(d)
+    except TypeError:
+        types_ = sorted({type(k).__name__ for k in d})
+        raise TypeError(
+            f"a dict in a pytree needs keys that sort (its leaves are visited in key order), but "
+            f"its keys mix the types {', '.join(types_)}: {list(d)!r}. Use keys of one type "
+            "(for instance all strings)") from None
     return [d[k] for k in keys], tuple(keys)
 
 

@@ -83,6 +83,8 @@ def check_propagation_and_constraint():
 
     jf = s2s.jit(f)
     assert "@Sharding" in jf.lower(x).as_text()
+    # No in/out shardings: the constraint alone places the computation on its devices.
+    assert jf(x).sharding.device_list == cols.device_list
     onp.testing.assert_allclose(onp.asarray(jf(x)), (x * 3.0).sum(axis=0), rtol=1e-6)
     # The constraint's derivative is the identity.
     onp.testing.assert_allclose(onp.asarray(s2s.jit(s2s.grad(lambda v: f(v).sum()))(x)),

@@ -42,3 +42,10 @@ def abs_val(x):
         return x
     else:
         return -x
+
+
+def newton_sqrt(a):
+    x = a
+    while np.abs(x * x - a) > 1e-6 * a:
+        x = 0.5 * (x + a / x)
+    return x

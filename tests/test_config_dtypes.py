@@ -275,3 +275,19 @@ def test_bfloat16_results_do_not_import_jax():
         "s2s.jit(lambda x: s2s.lax.add(x, x))(np.ones(2, s2s.dtypes.bfloat16))\n"
         "print('jax' in sys.modules)")
     assert out == "False"
+
+
+@pytest.mark.parametrize("name", ["S2S_ENABLE_X64", "S2S_LOG_COMPILES"])
+def test_environment_variable_with_an_invalid_truth_value_raises(name):
+    # As JAX does for JAX_ENABLE_X64=garbage; it used to read as False silently.
+    with pytest.raises(AssertionError, match=f"invalid truth value 'garbage' for environment "
+                                             f"variable '{name}'"):
+        _run_python("import s2s", **{name: "garbage"})
+
+
+def test_update_reads_strings_as_truth_values():
+    s2s.config.update("log_compiles", "off")
+    assert s2s.config.log_compiles is False
+    with pytest.raises(ValueError, match="invalid truth value 'garbage'"):
+        s2s.config.update("log_compiles", "garbage")
+    assert s2s.config.log_compiles is False

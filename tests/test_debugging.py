@@ -138,11 +138,11 @@ def test_dump_source_writes_real_files(tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert "grad_cube-x-of-test_debugging.py-{}.py".format(
         inspect.getsourcelines(cube)[1]) in names, names
-    code = g._build()[0].__code__
+    code = g._build().gen.__code__
     assert code.co_filename == str(tmp_path / os.path.basename(code.co_filename))
     with open(code.co_filename) as f:
         assert f.read() == "".join(__import__("linecache").getlines(code.co_filename))
-    assert "def grad_cube(x):" in inspect.getsource(g._build()[0])
+    assert "def grad_cube(x):" in inspect.getsource(g._build().gen)
 
 
 def test_dump_file_names_are_stable_and_distinct(tmp_path):
@@ -178,3 +178,33 @@ def test_default_excepthook_prints_generated_lines(tmp_path):
     assert lines[at + 1].strip() == "y = x.reshape((3, 5))"
     assert lines[at + 2].startswith('  File "<s2s grad_loss [x] of')
     assert "reshape" in lines[at + 3]  # the generated line, printed by the default hook
+
+
+def test_filtering_twice_and_vjp():
+    with pytest.raises(ValueError) as info:
+        s2s.vjp(_bad_reshape, np.ones(6, np.float32))
+    origins.filter_traceback(info.value)  # as a transformation around another would
+    frames = _frames(info.value)
+    assert [f[1] for f in frames if f[0] == __file__].count(_BAD_LINE) == 1, frames
+    assert "generated for vjp(_bad_reshape)" in "\n".join(info.value.__notes__)
+
+
+@pytest.mark.parametrize("transform", ["jvp", "vmap"])
+def test_forward_and_batched_errors_lead_with_the_users_line(transform):
+    x = np.ones(6, np.float32)
+    with pytest.raises((ValueError, s2s.errors.ShapeError)) as info:
+        if transform == "jvp":
+            s2s.jvp(_bad_reshape, (x,), (x,))
+        else:
+            s2s.vmap(_bad_reshape)(np.ones((2, 6), np.float32))
+    frames = _frames(info.value)
+    assert [f[1] for f in frames if f[0] == __file__].count(_BAD_LINE) == 1, frames
+    assert f"generated for {transform}(_bad_reshape)" in "\n".join(info.value.__notes__)
+
+
+def test_forget_drops_a_registration():
+    entry = origins.register("<s2s forget_me>", "def forget_me():\n    pass\n", "forget_me")
+    assert origins.lookup(entry.filename) is entry
+    origins.forget(entry.filename)
+    assert origins.lookup(entry.filename) is None
+    assert "<s2s forget_me>" not in __import__("linecache").cache

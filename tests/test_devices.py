@@ -140,3 +140,20 @@ def test_cuda_plugin_found_on_sys_path_without_importing_it(tmp_path):
     r = _run(["-c", code], {})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [str(folder / "xla_cuda_plugin.so"), "cpu"]
+
+
+def test_lapack_targets_refused_off_the_cpu():
+    from s2s.xla import lapack
+    text = 'stablehlo.custom_call @lapack_sgetrf_ffi(%arg0)'
+    with pytest.raises(NotImplementedError, match="on cuda it is not supported yet"):
+        lapack.prepare_module(text, "cuda")
+    lapack.prepare_module("module {}", "cuda")  # no LAPACK call: nothing to refuse
+
+
+def test_device_count_setting_must_be_an_integer(monkeypatch):
+    config_module = sys.modules["s2s.config"]  # (s2s.config is the Config object)
+    monkeypatch.setenv("S2S_NUM_CPU_DEVICES", "eight")
+    with pytest.raises(ValueError, match="S2S_NUM_CPU_DEVICES must be an integer, got 'eight'"):
+        config_module._env_int("S2S_NUM_CPU_DEVICES")
+    monkeypatch.setenv("S2S_NUM_CPU_DEVICES", " 4 ")
+    assert config_module._env_int("S2S_NUM_CPU_DEVICES") == 4

@@ -6,6 +6,7 @@ tests/test_golden_source.py`` and review the diff.
 """
 import os
 
+import numpy as np
 import pytest
 
 import s2s
@@ -19,9 +20,22 @@ CASES = {
     "grad_mlp_logprob": lambda: s2s.source(s2s.grad(seeds.logprob_fun)),
     "grad_abs_val": lambda: s2s.source(s2s.grad(seeds.abs_val)),
     "jit_abs_val": lambda: s2s.source(s2s.jit(seeds.abs_val)),
+    "vmap_predict": lambda: _vmap_source(seeds.predict, (None, 0), _PARAMS, np.ones((3, 2), "f")),
+    "vmap_abs_val": lambda: _vmap_source(seeds.abs_val, 0, np.array([-1.0, 2.0], "f")),
+    "vmap_newton_sqrt": lambda: _vmap_source(seeds.newton_sqrt, 0, np.array([2.0, 9.0], "f")),
     "jvp_tanh": lambda: s2s.jvp_source(seeds.tanh),
     "jvp_mlp_logprob": lambda: s2s.jvp_source(seeds.logprob_fun),
 }
+
+
+_PARAMS = [(np.ones((2, 4), "f"), np.ones(4, "f")), (np.ones((4, 1), "f"), np.ones(1, "f"))]
+
+
+def _vmap_source(fn, in_axes, *args):
+    """vmap's source is made per signature: after a call on ``args``."""
+    f = s2s.vmap(fn, in_axes=in_axes)
+    f(*args)
+    return s2s.source(f)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

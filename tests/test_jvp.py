@@ -159,9 +159,81 @@ def test_fallback_through_a_vjp_template(x64):
 
 def test_against_jax(x64):
     jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     x, t = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -1.0])
     _, dy = s2s.jvp(tanh_seed, (x,), (t,))
-    _, expected = jax.jvp(lambda v: (1.0 - jnp.exp(-2.0 * v)) / (1.0 + jnp.exp(-2.0 * v)), (x,), (t,))
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        _, expected = jax.jvp(lambda v: (1.0 - jnp.exp(-2.0 * v)) / (1.0 + jnp.exp(-2.0 * v)), (x,), (t,))
+    finally:
+        jax.config.update("jax_enable_x64", old)
     np.testing.assert_allclose(dy, expected, rtol=1e-12)
+
+
+# -- lax control flow: jvp templates run the loop/branch on (value, tangent) pairs --
+
+def lax_cond_fn(x, p):
+    return s2s.lax.cond(p, lambda v: snp.sin(v) * v, lambda v: -v, x)
+
+
+def lax_while_fn(x):
+    return s2s.lax.while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, snp.sin(c[1]) * 1.5), (0, x))[1]
+
+
+def lax_fori_fn(x):
+    return s2s.lax.fori_loop(0, 4, lambda i, v: v * snp.cos(v) + i, x)
+
+
+def lax_scan_fn(x, ys):
+    def body(c, y):
+        c2 = c * y + snp.sin(c)
+        return c2, c2 * 2.0
+    c, out = s2s.lax.scan(body, x, ys)
+    return c + snp.sum(out)
+
+
+_YS = np.array([0.5, 1.5, -0.3])
+LAX_CASES = {
+    "cond_true": lambda v: lax_cond_fn(v, True),
+    "cond_false": lambda v: lax_cond_fn(v, False),
+    "while_loop": lax_while_fn,
+    "fori_loop": lax_fori_fn,
+    "scan": lambda v: lax_scan_fn(v, _YS),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAX_CASES))
+def test_lax_control_flow_matches_finite_differences(name, x64):
+    f = LAX_CASES[name]
+    x, t = np.array([0.7, -0.4]), np.array([1.0, 0.5])
+    y, dy = s2s.jvp(f, (x,), (t,))
+    np.testing.assert_allclose(y, f(x), rtol=1e-12)
+    np.testing.assert_allclose(dy, _fd(f, x, t), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(LAX_CASES))
+def test_jit_of_jvp_of_lax_control_flow(name):
+    f = LAX_CASES[name]
+    x, t = np.array([0.7, -0.4], np.float32), np.array([1.0, 0.5], np.float32)
+    y, dy = s2s.jit(lambda v, tv: s2s.jvp(f, (v,), (tv,)))(x, t)
+    y0, dy0 = s2s.jvp(f, (x,), (t,))
+    np.testing.assert_allclose(y, y0, rtol=1e-5)
+    np.testing.assert_allclose(dy, dy0, rtol=1e-5, atol=1e-6)
+
+
+def test_jit_of_jvp_of_cond_with_a_staged_predicate():
+    x, t = np.array([0.7, -0.4], np.float32), np.array([1.0, 0.5], np.float32)
+    f = s2s.jit(lambda v, tv, p: s2s.jvp(lambda u: lax_cond_fn(u, p), (v,), (tv,)))
+    for p in (True, False):
+        _, dy = f(x, t, p)
+        np.testing.assert_allclose(dy, s2s.jvp(lambda u: lax_cond_fn(u, p), (x,), (t,))[1], rtol=1e-6)
+
+
+def test_grad_of_jvp_is_a_hessian_vector_product(x64):
+    f = lambda v: snp.sum(tanh_seed(v) * snp.sin(v))  # noqa: E731
+    x, t = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -1.0])
+    g = s2s.grad(lambda v: s2s.jvp(f, (v,), (t,))[1])(x)
+    np.testing.assert_allclose(g, _fd(s2s.grad(f), x, t), rtol=1e-6, atol=1e-8)
+    _, hv = s2s.jvp(s2s.grad(f), (x,), (t,))
+    np.testing.assert_allclose(g, hv, rtol=1e-10)

@@ -25,6 +25,7 @@ import pytest
 
 import s2s
 from s2s import lax
+from s2s.sharding import NamedSharding, P
 from cases import NUM_CASES, sample
 
 try:
@@ -451,6 +452,10 @@ def _structural_cases():
                         {"x": _u(r, (2, 3, 4))}))
     for dims in [(0,), (1,), (0, 1)]:
         out.append(Case("rev", f"lax.rev(x, dimensions={dims})", {"x": x34}))
+    # The identity with a layout for XLA's partitioner (jax=False: the sharding is s2s's).
+    rows = NamedSharding(s2s.make_mesh((1,), ("rows",)), P("rows"))
+    out.append(Case("sharding_constraint", "lax.mul(lax.with_sharding_constraint(x, rows), x)",
+                    {"x": x34}, env={"rows": rows}, jax=False))
     for c in sample("pad", config=[
             [(1, 2, 0), (0, 0, 0)], [(1, -1, 1), (-1, 2, 0)], [(0, 0, 2), (2, 1, 1)],
             [(-1, -1, 0), (1, -2, 3)], [(-2, 0, 1), (0, 0, 0)], [(0, 0, 0), (0, 0, 0)]]):

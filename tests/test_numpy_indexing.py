@@ -146,10 +146,19 @@ def test_staged_out_of_bounds_indices_clamp():
     onp.testing.assert_array_equal(out[1], X[[0], 4])
 
 
+def _clamped(idx):
+    """``idx`` with each integer part clamped into ``SHAPE`` (negatives from the end once)."""
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    return tuple(onp.clip(onp.where(onp.asarray(i) < 0, onp.asarray(i) + n, i), 0, n - 1)
+                 for i, n in zip(idx, SHAPE))
+
+
 @pytest.mark.parametrize("idx", [4, (0, 5), (-5,), (0, 0, [3]), ([0, 4],)])
-def test_static_out_of_bounds_raise(idx):
-    check_error(IndexError, lambda x: snp.asarray(x)[idx] if not isinstance(x, onp.ndarray)
-                else gather_index(x, idx), (X,), match="out of bounds")
+def test_static_out_of_bounds_clamp(idx):
+    # As jax.numpy: a read out of bounds clamps, eagerly (s2s.Array) and under jit.
+    expected = X[_clamped(idx)]
+    check(lambda x: snp.asarray(x)[idx], (X,), expected, exact=True)
+    onp.testing.assert_array_equal(gather_index(X, idx), expected)
 
 
 @pytest.mark.parametrize("idx,match", [
@@ -288,22 +297,18 @@ def test_take(axis, mode):
     if mode in ("clip", "wrap"):
         idx = onp.array([[0, 7], [-1, 1]])
     ref_mode = "raise" if mode in (None, "fill") else mode
-    if mode == "clip":
-        expected = onp.take(X, onp.clip(onp.where(idx < 0, idx + (X.size if axis is None else
-                                                                     X.shape[axis]), idx),
-                                        0, (X.size if axis is None else X.shape[axis]) - 1),
-                            axis=axis)
-    else:
-        expected = onp.take(X, idx, axis=axis, mode=ref_mode)
+    expected = onp.take(X, idx, axis=axis, mode=ref_mode)  # "clip": -1 clips to 0, as NumPy/JAX
     check(lambda a, i: snp.take(a, i, axis=axis, mode=mode), (X, idx), expected,
           dtype=onp.float32)
 
 
 def test_take_fill_and_errors():
-    out = s2s.jit(lambda a, i: snp.take(a, i, axis=0))(onp.arange(3.0), onp.array([0, 5]))
-    assert out[0] == 0 and onp.isnan(out[1])
-    check_error(IndexError, lambda a: snp.take(a, onp.array([0, 5])), (onp.arange(3.0),),
-                match="out of bounds")
+    # Out of bounds fills (NaN) eagerly and under jit, as jax.numpy; mode="raise" checks.
+    for take in (lambda a, i: snp.take(a, i, axis=0), s2s.jit(lambda a, i: snp.take(a, i, axis=0))):
+        out = take(onp.arange(3.0), onp.array([0, 5]))
+        assert out[0] == 0 and onp.isnan(out[1])
+    check_error(IndexError, lambda a: snp.take(a, onp.array([0, 5]), mode="raise"),
+                (onp.arange(3.0),), match="out of bounds")
     check_error(IndexError, lambda a: snp.take(a, onp.array([0.5])), (onp.arange(3.0),),
                 match="integers")
 

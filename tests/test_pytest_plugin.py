@@ -131,4 +131,4 @@ def test_a_suite_without_s2s_is_untouched(pytester):
 def test_entry_point_is_declared():
     import pathlib
     setup = (pathlib.Path(__file__).parent.parent / "setup.py").read_text()
-    assert '"pytest11": ["s2s = pytest_s2s"]' in setup and 'py_modules=["pytest_s2s"]' in setup
+    assert '"pytest11": ["pytest_s2s = pytest_s2s"]' in setup and 'py_modules=["pytest_s2s"]' in setup

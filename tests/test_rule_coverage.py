@@ -57,11 +57,39 @@ JVP_EXEMPT.update({name: _TRANSPOSED for name in (
     "np.vdot", "qr", "reduce_max", "reduce_min", "reduce_prod", "reduce_window", "reduce_window_max",
     "reduce_window_min", "reduce_window_sum", "scatter", "scatter_add", "scatter_max", "scatter_min",
     "scatter_mul", "select_n", "sort", "svd", "triangular_solve")})
-JVP_EXEMPT.update({
-    "cond": "lax.cond under jvp: not supported yet (forward mode of staged control flow is open)",
-    "while": "lax.while_loop under jvp: not supported yet (forward mode of staged control flow is open)",
-    "scan": "lax.scan under jvp: not supported yet (forward mode of staged control flow is open)",
-})
+# vmap: a primitive without a batch rule runs once per example and the results are
+# stacked (exact, slower): acceptable where listed here.
+_PER_EXAMPLE = "no batch rule: vmap calls it once per example (exact, slower)"
+BATCH_EXEMPT = {
+    "cond": "the public lax.cond carries the rule (it batches the branch functions)",
+    "conv_general_dilated": _PER_EXAMPLE,
+    "debug_callback": "a side effect: vmap calls it once per example",
+    "gather": _PER_EXAMPLE + "; x[i] under vmap has its own rule (batch_support.getitem)",
+    "scatter": _PER_EXAMPLE + "; y[i] = v under vmap has its own rule (batch_support.setitem)",
+    "scatter_add": _PER_EXAMPLE,
+    "scatter_max": _PER_EXAMPLE,
+    "scatter_min": _PER_EXAMPLE,
+    "scatter_mul": _PER_EXAMPLE,
+    "reduce_window": _PER_EXAMPLE + " (reduce_window_sum/max/min have rules)",
+    "iota": "no operands: never batched",
+    "sharding_constraint": "no batched form: an annotation for several devices",
+    "np.linalg.norm": _PER_EXAMPLE,
+    "np.quantile": _PER_EXAMPLE,
+    "np.linalg.qr.complete": "np.linalg.qr carries the rule",
+    "np.linalg.qr.r": "np.linalg.qr carries the rule",
+    "np.linalg.qr.reduced": "np.linalg.qr carries the rule",
+    "np.linalg.svd.s": "np.linalg.svd carries the rule",
+    "np.linalg.svd.uv": "np.linalg.svd carries the rule",
+    "np.random_bits": "s2s.random internal: samplers run once per key under vmap",
+    "np.random_erf": "s2s.random internal: samplers run once per key under vmap",
+    "np.random_erf_inv": "s2s.random internal: samplers run once per key under vmap",
+    "np.random_fma": "s2s.random internal: samplers run once per key under vmap",
+    "np.random_fold_in": "s2s.random internal: samplers run once per key under vmap",
+    "np.random_log": "s2s.random internal: samplers run once per key under vmap",
+    "np.random_log1p": "s2s.random internal: samplers run once per key under vmap",
+    "np.random_split": "s2s.random internal: samplers run once per key under vmap",
+    "np.threefry2x32": "s2s.random internal: samplers run once per key under vmap",
+}
 
 REQUIRED_RULES = {
     "impl": IMPL_EXEMPT,

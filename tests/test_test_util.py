@@ -107,12 +107,20 @@ def test_check_jvp_and_vjp_fail_on_wrong_rules(x64):
         check_vjp(np.sin, lambda v: (np.sin(v), lambda c: (-np.cos(v) * c,)), x)
 
 
-def test_check_grads_fwd(x64):
-    if not hasattr(s2s, "jvp"):
-        with pytest.raises(NotImplementedError, match="s2s.jvp"):
-            check_grads(_tree_fn, _tree_args(), order=1, modes=("fwd",))
-        return
-    check_grads(_tree_fn, _tree_args(), order=2, modes=("fwd", "rev"))
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_check_grads_fwd(x64, order):
+    check_grads(_tree_fn, _tree_args(), order=order, modes=("fwd", "rev") if order < 3 else ("fwd",))
+
+
+def test_check_grads_fwd_fails_on_a_wrong_tangent(x64, monkeypatch):
+    real = s2s.jvp
+
+    def jvp(f, primals, tangents):
+        out, t = real(f, primals, tangents)
+        return out, s2s.tree_util.tree_map(lambda v: v * 1.01, t)
+    monkeypatch.setattr(s2s, "jvp", jvp)
+    with pytest.raises(AssertionError, match=r"JVP tangent: leaf \['aux'\]\[0\] differs"):
+        check_grads(_tree_fn, _tree_args(), order=1, modes=("fwd",))
 
 
 def test_check_grads_rejects_bad_arguments():
@@ -169,10 +177,20 @@ def test_batched_comparison_passes_and_fails():
         _assert_batched_matches_loop(_per_example, wrong, (w, xs), (None, 0), 0, None, None)
 
 
-def test_check_vmap():
+def test_check_vmap(monkeypatch):
     w, xs = np.random.RandomState(0).randn(3, 2), np.random.RandomState(1).randn(5, 2)
-    if not hasattr(s2s, "vmap"):
-        with pytest.raises(NotImplementedError, match="s2s.vmap"):
-            check_vmap(_per_example, w, xs, in_axes=(None, 0))
-        return
-    check_vmap(_per_example, w.astype(np.float32), xs.astype(np.float32), in_axes=(None, 0))
+    w, xs = w.astype(np.float32), xs.astype(np.float32)
+    check_vmap(_per_example_s2s, w, xs, in_axes=(None, 0))
+    check_vmap(_per_example_s2s, w, xs.T, in_axes=(None, 1), out_axes={"y": 1, "n": 0})
+    real = s2s.vmap
+
+    def vmap(f, in_axes, out_axes):  # drops the last example's difference
+        g = real(f, in_axes=in_axes, out_axes=out_axes)
+        return lambda *a: dict(g(*a), n=g(*a)["n"] * np.float32(1.001))
+    monkeypatch.setattr(s2s, "vmap", vmap)
+    with pytest.raises(AssertionError, match=r"vmap\(_per_example_s2s\) against a loop: leaf \['n'\]"):
+        check_vmap(_per_example_s2s, w, xs, in_axes=(None, 0))
+
+
+def _per_example_s2s(w, x):
+    return {"y": snp.tanh(w @ x), "n": snp.sum(x * x)}

@@ -164,11 +164,7 @@ def piecewise(x):
     return -x * 3.0
 
 
-def newton_sqrt(a):
-    x = a
-    while np.abs(x * x - a) > 1e-6 * a:
-        x = 0.5 * (x + a / x)
-    return x
+newton_sqrt = sp.newton_sqrt
 
 
 def first_above(xs, t):
@@ -220,6 +216,7 @@ def setitem_batched(x, i, v):
 ])
 def test_batched_control_flow(fn, arg):
     _close(s2s.vmap(fn)(arg), _loop(fn, 0, arg))
+    _close(s2s.jit(s2s.vmap(fn))(arg), _loop(fn, 0, arg))
 
 
 def test_break_and_continue():
@@ -335,3 +332,50 @@ def test_vmap_lax_control_flow_and_random():
     keys = random.split(random.PRNGKey(0), 4)
     out = s2s.vmap(lambda k: random.normal(k, (3,)))(keys)
     _close(out, onp.stack([random.normal(k, (3,)) for k in keys]), tol=0)
+
+
+def test_vmap_of_lax_control_flow():
+    x = RNG.normal(size=5).astype("f")
+
+    def f_cond(v):
+        return lax.cond(v > 0, lambda a: a * 2.0, lambda a: a - 1.0, v)
+
+    def f_switch(v, k):
+        return lax.switch(k, [lambda a: a, lambda a: a * 3.0, lambda a: -a], v)
+
+    def f_while(v):
+        return lax.while_loop(lambda c: c[0] < 10.0, lambda c: (c[0] * 2.0 + 1.0, c[1] + 1),
+                              (v, 0))
+
+    def f_scan(v, xs):
+        return lax.scan(lambda c, a: (c + a, c * a), v, xs)
+
+    def f_map(xs):
+        return lax.map(lambda a: a * a + 1.0, xs)
+
+    ks = onp.array([0, 1, 2, 5, -1], "int32")
+    xs = RNG.normal(size=(5, 3)).astype("f")
+    for fn, args, axes in [(f_cond, (x,), 0), (f_switch, (x, ks), 0), (f_while, (x,), 0),
+                           (f_switch, (x, ks[1]), (0, None)), (f_scan, (x, xs), 0),
+                           (f_scan, (x[0], xs), (None, 0)), (f_map, (xs,), 0)]:
+        _close(s2s.vmap(fn, in_axes=axes)(*args), _loop(fn, axes, *args))
+        _close(s2s.jit(s2s.vmap(fn, in_axes=axes))(*args), _loop(fn, axes, *args))
+
+
+def test_axis_name_collectives():
+    x = RNG.normal(size=(4, 3)).astype("f")
+
+    def f(v):
+        return (v / lax.psum(v, "i"), lax.pmean(v, "i"), lax.pmax(v, "i"), lax.pmin(v, "i"),
+                lax.all_gather(v, "i"), lax.axis_index("i") * 1.0)
+
+    for run in (s2s.vmap(f, axis_name="i"), s2s.jit(s2s.vmap(f, axis_name="i"))):
+        out = run(x)
+        _close(out[0], x / x.sum(0))
+        _close(out[1], onp.broadcast_to(x.mean(0), x.shape))
+        _close(out[2], onp.broadcast_to(x.max(0), x.shape))
+        _close(out[3], onp.broadcast_to(x.min(0), x.shape))
+        _close(out[4], onp.broadcast_to(x, (4,) + x.shape))
+        _close(out[5], onp.arange(4.0))
+    with pytest.raises(NameError, match="unbound axis name: 'j'"):
+        s2s.vmap(lambda v: lax.psum(v, "j"), axis_name="i")(x)

@@ -31,43 +31,49 @@ import linecache
 import os
 import re
 import sys
+import collections
+import itertools
 import traceback
 import types
+import weakref
 
 from s2s.config import config
 
-__all__ = ["Generated", "register", "lookup", "generated_frames", "generated_count",
+__all__ = ["Generated", "register", "forget", "lookup", "generated_frames", "generated_count",
            "generated_since", "filter_traceback", "dump_file_name"]
 
 
 class Generated:
     """One generated function: its source text and the map back to the user's lines.
 
-    ``lines`` maps a line of ``text`` to a line of ``origin`` (a
+    ``lines`` maps a line of ``text`` to a line of ``origin`` (the user's
     ``FunctionSource``) relative to that function's own text.
     """
 
-    __slots__ = ("label", "filename", "name", "text", "origin", "lines")
+    __slots__ = ("label", "filename", "name", "text", "user_file", "line_offset", "user_lines",
+                 "lines", "seq", "live")
 
     def __init__(self, label, filename, name, text, origin=None, lines=None):
         self.label = label
         self.filename = filename
         self.name = name
         self.text = text
-        self.origin = origin
+        # What the map needs of ``origin``, not the object: it holds the user's function.
+        self.user_file = origin.filename if origin is not None else None
+        self.line_offset = origin.line_offset if origin is not None else 0
+        self.user_lines = origin.source_lines if origin is not None else []
         self.lines = lines or {}
+        self.seq = next(_SEQ)
+        self.live = 0  # functions compiled against it that are alive (keep_while_alive)
 
     def user_line(self, lineno):
         """``(filename, line, text)`` of the user's line that generated line ``lineno`` came
         from, or None where none is known."""
-        if self.origin is None:
-            return None
         line = self.lines.get(lineno)
-        if line is None:
+        if line is None or self.user_file is None:
             return None
-        src = self.origin
-        text = src.source_lines[line - 1].strip() if 0 < line <= len(src.source_lines) else ""
-        return src.filename, line + src.line_offset, text
+        text = self.user_lines[line - 1].strip() if 0 < line <= len(self.user_lines) else ""
+        return self.user_file, line + self.line_offset, text
 
     def numbered(self, marks=()):
         """The generated function with the line numbers its frames report.
@@ -97,6 +103,8 @@ class Generated:
 
 _REGISTRY = {}  # compiled file name -> Generated
 _DUMPED = {}  # dump path -> text written there this process
+_SEQ = itertools.count()
+_RECENT = collections.deque(maxlen=256)  # released entries, for generated_since
 
 
 def register(label, text, name, origin=None, lines=None):
@@ -105,10 +113,11 @@ def register(label, text, name, origin=None, lines=None):
     The code must be compiled against ``.filename``: ``label`` itself, or the
     dumped file's path when ``config.dump_source`` names a directory.
     """
-    filename = label
     directory = config.dump_source
     if directory:
-        filename = _dump(directory, label, text)
+        filename = _dump(directory, label, text)  # (unique per text already)
+    else:
+        label = filename = _unique(label, text)
     entry = Generated(label, filename, name, text, origin, lines)
     _REGISTRY[filename] = entry
     # linecache serves inspect.getsource, pdb and traceback (a dumped file too,
@@ -120,21 +129,61 @@ def register(label, text, name, origin=None, lines=None):
     return entry
 
 
+def _unique(label, text):
+    """``label``, or ``label #2``... when a live function of another text holds it (two
+    lambdas on one line, a function without source traced on two paths)."""
+    name, n = label, 1
+    while name in _REGISTRY and _REGISTRY[name].text != text:
+        n += 1
+        name = f"{label[:-1]} #{n}>" if label.endswith(">") else f"{label} #{n}"
+    return name
+
+
+def keep_while_alive(fn, entry):
+    """Keeps ``entry`` registered (and in ``linecache``) until the last function compiled
+    against it is collected: memory stays bounded however many functions are generated
+    (eager grad of a function without source makes some on every call)."""
+    entry.live += 1
+    weakref.finalize(fn, _release, entry)
+
+
+def _release(entry):
+    entry.live -= 1
+    if entry.live > 0:
+        return
+    for name in {entry.filename, entry.label}:
+        if _REGISTRY.get(name) is entry:
+            del _REGISTRY[name]
+            linecache.cache.pop(name, None)
+    _RECENT.append(entry)  # generated_since still shows it (a bounded number of them)
+
+
+def forget(filename):
+    """Drops what ``register`` kept for ``filename`` (when its last function is collected)."""
+    entry = _REGISTRY.pop(filename, None)
+    if entry is not None:
+        _REGISTRY.pop(entry.label, None)
+        linecache.cache.pop(entry.label, None)
+    linecache.cache.pop(filename, None)
+
+
 def lookup(filename):
     """The ``Generated`` compiled against ``filename``, or None for other code."""
     return _REGISTRY.get(filename)
 
 
 def generated_count():
-    """How many generated functions are registered (``generated_since`` takes it)."""
-    return len(_REGISTRY)
+    """How many generated functions were registered so far (``generated_since`` takes it)."""
+    probe = next(_SEQ)  # the counter's position (a number no entry gets)
+    return probe
 
 
 def generated_since(count):
-    """The functions registered after ``generated_count()`` returned ``count``, each once."""
+    """The functions registered after ``generated_count()`` returned ``count``, each once
+    (the last 256 whose functions were collected included)."""
     out = []
-    for entry in list(_REGISTRY.values())[count:]:
-        if all(entry is not seen for seen in out):
+    for entry in sorted([*_REGISTRY.values(), *_RECENT], key=lambda e: e.seq):
+        if entry.seq > count and all(entry is not seen for seen in out):
             out.append(entry)
     return out
 
@@ -199,6 +248,7 @@ class _AtUserLine(Exception):
 
 
 _STAND_INS = {}
+_STAND_IN = "s2s stand-in frame"
 
 
 def _user_frame(filename, line, name):
@@ -216,7 +266,7 @@ def _user_frame(filename, line, name):
         code = code.replace(co_name=name)
         _STAND_INS[key] = code
     try:
-        exec(code, {"_AtUserLine": _AtUserLine, "__name__": "s2s stand-in"})
+        exec(code, {"_AtUserLine": _AtUserLine, "__name__": _STAND_IN})
     except _AtUserLine as e:
         return e.__traceback__.tb_next
     raise AssertionError("unreachable: the stand-in code always raises")
@@ -240,6 +290,8 @@ def filter_traceback(exc):
     innermost = gen_positions[-1]
     kept = []  # (frame, lasti, lineno) outer first
     for i, t in enumerate(frames):
+        if t.tb_frame.f_globals.get("__name__") == _STAND_IN:
+            continue  # filtered before (a transformation inside another): made again below
         entry = _REGISTRY.get(t.tb_frame.f_code.co_filename)
         if entry is not None:
             where = entry.user_line(t.tb_lineno)
@@ -268,12 +320,12 @@ def _through_generated(exc, seen=None):
     return _through_generated(exc.__cause__, seen) or _through_generated(exc.__context__, seen)
 
 
-def _excepthook(exc_type, exc, tb, _previous=sys.excepthook):
+def _excepthook(exc_type, exc, tb):
     """Prints with ``traceback`` (which reads ``linecache``) when generated code is involved."""
     if exc is not None and _through_generated(exc):
         traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
         return
-    _previous(exc_type, exc, tb)
+    sys.__excepthook__(exc_type, exc, tb)
 
 
 def install_excepthook():

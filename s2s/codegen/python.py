@@ -4,10 +4,11 @@ Generated functions are compiled inside a small factory so the names they need
 (support functions, the ``np`` namespace, other generated functions) become
 closure cells, while the user's own closure cells are *reused*: generated code
 reads the user's globals and closure variables at call time, never a stale
-copy. The source is registered in ``linecache`` under a stable pseudo-file
-name (or written to a file, see ``s2s.codegen.origins``), so ``inspect``,
-``pdb`` and tracebacks work, and the function can be transformed again
-(``grad(grad(f))``).
+copy. The source is registered in ``linecache`` under a pseudo-file name (unique
+per text, kept while the function lives; or written to a file, see
+``s2s.codegen.origins``), so ``inspect``, ``pdb`` and tracebacks work. The
+function also carries its own text (``GENERATED_ATTR``), which is what
+transforming it again (``grad(grad(f))``) reads.
 
 >>> from s2s.parse.quoting import quote
 >>> fdef = quote("def double(x):\\n    return x * k")[0]
@@ -21,7 +22,8 @@ import types
 
 import gast
 
-from s2s.codegen.origins import generated_frames, install_excepthook, register
+from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, register
+from s2s.parse.source import GENERATED_ATTR
 
 COMMENT_MARKER = "__s2s_comment__ "
 # A comment first in a function body is unparsed as a docstring (triple quotes).
@@ -104,7 +106,8 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
         _map_lines(fdef.body, ast.parse(text).body[0].body, lines, header.count("\n"), [None])
     body = "".join("    " + line + "\n" if line else "\n" for line in text.split("\n"))
     full = header + body + f"    return {fdef.name}\n"
-    filename = register(filename, full, fdef.name, origin, lines).filename
+    entry = register(filename, full, fdef.name, origin, lines)
+    filename = entry.filename
     # Compiled under a private name: inside the factory, the function's own name
     # would otherwise become a closure variable, and a recursive call must reach
     # the module-level function (as in the user's code), not this one.
@@ -121,6 +124,8 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     fn = types.FunctionType(code, globals_, fdef.name, defaults, closure)
     if kwdefaults:
         fn.__kwdefaults__ = dict(kwdefaults)
+    setattr(fn, GENERATED_ATTR, (code, full.splitlines(keepends=True)))
+    keep_while_alive(fn, entry)
     return fn, text
 
 

@@ -293,7 +293,7 @@ def _binary(name, np_fn, hlo_op, policy, result_dtype=None, lower=None, lower_at
 
     def impl(x, y):
         compute = policy(dtypes.result_type(x, y))
-        out = np_fn(np.asarray(x, compute), np.asarray(y, compute))
+        out = np_fn(_operand(x, compute), _operand(y, compute))
         return np.asarray(out, result_dtype(compute) if result_dtype else compute)
 
     prim.def_impl(impl)
@@ -302,23 +302,34 @@ def _binary(name, np_fn, hlo_op, policy, result_dtype=None, lower=None, lower_at
     return prim
 
 
+def _operand(x, dtype):
+    """An operand as an array of ``dtype``; a Python int converts as in JAX (it may wrap)."""
+    if type(x) is int:
+        return dtypes.weak_int_array(x, dtype)
+    return np.asarray(x, dtype)
+
+
 def _any(name):
     return _same_policy(name, "biufc")
 
 
 def _trunc_div(x, y):
-    """Division of two operands of one dtype; integers truncate toward zero."""
+    """Division of two operands of one dtype; integers truncate toward zero, and an
+    integer divided by zero gives -1 (all bits set), as XLA computes it under jit."""
     if x.dtype.kind in "iu":
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             q = np.floor_divide(x, y)
             # floor -> truncate toward zero where the signs differ and the division is inexact.
             fix = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
-            return (q + fix).astype(x.dtype)
+            return np.where(y == 0, np.array(-1).astype(x.dtype), q + fix).astype(x.dtype)
     return np.true_divide(x, y)
 
 
 def _rem(x, y):
+    """C's ``fmod``; an integer remainder by zero is the dividend, as XLA computes it."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        if x.dtype.kind in "iu":
+            return np.where(y == 0, x, np.fmod(x, y)).astype(x.dtype)
         return np.fmod(x, y)
 
 

@@ -309,3 +309,8 @@ def _dot_general(ans, lhs, rhs, dimension_numbers, precision=None, preferred_ele
                              preferred_element_type=preferred_element_type) \
         + lax.dot_general(lhs, d[rhs], dimension_numbers=dimension_numbers, precision=precision,
                           preferred_element_type=preferred_element_type)
+
+
+@def_jvp(lax.with_sharding_constraint)
+def _with_sharding_constraint(ans, x, shardings):
+    d[ans] = lax.with_sharding_constraint(d[x], shardings)

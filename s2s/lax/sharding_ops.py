@@ -4,7 +4,7 @@ Under ``jit`` the value passes through a ``stablehlo.custom_call @Sharding``
 carrying the sharding (``mhlo.sharding``), which XLA's partitioner honours and
 propagates from; eagerly it is the identity (eager values live on the host).
 """
-from s2s.lax.core import Primitive, d, def_vjp
+from s2s.lax.core import Primitive, d, def_jvp, def_vjp
 from s2s.tree_util import tree_flatten, tree_unflatten
 
 sharding_constraint_p = Primitive("sharding_constraint")
@@ -51,6 +51,11 @@ with_sharding_constraint.primitive = sharding_constraint_p
 @def_vjp(with_sharding_constraint)
 def _with_sharding_constraint(ans, x, shardings):
     d[x] = d[ans]
+
+
+@def_jvp(with_sharding_constraint)
+def _with_sharding_constraint_jvp(ans, x, shardings):
+    d[ans] = d[x]
 
 
 public = {"with_sharding_constraint": with_sharding_constraint}

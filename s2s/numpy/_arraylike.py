@@ -94,6 +94,8 @@ def to_dtype(x, dt):
     through the lax operations that follow, and NumPy's impls, which mishandle Python
     scalars next to bfloat16, see one dtype.)
     """
+    if type(x) is int:  # as JAX converts it: within the default int type, then wrapped
+        return dtypes.weak_int_array(x, dt)
     if type(x) in _PY_SCALARS:
         return onp.asarray(cast(x, dt), dt)
     return cast(x, dt)

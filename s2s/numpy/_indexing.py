@@ -7,13 +7,15 @@ when the advanced indices are adjacent, first otherwise). Staged indexing
 lowers to ``slice``/``rev``/``dynamic_slice`` for basic indices and to one
 ``gather`` when arrays are involved; ``x.at[idx]`` updates to ``scatter``.
 
-Out-of-bounds indices:
+Out-of-bounds indices behave as in ``jax.numpy``, eagerly (on ``s2s.Array``) and
+under ``jit`` alike, whether the index is a Python int, a concrete or a staged
+array (``jit`` cannot check a run-time index, so neither does eager code):
 
-- static Python ints and concrete index arrays are checked, eagerly and under
-  ``jit``: ``IndexError`` as in NumPy;
-- staged (run-time) indices cannot be checked: reads clamp them into range, as
-  ``jax.numpy`` does (``x.at[i].get(mode="fill", fill_value=...)`` fills
-  instead); ``x.at[i].set/add/...`` drop updates whose index is out of bounds
+- reads clamp them into range (``x.at[i].get(mode="fill", fill_value=...)``
+  fills instead); ``take``/``take_along_axis`` fill with NaN (the integer
+  minimum for integers) unless ``mode="clip"``/``"wrap"``, and ``mode="raise"``
+  raises ``IndexError`` for concrete indices;
+- ``x.at[i].set/add/...`` drop updates whose index is out of bounds
   (``mode="clip"`` clamps instead). Negative indices count from the end once.
 - a boolean mask that is staged has a data-dependent result shape, which
   ``jit`` cannot compile: use ``where(mask, x, 0)``, or ``nonzero(mask, size=n)``.
@@ -308,7 +310,7 @@ def _advanced(x, index, mode, fill_value, check_bounds):
                       fill_value=fill_value)
 
 
-def gather_index(x, idx, *, mode=None, fill_value=None, check_bounds=True, all_advanced=False):
+def gather_index(x, idx, *, mode=None, fill_value=None, check_bounds=False, all_advanced=False):
     """``x[idx]`` written on lax (stages when ``x`` or ``idx`` is staged).
 
     ``mode``: out-of-bounds policy for staged indices (default: clamp);
@@ -327,6 +329,12 @@ def gather_index(x, idx, *, mode=None, fill_value=None, check_bounds=True, all_a
 
 def getitem(x, idx):
     """``x[idx]`` for a staged ``x`` (or any array with a staged index)."""
+    return gather_index(x, idx)
+
+
+def clamped_getitem(x, idx):
+    """``x[idx]`` for an eager ``x`` whose integer index is out of bounds: clamped, as
+    under jit (``Array.__getitem__`` calls it where NumPy raised IndexError)."""
     return gather_index(x, idx)
 
 
@@ -465,13 +473,14 @@ def _take_mode(name, indices, n, mode):
     if mode == "wrap":
         return (onp.remainder(indices, n) if isinstance(indices, onp.ndarray)
                 else remainder(indices, n)), "clip", False
-    if mode == "clip":
-        return indices, "clip", False
+    if mode == "clip":  # as NumPy and JAX: negative indices clip to 0, not from the end
+        return (onp.clip(indices, 0, n - 1) if isinstance(indices, onp.ndarray)
+                else clip(indices, 0, n - 1)), "clip", False
     if mode in (None, "raise", "fill"):
         if mode == "raise" and is_staged(indices):
             raise ConcretizationError(f"{name}: mode='raise' needs concrete indices; use "
                                       "mode='fill', 'clip' or 'wrap' under jit")
-        return indices, "fill", mode != "fill"
+        return indices, "fill", mode == "raise"
     raise ValueError(f"{name}: unknown mode {mode!r}; use 'raise', 'wrap', 'clip' or 'fill'")
 
 
@@ -490,8 +499,9 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
          indices_are_sorted=False, fill_value=None):
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` when None).
 
-    Concrete out-of-bounds indices raise ``IndexError`` (``mode=None``/``"raise"``);
-    staged ones give ``fill_value`` (NaN, or the integer minimum) as in ``jax.numpy``.
+    Out-of-bounds indices give ``fill_value`` (NaN, or the integer minimum) as in
+    ``jax.numpy``, eagerly and under jit; ``mode="raise"`` raises ``IndexError`` for
+    concrete ones, ``"clip"``/``"wrap"`` bring them into range.
 
     >>> import s2s.numpy as np
     >>> np.take(np.array([[1, 2], [3, 4]]), [1, 0], axis=1)

@@ -131,10 +131,16 @@ def _int_operands(name, x1, x2):
     return x1, x2, dt
 
 
+def _nonzero_divisor(x2, dt):
+    """An integer divisor with 0 replaced by 1, so that ``x % 0`` is 0 as in JAX."""
+    return where(lax.eq(x2, 0), 1, x2) if dt.kind in "iu" else x2
+
+
 def _int_floor_fix(x1, x2):
-    """True where truncating integer division must be moved down by one (signs differ)."""
+    """True where truncating integer division must be moved down by one (signs differ;
+    written as jax.numpy does, so division by zero gives JAX's numbers)."""
     r = lax.rem(x1, x2)
-    return r, lax.bitwise_and(lax.ne(r, 0), lax.ne(lax.lt(r, 0), lax.lt(x2, 0)))
+    return r, lax.bitwise_and(lax.ne(r, 0), lax.ne(lax.sign(x1), lax.sign(x2)))
 
 
 def floor_divide(x1, x2, /):
@@ -162,6 +168,7 @@ def remainder(x1, x2, /):
     array([2, 1], dtype=int32)
     """
     x1, x2, dt = _int_operands("remainder", x1, x2)
+    x2 = _nonzero_divisor(x2, dt)
     if dt.kind == "u":
         return lax.rem(x1, x2)
     if dt.kind == "i":
@@ -180,8 +187,8 @@ def fmod(x1, x2, /):
     >>> np.fmod(np.array([-7, 7]), 3)
     array([-1,  1], dtype=int32)
     """
-    x1, x2, _ = _int_operands("fmod", x1, x2)
-    return lax.rem(x1, x2)
+    x1, x2, dt = _int_operands("fmod", x1, x2)
+    return lax.rem(x1, _nonzero_divisor(x2, dt))
 
 
 def divmod(x1, x2, /):  # noqa: A001 (NumPy's name)

@@ -38,11 +38,12 @@ def _rank(x, axis):
 def elementwise(fn):
     """The rule of an elementwise (broadcasting) function: batched operands are padded
     so their per-example axes line up with the unbatched ones."""
-    def rule(axes, *args, **kwargs):
+    def rule(axes, /, *args, **kwargs):
         ops = [_operand(a, ax) for a, ax in zip(args, axes)]
         top = max([_rank(a, ax) for a, ax in zip(ops, axes)], default=0)
         ops = [_expand_to(_asarray(a), top) if ax is not None else a for a, ax in zip(ops, axes)]
         return fn(*ops, **kwargs)
+    rule.elementwise = True  # one batched operand and Python numbers: the call as written
     return rule
 
 
@@ -65,7 +66,7 @@ for _name in _ELEMENTWISE:
     def_batch(_fn)(elementwise(_fn))
 
 
-def _where_rule(axes, condition, x=None, y=None, **kwargs):
+def _where_rule(axes, /, condition, x=None, y=None, **kwargs):
     if x is None and y is None:
         return loop_call(np.where, axes, (condition,), kwargs)
     return elementwise(np.where)(axes, condition, x, y, **kwargs)
@@ -76,7 +77,7 @@ def_batch(np.where)(_where_rule)
 
 def _passthrough(fn):
     """Functions whose result keeps the operand's layout (``zeros_like``, ``copy``...)."""
-    def rule(axes, a, *args, **kwargs):
+    def rule(axes, /, a, *args, **kwargs):
         if any(ax is not None for ax in axes[1:]) or "shape" in kwargs:
             return loop_call(fn, axes, (a,) + args, kwargs)
         return fn(_operand(a, axes[0]), *args, **kwargs)
@@ -104,9 +105,20 @@ def _shift(axis, pe, none_means_all=True):
     return axis % pe + 1
 
 
+def _axis_default(fn):
+    import inspect
+    try:
+        p = inspect.signature(fn).parameters.get("axis")
+    except (TypeError, ValueError):
+        return None
+    return None if p is None or p.default is inspect.Parameter.empty else p.default
+
+
 def reduction(fn, position=1, none_means_all=True, flatten_none=False):
     """The rule of ``fn(a, axis=None, ...)``: per-example axes move one place right."""
-    def rule(axes, a, *args, **kwargs):
+    default = _axis_default(fn)
+
+    def rule(axes, /, a, *args, **kwargs):
         if any(ax is not None for ax in axes[1:]) or any(
                 is_array(v) for k, v in kwargs.items() if k in ("where", "weights")):
             return loop_call(fn, axes, (a,) + args, kwargs)
@@ -115,7 +127,7 @@ def reduction(fn, position=1, none_means_all=True, flatten_none=False):
         if len(args) >= position:
             axis = args[position - 1]
         else:
-            axis = kwargs.get("axis")
+            axis = kwargs.get("axis", default)
         if axis is None and flatten_none:
             a = _np(a).reshape(a, (a.shape[0], -1))
             new = 1
@@ -139,7 +151,7 @@ for _fn in (np.flip,):
     def_batch(_fn)(reduction(_fn))
 
 
-def _logsumexp_rule(axes, a, axis=None, **kwargs):
+def _logsumexp_rule(axes, /, a, axis=None, **kwargs):
     from s2s.scipy.special import logsumexp
     if any(ax is not None for ax in axes[1:]) or is_array(kwargs.get("b")):
         return loop_call(logsumexp, axes, (a, axis), kwargs)
@@ -149,6 +161,14 @@ def _logsumexp_rule(axes, a, axis=None, **kwargs):
 def _register_scipy():
     from s2s.scipy import special
     def_batch(special.logsumexp)(_logsumexp_rule)
+    for fn in (special.softmax, special.log_softmax):
+        def_batch(fn)(reduction(fn))
+    try:
+        from s2s import nn
+    except ImportError:
+        return
+    for fn in (nn.softmax, nn.log_softmax):
+        def_batch(fn)(reduction(fn))
     for name in ("expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "xlogy",
                  "xlog1py", "ndtr", "ndtri", "log_ndtr", "entr"):
         if hasattr(special, name):
@@ -164,7 +184,7 @@ _register_scipy()
 
 def _single(rule_fn):
     """Rules for functions whose one array operand comes first (others static)."""
-    def rule(axes, a, *args, **kwargs):
+    def rule(axes, /, a, *args, **kwargs):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(rule_fn.fn, axes, (a,) + args, kwargs)
         a = _asarray(_operand(a, axes[0]))
@@ -264,7 +284,7 @@ def _roll(a, pe, shift, axis=None):
 
 def _sequence_rule(fn, none_flattens, rank_offset):
     """``concatenate``/``stack``-like functions of a sequence of arrays and an axis."""
-    def rule(axes, arrays, axis=0, **kwargs):
+    def rule(axes, /, arrays, axis=0, **kwargs):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(fn, axes, (arrays, axis), kwargs)
         n = leading_size(arrays)
@@ -289,7 +309,7 @@ def_batch(np.stack)(_sequence_rule(np.stack, False, 1))
 
 
 def _split_rule(fn):
-    def rule(axes, a, indices_or_sections, axis=0):
+    def rule(axes, /, a, indices_or_sections, axis=0):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(fn, axes, (a, indices_or_sections, axis), {})
         return fn(a, indices_or_sections, axis=_shift(axis, a.ndim - 1))
@@ -324,7 +344,7 @@ def _dot_spec(an, bn, a_batched, b_batched):
     return f"{za}{''.join(a)},{zb}{''.join(b)}->Z{''.join(out)}"
 
 
-def _dot_rule(axes, a, b, out=None):
+def _dot_rule(axes, /, a, b, out=None):
     a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
     an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
     if axes[1] is None and an >= 1 and bn >= 1:
@@ -339,7 +359,7 @@ def _dot_rule(axes, a, b, out=None):
 def_batch(np.dot)(_dot_rule)
 
 
-def _matmul_rule(axes, a, b, out=None):
+def _matmul_rule(axes, /, a, b, out=None):
     a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
     an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
     if an == 1 and bn == 1:
@@ -371,7 +391,7 @@ def_batch(np.matmul)(_matmul_rule)
 
 
 def _vector_product(fn, spec):
-    def rule(axes, a, b):
+    def rule(axes, /, a, b):
         a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
         an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
         if an != 1 or bn != 1:
@@ -388,7 +408,7 @@ def_batch(np.vdot)(_vector_product(np.vdot, "i,i->"))
 def_batch(np.outer)(_vector_product(np.outer, "i,j->ij"))
 
 
-def _einsum_rule(axes, spec, *operands, **kwargs):
+def _einsum_rule(axes, /, spec, *operands, **kwargs):
     if not isinstance(spec, str) or axes[0] is not None or "." in spec:
         return loop_call(np.einsum, axes, (spec,) + operands, kwargs)
     ins, _, out = spec.replace(" ", "").partition("->")
@@ -402,13 +422,33 @@ def _einsum_rule(axes, spec, *operands, **kwargs):
 def_batch(np.einsum)(_einsum_rule)
 
 
+def _tensordot_rule(axes, /, a, b, *args, **kwargs):
+    contraction = args[0] if args else kwargs.pop("axes", 2)
+    a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
+    an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
+    if isinstance(contraction, int):
+        ca, cb = list(range(an - contraction, an)), list(range(contraction))
+    else:
+        ca, cb = ([c] if isinstance(c, int) else list(c) for c in contraction)
+        ca, cb = [k % an for k in ca], [k % bn for k in cb]
+    if axes[0] is not None and axes[1] is not None:
+        return loop_call(np.tensordot, axes, (a, b), {"axes": (ca, cb)})
+    if axes[0] is not None:
+        return np.tensordot(a, b, axes=([k + 1 for k in ca], cb))
+    out = np.tensordot(a, b, axes=(ca, [k + 1 for k in cb]))
+    return np.moveaxis(out, an - len(ca), 0)
+
+
+def_batch(np.tensordot)(_tensordot_rule)
+
+
 # ---------------------------------------------------------------------------
 # numpy.linalg: the matrix functions act on stacks of matrices already.
 
 
 def _stacked(fn, core):
     """Rules of functions acting on the trailing ``core`` axes of one array operand."""
-    def rule(axes, a, *args, **kwargs):
+    def rule(axes, /, a, *args, **kwargs):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(fn, axes, (a,) + args, kwargs)
         return fn(_operand(a, axes[0]), *args, **kwargs)
@@ -421,7 +461,7 @@ for _name in ("inv", "cholesky", "det", "slogdet", "eigh", "eigvalsh", "qr", "sv
         def_batch(getattr(linalg, _name))(_stacked(getattr(linalg, _name), 2))
 
 
-def _solve_rule(axes, a, b):
+def _solve_rule(axes, /, a, b):
     n = leading_size([x for x, ax in zip((a, b), axes) if ax is not None])
     a = a if axes[0] is not None else broadcast_batch(a, n)
     b = b if axes[1] is not None else broadcast_batch(b, n)

@@ -134,3 +134,28 @@ def _concatenate(ans, arrays, axis=0, dtype=None):
 def _take(ans, a, indices, axis=None, out=None, mode=None, unique_indices=False,
           indices_are_sorted=False, fill_value=None):
     d[ans] = np.take(d[a], indices, axis, mode=mode, fill_value=fill_value)
+
+
+@def_jvp(np.asarray, np.asanyarray)
+def _asarray(ans, a, dtype=None, order=None, *args, **kwargs):
+    d[ans] = np.asarray(d[a], np.result_type(ans))
+
+
+@def_jvp(np.array)
+def _array(ans, object, dtype=None, copy=True, order="K", ndmin=0):  # noqa: A002 (NumPy's name)
+    d[ans] = np.reshape(np.array(d[object], np.result_type(ans)), np.shape(ans))
+
+
+@def_jvp(np.copy)
+def _copy(ans, a, order="K"):
+    d[ans] = np.copy(d[a])
+
+
+@def_jvp(np.tril)
+def _tril(ans, m, k=0):
+    d[ans] = np.tril(d[m], k)
+
+
+@def_jvp(np.triu)
+def _triu(ans, m, k=0):
+    d[ans] = np.triu(d[m], k)

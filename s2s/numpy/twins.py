@@ -13,6 +13,7 @@ True
 import importlib
 import math
 import sys
+import threading
 import types
 
 import numpy
@@ -34,6 +35,7 @@ _table = {}
 _modules = {}
 _pending = list(_PAIRS)
 _seen_modules = -1
+_lock = threading.RLock()  # an import inside _ensure may come back to it
 
 
 def _import(name):
@@ -74,25 +76,30 @@ def _ensure():
     global _seen_modules
     if not _pending or len(sys.modules) == _seen_modules:
         return
-    _seen_modules = len(sys.modules)
-    for pair in list(_pending):
-        orig = _loaded_original(pair[0])
-        if orig is None:
-            continue
-        _pending.remove(pair)
-        twin = _import(pair[1])
-        if twin is not None:
-            _add(orig, twin)
-    _seen_modules = len(sys.modules)
+    # One thread fills the table while the others wait: they must neither remove
+    # the same pair twice nor return early while a pair is half added.
+    with _lock:
+        if not _pending or len(sys.modules) == _seen_modules:
+            return
+        for pair in list(_pending):
+            orig = _loaded_original(pair[0])
+            if orig is None:
+                continue
+            _pending.remove(pair)  # first: the import below may come back here
+            twin = _import(pair[1])
+            if twin is not None:
+                _add(orig, twin)
+        _seen_modules = len(sys.modules)
 
 
 def refresh():
     """Rebuilds the table (after adding functions to s2s.numpy)."""
     global _seen_modules
-    _table.clear()
-    _modules.clear()
-    _pending[:] = _PAIRS
-    _seen_modules = -1
+    with _lock:
+        _table.clear()
+        _modules.clear()
+        _pending[:] = _PAIRS
+        _seen_modules = -1
 
 
 def twin_of(obj):

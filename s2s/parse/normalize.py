@@ -34,12 +34,13 @@ file. Temporaries get readable names (``t``, ``num``/``den`` for a division's
 operands, ``result`` for the returned value).
 """
 import copy
+import types
 
 import gast
 
 from s2s.errors import UnsupportedSyntaxError
 from s2s.parse import quoting as q
-from s2s.parse.resolve import local_names, static_chain
+from s2s.parse.resolve import MISSING, local_names, lookup, static_chain
 
 # Support functions that normal form calls by these names (bound by codegen).
 SUPPORT_CALLS = ("append", "extend", "pop", "items", "keys", "values", "dict_get", "copy",
@@ -367,6 +368,22 @@ class _ANF:
         return chain is not None and not self.is_local(chain[0]) and (
             isinstance(e, gast.Attribute) or isinstance(e, gast.Name))
 
+    def is_constant_chain(self, e):
+        """A static reference that reads the same on every evaluation (``np.pi``,
+        ``Config.SCALE``): its prefix is modules and classes. Any other attribute
+        read (``obj.attr``, maybe a property) is evaluated once into a temporary,
+        so that a transformation reading it twice (the backward pass) reads
+        the value the forward pass used."""
+        if not self.is_static(e):
+            return False
+        chain = static_chain(e)
+        obj = lookup(self.source, chain[0])
+        for attr in chain[1:]:
+            if not isinstance(obj, (types.ModuleType, type)):
+                return False
+            obj = getattr(obj, attr, MISSING)
+        return obj is not MISSING
+
     # -- blocks and statements --------------------------------------------
 
     def block(self, stmts):
@@ -633,13 +650,13 @@ class _ANF:
         """Emits what ``e`` needs and returns an atom holding its value."""
         if isinstance(e, gast.Constant) or (isinstance(e, gast.Name)):
             return e
-        if self.is_static(e):
+        if self.is_constant_chain(e):
             return e
         folded = _fold_constant(e)
         if folded is not None:
             return folded
         op = self.op(e, hint)
-        if q.is_atom(op) or self.is_static(op):
+        if q.is_atom(op) or self.is_constant_chain(op):
             return op
         name = self.temp(hint)
         self.emit(q.assign(name, op))

@@ -16,10 +16,18 @@ import inspect
 import linecache
 import textwrap
 import types
+import weakref
 
 import gast
 
 from s2s.errors import S2SError
+
+
+# A generated function carries its own ``(code, lines)`` under this attribute:
+# transforming it again reads that, never ``linecache`` by file name (two
+# functions can share a name), and only when the code object matches (a wrapper
+# that copied the attribute with ``functools.wraps`` gets no match).
+GENERATED_ATTR = "__s2s_generated__"
 
 
 class NoSourceError(S2SError):
@@ -30,7 +38,8 @@ class FunctionSource:
     """A parsed user function: its ``gast.FunctionDef`` and where it came from."""
 
     def __init__(self, fn, node, filename, line_offset, source_lines):
-        self.fn = fn
+        # Weak: caches keyed by ``fn`` hold its source, which must not keep it alive.
+        self._fn = weakref.ref(fn)
         self.node = node
         self.filename = filename
         self.line_offset = line_offset  # add to a node's lineno to get the file's line
@@ -41,6 +50,11 @@ class FunctionSource:
         if fn.__closure__:
             for name, cell in zip(code.co_freevars, fn.__closure__):
                 self.closure[name] = cell
+
+    @property
+    def fn(self):
+        """The function this is the source of."""
+        return self._fn()
 
     @property
     def params(self):
@@ -87,12 +101,22 @@ def unwrap(fn):
 
 
 def get_source(fn):
-    """The ``FunctionSource`` of a plain Python function; ``NoSourceError`` if none."""
+    """The ``FunctionSource`` of a plain Python function; ``NoSourceError`` if none,
+    or if the source found is not what Python runs (the file was edited since)."""
+    source = _find_source(fn)
+    if fn.__dict__.get(GENERATED_ATTR) is None and not _compiles_to(source.node, fn.__code__):
+        raise NoSourceError(
+            f"the source of {fn.__qualname__} in {source.filename} is not the code Python runs "
+            "(the file changed after it was imported?)")
+    return source
+
+
+def _find_source(fn):
     if not isinstance(fn, types.FunctionType):
         raise NoSourceError(f"{fn!r} is not a Python function")
     code = fn.__code__
     filename = code.co_filename
-    lines = linecache.getlines(filename, fn.__globals__)
+    lines = _lines_of(fn)
     if not lines:
         raise NoSourceError(f"no source for {fn.__qualname__} (defined in {filename})")
     try:
@@ -100,18 +124,106 @@ def get_source(fn):
     except Exception:
         raise NoSourceError(f"cannot read the source of {fn.__qualname__}") from None
     first = code.co_firstlineno
-    if fn.__name__ == "<lambda>":
+    if code.co_name == "<lambda>":  # the code's name: ``__name__`` can be reassigned
         return _lambda_source(fn, lines, first, filename)
     text = textwrap.dedent("".join(block))
     try:
         module = gast.parse(text)
     except SyntaxError:
         raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
-    node = _find_def(module, fn.__name__)
+    node = _find_def(module, code.co_name)
     if node is None:
         raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
     node.decorator_list = []
     return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+
+
+def _compiles_to(fdef, code):
+    """Whether compiling ``fdef`` gives ``code``'s instructions, names and constants
+    (positions aside). Free variables are made cells of an enclosing function, as
+    they were where ``code`` was compiled."""
+    import ast
+    import copy
+    import __future__
+    node = gast.gast_to_ast(copy.deepcopy(fdef))
+    node.name = "__s2s_probe__"
+    body = [node]
+    if code.co_freevars:
+        body = [ast.FunctionDef(
+            name="__s2s_outer__", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[],
+                                                     kw_defaults=[], defaults=[]),
+            body=[ast.Assign(targets=[ast.Name(id=v, ctx=ast.Store()) for v in code.co_freevars],
+                             value=ast.Constant(None))] + body, decorator_list=[])]
+    flags = 0
+    for feature in __future__.all_feature_names:
+        flags |= code.co_flags & getattr(__future__, feature).compiler_flag
+    module = ast.fix_missing_locations(ast.Module(body=body, type_ignores=[]))
+    try:
+        compiled = compile(module, code.co_filename, "exec", flags=flags, dont_inherit=True)
+    except ValueError:  # a lambda cut out of its line has columns relative to the cut
+        for n in ast.walk(module):
+            if getattr(n, "lineno", None) is not None:
+                n.col_offset, n.end_lineno, n.end_col_offset = 0, n.lineno, 0
+        try:
+            compiled = compile(module, code.co_filename, "exec", flags=flags, dont_inherit=True)
+        except (SyntaxError, ValueError, TypeError):
+            return False
+    except (SyntaxError, TypeError):
+        return False
+    probe = _code_named(compiled, "__s2s_probe__")
+    return probe is not None and _same_code(probe, code)
+
+
+def _code_named(code, name):
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            if c.co_name == name:
+                return c
+            found = _code_named(c, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _instructions(code):
+    """The instructions of ``code``, compared across compile contexts: a method call on
+    a module-level name bound by ``import`` compiles to ``LOAD_ATTR`` in its module but
+    ``LOAD_METHOD`` alone, which also moves jump targets."""
+    import dis
+    out = []
+    for i in dis.get_instructions(code):
+        if i.opname in ("PUSH_NULL", "CACHE", "NOP", "EXTENDED_ARG"):
+            continue
+        name = "LOAD_ATTR" if i.opname == "LOAD_METHOD" else i.opname
+        jump = i.opcode in dis.hasjrel or i.opcode in dis.hasjabs
+        out.append((name, None if jump or isinstance(i.argval, types.CodeType) else i.argval))
+    return out
+
+
+def _same_code(a, b):
+    if (a.co_names, a.co_varnames, a.co_freevars, a.co_cellvars) != \
+            (b.co_names, b.co_varnames, b.co_freevars, b.co_cellvars):
+        return False
+    if a.co_code != b.co_code and _instructions(a) != _instructions(b):
+        return False
+    if len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if isinstance(x, types.CodeType) and isinstance(y, types.CodeType):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or (x != y and x == x):  # (NaN constants: x != x)
+            if not (isinstance(x, str) and "<locals>" in x and "<locals>" in y):
+                return False  # (a nested class's __qualname__ names the enclosing function)
+    return True
+
+
+def _lines_of(fn):
+    """The lines of the file ``fn`` was defined in (its own text if s2s generated it)."""
+    generated = fn.__dict__.get(GENERATED_ATTR)
+    if generated is not None and generated[0] is fn.__code__:
+        return generated[1]
+    return linecache.getlines(fn.__code__.co_filename, fn.__globals__)
 
 
 def _find_def(module, name):
@@ -124,7 +236,7 @@ def _find_def(module, name):
 def _lambda_source(fn, lines, first, filename):
     """Finds the lambda among those on its line by the column of its body."""
     code = fn.__code__
-    positions = [p for p in code.co_positions() if p[0] is not None and p[2]]
+    body_at = _body_start(code)
     # Parse the smallest run of lines starting at the lambda's line that parses.
     for end in range(first, min(len(lines), first + 50) + 1):
         chunk = "".join(lines[first - 1:end])
@@ -139,12 +251,12 @@ def _lambda_source(fn, lines, first, filename):
             n for n in lambdas
             if [a.id for a in n.args.args] == list(code.co_varnames[:code.co_argcount])
         ]
-        if positions and len(candidates) > 1:
-            line, _, col, _ = positions[0][:4] if len(positions[0]) >= 4 else (*positions[0], 0)
-            col -= indent
-            candidates = [n for n in candidates
-                          if (n.body.lineno, n.body.col_offset) <= (line - first + 1, col)] or candidates
-            candidates = candidates[-1:]
+        if body_at is not None and len(candidates) > 1:
+            line, col = body_at
+            at = (line - first + 1, col - indent)
+            before = [n for n in candidates if (n.body.lineno, n.body.col_offset) <= at]
+            # The lambda whose body starts last before the code's first instruction.
+            candidates = [max(before or candidates, key=lambda n: (n.body.lineno, n.body.col_offset))]
         if candidates:
             lam = candidates[0]
             node = gast.FunctionDef(
@@ -158,6 +270,14 @@ def _lambda_source(fn, lines, first, filename):
     if node is not None:
         return FunctionSource(fn, node, filename, first - 1, [ln.rstrip("\n") for ln in lines[first - 1:]])
     raise NoSourceError(f"cannot find the source of the lambda at {filename}:{first}")
+
+
+def _body_start(code):
+    """``(line, column)`` where the code's body starts: its earliest instruction
+    with a source span (``RESUME`` and some returns sit, zero-width, at column 0)."""
+    starts = [(line, col) for line, end_line, col, end_col in code.co_positions()
+              if line is not None and col is not None and (end_line, end_col) != (line, col)]
+    return min(starts) if starts else None
 
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -174,8 +294,8 @@ def _lambda_by_tokens(code, lines, first):
     except (tokenize.TokenError, SyntaxError, IndentationError):
         tokens = _tokens_until_error(text)
     params = list(code.co_varnames[:code.co_argcount])
-    positions = [p for p in code.co_positions() if p[0] is not None and p[2] is not None]
-    body_at = (positions[0][0] - first + 1, positions[0][2]) if positions else None
+    start = _body_start(code)
+    body_at = (start[0] - first + 1, start[1]) if start is not None else None
     found = []
     for i, tok in enumerate(tokens):
         if tok.type != tokenize.NAME or tok.string != "lambda" or tok.start[0] != 1:

@@ -24,6 +24,7 @@ import itertools
 import numpy as np
 
 from s2s.codegen.python import compile_function, make_cell
+from s2s.errors import ConcretizationError
 from s2s.lax.core import Trace, Tracer, abstractify, all_primitives
 from s2s.parse.quoting import parse_expr
 from s2s.tree_util import tree_flatten
@@ -52,13 +53,27 @@ class RecordingTracer(Tracer):
         return int(self.value)
 
     def __float__(self):
-        return float(self.value)
+        return float(self._concrete("float()"))
+
+    def __complex__(self):
+        return complex(self._concrete("complex()"))
 
     def __index__(self):
         return int(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.value, dtype=dtype)
+        return np.asarray(self._concrete("conversion to a NumPy array"), dtype=dtype)
+
+    def _concrete(self, what):
+        """The value, where dropping its recording loses nothing: an inexact value
+        turned into a constant would get a zero derivative, so that raises."""
+        if np.result_type(self.value).kind in "fc":
+            raise ConcretizationError(
+                f"{what} of a recorded value ({self.aval.str_short()}) inside a function s2s "
+                "traces (its source is not available or not understood): the result would be "
+                "a constant, silently cut from the derivative. Use s2s.numpy / s2s.lax "
+                "functions on it (not NumPy, math or float())")
+        return self.value
 
     def __repr__(self):
         return f"Recording<{self.aval.str_short()}>"

@@ -120,8 +120,11 @@ class StagingTrace(Trace):
         return self.constant(x)
 
     def constant(self, x):
+        if self.lift_arrays and isinstance(x, np.ndarray) and self.is_captured is not None \
+                and self.is_captured(x):
+            return self._lift(x)  # read again at each call, 0-d ones too
         if self.lift_arrays and isinstance(x, np.ndarray) and x.ndim >= 1:
-            if self.is_captured is None or self.is_captured(x):
+            if self.is_captured is None:
                 return self._lift(x)
             # Made while staging (a seed broadcast to a shape, say): nothing can
             # rebind it, so it may be part of the program.

@@ -38,7 +38,8 @@ from s2s.transforms import batch_support as S
 
 _HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
-            "per_example_shape", "per_example_ndim", "per_example_size")
+            "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
+            "all_examples")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -46,6 +47,12 @@ _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
 _TYPE_QUERIES = (isinstance, type, callable, hasattr, id)
 _CONCRETE = (int, float, bool, complex)
 _STATIC_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
+
+
+def _support_kinds():
+    from s2s.parse.normalize import SUPPORT_CALLS
+    from s2s.transforms import support
+    return {id(getattr(support, name)): name for name in SUPPORT_CALLS if hasattr(support, name)}
 
 
 def _names(node):
@@ -104,10 +111,14 @@ class _Context:
         return resolve_chain(self.source, chain)
 
     def support_call(self, value):
-        """The support function name normal form's call ``value`` denotes, or None."""
-        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name):
-            return self.support.get(value.func.id)
-        return None
+        """The support function (``append``, ``pop``...) call ``value`` makes, or None:
+        by normal form's spelling, or by the object named (derivative source calls them)."""
+        if not isinstance(value, gast.Call):
+            return None
+        if isinstance(value.func, gast.Name) and value.func.id in self.support:
+            return self.support[value.func.id]
+        obj = self.resolve(value.func)
+        return _support_kinds().get(id(obj)) if obj is not MISSING else None
 
     def is_batched(self, node):
         return isinstance(node, gast.Name) and node.id in self.batched
@@ -132,6 +143,8 @@ def _value_batched(ctx, value):
         obj = ctx.resolve(value.func)
         if obj is not MISSING and (_shape_query(obj) or obj in _TYPE_QUERIES):
             return False
+        if getattr(obj, "creates_batched", False):  # lax.axis_index
+            return True
     return bool(_names(value) & ctx.batched)
 
 
@@ -300,6 +313,13 @@ def _call(ctx, call, node):
         raise ctx.error(node, f"`{name}()` of a value that varies across the mapped axis "
                         f"(`{q.to_source(arg) if arg is not None else ''}` is batched): each "
                         "example may give a different Python value", hint=hint)
+    if getattr(obj, "creates_batched", False):
+        return gast.Call(func=ctx.h("vcall"), args=[call.func, q.const(())] + list(call.args),
+                         keywords=list(call.keywords))
+    if obj is not MISSING and getattr(S.batch_rule(obj), "elementwise", False) and not call.keywords:
+        batched = [a for a in call.args if ctx.is_batched(a)]
+        if len(batched) == 1 and all(a in batched or _is_const_operand(a) for a in call.args):
+            return call  # np.tanh(x): NumPy broadcasting already does the right thing
     query = _shape_query(obj) if obj is not MISSING else None
     if query is not None:
         return q.call(ctx.h(_SHAPE_QUERIES[query]), list(call.args))
@@ -346,17 +366,22 @@ def _support_call(ctx, kind, call, node):
     return call  # items, keys, values, dict_get, copy, as_sequence: containers as they are
 
 
-def _exposed_reads(stmts):
+def _exposed_reads(stmts, assigned=None):
     """Names a statement list may read before assigning them (loop-carried values)."""
-    exposed, assigned = set(), set()
+    exposed, assigned = set(), set(assigned or ())
     for s in stmts:
         if isinstance(s, gast.Assign):
             exposed |= _names(s.value) - assigned
             for t in s.targets:
+                exposed |= (_names(t) - _stores(t)) - assigned  # y[i] = v reads y and i
                 assigned |= _stores(t)
+        elif isinstance(s, gast.If):
+            exposed |= _names(s.test) - assigned
+            exposed |= _exposed_reads(s.body, assigned) | _exposed_reads(s.orelse, assigned)
+            assigned |= _assigned(s.body) & _assigned(s.orelse)
         else:
             exposed |= _names(s) - assigned
-            if not isinstance(s, (gast.If, gast.While, gast.For)):
+            if not isinstance(s, (gast.While, gast.For)):
                 assigned |= _stores(s)
     return exposed
 
@@ -472,32 +497,41 @@ class _Rewriter:
         return self._batched_if(s)
 
     def _batched_if(self, s):
+        """Both branches, each only when some example takes it (eagerly), then a select."""
         ctx = self.ctx
         then_names, else_names = _assigned(s.body), _assigned(s.orelse)
         before = set(self.defined)
-        out = []
-        saved = {}
-        for n in sorted((then_names | else_names) & before):
-            saved[n] = ctx.namer.new(f"{n}_before")
-            out.append(_assign(saved[n], q.name(n), s))
-        out += self.block(s.body, True)
+        read_later = self._read_elsewhere(s)
+        keep = set()
+        for n in sorted(then_names | else_names):
+            if n in before or (n in then_names and n in else_names):
+                keep.add(n)
+            elif n in read_later:
+                raise ctx.error(s, f"variable {n!r} is assigned in only one branch of an "
+                                "`if` whose condition varies across the mapped axis, and was "
+                                "not defined before it",
+                                hint=f"assign {n} before the if (or in both branches)")
+        out, saved = [], {}
+        for n in sorted(keep):
+            if n in before:
+                saved[n] = ctx.namer.new(f"{n}_before")
+                out.append(_assign(saved[n], q.name(n), s))
+            else:
+                out.append(_assign(n, ctx.h("UNDEF"), s))
+        any_test = q.call(ctx.h("any_example"), [s.test])
+        out.append(gast.If(test=any_test, body=self.block(s.body, True) or [gast.Pass()],
+                           orelse=[]))
         then_saved = {}
-        for n in sorted(then_names):
+        for n in sorted(then_names & keep):
             then_saved[n] = ctx.namer.new(f"{n}_then")
             out.append(_assign(then_saved[n], q.name(n), s))
-            if n in saved:
-                out.append(_assign(n, q.name(saved[n]), s))
+            out.append(_assign(n, q.name(saved[n]) if n in saved else ctx.h("UNDEF"), s))
         self.defined = set(before)
-        out += self.block(s.orelse, True)
-        read_later = self._read_elsewhere(s)
-        for n in sorted(then_names | else_names):
-            if n not in before and (n not in then_names or n not in else_names):
-                if n in read_later:
-                    raise ctx.error(s, f"variable {n!r} is assigned in only one branch of an "
-                                    "`if` whose condition varies across the mapped axis, and was "
-                                    "not defined before it",
-                                    hint=f"assign {n} before the if (or in both branches)")
-                continue
+        if s.orelse:
+            not_all = gast.UnaryOp(op=gast.Not(), operand=q.call(ctx.h("all_examples"), [s.test]))
+            out.append(gast.If(test=not_all, body=self.block(s.orelse, True) or [gast.Pass()],
+                               orelse=[]))
+        for n in sorted(keep):
             new = q.name(then_saved[n]) if n in then_saved else q.name(saved[n])
             out.append(_assign(n, q.call(ctx.h("select"), [s.test, new, q.name(n)]), s))
         self.defined = before | then_names | else_names
@@ -633,6 +667,11 @@ def _is_library(fn):
     module = getattr(fn, "__module__", None) or ""
     return module == "s2s" or module.startswith("s2s.") or module in ("builtins", "numpy") \
         or module.startswith("numpy.")
+
+
+def has_rule(fn):
+    """Whether ``fn`` has a batch rule (library functions are batched by rule, not source)."""
+    return S.batch_rule(fn) is not None
 
 
 def plan_or_none(fn):

@@ -19,6 +19,7 @@ from s2s.errors import TransformError
 from s2s.lax.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
                               is_array, leading_size, loop_call, masked, select)
 from s2s.lax.core import Tracer, def_batch, rules_of
+from s2s.tree_util import tree_flatten, tree_unflatten
 
 
 def _operator_rule(op):
@@ -26,7 +27,7 @@ def _operator_rule(op):
     from s2s.numpy.batch_rules import elementwise
     on_arrays = elementwise(op)
 
-    def rule(axes, *args):
+    def rule(axes, /, *args):
         if any(isinstance(a, (list, tuple)) for a in args):
             return op(*args)
         return on_arrays(axes, *args)
@@ -41,13 +42,27 @@ def _register_operators():
     def_batch(operator.matmul)(lambda axes, a, b: rules_of(_snp().matmul).batch(axes, a, b))
 
 
+def any_example(c):
+    """Whether some example takes a branch (staged predicates: assume so, both are staged)."""
+    if isinstance(c, Tracer):
+        return True
+    return bool(onp.any(c))
+
+
+def all_examples(c):
+    """Whether every example takes a branch (staged predicates: assume not)."""
+    if isinstance(c, Tracer):
+        return False
+    return bool(onp.all(c))
+
+
 def batch_rule(fn):
     """``fn``'s ``batch`` rule, or None."""
     rules = rules_of(fn)
     return getattr(rules, "batch", None) if rules is not None else None
 
 
-def vcall(fn, axes, *args, kw_batched=(), **kwargs):
+def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     """``fn(*args, **kwargs)`` on batched arguments (``axes[i]`` is 0 or None per argument;
     keyword arguments named in ``kw_batched`` are batched too); the result is batched."""
     axes = tuple(axes) + (None,) * (len(args) - len(axes))
@@ -62,7 +77,7 @@ def vcall(fn, axes, *args, kw_batched=(), **kwargs):
     return loop_call(fn, axes, args, kwargs, kw_batched)
 
 
-def vmethod(obj, name, obj_axis, axes, *args, **kwargs):
+def vmethod(obj, name, obj_axis, axes, /, *args, **kwargs):
     """``obj.name(*args, **kwargs)`` where ``obj`` or arguments are batched."""
     from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
     if is_array(obj) and name in ARRAY_METHODS:
@@ -74,10 +89,11 @@ def vmethod(obj, name, obj_axis, axes, *args, **kwargs):
     if is_array(obj) and name == "astype":
         return obj.astype(*args, **kwargs) if obj_axis is not None else \
             broadcast_batch(obj, leading_size(args)).astype(*args, **kwargs)
-    if obj_axis is None:
+    if obj_axis is None and not isinstance(obj, (list, dict, set, bytearray)):
         return vcall(getattr(obj, name), axes, *args, **kwargs)
-    raise TransformError(f"vmap: s2s cannot batch the method call `.{name}(...)` of a batched "
-                         f"{type(obj).__name__}",
+    raise TransformError(f"vmap: s2s cannot batch the method call `.{name}(...)` of a "
+                         f"{type(obj).__name__} with batched values (per example it could "
+                         "mutate it)",
                          hint="call a function (np.<name>(x, ...)) instead of the method")
 
 
@@ -169,8 +185,25 @@ def _adjacent_advanced(index):
     return not pos or pos == list(range(pos[0], pos[-1] + 1))
 
 
+def _index_axis(index, index_axis):
+    """None when a 'batched' index holds no array (a dict key, a loop's constant)."""
+    if index_axis is None or any(is_array(i) for i in _index_tuple(index)):
+        return index_axis
+    return None
+
+
+def _no_batched_mask(index, index_axis):
+    if index_axis is not None and any(is_array(i) and i.dtype == bool for i in _index_tuple(index)):
+        raise TransformError(
+            "vmap: a boolean mask index that varies across the mapped axis selects a different "
+            "number of elements per example",
+            hint="use np.where(mask, x, 0) (or the where= argument of a reduction) instead")
+
+
 def getitem(x, index, x_axis, index_axis):
     """``x[index]`` where ``x`` (``x_axis`` 0) or the index (``index_axis`` 0) is batched."""
+    index_axis = _index_axis(index, index_axis)
+    _no_batched_mask(index, index_axis)
     if index_axis is None:
         if not is_array(x):
             return x[index]  # a batched container: its items are batched
@@ -198,6 +231,8 @@ def setitem(x, index, value, x_axis, index_axis, value_axis):
 def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
     """``x.at[index].<op>(value)`` with any of ``x``, ``index``, ``value`` batched."""
     from s2s.transforms import support
+    index_axis = _index_axis(index, index_axis)
+    _no_batched_mask(index, index_axis)
     if plain is None:
         def plain(a, i, v):
             return support.at_update(a, i, op, v)
@@ -225,7 +260,7 @@ _register_operators()
 # Rules of the helpers derivative source calls (vmap of grad reads that source).
 
 
-def _fill(axes, args):
+def _fill(axes, /, args):
     """The arguments with unbatched array leaves broadcast (all batched, like the first)."""
     n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
     return [a if ax is not None else broadcast_batch(a, n) for a, ax in zip(args, axes)], n
@@ -237,7 +272,7 @@ def _per_example_shape(x, axis):
     return tuple(x.shape[1:])
 
 
-def _unbroadcast_rule(axes, g, x):
+def _unbroadcast_rule(axes, /, g, x):
     if g is None:
         return None
     if axes[0] is None:
@@ -258,7 +293,7 @@ def _unbroadcast_rule(axes, g, x):
     return np.reshape(g, (g.shape[0],) + shape)
 
 
-def _unreduce_rule(axes, g, x, axis=None, keepdims=False, where=None):
+def _unreduce_rule(axes, /, g, x, axis=None, keepdims=False, where=None):
     if g is None:
         return None
     if len(axes) > 2 and any(ax is not None for ax in axes[2:]) or is_array(where):
@@ -276,7 +311,7 @@ def _unreduce_rule(axes, g, x, axis=None, keepdims=False, where=None):
     return np.broadcast_to(g, (g.shape[0],) + shape)
 
 
-def _add_grad_rule(axes, a, b):
+def _add_grad_rule(axes, /, a, b):
     if a is None:
         return b if axes[1] is not None else broadcast_batch(b, leading_size(a, b)) \
             if b is not None else None
@@ -286,7 +321,7 @@ def _add_grad_rule(axes, a, b):
     return support.add_grad(a, b)
 
 
-def _scalar_seed_rule(axes, result):
+def _scalar_seed_rule(axes, /, result):
     if not is_array(result) or result.ndim != 1:
         shape = tuple(getattr(result, "shape", ())[1:])
         raise support.NonScalarOutputError(
@@ -299,14 +334,14 @@ def _scalar_seed_rule(axes, result):
 
 def _structural(fn):
     """Helpers that only rearrange containers: batched leaves pass through as they are."""
-    def rule(axes, *args):
+    def rule(axes, /, *args):
         if any(is_array(a) and ax is not None for a, ax in zip(args, axes)):
             return loop_call(fn, axes, args, {})
         return fn(*args)
     return rule
 
 
-def _getitem_grad_rule(axes, x, index, g):
+def _getitem_grad_rule(axes, /, x, index, g):
     if g is None:
         return None
     if isinstance(x, (list, tuple, dict)) and axes[1] is None:
@@ -324,7 +359,7 @@ def _dot_grads(lhs):
     """``dot_grad_lhs``/``dot_grad_rhs`` through batched ``np.dot``/``np.outer`` per rank."""
     fn = support.dot_grad_lhs if lhs else support.dot_grad_rhs
 
-    def rule(axes, g, a, b):
+    def rule(axes, /, g, a, b):
         if g is None:
             return None
         if axes[0] is None:
@@ -368,3 +403,145 @@ from s2s.transforms import support  # noqa: E402
 from s2s.lax.batching import _example  # noqa: E402
 
 _register_support_rules()
+
+
+# ---------------------------------------------------------------------------
+# lax control flow: the functions passed in are batched through vcall, so a loop
+# or branch whose predicate is batched runs masked, per example.
+
+
+def _all_batched(x, n):
+    """``x`` with every array leaf batched (unbatched pytrees broadcast)."""
+    return broadcast_batch(x, n)
+
+
+def _cond_rule(axes, /, pred, true_fun, false_fun, *operands):
+    from s2s import lax
+    op_axes = tuple(axes[3:]) + (None,) * (len(operands) - len(axes[3:]))
+    if axes[0] is None:
+        return lax.cond(pred, lambda *o: vcall(true_fun, op_axes, *o),
+                        lambda *o: vcall(false_fun, op_axes, *o), *operands)
+    return select(pred, vcall(true_fun, op_axes, *operands),
+                  vcall(false_fun, op_axes, *operands))
+
+
+def _switch_rule(axes, /, index, branches, *operands):
+    from s2s import lax
+    op_axes = tuple(axes[2:]) + (None,) * (len(operands) - len(axes[2:]))
+    wrapped = [lambda *o, b=b: vcall(b, op_axes, *o) for b in branches]
+    if axes[0] is None:
+        return lax.switch(index, wrapped, *operands)
+    np = _np(index)
+    index = np.clip(index, 0, len(branches) - 1)
+    results = [w(*operands) for w in wrapped]
+    out = results[0]
+    for k in range(1, len(results)):
+        out = select(index == k, results[k], out)
+    return out
+
+
+def _while_rule(axes, /, cond_fun, body_fun, init_val):
+    from s2s import lax
+    n = leading_size(init_val)
+    val = init_val if axes[2] is not None else _all_batched(init_val, n)
+
+    def test(state):
+        return _np(state[1]).any(state[1])
+
+    def step(state):
+        v, active = state
+        new = select(active, vcall(body_fun, (0,), v), v)
+        return new, _np(active).logical_and(active, vcall(cond_fun, (0,), new))
+
+    active = vcall(cond_fun, (0,), val)
+    return lax.while_loop(test, step, (val, _asarray(active)))[0]
+
+
+def _fori_rule(axes, /, lower, upper, body_fun, init_val):
+    from s2s import lax
+    if axes[0] is not None or axes[1] is not None:
+        return loop_call(lax.fori_loop, axes, (lower, upper, body_fun, init_val), {})
+    return lax.fori_loop(lower, upper, lambda i, v: vcall(body_fun, (None, 0), i, v), init_val)
+
+
+def _scan_rule(axes, /, f, init, xs=None, length=None, reverse=False, unroll=1):
+    from s2s import lax
+    init_b, xs_b = axes[1] is not None, len(axes) > 2 and axes[2] is not None
+    n = leading_size(*[v for v, b in ((init, init_b), (xs, xs_b)) if b])
+    carry = init if init_b else _all_batched(init, n)
+    if xs_b:  # (batch, steps, ...) -> (steps, batch, ...)
+        xs = tree_unflatten(tree_flatten(xs)[1], [_np(x).swapaxes(x, 0, 1)
+                                                  for x in tree_flatten(xs)[0]])
+
+    def body(c, x):
+        return vcall(f, (0, 0 if xs_b else None), c, x)
+
+    carry, ys = lax.scan(body, carry, xs, length=length, reverse=reverse)
+    leaves, tree = tree_flatten(ys)
+    return carry, tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
+
+
+def _map_rule(axes, /, f, xs):
+    from s2s import lax
+    leaves, tree = tree_flatten(xs)
+    xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])
+    ys = lax.map(lambda x: vcall(f, (0,), x), xs)
+    leaves, tree = tree_flatten(ys)
+    return tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
+
+
+def _register_control_flow_rules():
+    from s2s.lax import control_flow as cf
+    def_batch(cf.cond)(_cond_rule)
+    def_batch(cf.switch)(_switch_rule)
+    def_batch(cf.while_loop)(_while_rule)
+    def_batch(cf.fori_loop)(_fori_rule)
+    def_batch(cf.scan)(_scan_rule)
+    def_batch(cf.map)(_map_rule)
+
+
+_register_control_flow_rules()
+
+
+# ---------------------------------------------------------------------------
+# Collectives over a named mapped axis (vmap(..., axis_name=...)).
+
+
+def _over_examples(reduce):
+    def rule(axes, /, x, axis_name):
+        n = innermost_axis(axis_name)
+        if axes[0] is None:
+            return broadcast_batch(reduce(broadcast_batch(x, n)), n)
+        leaves, tree = tree_flatten(x)
+        out = [broadcast_batch(reduce(_asarray(leaf)), n) for leaf in leaves]
+        return tree_unflatten(tree, out)
+    return rule
+
+
+def _all_gather_rule(axes, /, x, axis_name, *, axis=0, tiled=False):
+    n = innermost_axis(axis_name)
+    x = _asarray(x if axes[0] is not None else broadcast_batch(x, n))
+    np = _np(x)
+    gathered = np.moveaxis(x, 0, axis) if not tiled else np.concatenate(
+        [x[i] for i in range(n)], axis=axis)
+    return broadcast_batch(gathered, n)
+
+
+def _axis_index_rule(axes, /, axis_name):
+    n = innermost_axis(axis_name)
+    return onp.arange(n, dtype=onp.int32)
+
+
+def _register_collectives():
+    from s2s.lax import collectives as c
+    def_batch(c.psum)(_over_examples(lambda x: _np(x).sum(x, axis=0)))
+    def_batch(c.pmean)(_over_examples(lambda x: _np(x).mean(x, axis=0)))
+    def_batch(c.pmax)(_over_examples(lambda x: _np(x).max(x, axis=0)))
+    def_batch(c.pmin)(_over_examples(lambda x: _np(x).min(x, axis=0)))
+    def_batch(c.all_gather)(_all_gather_rule)
+    def_batch(c.axis_index)(_axis_index_rule)
+
+
+from s2s.lax.batching import innermost_axis  # noqa: E402
+
+_register_collectives()

@@ -6,14 +6,18 @@ Functions that cannot be converted (no source, syntax the fence rejects,
 s2s's own library code) are returned unchanged: they still stage, as long as
 their Python control flow does not depend on staged values.
 """
+import builtins
 import functools
+import logging
 import types
 import weakref
 
 import gast
 
 from s2s.codegen.python import compile_function, make_cell
-from s2s.errors import UnsupportedSyntaxError
+from s2s.config import config
+from s2s.lax.core import Tracer
+from s2s.errors import ConcretizationError, TransformError, UnsupportedSyntaxError
 from s2s.parse.naming import Namer
 from s2s.parse.resolve import MISSING, lookup, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
@@ -27,6 +31,7 @@ _RUNTIME = {
 }
 
 _converted = weakref.WeakKeyDictionary()
+logger = logging.getLogger("s2s")
 
 
 class _Context:
@@ -55,7 +60,32 @@ class _Context:
         if chain[0] in self.plan.locals:
             return True
         obj = resolve_chain(self.source, chain)
-        return _is_user_function(obj)
+        return _is_user_function(obj) or obj is builtins.min or obj is builtins.max
+
+
+def _extremum(builtin, wins):
+    """Python's ``min``/``max`` where the values compared may be staged: the
+    comparison becomes a select (the first extremum wins, as in Python)."""
+
+    def extremum(*args, **kwargs):
+        values = args[0] if len(args) == 1 else args
+        if kwargs or not isinstance(values, (list, tuple)) or \
+                not any(isinstance(v, Tracer) for v in values):
+            return builtin(*args, **kwargs)
+        import s2s.numpy as snp
+        best = values[0]
+        for v in values[1:]:
+            if snp.ndim(v) or snp.ndim(best):
+                raise ValueError(f"{builtin.__name__}() of arrays with more than one element is "
+                                 f"ambiguous; use np.{'minimum' if builtin is min else 'maximum'}")
+            best = snp.where(wins(v, best), v, best)
+        return best
+    extremum.__name__ = builtin.__name__
+    return extremum
+
+
+_EXTREMA = {id(builtins.min): _extremum(builtins.min, lambda v, best: v < best),
+            id(builtins.max): _extremum(builtins.max, lambda v, best: v > best)}
 
 
 def _is_user_function(obj):
@@ -68,6 +98,8 @@ def _is_user_function(obj):
 
 def converted(fn):
     """``fn`` with its Python control flow converted for staging (cached), or ``fn``."""
+    if id(fn) in _EXTREMA and (fn is builtins.min or fn is builtins.max):
+        return _EXTREMA[id(fn)]
     try:
         hit = _converted.get(fn)
     except TypeError:
@@ -87,8 +119,10 @@ def converted(fn):
         return fn
     try:
         out = _convert(target)
-    except (NoSourceError, UnsupportedSyntaxError):
+    except NoSourceError:
         out = target
+    except UnsupportedSyntaxError as e:
+        out = _unconverted(target, e)
     if bound:
         inner = out
 
@@ -101,12 +135,35 @@ def converted(fn):
     return out
 
 
+def _unconverted(fn, why):
+    """``fn`` run as written, its control flow not converted because of the fence's
+    error ``why``: a staged condition in it then raises, and says why."""
+    if config.log_transforms:
+        logger.warning("s2s.jit(%s): its control flow is not converted (%s); it stages as "
+                       "written", fn.__qualname__, why)
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConcretizationError as e:
+            raise ConcretizationError(
+                f"{why}\n  (so s2s ran {fn.__qualname__} without converting its `if`/`while`/"
+                f"`for`, and a condition on a staged value failed: {str(e).splitlines()[0]})"
+            ) from e
+    return run
+
+
 _converted_for_grad = weakref.WeakKeyDictionary()
 
 
 def converted_for_grad(fn):
     """Like ``converted`` but branch and loop functions take what they capture as
     arguments (``consts=``), so reverse mode can differentiate the converted code."""
+    if fn is builtins.min or fn is builtins.max:
+        raise TransformError(
+            f"jit(grad(...)) of builtin {fn.__name__}() on staged values is not supported yet",
+            hint=f"use np.{'minimum' if fn is builtins.min else 'maximum'} (or grad without jit)")
     try:
         hit = _converted_for_grad.get(fn)
     except TypeError:
@@ -142,7 +199,6 @@ def _convert(fn, explicit_captures=False):
     new, text = compile_function(tree, filename, globals_, cells, fn.__defaults__, fn.__kwdefaults__,
                                  origin=plan.source)
     new.__s2s_source__ = text
-    new.__wrapped_original__ = fn
     return new
 
 
@@ -152,5 +208,8 @@ def source(fn):
     text = getattr(conv, "__s2s_source__", None)
     if text is None:
         import inspect
-        return inspect.getsource(fn)
+        try:
+            return inspect.getsource(fn)
+        except (OSError, TypeError):
+            return f"# no source for {getattr(fn, '__qualname__', fn)!r}: staged as it runs, unconverted"
     return text

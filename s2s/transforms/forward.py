@@ -291,6 +291,13 @@ class _Forward:
         bound = templates.bind(t, copy.deepcopy(result), list(args), list(keywords))
         tangents = {p: self.tan(atom.id) for p, atom in bound.items()
                     if p != t.params[0] and self.active(atom)}
+        pre = []
+        for p, atom in bound.items():
+            if isinstance(atom, gast.Tuple) and any(self.active(e) for e in atom.elts):
+                # A template's own *args: their tangents as one tuple (zeros where inactive).
+                tangents[p] = self.namer.new("d" + p)
+                pre.append(q.assign(tangents[p], gast.Tuple(elts=[self.tangent_of(e) for e in atom.elts],
+                                                            ctx=gast.Load())))
         scope = getattr(template, "__globals__", {})
         stmts, expr = templates.instantiate_tangent(
             t, bound, tangents, self.namer, lambda name: self.ctx.free_name(name, scope),
@@ -298,6 +305,7 @@ class _Forward:
         expr = self.zeros(result) if expr is None else self.drop_broadcast(expr, result.id)
         for node in [expr] + stmts:
             _DropDefaults(self.resolve).visit(node)
+        stmts = pre + stmts
         if not stmts:
             return expr
         return stmts + [q.assign(self.tan(result.id), expr)]

@@ -62,3 +62,99 @@ def _zip(ans, *iterables):
 @def_jvp(builtins.enumerate)
 def _enumerate(ans, iterable, start=0):
     d[ans] = enumerate(d[iterable], start)
+
+
+# Operators of converted control flow (jvp of functions jit has converted).
+
+from s2s.transforms import control_ops as C  # noqa: E402
+
+dynamic_jvp = None
+
+
+@def_jvp(C.converted_call)
+def _converted_call(ans, fn, *args, **kwargs):
+    d[ans] = dynamic_jvp(fn, args, d[args], **kwargs)[1]
+
+
+# Adjoint helpers of generated gradient code: linear in the adjoint, so their tangent is
+# the same helper applied to the adjoint's tangent (jvp of grad, hessian). The helpers
+# take None (a zero adjoint) and give None.
+
+unbroadcast = broadcast_like = unreduce = reshape_like = add_grad = getitem_grad = None
+setitem_grad = index_grad = unpack_grad = pack_grad = transpose_grad = dict_item_grad = None
+matmul_grad_lhs = matmul_grad_rhs = dot_grad_lhs = dot_grad_rhs = None
+
+
+@def_jvp(S.unbroadcast)
+def _unbroadcast(ans, g, x):
+    d[ans] = unbroadcast(d[g], x)
+
+
+@def_jvp(S.broadcast_like)
+def _broadcast_like(ans, g, x):
+    d[ans] = broadcast_like(d[g], x)
+
+
+@def_jvp(S.unreduce)
+def _unreduce(ans, g, x, axis=None, keepdims=False, where=None):
+    d[ans] = unreduce(d[g], x, axis, keepdims, where)
+
+
+@def_jvp(S.reshape_like)
+def _reshape_like(ans, g, x):
+    d[ans] = reshape_like(d[g], x)
+
+
+@def_jvp(S.add_grad)
+def _add_grad(ans, a, b):
+    d[ans] = add_grad(d[a], d[b])
+
+
+@def_jvp(S.getitem_grad)
+def _getitem_grad(ans, x, index, g):
+    d[ans] = getitem_grad(x, index, d[g])
+
+
+@def_jvp(S.setitem_grad)
+def _setitem_grad(ans, g, index):
+    d[ans] = setitem_grad(d[g], index)
+
+
+@def_jvp(S.index_grad)
+def _index_grad(ans, g, index, value):
+    d[ans] = index_grad(d[g], index, value)
+
+
+@def_jvp(S.unpack_grad)
+def _unpack_grad(ans, g, n):
+    d[ans] = unpack_grad(d[g], n)
+
+
+@def_jvp(S.dict_item_grad)
+def _dict_item_grad(ans, g, key):
+    d[ans] = dict_item_grad(d[g], key)
+
+
+@def_jvp(S.transpose_grad)
+def _transpose_grad(ans, g, axes=None):
+    d[ans] = transpose_grad(d[g], axes)
+
+
+@def_jvp(S.matmul_grad_lhs)
+def _matmul_grad_lhs(ans, g, a, b):
+    d[ans] = add_grad(matmul_grad_lhs(d[g], a, b), matmul_grad_lhs(g, a, d[b]))
+
+
+@def_jvp(S.matmul_grad_rhs)
+def _matmul_grad_rhs(ans, g, a, b):
+    d[ans] = add_grad(matmul_grad_rhs(d[g], a, b), matmul_grad_rhs(g, d[a], b))
+
+
+@def_jvp(S.dot_grad_lhs)
+def _dot_grad_lhs(ans, g, a, b):
+    d[ans] = add_grad(dot_grad_lhs(d[g], a, b), dot_grad_lhs(g, a, d[b]))
+
+
+@def_jvp(S.dot_grad_rhs)
+def _dot_grad_rhs(ans, g, a, b):
+    d[ans] = add_grad(dot_grad_rhs(d[g], a, b), dot_grad_rhs(g, d[a], b))

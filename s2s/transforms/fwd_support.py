@@ -70,23 +70,47 @@ def transposed_jvp(fn, args, kwargs, tangents, kw_tangents=None):
     if kw_tangents:
         raise TypeError(f"forward mode of {getattr(fn, '__name__', fn)} through keyword arguments "
                         "is not supported: pass the differentiated values positionally")
+    linear, out = _transposed_linear(fn, args, kwargs, tangents)
+    if linear is None:
+        return zeros_tangent(out)
+    tangent = linear(_active_tangents(tangents))
+    return zeros_tangent(out) if tangent is None else tangent
+
+
+def _active_tangents(tangents):
+    cts = tuple(t for t in tangents if t is not None)
+    return cts[0] if len(cts) == 1 else cts
+
+
+def _transposed_linear(fn, args, kwargs, tangents):
+    """``(t -> J t, fn(*args))``: the primal-dependent work done once (None: no tangent)."""
     active = [i for i, t in enumerate(tangents) if t is not None]
     if not active:
-        return zeros_tangent(fn(*args, **kwargs))
+        return None, fn(*args, **kwargs)
     try:
         wrapper, build = _vjp_pair(fn, len(args), active, sorted(kwargs))
     except TypeError:  # unhashable fn
-        wrapper, build = None, None
-    if build is None:
-        raise TypeError(f"s2s cannot take forward mode of {fn!r}")
+        raise TypeError(f"s2s cannot take forward mode of {fn!r}") from None
     primal = [args[i] for i in active]
     out, tape = build.fwd_cell.cell_contents(dict(kwargs), tuple(args), *primal)
-    bwd = build.bwd_cell.cell_contents
-    inner = _transpose_build(bwd)
+    inner = _transpose_build(build.bwd_cell.cell_contents)
     _, tape2 = inner.fwd_cell.cell_contents(tape, zeros_tangent(out))
-    cts = tuple(tangents[i] for i in active)
-    tangent = inner.bwd_cell.cell_contents(tape2, cts[0] if len(cts) == 1 else cts)
-    return zeros_tangent(out) if tangent is None else tangent
+    return functools.partial(inner.bwd_cell.cell_contents, tape2), out
+
+
+def _transposed_jvp_batch(axes, fn, args, kwargs, tangents, kw_tangents=None):
+    """vmap of ``transposed_jvp`` over its tangents: the map ``t -> J t`` is built once
+    and its generated source vmapped (a batch of tangents, as jacfwd makes)."""
+    from s2s.api import vmap
+    from s2s.transforms.batch_support import broadcast_batch, leading_size, loop_call
+    if axes[0] is not None or axes[1] is not None or axes[2] is not None or kw_tangents:
+        return loop_call(transposed_jvp, axes, (fn, args, kwargs, tangents, kw_tangents), {}, ())
+    linear, out = _transposed_linear(fn, args, kwargs, tangents)
+    n = leading_size([t for t in tangents if t is not None])
+    if linear is None:
+        return broadcast_batch(zeros_tangent(out), n)
+    tangent = vmap(linear.func, in_axes=(None, 0))(*linear.args, _active_tangents(tangents))
+    return broadcast_batch(zeros_tangent(out), n) if tangent is None else tangent
 
 
 def dynamic_jvp(fn, args, tangents, **kwargs):
@@ -104,3 +128,11 @@ def dynamic_jvp(fn, args, tangents, **kwargs):
     wrapper = support._positional_wrapper(fn, len(args), tuple(active), tuple(sorted(kwargs)))
     return jvp(functools.partial(wrapper, kwargs, tuple(args)), tuple(args[i] for i in active),
                tuple(tangents[i] for i in active))
+
+
+def _register_batch_rules():
+    from s2s.lax.core import function_rules
+    function_rules(transposed_jvp).batch = _transposed_jvp_batch
+
+
+_register_batch_rules()

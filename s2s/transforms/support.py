@@ -262,6 +262,10 @@ class NonScalarOutputError(S2SError, TypeError):
 
 def scalar_seed(result):
     """The adjoint seed ``1`` for a real scalar output (else a clear error)."""
+    if result is None:
+        raise NonScalarOutputError(
+            "grad requires a function that returns a real scalar, but it returned None "
+            "(is a `return` missing?)")
     shape = onp.shape(result) if not isinstance(result, Tracer) else result.shape
     dtype = _dtype_of(result)
     if shape != ():
@@ -405,10 +409,13 @@ def getitem_grad(x, index, g):
         snp = _snp()
         return snp.zeros_like(x, dtype=_grad_dtype(x, g)).at[index].add(g)
     out = onp.zeros(onp.shape(x), _grad_dtype(x, g))
-    if _is_basic_index(index):
-        out[index] = g
-    else:
-        onp.add.at(out, index, g)
+    try:
+        if _is_basic_index(index):
+            out[index] = g
+        else:
+            onp.add.at(out, index, g)
+    except IndexError:  # out of bounds: the read clamped; the adjoint drops, as under jit
+        return _snp().zeros_like(x, dtype=_grad_dtype(x, g)).at[index].add(g)
     return out
 
 

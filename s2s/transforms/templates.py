@@ -300,13 +300,11 @@ def instantiate_tangent(template, bound, tangents, namer, free, zeros_name,
     """``(statements, expr)`` of jvp ``template`` at one call site; ``expr`` is the
     result's tangent, or None when it is zero.
 
-    ``tangents`` maps operand parameters to tangent variable names (absent: zero);
+    ``tangents`` maps operand parameters to tangent variable names (absent: zero; a
+    ``*args`` parameter's tangent is a tuple the caller builds);
     ``zeros_name`` is the generated name of the helper making zero tangents.
     """
     reads = {p: tangents.get(p) or ZERO_TANGENT for p in template.params[1:]}
-    for p, atom in bound.items():
-        if isinstance(atom, gast.Tuple) and p in tangents:
-            raise TemplateError(f"{template.name}: tangents of *{p} are not supported")
     items = instantiate(template, bound, reads, namer, free, signature_of)
     zero = {ZERO_TANGENT}
     stmts, result = [], None

@@ -113,7 +113,6 @@ class Plan:
     """A user function ready to transform: its source and normal form."""
 
     def __init__(self, fn, transform_name="grad"):
-        self.fn = fn
         self.source = get_source(fn)
         fence(self.source, transform_name)
         self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & _referenced(self.source.node))
@@ -131,6 +130,11 @@ class Plan:
             if obj is numpy or obj is snp:
                 return name
         return self.namer.new("np")
+
+    @property
+    def fn(self):
+        """The user function (held weakly, by the source: plans are cached per function)."""
+        return self.source.fn
 
     @property
     def name(self):
@@ -179,7 +183,6 @@ class _LocalPlan:
 
     def __init__(self, parent, fdef, free):
         self.parent = parent
-        self.fn = parent.fn
         self.source = parent.source
         self.namer = Namer(parent.namer.taken)
         self.np_name = parent.np_name
@@ -191,6 +194,10 @@ class _LocalPlan:
                                        returns=None, type_comment=None, type_params=[])
         self.locals = local_names(self.normal)
         self.name = f"{parent.name}_{fdef.name}"
+
+    @property
+    def fn(self):
+        return self.parent.fn
 
     def local_function(self, name):
         return _local_function(self, self.normal.body, name)
@@ -337,6 +344,7 @@ class _Context:
         self.namer = namer
         self.cells = {}
         self.deps = []
+        self.guards = []  # (source, name chain, object it resolved to)
         self._support_ids = {}
         self._by_object = {}
 
@@ -462,7 +470,12 @@ class _Context:
         if obj is MISSING:
             raise TransformError(f"cannot resolve `{'.'.join(chain)}`", filename=self.source.filename,
                                  lineno=self.source.file_line(call))
-        return classify(obj, ".".join(chain), self.source, call)
+        callee = classify(obj, ".".join(chain), self.source, call)
+        if callee.kind is CalleeKind.USER:
+            # Generated code calls what ``chain`` denotes now; a redefinition or a
+            # monkeypatch later makes the build stale (``Build.current``).
+            self.guards.append((self.source, chain, obj))
+        return callee
 
     def user_vjp(self, callee, call, active):
         if isinstance(callee.fn, LocalFunction):
@@ -609,14 +622,32 @@ class Build:
     """A built reverse-mode transformation of one function for one set of active params."""
 
     def __init__(self, fn, active_params):
-        self.fn = fn
+        self._fn = weakref.ref(fn)  # builds are cached per function: must not keep it alive
         self.active_params = active_params
         self.fwd_cell = make_cell(None)
         self.bwd_cell = make_cell(None)
         self.output_active = True
         self.texts = []
         self.deps = []
+        self.guards = []
+        self._checks = None  # current()'s checks, made on first use
         self.done = False
+
+    @property
+    def fn(self):
+        return self._fn()
+
+    def current(self):
+        """Whether every user function this build (and what it calls) resolved by
+        name still resolves to the same object (a ``def`` run again, a module
+        function monkeypatched: the user's code would call the new one)."""
+        checks = self._checks
+        if checks is None:
+            checks = self._checks = _guard_checks(self)
+        for check in checks:
+            if not check():
+                return False
+        return True
 
     def sources(self, seen=None):
         """Generated source of this build and everything it calls."""
@@ -628,6 +659,30 @@ class Build:
         for d in self.deps:
             out += d.sources(seen)
         return out
+
+
+def _guard_checks(build):
+    """One check per distinct name resolution of ``build`` and its dependencies
+    (a stale dependency makes its callers stale too, so they are checked together)."""
+    checks, seen, todo, done = [], set(), [build], set()
+    while todo:
+        b = todo.pop()
+        if id(b) in done:
+            continue
+        done.add(id(b))
+        todo.extend(b.deps)
+        for source, chain, obj in b.guards:
+            key = (id(source), tuple(chain), id(obj))
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(chain) == 1 and chain[0] not in source.closure:
+                ns, name = source.globals, chain[0]
+                checks.append(lambda ns=ns, name=name, obj=obj: ns.get(name, MISSING) is obj)
+            else:
+                checks.append(lambda source=source, chain=chain, obj=obj:
+                              resolve_chain(source, chain) is obj)
+    return checks
 
 
 _builds = weakref.WeakKeyDictionary()
@@ -737,6 +792,7 @@ def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_val
     build = Build(fn, tuple(argnums_params))
     build.texts = [text]
     build.deps = ctx.deps
+    build.guards = ctx.guards
     return fn_obj, text, build
 
 
@@ -749,8 +805,8 @@ def build_vjp(fn, active_params):
     per_fn = _builds.setdefault(fn, {})
     key = tuple(active_params)
     build = per_fn.get(key)
-    if build is not None:
-        return build
+    if build is not None and (not build.done or build.current()):
+        return build  # (not done: a recursive call, while it is being built)
     build = Build(fn, key)
     per_fn[key] = build  # visible to recursive calls before it is finished
     try:
@@ -780,7 +836,9 @@ def _assemble_pair(build):
         bwd_body.append(gast.Assign(targets=[gast.Tuple(elts=[q.store(t) for t in result.tape],
                                                         ctx=gast.Store())],
                                     value=q.name(tape_name), type_comment=None))
-    bwd_body += result.adjoint_inits + result.reverse
+    # The seed arrives as a parameter: its `bresult = None` init (a result assigned on
+    # several paths, e.g. an early return) would discard it.
+    bwd_body += [a for a in result.adjoint_inits if a.targets[0].id != seed_param] + result.reverse
     bwd_body.append(gast.Return(value=_adjoint_return(res, [result.param_adjoints[p]
                                                            for p in build.active_params])))
     bwd_args = gast.arguments(args=[q.name(tape_name, gast.Param()), q.name(seed_param, gast.Param())],
@@ -797,4 +855,5 @@ def _assemble_pair(build):
     build.bwd_cell.cell_contents = bwd_fn
     build.texts = [fwd_text, bwd_text]
     build.deps = ctx.deps
+    build.guards = ctx.guards
     build.done = True

@@ -26,6 +26,23 @@ def register_lapack_targets():
     return _state["registered"]
 
 
+def prepare_module(text, platform):
+    """Registers the LAPACK targets module ``text`` calls, if it calls any.
+
+    Registering loads SciPy's LAPACK, a quarter of a second, so only modules that
+    call them pay it. The targets are CPU kernels: on another platform a module
+    calling them is refused with a clear error rather than failing inside XLA.
+    """
+    if "lapack_" not in text:
+        return
+    if platform != "cpu":
+        raise NotImplementedError(
+            f"linear algebra that s2s lowers to LAPACK (LU, QR, SVD, eigh, eig, solve, inv, ...) "
+            f"under jit runs on the CPU only; on {platform} it is not supported yet (cholesky "
+            f"and triangular_solve are). Run it outside jit, or with S2S_PLATFORM=cpu")
+    register_lapack_targets()
+
+
 def _register():
     try:
         import numpy as np

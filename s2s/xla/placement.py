@@ -44,9 +44,10 @@ def _broadcast(prefix, tree, out, path):
 class Placement:
     """Shardings of every argument (explicit, then lifted captured arrays) and result."""
 
-    def __init__(self, in_shardings, out_shardings):
+    def __init__(self, in_shardings, out_shardings, devices):
         self.in_shardings = in_shardings
         self.out_shardings = out_shardings
+        self.devices = devices  # the device assignment, in the meshes' order
 
 
 def plan(in_prefix, out_prefix, args_index_tree, arg_shardings, n_lifted, out_index_tree,
@@ -68,4 +69,4 @@ def plan(in_prefix, out_prefix, args_index_tree, arg_shardings, n_lifted, out_in
     everywhere = spmd.replicated(devices)
     ins = [e if e is not None else a if a is not None else everywhere
            for e, a in zip(explicit_in, arg_shardings)]
-    return Placement(ins + [everywhere] * n_lifted, outs)
+    return Placement(ins + [everywhere] * n_lifted, outs, devices)

@@ -156,9 +156,23 @@ def to_device(array):
     put, sharding, devices, zero_copy = _put_parts()
     buf = put(_PutAval(array.shape, array.dtype), sharding, [array], devices, True, True,
               zero_copy, bool(config.enable_x64))
-    if np.dtype(array.dtype) == _BFLOAT16:
-        return np.array(array).view(Array)  # no buffer protocol for bfloat16
+    if np.dtype(array.dtype) == _BFLOAT16 or not on_host():
+        # No buffer protocol for bfloat16; GPU memory is not host memory.
+        return np.array(array).view(Array)
     return np.asarray(memoryview(buf)).view(Array)
+
+
+def on_host():
+    """Whether device buffers live in host memory (the CPU client), readable in place."""
+    return backend_name() == "cpu"
+
+
+def to_host(buffer):
+    """A single-device buffer's contents as a NumPy array (on the CPU, its own memory)."""
+    if on_host():
+        return np.asarray(memoryview(buffer))
+    # GPU memory: jaxlib copies it out (importing jax for avals when jax is installed).
+    return buffer._single_device_array_to_np_array_did_copy()[0]
 
 
 def _put_parts():
@@ -200,7 +214,7 @@ class Executable:
     def _fast_run(self):
         """``run`` with everything bound once: dispatch of a cache hit spends most of
         its Python time here (about 10 microseconds for a float32[3] in and out)."""
-        if self._in_avals is None or self._handlers is None:
+        if self._in_avals is None or self._handlers is None or not on_host():
             return None
         put, sharding, devices, zero_copy = _put_parts()
         in_avals, handlers, execute = self._in_avals, self._handlers, self._loaded.execute_sharded
@@ -247,7 +261,7 @@ class Executable:
         results = results.consume_with_handlers(self._handlers)
         for r in results:
             r.block_until_ready()
-        return [np.asarray(memoryview(r)).view(Array) for r in results]
+        return [to_host(r).view(Array) for r in results]
 
     def hlo_text(self):
         """XLA's optimized HLO, for inspection."""
@@ -269,10 +283,7 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
     c = client()
     errors = []
     host_callbacks = [_recording(fn, errors) for fn in host_callbacks]
-    if "lapack_" in text:
-        # LAPACK custom calls (s2s.lax.linalg): registering loads SciPy's LAPACK, a
-        # quarter of a second, so only modules that call them pay it.
-        lapack.register_lapack_targets()
+    lapack.prepare_module(text, c.platform)
     if host_callbacks:
         from jaxlib.mlir import ir
         from s2s.codegen.stablehlo import _mlir_context

@@ -151,9 +151,8 @@ def _shard_data(array, device):
         order = (device,) + tuple(d for d in order if d != device)
         moved = _xla_with_devices(sharding, order, array.ndim)
         buffer = xc.reorder_shards(buffer, moved, xc.ArrayCopySemantics.REUSE_INPUT)
-    if runtime.backend_name() != "cpu":
-        raise NotImplementedError("reading sharded arrays back from GPU memory is not done yet; "
-                                  "return replicated results and gather on the CPU")
+    if not runtime.on_host():  # GPU memory: jaxlib copies the first shard out
+        return np.array(buffer._single_device_array_to_np_array_did_copy()[0], dtype=array.dtype)
     capsule = xc._xla.buffer_to_dlpack_managed_tensor(buffer)
     return np.array(np.from_dlpack(_DLPack(capsule)), dtype=array.dtype)
 
@@ -228,7 +227,7 @@ def common_devices(shardings):
     """The one device list all ``shardings`` use (the executable's device assignment)."""
     lists = {s.device_list for s in shardings if s is not None}
     if len(lists) > 1:
-        described = "; ".join(str([d.id for d in devices]) for devices in sorted(lists))
+        described = "; ".join(str(ids) for ids in sorted([d.id for d in ds] for ds in lists))
         raise ValueError(f"one jit computation uses shardings over different device lists "
                          f"({described}); put every argument and result on the same mesh")
     return lists.pop() if lists else None
@@ -306,15 +305,17 @@ class ShardedExecutable:
         return self._loaded.cost_analysis()
 
 
-def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host_callbacks=()):
+def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host_callbacks=(),
+                    devices=None):
     """Compiles module ``text`` for the devices of its shardings, partitioned by XLA.
 
     ``in_shardings``: one per argument; ``out_shardings``: one per result, None
-    for the ones XLA's sharding propagation should choose.
+    for the ones XLA's sharding propagation should choose. ``devices``: the device
+    assignment (default: the shardings' devices).
     """
     xc = runtime._xla_client()
     client = runtime.client()
-    devices = common_devices(list(in_shardings) + list(out_shardings))
+    devices = devices or common_devices(list(in_shardings) + list(out_shardings))
     n = len(devices)
     annotated = annotate(text, in_shardings, out_avals, out_shardings, n)
     options = xc.CompileOptions()
@@ -325,9 +326,8 @@ def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host
     build.allow_spmd_sharding_propagation_to_output = [s is None for s in out_shardings]
     options.device_assignment = xc.DeviceAssignment.create(
         np.array([d.id for d in devices]).reshape(1, n))
-    if "lapack_" in annotated:
-        from s2s.xla import lapack
-        lapack.register_lapack_targets()
+    from s2s.xla import lapack
+    lapack.prepare_module(annotated, client.platform)
     if host_callbacks:
         raise NotImplementedError("host callbacks (debug.print, pure_callback) under a sharded "
                                   "jit are not supported yet; call them outside the sharded jit")

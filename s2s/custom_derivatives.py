@@ -1,0 +1,285 @@
+"""``custom_jvp`` and ``custom_vjp``: functions with derivative rules of your own (JAX's API).
+
+Transformations see a call of such a function as ``custom_call(rule, *args)``
+(``__s2s_unwrap__`` gives them a two-line wrapper naming the rule), and
+``custom_call`` has jvp and vjp templates that call your rule:
+
+* ``jvp`` of a ``custom_jvp`` function calls its jvp rule;
+* ``grad``/``vjp`` of a ``custom_vjp`` function runs ``fwd`` for the residuals and
+  ``bwd`` on the cotangent; of a ``custom_jvp`` function, reverse mode of the jvp
+  rule, which is linear in the tangents, gives the cotangents (as JAX transposes it);
+* ``jit`` runs the function itself (the rules apply when a derivative is taken,
+  including ``jit(grad(f))``).
+
+A vmap rule for ``custom_call`` goes in its ``batch`` slot (``s2s.lax.core.function_rules``).
+
+>>> import s2s, s2s.numpy as np
+>>> @s2s.custom_jvp
+... def f(x):
+...     return np.sin(x)
+>>> @f.defjvp
+... def f_jvp(primals, tangents):
+...     (x,), (t,) = primals, tangents
+...     return f(x), 2.0 * t          # a deliberately different derivative
+>>> s2s.jvp(f, (0.5,), (1.0,))[1]
+array(2., dtype=float32)
+"""
+import functools
+
+from s2s.codegen.python import compile_function, make_cell
+from s2s.lax.core import d, def_jvp, def_vjp
+from s2s.transforms import support
+
+__all__ = ["custom_jvp", "custom_vjp", "custom_call", "checkpoint", "remat"]
+
+
+class _Custom:
+    def __init__(self, fun, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self._wrapper = None
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} function {self.__name__} takes positional "
+                            "arguments only")
+        return self.fun(*args)
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __s2s_unwrap__(self):
+        # Transformations read `def f(a, b): return custom_call(<rule>, a, b)`.
+        if self._wrapper is None:
+            self._wrapper = _call_wrapper(self, self._call_name, globals()[self._call_name])
+        return self._wrapper, ()
+
+    _call_name = "custom_call"
+
+    def _split(self, args):
+        static = [args[i] for i in self.nondiff_argnums]
+        primals = tuple(a for i, a in enumerate(args) if i not in self.nondiff_argnums)
+        return static, primals
+
+
+class custom_jvp(_Custom):  # noqa: N801 (JAX's name)
+    """A function whose forward-mode derivative is the rule given to ``defjvp``/``defjvps``.
+
+    ``nondiff_argnums``: positions of arguments that are not differentiated; the rule
+    receives them first, ``rule(*nondiff, primals, tangents)``.
+    """
+
+    def __init__(self, fun, nondiff_argnums=()):
+        super().__init__(fun, nondiff_argnums)
+        self.jvp = self.jvps = None
+        self.rule_name = None
+
+    def defjvp(self, jvp):
+        """Sets ``jvp(primals, tangents) -> (primal_out, tangent_out)``; returns it."""
+        self.jvp, self.jvps = jvp, None
+        self.rule_name = getattr(jvp, "__name__", "jvp_rule")
+        self._wrapper = None
+        return jvp
+
+    def defjvps(self, *jvps):
+        """One rule per primal argument, ``jvp_i(tangent_i, primal_out, *primals)`` (None: no
+        dependence); the output tangent is their sum."""
+        self.jvp = functools.partial(_jvps_rule, self.fun, jvps)
+        self.jvps = jvps
+        self.rule_name = "_".join(getattr(j, "__name__", "jvp") for j in jvps if j is not None) or "jvps"
+        self._wrapper = None
+
+
+class custom_vjp(_Custom):  # noqa: N801 (JAX's name)
+    """A function whose reverse-mode derivative is given by ``defvjp(fwd, bwd)``.
+
+    ``fwd(*args) -> (out, residuals)``; ``bwd(*nondiff, residuals, cotangent)`` returns
+    one cotangent per differentiated argument (a tuple).
+    """
+
+    def __init__(self, fun, nondiff_argnums=()):
+        super().__init__(fun, nondiff_argnums)
+        self.fwd = self.bwd = None
+        self.rule_name = None
+
+    def defvjp(self, fwd, bwd):
+        """Sets the forward function (primal and residuals) and the backward rule."""
+        self.fwd, self.bwd = fwd, bwd
+        self.rule_name = getattr(bwd, "__name__", "bwd")
+        self._wrapper = None
+
+
+def _jvps_rule(fun, jvps, primals, tangents):
+    ans = fun(*primals)
+    out = None
+    for rule, t in zip(jvps, tangents):
+        if rule is not None:
+            term = rule(t, ans, *primals)
+            out = term if out is None else out + term
+    return ans, out if out is not None else support.zeros_like_grad(ans)
+
+
+def _call_wrapper(custom, call_name, call):
+    import inspect
+    import gast
+    names = [p.name for p in inspect.signature(custom.fun).parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    rule = _identifier(custom.rule_name or custom.__name__)
+    name = _identifier(getattr(custom, "__name__", "fn").replace("<lambda>", "lambda_fn"))
+    text = (f"def {name}({', '.join(names)}):\n"
+            f"    return {call_name}({rule}, {', '.join(names)})\n")
+    fdef = gast.parse(text).body[0]
+    wrapper, _ = compile_function(fdef, f"<s2s {call_name} of {custom.__name__}>", {"__builtins__": __builtins__},
+                                  {call_name: make_cell(call), rule: make_cell(custom)})
+    wrapper.__defaults__ = custom.fun.__defaults__
+    return wrapper
+
+
+def _identifier(name):
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    import keyword
+    ok = name.isidentifier() and not keyword.iskeyword(name)
+    return name if ok and name not in ("custom_call", "checkpoint_call") else "rule"
+
+
+def custom_call(rule, *args):
+    """``rule.fun(*args)``: how transformations see a call of a custom-rule function."""
+    return rule.fun(*args)
+
+
+def custom_tangent(rule, args, tangents):
+    """The output tangent of ``custom_call(rule, *args)`` (forward mode)."""
+    if isinstance(rule, custom_vjp):
+        raise TypeError(f"can't apply forward-mode autodiff (jvp) to a custom_vjp function "
+                        f"({rule.__name__}); use custom_jvp, or reverse mode")
+    if rule.jvp is None:
+        raise TypeError(f"custom_jvp function {rule.__name__} has no rule: call defjvp first")
+    static, primals = rule._split(args)
+    _, ts = rule._split(tangents)
+    out, tangent = rule.jvp(*static, primals, ts)
+    return support.zeros_like_grad(out) if tangent is None else tangent
+
+
+def custom_cotangents(g, rule, args):
+    """The cotangents of ``args`` in ``custom_call(rule, *args)`` (reverse mode); None for
+    the non-differentiated arguments."""
+    if g is None:
+        return (None,) * len(args)
+    static, primals = rule._split(args)
+    if isinstance(rule, custom_vjp):
+        if rule.bwd is None:
+            raise TypeError(f"custom_vjp function {rule.__name__} has no rule: call defvjp first")
+        _, residuals = rule.fwd(*args)
+        cts = rule.bwd(*static, residuals, g)
+        if not isinstance(cts, (tuple, list)) or len(cts) != len(primals):
+            raise TypeError(f"the bwd rule of {rule.__name__} must return a tuple of "
+                            f"{len(primals)} cotangents, got {type(cts).__name__}")
+    elif rule.jvps is not None:
+        cts = _transpose_jvps(rule, primals, g)
+    else:
+        # The jvp rule is linear in its tangents: reverse mode of it transposes it.
+        zeros = support.zeros_like_grad(primals)
+        # Only the tangents vary (the primals are constants of the rule here), so the
+        # primal computation in the rule is not differentiated (it may call the function).
+        out, pull = support.dynamic_vjp(functools.partial(rule.jvp, *static, primals), zeros)
+        cts = pull((None, g))[0]  # None: no cotangent reaches the primal output
+    it = iter(cts)
+    return tuple(None if i in rule.nondiff_argnums else next(it) for i in range(len(args)))
+
+
+def _transpose_jvps(rule, primals, g):
+    """Cotangents from ``defjvps`` rules: each is linear in its own tangent."""
+    ans = rule.fun(*primals)
+    cts = []
+    for jvp_i, p in zip(rule.jvps, primals):
+        if jvp_i is None:
+            cts.append(None)
+            continue
+        _, pull = support.dynamic_vjp(jvp_i, support.zeros_like_grad(p), ans, *primals)
+        cts.append(pull(g)[0])
+    return cts
+
+
+custom_tangent.maybe_none = False
+custom_cotangents.maybe_none = True
+
+
+@def_jvp(custom_call)
+def _custom_call_jvp(ans, rule, *args):
+    d[ans] = custom_tangent(rule, args, d[args])
+
+
+@def_vjp(custom_call)
+def _custom_call_vjp(ans, rule, *args):
+    d[args] = custom_cotangents(d[ans], rule, args)
+
+
+# ---------------------------------------------------------------------------
+# checkpoint / remat: the reverse pass recomputes the function's forward pass.
+
+
+class _Checkpointed(_Custom):
+    _call_name = "checkpoint_call"
+
+    def __init__(self, fun, static_argnums=()):
+        super().__init__(fun, static_argnums)
+        self.rule_name = f"checkpointed_{getattr(fun, '__name__', 'fn')}"
+
+
+def checkpoint(fun=None, *, static_argnums=(), prevent_cse=True, policy=None):
+    """``fun`` whose reverse mode keeps only its arguments and recomputes its forward
+    pass when the backward pass reaches it (JAX's ``jax.checkpoint``/``remat``):
+    less memory for one more forward pass. ``static_argnums`` are not differentiated.
+    ``prevent_cse`` and ``policy`` are accepted for JAX compatibility (every
+    intermediate is recomputed).
+
+    >>> import s2s, s2s.numpy as np
+    >>> layer = s2s.checkpoint(lambda x: np.tanh(x) * 2.0)
+    >>> s2s.grad(lambda x: layer(layer(x)))(0.5)
+    array(1.4790556, dtype=float32)
+    """
+    if fun is None:
+        return functools.partial(checkpoint, static_argnums=static_argnums, prevent_cse=prevent_cse,
+                                 policy=policy)
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    return _Checkpointed(fun, static_argnums)
+
+
+remat = checkpoint
+
+
+def checkpoint_call(rule, *args):
+    """``rule.fun(*args)``: how transformations see a call of a checkpointed function."""
+    return rule.fun(*args)
+
+
+def checkpoint_cotangents(g, rule, args):
+    """Cotangents of ``args`` in ``checkpoint_call(rule, *args)``: the forward pass of
+    ``rule.fun`` runs again here, under reverse mode, and its pullback takes ``g``."""
+    if g is None:
+        return (None,) * len(args)
+    _, pull = support.dynamic_vjp(rule.fun, *args)
+    cts = pull(g)
+    return tuple(None if i in rule.nondiff_argnums else ct for i, ct in enumerate(cts))
+
+
+def checkpoint_tangent(rule, args, tangents):
+    """The output tangent of ``checkpoint_call(rule, *args)`` (forward mode stores nothing)."""
+    from s2s.transforms.fwd_support import dynamic_jvp
+    tangents = tuple(None if i in rule.nondiff_argnums else t for i, t in enumerate(tangents))
+    return dynamic_jvp(rule.fun, args, tangents)[1]
+
+
+checkpoint_cotangents.maybe_none = True
+
+
+@def_jvp(checkpoint_call)
+def _checkpoint_call_jvp(ans, rule, *args):
+    d[ans] = checkpoint_tangent(rule, args, d[args])
+
+
+@def_vjp(checkpoint_call)
+def _checkpoint_call_vjp(ans, rule, *args):
+    d[args] = checkpoint_cotangents(d[ans], rule, args)

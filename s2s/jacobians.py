@@ -1,0 +1,247 @@
+"""``jacfwd``, ``jacrev``, ``hessian`` (JAX's signatures and pytree layout).
+
+``jacfwd`` is ``vmap`` of ``jvp`` over the standard basis of the inputs and
+``jacrev`` is ``vmap`` of the generated backward function over the standard basis
+of the outputs: batched tangents and cotangents, never a Python loop over basis
+vectors (``jvp`` has a batch rule that vmaps its generated source, with the
+primal statements unbatched). ``hessian`` is ``jacfwd`` of the gradient.
+
+Layout: for an output leaf of shape ``S`` and an input leaf of shape ``T`` the block is
+``S + T``; blocks are arranged as the output pytree of input pytrees (a tuple over
+``argnums`` when it is a tuple).
+"""
+import functools
+
+import numpy as np
+
+import s2s.numpy as snp
+from s2s.api import _fun_name, _grad_input, _leaf_dtype
+from s2s.lax.core import function_rules
+from s2s.tree_util import tree_flatten, tree_unflatten
+
+
+class _Target:
+    """What a Jacobian transforms: ``fn(*bound, *call_args)`` with ``params`` differentiated.
+
+    Functions without source s2s can transform (a Jacobian of a Jacobian: the inner one
+    calls vmap) are recorded on their arguments first; ``out_tree`` then rebuilds the
+    recording's flat outputs.
+    """
+
+    def __init__(self, fun, argnums, args, kwargs, holomorphic, who):
+        from s2s.api import _positional_params
+        from s2s.api_fwd import _source_function
+        if kwargs:
+            raise TypeError(f"{who}({_fun_name(fun)}): keyword arguments are not supported; pass "
+                            "them positionally or bind them with a closure")
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        for i in nums:
+            if not -len(args) <= i < len(args):
+                raise ValueError(f"{who}({_fun_name(fun)}): argnums {i} is out of range for "
+                                 f"{len(args)} positional arguments")
+        nums = tuple(i % len(args) for i in nums)
+        args = [_grad_input(a) for a in args]
+        self.leaves, self.tree = tree_flatten(tuple(args[i] for i in nums))
+        _check_inputs(self.leaves, holomorphic, who, fun)
+        fn, bound = _source_function(fun)
+        self.out_tree = None
+        if fn is not None:
+            self.fn, self.bound, self.call_args = fn, bound, args
+            params = _positional_params(fn)[len(bound):]
+            self.params = tuple(params[i] for i in nums)
+            return
+        from s2s.trace.record import record
+        rec = record(fun, args, {})
+        self.fn, self.bound, self.out_tree = rec.fn, (), rec.out_tree
+        self.call_args = tree_flatten((list(args), {}))[0]
+        names = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+        counts = [len(tree_flatten(a)[0]) for a in args]
+        starts = [sum(counts[:i]) for i in range(len(args))]
+        self.params = tuple(names[starts[i] + k] for i in nums for k in range(counts[i]))
+
+    def tangent_args(self, batched):
+        """The batched differentiated arguments, one per differentiated parameter."""
+        return list(batched) if self.out_tree is None else tree_flatten(batched)[0]
+
+    def output(self, out):
+        if self.out_tree is None:
+            return out
+        return self.out_tree.unflatten(list(out) if self.out_tree.num_leaves > 1 else [out])
+
+    def input_leaf_cotangents(self, pulled):
+        """The backward function's cotangents, one per differentiated input leaf (None: zero)."""
+        pulled = list(pulled) if len(self.params) > 1 else [pulled]
+        if self.out_tree is not None:
+            return pulled
+        out = []
+        for a, arg in zip(pulled, tree_unflatten(self.tree, self.leaves)):
+            n = len(tree_flatten(arg)[0])
+            got = tree_flatten(a)[0] if a is not None else []
+            out += got if len(got) == n else [None] * n
+        return out
+
+
+def _check_inputs(leaves, holomorphic, who, fun):
+    for leaf in leaves:
+        kind = _leaf_dtype(leaf).kind
+        if holomorphic and kind != "c":
+            raise TypeError(f"{who}(holomorphic=True) requires complex inputs, got {_leaf_dtype(leaf)}")
+        if kind not in "fc":
+            raise TypeError(f"{who}({_fun_name(fun)}) requires real- or complex-valued inputs, got "
+                            f"{_leaf_dtype(leaf)}")
+
+
+def _basis(leaves):
+    n = sum(int(np.size(v)) for v in leaves)
+    dt = np.result_type(*[_leaf_dtype(v) for v in leaves])
+    return np.eye(n, dtype=dt)
+
+
+def _bounds(leaves):
+    sizes = [int(np.size(v)) for v in leaves]
+    starts = [int(x) for x in np.cumsum([0] + sizes[:-1])]
+    return starts, [s + n for s, n in zip(starts, sizes)]
+
+
+def _batched_tree(basis, leaves, tree):
+    """The basis rows as one batched pytree shaped like ``leaves`` (batch axis first)."""
+    n = basis.shape[0]
+    return tree_unflatten(tree, [basis[:, s:e].reshape((n,) + np.shape(v))
+                                 for v, s, e in zip(leaves, *_bounds(leaves))])
+
+
+def _arrange(n_out, out_tree, blocks, in_tree, argnums):
+    """``blocks[o][k]`` (out leaf o, in leaf k) arranged as out_tree of in_tree."""
+    per_out = []
+    for o in range(n_out):
+        inner = tree_unflatten(in_tree, blocks[o])
+        per_out.append(inner[0] if isinstance(argnums, int) else inner)
+    return tree_unflatten(out_tree, per_out)
+
+
+def _first(aux):
+    """The aux output of one basis row (vmap broadcast it over the rows)."""
+    from s2s.tree_util import tree_map
+    return tree_map(lambda a: a[0], aux)
+
+
+def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
+    """The Jacobian of ``fun`` by forward mode: the generated jvp source, ``vmap``ped over
+    the standard basis of the inputs (primal statements unbatched).
+
+    >>> import s2s, s2s.numpy as np
+    >>> s2s.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]], dtype=float32)
+    """
+    from s2s.api import vmap
+    from s2s.transforms import forward
+
+    @functools.wraps(fun)
+    def jacfun(*args, **kwargs):
+        t = _Target(fun, argnums, args, kwargs, holomorphic, "jacfwd")
+        leaves, tree = t.leaves, t.tree
+        build = forward.build_jvp(t.fn, t.params)
+        tangents = t.tangent_args(_batched_tree(_basis(leaves), leaves, tree))
+        in_axes = (0,) * len(tangents) + (None,) * (len(t.bound) + len(t.call_args))
+        out, jac = vmap(build.function, in_axes=in_axes)(*tangents, *t.bound, *t.call_args)
+        out, jac = t.output(out), t.output(jac)
+        aux = None
+        if has_aux:
+            jac, aux = jac[0], _first(out[1])
+        out_leaves, out_tree = tree_flatten(jac)
+        starts, ends = _bounds(leaves)
+        blocks = []
+        for o in out_leaves:
+            moved = snp.moveaxis(o, 0, -1)  # out shape + (n,)
+            blocks.append([snp.reshape(moved[..., s:e], tuple(moved.shape[:-1]) + np.shape(v))
+                           for v, s, e in zip(leaves, starts, ends)])
+        result = _arrange(len(out_leaves), out_tree, blocks, tree, argnums)
+        return (result, aux) if has_aux else result
+    jacfun.__s2s_traced__ = True  # transformations of it record it (it calls vmap)
+    return jacfun
+
+
+def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """The Jacobian of ``fun`` by reverse mode: the forward pass runs once, then the
+    generated backward function is ``vmap``ped over the standard basis of the outputs.
+
+    >>> import s2s, s2s.numpy as np
+    >>> s2s.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]], dtype=float32)
+    """
+    from s2s.api import vmap
+    from s2s.transforms import vjp_builder
+
+    @functools.wraps(fun)
+    def jacfun(*args, **kwargs):
+        t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev")
+        leaves, tree = t.leaves, t.tree
+        build = vjp_builder.build_vjp(t.fn, t.params)
+        out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
+        out = t.output(out)
+        out_val, aux = (out[0], out[1]) if has_aux else (out, None)
+        out_leaves, out_tree = tree_flatten(out_val)
+        cts = _batched_tree(_basis(out_leaves), out_leaves, out_tree)
+        if t.out_tree is not None:  # a recording takes its outputs' cotangents flat
+            flat = tree_flatten((cts, None) if has_aux else cts)[0]
+            cts = tuple(flat) if len(flat) > 1 else flat[0]
+        elif has_aux:
+            cts = (cts, None)
+        m = sum(int(np.size(v)) for v in out_leaves)
+        bwd = vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))
+        pulled = t.input_leaf_cotangents(bwd(tape, cts))
+        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None else c
+                  for c, v in zip(pulled, leaves)]
+        blocks = []
+        for o, s, e in zip(out_leaves, *_bounds(out_leaves)):
+            blocks.append([snp.reshape(c[s:e], np.shape(o) + np.shape(v)) for c, v in zip(pulled, leaves)])
+        result = _arrange(len(out_leaves), out_tree, blocks, tree, argnums)
+        return (result, aux) if has_aux else result
+    jacfun.__s2s_traced__ = True  # transformations of it record it (it calls vmap)
+    return jacfun
+
+
+def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
+    """The Hessian of scalar-valued ``fun``: ``jacfwd`` of its gradient (forward over reverse).
+
+    >>> import s2s, s2s.numpy as np
+    >>> s2s.hessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]], dtype=float32)
+    """
+    from s2s.api import grad
+    return jacfwd(grad(fun, argnums=argnums, has_aux=has_aux, holomorphic=holomorphic),
+                  argnums=argnums, has_aux=has_aux, holomorphic=holomorphic)
+
+
+# ---------------------------------------------------------------------------
+# vmap of jvp: the generated jvp source, vmapped with its primal statements unbatched.
+
+
+def _jvp_batch(axes, fun, primals, tangents, has_aux=False):
+    from s2s.api import vmap
+    from s2s.api_fwd import _as_tangent, _jvp_build
+    if axes[0] is not None:
+        raise TypeError("vmap of jvp over a batch of functions is not supported")
+    primals = tuple(_grad_input(p) for p in primals)
+    tangents = tuple(tangents)
+    build, bound, active = _jvp_build(fun, primals)
+    if build is None:
+        from s2s.transforms.batch_support import loop_call
+        from s2s.api_fwd import jvp
+        return loop_call(jvp, axes, (fun, primals, tangents), {"has_aux": has_aux}, ())
+    in_axes = tuple([axes[2]] * len(active) + [None] * len(bound) + [axes[1]] * len(primals))
+    out, dout = vmap(build.function, in_axes=in_axes)(*[tangents[i] for i in active], *bound, *primals)
+    if has_aux:
+        return out[0], dout[0], out[1]
+    return out, dout
+
+
+def _register():
+    from s2s import api_fwd
+    function_rules(api_fwd.jvp).batch = _jvp_batch
+
+
+_register()

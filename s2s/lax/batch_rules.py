@@ -1,0 +1,204 @@
+"""``batch`` rules (``s2s.vmap``) of the lax primitives.
+
+A rule is called as ``rule(axes, *args, **params)`` with the public wrapper's
+arguments (``lax.reduce_sum(x, axes=(0,))``), ``axes[i]`` being 0 for a batched
+operand (batch axis first) and None otherwise; it returns the result batched on
+axis 0. Static parameters that name axes move one place right. Cases a rule
+does not cover run once per example (``loop_call``), which is exact.
+
+>>> import numpy as onp
+>>> from s2s import lax
+>>> from s2s.lax.core import rules_of
+>>> rules_of(lax.reduce_sum).batch((0,), onp.ones((4, 2, 3), "f"), axes=(1,)).shape
+(4, 2)
+"""
+from s2s import lax
+from s2s.lax.batching import _asarray, _expand_to, broadcast_batch, leading_size, loop_call
+from s2s.lax.core import Primitive, def_batch
+
+
+def _wrappers():
+    """Each primitive's public wrapper in ``s2s.lax`` (the function rules are written for)."""
+    out = {}
+    for name in sorted(dir(lax)):
+        fn = getattr(lax, name)
+        prim = getattr(fn, "primitive", None)
+        if isinstance(prim, Primitive) and prim not in out:
+            out[prim] = fn
+    for name in sorted(dir(lax.linalg)) if hasattr(lax, "linalg") else ():
+        fn = getattr(lax.linalg, name)
+        prim = getattr(fn, "primitive", None)
+        if isinstance(prim, Primitive) and prim not in out:
+            out[prim] = fn
+    return out
+
+
+_WRAPPERS = _wrappers()
+
+
+def _elementwise(fn):
+    def rule(axes, /, *args, **params):
+        top = max([_asarray(a).ndim - (ax is not None) for a, ax in zip(args, axes)], default=0)
+        ops = [_expand_to(_asarray(a), top) if ax is not None else a for a, ax in zip(args, axes)]
+        return fn(*ops, **params)
+    rule.elementwise = True
+    return rule
+
+
+for _prim, _fn in _WRAPPERS.items():
+    if _prim.elementwise or _fn in (lax.clamp, lax.select_n):
+        def_batch(_prim)(_elementwise(_fn))
+
+
+def _only_first(fn, adjust):
+    """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params."""
+    def rule(axes, /, x, *rest, **params):
+        if any(ax is not None for ax in axes[1:]):
+            return loop_call(fn, axes, (x,) + rest, params)
+        return fn(x, *rest, **adjust(_asarray(x), dict(params)))
+    return rule
+
+
+def _on(name, adjust):
+    fn = getattr(lax, name)
+    def_batch(fn)(_only_first(fn, adjust))
+
+
+def _shift_param(key):
+    def adjust(x, params):
+        value = params[key]
+        if isinstance(value, (tuple, list)):
+            params[key] = tuple(int(v) % (x.ndim - 1) + 1 for v in value)
+        else:
+            params[key] = int(value) % (x.ndim - 1) + 1
+        return params
+    return adjust
+
+
+for _name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and",
+              "reduce_or"):
+    _on(_name, _shift_param("axes"))
+for _name in ("argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin"):
+    _on(_name, _shift_param("axis"))
+for _name in ("rev", "expand_dims", "squeeze"):
+    _on(_name, _shift_param("dimensions"))
+_on("convert_element_type", lambda x, p: p)
+_on("bitcast_convert_type", lambda x, p: p)
+_on("transpose", lambda x, p: dict(p, permutation=(0,) + tuple(
+    int(k) + 1 for k in p["permutation"])))
+_on("broadcast_in_dim", lambda x, p: dict(p, shape=(x.shape[0],) + tuple(p["shape"]),
+                                          broadcast_dimensions=(0,) + tuple(
+                                              int(d) + 1 for d in p["broadcast_dimensions"])))
+_on("slice", lambda x, p: dict(p, start_indices=(0,) + tuple(p["start_indices"]),
+                               limit_indices=(x.shape[0],) + tuple(p["limit_indices"]),
+                               strides=None if p.get("strides") is None
+                               else (1,) + tuple(p["strides"])))
+_on("pad", lambda x, p: dict(p, padding_config=((0, 0, 0),) + tuple(
+    tuple(c) for c in p["padding_config"])))
+
+
+def _reshape(x, params):
+    if params.get("dimensions") is not None:
+        raise NotImplementedError
+    return dict(params, new_sizes=(x.shape[0],) + tuple(params["new_sizes"]))
+
+
+def_batch(lax.reshape)(lambda axes, x, **p: lax.reshape(x, **_reshape(_asarray(x), p))
+                       if p.get("dimensions") is None else loop_call(lax.reshape, axes, (x,), p))
+
+
+def _window(x, params):
+    out = dict(params)
+    out["window_dimensions"] = (1,) + tuple(params["window_dimensions"])
+    for key in ("window_strides", "base_dilation", "window_dilation"):
+        if params.get(key) is not None:
+            out[key] = (1,) + tuple(params[key])
+    if not isinstance(params.get("padding", "VALID"), str):
+        out["padding"] = ((0, 0),) + tuple(tuple(p) for p in params["padding"])
+    return out
+
+
+for _name in ("reduce_window_sum", "reduce_window_max", "reduce_window_min"):
+    _on(_name, _window)
+
+
+def _all_batched(axes, /, args):
+    n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
+    return [a if ax is not None else broadcast_batch(a, n) for a, ax in zip(args, axes)]
+
+
+def _concatenate(axes, /, *xs, dimension):
+    xs = _all_batched(axes, xs)
+    return lax.concatenate(*xs, dimension=int(dimension) + 1)
+
+
+def_batch(lax.concatenate)(_concatenate)
+
+
+def _sort(axes, /, *operands, dimension=-1, is_stable=True, num_keys=1):
+    ops = _all_batched(axes, operands)
+    d = int(dimension) % (_asarray(ops[0]).ndim - 1) + 1
+    return lax.sort(*ops, dimension=d, is_stable=is_stable, num_keys=num_keys)
+
+
+def_batch(lax.sort)(_sort)
+
+
+def _dynamic_slice(axes, /, x, *starts, slice_sizes):
+    if any(ax is not None for ax in axes[1:]):
+        return loop_call(lambda a, *s: lax.dynamic_slice(a, *s, slice_sizes=slice_sizes),
+                         axes, (x,) + starts, {})
+    x = _asarray(x)
+    return lax.dynamic_slice(x, 0, *starts, slice_sizes=(x.shape[0],) + tuple(slice_sizes))
+
+
+def_batch(lax.dynamic_slice)(_dynamic_slice)
+
+
+def _dynamic_update_slice(axes, /, x, update, *starts):
+    if any(ax is not None for ax in axes[2:]):
+        return loop_call(lax.dynamic_update_slice, axes, (x, update) + starts, {})
+    x, update = _all_batched(axes[:2], (x, update))
+    return lax.dynamic_update_slice(x, update, 0, *starts)
+
+
+def_batch(lax.dynamic_update_slice)(_dynamic_update_slice)
+
+
+def _dot_general(axes, /, lhs, rhs, *, dimension_numbers, **params):
+    (lc, rc), (lb, rb) = dimension_numbers
+    lhs, rhs = _asarray(lhs), _asarray(rhs)
+    up = lambda ds: tuple(int(d) + 1 for d in ds)  # noqa: E731
+    if axes[0] is not None and axes[1] is not None:
+        dn = ((up(lc), up(rc)), ((0,) + up(lb), (0,) + up(rb)))
+        return lax.dot_general(lhs, rhs, dimension_numbers=dn, **params)
+    if axes[0] is not None:
+        dn = ((up(lc), tuple(rc)), (up(lb), tuple(rb)))
+        out = lax.dot_general(lhs, rhs, dimension_numbers=dn, **params)
+        return _to_front(out, len(lb))  # lhs free dims follow the batch dims
+    dn = ((tuple(lc), up(rc)), (tuple(lb), up(rb)))
+    out = lax.dot_general(lhs, rhs, dimension_numbers=dn, **params)
+    lhs_free = lhs.ndim - len(lc) - len(lb)
+    return _to_front(out, len(lb) + lhs_free)
+
+
+def _to_front(x, position):
+    if position == 0:
+        return x
+    perm = (position,) + tuple(k for k in range(x.ndim) if k != position)
+    return lax.transpose(x, permutation=perm)
+
+
+def_batch(lax.dot_general)(_dot_general)
+
+
+def _stacked_matrices(fn):
+    """Linear-algebra primitives act on stacks of matrices: the batch axis is one more."""
+    def rule(axes, /, *args, **params):
+        return fn(*_all_batched(axes, args), **params)
+    return rule
+
+
+for _name in ("cholesky", "eigh", "qr", "svd", "lu", "triangular_solve"):
+    if hasattr(lax, "linalg") and hasattr(lax.linalg, _name):
+        def_batch(getattr(lax.linalg, _name))(_stacked_matrices(getattr(lax.linalg, _name)))
