@@ -15,6 +15,7 @@ does not cover run once per example (``loop_call``), which is exact.
 from s2s import lax
 from s2s.lax.batching import _asarray, _expand_to, broadcast_batch, leading_size, loop_call
 from s2s.lax.core import Primitive, def_batch
+from s2s.lax.structural import _index_operands
 
 
 def _wrappers():
@@ -144,22 +145,27 @@ def _sort(axes, /, *operands, dimension=-1, is_stable=True, num_keys=1):
 def_batch(lax.sort)(_sort)
 
 
-def _dynamic_slice(axes, /, x, *starts, slice_sizes):
+def _dynamic_slice(axes, /, operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    kw = dict(allow_negative_indices=allow_negative_indices)
     if any(ax is not None for ax in axes[1:]):
-        return loop_call(lambda a, *s: lax.dynamic_slice(a, *s, slice_sizes=slice_sizes),
-                         axes, (x,) + starts, {})
-    x = _asarray(x)
-    return lax.dynamic_slice(x, 0, *starts, slice_sizes=(x.shape[0],) + tuple(slice_sizes))
+        return loop_call(lambda a, s: lax.dynamic_slice(a, s, slice_sizes, **kw),
+                         axes, (operand, start_indices), {})
+    x = _asarray(operand)
+    starts = (0,) + _index_operands(start_indices)
+    return lax.dynamic_slice(x, starts, (x.shape[0],) + tuple(slice_sizes), **kw)
 
 
 def_batch(lax.dynamic_slice)(_dynamic_slice)
 
 
-def _dynamic_update_slice(axes, /, x, update, *starts):
+def _dynamic_update_slice(axes, /, operand, update, start_indices, *,
+                          allow_negative_indices=True):
+    kw = dict(allow_negative_indices=allow_negative_indices)
     if any(ax is not None for ax in axes[2:]):
-        return loop_call(lax.dynamic_update_slice, axes, (x, update) + starts, {})
-    x, update = _all_batched(axes[:2], (x, update))
-    return lax.dynamic_update_slice(x, update, 0, *starts)
+        return loop_call(lambda a, u, s: lax.dynamic_update_slice(a, u, s, **kw),
+                         axes, (operand, update, start_indices), {})
+    x, update = _all_batched(axes[:2], (operand, update))
+    return lax.dynamic_update_slice(x, update, (0,) + _index_operands(start_indices), **kw)
 
 
 def_batch(lax.dynamic_update_slice)(_dynamic_update_slice)
