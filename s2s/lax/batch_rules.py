@@ -145,27 +145,24 @@ def _sort(axes, /, *operands, dimension=-1, is_stable=True, num_keys=1):
 def_batch(lax.sort)(_sort)
 
 
-def _dynamic_slice(axes, /, operand, start_indices, slice_sizes, *, allow_negative_indices=True):
-    kw = dict(allow_negative_indices=allow_negative_indices)
+def _dynamic_slice(axes, /, operand, start_indices, slice_sizes, **params):
     if any(ax is not None for ax in axes[1:]):
-        return loop_call(lambda a, s: lax.dynamic_slice(a, s, slice_sizes, **kw),
-                         axes, (operand, start_indices), {})
+        return loop_call(lambda a, s: lax.dynamic_slice(a, s, slice_sizes, **params),
+                         axes[:2], (operand, start_indices), {})
     x = _asarray(operand)
-    starts = (0,) + _index_operands(start_indices)
-    return lax.dynamic_slice(x, starts, (x.shape[0],) + tuple(slice_sizes), **kw)
+    return lax.dynamic_slice(x, (0,) + _index_operands(start_indices),
+                             (x.shape[0],) + tuple(slice_sizes), **params)
 
 
 def_batch(lax.dynamic_slice)(_dynamic_slice)
 
 
-def _dynamic_update_slice(axes, /, operand, update, start_indices, *,
-                          allow_negative_indices=True):
-    kw = dict(allow_negative_indices=allow_negative_indices)
+def _dynamic_update_slice(axes, /, operand, update, start_indices, **params):
     if any(ax is not None for ax in axes[2:]):
-        return loop_call(lambda a, u, s: lax.dynamic_update_slice(a, u, s, **kw),
-                         axes, (operand, update, start_indices), {})
+        return loop_call(lambda a, u, s: lax.dynamic_update_slice(a, u, s, **params),
+                         axes[:3], (operand, update, start_indices), {})
     x, update = _all_batched(axes[:2], (operand, update))
-    return lax.dynamic_update_slice(x, update, (0,) + _index_operands(start_indices), **kw)
+    return lax.dynamic_update_slice(x, update, (0,) + _index_operands(start_indices), **params)
 
 
 def_batch(lax.dynamic_update_slice)(_dynamic_update_slice)

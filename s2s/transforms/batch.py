@@ -685,9 +685,23 @@ def plan_or_none(fn):
         return None
 
 
+_callees = weakref.WeakKeyDictionary()
+
+
 def batched_callee(fn, axes, kw_batched, kwargs):
     """A callable computing ``fn`` batched (user functions: their batched source), or None
-    when ``fn`` should be called once per example."""
+    when ``fn`` should be called once per example (cached per function and axes)."""
+    try:
+        per_fn = _callees.setdefault(fn, {})
+    except TypeError:  # not weak-referenceable: not cached
+        return _batched_callee(fn, axes, kw_batched)
+    key = (tuple(axes), tuple(kw_batched))
+    if key not in per_fn:
+        per_fn[key] = _batched_callee(fn, axes, kw_batched)
+    return per_fn[key]
+
+
+def _batched_callee(fn, axes, kw_batched):
     try:
         target, bound = unwrap(fn)
     except Exception:

@@ -75,10 +75,17 @@ def _statics_by_keyword(fn, axes, args, kwargs):
     return axes[:start], args[:start], {**dict(zip(names, args[start:])), **kwargs}
 
 
+def _scalar_leaf(x):
+    """A value marked batched that holds no batch axis: a dict key, a string, None (batched
+    containers hold arrays; these come out of them unchanged)."""
+    return x is None or isinstance(x, (str, bytes, bool, int, float, complex))
+
+
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     """``fn(*args, **kwargs)`` on batched arguments (``axes[i]`` is 0 or None per argument;
     keyword arguments named in ``kw_batched`` are batched too); the result is batched."""
-    axes = tuple(axes) + (None,) * (len(args) - len(axes))
+    axes = tuple(None if ax is None or _scalar_leaf(a) else ax for a, ax in zip(
+        args, tuple(axes) + (None,) * (len(args) - len(axes))))
     if not kw_batched:
         rule = batch_rule(fn)
         if rule is not None:
