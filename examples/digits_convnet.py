@@ -89,7 +89,7 @@ def plot(history, path):
     ax_loss.set(xlabel="epoch", ylabel="mean training loss", title="loss")
     ax_acc.plot(epochs, history["test_accuracy"], marker="o", color="tab:orange")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="held-out accuracy")
-    fig.suptitle("stax convnet on 8x8 digits, trained with s2s.jit(s2s.grad)")
+    fig.suptitle("stax convnet on 8x8 digits: adam under s2s.jit(s2s.value_and_grad)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

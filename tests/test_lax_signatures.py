@@ -199,3 +199,19 @@ def test_random_key_is_jax_key_data():
                                           jax.random.key(seed))[1], (3,))))
     with pytest.raises(NotImplementedError, match="threefry2x32"):
         random.key(0, impl="rbg")
+
+
+def test_positional_static_parameters_under_vmap():
+    def f(x, i):
+        y = lax.dynamic_slice(x, (i, 0), (2, 3))
+        y = lax.transpose(lax.reshape(y, (3, 2)), (1, 0))
+        return lax.reduce_sum(lax.mul(y, y), (1,))
+
+    xs = np.arange(24, dtype=np.float32).reshape(2, 4, 3) / 10
+    for i in (1, -3):
+        expected = np.stack([f(x, np.int32(i)) for x in xs])
+        np.testing.assert_allclose(s2s.vmap(f, in_axes=(0, None))(xs, np.int32(i)), expected,
+                                   rtol=1e-6)
+    idx = np.array([0, 2], np.int32)
+    np.testing.assert_allclose(s2s.vmap(f)(xs, idx), np.stack([f(x, i) for x, i in zip(xs, idx)]),
+                               rtol=1e-6)

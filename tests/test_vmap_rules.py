@@ -87,6 +87,7 @@ CASES = [
     ("lax_dot_general_batch", lambda a, b: lax.dot_general(
         a, b, dimension_numbers=(((2,), (1,)), ((0,), (0,)))), [_f(2, 3, 4), _f(2, 4, 5)]),
     ("lax_dynamic_slice", lambda x: lax.dynamic_slice(x, (1,), (2,)), [_f(4)]),
+    ("lax_dynamic_slice_negative", lambda x: lax.dynamic_slice(x, (-3,), slice_sizes=(2,)), [_f(4)]),
     ("lax_dynamic_update_slice", lambda x, u: lax.dynamic_update_slice(x, u, (1,)), [_f(4), _f(2)]),
     ("lax_clamp", lambda x: lax.clamp(-0.5, x, 0.5), [_f(3)]),
     ("lax_convert", lambda x: lax.convert_element_type(x, new_dtype=onp.int32), [_f(3)]),

@@ -492,4 +492,5 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
 
 dot_general.primitive = dot_general_p
 conv_general_dilated.primitive = conv_general_dilated_p
+dot_general.static_from = conv_general_dilated.static_from = 2  # (see structural.py)
 public = {fn.__name__: fn for fn in (dot_general, conv_general_dilated, conv_dimension_numbers)}

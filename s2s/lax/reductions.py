@@ -828,6 +828,13 @@ def reduce_window_min(x, *, window_dimensions, window_strides=None, padding="VAL
         "reduce_window_min", x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
 
 
+# Where each wrapper's static parameters start (see structural.py).
+for _fn, _start in [(reduce_sum, 1), (reduce_prod, 1), (reduce_max, 1), (reduce_min, 1),
+                    (reduce_and, 1), (reduce_or, 1), (argmax, 1), (argmin, 1), (cumsum, 1),
+                    (cumprod, 1), (cummax, 1), (cummin, 1), (reduce_window, 2)]:
+    _fn.static_from = _start
+del _start
+
 public = {fn.__name__: fn for fn in (
     reduce_sum, reduce_prod, reduce_max, reduce_min, reduce_and, reduce_or, argmax, argmin,
     cumsum, cumprod, cummax, cummin, sort, reduce_window, reduce_window_sum, reduce_window_max,

@@ -1452,6 +1452,16 @@ _WRAPPERS = {
 dynamic_slice.packs_operands_from = 1
 dynamic_update_slice.packs_operands_from = 2
 
+# Where each wrapper's static parameters start (they may be given positionally, as in
+# jax.lax; vmap passes them to batch rules by keyword).
+for _fn, _start in [(convert_element_type, 1), (bitcast_convert_type, 1), (iota, 0),
+                    (broadcasted_iota, 0), (broadcast_in_dim, 1), (reshape, 1), (squeeze, 1),
+                    (expand_dims, 1), (transpose, 1), (rev, 1), (pad, 2), (slice, 1),
+                    (dynamic_slice, 2), (dynamic_update_slice, 3), (gather, 2), (scatter, 3),
+                    (scatter_add, 3), (scatter_mul, 3), (scatter_min, 3), (scatter_max, 3)]:
+    _fn.static_from = _start
+del _start
+
 public = {}
 for _fn, _prim in _WRAPPERS.items():
     _fn.primitive = _prim

@@ -15,6 +15,7 @@ does not cover run once per example (``loop_call``), which is exact.
 """
 from s2s import lax
 from s2s.core.primitive import Primitive, def_batch
+from s2s.lax.structural import _index_operands
 from s2s.numpy.batching import _asarray, _expand_to, broadcast_batch, leading_size, loop_call
 
 
@@ -150,8 +151,8 @@ def _dynamic_slice(axes, /, operand, start_indices, slice_sizes, **params):
         return loop_call(lambda a, s: lax.dynamic_slice(a, s, slice_sizes, **params),
                          axes[:2], (operand, start_indices), {})
     x = _asarray(operand)
-    return lax.dynamic_slice(x, (0,) + tuple(start_indices), (x.shape[0],) + tuple(slice_sizes),
-                             **params)
+    return lax.dynamic_slice(x, (0,) + _index_operands(start_indices),
+                             (x.shape[0],) + tuple(slice_sizes), **params)
 
 
 def_batch(lax.dynamic_slice)(_dynamic_slice)
@@ -162,7 +163,7 @@ def _dynamic_update_slice(axes, /, operand, update, start_indices, **params):
         return loop_call(lambda a, u, s: lax.dynamic_update_slice(a, u, s, **params),
                          axes[:3], (operand, update, start_indices), {})
     x, update = _all_batched(axes[:2], (operand, update))
-    return lax.dynamic_update_slice(x, update, (0,) + tuple(start_indices), **params)
+    return lax.dynamic_update_slice(x, update, (0,) + _index_operands(start_indices), **params)
 
 
 def_batch(lax.dynamic_update_slice)(_dynamic_update_slice)

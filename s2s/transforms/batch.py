@@ -381,6 +381,25 @@ def _exposed_reads(stmts, assigned=None):
     return exposed
 
 
+def _reads_after(stmts, target):
+    """Reads after ``target`` within ``stmts`` (see ``_Rewriter._read_after``), or None when
+    ``target`` is not inside ``stmts``."""
+    for k, s in enumerate(stmts):
+        if s is target:
+            return set().union(*[_names(t) for t in stmts[k + 1:]])
+        for block in (getattr(s, "body", None), getattr(s, "orelse", None)):
+            if not isinstance(block, list) or isinstance(s, gast.FunctionDef):
+                continue
+            inner = _reads_after(block, target)
+            if inner is None:
+                continue
+            later = set().union(*[_names(t) for t in stmts[k + 1:]])
+            if isinstance(s, (gast.While, gast.For)):
+                later |= _names(s)  # the next trip reads the whole loop again
+            return inner | later
+    return None
+
+
 class _Rewriter:
     """Rewrites statement lists of the normal form into batched statements."""
 
@@ -532,6 +551,12 @@ class _Rewriter:
         self.defined = before | then_names | else_names
         return out
 
+    def _read_after(self, s):
+        """Names read after statement ``s`` runs: later statements of each enclosing block,
+        and the whole body (and test) of each enclosing loop."""
+        found = _reads_after(self.ctx.plan.normal.body, s)
+        return found if found is not None else self._read_elsewhere(s)
+
     def _read_elsewhere(self, s):
         inside = {id(n) for n in gast.walk(s)}
         return {n.id for n in gast.walk(self.ctx.plan.normal) if isinstance(n, gast.Name)
@@ -546,7 +571,7 @@ class _Rewriter:
             self.defined |= _assigned(s.body)
             return [gast.While(test=s.test, body=body, orelse=[])]
         # Masked: what the next trip or the code after the loop reads (the test included).
-        assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_elsewhere(s)
+        assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_after(s)
                                         | _names(s.test))
         out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
         self.defined |= assigned

@@ -13,6 +13,8 @@ those with axis 0 are batched, through ``fn``'s ``batch`` rule, by batching
 array([[1., 2.],
        [3., 4.]], dtype=float32)
 """
+import inspect
+
 import numpy as onp
 
 from s2s.core.errors import TransformError
@@ -69,6 +71,17 @@ def batch_rule(fn):
     return getattr(rules, "batch", None) if rules is not None else None
 
 
+def _statics_by_keyword(fn, axes, args, kwargs):
+    """Static parameters given positionally (``lax.reshape(x, (2, 3))``, as jax.lax allows)
+    passed by keyword instead: batch rules take operands positionally, statics by keyword.
+    ``fn.static_from`` is the position of ``fn``'s first static parameter."""
+    start = getattr(fn, "static_from", None)
+    if start is None or len(args) <= start or any(ax is not None for ax in axes[start:]):
+        return axes, args, kwargs
+    names = list(inspect.signature(fn).parameters)[start:]
+    return axes[:start], args[:start], {**dict(zip(names, args[start:])), **kwargs}
+
+
 def _scalar_leaf(x):
     """A value marked batched that holds no batch axis: a dict key, a string, None (batched
     containers hold arrays; these come out of them unchanged)."""
@@ -83,6 +96,7 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     if not kw_batched:
         rule = batch_rule(fn)
         if rule is not None:
+            axes, args, kwargs = _statics_by_keyword(fn, axes, args, kwargs)
             return rule(axes, *args, **kwargs)
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
     if batched is not None:

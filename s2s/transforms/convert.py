@@ -9,6 +9,7 @@ their Python control flow does not depend on staged values.
 import builtins
 import functools
 import logging
+import os
 import types
 import weakref
 
@@ -96,7 +97,12 @@ def _is_user_function(obj):
     if not isinstance(fn, types.FunctionType):
         return False
     module = getattr(fn, "__module__", "") or ""
+    if fn.__code__.co_filename.startswith(_PACKAGE_DIR):
+        return False  # s2s's own code (``functools.wraps`` may have lent it a user's __module__)
     return not (module.startswith("s2s") or module.split(".")[0] in ("numpy", "scipy", "jax"))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def converted(fn):

@@ -346,6 +346,15 @@ def _fold_zero(node, zeros_name):
         t, like = node.args
         t = _fold_zero(t, zeros_name)
         return q.call(q.name(zeros_name), [like]) if _is_zero(t) else t
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_grad":
+        # A sum of tangents: a zero term drops out (it does not zero the sum).
+        terms = [t for t in (_fold_zero(a, zeros_name) for a in node.args) if not _is_zero(t)]
+        if not terms:
+            return q.name(ZERO_TANGENT)
+        if len(terms) == 1:
+            return terms[0]
+        node.args = terms
+        return node
     children = list(gast.iter_fields(node))
     for field, value in children:
         if isinstance(value, list):

@@ -18,6 +18,7 @@ tables (``vjp`` templates), or to user functions, which are transformed in turn
 (recursion works through cells filled once the callee is built).
 """
 import copy
+import threading
 import weakref
 
 import gast
@@ -189,6 +190,11 @@ def _seed(result, res_adj, ctx, has_aux, holomorphic):
 def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_value=False,
                   as_tuple=False):
     """``(function, source_text, build)`` computing the gradient w.r.t. ``argnums_params``."""
+    with _build_lock:
+        return _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, as_tuple)
+
+
+def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, as_tuple):
     plan = frontend.plan_for(fn)
     result, ctx, namer = _transform(plan, argnums_params)
     res = result.result
@@ -229,8 +235,19 @@ def copy_node(node):
     return copy.deepcopy(node)
 
 
+# Builds are published before they are finished (recursive calls need them), so a
+# second thread must not see one half-built: one builder at a time, re-entrant for
+# the recursion. Building happens once per function, never on the hot path.
+_build_lock = threading.RLock()
+
+
 def build_vjp(fn, active_params):
     """The ``Build`` (fwd/bwd pair) of ``fn`` with ``active_params`` active (cached)."""
+    with _build_lock:
+        return _build_vjp_locked(fn, active_params)
+
+
+def _build_vjp_locked(fn, active_params):
     per_fn = _builds.setdefault(fn, {})
     key = tuple(active_params)
     build = per_fn.get(key)
