@@ -74,7 +74,7 @@ class _Forward:
                      and isinstance(st.value.func, gast.Name)
                      and st.value.func.id == ctx.support_name_of("as_sequence")}
         self.body = _PrePass(self.namer, ctx.support("setitem"), ctx.support("as_sequence"),
-                             sequences).block(fdef.body[:-1])
+                             sequences).block(copy.deepcopy(fdef.body[:-1]))
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=self.body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
         self.callees = {}
