@@ -239,6 +239,22 @@ def test_grad_of_jvp_is_a_hessian_vector_product(x64):
     np.testing.assert_allclose(g, hv, rtol=1e-10)
 
 
+_X = np.random.default_rng(3).normal(size=(5, 3))
+
+
+def _sq_of_captured_matmul(w):
+    return snp.sum(snp.dot(_X, w) ** 2)
+
+
+def test_hessian_through_gradient_helpers_with_an_inactive_operand(x64):
+    # grad's code calls dot_grad_rhs(g, x, w); with x captured (no tangent) its jvp is
+    # add_grad(dot_grad_rhs(dg, x, w), <zero>): the zero term must drop out, not zero the sum.
+    w = np.array([0.1, -0.2, 0.3])
+    np.testing.assert_allclose(s2s.hessian(_sq_of_captured_matmul)(w), 2 * _X.T @ _X, rtol=1e-10)
+    tangent = s2s.jvp(s2s.grad(_sq_of_captured_matmul), (w,), (np.eye(3)[1],))[1]
+    np.testing.assert_allclose(tangent, 2 * _X.T @ _X[:, 1], rtol=1e-10)
+
+
 # Forward mode of gradient code with operands that have no tangent (data captured by a
 # closure, or not in argnums): grad's code calls dot_grad_rhs(g, x, w), whose tangent is
 # add_grad(dot_grad_rhs(dg, x, w), dot_grad_rhs(g, dx, w)) with dx a zero. The zero term
