@@ -76,9 +76,6 @@ def test_dp_sgd(tmp_path, monkeypatch):
     assert accuracies[-1] > 0.5, accuracies
 
 
-@pytest.mark.xfail(strict=True, reason="s2s.hessian (jacfwd of grad) on main gives Hessians "
-                   "without the data terms (zero for sum(tanh(x @ w))): reported to the lead; "
-                   "remove this mark when the Hessian is right")
 def test_newton_logistic():
     pytest.importorskip("sklearn")
     example = _load("newton_logistic")

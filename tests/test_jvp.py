@@ -253,3 +253,65 @@ def test_hessian_through_gradient_helpers_with_an_inactive_operand(x64):
     np.testing.assert_allclose(s2s.hessian(_sq_of_captured_matmul)(w), 2 * _X.T @ _X, rtol=1e-10)
     tangent = s2s.jvp(s2s.grad(_sq_of_captured_matmul), (w,), (np.eye(3)[1],))[1]
     np.testing.assert_allclose(tangent, 2 * _X.T @ _X[:, 1], rtol=1e-10)
+
+
+# Forward mode of gradient code with operands that have no tangent (data captured by a
+# closure, or not in argnums): grad's code calls dot_grad_rhs(g, x, w), whose tangent is
+# add_grad(dot_grad_rhs(dg, x, w), dot_grad_rhs(g, dx, w)) with dx a zero. The zero term
+# must drop out of the sum, also where add_grad's generated name is add_grad2 because the
+# gradient code being differentiated calls add_grad itself (w read twice below).
+
+_L2 = 0.01
+_RNG = np.random.default_rng(7)
+_XS, _YS = _RNG.standard_normal((6, 3)), (_RNG.uniform(size=6) > 0.5).astype(float)
+
+
+def _logistic_loss(w, x, y):
+    logits = snp.dot(x, w)
+    return snp.mean(snp.logaddexp(0.0, logits) - y * logits) + 0.5 * _L2 * snp.sum(w * w)
+
+
+def _logistic_loss_data_first(x, y, w):
+    logits = snp.dot(x, w)
+    return snp.mean(snp.logaddexp(0.0, logits) - y * logits) + 0.5 * _L2 * snp.sum(w * w)
+
+
+def _fd_jacobian(f, w, h=1e-6):
+    return np.stack([_fd(f, w, e, h) for e in np.eye(w.size)], axis=-1)
+
+
+def test_jvp_of_grad_with_inactive_data(x64):
+    w = np.array([0.1, -0.2, 0.3])
+    grad_w = lambda v: s2s.grad(_logistic_loss)(v, _XS, _YS)  # noqa: E731
+    expected = _fd_jacobian(grad_w, w)
+    g = s2s.grad(_logistic_loss)
+    assert "add_grad(" in s2s.source(g)  # the case where the helper is renamed in jvp code
+    for i, e in enumerate(np.eye(3)):
+        closure = s2s.jvp(lambda v: g(v, _XS, _YS), (w,), (e,))[1]
+        np.testing.assert_allclose(closure, expected[:, i], rtol=1e-6, atol=1e-9)
+        every = s2s.jvp(g, (w, _XS, _YS), (e, np.zeros_like(_XS), np.zeros_like(_YS)))[1]
+        np.testing.assert_allclose(every, expected[:, i], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s2s.jacfwd(g)(w, _XS, _YS), expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s2s.hessian(_logistic_loss)(w, _XS, _YS), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_hessian_with_argnums_and_closure_over_data(x64):
+    w = np.array([0.4, 0.0, -0.3])
+    expected = _fd_jacobian(lambda v: s2s.grad(_logistic_loss)(v, _XS, _YS), w)
+    hess = s2s.hessian(_logistic_loss_data_first, argnums=2)(_XS, _YS, w)
+    np.testing.assert_allclose(hess, expected, rtol=1e-6, atol=1e-9)
+    g = s2s.grad(_logistic_loss_data_first, argnums=2)
+    np.testing.assert_allclose(s2s.jacfwd(g, argnums=2)(_XS, _YS, w), expected, rtol=1e-6, atol=1e-9)
+    hess = s2s.hessian(lambda v: _logistic_loss(v, _XS, _YS))(w)
+    np.testing.assert_allclose(hess, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_jvp_of_float32_gradient_with_captured_data():
+    x, y = _XS.astype(np.float32), _YS.astype(np.float32)
+    w = np.full(3, 0.1, np.float32)
+    g = s2s.grad(_logistic_loss)
+    fd = _fd_jacobian(lambda v: np.asarray(g(v.astype(np.float32), x, y), np.float64),
+                      w.astype(np.float64), h=1e-3)
+    np.testing.assert_allclose(s2s.jacfwd(g)(w, x, y), fd, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(s2s.jvp(lambda v: g(v, x, y), (w,), (np.eye(3, dtype=np.float32)[0],))[1],
+                               fd[:, 0], rtol=1e-3, atol=1e-4)

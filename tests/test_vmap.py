@@ -379,3 +379,19 @@ def test_axis_name_collectives():
         _close(out[5], onp.arange(4.0))
     with pytest.raises(NameError, match="unbound axis name: 'j'"):
         s2s.vmap(lambda v: lax.psum(v, "j"), axis_name="i")(x)
+
+
+def _assign_into_copy(a):
+    y = a * 0.0
+    for i in range(3):
+        y[i] = a[i] * a[(i + 1) % 3]
+    return np.sum(y)
+
+
+def test_vmap_after_grad_of_the_same_function():
+    # grad's pre-pass once rewrote the shared normal form in place, so a later vmap of
+    # the same function called grad's setitem helper.
+    a = onp.arange(6.0, dtype=onp.float32).reshape(2, 3) + 1
+    s2s.grad(_assign_into_copy)(a[0])
+    expected = onp.stack([_assign_into_copy(row) for row in a])
+    onp.testing.assert_allclose(s2s.vmap(_assign_into_copy)(a), expected, rtol=1e-6)

@@ -218,8 +218,8 @@ class _Reverse:
                      and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)
                      and isinstance(st.value.func, gast.Name)
                      and st.value.func.id == ctx.support_name_of("as_sequence")}
-        # On a copy: the pre-pass rewrites in place, and the plan's normal form is shared
-        # with the other transformations (vmap read grad's setitem calls as user calls).
+        # The plan's normal form is shared by grad, jvp and vmap, and the pre-pass
+        # rewrites statements in place: it works on a copy.
         body = _PrePass(self.namer, ctx.support("setitem"), ctx.support("as_sequence"),
                         sequences).block(copy.deepcopy(fdef.body[:-1]))
         self.callees = {}

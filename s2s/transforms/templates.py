@@ -288,11 +288,16 @@ def prune(items, keep_operand):
 #
 # Operands without a tangent (constants, inactive values) read as a symbolic zero
 # that is folded away: a sum drops it, and any other expression holding it is zero
-# (a jvp is linear in each tangent, so only sums mix them). Where a tangent must
+# (a jvp is linear in each tangent, so only sums mix them). Sums are ``+``/``-`` and
+# calls of the helpers in ``TANGENT_SUMS`` (``add_grad``: adjoint helpers' tangents
+# may be None, so their templates add with it). Where a tangent must
 # exist as a value (``select(p, d[x], d[y])``), templates write
 # ``materialize(d[x], x)``: the tangent itself, or zeros shaped like ``x``.
 
 ZERO_TANGENT = "__s2s_zero_tangent__"
+
+# Helpers that templates call to add tangents, by the name templates spell them.
+TANGENT_SUMS = frozenset({"add_grad"})
 
 
 def instantiate_tangent(template, bound, tangents, namer, free, zeros_name,
@@ -305,15 +310,26 @@ def instantiate_tangent(template, bound, tangents, namer, free, zeros_name,
     ``zeros_name`` is the generated name of the helper making zero tangents.
     """
     reads = {p: tangents.get(p) or ZERO_TANGENT for p in template.params[1:]}
-    items = instantiate(template, bound, reads, namer, free, signature_of)
+    # The generated name of a sum helper is not its spelling in the template (it is
+    # `add_grad2` where the code being differentiated, itself gradient code, already
+    # calls `add_grad`): sums are recognized by the names free() gave them.
+    sums = set()
+
+    def free_noting_sums(name):
+        generated = free(name)
+        if name in TANGENT_SUMS:
+            sums.add(generated)
+        return generated
+    items = instantiate(template, bound, reads, namer, free_noting_sums, signature_of)
+    fold = lambda node: _fold_zero(node, zeros_name, sums)  # noqa: E731
     zero = {ZERO_TANGENT}
     stmts, result = [], None
     for item in items:
         if isinstance(item, Contribution):
-            result = _fold_zero(_subst_zero(item.expr, zero), zeros_name)
+            result = fold(_subst_zero(item.expr, zero))
         elif isinstance(item, gast.Assign) and len(item.targets) == 1 \
                 and isinstance(item.targets[0], gast.Name):
-            value = _fold_zero(_subst_zero(item.value, zero), zeros_name)
+            value = fold(_subst_zero(item.value, zero))
             if _is_zero(value):
                 zero.add(item.targets[0].id)
             else:
@@ -340,28 +356,28 @@ def _subst_zero(node, zero):
     return Sub().visit(node)
 
 
-def _fold_zero(node, zeros_name):
-    """Folds the symbolic zero tangent out of ``node`` (see the section comment)."""
-    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "materialize":
+def _fold_zero(node, zeros_name, sums=frozenset()):
+    """Folds the symbolic zero tangent out of ``node`` (see the section comment);
+    ``sums`` are the generated names of the ``TANGENT_SUMS`` helpers."""
+    called = node.func.id if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) else None
+    if called == "materialize":
         t, like = node.args
-        t = _fold_zero(t, zeros_name)
+        t = _fold_zero(t, zeros_name, sums)
         return q.call(q.name(zeros_name), [like]) if _is_zero(t) else t
-    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "add_grad":
-        # A sum of tangents: a zero term drops out (it does not zero the sum).
-        terms = [t for t in (_fold_zero(a, zeros_name) for a in node.args) if not _is_zero(t)]
-        if not terms:
-            return q.name(ZERO_TANGENT)
-        if len(terms) == 1:
-            return terms[0]
+    if called in sums and not node.keywords:
+        # A zero term drops out of a sum (it does not zero the sum).
+        terms = [t for t in (_fold_zero(a, zeros_name, sums) for a in node.args) if not _is_zero(t)]
+        if len(terms) <= 1:
+            return terms[0] if terms else q.name(ZERO_TANGENT)
         node.args = terms
         return node
     children = list(gast.iter_fields(node))
     for field, value in children:
         if isinstance(value, list):
-            setattr(node, field, [_fold_zero(v, zeros_name) if isinstance(v, gast.AST) else v
+            setattr(node, field, [_fold_zero(v, zeros_name, sums) if isinstance(v, gast.AST) else v
                                   for v in value])
         elif isinstance(value, gast.AST):
-            setattr(node, field, _fold_zero(value, zeros_name))
+            setattr(node, field, _fold_zero(value, zeros_name, sums))
     if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Add, gast.Sub)):
         if _is_zero(node.right):
             return node.left
