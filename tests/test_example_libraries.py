@@ -7,7 +7,7 @@ import s2s
 import s2s.numpy as snp
 from s2s import random, tree_util
 from s2s.example_libraries import optimizers, stax
-from tests.cases import central_grad
+from cases import central_grad
 
 NHWC = (2, 6, 6, 3)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import s2s
-from tests.cases import central_grad
+from cases import central_grad
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 

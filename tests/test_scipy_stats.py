@@ -6,7 +6,7 @@ import scipy.stats as ss
 
 import s2s
 from s2s.scipy import stats
-from tests.cases import central_grad
+from cases import central_grad
 
 X = np.linspace(-1.5, 3.5, 9)
 Q = np.linspace(0.05, 0.95, 7)

@@ -5,7 +5,7 @@ import pytest
 import s2s
 import s2s.numpy as np
 from s2s import lax
-from tests import seed_programs as sp
+import seed_programs as sp
 
 
 def _loop(f, in_axes, *args):
