@@ -27,7 +27,7 @@ setup(
     # The pytest plugin: generated source in failure reports (quiet unless s2s code fails).
     entry_points={"pytest11": ["pytest_s2s = pytest_s2s"]},
     extras_require={
-        "test": ["pytest==9.0.3", "pytest-xdist==3.8.0", "hypothesis==6.155.2", *EXAMPLES],
+        "test": ["pytest==9.0.3", "pytest-xdist==3.8.0", "pytest-timeout==2.4.0", "hypothesis==6.155.2", *EXAMPLES],
         "examples": EXAMPLES,
         "compare": [f"jax=={JAXLIB}", "autograd==1.9.1", "opt_einsum==3.4.0"],
         # NVIDIA GPUs: the CUDA PJRT plugin (and its CUDA libraries) at jaxlib's version;

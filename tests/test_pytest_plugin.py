@@ -57,7 +57,7 @@ def _autoloaded():
 def _run(pytester, *args):
     pytester.makepyfile(test_model=MODEL)
     plugin = [] if _autoloaded() else ["-p", "pytest_s2s"]
-    return pytester.runpytest_subprocess(*plugin, "-p", "no:cacheprovider", *args)
+    return pytester.runpytest_subprocess(*plugin, "-p", "no:cacheprovider", *args, timeout=240)
 
 
 def _sections(result):
@@ -122,7 +122,7 @@ def test_a_suite_without_s2s_is_untouched(pytester):
         "    assert not [m for m in sys.modules if m == 's2s' or m.startswith('s2s.')]\n"
         "    assert 1 == 2\n"))
     plugin = [] if _autoloaded() else ["-p", "pytest_s2s"]
-    result = pytester.runpytest_subprocess(*plugin, "--s2s-source=always")
+    result = pytester.runpytest_subprocess(*plugin, "--s2s-source=always", timeout=240)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*assert 1 == 2*"])  # failed where expected: s2s never imported
     assert "s2s generated source" not in result.stdout.str()
