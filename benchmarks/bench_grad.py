@@ -7,6 +7,7 @@ import s2s.numpy as np
 
 from data import make_data  # noqa: F401 -- benchmarks import it from here
 from harness import timeit_side_by_side
+from tape_size import mlp_tape
 
 
 def predict(params, inputs):
@@ -86,3 +87,6 @@ def run(report, timeit):
         report.add(bench, impl, seconds, baseline=impl == "hand-written NumPy")
     for impl, note in notes.items():
         report.add(bench, impl, None, note=note)
+    total, entries = mlp_tape(predict)
+    report.add("tape of fwd_predict", "s2s.grad", None,
+               note=f"{total:,} bytes in {entries} arrays saved for the backward sweep (weights excluded)")

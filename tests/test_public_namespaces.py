@@ -52,3 +52,37 @@ def test_dir_shows_the_public_api():
     assert {"jit", "grad", "vmap", "jvp", "random", "numpy"} <= set(dir(s2s))
     assert {"core", "api", "transforms", "runtime"}.isdisjoint(dir(s2s))
     assert "PRNGKey" in dir(s2s.random) and "onp" not in dir(s2s.random)
+
+
+def test_every_public_wrapper_is_registered():
+    # One registration: @primitive_wrapper(p) next to the wrapper. A function that binds a
+    # primitive but was tagged some other way would be invisible to the registry.
+    from s2s.core.primitive import Primitive, registered_wrappers
+    registered = registered_wrappers()
+    seen, missing = 0, []
+    for name in PUBLIC:
+        module = importlib.import_module(name)
+        for attr in module.__all__:
+            fn = getattr(module, attr)
+            prim = getattr(fn, "primitive", None)
+            if isinstance(prim, Primitive):
+                seen += 1
+                if registered.get(fn) is not prim:
+                    missing.append(f"{name}.{attr}")
+    assert seen > 100 and not missing, f"not registered with @primitive_wrapper: {missing}"
+
+
+def test_wrappers_are_tagged_only_by_the_decorator():
+    import ast
+    import pathlib
+    root = pathlib.Path(s2s.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "primitive.py" and path.parent.name == "core":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Attribute) and t.attr == "primitive" and
+                    not (isinstance(t.value, ast.Name) and t.value.id == "self") for t in node.targets):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, f"set .primitive with @primitive_wrapper instead: {offenders}"

@@ -39,6 +39,41 @@ def all_primitives():
 
 
 _namespaces = []
+_canonical_wrappers = {}  # primitive -> its first registered wrapper
+_wrappers = {}  # every registered wrapper -> its primitive
+
+
+def primitive_wrapper(prim):
+    """Decorator: registers ``fn`` as a public wrapper of primitive ``prim``, the one way a
+    wrapper is registered. Transformations then find ``prim``'s rule table from ``fn``
+    (``rules_of``), the tracing fallback spells a recorded ``prim`` as a call of it, and
+    vmap writes ``prim``'s batch rule on it. The first wrapper registered for a primitive
+    is its canonical one (``wrapper_of``).
+
+    >>> twice_p = Primitive("twice_example")
+    >>> _ = twice_p.def_impl(lambda x: 2 * x)
+    >>> @primitive_wrapper(twice_p)
+    ... def twice(x):
+    ...     return twice_p.bind(x)
+    >>> twice.primitive is twice_p, wrapper_of(twice_p) is twice
+    (True, True)
+    """
+    def register(fn):
+        fn.primitive = prim
+        _wrappers[fn] = prim
+        _canonical_wrappers.setdefault(prim, fn)
+        return fn
+    return register
+
+
+def wrapper_of(prim):
+    """The canonical public wrapper of ``prim`` (the first registered), or None."""
+    return _canonical_wrappers.get(prim)
+
+
+def registered_wrappers():
+    """Every registered wrapper, mapped to its primitive."""
+    return dict(_wrappers)
 
 
 def register_namespace(prefix, module, attribute=""):

@@ -74,7 +74,7 @@ from s2s.lax import elementwise as _ew, structural as _st
 from s2s.lax.debugging import debug_callback
 from s2s.trace.staging import StagedTracer, StagingTrace
 from s2s.core.primitive import (Primitive, ShapedArray, Tracer, _canonicalize_output, abstractify, d,
-                                def_vjp)
+                                def_vjp, primitive_wrapper)
 
 _add, _sub, _lt, _ne = (_ew.public[n] for n in ("add", "sub", "lt", "ne"))
 _INT32 = np.dtype(np.int32)
@@ -473,6 +473,7 @@ def cond(pred, true_fun, false_fun, *operands):
     return _cond(pred, true_fun, false_fun, operands)
 
 
+@primitive_wrapper(cond_p)
 def _cond(pred, true_fun, false_fun, operands):
     """``cond`` with its operands as one tuple (the function its reverse-mode rule is for)."""
     _check_callable("cond", "true_fun", true_fun)
@@ -589,6 +590,7 @@ def _stage_while(trace, operands, params):
     return trace.process_primitive(while_p, init, params)
 
 
+@primitive_wrapper(while_p)
 def while_loop(cond_fun, body_fun, init_val):
     """Runs ``val = body_fun(val)`` while ``cond_fun(val)``; returns the final ``val``.
 
@@ -773,6 +775,7 @@ def _scan(f, init, xs, length, reverse, unroll, who, strip=0):
     return carry_tree.unflatten(outs[:nc]), body.y_tree.unflatten(outs[nc:])
 
 
+@primitive_wrapper(scan_p)
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """Loops ``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns ``(carry, ys)``.
 
@@ -1179,9 +1182,6 @@ def map_vjp(ct, ans, f, xs):
 
 lax = None  # bound by the transformation
 
-_cond.primitive = cond_p
-while_loop.primitive = while_p
-scan.primitive = scan_p
 
 
 @def_vjp(_cond)

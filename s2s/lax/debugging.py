@@ -6,7 +6,7 @@ NumPy arrays every time the compiled code reaches it (each loop iteration too).
 """
 import numpy as np
 
-from s2s.core.primitive import Primitive, def_zero_derivative
+from s2s.core.primitive import def_zero_derivative, Primitive, primitive_wrapper
 
 debug_callback_p = Primitive("debug_callback", multiple_results=True)
 
@@ -34,6 +34,7 @@ def _lower(ctx, *args, callback):
     return []
 
 
+@primitive_wrapper(debug_callback_p)
 def debug_callback(callback, *args):
     """Calls ``callback(*arrays)`` with the values of ``args``, also from inside jit.
 
@@ -44,7 +45,6 @@ def debug_callback(callback, *args):
     debug_callback_p.bind(*args, callback=callback)
 
 
-debug_callback.primitive = debug_callback_p
 def_zero_derivative(debug_callback)
 
 public = {"debug_callback": debug_callback}

@@ -16,7 +16,7 @@ import numpy as np
 
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError
-from s2s.core.primitive import Primitive, ShapedArray
+from s2s.core.primitive import Primitive, primitive_wrapper, ShapedArray
 from s2s.lax.shapes import broadcast_shapes
 
 # ---------------------------------------------------------------------------
@@ -495,7 +495,7 @@ stop_gradient_p.def_lower(lambda ctx, x: x)
 # Public wrappers: operands positional, static parameters keyword-only.
 
 
-def _public(prim, summary, example):
+def _generated_wrapper(prim, summary, example):
     nargs = 2 if prim in _BINARY else 1
 
     if nargs == 1:
@@ -507,15 +507,14 @@ def _public(prim, summary, example):
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__module__ = "s2s.lax"
     fn.__doc__ = f"{summary}\n\n>>> from s2s import lax\n>>> {example}\n"
-    fn.primitive = prim
-    return fn
+    return primitive_wrapper(prim)(fn)
 
 
 _BINARY = {add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, and_p, or_p, xor_p,
            shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, complex_p,
            eq_p, ne_p, lt_p, le_p, gt_p, ge_p}
 
-_PUBLIC = [
+_GENERATED_WRAPPERS = [  # (primitive, summary, doctest): wrappers made by _generated_wrapper
     (neg_p, "Elementwise negation.", "lax.neg(2.0)\narray(-2., dtype=float32)"),
     (sign_p, "Elementwise sign (-1, 0 or 1).", "lax.sign(-3.0)\narray(-1., dtype=float32)"),
     (floor_p, "Elementwise floor.", "lax.floor(1.5)\narray(1., dtype=float32)"),
@@ -580,13 +579,14 @@ _PUBLIC = [
 _ALIASES = {"not": "bitwise_not", "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor"}
 
 public = {}
-for _prim, _summary, _example in _PUBLIC:
-    _fn = _public(_prim, _summary, _example)
+for _prim, _summary, _example in _GENERATED_WRAPPERS:
+    _fn = _generated_wrapper(_prim, _summary, _example)
     _name = _ALIASES.get(_prim.name, _prim.name)
     _fn.__name__ = _fn.__qualname__ = _name
     public[_name] = _fn
 
 
+@primitive_wrapper(round_p)
 def round(x, rounding_method="away_from_zero"):
     """Elementwise rounding; halves go away from zero (or ``"to_nearest_even"``).
 
@@ -597,6 +597,7 @@ def round(x, rounding_method="away_from_zero"):
     return round_p.bind(x, rounding_method=rounding_method)
 
 
+@primitive_wrapper(integer_pow_p)
 def integer_pow(x, y):
     """``x ** y`` for a static Python integer ``y`` (repeated multiplication).
 
@@ -607,6 +608,7 @@ def integer_pow(x, y):
     return integer_pow_p.bind(x, y=int(y))
 
 
+@primitive_wrapper(stop_gradient_p)
 def stop_gradient(x):
     """The identity, whose derivative is zero.
 
@@ -617,7 +619,4 @@ def stop_gradient(x):
     return stop_gradient_p.bind(x)
 
 
-round.primitive = round_p
-integer_pow.primitive = integer_pow_p
-stop_gradient.primitive = stop_gradient_p
 public.update(round=round, integer_pow=integer_pow, stop_gradient=stop_gradient)

@@ -37,7 +37,7 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError, ShapeError
-from s2s.core.primitive import Primitive, ShapedArray, abstractify
+from s2s.core.primitive import Primitive, primitive_wrapper, ShapedArray, abstractify
 from s2s.trace.staging import StagedTracer, StagingTrace
 
 _LAPACK_PREFIX = {dtypes.float32: "s", dtypes.float64: "d", dtypes.complex64: "c",
@@ -220,6 +220,7 @@ def _tri(n, lower):
 cholesky_p = _define("cholesky", _cholesky_impl, _cholesky_abstract, _cholesky_lower)
 
 
+@primitive_wrapper(cholesky_p)
 def cholesky(a, *, lower=True):
     """Cholesky factor of Hermitian positive-definite matrices (reads one triangle of ``a``).
 
@@ -295,6 +296,7 @@ triangular_solve_p = _define("triangular_solve", _triangular_solve_impl,
                              _triangular_solve_abstract, _triangular_solve_lower)
 
 
+@primitive_wrapper(triangular_solve_p)
 def triangular_solve(a, b, *, left_side=False, lower=False, transpose_a=False,
                      conjugate_a=False, unit_diagonal=False):
     """Solves ``op(a) @ x = b`` (``left_side``) or ``x @ op(a) = b`` for triangular ``a``.
@@ -436,6 +438,7 @@ def _lu_lower(ctx, a):
 lu_p = _define("lu", _lu_impl, _lu_abstract, _lu_lower, multiple_results=True)
 
 
+@primitive_wrapper(lu_p)
 def lu(a):
     """LU decomposition with partial pivoting: ``(lu, pivots, permutation)``.
 
@@ -524,6 +527,7 @@ def _qr_lower(ctx, a, *, full_matrices):
 qr_p = _define("qr", _qr_impl, _qr_abstract, _qr_lower, multiple_results=True)
 
 
+@primitive_wrapper(qr_p)
 def qr(a, *, full_matrices=False):
     """QR decomposition ``a = q @ r`` (Householder, as LAPACK's geqrf + orgqr).
 
@@ -610,6 +614,7 @@ def _svd_lower(ctx, a, *, full_matrices, compute_uv):
 svd_p = _define("svd", _svd_impl, _svd_abstract, _svd_lower, multiple_results=True)
 
 
+@primitive_wrapper(svd_p)
 def svd(a, *, full_matrices=True, compute_uv=True):
     """Singular value decomposition ``a = u @ diag(s) @ vt``; ``s`` descending.
 
@@ -668,6 +673,7 @@ def _eigh_lower(ctx, a, *, lower):
 eigh_p = _define("eigh", _eigh_impl, _eigh_abstract, _eigh_lower, multiple_results=True)
 
 
+@primitive_wrapper(eigh_p)
 def eigh(a, *, lower=True):
     """Eigen-decomposition of Hermitian matrices: ``(v, w)`` with ``a @ v = v * w``.
 
@@ -684,10 +690,6 @@ def eigh(a, *, lower=True):
 
 
 public = {f.__name__: f for f in (cholesky, triangular_solve, lu, qr, svd, eigh)}
-for _f, _p in ((cholesky, cholesky_p), (triangular_solve, triangular_solve_p), (lu, lu_p),
-               (qr, qr_p), (svd, svd_p), (eigh, eigh_p)):
-    _f.primitive = _p
-del _f, _p
 svd.unpacks_single_result = True  # compute_uv=False gives the array of singular values
 
 __all__ = sorted(public)

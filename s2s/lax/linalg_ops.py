@@ -25,7 +25,7 @@ import numpy as np
 from s2s.codegen.stablehlo import i64_array
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError, ShapeError
-from s2s.core.primitive import abstractify, Primitive, ShapedArray
+from s2s.core.primitive import abstractify, Primitive, primitive_wrapper, ShapedArray
 from s2s.lax.reductions import (_check_kind, _dense_pairs, _dilate, _padded_base, _window_view, padtype_to_pads)
 from s2s.lax.structural import transpose_p
 
@@ -225,6 +225,7 @@ def _dot_general_lower(ctx, lhs, rhs, *, dimension_numbers, precision=None,
     return ctx.op1("stablehlo.dot_general", operands, attrs=attrs)
 
 
+@primitive_wrapper(dot_general_p)
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """General tensor contraction; result dims are (batch, lhs free, rhs free).
 
@@ -447,6 +448,7 @@ def _conv_lower(ctx, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dil
     return ctx.op1("stablehlo.convolution", operands, attrs=attrs)
 
 
+@primitive_wrapper(conv_general_dilated_p)
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
                          batch_group_count=1, precision=None, preferred_element_type=None):
@@ -490,7 +492,5 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
         preferred_element_type=_preferred(preferred_element_type))
 
 
-dot_general.primitive = dot_general_p
-conv_general_dilated.primitive = conv_general_dilated_p
 dot_general.static_from = conv_general_dilated.static_from = 2  # (see structural.py)
 public = {fn.__name__: fn for fn in (dot_general, conv_general_dilated, conv_dimension_numbers)}

@@ -28,7 +28,7 @@ import numpy as np
 from s2s.core import dtypes
 from s2s.codegen.stablehlo import i64_array
 from s2s.core.errors import DtypeError, ShapeError
-from s2s.core.primitive import Primitive, ShapedArray, Tracer, abstractify
+from s2s.core.primitive import Primitive, primitive_wrapper, ShapedArray, Tracer, abstractify
 from s2s.lax.elementwise import _compare_type
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 
@@ -164,6 +164,7 @@ def _axis_param(name, x, axis):
     return canonicalize_axis(name, axis, ndim) if ndim else int(axis)
 
 
+@primitive_wrapper(reduce_sum_p)
 def reduce_sum(operand, axes):
     """Sum over ``axes``, keeping the operand dtype.
 
@@ -175,6 +176,7 @@ def reduce_sum(operand, axes):
     return reduce_sum_p.bind(operand, axes=_axes_param("reduce_sum", operand, axes))
 
 
+@primitive_wrapper(reduce_prod_p)
 def reduce_prod(operand, axes):
     """Product over ``axes``, keeping the operand dtype.
 
@@ -186,6 +188,7 @@ def reduce_prod(operand, axes):
     return reduce_prod_p.bind(operand, axes=_axes_param("reduce_prod", operand, axes))
 
 
+@primitive_wrapper(reduce_max_p)
 def reduce_max(operand, axes):
     """Maximum over ``axes`` (NaN propagates; ``-inf`` over an empty axis).
 
@@ -197,6 +200,7 @@ def reduce_max(operand, axes):
     return reduce_max_p.bind(operand, axes=_axes_param("reduce_max", operand, axes))
 
 
+@primitive_wrapper(reduce_min_p)
 def reduce_min(operand, axes):
     """Minimum over ``axes`` (NaN propagates; ``inf`` over an empty axis).
 
@@ -208,6 +212,7 @@ def reduce_min(operand, axes):
     return reduce_min_p.bind(operand, axes=_axes_param("reduce_min", operand, axes))
 
 
+@primitive_wrapper(reduce_and_p)
 def reduce_and(operand, axes):
     """Logical (bool) or bitwise (integer) AND over ``axes``.
 
@@ -219,6 +224,7 @@ def reduce_and(operand, axes):
     return reduce_and_p.bind(operand, axes=_axes_param("reduce_and", operand, axes))
 
 
+@primitive_wrapper(reduce_or_p)
 def reduce_or(operand, axes):
     """Logical (bool) or bitwise (integer) OR over ``axes``.
 
@@ -306,6 +312,7 @@ def _index_dtype(index_dtype):
     return dtypes.default_int_dtype() if index_dtype is None else np.dtype(index_dtype)
 
 
+@primitive_wrapper(argmax_p)
 def argmax(operand, axis, index_dtype=None):
     """Index of the maximum along ``axis`` (first NaN wins; ties go to the first index).
 
@@ -318,6 +325,7 @@ def argmax(operand, axis, index_dtype=None):
                          index_dtype=_index_dtype(index_dtype))
 
 
+@primitive_wrapper(argmin_p)
 def argmin(operand, axis, index_dtype=None):
     """Index of the minimum along ``axis`` (first NaN wins; ties go to the first index).
 
@@ -399,6 +407,7 @@ cummax_p = _cumulative("cummax", "max", _np_cummax, "iufc")
 cummin_p = _cumulative("cummin", "min", _np_cummin, "iufc")
 
 
+@primitive_wrapper(cumsum_p)
 def cumsum(operand, axis=0, reverse=False):
     """Cumulative sum along ``axis`` (from the end when ``reverse``), keeping the dtype.
 
@@ -410,6 +419,7 @@ def cumsum(operand, axis=0, reverse=False):
     return cumsum_p.bind(operand, axis=_axis_param("cumsum", operand, axis), reverse=bool(reverse))
 
 
+@primitive_wrapper(cumprod_p)
 def cumprod(operand, axis=0, reverse=False):
     """Cumulative product along ``axis`` (from the end when ``reverse``).
 
@@ -421,6 +431,7 @@ def cumprod(operand, axis=0, reverse=False):
     return cumprod_p.bind(operand, axis=_axis_param("cumprod", operand, axis), reverse=bool(reverse))
 
 
+@primitive_wrapper(cummax_p)
 def cummax(operand, axis=0, reverse=False):
     """Running maximum along ``axis`` (NaN propagates).
 
@@ -432,6 +443,7 @@ def cummax(operand, axis=0, reverse=False):
     return cummax_p.bind(operand, axis=_axis_param("cummax", operand, axis), reverse=bool(reverse))
 
 
+@primitive_wrapper(cummin_p)
 def cummin(operand, axis=0, reverse=False):
     """Running minimum along ``axis`` (NaN propagates).
 
@@ -538,6 +550,7 @@ def _sort_lower(ctx, *operands, dimension, is_stable, num_keys):
         regions=[region])
 
 
+@primitive_wrapper(sort_p)
 def sort(*operands, dimension=-1, is_stable=True, num_keys=1):
     """Sorts along ``dimension``; with several operands, all follow the first ``num_keys``.
 
@@ -759,6 +772,7 @@ def _window_kwargs(name, x, window_dimensions, window_strides, padding, base_dil
                 padding=padding, base_dilation=base_dilation, window_dilation=window_dilation)
 
 
+@primitive_wrapper(reduce_window_p)
 def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None,
                   padding="VALID", base_dilation=None, window_dilation=None):
     """Reduces each window of ``operand`` with ``computation`` ("add", "mul", "max", "min").
@@ -786,6 +800,7 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     return reduce_window_p.bind(operand, init_value, computation=computation, **params)
 
 
+@primitive_wrapper(reduce_window_sum_p)
 def reduce_window_sum(x, *, window_dimensions, window_strides=None, padding="VALID",
                       base_dilation=None, window_dilation=None):
     """Sum over each window of ``x`` (zero padding).
@@ -801,6 +816,7 @@ def reduce_window_sum(x, *, window_dimensions, window_strides=None, padding="VAL
         "reduce_window_sum", x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
 
 
+@primitive_wrapper(reduce_window_max_p)
 def reduce_window_max(x, *, window_dimensions, window_strides=None, padding="VALID",
                       base_dilation=None, window_dilation=None):
     """Maximum over each window of ``x`` (max pooling; padding holds ``-inf``).
@@ -815,6 +831,7 @@ def reduce_window_max(x, *, window_dimensions, window_strides=None, padding="VAL
         "reduce_window_max", x, window_dimensions, window_strides, padding, base_dilation, window_dilation))
 
 
+@primitive_wrapper(reduce_window_min_p)
 def reduce_window_min(x, *, window_dimensions, window_strides=None, padding="VALID",
                       base_dilation=None, window_dilation=None):
     """Minimum over each window of ``x`` (padding holds ``inf``).
@@ -839,13 +856,4 @@ public = {fn.__name__: fn for fn in (
     reduce_sum, reduce_prod, reduce_max, reduce_min, reduce_and, reduce_or, argmax, argmin,
     cumsum, cumprod, cummax, cummin, sort, reduce_window, reduce_window_sum, reduce_window_max,
     reduce_window_min, padtype_to_pads)}
-for _fn, _prim in [
-        (reduce_sum, reduce_sum_p), (reduce_prod, reduce_prod_p), (reduce_max, reduce_max_p),
-        (reduce_min, reduce_min_p), (reduce_and, reduce_and_p), (reduce_or, reduce_or_p),
-        (argmax, argmax_p), (argmin, argmin_p), (cumsum, cumsum_p), (cumprod, cumprod_p),
-        (cummax, cummax_p), (cummin, cummin_p), (sort, sort_p), (reduce_window, reduce_window_p),
-        (reduce_window_sum, reduce_window_sum_p), (reduce_window_max, reduce_window_max_p),
-        (reduce_window_min, reduce_window_min_p)]:
-    _fn.primitive = _prim
-del _fn, _prim
 sort.unpacks_single_result = True  # one operand in, one array out (not a 1-tuple)

@@ -4,7 +4,7 @@ Under ``jit`` the value passes through a ``stablehlo.custom_call @Sharding``
 carrying the sharding (``mhlo.sharding``), which XLA's partitioner honours and
 propagates from; eagerly it is the identity (eager values live on the host).
 """
-from s2s.core.primitive import d, def_jvp, def_vjp, Primitive
+from s2s.core.primitive import d, def_jvp, def_vjp, Primitive, primitive_wrapper
 from s2s.core.tree_util import tree_flatten, tree_unflatten
 
 sharding_constraint_p = Primitive("sharding_constraint")
@@ -23,6 +23,7 @@ def _lower(ctx, x, *, sharding):
     })
 
 
+@primitive_wrapper(sharding_constraint_p)
 def with_sharding_constraint(x, shardings):
     """``x`` (a pytree), laid out under jit as ``shardings`` says (one, or one per leaf).
 
@@ -45,7 +46,6 @@ def with_sharding_constraint(x, shardings):
     return tree_unflatten(tree, out)
 
 
-with_sharding_constraint.primitive = sharding_constraint_p
 
 
 @def_vjp(with_sharding_constraint)

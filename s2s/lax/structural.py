@@ -34,7 +34,7 @@ import numpy as np
 from s2s.codegen import stablehlo as _hlo
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError, ShapeError
-from s2s.core.primitive import abstractify, Primitive, ShapedArray, Tracer
+from s2s.core.primitive import abstractify, Primitive, primitive_wrapper, ShapedArray, Tracer
 from s2s.lax import elementwise as _ew
 from s2s.lax.elementwise import _compare_type
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
@@ -1152,6 +1152,7 @@ def _index_operands(start_indices):
     return tuple(start_indices)
 
 
+@primitive_wrapper(convert_element_type_p)
 def convert_element_type(operand, new_dtype):
     """Converts ``operand`` to ``new_dtype`` (float -> int truncates; -> bool is ``operand != 0``).
 
@@ -1163,6 +1164,7 @@ def convert_element_type(operand, new_dtype):
                                                                  "new_dtype", new_dtype))
 
 
+@primitive_wrapper(bitcast_convert_type_p)
 def bitcast_convert_type(operand, new_dtype):
     """Reinterprets the bits of ``operand`` as ``new_dtype`` (a size change adds/drops a last dim).
 
@@ -1174,6 +1176,7 @@ def bitcast_convert_type(operand, new_dtype):
                                                                  "new_dtype", new_dtype))
 
 
+@primitive_wrapper(iota_p)
 def iota(dtype, size):
     """``[0, 1, ..., size - 1]`` of ``dtype``.
 
@@ -1184,6 +1187,7 @@ def iota(dtype, size):
     return broadcasted_iota(dtype, (operator.index(size),), 0)
 
 
+@primitive_wrapper(iota_p)
 def broadcasted_iota(dtype, shape, dimension):
     """An array of ``shape`` counting 0, 1, 2, ... along ``dimension``.
 
@@ -1197,6 +1201,7 @@ def broadcasted_iota(dtype, shape, dimension):
                        dimension=operator.index(dimension))
 
 
+@primitive_wrapper(broadcast_in_dim_p)
 def broadcast_in_dim(operand, shape, broadcast_dimensions):
     """Broadcasts ``operand`` to ``shape``; operand dim ``i`` becomes ``broadcast_dimensions[i]``.
 
@@ -1212,6 +1217,7 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions):
                                         broadcast_dimensions))
 
 
+@primitive_wrapper(reshape_p)
 def reshape(operand, new_sizes, dimensions=None):
     """Reshapes ``operand`` (row-major), after transposing it by ``dimensions`` if given.
 
@@ -1226,6 +1232,7 @@ def reshape(operand, new_sizes, dimensions=None):
                           dimensions=dims)
 
 
+@primitive_wrapper(squeeze_p)
 def squeeze(array, dimensions):
     """Removes the size-1 axes ``dimensions``.
 
@@ -1237,6 +1244,7 @@ def squeeze(array, dimensions):
     return squeeze_p.bind(array, dimensions=_int_tuple("squeeze", "dimensions", dimensions))
 
 
+@primitive_wrapper(expand_dims_p)
 def expand_dims(array, dimensions):
     """Inserts size-1 axes at ``dimensions`` (positions in the result, as ``np.expand_dims``).
 
@@ -1248,6 +1256,7 @@ def expand_dims(array, dimensions):
     return expand_dims_p.bind(array, dimensions=_int_tuple("expand_dims", "dimensions", dimensions))
 
 
+@primitive_wrapper(transpose_p)
 def transpose(operand, permutation):
     """Permutes the axes of ``operand``: result axis ``i`` is operand axis ``permutation[i]``.
 
@@ -1259,6 +1268,7 @@ def transpose(operand, permutation):
     return transpose_p.bind(operand, permutation=_int_tuple("transpose", "permutation", permutation))
 
 
+@primitive_wrapper(rev_p)
 def rev(operand, dimensions):
     """Reverses ``operand`` along ``dimensions``.
 
@@ -1270,6 +1280,7 @@ def rev(operand, dimensions):
     return rev_p.bind(operand, dimensions=_int_tuple("rev", "dimensions", dimensions))
 
 
+@primitive_wrapper(pad_p)
 def pad(operand, padding_value, padding_config):
     """Pads ``operand`` with ``(low, high, interior)`` per dimension; negative low/high crop.
 
@@ -1283,6 +1294,7 @@ def pad(operand, padding_value, padding_config):
                                            for c in padding_config))
 
 
+@primitive_wrapper(concatenate_p)
 def concatenate(*xs, dimension):
     """Joins arrays along ``dimension`` (operands, or one list of them).
 
@@ -1296,6 +1308,7 @@ def concatenate(*xs, dimension):
     return concatenate_p.bind(*xs, dimension=operator.index(dimension))
 
 
+@primitive_wrapper(slice_p)
 def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001 (jax.lax's name)
     """The static slice ``operand[start:limit:stride]`` in every dimension.
 
@@ -1326,6 +1339,7 @@ def _wrap_negative(operand, indices, allow_negative_indices):
     return tuple(out)
 
 
+@primitive_wrapper(dynamic_slice_p)
 def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
     """The slice of ``slice_sizes`` at run-time ``start_indices``.
 
@@ -1345,6 +1359,7 @@ def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices
                                 slice_sizes=_int_tuple("dynamic_slice", "slice_sizes", slice_sizes))
 
 
+@primitive_wrapper(dynamic_update_slice_p)
 def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
     """``operand`` with ``update`` written at run-time ``start_indices``.
 
@@ -1360,6 +1375,7 @@ def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indic
     return dynamic_update_slice_p.bind(operand, update, *starts)
 
 
+@primitive_wrapper(select_n_p)
 def select_n(which, *cases):
     """Elementwise ``cases[which]``; a boolean ``which`` picks ``cases[1]`` where true.
 
@@ -1371,6 +1387,7 @@ def select_n(which, *cases):
     return select_n_p.bind(which, *cases)
 
 
+@primitive_wrapper(clamp_p)
 def clamp(min, x, max):  # noqa: A002 (jax.lax's names)
     """Elementwise ``min(max(x, min), max)``; bounds are scalars or shaped like ``x``.
 
@@ -1382,6 +1399,7 @@ def clamp(min, x, max):  # noqa: A002 (jax.lax's names)
     return clamp_p.bind(min, x, max)
 
 
+@primitive_wrapper(gather_p)
 def gather(operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
            indices_are_sorted=False, mode=None, fill_value=None):
     """XLA gather: slices of ``slice_sizes`` at ``indices`` (index vector = last dim).
@@ -1422,8 +1440,7 @@ def _scatter_wrapper(prim, summary, example):
                   f">>> lax.{prim.name}(np.ones(3, 'int32'), np.array([[0], [2], [0]]), "
                   f"np.array([5, 6, 7]),\n"
                   f"...     dimension_numbers=dn)\n{example}\n")
-    fn.primitive = prim
-    return fn
+    return primitive_wrapper(prim)(fn)
 
 
 scatter = _scatter_wrapper(scatter_p, "XLA scatter that writes ``updates`` at ``indices``.",
@@ -1437,15 +1454,6 @@ scatter_min = _scatter_wrapper(scatter_min_p, "XLA scatter that takes the minimu
 scatter_max = _scatter_wrapper(scatter_max_p, "XLA scatter that takes the maximum with "
                                "``updates``.", "array([7, 1, 6], dtype=int32)")
 
-_WRAPPERS = {
-    convert_element_type: convert_element_type_p, bitcast_convert_type: bitcast_convert_type_p,
-    iota: iota_p, broadcasted_iota: iota_p, broadcast_in_dim: broadcast_in_dim_p, reshape: reshape_p, squeeze: squeeze_p,
-    expand_dims: expand_dims_p, transpose: transpose_p, rev: rev_p, pad: pad_p,
-    concatenate: concatenate_p, slice: slice_p, dynamic_slice: dynamic_slice_p,
-    dynamic_update_slice: dynamic_update_slice_p, select_n: select_n_p, clamp: clamp_p,
-    gather: gather_p, scatter: scatter_p, scatter_add: scatter_add_p, scatter_mul: scatter_mul_p,
-    scatter_min: scatter_min_p, scatter_max: scatter_max_p,
-}
 
 # The start indices are separate operands of the primitive but one sequence argument of
 # the wrapper (as in jax.lax); the tracing fallback reads this to spell the call.
@@ -1462,11 +1470,12 @@ for _fn, _start in [(convert_element_type, 1), (bitcast_convert_type, 1), (iota,
     _fn.static_from = _start
 del _start
 
-public = {}
-for _fn, _prim in _WRAPPERS.items():
-    _fn.primitive = _prim
-    public[_fn.__name__] = _fn
+public = {_fn.__name__: _fn for _fn in (
+    convert_element_type, bitcast_convert_type, iota, broadcasted_iota, broadcast_in_dim, reshape,
+    squeeze, expand_dims, transpose, rev, pad, concatenate, slice, dynamic_slice,
+    dynamic_update_slice, select_n, clamp, gather, scatter, scatter_add, scatter_mul, scatter_min,
+    scatter_max)}
 public.update(GatherDimensionNumbers=GatherDimensionNumbers,
               ScatterDimensionNumbers=ScatterDimensionNumbers,
               GatherScatterMode=GatherScatterMode)
-del _fn, _prim
+del _fn

@@ -22,6 +22,7 @@ import numpy as onp
 from s2s import lax
 
 from s2s.core import dtypes
+from s2s.core.primitive import primitive_wrapper
 from s2s.core.errors import ShapeError
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy import _internal as I
@@ -59,6 +60,7 @@ def _dot_composite(a, b):
 dot_p = numpy_primitive("dot", onp.dot, _dot_composite)
 
 
+@primitive_wrapper(dot_p)
 def dot(a, b, out=None):
     """Dot product of two arrays (NumPy semantics for every rank).
 
@@ -70,7 +72,6 @@ def dot(a, b, out=None):
     return dot_p.bind(a, b)
 
 
-dot.primitive = dot_p
 
 
 def _vdot_composite(a, b):
@@ -84,6 +85,7 @@ def _vdot_composite(a, b):
 vdot_p = numpy_primitive("vdot", onp.vdot, _vdot_composite)
 
 
+@primitive_wrapper(vdot_p)
 def vdot(a, b):
     """Dot product of the flattened arrays, conjugating ``a`` (complex inner product).
 
@@ -94,7 +96,6 @@ def vdot(a, b):
     return vdot_p.bind(a, b)
 
 
-vdot.primitive = vdot_p
 
 
 def _inner_composite(a, b):
@@ -111,6 +112,7 @@ def _inner_composite(a, b):
 inner_p = numpy_primitive("inner", onp.inner, _inner_composite)
 
 
+@primitive_wrapper(inner_p)
 def inner(a, b):
     """Inner product over the last axes of ``a`` and ``b``.
 
@@ -121,7 +123,6 @@ def inner(a, b):
     return inner_p.bind(a, b)
 
 
-inner.primitive = inner_p
 
 
 def _outer_composite(a, b):
@@ -135,6 +136,7 @@ def _outer_composite(a, b):
 outer_p = numpy_primitive("outer", onp.outer, _outer_composite)
 
 
+@primitive_wrapper(outer_p)
 def outer(a, b, out=None):
     """Outer product of the flattened arrays: ``out[i, j] = a[i] * b[j]``.
 
@@ -147,7 +149,6 @@ def outer(a, b, out=None):
     return outer_p.bind(a, b)
 
 
-outer.primitive = outer_p
 
 # ---------------------------------------------------------------------------
 # matmul
@@ -181,6 +182,7 @@ def _matmul_composite(a, b):
 matmul_p = numpy_primitive("matmul", onp.matmul, _matmul_composite)
 
 
+@primitive_wrapper(matmul_p)
 def matmul(a, b, out=None):
     """Matrix product with broadcasting over leading (batch) dimensions (``a @ b``).
 
@@ -192,7 +194,6 @@ def matmul(a, b, out=None):
     return matmul_p.bind(a, b)
 
 
-matmul.primitive = matmul_p
 
 # ---------------------------------------------------------------------------
 # tensordot
@@ -243,6 +244,7 @@ def _static_axes(axes):
     return tuple(tuple(x) if isinstance(x, (list, tuple)) else int(x) for x in axes)
 
 
+@primitive_wrapper(tensordot_p)
 def tensordot(a, b, axes=2):
     """Sum of products over ``axes``: an int N (last N of ``a``, first N of ``b``) or a pair.
 
@@ -253,7 +255,6 @@ def tensordot(a, b, axes=2):
     return tensordot_p.bind(a, b, axes=_static_axes(axes))
 
 
-tensordot.primitive = tensordot_p
 
 # ---------------------------------------------------------------------------
 # einsum
@@ -447,6 +448,7 @@ def _checked_spec(subscripts, shapes):
 einsum_p = numpy_primitive("einsum", _einsum_impl, _einsum_composite)
 
 
+@primitive_wrapper(einsum_p)
 def einsum(*operands, out=None, optimize=True, precision=None, preferred_element_type=None,
            dtype=None):
     """Einstein summation: ``einsum("ij,jk->ik", a, b)`` (ellipsis and implicit output too).
@@ -477,7 +479,6 @@ def einsum(*operands, out=None, optimize=True, precision=None, preferred_element
     return einsum_p.bind(*operands, subscripts=subscripts.replace(" ", ""), optimize=optimize)
 
 
-einsum.primitive = einsum_p
 
 # ---------------------------------------------------------------------------
 # diagonal, trace, kron, cross

@@ -25,7 +25,7 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import ShapeError
-from s2s.core.primitive import Tracer
+from s2s.core.primitive import primitive_wrapper, Tracer
 from s2s.numpy import _internal as I
 from s2s.numpy._primitive import numpy_primitive
 
@@ -126,6 +126,7 @@ def _with_initial(r, initial, combine):
     return r if initial is None else combine(r, I.astype(initial, I.dtype(r)))
 
 
+@primitive_wrapper(sum_p)
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Sum of array elements over ``axis`` (int, tuple, negative allowed).
 
@@ -139,9 +140,9 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     return _with_initial(r, initial, lax.add)
 
 
-sum.primitive = sum_p
 
 
+@primitive_wrapper(prod_p)
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Product of array elements over ``axis`` (integers widen like ``sum``).
 
@@ -155,7 +156,6 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where
     return _with_initial(r, initial, lax.mul)
 
 
-prod.primitive = prod_p
 
 # ---------------------------------------------------------------------------
 # max, min: keep the dtype; an empty reduction needs ``initial``.
@@ -201,6 +201,7 @@ def _extremum(prim, combine, name, a, axis, out, keepdims, initial, where):
     return combine(prim.bind(a, axis=_static_axis(axis), keepdims=bool(keepdims)), init)
 
 
+@primitive_wrapper(max_p)
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     """Maximum over ``axis`` (NaN propagates; an empty reduction needs ``initial``).
 
@@ -211,9 +212,9 @@ def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     return _extremum(max_p, lax.max, "max", a, axis, out, keepdims, initial, where)
 
 
-max.primitive = max_p
 
 
+@primitive_wrapper(min_p)
 def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     """Minimum over ``axis`` (NaN propagates; an empty reduction needs ``initial``).
 
@@ -224,7 +225,6 @@ def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     return _extremum(min_p, lax.min, "min", a, axis, out, keepdims, initial, where)
 
 
-min.primitive = min_p
 amax, amin = max, min
 
 # ---------------------------------------------------------------------------
@@ -256,6 +256,7 @@ def _mean_impl(a, axis=None, dtype=None, keepdims=False):
 mean_p = numpy_primitive("mean", _mean_impl, _mean_composite)
 
 
+@primitive_wrapper(mean_p)
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     """Arithmetic mean over ``axis`` (integers average in the default float dtype).
 
@@ -270,7 +271,6 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
                        keepdims=bool(keepdims))
 
 
-mean.primitive = mean_p
 
 
 def _masked_mean(a, axis, dtype, keepdims, where):
@@ -325,6 +325,7 @@ def _ddof(ddof, correction):
     return int(ddof)
 
 
+@primitive_wrapper(var_p)
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         correction=None):
     """Variance over ``axis``, dividing by ``N - ddof`` (complex input gives a real result).
@@ -341,9 +342,9 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
                       keepdims=bool(keepdims))
 
 
-var.primitive = var_p
 
 
+@primitive_wrapper(std_p)
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
         correction=None):
     """Standard deviation over ``axis`` (``sqrt(var)``, dividing by ``N - ddof``).
@@ -360,7 +361,6 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
                       keepdims=bool(keepdims))
 
 
-std.primitive = std_p
 
 
 def _masked_var(a, axis, dtype, ddof, keepdims, where):
@@ -405,6 +405,7 @@ argmax_p = numpy_primitive("argmax", _argmax_impl, _arg_composite(lax.argmax, "a
 argmin_p = numpy_primitive("argmin", _argmin_impl, _arg_composite(lax.argmin, "argmin"))
 
 
+@primitive_wrapper(argmax_p)
 def argmax(a, axis=None, out=None, *, keepdims=False):
     """Index of the maximum along ``axis`` (of the flattened array when None); first NaN wins.
 
@@ -416,9 +417,9 @@ def argmax(a, axis=None, out=None, *, keepdims=False):
     return argmax_p.bind(a, axis=_static_axis(axis), keepdims=bool(keepdims))
 
 
-argmax.primitive = argmax_p
 
 
+@primitive_wrapper(argmin_p)
 def argmin(a, axis=None, out=None, *, keepdims=False):
     """Index of the minimum along ``axis`` (of the flattened array when None); first NaN wins.
 
@@ -430,7 +431,6 @@ def argmin(a, axis=None, out=None, *, keepdims=False):
     return argmin_p.bind(a, axis=_static_axis(axis), keepdims=bool(keepdims))
 
 
-argmin.primitive = argmin_p
 
 # ---------------------------------------------------------------------------
 # all, any.
@@ -460,6 +460,7 @@ all_p = numpy_primitive("all", _all_impl, _logical_composite(lax.reduce_and, "al
 any_p = numpy_primitive("any", _any_impl, _logical_composite(lax.reduce_or, "any"))
 
 
+@primitive_wrapper(all_p)
 def all(a, axis=None, out=None, keepdims=False, *, where=None):
     """True where every element along ``axis`` is nonzero.
 
@@ -473,9 +474,9 @@ def all(a, axis=None, out=None, keepdims=False, *, where=None):
     return all_p.bind(a, axis=_static_axis(axis), keepdims=bool(keepdims))
 
 
-all.primitive = all_p
 
 
+@primitive_wrapper(any_p)
 def any(a, axis=None, out=None, keepdims=False, *, where=None):
     """True where some element along ``axis`` is nonzero.
 
@@ -489,7 +490,6 @@ def any(a, axis=None, out=None, keepdims=False, *, where=None):
     return any_p.bind(a, axis=_static_axis(axis), keepdims=bool(keepdims))
 
 
-any.primitive = any_p
 
 # ---------------------------------------------------------------------------
 # Cumulative reductions.
@@ -707,6 +707,7 @@ def _quantiles(name, a, q, scale, axis, method, keepdims):
                            method=method, keepdims=bool(keepdims))
 
 
+@primitive_wrapper(quantile_p)
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False, *, interpolation=None):
     """The ``q``-th quantiles (``q`` in [0, 1], scalar or array) over ``axis``.
@@ -723,7 +724,6 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                       _method("quantile", method, interpolation), keepdims)
 
 
-quantile.primitive = quantile_p
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",

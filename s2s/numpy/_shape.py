@@ -16,7 +16,7 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import ConcretizationError, ShapeError
-from s2s.core.primitive import d, def_vjp, def_zero_derivative
+from s2s.core.primitive import d, def_vjp, def_zero_derivative, primitive_wrapper
 from s2s.lax.shapes import broadcast_shapes as _bs
 from s2s.lax.shapes import canonicalize_axes, canonicalize_axis
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, shape_of,
@@ -81,6 +81,7 @@ def _with_minus_one(name, shape):
                  else static_int(name, "each dimension of shape", d) for d in shape)
 
 
+@primitive_wrapper(reshape_p)
 def reshape(a, newshape=None, order="C", *, shape=None, copy=None):
     """Gives ``a`` a new shape (one dimension may be -1; row-major order only).
 
@@ -99,7 +100,6 @@ def reshape(a, newshape=None, order="C", *, shape=None, copy=None):
     return reshape_p.bind(a, shape=new)
 
 
-reshape.primitive = reshape_p
 
 
 def ravel(a, order="C"):
@@ -125,6 +125,7 @@ def _permutation(name, axes, ndim):
     return perm
 
 
+@primitive_wrapper(transpose_p)
 def transpose(a, axes=None):
     """Permutes the axes of ``a`` (reverses them by default).
 
@@ -138,7 +139,6 @@ def transpose(a, axes=None):
     return transpose_p.bind(a, axes=perm)
 
 
-transpose.primitive = transpose_p
 
 
 permute_dims = transpose  # the Array API name (NumPy's two names are one function too)
@@ -507,6 +507,7 @@ broadcast_to_p = numpy_primitive(
     "broadcast_to", lambda a, *, shape: onp.broadcast_to(a, shape), _broadcast_to_composite)
 
 
+@primitive_wrapper(broadcast_to_p)
 def broadcast_to(array, shape):
     """``array`` broadcast to ``shape`` (NumPy broadcasting rules).
 
@@ -525,7 +526,6 @@ def broadcast_to(array, shape):
     return broadcast_to_p.bind(array, shape=shape)
 
 
-broadcast_to.primitive = broadcast_to_p
 
 
 def broadcast_shapes(*shapes):

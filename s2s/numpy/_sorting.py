@@ -16,7 +16,7 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import ConcretizationError, ShapeError
-from s2s.core.primitive import Tracer
+from s2s.core.primitive import primitive_wrapper, Tracer
 from s2s.numpy import _internal as I
 from s2s.numpy._primitive import numpy_primitive
 from s2s.numpy._reductions import _static_axis
@@ -57,6 +57,7 @@ def _sort_impl(a, axis=-1):
 sort_p = numpy_primitive("sort", _sort_impl, _sort_composite)
 
 
+@primitive_wrapper(sort_p)
 def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """Sorted copy of ``a`` along ``axis`` (flattened when None); stable, NaNs last.
 
@@ -68,7 +69,6 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     return sort_p.bind(a, axis=_static_axis(axis))
 
 
-sort.primitive = sort_p
 
 
 def _argsort_composite(a, axis=-1):
@@ -86,6 +86,7 @@ def _argsort_impl(a, axis=-1):
 argsort_p = numpy_primitive("argsort", _argsort_impl, _argsort_composite)
 
 
+@primitive_wrapper(argsort_p)
 def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     """Indices that sort ``a`` along ``axis`` (stable: ties keep their order; NaNs last).
 
@@ -97,7 +98,6 @@ def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     return argsort_p.bind(a, axis=_static_axis(axis))
 
 
-argsort.primitive = argsort_p
 
 
 def lexsort(keys, axis=-1):

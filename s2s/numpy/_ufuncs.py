@@ -22,7 +22,7 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError, ShapeError
-from s2s.core.primitive import d, def_vjp, def_zero_derivative
+from s2s.core.primitive import d, def_vjp, def_zero_derivative, primitive_wrapper
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, promote,
                                   promote_inexact, shape_of, static_int)
@@ -289,6 +289,10 @@ def sign(x, /):
     return lax.sign(x)
 
 
+square_p = numpy_primitive("square", onp.square, lambda x: lax.integer_pow(x, 2))
+
+
+@primitive_wrapper(square_p)
 def square(x, /):
     """Elementwise ``x * x`` (bools square as the default integer).
 
@@ -299,10 +303,6 @@ def square(x, /):
     if dtype_of(x) == dtypes.bool_:
         x = cast(x, dtypes.default_int_dtype())
     return square_p.bind(x)
-
-
-square_p = numpy_primitive("square", onp.square, lambda x: lax.integer_pow(x, 2))
-square.primitive = square_p
 
 
 def reciprocal(x, /):
@@ -605,6 +605,7 @@ def _where_composite(condition, x, y):
 where_p = numpy_primitive("where", onp.where, _where_composite)
 
 
+@primitive_wrapper(where_p)
 def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     """Elementwise ``x if condition else y``; with one argument, ``nonzero(condition)``.
 
@@ -622,9 +623,6 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     return where_p.bind(condition, x, y)
 
 
-where.primitive = where_p
-
-
 def _clip_composite(a, lo, hi):
     (a, lo, hi), _ = promote(a, lo, hi)
     return lax.min(lax.max(a, lo), hi)
@@ -639,6 +637,7 @@ def _clip_impl(a, lo, hi):
 clip_p = numpy_primitive("clip", _clip_impl, _clip_composite)
 
 
+@primitive_wrapper(clip_p)
 def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 (NumPy's names)
     """Limits values to ``[a_min, a_max]`` (either bound may be None).
 
@@ -657,9 +656,6 @@ def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 (NumPy
     if hi is None:
         return lax.max(*promote(a, lo)[0])
     return clip_p.bind(*promote(a, lo, hi)[0])
-
-
-clip.primitive = clip_p
 
 
 # ---------------------------------------------------------------------------

@@ -14,28 +14,11 @@ does not cover run once per example (``loop_call``), which is exact.
 (4, 2)
 """
 from s2s import lax
-from s2s.core.primitive import Primitive, def_batch
+from s2s.core.primitive import all_primitives, def_batch, wrapper_of
 from s2s.lax.structural import _index_operands
 from s2s.numpy.batching import _asarray, _expand_to, broadcast_batch, leading_size, loop_call
 
 
-def _wrappers():
-    """Each primitive's public wrapper in ``s2s.lax`` (the function rules are written for)."""
-    out = {}
-    for name in sorted(dir(lax)):
-        fn = getattr(lax, name)
-        prim = getattr(fn, "primitive", None)
-        if isinstance(prim, Primitive) and prim not in out:
-            out[prim] = fn
-    for name in sorted(dir(lax.linalg)) if hasattr(lax, "linalg") else ():
-        fn = getattr(lax.linalg, name)
-        prim = getattr(fn, "primitive", None)
-        if isinstance(prim, Primitive) and prim not in out:
-            out[prim] = fn
-    return out
-
-
-_WRAPPERS = _wrappers()
 
 
 def _elementwise(fn):
@@ -47,8 +30,9 @@ def _elementwise(fn):
     return rule
 
 
-for _prim, _fn in _WRAPPERS.items():
-    if _prim.elementwise or _fn in (lax.clamp, lax.select_n):
+for _prim in all_primitives().values():
+    _fn = wrapper_of(_prim)  # the wrapper in s2s.lax (registered first)
+    if _fn is not None and (_prim.elementwise or _fn in (lax.clamp, lax.select_n)):
         def_batch(_prim)(_elementwise(_fn))
 
 

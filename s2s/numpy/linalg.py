@@ -27,6 +27,7 @@ import numpy as onp
 from s2s import lax
 
 from s2s.core import dtypes
+from s2s.core.primitive import primitive_wrapper
 from s2s.core.errors import ShapeError
 from s2s.lax import linalg as lax_linalg
 from s2s.lax.shapes import broadcast_shapes
@@ -163,6 +164,7 @@ solve_p = numpy_primitive("linalg.solve", _or_composite(
     _np_impl("solve", onp.linalg.solve, 2), _solve_composite), _solve_composite)
 
 
+@primitive_wrapper(solve_p)
 def solve(a, b):
     """Solves ``a @ x = b``; ``b`` is a vector (M,) or a batch of matrices (..., M, K).
 
@@ -173,7 +175,6 @@ def solve(a, b):
     return solve_p.bind(a, b)
 
 
-solve.primitive = solve_p
 
 
 def _inv_composite(a):
@@ -187,6 +188,7 @@ inv_p = numpy_primitive("linalg.inv", _or_composite(_np_impl("inv", onp.linalg.i
                                                     _inv_composite), _inv_composite)
 
 
+@primitive_wrapper(inv_p)
 def inv(a):
     """Inverse of a (batch of) square matrix; singular input gives inf/NaN.
 
@@ -198,7 +200,6 @@ def inv(a):
     return inv_p.bind(a)
 
 
-inv.primitive = inv_p
 
 # ---------------------------------------------------------------------------
 # det, slogdet
@@ -222,6 +223,7 @@ def _det_composite(a):
 det_p = numpy_primitive("linalg.det", _np_impl("det", onp.linalg.det), _det_composite)
 
 
+@primitive_wrapper(det_p)
 def det(a):
     """Determinant of a (batch of) square matrix, from its LU decomposition.
 
@@ -232,7 +234,6 @@ def det(a):
     return det_p.bind(a)
 
 
-det.primitive = det_p
 
 
 def _slogdet_composite(a):
@@ -258,6 +259,7 @@ slogdet_p = numpy_primitive("linalg.slogdet", _slogdet_impl, _slogdet_composite,
                             multiple_results=True)
 
 
+@primitive_wrapper(slogdet_p)
 def slogdet(a):
     """Sign and natural log of the absolute determinant: ``(sign, logabsdet)``.
 
@@ -270,7 +272,6 @@ def slogdet(a):
     return SlogdetResult(*slogdet_p.bind(a))
 
 
-slogdet.primitive = slogdet_p
 
 # ---------------------------------------------------------------------------
 # cholesky, qr, eigh, eigvalsh
@@ -290,6 +291,7 @@ cholesky_p = numpy_primitive("linalg.cholesky", _or_composite(
     _np_impl("cholesky", _cholesky_np), _cholesky_composite), _cholesky_composite)
 
 
+@primitive_wrapper(cholesky_p)
 def cholesky(a, /, *, upper=False):
     """Cholesky factor ``L`` with ``a = L @ L^H`` from the lower triangle of ``a`` (or, with
     ``upper=True``, ``U`` with ``a = U^H @ U`` from the upper triangle). Not positive
@@ -303,7 +305,6 @@ def cholesky(a, /, *, upper=False):
     return cholesky_p.bind(a, upper=bool(upper))
 
 
-cholesky.primitive = cholesky_p
 
 
 def _qr_composite(a, mode="reduced"):
@@ -360,6 +361,7 @@ eigh_p = numpy_primitive("linalg.eigh", _np_impl("eigh", _eigh_np), _eigh_compos
                          multiple_results=True)
 
 
+@primitive_wrapper(eigh_p)
 def eigh(a, UPLO="L"):
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices: ``EighResult(w, v)``.
 
@@ -370,7 +372,6 @@ def eigh(a, UPLO="L"):
     return EighResult(*eigh_p.bind(a, UPLO=_uplo(UPLO)))
 
 
-eigh.primitive = eigh_p
 
 
 def _eigvalsh_composite(a, UPLO="L"):
@@ -381,6 +382,7 @@ eigvalsh_p = numpy_primitive("linalg.eigvalsh", _np_impl("eigvalsh", onp.linalg.
                              _eigvalsh_composite)
 
 
+@primitive_wrapper(eigvalsh_p)
 def eigvalsh(a, UPLO="L"):
     """Eigenvalues (ascending) of Hermitian matrices.
 
@@ -391,7 +393,6 @@ def eigvalsh(a, UPLO="L"):
     return eigvalsh_p.bind(a, UPLO=_uplo(UPLO))
 
 
-eigvalsh.primitive = eigvalsh_p
 
 # ---------------------------------------------------------------------------
 # svd, svdvals, pinv, matrix_rank, lstsq
@@ -759,6 +760,7 @@ def _check_ord(ord, x, axis):
         raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
 
 
+@primitive_wrapper(norm_p)
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm: ``ord`` None/2/1/inf/-inf/0/p for vectors, None/'fro'/'nuc'/
     inf/-inf/1/-1/2/-2 for matrices (``axis`` of two axes, or a 2-D input).
@@ -774,7 +776,6 @@ def norm(x, ord=None, axis=None, keepdims=False):
     return norm_p.bind(x, ord=ord, axis=axis, keepdims=bool(keepdims))
 
 
-norm.primitive = norm_p
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):

@@ -34,8 +34,6 @@ def writes(stmts):
         n = todo.pop()
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store,)):
             out.add(n.id)
-        if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name):
-            out.add(n.value.id)  # x[i] = v rebinds x (value semantics)
         if isinstance(n, gast.FunctionDef):
             out.add(n.name)
             continue

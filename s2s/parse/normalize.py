@@ -9,7 +9,8 @@ The transformations (``s2s.transforms``) only ever see functions in this
   the loop body (``if not broke: ...``); a ``for`` loop that may break became a
   ``while`` loop over a counter.
 * ``for`` loops run over ``range(...)`` with atom arguments; loops over other
-  sequences became index loops (``for i in range(len(seq)): x = seq[i]``), and
+  sequences became index loops (``xs_items = as_sequence(xs)``, then
+  ``for i in range(len(xs_items)): x = xs_items[i]``), and
   ``enumerate``/``zip``/``reversed``/dict views are spelled out the same way.
 * ``while <name>:``: the condition is a name, recomputed at the end of the body.
 * ``if <atom>:``: the test is a name or constant.
@@ -44,7 +45,7 @@ from s2s.parse.resolve import MISSING, local_names, lookup, static_chain
 
 # Support functions that normal form calls by these names (bound by codegen).
 SUPPORT_CALLS = ("append", "extend", "pop", "items", "keys", "values", "dict_get", "copy",
-                 "as_sequence", "at_update", "concat")
+                 "as_sequence", "at_update", "concat", "setitem")
 # ``x.at[i].<op>(v)``: JAX-style functional updates, spelled ``at_update(x, i, "<op>", v)``.
 AT_METHODS = ("set", "add", "subtract", "multiply", "divide", "power", "min", "max", "get", "apply")
 
@@ -501,8 +502,10 @@ class _ANF:
         if not isinstance(base, gast.Name) or not self.is_local(base.id):
             self.error(where, "index assignment into a non-local value",
                        "copy it into a local variable first (y = x.copy(); y[i] = v)")
-        self.emit(gast.Assign(targets=[gast.Subscript(value=q.name(base.id), slice=index, ctx=gast.Store())],
-                              value=value, type_comment=None))
+        # Value semantics: x[i] = v rebinds x to an updated copy.
+        self.emit(q.assign(base.id, gast.Call(func=q.name(self.support["setitem"]),
+                                              args=[q.name(base.id), q.index_value(index), value],
+                                              keywords=[])))
 
     def visit_If(self, s):
         test = self.atom(s.test, "cond")
@@ -576,19 +579,26 @@ class _ANF:
                 prefix = [gast.Assign(targets=[s.target], value=gast.Tuple(elts=items, ctx=gast.Load()), type_comment=None)]
             self._index_loop(s, idx, count, prefix)
             return
-        if isinstance(it, (gast.Name,)) and self.is_local(it.id) or self.is_static(it):
-            seq = it
-        else:
-            seq = self.atom(gast.Call(func=q.name(self.support["as_sequence"]), args=[it], keywords=[]), "seq")
+        # for x in xs  ->  xs_items = as_sequence(xs); for i in range(n): x = xs_items[i]
+        # (a dict iterates its keys, a generator is listed once; arrays and lists stay).
+        hint = it.id + "_items" if isinstance(it, gast.Name) else "seq"
+        seq = self.atom(gast.Call(func=q.name(self.support["as_sequence"]), args=[it], keywords=[]), hint)
+        idx = self.temp("i")
+        element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())
         target = s.target
-        prefix = []
-        if not isinstance(target, gast.Name):
-            tmp = self.temp("item")
-            prefix = [_loc(gast.Assign(targets=[target], value=q.name(tmp), type_comment=None), s)]
-            target = q.store(tmp)
-        body = self.block(prefix + s.body) or [gast.Pass()]
-        self.emit(gast.For(target=q.store(target.id), iter=copy.deepcopy(seq), body=body, orelse=[],
-                           type_comment=None))
+        if isinstance(target, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Name) for e in target.elts):
+            # for W, b in params: one statement unpacks the element (W, b = params_items[i])
+            first = gast.Assign(targets=[gast.Tuple(elts=[q.store(e.id) for e in target.elts],
+                                                    ctx=gast.Store())], value=element, type_comment=None)
+            body = [_loc(first, s)] + self.block(s.body)
+        else:
+            body = self.block([_loc(gast.Assign(targets=[target], value=element, type_comment=None), s)]
+                              + s.body)
+        # range(len(seq)), not a temporary: the bound is a shape query of the sequence,
+        # which stays one Python int for every example under vmap.
+        count = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
+        self.emit(gast.For(target=q.store(idx), iter=gast.Call(func=q.name("range"), args=[count], keywords=[]),
+                           body=body or [gast.Pass()], orelse=[], type_comment=None))
 
     def _min_len(self, seqs):
         lens = []

@@ -21,7 +21,7 @@ def_zero_derivative(
     builtins.str, builtins.print, builtins.repr, builtins.hash, builtins.id,
     builtins.reversed, builtins.slice, builtins.callable, builtins.hasattr,
     builtins.getattr, builtins.any, builtins.all, builtins.round, builtins.divmod,
-    S.keys, S.scalar_seed, S.holomorphic_seed, S.reduced_count, S.max_grad_share,
+    S.keys, S.scalar_seed, S.holomorphic_seed, S.reduced_count, S.max_grad_share, S.shape_of,
 )
 
 

@@ -29,7 +29,7 @@ __all__ = [
     'getitem_grad', 'holomorphic_seed', 'index_grad', 'items', 'join_grads', 'join_last_grad',
     'keys', 'matmul_grad_lhs', 'matmul_grad_rhs', 'max_grad_share', 'pack_grad', 'pop',
     'push_grad', 'reduced_count', 'repeat_grad', 'reshape_like', 'scalar_seed', 'setitem',
-    'setitem_grad', 'split_last_grad', 'sum_grads', 'transpose_grad', 'tree_map_grads',
+    'setitem_grad', 'shape_of', 'split_last_grad', 'sum_grads', 'transpose_grad', 'tree_map_grads',
     'unbroadcast', 'unpack_grad', 'unreduce', 'unzip_grad', 'values', 'zeros_like_grad',
 ]
 
@@ -266,6 +266,22 @@ def setitem(x, index, value):
 
 class NonScalarOutputError(S2SError, TypeError):
     """grad was asked for the gradient of a non-scalar output."""
+
+
+def shape_of(x):
+    """A stand-in for ``x`` that keeps only its shape and dtype: what reverse mode saves
+    where the adjoint reads nothing else (``unbroadcast(g, t)``). It is a read-only
+    zero-strided array of one element, so every reader of ``.shape``/``.dtype`` (and
+    vmap, which sees its batch axis) works unchanged; containers and scalars stay.
+
+    >>> import numpy as onp
+    >>> s = shape_of(onp.ones((128, 256), onp.float32))
+    >>> s.shape, s.dtype, s.base.nbytes
+    ((128, 256), dtype('float32'), 4)
+    """
+    if isinstance(x, (onp.ndarray, Tracer)):
+        return onp.broadcast_to(onp.zeros((), x.dtype), x.shape)
+    return x
 
 
 def scalar_seed(result):

@@ -16,6 +16,7 @@ import numpy as onp
 from s2s import lax
 
 from s2s.core import dtypes
+from s2s.core.primitive import primitive_wrapper
 from s2s.core.errors import DtypeError
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._primitive import numpy_primitive
@@ -96,6 +97,7 @@ def _lse_impl(a, b=None, *, axis=None, keepdims=False):
 logsumexp_p = numpy_primitive("logsumexp", _lse_impl, _lse_composite)
 
 
+@primitive_wrapper(logsumexp_p)
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """``log(sum(b * exp(a), axis))`` computed stably, as ``scipy.special.logsumexp``.
 
@@ -116,7 +118,6 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     return logsumexp_p.bind(a, b, axis=axis, keepdims=bool(keepdims))
 
 
-logsumexp.primitive = logsumexp_p
 
 
 def _shifted(name, x, axis):
@@ -164,6 +165,7 @@ softmax_p = numpy_primitive("softmax", _softmax_impl, _softmax_composite)
 log_softmax_p = numpy_primitive("log_softmax", _log_softmax_impl, _log_softmax_composite)
 
 
+@primitive_wrapper(softmax_p)
 def softmax(x, axis=None):
     """``exp(x) / sum(exp(x), axis)``, computed stably; ``axis=None`` normalizes everything.
 
@@ -175,9 +177,9 @@ def softmax(x, axis=None):
     return softmax_p.bind(x, axis=_static_axis(axis))
 
 
-softmax.primitive = softmax_p
 
 
+@primitive_wrapper(log_softmax_p)
 def log_softmax(x, axis=None):
     """``x - logsumexp(x, axis)``, accurate where ``log(softmax(x))`` underflows.
 
@@ -189,7 +191,6 @@ def log_softmax(x, axis=None):
     return log_softmax_p.bind(x, axis=_static_axis(axis))
 
 
-log_softmax.primitive = log_softmax_p
 
 
 # ---------------------------------------------------------------------------

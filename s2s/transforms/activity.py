@@ -57,9 +57,7 @@ def _flows(fdef, differentiable_call, grows_list=_grows_list):
         for s in stmts:
             if isinstance(s, gast.Assign):
                 t = s.targets[0]
-                if isinstance(t, gast.Subscript):  # x[i] = v: x now depends on v (and old x)
-                    flows.append(({t.value.id}, _reads(s.value) | {t.value.id}))
-                elif _value_is_differentiable(s.value, differentiable_call):
+                if _value_is_differentiable(s.value, differentiable_call):
                     targets = {n.id for n in gast.walk(t) if isinstance(n, gast.Name)}
                     sources = _reads(s.value)
                     if isinstance(s.value, gast.Subscript):

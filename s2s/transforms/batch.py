@@ -148,6 +148,8 @@ def _value_batched(ctx, value):
             return False
         if getattr(obj, "creates_batched", False):  # lax.axis_index
             return True
+        if obj is range:  # range(len(xs)) of a batched xs: one bound for every example
+            return any(_value_batched(ctx, a) for a in value.args)
     return bool(_names(value) & ctx.batched)
 
 
@@ -171,10 +173,7 @@ def _analyze_block(ctx, stmts, under):
     for s in stmts:
         if isinstance(s, gast.Assign):
             t = s.targets[0]
-            if isinstance(t, gast.Subscript):  # y[i] = v: y is batched if i or v is
-                if under or (_names(t.slice) | _names(s.value)) & ctx.batched:
-                    changed |= _mark(ctx, _names(t.value))
-            elif under or _value_batched(ctx, s.value):
+            if under or _value_batched(ctx, s.value):
                 changed |= _mark(ctx, _stores(t))
         elif isinstance(s, gast.Expr):
             kind = ctx.support_call(s.value)
@@ -354,6 +353,11 @@ def _support_call(ctx, kind, call, node):
         value = args[3]
         return q.call(ctx.h("at_update"), [x, index, op, value] + [
             q.const(0 if ctx.is_batched(a) else None) for a in (x, index, value)])
+    if kind == "setitem":  # x = setitem(x, i, v): normal form's x[i] = v
+        if len(args) != 3 or call.keywords:
+            raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")
+        return q.call(ctx.h("setitem"), list(args) + [
+            q.const(0 if ctx.is_batched(a) else None) for a in args])
     if kind == "concat":
         return q.call(call.func, [_broadcast(ctx, a) for a in args])
     if kind in ("pop",):
@@ -427,8 +431,6 @@ class _Rewriter:
     def visit_Assign(self, s, under):
         ctx = self.ctx
         target = s.targets[0]
-        if isinstance(target, gast.Subscript):
-            return self._setitem(s, target, under)
         names = _stores(target)
         self.defined |= names
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
@@ -450,19 +452,6 @@ class _Rewriter:
             for n in sorted(names & ctx.batched):
                 out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
         return out
-
-    def _setitem(self, s, target, under):
-        ctx = self.ctx
-        base = target.value
-        if not isinstance(base, gast.Name):
-            raise ctx.error(s, f"s2s cannot batch the assignment `{q.to_source(s).strip()}`",
-                            hint="assign into a variable: y = x[...]; y[i] = v")
-        if not ctx.is_batched(base):
-            return [s]
-        axes = [q.const(0 if (_names(n) & ctx.batched) else None)
-                for n in (base, target.slice, s.value)]
-        value = q.call(ctx.h("setitem"), [base, q.index_value(target.slice), s.value] + axes)
-        return [_assign(base.id, value, s)]
 
     def visit_Expr(self, s, under):
         ctx = self.ctx
@@ -592,10 +581,13 @@ class _Rewriter:
             raise ctx.error(s, "for ... else is not supported under vmap")
         it = s.iter
         is_range = isinstance(it, gast.Call) and ctx.resolve(it.func) is range
-        if is_range and _names(it) & ctx.batched:
+        if is_range and _value_batched(ctx, it):
             raise ctx.error(s, "a for loop over a range whose bounds vary across the mapped axis",
                             hint="loop to a bound that is the same for every example and mask "
                             "the extra steps with np.where (or use a while loop)")
+        if is_range and _names(it) & ctx.batched:  # range(len(xs)): the per-example length
+            it = gast.Call(func=it.func, args=[_call(ctx, a, s) if isinstance(a, gast.Call) else a
+                                               for a in it.args], keywords=[])
         target_batched = bool(_stores(s.target) & ctx.batched)
         self.defined |= _stores(s.target)
         body = self.block(s.body, under)

@@ -102,11 +102,6 @@ class _Control:
             return self.convert_for(s, assigned)
         if isinstance(s, gast.FunctionDef):
             return [self.convert_def(s)]
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
-            t = s.targets[0]
-            value = gast.Call(func=self.op("setitem"), args=[q.name(t.value.id), q.index_value(t.slice), s.value],
-                              keywords=[])
-            return [gast.copy_location(q.assign(t.value.id, value), s)]
         self.convert_calls(s)
         return [s]
 

@@ -18,7 +18,7 @@ Per statement:
   goes through cells filled once built); calls of function values:
   ``y, dy = dynamic_jvp(g, (a, b), (da, None))``, forward mode taken when it runs.
 * containers: the tangent of a list is the list of tangents; ``x[i] = v``
-  (``x = setitem(x, i, v)`` after the pre-pass) updates ``dx`` the same way.
+  (``x = setitem(x, i, v)`` in normal form) updates ``dx`` the same way.
 
 Tangents are named ``dx``; blocks are headed by ``# jvp of: <user line>``.
 The entry points are ``build_jvp(fn, active_params)`` and ``jvp_function``.
@@ -41,7 +41,7 @@ from s2s.transforms import frontend as fe
 from s2s.transforms.shapes import ShapeClasses
 from s2s.parse import dataflow
 from s2s.transforms.frontend import CalleeKind
-from s2s.transforms.reverse import _comment, _PrePass
+from s2s.transforms.reverse import _comment
 
 # Helpers generated tangent code calls, by the names templates use.
 _HELPERS = {
@@ -72,12 +72,7 @@ class _Forward:
         self.namer = ctx.namer
         self.params = dataflow.parameters(fdef)
         self.result = fdef.body[-1].value
-        sequences = {st.targets[0].id for st in gast.walk(fdef) if isinstance(st, gast.Assign)
-                     and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)
-                     and isinstance(st.value.func, gast.Name)
-                     and st.value.func.id == ctx.support_name_of("as_sequence")}
-        self.body = _PrePass(self.namer, ctx.support("setitem"), ctx.support("as_sequence"),
-                             sequences).block(copy.deepcopy(fdef.body[:-1]))
+        self.body = copy.deepcopy(fdef.body[:-1])  # the plan's normal form is shared
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=self.body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
         self.callees = {}

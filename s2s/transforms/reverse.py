@@ -21,7 +21,7 @@ Per statement of the normal form:
 * ``if c:`` reverses into ``if c:`` over the reversed branches.
 * ``for i in range(...)`` reverses into ``for i in reversed(range(...))``.
 * ``while c:`` counts its trips forward and reverses into ``for _ in range(trips)``.
-* ``x[i] = v`` has value semantics: ``x = setitem(x, i, v)``.
+* ``x = setitem(x, i, v)`` (normal form's ``x[i] = v``) reverses through its template.
 
 The entry point is ``transform(tree, ctx)``.
 """
@@ -35,6 +35,7 @@ from s2s.parse import quoting as q
 from s2s.parse.normalize import VARARGS_SHAPE
 from s2s.parse.resolve import local_names
 from s2s.parse import dataflow
+from s2s.runtime import support
 from s2s.transforms import activity, captures, templates
 from s2s.transforms.frontend import CalleeKind
 from s2s.transforms.shapes import ShapeClasses
@@ -42,6 +43,8 @@ from s2s.transforms.shapes import ShapeClasses
 ZERO, SET, MAYBE = "zero", "set", "maybe"
 
 _PUSH = "__s2s_push__"
+# Attributes a stand-in made by ``shape_of`` answers like the array it stands for.
+_SHAPE_ATTRIBUTES = ("shape", "ndim", "dtype", "size")
 _RESTORE = "__s2s_restore__"
 
 
@@ -65,12 +68,6 @@ class ReverseResult:
         self.result_active = result_active
 
 
-# ---------------------------------------------------------------------------
-# Pre-pass: for-each loops become index loops; x[i] = v becomes setitem.
-
-
-
-
 def _reads_own_target(s):
     """``x = f(x)``: the value reads the name it rebinds (reverse mode restores ``x`` inside
     the statement's adjoint, before the rest of what was saved)."""
@@ -85,77 +82,6 @@ class _DynamicRecord:
         self.tape = tape
         self.args = args
         self.output_active = True
-
-
-class _PrePass:
-    def __init__(self, namer, setitem_name, as_sequence_name, sequences):
-        self.namer = namer
-        self.setitem = setitem_name
-        self.as_sequence = as_sequence_name
-        self.sequences = sequences  # names normal form already made sequences
-
-    def _is_sequence_name(self, name):
-        return name in self.sequences
-
-    def block(self, stmts):
-        out = []
-        for s in stmts:
-            out.extend(self.stmt(s))
-        return out
-
-    def stmt(self, s):
-        if isinstance(s, gast.For):
-            s.body = self.block(s.body)
-            if _is_range_call(s.iter):
-                return [s]
-            seq = s.iter
-            pre = []
-            if isinstance(seq, gast.Name) and not self._is_sequence_name(seq.id):
-                # `for k in d` iterates a dict's keys: index a list of what it iterates.
-                items = self.namer.new(seq.id + "_items")
-                pre = [gast.copy_location(q.assign(items, gast.Call(
-                    func=q.name(self.as_sequence), args=[copy.deepcopy(seq)], keywords=[])), s)]
-                seq = q.name(items)
-            i = self.namer.new("i")
-            element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(i), ctx=gast.Load())
-            body = s.body
-            if _unpacks_only(s.target.id, body):
-                # for item in seq: W, b = item  ->  W, b = seq[i]
-                first = gast.copy_location(gast.Assign(targets=body[0].targets, value=element,
-                                                       type_comment=None), body[0])
-                body = [first] + body[1:]
-            else:
-                body = [gast.copy_location(gast.Assign(targets=[copy.deepcopy(s.target)], value=element,
-                                                       type_comment=None), s)] + body
-            length = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
-            new = gast.For(target=q.store(i), iter=gast.Call(func=q.name("range"), args=[length], keywords=[]),
-                           body=body, orelse=[], type_comment=None)
-            return pre + [gast.copy_location(new, s)]
-        if isinstance(s, (gast.If, gast.While)):
-            s.body = self.block(s.body)
-            s.orelse = self.block(s.orelse)
-            return [s]
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
-            t = s.targets[0]
-            value = gast.Call(func=q.name(self.setitem),
-                              args=[q.name(t.value.id), q.index_value(t.slice), s.value], keywords=[])
-            return [gast.copy_location(q.assign(t.value.id, value), s)]
-        return [s]
-
-
-def _unpacks_only(item, body):
-    """True when ``body`` starts by unpacking ``item`` and never reads it again."""
-    if not body or not isinstance(body[0], gast.Assign) or not isinstance(body[0].targets[0], gast.Tuple):
-        return False
-    first = body[0]
-    if not (isinstance(first.value, gast.Name) and first.value.id == item):
-        return False
-    rest = gast.Module(body=body[1:], type_ignores=[])
-    return not any(isinstance(n, gast.Name) and n.id == item for n in gast.walk(rest))
-
-
-def _is_range_call(node):
-    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range"
 
 
 # ---------------------------------------------------------------------------
@@ -214,14 +140,9 @@ class _Reverse:
         self.uses_stack = False
         self.stack = None
         self.result = fdef.body[-1].value
-        sequences = {st.targets[0].id for st in gast.walk(fdef) if isinstance(st, gast.Assign)
-                     and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)
-                     and isinstance(st.value.func, gast.Name)
-                     and st.value.func.id == ctx.support_name_of("as_sequence")}
-        # The plan's normal form is shared by grad, jvp and vmap, and the pre-pass
-        # rewrites statements in place: it works on a copy.
-        body = _PrePass(self.namer, ctx.support("setitem"), ctx.support("as_sequence"),
-                        sequences).block(copy.deepcopy(fdef.body[:-1]))
+        # The plan's normal form is shared by every transformation, and the analyses
+        # below annotate statements: they work on a copy.
+        body = copy.deepcopy(fdef.body[:-1])
         self.callees = {}
         body = self._explicit_captures(fdef, body)
         self.callees = {}  # keyed by node id: the rewrite dropped nodes
@@ -288,9 +209,6 @@ class _Reverse:
         return flags
 
     def _site_active(self, st):
-        t = st.targets[0]
-        if isinstance(t, gast.Subscript):
-            return True
         value = st.value
         if not activity._value_is_differentiable(value, self._differentiable_call):
             return False
@@ -423,7 +341,10 @@ class _Reverse:
             return out
         return [s]
 
-    def stack_push(self, name):
+    def stack_push(self, name, shape_only=False):
+        if shape_only:
+            return q.quote("stack.append(shape_of(x))", stack=self.stack_name(), x=name,
+                           shape_of=self.ctx.support("shape_of"))[0]
         return q.quote("stack.append(x)", stack=self.stack_name(), x=name)[0]
 
     def stack_name(self):
@@ -1008,6 +929,7 @@ class _Reverse:
         out = ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
                             dict(self.adjoints), result_active)
         out.tape_inits = self.tape_inits
+        out.shape_only = self.shape_only_names & set(tape)
         return out
 
     def drop_dead_resets(self, reverse, returned):
@@ -1055,9 +977,29 @@ class _Reverse:
                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         return reads - adjoint_names
 
+    def shape_only(self, reverse):
+        """Primal names the reverse sweep reads only for their shape or dtype (the second
+        operand of ``unbroadcast``/``unreduce``, ``x.shape``...): the forward sweep saves
+        ``shape_of(x)`` for them, a stand-in without the data."""
+        helpers = {support.unbroadcast, support.unreduce}
+        total, shaped = {}, {}
+        for n in _walk_skipping_markers(reverse):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                total[n.id] = total.get(n.id, 0) + 1
+            operand = None
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and len(n.args) >= 2 \
+                    and n.func.id in self.ctx.cells and self.ctx.cells[n.func.id].cell_contents in helpers:
+                operand = n.args[1]
+            elif isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRIBUTES:
+                operand = n.value
+            if isinstance(operand, gast.Name):
+                shaped[operand.id] = shaped.get(operand.id, 0) + 1
+        return {name for name, k in shaped.items() if total.get(name) == k}
+
     def resolve_placeholders(self, forward, reverse):
         needed = self.needed(reverse)
         keep = {n for n in needed if self.overwritten(n)}
+        self.shape_only_names = self.shape_only(reverse)
 
         def resolve(stmts, marker, make):
             out = []
@@ -1076,7 +1018,7 @@ class _Reverse:
                 out.append(s)
             return out
 
-        forward = resolve(forward, _PUSH, lambda n: [self.stack_push(n)])
+        forward = resolve(forward, _PUSH, lambda n: [self.stack_push(n, n in self.shape_only_names)])
         reverse = resolve(reverse, _RESTORE,
                           lambda n: q.quote("x = stack.pop()", x=n, stack=self.stack_name()))
         self.pushed = keep
@@ -1182,7 +1124,8 @@ def _maybe_unbound_reads(stmts, assigned, ignore):
             if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
                     isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
                     isinstance(s.value.func.value, gast.Name) and s.value.func.value.id in ignore:
-                for a in s.value.args:
+                for a in s.value.args:  # `stack.append(x)` or `stack.append(shape_of(x))`
+                    a = a.args[0] if isinstance(a, gast.Call) and len(a.args) == 1 else a
                     if isinstance(a, gast.Name) and a.id not in da:
                         out.add(a.id)
             for t in dataflow.targets(s):

@@ -263,6 +263,13 @@ def _build_vjp_locked(fn, active_params):
     return build
 
 
+def _tape_entry(name, result, ctx):
+    """What the tape keeps of ``name``: a stand-in where bwd reads only its shape."""
+    if name in result.shape_only:
+        return q.call(q.name(ctx.support("shape_of")), [q.name(name)])
+    return q.name(name)
+
+
 def _assemble_pair(build):
     plan = frontend.plan_for(build.fn)
     result, ctx, namer = _transform(plan, build.active_params)
@@ -271,7 +278,7 @@ def _assemble_pair(build):
     fwd_name = namer.new(f"fwd_{plan.name}")
     bwd_name = namer.new(f"bwd_{plan.name}")
     tape_name = namer.new("tape")
-    tape = gast.Tuple(elts=[q.name(t) for t in result.tape], ctx=gast.Load())
+    tape = gast.Tuple(elts=[_tape_entry(t, result, ctx) for t in result.tape], ctx=gast.Load())
     fwd_body = result.inits + result.tape_inits + result.forward + [
         gast.Return(value=gast.Tuple(elts=[copy_node(res), tape], ctx=gast.Load()))]
     fwd = frontend.function_def(fwd_name, plan.normal.args, fwd_body)
