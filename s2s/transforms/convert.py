@@ -24,7 +24,7 @@ from s2s.core.primitive import Tracer
 from s2s.parse.naming import Namer
 from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
-from s2s.runtime import control_ops, support
+from s2s.runtime import control_ops
 from s2s.transforms import control
 from s2s.transforms.frontend import globals_and_cells, Plan
 
@@ -32,7 +32,7 @@ _RUNTIME = {
     "if_stmt": control_ops.if_stmt, "while_stmt": control_ops.while_stmt,
     "for_stmt": control_ops.for_stmt, "srange": control_ops.srange,
     "Undefined": control_ops.Undefined, "converted_call": control_ops.converted_call,
-    "setitem": support.setitem, "not_": control_ops.not_,
+    "not_": control_ops.not_,
 }
 
 _converted = weakref.WeakKeyDictionary()
