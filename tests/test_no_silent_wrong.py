@@ -434,3 +434,55 @@ def test_jit_of_grad_logs_the_path_it_took(caplog):
     finally:
         s2s.config.update("log_transforms", False)
     assert "grad(_cube): differentiating its source" in caplog.text
+
+
+_MINMAX = {  # f and its derivative, in closed form
+    "max": (lambda x: max(x, x * x), lambda x: 2.0 * x if x > 1 else 1.0),
+    "min3": (lambda x: min(x, x * x, 2.0) * x,
+             lambda x: 3.0 * x * x if x < 1 else (2.0 * x if x < 2 else 2.0)),
+    "list": (lambda x: max([x, 1.0]) + min(x * 3.0, 1.0),
+             lambda x: (1.0 if x > 1 else 0.0) + (3.0 if x < 1 / 3 else 0.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MINMAX))
+def test_builtin_min_max_under_jit_of_grad(name):
+    f, df = _MINMAX[name]
+    for x in (0.25, 0.5, 1.5, 3.0):
+        _close(s2s.jit(s2s.grad(f))(x), df(x))
+        _close(s2s.grad(s2s.jit(f))(x), df(x))
+
+
+def _g_minmax(x):
+    return min(x, x * x, 2.0) * x
+
+
+def test_transforming_a_traced_gradient_transforms_the_gradient():
+    # grad(_g_minmax) traces each call (builtin min); transforming it again once
+    # transformed _g_minmax itself, silently giving its value, not its gradient.
+    gg = s2s.grad(_g_minmax)
+    xs = np.array([0.5, 1.5, 3.0], np.float32)
+    d1 = np.array([0.75, 3.0, 2.0], np.float32)   # closed forms
+    d2 = np.array([3.0, 2.0, 0.0], np.float32)
+    _close(s2s.vmap(gg)(xs), d1)
+    _close(s2s.vmap(s2s.jit(gg))(xs), d1)
+    for x, want1, want2 in zip(xs, d1, d2):
+        x = float(x)
+        _close(s2s.grad(gg)(x), want2)
+        _close(s2s.jvp(gg, (x,), (1.0,))[1], want2)
+        _close(s2s.vjp(gg, x)[1](np.float32(1.0))[0], want2)
+        _close(s2s.hessian(_g_minmax)(x), want2)
+        _close(s2s.grad(lambda y: gg(y) * y)(x), want1 + x * want2)
+
+
+def test_vjp_traces_what_it_cannot_read():
+    namespace = {}
+    exec("def f(x, y):\n    return x * y * y, {'x': x}\n", namespace)
+    out, f_vjp, aux = s2s.vjp(namespace["f"], 2.0, np.full(2, 3.0, np.float32), has_aux=True)
+    _close(out, 18.0)
+    _close(aux["x"], 2.0)
+    gx, gy = f_vjp(np.ones(2, np.float32))
+    _close(gx, 18.0)
+    _close(gy, 12.0)
+    out, f_vjp = s2s.vjp(lambda *xs: xs[0] * xs[1], 2.0, 3.0)  # primals in *args
+    _close(f_vjp(np.float32(1.0)), (3.0, 2.0))
