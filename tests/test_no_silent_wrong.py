@@ -9,6 +9,7 @@ import linecache
 import sys
 import textwrap
 import types
+import warnings
 import weakref
 
 import numpy as np
@@ -486,3 +487,63 @@ def test_vjp_traces_what_it_cannot_read():
     _close(gy, 12.0)
     out, f_vjp = s2s.vjp(lambda *xs: xs[0] * xs[1], 2.0, 3.0)  # primals in *args
     _close(f_vjp(np.float32(1.0)), (3.0, 2.0))
+
+
+# ---------------------------------------------------------------------------
+# NumPy's floating-point warnings from eager s2s code name the user's line.
+
+
+def _log_of(w):
+    return snp.sum(snp.log(w) * w)
+
+
+def _loop_body(i, c):
+    return c + snp.log(c * 0.0)
+
+
+def _warnings_of(fn, *args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(*args)
+    return [(w.filename, w.lineno, str(w.message)) for w in caught]
+
+
+def _line_of(fn, offset=1):
+    return fn.__code__.co_firstlineno + offset
+
+
+def test_eager_float_warnings_point_at_the_users_line():
+    zeros = np.zeros(2, np.float32)
+    here = _line_of(test_eager_float_warnings_point_at_the_users_line)
+    assert _warnings_of(lambda: snp.log(zeros)) == [(__file__, here + 2, "divide by zero encountered in log")]
+    assert _warnings_of(lambda: snp.asarray(zeros) / 0.0) == [  # an Array operator
+        (__file__, here + 3, "invalid value encountered in divide")]
+    # Eager grad: the line of the user's function the generated code came from.
+    got = _warnings_of(s2s.grad(_log_of), zeros)
+    assert got and {where[:2] for where in got} == {(__file__, _line_of(_log_of))}
+    assert "divide by zero encountered in log" in {where[2] for where in got}
+    # A function of the user's that s2s calls (a loop body) is the user's line too.
+    got = _warnings_of(lambda: s2s.lax.fori_loop(0, 1, _loop_body, np.float32(1.0)))
+    assert got == [(__file__, _line_of(_loop_body), "divide by zero encountered in log")]
+
+
+def test_eager_float_warnings_follow_numpy_settings():
+    zeros = np.zeros(2, np.float32)
+    with np.errstate(divide="ignore"):
+        assert _warnings_of(snp.log, zeros) == []
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError, match="divide by zero"):
+        snp.log(zeros)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="divide by zero encountered in log"):
+            s2s.grad(_log_of)(zeros)
+    assert _warnings_of(s2s.jit(snp.log), zeros) == []  # XLA never warns, as in JAX
+
+
+def test_scipy_special_gives_its_infinities_without_warning():
+    from s2s.scipy import special
+    x = np.array([0.0, 0.0, 1.0], np.float32)
+    y = np.array([0.0, -1.0, 0.0], np.float32)
+    assert _warnings_of(special.xlogy, x, y) == []  # as SciPy: 0, 0, -inf
+    assert _warnings_of(special.xlog1py, x, y - 1.0) == []
+    assert _warnings_of(special.logit, np.array([0.0, 1.0], np.float32)) == []

@@ -38,6 +38,7 @@ than raising ``IndexError`` as NumPy does.
 import numpy as _np
 
 from s2s.core import dtypes as _dtypes
+from s2s.core import float_errors as _float_errors
 from s2s.core.dtypes import canonicalize_dtype as _canonicalize_dtype
 
 __all__ = ["Array"]
@@ -89,7 +90,7 @@ def _value_semantics(op):
     binary = getattr(Array, f"__{op}__")
 
     def method(self, other):
-        return binary(self, other)
+        return binary(self, other)  # (its floating-point warnings: see _weak_int_operand)
     method.__name__ = method.__qualname__ = f"__i{op}__"
     method.__doc__ = f"Augmented {op}: a new array, rebound to the name (JAX's value semantics)."
     return method
@@ -97,11 +98,17 @@ def _value_semantics(op):
 
 def _weak_int_operand(name):
     binary = getattr(_np.ndarray, name)
+    op = name.strip("_").removeprefix("r") if name != "__rshift__" else "rshift"
+    ufunc = _UFUNC_NAMES.get(op, op)
 
     def method(self, other):
         if type(other) is int:
             other = _weak_int(other, self.dtype)
-        return binary(self, other)
+        token = _float_errors.enter(ufunc)  # NumPy's warnings at the user's line
+        try:
+            return binary(self, other)
+        finally:
+            _float_errors.leave(token)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"NumPy's {name}, with a Python int operand converted as JAX converts it."
     return method
@@ -116,6 +123,9 @@ def _weak_int(value, dtype):
     return value
 
 
+_UFUNC_NAMES = {"sub": "subtract", "mul": "multiply", "truediv": "divide", "floordiv": "floor_divide",
+                "mod": "remainder", "pow": "power", "and": "bitwise_and", "or": "bitwise_or",
+                "xor": "bitwise_xor", "lshift": "left_shift", "rshift": "right_shift"}
 _ARITHMETIC = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
                "lshift", "rshift")
 for _op in _ARITHMETIC:
