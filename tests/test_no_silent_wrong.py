@@ -398,6 +398,42 @@ def test_jit_follows_a_global_from_array_to_float_and_back():
     _close(g(_X3), 5.0)
 
 
+_C = np.full(3, 2.0, np.float32)
+_CA = snp.full(3, 2.0)  # an s2s.Array
+
+
+def test_jit_reads_captured_arrays_that_no_argument_touches():
+    # Computed from captured arrays alone, these were compiled in as constants.
+    global _C, _CA
+    fs = {"sum": (lambda x: x + snp.sum(_C), lambda c, ca: 1.0 + c.sum()),
+          "array_operator": (lambda x: x + _CA * 2.0, lambda c, ca: 1.0 + ca * 2.0),
+          "grad": (s2s.grad(lambda x: snp.sum(x * _C)), lambda c, ca: c),
+          "grad_square": (s2s.grad(lambda x: snp.sum(x * x * _C)), lambda c, ca: 2.0 * c),
+          "value_and_grad": (lambda x: s2s.value_and_grad(lambda y: snp.sum(y * _C))(x)[1],
+                             lambda c, ca: c)}
+    jitted = {name: s2s.jit(f) for name, (f, _) in fs.items()}
+    x = np.ones(3, np.float32)
+    try:
+        for step in range(3):
+            for name, (_, want) in fs.items():
+                _close(jitted[name](x), np.broadcast_to(want(_C, _CA), (3,)))
+            if step == 0:
+                _C[:] = 5.0  # in place
+                _CA = _CA + 1.0
+            else:
+                _C = _C * 3.0  # rebound
+    finally:
+        _C, _CA = np.full(3, 2.0, np.float32), snp.full(3, 2.0)
+
+
+def test_jit_of_grad_reads_a_mutated_closure():
+    c = np.ones(3, np.float32)
+    g = s2s.jit(s2s.grad(lambda x: snp.sum(x * c)))
+    _close(g(np.ones(3, np.float32)), 1.0)
+    c[:] = 5.0
+    _close(g(np.ones(3, np.float32)), 5.0)
+
+
 def test_builtin_min_max_under_jit():
     f = s2s.jit(lambda x: max(x, x * x))
     g = s2s.jit(lambda x: min(x, x * x, 2.0))

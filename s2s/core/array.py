@@ -35,8 +35,11 @@ than raising ``IndexError`` as NumPy does.
   count from the end, once (``-1`` is the last element; ``-n - 1`` is out of
   bounds). ``indices_are_sorted``/``unique_indices`` are hints, accepted as in JAX.
 """
+import operator as _operator
+
 import numpy as _np
 
+from s2s.core import captures as _captures
 from s2s.core import dtypes as _dtypes
 from s2s.core import float_errors as _float_errors
 from s2s.core.dtypes import canonicalize_dtype as _canonicalize_dtype
@@ -98,12 +101,20 @@ def _value_semantics(op):
 
 def _weak_int_operand(name):
     binary = getattr(_np.ndarray, name)
-    op = name.strip("_").removeprefix("r") if name != "__rshift__" else "rshift"
-    ufunc = _UFUNC_NAMES.get(op, op)
+    base, reflected = _operator_of(name)
+    ufunc = _UFUNC_NAMES.get(base, base)
+    op = getattr(_operator, base + "_" if base in ("and", "or") else base)
 
     def method(self, other):
         if type(other) is int:
             other = _weak_int(other, self.dtype)
+        if _captures.active[0]:
+            trace = _captures.trace_for((self, other))
+            if trace is not None:  # jit is staging and reads one of them at each call
+                if isinstance(other, _np.ndarray) and trace.is_captured(other):
+                    other = trace.to_tracer(other)
+                self = trace.to_tracer(self)
+                return op(other, self) if reflected else op(self, other)
         token = _float_errors.enter(ufunc)  # NumPy's warnings at the user's line
         try:
             return binary(self, other)
@@ -121,6 +132,13 @@ def _weak_int(value, dtype):
         return _dtypes.weak_int_array(value, dtype)
     _dtypes.python_scalar_dtype(value)  # raises OverflowError past the default integer type
     return value
+
+
+def _operator_of(name):
+    """``("mul", False)`` for ``__mul__``, ``("mul", True)`` for ``__rmul__``."""
+    inner = name.strip("_")
+    reflected = inner.startswith("r") and inner != "rshift"
+    return (inner[1:] if reflected else inner), reflected
 
 
 _UFUNC_NAMES = {"sub": "subtract", "mul": "multiply", "truediv": "divide", "floordiv": "floor_divide",

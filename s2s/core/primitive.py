@@ -24,7 +24,7 @@ import itertools
 
 import numpy as np
 
-from s2s.core import dtypes, float_errors
+from s2s.core import captures, dtypes, float_errors
 from s2s.core.array import Array
 from s2s.core.errors import S2SError
 
@@ -88,7 +88,8 @@ class Primitive:
                 if top is None or t.level > top.level:
                     top = t
         if top is None:
-            return self.eager(args, params)
+            if not captures.active[0] or (top := captures.trace_for(args)) is None:
+                return self.eager(args, params)
         return top.process_primitive(self, args, params)
 
     def eager(self, args, params):
