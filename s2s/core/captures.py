@@ -12,7 +12,7 @@ staging trace instead of computing it. NumPy's own operations on a plain NumPy
 array (``W.sum()``, ``W * 2``) never reach s2s: their results are constants of the
 compiled program (README, "Behaviour worth knowing").
 
->>> staging(None) is None   # no jit staging in this thread
+>>> trace_for([np.ones(2)]) is None   # no jit staging in this thread
 True
 """
 import threading
