@@ -387,6 +387,30 @@ def conj_grad(g, x):
     return g
 
 
+def abs_grad(g, x):
+    """Adjoint of ``abs``: ``g * sign(x)``; for complex ``x``, ``g * conj(x) / |x|``
+    (JAX's convention: ``grad(abs)(z)`` is ``conj(z) / |z|``).
+
+    >>> import numpy as onp
+    >>> abs_grad(onp.float32(2.0), onp.complex64(3 + 4j))
+    array(1.2-1.6j, dtype=complex64)
+    """
+    s = lax.sign(x)
+    return g * (lax.conj(s) if is_complex(x) else s)
+
+
+def abs_tangent(t, x):
+    """Tangent of ``abs``: ``t * sign(x)``; for complex ``x``, ``real(conj(x) * t) / |x|``.
+    (The transpose of ``abs_grad`` and the other way round.)
+
+    >>> import numpy as onp
+    >>> abs_tangent(onp.complex64(1j), onp.complex64(3 + 4j))
+    array(0.8, dtype=float32)
+    """
+    s = lax.sign(x)
+    return lax.real(lax.conj(s) * t) if is_complex(x) else t * s
+
+
 def real_grad(g, x):
     """Adjoint of ``real``: ``g`` as the real part of a complex adjoint."""
     if is_complex(x):

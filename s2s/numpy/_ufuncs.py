@@ -1074,7 +1074,7 @@ def _square_vjp(ans, x):
 
 @def_vjp(absolute, fabs)
 def _absolute_vjp(ans, x):
-    d[x] = d[ans] * np.sign(x)
+    d[x] = lax.vjp_helpers.abs_grad(d[ans], x)
 
 
 @def_vjp(reciprocal)
