@@ -18,7 +18,7 @@ transformation drops contributions to a ``*args`` tuple), so the eighth
 operand's helper raises when there are more.
 """
 from s2s import lax
-from s2s.core.primitive import d, def_batch, def_jvp, def_vjp, def_zero_derivative, Primitive
+from s2s.core.primitive import d, def_batch, def_vjp, def_zero_derivative, Primitive
 from s2s.lax import elementwise, vjp_helpers
 from s2s.lax import linalg as _linalg  # noqa: F401  (lax.linalg below)
 
@@ -569,29 +569,9 @@ def_zero_derivative(
 )
 
 
-# ``abs_grad`` and ``abs_tangent`` are linear in their first operand and each other's
-# transpose; ``x`` enters through ``sign`` only (zero derivative).
-@def_vjp(H.abs_grad)
-def _abs_grad(ans, g, x):
-    d[g] = lax.vjp_helpers.abs_tangent(d[ans], x)
-
-
-@def_vjp(H.abs_tangent)
-def _abs_tangent(ans, t, x):
-    d[t] = lax.vjp_helpers.abs_grad(d[ans], x)
-
-
-@def_jvp(H.abs_grad)
-def _abs_grad_jvp(ans, g, x):
-    d[ans] = lax.vjp_helpers.abs_grad(d[g], x)
-
-
-@def_jvp(H.abs_tangent)
-def _abs_tangent_jvp(ans, t, x):
-    d[ans] = lax.vjp_helpers.abs_tangent(d[t], x)
-
-
-# Elementwise in both operands (same unbatched shape): broadcasting batches them.
+# ``abs_grad``/``abs_tangent`` have no templates: for complex ``x`` they depend on ``x``
+# smoothly (``conj(x) / |x|``), and their source differentiates right. They are
+# elementwise in both operands (same unbatched shape): broadcasting batches them.
 def_batch(H.abs_grad)(lambda axes, g, x: H.abs_grad(g, x))
 def_batch(H.abs_tangent)(lambda axes, t, x: H.abs_tangent(t, x))
 

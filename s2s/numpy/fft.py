@@ -117,8 +117,6 @@ def _transform(name, kind, a, s, axes, norm, inverse):
     x = _input(name, kind, a)
     shape = I.shape(x)
     axes, lengths = _axes_and_lengths(name, kind, shape, s, axes)
-    if len(set(axes)) != len(axes):
-        raise ValueError(f"{name}: repeated axes {axes} are not supported")
     scale = _norm_factor(name, inverse, lengths, norm)
     trailing = tuple(range(len(shape) - len(axes), len(shape)))
     x = I.moveaxis(x, axes, trailing)
@@ -139,6 +137,11 @@ def _one_axis(name, axis):
     return (axis,)
 
 
+def _transform_1d(name, kind, a, n, axis, norm, inverse):
+    return _transform(name, kind, a, None if n is None else (n,), _one_axis(name, axis), norm,
+                      inverse)
+
+
 def _two_axes(name, axes):
     axes = tuple(axes)
     if len(axes) != 2:
@@ -157,8 +160,7 @@ def fft(a, n=None, axis=-1, norm=None):
     >>> np.fft.fft(np.array([1.0, 1.0, 1.0, 1.0]))
     array([4.+0.j, 0.+0.j, 0.+0.j, 0.+0.j], dtype=complex64)
     """
-    s = None if n is None else (n,)
-    return _transform("fft", "FFT", a, s, _one_axis("fft", axis), norm, False)
+    return _transform_1d("fft", "FFT", a, n, axis, norm, False)
 
 
 def ifft(a, n=None, axis=-1, norm=None):
@@ -168,8 +170,7 @@ def ifft(a, n=None, axis=-1, norm=None):
     >>> np.fft.ifft(np.array([4.0, 0.0, 0.0, 0.0]))
     array([1.+0.j, 1.+0.j, 1.+0.j, 1.+0.j], dtype=complex64)
     """
-    s = None if n is None else (n,)
-    return _transform("ifft", "IFFT", a, s, _one_axis("ifft", axis), norm, True)
+    return _transform_1d("ifft", "IFFT", a, n, axis, norm, True)
 
 
 def rfft(a, n=None, axis=-1, norm=None):
@@ -180,8 +181,7 @@ def rfft(a, n=None, axis=-1, norm=None):
     >>> np.fft.rfft(np.array([0.0, 1.0, 0.0, -1.0]))
     array([0.+0.j, 0.-2.j, 0.+0.j], dtype=complex64)
     """
-    s = None if n is None else (n,)
-    return _transform("rfft", "RFFT", a, s, _one_axis("rfft", axis), norm, False)
+    return _transform_1d("rfft", "RFFT", a, n, axis, norm, False)
 
 
 def irfft(a, n=None, axis=-1, norm=None):
@@ -192,8 +192,7 @@ def irfft(a, n=None, axis=-1, norm=None):
     >>> np.fft.irfft(np.array([0.0, -2.0j, 0.0]))
     array([ 0.,  1.,  0., -1.], dtype=float32)
     """
-    s = None if n is None else (n,)
-    return _transform("irfft", "IRFFT", a, s, _one_axis("irfft", axis), norm, True)
+    return _transform_1d("irfft", "IRFFT", a, n, axis, norm, True)
 
 
 def hfft(a, n=None, axis=-1, norm=None):
@@ -204,11 +203,9 @@ def hfft(a, n=None, axis=-1, norm=None):
     >>> np.fft.hfft(np.array([1.0, 0.0, 0.0]))
     array([1., 1., 1., 1.], dtype=float32)
     """
-    a = I.asarray(a)
-    (ax,) = _one_axis("hfft", axis)
-    size = 2 * (I.shape(a)[I.one_axis("hfft", ax, I.ndim(a))] - 1) if n is None else n
-    out = _transform("hfft", "IRFFT", I.conj(_input("hfft", "FFT", a)), None if n is None else (n,),
-                     (ax,), norm, False)
+    a = I.conj(_input("hfft", "FFT", a))
+    out = _transform_1d("hfft", "IRFFT", a, n, axis, norm, False)
+    size = I.shape(out)[I.one_axis("hfft", _one_axis("hfft", axis)[0], I.ndim(out))]
     return lax.mul(out, onp.asarray(size, I.dtype(out)))
 
 
@@ -217,13 +214,13 @@ def ihfft(a, n=None, axis=-1, norm=None):
     and scaled by 1/n.
 
     >>> import s2s.numpy as np
-    >>> np.fft.ihfft(np.array([1.0, 1.0, 1.0, 1.0]))
-    array([1.-0.j, 0.-0.j, 0.-0.j], dtype=complex64)
+    >>> np.fft.ihfft(np.array([4.0, 2.0, 0.0, 2.0])).real
+    array([2., 1., 0.], dtype=float32)
     """
     a = I.asarray(a)
-    (ax,) = _one_axis("ihfft", axis)
-    size = I.shape(a)[I.one_axis("ihfft", ax, I.ndim(a))] if n is None else n
-    out = I.conj(_transform("ihfft", "RFFT", a, None if n is None else (n,), (ax,), norm, True))
+    size = I.shape(a)[I.one_axis("ihfft", _one_axis("ihfft", axis)[0], I.ndim(a))] if n is None \
+        else n
+    out = I.conj(_transform_1d("ihfft", "RFFT", a, n, axis, norm, True))
     return lax.mul(out, onp.asarray(1.0 / size, I.dtype(out)))
 
 # ---------------------------------------------------------------------------
