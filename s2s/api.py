@@ -645,6 +645,8 @@ def _match_structure(primal, adj):
     if dt.kind not in "fc" and dt != dtypes.bfloat16:
         return np.zeros(np.shape(primal), float0)
     out = np.asarray(adj)
+    if out.dtype.kind == "c" and dt.kind != "c":
+        out = out.real  # a real primal's cotangent is the real part (JAX's convention)
     if out.dtype != dt:
         out = out.astype(dt)
     return out.view(Array)
