@@ -19,7 +19,7 @@ import ml_dtypes
 from s2s.codegen.stablehlo import mlir_context
 from s2s.core.array import Array
 from s2s.core.config import config
-from s2s.xla import distributed, lapack, platforms
+from s2s.xla import compile_cache, distributed, lapack, platforms
 
 # bfloat16 has no buffer-protocol format; such results take jaxlib's own path.
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
@@ -270,27 +270,36 @@ class Executable:
         return self._loaded.cost_analysis()
 
 
-def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
+def compile_module(text, out_avals, in_avals=None, host_callbacks=(), verify=None):
     """Compiles StableHLO module text for the default device.
 
     ``out_avals``/``in_avals``: the shape and dtype of each result/argument, as
     staging computed them (``in_avals`` lets ``run`` skip per-call work).
     ``host_callbacks``: Python functions the module's callback custom calls name
     by index (they need the parsed module, not text).
+    ``verify``: called on ``text`` before XLA compiles it, returning the text to
+    compile; a persistent cache hit (``s2s.xla.compile_cache``) skips it, since
+    the same text was verified by the process that compiled the entry.
     """
     xc = _xla_client()
     c = client()
     errors = []
     host_callbacks = [_recording(fn, errors) for fn in host_callbacks]
     lapack.prepare_module(text, c.platform)
-    if host_callbacks:
+    devices, options = _state["devices"], xc.CompileOptions()
+
+    def compile_now():
+        checked = verify(text) if verify is not None else text
+        if not host_callbacks:
+            return c.compile_and_load(checked, devices, options)
         from jaxlib.mlir import ir
         with mlir_context():
-            module = ir.Module.parse(text)
-            loaded = c.compile_and_load(module, _state["devices"], xc.CompileOptions(),
-                                        host_callbacks=list(host_callbacks))
-    else:
-        loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
+            module = ir.Module.parse(checked)
+            return c.compile_and_load(module, devices, options, host_callbacks=list(host_callbacks))
+
+    # Host callbacks are addresses in this process: such executables are never cached.
+    loaded = compile_cache.compile_or_load(c, text, devices, options, compile_now,
+                                           cacheable=not host_callbacks)
     executable = Executable(loaded, text, out_avals, in_avals)
     executable.host_callbacks = list(host_callbacks)  # keep them alive with the executable
     if host_callbacks:
