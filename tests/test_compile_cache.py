@@ -192,17 +192,25 @@ _WORKER = textwrap.dedent("""
 
     w = np.linspace(-1.0, 1.0, 12).reshape(4, 3).astype(np.float32)
     x = np.linspace(0.0, 2.0, 8).reshape(2, 4).astype(np.float32)
-    g = s2s.jit(s2s.grad(loss))(w, x)
+    if s2s.device_count() > 1:  # partitioned by XLA over the devices (spmd.compile_sharded)
+        from s2s.sharding import NamedSharding, P
+        mesh = s2s.make_mesh((s2s.device_count(),), ("batch",))
+        f = s2s.jit(s2s.grad(loss, argnums=1), in_shardings=(NamedSharding(mesh, P()),
+                                                            NamedSharding(mesh, P("batch"))))
+    else:
+        f = s2s.jit(s2s.grad(loss))
+    g = np.asarray(f(w, x))
     np.save(sys.argv[1], g)
     print(json.dumps(compile_cache.stats()))
 """)
 
 
-def _run_worker(tmp_path, name, cache, **popen):
+def _run_worker(tmp_path, name, cache, devices=1, **popen):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
-    env = dict(os.environ, S2S_CACHE_DIR=str(cache), S2S_PLATFORM="cpu")
-    env.pop("S2S_NUM_CPU_DEVICES", None)
+    env = dict(os.environ, S2S_CACHE_DIR=str(cache), S2S_PLATFORM="cpu",
+               S2S_NUM_CPU_DEVICES=str(devices))
+    env.pop("XLA_FLAGS", None)
     return subprocess.Popen([sys.executable, str(script), str(tmp_path / name)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
@@ -213,11 +221,12 @@ def _finish(proc):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_second_process_compiles_nothing(tmp_path):
+@pytest.mark.parametrize("devices", [1, 2])
+def test_second_process_compiles_nothing(tmp_path, devices):
     cache = tmp_path / "cache"
-    first = _finish(_run_worker(tmp_path, "first.npy", cache))
+    first = _finish(_run_worker(tmp_path, "first.npy", cache, devices))
     assert first["compiles"] == 1 and first["writes"] == 1 and first["hits"] == 0
-    second = _finish(_run_worker(tmp_path, "second.npy", cache))
+    second = _finish(_run_worker(tmp_path, "second.npy", cache, devices))
     assert second["compiles"] == 0 and second["hits"] == 1 and second["rejected"] == 0
     np.testing.assert_array_equal(np.load(tmp_path / "second.npy"), np.load(tmp_path / "first.npy"))
 
