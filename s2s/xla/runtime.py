@@ -19,7 +19,7 @@ import ml_dtypes
 from s2s.codegen.stablehlo import mlir_context
 from s2s.core.array import Array
 from s2s.core.config import config
-from s2s.xla import compile_cache, distributed, lapack, platforms
+from s2s.xla import compile_cache, dispatch, distributed, lapack, platforms
 
 # bfloat16 has no buffer-protocol format; such results take jaxlib's own path.
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
@@ -189,6 +189,16 @@ def _put_parts():
     return parts
 
 
+# Above this many bytes of arguments a call takes the Python path: the microseconds
+# the C++ dispatch saves are noise there, and its put of a large unaligned NumPy
+# array costs more (2000x2000 float32: 4.4 against 3.7 ms of CPU a call).
+_CPP_MAX_BYTES = 1 << 20
+
+
+def _nbytes(aval):
+    return int(np.prod(aval.shape)) * aval.dtype.itemsize
+
+
 class Executable:
     """A compiled XLA computation: flat NumPy arrays in, flat NumPy arrays out."""
 
@@ -201,8 +211,9 @@ class Executable:
         self._handlers = None
         if all(np.dtype(a.dtype) != _BFLOAT16 for a in out_avals):
             xc = _xla_client()
-            self._handlers = [xc.array_result_handler(_PutAval(a.shape, a.dtype), _sharding(), True,
-                                                      _skip_checks=True) for a in out_avals]
+            self._handler_avals = [_PutAval(a.shape, a.dtype) for a in out_avals]
+            self._handlers = [xc.array_result_handler(a, _sharding(), True, _skip_checks=True)
+                              for a in self._handler_avals]
 
         self.run = self._fast_run() or self._run
 
@@ -213,11 +224,27 @@ class Executable:
     def _fast_run(self):
         """``run`` with everything bound once: dispatch of a cache hit spends most of
         its Python time here (about 10 microseconds for a float32[3] in and out)."""
+        execute = self._buffers_run()
+        if execute is None:
+            return None
+        asarray = np.asarray
+
+        def run(arrays):
+            results = execute(arrays)
+            # Waiting here first is about 5 microseconds quicker than letting the
+            # buffer protocol wait for a computation still running (a while loop).
+            for r in results:
+                r.block_until_ready()
+            return [asarray(memoryview(r)).view(Array) for r in results]
+        return run
+
+    def _buffers_run(self):
+        """``run`` giving the result buffers (not waited for), or None where results
+        cannot be read in place (no in_avals, bfloat16 results, a GPU)."""
         if self._in_avals is None or self._handlers is None or not on_host():
             return None
         put, sharding, devices, zero_copy = _put_parts()
         in_avals, handlers, execute = self._in_avals, self._handlers, self._loaded.execute_sharded
-        asarray = np.asarray
 
         xc = _xla_client()
         array_impl = xc.ArrayImpl
@@ -238,13 +265,20 @@ class Executable:
                        and type(mem.obj) is array_impl and view.shape == a.shape and view.dtype == a.dtype
                        else put(av, sharding, [a], devices, True, False, semantics, x64)
                        for (av, semantics), a in zip(puts, arrays)]
-            results = execute(buffers).consume_with_handlers(handlers)
-            # Waiting here first is about 5 microseconds quicker than letting the
-            # buffer protocol wait for a computation still running (a while loop).
-            for r in results:
-                r.block_until_ready()
-            return [asarray(memoryview(r)).view(Array) for r in results]
+            return execute(buffers).consume_with_handlers(handlers)
         return run
+
+    def cpp_call(self):
+        """A C++ callable ``f(*arrays)`` giving the result buffers (one, or a tuple) for
+        host arrays of exactly the compiled shapes and dtypes, or None where only the
+        Python path serves (see ``s2s.xla.dispatch``). Made on first use."""
+        if not hasattr(self, "_cpp"):
+            execute = None if getattr(self, "host_callbacks", None) else self._buffers_run()
+            if execute is not None and sum(_nbytes(a) for a in self._in_avals) > _CPP_MAX_BYTES:
+                execute = None
+            self._cpp = execute and dispatch.cpp_function(
+                "s2s_jit", self._loaded, self._in_avals, self._handler_avals, _sharding(), execute)
+        return self._cpp
 
     def _run(self, arrays):
         buffers = [device_put(a) for a in arrays]
