@@ -145,9 +145,11 @@ def test_key_covers_text_jaxlib_version_flags_and_options(monkeypatch):
     base = _key()
     assert _key() == base  # deterministic
     assert _key("module { }") != base
-    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=true")
+    # XLA_FLAGS as they were when the client was made (XLA reads them then)
+    flags = compile_cache._flags["XLA_FLAGS"]
+    monkeypatch.setitem(compile_cache._flags, "XLA_FLAGS", flags + " --xla_cpu_enable_fast_math=true")
     assert _key() != base
-    monkeypatch.delenv("XLA_FLAGS")
+    monkeypatch.setitem(compile_cache._flags, "XLA_FLAGS", flags)
     assert _key() == base
     monkeypatch.setattr(jaxlib.version, "__version__", "0.0.0-other")
     assert _key() != base
@@ -205,12 +207,14 @@ _WORKER = textwrap.dedent("""
 """)
 
 
-def _run_worker(tmp_path, name, cache, devices=1, **popen):
+def _run_worker(tmp_path, name, cache, devices=1, xla_flags=None, **popen):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
     env = dict(os.environ, S2S_CACHE_DIR=str(cache), S2S_PLATFORM="cpu",
                S2S_NUM_CPU_DEVICES=str(devices))
     env.pop("XLA_FLAGS", None)
+    if xla_flags:
+        env["XLA_FLAGS"] = xla_flags
     return subprocess.Popen([sys.executable, str(script), str(tmp_path / name)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
@@ -229,6 +233,11 @@ def test_second_process_compiles_nothing(tmp_path, devices):
     second = _finish(_run_worker(tmp_path, "second.npy", cache, devices))
     assert second["compiles"] == 0 and second["hits"] == 1 and second["rejected"] == 0
     np.testing.assert_array_equal(np.load(tmp_path / "second.npy"), np.load(tmp_path / "first.npy"))
+    if devices == 1:  # other XLA flags: another key, so a compile (and a second entry)
+        flags = _finish(_run_worker(tmp_path, "flags.npy", cache, devices,
+                                    xla_flags="--xla_force_host_platform_device_count=1"))
+        assert flags["compiles"] == 1 and flags["hits"] == 0 and len(_entries(cache)) == 2
+        np.testing.assert_array_equal(np.load(tmp_path / "flags.npy"), np.load(tmp_path / "first.npy"))
 
 
 def test_processes_writing_the_same_key_at_once(tmp_path):

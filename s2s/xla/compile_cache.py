@@ -7,7 +7,7 @@ it again. Staging still runs (the key is the staged module), XLA's compile does 
 
 An entry's key is a SHA-256 over everything that decides what XLA builds: the module
 text, the compile options, jaxlib's version, the platform and its version, the kind,
-count and ids of the devices, ``XLA_FLAGS``, the host CPU (model and instruction set
+count and ids of the devices, ``XLA_FLAGS`` (as the client was made), the host CPU (model and instruction set
 flags: XLA compiles for the CPU it runs on) and s2s's version. Each entry repeats its
 key and carries a SHA-256 of its payload; an entry that is truncated, corrupt, or
 written for another key is ignored and rewritten, never loaded (jaxlib loads a flipped
@@ -99,6 +99,19 @@ def _warn_once(what, message, *args):
         logger.warning(message, *args)
 
 
+_flags = {}
+
+
+def record_flags():
+    """Notes ``XLA_FLAGS`` as the PJRT client is made (XLA reads them then, once):
+    a later change of the variable does not change what this process compiles."""
+    _flags["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "")
+
+
+def _xla_flags():
+    return _flags.get("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+
+
 _cpu = {}
 
 
@@ -138,7 +151,7 @@ def cache_key(text, client, devices, options):
         client.platform,
         client.platform_version,
         repr([(d.platform, d.device_kind, d.id, d.process_index) for d in devices]),
-        os.environ.get("XLA_FLAGS", ""),
+        _xla_flags(),
         _cpu_fingerprint() if client.platform == "cpu" else "",
     ]
     h = hashlib.sha256()

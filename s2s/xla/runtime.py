@@ -44,6 +44,7 @@ def client():
             c = _state.get("client")
             if c is None:
                 xc = _xla_client()
+                compile_cache.record_flags()
                 c = platforms.make_client(xc, distributed.current())
                 _state["devices"] = xc.DeviceList(tuple(c.local_devices()[:1]))
                 _state["client"] = c
