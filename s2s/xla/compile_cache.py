@@ -127,7 +127,7 @@ def _cpu_fingerprint():
                         lines.append(line)
         except OSError:
             pass
-        _cpu["id"] = platform.machine() + "\n" + platform.processor() + "\n" + "".join(lines)
+        _cpu["id"] = platform.machine() + "\n" + "".join(lines)
     return _cpu["id"]
 
 
