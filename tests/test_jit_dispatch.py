@@ -158,3 +158,18 @@ def test_dispatch_never_imports_jax():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_alongside_jax_and_its_disable_jit():
+    # jax installs its own configuration states in jaxlib's C++ dispatch when
+    # imported; under jax.disable_jit() the C++ side calls back into Python.
+    jax = pytest.importorskip("jax")
+    inc = s2s.jit(add_one)
+    x = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(inc(x), x + 1)
+    np.testing.assert_array_equal(inc(x), x + 1)
+    with jax.disable_jit():
+        np.testing.assert_array_equal(inc(x), x + 1)
+        np.testing.assert_array_equal(inc(x), x + 1)
+    np.testing.assert_array_equal(jax.jit(lambda v: v * 2)(x), x * 2)
+    np.testing.assert_array_equal(inc(x), x + 1)

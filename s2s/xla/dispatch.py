@@ -92,10 +92,13 @@ def cpp_function(name, loaded, in_avals, out_avals, sharding, execute):
     n_in, n_out = len(in_avals), len(out_avals)
     data = {}
 
+    def run_python(*args):
+        outs = execute(list(args))
+        return outs[0] if n_out == 1 else tuple(outs)
+
     def cache_miss(*args, **kwargs):
         misses[0] += 1
-        outs = execute(list(args))
-        result = outs[0] if n_out == 1 else tuple(outs)
+        result = run_python(*args)
         if "fastpath" not in data:
             data["fastpath"] = _FastpathData(
                 loaded, registry.flatten(result)[1], [sharding] * n_in, [sharding] * n_out,
@@ -104,7 +107,9 @@ def cpp_function(name, loaded, in_avals, out_avals, sharding, execute):
         fastpath = data["fastpath"] if not kwargs and len(args) == n_in else None
         return result, fastpath, False
 
-    return jax.pjit(name, None, cache_miss, [], [], _Key(), registry, _no_fallback,
+    # ``run_python`` also serves the calls made under ``jax.disable_jit()``: the
+    # C++ side then calls it instead of the executable.
+    return jax.pjit(name, run_python, cache_miss, [], [], _Key(), registry, _no_fallback,
                     jax.PjitFunctionCache(capacity=8))
 
 
