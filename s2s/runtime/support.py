@@ -620,7 +620,12 @@ def reshape_like(g, x):
 
 
 def broadcast_like(g, x):
-    """``g`` broadcast to ``x``'s shape (adjoint of ``unbroadcast``)."""
+    """``g`` broadcast to ``x``'s shape (adjoint of ``unbroadcast``; in forward mode, the
+    tangent of a broadcasting op's operand spread over its result).
+
+    >>> broadcast_like(onp.float64(1.0), onp.zeros(2))
+    array([1., 1.])
+    """
     if g is None:
         return None
     np = _np_for(g, x)
