@@ -419,15 +419,13 @@ def _matmul_grad_rhs_batched(axes, g, a, b):
         rank = max(2, gr + 1)
         out = np.multiply(_lift(np.expand_dims(_asarray(a), -1), aa, rank),
                           _lift(np.expand_dims(_asarray(g), -2), ga, rank))
+    elif bn == 1:  # g^T a (not a^T g): a's contracted axis stays where matmul wants it
+        rank = max(an, gr + 1)
+        out = np.matmul(_lift(np.expand_dims(_asarray(g), -2), ga, rank),
+                        _lift(a, aa, rank))[..., 0, :]
     else:
-        at = np.swapaxes(_asarray(a), -1, -2)
-        if bn == 1:
-            rank = max(an, gr + 1)
-            out = np.matmul(_lift(at, aa, rank),
-                            _lift(np.expand_dims(_asarray(g), -1), ga, rank))[..., 0]
-        else:
-            rank = max(an, gr)
-            out = np.matmul(_lift(at, aa, rank), _lift(g, ga, rank))
+        rank = max(an, gr)
+        out = np.matmul(_lift(np.swapaxes(_asarray(a), -1, -2), aa, rank), _lift(g, ga, rank))
     out_axis = 0 if ga is not None or aa is not None else None
     return _unbroadcast_rule((out_axis, axes[2]), out, b)
 
