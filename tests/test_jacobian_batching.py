@@ -209,3 +209,24 @@ def test_broadcast_like_rule(shapes):
 def test_reshape_like_rule(shapes):
     for axes in _batched_choices(2):
         _check_against_loop(support.reshape_like, shapes, axes, f"reshape_like {shapes} {axes}")
+
+
+def _user_fn(a, b):
+    return np.tanh(a) @ b + np.sum(a)
+
+
+@pytest.mark.parametrize("fn", [np.matmul, support.matmul_grad_rhs, _user_fn],
+                         ids=["matmul", "matmul_grad_rhs", "user"])
+def test_repeated_example_arguments(fn):
+    """An argument that is one example repeated (a stride-0 batch axis, as broadcast_batch
+    makes) is passed unbatched: the result is the loop's, batched."""
+    r = _rng()
+    a, b = r.normal(size=(N, 4)), onp.broadcast_to(r.normal(size=(4, 5)), (N, 4, 5))
+    g = r.normal(size=(N, 5))
+    args, axes = ((g, a, b), (0, 0, 0)) if fn is support.matmul_grad_rhs else ((a, b), (0, 0))
+    got = vcall(fn, axes, *args)
+    want = onp.stack([fn(*[x[k] for x in args]) for k in range(N)])
+    assert got.shape == want.shape
+    onp.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    loop = s2s.vmap(fn)(*args)
+    onp.testing.assert_allclose(loop, want, rtol=1e-12, atol=1e-12)

@@ -88,11 +88,30 @@ def _scalar_leaf(x):
     return x is None or isinstance(x, (str, bytes, bool, int, float, complex))
 
 
+def _broadcast_view(x):
+    """Whether batched ``x`` is one example repeated: a host array whose batch axis has
+    stride 0, as ``broadcast_batch`` makes for values that are the same for every example
+    (a primal that a batched tuple carries, a zero tangent)."""
+    return type(x) is onp.ndarray and x.ndim >= 1 and x.shape[0] > 1 and x.strides[0] == 0
+
+
+def _unbatch_broadcasts(axes, args, kw_batched):
+    """Arguments that are one example repeated passed unbatched (``x[0]``), so rules do
+    the work once instead of once per example, as long as another argument stays batched
+    (the result must be batched)."""
+    demote = [ax is not None and _broadcast_view(a) for a, ax in zip(args, axes)]
+    if not any(demote) or (not kw_batched and all(d or ax is None for d, ax in zip(demote, axes))):
+        return axes, args
+    return (tuple(None if d else ax for d, ax in zip(demote, axes)),
+            tuple(a[0] if d else a for d, a in zip(demote, args)))
+
+
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     """``fn(*args, **kwargs)`` on batched arguments (``axes[i]`` is 0 or None per argument;
     keyword arguments named in ``kw_batched`` are batched too); the result is batched."""
     axes = tuple(None if ax is None or _scalar_leaf(a) else ax for a, ax in zip(
         args, tuple(axes) + (None,) * (len(args) - len(axes))))
+    axes, args = _unbatch_broadcasts(axes, args, kw_batched)
     if not kw_batched:
         rule = batch_rule(fn)
         if rule is not None:
