@@ -397,3 +397,29 @@ def test_vmap_after_grad_of_the_same_function():
     s2s.grad(_assign_into_copy)(a[0])
     expected = onp.stack([_assign_into_copy(row) for row in a])
     onp.testing.assert_allclose(s2s.vmap(_assign_into_copy)(a), expected, rtol=1e-6)
+
+
+def _sin_times(x):
+    return np.sin(x) * x
+
+
+def _sum_of_vmapped(x):
+    return np.sum(s2s.vmap(_sin_times)(x) ** 2)
+
+
+def _central_differences(f, x, eps=1e-6):
+    x = onp.asarray(x, onp.float64)
+    out = onp.zeros_like(x)
+    for i in range(x.size):
+        d = onp.zeros_like(x)
+        d.flat[i] = eps
+        out.flat[i] = (f(x + d) - f(x - d)) / (2 * eps)
+    return out
+
+
+def test_grad_of_a_function_that_calls_vmap(x64):
+    # grad once transformed VmapFunction.__call__'s own source (an error about s2s's
+    # try/except); the vmap call is now traced on its arguments.
+    x = onp.linspace(0.1, 1.0, 4)
+    want = _central_differences(lambda v: float(onp.sum((onp.sin(v) * v) ** 2)), x)
+    _close(s2s.grad(_sum_of_vmapped)(x), want, tol=1e-6)
