@@ -495,6 +495,18 @@ def _reshape_like_rule(axes, /, g, x):
     return _np(g).reshape(g, (g.shape[0],) + shape)
 
 
+def _transpose_grad_rule(axes, /, g, perm=None, **kwargs):
+    """``transpose_grad`` of a batched ``g``: the inverse permutation of the per-example
+    axes, the batch axis kept first (``axes=`` by keyword lands in ``kwargs``)."""
+    perm = kwargs.pop("axes", perm)
+    if axes[0] is None or any(ax is not None for ax in axes[1:]) or kwargs:
+        return loop_call(support.transpose_grad, axes, (g, perm), {})
+    g = _asarray(g)
+    pe = g.ndim - 1
+    inverse = tuple(range(pe - 1, -1, -1)) if perm is None else support.transpose_grad_axes(perm)
+    return _np(g).transpose(g, (0,) + tuple(1 + p for p in inverse))
+
+
 def _broadcast_like_rule(axes, /, g, x):
     """``g`` broadcast to the per-example shape of ``x`` (batched: the batch axis first)."""
     if g is None:
@@ -517,6 +529,7 @@ def _register_support_rules():
     def_batch(sup.matmul_grad_rhs)(_matmul_grads(False))
     def_batch(sup.broadcast_like)(_broadcast_like_rule)
     def_batch(sup.reshape_like)(_reshape_like_rule)
+    def_batch(sup.transpose_grad)(_transpose_grad_rule)
     for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
                sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads):
         def_batch(fn)(_structural(fn))

@@ -36,10 +36,15 @@ def zeros_tangent(x):
 
 
 def _zeros_tangent_batch(axes, x):
-    """vmap of ``zeros_tangent``: zeros shaped like the batched leaves (batch axis kept)."""
-    if axes[0] is None:
-        raise ValueError("zeros_tangent: vmap gave it no batched argument")
-    return zeros_tangent(x)
+    """vmap of ``zeros_tangent``: zeros shaped like the batched array leaves (batch axis
+    kept); a Python number, which vmap carries as the same value for every example (it
+    has no batch axis), gets a Python zero, so it stays one."""
+
+    def leaf(v):
+        if isinstance(v, (bool, int, float, complex)):
+            return type(v)(0)
+        return zeros_tangent(v)
+    return tree_map(leaf, x)
 
 
 function_rules(zeros_tangent).batch = _zeros_tangent_batch
