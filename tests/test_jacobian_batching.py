@@ -15,16 +15,7 @@ import s2s.numpy as np
 from s2s.numpy import batching
 from s2s.runtime import support
 from s2s.transforms.batch_support import vcall
-
-
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        s2s.config.update("enable_x64", old)
+from test_jacobians import fd_jacobian
 
 
 @pytest.fixture
@@ -94,21 +85,11 @@ def _cases():
 CASES = _cases()
 
 
-def _fd_jacobian(f, x, h=1e-6):
-    cols = []
-    for k in range(x.size):
-        e = onp.zeros(x.size)
-        e[k] = h
-        e = e.reshape(x.shape)
-        cols.append((onp.asarray(f(x + e)) - onp.asarray(f(x - e))) / (2 * h))
-    return onp.stack(cols, axis=-1).reshape(onp.shape(f(x)) + x.shape)
-
-
 def _reference(transform, fn, x):
     """Central differences: of fn (Jacobians), of its s2s gradient (Hessians)."""
     if transform is s2s.hessian:
-        return _fd_jacobian(s2s.grad(fn), x)
-    return _fd_jacobian(fn, x)
+        return fd_jacobian(s2s.grad(fn), x)
+    return fd_jacobian(fn, x)
 
 
 @pytest.mark.parametrize("name,transform,fn,x", CASES, ids=[c[0] for c in CASES])
@@ -179,37 +160,31 @@ def _check_against_loop(fn, per_example, axes, what):
     onp.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=what)
 
 
-@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
-@pytest.mark.parametrize("lhs", [True, False], ids=["lhs", "rhs"])
-def test_matmul_grad_rules(shapes, lhs):
+PRODUCT_CASES = [("matmul", lhs, shapes) for shapes in MATMUL_SHAPES for lhs in (True, False)] + \
+    [("dot", lhs, shapes) for shapes in DOT_SHAPES for lhs in (True, False)]
+
+
+@pytest.mark.parametrize("product,lhs,shapes", PRODUCT_CASES,
+                         ids=[f"{p}_{'lhs' if l else 'rhs'}{s}" for p, l, s in PRODUCT_CASES])
+def test_product_grad_rules(product, lhs, shapes):
+    """``matmul_grad_*``/``dot_grad_*`` with every choice of batched operands."""
     a, b = shapes
-    g = onp.matmul(onp.ones(a), onp.ones(b)).shape
-    fn = support.matmul_grad_lhs if lhs else support.matmul_grad_rhs
+    g = getattr(onp, product)(onp.ones(a), onp.ones(b)).shape
+    fn = getattr(support, f"{product}_grad_{'lhs' if lhs else 'rhs'}")
     for axes in _batched_choices(3):
         _check_against_loop(fn, (g, a, b), axes, f"{fn.__name__} {shapes} axes {axes}")
 
 
-@pytest.mark.parametrize("shapes", DOT_SHAPES, ids=str)
-@pytest.mark.parametrize("lhs", [True, False], ids=["lhs", "rhs"])
-def test_dot_grad_rules(shapes, lhs):
-    a, b = shapes
-    g = onp.dot(onp.ones(a), onp.ones(b)).shape
-    fn = support.dot_grad_lhs if lhs else support.dot_grad_rhs
-    for axes in _batched_choices(3):
-        _check_against_loop(fn, (g, a, b), axes, f"{fn.__name__} {shapes} axes {axes}")
+LIKE_CASES = [(support.broadcast_like, ((), (3,))), (support.broadcast_like, ((3,), (3,))),
+              (support.broadcast_like, ((1, 3), (2, 3))), (support.broadcast_like, ((3,), (2, 3))),
+              (support.broadcast_like, ((2, 1), (2, 3))), (support.reshape_like, ((6,), (2, 3))),
+              (support.reshape_like, ((2, 3), (6,))), (support.reshape_like, ((1,), ()))]
 
 
-@pytest.mark.parametrize("shapes", [((), (3,)), ((3,), (3,)), ((1, 3), (2, 3)), ((3,), (2, 3)),
-                                    ((2, 1), (2, 3))], ids=str)
-def test_broadcast_like_rule(shapes):
+@pytest.mark.parametrize("fn,shapes", LIKE_CASES, ids=[f"{f.__name__}{s}" for f, s in LIKE_CASES])
+def test_shape_like_rules(fn, shapes):
     for axes in _batched_choices(2):
-        _check_against_loop(support.broadcast_like, shapes, axes, f"broadcast_like {shapes} {axes}")
-
-
-@pytest.mark.parametrize("shapes", [((6,), (2, 3)), ((2, 3), (6,)), ((1,), ())], ids=str)
-def test_reshape_like_rule(shapes):
-    for axes in _batched_choices(2):
-        _check_against_loop(support.reshape_like, shapes, axes, f"reshape_like {shapes} {axes}")
+        _check_against_loop(fn, shapes, axes, f"{fn.__name__} {shapes} {axes}")
 
 
 def _user_fn(a, b):
@@ -285,6 +260,6 @@ def test_corpus_hessian_matches_finite_differences_of_grad(fn, argnum, x64):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         got = onp.asarray(s2s.hessian(fn, argnums=argnum)(*args))
-        want = _fd_jacobian(grad_at, x)
+        want = fd_jacobian(grad_at, x)
     scale = max(1.0, float(onp.max(onp.abs(want), initial=0.0)))
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale)
