@@ -310,11 +310,11 @@ def test_betainc_polygamma_multigammaln_values(request):
         rng = np.random.default_rng(i)
         a, b = rand(case["shape"], case["dtype"], rng, 0.2, 12), rand(case["shape"], case["dtype"], rng, 0.2, 12)
         x = rand(case["shape"], case["dtype"], rng, 0.0, 1.0)
-        _check(special.betainc, osp.betainc, (a, b, x), 200)
+        _check(special.betainc, osp.betainc, (a, b, x), 200, jit=i == 0)
         n = np.arange(int(np.prod(case["shape"]))).reshape(case["shape"]) % 4
-        _check(special.polygamma, osp.polygamma, (n.astype(case["dtype"]), a + 0.5), 50)
+        _check(special.polygamma, osp.polygamma, (n.astype(case["dtype"]), a + 0.5), 50, jit=i == 0)
         _check(lambda v: special.multigammaln(v, 3), lambda v: np.vectorize(lambda t: osp.multigammaln(t, 3))(v),
-               (a + 1.5,), 20)
+               (a + 1.5,), 20, jit=i == 0)
 
 
 def test_edge_values(x64):
@@ -371,10 +371,11 @@ def test_grads_against_finite_differences(name, fn, args, order, x64):
     assert_close(s2s.jit(grad)(*args), grad(*args), rtol=1e-10)
 
 
-JAX_NAMES = {"gammainc_x": "gammainc", "betainc_x": "betainc", "zeta_q": "zeta"}
+# (i0, i0e, i1 and zeta in q have closed-form derivatives the finite differences check.)
+JAX_CASES = [c for c in GRAD_CASES if c[0] not in ("i0", "i0e", "i1", "zeta_q", "gammainc_x")]
 
 
-@pytest.mark.parametrize("name,fn,args,order", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+@pytest.mark.parametrize("name,fn,args,order", JAX_CASES, ids=[c[0] for c in JAX_CASES])
 def test_grads_against_jax(name, fn, args, order, x64):
     jax = pytest.importorskip("jax")
     jsp = pytest.importorskip("jax.scipy.special")
@@ -383,10 +384,10 @@ def test_grads_against_jax(name, fn, args, order, x64):
     mirror = {special: jsp}  # the same lambda body, evaluated against jax.scipy.special
     jfn = type(fn)(fn.__code__, {**fn.__globals__, "special": mirror[special]})
     argnums = tuple(range(len(args)))
-    expected = jax.grad(lambda *v: jfn(*v).sum(), argnums=argnums)(*args)
+    expected = jax.jit(jax.grad(lambda *v: jfn(*v).sum(), argnums=argnums))(*args)
     actual = s2s.grad(lambda *v: fn(*v).sum(), argnums=argnums)(*args)
     for got, want in zip(actual, expected):
-        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-8, err_msg=JAX_NAMES.get(name, name))
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-8, err_msg=name)
 
 
 @pytest.mark.parametrize("name,fn,args,order", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
