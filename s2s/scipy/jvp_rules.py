@@ -7,6 +7,7 @@ argument raises only when that argument carries a tangent.
 import s2s.numpy as np
 from s2s.core.primitive import d, def_jvp
 from s2s.scipy import special
+from s2s.scipy.linalg import _expm_frechet, expm
 
 __all__ = []
 
@@ -85,3 +86,8 @@ def _polygamma(ans, n, x):
 @def_jvp(special._multigammaln)
 def _multigammaln_rule(ans, a, dim):
     d[ans] = d[a] * multigammaln_da(a, dim)
+
+
+@def_jvp(expm)
+def _expm(ans, A):
+    d[ans] = _expm_frechet(A, d[A])

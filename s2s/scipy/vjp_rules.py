@@ -110,3 +110,14 @@ def _polygamma(ans, n, x):
 @def_vjp(special._multigammaln)
 def _multigammaln_rule(ans, a, dim):
     d[a] = d[ans] * multigammaln_da(a, dim)
+
+
+# ---------------------------------------------------------------------------
+# scipy.linalg.expm: its derivative is the Frechet derivative (an expm of twice the size).
+
+from s2s.scipy.linalg import _expm_adjoint, expm  # noqa: E402
+
+
+@def_vjp(expm)
+def _expm(ans, A):
+    d[A] = _expm_adjoint(A, d[ans])
