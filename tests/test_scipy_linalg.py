@@ -17,14 +17,6 @@ from cases import assert_close
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    yield
-    s2s.config.update("enable_x64", old)
-
-
 def _matrices(seed=0, n=4):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(n, n))

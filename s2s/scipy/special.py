@@ -652,51 +652,25 @@ i0_p = _bessel_primitive("i0", k.bessel_i0e, scaled=False)
 i1_p = _bessel_primitive("i1", k.bessel_i1e, scaled=False)
 
 
-def i0(x):
-    """The modified Bessel function of the first kind of order 0.
+def _bessel_function(name, prim, summary, at_zero):
+    def fn(x):
+        _check_operands(name, x)
+        return prim.bind(x)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"""{summary}
 
-    >>> from s2s.scipy.special import i0
-    >>> i0(0.0)
-    array(1., dtype=float32)
-    """
-    _check_operands("i0", x)
-    return i0_p.bind(x)
-
-
-def i0e(x):
-    """``exp(-|x|) * i0(x)``, finite for large ``|x|``.
-
-    >>> from s2s.scipy.special import i0e
-    >>> i0e(0.0)
-    array(1., dtype=float32)
-    """
-    _check_operands("i0e", x)
-    return i0e_p.bind(x)
+    >>> from s2s.scipy.special import {name}
+    >>> {name}(0.0)
+    array({at_zero}., dtype=float32)
+    """)
+    fn.primitive = prim
+    return fn
 
 
-def i1(x):
-    """The modified Bessel function of the first kind of order 1.
-
-    >>> from s2s.scipy.special import i1
-    >>> i1(0.0)
-    array(0., dtype=float32)
-    """
-    _check_operands("i1", x)
-    return i1_p.bind(x)
-
-
-def i1e(x):
-    """``exp(-|x|) * i1(x)``, finite for large ``|x|``.
-
-    >>> from s2s.scipy.special import i1e
-    >>> i1e(0.0)
-    array(0., dtype=float32)
-    """
-    _check_operands("i1e", x)
-    return i1e_p.bind(x)
-
-
-i0.primitive, i0e.primitive, i1.primitive, i1e.primitive = i0_p, i0e_p, i1_p, i1e_p
+i0 = _bessel_function("i0", i0_p, "The modified Bessel function of the first kind of order 0.", 1)
+i0e = _bessel_function("i0e", i0e_p, "``exp(-|x|) * i0(x)``, finite for large ``|x|``.", 1)
+i1 = _bessel_function("i1", i1_p, "The modified Bessel function of the first kind of order 1.", 0)
+i1e = _bessel_function("i1e", i1e_p, "``exp(-|x|) * i1(x)``, finite for large ``|x|``.", 0)
 
 
 def _zeta_parts(x, q):
