@@ -1122,6 +1122,12 @@ class VmapFunction:
         self._axis_size = axis_size
         self._last = None
 
+    def __s2s_unwrap__(self):
+        # Batched source calls vcall(...) helpers that have no source-level derivative,
+        # so grad must not read this wrapper's own __call__: it traces the call instead
+        # (grad(vmap(f)), or vmap(f) called inside a differentiated function).
+        raise NoSourceError(f"vmap({_fun_name(self._fun)}) is differentiated by tracing its call")
+
     def __s2s_convert__(self):
         """What jit runs for ``jit(vmap(f))``: this wrapper around converted batched source."""
         inner = self

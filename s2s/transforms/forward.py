@@ -501,19 +501,7 @@ _builds = weakref.WeakKeyDictionary()
 
 def build_jvp(fn, active_params):
     """The ``JvpBuild`` of ``fn`` with ``active_params`` active (cached)."""
-    per_fn = _builds.setdefault(fn, {})
-    key = tuple(active_params)
-    build = per_fn.get(key)
-    if build is not None:
-        return build
-    build = JvpBuild(fn, key)
-    per_fn[key] = build  # visible to recursive calls before it is finished
-    try:
-        _assemble(build)
-    except BaseException:
-        del per_fn[key]
-        raise
-    return build
+    return fe.cached_build(_builds, fn, tuple(active_params), JvpBuild, _assemble)
 
 
 def _assemble(build):

@@ -41,6 +41,7 @@ import builtins
 import copy
 import functools
 import inspect
+import threading
 import types
 import weakref
 
@@ -652,3 +653,30 @@ def file_name(kind, plan, active):
     fn = plan.fn
     code = fn.__code__
     return f"<s2s {kind}_{plan.name} [{','.join(active)}] of {code.co_filename}:{code.co_firstlineno}>"
+
+
+# Builds are published before they are finished (recursive calls need them), so a
+# second thread must not see one half-built: one builder at a time, re-entrant for
+# the recursion. Building happens once per function, never on the hot path.
+build_lock = threading.RLock()
+
+
+def cached_build(cache, fn, key, make, assemble, reusable=lambda build: True):
+    """The build of ``fn`` for ``key`` in ``cache`` (a WeakKeyDictionary of dicts).
+
+    On a miss ``make(fn, key)`` makes it and ``assemble(build)`` fills it; while it is
+    assembled, recursive calls get the unfinished build and other threads wait.
+    """
+    with build_lock:
+        per_fn = cache.setdefault(fn, {})
+        build = per_fn.get(key)
+        if build is not None and reusable(build):
+            return build
+        build = make(fn, key)
+        per_fn[key] = build
+        try:
+            assemble(build)
+        except BaseException:
+            del per_fn[key]
+            raise
+        return build

@@ -18,7 +18,6 @@ tables (``vjp`` templates), or to user functions, which are transformed in turn
 (recursion works through cells filled once the callee is built).
 """
 import copy
-import threading
 import weakref
 
 import gast
@@ -190,7 +189,7 @@ def _seed(result, res_adj, ctx, has_aux, holomorphic):
 def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_value=False,
                   as_tuple=False):
     """``(function, source_text, build)`` computing the gradient w.r.t. ``argnums_params``."""
-    with _build_lock:
+    with frontend.build_lock:
         return _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, as_tuple)
 
 
@@ -235,32 +234,11 @@ def copy_node(node):
     return copy.deepcopy(node)
 
 
-# Builds are published before they are finished (recursive calls need them), so a
-# second thread must not see one half-built: one builder at a time, re-entrant for
-# the recursion. Building happens once per function, never on the hot path.
-_build_lock = threading.RLock()
-
-
 def build_vjp(fn, active_params):
     """The ``Build`` (fwd/bwd pair) of ``fn`` with ``active_params`` active (cached)."""
-    with _build_lock:
-        return _build_vjp_locked(fn, active_params)
-
-
-def _build_vjp_locked(fn, active_params):
-    per_fn = _builds.setdefault(fn, {})
-    key = tuple(active_params)
-    build = per_fn.get(key)
-    if build is not None and (not build.done or build.current()):
-        return build  # (not done: a recursive call, while it is being built)
-    build = Build(fn, key)
-    per_fn[key] = build  # visible to recursive calls before it is finished
-    try:
-        _assemble_pair(build)
-    except BaseException:
-        del per_fn[key]
-        raise
-    return build
+    # An unfinished build (a recursive call, while it is being built) is reused as is.
+    return frontend.cached_build(_builds, fn, tuple(active_params), Build, _assemble_pair,
+                                 reusable=lambda build: not build.done or build.current())
 
 
 def _assemble_pair(build):
