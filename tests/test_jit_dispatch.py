@@ -173,3 +173,14 @@ def test_alongside_jax_and_its_disable_jit():
         np.testing.assert_array_equal(inc(x), x + 1)
     np.testing.assert_array_equal(jax.jit(lambda v: v * 2)(x), x * 2)
     np.testing.assert_array_equal(inc(x), x + 1)
+
+
+def test_without_cpp_dispatch_the_python_path_serves(monkeypatch):
+    monkeypatch.setitem(dispatch._state, "jax", None)  # as with a jaxlib lacking it
+    jf = s2s.jit(lambda x, y: (x * y, x - y))
+    x, y = np.arange(3, dtype=np.float32), np.full(3, 2.0, np.float32)
+    for _ in range(3):
+        a, b = jf(x, y)
+        np.testing.assert_array_equal(a, x * y)
+        np.testing.assert_array_equal(b, x - y)
+    assert _executable(jf).cpp_call() is None

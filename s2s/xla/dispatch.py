@@ -50,10 +50,11 @@ def _jaxlib():
 def _install():
     try:
         from jaxlib import _jax
-        pjit, config, jax_jit = _jax.pjit, _jax.config, _jax.jax_jit
-        _jax.pytree.default_registry()
-        _jax.PjitFunctionCache
-    except (ImportError, AttributeError):  # another jaxlib: the Python path serves
+        # Everything this module uses, looked up now: a jaxlib without one of them
+        # leaves dispatch to the Python path rather than failing on a call.
+        _, _, config, jax_jit, _ = (_jax.pjit, _jax.PjitFunctionCache, _jax.config, _jax.jax_jit,
+                                    _jax.pytree.default_registry())
+    except (ImportError, AttributeError):
         return None
     if "jax._src.config" not in sys.modules:  # jax, once imported, sets its own
         jax_jit.set_enable_x64_state(config.Config("s2s_enable_x64", False, include_in_jit_key=True,
@@ -61,7 +62,6 @@ def _install():
         jax_jit.set_disable_jit_state(config.Config("s2s_disable_jit", False, include_in_jit_key=True,
                                                     include_in_trace_context=True))
         jax_jit.set_post_hook_state(config.Config("s2s_post_hook", None))
-    del pjit
     return _jax
 
 
