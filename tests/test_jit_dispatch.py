@@ -184,3 +184,19 @@ def test_without_cpp_dispatch_the_python_path_serves(monkeypatch):
         np.testing.assert_array_equal(a, x * y)
         np.testing.assert_array_equal(b, x - y)
     assert _executable(jf).cpp_call() is None
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_cpp_side_keeps_only_exact_signatures():
+    # Called directly with another dtype (s2s itself never does), the C++ function
+    # runs the Python path, which converts, and does not keep a fast path for it.
+    jf = s2s.jit(add_one)
+    x = np.arange(3, dtype=np.float32)
+    jf(x)
+    cpp = _executable(jf).cpp_call()
+    before = dispatch.misses[0]
+    for _ in range(3):
+        out = cpp(np.arange(3, dtype=np.float64))
+        assert np.asarray(memoryview(out)).dtype == np.float32
+        np.testing.assert_array_equal(np.asarray(memoryview(out)), x + 1)
+    assert dispatch.misses[0] - before == 3  # never kept

@@ -103,8 +103,13 @@ def cpp_function(name, loaded, in_avals, out_avals, sharding, execute):
             data["fastpath"] = _FastpathData(
                 loaded, registry.flatten(result)[1], [sharding] * n_in, [sharding] * n_out,
                 list(out_avals), [True] * n_out, [True] * n_in, [None] * n_in, [])
-        # The C++ side keeps the fast path only for a plain call of arrays.
-        fastpath = data["fastpath"] if not kwargs and len(args) == n_in else None
+        # The C++ side keeps the fast path for this signature only when the arguments
+        # are exactly what was compiled for: it would put an argument of another
+        # dtype as it is, not converted.
+        exact = not kwargs and len(args) == n_in and all(
+            getattr(a, "dtype", None) == av.dtype and getattr(a, "shape", None) == av.shape
+            for a, av in zip(args, in_avals))
+        fastpath = data["fastpath"] if exact else None
         return result, fastpath, False
 
     # ``run_python`` also serves the calls made under ``jax.disable_jit()``: the
