@@ -22,7 +22,7 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError, ShapeError
-from s2s.core.primitive import d, def_vjp, def_zero_derivative
+from s2s.core.primitive import d, def_jvp, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, promote,
                                   promote_inexact, shape_of, static_int)
@@ -835,8 +835,10 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     (a, b), dt = promote_inexact(a, b)
     tol = lax.add(cast(atol, dtypes.real_dtype(dt)),
                   lax.mul(cast(rtol, dtypes.real_dtype(dt)), lax.abs(b)))
-    close = lax.le(lax.abs(lax.sub(a, b)), tol)
     finite = lax.bitwise_and(isfinite(a), isfinite(b))
+    # inf - inf is NaN with a warning NumPy's isclose does not give: subtract finite values only.
+    a_, b_ = (where(finite, v, 0) for v in (a, b))
+    close = lax.le(lax.abs(lax.sub(a_, b_)), tol)
     out = lax.bitwise_or(lax.eq(a, b), lax.bitwise_and(finite, close))
     if equal_nan:
         out = lax.bitwise_or(out, lax.bitwise_and(isnan(a), isnan(b)))
@@ -1074,7 +1076,12 @@ def _square_vjp(ans, x):
 
 @def_vjp(absolute, fabs)
 def _absolute_vjp(ans, x):
-    d[x] = d[ans] * np.sign(x)
+    d[x] = lax.vjp_helpers.abs_grad(d[ans], x)
+
+
+@def_jvp(absolute, fabs)
+def _absolute_jvp(ans, x):
+    d[ans] = lax.vjp_helpers.abs_tangent(d[x], x)
 
 
 @def_vjp(reciprocal)
@@ -1156,6 +1163,13 @@ def _nan_to_num_vjp(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
 @def_vjp(real)
 def _real_vjp(ans, val):
     d[val] = d[ans]
+
+
+# The tangent of the real part is the real part of the tangent (transposing the vjp
+# above, the fallback for functions without a jvp template, would keep it complex).
+@def_jvp(real)
+def _real_jvp(ans, val):
+    d[ans] = np.real(d[val])
 
 
 @def_vjp(conjugate)
