@@ -130,8 +130,8 @@ BINARY = [
     ("xlogy", special.xlogy, osp.xlogy, (0, 4), 1),
     ("xlog1py", special.xlog1py, osp.xlog1py, (0, 4), 1),
     ("betaln", special.betaln, osp.betaln, (0.2, 60), 20),
-    ("gammainc", special.gammainc, osp.gammainc, (0.05, 30), 50),
-    ("gammaincc", special.gammaincc, osp.gammaincc, (0.05, 30), 50),
+    ("gammainc", special.gammainc, osp.gammainc, (0.05, 30), 10),
+    ("gammaincc", special.gammaincc, osp.gammaincc, (0.05, 30), 10),
     ("beta", special.beta, osp.beta, (0.2, 8), 20),
     ("zeta", special.zeta, osp.zeta, (1.1, 12), 20),
 ]
@@ -310,7 +310,7 @@ def test_betainc_polygamma_multigammaln_values(request):
         rng = np.random.default_rng(i)
         a, b = rand(case["shape"], case["dtype"], rng, 0.2, 12), rand(case["shape"], case["dtype"], rng, 0.2, 12)
         x = rand(case["shape"], case["dtype"], rng, 0.0, 1.0)
-        _check(special.betainc, osp.betainc, (a, b, x), 200, jit=i == 0)
+        _check(special.betainc, osp.betainc, (a, b, x), 20, jit=i == 0)
         n = np.arange(int(np.prod(case["shape"]))).reshape(case["shape"]) % 4
         _check(special.polygamma, osp.polygamma, (n.astype(case["dtype"]), a + 0.5), 50, jit=i == 0)
         _check(lambda v: special.multigammaln(v, 3), lambda v: np.vectorize(lambda t: osp.multigammaln(t, 3))(v),
