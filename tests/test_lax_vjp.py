@@ -722,9 +722,26 @@ def _linalg_cases():
     return out
 
 
+def _fft_cases():
+    r = np.random.default_rng(15)
+
+    def z(*shape):
+        return r.normal(size=shape) + 1j * r.normal(size=shape)
+    return [
+        Case("fft", "lax.fft(x, 'FFT', (4,))", {"x": r.normal(size=(3, 4))}, label="real"),
+        Case("fft", "lax.fft(z, 'FFT', (2, 4))", {"z": z(2, 4)}, label="complex 2-d"),
+        Case("fft", "lax.fft(z, 'IFFT', (3,))", {"z": z(2, 3)}, label="complex inverse"),
+        Case("fft", "lax.fft(x, 'RFFT', (6,))", {"x": r.normal(size=(2, 6))}, label="rfft even"),
+        Case("fft", "lax.fft(x, 'RFFT', (2, 5))", {"x": r.normal(size=(2, 5))}, label="rfft odd"),
+        Case("fft", "lax.fft(z, 'IRFFT', (4,))", {"z": z(2, 3)}, label="complex irfft even"),
+        Case("fft", "lax.fft(z, 'IRFFT', (2, 5))", {"z": z(2, 3)}, label="complex irfft odd"),
+        Case("fft", "lax.fft(x, 'IRFFT', (4,))", {"x": r.normal(size=(3,))}, label="irfft real"),
+    ]
+
+
 CASES = (_unary_cases() + _binary_cases() + _complex_cases() + _zero_derivative_cases()
          + _structural_cases() + _gather_scatter_cases() + _reduction_cases() + _window_cases()
-         + _contraction_cases() + _linalg_cases())
+         + _contraction_cases() + _linalg_cases() + _fft_cases())
 
 
 def _params(cases):

@@ -213,9 +213,9 @@ def test_vjp_template_matches_wrapper(name, prim):
 
 def test_vjp_helpers_are_reachable_from_templates():
     """Templates spell helpers ``lax.<module>.<name>``: the attribute chain must resolve."""
-    from s2s.lax import control_flow, vjp_helpers
-    assert s2s.lax.vjp_helpers is vjp_helpers
-    modules = {"vjp_helpers": vjp_helpers, "control_flow": control_flow}
+    from s2s.lax import control_flow, fourier, vjp_helpers
+    assert s2s.lax.vjp_helpers is vjp_helpers and s2s.lax.fourier is fourier
+    modules = {"vjp_helpers": vjp_helpers, "control_flow": control_flow, "fourier": fourier}
     import gast
     from s2s.transforms import templates
     for _, prim in _vjp_templates():

@@ -33,6 +33,9 @@ globals().update(_slicing.public)
 del _convolution, _slicing
 from s2s.lax import vjp_helpers  # noqa: E402,F401  (adjoint helpers templates call as lax.vjp_helpers)
 from s2s.lax import linalg  # noqa: E402,F401
+from s2s.lax import fourier as _fourier  # noqa: E402  (lax.fft, lax.FftType)
+globals().update(_fourier.public)
+del _fourier
 
 _register_namespace("lax", _sys.modules[__name__])
 _register_namespace("lax", linalg, "linalg.")

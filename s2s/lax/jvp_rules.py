@@ -168,7 +168,7 @@ def _cbrt(ans, x):
 
 @def_jvp(lax.abs)
 def _abs(ans, x):
-    d[ans] = d[x] * lax.sign(x)
+    d[ans] = lax.vjp_helpers.abs_tangent(d[x], x)
 
 
 @def_jvp(lax.max)

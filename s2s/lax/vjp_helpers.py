@@ -387,6 +387,37 @@ def conj_grad(g, x):
     return g
 
 
+def abs_grad(g, x):
+    """Adjoint of ``abs``: ``g * sign(x)``; for complex ``x``, ``g * conj(x) / |x|`` (JAX's
+    convention: ``grad(abs)(z)`` is ``conj(z) / |z|``), 0 at 0.
+
+    >>> import numpy as onp
+    >>> abs_grad(onp.float32(2.0), onp.complex64(3 + 4j))
+    array(1.2-1.6j, dtype=complex64)
+    """
+    if is_complex(x):
+        return g * (lax.conj(x) / _nonzero(lax.abs(x)))
+    return g * lax.sign(x)
+
+
+def abs_tangent(t, x):
+    """Tangent of ``abs``: ``t * sign(x)``; for complex ``x``, ``real(conj(x) * t) / |x|``,
+    0 at 0 (the transpose of ``abs_grad``).
+
+    >>> import numpy as onp
+    >>> abs_tangent(onp.complex64(1j), onp.complex64(3 + 4j))
+    array(0.8, dtype=float32)
+    """
+    if is_complex(x):
+        return lax.real(lax.conj(x) * t) / _nonzero(lax.abs(x))
+    return t * lax.sign(x)
+
+
+def _nonzero(a):
+    """``a`` with its zeros replaced by ones (a divisor that leaves 0 / 0 at 0)."""
+    return lax.select_n(lax.eq(a, zeros_like(a)), a, ones_like(a))
+
+
 def real_grad(g, x):
     """Adjoint of ``real``: ``g`` as the real part of a complex adjoint."""
     if is_complex(x):

@@ -18,7 +18,7 @@ transformation drops contributions to a ``*args`` tuple), so the eighth
 operand's helper raises when there are more.
 """
 from s2s import lax
-from s2s.core.primitive import d, def_vjp, def_zero_derivative, Primitive
+from s2s.core.primitive import d, def_batch, def_vjp, def_zero_derivative, Primitive
 from s2s.lax import elementwise, vjp_helpers
 from s2s.lax import linalg as _linalg  # noqa: F401  (lax.linalg below)
 
@@ -187,7 +187,7 @@ def _cbrt(ans, x):
 
 @def_vjp(lax.abs)
 def _abs(ans, x):
-    d[x] = d[ans] * lax.sign(x)
+    d[x] = lax.vjp_helpers.abs_grad(d[ans], x)
 
 
 @def_vjp(lax.max)
@@ -567,6 +567,13 @@ def_zero_derivative(
     H.full_indices, H._scatter_winners, H._scatter_extremal_coefficients, H._window_hits,
     H._window_slices, H._extremum_identity, H._computation_kind, H.eye, H._tri_mask,
 )
+
+
+# ``abs_grad``/``abs_tangent`` have no templates: for complex ``x`` they depend on ``x``
+# smoothly (``conj(x) / |x|``), and their source differentiates right. They are
+# elementwise in both operands (same unbatched shape): broadcasting batches them.
+def_batch(H.abs_grad)(lambda axes, g, x: H.abs_grad(g, x))
+def_batch(H.abs_tangent)(lambda axes, t, x: H.abs_tangent(t, x))
 
 
 @def_vjp(H.convert_grad)

@@ -23,6 +23,7 @@ from s2s.numpy._sorting import *  # noqa: F401,F403
 from s2s.numpy._extras_stats import *  # noqa: F401,F403
 from s2s.numpy._extras import *  # noqa: F401,F403
 from s2s.numpy import linalg  # noqa: F401
+from s2s.numpy import fft  # noqa: F401,E402
 from s2s.numpy._missing import __getattr__  # noqa: F401
 
 from s2s.numpy import _array_methods  # noqa: E402  (last: the methods call the functions above)
@@ -34,8 +35,9 @@ from s2s.core.primitive import register_namespace as _register_namespace  # noqa
 
 _register_namespace("np", _sys.modules[__name__])
 _register_namespace("np", linalg, "linalg.")
+_register_namespace("np", fft, "fft.")
 
 from s2s.core.public import public_names as _public_names, public_namespace as _public_namespace  # noqa: E402
 
-__all__ = _public_names(globals(), modules=["linalg"])
+__all__ = _public_names(globals(), modules=["linalg", "fft"])
 _public_namespace(globals())

@@ -22,7 +22,7 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError, ShapeError
-from s2s.core.primitive import d, def_vjp, def_zero_derivative
+from s2s.core.primitive import d, def_jvp, def_vjp, def_zero_derivative
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._arraylike import (as_operand, cast, dtype_of, is_staged, ndim_of, promote,
                                   promote_inexact, shape_of, static_int)
@@ -1076,7 +1076,12 @@ def _square_vjp(ans, x):
 
 @def_vjp(absolute, fabs)
 def _absolute_vjp(ans, x):
-    d[x] = d[ans] * np.sign(x)
+    d[x] = lax.vjp_helpers.abs_grad(d[ans], x)
+
+
+@def_jvp(absolute, fabs)
+def _absolute_jvp(ans, x):
+    d[ans] = lax.vjp_helpers.abs_tangent(d[x], x)
 
 
 @def_vjp(reciprocal)
@@ -1158,6 +1163,13 @@ def _nan_to_num_vjp(ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
 @def_vjp(real)
 def _real_vjp(ans, val):
     d[val] = d[ans]
+
+
+# The tangent of the real part is the real part of the tangent (transposing the vjp
+# above, the fallback for functions without a jvp template, would keep it complex).
+@def_jvp(real)
+def _real_jvp(ans, val):
+    d[ans] = np.real(d[val])
 
 
 @def_vjp(conjugate)
