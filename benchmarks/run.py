@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Report, timeit  # noqa: E402
 
-BENCHMARKS = ["grad", "jit", "devices", "jacobians", "vmap"]
+BENCHMARKS = ["grad", "jit", "cache", "devices", "jacobians", "vmap"]
 
 
 def main(names):

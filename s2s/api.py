@@ -83,8 +83,10 @@ class Lowered:
             return compile_sharded(self.as_text(), staged.in_avals, staged.out_avals,
                                    self._placement.in_shardings, self._placement.out_shardings,
                                    staged.host_callbacks, self._placement.devices)
-        return compile_module(self.as_text(), staged.out_avals, staged.in_avals,
-                              staged.host_callbacks)
+        # The staged text keys the persistent cache; verifying (parsing and printing
+        # it with MLIR, tens of milliseconds in a new process) is left to a miss.
+        return compile_module(staged.text, staged.out_avals, staged.in_avals,
+                              staged.host_callbacks, verify=lambda text: self.as_text())
 
     @property
     def in_avals(self):
@@ -156,7 +158,12 @@ class _FastEntry:
         execute = compiled.executable.run
         out_tree = compiled.out_tree
         single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
-        if compiled.captured or compiled.baked:
+        cpp = None
+        if not (compiled.captured or compiled.baked) and hasattr(compiled.executable, "cpp_call"):
+            cpp = compiled.executable.cpp_call()  # jaxlib's C++ dispatch (s2s.xla.dispatch)
+        if cpp is not None:
+            run = _cpp_run(cpp, out_tree, single)
+        elif compiled.captured or compiled.baked:
             def run(args):
                 extra = compiled.captured_values()
                 if extra is None:
@@ -170,6 +177,29 @@ class _FastEntry:
             def run(args):
                 return out_tree.unflatten(execute(args))
         self.run = run
+
+
+def _cpp_run(cpp, out_tree, single):
+    """``run`` of a ``_FastEntry`` through jaxlib's C++ dispatch: the result buffers
+    are read in place as ``Array``s (CPU buffers are host memory)."""
+    asarray = np.asarray
+
+    def read(buffer):
+        buffer.block_until_ready()
+        return asarray(memoryview(buffer)).view(Array)
+
+    if single:  # the hot case, inlined
+        def run(args):
+            buffer = cpp(*args)
+            buffer.block_until_ready()
+            return asarray(memoryview(buffer)).view(Array)
+    elif out_tree.num_leaves == 1:
+        def run(args):
+            return out_tree.unflatten([read(cpp(*args))])
+    else:
+        def run(args):
+            return out_tree.unflatten([read(b) for b in cpp(*args)])
+    return run
 
 
 class _Captured:
@@ -763,10 +793,14 @@ class GradFunction:
         return "\n".join(self._build().build.sources())
 
     def __s2s_unwrap__(self):
-        # Transformations of a gradient transform the generated source itself.
-        if self._build().traced:
-            return self._fun, ()
-        return self._build().gen, self._build().bound
+        # Transformations of a gradient transform the generated source itself. A traced
+        # gradient has none: the outer transformation traces its calls in turn (the
+        # user's function itself would be its value, not its gradient).
+        strategy = self._build()
+        if strategy.traced:
+            raise NoSourceError(f"{self._name}({_fun_name(self._fun)}) is traced on each call "
+                                f"({strategy.reason})")
+        return strategy.gen, strategy.bound
 
     def _nums(self):
         return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
@@ -978,13 +1012,23 @@ def vjp(fun, *primals, has_aux=False):
     (array([2., 6.], dtype=float32),)
     """
     _check_callable("vjp", fun)
-    fn, bound = unwrap(fun)
+    try:
+        fn, bound = unwrap(fun)
+    except NoSourceError:
+        return _traced_vjp(fun, primals, has_aux)
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
+        if fn.__code__.co_flags & inspect.CO_VARARGS:
+            return _traced_vjp(fun, primals, has_aux)  # primals fall in *args
         raise TypeError(f"vjp({_fun_name(fun)}): {len(primals)} primals given but the function "
                         f"takes {len(params)} positional parameters")
     primals = [_grad_input(p) for p in primals]
-    build = vjp_builder.build_vjp(fn, tuple(params))
+    try:
+        build = vjp_builder.build_vjp(fn, tuple(params))
+    except UnsupportedSyntaxError:
+        raise  # the fence: a deliberate refusal, with the way out in its message
+    except (NoSourceError, TransformError):  # no source, or found but not understood
+        return _traced_vjp(fun, primals, has_aux)
     try:
         out, tape = build.fwd_cell.cell_contents(*bound, *primals)
     except Exception as e:
@@ -1003,6 +1047,46 @@ def vjp(fun, *primals, has_aux=False):
         elif adj is None:
             adj = (None,) * len(params)
         return tuple(_match_structure(p, g) for p, g in zip(primals, adj))
+
+    vjp_fn.source = lambda: "\n".join(build.sources())
+    if has_aux:
+        return out, vjp_fn, aux
+    return out, vjp_fn
+
+
+def _traced_vjp(fun, primals, has_aux):
+    """``vjp`` where ``fun`` has no source or takes its primals through ``*args``: the
+    call is recorded on ``primals`` and the recording differentiated (the path is fixed
+    to the one this call took, as for ``grad``'s fallback)."""
+    primals = [_grad_input(p) for p in primals]
+    if config.log_transforms:
+        logger.warning("s2s.vjp(%s): tracing the call (no source, or primals in *args)",
+                       _fun_name(fun))
+    rec = record(fun, primals, {})
+    leaves = tree_leaves(primals)
+    build = vjp_builder.build_vjp(rec.fn, tuple(rec.fn.__code__.co_varnames[:len(leaves)]))
+    try:
+        out_leaves, tape = build.fwd_cell.cell_contents(*leaves)
+    except Exception as e:
+        raise _with_user_location(e, "vjp", fun)
+    out_leaves = list(out_leaves) if rec.out_tree.num_leaves > 1 else [out_leaves]
+    out = rec.out_tree.unflatten(out_leaves)
+    if has_aux:
+        out, aux = out
+
+    def vjp_fn(cotangent):
+        cts = tree_leaves(cotangent)
+        cts = cts + [None] * (len(out_leaves) - len(cts))  # the aux leaves
+        ct = tuple(cts) if len(cts) > 1 else cts[0]
+        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        adj = [adj] if len(leaves) == 1 else (list(adj) if adj is not None else [None] * len(leaves))
+        grads, pos = [], 0
+        for p in primals:
+            p_leaves, p_tree = tree_flatten(p)
+            part = adj[pos:pos + len(p_leaves)]
+            pos += len(p_leaves)
+            grads.append(p_tree.unflatten(_match_structure(a, g) for a, g in zip(p_leaves, part)))
+        return tuple(grads)
 
     vjp_fn.source = lambda: "\n".join(build.sources())
     if has_aux:
@@ -1227,7 +1311,10 @@ class VmapFunction:
     def _call_mapped(self, args, kwargs, convert=None):
         name = _fun_name(self._fun)
         moved, kw_moved, n = self._prepare(args, kwargs)
-        fn, bound = self._target()
+        try:
+            fn, bound = self._target()
+        except NoSourceError:  # a traced gradient, say: once per example
+            return self._looped(moved, kw_moved, n, name)
         if batch.has_rule(fn) and not bound:  # a library function: its batch rule
             return self._by_rule(fn, moved, kw_moved, n, name)
         plan = batch.plan_or_none(fn) if not batch._is_library(fn) else None

@@ -38,7 +38,10 @@ def _source_function(fun):
     """``(fn, bound)`` to transform: the function with source, or None for the traced path."""
     if getattr(fun, "__s2s_traced__", False):  # a Jacobian function: it calls vmap
         return None, ()
-    fn, bound = unwrap(fun)
+    try:
+        fn, bound = unwrap(fun)
+    except NoSourceError:  # a traced gradient, say
+        return None, ()
     rules = rules_of(fn)
     if rules is not None and (rules.jvp is not None or rules.vjp is not None):
         fn = frontend.template_wrapper(fn)

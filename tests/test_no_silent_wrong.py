@@ -9,6 +9,7 @@ import linecache
 import sys
 import textwrap
 import types
+import warnings
 import weakref
 
 import numpy as np
@@ -397,6 +398,42 @@ def test_jit_follows_a_global_from_array_to_float_and_back():
     _close(g(_X3), 5.0)
 
 
+_C = np.full(3, 2.0, np.float32)
+_CA = snp.full(3, 2.0)  # an s2s.Array
+
+
+def test_jit_reads_captured_arrays_that_no_argument_touches():
+    # Computed from captured arrays alone, these were compiled in as constants.
+    global _C, _CA
+    fs = {"sum": (lambda x: x + snp.sum(_C), lambda c, ca: 1.0 + c.sum()),
+          "array_operator": (lambda x: x + _CA * 2.0, lambda c, ca: 1.0 + ca * 2.0),
+          "grad": (s2s.grad(lambda x: snp.sum(x * _C)), lambda c, ca: c),
+          "grad_square": (s2s.grad(lambda x: snp.sum(x * x * _C)), lambda c, ca: 2.0 * c),
+          "value_and_grad": (lambda x: s2s.value_and_grad(lambda y: snp.sum(y * _C))(x)[1],
+                             lambda c, ca: c)}
+    jitted = {name: s2s.jit(f) for name, (f, _) in fs.items()}
+    x = np.ones(3, np.float32)
+    try:
+        for step in range(3):
+            for name, (_, want) in fs.items():
+                _close(jitted[name](x), np.broadcast_to(want(_C, _CA), (3,)))
+            if step == 0:
+                _C[:] = 5.0  # in place
+                _CA = _CA + 1.0
+            else:
+                _C = _C * 3.0  # rebound
+    finally:
+        _C, _CA = np.full(3, 2.0, np.float32), snp.full(3, 2.0)
+
+
+def test_jit_of_grad_reads_a_mutated_closure():
+    c = np.ones(3, np.float32)
+    g = s2s.jit(s2s.grad(lambda x: snp.sum(x * c)))
+    _close(g(np.ones(3, np.float32)), 1.0)
+    c[:] = 5.0
+    _close(g(np.ones(3, np.float32)), 5.0)
+
+
 def test_builtin_min_max_under_jit():
     f = s2s.jit(lambda x: max(x, x * x))
     g = s2s.jit(lambda x: min(x, x * x, 2.0))
@@ -434,3 +471,115 @@ def test_jit_of_grad_logs_the_path_it_took(caplog):
     finally:
         s2s.config.update("log_transforms", False)
     assert "grad(_cube): differentiating its source" in caplog.text
+
+
+_MINMAX = {  # f and its derivative, in closed form
+    "max": (lambda x: max(x, x * x), lambda x: 2.0 * x if x > 1 else 1.0),
+    "min3": (lambda x: min(x, x * x, 2.0) * x,
+             lambda x: 3.0 * x * x if x < 1 else (2.0 * x if x < 2 else 2.0)),
+    "list": (lambda x: max([x, 1.0]) + min(x * 3.0, 1.0),
+             lambda x: (1.0 if x > 1 else 0.0) + (3.0 if x < 1 / 3 else 0.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MINMAX))
+def test_builtin_min_max_under_jit_of_grad(name):
+    f, df = _MINMAX[name]
+    for x in (0.25, 0.5, 1.5, 3.0):
+        _close(s2s.jit(s2s.grad(f))(x), df(x))
+        _close(s2s.grad(s2s.jit(f))(x), df(x))
+
+
+def _g_minmax(x):
+    return min(x, x * x, 2.0) * x
+
+
+def test_transforming_a_traced_gradient_transforms_the_gradient():
+    # grad(_g_minmax) traces each call (builtin min); transforming it again once
+    # transformed _g_minmax itself, silently giving its value, not its gradient.
+    gg = s2s.grad(_g_minmax)
+    xs = np.array([0.5, 1.5, 3.0], np.float32)
+    d1 = np.array([0.75, 3.0, 2.0], np.float32)   # closed forms
+    d2 = np.array([3.0, 2.0, 0.0], np.float32)
+    _close(s2s.vmap(gg)(xs), d1)
+    _close(s2s.vmap(s2s.jit(gg))(xs), d1)
+    for x, want1, want2 in zip(xs, d1, d2):
+        x = float(x)
+        _close(s2s.grad(gg)(x), want2)
+        _close(s2s.jvp(gg, (x,), (1.0,))[1], want2)
+        _close(s2s.vjp(gg, x)[1](np.float32(1.0))[0], want2)
+        _close(s2s.hessian(_g_minmax)(x), want2)
+        _close(s2s.grad(lambda y: gg(y) * y)(x), want1 + x * want2)
+
+
+def test_vjp_traces_what_it_cannot_read():
+    namespace = {}
+    exec("def f(x, y):\n    return x * y * y, {'x': x}\n", namespace)
+    out, f_vjp, aux = s2s.vjp(namespace["f"], 2.0, np.full(2, 3.0, np.float32), has_aux=True)
+    _close(out, 18.0)
+    _close(aux["x"], 2.0)
+    gx, gy = f_vjp(np.ones(2, np.float32))
+    _close(gx, 18.0)
+    _close(gy, 12.0)
+    out, f_vjp = s2s.vjp(lambda *xs: xs[0] * xs[1], 2.0, 3.0)  # primals in *args
+    _close(f_vjp(np.float32(1.0)), (3.0, 2.0))
+
+
+# ---------------------------------------------------------------------------
+# NumPy's floating-point warnings from eager s2s code name the user's line.
+
+
+def _log_of(w):
+    return snp.sum(snp.log(w) * w)
+
+
+def _loop_body(i, c):
+    return c + snp.log(c * 0.0)
+
+
+def _warnings_of(fn, *args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(*args)
+    return [(w.filename, w.lineno, str(w.message)) for w in caught]
+
+
+def _line_of(fn, offset=1):
+    return fn.__code__.co_firstlineno + offset
+
+
+def test_eager_float_warnings_point_at_the_users_line():
+    zeros = np.zeros(2, np.float32)
+    here = _line_of(test_eager_float_warnings_point_at_the_users_line)
+    assert _warnings_of(lambda: snp.log(zeros)) == [(__file__, here + 2, "divide by zero encountered in log")]
+    assert _warnings_of(lambda: snp.asarray(zeros) / 0.0) == [  # an Array operator
+        (__file__, here + 3, "invalid value encountered in divide")]
+    # Eager grad: the line of the user's function the generated code came from.
+    got = _warnings_of(s2s.grad(_log_of), zeros)
+    assert got and {where[:2] for where in got} == {(__file__, _line_of(_log_of))}
+    assert "divide by zero encountered in log" in {where[2] for where in got}
+    # A function of the user's that s2s calls (a loop body) is the user's line too.
+    got = _warnings_of(lambda: s2s.lax.fori_loop(0, 1, _loop_body, np.float32(1.0)))
+    assert got == [(__file__, _line_of(_loop_body), "divide by zero encountered in log")]
+
+
+def test_eager_float_warnings_follow_numpy_settings():
+    zeros = np.zeros(2, np.float32)
+    with np.errstate(divide="ignore"):
+        assert _warnings_of(snp.log, zeros) == []
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError, match="divide by zero"):
+        snp.log(zeros)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="divide by zero encountered in log"):
+            s2s.grad(_log_of)(zeros)
+    assert _warnings_of(s2s.jit(snp.log), zeros) == []  # XLA never warns, as in JAX
+
+
+def test_scipy_special_gives_its_infinities_without_warning():
+    from s2s.scipy import special
+    x = np.array([0.0, 0.0, 1.0], np.float32)
+    y = np.array([0.0, -1.0, 0.0], np.float32)
+    assert _warnings_of(special.xlogy, x, y) == []  # as SciPy: 0, 0, -inf
+    assert _warnings_of(special.xlog1py, x, y - 1.0) == []
+    assert _warnings_of(special.logit, np.array([0.0, 1.0], np.float32)) == []

@@ -422,7 +422,9 @@ def test_agrees_with_jax_numpy():
     for name in ("floor", "ceil", "trunc", "rint", "sinc", "sign", "square", "reciprocal",
                  "nan_to_num", "signbit", "isfinite", "deg2rad", "cbrt", "exp2", "log10"):
         for x in (a, f):
-            ours, theirs = getattr(snp, name)(x), getattr(jnp, name)(x)
+            with onp.errstate(divide="ignore", invalid="ignore"):  # log10 of x <= 0, as NumPy
+                ours = getattr(snp, name)(x)
+            theirs = getattr(jnp, name)(x)
             assert ours.dtype == theirs.dtype, (name, x.dtype)
             onp.testing.assert_allclose(ours, onp.asarray(theirs), rtol=2e-6, atol=1e-6,
                                         err_msg=name)

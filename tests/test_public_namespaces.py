@@ -6,8 +6,9 @@ import pytest
 
 import s2s
 
-PUBLIC = ["s2s", "s2s.numpy", "s2s.numpy.linalg", "s2s.numpy.fft", "s2s.lax", "s2s.lax.linalg", "s2s.random",
-          "s2s.nn", "s2s.nn.initializers", "s2s.scipy", "s2s.scipy.special", "s2s.scipy.stats",
+PUBLIC = ["s2s", "s2s.numpy", "s2s.numpy.linalg", "s2s.numpy.fft", "s2s.lax", "s2s.lax.linalg",
+          "s2s.random", "s2s.nn", "s2s.nn.initializers", "s2s.scipy", "s2s.scipy.linalg",
+          "s2s.scipy.special", "s2s.scipy.stats",
           "s2s.scipy.stats.norm", "s2s.tree_util", "s2s.errors", "s2s.debug", "s2s.sharding",
           "s2s.distributed"]
 

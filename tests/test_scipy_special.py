@@ -72,6 +72,10 @@ UNARY = [
     ("ndtri", special.ndtri, osp.ndtri, (1e-6, 1 - 1e-6), 5),
     ("log_ndtr", special.log_ndtr, osp.log_ndtr, (-40, 12), 5),
     ("entr", special.entr, osp.entr, (-1, 5), 1),
+    ("i0", special.i0, osp.i0, (-12, 12), 5),
+    ("i0e", special.i0e, osp.i0e, (-40, 40), 5),
+    ("i1", special.i1, osp.i1, (-12, 12), 5),
+    ("i1e", special.i1e, osp.i1e, (-40, 40), 5),
     ("norm.pdf", norm.pdf, ost.norm.pdf, (-5, 5), 1),
     ("norm.logpdf", norm.logpdf, ost.norm.logpdf, (-5, 5), 1),
     ("norm.cdf", norm.cdf, ost.norm.cdf, (-12, 8), 5),
@@ -126,6 +130,10 @@ BINARY = [
     ("xlogy", special.xlogy, osp.xlogy, (0, 4), 1),
     ("xlog1py", special.xlog1py, osp.xlog1py, (0, 4), 1),
     ("betaln", special.betaln, osp.betaln, (0.2, 60), 20),
+    ("gammainc", special.gammainc, osp.gammainc, (0.05, 30), 50),
+    ("gammaincc", special.gammaincc, osp.gammaincc, (0.05, 30), 50),
+    ("beta", special.beta, osp.beta, (0.2, 8), 20),
+    ("zeta", special.zeta, osp.zeta, (1.1, 12), 20),
 ]
 BROADCAST = [((), ()), ((3,), (3,)), ((2, 3), (3,)), ((4, 1), (1, 5)), ((0, 2), (2,))]
 
@@ -283,8 +291,140 @@ def test_twins_resolve():
     assert twins.twin_of(ost.norm.logpdf) is None or twins.twin_of(ost.norm.logpdf) is norm.logpdf
 
 
-@pytest.mark.parametrize("module", ["s2s.scipy", "s2s.scipy.special", "s2s.scipy.stats",
+@pytest.mark.parametrize("module", ["s2s.scipy", "s2s.scipy.special", "s2s.scipy._special_kernels",
+                                    "s2s.scipy._special_grads", "s2s.scipy.stats",
                                     "s2s.scipy.stats.norm", "s2s.scipy._lax_helpers"])
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+# ---------------------------------------------------------------------------
+# Incomplete gamma and beta, Bessel, zeta, polygamma, multigammaln: values at
+# edges, derivatives (finite differences in float64, JAX when installed), vmap.
+
+
+def test_betainc_polygamma_multigammaln_values(request):
+    for i, case in enumerate(sample("betainc", dtype=[F32, F64], shape=[(), (7,), (2, 3)])):
+        _setup(case, request)
+        rng = np.random.default_rng(i)
+        a, b = rand(case["shape"], case["dtype"], rng, 0.2, 12), rand(case["shape"], case["dtype"], rng, 0.2, 12)
+        x = rand(case["shape"], case["dtype"], rng, 0.0, 1.0)
+        _check(special.betainc, osp.betainc, (a, b, x), 200, jit=i == 0)
+        n = np.arange(int(np.prod(case["shape"]))).reshape(case["shape"]) % 4
+        _check(special.polygamma, osp.polygamma, (n.astype(case["dtype"]), a + 0.5), 50, jit=i == 0)
+        _check(lambda v: special.multigammaln(v, 3), lambda v: np.vectorize(lambda t: osp.multigammaln(t, 3))(v),
+               (a + 1.5,), 20, jit=i == 0)
+
+
+def test_edge_values(x64):
+    inf, nan = np.inf, np.nan
+    a = np.array([1.0, 0.0, 2.0, 2.0, -1.0, 1.0, 3.0])
+    x = np.array([0.0, 1.0, inf, 1e-300, 1.0, -1.0, 1e4])
+    for fn, ref in ((special.gammainc, osp.gammainc), (special.gammaincc, osp.gammaincc)):
+        assert_close(fn(a, x), ref(a, x))
+        assert_close(s2s.jit(fn)(a, x), ref(a, x), rtol=1e-12, atol=1e-300)
+    bx = np.array([0.0, 1.0, 0.5, 1.5, 1e-12])
+    ba = np.array([2.0, 2.0, 1.0, 2.0, 3.0])
+    assert_close(s2s.jit(special.betainc)(ba, 3.0, bx), osp.betainc(ba, 3.0, bx), rtol=1e-12, atol=1e-300)
+    assert_close(s2s.jit(special.zeta)(np.array([1.0, 0.5, 2.0]), np.array([1.0, 1.0, -1.0])),
+                 np.array([inf, nan, nan]))
+    xs = np.array([0.0, -inf, inf, nan, 1e3, -1e3])
+    for fn in (special.i0e, special.i1e):
+        assert_close(s2s.jit(fn)(xs), getattr(osp, fn.__name__)(xs), rtol=1e-12)
+    assert_close(s2s.jit(special.polygamma)(np.array([-1.0, 1.5, 0.0]), np.array([2.0, 2.0, 2.0])),
+                 np.array([nan, nan, osp.digamma(2.0)]))
+
+
+def test_gammainc_converges_in_float32():
+    a = np.array([0.5, 5.0, 50.0, 500.0, 3000.0], np.float32)
+    x = a * np.float32(1.1)
+    expected = osp.gammainc(a.astype(np.float64), x.astype(np.float64)).astype(np.float32)
+    assert_close(s2s.jit(special.gammainc)(a, x), expected, rtol=2e-4)
+
+
+GRAD_CASES = [
+    # name, function of the differentiated arguments, arguments (float64), orders checked
+    ("gammainc", lambda a, x: special.gammainc(a, x), ([0.5, 2.0, 7.0], [0.3, 3.0, 9.0]), 1),
+    ("gammaincc", lambda a, x: special.gammaincc(a, x), ([0.5, 2.0, 7.0], [0.3, 3.0, 9.0]), 1),
+    ("gammainc_x", lambda x: special.gammainc(2.5, x), ([0.3, 3.0, 9.0],), 2),
+    ("betainc_x", lambda x: special.betainc(2.0, 3.5, x), ([0.1, 0.5, 0.9],), 2),
+    ("beta", lambda a, b: special.beta(a, b), ([0.5, 2.0, 3.5], [1.5, 0.7, 2.0]), 2),
+    ("i0", lambda x: special.i0(x), ([-3.0, 0.5, 9.0],), 2),
+    ("i0e", lambda x: special.i0e(x), ([-3.0, 0.5, 9.0],), 2),
+    ("i1", lambda x: special.i1(x), ([-3.0, 0.5, 9.0],), 2),
+    ("i1e", lambda x: special.i1e(x), ([-3.0, 0.5, 9.0],), 2),
+    ("zeta", lambda x, q: special.zeta(x, q), ([2.0, 3.5, 1.5], [0.5, 2.0, 4.0]), 1),
+    ("zeta_q", lambda q: special.zeta(2.5, q), ([0.5, 2.0, 4.0],), 2),
+    ("polygamma", lambda x: special.polygamma(2, x), ([0.5, 2.0, 4.0],), 2),
+    ("multigammaln", lambda a: special.multigammaln(a, 3), ([1.5, 2.0, 4.0],), 2),
+]
+
+
+@pytest.mark.parametrize("name,fn,args,order", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_grads_against_finite_differences(name, fn, args, order, x64):
+    from s2s.test_util import check_grads
+    args = tuple(np.array(a) for a in args)
+    check_grads(fn, args, order=order, modes=("fwd", "rev"))
+    argnums = tuple(range(len(args)))
+    grad = s2s.grad(lambda *v: fn(*v).sum(), argnums=argnums)
+    assert_close(s2s.jit(grad)(*args), grad(*args), rtol=1e-10)
+
+
+# (i0, i0e, i1 and zeta in q have closed-form derivatives the finite differences check.)
+JAX_CASES = [c for c in GRAD_CASES if c[0] not in ("i0", "i0e", "i1", "zeta_q", "gammainc_x")]
+
+
+@pytest.mark.parametrize("name,fn,args,order", JAX_CASES, ids=[c[0] for c in JAX_CASES])
+def test_grads_against_jax(name, fn, args, order, x64):
+    jax = pytest.importorskip("jax")
+    jsp = pytest.importorskip("jax.scipy.special")
+    jax.config.update("jax_enable_x64", True)
+    args = tuple(np.array(a) for a in args)
+    mirror = {special: jsp}  # the same lambda body, evaluated against jax.scipy.special
+    jfn = type(fn)(fn.__code__, {**fn.__globals__, "special": mirror[special]})
+    argnums = tuple(range(len(args)))
+    expected = jax.jit(jax.grad(lambda *v: jfn(*v).sum(), argnums=argnums))(*args)
+    actual = s2s.grad(lambda *v: fn(*v).sum(), argnums=argnums)(*args)
+    for got, want in zip(actual, expected):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-8, err_msg=name)
+
+
+@pytest.mark.parametrize("name,fn,args,order", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_vmap_matches_loop(name, fn, args, order, x64):
+    from s2s.test_util import check_vmap
+    check_vmap(fn, *[np.array(a) for a in args])
+
+
+def test_missing_derivatives_raise(x64):
+    with pytest.raises(ValueError, match="betainc has no derivative with respect to a"):
+        s2s.grad(lambda a: special.betainc(a, 2.0, 0.3))(1.5)
+    with pytest.raises(ValueError, match="betainc has no derivative with respect to b"):
+        s2s.jvp(lambda b: special.betainc(1.5, b, 0.3), (2.0,), (1.0,))
+    with pytest.raises(ValueError, match="polygamma has no derivative with respect to n"):
+        s2s.grad(lambda n: special.polygamma(n, 2.0))(1.0)
+    with pytest.raises(ValueError, match="gammainc has no derivative with respect to a twice"):
+        s2s.grad(s2s.grad(lambda a: special.gammainc(a, 2.0)))(1.5)
+    with pytest.raises(NotImplementedError, match="zeta needs q"):
+        special.zeta(2.0)
+    with pytest.raises(ValueError, match="multigammaln: d must be a positive"):
+        special.multigammaln(2.0, 0)
+    with pytest.raises(DtypeError, match="gammainc"):
+        special.gammainc(1.0, np.ones(2, np.complex64))
+    with pytest.raises(ShapeError, match="betainc"):
+        special.betainc(np.ones(2), 1.0, np.ones(3))
+
+
+def test_scipy_special_functions_resolve_to_twins(x64):
+    def f(x):  # SciPy's functions, as ported code calls them
+        return osp.gammainc(2.0, x) + osp.i0e(x)
+
+    def g(x):
+        import scipy.special  # under jit, staged values reach SciPy's ufuncs, which defer
+        return scipy.special.gammainc(2.0, x) + scipy.special.i0e(x)
+    x = np.array([0.5, 2.0])
+    expected = osp.gammainc(2.0, x) + osp.i0e(x)
+    assert_close(s2s.jit(f)(x), expected, rtol=1e-12)
+    assert_close(s2s.jit(g)(x), expected, rtol=1e-12)
+    dfdx = np.exp(-x) * x / osp.gamma(2.0) + osp.i1e(x) - osp.i0e(x)
+    assert_close(s2s.grad(lambda v: f(v).sum())(x), dfdx, rtol=1e-10)

@@ -423,3 +423,16 @@ def test_grad_of_a_function_that_calls_vmap(x64):
     x = onp.linspace(0.1, 1.0, 4)
     want = _central_differences(lambda v: float(onp.sum((onp.sin(v) * v) ** 2)), x)
     _close(s2s.grad(_sum_of_vmapped)(x), want, tol=1e-6)
+
+
+def test_jit_of_grad_of_a_function_that_calls_vmap(x64):
+    x = onp.linspace(0.1, 1.0, 4)
+    want = _central_differences(lambda v: float(onp.sum((onp.sin(v) * v) ** 2)), x)
+    _close(s2s.jit(s2s.grad(_sum_of_vmapped))(x), want, tol=1e-6)
+    w = onp.arange(6.0).reshape(2, 3) / 10
+    ones = onp.ones((4, 3))
+
+    def loss(w):  # vmap(...) is a value here: its call is differentiated when it runs
+        return np.sum(s2s.vmap(lambda w, v: np.tanh(w @ v), in_axes=(None, 0))(w, ones))
+    want = _central_differences(lambda m: float(onp.sum(onp.tanh(ones @ m.T))), w)
+    _close(s2s.grad(loss)(w), want, tol=1e-6)

@@ -37,6 +37,7 @@ import traceback
 import types
 import weakref
 
+from s2s.core import float_errors
 from s2s.core.config import config
 
 __all__ = ["Generated", "register", "forget", "lookup", "generated_frames", "generated_count",
@@ -170,6 +171,19 @@ def forget(filename):
 def lookup(filename):
     """The ``Generated`` compiled against ``filename``, or None for other code."""
     return _REGISTRY.get(filename)
+
+
+def _user_line_of(filename, lineno):
+    """The user's ``(filename, line)`` that a line of generated code came from, ``()`` when
+    none is known, None for code s2s did not generate (see ``s2s.core.float_errors``)."""
+    entry = _REGISTRY.get(filename)
+    if entry is None:
+        return None
+    where = entry.user_line(lineno)
+    return () if where is None else where[:2]
+
+
+float_errors.set_generated_lookup(_user_line_of)
 
 
 def generated_count():

@@ -35,9 +35,13 @@ than raising ``IndexError`` as NumPy does.
   count from the end, once (``-1`` is the last element; ``-n - 1`` is out of
   bounds). ``indices_are_sorted``/``unique_indices`` are hints, accepted as in JAX.
 """
+import operator as _operator
+
 import numpy as _np
 
+from s2s.core import captures as _captures
 from s2s.core import dtypes as _dtypes
+from s2s.core import float_errors as _float_errors
 from s2s.core.dtypes import canonicalize_dtype as _canonicalize_dtype
 
 __all__ = ["Array"]
@@ -89,7 +93,7 @@ def _value_semantics(op):
     binary = getattr(Array, f"__{op}__")
 
     def method(self, other):
-        return binary(self, other)
+        return binary(self, other)  # (its floating-point warnings: see _weak_int_operand)
     method.__name__ = method.__qualname__ = f"__i{op}__"
     method.__doc__ = f"Augmented {op}: a new array, rebound to the name (JAX's value semantics)."
     return method
@@ -97,11 +101,25 @@ def _value_semantics(op):
 
 def _weak_int_operand(name):
     binary = getattr(_np.ndarray, name)
+    base, reflected = _operator_of(name)
+    ufunc = _UFUNC_NAMES.get(base, base)
+    op = getattr(_operator, base + "_" if base in ("and", "or") else base)
 
     def method(self, other):
         if type(other) is int:
             other = _weak_int(other, self.dtype)
-        return binary(self, other)
+        if _captures.active[0]:
+            trace = _captures.trace_for((self, other))
+            if trace is not None:  # jit is staging and reads one of them at each call
+                if isinstance(other, _np.ndarray) and trace.is_captured(other):
+                    other = trace.to_tracer(other)
+                self = trace.to_tracer(self)
+                return op(other, self) if reflected else op(self, other)
+        token = _float_errors.enter(ufunc)  # NumPy's warnings at the user's line
+        try:
+            return binary(self, other)
+        finally:
+            _float_errors.leave(token)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"NumPy's {name}, with a Python int operand converted as JAX converts it."
     return method
@@ -116,6 +134,16 @@ def _weak_int(value, dtype):
     return value
 
 
+def _operator_of(name):
+    """``("mul", False)`` for ``__mul__``, ``("mul", True)`` for ``__rmul__``."""
+    inner = name.strip("_")
+    reflected = inner.startswith("r") and inner != "rshift"
+    return (inner[1:] if reflected else inner), reflected
+
+
+_UFUNC_NAMES = {"sub": "subtract", "mul": "multiply", "truediv": "divide", "floordiv": "floor_divide",
+                "mod": "remainder", "pow": "power", "and": "bitwise_and", "or": "bitwise_or",
+                "xor": "bitwise_xor", "lshift": "left_shift", "rshift": "right_shift"}
 _ARITHMETIC = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor",
                "lshift", "rshift")
 for _op in _ARITHMETIC:

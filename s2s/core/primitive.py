@@ -24,7 +24,7 @@ import itertools
 
 import numpy as np
 
-from s2s.core import dtypes
+from s2s.core import captures, dtypes, float_errors
 from s2s.core.array import Array
 from s2s.core.errors import S2SError
 
@@ -88,17 +88,21 @@ class Primitive:
                 if top is None or t.level > top.level:
                     top = t
         if top is None:
-            return self.eager(args, params)
+            if not captures.active[0] or (top := captures.trace_for(args)) is None:
+                return self.eager(args, params)
         return top.process_primitive(self, args, params)
 
     def eager(self, args, params):
         """Runs ``impl`` and canonicalizes result dtypes (64-bit narrowed unless x64)."""
+        token = float_errors.enter(self.name)  # NumPy's warnings at the user's line
         try:
             out = self.impl(*args, **params)
         except S2SError:
             raise
         except (ValueError, TypeError, IndexError) as e:
             raise _eager_error(self, args, params, e) from None
+        finally:
+            float_errors.leave(token)
         if self.multiple_results:
             return [_canonicalize_output(o) for o in out]
         return _canonicalize_output(out)

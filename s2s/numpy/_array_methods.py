@@ -62,7 +62,8 @@ _METHODS = [
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method != "__call__" or kwargs.get("out") is not None:
         return NotImplemented
-    fn = getattr(np, ufunc.__name__, None)
+    # scipy.special's functions are ufuncs too: their twins live in s2s.scipy.special.
+    fn = twins.twin_of(ufunc) or getattr(np, ufunc.__name__, None)
     if fn is None:
         raise NotImplementedError(f"numpy.{ufunc.__name__} has no s2s counterpart yet")
     kwargs.pop("out", None)

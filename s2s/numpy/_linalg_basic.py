@@ -170,10 +170,24 @@ def _matmul_composite(a, b):
     except ShapeError:
         raise ShapeError(f"matmul: batch dimensions of shapes {sa} and {sb} do not "
                          "broadcast") from None
-    a3 = I.broadcast_to(a2, batch + sa2[-2:])
-    b3 = I.broadcast_to(b2, batch + sb2[-2:])
     nb = len(batch)
-    out = _contract(a3, b3, (nb + 1,), (nb,), range(nb), range(nb))
+    # An operand whose batch dimensions are all 1 is one matrix: contracted as such, not
+    # broadcast to the batch (vmap's batch axis makes (1, k, n) operands).
+    if len(sb2) > 2 and all(d == 1 for d in sb2[:-2]):
+        b2 = I.reshape(b2, sb2[-2:])
+    elif len(sa2) > 2 and all(d == 1 for d in sa2[:-2]):
+        a2 = I.reshape(a2, sa2[-2:])
+    sa2, sb2 = I.shape(a2), I.shape(b2)
+    if len(sb2) == 2:  # a's batch dimensions are free ones of one contraction: no broadcast
+        out = _contract(a2, b2, (len(sa2) - 1,), (0,))
+    elif len(sa2) == 2:  # (m, k) @ (batch..., k, n) -> (m, batch..., n), m moved in place
+        nbb = len(sb2) - 2
+        out = I.transpose(_contract(a2, b2, (1,), (nbb,)),
+                          tuple(range(1, nbb + 1)) + (0, nbb + 1))
+    else:
+        a3 = I.broadcast_to(a2, batch + sa2[-2:])
+        b3 = I.broadcast_to(b2, batch + sb2[-2:])
+        out = _contract(a3, b3, (nb + 1,), (nb,), range(nb), range(nb))
     shape = batch + ((sa2[-2],) if len(sa) > 1 else ()) + ((sb2[-1],) if len(sb) > 1 else ())
     return I.reshape(out, shape)
 

@@ -835,8 +835,10 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     (a, b), dt = promote_inexact(a, b)
     tol = lax.add(cast(atol, dtypes.real_dtype(dt)),
                   lax.mul(cast(rtol, dtypes.real_dtype(dt)), lax.abs(b)))
-    close = lax.le(lax.abs(lax.sub(a, b)), tol)
     finite = lax.bitwise_and(isfinite(a), isfinite(b))
+    # inf - inf is NaN with a warning NumPy's isclose does not give: subtract finite values only.
+    a_, b_ = (where(finite, v, 0) for v in (a, b))
+    close = lax.le(lax.abs(lax.sub(a_, b_)), tol)
     out = lax.bitwise_or(lax.eq(a, b), lax.bitwise_and(finite, close))
     if equal_nan:
         out = lax.bitwise_or(out, lax.bitwise_and(isnan(a), isnan(b)))

@@ -335,8 +335,8 @@ def_batch(np.dot)(_dot_rule)
 def _matmul_rule(axes, /, a, b, out=None):
     a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
     an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
-    if an == 1 and bn == 1:
-        return _dot_rule(axes, a, b)
+    if an == 1 and bn == 1 or an <= 2 and bn <= 2 and None in axes:
+        return _dot_rule(axes, a, b)  # matmul is dot: a constant matrix stays one matrix
     # 1-d operands become matrices, the batch axis lines up with the other's leading axes.
     ea, eb = an == 1, bn == 1
     if ea:

@@ -27,6 +27,7 @@ _PAIRS = [
     ("scipy.special", "s2s.scipy.special"),
     ("scipy.stats.norm", "s2s.scipy.stats.norm"),
     ("scipy.linalg", "s2s.scipy.linalg"),
+    ("scipy", "s2s.scipy"),  # so that ``scipy.linalg.expm`` after ``import scipy.linalg`` resolves
     ("math", "s2s.numpy"),
 ]
 _MATH_NAMES = {"fabs": "abs", "pow": "power", "isnan": "isnan", "isinf": "isinf",

@@ -605,10 +605,19 @@ def transpose_grad(g, axes=None):
     np = _np_for(g)
     if axes is None:
         return np.transpose(g)
+    return np.transpose(g, transpose_grad_axes(axes))
+
+
+def transpose_grad_axes(axes):
+    """The inverse of the permutation ``axes`` (negative axes allowed).
+
+    >>> transpose_grad_axes((2, 0, 1))
+    (1, 2, 0)
+    """
     inverse = [0] * len(axes)
     for i, a in enumerate(axes):
         inverse[a % len(axes)] = i
-    return np.transpose(g, tuple(inverse))
+    return tuple(inverse)
 
 
 def reshape_like(g, x):
@@ -620,7 +629,12 @@ def reshape_like(g, x):
 
 
 def broadcast_like(g, x):
-    """``g`` broadcast to ``x``'s shape (adjoint of ``unbroadcast``)."""
+    """``g`` broadcast to ``x``'s shape (adjoint of ``unbroadcast``; in forward mode, the
+    tangent of a broadcasting op's operand spread over its result).
+
+    >>> broadcast_like(onp.float64(1.0), onp.zeros(2))
+    array([1., 1.])
+    """
     if g is None:
         return None
     np = _np_for(g, x)

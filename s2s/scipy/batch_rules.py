@@ -17,6 +17,8 @@ def_batch(special.logsumexp)(_logsumexp_rule)
 for _fn in (special.softmax, special.log_softmax):
     def_batch(_fn)(reduction(_fn))
 for _name in ("expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "xlogy",
-             "xlog1py", "ndtr", "ndtri", "log_ndtr", "entr"):
+             "xlog1py", "ndtr", "ndtri", "log_ndtr", "entr", "gammainc", "gammaincc", "_gammainc_da",
+             "betainc", "beta", "i0", "i0e", "i1", "i1e", "zeta", "_zeta_dx", "polygamma",
+             "_multigammaln"):
     if hasattr(special, _name):
         def_batch(getattr(special, _name))(elementwise(getattr(special, _name)))

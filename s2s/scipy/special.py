@@ -9,7 +9,9 @@ eagerly, their lax composite under ``jit``); the rest are lax composites.
 >>> special.logsumexp([0.0, 0.0])
 array(0.6931472, dtype=float32)
 """
+import importlib
 import math
+import sys
 
 import numpy as onp
 
@@ -24,7 +26,8 @@ from s2s.scipy import _lax_helpers as h
 __all__ = [
     "logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma",
     "xlogy", "xlog1py", "ndtr", "ndtri", "log_ndtr", "betaln", "entr", "softmax",
-    "log_softmax",
+    "log_softmax", "gammainc", "gammaincc", "betainc", "beta", "i0", "i0e", "i1", "i1e", "zeta",
+    "polygamma", "multigammaln",
 ]
 
 
@@ -462,6 +465,356 @@ def betaln(a, b):
     asymptotic = lax.add(lax.lgamma(small), _log_gamma_difference(small, safe_large))
     return h.where(lax.lt(large, 8), direct, asymptotic)
 
+
+
+# ---------------------------------------------------------------------------
+# Incomplete gamma and beta functions, Bessel functions, zeta and polygamma.
+#
+# Each is a NumPy-level primitive: SciPy's own function eagerly, a lax composite
+# from _special_kernels under jit (series, continued fractions and Chebyshev
+# expansions, no host callback). Their derivative templates are in vjp_rules.py and
+# jvp_rules.py, their batching rules in batch_rules.py.
+
+from s2s.scipy import _special_kernels as k  # noqa: E402
+
+
+def _scipy_impl(scipy_name):
+    """Eager rule: ``scipy.special.<scipy_name>`` in the operands' (common) dtype."""
+    def impl(*args):
+        dt = dtypes.to_inexact_dtype(dtypes.result_type(*args))
+        fn = getattr(importlib.import_module("scipy.special"), scipy_name)
+        with onp.errstate(all="ignore"):
+            return onp.asarray(fn(*[onp.asarray(a, dt) for a in args]), dt)
+    impl.__name__ = scipy_name
+    return impl
+
+
+def _broadcast_all(*xs):
+    shape = broadcast_shapes("special", *[h.shape_of(x) for x in xs])
+    return [h.broadcast_to(x, shape) for x in xs]
+
+
+def _elementwise_primitive(name, composite, impl=None):
+    """A primitive whose composite sees its operands promoted and broadcast to one shape."""
+    def staged(*args):
+        return composite(*_broadcast_all(*h.promote_inexact(name, *args)))
+    staged.__name__ = composite.__name__
+    eager = impl if impl is not None else _scipy_impl(name)
+    return numpy_primitive(f"special.{name}", eager, staged)
+
+
+def _gammainc_composite(a, x):
+    return k.igamma_parts(a, x)[0]
+
+
+def _gammaincc_composite(a, x):
+    return k.igamma_parts(a, x)[1]
+
+
+def _gammainc_da_composite(a, x):
+    return k.igamma_parts(a, x)[2]
+
+
+gammainc_p = _elementwise_primitive("gammainc", _gammainc_composite)
+gammaincc_p = _elementwise_primitive("gammaincc", _gammaincc_composite)
+# SciPy has no derivative of P in a: the kernel runs eagerly too.
+gammainc_da_p = _elementwise_primitive("gammainc_da", _gammainc_da_composite, _gammainc_da_composite)
+
+
+def _check_operands(name, *xs):
+    """Raises for complex operands or shapes that do not broadcast, naming ``name``."""
+    _check_real(name, *xs)
+    broadcast_shapes(name, *[h.shape_of(x) for x in xs])
+
+
+def gammainc(a, x):
+    """The regularized lower incomplete gamma function ``P(a, x)``.
+
+    ``P(a, x) = 1 / Gamma(a) * integral_0^x t**(a-1) exp(-t) dt``, for ``a, x >= 0``
+    (NaN elsewhere). Differentiable in ``x`` and in ``a``.
+
+    >>> from s2s.scipy.special import gammainc
+    >>> gammainc(1.0, [0.0, 1.0])
+    array([0.        , 0.63212055], dtype=float32)
+    """
+    _check_operands("gammainc", a, x)
+    return gammainc_p.bind(a, x)
+
+
+gammainc.primitive = gammainc_p
+
+
+def gammaincc(a, x):
+    """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``.
+
+    Accurate where ``Q`` is tiny (large ``x``); differentiable in ``x`` and ``a``.
+
+    >>> from s2s.scipy.special import gammaincc
+    >>> gammaincc(1.0, [0.0, 1.0])
+    array([1.        , 0.36787945], dtype=float32)
+    """
+    _check_operands("gammaincc", a, x)
+    return gammaincc_p.bind(a, x)
+
+
+gammaincc.primitive = gammaincc_p
+
+
+def _gammainc_da(a, x):
+    """``dP(a, x) / da``, the derivative of ``gammainc`` in ``a`` (no closed form).
+
+    >>> from s2s.scipy.special import _gammainc_da
+    >>> float(_gammainc_da(1.0, 1.0)) < 0
+    True
+    """
+    _check_operands("gammainc_da", a, x)
+    return gammainc_da_p.bind(a, x)
+
+
+_gammainc_da.primitive = gammainc_da_p
+
+
+def _betainc_composite(a, b, x):
+    nan = lax.bitwise_or(lax.bitwise_or(lax.lt(x, 0.0), lax.gt(x, 1.0)),
+                         lax.bitwise_or(lax.le(a, 0.0), lax.le(b, 0.0)))
+    edge = lax.bitwise_or(lax.eq(x, 0.0), lax.eq(x, 1.0))
+    bad = lax.bitwise_or(nan, edge)
+    safe_x = h.where(bad, 0.5, x)
+    safe_a, safe_b = h.where(nan, 1.0, a), h.where(nan, 1.0, b)
+    # The fraction converges fast below the mean; above it use I_x(a, b) = 1 - I_(1-x)(b, a).
+    swap = lax.gt(safe_x, lax.div(lax.add(safe_a, 1.0), lax.add(lax.add(safe_a, safe_b), 2.0)))
+    pa, pb = h.where(swap, safe_b, safe_a), h.where(swap, safe_a, safe_b)
+    px, py = h.where(swap, lax.sub(1.0, safe_x), safe_x), h.where(swap, safe_x, lax.sub(1.0, safe_x))
+    log_front = lax.sub(lax.add(lax.mul(pa, lax.log(px)), lax.mul(pb, lax.log(py))), betaln(pa, pb))
+    part = lax.div(lax.mul(lax.exp(log_front), k.betainc_fraction(pa, pb, px)), pa)
+    out = h.where(swap, lax.sub(1.0, part), part)
+    return h.where(nan, onp.nan, h.where(edge, x, out))
+
+
+betainc_p = _elementwise_primitive("betainc", _betainc_composite)
+
+
+def betainc(a, b, x):
+    """The regularized incomplete beta function ``I_x(a, b)``, for ``a, b > 0``, ``0 <= x <= 1``.
+
+    Differentiable in ``x`` only (as in JAX): a derivative in ``a`` or ``b`` raises.
+
+    >>> from s2s.scipy.special import betainc
+    >>> betainc(2.0, 3.0, 0.5)
+    array(0.6875, dtype=float32)
+    """
+    _check_operands("betainc", a, b, x)
+    return betainc_p.bind(a, b, x)
+
+
+betainc.primitive = betainc_p
+
+
+def _gamma_sign(x):
+    """The sign of ``gamma(x)``: 1 for ``x > 0``, alternating between the poles below."""
+    odd_interval = lax.ne(lax.rem(lax.floor(x), 2.0), 0.0)
+    return h.where(lax.bitwise_or(lax.gt(x, 0.0), lax.bitwise_not(odd_interval)), k.typed(1.0, x), k.typed(-1.0, x))
+
+
+def _beta_composite(a, b):
+    sign = lax.mul(lax.mul(_gamma_sign(a), _gamma_sign(b)), _gamma_sign(lax.add(a, b)))
+    return lax.mul(sign, lax.exp(betaln(a, b)))
+
+
+beta_p = _elementwise_primitive("beta", _beta_composite)
+
+
+def beta(a, b):
+    """The beta function ``gamma(a) gamma(b) / gamma(a + b)``.
+
+    >>> from s2s.scipy.special import beta
+    >>> beta(2.0, 3.0)
+    array(0.08333334, dtype=float32)
+    """
+    _check_operands("beta", a, b)
+    return beta_p.bind(a, b)
+
+
+beta.primitive = beta_p
+
+
+def _bessel_primitive(name, scaled_kernel, scaled):
+    def composite(x):
+        out = scaled_kernel(x)
+        return out if scaled else lax.mul(out, lax.exp(lax.abs(x)))
+    composite.__name__ = f"_{name}_composite"
+    return _elementwise_primitive(name, composite)
+
+
+i0e_p = _bessel_primitive("i0e", k.bessel_i0e, scaled=True)
+i1e_p = _bessel_primitive("i1e", k.bessel_i1e, scaled=True)
+i0_p = _bessel_primitive("i0", k.bessel_i0e, scaled=False)
+i1_p = _bessel_primitive("i1", k.bessel_i1e, scaled=False)
+
+
+def _bessel_function(name, prim, summary, at_zero):
+    def fn(x):
+        _check_operands(name, x)
+        return prim.bind(x)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"""{summary}
+
+    >>> from s2s.scipy.special import {name}
+    >>> {name}(0.0)
+    array({at_zero}., dtype=float32)
+    """)
+    fn.primitive = prim
+    return fn
+
+
+i0 = _bessel_function("i0", i0_p, "The modified Bessel function of the first kind of order 0.", 1)
+i0e = _bessel_function("i0e", i0e_p, "``exp(-|x|) * i0(x)``, finite for large ``|x|``.", 1)
+i1 = _bessel_function("i1", i1_p, "The modified Bessel function of the first kind of order 1.", 0)
+i1e = _bessel_function("i1e", i1e_p, "``exp(-|x|) * i1(x)``, finite for large ``|x|``.", 0)
+
+
+def _zeta_parts(x, q):
+    """``(zeta(x, q), d zeta / dx)``: NaN for ``x < 1`` or ``q <= 0``, ``inf`` at ``x == 1``."""
+    bad = lax.bitwise_or(lax.lt(x, 1.0), lax.le(q, 0.0))
+    pole = lax.eq(x, 1.0)
+    safe = lax.bitwise_or(bad, pole)
+    value, dvalue = k.hurwitz_zeta(h.where(safe, 2.0, x), h.where(safe, 1.0, q))
+    value = h.where(bad, onp.nan, h.where(pole, onp.inf, value))
+    return value, h.where(bad, onp.nan, h.where(pole, -onp.inf, dvalue))
+
+
+def _zeta_composite(x, q):
+    return _zeta_parts(x, q)[0]
+
+
+def _zeta_dx_composite(x, q):
+    return _zeta_parts(x, q)[1]
+
+
+zeta_p = _elementwise_primitive("zeta", _zeta_composite)
+zeta_dx_p = _elementwise_primitive("zeta_dx", _zeta_dx_composite, _zeta_dx_composite)
+
+
+def zeta(x, q=None):
+    """The Hurwitz zeta function ``sum_{n >= 0} (n + q)**-x``, for ``x > 1, q > 0``.
+
+    As in JAX, ``q`` is required (the Riemann zeta function is ``zeta(x, 1.0)``).
+    Under ``jit``, ``q <= 0`` gives NaN (SciPy continues to negative non-integer q).
+
+    >>> from s2s.scipy.special import zeta
+    >>> zeta(2.0, 1.0)
+    array(1.644934, dtype=float32)
+    """
+    if q is None:
+        raise NotImplementedError("s2s.scipy.special.zeta needs q (the Hurwitz zeta function); "
+                                  "for the Riemann zeta function pass q=1.0")
+    _check_operands("zeta", x, q)
+    return zeta_p.bind(x, q)
+
+
+zeta.primitive = zeta_p
+
+
+def _zeta_dx(x, q):
+    """``d zeta(x, q) / dx``, the derivative of ``zeta`` in its exponent.
+
+    >>> from s2s.scipy.special import _zeta_dx
+    >>> float(_zeta_dx(2.0, 1.0)) < 0
+    True
+    """
+    _check_operands("zeta_dx", x, q)
+    return zeta_dx_p.bind(x, q)
+
+
+_zeta_dx.primitive = zeta_dx_p
+
+
+def _polygamma_composite(n, x):
+    # polygamma(n, x) = (-1)**(n+1) n! zeta(n + 1, x) for n >= 1; digamma for n = 0.
+    order = lax.add(n, 1.0)
+    sign = h.where(lax.eq(lax.rem(n, 2.0), 0.0), k.typed(-1.0, x), k.typed(1.0, x))
+    higher = lax.mul(lax.mul(sign, lax.exp(lax.lgamma(order))), _zeta_composite(order, x))
+    invalid = lax.bitwise_or(lax.lt(n, 0.0), lax.ne(n, lax.floor(n)))
+    return h.where(invalid, onp.nan, h.where(lax.eq(n, 0.0), lax.digamma(x), higher))
+
+
+polygamma_p = _elementwise_primitive("polygamma", _polygamma_composite)
+
+
+def polygamma(n, x):
+    """The ``n``-th derivative of ``digamma`` (``n`` a non-negative integer; NaN otherwise).
+
+    Differentiable in ``x``; a derivative in ``n`` raises (as in JAX).
+
+    >>> from s2s.scipy.special import polygamma
+    >>> polygamma(1, 1.0)
+    array(1.644934, dtype=float32)
+    """
+    _check_operands("polygamma", n, x)
+    return polygamma_p.bind(n, x)
+
+
+polygamma.primitive = polygamma_p
+
+
+def _multigammaln_impl(a, *, dim):
+    d = dim
+    dt = dtypes.to_inexact_dtype(dtypes.dtype_of(a))
+    gammaln_ = getattr(importlib.import_module("scipy.special"), "gammaln")
+    a = onp.asarray(a, dt)
+    terms = gammaln_(a[..., None] - onp.arange(d, dtype=dt) / 2)
+    return onp.asarray(onp.sum(terms, axis=-1) + d * (d - 1) / 4 * math.log(math.pi), dt)
+
+
+def _multigammaln_composite(a, *, dim):
+    d = dim
+    a, = h.promote_inexact("multigammaln", a)
+    shape = h.shape_of(a)
+    offsets = h.broadcast_to(onp.arange(d, dtype=h.dtype_of(a)) / 2, shape + (d,))
+    spread = lax.broadcast_in_dim(a, shape=shape + (d,), broadcast_dimensions=tuple(range(len(shape))))
+    total = h.reduce_sum(lax.lgamma(lax.sub(spread, offsets)), (len(shape),))
+    return lax.add(total, d * (d - 1) / 4 * math.log(math.pi))
+
+
+multigammaln_p = numpy_primitive("special.multigammaln", _multigammaln_impl, _multigammaln_composite)
+
+
+def _static_dim(d):
+    if isinstance(d, bool) or not isinstance(d, (int, onp.integer)) or d < 1:
+        raise ValueError(f"multigammaln: d must be a positive Python int (static), got {d!r}")
+    return int(d)
+
+
+def multigammaln(a, d):
+    """The log of the multivariate gamma function of dimension ``d`` (a static int).
+
+    ``d (d-1) / 4 log(pi) + sum_{j<d} gammaln(a - j / 2)``.
+
+    >>> from s2s.scipy.special import multigammaln
+    >>> multigammaln(2.0, 1)
+    array(0., dtype=float32)
+    """
+    return _multigammaln(a, _static_dim(d))
+
+
+def _multigammaln(a, dim):
+    """``multigammaln`` with ``d`` checked: the primitive's wrapper (templates read ``dim``)."""
+    _check_operands("multigammaln", a)
+    return multigammaln_p.bind(a, dim=dim)
+
+
+_multigammaln.primitive = multigammaln_p
+
+
+def _no_derivative(name, argument, instead):
+    """Raises: ``name`` has no derivative in ``argument`` (nor has it in JAX)."""
+    raise ValueError(f"s2s.scipy.special.{name} has no derivative with respect to {argument} "
+                     f"(JAX gives none either); {instead}")
+
+from s2s.core.primitive import register_namespace as _register_namespace  # noqa: E402
 from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
 
+# The tracing fallback records calls of these functions as ``special.<name>(...)``
+# rather than what they are made of (their staged loops need the primitive).
+_register_namespace("special", sys.modules[__name__])
 _public_namespace(globals())

@@ -15,7 +15,7 @@ whole function has been staged and the module verifies.
 import numpy as np
 
 from s2s.codegen.stablehlo import FunctionBuilder, LoweringRuleContext, module_text
-from s2s.core import dtypes
+from s2s.core import captures, dtypes
 from s2s.core.errors import ConcretizationError, S2SError, UnexpectedTracerError
 from s2s.core.primitive import abstractify, all_primitives, ShapedArray, Trace, Tracer
 
@@ -236,7 +236,9 @@ def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None):
     trace = StagingTrace(builder, lift_arrays=lift_arrays, is_captured=is_captured)
     args = [trace.new_arg(a, n) for a, n in zip(in_avals, builder.args)]
     try:
-        outs = flat_fun(*args)
+        # Operations on captured arrays alone are staged too (see s2s.core.captures).
+        with captures.staging(trace if lift_arrays and is_captured is not None else None):
+            outs = flat_fun(*args)
         if not isinstance(outs, (list, tuple)):
             outs = [outs]
         out_names = [trace.to_tracer(o).name for o in outs]

@@ -49,7 +49,8 @@ _HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
                   "ndim": "per_example_ndim", "size": "per_example_size"}
-_TYPE_QUERIES = (isinstance, type, callable, hasattr, id)
+_TYPE_QUERIES = (isinstance, type, callable, hasattr, id,
+                 snp.result_type, snp.iscomplexobj, snp.isrealobj)  # dtypes: per example too
 _CONCRETE = (int, float, bool, complex)
 _STATIC_ATTRIBUTES = ("shape", "ndim", "size", "dtype")
 
@@ -680,8 +681,18 @@ def _build(fn, batched_params):
 # Calls from batched code into functions without a batch rule.
 
 
+# s2s modules whose functions vmap batches by their source, like user code: the adjoint
+# helpers of the NumPy-level templates are written on s2s.numpy with Python `if`s on
+# static values only, and derivative code built from them (their jvp, their backward
+# function) keeps their module. Batching them by source is what keeps jacfwd, jacrev and
+# hessian free of per-example calls (they vmap code that calls these helpers).
+_BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers",)
+
+
 def _is_library(fn):
     module = getattr(fn, "__module__", None) or ""
+    if module in _BATCHED_BY_SOURCE:
+        return False
     return module == "s2s" or module.startswith("s2s.") or module in ("builtins", "numpy") \
         or module.startswith("numpy.")
 

@@ -19,7 +19,7 @@ import numpy as onp
 
 from s2s.core.errors import TransformError
 from s2s.core.primitive import def_batch, rules_of, Tracer
-from s2s.numpy.batch_rules import _dot_rule, _transpose, elementwise
+from s2s.numpy.batch_rules import elementwise
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.runtime import support, support as sup
 from s2s.runtime.support import setitem as plain_setitem
@@ -88,11 +88,30 @@ def _scalar_leaf(x):
     return x is None or isinstance(x, (str, bytes, bool, int, float, complex))
 
 
+def _broadcast_view(x):
+    """Whether batched ``x`` is one example repeated: a host array whose batch axis has
+    stride 0, as ``broadcast_batch`` makes for values that are the same for every example
+    (a primal that a batched tuple carries, a zero tangent)."""
+    return type(x) is onp.ndarray and x.ndim >= 1 and x.shape[0] > 1 and x.strides[0] == 0
+
+
+def _unbatch_broadcasts(axes, args, kw_batched):
+    """Arguments that are one example repeated passed unbatched (``x[0]``), so rules do
+    the work once instead of once per example, as long as another argument stays batched
+    (the result must be batched)."""
+    demote = [ax is not None and _broadcast_view(a) for a, ax in zip(args, axes)]
+    if not any(demote) or (not kw_batched and all(d or ax is None for d, ax in zip(demote, axes))):
+        return axes, args
+    return (tuple(None if d else ax for d, ax in zip(demote, axes)),
+            tuple(a[0] if d else a for d, a in zip(demote, args)))
+
+
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     """``fn(*args, **kwargs)`` on batched arguments (``axes[i]`` is 0 or None per argument;
     keyword arguments named in ``kw_batched`` are batched too); the result is batched."""
     axes = tuple(None if ax is None or _scalar_leaf(a) else ax for a, ax in zip(
         args, tuple(axes) + (None,) * (len(args) - len(axes))))
+    axes, args = _unbatch_broadcasts(axes, args, kw_batched)
     if not kw_batched:
         rule = batch_rule(fn)
         if rule is not None:
@@ -379,33 +398,123 @@ def _getitem_grad_rule(axes, /, x, index, g):
     return loop_call(support.getitem_grad, axes, (x, index, g), {})
 
 
-def _dot_grads(lhs):
-    """``dot_grad_lhs``/``dot_grad_rhs`` through batched ``np.dot``/``np.outer`` per rank."""
-    fn = support.dot_grad_lhs if lhs else support.dot_grad_rhs
+def _lift(x, axis, rank):
+    """Batched ``x`` with its per-example axes padded on the left to ``rank`` (unbatched
+    ``x`` as it is: NumPy's right-aligned broadcasting lines it up with the batched ones)."""
+    return _expand_to(_asarray(x), rank) if axis is not None else _asarray(x)
+
+
+def _matmul_grad_lhs_batched(axes, g, a, b):
+    """The adjoint of ``a`` in ``a @ b`` for a batch of examples, as ``matmul_grad_lhs``
+    writes it per example: operands lifted to one per-example rank, so the batch axis
+    is one more leading broadcast axis of ``matmul``."""
+    ga, _, ba = axes
+    np = _np(g, a, b)
+    gr, bn = len(_per_example_shape(g, ga)), len(_per_example_shape(b, ba))
+    if bn == 1:
+        out = np.multiply(np.expand_dims(_asarray(g), -1), _lift(b, ba, gr + 1))
+    else:
+        bt = np.swapaxes(_asarray(b), -1, -2)
+        if len(_per_example_shape(a, axes[1])) == 1:
+            rank = max(gr + 1, bn)
+            out = np.matmul(_lift(np.expand_dims(_asarray(g), -2), ga, rank),
+                            _lift(bt, ba, rank))[..., 0, :]
+        else:
+            rank = max(gr, bn)
+            out = np.matmul(_lift(g, ga, rank), _lift(bt, ba, rank))
+    out_axis = 0 if ga is not None or ba is not None else None
+    return _unbroadcast_rule((out_axis, axes[1]), out, a)
+
+
+def _matmul_grad_rhs_batched(axes, g, a, b):
+    """The adjoint of ``b`` in ``a @ b`` for a batch of examples (see the lhs)."""
+    ga, aa, _ = axes
+    np = _np(g, a, b)
+    gr, an = len(_per_example_shape(g, ga)), len(_per_example_shape(a, aa))
+    bn = len(_per_example_shape(b, axes[2]))
+    if an == 1 and bn == 1:
+        out = np.multiply(_lift(g, ga, 1), _lift(a, aa, 1))
+    elif an == 1:
+        rank = max(2, gr + 1)
+        out = np.multiply(_lift(np.expand_dims(_asarray(a), -1), aa, rank),
+                          _lift(np.expand_dims(_asarray(g), -2), ga, rank))
+    elif bn == 1:  # g^T a (not a^T g): a's contracted axis stays where matmul wants it
+        rank = max(an, gr + 1)
+        out = np.matmul(_lift(np.expand_dims(_asarray(g), -2), ga, rank),
+                        _lift(a, aa, rank))[..., 0, :]
+    else:
+        rank = max(an, gr)
+        out = np.matmul(_lift(np.swapaxes(_asarray(a), -1, -2), aa, rank), _lift(g, ga, rank))
+    out_axis = 0 if ga is not None or aa is not None else None
+    return _unbroadcast_rule((out_axis, axes[2]), out, b)
+
+
+def _matmul_grads(lhs):
+    batched = _matmul_grad_lhs_batched if lhs else _matmul_grad_rhs_batched
 
     def rule(axes, /, g, a, b):
         if g is None:
             return None
-        if axes[0] is None:
-            return loop_call(fn, axes, (g, a, b), {})
-        snp = _snp()
-        an = _asarray(a).ndim - (axes[1] is not None)
-        bn = _asarray(b).ndim - (axes[2] is not None)
-        if lhs and an == 1 and bn == 2:  # g (n,), b (k, n): g . b^T
-            bt = _transpose(b, 2) if axes[2] is not None else b.T
-            return _dot_rule((0, axes[2]), g, bt)
-        if not lhs and an == 1 and bn == 2:  # outer(a, g)
-            if axes[1] is None:
-                return snp.einsum("k,Zn->Zkn", a, g)
-            return snp.einsum("Zk,Zn->Zkn", a, g)
-        if lhs and an == 2 and bn == 2:
-            bt = _transpose(b, 2) if axes[2] is not None else b.T
-            return _dot_rule((0, axes[2]), g, bt)
-        if not lhs and an == 2 and bn == 2:
-            at = _transpose(a, 2) if axes[1] is not None else a.T
-            return _dot_rule((axes[1], 0), at, g)
+        return batched(tuple(axes) + (None,) * (3 - len(axes)), g, a, b)
+    return rule
+
+
+def _dot_grads(lhs):
+    """``dot_grad_lhs``/``dot_grad_rhs``: for operands of rank 1 or 2 per example ``dot``
+    is ``matmul``; a scalar operand makes it a product; higher ranks run per example."""
+    fn = support.dot_grad_lhs if lhs else support.dot_grad_rhs
+    batched = _matmul_grad_lhs_batched if lhs else _matmul_grad_rhs_batched
+
+    def rule(axes, /, g, a, b):
+        if g is None:
+            return None
+        axes = tuple(axes) + (None,) * (3 - len(axes))
+        an = len(_per_example_shape(a, axes[1]))
+        bn = len(_per_example_shape(b, axes[2]))
+        if an == 0 or bn == 0:
+            other, other_axis, x, x_axis = (b, axes[2], a, axes[1]) if lhs else \
+                (a, axes[1], b, axes[2])
+            rank = max(len(_per_example_shape(g, axes[0])), len(_per_example_shape(other, other_axis)))
+            prod = _np(g, other).multiply(_lift(g, axes[0], rank), _lift(other, other_axis, rank))
+            out_axis = 0 if axes[0] is not None or other_axis is not None else None
+            return _unbroadcast_rule((out_axis, x_axis), prod, x)
+        if an <= 2 and bn <= 2:
+            return batched(axes, g, a, b)
         return loop_call(fn, axes, (g, a, b), {})
     return rule
+
+
+def _reshape_like_rule(axes, /, g, x):
+    """``g`` reshaped to the per-example shape of ``x`` (batched: the batch axis first)."""
+    if g is None:
+        return None
+    axes = tuple(axes) + (None,) * (2 - len(axes))
+    shape = _per_example_shape(x, axes[1])
+    if axes[0] is None:
+        return broadcast_batch(_np(g).reshape(g, shape), leading_size(x))
+    return _np(g).reshape(g, (g.shape[0],) + shape)
+
+
+def _transpose_grad_rule(axes, /, g, perm=None, **kwargs):
+    """``transpose_grad`` of a batched ``g``: the inverse permutation of the per-example
+    axes, the batch axis kept first (``axes=`` by keyword lands in ``kwargs``)."""
+    perm = kwargs.pop("axes", perm)
+    if axes[0] is None or any(ax is not None for ax in axes[1:]) or kwargs:
+        return loop_call(support.transpose_grad, axes, (g, perm), {})
+    g = _asarray(g)
+    pe = g.ndim - 1
+    inverse = tuple(range(pe - 1, -1, -1)) if perm is None else support.transpose_grad_axes(perm)
+    return _np(g).transpose(g, (0,) + tuple(1 + p for p in inverse))
+
+
+def _broadcast_like_rule(axes, /, g, x):
+    """``g`` broadcast to the per-example shape of ``x`` (batched: the batch axis first)."""
+    if g is None:
+        return None
+    axes = tuple(axes) + (None,) * (2 - len(axes))
+    shape = _per_example_shape(x, axes[1])
+    n = leading_size(*[v for v, ax in zip((g, x), axes) if ax is not None])
+    return _np(g, x).broadcast_to(_lift(g, axes[0], len(shape)), (n,) + shape)
 
 
 def _register_support_rules():
@@ -416,6 +525,11 @@ def _register_support_rules():
     def_batch(sup.getitem_grad)(_getitem_grad_rule)
     def_batch(sup.dot_grad_lhs)(_dot_grads(True))
     def_batch(sup.dot_grad_rhs)(_dot_grads(False))
+    def_batch(sup.matmul_grad_lhs)(_matmul_grads(True))
+    def_batch(sup.matmul_grad_rhs)(_matmul_grads(False))
+    def_batch(sup.broadcast_like)(_broadcast_like_rule)
+    def_batch(sup.reshape_like)(_reshape_like_rule)
+    def_batch(sup.transpose_grad)(_transpose_grad_rule)
     for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
                sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads):
         def_batch(fn)(_structural(fn))

@@ -169,10 +169,8 @@ _converted_for_grad = weakref.WeakKeyDictionary()
 def converted_for_grad(fn):
     """Like ``converted`` but branch and loop functions take what they capture as
     arguments (``consts=``), so reverse mode can differentiate the converted code."""
-    if fn is builtins.min or fn is builtins.max:
-        raise TransformError(
-            f"jit(grad(...)) of builtin {fn.__name__}() on staged values is not supported yet",
-            hint=f"use np.{'minimum' if fn is builtins.min else 'maximum'} (or grad without jit)")
+    if id(fn) in _EXTREMA and (fn is builtins.min or fn is builtins.max):
+        return _EXTREMA[id(fn)]  # a select per comparison: reverse mode traces it
     try:
         hit = _converted_for_grad.get(fn)
     except TypeError:

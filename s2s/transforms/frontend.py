@@ -79,25 +79,40 @@ SUPPORT_OBJECTS = {name: getattr(support, name) for name in support.__all__}
 SUPPORT_OBJECTS.update({name: getattr(control_ops, name) for name in
                          ("if_stmt_vjp", "while_stmt_vjp", "for_stmt_vjp", "converted_call_vjp")})
 
-class NumpyProxy(types.SimpleNamespace):
-    """A module's namespace with every function that has an s2s twin replaced by it."""
+class NumpyProxy:
+    """A module's namespace with every function that has an s2s twin replaced by it.
+
+    Attributes are looked up on first use (then cached): a package such as ``scipy``
+    loads its submodules lazily, and listing them all up front would import them all.
+    """
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        obj = getattr(self._module, name)
+        twin = _twin_attribute(self._module, name, obj)
+        setattr(self, name, twin)
+        return twin
+
+    def __dir__(self):
+        return dir(self._module)
+
+
+def _twin_attribute(module, name, obj):
+    """What ``module.name`` (that is, ``obj``) reads as in generated code."""
+    twin = twin_of(obj) if callable(obj) or isinstance(obj, types.ModuleType) else None
+    twin_module = twin_of(module)
+    if twin is None and twin_module is not None and hasattr(twin_module, name) and callable(obj):
+        twin = getattr(twin_module, name)
+    if isinstance(twin, types.ModuleType) and twin is not module:
+        twin = _proxy_or_module(twin)
+    return twin if twin is not None else obj
 
 
 @functools.lru_cache(maxsize=None)
 def _proxy_for(module):
-    twin_module = twin_of(module)
-    proxy = NumpyProxy()
-    for name in dir(module):
-        if name.startswith("__"):
-            continue
-        obj = getattr(module, name)
-        twin = twin_of(obj) if callable(obj) or isinstance(obj, types.ModuleType) else None
-        if twin is None and twin_module is not None and hasattr(twin_module, name) and callable(obj):
-            twin = getattr(twin_module, name)
-        if isinstance(twin, types.ModuleType) and twin is not module:
-            twin = _proxy_or_module(twin)
-        setattr(proxy, name, twin if twin is not None else obj)
-    return proxy
+    return NumpyProxy(module)
 
 
 def _proxy_or_module(module):

@@ -35,13 +35,25 @@ def zeros_tangent(x):
     return tree_map(leaf, x)
 
 
-def broadcast_like(t, like):
-    """Tangent ``t`` broadcast to the shape of ``like`` (the result of a broadcasting op).
+def _zeros_tangent_batch(axes, x):
+    """vmap of ``zeros_tangent``: zeros shaped like the batched array leaves (batch axis
+    kept); a Python number, which vmap carries as the same value for every example (it
+    has no batch axis), gets a Python zero, so it stays one."""
 
-    >>> broadcast_like(onp.float64(1.0), onp.zeros(2))
-    array([1., 1.])
-    """
-    return support.broadcast_like(t, like)
+    def leaf(v):
+        if isinstance(v, (bool, int, float, complex)):
+            return type(v)(0)
+        return zeros_tangent(v)
+    return tree_map(leaf, x)
+
+
+function_rules(zeros_tangent).batch = _zeros_tangent_batch
+
+
+# The tangent of a broadcasting op's operand, broadcast to the result's shape: the
+# runtime's ``broadcast_like`` itself, so its jvp, vjp and batch rules apply (jacfwd and
+# hessian vmap the code that calls it).
+broadcast_like = support.broadcast_like
 
 
 def _vjp_pair(fn, nargs, active, keywords):

@@ -19,7 +19,7 @@ import ml_dtypes
 from s2s.codegen.stablehlo import mlir_context
 from s2s.core.array import Array
 from s2s.core.config import config
-from s2s.xla import distributed, lapack, platforms
+from s2s.xla import compile_cache, dispatch, distributed, lapack, platforms
 
 # bfloat16 has no buffer-protocol format; such results take jaxlib's own path.
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
@@ -44,6 +44,7 @@ def client():
             c = _state.get("client")
             if c is None:
                 xc = _xla_client()
+                compile_cache.record_flags()
                 c = platforms.make_client(xc, distributed.current())
                 _state["devices"] = xc.DeviceList(tuple(c.local_devices()[:1]))
                 _state["client"] = c
@@ -189,6 +190,16 @@ def _put_parts():
     return parts
 
 
+# Above this many bytes of arguments a call takes the Python path: the microseconds
+# the C++ dispatch saves are noise there, and its put of a large unaligned NumPy
+# array costs more (2000x2000 float32: 4.4 against 3.7 ms of CPU a call).
+_CPP_MAX_BYTES = 1 << 20
+
+
+def _nbytes(aval):
+    return int(np.prod(aval.shape)) * aval.dtype.itemsize
+
+
 class Executable:
     """A compiled XLA computation: flat NumPy arrays in, flat NumPy arrays out."""
 
@@ -201,8 +212,9 @@ class Executable:
         self._handlers = None
         if all(np.dtype(a.dtype) != _BFLOAT16 for a in out_avals):
             xc = _xla_client()
-            self._handlers = [xc.array_result_handler(_PutAval(a.shape, a.dtype), _sharding(), True,
-                                                      _skip_checks=True) for a in out_avals]
+            self._handler_avals = [_PutAval(a.shape, a.dtype) for a in out_avals]
+            self._handlers = [xc.array_result_handler(a, _sharding(), True, _skip_checks=True)
+                              for a in self._handler_avals]
 
         self.run = self._fast_run() or self._run
 
@@ -213,11 +225,27 @@ class Executable:
     def _fast_run(self):
         """``run`` with everything bound once: dispatch of a cache hit spends most of
         its Python time here (about 10 microseconds for a float32[3] in and out)."""
+        execute = self._buffers_run()
+        if execute is None:
+            return None
+        asarray = np.asarray
+
+        def run(arrays):
+            results = execute(arrays)
+            # Waiting here first is about 5 microseconds quicker than letting the
+            # buffer protocol wait for a computation still running (a while loop).
+            for r in results:
+                r.block_until_ready()
+            return [asarray(memoryview(r)).view(Array) for r in results]
+        return run
+
+    def _buffers_run(self):
+        """``run`` giving the result buffers (not waited for), or None where results
+        cannot be read in place (no in_avals, bfloat16 results, a GPU)."""
         if self._in_avals is None or self._handlers is None or not on_host():
             return None
         put, sharding, devices, zero_copy = _put_parts()
         in_avals, handlers, execute = self._in_avals, self._handlers, self._loaded.execute_sharded
-        asarray = np.asarray
 
         xc = _xla_client()
         array_impl = xc.ArrayImpl
@@ -238,13 +266,20 @@ class Executable:
                        and type(mem.obj) is array_impl and view.shape == a.shape and view.dtype == a.dtype
                        else put(av, sharding, [a], devices, True, False, semantics, x64)
                        for (av, semantics), a in zip(puts, arrays)]
-            results = execute(buffers).consume_with_handlers(handlers)
-            # Waiting here first is about 5 microseconds quicker than letting the
-            # buffer protocol wait for a computation still running (a while loop).
-            for r in results:
-                r.block_until_ready()
-            return [asarray(memoryview(r)).view(Array) for r in results]
+            return execute(buffers).consume_with_handlers(handlers)
         return run
+
+    def cpp_call(self):
+        """A C++ callable ``f(*arrays)`` giving the result buffers (one, or a tuple) for
+        host arrays of exactly the compiled shapes and dtypes, or None where only the
+        Python path serves (see ``s2s.xla.dispatch``). Made on first use."""
+        if not hasattr(self, "_cpp"):
+            execute = None if getattr(self, "host_callbacks", None) else self._buffers_run()
+            if execute is not None and sum(_nbytes(a) for a in self._in_avals) > _CPP_MAX_BYTES:
+                execute = None
+            self._cpp = execute and dispatch.cpp_function(
+                "s2s_jit", self._loaded, self._in_avals, self._handler_avals, _sharding(), execute)
+        return self._cpp
 
     def _run(self, arrays):
         buffers = [device_put(a) for a in arrays]
@@ -270,27 +305,36 @@ class Executable:
         return self._loaded.cost_analysis()
 
 
-def compile_module(text, out_avals, in_avals=None, host_callbacks=()):
+def compile_module(text, out_avals, in_avals=None, host_callbacks=(), verify=None):
     """Compiles StableHLO module text for the default device.
 
     ``out_avals``/``in_avals``: the shape and dtype of each result/argument, as
     staging computed them (``in_avals`` lets ``run`` skip per-call work).
     ``host_callbacks``: Python functions the module's callback custom calls name
     by index (they need the parsed module, not text).
+    ``verify``: called on ``text`` before XLA compiles it, returning the text to
+    compile; a persistent cache hit (``s2s.xla.compile_cache``) skips it, since
+    the same text was verified by the process that compiled the entry.
     """
     xc = _xla_client()
     c = client()
     errors = []
     host_callbacks = [_recording(fn, errors) for fn in host_callbacks]
     lapack.prepare_module(text, c.platform)
-    if host_callbacks:
+    devices, options = _state["devices"], xc.CompileOptions()
+
+    def compile_now():
+        checked = verify(text) if verify is not None else text
+        if not host_callbacks:
+            return c.compile_and_load(checked, devices, options)
         from jaxlib.mlir import ir
         with mlir_context():
-            module = ir.Module.parse(text)
-            loaded = c.compile_and_load(module, _state["devices"], xc.CompileOptions(),
-                                        host_callbacks=list(host_callbacks))
-    else:
-        loaded = c.compile_and_load(text, _state["devices"], xc.CompileOptions())
+            module = ir.Module.parse(checked)
+            return c.compile_and_load(module, devices, options, host_callbacks=list(host_callbacks))
+
+    # Host callbacks are addresses in this process: such executables are never cached.
+    loaded = compile_cache.compile_or_load(c, text, devices, options, compile_now,
+                                           cacheable=not host_callbacks)
     executable = Executable(loaded, text, out_avals, in_avals)
     executable.host_callbacks = list(host_callbacks)  # keep them alive with the executable
     if host_callbacks:

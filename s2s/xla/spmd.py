@@ -22,7 +22,7 @@ import numpy as np
 
 from s2s.codegen.stablehlo import mlir_context
 from s2s.core.config import config
-from s2s.xla import lapack, runtime
+from s2s.xla import compile_cache, lapack, runtime
 from s2s.xla.sharding import (_xla_sharding_class, GSPMDSharding, Mesh, NamedSharding, PartitionSpec, Sharding)
 
 
@@ -328,7 +328,10 @@ def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host
     if host_callbacks:
         raise NotImplementedError("host callbacks (debug.print, pure_callback) under a sharded "
                                   "jit are not supported yet; call them outside the sharded jit")
-    loaded = client.compile_and_load(annotated, xc.DeviceList(tuple(devices)), options)
+    device_list = xc.DeviceList(tuple(devices))
+    loaded = compile_cache.compile_or_load(
+        client, annotated, devices, options,
+        lambda: client.compile_and_load(annotated, device_list, options))
     if any(s is None for s in out_shardings):
         # None when there is one device (nothing to choose: everything is replicated).
         chosen = loaded.get_output_shardings() or [None] * len(out_shardings)

@@ -1,0 +1,117 @@
+"""The persistent compilation cache: the first call of jit(grad(MLP)) in a new process.
+
+    python benchmarks/run.py cache
+
+Each sample is a new Python process (medians over rounds, alternating between the
+variants): s2s with a warm ``S2S_CACHE_DIR``, s2s without a cache, and JAX without
+its own cache (JAX's cold first call). Rows: the first call alone (imports timed
+apart), the first call with the imports, and the first call split into staging
+(``lower``) and XLA compile (``compile``: a cache load for the warm s2s).
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+_WORKER = """
+import json, sys, time
+sys.path.insert(0, {here!r})
+from data import make_data
+params, inputs, targets = make_data()
+which, mode = {which!r}, {mode!r}
+t0 = time.perf_counter()
+if which == "jax":
+    import jax
+    import jax.numpy as jnp
+
+    def loss(params, inputs, targets):
+        for W, b in params:
+            outputs = jnp.dot(inputs, W) + b
+            inputs = jnp.tanh(outputs)
+        return jnp.sum((outputs - targets) ** 2)
+    f = jax.jit(jax.grad(loss))
+    block = jax.block_until_ready
+else:
+    import s2s
+    from bench_grad import logprob_fun as loss
+    f = s2s.jit(s2s.grad(loss))
+    block = lambda x: x
+t1 = time.perf_counter()
+out = dict(imports=t1 - t0)
+if mode == "call":
+    block(f(params, inputs, targets))
+    out["first_call"] = time.perf_counter() - t1
+else:  # stage, then compile, apart
+    lowered = f.lower(params, inputs, targets)
+    t2 = time.perf_counter()
+    compiled = lowered.compile()
+    out.update(stage=t2 - t1, compile=time.perf_counter() - t2)
+if which != "jax":
+    from s2s.xla import compile_cache
+    out["stats"] = compile_cache.stats()
+print(json.dumps(out))
+"""
+
+VARIANTS = ("s2s, warm S2S_CACHE_DIR", "s2s, no cache", "jax, no cache")
+
+
+def _sample(variant, mode, cache):
+    env = dict(os.environ)
+    for name in ("S2S_CACHE_DIR", "JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE"):
+        env.pop(name, None)
+    if variant.startswith("s2s, warm"):
+        env["S2S_CACHE_DIR"] = cache
+    which = variant.split(",")[0]
+    out = subprocess.run([sys.executable, "-c", _WORKER.format(here=_HERE, which=which, mode=mode)],
+                         capture_output=True, text=True, check=True, env=env, timeout=300)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    stats = result.get("stats")
+    if stats is not None:  # the warm variant must load, the others compile
+        warm = variant.startswith("s2s, warm")
+        assert (stats["hits"], stats["compiles"]) == ((1, 0) if warm else (0, 1)), (variant, stats)
+    return result
+
+
+def measure(rounds=5):
+    """{(variant, quantity): median seconds} over ``rounds`` new processes of each kind."""
+    samples = {}
+    with tempfile.TemporaryDirectory(prefix="s2s-bench-cache-") as cache:
+        os.chmod(cache, 0o700)
+        # Untimed: fills the cache (and the OS's file cache, for every variant alike).
+        subprocess.run([sys.executable, "-c", _WORKER.format(here=_HERE, which="s2s", mode="call")],
+                       capture_output=True, check=True, env=dict(os.environ, S2S_CACHE_DIR=cache),
+                       timeout=300)
+        for _ in range(rounds):
+            for mode in ("call", "split"):
+                for variant in VARIANTS:
+                    try:
+                        r = _sample(variant, mode, cache)
+                    except subprocess.CalledProcessError as e:
+                        if variant.startswith("jax") and "No module named 'jax'" in e.stderr:
+                            continue
+                        raise
+                    for quantity, seconds in r.items():
+                        if quantity != "stats":
+                            samples.setdefault((variant, quantity, mode), []).append(seconds)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def run(report, timeit):
+    m = measure()
+    rows = [
+        ("first call in a new process (imports excl.)", lambda v: m.get((v, "first_call", "call"))),
+        ("same, imports incl.", lambda v: m.get((v, "first_call", "call"), 0) + m.get((v, "imports", "call"), 0)
+         if (v, "first_call", "call") in m else None),
+        ("its staging (lower)", lambda v: m.get((v, "stage", "split"))),
+        ("its XLA compile (or cache load)", lambda v: m.get((v, "compile", "split"))),
+        ("imports", lambda v: m.get((v, "imports", "call"))),
+    ]
+    for bench, get in rows:
+        for variant in VARIANTS:
+            seconds = get(variant)
+            if seconds is not None:
+                report.add(bench, variant, seconds, baseline=variant == VARIANTS[0])

@@ -1,0 +1,202 @@
+"""jit's dispatch of a cache hit through jaxlib's C++ PjitFunction (s2s.xla.dispatch):
+the same results as eager and as s2s's Python path, for every dtype and result shape,
+and the cases it leaves to the Python path."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import s2s
+import s2s.numpy as snp
+from s2s.xla import dispatch
+
+
+def _executable(jf):
+    [compiled] = jf._cache.values()
+    return compiled.executable
+
+
+def _calls(jf, args, n=3):
+    """``1 + n`` calls of ``jf``; how many of the later ``n`` the C++ side passed to
+    Python (1 where it serves them: the first call is s2s's own, the second is the
+    C++ side's first)."""
+    first = jf(*args)
+    before = dispatch.misses[0]
+    outs = [jf(*args) for _ in range(n)]
+    return first, outs, dispatch.misses[0] - before
+
+
+def add_one(x):
+    return x + 1
+
+
+ARRAYS = [
+    np.linspace(-1.0, 1.0, 3).astype(np.float32),
+    np.arange(5, dtype=np.int32),
+    np.array(2.5, np.float32),  # 0-d
+    np.zeros((0, 3), np.float32),  # empty
+    np.array([True, False]),
+    np.linspace(0.0, 3.0, 4).astype(np.float16),
+    np.arange(250, 254, dtype=np.uint8),  # wraps
+    np.arange(12, dtype=np.float32).reshape(3, 4)[:, 1],  # strided
+    np.arange(6, dtype=np.float32).reshape(2, 3).view(s2s.Array),
+]
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+@pytest.mark.parametrize("x", ARRAYS, ids=lambda x: f"{x.dtype}{list(x.shape)}")
+def test_cpp_dispatch_matches_eager(x):
+    jf = s2s.jit(add_one)
+    first, outs, misses = _calls(jf, (x,))
+    assert _executable(jf).cpp_call() is not None
+    assert misses == 1  # then served in C++
+    eager = s2s.numpy.add(x, 1)  # s2s's own dtypes (no int64 without x64)
+    for out in [first] + outs:
+        assert type(out) is s2s.Array and out.dtype == eager.dtype and out.shape == x.shape
+        np.testing.assert_array_equal(out, eager)
+        assert not out.flags.writeable
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_several_results_and_containers():
+    def f(x, y):
+        return x * y, {"s": snp.sum(x), "t": (y - 1.0,)}
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    y = np.full((2, 3), 2.0, np.float32)
+    jf = s2s.jit(f)
+    first, outs, misses = _calls(jf, (x, y))
+    assert misses == 1
+    for out in [first] + outs:
+        np.testing.assert_array_equal(out[0], x * y)
+        assert float(out[1]["s"]) == 15.0
+        np.testing.assert_array_equal(out[1]["t"][0], y - 1.0)
+
+    one = s2s.jit(lambda x: (x * 2.0,))
+    _, outs, misses = _calls(one, (y,))
+    assert misses == 1 and isinstance(outs[-1], tuple) and len(outs[-1]) == 1
+    np.testing.assert_array_equal(outs[-1][0], y * 2.0)
+
+    nested = s2s.jit(lambda p: [p[0] + p[1]["b"]])
+    _, outs, _ = _calls(nested, ([x, {"b": y}],))
+    np.testing.assert_array_equal(outs[-1][0], x + y)
+
+
+def test_results_fed_back_and_inputs_changed_later():
+    square = s2s.jit(lambda x: x * x)
+    x = np.arange(4, dtype=np.float32)
+    y = square(x)
+    np.testing.assert_array_equal(square(y), x ** 4)  # a result passed back in
+    np.testing.assert_array_equal(square(y), x ** 4)
+    out = square(x)
+    x[:] = 7.0  # the caller's array changes after the call: the result does not
+    np.testing.assert_array_equal(out, np.arange(4, dtype=np.float32) ** 2)
+    np.testing.assert_array_equal(square(x), np.full(4, 49.0, np.float32))
+
+
+def test_64_bit_inputs_and_large_inputs_take_the_python_path():
+    s2s.config.update("enable_x64", True)
+    try:
+        jf = s2s.jit(add_one)
+        x = np.linspace(0.0, 1.0, 3)
+        _, outs, _ = _calls(jf, (x,))
+        assert _executable(jf).cpp_call() is None
+        assert outs[-1].dtype == np.float64
+        np.testing.assert_array_equal(outs[-1], x + 1)
+    finally:
+        s2s.config.update("enable_x64", False)
+
+    big = np.ones((600, 600), np.float32)  # above the C++ path's size limit
+    jf = s2s.jit(add_one)
+    _, outs, _ = _calls(jf, (big,), n=1)
+    assert _executable(jf).cpp_call() is None
+    np.testing.assert_array_equal(outs[-1], big + 1)
+
+
+def test_captured_arrays_take_the_python_path_and_are_read_each_call():
+    w = [np.ones(3, np.float32)]
+
+    def f(x):
+        return x * w[0]
+
+    jf = s2s.jit(f)
+    x = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(jf(x), x)
+    w[0] = np.full(3, 2.0, np.float32)
+    np.testing.assert_array_equal(jf(x), 2.0 * x)
+
+
+def test_threads_calling_one_function():
+    double = s2s.jit(lambda x: x * 2.0)
+    xs = [np.full(10, i, np.float32) for i in range(6)]
+    double(xs[0])
+    wrong = []
+
+    def work(x):
+        for _ in range(100):
+            if not np.array_equal(double(x), x * 2.0):
+                wrong.append(x[0])
+
+    threads = [threading.Thread(target=work, args=(x,)) for x in xs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not wrong
+
+
+def test_dispatch_never_imports_jax():
+    code = ("import sys, numpy as np, s2s\n"
+            "f = s2s.jit(lambda x: x + 1)\n"
+            "x = np.ones(3, np.float32)\n"
+            "assert list(f(x)) == list(f(x)) == [2.0, 2.0, 2.0]\n"
+            "assert 'jax' not in sys.modules, 'jax was imported'\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("S2S_")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_alongside_jax_and_its_disable_jit():
+    # jax installs its own configuration states in jaxlib's C++ dispatch when
+    # imported; under jax.disable_jit() the C++ side calls back into Python.
+    jax = pytest.importorskip("jax")
+    inc = s2s.jit(add_one)
+    x = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(inc(x), x + 1)
+    np.testing.assert_array_equal(inc(x), x + 1)
+    with jax.disable_jit():
+        np.testing.assert_array_equal(inc(x), x + 1)
+        np.testing.assert_array_equal(inc(x), x + 1)
+    np.testing.assert_array_equal(jax.jit(lambda v: v * 2)(x), x * 2)
+    np.testing.assert_array_equal(inc(x), x + 1)
+
+
+def test_without_cpp_dispatch_the_python_path_serves(monkeypatch):
+    monkeypatch.setitem(dispatch._state, "jax", None)  # as with a jaxlib lacking it
+    jf = s2s.jit(lambda x, y: (x * y, x - y))
+    x, y = np.arange(3, dtype=np.float32), np.full(3, 2.0, np.float32)
+    for _ in range(3):
+        a, b = jf(x, y)
+        np.testing.assert_array_equal(a, x * y)
+        np.testing.assert_array_equal(b, x - y)
+    assert _executable(jf).cpp_call() is None
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_cpp_side_keeps_only_exact_signatures():
+    # Called directly with another dtype (s2s itself never does), the C++ function
+    # runs the Python path, which converts, and does not keep a fast path for it.
+    jf = s2s.jit(add_one)
+    x = np.arange(3, dtype=np.float32)
+    jf(x)
+    cpp = _executable(jf).cpp_call()
+    before = dispatch.misses[0]
+    for _ in range(3):
+        out = cpp(np.arange(3, dtype=np.float64))
+        assert np.asarray(memoryview(out)).dtype == np.float32
+        np.testing.assert_array_equal(np.asarray(memoryview(out)), x + 1)
+    assert dispatch.misses[0] - before == 3  # never kept
