@@ -1027,6 +1027,9 @@ def vjp(fun, *primals, has_aux=False):
         fn, bound = unwrap(fun)
     except NoSourceError:
         return _traced_vjp(fun, primals, has_aux)
+    rules = rules_of(fn)
+    if rules is not None and rules.vjp is not None:
+        fn = frontend.template_wrapper(fn)  # vjp(np.sin, x): the template, not s2s's own source
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
         if fn.__code__.co_flags & inspect.CO_VARARGS:
