@@ -20,7 +20,8 @@ from s2s.codegen.stablehlo import verify_and_print
 from s2s.core import dtypes, hooks
 from s2s.core.array import Array
 from s2s.core.config import config
-from s2s.core.errors import S2SError, TransformError, UndefinedVariableError, UnsupportedSyntaxError
+from s2s.core.errors import (ConcretizationError, S2SError, TransformError, UndefinedVariableError,
+                             UnsupportedSyntaxError)
 from s2s.core.primitive import abstractify, rules_of, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
@@ -383,8 +384,18 @@ class JitFunction:
         flat = self._flat_fun(statics, treedef, static_positions)
         with _control_flow.trip_bound_at_least(self._trip_bound):
             readers = _CaptureReaders(self._fun)
-            staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
-                           is_captured=readers.is_captured)
+            try:
+                staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
+                               is_captured=readers.is_captured)
+            except ConcretizationError:
+                # A value computed from captured arrays alone was needed while compiling
+                # (the count of a captured mask's nonzeros, say): compile such values in.
+                if config.log_compiles:
+                    logger.warning("s2s.jit(%s): values computed from captured arrays alone are "
+                                   "compiled in as constants (one was needed while compiling)",
+                                   _fun_name(self._fun))
+                staged = stage(flat, list(avals), name=_fun_name(self._fun), lift_arrays=True,
+                               is_captured=readers.is_captured, stage_captured=False)
         placement = self._placement(treedef, avals, arg_shardings, staged, flat.out_tree)
         lowered = Lowered(staged, placement)
         lowered.capture_readers = readers
@@ -1016,6 +1027,9 @@ def vjp(fun, *primals, has_aux=False):
         fn, bound = unwrap(fun)
     except NoSourceError:
         return _traced_vjp(fun, primals, has_aux)
+    rules = rules_of(fn)
+    if rules is not None and rules.vjp is not None:
+        fn = frontend.template_wrapper(fn)  # vjp(np.sin, x): the template, not s2s's own source
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
         if fn.__code__.co_flags & inspect.CO_VARARGS:

@@ -130,8 +130,8 @@ BINARY = [
     ("xlogy", special.xlogy, osp.xlogy, (0, 4), 1),
     ("xlog1py", special.xlog1py, osp.xlog1py, (0, 4), 1),
     ("betaln", special.betaln, osp.betaln, (0.2, 60), 20),
-    ("gammainc", special.gammainc, osp.gammainc, (0.05, 30), 50),
-    ("gammaincc", special.gammaincc, osp.gammaincc, (0.05, 30), 50),
+    ("gammainc", special.gammainc, osp.gammainc, (0.05, 30), 10),
+    ("gammaincc", special.gammaincc, osp.gammaincc, (0.05, 30), 10),
     ("beta", special.beta, osp.beta, (0.2, 8), 20),
     ("zeta", special.zeta, osp.zeta, (1.1, 12), 20),
 ]
@@ -310,7 +310,7 @@ def test_betainc_polygamma_multigammaln_values(request):
         rng = np.random.default_rng(i)
         a, b = rand(case["shape"], case["dtype"], rng, 0.2, 12), rand(case["shape"], case["dtype"], rng, 0.2, 12)
         x = rand(case["shape"], case["dtype"], rng, 0.0, 1.0)
-        _check(special.betainc, osp.betainc, (a, b, x), 200, jit=i == 0)
+        _check(special.betainc, osp.betainc, (a, b, x), 20, jit=i == 0)
         n = np.arange(int(np.prod(case["shape"]))).reshape(case["shape"]) % 4
         _check(special.polygamma, osp.polygamma, (n.astype(case["dtype"]), a + 0.5), 50, jit=i == 0)
         _check(lambda v: special.multigammaln(v, 3), lambda v: np.vectorize(lambda t: osp.multigammaln(t, 3))(v),
@@ -337,10 +337,18 @@ def test_edge_values(x64):
 
 
 def test_gammainc_converges_in_float32():
-    a = np.array([0.5, 5.0, 50.0, 500.0, 3000.0], np.float32)
-    x = a * np.float32(1.1)
+    a = np.array([0.5, 5.0, 50.0, 500.0, 3000.0, 3000.0], np.float32)
+    x = a * np.array([1.1, 1.1, 1.1, 1.1, 1.1, 0.98], np.float32)
     expected = osp.gammainc(a.astype(np.float64), x.astype(np.float64)).astype(np.float32)
-    assert_close(s2s.jit(special.gammainc)(a, x), expected, rtol=2e-4)
+    assert_close(s2s.jit(special.gammainc)(a, x), expected, rtol=2e-5)
+
+
+def test_no_truncated_sums(x64):
+    # x == a (the slowest case) beyond what MAX_TRIPS terms reach: NaN under jit, never
+    # a truncated continued fraction; the other element is unaffected.
+    a = np.array([1e8, 2.0])
+    out = s2s.jit(special.gammainc)(a, a)
+    assert np.isnan(out[0]) and np.isclose(out[1], osp.gammainc(2.0, 2.0), rtol=1e-13)
 
 
 GRAD_CASES = [

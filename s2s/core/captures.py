@@ -23,6 +23,7 @@ __all__ = ["staging", "trace_for", "active"]
 
 _local = threading.local()
 active = [0]  # stagings in progress in any thread: the eager fast path reads only this
+_count_lock = threading.Lock()
 
 
 class staging:
@@ -36,13 +37,15 @@ class staging:
         if self.trace is not None:
             stack = _local.__dict__.setdefault("stack", [])
             stack.append(self.trace)
-            active[0] += 1
+            with _count_lock:
+                active[0] += 1
         return self.trace
 
     def __exit__(self, *exc):
         if self.trace is not None:
             _local.stack.pop()
-            active[0] -= 1
+            with _count_lock:
+                active[0] -= 1
 
 
 def trace_for(args):

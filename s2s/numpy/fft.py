@@ -24,6 +24,8 @@ from s2s import lax
 
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError
+from s2s.core.primitive import d, def_jvp, def_vjp
+from s2s.lax import fourier
 from s2s.numpy import _internal as I
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "ifft2", "rfft2", "irfft2",
@@ -70,21 +72,35 @@ def _norm_factor(name, inverse, lengths, norm):
     return 1.0
 
 
-def _input(name, kind, a):
-    """``a`` as an array of the dtype the transform reads (converted before padding)."""
-    a = I.asarray(a)
-    dt = dtypes.to_inexact_dtype(I.dtype(a))
+def _input_dtype(name, kind, dt):
+    """The dtype the transform reads an input of dtype ``dt`` in."""
+    dt = dtypes.to_inexact_dtype(dt)
     if kind == "RFFT":
         if dtypes.is_complex(dt):
             raise DtypeError(f"{name}: the input must be real, got {onp.dtype(dt).name} (use "
                              "fft for complex input)")
-        return I.astype(a, dt)
-    return I.astype(a, dtypes.complex128 if dtypes.real_dtype(dt) == dtypes.float64
-                    else dtypes.complex64)
+        return dt
+    return dtypes.complex128 if dtypes.real_dtype(dt) == dtypes.float64 else dtypes.complex64
+
+
+def _plan(name, kind, shape, s, axes, norm, inverse):
+    """The static plan of a transform of an input of ``shape``: ``(axes, lengths, scale,
+    trailing, moved, resized)``. The transform moves ``axes`` to the ``trailing`` positions
+    (shape ``moved``), crops and pads to ``resized``, transforms and scales by ``scale``."""
+    axes, lengths = _axes_and_lengths(name, kind, shape, s, axes)
+    scale = _norm_factor(name, inverse, lengths, norm)
+    trailing = tuple(range(len(shape) - len(axes), len(shape)))
+    rest = [n for i, n in enumerate(shape) if i not in axes]
+    moved = tuple(rest) + tuple(shape[ax] for ax in axes)
+    resized = tuple(rest) + tuple(lengths)
+    if kind == "IRFFT" and axes:
+        resized = resized[:-1] + (lengths[-1] // 2 + 1,)
+    return axes, lengths, scale, trailing, moved, resized
 
 
 def _resize(x, in_shape):
-    """``x`` cropped and zero-padded (at the end of each axis) to ``in_shape``."""
+    """``x`` cropped and zero-padded (at the end of each axis) to ``in_shape`` (its own
+    adjoint, from the other side: crop and pad swap)."""
     shape = I.shape(x)
     if any(n < m for n, m in zip(in_shape, shape)):
         x = lax.slice(x, start_indices=(0,) * len(shape),
@@ -96,38 +112,96 @@ def _resize(x, in_shape):
     return x
 
 
+def _split(n, k):
+    """(front, back): the leading ``k - 3`` of the trailing ``k`` axes of an ``n``-d array,
+    and where they go behind the last three."""
+    return tuple(range(n - k, n - 3)), tuple(range(n - k + 3, n))
+
+
 def _fft_trailing(x, kind, lengths):
     """``lax.fft`` over the trailing ``len(lengths)`` axes, in steps of at most three."""
     if len(lengths) <= 3:
         return lax.fft(x, kind, lengths)
     # The last three axes in one step, then the others moved behind them (JAX's order).
-    k, n = len(lengths), I.ndim(x)
-    front = tuple(range(n - k, n - 3))
-    back = tuple(range(n - k + 3, n))
-    if kind in ("FFT", "RFFT"):
+    front, back = _split(I.ndim(x), len(lengths))
+    step = "FFT" if kind in ("FFT", "RFFT") else "IFFT"
+    if step == "FFT":
         x = lax.fft(x, kind, lengths[-3:])
-        x = I.moveaxis(_fft_trailing(I.moveaxis(x, front, back), "FFT", lengths[:-3]), back, front)
-        return x
-    x = I.moveaxis(_fft_trailing(I.moveaxis(x, front, back), "IFFT", lengths[:-3]), back, front)
-    return lax.fft(x, kind, lengths[-3:])
+    x = I.moveaxis(_fft_trailing(I.moveaxis(x, front, back), step, lengths[:-3]), back, front)
+    return x if step == "FFT" else lax.fft(x, kind, lengths[-3:])
+
+
+def _fft_trailing_transpose(g, kind, lengths, in_dtype):
+    """The adjoint of ``_fft_trailing`` for an input of ``in_dtype`` (the steps reversed)."""
+    like = onp.zeros((), in_dtype)  # fft_transpose reads only the operand's dtype
+    if len(lengths) <= 3:
+        return fourier.fft_transpose(g, like, kind, lengths)
+    front, back = _split(I.ndim(g), len(lengths))
+    step = "FFT" if kind in ("FFT", "RFFT") else "IFFT"
+    middle = onp.zeros((), _input_dtype("fft", "FFT", in_dtype))
+    if step == "IFFT":
+        g = fourier.fft_transpose(g, middle, kind, lengths[-3:])
+    g = I.moveaxis(g, front, back)
+    g = I.moveaxis(_fft_trailing_transpose(g, step, lengths[:-3], middle.dtype), back, front)
+    return fourier.fft_transpose(g, like, kind, lengths[-3:]) if step == "FFT" else g
 
 
 def _transform(name, kind, a, s, axes, norm, inverse):
     """NumPy's ``fftn``-family semantics for transform ``kind`` (see the module docstring)."""
-    x = _input(name, kind, a)
-    shape = I.shape(x)
-    axes, lengths = _axes_and_lengths(name, kind, shape, s, axes)
-    scale = _norm_factor(name, inverse, lengths, norm)
-    trailing = tuple(range(len(shape) - len(axes), len(shape)))
-    x = I.moveaxis(x, axes, trailing)
-    in_shape = list(I.shape(x))
-    in_shape[len(in_shape) - len(axes):] = lengths
-    if kind == "IRFFT" and axes:
-        in_shape[-1] = lengths[-1] // 2 + 1
-    y = _fft_trailing(_resize(x, in_shape), kind, lengths)
+    a = I.asarray(a)
+    axes, lengths, scale, trailing, _, resized = _plan(name, kind, I.shape(a), s, axes, norm,
+                                                       inverse)
+    x = I.moveaxis(I.astype(a, _input_dtype(name, kind, I.dtype(a))), axes, trailing)
+    y = _fft_trailing(_resize(x, resized), kind, lengths)
     if scale != 1.0:
         y = lax.mul(y, onp.asarray(scale, I.dtype(y)))
     return I.moveaxis(y, trailing, axes)
+
+
+def transform_transpose(g, name, kind, a, s, axes, norm, inverse):
+    """The adjoint of the transform ``y = _transform(name, kind, a, s, axes, norm,
+    inverse)`` (linear in ``a``): ``g``, the adjoint of ``y``, mapped back through each
+    step in reverse, in ``a``'s dtype (the real part for real ``a``, JAX's convention).
+    Generated derivative code calls it.
+
+    >>> import numpy as onp
+    >>> transform_transpose(onp.ones(3, onp.complex64), "rfft", "RFFT", onp.zeros(4, onp.float32),
+    ...                     None, (-1,), None, False)
+    array([3., 0., 1., 0.], dtype=float32)
+    """
+    axes, lengths, scale, trailing, moved, _ = _plan(name, kind, I.shape(a), s, axes, norm,
+                                                     inverse)
+    g = I.moveaxis(g, axes, trailing)
+    if scale != 1.0:
+        g = lax.mul(g, onp.asarray(scale, I.dtype(g)))
+    in_dtype = _input_dtype(name, kind, I.dtype(a))
+    g = I.moveaxis(_resize(_fft_trailing_transpose(g, kind, lengths, in_dtype), moved), trailing,
+                   axes)
+    if dtypes.is_complex(I.dtype(g)) and not dtypes.is_complex(I.dtype(a)):
+        g = lax.real(g)
+    return I.astype(g, dtypes.to_inexact_dtype(I.dtype(a)))
+
+
+# Templates: the transform and its transpose are linear and each other's transpose, so
+# generated derivative code reads one call per transform, not the steps inside.
+@def_vjp(_transform)
+def _transform_vjp(ans, name, kind, a, s, axes, norm, inverse):
+    d[a] = transform_transpose(d[ans], name, kind, a, s, axes, norm, inverse)
+
+
+@def_jvp(_transform)
+def _transform_jvp(ans, name, kind, a, s, axes, norm, inverse):
+    d[ans] = _transform(name, kind, d[a], s, axes, norm, inverse)
+
+
+@def_vjp(transform_transpose)
+def _transform_transpose_vjp(ans, g, name, kind, a, s, axes, norm, inverse):
+    d[g] = _transform(name, kind, d[ans], s, axes, norm, inverse)
+
+
+@def_jvp(transform_transpose)
+def _transform_transpose_jvp(ans, g, name, kind, a, s, axes, norm, inverse):
+    d[ans] = transform_transpose(d[g], name, kind, a, s, axes, norm, inverse)
 
 
 def _one_axis(name, axis):
@@ -203,7 +277,8 @@ def hfft(a, n=None, axis=-1, norm=None):
     >>> np.fft.hfft(np.array([1.0, 0.0, 0.0]))
     array([1., 1., 1., 1.], dtype=float32)
     """
-    a = I.conj(_input("hfft", "FFT", a))
+    a = I.asarray(a)
+    a = I.conj(I.astype(a, _input_dtype("hfft", "FFT", I.dtype(a))))
     out = _transform_1d("hfft", "IRFFT", a, n, axis, norm, False)
     size = I.shape(out)[I.one_axis("hfft", _one_axis("hfft", axis)[0], I.ndim(out))]
     return lax.mul(out, onp.asarray(size, I.dtype(out)))

@@ -47,16 +47,24 @@ def _any(mask):
 
 
 def _converge(body, busy, state):
-    """Runs ``state = body(state)`` while ``busy(state)`` holds anywhere (at most MAX_TRIPS)."""
+    """Runs ``state = body(state)`` until ``busy(state)`` has been false for every element
+    (at most MAX_TRIPS times).
+
+    An element counts as converged from the first trip where it is not busy (later
+    trips only move it by rounding). Returns the final state and the mask of elements
+    that never converged: the kernels make those NaN rather than return a truncated sum.
+    """
     def cond(carry):
-        trip, inner = carry
-        return lax.bitwise_and(lax.lt(trip, MAX_TRIPS), _any(busy(inner)))
+        trip, done, _ = carry
+        return lax.bitwise_and(lax.lt(trip, MAX_TRIPS), _any(lax.bitwise_not(done)))
 
     def step(carry):
-        trip, inner = carry
-        return lax.add(trip, 1), body(inner)
+        trip, done, inner = carry
+        inner = body(inner)
+        return lax.add(trip, 1), lax.bitwise_or(done, lax.bitwise_not(busy(inner))), inner
 
-    return lax.while_loop(cond, step, (onp.int32(0), state))[1]
+    _, done, final = lax.while_loop(cond, step, (onp.int32(0), lax.bitwise_not(busy(state)), state))
+    return final, lax.bitwise_not(done)
 
 
 def _not_close(new, old, eps):
@@ -66,6 +74,34 @@ def _not_close(new, old, eps):
 
 # ---------------------------------------------------------------------------
 # Regularized incomplete gamma function, with the derivative in ``a``.
+
+
+# lgamma(a) - ((a - 1/2) log a - a + log(2 pi) / 2) = sum_k B_2k / (2k (2k-1) a^(2k-1)):
+# five terms are exact to double precision for a >= 20.
+_STIRLING = (1.0 / 12, -1.0 / 360, 1.0 / 1260, -1.0 / 1680, 1.0 / 1188)
+_STIRLING_FROM = 20.0
+
+
+def log_power_exp(a, x):
+    """``a log x - x - lgamma(a + 1)``, the log of the incomplete gamma prefactor.
+
+    For ``a >= 20`` it is computed as ``a (log1p(u) - u) - log(2 pi a) / 2 - stirling(a)``
+    with ``u = (x - a) / a``: the three terms of the direct formula are each about
+    ``a log a`` and cancel, which in float32 loses most digits for large ``a``.
+    """
+    direct = lax.sub(lax.sub(lax.mul(a, lax.log(x)), x), lax.lgamma(lax.add(a, 1.0)))
+    large = lax.ge(a, _STIRLING_FROM)
+    big_a = h.where(large, a, _STIRLING_FROM)
+    u = lax.div(lax.sub(x, big_a), big_a)
+    inv = lax.div(1.0, big_a)
+    inv2 = lax.mul(inv, inv)
+    series = lax.sub(big_a, big_a)
+    for c in _STIRLING[::-1]:
+        series = lax.add(lax.mul(series, inv2), c)
+    stable = lax.sub(lax.sub(lax.mul(big_a, lax.sub(lax.log1p(u), u)),
+                             lax.mul(lax.log(lax.mul(big_a, 2 * math.pi)), 0.5)),
+                     lax.mul(series, inv))
+    return h.where(large, stable, direct)
 
 
 def igamma_series(a, x, used):
@@ -92,12 +128,11 @@ def igamma_series(a, x, used):
                                 lax.gt(lax.abs(dterm), lax.mul(lax.abs(dtotal), eps)))
         return lax.bitwise_and(used, moving)
 
-    _, _, total, _, dtotal = _converge(body, busy, (a, one, one, zero, zero))
-    log_x = lax.log(x)
-    prefactor = lax.exp(lax.sub(lax.sub(lax.mul(a, log_x), x), lax.lgamma(lax.add(a, 1.0))))
-    dlog_prefactor = lax.sub(log_x, lax.digamma(lax.add(a, 1.0)))
-    value = lax.mul(prefactor, total)
-    return value, lax.mul(prefactor, lax.add(lax.mul(dlog_prefactor, total), dtotal))
+    (_, _, total, _, dtotal), stuck = _converge(body, busy, (a, one, one, zero, zero))
+    prefactor = lax.exp(log_power_exp(a, x))
+    dlog_prefactor = lax.sub(lax.log(x), lax.digamma(lax.add(a, 1.0)))
+    value = h.where(stuck, onp.nan, lax.mul(prefactor, total))
+    return value, h.where(stuck, onp.nan, lax.mul(prefactor, lax.add(lax.mul(dlog_prefactor, total), dtotal)))
 
 
 def igammac_fraction(a, x, used):
@@ -141,11 +176,11 @@ def igammac_fraction(a, x, used):
         return lax.bitwise_and(used, state[-1])
 
     moving = lax.eq(zero, zero)
-    state = _converge(body, busy, (zero, y, z, p2, q2, p1, q1, dp2, dq2, dp1, dq1, ans, dans, moving))
-    ans, dans = state[-3], state[-2]
-    log_x = lax.log(x)
-    prefactor = lax.exp(lax.sub(lax.sub(lax.mul(a, log_x), x), lax.lgamma(a)))
-    dlog_prefactor = lax.sub(log_x, lax.digamma(a))
+    state, stuck = _converge(body, busy, (zero, y, z, p2, q2, p1, q1, dp2, dq2, dp1, dq1, ans, dans, moving))
+    ans, dans = h.where(stuck, onp.nan, state[-3]), h.where(stuck, onp.nan, state[-2])
+    # x**a e**-x / Gamma(a) = a * x**a e**-x / Gamma(a + 1)
+    prefactor = lax.exp(lax.add(log_power_exp(a, x), lax.log(a)))
+    dlog_prefactor = lax.sub(lax.log(x), lax.digamma(a))
     value = lax.mul(prefactor, ans)
     return value, lax.mul(prefactor, lax.add(lax.mul(dlog_prefactor, ans), dans))
 
@@ -212,8 +247,8 @@ def betainc_fraction(a, b, x):
         c, d, f, delta = update(c, d, f, odd)
         return m, c, d, f, lax.gt(lax.abs(lax.sub(delta, 1.0)), eps)
 
-    state = _converge(body, lambda s: s[-1], (lax.sub(one, 1.0), one, d, d, lax.eq(one, one)))
-    return state[3]
+    state, stuck = _converge(body, lambda s: s[-1], (lax.sub(one, 1.0), one, d, d, lax.eq(one, one)))
+    return h.where(stuck, onp.nan, state[3])
 
 
 # ---------------------------------------------------------------------------

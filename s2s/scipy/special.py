@@ -533,7 +533,9 @@ def gammainc(a, x):
     """The regularized lower incomplete gamma function ``P(a, x)``.
 
     ``P(a, x) = 1 / Gamma(a) * integral_0^x t**(a-1) exp(-t) dt``, for ``a, x >= 0``
-    (NaN elsewhere). Differentiable in ``x`` and in ``a``.
+    (NaN elsewhere). Differentiable in ``x`` and in ``a``. Under ``jit`` a series or a
+    continued fraction of at most 2000 terms is summed; where that does not converge
+    (``a`` and ``x`` both beyond about 1e5) the result is NaN.
 
     >>> from s2s.scipy.special import gammainc
     >>> gammainc(1.0, [0.0, 1.0])
@@ -744,6 +746,9 @@ polygamma_p = _elementwise_primitive("polygamma", _polygamma_composite)
 @primitive_wrapper(polygamma_p)
 def polygamma(n, x):
     """The ``n``-th derivative of ``digamma`` (``n`` a non-negative integer; NaN otherwise).
+
+    For ``n >= 1`` it is ``(-1)**(n+1) n! zeta(n + 1, x)``: under ``jit``, ``x <= 0`` gives
+    NaN (SciPy continues it to negative non-integer ``x``).
 
     Differentiable in ``x``; a derivative in ``n`` raises (as in JAX).
 

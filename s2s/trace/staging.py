@@ -230,14 +230,19 @@ class Staged:
         self.shardings = list(shardings)  # named by sharding constraints
 
 
-def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None):
-    """Stages ``flat_fun`` (flat list of arrays -> flat list of arrays) on ``in_avals``."""
+def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None, stage_captured=True):
+    """Stages ``flat_fun`` (flat list of arrays -> flat list of arrays) on ``in_avals``.
+
+    With ``is_captured``, s2s operations on captured arrays alone are staged too
+    (``stage_captured``, see ``s2s.core.captures``) rather than compiled in as constants.
+    """
     builder = FunctionBuilder("main", list(in_avals))
     trace = StagingTrace(builder, lift_arrays=lift_arrays, is_captured=is_captured)
     args = [trace.new_arg(a, n) for a, n in zip(in_avals, builder.args)]
     try:
         # Operations on captured arrays alone are staged too (see s2s.core.captures).
-        with captures.staging(trace if lift_arrays and is_captured is not None else None):
+        live = lift_arrays and is_captured is not None and stage_captured
+        with captures.staging(trace if live else None):
             outs = flat_fun(*args)
         if not isinstance(outs, (list, tuple)):
             outs = [outs]

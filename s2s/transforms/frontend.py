@@ -315,14 +315,20 @@ def template_wrapper(fn):
     if hit is not None:
         return hit
     sig = inspect.signature(fn)
-    params, call = [], []
+    params, call, keyword_only = [], [], []
     for p in sig.parameters.values():
         if p.kind is p.VAR_POSITIONAL:
             raise TypeError(f"cannot differentiate {fn.__name__} directly: it takes *{p.name}")
         if p.kind is p.VAR_KEYWORD:
             continue
-        params.append(p.name)
-        call.append(p.name if p.kind is p.POSITIONAL_ONLY else f"{p.name}={p.name}")
+        if p.kind is p.KEYWORD_ONLY:
+            keyword_only.append(p.name)
+            call.append(f"{p.name}={p.name}")
+        else:  # positionally: forward mode carries tangents of positional operands only
+            params.append(p.name)
+            call.append(p.name)
+    if keyword_only:
+        params += ["*"] + keyword_only
     name = getattr(fn, "__name__", "fn")
     text = f"def {name}({', '.join(params)}):\n    return target({', '.join(call)})\n"
     fdef = gast.parse(text).body[0]
@@ -330,6 +336,8 @@ def template_wrapper(fn):
                                   {"__builtins__": __builtins__}, {"target": make_cell(fn)})
     wrapper.__defaults__ = tuple(p.default for p in sig.parameters.values()
                                  if p.default is not p.empty and p.kind is not p.KEYWORD_ONLY) or None
+    wrapper.__kwdefaults__ = {p.name: p.default for p in sig.parameters.values()
+                              if p.default is not p.empty and p.kind is p.KEYWORD_ONLY} or None
     _wrappers[fn] = wrapper
     return wrapper
 

@@ -147,6 +147,7 @@ class _Reverse:
         body = self._explicit_captures(fdef, body)
         self.callees = {}  # keyed by node id: the rewrite dropped nodes
         self.body = body
+        self._defs = None  # see _local_defs
         self.sites = {p: 1 for p in self.params}
         self.in_loop = set()
         _count_sites(body, self.sites, self.in_loop)
@@ -715,8 +716,7 @@ class _Reverse:
         Templates differentiate with respect to the call's arguments; values a
         nested function captures would silently get no gradient.
         """
-        local_defs = {n.name: n for n in gast.walk(gast.Module(body=self.body, type_ignores=[]))
-                      if isinstance(n, gast.FunctionDef)}
+        local_defs = self._local_defs()
         for a in list(args) + [k.value for k in keywords]:
             if isinstance(a, gast.Name) and a.id in local_defs:
                 fdef = local_defs[a.id]
@@ -728,6 +728,14 @@ class _Reverse:
                                   f"which the function {a.id!r} reads from the enclosing function",
                                f"pass {', '.join(captured)} to {a.id!r} through the call's arguments "
                                "(e.g. the loop carry) instead of capturing it")
+
+    def _local_defs(self):
+        """The functions defined in this one, by name (found once: walking the body at
+        every call made long functions, a traced recording say, quadratic to transform)."""
+        if self._defs is None:
+            self._defs = {n.name: n for n in gast.walk(gast.Module(body=self.body, type_ignores=[]))
+                          if isinstance(n, gast.FunctionDef)}
+        return self._defs
 
     def instantiate(self, s, callee, target, dans, args, keywords):
         self.check_captures(s, args, keywords)
