@@ -192,8 +192,11 @@ def test_random_key_is_jax_key_data():
     from s2s import random
     for seed in (0, 42, 2**31 - 1):
         k = random.key(seed)
-        np.testing.assert_array_equal(k, np.asarray(jax.random.key_data(jax.random.key(seed))))
-        np.testing.assert_array_equal(random.wrap_key_data(random.key_data(k)), k)
+        assert k.shape == jax.random.key(seed).shape == ()
+        np.testing.assert_array_equal(random.key_data(k),
+                                      np.asarray(jax.random.key_data(jax.random.key(seed))))
+        np.testing.assert_array_equal(random.key_data(random.wrap_key_data(random.key_data(k))),
+                                      random.key_data(k))
         np.testing.assert_array_equal(random.normal(random.split(k)[1], (3,)),
                                       np.asarray(jax.random.normal(jax.random.split(
                                           jax.random.key(seed))[1], (3,))))

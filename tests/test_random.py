@@ -406,3 +406,50 @@ def test_initializers_match_jax():
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+# -- typed keys (random.key) ------------------------------------------------------------
+
+
+def test_typed_keys_have_key_shapes_and_draw_what_raw_keys_draw():
+    k = random.key(3)
+    assert k.shape == () and k.ndim == 0
+    np.testing.assert_array_equal(random.key_data(k), random.PRNGKey(3))
+    ks = random.split(k, 5)
+    assert isinstance(ks, random.KeyArray) and ks.shape == (5,) and len(ks) == 5
+    np.testing.assert_array_equal(random.key_data(ks), random.split(random.PRNGKey(3), 5))
+    assert [kk.shape for kk in ks] == [()] * 5 and ks[1:3].shape == (2,)
+    np.testing.assert_array_equal(random.normal(ks[2], (4,)), random.normal(random.key_data(ks)[2], (4,)))
+    assert isinstance(random.fold_in(k, 7), random.KeyArray)
+    assert not isinstance(random.split(random.PRNGKey(3)), random.KeyArray)  # raw stays raw
+    wrapped = random.wrap_key_data(random.key_data(ks))
+    np.testing.assert_array_equal(random.key_data(wrapped), random.key_data(ks))
+    with pytest.raises(TypeError, match="already a typed key"):
+        random.wrap_key_data(ks)
+    with pytest.raises(IndexError):
+        k[0]
+
+
+def test_typed_keys_through_vmap_and_jit():
+    ks = random.split(random.key(0), 4)
+    draw = lambda kk: random.normal(kk, (3,))  # noqa: E731
+    loop = np.stack([draw(kk) for kk in ks])
+    np.testing.assert_array_equal(s2s.vmap(draw)(ks), loop)
+    np.testing.assert_array_equal(s2s.jit(s2s.vmap(draw))(ks), loop)
+    step = s2s.jit(lambda kk: tuple(random.split(kk)))
+    new, sub = step(ks[0])
+    assert isinstance(new, random.KeyArray) and new.shape == ()
+    np.testing.assert_array_equal(random.key_data(sub), random.key_data(random.split(ks[0])[1]))
+
+
+def test_typed_keys_match_jax():
+    jax = pytest.importorskip("jax")
+    k, jk = random.key(11), jax.random.key(11)
+    assert k.shape == jk.shape
+    ks, jks = random.split(k, 6), jax.random.split(jk, 6)
+    assert ks.shape == jks.shape
+    np.testing.assert_array_equal(random.key_data(ks), np.asarray(jax.random.key_data(jks)))
+    np.testing.assert_array_equal(random.key_data(random.fold_in(k, 9)),
+                                  np.asarray(jax.random.key_data(jax.random.fold_in(jk, 9))))
+    np.testing.assert_array_equal(s2s.vmap(lambda kk: random.uniform(kk, (2,)))(ks),
+                                  np.asarray(jax.vmap(lambda kk: jax.random.uniform(kk, (2,)))(jks)))

@@ -1,6 +1,7 @@
 """``s2s.random``: a functional, counter-based PRNG with ``jax.random``'s API and values.
 
-Keys are ``uint32[2]`` arrays (``PRNGKey(seed)``) that never change: draw with a
+Keys are ``uint32[2]`` arrays (``PRNGKey(seed)``) or typed keys (``key(seed)``, shape
+``()``, see ``_keys``) that never change: draw with a
 key, and ``split`` or ``fold_in`` it for fresh ones. The generator is Threefry-2x32,
 the default of ``jax.random``, and every function here reproduces JAX 0.10's
 values bit for bit, eagerly (NumPy) and under ``s2s.jit`` (see ``_threefry`` and
@@ -25,12 +26,13 @@ from s2s.core.errors import DtypeError, ShapeError
 from s2s.core.primitive import Tracer, abstractify
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axis
 from s2s.random import _float_ops as fops
+from s2s.random._keys import KeyArray, like as _like, raw as _raw
 from s2s.random._threefry import (check_key, fold_in_key, random_bits, seed_key, split_key,
                                   threefry2x32, unsigned_dtype)
 from s2s.scipy import _lax_helpers as h
 
 __all__ = [
-    "PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
+    "PRNGKey", "KeyArray", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
     "randint", "bernoulli", "truncated_normal", "permutation", "choice", "exponential",
     "gumbel", "categorical", "threefry2x32", "threefry_2x32",
 ]
@@ -50,43 +52,48 @@ def PRNGKey(seed):
 
 
 def key(seed, *, impl=None):
-    """A key from an integer seed, for code written against ``jax.random.key``.
-
-    s2s has no typed key arrays: the key is its ``uint32[2]`` data, the same words as
-    ``jax.random.key_data(jax.random.key(seed))``, so every sampler draws JAX's values
-    for it. (Its shape is ``(2,)`` where a JAX typed key's is ``()``.)
+    """A typed key from an integer seed (``jax.random.key``): shape ``()``, its data the
+    same ``uint32`` words as ``PRNGKey(seed)``, so every sampler draws the same values.
 
     >>> from s2s import random
-    >>> random.key(42)
-    array([ 0, 42], dtype=uint32)
+    >>> k = random.key(42)
+    >>> k.shape, random.key_data(k)
+    ((), array([ 0, 42], dtype=uint32))
     """
     if impl not in (None, "threefry2x32"):
         raise NotImplementedError(f"random.key: only the threefry2x32 generator is available, "
                                   f"got impl={impl!r}")
-    return seed_key(seed)
+    return KeyArray(seed_key(seed))
 
 
 def key_data(keys):
-    """The ``uint32`` words of ``keys`` (raw keys are their own data).
+    """The ``uint32[..., 2]`` words of ``keys`` (typed keys; raw keys are their own data).
 
     >>> from s2s import random
-    >>> random.key_data(random.PRNGKey(1))
-    array([0, 1], dtype=uint32)
+    >>> random.key_data(random.split(random.key(1), 3)).shape
+    (3, 2)
     """
-    if h.dtype_of(keys) != dtypes.uint32 or h.shape_of(keys)[-1:] != (2,):
-        raise DtypeError(f"key_data: expected uint32[..., 2] keys, got {abstractify(keys).str_short()}")
-    return keys
+    data = _raw(keys)
+    if h.dtype_of(data) != dtypes.uint32 or h.shape_of(data)[-1:] != (2,):
+        raise DtypeError(f"key_data: expected keys (typed, or uint32[..., 2] data), got "
+                         f"{abstractify(data).str_short()}")
+    return data
 
 
-def wrap_key_data(key_bits_array):
-    """Keys from their ``uint32[..., 2]`` words (the inverse of ``key_data``).
+def wrap_key_data(key_bits_array, *, impl=None):
+    """Typed keys from their ``uint32[..., 2]`` words (the inverse of ``key_data``).
 
     >>> import numpy as np
     >>> from s2s import random
-    >>> random.wrap_key_data(np.array([0, 7], np.uint32))
-    array([0, 7], dtype=uint32)
+    >>> random.wrap_key_data(np.array([[0, 7], [0, 8]], np.uint32)).shape
+    (2,)
     """
-    return key_data(key_bits_array)
+    if impl not in (None, "threefry2x32"):
+        raise NotImplementedError(f"random.wrap_key_data: only the threefry2x32 generator is "
+                                  f"available, got impl={impl!r}")
+    if type(key_bits_array) is KeyArray:
+        raise TypeError("wrap_key_data: the argument is already a typed key array")
+    return KeyArray(key_data(key_bits_array))
 
 
 def split(key, num=2):
@@ -97,9 +104,8 @@ def split(key, num=2):
     array([[1797259609, 2579123966],
            [ 928981903, 3453687069]], dtype=uint32)
     """
-    check_key("split", key)
     shape = h.static_shape("split", num)
-    return split_key(key, shape)
+    return _like(key, split_key(check_key("split", key), shape))
 
 
 def fold_in(key, data):
@@ -109,8 +115,7 @@ def fold_in(key, data):
     >>> random.fold_in(random.PRNGKey(0), 5)
     array([1524306142, 1887795613], dtype=uint32)
     """
-    check_key("fold_in", key)
-    return fold_in_key(key, data)
+    return _like(key, fold_in_key(check_key("fold_in", key), data))
 
 
 def threefry_2x32(keypair, count):
@@ -124,7 +129,7 @@ def threefry_2x32(keypair, count):
     >>> random.threefry_2x32(np.zeros(2, np.uint32), np.arange(4, dtype=np.uint32))
     array([4146024105,  967050713, 2718843009, 1272950319], dtype=uint32)
     """
-    check_key("threefry_2x32", keypair)
+    keypair = check_key("threefry_2x32", keypair)
     count = h.convert(count, dtypes.uint32) if not isinstance(count, (onp.ndarray, Tracer)) else count
     if h.dtype_of(count) != dtypes.uint32:
         raise DtypeError(f"threefry_2x32: count must be uint32, got {h.dtype_of(count).name}")
@@ -180,7 +185,7 @@ def bits(key, shape=(), dtype=None):
     >>> random.bits(random.PRNGKey(0), (3,))
     array([4070199207, 4202968722, 1427181096], dtype=uint32)
     """
-    check_key("bits", key)
+    key = check_key("bits", key)
     dt = (dtypes.uint64 if dtypes.x64_enabled() else dtypes.uint32) if dtype is None \
         else dtypes.canonicalize_dtype(dtype)
     if dt.kind != "u":
@@ -212,7 +217,7 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     >>> random.uniform(random.PRNGKey(0), (2,))
     array([0.947667 , 0.9785799], dtype=float32)
     """
-    check_key("uniform", key)
+    key = check_key("uniform", key)
     dt = _float_dtype("uniform", dtype)
     shape = _shape("uniform", shape, h.shape_of(minval), h.shape_of(maxval))
     return _uniform(key, shape, dt, minval, maxval)
@@ -235,7 +240,7 @@ def normal(key, shape=(), dtype=None):
     >>> random.normal(random.PRNGKey(1), (2,))
     array([-0.15443718,  0.08470728], dtype=float32)
     """
-    check_key("normal", key)
+    key = check_key("normal", key)
     dt = dtypes.default_float_dtype() if dtype is None else dtypes.canonicalize_dtype(dtype)
     shape = _shape("normal", shape)
     if dtypes.is_complex(dt):
@@ -274,7 +279,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=None):
     >>> bool((x > -1).all() and (x < 1).all())
     True
     """
-    check_key("truncated_normal", key)
+    key = check_key("truncated_normal", key)
     dt = _float_dtype("truncated_normal", dtype)
     lower_shape, upper_shape = h.shape_of(lower), h.shape_of(upper)
     if shape is None:
@@ -345,7 +350,7 @@ def randint(key, shape, minval, maxval, dtype=None):
     >>> random.randint(random.PRNGKey(0), (5,), 0, 10)
     array([9, 0, 2, 3, 1], dtype=int32)
     """
-    check_key("randint", key)
+    key = check_key("randint", key)
     dt = dtypes.default_int_dtype() if dtype is None else dtypes.canonicalize_dtype(dtype)
     if not dtypes.is_integer(dt):
         raise DtypeError(f"randint: dtype must be an integer dtype, got {dt.name}")
@@ -371,7 +376,7 @@ def bernoulli(key, p=0.5, shape=None, mode="low"):
     >>> random.bernoulli(random.PRNGKey(0), 0.5, (4,))
     array([False, False,  True,  True])
     """
-    check_key("bernoulli", key)
+    key = check_key("bernoulli", key)
     if mode not in ("low", "high"):
         raise ValueError(f"bernoulli: mode must be 'low' or 'high', got {mode!r}")
     dt = h.dtype_of(p)
@@ -436,7 +441,7 @@ def permutation(key, x, axis=0, independent=False):
     >>> random.permutation(random.PRNGKey(0), 5)
     array([0, 1, 4, 3, 2], dtype=int32)
     """
-    check_key("permutation", key)
+    key = check_key("permutation", key)
     shape = h.shape_of(x)
     if not shape:
         if h.dtype_of(x).kind not in "iu":
@@ -475,7 +480,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     >>> random.choice(random.PRNGKey(0), 10, (3,), replace=False)
     array([0, 1, 8], dtype=int32)
     """
-    check_key("choice", key)
+    key = check_key("choice", key)
     shape = h.static_shape("choice", shape)
     a_shape = h.shape_of(a)
     if a_shape:
@@ -516,7 +521,7 @@ def exponential(key, shape=(), dtype=None):
     >>> random.exponential(random.PRNGKey(0), (2,))
     array([2.950128 , 3.8434246], dtype=float32)
     """
-    check_key("exponential", key)
+    key = check_key("exponential", key)
     dt = _float_dtype("exponential", dtype)
     u = _uniform(key, _shape("exponential", shape), dt, 0.0, 1.0)
     return lax.neg(fops.log1p(lax.neg(u)))
@@ -529,7 +534,7 @@ def gumbel(key, shape=(), dtype=None, mode="low"):
     >>> random.gumbel(random.PRNGKey(0), (2,))
     array([2.9233725, 3.8326178], dtype=float32)
     """
-    check_key("gumbel", key)
+    key = check_key("gumbel", key)
     dt = _float_dtype("gumbel", dtype)
     shape = _shape("gumbel", shape)
     finfo = dtypes.finfo(dt)
@@ -556,7 +561,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True):
     >>> random.categorical(random.PRNGKey(0), [[0.0, 10.0], [10.0, 0.0]])
     array([1, 0], dtype=int32)
     """
-    check_key("categorical", key)
+    key = check_key("categorical", key)
     logits, = h.promote_inexact("categorical", logits)
     lshape = h.shape_of(logits)
     axis = canonicalize_axis("categorical", axis, len(lshape))

@@ -28,6 +28,7 @@ from s2s import lax
 from s2s.core import dtypes
 from s2s.core.errors import DtypeError, ShapeError
 from s2s.core.primitive import Tracer, abstractify, def_zero_derivative
+from s2s.random._keys import raw
 from s2s.lax.shapes import broadcast_shapes
 from s2s.numpy._primitive import numpy_primitive
 from s2s.scipy import _lax_helpers as h
@@ -103,7 +104,9 @@ def threefry2x32(k1, k2, x1, x2):
 
 
 def check_key(name, key):
-    """Validates a raw ``uint32[2]`` key (a ``DtypeError``/``ShapeError`` naming ``name``)."""
+    """The raw ``uint32[2]`` data of ``key`` (typed keys unwrapped), validated (a
+    ``DtypeError``/``ShapeError`` naming ``name``)."""
+    key = raw(key)
     aval = abstractify(key)
     if aval.dtype != dtypes.uint32:
         raise DtypeError(f"{name}: key must be a uint32[2] PRNG key (from PRNGKey, split or "
