@@ -133,3 +133,14 @@ def test_vmap_of_jvp_batches_the_generated_source(x64):
 def test_errors():
     with pytest.raises(TypeError, match="real- or complex"):
         s2s.jacfwd(lambda n: n * 2)(3)
+
+
+def test_hessian_of_a_function_without_source_that_slices(x64):
+    # Traced, the slice records lax.pad(t, 0, ...); the tangent of that Python 0 was an
+    # int32 array that pad refused against the float operand.
+    namespace = {"np": s2s.numpy}
+    exec("def f(x):\n    return np.sum(np.sin(x[1:]) * x[:-1])\n", namespace)
+    x = np.linspace(0.1, 1.0, 4)
+    want = np.diag(np.cos(x[1:]), 1) + np.diag(np.cos(x[1:]), -1) \
+        + np.diag(np.concatenate([[0.0], -np.sin(x[1:]) * x[:-1]]))
+    np.testing.assert_allclose(s2s.hessian(namespace["f"])(x), want, rtol=1e-10, atol=1e-12)

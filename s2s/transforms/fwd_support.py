@@ -20,15 +20,19 @@ def _snp():
 def zeros_tangent(x):
     """The zero tangent of ``x``: zeros shaped like each array leaf (pytrees kept).
 
-    Leaves that are not numbers (strings, functions) stay as they are.
+    Leaves that are not numbers (strings, functions) stay as they are. A Python number's
+    zero is a Python number, weakly typed like the number (``lax.pad(x, 0, ...)`` of a
+    float32 ``x`` takes the tangent ``0``, where an int32 array would not do).
 
-    >>> zeros_tangent([1.5, (2.0, "a")])
-    [array(0.), (array(0.), 'a')]
+    >>> zeros_tangent([1.5, (onp.float32(2.0), "a")])
+    [0.0, (array(0., dtype=float32), 'a')]
     """
 
     def leaf(v):
         if isinstance(v, Tracer):
             return _snp().zeros_like(v)
+        if type(v) in (int, float, complex):
+            return type(v)(0)
         if isinstance(v, (onp.ndarray, onp.generic, bool, int, float, complex)):
             return onp.zeros_like(v)
         return v
