@@ -22,7 +22,7 @@ from s2s.core.array import Array
 from s2s.core.config import config
 from s2s.core.errors import (ConcretizationError, S2SError, TransformError, UndefinedVariableError,
                              UnsupportedSyntaxError)
-from s2s.core.primitive import abstractify, rules_of, ShapedArray, Tracer
+from s2s.core.primitive import abstractify, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
 from s2s.lax.axis_frames import axis_frame
@@ -763,9 +763,7 @@ class GradFunction:
             fn, bound = unwrap(self._fun)
         except NoSourceError as e:
             return GradStrategy(True, str(e))
-        rules = rules_of(fn)
-        if rules is not None and rules.vjp is not None:
-            fn = frontend.template_wrapper(fn)  # use the template, not fn's source
+        fn = frontend.through_rules(fn)
         try:
             get_source(fn)
         except NoSourceError as e:
@@ -1027,9 +1025,7 @@ def vjp(fun, *primals, has_aux=False):
         fn, bound = unwrap(fun)
     except NoSourceError:
         return _traced_vjp(fun, primals, has_aux)
-    rules = rules_of(fn)
-    if rules is not None and rules.vjp is not None:
-        fn = frontend.template_wrapper(fn)  # vjp(np.sin, x): the template, not s2s's own source
+    fn = frontend.through_rules(fn)
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
         if fn.__code__.co_flags & inspect.CO_VARARGS:

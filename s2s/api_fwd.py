@@ -4,7 +4,7 @@ import numpy as np
 
 from s2s.api import (_as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location, vjp)
 from s2s.core import hooks
-from s2s.core.primitive import d, def_vjp, rules_of
+from s2s.core.primitive import d, def_vjp
 from s2s.core.tree_util import tree_flatten, tree_map, tree_structure
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.trace.record import record
@@ -42,9 +42,7 @@ def _source_function(fun):
         fn, bound = unwrap(fun)
     except NoSourceError:  # a traced gradient, say
         return None, ()
-    rules = rules_of(fn)
-    if rules is not None and (rules.jvp is not None or rules.vjp is not None):
-        fn = frontend.template_wrapper(fn)
+    fn = frontend.through_rules(fn, ("jvp", "vjp"))
     try:
         get_source(fn)
     except NoSourceError:

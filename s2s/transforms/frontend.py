@@ -308,6 +308,21 @@ _plans = weakref.WeakKeyDictionary()
 _wrappers = weakref.WeakKeyDictionary()
 
 
+def through_rules(fn, slots=("vjp",)):
+    """``fn``, or a wrapper that calls it when ``fn`` has a rule in one of ``slots``, so
+    a transformation of ``fn`` itself (``grad(np.sum)``, ``vjp(np.sin, x)``) uses the
+    rule rather than reading s2s's own source.
+
+    >>> import s2s.numpy as np
+    >>> through_rules(np.sin) is np.sin
+    False
+    """
+    rules = rules_of(fn)
+    if rules is not None and any(getattr(rules, slot, None) is not None for slot in slots):
+        return template_wrapper(fn)
+    return fn
+
+
 def template_wrapper(fn):
     """A Python function that just calls ``fn``, for ``grad(fn)`` of a function with a
     derivative template (``grad(s2s.numpy.sum)`` then uses the template, not the source)."""
