@@ -6,6 +6,7 @@ import s2s
 import s2s.numpy as np
 from s2s import lax
 import seed_programs as sp
+from cases import central_grad
 
 
 def _loop(f, in_axes, *args):
@@ -407,32 +408,22 @@ def _sum_of_vmapped(x):
     return np.sum(s2s.vmap(_sin_times)(x) ** 2)
 
 
-def _central_differences(f, x, eps=1e-6):
-    x = onp.asarray(x, onp.float64)
-    out = onp.zeros_like(x)
-    for i in range(x.size):
-        d = onp.zeros_like(x)
-        d.flat[i] = eps
-        out.flat[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return out
-
-
 def test_grad_of_a_function_that_calls_vmap(x64):
     # grad once transformed VmapFunction.__call__'s own source (an error about s2s's
     # try/except); the vmap call is now traced on its arguments.
     x = onp.linspace(0.1, 1.0, 4)
-    want = _central_differences(lambda v: float(onp.sum((onp.sin(v) * v) ** 2)), x)
+    want = central_grad(lambda v: float(onp.sum((onp.sin(v) * v) ** 2)), x)
     _close(s2s.grad(_sum_of_vmapped)(x), want, tol=1e-6)
 
 
 def test_jit_of_grad_of_a_function_that_calls_vmap(x64):
     x = onp.linspace(0.1, 1.0, 4)
-    want = _central_differences(lambda v: float(onp.sum((onp.sin(v) * v) ** 2)), x)
+    want = central_grad(lambda v: float(onp.sum((onp.sin(v) * v) ** 2)), x)
     _close(s2s.jit(s2s.grad(_sum_of_vmapped))(x), want, tol=1e-6)
     w = onp.arange(6.0).reshape(2, 3) / 10
     ones = onp.ones((4, 3))
 
     def loss(w):  # vmap(...) is a value here: its call is differentiated when it runs
         return np.sum(s2s.vmap(lambda w, v: np.tanh(w @ v), in_axes=(None, 0))(w, ones))
-    want = _central_differences(lambda m: float(onp.sum(onp.tanh(ones @ m.T))), w)
+    want = central_grad(lambda m: float(onp.sum(onp.tanh(ones @ m.T))), w)
     _close(s2s.grad(loss)(w), want, tol=1e-6)
