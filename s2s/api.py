@@ -32,7 +32,7 @@ from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.runtime import support
 from s2s.trace.record import record
 from s2s.trace.staging import stage
-from s2s.transforms import batch, frontend, vjp_builder
+from s2s.transforms import batch, batch_source, frontend, vjp_builder
 from s2s.transforms.batch_support import vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
 from s2s.xla import placement
@@ -1333,6 +1333,7 @@ class VmapFunction:
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)[len(bound):]
         flat_args = []
         batched = set()
+        described = {}
         for i, (value, flags) in enumerate(moved):
             if flags and not all(flags):  # a partly mapped argument: its unmapped leaves join
                 leaves, tree = tree_flatten(value)
@@ -1343,6 +1344,8 @@ class VmapFunction:
                     raise ValueError(f"vmap({name}): mapping over *args is not supported; give "
                                      "in_axes None for the extra positional arguments")
                 batched.add(params[i])
+            if i < len(params):
+                described[params[i]] = (value, bool(flags))
             flat_args.append(value)
         kw_args = {}
         for k, (value, flags) in kw_moved.items():
@@ -1352,8 +1355,9 @@ class VmapFunction:
                                         for x, f in zip(leaves, flags)])
             if flags:
                 batched.add(k)
+            described[k] = (value, bool(flags))
             kw_args[k] = value
-        built = batch.build(fn, frozenset(batched))
+        built = batch.build(fn, frozenset(batched), batch_source.signature(described))
         self._last = built
         target = built.fn if convert is None else convert(built.fn)
         out = target(*bound, *flat_args, **kw_args)

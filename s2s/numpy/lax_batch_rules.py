@@ -16,6 +16,7 @@ does not cover run once per example (``loop_call``), which is exact.
 from s2s import lax
 from s2s.core.primitive import all_primitives, def_batch, wrapper_of
 from s2s.lax.structural import _index_operands
+from s2s.numpy.batch_forms import elementwise_form
 from s2s.numpy.batching import _asarray, _expand_to, broadcast_batch, leading_size, loop_call
 
 
@@ -27,6 +28,7 @@ def _elementwise(fn):
         ops = [_expand_to(_asarray(a), top) if ax is not None else a for a, ax in zip(args, axes)]
         return fn(*ops, **params)
     rule.elementwise = True
+    rule.source_form = elementwise_form  # (its wrappers broadcast like NumPy)
     return rule
 
 

@@ -37,6 +37,7 @@ from s2s.parse.normalize import SUPPORT_CALLS
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.runtime import support
 from s2s.transforms import batch_support as S
+from s2s.transforms import batch_source
 from s2s.parse import dataflow
 from s2s.transforms.frontend import globals_and_cells, plan_for
 import s2s.numpy as snp
@@ -97,6 +98,7 @@ class _Context:
         self.support = {v: k for k, v in plan.support.items()}  # ident -> support name
         self.batched = set(batched_params)
         self.size_name = None
+        self.kinds = None  # batch_source.Kinds, once the batching analysis is done
 
     def h(self, name):
         return q.name(self.helpers[name])
@@ -231,14 +233,7 @@ def _is_const_operand(node):
         and not isinstance(node.value, bool)
 
 
-_OPERATOR_FUNCS = {
-    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
-    gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.MatMult: "matmul",
-    gast.BitAnd: "and_", gast.BitOr: "or_", gast.BitXor: "xor", gast.LShift: "lshift",
-    gast.RShift: "rshift", gast.USub: "neg", gast.UAdd: "pos", gast.Invert: "invert",
-    gast.Eq: "eq", gast.NotEq: "ne", gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt",
-    gast.GtE: "ge",
-}
+_OPERATOR_FUNCS = batch_source.OPERATOR_FUNCS
 
 
 def _operator(ctx, op, node):
@@ -253,6 +248,9 @@ def _batched_value(ctx, value, node):
     """The batched form of the operation ``value`` (some operand is batched)."""
     if isinstance(value, gast.Name):
         return value
+    written = ctx.kinds.emit(value) if ctx.kinds is not None else None
+    if written is not None:  # plain NumPy, from the kinds of the operands
+        return written
     if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
         return _operation(ctx, value, node)
     if isinstance(value, gast.Call):
@@ -627,22 +625,25 @@ _builds = weakref.WeakKeyDictionary()
 
 
 
-def build(fn, batched_params):
-    """The batched form of ``fn`` for the parameters named in ``batched_params`` (cached)."""
+def build(fn, batched_params, signature=()):
+    """The batched form of ``fn`` for the parameters named in ``batched_params`` (cached);
+    ``signature`` (``batch_source.signature``) describes the arguments of this call, so
+    calls on operands of known kinds are written as NumPy."""
     per_fn = _builds.setdefault(fn, {})
-    key = tuple(sorted(batched_params))
+    key = (tuple(sorted(batched_params)), signature)
     built = per_fn.get(key)
     if built is None:
-        built = per_fn[key] = _build(fn, key)
+        built = per_fn[key] = _build(fn, key[0], signature)
     return built
 
 
-def _build(fn, batched_params):
+def _build(fn, batched_params, signature=()):
     plan = plan_for(fn)
     ctx = _Context(plan, batched_params)
     ctx.helpers["operators"] = ctx.namer.new("operators")
     body = plan.normal.body
     analyze(ctx, body)
+    ctx.kinds = batch_source.Kinds(ctx, signature)
     rewriter = _Rewriter(ctx)
     rewriter.defined = set(_stores(plan.normal.args))
     new_body = rewriter.block(body)
