@@ -1236,6 +1236,8 @@ class VmapFunction:
         """The batched source generated for the last call (``s2s.source``)."""
         if self._last is None:
             return "# vmap source is made per signature: call the function first"
+        if isinstance(self._last, str):  # the last call had no batched source: why
+            return self._last
         return self._last.text
 
     def __call__(self, *args, **kwargs):
@@ -1323,12 +1325,20 @@ class VmapFunction:
         moved, kw_moved, n = self._prepare(args, kwargs)
         try:
             fn, bound = self._target()
-        except NoSourceError:  # a traced gradient, say: once per example
+        except NoSourceError as e:  # a traced gradient, say: once per example
+            self._last = (f"# vmap({name}) has no batched source: {e}; so the last call ran "
+                          f"{name} once per example and stacked the results")
             return self._looped(moved, kw_moved, n, name)
         if batch.has_rule(fn) and not bound:  # a library function: its batch rule
+            self._last = (f"# vmap({name}) has no batched source: {name} is a library function "
+                          "with a batch rule, which the last call applied directly")
             return self._by_rule(fn, moved, kw_moved, n, name)
         plan = batch.plan_or_none(fn) if not batch._is_library(fn) else None
         if plan is None:  # no source to batch (a nested vmap, a C function): once per example
+            what = (f"{name} is itself a vmap" if isinstance(fn, VmapFunction) else
+                    f"{name} has no Python source s2s can batch (a library or C function)")
+            self._last = (f"# vmap({name}) has no batched source: {what}, so the last call ran "
+                          "it once per example and stacked the results")
             return self._looped(moved, kw_moved, n, name)
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)[len(bound):]
         flat_args = []
@@ -1367,7 +1377,6 @@ class VmapFunction:
         args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
-        self._last = None
         out = vcall(fn, tuple(axes), *args, kw_batched=kw_batched, **kwargs)
         return self._move_out(out, True, n, name)
 
@@ -1388,7 +1397,6 @@ class VmapFunction:
         args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
-        self._last = None
         out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
         return self._move_out(out, True, n, name)
 

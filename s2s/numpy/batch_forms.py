@@ -95,12 +95,11 @@ def join(a, b):
     """The kind of a variable assigned values of kinds ``a`` and ``b``."""
     if a is None or b is None:
         return None
-    if isinstance(a, Const) and isinstance(b, Const):
-        if repr(a.value) == repr(b.value):
-            return a
-        return Number() if _is_number(a.value) and _is_number(b.value) else None
-    if {type(a), type(b)} <= {Const, Number}:
-        ok = all(isinstance(k, Number) or _is_number(k.value) for k in (a, b))
+    if isinstance(a, Const) and isinstance(b, Const) and repr(a.value) == repr(b.value):
+        return a
+    if {type(a), type(b)} <= {Const, Number}:  # (a bool is not a Number: x[True] adds an axis)
+        ok = all(isinstance(k, Number) or _is_number(k.value) and not isinstance(k.value, bool)
+                 for k in (a, b))
         return Number() if ok else None
     if isinstance(a, Seq) and isinstance(b, Seq):
         if a.kind != b.kind or len(a.items) != len(b.items):

@@ -741,10 +741,15 @@ def _batched_callee(fn, axes, kw_batched):
     if len(full_axes) > len(params) or set(kw_batched) - set(params):
         return None  # *args/**kwargs: per example
     names |= set(kw_batched)
-    built = build(target, frozenset(names))
+    names = frozenset(names)
+    built = build(target, names)
     n_holder = [full_axes, kw_batched]
+    positional = params[len(bound):]
 
     def call(*args, **kw):
+        described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
+        described.update({k: (v, k in kw_batched) for k, v in kw.items()})
+        built = build(target, names, batch_source.signature(described))
         out = built.fn(*bound, *args, **kw)
         if built.out_batched:
             return out

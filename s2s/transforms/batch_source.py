@@ -42,10 +42,10 @@ def describe(value, batched, depth=0):
     """The kind of argument ``value`` (``batched``: it carries the batch axis first)."""
     if isinstance(value, (onp.ndarray, onp.generic, Tracer)):
         return F.Array(value.ndim - bool(batched))
-    if isinstance(value, (bool, int, float, complex)) and not batched:
+    if isinstance(value, bool) or value is None:
+        return F.Const(value)
+    if isinstance(value, (int, float, complex)) and not batched:
         return F.Number()
-    if value is None:
-        return F.Const(None)
     if type(value) in (tuple, list) and len(value) <= _MAX_ITEMS and depth < 4:
         return F.Seq(type(value).__name__, tuple(describe(v, batched, depth + 1) for v in value))
     return None
