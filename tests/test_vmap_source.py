@@ -75,6 +75,8 @@ PLAIN = [
      ["np.swapaxes(h, 1, 2)", "np.expand_dims(t, 1)"]),
     ("shape_queries", lambda h: h * h.ndim + len(h) + h.shape[1], (0,), [_f(N, 2, 3)],
      ["h.shape[1:]", "h.shape[1]"]),
+    ("methods", lambda h: h.reshape(3, 2).sum(axis=0) + h.T.mean(), (0,), [_f(N, 2, 3)],
+     ["np.reshape(h, (h.shape[0], 3, 2))", "np.sum(t, axis=1)", "np.mean(t3, axis=(1, 2))"]),
     ("mapped_on_axis_1", lambda h, b: np.sum(h * b, axis=0), (1, None), [_f(3, N), _f(3)],
      ["np.sum(t, axis=1)"]),
 ]

@@ -207,8 +207,8 @@ def expand_operands(site):
 
 def elementwise_form(site):
     """Broadcasting functions and operators: batched operands padded to the top rank."""
-    if any(k.batched for k in site.kwargs.values()):
-        return None
+    if any(k.batched or not isinstance(k.kind, (Const, Number)) for k in site.kwargs.values()):
+        return None  # an array by keyword would broadcast without the padding
     ops = expand_operands(site)
     if ops is None:
         return None

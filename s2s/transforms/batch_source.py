@@ -21,6 +21,7 @@ import numpy as onp
 from s2s.core.primitive import Tracer
 from s2s.numpy import batch_forms as F
 from s2s.parse import quoting as q
+from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.parse.resolve import MISSING
 from s2s.transforms import batch_support as S
 from s2s.transforms.frontend import twin_binding
@@ -303,7 +304,7 @@ class Kinds:
             return None
         obj = ctx.resolve(call.func)
         if obj is MISSING:
-            return None
+            return self._method_site(call)
         helper = _SHAPE_HELPERS.get(obj) if _hashable(obj) else None
         if helper is not None:
             form = F.form_of(helper)
@@ -317,6 +318,29 @@ class Kinds:
             return gast.Call(func=call.func, args=list(nodes),
                              keywords=list(call.keywords) if keywords is None else keywords)
         return form, F.Site(call.func, args, kwargs, rebuild, self._np)
+
+    def _method_site(self, call):
+        """``x.sum(axis=1)`` of an array ``x``: the NumPy function the method means."""
+        func = call.func
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)
+                and func.attr in ARRAY_METHODS):
+            return None
+        x = self._operand(func.value)
+        if not F.is_array(x.kind):
+            return None
+        name = ARRAY_METHODS[func.attr]
+        args = [self._operand(a) for a in call.args]
+        if func.attr in VARARGS_SHAPE and len(args) > 1:  # x.reshape(2, 3)
+            args = [F.Operand(gast.Tuple(elts=[a.node for a in args], ctx=gast.Load()),
+                              any(a.batched for a in args),
+                              F.Seq("tuple", tuple(a.kind for a in args)))]
+        kwargs = {k.arg: self._operand(k.value) for k in call.keywords}
+
+        def rebuild(nodes, keywords=None):
+            return q.call(self._np(name), nodes, list(call.keywords) if keywords is None
+                          else keywords)
+        form = F.form_of(S.batch_rule(getattr(snp, name, None)))
+        return form, F.Site(self._np(name), [x] + args, kwargs, rebuild, self._np)
 
     def _np(self, name):
         return gast.Attribute(value=q.name(self.ctx.plan.np_name), attr=name, ctx=gast.Load())
