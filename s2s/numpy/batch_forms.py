@@ -23,6 +23,7 @@ analysis); the node is then ignored. Forms are attached to their rule with
 >>> q.to_source(node).strip(), kind
 ('f(x[:, None], w)', Array(rank=2))
 """
+import copy
 from dataclasses import dataclass
 import inspect
 
@@ -223,12 +224,12 @@ def tuple_node(values):
 
 def shape_rest(node):
     """``node.shape[1:]``: the per-example shape of batched ``node``."""
-    shape = gast.Attribute(value=node, attr="shape", ctx=gast.Load())
+    shape = gast.Attribute(value=copy.deepcopy(node), attr="shape", ctx=gast.Load())
     return gast.Subscript(value=shape, slice=gast.Slice(lower=q.const(1), upper=None, step=None),
                           ctx=gast.Load())
 
 
 def batch_size(node):
-    """``node.shape[0]``."""
-    shape = gast.Attribute(value=node, attr="shape", ctx=gast.Load())
+    """``node.shape[0]`` (a copy of ``node``: the call writes ``node`` once more)."""
+    shape = gast.Attribute(value=copy.deepcopy(node), attr="shape", ctx=gast.Load())
     return gast.Subscript(value=shape, slice=q.const(0), ctx=gast.Load())

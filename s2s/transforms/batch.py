@@ -7,9 +7,11 @@ first; unbatched values are left as they are. Per statement of the normal form:
 
 * no batched operand: unchanged (an unbatched value assigned to a batched
   variable, as under a batched ``if``, is broadcast: ``broadcast_batch``);
-* ``y = op(a, b)`` with a batched operand: ``vcall(op, axes, a, b)``, which
-  applies ``op``'s ``batch`` rule (``axes`` says which operands are batched);
-  operators with a constant operand (``x * 2.0``) stay as written;
+* ``y = op(a, b)`` with a batched operand: plain NumPy (``np.sum(h, axis=1)``,
+  ``x[:, None] + y``) where the operands' kinds are known for this call signature
+  and ``op``'s batch rule has a source form (``batch_source``); else
+  ``vcall(op, axes, a, b)``, which applies ``op``'s ``batch`` rule at run time
+  (``axes`` says which operands are batched);
 * ``x[i]``, ``x.at[i].set(v)``, ``x.shape``, ``a, b = x``, ``for v in x``: the
   helpers of ``batch_support`` (shape queries answer per example);
 * ``if c:`` with ``c`` batched: both branches run, then each variable they

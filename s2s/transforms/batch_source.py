@@ -128,6 +128,8 @@ class Kinds:
 
     def _bind(self, target, kind):
         if isinstance(target, gast.Name):
+            if target.id in self.ctx.batched:  # an unbatched value is broadcast into it
+                kind = _broadcast(kind)
             return self._set(target.id, kind)
         if isinstance(target, (gast.Tuple, gast.List)) and not any(
                 isinstance(e, gast.Starred) for e in target.elts):
@@ -359,6 +361,16 @@ class Kinds:
             return None
         out = site[0](site[1])
         return out[0] if out is not None else None
+
+
+def _broadcast(kind):
+    """The kind of ``broadcast_batch`` of a value of ``kind``: numbers become arrays."""
+    if isinstance(kind, F.Number) or isinstance(kind, F.Const) and isinstance(
+            kind.value, (int, float, complex)):
+        return F.Array(0)
+    if isinstance(kind, F.Seq):
+        return F.Seq(kind.kind, tuple(_broadcast(k) for k in kind.items))
+    return kind
 
 
 def _identity(site):
