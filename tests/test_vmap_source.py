@@ -158,3 +158,42 @@ def test_source_says_why_there_is_none():
     g = s2s.vmap(s2s.vmap(lambda x: x * 2.0))
     g(_f(N, 2, 3))
     assert "itself a vmap" in s2s.source(g) and "once per example" in s2s.source(g)
+
+
+# Every combination of batched/unbatched operands of per-example ranks 0-2: the padding
+# the source writes must line up like the run-time rule (checked against the loop).
+_RANKED = {0: (), 1: (3,), 2: (2, 3)}
+_GRID = [(ra, rb, ba, bb) for ra in _RANKED for rb in _RANKED for ba in (0, None)
+         for bb in (0, None) if ba == 0 or bb == 0]
+
+
+@pytest.mark.parametrize("ra,rb,ba,bb", _GRID)
+def test_elementwise_padding_grid(ra, rb, ba, bb):
+    def f(a, b):
+        return np.maximum(a * b, a - b) + np.where(a > b, a, 1.0)
+    args = [_f(*((N,) if bx == 0 else ()) + _RANKED[r]) for r, bx in ((ra, ba), (rb, bb))]
+    f_v = s2s.vmap(f, in_axes=(ba, bb))
+    onp.testing.assert_allclose(f_v(*args), _loop(f, (ba, bb), args), rtol=1e-6)
+    assert "vcall" not in s2s.source(f_v)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1), (-1, 0)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reduction_axis_grid(axis, keepdims):
+    # (the axis written in the source: a closure's value could change between calls)
+    f = eval(f"lambda h, b: np.sum(h, axis={axis!r}, keepdims={keepdims}) * "
+             f"np.max(h, axis={axis!r}, keepdims={keepdims}) + np.mean(b)")
+    args = [_f(N, 2, 3), _f(3)]
+    f_v = s2s.vmap(f, in_axes=(0, None))
+    onp.testing.assert_allclose(f_v(*args), _loop(f, (0, None), args), rtol=1e-5)
+    assert "vcall" not in s2s.source(f_v)
+
+
+@pytest.mark.parametrize("index", ["h[1]", "h[-1, 1:]", "h[:, ::2]", "h[None, 0]", "h[..., 1]",
+                                   "h[1:, None, :2]", "h[k]", "h[k, k:]"])
+def test_indexing_grid(index):
+    f = eval(f"lambda h, y, k: {index} + y")
+    args = [_f(N, 3, 4), _f(1), 1]
+    f_v = s2s.vmap(f, in_axes=(0, None, None))
+    onp.testing.assert_allclose(f_v(*args), _loop(f, (0, None, None), args), rtol=1e-6)
+    assert "getitem(" not in s2s.source(f_v) and "vcall" not in s2s.source(f_v)
