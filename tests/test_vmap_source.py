@@ -109,12 +109,14 @@ def test_user_function_called_from_batched_code_is_written_as_numpy():
     assert any("np.dot(inputs, W)" in t for t in texts)
 
 
-def _opaque(x):
-    return [x, x]
+class _Opaque:
+    """A callable without source: the build knows nothing of its result."""
+
+    def __call__(self, x):
+        return x
 
 
-def _rank_hidden(x):
-    return _opaque(x)[0]
+_rank_hidden = _Opaque()
 
 
 def test_unknown_ranks_keep_vcall_and_stay_exact():
@@ -197,3 +199,31 @@ def test_indexing_grid(index):
     f_v = s2s.vmap(f, in_axes=(0, None, None))
     onp.testing.assert_allclose(f_v(*args), _loop(f, (0, None, None), args), rtol=1e-6)
     assert "getitem(" not in s2s.source(f_v) and "vcall" not in s2s.source(f_v)
+
+
+def _double_rows(m):
+    return m * 2.0
+
+
+def _appends(ws, v, x):
+    ws.append(v)
+    return x * 2.0
+
+
+def test_result_kind_of_a_user_function():
+    # The helper's result is known to be a per-example matrix: the sum after it is NumPy,
+    # while the helper itself runs its own batched source (vcall).
+    def f(x):
+        return np.sum(_double_rows(x), axis=0)
+    text = _check(f, (0,), [_f(N, 3, 2)])
+    assert "vcall(_double_rows" in text and "np.sum(t, axis=1)" in text
+
+
+def test_list_a_user_function_mutates_is_not_described():
+    # (the helper gets a batched argument: its batched build says it mutates lists)
+    def f(x, ws, y):
+        z = _appends(ws, y, x)
+        return ws[-1] + z
+    xs, w, y = _f(N, 3), _f(2, 3), _f(3)
+    vf = s2s.vmap(f, in_axes=(0, None, None))
+    onp.testing.assert_allclose(vf(xs, [w], y), onp.stack([f(x, [w], y) for x in xs]))

@@ -615,11 +615,13 @@ class Built:
     """A batched function: ``fn`` (the live function), ``text`` (its source) and
     ``out_batched`` (whether its result carries a batch axis)."""
 
-    def __init__(self, fn, text, out_batched, params):
+    def __init__(self, fn, text, out_batched, params, kinds=None):
         self.fn = fn
         self.text = text
         self.out_batched = out_batched
         self.params = params
+        self.result_kind = kinds.result if kinds is not None else None  # of one example
+        self.mutates_lists = kinds.mutates_lists if kinds is not None else True
 
 
 _builds = weakref.WeakKeyDictionary()
@@ -669,7 +671,28 @@ def _build(fn, batched_params, signature=()):
     fn_obj, text = compile_function(fdef, filename, globals_, cells,
                                     getattr(fn, "__defaults__", None),
                                     getattr(fn, "__kwdefaults__", None), origin=plan.source)
-    return Built(fn_obj, text, out_batched, dataflow.parameters(plan.normal, varargs=False, keyword_only=False))
+    ctx.kinds.result = ctx.kinds.env.get(result.id) if isinstance(result, gast.Name) else None
+    return Built(fn_obj, text, out_batched, dataflow.parameters(plan.normal, varargs=False,
+                                                                keyword_only=False), ctx.kinds)
+
+
+_building = set()
+
+
+def build_now(fn, batched_params, signature):
+    """``build(...)`` for a caller's build that wants the kind of ``fn``'s result, or None
+    when ``fn`` cannot be built now: it is being built (a recursive call), or building it
+    raises (its call will raise that again at run time)."""
+    key = (id(fn), tuple(sorted(batched_params)), signature)
+    if key in _building:
+        return None
+    _building.add(key)
+    try:
+        return build(fn, batched_params, signature)
+    except Exception:
+        return None
+    finally:
+        _building.discard(key)
 
 
 # ---------------------------------------------------------------------------

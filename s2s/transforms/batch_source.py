@@ -20,7 +20,7 @@ import numpy as onp
 
 from s2s.core.primitive import Tracer
 from s2s.numpy import batch_forms as F
-from s2s.parse import quoting as q
+from s2s.parse import dataflow, quoting as q
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.parse.resolve import MISSING
 from s2s.transforms import batch_support as S
@@ -80,8 +80,10 @@ class Kinds:
     def __init__(self, ctx, signature=()):
         self.ctx = ctx
         self.signature = dict(signature)
+        self.result = None  # the returned variable's kind (set by the build)
         self.trust_lists = True
         self._solve()
+        self.mutates_lists = self.lists_mutated  # (a caller's lists it is passed too)
         if self.lists_mutated:  # a list may change behind its name: lists are not described
             self.trust_lists = False
             self._solve()
@@ -312,7 +314,8 @@ class Kinds:
             form = F.form_of(helper)
         else:
             twin = twin_binding(obj)
-            form = F.form_of(S.batch_rule(twin if twin is not None else obj))
+            rule = S.batch_rule(twin if twin is not None else obj)
+            form = F.form_of(rule) if rule is not None else self._callee_form(obj, call)
         args = [self._operand(a) for a in call.args]
         kwargs = {k.arg: self._operand(k.value) for k in call.keywords}
 
@@ -320,6 +323,28 @@ class Kinds:
             return gast.Call(func=call.func, args=list(nodes),
                              keywords=list(call.keywords) if keywords is None else keywords)
         return form, F.Site(call.func, args, kwargs, rebuild, self._np)
+
+    def _callee_form(self, obj, call):
+        """A user function's call keeps its ``vcall`` (its batched source runs), but the kind
+        of its result is that of the function's own batched build for these arguments."""
+        from s2s.transforms import batch
+        plan = batch.plan_or_none(obj) if not batch._is_library(obj) else None
+        if plan is None or call.keywords:
+            return None
+        params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
+        if len(call.args) > len(params):
+            return None
+        operands = [self._operand(a) for a in call.args]
+        names = frozenset(p for p, o in zip(params, operands) if o.batched)
+        if not names:
+            return None
+        built = batch.build_now(obj, names, tuple(sorted(
+            (p, o.kind) for p, o in zip(params, operands))))
+        if built is None or built.mutates_lists:
+            self._escapes(call)
+        if built is None or built.result_kind is None:
+            return None
+        return lambda site: (None, built.result_kind)
 
     def _method_site(self, call):
         """``x.sum(axis=1)`` of an array ``x``: the NumPy function the method means."""
