@@ -395,6 +395,8 @@ def _broadcast(kind):
         return F.Array(0)
     if isinstance(kind, F.Seq):
         return F.Seq(kind.kind, tuple(_broadcast(k) for k in kind.items))
+    if isinstance(kind, F.Const) and kind.value is not None:
+        return None  # a string becomes an array of strings
     return kind
 
 
