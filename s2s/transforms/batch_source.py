@@ -23,7 +23,7 @@ from s2s.numpy import batch_forms as F
 from s2s.parse import dataflow, quoting as q
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.parse.resolve import MISSING
-from s2s.transforms import batch_support as S
+from s2s.transforms import batch, batch_support as S  # (batch: used at build time only)
 from s2s.transforms.frontend import twin_binding
 import s2s.numpy as snp
 
@@ -327,7 +327,6 @@ class Kinds:
     def _callee_form(self, obj, call):
         """A user function's call keeps its ``vcall`` (its batched source runs), but the kind
         of its result is that of the function's own batched build for these arguments."""
-        from s2s.transforms import batch
         plan = batch.plan_or_none(obj) if not batch._is_library(obj) else None
         if plan is None or call.keywords:
             return None
