@@ -44,7 +44,7 @@ import s2s.numpy as snp
 _HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
             "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
-            "all_examples")
+            "all_examples", "max_example")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -97,6 +97,25 @@ class _Context:
         self.support = {v: k for k, v in plan.support.items()}  # ident -> support name
         self.batched = set(batched_params)
         self.size_name = None
+        self._locals = {}
+        # Marked by the reverse transform on the code it generates (vjp_builder._mark_tape).
+        self.tapes = frozenset(getattr(plan.fn, "__s2s_tapes__", ()))
+        self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
+
+    def local_to(self, s):
+        """Names a batched ``if``/``while``/loop ``s`` assigns that are dead after it and
+        not carried from one run of it to the next: assigned before they are read inside,
+        read nowhere else. They need no select (nor a batch axis, for unbatched values)."""
+        found = self._locals.get(id(s))
+        if found is None:
+            inside = {id(n) for n in gast.walk(s)}
+            outside = {n.id for n in gast.walk(self.plan.normal) if isinstance(n, gast.Name)
+                       and isinstance(n.ctx, gast.Load) and id(n) not in inside}
+            head = _names(s.test) if isinstance(s, (gast.If, gast.While)) else _names(s.iter)
+            exposed = _exposed_reads(s.body) | _exposed_reads(getattr(s, "orelse", []))
+            found = self._locals[id(s)] = (_assigned(s.body) | _assigned(getattr(s, "orelse", []))) \
+                - outside - exposed - head
+        return found
 
     def h(self, name):
         return q.name(self.helpers[name])
@@ -123,6 +142,12 @@ class _Context:
             return self.support[value.func.id]
         obj = self.resolve(value.func)
         return _support_kinds().get(id(obj)) if obj is not MISSING else None
+
+    def is_tape(self, node):
+        """The reverse sweep's stack: under a batched condition its pushes and pops run for
+        the whole batch (the branch or loop trip runs when any example takes it, and the
+        reverse sweep pops under the same saved condition), so it stays one list."""
+        return isinstance(node, gast.Name) and node.id in self.tapes
 
     def is_batched(self, node):
         return isinstance(node, gast.Name) and node.id in self.batched
@@ -170,33 +195,47 @@ def _mark(ctx, names):
 
 
 def _analyze_block(ctx, stmts, under):
+    """One pass of the analysis; ``under`` is the innermost compound statement with a
+    batched condition around ``stmts`` (None when there is none)."""
     changed = False
     for s in stmts:
         if isinstance(s, gast.Assign):
             t = s.targets[0]
-            if under or _value_batched(ctx, s.value):
+            if _value_batched(ctx, s.value):
                 changed |= _mark(ctx, _stores(t))
+            elif under is not None:
+                changed |= _mark(ctx, _stores(t) - ctx.local_to(under))
         elif isinstance(s, gast.Expr):
             kind = ctx.support_call(s.value)
-            if kind in ("append", "extend") and (under or _names(s.value.args[1]) & ctx.batched):
+            if kind in ("append", "extend") and (under is not None
+                                                 or _names(s.value.args[1]) & ctx.batched):
                 changed |= _mark(ctx, _names(s.value.args[0]))
         elif isinstance(s, gast.If):
-            inner = under or _value_batched(ctx, s.test)
+            inner = s if _value_batched(ctx, s.test) else under
             changed |= _analyze_block(ctx, s.body, inner)
             changed |= _analyze_block(ctx, s.orelse, inner)
         elif isinstance(s, gast.While):
-            inner = under or _value_batched(ctx, s.test)
+            inner = s if _value_batched(ctx, s.test) else under
             changed |= _analyze_block(ctx, s.body, inner)
         elif isinstance(s, gast.For):
-            if under or _value_batched(ctx, s.iter):
+            batched_iter = _value_batched(ctx, s.iter)
+            if batched_iter:
                 changed |= _mark(ctx, _stores(s.target))
-            changed |= _analyze_block(ctx, s.body, under)
+            elif under is not None:
+                changed |= _mark(ctx, _stores(s.target) - ctx.local_to(under))
+            # a loop over a batched range (the reverse of a batched while) is masked
+            inner = s if batched_iter and _is_range(ctx, s.iter) else under
+            changed |= _analyze_block(ctx, s.body, inner)
     return changed
+
+
+def _is_range(ctx, it):
+    return isinstance(it, gast.Call) and ctx.resolve(it.func) is range
 
 
 def analyze(ctx, body):
     """Marks (in ``ctx.batched``) every variable that holds batched values."""
-    while _analyze_block(ctx, body, False):
+    while _analyze_block(ctx, body, None):
         pass
 
 
@@ -386,6 +425,60 @@ def _exposed_reads(stmts, assigned=None):
     return exposed
 
 
+def _read_only_under(fdef, if_stmt, name, in_then):
+    """Whether every read of ``name`` outside ``if_stmt`` (which assigns it in one branch
+    only) is in the same branch of a later ``if`` on the same condition variable, one
+    that holds the same value there: assigned once, outside loops, with ``if_stmt``
+    outside loops too. Then each example reads ``name`` only where it assigned it.
+
+    Generated code reads its one-branch temporaries that way (an ``elif``'s condition, a
+    conditional expression's operand, read again in the reverse sweep under the same
+    saved condition); user code that reads such a variable elsewhere keeps its error.
+    """
+    test = if_stmt.test
+    if not isinstance(test, gast.Name):
+        return False
+    cond = test.id
+    stores = [n for n in gast.walk(fdef) if isinstance(n, gast.Name) and n.id == cond
+              and isinstance(n.ctx, (gast.Store, gast.Del))]
+    if len(stores) != 1:
+        return False
+    branch = "body" if in_then else "orelse"
+    state = {"seen": False, "ok": True}
+
+    def reads(node):
+        return name in _names(node)
+
+    def visit(stmts, guarded, in_loop):
+        for st in stmts:
+            if st is if_stmt:
+                state["seen"] = True
+                state["ok"] &= not in_loop
+                continue
+            if isinstance(st, gast.FunctionDef):
+                state["ok"] &= not reads(st) and cond not in _stores(st)
+                continue
+            if isinstance(st, (gast.For, gast.While)) and cond in _assigned(st.body):
+                state["ok"] = False
+            here = guarded and state["seen"]
+            if isinstance(st, gast.If):
+                if reads(st.test) and not here:
+                    state["ok"] = False
+                on_cond = isinstance(st.test, gast.Name) and st.test.id == cond
+                visit(st.body, guarded or (on_cond and branch == "body"), in_loop)
+                visit(st.orelse, guarded or (on_cond and branch == "orelse"), in_loop)
+            elif isinstance(st, (gast.For, gast.While)):
+                head = st.iter if isinstance(st, gast.For) else st.test
+                if reads(head) and not here:
+                    state["ok"] = False
+                visit(st.body, guarded, True)
+            elif reads(st) and not here:
+                state["ok"] = False
+
+    visit(fdef.body, False, False)
+    return state["ok"] and state["seen"]
+
+
 def _reads_after(stmts, target):
     """Reads after ``target`` within ``stmts`` (see ``_Rewriter._read_after``), or None when
     ``target`` is not inside ``stmts``."""
@@ -442,7 +535,7 @@ class _Rewriter:
             for n in sorted(names & ctx.batched):
                 out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
             return out
-        if ctx.support_call(s.value) == "pop" and under:
+        if ctx.support_call(s.value) == "pop" and under and not ctx.is_tape(s.value.args[0]):
             raise ctx.error(s, "a list pop under a condition that varies across the mapped axis",
                             hint="pop before the if, or select the value with np.where")
         value = _batched_value(ctx, s.value, s)
@@ -459,7 +552,7 @@ class _Rewriter:
         kind = ctx.support_call(s.value)
         if kind in ("append", "extend", "pop"):
             xs = s.value.args[0]
-            if under:
+            if under and not ctx.is_tape(xs):
                 raise ctx.error(s, f"list {kind} under a condition that varies across the mapped "
                                 "axis: examples would have lists of different lengths",
                                 hint="append on every path and select the value with np.where")
@@ -507,9 +600,11 @@ class _Rewriter:
         before = set(self.defined)
         read_later = self._read_elsewhere(s)
         keep = set()
-        for n in sorted(then_names | else_names):
+        for n in sorted((then_names | else_names) - ctx.local_to(s)):
             if n in before or (n in then_names and n in else_names):
                 keep.add(n)
+            elif n in read_later and _read_only_under(ctx.plan.normal, s, n, n in then_names):
+                keep.add(n)  # the other examples' value is never read: any value is exact
             elif n in read_later:
                 raise ctx.error(s, f"variable {n!r} is assigned in only one branch of an "
                                 "`if` whose condition varies across the mapped axis, and was "
@@ -536,7 +631,8 @@ class _Rewriter:
             out.append(gast.If(test=not_all, body=self.block(s.orelse, True) or [gast.Pass()],
                                orelse=[]))
         for n in sorted(keep):
-            new = q.name(then_saved[n]) if n in then_saved else q.name(saved[n])
+            new = q.name(then_saved[n]) if n in then_saved else \
+                q.name(saved[n]) if n in saved else ctx.h("UNDEF")
             out.append(_assign(n, q.call(ctx.h("select"), [s.test, new, q.name(n)]), s))
         self.defined = before | then_names | else_names
         return out
@@ -563,6 +659,7 @@ class _Rewriter:
         # Masked: what the next trip or the code after the loop reads (the test included).
         assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_after(s)
                                         | _names(s.test))
+        assigned -= ctx.local_to(s)
         out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
         self.defined |= assigned
         active = ctx.namer.new("active")
@@ -582,6 +679,8 @@ class _Rewriter:
             raise ctx.error(s, "for ... else is not supported under vmap")
         it = s.iter
         is_range = isinstance(it, gast.Call) and ctx.resolve(it.func) is range
+        if is_range and _value_batched(ctx, it) and self._is_reverse_trips(it):
+            return self._reverse_trips(s)
         if is_range and _value_batched(ctx, it):
             raise ctx.error(s, "a for loop over a range whose bounds vary across the mapped axis",
                             hint="loop to a bound that is the same for every example and mask "
@@ -605,6 +704,41 @@ class _Rewriter:
             return [gast.For(target=q.store(raw), iter=it, body=pre + body, orelse=[],
                              type_comment=None)]
         return [gast.For(target=s.target, iter=it, body=body, orelse=[], type_comment=None)]
+
+
+    def _is_reverse_trips(self, it):
+        """``range(trips)`` over a while loop's trip counter: the reverse transform's loop."""
+        return len(it.args) == 1 and isinstance(it.args[0], gast.Name) \
+            and it.args[0].id in self.ctx.trip_counters
+
+    def _reverse_trips(self, s):
+        """The reverse sweep of a batched while: ``max(trips)`` trips over the batch.
+
+        The forward loop ran ``max(trips)`` trips pushing on the shared tape each time,
+        example e active on the first ``trips[e]`` of them; popping in reverse, e is
+        active on the last ``trips[e]`` trips, with masked updates as in a batched while.
+        """
+        ctx = self.ctx
+        if set().union(*map(_names, s.body)) & _stores(s.target):
+            raise ctx.error(s, "a reverse loop over a trip count reads its index")
+        trips = s.iter.args[0].id
+        assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_after(s))
+        assigned -= ctx.local_to(s)
+        out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
+        self.defined |= assigned
+        steps, step, active = (ctx.namer.new(n) for n in ("steps", "step", "active"))
+        out.append(_assign(steps, q.call(ctx.h("max_example"), [q.name(trips)]), s))
+        prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
+        # active = step >= steps - trips: each example's trips are the last ones
+        late = gast.Compare(left=q.name(step), ops=[gast.GtE()], comparators=[
+            gast.BinOp(left=q.name(steps), op=gast.Sub(), right=q.name(trips))])
+        body = [_assign(active, late, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
+        body += self.block(s.body, True)
+        body += [_assign(n, q.call(ctx.h("select"), [q.name(active), q.name(n), q.name(p)]), s)
+                 for n, p in prev.items()]
+        loop = gast.For(target=q.store(step), iter=q.call(q.name("range"), [q.name(steps)]),
+                        body=body, orelse=[], type_comment=None)
+        return out + [gast.copy_location(loop, s)]
 
 
 # ---------------------------------------------------------------------------

@@ -65,6 +65,17 @@ def all_examples(c):
     return bool(onp.all(c))
 
 
+def max_example(n):
+    """The largest of a batched count (a Python int on host values).
+
+    >>> max_example(onp.array([2, 0, 3]))
+    3
+    """
+    if isinstance(n, Tracer):
+        return _snp().max(n)
+    return int(onp.max(n))
+
+
 def batch_rule(fn):
     """``fn``'s ``batch`` rule, or None."""
     rules = rules_of(fn)
