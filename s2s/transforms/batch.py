@@ -44,7 +44,7 @@ import s2s.numpy as snp
 _HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
             "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
-            "all_examples", "max_example")
+            "all_examples", "max_example", "select_zeros")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -101,6 +101,7 @@ class _Context:
         # Marked by the reverse transform on the code it generates (vjp_builder._mark_tape).
         self.tapes = frozenset(getattr(plan.fn, "__s2s_tapes__", ()))
         self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
+        self.generated = hasattr(plan.fn, "__s2s_tapes__")
 
     def local_to(self, s):
         """Names a batched ``if``/``while``/loop ``s`` assigns that are dead after it and
@@ -116,6 +117,11 @@ class _Context:
             found = self._locals[id(s)] = (_assigned(s.body) | _assigned(getattr(s, "orelse", []))) \
                 - outside - exposed - head
         return found
+
+    def select(self):
+        """The per-example select: in code the reverse transform generated, ``None`` (a zero
+        adjoint, a value not set yet) against a value is read as zeros shaped like it."""
+        return self.h("select_zeros" if self.generated else "select")
 
     def h(self, name):
         return q.name(self.helpers[name])
@@ -505,7 +511,7 @@ class _Rewriter:
         self.ctx = ctx
         self.defined = set()
 
-    def block(self, stmts, under=False):
+    def block(self, stmts, under=None):
         out = []
         for s in stmts:
             out.extend(self.stmt(s, under))
@@ -591,10 +597,36 @@ class _Rewriter:
             orelse = self.block(s.orelse, under)
             self.defined = before | _assigned(s.body) | _assigned(s.orelse)
             return [gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)]
-        return self._batched_if(s)
+        return self._batched_if(s, under)
 
-    def _batched_if(self, s):
-        """Both branches, each only when some example takes it (eagerly), then a select."""
+    def _mask(self, s, under, cond, body):
+        """``(statements, mask)``: the examples that run ``body``, under the enclosing mask
+        ``under`` and ``cond``. A name only where ``body`` holds control flow that needs
+        it (True otherwise: the body is under a batched condition, no mask is read)."""
+        if not any(isinstance(n, (gast.If, gast.While, gast.For)) for st in body
+                   for n in gast.walk(st)):
+            return [], True
+        if under is None and isinstance(cond, gast.Name):
+            return [], cond.id
+        mask = self.ctx.namer.new("mask")
+        if isinstance(under, str):
+            cond = q.call(self._np("logical_and"), [q.name(under), cond])
+        return [_assign(mask, cond, s)], mask
+
+    def _np(self, attr):
+        return gast.Attribute(value=q.name(self.ctx.plan.np_name), attr=attr, ctx=gast.Load())
+
+    def _masked_call(self, helper, args, under):
+        """``helper(*args)``, or ``helper(*args, mask)`` over the examples ``under`` keeps."""
+        return q.call(self.ctx.h(helper), list(args) + ([q.name(under)] if isinstance(
+            under, str) else []))
+
+    def _batched_if(self, s, under):
+        """Both branches, each only when some example takes it (eagerly), then a select.
+
+        "Some example" counts the examples the enclosing batched conditions keep: the
+        reverse sweep decides its branches the same way, so pushes and pops on the tape
+        of generated gradient code stay matched."""
         ctx = self.ctx
         then_names, else_names = _assigned(s.body), _assigned(s.orelse)
         before = set(self.defined)
@@ -617,25 +649,49 @@ class _Rewriter:
                 out.append(_assign(saved[n], q.name(n), s))
             else:
                 out.append(_assign(n, ctx.h("UNDEF"), s))
-        any_test = q.call(ctx.h("any_example"), [s.test])
-        out.append(gast.If(test=any_test, body=self.block(s.body, True) or [gast.Pass()],
-                           orelse=[]))
-        then_saved = {}
-        for n in sorted(then_names & keep):
-            then_saved[n] = ctx.namer.new(f"{n}_then")
-            out.append(_assign(then_saved[n], q.name(n), s))
-            out.append(_assign(n, q.name(saved[n]) if n in saved else ctx.h("UNDEF"), s))
-        self.defined = set(before)
-        if s.orelse:
-            not_all = gast.UnaryOp(op=gast.Not(), operand=q.call(ctx.h("all_examples"), [s.test]))
-            out.append(gast.If(test=not_all, body=self.block(s.orelse, True) or [gast.Pass()],
-                               orelse=[]))
+        branches = [("then", s.body, then_names), ("else", s.orelse, else_names)]
+        if self._pops_tape(s):
+            # The reverse sweep of an if pops what its forward branches pushed, last first:
+            # the forward ran the then branch first, so the reverse runs the else first.
+            branches.reverse()
+        results = {}  # branch -> {name: the name holding that branch's value}
+        for k, (kind, stmts, names) in enumerate(branches):
+            if not stmts:
+                continue
+            self.defined = set(before)
+            out += self._branch(s, under, kind, stmts)
+            if k == 0:  # the second branch starts from the values before the if
+                results[kind] = {}
+                for n in sorted(names & keep):
+                    results[kind][n] = ctx.namer.new(f"{n}_{kind}")
+                    out.append(_assign(results[kind][n], q.name(n), s))
+                    out.append(_assign(n, q.name(saved[n]) if n in saved else ctx.h("UNDEF"), s))
+        first_kind = branches[0][0]
         for n in sorted(keep):
-            new = q.name(then_saved[n]) if n in then_saved else \
-                q.name(saved[n]) if n in saved else ctx.h("UNDEF")
-            out.append(_assign(n, q.call(ctx.h("select"), [s.test, new, q.name(n)]), s))
+            first = results.get(first_kind, {}).get(n)
+            first = q.name(first) if first else q.name(saved[n]) if n in saved else ctx.h("UNDEF")
+            then_value, else_value = (first, q.name(n)) if first_kind == "then" else (q.name(n), first)
+            out.append(_assign(n, q.call(ctx.select(), [s.test, then_value, else_value]), s))
         self.defined = before | then_names | else_names
         return out
+
+    def _branch(self, s, under, kind, stmts):
+        """One branch of a batched if: run when some example (that ``under`` keeps) takes it."""
+        if kind == "then":
+            test = self._masked_call("any_example", [s.test], under)
+            cond = copy.deepcopy(s.test)
+        else:
+            test = gast.UnaryOp(op=gast.Not(), operand=self._masked_call(
+                "all_examples", [s.test], under))
+            cond = q.call(self._np("logical_not"), [s.test])
+        pre, mask = self._mask(s, under, cond, stmts)
+        return pre + [gast.If(test=test, body=self.block(stmts, mask) or [gast.Pass()],
+                              orelse=[])]
+
+    def _pops_tape(self, s):
+        ctx = self.ctx
+        return any(isinstance(n, gast.Call) and ctx.support_call(n) == "pop" and n.args
+                   and ctx.is_tape(n.args[0]) for n in gast.walk(s))
 
     def _read_after(self, s):
         """Names read after statement ``s`` runs: later statements of each enclosing block,
@@ -664,12 +720,14 @@ class _Rewriter:
         self.defined |= assigned
         active = ctx.namer.new("active")
         prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
-        body = [_assign(active, s.test, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
-        body += self.block(s.body, True)
-        body += [_assign(n, q.call(ctx.h("select"), [q.name(active), q.name(n), q.name(p)]), s)
+        # Examples outside the enclosing mask never run the loop (nor keep it running).
+        kept = s.test if not isinstance(under, str) else q.call(
+            self._np("logical_and"), [q.name(under), s.test])
+        body = [_assign(active, kept, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
+        body += self.block(s.body, active)
+        body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
                  for n, p in prev.items()]
-        test = q.call(gast.Attribute(value=q.name(ctx.plan.np_name), attr="any", ctx=gast.Load()),
-                      [s.test])
+        test = q.call(self._np("any"), [copy.deepcopy(kept)])
         out.append(gast.While(test=test, body=body, orelse=[]))
         return out
 
@@ -680,7 +738,7 @@ class _Rewriter:
         it = s.iter
         is_range = isinstance(it, gast.Call) and ctx.resolve(it.func) is range
         if is_range and _value_batched(ctx, it) and self._is_reverse_trips(it):
-            return self._reverse_trips(s)
+            return self._reverse_trips(s, under)
         if is_range and _value_batched(ctx, it):
             raise ctx.error(s, "a for loop over a range whose bounds vary across the mapped axis",
                             hint="loop to a bound that is the same for every example and mask "
@@ -711,7 +769,7 @@ class _Rewriter:
         return len(it.args) == 1 and isinstance(it.args[0], gast.Name) \
             and it.args[0].id in self.ctx.trip_counters
 
-    def _reverse_trips(self, s):
+    def _reverse_trips(self, s, under):
         """The reverse sweep of a batched while: ``max(trips)`` trips over the batch.
 
         The forward loop ran ``max(trips)`` trips pushing on the shared tape each time,
@@ -727,14 +785,16 @@ class _Rewriter:
         out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
         self.defined |= assigned
         steps, step, active = (ctx.namer.new(n) for n in ("steps", "step", "active"))
-        out.append(_assign(steps, q.call(ctx.h("max_example"), [q.name(trips)]), s))
+        out.append(_assign(steps, self._masked_call("max_example", [q.name(trips)], under), s))
         prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
         # active = step >= steps - trips: each example's trips are the last ones
         late = gast.Compare(left=q.name(step), ops=[gast.GtE()], comparators=[
             gast.BinOp(left=q.name(steps), op=gast.Sub(), right=q.name(trips))])
+        if isinstance(under, str):
+            late = q.call(self._np("logical_and"), [q.name(under), late])
         body = [_assign(active, late, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
-        body += self.block(s.body, True)
-        body += [_assign(n, q.call(ctx.h("select"), [q.name(active), q.name(n), q.name(p)]), s)
+        body += self.block(s.body, active)
+        body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
                  for n, p in prev.items()]
         loop = gast.For(target=q.store(step), iter=q.call(q.name("range"), [q.name(steps)]),
                         body=body, orelse=[], type_comment=None)
