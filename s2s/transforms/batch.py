@@ -365,9 +365,9 @@ def _call(ctx, call, node):
         return q.call(ctx.h(_SHAPE_QUERIES[query]), list(call.args))
     if obj is not MISSING and obj in _TYPE_QUERIES:
         return call
-    if any(isinstance(a, gast.Starred) and ctx.is_batched(a.value) for a in call.args) or any(
-            k.arg is None and ctx.is_batched(k.value) for k in call.keywords):
-        raise ctx.error(node, f"s2s cannot batch a call with a batched *args or **kwargs "
+    if any(isinstance(a, gast.Starred) and not isinstance(a.value, gast.Name) for a in call.args) \
+            or any(k.arg is None and ctx.is_batched(k.value) for k in call.keywords):
+        raise ctx.error(node, f"s2s cannot batch a call with a batched **kwargs "
                         f"(`{q.to_source(call)}`)", hint="pass the arguments one by one")
     plain = [a for a in call.args if not isinstance(a, gast.Starred)]
     kw_batched = [k.arg for k in call.keywords if k.arg is not None and ctx.is_batched(k.value)]
@@ -386,8 +386,31 @@ def _call(ctx, call, node):
             _axes(ctx, plain)] + list(call.args), keywords=keywords)
     if ctx.is_batched(func):
         raise ctx.error(node, f"s2s cannot batch a call of a batched value `{q.to_source(func)}`")
-    return gast.Call(func=ctx.h("vcall"), args=[func, _axes(ctx, plain)] + list(call.args),
+    return gast.Call(func=ctx.h("vcall"), args=[func, _call_axes(ctx, call.args)] + list(call.args),
                      keywords=keywords)
+
+
+def _call_axes(ctx, args):
+    """The axes of a call's positional arguments; ``*xs`` counts ``len(xs)`` of them, all
+    batched or none (a batched list holds batched values only)."""
+    if not any(isinstance(a, gast.Starred) for a in args):
+        return _axes(ctx, args)
+    parts, plain = [], []
+    for a in args:
+        if not isinstance(a, gast.Starred):
+            plain.append(a)
+            continue
+        if plain:
+            parts.append(_axes(ctx, plain))
+            plain = []
+        one = gast.Tuple(elts=[q.const(0 if ctx.is_batched(a.value) else None)], ctx=gast.Load())
+        parts.append(gast.BinOp(left=one, op=gast.Mult(), right=q.call(q.name("len"), [a.value])))
+    if plain:
+        parts.append(_axes(ctx, plain))
+    out = parts[0]
+    for p in parts[1:]:
+        out = gast.BinOp(left=out, op=gast.Add(), right=p)
+    return out
 
 
 def _support_call(ctx, kind, call, node):
@@ -433,27 +456,23 @@ def _exposed_reads(stmts, assigned=None):
 
 def _read_only_under(fdef, if_stmt, name, in_then):
     """Whether every read of ``name`` outside ``if_stmt`` (which assigns it in one branch
-    only) is in the same branch of a later ``if`` on the same condition variable, one
-    that holds the same value there: assigned once, outside loops, with ``if_stmt``
-    outside loops too. Then each example reads ``name`` only where it assigned it.
+    only) is in the same branch of a later ``if`` on the same condition variable, with
+    no assignment of that variable in between (and ``if_stmt`` outside loops). Then
+    each example reads ``name`` only where it assigned it.
 
     Generated code reads its one-branch temporaries that way (an ``elif``'s condition, a
     conditional expression's operand, read again in the reverse sweep under the same
     saved condition); user code that reads such a variable elsewhere keeps its error.
     """
-    test = if_stmt.test
-    if not isinstance(test, gast.Name):
+    if not isinstance(if_stmt.test, gast.Name):
         return False
-    cond = test.id
-    stores = [n for n in gast.walk(fdef) if isinstance(n, gast.Name) and n.id == cond
-              and isinstance(n.ctx, (gast.Store, gast.Del))]
-    if len(stores) != 1:
-        return False
+    cond = if_stmt.test.id
     branch = "body" if in_then else "orelse"
-    state = {"seen": False, "ok": True}
+    state = {"seen": False, "changed": False, "ok": True}
 
-    def reads(node):
-        return name in _names(node)
+    def check(node, guarded):
+        if name in _names(node) and not (guarded and state["seen"] and not state["changed"]):
+            state["ok"] = False
 
     def visit(stmts, guarded, in_loop):
         for st in stmts:
@@ -461,25 +480,23 @@ def _read_only_under(fdef, if_stmt, name, in_then):
                 state["seen"] = True
                 state["ok"] &= not in_loop
                 continue
+            if isinstance(st, (gast.For, gast.While, gast.FunctionDef)) and state["seen"] \
+                    and cond in _stores(st):
+                state["changed"] = True  # (conservatively) before any read in the loop
             if isinstance(st, gast.FunctionDef):
-                state["ok"] &= not reads(st) and cond not in _stores(st)
-                continue
-            if isinstance(st, (gast.For, gast.While)) and cond in _assigned(st.body):
-                state["ok"] = False
-            here = guarded and state["seen"]
-            if isinstance(st, gast.If):
-                if reads(st.test) and not here:
-                    state["ok"] = False
+                state["ok"] &= name not in _names(st)
+            elif isinstance(st, gast.If):
+                check(st.test, guarded)
                 on_cond = isinstance(st.test, gast.Name) and st.test.id == cond
                 visit(st.body, guarded or (on_cond and branch == "body"), in_loop)
                 visit(st.orelse, guarded or (on_cond and branch == "orelse"), in_loop)
             elif isinstance(st, (gast.For, gast.While)):
-                head = st.iter if isinstance(st, gast.For) else st.test
-                if reads(head) and not here:
-                    state["ok"] = False
+                check(st.iter if isinstance(st, gast.For) else st.test, guarded)
                 visit(st.body, guarded, True)
-            elif reads(st) and not here:
-                state["ok"] = False
+            else:
+                check(st, guarded)
+                if state["seen"] and cond in _stores(st):
+                    state["changed"] = True
 
     visit(fdef.body, False, False)
     return state["ok"] and state["seen"]
