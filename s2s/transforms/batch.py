@@ -620,8 +620,7 @@ class _Rewriter:
         """``(statements, mask)``: the examples that run ``body``, under the enclosing mask
         ``under`` and ``cond``. A name only where ``body`` holds control flow that needs
         it (True otherwise: the body is under a batched condition, no mask is read)."""
-        if not any(isinstance(n, (gast.If, gast.While, gast.For)) for st in body
-                   for n in gast.walk(st)):
+        if not any(self._batched_control(n) for st in body for n in gast.walk(st)):
             return [], True
         if under is None and isinstance(cond, gast.Name):
             return [], cond.id
@@ -629,6 +628,12 @@ class _Rewriter:
         if isinstance(under, str):
             cond = q.call(self._np("logical_and"), [q.name(under), cond])
         return [_assign(mask, cond, s)], mask
+
+    def _batched_control(self, node):
+        """An if/while/for whose condition or range varies across the examples."""
+        if isinstance(node, (gast.If, gast.While)):
+            return _value_batched(self.ctx, node.test)
+        return isinstance(node, gast.For) and _value_batched(self.ctx, node.iter)
 
     def _np(self, attr):
         return gast.Attribute(value=q.name(self.ctx.plan.np_name), attr=attr, ctx=gast.Load())
