@@ -200,3 +200,46 @@ def test_cpp_side_keeps_only_exact_signatures():
         assert np.asarray(memoryview(out)).dtype == np.float32
         np.testing.assert_array_equal(np.asarray(memoryview(out)), x + 1)
     assert dispatch.misses[0] - before == 3  # never kept
+
+
+def _newton(a):
+    x = a
+    while snp.max(snp.abs(x * x - a) / a) > 1e-5:
+        x = 0.5 * (x + a / x)
+    return x, x * x
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_results_computed_on_a_worker_thread_are_read_when_ready():
+    # Above 1000 flops the CPU client runs the executable on a worker thread and
+    # the call returns before the results exist: reading them must wait.
+    a = np.linspace(1.0, 100.0, 1000).astype(np.float32)
+    pair = s2s.jit(_newton)
+    root = s2s.jit(lambda a: _newton(a)[0])
+    first, outs, misses = _calls(pair, (a,))
+    assert misses == 1 and not _executable(pair).runs_inline()
+    _, roots, _ = _calls(root, (a,))
+    assert not _executable(root).runs_inline()
+    for x, x2 in [first] + outs:
+        np.testing.assert_allclose(x, np.sqrt(a), rtol=1e-5)
+        np.testing.assert_allclose(x2, a, rtol=1e-5)
+        assert type(x) is s2s.Array and x.dtype == np.float32 and not x.flags.writeable
+    for x in roots:
+        np.testing.assert_array_equal(x, first[0])
+    inc = s2s.jit(add_one)
+    _calls(inc, (a[:3],))
+    assert _executable(inc).runs_inline()
+
+
+def test_switching_x64_between_calls_keeps_each_modes_dtypes():
+    scale = s2s.jit(lambda x: x * 2.0)  # int32 * Python float: the default float dtype
+    x = np.arange(3, dtype=np.int32)
+    for mode, dtype in [(False, np.float32), (True, np.float64), (False, np.float32)]:
+        s2s.config.update("enable_x64", mode)
+        try:
+            outs = [scale(x) for _ in range(3)]
+        finally:
+            s2s.config.update("enable_x64", False)
+        for out in outs:
+            assert out.dtype == dtype
+            np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
