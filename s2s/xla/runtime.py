@@ -231,12 +231,10 @@ class Executable:
         asarray = np.asarray
 
         def run(arrays):
-            results = execute(arrays)
-            # Waiting here first is about 5 microseconds quicker than letting the
-            # buffer protocol wait for a computation still running (a while loop).
-            for r in results:
-                r.block_until_ready()
-            return [asarray(memoryview(r)).view(Array) for r in results]
+            # The CPU client runs computations on this thread (s2s.xla.platforms), so
+            # the results are ready; NumPy reads them through the buffer protocol,
+            # which would wait for them otherwise.
+            return [asarray(r).view(Array) for r in execute(arrays)]
         return run
 
     def _buffers_run(self):
@@ -280,29 +278,6 @@ class Executable:
             self._cpp = execute and dispatch.cpp_function(
                 "s2s_jit", self._loaded, self._in_avals, self._handler_avals, _sharding(), execute)
         return self._cpp
-
-    def runs_inline(self):
-        """Whether PJRT's CPU client runs this on the calling thread, so its results
-        are ready when ``execute`` returns: it does so below 1000 flops by XLA's
-        cost analysis (``cheap_computation_`` in xla/pjrt/cpu/cpu_client.cc) and
-        hands anything larger to a worker thread. Only speed depends on the answer:
-        reading a result always waits for it.
-
-        >>> import numpy as np
-        >>> from s2s.core.primitive import ShapedArray
-        >>> av = [ShapedArray((3,), np.float32)]
-        >>> compile_module('''module @m { func.func public @main(%a: tensor<3xf32>) -> tensor<3xf32> {
-        ...   "func.return"(%a) : (tensor<3xf32>) -> ()
-        ... } }''', av, av).runs_inline()
-        True
-        """
-        if not hasattr(self, "_inline"):
-            try:
-                flops = self._loaded.cost_analysis().get("flops", 0.0)
-            except Exception:  # no cost analysis on this platform: wait first, as before
-                flops = float("inf")
-            self._inline = on_host() and flops < 1000
-        return self._inline
 
     def _run(self, arrays):
         buffers = [device_put(a) for a in arrays]
