@@ -177,18 +177,20 @@ def _fast_run(compiled):
 
 def _cpp_run(cpp, out_tree, single):
     """``run`` through jaxlib's C++ dispatch: the result buffers are read in place as
-    ``Array``s (CPU buffers are host memory; NumPy reads them through the buffer
-    protocol, which waits for the computation if it is still running)."""
+    ``Array``s (CPU buffers are host memory; the buffer protocol waits for the
+    computation if it is still running). Through ``memoryview``, which raises if a
+    buffer cannot be read in place, where ``numpy.asarray(buffer)`` would quietly
+    give a 0-d object array."""
     asarray = np.asarray
     if single:  # the hot case, inlined
         def run(args):
-            return asarray(cpp(*args)).view(Array)
+            return asarray(memoryview(cpp(*args))).view(Array)
     elif out_tree.num_leaves == 1:
         def run(args):
-            return out_tree.unflatten([asarray(cpp(*args)).view(Array)])
+            return out_tree.unflatten([asarray(memoryview(cpp(*args))).view(Array)])
     else:
         def run(args):
-            return out_tree.unflatten([asarray(b).view(Array) for b in cpp(*args)])
+            return out_tree.unflatten([asarray(memoryview(b)).view(Array) for b in cpp(*args)])
     return run
 
 

@@ -232,9 +232,8 @@ class Executable:
 
         def run(arrays):
             # The CPU client runs computations on this thread (s2s.xla.platforms), so
-            # the results are ready; NumPy reads them through the buffer protocol,
-            # which would wait for them otherwise.
-            return [asarray(r).view(Array) for r in execute(arrays)]
+            # the results are ready; the buffer protocol would wait for them otherwise.
+            return [asarray(memoryview(r)).view(Array) for r in execute(arrays)]
         return run
 
     def _buffers_run(self):
