@@ -20,6 +20,13 @@ first; unbatched values are left as they are. Per statement of the normal form:
   ``break``/``continue``/early ``return`` are flags in normal form, so they
   become the same per-example masks.
 
+A branch or loop under a batched condition counts only the examples the enclosing
+conditions keep (a mask). In gradient code the reverse transform generated (it marks
+its tape and trip counters on the function), the tape's pushes and pops run for the
+whole batch, the reverse sweep's ``if`` runs its else branch first (last pushed, first
+popped), and its ``for _ in range(trips)`` over a batched while's trips runs
+``max(trips)`` trips with each example active on its own last ones.
+
 ``int()``, ``float()``, ``bool()`` of a batched value, list mutation under a
 batched condition and closures over batched values are errors at the user's
 line. The entry point is ``build(fn, batched_params)``.
