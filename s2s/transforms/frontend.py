@@ -38,7 +38,6 @@ def f(x):
 """
 import ast
 import builtins
-import copy
 import functools
 import inspect
 import threading
@@ -216,7 +215,7 @@ class _LocalPlan:
         self.np_name = parent.np_name
         self.support = parent.support
         self.free = free
-        args = copy.deepcopy(fdef.args)
+        args = q.copy_tree(fdef.args)
         args.args = list(args.args) + [q.name(n, gast.Param()) for n in free]
         self.normal = gast.FunctionDef(name=fdef.name, args=args, body=fdef.body, decorator_list=[],
                                        returns=None, type_comment=None, type_params=[])

@@ -25,7 +25,6 @@ Per statement of the normal form:
 
 The entry point is ``transform(tree, ctx)``.
 """
-import copy
 
 import gast
 
@@ -142,7 +141,7 @@ class _Reverse:
         self.result = fdef.body[-1].value
         # The plan's normal form is shared by every transformation, and the analyses
         # below annotate statements: they work on a copy.
-        body = copy.deepcopy(fdef.body[:-1])
+        body = q.copy_tree(fdef.body[:-1])
         self.callees = {}
         body = self._explicit_captures(fdef, body)
         self.callees = {}  # keyed by node id: the rewrite dropped nodes
@@ -518,8 +517,8 @@ class _Reverse:
 
     def rev_for(self, s, state, depth):
         body = self.loop_body_fixpoint(s.body, state, depth)
-        rev_iter = gast.Call(func=q.name("reversed"), args=[copy.deepcopy(s.iter)], keywords=[])
-        loop = gast.copy_location(gast.For(target=copy.deepcopy(s.target), iter=rev_iter,
+        rev_iter = gast.Call(func=q.name("reversed"), args=[q.copy_tree(s.iter)], keywords=[])
+        loop = gast.copy_location(gast.For(target=q.copy_tree(s.target), iter=rev_iter,
                                            body=body or [gast.Pass()], orelse=[], type_comment=None), s)
         return [loop] + self.restore(self.saved_targets(s))
 
@@ -576,9 +575,9 @@ class _Reverse:
             if isinstance(xs, gast.Name) and xs.id in self.active and state.get(xs.id, ZERO) != ZERO:
                 code.append(q.assign(self.adj(xs.id), gast.Call(
                     func=q.name(self.ctx.support("push_grad")),
-                    args=[q.name(self.adj(xs.id)), q.const(None), copy.deepcopy(xs)], keywords=[])))
+                    args=[q.name(self.adj(xs.id)), q.const(None), q.copy_tree(xs)], keywords=[])))
             return code + q.quote("append(xs, v)", append=self.ctx.support("append"),
-                                  xs=copy.deepcopy(xs), v=target), False
+                                  xs=q.copy_tree(xs), v=target), False
         if target not in self.active or st == ZERO:
             if self.overwritten(target) and st != ZERO:
                 state[target] = ZERO
@@ -662,7 +661,7 @@ class _Reverse:
             if not keep(value.value):
                 return []
             expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
-                             args=[copy.deepcopy(value.value), q.index_value(value.slice), q.name(dans)], keywords=[])
+                             args=[q.copy_tree(value.value), q.index_value(value.slice), q.name(dans)], keywords=[])
             return [self._contribution(value.value, expr, maybe_none=True)]
         if isinstance(value, (gast.Tuple, gast.List)):
             return self.display_items(value, dans)
@@ -671,7 +670,7 @@ class _Reverse:
             for k, v in zip(value.keys, value.values):
                 if k is not None and keep(v):
                     expr = gast.Call(func=q.name(self.ctx.support("dict_item_grad")),
-                                     args=[q.name(dans), copy.deepcopy(k)], keywords=[])
+                                     args=[q.name(dans), q.copy_tree(k)], keywords=[])
                     items.append(self._contribution(v, expr, maybe_none=True))
             return items
         if isinstance(value, gast.Attribute):
@@ -681,7 +680,7 @@ class _Reverse:
             if c is None or c.kind != CalleeKind.TEMPLATE:
                 # A field of a namedtuple (or another pytree): its adjoint is that field.
                 expr = gast.Call(func=q.name(self.ctx.support("getattr_grad")),
-                                 args=[copy.deepcopy(value.value), q.const(value.attr), q.name(dans)],
+                                 args=[q.copy_tree(value.value), q.const(value.attr), q.name(dans)],
                                  keywords=[])
                 return [self._contribution(value.value, expr, maybe_none=True)]
             return self.instantiate(s, c, target, dans, [value.value], [])
@@ -802,7 +801,7 @@ class _Reverse:
             for k, v in zip(atom.keys, atom.values):
                 if self.is_active_atom(v):
                     expr = gast.Call(func=q.name(self.ctx.support("dict_item_grad")),
-                                     args=[q.name(adj_name), copy.deepcopy(k)], keywords=[])
+                                     args=[q.name(adj_name), q.copy_tree(k)], keywords=[])
                     items.append(self._contribution(v, expr, maybe_none=True))
             return items
         return []
@@ -818,10 +817,10 @@ class _Reverse:
         if isinstance(xs, gast.Name) and xs.id in self.active:
             expr = gast.Call(func=q.name(self.ctx.support("push_grad")),
                              args=[q.name(self.adj(xs.id)) if state.get(xs.id, ZERO) != ZERO else q.const(None),
-                                   q.name(dans), copy.deepcopy(xs)], keywords=[])
+                                   q.name(dans), q.copy_tree(xs)], keywords=[])
             code.append(q.assign(self.adj(xs.id), expr))
             state[xs.id] = MAYBE if state.get(xs.id, ZERO) == ZERO else state[xs.id]
-        code += q.quote("append(xs, v)", append=self.ctx.support("append"), xs=copy.deepcopy(xs), v=target)
+        code += q.quote("append(xs, v)", append=self.ctx.support("append"), xs=q.copy_tree(xs), v=target)
         if self.overwritten(target):
             code.append(q.assign(dans, q.const(None)))
             state[target] = ZERO
@@ -837,11 +836,11 @@ class _Reverse:
             parts = [q.name(self.adj(n)) if state.get(n, ZERO) != ZERO and n in self.active else q.const(None)
                      for n in names]
             expr = gast.Call(func=q.name(self.ctx.support("pack_grad")),
-                             args=[copy.deepcopy(src), gast.Tuple(elts=parts, ctx=gast.Load())], keywords=[])
+                             args=[q.copy_tree(src), gast.Tuple(elts=parts, ctx=gast.Load())], keywords=[])
             if isinstance(src, gast.Subscript):
                 # W, b = seq[i]: the parts' adjoints go to position i of seq's adjoint.
                 expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
-                                 args=[copy.deepcopy(base), q.index_value(src.slice), expr], keywords=[])
+                                 args=[q.copy_tree(base), q.index_value(src.slice), expr], keywords=[])
             code += self.accumulate(base, expr, state, maybe_none=True)
         for n in names:
             if self.overwritten(n) and state.get(n, ZERO) != ZERO:

@@ -13,7 +13,6 @@ generated code shows only the branch that applies; contributions to operands
 that need no adjoint are dropped together with temporaries only they used.
 """
 import ast
-import copy
 import functools
 import inspect
 
@@ -128,7 +127,7 @@ class _Instantiate(gast.NodeTransformer):
 
     def visit_Name(self, node):
         if node.id in self.bound:
-            return copy.deepcopy(self.bound[node.id])
+            return q.copy_tree(self.bound[node.id])
         if node.id in self.renames:
             return gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None, type_comment=None)
         if node.id != "d":
@@ -203,17 +202,17 @@ def instantiate(template, bound, adjoints, namer, free, signature_of=lambda name
     simplify = _Simplify(signature_of)
     # Fold `if`s on static parameters first (substituting only their tests), then
     # substitute every kept statement exactly once.
-    body = _fold_bound(copy.deepcopy(template.body), template.name, tr)
+    body = _fold_bound(q.copy_tree(template.body), template.name, tr)
     items = []
     for s in body:
         if _is_contribution(s):
             key = s.targets[0].slice.id
             if getattr(bound.get(key), "_s2s_starred", False):
-                c = Contribution(copy.deepcopy(bound[key]), q.const(None), s)
+                c = Contribution(q.copy_tree(bound[key]), q.const(None), s)
                 c.starred = True  # kept by prune only if those operands need an adjoint
                 items.append(c)
                 continue
-            items.append(Contribution(copy.deepcopy(bound[key]), simplify.visit(tr.visit(s.value)), s,
+            items.append(Contribution(q.copy_tree(bound[key]), simplify.visit(tr.visit(s.value)), s,
                                       _may_be_none(s.value, template)))
         else:
             items.append(simplify.visit(tr.visit(s)))
@@ -237,7 +236,7 @@ def _fold_bound(stmts, where, tr):
     out = []
     for s in stmts:
         if isinstance(s, gast.If):
-            test = tr.visit(copy.deepcopy(s.test))
+            test = tr.visit(q.copy_tree(s.test))
             try:
                 taken = _static_value(test)
             except Exception:
