@@ -73,7 +73,7 @@ def _loc(new, old):
         for n in new:
             _loc(n, old)
         return new
-    for n in gast.walk(new):
+    for n in q.walk(new):
         if getattr(n, "lineno", None) is None and hasattr(old, "lineno"):
             gast.copy_location(n, old)
     return new
@@ -90,7 +90,7 @@ def _contains(stmts, kinds, stop_at_loops=False):
             continue
         if stop_at_loops and isinstance(n, (gast.For, gast.While)):
             continue
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
     return False
 
 
@@ -163,7 +163,7 @@ class _ReturnFlags:
     def _sets_flag(self, s):
         if s is None:
             return False
-        for n in gast.walk(s):
+        for n in q.walk(s):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) \
                     and n.targets[0].id == self.flag:
                 return True
@@ -300,7 +300,7 @@ def _is_range(node):
 def _sets(s, flag, kind):
     if s is None:
         return False
-    for n in gast.walk(s):
+    for n in q.walk(s):
         if isinstance(n, kind):
             return True
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and n.targets[0].id == flag:
@@ -856,7 +856,7 @@ class _ANF:
                 self.error(e, "an async comprehension", "use a plain loop")
             it = _rename(g.iter, renames) if gens else g.iter
             new_target = q.copy_tree(g.target)
-            for n in gast.walk(new_target):
+            for n in q.walk(new_target):
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.temp(n.id)
             new_target = _rename(new_target, renames)
@@ -895,7 +895,7 @@ _BUILDS_INTO = {"BoolOp", "Compare", "IfExp", "ListComp", "GeneratorExp", "SetCo
 
 
 def _names(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in q.walk(node) if isinstance(n, gast.Name)}
 
 
 def _fold_constant(e):
@@ -912,7 +912,7 @@ def _rename(node, renames):
     if not renames:
         return node
     node = q.copy_tree(node)
-    for n in gast.walk(node):
+    for n in q.walk(node):
         if isinstance(n, gast.Name) and n.id in renames:
             n.id = renames[n.id]
     return node
@@ -920,7 +920,7 @@ def _rename(node, renames):
 
 def _assigns(stmts, name):
     for st in stmts:
-        for n in gast.walk(st):
+        for n in q.walk(st):
             if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store):
                 return True
     return False
@@ -938,21 +938,21 @@ def lift_local_functions(fdef):
     any other call (so its derivative flows back to those variables too).
     """
     own = local_names(fdef)
-    nested = [n for n in gast.walk(gast.Module(body=fdef.body, type_ignores=[]))
+    nested = [n for n in q.walk(gast.Module(body=fdef.body, type_ignores=[]))
               if isinstance(n, gast.FunctionDef)]
     for s in nested:
         lift_local_functions(s)
     for s in nested:
         if not _only_called(fdef, s.name):
             continue
-        reads = {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        reads = {n.id for n in q.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         free = sorted((reads - local_names(s)) & own - {s.name})
         if not free:
             continue
         # Keyword-only, so the function's own defaults keep lining up with its parameters.
         s.args.kwonlyargs = list(s.args.kwonlyargs) + [q.name(n, gast.Param()) for n in free]
         s.args.kw_defaults = list(s.args.kw_defaults) + [None] * len(free)
-        for node in gast.walk(fdef):
+        for node in q.walk(fdef):
             if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == s.name:
                 node.keywords = list(node.keywords) + [gast.keyword(arg=n, value=q.name(n)) for n in free]
     return fdef
@@ -963,7 +963,7 @@ def _only_called(fdef, name):
     uses = 0
     calls = 0
     defs = 0
-    for node in gast.walk(fdef):
+    for node in q.walk(fdef):
         if isinstance(node, gast.FunctionDef) and node.name == name:
             defs += 1
         elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == name:
@@ -1007,12 +1007,12 @@ def _is_sequence(e, names):
 def _sequence_names(fdef):
     """Names every assignment of which gives a list or tuple (a fixpoint over the body)."""
     assigned = {}
-    for n in gast.walk(fdef):
+    for n in q.walk(fdef):
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             assigned.setdefault(n.targets[0].id, []).append(n.value)
         elif isinstance(n, (gast.AugAssign, gast.AnnAssign, gast.For, gast.comprehension)) or \
                 (isinstance(n, gast.Assign) and not isinstance(n.targets[0], gast.Name)):
-            for t in gast.walk(n.target if hasattr(n, "target") else n.targets[0]):
+            for t in q.walk(n.target if hasattr(n, "target") else n.targets[0]):
                 if isinstance(t, gast.Name):
                     assigned.setdefault(t.id, []).append(None)  # unknown value
     names, changed = set(), True

@@ -49,6 +49,33 @@ def _copy(value, memo):
     return new
 
 
+def walk(node):
+    """Every node of the tree at ``node``, itself first, in ``ast.walk``'s order (breadth
+    first; a node's children are collected before it is yielded), at half its cost:
+    the passes walk every tree several times.
+
+    >>> [type(n).__name__ for n in walk(parse_expr("f(x)"))]
+    ['Call', 'Name', 'Name', 'Load', 'Load']
+    """
+    todo = [node]
+    for n in todo:  # appended to while iterated: a queue
+        todo.extend(children(n))
+        yield n
+
+
+def children(node):
+    """The child nodes of ``node``, as a list in ``ast.iter_child_nodes``'s order."""
+    out = []
+    fields = node.__dict__
+    for f in node._fields:
+        v = fields.get(f)
+        if isinstance(v, ast.AST):
+            out.append(v)
+        elif type(v) is list:
+            out.extend([x for x in v if isinstance(x, ast.AST)])
+    return out
+
+
 def name(id_, ctx=None):
     return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
 
@@ -83,7 +110,7 @@ def _as_node(value, ctx_store=False):
     if isinstance(value, str):
         expr = gast.parse(value).body[0].value
         if ctx_store:
-            for n in gast.walk(expr):
+            for n in walk(expr):
                 if isinstance(n, gast.Name):
                     n.ctx = gast.Store()
         return expr

@@ -21,7 +21,7 @@ import weakref
 import gast
 
 from s2s.core.errors import S2SError
-from s2s.parse import dataflow
+from s2s.parse import dataflow, quoting as q
 
 
 # A generated function carries its own ``(code, lines)`` under this attribute:
@@ -161,7 +161,7 @@ def _compiles_to(fdef, code):
     try:
         compiled = compile(module, code.co_filename, "exec", flags=flags, dont_inherit=True)
     except ValueError:  # a lambda cut out of its line has columns relative to the cut
-        for n in ast.walk(module):
+        for n in q.walk(module):
             if getattr(n, "lineno", None) is not None:
                 n.col_offset, n.end_lineno, n.end_col_offset = 0, n.lineno, 0
         try:
@@ -246,7 +246,7 @@ def _lambda_source(fn, lines, first, filename):
             module = gast.parse(text)
         except SyntaxError:
             continue
-        lambdas = [n for n in gast.walk(module) if isinstance(n, gast.Lambda)]
+        lambdas = [n for n in q.walk(module) if isinstance(n, gast.Lambda)]
         candidates = [
             n for n in lambdas
             if [a.id for a in n.args.args] == list(code.co_varnames[:code.co_argcount])
@@ -313,7 +313,7 @@ def _lambda_by_tokens(code, lines, first):
     if not found:
         return None
     (line, col), lam = found[-1]
-    for n in gast.walk(lam):  # positions relative to the user's line
+    for n in q.walk(lam):  # positions relative to the user's line
         if hasattr(n, "lineno"):
             if n.lineno == 1:
                 n.col_offset += col - 1

@@ -47,13 +47,13 @@ class _Ctx:
         fdef = self.defs.get(fname)
         if fdef is None:
             return set()
-        reads = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        reads = {n.id for n in q.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         return (reads - local_names(fdef)) & self.enclosing & self.varied - set(self.defs)
 
 
 def _unique_defs(body):
     found = {}
-    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+    for n in q.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(n, gast.FunctionDef):
             found.setdefault(n.name, []).append(n)
     return {k: v[0] for k, v in found.items() if len(v) == 1}
@@ -61,9 +61,9 @@ def _unique_defs(body):
 
 def _single_assigns(body):
     found = {}
-    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+    for n in q.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(n, gast.Assign):
-            for t in gast.walk(n.targets[0]):
+            for t in q.walk(n.targets[0]):
                 if isinstance(t, gast.Name):
                     found.setdefault(t.id, []).append(n.value)
     return {k: v[0] for k, v in found.items() if len(v) == 1}

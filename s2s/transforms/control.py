@@ -107,7 +107,7 @@ class _Control:
     def convert_calls(self, s):
         """Calls of user functions go through ``converted_call`` (converted when called);
         ``not x`` becomes ``not_(x)``, which also works on staged booleans."""
-        for node in gast.walk(s):
+        for node in q.walk(s):
             if isinstance(node, gast.Call) and self.ctx.is_user_call(node):
                 node.args = [node.func] + node.args
                 node.func = self.op("converted_call")
@@ -253,7 +253,7 @@ class _Control:
 def _appended_lists(stmts):
     """Lists a block appends to (normal form: ``append(xs, v)`` support calls)."""
     out = set()
-    for n in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+    for n in q.walk(gast.Module(body=stmts, type_ignores=[])):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id.startswith("append") \
                 and n.args and isinstance(n.args[0], gast.Name):
             out.add(n.args[0].id)
@@ -272,7 +272,7 @@ def _free_vars(fdef):
             continue
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             reads.add(n.id)
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
     return reads - own
 
 
@@ -281,7 +281,7 @@ def _free_vars(fdef):
 def _has_effects(stmts):
     """True when statements do something besides assigning variables (calls, raise)."""
     for s in stmts:
-        for n in gast.walk(s):
+        for n in q.walk(s):
             if isinstance(n, (gast.Raise,)) or (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)):
                 return True
     return False

@@ -234,11 +234,11 @@ class _LocalPlan:
 
 
 def _local_function(plan, body, name, depth=0):
-    defs = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+    defs = [s for s in q.walk(gast.Module(body=body, type_ignores=[]))
             if isinstance(s, gast.FunctionDef) and s.name == name]
-    assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+    assigns = [s for s in q.walk(gast.Module(body=body, type_ignores=[]))
                if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
-                                                    for n in gast.walk(s.targets[0]))]
+                                                    for n in q.walk(s.targets[0]))]
     if len(defs) == 1 and not assigns:
         key = ("local", name)
         cache = plan.__dict__.setdefault("_locals", {})
@@ -259,9 +259,9 @@ def _made_function(plan, body, name, source):
     if name in cache:
         return cache[name]
     cache[name] = None
-    assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+    assigns = [s for s in q.walk(gast.Module(body=body, type_ignores=[]))
                if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
-                                                    for n in gast.walk(s.targets[0]))]
+                                                    for n in q.walk(s.targets[0]))]
     if len(assigns) != 1 or not isinstance(assigns[0].targets[0], gast.Name):
         return None
     call = assigns[0].value
@@ -298,7 +298,7 @@ def _static_value(node, plan, source):
 
 
 def _referenced(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in q.walk(node) if isinstance(n, gast.Name)}
 
 
 _plans = weakref.WeakKeyDictionary()
@@ -636,7 +636,7 @@ def _star_into_varargs(plan, positional, bound_args, call):
 def any_active(node, active):
     if node is None:
         return False
-    return any(isinstance(n, gast.Name) and n.id in active for n in gast.walk(node))
+    return any(isinstance(n, gast.Name) and n.id in active for n in q.walk(node))
 
 # ---------------------------------------------------------------------------
 # Assembly helpers shared by the transformations.

@@ -720,7 +720,7 @@ class _Reverse:
             if isinstance(a, gast.Name) and a.id in local_defs:
                 fdef = local_defs[a.id]
                 own = activity_locals(fdef)
-                captured = sorted(n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                captured = sorted(n.id for n in q.walk(fdef) if isinstance(n, gast.Name)
                                   and isinstance(n.ctx, gast.Load) and n.id in self.varied and n.id not in own)
                 if captured:
                     self.error(s, f"s2s cannot differentiate through {', '.join(map(repr, captured))}, "
@@ -732,7 +732,7 @@ class _Reverse:
         """The functions defined in this one, by name (found once: walking the body at
         every call made long functions, a traced recording say, quadratic to transform)."""
         if self._defs is None:
-            self._defs = {n.name: n for n in gast.walk(gast.Module(body=self.body, type_ignores=[]))
+            self._defs = {n.name: n for n in q.walk(gast.Module(body=self.body, type_ignores=[]))
                           if isinstance(n, gast.FunctionDef)}
         return self._defs
 
@@ -879,23 +879,23 @@ class _Reverse:
         before append statement ``stmt``: earlier statements, enclosing tests, and every
         statement of an enclosing loop (its other iterations)."""
         def reads(node):
-            appended = {id(n.args[0]) for n in gast.walk(node)
+            appended = {id(n.args[0]) for n in q.walk(node)
                         if isinstance(n, gast.Call) and n.args and self.is_support_call(n, "append")}
             return any(isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
-                       and id(n) not in appended for n in gast.walk(node))
+                       and id(n) not in appended for n in q.walk(node))
 
         def scan(stmts):  # (reached stmt, read seen)
             for st in stmts:
                 if st is stmt:
                     return True, False
-                if not any(n is stmt for n in gast.walk(st)):
+                if not any(n is stmt for n in q.walk(st)):
                     if reads(st):
                         return False, True
                     continue
                 if isinstance(st, (gast.For, gast.While)):
                     return True, reads(st)
                 if isinstance(st, gast.If):
-                    branch = st.body if any(n is stmt for b in st.body for n in gast.walk(b)) else st.orelse
+                    branch = st.body if any(n is stmt for b in st.body for n in q.walk(b)) else st.orelse
                     reached, read = scan(branch)
                     return True, read or reads(st.test)
                 return True, reads(st)
@@ -964,10 +964,10 @@ class _Reverse:
 
     def defined_names(self):
         names = set(self.params) | set(self.flags.values())
-        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+        for node in q.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.FunctionDef):
                 names.add(node.name)
-        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+        for node in q.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
         for rec in self.records.values():
@@ -1071,7 +1071,7 @@ def _walk_skipping_markers(stmts):
         if _is_marker(n, _RESTORE) or _is_marker(n, _PUSH):
             continue
         yield n
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
 
 
 def live_in(stmts):
@@ -1097,7 +1097,7 @@ def live_in(stmts):
                 for t in s.targets:
                     if not isinstance(t, gast.Name) and not isinstance(t, gast.Tuple):
                         _reads_into(t, assigned, out)
-                assigned |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)
+                assigned |= {n.id for n in q.walk(s.targets[0]) if isinstance(n, gast.Name)
                              and isinstance(n.ctx, gast.Store)}
             else:
                 _reads_into(s, assigned, out)
@@ -1108,7 +1108,7 @@ def live_in(stmts):
 
 
 def _reads_into(node, assigned, out):
-    for n in gast.walk(node):
+    for n in q.walk(node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in assigned:
             out.add(n.id)
 

@@ -51,7 +51,7 @@ class Template:
         self.params = list(self.signature.parameters)
         self.body = src.node.body
         assigned = set()
-        for stmt in gast.walk(src.node):
+        for stmt in q.walk(src.node):
             if isinstance(stmt, gast.Name) and isinstance(stmt.ctx, gast.Store):
                 assigned.add(stmt.id)
         self.locals = assigned - set(self.params)
@@ -137,7 +137,7 @@ class _Instantiate(gast.NodeTransformer):
 
 def _static_value(node):
     """The value of an expression made only of constants, else raises ValueError."""
-    for n in gast.walk(node):
+    for n in q.walk(node):
         if isinstance(n, gast.Name) and n.id not in ("None", "True", "False"):
             raise ValueError(n.id)
     tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=node)))
@@ -263,7 +263,7 @@ def prune(items, keep_operand):
         used = set()
         for i in items:
             node = i.expr if isinstance(i, Contribution) else i
-            for n in gast.walk(node):
+            for n in q.walk(node):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                     used.add(n.id)
         kept = []
@@ -385,7 +385,7 @@ def _fold_zero(node, zeros_name, sums=frozenset()):
                 gast.UnaryOp(op=gast.USub(), operand=node.right)
         return node
     if isinstance(node, (gast.expr, gast.keyword)) and not isinstance(node, gast.Name) and any(
-            _is_zero(n) for n in gast.walk(node) if n is not node):
+            _is_zero(n) for n in q.walk(node) if n is not node):
         if isinstance(node, (gast.Tuple, gast.List)):
             raise TemplateError("a tuple of tangents holds a zero: use materialize(d[x], x)")
         return q.name(ZERO_TANGENT)
