@@ -22,6 +22,7 @@ import types
 
 import gast
 
+from s2s.codegen import astconv
 from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, register
 from s2s.parse.source import GENERATED_ATTR
 
@@ -72,7 +73,7 @@ def make_cell(value):
 
 def render(fdef):
     """Python source of a function AST; comment markers become ``# ...`` lines."""
-    tree = gast.gast_to_ast(fdef)
+    tree = astconv.to_ast(fdef)
     if not hasattr(tree, "lineno"):
         tree.lineno, tree.col_offset = 1, 0
     text = ast.unparse(ast.fix_missing_locations(tree))

@@ -10,6 +10,7 @@ import copy
 
 import gast
 
+from s2s.codegen import astconv
 
 _ATOMIC = frozenset({str, int, float, bool, complex, bytes, type(None), type(Ellipsis)})
 
@@ -103,12 +104,12 @@ def call(func, args=(), keywords=()):
 
 def parse_expr(text):
     """A gast expression from ``text``."""
-    return gast.parse(text, mode="eval").body
+    return astconv.parse(text, mode="eval").body
 
 
 def _as_node(value, ctx_store=False):
     if isinstance(value, str):
-        expr = gast.parse(value).body[0].value
+        expr = astconv.parse(value).body[0].value
         if ctx_store:
             for n in walk(expr):
                 if isinstance(n, gast.Name):
@@ -132,7 +133,7 @@ def quote(text, **subs):
 
     A substitution is a source string (``"np.exp"``) or an AST node (copied).
     """
-    module = gast.parse(text)
+    module = astconv.parse(text)
     module = _Substitute(subs).visit(module)
     return module.body
 
@@ -141,7 +142,7 @@ def to_source(node):
     """Python source of a gast node (statement list allowed)."""
     if isinstance(node, list):
         node = gast.Module(body=node, type_ignores=[])
-    return ast.unparse(gast.gast_to_ast(node))
+    return ast.unparse(astconv.to_ast(node))
 
 
 def is_atom(node):

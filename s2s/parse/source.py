@@ -20,6 +20,7 @@ import weakref
 
 import gast
 
+from s2s.codegen import astconv
 from s2s.core.errors import S2SError
 from s2s.parse import dataflow, quoting as q
 
@@ -128,7 +129,7 @@ def _find_source(fn):
         return _lambda_source(fn, lines, first, filename)
     text = textwrap.dedent("".join(block))
     try:
-        module = gast.parse(text)
+        module = astconv.parse(text)
     except SyntaxError:
         raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
     node = _find_def(module, code.co_name)
@@ -143,9 +144,8 @@ def _compiles_to(fdef, code):
     (positions aside). Free variables are made cells of an enclosing function, as
     they were where ``code`` was compiled."""
     import ast
-    import copy
     import __future__
-    node = gast.gast_to_ast(copy.deepcopy(fdef))
+    node = astconv.to_ast(fdef)  # new nodes: the probe's changes below leave ``fdef`` alone
     node.name = "__s2s_probe__"
     body = [node]
     if code.co_freevars:
@@ -243,7 +243,7 @@ def _lambda_source(fn, lines, first, filename):
         text = textwrap.dedent(chunk)
         indent = len(chunk) - len(chunk.lstrip()) if chunk.strip() else 0
         try:
-            module = gast.parse(text)
+            module = astconv.parse(text)
         except SyntaxError:
             continue
         lambdas = [n for n in q.walk(module) if isinstance(n, gast.Lambda)]
@@ -303,7 +303,7 @@ def _lambda_by_tokens(code, lines, first):
         end = _lambda_end(tokens, i)
         snippet = _cut(text, tok.start, end)
         try:
-            lam = gast.parse("(" + snippet + ")").body[0].value
+            lam = astconv.parse("(" + snippet + ")").body[0].value
         except SyntaxError:
             continue
         if isinstance(lam, gast.Lambda) and [a.id for a in lam.args.args] == params:

@@ -11,6 +11,7 @@ import functools
 import numpy as onp
 
 from s2s import lax
+from s2s.codegen import astconv
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core import dtypes, hooks
 from s2s.core.array import Array
@@ -150,7 +151,6 @@ def _positional_wrapper(fn, n, diff, keywords):
     """``def w(kwargs, args, d0, d1, ...)`` calling ``fn`` (a closure constant, so the
     transformation resolves it) with ``args`` whose positions ``diff`` are replaced by
     the named parameters (grad differentiates named ones)."""
-    import gast
     try:  # a bound method or partial: its function, with the bound values as constants
         target, bound = unwrap(fn)
     except NoSourceError:
@@ -164,7 +164,7 @@ def _positional_wrapper(fn, n, diff, keywords):
     text = (f"def dynamic_call(kwargs, args, {', '.join(names)}):\n"
             f"    return fn({', '.join(call)})\n")
     name = getattr(fn, "__name__", "fn")
-    wrapper, _ = compile_function(gast.parse(text).body[0], f"<s2s call of {name} (a value)>",
+    wrapper, _ = compile_function(astconv.parse(text).body[0], f"<s2s call of {name} (a value)>",
                                   {"__builtins__": __builtins__}, cells)
     return wrapper
 

@@ -49,6 +49,7 @@ import numpy
 
 import s2s.numpy as snp
 from s2s import lax
+from s2s.codegen import astconv
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
 from s2s.core.primitive import rules_of, ZERO_DERIVATIVE
@@ -345,7 +346,7 @@ def template_wrapper(fn):
         params += ["*"] + keyword_only
     name = getattr(fn, "__name__", "fn")
     text = f"def {name}({', '.join(params)}):\n    return target({', '.join(call)})\n"
-    fdef = gast.parse(text).body[0]
+    fdef = astconv.parse(text).body[0]
     wrapper, _ = compile_function(fdef, f"<s2s calls {getattr(fn, '__module__', '')}.{name}>",
                                   {"__builtins__": __builtins__}, {"target": make_cell(fn)})
     wrapper.__defaults__ = tuple(p.default for p in sig.parameters.values()

@@ -18,6 +18,7 @@ import inspect
 
 import gast
 
+from s2s.codegen import astconv
 from s2s.core.errors import S2SError
 from s2s.parse import quoting as q
 from s2s.parse.source import get_source
@@ -140,7 +141,7 @@ def _static_value(node):
     for n in q.walk(node):
         if isinstance(n, gast.Name) and n.id not in ("None", "True", "False"):
             raise ValueError(n.id)
-    tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=node)))
+    tree = ast.fix_missing_locations(astconv.to_ast(gast.Expression(body=node)))
     return eval(compile(tree, "<template>", "eval"),
                 {"__builtins__": {"isinstance": isinstance, "len": len, "int": int, "tuple": tuple}})
 
