@@ -145,7 +145,8 @@ class Plan:
     def __init__(self, fn, transform_name="grad"):
         self.source = get_source(fn)
         fence(self.source, transform_name)
-        self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & _referenced(self.source.node))
+        self.referenced = _referenced(self.source.node)
+        self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & self.referenced)
         self.np_name = self._np_alias()
         self.support = support_names(self.namer)
         self.normal = normalize(self.source, self.namer, self.np_name, self.support)
@@ -153,7 +154,7 @@ class Plan:
 
     def _np_alias(self):
         """The name generated code uses for s2s.numpy: the user's alias when there is one."""
-        for name in sorted(_referenced(self.source.node)):
+        for name in sorted(self.referenced):
             obj = lookup(self.source, name)
             if obj is numpy or obj is snp:
                 return name

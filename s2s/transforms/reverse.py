@@ -927,7 +927,8 @@ class _Reverse:
         forward, reverse = self.resolve_placeholders(forward, reverse)
         reverse = self.drop_dead_resets(reverse, {a for a in param_adjoints.values() if a})
         adjoint_names = set(self.adjoints.values())
-        tape = sorted(n for n in live_in(reverse) - adjoint_names if n in self.defined_names())
+        defined = self.defined_names()
+        tape = sorted(n for n in live_in(reverse) - adjoint_names if n in defined)
         if self.stack is not None and self.stack not in tape:
             tape.append(self.stack)
         inits = self.inits(forward, tape)
@@ -967,8 +968,7 @@ class _Reverse:
         for node in q.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.FunctionDef):
                 names.add(node.name)
-        for node in q.walk(gast.Module(body=self.body, type_ignores=[])):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
         for rec in self.records.values():
             if isinstance(rec, str):  # a while loop's trip counter
