@@ -11,6 +11,7 @@ is registered in ``linecache``), bound methods and ``functools.partial``.
 >>> src.node.name, src.params
 ('square', ['x'])
 """
+import ast
 import functools
 import inspect
 import linecache
@@ -120,30 +121,70 @@ def _find_source(fn):
     lines = _lines_of(fn)
     if not lines:
         raise NoSourceError(f"no source for {fn.__qualname__} (defined in {filename})")
-    try:
-        block = inspect.getblock(lines[code.co_firstlineno - 1:])
-    except Exception:
-        raise NoSourceError(f"cannot read the source of {fn.__qualname__}") from None
     first = code.co_firstlineno
-    if code.co_name == "<lambda>":  # the code's name: ``__name__`` can be reassigned
-        return _lambda_source(fn, lines, first, filename)
-    text = textwrap.dedent("".join(block))
-    try:
-        module = astconv.parse(text)
-    except SyntaxError:
-        raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
-    node = _find_def(module, code.co_name)
-    if node is None:
-        raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
+    found = None if code.co_name == "<lambda>" else _def_block(lines, first, code.co_name)
+    if found is not None:
+        text, node = found
+    else:
+        try:
+            block = inspect.getblock(lines[first - 1:])
+        except Exception:
+            raise NoSourceError(f"cannot read the source of {fn.__qualname__}") from None
+        if code.co_name == "<lambda>":  # the code's name: ``__name__`` can be reassigned
+            return _lambda_source(fn, lines, first, filename)
+        text = textwrap.dedent("".join(block))
+        try:
+            module = astconv.parse(text)
+        except SyntaxError:
+            raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
+        node = _find_def(module, code.co_name)
+        if node is None:
+            raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
     node.decorator_list = []
     return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+
+
+def _def_block(lines, first, name):
+    """``(text, node)`` of the definition of ``name`` starting at line ``first``, found
+    without tokenizing (``inspect.getblock`` tokenizes, a tenth of staging): the lines
+    up to the next statement indented no deeper than its ``def``. A cut inside a string,
+    brackets or a continuation does not parse, and a cut past the definition parses as
+    more than one statement: then None, and ``getblock`` decides.
+    """
+    start = first - 1
+    header = next((i for i in range(start, min(len(lines), start + 50))
+                   if lines[i].lstrip().startswith(("def ", "async def "))), None)
+    if header is None:
+        return None
+    indent = _indent(lines[header])
+    end = len(lines)
+    for i in range(header + 1, len(lines)):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("#") and _indent(lines[i]) <= indent:
+            end = i
+            break
+    while end > header + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1  # trailing blank and comment lines (a comment may sit at any depth)
+    text = textwrap.dedent("".join(lines[start:end]))
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    body = tree.body
+    if len(body) != 1 or not isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            or body[0].name != name:
+        return None
+    return text, astconv.to_gast(body[0])
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
 
 
 def _compiles_to(fdef, code):
     """Whether compiling ``fdef`` gives ``code``'s instructions, names and constants
     (positions aside). Free variables are made cells of an enclosing function, as
     they were where ``code`` was compiled."""
-    import ast
     import __future__
     node = astconv.to_ast(fdef)  # new nodes: the probe's changes below leave ``fdef`` alone
     node.name = "__s2s_probe__"
