@@ -45,7 +45,9 @@ def _copy(value, memo):
         new = cls.__new__(cls)
         memo[id(value)] = new
         new.__dict__.update({k: _copy(v, memo) for k, v in value.__dict__.items()})
-    else:  # an annotation (a set of names, say): the generic protocol, same memo
+    elif cls is set and all(type(v) in _ATOMIC for v in value):  # the usual annotation: names
+        new = memo[id(value)] = set(value)
+    else:  # another annotation: the generic protocol, same memo
         new = copy.deepcopy(value, memo)
     return new
 
