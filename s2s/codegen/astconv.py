@@ -23,6 +23,11 @@ _MISSING = object()
 _LOCATION = ("lineno", "col_offset", "end_lineno", "end_col_offset")
 # Before 3.12 Python's FunctionDef and ClassDef have no type_params; gast's always do.
 _TYPE_PARAMS = sys.version_info >= (3, 12)
+_DEFINITIONS = {  # their fields but type_params
+    "FunctionDef": ("name", "args", "body", "decorator_list", "returns", "type_comment"),
+    "AsyncFunctionDef": ("name", "args", "body", "decorator_list", "returns", "type_comment"),
+    "ClassDef": ("name", "bases", "keywords", "body", "decorator_list"),
+}
 
 
 def parse(text, mode="exec"):
@@ -134,12 +139,8 @@ def _gast_def(cls, fields):
 
 _TO_GAST = {ast.Name: _gast_name, ast.arg: _gast_arg, ast.ExceptHandler: _gast_handler}
 if not _TYPE_PARAMS:
-    _TO_GAST[ast.FunctionDef] = _gast_def(gast.FunctionDef, ("name", "args", "body", "decorator_list",
-                                                             "returns", "type_comment"))
-    _TO_GAST[ast.AsyncFunctionDef] = _gast_def(gast.AsyncFunctionDef, (
-        "name", "args", "body", "decorator_list", "returns", "type_comment"))
-    _TO_GAST[ast.ClassDef] = _gast_def(gast.ClassDef, ("name", "bases", "keywords", "body",
-                                                       "decorator_list"))
+    for _name, _fields in _DEFINITIONS.items():
+        _TO_GAST[getattr(ast, _name)] = _gast_def(getattr(gast, _name), _fields)
 for _name in ("TypeVar", "TypeVarTuple", "ParamSpec"):  # gast's own, version by version
     if hasattr(ast, _name):
         _TO_GAST[getattr(ast, _name)] = gast.ast_to_gast
@@ -205,12 +206,8 @@ _TO_AST = {gast.Load: lambda _, load=ast.Load(): load, gast.Store: lambda _, sto
            gast.Name: _ast_name, gast.arguments: _ast_arguments, gast.ExceptHandler: _ast_handler,
            gast.Assign: _ast_fields(ast.Assign, ("targets", "value"))}
 if not _TYPE_PARAMS:
-    _TO_AST[gast.FunctionDef] = _ast_fields(ast.FunctionDef, ("name", "args", "body", "decorator_list",
-                                                              "returns", "type_comment"))
-    _TO_AST[gast.AsyncFunctionDef] = _ast_fields(ast.AsyncFunctionDef, (
-        "name", "args", "body", "decorator_list", "returns", "type_comment"))
-    _TO_AST[gast.ClassDef] = _ast_fields(ast.ClassDef, ("name", "bases", "keywords", "body",
-                                                        "decorator_list"))
+    for _name, _fields in _DEFINITIONS.items():
+        _TO_AST[getattr(gast, _name)] = _ast_fields(getattr(ast, _name), _fields)
 for _name in ("TypeVar", "TypeVarTuple", "ParamSpec"):
     if hasattr(gast, _name) and hasattr(ast, _name):
         _TO_AST[getattr(gast, _name)] = gast.gast_to_ast
