@@ -27,8 +27,8 @@ array(2., dtype=float32)
 import functools
 
 from s2s.codegen.python import compile_function, make_cell
-from s2s.codegen import astconv
 from s2s.core.primitive import d, def_jvp, def_vjp
+from s2s.parse import astconv
 from s2s.runtime import support
 from s2s.transforms.fwd_support import dynamic_jvp
 

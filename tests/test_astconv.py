@@ -1,4 +1,4 @@
-"""s2s.codegen.astconv builds the same trees as gast's own converters, both ways."""
+"""s2s.parse.astconv builds the same trees as gast's own converters, both ways."""
 import ast
 import glob
 import os
@@ -6,7 +6,7 @@ import os
 import gast
 import pytest
 
-from s2s.codegen import astconv
+from s2s.parse import astconv
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -22,8 +22,8 @@ import types
 
 import gast
 
-from s2s.codegen import astconv
 from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, register
+from s2s.parse import astconv
 from s2s.parse.source import GENERATED_ATTR
 
 COMMENT_MARKER = "__s2s_comment__ "

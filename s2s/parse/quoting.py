@@ -10,7 +10,7 @@ import copy
 
 import gast
 
-from s2s.codegen import astconv
+from s2s.parse import astconv
 
 _ATOMIC = frozenset({str, int, float, bool, complex, bytes, type(None), type(Ellipsis)})
 

@@ -21,9 +21,8 @@ import weakref
 
 import gast
 
-from s2s.codegen import astconv
 from s2s.core.errors import S2SError
-from s2s.parse import dataflow, quoting as q
+from s2s.parse import astconv, dataflow, quoting as q
 
 
 # A generated function carries its own ``(code, lines)`` under this attribute:

@@ -11,13 +11,13 @@ import functools
 import numpy as onp
 
 from s2s import lax
-from s2s.codegen import astconv
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core import dtypes, hooks
 from s2s.core.array import Array
 from s2s.core.errors import S2SError
 from s2s.core.primitive import Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map
+from s2s.parse import astconv
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.numpy._vjp_helpers import _shape, unbroadcast, unreduce  # noqa: F401  (generated code calls them)
 import s2s.numpy as snp

@@ -23,10 +23,10 @@ import itertools
 
 import numpy as np
 
-from s2s.codegen import astconv
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import ConcretizationError
 from s2s.core.primitive import Trace, Tracer, abstractify, all_primitives, namespaces
+from s2s.parse import astconv
 from s2s.parse.quoting import parse_expr
 from s2s.core.tree_util import tree_flatten
 

@@ -49,12 +49,11 @@ import numpy
 
 import s2s.numpy as snp
 from s2s import lax
-from s2s.codegen import astconv
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
 from s2s.core.primitive import rules_of, ZERO_DERIVATIVE
 from s2s.numpy.twins import is_foreign_numpy, twin_of
-from s2s.parse import quoting as q
+from s2s.parse import astconv, quoting as q
 from s2s.parse.dataflow import parameters  # noqa: F401  (part of the front end's API)
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in

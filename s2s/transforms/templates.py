@@ -18,9 +18,8 @@ import inspect
 
 import gast
 
-from s2s.codegen import astconv
 from s2s.core.errors import S2SError
-from s2s.parse import quoting as q
+from s2s.parse import astconv, quoting as q
 from s2s.parse.source import get_source
 from s2s.runtime import support
 
