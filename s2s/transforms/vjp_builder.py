@@ -17,7 +17,6 @@ Calls are resolved at transform time by the shared front end
 tables (``vjp`` templates), or to user functions, which are transformed in turn
 (recursion works through cells filled once the callee is built).
 """
-import copy
 import weakref
 
 import gast
@@ -242,7 +241,7 @@ def _mark_tape(fn_obj, result):
 
 
 def copy_node(node):
-    return copy.deepcopy(node)
+    return q.copy_tree(node)
 
 
 def build_vjp(fn, active_params):
