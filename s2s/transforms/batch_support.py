@@ -103,7 +103,20 @@ def _unbatch_broadcasts(axes, args, kw_batched):
     if not any(demote) or (not kw_batched and all(d or ax is None for d, ax in zip(demote, axes))):
         return axes, args
     return (tuple(None if d else ax for d, ax in zip(demote, axes)),
-            tuple(a[0] if d else a for d, a in zip(demote, args)))
+            tuple(_one_example(a) if d else a for d, a in zip(demote, args)))
+
+
+def _one_example(x):
+    """``x[0]`` of a broadcast view, as the very array it was broadcast from where that
+    is all of it: jit knows a captured array by identity (it then reads it at each call
+    and stages what is computed from it), a view of it is a new constant."""
+    example = x[0]
+    base = example.base
+    if isinstance(base, onp.ndarray) and base.shape == example.shape \
+            and base.dtype == example.dtype and base.strides == example.strides \
+            and base.__array_interface__["data"][0] == example.__array_interface__["data"][0]:
+        return base
+    return example
 
 
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
