@@ -76,7 +76,16 @@ def broadcast_batch(x, n):
 
 def staged_example(x):
     """The example of staged ``x`` when ``x`` is that example broadcast along a new
-    leading axis (as ``broadcast_batch`` stages it), else None."""
+    leading axis (as ``broadcast_batch`` stages it), else None.
+
+    >>> from s2s.core.primitive import ShapedArray
+    >>> from s2s.trace.staging import stage
+    >>> seen = []
+    >>> _ = stage(lambda x: seen.append(staged_example(broadcast_batch(x, 3)) is x) or x,
+    ...           [ShapedArray((2,), onp.float32)])
+    >>> seen, staged_example(onp.zeros((3, 2)))
+    ([True], None)
+    """
     origins = getattr(getattr(getattr(x, "_trace", None), "builder", None), "origins", None)
     origin = origins.get(getattr(x, "name", None)) if origins is not None else None
     if origin is None or origin[0].name != "broadcast_in_dim":
