@@ -113,7 +113,11 @@ def _once_for_all(fn, axes, args, kwargs):
     """Under jit, a library function (one with a batch rule) whose batched arguments are
     all one staged example repeated: computed once and broadcast (as one op the next
     call recognizes), so a primal chain a batched jvp carries is not computed per
-    example. None where that does not apply."""
+    example. None where that does not apply: collectives (their examples see each
+    other) and functions given functions (control flow, jvp: they may call them)."""
+    if getattr(fn, "__module__", None) == collectives.__name__ or any(
+            callable(v) for v in tree_flatten((args, kwargs))[0]):
+        return None
     batched = [(a, _repeated_example(a)) for a, ax in zip(args, axes) if ax is not None]
     if not batched or any(e is None for _, e in batched) or \
             not any(isinstance(v, Tracer) for _, e in batched for v in tree_flatten(e)[0]):
