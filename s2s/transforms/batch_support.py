@@ -98,7 +98,7 @@ def _broadcast_view(x):
 def _unbatch_broadcasts(axes, args, kw_batched):
     """Arguments that are one example repeated passed unbatched (``x[0]``), so rules do
     the work once instead of once per example, as long as another argument stays batched
-    (the result must be batched). A tuple or list of such is one too: the primal tape a
+    (the result must be batched). A tuple of such is one too: the primal tape a
     batched jvp hands to the next function (its tangents batched) keeps that function's
     primal statements unbatched."""
     examples = [_repeated_example(a) if ax is not None else None for a, ax in zip(args, axes)]
@@ -132,13 +132,13 @@ def _once_for_all(fn, axes, args, kwargs):
 
 def _repeated_example(x):
     """The example of batched ``x`` when ``x`` is one example repeated (a host view with
-    a stride-0 batch axis, a staged broadcast along a new leading axis, or a list or
-    tuple holding only such arrays), else None."""
+    a stride-0 batch axis, a staged broadcast along a new leading axis, or a tuple
+    holding only such arrays), else None."""
     if type(x) is onp.ndarray:
         return _one_example(x) if _broadcast_view(x) else None
     if isinstance(x, Tracer):
         return staged_example(x)
-    if type(x) in (tuple, list):
+    if type(x) is tuple:  # not a list: the callee may append to it
         leaves, tree = tree_flatten(x)
         examples = [_repeated_example(v) if isinstance(v, (onp.ndarray, Tracer)) else None
                     for v in leaves]
