@@ -213,18 +213,15 @@ class _CaptureReaders:
     Python scalars and None found there, which are compiled in as constants."""
 
     def __init__(self, fn):
-        try:
-            fn, _ = unwrap(fn)
-        except Exception:
-            pass
         self.arrays = {}
         self.baked = []
-        for read, value in _capture_roots(fn):
-            self._add(read, value)
-            if isinstance(value, _SCALARS) or value is None:
-                self.baked.append((read, value))
-            for step, child in _capture_children(value):
-                self._add(lambda read=read, step=step: step(read()), child)
+        for f in _wrapped_functions(fn):
+            for read, value in _capture_roots(f):
+                self._add(read, value)
+                if isinstance(value, _SCALARS) or value is None:
+                    self.baked.append((read, value))
+                for step, child in _capture_children(value):
+                    self._add(lambda read=read, step=step: step(read()), child)
 
     def _add(self, read, value):
         if isinstance(value, np.ndarray) and id(value) not in self.arrays:
@@ -238,6 +235,23 @@ class _CaptureReaders:
 
 
 _SCALARS = (bool, int, float, complex)
+
+
+def _wrapped_functions(fn, depth=8):
+    """``fn`` unwrapped, then each function it wraps (``__wrapped__``, which
+    ``functools.wraps`` sets): a transformation's result (``jacfwd(f)``, ``vmap(f)``)
+    captures what ``f`` captures, and jit must read those arrays at each call too."""
+    out = []
+    while fn is not None and depth > 0 and all(fn is not f for f in out):
+        try:
+            plain, _ = unwrap(fn)
+        except Exception:
+            plain = fn
+        if all(plain is not g for g in out):
+            out.append(plain)
+        fn = getattr(fn, "__wrapped__", None) or getattr(plain, "__wrapped__", None)
+        depth -= 1
+    return out
 
 
 def _code_names(code, out):

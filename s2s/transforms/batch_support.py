@@ -25,7 +25,8 @@ from s2s.runtime import support, support as sup
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
-                              is_array, leading_size, loop_call, masked, select, select_zeros)
+                              is_array, leading_size, loop_call, masked, select, select_zeros,
+                              staged_example)
 from s2s.core.tree_util import tree_flatten, tree_unflatten
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
@@ -113,12 +114,66 @@ def _broadcast_view(x):
 def _unbatch_broadcasts(axes, args, kw_batched):
     """Arguments that are one example repeated passed unbatched (``x[0]``), so rules do
     the work once instead of once per example, as long as another argument stays batched
-    (the result must be batched)."""
-    demote = [ax is not None and _broadcast_view(a) for a, ax in zip(args, axes)]
+    (the result must be batched). A tuple of such is one too: the primal tape a
+    batched jvp hands to the next function (its tangents batched) keeps that function's
+    primal statements unbatched."""
+    examples = [_repeated_example(a) if ax is not None else None for a, ax in zip(args, axes)]
+    demote = [e is not None for e in examples]
     if not any(demote) or (not kw_batched and all(d or ax is None for d, ax in zip(demote, axes))):
         return axes, args
     return (tuple(None if d else ax for d, ax in zip(demote, axes)),
-            tuple(a[0] if d else a for d, a in zip(demote, args)))
+            tuple(e if d else a for d, e, a in zip(demote, examples, args)))
+
+
+def _once_for_all(fn, axes, args, kwargs):
+    """Under jit, a library function (one with a batch rule) whose batched arguments are
+    all one staged example repeated: computed once and broadcast (as one op the next
+    call recognizes), so a primal chain a batched jvp carries is not computed per
+    example. None where that does not apply: collectives (their examples see each
+    other) and functions given functions (control flow, jvp: they may call them)."""
+    if getattr(fn, "__module__", None) == collectives.__name__ or any(
+            callable(v) for v in tree_flatten((args, kwargs))[0]):
+        return None
+    batched = [(a, _repeated_example(a)) for a, ax in zip(args, axes) if ax is not None]
+    if not batched or any(e is None for _, e in batched) or \
+            not any(isinstance(v, Tracer) for _, e in batched for v in tree_flatten(e)[0]):
+        return None
+    n = leading_size([a for a, _ in batched])
+    examples = iter(e for _, e in batched)
+    out = fn(*[next(examples) if ax is not None else a for a, ax in zip(args, axes)], **kwargs)
+    if not all(isinstance(v, (onp.ndarray, Tracer)) for v in tree_flatten(out)[0]):
+        return None  # not arrays alone: the rule batches it
+    return broadcast_batch(out, n)
+
+
+def _repeated_example(x):
+    """The example of batched ``x`` when ``x`` is one example repeated (a host view with
+    a stride-0 batch axis, a staged broadcast along a new leading axis, or a tuple
+    holding only such arrays), else None."""
+    if type(x) is onp.ndarray:
+        return _one_example(x) if _broadcast_view(x) else None
+    if isinstance(x, Tracer):
+        return staged_example(x)
+    if type(x) is tuple:  # not a list: the callee may append to it
+        leaves, tree = tree_flatten(x)
+        examples = [_repeated_example(v) if isinstance(v, (onp.ndarray, Tracer)) else None
+                    for v in leaves]
+        if leaves and all(e is not None for e in examples):
+            return tree_unflatten(tree, examples)
+    return None
+
+
+def _one_example(x):
+    """``x[0]`` of a broadcast view, as the very array it was broadcast from where that
+    is all of it: jit knows a captured array by identity (it then reads it at each call
+    and stages what is computed from it), a view of it is a new constant."""
+    example = x[0]
+    base = example.base
+    if isinstance(base, onp.ndarray) and base.shape == example.shape \
+            and base.dtype == example.dtype and base.strides == example.strides \
+            and base.__array_interface__["data"][0] == example.__array_interface__["data"][0]:
+        return base
+    return example
 
 
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
@@ -130,6 +185,9 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     if not kw_batched:
         rule = batch_rule(fn)
         if rule is not None:
+            once = _once_for_all(fn, axes, args, kwargs)
+            if once is not None:
+                return once
             axes, args, kwargs = _statics_by_keyword(fn, axes, args, kwargs)
             return rule(axes, *args, **kwargs)
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
