@@ -34,9 +34,6 @@ class _Target:
     """
 
     def __init__(self, fun, argnums, args, kwargs, holomorphic, who):
-        if kwargs:
-            raise TypeError(f"{who}({_fun_name(fun)}): keyword arguments are not supported; pass "
-                            "them positionally or bind them with a closure")
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         for i in nums:
             if not -len(args) <= i < len(args):
@@ -48,14 +45,15 @@ class _Target:
         _check_inputs(self.leaves, holomorphic, who, fun)
         fn, bound = _source_function(fun)
         self.out_tree = None
-        if fn is not None:
-            self.fn, self.bound, self.call_args = fn, bound, args
+        call_args = _keywords_as_positional(fn, len(bound), args, kwargs) if fn is not None else None
+        if call_args is not None:
+            self.fn, self.bound, self.call_args = fn, bound, call_args
             params = _positional_params(fn)[len(bound):]
             self.params = tuple(params[i] for i in nums)
             return
-        rec = record(fun, args, {})
+        rec = record(fun, args, kwargs)
         self.fn, self.bound, self.out_tree = rec.fn, (), rec.out_tree
-        self.call_args = tree_flatten((list(args), {}))[0]
+        self.call_args = tree_flatten((list(args), dict(kwargs)))[0]
         names = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
         counts = [len(tree_flatten(a)[0]) for a in args]
         starts = [sum(counts[:i]) for i in range(len(args))]
@@ -83,14 +81,51 @@ class _Target:
         return out
 
 
+def _keywords_as_positional(fn, n_bound, args, kwargs):
+    """``args`` extended by ``kwargs`` (and the defaults between) as positional arguments of
+    ``fn``, so that vmap passes them unbatched and undifferentiated, as JAX does; None where a
+    keyword names no positional parameter (keyword-only, ``**kwargs``): the call is recorded."""
+    if not kwargs:
+        return list(args)
+    params = _positional_params(fn)[n_bound:]
+    rest = params[len(args):]
+    if not set(kwargs) <= set(rest):
+        return None
+    defaults = dict(zip(reversed(params), reversed(fn.__defaults__ or ())))
+    last = max(rest.index(k) for k in kwargs)
+    extra = [kwargs[p] if p in kwargs else defaults.get(p, _MISSING) for p in rest[:last + 1]]
+    return None if any(v is _MISSING for v in extra) else list(args) + extra
+
+
+_MISSING = object()
+
+
+# JAX's conventions: forward mode differentiates real inputs (complex ones only as
+# holomorphic functions), reverse mode real outputs; holomorphic=True wants complex both.
 def _check_inputs(leaves, holomorphic, who, fun):
+    kinds = "c" if holomorphic else ("f" if who == "jacfwd" else "fc")
     for leaf in leaves:
-        kind = _leaf_dtype(leaf).kind
-        if holomorphic and kind != "c":
-            raise TypeError(f"{who}(holomorphic=True) requires complex inputs, got {_leaf_dtype(leaf)}")
-        if kind not in "fc":
-            raise TypeError(f"{who}({_fun_name(fun)}) requires real- or complex-valued inputs, got "
-                            f"{_leaf_dtype(leaf)}")
+        if _leaf_dtype(leaf).kind not in kinds:
+            raise TypeError(f"{who}({_fun_name(fun)}) {_INPUTS[kinds]}, got {_leaf_dtype(leaf)}"
+                            f"{_HOLOMORPHIC_HINT if _leaf_dtype(leaf).kind == 'c' else ''}")
+
+
+def _check_outputs(leaves, holomorphic, who, fun):
+    kinds = "c" if holomorphic else ("f" if who == "jacrev" else "fc")
+    for leaf in leaves:
+        if _leaf_dtype(leaf).kind not in kinds:
+            raise TypeError(f"{who}({_fun_name(fun)}) {_OUTPUTS[kinds]}, got {_leaf_dtype(leaf)}"
+                            f"{_HOLOMORPHIC_HINT if _leaf_dtype(leaf).kind == 'c' else ''}")
+
+
+_INPUTS = {"c": "with holomorphic=True requires complex inputs",
+           "f": "requires real-valued (floating) inputs",
+           "fc": "requires real- or complex-valued inputs"}
+_OUTPUTS = {"c": "with holomorphic=True requires complex outputs",
+            "f": "requires real-valued (floating) outputs",
+            "fc": "requires real- or complex-valued outputs"}
+_HOLOMORPHIC_HINT = ("; for a holomorphic function pass holomorphic=True, otherwise use "
+                     "s2s.jvp or s2s.vjp directly")
 
 
 def _basis(leaves):
@@ -149,6 +184,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
         if has_aux:
             jac, aux = jac[0], _first(out[1])
         out_leaves, out_tree = tree_flatten(jac)
+        _check_outputs(out_leaves, holomorphic, "jacfwd", fun)
         starts, ends = _bounds(leaves)
         blocks = []
         for o in out_leaves:
@@ -180,6 +216,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         out = t.output(out)
         out_val, aux = (out[0], out[1]) if has_aux else (out, None)
         out_leaves, out_tree = tree_flatten(out_val)
+        _check_outputs(out_leaves, holomorphic, "jacrev", fun)
         cts = _batched_tree(_basis(out_leaves), out_leaves, out_tree)
         if t.out_tree is not None:  # a recording takes its outputs' cotangents flat
             flat = tree_flatten((cts, None) if has_aux else cts)[0]
