@@ -268,3 +268,28 @@ def test_complex_errors_as_jax(call, match):
 def test_jacfwd_of_real_to_complex(x64):
     got = s2s.jacfwd(lambda x: snp.exp(1j * x))(X)
     np.testing.assert_allclose(got, np.diag(1j * np.exp(1j * X)), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# x.at[...].multiply/divide with a repeated index multiply once per occurrence: each
+# factor's derivative is the product of the others (the adjoint used to ignore them).
+
+_REPEATED = np.array([0, 2, 2, 5])
+
+
+@pytest.mark.parametrize("op", ["multiply", "divide"])
+@pytest.mark.parametrize("index", [_REPEATED, np.array([0, 1, 2, 5])], ids=["repeated", "unique"])
+def test_at_multiply_divide_derivatives(op, index, x64):
+    from cases import central_grad
+
+    def f(v):
+        if op == "multiply":
+            return snp.sum(snp.exp(v).at[index].multiply(v[:4] + 3.0) ** 2)
+        return snp.sum(snp.exp(v).at[index].divide(v[:4] + 3.0) ** 2)
+    x = np.linspace(-0.6, 0.9, 7)
+    g = s2s.grad(f)
+    np.testing.assert_allclose(g(x), central_grad(f, x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(s2s.jvp(f, (x,), (np.ones(7),))[1], np.sum(central_grad(f, x)),
+                               rtol=1e-6)
+    np.testing.assert_allclose(s2s.hessian(f)(x), fd_jacobian(g, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s2s.jit(g)(x), g(x), rtol=1e-12)

@@ -198,8 +198,8 @@ def at_update(x, index, op, *args, **kwargs):
     return getattr(x.at[index], op)(*args, **kwargs)
 
 
-def at_update_grads(g, x, index, op, value):
-    """Adjoints of ``(x, value)`` in ``at_update(x, index, op, value)`` for set, add,
+def at_update_grads(g, x, index, op, value, ans=None):
+    """Adjoints of ``(x, value)`` in ``ans = at_update(x, index, op, value)`` for set, add,
     subtract, multiply, divide and get."""
     if g is None:
         return None, None
@@ -211,16 +211,29 @@ def at_update_grads(g, x, index, op, value):
         return g, index_grad(g, index, value)
     if op == "subtract":
         return g, index_grad(-g, index, value)
-    if op == "multiply":  # (duplicate indices multiply once per occurrence; not handled)
-        return at_update(g, index, "multiply", value), unbroadcast((g * x)[index], value)
-    if op == "divide":
-        return at_update(g, index, "divide", value), unbroadcast(-(g * x)[index] / value ** 2, value)
+    if op == "multiply":
+        if _unique_positions(x, index):
+            return at_update(g, index, "multiply", value), unbroadcast((g * x)[index], value)
+        # A repeated position multiplies once per occurrence: the derivative by one factor
+        # is the product of the others, ans / value (exact for nonzero factors).
+        return at_update(g, index, "multiply", value), unbroadcast((g * ans)[index] / value, value)
+    if op == "divide":  # ans / value at each occurrence, repeated positions included
+        return at_update(g, index, "divide", value), unbroadcast(-(g * ans)[index] / value, value)
     raise NotImplementedError(
         f"s2s cannot differentiate x.at[...].{op}(...) yet; write it with x.at[...].set(...) "
         f"and array arithmetic (e.g. x.at[i].set(x[i] * v))")
 
 
 at_update_grads.maybe_none = True
+
+
+def _unique_positions(x, index):
+    """Whether ``x[index]`` names no element twice (False when the index is staged)."""
+    if _has_tracer(index):
+        return False
+    shape = tuple(snp.shape(x))
+    positions = onp.ravel(onp.arange(int(onp.prod(shape))).reshape(shape)[index])
+    return onp.unique(positions).size == positions.size
 
 
 def copy(x):
