@@ -17,12 +17,13 @@ import numpy as np
 import s2s.numpy as snp
 from s2s import api_fwd
 from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, grad, vmap
-from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp
+from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp, staged_form
 from s2s.core.primitive import function_rules
 from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
 from s2s.trace.record import record
 from s2s.transforms import forward, vjp_builder
 from s2s.transforms.batch_support import loop_call
+from s2s.transforms.convert import converted_for_grad
 
 
 class _Target:
@@ -178,7 +179,8 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
         build = forward.build_jvp(t.fn, t.params)
         tangents = t.tangent_args(_batched_tree(_basis(leaves), leaves, tree))
         in_axes = (0,) * len(tangents) + (None,) * (len(t.bound) + len(t.call_args))
-        out, jac = vmap(build.function, in_axes=in_axes)(*tangents, *t.bound, *t.call_args)
+        args = [*tangents, *t.bound, *t.call_args]
+        out, jac = staged_form(vmap(build.function, in_axes=in_axes), args)(*args)
         out, jac = t.output(out), t.output(jac)
         aux = None
         if has_aux:
@@ -211,7 +213,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     def jacfun(*args, **kwargs):
         t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev")
         leaves, tree = t.leaves, t.tree
-        build = vjp_builder.build_vjp(t.fn, t.params)
+        build = vjp_builder.build_vjp(_for_staged_reverse(t), t.params)
         out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
         out = t.output(out)
         out_val, aux = (out[0], out[1]) if has_aux else (out, None)
@@ -235,6 +237,16 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         return (result, aux) if has_aux else result
     jacfun.__s2s_traced__ = True  # transformations of it record it (it calls vmap)
     return jacfun
+
+
+def _for_staged_reverse(t):
+    """What reverse mode differentiates: under jit, the control-flow-converted function
+    (its ``if``/``while`` on staged values are cond/while loops with reverse rules of their
+    own; the generated backward function's tape would need the branch taken)."""
+    args = [*t.bound, *t.call_args]
+    if staged_form(t.fn, args) is t.fn:
+        return t.fn
+    return converted_for_grad(t.fn)
 
 
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
