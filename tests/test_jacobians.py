@@ -271,25 +271,66 @@ def test_jacfwd_of_real_to_complex(x64):
 
 
 # ---------------------------------------------------------------------------
-# x.at[...].multiply/divide with a repeated index multiply once per occurrence: each
-# factor's derivative is the product of the others (the adjoint used to ignore them).
+# x.at[...].multiply/divide/power/min/max: first and second derivatives, a repeated
+# index included (it multiplies once per occurrence: each factor's derivative is the
+# product of the others; the adjoint used to ignore them).
 
-_REPEATED = np.array([0, 2, 2, 5])
+def _at_update(op, a, i, v):
+    if op == "multiply":
+        return a.at[i].multiply(v)
+    if op == "divide":
+        return a.at[i].divide(v)
+    if op == "power":
+        return a.at[i].power(v)
+    if op == "min":
+        return a.at[i].min(v)
+    return a.at[i].max(v)
 
 
-@pytest.mark.parametrize("op", ["multiply", "divide"])
-@pytest.mark.parametrize("index", [_REPEATED, np.array([0, 1, 2, 5])], ids=["repeated", "unique"])
-def test_at_multiply_divide_derivatives(op, index, x64):
+_AT_OPS = ("multiply", "divide", "power", "min", "max")
+
+
+@pytest.mark.parametrize("op", sorted(_AT_OPS))
+@pytest.mark.parametrize("index", [np.array([0, 2, 2, 5]), np.array([0, 1, 2, 5]), slice(1, 5)],
+                         ids=["repeated", "unique", "slice"])
+def test_at_update_derivatives(op, index, x64):
     from cases import central_grad
-
     def f(v):
-        if op == "multiply":
-            return snp.sum(snp.exp(v).at[index].multiply(v[:4] + 3.0) ** 2)
-        return snp.sum(snp.exp(v).at[index].divide(v[:4] + 3.0) ** 2)
+        base = snp.exp(v) if op == "power" else snp.sin(v)
+        return snp.sum(_at_update(op, base, index, snp.cos(v[:4]) * 0.9 + 0.05 * snp.arange(4.0)) ** 2)
     x = np.linspace(-0.6, 0.9, 7)
     g = s2s.grad(f)
     np.testing.assert_allclose(g(x), central_grad(f, x), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(s2s.jvp(f, (x,), (np.ones(7),))[1], np.sum(central_grad(f, x)),
-                               rtol=1e-6)
+    t = np.cos(np.arange(7.0))
+    np.testing.assert_allclose(s2s.jvp(f, (x,), (t,))[1], central_grad(f, x) @ t, rtol=1e-6)
     np.testing.assert_allclose(s2s.hessian(f)(x), fd_jacobian(g, x), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(s2s.jit(g)(x), g(x), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Second derivatives through adjoints taken by differentiating a formula (norms of any
+# order, quantiles): forward over reverse and reverse over reverse.
+
+_M = np.cos(np.arange(12.0)).reshape(3, 4)
+_SECOND_ORDER = {
+    "quantile": lambda v: snp.quantile(v * v, 0.3) * snp.sum(v),
+    "median": lambda v: snp.median(v ** 3) * v[0],
+    "percentile_axis": lambda v: snp.sum(snp.percentile(snp.exp(v[:6]).reshape(2, 3), 40.0, axis=1) ** 2),
+    "norm_1": lambda v: snp.linalg.norm(v * np.arange(1.0, 8.0), ord=1) ** 2,
+    "norm_3": lambda v: snp.linalg.norm(v, ord=3) ** 2,
+    "norm_inf": lambda v: snp.linalg.norm(v * np.arange(1.0, 8.0), ord=np.inf) ** 2,
+    "norm_half": lambda v: snp.linalg.norm(v, ord=0.5),
+    "norm_nuc": lambda v: snp.linalg.norm(v[:6].reshape(2, 3) + _M[:2, :3], ord="nuc") ** 2,
+    "norm_matrix_inf": lambda v: snp.linalg.norm(v[:6].reshape(2, 3) + _M[:2, :3], ord=np.inf) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SECOND_ORDER))
+def test_second_derivatives_through_formula_adjoints(name, x64):
+    f = _SECOND_ORDER[name]
+    x = np.array([0.31, -0.72, 0.55, 1.13, -0.28, 0.84, -1.05])
+    g = s2s.grad(f)
+    want = fd_jacobian(g, x)
+    np.testing.assert_allclose(s2s.hessian(f)(x), want, rtol=1e-5, atol=1e-6)
+    if name in ("quantile", "norm_3"):  # reverse over reverse too (slower: per example)
+        np.testing.assert_allclose(s2s.jacrev(g)(x), want, rtol=1e-5, atol=1e-6)

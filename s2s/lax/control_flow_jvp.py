@@ -91,21 +91,27 @@ def map_jvp(f, xs, tangent):
     return C.map(functools.partial(_map_fun, f), (xs, tangent))[1]
 
 
-def _pullback_tangent(branch, ct, operands, tangent_ct, tangents):
-    """The tangent of ``(ct, operands) -> J(operands)^T ct`` (J: the branch's Jacobian):
-    ``J^T dct`` plus the gradient of ``<ct, J v>`` in the operands (second derivatives
-    are symmetric), both by s2s's own vjp and jvp of the branch."""
+def directional_pullback(fun, operands, tangents, ct):
+    """The gradient of ``<ct, J(operands) tangents>`` in the operands (J: ``fun``'s
+    Jacobian), by s2s's own vjp of its jvp: the derivative of the pullback ``J^T ct`` in
+    the direction ``tangents`` (second derivatives are symmetric)."""
     def directional(*xs):
-        return _jvp(branch, xs, tangents)[1]
+        return _jvp(fun, xs, tangents)[1]
+    return C._pullback(directional, tuple(operands), ct)
+
+
+def pullback_tangent(branch, ct, operands, tangent_ct, tangents):
+    """The tangent of ``(ct, operands) -> J(operands)^T ct``: ``J^T dct`` plus the
+    derivative of the pullback in the operands (``directional_pullback``)."""
     by_ct = C._pullback(branch, tuple(operands), tangent_ct)
-    by_operands = C._pullback(directional, tuple(operands), ct)
+    by_operands = directional_pullback(branch, operands, tuple(tangents), ct)
     return tree_map(operator.add, by_ct, by_operands)
 
 
 def switch_vjp_jvp(ct, index, branches, operands, tangent_ct, tangents):
     """The output tangent of ``switch_vjp`` (forward over reverse, a Hessian through
     ``lax.cond``/``switch``): one staged ``case`` of the branch pullbacks' tangents."""
-    funs = [functools.partial(_pullback_tangent, b) for b in branches]
+    funs = [functools.partial(pullback_tangent, b) for b in branches]
     return C._switch(index, funs, (ct, tuple(operands), tangent_ct, tuple(tangents)))
 
 
