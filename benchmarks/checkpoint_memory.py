@@ -4,6 +4,12 @@ reports its buffers to it). The parameters and the input are allocated before
 measuring, so the peak is what the gradient computation adds: the tape, plus the
 transient arrays of one layer.
 
+Both tapes hold one activation per layer: the checkpointed gradient keeps each layer's
+input (its arguments, W and b being the parameters themselves), and the plain one keeps
+each layer's tanh output alone (the adjoint of ``x @ W + b`` reads no intermediate of
+its own), so per-layer checkpointing of this MLP saves nothing; it pays where a
+checkpointed function has intermediates its adjoint reads (several layers per block).
+
     PYTHONPATH=. python benchmarks/checkpoint_memory.py
 """
 import tracemalloc
@@ -59,7 +65,9 @@ def tape_bytes(loss, params, x):
 
 def main():
     rng = np.random.default_rng(0)
-    params = [(rng.standard_normal((WIDTH, WIDTH)).astype(np.float32) / np.sqrt(WIDTH),
+    # float32 after the scaling (NumPy 2 promotes float32 / np.float64 to float64, and the
+    # gradient's float32 copy of the parameters would count in the peak)
+    params = [((rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)).astype(np.float32),
                np.zeros(WIDTH, np.float32)) for _ in range(DEPTH)]
     x = rng.standard_normal((BATCH, WIDTH)).astype(np.float32)
     plain = peak_bytes(s2s.grad(loss_plain), params, x)
