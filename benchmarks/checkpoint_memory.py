@@ -41,6 +41,22 @@ def loss_checkpointed(params, x):
     return snp.sum(x)
 
 
+def block(params, x):
+    for W, b in params:
+        x = layer(W, b, x)
+    return x
+
+
+checkpointed_block = s2s.checkpoint(block)
+
+
+def loss_checkpointed_blocks(params, x):
+    """Blocks of four layers, each block checkpointed: its tape keeps one input per block."""
+    for k in range(0, len(params), 4):
+        x = checkpointed_block(params[k:k + 4], x)
+    return snp.sum(x)
+
+
 def peak_bytes(grad_fn, params, x):
     grad_fn(params, x)  # build (and cache) the generated code first
     tracemalloc.start()
@@ -83,6 +99,8 @@ def main():
           f"checkpoint (ratio {tc / tp:.2f})")
     print(f"beyond the gradients: {(plain - grads_bytes) / 2**20:.1f} MiB vs "
           f"{(ck - grads_bytes) / 2**20:.1f} MiB, ratio {(ck - grads_bytes) / (plain - grads_bytes):.2f}")
+    tb = tape_bytes(loss_checkpointed_blocks, params, x)
+    print(f"tape with blocks of four layers checkpointed: {tb / 2**20:.1f} MiB (ratio {tb / tp:.2f})")
 
 
 if __name__ == "__main__":
