@@ -528,6 +528,9 @@ def _assemble(build):
     fn = build.fn
     fn_obj, text = compile_function(fdef, filename, globals_, cells, fn.__defaults__, fn.__kwdefaults__,
                                     origin=plan.source)
+    # Its result is (primal, tangent) and the first len(active) parameters are tangents:
+    # vmap of a tangent alone leaves the primal unbatched (see batch's forward pairs).
+    fn_obj.__s2s_jvp_pair__ = len(tangent_params)
     build.cell.cell_contents = fn_obj
     build.texts = [text]
     build.deps = fwd.deps
