@@ -104,29 +104,24 @@ _MISSING = object()
 # JAX's conventions: forward mode differentiates real inputs (complex ones only as
 # holomorphic functions), reverse mode real outputs; holomorphic=True wants complex both.
 def _check_inputs(leaves, holomorphic, who, fun):
-    kinds = "c" if holomorphic else ("f" if who == "jacfwd" else "fc")
-    for leaf in leaves:
-        if _leaf_dtype(leaf).kind not in kinds:
-            raise TypeError(f"{who}({_fun_name(fun)}) {_INPUTS[kinds]}, got {_leaf_dtype(leaf)}"
-                            f"{_HOLOMORPHIC_HINT if _leaf_dtype(leaf).kind == 'c' else ''}")
+    _check_kinds(leaves, "c" if holomorphic else ("f" if who == "jacfwd" else "fc"), "inputs", who, fun)
 
 
 def _check_outputs(leaves, holomorphic, who, fun):
-    kinds = "c" if holomorphic else ("f" if who == "jacrev" else "fc")
+    _check_kinds(leaves, "c" if holomorphic else ("f" if who == "jacrev" else "fc"), "outputs", who, fun)
+
+
+_REQUIRED = {"c": "with holomorphic=True requires complex {}", "f": "requires real-valued (floating) {}",
+             "fc": "requires real- or complex-valued {}"}
+
+
+def _check_kinds(leaves, kinds, what, who, fun):
     for leaf in leaves:
-        if _leaf_dtype(leaf).kind not in kinds:
-            raise TypeError(f"{who}({_fun_name(fun)}) {_OUTPUTS[kinds]}, got {_leaf_dtype(leaf)}"
-                            f"{_HOLOMORPHIC_HINT if _leaf_dtype(leaf).kind == 'c' else ''}")
-
-
-_INPUTS = {"c": "with holomorphic=True requires complex inputs",
-           "f": "requires real-valued (floating) inputs",
-           "fc": "requires real- or complex-valued inputs"}
-_OUTPUTS = {"c": "with holomorphic=True requires complex outputs",
-            "f": "requires real-valued (floating) outputs",
-            "fc": "requires real- or complex-valued outputs"}
-_HOLOMORPHIC_HINT = ("; for a holomorphic function pass holomorphic=True, otherwise use "
-                     "s2s.jvp or s2s.vjp directly")
+        dt = _leaf_dtype(leaf)
+        if dt.kind not in kinds:
+            hint = ("; for a holomorphic function pass holomorphic=True, otherwise use s2s.jvp or "
+                    "s2s.vjp directly") if dt.kind == "c" else ""
+            raise TypeError(f"{who}({_fun_name(fun)}) {_REQUIRED[kinds].format(what)}, got {dt}{hint}")
 
 
 def _basis(leaves):
