@@ -34,7 +34,7 @@ class _Target:
     recording's flat outputs.
     """
 
-    def __init__(self, fun, argnums, args, kwargs, holomorphic, who):
+    def __init__(self, fun, argnums, args, kwargs, holomorphic, who, allow_int=False):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         for i in nums:
             if not -len(args) <= i < len(args):
@@ -43,7 +43,7 @@ class _Target:
         nums = tuple(i % len(args) for i in nums)
         args = [_grad_input(a) for a in args]
         self.leaves, self.tree = tree_flatten(tuple(args[i] for i in nums))
-        _check_inputs(self.leaves, holomorphic, who, fun)
+        _check_inputs(self.leaves, holomorphic, who, fun, allow_int)
         fn, bound = _source_function(fun)
         self.out_tree = None
         call_args = _keywords_as_positional(fn, len(bound), args, kwargs) if fn is not None else None
@@ -103,8 +103,14 @@ _MISSING = object()
 
 # JAX's conventions: forward mode differentiates real inputs (complex ones only as
 # holomorphic functions), reverse mode real outputs; holomorphic=True wants complex both.
-def _check_inputs(leaves, holomorphic, who, fun):
+def _check_inputs(leaves, holomorphic, who, fun, allow_int=False):
+    if allow_int and not holomorphic:  # integer inputs get zero blocks of their dtype, as in JAX
+        leaves = [v for v in leaves if not _is_int(v)]
     _check_kinds(leaves, "c" if holomorphic else ("f" if who == "jacfwd" else "fc"), "inputs", who, fun)
+
+
+def _is_int(x):
+    return _leaf_dtype(x).kind in "biu"
 
 
 def _check_outputs(leaves, holomorphic, who, fun):
@@ -206,7 +212,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
 
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
-        t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev")
+        t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev", allow_int)
         leaves, tree = t.leaves, t.tree
         build = vjp_builder.build_vjp(_for_staged_reverse(t), t.params)
         out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
@@ -223,11 +229,12 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         m = sum(int(np.size(v)) for v in out_leaves)
         bwd = vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))
         pulled = t.input_leaf_cotangents(bwd(tape, cts))
-        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None else c
+        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None or _is_int(v) else c
                   for c, v in zip(pulled, leaves)]
         blocks = []
         for o, s, e in zip(out_leaves, *_bounds(out_leaves)):
-            blocks.append([snp.reshape(c[s:e], np.shape(o) + np.shape(v)) for c, v in zip(pulled, leaves)])
+            blocks.append([snp.zeros(np.shape(o) + np.shape(v), _leaf_dtype(v)) if _is_int(v) else
+                           snp.reshape(c[s:e], np.shape(o) + np.shape(v)) for c, v in zip(pulled, leaves)])
         result = _arrange(len(out_leaves), out_tree, blocks, tree, argnums)
         return (result, aux) if has_aux else result
     jacfun.__s2s_traced__ = True  # transformations of it record it (it calls vmap)

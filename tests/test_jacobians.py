@@ -334,3 +334,15 @@ def test_second_derivatives_through_formula_adjoints(name, x64):
     np.testing.assert_allclose(s2s.hessian(f)(x), want, rtol=1e-5, atol=1e-6)
     if name in ("quantile", "norm_3"):  # reverse over reverse too (slower: per example)
         np.testing.assert_allclose(s2s.jacrev(g)(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_jacrev_allow_int_gives_zero_blocks(x64):
+    n = np.array([1, 2])
+
+    def f(x, k):
+        return snp.sin(x) * k
+    jx, jk = s2s.jacrev(f, argnums=(0, 1), allow_int=True)(X[:2], n)
+    np.testing.assert_allclose(jx, np.diag(np.cos(X[:2]) * n), rtol=1e-12)
+    assert jk.shape == (2, 2) and jk.dtype == n.dtype and not np.any(jk)  # as jax.jacrev
+    with pytest.raises(TypeError, match="real- or complex"):
+        s2s.jacrev(f, argnums=1)(X[:2], n)
