@@ -1231,12 +1231,36 @@ class VmapFunction:
         raise NoSourceError(f"vmap({_fun_name(self._fun)}) is differentiated by tracing its call")
 
     def __s2s_convert__(self):
-        """What jit runs for ``jit(vmap(f))``: this wrapper around converted batched source."""
+        """What jit runs for ``jit(vmap(f))``: this wrapper around converted batched source.
+
+        For ``jit(vmap(grad(f)))`` where that cannot be staged (the gradient's tape inside
+        a loop whose condition is staged), the vmap of the gradient of the *converted*
+        ``f``, as ``jit(grad(f))`` does (logged under ``S2S_LOG_TRANSFORMS=1``).
+        """
         inner = self
 
         def run(*args, **kwargs):
-            return inner._call(args, kwargs, convert=converted)
+            try:
+                return inner._call(args, kwargs, convert=converted)
+            except (S2SError, TypeError, ValueError, IndexError) as e:
+                fallback = inner._converted_grad_vmap()
+                if fallback is None:
+                    raise
+                _log_transform(f"jit(vmap({_fun_name(inner._fun)}))", inner._fun,
+                               "the batched gradient does not stage "
+                               f"({type(e).__name__}: {str(e).splitlines()[0]}); "
+                               "batching the gradient of the control-flow-converted function")
+            return fallback._call(args, kwargs, convert=converted)
         return run
+
+    def _converted_grad_vmap(self):
+        fun = self._fun
+        while isinstance(fun, JitFunction):
+            fun = fun._fun
+        if not isinstance(fun, GradFunction) or fun._build().traced:
+            return None
+        return VmapFunction(fun._converted_grad(), self._in_axes, self._out_axes,
+                            self._axis_name, self._axis_size)
 
     def source(self):
         """The batched source generated for the last call (``s2s.source``)."""

@@ -122,6 +122,25 @@ def select(c, new, old):
     return tree_unflatten(tree, out)
 
 
+def _zeros_like(x):
+    return tree_unflatten(tree_flatten(x)[1], [_np(a).zeros_like(a) for a in
+                                               map(_asarray, tree_flatten(x)[0])])
+
+
+def select_zeros(c, new, old):
+    """``select`` for code the reverse transform generated, where ``None`` is a zero
+    adjoint (or a value a later trip sets): against a value it is zeros shaped like it.
+
+    >>> select_zeros(onp.array([True, False]), onp.ones(2), None)
+    array([1., 0.])
+    """
+    if new is None and old is not None and old is not UNDEF:
+        new = _zeros_like(old)
+    elif old is None and new is not None and new is not UNDEF:
+        old = _zeros_like(new)
+    return select(c, new, old)
+
+
 def masked(active, n):
     """``active`` as a batched boolean (a Python bool becomes ``n`` copies)."""
     return _asarray(active) if is_array(active) else broadcast_batch(bool(active), n)

@@ -25,7 +25,7 @@ from s2s.runtime import support, support as sup
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
-                              is_array, leading_size, loop_call, masked, select)
+                              is_array, leading_size, loop_call, masked, select, select_zeros)
 from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
@@ -51,18 +51,33 @@ def _register_operators():
     def_batch(operator.matmul)(lambda axes, a, b: rules_of(_snp().matmul).batch(axes, a, b))
 
 
-def any_example(c):
-    """Whether some example takes a branch (staged predicates: assume so, both are staged)."""
-    if isinstance(c, Tracer):
+def any_example(c, where=None):
+    """Whether some example (of those ``where`` keeps) takes a branch (staged predicates:
+    assume so, both branches are staged)."""
+    if isinstance(c, Tracer) or isinstance(where, Tracer):
         return True
-    return bool(onp.any(c))
+    return bool(onp.any(c if where is None else onp.logical_and(c, where)))
 
 
-def all_examples(c):
-    """Whether every example takes a branch (staged predicates: assume not)."""
-    if isinstance(c, Tracer):
+def all_examples(c, where=None):
+    """Whether every example (of those ``where`` keeps) takes a branch (staged predicates:
+    assume not)."""
+    if isinstance(c, Tracer) or isinstance(where, Tracer):
         return False
-    return bool(onp.all(c))
+    return bool(onp.all(c if where is None else onp.logical_or(c, onp.logical_not(where))))
+
+
+def max_example(n, where=None):
+    """The largest of a batched count (of the examples ``where`` keeps; 0 for none).
+
+    >>> max_example(onp.array([2, 0, 3])), max_example(onp.array([2, 0, 3]), [1, 1, 0])
+    (3, 2)
+    """
+    if where is not None:
+        n = _np(n, where).where(where, n, 0)
+    if isinstance(n, Tracer):
+        return _snp().max(n)
+    return int(onp.max(n))
 
 
 def batch_rule(fn):

@@ -139,6 +139,7 @@ class _Reverse:
         self.maybe_vars = set()
         self.uses_stack = False
         self.stack = None
+        self.trip_counters = set()  # the while loops' trip counts
         self.result = fdef.body[-1].value
         # The plan's normal form is shared by every transformation, and the analyses
         # below annotate statements: they work on a copy.
@@ -332,6 +333,7 @@ class _Reverse:
         if isinstance(s, gast.While):
             trips = self.namer.new("trips")
             self.records[id(s)] = trips
+            self.trip_counters.add(trips)
             body = self.fwd_block(s.body, depth + 1)
             body.append(q.assign(trips, gast.BinOp(left=q.name(trips), op=gast.Add(), right=q.const(1))))
             loop = gast.copy_location(gast.While(test=s.test, body=body, orelse=[]), s)
@@ -937,6 +939,9 @@ class _Reverse:
         out = ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
                             dict(self.adjoints), result_active)
         out.tape_inits = self.tape_inits
+        # vmap tells the tape from user lists, and reverse loops from user loops, by these.
+        out.stack = self.stack
+        out.trip_counters = tuple(sorted(self.trip_counters))
         out.shape_only = self.shape_only_names & set(tape)
         return out
 
