@@ -27,7 +27,7 @@ from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
                               is_array, leading_size, loop_call, masked, select, select_zeros,
                               staged_example)
-from s2s.core.tree_util import tree_flatten, tree_unflatten
+from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
 from s2s.lax.axis_frames import innermost_axis
@@ -249,6 +249,14 @@ def unpack(x, n):
                              f"{tuple(x.shape[1:])} into {n} values")
         return tuple(x[:, i] for i in range(n))
     return x
+
+
+def unbatched_primal(pair):
+    """``(primal, tangent)`` of a batched call of forward-mode code whose primal arguments
+    are not batched: the primal is the same for every example (the batched code broadcast
+    it), so its first example stands for all."""
+    primal, tangent = pair
+    return tree_map(lambda v: v[0], primal), tangent
 
 
 def iterate(x):
