@@ -168,7 +168,7 @@ def _one_example(x):
     is all of it: jit knows a captured array by identity (it then reads it at each call
     and stages what is computed from it), a view of it is a new constant."""
     example = x[0]
-    base = example.base
+    base = getattr(example, "base", None)  # an object array's element (a slice) has none
     if isinstance(base, onp.ndarray) and base.shape == example.shape \
             and base.dtype == example.dtype and base.strides == example.strides \
             and base.__array_interface__["data"][0] == example.__array_interface__["data"][0]:
