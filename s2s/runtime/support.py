@@ -17,6 +17,7 @@ from s2s.core.array import Array
 from s2s.core.errors import S2SError
 from s2s.core.primitive import Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map
+from s2s.parse import astconv
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.numpy._vjp_helpers import _shape, unbroadcast, unreduce  # noqa: F401  (generated code calls them)
 import s2s.numpy as snp
@@ -150,7 +151,6 @@ def _positional_wrapper(fn, n, diff, keywords):
     """``def w(kwargs, args, d0, d1, ...)`` calling ``fn`` (a closure constant, so the
     transformation resolves it) with ``args`` whose positions ``diff`` are replaced by
     the named parameters (grad differentiates named ones)."""
-    import gast
     try:  # a bound method or partial: its function, with the bound values as constants
         target, bound = unwrap(fn)
     except NoSourceError:
@@ -164,7 +164,7 @@ def _positional_wrapper(fn, n, diff, keywords):
     text = (f"def dynamic_call(kwargs, args, {', '.join(names)}):\n"
             f"    return fn({', '.join(call)})\n")
     name = getattr(fn, "__name__", "fn")
-    wrapper, _ = compile_function(gast.parse(text).body[0], f"<s2s call of {name} (a value)>",
+    wrapper, _ = compile_function(astconv.parse(text).body[0], f"<s2s call of {name} (a value)>",
                                   {"__builtins__": __builtins__}, cells)
     return wrapper
 
@@ -198,8 +198,8 @@ def at_update(x, index, op, *args, **kwargs):
     return getattr(x.at[index], op)(*args, **kwargs)
 
 
-def at_update_grads(g, x, index, op, value):
-    """Adjoints of ``(x, value)`` in ``at_update(x, index, op, value)`` for set, add,
+def at_update_grads(g, x, index, op, value, ans=None):
+    """Adjoints of ``(x, value)`` in ``ans = at_update(x, index, op, value)`` for set, add,
     subtract, multiply, divide and get."""
     if g is None:
         return None, None
@@ -211,16 +211,54 @@ def at_update_grads(g, x, index, op, value):
         return g, index_grad(g, index, value)
     if op == "subtract":
         return g, index_grad(-g, index, value)
-    if op == "multiply":  # (duplicate indices multiply once per occurrence; not handled)
-        return at_update(g, index, "multiply", value), unbroadcast((g * x)[index], value)
-    if op == "divide":
-        return at_update(g, index, "divide", value), unbroadcast(-(g * x)[index] / value ** 2, value)
+    if op == "multiply":
+        return at_update(g, index, "multiply", value), _factor_grad(g, x, index, value, ans)
+    if op == "divide":  # ans / value at each occurrence, repeated positions included
+        return at_update(g, index, "divide", value), unbroadcast(-(g * ans)[index] / value, value)
+    if op == "power":  # ans = x ** factors, factors the product of the values at each position
+        ones = snp.ones_like(x)
+        factors = at_update(ones, index, "multiply", value)
+        g_factors = g * ans * snp.log(snp.where(x == 0, ones, x))
+        return g * factors * x ** (factors - 1), _factor_grad(g_factors, ones, index, value, factors)
+    if op in ("min", "max"):
+        return _extremum_grads(g, x, index, value, ans)
     raise NotImplementedError(
         f"s2s cannot differentiate x.at[...].{op}(...) yet; write it with x.at[...].set(...) "
         f"and array arithmetic (e.g. x.at[i].set(x[i] * v))")
 
 
+def _factor_grad(g, x, index, value, ans):
+    """The adjoint of ``value`` in ``ans = x.at[index].multiply(value)``."""
+    if _unique_positions(x, index):
+        return unbroadcast((g * x)[index], value)
+    # A repeated position multiplies once per occurrence: the derivative by one factor
+    # is the product of the others, ans / value (exact for nonzero factors).
+    return unbroadcast((g * ans)[index] / value, value)
+
+
+def _extremum_grads(g, x, index, value, ans):
+    """Adjoints of ``x.at[index].min/max(value)``: the adjoint of each element goes to the
+    operands equal to it, shared evenly among ties (JAX's rule for scatter_min/max)."""
+    picked = ans[index]
+    g_picked = g[index]
+    wins_x = snp.where(x == ans, snp.ones_like(g), snp.zeros_like(g))
+    wins_v = snp.where(snp.broadcast_to(value, snp.shape(picked)) == picked,
+                       snp.ones_like(g_picked), snp.zeros_like(g_picked))
+    count = at_update(wins_x, index, "add", wins_v)
+    share = g / snp.where(count == 0, snp.ones_like(count), count)
+    return share * wins_x, unbroadcast(share[index] * wins_v, value)
+
+
 at_update_grads.maybe_none = True
+
+
+def _unique_positions(x, index):
+    """Whether ``x[index]`` names no element twice (False when the index is staged)."""
+    if _has_tracer(index):
+        return False
+    shape = tuple(snp.shape(x))
+    positions = onp.ravel(onp.arange(int(onp.prod(shape))).reshape(shape)[index])
+    return onp.unique(positions).size == positions.size
 
 
 def copy(x):

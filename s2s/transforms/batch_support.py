@@ -27,8 +27,9 @@ from s2s.runtime import support, support as sup
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
-                              is_array, leading_size, loop_call, masked, select)
-from s2s.core.tree_util import tree_flatten, tree_unflatten
+                              is_array, leading_size, loop_call, masked, select, select_zeros,
+                              staged_example)
+from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
 from s2s.parse import quoting as q
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
@@ -57,18 +58,33 @@ def _register_operators():
     matmul.source_form = matmul_form
 
 
-def any_example(c):
-    """Whether some example takes a branch (staged predicates: assume so, both are staged)."""
-    if isinstance(c, Tracer):
+def any_example(c, where=None):
+    """Whether some example (of those ``where`` keeps) takes a branch (staged predicates:
+    assume so, both branches are staged)."""
+    if isinstance(c, Tracer) or isinstance(where, Tracer):
         return True
-    return bool(onp.any(c))
+    return bool(onp.any(c if where is None else onp.logical_and(c, where)))
 
 
-def all_examples(c):
-    """Whether every example takes a branch (staged predicates: assume not)."""
-    if isinstance(c, Tracer):
+def all_examples(c, where=None):
+    """Whether every example (of those ``where`` keeps) takes a branch (staged predicates:
+    assume not)."""
+    if isinstance(c, Tracer) or isinstance(where, Tracer):
         return False
-    return bool(onp.all(c))
+    return bool(onp.all(c if where is None else onp.logical_or(c, onp.logical_not(where))))
+
+
+def max_example(n, where=None):
+    """The largest of a batched count (of the examples ``where`` keeps; 0 for none).
+
+    >>> max_example(onp.array([2, 0, 3])), max_example(onp.array([2, 0, 3]), [1, 1, 0])
+    (3, 2)
+    """
+    if where is not None:
+        n = _np(n, where).where(where, n, 0)
+    if isinstance(n, Tracer):
+        return _snp().max(n)
+    return int(onp.max(n))
 
 
 def batch_rule(fn):
@@ -104,12 +120,66 @@ def _broadcast_view(x):
 def _unbatch_broadcasts(axes, args, kw_batched):
     """Arguments that are one example repeated passed unbatched (``x[0]``), so rules do
     the work once instead of once per example, as long as another argument stays batched
-    (the result must be batched)."""
-    demote = [ax is not None and _broadcast_view(a) for a, ax in zip(args, axes)]
+    (the result must be batched). A tuple of such is one too: the primal tape a
+    batched jvp hands to the next function (its tangents batched) keeps that function's
+    primal statements unbatched."""
+    examples = [_repeated_example(a) if ax is not None else None for a, ax in zip(args, axes)]
+    demote = [e is not None for e in examples]
     if not any(demote) or (not kw_batched and all(d or ax is None for d, ax in zip(demote, axes))):
         return axes, args
     return (tuple(None if d else ax for d, ax in zip(demote, axes)),
-            tuple(a[0] if d else a for d, a in zip(demote, args)))
+            tuple(e if d else a for d, e, a in zip(demote, examples, args)))
+
+
+def _once_for_all(fn, axes, args, kwargs):
+    """Under jit, a library function (one with a batch rule) whose batched arguments are
+    all one staged example repeated: computed once and broadcast (as one op the next
+    call recognizes), so a primal chain a batched jvp carries is not computed per
+    example. None where that does not apply: collectives (their examples see each
+    other) and functions given functions (control flow, jvp: they may call them)."""
+    if getattr(fn, "__module__", None) == collectives.__name__ or any(
+            callable(v) for v in tree_flatten((args, kwargs))[0]):
+        return None
+    batched = [(a, _repeated_example(a)) for a, ax in zip(args, axes) if ax is not None]
+    if not batched or any(e is None for _, e in batched) or \
+            not any(isinstance(v, Tracer) for _, e in batched for v in tree_flatten(e)[0]):
+        return None
+    n = leading_size([a for a, _ in batched])
+    examples = iter(e for _, e in batched)
+    out = fn(*[next(examples) if ax is not None else a for a, ax in zip(args, axes)], **kwargs)
+    if not all(isinstance(v, (onp.ndarray, Tracer)) for v in tree_flatten(out)[0]):
+        return None  # not arrays alone: the rule batches it
+    return broadcast_batch(out, n)
+
+
+def _repeated_example(x):
+    """The example of batched ``x`` when ``x`` is one example repeated (a host view with
+    a stride-0 batch axis, a staged broadcast along a new leading axis, or a tuple
+    holding only such arrays), else None."""
+    if type(x) is onp.ndarray:
+        return _one_example(x) if _broadcast_view(x) else None
+    if isinstance(x, Tracer):
+        return staged_example(x)
+    if type(x) is tuple:  # not a list: the callee may append to it
+        leaves, tree = tree_flatten(x)
+        examples = [_repeated_example(v) if isinstance(v, (onp.ndarray, Tracer)) else None
+                    for v in leaves]
+        if leaves and all(e is not None for e in examples):
+            return tree_unflatten(tree, examples)
+    return None
+
+
+def _one_example(x):
+    """``x[0]`` of a broadcast view, as the very array it was broadcast from where that
+    is all of it: jit knows a captured array by identity (it then reads it at each call
+    and stages what is computed from it), a view of it is a new constant."""
+    example = x[0]
+    base = getattr(example, "base", None)  # an object array's element (a slice) has none
+    if isinstance(base, onp.ndarray) and base.shape == example.shape \
+            and base.dtype == example.dtype and base.strides == example.strides \
+            and base.__array_interface__["data"][0] == example.__array_interface__["data"][0]:
+        return base
+    return example
 
 
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
@@ -121,6 +191,9 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     if not kw_batched:
         rule = batch_rule(fn)
         if rule is not None:
+            once = _once_for_all(fn, axes, args, kwargs)
+            if once is not None:
+                return once
             axes, args, kwargs = _statics_by_keyword(fn, axes, args, kwargs)
             return rule(axes, *args, **kwargs)
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
@@ -207,6 +280,14 @@ def unpack(x, n):
                              f"{tuple(x.shape[1:])} into {n} values")
         return tuple(x[:, i] for i in range(n))
     return x
+
+
+def unbatched_primal(pair):
+    """``(primal, tangent)`` of a batched call of forward-mode code whose primal arguments
+    are not batched: the primal is the same for every example (the batched code broadcast
+    it), so its first example stands for all."""
+    primal, tangent = pair
+    return tree_map(lambda v: v[0], primal), tangent
 
 
 def iterate(x):
