@@ -190,13 +190,27 @@ def _stack(results):
     return tree_unflatten(tree, out)
 
 
-def loop_call(fn, axes, args, kwargs, kw_batched=()):
-    """``fn`` once per example (batched arguments indexed), results stacked: exact, slow."""
+def loop_call(fn, axes, args, kwargs, kw_batched=(), where=None):
+    """``fn`` once per example (batched arguments indexed), results stacked: exact, slow.
+
+    With ``where`` (a host mask of the examples the calling code runs this call for),
+    the other examples are not run (a loop in ``fn`` may never end on them) and get
+    the first kept example's result, which the caller selects away."""
     n = leading_size([a for a, ax in zip(args, axes) if ax is not None]
                      + [kwargs[k] for k in kw_batched])
-    results = []
-    for i in range(n):
+    keep = _kept_examples(where, n)
+    results = {}
+    for i in keep:
         a = [_example(x, i) if ax is not None else x for x, ax in zip(args, axes)]
         kw = {k: (_example(v, i) if k in kw_batched else v) for k, v in kwargs.items()}
-        results.append(fn(*a, **kw))
-    return _stack(results)
+        results[i] = fn(*a, **kw)
+    first = results[keep[0]]
+    return _stack([results.get(i, first) for i in range(n)])
+
+
+def _kept_examples(where, n):
+    """The examples a host mask keeps (all of them for no mask, a staged one, or none kept)."""
+    if where is None or where is True or isinstance(where, Tracer):
+        return list(range(n))
+    kept = [i for i in range(n) if onp.broadcast_to(onp.asarray(where), (n,))[i]]
+    return kept or list(range(n))

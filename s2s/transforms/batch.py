@@ -39,7 +39,10 @@ import weakref
 import gast
 
 from s2s.codegen.python import compile_function, make_cell
+from s2s.core import hooks
 from s2s.core.errors import TransformError
+from s2s.core.primitive import Tracer
+from s2s.core.tree_util import tree_leaves
 from s2s.parse import quoting as q
 from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.normalize import SUPPORT_CALLS
@@ -51,7 +54,7 @@ from s2s.parse import dataflow
 from s2s.transforms.frontend import globals_and_cells, plan_for
 import s2s.numpy as snp
 
-_HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
+_HELPERS = ("vcall", "vcall_where", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
             "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
             "all_examples", "max_example", "select_zeros", "unbatched_primal")
@@ -195,6 +198,19 @@ def _value_batched(ctx, value):
         if obj is range:  # range(len(xs)) of a batched xs: one bound for every example
             return any(_value_batched(ctx, a) for a in value.args)
     return bool(_names(value) & ctx.batched)
+
+
+def _may_run_user_code(ctx, func):
+    """Whether calling ``func`` (an expression) may run a user function's batched source
+    (which then needs the caller's mask), rather than a library function's batch rule."""
+    if ctx.is_batched(func):
+        return False
+    obj = ctx.resolve(func)
+    if obj is MISSING:
+        return isinstance(func, gast.Name) and func.id not in ctx.helpers.values()
+    if S.batch_rule(obj) is not None or obj in _CONCRETE or obj is range:
+        return False
+    return hasattr(obj, "__code__") or hasattr(getattr(obj, "__call__", None), "__code__")
 
 
 def _shape_query(obj):
@@ -560,6 +576,13 @@ class _Rewriter:
     def __init__(self, ctx):
         self.ctx = ctx
         self.defined = set()
+        self.entry = None  # a masked build's parameter: the examples its caller runs it for
+
+    def _where(self, under):
+        """The name of the mask of examples that run code ``under`` (None: all of them)."""
+        if isinstance(under, str):
+            return under
+        return self.entry if under is None else None
 
     def block(self, stmts, under=None):
         out = []
@@ -575,7 +598,22 @@ class _Rewriter:
             if isinstance(s, gast.Pass):
                 return [s]
             raise self.ctx.error(s, f"s2s cannot batch the statement `{q.to_source(s).strip()}`")
-        return method(s, under)
+        out = method(s, under)
+        where = self._where(under)
+        if where is not None and not isinstance(s, (gast.If, gast.While, gast.For)):
+            for st in out:
+                self._pass_mask(st, where)
+        return out
+
+    def _pass_mask(self, stmt, where):
+        """User functions called in ``stmt`` get the mask ``where`` (``vcall_where``)."""
+        ctx = self.ctx
+        vcall = ctx.helpers.get("vcall")
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == vcall \
+                    and n.args and _may_run_user_code(ctx, n.args[0]):
+                n.func = ctx.h("vcall_where")
+                n.args = [q.name(where)] + n.args
 
     # -- assignments
     def visit_Assign(self, s, under):
@@ -655,13 +693,15 @@ class _Rewriter:
         """``(statements, mask)``: the examples that run ``body``, under the enclosing mask
         ``under`` and ``cond``. A name only where ``body`` holds control flow that needs
         it (True otherwise: the body is under a batched condition, no mask is read)."""
-        if not any(self._batched_control(n) for st in body for n in gast.walk(st)):
+        if not any(self._batched_control(n) or (isinstance(n, gast.Call) and _may_run_user_code(
+                self.ctx, n.func)) for st in body for n in gast.walk(st)):
             return [], True
-        if under is None and isinstance(cond, gast.Name):
+        where = self._where(under)
+        if where is None and isinstance(cond, gast.Name):
             return [], cond.id
         mask = self.ctx.namer.new("mask")
-        if isinstance(under, str):
-            cond = q.call(self._np("logical_and"), [q.name(under), cond])
+        if where is not None:
+            cond = q.call(self._np("logical_and"), [q.name(where), cond])
         return [_assign(mask, cond, s)], mask
 
     def _batched_control(self, node):
@@ -675,8 +715,8 @@ class _Rewriter:
 
     def _masked_call(self, helper, args, under):
         """``helper(*args)``, or ``helper(*args, mask)`` over the examples ``under`` keeps."""
-        return q.call(self.ctx.h(helper), list(args) + ([q.name(under)] if isinstance(
-            under, str) else []))
+        where = self._where(under)
+        return q.call(self.ctx.h(helper), list(args) + ([q.name(where)] if where else []))
 
     def _batched_if(self, s, under):
         """Both branches, each only when some example takes it (eagerly), then a select.
@@ -778,8 +818,9 @@ class _Rewriter:
         active = ctx.namer.new("active")
         prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
         # Examples outside the enclosing mask never run the loop (nor keep it running).
-        kept = s.test if not isinstance(under, str) else q.call(
-            self._np("logical_and"), [q.name(under), s.test])
+        where = self._where(under)
+        kept = s.test if where is None else q.call(
+            self._np("logical_and"), [q.name(where), s.test])
         body = [_assign(active, kept, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
         body += self.block(s.body, active)
         body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
@@ -847,8 +888,9 @@ class _Rewriter:
         # active = step >= steps - trips: each example's trips are the last ones
         late = gast.Compare(left=q.name(step), ops=[gast.GtE()], comparators=[
             gast.BinOp(left=q.name(steps), op=gast.Sub(), right=q.name(trips))])
-        if isinstance(under, str):
-            late = q.call(self._np("logical_and"), [q.name(under), late])
+        where = self._where(under)
+        if where is not None:
+            late = q.call(self._np("logical_and"), [q.name(where), late])
         body = [_assign(active, late, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
         body += self.block(s.body, active)
         body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
@@ -880,19 +922,21 @@ _builds = weakref.WeakKeyDictionary()
 
 
 
-def build(fn, batched_params, signature=()):
+def build(fn, batched_params, signature=(), masked=False):
     """The batched form of ``fn`` for the parameters named in ``batched_params`` (cached);
     ``signature`` (``batch_source.signature``) describes the arguments of this call, so
-    calls on operands of known kinds are written as NumPy."""
+    calls on operands of known kinds are written as NumPy. A ``masked`` build takes a
+    first parameter, the mask of the examples its caller runs it for (a call from a
+    branch of a batched ``if``): its batched loops run for those examples only."""
     per_fn = _builds.setdefault(fn, {})
-    key = (tuple(sorted(batched_params)), signature)
+    key = (tuple(sorted(batched_params)), signature, masked)
     built = per_fn.get(key)
     if built is None:
-        built = per_fn[key] = _build(fn, key[0], signature)
+        built = per_fn[key] = _build(fn, key[0], signature, masked)
     return built
 
 
-def _build(fn, batched_params, signature=()):
+def _build(fn, batched_params, signature=(), masked=False):
     plan = plan_for(fn)
     ctx = _Context(plan, batched_params)
     ctx.helpers["operators"] = ctx.namer.new("operators")
@@ -901,6 +945,9 @@ def _build(fn, batched_params, signature=()):
     ctx.kinds = batch_source.Kinds(ctx, signature)
     rewriter = _Rewriter(ctx)
     rewriter.defined = set(_stores(plan.normal.args))
+    if masked:
+        rewriter.entry = ctx.namer.new("mask")
+        rewriter.defined.add(rewriter.entry)
     new_body = rewriter.block(body)
     result = body[-1].value if isinstance(body[-1], gast.Return) else None
     out_batched = isinstance(result, gast.Name) and result.id in ctx.batched
@@ -911,7 +958,11 @@ def _build(fn, batched_params, signature=()):
         first = next(p for p in positional + sorted(batched_params) if p in batched_params)
         prologue.append(_assign(ctx.size_name, q.call(ctx.h("leading_size"), [q.name(first)])))
     name = ctx.namer.new(f"{plan.name}_batched")
-    fdef = gast.FunctionDef(name=name, args=copy.deepcopy(plan.normal.args), body=prologue + new_body,
+    args = copy.deepcopy(plan.normal.args)
+    if masked:
+        args.args.insert(0, gast.Name(id=rewriter.entry, ctx=gast.Param(), annotation=None,
+                                      type_comment=None))
+    fdef = gast.FunctionDef(name=name, args=args, body=prologue + new_body,
                             decorator_list=[], returns=None, type_comment=None, type_params=[])
     import operator
     extra = {ident: make_cell(getattr(S, h) if h != "operators" else operator)
@@ -984,20 +1035,21 @@ def plan_or_none(fn):
 _callees = weakref.WeakKeyDictionary()
 
 
-def batched_callee(fn, axes, kw_batched, kwargs):
+def batched_callee(fn, axes, kw_batched, kwargs, masked=False):
     """A callable computing ``fn`` batched (user functions: their batched source), or None
-    when ``fn`` should be called once per example (cached per function and axes)."""
+    when ``fn`` should be called once per example (cached per function and axes). With
+    ``masked``, the callable takes the caller's mask of kept examples first."""
     try:
         per_fn = _callees.setdefault(fn, {})
     except TypeError:  # not weak-referenceable: not cached
-        return _batched_callee(fn, axes, kw_batched)
-    key = (tuple(axes), tuple(kw_batched))
+        return _batched_callee(fn, axes, kw_batched, masked)
+    key = (tuple(axes), tuple(kw_batched), masked)
     if key not in per_fn:
-        per_fn[key] = _batched_callee(fn, axes, kw_batched)
+        per_fn[key] = _batched_callee(fn, axes, kw_batched, masked)
     return per_fn[key]
 
 
-def _batched_callee(fn, axes, kw_batched):
+def _batched_callee(fn, axes, kw_batched, masked=False):
     try:
         target, bound = unwrap(fn)
     except Exception:
@@ -1018,15 +1070,19 @@ def _batched_callee(fn, axes, kw_batched):
         return None  # *args/**kwargs: per example
     names |= set(kw_batched)
     names = frozenset(names)
-    built = build(target, names)
+    built = build(target, names, masked=masked)
     n_holder = [full_axes, kw_batched]
     positional = params[len(bound):]
 
     def call(*args, **kw):
+        lead, args = (args[:1], args[1:]) if masked else ((), args)
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
-        built = build(target, names, batch_source.signature(described))
-        out = built.fn(*bound, *args, **kw)
+        built = build(target, names, batch_source.signature(described), masked)
+        fn = built.fn
+        if any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):
+            fn = hooks.converted(fn)  # staged (jit of vmap): its if/while become lax control flow
+        out = fn(*lead, *bound, *args, **kw)
         if built.out_batched:
             return out
         n = S.leading_size([a for a, ax in zip(args, n_holder[0][len(bound):]) if ax is not None]

@@ -185,6 +185,18 @@ def _one_example(x):
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     """``fn(*args, **kwargs)`` on batched arguments (``axes[i]`` is 0 or None per argument;
     keyword arguments named in ``kw_batched`` are batched too); the result is batched."""
+    return _vcall(None, fn, axes, args, kw_batched, kwargs)
+
+
+def vcall_where(mask, fn, axes, /, *args, kw_batched=(), **kwargs):
+    """``vcall`` from code that runs only for the examples ``mask`` keeps (a branch of a
+    batched ``if``, the body of a batched ``while``): a user function gets the mask, so
+    its own batched loops stop for the other examples instead of running on values they
+    were never meant to see (and perhaps never ending)."""
+    return _vcall(mask, fn, axes, args, kw_batched, kwargs)
+
+
+def _vcall(mask, fn, axes, args, kw_batched, kwargs):
     axes = tuple(None if ax is None or _scalar_leaf(a) else ax for a, ax in zip(
         args, tuple(axes) + (None,) * (len(args) - len(axes))))
     axes, args = _unbatch_broadcasts(axes, args, kw_batched)
@@ -196,10 +208,10 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
                 return once
             axes, args, kwargs = _statics_by_keyword(fn, axes, args, kwargs)
             return rule(axes, *args, **kwargs)
-    batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
+    batched = batch.batched_callee(fn, axes, kw_batched, kwargs, masked=mask is not None)
     if batched is not None:
-        return batched(*args, **kwargs)
-    return loop_call(fn, axes, args, kwargs, kw_batched)
+        return batched(*args, **kwargs) if mask is None else batched(mask, *args, **kwargs)
+    return loop_call(fn, axes, args, kwargs, kw_batched, where=mask)
 
 
 def vmethod(obj, name, obj_axis, axes, /, *args, **kwargs):
