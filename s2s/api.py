@@ -26,7 +26,7 @@ from s2s.core.primitive import abstractify, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
 from s2s.lax.axis_frames import axis_frame
-from s2s.numpy.batching import broadcast_batch, loop_call
+from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.runtime import support
@@ -1325,6 +1325,14 @@ class VmapFunction:
             fn, bound = self._target()
         except NoSourceError:  # a traced gradient, say: once per example
             return self._looped(moved, kw_moved, n, name)
+        if isinstance(fn, VmapFunction):  # vmap(vmap(f)): one vmap over both axes
+            args, axes = self._filled(moved, n)
+            out = fn._merged_call(args, axes, {k: v for k, (v, _) in kw_moved.items()},
+                                  tuple(kw_moved), n, convert)
+            if out is None:
+                return self._looped(moved, kw_moved, n, name)
+            self._last = fn._last
+            return self._move_out(out, True, n, name)
         if batch.has_rule(fn) and not bound:  # a library function: its batch rule
             return self._by_rule(fn, moved, kw_moved, n, name)
         plan = batch.plan_or_none(fn) if not batch._is_library(fn) else None
@@ -1406,6 +1414,121 @@ class VmapFunction:
                                  f"rank {nd - 1} (with the mapped axis: {nd})")
             result.append(_move_axis(leaf, 0, ax % nd))
         return tree_flatten(out)[1].unflatten(result)
+
+
+    # -- vmap of this vmap (vmap(vmap(f)), or vmap(g) called inside a vmapped function)
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        """This vmap called from batched code on arguments batched on axis 0 where
+        ``axes[i]`` is 0 (and the keyword arguments in ``kw_batched``): the result
+        batched on axis 0, by one vmap of the inner function over both mapped axes."""
+        n = leading_size([a for a, ax in zip(args, axes) if ax is not None]
+                         + [kwargs[k] for k in kw_batched])
+        out = self._merged_call(args, axes, kwargs, kw_batched, n)
+        if out is None:  # named axes or out_axes None: once per outer example
+            return loop_call(self, axes, args, kwargs, kw_batched)
+        return out
+
+    def _merged_call(self, args, axes, kwargs, kw_batched, n, convert=None):
+        """This vmap applied to a batch of ``n`` calls (``axes[i]`` 0: argument ``i`` is
+        batched on axis 0): both mapped axes merged into one of ``n * m`` examples, the
+        inner function vmapped once over it, and the result split again (outer axis first,
+        this vmap's out_axes after it). None where merging cannot express the call: a
+        named axis (collectives must see only their own axis), out_axes None, or sizes
+        that disagree (the per-example calls then raise this vmap's own error)."""
+        if self._axis_name is not None or _has_none(self._out_axes):
+            return None
+        in_axes = self._in_axes
+        if isinstance(in_axes, list) and len(args) != 1:
+            in_axes = tuple(in_axes)
+        if not isinstance(in_axes, tuple):
+            in_axes = (in_axes,) * len(args)
+        if len(in_axes) != len(args):
+            return None
+        plans = [self._merge_plan(spec, arg, ax is not None)
+                 for spec, arg, ax in zip(in_axes, args, axes)]
+        kw_plans = {k: self._merge_plan(0, v, k in kw_batched) for k, v in kwargs.items()}
+        every = [p for plan in plans + list(kw_plans.values()) if plan is not None for p in plan[1]]
+        if any(p is None for p in every):
+            return None
+        sizes = {leaf.shape[a] for leaf, outer, a in every if a is not None}
+        if len(sizes) > 1 or not sizes and self._axis_size is None:
+            return None
+        m = sizes.pop() if sizes else self._axis_size
+        if self._axis_size is not None and self._axis_size != m:
+            return None
+        merged = [self._merged_arg(arg, plan, n, m) for arg, plan in zip(args, plans)]
+        merged_kw = {k: self._merged_arg(v, kw_plans[k], n, m) for k, v in kwargs.items()}
+        inner = VmapFunction(self._fun, tuple(None if p is None else 0 for p in plans), 0, None,
+                             n * m)
+        out = inner._call(tuple(merged), merged_kw, convert)
+        self._last = inner._last
+        return self._split_out(out, n, m)
+
+    @staticmethod
+    def _merge_plan(spec, arg, outer):
+        """``(tree, [(leaf, outer, axis)])`` for one argument (``axis``: the leaf's axis
+        this vmap maps, counted with the outer axis; an entry None: out of range), or None
+        for an argument neither vmap maps."""
+        leaves = _axis_leaves(spec, arg, "in_axes", "argument")
+        if not outer and all(ax is None for _, ax, _ in leaves):
+            return None
+        out = []
+        for leaf, ax, _ in leaves:
+            if ax is None:
+                out.append((leaf, outer, None))
+                continue
+            leaf = leaf if isinstance(leaf, (Tracer, np.ndarray)) else np.asarray(leaf)
+            pe = np.ndim(leaf) - outer
+            out.append((leaf, outer, ax % pe + outer) if -pe <= ax < pe else None)
+        return tree_flatten(arg)[1], out
+
+    @staticmethod
+    def _merged_arg(arg, plan, n, m):
+        """One argument with the outer and inner mapped axes merged into axis 0 (size
+        ``n * m``); an axis only one of the two vmaps maps is broadcast along the other."""
+        if plan is None:
+            return arg
+        tree, leaves = plan
+        out = []
+        for leaf, outer, a in leaves:
+            leaf = leaf if isinstance(leaf, (Tracer, np.ndarray)) else np.asarray(leaf)
+            xp = snp if isinstance(leaf, Tracer) else np
+            if a is not None:
+                leaf = _move_axis(leaf, a, int(outer))
+                if not outer:
+                    leaf = leaf[None]
+            else:
+                leaf = leaf[:, None] if outer else leaf[None, None]
+            rest = tuple(leaf.shape[2:])
+            leaf = xp.broadcast_to(leaf, (n, m) + rest)
+            out.append(xp.reshape(leaf, (n * m,) + rest))
+        return tree.unflatten(out)
+
+    def _split_out(self, out, n, m):
+        """The merged call's result (examples on axis 0) with the outer axis first and
+        this vmap's axis where its out_axes put it."""
+        result = []
+        for leaf, ax, path in _axis_leaves(self._out_axes, out, "out_axes", "output"):
+            xp = snp if isinstance(leaf, Tracer) else np
+            leaf = xp.reshape(leaf, (n, m) + tuple(leaf.shape[1:]))
+            nd = np.ndim(leaf) - 1
+            if not -nd <= ax < nd:
+                raise ValueError(f"vmap({_fun_name(self._fun)}): out_axes {ax} is out of range "
+                                 f"for {path} of rank {nd - 1} (with the mapped axis: {nd})")
+            result.append(_move_axis(leaf, 1, ax % nd + 1))
+        return tree_flatten(out)[1].unflatten(result)
+
+
+def _has_none(spec):
+    """Whether an axes specification (a pytree prefix) holds None anywhere."""
+    if spec is None:
+        return True
+    if isinstance(spec, (tuple, list)):
+        return any(_has_none(s) for s in spec)
+    if isinstance(spec, dict):
+        return any(_has_none(s) for s in spec.values())
+    return False
 
 
 def _unbroadcast_or_fail(leaf, name, path):

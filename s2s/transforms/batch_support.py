@@ -22,6 +22,7 @@ from s2s.core.primitive import def_batch, rules_of, Tracer
 from s2s.numpy.batch_rules import elementwise
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.runtime import support, support as sup
+from s2s.runtime.control_ops import converted_call
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
@@ -117,6 +118,9 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
         if rule is not None:
             axes, args, kwargs = _statics_by_keyword(fn, axes, args, kwargs)
             return rule(axes, *args, **kwargs)
+    hook = getattr(type(fn), "__s2s_vcall__", None)
+    if hook is not None:  # a vmap called inside vmapped code, say
+        return hook(fn, axes, args, kwargs, kw_batched)
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
     if batched is not None:
         return batched(*args, **kwargs)
@@ -531,6 +535,10 @@ def _register_support_rules():
     def_batch(sup.reshape_like)(_reshape_like_rule)
     def_batch(sup.transpose_grad)(_transpose_grad_rule)
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
+    # jit's converted source calls user functions through converted_call: vmap of that
+    # source (a nested function under jit(vmap(f))) batches the function itself.
+    def_batch(converted_call)(lambda axes, /, fn, *args, **kwargs: vcall(fn, axes[1:], *args,
+                                                                        **kwargs))
     for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
                sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads):
         def_batch(fn)(_structural(fn))

@@ -1,0 +1,117 @@
+"""vmap without per-example calls where it used to loop: vmap of vmap (and vmap called
+inside a vmapped function), closures over mapped values, functions without source,
+and the gradients of those. Every case is checked against a Python loop over examples,
+eagerly and under jit, and counts the calls made once per example (``loops``)."""
+import numpy as onp
+import pytest
+
+import s2s
+import s2s.numpy as np
+
+R = onp.random.default_rng(3)
+
+
+def _f(*shape):
+    return R.normal(size=shape).astype("f")
+
+
+def _loop(f, in_axes, *args):
+    """Reference: ``f`` on each example (axes taken with onp.take), results stacked."""
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    n = next(onp.shape(a)[ax] for a, ax in zip(args, axes) if ax is not None)
+    outs = [f(*[a if ax is None else onp.take(a, i, axis=ax) for a, ax in zip(args, axes)])
+            for i in range(n)]
+    return s2s.tree_util.tree_map(lambda *xs: onp.stack(xs), *outs)
+
+
+def _close(a, b, tol=1e-5):
+    la, ta = s2s.tree_util.tree_flatten(a)
+    lb, tb = s2s.tree_util.tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb):
+        assert onp.shape(x) == onp.shape(y)
+        onp.testing.assert_allclose(onp.asarray(x, onp.float64), onp.asarray(y, onp.float64),
+                                    rtol=tol, atol=tol)
+
+
+def _both(fn, *args):
+    """``fn(*args)`` eagerly and under jit, checked to agree; the eager value."""
+    eager = fn(*args)
+    _close(s2s.jit(fn)(*args), eager, tol=1e-4)
+    return eager
+
+
+def wavy(v):
+    if np.sum(v) > 0:
+        return np.sin(v) * 2.0
+    return np.cos(v) - v
+
+
+def dot_with(v, w):
+    return np.tanh(np.dot(v, w))
+
+
+def scaled(v, scale):
+    return wavy(v) * scale
+
+
+@pytest.mark.parametrize("outer", [0, 1, -1])
+@pytest.mark.parametrize("inner", [0, 1, -1])
+def test_vmap_of_vmap_axes(outer, inner, loops):
+    x = _f(3, 4, 5)
+    got = _both(s2s.vmap(s2s.vmap(wavy, in_axes=inner), in_axes=outer), x)
+    _close(got, _loop(lambda e: _loop(wavy, inner, e), outer, x))
+    assert loops == []
+
+
+@pytest.mark.parametrize("out_axes", [0, 1, -1])
+def test_vmap_of_vmap_out_axes_and_unmapped_arguments(out_axes, loops):
+    v, w = _f(3, 4), _f(2, 4)  # the outer vmap maps w only, the inner one v only
+    fn = s2s.vmap(s2s.vmap(scaled, in_axes=(0, None), out_axes=out_axes), in_axes=(None, 0))
+    got = _both(fn, v, w)
+    want = _loop(lambda vv, wi: onp.moveaxis(_loop(scaled, (0, None), vv, wi), 0, out_axes),
+                 (None, 0), v, w)
+    _close(got, want)
+    assert loops == []
+
+
+def rows_through(x, w):
+    return np.sum(s2s.vmap(lambda r: dot_with(r, w))(x), axis=0)
+
+
+@pytest.mark.parametrize("in_axes", [(0, None), (1, None)])
+def test_vmap_called_inside_a_vmapped_function(in_axes, loops):
+    x = _f(3, 4, 5)
+    w = _f(5) if in_axes[1] is None else _f(3, 5)
+    if in_axes[0] != 0:
+        x = onp.moveaxis(x, 0, in_axes[0])
+    got = _both(s2s.vmap(rows_through, in_axes=in_axes), x, w)
+    _close(got, _loop(rows_through, in_axes, x, w))
+    assert loops == []
+
+
+def test_three_levels_and_keywords(loops):
+    x = _f(2, 3, 4)
+    s = _f(2, 3, 4)
+    fn = s2s.vmap(s2s.vmap(s2s.vmap(scaled)))
+    _close(_both(lambda a, b: fn(a, scale=b), x, s), onp.stack([
+        onp.stack([onp.stack([scaled(x[i, j, k], s[i, j, k]) for k in range(4)])
+                   for j in range(3)]) for i in range(2)]))
+    assert loops == []
+
+
+def test_vmap_of_vmap_gradients_per_example(loops):
+    x = _f(3, 4, 2)
+
+    def loss(v):
+        return np.sum(np.sin(v) * v ** 2) + np.dot(v, v[::-1])
+
+    got = s2s.vmap(s2s.vmap(s2s.grad(loss)))(x)
+    _close(got, _loop(lambda e: _loop(s2s.grad(loss), 0, e), 0, x))
+    assert loops == []
+
+
+def test_named_inner_axis_still_runs_per_outer_example():
+    x = _f(2, 3)
+    fn = s2s.vmap(s2s.vmap(lambda v: v - s2s.lax.pmean(v, "i"), axis_name="i"))
+    _close(fn(x), x - x.mean(axis=1, keepdims=True))
