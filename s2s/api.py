@@ -22,7 +22,7 @@ from s2s.core.array import Array
 from s2s.core.config import config
 from s2s.core.errors import (ConcretizationError, S2SError, TransformError, UndefinedVariableError,
                              UnsupportedSyntaxError)
-from s2s.core.primitive import abstractify, ShapedArray, Tracer
+from s2s.core.primitive import abstractify, def_batch, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
 from s2s.lax.axis_frames import axis_frame
@@ -1321,6 +1321,12 @@ class VmapFunction:
     def _call_mapped(self, args, kwargs, convert=None):
         name = _fun_name(self._fun)
         moved, kw_moved, n = self._prepare(args, kwargs)
+        if getattr(type(self._fun), "__s2s_vcall__", None) is not None and not isinstance(
+                self._fun, VmapFunction):  # a closure over values mapped by an outer vmap
+            args, axes = self._filled(moved, n)
+            kwargs = {k: v for k, (v, _) in kw_moved.items()}
+            out = vcall(self._fun, tuple(axes), *args, kw_batched=tuple(kwargs), **kwargs)
+            return self._move_out(out, True, n, name)
         try:
             fn, bound = self._target()
         except NoSourceError:  # a traced gradient, say: once per example
@@ -1422,8 +1428,11 @@ class VmapFunction:
         """This vmap called from batched code on arguments batched on axis 0 where
         ``axes[i]`` is 0 (and the keyword arguments in ``kw_batched``): the result
         batched on axis 0, by one vmap of the inner function over both mapped axes."""
-        n = leading_size([a for a, ax in zip(args, axes) if ax is not None]
-                         + [kwargs[k] for k in kw_batched])
+        if any(ax is not None for ax in axes) or kw_batched:
+            n = leading_size([a for a, ax in zip(args, axes) if ax is not None]
+                             + [kwargs[k] for k in kw_batched])
+        else:  # vmap of a closure over values an outer vmap maps (a batched function)
+            n = self._fun.batch_size()
         out = self._merged_call(args, axes, kwargs, kw_batched, n)
         if out is None:  # named axes or out_axes None: once per outer example
             return loop_call(self, axes, args, kwargs, kw_batched)
@@ -1459,8 +1468,10 @@ class VmapFunction:
             return None
         merged = [self._merged_arg(arg, plan, n, m) for arg, plan in zip(args, plans)]
         merged_kw = {k: self._merged_arg(v, kw_plans[k], n, m) for k, v in kwargs.items()}
-        inner = VmapFunction(self._fun, tuple(None if p is None else 0 for p in plans), 0, None,
-                             n * m)
+        fun = self._fun
+        if hasattr(fun, "rebound"):  # a closure over outer-mapped values: merged the same way
+            fun = fun.rebound(functools.partial(_merged_leaf, n=n, m=m))
+        inner = VmapFunction(fun, tuple(None if p is None else 0 for p in plans), 0, None, n * m)
         out = inner._call(tuple(merged), merged_kw, convert)
         self._last = inner._last
         return self._split_out(out, n, m)
@@ -1493,16 +1504,11 @@ class VmapFunction:
         out = []
         for leaf, outer, a in leaves:
             leaf = leaf if isinstance(leaf, (Tracer, np.ndarray)) else np.asarray(leaf)
-            xp = snp if isinstance(leaf, Tracer) else np
             if a is not None:
                 leaf = _move_axis(leaf, a, int(outer))
-                if not outer:
-                    leaf = leaf[None]
+                out.append(_merged_leaf(leaf if outer else leaf[None], n, m, True))
             else:
-                leaf = leaf[:, None] if outer else leaf[None, None]
-            rest = tuple(leaf.shape[2:])
-            leaf = xp.broadcast_to(leaf, (n, m) + rest)
-            out.append(xp.reshape(leaf, (n * m,) + rest))
+                out.append(_merged_leaf(leaf if outer else leaf[None], n, m))
         return tree.unflatten(out)
 
     def _split_out(self, out, n, m):
@@ -1518,6 +1524,16 @@ class VmapFunction:
                                  f"for {path} of rank {nd - 1} (with the mapped axis: {nd})")
             result.append(_move_axis(leaf, 1, ax % nd + 1))
         return tree_flatten(out)[1].unflatten(result)
+
+
+def _merged_leaf(leaf, n, m, inner=False):
+    """``leaf`` with its outer axis (of ``n``) and inner axis (of ``m``, after it; when not
+    ``inner``, the leaf does not vary along it) merged into one axis of ``n * m``."""
+    xp = snp if isinstance(leaf, Tracer) else np
+    if not inner:
+        leaf = leaf[:, None]
+    rest = tuple(leaf.shape[2:])
+    return xp.reshape(xp.broadcast_to(leaf, (n, m) + rest), (n * m,) + rest)
 
 
 def _has_none(spec):
@@ -1562,6 +1578,11 @@ def vmap(fun=None, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
         return functools.partial(vmap, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name,
                                  axis_size=axis_size)
     return VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
+
+
+# vmap(fn) inside vmapped code where fn is a closure over mapped values: a batch of
+# vmapped functions (VmapFunction batches the closure when it is called).
+def_batch(vmap)(lambda axes, /, fun, *args, **kwargs: vmap(fun, *args, **kwargs))
 
 
 # Transformations whose result a differentiated function may call in place

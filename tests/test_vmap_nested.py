@@ -79,7 +79,7 @@ def rows_through(x, w):
     return np.sum(s2s.vmap(lambda r: dot_with(r, w))(x), axis=0)
 
 
-@pytest.mark.parametrize("in_axes", [(0, None), (1, None)])
+@pytest.mark.parametrize("in_axes", [(0, None), (1, None), (-1, 0)])
 def test_vmap_called_inside_a_vmapped_function(in_axes, loops):
     x = _f(3, 4, 5)
     w = _f(5) if in_axes[1] is None else _f(3, 5)
@@ -115,3 +115,53 @@ def test_named_inner_axis_still_runs_per_outer_example():
     x = _f(2, 3)
     fn = s2s.vmap(s2s.vmap(lambda v: v - s2s.lax.pmean(v, "i"), axis_name="i"))
     _close(fn(x), x - x.mean(axis=1, keepdims=True))
+
+
+def outer_products(x):
+    return s2s.vmap(lambda y: y * x)(np.arange(2.0))
+
+
+def closure_called(x, y):
+    def g(v):
+        return np.sin(v) * x + y
+
+    return g(x) + g(2.0) * np.sum(s2s.vmap(g, in_axes=1)(np.ones((2, 3))))
+
+
+def closure_in_lax(x):
+    def body(i, c):
+        return c * x + i
+
+    def step(c, v):
+        return c + v * x, c * v
+
+    carry, ys = s2s.lax.scan(step, x, np.arange(3.0))
+    return s2s.lax.fori_loop(0, 3, body, x) + carry + np.sum(ys)
+
+
+def test_closure_over_a_mapped_value_passed_to_vmap(loops):
+    # JAX runs this one; it used to fail with "the nested function reads the batched x".
+    x = np.arange(3.0)
+    got = _both(s2s.vmap(outer_products), x)
+    _close(got, _loop(outer_products, 0, x))
+    _close(got, onp.outer(onp.arange(3.0), onp.arange(2.0)))
+    assert loops == []
+
+
+@pytest.mark.parametrize("in_axes", [0, 1, -1, (None, 0)])
+def test_closure_called_and_vmapped(in_axes, loops):
+    x, y = _f(3, 2), _f(3, 2)
+    if in_axes in (1, -1):
+        x, y = x.T, y.T
+    elif in_axes == (None, 0):
+        x = x[0]
+    got = _both(s2s.vmap(closure_called, in_axes=in_axes), x, y)
+    _close(got, _loop(closure_called, in_axes, x, y), tol=1e-4)
+    assert loops == []
+
+
+def test_closure_in_lax_control_flow(loops):
+    x = _f(4)
+    got = _both(s2s.vmap(closure_in_lax), x)
+    _close(got, _loop(closure_in_lax, 0, x), tol=1e-4)
+    assert loops == []

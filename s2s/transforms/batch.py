@@ -44,7 +44,7 @@ import s2s.numpy as snp
 _HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
             "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
-            "all_examples")
+            "all_examples", "batched_closure", "call_batched")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -191,7 +191,15 @@ def _analyze_block(ctx, stmts, under):
             if under or _value_batched(ctx, s.iter):
                 changed |= _mark(ctx, _stores(s.target))
             changed |= _analyze_block(ctx, s.body, under)
+        elif isinstance(s, gast.FunctionDef) and _closure_reads(ctx, s):
+            changed |= _mark(ctx, {s.name})  # one function per example
     return changed
+
+
+def _closure_reads(ctx, fdef):
+    """The batched variables of the enclosing function that nested ``fdef`` reads."""
+    own = _stores(fdef.args) | _assigned(fdef.body)
+    return (_names(fdef) - own) & ctx.batched
 
 
 def analyze(ctx, body):
@@ -339,8 +347,9 @@ def _call(ctx, call, node):
         return gast.Call(func=ctx.h("vmethod"), args=[
             target, q.const(func.attr), q.const(0 if ctx.is_batched(target) else None),
             _axes(ctx, plain)] + list(call.args), keywords=keywords)
-    if ctx.is_batched(func):
-        raise ctx.error(node, f"s2s cannot batch a call of a batched value `{q.to_source(func)}`")
+    if ctx.is_batched(func):  # a closure over batched values, a vmap of one
+        return gast.Call(func=ctx.h("call_batched"), args=[func, _axes(ctx, plain)] + list(
+            call.args), keywords=keywords)
     return gast.Call(func=ctx.h("vcall"), args=[func, _axes(ctx, plain)] + list(call.args),
                      keywords=keywords)
 
@@ -480,14 +489,14 @@ class _Rewriter:
 
     def visit_FunctionDef(self, s, under):
         ctx = self.ctx
-        own = _stores(s.args) | _assigned(s.body)
-        free = (_names(s) - own) & ctx.batched
-        if free:
-            raise ctx.error(s, f"the nested function `{s.name}` reads the batched variable(s) "
-                            f"{', '.join(sorted(free))} from the enclosing function",
-                            hint="pass them to it as arguments")
         self.defined.add(s.name)
-        return [s]
+        free = _closure_reads(ctx, s)
+        if not free:
+            return [s]
+        # A closure over batched variables: batched by its source with those marked
+        # batched wherever it is called or passed (vmap, lax control flow).
+        names = gast.Tuple(elts=[q.const(n) for n in sorted(free)], ctx=gast.Load())
+        return [s, _assign(s.name, q.call(ctx.h("batched_closure"), [q.name(s.name), names]), s)]
 
     # -- control flow
     def visit_If(self, s, under):
@@ -694,6 +703,11 @@ def has_rule(fn):
     return S.batch_rule(fn) is not None
 
 
+def parameters_of(fn):
+    """The positional parameter names of user function ``fn`` (its normal form's)."""
+    return dataflow.parameters(plan_for(fn).normal, varargs=False, keyword_only=False)
+
+
 def plan_or_none(fn):
     """The normal-form plan of ``fn``, or None when it has no source s2s can batch."""
     if not hasattr(fn, "__code__") or not hasattr(type(fn), "__get__"):
@@ -731,7 +745,7 @@ def _batched_callee(fn, axes, kw_batched):
         get_source(target)
     except (NoSourceError, OSError, TypeError):
         return None
-    params = dataflow.parameters(plan_for(target).normal, varargs=False, keyword_only=False)
+    params = parameters_of(target)
     full_axes = (None,) * len(bound) + tuple(axes)
     names = set()
     for p, ax in zip(params, full_axes):

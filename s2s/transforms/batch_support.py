@@ -127,6 +127,103 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     return loop_call(fn, axes, args, kwargs, kw_batched)
 
 
+def call_batched(fn, axes, /, *args, kw_batched=(), **kwargs):
+    """A call of a function value that varies across the mapped axis (a closure over
+    batched variables, a vmap of one): batched by the function's own ``__s2s_vcall__``."""
+    if getattr(type(fn), "__s2s_vcall__", None) is None:
+        raise TransformError(f"vmap: s2s cannot batch a call of a value that varies across the "
+                             f"mapped axis ({type(fn).__name__})",
+                             hint="call one function and pass it the varying values as arguments")
+    return vcall(fn, axes, *args, kw_batched=kw_batched, **kwargs)
+
+
+class BatchedClosure:
+    """A nested function reading variables of the enclosing batched function that vary
+    across the mapped axis (``names``, held batched in its closure cells): one function
+    per example. A call batches its source with those variables marked batched;
+    ``closure[i]`` is example ``i``'s function (what a per-example fallback passes on)."""
+
+    def __init__(self, fn, names):
+        self.fn = fn
+        self.names = tuple(names)
+        self.__name__ = getattr(fn, "__name__", "closure")
+
+    def _cells(self):
+        code = self.fn.__code__
+        return {name: cell for name, cell in zip(code.co_freevars, self.fn.__closure__ or ())
+                if name in self.names}
+
+    def captured(self):
+        """The batched values the closure reads (cells not yet assigned left out)."""
+        out = []
+        for cell in self._cells().values():
+            try:
+                out.append(cell.cell_contents)
+            except ValueError:
+                pass
+        return out
+
+    def batch_size(self):
+        sizes = [v.batch_size() if isinstance(v, BatchedClosure) else leading_size(v)
+                 for v in self.captured() if v is not UNDEF]
+        return sizes[0]
+
+    def rebound(self, leaf_fn):
+        """The closure with each captured array leaf replaced by ``leaf_fn(leaf)``."""
+        import types
+        cells = self._cells()
+        code = self.fn.__code__
+        new_cells = []
+        for name, cell in zip(code.co_freevars, self.fn.__closure__ or ()):
+            if name in cells:
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    new_cells.append(cell)
+                    continue
+                new_cells.append(types.CellType(_map_batched(value, leaf_fn)))
+            else:
+                new_cells.append(cell)
+        fn = types.FunctionType(code, self.fn.__globals__, self.fn.__name__, self.fn.__defaults__,
+                                tuple(new_cells))
+        fn.__kwdefaults__ = self.fn.__kwdefaults__
+        fn.__qualname__ = self.fn.__qualname__
+        return BatchedClosure(fn, self.names)
+
+    def __getitem__(self, i):
+        return self.rebound(lambda leaf: leaf[i])
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        params = batch.parameters_of(self.fn)
+        if len(args) > len(params) or set(kw_batched) - set(params):
+            raise TransformError(f"vmap: s2s cannot batch a call of the closure "
+                                 f"`{self.__name__}` with mapped *args or **kwargs",
+                                 hint="give it named parameters")
+        names = {p for p, ax in zip(params, axes) if ax is not None} | set(kw_batched)
+        built = batch.build(self.fn, frozenset(names | set(self.names)))
+        out = built.fn(*args, **kwargs)
+        return out if built.out_batched else broadcast_batch(out, self.batch_size())
+
+    def __call__(self, *args, **kwargs):
+        """Called with unmapped arguments: still one result per example."""
+        return vcall(self, (None,) * len(args), *args, **kwargs)
+
+
+def _map_batched(value, leaf_fn):
+    if isinstance(value, BatchedClosure):
+        return value.rebound(leaf_fn)
+    if value is UNDEF:
+        return value
+    leaves, tree = tree_flatten(value)
+    return tree_unflatten(tree, [leaf_fn(x) if is_array(x) else x for x in leaves])
+
+
+def batched_closure(fn, names):
+    """``fn`` (a nested function reading the batched variables ``names``) as a batch of
+    functions, one per example."""
+    return BatchedClosure(fn, names)
+
+
 def vmethod(obj, name, obj_axis, axes, /, *args, **kwargs):
     """``obj.name(*args, **kwargs)`` where ``obj`` or arguments are batched."""
     if is_array(obj) and name in ARRAY_METHODS:
