@@ -116,7 +116,7 @@ def _scan_rule(ans, f, init, xs=None, length=None, reverse=False, unroll=1):
 
 
 @def_jvp(C.map)
-def _map_rule(ans, f, xs):
+def _map_rule(ans, f, xs, batch_size=None):
     d[ans] = lax.control_flow_jvp.map_jvp(f, xs, d[xs])
 
 

@@ -718,10 +718,10 @@ def _scan_rule(axes, /, f, init, xs=None, length=None, reverse=False, unroll=1):
     return carry, tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
 
 
-def _map_rule(axes, /, f, xs):
+def _map_rule(axes, /, f, xs, batch_size=None):
     leaves, tree = tree_flatten(xs)
     xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])
-    ys = lax.map(lambda x: vcall(f, (0,), x), xs)
+    ys = lax.map(lambda x: vcall(f, (0,), x), xs, batch_size=batch_size)
     leaves, tree = tree_flatten(ys)
     return tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
 
