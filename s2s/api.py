@@ -33,7 +33,7 @@ from s2s.runtime import support
 from s2s.trace.record import record
 from s2s.trace.staging import stage
 from s2s.transforms import batch, frontend, vjp_builder
-from s2s.transforms.batch_support import vcall
+from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
 from s2s.xla import placement
 from s2s.xla.placement import plan_leaves
@@ -1399,7 +1399,9 @@ class VmapFunction:
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
         self._last = None
-        out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
+        out = by_recording(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
+        if out is NOT_RECORDED:
+            out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
         return self._move_out(out, True, n, name)
 
     def _move_out(self, out, out_batched, n, name):

@@ -7,6 +7,7 @@ import pytest
 
 import s2s
 import s2s.numpy as np
+from cases import central_grad
 
 R = onp.random.default_rng(3)
 
@@ -165,3 +166,56 @@ def test_closure_in_lax_control_flow(loops):
     got = _both(s2s.vmap(closure_in_lax), x)
     _close(got, _loop(closure_in_lax, 0, x), tol=1e-4)
     assert loops == []
+
+
+# Functions without source, as a REPL or `python -c` makes them.
+NO_SOURCE = eval("lambda x, w: np.tanh(x * w) + np.sum(x) * w")  # noqa: S307
+BRANCHY = eval("lambda x: x * 2.0 if float(np.sum(x)) > 0 else -x")  # noqa: S307
+
+
+def calls_no_source(x, w):
+    return np.sum(NO_SOURCE(x, w) ** 2)
+
+
+def calls_a_function_value(x, fn):
+    return np.sum(fn(x, x[::-1]) * x)
+
+
+@pytest.mark.parametrize("in_axes", [0, 1, -1, (0, None)])
+def test_function_without_source_is_recorded_and_batched(in_axes, loops):
+    x, w = _f(3, 4), _f(3, 4)
+    if in_axes in (1, -1):
+        x, w = x.T, w.T
+    elif in_axes == (0, None):
+        w = w[0]
+    got = _both(s2s.vmap(NO_SOURCE, in_axes=in_axes), x, w)
+    _close(got, _loop(NO_SOURCE, in_axes, x, w))
+    _close(_both(s2s.vmap(calls_no_source, in_axes=in_axes), x, w),
+           _loop(calls_no_source, in_axes, x, w))
+    assert loops == []
+
+
+def test_function_without_source_that_branches_on_a_mapped_value_runs_per_example(loops):
+    x = _f(5, 3)
+    _close(s2s.vmap(BRANCHY)(x), _loop(BRANCHY, 0, x))
+    assert loops == ["<lambda>"]  # the recorded path would not hold for every example
+
+
+@pytest.mark.parametrize("in_axes", [0, 1])
+def test_gradient_through_no_source_and_function_values(in_axes, loops, x64):
+    x, w = _f(3, 4).astype("d"), _f(3, 4).astype("d")
+    if in_axes == 1:
+        x, w = x.T, w.T
+    g = s2s.grad(calls_no_source)
+    _close(_both(s2s.vmap(g, in_axes=in_axes), x, w), _loop(g, in_axes, x, w))
+    _close(s2s.vmap(g, in_axes=in_axes)(x, w)[0], central_grad(lambda v: calls_no_source(v, onp.take(w, 0, in_axes)),
+                        onp.take(x, 0, in_axes)))
+    h = s2s.grad(calls_a_function_value)  # dynamic_vjp: the pullback is taken at run time
+    for fn in (NO_SOURCE, dot_with_twice):
+        got = _both(lambda v: s2s.vmap(h, in_axes=(in_axes, None))(v, fn), x)
+        _close(got, _loop(lambda v: h(v, fn), in_axes, x))
+    assert loops == []
+
+
+def dot_with_twice(v, w):
+    return np.tanh(np.dot(v, w)) * v

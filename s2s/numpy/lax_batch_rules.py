@@ -66,8 +66,18 @@ for _name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_a
     _on(_name, _shift_param("axes"))
 for _name in ("argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin"):
     _on(_name, _shift_param("axis"))
-for _name in ("rev", "expand_dims", "squeeze"):
+for _name in ("rev", "squeeze"):
     _on(_name, _shift_param("dimensions"))
+
+
+def _expand_dims(x, params):
+    """``dimensions`` count positions of the result, which has more axes than ``x``."""
+    dims = tuple(params["dimensions"])
+    rank = x.ndim - 1 + len(dims)
+    return dict(params, dimensions=tuple(int(d) % rank + 1 for d in dims))
+
+
+_on("expand_dims", _expand_dims)
 _on("convert_element_type", lambda x, p: p)
 _on("bitcast_convert_type", lambda x, p: p)
 _on("transpose", lambda x, p: dict(p, permutation=(0,) + tuple(

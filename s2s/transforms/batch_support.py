@@ -27,7 +27,7 @@ from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
                               is_array, leading_size, loop_call, masked, select)
-from s2s.core.tree_util import tree_flatten, tree_unflatten
+from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
 from s2s.lax.axis_frames import innermost_axis
@@ -124,7 +124,49 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
     if batched is not None:
         return batched(*args, **kwargs)
+    if not batch._is_library(fn):  # no source (a lambda made by eval, a C function)
+        out = by_recording(fn, axes, args, kwargs, kw_batched)
+        if out is not NOT_RECORDED:
+            return out
     return loop_call(fn, axes, args, kwargs, kw_batched)
+
+
+NOT_RECORDED = object()
+
+
+def by_recording(fn, axes, args, kwargs, kw_batched):
+    """``fn`` on batched arguments when it has no source: the call recorded on the first
+    example (the tracing fallback of grad and jit, unmapped arguments as constants) and
+    the recording batched. ``NOT_RECORDED`` when the recording cannot stand for every
+    example: Python read a mapped value (its path may differ per example) or the
+    function cannot be recorded; the caller then runs it once per example."""
+    from s2s.trace.record import record
+    leaves, tree = tree_flatten((list(args), dict(kwargs)))
+    flags = tree_flatten(([tree_map(lambda _, b=ax is not None: b, a) for a, ax in zip(args, axes)],
+                          {k: tree_map(lambda _, b=k in kw_batched: b, v)
+                           for k, v in kwargs.items()}))[0]
+    mapped = [i for i, f in enumerate(flags) if f and is_array(leaves[i])]
+    if not mapped or len(flags) != len(leaves):
+        return NOT_RECORDED
+
+    def one_example(*xs):
+        full = list(leaves)
+        for i, x in zip(mapped, xs):
+            full[i] = x
+        a, k = tree.unflatten(full)
+        return fn(*a, **k)
+    try:
+        rec = record(one_example, [leaves[i][0] for i in mapped], {})
+    except Exception:  # noqa: BLE001 - run per example instead, where real errors surface
+        return NOT_RECORDED
+    if rec.concretized:
+        return NOT_RECORDED
+    params = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+    built = batch.build(rec.fn, frozenset(params))
+    out = built.fn(*[leaves[i] for i in mapped])
+    if not built.out_batched:
+        out = broadcast_batch(out, leaves[mapped[0]].shape[0])
+    return rec.out_tree.unflatten(list(out) if rec.out_tree.num_leaves != 1 else [out])
 
 
 def call_batched(fn, axes, /, *args, kw_batched=(), **kwargs):
@@ -618,6 +660,39 @@ def _broadcast_like_rule(axes, /, g, x):
     return _np(g, x).broadcast_to(_lift(g, axes[0], len(shape)), (n,) + shape)
 
 
+class _BatchedPullback:
+    """The pullbacks of a batch of ``dynamic_vjp`` calls: called (from batched code) with
+    a cotangent, it gives each example's adjoints."""
+
+    def __init__(self, pull, n):
+        self.pull = pull
+        self.n = n
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        (g,) = args
+        if axes[0] is None and g is not None:
+            g = broadcast_batch(g, self.n)
+        return self.pull(g)
+
+
+def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
+    """``dynamic_vjp`` with batched arguments: the reverse mode of ``fn`` batched, taken
+    once for every example. Unbatched differentiable arguments are broadcast first, so
+    each example gets its own adjoint of them instead of their sum over examples."""
+    arg_axes = tuple(axes[1:]) + (None,) * (len(args) - len(axes[1:]))
+    batched = [a for a, ax in zip(args, arg_axes) if ax is not None]
+    n = leading_size(batched) if batched else fn.batch_size()
+    full = tuple(broadcast_batch(a, n) if ax is None and sup._differentiable_value(
+        a, tree_leaves) else a for a, ax in zip(args, arg_axes))
+    full_axes = tuple(0 if b is not a or ax is not None else None
+                      for a, b, ax in zip(args, full, arg_axes))
+
+    def batched_fn(*xs):
+        return vcall(fn, full_axes, *xs, **kwargs)
+    out, pull = sup.dynamic_vjp(batched_fn, *full)
+    return out, _BatchedPullback(pull, n)
+
+
 def _register_support_rules():
     def_batch(sup.unbroadcast)(_unbroadcast_rule)
     def_batch(sup.unreduce)(_unreduce_rule)
@@ -631,6 +706,7 @@ def _register_support_rules():
     def_batch(sup.broadcast_like)(_broadcast_like_rule)
     def_batch(sup.reshape_like)(_reshape_like_rule)
     def_batch(sup.transpose_grad)(_transpose_grad_rule)
+    def_batch(sup.dynamic_vjp)(_dynamic_vjp_rule)
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
     # jit's converted source calls user functions through converted_call: vmap of that
     # source (a nested function under jit(vmap(f))) batches the function itself.
