@@ -219,3 +219,18 @@ def test_gradient_through_no_source_and_function_values(in_axes, loops, x64):
 
 def dot_with_twice(v, w):
     return np.tanh(np.dot(v, w)) * v
+
+
+def rolled(x):
+    return np.sum(np.roll(x, 1, axis=1) * x + np.roll(x, -2, axis=0) ** 2)
+
+
+@pytest.mark.parametrize("in_axes", [0, 1, -1])
+def test_vmap_of_grad_through_roll_along_an_axis(in_axes, x64):
+    # The roll derivative's tape holds static shapes as Python ints: per example they
+    # must be Python ints again (an int32 made the concatenate adjoint misread them).
+    x = R.normal(size=(3, 4, 5))
+    g = s2s.grad(rolled)
+    got = _both(s2s.vmap(g, in_axes=in_axes), x)
+    _close(got, _loop(g, in_axes, x))
+    _close(got[0], central_grad(rolled, onp.take(x, 0, in_axes)), tol=1e-6)
