@@ -15,8 +15,9 @@ does not cover run once per example (``loop_call``), which is exact.
 """
 from s2s import lax
 from s2s.core.primitive import all_primitives, def_batch, wrapper_of
-from s2s.lax.structural import _index_operands
-from s2s.numpy.batching import _asarray, _expand_to, broadcast_batch, leading_size, loop_call
+from s2s.lax.structural import (_as_dnums, _index_operands, GatherDimensionNumbers,
+                                ScatterDimensionNumbers)
+from s2s.numpy.batching import _asarray, _expand_to, _np, broadcast_batch, leading_size, loop_call
 
 
 
@@ -200,3 +201,154 @@ def _stacked_matrices(fn):
 for _name in ("cholesky", "eigh", "qr", "svd", "lu", "triangular_solve"):
     if hasattr(lax, "linalg") and hasattr(lax.linalg, _name):
         def_batch(getattr(lax.linalg, _name))(_stacked_matrices(getattr(lax.linalg, _name)))
+
+
+# ---------------------------------------------------------------------------
+# Convolution: the batch axis folded into the operands' batch, feature or group
+# dimensions (as JAX's batching rule does), one convolution for every example.
+
+
+def _axis_into(src, dst, x):
+    """``x`` with axis ``src`` merged into axis ``dst`` (counted without ``src``), as the
+    major part of it."""
+    np = _np(x)
+    perm = [i for i in range(x.ndim) if i != src]
+    perm.insert(dst, src)
+    shape = [x.shape[i] for i in range(x.ndim) if i != src]
+    shape[dst] *= x.shape[src]
+    return np.reshape(np.transpose(x, perm), shape)
+
+
+def _axis_out_of(src, size, x):
+    """``x`` with axis ``src`` split into ``(size, rest)``."""
+    shape = list(x.shape)
+    shape[src:src + 1] = [size, shape[src] // size]
+    return _np(x).reshape(x, shape)
+
+
+def _conv_general_dilated(axes, /, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                          batch_group_count=1, **params):
+    lhs, rhs = _asarray(lhs), _asarray(rhs)
+    lb, rb = axes[0] is not None, len(axes) > 1 and axes[1] is not None
+    n = (lhs if lb else rhs).shape[0]
+    lhs_shape = lhs.shape[1:] if lb else lhs.shape
+    rhs_shape = rhs.shape[1:] if rb else rhs.shape
+    lhs_spec, rhs_spec, out_spec = lax.conv_dimension_numbers(lhs_shape, rhs_shape,
+                                                              dimension_numbers)
+    groups = {"feature_group_count": feature_group_count, "batch_group_count": batch_group_count}
+
+    def conv(a, b):
+        return lax.conv_general_dilated(
+            a, b, window_strides, padding, lhs_dilation, rhs_dilation,
+            (lhs_spec, rhs_spec, out_spec), **groups, **params)
+
+    if lb and rb:  # every example its own group: features (or batch groups) times n
+        if batch_group_count > 1:
+            new_lhs = _axis_into(0, lhs_spec[0], lhs)
+            groups["batch_group_count"] = batch_group_count * n
+        else:
+            new_lhs = _axis_into(0, lhs_spec[1], lhs)
+            groups["feature_group_count"] = feature_group_count * n
+        out = conv(new_lhs, _axis_into(0, rhs_spec[0], rhs))
+        return _to_axis0(_axis_out_of(out_spec[1], n, out), out_spec[1])
+    if lb:
+        if batch_group_count == 1:  # the examples join the convolution's own batch
+            out = conv(_axis_into(0, lhs_spec[0], lhs), rhs)
+            return _to_axis0(_axis_out_of(out_spec[0], n, out), out_spec[0])
+        new_lhs = _axis_out_of(lhs_spec[0] + 1, batch_group_count, lhs)
+        new_lhs = _axis_into(0, lhs_spec[0] + 1, new_lhs)
+        new_lhs = _axis_into(lhs_spec[0], lhs_spec[0], new_lhs)
+        out = conv(new_lhs, rhs)
+        return _to_axis0(_axis_out_of(out_spec[0], n, out), out_spec[0])
+    if feature_group_count == 1 and batch_group_count == 1:  # n times the output features
+        out = conv(lhs, _axis_into(0, rhs_spec[0], rhs))
+        return _to_axis0(_axis_out_of(out_spec[1], n, out), out_spec[1])
+    # Groups are outermost in the output features: factor them out, fold the examples
+    # into what remains, put the groups back.
+    count = feature_group_count if feature_group_count > 1 else batch_group_count
+    new_rhs = _axis_out_of(rhs_spec[0] + 1, count, rhs)
+    new_rhs = _axis_into(0, rhs_spec[0] + 1, new_rhs)
+    new_rhs = _axis_into(rhs_spec[0], rhs_spec[0], new_rhs)
+    out = conv(lhs, new_rhs)
+    out = _axis_out_of(out_spec[1], count, out)
+    out = _axis_out_of(out_spec[1] + 1, n, out)
+    out = _axis_into(out_spec[1], out_spec[1] + 1, out)  # the examples now at out_spec[1]
+    return _to_axis0(out, out_spec[1])
+
+
+def _to_axis0(x, position):
+    return _np(x).moveaxis(x, position, 0)
+
+
+def_batch(lax.conv_general_dilated)(_conv_general_dilated)
+
+
+# ---------------------------------------------------------------------------
+# gather and scatter: the batch axis becomes a full slice (window) dimension of the
+# operand when only the operand is batched, and a pair of batching dimensions of
+# operand and indices when the indices are batched (as JAX's batching rules).
+
+
+def _up(dims):
+    return tuple(int(d) + 1 for d in dims)
+
+
+def _gather(axes, /, operand, start_indices, dimension_numbers, slice_sizes, **params):
+    dn = _as_dnums(GatherDimensionNumbers, "gather", dimension_numbers)
+    ob, ib = axes[0] is not None, len(axes) > 1 and axes[1] is not None
+    operand, start_indices = _asarray(operand), _asarray(start_indices)
+    if ob and not ib:
+        new = GatherDimensionNumbers(
+            offset_dims=(0,) + _up(dn.offset_dims), collapsed_slice_dims=_up(dn.collapsed_slice_dims),
+            start_index_map=_up(dn.start_index_map),
+            operand_batching_dims=_up(dn.operand_batching_dims),
+            start_indices_batching_dims=dn.start_indices_batching_dims)
+        sizes = (operand.shape[0],) + tuple(slice_sizes)
+    elif ib and not ob:
+        new = GatherDimensionNumbers(
+            offset_dims=_up(dn.offset_dims), collapsed_slice_dims=dn.collapsed_slice_dims,
+            start_index_map=dn.start_index_map, operand_batching_dims=dn.operand_batching_dims,
+            start_indices_batching_dims=_up(dn.start_indices_batching_dims))
+        sizes = tuple(slice_sizes)
+    else:
+        new = GatherDimensionNumbers(
+            offset_dims=_up(dn.offset_dims), collapsed_slice_dims=_up(dn.collapsed_slice_dims),
+            start_index_map=_up(dn.start_index_map),
+            operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
+            start_indices_batching_dims=(0,) + _up(dn.start_indices_batching_dims))
+        sizes = (1,) + tuple(slice_sizes)
+    return lax.gather(operand, start_indices, new, sizes, **params)
+
+
+def_batch(lax.gather)(_gather)
+
+
+def _scatter_rule(fn):
+    def rule(axes, /, operand, scatter_indices, updates, dimension_numbers, **params):
+        dn = _as_dnums(ScatterDimensionNumbers, fn.__name__, dimension_numbers)
+        axes = tuple(axes) + (None,) * (3 - len(axes))
+        n = leading_size([a for a, ax in zip((operand, scatter_indices, updates), axes)
+                          if ax is not None])
+        operand = _asarray(operand) if axes[0] is not None else broadcast_batch(operand, n)
+        updates = _asarray(updates) if axes[2] is not None else broadcast_batch(updates, n)
+        if axes[1] is None:  # the batch axis: one more window dimension, covering it all
+            new = ScatterDimensionNumbers(
+                update_window_dims=(0,) + _up(dn.update_window_dims),
+                inserted_window_dims=_up(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=_up(dn.operand_batching_dims),
+                scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
+        else:
+            new = ScatterDimensionNumbers(
+                update_window_dims=_up(dn.update_window_dims),
+                inserted_window_dims=_up(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
+                scatter_indices_batching_dims=(0,) + _up(dn.scatter_indices_batching_dims))
+        return fn(operand, scatter_indices, updates, new, **params)
+    return rule
+
+
+for _name in ("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"):
+    def_batch(getattr(lax, _name))(_scatter_rule(getattr(lax, _name)))

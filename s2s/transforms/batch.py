@@ -269,9 +269,8 @@ def _batched_value(ctx, value, node):
         return q.call(ctx.h("batched_attr"), [value.value, q.const(value.attr)])
     if isinstance(value, gast.Subscript):
         index = q.index_value(value.slice)
-        ib = bool(_names(value.slice) & ctx.batched)
         return q.call(ctx.h("getitem"), [value.value, index, q.const(0 if ctx.is_batched(
-            value.value) else None), q.const(0 if ib else None)])
+            value.value) else None), _index_axis(ctx, value.slice)])
     if isinstance(value, (gast.Tuple, gast.List)):
         return type(value)(elts=[_broadcast(ctx, e) for e in value.elts], ctx=gast.Load())
     if isinstance(value, gast.Dict):
@@ -354,6 +353,17 @@ def _call(ctx, call, node):
                      keywords=keywords)
 
 
+def _index_axis(ctx, index):
+    """The batch flag of an index: 0 or None, or for an index tuple written inline
+    (``x[i, :, j]``, whose entries are not broadcast) one flag per entry."""
+    if not _names(index) & ctx.batched:
+        return q.const(None)
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[q.const(0 if _names(e) & ctx.batched else None)
+                                for e in index.elts], ctx=gast.Load())
+    return q.const(0)
+
+
 def _support_call(ctx, kind, call, node):
     args = call.args
     if kind == "at_update":
@@ -362,12 +372,15 @@ def _support_call(ctx, kind, call, node):
             raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")
         value = args[3]
         return q.call(ctx.h("at_update"), [x, index, op, value] + [
-            q.const(0 if ctx.is_batched(a) else None) for a in (x, index, value)])
+            q.const(0 if ctx.is_batched(x) else None), _index_axis(ctx, index),
+            q.const(0 if ctx.is_batched(value) else None)])
     if kind == "setitem":  # x = setitem(x, i, v): normal form's x[i] = v
         if len(args) != 3 or call.keywords:
             raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")
+        x, index, value = args
         return q.call(ctx.h("setitem"), list(args) + [
-            q.const(0 if ctx.is_batched(a) else None) for a in args])
+            q.const(0 if ctx.is_batched(x) else None), _index_axis(ctx, index),
+            q.const(0 if ctx.is_batched(value) else None)])
     if kind == "concat":
         return q.call(call.func, [_broadcast(ctx, a) for a in args])
     if kind in ("pop",):

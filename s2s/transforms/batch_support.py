@@ -124,7 +124,7 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs)
     if batched is not None:
         return batched(*args, **kwargs)
-    if not batch._is_library(fn):  # no source (a lambda made by eval, a C function)
+    if not batch._is_library(fn) or _array_library(fn):  # no source, or a library function
         out = by_recording(fn, axes, args, kwargs, kw_batched)
         if out is not NOT_RECORDED:
             return out
@@ -132,6 +132,19 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
 
 
 NOT_RECORDED = object()
+
+# Library modules of pure array functions: one without a batch rule is recorded and the
+# recording batched (its primitives have rules), rather than run once per example. Not
+# the derivative code generated from them (a forward pass returns a tape of static
+# shapes, which must stay Python values for its backward pass).
+_ARRAY_LIBRARIES = ("s2s.numpy.", "s2s.lax.", "s2s.scipy.", "s2s.nn.")
+
+
+def _array_library(fn):
+    module = getattr(fn, "__module__", None) or ""
+    code = getattr(fn, "__code__", None)
+    return module.startswith(_ARRAY_LIBRARIES) and code is not None and \
+        not code.co_filename.startswith("<")
 
 
 def by_recording(fn, axes, args, kwargs, kw_batched):
@@ -141,6 +154,8 @@ def by_recording(fn, axes, args, kwargs, kw_batched):
     example: Python read a mapped value (its path may differ per example) or the
     function cannot be recorded; the caller then runs it once per example."""
     from s2s.trace.record import record
+    if getattr(fn, "primitive", None) is not None:  # a primitive records as itself
+        return NOT_RECORDED
     leaves, tree = tree_flatten((list(args), dict(kwargs)))
     flags = tree_flatten(([tree_map(lambda _, b=ax is not None: b, a) for a, ax in zip(args, axes)],
                           {k: tree_map(lambda _, b=k in kw_batched: b, v)
@@ -148,22 +163,26 @@ def by_recording(fn, axes, args, kwargs, kw_batched):
     mapped = [i for i, f in enumerate(flags) if f and is_array(leaves[i])]
     if not mapped or len(flags) != len(leaves):
         return NOT_RECORDED
+    # Unmapped staged values (under jit) are inputs of the recording too: a recorded
+    # value must not meet a staged one it does not hold.
+    staged = [i for i, f in enumerate(flags) if not f and isinstance(leaves[i], Tracer)]
+    inputs = mapped + staged
 
     def one_example(*xs):
         full = list(leaves)
-        for i, x in zip(mapped, xs):
+        for i, x in zip(inputs, xs):
             full[i] = x
         a, k = tree.unflatten(full)
         return fn(*a, **k)
     try:
-        rec = record(one_example, [leaves[i][0] for i in mapped], {})
+        rec = record(one_example, [leaves[i][0] for i in mapped] + [leaves[i] for i in staged], {})
     except Exception:  # noqa: BLE001 - run per example instead, where real errors surface
         return NOT_RECORDED
     if rec.concretized:
         return NOT_RECORDED
     params = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
-    built = batch.build(rec.fn, frozenset(params))
-    out = built.fn(*[leaves[i] for i in mapped])
+    built = batch.build(rec.fn, frozenset(params[:len(mapped)]))
+    out = built.fn(*[leaves[i] for i in inputs])
     if not built.out_batched:
         out = broadcast_batch(out, leaves[mapped[0]].shape[0])
     return rec.out_tree.unflatten(list(out) if rec.out_tree.num_leaves != 1 else [out])
@@ -388,8 +407,39 @@ def _no_batched_mask(index, index_axis):
             hint="use np.where(mask, x, 0) (or the where= argument of a reduction) instead")
 
 
+def _index_parts(x, index, index_axis):
+    """``(flags per entry, None)`` for an inline index tuple of array ``x`` whose entries
+    are batched differently (``index_axis`` a tuple: one flag per entry), to be indexed
+    through the recording of one example's indexing (a gather or scatter, batched by
+    rule); else ``(None, index_axis)`` with ``index_axis`` 0 or None."""
+    if not isinstance(index_axis, tuple):
+        return None, index_axis
+    parts = tuple(ax if is_array(i) else None for i, ax in zip(index, index_axis))
+    if all(ax is None for ax in parts):
+        return None, None
+    _no_batched_mask(tuple(i for i, ax in zip(index, parts) if ax is not None), 0)
+    if is_array(x):
+        return parts, None
+    raise TransformError("vmap: s2s cannot index a container with an index tuple that varies "
+                         "across the mapped axis", hint="index an array instead")
+
+
+def _take(x, index):
+    """One example's ``x[index]``, by s2s's indexing (a gather) when it is recorded: NumPy's
+    indexing of a host array would read a recorded index's value."""
+    from s2s.numpy import _indexing
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, Tracer) for i in parts) and not isinstance(x, Tracer):
+        return _indexing.getitem(x, index)
+    return x[index]
+
+
 def getitem(x, index, x_axis, index_axis):
-    """``x[index]`` where ``x`` (``x_axis`` 0) or the index (``index_axis`` 0) is batched."""
+    """``x[index]`` where ``x`` (``x_axis`` 0) or the index (``index_axis`` 0) is batched;
+    for an index tuple written inline, ``index_axis`` may say per entry."""
+    parts, index_axis = _index_parts(x, index, index_axis)
+    if parts is not None:
+        return _recorded(lambda a, *i: _take(a, tuple(i)), (x_axis,) + parts, (x,) + tuple(index))
     index_axis = _index_axis(index, index_axis)
     _no_batched_mask(index, index_axis)
     if index_axis is None:
@@ -397,7 +447,7 @@ def getitem(x, index, x_axis, index_axis):
             return x[index]  # a batched container: its items are batched
         if _basic(index) or _adjacent_advanced(index):
             return x[(slice(None),) + _index_tuple(index)]
-        return loop_call(lambda a: a[index], (0,), (x,), {})
+        return _recorded(lambda a: _take(a, index), (0,), (x,))
     if is_array(index) and is_array(x):  # one integer array index
         if x_axis is None:
             return x[index]
@@ -405,8 +455,8 @@ def getitem(x, index, x_axis, index_axis):
         rows = _np(x, index).arange(n).reshape((n,) + (1,) * (index.ndim - 1))
         return x[rows, index]
     if x_axis is None:
-        return loop_call(lambda i: x[i], (0,), (index,), {})
-    return loop_call(lambda a, i: a[i], (0, 0), (x, index), {})
+        return _recorded(lambda i: _take(x, i), (0,), (index,))
+    return _recorded(lambda a, i: _take(a, i), (0, 0), (x, index))
 
 
 def setitem(x, index, value, x_axis, index_axis, value_axis):
@@ -417,11 +467,15 @@ def setitem(x, index, value, x_axis, index_axis, value_axis):
 
 def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
     """``x.at[index].<op>(value)`` with any of ``x``, ``index``, ``value`` batched."""
-    index_axis = _index_axis(index, index_axis)
-    _no_batched_mask(index, index_axis)
     if plain is None:
         def plain(a, i, v):
             return support.at_update(a, i, op, v)
+    parts, index_axis = _index_parts(x, index, index_axis)
+    if parts is not None:
+        return _recorded(lambda a, v, *i: plain(a, tuple(i), v), (x_axis, value_axis) + parts,
+                         (x, value) + tuple(index))
+    index_axis = _index_axis(index, index_axis)
+    _no_batched_mask(index, index_axis)
     if not is_array(x) and x_axis is not None and index_axis is None:
         return plain(x, index, value if value_axis is not None else broadcast_batch(
             value, leading_size(x)))  # a batched container
@@ -435,8 +489,15 @@ def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
             target = x[(0,) + _index_tuple(index)]
             value = _expand_to(value, onp.ndim(target))
         return plain(x, full, value)
-    axes = (x_axis, index_axis, value_axis)
-    return loop_call(plain, axes, (x, index, value), {})
+    return _recorded(plain, (x_axis, index_axis, value_axis), (x, index, value))
+
+
+def _recorded(fn, axes, args):
+    """``fn`` (an indexing step) on batched arguments through its recording (gathers and
+    scatters, which have batch rules), once per example where the recording cannot
+    stand for every example."""
+    out = by_recording(fn, axes, args, {}, ())
+    return loop_call(fn, axes, args, {}) if out is NOT_RECORDED else out
 
 
 _register_operators()

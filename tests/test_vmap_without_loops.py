@@ -234,3 +234,135 @@ def test_vmap_of_grad_through_roll_along_an_axis(in_axes, x64):
     got = _both(s2s.vmap(g, in_axes=in_axes), x)
     _close(got, _loop(g, in_axes, x))
     _close(got[0], central_grad(rolled, onp.take(x, 0, in_axes)), tol=1e-6)
+
+
+def _conv(strides, padding, dn, fgc, bgc):
+    def conv(a, b):
+        return s2s.lax.conv_general_dilated(a, b, strides, padding, dimension_numbers=dn,
+                                            feature_group_count=fgc, batch_group_count=bgc)
+    return conv
+
+
+# (lhs shape, rhs shape, strides, padding, layouts, feature groups, batch groups)
+CONVS = [
+    ((2, 3, 5, 5), (4, 3, 3, 3), (1, 1), "SAME", None, 1, 1),
+    ((2, 5, 5, 3), (3, 3, 3, 4), (2, 1), "VALID", ("NHWC", "HWIO", "NHWC"), 1, 1),
+    ((2, 4, 6), (6, 2, 3), (1,), "SAME", None, 2, 1),
+    ((4, 2, 6), (6, 2, 3), (1,), "VALID", None, 1, 2),
+    ((2, 6, 7), (4, 3, 2), (2,), [(1, 0)], ("NCH", "OIH", "NHC"), 2, 1),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONVS)))
+@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0), (1, -1), (-1, None)])
+def test_conv_general_dilated_batch_rule(case, in_axes, loops):
+    lhs_shape, rhs_shape, *params = CONVS[case]
+    conv = _conv(*params)
+
+    def batched(shape, axis):
+        return _f(*shape) if axis is None else onp.moveaxis(_f(3, *shape), 0, axis)
+    a, b = batched(lhs_shape, in_axes[0]), batched(rhs_shape, in_axes[1])
+    got = s2s.vmap(conv, in_axes=in_axes)(a, b)
+    _close(got, _loop(conv, in_axes, a, b), tol=1e-4)
+    assert loops == []
+
+
+@pytest.mark.parametrize("name", ["convolve", "correlate"])
+@pytest.mark.parametrize("in_axes", [(0, None), (None, 1), (0, 0)])
+def test_numpy_convolve_is_recorded_not_looped(name, in_axes, loops):
+    fn = getattr(np, name)
+    a = _f(3, 7) if in_axes[0] is not None else _f(7)
+    v = (_f(3, 3) if in_axes[1] == 0 else _f(3, 3).T) if in_axes[1] is not None else _f(3)
+    for mode in ("full", "same", "valid"):
+        def f(x, y):
+            return fn(x, y, mode=mode)
+        _close(_both(s2s.vmap(f, in_axes=in_axes), a, v), _loop(f, in_axes, a, v), tol=1e-4)
+    assert loops == []
+
+
+GDN = s2s.lax.GatherDimensionNumbers
+SDN = s2s.lax.ScatterDimensionNumbers
+
+# (operand shape, indices, dimension numbers, slice sizes)
+GATHERS = [
+    ((5, 3), onp.array([[4], [0], [2]]), GDN((1,), (0,), (0,)), (1, 3)),
+    ((4, 5), onp.array([[1, 2], [3, 0]]), GDN((), (0, 1), (0, 1)), (1, 1)),
+    ((4, 6), onp.array([[[0], [3]], [[2], [1]]]), GDN((2,), (1,), (1,)), (2, 1)),
+    ((3, 4), onp.array([[1], [0], [2]]), GDN((), (1,), (1,), (0,), (0,)), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(GATHERS)))
+@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0), (-1, 1)])
+def test_gather_batch_rule(case, in_axes, loops):
+    shape, idx, dn, sizes = GATHERS[case]
+
+    def gather(x, i):
+        return s2s.lax.gather(x, i, dn, sizes, mode="clip")
+    x = _f(*shape) if in_axes[0] is None else onp.moveaxis(_f(2, *shape), 0, in_axes[0])
+    i = idx if in_axes[1] is None else onp.moveaxis(
+        onp.stack([idx, (idx + 1) % 3]), 0, in_axes[1])
+    _close(_both(s2s.vmap(gather, in_axes=in_axes), x, i), _loop(gather, in_axes, x, i))
+    assert loops == []
+
+
+# (operand shape, indices, updates shape, dimension numbers)
+SCATTERS = [
+    ((5, 3), onp.array([[4], [0], [4]]), (3, 3), SDN((1,), (0,), (0,))),
+    ((4, 5), onp.array([[1, 2], [3, 0]]), (2,), SDN((), (0, 1), (0, 1))),
+    ((3, 4), onp.array([[1], [0], [2]]), (3,), SDN((), (1,), (1,), (0,), (0,))),
+]
+
+
+@pytest.mark.parametrize("name", ["scatter", "scatter_add", "scatter_mul", "scatter_max"])
+@pytest.mark.parametrize("case", range(len(SCATTERS)))
+@pytest.mark.parametrize("in_axes", [(0, None, None), (None, 0, None), (None, None, 0),
+                                     (1, 0, -1), (None, 1, 0)])
+def test_scatter_batch_rules(name, case, in_axes, loops):
+    shape, idx, ushape, dn = SCATTERS[case]
+    op = getattr(s2s.lax, name)
+
+    def scatter(x, i, u):
+        return op(x, i, u, dn)
+
+    def batched(value, axis):
+        return value if axis is None else onp.moveaxis(onp.stack([value, value * 0.5 + 1.0]),
+                                                       0, axis)
+    x = batched(_f(*shape), in_axes[0])
+    i = idx if in_axes[1] is None else onp.moveaxis(
+        onp.stack([idx, idx[::-1].copy()]), 0, in_axes[1])
+    u = batched(_f(*ushape), in_axes[2])
+    _close(_both(s2s.vmap(scatter, in_axes=in_axes), x, i, u), _loop(scatter, in_axes, x, i, u))
+    assert loops == []
+
+
+def index_both(x, i, j):
+    return x[i, :, j] + x[i, 0, 1][:, None]
+
+
+def update_at(x, i, v):
+    y = x.at[i].add(v)
+    y = y.at[i, 0].set(v[..., 0] * 2.0)
+    z = x * 1.0
+    z[i] = v
+    return y.at[i].max(v) + z
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0, 0), (None, 0, None), (1, None, 0), (0, None, -1)])
+def test_numpy_indexing_with_mapped_indices(in_axes, loops):
+    x = _f(4, 3, 5) if in_axes[0] is None else onp.moveaxis(_f(2, 4, 3, 5), 0, in_axes[0])
+    i = onp.array([[1, 3], [0, 2]]) if in_axes[1] is not None else onp.array([2, 1])
+    j = onp.array([[4, 0], [1, 1]]) if in_axes[2] is not None else onp.array([0, 3])
+    if in_axes[2] not in (None, 0):
+        j = onp.moveaxis(j, 0, in_axes[2])
+    _close(_both(s2s.vmap(index_both, in_axes=in_axes), x, i, j), _loop(index_both, in_axes, x, i, j))
+    assert loops == []
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0, 0), (None, 0, None), (0, None, 0), (1, 0, 1)])
+def test_numpy_updates_with_mapped_indices(in_axes, loops):
+    x = _f(4, 3) if in_axes[0] is None else onp.moveaxis(_f(2, 4, 3), 0, in_axes[0])
+    i = onp.array([[1, 3], [0, 1]]) if in_axes[1] is not None else onp.array([2, 0])
+    v = _f(2, 3) if in_axes[2] is None else onp.moveaxis(_f(2, 2, 3), 0, in_axes[2])
+    _close(_both(s2s.vmap(update_at, in_axes=in_axes), x, i, v), _loop(lambda *a: update_at(*map(np.asarray, a)), in_axes, x, i, v))
+    assert loops == []
