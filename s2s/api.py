@@ -1262,11 +1262,7 @@ class VmapFunction:
     def _prepare(self, args, kwargs):
         """Moves mapped axes to the front; gives the arguments, flags and the batch size."""
         name = _fun_name(self._fun)
-        in_axes = self._in_axes
-        if isinstance(in_axes, list) and len(args) != 1:
-            in_axes = tuple(in_axes)
-        if not isinstance(in_axes, tuple):
-            in_axes = (in_axes,) * len(args)
+        in_axes = self._in_axes_for(args)
         if len(in_axes) != len(args):
             raise ValueError(f"vmap({name}): in_axes has {len(in_axes)} entries but the function "
                              f"was called with {len(args)} positional arguments; give one axis "
@@ -1296,6 +1292,16 @@ class VmapFunction:
             raise ValueError(f"vmap({name}) needs at least one mapped argument (in_axes not all "
                              "None) or axis_size=n to know the size of the mapped axis")
         return moved, kw_moved, n
+
+    def _in_axes_for(self, args):
+        """``in_axes`` as one entry per positional argument (a list is a pytree prefix of
+        a single argument; an int or None applies to all)."""
+        in_axes = self._in_axes
+        if isinstance(in_axes, list) and len(args) != 1:
+            in_axes = tuple(in_axes)
+        if not isinstance(in_axes, tuple):
+            in_axes = (in_axes,) * len(args)
+        return in_axes
 
     def _move_in(self, spec, arg, what, sizes, name):
         leaves = _axis_leaves(spec, arg, "in_axes", what)
@@ -1449,11 +1455,7 @@ class VmapFunction:
         that disagree (the per-example calls then raise this vmap's own error)."""
         if self._axis_name is not None or _has_none(self._out_axes):
             return None
-        in_axes = self._in_axes
-        if isinstance(in_axes, list) and len(args) != 1:
-            in_axes = tuple(in_axes)
-        if not isinstance(in_axes, tuple):
-            in_axes = (in_axes,) * len(args)
+        in_axes = self._in_axes_for(args)
         if len(in_axes) != len(args):
             return None
         plans = [self._merge_plan(spec, arg, ax is not None)

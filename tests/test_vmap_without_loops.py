@@ -1,38 +1,22 @@
 """vmap without per-example calls where it used to loop: vmap of vmap (and vmap called
-inside a vmapped function), closures over mapped values, functions without source,
-and the gradients of those. Every case is checked against a Python loop over examples,
-eagerly and under jit, and counts the calls made once per example (``loops``)."""
+inside a vmapped function), closures over mapped values, functions without source and
+the gradients of those, lax.gather / scatter / conv_general_dilated, np.convolve, and
+NumPy indexing and .at[] updates with mapped indices. Every case is checked against a
+Python loop over examples (most eagerly and under jit) and counts the calls made once
+per example (``loops``)."""
 import numpy as onp
 import pytest
 
 import s2s
 import s2s.numpy as np
 from cases import central_grad
+from test_vmap import _close, _loop
 
 R = onp.random.default_rng(3)
 
 
 def _f(*shape):
     return R.normal(size=shape).astype("f")
-
-
-def _loop(f, in_axes, *args):
-    """Reference: ``f`` on each example (axes taken with onp.take), results stacked."""
-    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
-    n = next(onp.shape(a)[ax] for a, ax in zip(args, axes) if ax is not None)
-    outs = [f(*[a if ax is None else onp.take(a, i, axis=ax) for a, ax in zip(args, axes)])
-            for i in range(n)]
-    return s2s.tree_util.tree_map(lambda *xs: onp.stack(xs), *outs)
-
-
-def _close(a, b, tol=1e-5):
-    la, ta = s2s.tree_util.tree_flatten(a)
-    lb, tb = s2s.tree_util.tree_flatten(b)
-    assert ta == tb
-    for x, y in zip(la, lb):
-        assert onp.shape(x) == onp.shape(y)
-        onp.testing.assert_allclose(onp.asarray(x, onp.float64), onp.asarray(y, onp.float64),
-                                    rtol=tol, atol=tol)
 
 
 def _both(fn, *args):
@@ -365,4 +349,16 @@ def test_numpy_updates_with_mapped_indices(in_axes, loops):
     i = onp.array([[1, 3], [0, 1]]) if in_axes[1] is not None else onp.array([2, 0])
     v = _f(2, 3) if in_axes[2] is None else onp.moveaxis(_f(2, 2, 3), 0, in_axes[2])
     _close(_both(s2s.vmap(update_at, in_axes=in_axes), x, i, v), _loop(lambda *a: update_at(*map(np.asarray, a)), in_axes, x, i, v))
+    assert loops == []
+
+
+def sums_a_vmap(x):
+    return np.sum(s2s.vmap(lambda r: np.sum(np.sin(r) * r))(x) ** 2)
+
+
+def test_vmap_of_grad_of_a_function_calling_vmap(loops):
+    # grad traces the inner vmap's call; vmap batches that recording.
+    x = _f(3, 4, 2)
+    g = s2s.grad(sums_a_vmap)
+    _close(_both(s2s.vmap(g), x), _loop(g, 0, x), tol=1e-4)
     assert loops == []
