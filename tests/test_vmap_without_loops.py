@@ -362,3 +362,31 @@ def test_vmap_of_grad_of_a_function_calling_vmap(loops):
     g = s2s.grad(sums_a_vmap)
     _close(_both(s2s.vmap(g), x), _loop(g, 0, x), tol=1e-4)
     assert loops == []
+
+
+STARTS = onp.array([[1, 2], [-2, 4], [7, -9]])  # negative ones count from the end, then clamp
+
+
+def slice_at(x, s):
+    return s2s.lax.dynamic_slice(x, (s[0], s[1]), (3, 2)) + s2s.lax.dynamic_slice(x, s, (3, 2))
+
+
+def update_at_start(x, u, s):
+    return s2s.lax.dynamic_update_slice(x, u, (s[0], s[1]))
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0), (None, 0), (1, 1)])
+def test_dynamic_slice_with_mapped_starts(in_axes, loops):
+    x = _f(6, 5) if in_axes[0] is None else onp.moveaxis(_f(3, 6, 5), 0, in_axes[0])
+    s = STARTS if in_axes[1] == 0 else STARTS.T
+    _close(_both(s2s.vmap(slice_at, in_axes=in_axes), x, s), _loop(slice_at, in_axes, x, s))
+    assert loops == []
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0, 0), (None, None, 0), (0, None, 0), (None, -1, 0)])
+def test_dynamic_update_slice_with_mapped_starts(in_axes, loops):
+    x = _f(6, 5) if in_axes[0] is None else _f(3, 6, 5)
+    u = _f(3, 2) if in_axes[1] is None else onp.moveaxis(_f(3, 3, 2), 0, in_axes[1])
+    got = _both(s2s.vmap(update_at_start, in_axes=in_axes), x, u, STARTS)
+    _close(got, _loop(update_at_start, in_axes, x, u, STARTS))
+    assert loops == []

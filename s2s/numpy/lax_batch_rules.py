@@ -17,7 +17,8 @@ from s2s import lax
 from s2s.core.primitive import all_primitives, def_batch, wrapper_of
 from s2s.lax.structural import (_as_dnums, _index_operands, GatherDimensionNumbers,
                                 ScatterDimensionNumbers)
-from s2s.numpy.batching import _asarray, _expand_to, _np, broadcast_batch, leading_size, loop_call
+from s2s.numpy.batching import (_asarray, _expand_to, _np, broadcast_batch, is_array, leading_size,
+                                loop_call)
 
 
 
@@ -141,10 +142,37 @@ def _sort(axes, /, *operands, dimension=-1, is_stable=True, num_keys=1):
 def_batch(lax.sort)(_sort)
 
 
+def _batched_starts(operand_shape, start_indices, n, allow_negative_indices=True):
+    """Batched start indices (a batched 1-d array, or a sequence whose batched entries
+    are 1-d) as one ``(n, rank)`` int32 array, negative starts counted from the end."""
+    if is_array(start_indices):
+        cols = [start_indices[:, k] for k in range(len(operand_shape))]
+    else:
+        cols = list(start_indices)
+    out = []
+    for dim, s in zip(operand_shape, cols):
+        s = _asarray(s)
+        np = _np(s)
+        s = np.broadcast_to(np.asarray(s, "int32"), (n,))
+        if allow_negative_indices:
+            s = np.where(s < 0, s + dim, s)
+        out.append(s)
+    return _np(*out).stack(out, axis=1)
+
+
 def _dynamic_slice(axes, /, operand, start_indices, slice_sizes, **params):
-    if any(ax is not None for ax in axes[1:]):
-        return loop_call(lambda a, s: lax.dynamic_slice(a, s, slice_sizes, **params),
-                         axes[:2], (operand, start_indices), {})
+    if any(ax is not None for ax in axes[1:]):  # a gather, clamped like dynamic_slice
+        x = _asarray(operand)
+        ob = axes[0] is not None
+        n = x.shape[0] if ob else leading_size(start_indices)
+        shape = x.shape[1:] if ob else x.shape
+        idx = _batched_starts(shape, start_indices, n, params.get("allow_negative_indices", True))
+        rank = len(shape)
+        dn = lax.GatherDimensionNumbers(
+            offset_dims=tuple(range(1, rank + 1)), collapsed_slice_dims=(),
+            start_index_map=tuple(range(ob, rank + ob)), operand_batching_dims=(0,) if ob else (),
+            start_indices_batching_dims=(0,) if ob else ())
+        return lax.gather(x, idx, dn, (1,) * ob + tuple(slice_sizes), mode="clip")
     x = _asarray(operand)
     return lax.dynamic_slice(x, (0,) + _index_operands(start_indices),
                              (x.shape[0],) + tuple(slice_sizes), **params)
@@ -154,9 +182,19 @@ def_batch(lax.dynamic_slice)(_dynamic_slice)
 
 
 def _dynamic_update_slice(axes, /, operand, update, start_indices, **params):
-    if any(ax is not None for ax in axes[2:]):
-        return loop_call(lambda a, u, s: lax.dynamic_update_slice(a, u, s, **params),
-                         axes[:3], (operand, update, start_indices), {})
+    if any(ax is not None for ax in axes[2:]):  # a scatter, clamped like the update
+        n = leading_size([a for a, ax in zip((operand, update, start_indices), axes)
+                          if ax is not None])
+        x = _asarray(operand) if axes[0] is not None else broadcast_batch(operand, n)
+        update = _asarray(update) if axes[1] is not None else broadcast_batch(update, n)
+        rank = x.ndim - 1
+        idx = _batched_starts(x.shape[1:], start_indices, n,
+                              params.get("allow_negative_indices", True))
+        dn = lax.ScatterDimensionNumbers(
+            update_window_dims=tuple(range(1, rank + 1)), inserted_window_dims=(),
+            scatter_dims_to_operand_dims=tuple(range(1, rank + 1)), operand_batching_dims=(0,),
+            scatter_indices_batching_dims=(0,))
+        return lax.scatter(x, idx, update, dn, mode="clip")
     x, update = _all_batched(axes[:2], (operand, update))
     return lax.dynamic_update_slice(x, update, (0,) + _index_operands(start_indices), **params)
 
