@@ -390,3 +390,24 @@ def test_dynamic_update_slice_with_mapped_starts(in_axes, loops):
     got = _both(s2s.vmap(update_at_start, in_axes=in_axes), x, u, STARTS)
     _close(got, _loop(update_at_start, in_axes, x, u, STARTS))
     assert loops == []
+
+
+def checks_then_scales(x, k):
+    if k < 0:
+        raise ValueError("k must be non-negative")
+    return x * k
+
+
+def raises_per_example(x):
+    if np.sum(x) > 0:
+        raise ValueError("positive")
+    return x
+
+
+def test_raise_under_unmapped_and_mapped_conditions():
+    x = _f(3, 2)
+    _close(s2s.vmap(checks_then_scales, in_axes=(0, None))(x, 2.0), x * 2.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        s2s.vmap(checks_then_scales, in_axes=(0, None))(x, -1.0)
+    with pytest.raises(s2s.errors.TransformError, match="raise under a condition"):
+        s2s.vmap(raises_per_example)(x)

@@ -500,6 +500,13 @@ class _Rewriter:
     def visit_Return(self, s, under):
         return [s]
 
+    def visit_Raise(self, s, under):
+        if under:  # both branches run: it would raise for the examples not taking it
+            raise self.ctx.error(s, "a raise under a condition that varies across the mapped "
+                                 "axis", hint="check the condition before vmap, or compute a "
+                                 "flag with np.where and check it after")
+        return [s]
+
     def visit_FunctionDef(self, s, under):
         ctx = self.ctx
         self.defined.add(s.name)
