@@ -411,3 +411,15 @@ def test_raise_under_unmapped_and_mapped_conditions():
         s2s.vmap(checks_then_scales, in_axes=(0, None))(x, -1.0)
     with pytest.raises(s2s.errors.TransformError, match="raise under a condition"):
         s2s.vmap(raises_per_example)(x)
+
+
+def steps(x, k):
+    return s2s.lax.fori_loop(0, k, lambda i, v: v * 0.5 + np.sin(v) + i, x)
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0), (None, 0), (1, 0)])
+def test_fori_loop_with_mapped_trip_counts(in_axes, loops):
+    k = onp.array([0, 3, 1, 5], "int32")
+    x = _f(2) if in_axes[0] is None else onp.moveaxis(_f(4, 2), 0, in_axes[0])
+    _close(_both(s2s.vmap(steps, in_axes=in_axes), x, k), _loop(steps, in_axes, x, k), tol=1e-4)
+    assert loops == []

@@ -833,9 +833,26 @@ def _while_rule(axes, /, cond_fun, body_fun, init_val):
     return lax.while_loop(test, step, (val, _asarray(active)))[0]
 
 
+class _OnBatches:
+    """A function written for batched arguments (batch axis first): vcall calls it as is."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        return self.fn(*args, **kwargs)
+
+
 def _fori_rule(axes, /, lower, upper, body_fun, init_val):
-    if axes[0] is not None or axes[1] is not None:
-        return loop_call(lax.fori_loop, axes, (lower, upper, body_fun, init_val), {})
+    if axes[0] is not None or axes[1] is not None:  # trip counts per example: a masked while
+        n = leading_size([a for a, ax in zip((lower, upper, init_val), axes[:2] + axes[3:])
+                          if ax is not None])
+        lo, hi = (_asarray(b) if ax is not None else broadcast_batch(b, n)
+                  for b, ax in zip((lower, upper), axes[:2]))
+        val = init_val if len(axes) > 3 and axes[3] is not None else _all_batched(init_val, n)
+        cond = _OnBatches(lambda s: s[0] < s[1])
+        body = _OnBatches(lambda s: (s[0] + 1, s[1], vcall(body_fun, (0, 0), s[0], s[2])))
+        return _while_rule((None, None, 0), cond, body, (lo, hi, val))[2]
     return lax.fori_loop(lower, upper, lambda i, v: vcall(body_fun, (None, 0), i, v), init_val)
 
 
