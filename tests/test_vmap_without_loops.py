@@ -423,3 +423,13 @@ def test_fori_loop_with_mapped_trip_counts(in_axes, loops):
     x = _f(2) if in_axes[0] is None else onp.moveaxis(_f(4, 2), 0, in_axes[0])
     _close(_both(s2s.vmap(steps, in_axes=in_axes), x, k), _loop(steps, in_axes, x, k), tol=1e-4)
     assert loops == []
+
+
+@pytest.mark.parametrize("in_axes", [(0, None, None), (None, 0, None), (None, None, 0)])
+def test_select_n_and_clamp_with_unmapped_operands(in_axes, loops):
+    def pick(c, x, y):
+        return s2s.lax.select_n(c > 0, x, y) + s2s.lax.clamp(-0.5, x, y)
+
+    c, x, y = (_f(4, 2, 3) if ax is not None else _f(2, 3) for ax in in_axes)
+    _close(_both(s2s.vmap(pick, in_axes=in_axes), c, x, y), _loop(pick, in_axes, c, x, y))
+    assert loops == []

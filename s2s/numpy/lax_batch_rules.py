@@ -32,9 +32,25 @@ def _elementwise(fn):
     return rule
 
 
+def _same_shapes(fn):
+    """``select_n`` and ``clamp`` take operands of one shape (or scalars), not NumPy's
+    broadcasting: every operand is lifted to the batched shape of the largest one."""
+    def rule(axes, /, *args, **params):
+        args = [_asarray(a) for a in args]
+        n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
+        shape = max((tuple(a.shape[ax is not None:]) for a, ax in zip(args, axes)), key=len)
+        np = _np(*args)
+        ops = [np.broadcast_to(_expand_to(a if ax is not None else a[None], len(shape)),
+                               (n,) + shape) for a, ax in zip(args, axes)]
+        return fn(*ops, **params)
+    return rule
+
+
 for _prim in all_primitives().values():
     _fn = wrapper_of(_prim)  # the wrapper in s2s.lax (registered first)
-    if _fn is not None and (_prim.elementwise or _fn in (lax.clamp, lax.select_n)):
+    if _fn in (lax.clamp, lax.select_n):
+        def_batch(_prim)(_same_shapes(_fn))
+    elif _fn is not None and _prim.elementwise:
         def_batch(_prim)(_elementwise(_fn))
 
 

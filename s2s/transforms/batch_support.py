@@ -23,6 +23,8 @@ from s2s.numpy.batch_rules import elementwise
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.runtime import support, support as sup
 from s2s.runtime.control_ops import converted_call
+from s2s.trace.record import record
+from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
@@ -153,7 +155,6 @@ def by_recording(fn, axes, args, kwargs, kw_batched):
     the recording batched. ``NOT_RECORDED`` when the recording cannot stand for every
     example: Python read a mapped value (its path may differ per example) or the
     function cannot be recorded; the caller then runs it once per example."""
-    from s2s.trace.record import record
     if getattr(fn, "primitive", None) is not None:  # a primitive records as itself
         return NOT_RECORDED
     leaves, tree = tree_flatten((list(args), dict(kwargs)))
@@ -427,7 +428,6 @@ def _index_parts(x, index, index_axis):
 def _take(x, index):
     """One example's ``x[index]``, by s2s's indexing (a gather) when it is recorded: NumPy's
     indexing of a host array would read a recorded index's value."""
-    from s2s.numpy import _indexing
     parts = index if isinstance(index, tuple) else (index,)
     if any(isinstance(i, Tracer) for i in parts) and not isinstance(x, Tracer):
         return _indexing.getitem(x, index)
