@@ -73,6 +73,8 @@ def run(report, timeit):
         jvn = jax.jit(jax.vmap(jnewton))
         ja = jnp.asarray(a)
         newton["jax.jit(vmap(lax.while_loop))"] = lambda: jax.block_until_ready(jvn(ja))
+        # s2s is given the NumPy array: so is this row.
+        newton["jax.jit(vmap(lax.while_loop)), NumPy input"] = lambda: jax.block_until_ready(jvn(a))
     except ImportError:
         report.add(bench, "jax", None, note="jax not installed")
     for fn in list(fns.values()) + list(newton.values()):

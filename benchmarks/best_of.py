@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s2s  # noqa: E402
 from bench_grad import logprob_fun, numpy_grad  # noqa: E402
 from bench_jit import jax_loss, newton  # noqa: E402
+from bench_vmap import newton_sqrt  # noqa: E402
 from data import make_data  # noqa: E402
 
 
@@ -76,7 +77,24 @@ def main():
         "s2s (Python while)": lambda: nf(a),
         "jax (lax.while_loop)": lambda: jn(a).block_until_ready()}), "jax (lax.while_loop)")
     _print("dispatch x + 1, float32[3]", best_of({
-        "s2s": lambda: inc(one), "jax": lambda: jinc(one).block_until_ready()}, number=200), "jax")
+        "s2s": lambda: inc(one), "jax": lambda: jinc(one).block_until_ready(),
+        "jax, NumPy out": lambda: onp.asarray(jinc(one))}, number=200), "jax")
+
+    def jnewton_each(a):
+        return jax.lax.while_loop(lambda x: jnp.abs(x * x - a) > 1e-5 * a,
+                                  lambda x: 0.5 * (x + a / x), a)
+    vn, jvn, ja = s2s.jit(s2s.vmap(newton_sqrt)), jax.jit(jax.vmap(jnewton_each)), jnp.asarray(a)
+    _print("jit(vmap(Newton)), 1000 inputs", best_of({
+        "s2s (batched Python while)": lambda: vn(a),
+        "jax (NumPy input)": lambda: jvn(a).block_until_ready(),
+        "jax (resident input)": lambda: jvn(ja).block_until_ready()}), "jax (NumPy input)")
+
+    big = onp.ones((2000, 2000), onp.float32)
+    fuse, jfuse = s2s.jit(lambda x: x * x + x * 2.0), jax.jit(lambda x: x * x + x * 2.0)
+    resident, jresident = s2s.device_put(big), jax.device_put(big)
+    _print("x * x + x * 2.0, 2000x2000, resident input", best_of({
+        "s2s": lambda: fuse(resident), "jax": lambda: jfuse(jresident).block_until_ready()},
+        rounds=15, number=5), "jax")
 
 
 if __name__ == "__main__":

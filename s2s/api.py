@@ -148,58 +148,49 @@ def _fast_signature(x, leaves):
     raise _NotFast
 
 
-class _FastEntry:
-    """What a dispatch-path cache hit needs, bound once: ``run(args)`` gives the
-    result tree, or None when a captured array changed (the slow path recompiles)."""
-
-    __slots__ = ("run", "x64")
-
-    def __init__(self, compiled, x64):
-        self.x64 = x64
-        execute = compiled.executable.run
-        out_tree = compiled.out_tree
-        single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
-        cpp = None
-        if not (compiled.captured or compiled.baked) and hasattr(compiled.executable, "cpp_call"):
-            cpp = compiled.executable.cpp_call()  # jaxlib's C++ dispatch (s2s.xla.dispatch)
-        if cpp is not None:
-            run = _cpp_run(cpp, out_tree, single)
-        elif compiled.captured or compiled.baked:
-            def run(args):
-                extra = compiled.captured_values()
-                if extra is None:
-                    return None
-                outs = execute(list(args) + extra)
-                return outs[0] if single else out_tree.unflatten(outs)
-        elif single:
-            def run(args):
-                return execute(args)[0]
-        else:
-            def run(args):
-                return out_tree.unflatten(execute(args))
-        self.run = run
+def _fast_run(compiled):
+    """What a dispatch-path cache hit runs, bound once: ``run(args)`` gives the result
+    tree, or None when a captured array changed (the slow path then recompiles)."""
+    execute = compiled.executable.run
+    out_tree = compiled.out_tree
+    single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
+    cpp = None
+    if not (compiled.captured or compiled.baked) and hasattr(compiled.executable, "cpp_call"):
+        cpp = compiled.executable.cpp_call()  # jaxlib's C++ dispatch (s2s.xla.dispatch)
+    if cpp is not None:
+        return _cpp_run(cpp, out_tree, single)
+    if compiled.captured or compiled.baked:
+        def run(args):
+            extra = compiled.captured_values()
+            if extra is None:
+                return None
+            outs = execute(list(args) + extra)
+            return outs[0] if single else out_tree.unflatten(outs)
+    elif single:
+        def run(args):
+            return execute(args)[0]
+    else:
+        def run(args):
+            return out_tree.unflatten(execute(args))
+    return run
 
 
 def _cpp_run(cpp, out_tree, single):
-    """``run`` of a ``_FastEntry`` through jaxlib's C++ dispatch: the result buffers
-    are read in place as ``Array``s (CPU buffers are host memory)."""
+    """``run`` through jaxlib's C++ dispatch: the result buffers are read in place as
+    ``Array``s (CPU buffers are host memory; the buffer protocol waits for the
+    computation if it is still running). Through ``memoryview``, which raises if a
+    buffer cannot be read in place, where ``numpy.asarray(buffer)`` would quietly
+    give a 0-d object array."""
     asarray = np.asarray
-
-    def read(buffer):
-        buffer.block_until_ready()
-        return asarray(memoryview(buffer)).view(Array)
-
     if single:  # the hot case, inlined
         def run(args):
-            buffer = cpp(*args)
-            buffer.block_until_ready()
-            return asarray(memoryview(buffer)).view(Array)
+            return asarray(memoryview(cpp(*args))).view(Array)
     elif out_tree.num_leaves == 1:
         def run(args):
-            return out_tree.unflatten([read(cpp(*args))])
+            return out_tree.unflatten([asarray(memoryview(cpp(*args))).view(Array)])
     else:
         def run(args):
-            return out_tree.unflatten([read(b) for b in cpp(*args)])
+            return out_tree.unflatten([asarray(memoryview(b)).view(Array) for b in cpp(*args)])
     return run
 
 
@@ -222,18 +213,15 @@ class _CaptureReaders:
     Python scalars and None found there, which are compiled in as constants."""
 
     def __init__(self, fn):
-        try:
-            fn, _ = unwrap(fn)
-        except Exception:
-            pass
         self.arrays = {}
         self.baked = []
-        for read, value in _capture_roots(fn):
-            self._add(read, value)
-            if isinstance(value, _SCALARS) or value is None:
-                self.baked.append((read, value))
-            for step, child in _capture_children(value):
-                self._add(lambda read=read, step=step: step(read()), child)
+        for f in _wrapped_functions(fn):
+            for read, value in _capture_roots(f):
+                self._add(read, value)
+                if isinstance(value, _SCALARS) or value is None:
+                    self.baked.append((read, value))
+                for step, child in _capture_children(value):
+                    self._add(lambda read=read, step=step: step(read()), child)
 
     def _add(self, read, value):
         if isinstance(value, np.ndarray) and id(value) not in self.arrays:
@@ -247,6 +235,23 @@ class _CaptureReaders:
 
 
 _SCALARS = (bool, int, float, complex)
+
+
+def _wrapped_functions(fn, depth=8):
+    """``fn`` unwrapped, then each function it wraps (``__wrapped__``, which
+    ``functools.wraps`` sets): a transformation's result (``jacfwd(f)``, ``vmap(f)``)
+    captures what ``f`` captures, and jit must read those arrays at each call too."""
+    out = []
+    while fn is not None and depth > 0 and all(fn is not f for f in out):
+        try:
+            plain, _ = unwrap(fn)
+        except Exception:
+            plain = fn
+        if all(plain is not g for g in out):
+            out.append(plain)
+        fn = getattr(fn, "__wrapped__", None) or getattr(plain, "__wrapped__", None)
+        depth -= 1
+    return out
 
 
 def _code_names(code, out):
@@ -320,8 +325,10 @@ class JitFunction:
         self._donate_argnums = _normalize_argnums(donate_argnums)
         self._cache = {}
         self._trip_bound = 0  # raised by _regrow when a loop gradient outgrows its buffer
-        # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype).
+        # Dispatch fast path: positional NumPy arrays only, keyed on (shape, dtype),
+        # giving the ``run`` of _fast_run; its entries hold for one x64 mode.
         self._fast = {} if not (self._static_argnums or self._static_argnames) else None
+        self._fast_x64 = config.enable_x64
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -413,23 +420,28 @@ class JitFunction:
         if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
             return self._fun(*args, **kwargs)
         fast = self._fast
-        if fast is not None and not kwargs:
+        if fast is not None and not kwargs and config.enable_x64 is self._fast_x64:
             # Cache hit on host arrays in lists/tuples/dicts: one walk, one dict
-            # lookup, then straight to XLA.
+            # lookup, then straight to XLA. A lone array, the commonest call, is
+            # keyed without a comprehension (a tenth of the dispatch time).
             leaves = args
-            try:  # flat arrays, the common case, first
-                entry = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
+            try:
+                if len(args) == 1:
+                    a, = args
+                    run = fast.get(((a.shape, a.dtype, type(a)),))
+                else:
+                    run = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
             except AttributeError:
-                entry = None
-            if entry is None:  # containers, or sharded arrays (their key names the sharding)
+                run = None
+            if run is None:  # containers, or sharded arrays (their key names the sharding)
                 leaves = []
                 try:
-                    entry = fast.get(_fast_signature(args, leaves))
+                    run = fast.get(_fast_signature(args, leaves))
                 except (_NotFast, TypeError):
-                    entry = None
-            if entry is not None and entry.x64 is config.enable_x64:
+                    run = None
+            if run is not None:
                 try:
-                    outs = entry.run(leaves)
+                    outs = run(leaves)
                 except _control_flow.TripBoundExceeded as e:
                     return self._regrow(e, args, kwargs)
                 if outs is not None:
@@ -470,7 +482,10 @@ class JitFunction:
         # Static values that compare equal but differ in type (1, 1.0, True) must
         # not share an executable: they can give different dtypes.
         arg_shardings = _arg_shardings(leaves)
-        key = (treedef, avals, statics, tuple(type(v) for _, v in statics), arg_shardings)
+        # The x64 mode too: it decides the dtypes of Python scalars and of results
+        # (int32 * 2.0 is float64 under x64) while the arguments' avals are the same.
+        key = (treedef, avals, statics, tuple(type(v) for _, v in statics), arg_shardings,
+               config.enable_x64)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
@@ -501,7 +516,10 @@ class JitFunction:
                 a is b and a.dtype == av.dtype and not av.weak_type
                 for a, b, av in zip(fast_leaves, leaves, avals)):
             return
-        self._fast[key] = _FastEntry(compiled, config.enable_x64)
+        if self._fast_x64 is not config.enable_x64:  # entries of the other mode go
+            self._fast.clear()
+            self._fast_x64 = config.enable_x64
+        self._fast[key] = _fast_run(compiled)
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:
@@ -531,6 +549,8 @@ def _miss_reason_for(cache, key):
     for i, (a, b) in enumerate(zip(old, avals)):
         if a != b:
             return f"argument leaf {i} changed from {a.str_short()} to {b.str_short()}"
+    if all(k[5] != key[5] for k in same_statics):
+        return f"enable_x64 is now {key[5]}"
     return "new signature"
 
 
@@ -1225,12 +1245,36 @@ class VmapFunction:
         raise NoSourceError(f"vmap({_fun_name(self._fun)}) is differentiated by tracing its call")
 
     def __s2s_convert__(self):
-        """What jit runs for ``jit(vmap(f))``: this wrapper around converted batched source."""
+        """What jit runs for ``jit(vmap(f))``: this wrapper around converted batched source.
+
+        For ``jit(vmap(grad(f)))`` where that cannot be staged (the gradient's tape inside
+        a loop whose condition is staged), the vmap of the gradient of the *converted*
+        ``f``, as ``jit(grad(f))`` does (logged under ``S2S_LOG_TRANSFORMS=1``).
+        """
         inner = self
 
         def run(*args, **kwargs):
-            return inner._call(args, kwargs, convert=converted)
+            try:
+                return inner._call(args, kwargs, convert=converted)
+            except (S2SError, TypeError, ValueError, IndexError) as e:
+                fallback = inner._converted_grad_vmap()
+                if fallback is None:
+                    raise
+                _log_transform(f"jit(vmap({_fun_name(inner._fun)}))", inner._fun,
+                               "the batched gradient does not stage "
+                               f"({type(e).__name__}: {str(e).splitlines()[0]}); "
+                               "batching the gradient of the control-flow-converted function")
+            return fallback._call(args, kwargs, convert=converted)
         return run
+
+    def _converted_grad_vmap(self):
+        fun = self._fun
+        while isinstance(fun, JitFunction):
+            fun = fun._fun
+        if not isinstance(fun, GradFunction) or fun._build().traced:
+            return None
+        return VmapFunction(fun._converted_grad(), self._in_axes, self._out_axes,
+                            self._axis_name, self._axis_size)
 
     def source(self):
         """The batched source generated for the last call (``s2s.source``)."""

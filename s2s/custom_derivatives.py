@@ -28,6 +28,7 @@ import functools
 
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.primitive import d, def_jvp, def_vjp
+from s2s.parse import astconv
 from s2s.runtime import support
 from s2s.transforms.fwd_support import dynamic_jvp
 
@@ -123,14 +124,13 @@ def _jvps_rule(fun, jvps, primals, tangents):
 
 def _call_wrapper(custom, call_name, call):
     import inspect
-    import gast
     names = [p.name for p in inspect.signature(custom.fun).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     rule = _identifier(custom.rule_name or custom.__name__)
     name = _identifier(getattr(custom, "__name__", "fn").replace("<lambda>", "lambda_fn"))
     text = (f"def {name}({', '.join(names)}):\n"
             f"    return {call_name}({rule}, {', '.join(names)})\n")
-    fdef = gast.parse(text).body[0]
+    fdef = astconv.parse(text).body[0]
     wrapper, _ = compile_function(fdef, f"<s2s {call_name} of {custom.__name__}>", {"__builtins__": __builtins__},
                                   {call_name: make_cell(call), rule: make_cell(custom)})
     wrapper.__defaults__ = custom.fun.__defaults__

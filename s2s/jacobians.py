@@ -15,11 +15,13 @@ import functools
 import numpy as np
 
 import s2s.numpy as snp
-from s2s import api_fwd
+from s2s import api_fwd, lax
 from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, grad, vmap
 from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp
 from s2s.core.primitive import function_rules
 from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
+from s2s.lax.structural import iota_p
+from s2s.numpy._arraylike import bind_on, first_staged
 from s2s.trace.record import record
 from s2s.transforms import forward, vjp_builder
 from s2s.transforms.batch_support import loop_call
@@ -94,9 +96,17 @@ def _check_inputs(leaves, holomorphic, who, fun):
 
 
 def _basis(leaves):
+    """The standard basis of the flattened ``leaves``: an identity matrix."""
     n = sum(int(np.size(v)) for v in leaves)
     dt = np.result_type(*[_leaf_dtype(v) for v in leaves])
-    return np.eye(n, dtype=dt)
+    ref = first_staged(*leaves)
+    if ref is None:
+        return np.eye(n, dtype=dt)
+    # Under jit the identity is part of the program (iota == iota, which XLA fuses
+    # into its consumers), not an n x n host array passed in at every call.
+    rows = bind_on(ref, iota_p, dtype=np.dtype(np.int32), shape=(n, n), dimension=0)
+    cols = bind_on(ref, iota_p, dtype=np.dtype(np.int32), shape=(n, n), dimension=1)
+    return lax.convert_element_type(lax.eq(rows, cols), new_dtype=dt)
 
 
 def _bounds(leaves):
@@ -108,7 +118,9 @@ def _bounds(leaves):
 def _batched_tree(basis, leaves, tree):
     """The basis rows as one batched pytree shaped like ``leaves`` (batch axis first)."""
     n = basis.shape[0]
-    return tree_unflatten(tree, [basis[:, s:e].reshape((n,) + np.shape(v))
+    if len(leaves) == 1:  # no slicing: one leaf takes the whole basis
+        return tree_unflatten(tree, [snp.reshape(basis, (n,) + np.shape(leaves[0]))])
+    return tree_unflatten(tree, [snp.reshape(basis[:, s:e], (n,) + np.shape(v))
                                  for v, s, e in zip(leaves, *_bounds(leaves))])
 
 

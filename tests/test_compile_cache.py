@@ -55,7 +55,7 @@ def test_off_by_default(monkeypatch):
     try:
         before = compile_cache.stats()
         _first_call()
-        assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 0, "rejected": 0, "writes": 0}
+        assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 0, "rejected": 0, "writes": 0, "evicted": 0}
     finally:
         s2s.config.update("cache_dir", old)
 
@@ -68,7 +68,7 @@ def test_environment_variable_sets_the_directory(monkeypatch, tmp_path):
 def test_hit_loads_instead_of_compiling_and_agrees(cache_dir):
     before = compile_cache.stats()
     first = _first_call()
-    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 1, "rejected": 0, "writes": 1}
+    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 1, "rejected": 0, "writes": 1, "evicted": 0}
     [entry] = _entries(cache_dir)
     assert stat.S_IMODE(os.stat(cache_dir / entry).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
@@ -76,7 +76,7 @@ def test_hit_loads_instead_of_compiling_and_agrees(cache_dir):
 
     before = compile_cache.stats()
     again = _first_call()
-    assert _delta(before) == {"compiles": 0, "hits": 1, "misses": 0, "rejected": 0, "writes": 0}
+    assert _delta(before) == {"compiles": 0, "hits": 1, "misses": 0, "rejected": 0, "writes": 0, "evicted": 0}
     np.testing.assert_array_equal(again, first)
     # and the loaded executable computes the gradient (central differences, float64)
     eps = 1e-3
@@ -111,7 +111,7 @@ def test_corrupt_entry_is_recompiled_and_rewritten(cache_dir, how):
 
     before = compile_cache.stats()
     np.testing.assert_array_equal(_first_call(), expected)
-    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 1, "rejected": 1, "writes": 1}
+    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 1, "rejected": 1, "writes": 1, "evicted": 0}
 
     before = compile_cache.stats()  # the rewritten entry is good again
     np.testing.assert_array_equal(_first_call(), expected)
@@ -130,7 +130,72 @@ def test_foreign_entry_is_not_loaded(cache_dir):
 
     before = compile_cache.stats()
     np.testing.assert_array_equal(_first_call(), expected)
-    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 1, "rejected": 1, "writes": 1}
+    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 1, "rejected": 1, "writes": 1, "evicted": 0}
+
+
+@pytest.fixture
+def max_size():
+    old = s2s.config.cache_max_size
+    yield lambda n: s2s.config.update("cache_max_size", n)
+    s2s.config.update("cache_max_size", old)
+
+
+def _age(path, seconds_ago):
+    """Sets ``path``'s last use ``seconds_ago`` (eviction orders by modification time)."""
+    t = os.stat(path).st_mtime - seconds_ago
+    os.utime(path, (t, t))
+
+
+def test_size_bound_evicts_least_recently_used(cache_dir, max_size):
+    fa, fb, fc = (s2s.jit(lambda x, k=k: x * k) for k in (2.0, 3.0, 5.0))
+    fa(X)
+    [a] = _entries(cache_dir)
+    fb(X)
+    [b] = [e for e in _entries(cache_dir) if e != a]
+    _age(cache_dir / a, 200)
+    _age(cache_dir / b, 100)  # b written after a; then a is used again, now:
+    before = compile_cache.stats()
+    np.testing.assert_array_equal(s2s.jit(lambda x, k=2.0: x * k)(X), X * 2.0)
+    assert _delta(before)["hits"] == 1
+    sizes = {e: os.path.getsize(cache_dir / e) for e in _entries(cache_dir)}
+    max_size(sum(sizes.values()) + 10)  # room for two entries and a bit, not three
+
+    before = compile_cache.stats()
+    fc(X)  # the write of a third entry evicts the least recently used: b
+    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 1, "rejected": 0, "writes": 1,
+                              "evicted": 1}
+    remaining = _entries(cache_dir)
+    assert a in remaining and b not in remaining and len(remaining) == 2
+    assert sum(os.path.getsize(cache_dir / e) for e in remaining) <= sum(sizes.values()) + 10
+
+
+def test_prune_keeps_the_new_entry_and_removes_stale_temporaries(tmp_path):
+    for name, size, age in [("old.xla", 100, 300), ("mid.xla", 100, 200), ("new.xla", 500, 0),
+                            (".tmp-live.xla", 50, 60), (".tmp-dead.xla", 50, 2 * 86400),
+                            ("other.txt", 1000, 900)]:
+        (tmp_path / name).write_bytes(b"x" * size)
+        _age(tmp_path / name, age)
+    assert compile_cache.prune(tmp_path, 0) == 0  # 0: unbounded
+    assert compile_cache.prune(tmp_path, 10_000) == 0
+    assert sorted(os.listdir(tmp_path)) == [".tmp-live.xla", "mid.xla", "new.xla", "old.xla",
+                                            "other.txt"]
+    # over the bound by less than the oldest entry: only that one goes
+    assert compile_cache.prune(tmp_path, 650) == 1
+    assert sorted(os.listdir(tmp_path)) == [".tmp-live.xla", "mid.xla", "new.xla", "other.txt"]
+    # the entry just written stays even when it alone is over the bound
+    assert compile_cache.prune(tmp_path, 50, keep=str(tmp_path / "new.xla")) == 1
+    assert sorted(os.listdir(tmp_path)) == [".tmp-live.xla", "new.xla", "other.txt"]
+
+
+def test_max_size_from_the_environment(monkeypatch):
+    for text, expected in [("1000", 1000), ("512M", 512 << 20), ("2G", 2 << 30), ("0", 0)]:
+        monkeypatch.setenv("S2S_CACHE_MAX_SIZE", text)
+        assert Config().cache_max_size == expected
+    monkeypatch.delenv("S2S_CACHE_MAX_SIZE")
+    assert Config().cache_max_size == 1 << 30
+    monkeypatch.setenv("S2S_CACHE_MAX_SIZE", "lots")
+    with pytest.raises(ValueError, match="S2S_CACHE_MAX_SIZE"):
+        Config()
 
 
 def _key(text="module {}", options=None):
@@ -167,7 +232,7 @@ def test_directory_others_can_write_is_refused(cache_dir, caplog):
     os.chmod(cache_dir, 0o777)
     before = compile_cache.stats()
     _first_call()
-    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 0, "rejected": 0, "writes": 0}
+    assert _delta(before) == {"compiles": 1, "hits": 0, "misses": 0, "rejected": 0, "writes": 0, "evicted": 0}
     assert _entries(cache_dir) == []
     assert "others can write to it" in caplog.text
 

@@ -207,9 +207,6 @@ def test_transpose_grad_rule(perm):
 # Corpus functions whose Hessian fails today: name -> reason (strict xfails).
 HESSIAN_KNOWN_BUGS = {
     "for_in_while": "jvp of the gradient multiplies a float by a None tangent",
-    "deep_nesting": "vmap rejects the list append under a batched condition of the jvp source",
-    "calls_helper_with_while": "vmap rejects a for loop over a batched range in the jvp of a "
-                               "backward function",
 }
 
 

@@ -123,6 +123,33 @@ def test_jit_of_jacobians(jac):
     np.testing.assert_allclose(s2s.jit(jac(f))(x), jac(f)(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("jac", [s2s.jacfwd, s2s.jacrev, s2s.hessian], ids=["jacfwd", "jacrev", "hessian"])
+def test_jit_of_jacobians_stages_the_basis(jac):
+    """Under jit the standard basis is built in the program: the compiled function takes
+    the argument and the captured matrix only, no identity or product of it with M."""
+    M = np.linspace(-1.0, 1.0, 24 * 20, dtype=np.float32).reshape(24, 20)
+    x = np.linspace(-1.0, 1.0, 20, dtype=np.float32)
+    f = (lambda v: snp.sum(snp.tanh(M @ v))) if jac is s2s.hessian else (lambda v: snp.tanh(M @ v))
+    jf = s2s.jit(jac(f))
+    assert [a.shape for a in jf.lower(x).in_avals] == [(20,), (24, 20)]
+    np.testing.assert_allclose(jf(x), jac(f)(x), rtol=1e-4, atol=1e-5)
+
+
+def test_jit_of_higher_orders_matches_finite_differences(x64):
+    """Under jit the primal chain that vmap of a jvp carries (a gradient's tape) is
+    computed once, not once per basis vector: still central differences in float64."""
+    A = np.linspace(-1.0, 1.0, 24).reshape(6, 4)
+
+    def lse(v):
+        z = A @ snp.tanh(v)
+        m = snp.max(z)
+        return snp.log(snp.sum(snp.exp(z - m))) + m
+    H = s2s.jit(s2s.hessian(lse))(X)
+    np.testing.assert_allclose(H, fd_jacobian(s2s.grad(lse), X), rtol=1e-6, atol=1e-8)
+    T = s2s.jit(s2s.jacfwd(s2s.hessian(scalar_fn)))(X)
+    np.testing.assert_allclose(T, fd_jacobian(s2s.hessian(scalar_fn), X), rtol=1e-5, atol=1e-7)
+
+
 def test_vmap_of_jvp_batches_the_generated_source(x64):
     """vmap of a function calling s2s.jvp: the jvp source is vmapped, not looped over."""
     basis = np.eye(4)

@@ -200,3 +200,59 @@ def test_cpp_side_keeps_only_exact_signatures():
         assert np.asarray(memoryview(out)).dtype == np.float32
         np.testing.assert_array_equal(np.asarray(memoryview(out)), x + 1)
     assert dispatch.misses[0] - before == 3  # never kept
+
+
+def _newton(a):
+    x = a
+    while snp.max(snp.abs(x * x - a) / a) > 1e-5:
+        x = 0.5 * (x + a / x)
+    return x, x * x
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_results_of_a_long_loop_are_complete_when_read():
+    # Results are read through the buffer protocol without an explicit wait: the
+    # values must be the converged ones, for one result and for several.
+    a = np.linspace(1.0, 100.0, 1000).astype(np.float32)
+    pair = s2s.jit(_newton)
+    root = s2s.jit(lambda a: _newton(a)[0])
+    first, outs, misses = _calls(pair, (a,))
+    assert misses == 1
+    _, roots, _ = _calls(root, (a,))
+    for x, x2 in [first] + outs:
+        np.testing.assert_allclose(x, np.sqrt(a), rtol=1e-5)
+        np.testing.assert_allclose(x2, a, rtol=1e-5)
+        assert type(x) is s2s.Array and x.dtype == np.float32 and not x.flags.writeable
+    for x in roots:
+        np.testing.assert_array_equal(x, first[0])
+
+
+@pytest.mark.skipif(s2s.default_backend() != "cpu", reason="the CPU client's threading")
+def test_cpu_computations_have_finished_when_the_call_returns():
+    # The CPU client is synchronous (s2s.xla.platforms): a computation runs on the
+    # calling thread, so its result buffers are ready when execution returns (an
+    # asynchronous client hands this one, milliseconds long, to a worker thread).
+    @s2s.jit
+    def f(x):
+        return s2s.lax.fori_loop(0, 2000, lambda i, y: snp.tanh(y @ x), x)
+
+    x = np.full((16, 16), 0.01, np.float32)  # small enough to be copied in during the call
+    f(x)
+    executable = _executable(f)
+    assert all(b.is_ready() for _ in range(3) for b in executable._buffers_run()([x]))
+    if dispatch.available():
+        assert all(executable.cpp_call()(x).is_ready() for _ in range(3))
+
+
+def test_switching_x64_between_calls_keeps_each_modes_dtypes():
+    scale = s2s.jit(lambda x: x * 2.0)  # int32 * Python float: the default float dtype
+    x = np.arange(3, dtype=np.int32)
+    for mode, dtype in [(False, np.float32), (True, np.float64), (False, np.float32)]:
+        s2s.config.update("enable_x64", mode)
+        try:
+            outs = [scale(x) for _ in range(3)]
+        finally:
+            s2s.config.update("enable_x64", False)
+        for out in outs:
+            assert out.dtype == dtype
+            np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])

@@ -142,6 +142,20 @@ def test_results_are_aligned_for_zero_copy_reuse():
     np.testing.assert_allclose(f(out), out + 1)
 
 
+@pytest.mark.parametrize("n", [1 << 15, 1 << 19])  # 128 KiB (C++ dispatch), 2 MiB (Python path)
+def test_large_numpy_inputs_at_every_alignment(n):
+    # Inputs XLA can read in place (64-byte aligned) are not copied, the others are
+    # copied during the call: either way the result is the input's value at the call.
+    f = s2s.jit(lambda x: x * 2.0 + 1.0)
+    raw = np.zeros(n + 16, np.float32)
+    for offset in range(16):  # every position of a float32 within 64 bytes
+        x = raw[offset:offset + n]
+        x[:] = np.arange(n, dtype=np.float32) + offset
+        out = f(x)
+        x[:] = -1.0  # changed after the call: the result is not
+        np.testing.assert_array_equal(out, (np.arange(n, dtype=np.float32) + offset) * 2.0 + 1.0)
+
+
 def test_pytree_arguments_take_the_fast_path_and_stay_correct():
     f = s2s.jit(lambda p, x: [snp.dot(x, w) + b for w, b in p])
     rng = np.random.RandomState(1)

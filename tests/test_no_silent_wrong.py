@@ -426,6 +426,33 @@ def test_jit_reads_captured_arrays_that_no_argument_touches():
         _C, _CA = np.full(3, 2.0, np.float32), snp.full(3, 2.0)
 
 
+_WT = np.linspace(-1.0, 1.0, 120, dtype=np.float32).reshape(30, 4)
+
+
+@pytest.mark.parametrize("transform", ["jacfwd", "jacrev", "hessian", "vmap"])
+def test_jit_of_a_transformed_function_reads_what_the_function_captures(transform):
+    # jit(jacfwd(f)) read only the closure of jacfwd's wrapper, not f's: f's arrays
+    # (and products of them with the basis) were compiled in and went stale.
+    global _WT
+    scale = np.ones(4, np.float32)
+    T = getattr(s2s, transform)
+    f = T(lambda x: snp.sum(snp.tanh(_WT @ (x * scale))) if transform == "hessian"
+          else snp.tanh(_WT @ (x * scale)))
+    jf = s2s.jit(f)
+    x = np.linspace(-0.5, 0.5, 4 * (5 if transform == "vmap" else 1), dtype=np.float32)
+    x = x.reshape(5, 4) if transform == "vmap" else x
+    try:
+        for step in range(3):
+            np.testing.assert_allclose(jf(x), f(x), rtol=1e-4, atol=1e-6)
+            if step == 0:
+                _WT[:] *= 2.0  # in place
+                scale[:] = 0.5
+            else:
+                _WT = _WT * 1.5  # rebound
+    finally:
+        _WT = np.linspace(-1.0, 1.0, 120, dtype=np.float32).reshape(30, 4)
+
+
 def test_jit_of_grad_reads_a_mutated_closure():
     c = np.ones(3, np.float32)
     g = s2s.jit(s2s.grad(lambda x: snp.sum(x * c)))

@@ -384,6 +384,26 @@ def test_axis_name_collectives():
         s2s.vmap(lambda v: lax.psum(v, "j"), axis_name="i")(x)
 
 
+def _twice_and_next(u, v):
+    return u * 2.0, v + 1.0
+
+
+def test_collective_of_a_value_repeated_over_the_batch_under_jit():
+    # The first result of the call is the same for every example (a staged broadcast):
+    # under jit a library function of such values runs once, but a collective must still
+    # see all the examples.
+    def f(v, w):
+        a, b = _twice_and_next(w, v)
+        return lax.psum(a, "i") + b, lax.axis_index("i") + a[0] * 0.0
+    x = RNG.normal(size=(4, 3)).astype("f")
+    w = RNG.normal(size=3).astype("f")
+    for run in (s2s.vmap(f, in_axes=(0, None), axis_name="i"),
+                s2s.jit(s2s.vmap(f, in_axes=(0, None), axis_name="i"))):
+        total, index = run(x, w)
+        _close(total, 4.0 * 2.0 * w + x + 1.0)
+        _close(index, onp.arange(4.0))
+
+
 def _assign_into_copy(a):
     y = a * 0.0
     for i in range(3):

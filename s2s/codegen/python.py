@@ -23,6 +23,7 @@ import types
 import gast
 
 from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, register
+from s2s.parse import astconv
 from s2s.parse.source import GENERATED_ATTR
 
 COMMENT_MARKER = "__s2s_comment__ "
@@ -72,7 +73,7 @@ def make_cell(value):
 
 def render(fdef):
     """Python source of a function AST; comment markers become ``# ...`` lines."""
-    tree = gast.gast_to_ast(fdef)
+    tree = astconv.to_ast(fdef)
     if not hasattr(tree, "lineno"):
         tree.lineno, tree.col_offset = 1, 0
     text = ast.unparse(ast.fix_missing_locations(tree))
@@ -100,14 +101,8 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     header = "def __s2s_factory__():\n"
     if names:
         header += "    " + " = ".join(names) + " = None\n"
-    lines = None
-    if origin is not None:
-        lines = {}
-        _map_lines(fdef.body, ast.parse(text).body[0].body, lines, header.count("\n"), [None])
     body = "".join("    " + line + "\n" if line else "\n" for line in text.split("\n"))
     full = header + body + f"    return {fdef.name}\n"
-    entry = register(filename, full, fdef.name, origin, lines)
-    filename = entry.filename
     # Compiled under a private name: inside the factory, the function's own name
     # would otherwise become a closure variable, and a recursive call must reach
     # the module-level function (as in the user's code), not this one.
@@ -115,7 +110,15 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     first = body.index(f"def {fdef.name}(")
     compiled = header + body[:first] + body[first:].replace(f"def {fdef.name}(", f"def {private}(", 1) \
         + f"    return {private}\n"
-    module_code = compile(compiled, filename, "exec")
+    tree = ast.parse(compiled)  # parsed once: it maps lines, then compiles
+    lines = None
+    if origin is not None:
+        lines = {}
+        inner = next(s for s in tree.body[0].body if isinstance(s, ast.FunctionDef) and s.name == private)
+        _map_lines(fdef.body, inner.body, lines, 0, [None])
+    entry = register(filename, full, fdef.name, origin, lines)
+    filename = entry.filename
+    module_code = compile(tree, filename, "exec")
     factory_code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
     code = next(c for c in factory_code.co_consts
                 if isinstance(c, types.CodeType) and c.co_name == private)

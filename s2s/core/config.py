@@ -45,6 +45,22 @@ def _env_int(name, default=0):
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _env_size(name, default):
+    """A size in bytes from environment variable ``name``: ``1000000``, ``512M``, ``2G``."""
+    value = os.environ.get(name, "").strip().upper().removesuffix("B").removesuffix("I")
+    if not value:
+        return default
+    number, unit = (value[:-1], value[-1]) if value[-1] in _SIZE_UNITS else (value, "")
+    try:
+        return int(float(number) * _SIZE_UNITS[unit])
+    except ValueError:
+        raise ValueError(f"{name} must be a size in bytes (1000000, 512M, 2G), got "
+                         f"{os.environ[name]!r}") from None
+
+
 class Config:
     """Holds the global options; change them with ``config.update(name, value)``."""
 
@@ -61,6 +77,8 @@ class Config:
         "platform": lambda: os.environ.get("S2S_PLATFORM", "").strip().lower(),
         # The persistent compilation cache's directory (s2s/xla/compile_cache.py); off if None.
         "cache_dir": lambda: os.environ.get("S2S_CACHE_DIR", "").strip() or None,
+        # Its size bound in bytes (least recently used entries go first); 0: unbounded.
+        "cache_max_size": lambda: _env_size("S2S_CACHE_MAX_SIZE", 1 << 30),
     }
 
     def __init__(self):

@@ -17,6 +17,7 @@ from s2s.core.errors import TransformError
 from s2s.core.primitive import Tracer
 from s2s.core.tree_util import tree_flatten, tree_unflatten
 import s2s.numpy as snp
+from s2s import lax
 
 
 class _Undefined:
@@ -68,8 +69,33 @@ def broadcast_batch(x, n):
     out = []
     for leaf in leaves:
         a = _asarray(leaf)
-        out.append(_np(a).broadcast_to(a[None], (n,) + tuple(a.shape)))
+        if isinstance(a, Tracer):  # one op, which staged_example recognizes
+            out.append(lax.broadcast_in_dim(a, (n,) + tuple(a.shape), tuple(range(1, a.ndim + 1))))
+        else:
+            out.append(onp.broadcast_to(a[None], (n,) + tuple(a.shape)))
     return tree_unflatten(tree, out)
+
+
+def staged_example(x):
+    """The example of staged ``x`` when ``x`` is that example broadcast along a new
+    leading axis (as ``broadcast_batch`` stages it), else None.
+
+    >>> from s2s.core.primitive import ShapedArray
+    >>> from s2s.trace.staging import stage
+    >>> seen = []
+    >>> _ = stage(lambda x: seen.append(staged_example(broadcast_batch(x, 3)) is x) or x,
+    ...           [ShapedArray((2,), onp.float32)])
+    >>> seen, staged_example(onp.zeros((3, 2)))
+    ([True], None)
+    """
+    origins = getattr(getattr(getattr(x, "_trace", None), "builder", None), "origins", None)
+    origin = origins.get(getattr(x, "name", None)) if origins is not None else None
+    if origin is None or origin[0].name != "broadcast_in_dim":
+        return None
+    operand, dims = origin[1][0], origin[2]["broadcast_dimensions"]
+    if tuple(dims) == tuple(range(1, x.ndim)) and tuple(operand.shape) == tuple(x.shape[1:]):
+        return operand
+    return None
 
 
 def _expand_to(x, rank):
@@ -122,6 +148,25 @@ def select(c, new, old):
         m = _mask(c, a if a.ndim >= b.ndim else b)
         out.append(_np(a, b, c).where(m, a, b))
     return tree_unflatten(tree, out)
+
+
+def _zeros_like(x):
+    return tree_unflatten(tree_flatten(x)[1], [_np(a).zeros_like(a) for a in
+                                               map(_asarray, tree_flatten(x)[0])])
+
+
+def select_zeros(c, new, old):
+    """``select`` for code the reverse transform generated, where ``None`` is a zero
+    adjoint (or a value a later trip sets): against a value it is zeros shaped like it.
+
+    >>> select_zeros(onp.array([True, False]), onp.ones(2), None)
+    array([1., 0.])
+    """
+    if new is None and old is not None and old is not UNDEF:
+        new = _zeros_like(old)
+    elif old is None and new is not None and new is not UNDEF:
+        old = _zeros_like(new)
+    return select(c, new, old)
 
 
 def masked(active, n):

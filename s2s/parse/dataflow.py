@@ -20,10 +20,13 @@ definite assignment and liveness.
 """
 import gast
 
+from s2s.parse import quoting as q
+
+
 
 def reads(node):
     """Names a statement or expression reads (nested function bodies included)."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in q.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def writes(stmts):
@@ -37,7 +40,7 @@ def writes(stmts):
         if isinstance(n, gast.FunctionDef):
             out.add(n.name)
             continue
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
     return out
 
 
@@ -82,7 +85,7 @@ def _live_in(s, live_out):
     if isinstance(s, gast.Assign):
         for t in s.targets:
             if isinstance(t, (gast.Name, gast.Tuple)):
-                targets |= {n.id for n in gast.walk(t) if isinstance(n, gast.Name)}
+                targets |= {n.id for n in q.walk(t) if isinstance(n, gast.Name)}
     return (live_out - targets) | reads(s)
 
 
@@ -111,7 +114,7 @@ def parameters(fdef, varargs=True, keyword_only=True):
 def targets(stmt):
     """Names one statement assigns (not looking into nested blocks)."""
     if isinstance(stmt, gast.Assign):
-        return [n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)]
+        return [n.id for n in q.walk(stmt.targets[0]) if isinstance(n, gast.Name)]
     if isinstance(stmt, gast.For):
         return [stmt.target.id]
     if isinstance(stmt, gast.FunctionDef):
@@ -121,7 +124,7 @@ def targets(stmt):
 
 def assigned_in(stmts):
     """Every name stored anywhere in ``stmts`` (nested blocks and functions included)."""
-    return {n.id for st in stmts for n in gast.walk(st)
+    return {n.id for st in stmts for n in q.walk(st)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 

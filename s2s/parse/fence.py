@@ -6,6 +6,7 @@ instead, so the user never sees a traceback from deep inside s2s.
 import gast
 
 from s2s.core.errors import UnsupportedSyntaxError
+from s2s.parse import quoting as q
 
 _REJECTED = {
     gast.Try: ("try/except", "move the try/except outside the transformed function"),
@@ -29,7 +30,7 @@ _REJECTED = {
 
 def fence(source, transform_name):
     """Raises ``UnsupportedSyntaxError`` for the first unsupported construct in ``source``."""
-    for node in gast.walk(source.node):
+    for node in q.walk(source.node):
         entry = _REJECTED.get(type(node))
         if entry is None and node is not source.node:
             entry = _check_special(node)
@@ -47,7 +48,7 @@ def _check_special(node):
     if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
         targets = node.targets if isinstance(node, gast.Assign) else [node.target]
         for t in targets:
-            for sub in gast.walk(t):
+            for sub in q.walk(t):
                 if isinstance(sub, gast.Attribute) and isinstance(sub.ctx, gast.Store):
                     return ("assigning to an attribute (obj.attr = ...)",
                             "build a new object (e.g. a namedtuple's _replace) and return it")

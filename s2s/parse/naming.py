@@ -12,6 +12,8 @@ import keyword
 
 import gast
 
+from s2s.parse import quoting as q
+
 
 class Namer:
     """Hands out fresh names that avoid ``taken`` and each other."""
@@ -47,7 +49,7 @@ class Namer:
 def names_in(tree):
     """Every identifier used in ``tree`` (names, parameters, function names)."""
     out = set()
-    for node in gast.walk(tree):
+    for node in q.walk(tree):
         if isinstance(node, gast.Name):
             out.add(node.id)
         elif isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):

@@ -34,7 +34,6 @@ generated code can say ``# grad of: <line>`` and errors can point at the user's
 file. Temporaries get readable names (``t``, ``num``/``den`` for a division's
 operands, ``result`` for the returned value).
 """
-import copy
 import types
 
 import gast
@@ -74,7 +73,7 @@ def _loc(new, old):
         for n in new:
             _loc(n, old)
         return new
-    for n in gast.walk(new):
+    for n in q.walk(new):
         if getattr(n, "lineno", None) is None and hasattr(old, "lineno"):
             gast.copy_location(n, old)
     return new
@@ -91,7 +90,7 @@ def _contains(stmts, kinds, stop_at_loops=False):
             continue
         if stop_at_loops and isinstance(n, (gast.For, gast.While)):
             continue
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
     return False
 
 
@@ -164,7 +163,7 @@ class _ReturnFlags:
     def _sets_flag(self, s):
         if s is None:
             return False
-        for n in gast.walk(s):
+        for n in q.walk(s):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) \
                     and n.targets[0].id == self.flag:
                 return True
@@ -301,7 +300,7 @@ def _is_range(node):
 def _sets(s, flag, kind):
     if s is None:
         return False
-    for n in gast.walk(s):
+    for n in q.walk(s):
         if isinstance(n, kind):
             return True
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and n.targets[0].id == flag:
@@ -436,10 +435,10 @@ class _ANF:
             base = self.atom(t.value)
             index = self.index(t.slice)
             old = self.temp()
-            self.emit(q.assign(old, gast.Subscript(value=copy.deepcopy(base), slice=index, ctx=gast.Load())))
+            self.emit(q.assign(old, gast.Subscript(value=q.copy_tree(base), slice=index, ctx=gast.Load())))
             new = self.temp()
             self.emit(q.assign(new, gast.BinOp(left=q.name(old), op=s.op, right=self.atom(s.value))))
-            self.store_index(base, copy.deepcopy(index), q.name(new), t)
+            self.store_index(base, q.copy_tree(index), q.name(new), t)
         else:
             self.error(s, "this augmented assignment", "assign to a name or an index")
 
@@ -471,12 +470,12 @@ class _ANF:
                 if isinstance(e, gast.Starred):
                     stop = q.const(-n_after) if n_after else q.const(None)
                     part = gast.Call(func=q.name("list"), args=[gast.Subscript(
-                        value=copy.deepcopy(src), slice=gast.Slice(lower=q.const(i), upper=stop, step=None),
+                        value=q.copy_tree(src), slice=gast.Slice(lower=q.const(i), upper=stop, step=None),
                         ctx=gast.Load())], keywords=[])
                     self.assign_to(e.value, part)
                 else:
                     idx = q.const(i if not star or i < star[0] else i - len(elts))
-                    self.assign_to(e, gast.Subscript(value=copy.deepcopy(src), slice=idx, ctx=gast.Load()))
+                    self.assign_to(e, gast.Subscript(value=q.copy_tree(src), slice=idx, ctx=gast.Load()))
         elif isinstance(target, gast.Subscript):
             value_atom = self.atom(value)
             base = target.value
@@ -487,10 +486,10 @@ class _ANF:
                 outer = self.atom(base.value)
                 outer_index = self.index(base.slice)
                 inner = self.temp()
-                self.emit(q.assign(inner, gast.Subscript(value=copy.deepcopy(outer), slice=outer_index,
+                self.emit(q.assign(inner, gast.Subscript(value=q.copy_tree(outer), slice=outer_index,
                                                          ctx=gast.Load())))
                 self.store_index(q.name(inner), self.index(target.slice), value_atom, target)
-                self.store_index(outer, copy.deepcopy(outer_index), q.name(inner), target)
+                self.store_index(outer, q.copy_tree(outer_index), q.name(inner), target)
             else:
                 self.error(target, "this index assignment", "assign into a local array variable")
         elif isinstance(target, gast.Starred):
@@ -519,7 +518,7 @@ class _ANF:
         for st in pre:
             self.emit(st)
         body = self.block(s.body)
-        body += copy.deepcopy(pre)
+        body += q.copy_tree(pre)
         loop = gast.While(test=q.name(test_name), body=body or [gast.Pass()], orelse=[])
         loop._s2s_test_len = len(pre)  # the body's last statements recompute the test
         for attr in ("_s2s_exit_flag",):
@@ -554,12 +553,12 @@ class _ANF:
                 # for i, (u, v) in enumerate(zip(a, b)): index a and b directly.
                 seqs = [self.sequence_atom(a) for a in inner.args]
                 count = self._min_len(seqs)
-                items = [gast.Subscript(value=copy.deepcopy(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
+                items = [gast.Subscript(value=q.copy_tree(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
                 element = gast.Tuple(elts=items, ctx=gast.Load())
             else:
                 seq = self.sequence_atom(inner)
-                count = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
-                element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())
+                count = gast.Call(func=q.name("len"), args=[q.copy_tree(seq)], keywords=[])
+                element = gast.Subscript(value=q.copy_tree(seq), slice=q.name(idx), ctx=gast.Load())
             if j is not None:
                 prefix = [gast.Assign(targets=[j], value=counter, type_comment=None),
                           gast.Assign(targets=[x], value=element, type_comment=None)]
@@ -572,7 +571,7 @@ class _ANF:
             seqs = [self.sequence_atom(a) for a in it.args]
             count = self._min_len(seqs)
             idx = self.temp("i")
-            items = [gast.Subscript(value=copy.deepcopy(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
+            items = [gast.Subscript(value=q.copy_tree(sq), slice=q.name(idx), ctx=gast.Load()) for sq in seqs]
             if isinstance(s.target, (gast.Tuple, gast.List)) and len(s.target.elts) == len(items):
                 prefix = [gast.Assign(targets=[t], value=v, type_comment=None) for t, v in zip(s.target.elts, items)]
             else:
@@ -584,7 +583,7 @@ class _ANF:
         hint = it.id + "_items" if isinstance(it, gast.Name) else "seq"
         seq = self.atom(gast.Call(func=q.name(self.support["as_sequence"]), args=[it], keywords=[]), hint)
         idx = self.temp("i")
-        element = gast.Subscript(value=copy.deepcopy(seq), slice=q.name(idx), ctx=gast.Load())
+        element = gast.Subscript(value=q.copy_tree(seq), slice=q.name(idx), ctx=gast.Load())
         target = s.target
         if isinstance(target, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Name) for e in target.elts):
             # for W, b in params: one statement unpacks the element (W, b = params_items[i])
@@ -596,7 +595,7 @@ class _ANF:
                               + s.body)
         # range(len(seq)), not a temporary: the bound is a shape query of the sequence,
         # which stays one Python int for every example under vmap.
-        count = gast.Call(func=q.name("len"), args=[copy.deepcopy(seq)], keywords=[])
+        count = gast.Call(func=q.name("len"), args=[q.copy_tree(seq)], keywords=[])
         self.emit(gast.For(target=q.store(idx), iter=gast.Call(func=q.name("range"), args=[count], keywords=[]),
                            body=body or [gast.Pass()], orelse=[], type_comment=None))
 
@@ -604,7 +603,7 @@ class _ANF:
         lens = []
         for sq in seqs:
             n = self.temp("n")
-            self.emit(q.assign(n, gast.Call(func=q.name("len"), args=[copy.deepcopy(sq)], keywords=[])))
+            self.emit(q.assign(n, gast.Call(func=q.name("len"), args=[q.copy_tree(sq)], keywords=[])))
             lens.append(q.name(n))
         return lens[0] if len(lens) == 1 else gast.Call(func=q.name("min"), args=lens, keywords=[])
 
@@ -856,8 +855,8 @@ class _ANF:
             if g.is_async:
                 self.error(e, "an async comprehension", "use a plain loop")
             it = _rename(g.iter, renames) if gens else g.iter
-            new_target = copy.deepcopy(g.target)
-            for n in gast.walk(new_target):
+            new_target = q.copy_tree(g.target)
+            for n in q.walk(new_target):
                 if isinstance(n, gast.Name):
                     renames[n.id] = self.temp(n.id)
             new_target = _rename(new_target, renames)
@@ -896,7 +895,7 @@ _BUILDS_INTO = {"BoolOp", "Compare", "IfExp", "ListComp", "GeneratorExp", "SetCo
 
 
 def _names(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in q.walk(node) if isinstance(n, gast.Name)}
 
 
 def _fold_constant(e):
@@ -912,8 +911,8 @@ def _fold_constant(e):
 def _rename(node, renames):
     if not renames:
         return node
-    node = copy.deepcopy(node)
-    for n in gast.walk(node):
+    node = q.copy_tree(node)
+    for n in q.walk(node):
         if isinstance(n, gast.Name) and n.id in renames:
             n.id = renames[n.id]
     return node
@@ -921,7 +920,7 @@ def _rename(node, renames):
 
 def _assigns(stmts, name):
     for st in stmts:
-        for n in gast.walk(st):
+        for n in q.walk(st):
             if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store):
                 return True
     return False
@@ -939,21 +938,21 @@ def lift_local_functions(fdef):
     any other call (so its derivative flows back to those variables too).
     """
     own = local_names(fdef)
-    nested = [n for n in gast.walk(gast.Module(body=fdef.body, type_ignores=[]))
+    nested = [n for n in q.walk(gast.Module(body=fdef.body, type_ignores=[]))
               if isinstance(n, gast.FunctionDef)]
     for s in nested:
         lift_local_functions(s)
     for s in nested:
         if not _only_called(fdef, s.name):
             continue
-        reads = {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        reads = {n.id for n in q.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         free = sorted((reads - local_names(s)) & own - {s.name})
         if not free:
             continue
         # Keyword-only, so the function's own defaults keep lining up with its parameters.
         s.args.kwonlyargs = list(s.args.kwonlyargs) + [q.name(n, gast.Param()) for n in free]
         s.args.kw_defaults = list(s.args.kw_defaults) + [None] * len(free)
-        for node in gast.walk(fdef):
+        for node in q.walk(fdef):
             if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == s.name:
                 node.keywords = list(node.keywords) + [gast.keyword(arg=n, value=q.name(n)) for n in free]
     return fdef
@@ -964,7 +963,7 @@ def _only_called(fdef, name):
     uses = 0
     calls = 0
     defs = 0
-    for node in gast.walk(fdef):
+    for node in q.walk(fdef):
         if isinstance(node, gast.FunctionDef) and node.name == name:
             defs += 1
         elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == name:
@@ -976,7 +975,7 @@ def _only_called(fdef, name):
 
 def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=frozenset()):
     """Runs the passes on ``fdef`` (a copy is transformed) and returns the normal form."""
-    fdef = copy.deepcopy(fdef)
+    fdef = q.copy_tree(fdef)
     # The order matters: returns become flags that loops must honour, loops
     # lose their jumps, then expressions are flattened.
     fdef = lower_returns(fdef, namer)
@@ -1008,12 +1007,12 @@ def _is_sequence(e, names):
 def _sequence_names(fdef):
     """Names every assignment of which gives a list or tuple (a fixpoint over the body)."""
     assigned = {}
-    for n in gast.walk(fdef):
+    for n in q.walk(fdef):
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             assigned.setdefault(n.targets[0].id, []).append(n.value)
         elif isinstance(n, (gast.AugAssign, gast.AnnAssign, gast.For, gast.comprehension)) or \
                 (isinstance(n, gast.Assign) and not isinstance(n.targets[0], gast.Name)):
-            for t in gast.walk(n.target if hasattr(n, "target") else n.targets[0]):
+            for t in q.walk(n.target if hasattr(n, "target") else n.targets[0]):
                 if isinstance(t, gast.Name):
                     assigned.setdefault(t.id, []).append(None)  # unknown value
     names, changed = set(), True

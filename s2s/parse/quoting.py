@@ -10,6 +10,74 @@ import copy
 
 import gast
 
+from s2s.parse import astconv
+
+_ATOMIC = frozenset({str, int, float, bool, complex, bytes, type(None), type(Ellipsis)})
+
+
+def copy_tree(node, memo=None):
+    """A deep copy of an AST (a node, a list of them, or None), like ``copy.deepcopy``
+    (shared subtrees stay shared, annotations are copied) at a fraction of its cost:
+    passes copy whole function bodies, and deepcopy's generic protocol dominated staging.
+
+    >>> e = parse_expr("f(x) + 1")
+    >>> c = copy_tree(e)
+    >>> c is not e and c.left is not e.left and to_source(c) == to_source(e)
+    True
+    """
+    if memo is None:
+        memo = {}
+    return _copy(node, memo)
+
+
+def _copy(value, memo):
+    cls = type(value)
+    if cls in _ATOMIC:
+        return value
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    if cls is list:
+        new = []
+        memo[id(value)] = new
+        new.extend([_copy(v, memo) for v in value])
+    elif isinstance(value, ast.AST):
+        new = cls.__new__(cls)
+        memo[id(value)] = new
+        new.__dict__.update({k: _copy(v, memo) for k, v in value.__dict__.items()})
+    elif cls is set and all(type(v) in _ATOMIC for v in value):  # the usual annotation: names
+        new = memo[id(value)] = set(value)
+    else:  # another annotation: the generic protocol, same memo
+        new = copy.deepcopy(value, memo)
+    return new
+
+
+def walk(node):
+    """Every node of the tree at ``node``, itself first, in ``ast.walk``'s order (breadth
+    first; a node's children are collected before it is yielded), at half its cost:
+    the passes walk every tree several times.
+
+    >>> [type(n).__name__ for n in walk(parse_expr("f(x)"))]
+    ['Call', 'Name', 'Name', 'Load', 'Load']
+    """
+    todo = [node]
+    for n in todo:  # appended to while iterated: a queue
+        todo.extend(children(n))
+        yield n
+
+
+def children(node):
+    """The child nodes of ``node``, as a list in ``ast.iter_child_nodes``'s order."""
+    out = []
+    fields = node.__dict__
+    for f in node._fields:
+        v = fields.get(f)
+        if isinstance(v, ast.AST):
+            out.append(v)
+        elif type(v) is list:
+            out.extend([x for x in v if isinstance(x, ast.AST)])
+    return out
+
 
 def name(id_, ctx=None):
     return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
@@ -38,18 +106,18 @@ def call(func, args=(), keywords=()):
 
 def parse_expr(text):
     """A gast expression from ``text``."""
-    return gast.parse(text, mode="eval").body
+    return astconv.parse(text, mode="eval").body
 
 
 def _as_node(value, ctx_store=False):
     if isinstance(value, str):
-        expr = gast.parse(value).body[0].value
+        expr = astconv.parse(value).body[0].value
         if ctx_store:
-            for n in gast.walk(expr):
+            for n in walk(expr):
                 if isinstance(n, gast.Name):
                     n.ctx = gast.Store()
         return expr
-    return copy.deepcopy(value)
+    return copy_tree(value)
 
 
 class _Substitute(gast.NodeTransformer):
@@ -67,7 +135,7 @@ def quote(text, **subs):
 
     A substitution is a source string (``"np.exp"``) or an AST node (copied).
     """
-    module = gast.parse(text)
+    module = astconv.parse(text)
     module = _Substitute(subs).visit(module)
     return module.body
 
@@ -76,7 +144,7 @@ def to_source(node):
     """Python source of a gast node (statement list allowed)."""
     if isinstance(node, list):
         node = gast.Module(body=node, type_ignores=[])
-    return ast.unparse(gast.gast_to_ast(node))
+    return ast.unparse(astconv.to_ast(node))
 
 
 def is_atom(node):
@@ -94,4 +162,4 @@ def index_value(s):
         return gast.Call(func=name("slice"), args=parts, keywords=[])
     if isinstance(s, gast.Tuple):
         return gast.Tuple(elts=[index_value(e) for e in s.elts], ctx=gast.Load())
-    return copy.deepcopy(s)
+    return copy_tree(s)

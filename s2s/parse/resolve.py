@@ -10,7 +10,7 @@ import builtins
 
 import gast
 
-from s2s.parse import dataflow
+from s2s.parse import dataflow, quoting as q
 
 _MISSING = object()
 
@@ -46,7 +46,7 @@ def _walk_no_nested(node):
             # Only the first iterable is evaluated in the enclosing scope.
             todo.append(n.generators[0].iter)
             continue
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
 
 
 def lookup(source, name):

@@ -11,6 +11,7 @@ is registered in ``linecache``), bound methods and ``functools.partial``.
 >>> src.node.name, src.params
 ('square', ['x'])
 """
+import ast
 import functools
 import inspect
 import linecache
@@ -21,7 +22,7 @@ import weakref
 import gast
 
 from s2s.core.errors import S2SError
-from s2s.parse import dataflow
+from s2s.parse import astconv, dataflow, quoting as q
 
 
 # A generated function carries its own ``(code, lines)`` under this attribute:
@@ -119,33 +120,72 @@ def _find_source(fn):
     lines = _lines_of(fn)
     if not lines:
         raise NoSourceError(f"no source for {fn.__qualname__} (defined in {filename})")
-    try:
-        block = inspect.getblock(lines[code.co_firstlineno - 1:])
-    except Exception:
-        raise NoSourceError(f"cannot read the source of {fn.__qualname__}") from None
     first = code.co_firstlineno
-    if code.co_name == "<lambda>":  # the code's name: ``__name__`` can be reassigned
-        return _lambda_source(fn, lines, first, filename)
-    text = textwrap.dedent("".join(block))
-    try:
-        module = gast.parse(text)
-    except SyntaxError:
-        raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
-    node = _find_def(module, code.co_name)
-    if node is None:
-        raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
+    found = None if code.co_name == "<lambda>" else _def_block(lines, first, code.co_name)
+    if found is not None:
+        text, node = found
+    else:
+        try:
+            block = inspect.getblock(lines[first - 1:])
+        except Exception:
+            raise NoSourceError(f"cannot read the source of {fn.__qualname__}") from None
+        if code.co_name == "<lambda>":  # the code's name: ``__name__`` can be reassigned
+            return _lambda_source(fn, lines, first, filename)
+        text = textwrap.dedent("".join(block))
+        try:
+            module = astconv.parse(text)
+        except SyntaxError:
+            raise NoSourceError(f"cannot parse the source of {fn.__qualname__}") from None
+        node = _find_def(module, code.co_name)
+        if node is None:
+            raise NoSourceError(f"cannot find the definition of {fn.__qualname__}")
     node.decorator_list = []
     return FunctionSource(fn, node, filename, first - 1, text.splitlines())
+
+
+def _def_block(lines, first, name):
+    """``(text, node)`` of the definition of ``name`` starting at line ``first``, found
+    without tokenizing (``inspect.getblock`` tokenizes, a tenth of staging): the lines
+    up to the next statement indented no deeper than its ``def``. A cut inside a string,
+    brackets or a continuation does not parse, and a cut past the definition parses as
+    more than one statement: then None, and ``getblock`` decides.
+    """
+    start = first - 1
+    header = next((i for i in range(start, min(len(lines), start + 50))
+                   if lines[i].lstrip().startswith(("def ", "async def "))), None)
+    if header is None:
+        return None
+    indent = _indent(lines[header])
+    end = len(lines)
+    for i in range(header + 1, len(lines)):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("#") and _indent(lines[i]) <= indent:
+            end = i
+            break
+    while end > header + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1  # trailing blank and comment lines (a comment may sit at any depth)
+    text = textwrap.dedent("".join(lines[start:end]))
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    body = tree.body
+    if len(body) != 1 or not isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            or body[0].name != name:
+        return None
+    return text, astconv.to_gast(body[0])
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
 
 
 def _compiles_to(fdef, code):
     """Whether compiling ``fdef`` gives ``code``'s instructions, names and constants
     (positions aside). Free variables are made cells of an enclosing function, as
     they were where ``code`` was compiled."""
-    import ast
-    import copy
     import __future__
-    node = gast.gast_to_ast(copy.deepcopy(fdef))
+    node = astconv.to_ast(fdef)  # new nodes: the probe's changes below leave ``fdef`` alone
     node.name = "__s2s_probe__"
     body = [node]
     if code.co_freevars:
@@ -161,7 +201,7 @@ def _compiles_to(fdef, code):
     try:
         compiled = compile(module, code.co_filename, "exec", flags=flags, dont_inherit=True)
     except ValueError:  # a lambda cut out of its line has columns relative to the cut
-        for n in ast.walk(module):
+        for n in q.walk(module):
             if getattr(n, "lineno", None) is not None:
                 n.col_offset, n.end_lineno, n.end_col_offset = 0, n.lineno, 0
         try:
@@ -243,10 +283,10 @@ def _lambda_source(fn, lines, first, filename):
         text = textwrap.dedent(chunk)
         indent = len(chunk) - len(chunk.lstrip()) if chunk.strip() else 0
         try:
-            module = gast.parse(text)
+            module = astconv.parse(text)
         except SyntaxError:
             continue
-        lambdas = [n for n in gast.walk(module) if isinstance(n, gast.Lambda)]
+        lambdas = [n for n in q.walk(module) if isinstance(n, gast.Lambda)]
         candidates = [
             n for n in lambdas
             if [a.id for a in n.args.args] == list(code.co_varnames[:code.co_argcount])
@@ -303,7 +343,7 @@ def _lambda_by_tokens(code, lines, first):
         end = _lambda_end(tokens, i)
         snippet = _cut(text, tok.start, end)
         try:
-            lam = gast.parse("(" + snippet + ")").body[0].value
+            lam = astconv.parse("(" + snippet + ")").body[0].value
         except SyntaxError:
             continue
         if isinstance(lam, gast.Lambda) and [a.id for a in lam.args.args] == params:
@@ -313,7 +353,7 @@ def _lambda_by_tokens(code, lines, first):
     if not found:
         return None
     (line, col), lam = found[-1]
-    for n in gast.walk(lam):  # positions relative to the user's line
+    for n in q.walk(lam):  # positions relative to the user's line
         if hasattr(n, "lineno"):
             if n.lineno == 1:
                 n.col_offset += col - 1

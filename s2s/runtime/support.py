@@ -17,6 +17,7 @@ from s2s.core.array import Array
 from s2s.core.errors import S2SError
 from s2s.core.primitive import Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map
+from s2s.parse import astconv
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.numpy._vjp_helpers import _shape, unbroadcast, unreduce  # noqa: F401  (generated code calls them)
 import s2s.numpy as snp
@@ -150,7 +151,6 @@ def _positional_wrapper(fn, n, diff, keywords):
     """``def w(kwargs, args, d0, d1, ...)`` calling ``fn`` (a closure constant, so the
     transformation resolves it) with ``args`` whose positions ``diff`` are replaced by
     the named parameters (grad differentiates named ones)."""
-    import gast
     try:  # a bound method or partial: its function, with the bound values as constants
         target, bound = unwrap(fn)
     except NoSourceError:
@@ -164,7 +164,7 @@ def _positional_wrapper(fn, n, diff, keywords):
     text = (f"def dynamic_call(kwargs, args, {', '.join(names)}):\n"
             f"    return fn({', '.join(call)})\n")
     name = getattr(fn, "__name__", "fn")
-    wrapper, _ = compile_function(gast.parse(text).body[0], f"<s2s call of {name} (a value)>",
+    wrapper, _ = compile_function(astconv.parse(text).body[0], f"<s2s call of {name} (a value)>",
                                   {"__builtins__": __builtins__}, cells)
     return wrapper
 

@@ -26,10 +26,9 @@ import numpy as np
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import ConcretizationError
 from s2s.core.primitive import Trace, Tracer, abstractify, all_primitives, namespaces
+from s2s.parse import astconv
 from s2s.parse.quoting import parse_expr
 from s2s.core.tree_util import tree_flatten
-
-import gast
 
 
 class RecordingTracer(Tracer):
@@ -236,7 +235,7 @@ def _emit(trace, inputs, out_leaves, name):
     text = f"def {name}({params}):\n" + "\n".join(lines) + ("\n" if lines else "") + f"    return {ret}\n" \
         if len(results) != 1 else \
         f"def {name}({params}):\n" + "\n".join(lines) + ("\n" if lines else "") + f"    return {results[0]}\n"
-    fdef = gast.parse(text).body[0]
+    fdef = astconv.parse(text).body[0]
     filename = f"<s2s traced {name} #{next(_counter)}>"
     fn, source = compile_function(fdef, filename, {"__builtins__": __builtins__}, cells)
     return source, fn

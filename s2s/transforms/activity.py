@@ -20,11 +20,14 @@ derivative (comparisons, ``len``, ``.shape``, ``floor``...) stop varied-ness.
 """
 import gast
 
+from s2s.parse import quoting as q
+
+
 _NONDIFF_ATTRIBUTES = {"shape", "ndim", "dtype", "size", "itemsize", "nbytes"}
 
 
 def _reads(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in q.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def _value_is_differentiable(value, differentiable_call):
@@ -58,7 +61,7 @@ def _flows(fdef, differentiable_call, grows_list=_grows_list):
             if isinstance(s, gast.Assign):
                 t = s.targets[0]
                 if _value_is_differentiable(s.value, differentiable_call):
-                    targets = {n.id for n in gast.walk(t) if isinstance(n, gast.Name)}
+                    targets = {n.id for n in q.walk(t) if isinstance(n, gast.Name)}
                     sources = _reads(s.value)
                     if isinstance(s.value, gast.Subscript):
                         sources = _reads(s.value.value)  # indices carry no derivative

@@ -20,6 +20,13 @@ first; unbatched values are left as they are. Per statement of the normal form:
   ``break``/``continue``/early ``return`` are flags in normal form, so they
   become the same per-example masks.
 
+A branch or loop under a batched condition counts only the examples the enclosing
+conditions keep (a mask). In gradient code the reverse transform generated (it marks
+its tape and trip counters on the function), the tape's pushes and pops run for the
+whole batch, the reverse sweep's ``if`` runs its else branch first (last pushed, first
+popped), and its ``for _ in range(trips)`` over a batched while's trips runs
+``max(trips)`` trips with each example active on its own last ones.
+
 ``int()``, ``float()``, ``bool()`` of a batched value, list mutation under a
 batched condition and closures over batched values are errors at the user's
 line. The entry point is ``build(fn, batched_params)``.
@@ -30,6 +37,7 @@ import weakref
 import gast
 
 from s2s.codegen.python import compile_function, make_cell
+from s2s.core import hooks
 from s2s.core.errors import TransformError
 from s2s.parse import quoting as q
 from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
@@ -44,7 +52,7 @@ import s2s.numpy as snp
 _HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
             "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
-            "all_examples", "batched_closure", "call_batched")
+            "all_examples", "max_example", "select_zeros", "batched_closure", "call_batched")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -97,6 +105,31 @@ class _Context:
         self.support = {v: k for k, v in plan.support.items()}  # ident -> support name
         self.batched = set(batched_params)
         self.size_name = None
+        self._locals = {}
+        # Marked by the reverse transform on the code it generates (vjp_builder._mark_tape).
+        self.tapes = frozenset(getattr(plan.fn, "__s2s_tapes__", ()))
+        self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
+        self.generated = hasattr(plan.fn, "__s2s_tapes__")
+
+    def local_to(self, s):
+        """Names a batched ``if``/``while``/loop ``s`` assigns that are dead after it and
+        not carried from one run of it to the next: assigned before they are read inside,
+        read nowhere else. They need no select (nor a batch axis, for unbatched values)."""
+        found = self._locals.get(id(s))
+        if found is None:
+            inside = {id(n) for n in gast.walk(s)}
+            outside = {n.id for n in gast.walk(self.plan.normal) if isinstance(n, gast.Name)
+                       and isinstance(n.ctx, gast.Load) and id(n) not in inside}
+            head = _names(s.test) if isinstance(s, (gast.If, gast.While)) else _names(s.iter)
+            exposed = _exposed_reads(s.body) | _exposed_reads(getattr(s, "orelse", []))
+            found = self._locals[id(s)] = (_assigned(s.body) | _assigned(getattr(s, "orelse", []))) \
+                - outside - exposed - head
+        return found
+
+    def select(self):
+        """The per-example select: in code the reverse transform generated, ``None`` (a zero
+        adjoint, a value not set yet) against a value is read as zeros shaped like it."""
+        return self.h("select_zeros" if self.generated else "select")
 
     def h(self, name):
         return q.name(self.helpers[name])
@@ -123,6 +156,12 @@ class _Context:
             return self.support[value.func.id]
         obj = self.resolve(value.func)
         return _support_kinds().get(id(obj)) if obj is not MISSING else None
+
+    def is_tape(self, node):
+        """The reverse sweep's stack: under a batched condition its pushes and pops run for
+        the whole batch (the branch or loop trip runs when any example takes it, and the
+        reverse sweep pops under the same saved condition), so it stays one list."""
+        return isinstance(node, gast.Name) and node.id in self.tapes
 
     def is_batched(self, node):
         return isinstance(node, gast.Name) and node.id in self.batched
@@ -170,27 +209,37 @@ def _mark(ctx, names):
 
 
 def _analyze_block(ctx, stmts, under):
+    """One pass of the analysis; ``under`` is the innermost compound statement with a
+    batched condition around ``stmts`` (None when there is none)."""
     changed = False
     for s in stmts:
         if isinstance(s, gast.Assign):
             t = s.targets[0]
-            if under or _value_batched(ctx, s.value):
+            if _value_batched(ctx, s.value):
                 changed |= _mark(ctx, _stores(t))
+            elif under is not None:
+                changed |= _mark(ctx, _stores(t) - ctx.local_to(under))
         elif isinstance(s, gast.Expr):
             kind = ctx.support_call(s.value)
-            if kind in ("append", "extend") and (under or _names(s.value.args[1]) & ctx.batched):
+            if kind in ("append", "extend") and (under is not None
+                                                 or _names(s.value.args[1]) & ctx.batched):
                 changed |= _mark(ctx, _names(s.value.args[0]))
         elif isinstance(s, gast.If):
-            inner = under or _value_batched(ctx, s.test)
+            inner = s if _value_batched(ctx, s.test) else under
             changed |= _analyze_block(ctx, s.body, inner)
             changed |= _analyze_block(ctx, s.orelse, inner)
         elif isinstance(s, gast.While):
-            inner = under or _value_batched(ctx, s.test)
+            inner = s if _value_batched(ctx, s.test) else under
             changed |= _analyze_block(ctx, s.body, inner)
         elif isinstance(s, gast.For):
-            if under or _value_batched(ctx, s.iter):
+            batched_iter = _value_batched(ctx, s.iter)
+            if batched_iter:
                 changed |= _mark(ctx, _stores(s.target))
-            changed |= _analyze_block(ctx, s.body, under)
+            elif under is not None:
+                changed |= _mark(ctx, _stores(s.target) - ctx.local_to(under))
+            # a loop over a batched range (the reverse of a batched while) is masked
+            inner = s if batched_iter and _is_range(ctx, s.iter) else under
+            changed |= _analyze_block(ctx, s.body, inner)
         elif isinstance(s, gast.FunctionDef) and _closure_reads(ctx, s):
             changed |= _mark(ctx, {s.name})  # one function per example
     return changed
@@ -202,9 +251,13 @@ def _closure_reads(ctx, fdef):
     return (_names(fdef) - own) & ctx.batched
 
 
+def _is_range(ctx, it):
+    return isinstance(it, gast.Call) and ctx.resolve(it.func) is range
+
+
 def analyze(ctx, body):
     """Marks (in ``ctx.batched``) every variable that holds batched values."""
-    while _analyze_block(ctx, body, False):
+    while _analyze_block(ctx, body, None):
         pass
 
 
@@ -327,9 +380,9 @@ def _call(ctx, call, node):
         return q.call(ctx.h(_SHAPE_QUERIES[query]), list(call.args))
     if obj is not MISSING and obj in _TYPE_QUERIES:
         return call
-    if any(isinstance(a, gast.Starred) and ctx.is_batched(a.value) for a in call.args) or any(
-            k.arg is None and ctx.is_batched(k.value) for k in call.keywords):
-        raise ctx.error(node, f"s2s cannot batch a call with a batched *args or **kwargs "
+    if any(isinstance(a, gast.Starred) and not isinstance(a.value, gast.Name) for a in call.args) \
+            or any(k.arg is None and ctx.is_batched(k.value) for k in call.keywords):
+        raise ctx.error(node, f"s2s cannot batch a call with a batched **kwargs "
                         f"(`{q.to_source(call)}`)", hint="pass the arguments one by one")
     plain = [a for a in call.args if not isinstance(a, gast.Starred)]
     kw_batched = [k.arg for k in call.keywords if k.arg is not None and ctx.is_batched(k.value)]
@@ -347,10 +400,33 @@ def _call(ctx, call, node):
             target, q.const(func.attr), q.const(0 if ctx.is_batched(target) else None),
             _axes(ctx, plain)] + list(call.args), keywords=keywords)
     if ctx.is_batched(func):  # a closure over batched values, a vmap of one
-        return gast.Call(func=ctx.h("call_batched"), args=[func, _axes(ctx, plain)] + list(
-            call.args), keywords=keywords)
-    return gast.Call(func=ctx.h("vcall"), args=[func, _axes(ctx, plain)] + list(call.args),
+        return gast.Call(func=ctx.h("call_batched"), args=[func, _call_axes(ctx, call.args)] +
+                         list(call.args), keywords=keywords)
+    return gast.Call(func=ctx.h("vcall"), args=[func, _call_axes(ctx, call.args)] + list(call.args),
                      keywords=keywords)
+
+
+def _call_axes(ctx, args):
+    """The axes of a call's positional arguments; ``*xs`` counts ``len(xs)`` of them, all
+    batched or none (a batched list holds batched values only)."""
+    if not any(isinstance(a, gast.Starred) for a in args):
+        return _axes(ctx, args)
+    parts, plain = [], []
+    for a in args:
+        if not isinstance(a, gast.Starred):
+            plain.append(a)
+            continue
+        if plain:
+            parts.append(_axes(ctx, plain))
+            plain = []
+        one = gast.Tuple(elts=[q.const(0 if ctx.is_batched(a.value) else None)], ctx=gast.Load())
+        parts.append(gast.BinOp(left=one, op=gast.Mult(), right=q.call(q.name("len"), [a.value])))
+    if plain:
+        parts.append(_axes(ctx, plain))
+    out = parts[0]
+    for p in parts[1:]:
+        out = gast.BinOp(left=out, op=gast.Add(), right=p)
+    return out
 
 
 def _index_axis(ctx, index):
@@ -408,6 +484,54 @@ def _exposed_reads(stmts, assigned=None):
     return exposed
 
 
+def _read_only_under(fdef, if_stmt, name, in_then):
+    """Whether every read of ``name`` outside ``if_stmt`` (which assigns it in one branch
+    only) is in the same branch of a later ``if`` on the same condition variable, with
+    no assignment of that variable in between (and ``if_stmt`` outside loops). Then
+    each example reads ``name`` only where it assigned it.
+
+    Generated code reads its one-branch temporaries that way (an ``elif``'s condition, a
+    conditional expression's operand, read again in the reverse sweep under the same
+    saved condition); user code that reads such a variable elsewhere keeps its error.
+    """
+    if not isinstance(if_stmt.test, gast.Name):
+        return False
+    cond = if_stmt.test.id
+    branch = "body" if in_then else "orelse"
+    state = {"seen": False, "changed": False, "ok": True}
+
+    def check(node, guarded):
+        if name in _names(node) and not (guarded and state["seen"] and not state["changed"]):
+            state["ok"] = False
+
+    def visit(stmts, guarded, in_loop):
+        for st in stmts:
+            if st is if_stmt:
+                state["seen"] = True
+                state["ok"] &= not in_loop
+                continue
+            if isinstance(st, (gast.For, gast.While, gast.FunctionDef)) and state["seen"] \
+                    and cond in _stores(st):
+                state["changed"] = True  # (conservatively) before any read in the loop
+            if isinstance(st, gast.FunctionDef):
+                state["ok"] &= name not in _names(st)
+            elif isinstance(st, gast.If):
+                check(st.test, guarded)
+                on_cond = isinstance(st.test, gast.Name) and st.test.id == cond
+                visit(st.body, guarded or (on_cond and branch == "body"), in_loop)
+                visit(st.orelse, guarded or (on_cond and branch == "orelse"), in_loop)
+            elif isinstance(st, (gast.For, gast.While)):
+                check(st.iter if isinstance(st, gast.For) else st.test, guarded)
+                visit(st.body, guarded, True)
+            else:
+                check(st, guarded)
+                if state["seen"] and cond in _stores(st):
+                    state["changed"] = True
+
+    visit(fdef.body, False, False)
+    return state["ok"] and state["seen"]
+
+
 def _reads_after(stmts, target):
     """Reads after ``target`` within ``stmts`` (see ``_Rewriter._read_after``), or None when
     ``target`` is not inside ``stmts``."""
@@ -434,7 +558,7 @@ class _Rewriter:
         self.ctx = ctx
         self.defined = set()
 
-    def block(self, stmts, under=False):
+    def block(self, stmts, under=None):
         out = []
         for s in stmts:
             out.extend(self.stmt(s, under))
@@ -464,7 +588,7 @@ class _Rewriter:
             for n in sorted(names & ctx.batched):
                 out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
             return out
-        if ctx.support_call(s.value) == "pop" and under:
+        if ctx.support_call(s.value) == "pop" and under and not ctx.is_tape(s.value.args[0]):
             raise ctx.error(s, "a list pop under a condition that varies across the mapped axis",
                             hint="pop before the if, or select the value with np.where")
         value = _batched_value(ctx, s.value, s)
@@ -481,7 +605,7 @@ class _Rewriter:
         kind = ctx.support_call(s.value)
         if kind in ("append", "extend", "pop"):
             xs = s.value.args[0]
-            if under:
+            if under and not ctx.is_tape(xs):
                 raise ctx.error(s, f"list {kind} under a condition that varies across the mapped "
                                 "axis: examples would have lists of different lengths",
                                 hint="append on every path and select the value with np.where")
@@ -527,18 +651,51 @@ class _Rewriter:
             orelse = self.block(s.orelse, under)
             self.defined = before | _assigned(s.body) | _assigned(s.orelse)
             return [gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)]
-        return self._batched_if(s)
+        return self._batched_if(s, under)
 
-    def _batched_if(self, s):
-        """Both branches, each only when some example takes it (eagerly), then a select."""
+    def _mask(self, s, under, cond, body):
+        """``(statements, mask)``: the examples that run ``body``, under the enclosing mask
+        ``under`` and ``cond``. A name only where ``body`` holds control flow that needs
+        it (True otherwise: the body is under a batched condition, no mask is read)."""
+        if not any(self._batched_control(n) for st in body for n in gast.walk(st)):
+            return [], True
+        if under is None and isinstance(cond, gast.Name):
+            return [], cond.id
+        mask = self.ctx.namer.new("mask")
+        if isinstance(under, str):
+            cond = q.call(self._np("logical_and"), [q.name(under), cond])
+        return [_assign(mask, cond, s)], mask
+
+    def _batched_control(self, node):
+        """An if/while/for whose condition or range varies across the examples."""
+        if isinstance(node, (gast.If, gast.While)):
+            return _value_batched(self.ctx, node.test)
+        return isinstance(node, gast.For) and _value_batched(self.ctx, node.iter)
+
+    def _np(self, attr):
+        return gast.Attribute(value=q.name(self.ctx.plan.np_name), attr=attr, ctx=gast.Load())
+
+    def _masked_call(self, helper, args, under):
+        """``helper(*args)``, or ``helper(*args, mask)`` over the examples ``under`` keeps."""
+        return q.call(self.ctx.h(helper), list(args) + ([q.name(under)] if isinstance(
+            under, str) else []))
+
+    def _batched_if(self, s, under):
+        """Both branches, each only when some example takes it (eagerly), then a select.
+
+        "Some example" counts the examples the enclosing batched conditions keep: the
+        reverse sweep decides its branches the same way, so pushes and pops on the tape
+        of generated gradient code stay matched."""
         ctx = self.ctx
         then_names, else_names = _assigned(s.body), _assigned(s.orelse)
         before = set(self.defined)
         read_later = self._read_elsewhere(s)
         keep = set()
-        for n in sorted(then_names | else_names):
+        for n in sorted((then_names | else_names) - ctx.local_to(s)):
             if n in before or (n in then_names and n in else_names):
                 keep.add(n)
+            elif n in read_later and _read_only_under(ctx.plan.normal, s, n, n in then_names):
+                keep.add(n)  # the other examples' value is never read: any value is exact
             elif n in read_later:
                 raise ctx.error(s, f"variable {n!r} is assigned in only one branch of an "
                                 "`if` whose condition varies across the mapped axis, and was "
@@ -551,24 +708,49 @@ class _Rewriter:
                 out.append(_assign(saved[n], q.name(n), s))
             else:
                 out.append(_assign(n, ctx.h("UNDEF"), s))
-        any_test = q.call(ctx.h("any_example"), [s.test])
-        out.append(gast.If(test=any_test, body=self.block(s.body, True) or [gast.Pass()],
-                           orelse=[]))
-        then_saved = {}
-        for n in sorted(then_names & keep):
-            then_saved[n] = ctx.namer.new(f"{n}_then")
-            out.append(_assign(then_saved[n], q.name(n), s))
-            out.append(_assign(n, q.name(saved[n]) if n in saved else ctx.h("UNDEF"), s))
-        self.defined = set(before)
-        if s.orelse:
-            not_all = gast.UnaryOp(op=gast.Not(), operand=q.call(ctx.h("all_examples"), [s.test]))
-            out.append(gast.If(test=not_all, body=self.block(s.orelse, True) or [gast.Pass()],
-                               orelse=[]))
+        branches = [("then", s.body, then_names), ("else", s.orelse, else_names)]
+        if self._pops_tape(s):
+            # The reverse sweep of an if pops what its forward branches pushed, last first:
+            # the forward ran the then branch first, so the reverse runs the else first.
+            branches.reverse()
+        results = {}  # branch -> {name: the name holding that branch's value}
+        for k, (kind, stmts, names) in enumerate(branches):
+            if not stmts:
+                continue
+            self.defined = set(before)
+            out += self._branch(s, under, kind, stmts)
+            if k == 0:  # the second branch starts from the values before the if
+                results[kind] = {}
+                for n in sorted(names & keep):
+                    results[kind][n] = ctx.namer.new(f"{n}_{kind}")
+                    out.append(_assign(results[kind][n], q.name(n), s))
+                    out.append(_assign(n, q.name(saved[n]) if n in saved else ctx.h("UNDEF"), s))
+        first_kind = branches[0][0]
         for n in sorted(keep):
-            new = q.name(then_saved[n]) if n in then_saved else q.name(saved[n])
-            out.append(_assign(n, q.call(ctx.h("select"), [s.test, new, q.name(n)]), s))
+            first = results.get(first_kind, {}).get(n)
+            first = q.name(first) if first else q.name(saved[n]) if n in saved else ctx.h("UNDEF")
+            then_value, else_value = (first, q.name(n)) if first_kind == "then" else (q.name(n), first)
+            out.append(_assign(n, q.call(ctx.select(), [s.test, then_value, else_value]), s))
         self.defined = before | then_names | else_names
         return out
+
+    def _branch(self, s, under, kind, stmts):
+        """One branch of a batched if: run when some example (that ``under`` keeps) takes it."""
+        if kind == "then":
+            test = self._masked_call("any_example", [s.test], under)
+            cond = copy.deepcopy(s.test)
+        else:
+            test = gast.UnaryOp(op=gast.Not(), operand=self._masked_call(
+                "all_examples", [s.test], under))
+            cond = q.call(self._np("logical_not"), [s.test])
+        pre, mask = self._mask(s, under, cond, stmts)
+        return pre + [gast.If(test=test, body=self.block(stmts, mask) or [gast.Pass()],
+                              orelse=[])]
+
+    def _pops_tape(self, s):
+        ctx = self.ctx
+        return any(isinstance(n, gast.Call) and ctx.support_call(n) == "pop" and n.args
+                   and ctx.is_tape(n.args[0]) for n in gast.walk(s))
 
     def _read_after(self, s):
         """Names read after statement ``s`` runs: later statements of each enclosing block,
@@ -592,16 +774,19 @@ class _Rewriter:
         # Masked: what the next trip or the code after the loop reads (the test included).
         assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_after(s)
                                         | _names(s.test))
+        assigned -= ctx.local_to(s)
         out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
         self.defined |= assigned
         active = ctx.namer.new("active")
         prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
-        body = [_assign(active, s.test, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
-        body += self.block(s.body, True)
-        body += [_assign(n, q.call(ctx.h("select"), [q.name(active), q.name(n), q.name(p)]), s)
+        # Examples outside the enclosing mask never run the loop (nor keep it running).
+        kept = s.test if not isinstance(under, str) else q.call(
+            self._np("logical_and"), [q.name(under), s.test])
+        body = [_assign(active, kept, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
+        body += self.block(s.body, active)
+        body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
                  for n, p in prev.items()]
-        test = q.call(gast.Attribute(value=q.name(ctx.plan.np_name), attr="any", ctx=gast.Load()),
-                      [s.test])
+        test = q.call(self._np("any"), [copy.deepcopy(kept)])
         out.append(gast.While(test=test, body=body, orelse=[]))
         return out
 
@@ -611,6 +796,8 @@ class _Rewriter:
             raise ctx.error(s, "for ... else is not supported under vmap")
         it = s.iter
         is_range = isinstance(it, gast.Call) and ctx.resolve(it.func) is range
+        if is_range and _value_batched(ctx, it) and self._is_reverse_trips(it):
+            return self._reverse_trips(s, under)
         if is_range and _value_batched(ctx, it):
             raise ctx.error(s, "a for loop over a range whose bounds vary across the mapped axis",
                             hint="loop to a bound that is the same for every example and mask "
@@ -634,6 +821,43 @@ class _Rewriter:
             return [gast.For(target=q.store(raw), iter=it, body=pre + body, orelse=[],
                              type_comment=None)]
         return [gast.For(target=s.target, iter=it, body=body, orelse=[], type_comment=None)]
+
+
+    def _is_reverse_trips(self, it):
+        """``range(trips)`` over a while loop's trip counter: the reverse transform's loop."""
+        return len(it.args) == 1 and isinstance(it.args[0], gast.Name) \
+            and it.args[0].id in self.ctx.trip_counters
+
+    def _reverse_trips(self, s, under):
+        """The reverse sweep of a batched while: ``max(trips)`` trips over the batch.
+
+        The forward loop ran ``max(trips)`` trips pushing on the shared tape each time,
+        example e active on the first ``trips[e]`` of them; popping in reverse, e is
+        active on the last ``trips[e]`` trips, with masked updates as in a batched while.
+        """
+        ctx = self.ctx
+        if set().union(*map(_names, s.body)) & _stores(s.target):
+            raise ctx.error(s, "a reverse loop over a trip count reads its index")
+        trips = s.iter.args[0].id
+        assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_after(s))
+        assigned -= ctx.local_to(s)
+        out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
+        self.defined |= assigned
+        steps, step, active = (ctx.namer.new(n) for n in ("steps", "step", "active"))
+        out.append(_assign(steps, self._masked_call("max_example", [q.name(trips)], under), s))
+        prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
+        # active = step >= steps - trips: each example's trips are the last ones
+        late = gast.Compare(left=q.name(step), ops=[gast.GtE()], comparators=[
+            gast.BinOp(left=q.name(steps), op=gast.Sub(), right=q.name(trips))])
+        if isinstance(under, str):
+            late = q.call(self._np("logical_and"), [q.name(under), late])
+        body = [_assign(active, late, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
+        body += self.block(s.body, active)
+        body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
+                 for n, p in prev.items()]
+        loop = gast.For(target=q.store(step), iter=q.call(q.name("range"), [q.name(steps)]),
+                        body=body, orelse=[], type_comment=None)
+        return out + [gast.copy_location(loop, s)]
 
 
 # ---------------------------------------------------------------------------
@@ -777,8 +1001,9 @@ def _batched_callee(fn, axes, kw_batched):
     built = build(target, frozenset(names))
     n_holder = [full_axes, kw_batched]
 
-    def call(*args, **kw):
-        out = built.fn(*bound, *args, **kw)
+    def call(*args, _convert=False, **kw):
+        # _convert: under jit, the batched source with its control flow converted too
+        out = (hooks.converted(built.fn) if _convert else built.fn)(*bound, *args, **kw)
         if built.out_batched:
             return out
         n = S.leading_size([a for a, ax in zip(args, n_holder[0][len(bound):]) if ax is not None]

@@ -28,7 +28,8 @@ from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
-                              is_array, leading_size, loop_call, masked, select)
+                              is_array, leading_size, loop_call, masked, select, select_zeros,
+                              staged_example)
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
@@ -54,18 +55,33 @@ def _register_operators():
     def_batch(operator.matmul)(lambda axes, a, b: rules_of(_snp().matmul).batch(axes, a, b))
 
 
-def any_example(c):
-    """Whether some example takes a branch (staged predicates: assume so, both are staged)."""
-    if isinstance(c, Tracer):
+def any_example(c, where=None):
+    """Whether some example (of those ``where`` keeps) takes a branch (staged predicates:
+    assume so, both branches are staged)."""
+    if isinstance(c, Tracer) or isinstance(where, Tracer):
         return True
-    return bool(onp.any(c))
+    return bool(onp.any(c if where is None else onp.logical_and(c, where)))
 
 
-def all_examples(c):
-    """Whether every example takes a branch (staged predicates: assume not)."""
-    if isinstance(c, Tracer):
+def all_examples(c, where=None):
+    """Whether every example (of those ``where`` keeps) takes a branch (staged predicates:
+    assume not)."""
+    if isinstance(c, Tracer) or isinstance(where, Tracer):
         return False
-    return bool(onp.all(c))
+    return bool(onp.all(c if where is None else onp.logical_or(c, onp.logical_not(where))))
+
+
+def max_example(n, where=None):
+    """The largest of a batched count (of the examples ``where`` keeps; 0 for none).
+
+    >>> max_example(onp.array([2, 0, 3])), max_example(onp.array([2, 0, 3]), [1, 1, 0])
+    (3, 2)
+    """
+    if where is not None:
+        n = _np(n, where).where(where, n, 0)
+    if isinstance(n, Tracer):
+        return _snp().max(n)
+    return int(onp.max(n))
 
 
 def batch_rule(fn):
@@ -101,12 +117,66 @@ def _broadcast_view(x):
 def _unbatch_broadcasts(axes, args, kw_batched):
     """Arguments that are one example repeated passed unbatched (``x[0]``), so rules do
     the work once instead of once per example, as long as another argument stays batched
-    (the result must be batched)."""
-    demote = [ax is not None and _broadcast_view(a) for a, ax in zip(args, axes)]
+    (the result must be batched). A tuple of such is one too: the primal tape a
+    batched jvp hands to the next function (its tangents batched) keeps that function's
+    primal statements unbatched."""
+    examples = [_repeated_example(a) if ax is not None else None for a, ax in zip(args, axes)]
+    demote = [e is not None for e in examples]
     if not any(demote) or (not kw_batched and all(d or ax is None for d, ax in zip(demote, axes))):
         return axes, args
     return (tuple(None if d else ax for d, ax in zip(demote, axes)),
-            tuple(a[0] if d else a for d, a in zip(demote, args)))
+            tuple(e if d else a for d, e, a in zip(demote, examples, args)))
+
+
+def _once_for_all(fn, axes, args, kwargs):
+    """Under jit, a library function (one with a batch rule) whose batched arguments are
+    all one staged example repeated: computed once and broadcast (as one op the next
+    call recognizes), so a primal chain a batched jvp carries is not computed per
+    example. None where that does not apply: collectives (their examples see each
+    other) and functions given functions (control flow, jvp: they may call them)."""
+    if getattr(fn, "__module__", None) == collectives.__name__ or any(
+            callable(v) for v in tree_flatten((args, kwargs))[0]):
+        return None
+    batched = [(a, _repeated_example(a)) for a, ax in zip(args, axes) if ax is not None]
+    if not batched or any(e is None for _, e in batched) or \
+            not any(isinstance(v, Tracer) for _, e in batched for v in tree_flatten(e)[0]):
+        return None
+    n = leading_size([a for a, _ in batched])
+    examples = iter(e for _, e in batched)
+    out = fn(*[next(examples) if ax is not None else a for a, ax in zip(args, axes)], **kwargs)
+    if not all(isinstance(v, (onp.ndarray, Tracer)) for v in tree_flatten(out)[0]):
+        return None  # not arrays alone: the rule batches it
+    return broadcast_batch(out, n)
+
+
+def _repeated_example(x):
+    """The example of batched ``x`` when ``x`` is one example repeated (a host view with
+    a stride-0 batch axis, a staged broadcast along a new leading axis, or a tuple
+    holding only such arrays), else None."""
+    if type(x) is onp.ndarray:
+        return _one_example(x) if _broadcast_view(x) else None
+    if isinstance(x, Tracer):
+        return staged_example(x)
+    if type(x) is tuple:  # not a list: the callee may append to it
+        leaves, tree = tree_flatten(x)
+        examples = [_repeated_example(v) if isinstance(v, (onp.ndarray, Tracer)) else None
+                    for v in leaves]
+        if leaves and all(e is not None for e in examples):
+            return tree_unflatten(tree, examples)
+    return None
+
+
+def _one_example(x):
+    """``x[0]`` of a broadcast view, as the very array it was broadcast from where that
+    is all of it: jit knows a captured array by identity (it then reads it at each call
+    and stages what is computed from it), a view of it is a new constant."""
+    example = x[0]
+    base = example.base
+    if isinstance(base, onp.ndarray) and base.shape == example.shape \
+            and base.dtype == example.dtype and base.strides == example.strides \
+            and base.__array_interface__["data"][0] == example.__array_interface__["data"][0]:
+        return base
+    return example
 
 
 def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
@@ -118,6 +188,9 @@ def vcall(fn, axes, /, *args, kw_batched=(), **kwargs):
     if not kw_batched:
         rule = batch_rule(fn)
         if rule is not None:
+            once = _once_for_all(fn, axes, args, kwargs)
+            if once is not None:
+                return once
             axes, args, kwargs = _statics_by_keyword(fn, axes, args, kwargs)
             return rule(axes, *args, **kwargs)
     hook = getattr(type(fn), "__s2s_vcall__", None)
@@ -754,6 +827,18 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     return out, _BatchedPullback(pull, n)
 
 
+def _converted_call_rule(axes, /, fn, *args, **kwargs):
+    """``converted_call(fn, ...)``: ``fn`` batched; under jit (staged arguments) its batched
+    source is converted too, as jit(vmap(f)) converts f's (a batched while on staged
+    values must become a loop that is staged)."""
+    axes = tuple(axes[1:])
+    if any(isinstance(leaf, Tracer) for leaf in tree_leaves((list(args), kwargs))):
+        call = batch.batched_callee(fn, axes, (), kwargs)
+        if call is not None:
+            return call(*args, _convert=True, **kwargs)
+    return vcall(fn, axes, *args, **kwargs)
+
+
 def _register_support_rules():
     def_batch(sup.unbroadcast)(_unbroadcast_rule)
     def_batch(sup.unreduce)(_unreduce_rule)
@@ -771,8 +856,7 @@ def _register_support_rules():
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
     # jit's converted source calls user functions through converted_call: vmap of that
     # source (a nested function under jit(vmap(f))) batches the function itself.
-    def_batch(converted_call)(lambda axes, /, fn, *args, **kwargs: vcall(fn, axes[1:], *args,
-                                                                        **kwargs))
+    def_batch(converted_call)(_converted_call_rule)
     for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
                sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads):
         def_batch(fn)(_structural(fn))

@@ -23,7 +23,6 @@ Then the existing rules differentiate the carry (and so ``k``, and so ``w``). Ca
 the pass cannot rewrite (``*args``, a function with defaults or ``*args``) are left
 for ``_Reverse.check_captures``, which raises a clear error when they matter.
 """
-import copy
 import inspect
 
 import gast
@@ -48,13 +47,13 @@ class _Ctx:
         fdef = self.defs.get(fname)
         if fdef is None:
             return set()
-        reads = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        reads = {n.id for n in q.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         return (reads - local_names(fdef)) & self.enclosing & self.varied - set(self.defs)
 
 
 def _unique_defs(body):
     found = {}
-    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+    for n in q.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(n, gast.FunctionDef):
             found.setdefault(n.name, []).append(n)
     return {k: v[0] for k, v in found.items() if len(v) == 1}
@@ -62,9 +61,9 @@ def _unique_defs(body):
 
 def _single_assigns(body):
     found = {}
-    for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+    for n in q.walk(gast.Module(body=body, type_ignores=[])):
         if isinstance(n, gast.Assign):
-            for t in gast.walk(n.targets[0]):
+            for t in q.walk(n.targets[0]):
                 if isinstance(t, gast.Name):
                     found.setdefault(t.id, []).append(n.value)
     return {k: v[0] for k, v in found.items() if len(v) == 1}
@@ -131,7 +130,7 @@ def _opened(ctx, fname, consts, kname, carry_index=None, lead=False, trail=False
     params = _plain_params(fdef) if fdef is not None else None
     if params is None:
         return None
-    new = copy.deepcopy(fdef)
+    new = q.copy_tree(fdef)
     new.name = ctx.namer.new(fname + "_k")
     prologue = []
     if carry_index is not None:
@@ -169,7 +168,7 @@ def _forwarding(ctx, func, n, kname):
     """``def f_k(a0, ..., k): return func(a0, ...)`` for a callable that captures nothing."""
     args = [ctx.namer.new(f"a{i}") for i in range(n)]
     fname = ctx.namer.new("branch_k")
-    body = [gast.Return(value=q.call(copy.deepcopy(func), [q.name(a) for a in args]))]
+    body = [gast.Return(value=q.call(q.copy_tree(func), [q.name(a) for a in args]))]
     return gast.FunctionDef(name=fname, args=gast.arguments(
         args=[q.name(a, gast.Param()) for a in args + [kname]], posonlyargs=[], vararg=None,
         kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]), body=body, decorator_list=[],
@@ -189,7 +188,7 @@ def _tuple(*elts):
 
 
 def _call(func, bound):
-    return q.call(copy.deepcopy(func), bound.args, [gast.keyword(arg=k, value=v)
+    return q.call(q.copy_tree(func), bound.args, [gast.keyword(arg=k, value=v)
                                                     for k, v in bound.kwargs.items()])
 
 
@@ -239,7 +238,7 @@ def _scan(target, func, bound, ctx):
     return _carry_loop(target, func, bound, ctx,
                        [("f", lambda r, k: _tuple(_tuple(gast.Subscript(value=r, slice=q.const(0),
                                                                         ctx=gast.Load()), q.name(k)),
-                                                  gast.Subscript(value=copy.deepcopy(r), slice=q.const(1),
+                                                  gast.Subscript(value=q.copy_tree(r), slice=q.const(1),
                                                                  ctx=gast.Load())))],
                        0, result)
 

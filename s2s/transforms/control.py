@@ -22,7 +22,6 @@ an error naming it and the line. Calls of user functions go through
 
 The entry point is ``transform(tree, ctx)``.
 """
-import copy
 
 import gast
 
@@ -108,7 +107,7 @@ class _Control:
     def convert_calls(self, s):
         """Calls of user functions go through ``converted_call`` (converted when called);
         ``not x`` becomes ``not_(x)``, which also works on staged booleans."""
-        for node in gast.walk(s):
+        for node in q.walk(s):
             if isinstance(node, gast.Call) and self.ctx.is_user_call(node):
                 node.args = [node.func] + node.args
                 node.func = self.op("converted_call")
@@ -136,13 +135,13 @@ class _Control:
         in_true = dataflow.definitely_assigned(s.body, set())
         in_false = dataflow.definitely_assigned(s.orelse, set())
         # A branch takes the outputs it may pass through or reads before assigning.
-        reads_first = dataflow.annotate(copy.deepcopy(s.body)) | dataflow.annotate(copy.deepcopy(s.orelse))
+        reads_first = dataflow.annotate(q.copy_tree(s.body)) | dataflow.annotate(q.copy_tree(s.orelse))
         ins = [n for n in outs if n not in (in_true & in_false) or n in reads_first]
         # A branch that reads a variable before assigning it needs it passed in even when
         # the value it leaves is never read (it would be a local of the branch function).
         ins += sorted((changed & reads_first) - set(outs))
         true_fn = _fdef(true_name, ins, (body or []) + [ret])
-        false_fn = _fdef(false_name, ins, (orelse or []) + [copy.deepcopy(ret)])
+        false_fn = _fdef(false_name, ins, (orelse or []) + [q.copy_tree(ret)])
         partial = {n: ("if" if n in in_true else "else") for n in outs
                    if (n in in_true) != (n in in_false) and n not in assigned and n not in self.params}
         keywords = []
@@ -153,7 +152,7 @@ class _Control:
             keywords = [gast.keyword(arg="partial", value=gast.Dict(
                 keys=[q.const(k) for k in sorted(partial)], values=[q.const(partial[k]) for k in sorted(partial)]))]
         call = gast.Call(func=self.op("if_stmt"),
-                         args=[copy.deepcopy(s.test), q.name(true_name), q.name(false_name), _tuple(ins),
+                         args=[q.copy_tree(s.test), q.name(true_name), q.name(false_name), _tuple(ins),
                                _names_const(outs)], keywords=keywords)
         self.with_consts([true_fn, false_fn], self.captures([true_fn, false_fn], ins), call)
         assign = gast.Assign(targets=[_tuple(outs, gast.Store())], value=call, type_comment=None)
@@ -162,7 +161,7 @@ class _Control:
 
     def loop_state(self, s, extra=()):
         changed = dataflow.writes(s.body) | set(extra)
-        live_head = dataflow.annotate(copy.deepcopy(s.body), s._s2s_live_out or set()) | \
+        live_head = dataflow.annotate(q.copy_tree(s.body), s._s2s_live_out or set()) | \
             (s._s2s_live_out or set())
         if isinstance(s, gast.While):
             live_head |= dataflow.reads(s.test)
@@ -179,7 +178,7 @@ class _Control:
         core, tail = s.body[:-k], s.body[-k:]
         temps = dataflow.writes(tail)
         after = s._s2s_live_out or set()
-        read_in_core = dataflow.annotate(copy.deepcopy(core), set())
+        read_in_core = dataflow.annotate(q.copy_tree(core), set())
         if temps & (after | read_in_core):
             return None
         return core, tail
@@ -194,7 +193,7 @@ class _Control:
         after = s._s2s_live_out or set()
         test_reads = dataflow.annotate(tail, dataflow.reads(s.test))  # now the test's own
         live_end = after | test_reads
-        live_head = dataflow.annotate(copy.deepcopy(core), live_end) | live_end
+        live_head = dataflow.annotate(q.copy_tree(core), live_end) | live_end
         state = sorted(dataflow.writes(core) & live_head)
         return self.emit_while(s, assigned, state, self.block(tail, assigned),
                                self.block(core, assigned))
@@ -204,7 +203,7 @@ class _Control:
         the test function runs before returning ``s.test``."""
         test_name = self.namer.new("loop_test")
         body_name = self.namer.new("loop_body")
-        test_fn = _fdef(test_name, state, test + [gast.Return(value=copy.deepcopy(s.test))])
+        test_fn = _fdef(test_name, state, test + [gast.Return(value=q.copy_tree(s.test))])
         body_fn = _fdef(body_name, state, (body or []) + [gast.Return(value=_tuple(state))])
         call = gast.Call(func=self.op("while_stmt"),
                          args=[q.name(test_name), q.name(body_name), _tuple(state), _names_const(state)],
@@ -226,7 +225,7 @@ class _Control:
         index = target if not keep_target else self.namer.new(target + "_it")
         prefix = [q.assign(target, q.name(index))] if keep_target else []
         body_fn = _fdef(body_name, [index] + state, prefix + (body or []) + [gast.Return(value=_tuple(state))])
-        iterable = copy.deepcopy(s.iter)
+        iterable = q.copy_tree(s.iter)
         if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) and iterable.func.id == "range":
             iterable.func = self.op("srange")  # a staged bound gives a staged loop
         call = gast.Call(func=self.op("for_stmt"),
@@ -241,7 +240,7 @@ class _Control:
         return [gast.copy_location(n, s) for n in new]
 
     def convert_def(self, s):
-        inner = copy.deepcopy(s)
+        inner = q.copy_tree(s)
         dataflow.annotate(inner.body)
         params = dataflow.parameters(inner, varargs=False)
         sub = _Control(self.ctx, params)
@@ -254,7 +253,7 @@ class _Control:
 def _appended_lists(stmts):
     """Lists a block appends to (normal form: ``append(xs, v)`` support calls)."""
     out = set()
-    for n in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+    for n in q.walk(gast.Module(body=stmts, type_ignores=[])):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id.startswith("append") \
                 and n.args and isinstance(n.args[0], gast.Name):
             out.add(n.args[0].id)
@@ -273,7 +272,7 @@ def _free_vars(fdef):
             continue
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             reads.add(n.id)
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
     return reads - own
 
 
@@ -282,7 +281,7 @@ def _free_vars(fdef):
 def _has_effects(stmts):
     """True when statements do something besides assigning variables (calls, raise)."""
     for s in stmts:
-        for n in gast.walk(s):
+        for n in q.walk(s):
             if isinstance(n, (gast.Raise,)) or (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)):
                 return True
     return False
@@ -294,7 +293,7 @@ def transform(tree, ctx):
     ``ctx`` gives ``namer``, ``source``, ``runtime(name)`` (the name generated
     code uses for a runtime operator) and ``is_user_call(call)``.
     """
-    tree = copy.deepcopy(tree)
+    tree = q.copy_tree(tree)
     dataflow.annotate(tree.body)
     params = dataflow.parameters(tree, varargs=False)
     params += [a.id for a in (tree.args.vararg, tree.args.kwarg) if a is not None]

@@ -521,6 +521,19 @@ def _assemble(build):
     build.cell.cell_contents = fn_obj
     build.texts = [text]
     build.deps = fwd.deps
+    _keep_tape_marks(build.fn, fn_obj, fwd)
+
+
+def _keep_tape_marks(fn, fn_obj, fwd):
+    """The jvp of a function the reverse transform generated pushes and pops its tape
+    and the tape's tangent in lockstep: vmap treats both as tapes (hessian is vmap of
+    the jvp of a gradient; see vjp_builder._mark_tape)."""
+    tapes = getattr(fn, "__s2s_tapes__", None)
+    if tapes is None:
+        return
+    fn_obj.__s2s_tapes__ = tuple(tapes) + tuple(fwd.tangents[t] for t in tapes
+                                                if t in fwd.tangents)
+    fn_obj.__s2s_trip_counters__ = getattr(fn, "__s2s_trip_counters__", ())
 
 
 def positional_params(fn):

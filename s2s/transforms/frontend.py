@@ -38,7 +38,6 @@ def f(x):
 """
 import ast
 import builtins
-import copy
 import functools
 import inspect
 import threading
@@ -54,7 +53,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
 from s2s.core.primitive import rules_of, ZERO_DERIVATIVE
 from s2s.numpy.twins import is_foreign_numpy, twin_of
-from s2s.parse import quoting as q
+from s2s.parse import astconv, quoting as q
 from s2s.parse.dataflow import parameters  # noqa: F401  (part of the front end's API)
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
@@ -145,7 +144,8 @@ class Plan:
     def __init__(self, fn, transform_name="grad"):
         self.source = get_source(fn)
         fence(self.source, transform_name)
-        self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & _referenced(self.source.node))
+        self.referenced = _referenced(self.source.node)
+        self.namer = Namer(names_in(self.source.node) | set(self.source.globals) & self.referenced)
         self.np_name = self._np_alias()
         self.support = support_names(self.namer)
         self.normal = normalize(self.source, self.namer, self.np_name, self.support)
@@ -153,7 +153,7 @@ class Plan:
 
     def _np_alias(self):
         """The name generated code uses for s2s.numpy: the user's alias when there is one."""
-        for name in sorted(_referenced(self.source.node)):
+        for name in sorted(self.referenced):
             obj = lookup(self.source, name)
             if obj is numpy or obj is snp:
                 return name
@@ -216,7 +216,7 @@ class _LocalPlan:
         self.np_name = parent.np_name
         self.support = parent.support
         self.free = free
-        args = copy.deepcopy(fdef.args)
+        args = q.copy_tree(fdef.args)
         args.args = list(args.args) + [q.name(n, gast.Param()) for n in free]
         self.normal = gast.FunctionDef(name=fdef.name, args=args, body=fdef.body, decorator_list=[],
                                        returns=None, type_comment=None, type_params=[])
@@ -235,11 +235,11 @@ class _LocalPlan:
 
 
 def _local_function(plan, body, name, depth=0):
-    defs = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+    defs = [s for s in q.walk(gast.Module(body=body, type_ignores=[]))
             if isinstance(s, gast.FunctionDef) and s.name == name]
-    assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+    assigns = [s for s in q.walk(gast.Module(body=body, type_ignores=[]))
                if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
-                                                    for n in gast.walk(s.targets[0]))]
+                                                    for n in q.walk(s.targets[0]))]
     if len(defs) == 1 and not assigns:
         key = ("local", name)
         cache = plan.__dict__.setdefault("_locals", {})
@@ -260,9 +260,9 @@ def _made_function(plan, body, name, source):
     if name in cache:
         return cache[name]
     cache[name] = None
-    assigns = [s for s in gast.walk(gast.Module(body=body, type_ignores=[]))
+    assigns = [s for s in q.walk(gast.Module(body=body, type_ignores=[]))
                if isinstance(s, gast.Assign) and any(isinstance(n, gast.Name) and n.id == name
-                                                    for n in gast.walk(s.targets[0]))]
+                                                    for n in q.walk(s.targets[0]))]
     if len(assigns) != 1 or not isinstance(assigns[0].targets[0], gast.Name):
         return None
     call = assigns[0].value
@@ -299,7 +299,7 @@ def _static_value(node, plan, source):
 
 
 def _referenced(node):
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in q.walk(node) if isinstance(n, gast.Name)}
 
 
 _plans = weakref.WeakKeyDictionary()
@@ -346,7 +346,7 @@ def template_wrapper(fn):
         params += ["*"] + keyword_only
     name = getattr(fn, "__name__", "fn")
     text = f"def {name}({', '.join(params)}):\n    return target({', '.join(call)})\n"
-    fdef = gast.parse(text).body[0]
+    fdef = astconv.parse(text).body[0]
     wrapper, _ = compile_function(fdef, f"<s2s calls {getattr(fn, '__module__', '')}.{name}>",
                                   {"__builtins__": __builtins__}, {"target": make_cell(fn)})
     wrapper.__defaults__ = tuple(p.default for p in sig.parameters.values()
@@ -637,7 +637,7 @@ def _star_into_varargs(plan, positional, bound_args, call):
 def any_active(node, active):
     if node is None:
         return False
-    return any(isinstance(n, gast.Name) and n.id in active for n in gast.walk(node))
+    return any(isinstance(n, gast.Name) and n.id in active for n in q.walk(node))
 
 # ---------------------------------------------------------------------------
 # Assembly helpers shared by the transformations.

@@ -25,7 +25,6 @@ Per statement of the normal form:
 
 The entry point is ``transform(tree, ctx)``.
 """
-import copy
 
 import gast
 
@@ -139,10 +138,11 @@ class _Reverse:
         self.maybe_vars = set()
         self.uses_stack = False
         self.stack = None
+        self.trip_counters = set()  # the while loops' trip counts
         self.result = fdef.body[-1].value
         # The plan's normal form is shared by every transformation, and the analyses
         # below annotate statements: they work on a copy.
-        body = copy.deepcopy(fdef.body[:-1])
+        body = q.copy_tree(fdef.body[:-1])
         self.callees = {}
         body = self._explicit_captures(fdef, body)
         self.callees = {}  # keyed by node id: the rewrite dropped nodes
@@ -332,6 +332,7 @@ class _Reverse:
         if isinstance(s, gast.While):
             trips = self.namer.new("trips")
             self.records[id(s)] = trips
+            self.trip_counters.add(trips)
             body = self.fwd_block(s.body, depth + 1)
             body.append(q.assign(trips, gast.BinOp(left=q.name(trips), op=gast.Add(), right=q.const(1))))
             loop = gast.copy_location(gast.While(test=s.test, body=body, orelse=[]), s)
@@ -518,8 +519,8 @@ class _Reverse:
 
     def rev_for(self, s, state, depth):
         body = self.loop_body_fixpoint(s.body, state, depth)
-        rev_iter = gast.Call(func=q.name("reversed"), args=[copy.deepcopy(s.iter)], keywords=[])
-        loop = gast.copy_location(gast.For(target=copy.deepcopy(s.target), iter=rev_iter,
+        rev_iter = gast.Call(func=q.name("reversed"), args=[q.copy_tree(s.iter)], keywords=[])
+        loop = gast.copy_location(gast.For(target=q.copy_tree(s.target), iter=rev_iter,
                                            body=body or [gast.Pass()], orelse=[], type_comment=None), s)
         return [loop] + self.restore(self.saved_targets(s))
 
@@ -576,9 +577,9 @@ class _Reverse:
             if isinstance(xs, gast.Name) and xs.id in self.active and state.get(xs.id, ZERO) != ZERO:
                 code.append(q.assign(self.adj(xs.id), gast.Call(
                     func=q.name(self.ctx.support("push_grad")),
-                    args=[q.name(self.adj(xs.id)), q.const(None), copy.deepcopy(xs)], keywords=[])))
+                    args=[q.name(self.adj(xs.id)), q.const(None), q.copy_tree(xs)], keywords=[])))
             return code + q.quote("append(xs, v)", append=self.ctx.support("append"),
-                                  xs=copy.deepcopy(xs), v=target), False
+                                  xs=q.copy_tree(xs), v=target), False
         if target not in self.active or st == ZERO:
             if self.overwritten(target) and st != ZERO:
                 state[target] = ZERO
@@ -662,7 +663,7 @@ class _Reverse:
             if not keep(value.value):
                 return []
             expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
-                             args=[copy.deepcopy(value.value), q.index_value(value.slice), q.name(dans)], keywords=[])
+                             args=[q.copy_tree(value.value), q.index_value(value.slice), q.name(dans)], keywords=[])
             return [self._contribution(value.value, expr, maybe_none=True)]
         if isinstance(value, (gast.Tuple, gast.List)):
             return self.display_items(value, dans)
@@ -671,7 +672,7 @@ class _Reverse:
             for k, v in zip(value.keys, value.values):
                 if k is not None and keep(v):
                     expr = gast.Call(func=q.name(self.ctx.support("dict_item_grad")),
-                                     args=[q.name(dans), copy.deepcopy(k)], keywords=[])
+                                     args=[q.name(dans), q.copy_tree(k)], keywords=[])
                     items.append(self._contribution(v, expr, maybe_none=True))
             return items
         if isinstance(value, gast.Attribute):
@@ -681,7 +682,7 @@ class _Reverse:
             if c is None or c.kind != CalleeKind.TEMPLATE:
                 # A field of a namedtuple (or another pytree): its adjoint is that field.
                 expr = gast.Call(func=q.name(self.ctx.support("getattr_grad")),
-                                 args=[copy.deepcopy(value.value), q.const(value.attr), q.name(dans)],
+                                 args=[q.copy_tree(value.value), q.const(value.attr), q.name(dans)],
                                  keywords=[])
                 return [self._contribution(value.value, expr, maybe_none=True)]
             return self.instantiate(s, c, target, dans, [value.value], [])
@@ -721,7 +722,7 @@ class _Reverse:
             if isinstance(a, gast.Name) and a.id in local_defs:
                 fdef = local_defs[a.id]
                 own = activity_locals(fdef)
-                captured = sorted(n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                captured = sorted(n.id for n in q.walk(fdef) if isinstance(n, gast.Name)
                                   and isinstance(n.ctx, gast.Load) and n.id in self.varied and n.id not in own)
                 if captured:
                     self.error(s, f"s2s cannot differentiate through {', '.join(map(repr, captured))}, "
@@ -733,7 +734,7 @@ class _Reverse:
         """The functions defined in this one, by name (found once: walking the body at
         every call made long functions, a traced recording say, quadratic to transform)."""
         if self._defs is None:
-            self._defs = {n.name: n for n in gast.walk(gast.Module(body=self.body, type_ignores=[]))
+            self._defs = {n.name: n for n in q.walk(gast.Module(body=self.body, type_ignores=[]))
                           if isinstance(n, gast.FunctionDef)}
         return self._defs
 
@@ -802,7 +803,7 @@ class _Reverse:
             for k, v in zip(atom.keys, atom.values):
                 if self.is_active_atom(v):
                     expr = gast.Call(func=q.name(self.ctx.support("dict_item_grad")),
-                                     args=[q.name(adj_name), copy.deepcopy(k)], keywords=[])
+                                     args=[q.name(adj_name), q.copy_tree(k)], keywords=[])
                     items.append(self._contribution(v, expr, maybe_none=True))
             return items
         return []
@@ -818,10 +819,10 @@ class _Reverse:
         if isinstance(xs, gast.Name) and xs.id in self.active:
             expr = gast.Call(func=q.name(self.ctx.support("push_grad")),
                              args=[q.name(self.adj(xs.id)) if state.get(xs.id, ZERO) != ZERO else q.const(None),
-                                   q.name(dans), copy.deepcopy(xs)], keywords=[])
+                                   q.name(dans), q.copy_tree(xs)], keywords=[])
             code.append(q.assign(self.adj(xs.id), expr))
             state[xs.id] = MAYBE if state.get(xs.id, ZERO) == ZERO else state[xs.id]
-        code += q.quote("append(xs, v)", append=self.ctx.support("append"), xs=copy.deepcopy(xs), v=target)
+        code += q.quote("append(xs, v)", append=self.ctx.support("append"), xs=q.copy_tree(xs), v=target)
         if self.overwritten(target):
             code.append(q.assign(dans, q.const(None)))
             state[target] = ZERO
@@ -837,11 +838,11 @@ class _Reverse:
             parts = [q.name(self.adj(n)) if state.get(n, ZERO) != ZERO and n in self.active else q.const(None)
                      for n in names]
             expr = gast.Call(func=q.name(self.ctx.support("pack_grad")),
-                             args=[copy.deepcopy(src), gast.Tuple(elts=parts, ctx=gast.Load())], keywords=[])
+                             args=[q.copy_tree(src), gast.Tuple(elts=parts, ctx=gast.Load())], keywords=[])
             if isinstance(src, gast.Subscript):
                 # W, b = seq[i]: the parts' adjoints go to position i of seq's adjoint.
                 expr = gast.Call(func=q.name(self.ctx.support("getitem_grad")),
-                                 args=[copy.deepcopy(base), q.index_value(src.slice), expr], keywords=[])
+                                 args=[q.copy_tree(base), q.index_value(src.slice), expr], keywords=[])
             code += self.accumulate(base, expr, state, maybe_none=True)
         for n in names:
             if self.overwritten(n) and state.get(n, ZERO) != ZERO:
@@ -880,23 +881,23 @@ class _Reverse:
         before append statement ``stmt``: earlier statements, enclosing tests, and every
         statement of an enclosing loop (its other iterations)."""
         def reads(node):
-            appended = {id(n.args[0]) for n in gast.walk(node)
+            appended = {id(n.args[0]) for n in q.walk(node)
                         if isinstance(n, gast.Call) and n.args and self.is_support_call(n, "append")}
             return any(isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
-                       and id(n) not in appended for n in gast.walk(node))
+                       and id(n) not in appended for n in q.walk(node))
 
         def scan(stmts):  # (reached stmt, read seen)
             for st in stmts:
                 if st is stmt:
                     return True, False
-                if not any(n is stmt for n in gast.walk(st)):
+                if not any(n is stmt for n in q.walk(st)):
                     if reads(st):
                         return False, True
                     continue
                 if isinstance(st, (gast.For, gast.While)):
                     return True, reads(st)
                 if isinstance(st, gast.If):
-                    branch = st.body if any(n is stmt for b in st.body for n in gast.walk(b)) else st.orelse
+                    branch = st.body if any(n is stmt for b in st.body for n in q.walk(b)) else st.orelse
                     reached, read = scan(branch)
                     return True, read or reads(st.test)
                 return True, reads(st)
@@ -928,7 +929,8 @@ class _Reverse:
         forward, reverse = self.resolve_placeholders(forward, reverse)
         reverse = self.drop_dead_resets(reverse, {a for a in param_adjoints.values() if a})
         adjoint_names = set(self.adjoints.values())
-        tape = sorted(n for n in live_in(reverse) - adjoint_names if n in self.defined_names())
+        defined = self.defined_names()
+        tape = sorted(n for n in live_in(reverse) - adjoint_names if n in defined)
         if self.stack is not None and self.stack not in tape:
             tape.append(self.stack)
         inits = self.inits(forward, tape)
@@ -937,6 +939,9 @@ class _Reverse:
         out = ReverseResult(forward, seed + reverse, result, param_adjoints, tape, inits, adjoint_inits,
                             dict(self.adjoints), result_active)
         out.tape_inits = self.tape_inits
+        # vmap tells the tape from user lists, and reverse loops from user loops, by these.
+        out.stack = self.stack
+        out.trip_counters = tuple(sorted(self.trip_counters))
         out.shape_only = self.shape_only_names & set(tape)
         return out
 
@@ -965,11 +970,10 @@ class _Reverse:
 
     def defined_names(self):
         names = set(self.params) | set(self.flags.values())
-        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
+        for node in q.walk(gast.Module(body=self.body, type_ignores=[])):
             if isinstance(node, gast.FunctionDef):
                 names.add(node.name)
-        for node in gast.walk(gast.Module(body=self.body, type_ignores=[])):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
         for rec in self.records.values():
             if isinstance(rec, str):  # a while loop's trip counter
@@ -1072,7 +1076,7 @@ def _walk_skipping_markers(stmts):
         if _is_marker(n, _RESTORE) or _is_marker(n, _PUSH):
             continue
         yield n
-        todo.extend(gast.iter_child_nodes(n))
+        todo.extend(q.children(n))
 
 
 def live_in(stmts):
@@ -1098,7 +1102,7 @@ def live_in(stmts):
                 for t in s.targets:
                     if not isinstance(t, gast.Name) and not isinstance(t, gast.Tuple):
                         _reads_into(t, assigned, out)
-                assigned |= {n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)
+                assigned |= {n.id for n in q.walk(s.targets[0]) if isinstance(n, gast.Name)
                              and isinstance(n.ctx, gast.Store)}
             else:
                 _reads_into(s, assigned, out)
@@ -1109,7 +1113,7 @@ def live_in(stmts):
 
 
 def _reads_into(node, assigned, out):
-    for n in gast.walk(node):
+    for n in q.walk(node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in assigned:
             out.add(n.id)
 

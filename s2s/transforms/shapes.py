@@ -14,6 +14,9 @@ generated code is shorter and faster without it. Only variables assigned once
 """
 import gast
 
+from s2s.parse import quoting as q
+
+
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod, gast.FloorDiv)
 
 
@@ -81,7 +84,7 @@ def _count(stmts, counts, in_loop):
     for s in stmts:
         names = []
         if isinstance(s, gast.Assign):
-            names = [n.id for n in gast.walk(s.targets[0]) if isinstance(n, gast.Name)]
+            names = [n.id for n in q.walk(s.targets[0]) if isinstance(n, gast.Name)]
         elif isinstance(s, gast.For):
             names = [s.target.id]
         for n in names:

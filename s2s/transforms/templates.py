@@ -13,14 +13,13 @@ generated code shows only the branch that applies; contributions to operands
 that need no adjoint are dropped together with temporaries only they used.
 """
 import ast
-import copy
 import functools
 import inspect
 
 import gast
 
 from s2s.core.errors import S2SError
-from s2s.parse import quoting as q
+from s2s.parse import astconv, quoting as q
 from s2s.parse.source import get_source
 from s2s.runtime import support
 
@@ -52,7 +51,7 @@ class Template:
         self.params = list(self.signature.parameters)
         self.body = src.node.body
         assigned = set()
-        for stmt in gast.walk(src.node):
+        for stmt in q.walk(src.node):
             if isinstance(stmt, gast.Name) and isinstance(stmt.ctx, gast.Store):
                 assigned.add(stmt.id)
         self.locals = assigned - set(self.params)
@@ -128,7 +127,7 @@ class _Instantiate(gast.NodeTransformer):
 
     def visit_Name(self, node):
         if node.id in self.bound:
-            return copy.deepcopy(self.bound[node.id])
+            return q.copy_tree(self.bound[node.id])
         if node.id in self.renames:
             return gast.Name(id=self.renames[node.id], ctx=node.ctx, annotation=None, type_comment=None)
         if node.id != "d":
@@ -138,10 +137,10 @@ class _Instantiate(gast.NodeTransformer):
 
 def _static_value(node):
     """The value of an expression made only of constants, else raises ValueError."""
-    for n in gast.walk(node):
+    for n in q.walk(node):
         if isinstance(n, gast.Name) and n.id not in ("None", "True", "False"):
             raise ValueError(n.id)
-    tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=node)))
+    tree = ast.fix_missing_locations(astconv.to_ast(gast.Expression(body=node)))
     return eval(compile(tree, "<template>", "eval"),
                 {"__builtins__": {"isinstance": isinstance, "len": len, "int": int, "tuple": tuple}})
 
@@ -203,17 +202,17 @@ def instantiate(template, bound, adjoints, namer, free, signature_of=lambda name
     simplify = _Simplify(signature_of)
     # Fold `if`s on static parameters first (substituting only their tests), then
     # substitute every kept statement exactly once.
-    body = _fold_bound(copy.deepcopy(template.body), template.name, tr)
+    body = _fold_bound(q.copy_tree(template.body), template.name, tr)
     items = []
     for s in body:
         if _is_contribution(s):
             key = s.targets[0].slice.id
             if getattr(bound.get(key), "_s2s_starred", False):
-                c = Contribution(copy.deepcopy(bound[key]), q.const(None), s)
+                c = Contribution(q.copy_tree(bound[key]), q.const(None), s)
                 c.starred = True  # kept by prune only if those operands need an adjoint
                 items.append(c)
                 continue
-            items.append(Contribution(copy.deepcopy(bound[key]), simplify.visit(tr.visit(s.value)), s,
+            items.append(Contribution(q.copy_tree(bound[key]), simplify.visit(tr.visit(s.value)), s,
                                       _may_be_none(s.value, template)))
         else:
             items.append(simplify.visit(tr.visit(s)))
@@ -237,7 +236,7 @@ def _fold_bound(stmts, where, tr):
     out = []
     for s in stmts:
         if isinstance(s, gast.If):
-            test = tr.visit(copy.deepcopy(s.test))
+            test = tr.visit(q.copy_tree(s.test))
             try:
                 taken = _static_value(test)
             except Exception:
@@ -264,7 +263,7 @@ def prune(items, keep_operand):
         used = set()
         for i in items:
             node = i.expr if isinstance(i, Contribution) else i
-            for n in gast.walk(node):
+            for n in q.walk(node):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                     used.add(n.id)
         kept = []
@@ -386,7 +385,7 @@ def _fold_zero(node, zeros_name, sums=frozenset()):
                 gast.UnaryOp(op=gast.USub(), operand=node.right)
         return node
     if isinstance(node, (gast.expr, gast.keyword)) and not isinstance(node, gast.Name) and any(
-            _is_zero(n) for n in gast.walk(node) if n is not node):
+            _is_zero(n) for n in q.walk(node) if n is not node):
         if isinstance(node, (gast.Tuple, gast.List)):
             raise TemplateError("a tuple of tangents holds a zero: use materialize(d[x], x)")
         return q.name(ZERO_TANGENT)

@@ -17,7 +17,6 @@ Calls are resolved at transform time by the shared front end
 tables (``vjp`` templates), or to user functions, which are transformed in turn
 (recursion works through cells filled once the callee is built).
 """
-import copy
 import weakref
 
 import gast
@@ -223,6 +222,7 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
     globals_, cells = _globals_and_cells(plan, ctx, [fdef])
     fn_obj, text = compile_function(fdef, frontend.file_name(kind, plan, argnums_params), globals_, cells,
                                     fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
+    _mark_tape(fn_obj, result)
     build = Build(fn, tuple(argnums_params))
     build.texts = [text]
     build.deps = ctx.deps
@@ -230,8 +230,18 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
     return fn_obj, text, build
 
 
+def _mark_tape(fn_obj, result):
+    """Names the reverse sweep's stack and its while loops' trip counters on the generated
+    function: vmap batches pushes and pops on that stack under batched conditions (they
+    stay uniform across examples), which it refuses for user lists, and runs a reverse
+    loop ``for _ in range(trips)`` over a batch on each example's last trips
+    (s2s.transforms.batch)."""
+    fn_obj.__s2s_tapes__ = (result.stack,) if result.stack is not None else ()
+    fn_obj.__s2s_trip_counters__ = result.trip_counters
+
+
 def copy_node(node):
-    return copy.deepcopy(node)
+    return q.copy_tree(node)
 
 
 def build_vjp(fn, active_params):
@@ -282,6 +292,8 @@ def _assemble_pair(build):
                                         fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
     bwd_fn, bwd_text = compile_function(bwd, frontend.file_name("bwd", plan, build.active_params), globals_, cells,
                                         origin=plan.source)
+    _mark_tape(fwd_fn, result)
+    _mark_tape(bwd_fn, result)
     build.fwd_cell.cell_contents = fwd_fn
     build.bwd_cell.cell_contents = bwd_fn
     build.texts = [fwd_text, bwd_text]

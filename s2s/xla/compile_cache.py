@@ -15,6 +15,13 @@ byte without complaint). Entries are written to a temporary file and renamed int
 place, so a reader never sees half an entry and processes writing the same key at
 once are safe (the last rename wins; both wrote the same executable).
 
+The directory is bounded: ``S2S_CACHE_MAX_SIZE`` (bytes, or ``512M``, ``2G``; default
+1G; 0 for no bound; ``s2s.config.update("cache_max_size", n)``) caps the entries' total
+size. Each write that takes the total over it removes entries least recently used
+first (a hit marks its entry used by setting its modification time) until it fits
+again; the entry just written stays even if it alone is larger. Temporary files that
+a killed process left behind are removed once they are a day old.
+
 Loading a serialized executable may run code from it, so the cache directory must be
 yours alone: s2s creates it with mode 0700 and refuses (with a warning, compiling as
 usual) a directory another user owns or others can write to.
@@ -30,13 +37,14 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 
 from s2s.core.config import config
 
 logger = logging.getLogger("s2s")
 
 # What each process did (tests and benchmarks read it through ``stats()``).
-_stats = {"compiles": 0, "hits": 0, "misses": 0, "rejected": 0, "writes": 0}
+_stats = {"compiles": 0, "hits": 0, "misses": 0, "rejected": 0, "writes": 0, "evicted": 0}
 _lock = threading.Lock()
 _warned = set()  # directories and errors already warned about (once each per process)
 
@@ -47,11 +55,11 @@ _SUFFIX = ".xla"
 
 def stats():
     """Counts for this process: ``compiles`` (XLA compiles), ``hits`` (executables loaded
-    from the cache), ``misses``, ``rejected`` (corrupt or foreign entries ignored) and
-    ``writes``.
+    from the cache), ``misses``, ``rejected`` (corrupt or foreign entries ignored),
+    ``writes`` and ``evicted`` (entries removed to keep the directory within its bound).
 
     >>> sorted(stats())
-    ['compiles', 'hits', 'misses', 'rejected', 'writes']
+    ['compiles', 'evicted', 'hits', 'misses', 'rejected', 'writes']
     """
     with _lock:
         return dict(_stats)
@@ -185,6 +193,7 @@ def compile_or_load(client, text, devices, options, compile_fn, cacheable=True):
                        path, e)
         else:
             _count("hits")
+            _touch(path)
             if config.log_compiles:
                 logger.warning("s2s.jit: loaded the executable from the compilation cache %s", path)
             return loaded
@@ -247,6 +256,69 @@ def _write(directory, path, key, client, loaded):
                    directory, e)
         return
     _count("writes")
+    prune(directory, config.cache_max_size, keep=path)
+
+
+def _touch(path):
+    """Marks the entry at ``path`` used now (what eviction orders by)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+_STALE_TMP_SECONDS = 24 * 3600
+
+
+def prune(directory, max_size, keep=None):
+    """Removes entries of ``directory``, least recently used first, until their total
+    size is at most ``max_size`` bytes (no bound if it is 0 or less); ``keep`` (a path)
+    is never removed. Also removes temporary files older than a day. Gives the number
+    of entries removed. Other processes may prune the same directory at once: an entry
+    already gone is skipped, and one removed under a reader is a miss for it.
+
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     prune(d, 1 << 20)
+    0
+    """
+    entries, total = [], 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if name.startswith(".tmp-"):
+            if time.time() - st.st_mtime > _STALE_TMP_SECONDS:
+                _remove(path)
+        elif name.endswith(_SUFFIX):
+            entries.append((st.st_mtime_ns, name, st.st_size, path))
+            total += st.st_size
+    removed = 0
+    if max_size is None or max_size <= 0 or total <= max_size:
+        return removed
+    for _, _, size, path in sorted(entries):  # oldest use first; the name breaks ties
+        if total <= max_size:
+            break
+        if path == keep:
+            continue
+        try:
+            os.unlink(path)
+        except FileNotFoundError:  # another process pruned it first
+            pass
+        except OSError as e:
+            _warn_once(("prune", directory), "s2s: cannot remove compilation cache entry %s: %s",
+                       path, e)
+            continue
+        else:
+            removed += 1
+            _count("evicted")
+        total -= size
+    return removed
 
 
 def _remove(path):
