@@ -4,6 +4,12 @@ reports its buffers to it). The parameters and the input are allocated before
 measuring, so the peak is what the gradient computation adds: the tape, plus the
 transient arrays of one layer.
 
+Both tapes hold one activation per layer: the checkpointed gradient keeps each layer's
+input (its arguments, W and b being the parameters themselves), and the plain one keeps
+each layer's tanh output alone (the adjoint of ``x @ W + b`` reads no intermediate of
+its own), so per-layer checkpointing of this MLP saves nothing; it pays where a
+checkpointed function has intermediates its adjoint reads (several layers per block).
+
     PYTHONPATH=. python benchmarks/checkpoint_memory.py
 """
 import tracemalloc
@@ -35,6 +41,22 @@ def loss_checkpointed(params, x):
     return snp.sum(x)
 
 
+def block(params, x):
+    for W, b in params:
+        x = layer(W, b, x)
+    return x
+
+
+checkpointed_block = s2s.checkpoint(block)
+
+
+def loss_checkpointed_blocks(params, x):
+    """Blocks of four layers, each block checkpointed: its tape keeps one input per block."""
+    for k in range(0, len(params), 4):
+        x = checkpointed_block(params[k:k + 4], x)
+    return snp.sum(x)
+
+
 def peak_bytes(grad_fn, params, x):
     grad_fn(params, x)  # build (and cache) the generated code first
     tracemalloc.start()
@@ -59,7 +81,9 @@ def tape_bytes(loss, params, x):
 
 def main():
     rng = np.random.default_rng(0)
-    params = [(rng.standard_normal((WIDTH, WIDTH)).astype(np.float32) / np.sqrt(WIDTH),
+    # float32 after the scaling (NumPy 2 promotes float32 / np.float64 to float64, and the
+    # gradient's float32 copy of the parameters would count in the peak)
+    params = [((rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)).astype(np.float32),
                np.zeros(WIDTH, np.float32)) for _ in range(DEPTH)]
     x = rng.standard_normal((BATCH, WIDTH)).astype(np.float32)
     plain = peak_bytes(s2s.grad(loss_plain), params, x)
@@ -75,6 +99,8 @@ def main():
           f"checkpoint (ratio {tc / tp:.2f})")
     print(f"beyond the gradients: {(plain - grads_bytes) / 2**20:.1f} MiB vs "
           f"{(ck - grads_bytes) / 2**20:.1f} MiB, ratio {(ck - grads_bytes) / (plain - grads_bytes):.2f}")
+    tb = tape_bytes(loss_checkpointed_blocks, params, x)
+    print(f"tape with blocks of four layers checkpointed: {tb / 2**20:.1f} MiB (ratio {tb / tp:.2f})")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from s2s.core.primitive import d, def_vjp
 from s2s.core.tree_util import tree_flatten, tree_map, tree_structure
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.trace.record import record
+from s2s.trace.staging import StagedTracer
+from s2s.transforms.convert import converted
 from s2s.transforms import forward, frontend
 
 
@@ -94,7 +96,17 @@ def _jvp(fun, primals, tangents):
     build, bound, active = _jvp_build(fun, primals)
     if build is None:
         return _traced_jvp(fun, primals, tangents)
-    return build.function(*[tangents[i] for i in active], *bound, *primals)
+    args = [tangents[i] for i in active] + list(bound) + list(primals)
+    return staged_form(build.function, args)(*args)
+
+
+def staged_form(fn, args):
+    """``fn``, or under jit its control-flow-converted form: a Python ``if``/``while`` on a
+    staged value in the generated forward-mode source becomes ``cond``/``while_loop``, its
+    tangent statements riding along in the branches and the loop carry."""
+    if any(isinstance(v, StagedTracer) for v in tree_flatten(args)[0]):
+        return converted(fn)
+    return fn
 
 
 def _traced_jvp(fun, primals, tangents):

@@ -17,7 +17,7 @@ import numpy as np
 import s2s.numpy as snp
 from s2s import api_fwd, lax
 from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, grad, vmap
-from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp
+from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp, staged_form
 from s2s.core.primitive import function_rules
 from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
 from s2s.lax.structural import iota_p
@@ -25,6 +25,7 @@ from s2s.numpy._arraylike import bind_on, first_staged
 from s2s.trace.record import record
 from s2s.transforms import forward, vjp_builder
 from s2s.transforms.batch_support import loop_call
+from s2s.transforms.convert import converted_for_grad
 
 
 class _Target:
@@ -35,10 +36,7 @@ class _Target:
     recording's flat outputs.
     """
 
-    def __init__(self, fun, argnums, args, kwargs, holomorphic, who):
-        if kwargs:
-            raise TypeError(f"{who}({_fun_name(fun)}): keyword arguments are not supported; pass "
-                            "them positionally or bind them with a closure")
+    def __init__(self, fun, argnums, args, kwargs, holomorphic, who, allow_int=False):
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         for i in nums:
             if not -len(args) <= i < len(args):
@@ -47,17 +45,18 @@ class _Target:
         nums = tuple(i % len(args) for i in nums)
         args = [_grad_input(a) for a in args]
         self.leaves, self.tree = tree_flatten(tuple(args[i] for i in nums))
-        _check_inputs(self.leaves, holomorphic, who, fun)
+        _check_inputs(self.leaves, holomorphic, who, fun, allow_int)
         fn, bound = _source_function(fun)
         self.out_tree = None
-        if fn is not None:
-            self.fn, self.bound, self.call_args = fn, bound, args
+        call_args = _keywords_as_positional(fn, len(bound), args, kwargs) if fn is not None else None
+        if call_args is not None:
+            self.fn, self.bound, self.call_args = fn, bound, call_args
             params = _positional_params(fn)[len(bound):]
             self.params = tuple(params[i] for i in nums)
             return
-        rec = record(fun, args, {})
+        rec = record(fun, args, kwargs)
         self.fn, self.bound, self.out_tree = rec.fn, (), rec.out_tree
-        self.call_args = tree_flatten((list(args), {}))[0]
+        self.call_args = tree_flatten((list(args), dict(kwargs)))[0]
         names = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
         counts = [len(tree_flatten(a)[0]) for a in args]
         starts = [sum(counts[:i]) for i in range(len(args))]
@@ -85,14 +84,52 @@ class _Target:
         return out
 
 
-def _check_inputs(leaves, holomorphic, who, fun):
+def _keywords_as_positional(fn, n_bound, args, kwargs):
+    """``args`` extended by ``kwargs`` (and the defaults between) as positional arguments of
+    ``fn``, so that vmap passes them unbatched and undifferentiated, as JAX does; None where a
+    keyword names no positional parameter (keyword-only, ``**kwargs``): the call is recorded."""
+    if not kwargs:
+        return list(args)
+    params = _positional_params(fn)[n_bound:]
+    rest = params[len(args):]
+    if not set(kwargs) <= set(rest):
+        return None
+    defaults = dict(zip(reversed(params), reversed(fn.__defaults__ or ())))
+    last = max(rest.index(k) for k in kwargs)
+    extra = [kwargs[p] if p in kwargs else defaults.get(p, _MISSING) for p in rest[:last + 1]]
+    return None if any(v is _MISSING for v in extra) else list(args) + extra
+
+
+_MISSING = object()
+
+
+# JAX's conventions: forward mode differentiates real inputs (complex ones only as
+# holomorphic functions), reverse mode real outputs; holomorphic=True wants complex both.
+def _check_inputs(leaves, holomorphic, who, fun, allow_int=False):
+    if allow_int and not holomorphic:  # integer inputs get zero blocks of their dtype, as in JAX
+        leaves = [v for v in leaves if not _is_int(v)]
+    _check_kinds(leaves, "c" if holomorphic else ("f" if who == "jacfwd" else "fc"), "inputs", who, fun)
+
+
+def _is_int(x):
+    return _leaf_dtype(x).kind in "biu"
+
+
+def _check_outputs(leaves, holomorphic, who, fun):
+    _check_kinds(leaves, "c" if holomorphic else ("f" if who == "jacrev" else "fc"), "outputs", who, fun)
+
+
+_REQUIRED = {"c": "with holomorphic=True requires complex {}", "f": "requires real-valued (floating) {}",
+             "fc": "requires real- or complex-valued {}"}
+
+
+def _check_kinds(leaves, kinds, what, who, fun):
     for leaf in leaves:
-        kind = _leaf_dtype(leaf).kind
-        if holomorphic and kind != "c":
-            raise TypeError(f"{who}(holomorphic=True) requires complex inputs, got {_leaf_dtype(leaf)}")
-        if kind not in "fc":
-            raise TypeError(f"{who}({_fun_name(fun)}) requires real- or complex-valued inputs, got "
-                            f"{_leaf_dtype(leaf)}")
+        dt = _leaf_dtype(leaf)
+        if dt.kind not in kinds:
+            hint = ("; for a holomorphic function pass holomorphic=True, otherwise use s2s.jvp or "
+                    "s2s.vjp directly") if dt.kind == "c" else ""
+            raise TypeError(f"{who}({_fun_name(fun)}) {_REQUIRED[kinds].format(what)}, got {dt}{hint}")
 
 
 def _basis(leaves):
@@ -155,12 +192,14 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
         build = forward.build_jvp(t.fn, t.params)
         tangents = t.tangent_args(_batched_tree(_basis(leaves), leaves, tree))
         in_axes = (0,) * len(tangents) + (None,) * (len(t.bound) + len(t.call_args))
-        out, jac = vmap(build.function, in_axes=in_axes)(*tangents, *t.bound, *t.call_args)
+        args = [*tangents, *t.bound, *t.call_args]
+        out, jac = staged_form(vmap(build.function, in_axes=in_axes), args)(*args)
         out, jac = t.output(out), t.output(jac)
         aux = None
         if has_aux:
             jac, aux = jac[0], _first(out[1])
         out_leaves, out_tree = tree_flatten(jac)
+        _check_outputs(out_leaves, holomorphic, "jacfwd", fun)
         starts, ends = _bounds(leaves)
         blocks = []
         for o in out_leaves:
@@ -185,13 +224,14 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
 
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
-        t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev")
+        t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev", allow_int)
         leaves, tree = t.leaves, t.tree
-        build = vjp_builder.build_vjp(t.fn, t.params)
+        build = vjp_builder.build_vjp(_for_staged_reverse(t), t.params)
         out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
         out = t.output(out)
         out_val, aux = (out[0], out[1]) if has_aux else (out, None)
         out_leaves, out_tree = tree_flatten(out_val)
+        _check_outputs(out_leaves, holomorphic, "jacrev", fun)
         cts = _batched_tree(_basis(out_leaves), out_leaves, out_tree)
         if t.out_tree is not None:  # a recording takes its outputs' cotangents flat
             flat = tree_flatten((cts, None) if has_aux else cts)[0]
@@ -201,15 +241,26 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         m = sum(int(np.size(v)) for v in out_leaves)
         bwd = vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))
         pulled = t.input_leaf_cotangents(bwd(tape, cts))
-        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None else c
+        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None or _is_int(v) else c
                   for c, v in zip(pulled, leaves)]
         blocks = []
         for o, s, e in zip(out_leaves, *_bounds(out_leaves)):
-            blocks.append([snp.reshape(c[s:e], np.shape(o) + np.shape(v)) for c, v in zip(pulled, leaves)])
+            blocks.append([snp.zeros(np.shape(o) + np.shape(v), _leaf_dtype(v)) if _is_int(v) else
+                           snp.reshape(c[s:e], np.shape(o) + np.shape(v)) for c, v in zip(pulled, leaves)])
         result = _arrange(len(out_leaves), out_tree, blocks, tree, argnums)
         return (result, aux) if has_aux else result
     jacfun.__s2s_traced__ = True  # transformations of it record it (it calls vmap)
     return jacfun
+
+
+def _for_staged_reverse(t):
+    """What reverse mode differentiates: under jit, the control-flow-converted function
+    (its ``if``/``while`` on staged values are cond/while loops with reverse rules of their
+    own; the generated backward function's tape would need the branch taken)."""
+    args = [*t.bound, *t.call_args]
+    if staged_form(t.fn, args) is t.fn:
+        return t.fn
+    return converted_for_grad(t.fn)
 
 
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):

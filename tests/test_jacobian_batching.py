@@ -205,9 +205,7 @@ def test_transpose_grad_rule(perm):
 # Hessians over the grad corpus (first differentiable argument, a number or an array).
 
 # Corpus functions whose Hessian fails today: name -> reason (strict xfails).
-HESSIAN_KNOWN_BUGS = {
-    "for_in_while": "jvp of the gradient multiplies a float by a None tangent",
-}
+HESSIAN_KNOWN_BUGS = {}
 
 
 def _hessian_params():

@@ -158,8 +158,10 @@ def test_vmap_of_jvp_batches_the_generated_source(x64):
 
 
 def test_errors():
-    with pytest.raises(TypeError, match="real- or complex"):
+    with pytest.raises(TypeError, match="real-valued"):
         s2s.jacfwd(lambda n: n * 2)(3)
+    with pytest.raises(TypeError, match="real- or complex"):
+        s2s.jacrev(lambda n: n * 2)(3)
 
 
 def test_hessian_of_a_function_without_source_that_slices(x64):
@@ -171,3 +173,203 @@ def test_hessian_of_a_function_without_source_that_slices(x64):
     want = np.diag(np.cos(x[1:]), 1) + np.diag(np.cos(x[1:]), -1) \
         + np.diag(np.concatenate([[0.0], -np.sin(x[1:]) * x[:-1]]))
     np.testing.assert_allclose(s2s.hessian(namespace["f"])(x), want, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Keyword arguments pass through undifferentiated (JAX's behaviour), positionally
+# for parameters with source and recorded for keyword-only ones.
+
+
+def _scaled(x, y, s=1.0, t=2.0, *, u=1.0):
+    return snp.sin(x) * y * s + t * u * x * x
+
+
+@pytest.mark.parametrize("jac", [s2s.jacfwd, s2s.jacrev], ids=["jacfwd", "jacrev"])
+def test_keyword_arguments_pass_through(jac, x64):
+    for kw in ({"s": 3.0}, {"t": 0.5}, {"s": 2.0, "u": -1.5}):
+        want = fd_jacobian(lambda v: _scaled(v, X, **kw), X)
+        np.testing.assert_allclose(jac(_scaled)(X, X, **kw), want, rtol=1e-6, atol=1e-8)
+        want = fd_jacobian(lambda v: _scaled(X, v, **kw), X)
+        np.testing.assert_allclose(jac(_scaled, argnums=1)(X, X, **kw), want, rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_with_keyword_arguments(x64):
+    def f(x, s=1.0):
+        return snp.sum(x ** 3) * s
+    np.testing.assert_allclose(s2s.hessian(f)(X, s=2.0), np.diag(12.0 * X), rtol=1e-12)
+    np.testing.assert_allclose(s2s.jit(s2s.hessian(f))(X, s=2.0), np.diag(12.0 * X), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Complex numbers, JAX's conventions: forward mode takes real inputs (complex ones as
+# holomorphic functions), reverse mode real outputs; holomorphic=True wants complex both.
+
+Z = np.array([1.0 + 2.0j, 0.5 - 1.0j, -0.3 + 0.2j])
+
+
+def _holo(z):
+    return snp.sin(z) * z + snp.exp(z) / (z + 3.0)
+
+
+def _holo_scalar(z):
+    return snp.sum(_holo(z) * z)
+
+
+def _fd_complex(f, z, h=1e-6):
+    """Holomorphic derivative by central differences along the real axis."""
+    return np.stack([(np.asarray(f(z + h * e)) - np.asarray(f(z - h * e))) / (2 * h)
+                     for e in np.eye(z.size)], axis=-1)
+
+
+@pytest.mark.parametrize("jac", [s2s.jacfwd, s2s.jacrev], ids=["jacfwd", "jacrev"])
+def test_holomorphic_jacobians_match_finite_differences(jac, x64):
+    np.testing.assert_allclose(jac(_holo, holomorphic=True)(Z), _fd_complex(_holo, Z),
+                               rtol=1e-6, atol=1e-8)
+    H = s2s.hessian(_holo_scalar, holomorphic=True)(Z)
+    g = s2s.grad(_holo_scalar, holomorphic=True)
+    np.testing.assert_allclose(H, _fd_complex(g, Z), rtol=1e-6, atol=1e-8)
+
+
+def test_jvp_of_complex_functions_matches_finite_differences(x64):
+    dz = np.array([0.3 + 0.1j, -1.0 + 0.5j, 0.2j])
+    h = 1e-6
+    _, got = s2s.jvp(_holo, (Z,), (dz,))
+    np.testing.assert_allclose(got, (_holo(Z + h * dz) - _holo(Z - h * dz)) / (2 * h), rtol=1e-6)
+
+    def nonholo(z):  # C -> R, then R -> C
+        return snp.exp(1j * snp.abs(z) ** 2)
+    _, got = s2s.jvp(nonholo, (Z,), (dz,))
+    np.testing.assert_allclose(got, (nonholo(Z + h * dz) - nonholo(Z - h * dz)) / (2 * h),
+                               rtol=1e-6)
+    _, got = s2s.jit(lambda z, t: s2s.jvp(_holo, (z,), (t,)))(Z, dz)
+    np.testing.assert_allclose(got, s2s.jvp(_holo, (Z,), (dz,))[1], rtol=1e-12)
+
+
+def _real_of_complex(z):
+    return snp.abs(z) ** 2 + snp.real(z * z) * snp.imag(z)
+
+
+def test_complex_conventions_match_jax(x64):
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        def holo(z):
+            return jnp.sin(z) * z + jnp.exp(z) / (z + 3.0)
+
+        def real_of_complex(z):
+            return jnp.abs(z) ** 2 + jnp.real(z * z) * jnp.imag(z)
+        want = {"jacfwd": jax.jacfwd(holo, holomorphic=True)(Z),
+                "jacrev": jax.jacrev(holo, holomorphic=True)(Z),
+                "hessian": jax.hessian(lambda z: jnp.sum(holo(z) * z), holomorphic=True)(Z),
+                "grad": jax.grad(lambda z: jnp.sum(real_of_complex(z)))(Z),
+                "jacrev_c2r": jax.jacrev(real_of_complex)(Z)}
+    finally:
+        jax.config.update("jax_enable_x64", old)
+    got = {"jacfwd": s2s.jacfwd(_holo, holomorphic=True)(Z),
+           "jacrev": s2s.jacrev(_holo, holomorphic=True)(Z),
+           "hessian": s2s.hessian(_holo_scalar, holomorphic=True)(Z),
+           "grad": s2s.grad(lambda z: snp.sum(_real_of_complex(z)))(Z),
+           "jacrev_c2r": s2s.jacrev(_real_of_complex)(Z)}
+    for k in want:
+        assert np.asarray(got[k]).dtype == np.asarray(want[k]).dtype, k
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: s2s.jacfwd(snp.sin)(Z), "real-valued .* inputs.*holomorphic=True"),
+    (lambda: s2s.hessian(lambda z: snp.sum(snp.abs(z)))(Z), "real-valued .* inputs"),
+    (lambda: s2s.jacrev(snp.sin)(Z), "real-valued .* outputs.*holomorphic=True"),
+    (lambda: s2s.jacrev(lambda x: snp.exp(1j * x))(X), "real-valued .* outputs"),
+    (lambda: s2s.jacfwd(snp.abs, holomorphic=True)(Z), "holomorphic=True requires complex outputs"),
+    (lambda: s2s.jacrev(snp.abs, holomorphic=True)(Z), "holomorphic=True requires complex outputs"),
+    (lambda: s2s.jacfwd(snp.sin, holomorphic=True)(X), "holomorphic=True requires complex inputs"),
+], ids=["jacfwd-complex-in", "hessian-complex-in", "jacrev-complex-out", "jacrev-real-to-complex",
+        "jacfwd-holomorphic-real-out", "jacrev-holomorphic-real-out", "holomorphic-real-in"])
+def test_complex_errors_as_jax(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_jacfwd_of_real_to_complex(x64):
+    got = s2s.jacfwd(lambda x: snp.exp(1j * x))(X)
+    np.testing.assert_allclose(got, np.diag(1j * np.exp(1j * X)), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# x.at[...].multiply/divide/power/min/max: first and second derivatives, a repeated
+# index included (it multiplies once per occurrence: each factor's derivative is the
+# product of the others; the adjoint used to ignore them).
+
+def _at_update(op, a, i, v):
+    if op == "multiply":
+        return a.at[i].multiply(v)
+    if op == "divide":
+        return a.at[i].divide(v)
+    if op == "power":
+        return a.at[i].power(v)
+    if op == "min":
+        return a.at[i].min(v)
+    return a.at[i].max(v)
+
+
+_AT_OPS = ("multiply", "divide", "power", "min", "max")
+
+
+@pytest.mark.parametrize("op", sorted(_AT_OPS))
+@pytest.mark.parametrize("index", [np.array([0, 2, 2, 5]), np.array([0, 1, 2, 5]), slice(1, 5)],
+                         ids=["repeated", "unique", "slice"])
+def test_at_update_derivatives(op, index, x64):
+    from cases import central_grad
+    def f(v):
+        base = snp.exp(v) if op == "power" else snp.sin(v)
+        return snp.sum(_at_update(op, base, index, snp.cos(v[:4]) * 0.9 + 0.05 * snp.arange(4.0)) ** 2)
+    x = np.linspace(-0.6, 0.9, 7)
+    g = s2s.grad(f)
+    np.testing.assert_allclose(g(x), central_grad(f, x), rtol=1e-6, atol=1e-7)
+    t = np.cos(np.arange(7.0))
+    np.testing.assert_allclose(s2s.jvp(f, (x,), (t,))[1], central_grad(f, x) @ t, rtol=1e-6)
+    np.testing.assert_allclose(s2s.hessian(f)(x), fd_jacobian(g, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s2s.jit(g)(x), g(x), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Second derivatives through adjoints taken by differentiating a formula (norms of any
+# order, quantiles): forward over reverse and reverse over reverse.
+
+_M = np.cos(np.arange(12.0)).reshape(3, 4)
+_SECOND_ORDER = {
+    "quantile": lambda v: snp.quantile(v * v, 0.3) * snp.sum(v),
+    "median": lambda v: snp.median(v ** 3) * v[0],
+    "percentile_axis": lambda v: snp.sum(snp.percentile(snp.exp(v[:6]).reshape(2, 3), 40.0, axis=1) ** 2),
+    "norm_1": lambda v: snp.linalg.norm(v * np.arange(1.0, 8.0), ord=1) ** 2,
+    "norm_3": lambda v: snp.linalg.norm(v, ord=3) ** 2,
+    "norm_inf": lambda v: snp.linalg.norm(v * np.arange(1.0, 8.0), ord=np.inf) ** 2,
+    "norm_half": lambda v: snp.linalg.norm(v, ord=0.5),
+    "norm_nuc": lambda v: snp.linalg.norm(v[:6].reshape(2, 3) + _M[:2, :3], ord="nuc") ** 2,
+    "norm_matrix_inf": lambda v: snp.linalg.norm(v[:6].reshape(2, 3) + _M[:2, :3], ord=np.inf) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SECOND_ORDER))
+def test_second_derivatives_through_formula_adjoints(name, x64):
+    f = _SECOND_ORDER[name]
+    x = np.array([0.31, -0.72, 0.55, 1.13, -0.28, 0.84, -1.05])
+    g = s2s.grad(f)
+    want = fd_jacobian(g, x)
+    np.testing.assert_allclose(s2s.hessian(f)(x), want, rtol=1e-5, atol=1e-6)
+    if name in ("quantile", "norm_3"):  # reverse over reverse too (slower: per example)
+        np.testing.assert_allclose(s2s.jacrev(g)(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_jacrev_allow_int_gives_zero_blocks(x64):
+    n = np.array([1, 2])
+
+    def f(x, k):
+        return snp.sin(x) * k
+    jx, jk = s2s.jacrev(f, argnums=(0, 1), allow_int=True)(X[:2], n)
+    np.testing.assert_allclose(jx, np.diag(np.cos(X[:2]) * n), rtol=1e-12)
+    assert jk.shape == (2, 2) and jk.dtype == n.dtype and not np.any(jk)  # as jax.jacrev
+    with pytest.raises(TypeError, match="real- or complex"):
+        s2s.jacrev(f, argnums=1)(X[:2], n)

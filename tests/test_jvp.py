@@ -315,3 +315,56 @@ def test_jvp_of_float32_gradient_with_captured_data():
     np.testing.assert_allclose(s2s.jacfwd(g)(w, x, y), fd, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(s2s.jvp(lambda v: g(v, x, y), (w,), (np.eye(3, dtype=np.float32)[0],))[1],
                                fd[:, 0], rtol=1e-3, atol=1e-4)
+
+
+# -- Python `if`/`while` on data under jit: the generated forward-mode source is
+# control-flow converted, so the tangent statements ride in the staged cond/while loop.
+
+def _py_if(x):
+    if snp.sum(x) > 0:
+        y = snp.sin(x) * x
+    else:
+        y = snp.cos(x)
+    return y
+
+
+def _py_while(x):
+    y = x
+    while snp.sum(y) < 10.0:  # the trip count depends on the data
+        y = y * 1.5 + snp.sin(y)
+    return y
+
+
+_STAGED = {
+    "jit(jvp)": lambda f, x, t: s2s.jit(lambda a, b: s2s.jvp(f, (a,), (b,))[1])(x, t),
+    "jvp(jit)": lambda f, x, t: s2s.jvp(s2s.jit(f), (x,), (t,))[1],
+    "jit(jacfwd)": lambda f, x, t: s2s.jit(s2s.jacfwd(f))(x) @ t,
+    "jacfwd(jit)": lambda f, x, t: s2s.jacfwd(s2s.jit(f))(x) @ t,
+    "jit(jacrev)": lambda f, x, t: s2s.jit(s2s.jacrev(f))(x) @ t,
+}
+
+
+@pytest.mark.parametrize("how", sorted(_STAGED))
+@pytest.mark.parametrize("f", [_py_if, _py_while], ids=["if", "while"])
+def test_forward_mode_of_staged_python_control_flow(f, how, x64):
+    t = np.array([1.0, -0.5, 0.2])
+    other = np.array([-0.3, -0.5, 0.1]) if f is _py_if else np.array([1.5, 2.0, 0.1])
+    for x in (np.array([0.3, 0.5, 0.8]), other):
+        np.testing.assert_allclose(_STAGED[how](f, x, t), _fd(f, x, t), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("p", [True, False])
+def test_hessian_through_lax_cond(p, x64):
+    """Forward over reverse of lax.cond: the tangent of the branch pullback."""
+    def f(x):
+        y = s2s.lax.cond(p, lambda v: snp.sin(v) * v * x[0], lambda v: v * v * v, x)
+        return snp.sum(y ** 2)
+    x = np.array([0.7, -0.4, 0.3])
+    g = s2s.grad(f)
+    want = np.stack([_fd(g, x, e) for e in np.eye(3)], axis=-1)
+    np.testing.assert_allclose(s2s.hessian(f)(x), want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2s.jit(s2s.hessian(f))(x), want, rtol=1e-6, atol=1e-8)
+    pred = np.sum(x) > 0 if p else np.sum(x) < 0  # a staged predicate under jit
+    h = s2s.jit(s2s.hessian(lambda v, q: snp.sum(s2s.lax.cond(
+        q, lambda u: snp.sin(u) * u * v[0], lambda u: u * u * u, v) ** 2)))
+    np.testing.assert_allclose(h(x, pred), want, rtol=1e-6, atol=1e-8)

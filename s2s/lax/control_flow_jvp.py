@@ -7,10 +7,12 @@ the helper recomputes). Unlike reverse mode nothing is stored, so forward mode o
 ``while_loop`` works whatever its trip count, as in JAX.
 """
 import functools
+import operator
 
 from s2s.lax import control_flow as C
 from s2s.core import hooks
 from s2s.core.primitive import d, def_jvp
+from s2s.core.tree_util import tree_map
 
 materialize = None  # folded by the template instantiation
 
@@ -87,6 +89,47 @@ def _map_fun(f, pair):
 def map_jvp(f, xs, tangent):
     """The output tangent of ``lax.map``."""
     return C.map(functools.partial(_map_fun, f), (xs, tangent))[1]
+
+
+def directional_pullback(fun, operands, tangents, ct):
+    """The gradient of ``<ct, J(operands) tangents>`` in the operands (J: ``fun``'s
+    Jacobian), by s2s's own vjp of its jvp: the derivative of the pullback ``J^T ct`` in
+    the direction ``tangents`` (second derivatives are symmetric)."""
+    def directional(*xs):
+        return _jvp(fun, xs, tangents)[1]
+    return C._pullback(directional, tuple(operands), ct)
+
+
+def pullback_tangent(branch, ct, operands, tangent_ct, tangents):
+    """The tangent of ``(ct, operands) -> J(operands)^T ct``: ``J^T dct`` plus the
+    derivative of the pullback in the operands (``directional_pullback``)."""
+    by_ct = C._pullback(branch, tuple(operands), tangent_ct)
+    by_operands = directional_pullback(branch, operands, tuple(tangents), ct)
+    return tree_map(operator.add, by_ct, by_operands)
+
+
+def switch_vjp_jvp(ct, index, branches, operands, tangent_ct, tangents):
+    """The output tangent of ``switch_vjp`` (forward over reverse, a Hessian through
+    ``lax.cond``/``switch``): one staged ``case`` of the branch pullbacks' tangents."""
+    funs = [functools.partial(pullback_tangent, b) for b in branches]
+    return C._switch(index, funs, (ct, tuple(operands), tangent_ct, tuple(tangents)))
+
+
+def cond_vjp_jvp(ct, pred, true_fun, false_fun, operands, tangent_ct, tangents):
+    """The output tangent of ``cond_vjp`` (see ``switch_vjp_jvp``)."""
+    return switch_vjp_jvp(ct, C._pred_index(pred), (false_fun, true_fun), operands, tangent_ct, tangents)
+
+
+@def_jvp(C.switch_vjp)
+def _switch_vjp_rule(ans, ct, index, branches, operands):
+    d[ans] = lax.control_flow_jvp.switch_vjp_jvp(ct, index, branches, operands, materialize(d[ct], ct),
+                                                 materialize(d[operands], operands))
+
+
+@def_jvp(C.cond_vjp)
+def _cond_vjp_rule(ans, ct, pred, true_fun, false_fun, operands):
+    d[ans] = lax.control_flow_jvp.cond_vjp_jvp(ct, pred, true_fun, false_fun, operands,
+                                               materialize(d[ct], ct), materialize(d[operands], operands))
 
 
 @def_jvp(C._cond)

@@ -18,7 +18,7 @@ import s2s.numpy as np
 from s2s.core import hooks
 from s2s.core.array import Array
 from s2s.core.primitive import Tracer
-from s2s.lax import vjp_helpers as lax_helpers
+from s2s.lax import control_flow as lax_cf, control_flow_jvp as cf_jvp, vjp_helpers as lax_helpers
 from s2s.numpy._linalg_basic import _checked_spec, _parse_interleaved
 
 
@@ -111,8 +111,27 @@ def _mT(x):
 def through_formula(g, x, formula, static):
     """The adjoint of ``x`` in ``formula(*static, x)``, by reverse mode of its source (for
     functions whose adjoint is easiest said as "differentiate this definition")."""
-    _, pull = hooks.vjp(functools.partial(formula, *static), x)
-    return pull(g)[0]
+    # A library call: vmap (jacrev of a gradient) runs it per example, each with a pullback
+    # of its own (one pullback's tape is spent by one call).
+    return lax_cf._pullback(functools.partial(formula, *static), (x,), g)[0]
+
+
+def through_formula_jvp(g, x, formula, static, dg, dx):
+    """The tangent of ``through_formula`` (forward over reverse: a Hessian through a norm
+    or a quantile): ``J^T dg`` plus the gradient of ``<g, J dx>`` in ``x``."""
+    return cf_jvp.pullback_tangent(functools.partial(formula, *static), g, (x,), dg, (dx,))[0]
+
+
+def through_formula_ct_g(ct, x, formula, static):
+    """The adjoint of ``g`` in ``through_formula(g, x, ...)`` (``J^T g``): ``J ct``, forward
+    mode of the formula (a jvp through a norm or quantile transposes this)."""
+    return hooks.jvp(functools.partial(formula, *static), (x,), (ct,))[1]
+
+
+def through_formula_ct_x(ct, g, x, formula, static):
+    """The adjoint of ``x`` in ``through_formula(g, x, ...)``: the gradient of
+    ``<g, J(x) ct>`` in ``x``."""
+    return cf_jvp.directional_pullback(functools.partial(formula, *static), (x,), (ct,), g)[0]
 
 
 def no_second_order(formula):

@@ -10,6 +10,7 @@ their tangent by transposing their vjp template (the fallback of
 import s2s.numpy as np
 from s2s.core.primitive import d, def_jvp
 from s2s.numpy import _internal
+from s2s.numpy._vjp_helpers import through_formula, through_formula_jvp
 
 # Helpers the templates name (bound by the transformation, listed for linters).
 broadcast_like = materialize = None
@@ -159,3 +160,8 @@ def _tril(ans, m, k=0):
 @def_jvp(np.triu)
 def _triu(ans, m, k=0):
     d[ans] = np.triu(d[m], k)
+
+
+@def_jvp(through_formula)
+def _through_formula(ans, g, x, formula, static):
+    d[ans] = through_formula_jvp(g, x, formula, static, materialize(d[g], g), materialize(d[x], x))

@@ -60,6 +60,7 @@ from s2s.numpy._vjp_helpers import (  # noqa: E402
     inner_grad_b, inv_grad, masked, norm_grad, outer_grad_a, outer_grad_b, prod_grad,
     quantile_grad, slogdet_grad, solve_grads, sort_grad, std_grad, svd_grad, tensordot_grad_a,
     tensordot_grad_b, var_grad, vdot_grad_a, vdot_grad_b, qr_grad, through_formula,
+    through_formula_ct_g, through_formula_ct_x,
     no_second_order, einsum_spec, is_two_norm, einsum_many, einsum_plan, concatenate_grads)
 from s2s.core.primitive import def_zero_derivative  # noqa: E402
 
@@ -229,8 +230,8 @@ def _norm(ans, x, ord=None, axis=None, keepdims=False):
 
 @def_vjp(through_formula)
 def _through_formula(ans, g, x, formula, static):
-    d[g] = no_second_order(formula)
-    d[x] = no_second_order(formula)
+    d[g] = through_formula_ct_g(d[ans], x, formula, static)
+    d[x] = through_formula_ct_x(d[ans], g, x, formula, static)
 
 
 @def_vjp(einsum_many)

@@ -93,7 +93,7 @@ def _concat_grads(ans, g, a, b):
 
 @def_vjp(S.at_update)
 def _at_update(ans, x, index, op, value=None, *more, **kwargs):
-    grads = at_update_grads(d[ans], x, index, op, value)
+    grads = at_update_grads(d[ans], x, index, op, value, ans)
     d[x] = grads[0]
     d[value] = grads[1]
 

@@ -52,7 +52,8 @@ import s2s.numpy as snp
 _HELPERS = ("vcall", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
             "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
-            "all_examples", "max_example", "select_zeros", "batched_closure", "call_batched")
+            "all_examples", "max_example", "select_zeros", "unbatched_primal", "batched_closure",
+            "call_batched")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -104,6 +105,7 @@ class _Context:
         self.helpers = {h: self.namer.new(h) for h in _HELPERS}
         self.support = {v: k for k, v in plan.support.items()}  # ident -> support name
         self.batched = set(batched_params)
+        self.pairs = set()  # variables holding a forward-mode (primal, tangent) pair, see _pair
         self.size_name = None
         self._locals = {}
         # Marked by the reverse transform on the code it generates (vjp_builder._mark_tape).
@@ -208,11 +210,36 @@ def _mark(ctx, names):
     return bool(new)
 
 
+def _pair(ctx, s, under):
+    """Whether ``t = jvp_g(dx..., x...)`` (a call of forward-mode generated code) batches
+    its tangents alone: its primal result is then the same for every example (primal
+    statements never read tangents), and ``y, dy = t`` leaves ``y`` unbatched."""
+    value, target = s.value, s.targets[0]
+    if under or not isinstance(target, gast.Name) or not isinstance(value, gast.Call) or value.keywords:
+        return False
+    n = getattr(ctx.resolve(value.func), "__s2s_jvp_pair__", None)
+    if n is None or any(isinstance(a, gast.Starred) for a in value.args):
+        return False
+    return not any(_value_batched(ctx, a) for a in value.args[n:])
+
+
 def _analyze_block(ctx, stmts, under):
     """One pass of the analysis; ``under`` is the innermost compound statement with a
     batched condition around ``stmts`` (None when there is none)."""
     changed = False
     for s in stmts:
+        if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) \
+                and isinstance(s.targets[0], gast.Name):
+            name = s.targets[0].id
+            if _pair(ctx, s, under):
+                ctx.pairs.add(name)
+            elif name in ctx.pairs:  # its primal arguments turned out batched
+                ctx.pairs.discard(name)
+                changed = True
+        if isinstance(s, gast.Assign) and isinstance(s.value, gast.Name) and s.value.id in ctx.pairs \
+                and isinstance(s.targets[0], gast.Tuple) and len(s.targets[0].elts) == 2 and not under:
+            changed |= _mark(ctx, _stores(s.targets[0].elts[1]))
+            continue
         if isinstance(s, gast.Assign):
             t = s.targets[0]
             if _value_batched(ctx, s.value):
@@ -592,6 +619,8 @@ class _Rewriter:
             raise ctx.error(s, "a list pop under a condition that varies across the mapped axis",
                             hint="pop before the if, or select the value with np.where")
         value = _batched_value(ctx, s.value, s)
+        if isinstance(target, gast.Name) and target.id in ctx.pairs:
+            value = q.call(ctx.h("unbatched_primal"), [value])
         if isinstance(target, gast.Tuple) and not isinstance(value, (gast.Tuple, gast.List)):
             value = q.call(ctx.h("unpack"), [value, q.const(len(target.elts))])
         out = [_assign(copy.deepcopy(target), value, s)]

@@ -171,7 +171,7 @@ def _one_example(x):
     is all of it: jit knows a captured array by identity (it then reads it at each call
     and stages what is computed from it), a view of it is a new constant."""
     example = x[0]
-    base = example.base
+    base = getattr(example, "base", None)  # an object array's element (a slice) has none
     if isinstance(base, onp.ndarray) and base.shape == example.shape \
             and base.dtype == example.dtype and base.strides == example.strides \
             and base.__array_interface__["data"][0] == example.__array_interface__["data"][0]:
@@ -412,6 +412,14 @@ def unpack(x, n):
                              f"{tuple(x.shape[1:])} into {n} values")
         return tuple(x[:, i] for i in range(n))
     return x
+
+
+def unbatched_primal(pair):
+    """``(primal, tangent)`` of a batched call of forward-mode code whose primal arguments
+    are not batched: the primal is the same for every example (the batched code broadcast
+    it), so its first example stands for all."""
+    primal, tangent = pair
+    return tree_map(lambda v: v[0], primal), tangent
 
 
 def iterate(x):

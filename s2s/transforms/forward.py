@@ -151,7 +151,7 @@ class _Forward:
             body = self.block(s.body) or [gast.Pass()]
             return [gast.copy_location(gast.If(test=s.test, body=body, orelse=self.block(s.orelse)), s)]
         if isinstance(s, gast.For):
-            body = self.block(s.body) or [gast.Pass()]
+            body = self.loop_target_tangents(s) + self.block(s.body) or [gast.Pass()]
             return [gast.copy_location(gast.For(target=s.target, iter=s.iter, body=body,
                                                 orelse=self.block(s.orelse), type_comment=None), s)]
         if isinstance(s, gast.While):
@@ -161,6 +161,16 @@ class _Forward:
             tangent = self.list_growth(s.value)
             return self.comment(s, [s] + tangent) if tangent else [s]
         return [s]
+
+    def loop_target_tangents(self, s):
+        """``for j in range(n)`` with ``j`` varied elsewhere (popped from a tape, say): its
+        tangent is zeros on every step (the normal form iterates only over sequences
+        without tangents; sequences of active values are indexed)."""
+        names = [n.id for n in gast.walk(s.target) if isinstance(n, gast.Name) and n.id in self.varied]
+        if names and self.site_active(s.iter):
+            self.error(s, "s2s cannot take forward mode of a loop over a sequence with tangents",
+                       "iterate over an index range and subscript the sequence")
+        return [q.assign(self.tan(n), self.zeros(q.name(n))) for n in names]
 
     def list_growth(self, call):
         """``append(xs, v)`` / ``extend(xs, vs)``: the tangent list grows alike."""
@@ -518,6 +528,9 @@ def _assemble(build):
     fn = build.fn
     fn_obj, text = compile_function(fdef, filename, globals_, cells, fn.__defaults__, fn.__kwdefaults__,
                                     origin=plan.source)
+    # Its result is (primal, tangent) and the first len(active) parameters are tangents:
+    # vmap of a tangent alone leaves the primal unbatched (see batch's forward pairs).
+    fn_obj.__s2s_jvp_pair__ = len(tangent_params)
     build.cell.cell_contents = fn_obj
     build.texts = [text]
     build.deps = fwd.deps
