@@ -231,6 +231,8 @@ def by_recording(fn, axes, args, kwargs, kw_batched):
     if getattr(fn, "primitive", None) is not None:  # a primitive records as itself
         return NOT_RECORDED
     leaves, tree = tree_flatten((list(args), dict(kwargs)))
+    if any(callable(leaf) and not is_array(leaf) for leaf in leaves):
+        return NOT_RECORDED  # a function argument may read mapped values the record fixes
     flags = tree_flatten(([tree_map(lambda _, b=ax is not None: b, a) for a, ax in zip(args, axes)],
                           {k: tree_map(lambda _, b=k in kw_batched: b, v)
                            for k, v in kwargs.items()}))[0]
