@@ -32,7 +32,7 @@ from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.runtime import support
 from s2s.trace.record import record
 from s2s.trace.staging import stage
-from s2s.transforms import batch, frontend, vjp_builder
+from s2s.transforms import batch, batch_source, frontend, vjp_builder
 from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
 from s2s.xla import placement
@@ -1280,6 +1280,8 @@ class VmapFunction:
         """The batched source generated for the last call (``s2s.source``)."""
         if self._last is None:
             return "# vmap source is made per signature: call the function first"
+        if isinstance(self._last, str):  # the last call had no batched source: why
+            return self._last
         return self._last.text
 
     def __call__(self, *args, **kwargs):
@@ -1379,7 +1381,9 @@ class VmapFunction:
             return self._move_out(out, True, n, name)
         try:
             fn, bound = self._target()
-        except NoSourceError:  # a traced gradient, say: once per example
+        except NoSourceError as e:  # a traced gradient, say: once per example
+            self._last = (f"# vmap({name}) has no batched source: {e}; so the last call ran "
+                          f"{name} once per example and stacked the results")
             return self._looped(moved, kw_moved, n, name)
         if isinstance(fn, VmapFunction):  # vmap(vmap(f)): one vmap over both axes
             args, axes = self._filled(moved, n)
@@ -1390,13 +1394,20 @@ class VmapFunction:
             self._last = fn._last
             return self._move_out(out, True, n, name)
         if batch.has_rule(fn) and not bound:  # a library function: its batch rule
+            self._last = (f"# vmap({name}) has no batched source: {name} is a library function "
+                          "with a batch rule, which the last call applied directly")
             return self._by_rule(fn, moved, kw_moved, n, name)
         plan = batch.plan_or_none(fn) if not batch._is_library(fn) else None
         if plan is None:  # no source to batch (a nested vmap, a C function): once per example
+            what = (f"{name} is itself a vmap" if isinstance(fn, VmapFunction) else
+                    f"{name} has no Python source s2s can batch (a library or C function)")
+            self._last = (f"# vmap({name}) has no batched source: {what}, so the last call ran "
+                          "it once per example and stacked the results")
             return self._looped(moved, kw_moved, n, name)
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)[len(bound):]
         flat_args = []
         batched = set()
+        described = {}
         for i, (value, flags) in enumerate(moved):
             if flags and not all(flags):  # a partly mapped argument: its unmapped leaves join
                 leaves, tree = tree_flatten(value)
@@ -1407,6 +1418,8 @@ class VmapFunction:
                     raise ValueError(f"vmap({name}): mapping over *args is not supported; give "
                                      "in_axes None for the extra positional arguments")
                 batched.add(params[i])
+            if i < len(params):
+                described[params[i]] = (value, bool(flags))
             flat_args.append(value)
         kw_args = {}
         for k, (value, flags) in kw_moved.items():
@@ -1416,8 +1429,9 @@ class VmapFunction:
                                         for x, f in zip(leaves, flags)])
             if flags:
                 batched.add(k)
+            described[k] = (value, bool(flags))
             kw_args[k] = value
-        built = batch.build(fn, frozenset(batched))
+        built = batch.build(fn, frozenset(batched), batch_source.signature(described))
         self._last = built
         target = built.fn if convert is None else convert(built.fn)
         out = target(*bound, *flat_args, **kw_args)
@@ -1427,7 +1441,6 @@ class VmapFunction:
         args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
-        self._last = None
         out = vcall(fn, tuple(axes), *args, kw_batched=kw_batched, **kwargs)
         return self._move_out(out, True, n, name)
 
@@ -1448,7 +1461,6 @@ class VmapFunction:
         args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
-        self._last = None
         out = by_recording(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
         if out is NOT_RECORDED:
             out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)

@@ -11,11 +11,14 @@ cover go to ``loop_call`` (one call per example, stacked), which is exact.
 >>> rules_of(np.sum).batch((0,), onp.ones((4, 2, 3)), axis=0).shape
 (4, 3)
 """
+import gast
 import numpy as onp
 
 import s2s.numpy as np
 from s2s.core.primitive import def_batch
 from s2s.numpy import linalg
+from s2s.numpy import batch_forms as F
+from s2s.parse import quoting as q
 from s2s.numpy.batching import (_asarray, _expand_to, _np, broadcast_batch, is_array,
                               leading_size, loop_call)
 
@@ -35,15 +38,17 @@ def _rank(x, axis):
         else onp.ndim(onp.asarray(x)) if axis is None else _rank(_operand(x, axis), axis)
 
 
-def elementwise(fn):
+def elementwise(fn, single_result=True):
     """The rule of an elementwise (broadcasting) function: batched operands are padded
-    so their per-example axes line up with the unbatched ones."""
+    so their per-example axes line up with the unbatched ones (in source: ``x[:, None]``)."""
     def rule(axes, /, *args, **kwargs):
         ops = [_operand(a, ax) for a, ax in zip(args, axes)]
         top = max([_rank(a, ax) for a, ax in zip(ops, axes)], default=0)
         ops = [_expand_to(_asarray(a), top) if ax is not None else a for a, ax in zip(ops, axes)]
         return fn(*ops, **kwargs)
     rule.elementwise = True  # one batched operand and Python numbers: the call as written
+    if single_result:  # (modf's pair of arrays is not an array of the top rank)
+        rule.source_form = F.elementwise_form
     return rule
 
 
@@ -63,7 +68,7 @@ _ELEMENTWISE = [
 ]
 for _name in _ELEMENTWISE:
     _fn = getattr(np, _name)
-    def_batch(_fn)(elementwise(_fn))
+    def_batch(_fn)(elementwise(_fn, single_result=_name not in ("modf", "divmod")))
 
 
 def _where_rule(axes, /, condition, x=None, y=None, **kwargs):
@@ -73,6 +78,11 @@ def _where_rule(axes, /, condition, x=None, y=None, **kwargs):
 
 
 def_batch(np.where)(_where_rule)
+
+
+@F.source_form(_where_rule)
+def _where_form(site):
+    return F.elementwise_form(site) if len(site.args) == 3 and not site.kwargs else None
 
 
 def _passthrough(fn):
@@ -114,8 +124,11 @@ def _axis_default(fn):
     return None if p is None or p.default is inspect.Parameter.empty else p.default
 
 
-def reduction(fn, position=1, none_means_all=True, flatten_none=False):
-    """The rule of ``fn(a, axis=None, ...)``: per-example axes move one place right."""
+def reduction(fn, position=1, none_means_all=True, flatten_none=False, keeps_rank=None):
+    """The rule of ``fn(a, axis=None, ...)``: per-example axes move one place right.
+
+    ``keeps_rank`` (True: ``cumsum``, ``softmax``; False: ``sum``) gives the rule its
+    source form; None leaves it without one."""
     default = _axis_default(fn)
 
     def rule(axes, /, a, *args, **kwargs):
@@ -138,17 +151,64 @@ def reduction(fn, position=1, none_means_all=True, flatten_none=False):
         else:
             kwargs["axis"] = new
         return fn(a, *args, **kwargs)
+    if keeps_rank is not None:
+        rule.source_form = _reduction_form(position, default, none_means_all, flatten_none,
+                                           keeps_rank)
     return rule
+
+
+_MISSING = object()
+
+
+def _reduction_form(position, default, none_means_all, flatten_none, keeps_rank):
+    """``np.sum(h, axis=1)``: the rule's shifted axis, known when the axis is a constant."""
+    def form(site):
+        a, rest = site.args[0], site.args[1:]
+        if not F.is_array(a.kind) or any(o.batched for o in rest) or len(rest) > position:
+            return None
+        by_position = len(rest) == position
+        axis = rest[-1].const(_MISSING) if by_position else (
+            site.kwargs["axis"].const(_MISSING) if "axis" in site.kwargs else default)
+        keepdims = site.kwargs["keepdims"].const(_MISSING) if "keepdims" in site.kwargs else False
+        statics_known = all(site.kwargs[k].const(_MISSING) is not _MISSING
+                            for k in ("where", "weights") if k in site.kwargs)
+        if axis is _MISSING or keepdims is _MISSING or not statics_known:
+            return None
+        pe = a.rank
+        if axis is None and flatten_none:
+            rank = 1 if keeps_rank else 0
+            if not a.batched:
+                return None, F.Array(rank)
+            flat = q.call(site.np("reshape"), [a.node, gast.Tuple(
+                elts=[F.batch_size(a.node), q.const(-1)], ctx=gast.Load())])
+            return _with_axis(site, [flat] + [o.node for o in rest], 1, by_position), F.Array(rank)
+        try:
+            new = _shift(axis, pe, none_means_all)
+        except (onp.exceptions.AxisError, TypeError, ValueError):
+            return None  # the rule raises NumPy's error at run time
+        count = pe if axis is None else len(axis) if isinstance(axis, (tuple, list)) else 1
+        rank = pe if keeps_rank or keepdims else pe - count
+        if isinstance(new, tuple) and len(new) == 1:
+            new = new[0]  # axis=(1,) reads as axis=1 and means the same
+        return _with_axis(site, [a.node] + [o.node for o in rest], new, by_position), F.Array(rank)
+    return form
+
+
+def _with_axis(site, nodes, axis, by_position):
+    if by_position:
+        return site.rebuild(nodes[:-1] + [q.const(axis)])
+    return site.rebuild(nodes, site.keywords(axis=axis))
 
 
 for _fn in (np.sum, np.prod, np.mean, np.max, np.min, np.amax, np.amin, np.any, np.all, np.std,
             np.var, np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanprod, np.ptp,
             np.count_nonzero, np.median, np.nanstd, np.nanvar):
-    def_batch(_fn)(reduction(_fn))
+    def_batch(_fn)(reduction(_fn, keeps_rank=False))
 for _fn in (np.argmax, np.argmin, np.cumsum, np.cumprod, np.sort, np.argsort):
-    def_batch(_fn)(reduction(_fn, flatten_none=_fn not in (np.sort, np.argsort)))
+    def_batch(_fn)(reduction(_fn, flatten_none=_fn not in (np.sort, np.argsort),
+                             keeps_rank=_fn not in (np.argmax, np.argmin)))
 for _fn in (np.flip,):
-    def_batch(_fn)(reduction(_fn))
+    def_batch(_fn)(reduction(_fn, keeps_rank=True))
 
 
 # ---------------------------------------------------------------------------
@@ -165,15 +225,83 @@ def _single(rule_fn):
     return rule
 
 
-def _on(fn):
+def _on(fn, form=None):
+    """Registers ``impl(a, pe, *statics)`` as ``fn``'s rule; ``form(a, pe, **statics)`` gives
+    ``(per-example rank, arguments after a)`` for its source form, from constant statics."""
     def register(impl):
         impl.fn = fn
-        def_batch(fn)(_single(impl))
+        rule = def_batch(fn)(_single(impl))
+        if form is not None:
+            rule.source_form = _single_form(fn, impl, form)
         return impl
     return register
 
 
-@_on(np.reshape)
+def _single_form(fn, impl, form):
+    import inspect
+    params = list(inspect.signature(impl).parameters.values())[2:]
+    names = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    keywords = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+    def source(site):
+        a, rest = site.args[0], site.args[1:]
+        if not F.is_array(a.kind) or any(o.batched for o in rest) or len(rest) > len(names):
+            return None
+        statics = dict(zip(names, (o.const(_MISSING) for o in rest)))
+        statics.update({k: v.const(_MISSING) for k, v in site.kwargs.items()})
+        if _MISSING in statics.values() or not set(statics) <= keywords:
+            return None
+        try:
+            rank, args = form(a.node if a.batched else None, a.rank, **statics)
+        except (onp.exceptions.AxisError, TypeError, ValueError):
+            return None  # the rule raises NumPy's error at run time
+        if args is None or not a.batched:
+            return (None, F.Array(rank)) if rank is not None else None
+        return q.call(site.np(fn.__name__), [a.node] + args), F.Array(rank)
+    return source
+
+
+def _consts(*values):
+    return [F.tuple_node(v) if isinstance(v, tuple) else q.const(v) for v in values]
+
+
+def _reshape_form(a, pe, newshape=None, shape=None, order="C"):
+    target = newshape if newshape is not None else shape
+    target = (target,) if isinstance(target, int) else tuple(target)
+    if order != "C" or sum(d == -1 for d in target) > 1:
+        return None, None
+    if a is None:
+        return len(target), None
+    size = gast.Tuple(elts=[F.batch_size(a)] + _consts(*target), ctx=gast.Load())
+    return len(target), [size]
+
+
+def _transpose_form(a, pe, axes=None):
+    perm = tuple(range(pe, 0, -1)) if axes is None else tuple(_shift(int(k), pe) for k in axes)
+    return pe, _consts((0,) + perm)
+
+
+def _swapaxes_form(a, pe, axis1, axis2):
+    return pe, _consts(_shift(axis1, pe), _shift(axis2, pe))
+
+
+def _moveaxis_form(a, pe, source, destination):
+    return pe, _consts(_shift(source, pe), _shift(destination, pe))
+
+
+def _expand_dims_form(a, pe, axis):
+    n = pe + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    return n, _consts(_shift(axis, n))
+
+
+def _squeeze_form(a, pe, axis=None):
+    if axis is None:
+        return None, None  # which axes have length 1 is known at run time only
+    count = len(axis) if isinstance(axis, (tuple, list)) else 1
+    return pe - count, _consts(_shift(axis, pe)) if axis != () else None
+
+
+@_on(np.reshape, _reshape_form)
 def _reshape(a, pe, newshape=None, *args, shape=None, **kwargs):
     target = newshape if newshape is not None else shape
     target = (target,) if isinstance(target, int) else tuple(target)
@@ -185,30 +313,30 @@ def _ravel(a, pe, order="C"):
     return np.reshape(a, (a.shape[0], -1))
 
 
-@_on(np.transpose)
+@_on(np.transpose, _transpose_form)
 def _transpose(a, pe, axes=None):
     if axes is None:
         return _np(a).transpose(a, (0,) + tuple(range(pe, 0, -1)))
     return _np(a).transpose(a, (0,) + tuple(_shift(int(k), pe) for k in axes))
 
 
-@_on(np.swapaxes)
+@_on(np.swapaxes, _swapaxes_form)
 def _swapaxes(a, pe, axis1, axis2):
     return _np(a).swapaxes(a, _shift(axis1, pe), _shift(axis2, pe))
 
 
-@_on(np.moveaxis)
+@_on(np.moveaxis, _moveaxis_form)
 def _moveaxis(a, pe, source, destination):
     return _np(a).moveaxis(a, _shift(source, pe), _shift(destination, pe))
 
 
-@_on(np.expand_dims)
+@_on(np.expand_dims, _expand_dims_form)
 def _expand_dims(a, pe, axis):
     n = pe + (len(axis) if isinstance(axis, (tuple, list)) else 1)
     return _np(a).expand_dims(a, _shift(axis, n))
 
 
-@_on(np.squeeze)
+@_on(np.squeeze, _squeeze_form)
 def _squeeze(a, pe, axis=None):
     if axis is None:
         axis = tuple(k for k in range(pe) if a.shape[k + 1] == 1)
@@ -332,6 +460,36 @@ def _dot_rule(axes, /, a, b, out=None):
 def_batch(np.dot)(_dot_rule)
 
 
+def _dot_kind(an, bn):
+    return F.Array(an + bn if an == 0 or bn == 0 else an + bn - 2)
+
+
+@F.source_form(_dot_rule)
+def _dot_form(site, as_written=True):
+    """The rule's product as NumPy: ``np.dot(x, W)`` (the batch axis is one more leading
+    axis of ``x``), ``np.dot(x, W.T)`` for a constant matrix times a batched vector,
+    ``np.einsum`` when both are batched."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    a, b = site.args
+    an, bn = a.rank, b.rank
+    if not (F.is_array(a.kind) and F.is_array(b.kind)):
+        return None  # Python numbers and lists: the rule converts them first
+    kind = _dot_kind(an, bn)
+    if not site.batched:
+        return None, kind
+    dot = site.np("dot")
+    if not b.batched and an >= 1 and bn >= 1:
+        return (site.rebuild([a.node, b.node]) if as_written else q.call(dot, [a.node, b.node])), kind
+    if not a.batched and an == 2 and bn == 1:
+        return q.call(dot, [b.node, q.call(site.np("transpose"), [a.node])]), kind
+    if an == 0 or bn == 0:
+        return q.call(site.np("multiply"), [F.expand(o.node, max(an, bn) - o.rank) if o.batched
+                                            else o.node for o in (a, b)]), kind
+    spec = _dot_spec(an, bn, a.batched, b.batched)
+    return q.call(site.np("einsum"), [q.const(spec), a.node, b.node]), kind
+
+
 def _matmul_rule(axes, /, a, b, out=None):
     a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
     an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
@@ -361,6 +519,26 @@ def _matmul_rule(axes, /, a, b, out=None):
 
 
 def_batch(np.matmul)(_matmul_rule)
+
+
+@F.source_form(_matmul_rule)
+def matmul_form(site):
+    """``a @ b`` as the rule computes it: ``np.dot``'s forms where the rule takes them, the
+    product as written for two batched stacks of matrices of one rank."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    a, b = site.args
+    an, bn = a.rank, b.rank
+    if not (F.is_array(a.kind) and F.is_array(b.kind)) or an == 0 or bn == 0:
+        return None
+    if an == 1 and bn == 1 or an <= 2 and bn <= 2 and not (a.batched and b.batched):
+        return _dot_form(site, as_written=False)
+    kind = F.Array(max(an, bn) - (an == 1) - (bn == 1))
+    if not site.batched:
+        return None, kind
+    if a.batched and b.batched and an == bn:
+        return site.rebuild([a.node, b.node]), kind
+    return None, kind
 
 
 def _vector_product(fn, spec):

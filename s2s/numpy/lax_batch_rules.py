@@ -17,6 +17,7 @@ from s2s import lax
 from s2s.core.primitive import all_primitives, def_batch, wrapper_of
 from s2s.lax.structural import (_as_dnums, _index_operands, GatherDimensionNumbers,
                                 ScatterDimensionNumbers)
+from s2s.numpy.batch_forms import elementwise_form
 from s2s.numpy.batching import (_asarray, _expand_to, _np, broadcast_batch, is_array, leading_size,
                                 loop_call)
 
@@ -29,6 +30,7 @@ def _elementwise(fn):
         ops = [_expand_to(_asarray(a), top) if ax is not None else a for a, ax in zip(args, axes)]
         return fn(*ops, **params)
     rule.elementwise = True
+    rule.source_form = elementwise_form  # (its wrappers broadcast like NumPy)
     return rule
 
 

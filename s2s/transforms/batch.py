@@ -7,9 +7,11 @@ first; unbatched values are left as they are. Per statement of the normal form:
 
 * no batched operand: unchanged (an unbatched value assigned to a batched
   variable, as under a batched ``if``, is broadcast: ``broadcast_batch``);
-* ``y = op(a, b)`` with a batched operand: ``vcall(op, axes, a, b)``, which
-  applies ``op``'s ``batch`` rule (``axes`` says which operands are batched);
-  operators with a constant operand (``x * 2.0``) stay as written;
+* ``y = op(a, b)`` with a batched operand: plain NumPy (``np.sum(h, axis=1)``,
+  ``x[:, None] + y``) where the operands' kinds are known for this call signature
+  and ``op``'s batch rule has a source form (``batch_source``); else
+  ``vcall(op, axes, a, b)``, which applies ``op``'s ``batch`` rule at run time
+  (``axes`` says which operands are batched);
 * ``x[i]``, ``x.at[i].set(v)``, ``x.shape``, ``a, b = x``, ``for v in x``: the
   helpers of ``batch_support`` (shape queries answer per example);
 * ``if c:`` with ``c`` batched: both branches run, then each variable they
@@ -45,6 +47,7 @@ from s2s.parse.normalize import SUPPORT_CALLS
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.runtime import support
 from s2s.transforms import batch_support as S
+from s2s.transforms import batch_source
 from s2s.parse import dataflow
 from s2s.transforms.frontend import globals_and_cells, plan_for
 import s2s.numpy as snp
@@ -107,6 +110,7 @@ class _Context:
         self.batched = set(batched_params)
         self.pairs = set()  # variables holding a forward-mode (primal, tangent) pair, see _pair
         self.size_name = None
+        self.kinds = None  # batch_source.Kinds, once the batching analysis is done
         self._locals = {}
         # Marked by the reverse transform on the code it generates (vjp_builder._mark_tape).
         self.tapes = frozenset(getattr(plan.fn, "__s2s_tapes__", ()))
@@ -319,14 +323,7 @@ def _is_const_operand(node):
         and not isinstance(node.value, bool)
 
 
-_OPERATOR_FUNCS = {
-    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv",
-    gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.MatMult: "matmul",
-    gast.BitAnd: "and_", gast.BitOr: "or_", gast.BitXor: "xor", gast.LShift: "lshift",
-    gast.RShift: "rshift", gast.USub: "neg", gast.UAdd: "pos", gast.Invert: "invert",
-    gast.Eq: "eq", gast.NotEq: "ne", gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt",
-    gast.GtE: "ge",
-}
+_OPERATOR_FUNCS = batch_source.OPERATOR_FUNCS
 
 
 def _operator(ctx, op, node):
@@ -341,6 +338,9 @@ def _batched_value(ctx, value, node):
     """The batched form of the operation ``value`` (some operand is batched)."""
     if isinstance(value, gast.Name):
         return value
+    written = ctx.kinds.emit(value) if ctx.kinds is not None else None
+    if written is not None:  # plain NumPy, from the kinds of the operands
+        return written
     if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
         return _operation(ctx, value, node)
     if isinstance(value, gast.Call):
@@ -897,11 +897,13 @@ class Built:
     """A batched function: ``fn`` (the live function), ``text`` (its source) and
     ``out_batched`` (whether its result carries a batch axis)."""
 
-    def __init__(self, fn, text, out_batched, params):
+    def __init__(self, fn, text, out_batched, params, kinds=None):
         self.fn = fn
         self.text = text
         self.out_batched = out_batched
         self.params = params
+        self.result_kind = kinds.result if kinds is not None else None  # of one example
+        self.mutates_lists = kinds.mutates_lists if kinds is not None else True
 
 
 _builds = weakref.WeakKeyDictionary()
@@ -909,22 +911,25 @@ _builds = weakref.WeakKeyDictionary()
 
 
 
-def build(fn, batched_params):
-    """The batched form of ``fn`` for the parameters named in ``batched_params`` (cached)."""
+def build(fn, batched_params, signature=()):
+    """The batched form of ``fn`` for the parameters named in ``batched_params`` (cached);
+    ``signature`` (``batch_source.signature``) describes the arguments of this call, so
+    calls on operands of known kinds are written as NumPy."""
     per_fn = _builds.setdefault(fn, {})
-    key = tuple(sorted(batched_params))
+    key = (tuple(sorted(batched_params)), signature)
     built = per_fn.get(key)
     if built is None:
-        built = per_fn[key] = _build(fn, key)
+        built = per_fn[key] = _build(fn, key[0], signature)
     return built
 
 
-def _build(fn, batched_params):
+def _build(fn, batched_params, signature=()):
     plan = plan_for(fn)
     ctx = _Context(plan, batched_params)
     ctx.helpers["operators"] = ctx.namer.new("operators")
     body = plan.normal.body
     analyze(ctx, body)
+    ctx.kinds = batch_source.Kinds(ctx, signature)
     rewriter = _Rewriter(ctx)
     rewriter.defined = set(_stores(plan.normal.args))
     new_body = rewriter.block(body)
@@ -948,7 +953,28 @@ def _build(fn, batched_params):
     fn_obj, text = compile_function(fdef, filename, globals_, cells,
                                     getattr(fn, "__defaults__", None),
                                     getattr(fn, "__kwdefaults__", None), origin=plan.source)
-    return Built(fn_obj, text, out_batched, dataflow.parameters(plan.normal, varargs=False, keyword_only=False))
+    ctx.kinds.result = ctx.kinds.env.get(result.id) if isinstance(result, gast.Name) else None
+    return Built(fn_obj, text, out_batched, dataflow.parameters(plan.normal, varargs=False,
+                                                                keyword_only=False), ctx.kinds)
+
+
+_building = set()
+
+
+def build_now(fn, batched_params, signature):
+    """``build(...)`` for a caller's build that wants the kind of ``fn``'s result, or None
+    when ``fn`` cannot be built now: it is being built (a recursive call), or building it
+    raises (its call will raise that again at run time)."""
+    key = (id(fn), tuple(sorted(batched_params)), signature)
+    if key in _building:
+        return None
+    _building.add(key)
+    try:
+        return build(fn, batched_params, signature)
+    except Exception:
+        return None
+    finally:
+        _building.discard(key)
 
 
 # ---------------------------------------------------------------------------
@@ -1027,10 +1053,15 @@ def _batched_callee(fn, axes, kw_batched):
     if len(full_axes) > len(params) or set(kw_batched) - set(params):
         return None  # *args/**kwargs: per example
     names |= set(kw_batched)
-    built = build(target, frozenset(names))
+    names = frozenset(names)
+    built = build(target, names)
     n_holder = [full_axes, kw_batched]
+    positional = params[len(bound):]
 
     def call(*args, _convert=False, **kw):
+        described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
+        described.update({k: (v, k in kw_batched) for k, v in kw.items()})
+        built = build(target, names, batch_source.signature(described))
         # _convert: under jit, the batched source with its control flow converted too
         out = (hooks.converted(built.fn) if _convert else built.fn)(*bound, *args, **kw)
         if built.out_batched:

@@ -15,11 +15,13 @@ array([[1., 2.],
 """
 import inspect
 
+import gast
 import numpy as onp
 
 from s2s.core.errors import TransformError
 from s2s.core.primitive import def_batch, rules_of, Tracer
-from s2s.numpy.batch_rules import elementwise
+from s2s.numpy import batch_forms as F
+from s2s.numpy.batch_rules import elementwise, matmul_form
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.runtime import support, support as sup
 from s2s.runtime.control_ops import converted_call
@@ -31,6 +33,7 @@ from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcas
                               is_array, leading_size, loop_call, masked, select, select_zeros,
                               staged_example)
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
+from s2s.parse import quoting as q
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
 from s2s.lax.axis_frames import innermost_axis
@@ -51,8 +54,11 @@ def _register_operators():
     import operator
     for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and_", "or_", "xor",
                  "lshift", "rshift", "neg", "pos", "invert", "eq", "ne", "lt", "le", "gt", "ge"):
-        def_batch(getattr(operator, name))(_operator_rule(getattr(operator, name)))
-    def_batch(operator.matmul)(lambda axes, a, b: rules_of(_snp().matmul).batch(axes, a, b))
+        rule = def_batch(getattr(operator, name))(_operator_rule(getattr(operator, name)))
+        rule.source_form = F.elementwise_form  # arrays and numbers only: lists stay vcall
+    matmul = def_batch(operator.matmul)(
+        lambda axes, a, b: rules_of(_snp().matmul).batch(axes, a, b))
+    matmul.source_form = matmul_form
 
 
 def any_example(c, where=None):
@@ -406,6 +412,31 @@ def batched_attr(x, name):
     return getattr(x, name)
 
 
+@F.source_form(batched_attr)
+def _attr_form(site):
+    """``x.shape[1:]``, the per-example ``ndim`` itself, ``np.transpose(x, (0, 2, 1))``."""
+    (x,), name = site.args, site.func
+    if not F.is_array(x.kind):
+        return None
+    pe = x.rank
+    attr = gast.Attribute(value=x.node, attr=name, ctx=gast.Load())
+    if name == "shape":
+        return (F.shape_rest(x.node) if x.batched else attr), F.Seq("tuple", (F.Number(),) * pe)
+    if name == "ndim":
+        return q.const(pe), F.Const(pe)
+    if name in ("real", "imag"):
+        return attr, F.Array(pe)
+    if name == "T":
+        if not x.batched or pe <= 1:
+            return (x.node if x.batched else attr), F.Array(pe)
+        return q.call(site.np("transpose"), [x.node, F.tuple_node((0,) + tuple(range(pe, 0, -1)))]), \
+            F.Array(pe)
+    if name == "mT" and pe >= 2:
+        return (q.call(site.np("swapaxes"), [x.node, q.const(-1), q.const(-2)]) if x.batched
+                else attr), F.Array(pe)
+    return None
+
+
 def unpack(x, n):
     """``a, b = x`` for batched ``x``: an array is split along its first per-example axis."""
     if is_array(x):
@@ -440,9 +471,29 @@ def batched_len(x):
     return len(x)
 
 
+@F.source_form(batched_len)
+def _len_form(site):
+    (x,) = site.args
+    if F.is_array(x.kind) and x.rank >= 1:
+        shape = gast.Attribute(value=x.node, attr="shape", ctx=gast.Load())
+        return gast.Subscript(value=shape, slice=q.const(1 if x.batched else 0),
+                              ctx=gast.Load()), F.Number()
+    if isinstance(x.kind, F.Seq):
+        return (None if x.batched else q.call("len", [x.node])), F.Const(len(x.kind.items))
+    return None
+
+
 def per_example_shape(x):
     """``np.shape`` of one example of batched ``x``."""
     return tuple(_asarray(x).shape[1:])
+
+
+@F.source_form(per_example_shape)
+def _shape_form(site):
+    (x,) = site.args
+    if not F.is_array(x.kind):
+        return None
+    return F.shape_rest(x.node) if x.batched else None, F.Seq("tuple", (F.Number(),) * x.rank)
 
 
 def per_example_ndim(x):
@@ -540,6 +591,72 @@ def getitem(x, index, x_axis, index_axis):
     if x_axis is None:
         return _recorded(lambda i: _take(x, i), (0,), (index,))
     return _recorded(lambda a, i: _take(a, i), (0, 0), (x, index))
+
+
+@F.source_form(getitem)
+def _getitem_form(site):
+    """``x[:, 1:]``: an unbatched index behind a leading ``:``, when the rule would write it
+    so (no advanced index apart from others); a batched tuple or list indexed as written."""
+    x, parts = site.args[0], site.args[1:]
+    if any(p.batched for p in parts):
+        return None
+    if isinstance(x.kind, F.Seq):
+        return _item_form(site, x, parts)
+    if not F.is_array(x.kind):
+        return None
+    kinds = [_index_part(p) for p in parts]
+    if None in kinds:
+        return None
+    advanced = [k for k, kind in enumerate(kinds) if kind == "array"]
+    if advanced:  # with an array index NumPy treats integers as advanced too
+        advanced = [k for k, kind in enumerate(kinds) if kind in ("array", "int")]
+        if advanced != list(range(advanced[0], advanced[-1] + 1)):
+            return None
+        rank = None  # a boolean mask's rank is not known here
+    else:
+        used = kinds.count("int") + kinds.count("slice")
+        rank = x.rank - kinds.count("int") + kinds.count("new") if used <= x.rank else None
+    kind = F.Array(rank) if rank is not None else None
+    if not x.batched:
+        return None, kind
+    full = gast.Tuple(elts=[gast.Slice(lower=None, upper=None, step=None)] + [p.node for p in parts],
+                      ctx=gast.Load())
+    return gast.Subscript(value=x.node, slice=full, ctx=gast.Load()), kind
+
+
+def _index_part(p):
+    """'int', 'slice', 'new' (None), 'ellipsis', 'array', or None (unknown: maybe a tuple)."""
+    if isinstance(p.kind, F.SliceKind):
+        return "slice"
+    value = p.const(_NOT_CONST)
+    if value is None:
+        return "new"
+    if value is Ellipsis:
+        return "ellipsis"
+    if isinstance(value, bool):
+        return None  # x[True] adds an axis
+    if isinstance(value, int) or value is _NOT_CONST and isinstance(p.kind, F.Number):
+        return "int"
+    if F.is_array(p.kind) or isinstance(p.kind, F.Seq) and p.kind.kind == "list":
+        return "array"
+    return None
+
+
+_NOT_CONST = object()
+
+
+def _item_form(site, x, parts):
+    if len(parts) != 1:
+        return None
+    index, items = parts[0], x.kind.items
+    value = index.const(_NOT_CONST)
+    if isinstance(value, int) and not isinstance(value, bool) and -len(items) <= value < len(items):
+        kind = items[value]
+    elif isinstance(index.kind, F.Number) or isinstance(value, int) and not isinstance(value, bool):
+        kind = F.join_all(items)
+    else:
+        return None
+    return (site.rebuild([x.node, index.node]) if x.batched else None), kind
 
 
 def setitem(x, index, value, x_axis, index_axis, value_axis):
