@@ -22,18 +22,18 @@ from s2s.core.array import Array
 from s2s.core.config import config
 from s2s.core.errors import (ConcretizationError, S2SError, TransformError, UndefinedVariableError,
                              UnsupportedSyntaxError)
-from s2s.core.primitive import abstractify, ShapedArray, Tracer
+from s2s.core.primitive import abstractify, def_batch, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
 from s2s.lax.axis_frames import axis_frame
-from s2s.numpy.batching import broadcast_batch, loop_call
+from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.runtime import support
 from s2s.trace.record import record
 from s2s.trace.staging import stage
 from s2s.transforms import batch, batch_source, frontend, vjp_builder
-from s2s.transforms.batch_support import vcall
+from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
 from s2s.xla import placement
 from s2s.xla.placement import plan_leaves
@@ -1308,11 +1308,7 @@ class VmapFunction:
     def _prepare(self, args, kwargs):
         """Moves mapped axes to the front; gives the arguments, flags and the batch size."""
         name = _fun_name(self._fun)
-        in_axes = self._in_axes
-        if isinstance(in_axes, list) and len(args) != 1:
-            in_axes = tuple(in_axes)
-        if not isinstance(in_axes, tuple):
-            in_axes = (in_axes,) * len(args)
+        in_axes = self._in_axes_for(args)
         if len(in_axes) != len(args):
             raise ValueError(f"vmap({name}): in_axes has {len(in_axes)} entries but the function "
                              f"was called with {len(args)} positional arguments; give one axis "
@@ -1343,6 +1339,16 @@ class VmapFunction:
                              "None) or axis_size=n to know the size of the mapped axis")
         return moved, kw_moved, n
 
+    def _in_axes_for(self, args):
+        """``in_axes`` as one entry per positional argument (a list is a pytree prefix of
+        a single argument; an int or None applies to all)."""
+        in_axes = self._in_axes
+        if isinstance(in_axes, list) and len(args) != 1:
+            in_axes = tuple(in_axes)
+        if not isinstance(in_axes, tuple):
+            in_axes = (in_axes,) * len(args)
+        return in_axes
+
     def _move_in(self, spec, arg, what, sizes, name):
         leaves = _axis_leaves(spec, arg, "in_axes", what)
         if all(ax is None for _, ax, _ in leaves):
@@ -1367,12 +1373,26 @@ class VmapFunction:
     def _call_mapped(self, args, kwargs, convert=None):
         name = _fun_name(self._fun)
         moved, kw_moved, n = self._prepare(args, kwargs)
+        if getattr(type(self._fun), "__s2s_vcall__", None) is not None and not isinstance(
+                self._fun, VmapFunction):  # a closure over values mapped by an outer vmap
+            args, axes = self._filled(moved, n)
+            kwargs = {k: v for k, (v, _) in kw_moved.items()}
+            out = vcall(self._fun, tuple(axes), *args, kw_batched=tuple(kwargs), **kwargs)
+            return self._move_out(out, True, n, name)
         try:
             fn, bound = self._target()
         except NoSourceError as e:  # a traced gradient, say: once per example
             self._last = (f"# vmap({name}) has no batched source: {e}; so the last call ran "
                           f"{name} once per example and stacked the results")
             return self._looped(moved, kw_moved, n, name)
+        if isinstance(fn, VmapFunction):  # vmap(vmap(f)): one vmap over both axes
+            args, axes = self._filled(moved, n)
+            out = fn._merged_call(args, axes, {k: v for k, (v, _) in kw_moved.items()},
+                                  tuple(kw_moved), n, convert)
+            if out is None:
+                return self._looped(moved, kw_moved, n, name)
+            self._last = fn._last
+            return self._move_out(out, True, n, name)
         if batch.has_rule(fn) and not bound:  # a library function: its batch rule
             self._last = (f"# vmap({name}) has no batched source: {name} is a library function "
                           "with a batch rule, which the last call applied directly")
@@ -1441,7 +1461,9 @@ class VmapFunction:
         args, axes = self._filled(moved, n)
         kwargs = {k: v for k, (v, _) in kw_moved.items()}
         kw_batched = tuple(k for k, (_, f) in kw_moved.items() if f)
-        out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
+        out = by_recording(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
+        if out is NOT_RECORDED:
+            out = loop_call(self._fun, tuple(axes), tuple(args), kwargs, kw_batched)
         return self._move_out(out, True, n, name)
 
     def _move_out(self, out, out_batched, n, name):
@@ -1462,6 +1484,127 @@ class VmapFunction:
                                  f"rank {nd - 1} (with the mapped axis: {nd})")
             result.append(_move_axis(leaf, 0, ax % nd))
         return tree_flatten(out)[1].unflatten(result)
+
+
+    # -- vmap of this vmap (vmap(vmap(f)), or vmap(g) called inside a vmapped function)
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        """This vmap called from batched code on arguments batched on axis 0 where
+        ``axes[i]`` is 0 (and the keyword arguments in ``kw_batched``): the result
+        batched on axis 0, by one vmap of the inner function over both mapped axes."""
+        if any(ax is not None for ax in axes) or kw_batched:
+            n = leading_size([a for a, ax in zip(args, axes) if ax is not None]
+                             + [kwargs[k] for k in kw_batched])
+        else:  # vmap of a closure over values an outer vmap maps (a batched function)
+            n = self._fun.batch_size()
+        out = self._merged_call(args, axes, kwargs, kw_batched, n)
+        if out is None:  # named axes or out_axes None: once per outer example
+            return loop_call(self, axes, args, kwargs, kw_batched)
+        return out
+
+    def _merged_call(self, args, axes, kwargs, kw_batched, n, convert=None):
+        """This vmap applied to a batch of ``n`` calls (``axes[i]`` 0: argument ``i`` is
+        batched on axis 0): both mapped axes merged into one of ``n * m`` examples, the
+        inner function vmapped once over it, and the result split again (outer axis first,
+        this vmap's out_axes after it). None where merging cannot express the call: a
+        named axis (collectives must see only their own axis), out_axes None, or sizes
+        that disagree (the per-example calls then raise this vmap's own error)."""
+        if self._axis_name is not None or _has_none(self._out_axes):
+            return None
+        in_axes = self._in_axes_for(args)
+        if len(in_axes) != len(args):
+            return None
+        plans = [self._merge_plan(spec, arg, ax is not None)
+                 for spec, arg, ax in zip(in_axes, args, axes)]
+        kw_plans = {k: self._merge_plan(0, v, k in kw_batched) for k, v in kwargs.items()}
+        every = [p for plan in plans + list(kw_plans.values()) if plan is not None for p in plan[1]]
+        if any(p is None for p in every):
+            return None
+        sizes = {leaf.shape[a] for leaf, outer, a in every if a is not None}
+        if len(sizes) > 1 or not sizes and self._axis_size is None:
+            return None
+        m = sizes.pop() if sizes else self._axis_size
+        if self._axis_size is not None and self._axis_size != m:
+            return None
+        merged = [self._merged_arg(arg, plan, n, m) for arg, plan in zip(args, plans)]
+        merged_kw = {k: self._merged_arg(v, kw_plans[k], n, m) for k, v in kwargs.items()}
+        fun = self._fun
+        if hasattr(fun, "rebound"):  # a closure over outer-mapped values: merged the same way
+            fun = fun.rebound(functools.partial(_merged_leaf, n=n, m=m))
+        inner = VmapFunction(fun, tuple(None if p is None else 0 for p in plans), 0, None, n * m)
+        out = inner._call(tuple(merged), merged_kw, convert)
+        self._last = inner._last
+        return self._split_out(out, n, m)
+
+    @staticmethod
+    def _merge_plan(spec, arg, outer):
+        """``(tree, [(leaf, outer, axis)])`` for one argument (``axis``: the leaf's axis
+        this vmap maps, counted with the outer axis; an entry None: out of range), or None
+        for an argument neither vmap maps."""
+        leaves = _axis_leaves(spec, arg, "in_axes", "argument")
+        if not outer and all(ax is None for _, ax, _ in leaves):
+            return None
+        out = []
+        for leaf, ax, _ in leaves:
+            if ax is None:
+                out.append((leaf, outer, None))
+                continue
+            leaf = leaf if isinstance(leaf, (Tracer, np.ndarray)) else np.asarray(leaf)
+            pe = np.ndim(leaf) - outer
+            out.append((leaf, outer, ax % pe + outer) if -pe <= ax < pe else None)
+        return tree_flatten(arg)[1], out
+
+    @staticmethod
+    def _merged_arg(arg, plan, n, m):
+        """One argument with the outer and inner mapped axes merged into axis 0 (size
+        ``n * m``); an axis only one of the two vmaps maps is broadcast along the other."""
+        if plan is None:
+            return arg
+        tree, leaves = plan
+        out = []
+        for leaf, outer, a in leaves:
+            leaf = leaf if isinstance(leaf, (Tracer, np.ndarray)) else np.asarray(leaf)
+            if a is not None:
+                leaf = _move_axis(leaf, a, int(outer))
+                out.append(_merged_leaf(leaf if outer else leaf[None], n, m, True))
+            else:
+                out.append(_merged_leaf(leaf if outer else leaf[None], n, m))
+        return tree.unflatten(out)
+
+    def _split_out(self, out, n, m):
+        """The merged call's result (examples on axis 0) with the outer axis first and
+        this vmap's axis where its out_axes put it."""
+        result = []
+        for leaf, ax, path in _axis_leaves(self._out_axes, out, "out_axes", "output"):
+            xp = snp if isinstance(leaf, Tracer) else np
+            leaf = xp.reshape(leaf, (n, m) + tuple(leaf.shape[1:]))
+            nd = np.ndim(leaf) - 1
+            if not -nd <= ax < nd:
+                raise ValueError(f"vmap({_fun_name(self._fun)}): out_axes {ax} is out of range "
+                                 f"for {path} of rank {nd - 1} (with the mapped axis: {nd})")
+            result.append(_move_axis(leaf, 1, ax % nd + 1))
+        return tree_flatten(out)[1].unflatten(result)
+
+
+def _merged_leaf(leaf, n, m, inner=False):
+    """``leaf`` with its outer axis (of ``n``) and inner axis (of ``m``, after it; when not
+    ``inner``, the leaf does not vary along it) merged into one axis of ``n * m``."""
+    xp = snp if isinstance(leaf, Tracer) else np
+    if not inner:
+        leaf = leaf[:, None]
+    rest = tuple(leaf.shape[2:])
+    return xp.reshape(xp.broadcast_to(leaf, (n, m) + rest), (n * m,) + rest)
+
+
+def _has_none(spec):
+    """Whether an axes specification (a pytree prefix) holds None anywhere."""
+    if spec is None:
+        return True
+    if isinstance(spec, (tuple, list)):
+        return any(_has_none(s) for s in spec)
+    if isinstance(spec, dict):
+        return any(_has_none(s) for s in spec.values())
+    return False
 
 
 def _unbroadcast_or_fail(leaf, name, path):
@@ -1495,6 +1638,11 @@ def vmap(fun=None, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
         return functools.partial(vmap, in_axes=in_axes, out_axes=out_axes, axis_name=axis_name,
                                  axis_size=axis_size)
     return VmapFunction(fun, in_axes, out_axes, axis_name, axis_size)
+
+
+# vmap(fn) inside vmapped code where fn is a closure over mapped values: a batch of
+# vmapped functions (VmapFunction batches the closure when it is called).
+def_batch(vmap)(lambda axes, /, fun, *args, **kwargs: vmap(fun, *args, **kwargs))
 
 
 # Transformations whose result a differentiated function may call in place

@@ -51,3 +51,23 @@ def pytest_sessionfinish(session):
     if hasattr(session.config, "workerinput"):
         gc.collect()
         gc.freeze()
+
+
+@pytest.fixture
+def loops(monkeypatch):
+    """The functions run once per example, by name (every module's ``loop_call`` counted)."""
+    import sys
+
+    from s2s.numpy import batching
+
+    seen = []
+    original = batching.loop_call
+
+    def counting(fn, axes, args, kwargs, kw_batched=()):
+        seen.append(getattr(fn, "__qualname__", repr(fn)))
+        return original(fn, axes, args, kwargs, kw_batched)
+    for module in list(sys.modules.values()):
+        if (getattr(module, "__name__", "") or "").startswith("s2s") and \
+                getattr(module, "loop_call", None) is original:
+            monkeypatch.setattr(module, "loop_call", counting)
+    return seen

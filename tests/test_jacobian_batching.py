@@ -5,33 +5,15 @@ JAX when it is installed. The batch rules of the adjoint helpers are checked aga
 loop over examples for every rank combination and every choice of batched operands."""
 import itertools
 import warnings
-import sys
 
 import numpy as onp
 import pytest
 
 import s2s
 import s2s.numpy as np
-from s2s.numpy import batching
 from s2s.runtime import support
 from s2s.transforms.batch_support import vcall
 from test_jacobians import fd_jacobian
-
-
-@pytest.fixture
-def loops(monkeypatch):
-    """The functions run once per example, by name (every module's ``loop_call`` counted)."""
-    seen = []
-    original = batching.loop_call
-
-    def counting(fn, axes, args, kwargs, kw_batched=()):
-        seen.append(getattr(fn, "__qualname__", repr(fn)))
-        return original(fn, axes, args, kwargs, kw_batched)
-    for module in list(sys.modules.values()):
-        if (getattr(module, "__name__", "") or "").startswith("s2s") and \
-                getattr(module, "loop_call", None) is original:
-            monkeypatch.setattr(module, "loop_call", counting)
-    return seen
 
 
 def mlp(w1, w2, x):

@@ -8,6 +8,8 @@ one call per example, results stacked.
 >>> broadcast_batch(onp.arange(2), 3).shape
 (3, 2)
 """
+import weakref
+
 import numpy as onp
 
 from s2s.core import dtypes
@@ -176,8 +178,20 @@ def masked(active, n):
 # Calls.
 
 
+# Columns ``_stack`` made of Python scalars (a tape's static shapes and flags): example
+# ``i`` of one is a Python scalar again, as the function returned it (an int32 or bool_
+# there takes other paths in code that checks ``isinstance(v, int)``).
+_PYTHON_COLUMNS = weakref.WeakValueDictionary()
+
+
+def _leaf_example(leaf, i):
+    if getattr(leaf, "ndim", None) == 1 and _PYTHON_COLUMNS.get(id(leaf)) is leaf:
+        return leaf[i].item()
+    return leaf[i]
+
+
 def _example(x, i):
-    return tree_unflatten(tree_flatten(x)[1], [leaf[i] for leaf in tree_flatten(x)[0]])
+    return tree_unflatten(tree_flatten(x)[1], [_leaf_example(leaf, i) for leaf in tree_flatten(x)[0]])
 
 
 def _stack(results):
@@ -186,7 +200,10 @@ def _stack(results):
     out = []
     for k in range(len(leaves0)):
         col = [_asarray(c[k]) for c in cols]
-        out.append(_np(*col).stack(col))
+        stacked = _np(*col).stack(col)
+        if all(type(c[k]) in (bool, int, float, complex) for c in cols):
+            _PYTHON_COLUMNS[id(stacked)] = stacked
+        out.append(stacked)
     return tree_unflatten(tree, out)
 
 

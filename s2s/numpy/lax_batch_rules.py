@@ -15,9 +15,11 @@ does not cover run once per example (``loop_call``), which is exact.
 """
 from s2s import lax
 from s2s.core.primitive import all_primitives, def_batch, wrapper_of
-from s2s.lax.structural import _index_operands
+from s2s.lax.structural import (_as_dnums, _index_operands, GatherDimensionNumbers,
+                                ScatterDimensionNumbers)
 from s2s.numpy.batch_forms import elementwise_form
-from s2s.numpy.batching import _asarray, _expand_to, broadcast_batch, leading_size, loop_call
+from s2s.numpy.batching import (_asarray, _expand_to, _np, broadcast_batch, is_array, leading_size,
+                                loop_call)
 
 
 
@@ -32,9 +34,25 @@ def _elementwise(fn):
     return rule
 
 
+def _same_shapes(fn):
+    """``select_n`` and ``clamp`` take operands of one shape (or scalars), not NumPy's
+    broadcasting: every operand is lifted to the batched shape of the largest one."""
+    def rule(axes, /, *args, **params):
+        args = [_asarray(a) for a in args]
+        n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
+        shape = max((tuple(a.shape[ax is not None:]) for a, ax in zip(args, axes)), key=len)
+        np = _np(*args)
+        ops = [np.broadcast_to(_expand_to(a if ax is not None else a[None], len(shape)),
+                               (n,) + shape) for a, ax in zip(args, axes)]
+        return fn(*ops, **params)
+    return rule
+
+
 for _prim in all_primitives().values():
     _fn = wrapper_of(_prim)  # the wrapper in s2s.lax (registered first)
-    if _fn is not None and (_prim.elementwise or _fn in (lax.clamp, lax.select_n)):
+    if _fn in (lax.clamp, lax.select_n):
+        def_batch(_prim)(_same_shapes(_fn))
+    elif _fn is not None and _prim.elementwise:
         def_batch(_prim)(_elementwise(_fn))
 
 
@@ -68,8 +86,18 @@ for _name in ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_a
     _on(_name, _shift_param("axes"))
 for _name in ("argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin"):
     _on(_name, _shift_param("axis"))
-for _name in ("rev", "expand_dims", "squeeze"):
+for _name in ("rev", "squeeze"):
     _on(_name, _shift_param("dimensions"))
+
+
+def _expand_dims(x, params):
+    """``dimensions`` count positions of the result, which has more axes than ``x``."""
+    dims = tuple(params["dimensions"])
+    rank = x.ndim - 1 + len(dims)
+    return dict(params, dimensions=tuple(int(d) % rank + 1 for d in dims))
+
+
+_on("expand_dims", _expand_dims)
 _on("convert_element_type", lambda x, p: p)
 _on("bitcast_convert_type", lambda x, p: p)
 _on("transpose", lambda x, p: dict(p, permutation=(0,) + tuple(
@@ -132,10 +160,37 @@ def _sort(axes, /, *operands, dimension=-1, is_stable=True, num_keys=1):
 def_batch(lax.sort)(_sort)
 
 
+def _batched_starts(operand_shape, start_indices, n, allow_negative_indices=True):
+    """Batched start indices (a batched 1-d array, or a sequence whose batched entries
+    are 1-d) as one ``(n, rank)`` int32 array, negative starts counted from the end."""
+    if is_array(start_indices):
+        cols = [start_indices[:, k] for k in range(len(operand_shape))]
+    else:
+        cols = list(start_indices)
+    out = []
+    for dim, s in zip(operand_shape, cols):
+        s = _asarray(s)
+        np = _np(s)
+        s = np.broadcast_to(np.asarray(s, "int32"), (n,))
+        if allow_negative_indices:
+            s = np.where(s < 0, s + dim, s)
+        out.append(s)
+    return _np(*out).stack(out, axis=1)
+
+
 def _dynamic_slice(axes, /, operand, start_indices, slice_sizes, **params):
-    if any(ax is not None for ax in axes[1:]):
-        return loop_call(lambda a, s: lax.dynamic_slice(a, s, slice_sizes, **params),
-                         axes[:2], (operand, start_indices), {})
+    if any(ax is not None for ax in axes[1:]):  # a gather, clamped like dynamic_slice
+        x = _asarray(operand)
+        ob = axes[0] is not None
+        n = x.shape[0] if ob else leading_size(start_indices)
+        shape = x.shape[1:] if ob else x.shape
+        idx = _batched_starts(shape, start_indices, n, params.get("allow_negative_indices", True))
+        rank = len(shape)
+        dn = lax.GatherDimensionNumbers(
+            offset_dims=tuple(range(1, rank + 1)), collapsed_slice_dims=(),
+            start_index_map=tuple(range(ob, rank + ob)), operand_batching_dims=(0,) if ob else (),
+            start_indices_batching_dims=(0,) if ob else ())
+        return lax.gather(x, idx, dn, (1,) * ob + tuple(slice_sizes), mode="clip")
     x = _asarray(operand)
     return lax.dynamic_slice(x, (0,) + _index_operands(start_indices),
                              (x.shape[0],) + tuple(slice_sizes), **params)
@@ -145,9 +200,19 @@ def_batch(lax.dynamic_slice)(_dynamic_slice)
 
 
 def _dynamic_update_slice(axes, /, operand, update, start_indices, **params):
-    if any(ax is not None for ax in axes[2:]):
-        return loop_call(lambda a, u, s: lax.dynamic_update_slice(a, u, s, **params),
-                         axes[:3], (operand, update, start_indices), {})
+    if any(ax is not None for ax in axes[2:]):  # a scatter, clamped like the update
+        n = leading_size([a for a, ax in zip((operand, update, start_indices), axes)
+                          if ax is not None])
+        x = _asarray(operand) if axes[0] is not None else broadcast_batch(operand, n)
+        update = _asarray(update) if axes[1] is not None else broadcast_batch(update, n)
+        rank = x.ndim - 1
+        idx = _batched_starts(x.shape[1:], start_indices, n,
+                              params.get("allow_negative_indices", True))
+        dn = lax.ScatterDimensionNumbers(
+            update_window_dims=tuple(range(1, rank + 1)), inserted_window_dims=(),
+            scatter_dims_to_operand_dims=tuple(range(1, rank + 1)), operand_batching_dims=(0,),
+            scatter_indices_batching_dims=(0,))
+        return lax.scatter(x, idx, update, dn, mode="clip")
     x, update = _all_batched(axes[:2], (operand, update))
     return lax.dynamic_update_slice(x, update, (0,) + _index_operands(start_indices), **params)
 
@@ -192,3 +257,154 @@ def _stacked_matrices(fn):
 for _name in ("cholesky", "eigh", "qr", "svd", "lu", "triangular_solve"):
     if hasattr(lax, "linalg") and hasattr(lax.linalg, _name):
         def_batch(getattr(lax.linalg, _name))(_stacked_matrices(getattr(lax.linalg, _name)))
+
+
+# ---------------------------------------------------------------------------
+# Convolution: the batch axis folded into the operands' batch, feature or group
+# dimensions (as JAX's batching rule does), one convolution for every example.
+
+
+def _axis_into(src, dst, x):
+    """``x`` with axis ``src`` merged into axis ``dst`` (counted without ``src``), as the
+    major part of it."""
+    np = _np(x)
+    perm = [i for i in range(x.ndim) if i != src]
+    perm.insert(dst, src)
+    shape = [x.shape[i] for i in range(x.ndim) if i != src]
+    shape[dst] *= x.shape[src]
+    return np.reshape(np.transpose(x, perm), shape)
+
+
+def _axis_out_of(src, size, x):
+    """``x`` with axis ``src`` split into ``(size, rest)``."""
+    shape = list(x.shape)
+    shape[src:src + 1] = [size, shape[src] // size]
+    return _np(x).reshape(x, shape)
+
+
+def _conv_general_dilated(axes, /, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                          batch_group_count=1, **params):
+    lhs, rhs = _asarray(lhs), _asarray(rhs)
+    lb, rb = axes[0] is not None, len(axes) > 1 and axes[1] is not None
+    n = (lhs if lb else rhs).shape[0]
+    lhs_shape = lhs.shape[1:] if lb else lhs.shape
+    rhs_shape = rhs.shape[1:] if rb else rhs.shape
+    lhs_spec, rhs_spec, out_spec = lax.conv_dimension_numbers(lhs_shape, rhs_shape,
+                                                              dimension_numbers)
+    groups = {"feature_group_count": feature_group_count, "batch_group_count": batch_group_count}
+
+    def conv(a, b):
+        return lax.conv_general_dilated(
+            a, b, window_strides, padding, lhs_dilation, rhs_dilation,
+            (lhs_spec, rhs_spec, out_spec), **groups, **params)
+
+    if lb and rb:  # every example its own group: features (or batch groups) times n
+        if batch_group_count > 1:
+            new_lhs = _axis_into(0, lhs_spec[0], lhs)
+            groups["batch_group_count"] = batch_group_count * n
+        else:
+            new_lhs = _axis_into(0, lhs_spec[1], lhs)
+            groups["feature_group_count"] = feature_group_count * n
+        out = conv(new_lhs, _axis_into(0, rhs_spec[0], rhs))
+        return _to_axis0(_axis_out_of(out_spec[1], n, out), out_spec[1])
+    if lb:
+        if batch_group_count == 1:  # the examples join the convolution's own batch
+            out = conv(_axis_into(0, lhs_spec[0], lhs), rhs)
+            return _to_axis0(_axis_out_of(out_spec[0], n, out), out_spec[0])
+        new_lhs = _axis_out_of(lhs_spec[0] + 1, batch_group_count, lhs)
+        new_lhs = _axis_into(0, lhs_spec[0] + 1, new_lhs)
+        new_lhs = _axis_into(lhs_spec[0], lhs_spec[0], new_lhs)
+        out = conv(new_lhs, rhs)
+        return _to_axis0(_axis_out_of(out_spec[0], n, out), out_spec[0])
+    if feature_group_count == 1 and batch_group_count == 1:  # n times the output features
+        out = conv(lhs, _axis_into(0, rhs_spec[0], rhs))
+        return _to_axis0(_axis_out_of(out_spec[1], n, out), out_spec[1])
+    # Groups are outermost in the output features: factor them out, fold the examples
+    # into what remains, put the groups back.
+    count = feature_group_count if feature_group_count > 1 else batch_group_count
+    new_rhs = _axis_out_of(rhs_spec[0] + 1, count, rhs)
+    new_rhs = _axis_into(0, rhs_spec[0] + 1, new_rhs)
+    new_rhs = _axis_into(rhs_spec[0], rhs_spec[0], new_rhs)
+    out = conv(lhs, new_rhs)
+    out = _axis_out_of(out_spec[1], count, out)
+    out = _axis_out_of(out_spec[1] + 1, n, out)
+    out = _axis_into(out_spec[1], out_spec[1] + 1, out)  # the examples now at out_spec[1]
+    return _to_axis0(out, out_spec[1])
+
+
+def _to_axis0(x, position):
+    return _np(x).moveaxis(x, position, 0)
+
+
+def_batch(lax.conv_general_dilated)(_conv_general_dilated)
+
+
+# ---------------------------------------------------------------------------
+# gather and scatter: the batch axis becomes a full slice (window) dimension of the
+# operand when only the operand is batched, and a pair of batching dimensions of
+# operand and indices when the indices are batched (as JAX's batching rules).
+
+
+def _up(dims):
+    return tuple(int(d) + 1 for d in dims)
+
+
+def _gather(axes, /, operand, start_indices, dimension_numbers, slice_sizes, **params):
+    dn = _as_dnums(GatherDimensionNumbers, "gather", dimension_numbers)
+    ob, ib = axes[0] is not None, len(axes) > 1 and axes[1] is not None
+    operand, start_indices = _asarray(operand), _asarray(start_indices)
+    if ob and not ib:
+        new = GatherDimensionNumbers(
+            offset_dims=(0,) + _up(dn.offset_dims), collapsed_slice_dims=_up(dn.collapsed_slice_dims),
+            start_index_map=_up(dn.start_index_map),
+            operand_batching_dims=_up(dn.operand_batching_dims),
+            start_indices_batching_dims=dn.start_indices_batching_dims)
+        sizes = (operand.shape[0],) + tuple(slice_sizes)
+    elif ib and not ob:
+        new = GatherDimensionNumbers(
+            offset_dims=_up(dn.offset_dims), collapsed_slice_dims=dn.collapsed_slice_dims,
+            start_index_map=dn.start_index_map, operand_batching_dims=dn.operand_batching_dims,
+            start_indices_batching_dims=_up(dn.start_indices_batching_dims))
+        sizes = tuple(slice_sizes)
+    else:
+        new = GatherDimensionNumbers(
+            offset_dims=_up(dn.offset_dims), collapsed_slice_dims=_up(dn.collapsed_slice_dims),
+            start_index_map=_up(dn.start_index_map),
+            operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
+            start_indices_batching_dims=(0,) + _up(dn.start_indices_batching_dims))
+        sizes = (1,) + tuple(slice_sizes)
+    return lax.gather(operand, start_indices, new, sizes, **params)
+
+
+def_batch(lax.gather)(_gather)
+
+
+def _scatter_rule(fn):
+    def rule(axes, /, operand, scatter_indices, updates, dimension_numbers, **params):
+        dn = _as_dnums(ScatterDimensionNumbers, fn.__name__, dimension_numbers)
+        axes = tuple(axes) + (None,) * (3 - len(axes))
+        n = leading_size([a for a, ax in zip((operand, scatter_indices, updates), axes)
+                          if ax is not None])
+        operand = _asarray(operand) if axes[0] is not None else broadcast_batch(operand, n)
+        updates = _asarray(updates) if axes[2] is not None else broadcast_batch(updates, n)
+        if axes[1] is None:  # the batch axis: one more window dimension, covering it all
+            new = ScatterDimensionNumbers(
+                update_window_dims=(0,) + _up(dn.update_window_dims),
+                inserted_window_dims=_up(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=_up(dn.operand_batching_dims),
+                scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
+        else:
+            new = ScatterDimensionNumbers(
+                update_window_dims=_up(dn.update_window_dims),
+                inserted_window_dims=_up(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
+                scatter_indices_batching_dims=(0,) + _up(dn.scatter_indices_batching_dims))
+        return fn(operand, scatter_indices, updates, new, **params)
+    return rule
+
+
+for _name in ("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"):
+    def_batch(getattr(lax, _name))(_scatter_rule(getattr(lax, _name)))

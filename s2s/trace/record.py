@@ -46,9 +46,11 @@ class RecordingTracer(Tracer):
         return abstractify(self.value)
 
     def __bool__(self):
+        self._trace.concretized = True
         return bool(self.value)
 
     def __int__(self):
+        self._trace.concretized = True
         return int(self.value)
 
     def __float__(self):
@@ -58,6 +60,7 @@ class RecordingTracer(Tracer):
         return complex(self._concrete("complex()"))
 
     def __index__(self):
+        self._trace.concretized = True
         return int(self.value)
 
     def __array__(self, dtype=None, copy=None):
@@ -66,6 +69,7 @@ class RecordingTracer(Tracer):
     def _concrete(self, what):
         """The value, where dropping its recording loses nothing: an inexact value
         turned into a constant would get a zero derivative, so that raises."""
+        self._trace.concretized = True
         if np.result_type(self.value).kind in "fc":
             raise ConcretizationError(
                 f"{what} of a recorded value ({self.aval.str_short()}) inside a function s2s "
@@ -134,6 +138,9 @@ class RecordingTrace(Trace):
         super().__init__()
         self.equations = []
         self.constants = []
+        # Whether Python read a recorded value (bool, int, a NumPy conversion): the
+        # record then holds only the path those values took (vmap must not reuse it).
+        self.concretized = False
         self._wrappers = _wrappers()
         self._names = itertools.count()
 
@@ -176,7 +183,9 @@ def record(fun, args, kwargs, name="traced"):
     a, k = in_tree.unflatten(inputs)
     out = fun(*a, **k)
     out_leaves, out_tree = tree_flatten(out)
-    return Recording(*_emit(trace, inputs, out_leaves, name), out_tree)
+    rec = Recording(*_emit(trace, inputs, out_leaves, name), out_tree)
+    rec.concretized = trace.concretized
+    return rec
 
 
 def _emit(trace, inputs, out_leaves, name):

@@ -57,7 +57,8 @@ import s2s.numpy as snp
 _HELPERS = ("vcall", "vcall_where", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
             "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
-            "all_examples", "max_example", "select_zeros", "unbatched_primal")
+            "all_examples", "max_example", "select_zeros", "unbatched_primal", "batched_closure",
+            "call_batched")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -285,7 +286,15 @@ def _analyze_block(ctx, stmts, under):
             # a loop over a batched range (the reverse of a batched while) is masked
             inner = s if batched_iter and _is_range(ctx, s.iter) else under
             changed |= _analyze_block(ctx, s.body, inner)
+        elif isinstance(s, gast.FunctionDef) and _closure_reads(ctx, s):
+            changed |= _mark(ctx, {s.name})  # one function per example
     return changed
+
+
+def _closure_reads(ctx, fdef):
+    """The batched variables of the enclosing function that nested ``fdef`` reads."""
+    own = _stores(fdef.args) | _assigned(fdef.body)
+    return (_names(fdef) - own) & ctx.batched
 
 
 def _is_range(ctx, it):
@@ -355,9 +364,8 @@ def _batched_value(ctx, value, node):
         return q.call(ctx.h("batched_attr"), [value.value, q.const(value.attr)])
     if isinstance(value, gast.Subscript):
         index = q.index_value(value.slice)
-        ib = bool(_names(value.slice) & ctx.batched)
         return q.call(ctx.h("getitem"), [value.value, index, q.const(0 if ctx.is_batched(
-            value.value) else None), q.const(0 if ib else None)])
+            value.value) else None), _index_axis(ctx, value.slice)])
     if isinstance(value, (gast.Tuple, gast.List)):
         return type(value)(elts=[_broadcast(ctx, e) for e in value.elts], ctx=gast.Load())
     if isinstance(value, gast.Dict):
@@ -433,8 +441,9 @@ def _call(ctx, call, node):
         return gast.Call(func=ctx.h("vmethod"), args=[
             target, q.const(func.attr), q.const(0 if ctx.is_batched(target) else None),
             _axes(ctx, plain)] + list(call.args), keywords=keywords)
-    if ctx.is_batched(func):
-        raise ctx.error(node, f"s2s cannot batch a call of a batched value `{q.to_source(func)}`")
+    if ctx.is_batched(func):  # a closure over batched values, a vmap of one
+        return gast.Call(func=ctx.h("call_batched"), args=[func, _call_axes(ctx, call.args)] +
+                         list(call.args), keywords=keywords)
     return gast.Call(func=ctx.h("vcall"), args=[func, _call_axes(ctx, call.args)] + list(call.args),
                      keywords=keywords)
 
@@ -462,6 +471,17 @@ def _call_axes(ctx, args):
     return out
 
 
+def _index_axis(ctx, index):
+    """The batch flag of an index: 0 or None, or for an index tuple written inline
+    (``x[i, :, j]``, whose entries are not broadcast) one flag per entry."""
+    if not _names(index) & ctx.batched:
+        return q.const(None)
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[q.const(0 if _names(e) & ctx.batched else None)
+                                for e in index.elts], ctx=gast.Load())
+    return q.const(0)
+
+
 def _support_call(ctx, kind, call, node):
     args = call.args
     if kind == "at_update":
@@ -470,12 +490,15 @@ def _support_call(ctx, kind, call, node):
             raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")
         value = args[3]
         return q.call(ctx.h("at_update"), [x, index, op, value] + [
-            q.const(0 if ctx.is_batched(a) else None) for a in (x, index, value)])
+            q.const(0 if ctx.is_batched(x) else None), _index_axis(ctx, index),
+            q.const(0 if ctx.is_batched(value) else None)])
     if kind == "setitem":  # x = setitem(x, i, v): normal form's x[i] = v
         if len(args) != 3 or call.keywords:
             raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")
+        x, index, value = args
         return q.call(ctx.h("setitem"), list(args) + [
-            q.const(0 if ctx.is_batched(a) else None) for a in args])
+            q.const(0 if ctx.is_batched(x) else None), _index_axis(ctx, index),
+            q.const(0 if ctx.is_batched(value) else None)])
     if kind == "concat":
         return q.call(call.func, [_broadcast(ctx, a) for a in args])
     if kind in ("pop",):
@@ -667,16 +690,23 @@ class _Rewriter:
     def visit_Return(self, s, under):
         return [s]
 
+    def visit_Raise(self, s, under):
+        if under:  # both branches run: it would raise for the examples not taking it
+            raise self.ctx.error(s, "a raise under a condition that varies across the mapped "
+                                 "axis", hint="check the condition before vmap, or compute a "
+                                 "flag with np.where and check it after")
+        return [s]
+
     def visit_FunctionDef(self, s, under):
         ctx = self.ctx
-        own = _stores(s.args) | _assigned(s.body)
-        free = (_names(s) - own) & ctx.batched
-        if free:
-            raise ctx.error(s, f"the nested function `{s.name}` reads the batched variable(s) "
-                            f"{', '.join(sorted(free))} from the enclosing function",
-                            hint="pass them to it as arguments")
         self.defined.add(s.name)
-        return [s]
+        free = _closure_reads(ctx, s)
+        if not free:
+            return [s]
+        # A closure over batched variables: batched by its source with those marked
+        # batched wherever it is called or passed (vmap, lax control flow).
+        names = gast.Tuple(elts=[q.const(n) for n in sorted(free)], ctx=gast.Load())
+        return [s, _assign(s.name, q.call(ctx.h("batched_closure"), [q.name(s.name), names]), s)]
 
     # -- control flow
     def visit_If(self, s, under):
@@ -1022,6 +1052,11 @@ def has_rule(fn):
     return S.batch_rule(fn) is not None
 
 
+def parameters_of(fn):
+    """The positional parameter names of user function ``fn`` (its normal form's)."""
+    return dataflow.parameters(plan_for(fn).normal, varargs=False, keyword_only=False)
+
+
 def plan_or_none(fn):
     """The normal-form plan of ``fn``, or None when it has no source s2s can batch."""
     if not hasattr(fn, "__code__") or not hasattr(type(fn), "__get__"):
@@ -1060,7 +1095,7 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
         get_source(target)
     except (NoSourceError, OSError, TypeError):
         return None
-    params = dataflow.parameters(plan_for(target).normal, varargs=False, keyword_only=False)
+    params = parameters_of(target)
     full_axes = (None,) * len(bound) + tuple(axes)
     names = set()
     for p, ax in zip(params, full_axes):
@@ -1074,14 +1109,15 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
     n_holder = [full_axes, kw_batched]
     positional = params[len(bound):]
 
-    def call(*args, **kw):
+    def call(*args, _convert=False, **kw):
         lead, args = (args[:1], args[1:]) if masked else ((), args)
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
         built = build(target, names, batch_source.signature(described), masked)
         fn = built.fn
-        if any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):
-            fn = hooks.converted(fn)  # staged (jit of vmap): its if/while become lax control flow
+        # Under jit (staged arguments) the batched source with its control flow converted.
+        if _convert or any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):
+            fn = hooks.converted(fn)
         out = fn(*lead, *bound, *args, **kw)
         if built.out_batched:
             return out

@@ -24,12 +24,15 @@ from s2s.numpy import batch_forms as F
 from s2s.numpy.batch_rules import elementwise, matmul_form
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.runtime import support, support as sup
+from s2s.runtime.control_ops import converted_call
+from s2s.trace.record import record
+from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
                               is_array, leading_size, loop_call, masked, select, select_zeros,
                               staged_example)
-from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
+from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s.parse import quoting as q
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
@@ -208,10 +211,172 @@ def _vcall(mask, fn, axes, args, kw_batched, kwargs):
                 return once
             axes, args, kwargs = _statics_by_keyword(fn, axes, args, kwargs)
             return rule(axes, *args, **kwargs)
+    hook = getattr(type(fn), "__s2s_vcall__", None)
+    if hook is not None:  # a vmap called inside vmapped code, say
+        return hook(fn, axes, args, kwargs, kw_batched)
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs, masked=mask is not None)
     if batched is not None:
         return batched(*args, **kwargs) if mask is None else batched(mask, *args, **kwargs)
+    if not batch._is_library(fn) or _array_library(fn):  # no source, or a library function
+        out = by_recording(fn, axes, args, kwargs, kw_batched)
+        if out is not NOT_RECORDED:
+            return out
     return loop_call(fn, axes, args, kwargs, kw_batched, where=mask)
+
+
+NOT_RECORDED = object()
+
+# Library modules of pure array functions: one without a batch rule is recorded and the
+# recording batched (its primitives have rules), rather than run once per example. Not
+# the derivative code generated from them (a forward pass returns a tape of static
+# shapes, which must stay Python values for its backward pass).
+_ARRAY_LIBRARIES = ("s2s.numpy.", "s2s.lax.", "s2s.scipy.", "s2s.nn.")
+
+
+def _array_library(fn):
+    module = getattr(fn, "__module__", None) or ""
+    code = getattr(fn, "__code__", None)
+    return module.startswith(_ARRAY_LIBRARIES) and code is not None and \
+        not code.co_filename.startswith("<")
+
+
+def by_recording(fn, axes, args, kwargs, kw_batched):
+    """``fn`` on batched arguments when it has no source: the call recorded on the first
+    example (the tracing fallback of grad and jit, unmapped arguments as constants) and
+    the recording batched. ``NOT_RECORDED`` when the recording cannot stand for every
+    example: Python read a mapped value (its path may differ per example) or the
+    function cannot be recorded; the caller then runs it once per example."""
+    if getattr(fn, "primitive", None) is not None:  # a primitive records as itself
+        return NOT_RECORDED
+    leaves, tree = tree_flatten((list(args), dict(kwargs)))
+    if any(callable(leaf) and not is_array(leaf) for leaf in leaves):
+        return NOT_RECORDED  # a function argument may read mapped values the record fixes
+    flags = tree_flatten(([tree_map(lambda _, b=ax is not None: b, a) for a, ax in zip(args, axes)],
+                          {k: tree_map(lambda _, b=k in kw_batched: b, v)
+                           for k, v in kwargs.items()}))[0]
+    mapped = [i for i, f in enumerate(flags) if f and is_array(leaves[i])]
+    if not mapped or len(flags) != len(leaves):
+        return NOT_RECORDED
+    # Unmapped staged values (under jit) are inputs of the recording too: a recorded
+    # value must not meet a staged one it does not hold.
+    staged = [i for i, f in enumerate(flags) if not f and isinstance(leaves[i], Tracer)]
+    inputs = mapped + staged
+
+    def one_example(*xs):
+        full = list(leaves)
+        for i, x in zip(inputs, xs):
+            full[i] = x
+        a, k = tree.unflatten(full)
+        return fn(*a, **k)
+    try:
+        rec = record(one_example, [leaves[i][0] for i in mapped] + [leaves[i] for i in staged], {})
+    except Exception:  # noqa: BLE001 - run per example instead, where real errors surface
+        return NOT_RECORDED
+    if rec.concretized:
+        return NOT_RECORDED
+    params = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+    built = batch.build(rec.fn, frozenset(params[:len(mapped)]))
+    out = built.fn(*[leaves[i] for i in inputs])
+    if not built.out_batched:
+        out = broadcast_batch(out, leaves[mapped[0]].shape[0])
+    return rec.out_tree.unflatten(list(out) if rec.out_tree.num_leaves != 1 else [out])
+
+
+def call_batched(fn, axes, /, *args, kw_batched=(), **kwargs):
+    """A call of a function value that varies across the mapped axis (a closure over
+    batched variables, a vmap of one): batched by the function's own ``__s2s_vcall__``."""
+    if getattr(type(fn), "__s2s_vcall__", None) is None:
+        raise TransformError(f"vmap: s2s cannot batch a call of a value that varies across the "
+                             f"mapped axis ({type(fn).__name__})",
+                             hint="call one function and pass it the varying values as arguments")
+    return vcall(fn, axes, *args, kw_batched=kw_batched, **kwargs)
+
+
+class BatchedClosure:
+    """A nested function reading variables of the enclosing batched function that vary
+    across the mapped axis (``names``, held batched in its closure cells): one function
+    per example. A call batches its source with those variables marked batched;
+    ``closure[i]`` is example ``i``'s function (what a per-example fallback passes on)."""
+
+    def __init__(self, fn, names):
+        self.fn = fn
+        self.names = tuple(names)
+        self.__name__ = getattr(fn, "__name__", "closure")
+
+    def _cells(self):
+        code = self.fn.__code__
+        return {name: cell for name, cell in zip(code.co_freevars, self.fn.__closure__ or ())
+                if name in self.names}
+
+    def captured(self):
+        """The batched values the closure reads (cells not yet assigned left out)."""
+        out = []
+        for cell in self._cells().values():
+            try:
+                out.append(cell.cell_contents)
+            except ValueError:
+                pass
+        return out
+
+    def batch_size(self):
+        sizes = [v.batch_size() if isinstance(v, BatchedClosure) else leading_size(v)
+                 for v in self.captured() if v is not UNDEF]
+        return sizes[0]
+
+    def rebound(self, leaf_fn):
+        """The closure with each captured array leaf replaced by ``leaf_fn(leaf)``."""
+        import types
+        cells = self._cells()
+        code = self.fn.__code__
+        new_cells = []
+        for name, cell in zip(code.co_freevars, self.fn.__closure__ or ()):
+            if name in cells:
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    new_cells.append(cell)
+                    continue
+                new_cells.append(types.CellType(_map_batched(value, leaf_fn)))
+            else:
+                new_cells.append(cell)
+        fn = types.FunctionType(code, self.fn.__globals__, self.fn.__name__, self.fn.__defaults__,
+                                tuple(new_cells))
+        fn.__kwdefaults__ = self.fn.__kwdefaults__
+        fn.__qualname__ = self.fn.__qualname__
+        return BatchedClosure(fn, self.names)
+
+    def __getitem__(self, i):
+        return self.rebound(lambda leaf: leaf[i])
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        params = batch.parameters_of(self.fn)
+        if len(args) > len(params) or set(kw_batched) - set(params):
+            raise TransformError(f"vmap: s2s cannot batch a call of the closure "
+                                 f"`{self.__name__}` with mapped *args or **kwargs",
+                                 hint="give it named parameters")
+        names = {p for p, ax in zip(params, axes) if ax is not None} | set(kw_batched)
+        built = batch.build(self.fn, frozenset(names | set(self.names)))
+        out = built.fn(*args, **kwargs)
+        return out if built.out_batched else broadcast_batch(out, self.batch_size())
+
+    def __call__(self, *args, **kwargs):
+        """Called with unmapped arguments: still one result per example."""
+        return vcall(self, (None,) * len(args), *args, **kwargs)
+
+
+def _map_batched(value, leaf_fn):
+    if isinstance(value, BatchedClosure):
+        return value.rebound(leaf_fn)
+    if value is UNDEF:
+        return value
+    leaves, tree = tree_flatten(value)
+    return tree_unflatten(tree, [leaf_fn(x) if is_array(x) else x for x in leaves])
+
+
+def batched_closure(fn, names):
+    """``fn`` (a nested function reading the batched variables ``names``) as a batch of
+    functions, one per example."""
+    return BatchedClosure(fn, names)
 
 
 def vmethod(obj, name, obj_axis, axes, /, *args, **kwargs):
@@ -389,8 +554,38 @@ def _no_batched_mask(index, index_axis):
             hint="use np.where(mask, x, 0) (or the where= argument of a reduction) instead")
 
 
+def _index_parts(x, index, index_axis):
+    """``(flags per entry, None)`` for an inline index tuple of array ``x`` whose entries
+    are batched differently (``index_axis`` a tuple: one flag per entry), to be indexed
+    through the recording of one example's indexing (a gather or scatter, batched by
+    rule); else ``(None, index_axis)`` with ``index_axis`` 0 or None."""
+    if not isinstance(index_axis, tuple):
+        return None, index_axis
+    parts = tuple(ax if is_array(i) else None for i, ax in zip(index, index_axis))
+    if all(ax is None for ax in parts):
+        return None, None
+    _no_batched_mask(tuple(i for i, ax in zip(index, parts) if ax is not None), 0)
+    if is_array(x):
+        return parts, None
+    raise TransformError("vmap: s2s cannot index a container with an index tuple that varies "
+                         "across the mapped axis", hint="index an array instead")
+
+
+def _take(x, index):
+    """One example's ``x[index]``, by s2s's indexing (a gather) when it is recorded: NumPy's
+    indexing of a host array would read a recorded index's value."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, Tracer) for i in parts) and not isinstance(x, Tracer):
+        return _indexing.getitem(x, index)
+    return x[index]
+
+
 def getitem(x, index, x_axis, index_axis):
-    """``x[index]`` where ``x`` (``x_axis`` 0) or the index (``index_axis`` 0) is batched."""
+    """``x[index]`` where ``x`` (``x_axis`` 0) or the index (``index_axis`` 0) is batched;
+    for an index tuple written inline, ``index_axis`` may say per entry."""
+    parts, index_axis = _index_parts(x, index, index_axis)
+    if parts is not None:
+        return _recorded(lambda a, *i: _take(a, tuple(i)), (x_axis,) + parts, (x,) + tuple(index))
     index_axis = _index_axis(index, index_axis)
     _no_batched_mask(index, index_axis)
     if index_axis is None:
@@ -398,7 +593,7 @@ def getitem(x, index, x_axis, index_axis):
             return x[index]  # a batched container: its items are batched
         if _basic(index) or _adjacent_advanced(index):
             return x[(slice(None),) + _index_tuple(index)]
-        return loop_call(lambda a: a[index], (0,), (x,), {})
+        return _recorded(lambda a: _take(a, index), (0,), (x,))
     if is_array(index) and is_array(x):  # one integer array index
         if x_axis is None:
             return x[index]
@@ -406,8 +601,8 @@ def getitem(x, index, x_axis, index_axis):
         rows = _np(x, index).arange(n).reshape((n,) + (1,) * (index.ndim - 1))
         return x[rows, index]
     if x_axis is None:
-        return loop_call(lambda i: x[i], (0,), (index,), {})
-    return loop_call(lambda a, i: a[i], (0, 0), (x, index), {})
+        return _recorded(lambda i: _take(x, i), (0,), (index,))
+    return _recorded(lambda a, i: _take(a, i), (0, 0), (x, index))
 
 
 @F.source_form(getitem)
@@ -484,11 +679,15 @@ def setitem(x, index, value, x_axis, index_axis, value_axis):
 
 def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
     """``x.at[index].<op>(value)`` with any of ``x``, ``index``, ``value`` batched."""
-    index_axis = _index_axis(index, index_axis)
-    _no_batched_mask(index, index_axis)
     if plain is None:
         def plain(a, i, v):
             return support.at_update(a, i, op, v)
+    parts, index_axis = _index_parts(x, index, index_axis)
+    if parts is not None:
+        return _recorded(lambda a, v, *i: plain(a, tuple(i), v), (x_axis, value_axis) + parts,
+                         (x, value) + tuple(index))
+    index_axis = _index_axis(index, index_axis)
+    _no_batched_mask(index, index_axis)
     if not is_array(x) and x_axis is not None and index_axis is None:
         return plain(x, index, value if value_axis is not None else broadcast_batch(
             value, leading_size(x)))  # a batched container
@@ -502,8 +701,15 @@ def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
             target = x[(0,) + _index_tuple(index)]
             value = _expand_to(value, onp.ndim(target))
         return plain(x, full, value)
-    axes = (x_axis, index_axis, value_axis)
-    return loop_call(plain, axes, (x, index, value), {})
+    return _recorded(plain, (x_axis, index_axis, value_axis), (x, index, value))
+
+
+def _recorded(fn, axes, args):
+    """``fn`` (an indexing step) on batched arguments through its recording (gathers and
+    scatters, which have batch rules), once per example where the recording cannot
+    stand for every example."""
+    out = by_recording(fn, axes, args, {}, ())
+    return loop_call(fn, axes, args, {}) if out is NOT_RECORDED else out
 
 
 _register_operators()
@@ -727,6 +933,51 @@ def _broadcast_like_rule(axes, /, g, x):
     return _np(g, x).broadcast_to(_lift(g, axes[0], len(shape)), (n,) + shape)
 
 
+class _BatchedPullback:
+    """The pullbacks of a batch of ``dynamic_vjp`` calls: called (from batched code) with
+    a cotangent, it gives each example's adjoints."""
+
+    def __init__(self, pull, n):
+        self.pull = pull
+        self.n = n
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        (g,) = args
+        if axes[0] is None and g is not None:
+            g = broadcast_batch(g, self.n)
+        return self.pull(g)
+
+
+def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
+    """``dynamic_vjp`` with batched arguments: the reverse mode of ``fn`` batched, taken
+    once for every example. Unbatched differentiable arguments are broadcast first, so
+    each example gets its own adjoint of them instead of their sum over examples."""
+    arg_axes = tuple(axes[1:]) + (None,) * (len(args) - len(axes[1:]))
+    batched = [a for a, ax in zip(args, arg_axes) if ax is not None]
+    n = leading_size(batched) if batched else fn.batch_size()
+    full = tuple(broadcast_batch(a, n) if ax is None and sup._differentiable_value(
+        a, tree_leaves) else a for a, ax in zip(args, arg_axes))
+    full_axes = tuple(0 if b is not a or ax is not None else None
+                      for a, b, ax in zip(args, full, arg_axes))
+
+    def batched_fn(*xs):
+        return vcall(fn, full_axes, *xs, **kwargs)
+    out, pull = sup.dynamic_vjp(batched_fn, *full)
+    return out, _BatchedPullback(pull, n)
+
+
+def _converted_call_rule(axes, /, fn, *args, **kwargs):
+    """``converted_call(fn, ...)``: ``fn`` batched; under jit (staged arguments) its batched
+    source is converted too, as jit(vmap(f)) converts f's (a batched while on staged
+    values must become a loop that is staged)."""
+    axes = tuple(axes[1:])
+    if any(isinstance(leaf, Tracer) for leaf in tree_leaves((list(args), kwargs))):
+        call = batch.batched_callee(fn, axes, (), kwargs)
+        if call is not None:
+            return call(*args, _convert=True, **kwargs)
+    return vcall(fn, axes, *args, **kwargs)
+
+
 def _register_support_rules():
     def_batch(sup.unbroadcast)(_unbroadcast_rule)
     def_batch(sup.unreduce)(_unreduce_rule)
@@ -740,7 +991,11 @@ def _register_support_rules():
     def_batch(sup.broadcast_like)(_broadcast_like_rule)
     def_batch(sup.reshape_like)(_reshape_like_rule)
     def_batch(sup.transpose_grad)(_transpose_grad_rule)
+    def_batch(sup.dynamic_vjp)(_dynamic_vjp_rule)
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
+    # jit's converted source calls user functions through converted_call: vmap of that
+    # source (a nested function under jit(vmap(f))) batches the function itself.
+    def_batch(converted_call)(_converted_call_rule)
     for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
                sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads):
         def_batch(fn)(_structural(fn))
@@ -801,9 +1056,26 @@ def _while_rule(axes, /, cond_fun, body_fun, init_val):
     return lax.while_loop(test, step, (val, _asarray(active)))[0]
 
 
+class _OnBatches:
+    """A function written for batched arguments (batch axis first): vcall calls it as is."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        return self.fn(*args, **kwargs)
+
+
 def _fori_rule(axes, /, lower, upper, body_fun, init_val):
-    if axes[0] is not None or axes[1] is not None:
-        return loop_call(lax.fori_loop, axes, (lower, upper, body_fun, init_val), {})
+    if axes[0] is not None or axes[1] is not None:  # trip counts per example: a masked while
+        n = leading_size([a for a, ax in zip((lower, upper, init_val), axes[:2] + axes[3:])
+                          if ax is not None])
+        lo, hi = (_asarray(b) if ax is not None else broadcast_batch(b, n)
+                  for b, ax in zip((lower, upper), axes[:2]))
+        val = init_val if len(axes) > 3 and axes[3] is not None else _all_batched(init_val, n)
+        cond = _OnBatches(lambda s: s[0] < s[1])
+        body = _OnBatches(lambda s: (s[0] + 1, s[1], vcall(body_fun, (0, 0), s[0], s[2])))
+        return _while_rule((None, None, 0), cond, body, (lo, hi, val))[2]
     return lax.fori_loop(lower, upper, lambda i, v: vcall(body_fun, (None, 0), i, v), init_val)
 
 
