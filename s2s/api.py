@@ -1390,6 +1390,9 @@ class VmapFunction:
             out = fn._merged_call(args, axes, {k: v for k, (v, _) in kw_moved.items()},
                                   tuple(kw_moved), n, convert)
             if out is None:
+                self._last = (f"# vmap({name}) has no batched source: {name} is itself a vmap "
+                              "whose axis cannot merge with this one (a named axis, out_axes "
+                              "None), so the last call ran it once per example")
                 return self._looped(moved, kw_moved, n, name)
             self._last = fn._last
             return self._move_out(out, True, n, name)

@@ -157,7 +157,10 @@ def test_source_says_why_there_is_none():
     assert "call the function first" in s2s.source(f)
     f(_f(N, 3))
     assert "library function with a batch rule" in s2s.source(f)
-    g = s2s.vmap(s2s.vmap(lambda x: x * 2.0))
+    g = s2s.vmap(s2s.vmap(lambda x: x * 2.0))  # the axes merged: one batched source
+    g(_f(N, 2, 3))
+    assert "x * 2.0" in s2s.source(g) and "vcall" not in s2s.source(g)
+    g = s2s.vmap(s2s.vmap(lambda x: x * 2.0, axis_name="i"))  # named: once per example
     g(_f(N, 2, 3))
     assert "itself a vmap" in s2s.source(g) and "once per example" in s2s.source(g)
 
