@@ -18,6 +18,7 @@ import s2s.numpy as snp
 from s2s import api_fwd, lax
 from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, grad, vmap
 from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp, staged_form
+from s2s.core.errors import ConcretizationError
 from s2s.core.primitive import function_rules
 from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
 from s2s.lax.structural import iota_p
@@ -226,8 +227,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     def jacfun(*args, **kwargs):
         t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev", allow_int)
         leaves, tree = t.leaves, t.tree
-        build = vjp_builder.build_vjp(_for_staged_reverse(t), t.params)
-        out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
+        build, out, tape = _forward_pass(t)
         out = t.output(out)
         out_val, aux = (out[0], out[1]) if has_aux else (out, None)
         out_leaves, out_tree = tree_flatten(out_val)
@@ -253,14 +253,22 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     return jacfun
 
 
-def _for_staged_reverse(t):
-    """What reverse mode differentiates: under jit, the control-flow-converted function
-    (its ``if``/``while`` on staged values are cond/while loops with reverse rules of their
-    own; the generated backward function's tape would need the branch taken)."""
-    args = [*t.bound, *t.call_args]
-    if staged_form(t.fn, args) is t.fn:
-        return t.fn
-    return converted_for_grad(t.fn)
+def _forward_pass(t):
+    """``(build, out, tape)``: the generated forward function run once. Under jit, where
+    the function branches or loops on staged values (the plain forward raises), the
+    control-flow-converted function instead: its ``if``/``while`` become cond/while loops
+    with reverse rules of their own. Not always: the converted code calls runtime helpers
+    that vmap cannot batch by source, so its backward would run once per basis vector
+    (1000 copies of the program for a 1000-output Jacobian)."""
+    build = vjp_builder.build_vjp(t.fn, t.params)
+    try:
+        out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
+    except ConcretizationError:
+        if staged_form(t.fn, [*t.bound, *t.call_args]) is t.fn:
+            raise
+        build = vjp_builder.build_vjp(converted_for_grad(t.fn), t.params)
+        out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
+    return build, out, tape
 
 
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):

@@ -373,3 +373,18 @@ def test_jacrev_allow_int_gives_zero_blocks(x64):
     assert jk.shape == (2, 2) and jk.dtype == n.dtype and not np.any(jk)  # as jax.jacrev
     with pytest.raises(TypeError, match="real- or complex"):
         s2s.jacrev(f, argnums=1)(X[:2], n)
+
+
+def _wide(B, x):
+    return snp.tanh(B @ x) * snp.sum(x)
+
+
+def test_jit_jacrev_stages_one_backward_pass_not_one_per_output():
+    """jit(jacrev) of a function without staged control flow vmaps its generated backward
+    function; the control-flow-converted one (for Python if/while on staged values) would
+    run once per output and stage that many copies of the program."""
+    B = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
+    x = np.random.default_rng(1).normal(size=5).astype(np.float32)
+    jr = s2s.jit(s2s.jacrev(lambda v: _wide(B, v)))
+    np.testing.assert_allclose(jr(x), s2s.jacfwd(lambda v: _wide(B, v))(x), rtol=1e-5, atol=1e-6)
+    assert jr.lower(x).as_text().count("stablehlo.tanh") == 1
