@@ -229,5 +229,5 @@ def _kept_examples(where, n):
     """The examples a host mask keeps (all of them for no mask, a staged one, or none kept)."""
     if where is None or where is True or isinstance(where, Tracer):
         return list(range(n))
-    kept = [i for i in range(n) if onp.broadcast_to(onp.asarray(where), (n,))[i]]
+    kept = onp.flatnonzero(onp.broadcast_to(onp.asarray(where), (n,))).tolist()
     return kept or list(range(n))

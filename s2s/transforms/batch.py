@@ -1109,14 +1109,14 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
     n_holder = [full_axes, kw_batched]
     positional = params[len(bound):]
 
-    def call(*args, _convert=False, **kw):
+    def call(*args, **kw):
         lead, args = (args[:1], args[1:]) if masked else ((), args)
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
         built = build(target, names, batch_source.signature(described), masked)
         fn = built.fn
         # Under jit (staged arguments) the batched source with its control flow converted.
-        if _convert or any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):
+        if any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):
             fn = hooks.converted(fn)
         out = fn(*lead, *bound, *args, **kw)
         if built.out_batched:

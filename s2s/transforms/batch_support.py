@@ -968,13 +968,13 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
 
 def _converted_call_rule(axes, /, fn, *args, **kwargs):
     """``converted_call(fn, ...)``: ``fn`` batched; under jit (staged arguments) its batched
-    source is converted too, as jit(vmap(f)) converts f's (a batched while on staged
-    values must become a loop that is staged)."""
+    source is converted too (``batched_callee``'s call converts it for staged arguments),
+    as jit(vmap(f)) converts f's: a batched while on staged values must become a staged loop."""
     axes = tuple(axes[1:])
     if any(isinstance(leaf, Tracer) for leaf in tree_leaves((list(args), kwargs))):
         call = batch.batched_callee(fn, axes, (), kwargs)
         if call is not None:
-            return call(*args, _convert=True, **kwargs)
+            return call(*args, **kwargs)  # staged arguments: it converts the batched source
     return vcall(fn, axes, *args, **kwargs)
 
 
