@@ -155,24 +155,30 @@ def _fast_run(compiled):
     out_tree = compiled.out_tree
     single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
     cpp = None
-    if not (compiled.captured or compiled.baked) and hasattr(compiled.executable, "cpp_call"):
+    if hasattr(compiled.executable, "cpp_call"):
         cpp = compiled.executable.cpp_call()  # jaxlib's C++ dispatch (s2s.xla.dispatch)
     if cpp is not None:
-        return _cpp_run(cpp, out_tree, single)
-    if compiled.captured or compiled.baked:
-        def run(args):
-            extra = compiled.captured_values()
-            if extra is None:
-                return None
-            outs = execute(list(args) + extra)
-            return outs[0] if single else out_tree.unflatten(outs)
+        run = _cpp_run(cpp, out_tree, single)
     elif single:
         def run(args):
             return execute(args)[0]
     else:
         def run(args):
             return out_tree.unflatten(execute(args))
-    return run
+    return _with_captured(run, compiled) if compiled.captured or compiled.baked else run
+
+
+def _with_captured(run, compiled):
+    """``run`` with the captured arrays read now passed after the arguments (they are
+    the executable's last parameters), or None where one changed."""
+    captured_values = compiled.captured_values
+
+    def run_captured(args):
+        extra = captured_values()
+        if extra is None:
+            return None
+        return run([*args, *extra])
+    return run_captured
 
 
 def _cpp_run(cpp, out_tree, single):

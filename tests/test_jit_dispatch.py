@@ -116,7 +116,9 @@ def test_64_bit_inputs_and_large_inputs_take_the_python_path():
     np.testing.assert_array_equal(outs[-1], big + 1)
 
 
-def test_captured_arrays_take_the_python_path_and_are_read_each_call():
+def test_captured_arrays_are_read_each_call():
+    """Captured arrays are read again at every call and passed after the arguments, through
+    the C++ dispatch where it serves the call: rebound, changed in place or reshaped."""
     w = [np.ones(3, np.float32)]
 
     def f(x):
@@ -124,9 +126,18 @@ def test_captured_arrays_take_the_python_path_and_are_read_each_call():
 
     jf = s2s.jit(f)
     x = np.arange(3, dtype=np.float32)
-    np.testing.assert_array_equal(jf(x), x)
-    w[0] = np.full(3, 2.0, np.float32)
+    first, outs, misses = _calls(jf, (x,))
+    for out in [first] + outs:
+        np.testing.assert_array_equal(out, x)
+    if dispatch.available():
+        assert _executable(jf).cpp_call() is not None and misses == 1
+    w[0] = np.full(3, 2.0, np.float32)  # rebound
     np.testing.assert_array_equal(jf(x), 2.0 * x)
+    w[0][1] = 5.0  # changed in place
+    np.testing.assert_array_equal(jf(x), x * np.array([2.0, 5.0, 2.0], np.float32))
+    w[0] = np.full((2, 3), 3.0, np.float32)  # another shape: compiled again
+    np.testing.assert_array_equal(jf(x), np.broadcast_to(3.0 * x, (2, 3)))
+    np.testing.assert_array_equal(jf(x), np.broadcast_to(3.0 * x, (2, 3)))
 
 
 def test_threads_calling_one_function():

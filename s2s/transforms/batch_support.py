@@ -831,7 +831,9 @@ def _matmul_grad_lhs_batched(axes, g, a, b):
         out = np.multiply(np.expand_dims(_asarray(g), -1), _lift(b, ba, gr + 1))
     else:
         bt = np.swapaxes(_asarray(b), -1, -2)
-        if len(_per_example_shape(a, axes[1])) == 1:
+        if bn == 2 and ba is None and gr == 1:  # the rows of g times one matrix: one product
+            out = np.matmul(_asarray(g), bt)
+        elif len(_per_example_shape(a, axes[1])) == 1:
             rank = max(gr + 1, bn)
             out = np.matmul(_lift(np.expand_dims(_asarray(g), -2), ga, rank),
                             _lift(bt, ba, rank))[..., 0, :]
@@ -854,6 +856,8 @@ def _matmul_grad_rhs_batched(axes, g, a, b):
         rank = max(2, gr + 1)
         out = np.multiply(_lift(np.expand_dims(_asarray(a), -1), aa, rank),
                           _lift(np.expand_dims(_asarray(g), -2), ga, rank))
+    elif bn == 1 and an == 2 and aa is None:  # the rows of g times one matrix: one product
+        out = np.matmul(_asarray(g), _asarray(a))
     elif bn == 1:  # g^T a (not a^T g): a's contracted axis stays where matmul wants it
         rank = max(an, gr + 1)
         out = np.matmul(_lift(np.expand_dims(_asarray(g), -2), ga, rank),
