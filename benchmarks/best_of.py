@@ -22,6 +22,7 @@ import s2s  # noqa: E402
 from bench_grad import logprob_fun, numpy_grad  # noqa: E402
 from bench_jit import jax_loss, newton  # noqa: E402
 from bench_vmap import newton_sqrt  # noqa: E402
+import bench_jacobians  # noqa: E402
 from data import make_data  # noqa: E402
 
 
@@ -95,6 +96,17 @@ def main():
     _print("x * x + x * 2.0, 2000x2000, resident input", best_of({
         "s2s": lambda: fuse(resident), "jax": lambda: jfuse(jresident).block_until_ready()},
         rounds=15, number=5), "jax")
+
+    B, C, x10 = bench_jacobians._data()[2:]
+
+    def j_wide(v):
+        return jnp.tanh(jnp.asarray(B) @ v) * (jnp.asarray(C) @ v)
+    x10j = jnp.asarray(x10)
+    for name, s2s_jac, jax_jac in (("jacrev", s2s.jacrev, jax.jacrev), ("jacfwd", s2s.jacfwd, jax.jacfwd)):
+        mine = s2s.jit(s2s_jac(lambda v: bench_jacobians.wide_map(B, C, v)))
+        theirs = jax.jit(jax_jac(j_wide))
+        _print(f"jit({name}), 10 -> 1000 map tanh(B @ x) * (C @ x)", best_of({
+            "s2s": lambda: mine(x10), "jax": lambda: jax.block_until_ready(theirs(x10j))}), "jax")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Each case also checks the values: against central differences in float64, and ag
 JAX when it is installed. The batch rules of the adjoint helpers are checked against a
 loop over examples for every rank combination and every choice of batched operands."""
 import itertools
+import re
 import warnings
 
 import numpy as onp
@@ -240,3 +241,34 @@ def test_corpus_hessian_matches_finite_differences_of_grad(fn, argnum, x64):
         want = fd_jacobian(grad_at, x)
     scale = max(1.0, float(onp.max(onp.abs(want), initial=0.0)))
     onp.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_jit_jacrev_of_a_tall_map_stages_jax_s_program():
+    """jit(jacrev) of a 5 -> 40 map stages what JAX stages: the cotangent basis built in
+    the program by iota (no 40x40 constant, no such argument), each matrix-vector
+    product's adjoint one 2-d (40x40) @ (40x5) dot_general (not a 3-d operand with a unit
+    axis, which eager NumPy runs as 40 separate products), no reshape to the same shape;
+    values in float64 against central differences."""
+    r = onp.random.default_rng(3)
+    B, C = r.normal(size=(40, 5)) / 2, r.normal(size=(40, 5)) / 2
+    x = r.normal(size=5).astype(onp.float32)
+    B32, C32 = B.astype(onp.float32), C.astype(onp.float32)
+    jr = s2s.jit(s2s.jacrev(lambda v: wide_map(B32, C32, v)))
+    lowered = jr.lower(x)
+    assert [a.shape for a in lowered.in_avals] == [(5,), (40, 5), (40, 5)]
+    text = lowered.as_text()
+    dots = re.findall(r"stablehlo\.dot_general .*: \((tensor<\S+>), (tensor<\S+>)\) -> (tensor<\S+>)", text)
+    adjoints = [d for d in dots if d[0] == "tensor<40x40xf32>"]
+    assert adjoints == [("tensor<40x40xf32>", "tensor<40x5xf32>", "tensor<40x5xf32>")] * 2, dots
+    assert len(dots) == 4 and not re.search(r"stablehlo\.dot_general .*tensor<\d+x\d+x\d+x", text)
+    assert not re.search(r"stablehlo\.reshape \S+ : \((tensor<\S+>)\) -> \1", text)
+    assert not re.search(r"stablehlo\.constant dense<\"", text)  # no array constant at all
+    assert text.count("stablehlo.iota") == 2
+    onp.testing.assert_allclose(jr(x), s2s.jacfwd(lambda v: wide_map(B32, C32, v))(x), rtol=1e-5, atol=1e-6)
+    s2s.config.update("enable_x64", True)
+    try:
+        x64 = x.astype(onp.float64)
+        J = s2s.jit(s2s.jacrev(lambda v: wide_map(B, C, v)))(x64)
+        onp.testing.assert_allclose(J, fd_jacobian(lambda v: wide_map(B, C, v), x64), rtol=1e-6, atol=1e-8)
+    finally:
+        s2s.config.update("enable_x64", False)
