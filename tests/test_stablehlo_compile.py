@@ -1,5 +1,6 @@
 """How emitted StableHLO reaches XLA: the staged text is compiled as it is, and MLIR's
 Python bindings only explain a module XLA rejects."""
+import os
 import subprocess
 import sys
 
@@ -53,3 +54,20 @@ def test_the_first_jit_call_in_a_new_process_does_not_start_mlirs_python_binding
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cpu_kernels_compile_at_llvm_o2_unless_xla_flags_choose():
+    from s2s.xla import runtime
+
+    if runtime.backend_name() != "cpu":
+        pytest.skip("the level is only lowered for the CPU")
+    level = runtime.compile_options().executable_build_options.debug_options.xla_backend_optimization_level
+    assert level == 2
+    code = ("from s2s.xla import runtime; "
+            "print(runtime.compile_options().executable_build_options.debug_options"
+            ".xla_backend_optimization_level)")
+    env = dict(os.environ, XLA_FLAGS="--xla_backend_optimization_level=3", S2S_PLATFORM="cpu")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "3"

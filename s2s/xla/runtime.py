@@ -310,6 +310,28 @@ class Executable:
         return self._loaded.cost_analysis()
 
 
+# LLVM -O2 for the kernels XLA generates on the CPU, in place of XLA's -O3: the
+# same code for what s2s emits, for 14% less compile (jit(grad(MLP)): 112 -> 95 ms
+# of CPU, JAX's module alike), with no kernel slower (MLP, Newton's while loop,
+# softmax cross-entropy, transcendental and GELU fusions, a 50-step RNN, sort).
+_CPU_LLVM_OPT_LEVEL = 2
+
+
+def compile_options():
+    """XLA's ``CompileOptions`` for one device of this client: XLA's defaults (with
+    ``XLA_FLAGS``), except LLVM's optimization level on the CPU, unless ``XLA_FLAGS``
+    sets ``--xla_backend_optimization_level`` itself.
+
+    >>> level = compile_options().executable_build_options.debug_options.xla_backend_optimization_level
+    >>> level == (2 if backend_name() == "cpu" else 3) or "xla_backend_optimization_level" in os.environ.get("XLA_FLAGS", "")
+    True
+    """
+    options = _xla_client().CompileOptions()
+    if backend_name() == "cpu" and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+        options.executable_build_options.debug_options.xla_backend_optimization_level = _CPU_LLVM_OPT_LEVEL
+    return options
+
+
 def compile_module(text, out_avals, in_avals=None, host_callbacks=(), verify=None):
     """Compiles StableHLO module text for the default device.
 
@@ -323,12 +345,11 @@ def compile_module(text, out_avals, in_avals=None, host_callbacks=(), verify=Non
     verifying every module first only added a second parse and, in a new process,
     the start of MLIR's Python bindings (about 40 ms before the first compile).
     """
-    xc = _xla_client()
     c = client()
     errors = []
     host_callbacks = [_recording(fn, errors) for fn in host_callbacks]
     lapack.prepare_module(text, c.platform)
-    devices, options = _state["devices"], xc.CompileOptions()
+    devices, options = _state["devices"], compile_options()
 
     def compile_now():
         try:
