@@ -35,7 +35,7 @@ from s2s.trace.staging import stage
 from s2s.transforms import batch, batch_source, frontend, vjp_builder
 from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
-from s2s.xla import dispatch, placement, runtime
+from s2s.xla import placement
 from s2s.xla.placement import plan_leaves
 from s2s.xla.runtime import compile_module, to_device
 from s2s.xla.spmd import annotate, compile_sharded, put as put_sharded, ShardedArray
@@ -329,10 +329,6 @@ class JitFunction:
         # giving the ``run`` of _fast_run; its entries hold for one x64 mode.
         self._fast = {} if not (self._static_argnums or self._static_argnames) else None
         self._fast_x64 = config.enable_x64
-        # jaxlib's C++ dispatch as the hit path of calls on flat host arrays
-        # (s2s.xla.dispatch.jit_entry), made after the first call it could serve.
-        self._entry = None
-        self._entry_ok = self._fast is not None and in_shardings is None and out_shardings is None
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -421,23 +417,6 @@ class JitFunction:
                               out_tree.unflatten(list(range(n_out))), n_out, staged.shardings)
 
     def __call__(self, *args, **kwargs):
-        entry = self._entry
-        if entry is not None and not kwargs:
-            for a in args:
-                # Host arrays in this machine's byte order only: the C++ side reads
-                # an array's bytes in its dtype's native order (a '>f4' array would
-                # share a float32 signature and be read wrongly).
-                if type(a) not in _HOST_ARRAYS or not a.dtype.isnative:
-                    break
-            else:
-                # Signature check, put, run and results in C++; its misses (and
-                # disable_jit) come back to _python_call.
-                return entry(*args)
-        return self._python_call(args, kwargs)
-
-    def _python_call(self, args, kwargs):
-        """A call through s2s's own dispatch: its fast path for known signatures, else
-        ``_call`` (staging and compiling on a miss)."""
         if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
             return self._fun(*args, **kwargs)
         fast = self._fast
@@ -483,8 +462,6 @@ class JitFunction:
             self._cache.clear()
             if self._fast is not None:
                 self._fast.clear()
-            if self._entry is not None:
-                self._entry._clear_cache()
             if config.log_compiles:
                 logger.warning("s2s.jit: recompiling %s: a loop gradient ran %d trips; buffers "
                                "now hold %d", _fun_name(self._fun), error.trips, self._trip_bound)
@@ -502,8 +479,13 @@ class JitFunction:
             # Called while another trace is active (jit of jit, or a trace
             # fallback): inline the function into the enclosing computation.
             return converted(self._fun)(*args, **kwargs)
+        # Static values that compare equal but differ in type (1, 1.0, True) must
+        # not share an executable: they can give different dtypes.
         arg_shardings = _arg_shardings(leaves)
-        key = _cache_key(treedef, avals, statics, arg_shardings)
+        # The x64 mode too: it decides the dtypes of Python scalars and of results
+        # (int32 * 2.0 is float64 under x64) while the arguments' avals are the same.
+        key = (treedef, avals, statics, tuple(type(v) for _, v in statics), arg_shardings,
+               config.enable_x64)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, statics, treedef, avals)
@@ -538,39 +520,6 @@ class JitFunction:
             self._fast.clear()
             self._fast_x64 = config.enable_x64
         self._fast[key] = _fast_run(compiled)
-        if self._entry is None and self._entry_ok and _entry_servable(compiled):
-            self._entry = dispatch.jit_entry(_fun_name(self._fun), self._python_call,
-                                             self._entry_fastpath)
-
-    def _entry_fastpath(self, args, kwargs, cpp_x64):
-        """After a miss of the C++ entry: what serves the call's signature in C++ from
-        then on (``dispatch.fastpath``), or None to keep passing it to Python.
-
-        The C++ side keys a call on its flat arguments' shapes, dtypes (narrowed from
-        64 bits when ``cpp_x64`` is false) and weak types, on the pytree structure and
-        on s2s's x64 and disable_jit options; every call sharing that key must be one
-        that s2s compiles to this executable and feeds exactly as the C++ side does.
-        """
-        if kwargs or config.disable_jit or (config.enable_x64 and not cpp_x64):
-            return None
-        statics, leaves, treedef, avals = self._prepare(args, kwargs)
-        if statics or not all(type(a) in _HOST_ARRAYS and a.dtype.isnative for a in leaves):
-            return None
-        compiled = self._cache.get(_cache_key(treedef, avals, statics, None))
-        if compiled is None:
-            return None
-        if not _entry_servable(compiled):  # true of every signature of this function
-            self._entry_ok = False
-            self._entry = None
-            return None
-        for a, av in zip(leaves, avals):
-            if av.weak_type or (a.dtype if cpp_x64 else _squashed(a.dtype)) != av.dtype:
-                return None
-        if not compiled.executable.cpp_servable():
-            return None
-        out_tree = compiled.out_tree
-        single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
-        return compiled.executable.cpp_fastpath(out_tree, single)
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:
@@ -583,33 +532,6 @@ class JitFunction:
         compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured, readers.baked)
         self._cache[key] = compiled
         return compiled
-
-
-def _cache_key(treedef, avals, statics, arg_shardings):
-    """``JitFunction._cache``'s key. Static values that compare equal but differ in
-    type (1, 1.0, True) must not share an executable: they can give different dtypes.
-    The x64 mode too: it decides the dtypes of Python scalars and of results
-    (int32 * 2.0 is float64 under x64) while the arguments' avals are the same."""
-    return (treedef, avals, statics, tuple(type(v) for _, v in statics), arg_shardings,
-            config.enable_x64)
-
-
-def _entry_servable(compiled):
-    """Whether jaxlib's C++ dispatch can run ``compiled`` at all: not when it reads
-    captured arrays or compiled-in captured scalars at each call (s2s checks them
-    in Python), nor off the host (results are read in place)."""
-    return not (compiled.captured or compiled.baked) and hasattr(compiled.executable, "cpp_servable") \
-        and runtime.on_host()
-
-
-# The C++ side narrows 64-bit NumPy inputs, without x64, as s2s does.
-_SQUASH = {np.dtype(a): np.dtype(b) for a, b in [(np.float64, np.float32), (np.int64, np.int32),
-                                                   (np.uint64, np.uint32),
-                                                   (np.complex128, np.complex64)]}
-
-
-def _squashed(dtype):
-    return _SQUASH.get(dtype, dtype)
 
 
 def _miss_reason_for(cache, key):

@@ -279,26 +279,12 @@ class Executable:
         host arrays of exactly the compiled shapes and dtypes, or None where only the
         Python path serves (see ``s2s.xla.dispatch``). Made on first use."""
         if not hasattr(self, "_cpp"):
-            execute = self._buffers_run() if self.cpp_servable() else None
+            execute = None if getattr(self, "host_callbacks", None) else self._buffers_run()
+            if execute is not None and sum(_nbytes(a) for a in self._in_avals) > _CPP_MAX_BYTES:
+                execute = None
             self._cpp = execute and dispatch.cpp_function(
                 "s2s_jit", self._loaded, self._in_avals, self._handler_avals, _sharding(), execute)
         return self._cpp
-
-    def cpp_servable(self):
-        """Whether jaxlib's C++ dispatch may run this executable: results readable in
-        place (a CPU client, no bfloat16), no host callbacks, at most
-        ``_CPP_MAX_BYTES`` of arguments."""
-        return (self._in_avals is not None and self._handlers is not None and on_host()
-                and not getattr(self, "host_callbacks", None)
-                and sum(_nbytes(a) for a in self._in_avals) <= _CPP_MAX_BYTES)
-
-    def cpp_fastpath(self, out_tree, single):
-        """What tells ``dispatch.jit_entry``'s C++ side to run this executable on a hit
-        (see ``dispatch.fastpath``); made once. Only where ``cpp_servable()``."""
-        if not hasattr(self, "_cpp_fastpath"):
-            self._cpp_fastpath = dispatch.fastpath(self._loaded, len(self._in_avals),
-                                                   self._handler_avals, _sharding(), out_tree, single)
-        return self._cpp_fastpath
 
     def _run(self, arrays):
         buffers = [device_put(a) for a in arrays]
