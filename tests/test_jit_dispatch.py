@@ -337,6 +337,15 @@ def test_byte_swapped_inputs_are_read_in_their_order():
     for _ in range(3):
         np.testing.assert_array_equal(both(ints, ints.astype(">i4")), np.zeros(4, np.int32))
         np.testing.assert_array_equal(both(ints, ints), np.zeros(4, np.int32))
+    s2s.config.update("enable_x64", True)
+    try:
+        wide = np.linspace(0.0, 1.0, 5)
+        for x in [wide, wide.astype(">f8"), wide]:
+            out = inc(x)
+            assert out.dtype == np.float64 and out.dtype.isnative
+            np.testing.assert_array_equal(out, wide + 1)
+    finally:
+        s2s.config.update("enable_x64", False)
 
 
 def test_keyword_and_static_arguments():
