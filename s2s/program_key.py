@@ -292,35 +292,52 @@ _fingerprint = {}
 def _s2s_files():
     """Every file of s2s's package, with its size and modification time (read once)."""
     if "files" not in _fingerprint:
-        root = os.path.dirname(os.path.abspath(__file__))
         rows = []
-        for directory, subdirs, files in os.walk(root):
-            subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    st = os.stat(os.path.join(directory, name))
-                    rows.append((os.path.relpath(os.path.join(directory, name), root),
-                                 st.st_size, st.st_mtime_ns))
+        _list_files(os.path.dirname(os.path.abspath(__file__)), "", rows)
         _fingerprint["files"] = repr(rows)
     return _fingerprint["files"]
 
 
+def _list_files(directory, prefix, rows):
+    with os.scandir(directory) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.endswith(".py"):
+            st = entry.stat()
+            rows.append((prefix + entry.name, st.st_size, st.st_mtime_ns))
+        elif entry.name != "__pycache__" and entry.is_dir():
+            _list_files(entry.path, prefix + entry.name + "/", rows)
+
+
 def _foreign_rules():
-    """The first derivative or batching rule registered outside s2s, or None."""
+    """The first rule table holding a rule registered outside s2s, or None (rechecked
+    only when a rule slot was set since: ``primitive.rules_version``)."""
+    version = primitive.rules_version[0]
+    if _rules_checked.get("version") != version:
+        _rules_checked.update(version=version, found=_scan_rules())
+    return _rules_checked["found"]
+
+
+def _scan_rules():
     for rules in list(primitive._function_rules.values()) + list(primitive._registry.values()):
         for slot in primitive.RULE_SLOTS:
             rule = getattr(rules, slot, None)
-            if not _own_rule(rule):
+            if rule is not None and not _own_rule(rule):
                 return rules
     return None
 
 
+_rules_checked = {}
+
+
 def _own_rule(rule):
     """Whether ``rule`` is one s2s registers: its own code, or NumPy's (as an ``impl``)."""
+    if rule is None or rule is primitive.ZERO_DERIVATIVE:
+        return True
     if isinstance(rule, functools.partial):
         return _own_rule(rule.func)
-    origin = (getattr(rule, "__module__", None) or type(rule).__module__ or "").split(".")[0]
-    return rule is None or rule is primitive.ZERO_DERIVATIVE or origin in ("s2s", "numpy")
+    origin = getattr(rule, "__module__", None) or type(rule).__module__ or ""
+    return origin.startswith(("s2s.", "numpy.")) or origin in ("s2s", "numpy")
 
 
 def treedef_to_json(treedef):
