@@ -37,6 +37,7 @@ import numpy as np
 from s2s.core import primitive
 from s2s.core.config import config
 from s2s.core.tree_util import PyTreeDef
+from s2s.lax import control_flow as _control_flow
 
 __all__ = ["KeyUnsure", "program_key", "describe_function", "treedef_to_json", "treedef_from_json"]
 
@@ -49,10 +50,11 @@ _SIMPLE = (type(None), bool, int, float, complex, str, bytes)
 
 # Builtins whose result depends on their arguments alone. Not here: those that read
 # the world or names chosen at run time (open, input, getattr, globals, vars, eval,
-# hash, id, ...): code naming them gets no key.
+# hash, id, ...), and print (staging would show its output; a loaded program would
+# not): code naming them gets no key.
 _PURE_BUILTINS = frozenset("""
 abs all any bool bytes callable chr complex dict divmod enumerate filter float format
-frozenset int isinstance issubclass iter len list map max min next ord pow print range
+frozenset int isinstance issubclass iter len list map max min next ord pow range
 repr reversed round set slice sorted str sum tuple type zip super property staticmethod
 classmethod NotImplemented Ellipsis None True False
 """.split())
@@ -60,6 +62,8 @@ _PURE_MODULES = ("math", "cmath", "operator")
 _NUMPY_READERS = frozenset({"load", "loadtxt", "genfromtxt", "fromregex", "fromfile", "memmap"})
 _BUILTIN_TYPES = frozenset(v for v in vars(builtins).values() if isinstance(v, type))
 _EXCLUDED_OPTIONS = ("cache_dir", "cache_max_size", "log_compiles")
+# Module settings of s2s that users may change (an unloaded module has its file's value).
+_KNOBS = (("s2s.lax.control_flow", "WHILE_MAX_TRIPS"), ("s2s.scipy._special_kernels", "MAX_TRIPS"))
 _MISSING = object()
 
 
@@ -395,6 +399,8 @@ def program_key(jit_fn, statics, treedef, avals, platform, device_count):
            platform, device_count)
     d.emit("config", sorted((k, repr(v)) for k, v in config._values.items()
                             if k not in _EXCLUDED_OPTIONS))
+    d.emit("knobs", [repr(getattr(sys.modules.get(m), name, None)) for m, name in _KNOBS],
+           getattr(_control_flow._trip_floor, "value", 0))
     d.emit("tree", repr(tree), [(a.shape, a.dtype.str, a.weak_type) for a in avals])
     for which, v in statics:
         d.emit("static", repr(which), type(v).__qualname__)

@@ -174,18 +174,25 @@ def test_changed_source_is_in_the_key(cache_dir, stagings, tmp_path):
     assert len(stagings) == 2
 
 
-def test_versions_and_s2s_files_are_in_the_key(cache_dir, stagings, monkeypatch):
+def test_versions_and_s2s_settings_and_files_are_in_the_key(cache_dir, stagings, monkeypatch):
     import jaxlib.version
+    from s2s.lax import control_flow
     _fresh(model, X)
+    with monkeypatch.context() as m:
+        m.setattr(control_flow, "WHILE_MAX_TRIPS", 17)  # a documented setting
+        _fresh(model, X)
+        assert len(stagings) == 2
+    _fresh(model, X)
+    assert len(stagings) == 2  # the first record again
     monkeypatch.setattr(program_key, "_fingerprint", {"files": "another s2s"})
     _fresh(model, X)
-    assert len(stagings) == 2
+    assert len(stagings) == 3
     monkeypatch.setattr(np, "__version__", "0.0.1")
     _fresh(model, X)
-    assert len(stagings) == 3
+    assert len(stagings) == 4
     monkeypatch.setattr(jaxlib.version, "__version__", "0.0.1")
     _fresh(model, X)
-    assert len(stagings) == 4
+    assert len(stagings) == 5
 
 
 TABLE = np.arange(6.0, dtype=np.float32).reshape(2, 3)
@@ -199,6 +206,11 @@ def reads_a_file(x):
     return x * float(len(open(__file__).read()) > 0)
 
 
+def prints(x):
+    print("staging")
+    return x * 2.0
+
+
 def with_own_rule(x):
     return x * 2.0
 
@@ -208,10 +220,12 @@ def test_what_cannot_be_described_is_never_keyed(cache_dir, stagings):
         program_key.describe_function(reads_an_array)
     with pytest.raises(program_key.KeyUnsure, match="open"):
         program_key.describe_function(reads_a_file)
-    for fn in (reads_an_array, reads_a_file):
+    with pytest.raises(program_key.KeyUnsure, match="print"):  # its output shows staging
+        program_key.describe_function(prints)
+    for fn in (reads_an_array, reads_a_file, prints):
         _fresh(fn, X)
         _fresh(fn, X)
-    assert len(stagings) == 4 and _records(cache_dir) == []
+    assert len(stagings) == 6 and _records(cache_dir) == []
     with pytest.raises(program_key.KeyUnsure, match="no source file"):
         program_key.describe_function(eval("lambda x: x"))
 
