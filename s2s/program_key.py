@@ -205,7 +205,7 @@ class _Describer:
         self.names |= names
 
     def _read(self, reader, value):
-        if type(value) in (bool, int, float, complex, type(None)):
+        if value is None or isinstance(value, (bool, int, float, complex)):  # as jit's own check
             self.baked.append((reader, value))
         self.value(value)
 

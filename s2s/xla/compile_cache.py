@@ -3,7 +3,11 @@
 Off by default. ``S2S_CACHE_DIR=/path`` (or ``s2s.config.update("cache_dir", path)``)
 turns it on: the first call of a jitted function in a new process then loads the
 executable a previous process compiled for the same StableHLO, instead of compiling
-it again. Staging still runs (the key is the staged module), XLA's compile does not.
+it again. Staging is skipped too where ``s2s.program_key`` can describe exactly what
+staging reads (the function's code, the values it reads, its callees, the arguments,
+config, versions): the staged module text is then kept as a record (``.stage``) under
+that key, and a later first call reads it back instead of staging. Records are
+checked and evicted like executables.
 
 An entry's key is a SHA-256 over everything that decides what XLA builds: the module
 text, the compile options, jaxlib's version, the platform and its version, the kind,
