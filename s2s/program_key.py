@@ -314,24 +314,14 @@ def _list_files(directory, prefix, rows):
 
 
 def _foreign_rules():
-    """The first rule table holding a rule registered outside s2s, or None (rechecked
-    only when a rule slot was set since: ``primitive.rules_version``)."""
-    version = primitive.rules_version[0]
-    if _rules_checked.get("version") != version:
-        _rules_checked.update(version=version, found=_scan_rules())
-    return _rules_checked["found"]
-
-
-def _scan_rules():
+    """The first rule table holding a rule registered outside s2s, or None (about
+    0.5 ms: it runs where a key is computed, that is before a compile)."""
     for rules in list(primitive._function_rules.values()) + list(primitive._registry.values()):
         for slot in primitive.RULE_SLOTS:
             rule = getattr(rules, slot, None)
             if rule is not None and not _own_rule(rule):
                 return rules
     return None
-
-
-_rules_checked = {}
 
 
 def _own_rule(rule):

@@ -31,19 +31,6 @@ from s2s.core.errors import S2SError
 RULE_SLOTS = ("impl", "abstract_eval", "lower", "jvp", "vjp", "batch")
 
 _registry = {}
-# Bumped whenever any rule slot is set (s2s.program_key rechecks the rules only then).
-rules_version = [0]
-
-
-class _Slots:
-    """Counts every assignment of a rule slot in ``rules_version``."""
-
-    __slots__ = ()
-
-    def __setattr__(self, name, value):
-        if name in RULE_SLOTS:
-            rules_version[0] += 1
-        object.__setattr__(self, name, value)
 
 
 def all_primitives():
@@ -106,7 +93,7 @@ def namespaces():
     return list(_namespaces)
 
 
-class Primitive(_Slots):
+class Primitive:
     """A named operation with one rule per interpretation (see module docstring)."""
 
     def __init__(self, name, *, multiple_results=False):
@@ -349,7 +336,7 @@ class Tracer:
 # readable instead (``np.sum`` reads better than its lax implementation).
 
 
-class FunctionRules(_Slots):
+class FunctionRules:
     """The transformation slots (``jvp``, ``vjp``, ``batch``) of a composite function."""
 
     __slots__ = ("fn", "jvp", "vjp", "batch")
