@@ -24,15 +24,6 @@ W = np.linspace(-1.0, 1.0, 12).reshape(4, 3).astype(np.float32)
 X = np.linspace(0.0, 2.0, 8).reshape(2, 4).astype(np.float32)
 
 
-@pytest.fixture
-def cache_dir(tmp_path):
-    path = tmp_path / "cache"
-    old = s2s.config.cache_dir
-    s2s.config.update("cache_dir", str(path))
-    yield path
-    s2s.config.update("cache_dir", old)
-
-
 def _delta(before):
     after = compile_cache.stats()
     return {k: after[k] - before[k] for k in after}

@@ -31,15 +31,6 @@ def model(x):
 
 
 @pytest.fixture
-def cache_dir(tmp_path):
-    path = tmp_path / "cache"
-    old = s2s.config.cache_dir
-    s2s.config.update("cache_dir", str(path))
-    yield path
-    s2s.config.update("cache_dir", old)
-
-
-@pytest.fixture
 def stagings(monkeypatch):
     """How many times jit has staged a program so far (a list, one entry a staging)."""
     calls = []
