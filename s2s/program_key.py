@@ -316,9 +316,12 @@ def _list_files(directory, prefix, rows):
 def _foreign_rules():
     """The first rule table holding a rule registered outside s2s, or None (about
     0.5 ms: it runs where a key is computed, that is before a compile)."""
-    for rules in list(primitive._function_rules.values()) + list(primitive._registry.values()):
+    tables = [(r, r.__dict__) for r in list(primitive._registry.values())]
+    tables += [(r, {slot: getattr(r, slot) for slot in ("jvp", "vjp", "batch")})
+               for r in list(primitive._function_rules.values())]  # FunctionRules' slots
+    for rules, slots in tables:
         for slot in primitive.RULE_SLOTS:
-            rule = getattr(rules, slot, None)
+            rule = slots.get(slot)
             if rule is not None and not _own_rule(rule):
                 return rules
     return None
