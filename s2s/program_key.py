@@ -140,7 +140,7 @@ class _Describer:
         self.value(v.keywords)
 
     def ufunc(self, v):
-        if not isinstance(getattr(np, v.__name__, None), np.ufunc):
+        if getattr(np, v.__name__, None) is not v:
             raise KeyUnsure(f"the ufunc {v.__name__} is not NumPy's")
         self.emit("ufunc", v.__name__)
 
@@ -198,8 +198,10 @@ class _Describer:
             if value is not _MISSING:
                 self.emit("global", name)
                 self._read(lambda ns=namespace, name=name: ns.get(name), value)
-            elif name in _PURE_BUILTINS or not hasattr(builtins, name):
-                self.emit("name", name)  # a pure builtin, or an attribute's name
+            elif name in _PURE_BUILTINS or getattr(builtins, name, None) in _BUILTIN_TYPES:
+                self.emit("builtin", name)
+            elif not hasattr(builtins, name):
+                self.emit("name", name)  # an attribute's name (or a NameError)
             else:
                 raise KeyUnsure(f"{fn.__qualname__} names the builtin {name}")
         self.names |= names

@@ -101,6 +101,19 @@ def test_a_redefined_callee_is_in_the_key(cache_dir, stagings, monkeypatch):
     np.testing.assert_allclose(out, np.sum(np.sin(X.astype(np.float64)) ** 2), rtol=1e-5)
 
 
+def checked(x):
+    if x.ndim != 2:
+        raise ValueError("expects a matrix")
+    return snp.maximum(x, 0.0)
+
+
+def test_builtin_exceptions_and_pure_builtins_are_keyed(cache_dir, stagings):
+    program_key.describe_function(checked)
+    np.testing.assert_array_equal(_fresh(checked, X), np.maximum(X, 0.0))
+    np.testing.assert_array_equal(_fresh(checked, X), np.maximum(X, 0.0))
+    assert len(stagings) == 1
+
+
 def _scaled(k):
     def f(x):
         return x * k
