@@ -6,7 +6,9 @@ Each sample is a new Python process (medians over rounds, alternating between th
 variants): s2s with a warm ``S2S_CACHE_DIR``, s2s without a cache, and JAX without
 its own cache (JAX's cold first call). Rows: the first call alone (imports timed
 apart), the first call with the imports, and the first call split into staging
-(``lower``) and XLA compile (``compile``: a cache load for the warm s2s).
+(``lower``) and XLA compile (``compile``: a cache load for the warm s2s). The warm
+first call itself does not stage: it reads the staged program's record
+(``s2s.program_key``); ``lower()``, asked for explicitly in the split rows, stages.
 """
 import json
 import os
@@ -52,7 +54,7 @@ else:  # stage, then compile, apart
     out.update(stage=t2 - t1, compile=time.perf_counter() - t2)
 if which != "jax":
     from s2s.xla import compile_cache
-    out["stats"] = compile_cache.stats()
+    out["stats"] = dict(compile_cache.stats(), records=compile_cache.record_stats())
 print(json.dumps(out))
 """
 
@@ -73,6 +75,8 @@ def _sample(variant, mode, cache):
     if stats is not None:  # the warm variant must load, the others compile
         warm = variant.startswith("s2s, warm")
         assert (stats["hits"], stats["compiles"]) == ((1, 0) if warm else (0, 1)), (variant, stats)
+        if warm and mode == "call":  # and staging skipped
+            assert stats["records"]["hits"] == 1, (variant, stats)
     return result
 
 
