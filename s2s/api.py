@@ -8,7 +8,6 @@ a cached transformed function, and calls it. The work is done by
 import dataclasses
 import functools
 import inspect
-import json
 import logging
 import types
 
@@ -30,16 +29,16 @@ from s2s.lax.axis_frames import axis_frame
 from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
-from s2s.program_key import KeyUnsure, program_key, treedef_from_json, treedef_to_json
+from s2s.program_key import KeyUnsure, ProgramRecord
 from s2s.runtime import support
 from s2s.trace.record import record
 from s2s.trace.staging import stage
 from s2s.transforms import batch, batch_source, frontend, vjp_builder
 from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
-from s2s.xla import compile_cache, placement
+from s2s.xla import placement
 from s2s.xla.placement import plan_leaves
-from s2s.xla.runtime import backend_name, compile_module, device_count, to_device
+from s2s.xla.runtime import compile_module, to_device
 from s2s.xla.spmd import annotate, compile_sharded, put as put_sharded, ShardedArray
 import s2s.numpy as snp
 
@@ -527,17 +526,21 @@ class JitFunction:
         if config.log_compiles:
             logger.warning("s2s.jit: compiling %s for %s (%s)", _fun_name(self._fun),
                            ", ".join(a.str_short() for a in avals), self._miss_reason(key))
-        program = _ProgramRecord.find(self, key, statics, treedef, avals)
-        if program is not None and program.compiled is not None:
-            self._cache[key] = program.compiled
-            return program.compiled
+        # With the persistent cache on, a program staged before (by any process) is
+        # loaded without staging when its key can be proved exact (s2s.program_key).
+        record = ProgramRecord.find(self, statics, treedef, avals) if key[4] is None else None
+        if record is not None and record.executable is not None:
+            compiled = _Compiled(record.executable, record.out_tree, [a.dtype for a in avals],
+                                 (), record.baked)
+            self._cache[key] = compiled
+            return compiled
         lowered, out_tree = self._lower(statics, treedef, avals, key[4])
         executable = lowered.compile()
         readers = lowered.capture_readers
         captured = [_Captured(readers.reader(a), a) for a in lowered._staged.lifted]
         compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured, readers.baked)
-        if program is not None:
-            program.store(lowered, out_tree)
+        if record is not None:
+            record.store(lowered._staged, lowered._placement, out_tree)
         self._cache[key] = compiled
         return compiled
 
@@ -548,86 +551,6 @@ class JitFunction:
             raise KeyUnsure("jit with shardings")
         return (self._static_argnums, self._static_argnames, self._donate_argnums,
                 self._trip_bound), self._fun
-
-
-class _ProgramRecord:
-    """The staged program of a ``JitFunction`` call kept in the persistent cache under
-    its ``program_key``: a later process with the same key loads the executable
-    without staging. Only programs that lift no captured array, call no host
-    callback and span one device are kept (the record holds the module text, the
-    avals and the result structure, nothing that points into a process)."""
-
-    def __init__(self, key, baked):
-        self.key = key
-        self.baked = baked
-        self.compiled = None
-
-    @classmethod
-    def find(cls, jit_fn, key, statics, treedef, avals):
-        """The record for this call (``compiled`` set on a hit), or None when the
-        cache is off or the key cannot be proved exact."""
-        if compile_cache.cache_dir() is None or key[4] is not None:
-            return None
-        try:
-            program, baked = program_key(jit_fn, statics, treedef, avals, backend_name(),
-                                         device_count())
-        except KeyUnsure as e:
-            if config.log_compiles:
-                logger.warning("s2s.jit(%s): staging (no exact program key: %s)",
-                               _fun_name(jit_fn._fun), e)
-            return None
-        record = cls(program, baked)
-        data = compile_cache.read_record(program)
-        if data is None:
-            compile_cache.count_record("misses")
-            return record
-        try:
-            record.compiled = record._load(json.loads(data), avals)
-        except (ValueError, TypeError, KeyError) as e:  # whole, yet not a program: rewrite it
-            compile_cache.count_record("rejected")
-            logger.warning("s2s: ignoring staged-program record %s: %s", program, e)
-            return record
-        compile_cache.count_record("hits")
-        return record
-
-    def _load(self, data, avals):
-        text = data["text"]
-        in_avals = [_aval_from_json(a) for a in data["in_avals"]]
-        out_avals = [_aval_from_json(a) for a in data["out_avals"]]
-        out_tree = treedef_from_json(data["out_tree"])
-        if (not isinstance(text, str) or out_tree.num_leaves != len(out_avals)
-                or [(a.shape, a.dtype) for a in in_avals] != [(a.shape, a.dtype) for a in avals]):
-            raise ValueError("it does not fit this call")
-        executable = compile_module(text, out_avals, in_avals, verify=verify_and_print)
-        return _Compiled(executable, out_tree, [a.dtype for a in avals], (), self.baked)
-
-    def store(self, lowered, out_tree):
-        staged = lowered._staged
-        tree = treedef_to_json(out_tree)
-        avals = list(staged.in_avals) + list(staged.out_avals)
-        if (staged.lifted or staged.host_callbacks or lowered._placement is not None
-                or tree is None or not all(_aval_to_json(a) for a in avals)):
-            return
-        data = {"text": staged.text, "in_avals": [_aval_to_json(a) for a in staged.in_avals],
-                "out_avals": [_aval_to_json(a) for a in staged.out_avals], "out_tree": tree}
-        compile_cache.write_record(self.key, json.dumps(data).encode())
-
-
-def _aval_to_json(aval):
-    """``[shape, dtype name, weak]``, or None for dtypes NumPy cannot name back (bfloat16)."""
-    try:
-        if np.dtype(aval.dtype.name) != aval.dtype:
-            return None
-    except TypeError:
-        return None
-    return [list(aval.shape), aval.dtype.name, aval.weak_type]
-
-
-def _aval_from_json(obj):
-    shape, dtype, weak = obj
-    if not (all(type(d) is int for d in shape) and type(dtype) is str and type(weak) is bool):
-        raise ValueError(f"not an aval: {obj!r}")
-    return ShapedArray(shape, np.dtype(dtype), weak)
 
 
 def _miss_reason_for(cache, key):

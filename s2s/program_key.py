@@ -28,18 +28,26 @@ s2s.program_key.KeyUnsure: f has no source file (<doctest s2s.program_key[0]>)
 import builtins
 import functools
 import hashlib
+import json
+import logging
 import os
 import sys
 import types
 
 import numpy as np
 
+from s2s.codegen.stablehlo import verify_and_print
 from s2s.core import primitive
 from s2s.core.config import config
+from s2s.core.primitive import ShapedArray
 from s2s.core.tree_util import PyTreeDef
 from s2s.lax import control_flow as _control_flow
+from s2s.xla import compile_cache, runtime
 
-__all__ = ["KeyUnsure", "program_key", "describe_function", "treedef_to_json", "treedef_from_json"]
+__all__ = ["KeyUnsure", "ProgramRecord", "program_key", "describe_function", "treedef_to_json",
+           "treedef_from_json"]
+
+logger = logging.getLogger("s2s")
 
 
 class KeyUnsure(Exception):
@@ -403,3 +411,85 @@ def program_key(jit_fn, statics, treedef, avals, platform, device_count):
     d.value(jit_fn)
     d.module_attributes()
     return d.hash.hexdigest(), d.baked
+
+
+class ProgramRecord:
+    """A jitted call's staged program kept in the persistent cache under its
+    ``program_key``: a later process with the same key loads the executable without
+    staging. Only programs that lift no captured array, call no host callback and
+    span one device are kept: the record holds the module text, the avals and the
+    result structure, nothing that points into a process."""
+
+    def __init__(self, key, baked):
+        self.key = key
+        self.baked = baked  # (reader, value) of the scalars read: jit's rebinding check
+        self.executable = None  # set on a hit
+        self.out_tree = None
+
+    @classmethod
+    def find(cls, jit_fn, statics, treedef, avals):
+        """The record for this call of ``jit_fn`` (``executable`` set on a hit), or
+        None when the cache is off or the key cannot be proved exact."""
+        if compile_cache.cache_dir() is None:
+            return None
+        try:
+            key, baked = program_key(jit_fn, statics, treedef, avals, runtime.backend_name(),
+                                     runtime.device_count())
+        except KeyUnsure as e:
+            if config.log_compiles:
+                logger.warning("s2s.jit(%s): staging (no exact program key: %s)",
+                               getattr(jit_fn, "__name__", "?"), e)
+            return None
+        record = cls(key, baked)
+        data = compile_cache.read_record(key)
+        if data is None:
+            compile_cache.count_record("misses")
+            return record
+        try:
+            record._load(json.loads(data), avals)
+        except (ValueError, TypeError, KeyError) as e:  # whole, yet not a program: rewrite it
+            compile_cache.count_record("rejected")
+            logger.warning("s2s: ignoring staged-program record %s: %s", key, e)
+            return record
+        compile_cache.count_record("hits")
+        return record
+
+    def _load(self, data, avals):
+        text = data["text"]
+        in_avals = [_aval_from_json(a) for a in data["in_avals"]]
+        out_avals = [_aval_from_json(a) for a in data["out_avals"]]
+        out_tree = treedef_from_json(data["out_tree"])
+        if (not isinstance(text, str) or out_tree.num_leaves != len(out_avals)
+                or [(a.shape, a.dtype) for a in in_avals] != [(a.shape, a.dtype) for a in avals]):
+            raise ValueError("it does not fit this call")
+        self.executable = runtime.compile_module(text, out_avals, in_avals, verify=verify_and_print)
+        self.out_tree = out_tree
+
+    def store(self, staged, placement, out_tree):
+        """Keeps ``staged`` (``s2s.trace.staging.Staged``) under this record's key, if
+        it can be loaded in another process."""
+        tree = treedef_to_json(out_tree)
+        avals = list(staged.in_avals) + list(staged.out_avals)
+        if (staged.lifted or staged.host_callbacks or placement is not None or tree is None
+                or not all(_aval_to_json(a) for a in avals)):
+            return
+        data = {"text": staged.text, "in_avals": [_aval_to_json(a) for a in staged.in_avals],
+                "out_avals": [_aval_to_json(a) for a in staged.out_avals], "out_tree": tree}
+        compile_cache.write_record(self.key, json.dumps(data).encode())
+
+
+def _aval_to_json(aval):
+    """``[shape, dtype name, weak]``, or None for dtypes NumPy cannot name back (bfloat16)."""
+    try:
+        if np.dtype(aval.dtype.name) != aval.dtype:
+            return None
+    except TypeError:
+        return None
+    return [list(aval.shape), aval.dtype.name, aval.weak_type]
+
+
+def _aval_from_json(obj):
+    shape, dtype, weak = obj
+    if not (all(type(d) is int for d in shape) and type(dtype) is str and type(weak) is bool):
+        raise ValueError(f"not an aval: {obj!r}")
+    return ShapedArray(shape, np.dtype(dtype), weak)
