@@ -452,6 +452,9 @@ class ProgramRecord:
             logger.warning("s2s: ignoring staged-program record %s: %s", key, e)
             return record
         compile_cache.count_record("hits")
+        if config.log_compiles:
+            logger.warning("s2s.jit(%s): staging skipped: the staged program's record %s is in "
+                           "the compilation cache", getattr(jit_fn, "__name__", "?"), key)
         return record
 
     def _load(self, data, avals):
