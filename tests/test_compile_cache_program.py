@@ -286,8 +286,10 @@ _WORKER = textwrap.dedent("""
     import s2s.numpy as snp
     from s2s.xla import compile_cache
 
+    SCALE = float(sys.argv[2])  # a global the traced code reads: in the program key
+
     def loss(w, x):
-        return snp.sum(snp.tanh(snp.dot(x, w)) ** 2)
+        return snp.sum(snp.tanh(snp.dot(x, w)) ** 2) * SCALE
 
     w = np.linspace(-1.0, 1.0, 12).reshape(4, 3).astype(np.float32)
     x = np.linspace(0.0, 2.0, 8).reshape(2, 4).astype(np.float32)
@@ -302,13 +304,17 @@ def test_a_new_process_neither_stages_nor_compiles(tmp_path):
     env = dict(os.environ, S2S_CACHE_DIR=str(tmp_path / "cache"), S2S_PLATFORM="cpu")
     env.pop("XLA_FLAGS", None)
     runs = []
-    for name in ("first.npy", "second.npy"):
-        out = subprocess.run([sys.executable, str(script), str(tmp_path / name)], env=env,
+    for name, scale in (("first.npy", "1.0"), ("second.npy", "1.0"), ("third.npy", "3.0")):
+        out = subprocess.run([sys.executable, str(script), str(tmp_path / name), scale], env=env,
                              capture_output=True, text=True, timeout=180)
         assert out.returncode == 0, out.stderr
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    (first, first_records), (second, second_records) = runs
+    (first, first_records), (second, second_records), (third, third_records) = runs
     assert first["compiles"] == 1 and first_records["writes"] == 1
     assert second["compiles"] == 0 and second["hits"] == 1
     assert second_records == {"hits": 1, "misses": 0, "rejected": 0, "writes": 0}
-    np.testing.assert_array_equal(np.load(tmp_path / "second.npy"), np.load(tmp_path / "first.npy"))
+    g = np.load(tmp_path / "first.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "second.npy"), g)
+    # Another value of the global: another program, staged and compiled afresh.
+    assert third_records["hits"] == 0 and third_records["writes"] == 1 and third["compiles"] == 1
+    np.testing.assert_allclose(np.load(tmp_path / "third.npy"), 3.0 * g, rtol=1e-6)
