@@ -251,8 +251,9 @@ class _Describer:
 
     def attribute(self, module, name, value):
         top = module.__name__.split(".")[0]
-        if top == "s2s" and (_from_s2s(value) or _from_s2s(type(value))):
-            self.emit("s2s-attr", type(value).__qualname__)  # s2s's own: its files are in the key
+        if (top == "s2s" and not isinstance(value, (types.FunctionType, type))
+                and _from_s2s(type(value))):  # s2s's own object: its files are in the key
+            self.emit("s2s-object", type(value).__module__, type(value).__qualname__)
         elif top == "numpy" and isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
             if name in _NUMPY_READERS:
                 raise KeyUnsure(f"numpy.{name} is read (it reads files)")
@@ -290,7 +291,7 @@ def describe_function(fn):
     >>> import math
     >>> def g(x):
     ...     return math.pi * x
-    >>> g.__code__ = g.__code__.replace(co_filename=math.__file__ if hasattr(math, "__file__") else __file__)
+    >>> g.__code__ = g.__code__.replace(co_filename=__file__)  # a file of its own
     >>> len(describe_function(g))
     64
     """

@@ -99,6 +99,10 @@ def test_a_redefined_callee_is_in_the_key(cache_dir, stagings, monkeypatch):
     out = _fresh(model, X)
     assert len(stagings) == 2
     np.testing.assert_allclose(out, np.sum(np.sin(X.astype(np.float64)) ** 2), rtol=1e-5)
+    monkeypatch.setattr(snp, "sin", snp.cos)  # an s2s function replaced by another one
+    out = _fresh(model, X)
+    assert len(stagings) == 3
+    np.testing.assert_allclose(out, np.sum(np.cos(X.astype(np.float64)) ** 2), rtol=1e-5)
 
 
 def checked(x):
