@@ -224,6 +224,12 @@ class _CaptureReaders:
                     self.baked.append((read, value))
                 for step, child in _capture_children(value):
                     self._add(lambda read=read, step=step: step(read()), child)
+            for read, value in _default_roots(f):
+                # Defaults a call leaves out are staged as constants: rebinding
+                # ``f.__defaults__`` re-stages (the tuple is compared by identity).
+                self.baked.append((read, value))
+                for step, child in _capture_children(value):
+                    self._add(lambda read=read, step=step: step(read()), child)
 
     def _add(self, read, value):
         if isinstance(value, np.ndarray) and id(value) not in self.arrays:
@@ -279,6 +285,16 @@ def _capture_roots(fn):
     for name in sorted(_code_names(code, set())):
         if name in namespace:
             roots.append((lambda ns=namespace, name=name: ns.get(name), namespace[name]))
+    return roots
+
+
+def _default_roots(fn):
+    """``(reader, value)`` of ``fn``'s ``__defaults__`` and ``__kwdefaults__`` where set."""
+    roots = []
+    for attr in ("__defaults__", "__kwdefaults__"):
+        value = getattr(fn, attr, None)
+        if value is not None:
+            roots.append((lambda fn=fn, attr=attr: getattr(fn, attr, None), value))
     return roots
 
 
@@ -845,7 +861,7 @@ class GradFunction:
         # Transformations of a gradient transform the generated source itself. A traced
         # gradient has none: the outer transformation traces its calls in turn (the
         # user's function itself would be its value, not its gradient).
-        strategy = self._build()
+        strategy = self._current()
         if strategy.traced:
             raise NoSourceError(f"{self._name}({_fun_name(self._fun)}) is traced on each call "
                                 f"({strategy.reason})")
@@ -917,7 +933,7 @@ class GradFunction:
         calls whose reverse rules stage cond/while loops themselves. Which one
         ran, and why, is logged under ``S2S_LOG_TRANSFORMS=1``.
         """
-        strategy = self._build()
+        strategy = self._current()
         gen = converted(strategy.gen) if not strategy.traced else None
         inner = self
 
@@ -943,12 +959,19 @@ class GradFunction:
                                          self._allow_int, self._with_value, False)
         return self._for_jit
 
-    def _call(self, args, kwargs, gen=None):
+    def _current(self):
+        """``_build()``, built again where the generated source went stale (a function
+        it calls was redefined, or ``f.__defaults__`` rebound)."""
         strategy = self._build()
-        if gen is None and not strategy.traced and not strategy.build.current():
-            _log_transform(self._name, self._fun, "rebuilding: a function it calls was redefined")
+        if not strategy.traced and not strategy.build.current():
+            _log_transform(self._name, self._fun, "rebuilding: a function it calls was redefined "
+                           "or its defaults were rebound")
             self._built = None
             strategy = self._build()
+        return strategy
+
+    def _call(self, args, kwargs, gen=None):
+        strategy = self._current() if gen is None else self._build()
         if strategy.traced:
             return self._traced_call(args, kwargs)
         bound, nums = strategy.bound, strategy.nums

@@ -51,7 +51,7 @@ from s2s.runtime import support
 from s2s.transforms import batch_support as S
 from s2s.transforms import batch_source
 from s2s.parse import dataflow
-from s2s.transforms.frontend import globals_and_cells, plan_for
+from s2s.transforms.frontend import defaults_of, globals_and_cells, plan_for, same_defaults
 import s2s.numpy as snp
 
 _HELPERS = ("vcall", "vcall_where", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
@@ -945,6 +945,7 @@ class Built:
         self.params = params
         self.result_kind = kinds.result if kinds is not None else None  # of one example
         self.mutates_lists = kinds.mutates_lists if kinds is not None else True
+        self.defaults = (None, None)  # the defaults of the user's function it copied
 
 
 _builds = weakref.WeakKeyDictionary()
@@ -961,8 +962,10 @@ def build(fn, batched_params, signature=(), masked=False):
     per_fn = _builds.setdefault(fn, {})
     key = (tuple(sorted(batched_params)), signature, masked)
     built = per_fn.get(key)
-    if built is None:
+    if built is None or not same_defaults(fn, built.defaults):  # f.__defaults__ rebound
+        defaults = defaults_of(fn)
         built = per_fn[key] = _build(fn, key[0], signature, masked)
+        built.defaults = defaults
     return built
 
 
