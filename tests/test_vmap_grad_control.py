@@ -113,6 +113,36 @@ def calls_helper_loop(x):
     return _helper_loop(x) * x
 
 
+def _branchy_helper(x):
+    return x * 2 if x > 0 else np.sin(x)
+
+
+def calls_branchy_helper(x):
+    return np.sum(_branchy_helper(x) * x)
+
+
+def _returns_early(x):
+    if x > 0:
+        return x * 2
+    return np.sin(x)
+
+
+def calls_early_return_helper(x):
+    return np.sum(_returns_early(x) * x)
+
+
+def _returns_in_loop(v):
+    while v < 1.0:
+        if v < 0:
+            return v * 3.0  # examples leave the loop at different trips, some by return
+        v = v * 2.0 + 0.1
+    return v
+
+
+def calls_return_in_loop(x):
+    return _returns_in_loop(x) * x
+
+
 CASES = [
     (elif_chain, [-2.5, -0.4, 0.3, 1.2, 2.0]),
     (conditional_expression, [-1.0, -0.1, 0.2, 1.5]),
@@ -125,6 +155,9 @@ CASES = [
     (while_in_branch, [-2.0, -0.5, 0.3, 5.0, 30.0]),
     (nested_branches_in_while, [0.1, 0.6, 0.9, 1.5, 3.0]),
     (calls_helper_loop, [0.2, 1.0, 2.9, 4.0]),
+    (calls_branchy_helper, [-1.0, -0.2, 0.5, 2.0]),
+    (calls_early_return_helper, [-1.0, -0.2, 0.5, 2.0]),
+    (calls_return_in_loop, [-1.0, -0.3, 0.1, 0.4, 2.0]),
 ]
 
 
@@ -204,3 +237,55 @@ def test_one_branch_variable_read_under_the_same_condition():
     want = onp.stack([f(x) for x in xs])
     onp.testing.assert_allclose(s2s.vmap(f)(xs), want)
     onp.testing.assert_allclose(s2s.vmap(s2s.grad(f))(xs), [1.0, 3.0, 12.0])
+
+
+def _pair_from_branches(x, y):
+    if x > 0:
+        return x * y, y
+    return np.sin(x), 1.0  # y gets no gradient on these examples: None out of the branch
+
+
+def _one_argument_per_branch(x, y):
+    if x > 0:
+        return x * 2.0
+    return y * 3.0
+
+
+def pair_from_branches(x, y):
+    a, b = _pair_from_branches(x, y)
+    return a * b
+
+
+def one_argument_per_branch(x, y):
+    return _one_argument_per_branch(x, y) * x
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("in_axes", [(0, 0), (0, None)], ids=["both", "x_only"])
+@pytest.mark.parametrize("fn", [pair_from_branches, one_argument_per_branch])
+def test_helper_branches_give_tuples_and_none_gradients(fn, in_axes, jitted, x64):
+    xs, ys = onp.array([-1.0, -0.2, 0.5, 2.0]), onp.array([2.0, -1.5, 0.7, 3.0])
+    y_arg = ys if in_axes[1] == 0 else ys[2]
+    g = s2s.grad(fn, argnums=(0, 1))
+    f = s2s.vmap(g, in_axes=in_axes)
+    got = (s2s.jit(f) if jitted else f)(xs, y_arg)
+    for k, x in enumerate(xs):
+        y = ys[k] if in_axes[1] == 0 else ys[2]
+        want = g(x, y)
+        fd = central_grad(lambda v: fn(v[0], v[1]), onp.array([x, y]))
+        for i in range(2):
+            onp.testing.assert_allclose(got[i][k], want[i], rtol=1e-10, atol=1e-12)
+            onp.testing.assert_allclose(got[i][k], fd[i], rtol=1e-6, atol=1e-7)
+
+
+def test_value_of_another_shape_in_one_branch_is_an_error():
+    # broadcasting the scalar against the vector would give example 0 the other
+    # examples' values (or a shape it never had): a clear error instead
+    def f(x, w):
+        y = x
+        if x > 0:
+            y = w * x
+        return np.sum(y)
+
+    with pytest.raises(s2s.errors.TransformError, match="different shape on examples"):
+        s2s.vmap(f, in_axes=(0, None))(onp.array([-1.0, 0.5, 2.0]), onp.ones(3))

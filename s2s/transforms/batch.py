@@ -100,6 +100,17 @@ def _assigned(stmts):
     return out
 
 
+def _unset_result(normal):
+    """The statement ``result = None`` that starts a function whose returns became a
+    ``returned`` flag (every path assigns ``result`` later), or None."""
+    slot = getattr(normal, "_s2s_return_slot", None)
+    first = normal.body[0] if normal.body else None
+    if slot is not None and isinstance(first, gast.Assign) and isinstance(first.targets[0], gast.Name) \
+            and first.targets[0].id == slot and isinstance(first.value, gast.Constant):
+        return first
+    return None
+
+
 class _Context:
     """One function being batched: its plan, helper names and the analysis result."""
 
@@ -118,6 +129,7 @@ class _Context:
         self.tapes = frozenset(getattr(plan.fn, "__s2s_tapes__", ()))
         self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
         self.generated = hasattr(plan.fn, "__s2s_tapes__")
+        self.unset_result = _unset_result(plan.normal)
 
     def local_to(self, s):
         """Names a batched ``if``/``while``/loop ``s`` assigns that are dead after it and
@@ -647,6 +659,10 @@ class _Rewriter:
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
                 s.value, (gast.Call, gast.Attribute))):
             out = [s]
+            if s is ctx.unset_result and names & ctx.batched:
+                # the early-return slot's first value, which no example returns: unset, so
+                # the first example to return sets it (None there has another structure)
+                return [_assign(copy.deepcopy(target), ctx.h("UNDEF"), s)]
             if isinstance(s.value, gast.Constant) and s.value.value is None:
                 return out  # None (a zero adjoint, an unset value) has no batch axis
             for n in sorted(names & ctx.batched):
