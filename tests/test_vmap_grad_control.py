@@ -289,3 +289,12 @@ def test_value_of_another_shape_in_one_branch_is_an_error():
 
     with pytest.raises(s2s.errors.TransformError, match="different shape on examples"):
         s2s.vmap(f, in_axes=(0, None))(onp.array([-1.0, 0.5, 2.0]), onp.ones(3))
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_helper_returning_inside_a_loop_values(jitted, x64):
+    # the early return's result starts unset, not None: examples return at different trips
+    xs = onp.array([-1.0, -0.3, 0.1, 0.4, 2.0])
+    f = s2s.vmap(calls_return_in_loop)
+    got = (s2s.jit(f) if jitted else f)(xs)
+    onp.testing.assert_allclose(got, [calls_return_in_loop(x) for x in xs], rtol=1e-10)
