@@ -298,3 +298,26 @@ def test_helper_returning_inside_a_loop_values(jitted, x64):
     f = s2s.vmap(calls_return_in_loop)
     got = (s2s.jit(f) if jitted else f)(xs)
     onp.testing.assert_allclose(got, [calls_return_in_loop(x) for x in xs], rtol=1e-10)
+
+
+def sqrt_or_zero(x):
+    return np.sqrt(x) if x > 0 else 0.0
+
+
+def calls_sqrt_or_zero(x):
+    return sqrt_or_zero(x) * x + sqrt_or_zero(x - 1.0)
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("fn", [sqrt_or_zero, calls_sqrt_or_zero])
+def test_untaken_branch_cannot_leak_nan_into_the_gradient(fn, jitted, x64):
+    # at 0 and -1 the then branch's derivative is inf / NaN: the examples that do not
+    # take it get zero from it (a where-gradient would give 0 * inf = NaN, as in JAX)
+    xs = onp.array([0.0, -1.0, 2.0, 0.5, 1.0])
+    g = s2s.grad(fn)
+    f = s2s.vmap(g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # sqrt(-1) on the masked examples
+        got = onp.asarray((s2s.jit(f) if jitted else f)(xs))
+    assert onp.all(onp.isfinite(got))
+    onp.testing.assert_allclose(got, [g(x) for x in xs], rtol=1e-10, atol=1e-12)
