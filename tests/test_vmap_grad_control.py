@@ -278,17 +278,29 @@ def test_helper_branches_give_tuples_and_none_gradients(fn, in_axes, jitted, x64
             onp.testing.assert_allclose(got[i][k], fd[i], rtol=1e-6, atol=1e-7)
 
 
-def test_value_of_another_shape_in_one_branch_is_an_error():
-    # broadcasting the scalar against the vector would give example 0 the other
-    # examples' values (or a shape it never had): a clear error instead
-    def f(x, w):
-        y = x
-        if x > 0:
-            y = w * x
-        return np.sum(y)
+def _another_shape_in_one_branch(x, w):
+    y = x
+    if x > 0:
+        y = w * x
+    return np.sum(y)
 
-    with pytest.raises(s2s.errors.TransformError, match="different shape on examples"):
-        s2s.vmap(f, in_axes=(0, None))(onp.array([-1.0, 0.5, 2.0]), onp.ones(3))
+
+@pytest.mark.parametrize("transform", [
+    lambda f: s2s.vmap(f, in_axes=(0, None)),
+    lambda f: s2s.vmap(s2s.grad(f), in_axes=(0, None)),
+    lambda f: s2s.jit(s2s.vmap(f, in_axes=(0, None))),
+    lambda f: s2s.jit(s2s.vmap(s2s.grad(f), in_axes=(0, None)))], ids=["vmap", "vmap_grad",
+                                                                   "jit_vmap", "jit_vmap_grad"])
+def test_value_of_another_shape_in_one_branch_is_an_error(transform):
+    # broadcasting the scalar against the vector would give example 0 the other
+    # examples' values (or a shape it never had): a clear error at the user's line,
+    # also from code generated from generated code (the gradient's, the converted one's)
+    # (jit of vmap of grad batches the gradient of the converted function: lax.cond's error)
+    with pytest.raises(Exception, match="different shape on examples|true_fun and false_fun "
+                       "must return the same structure, shapes") as e:
+        transform(_another_shape_in_one_branch)(onp.array([-1.0, 0.5, 2.0]), onp.ones(3))
+    text = str(e.value) + "".join(getattr(e.value, "__notes__", []))
+    assert "test_vmap_grad_control.py:" in text and "if x > 0" in text
 
 
 @pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
