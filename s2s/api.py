@@ -1515,13 +1515,15 @@ class VmapFunction:
         (its collectives reduce over that factor only); an output with out_axes None must
         be the same along this vmap's axis. None where merging cannot express the call:
         a batch axis the innermost frame does not describe, out_axes None on staged values
-        (equality along the axis cannot be checked), or sizes that disagree (the
+        where the batching analysis cannot tell that the output does not vary along this
+        axis (equality cannot be checked on them), or sizes that disagree (the
         per-example calls then raise this vmap's own error)."""
-        if _has_none(self._out_axes) and any(
-                isinstance(leaf, Tracer) for leaf in tree_flatten((args, kwargs))[0]):
-            return None
         in_axes = self._in_axes_for(args)
         if len(in_axes) != len(args):
+            return None
+        staged = any(isinstance(leaf, Tracer) for leaf in tree_flatten((args, kwargs))[0])
+        if _has_none(self._out_axes) and staged and not self._unmapped_output(in_axes, args,
+                                                                              kwargs):
             return None
         plans = [self._merge_plan(spec, arg, ax is not None)
                  for spec, arg, ax in zip(in_axes, args, axes)]
@@ -1550,7 +1552,31 @@ class VmapFunction:
             with merged_axis_frame(factors):
                 out = inner._call_mapped(tuple(merged), merged_kw, convert)
         self._last = inner._last
-        return self._split_out(out, n, m)
+        return self._split_out(out, n, m, checked=not staged)
+
+    def _unmapped_output(self, in_axes, args, kwargs):
+        """Whether the batching analysis of the mapped function shows that its output does
+        not depend on the arguments this vmap maps (then out_axes None needs no check)."""
+        if hasattr(self._fun, "rebound"):  # a closure: what it captures is the outer axis'
+            fn, bound = self._fun.fn, ()
+        else:
+            try:
+                fn, bound = self._target()
+            except NoSourceError:
+                return False
+        if isinstance(fn, VmapFunction) or batch._is_library(fn) or batch.plan_or_none(fn) is None:
+            return False
+        params = batch.parameters_of(fn)[len(bound):]
+        names = set(kwargs)
+        for i, (spec, arg) in enumerate(zip(in_axes, args)):
+            if any(ax is not None for _, ax, _ in _axis_leaves(spec, arg, "in_axes", "argument")):
+                if i >= len(params):
+                    return False
+                names.add(params[i])
+        try:
+            return not batch.build(fn, frozenset(names)).out_batched
+        except Exception:  # noqa: BLE001 - it cannot be batched by source: per example
+            return False
 
     def _merged_factors(self, n, m):
         """The factors of the merged batch axis (``axis_frames``): the running batch axis's
@@ -1598,16 +1624,16 @@ class VmapFunction:
                 out.append(_merged_leaf(leaf if outer else leaf[None], n, m))
         return tree.unflatten(out)
 
-    def _split_out(self, out, n, m):
+    def _split_out(self, out, n, m, checked=True):
         """The merged call's result (examples on axis 0) with the outer axis first and
         this vmap's axis where its out_axes put it."""
         result = []
         for leaf, ax, path in _axis_leaves(self._out_axes, out, "out_axes", "output"):
             xp = snp if isinstance(leaf, Tracer) else np
             leaf = xp.reshape(leaf, (n, m) + tuple(leaf.shape[1:]))
-            if ax is None:  # the same for each of this vmap's examples (host values here)
-                if not np.array_equal(leaf, np.broadcast_to(leaf[:, :1], leaf.shape),
-                                      equal_nan=leaf.dtype.kind in "fc"):
+            if ax is None:  # the same for each of this vmap's examples (checked on host values)
+                if checked and not np.array_equal(leaf, np.broadcast_to(leaf[:, :1], leaf.shape),
+                                                  equal_nan=leaf.dtype.kind in "fc"):
                     raise ValueError(f"vmap({_fun_name(self._fun)}): out_axes is None for "
                                      f"{path}, but it varies along the mapped axis; give it an "
                                      "axis (out_axes=0) or return an unmapped value")
