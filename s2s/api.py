@@ -1440,7 +1440,37 @@ class VmapFunction:
         self._last = built
         target = built.fn if convert is None else convert(built.fn)
         out = target(*bound, *flat_args, **kw_args)
+        out = self._completed_gradient(out, flat_args, [bool(flags) for _, flags in moved], n,
+                                       built.out_batched)
         return self._move_out(out, built.out_batched, n, name)
+
+    def _completed_gradient(self, out, args, batched, n, out_batched):
+        """``out`` of the batched generated gradient shaped as the gradient function returns
+        it (``GradFunction._call``): a ``None`` adjoint is zeros, for each example."""
+        grad_fn = self._fun
+        while isinstance(grad_fn, JitFunction):
+            grad_fn = grad_fn._fun
+        if not isinstance(grad_fn, GradFunction):
+            return out
+
+        def primal(i):  # argument i as the adjoints hold it: batched exactly when they are
+            if out_batched == bool(batched[i]):
+                return args[i]
+            if out_batched:
+                return broadcast_batch(args[i], n)
+            return tree_map(lambda leaf: leaf[0], args[i])
+
+        value, grads = out if grad_fn._with_value else (None, out)
+        if grad_fn._has_aux:
+            grads, aux = grads
+        nums = grad_fn._nums()
+        if isinstance(grad_fn._argnums, int):
+            grads = _match_structure(primal(nums[0]), grads)
+        else:
+            grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
+        if grad_fn._has_aux:
+            grads = (grads, aux)
+        return (value, grads) if grad_fn._with_value else grads
 
     def _by_rule(self, fn, moved, kw_moved, n, name):
         args, axes = self._filled(moved, n)

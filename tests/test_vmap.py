@@ -482,6 +482,21 @@ def test_mapped_value_appended_to_an_unmapped_list(jitted, x64):
            _loop(_caller_reads_the_appended, (0, None), xs, ws[1]), tol=1e-12)
 
 
+def _append_sin(x, ws):
+    ws.append(np.sin(x))
+    return np.sum(ws[-1] * ws[0])
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_per_example_gradient_through_an_appended_list(jitted, x64):
+    xs = RNG.normal(size=(3, 2))
+    ws = [onp.array([10.0, 20.0]), onp.array([1.0, -1.0])]
+    g = s2s.grad(_append_sin, argnums=(0, 1))
+    f = s2s.vmap(g, in_axes=(0, None))
+    got = (s2s.jit(f) if jitted else f)(xs, ws)
+    _close(got, _loop(lambda x, w0, w1: g(x, [w0, w1]), (0, None, None), xs, *ws), tol=1e-12)
+
+
 def test_append_to_a_list_of_a_caller_vmap_cannot_see_is_an_error():
     def f(x, w, helpers):
         acc = [w]
@@ -490,3 +505,22 @@ def test_append_to_a_list_of_a_caller_vmap_cannot_see_is_an_error():
 
     with pytest.raises(s2s.errors.TransformError, match="appends values that vary"):
         s2s.vmap(f, in_axes=(0, None, None))(onp.ones((3, 2)), onp.ones(2), [_append_twice])
+
+
+def _reads_first(x, ws):
+    return np.sum(np.sin(x) * ws[0])
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("in_axes", [(0, None), (0, 0)], ids=["ws_unmapped", "ws_mapped"])
+def test_per_example_gradient_of_an_unread_entry_is_zeros(in_axes, jitted, x64):
+    # grad gives zeros for ws[1] (not None): so does every example of vmap(grad)
+    xs = RNG.normal(size=(3, 2))
+    ws = [RNG.normal(size=2), RNG.normal(size=2)]
+    if in_axes[1] == 0:
+        ws = [RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))]
+    g = s2s.grad(_reads_first, argnums=(0, 1))
+    f = s2s.vmap(g, in_axes=in_axes)
+    got = (s2s.jit(f) if jitted else f)(xs, ws)
+    _close(got, _loop(lambda x, w0, w1: g(x, [w0, w1]), (0,) + (in_axes[1],) * 2, xs, *ws),
+           tol=1e-12)
