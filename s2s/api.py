@@ -84,8 +84,9 @@ class Lowered:
             return compile_sharded(self.as_text(), staged.in_avals, staged.out_avals,
                                    self._placement.in_shardings, self._placement.out_shardings,
                                    staged.host_callbacks, self._placement.devices)
-        # The staged text keys the persistent cache; verifying (parsing and printing
-        # it with MLIR, tens of milliseconds in a new process) is left to a miss.
+        # XLA compiles the staged text as it is (and keys the persistent cache with
+        # it); MLIR's Python bindings (tens of milliseconds to start in a new
+        # process) only parse it again to explain a module XLA rejects.
         return compile_module(staged.text, staged.out_avals, staged.in_avals,
                               staged.host_callbacks, verify=lambda text: self.as_text())
 
