@@ -25,7 +25,7 @@ from s2s.core.errors import (ConcretizationError, S2SError, TransformError, Unde
 from s2s.core.primitive import abstractify, def_batch, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
-from s2s.lax.axis_frames import axis_frame
+from s2s.lax.axis_frames import active as active_axis, axis_frame, merged_axis_frame
 from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
@@ -1339,7 +1339,9 @@ class VmapFunction:
             raise _with_user_location(e, "vmap", self._fun)
 
     def _call(self, args, kwargs, convert=None):
-        if self._axis_name is None:
+        # an unnamed vmap inside a named one has its frame too: the innermost frame is
+        # always the batch axis of the running code (what collectives reduce over)
+        if self._axis_name is None and active_axis() is None:
             return self._call_mapped(args, kwargs, convert)
         moved, kw_moved, n = self._prepare(args, kwargs)
         with axis_frame(self._axis_name, n):
@@ -1486,7 +1488,37 @@ class VmapFunction:
         self._last = built
         target = built.fn if convert is None else convert(built.fn)
         out = target(*bound, *flat_args, **kw_args)
+        out = self._completed_gradient(out, flat_args, [bool(flags) for _, flags in moved], n,
+                                       built.out_batched)
         return self._move_out(out, built.out_batched, n, name)
+
+    def _completed_gradient(self, out, args, batched, n, out_batched):
+        """``out`` of the batched generated gradient shaped as the gradient function returns
+        it (``GradFunction._call``): a ``None`` adjoint is zeros, for each example."""
+        grad_fn = self._fun
+        while isinstance(grad_fn, JitFunction):
+            grad_fn = grad_fn._fun
+        if not isinstance(grad_fn, GradFunction):
+            return out
+
+        def primal(i):  # argument i as the adjoints hold it: batched exactly when they are
+            if out_batched == bool(batched[i]):
+                return args[i]
+            if out_batched:
+                return broadcast_batch(args[i], n)
+            return tree_map(lambda leaf: leaf[0], args[i])
+
+        value, grads = out if grad_fn._with_value else (None, out)
+        if grad_fn._has_aux:
+            grads, aux = grads
+        nums = grad_fn._nums()
+        if isinstance(grad_fn._argnums, int):
+            grads = _match_structure(primal(nums[0]), grads)
+        else:
+            grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
+        if grad_fn._has_aux:
+            grads = (grads, aux)
+        return (value, grads) if grad_fn._with_value else grads
 
     def _by_rule(self, fn, moved, kw_moved, n, name):
         args, axes = self._filled(moved, n)
@@ -1549,7 +1581,7 @@ class VmapFunction:
         else:  # vmap of a closure over values an outer vmap maps (a batched function)
             n = self._fun.batch_size()
         out = self._merged_call(args, axes, kwargs, kw_batched, n)
-        if out is None:  # named axes or out_axes None: once per outer example
+        if out is None:  # axes that cannot merge: once per outer example
             return loop_call(self, axes, args, kwargs, kw_batched)
         return out
 
@@ -1557,13 +1589,19 @@ class VmapFunction:
         """This vmap applied to a batch of ``n`` calls (``axes[i]`` 0: argument ``i`` is
         batched on axis 0): both mapped axes merged into one of ``n * m`` examples, the
         inner function vmapped once over it, and the result split again (outer axis first,
-        this vmap's out_axes after it). None where merging cannot express the call: a
-        named axis (collectives must see only their own axis), out_axes None, or sizes
-        that disagree (the per-example calls then raise this vmap's own error)."""
-        if self._axis_name is not None or _has_none(self._out_axes):
-            return None
+        this vmap's out_axes after it). A named axis is one factor of the merged axis
+        (its collectives reduce over that factor only); an output with out_axes None must
+        be the same along this vmap's axis. None where merging cannot express the call:
+        a batch axis the innermost frame does not describe, out_axes None on staged values
+        where the batching analysis cannot tell that the output does not vary along this
+        axis (equality cannot be checked on them), or sizes that disagree (the
+        per-example calls then raise this vmap's own error)."""
         in_axes = self._in_axes_for(args)
         if len(in_axes) != len(args):
+            return None
+        staged = any(isinstance(leaf, Tracer) for leaf in tree_flatten((args, kwargs))[0])
+        if _has_none(self._out_axes) and staged and not self._unmapped_output(in_axes, args,
+                                                                              kwargs):
             return None
         plans = [self._merge_plan(spec, arg, ax is not None)
                  for spec, arg, ax in zip(in_axes, args, axes)]
@@ -1582,10 +1620,52 @@ class VmapFunction:
         fun = self._fun
         if hasattr(fun, "rebound"):  # a closure over outer-mapped values: merged the same way
             fun = fun.rebound(functools.partial(_merged_leaf, n=n, m=m))
+        factors = self._merged_factors(n, m)
+        if factors is None:
+            return None
         inner = VmapFunction(fun, tuple(None if p is None else 0 for p in plans), 0, None, n * m)
-        out = inner._call(tuple(merged), merged_kw, convert)
+        if not factors:  # no named axis: no frame
+            out = inner._call(tuple(merged), merged_kw, convert)
+        else:
+            with merged_axis_frame(factors):
+                out = inner._call_mapped(tuple(merged), merged_kw, convert)
         self._last = inner._last
-        return self._split_out(out, n, m)
+        return self._split_out(out, n, m, checked=not staged)
+
+    def _unmapped_output(self, in_axes, args, kwargs):
+        """Whether the batching analysis of the mapped function shows that its output does
+        not depend on the arguments this vmap maps (then out_axes None needs no check)."""
+        if hasattr(self._fun, "rebound"):  # a closure: what it captures is the outer axis'
+            fn, bound = self._fun.fn, ()
+        else:
+            try:
+                fn, bound = self._target()
+            except NoSourceError:
+                return False
+        if isinstance(fn, VmapFunction) or batch._is_library(fn) or batch.plan_or_none(fn) is None:
+            return False
+        params = batch.parameters_of(fn)[len(bound):]
+        names = set(kwargs)
+        for i, (spec, arg) in enumerate(zip(in_axes, args)):
+            if any(ax is not None for _, ax, _ in _axis_leaves(spec, arg, "in_axes", "argument")):
+                if i >= len(params):
+                    return False
+                names.add(params[i])
+        try:
+            return not batch.build(fn, frozenset(names)).out_batched
+        except Exception:  # noqa: BLE001 - it cannot be batched by source: per example
+            return False
+
+    def _merged_factors(self, n, m):
+        """The factors of the merged batch axis (``axis_frames``): the running batch axis's
+        (the innermost frame's, whose examples number ``n``) then this vmap's; ``()`` when
+        no axis is named; None when the innermost frame is not the running batch axis."""
+        outer = active_axis()
+        if outer is None:
+            return () if self._axis_name is None else ((None, n), (self._axis_name, m))
+        if int(np.prod([size for _, size in outer])) != n:
+            return None
+        return outer + ((self._axis_name, m),)
 
     @staticmethod
     def _merge_plan(spec, arg, outer):
@@ -1622,13 +1702,21 @@ class VmapFunction:
                 out.append(_merged_leaf(leaf if outer else leaf[None], n, m))
         return tree.unflatten(out)
 
-    def _split_out(self, out, n, m):
+    def _split_out(self, out, n, m, checked=True):
         """The merged call's result (examples on axis 0) with the outer axis first and
         this vmap's axis where its out_axes put it."""
         result = []
         for leaf, ax, path in _axis_leaves(self._out_axes, out, "out_axes", "output"):
             xp = snp if isinstance(leaf, Tracer) else np
             leaf = xp.reshape(leaf, (n, m) + tuple(leaf.shape[1:]))
+            if ax is None:  # the same for each of this vmap's examples (checked on host values)
+                if checked and not np.array_equal(leaf, np.broadcast_to(leaf[:, :1], leaf.shape),
+                                                  equal_nan=leaf.dtype.kind in "fc"):
+                    raise ValueError(f"vmap({_fun_name(self._fun)}): out_axes is None for "
+                                     f"{path}, but it varies along the mapped axis; give it an "
+                                     "axis (out_axes=0) or return an unmapped value")
+                result.append(leaf[:, 0])
+                continue
             nd = np.ndim(leaf) - 1
             if not -nd <= ax < nd:
                 raise ValueError(f"vmap({_fun_name(self._fun)}): out_axes {ax} is out of range "

@@ -77,9 +77,9 @@ def loops(monkeypatch):
     seen = []
     original = batching.loop_call
 
-    def counting(fn, axes, args, kwargs, kw_batched=()):
+    def counting(fn, axes, args, kwargs, kw_batched=(), where=None):
         seen.append(getattr(fn, "__qualname__", repr(fn)))
-        return original(fn, axes, args, kwargs, kw_batched)
+        return original(fn, axes, args, kwargs, kw_batched, where=where)
     for module in list(sys.modules.values()):
         if (getattr(module, "__name__", "") or "").startswith("s2s") and \
                 getattr(module, "loop_call", None) is original:

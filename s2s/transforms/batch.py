@@ -100,6 +100,17 @@ def _assigned(stmts):
     return out
 
 
+def _unset_result(normal):
+    """The statement ``result = None`` that starts a function whose returns became a
+    ``returned`` flag (every path assigns ``result`` later), or None."""
+    slot = getattr(normal, "_s2s_return_slot", None)
+    first = normal.body[0] if normal.body else None
+    if slot is not None and isinstance(first, gast.Assign) and isinstance(first.targets[0], gast.Name) \
+            and first.targets[0].id == slot and isinstance(first.value, gast.Constant):
+        return first
+    return None
+
+
 class _Context:
     """One function being batched: its plan, helper names and the analysis result."""
 
@@ -110,6 +121,7 @@ class _Context:
         self.helpers = {h: self.namer.new(h) for h in _HELPERS}
         self.support = {v: k for k, v in plan.support.items()}  # ident -> support name
         self.batched = set(batched_params)
+        self.appended = set()  # lists that batched values are appended to (here or by a callee)
         self.pairs = set()  # variables holding a forward-mode (primal, tangent) pair, see _pair
         self.size_name = None
         self.kinds = None  # batch_source.Kinds, once the batching analysis is done
@@ -118,6 +130,7 @@ class _Context:
         self.tapes = frozenset(getattr(plan.fn, "__s2s_tapes__", ()))
         self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
         self.generated = hasattr(plan.fn, "__s2s_tapes__")
+        self.unset_result = _unset_result(plan.normal)
 
     def local_to(self, s):
         """Names a batched ``if``/``while``/loop ``s`` assigns that are dead after it and
@@ -261,6 +274,7 @@ def _analyze_block(ctx, stmts, under):
             continue
         if isinstance(s, gast.Assign):
             t = s.targets[0]
+            changed |= _mark(ctx, _lists_batched_by(ctx, s.value))
             if _value_batched(ctx, s.value):
                 changed |= _mark(ctx, _stores(t))
             elif under is not None:
@@ -269,7 +283,9 @@ def _analyze_block(ctx, stmts, under):
             kind = ctx.support_call(s.value)
             if kind in ("append", "extend") and (under is not None
                                                  or _names(s.value.args[1]) & ctx.batched):
+                ctx.appended |= _names(s.value.args[0])
                 changed |= _mark(ctx, _names(s.value.args[0]))
+            changed |= _mark(ctx, _lists_batched_by(ctx, s.value))
         elif isinstance(s, gast.If):
             inner = s if _value_batched(ctx, s.test) else under
             changed |= _analyze_block(ctx, s.body, inner)
@@ -289,6 +305,51 @@ def _analyze_block(ctx, stmts, under):
         elif isinstance(s, gast.FunctionDef) and _closure_reads(ctx, s):
             changed |= _mark(ctx, {s.name})  # one function per example
     return changed
+
+
+def _lists_batched_by(ctx, call):
+    """The caller's lists that user function ``call`` calls appends batched values to
+    (``helper(acc, x)`` doing ``acc.append(x * 2)``): batched in the caller from the
+    start, so that caller and callee see the same per-example lists."""
+    if not isinstance(call, gast.Call) or call.keywords \
+            or any(isinstance(a, gast.Starred) for a in call.args):
+        return set()
+    obj = ctx.resolve(call.func)
+    params = _appending_parameters(obj) if obj is not MISSING else None
+    if not params:
+        return set()
+    names = frozenset(p for p, a in zip(params, call.args) if ctx.is_batched(a))
+    built = build_now(obj, names, ()) if names else None
+    if built is None:
+        return set()
+    found = {a.id for p, a in zip(params, call.args)
+             if p in built.batched_lists and isinstance(a, gast.Name)}
+    ctx.appended |= found
+    return found
+
+
+def _appending_parameters(fn, seen=()):
+    """The positional parameters of user function ``fn`` when it appends to one of them,
+    itself or through the user functions it passes it to (else None)."""
+    plan = plan_or_none(fn) if not _is_library(fn) and fn not in seen else None
+    if plan is None:
+        return None
+    params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
+    mutators = {plan.support.get("append"), plan.support.get("extend")}
+    for n in gast.walk(plan.normal):
+        if not isinstance(n, gast.Call) or not any(
+                isinstance(a, gast.Name) and a.id in params for a in n.args):
+            continue
+        if isinstance(n.func, gast.Name) and n.func.id in mutators:
+            if isinstance(n.args[0], gast.Name) and n.args[0].id in params:
+                return params
+            continue
+        chain = static_chain(n.func)
+        callee = resolve_chain(plan.source, chain) if chain and chain[0] not in plan.locals \
+            else MISSING
+        if callee is not MISSING and _appending_parameters(callee, (*seen, fn)):
+            return params
+    return None
 
 
 def _closure_reads(ctx, fdef):
@@ -647,6 +708,10 @@ class _Rewriter:
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
                 s.value, (gast.Call, gast.Attribute))):
             out = [s]
+            if s is ctx.unset_result and names & ctx.batched:
+                # the early-return slot's first value, which no example returns: unset, so
+                # the first example to return sets it (None there has another structure)
+                return [_assign(copy.deepcopy(target), ctx.h("UNDEF"), s)]
             if isinstance(s.value, gast.Constant) and s.value.value is None:
                 return out  # None (a zero adjoint, an unset value) has no batch axis
             for n in sorted(names & ctx.batched):
@@ -938,8 +1003,11 @@ class Built:
     """A batched function: ``fn`` (the live function), ``text`` (its source) and
     ``out_batched`` (whether its result carries a batch axis)."""
 
-    def __init__(self, fn, text, out_batched, params, kinds=None):
+    def __init__(self, fn, text, out_batched, params, kinds=None, batched_lists=frozenset()):
         self.fn = fn
+        # parameters given unbatched lists that this function appends batched values to:
+        # broadcast on entry (a new list: the caller's is not changed)
+        self.batched_lists = batched_lists
         self.text = text
         self.out_batched = out_batched
         self.params = params
@@ -985,11 +1053,16 @@ def _build(fn, batched_params, signature=(), masked=False):
     result = body[-1].value if isinstance(body[-1], gast.Return) else None
     out_batched = isinstance(result, gast.Name) and result.id in ctx.batched
     params = sorted(p for p in batched_params)
+    batched_lists = frozenset((ctx.batched & ctx.appended & _stores(plan.normal.args))
+                              - set(batched_params))
+    lists = [_assign(p, q.call(ctx.h("broadcast_batch"), [q.name(p), ctx.size()]))
+             for p in sorted(batched_lists)]
     prologue = []
     if ctx.size_name is not None:
         positional = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
         first = next(p for p in positional + sorted(batched_params) if p in batched_params)
         prologue.append(_assign(ctx.size_name, q.call(ctx.h("leading_size"), [q.name(first)])))
+    prologue += lists
     name = ctx.namer.new(f"{plan.name}_batched")
     args = copy.deepcopy(plan.normal.args)
     if masked:
@@ -1008,7 +1081,8 @@ def _build(fn, batched_params, signature=(), masked=False):
                                     getattr(fn, "__kwdefaults__", None), origin=plan.source)
     ctx.kinds.result = ctx.kinds.env.get(result.id) if isinstance(result, gast.Name) else None
     return Built(fn_obj, text, out_batched, dataflow.parameters(plan.normal, varargs=False,
-                                                                keyword_only=False), ctx.kinds)
+                                                                keyword_only=False), ctx.kinds,
+                 batched_lists)
 
 
 _building = set()
@@ -1109,6 +1183,13 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
     names |= set(kw_batched)
     names = frozenset(names)
     built = build(target, names, masked=masked)
+    if built.batched_lists:  # a caller whose source was not analysed with this callee
+        p = sorted(built.batched_lists)[0]
+        raise TransformError(
+            f"vmap: {getattr(target, '__name__', 'the function')} appends values that vary "
+            f"across the mapped axis to its argument {p!r}, a list its caller passed in "
+            "unbatched: the caller would not see them",
+            hint="return the new values (or a new list) instead of appending to an argument")
     n_holder = [full_axes, kw_batched]
     positional = params[len(bound):]
 

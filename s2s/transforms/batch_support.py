@@ -36,7 +36,7 @@ from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatt
 from s2s.parse import quoting as q
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
-from s2s.lax.axis_frames import innermost_axis
+from s2s.lax.axis_frames import axis_factors
 
 
 def _operator_rule(op):
@@ -1119,36 +1119,66 @@ _register_control_flow_rules()
 # Collectives over a named mapped axis (vmap(..., axis_name=...)).
 
 
+def _factored(x, sizes):
+    """Batched ``x`` with its batch axis split into the factors ``sizes`` (merged vmaps)."""
+    return _np(x).reshape(x, tuple(sizes) + tuple(x.shape[1:]))
+
+
 def _over_examples(reduce):
+    """The rule of a reduction over a named axis: over all examples of a plain vmap; over
+    that factor's examples (those sharing the other indices) of merged vmaps."""
     def rule(axes, /, x, axis_name):
-        n = innermost_axis(axis_name)
-        if axes[0] is None:
-            return broadcast_batch(reduce(broadcast_batch(x, n)), n)
-        leaves, tree = tree_flatten(x)
-        out = [broadcast_batch(reduce(_asarray(leaf)), n) for leaf in leaves]
+        sizes, k = axis_factors(axis_name)
+        n = int(onp.prod(sizes))
+        leaves, tree = tree_flatten(x if axes[0] is not None else broadcast_batch(x, n))
+        out = []
+        for leaf in map(_asarray, leaves):
+            if len(sizes) == 1:
+                out.append(broadcast_batch(reduce(leaf, 0, False), n))
+                continue
+            f = _factored(leaf, sizes)
+            np = _np(f)
+            out.append(np.reshape(np.broadcast_to(reduce(f, k, True), f.shape), leaf.shape))
         return tree_unflatten(tree, out)
     return rule
 
 
 def _all_gather_rule(axes, /, x, axis_name, *, axis=0, tiled=False):
-    n = innermost_axis(axis_name)
+    sizes, k = axis_factors(axis_name)
+    n = int(onp.prod(sizes))
     x = _asarray(x if axes[0] is not None else broadcast_batch(x, n))
     np = _np(x)
-    gathered = np.moveaxis(x, 0, axis) if not tiled else np.concatenate(
-        [x[i] for i in range(n)], axis=axis)
-    return broadcast_batch(gathered, n)
+    if len(sizes) == 1:
+        gathered = np.moveaxis(x, 0, axis) if not tiled else np.concatenate(
+            [x[i] for i in range(n)], axis=axis)
+        return broadcast_batch(gathered, n)
+    # example (i_0, .., i_K) gathers the examples that differ from it in i_k only
+    f = _factored(x, sizes)
+    last = len(sizes) - 1
+    stacked = np.broadcast_to(np.expand_dims(np.moveaxis(f, k, last), k),
+                              tuple(sizes) + (sizes[k],) + tuple(x.shape[1:]))
+    stacked = np.reshape(stacked, (n, sizes[k]) + tuple(x.shape[1:]))
+    rank = x.ndim - 1  # of one example's value
+    if not tiled:
+        return np.moveaxis(stacked, 1, axis % (rank + 1) + 1)
+    a = axis % rank
+    moved = np.moveaxis(stacked, 1, a + 1)
+    shape = moved.shape
+    return np.reshape(moved, shape[:a + 1] + (shape[a + 1] * shape[a + 2],) + shape[a + 3:])
 
 
 def _axis_index_rule(axes, /, axis_name):
-    n = innermost_axis(axis_name)
-    return onp.arange(n, dtype=onp.int32)
+    sizes, k = axis_factors(axis_name)
+    n = int(onp.prod(sizes))
+    inner = int(onp.prod(sizes[k + 1:]))
+    return ((onp.arange(n) // inner) % sizes[k]).astype(onp.int32)
 
 
 def _register_collectives():
-    def_batch(collectives.psum)(_over_examples(lambda x: _np(x).sum(x, axis=0)))
-    def_batch(collectives.pmean)(_over_examples(lambda x: _np(x).mean(x, axis=0)))
-    def_batch(collectives.pmax)(_over_examples(lambda x: _np(x).max(x, axis=0)))
-    def_batch(collectives.pmin)(_over_examples(lambda x: _np(x).min(x, axis=0)))
+    def_batch(collectives.psum)(_over_examples(lambda x, a, k: _np(x).sum(x, axis=a, keepdims=k)))
+    def_batch(collectives.pmean)(_over_examples(lambda x, a, k: _np(x).mean(x, axis=a, keepdims=k)))
+    def_batch(collectives.pmax)(_over_examples(lambda x, a, k: _np(x).max(x, axis=a, keepdims=k)))
+    def_batch(collectives.pmin)(_over_examples(lambda x, a, k: _np(x).min(x, axis=a, keepdims=k)))
     def_batch(collectives.all_gather)(_all_gather_rule)
     def_batch(collectives.axis_index)(_axis_index_rule)
 
