@@ -90,7 +90,9 @@ class Kinds:
 
     # -- the fixpoint
     def _solve(self):
-        self.env = {name: self._trusted(kind) for name, kind in self.signature.items()}
+        self.env = {name: self._trusted(kind if name in self.ctx.mapped_params or name not in
+                                        self.ctx.batched else _broadcast(kind))
+                    for name, kind in self.signature.items()}  # (see batch._build's prologue)
         self.lists_mutated = False
         body = self.ctx.plan.normal.body
         for _ in range(100):
