@@ -784,7 +784,8 @@ class _Rewriter:
         ctx = self.ctx
         if not _value_batched(ctx, s.test):
             before = set(self.defined)
-            body = self.block(s.body, under)
+            with ctx.kinds.guard(s):
+                body = self.block(s.body, under)
             orelse = self.block(s.orelse, under)
             self.defined = before | _assigned(s.body) | _assigned(s.orelse)
             return [gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)]

@@ -612,6 +612,9 @@ def _getitem_form(site):
     x, parts = site.args[0], site.args[1:]
     if any(p.batched for p in parts):
         return None
+    if x.kind == F.Range() and len(parts) == 1 and F.rank_of(parts[0].kind) == 0 \
+            and not F.is_array(parts[0].kind):
+        return None, F.Number()  # (never batched: nothing to write)
     if isinstance(x.kind, F.Seq):
         return _item_form(site, x, parts)
     if not F.is_array(x.kind):
@@ -1005,6 +1008,252 @@ from s2s.runtime import support  # noqa: E402
 from s2s.numpy.batching import _example  # noqa: E402
 
 _register_support_rules()
+
+
+# ---------------------------------------------------------------------------
+# Source forms of those rules: per-example gradients that read like the gradient code
+# itself (``unbroadcast(bout, out)``), with the batch axis where NumPy wants it.
+
+
+def _present_batched(op):
+    """Whether operand ``op`` is a batched array known not to be None."""
+    return op.batched and F.is_array(op.kind)
+
+
+def _none(kind):
+    return kind == F.Const(None)
+
+
+def _copy(node):
+    return q.copy_tree(node)
+
+
+def _shape_node(x):
+    """``x.shape``."""
+    return gast.Attribute(value=_copy(x), attr="shape", ctx=gast.Load())
+
+
+def _batched_shape(g, x):
+    """The shape of batched ``x``: ``x.shape``, or ``g.shape[:1] + x.shape`` for unbatched
+    ``x`` (``g`` batched)."""
+    if x.batched:
+        return _shape_node(x.node)
+    lead = gast.Subscript(value=_shape_node(g.node), slice=gast.Slice(
+        lower=None, upper=q.const(1), step=None), ctx=gast.Load())
+    return gast.BinOp(left=lead, op=gast.Add(), right=_shape_node(x.node))
+
+
+def _sum_axes(site, node, first, last):
+    """``np.sum(node, axis=(first, ..., last - 1))`` (``node`` itself when that is no axis)."""
+    if last <= first:
+        return node
+    return q.call(site.np("sum"), [node], [gast.keyword(
+        arg="axis", value=F.tuple_node(range(first, last)))])
+
+
+def _shape_of_form(site):
+    """``shape_of(x)`` as written: the stand-in of a batched array keeps its batch axis."""
+    if len(site.args) != 1 or site.kwargs:
+        return None
+    (x,) = site.args
+    return site.rebuild([x.node]), x.kind
+
+
+@F.source_form(_scalar_seed_rule)
+def _scalar_seed_form(site):
+    """``np.broadcast_to(scalar_seed(result[0]), result.shape)``: one example's checks and
+    dtype, the seed for every example."""
+    if len(site.args) != 1 or site.kwargs:
+        return None
+    (r,) = site.args
+    if not (_present_batched(r) and r.rank == 0):
+        return None
+    first = gast.Subscript(value=_copy(r.node), slice=q.const(0), ctx=gast.Load())
+    return q.call(site.np("broadcast_to"), [site.rebuild([first]), _shape_node(r.node)]), \
+        F.Array(0)
+
+
+@F.source_form(_unreduce_rule)
+def _unreduce_form(site):
+    """``np.broadcast_to(g[:, None], x.shape)``: the reduced axes back, the batch axis first."""
+    if len(site.args) < 2 or set(site.kwargs) - {"axis", "keepdims"}:
+        return None
+    g, x = site.args[:2]
+    extra = dict(zip(("axis", "keepdims"), site.args[2:]))
+    if set(extra) & set(site.kwargs) or len(site.args) > 4:
+        return None
+    extra.update(site.kwargs)
+    axis = extra["axis"].const() if "axis" in extra else None
+    keepdims = extra["keepdims"].const() if "keepdims" in extra else False
+    if not (_present_batched(g) and F.is_array(x.kind)) or not isinstance(keepdims, bool) \
+            or not (axis is None or isinstance(axis, int) or isinstance(axis, tuple)
+                    and all(isinstance(a, int) for a in axis)):
+        return None
+    rank = x.rank
+    if keepdims:
+        if g.rank != rank:
+            return None
+        node = g.node
+    elif axis is None:
+        if g.rank != 0:
+            return None
+        node = F.expand(g.node, rank)
+    else:
+        axes = (axis,) if isinstance(axis, int) else axis
+        if rank == 0 or g.rank != rank - len(axes):
+            return None
+        node = q.call(site.np("expand_dims"), [g.node, F.tuple_node(
+            sorted(a % rank + 1 for a in axes))])
+    return q.call(site.np("broadcast_to"), [node, _batched_shape(g, x)]), F.Array(rank)
+
+
+@F.source_form(_unbroadcast_rule)
+def _unbroadcast_form(site):
+    """``unbroadcast(g, x)`` as written when both are batched of one rank (the batch axes
+    agree, so only per-example axes are summed); the extra leading axes of ``g`` summed
+    first; an unbatched ``x`` broadcast to the batch (``np.broadcast_to``) so that its
+    batch axis is no axis to sum."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    g, x = site.args
+    if not (g.batched and F.is_array(F.present(g.kind)) and F.is_array(x.kind)):
+        return None
+    kind = F.Array(x.rank) if F.is_array(g.kind) else F.Opt(F.Array(x.rank))
+    lead = F.present(g.kind).rank - x.rank
+    if lead < 0 or (lead or not x.batched) and not F.is_array(g.kind):
+        return None  # (summing or reading the shape of a None)
+    node = _sum_axes(site, g.node, 1, 1 + lead)
+    target = x.node if x.batched else q.call(site.np("broadcast_to"), [
+        x.node, _batched_shape(g, x)])
+    return site.rebuild([node, target]), kind
+
+
+def _add_kind(a, b):
+    """The kind of ``add_grad`` of values of kinds ``a`` and ``b`` (None: not known)."""
+    if _none(a):
+        return b
+    if _none(b):
+        return a
+    if isinstance(a, F.Opt) and isinstance(b, F.Opt):
+        out = _add_kind(a.kind, b.kind)
+        return F.Opt(out) if out is not None else None
+    if isinstance(a, F.Opt) or isinstance(b, F.Opt):
+        return _add_kind(F.present(a), F.present(b))
+    if isinstance(a, F.Seq) and isinstance(b, F.Seq):
+        if a.kind != b.kind or len(a.items) != len(b.items):
+            return None
+        items = tuple(_add_kind(x, y) for x, y in zip(a.items, b.items))
+        return None if None in items else F.Seq(a.kind, items)
+    return a if F.is_array(a) and a == b else None
+
+
+@F.source_form(_add_grad_rule)
+def _add_grad_form(site):
+    """``add_grad(a, b)`` as written when both are batched with the same structure and
+    ranks (a zero ``None`` on either side included)."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    if not all(a.batched or _none(a.kind) for a in site.args):
+        return None
+    kind = _add_kind(site.args[0].kind, site.args[1].kind)
+    if kind is None:
+        return None
+    return site.rebuild([a.node for a in site.args]), kind
+
+
+def _maybe(kind):
+    """``kind`` or None."""
+    if _none(kind) or isinstance(kind, F.Opt):
+        return kind
+    return F.Opt(kind) if isinstance(kind, (F.Array, F.Seq)) else None
+
+
+def _pack_grad_form(site):
+    """``pack_grad(like, parts)`` as written: it only puts the (batched) parts in a
+    container like ``like``."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    like, parts = site.args
+    if not (isinstance(like.kind, F.Seq) and isinstance(parts.kind, F.Seq)
+            and len(parts.kind.items) == len(like.kind.items)):
+        return None
+    items = parts.kind.items
+    if all(_none(k) for k in items):
+        return site.rebuild([like.node, parts.node]), F.Const(None)
+    kind = F.Seq(like.kind.kind, items)
+    if all(_none(k) or isinstance(k, F.Opt) for k in items):
+        kind = F.Opt(kind)
+    return site.rebuild([like.node, parts.node]), kind
+
+
+@F.source_form(_getitem_grad_rule)
+def _getitem_grad_form(site):
+    """``getitem_grad(xs, i, g)`` as written for a tuple or list ``xs`` and an unbatched
+    index: ``g`` (batched) at ``i``, None elsewhere."""
+    if len(site.args) != 3 or site.kwargs:
+        return None
+    x, index, g = site.args
+    if not (isinstance(x.kind, F.Seq) and not index.batched and g.batched) or \
+            g.kind is None or _none(g.kind):
+        return None
+    i = index.const(None)
+    n = len(x.kind.items)
+    if isinstance(i, int) and not isinstance(i, bool) and -n <= i < n:
+        items = tuple(F.present(g.kind) if k == i % n else F.Const(None) for k in range(n))
+    elif isinstance(index.kind, F.Number):
+        items = (_maybe(F.present(g.kind)),) * n
+    else:
+        return None
+    if None in items:
+        return None
+    kind = F.Seq(x.kind.kind, items)
+    return site.rebuild([x.node, index.node, g.node]), \
+        F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
+
+
+def _dot_grad_spec(an, bn, lhs, batched):
+    """The einsum of ``dot_grad_lhs``/``rhs`` for per-example ranks ``an``, ``bn`` (1 or 2);
+    ``batched``: which of (g, a, b) carry the batch axis."""
+    a = "ik"[2 - an:]
+    b = "kn"[:bn]
+    out = a[:-1] + b[1:]
+    z = ["Z" if f else "" for f in batched]
+    if lhs:
+        return f"{z[0]}{out},{z[2]}{b}->Z{a}"
+    return f"{z[1]}{a},{z[0]}{out}->Z{b}"
+
+
+def _dot_grad_form(lhs):
+    def form(site):
+        """``np.dot(g, W.T)`` for a batched cotangent and an unbatched matrix, else the
+        einsum over the batch that is each example's product."""
+        if len(site.args) != 3 or site.kwargs:
+            return None
+        g, a, b = site.args
+        if not (_present_batched(g) and F.is_array(a.kind) and F.is_array(b.kind)):
+            return None
+        an, bn = a.rank, b.rank
+        if not (1 <= an <= 2 and 1 <= bn <= 2) or g.rank != an + bn - 2:
+            return None
+        kind = F.Array(an if lhs else bn)
+        if lhs and bn == 2 and not b.batched:
+            return q.call(site.np("dot"), [g.node, q.call(site.np("transpose"), [b.node])]), kind
+        spec = _dot_grad_spec(an, bn, lhs, (g.batched, a.batched, b.batched))
+        other = b if lhs else a
+        nodes = [g.node, other.node] if lhs else [other.node, g.node]
+        return q.call(site.np("einsum"), [q.const(spec)] + nodes), kind
+    return form
+
+
+def _attach_support_forms():
+    """Forms of the rules registered by ``_register_support_rules`` as closures."""
+    for fn, lhs in ((sup.dot_grad_lhs, True), (sup.dot_grad_rhs, False)):
+        batch_rule(fn).source_form = _dot_grad_form(lhs)
+    batch_rule(sup.shape_of).source_form = _shape_of_form
+    batch_rule(sup.pack_grad).source_form = _pack_grad_form
+
+
+_attach_support_forms()
 
 
 # ---------------------------------------------------------------------------
