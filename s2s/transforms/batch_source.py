@@ -163,8 +163,11 @@ class Kinds:
         changed = False
         for s in stmts:
             if isinstance(s, gast.Assign):
-                if id(s) in self._skipped or self.ctx.tape_pop(s.value):
+                if id(s) in self._skipped or self._on_tape(s.value):
                     continue  # (the tape gives back what the variable held)
+                if self.ctx.is_tape(s.targets[0]):
+                    changed |= self._set(s.targets[0].id, None)  # (not described)
+                    continue
                 changed |= self._assign(s.targets[0], lambda s=s: self.kind(s.value))
             elif isinstance(s, gast.If):
                 self._effects(s.test)
@@ -190,7 +193,7 @@ class Kinds:
 
     def _effects(self, node):
         """Evaluates ``node`` for what it may mutate (a call of an opaque function)."""
-        if self.ctx.tape_push(node):
+        if self._on_tape(node):
             return  # the tape is no list the kinds describe (its items keep their own)
         kind = self.ctx.support_call(node)
         if kind is not None and kind not in _READ_ONLY_SUPPORT:
@@ -211,6 +214,12 @@ class Kinds:
         if F.is_array(kind) and kind.rank >= 1:
             return F.Array(kind.rank - 1)
         return None
+
+    def _on_tape(self, node):
+        """A push or pop on the reverse sweep's tape: in the restore model a pop gives a
+        variable back the value a push of it saved (of its own kind, batched as it is)."""
+        return self.ctx.support_call(node) in ("append", "pop") and node.args and \
+            self.ctx.is_tape(node.args[0])
 
     @contextlib.contextmanager
     def guard(self, if_stmt):
