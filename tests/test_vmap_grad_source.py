@@ -242,3 +242,25 @@ def test_mask_stays_where_the_condition_is_batched():
     g = s2s.vmap(s2s.grad(loss), in_axes=(None, 0))
     _close(g(w, xs), onp.stack([s2s.grad(loss)(w, xs[i]) for i in range(N)]))
     assert "select" in s2s.source(g)
+
+
+def test_library_recording_is_reused_per_signature(monkeypatch):
+    """A library function without a batch rule is recorded once per signature (structure,
+    per-example shapes and dtypes, static arguments), not once per call; a new static
+    argument or shape records again, and every call still equals the loop."""
+    from s2s.transforms import batch_support
+    recorded = []
+    real = batch_support.record
+
+    def counting(*args, **kwargs):
+        recorded.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(batch_support, "record", counting)
+
+    def f(x, n):
+        return np.diff(x, n=n)
+    for n, shape in ((1, (N, 5)), (1, (N, 5)), (2, (N, 5)), (2, (N, 6)), (2, (N, 6))):
+        x = R.normal(size=shape).astype("f")
+        got = s2s.vmap(lambda x: f(x, n))(x)
+        _close(got, onp.stack([onp.diff(x[i], n=n) for i in range(N)]))
+    assert len(recorded) == 3

@@ -14,12 +14,14 @@ array([[1., 2.],
        [3., 4.]], dtype=float32)
 """
 import inspect
+import weakref
 
 import gast
 import numpy as onp
 
 from s2s.core.errors import TransformError
-from s2s.core.primitive import def_batch, rules_of, Tracer
+from s2s.core.config import config
+from s2s.core.primitive import abstractify, def_batch, rules_of, Tracer
 from s2s.numpy import batch_forms as F
 from s2s.numpy.batch_rules import elementwise, matmul_form
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
@@ -268,18 +270,58 @@ def by_recording(fn, axes, args, kwargs, kw_batched):
             full[i] = x
         a, k = tree.unflatten(full)
         return fn(*a, **k)
-    try:
-        rec = record(one_example, [leaves[i][0] for i in mapped] + [leaves[i] for i in staged], {})
-    except Exception:  # noqa: BLE001 - run per example instead, where real errors surface
+    key = _recording_key(fn, leaves, tree, mapped, staged)
+    cached = _recordings.get(fn, {}).get(key) if key is not None else None
+    if cached is None:
+        try:
+            rec = record(one_example, [leaves[i][0] for i in mapped] + [leaves[i] for i in staged],
+                         {})
+        except Exception:  # noqa: BLE001 - run per example instead, where real errors surface
+            return NOT_RECORDED
+        params = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+        cached = (rec, None if rec.concretized else
+                  batch.build(rec.fn, frozenset(params[:len(mapped)])))
+        if key is not None:
+            _recordings.setdefault(fn, {})[key] = cached
+    rec, built = cached
+    if built is None:  # Python read a mapped value: its path may differ per example
         return NOT_RECORDED
-    if rec.concretized:
-        return NOT_RECORDED
-    params = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
-    built = batch.build(rec.fn, frozenset(params[:len(mapped)]))
     out = built.fn(*[leaves[i] for i in inputs])
     if not built.out_batched:
         out = broadcast_batch(out, leaves[mapped[0]].shape[0])
     return rec.out_tree.unflatten(list(out) if rec.out_tree.num_leaves != 1 else [out])
+
+
+# Recordings of library functions (s2s.numpy...) by call signature: the recording of one
+# example stands for every example of a batch, so it stands as well for the next call
+# with the same structure, per-example shapes and dtypes and the same static leaves.
+_recordings = weakref.WeakKeyDictionary()
+_STATIC_LEAVES = (bool, int, float, complex, str, type(None), type, onp.dtype)
+
+
+def _recording_key(fn, leaves, tree, mapped, staged):
+    """The cache key of ``by_recording``'s recording of ``fn``, or None where a reused
+    recording might not be exact: under jit (the recording may hold staged values of
+    that trace), for functions other than the array libraries' (their behaviour may
+    change between calls), for an unmapped array (held in the recording by identity)."""
+    if staged or not _array_library(fn) or any(isinstance(leaves[i], Tracer) for i in mapped):
+        return None
+    mapped_set = set(mapped)
+    parts = []
+    for i, leaf in enumerate(leaves):
+        if i in mapped_set:
+            aval = abstractify(leaf)
+            parts.append((tuple(aval.shape[1:]), aval.dtype, aval.weak_type))
+        elif type(leaf) in _STATIC_LEAVES:
+            parts.append((type(leaf), repr(leaf)))
+        else:
+            return None
+    try:
+        weakref.ref(fn)
+        hash(tree)
+    except TypeError:
+        return None
+    return tree, tuple(parts), config.enable_x64
 
 
 def call_batched(fn, axes, /, *args, kw_batched=(), **kwargs):
