@@ -94,6 +94,22 @@ def _pack_item(W, b, gw, gb):
     return sup.getitem_grad([(W, b), (W, b)], 1, sup.pack_grad((W, b), (gw, None)))
 
 
+def _tr(g):
+    return sup.transpose_grad(g, (2, 0, 1))
+
+
+def _tr_all(g):
+    return sup.transpose_grad(g)
+
+
+def _reshape_like(g, x):
+    return sup.reshape_like(g, x)
+
+
+def _broadcast_like(g, x):
+    return sup.broadcast_like(g, x)
+
+
 def _dot_lhs(g, a, b):
     return sup.dot_grad_lhs(g, a, b)
 
@@ -123,6 +139,14 @@ FORMS = [
      ["add_grad(t, t2)"]),
     ("pack_and_place", _pack_item, (False, False, True, True),
      [_f(2, 3), _f(3), _f(N, 2, 3), _f(N, 3)], ["pack_grad(t4, t5)", "getitem_grad(t3, 1, t6)"]),
+    ("transpose_grad", _tr, (True,), [_f(N, 2, 3, 4)], ["np.transpose(g, (0, 2, 3, 1))"]),
+    ("transpose_grad_all", _tr_all, (True,), [_f(N, 2, 3, 4)], ["np.transpose(g, (0, 3, 2, 1))"]),
+    ("reshape_like", _reshape_like, (True, True), [_f(N, 6), _f(N, 2, 3)],
+     ["np.reshape(g, g.shape[:1] + x.shape[1:])"]),
+    ("reshape_like_unbatched", _reshape_like, (True, False), [_f(N, 6), _f(3, 2)],
+     ["np.reshape(g, g.shape[:1] + x.shape)"]),
+    ("broadcast_like", _broadcast_like, (True, False), [_f(N, 3), _f(2, 3)],
+     ["np.broadcast_to(g[:, None], g.shape[:1] + x.shape)"]),
 ]
 for an, bn in ((1, 1), (1, 2), (2, 1), (2, 2)):
     shapes = {"a": (4, 5)[2 - an:], "b": (5, 6)[:bn]}
@@ -144,6 +168,18 @@ def test_gradient_helper_forms_match_a_loop(name, fn, batched, args, fragments, 
     assert "vcall" not in text, text
     for fragment in fragments:
         assert fragment in text, text
+
+
+def _mean_and_size(M):
+    return np.sum(np.mean(M, axis=1) ** 2) + M.size * np.mean(M)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_mean_counts_are_per_example_shapes(axis):
+    """A mean's adjoint divides by its count: each example's, written from the shape."""
+    text = _check(s2s.grad(_mean_and_size), (True,), [_f(N, 2, 3)], axis)
+    assert "vcall" not in text, text
+    assert "den2 = M.shape[2]" in text and "den = M.shape[1] * M.shape[2]" in text, text
 
 
 def test_dot_grad_of_an_unbatched_matrix_is_one_product():

@@ -56,7 +56,8 @@ import s2s.numpy as snp
 
 _HELPERS = ("vcall", "vcall_where", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
-            "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
+            "per_example_shape", "per_example_ndim", "per_example_size", "per_example_count",
+            "any_example",
             "all_examples", "max_example", "select_zeros", "unbatched_primal", "batched_closure",
             "call_batched")
 
@@ -210,6 +211,8 @@ def _value_batched(ctx, value):
             return True
         if obj is range:  # range(len(xs)) of a batched xs: one bound for every example
             return any(_value_batched(ctx, a) for a in value.args)
+        if _per_example_count(obj, value):  # (a mean's count, without where)
+            return False
     return bool(_names(value) & ctx.batched)
 
 
@@ -224,6 +227,14 @@ def _may_run_user_code(ctx, func):
     if S.batch_rule(obj) is not None or obj in _CONCRETE or obj is range:
         return False
     return hasattr(obj, "__code__") or hasattr(getattr(obj, "__call__", None), "__code__")
+
+
+def _per_example_count(obj, call):
+    """Whether ``call`` is ``reduced_count(x, axis, keepdims=...)`` without ``where``: a
+    count the same for every example."""
+    return obj is support.reduced_count and len(call.args) <= 2 and \
+        all(k.arg in ("axis", "keepdims") for k in call.keywords) and \
+        not any(isinstance(a, gast.Starred) for a in call.args)
 
 
 def _shape_query(obj):
@@ -489,6 +500,9 @@ def _call(ctx, call, node):
     query = _shape_query(obj) if obj is not MISSING else None
     if query is not None:
         return q.call(ctx.h(_SHAPE_QUERIES[query]), list(call.args))
+    if _per_example_count(obj, call):
+        return gast.Call(func=ctx.h("per_example_count"), args=list(call.args),
+                         keywords=list(call.keywords))
     if obj is not MISSING and obj in _TYPE_QUERIES:
         return call
     if any(isinstance(a, gast.Starred) and not isinstance(a.value, gast.Name) for a in call.args) \

@@ -65,7 +65,8 @@ class _Pending(Exception):
 
 _BOTTOM = object()
 _READ_ONLY_SUPPORT = ("as_sequence", "copy", "items", "keys", "values", "dict_get", "concat")
-_SHAPE_HELPERS = {len: S.batched_len, snp.shape: S.per_example_shape}
+_SHAPE_HELPERS = {len: S.batched_len, snp.shape: S.per_example_shape,
+                  support.reduced_count: S.per_example_count}
 
 
 def _holds_list(kind):

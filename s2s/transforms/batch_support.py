@@ -478,6 +478,8 @@ def _attr_form(site):
         return (F.shape_rest(x.node) if x.batched else attr), F.Seq("tuple", (F.Number(),) * pe)
     if name == "ndim":
         return q.const(pe), F.Const(pe)
+    if name == "size":
+        return (_shape_product(x, range(pe)) if x.batched else attr), F.Number()
     if name in ("real", "imag"):
         return attr, F.Array(pe)
     if name == "T":
@@ -548,6 +550,43 @@ def _shape_form(site):
     if not F.is_array(x.kind):
         return None
     return F.shape_rest(x.node) if x.batched else None, F.Seq("tuple", (F.Number(),) * x.rank)
+
+
+def per_example_count(x, axis=None, keepdims=False):
+    """``reduced_count`` (without ``where``) of one example of batched ``x``: how many
+    elements a reduction over ``axis`` combines, the same for every example."""
+    example = onp.broadcast_to(onp.zeros((), onp.float32), tuple(x.shape[1:]))
+    return support.reduced_count(example, axis=axis, keepdims=keepdims)
+
+
+def _shape_product(x, axes):
+    """``x.shape[1 + a] * ...`` over per-example ``axes`` of batched ``x`` (``1``: none)."""
+    node = None
+    for a in axes:
+        dim = gast.Subscript(value=gast.Attribute(value=q.copy_tree(x.node), attr="shape",
+                                                  ctx=gast.Load()),
+                             slice=q.const(1 + a), ctx=gast.Load())
+        node = dim if node is None else gast.BinOp(left=node, op=gast.Mult(), right=dim)
+    return node if node is not None else q.const(1)
+
+
+@F.source_form(per_example_count)
+def _count_form(site):
+    """``x.shape[1] * x.shape[2]``: the per-example sizes of the reduced axes."""
+    if not site.args or len(site.args) > 3 or set(site.kwargs) - {"axis", "keepdims"}:
+        return None
+    x = site.args[0]
+    extra = dict(zip(("axis", "keepdims"), site.args[1:]))
+    extra.update(site.kwargs)
+    axis = extra["axis"].const() if "axis" in extra else None
+    if not F.is_array(x.kind) or not (axis is None or isinstance(axis, int) or isinstance(
+            axis, tuple) and all(isinstance(a, int) for a in axis)):
+        return None
+    rank = x.rank
+    axes = range(rank) if axis is None else (axis,) if isinstance(axis, int) else axis
+    if any(not -rank <= a < rank for a in axes):
+        return None
+    return (_shape_product(x, sorted(a % rank for a in axes)) if x.batched else None), F.Number()
 
 
 def per_example_ndim(x):
@@ -1287,12 +1326,55 @@ def _dot_grad_form(lhs):
     return form
 
 
+@F.source_form(_transpose_grad_rule)
+def _transpose_grad_form(site):
+    """``np.transpose(g, (0, 2, 1))``: the inverse permutation behind the batch axis."""
+    if not site.args or len(site.args) > 2 or set(site.kwargs) - {"axes"}:
+        return None
+    g = site.args[0]
+    perm = site.args[1] if len(site.args) == 2 else site.kwargs.get("axes")
+    perm = perm.const() if perm is not None else None
+    if not _present_batched(g) or not (perm is None or isinstance(perm, tuple) and all(
+            isinstance(p, int) for p in perm) and len(perm) == g.rank):
+        return None
+    pe = g.rank
+    inverse = tuple(range(pe - 1, -1, -1)) if perm is None else support.transpose_grad_axes(perm)
+    return q.call(site.np("transpose"), [g.node, F.tuple_node((0,) + tuple(
+        1 + p for p in inverse))]), F.Array(pe)
+
+
+def _like_form(broadcast):
+    def form(site):
+        """``np.reshape(g, g.shape[:1] + x.shape[1:])`` / ``np.broadcast_to`` (``g``
+        padded to ``x``'s rank first): ``g`` shaped like each example of ``x``."""
+        if len(site.args) != 2 or site.kwargs:
+            return None
+        g, x = site.args
+        if not (_present_batched(g) and F.is_array(x.kind)):
+            return None
+        if x.batched:
+            shape = gast.BinOp(left=gast.Subscript(value=_shape_node(g.node), slice=gast.Slice(
+                lower=None, upper=q.const(1), step=None), ctx=gast.Load()), op=gast.Add(),
+                right=F.shape_rest(x.node))
+        else:
+            shape = _batched_shape(g, x)
+        if not broadcast:
+            return q.call(site.np("reshape"), [g.node, shape]), F.Array(x.rank)
+        if g.rank > x.rank:
+            return None
+        return q.call(site.np("broadcast_to"), [F.expand(g.node, x.rank - g.rank), shape]), \
+            F.Array(x.rank)
+    return form
+
+
 def _attach_support_forms():
     """Forms of the rules registered by ``_register_support_rules`` as closures."""
     for fn, lhs in ((sup.dot_grad_lhs, True), (sup.dot_grad_rhs, False)):
         batch_rule(fn).source_form = _dot_grad_form(lhs)
     batch_rule(sup.shape_of).source_form = _shape_of_form
     batch_rule(sup.pack_grad).source_form = _pack_grad_form
+    batch_rule(sup.reshape_like).source_form = _like_form(False)
+    batch_rule(sup.broadcast_like).source_form = _like_form(True)
 
 
 _attach_support_forms()
