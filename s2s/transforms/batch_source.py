@@ -72,6 +72,7 @@ _SHAPE_HELPERS = {len: S.batched_len, snp.shape: S.per_example_shape,
 def _holds_list(kind):
     """Whether a value of ``kind`` is or contains a list the kinds describe (which code
     the build cannot see could mutate in place)."""
+    kind = F.present(kind)
     return isinstance(kind, F.Seq) and (kind.kind == "list" or any(
         _holds_list(k) for k in kind.items))
 
