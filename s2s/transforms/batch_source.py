@@ -264,7 +264,9 @@ class Kinds:
                 return F.Const(-value.value if isinstance(node.op, gast.USub) else value.value)
         site = self._site(node)
         if site is None:
-            self._escapes(node)
+            if not (isinstance(node, gast.Compare) and all(
+                    isinstance(op, (gast.Is, gast.IsNot)) for op in node.ops)):
+                self._escapes(node)  # (``x is None`` changes nothing)
             return None
         form, site = site
         out = form(site) if form is not None else None
