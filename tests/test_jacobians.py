@@ -162,7 +162,7 @@ def test_jit_hessian_through_a_helper_stages_the_captured_matrix_once(x64):
     jh = s2s.jit(s2s.hessian(f))
     lowered = jh.lower(x)
     assert [a.shape for a in lowered.in_avals] == [(5,), (7, 5)]
-    assert max(_tensor_sizes(lowered.as_text())) == 5 * 7
+    assert max(_tensor_sizes(lowered.as_text())) <= 5 * 7  # was 5 * 7 * 5
     np.testing.assert_allclose(jh(x), fd_jacobian(s2s.grad(f), x), rtol=1e-6, atol=1e-8)
     A = A[::-1] * 2.0  # rebound: the next call reads it
     np.testing.assert_allclose(jh(x), fd_jacobian(s2s.grad(f), x), rtol=1e-6, atol=1e-8)
