@@ -29,6 +29,7 @@ from s2s.lax.axis_frames import axis_frame
 from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
+from s2s.program_key import KeyUnsure, ProgramRecord
 from s2s.runtime import support
 from s2s.trace.record import record
 from s2s.trace.staging import memory_key, stage
@@ -84,8 +85,9 @@ class Lowered:
             return compile_sharded(self.as_text(), staged.in_avals, staged.out_avals,
                                    self._placement.in_shardings, self._placement.out_shardings,
                                    staged.host_callbacks, self._placement.devices)
-        # The staged text keys the persistent cache; verifying (parsing and printing
-        # it with MLIR, tens of milliseconds in a new process) is left to a miss.
+        # XLA compiles the staged text as it is (and keys the persistent cache with
+        # it); MLIR's Python bindings (tens of milliseconds to start in a new
+        # process) only parse it again to explain a module XLA rejects.
         return compile_module(staged.text, staged.out_avals, staged.in_avals,
                               staged.host_callbacks, verify=lambda text: self.as_text())
 
@@ -535,13 +537,31 @@ class JitFunction:
         if config.log_compiles:
             logger.warning("s2s.jit: compiling %s for %s (%s)", _fun_name(self._fun),
                            ", ".join(a.str_short() for a in avals), self._miss_reason(key))
+        # With the persistent cache on, a program staged before (by any process) is
+        # loaded without staging when its key can be proved exact (s2s.program_key).
+        record = ProgramRecord.find(self, statics, treedef, avals) if key[4] is None else None
+        if record is not None and record.executable is not None:
+            compiled = _Compiled(record.executable, record.out_tree, [a.dtype for a in avals],
+                                 (), record.baked)
+            self._cache[key] = compiled
+            return compiled
         lowered, out_tree = self._lower(statics, treedef, avals, key[4])
         executable = lowered.compile()
         readers = lowered.capture_readers
         captured = [_Captured(readers.reader(a), a) for a in lowered._staged.lifted]
         compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured, readers.baked)
+        if record is not None:
+            record.store(lowered._staged, lowered._placement, out_tree)
         self._cache[key] = compiled
         return compiled
+
+    def __s2s_program_key__(self):
+        """What decides the program staged for a call, besides the arguments and
+        what ``fun`` reads (``s2s.program_key``)."""
+        if self._in_shardings is not None or self._out_shardings is not None:
+            raise KeyUnsure("jit with shardings")
+        return (self._static_argnums, self._static_argnames, self._donate_argnums,
+                self._trip_bound), self._fun
 
 
 def _miss_reason_for(cache, key):
@@ -843,6 +863,11 @@ class GradFunction:
 
     def _nums(self):
         return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
+
+    def __s2s_program_key__(self):
+        """What decides the gradient's program besides ``fun`` (``s2s.program_key``)."""
+        return (self._argnums, self._has_aux, self._holomorphic, self._allow_int,
+                self._with_value), self._fun
 
     def _traced_call(self, args, kwargs):
         """No source: record this call and differentiate the recording (path fixed to it)."""

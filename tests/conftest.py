@@ -21,6 +21,20 @@ def x64():
         s2s.config.update("enable_x64", old)
 
 
+@pytest.fixture
+def cache_dir(tmp_path):
+    """The persistent compilation cache on, in a fresh directory, for one test."""
+    import s2s
+
+    path = tmp_path / "cache"
+    old = s2s.config.cache_dir
+    s2s.config.update("cache_dir", str(path))
+    try:
+        yield path
+    finally:
+        s2s.config.update("cache_dir", old)
+
+
 @pytest.fixture(autouse=True)
 def _module_generators_restart_per_test(request):
     """Module-level NumPy generators (``RNG = default_rng(0)``) restart for every test,

@@ -2,10 +2,11 @@
 
 Operations are emitted in MLIR's *generic* syntax, which is uniform for every op
 (``%3 = "stablehlo.add"(%1, %2) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>``),
-so each primitive's ``lower`` rule is a few lines. The finished module is parsed
-and verified with the MLIR bindings that ship in jaxlib, so a bad emission shows
-as a ``LoweringError`` naming the op rather than as an XLA crash, and it is
-printed back in MLIR's readable form for ``jit(f).lower(...).as_text()``.
+so each primitive's ``lower`` rule is a few lines. XLA compiles that text as it
+is (its parser verifies it); a module XLA rejects is parsed and verified again
+with the MLIR bindings that ship in jaxlib, so a bad emission shows as a
+``LoweringError`` naming the op, and ``jit(f).lower(...).as_text()`` prints the
+module back in MLIR's readable form.
 
 >>> from s2s.core.primitive import ShapedArray
 >>> fb = FunctionBuilder("main", [ShapedArray((3,), "float32")])

@@ -316,7 +316,7 @@ def compile_sharded(text, in_avals, out_avals, in_shardings, out_shardings, host
     devices = devices or common_devices(list(in_shardings) + list(out_shardings))
     n = len(devices)
     annotated = annotate(text, in_shardings, out_avals, out_shardings, n)
-    options = xc.CompileOptions()
+    options = runtime.compile_options()
     options.num_replicas = 1
     options.num_partitions = n
     build = options.executable_build_options
