@@ -138,16 +138,18 @@ def _unbatch_broadcasts(axes, args, kw_batched):
 
 def _once_for_all(fn, axes, args, kwargs):
     """Under jit, a library function (one with a batch rule) whose batched arguments are
-    all one staged example repeated: computed once and broadcast (as one op the next
-    call recognizes), so a primal chain a batched jvp carries is not computed per
-    example. None where that does not apply: collectives (their examples see each
-    other) and functions given functions (control flow, jvp: they may call them)."""
+    all one example repeated: computed once and broadcast (as one op the next call
+    recognizes), so a primal chain a batched jvp carries is not computed per example,
+    nor a product with a zero tangent on the host (the captured matrix of a gradient's
+    tape: ``matmul_grad_rhs(g, dA, t)`` would be one product per basis vector). None
+    where that does not apply: collectives (their examples see each other) and
+    functions given functions (control flow, jvp: they may call them)."""
     if getattr(fn, "__module__", None) == collectives.__name__ or any(
             callable(v) for v in tree_flatten((args, kwargs))[0]):
         return None
     batched = [(a, _repeated_example(a)) for a, ax in zip(args, axes) if ax is not None]
     if not batched or any(e is None for _, e in batched) or \
-            not any(isinstance(v, Tracer) for _, e in batched for v in tree_flatten(e)[0]):
+            not any(isinstance(v, Tracer) for v in tree_flatten((args, kwargs))[0]):
         return None
     n = leading_size([a for a, _ in batched])
     examples = iter(e for _, e in batched)
@@ -508,7 +510,15 @@ def unbatched_primal(pair):
     are not batched: the primal is the same for every example (the batched code broadcast
     it), so its first example stands for all."""
     primal, tangent = pair
-    return tree_map(lambda v: v[0], primal), tangent
+    return tree_map(_first_example, primal), tangent
+
+
+def _first_example(x):
+    """The first example of batched ``x``: the value it was broadcast from where it is one
+    (a captured array stays itself, so jit reads it at each call and stages what is
+    computed from it; a staged broadcast gives its operand, not a slice of it)."""
+    example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
+    return x[0] if example is None else example
 
 
 def iterate(x):
