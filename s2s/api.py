@@ -25,13 +25,14 @@ from s2s.core.errors import (ConcretizationError, S2SError, TransformError, Unde
 from s2s.core.primitive import abstractify, def_batch, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
-from s2s.lax.axis_frames import axis_frame
+from s2s.lax.axis_frames import active as active_axis, axis_frame, merged_axis_frame
 from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
+from s2s.program_key import KeyUnsure, ProgramRecord
 from s2s.runtime import support
 from s2s.trace.record import record
-from s2s.trace.staging import stage
+from s2s.trace.staging import memory_key, stage
 from s2s.transforms import batch, batch_source, frontend, vjp_builder
 from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
@@ -221,6 +222,7 @@ class _CaptureReaders:
 
     def __init__(self, fn):
         self.arrays = {}
+        self.views = {}  # memory_key -> reader: a view of a captured array laid out as it is it
         self.baked = []
         for f in _wrapped_functions(fn):
             for read, value in _capture_roots(f):
@@ -229,16 +231,31 @@ class _CaptureReaders:
                     self.baked.append((read, value))
                 for step, child in _capture_children(value):
                     self._add(lambda read=read, step=step: step(read()), child)
+            for read, value in _default_roots(f):
+                # Defaults a call leaves out are staged as constants: rebinding
+                # ``f.__defaults__`` re-stages (the tuple is compared by identity).
+                self.baked.append((read, value))
+                for step, child in _capture_children(value):
+                    self._add(lambda read=read, step=step: step(read()), child)
 
     def _add(self, read, value):
         if isinstance(value, np.ndarray) and id(value) not in self.arrays:
             self.arrays[id(value)] = read
+            self.views.setdefault(memory_key(value), read)
+
+    def _view_reader(self, array):
+        # Generated code may hand on a view of a captured array rather than the array (the
+        # example of a batch that broadcast it): the same values, so the same reader.
+        if isinstance(array, np.ndarray) and array.base is not None:
+            return self.views.get(memory_key(array))
+        return None
 
     def is_captured(self, array):
-        return id(array) in self.arrays
+        return id(array) in self.arrays or self._view_reader(array) is not None
 
     def reader(self, array):
-        return self.arrays.get(id(array), lambda: array)  # made while staging: this array
+        read = self.arrays.get(id(array)) or self._view_reader(array)
+        return read or (lambda: array)  # made while staging: this array
 
 
 _SCALARS = (bool, int, float, complex)
@@ -284,6 +301,16 @@ def _capture_roots(fn):
     for name in sorted(_code_names(code, set())):
         if name in namespace:
             roots.append((lambda ns=namespace, name=name: ns.get(name), namespace[name]))
+    return roots
+
+
+def _default_roots(fn):
+    """``(reader, value)`` of ``fn``'s ``__defaults__`` and ``__kwdefaults__`` where set."""
+    roots = []
+    for attr in ("__defaults__", "__kwdefaults__"):
+        value = getattr(fn, attr, None)
+        if value is not None:
+            roots.append((lambda fn=fn, attr=attr: getattr(fn, attr, None), value))
     return roots
 
 
@@ -532,13 +559,31 @@ class JitFunction:
         if config.log_compiles:
             logger.warning("s2s.jit: compiling %s for %s (%s)", _fun_name(self._fun),
                            ", ".join(a.str_short() for a in avals), self._miss_reason(key))
+        # With the persistent cache on, a program staged before (by any process) is
+        # loaded without staging when its key can be proved exact (s2s.program_key).
+        record = ProgramRecord.find(self, statics, treedef, avals) if key[4] is None else None
+        if record is not None and record.executable is not None:
+            compiled = _Compiled(record.executable, record.out_tree, [a.dtype for a in avals],
+                                 (), record.baked)
+            self._cache[key] = compiled
+            return compiled
         lowered, out_tree = self._lower(statics, treedef, avals, key[4])
         executable = lowered.compile()
         readers = lowered.capture_readers
         captured = [_Captured(readers.reader(a), a) for a in lowered._staged.lifted]
         compiled = _Compiled(executable, out_tree, [a.dtype for a in avals], captured, readers.baked)
+        if record is not None:
+            record.store(lowered._staged, lowered._placement, out_tree)
         self._cache[key] = compiled
         return compiled
+
+    def __s2s_program_key__(self):
+        """What decides the program staged for a call, besides the arguments and
+        what ``fun`` reads (``s2s.program_key``)."""
+        if self._in_shardings is not None or self._out_shardings is not None:
+            raise KeyUnsure("jit with shardings")
+        return (self._static_argnums, self._static_argnames, self._donate_argnums,
+                self._trip_bound), self._fun
 
 
 def _miss_reason_for(cache, key):
@@ -832,7 +877,7 @@ class GradFunction:
         # Transformations of a gradient transform the generated source itself. A traced
         # gradient has none: the outer transformation traces its calls in turn (the
         # user's function itself would be its value, not its gradient).
-        strategy = self._build()
+        strategy = self._current()
         if strategy.traced:
             raise NoSourceError(f"{self._name}({_fun_name(self._fun)}) is traced on each call "
                                 f"({strategy.reason})")
@@ -840,6 +885,11 @@ class GradFunction:
 
     def _nums(self):
         return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)
+
+    def __s2s_program_key__(self):
+        """What decides the gradient's program besides ``fun`` (``s2s.program_key``)."""
+        return (self._argnums, self._has_aux, self._holomorphic, self._allow_int,
+                self._with_value), self._fun
 
     def _traced_call(self, args, kwargs):
         """No source: record this call and differentiate the recording (path fixed to it)."""
@@ -899,7 +949,7 @@ class GradFunction:
         calls whose reverse rules stage cond/while loops themselves. Which one
         ran, and why, is logged under ``S2S_LOG_TRANSFORMS=1``.
         """
-        strategy = self._build()
+        strategy = self._current()
         gen = converted(strategy.gen) if not strategy.traced else None
         inner = self
 
@@ -925,12 +975,19 @@ class GradFunction:
                                          self._allow_int, self._with_value, False)
         return self._for_jit
 
-    def _call(self, args, kwargs, gen=None):
+    def _current(self):
+        """``_build()``, built again where the generated source went stale (a function
+        it calls was redefined, or ``f.__defaults__`` rebound)."""
         strategy = self._build()
-        if gen is None and not strategy.traced and not strategy.build.current():
-            _log_transform(self._name, self._fun, "rebuilding: a function it calls was redefined")
+        if not strategy.traced and not strategy.build.current():
+            _log_transform(self._name, self._fun, "rebuilding: a function it calls was redefined "
+                           "or its defaults were rebound")
             self._built = None
             strategy = self._build()
+        return strategy
+
+    def _call(self, args, kwargs, gen=None):
+        strategy = self._current() if gen is None else self._build()
         if strategy.traced:
             return self._traced_call(args, kwargs)
         bound, nums = strategy.bound, strategy.nums
@@ -1298,7 +1355,9 @@ class VmapFunction:
             raise _with_user_location(e, "vmap", self._fun)
 
     def _call(self, args, kwargs, convert=None):
-        if self._axis_name is None:
+        # an unnamed vmap inside a named one has its frame too: the innermost frame is
+        # always the batch axis of the running code (what collectives reduce over)
+        if self._axis_name is None and active_axis() is None:
             return self._call_mapped(args, kwargs, convert)
         moved, kw_moved, n = self._prepare(args, kwargs)
         with axis_frame(self._axis_name, n):
@@ -1445,7 +1504,37 @@ class VmapFunction:
         self._last = built
         target = built.fn if convert is None else convert(built.fn)
         out = target(*bound, *flat_args, **kw_args)
+        out = self._completed_gradient(out, flat_args, [bool(flags) for _, flags in moved], n,
+                                       built.out_batched)
         return self._move_out(out, built.out_batched, n, name)
+
+    def _completed_gradient(self, out, args, batched, n, out_batched):
+        """``out`` of the batched generated gradient shaped as the gradient function returns
+        it (``GradFunction._call``): a ``None`` adjoint is zeros, for each example."""
+        grad_fn = self._fun
+        while isinstance(grad_fn, JitFunction):
+            grad_fn = grad_fn._fun
+        if not isinstance(grad_fn, GradFunction):
+            return out
+
+        def primal(i):  # argument i as the adjoints hold it: batched exactly when they are
+            if out_batched == bool(batched[i]):
+                return args[i]
+            if out_batched:
+                return broadcast_batch(args[i], n)
+            return tree_map(lambda leaf: leaf[0], args[i])
+
+        value, grads = out if grad_fn._with_value else (None, out)
+        if grad_fn._has_aux:
+            grads, aux = grads
+        nums = grad_fn._nums()
+        if isinstance(grad_fn._argnums, int):
+            grads = _match_structure(primal(nums[0]), grads)
+        else:
+            grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
+        if grad_fn._has_aux:
+            grads = (grads, aux)
+        return (value, grads) if grad_fn._with_value else grads
 
     def _by_rule(self, fn, moved, kw_moved, n, name):
         args, axes = self._filled(moved, n)
@@ -1508,7 +1597,7 @@ class VmapFunction:
         else:  # vmap of a closure over values an outer vmap maps (a batched function)
             n = self._fun.batch_size()
         out = self._merged_call(args, axes, kwargs, kw_batched, n)
-        if out is None:  # named axes or out_axes None: once per outer example
+        if out is None:  # axes that cannot merge: once per outer example
             return loop_call(self, axes, args, kwargs, kw_batched)
         return out
 
@@ -1516,13 +1605,19 @@ class VmapFunction:
         """This vmap applied to a batch of ``n`` calls (``axes[i]`` 0: argument ``i`` is
         batched on axis 0): both mapped axes merged into one of ``n * m`` examples, the
         inner function vmapped once over it, and the result split again (outer axis first,
-        this vmap's out_axes after it). None where merging cannot express the call: a
-        named axis (collectives must see only their own axis), out_axes None, or sizes
-        that disagree (the per-example calls then raise this vmap's own error)."""
-        if self._axis_name is not None or _has_none(self._out_axes):
-            return None
+        this vmap's out_axes after it). A named axis is one factor of the merged axis
+        (its collectives reduce over that factor only); an output with out_axes None must
+        be the same along this vmap's axis. None where merging cannot express the call:
+        a batch axis the innermost frame does not describe, out_axes None on staged values
+        where the batching analysis cannot tell that the output does not vary along this
+        axis (equality cannot be checked on them), or sizes that disagree (the
+        per-example calls then raise this vmap's own error)."""
         in_axes = self._in_axes_for(args)
         if len(in_axes) != len(args):
+            return None
+        staged = any(isinstance(leaf, Tracer) for leaf in tree_flatten((args, kwargs))[0])
+        if _has_none(self._out_axes) and staged and not self._unmapped_output(in_axes, args,
+                                                                              kwargs):
             return None
         plans = [self._merge_plan(spec, arg, ax is not None)
                  for spec, arg, ax in zip(in_axes, args, axes)]
@@ -1541,10 +1636,52 @@ class VmapFunction:
         fun = self._fun
         if hasattr(fun, "rebound"):  # a closure over outer-mapped values: merged the same way
             fun = fun.rebound(functools.partial(_merged_leaf, n=n, m=m))
+        factors = self._merged_factors(n, m)
+        if factors is None:
+            return None
         inner = VmapFunction(fun, tuple(None if p is None else 0 for p in plans), 0, None, n * m)
-        out = inner._call(tuple(merged), merged_kw, convert)
+        if not factors:  # no named axis: no frame
+            out = inner._call(tuple(merged), merged_kw, convert)
+        else:
+            with merged_axis_frame(factors):
+                out = inner._call_mapped(tuple(merged), merged_kw, convert)
         self._last = inner._last
-        return self._split_out(out, n, m)
+        return self._split_out(out, n, m, checked=not staged)
+
+    def _unmapped_output(self, in_axes, args, kwargs):
+        """Whether the batching analysis of the mapped function shows that its output does
+        not depend on the arguments this vmap maps (then out_axes None needs no check)."""
+        if hasattr(self._fun, "rebound"):  # a closure: what it captures is the outer axis'
+            fn, bound = self._fun.fn, ()
+        else:
+            try:
+                fn, bound = self._target()
+            except NoSourceError:
+                return False
+        if isinstance(fn, VmapFunction) or batch._is_library(fn) or batch.plan_or_none(fn) is None:
+            return False
+        params = batch.parameters_of(fn)[len(bound):]
+        names = set(kwargs)
+        for i, (spec, arg) in enumerate(zip(in_axes, args)):
+            if any(ax is not None for _, ax, _ in _axis_leaves(spec, arg, "in_axes", "argument")):
+                if i >= len(params):
+                    return False
+                names.add(params[i])
+        try:
+            return not batch.build(fn, frozenset(names)).out_batched
+        except Exception:  # noqa: BLE001 - it cannot be batched by source: per example
+            return False
+
+    def _merged_factors(self, n, m):
+        """The factors of the merged batch axis (``axis_frames``): the running batch axis's
+        (the innermost frame's, whose examples number ``n``) then this vmap's; ``()`` when
+        no axis is named; None when the innermost frame is not the running batch axis."""
+        outer = active_axis()
+        if outer is None:
+            return () if self._axis_name is None else ((None, n), (self._axis_name, m))
+        if int(np.prod([size for _, size in outer])) != n:
+            return None
+        return outer + ((self._axis_name, m),)
 
     @staticmethod
     def _merge_plan(spec, arg, outer):
@@ -1581,13 +1718,21 @@ class VmapFunction:
                 out.append(_merged_leaf(leaf if outer else leaf[None], n, m))
         return tree.unflatten(out)
 
-    def _split_out(self, out, n, m):
+    def _split_out(self, out, n, m, checked=True):
         """The merged call's result (examples on axis 0) with the outer axis first and
         this vmap's axis where its out_axes put it."""
         result = []
         for leaf, ax, path in _axis_leaves(self._out_axes, out, "out_axes", "output"):
             xp = snp if isinstance(leaf, Tracer) else np
             leaf = xp.reshape(leaf, (n, m) + tuple(leaf.shape[1:]))
+            if ax is None:  # the same for each of this vmap's examples (checked on host values)
+                if checked and not np.array_equal(leaf, np.broadcast_to(leaf[:, :1], leaf.shape),
+                                                  equal_nan=leaf.dtype.kind in "fc"):
+                    raise ValueError(f"vmap({_fun_name(self._fun)}): out_axes is None for "
+                                     f"{path}, but it varies along the mapped axis; give it an "
+                                     "axis (out_axes=0) or return an unmapped value")
+                result.append(leaf[:, 0])
+                continue
             nd = np.ndim(leaf) - 1
             if not -nd <= ax < nd:
                 raise ValueError(f"vmap({_fun_name(self._fun)}): out_axes {ax} is out of range "

@@ -21,6 +21,20 @@ def x64():
         s2s.config.update("enable_x64", old)
 
 
+@pytest.fixture
+def cache_dir(tmp_path):
+    """The persistent compilation cache on, in a fresh directory, for one test."""
+    import s2s
+
+    path = tmp_path / "cache"
+    old = s2s.config.cache_dir
+    s2s.config.update("cache_dir", str(path))
+    try:
+        yield path
+    finally:
+        s2s.config.update("cache_dir", old)
+
+
 @pytest.fixture(autouse=True)
 def _module_generators_restart_per_test(request):
     """Module-level NumPy generators (``RNG = default_rng(0)``) restart for every test,
@@ -63,9 +77,9 @@ def loops(monkeypatch):
     seen = []
     original = batching.loop_call
 
-    def counting(fn, axes, args, kwargs, kw_batched=()):
+    def counting(fn, axes, args, kwargs, kw_batched=(), where=None):
         seen.append(getattr(fn, "__qualname__", repr(fn)))
-        return original(fn, axes, args, kwargs, kw_batched)
+        return original(fn, axes, args, kwargs, kw_batched, where=where)
     for module in list(sys.modules.values()):
         if (getattr(module, "__name__", "") or "").startswith("s2s") and \
                 getattr(module, "loop_call", None) is original:

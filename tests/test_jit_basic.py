@@ -8,6 +8,7 @@ import pytest
 import s2s
 from s2s import lax
 from s2s.errors import ConcretizationError
+from cases import central_grad
 
 Point = collections.namedtuple("Point", "x y")
 
@@ -292,3 +293,25 @@ def test_static_argument_allows_python_control_flow():
 
     jf = s2s.jit(f, static_argnums=1)
     assert jf(np.float32(2.0), 1) == 2.0 and jf(np.float32(2.0), -1) == -2.0
+
+
+def _returns_inside_while(v):
+    while v < 1.0:
+        if v < 0:
+            return v * 3.0
+        v = v * 2.0 + 0.1
+    return v
+
+
+def _times_returned(x):
+    return _returns_inside_while(x) * x
+
+
+@pytest.mark.parametrize("x", [-1.0, 0.1, 0.4, 2.0])
+def test_jit_of_grad_through_a_return_inside_a_staged_while(x, x64):
+    # the loop's carried result starts unset (None): its pullback gives it a placeholder
+    # of the type one trip gives it, as the forward loop does
+    got = s2s.jit(s2s.grad(_times_returned))(x)
+    np.testing.assert_allclose(got, s2s.grad(_times_returned)(x), rtol=1e-12)
+    np.testing.assert_allclose(got, central_grad(lambda v: _times_returned(float(v[0])),
+                                                 np.array([x]))[0], rtol=1e-6)

@@ -267,3 +267,184 @@ def test_switching_x64_between_calls_keeps_each_modes_dtypes():
         for out in outs:
             assert out.dtype == dtype
             np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+
+
+# A cache hit must never serve a call that s2s would compile differently.
+
+def _served(jf, *args):
+    """Whether later calls of ``jf(*args)`` (host arrays) are served in C++: s2s's
+    fast path hands them to the C++ function, which passes none back to Python."""
+    jf(*args)
+    jf(*args)  # s2s's first call, then the C++ side's first
+    before = dispatch.misses[0]
+    for _ in range(3):
+        jf(*args)
+    run = (jf._fast or {}).get(tuple((a.shape, a.dtype, type(a)) for a in args))
+    return dispatch.misses[0] == before and run is not None and "_cpp_run" in run.__qualname__
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_a_new_shape_dtype_or_weak_type_restages():
+    scale = s2s.jit(lambda x: x * 2)
+    cases = [np.arange(3, dtype=np.float32), np.arange(4, dtype=np.float32),
+             np.arange(3, dtype=np.int32), np.arange(6, dtype=np.float16).reshape(2, 3),
+             np.array(3, np.int32)]
+    for i, x in enumerate(cases):
+        first, outs, misses = _calls(scale, (x,))
+        assert misses == 1 and len(scale._cache) == i + 1  # one executable each
+        eager = snp.multiply(x, 2)
+        for out in [first] + outs:
+            assert out.dtype == eager.dtype and out.shape == x.shape
+            np.testing.assert_array_equal(out, eager)
+    # Python scalars are weakly typed: not the signature of a 0-d int32 array.
+    for v, dtype in [(3, np.int32), (1.5, np.float32)]:
+        outs = [scale(v) for _ in range(3)]
+        assert all(o.dtype == dtype and o == v * 2 for o in outs)
+    assert len(scale._cache) == len(cases) + 2
+    # int32 * Python 2.5 is float32; on an int32 array the constant stays weak.
+    half = s2s.jit(lambda x: x * 2.5)
+    x = np.arange(3, dtype=np.int32)
+    assert _served(half, x)
+    assert half(x).dtype == np.float32
+    np.testing.assert_array_equal(half(x), x * 2.5)
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_hits_under_both_x64_modes():
+    scale = s2s.jit(lambda x: x * 2.0)
+    x32, x64 = np.arange(3, dtype=np.float32), np.arange(3.0)
+    i64 = np.arange(3, dtype=np.int64)
+    assert _served(scale, x32)
+    # Without x64, 64-bit inputs are narrowed as s2s narrows them.
+    for x in [x64, i64]:
+        outs = [scale(x) for _ in range(3)]
+        assert all(o.dtype == np.float32 for o in outs)
+        np.testing.assert_array_equal(outs[-1], x32 * 2.0)
+    assert len(scale._cache) == 2
+    s2s.config.update("enable_x64", True)
+    try:
+        for x, dtype in [(x64, np.float64), (x32, np.float32), (i64, np.float64)]:
+            outs = [scale(x) for _ in range(4)]
+            assert all(o.dtype == dtype for o in outs)
+            np.testing.assert_array_equal(outs[-1], x * 2.0)
+    finally:
+        s2s.config.update("enable_x64", False)
+    out = scale(x64)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, x32 * 2.0)
+
+
+def test_byte_swapped_inputs_are_read_in_their_order():
+    # A '>f4' array has a float32 signature in jaxlib's C++ dispatch, which reads
+    # its bytes in native order: such calls are converted on s2s's Python path.
+    inc = s2s.jit(add_one)
+    native = np.arange(3, dtype=np.float32)
+    for x in [native, native.astype(">f4"), native, native.astype(">f4")]:
+        out = inc(x)
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, native + 1)
+    both = s2s.jit(lambda a, b: a - b)
+    ints = np.arange(4, dtype=np.int32)
+    for _ in range(3):
+        np.testing.assert_array_equal(both(ints, ints.astype(">i4")), np.zeros(4, np.int32))
+        np.testing.assert_array_equal(both(ints, ints), np.zeros(4, np.int32))
+    s2s.config.update("enable_x64", True)
+    try:
+        wide = np.linspace(0.0, 1.0, 5)
+        for x in [wide, wide.astype(">f8"), wide]:
+            out = inc(x)
+            assert out.dtype == np.float64 and out.dtype.isnative
+            np.testing.assert_array_equal(out, wide + 1)
+    finally:
+        s2s.config.update("enable_x64", False)
+
+
+def test_keyword_and_static_arguments():
+    def f(x, y, n=1):
+        return x * n - y
+
+    x, y = np.arange(3, dtype=np.float32), np.ones(3, np.float32)
+    jf = s2s.jit(f)
+    for _ in range(3):
+        np.testing.assert_array_equal(jf(x, y), x - y)
+        np.testing.assert_array_equal(jf(x, y=y), x - y)
+        np.testing.assert_array_equal(jf(y=x, x=y), y - x)  # by name, not by position
+        np.testing.assert_array_equal(jf(x, y, n=np.float32(3)), 3 * x - y)
+    static = s2s.jit(f, static_argnames="n")
+    for n in [1, 2, 2.5, True]:
+        for _ in range(2):
+            out = static(x, y, n=n)
+            np.testing.assert_array_equal(out, x * n - y)
+    positional = s2s.jit(f, static_argnums=2)
+    for _ in range(3):
+        np.testing.assert_array_equal(positional(x, y, 4), 4 * x - y)
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_hits_leave_tracers_and_disable_jit_to_python():
+    square = s2s.jit(lambda x: x * x)
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    assert _served(square, x)
+    np.testing.assert_allclose(s2s.grad(lambda v: snp.sum(square(v)))(x), 2 * x)
+    np.testing.assert_allclose(s2s.vmap(square)(np.stack([x, 2 * x])), [x * x, 4 * x * x])
+    np.testing.assert_allclose(s2s.jit(lambda v: square(v) + 1.0)(x), x * x + 1)
+    np.testing.assert_allclose(s2s.jacfwd(square)(x), np.diag(2 * x))
+    seen = []
+
+    @s2s.jit
+    def noted(v):
+        seen.append(type(v))
+        return v + 1
+
+    assert _served(noted, x)
+    traced = len(seen)
+    with s2s.disable_jit():
+        np.testing.assert_array_equal(noted(x), x + 1)
+        np.testing.assert_array_equal(noted(x), x + 1)
+    assert seen[traced:] == [np.ndarray, np.ndarray]  # ran as Python, on the array
+    np.testing.assert_array_equal(noted(x), x + 1)
+    assert len(seen) == traced + 2 and _served(noted, x)
+
+
+@pytest.mark.skipif(not dispatch.available(), reason="this jaxlib has no C++ dispatch")
+def test_a_failed_call_does_not_keep_its_signature_from_the_cpp_side():
+    state = {"fail": True}
+
+    @s2s.jit
+    def f(x):
+        if state["fail"] and x.shape == (2,):
+            raise ValueError("not yet")
+        return x * 3.0
+
+    assert _served(f, np.ones(3, np.float32))
+    two = np.ones(2, np.float32)
+    with pytest.raises(ValueError, match="not yet"):
+        f(two)
+    state["fail"] = False
+    assert _served(f, two)
+    np.testing.assert_array_equal(f(two), two * 3.0)
+
+
+def test_captured_arrays_are_read_at_every_hit():
+    w = [np.ones(3, np.float32)]
+    jf = s2s.jit(lambda x: x * w[0])
+    x = np.arange(3, dtype=np.float32)
+    for scale in [1.0, 2.0, 3.0]:
+        w[0] = np.full(3, scale, np.float32)
+        for _ in range(2):
+            np.testing.assert_array_equal(jf(x), scale * x)
+    assert not _served(jf, x)  # s2s reads them before each run
+
+
+def test_results_without_arrays_and_calls_without_arguments():
+    x = np.arange(3, dtype=np.float32)
+    nothing = s2s.jit(lambda x: None)
+    pair = s2s.jit(lambda x: (x, ()))
+    for _ in range(3):
+        assert nothing(x) is None
+        out = pair(x)
+        assert isinstance(out, tuple) and out[1] == () and type(out[0]) is s2s.Array
+        np.testing.assert_array_equal(out[0], x)
+    no_args = s2s.jit(lambda: snp.ones(2))
+    for _ in range(3):
+        np.testing.assert_array_equal(no_args(), np.ones(2, np.float32))

@@ -33,7 +33,7 @@ LAYERS = [
     {"runtime"},
     {"transforms"},
     {"api", "api_fwd", "custom_derivatives", "jacobians", "debug", "sharding", "distributed",
-     "test_util", "__init__"},
+     "test_util", "__init__", "program_key"},
     {"example_libraries"},
     {"experimental"},
 ]

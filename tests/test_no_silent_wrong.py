@@ -289,6 +289,65 @@ def test_monkeypatched_module_function_is_called():
         _module.h = _square
 
 
+def test_forward_mode_calls_a_redefined_helper():
+    # jvp/jacfwd/hessian build forward-mode source once per function; a helper
+    # redefined after (a notebook cell run again) used to keep its old derivative.
+    global _helper
+    x, t = np.float64(3.0), np.float64(1.0)
+    sum_of = lambda v: snp.sum(_calls_helper(v))  # noqa: E731
+    try:
+        _close(s2s.jvp(_calls_helper, (x,), (t,))[1], 7.0)
+        _close(s2s.jacfwd(_calls_helper)(x), 7.0)
+        _close(s2s.hessian(_calls_helper)(x), 2.0)
+        _close(s2s.vmap(s2s.grad(sum_of))(np.array([3.0])), [7.0])
+        _helper = _cube
+        _close(s2s.jvp(_calls_helper, (x,), (t,))[1], 28.0)
+        _close(s2s.jacfwd(_calls_helper)(x), 28.0)
+        _close(s2s.jacrev(_calls_helper)(x), 28.0)
+        _close(s2s.hessian(_calls_helper)(x), 18.0)
+        _close(s2s.vmap(s2s.grad(sum_of))(np.array([3.0])), [28.0])
+    finally:
+        _helper = _square
+
+
+def _scaled(x, k=2.0, *, m=1.0):
+    return snp.sum(x * k) + m
+
+
+def test_rebound_defaults_are_used_by_every_transformation():
+    # Generated functions copy the user's defaults when they are built; rebinding
+    # ``f.__defaults__`` / ``__kwdefaults__`` afterwards must build again.
+    x = np.ones(3)
+    transforms = {
+        "grad": s2s.grad(_scaled), "jit": s2s.jit(_scaled), "jit_grad": s2s.jit(s2s.grad(_scaled)),
+        "jacrev": s2s.jacrev(_scaled), "jacfwd": s2s.jacfwd(_scaled),
+        "jvp": lambda v: s2s.jvp(_scaled, (v,), (np.ones(3),))[1],
+        "vmap": s2s.vmap(_scaled), "vmap_grad": s2s.vmap(s2s.grad(_scaled)),
+        "jit_vmap": s2s.jit(s2s.vmap(_scaled)),
+    }
+    batch = np.ones((2, 3))
+
+    def expected(k, m):
+        return {"grad": [k] * 3, "jit": 3 * k + m, "jit_grad": [k] * 3, "jacrev": [k] * 3,
+                "jacfwd": [k] * 3, "jvp": 3 * k, "vmap": [3 * k + m] * 2,
+                "vmap_grad": [[k] * 3] * 2, "jit_vmap": [3 * k + m] * 2}
+
+    def check(k, m):
+        for name, fn in transforms.items():
+            arg = batch if name.endswith("vmap") or name.startswith("vmap") else x
+            np.testing.assert_allclose(np.asarray(fn(arg)), expected(k, m)[name], err_msg=name)
+
+    saved = (_scaled.__defaults__, _scaled.__kwdefaults__)
+    try:
+        check(2.0, 1.0)
+        _scaled.__defaults__ = (5.0,)
+        check(5.0, 1.0)
+        _scaled.__kwdefaults__ = {"m": 3.0}
+        check(5.0, 3.0)
+    finally:
+        _scaled.__defaults__, _scaled.__kwdefaults__ = saved
+
+
 # ---------------------------------------------------------------------------
 # Every read in the user's function happens once; the source read is the code run.
 

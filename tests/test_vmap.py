@@ -447,3 +447,80 @@ def test_jit_of_grad_of_a_function_that_calls_vmap(x64):
         return np.sum(s2s.vmap(lambda w, v: np.tanh(w @ v), in_axes=(None, 0))(w, ones))
     want = central_grad(lambda m: float(onp.sum(onp.tanh(ones @ m.T))), w)
     _close(s2s.grad(loss)(w), want, tol=1e-6)
+
+
+def _append_to_argument(x, ws):
+    ws.append(x)
+    return ws[-1] * ws[0]
+
+
+def _append_twice(acc, x):
+    acc.append(x * 2.0)
+
+
+def _through_a_helper(acc, x):
+    _append_twice(acc, x)
+
+
+def _caller_reads_the_appended(x, w):
+    acc = [w]
+    _through_a_helper(acc, x)  # the callee appends a mapped value to the caller's list
+    return acc[0] * acc[1] + len(acc)
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_mapped_value_appended_to_an_unmapped_list(jitted, x64):
+    xs = RNG.normal(size=(3, 2))
+    ws = [onp.array([10.0, 20.0]), onp.array([1.0, -1.0])]
+    f = s2s.vmap(_append_to_argument, in_axes=(0, None))
+    got = (s2s.jit(f) if jitted else f)(xs, ws)
+    assert len(ws) == 2  # the caller's list is input data, as in JAX: not appended to
+    _close(got, _loop(lambda x, w0, w1: _append_to_argument(x, [w0, w1]), (0, None, None),
+                      xs, *ws), tol=1e-12)
+    g = s2s.vmap(_caller_reads_the_appended, in_axes=(0, None))
+    _close((s2s.jit(g) if jitted else g)(xs, ws[1]),
+           _loop(_caller_reads_the_appended, (0, None), xs, ws[1]), tol=1e-12)
+
+
+def _append_sin(x, ws):
+    ws.append(np.sin(x))
+    return np.sum(ws[-1] * ws[0])
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_per_example_gradient_through_an_appended_list(jitted, x64):
+    xs = RNG.normal(size=(3, 2))
+    ws = [onp.array([10.0, 20.0]), onp.array([1.0, -1.0])]
+    g = s2s.grad(_append_sin, argnums=(0, 1))
+    f = s2s.vmap(g, in_axes=(0, None))
+    got = (s2s.jit(f) if jitted else f)(xs, ws)
+    _close(got, _loop(lambda x, w0, w1: g(x, [w0, w1]), (0, None, None), xs, *ws), tol=1e-12)
+
+
+def test_append_to_a_list_of_a_caller_vmap_cannot_see_is_an_error():
+    def f(x, w, helpers):
+        acc = [w]
+        helpers[0](acc, x)  # which function: known only when called
+        return acc[-1]
+
+    with pytest.raises(s2s.errors.TransformError, match="appends values that vary"):
+        s2s.vmap(f, in_axes=(0, None, None))(onp.ones((3, 2)), onp.ones(2), [_append_twice])
+
+
+def _reads_first(x, ws):
+    return np.sum(np.sin(x) * ws[0])
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("in_axes", [(0, None), (0, 0)], ids=["ws_unmapped", "ws_mapped"])
+def test_per_example_gradient_of_an_unread_entry_is_zeros(in_axes, jitted, x64):
+    # grad gives zeros for ws[1] (not None): so does every example of vmap(grad)
+    xs = RNG.normal(size=(3, 2))
+    ws = [RNG.normal(size=2), RNG.normal(size=2)]
+    if in_axes[1] == 0:
+        ws = [RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))]
+    g = s2s.grad(_reads_first, argnums=(0, 1))
+    f = s2s.vmap(g, in_axes=in_axes)
+    got = (s2s.jit(f) if jitted else f)(xs, ws)
+    _close(got, _loop(lambda x, w0, w1: g(x, [w0, w1]), (0,) + (in_axes[1],) * 2, xs, *ws),
+           tol=1e-12)

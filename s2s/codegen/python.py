@@ -22,7 +22,7 @@ import types
 
 import gast
 
-from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, register
+from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, lookup, register
 from s2s.parse import astconv
 from s2s.parse.source import GENERATED_ATTR
 
@@ -63,6 +63,20 @@ def user_location(tb):
     found = None
     for entry, lineno in generated_frames(tb):
         found = entry.user_line(lineno) or found
+    return _through_generated(found)
+
+
+def _through_generated(found):
+    """A location in code s2s generated from generated code (``vmap`` of a gradient, the
+    control-flow-converted batched source under ``jit``) followed to the user's line."""
+    seen = set()
+    while found is not None and found[0] not in seen:
+        seen.add(found[0])
+        entry = lookup(found[0])
+        earlier = entry.user_line(found[1]) if entry is not None else None
+        if earlier is None:
+            break
+        found = earlier
     return found
 
 

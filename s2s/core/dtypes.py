@@ -43,12 +43,15 @@ def canonicalize_dtype(dt):
     dtype('float32')
     """
     if config.enable_x64:
-        return np.dtype(dt)
+        d = np.dtype(dt)
+        return d if d.isnative else d.newbyteorder("=")
     try:
         return _CANONICAL[dt]  # the eager hot path: a dtype seen before
     except (KeyError, TypeError):
         pass
     d = np.dtype(dt)
+    if not d.isnative:  # computations run in this machine's byte order ('>f4' -> float32)
+        d = d.newbyteorder("=")
     out = _NARROW.get(d, d)
     try:
         _CANONICAL[dt] = out

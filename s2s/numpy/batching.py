@@ -145,6 +145,14 @@ def select(c, new, old):
     out = []
     for a, b in zip(new_leaves, old_leaves):
         a, b = _asarray(a), _asarray(b)
+        if a.ndim and b.ndim and tuple(a.shape[1:]) != tuple(b.shape[1:]):
+            # Broadcasting one against the other would mix examples (or give an example a
+            # shape it never had): each example's value keeps its own shape in a loop.
+            raise TransformError(
+                "vmap: a value has a different shape on examples taking different branches "
+                f"({tuple(a.shape[1:])} and {tuple(b.shape[1:])} per example)",
+                hint="give the value the same shape on every path (np.zeros_like, "
+                "np.broadcast_to), or select with np.where")
         m = _mask(c, a if a.ndim >= b.ndim else b)
         out.append(_np(a, b, c).where(m, a, b))
     return tree_unflatten(tree, out)

@@ -202,6 +202,9 @@ def lower_returns(fdef, namer):
         lowering = _ReturnFlags(result, flag)
         new_body = _loc([q.assign(result, q.const(None)), q.assign(flag, q.const(False))], fdef.body[0])
         new_body += lowering.block(body)
+        # Every path assigns ``result`` before the final return (the appended ``return
+        # None`` included): its first value is never returned (vmap reads it as unset).
+        fdef._s2s_return_slot = result
     fdef.body = new_body + [_loc(gast.Return(value=q.name(result)), body[-1])]
     return fdef
 
@@ -984,6 +987,8 @@ def normalize_function(source, fdef, namer, np_name, support, enclosing_locals=f
     body = _freeze_if_tests(anf.block(fdef.body), namer)
     new = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body, decorator_list=[],
                            returns=None, type_comment=None, type_params=[])
+    if hasattr(fdef, "_s2s_return_slot"):
+        new._s2s_return_slot = fdef._s2s_return_slot
     return gast.copy_location(new, fdef)
 
 

@@ -13,6 +13,7 @@ from s2s.core import dtypes, hooks
 from s2s.core.errors import TransformError, UndefinedVariableError
 from s2s.core.primitive import abstractify, Tracer
 from s2s.lax import control_flow as cf
+from s2s.numpy.batching import UNDEF
 from s2s.runtime.support import add_grad
 import s2s.numpy as snp
 
@@ -40,12 +41,9 @@ class Undefined:
         self._fail()
 
 
-def _defined(values):
-    return [not isinstance(v, Undefined) for v in values]
-
-
 def _absent(v):
-    return v is None or isinstance(v, Undefined)
+    # UNDEF: vmap's unset value (batched source of a function with early returns)
+    return v is None or isinstance(v, Undefined) or v is UNDEF
 
 
 def _aval(v):
@@ -92,7 +90,7 @@ def _staged_if(cond, true_fn, false_fn, inputs, names, partial):
                 "condition is a staged value, and is used afterwards",
                 hint=f"assign {name!r} a value before the `if` (or in both branches)")
     carried = [n not in undefined for n in names]
-    known = [k and v is not None for k, v in zip(_defined(inputs), inputs)]
+    known = [not _absent(v) for v in inputs]
     operands = [v for v, k in zip(inputs, known) if k]
     seen = {}  # output index -> aval, from whichever branch defined it first
 
@@ -313,6 +311,9 @@ def while_stmt_vjp(ct, ans, test, body, state, consts=()):
             ct_state = tuple(cts[n:])
         return ct_state, cf._fill_ct(consts, ct_consts)
     zero_consts = cf._fill_ct(consts, None)
+    absent = [_absent(v) for v in state]
+    if any(absent):  # an early return's unset result: typed placeholders, as the forward
+        state = _fill_absent(lambda *s: body(*consts, *s), state, ("<state>",) * len(state))
 
     def keep_going(k, carry):
         return _as_bool(test(*carry[0], *carry[1]))
@@ -326,7 +327,8 @@ def while_stmt_vjp(ct, ans, test, body, state, consts=()):
 
     ct_carry = cf._buffered_loop_vjp((zero_consts, ct), (consts, tuple(ans)), (consts, state),
                                      keep_going, step, pull, cf.WHILE_MAX_TRIPS, "while")
-    return tuple(ct_carry[1]), tuple(ct_carry[0])
+    ct_state = tuple(None if a else c for a, c in zip(absent, ct_carry[1]))
+    return ct_state, tuple(ct_carry[0])
 
 
 def _as_bool(c):

@@ -26,7 +26,7 @@ from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.runtime import control_ops
 from s2s.transforms import control
-from s2s.transforms.frontend import globals_and_cells, Plan
+from s2s.transforms.frontend import defaults_of, globals_and_cells, Plan, same_defaults
 
 _RUNTIME = {
     "if_stmt": control_ops.if_stmt, "while_stmt": control_ops.while_stmt,
@@ -110,7 +110,7 @@ def converted(fn):
     if id(fn) in _EXTREMA and (fn is builtins.min or fn is builtins.max):
         return _EXTREMA[id(fn)]
     try:
-        hit = _converted.get(fn)
+        hit = _cached(_converted, fn)
     except TypeError:
         return fn
     if hit is not None:
@@ -138,10 +138,26 @@ def converted(fn):
         def out(*args, **kwargs):
             return inner(*bound, *args, **kwargs)
     try:
-        _converted[fn] = out
+        _remember(_converted, fn, out, target)
     except TypeError:
         pass
     return out
+
+
+def _cached(cache, fn):
+    """``fn``'s conversion in ``cache``, or None (also when the user rebound its
+    defaults since: the converted function holds a copy of them)."""
+    hit = cache.get(fn)
+    if hit is None:
+        return None
+    out, target, seen = hit
+    if target is not None and not same_defaults(target(), seen):
+        return None
+    return out
+
+
+def _remember(cache, fn, out, target):
+    cache[fn] = (out, weakref.ref(target), defaults_of(target))
 
 
 def _unconverted(fn, why):
@@ -172,7 +188,7 @@ def converted_for_grad(fn):
     if id(fn) in _EXTREMA and (fn is builtins.min or fn is builtins.max):
         return _EXTREMA[id(fn)]  # a select per comparison: reverse mode traces it
     try:
-        hit = _converted_for_grad.get(fn)
+        hit = _cached(_converted_for_grad, fn)
     except TypeError:
         return fn
     if hit is not None:
@@ -187,7 +203,7 @@ def converted_for_grad(fn):
         out = _convert(target, explicit_captures=True)
     except (NoSourceError, UnsupportedSyntaxError):
         out = target
-    _converted_for_grad[fn] = out
+    _remember(_converted_for_grad, fn, out, target)
     return out
 
 

@@ -484,6 +484,18 @@ class JvpBuild:
         self.output_active = True
         self.texts = []
         self.deps = []
+        self.guards = []
+        self.defaults = fe.defaults_of(fn)  # what the generated function copied
+        self.done = False
+        self._checks = None
+
+    def current(self):
+        """Whether the user functions this build (and what it calls) resolved by name
+        still resolve to the same objects and still have the defaults it copied (a
+        ``def`` run again in a notebook: the user's code would call the new one)."""
+        if self._checks is None:
+            self._checks = fe.staleness_checks(self)
+        return all(check() for check in self._checks)
 
     @property
     def function(self):
@@ -506,7 +518,9 @@ _builds = weakref.WeakKeyDictionary()
 
 def build_jvp(fn, active_params):
     """The ``JvpBuild`` of ``fn`` with ``active_params`` active (cached)."""
-    return fe.cached_build(_builds, fn, tuple(active_params), JvpBuild, _assemble)
+    # An unfinished build (a recursive call, while it is being built) is reused as is.
+    return fe.cached_build(_builds, fn, tuple(active_params), JvpBuild, _assemble,
+                           reusable=lambda build: not build.done or build.current())
 
 
 def _assemble(build):
@@ -534,6 +548,8 @@ def _assemble(build):
     build.cell.cell_contents = fn_obj
     build.texts = [text]
     build.deps = fwd.deps
+    build.guards = ctx.guards
+    build.done = True
     _keep_tape_marks(build.fn, fn_obj, fwd)
 
 

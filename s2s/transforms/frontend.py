@@ -681,6 +681,47 @@ def file_name(kind, plan, active):
 # Builds are published before they are finished (recursive calls need them), so a
 # second thread must not see one half-built: one builder at a time, re-entrant for
 # the recursion. Building happens once per function, never on the hot path.
+def defaults_of(fn):
+    """``fn``'s default values as a generated function copies them when it is built."""
+    return getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None)
+
+
+def staleness_checks(build):
+    """Checks that ``build`` (a ``.guards``/``.deps``/``.defaults``/``.fn`` build of
+    any transformation) still does what the user's code would do: one check per
+    distinct name resolution of it and its dependencies (a stale dependency makes its
+    callers stale too, so they are checked together), and one per function whose
+    default values the generated code copied (``f.__defaults__ = ...`` rebinds them)."""
+    checks, seen, todo, done = [], set(), [build], set()
+    while todo:
+        b = todo.pop()
+        if id(b) in done:
+            continue
+        done.add(id(b))
+        todo.extend(b.deps)
+        checks.append(lambda b=b, seen_defaults=b.defaults: same_defaults(b.fn, seen_defaults))
+        for source, chain, obj in b.guards:
+            key = (id(source), tuple(chain), id(obj))
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(chain) == 1 and chain[0] not in source.closure:
+                ns, name = source.globals, chain[0]
+                checks.append(lambda ns=ns, name=name, obj=obj: ns.get(name, MISSING) is obj)
+            else:
+                checks.append(lambda source=source, chain=chain, obj=obj:
+                              resolve_chain(source, chain) is obj)
+    return checks
+
+
+def same_defaults(fn, seen):
+    """Whether ``fn`` still has the defaults ``seen`` (``defaults_of``) took."""
+    if fn is None:  # collected: nothing can call it any more
+        return True
+    d, kd = seen
+    return getattr(fn, "__defaults__", None) is d and getattr(fn, "__kwdefaults__", None) is kd
+
+
 build_lock = threading.RLock()
 
 

@@ -25,7 +25,6 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
 from s2s.parse import quoting as q
 from s2s.parse.naming import Namer
-from s2s.parse.resolve import MISSING, resolve_chain
 from s2s.parse.source import unwrap
 from s2s.transforms import frontend, reverse
 
@@ -90,6 +89,7 @@ class Build:
 
     def __init__(self, fn, active_params):
         self._fn = weakref.ref(fn)  # builds are cached per function: must not keep it alive
+        self.defaults = frontend.defaults_of(fn)  # what the generated functions copied
         self.active_params = active_params
         self.fwd_cell = make_cell(None)
         self.bwd_cell = make_cell(None)
@@ -107,10 +107,11 @@ class Build:
     def current(self):
         """Whether every user function this build (and what it calls) resolved by
         name still resolves to the same object (a ``def`` run again, a module
-        function monkeypatched: the user's code would call the new one)."""
+        function monkeypatched: the user's code would call the new one) and still has
+        the default values the generated functions copied."""
         checks = self._checks
         if checks is None:
-            checks = self._checks = _guard_checks(self)
+            checks = self._checks = frontend.staleness_checks(self)
         for check in checks:
             if not check():
                 return False
@@ -126,30 +127,6 @@ class Build:
         for d in self.deps:
             out += d.sources(seen)
         return out
-
-
-def _guard_checks(build):
-    """One check per distinct name resolution of ``build`` and its dependencies
-    (a stale dependency makes its callers stale too, so they are checked together)."""
-    checks, seen, todo, done = [], set(), [build], set()
-    while todo:
-        b = todo.pop()
-        if id(b) in done:
-            continue
-        done.add(id(b))
-        todo.extend(b.deps)
-        for source, chain, obj in b.guards:
-            key = (id(source), tuple(chain), id(obj))
-            if key in seen:
-                continue
-            seen.add(key)
-            if len(chain) == 1 and chain[0] not in source.closure:
-                ns, name = source.globals, chain[0]
-                checks.append(lambda ns=ns, name=name, obj=obj: ns.get(name, MISSING) is obj)
-            else:
-                checks.append(lambda source=source, chain=chain, obj=obj:
-                              resolve_chain(source, chain) is obj)
-    return checks
 
 
 _builds = weakref.WeakKeyDictionary()
@@ -238,6 +215,11 @@ def _mark_tape(fn_obj, result):
     (s2s.transforms.batch)."""
     fn_obj.__s2s_tapes__ = (result.stack,) if result.stack is not None else ()
     fn_obj.__s2s_trip_counters__ = result.trip_counters
+    # ``x = None`` at the top for names pushed before they are surely assigned: only the
+    # tape ever holds that None (vmap's kinds leave it out of what ``x`` may be).
+    fn_obj.__s2s_unbound_inits__ = tuple(
+        s.targets[0].id for s in result.inits if isinstance(s, gast.Assign)
+        and isinstance(s.value, gast.Constant) and s.value.value is None)
 
 
 def copy_node(node):

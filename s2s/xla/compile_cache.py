@@ -3,7 +3,11 @@
 Off by default. ``S2S_CACHE_DIR=/path`` (or ``s2s.config.update("cache_dir", path)``)
 turns it on: the first call of a jitted function in a new process then loads the
 executable a previous process compiled for the same StableHLO, instead of compiling
-it again. Staging still runs (the key is the staged module), XLA's compile does not.
+it again. Staging is skipped too where ``s2s.program_key`` can describe exactly what
+staging reads (the function's code, the values it reads, its callees, the arguments,
+config, versions): the staged module text is then kept as a record (``.stage``) under
+that key, and a later first call reads it back instead of staging. Records are
+checked and evicted like executables.
 
 An entry's key is a SHA-256 over everything that decides what XLA builds: the module
 text, the compile options, jaxlib's version, the platform and its version, the kind,
@@ -203,6 +207,54 @@ def compile_or_load(client, text, devices, options, compile_fn, cacheable=True):
     return loaded
 
 
+_RECORD_MAGIC = b"s2s-staged-program-v1\n"  # as long as _MAGIC: the header is shared
+_RECORD_SUFFIX = ".stage"
+_record_stats = {"hits": 0, "misses": 0, "rejected": 0, "writes": 0}
+
+
+def record_stats():
+    """Counts for this process of the staged-program records (``s2s.program_key``):
+    ``hits`` (staging skipped), ``misses``, ``rejected`` (corrupt or foreign, ignored)
+    and ``writes``.
+
+    >>> sorted(record_stats())
+    ['hits', 'misses', 'rejected', 'writes']
+    """
+    with _lock:
+        return dict(_record_stats)
+
+
+def count_record(name):
+    """Counts a record ``hits``/``misses``/``rejected`` (the caller decides: a record
+    that reads back whole may still not describe a usable program)."""
+    with _lock:
+        _record_stats[name] += 1
+
+
+def read_record(key):
+    """The bytes stored by ``write_record(key, ...)`` in the cache directory, or None
+    (the cache is off, there is none, or it is truncated, corrupt or foreign)."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    path = os.path.join(directory, key + _RECORD_SUFFIX)
+    data = _read(path, key, _RECORD_MAGIC, count_record)
+    if data is not None:
+        _touch(path)
+    return data
+
+
+def write_record(key, data):
+    """Stores ``data`` (bytes) under ``key`` in the cache directory (if it is on)."""
+    directory = cache_dir()
+    if directory is None:
+        return
+    path = os.path.join(directory, key + _RECORD_SUFFIX)
+    if _write_payload(directory, path, key, lambda: data, _RECORD_MAGIC):
+        count_record("writes")
+        prune(directory, config.cache_max_size, keep=path)
+
+
 def _device_list(devices):
     from jaxlib import xla_client
 
@@ -214,7 +266,7 @@ def _compile(compile_fn):
     return compile_fn()
 
 
-def _read(path, key):
+def _read(path, key, magic=_MAGIC, count=_count):
     """The payload of the entry at ``path`` if it is whole and written for ``key``, else None."""
     try:
         with open(path, "rb") as f:
@@ -225,12 +277,12 @@ def _read(path, key):
         _warn_once(("read", path), "s2s: cannot read compilation cache entry %s: %s", path, e)
         return None
     if len(data) >= _HEADER.size:
-        magic, entry_key, digest, length = _HEADER.unpack_from(data)
+        entry_magic, entry_key, digest, length = _HEADER.unpack_from(data)
         payload = data[_HEADER.size:]
-        if (magic == _MAGIC and entry_key == bytes.fromhex(key) and length == len(payload)
+        if (entry_magic == magic and entry_key == bytes.fromhex(key) and length == len(payload)
                 and hashlib.sha256(payload).digest() == digest):
             return payload
-    _count("rejected")
+    count("rejected")
     _warn_once(("bad", path), "s2s: ignoring a truncated, corrupt or foreign compilation cache "
                "entry %s; it will be rewritten", path)
     return None
@@ -238,9 +290,17 @@ def _read(path, key):
 
 def _write(directory, path, key, client, loaded):
     """Writes ``loaded`` as the entry at ``path``: a temporary file, then an atomic rename."""
+    if _write_payload(directory, path, key, lambda: client.serialize_executable(loaded)):
+        _count("writes")
+        prune(directory, config.cache_max_size, keep=path)
+
+
+def _write_payload(directory, path, key, make_payload, magic=_MAGIC):
+    """Writes ``make_payload()`` under a header as the entry at ``path`` (a temporary
+    file, then an atomic rename); False (warned once) where that failed."""
     try:
-        payload = client.serialize_executable(loaded)
-        header = _HEADER.pack(_MAGIC, bytes.fromhex(key), hashlib.sha256(payload).digest(),
+        payload = make_payload()
+        header = _HEADER.pack(magic, bytes.fromhex(key), hashlib.sha256(payload).digest(),
                               len(payload))
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=_SUFFIX)
         try:
@@ -254,9 +314,8 @@ def _write(directory, path, key, client, loaded):
     except Exception as e:  # a full disk or a read-only directory: the compile still stands
         _warn_once(("write", directory), "s2s: cannot write to the compilation cache %s: %s",
                    directory, e)
-        return
-    _count("writes")
-    prune(directory, config.cache_max_size, keep=path)
+        return False
+    return True
 
 
 def _touch(path):
@@ -295,7 +354,7 @@ def prune(directory, max_size, keep=None):
         if name.startswith(".tmp-"):
             if time.time() - st.st_mtime > _STALE_TMP_SECONDS:
                 _remove(path)
-        elif name.endswith(_SUFFIX):
+        elif name.endswith(_SUFFIX) or name.endswith(_RECORD_SUFFIX):
             entries.append((st.st_mtime_ns, name, st.st_size, path))
             total += st.st_size
     removed = 0
