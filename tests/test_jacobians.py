@@ -421,4 +421,3 @@ def test_jit_jacrev_stages_one_backward_pass_not_one_per_output():
     jr = s2s.jit(s2s.jacrev(lambda v: _wide(B, v)))
     np.testing.assert_allclose(jr(x), s2s.jacfwd(lambda v: _wide(B, v))(x), rtol=1e-5, atol=1e-6)
     assert jr.lower(x).as_text().count("stablehlo.tanh") == 1
-
