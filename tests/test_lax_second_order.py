@@ -16,15 +16,6 @@ from s2s import lax
 from cases import central_grad
 
 
-@pytest.fixture
-def x64():
-    """Turns 64-bit mode on for one test and restores the previous setting."""
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    yield
-    s2s.config.update("enable_x64", old)
-
-
 # Each program is written once against (lax, numpy) so the same text runs on s2s and JAX.
 
 def _scan(lax, np):
@@ -148,13 +139,18 @@ def test_third_order_jvp_of_hessian(x64):
 def test_second_order_matches_jax(name, x64):
     jax = pytest.importorskip("jax")
     import jax.numpy as jnp
-    jax.config.update("jax_enable_x64", True)
     ours, theirs = PROGRAMS[name](lax, snp), PROGRAMS[name](jax.lax, jnp)
-    np.testing.assert_allclose(s2s.hessian(ours)(POINT), jax.hessian(theirs)(POINT), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(s2s.jacrev(s2s.grad(ours))(POINT), jax.jacrev(jax.grad(theirs))(POINT),
-                               rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(s2s.grad(_grad_norm(s2s.grad, snp)(ours))(POINT),
-                               jax.grad(_grad_norm(jax.grad, jnp)(theirs))(POINT), rtol=1e-10, atol=1e-12)
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        expected = [jax.hessian(theirs)(POINT), jax.jacrev(jax.grad(theirs))(POINT),
+                    jax.grad(_grad_norm(jax.grad, jnp)(theirs))(POINT)]
+    finally:
+        jax.config.update("jax_enable_x64", old)
+    got = [s2s.hessian(ours)(POINT), s2s.jacrev(s2s.grad(ours))(POINT),
+           s2s.grad(_grad_norm(s2s.grad, snp)(ours))(POINT)]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, np.asarray(e), rtol=1e-10, atol=1e-12)
 
 
 def _while(lax, np):
