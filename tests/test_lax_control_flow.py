@@ -688,12 +688,13 @@ def test_gradient_of_unused_outputs_and_integer_carries():
                                rtol=2e-3, atol=2e-3)
 
 
-def test_second_order_reverse_mode_says_it_is_not_supported():
+def test_second_order_reverse_mode_of_while_loop_says_it_is_not_supported():
+    # Second order through scan/fori_loop/map/cond/switch: tests/test_lax_second_order.py.
     def h(x):
-        return lax.fori_loop(0, 3, lambda i, c: c * snp.sin(c), x)
+        return lax.while_loop(lambda c: c < 3.0, lambda c: c * 2.0 + snp.sin(c), x)
 
     _raises(lambda: s2s.grad(s2s.grad(h))(0.5), NotImplementedError,
-            "reverse pass of lax.fori_loop")
+            "reverse pass of lax.while_loop")
 
 
 def test_functions_without_source_are_recorded_on_the_path_taken():

@@ -56,8 +56,11 @@ by one, so their rules are on ``_cond``/``_switch`` (operands as one tuple),
 which the public functions call. The rules differentiate operands and carries
 only; values a callable closes over get their gradient because reverse mode first
 passes them explicitly (``s2s/transforms/captures.py``: into the carry of a loop,
-after the operands of a branch). The helpers' own reverse pass (second order)
-raises NotImplementedError.
+after the operands of a branch). The helpers' own derivatives (second order:
+``hessian``, ``jacrev(grad)``, ``grad`` of ``grad``) are in ``control_flow_jvp``,
+written as forward and reverse mode of the primal control flow; only
+``while_loop_vjp`` has none and raises NotImplementedError (JAX has no reverse mode
+of ``while_loop`` at all).
 """
 import builtins
 import contextlib
@@ -1249,8 +1252,9 @@ def _map_rule(ans, f, xs, batch_size=None):
     d[xs] = lax.control_flow.map_vjp(d[ans], ans, f, xs)
 
 
-# The helpers' own reverse pass (second-order reverse mode) is not written yet: their
-# rules raise, when an adjoint actually reaches them, an error that says so.
+# The reverse pass of while_loop is not differentiated (JAX has no reverse mode of
+# while_loop at all): its rule raises, when an adjoint actually reaches it, an error that
+# says so. The other helpers' derivatives are in control_flow_jvp.
 
 
 def second_order_error(name):
@@ -1261,42 +1265,8 @@ def second_order_error(name):
         "loop or if statement, which grad differentiates to any order.")
 
 
-@def_vjp(cond_vjp)
-def _cond_vjp_rule(ans, ct, pred, true_fun, false_fun, operands):
-    d[ct] = lax.control_flow.second_order_error("cond")
-    d[operands] = lax.control_flow.second_order_error("cond")
-
-
-@def_vjp(switch_vjp)
-def _switch_vjp_rule(ans, ct, index, branches, operands):
-    d[ct] = lax.control_flow.second_order_error("switch")
-    d[operands] = lax.control_flow.second_order_error("switch")
-
-
 @def_vjp(while_loop_vjp)
 def _while_loop_vjp_rule(ans, ct, ans_, cond_fun, body_fun, init_val, max_trips=1000):
     d[ct] = lax.control_flow.second_order_error("while_loop")
     d[ans_] = lax.control_flow.second_order_error("while_loop")
     d[init_val] = lax.control_flow.second_order_error("while_loop")
-
-
-@def_vjp(fori_loop_vjp)
-def _fori_loop_vjp_rule(ans, ct, ans_, lower, upper, body_fun, init_val, max_trips=1000):
-    d[ct] = lax.control_flow.second_order_error("fori_loop")
-    d[ans_] = lax.control_flow.second_order_error("fori_loop")
-    d[init_val] = lax.control_flow.second_order_error("fori_loop")
-
-
-@def_vjp(scan_vjp)
-def _scan_vjp_rule(ans, ct, ans_, f, init, xs=None, length=None, reverse=False, unroll=1):
-    d[ct] = lax.control_flow.second_order_error("scan")
-    d[ans_] = lax.control_flow.second_order_error("scan")
-    d[init] = lax.control_flow.second_order_error("scan")
-    d[xs] = lax.control_flow.second_order_error("scan")
-
-
-@def_vjp(map_vjp)
-def _map_vjp_rule(ans, ct, ans_, f, xs):
-    d[ct] = lax.control_flow.second_order_error("map")
-    d[ans_] = lax.control_flow.second_order_error("map")
-    d[xs] = lax.control_flow.second_order_error("map")
