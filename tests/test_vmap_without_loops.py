@@ -185,6 +185,24 @@ def test_map_over_unmapped_rows_with_a_mapped_closure(batch_size, loops, x64):
     assert loops == []
 
 
+def _sum_hidden(e):
+    # the same along the inner axis, but the analysis sees it read the mapped v
+    return V(lambda v: np.sum(e) + v[0] * 0.0, out_axes=None)(e)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (3, 3, 4)])
+def test_inner_out_axes_none_the_analysis_cannot_show(shape, x64):
+    x = R.normal(size=shape)
+    # eagerly: checked equal along the inner axis, against a loop
+    _close(V(_sum_hidden)(x), onp.array([x[i].sum() for i in range(shape[0])]), tol=1e-12)
+    # staged it cannot be checked: a clear error at the user's line (it ran each outer
+    # example with the closure over every example: a broadcasting error, or with equal
+    # sizes a wrong sum)
+    with pytest.raises(ValueError, match="under jit s2s cannot check") as info:
+        s2s.jit(V(_sum_hidden))(x)
+    assert any("np.sum(e) + v[0] * 0.0" in note for note in info.value.__notes__)
+
+
 def test_inner_out_axes_none_merges(loops, x64):
     # eagerly the output is checked equal along the inner axis; staged, the batching
     # analysis shows that it does not depend on what the inner vmap maps
