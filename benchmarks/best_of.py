@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import s2s  # noqa: E402
 from bench_grad import logprob_fun, numpy_grad  # noqa: E402
+from bench_jacobians import _data as jacobian_data, jax_logsumexp_tanh, logsumexp_tanh  # noqa: E402
 from bench_jit import jax_loss, newton  # noqa: E402
 from bench_vmap import newton_sqrt  # noqa: E402
 from data import make_data  # noqa: E402
@@ -65,6 +66,12 @@ def main():
     _print("jit(grad(MLP)), NumPy arguments", best_of({
         "s2s": lambda: jg(params, inputs, targets),
         "jax": lambda: jax.block_until_ready(jjg(params, inputs, targets))}), "jax")
+
+    A, x = jacobian_data()[:2]
+    jh = s2s.jit(s2s.hessian(lambda v: logsumexp_tanh(A, v)))
+    jjh, xj = jax.jit(jax.hessian(lambda v: jax_logsumexp_tanh(A, v))), jnp.asarray(x)
+    _print("jit(hessian) of logsumexp(A @ tanh(x)), n = 100", best_of({
+        "s2s": lambda: jh(x), "jax": lambda: jax.block_until_ready(jjh(xj))}), "jax")
 
     def jnewton(a):
         return jax.lax.while_loop(lambda x: jnp.max(jnp.abs(x * x - a) / a) > 1e-5,

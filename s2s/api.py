@@ -32,7 +32,7 @@ from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.program_key import KeyUnsure, ProgramRecord
 from s2s.runtime import support
 from s2s.trace.record import record
-from s2s.trace.staging import stage
+from s2s.trace.staging import memory_key, stage
 from s2s.transforms import batch, batch_source, frontend, vjp_builder
 from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
@@ -216,6 +216,7 @@ class _CaptureReaders:
 
     def __init__(self, fn):
         self.arrays = {}
+        self.views = {}  # memory_key -> reader: a view of a captured array laid out as it is it
         self.baked = []
         for f in _wrapped_functions(fn):
             for read, value in _capture_roots(f):
@@ -234,12 +235,21 @@ class _CaptureReaders:
     def _add(self, read, value):
         if isinstance(value, np.ndarray) and id(value) not in self.arrays:
             self.arrays[id(value)] = read
+            self.views.setdefault(memory_key(value), read)
+
+    def _view_reader(self, array):
+        # Generated code may hand on a view of a captured array rather than the array (the
+        # example of a batch that broadcast it): the same values, so the same reader.
+        if isinstance(array, np.ndarray) and array.base is not None:
+            return self.views.get(memory_key(array))
+        return None
 
     def is_captured(self, array):
-        return id(array) in self.arrays
+        return id(array) in self.arrays or self._view_reader(array) is not None
 
     def reader(self, array):
-        return self.arrays.get(id(array), lambda: array)  # made while staging: this array
+        read = self.arrays.get(id(array)) or self._view_reader(array)
+        return read or (lambda: array)  # made while staging: this array
 
 
 _SCALARS = (bool, int, float, complex)

@@ -23,6 +23,9 @@ CASES = {
     "vmap_predict": lambda: _vmap_source(seeds.predict, (None, 0), _PARAMS, np.ones((3, 2), "f")),
     "vmap_abs_val": lambda: _vmap_source(seeds.abs_val, 0, np.array([-1.0, 2.0], "f")),
     "vmap_newton_sqrt": lambda: _vmap_source(seeds.newton_sqrt, 0, np.array([2.0, 9.0], "f")),
+    "vmap_grad_mlp_logprob": lambda: _vmap_source(s2s.grad(seeds.logprob_fun), (None, 0, 0),
+                                                  _PARAMS, np.ones((3, 2), "f"),
+                                                  np.ones((3, 1), "f")),
     "jvp_tanh": lambda: s2s.jvp_source(seeds.tanh),
     "jvp_mlp_logprob": lambda: s2s.jvp_source(seeds.logprob_fun),
 }

@@ -1,5 +1,7 @@
 """``jacfwd``, ``jacrev``, ``hessian``: against central differences (float64), against
 each other, JAX's pytree layout, ``has_aux``, ``jit`` of each, and ``vmap`` of ``jvp``."""
+import re
+
 import numpy as np
 import pytest
 
@@ -133,6 +135,37 @@ def test_jit_of_jacobians_stages_the_basis(jac):
     jf = s2s.jit(jac(f))
     assert [a.shape for a in jf.lower(x).in_avals] == [(20,), (24, 20)]
     np.testing.assert_allclose(jf(x), jac(f)(x), rtol=1e-4, atol=1e-5)
+
+
+def _lse_tanh(A, v):  # a helper: the gradient's tape carries A to its backward pass
+    z = A @ snp.tanh(v)
+    m = snp.max(z)
+    return snp.log(snp.sum(snp.exp(z - m))) + m
+
+
+def _tensor_sizes(text):
+    dims = re.findall(r"tensor<((?:\d+x)*)[a-z]", text)
+    return [int(np.prod([int(d) for d in s.split("x") if d])) for s in dims]
+
+
+def test_jit_hessian_through_a_helper_stages_the_captured_matrix_once(x64):
+    """jit(hessian) of a call of a helper given a captured matrix: the matrix, which the
+    gradient's tape carries through the batched jvp, stays the captured array (read at
+    each call, its transposes staged), not host copies passed as extra arguments that
+    miss its rebinding; and its zero tangent is not broadcast over the basis into a
+    (n, m, n) product (the largest value is a batch of the m-vector A @ tanh(v))."""
+    A = np.linspace(-1.0, 1.0, 7 * 5).reshape(7, 5)
+    x = np.linspace(-0.5, 0.8, 5)
+
+    def f(v):
+        return _lse_tanh(A, v)
+    jh = s2s.jit(s2s.hessian(f))
+    lowered = jh.lower(x)
+    assert [a.shape for a in lowered.in_avals] == [(5,), (7, 5)]
+    assert max(_tensor_sizes(lowered.as_text())) <= 5 * 7  # was 5 * 7 * 5
+    np.testing.assert_allclose(jh(x), fd_jacobian(s2s.grad(f), x), rtol=1e-6, atol=1e-8)
+    A = A[::-1] * 2.0  # rebound: the next call reads it
+    np.testing.assert_allclose(jh(x), fd_jacobian(s2s.grad(f), x), rtol=1e-6, atol=1e-8)
 
 
 def test_jit_of_higher_orders_matches_finite_differences(x64):

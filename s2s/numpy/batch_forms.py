@@ -61,6 +61,34 @@ class Seq:
 
 
 @dataclass(frozen=True)
+class Range:
+    """A ``range`` (or its ``reversed``) of unbatched bounds: its items are numbers."""
+
+
+@dataclass(frozen=True)
+class Opt:
+    """``None`` or a value of ``kind`` (an adjoint that may still be zero, say)."""
+    kind: object
+
+
+def present(kind):
+    """The kind of a value of ``kind`` known not to be None (``if x is not None:``)."""
+    return kind.kind if isinstance(kind, Opt) else kind
+
+
+def _join_none(a, b):
+    """``join`` where one side is None (the constant) or an ``Opt``; NotImplemented else."""
+    none_a, none_b = a == Const(None), b == Const(None)
+    if not (none_a or none_b or isinstance(a, Opt) or isinstance(b, Opt)):
+        return NotImplemented
+    if none_a and none_b:
+        return a
+    inner = join(present(a), present(b)) if not (none_a or none_b) else \
+        present(b) if none_a else present(a)
+    return Opt(inner) if isinstance(inner, (Array, Seq)) else None
+
+
+@dataclass(frozen=True)
 class SliceKind:
     """A slice (``a:b``) in an index."""
 
@@ -98,6 +126,9 @@ def join(a, b):
         return None
     if isinstance(a, Const) and isinstance(b, Const) and repr(a.value) == repr(b.value):
         return a
+    joined = _join_none(a, b)
+    if joined is not NotImplemented:
+        return joined
     if {type(a), type(b)} <= {Const, Number}:  # (a bool is not a Number: x[True] adds an axis)
         ok = all(isinstance(k, Number) or _is_number(k.value) and not isinstance(k.value, bool)
                  for k in (a, b))

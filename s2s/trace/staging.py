@@ -146,12 +146,13 @@ class StagingTrace(Trace):
         return t
 
     def _lift(self, x):
-        hit = self._lifted_ids.get(id(x))
+        key = memory_key(x)  # a view laid out as a lifted array is that array: one argument
+        hit = self._lifted_ids.get(key)
         if hit is None:
             aval = abstractify(x)
             hit = StagedTracer(self, aval, self.builder.add_arg(aval))
-            self._lifted_ids[id(x)] = hit
-            self.lifted.append(x)
+            self._lifted_ids[key] = hit
+            self.lifted.append(x)  # kept alive while staging: no other array gets its key
         return hit
 
     def _splat(self, x):
@@ -228,6 +229,18 @@ class Staged:
         self.lifted = list(lifted)
         self.host_callbacks = list(host_callbacks)
         self.shardings = list(shardings)  # named by sharding constraints
+
+
+def memory_key(x):
+    """What makes two NumPy arrays the same values at all times: their memory and how it is
+    read (two views with equal keys, such as an array and ``a.T.T`` or the example of
+    a broadcast of it, are interchangeable; jit knows a captured array by it).
+
+    >>> a = np.zeros((2, 3))
+    >>> memory_key(a.T.T) == memory_key(a), memory_key(a.T) == memory_key(a)
+    (True, False)
+    """
+    return (x.__array_interface__["data"][0], x.shape, x.strides, x.dtype.str)
 
 
 def stage(flat_fun, in_avals, name="main", lift_arrays=False, is_captured=None, stage_captured=True):

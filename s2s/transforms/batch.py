@@ -56,7 +56,8 @@ import s2s.numpy as snp
 
 _HELPERS = ("vcall", "vcall_where", "vmethod", "batched_attr", "getitem", "setitem", "at_update", "unpack",
             "iterate", "batched_len", "broadcast_batch", "select", "leading_size", "UNDEF",
-            "per_example_shape", "per_example_ndim", "per_example_size", "any_example",
+            "per_example_shape", "per_example_ndim", "per_example_size", "per_example_count",
+            "any_example",
             "all_examples", "max_example", "select_zeros", "unbatched_primal", "batched_closure",
             "call_batched")
 
@@ -122,6 +123,7 @@ class _Context:
         self.support = {v: k for k, v in plan.support.items()}  # ident -> support name
         self.batched = set(batched_params)
         self.appended = set()  # lists that batched values are appended to (here or by a callee)
+        self.mapped_params = frozenset(batched_params)
         self.pairs = set()  # variables holding a forward-mode (primal, tangent) pair, see _pair
         self.size_name = None
         self.kinds = None  # batch_source.Kinds, once the batching analysis is done
@@ -131,6 +133,7 @@ class _Context:
         self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
         self.generated = hasattr(plan.fn, "__s2s_tapes__")
         self.unset_result = _unset_result(plan.normal)
+        self.uniform_tapes = _uniform_tapes(plan.normal, self) if self.tapes else frozenset()
 
     def local_to(self, s):
         """Names a batched ``if``/``while``/loop ``s`` assigns that are dead after it and
@@ -187,6 +190,16 @@ class _Context:
     def is_batched(self, node):
         return isinstance(node, gast.Name) and node.id in self.batched
 
+    def tape_pop(self, value):
+        """Whether ``value`` pops a tape whose items keep their own kinds (``x = pop(stack)``
+        gets back what ``append(stack, x)`` pushed: batched exactly when ``x`` is)."""
+        return self.support_call(value) == "pop" and value.args and \
+            isinstance(value.args[0], gast.Name) and value.args[0].id in self.uniform_tapes
+
+    def tape_push(self, value):
+        return self.support_call(value) == "append" and len(value.args) == 2 and \
+            isinstance(value.args[0], gast.Name) and value.args[0].id in self.uniform_tapes
+
     def size(self):
         if self.size_name is None:
             self.size_name = self.namer.new("batch_size")
@@ -211,6 +224,8 @@ def _value_batched(ctx, value):
             return True
         if obj is range:  # range(len(xs)) of a batched xs: one bound for every example
             return any(_value_batched(ctx, a) for a in value.args)
+        if _per_example_count(obj, value):  # (a mean's count, without where)
+            return False
     return bool(_names(value) & ctx.batched)
 
 
@@ -227,6 +242,14 @@ def _may_run_user_code(ctx, func):
     return hasattr(obj, "__code__") or hasattr(getattr(obj, "__call__", None), "__code__")
 
 
+def _per_example_count(obj, call):
+    """Whether ``call`` is ``reduced_count(x, axis, keepdims=...)`` without ``where``: a
+    count the same for every example."""
+    return obj is support.reduced_count and len(call.args) <= 2 and \
+        all(k.arg in ("axis", "keepdims") for k in call.keywords) and \
+        not any(isinstance(a, gast.Starred) for a in call.args)
+
+
 def _shape_query(obj):
     if obj is len:
         return "len"
@@ -234,6 +257,56 @@ def _shape_query(obj):
         if obj is getattr(snp, name, None):
             return name
     return None
+
+
+def _uniform_tapes(fdef, ctx):
+    """The tapes of generated gradient code whose every pop restores the variable a push
+    saved: ``x = pop(stack)`` for ``append(stack, x)``, or for ``append(stack, t)`` with
+    ``t = shape_of(x)`` (the reverse transform's restore model). Such a tape is one list
+    of items each batched as its variable is (the analysis ties ``t`` and ``x``), so a
+    pop needs no batch axis of its own. Any other tape stays a batched list of batched
+    items. Sets ``ctx.tape_sources``: per tape, each pushed name -> the variable restored."""
+    defs, pushed, popped, restores = {}, {}, {}, set()
+    for n in gast.walk(fdef):  # (breadth first: an assignment before its value)
+        if isinstance(n, gast.Assign):
+            for name in _stores(n.targets[0]):
+                defs.setdefault(name, []).append(n.value if isinstance(n.targets[0], gast.Name)
+                                                 else None)
+            if isinstance(n.targets[0], gast.Name) and ctx.support_call(n.value) == "pop" \
+                    and len(n.value.args) == 1 and isinstance(n.value.args[0], gast.Name):
+                popped.setdefault(n.value.args[0].id, set()).add(n.targets[0].id)
+                restores.add(id(n.value))
+        elif isinstance(n, gast.Call) and ctx.support_call(n) in ("append", "extend", "pop") \
+                and n.args and isinstance(n.args[0], gast.Name) and id(n) not in restores:
+            item = n.args[1] if len(n.args) == 2 and ctx.support_call(n) == "append" else None
+            pushed.setdefault(n.args[0].id, []).append(
+                item.id if isinstance(item, gast.Name) else None)
+
+    def source(name):
+        values = defs.get(name, [])
+        if values and all(isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords
+                          and isinstance(v.args[0], gast.Name)
+                          and ctx.resolve(v.func) is support.shape_of for v in values) \
+                and len({v.args[0].id for v in values}) == 1:
+            return values[0].args[0].id
+        return name
+
+    uses = {}  # tape -> how often its name is read anywhere (pushes and pops included)
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in ctx.tapes:
+            uses[n.id] = uses.get(n.id, 0) + 1
+    ctx.tape_sources = {}
+    for xs in ctx.tapes:
+        names = pushed.get(xs, [])
+        local = all(isinstance(v, gast.List) and not v.elts for v in defs.get(xs, [None]))
+        if None in names or not local or uses.get(xs, 0) != len(names) + sum(
+                1 for n in gast.walk(fdef) if isinstance(n, gast.Call) and id(n) in restores
+                and n.args[0].id == xs):
+            continue  # it escapes (a fwd/bwd pair's tape returns it): one kind for its items
+        sources = {name: source(name) for name in names}
+        if popped.get(xs, set()) <= set(sources.values()):
+            ctx.tape_sources[xs] = sources
+    return frozenset(ctx.tape_sources)
 
 
 def _mark(ctx, names):
@@ -275,13 +348,20 @@ def _analyze_block(ctx, stmts, under):
         if isinstance(s, gast.Assign):
             t = s.targets[0]
             changed |= _mark(ctx, _lists_batched_by(ctx, s.value))
-            if _value_batched(ctx, s.value):
+            if ctx.tape_pop(s.value):  # batched as its pushes are (see _uniform_tapes)
+                if under is not None:
+                    changed |= _mark(ctx, _stores(t) - ctx.local_to(under))
+            elif _value_batched(ctx, s.value):
                 changed |= _mark(ctx, _stores(t))
             elif under is not None:
                 changed |= _mark(ctx, _stores(t) - ctx.local_to(under))
         elif isinstance(s, gast.Expr):
             kind = ctx.support_call(s.value)
-            if kind in ("append", "extend") and (under is not None
+            if ctx.tape_push(s.value):
+                xs, item = s.value.args[0].id, s.value.args[1].id
+                if item in ctx.batched:
+                    changed |= _mark(ctx, {ctx.tape_sources[xs][item]})
+            elif kind in ("append", "extend") and (under is not None
                                                  or _names(s.value.args[1]) & ctx.batched):
                 ctx.appended |= _names(s.value.args[0])
                 changed |= _mark(ctx, _names(s.value.args[0]))
@@ -481,6 +561,9 @@ def _call(ctx, call, node):
     query = _shape_query(obj) if obj is not MISSING else None
     if query is not None:
         return q.call(ctx.h(_SHAPE_QUERIES[query]), list(call.args))
+    if _per_example_count(obj, call):
+        return gast.Call(func=ctx.h("per_example_count"), args=list(call.args),
+                         keywords=list(call.keywords))
     if obj is not MISSING and obj in _TYPE_QUERIES:
         return call
     if any(isinstance(a, gast.Starred) and not isinstance(a.value, gast.Name) for a in call.args) \
@@ -705,6 +788,8 @@ class _Rewriter:
         target = s.targets[0]
         names = _stores(target)
         self.defined |= names
+        if ctx.tape_pop(s.value):
+            return [s]  # the item has the batch axis exactly when its variable has one
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
                 s.value, (gast.Call, gast.Attribute))):
             out = [s]
@@ -778,7 +863,8 @@ class _Rewriter:
         ctx = self.ctx
         if not _value_batched(ctx, s.test):
             before = set(self.defined)
-            body = self.block(s.body, under)
+            with ctx.kinds.guard(s):
+                body = self.block(s.body, under)
             orelse = self.block(s.orelse, under)
             self.defined = before | _assigned(s.body) | _assigned(s.orelse)
             return [gast.If(test=s.test, body=body or [gast.Pass()], orelse=orelse)]
@@ -1053,16 +1139,19 @@ def _build(fn, batched_params, signature=(), masked=False):
     result = body[-1].value if isinstance(body[-1], gast.Return) else None
     out_batched = isinstance(result, gast.Name) and result.id in ctx.batched
     params = sorted(p for p in batched_params)
+    # Parameters the caller passes unbatched that hold batched values later hold them
+    # from the start: a list a mapped value is appended to (here or by a callee), a
+    # variable later assigned batched values (a pop of the tape restores what a push of
+    # it saved).
+    positional = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
     batched_lists = frozenset((ctx.batched & ctx.appended & _stores(plan.normal.args))
-                              - set(batched_params))
-    lists = [_assign(p, q.call(ctx.h("broadcast_batch"), [q.name(p), ctx.size()]))
-             for p in sorted(batched_lists)]
-    prologue = []
+                              - ctx.mapped_params)
+    grown = batched_lists | {p for p in positional if p in ctx.batched and p not in ctx.mapped_params}
+    prologue = [_assign(p, q.call(ctx.h("broadcast_batch"), [q.name(p), ctx.size()]))
+                for p in sorted(grown)]
     if ctx.size_name is not None:
-        positional = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
         first = next(p for p in positional + sorted(batched_params) if p in batched_params)
-        prologue.append(_assign(ctx.size_name, q.call(ctx.h("leading_size"), [q.name(first)])))
-    prologue += lists
+        prologue.insert(0, _assign(ctx.size_name, q.call(ctx.h("leading_size"), [q.name(first)])))
     name = ctx.namer.new(f"{plan.name}_batched")
     args = copy.deepcopy(plan.normal.args)
     if masked:

@@ -13,6 +13,7 @@ read; what is unknown (a value an opaque call returns) keeps its ``vcall``.
 >>> describe(onp.ones((8, 3)), True), describe([onp.ones(2), 1.5], False)
 (Array(rank=1), Seq(kind='list', items=(Array(rank=1), Number())))
 """
+import contextlib
 import operator
 
 import gast
@@ -23,6 +24,7 @@ from s2s.numpy import batch_forms as F
 from s2s.parse import dataflow, quoting as q
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.parse.resolve import MISSING
+from s2s.runtime import support
 from s2s.transforms import batch, batch_support as S  # (batch: used at build time only)
 from s2s.transforms.frontend import twin_binding
 import s2s.numpy as snp
@@ -63,12 +65,14 @@ class _Pending(Exception):
 
 _BOTTOM = object()
 _READ_ONLY_SUPPORT = ("as_sequence", "copy", "items", "keys", "values", "dict_get", "concat")
-_SHAPE_HELPERS = {len: S.batched_len, snp.shape: S.per_example_shape}
+_SHAPE_HELPERS = {len: S.batched_len, snp.shape: S.per_example_shape,
+                  support.reduced_count: S.per_example_count}
 
 
 def _holds_list(kind):
     """Whether a value of ``kind`` is or contains a list the kinds describe (which code
     the build cannot see could mutate in place)."""
+    kind = F.present(kind)
     return isinstance(kind, F.Seq) and (kind.kind == "list" or any(
         _holds_list(k) for k in kind.items))
 
@@ -82,6 +86,9 @@ class Kinds:
         self.signature = dict(signature)
         self.result = None  # the returned variable's kind (set by the build)
         self.trust_lists = True
+        self.present = set()  # names an enclosing ``if x is not None:`` knows are not None
+        self._guards = _none_guards(ctx.plan.normal.body)
+        self._skipped = _unbound_inits(ctx)
         self._solve()
         self.mutates_lists = self.lists_mutated  # (a caller's lists it is passed too)
         if self.lists_mutated:  # a list may change behind its name: lists are not described
@@ -90,7 +97,9 @@ class Kinds:
 
     # -- the fixpoint
     def _solve(self):
-        self.env = {name: self._trusted(kind) for name, kind in self.signature.items()}
+        self.env = {name: self._trusted(kind if name in self.ctx.mapped_params or name not in
+                                        self.ctx.batched else _broadcast(kind))
+                    for name, kind in self.signature.items()}  # (see batch._build's prologue)
         self.lists_mutated = False
         body = self.ctx.plan.normal.body
         for _ in range(100):
@@ -156,10 +165,17 @@ class Kinds:
         changed = False
         for s in stmts:
             if isinstance(s, gast.Assign):
+                if id(s) in self._skipped or self._on_tape(s.value):
+                    continue  # (the tape gives back what the variable held)
+                if self.ctx.is_tape(s.targets[0]):
+                    changed |= self._set(s.targets[0].id, None)  # (not described)
+                    continue
                 changed |= self._assign(s.targets[0], lambda s=s: self.kind(s.value))
             elif isinstance(s, gast.If):
                 self._effects(s.test)
-                changed |= self._block(s.body) | self._block(s.orelse)
+                with self.guard(s):
+                    changed |= self._block(s.body)
+                changed |= self._block(s.orelse)
             elif isinstance(s, gast.While):
                 self._effects(s.test)
                 changed |= self._block(s.body)
@@ -179,6 +195,8 @@ class Kinds:
 
     def _effects(self, node):
         """Evaluates ``node`` for what it may mutate (a call of an opaque function)."""
+        if self._on_tape(node):
+            return  # the tape is no list the kinds describe (its items keep their own)
         kind = self.ctx.support_call(node)
         if kind is not None and kind not in _READ_ONLY_SUPPORT:
             self.lists_mutated = True
@@ -199,12 +217,36 @@ class Kinds:
             return F.Array(kind.rank - 1)
         return None
 
+    def _on_tape(self, node):
+        """A push or pop on the reverse sweep's tape: in the restore model a pop gives a
+        variable back the value a push of it saved (of its own kind, batched as it is)."""
+        return self.ctx.support_call(node) in ("append", "pop") and node.args and \
+            self.ctx.is_tape(node.args[0])
+
+    @contextlib.contextmanager
+    def guard(self, if_stmt):
+        """While the body of ``if_stmt`` is read or written: what its test says is not None."""
+        name = self._guards.get(id(if_stmt))
+        fresh = name is not None and name not in self.present
+        if fresh:
+            self.present.add(name)
+        try:
+            yield
+        finally:
+            if fresh:
+                self.present.discard(name)
+
     # -- kinds of expressions
     def kind(self, node):
         """The kind of the value of normal-form expression ``node`` (None: unknown)."""
         if isinstance(node, gast.Name):
             if node.id in self.env:
-                return self.env[node.id]
+                kind = self.env[node.id]
+                if node.id not in self.present:
+                    return kind
+                if kind == F.Const(None):  # only None so far: the guarded code waits
+                    raise _Pending(node.id)
+                return F.present(kind)
             if node.id in self.ctx.plan.locals:
                 raise _Pending(node.id)
             return None  # a global: it may be rebound between calls
@@ -222,12 +264,14 @@ class Kinds:
                 return F.Const(-value.value if isinstance(node.op, gast.USub) else value.value)
         site = self._site(node)
         if site is None:
-            self._escapes(node)
+            if not (isinstance(node, gast.Compare) and all(
+                    isinstance(op, (gast.Is, gast.IsNot)) for op in node.ops)):
+                self._escapes(node)  # (``x is None`` changes nothing)
             return None
         form, site = site
         out = form(site) if form is not None else None
         if out is None:
-            if isinstance(node, gast.Call):
+            if isinstance(node, gast.Call) and not _pure(self.ctx.resolve(node.func)):
                 self._escapes(node)
             return None
         kind = out[1]
@@ -309,6 +353,9 @@ class Kinds:
         obj = ctx.resolve(call.func)
         if obj is MISSING:
             return self._method_site(call)
+        if obj in (range, reversed) and not call.keywords:
+            return (lambda site, rev=obj is reversed: _range_form(site, rev)), F.Site(call.func, [self._operand(a) for a in call.args], {},
+                                       None, self._np)
         helper = _SHAPE_HELPERS.get(obj) if _hashable(obj) else None
         if helper is not None:
             form = F.form_of(helper)
@@ -387,6 +434,59 @@ class Kinds:
         return out[0] if out is not None else None
 
 
+# Helpers of gradient code that build new containers and never change their arguments.
+_PURE = frozenset(getattr(support, name) for name in (
+    "add_grad", "getitem_grad", "pack_grad", "unpack_grad", "unbroadcast", "unreduce",
+    "scalar_seed", "shape_of", "dot_grad_lhs", "dot_grad_rhs", "matmul_grad_lhs",
+    "matmul_grad_rhs", "sum_grads", "repeat_grad", "setitem_grad", "index_grad"))
+
+
+def _pure(obj):
+    return _hashable(obj) and obj in _PURE
+
+
+def _none_guards(body):
+    """``{id(if): x}`` for each ``c = x is not None`` directly followed by ``if c:`` whose
+    body does not assign ``x`` (the reverse sweep's guard of a maybe-zero adjoint)."""
+    out = {}
+    todo = [body]
+    while todo:
+        stmts = todo.pop()
+        for prev, s in zip([None] + stmts[:-1], stmts):
+            for field in ("body", "orelse"):
+                if isinstance(getattr(s, field, None), list):
+                    todo.append(getattr(s, field))
+            if not (isinstance(s, gast.If) and isinstance(s.test, gast.Name)
+                    and isinstance(prev, gast.Assign) and isinstance(prev.targets[0], gast.Name)
+                    and prev.targets[0].id == s.test.id):
+                continue
+            v = prev.value
+            if isinstance(v, gast.Compare) and isinstance(v.left, gast.Name) and len(v.ops) == 1 \
+                    and isinstance(v.ops[0], gast.IsNot) and isinstance(v.comparators[0], gast.Constant) \
+                    and v.comparators[0].value is None \
+                    and v.left.id not in batch._assigned(s.body):
+                out[id(s)] = v.left.id
+    return out
+
+
+def _unbound_inits(ctx):
+    """The ``x = None`` that gradient code starts with for names it pushes before they
+    are surely assigned (``__s2s_unbound_inits__``): only the tape reads that None."""
+    names = set(getattr(ctx.plan.fn, "__s2s_unbound_inits__", ()))
+    out = set()
+    for s in ctx.plan.normal.body:
+        if not names:
+            break
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) \
+                and s.targets[0].id in names:
+            names.discard(s.targets[0].id)
+            if isinstance(s.value, gast.Constant) and s.value.value is None:
+                out.add(id(s))
+        elif not isinstance(s, gast.Assign):
+            break
+    return out
+
+
 def _broadcast(kind):
     """The kind of ``broadcast_batch`` of a value of ``kind``: numbers become arrays."""
     if isinstance(kind, F.Number) or isinstance(kind, F.Const) and isinstance(
@@ -394,6 +494,9 @@ def _broadcast(kind):
         return F.Array(0)
     if isinstance(kind, F.Seq):
         return F.Seq(kind.kind, tuple(_broadcast(k) for k in kind.items))
+    if isinstance(kind, F.Opt):
+        inner = _broadcast(kind.kind)
+        return F.Opt(inner) if inner is not None else None
     if isinstance(kind, F.Const) and kind.value is not None:
         return None  # a string becomes an array of strings
     return kind
@@ -402,7 +505,19 @@ def _broadcast(kind):
 def _identity(site):
     """``as_sequence`` and ``copy`` keep a tuple, list or array as it is (the call stays)."""
     (x,) = site.args
-    return (None, x.kind) if isinstance(x.kind, (F.Seq, F.Array)) else None
+    return (None, x.kind) if isinstance(x.kind, (F.Seq, F.Array, F.Range)) else None
+
+
+def _range_form(site, rev):
+    """``range(n)`` and ``reversed(range(n))`` of unbatched numbers (the call stays)."""
+    if site.batched or not site.args:
+        return None
+    if rev:
+        return (None, F.Range()) if len(site.args) == 1 and site.args[0].kind == F.Range() \
+            else None
+    if all(F.rank_of(a.kind) == 0 and not F.is_array(a.kind) for a in site.args):
+        return None, F.Range()
+    return None
 
 
 def _hashable(obj):

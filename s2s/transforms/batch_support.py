@@ -14,12 +14,14 @@ array([[1., 2.],
        [3., 4.]], dtype=float32)
 """
 import inspect
+import weakref
 
 import gast
 import numpy as onp
 
 from s2s.core.errors import TransformError
-from s2s.core.primitive import def_batch, rules_of, Tracer
+from s2s.core.config import config
+from s2s.core.primitive import abstractify, def_batch, rules_of, Tracer
 from s2s.numpy import batch_forms as F
 from s2s.numpy.batch_rules import elementwise, matmul_form
 from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
@@ -137,16 +139,18 @@ def _unbatch_broadcasts(axes, args, kw_batched):
 
 def _once_for_all(fn, axes, args, kwargs):
     """Under jit, a library function (one with a batch rule) whose batched arguments are
-    all one staged example repeated: computed once and broadcast (as one op the next
-    call recognizes), so a primal chain a batched jvp carries is not computed per
-    example. None where that does not apply: collectives (their examples see each
-    other) and functions given functions (control flow, jvp: they may call them)."""
+    all one example repeated: computed once and broadcast (as one op the next call
+    recognizes), so a primal chain a batched jvp carries is not computed per example,
+    nor a product with a zero tangent on the host (the captured matrix of a gradient's
+    tape: ``matmul_grad_rhs(g, dA, t)`` would be one product per basis vector). None
+    where that does not apply: collectives (their examples see each other) and
+    functions given functions (control flow, jvp: they may call them)."""
     if getattr(fn, "__module__", None) == collectives.__name__ or any(
             callable(v) for v in tree_flatten((args, kwargs))[0]):
         return None
     batched = [(a, _repeated_example(a)) for a, ax in zip(args, axes) if ax is not None]
     if not batched or any(e is None for _, e in batched) or \
-            not any(isinstance(v, Tracer) for _, e in batched for v in tree_flatten(e)[0]):
+            not any(isinstance(v, Tracer) for v in tree_flatten((args, kwargs))[0]):
         return None
     n = leading_size([a for a, _ in batched])
     examples = iter(e for _, e in batched)
@@ -269,18 +273,58 @@ def by_recording(fn, axes, args, kwargs, kw_batched):
             full[i] = x
         a, k = tree.unflatten(full)
         return fn(*a, **k)
-    try:
-        rec = record(one_example, [leaves[i][0] for i in mapped] + [leaves[i] for i in staged], {})
-    except Exception:  # noqa: BLE001 - run per example instead, where real errors surface
+    key = _recording_key(fn, leaves, tree, mapped, staged)
+    cached = _recordings.get(fn, {}).get(key) if key is not None else None
+    if cached is None:
+        try:
+            rec = record(one_example, [leaves[i][0] for i in mapped] + [leaves[i] for i in staged],
+                         {})
+        except Exception:  # noqa: BLE001 - run per example instead, where real errors surface
+            return NOT_RECORDED
+        params = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
+        cached = (rec, None if rec.concretized else
+                  batch.build(rec.fn, frozenset(params[:len(mapped)])))
+        if key is not None:
+            _recordings.setdefault(fn, {})[key] = cached
+    rec, built = cached
+    if built is None:  # Python read a mapped value: its path may differ per example
         return NOT_RECORDED
-    if rec.concretized:
-        return NOT_RECORDED
-    params = rec.fn.__code__.co_varnames[:rec.fn.__code__.co_argcount]
-    built = batch.build(rec.fn, frozenset(params[:len(mapped)]))
     out = built.fn(*[leaves[i] for i in inputs])
     if not built.out_batched:
         out = broadcast_batch(out, leaves[mapped[0]].shape[0])
     return rec.out_tree.unflatten(list(out) if rec.out_tree.num_leaves != 1 else [out])
+
+
+# Recordings of library functions (s2s.numpy...) by call signature: the recording of one
+# example stands for every example of a batch, so it stands as well for the next call
+# with the same structure, per-example shapes and dtypes and the same static leaves.
+_recordings = weakref.WeakKeyDictionary()
+_STATIC_LEAVES = (bool, int, float, complex, str, type(None), type, onp.dtype)
+
+
+def _recording_key(fn, leaves, tree, mapped, staged):
+    """The cache key of ``by_recording``'s recording of ``fn``, or None where a reused
+    recording might not be exact: under jit (the recording may hold staged values of
+    that trace), for functions other than the array libraries' (their behaviour may
+    change between calls), for an unmapped array (held in the recording by identity)."""
+    if staged or not _array_library(fn) or any(isinstance(leaves[i], Tracer) for i in mapped):
+        return None
+    mapped_set = set(mapped)
+    parts = []
+    for i, leaf in enumerate(leaves):
+        if i in mapped_set:
+            aval = abstractify(leaf)
+            parts.append((tuple(aval.shape[1:]), aval.dtype, aval.weak_type))
+        elif type(leaf) in _STATIC_LEAVES:
+            parts.append((type(leaf), repr(leaf)))
+        else:
+            return None
+    try:
+        weakref.ref(fn)
+        hash(tree)
+    except TypeError:
+        return None
+    return tree, tuple(parts), config.enable_x64
 
 
 def call_batched(fn, axes, /, *args, kw_batched=(), **kwargs):
@@ -437,6 +481,8 @@ def _attr_form(site):
         return (F.shape_rest(x.node) if x.batched else attr), F.Seq("tuple", (F.Number(),) * pe)
     if name == "ndim":
         return q.const(pe), F.Const(pe)
+    if name == "size":
+        return (_shape_product(x, range(pe)) if x.batched else attr), F.Number()
     if name in ("real", "imag"):
         return attr, F.Array(pe)
     if name == "T":
@@ -465,7 +511,15 @@ def unbatched_primal(pair):
     are not batched: the primal is the same for every example (the batched code broadcast
     it), so its first example stands for all."""
     primal, tangent = pair
-    return tree_map(lambda v: v[0], primal), tangent
+    return tree_map(_first_example, primal), tangent
+
+
+def _first_example(x):
+    """The first example of batched ``x``: the value it was broadcast from where it is one
+    (a captured array stays itself, so jit reads it at each call and stages what is
+    computed from it; a staged broadcast gives its operand, not a slice of it)."""
+    example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
+    return x[0] if example is None else example
 
 
 def iterate(x):
@@ -507,6 +561,43 @@ def _shape_form(site):
     if not F.is_array(x.kind):
         return None
     return F.shape_rest(x.node) if x.batched else None, F.Seq("tuple", (F.Number(),) * x.rank)
+
+
+def per_example_count(x, axis=None, keepdims=False):
+    """``reduced_count`` (without ``where``) of one example of batched ``x``: how many
+    elements a reduction over ``axis`` combines, the same for every example."""
+    example = onp.broadcast_to(onp.zeros((), onp.float32), tuple(x.shape[1:]))
+    return support.reduced_count(example, axis=axis, keepdims=keepdims)
+
+
+def _shape_product(x, axes):
+    """``x.shape[1 + a] * ...`` over per-example ``axes`` of batched ``x`` (``1``: none)."""
+    node = None
+    for a in axes:
+        dim = gast.Subscript(value=gast.Attribute(value=q.copy_tree(x.node), attr="shape",
+                                                  ctx=gast.Load()),
+                             slice=q.const(1 + a), ctx=gast.Load())
+        node = dim if node is None else gast.BinOp(left=node, op=gast.Mult(), right=dim)
+    return node if node is not None else q.const(1)
+
+
+@F.source_form(per_example_count)
+def _count_form(site):
+    """``x.shape[1] * x.shape[2]``: the per-example sizes of the reduced axes."""
+    if not site.args or len(site.args) > 3 or set(site.kwargs) - {"axis", "keepdims"}:
+        return None
+    x = site.args[0]
+    extra = dict(zip(("axis", "keepdims"), site.args[1:]))
+    extra.update(site.kwargs)
+    axis = extra["axis"].const() if "axis" in extra else None
+    if not F.is_array(x.kind) or not (axis is None or isinstance(axis, int) or isinstance(
+            axis, tuple) and all(isinstance(a, int) for a in axis)):
+        return None
+    rank = x.rank
+    axes = range(rank) if axis is None else (axis,) if isinstance(axis, int) else axis
+    if any(not -rank <= a < rank for a in axes):
+        return None
+    return (_shape_product(x, sorted(a % rank for a in axes)) if x.batched else None), F.Number()
 
 
 def per_example_ndim(x):
@@ -613,6 +704,9 @@ def _getitem_form(site):
     x, parts = site.args[0], site.args[1:]
     if any(p.batched for p in parts):
         return None
+    if x.kind == F.Range() and len(parts) == 1 and F.rank_of(parts[0].kind) == 0 \
+            and not F.is_array(parts[0].kind):
+        return None, F.Number()  # (never batched: nothing to write)
     if isinstance(x.kind, F.Seq):
         return _item_form(site, x, parts)
     if not F.is_array(x.kind):
@@ -1006,6 +1100,295 @@ from s2s.runtime import support  # noqa: E402
 from s2s.numpy.batching import _example  # noqa: E402
 
 _register_support_rules()
+
+
+# ---------------------------------------------------------------------------
+# Source forms of those rules: per-example gradients that read like the gradient code
+# itself (``unbroadcast(bout, out)``), with the batch axis where NumPy wants it.
+
+
+def _present_batched(op):
+    """Whether operand ``op`` is a batched array known not to be None."""
+    return op.batched and F.is_array(op.kind)
+
+
+def _none(kind):
+    return kind == F.Const(None)
+
+
+def _copy(node):
+    return q.copy_tree(node)
+
+
+def _shape_node(x):
+    """``x.shape``."""
+    return gast.Attribute(value=_copy(x), attr="shape", ctx=gast.Load())
+
+
+def _batched_shape(g, x):
+    """The shape of batched ``x``: ``x.shape``, or ``g.shape[:1] + x.shape`` for unbatched
+    ``x`` (``g`` batched)."""
+    if x.batched:
+        return _shape_node(x.node)
+    lead = gast.Subscript(value=_shape_node(g.node), slice=gast.Slice(
+        lower=None, upper=q.const(1), step=None), ctx=gast.Load())
+    return gast.BinOp(left=lead, op=gast.Add(), right=_shape_node(x.node))
+
+
+def _sum_axes(site, node, first, last):
+    """``np.sum(node, axis=(first, ..., last - 1))`` (``node`` itself when that is no axis)."""
+    if last <= first:
+        return node
+    return q.call(site.np("sum"), [node], [gast.keyword(
+        arg="axis", value=F.tuple_node(range(first, last)))])
+
+
+def _shape_of_form(site):
+    """``shape_of(x)`` as written: the stand-in of a batched array keeps its batch axis."""
+    if len(site.args) != 1 or site.kwargs:
+        return None
+    (x,) = site.args
+    return site.rebuild([x.node]), x.kind
+
+
+@F.source_form(_scalar_seed_rule)
+def _scalar_seed_form(site):
+    """``np.broadcast_to(scalar_seed(result[0]), result.shape)``: one example's checks and
+    dtype, the seed for every example."""
+    if len(site.args) != 1 or site.kwargs:
+        return None
+    (r,) = site.args
+    if not (_present_batched(r) and r.rank == 0):
+        return None
+    first = gast.Subscript(value=_copy(r.node), slice=q.const(0), ctx=gast.Load())
+    return q.call(site.np("broadcast_to"), [site.rebuild([first]), _shape_node(r.node)]), \
+        F.Array(0)
+
+
+@F.source_form(_unreduce_rule)
+def _unreduce_form(site):
+    """``np.broadcast_to(g[:, None], x.shape)``: the reduced axes back, the batch axis first."""
+    if len(site.args) < 2 or set(site.kwargs) - {"axis", "keepdims"}:
+        return None
+    g, x = site.args[:2]
+    extra = dict(zip(("axis", "keepdims"), site.args[2:]))
+    if set(extra) & set(site.kwargs) or len(site.args) > 4:
+        return None
+    extra.update(site.kwargs)
+    axis = extra["axis"].const() if "axis" in extra else None
+    keepdims = extra["keepdims"].const() if "keepdims" in extra else False
+    if not (_present_batched(g) and F.is_array(x.kind)) or not isinstance(keepdims, bool) \
+            or not (axis is None or isinstance(axis, int) or isinstance(axis, tuple)
+                    and all(isinstance(a, int) for a in axis)):
+        return None
+    rank = x.rank
+    if keepdims:
+        if g.rank != rank:
+            return None
+        node = g.node
+    elif axis is None:
+        if g.rank != 0:
+            return None
+        node = F.expand(g.node, rank)
+    else:
+        axes = (axis,) if isinstance(axis, int) else axis
+        if rank == 0 or g.rank != rank - len(axes):
+            return None
+        node = q.call(site.np("expand_dims"), [g.node, F.tuple_node(
+            sorted(a % rank + 1 for a in axes))])
+    return q.call(site.np("broadcast_to"), [node, _batched_shape(g, x)]), F.Array(rank)
+
+
+@F.source_form(_unbroadcast_rule)
+def _unbroadcast_form(site):
+    """``unbroadcast(g, x)`` as written when both are batched of one rank (the batch axes
+    agree, so only per-example axes are summed); the extra leading axes of ``g`` summed
+    first; an unbatched ``x`` broadcast to the batch (``np.broadcast_to``) so that its
+    batch axis is no axis to sum."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    g, x = site.args
+    if not (g.batched and F.is_array(F.present(g.kind)) and F.is_array(x.kind)):
+        return None
+    kind = F.Array(x.rank) if F.is_array(g.kind) else F.Opt(F.Array(x.rank))
+    lead = F.present(g.kind).rank - x.rank
+    if lead < 0 or (lead or not x.batched) and not F.is_array(g.kind):
+        return None  # (summing or reading the shape of a None)
+    node = _sum_axes(site, g.node, 1, 1 + lead)
+    target = x.node if x.batched else q.call(site.np("broadcast_to"), [
+        x.node, _batched_shape(g, x)])
+    return site.rebuild([node, target]), kind
+
+
+def _add_kind(a, b):
+    """The kind of ``add_grad`` of values of kinds ``a`` and ``b`` (None: not known)."""
+    if _none(a):
+        return b
+    if _none(b):
+        return a
+    if isinstance(a, F.Opt) and isinstance(b, F.Opt):
+        out = _add_kind(a.kind, b.kind)
+        return F.Opt(out) if out is not None else None
+    if isinstance(a, F.Opt) or isinstance(b, F.Opt):
+        return _add_kind(F.present(a), F.present(b))
+    if isinstance(a, F.Seq) and isinstance(b, F.Seq):
+        if a.kind != b.kind or len(a.items) != len(b.items):
+            return None
+        items = tuple(_add_kind(x, y) for x, y in zip(a.items, b.items))
+        return None if None in items else F.Seq(a.kind, items)
+    return a if F.is_array(a) and a == b else None
+
+
+@F.source_form(_add_grad_rule)
+def _add_grad_form(site):
+    """``add_grad(a, b)`` as written when both are batched with the same structure and
+    ranks (a zero ``None`` on either side included)."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    if not all(a.batched or _none(a.kind) for a in site.args):
+        return None
+    kind = _add_kind(site.args[0].kind, site.args[1].kind)
+    if kind is None:
+        return None
+    return site.rebuild([a.node for a in site.args]), kind
+
+
+def _maybe(kind):
+    """``kind`` or None."""
+    if _none(kind) or isinstance(kind, F.Opt):
+        return kind
+    return F.Opt(kind) if isinstance(kind, (F.Array, F.Seq)) else None
+
+
+def _pack_grad_form(site):
+    """``pack_grad(like, parts)`` as written: it only puts the (batched) parts in a
+    container like ``like``."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    like, parts = site.args
+    if not (isinstance(like.kind, F.Seq) and isinstance(parts.kind, F.Seq)
+            and len(parts.kind.items) == len(like.kind.items)):
+        return None
+    items = parts.kind.items
+    if all(_none(k) for k in items):
+        return site.rebuild([like.node, parts.node]), F.Const(None)
+    kind = F.Seq(like.kind.kind, items)
+    if all(_none(k) or isinstance(k, F.Opt) for k in items):
+        kind = F.Opt(kind)
+    return site.rebuild([like.node, parts.node]), kind
+
+
+@F.source_form(_getitem_grad_rule)
+def _getitem_grad_form(site):
+    """``getitem_grad(xs, i, g)`` as written for a tuple or list ``xs`` and an unbatched
+    index: ``g`` (batched) at ``i``, None elsewhere."""
+    if len(site.args) != 3 or site.kwargs:
+        return None
+    x, index, g = site.args
+    if not (isinstance(x.kind, F.Seq) and not index.batched and g.batched) or \
+            g.kind is None or _none(g.kind):
+        return None
+    i = index.const(None)
+    n = len(x.kind.items)
+    if isinstance(i, int) and not isinstance(i, bool) and -n <= i < n:
+        items = tuple(F.present(g.kind) if k == i % n else F.Const(None) for k in range(n))
+    elif isinstance(index.kind, F.Number):
+        items = (_maybe(F.present(g.kind)),) * n
+    else:
+        return None
+    if None in items:
+        return None
+    kind = F.Seq(x.kind.kind, items)
+    return site.rebuild([x.node, index.node, g.node]), \
+        F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
+
+
+def _dot_grad_spec(an, bn, lhs, batched):
+    """The einsum of ``dot_grad_lhs``/``rhs`` for per-example ranks ``an``, ``bn`` (1 or 2);
+    ``batched``: which of (g, a, b) carry the batch axis."""
+    a = "ik"[2 - an:]
+    b = "kn"[:bn]
+    out = a[:-1] + b[1:]
+    z = ["Z" if f else "" for f in batched]
+    if lhs:
+        return f"{z[0]}{out},{z[2]}{b}->Z{a}"
+    return f"{z[1]}{a},{z[0]}{out}->Z{b}"
+
+
+def _dot_grad_form(lhs):
+    def form(site):
+        """``np.dot(g, W.T)`` for a batched cotangent and an unbatched matrix, else the
+        einsum over the batch that is each example's product."""
+        if len(site.args) != 3 or site.kwargs:
+            return None
+        g, a, b = site.args
+        if not (_present_batched(g) and F.is_array(a.kind) and F.is_array(b.kind)):
+            return None
+        an, bn = a.rank, b.rank
+        if not (1 <= an <= 2 and 1 <= bn <= 2) or g.rank != an + bn - 2:
+            return None
+        kind = F.Array(an if lhs else bn)
+        if lhs and bn == 2 and not b.batched:
+            return q.call(site.np("dot"), [g.node, q.call(site.np("transpose"), [b.node])]), kind
+        spec = _dot_grad_spec(an, bn, lhs, (g.batched, a.batched, b.batched))
+        other = b if lhs else a
+        nodes = [g.node, other.node] if lhs else [other.node, g.node]
+        return q.call(site.np("einsum"), [q.const(spec)] + nodes), kind
+    return form
+
+
+@F.source_form(_transpose_grad_rule)
+def _transpose_grad_form(site):
+    """``np.transpose(g, (0, 2, 1))``: the inverse permutation behind the batch axis."""
+    if not site.args or len(site.args) > 2 or set(site.kwargs) - {"axes"}:
+        return None
+    g = site.args[0]
+    perm = site.args[1] if len(site.args) == 2 else site.kwargs.get("axes")
+    perm = perm.const() if perm is not None else None
+    if not _present_batched(g) or not (perm is None or isinstance(perm, tuple) and all(
+            isinstance(p, int) for p in perm) and len(perm) == g.rank):
+        return None
+    pe = g.rank
+    inverse = tuple(range(pe - 1, -1, -1)) if perm is None else support.transpose_grad_axes(perm)
+    return q.call(site.np("transpose"), [g.node, F.tuple_node((0,) + tuple(
+        1 + p for p in inverse))]), F.Array(pe)
+
+
+def _like_form(broadcast):
+    def form(site):
+        """``np.reshape(g, g.shape[:1] + x.shape[1:])`` / ``np.broadcast_to`` (``g``
+        padded to ``x``'s rank first): ``g`` shaped like each example of ``x``."""
+        if len(site.args) != 2 or site.kwargs:
+            return None
+        g, x = site.args
+        if not (_present_batched(g) and F.is_array(x.kind)):
+            return None
+        if x.batched:
+            shape = gast.BinOp(left=gast.Subscript(value=_shape_node(g.node), slice=gast.Slice(
+                lower=None, upper=q.const(1), step=None), ctx=gast.Load()), op=gast.Add(),
+                right=F.shape_rest(x.node))
+        else:
+            shape = _batched_shape(g, x)
+        if not broadcast:
+            return q.call(site.np("reshape"), [g.node, shape]), F.Array(x.rank)
+        if g.rank > x.rank:
+            return None
+        return q.call(site.np("broadcast_to"), [F.expand(g.node, x.rank - g.rank), shape]), \
+            F.Array(x.rank)
+    return form
+
+
+def _attach_support_forms():
+    """Forms of the rules registered by ``_register_support_rules`` as closures."""
+    for fn, lhs in ((sup.dot_grad_lhs, True), (sup.dot_grad_rhs, False)):
+        batch_rule(fn).source_form = _dot_grad_form(lhs)
+    batch_rule(sup.shape_of).source_form = _shape_of_form
+    batch_rule(sup.pack_grad).source_form = _pack_grad_form
+    batch_rule(sup.reshape_like).source_form = _like_form(False)
+    batch_rule(sup.broadcast_like).source_form = _like_form(True)
+
+
+_attach_support_forms()
 
 
 # ---------------------------------------------------------------------------

@@ -215,6 +215,11 @@ def _mark_tape(fn_obj, result):
     (s2s.transforms.batch)."""
     fn_obj.__s2s_tapes__ = (result.stack,) if result.stack is not None else ()
     fn_obj.__s2s_trip_counters__ = result.trip_counters
+    # ``x = None`` at the top for names pushed before they are surely assigned: only the
+    # tape ever holds that None (vmap's kinds leave it out of what ``x`` may be).
+    fn_obj.__s2s_unbound_inits__ = tuple(
+        s.targets[0].id for s in result.inits if isinstance(s, gast.Assign)
+        and isinstance(s.value, gast.Constant) and s.value.value is None)
 
 
 def copy_node(node):
