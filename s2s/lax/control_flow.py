@@ -881,7 +881,13 @@ def map(f, xs, *, batch_size=None):  # noqa: A001 (jax.lax's name)
 
 
 def check_batch_size(batch_size):
-    """Raises unless ``batch_size`` (of ``lax.map``) is a positive integer."""
+    """Raises unless ``batch_size`` (of ``lax.map``) is a positive integer.
+
+    >>> check_batch_size(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lax.map: batch_size must be a positive integer, got 0
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"lax.map: batch_size must be a positive integer, got {batch_size!r}")
