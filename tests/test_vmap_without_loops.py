@@ -197,7 +197,7 @@ def test_inner_out_axes_none_the_analysis_cannot_show(shape, x64):
     _close(V(_sum_hidden)(x), onp.array([x[i].sum() for i in range(shape[0])]), tol=1e-12)
     # staged it cannot be checked: a clear error at the user's line (it ran each outer
     # example with the closure over every example: a broadcasting error, or with equal
-    # sizes a wrong sum)
+    # sizes the other examples' sums, refused as "varies along the mapped axis")
     with pytest.raises(ValueError, match="under jit s2s cannot check") as info:
         s2s.jit(V(_sum_hidden))(x)
     assert any("np.sum(e) + v[0] * 0.0" in note for note in info.value.__notes__)
