@@ -69,10 +69,17 @@ def copy_in_helper(x):
     return np.sum(b[0] * b[1] * x) + np.sum(acc[0])
 
 
-CASES = [rebinds_result, result_dropped, other_result, item_set_below, copy_in_helper]
-# jit's conversion gives item assignment value semantics: a helper's `acc[0] = v` does
-# not reach the caller's list under jit (jit(item_set_below) itself is wrong; left open)
-JIT_CASES = [f for f in CASES if f is not item_set_below]
+def item_set_directly(x):
+    acc = [x, x]
+    _set_first(acc, x)
+    return np.sum(acc[0] * acc[1])
+
+
+CASES = [rebinds_result, result_dropped, other_result, item_set_below, copy_in_helper,
+         item_set_directly]
+# jit's conversion gives item assignment value semantics; a caller that reads a list a
+# helper assigns into runs as written under jit (convert._check_item_assigning_calls).
+JIT_CASES = CASES
 
 X = onp.array([0.3, -1.2, 2.0])
 
@@ -96,3 +103,29 @@ def test_the_in_place_change_is_named_when_grad_traces(x64, caplog):
     finally:
         s2s.config.update("log_transforms", False)
     assert "changes its argument `acc` in place" in caplog.text
+
+
+@pytest.mark.parametrize("f", CASES, ids=lambda f: f.__name__)
+def test_jit_sees_what_a_helper_assigns_into_a_list(f, x64):
+    # jit(item_set_below) gave the value without the helper's change (5.5 for 16.6).
+    onp.testing.assert_allclose(s2s.jit(f)(X), f(X), rtol=1e-12)
+
+
+def _set_first_and_return(a, v):
+    a[0] = v
+    return a
+
+
+def test_jit_of_a_helper_assigning_into_an_array_the_caller_reads_raises():
+    def reads_after(x):
+        y = _set_first_and_return(x, 5.0)
+        return np.sum(x * y)  # eagerly, x was changed in place by the helper
+
+    def does_not_read(x):
+        y = _set_first_and_return(x, 5.0)
+        return np.sum(y)
+
+    # Value semantics under jit would give 9.0 where NumPy gives 29.0: an error instead.
+    with pytest.raises(TypeError, match="immutable"):
+        s2s.jit(reads_after)(onp.array([1.0, 2.0]))
+    assert float(s2s.jit(does_not_read)(onp.array([1.0, 2.0]))) == 7.0

@@ -26,8 +26,6 @@ Per statement of the normal form:
 The entry point is ``transform(tree, ctx)``.
 """
 
-import inspect
-
 import gast
 
 from s2s.core.errors import TransformError
@@ -38,7 +36,6 @@ from s2s.parse.resolve import local_names
 from s2s.parse import dataflow
 from s2s.runtime import support
 from s2s.transforms import activity, captures, templates
-from s2s.parse.source import unwrap
 from s2s.transforms import frontend
 from s2s.transforms.frontend import CalleeKind
 from s2s.transforms.shapes import ShapeClasses
@@ -91,62 +88,6 @@ class _DynamicRecord:
 # Assignment sites and "definitely assigned" analysis.
 
 
-
-
-_IN_PLACE_SUPPORT = ("append", "extend", "pop", "setitem")
-_IN_PLACE_METHODS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "reverse",
-                               "sort", "update", "setdefault", "popitem", "fill", "resize"))
-
-
-def _callee_plan(fn):
-    """The plan of a user callee and its bound arguments (as ``user_vjp`` finds them)."""
-    if isinstance(fn, frontend.LocalFunction):
-        return fn.plan, ()
-    fn, bound = unwrap(fn)
-    return frontend.plan_for(fn), bound
-
-
-def _mutated_params(plan, depth=0):
-    """The parameters of ``plan``'s function whose value it may change in place: a list
-    method or item assignment on them, or passing them on to a function that does."""
-    params = set(frontend.parameters(plan.normal))
-    support = {v: k for k, v in plan.support.items()}
-    out = set()
-    for node in q.walk(plan.normal):
-        if not isinstance(node, gast.Call):
-            continue
-        func = node.func
-        if isinstance(func, gast.Attribute) and func.attr in _IN_PLACE_METHODS and \
-                isinstance(func.value, gast.Name) and func.value.id in params:
-            out.add(func.value.id)
-        elif isinstance(func, gast.Name) and support.get(func.id) in _IN_PLACE_SUPPORT:
-            if node.args and isinstance(node.args[0], gast.Name) and node.args[0].id in params:
-                out.add(node.args[0].id)
-        elif isinstance(func, gast.Name) and depth < 4:
-            out |= _passed_to_mutating(plan, node, params, depth)
-    return out
-
-
-def _passed_to_mutating(plan, call, params, depth):
-    """The parameters among ``params`` that ``call`` (of a function in ``plan``'s globals
-    or closure) passes where the callee changes them in place."""
-    name = call.func.id
-    cell = plan.source.closure.get(name)
-    try:
-        fn = cell.cell_contents if cell is not None else plan.source.globals.get(name)
-    except ValueError:
-        return set()
-    if not inspect.isfunction(fn) or fn.__module__.startswith("s2s."):
-        return set()
-    try:
-        inner, bound = _callee_plan(fn)
-        binding = frontend.bind_call(inner, frontend.parameters(inner.normal), bound, call,
-                                     plan.source)
-        changed = _mutated_params(inner, depth + 1)
-    except Exception:  # noqa: BLE001 - a callee s2s cannot read changes nothing it knows of
-        return set()
-    return {a.id for p, a in binding.items() if p in changed and isinstance(a, gast.Name)
-            and a.id in params}
 
 
 def _maybe_bound(stmts, bound, out):
@@ -492,14 +433,14 @@ class _Reverse:
         if c.kind != CalleeKind.USER:
             return
         try:
-            plan, bound = _callee_plan(c.fn)
+            plan, bound = frontend.callee_plan(c.fn)
             binding = frontend.bind_call(plan, frontend.parameters(plan.normal), bound, call,
                                          self.ctx.source)
         except Exception:  # noqa: BLE001 - not understood here: the call's own build says why
             return
         rebound = s.targets[0].id if isinstance(s, gast.Assign) and \
             isinstance(s.targets[0], gast.Name) else None
-        for p in sorted(_mutated_params(plan)):
+        for p in sorted(frontend.mutated_params(plan)):
             arg = binding.get(p)
             if isinstance(arg, gast.Name) and arg.id in self.active and arg.id != rebound:
                 self.error(s, f"s2s cannot differentiate a call of {c.name} that changes its "
