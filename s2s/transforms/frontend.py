@@ -726,7 +726,7 @@ def passed_to_mutating(plan, call, params, depth=0, methods=_IN_PLACE_METHODS,
         fn = cell.cell_contents if cell is not None else plan.source.globals.get(name)
     except ValueError:
         return set()
-    if not inspect.isfunction(fn) or fn.__module__.startswith("s2s."):
+    if not inspect.isfunction(fn) or (fn.__module__ or "").startswith("s2s."):
         return set()
     try:
         inner, bound = callee_plan(fn)
