@@ -17,7 +17,7 @@ import operator
 
 from s2s.lax import control_flow as C
 from s2s.core import hooks
-from s2s.core.primitive import d, def_jvp, def_vjp
+from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
 from s2s.core.tree_util import tree_map
 
 materialize = None  # folded by the template instantiation
@@ -25,6 +25,47 @@ materialize = None  # folded by the template instantiation
 
 def _jvp(fun, primals, tangents):
     return hooks.jvp(fun, tuple(primals), tuple(tangents))
+
+
+def _pullback(fun, primals, ct):
+    return C._pullback(fun, primals, ct)
+
+
+# vmap batches this module by its source (``batch._BATCHED_BY_SOURCE``), so a Hessian
+# (vmap of the jvp of a reverse pass) runs each loop once on batched values. Its two
+# calls into differentiation are batched here: the jvp or vjp of ``vmap(fun)`` at the
+# stacked examples is the examples' jvps or vjps stacked (the examples are independent).
+
+def _stacked(tree, batched, n):
+    from s2s.numpy.batching import broadcast_batch
+    return tree if batched else broadcast_batch(tree, n)
+
+
+def _batch_size(args, axes):
+    from s2s.numpy.batching import leading_size
+    return leading_size(*[a for a, ax in zip(args, axes) if ax is not None])
+
+
+def _batch_through_vmap(derivative):
+    def rule(axes, /, fun, *args):
+        axes = tuple(axes) + (None,) * (1 + len(args) - len(axes))
+        if axes[0] is not None:  # a function that varies per example: nothing to vmap
+            from s2s.numpy.batching import loop_call
+            return loop_call(derivative, axes, (fun,) + args, {})
+        n = _batch_size(args, axes[1:])
+        return derivative(hooks.vmap(fun), *[_stacked(a, ax is not None, n) for a, ax in zip(args, axes[1:])])
+    return rule
+
+
+def _pullback_of_pair(fun, operands, tangents, ct):
+    """Cotangents of ``operands`` given ``ct`` on ``fun(*operands, *tangents)``; the two
+    tuples are joined here, not in batched source (where one may be unbatched)."""
+    return _pullback(fun, operands + tangents, ct)[:len(operands)]
+
+
+def_batch(_jvp)(_batch_through_vmap(_jvp))
+def_batch(_pullback_of_pair)(_batch_through_vmap(_pullback_of_pair))
+def_batch(_pullback)(_batch_through_vmap(_pullback))
 
 
 def _pair_branch(fun, pair):
@@ -97,21 +138,27 @@ def map_jvp(f, xs, tangent):
     return C.map(functools.partial(_map_fun, f), (xs, tangent))[1]
 
 
+def _tangent_of(fun, operands, tangents):
+    """``J(operands) tangents`` (J: ``fun``'s Jacobian)."""
+    return _jvp(fun, operands, tangents)[1]
+
+
 def directional_pullback(fun, operands, tangents, ct):
-    """The gradient of ``<ct, J(operands) tangents>`` in the operands (J: ``fun``'s
+    """The gradient of ``<ct, J(operands) tangents>`` in the operands (tuples; J: ``fun``'s
     Jacobian), by s2s's own vjp of its jvp: the derivative of the pullback ``J^T ct`` in
-    the direction ``tangents`` (second derivatives are symmetric)."""
-    def directional(*xs):
-        return _jvp(fun, xs, tangents)[1]
-    return C._pullback(directional, tuple(operands), ct)
+    the direction ``tangents`` (second derivatives are symmetric). The jvp is a function
+    of operands and tangents together, not a closure over the tangents: under vmap those
+    vary per example, and a closure over them could not be batched as one function."""
+    return _pullback(functools.partial(_tangent_of, fun), (operands, tangents), ct)[0]
 
 
 def pullback_tangent(branch, ct, operands, tangent_ct, tangents):
     """The tangent of ``(ct, operands) -> J(operands)^T ct``: ``J^T dct`` plus the
-    derivative of the pullback in the operands (``directional_pullback``)."""
-    by_ct = C._pullback(branch, tuple(operands), tangent_ct)
-    by_operands = directional_pullback(branch, operands, tuple(tangents), ct)
-    return tree_map(operator.add, by_ct, by_operands)
+    derivative of the pullback in the operands (``directional_pullback``; ``tangents``
+    a tuple)."""
+    by_ct = _pullback(branch, tuple(operands), tangent_ct)
+    by_operands = directional_pullback(branch, operands, tangents, ct)
+    return _add_trees(by_ct, by_operands)
 
 
 def transpose_pullback(fun, operands, ct, w):
@@ -132,19 +179,31 @@ def transpose_pullback(fun, operands, ct, w):
 # through with its own rules, eagerly and under jit.
 
 
+def _add_trees(a, b):
+    return tree_map(operator.add, a, b)
+
+
+@def_batch(_add_trees)
+def _add_trees_batch(axes, /, a, b):
+    # an unbatched leaf is stacked first: NumPy would align its axes with the batch axis
+    n = _batch_size((a, b), axes)
+    return _add_trees(_stacked(a, axes[0] is not None, n), _stacked(b, axes[1] is not None, n))
+
+
 def _loop_vjp_jvp(fun, tangent_fun, ct, operands, tangent_ct, tangents):
-    """The tangent of ``fun``'s pullback ``(ct, operands) -> J^T ct``."""
+    """The tangent of ``fun``'s pullback ``(ct, operands) -> J^T ct`` (``operands`` and
+    ``tangents``: tuples)."""
     n = len(operands)
-    by_ct = C._pullback(fun, tuple(operands), tangent_ct)
-    by_operands = C._pullback(tangent_fun, tuple(operands) + tuple(tangents), ct)[:n]
-    return tree_map(operator.add, by_ct, by_operands)
+    by_ct = _pullback(fun, operands, tangent_ct)
+    by_operands = _pullback_of_pair(tangent_fun, operands, tangents, ct)
+    return _add_trees(by_ct, by_operands)
 
 
 def _loop_vjp_transpose(tangent_fun, w, ct, operands):
     """Cotangents ``(of ct, of operands)`` of ``J^T ct`` given ``w`` on it."""
     n = len(operands)
-    w = C._fill_ct(tuple(operands), w)
-    by_operands = C._pullback(tangent_fun, tuple(operands) + w, ct)[:n]
+    w = C._fill_ct(operands, w)
+    by_operands = _pullback_of_pair(tangent_fun, operands, w, ct)
     return tangent_fun(*operands, *w), by_operands
 
 
@@ -171,7 +230,7 @@ def _scan_funs(f, init, xs, length, reverse):
 
 def _with_xs(cts, xs):
     """Operand cotangents as ``scan_vjp`` returns them: ``(of init, of xs)``."""
-    return tuple(cts) if xs is not None else (cts[0], None)
+    return cts if xs is not None else (cts[0], None)
 
 
 def scan_vjp_jvp(ct, f, init, xs, length, reverse, tangent_ct, tangent_init, tangent_xs):
