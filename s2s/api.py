@@ -1598,8 +1598,19 @@ class VmapFunction:
             n = self._fun.batch_size()
         out = self._merged_call(args, axes, kwargs, kw_batched, n)
         if out is None:  # axes that cannot merge: once per outer example
+            if hasattr(self._fun, "rebound"):
+                return self._looped_closure(axes, args, kwargs, kw_batched, n)
             return loop_call(self, axes, args, kwargs, kw_batched)
         return out
+
+    def _looped_closure(self, axes, args, kwargs, kw_batched, n):
+        """This vmap of a closure over outer-mapped values, once per outer example: each
+        example maps its own closure (the closure's values for that example alone)."""
+        def one(i, *a, **kw):
+            return VmapFunction(self._fun[int(i)].fn, self._in_axes, self._out_axes,
+                                self._axis_name, self._axis_size)(*a, **kw)
+        return loop_call(one, (0,) + tuple(axes), (np.arange(n),) + tuple(args), kwargs,
+                         kw_batched)
 
     def _merged_call(self, args, axes, kwargs, kw_batched, n, convert=None):
         """This vmap applied to a batch of ``n`` calls (``axes[i]`` 0: argument ``i`` is
@@ -1767,6 +1778,12 @@ def _unbroadcast_or_fail(leaf, name, path):
     value broadcast (an unmapped value that joined a batched container)."""
     if isinstance(leaf, np.ndarray) and leaf.ndim >= 1 and leaf.strides[0] == 0:
         return leaf[0]
+    if isinstance(leaf, Tracer):
+        raise ValueError(
+            f"vmap({name}): out_axes is None for {path}, which depends on what this vmap maps; "
+            "under jit s2s cannot check that it is the same along the mapped axis (JAX "
+            "refuses it too): give it an axis (out_axes=0) and take one entry, or compute it "
+            "outside this vmap")
     raise ValueError(f"vmap({name}): out_axes is None for {path}, but it varies along the "
                      "mapped axis; give it an axis (out_axes=0) or return an unmapped value")
 

@@ -114,6 +114,10 @@ def _inner_sums(row):
     return V(lambda r: r * lax.psum(np.sum(r), "i") + lax.psum(np.sum(r), "k"), axis_name="i")(row)
 
 
+def _rows_over_k(xs):
+    return lax.map(lambda r: r / lax.psum(r, "k") + lax.axis_index("k"), xs, batch_size=2)
+
+
 # Nested vmaps with named axes: one batched call over the merged axis, each collective
 # reducing over its own factor of it (the outer axis first), against NumPy on the axes.
 NAMED = {
@@ -147,6 +151,13 @@ NAMED = {
                       ((X - X.mean(1, keepdims=True)) ** 2).sum(1)),
     "called_inside_named": (V(_inner_sums, axis_name="k"), X,
                             X * X.sum(axis=(1, 2))[:, None, None] + X.sum(axis=(0, 2))[None, :, None]),
+    # lax.map's chunks (a vmap per chunk: 2 rows, then the last one) merge with the
+    # named axis; the collectives inside reduce over that axis' examples only
+    "map_batch_size": (V(_rows_over_k, axis_name="k"), X,
+                       X / X.sum(0, keepdims=True) + onp.arange(2)[:, None, None]),
+    "map_batch_size_gather": (V(lambda xs: lax.map(lambda r: lax.all_gather(r, "k"), xs,
+                                                   batch_size=2), axis_name="k"), X,
+                              onp.stack([onp.moveaxis(X, 0, 1)] * 2)),
 }
 
 
@@ -159,6 +170,37 @@ def test_named_axes_merge_into_one_batched_call(name, loops, x64):
 
 def _first_doubled(e):
     return V(lambda v, w: w * 2.0 + np.sum(e), in_axes=(0, None), out_axes=None)(e, e[0])
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 2, 3, 4])
+def test_map_over_unmapped_rows_with_a_mapped_closure(batch_size, loops, x64):
+    # the rows are the same for every example, the function reads a mapped value: its
+    # batch rule took the rows for mapped and failed with a broadcasting error
+    c, rows = X[:, 0, 0], X[0]
+    def f(c, rows):
+        return lax.map(lambda r: r * c / lax.psum(c, "k") + lax.axis_index("k"), rows,
+                       batch_size=batch_size)
+    want = onp.stack([rows * c[k] / c.sum() + k for k in range(2)])
+    _close(_both(V(f, in_axes=(0, None), axis_name="k"), c, rows), want, tol=1e-12)
+    assert loops == []
+
+
+def _sum_hidden(e):
+    # the same along the inner axis, but the analysis sees it read the mapped v
+    return V(lambda v: np.sum(e) + v[0] * 0.0, out_axes=None)(e)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (3, 3, 4)])
+def test_inner_out_axes_none_the_analysis_cannot_show(shape, x64):
+    x = R.normal(size=shape)
+    # eagerly: checked equal along the inner axis, against a loop
+    _close(V(_sum_hidden)(x), onp.array([x[i].sum() for i in range(shape[0])]), tol=1e-12)
+    # staged it cannot be checked: a clear error at the user's line (it ran each outer
+    # example with the closure over every example: a broadcasting error, or with equal
+    # sizes the other examples' sums, refused as "varies along the mapped axis")
+    with pytest.raises(ValueError, match="under jit s2s cannot check") as info:
+        s2s.jit(V(_sum_hidden))(x)
+    assert any("np.sum(e) + v[0] * 0.0" in note for note in info.value.__notes__)
 
 
 def test_inner_out_axes_none_merges(loops, x64):

@@ -883,11 +883,22 @@ def map(f, xs, *, batch_size=None):  # noqa: A001 (jax.lax's name)
     return ys
 
 
-def _map_in_chunks(f, xs, batch_size):
-    """``map(f, xs, batch_size=b)``: ``vmap(f)`` over ``(n // b, b, ...)`` chunks, then the rest."""
+def check_batch_size(batch_size):
+    """Raises unless ``batch_size`` (of ``lax.map``) is a positive integer.
+
+    >>> check_batch_size(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lax.map: batch_size must be a positive integer, got 0
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"lax.map: batch_size must be a positive integer, got {batch_size!r}")
+
+
+def _map_in_chunks(f, xs, batch_size):
+    """``map(f, xs, batch_size=b)``: ``vmap(f)`` over ``(n // b, b, ...)`` chunks, then the rest."""
+    check_batch_size(batch_size)
     leaves, tree = tree_flatten(xs)
     if not leaves:
         raise ValueError("lax.map: xs has no arrays to map over")

@@ -39,6 +39,7 @@ from s2s.parse import quoting as q
 from s2s import lax
 from s2s.lax import collectives, control_flow as cf
 from s2s.lax.axis_frames import axis_factors
+from s2s.core import hooks
 
 
 def _operator_rule(op):
@@ -1483,9 +1484,40 @@ def _scan_rule(axes, /, f, init, xs=None, length=None, reverse=False, unroll=1):
 
 
 def _map_rule(axes, /, f, xs, batch_size=None):
-    leaves, tree = tree_flatten(xs)
-    xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])
-    ys = lax.map(lambda x: vcall(f, (0,), x), xs, batch_size=batch_size)
+    """``lax.map`` on a batch of ``n`` calls. Unbatched ``xs`` (``f`` a closure over
+    batched values) are broadcast. With ``batch_size``, each chunk is ``vmap(f)`` (as
+    ``lax.map`` does per example) called from batched code: that vmap merges its axis
+    with the running one under an axis frame, so collectives over an outer named axis
+    inside ``f`` reduce over that axis' own examples (or it runs per outer example)."""
+    xs_b = len(axes) > 1 and axes[1] is not None
+    n = leading_size(xs) if xs_b else f.batch_size()
+    leaves, tree = tree_flatten(xs if xs_b else _all_batched(xs, n))
+    if batch_size is None:
+        xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])
+        ys = lax.map(lambda x: vcall(f, (0,), x), xs)
+        return _steps_to_batch(ys)
+    cf.check_batch_size(batch_size)
+    b = int(batch_size)
+    full, rest = divmod(leaves[0].shape[1], b)
+    chunked = hooks.vmap(f)
+    parts = []
+    if full:  # (n, full * b, ...) -> (full, n, b, ...): a loop over chunks, batched
+        chunks = [_np(x).swapaxes(_np(x).reshape(x[:, :full * b], (n, full, b) + x.shape[2:]),
+                                  0, 1) for x in leaves]
+        ys = lax.map(lambda c: vcall(chunked, (0,), c), tree_unflatten(tree, chunks))
+        ys, out_tree = tree_flatten(_steps_to_batch(ys))
+        parts.append([_np(y).reshape(y, (n, full * b) + y.shape[3:]) for y in ys])
+    if rest:
+        tail = tree_unflatten(tree, [x[:, full * b:] for x in leaves])
+        ys, out_tree = tree_flatten(vcall(chunked, (0,), tail))
+        parts.append(ys)
+    if len(parts) == 1:
+        return tree_unflatten(out_tree, parts[0])
+    return tree_unflatten(out_tree, [_np(a, c).concatenate([a, c], axis=1) for a, c in zip(*parts)])
+
+
+def _steps_to_batch(ys):
+    """A loop's stacked results (steps, batch, ...) with the batch axis first."""
     leaves, tree = tree_flatten(ys)
     return tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
 

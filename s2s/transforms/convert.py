@@ -26,7 +26,9 @@ from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.runtime import control_ops
 from s2s.transforms import control
-from s2s.transforms.frontend import defaults_of, globals_and_cells, Plan, same_defaults
+from s2s.parse import dataflow, quoting as q
+from s2s.transforms.frontend import (defaults_of, globals_and_cells, passed_to_mutating, Plan,
+                                     same_defaults)
 
 _RUNTIME = {
     "if_stmt": control_ops.if_stmt, "while_stmt": control_ops.while_stmt,
@@ -209,6 +211,7 @@ def converted_for_grad(fn):
 
 def _convert(fn, explicit_captures=False):
     plan = Plan(fn, "jit")
+    _check_item_assigning_calls(plan)
     namer = Namer(plan.namer.taken)
     ctx = _Context(plan, namer, explicit_captures)
     tree = control.transform(plan.normal, ctx)
@@ -222,6 +225,51 @@ def _convert(fn, explicit_captures=False):
                                  origin=plan.source)
     new.__s2s_source__ = text
     return new
+
+
+def _check_item_assigning_calls(plan):
+    """Converted code gives ``a[i] = v`` value semantics (a staged branch must not change
+    what the other branch sees), so a call of a user function that assigns into a list
+    it is passed would not change the caller's list. Raised where the caller keeps using
+    that list (not rebinding it to the result): ``converted`` then runs the caller as
+    written, where the assignment happens in place as in Python."""
+    order = _preorder(plan.normal)
+    last_load = {n.id: i for i, n in enumerate(order)
+                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    in_loops = {id(n) for loop in order if isinstance(loop, (gast.For, gast.While))
+                for n in q.walk(loop)}
+    for i, s in enumerate(order):
+        if not (isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call)
+                and isinstance(s.value.func, gast.Name)):
+            continue
+        changed = passed_to_mutating(plan, s.value, set(last_load), methods=frozenset(),
+                                     supports=("setitem",))
+        if isinstance(s, gast.Assign):
+            changed -= set(dataflow.targets(s))
+        # Only where the caller reads the list after the call (later in the source, or
+        # in a later trip of a loop around it).
+        end = i + len(_preorder(s))
+        changed = {a for a in changed if last_load.get(a, -1) >= end or id(s) in in_loops}
+        if changed:
+            arg, callee = sorted(changed)[0], s.value.func.id
+            raise UnsupportedSyntaxError(
+                f"{callee} assigns into its argument `{arg}` in place, which converted code "
+                f"would not pass back (in {plan.source.fn.__qualname__}: "
+                f"`{plan.source.line_text(s)}`)",
+                filename=plan.source.filename, lineno=plan.source.file_line(s),
+                construct="a call that assigns into a list argument in place",
+                hint=f"return the list from {callee} and assign it: `{arg} = {callee}(...)`")
+
+
+def _preorder(node):
+    """The nodes of the tree at ``node`` in source order (depth first; a subtree's nodes
+    are contiguous)."""
+    out, todo = [], [node]
+    while todo:
+        n = todo.pop()
+        out.append(n)
+        todo.extend(reversed(q.children(n)))
+    return out
 
 
 def source(fn):

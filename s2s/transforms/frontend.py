@@ -681,6 +681,63 @@ def file_name(kind, plan, active):
 # Builds are published before they are finished (recursive calls need them), so a
 # second thread must not see one half-built: one builder at a time, re-entrant for
 # the recursion. Building happens once per function, never on the hot path.
+_IN_PLACE_SUPPORT = ("append", "extend", "pop", "setitem")
+_IN_PLACE_METHODS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "reverse",
+                               "sort", "update", "setdefault", "popitem", "fill", "resize"))
+
+
+def callee_plan(fn):
+    """The plan of a user callee and its bound arguments (as ``user_vjp`` finds them)."""
+    if isinstance(fn, LocalFunction):
+        return fn.plan, ()
+    fn, bound = unwrap(fn)
+    return plan_for(fn), bound
+
+
+def mutated_params(plan, depth=0, methods=_IN_PLACE_METHODS, supports=_IN_PLACE_SUPPORT):
+    """The parameters of ``plan``'s function whose value it may change in place: a list
+    method or item assignment on them (of ``methods``/``supports``), or passing them on
+    to a function that does."""
+    params = set(parameters(plan.normal))
+    support = {v: k for k, v in plan.support.items()}
+    out = set()
+    for node in q.walk(plan.normal):
+        if not isinstance(node, gast.Call):
+            continue
+        func = node.func
+        if isinstance(func, gast.Attribute) and func.attr in methods and \
+                isinstance(func.value, gast.Name) and func.value.id in params:
+            out.add(func.value.id)
+        elif isinstance(func, gast.Name) and support.get(func.id) in supports:
+            if node.args and isinstance(node.args[0], gast.Name) and node.args[0].id in params:
+                out.add(node.args[0].id)
+        elif isinstance(func, gast.Name) and depth < 4:
+            out |= passed_to_mutating(plan, node, params, depth, methods, supports)
+    return out
+
+
+def passed_to_mutating(plan, call, params, depth=0, methods=_IN_PLACE_METHODS,
+                       supports=_IN_PLACE_SUPPORT):
+    """The names among ``params`` that ``call`` (of a function in ``plan``'s globals or
+    closure) passes where the callee changes them in place."""
+    name = call.func.id
+    cell = plan.source.closure.get(name)
+    try:
+        fn = cell.cell_contents if cell is not None else plan.source.globals.get(name)
+    except ValueError:
+        return set()
+    if not inspect.isfunction(fn) or fn.__module__.startswith("s2s."):
+        return set()
+    try:
+        inner, bound = callee_plan(fn)
+        binding = bind_call(inner, parameters(inner.normal), bound, call, plan.source)
+        changed = mutated_params(inner, depth + 1, methods, supports)
+    except Exception:  # noqa: BLE001 - a callee s2s cannot read changes nothing it knows of
+        return set()
+    return {a.id for p, a in binding.items() if p in changed and isinstance(a, gast.Name)
+            and a.id in params}
+
+
 def defaults_of(fn):
     """``fn``'s default values as a generated function copies them when it is built."""
     return getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None)

@@ -36,6 +36,7 @@ from s2s.parse.resolve import local_names
 from s2s.parse import dataflow
 from s2s.runtime import support
 from s2s.transforms import activity, captures, templates
+from s2s.transforms import frontend
 from s2s.transforms.frontend import CalleeKind
 from s2s.transforms.shapes import ShapeClasses
 
@@ -306,6 +307,8 @@ class _Reverse:
         return [t for t in dataflow.targets(s) if t in before]
 
     def fwd_stmt(self, s, depth):
+        if isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call):
+            self.check_in_place_call(s, s.value)
         if isinstance(s, gast.Assign):
             pre = self.push(self.saved_targets(s))
             post = self.flag_stmts(s)
@@ -417,6 +420,33 @@ class _Reverse:
             if t != "_":
                 items += self.spread_adjoint(atom, t)
         return items
+
+    def check_in_place_call(self, s, call):
+        """A user function that changes an argument in place (appends to a list, sets an
+        item) hands its caller no derivative of that change: only its result has an
+        adjoint. Raised (grad then traces the call, exact) unless the caller rebinds the
+        argument to the result (``acc = h(acc, x)``, the result carrying the change)."""
+        c = self.callee(call)
+        if c.name == "converted_call" and call.args:  # jit's conversion: the function called
+            call = gast.Call(func=call.args[0], args=call.args[1:], keywords=call.keywords)
+            c = self.ctx.resolve_callee(call)
+        if c.kind != CalleeKind.USER:
+            return
+        try:
+            plan, bound = frontend.callee_plan(c.fn)
+            binding = frontend.bind_call(plan, frontend.parameters(plan.normal), bound, call,
+                                         self.ctx.source)
+        except Exception:  # noqa: BLE001 - not understood here: the call's own build says why
+            return
+        rebound = s.targets[0].id if isinstance(s, gast.Assign) and \
+            isinstance(s.targets[0], gast.Name) else None
+        for p in sorted(frontend.mutated_params(plan)):
+            arg = binding.get(p)
+            if isinstance(arg, gast.Name) and arg.id in self.active and arg.id != rebound:
+                self.error(s, f"s2s cannot differentiate a call of {c.name} that changes its "
+                           f"argument `{arg.id}` in place",
+                           f"return `{p}` from {c.name} and assign it: `{arg.id} = "
+                           f"{c.name}(...)`")
 
     def fwd_user_call(self, s, callee):
         vjp = self.ctx.user_vjp(callee, s.value, self.active)
