@@ -17,7 +17,7 @@ import operator
 
 from s2s.lax import control_flow as C
 from s2s.core import hooks
-from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
+from s2s.core.primitive import d, def_jvp, def_vjp
 from s2s.core.tree_util import tree_map
 
 materialize = None  # folded by the template instantiation
@@ -27,45 +27,19 @@ def _jvp(fun, primals, tangents):
     return hooks.jvp(fun, tuple(primals), tuple(tangents))
 
 
+# vmap batches this module by its source (``batch._BATCHED_BY_SOURCE``), so a Hessian
+# (vmap of the jvp of a reverse pass) runs each loop once on batched values; its calls
+# into differentiation (``_jvp``, ``_pullback``, ``_pullback_of_pair``) and ``_add_trees``
+# have batch rules in ``s2s.transforms.batch_support``.
+
 def _pullback(fun, primals, ct):
     return C._pullback(fun, primals, ct)
-
-
-# vmap batches this module by its source (``batch._BATCHED_BY_SOURCE``), so a Hessian
-# (vmap of the jvp of a reverse pass) runs each loop once on batched values. Its two
-# calls into differentiation are batched here: the jvp or vjp of ``vmap(fun)`` at the
-# stacked examples is the examples' jvps or vjps stacked (the examples are independent).
-
-def _stacked(tree, batched, n):
-    from s2s.numpy.batching import broadcast_batch
-    return tree if batched else broadcast_batch(tree, n)
-
-
-def _batch_size(args, axes):
-    from s2s.numpy.batching import leading_size
-    return leading_size(*[a for a, ax in zip(args, axes) if ax is not None])
-
-
-def _batch_through_vmap(derivative):
-    def rule(axes, /, fun, *args):
-        axes = tuple(axes) + (None,) * (1 + len(args) - len(axes))
-        if axes[0] is not None:  # a function that varies per example: nothing to vmap
-            from s2s.numpy.batching import loop_call
-            return loop_call(derivative, axes, (fun,) + args, {})
-        n = _batch_size(args, axes[1:])
-        return derivative(hooks.vmap(fun), *[_stacked(a, ax is not None, n) for a, ax in zip(args, axes[1:])])
-    return rule
 
 
 def _pullback_of_pair(fun, operands, tangents, ct):
     """Cotangents of ``operands`` given ``ct`` on ``fun(*operands, *tangents)``; the two
     tuples are joined here, not in batched source (where one may be unbatched)."""
     return _pullback(fun, operands + tangents, ct)[:len(operands)]
-
-
-def_batch(_jvp)(_batch_through_vmap(_jvp))
-def_batch(_pullback_of_pair)(_batch_through_vmap(_pullback_of_pair))
-def_batch(_pullback)(_batch_through_vmap(_pullback))
 
 
 def _pair_branch(fun, pair):
@@ -181,13 +155,6 @@ def transpose_pullback(fun, operands, ct, w):
 
 def _add_trees(a, b):
     return tree_map(operator.add, a, b)
-
-
-@def_batch(_add_trees)
-def _add_trees_batch(axes, /, a, b):
-    # an unbatched leaf is stacked first: NumPy would align its axes with the batch axis
-    n = _batch_size((a, b), axes)
-    return _add_trees(_stacked(a, axes[0] is not None, n), _stacked(b, axes[1] is not None, n))
 
 
 def _loop_vjp_jvp(fun, tangent_fun, ct, operands, tangent_ct, tangents):
