@@ -162,3 +162,19 @@ def test_second_order_of_while_loop_raises(how):
     # JAX has no reverse mode of while_loop at all; s2s has first order, not its derivative.
     with pytest.raises(NotImplementedError, match="reverse pass of lax.while_loop"):
         SECOND_ORDER[how](_while(lax, snp))(POINT.astype(np.float32))
+
+
+LOOPS = ("scan", "scan_closure_reverse", "scan_no_xs", "fori", "fori_closure", "map")
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("how", ["hessian", "jacfwd(grad)"])
+@pytest.mark.parametrize("name", LOOPS)
+def test_forward_over_reverse_of_loops_runs_no_example_loop(name, how, jit, loops, x64):
+    # vmap batches the jvp of a loop's reverse pass through its source: one batched loop
+    # for all basis vectors, not one loop per basis vector.
+    f = PROGRAMS[name](lax, snp)
+    transformed = SECOND_ORDER[how](f)
+    got = (s2s.jit(transformed) if jit else transformed)(POINT)
+    assert loops == []
+    np.testing.assert_allclose(got, _central_hessian(f, POINT), rtol=1e-6, atol=1e-7)

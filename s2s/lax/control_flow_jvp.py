@@ -27,6 +27,21 @@ def _jvp(fun, primals, tangents):
     return hooks.jvp(fun, tuple(primals), tuple(tangents))
 
 
+# vmap batches this module by its source (``batch._BATCHED_BY_SOURCE``), so a Hessian
+# (vmap of the jvp of a reverse pass) runs each loop once on batched values; its calls
+# into differentiation (``_jvp``, ``_pullback``, ``_pullback_of_pair``) and ``_add_trees``
+# have batch rules in ``s2s.transforms.batch_support``.
+
+def _pullback(fun, primals, ct):
+    return C._pullback(fun, primals, ct)
+
+
+def _pullback_of_pair(fun, operands, tangents, ct):
+    """Cotangents of ``operands`` given ``ct`` on ``fun(*operands, *tangents)``; the two
+    tuples are joined here, not in batched source (where one may be unbatched)."""
+    return _pullback(fun, operands + tangents, ct)[:len(operands)]
+
+
 def _pair_branch(fun, pair):
     return _jvp(fun, pair[0], pair[1])
 
@@ -97,21 +112,27 @@ def map_jvp(f, xs, tangent):
     return C.map(functools.partial(_map_fun, f), (xs, tangent))[1]
 
 
+def _tangent_of(fun, operands, tangents):
+    """``J(operands) tangents`` (J: ``fun``'s Jacobian)."""
+    return _jvp(fun, operands, tangents)[1]
+
+
 def directional_pullback(fun, operands, tangents, ct):
-    """The gradient of ``<ct, J(operands) tangents>`` in the operands (J: ``fun``'s
+    """The gradient of ``<ct, J(operands) tangents>`` in the operands (tuples; J: ``fun``'s
     Jacobian), by s2s's own vjp of its jvp: the derivative of the pullback ``J^T ct`` in
-    the direction ``tangents`` (second derivatives are symmetric)."""
-    def directional(*xs):
-        return _jvp(fun, xs, tangents)[1]
-    return C._pullback(directional, tuple(operands), ct)
+    the direction ``tangents`` (second derivatives are symmetric). The jvp is a function
+    of operands and tangents together, not a closure over the tangents: under vmap those
+    vary per example, and a closure over them could not be batched as one function."""
+    return _pullback(functools.partial(_tangent_of, fun), (operands, tangents), ct)[0]
 
 
 def pullback_tangent(branch, ct, operands, tangent_ct, tangents):
     """The tangent of ``(ct, operands) -> J(operands)^T ct``: ``J^T dct`` plus the
-    derivative of the pullback in the operands (``directional_pullback``)."""
-    by_ct = C._pullback(branch, tuple(operands), tangent_ct)
-    by_operands = directional_pullback(branch, operands, tuple(tangents), ct)
-    return tree_map(operator.add, by_ct, by_operands)
+    derivative of the pullback in the operands (``directional_pullback``; ``tangents``
+    a tuple)."""
+    by_ct = _pullback(branch, tuple(operands), tangent_ct)
+    by_operands = directional_pullback(branch, operands, tangents, ct)
+    return _add_trees(by_ct, by_operands)
 
 
 def transpose_pullback(fun, operands, ct, w):
@@ -132,19 +153,24 @@ def transpose_pullback(fun, operands, ct, w):
 # through with its own rules, eagerly and under jit.
 
 
+def _add_trees(a, b):
+    return tree_map(operator.add, a, b)
+
+
 def _loop_vjp_jvp(fun, tangent_fun, ct, operands, tangent_ct, tangents):
-    """The tangent of ``fun``'s pullback ``(ct, operands) -> J^T ct``."""
+    """The tangent of ``fun``'s pullback ``(ct, operands) -> J^T ct`` (``operands`` and
+    ``tangents``: tuples)."""
     n = len(operands)
-    by_ct = C._pullback(fun, tuple(operands), tangent_ct)
-    by_operands = C._pullback(tangent_fun, tuple(operands) + tuple(tangents), ct)[:n]
-    return tree_map(operator.add, by_ct, by_operands)
+    by_ct = _pullback(fun, operands, tangent_ct)
+    by_operands = _pullback_of_pair(tangent_fun, operands, tangents, ct)
+    return _add_trees(by_ct, by_operands)
 
 
 def _loop_vjp_transpose(tangent_fun, w, ct, operands):
     """Cotangents ``(of ct, of operands)`` of ``J^T ct`` given ``w`` on it."""
     n = len(operands)
-    w = C._fill_ct(tuple(operands), w)
-    by_operands = C._pullback(tangent_fun, tuple(operands) + w, ct)[:n]
+    w = C._fill_ct(operands, w)
+    by_operands = _pullback_of_pair(tangent_fun, operands, w, ct)
     return tangent_fun(*operands, *w), by_operands
 
 
@@ -171,7 +197,7 @@ def _scan_funs(f, init, xs, length, reverse):
 
 def _with_xs(cts, xs):
     """Operand cotangents as ``scan_vjp`` returns them: ``(of init, of xs)``."""
-    return tuple(cts) if xs is not None else (cts[0], None)
+    return cts if xs is not None else (cts[0], None)
 
 
 def scan_vjp_jvp(ct, f, init, xs, length, reverse, tangent_ct, tangent_init, tangent_xs):

@@ -15,7 +15,6 @@ import functools
 import numpy as onp
 
 import s2s.numpy as np
-from s2s.core import hooks
 from s2s.core.array import Array
 from s2s.core.primitive import Tracer
 from s2s.lax import control_flow as lax_cf, control_flow_jvp as cf_jvp, vjp_helpers as lax_helpers
@@ -125,7 +124,7 @@ def through_formula_jvp(g, x, formula, static, dg, dx):
 def through_formula_ct_g(ct, x, formula, static):
     """The adjoint of ``g`` in ``through_formula(g, x, ...)`` (``J^T g``): ``J ct``, forward
     mode of the formula (a jvp through a norm or quantile transposes this)."""
-    return hooks.jvp(functools.partial(formula, *static), (x,), (ct,))[1]
+    return cf_jvp._tangent_of(functools.partial(formula, *static), (x,), (ct,))
 
 
 def through_formula_ct_x(ct, g, x, formula, static):

@@ -1201,8 +1201,10 @@ def build_now(fn, batched_params, signature):
 # helpers of the NumPy-level templates are written on s2s.numpy with Python `if`s on
 # static values only, and derivative code built from them (their jvp, their backward
 # function) keeps their module. Batching them by source is what keeps jacfwd, jacrev and
-# hessian free of per-example calls (they vmap code that calls these helpers).
-_BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers",)
+# hessian free of per-example calls (they vmap code that calls these helpers). The
+# forward mode of lax control flow (s2s.lax.control_flow_jvp) is batched the same way:
+# its loops are lax loops with batch rules, its calls into jvp/vjp have rules of their own.
+_BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers", "s2s.lax.control_flow_jvp")
 
 
 def _is_library(fn):

@@ -37,7 +37,7 @@ from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcas
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s.parse import quoting as q
 from s2s import lax
-from s2s.lax import collectives, control_flow as cf
+from s2s.lax import collectives, control_flow as cf, control_flow_jvp as cf_jvp
 from s2s.lax.axis_frames import axis_factors
 from s2s.core import hooks
 
@@ -1533,6 +1533,41 @@ def _register_control_flow_rules():
 
 _register_control_flow_rules()
 
+
+
+# The forward mode of lax control flow (``s2s.lax.control_flow_jvp``) is batched by its
+# source; its calls into differentiation are batched here: the jvp or vjp of
+# ``vmap(fun)`` at the stacked examples is the examples' jvps or vjps stacked (the
+# examples are independent), so a Hessian through a loop runs the loop once.
+
+def _stacked_args(args, axes):
+    """``args`` with every unbatched one stacked (broadcast) to the batch size."""
+    n = leading_size(*[a for a, ax in zip(args, axes) if ax is not None])
+    return [a if ax is not None else broadcast_batch(a, n) for a, ax in zip(args, axes)]
+
+
+def _through_vmap(derivative):
+    """The batch rule of ``derivative(fun, *arrays)`` (a jvp or a pullback of ``fun``)."""
+    def rule(axes, /, fun, *args):
+        axes = tuple(axes) + (None,) * (1 + len(args) - len(axes))
+        if axes[0] is not None:  # a function that varies per example: nothing to vmap
+            return loop_call(derivative, axes, (fun,) + args, {})
+        return derivative(hooks.vmap(fun), *_stacked_args(args, axes[1:]))
+    return rule
+
+
+def _add_trees_rule(axes, /, a, b):
+    # an unbatched leaf is stacked first: NumPy would align its axes with the batch axis
+    return cf_jvp._add_trees(*_stacked_args((a, b), axes))
+
+
+def _register_control_flow_jvp_rules():
+    for fn in (cf_jvp._jvp, cf_jvp._pullback, cf_jvp._pullback_of_pair):
+        def_batch(fn)(_through_vmap(fn))
+    def_batch(cf_jvp._add_trees)(_add_trees_rule)
+
+
+_register_control_flow_jvp_rules()
 
 # ---------------------------------------------------------------------------
 # Collectives over a named mapped axis (vmap(..., axis_name=...)).
