@@ -15,6 +15,7 @@ import weakref
 
 import gast
 
+from s2s.codegen import origins
 from s2s.codegen.python import compile_function, make_cell
 from s2s import numpy as snp
 from s2s.core import hooks
@@ -232,7 +233,12 @@ def _check_item_assigning_calls(plan):
     what the other branch sees), so a call of a user function that assigns into a list
     it is passed would not change the caller's list. Raised where the caller keeps using
     that list (not rebinding it to the result): ``converted`` then runs the caller as
-    written, where the assignment happens in place as in Python."""
+    written, where the assignment happens in place as in Python. Code s2s generated has
+    value semantics when it runs eagerly too: nothing to check (and its callees, the
+    generated fwd/bwd functions, need not be parsed for it)."""
+    code = getattr(plan.source.fn, "__code__", None)
+    if code is not None and origins.lookup(code.co_filename) is not None:
+        return
     order = _preorder(plan.normal)
     last_load = {n.id: i for i, n in enumerate(order)
                  if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
