@@ -229,14 +229,16 @@ class _CaptureReaders:
                 self._add(read, value)
                 if isinstance(value, _SCALARS) or value is None:
                     self.baked.append((read, value))
-                for step, child in _capture_children(value):
-                    self._add(lambda read=read, step=step: step(read()), child)
+                self._add_children(read, value)
             for read, value in _default_roots(f):
                 # Defaults a call leaves out are staged as constants: rebinding
                 # ``f.__defaults__`` re-stages (the tuple is compared by identity).
                 self.baked.append((read, value))
-                for step, child in _capture_children(value):
-                    self._add(lambda read=read, step=step: step(read()), child)
+                self._add_children(read, value)
+
+    def _add_children(self, read, value):
+        for step, child in _capture_children(value):
+            self._add(lambda read=read, step=step: step(read()), child)
 
     def _add(self, read, value):
         if isinstance(value, np.ndarray) and id(value) not in self.arrays:

@@ -493,9 +493,7 @@ class JvpBuild:
         """Whether the user functions this build (and what it calls) resolved by name
         still resolve to the same objects and still have the defaults it copied (a
         ``def`` run again in a notebook: the user's code would call the new one)."""
-        if self._checks is None:
-            self._checks = fe.staleness_checks(self)
-        return all(check() for check in self._checks)
+        return fe.is_current(self)
 
     @property
     def function(self):

@@ -678,9 +678,6 @@ def file_name(kind, plan, active):
     return f"<s2s {kind}_{plan.name} [{','.join(active)}] of {code.co_filename}:{code.co_firstlineno}>"
 
 
-# Builds are published before they are finished (recursive calls need them), so a
-# second thread must not see one half-built: one builder at a time, re-entrant for
-# the recursion. Building happens once per function, never on the hot path.
 _IN_PLACE_SUPPORT = ("append", "extend", "pop", "setitem")
 _IN_PLACE_METHODS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "reverse",
                                "sort", "update", "setdefault", "popitem", "fill", "resize"))
@@ -771,6 +768,18 @@ def staleness_checks(build):
     return checks
 
 
+def is_current(build):
+    """Whether ``build`` passes its ``staleness_checks`` (made on first use, kept in
+    ``build._checks``): builds of every transformation answer ``current()`` with it."""
+    checks = build._checks
+    if checks is None:
+        checks = build._checks = staleness_checks(build)
+    for check in checks:
+        if not check():
+            return False
+    return True
+
+
 def same_defaults(fn, seen):
     """Whether ``fn`` still has the defaults ``seen`` (``defaults_of``) took."""
     if fn is None:  # collected: nothing can call it any more
@@ -779,6 +788,9 @@ def same_defaults(fn, seen):
     return getattr(fn, "__defaults__", None) is d and getattr(fn, "__kwdefaults__", None) is kd
 
 
+# Builds are published before they are finished (recursive calls need them), so a
+# second thread must not see one half-built: one builder at a time, re-entrant for
+# the recursion. Building happens once per function, never on the hot path.
 build_lock = threading.RLock()
 
 

@@ -109,13 +109,7 @@ class Build:
         name still resolves to the same object (a ``def`` run again, a module
         function monkeypatched: the user's code would call the new one) and still has
         the default values the generated functions copied."""
-        checks = self._checks
-        if checks is None:
-            checks = self._checks = frontend.staleness_checks(self)
-        for check in checks:
-            if not check():
-                return False
-        return True
+        return frontend.is_current(self)
 
     def sources(self, seen=None):
         """Generated source of this build and everything it calls."""
