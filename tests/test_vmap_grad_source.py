@@ -232,20 +232,115 @@ def test_per_example_gradient_source_is_numpy():
         assert text == fh.read()
 
 
+def _pair_texts(*names):
+    """The batched source of the fwd/bwd pairs named, as run (built for the arguments'
+    kinds): fwds that return a PairTape, bwds built for one."""
+    from s2s.transforms import batch
+    out = {}
+    for fn, builds in list(batch._builds.items()):
+        for key, b in builds.items():
+            if getattr(fn, "__name__", "") in names and key[1] and (
+                    "pair_tape(" in b.text or len(key) == 4):
+                out.setdefault(fn.__name__, []).append(b.text)
+    return out
+
+
 def test_seed_mlp_gradient_helpers_are_numpy():
     """The seeds' MLP calls predict: its forward and backward functions run batched (the
-    two calls of them stay vcall), and what they do is NumPy too."""
+    two calls of them stay vcall), and what they do is NumPy too. The weights stay
+    unbatched from fwd to bwd (the tape's entries keep their own kinds): one product
+    with the unbatched matrix, no broadcast along the batch, no per-example flags."""
     params, x, y = _mlp_args()
     f = s2s.vmap(s2s.grad(seeds.logprob_fun), in_axes=(None, 0, 0))
     f(params, x, y)
     text = s2s.source(f)
     assert [line.split("=")[1].split("(")[1].split(",")[0] for line in text.splitlines()
             if "vcall(" in line] == ["fwd_predict", "bwd_predict"], text
-    from s2s.transforms import batch
-    texts = [b.text for fn, builds in list(batch._builds.items())
-             if getattr(fn, "__name__", "") in ("fwd_predict", "bwd_predict")
-             for b in builds.values() if b.result_kind is not None]
-    assert texts and all("vcall" not in t for t in texts), texts
+    texts = _pair_texts("fwd_predict", "bwd_predict")
+    assert sorted(texts) == ["bwd_predict", "fwd_predict"], texts
+    (fwd,), (bwd,) = texts["fwd_predict"], texts["bwd_predict"]
+    for t in (fwd, bwd):
+        for absent in ("vcall", "broadcast_batch", "any_example", "select"):
+            assert absent not in t, t
+    assert "(False, False, True, False, True, None), ('inputs', 't'), batch_size)" in fwd, fwd
+    assert "binputs = np.dot(bt, np.transpose(W))" in bwd and "if inputs_active:" in bwd, bwd
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_seed_mlp_per_example_gradients_on_each_axis(axis):
+    params, x, y = _mlp_args()
+    _check(s2s.grad(seeds.logprob_fun), (False, True, True), [params, x, y], axis)
+
+
+def _layer(W, x):
+    return np.tanh(np.dot(x, W))
+
+
+def _two_layers(W, x):
+    return _layer(W, _layer(W, x))
+
+
+def _root_scale(W, x):
+    s = np.sum(x * x) + 1.0
+    r = s
+    while np.abs(r * r - s) > 1e-4 * s:
+        r = 0.5 * (r + s / r)
+    return np.dot(x, W) / r
+
+
+def _loss_nested(W, x):  # fwd__two_layers's tape holds two of fwd__layer's
+    return np.sum(_two_layers(W, x) ** 2)
+
+
+def _loss_in_loop(W, x):  # the caller's stack holds fwd__layer's tapes
+    for _ in range(2):
+        x = _layer(W, x)
+    return np.sum(x)
+
+
+def _loss_under_batched_if(W, x):  # called for some examples: its tape is batched whole
+    if np.sum(x) > 0:
+        x = _layer(W, x)
+    else:
+        x = x * 2.0
+    return np.sum(x)
+
+
+def _loss_batched_while(W, x):  # the callee's trip counts differ per example
+    return np.sum(np.tanh(_root_scale(W, x)))
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("loss,unbatched_w", [
+    (_loss_nested, True), (_loss_in_loop, True), (_loss_under_batched_if, False),
+    (_loss_batched_while, False)], ids=["nested", "in_loop", "under_batched_if", "batched_while"])
+def test_pair_tapes_match_a_loop(loss, unbatched_w, axis):
+    """A callee's tape crosses from its fwd to its bwd with each entry batched or not:
+    nested pairs, tapes on the caller's stack, a callee under a batched condition (its
+    tape is batched whole there) and one with a batched while, eager and under jit."""
+    W, x = _f(4, 4), _f(N, 4)
+    x[0] = -onp.abs(x[0])
+    x[1] = onp.abs(x[1])
+    _check(s2s.grad(loss), (False, True), [W, x], axis)
+    _check(s2s.grad(loss, argnums=(0, 1)), (False, True), [W, x], axis)
+    if unbatched_w:
+        bwds = _pair_texts("bwd__layer")["bwd__layer"]
+        assert any("np.dot(bt, np.transpose(W))" in t for t in bwds), bwds
+        assert not any("broadcast_batch" in t for t in bwds), bwds
+
+
+def test_pair_tape_with_mapped_weights_matches_a_loop():
+    params, x, y = _mlp_args()
+    mapped = [(onp.stack([W * (1.0 + 0.1 * k) for k in range(N)]), onp.stack([b] * N))
+              for W, b in params]
+    g = s2s.grad(seeds.logprob_fun)
+    for in_axes in ((0, 0, 0), (0, None, None)):
+        args = (mapped, x if in_axes[1] == 0 else x[0], y if in_axes[2] == 0 else y[0])
+        want = _stack([g([(W[i], b[i]) for W, b in mapped],
+                         *[a[i] if ax == 0 else a for a, ax in zip(args[1:], in_axes[1:])])
+                       for i in range(N)])
+        _close(s2s.vmap(g, in_axes=in_axes)(*args), want)
+        _close(s2s.jit(s2s.vmap(g, in_axes=in_axes))(*args), want)
 
 
 def test_unmapped_parameter_assigned_mapped_values():

@@ -47,6 +47,9 @@ def describe(value, batched, depth=0):
         return F.Array(value.ndim - bool(batched))
     if isinstance(value, bool) or value is None:
         return F.Const(value)
+    if isinstance(value, S.PairTape) and len(value) <= _MAX_ITEMS:  # entries batched each on its own
+        return F.Seq("tuple", tuple(describe(v, b, depth + 1) if b is not None else None
+                                    for v, b in zip(value, value.batched)))
     if isinstance(value, (int, float, complex)) and not batched:
         return F.Number()
     if type(value) in (tuple, list) and len(value) <= _MAX_ITEMS and depth < 4:

@@ -31,9 +31,9 @@ from s2s.trace.record import record
 from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
-from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
-                              is_array, leading_size, loop_call, masked, select, select_zeros,
-                              staged_example)
+from s2s.numpy.batching import (UNDEF, PairTape, _asarray, _expand_to, _np, _snp,  # noqa: F401
+                              broadcast_batch, is_array, leading_size, loop_call, masked, select,
+                              select_zeros, staged_example)
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s.parse import quoting as q
 from s2s import lax
@@ -504,6 +504,16 @@ def unpack(x, n):
                              f"{tuple(x.shape[1:])} into {n} values")
         return tuple(x[:, i] for i in range(n))
     return x
+
+
+def pair_tape(entries, batched, restored, size):
+    """The tape of a batched ``fwd_<f>``: its entries as they are, each batched or not as
+    ``batched`` says (see ``PairTape``).
+
+    >>> pair_tape((onp.eye(2), []), (False, None), (), 3).batched
+    (False, None)
+    """
+    return PairTape(entries, batched, restored, size)
 
 
 def unbatched_primal(pair):
