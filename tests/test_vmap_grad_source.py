@@ -110,6 +110,18 @@ def _broadcast_like(g, x):
     return sup.broadcast_like(g, x)
 
 
+def _item_int(x, g):
+    return sup.getitem_grad(x, -1, g)
+
+
+def _item_slice(x, g):
+    return sup.getitem_grad(x, slice(1, 3), g)
+
+
+def _item_pair(x, g):
+    return sup.getitem_grad(x, (0, slice(None, None, 2)), g)
+
+
 def _dot_lhs(g, a, b):
     return sup.dot_grad_lhs(g, a, b)
 
@@ -147,6 +159,12 @@ FORMS = [
      ["np.reshape(g, g.shape[:1] + x.shape)"]),
     ("broadcast_like", _broadcast_like, (True, False), [_f(N, 3), _f(2, 3)],
      ["np.broadcast_to(g[:, None], g.shape[:1] + x.shape)"]),
+    ("getitem_grad_int", _item_int, (True, True), [_f(N, 4, 2), _f(N, 2)],
+     ["getitem_grad(x, (slice(None), -1), g)"]),
+    ("getitem_grad_slice", _item_slice, (True, True), [_f(N, 4), _f(N, 2)],
+     ["getitem_grad(x, (slice(None), t), g)"]),
+    ("getitem_grad_tuple_unbatched_x", _item_pair, (False, True), [_f(3, 4), _f(N, 2)],
+     ["getitem_grad(np.broadcast_to(x, g.shape[:1] + x.shape), (slice(None), *t2), g)"]),
 ]
 for an, bn in ((1, 1), (1, 2), (2, 1), (2, 2)):
     shapes = {"a": (4, 5)[2 - an:], "b": (5, 6)[:bn]}
@@ -168,6 +186,32 @@ def test_gradient_helper_forms_match_a_loop(name, fn, batched, args, fragments, 
     assert "vcall" not in text, text
     for fragment in fragments:
         assert fragment in text, text
+
+
+def _astype_and_items(a):
+    b = a.astype(np.float64)
+    return np.sum(b[0] * a[-1] + b[1:3] * a[:2]).astype(np.float32)
+
+
+def _helper(u, v):
+    return u * np.sin(v)
+
+
+def _keywords(x):
+    return np.sum(_helper(v=x, u=3.0))
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_astype_items_and_keyword_calls_are_numpy(axis):
+    """``x.astype(dtype)``, the adjoints of ``x[i]`` and ``x[a:b]`` of an array, and the
+    result of a call by keywords of a user function (its fwd/bwd pair) are written as
+    NumPy: only the calls of the pair stay vcall."""
+    text = _check(s2s.grad(_astype_and_items), (True,), [_f(N, 4)], axis)
+    assert "vcall" not in text and "vmethod" not in text, text
+    assert "np.astype(a, np.float64)" in text and "getitem_grad(b, (slice(None), 0), " in text, text
+    text = _check(s2s.grad(_keywords), (True,), [_f(N, 3)], axis)
+    assert [line.split("vcall(")[1].split(",")[0] for line in text.splitlines()
+            if "vcall" in line] == ["fwd__helper", "bwd__helper"], text
 
 
 def _mean_and_size(M):

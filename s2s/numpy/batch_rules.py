@@ -15,7 +15,7 @@ import gast
 import numpy as onp
 
 import s2s.numpy as np
-from s2s.core.primitive import def_batch
+from s2s.core.primitive import def_batch, rules_of
 from s2s.numpy import linalg
 from s2s.numpy import batch_forms as F
 from s2s.parse import quoting as q
@@ -69,6 +69,19 @@ _ELEMENTWISE = [
 for _name in _ELEMENTWISE:
     _fn = getattr(np, _name)
     def_batch(_fn)(elementwise(_fn, single_result=_name not in ("modf", "divmod")))
+
+
+def _astype_form(site):
+    """``np.astype(x, dtype)`` as written (the rule's): the dtype, whatever the build knows
+    of it (``np.float64``, ``np.result_type(y)``), is one for every example."""
+    x, rest = (site.args[0], site.args[1:]) if site.args else (None, ())
+    if x is None or not F.is_array(x.kind) or any(o.batched for o in rest) \
+            or any(k.batched for k in site.kwargs.values()):
+        return None
+    return site.rebuild([a.node for a in site.args]), F.Array(x.rank)
+
+
+rules_of(np.astype).batch.source_form = _astype_form
 
 
 def _where_rule(axes, /, condition, x=None, y=None, **kwargs):

@@ -356,6 +356,9 @@ class Kinds:
         obj = ctx.resolve(call.func)
         if obj is MISSING:
             return self._method_site(call)
+        if obj is slice and not call.keywords:  # (an index of the same slice for every example)
+            return _slice_form, F.Site(call.func, [self._operand(a) for a in call.args], {},
+                                       None, self._np)
         if obj in (range, reversed) and not call.keywords:
             return (lambda site, rev=obj is reversed: _range_form(site, rev)), F.Site(call.func, [self._operand(a) for a in call.args], {},
                                        None, self._np)
@@ -378,17 +381,20 @@ class Kinds:
         """A user function's call keeps its ``vcall`` (its batched source runs), but the kind
         of its result is that of the function's own batched build for these arguments."""
         plan = batch.plan_or_none(obj) if not batch._is_library(obj) else None
-        if plan is None or call.keywords:
+        if plan is None:
             return None
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
-        if len(call.args) > len(params):
-            return None
-        operands = [self._operand(a) for a in call.args]
-        names = frozenset(p for p, o in zip(params, operands) if o.batched)
+        named = {k.arg for k in call.keywords}
+        if len(call.args) > len(params) or not named <= set(params[len(call.args):]) \
+                or len(named) != len(call.keywords):
+            return None  # (**kwargs, a keyword-only parameter: not described)
+        operands = dict(zip(params, (self._operand(a) for a in call.args)))
+        operands.update({k.arg: self._operand(k.value) for k in call.keywords})
+        names = frozenset(p for p, o in operands.items() if o.batched)
         if not names:
             return None
         built = batch.build_now(obj, names, tuple(sorted(
-            (p, o.kind) for p, o in zip(params, operands))))
+            (p, o.kind) for p, o in operands.items())))
         if built is None or built.mutates_lists:
             self._escapes(call)
         if built is None or built.result_kind is None:
@@ -509,6 +515,16 @@ def _identity(site):
     """``as_sequence`` and ``copy`` keep a tuple, list or array as it is (the call stays)."""
     (x,) = site.args
     return (None, x.kind) if isinstance(x.kind, (F.Seq, F.Array, F.Range)) else None
+
+
+def _slice_form(site):
+    """``slice(a, b, c)`` of unbatched bounds (the call stays)."""
+    if site.batched or not 1 <= len(site.args) <= 3:
+        return None
+    if not all(F.rank_of(a.kind) == 0 and not F.is_array(a.kind) or a.kind == F.Const(None)
+               for a in site.args):
+        return None
+    return None, F.SliceKind()
 
 
 def _range_form(site, rev):

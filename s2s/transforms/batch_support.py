@@ -1299,6 +1299,8 @@ def _getitem_grad_form(site):
     if len(site.args) != 3 or site.kwargs:
         return None
     x, index, g = site.args
+    if F.is_array(x.kind) and not index.batched and g.batched:
+        return _array_item_grad_form(site, x, index, g)
     if not (isinstance(x.kind, F.Seq) and not index.batched and g.batched) or \
             g.kind is None or _none(g.kind):
         return None
@@ -1314,6 +1316,32 @@ def _getitem_grad_form(site):
         return None
     kind = F.Seq(x.kind.kind, items)
     return site.rebuild([x.node, index.node, g.node]), \
+        F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
+
+
+def _array_item_grad_form(site, x, index, g):
+    """``getitem_grad(x, (slice(None), i), g)``: each example's adjoint of ``x[i]`` for an
+    unbatched basic index (integers and slices), behind the batch axis (an unbatched ``x``
+    read as its shape broadcast to the batch: ``getitem_grad`` reads only its shape)."""
+    parts = index.kind.items if isinstance(index.kind, F.Seq) and index.kind.kind == "tuple" \
+        else (index.kind,)
+    if not parts or not all(isinstance(k, F.SliceKind) or isinstance(k, F.Number) or isinstance(
+            k, F.Const) and isinstance(k.value, int) and not isinstance(k.value, bool)
+            for k in parts) or not (x.batched or _present_batched(g)):
+        return None
+    ints = sum(1 for k in parts if not isinstance(k, F.SliceKind))
+    if len(parts) > x.rank or F.rank_of(F.present(g.kind)) != x.rank - ints:
+        return None
+    whole = q.call(q.name("slice"), [q.const(None)])
+    if len(parts) == 1 and not isinstance(index.kind, F.Seq):
+        batched_index = gast.Tuple(elts=[whole, index.node], ctx=gast.Load())
+    else:
+        batched_index = gast.Tuple(elts=[whole, gast.Starred(value=index.node, ctx=gast.Load())],
+                                   ctx=gast.Load())
+    target = x.node if x.batched else q.call(site.np("broadcast_to"), [
+        x.node, _batched_shape(g, x)])
+    kind = F.Array(x.rank)
+    return site.rebuild([target, batched_index, g.node]), \
         F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
 
 
