@@ -306,7 +306,8 @@ def test_seed_mlp_gradient_helpers_are_numpy():
     for t in (fwd, bwd):
         for absent in ("vcall", "broadcast_batch", "any_example", "select"):
             assert absent not in t, t
-    assert "(False, False, True, False, True, None), ('inputs', 't'), batch_size)" in fwd, fwd
+    assert "(False, False, True, False, True, None), {'W': False, 'b': False, 'inputs': True, " \
+        "'inputs_active': False, 't': True}, batch_size)" in fwd, fwd
     assert "binputs = np.dot(bt, np.transpose(W))" in bwd and "if inputs_active:" in bwd, bwd
 
 
@@ -332,6 +333,14 @@ def _root_scale(W, x):
     return np.dot(x, W) / r
 
 
+def _branching(W, x):
+    y = np.dot(x, W)
+    if np.sum(y) > 0:  # batched: W is batched in the callee from here on
+        y = np.tanh(y)
+        W = W * 2.0
+    return np.dot(y, W)
+
+
 def _loss_nested(W, x):  # fwd__two_layers's tape holds two of fwd__layer's
     return np.sum(_two_layers(W, x) ** 2)
 
@@ -354,10 +363,15 @@ def _loss_batched_while(W, x):  # the callee's trip counts differ per example
     return np.sum(np.tanh(_root_scale(W, x)))
 
 
+def _loss_branching_callee(W, x):  # the callee's own batched if
+    return np.sum(_branching(W, _layer(W, x)) ** 2)
+
+
 @pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize("loss,unbatched_w", [
     (_loss_nested, True), (_loss_in_loop, True), (_loss_under_batched_if, False),
-    (_loss_batched_while, False)], ids=["nested", "in_loop", "under_batched_if", "batched_while"])
+    (_loss_batched_while, False), (_loss_branching_callee, True)],
+    ids=["nested", "in_loop", "under_batched_if", "batched_while", "branching_callee"])
 def test_pair_tapes_match_a_loop(loss, unbatched_w, axis):
     """A callee's tape crosses from its fwd to its bwd with each entry batched or not:
     nested pairs, tapes on the caller's stack, a callee under a batched condition (its

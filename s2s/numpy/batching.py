@@ -57,23 +57,25 @@ class PairTape(tuple):
     """The tape a batched ``fwd_<f>`` hands its ``bwd_<f>``, its entries batched each on
     its own: ``batched[k]`` says whether entry ``k`` carries the batch axis (None for
     the reverse sweep's stack, whose items are batched as the variables they restore:
-    those named in ``restored``). Only the pair's bwd reads it (its build is specialized
-    on these flags); ``size`` is the batch size, which no unbatched entry tells.
+    ``restored`` maps each such variable to whether it is batched). Only the pair's bwd
+    reads it (its build is specialized on these flags); ``size`` is the batch size, which
+    no unbatched entry tells.
 
-    >>> t = PairTape((onp.eye(2), onp.ones((5, 2))), (False, True), frozenset(), 5)
-    >>> leading_size(t), t.batched
-    (5, (False, True))
+    >>> t = PairTape((onp.eye(2), onp.ones((5, 2)), []), (False, True, None), {"W": False}, 5)
+    >>> leading_size(t), t.key
+    (5, ((False, True, None), (('W', False),)))
     """
 
     def __new__(cls, entries, batched, restored, size):
         self = super().__new__(cls, entries)
-        self.batched, self.restored, self.size = tuple(batched), frozenset(restored), size
+        self.batched, self.size = tuple(batched), size
+        self.restored = tuple(sorted(dict(restored).items()))
         return self
 
     @property
     def key(self):
         """What the bwd's batched source depends on."""
-        return self.batched, tuple(sorted(self.restored))
+        return self.batched, self.restored
 
     def __repr__(self):
         return f"PairTape({tuple(self)!r}, batched={self.batched})"

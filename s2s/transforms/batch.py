@@ -140,7 +140,7 @@ class _Context:
         if self.fwd_tape is not None:
             self.batched.add(self.fwd_tape.targets[0].id)  # the tape is returned batched
         if self.bwd_unpack is not None:
-            self.batched |= set(tape[1]) | {e.id for e, b in zip(
+            self.batched |= {v for v, b in tape[1] if b} | {e.id for e, b in zip(
                 self.bwd_unpack.targets[0].elts, tape[0]) if b}
 
     def local_to(self, s):
@@ -272,8 +272,10 @@ def _uniform_tapes(fdef, ctx):
     saved: ``x = pop(stack)`` for ``append(stack, x)``, or for ``append(stack, t)`` with
     ``t = shape_of(x)`` (the reverse transform's restore model). Such a tape is one list
     of items each batched as its variable is (the analysis ties ``t`` and ``x``), so a
-    pop needs no batch axis of its own. Any other tape stays a batched list of batched
-    items. Sets ``ctx.tape_sources``: per tape, each pushed name -> the variable restored."""
+    pop needs no batch axis of its own. A pair's fwd may return such a tape in its
+    ``PairTape`` and the pair's bwd pop it (its variables batched as the fwd's were).
+    Any other tape stays a batched list of batched items. Sets ``ctx.tape_sources``: per
+    tape, each pushed name -> the variable restored."""
     defs, pushed, popped, restores = {}, {}, {}, set()
     for n in gast.walk(fdef):  # (breadth first: an assignment before its value)
         if isinstance(n, gast.Assign):
@@ -313,14 +315,15 @@ def _uniform_tapes(fdef, ctx):
         if None in names or not local or uses.get(xs, 0) != len(names) + (xs in in_pair_tape) + sum(
                 1 for n in gast.walk(fdef) if isinstance(n, gast.Call) and id(n) in restores
                 and n.args[0].id == xs):
-            continue  # it escapes (a fwd/bwd pair's tape returns it): one kind for its items
+            continue  # it escapes (a masked fwd returns it batched): one kind for its items
         sources = {name: source(name) for name in names}
-        if from_pair and not names or not from_pair and popped.get(xs, set()) <= set(
-                sources.values()):
+        restorable = {v for v, _ in ctx.bwd_tape[1]} if from_pair else set(sources.values())
+        if popped.get(xs, set()) <= restorable and not (from_pair and names):
             ctx.tape_sources[xs] = sources
     if _pair_stack(ctx) is not None and _pair_stack(ctx) not in ctx.tape_sources:
-        raise TransformError(f"vmap: internal error: the backward function {ctx.plan.name} does "
-                             "not only pop its tape", hint="please report this")
+        raise TransformError(f"vmap: internal error: the backward function {ctx.plan.name} "
+                             "pushes on its tape or pops what its forward function did not "
+                             "push", hint="please report this")
     return frozenset(ctx.tape_sources)
 
 
@@ -867,7 +870,8 @@ class _Rewriter:
             return [s] + self._broadcasts(names & unbatched & ctx.batched, s)
         if ctx.tape_pop(s.value):  # the item has the batch axis exactly when its variable has one
             if s.value.args[0].id == _pair_stack(ctx):  # (in the fwd: that is the fwd's variable)
-                return [s] + self._broadcasts((names & ctx.batched) - set(ctx.bwd_tape[1]), s)
+                batched_there = {v for v, b in ctx.bwd_tape[1] if b}
+                return [s] + self._broadcasts((names & ctx.batched) - batched_there, s)
             return [s]
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
                 s.value, (gast.Call, gast.Attribute))):
@@ -902,16 +906,17 @@ class _Rewriter:
                 for n in sorted(names)]
 
     def _fwd_tape(self, s):
-        """``t = pair_tape((x, shape, stack), (False, True, None), ('y',), batch_size)``:
-        each entry as it is, with what is batched (the stack's items: the variables named)."""
+        """``t = pair_tape((x, shape, stack), (False, True, None), {'y': True}, batch_size)``:
+        each entry as it is, with what is batched (the stack's items: as their variables)."""
         ctx = self.ctx
         entries = s.value.elts
         flags = [None if e.id in ctx.uniform_tapes else e.id in ctx.batched for e in entries]
         restored = sorted({v for e in entries if e.id in ctx.uniform_tapes
-                           for v in ctx.tape_sources[e.id].values()} & ctx.batched)
+                           for v in ctx.tape_sources[e.id].values()})
         value = q.call(ctx.h("pair_tape"), [
             copy.deepcopy(s.value), gast.Tuple(elts=[q.const(f) for f in flags], ctx=gast.Load()),
-            gast.Tuple(elts=[q.const(v) for v in restored], ctx=gast.Load()), ctx.size()])
+            gast.Dict(keys=[q.const(v) for v in restored],
+                      values=[q.const(v in ctx.batched) for v in restored]), ctx.size()])
         return _assign(copy.deepcopy(s.targets[0]), value, s)
 
     def visit_Expr(self, s, under):

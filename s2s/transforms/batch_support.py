@@ -508,9 +508,10 @@ def unpack(x, n):
 
 def pair_tape(entries, batched, restored, size):
     """The tape of a batched ``fwd_<f>``: its entries as they are, each batched or not as
-    ``batched`` says (see ``PairTape``).
+    ``batched`` says, the stack's items as ``restored`` says of their variables (see
+    ``PairTape``).
 
-    >>> pair_tape((onp.eye(2), []), (False, None), (), 3).batched
+    >>> pair_tape((onp.eye(2), []), (False, None), {"W": False}, 3).batched
     (False, None)
     """
     return PairTape(entries, batched, restored, size)
