@@ -122,6 +122,14 @@ def _item_pair(x, g):
     return sup.getitem_grad(x, (0, slice(None, None, 2)), g)
 
 
+def _zero_item(g):
+    return sup.setitem_grad(g, (slice(None), 1))
+
+
+def _item_value(g, v):
+    return sup.index_grad(g, 1, v)
+
+
 def _dot_lhs(g, a, b):
     return sup.dot_grad_lhs(g, a, b)
 
@@ -163,6 +171,12 @@ FORMS = [
      ["getitem_grad(x, (slice(None), -1), g)"]),
     ("getitem_grad_slice", _item_slice, (True, True), [_f(N, 4), _f(N, 2)],
      ["getitem_grad(x, (slice(None), t), g)"]),
+    ("setitem_grad", _zero_item, (True,), [_f(N, 2, 3)],
+     ["setitem_grad(g, (slice(None), *t2))"]),
+    ("index_grad", _item_value, (True, True), [_f(N, 3, 2), _f(N, 1)],
+     ["index_grad(g, (slice(None), 1), v)"]),
+    ("index_grad_unbatched_value", _item_value, (True, False), [_f(N, 3, 2), _f(2)],
+     ["index_grad(g, (slice(None), 1), np.broadcast_to(v, g.shape[:1] + v.shape))"]),
     ("getitem_grad_tuple_unbatched_x", _item_pair, (False, True), [_f(3, 4), _f(N, 2)],
      ["getitem_grad(np.broadcast_to(x, g.shape[:1] + x.shape), (slice(None), *t2), g)"]),
 ]
@@ -191,6 +205,22 @@ def test_gradient_helper_forms_match_a_loop(name, fn, batched, args, fragments, 
 def _astype_and_items(a):
     b = a.astype(np.float64)
     return np.sum(b[0] * a[-1] + b[1:3] * a[:2]).astype(np.float32)
+
+
+def _index_assign(a):
+    y = np.zeros((2, 3))
+    y[0] = a * 2.0
+    y[1, 1:] += a[:2] * a[1:]
+    return np.sum(y * y)
+
+
+def test_index_assignment_gradients_are_numpy():
+    """``y = np.zeros(...)`` then ``y[i] = v`` and ``y[i] += v``: their kinds are known,
+    their adjoints (``setitem_grad``, ``index_grad``) written as NumPy."""
+    for axis in (0, -1):
+        text = _check(s2s.grad(_index_assign), (True,), [_f(N, 3)], axis)
+        assert "vcall" not in text, text
+        assert "index_grad(" in text and "setitem_grad(" in text, text
 
 
 def _helper(u, v):

@@ -346,6 +346,8 @@ class Kinds:
         if kind is not None:
             if kind in ("as_sequence", "copy") and len(call.args) == 1:
                 return _identity, F.Site(None, [self._operand(call.args[0])], {}, None, self._np)
+            if _updates_array(kind, call) and F.is_array(self.kind(call.args[0])):
+                return _identity, F.Site(None, [self._operand(call.args[0])], {}, None, self._np)
             if kind not in _READ_ONLY_SUPPORT and call.args and not F.is_array(
                     self.kind(call.args[0])):
                 self.lists_mutated = True  # setitem, pop on a list: in place
@@ -363,10 +365,12 @@ class Kinds:
             return (lambda site, rev=obj is reversed: _range_form(site, rev)), F.Site(call.func, [self._operand(a) for a in call.args], {},
                                        None, self._np)
         helper = _SHAPE_HELPERS.get(obj) if _hashable(obj) else None
+        twin = twin_binding(obj) if helper is None else None
         if helper is not None:
             form = F.form_of(helper)
+        elif _hashable(twin or obj) and (twin or obj) in _CREATION:
+            form = _creation_form
         else:
-            twin = twin_binding(obj)
             rule = S.batch_rule(twin if twin is not None else obj)
             form = F.form_of(rule) if rule is not None else self._callee_form(obj, call)
         args = [self._operand(a) for a in call.args]
@@ -509,6 +513,37 @@ def _broadcast(kind):
     if isinstance(kind, F.Const) and kind.value is not None:
         return None  # a string becomes an array of strings
     return kind
+
+
+_CREATION = (snp.zeros, snp.ones, snp.empty, snp.full)  # (shape, ...): an array of that rank
+_AT_KEEPS_SHAPE = ("set", "add", "subtract", "multiply", "divide", "power", "min", "max")
+
+
+def _updates_array(kind, call):
+    """Whether support call ``call`` (of ``kind``) is ``setitem(x, i, v)`` or an ``.at[i]``
+    update (``at_update(x, i, "add", v)``): of an array ``x``, an array like it."""
+    if call.keywords:
+        return False
+    if kind == "setitem":
+        return len(call.args) == 3
+    return kind == "at_update" and len(call.args) == 4 and isinstance(
+        call.args[2], gast.Constant) and call.args[2].value in _AT_KEEPS_SHAPE
+
+
+def _creation_form(site):
+    """``np.zeros(shape)`` and the like, of a shape the same for every example."""
+    if site.batched or not site.args:
+        return None
+    shape = site.args[0].kind
+    if F.rank_of(shape) == 0 and not F.is_array(shape):
+        return None, F.Array(1)
+    if isinstance(shape, F.Seq) and all(F.rank_of(k) == 0 and not F.is_array(k)
+                                        for k in shape.items):
+        return None, F.Array(len(shape.items))
+    value = F.const_value(shape, None)
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return None, F.Array(len(value))
+    return None
 
 
 def _identity(site):

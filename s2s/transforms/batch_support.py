@@ -920,6 +920,36 @@ def _getitem_grad_rule(axes, /, x, index, g):
     return loop_call(support.getitem_grad, axes, (x, index, g), {})
 
 
+def _plain_index(index):
+    """Whether ``index`` holds integers, slices, None and Ellipsis only (no array, no
+    bool): behind a leading ``:`` it reads each example as it reads one."""
+    return all(i is None or i is Ellipsis or isinstance(i, slice) or isinstance(
+        i, (int, onp.integer)) and not isinstance(i, (bool, onp.bool_))
+        for i in _index_tuple(index))
+
+
+def _behind_batch(index):
+    return (slice(None),) + _index_tuple(index)
+
+
+def _setitem_grad_rule(axes, /, g, index):
+    """``g`` with ``index`` zeroed in each example."""
+    if g is None:
+        return None
+    if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
+        return support.setitem_grad(g, _behind_batch(index))
+    return loop_call(support.setitem_grad, axes, (g, index), {})
+
+
+def _index_grad_rule(axes, /, g, index, value):
+    """Each example's ``g[index]`` summed to the shape of its ``value``."""
+    if g is None:
+        return None
+    if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
+        return _unbroadcast_rule((0, axes[2]), g[_behind_batch(index)], value)
+    return loop_call(support.index_grad, axes, (g, index, value), {})
+
+
 def _lift(x, axis, rank):
     """Batched ``x`` with its per-example axes padded on the left to ``rank`` (unbatched
     ``x`` as it is: NumPy's right-aligned broadcasting lines it up with the batched ones)."""
@@ -1094,6 +1124,8 @@ def _register_support_rules():
     def_batch(sup.add_grad)(_add_grad_rule)
     def_batch(sup.scalar_seed)(_scalar_seed_rule)
     def_batch(sup.getitem_grad)(_getitem_grad_rule)
+    def_batch(sup.setitem_grad)(_setitem_grad_rule)
+    def_batch(sup.index_grad)(_index_grad_rule)
     def_batch(sup.dot_grad_lhs)(_dot_grads(True))
     def_batch(sup.dot_grad_rhs)(_dot_grads(False))
     def_batch(sup.matmul_grad_lhs)(_matmul_grads(True))
@@ -1320,30 +1352,69 @@ def _getitem_grad_form(site):
         F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
 
 
+def _item_index(index, rank):
+    """``(slice(None), i)`` (or ``(slice(None), *i)`` for a tuple) for an unbatched index
+    of integers and slices into per-example rank ``rank``, with how many axes it drops;
+    None for any other index."""
+    if index.batched:
+        return None
+    tuple_index = isinstance(index.kind, F.Seq) and index.kind.kind == "tuple"
+    parts = index.kind.items if tuple_index else (index.kind,)
+    if not parts or len(parts) > rank or not all(
+            isinstance(k, (F.SliceKind, F.Number)) or isinstance(k, F.Const) and isinstance(
+                k.value, int) and not isinstance(k.value, bool) for k in parts):
+        return None
+    whole = q.call(q.name("slice"), [q.const(None)])
+    rest = gast.Starred(value=index.node, ctx=gast.Load()) if tuple_index else index.node
+    return gast.Tuple(elts=[whole, rest], ctx=gast.Load()), \
+        sum(1 for k in parts if not isinstance(k, F.SliceKind))
+
+
 def _array_item_grad_form(site, x, index, g):
     """``getitem_grad(x, (slice(None), i), g)``: each example's adjoint of ``x[i]`` for an
     unbatched basic index (integers and slices), behind the batch axis (an unbatched ``x``
     read as its shape broadcast to the batch: ``getitem_grad`` reads only its shape)."""
-    parts = index.kind.items if isinstance(index.kind, F.Seq) and index.kind.kind == "tuple" \
-        else (index.kind,)
-    if not parts or not all(isinstance(k, F.SliceKind) or isinstance(k, F.Number) or isinstance(
-            k, F.Const) and isinstance(k.value, int) and not isinstance(k.value, bool)
-            for k in parts) or not (x.batched or _present_batched(g)):
+    item = _item_index(index, x.rank)
+    if item is None or not (x.batched or _present_batched(g)) \
+            or F.rank_of(F.present(g.kind)) != x.rank - item[1]:
         return None
-    ints = sum(1 for k in parts if not isinstance(k, F.SliceKind))
-    if len(parts) > x.rank or F.rank_of(F.present(g.kind)) != x.rank - ints:
-        return None
-    whole = q.call(q.name("slice"), [q.const(None)])
-    if len(parts) == 1 and not isinstance(index.kind, F.Seq):
-        batched_index = gast.Tuple(elts=[whole, index.node], ctx=gast.Load())
-    else:
-        batched_index = gast.Tuple(elts=[whole, gast.Starred(value=index.node, ctx=gast.Load())],
-                                   ctx=gast.Load())
     target = x.node if x.batched else q.call(site.np("broadcast_to"), [
         x.node, _batched_shape(g, x)])
     kind = F.Array(x.rank)
-    return site.rebuild([target, batched_index, g.node]), \
+    return site.rebuild([target, item[0], g.node]), \
         F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
+
+
+@F.source_form(_setitem_grad_rule)
+def _setitem_grad_form(site):
+    """``setitem_grad(g, (slice(None), i))``: the index zeroed in each example."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    g, index = site.args
+    if not (g.batched and F.is_array(F.present(g.kind))):
+        return None
+    item = _item_index(index, F.present(g.kind).rank)
+    if item is None:
+        return None
+    return site.rebuild([g.node, item[0]]), g.kind
+
+
+@F.source_form(_index_grad_rule)
+def _index_grad_form(site):
+    """``index_grad(g, (slice(None), i), v)`` where each example's ``g[i]`` has ``v``'s
+    rank (its unbroadcast then sums only per-example axes); an unbatched ``v`` broadcast
+    to the batch."""
+    if len(site.args) != 3 or site.kwargs:
+        return None
+    g, index, v = site.args
+    if not (_present_batched(g) and F.is_array(v.kind)):
+        return None
+    item = _item_index(index, g.rank)
+    if item is None or g.rank - item[1] != v.rank:
+        return None
+    target = v.node if v.batched else q.call(site.np("broadcast_to"), [
+        v.node, _batched_shape(g, v)])
+    return site.rebuild([g.node, item[0], target]), F.Array(v.rank)
 
 
 def _dot_grad_spec(an, bn, lhs, batched):
