@@ -130,6 +130,10 @@ def _item_value(g, v):
     return sup.index_grad(g, 1, v)
 
 
+def _like(x):
+    return np.full_like(x, 2.0) * np.asarray(x, np.float64) + np.zeros_like(x)
+
+
 def _dot_lhs(g, a, b):
     return sup.dot_grad_lhs(g, a, b)
 
@@ -177,6 +181,8 @@ FORMS = [
      ["index_grad(g, (slice(None), 1), v)"]),
     ("index_grad_unbatched_value", _item_value, (True, False), [_f(N, 3, 2), _f(2)],
      ["index_grad(g, (slice(None), 1), np.broadcast_to(v, g.shape[:1] + v.shape))"]),
+    ("passthrough_like", _like, (True,), [_f(N, 2, 3)],
+     ["np.full_like(x, 2.0)", "np.asarray(x, np.float64)", "np.zeros_like(x)"]),
     ("getitem_grad_tuple_unbatched_x", _item_pair, (False, True), [_f(3, 4), _f(N, 2)],
      ["getitem_grad(np.broadcast_to(x, g.shape[:1] + x.shape), (slice(None), *t2), g)"]),
 ]

@@ -107,9 +107,21 @@ def _passthrough(fn):
     return rule
 
 
+def _passthrough_form(site):
+    """``np.zeros_like(x)``, ``np.asarray(x, dtype)``... of a batched array: as written (no
+    ``shape=`` or ``ndmin=``, which would not keep the layout; at most a fill value and a
+    dtype positionally)."""
+    a, rest = (site.args[0], site.args[1:]) if site.args else (None, ())
+    if a is None or not F.is_array(a.kind) or len(rest) > 2 or any(o.batched for o in rest) \
+            or any(v.batched for v in site.kwargs.values()) \
+            or not set(site.kwargs) <= {"dtype", "order", "copy", "fill_value"}:
+        return None
+    return site.rebuild([o.node for o in site.args]), F.Array(a.rank)
+
+
 for _fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy, np.asarray,
             np.array, np.stop_gradient if hasattr(np, "stop_gradient") else np.copy):
-    def_batch(_fn)(_passthrough(_fn))
+    def_batch(_fn)(_passthrough(_fn)).source_form = _passthrough_form
 
 
 # ---------------------------------------------------------------------------
