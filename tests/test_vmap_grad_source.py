@@ -122,6 +122,10 @@ def _item_pair(x, g):
     return sup.getitem_grad(x, (0, slice(None, None, 2)), g)
 
 
+def _item_new_axis(x, g):
+    return sup.getitem_grad(x, (None, ..., 0), g)
+
+
 def _zero_item(g):
     return sup.setitem_grad(g, (slice(None), 1))
 
@@ -175,6 +179,8 @@ FORMS = [
      ["getitem_grad(x, (slice(None), -1), g)"]),
     ("getitem_grad_slice", _item_slice, (True, True), [_f(N, 4), _f(N, 2)],
      ["getitem_grad(x, (slice(None), t), g)"]),
+    ("getitem_grad_new_axis_ellipsis", _item_new_axis, (True, True), [_f(N, 2, 3), _f(N, 1, 2)],
+     ["getitem_grad(x, (slice(None), *t), g)"]),
     ("setitem_grad", _zero_item, (True,), [_f(N, 2, 3)],
      ["setitem_grad(g, (slice(None), *t2))"]),
     ("index_grad", _item_value, (True, True), [_f(N, 3, 2), _f(N, 1)],

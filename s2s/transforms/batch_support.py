@@ -1354,20 +1354,21 @@ def _getitem_grad_form(site):
 
 def _item_index(index, rank):
     """``(slice(None), i)`` (or ``(slice(None), *i)`` for a tuple) for an unbatched index
-    of integers and slices into per-example rank ``rank``, with how many axes it drops;
-    None for any other index."""
+    of integers, slices, None and Ellipsis into per-example rank ``rank``, with the rank
+    of each example's ``x[i]``; None for any other index."""
     if index.batched:
         return None
     tuple_index = isinstance(index.kind, F.Seq) and index.kind.kind == "tuple"
-    parts = index.kind.items if tuple_index else (index.kind,)
-    if not parts or len(parts) > rank or not all(
-            isinstance(k, (F.SliceKind, F.Number)) or isinstance(k, F.Const) and isinstance(
-                k.value, int) and not isinstance(k.value, bool) for k in parts):
+    parts = [_index_part(F.Operand(None, False, k)) for k in (
+        index.kind.items if tuple_index else (index.kind,))]
+    used = parts.count("int") + parts.count("slice")
+    if not parts or not set(parts) <= {"int", "slice", "new", "ellipsis"} \
+            or parts.count("ellipsis") > 1 or used > rank:
         return None
     whole = q.call(q.name("slice"), [q.const(None)])
     rest = gast.Starred(value=index.node, ctx=gast.Load()) if tuple_index else index.node
     return gast.Tuple(elts=[whole, rest], ctx=gast.Load()), \
-        sum(1 for k in parts if not isinstance(k, F.SliceKind))
+        rank - parts.count("int") + parts.count("new")
 
 
 def _array_item_grad_form(site, x, index, g):
@@ -1376,7 +1377,7 @@ def _array_item_grad_form(site, x, index, g):
     read as its shape broadcast to the batch: ``getitem_grad`` reads only its shape)."""
     item = _item_index(index, x.rank)
     if item is None or not (x.batched or _present_batched(g)) \
-            or F.rank_of(F.present(g.kind)) != x.rank - item[1]:
+            or F.rank_of(F.present(g.kind)) != item[1]:
         return None
     target = x.node if x.batched else q.call(site.np("broadcast_to"), [
         x.node, _batched_shape(g, x)])
@@ -1410,7 +1411,7 @@ def _index_grad_form(site):
     if not (_present_batched(g) and F.is_array(v.kind)):
         return None
     item = _item_index(index, g.rank)
-    if item is None or g.rank - item[1] != v.rank:
+    if item is None or item[1] != v.rank:
         return None
     target = v.node if v.batched else q.call(site.np("broadcast_to"), [
         v.node, _batched_shape(g, v)])
