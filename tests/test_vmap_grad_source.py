@@ -235,6 +235,26 @@ def test_index_assignment_gradients_are_numpy():
         assert "index_grad(" in text and "setitem_grad(" in text, text
 
 
+def _nested_early_return(x):
+    y = x
+    for i in range(2):
+        for j in range(3):
+            y = y * 1.3
+            if np.sum(y) > 2.0 + i + j:
+                return np.sum(y * x)
+    return np.sum(y - x)
+
+
+def test_reverse_loop_steps_under_batched_returns_are_known():
+    """The reverse loop over ``reversed(range(3))`` under a batched early return: its
+    step is a broadcast number, so ``2.0 + i + j`` and the comparison stay NumPy."""
+    for axis in (0, -1):
+        xs = _f(N, 2)
+        xs[0] = onp.abs(xs[0]) + 1.0
+        text = _check(s2s.grad(_nested_early_return), (True,), [xs], axis)
+        assert "vcall(operators.add" not in text and "vcall(operators.gt" not in text, text
+
+
 def _helper(u, v):
     return u * np.sin(v)
 

@@ -558,6 +558,8 @@ def _len_form(site):
                               ctx=gast.Load()), F.Number()
     if isinstance(x.kind, F.Seq):
         return (None if x.batched else q.call("len", [x.node])), F.Const(len(x.kind.items))
+    if x.kind == F.Range():  # (never batched: a range of unbatched bounds)
+        return None, F.Number()
     return None
 
 
@@ -713,6 +715,9 @@ def _getitem_form(site):
     """``x[:, 1:]``: an unbatched index behind a leading ``:``, when the rule would write it
     so (no advanced index apart from others); a batched tuple or list indexed as written."""
     x, parts = site.args[0], site.args[1:]
+    if x.kind == F.Range() and len(parts) == 1 and parts[0].batched \
+            and parts[0].kind == F.Array(0):
+        return None, F.Array(0)  # (a loop's step broadcast under a batched condition)
     if any(p.batched for p in parts):
         return None
     if x.kind == F.Range() and len(parts) == 1 and F.rank_of(parts[0].kind) == 0 \
