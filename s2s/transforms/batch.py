@@ -869,7 +869,7 @@ class _Rewriter:
             unbatched = {e.id for e, b in zip(target.elts, ctx.bwd_tape[0]) if b is False}
             return [s] + self._broadcasts(names & unbatched & ctx.batched, s)
         if ctx.tape_pop(s.value):  # the item has the batch axis exactly when its variable has one
-            if s.value.args[0].id == _pair_stack(ctx):  # (in the fwd: that is the fwd's variable)
+            if s.value.args[0].id == _pair_stack(ctx):  # the fwd pushed it batched as it had it
                 batched_there = {v for v, b in ctx.bwd_tape[1] if b}
                 return [s] + self._broadcasts((names & ctx.batched) - batched_there, s)
             return [s]
