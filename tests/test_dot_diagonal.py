@@ -94,3 +94,21 @@ def test_jacrev_under_jit_agrees_with_jacfwd_and_eager():
     onp.testing.assert_allclose(got, s2s.jit(s2s.jacfwd(f))(x), rtol=1e-5, atol=1e-6)
     text = s2s.jit(s2s.jacrev(f)).lower(x).as_text()
     assert not re.search(r"stablehlo\.dot_general [^\n]*tensor<30x30xf32>[^\n]*->", text), text
+
+
+@pytest.mark.parametrize("start", ["diagonal", "full"])
+def test_products_of_a_matrix_with_itself_stage_in_linear_time(start):
+    """40 squarings: the search for a diagonal looks at each staged value once and gives
+    up when the factors pile up, rather than following 2**40 paths."""
+    r = onp.random.default_rng(2)
+    v = onp.ones(N, onp.float32)
+    w = r.normal(size=(N, 4)).astype(onp.float32)
+
+    def f(v, w):
+        m = identity(v) * v if start == "diagonal" else np.outer(v, v) * v
+        for _ in range(40):
+            m = m * m
+        return m @ w
+    got = s2s.jit(f)(v, w)
+    onp.testing.assert_allclose(got, (onp.eye(N) if start == "diagonal" else onp.ones((N, N))) @ w,
+                                rtol=1e-6, atol=1e-6)

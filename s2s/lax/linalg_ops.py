@@ -208,13 +208,27 @@ def _fold_transposes(origins, tracers, params):
     return tracers, dict(params, dimension_numbers=dnums)
 
 
-def _diagonal_factors(origins, t, n):
+_MAX_FACTORS = 16
+
+
+def _diagonal_factors(origins, t, n, memo):
     """The factors (vectors of length ``n``, scalars; signs as ``-1``) whose product is
     the diagonal of staged ``t`` when ``t`` is the n x n identity times values
     constant along its rows or its columns, else None. jacrev's basis
     (``iota == iota``) makes such matrices as its cotangents pass elementwise
     products.
     """
+    name = getattr(t, "name", None)
+    if name not in memo:  # a value feeding a product twice (x * x) is looked at once
+        memo[name] = None  # and a cycle cannot form: names are made in order
+        factors = _diagonal_factors_of(origins, t, n, memo)
+        # A diagonal squared over and over doubles its factors each time: the dense
+        # product is the better program long before the list gets large.
+        memo[name] = factors if factors is None or len(factors) <= _MAX_FACTORS else None
+    return memo[name]
+
+
+def _diagonal_factors_of(origins, t, n, memo):
     origin = origins.get(getattr(t, "name", None))
     if origin is None or t.aval.shape != (n, n):
         return None
@@ -222,15 +236,15 @@ def _diagonal_factors(origins, t, n):
     if prim is convert_element_type_p:
         return [] if _is_identity(origins, operands[0], n) else None
     if prim is neg_p:
-        inner = _diagonal_factors(origins, operands[0], n)
+        inner = _diagonal_factors(origins, operands[0], n, memo)
         return None if inner is None else inner + [-1]
     if prim is not mul_p:
         return None
     for diag, other in (operands, operands[::-1]):
-        factors = _diagonal_factors(origins, diag, n)
+        factors = _diagonal_factors(origins, diag, n, memo)
         if factors is None:
             continue
-        extra = _diagonal_factors(origins, other, n)
+        extra = _diagonal_factors(origins, other, n, memo)
         if extra is not None:
             return factors + extra
         line = _line(origins, other, n, t.aval.dtype)
@@ -291,7 +305,7 @@ def _diagonal_product(origins, tracers, params):
         if diag.aval.ndim != 2 or diag.aval.shape[0] != diag.aval.shape[1]:
             continue
         n = diag.aval.shape[0]
-        factors = _diagonal_factors(origins, diag, n)
+        factors = _diagonal_factors(origins, diag, n, {})
         if factors is None:
             continue
         rest = [i for i in range(other.aval.ndim) if i != contract]
