@@ -25,6 +25,8 @@ True
 import ctypes
 import os
 
+from s2s.core.config import config
+
 # mallopt's parameter numbers (glibc's malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -63,7 +65,6 @@ def keep_freed_memory():
 
 
 def _apply():
-    from s2s.core.config import config
     if not config.tune_malloc or not is_glibc() or user_chose():
         return False
     libc = ctypes.CDLL(None)
