@@ -260,3 +260,20 @@ def test_vmap_of_grad_of_branches_runs_no_example_loop(name, jit, loops, x64):
     got = (s2s.jit(transformed) if jit else transformed)(xs)
     assert loops == []
     np.testing.assert_allclose(got, np.stack([s2s.grad(f)(x) for x in xs]), rtol=1e-12, atol=1e-12)
+
+
+def _cond_reading_mapped(x, y):
+    return snp.sum(lax.cond(snp.sum(x * y) > 0, lambda v: snp.sin(v) * v * y, lambda v: v ** 3 + y, x))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_vmap_of_grad_of_branch_reading_a_mapped_value(jit, x64):
+    # the branches close over the mapped y (a batched closure, run once per example
+    # here): example i's branch reads y[i] alone (it read every example's y, summing the
+    # other examples' contributions into each gradient)
+    xs = np.array([[0.3, 0.5, 0.7], [-0.3, 0.5, -0.7], [0.1, -0.2, 0.3]])
+    ys = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [-1.0, 1.0, 0.5]])
+    transformed = s2s.vmap(s2s.grad(_cond_reading_mapped))
+    got = (s2s.jit(transformed) if jit else transformed)(xs, ys)
+    expected = np.stack([central_grad(lambda v: _cond_reading_mapped(v, y), x) for x, y in zip(xs, ys)])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

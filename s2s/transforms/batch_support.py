@@ -371,6 +371,11 @@ class BatchedClosure:
 
     def rebound(self, leaf_fn):
         """The closure with each captured array leaf replaced by ``leaf_fn(leaf)``."""
+        return BatchedClosure(self._with_cells(leaf_fn, False), self.names)
+
+    def _with_cells(self, leaf_fn, per_example):
+        """``fn`` with its batched cells mapped by ``leaf_fn`` (nested batched closures
+        too: as plain functions ``per_example``, else still batched closures)."""
         import types
         cells = self._cells()
         code = self.fn.__code__
@@ -382,17 +387,23 @@ class BatchedClosure:
                 except ValueError:
                     new_cells.append(cell)
                     continue
-                new_cells.append(types.CellType(_map_batched(value, leaf_fn)))
+                if per_example and isinstance(value, BatchedClosure):
+                    new_cells.append(types.CellType(value._with_cells(leaf_fn, True)))
+                else:
+                    new_cells.append(types.CellType(_map_batched(value, leaf_fn)))
             else:
                 new_cells.append(cell)
         fn = types.FunctionType(code, self.fn.__globals__, self.fn.__name__, self.fn.__defaults__,
                                 tuple(new_cells))
         fn.__kwdefaults__ = self.fn.__kwdefaults__
         fn.__qualname__ = self.fn.__qualname__
-        return BatchedClosure(fn, self.names)
+        return fn
 
     def __getitem__(self, i):
-        return self.rebound(lambda leaf: leaf[i])
+        # a plain function of example i's values: a batched closure holding them would
+        # take their leading axis for the batch (vmap(grad) through a cond whose branch
+        # reads a mapped value ran the branch on every example's value per example)
+        return self._with_cells(lambda leaf: leaf[i], True)
 
     def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
         params = batch.parameters_of(self.fn)
