@@ -173,11 +173,16 @@ LOOPS = ("scan", "scan_closure_reverse", "scan_no_xs", "fori", "fori_closure", "
 def test_forward_over_reverse_of_loops_runs_no_example_loop(name, how, jit, loops, x64):
     # vmap batches the jvp of a loop's reverse pass through its source: one batched loop
     # for all basis vectors, not one loop per basis vector.
-    f = PROGRAMS[name](lax, snp)
+    _check_without_example_loops(PROGRAMS[name](lax, snp), how, jit, loops, POINT)
+
+
+def _check_without_example_loops(f, how, jit, loops, x):
+    """``SECOND_ORDER[how](f)(x)`` (under jit when ``jit``) ran no per-example loop and
+    matches central differences of grad."""
     transformed = SECOND_ORDER[how](f)
-    got = (s2s.jit(transformed) if jit else transformed)(POINT)
+    got = (s2s.jit(transformed) if jit else transformed)(x)
     assert loops == []
-    np.testing.assert_allclose(got, _central_hessian(f, POINT), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got, _central_hessian(f, x), rtol=1e-6, atol=1e-7)
 
 
 BRANCHES = ("cond", "cond_closure", "switch")
@@ -190,11 +195,7 @@ def test_second_order_of_branches_runs_no_example_loop(name, how, jit, loops, x6
     # cond/switch have rules of their own (no generated forward/backward of their
     # *operands source, which vmap ran once per basis vector); the branch chosen by an
     # unbatched predicate is one switch of batched branch derivatives.
-    f = PROGRAMS[name](lax, snp)
-    transformed = SECOND_ORDER[how](f)
-    got = (s2s.jit(transformed) if jit else transformed)(POINT)
-    assert loops == []
-    np.testing.assert_allclose(got, _central_hessian(f, POINT), rtol=1e-6, atol=1e-7)
+    _check_without_example_loops(PROGRAMS[name](lax, snp), how, jit, loops, POINT)
 
 
 # Per-element branches under vmap: the predicate (index) is batched, so every branch
@@ -228,11 +229,8 @@ PER_ELEMENT_POINT = np.array([0.3, -0.5, 0.7, 0.45])
 @pytest.mark.parametrize("how", sorted(SECOND_ORDER))
 @pytest.mark.parametrize("name", sorted(BATCHED_BRANCHES))
 def test_second_order_of_batched_branches(name, how, jit, loops, x64):
-    f = BATCHED_BRANCHES[name](lax, snp, s2s.vmap)
-    transformed = SECOND_ORDER[how](f)
-    got = (s2s.jit(transformed) if jit else transformed)(PER_ELEMENT_POINT)
-    assert loops == []
-    np.testing.assert_allclose(got, _central_hessian(f, PER_ELEMENT_POINT), rtol=1e-6, atol=1e-7)
+    _check_without_example_loops(BATCHED_BRANCHES[name](lax, snp, s2s.vmap), how, jit, loops,
+                                 PER_ELEMENT_POINT)
 
 
 @pytest.mark.parametrize("name", sorted(BATCHED_BRANCHES))
@@ -266,14 +264,23 @@ def _cond_reading_mapped(x, y):
     return snp.sum(lax.cond(snp.sum(x * y) > 0, lambda v: snp.sin(v) * v * y, lambda v: v ** 3 + y, x))
 
 
+def _switch_reading_mapped(x, y):
+    # a plain function beside the closures: the batched list holds it as it is
+    branches = [lambda v: v, lambda v: snp.sin(v) * v * y, lambda v: v ** 3 + y]
+    return snp.sum(lax.switch((snp.sum(x * y) > 0).astype(int) + 1, branches, x))
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-def test_vmap_of_grad_of_branch_reading_a_mapped_value(jit, x64):
-    # the branches close over the mapped y (a batched closure, run once per example
-    # here): example i's branch reads y[i] alone (it read every example's y, summing the
-    # other examples' contributions into each gradient)
+@pytest.mark.parametrize("f", [_cond_reading_mapped, _switch_reading_mapped], ids=["cond", "switch"])
+def test_vmap_of_grad_of_branch_reading_a_mapped_value(f, jit, loops, x64):
+    # the branches close over the mapped y (batched closures): their pullback is that of
+    # their vmap, each example reading its own y (the per-example fallback read every
+    # example's y, summing the other examples' contributions into each gradient; the
+    # switch raised: its plain branch had been broadcast into an array)
     xs = np.array([[0.3, 0.5, 0.7], [-0.3, 0.5, -0.7], [0.1, -0.2, 0.3]])
     ys = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [-1.0, 1.0, 0.5]])
-    transformed = s2s.vmap(s2s.grad(_cond_reading_mapped))
+    transformed = s2s.vmap(s2s.grad(f))
     got = (s2s.jit(transformed) if jit else transformed)(xs, ys)
-    expected = np.stack([central_grad(lambda v: _cond_reading_mapped(v, y), x) for x, y in zip(xs, ys)])
+    assert loops == []
+    expected = np.stack([central_grad(lambda v: f(v, y), x) for x, y in zip(xs, ys)])
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

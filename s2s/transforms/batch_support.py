@@ -1606,27 +1606,29 @@ def _add_trees_rule(axes, /, a, b):
 # batched one runs every branch and selects per example (as vmap of ``cond`` does).
 
 def _vmapped_pullbacks(branches):
+    """Each branch's pullback as the pullback of its vmap (a branch that is a batched
+    closure, one function per example, maps over its own examples)."""
     return [functools.partial(cf._branch_pullback, hooks.vmap(b)) for b in branches]
 
 
-def _stacked_ct_operands(axes, ct, operands, index):
-    """``(ct, operands)`` both batched (``axes``: of ct, operands, index)."""
-    return tuple(_stacked_args((ct, operands, index), axes)[:2])
+def _batched_ct_operands(axes, ct, operands, index, branches):
+    """``(ct, operands)`` both batched (``axes``: of ct, operands, index); the batch size
+    is theirs, or the branches' where only those vary per example."""
+    batched = [a for a, ax in zip((ct, operands, index), axes) if ax is not None]
+    n = leading_size(*batched) if batched else \
+        next(b.batch_size() for b in branches if isinstance(b, BatchedClosure))
+    return tuple(a if ax is not None else broadcast_batch(a, n) for a, ax in zip((ct, operands), axes))
 
 
 def _switch_vjp_rule(axes, /, ct, index, branches, operands):
     axes = tuple(axes) + (None,) * (4 - len(axes))
-    if axes[2] is not None:  # branches that vary per example: nothing to vmap
-        return loop_call(cf.switch_vjp, axes, (ct, index, branches, operands), {})
-    args = _stacked_ct_operands((axes[0], axes[3], axes[1]), ct, operands, index)
+    args = _batched_ct_operands((axes[0], axes[3], axes[1]), ct, operands, index, branches)
     return _switch_batched(index, axes[1] is not None, _vmapped_pullbacks(branches), args)
 
 
 def _cond_vjp_rule(axes, /, ct, pred, true_fun, false_fun, operands):
     axes = tuple(axes) + (None,) * (5 - len(axes))
-    if axes[2] is not None or axes[3] is not None:
-        return loop_call(cf.cond_vjp, axes, (ct, pred, true_fun, false_fun, operands), {})
-    args = _stacked_ct_operands((axes[0], axes[4], axes[1]), ct, operands, pred)
+    args = _batched_ct_operands((axes[0], axes[4], axes[1]), ct, operands, pred, (true_fun, false_fun))
     true_pullback, false_pullback = _vmapped_pullbacks((true_fun, false_fun))
     if axes[1] is None:
         return lax.cond(pred, true_pullback, false_pullback, *args)
