@@ -1006,7 +1006,7 @@ class GradFunction:
             value, grads = out
         else:
             value, grads = None, out
-        if self._has_aux:
+        if self._has_aux and not self._with_value:
             grads, aux = grads
         if isinstance(self._argnums, int):
             grads = _match_structure(args[nums[0]], grads)
@@ -1476,6 +1476,15 @@ class VmapFunction:
                           "it once per example and stacked the results")
             return self._looped(moved, kw_moved, n, name)
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)[len(bound):]
+        if getattr(fn, "__s2s_traced__", False) or any(
+                flags for _, flags in moved[len(params):]):
+            # A Jacobian function (it calls vmap itself), or a mapped argument that
+            # falls in *args (the source cannot say which parameter it is): the call
+            # is recorded and the recording batched, as for a function without source.
+            self._last = (f"# vmap({name}) has no batched source: {name} takes the mapped "
+                          "arguments in *args or calls vmap itself, so the last call was "
+                          "recorded and the recording batched (or run once per example)")
+            return self._looped(moved, kw_moved, n, name)
         flat_args = []
         batched = set()
         described = {}
@@ -1485,9 +1494,6 @@ class VmapFunction:
                 value = tree.unflatten([x if f else broadcast_batch(x, n)
                                         for x, f in zip(leaves, flags)])
             if flags:
-                if i >= len(params):
-                    raise ValueError(f"vmap({name}): mapping over *args is not supported; give "
-                                     "in_axes None for the extra positional arguments")
                 batched.add(params[i])
             if i < len(params):
                 described[params[i]] = (value, bool(flags))
@@ -1527,14 +1533,15 @@ class VmapFunction:
             return tree_map(lambda leaf: leaf[0], args[i])
 
         value, grads = out if grad_fn._with_value else (None, out)
-        if grad_fn._has_aux:
+        aux_apart = grad_fn._has_aux and not grad_fn._with_value  # (grads, aux)
+        if aux_apart:
             grads, aux = grads
         nums = grad_fn._nums()
         if isinstance(grad_fn._argnums, int):
             grads = _match_structure(primal(nums[0]), grads)
         else:
             grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
-        if grad_fn._has_aux:
+        if aux_apart:
             grads = (grads, aux)
         return (value, grads) if grad_fn._with_value else grads
 

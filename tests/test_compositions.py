@@ -1,0 +1,96 @@
+"""Stacks of transformations against their references (``composition_checker.py``): a
+seeded sample of the checker's (function, stack) pairs, and a regression test for each
+wrong answer the checker found.
+
+``S2S_NUM_GENERATED_CASES`` scales the sample (default 10 pairs a depth);
+``python tests/composition_checker.py --count N`` runs many more.
+"""
+import numpy as np
+import pytest
+
+import s2s
+import s2s.numpy as snp
+
+import composition_checker as checker
+from cases import NUM_CASES
+
+
+@pytest.fixture
+def x64():
+    old = s2s.config.enable_x64
+    s2s.config.update("enable_x64", True)
+    try:
+        yield
+    finally:
+        s2s.config.update("enable_x64", old)
+
+
+def _sample():
+    out = []
+    for depth, seed in ((2, 21), (3, 22)):
+        for subject, names in checker.sample_cases(NUM_CASES, depth, seed, min_depth=depth):
+            out.append(pytest.param(subject, names, id=f"{subject.name}:{'/'.join(names)}"))
+    return out
+
+
+@pytest.mark.parametrize("subject,names", _sample())
+def test_stack_matches_reference(subject, names):
+    result = checker.run_stack(subject, names)
+    assert result.status != "FAIL", result.detail
+
+
+# ---------------------------------------------------------------------------
+# Regressions: each a wrong answer the checker found.
+
+def _cube_and_double(v):
+    return snp.sum(v ** 3), v * 2.0
+
+
+def test_value_and_grad_with_aux_under_vmap_and_grad(x64):
+    """value_and_grad(has_aux=True) gives ((value, aux), grads). Its generated function
+    returned ((value, aux), (grads, aux)) and ``_call`` reshaped that; vmap of it and
+    transformations of a function calling it read the raw structure: vmap returned
+    (grads, aux) as the gradient, grad of ``gr * val`` silently differentiated
+    ``(grads + aux) * val``."""
+    xs = np.array([[0.5, 0.7], [0.2, 0.3], [1.0, 2.0]])
+    vag = s2s.value_and_grad(_cube_and_double, has_aux=True)
+    (val, aux), gr = s2s.vmap(vag)(xs)
+    np.testing.assert_allclose(val, np.sum(xs ** 3, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(aux, 2.0 * xs, rtol=1e-12)
+    np.testing.assert_allclose(gr, 3.0 * xs ** 2, rtol=1e-12)
+
+    def uses(x):
+        (val, aux), gr = vag(x)
+        return snp.sum(gr * val + aux)
+    x = xs[0]
+    want = checker._fd_jacobian(uses, x)
+    np.testing.assert_allclose(s2s.grad(uses)(x), want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2s.jvp(uses, (x,), (np.ones(2),))[1], np.sum(want), rtol=1e-6)
+
+
+_A = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+
+
+def _vec(x):
+    return snp.tanh(_A @ x) * snp.sum(x * x)
+
+
+@pytest.mark.parametrize("jac", ["jacfwd", "jacrev", "hessian"])
+@pytest.mark.parametrize("in_axis", [0, 1])
+def test_vmap_of_jacobians(jac, in_axis, x64):
+    """vmap of a Jacobian function (it takes *args and calls vmap itself): the call is
+    recorded and the recording batched. It raised "mapping over *args is not supported"."""
+    T = getattr(s2s, jac)(_vec if jac != "hessian" else lambda v: snp.sum(_vec(v) ** 2))
+    xs = np.linspace(-1.0, 1.0, 12).reshape(3, 4) * 0.7
+    want = np.stack([T(x) for x in xs])
+    arg = xs if in_axis == 0 else xs.T
+    np.testing.assert_allclose(s2s.vmap(T, in_axes=in_axis)(arg), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s2s.jit(s2s.vmap(T, in_axes=in_axis))(arg), want,
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_vmap_over_star_args():
+    def star(*a):
+        return a[0] * 2.0 + a[1]
+    xs = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(s2s.vmap(star)(xs, xs + 1.0), 3.0 * xs + 1.0)
