@@ -21,7 +21,7 @@ from s2s.core import dtypes, hooks
 from s2s.core.array import Array
 from s2s.core.config import config
 from s2s.core.errors import (ConcretizationError, S2SError, TransformError, UndefinedVariableError,
-                             UnsupportedSyntaxError)
+                             UnsupportedSyntaxError, VaryingFunctionError)
 from s2s.core.primitive import abstractify, def_batch, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
@@ -1150,6 +1150,9 @@ def vjp(fun, *primals, has_aux=False):
     return out, vjp_fn
 
 
+vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
+
+
 def _traced_vjp(fun, primals, has_aux):
     """``vjp`` where ``fun`` has no source or takes its primals through ``*args``: the
     call is recorded on ``primals`` and the recording differentiated (the path is fixed
@@ -1188,6 +1191,9 @@ def _traced_vjp(fun, primals, has_aux):
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn
+
+
+vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
 
 
 def device_put(x, device=None):
@@ -1511,7 +1517,15 @@ class VmapFunction:
         built = batch.build(fn, frozenset(batched), batch_source.signature(described))
         self._last = built
         target = built.fn if convert is None else convert(built.fn)
-        out = target(*bound, *flat_args, **kw_args)
+        try:
+            out = target(*bound, *flat_args, **kw_args)
+        except VaryingFunctionError:
+            # It calls a function value made per example (s2s.vjp's pullback, say): the
+            # call is recorded (through the function making it) and the recording batched.
+            self._last = (f"# vmap({name}) has no batched source: {name} calls a function "
+                          "value made per example, so the last call was recorded and the "
+                          "recording batched (or run once per example)")
+            return self._looped(moved, kw_moved, n, name)
         out = self._completed_gradient(out, flat_args, [bool(flags) for _, flags in moved], n,
                                        built.out_batched)
         return self._move_out(out, built.out_batched, n, name)

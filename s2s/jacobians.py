@@ -18,11 +18,12 @@ import s2s.numpy as snp
 from s2s import api_fwd, lax
 from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, grad, vmap
 from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp, staged_form
-from s2s.core.errors import ConcretizationError
+from s2s.core.errors import ConcretizationError, TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import function_rules
 from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
 from s2s.lax.structural import iota_p
 from s2s.numpy._arraylike import bind_on, first_staged
+from s2s.parse.source import NoSourceError
 from s2s.trace.record import record
 from s2s.transforms import forward, vjp_builder
 from s2s.transforms.batch_support import loop_call
@@ -45,16 +46,34 @@ class _Target:
                                  f"{len(args)} positional arguments")
         nums = tuple(i % len(args) for i in nums)
         args = [_grad_input(a) for a in args]
+        self._call = (fun, args, kwargs, nums)
         self.leaves, self.tree = tree_flatten(tuple(args[i] for i in nums))
         _check_inputs(self.leaves, holomorphic, who, fun, allow_int)
         fn, bound = _source_function(fun)
         self.out_tree = None
         call_args = _keywords_as_positional(fn, len(bound), args, kwargs) if fn is not None else None
-        if call_args is not None:
+        params = _positional_params(fn)[len(bound):] if call_args is not None else ()
+        if call_args is not None and all(i < len(params) for i in nums):
             self.fn, self.bound, self.call_args = fn, bound, call_args
-            params = _positional_params(fn)[len(bound):]
             self.params = tuple(params[i] for i in nums)
             return
+        # No source, or a differentiated argument that falls in *args: the call recorded.
+        self._record(fun, args, kwargs, nums)
+
+    def built(self, builder):
+        """``builder(fn, params)``; where the source has a callee without source or one
+        not understood (not a fence refusal), the call recorded and that built."""
+        try:
+            return builder(self.fn, self.params)
+        except UnsupportedSyntaxError:
+            raise
+        except (NoSourceError, TransformError):
+            if self.out_tree is not None:
+                raise
+            self._record(*self._call)
+            return builder(self.fn, self.params)
+
+    def _record(self, fun, args, kwargs, nums):
         rec = record(fun, args, kwargs)
         self.fn, self.bound, self.out_tree = rec.fn, (), rec.out_tree
         self.call_args = tree_flatten((list(args), dict(kwargs)))[0]
@@ -190,7 +209,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     def jacfun(*args, **kwargs):
         t = _Target(fun, argnums, args, kwargs, holomorphic, "jacfwd")
         leaves, tree = t.leaves, t.tree
-        build = forward.build_jvp(t.fn, t.params)
+        build = t.built(forward.build_jvp)
         tangents = t.tangent_args(_batched_tree(_basis(leaves), leaves, tree))
         in_axes = (0,) * len(tangents) + (None,) * (len(t.bound) + len(t.call_args))
         args = [*tangents, *t.bound, *t.call_args]
@@ -260,7 +279,7 @@ def _forward_pass(t):
     with reverse rules of their own. Not always: the converted code calls runtime helpers
     that vmap cannot batch by source, so its backward would run once per basis vector
     (1000 copies of the program for a 1000-output Jacobian)."""
-    build = vjp_builder.build_vjp(t.fn, t.params)
+    build = t.built(vjp_builder.build_vjp)
     try:
         out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
     except ConcretizationError:

@@ -94,3 +94,55 @@ def test_vmap_over_star_args():
         return a[0] * 2.0 + a[1]
     xs = np.arange(6.0).reshape(3, 2)
     np.testing.assert_allclose(s2s.vmap(star)(xs, xs + 1.0), 3.0 * xs + 1.0)
+
+
+def test_transformations_of_linearized_function(x64):
+    """linearize's f_jvp under jacrev/jacfwd/jvp/grad/vmap/jit: it is a callable object
+    taking *tangents; jacrev and jacfwd raised IndexError, jvp "takes 0 positional
+    parameters". Its recorded linear source is transformed now (traced with pytrees)."""
+    x0 = np.array([0.3, -0.5, 0.8, 0.45])
+    lin = s2s.linearize(_vec, x0)[1]
+    J = s2s.jacfwd(_vec)(x0)
+    np.testing.assert_allclose(J, checker._fd_jacobian(_vec, x0), rtol=1e-6, atol=1e-8)
+    ts = np.linspace(-1.0, 1.0, 8).reshape(2, 4)
+    for jac in (s2s.jacrev, s2s.jacfwd):
+        np.testing.assert_allclose(jac(lin)(ts[0]), J, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s2s.jvp(lin, (ts[0],), (ts[1],))[1], J @ ts[1], rtol=1e-12)
+    np.testing.assert_allclose(s2s.grad(lambda t: snp.sum(lin(t)))(ts[0]), J.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(s2s.vmap(s2s.jit(lin), in_axes=1)(ts.T), ts @ J.T, rtol=1e-12)
+    lin2 = s2s.linearize(lambda d: _vec(d["a"]) * 2.0, {"a": x0})[1]
+    np.testing.assert_allclose(s2s.vmap(lin2)({"a": ts}), 2.0 * ts @ J.T, rtol=1e-12)
+    np.testing.assert_allclose(s2s.jacrev(lin2)({"a": ts[0]})["a"], 2.0 * J, rtol=1e-12)
+
+
+def _vjp_cos(x):
+    out, pull = s2s.vjp(_vec, x)
+    return pull(snp.cos(out) + 1.5)[0]
+
+
+def _linearized(p):
+    return s2s.linearize(_vec, p[0])[1](p[1])
+
+
+@pytest.mark.parametrize("fn", [_vjp_cos, _linearized], ids=["vjp", "linearize"])
+@pytest.mark.parametrize("how", ["grad", "jacfwd", "jacrev", "jvp", "vmap"])
+def test_functions_calling_vjp_or_linearize(fn, how, x64):
+    """A function calling s2s.vjp or s2s.linearize under grad, jacfwd, jacrev, jvp and
+    vmap: the call is recorded. Before, grad and the Jacobians read s2s's own source
+    ("grad does not support try/except (in vjp)"), jvp raised a NoSourceError, a
+    recording of linearize inside a recording read an unbound variable, and vmap could
+    not call the per-example pullback."""
+    x0 = np.array([0.3, -0.5, 0.8, 0.45])
+    x = x0 if fn is _vjp_cos else np.stack([x0, x0[::-1]])
+    if how == "vmap":
+        xs = np.stack([x, 0.9 * x, 1.1 * x])
+        got, want = s2s.vmap(fn)(xs), np.stack([fn(v) for v in xs])
+    elif how == "jvp":
+        t = np.full(x.shape, 0.3)
+        got, want = s2s.jvp(fn, (x,), (t,))[1], checker._fd_jvp(fn, x, t)
+    elif how == "grad":
+        got = s2s.grad(lambda v: snp.sum(fn(v)))(x)
+        want = checker._fd_jacobian(lambda v: np.sum(fn(v)), x)
+    else:
+        got, want = getattr(s2s, how)(fn)(x), checker._fd_jacobian(fn, x)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
