@@ -988,6 +988,22 @@ class GradFunction:
             strategy = self._build()
         return strategy
 
+    def completed(self, out, primal):
+        """``out`` of the generated gradient (a ``None`` adjoint where it is zero) with
+        zeros shaped like ``primal(i)`` (argument i as the adjoints hold it) for those."""
+        value, grads = out if self._with_value else (None, out)
+        aux_apart = self._has_aux and not self._with_value  # (grads, aux)
+        if aux_apart:
+            grads, aux = grads
+        nums = self._nums()
+        if isinstance(self._argnums, int):
+            grads = _match_structure(primal(nums[0]), grads)
+        else:
+            grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
+        if aux_apart:
+            grads = (grads, aux)
+        return (value, grads) if self._with_value else grads
+
     def _call(self, args, kwargs, gen=None):
         strategy = self._current() if gen is None else self._build()
         if strategy.traced:
@@ -1546,18 +1562,7 @@ class VmapFunction:
                 return broadcast_batch(args[i], n)
             return tree_map(lambda leaf: leaf[0], args[i])
 
-        value, grads = out if grad_fn._with_value else (None, out)
-        aux_apart = grad_fn._has_aux and not grad_fn._with_value  # (grads, aux)
-        if aux_apart:
-            grads, aux = grads
-        nums = grad_fn._nums()
-        if isinstance(grad_fn._argnums, int):
-            grads = _match_structure(primal(nums[0]), grads)
-        else:
-            grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
-        if aux_apart:
-            grads = (grads, aux)
-        return (value, grads) if grad_fn._with_value else grads
+        return grad_fn.completed(out, primal)
 
     def _by_rule(self, fn, moved, kw_moved, n, name):
         args, axes = self._filled(moved, n)

@@ -16,11 +16,12 @@ import numpy as np
 
 import s2s.numpy as snp
 from s2s import api_fwd, lax
-from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, grad, vmap
+from s2s.api import (GradFunction, JitFunction, _fun_name, _grad_input, _leaf_dtype,
+                     _positional_params, grad, vmap)
 from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp, staged_form
 from s2s.core.errors import ConcretizationError, TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import function_rules
-from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
+from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from s2s.lax.structural import iota_p
 from s2s.numpy._arraylike import bind_on, first_staged
 from s2s.parse.source import NoSourceError
@@ -98,9 +99,9 @@ class _Target:
             return pulled
         out = []
         for a, arg in zip(pulled, tree_unflatten(self.tree, self.leaves)):
-            n = len(tree_flatten(arg)[0])
-            got = tree_flatten(a)[0] if a is not None else []
-            out += got if len(got) == n else [None] * n
+            # An adjoint is None where it is zero, a whole argument's or one leaf's
+            # (a tuple (None, g), a dict with only some keys): zeros for those leaves only.
+            out += tree_structure(arg).flatten_up_to_or_none(a)
         return out
 
 
@@ -190,6 +191,18 @@ def _arrange(n_out, out_tree, blocks, in_tree, argnums):
     return tree_unflatten(out_tree, per_out)
 
 
+def _completed_gradient(fun, out, args, n):
+    """The batched output of a gradient function's generated code with zeros for its
+    ``None`` adjoints, shaped like the gradient's examples (``n`` of them); other
+    functions' outputs as they are."""
+    while isinstance(fun, JitFunction):
+        fun = fun._fun
+    if not isinstance(fun, GradFunction):
+        return out
+    return fun.completed(out, lambda i: tree_map(
+        lambda v: np.zeros((n,) + np.shape(v), _leaf_dtype(v)), args[i]))
+
+
 def _first(aux):
     """The aux output of one basis row (vmap broadcast it over the rows)."""
     return tree_map(lambda a: a[0], aux)
@@ -215,6 +228,8 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
         args = [*tangents, *t.bound, *t.call_args]
         out, jac = staged_form(vmap(build.function, in_axes=in_axes), args)(*args)
         out, jac = t.output(out), t.output(jac)
+        if t.out_tree is None:  # the generated code's own output: None where a zero
+            jac = _completed_gradient(fun, jac, t.call_args, sum(int(np.size(v)) for v in leaves))
         aux = None
         if has_aux:
             jac, aux = jac[0], _first(out[1])

@@ -456,11 +456,11 @@ class GradTree(Layer):
 
     def apply(self, g):
         def of_tree(d, p):
-            return snp.sum(g(snp.concatenate([d["a"], p[1]], axis=0)))
+            return snp.sum(g(snp.concatenate([d["a"] * 0.25 + p[0] * 0.75, p[1]], axis=0)))
 
         def grad_tree(x):
             gd, gp = s2s.grad(of_tree, argnums=(0, 1))({"a": x[:1]}, (x[:1], x[1:]))
-            return snp.concatenate([gd["a"], gp[1]], axis=0) + gp[0] * 0.0
+            return snp.concatenate([gd["a"] + gp[0], gp[1]], axis=0)
         return grad_tree
 
     def reference(self, g):

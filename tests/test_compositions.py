@@ -146,3 +146,29 @@ def test_functions_calling_vjp_or_linearize(fn, how, x64):
     else:
         got, want = getattr(s2s, how)(fn)(x), checker._fd_jacobian(fn, x)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def _second_leaf(p):
+    return snp.sum(snp.sin(p[1]))
+
+
+def _dict_b(d):
+    return snp.sum(d["b"] ** 2)
+
+
+def test_jacrev_of_partly_unused_pytree_argument(x64):
+    """jacrev where the adjoint of a pytree argument is None for some of its leaves (a
+    tuple (None, g), a dict holding only some keys): those leaves get zero blocks. The
+    whole argument got zeros (its flattened adjoint had fewer leaves than it)."""
+    x = np.array([0.5, 0.7, 1.0])
+    got = s2s.jacrev(_second_leaf)((x, x + 1.0))
+    np.testing.assert_allclose(got[0], 0.0)
+    np.testing.assert_allclose(got[1], np.cos(x + 1.0), rtol=1e-12)
+    got = s2s.jacrev(_dict_b)({"a": x, "b": x + 1.0})
+    np.testing.assert_allclose(got["a"], 0.0)
+    np.testing.assert_allclose(got["b"], 2.0 * (x + 1.0), rtol=1e-12)
+    H = s2s.hessian(_second_leaf)((x, x + 1.0))
+    np.testing.assert_allclose(H[1][1], np.diag(-np.sin(x + 1.0)), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(H[0][0], 0.0)
+    np.testing.assert_allclose(s2s.jit(s2s.jacrev(_second_leaf))((x, x + 1.0))[1],
+                               np.cos(x + 1.0), rtol=1e-12)
