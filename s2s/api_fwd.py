@@ -6,7 +6,7 @@ import numpy as np
 
 from s2s.api import (_as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location, vjp)
 from s2s.core import hooks
-from s2s.core.errors import UnsupportedSyntaxError
+from s2s.core.errors import TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import d, def_vjp
 from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, treedef_is_leaf
 from s2s.parse.source import get_source, NoSourceError, unwrap
@@ -101,7 +101,15 @@ def _jvp_build(fun, primals):
 
 
 def _jvp(fun, primals, tangents):
-    build, bound, active = _jvp_build(fun, primals)
+    try:
+        build, bound, active = _jvp_build(fun, primals)
+    except UnsupportedSyntaxError:
+        raise
+    except TransformError as e:  # found but not understood: the call itself may trace
+        try:
+            return _traced_jvp(fun, primals, tangents)
+        except Exception:  # noqa: BLE001 - the transformation's error says more
+            raise e from None
     if build is None:
         return _traced_jvp(fun, primals, tangents)
     args = [tangents[i] for i in active] + list(bound) + list(primals)

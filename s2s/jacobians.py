@@ -326,7 +326,12 @@ def _jvp_batch(axes, fun, primals, tangents, has_aux=False):
         raise TypeError("vmap of jvp over a batch of functions is not supported")
     primals = tuple(_grad_input(p) for p in primals)
     tangents = tuple(tangents)
-    build, bound, active = _jvp_build(fun, primals)
+    try:
+        build, bound, active = _jvp_build(fun, primals)
+    except UnsupportedSyntaxError:
+        raise
+    except TransformError:  # not understood: jvp traces each example's call
+        build = None
     if build is None:
         return loop_call(jvp, axes, (fun, primals, tangents), {"has_aux": has_aux}, ())
     in_axes = tuple([axes[2]] * len(active) + [None] * len(bound) + [axes[1]] * len(primals))

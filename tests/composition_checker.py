@@ -488,11 +488,85 @@ class ValueAndGradAux(Layer):
         return ref
 
 
+class JacTree(Layer):
+    """jacfwd/jacrev with argnums=(0, 1) over a dict and a tuple holding the two halves
+    of the argument (split on its first axis), blocks joined back along the input axes."""
+    derivative = True
+
+    def __init__(self, which):
+        self.which = which
+        self.name = f"{which}_tree"
+
+    def in_shape(self, shape):
+        return shape if len(shape) >= 1 and shape[0] >= 2 else None
+
+    def apply(self, g):
+        jac = getattr(s2s, self.which)
+
+        def of_tree(d, p):
+            return g(snp.concatenate([d["a"] * 0.25 + p[0] * 0.75, p[1]], axis=0))
+
+        def jac_tree(x):
+            jd, jp = jac(of_tree, argnums=(0, 1))({"a": x[:1]}, (x[:1], x[1:]))
+            axis = jp[1].ndim - x.ndim
+            return snp.concatenate([jd["a"] + jp[0], jp[1]], axis=axis)
+        return jac_tree
+
+    def reference(self, g):
+        return lambda x: _fd_jacobian(g, x)
+
+
+class JacAux(Layer):
+    """jacfwd/jacrev with has_aux: the Jacobian times the sum of the aux output."""
+    derivative = True
+
+    def __init__(self, which):
+        self.which = which
+        self.name = f"{which}_aux"
+
+    def apply(self, g):
+        jac = getattr(s2s, self.which)
+
+        def with_aux(v):
+            out = g(v)
+            return out, {"s": snp.sum(out) * 2.0}
+
+        def jac_aux(x):
+            J, aux = jac(with_aux, has_aux=True)(x)
+            return J * aux["s"]
+        return jac_aux
+
+    def reference(self, g):
+        return lambda x: _fd_jacobian(g, x) * 2.0 * np.sum(g(x))
+
+
+class VmapTree(Vmap):
+    """vmap of the function of a dict, with a dict in_axes, and a dict output with a
+    dict out_axes (called on the argument wrapped in a dict)."""
+
+    def __init__(self, in_axis, out_axis):
+        super().__init__(in_axis, out_axis)
+        self.name = f"vmap_tree[{in_axis},{out_axis}]"
+
+    def apply(self, g):
+        in_axis, out_axis = self.in_axis, self.out_axis
+
+        def of_dict(d, scale):
+            return {"o": g(d["u"]) * scale}
+
+        def vmap_tree(x):
+            mapped = s2s.vmap(of_dict, in_axes=({"u": in_axis}, None), out_axes={"o": out_axis})
+            return mapped({"u": x}, 1.0)["o"]
+        return vmap_tree
+
+
 def all_layers():
     """Fresh layer objects (some hold the tangent or primal of one run)."""
     vmaps = [Vmap(i, o) for i in (0, 1, -1) for o in (0, -1)]
     return ([Jit(), Grad(), JvpPair(), JvpConst(), LinearizePair(), LinearFn(), VjpCos(),
-             Jac("jacfwd"), Jac("jacrev"), Hessian(), GradTree(), ValueAndGradAux()] + vmaps)
+             Jac("jacfwd"), Jac("jacrev"), Hessian(), GradTree(), ValueAndGradAux(),
+             JacTree("jacfwd"), JacTree("jacrev"), JacAux("jacfwd"), JacAux("jacrev"),
+             VmapTree(0, 0), VmapTree(1, -1)] + vmaps)
 
 
 def layer_names():
@@ -645,7 +719,7 @@ def stacks(depth):
             if any(a == b == "jit" for a, b in zip(combo, combo[1:])):
                 continue
             order = sum(2 if n == "hessian" else 1 for n in combo
-                        if n not in ("jit",) and not n.startswith("vmap"))
+                        if n != "jit" and not n.startswith("vmap"))
             if order > 3:
                 continue
             out.append(combo)
@@ -659,8 +733,10 @@ def sample_cases(n, depth, seed, subjects=None, min_depth=2):
     all_stacks = [s for s in stacks(depth) if len(s) >= min_depth]
     rng = random.Random(seed)
     out = []
-    for _ in range(n):
-        out.append((rng.choice(subjects), rng.choice(all_stacks)))
+    while len(out) < n:
+        subject, names = rng.choice(subjects), rng.choice(all_stacks)
+        if _stack_shapes([make_layer(x) for x in names], np.shape(subject.base)) is not None:
+            out.append((subject, names))
     return out
 
 

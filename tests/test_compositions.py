@@ -10,6 +10,7 @@ import pytest
 
 import s2s
 import s2s.numpy as snp
+from s2s import lax
 
 import composition_checker as checker
 from cases import NUM_CASES
@@ -172,3 +173,75 @@ def test_jacrev_of_partly_unused_pytree_argument(x64):
     np.testing.assert_allclose(H[0][0], 0.0)
     np.testing.assert_allclose(s2s.jit(s2s.jacrev(_second_leaf))((x, x + 1.0))[1],
                                np.cos(x + 1.0), rtol=1e-12)
+
+
+# -- lax control flow whose callables read differentiated values of the caller -------
+
+def _fori_closure(x):
+    y = x * 2.0
+    return lax.fori_loop(0, 3, lambda i, v: snp.sin(v) * 1.5 + y * i, x)
+
+
+def _while_closure(x):
+    y = x * 2.0
+    return lax.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, s[1] + y), (0, x))[1]
+
+
+def _scan_closure(x):
+    y = x * 2.0
+    return lax.scan(lambda c, xi: (c + y * xi, c), x, np.arange(3.0))[0]
+
+
+def _cond_closure(x):
+    y = x * 2.0
+    return lax.cond(snp.sum(x) > 0.0, lambda v: v + y, lambda v: v - y, x)
+
+
+def _switch_closure(x):
+    y = x * 2.0
+    return lax.switch(1, [lambda v: v + y, lambda v: v * y], x)
+
+
+def _map_closure(x):
+    y = x * 2.0
+    return lax.map(lambda v: v * y[0], x)
+
+
+def _aliased_closure(x):
+    y = x * 2.0
+    f = lambda i, v: v + y  # noqa: E731
+    g = f
+    return lax.fori_loop(0, 3, g, x)
+
+
+def _default_closure(x):
+    y = x * 2.0
+
+    def body(i, v, s=1.0):
+        return v + y * s
+    return lax.fori_loop(0, 3, body, x)
+
+
+CLOSURES = [_fori_closure, _while_closure, _scan_closure, _cond_closure, _switch_closure,
+            _map_closure, _aliased_closure, _default_closure]
+
+
+@pytest.mark.parametrize("fn", CLOSURES, ids=lambda f: f.__name__.strip("_"))
+def test_forward_mode_through_lax_callables_reading_the_caller(fn, x64):
+    """Forward mode of lax control flow whose callables read a differentiated value of
+    the enclosing function (``y = 2 x``): the jvp rules carry tangents of operands and
+    carries only, and forward mode did not pass such values explicitly (reverse mode
+    did): jvp, jacfwd and hessian silently dropped their tangent. A callable the pass
+    cannot rewrite (defaults, *args, an alias ``g = f``) gave wrong values in forward
+    and, for the alias, in reverse mode; it is rewritten or the call traced now."""
+    x = np.array([0.3, -0.5, 0.8, 0.45])
+    t = np.array([1.0, 0.5, -0.3, 0.2])
+    J = checker._fd_jacobian(fn, x)
+    np.testing.assert_allclose(s2s.jvp(fn, (x,), (t,))[1], J @ t, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2s.jacfwd(fn)(x), J, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(s2s.grad(lambda v: snp.sum(fn(v)))(x), J.sum(0), rtol=1e-6,
+                               atol=1e-8)
+    jvps = s2s.vmap(lambda tt: s2s.jvp(fn, (x,), (tt,))[1])(np.stack([t, -t]))
+    np.testing.assert_allclose(jvps, np.stack([J @ t, -J @ t]), rtol=1e-6, atol=1e-8)
+    staged = s2s.jit(lambda a, b: s2s.jvp(fn, (a,), (b,))[1])(x, t)
+    np.testing.assert_allclose(staged, J @ t, rtol=1e-6, atol=1e-8)
