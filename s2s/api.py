@@ -1151,7 +1151,7 @@ def vjp(fun, *primals, has_aux=False):
     def vjp_fn(cotangent):
         ct = (cotangent, None) if has_aux else cotangent
         try:
-            adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+            adj = build.bwd_cell.cell_contents(_fresh_tape(tape), ct) if build.output_active else None
         except Exception as e:
             raise _with_user_location(e, "vjp", fun)
         if len(params) == 1:
@@ -1167,6 +1167,17 @@ def vjp(fun, *primals, has_aux=False):
 
 
 vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
+
+
+def _fresh_tape(tape):
+    """``tape`` with its lists copied: the backward function pops the stack it saved
+    values on, and a pullback may be called any number of times (jacrev calls it once
+    per basis vector where its call cannot be batched)."""
+    if isinstance(tape, list):
+        return [_fresh_tape(v) for v in tape]
+    if type(tape) is tuple:
+        return tuple(_fresh_tape(v) for v in tape)
+    return tape
 
 
 def _traced_vjp(fun, primals, has_aux):
@@ -1190,10 +1201,15 @@ def _traced_vjp(fun, primals, has_aux):
         out, aux = out
 
     def vjp_fn(cotangent):
-        cts = tree_leaves(cotangent)
-        cts = cts + [None] * (len(out_leaves) - len(cts))  # the aux leaves
+        # A None cotangent is a zero one, for a leaf or a subtree: it keeps its place
+        # (dropping it would give the next output's cotangent to this output).
+        try:
+            cts = rec.out_tree.flatten_up_to_or_none((cotangent, None) if has_aux else cotangent)
+        except ValueError:  # another container type than the output's (a list for a tuple)
+            cts = tree_leaves(cotangent)
+            cts = cts + [None] * (len(out_leaves) - len(cts))  # the aux leaves
         ct = tuple(cts) if len(cts) > 1 else cts[0]
-        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        adj = build.bwd_cell.cell_contents(_fresh_tape(tape), ct) if build.output_active else None
         adj = [adj] if len(leaves) == 1 else (list(adj) if adj is not None else [None] * len(leaves))
         grads, pos = [], 0
         for p in primals:

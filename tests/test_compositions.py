@@ -245,3 +245,46 @@ def test_forward_mode_through_lax_callables_reading_the_caller(fn, x64):
     np.testing.assert_allclose(jvps, np.stack([J @ t, -J @ t]), rtol=1e-6, atol=1e-8)
     staged = s2s.jit(lambda a, b: s2s.jvp(fn, (a,), (b,))[1])(x, t)
     np.testing.assert_allclose(staged, J @ t, rtol=1e-6, atol=1e-8)
+
+
+def _apply(fn, x):
+    return fn(x)
+
+
+def _sin_by_value(u):
+    return _apply(snp.sin, u)
+
+
+def _looped(a):
+    s = a
+    for _ in range(3):
+        s = snp.sin(s) * a
+    return snp.sum(s)
+
+
+def test_grad_of_jvp_through_a_call_of_a_function_value(x64):
+    """grad of jvp where the jvp source calls a function value (``dynamic_jvp``): its
+    vjp is traced, and the traced pullback dropped the None cotangent of the primal
+    output, giving the tangent output's cotangent to the primal output (grad returned
+    cos(x) for d/dx sum(cos(x) t)). Likewise for a gradient with tuple argnums."""
+    x = np.array([0.3, -0.5, 0.8])
+    t = np.array([1.0, 0.5, -0.3])
+    g = s2s.grad(lambda v: snp.sum(s2s.jvp(_sin_by_value, (v,), (t,))[1]))
+    np.testing.assert_allclose(g(x), -np.sin(x) * t, rtol=1e-12)
+    _, pull = s2s.vjp(lambda v: (snp.sin(v), snp.cos(v)), x)  # no source: traced
+    np.testing.assert_allclose(pull((None, np.ones(3)))[0], -np.sin(x), rtol=1e-12)
+    gd = lambda v: s2s.grad(_looped, argnums=(0,))(v)[0]  # noqa: E731
+    hv = s2s.grad(lambda v: snp.sum(s2s.jvp(gd, (v,), (t,))[1]))(x)
+    want = checker._fd_jacobian(lambda v: np.sum(s2s.jvp(gd, (v,), (t,))[1]), x)
+    np.testing.assert_allclose(hv, want, rtol=1e-6, atol=1e-8)
+
+
+def test_pullback_called_twice(x64):
+    """A vjp pullback can be called any number of times (its backward function popped
+    the loop's stack saved on the tape: the second call raised IndexError)."""
+    x = np.array([0.3, -0.5])
+    _, pull = s2s.vjp(_looped, x)
+    first = pull(1.0)[0]
+    np.testing.assert_allclose(pull(1.0)[0], first)
+    np.testing.assert_allclose(pull(2.0)[0], 2.0 * first)
+    np.testing.assert_allclose(first, checker._fd_jacobian(_looped, x), rtol=1e-6, atol=1e-8)
