@@ -20,7 +20,7 @@ import weakref
 import gast
 import numpy as onp
 
-from s2s.core.errors import TransformError
+from s2s.core.errors import TransformError, VaryingFunctionError
 from s2s.core.config import config
 from s2s.core.primitive import abstractify, def_batch, rules_of, Tracer
 from s2s.numpy import batch_forms as F
@@ -332,7 +332,7 @@ def call_batched(fn, axes, /, *args, kw_batched=(), **kwargs):
     """A call of a function value that varies across the mapped axis (a closure over
     batched variables, a vmap of one): batched by the function's own ``__s2s_vcall__``."""
     if getattr(type(fn), "__s2s_vcall__", None) is None:
-        raise TransformError(f"vmap: s2s cannot batch a call of a value that varies across the "
+        raise VaryingFunctionError(f"vmap: s2s cannot batch a call of a value that varies across the "
                              f"mapped axis ({type(fn).__name__})",
                              hint="call one function and pass it the varying values as arguments")
     return vcall(fn, axes, *args, kw_batched=kw_batched, **kwargs)
