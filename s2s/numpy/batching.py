@@ -274,8 +274,10 @@ def loop_call(fn, axes, args, kwargs, kw_batched=(), where=None):
     With ``where`` (a host mask of the examples the calling code runs this call for),
     the other examples are not run (a loop in ``fn`` may never end on them) and get
     the first kept example's result, which the caller selects away."""
-    n = leading_size([a for a, ax in zip(args, axes) if ax is not None]
-                     + [kwargs[k] for k in kw_batched])
+    batched = [a for a, ax in zip(args, axes) if ax is not None] + [kwargs[k] for k in kw_batched]
+    if _holds_no_example(batched):
+        return _once_for_every_example(fn, args, kwargs)
+    n = leading_size(batched)
     keep = _kept_examples(where, n)
     results = {}
     for i in keep:
@@ -284,6 +286,24 @@ def loop_call(fn, axes, args, kwargs, kw_batched=(), where=None):
         results[i] = fn(*a, **kw)
     first = results[keep[0]]
     return _stack([results.get(i, first) for i in range(n)])
+
+
+def _holds_no_example(batched):
+    """Whether the batched arguments hold no leaf of any example: containers of ``None``
+    (a list adjoint whose items are all zero) and nothing else."""
+    return not tree_flatten(batched, is_leaf=lambda v: isinstance(v, PairTape))[0]
+
+
+def _once_for_every_example(fn, args, kwargs):
+    """``fn`` called once: no argument differs between examples. Its result stands for
+    every example only when it holds no array (the batch size to broadcast one to is
+    not known here)."""
+    out = fn(*args, **kwargs)
+    if tree_flatten(out)[0]:
+        raise ValueError("no batched array among the arguments (they hold only None), "
+                         f"yet {getattr(fn, '__name__', fn)!r} returned values: the batch "
+                         "size to broadcast them to is unknown")
+    return out
 
 
 def _kept_examples(where, n):

@@ -1165,7 +1165,8 @@ def _register_support_rules():
     # source (a nested function under jit(vmap(f))) batches the function itself.
     def_batch(converted_call)(_converted_call_rule)
     for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
-               sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads):
+               sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads,
+               sup.split_last_grad, sup.join_last_grad, sup.enumerate_grad, sup.unzip_grad):
         def_batch(fn)(_structural(fn))
 
 
