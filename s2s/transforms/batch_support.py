@@ -1166,7 +1166,7 @@ def _register_support_rules():
     def_batch(converted_call)(_converted_call_rule)
     for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
                sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads,
-               sup.split_last_grad, sup.join_last_grad, sup.enumerate_grad, sup.unzip_grad):
+               sup.split_last_grad, sup.join_last_grad):
         def_batch(fn)(_structural(fn))
 
 
