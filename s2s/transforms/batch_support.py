@@ -895,6 +895,14 @@ def _structural(fn):
     return rule
 
 
+def _dict_item_grad_rule(axes, /, g, key):
+    # on an array adjoint (forward mode reuses the rule for x[i]) item ``key`` of each
+    # example is the same index behind the batch axis
+    if axes[1] is None and is_array(g) and not isinstance(key, (str, dict)) and _basic(key):
+        return g[(slice(None),) + _index_tuple(key)]
+    return _structural(sup.dict_item_grad)(axes, g, key)
+
+
 def _getitem_grad_rule(axes, /, x, index, g):
     if g is None:
         return None
@@ -1083,6 +1091,7 @@ def _register_support_rules():
     def_batch(sup.add_grad)(_add_grad_rule)
     def_batch(sup.scalar_seed)(_scalar_seed_rule)
     def_batch(sup.getitem_grad)(_getitem_grad_rule)
+    def_batch(sup.dict_item_grad)(_dict_item_grad_rule)
     def_batch(sup.dot_grad_lhs)(_dot_grads(True))
     def_batch(sup.dot_grad_rhs)(_dot_grads(False))
     def_batch(sup.matmul_grad_lhs)(_matmul_grads(True))

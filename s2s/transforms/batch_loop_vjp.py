@@ -1,0 +1,117 @@
+"""Batch rules of the reverse passes of lax loops: ``scan_vjp``, ``fori_loop_vjp``,
+``map_vjp`` and ``while_loop_vjp`` (``s2s.lax.control_flow``).
+
+``jacrev`` vmaps a function's backward pass over a basis of output cotangents, and
+``jacrev(grad)`` the backward pass of a gradient; where the function runs a lax loop,
+that backward pass calls the loop's reverse-pass helper with batched cotangents. These
+rules run the helper once on the whole batch instead of once per basis vector: the
+reverse pass of ``n`` independent examples is the reverse pass of the loop whose body is
+``vmap(body)``, at the examples stacked (an unbatched operand broadcast), since the
+derivative of the batched body at the stacked examples is each example's derivative.
+
+Loops stack along their leading axis: ``xs``, ``ys`` and their cotangents carry the
+batch axis first outside the helper and the steps' axis first inside it, so the rules
+swap the two on the way in and out. A helper whose callable or static parameters vary
+per example runs once per example, as before.
+
+>>> import numpy as onp, s2s, s2s.numpy as np
+>>> from s2s import lax
+>>> def f(x):
+...     return lax.scan(lambda c, xi: (c * xi, c * xi), 1.0, x)[1]
+>>> s2s.jacrev(f)(onp.array([2.0, 3.0]))
+array([[1., 0.],
+       [3., 2.]], dtype=float32)
+"""
+import functools
+import inspect
+
+from s2s.core import hooks
+from s2s.core.primitive import def_batch
+from s2s.core.tree_util import tree_flatten, tree_map
+from s2s.lax import control_flow as cf
+from s2s.numpy.batching import _asarray, _expand_to, _np, loop_call
+from s2s.transforms.batch_support import _stacked_args
+
+
+def _swap_steps(tree):
+    """Every array leaf with its first two axes swapped: (batch, steps, ...) to
+    (steps, batch, ...) and back."""
+    return tree_map(lambda x: _np(x).swapaxes(x, 0, 1), tree)
+
+
+def _full_cotangents(ans, ct):
+    """Batched ``ct`` as cotangents of batched ``ans`` leaf by leaf (``None`` where zero):
+    a leaf of lower rank (a per-example scalar seed of an array output) broadcast to its
+    output's shape first, which NumPy's right-aligned broadcasting inside the helper
+    would line up with the steps' axis instead of the batch axis."""
+    if ct is None:
+        return None
+    leaves, tree = tree_flatten(ans)
+    out = []
+    for a, c in zip(leaves, tree.flatten_up_to_or_none(ct)):
+        if c is None or not cf._is_float(a.dtype) or getattr(c, "dtype", None) == cf._FLOAT0:
+            out.append(None)
+            continue
+        c = _expand_to(_asarray(c), a.ndim - 1)
+        out.append(c if c.shape == a.shape else _np(c).broadcast_to(c, a.shape))
+    return tree.unflatten(out)
+
+
+class _Irregular(Exception):
+    """A cotangent whose structure does not match its output's: run per example."""
+
+
+def _loop_rule(helper, varying):
+    """Registers ``batched(axes, *args)`` (every parameter of ``helper`` positional) as
+    ``helper``'s batch rule; the helper runs once per example where an argument at a
+    position in ``varying`` (a callable, a trip bound, a static parameter) is batched."""
+    signature = inspect.signature(helper)
+
+    def register(batched):
+        @functools.wraps(batched)
+        def rule(axes, /, *args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            full = tuple(bound.arguments.values())
+            full_axes = tuple(axes) + (None,) * (len(full) - len(axes))
+            if not any(full_axes[i] is not None for i in varying):
+                try:
+                    return batched(full_axes, *full)
+                except _Irregular:
+                    pass
+            return loop_call(helper, tuple(axes), args, kwargs)
+        def_batch(helper)(rule)
+        return rule
+    return register
+
+
+def _operands(axes, ct, ans, *rest):
+    """``(ct, ans, *rest)`` stacked to the batch, ``ct`` as full cotangents of ``ans``."""
+    ct, ans, *rest = _stacked_args((ct, ans) + rest, axes)
+    try:
+        ct = _full_cotangents(ans, ct)
+    except ValueError as e:
+        raise _Irregular() from e
+    return (ct, ans, *rest)
+
+
+@_loop_rule(cf.scan_vjp, varying=(2, 5, 6, 7))
+def _scan_vjp_rule(axes, ct, ans, f, init, xs=None, length=None, reverse=False, unroll=1):
+    ct, ans, init, xs = _operands(axes[:2] + axes[3:5], ct, ans, init, xs)
+    (ct_carry, ct_ys), (carry, ys) = ct if ct is not None else (None, None), ans
+    ct_init, ct_xs = cf.scan_vjp((ct_carry, _swap_steps(ct_ys)), (carry, _swap_steps(ys)), hooks.vmap(f),
+                                 init, _swap_steps(xs), length, reverse, unroll)
+    return ct_init, _swap_steps(ct_xs)
+
+
+@_loop_rule(cf.fori_loop_vjp, varying=(2, 3, 4, 6))
+def _fori_loop_vjp_rule(axes, ct, ans, lower, upper, body_fun, init_val, max_trips=None):
+    ct, ans, init_val = _operands(axes[:2] + axes[5:6], ct, ans, init_val)
+    return cf.fori_loop_vjp(ct, ans, lower, upper, hooks.vmap(body_fun, in_axes=(None, 0)), init_val,
+                            max_trips)
+
+
+@_loop_rule(cf.map_vjp, varying=(2,))
+def _map_vjp_rule(axes, ct, ans, f, xs):
+    ct, ans, xs = _operands(axes[:2] + axes[3:4], ct, ans, xs)
+    return _swap_steps(cf.map_vjp(_swap_steps(ct), _swap_steps(ans), hooks.vmap(f), _swap_steps(xs)))

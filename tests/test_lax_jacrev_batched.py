@@ -1,0 +1,163 @@
+"""``jacrev`` through ``lax.scan``, ``fori_loop`` and ``map``: the loop's reverse pass runs
+once on a batch of cotangents, never once per basis vector.
+
+``jacrev`` vmaps the backward pass over the basis of output cotangents, so the reverse
+passes ``scan_vjp``, ``fori_loop_vjp`` and ``map_vjp`` meet batched cotangents (and, in
+``vmap(grad)``, batched operands); their batch rules run the loop with ``vmap`` of its
+body. Counted with the ``loops`` fixture, checked against central differences in
+float64, against a loop over examples, and against JAX where it is installed.
+"""
+import numpy as np
+import pytest
+
+import s2s
+import s2s.numpy as snp
+from s2s import lax
+
+
+# Vector-valued programs, written once against (lax, numpy) so the same text runs on JAX.
+
+def _scan(lax, np):
+    def f(x):
+        def body(c, xi):
+            return c * np.sin(xi) + xi, c * xi
+        c, ys = lax.scan(body, 1.0, x)
+        return ys * c
+    return f
+
+
+def _scan_closure_reverse(lax, np):
+    def f(x):
+        w = np.cos(x)
+
+        def body(c, xi):
+            return np.tanh(c * xi + w), np.sum(c) * xi
+        c, ys = lax.scan(body, x, x, reverse=True)
+        return c * ys
+    return f
+
+
+def _scan_pytree(lax, np):
+    def f(x):
+        def body(c, xi):
+            a, b = c
+            return (a * xi + b, np.sin(b) * np.sum(xi)), {"p": a * b, "q": xi ** 2}
+        (a, b), ys = lax.scan(body, (x[1:], x[0]), x[:, None] * x[None, 1:])
+        return a * b + np.sum(ys["p"], axis=0) + ys["q"][1:, 0] * b
+    return f
+
+
+def _scan_no_xs(lax, np):
+    def f(x):
+        c, ys = lax.scan(lambda c, _: (np.sin(c) * c + 0.5, np.sum(c ** 3)), x, None, length=3)
+        return c * np.sum(ys)
+    return f
+
+
+def _fori(lax, np):
+    def f(x):
+        return lax.fori_loop(0, 3, lambda i, v: np.sin(v) * v + i, x)
+    return f
+
+
+def _fori_closure(lax, np):
+    def f(x):
+        a = np.exp(x[0])
+        return lax.fori_loop(1, 4, lambda i, v: np.tanh(a * v) * i + v * v, x) ** 2
+    return f
+
+
+def _map(lax, np):
+    def f(x):
+        return lax.map(lambda v: np.sin(v) * v ** 2, x) * x[::-1]
+    return f
+
+
+PROGRAMS = {"scan": _scan, "scan_closure_reverse": _scan_closure_reverse, "scan_pytree": _scan_pytree,
+            "scan_no_xs": _scan_no_xs, "fori": _fori, "fori_closure": _fori_closure, "map": _map}
+POINT = np.array([0.3, 0.5, 0.7])
+
+
+def _central_jacobian(f, x, eps=1e-6):
+    cols = []
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = eps
+        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps))
+    return np.stack(cols, axis=-1)
+
+
+def _scalar(f):
+    """A scalar function of ``f``'s vector output, whose gradient's Jacobian is a Hessian."""
+    return lambda x: snp.sum(snp.sin(f(x)))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_jacrev_of_loop_runs_no_example_loop(name, jit, loops, x64):
+    f = PROGRAMS[name](lax, snp)
+    jac = s2s.jit(s2s.jacrev(f)) if jit else s2s.jacrev(f)
+    got = jac(POINT)
+    assert loops == []
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, _central_jacobian(f, POINT), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_jacrev_of_grad_through_loop_runs_no_example_loop(name, jit, loops, x64):
+    # reverse over reverse: the backward pass of grad runs the loop's reverse pass (its
+    # cotangent batched) and the transpose of that reverse pass
+    h = _scalar(PROGRAMS[name](lax, snp))
+    hess = s2s.jit(s2s.jacrev(s2s.grad(h))) if jit else s2s.jacrev(s2s.grad(h))
+    got = hess(POINT)
+    assert loops == []
+    np.testing.assert_allclose(got, _central_jacobian(s2s.grad(h), POINT), rtol=1e-6, atol=1e-7)
+
+
+def _weighted(f):
+    return lambda x, w: snp.sum(w * f(x))
+
+
+# vmap(grad) with the examples of the operands and of the cotangent on different axes, or
+# only one of them mapped: the reverse pass gets batched operands, a batched cotangent or
+# both, and must carry the batch axis through the carry and the stacked ys.
+IN_AXES = {"both": (0, 1), "cotangent": (None, 1), "operands": (0, None)}
+
+
+VMAP_CASES = [(name, which, False) for name in ("scan_pytree", "scan_closure_reverse", "fori_closure", "map")
+              for which in sorted(IN_AXES)] + [(name, "both", True) for name in ("scan_pytree", "fori_closure", "map")]
+
+
+@pytest.mark.parametrize("name,which,jit", VMAP_CASES)
+def test_vmap_of_grad_through_loop_matches_example_loop(name, which, jit, loops, x64):
+    g = s2s.grad(_weighted(PROGRAMS[name](lax, snp)))
+    m = PROGRAMS[name](lax, snp)(POINT).size
+    rng = np.random.default_rng(0)
+    xs, ws = rng.normal(size=(4, 3)) * 0.5, rng.normal(size=(m, 4))
+    in_axes = IN_AXES[which]
+    batched = s2s.vmap(g, in_axes=in_axes)
+    x_of = (lambda k: xs[k]) if in_axes[0] == 0 else (lambda k: POINT)
+    w_of = (lambda k: ws[:, k]) if in_axes[1] == 1 else (lambda k: ws[:, 0])
+    args = (xs if in_axes[0] == 0 else POINT, ws if in_axes[1] == 1 else ws[:, 0])
+    got = (s2s.jit(batched) if jit else batched)(*args)
+    assert loops == []
+    expected = np.stack([g(x_of(k), w_of(k)) for k in range(4)])
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["scan_closure_reverse", "scan_pytree", "fori_closure", "map"])
+def test_jacrev_through_loops_matches_jax(name, x64):
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    ours, theirs = PROGRAMS[name](lax, snp), PROGRAMS[name](jax.lax, jnp)
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        expected = [jax.jacrev(theirs)(POINT),
+                    jax.jacrev(jax.grad(lambda x: jnp.sum(jnp.sin(theirs(x)))))(POINT)]
+    finally:
+        jax.config.update("jax_enable_x64", old)
+    got = [s2s.jacrev(ours)(POINT), s2s.jacrev(s2s.grad(_scalar(ours)))(POINT)]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, np.asarray(e), rtol=1e-10, atol=1e-12)
