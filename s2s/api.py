@@ -905,7 +905,7 @@ class GradFunction:
         counts = [len(tree_flatten(a)[0]) for a in args]
         starts = [sum(counts[:i]) for i in range(len(args))]
         active = tuple(names[starts[i] + k] for i in nums for k in range(counts[i]))
-        build = vjp_builder.build_vjp(rec.fn, active)
+        build = vjp_builder.build_recorded_vjp(rec, active)
         self._last_trace = build
         leaves = tree_flatten((list(args), dict(kwargs)))[0]
         out, tape = build.fwd_cell.cell_contents(*leaves)
@@ -1160,7 +1160,7 @@ def _traced_vjp(fun, primals, has_aux):
                        _fun_name(fun))
     rec = record(fun, primals, {})
     leaves = tree_leaves(primals)
-    build = vjp_builder.build_vjp(rec.fn, tuple(rec.fn.__code__.co_varnames[:len(leaves)]))
+    build = vjp_builder.build_recorded_vjp(rec, tuple(rec.fn.__code__.co_varnames[:len(leaves)]))
     try:
         out_leaves, tape = build.fwd_cell.cell_contents(*leaves)
     except Exception as e:

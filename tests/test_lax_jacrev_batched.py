@@ -161,3 +161,35 @@ def test_jacrev_through_loops_matches_jax(name, x64):
     got = [s2s.jacrev(ours)(POINT), s2s.jacrev(s2s.grad(_scalar(ours)))(POINT)]
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, np.asarray(e), rtol=1e-10, atol=1e-12)
+
+
+def test_traced_vjp_shares_builds_only_over_the_same_constants(monkeypatch, x64):
+    # The reverse pass of a batched loop differentiates its vmapped body through a
+    # recording at every step; recordings of the same source over the same constants
+    # share one build. A constant counts by the memory it reads, so an array written in
+    # place is read afresh, and another array (equal or not) is another function.
+    from s2s.transforms import vjp_builder
+    builds = []
+    original = vjp_builder.build_vjp
+    def counting(fn, active):
+        if fn.__name__ == "traced":  # a recording's (not the first try at f's source)
+            builds.append(fn)
+        return original(fn, active)
+    monkeypatch.setattr(vjp_builder, "build_vjp", counting)
+    w = np.array([[0.5, -1.0], [2.0, 0.3]])
+    scope = {"np": snp, "w": w}
+    exec("def f(x):\n    return np.tanh(w @ x)\n", scope)  # no source: vjp records it
+    f, x, ct = scope["f"], np.array([0.2, -0.4]), np.array([1.0, 3.0])
+
+    def expected(w):
+        return w.T @ ((1 - np.tanh(w @ x) ** 2) * ct)
+
+    for step in range(3):
+        np.testing.assert_allclose(s2s.vjp(f, x)[1](ct)[0], expected(w), rtol=1e-12)
+    assert len(builds) == 1
+    w[...] = w[::-1]  # written in place: the same memory, read afresh
+    np.testing.assert_allclose(s2s.vjp(f, x)[1](ct)[0], expected(w), rtol=1e-12)
+    assert len(builds) == 1
+    scope["w"] = w.copy()  # equal values in other memory: built again
+    np.testing.assert_allclose(s2s.vjp(f, x)[1](ct)[0], expected(w), rtol=1e-12)
+    assert len(builds) == 2
