@@ -163,6 +163,50 @@ def test_jacrev_through_loops_matches_jax(name, x64):
         np.testing.assert_allclose(g, np.asarray(e), rtol=1e-10, atol=1e-12)
 
 
+def test_scan_vjp_batched_on_other_axes_with_scalar_cotangents(loops, x64):
+    # The rule itself, under vmap: the operands mapped over their last axes, the ys'
+    # cotangent a scalar per example (an array output's broadcast seed), the carry's None.
+    from s2s.lax import control_flow as cf
+
+    def body(c, x):
+        return c * snp.sin(x) + x, c * x
+
+    def pullback(ct_y, c, xs):
+        return cf.scan_vjp((None, ct_y), lax.scan(body, c, xs), body, c, xs)
+
+    rng = np.random.default_rng(1)
+    cts, cs, xss = rng.normal(size=4), rng.normal(size=(2, 4)), rng.normal(size=(3, 2, 4))
+    got = s2s.vmap(pullback, in_axes=(0, 1, 2))(cts, cs, xss)
+    assert loops == []
+    for k in range(4):
+        expected = pullback(cts[k], cs[:, k], xss[..., k])
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g[k], e, rtol=1e-12, atol=1e-14)
+
+
+def _while(lax, np):
+    def f(x):
+        return lax.while_loop(lambda v: np.sum(v) < 4.0, lambda v: v * 1.5 + np.sin(v), x)
+    return f
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_jacrev_of_while_loop_runs_no_example_loop(jit, loops, x64):
+    # one loop's trips, the same for every basis vector
+    f = _while(lax, snp)
+    jac = s2s.jit(s2s.jacrev(f)) if jit else s2s.jacrev(f)
+    got = jac(POINT)
+    assert loops == []
+    np.testing.assert_allclose(got, _central_jacobian(f, POINT), rtol=1e-6, atol=1e-7)
+
+
+def test_vmap_of_grad_of_while_loop_runs_per_example(x64):
+    # examples whose trip counts differ: each runs its own reverse pass
+    g = s2s.grad(lambda x: snp.sum(_while(lax, snp)(x)))
+    xs = np.array([[0.3, 0.5, 0.7], [0.01, 0.02, 0.03]])
+    np.testing.assert_allclose(s2s.vmap(g)(xs), np.stack([g(x) for x in xs]), rtol=1e-12)
+
+
 def test_traced_vjp_shares_builds_only_over_the_same_constants(monkeypatch, x64):
     # The reverse pass of a batched loop differentiates its vmapped body through a
     # recording at every step; recordings of the same source over the same constants

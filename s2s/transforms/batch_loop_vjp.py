@@ -57,8 +57,9 @@ def _full_cotangents(ans, ct):
     return tree.unflatten(out)
 
 
-class _Irregular(Exception):
-    """A cotangent whose structure does not match its output's: run per example."""
+class _PerExample(Exception):
+    """The batch cannot run as one loop here (a cotangent whose structure does not match
+    its output's, trip counts that may differ per example): run per example."""
 
 
 def _loop_rule(helper, varying):
@@ -77,7 +78,7 @@ def _loop_rule(helper, varying):
             if not any(full_axes[i] is not None for i in varying):
                 try:
                     return batched(full_axes, *full)
-                except _Irregular:
+                except _PerExample:
                     pass
             return loop_call(helper, tuple(axes), args, kwargs)
         def_batch(helper)(rule)
@@ -91,7 +92,7 @@ def _operands(axes, ct, ans, *rest):
     try:
         ct = _full_cotangents(ans, ct)
     except ValueError as e:
-        raise _Irregular() from e
+        raise _PerExample() from e
     return (ct, ans, *rest)
 
 
@@ -115,3 +116,18 @@ def _fori_loop_vjp_rule(axes, ct, ans, lower, upper, body_fun, init_val, max_tri
 def _map_vjp_rule(axes, ct, ans, f, xs):
     ct, ans, xs = _operands(axes[:2] + axes[3:4], ct, ans, xs)
     return _swap_steps(cf.map_vjp(_swap_steps(ct), _swap_steps(ans), hooks.vmap(f), _swap_steps(xs)))
+
+
+def _first_example(cond_fun, x):
+    return cond_fun(tree_map(lambda leaf: leaf[0], x))
+
+
+@_loop_rule(cf.while_loop_vjp, varying=(2, 3, 5))
+def _while_loop_vjp_rule(axes, ct, ans, cond_fun, body_fun, init_val, max_trips=None):
+    # Only with the primal loop the same for every example (jacrev: a batch of cotangents
+    # of one loop) do all examples run the same trips, which the first one counts.
+    if axes[1] is not None or axes[4] is not None:
+        raise _PerExample()
+    ct, ans, init_val = _operands(axes[:2] + axes[4:5], ct, ans, init_val)
+    return cf.while_loop_vjp(ct, ans, functools.partial(_first_example, cond_fun), hooks.vmap(body_fun),
+                             init_val, max_trips)
