@@ -18,6 +18,7 @@ tables (``vjp`` templates), or to user functions, which are transformed in turn
 (recursion works through cells filled once the callee is built).
 """
 import collections
+import threading
 import types
 import weakref
 
@@ -235,10 +236,12 @@ def build_vjp(fn, active_params):
 # loop's reverse pass under vmap differentiates its vmapped body through a recording at
 # every step; each step's recording is a new function with the same text (its constants
 # new views of the same arrays: W.T of a closure's W), and building its vjp cost ~15 ms
-# a step, ten times the step itself. Bounded: a program whose constants change at every
-# call must not grow the cache without end.
-_RECORDED = collections.OrderedDict()
-_RECORDED_MAX = 256
+# a step, ten times the step itself. A cached build keeps its recording's constants
+# alive, so the cache is bounded in entries and in the bytes of their arrays (a loop
+# whose captured arrays are new at every call must not pile them up).
+_RECORDED = collections.OrderedDict()  # key -> (build, recording, bytes of its arrays)
+_RECORDED_MAX, _RECORDED_MAX_BYTES = 128, 64 << 20
+_recorded_lock = threading.Lock()
 
 
 def _constant_key(value):
@@ -247,7 +250,7 @@ def _constant_key(value):
     is written there later), never by its values."""
     if isinstance(value, (types.ModuleType, types.FunctionType, type)):
         return "is", id(value)  # kept alive by the cached recording, so the id stays its
-    if value is None or type(value) in (bool, int, float, complex, str):
+    if value is None or type(value) in (bool, int, float, complex, str) or isinstance(value, np.dtype):
         return "value", type(value), value
     if type(value) in (np.ndarray, Array) and value.dtype.kind in "biufc":
         return "memory", value.__array_interface__["data"][0], value.shape, value.strides, value.dtype.str
@@ -258,18 +261,23 @@ def build_recorded_vjp(rec, active_params):
     """``build_vjp(rec.fn, active_params)`` for a recording (``s2s.trace.record``), shared
     with an earlier recording of the same source over the same constants (the same
     function)."""
-    keys = tuple(_constant_key(c.cell_contents) for c in rec.fn.__closure__ or ())
+    values = [c.cell_contents for c in rec.fn.__closure__ or ()]
+    keys = tuple(_constant_key(v) for v in values)
     if None in keys:
         return build_vjp(rec.fn, active_params)
     key = (rec.source, rec.fn.__code__.co_freevars, keys, tuple(active_params))
-    hit = _RECORDED.get(key)
-    if hit is not None:
-        _RECORDED.move_to_end(key)
-        return hit[0]
+    with _recorded_lock:
+        hit = _RECORDED.get(key)
+        if hit is not None:
+            _RECORDED.move_to_end(key)
+            return hit[0]
     build = build_vjp(rec.fn, active_params)
-    _RECORDED[key] = (build, rec)
-    if len(_RECORDED) > _RECORDED_MAX:
-        _RECORDED.popitem(last=False)
+    size = sum(v.nbytes for v in values if isinstance(v, np.ndarray))
+    with _recorded_lock:
+        _RECORDED[key] = (build, rec, size)
+        total = sum(entry[2] for entry in _RECORDED.values())
+        while len(_RECORDED) > _RECORDED_MAX or total > _RECORDED_MAX_BYTES:
+            total -= _RECORDED.popitem(last=False)[1][2]
     return build
 
 
