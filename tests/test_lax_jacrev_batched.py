@@ -196,6 +196,28 @@ def test_vmap_of_grad_of_while_loop_runs_per_example(x64):
     np.testing.assert_allclose(s2s.vmap(g)(xs), np.stack([g(x) for x in xs]), rtol=1e-12)
 
 
+def test_second_order_through_a_scan_of_more_steps_than_named_operands(x64):
+    # The batched reverse pass records its vmapped loop; the eager scan in it stacks one
+    # row per step with concatenate, whose adjoint template names at most eight operands
+    # (12 steps once raised NotImplementedError): the recording spells them as one list.
+    def f(x):
+        steps = snp.linspace(0.5, 1.5, 12)[:, None] * x
+        c, ys = lax.scan(lambda c, xi: (snp.tanh(c * xi + 0.1), c * xi), x, steps)
+        return snp.sum(ys ** 2) + snp.sum(c)
+
+    expected = central_jacobian(s2s.grad(f), POINT)
+    np.testing.assert_allclose(s2s.jacrev(s2s.grad(f))(POINT), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(s2s.hessian(f)(POINT), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_recorded_concatenate_of_many_operands(x64):
+    scope = {"lax": lax}
+    exec("def f(x):\n    return lax.concatenate(*[x * k for k in range(10)], dimension=0)\n", scope)
+    x, ct = np.array([0.3, 0.5]), np.arange(20.0)
+    got = s2s.vjp(scope["f"], x)[1](ct)[0]  # no source: recorded
+    np.testing.assert_allclose(got, sum(k * ct[2 * k:2 * k + 2] for k in range(10)), rtol=1e-12)
+
+
 def test_traced_vjp_shares_builds_only_over_the_same_constants(monkeypatch, x64):
     # The reverse pass of a batched loop differentiates its vmapped body through a
     # recording at every step; recordings of the same source over the same constants
