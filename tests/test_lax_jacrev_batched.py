@@ -218,33 +218,45 @@ def test_recorded_concatenate_of_many_operands(x64):
     np.testing.assert_allclose(got, sum(k * ct[2 * k:2 * k + 2] for k in range(10)), rtol=1e-12)
 
 
-def test_traced_vjp_shares_builds_only_over_the_same_constants(monkeypatch, x64):
-    # The reverse pass of a batched loop differentiates its vmapped body through a
-    # recording at every step; recordings of the same source over the same constants
-    # share one build. A constant counts by the memory it reads, so an array written in
-    # place is read afresh, and another array (equal or not) is another function.
-    from s2s.transforms import vjp_builder
-    builds = []
-    original = vjp_builder.build_vjp
+def _tanh_layer_derivatives():
+    """``(transform, builder, expected)`` per mode for ``x -> tanh(w @ x)`` at ``x`` and
+    direction or cotangent ``v``."""
+    from s2s.transforms import forward, vjp_builder
+
+    def slope(w, x):
+        return 1 - np.tanh(w @ x) ** 2
+    return {
+        "vjp": (lambda f, x, v: s2s.vjp(f, x)[1](v)[0], (vjp_builder, "build_vjp"),
+                lambda w, x, v: w.T @ (slope(w, x) * v)),
+        "jvp": (lambda f, x, v: s2s.jvp(f, (x,), (v,))[1], (forward, "build_jvp"),
+                lambda w, x, v: slope(w, x) * (w @ v)),
+    }
+
+
+@pytest.mark.parametrize("mode", ["vjp", "jvp"])
+def test_recordings_share_builds_only_over_the_same_constants(mode, monkeypatch, x64):
+    # A batched loop's derivative differentiates its vmapped body through a recording at
+    # every step; recordings of the same source over the same constants share one build.
+    # A constant counts by the memory it reads, so an array written in place is read
+    # afresh, and another array (equal or not) is another function.
+    transform, (module, name), expected = _tanh_layer_derivatives()[mode]
+    builds, original = [], getattr(module, name)
+
     def counting(fn, active):
         if fn.__name__ == "traced":  # a recording's (not the first try at f's source)
             builds.append(fn)
         return original(fn, active)
-    monkeypatch.setattr(vjp_builder, "build_vjp", counting)
+    monkeypatch.setattr(module, name, counting)
     w = np.array([[0.5, -1.0], [2.0, 0.3]])
     scope = {"np": snp, "w": w}
-    exec("def f(x):\n    return np.tanh(w @ x)\n", scope)  # no source: vjp records it
-    f, x, ct = scope["f"], np.array([0.2, -0.4]), np.array([1.0, 3.0])
-
-    def expected(w):
-        return w.T @ ((1 - np.tanh(w @ x) ** 2) * ct)
-
+    exec("def f(x):\n    return np.tanh(w @ x)\n", scope)  # no source: recorded
+    f, x, v = scope["f"], np.array([0.2, -0.4]), np.array([1.0, 3.0])
     for step in range(3):
-        np.testing.assert_allclose(s2s.vjp(f, x)[1](ct)[0], expected(w), rtol=1e-12)
+        np.testing.assert_allclose(transform(f, x, v), expected(w, x, v), rtol=1e-12)
     assert len(builds) == 1
     w[...] = w[::-1]  # written in place: the same memory, read afresh
-    np.testing.assert_allclose(s2s.vjp(f, x)[1](ct)[0], expected(w), rtol=1e-12)
+    np.testing.assert_allclose(transform(f, x, v), expected(w, x, v), rtol=1e-12)
     assert len(builds) == 1
     scope["w"] = w.copy()  # equal values in other memory: built again
-    np.testing.assert_allclose(s2s.vjp(f, x)[1](ct)[0], expected(w), rtol=1e-12)
+    np.testing.assert_allclose(transform(f, x, v), expected(w, x, v), rtol=1e-12)
     assert len(builds) == 2

@@ -17,16 +17,11 @@ Calls are resolved at transform time by the shared front end
 tables (``vjp`` templates), or to user functions, which are transformed in turn
 (recursion works through cells filled once the callee is built).
 """
-import collections
-import threading
-import types
 import weakref
 
 import gast
-import numpy as np
 
 from s2s.codegen.python import compile_function, make_cell
-from s2s.core.array import Array
 from s2s.core.errors import TransformError
 from s2s.parse import quoting as q
 from s2s.parse.naming import Namer
@@ -230,55 +225,6 @@ def build_vjp(fn, active_params):
     # An unfinished build (a recursive call, while it is being built) is reused as is.
     return frontend.cached_build(_builds, fn, tuple(active_params), Build, _assemble_pair,
                                  reusable=lambda build: not build.done or build.current())
-
-
-# Builds of recorded functions by what they compute: the source and its constants. A
-# loop's reverse pass under vmap differentiates its vmapped body through a recording at
-# every step; each step's recording is a new function with the same text (its constants
-# new views of the same arrays: W.T of a closure's W), and building its vjp cost ~15 ms
-# a step, ten times the step itself. A cached build keeps its recording's constants
-# alive, so the cache is bounded in entries and in the bytes of their arrays (a loop
-# whose captured arrays are new at every call must not pile them up).
-_RECORDED = collections.OrderedDict()  # key -> (build, recording, bytes of its arrays)
-_RECORDED_MAX, _RECORDED_MAX_BYTES = 128, 64 << 20
-_recorded_lock = threading.Lock()
-
-
-def _constant_key(value):
-    """What a recording's constant contributes to its identity (None: not cacheable). An
-    array counts by the memory it reads (two views of the same bytes are equal whatever
-    is written there later), never by its values."""
-    if isinstance(value, (types.ModuleType, types.FunctionType, type)):
-        return "is", id(value)  # kept alive by the cached recording, so the id stays its
-    if value is None or type(value) in (bool, int, float, complex, str) or isinstance(value, np.dtype):
-        return "value", type(value), value
-    if type(value) in (np.ndarray, Array) and value.dtype.kind in "biufc":
-        return "memory", value.__array_interface__["data"][0], value.shape, value.strides, value.dtype.str
-    return None  # a staged value, an object: equal only to itself, and not to be kept alive
-
-
-def build_recorded_vjp(rec, active_params):
-    """``build_vjp(rec.fn, active_params)`` for a recording (``s2s.trace.record``), shared
-    with an earlier recording of the same source over the same constants (the same
-    function)."""
-    values = [c.cell_contents for c in rec.fn.__closure__ or ()]
-    keys = tuple(_constant_key(v) for v in values)
-    if None in keys:
-        return build_vjp(rec.fn, active_params)
-    key = (rec.source, rec.fn.__code__.co_freevars, keys, tuple(active_params))
-    with _recorded_lock:
-        hit = _RECORDED.get(key)
-        if hit is not None:
-            _RECORDED.move_to_end(key)
-            return hit[0]
-    build = build_vjp(rec.fn, active_params)
-    size = sum(v.nbytes for v in values if isinstance(v, np.ndarray))
-    with _recorded_lock:
-        _RECORDED[key] = (build, rec, size)
-        total = sum(entry[2] for entry in _RECORDED.values())
-        while len(_RECORDED) > _RECORDED_MAX or total > _RECORDED_MAX_BYTES:
-            total -= _RECORDED.popitem(last=False)[1][2]
-    return build
 
 
 def _tape_entry(name, result, ctx):
