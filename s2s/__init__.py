@@ -53,6 +53,7 @@ from s2s.numpy import batch_rules as _numpy_batch_rules  # noqa: F401,E402
 from s2s.scipy import batch_rules as _scipy_batch_rules  # noqa: F401,E402
 from s2s.nn import batch_rules as _nn_batch_rules  # noqa: F401,E402
 from s2s.transforms import batch_support as _batch_support  # noqa: F401,E402  (operator rules)
+from s2s.transforms import batch_loop_vjp as _batch_loop_vjp  # noqa: F401,E402  (loops' reverse passes)
 
 __version__ = "0.1.0"
 

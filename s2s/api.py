@@ -33,7 +33,7 @@ from s2s.program_key import KeyUnsure, ProgramRecord
 from s2s.runtime import support
 from s2s.trace.record import record
 from s2s.trace.staging import memory_key, stage
-from s2s.transforms import batch, batch_source, frontend, vjp_builder
+from s2s.transforms import batch, batch_source, frontend, recorded_builds, vjp_builder
 from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
 from s2s.xla import placement
@@ -905,7 +905,7 @@ class GradFunction:
         counts = [len(tree_flatten(a)[0]) for a in args]
         starts = [sum(counts[:i]) for i in range(len(args))]
         active = tuple(names[starts[i] + k] for i in nums for k in range(counts[i]))
-        build = vjp_builder.build_vjp(rec.fn, active)
+        build = recorded_builds.build(vjp_builder.build_vjp, rec, active)
         self._last_trace = build
         leaves = tree_flatten((list(args), dict(kwargs)))[0]
         out, tape = build.fwd_cell.cell_contents(*leaves)
@@ -1190,7 +1190,7 @@ def _traced_vjp(fun, primals, has_aux):
                        _fun_name(fun))
     rec = record(fun, primals, {})
     leaves = tree_leaves(primals)
-    build = vjp_builder.build_vjp(rec.fn, tuple(rec.fn.__code__.co_varnames[:len(leaves)]))
+    build = recorded_builds.build(vjp_builder.build_vjp, rec, tuple(rec.fn.__code__.co_varnames[:len(leaves)]))
     try:
         out_leaves, tape = build.fwd_cell.cell_contents(*leaves)
     except Exception as e:

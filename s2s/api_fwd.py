@@ -13,7 +13,7 @@ from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.trace.record import RecordingTracer, record
 from s2s.trace.staging import StagedTracer
 from s2s.transforms.convert import converted
-from s2s.transforms import forward, frontend
+from s2s.transforms import forward, frontend, recorded_builds
 
 
 def _check_pair(name, fun, primals, tangents):
@@ -132,7 +132,7 @@ def _traced_jvp(fun, primals, tangents):
     leaves = tree_flatten((list(primals), {}))[0]
     tleaves = tree_flatten((list(tangents), {}))[0]
     active = [i for i, v in enumerate(leaves) if _leaf_dtype(v).kind in "fc"]
-    build = forward.build_jvp(rec.fn, tuple(names[i] for i in active))
+    build = recorded_builds.build(forward.build_jvp, rec, tuple(names[i] for i in active))
     out, dout = build.function(*[tleaves[i] for i in active], *leaves)
     if rec.out_tree.num_leaves == 1:
         out, dout = [out], [dout]

@@ -4,6 +4,7 @@ Cases are drawn combinatorially and deterministically: ``sample(axes)`` picks
 ``S2S_NUM_GENERATED_CASES`` (default 10) combinations from the product of the
 given axes, with a fixed seed per test so failures reproduce.
 """
+import contextlib
 import itertools
 import os
 import random
@@ -107,3 +108,25 @@ def central_grad(f, x, eps=1e-6):
         e[i] = eps
         g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
     return g
+
+
+def central_jacobian(f, x, eps=1e-6):
+    """The Jacobian of ``f`` at vector ``x`` by central differences (inputs on the last
+    axis, use float64)."""
+    cols = []
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = eps
+        cols.append((np.asarray(f(x + e), np.float64) - np.asarray(f(x - e), np.float64)) / (2 * eps))
+    return np.stack(cols, axis=-1)
+
+
+@contextlib.contextmanager
+def jax_x64(jax):
+    """JAX's 64-bit mode on within the block, restored after it."""
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", old)

@@ -1461,6 +1461,9 @@ scatter_max = _scatter_wrapper(scatter_max_p, "XLA scatter that takes the maximu
 # the wrapper (as in jax.lax); the tracing fallback reads this to spell the call.
 dynamic_slice.packs_operands_from = 1
 dynamic_update_slice.packs_operands_from = 2
+# concatenate's operands are spelled as one sequence too: its adjoint template names at most
+# eight separate operands, and an eager lax.scan recorded under vmap stacks one per step.
+concatenate.packs_operands_from = 0
 
 # Where each wrapper's static parameters start (they may be given positionally, as in
 # jax.lax; vmap passes them to batch rules by keyword).

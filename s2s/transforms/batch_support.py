@@ -1696,9 +1696,12 @@ _register_control_flow_rules()
 # ``vmap(fun)`` at the stacked examples is the examples' jvps or vjps stacked (the
 # examples are independent), so a Hessian through a loop runs the loop once.
 
-def _stacked_args(args, axes):
-    """``args`` with every unbatched one stacked (broadcast) to the batch size."""
-    n = leading_size(*[a for a, ax in zip(args, axes) if ax is not None])
+def _stacked_args(args, axes, funs=()):
+    """``args`` with every unbatched one stacked (broadcast) to the batch size: that of the
+    batched ones, or where none is, of the batched closures among ``funs``."""
+    batched = [a for a, ax in zip(args, axes) if ax is not None]
+    n = leading_size(*batched) if batched else \
+        next(f.batch_size() for f in funs if isinstance(f, BatchedClosure))
     return [a if ax is not None else broadcast_batch(a, n) for a, ax in zip(args, axes)]
 
 
@@ -1731,10 +1734,7 @@ def _vmapped_pullbacks(branches):
 def _batched_ct_operands(axes, ct, operands, index, branches):
     """``(ct, operands)`` both batched (``axes``: of ct, operands, index); the batch size
     is theirs, or the branches' where only those vary per example."""
-    batched = [a for a, ax in zip((ct, operands, index), axes) if ax is not None]
-    n = leading_size(*batched) if batched else \
-        next(b.batch_size() for b in branches if isinstance(b, BatchedClosure))
-    return tuple(a if ax is not None else broadcast_batch(a, n) for a, ax in zip((ct, operands), axes))
+    return tuple(_stacked_args((ct, operands, index), axes, branches)[:2])
 
 
 def _switch_vjp_rule(axes, /, ct, index, branches, operands):
