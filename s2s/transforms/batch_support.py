@@ -401,7 +401,12 @@ class BatchedClosure:
                                  hint="give it named parameters")
         names = {p for p, ax in zip(params, axes) if ax is not None} | set(kw_batched)
         built = batch.build(self.fn, frozenset(names | set(self.names)))
-        out = built.fn(*args, **kwargs)
+        fn = built.fn
+        # Under jit (staged arguments or captures) the batched source with its control
+        # flow converted, as for other callees.
+        if any(isinstance(v, Tracer) for v in tree_leaves((args, kwargs, self.captured()))):
+            fn = hooks.converted(fn)
+        out = fn(*args, **kwargs)
         return out if built.out_batched else broadcast_batch(out, self.batch_size())
 
     def __call__(self, *args, **kwargs):
