@@ -14,6 +14,7 @@ array([[1., 2.],
        [3., 4.]], dtype=float32)
 """
 import inspect
+import operator
 import weakref
 
 import gast
@@ -43,18 +44,49 @@ from s2s.core import hooks
 
 
 def _operator_rule(op):
-    """Python operators: elementwise on arrays, as written on batched lists and tuples."""
+    """Python operators: elementwise on arrays; on lists and tuples, concatenation and
+    repetition, whose result holds batched members only (a batched sequence's members
+    all are)."""
     on_arrays = elementwise(op)
 
     def rule(axes, /, *args):
-        if any(isinstance(a, (list, tuple)) for a in args):
-            return op(*args)
-        return on_arrays(axes, *args)
+        seqs = [isinstance(a, (list, tuple)) for a in args]
+        if not any(seq and ax is not None for seq, ax in zip(seqs, axes)):
+            return on_arrays(axes, *args)  # (an unbatched sequence is an array operand)
+        if op is operator.add and all(seqs):
+            return _concatenated(axes, args)
+        if op is operator.mul and len(args) == 2 and seqs.count(True) == 1:
+            return _repeated(axes, args, seqs.index(True))
+        raise TransformError(
+            f"vmap: s2s cannot batch `{op.__name__}` of a list or tuple that holds values "
+            "varying across the mapped axis (Python would compare or combine the whole "
+            "sequence, which differs per example)",
+            hint="apply the operation to the members (or to np.stack of them)")
     return rule
 
 
+def _concatenated(axes, args):
+    """``a + b`` of sequences, one of them batched: the unbatched one's members are
+    broadcast, so every member of the result carries the batch axis."""
+    n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
+    a, b = (x if ax is not None else type(x)(broadcast_batch(list(x), n))
+            for x, ax in zip(args, axes))
+    return a + b
+
+
+def _repeated(axes, args, seq):
+    """``s * k`` (or ``k * s``) of batched sequence ``s``: the same count for every
+    example, or an error (a count that varies would give sequences of different lengths)."""
+    count, count_axis = args[1 - seq], axes[1 - seq]
+    if count_axis is not None:
+        raise TransformError(
+            "vmap: s2s cannot repeat a list or tuple a number of times that varies across "
+            "the mapped axis (each example's result would have another length)",
+            hint="repeat by a count that is the same for every example")
+    return args[seq] * count
+
+
 def _register_operators():
-    import operator
     for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and_", "or_", "xor",
                  "lshift", "rshift", "neg", "pos", "invert", "eq", "ne", "lt", "le", "gt", "ge"):
         rule = def_batch(getattr(operator, name))(_operator_rule(getattr(operator, name)))
