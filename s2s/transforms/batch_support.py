@@ -1442,6 +1442,20 @@ def _all_batched(x, n):
     return broadcast_batch(x, n)
 
 
+def _batch_size(axes, args):
+    """The batch size of a control-flow call from its batched arguments: an array's
+    leading axis, else a function's that closes over batched values (the operands
+    themselves may be unbatched: ``lax.fori_loop(0, 3, body, zeros)`` with ``body``
+    reading a mapped variable)."""
+    arrays = [a for a, ax in zip(args, axes) if ax is not None and not callable(a)]
+    if arrays:
+        return leading_size(arrays)
+    for a, ax in zip(args, axes):
+        if ax is not None and isinstance(a, BatchedClosure):
+            return a.batch_size()
+    return leading_size(arrays)  # (raises: nothing batched)
+
+
 def _cond_rule(axes, /, pred, true_fun, false_fun, *operands):
     op_axes = tuple(axes[3:]) + (None,) * (len(operands) - len(axes[3:]))
     if axes[0] is None:
@@ -1466,7 +1480,7 @@ def _switch_rule(axes, /, index, branches, *operands):
 
 
 def _while_rule(axes, /, cond_fun, body_fun, init_val):
-    n = leading_size(init_val)
+    n = _batch_size(axes, (cond_fun, body_fun, init_val))
     val = init_val if axes[2] is not None else _all_batched(init_val, n)
 
     def test(state):
@@ -1492,21 +1506,22 @@ class _OnBatches:
 
 
 def _fori_rule(axes, /, lower, upper, body_fun, init_val):
+    axes = tuple(axes) + (None,) * (4 - len(axes))
+    n = _batch_size(axes, (lower, upper, body_fun, init_val))
+    if axes[3] is None:  # the body makes the carry batched (it reads mapped values)
+        init_val = _all_batched(init_val, n)
     if axes[0] is not None or axes[1] is not None:  # trip counts per example: a masked while
-        n = leading_size([a for a, ax in zip((lower, upper, init_val), axes[:2] + axes[3:])
-                          if ax is not None])
         lo, hi = (_asarray(b) if ax is not None else broadcast_batch(b, n)
                   for b, ax in zip((lower, upper), axes[:2]))
-        val = init_val if len(axes) > 3 and axes[3] is not None else _all_batched(init_val, n)
         cond = _OnBatches(lambda s: s[0] < s[1])
         body = _OnBatches(lambda s: (s[0] + 1, s[1], vcall(body_fun, (0, 0), s[0], s[2])))
-        return _while_rule((None, None, 0), cond, body, (lo, hi, val))[2]
+        return _while_rule((None, None, 0), cond, body, (lo, hi, init_val))[2]
     return lax.fori_loop(lower, upper, lambda i, v: vcall(body_fun, (None, 0), i, v), init_val)
 
 
 def _scan_rule(axes, /, f, init, xs=None, length=None, reverse=False, unroll=1):
     init_b, xs_b = axes[1] is not None, len(axes) > 2 and axes[2] is not None
-    n = leading_size(*[v for v, b in ((init, init_b), (xs, xs_b)) if b])
+    n = _batch_size(axes, (f, init, xs))
     carry = init if init_b else _all_batched(init, n)
     if xs_b:  # (batch, steps, ...) -> (steps, batch, ...)
         xs = tree_unflatten(tree_flatten(xs)[1], [_np(x).swapaxes(x, 0, 1)
@@ -1527,7 +1542,7 @@ def _map_rule(axes, /, f, xs, batch_size=None):
     with the running one under an axis frame, so collectives over an outer named axis
     inside ``f`` reduce over that axis' own examples (or it runs per outer example)."""
     xs_b = len(axes) > 1 and axes[1] is not None
-    n = leading_size(xs) if xs_b else f.batch_size()
+    n = _batch_size(axes, (f, xs))
     leaves, tree = tree_flatten(xs if xs_b else _all_batched(xs, n))
     if batch_size is None:
         xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])
