@@ -38,6 +38,17 @@ def map_staged_test(xs, c, s):
     return lax.map(lambda x: x * c if s > 0 else x - c, xs)
 
 
+def map_staged_while(xs, c, s):
+    def body(x):
+        y = x
+        i = 0.0
+        while i < s + 3.0:  # unmapped, staged under jit: a staged while, carrying batched y
+            y = y * 0.5 + c
+            i = i + 1.0
+        return y
+    return lax.map(body, xs)
+
+
 def map_batched_test(xs, c):
     return lax.map(lambda x: x * c if np.sum(c) > 0 else x - c, xs)
 
@@ -85,8 +96,17 @@ def inner_vmap_named(xs, c):
     return s2s.vmap(sq)(xs)
 
 
-FUNCTIONS = [map_lambda_ifexp, map_def_if, map_staged_test, map_batched_test, scan_closure,
-             fori_closure, cond_closure, map_while, nested_call, inner_vmap, inner_vmap_named]
+def map_of_vmap(xs, c):
+    def h(x):
+        if np.sum(c) > 0:  # staged under jit (unmapped by this vmap): a staged cond
+            return x * c
+        return x - c
+    return lax.map(s2s.vmap(h), xs)
+
+
+FUNCTIONS = [map_of_vmap, map_lambda_ifexp, map_def_if, map_staged_test, map_staged_while,
+             map_batched_test, scan_closure, fori_closure, cond_closure, map_while, nested_call,
+             inner_vmap, inner_vmap_named]
 
 FORMS = {
     "vmap": lambda f, axes: s2s.vmap(f, in_axes=axes),
@@ -103,7 +123,7 @@ def _arguments(fn, axis):
     c = RNG.uniform(-1.0, 2.0, size=(N, 3)).astype("float32")
     args = [onp.moveaxis(xs, 0, axis), onp.moveaxis(c, 0, axis)]
     axes = [axis, axis]
-    if fn is map_staged_test:
+    if fn in (map_staged_test, map_staged_while):
         args.append(onp.float32(-1.0))
         axes.append(None)
     return args, tuple(axes)
@@ -147,6 +167,18 @@ def test_staged_unmapped_test_takes_each_branch():
     for s in (-1.0, 2.0):
         args[2] = onp.float32(s)
         onp.testing.assert_allclose(f(*args), _loop(map_staged_test, args, axes), rtol=1e-6)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_vmap_called_by_a_lax_body_under_jit(sign):
+    """A vmap that a lax loop calls while jit traces it (not through jit's conversion)
+    converts its batched source: the `if` on a staged value stages."""
+    xs = RNG.normal(size=(2, 5, 3)).astype("float32")
+    c = sign * onp.abs(RNG.normal(size=3)).astype("float32")
+    want = onp.stack([map_of_vmap(x, c) for x in xs])
+    got = s2s.jit(lambda xs, c: s2s.vmap(map_of_vmap, in_axes=(0, None))(xs, c))(xs, c)
+    onp.testing.assert_allclose(got, want, rtol=1e-6)
+    onp.testing.assert_allclose(s2s.jit(map_of_vmap)(xs[0], c), want[0], rtol=1e-6)
 
 
 def _makes_nested(c, flag):
