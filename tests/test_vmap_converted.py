@@ -13,6 +13,7 @@ import pytest
 import s2s
 import s2s.numpy as np
 from s2s import lax
+from cases import assert_trees_close, loop_over_examples
 
 FLAG = True
 RNG = onp.random.default_rng(3)
@@ -129,22 +130,10 @@ def _arguments(fn, axis):
     return args, tuple(axes)
 
 
-def _loop(fn, args, axes):
-    outs = [fn(*[a if ax is None else onp.take(a, i, axis=ax) for a, ax in zip(args, axes)])
-            for i in range(N)]
-    return s2s.tree_util.tree_map(lambda *xs: onp.stack([onp.asarray(x) for x in xs]), *outs)
-
-
 def _check(fn, form, axis, loops):
     args, axes = _arguments(fn, axis)
-    want = _loop(fn, args, axes)
-    got = FORMS[form](fn, axes)(*args)
-    got_leaves, got_tree = s2s.tree_util.tree_flatten(got)
-    want_leaves, want_tree = s2s.tree_util.tree_flatten(want)
-    assert got_tree == want_tree
-    for g, w in zip(got_leaves, want_leaves):
-        assert onp.shape(g) == onp.shape(w) and onp.asarray(g).dtype == w.dtype
-        onp.testing.assert_allclose(onp.asarray(g), w, rtol=1e-5, atol=1e-5)
+    want = loop_over_examples(fn, args, axes)
+    assert_trees_close(FORMS[form](fn, axes)(*args), want, check_dtype=True)
     assert loops == [], f"{form} of {fn.__name__} ran per example: {loops}"
 
 
@@ -166,7 +155,7 @@ def test_staged_unmapped_test_takes_each_branch():
     f = s2s.jit(s2s.vmap(map_staged_test, in_axes=axes))
     for s in (-1.0, 2.0):
         args[2] = onp.float32(s)
-        onp.testing.assert_allclose(f(*args), _loop(map_staged_test, args, axes), rtol=1e-6)
+        assert_trees_close(f(*args), loop_over_examples(map_staged_test, args, axes))
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

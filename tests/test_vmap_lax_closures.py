@@ -8,6 +8,7 @@ import pytest
 import s2s
 import s2s.numpy as np
 from s2s import lax
+from cases import assert_trees_close, loop_over_examples
 
 N = 3  # examples; also the length of the initial carries below, which must not pass
        # for a batch of them
@@ -44,23 +45,13 @@ FUNCTIONS = [fori_closure, fori_scalar_init, fori_reads_carry, while_closure, sc
 _RNG = onp.random.default_rng(11)
 
 
-def _loop(fn, xs, c):
-    outs = [fn(xs[i], c[i]) for i in range(N)]
-    return s2s.tree_util.tree_map(lambda *v: onp.stack([onp.asarray(e) for e in v]), *outs)
-
-
 @pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
 @pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
 def test_matches_loop(fn, axis, jitted):
     xs = _RNG.uniform(0.5, 2.0, size=(N, 3)).astype("float32")
     c = _RNG.uniform(0.5, 2.0, size=N).astype("float32")
-    want = _loop(fn, xs, c)
+    want = loop_over_examples(fn, (xs, c), (0, 0))
     f = s2s.vmap(fn, in_axes=(axis, 0))
     got = (s2s.jit(f) if jitted else f)(onp.moveaxis(xs, 0, axis), c)
-    got_leaves, got_tree = s2s.tree_util.tree_flatten(got)
-    want_leaves, want_tree = s2s.tree_util.tree_flatten(want)
-    assert got_tree == want_tree
-    for g, w in zip(got_leaves, want_leaves):
-        assert onp.shape(g) == onp.shape(w)
-        onp.testing.assert_allclose(onp.asarray(g), w, rtol=1e-5, atol=1e-5)
+    assert_trees_close(got, want)

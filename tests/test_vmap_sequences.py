@@ -11,6 +11,7 @@ import pytest
 
 import s2s
 from s2s.core.errors import TransformError
+from cases import assert_trees_close, loop_over_examples
 
 N = 4  # examples
 
@@ -72,25 +73,15 @@ def _arguments(fn):
     return x, second
 
 
-def _loop(fn, x, second):
-    outs = [fn(x[i], second) for i in range(N)]
-    return s2s.tree_util.tree_map(lambda *v: onp.stack([onp.asarray(e) for e in v]), *outs)
-
-
 @pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
 @pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
 def test_matches_loop(fn, axis, jitted):
     x, second = _arguments(fn)
-    want = _loop(fn, x, second)
+    want = loop_over_examples(fn, (x, second), (0, None))
     f = s2s.vmap(fn, in_axes=(axis, None))
     got = (s2s.jit(f) if jitted else f)(onp.moveaxis(x, 0, axis), second)
-    got_leaves, got_tree = s2s.tree_util.tree_flatten(got)
-    want_leaves, want_tree = s2s.tree_util.tree_flatten(want)
-    assert got_tree == want_tree
-    for g, w in zip(got_leaves, want_leaves):
-        assert onp.shape(g) == onp.shape(w)
-        onp.testing.assert_allclose(onp.asarray(g), w, rtol=1e-6, atol=1e-6)
+    assert_trees_close(got, want, rtol=1e-6, atol=1e-6)
 
 
 def _repeat_by(x, k):
