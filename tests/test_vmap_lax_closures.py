@@ -2,6 +2,8 @@
 carry (and the scanned values) are not mapped: the batch size comes from the closure,
 and the initial carry is broadcast to it. Checked against a Python loop, eager and jit,
 with the batch axis first and second."""
+import functools
+
 import numpy as onp
 import pytest
 
@@ -55,3 +57,28 @@ def test_matches_loop(fn, axis, jitted):
     f = s2s.vmap(fn, in_axes=(axis, 0))
     got = (s2s.jit(f) if jitted else f)(onp.moveaxis(xs, 0, axis), c)
     assert_trees_close(got, want)
+
+
+def _reduce_closure(xs, c):
+    return functools.reduce(lambda a, b: a + b * c, xs, 0.0)
+
+
+def _reduce_nested_closure(xs, c):
+    k = c * 2.0
+    inner = lambda b: b * k  # noqa: E731 (a closure the reduced closure captures)
+    return functools.reduce(lambda a, b: a + inner(b), xs, 0.0)
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("fn", [_reduce_closure, _reduce_nested_closure],
+                         ids=lambda f: f.__name__)
+def test_function_without_rule_given_only_a_batched_closure(fn, jitted, loops):
+    """A function with neither rule nor source (``functools.reduce``) whose only batched
+    argument is a closure runs once per example with that example's closure (its
+    captures indexed, nested closures too): the batch size comes from the closure."""
+    xs = _RNG.normal(size=4).astype("float32")
+    c = _RNG.normal(size=N).astype("float32")
+    f = s2s.vmap(fn, in_axes=(None, 0))
+    got = (s2s.jit(f) if jitted else f)(xs, c)
+    assert_trees_close(got, loop_over_examples(fn, (xs, c), (None, 0)))
+    assert loops == ["reduce"]

@@ -396,12 +396,12 @@ class BatchedClosure:
         return out
 
     def batch_size(self):
-        sizes = [v.batch_size() if isinstance(v, BatchedClosure) else leading_size(v)
-                 for v in self.captured() if v is not UNDEF]
-        return sizes[0]
+        """How many examples (functions) this is: the size of what it captures batched."""
+        return leading_size([v for v in self.captured() if v is not UNDEF])
 
-    def rebound(self, leaf_fn):
-        """The closure with each captured array leaf replaced by ``leaf_fn(leaf)``."""
+    def rebound(self, leaf_fn, example=False):
+        """The closure with each captured array leaf replaced by ``leaf_fn(leaf)``; with
+        ``example`` (``leaf_fn`` picks one example), a plain function of that example."""
         import types
         cells = self._cells()
         code = self.fn.__code__
@@ -413,17 +413,17 @@ class BatchedClosure:
                 except ValueError:
                     new_cells.append(cell)
                     continue
-                new_cells.append(types.CellType(_map_batched(value, leaf_fn)))
+                new_cells.append(types.CellType(_map_batched(value, leaf_fn, example)))
             else:
                 new_cells.append(cell)
         fn = types.FunctionType(code, self.fn.__globals__, self.fn.__name__, self.fn.__defaults__,
                                 tuple(new_cells))
         fn.__kwdefaults__ = self.fn.__kwdefaults__
         fn.__qualname__ = self.fn.__qualname__
-        return BatchedClosure(fn, self.names)
+        return fn if example else BatchedClosure(fn, self.names)
 
     def __getitem__(self, i):
-        return self.rebound(lambda leaf: leaf[i])
+        return self.rebound(lambda leaf: leaf[i], example=True)
 
     def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
         params = batch.parameters_of(self.fn)
@@ -446,9 +446,9 @@ class BatchedClosure:
         return vcall(self, (None,) * len(args), *args, **kwargs)
 
 
-def _map_batched(value, leaf_fn):
+def _map_batched(value, leaf_fn, example):
     if isinstance(value, BatchedClosure):
-        return value.rebound(leaf_fn)
+        return value.rebound(leaf_fn, example)
     if value is UNDEF:
         return value
     leaves, tree = tree_flatten(value)
@@ -1443,17 +1443,10 @@ def _all_batched(x, n):
 
 
 def _batch_size(axes, args):
-    """The batch size of a control-flow call from its batched arguments: an array's
-    leading axis, else a function's that closes over batched values (the operands
-    themselves may be unbatched: ``lax.fori_loop(0, 3, body, zeros)`` with ``body``
-    reading a mapped variable)."""
-    arrays = [a for a, ax in zip(args, axes) if ax is not None and not callable(a)]
-    if arrays:
-        return leading_size(arrays)
-    for a, ax in zip(args, axes):
-        if ax is not None and isinstance(a, BatchedClosure):
-            return a.batch_size()
-    return leading_size(arrays)  # (raises: nothing batched)
+    """The batch size of a control-flow call from its batched arguments, functions that
+    close over batched values included (the operands themselves may be unbatched:
+    ``lax.fori_loop(0, 3, body, zeros)`` with ``body`` reading a mapped variable)."""
+    return leading_size([a for a, ax in zip(args, axes) if ax is not None])
 
 
 def _cond_rule(axes, /, pred, true_fun, false_fun, *operands):
