@@ -21,7 +21,7 @@ from s2s.core import dtypes, hooks
 from s2s.core.array import Array
 from s2s.core.config import config
 from s2s.core.errors import (ConcretizationError, S2SError, TransformError, UndefinedVariableError,
-                             UnsupportedSyntaxError)
+                             UnsupportedSyntaxError, VaryingFunctionError)
 from s2s.core.primitive import abstractify, def_batch, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
@@ -1000,6 +1000,22 @@ class GradFunction:
             strategy = self._build()
         return strategy
 
+    def completed(self, out, primal):
+        """``out`` of the generated gradient (a ``None`` adjoint where it is zero) with
+        zeros shaped like ``primal(i)`` (argument i as the adjoints hold it) for those."""
+        value, grads = out if self._with_value else (None, out)
+        aux_apart = self._has_aux and not self._with_value  # (grads, aux)
+        if aux_apart:
+            grads, aux = grads
+        nums = self._nums()
+        if isinstance(self._argnums, int):
+            grads = _match_structure(primal(nums[0]), grads)
+        else:
+            grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
+        if aux_apart:
+            grads = (grads, aux)
+        return (value, grads) if self._with_value else grads
+
     def _call(self, args, kwargs, gen=None):
         strategy = self._current() if gen is None else self._build()
         if strategy.traced:
@@ -1018,7 +1034,7 @@ class GradFunction:
             value, grads = out
         else:
             value, grads = None, out
-        if self._has_aux:
+        if self._has_aux and not self._with_value:
             grads, aux = grads
         if isinstance(self._argnums, int):
             grads = _match_structure(args[nums[0]], grads)
@@ -1147,7 +1163,7 @@ def vjp(fun, *primals, has_aux=False):
     def vjp_fn(cotangent):
         ct = (cotangent, None) if has_aux else cotangent
         try:
-            adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+            adj = build.bwd_cell.cell_contents(_fresh_tape(tape), ct) if build.output_active else None
         except Exception as e:
             raise _with_user_location(e, "vjp", fun)
         if len(params) == 1:
@@ -1160,6 +1176,20 @@ def vjp(fun, *primals, has_aux=False):
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn
+
+
+vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
+
+
+def _fresh_tape(tape):
+    """``tape`` with its lists copied: the backward function pops the stack it saved
+    values on, and a pullback may be called any number of times (jacrev calls it once
+    per basis vector where its call cannot be batched)."""
+    if isinstance(tape, list):
+        return [_fresh_tape(v) for v in tape]
+    if type(tape) is tuple:
+        return tuple(_fresh_tape(v) for v in tape)
+    return tape
 
 
 def _traced_vjp(fun, primals, has_aux):
@@ -1183,10 +1213,15 @@ def _traced_vjp(fun, primals, has_aux):
         out, aux = out
 
     def vjp_fn(cotangent):
-        cts = tree_leaves(cotangent)
-        cts = cts + [None] * (len(out_leaves) - len(cts))  # the aux leaves
+        # A None cotangent is a zero one, for a leaf or a subtree: it keeps its place
+        # (dropping it would give the next output's cotangent to this output).
+        try:
+            cts = rec.out_tree.flatten_up_to_or_none((cotangent, None) if has_aux else cotangent)
+        except ValueError:  # another container type than the output's (a list for a tuple)
+            cts = tree_leaves(cotangent)
+            cts = cts + [None] * (len(out_leaves) - len(cts))  # the aux leaves
         ct = tuple(cts) if len(cts) > 1 else cts[0]
-        adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
+        adj = build.bwd_cell.cell_contents(_fresh_tape(tape), ct) if build.output_active else None
         adj = [adj] if len(leaves) == 1 else (list(adj) if adj is not None else [None] * len(leaves))
         grads, pos = [], 0
         for p in primals:
@@ -1200,6 +1235,9 @@ def _traced_vjp(fun, primals, has_aux):
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn
+
+
+vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
 
 
 def device_put(x, device=None):
@@ -1488,6 +1526,15 @@ class VmapFunction:
                           "it once per example and stacked the results")
             return self._looped(moved, kw_moved, n, name)
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)[len(bound):]
+        if getattr(fn, "__s2s_traced__", False) or any(
+                flags for _, flags in moved[len(params):]):
+            # A Jacobian function (it calls vmap itself), or a mapped argument that
+            # falls in *args (the source cannot say which parameter it is): the call
+            # is recorded and the recording batched, as for a function without source.
+            self._last = (f"# vmap({name}) has no batched source: {name} takes the mapped "
+                          "arguments in *args or calls vmap itself, so the last call was "
+                          "recorded and the recording batched (or run once per example)")
+            return self._looped(moved, kw_moved, n, name)
         flat_args = []
         batched = set()
         described = {}
@@ -1497,9 +1544,6 @@ class VmapFunction:
                 value = tree.unflatten([x if f else broadcast_batch(x, n)
                                         for x, f in zip(leaves, flags)])
             if flags:
-                if i >= len(params):
-                    raise ValueError(f"vmap({name}): mapping over *args is not supported; give "
-                                     "in_axes None for the extra positional arguments")
                 batched.add(params[i])
             if i < len(params):
                 described[params[i]] = (value, bool(flags))
@@ -1519,7 +1563,15 @@ class VmapFunction:
         if convert is None and _reads_staged(fn, (flat_args, kw_args)):
             convert = converted  # called with staged values, not through jit's conversion
         target = built.fn if convert is None else convert(built.fn)
-        out = target(*bound, *flat_args, **kw_args)
+        try:
+            out = target(*bound, *flat_args, **kw_args)
+        except VaryingFunctionError:
+            # It calls a function value made per example (s2s.vjp's pullback, say): the
+            # call is recorded (through the function making it) and the recording batched.
+            self._last = (f"# vmap({name}) has no batched source: {name} calls a function "
+                          "value made per example, so the last call was recorded and the "
+                          "recording batched (or run once per example)")
+            return self._looped(moved, kw_moved, n, name)
         out = self._completed_gradient(out, flat_args, [bool(flags) for _, flags in moved], n,
                                        built.out_batched)
         return self._move_out(out, built.out_batched, n, name)
@@ -1540,17 +1592,7 @@ class VmapFunction:
                 return broadcast_batch(args[i], n)
             return tree_map(lambda leaf: leaf[0], args[i])
 
-        value, grads = out if grad_fn._with_value else (None, out)
-        if grad_fn._has_aux:
-            grads, aux = grads
-        nums = grad_fn._nums()
-        if isinstance(grad_fn._argnums, int):
-            grads = _match_structure(primal(nums[0]), grads)
-        else:
-            grads = tuple(_match_structure(primal(i), g) for i, g in zip(nums, grads))
-        if grad_fn._has_aux:
-            grads = (grads, aux)
-        return (value, grads) if grad_fn._with_value else grads
+        return grad_fn.completed(out, primal)
 
     def _by_rule(self, fn, moved, kw_moved, n, name):
         args, axes = self._filled(moved, n)

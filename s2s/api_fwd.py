@@ -1,13 +1,16 @@
 """Forward mode: ``jvp`` and ``linearize`` (source transformation, see
 ``s2s.transforms.forward``)."""
+import functools
+
 import numpy as np
 
 from s2s.api import (_as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location, vjp)
 from s2s.core import hooks
+from s2s.core.errors import TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import d, def_vjp
-from s2s.core.tree_util import tree_flatten, tree_map, tree_structure
+from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, treedef_is_leaf
 from s2s.parse.source import get_source, NoSourceError, unwrap
-from s2s.trace.record import record
+from s2s.trace.record import RecordingTracer, record
 from s2s.trace.staging import StagedTracer
 from s2s.transforms.convert import converted
 from s2s.transforms import forward, frontend
@@ -89,11 +92,24 @@ def _jvp_build(fun, primals):
         raise TypeError(f"jvp({_fun_name(fun)}): {len(primals)} primals given but the function "
                         f"takes {len(params)} positional parameters")
     active = [i for i, p in enumerate(primals) if _differentiable(p)]
-    return forward.build_jvp(fn, tuple(params[i] for i in active)), bound, active
+    try:
+        return forward.build_jvp(fn, tuple(params[i] for i in active)), bound, active
+    except UnsupportedSyntaxError:
+        raise  # the fence: a deliberate refusal, with the way out in its message
+    except NoSourceError:  # a callee without source (s2s.vjp, say): the call is recorded
+        return None, (), ()
 
 
 def _jvp(fun, primals, tangents):
-    build, bound, active = _jvp_build(fun, primals)
+    try:
+        build, bound, active = _jvp_build(fun, primals)
+    except UnsupportedSyntaxError:
+        raise
+    except TransformError as e:  # found but not understood: the call itself may trace
+        try:
+            return _traced_jvp(fun, primals, tangents)
+        except Exception:  # noqa: BLE001 - the transformation's error says more
+            raise e from None
     if build is None:
         return _traced_jvp(fun, primals, tangents)
     args = [tangents[i] for i in active] + list(bound) + list(primals)
@@ -158,6 +174,17 @@ class LinearFunction:
     def __init__(self, recording, in_tree):
         self._rec = recording
         self._in_tree = in_tree
+        # The recording takes and returns leaves: it is this function itself when each
+        # tangent is one array and the output is one array.
+        self._flat = (all(treedef_is_leaf(c) for c in in_tree.children[0].children)
+                      and treedef_is_leaf(recording.out_tree))
+
+    def __s2s_unwrap__(self):
+        # Transformations of f_jvp (vmap, jit, grad, jvp of it) transform the recorded
+        # linear source; with pytree tangents or outputs they trace its calls.
+        if not self._flat:
+            raise NoSourceError("linearize's f_jvp with pytree tangents or outputs is traced")
+        return self._rec.fn, ()
 
     def __call__(self, *tangents):
         leaves, tree = tree_flatten((list(tangents), {}))
@@ -188,6 +215,12 @@ def linearize(fun, *primals):
     array(3., dtype=float32)
     """
     primals = tuple(_grad_input(p) for p in primals)
+    if any(isinstance(v, RecordingTracer) for v in tree_flatten(primals)[0]):
+        # Inside a function being recorded (a transformation traces it): the linear part
+        # cannot be a recording of its own (its constants would be the outer recording's
+        # values), so f_jvp is jvp itself, recorded with the rest.
+        out = jvp(fun, primals, primals)[0]
+        return out, functools.partial(_jvp_tangent, fun, primals)
     example = tuple(tree_map(lambda p: np.zeros(np.shape(p), _leaf_dtype(p)), p) for p in primals)
     box = []
 
@@ -201,6 +234,13 @@ def linearize(fun, *primals):
         raise _with_user_location(e, "linearize", fun)
     out = tree_map(lambda v: _as_array(getattr(v, "value", v)), box[0])
     return out, LinearFunction(rec, tree_flatten((list(example), {}))[1])
+
+
+def _jvp_tangent(fun, primals, *tangents):
+    return jvp(fun, primals, tangents)[1]
+
+
+linearize.__s2s_traced__ = True  # called inside a transformed function: recorded
 
 
 # ---------------------------------------------------------------------------

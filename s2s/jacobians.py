@@ -16,13 +16,15 @@ import numpy as np
 
 import s2s.numpy as snp
 from s2s import api_fwd, lax
-from s2s.api import _fun_name, _grad_input, _leaf_dtype, _positional_params, grad, vmap
+from s2s.api import (GradFunction, JitFunction, _fun_name, _grad_input, _leaf_dtype,
+                     _positional_params, grad, vmap)
 from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp, staged_form
-from s2s.core.errors import ConcretizationError
+from s2s.core.errors import ConcretizationError, TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import function_rules
-from s2s.core.tree_util import tree_flatten, tree_map, tree_unflatten
+from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from s2s.lax.structural import iota_p
 from s2s.numpy._arraylike import bind_on, first_staged
+from s2s.parse.source import NoSourceError
 from s2s.trace.record import record
 from s2s.transforms import forward, vjp_builder
 from s2s.transforms.batch_support import loop_call
@@ -45,16 +47,34 @@ class _Target:
                                  f"{len(args)} positional arguments")
         nums = tuple(i % len(args) for i in nums)
         args = [_grad_input(a) for a in args]
+        self._call = (fun, args, kwargs, nums)
         self.leaves, self.tree = tree_flatten(tuple(args[i] for i in nums))
         _check_inputs(self.leaves, holomorphic, who, fun, allow_int)
         fn, bound = _source_function(fun)
         self.out_tree = None
         call_args = _keywords_as_positional(fn, len(bound), args, kwargs) if fn is not None else None
-        if call_args is not None:
+        params = _positional_params(fn)[len(bound):] if call_args is not None else ()
+        if call_args is not None and all(i < len(params) for i in nums):
             self.fn, self.bound, self.call_args = fn, bound, call_args
-            params = _positional_params(fn)[len(bound):]
             self.params = tuple(params[i] for i in nums)
             return
+        # No source, or a differentiated argument that falls in *args: the call recorded.
+        self._record(fun, args, kwargs, nums)
+
+    def built(self, builder):
+        """``builder(fn, params)``; where the source has a callee without source or one
+        not understood (not a fence refusal), the call recorded and that built."""
+        try:
+            return builder(self.fn, self.params)
+        except UnsupportedSyntaxError:
+            raise
+        except (NoSourceError, TransformError):
+            if self.out_tree is not None:
+                raise
+            self._record(*self._call)
+            return builder(self.fn, self.params)
+
+    def _record(self, fun, args, kwargs, nums):
         rec = record(fun, args, kwargs)
         self.fn, self.bound, self.out_tree = rec.fn, (), rec.out_tree
         self.call_args = tree_flatten((list(args), dict(kwargs)))[0]
@@ -79,9 +99,9 @@ class _Target:
             return pulled
         out = []
         for a, arg in zip(pulled, tree_unflatten(self.tree, self.leaves)):
-            n = len(tree_flatten(arg)[0])
-            got = tree_flatten(a)[0] if a is not None else []
-            out += got if len(got) == n else [None] * n
+            # An adjoint is None where it is zero, a whole argument's or one leaf's
+            # (a tuple (None, g), a dict with only some keys): zeros for those leaves only.
+            out += tree_structure(arg).flatten_up_to_or_none(a)
         return out
 
 
@@ -171,6 +191,18 @@ def _arrange(n_out, out_tree, blocks, in_tree, argnums):
     return tree_unflatten(out_tree, per_out)
 
 
+def _completed_gradient(fun, out, args, n):
+    """The batched output of a gradient function's generated code with zeros for its
+    ``None`` adjoints, shaped like the gradient's examples (``n`` of them); other
+    functions' outputs as they are."""
+    while isinstance(fun, JitFunction):
+        fun = fun._fun
+    if not isinstance(fun, GradFunction):
+        return out
+    return fun.completed(out, lambda i: tree_map(
+        lambda v: np.zeros((n,) + np.shape(v), _leaf_dtype(v)), args[i]))
+
+
 def _first(aux):
     """The aux output of one basis row (vmap broadcast it over the rows)."""
     return tree_map(lambda a: a[0], aux)
@@ -190,12 +222,14 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     def jacfun(*args, **kwargs):
         t = _Target(fun, argnums, args, kwargs, holomorphic, "jacfwd")
         leaves, tree = t.leaves, t.tree
-        build = forward.build_jvp(t.fn, t.params)
+        build = t.built(forward.build_jvp)
         tangents = t.tangent_args(_batched_tree(_basis(leaves), leaves, tree))
         in_axes = (0,) * len(tangents) + (None,) * (len(t.bound) + len(t.call_args))
         args = [*tangents, *t.bound, *t.call_args]
         out, jac = staged_form(vmap(build.function, in_axes=in_axes), args)(*args)
         out, jac = t.output(out), t.output(jac)
+        if t.out_tree is None:  # the generated code's own output: None where a zero
+            jac = _completed_gradient(fun, jac, t.call_args, sum(int(np.size(v)) for v in leaves))
         aux = None
         if has_aux:
             jac, aux = jac[0], _first(out[1])
@@ -260,7 +294,7 @@ def _forward_pass(t):
     with reverse rules of their own. Not always: the converted code calls runtime helpers
     that vmap cannot batch by source, so its backward would run once per basis vector
     (1000 copies of the program for a 1000-output Jacobian)."""
-    build = vjp_builder.build_vjp(t.fn, t.params)
+    build = t.built(vjp_builder.build_vjp)
     try:
         out, tape = build.fwd_cell.cell_contents(*t.bound, *t.call_args)
     except ConcretizationError:
@@ -292,7 +326,12 @@ def _jvp_batch(axes, fun, primals, tangents, has_aux=False):
         raise TypeError("vmap of jvp over a batch of functions is not supported")
     primals = tuple(_grad_input(p) for p in primals)
     tangents = tuple(tangents)
-    build, bound, active = _jvp_build(fun, primals)
+    try:
+        build, bound, active = _jvp_build(fun, primals)
+    except UnsupportedSyntaxError:
+        raise
+    except TransformError:  # not understood: jvp traces each example's call
+        build = None
     if build is None:
         return loop_call(jvp, axes, (fun, primals, tangents), {"has_aux": has_aux}, ())
     in_axes = tuple([axes[2]] * len(active) + [None] * len(bound) + [axes[1]] * len(primals))

@@ -27,6 +27,11 @@ class UnsupportedSyntaxError(TransformError):
     """Syntax that a transformation rejects up front (the fence)."""
 
 
+class VaryingFunctionError(TransformError):
+    """Batched code calls a function value made once per example (a pullback returned
+    by ``s2s.vjp``, say) that it cannot batch; vmap records the call instead."""
+
+
 class ConcretizationError(S2SError, TypeError):
     """A staged (abstract) value was used where a concrete Python value is needed."""
 

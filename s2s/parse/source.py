@@ -103,7 +103,14 @@ def unwrap(fn):
 
 def get_source(fn):
     """The ``FunctionSource`` of a plain Python function; ``NoSourceError`` if none,
-    or if the source found is not what Python runs (the file was edited since)."""
+    or if the source found is not what Python runs (the file was edited since).
+
+    A function marked ``__s2s_traced__`` (s2s's own transformations called inside a
+    transformed function: ``vjp``, ``linearize``, Jacobians, which run generated code
+    or vmap themselves) has none to read: its calls are recorded instead."""
+    if getattr(fn, "__s2s_traced__", False):
+        raise NoSourceError(f"{getattr(fn, '__qualname__', fn)} is recorded on its arguments, "
+                            "not transformed by source")
     source = _find_source(fn)
     if fn.__dict__.get(GENERATED_ATTR) is None and not _compiles_to(source.node, fn.__code__):
         raise NoSourceError(

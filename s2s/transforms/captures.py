@@ -30,6 +30,7 @@ import gast
 from s2s import lax
 from s2s.parse import quoting as q
 from s2s.parse.resolve import local_names
+from s2s.transforms import activity
 
 
 class _Ctx:
@@ -41,6 +42,15 @@ class _Ctx:
         self.callee_fn = callee_fn
         self.namer = namer
         self.lax_name = lax_name
+
+    def def_name(self, node):
+        """The nested def that callable atom ``node`` names, through plain aliases
+        (``g = f``), or None."""
+        seen = set()
+        while isinstance(node, gast.Name) and node.id not in self.defs and node.id not in seen:
+            seen.add(node.id)
+            node = self.body_assigns.get(node.id)
+        return node.id if isinstance(node, gast.Name) and node.id in self.defs else None
 
     def captures(self, fname):
         """Varied variables of the enclosing function that nested ``fname`` reads."""
@@ -67,6 +77,44 @@ def _single_assigns(body):
                 if isinstance(t, gast.Name):
                     found.setdefault(t.id, []).append(n.value)
     return {k: v[0] for k, v in found.items() if len(v) == 1}
+
+
+def explicit_for(fdef, body, ctx, callee, differentiable_call, namer, error):
+    """``make_captures_explicit`` for a transformation (reverse or forward mode): the
+    varied variables found from ``ctx.active_params``; ``callee(call)`` is the call's
+    ``Callee``, ``differentiable_call(call)`` whether it has a derivative. A call the
+    pass cannot rewrite whose callable still reads varied variables is an error
+    (``error(node, message, hint)``): their derivative would silently be dropped."""
+    tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
+                            decorator_list=[], returns=None, type_comment=None, type_params=[])
+    grows = lambda call: ctx.support_kind(call) in ("append", "extend")  # noqa: E731
+    varied = activity.varied_variables(tree, set(ctx.active_params), differentiable_call, grows)
+    callee_fn = lambda call: callee(call).fn  # noqa: E731
+    body = make_captures_explicit(body, fdef, varied, callee_fn, namer, lambda: ctx.free_name("lax"))
+    _check_left(body, _Ctx(body, local_names(fdef), varied, callee_fn, namer, None), error)
+    return body
+
+
+def _check_left(body, ctx, error):
+    for n in q.walk(gast.Module(body=body, type_ignores=[])):
+        if not (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)):
+            continue
+        rule = _RULES.get(id(ctx.callee_fn(n.value)))
+        if rule is None:
+            continue
+        for a in list(n.value.args) + [k.value for k in n.value.keywords]:
+            a = a.value if isinstance(a, gast.Starred) else a
+            listed = ctx.body_assigns.get(a.id) if isinstance(a, gast.Name) else a
+            atoms = listed.elts if isinstance(listed, (gast.List, gast.Tuple)) else [a]
+            for atom in atoms:
+                name = ctx.def_name(atom)
+                captured = sorted(ctx.captures(name)) if name is not None else []
+                if captured:
+                    error(n, f"s2s cannot differentiate `{rule[0].__name__}` through the values "
+                             f"{', '.join(captured)} that the function `{name}` passed to it reads "
+                             "from the enclosing function (it takes *args or has defaults)",
+                          "give the function plain positional parameters, or pass those values "
+                          "in its operands or carry")
 
 
 def make_captures_explicit(body, fdef, varied, callee_fn, namer, lax_name):
@@ -175,10 +223,6 @@ def _forwarding(ctx, func, n, kname):
         returns=None, type_comment=None, type_params=[])
 
 
-def _fname(node):
-    return node.id if isinstance(node, gast.Name) else None
-
-
 def _sub(name, i):
     return gast.Subscript(value=q.name(name), slice=q.const(i), ctx=gast.Load())
 
@@ -195,7 +239,7 @@ def _call(func, bound):
 def _consts(ctx, *fnodes):
     names = set()
     for f in fnodes:
-        names |= ctx.captures(_fname(f))
+        names |= ctx.captures(ctx.def_name(f))
     return sorted(names)
 
 
@@ -215,7 +259,7 @@ def _carry_loop(target, func, bound, ctx, fun_params, carry_index, wrap_result):
     kname, k_assign = _consts_tuple(ctx, consts)
     defs = []
     for p, wrap in fun_params:
-        opened = _opened(ctx, _fname(bound.arguments[p]), consts, kname, carry_index=carry_index,
+        opened = _opened(ctx, ctx.def_name(bound.arguments[p]), consts, kname, carry_index=carry_index,
                          wrap=wrap and (lambda r, w=wrap: w(r, kname)))
         if opened is None:
             return None
@@ -268,8 +312,8 @@ def _branches(target, func, bound, ctx, fnodes, rebuild):
     defs = []
     for f in fnodes:
         opened = None
-        if _fname(f) in ctx.defs:
-            opened = _opened(ctx, _fname(f), consts, kname, trail=True)
+        if ctx.def_name(f) is not None:
+            opened = _opened(ctx, ctx.def_name(f), consts, kname, trail=True)
             if opened is None:
                 return None
         defs.append(opened or _forwarding(ctx, f, n, kname))
@@ -305,7 +349,7 @@ def _map(target, func, bound, ctx):
     if not consts:
         return None
     kname, k_assign = _consts_tuple(ctx, consts)
-    opened = _opened(ctx, _fname(bound.arguments["f"]), consts, kname, lead=True,
+    opened = _opened(ctx, ctx.def_name(bound.arguments["f"]), consts, kname, lead=True,
                      wrap=lambda r: _tuple(q.name(kname), r))
     if opened is None:
         return None

@@ -36,7 +36,7 @@ from s2s.parse import quoting as q
 from s2s.parse.naming import Namer
 from s2s.parse.normalize import VARARGS_SHAPE
 from s2s.parse.resolve import static_chain
-from s2s.transforms import activity, fwd_support, templates
+from s2s.transforms import activity, captures, fwd_support, templates
 from s2s.transforms import frontend as fe
 from s2s.transforms.shapes import ShapeClasses
 from s2s.parse import dataflow
@@ -72,10 +72,14 @@ class _Forward:
         self.namer = ctx.namer
         self.params = dataflow.parameters(fdef)
         self.result = fdef.body[-1].value
-        self.body = copy.deepcopy(fdef.body[:-1])  # the plan's normal form is shared
+        self.callees = {}
+        # Values a lax control-flow callable closes over are passed to it explicitly, as
+        # in reverse mode: the jvp rules carry tangents of operands and carries only.
+        self.body = captures.explicit_for(fdef, copy.deepcopy(fdef.body[:-1]), ctx, self.callee,
+                                          self._differentiable_call, self.namer, self.error)
         tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=self.body + [fdef.body[-1]],
                                 decorator_list=[], returns=None, type_comment=None, type_params=[])
-        self.callees = {}
+        self.callees = {}  # keyed by node id: the rewrite dropped nodes
         self.tangents = {}
         self.deps = []
         self._last_comment = None

@@ -168,13 +168,8 @@ class _Reverse:
 
     def _explicit_captures(self, fdef, body):
         """``body`` with varied captures of ``lax`` control-flow callables passed explicitly."""
-        tree = gast.FunctionDef(name=fdef.name, args=fdef.args, body=body + [fdef.body[-1]],
-                                decorator_list=[], returns=None, type_comment=None, type_params=[])
-        grows = lambda call: self.ctx.support_kind(call) in ("append", "extend")  # noqa: E731
-        varied = activity.varied_variables(tree, set(self.ctx.active_params), self._differentiable_call,
-                                           grows)
-        return captures.make_captures_explicit(body, fdef, varied, lambda call: self.callee(call).fn,
-                                               self.namer, lambda: self.ctx.free_name("lax"))
+        return captures.explicit_for(fdef, body, self.ctx, self.callee, self._differentiable_call,
+                                     self.namer, self.error)
 
     def _activity_flags(self, body):
         """Flags for variables whose activity depends on the path taken.

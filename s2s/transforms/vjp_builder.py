@@ -179,13 +179,15 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
     grads = _adjoint_return(result.result, [result.param_adjoints[p] for p in argnums_params])
     if as_tuple and not isinstance(grads, gast.Tuple):
         grads = gast.Tuple(elts=[grads], ctx=gast.Load())
-    if has_aux:
+    # The public structures, ((value, aux), grads) and (grads, aux): a transformation of
+    # a function calling this gradient reads this function's result as the call's.
+    if with_value:
+        ret_value = gast.Tuple(elts=[copy_node(result.result), grads], ctx=gast.Load())
+    elif has_aux:
         aux = gast.Subscript(value=q.name(res.id), slice=q.const(1), ctx=gast.Load())
         ret_value = gast.Tuple(elts=[grads, aux], ctx=gast.Load())
     else:
         ret_value = grads
-    if with_value:
-        ret_value = gast.Tuple(elts=[copy_node(result.result), ret_value], ctx=gast.Load())
     body.append(gast.Return(value=ret_value))
     kind = "value_and_grad" if with_value else "grad"
     fname = namer.new(f"{kind}_{plan.name}")
