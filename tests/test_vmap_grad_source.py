@@ -110,6 +110,34 @@ def _broadcast_like(g, x):
     return sup.broadcast_like(g, x)
 
 
+def _item_int(x, g):
+    return sup.getitem_grad(x, -1, g)
+
+
+def _item_slice(x, g):
+    return sup.getitem_grad(x, slice(1, 3), g)
+
+
+def _item_pair(x, g):
+    return sup.getitem_grad(x, (0, slice(None, None, 2)), g)
+
+
+def _item_new_axis(x, g):
+    return sup.getitem_grad(x, (None, ..., 0), g)
+
+
+def _zero_item(g):
+    return sup.setitem_grad(g, (slice(None), 1))
+
+
+def _item_value(g, v):
+    return sup.index_grad(g, 1, v)
+
+
+def _like(x):
+    return np.full_like(x, 2.0) * np.asarray(x, np.float64) + np.zeros_like(x)
+
+
 def _dot_lhs(g, a, b):
     return sup.dot_grad_lhs(g, a, b)
 
@@ -147,6 +175,22 @@ FORMS = [
      ["np.reshape(g, g.shape[:1] + x.shape)"]),
     ("broadcast_like", _broadcast_like, (True, False), [_f(N, 3), _f(2, 3)],
      ["np.broadcast_to(g[:, None], g.shape[:1] + x.shape)"]),
+    ("getitem_grad_int", _item_int, (True, True), [_f(N, 4, 2), _f(N, 2)],
+     ["getitem_grad(x, (slice(None), -1), g)"]),
+    ("getitem_grad_slice", _item_slice, (True, True), [_f(N, 4), _f(N, 2)],
+     ["getitem_grad(x, (slice(None), t), g)"]),
+    ("getitem_grad_new_axis_ellipsis", _item_new_axis, (True, True), [_f(N, 2, 3), _f(N, 1, 2)],
+     ["getitem_grad(x, (slice(None), *t), g)"]),
+    ("setitem_grad", _zero_item, (True,), [_f(N, 2, 3)],
+     ["setitem_grad(g, (slice(None), *t2))"]),
+    ("index_grad", _item_value, (True, True), [_f(N, 3, 2), _f(N, 1)],
+     ["index_grad(g, (slice(None), 1), v)"]),
+    ("index_grad_unbatched_value", _item_value, (True, False), [_f(N, 3, 2), _f(2)],
+     ["index_grad(g, (slice(None), 1), np.broadcast_to(v, g.shape[:1] + v.shape))"]),
+    ("passthrough_like", _like, (True,), [_f(N, 2, 3)],
+     ["np.full_like(x, 2.0)", "np.asarray(x, np.float64)", "np.zeros_like(x)"]),
+    ("getitem_grad_tuple_unbatched_x", _item_pair, (False, True), [_f(3, 4), _f(N, 2)],
+     ["getitem_grad(np.broadcast_to(x, g.shape[:1] + x.shape), (slice(None), *t2), g)"]),
 ]
 for an, bn in ((1, 1), (1, 2), (2, 1), (2, 2)):
     shapes = {"a": (4, 5)[2 - an:], "b": (5, 6)[:bn]}
@@ -168,6 +212,68 @@ def test_gradient_helper_forms_match_a_loop(name, fn, batched, args, fragments, 
     assert "vcall" not in text, text
     for fragment in fragments:
         assert fragment in text, text
+
+
+def _astype_and_items(a):
+    b = a.astype(np.float64)
+    return np.sum(b[0] * a[-1] + b[1:3] * a[:2]).astype(np.float32)
+
+
+def _index_assign(a):
+    y = np.zeros((2, 3))
+    y[0] = a * 2.0
+    y[1, 1:] += a[:2] * a[1:]
+    return np.sum(y * y)
+
+
+def test_index_assignment_gradients_are_numpy():
+    """``y = np.zeros(...)`` then ``y[i] = v`` and ``y[i] += v``: their kinds are known,
+    their adjoints (``setitem_grad``, ``index_grad``) written as NumPy."""
+    for axis in (0, -1):
+        text = _check(s2s.grad(_index_assign), (True,), [_f(N, 3)], axis)
+        assert "vcall" not in text, text
+        assert "index_grad(" in text and "setitem_grad(" in text, text
+
+
+def _nested_early_return(x):
+    y = x
+    for i in range(2):
+        for j in range(3):
+            y = y * 1.3
+            if np.sum(y) > 2.0 + i + j:
+                return np.sum(y * x)
+    return np.sum(y - x)
+
+
+def test_reverse_loop_steps_under_batched_returns_are_known():
+    """The reverse loop over ``reversed(range(3))`` under a batched early return: its
+    step is a broadcast number, so ``2.0 + i + j`` and the comparison stay NumPy."""
+    for axis in (0, -1):
+        xs = _f(N, 2)
+        xs[0] = onp.abs(xs[0]) + 1.0
+        text = _check(s2s.grad(_nested_early_return), (True,), [xs], axis)
+        assert "vcall(operators.add" not in text and "vcall(operators.gt" not in text, text
+
+
+def _helper(u, v):
+    return u * np.sin(v)
+
+
+def _keywords(x):
+    return np.sum(_helper(v=x, u=3.0))
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_astype_items_and_keyword_calls_are_numpy(axis):
+    """``x.astype(dtype)``, the adjoints of ``x[i]`` and ``x[a:b]`` of an array, and the
+    result of a call by keywords of a user function (its fwd/bwd pair) are written as
+    NumPy: only the calls of the pair stay vcall."""
+    text = _check(s2s.grad(_astype_and_items), (True,), [_f(N, 4)], axis)
+    assert "vcall" not in text and "vmethod" not in text, text
+    assert "np.astype(a, np.float64)" in text and "getitem_grad(b, (slice(None), 0), " in text, text
+    text = _check(s2s.grad(_keywords), (True,), [_f(N, 3)], axis)
+    assert [line.split("vcall(")[1].split(",")[0] for line in text.splitlines()
+            if "vcall" in line] == ["fwd__helper", "bwd__helper"], text
 
 
 def _mean_and_size(M):
@@ -232,20 +338,129 @@ def test_per_example_gradient_source_is_numpy():
         assert text == fh.read()
 
 
+def _pair_texts(*names):
+    """The batched source of the fwd/bwd pairs named, as run (built for the arguments'
+    kinds): fwds that return a PairTape, bwds built for one."""
+    from s2s.transforms import batch
+    out = {}
+    for fn, builds in list(batch._builds.items()):
+        for key, b in builds.items():
+            if getattr(fn, "__name__", "") in names and key[1] and (
+                    "pair_tape(" in b.text or len(key) == 4):
+                out.setdefault(fn.__name__, []).append(b.text)
+    return out
+
+
 def test_seed_mlp_gradient_helpers_are_numpy():
     """The seeds' MLP calls predict: its forward and backward functions run batched (the
-    two calls of them stay vcall), and what they do is NumPy too."""
+    two calls of them stay vcall), and what they do is NumPy too. The weights stay
+    unbatched from fwd to bwd (the tape's entries keep their own kinds): one product
+    with the unbatched matrix, no broadcast along the batch, no per-example flags."""
     params, x, y = _mlp_args()
     f = s2s.vmap(s2s.grad(seeds.logprob_fun), in_axes=(None, 0, 0))
     f(params, x, y)
     text = s2s.source(f)
     assert [line.split("=")[1].split("(")[1].split(",")[0] for line in text.splitlines()
             if "vcall(" in line] == ["fwd_predict", "bwd_predict"], text
-    from s2s.transforms import batch
-    texts = [b.text for fn, builds in list(batch._builds.items())
-             if getattr(fn, "__name__", "") in ("fwd_predict", "bwd_predict")
-             for b in builds.values() if b.result_kind is not None]
-    assert texts and all("vcall" not in t for t in texts), texts
+    texts = _pair_texts("fwd_predict", "bwd_predict")
+    assert sorted(texts) == ["bwd_predict", "fwd_predict"], texts
+    (fwd,), (bwd,) = texts["fwd_predict"], texts["bwd_predict"]
+    for t in (fwd, bwd):
+        for absent in ("vcall", "broadcast_batch", "any_example", "select"):
+            assert absent not in t, t
+    assert "(False, False, True, False, True, None), {'W': False, 'b': False, 'inputs': True, " \
+        "'inputs_active': False, 't': True}, batch_size)" in fwd, fwd
+    assert "binputs = np.dot(bt, np.transpose(W))" in bwd and "if inputs_active:" in bwd, bwd
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_seed_mlp_per_example_gradients_on_each_axis(axis):
+    params, x, y = _mlp_args()
+    _check(s2s.grad(seeds.logprob_fun), (False, True, True), [params, x, y], axis)
+
+
+def _layer(W, x):
+    return np.tanh(np.dot(x, W))
+
+
+def _two_layers(W, x):
+    return _layer(W, _layer(W, x))
+
+
+def _root_scale(W, x):
+    s = np.sum(x * x) + 1.0
+    r = s
+    while np.abs(r * r - s) > 1e-4 * s:
+        r = 0.5 * (r + s / r)
+    return np.dot(x, W) / r
+
+
+def _branching(W, x):
+    y = np.dot(x, W)
+    if np.sum(y) > 0:  # batched: W is batched in the callee from here on
+        y = np.tanh(y)
+        W = W * 2.0
+    return np.dot(y, W)
+
+
+def _loss_nested(W, x):  # fwd__two_layers's tape holds two of fwd__layer's
+    return np.sum(_two_layers(W, x) ** 2)
+
+
+def _loss_in_loop(W, x):  # the caller's stack holds fwd__layer's tapes
+    for _ in range(2):
+        x = _layer(W, x)
+    return np.sum(x)
+
+
+def _loss_under_batched_if(W, x):  # called for some examples: its tape is batched whole
+    if np.sum(x) > 0:
+        x = _layer(W, x)
+    else:
+        x = x * 2.0
+    return np.sum(x)
+
+
+def _loss_batched_while(W, x):  # the callee's trip counts differ per example
+    return np.sum(np.tanh(_root_scale(W, x)))
+
+
+def _loss_branching_callee(W, x):  # the callee's own batched if
+    return np.sum(_branching(W, _layer(W, x)) ** 2)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("loss,unbatched_w", [
+    (_loss_nested, True), (_loss_in_loop, True), (_loss_under_batched_if, False),
+    (_loss_batched_while, False), (_loss_branching_callee, True)],
+    ids=["nested", "in_loop", "under_batched_if", "batched_while", "branching_callee"])
+def test_pair_tapes_match_a_loop(loss, unbatched_w, axis):
+    """A callee's tape crosses from its fwd to its bwd with each entry batched or not:
+    nested pairs, tapes on the caller's stack, a callee under a batched condition (its
+    tape is batched whole there) and one with a batched while, eager and under jit."""
+    W, x = _f(4, 4), _f(N, 4)
+    x[0] = -onp.abs(x[0])
+    x[1] = onp.abs(x[1])
+    _check(s2s.grad(loss), (False, True), [W, x], axis)
+    _check(s2s.grad(loss, argnums=(0, 1)), (False, True), [W, x], axis)
+    if unbatched_w:
+        bwds = _pair_texts("bwd__layer")["bwd__layer"]
+        assert any("np.dot(bt, np.transpose(W))" in t for t in bwds), bwds
+        assert not any("broadcast_batch" in t for t in bwds), bwds
+
+
+def test_pair_tape_with_mapped_weights_matches_a_loop():
+    params, x, y = _mlp_args()
+    mapped = [(onp.stack([W * (1.0 + 0.1 * k) for k in range(N)]), onp.stack([b] * N))
+              for W, b in params]
+    g = s2s.grad(seeds.logprob_fun)
+    for in_axes in ((0, 0, 0), (0, None, None)):
+        args = (mapped, x if in_axes[1] == 0 else x[0], y if in_axes[2] == 0 else y[0])
+        want = _stack([g([(W[i], b[i]) for W, b in mapped],
+                         *[a[i] if ax == 0 else a for a, ax in zip(args[1:], in_axes[1:])])
+                       for i in range(N)])
+        _close(s2s.vmap(g, in_axes=in_axes)(*args), want)
+        _close(s2s.jit(s2s.vmap(g, in_axes=in_axes))(*args), want)
 
 
 def test_unmapped_parameter_assigned_mapped_values():

@@ -15,7 +15,7 @@ import gast
 import numpy as onp
 
 import s2s.numpy as np
-from s2s.core.primitive import def_batch
+from s2s.core.primitive import def_batch, rules_of
 from s2s.numpy import linalg
 from s2s.numpy import batch_forms as F
 from s2s.parse import quoting as q
@@ -71,6 +71,19 @@ for _name in _ELEMENTWISE:
     def_batch(_fn)(elementwise(_fn, single_result=_name not in ("modf", "divmod")))
 
 
+def _astype_form(site):
+    """``np.astype(x, dtype)`` as written (the rule's): the dtype, whatever the build knows
+    of it (``np.float64``, ``np.result_type(y)``), is one for every example."""
+    x, rest = (site.args[0], site.args[1:]) if site.args else (None, ())
+    if x is None or not F.is_array(x.kind) or any(o.batched for o in rest) \
+            or any(k.batched for k in site.kwargs.values()):
+        return None
+    return site.rebuild([a.node for a in site.args]), F.Array(x.rank)
+
+
+rules_of(np.astype).batch.source_form = _astype_form
+
+
 def _where_rule(axes, /, condition, x=None, y=None, **kwargs):
     if x is None and y is None:
         return loop_call(np.where, axes, (condition,), kwargs)
@@ -94,9 +107,21 @@ def _passthrough(fn):
     return rule
 
 
+def _passthrough_form(site):
+    """``np.zeros_like(x)``, ``np.asarray(x, dtype)``... of a batched array: as written (no
+    ``shape=`` or ``ndmin=``, which would not keep the layout; at most a fill value and a
+    dtype positionally)."""
+    a, rest = (site.args[0], site.args[1:]) if site.args else (None, ())
+    if a is None or not F.is_array(a.kind) or len(rest) > 2 or any(o.batched for o in rest) \
+            or any(v.batched for v in site.kwargs.values()) \
+            or not set(site.kwargs) <= {"dtype", "order", "copy", "fill_value"}:
+        return None
+    return site.rebuild([o.node for o in site.args]), F.Array(a.rank)
+
+
 for _fn in (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy, np.asarray,
             np.array, np.stop_gradient if hasattr(np, "stop_gradient") else np.copy):
-    def_batch(_fn)(_passthrough(_fn))
+    def_batch(_fn)(_passthrough(_fn)).source_form = _passthrough_form
 
 
 # ---------------------------------------------------------------------------

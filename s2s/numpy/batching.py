@@ -15,7 +15,7 @@ import numpy as onp
 from s2s.core import dtypes
 from s2s.core.errors import TransformError
 from s2s.core.primitive import Tracer
-from s2s.core.tree_util import tree_flatten, tree_unflatten
+from s2s.core.tree_util import register_pytree_node, tree_flatten, tree_unflatten
 import s2s.numpy as snp
 from s2s import lax
 
@@ -53,12 +53,56 @@ def _asarray(x):
     return arr.astype(dtypes.canonicalize_dtype(arr.dtype), copy=False)
 
 
+class PairTape(tuple):
+    """The tape a batched ``fwd_<f>`` hands its ``bwd_<f>``, its entries batched each on
+    its own: ``batched[k]`` says whether entry ``k`` carries the batch axis (None for
+    the reverse sweep's stack, whose items are batched as the variables they restore:
+    ``restored`` maps each such variable to whether it is batched). Only the pair's bwd
+    reads it (its build is specialized on these flags); ``size`` is the batch size, which
+    no unbatched entry tells.
+
+    >>> t = PairTape((onp.eye(2), onp.ones((5, 2)), []), (False, True, None), {"W": False}, 5)
+    >>> leading_size(t), t.key
+    (5, ((False, True, None), (('W', False),)))
+    """
+
+    def __new__(cls, entries, batched, restored, size):
+        self = super().__new__(cls, entries)
+        self.batched, self.size = tuple(batched), size
+        self.restored = tuple(sorted(dict(restored).items()))
+        return self
+
+    @property
+    def key(self):
+        """What the bwd's batched source depends on."""
+        return self.batched, self.restored
+
+    def __repr__(self):
+        return f"PairTape({tuple(self)!r}, batched={self.batched})"
+
+
+register_pytree_node(PairTape, lambda t: (tuple(t), (t.batched, t.restored, t.size)),
+                     lambda aux, children: PairTape(children, *aux))
+
+
+def _no_pair_tape(x, what):
+    """A pair's tape is read by its bwd alone: per example, or selected leaf by leaf, its
+    unbatched entries would be misread (the fwd under a batched condition returns a
+    tape batched as a whole instead)."""
+    if any(isinstance(v, PairTape) for v in tree_flatten(
+            x, is_leaf=lambda v: isinstance(v, PairTape))[0]):
+        raise TransformError(f"vmap: internal error: a fwd/bwd pair's tape reached {what}",
+                             hint="please report this with the function being transformed")
+
+
 def leading_size(*xs):
-    """The batch size: the leading axis of the first array leaf of ``xs``, else the size
-    of a leaf that is a batch of functions (one per example, closing over batched values:
-    its type's ``batch_size()``)."""
-    leaves = tree_flatten(xs)[0]
+    """The batch size: the leading axis of the first array leaf of ``xs`` (a pair's tape
+    tells its own), else the size of a leaf that is a batch of functions (one per example,
+    closing over batched values: its type's ``batch_size()``)."""
+    leaves = tree_flatten(xs, is_leaf=lambda v: isinstance(v, PairTape))[0]
     for leaf in leaves:
+        if isinstance(leaf, PairTape):
+            return leaf.size
         if is_array(leaf):
             return leaf.shape[0]
     for leaf in leaves:
@@ -142,6 +186,8 @@ def select(c, new, old):
         return old
     if new is old:
         return new
+    if isinstance(new, (tuple, list)) or isinstance(old, (tuple, list)):
+        _no_pair_tape((new, old), "a per-example select")
     uniform = _uniform(c)
     if uniform is not None:  # every example took the same branch: that branch's value, exactly
         return new if uniform else old
@@ -211,6 +257,8 @@ def _leaf_example(leaf, i):
 
 
 def _example(x, i):
+    if isinstance(x, (tuple, list)):
+        _no_pair_tape(x, "a per-example call")
     return tree_unflatten(tree_flatten(x)[1], [_leaf_example(leaf, i) for leaf in tree_flatten(x)[0]])
 
 

@@ -60,7 +60,7 @@ _HELPERS = ("vcall", "vcall_where", "vmethod", "batched_attr", "getitem", "setit
             "per_example_shape", "per_example_ndim", "per_example_size", "per_example_count",
             "any_example",
             "all_examples", "max_example", "select_zeros", "unbatched_primal", "batched_closure",
-            "call_batched")
+            "call_batched", "pair_tape")
 
 # Calls whose result describes shapes or types: the same for every example.
 _SHAPE_QUERIES = {"len": "batched_len", "shape": "per_example_shape",
@@ -116,7 +116,7 @@ def _unset_result(normal):
 class _Context:
     """One function being batched: its plan, helper names and the analysis result."""
 
-    def __init__(self, plan, batched_params):
+    def __init__(self, plan, batched_params, masked=False, tape=None):
         self.plan = plan
         self.source = plan.source
         self.namer = plan.namer.__class__(plan.namer.taken)
@@ -134,7 +134,15 @@ class _Context:
         self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
         self.generated = hasattr(plan.fn, "__s2s_tapes__")
         self.unset_result = _unset_result(plan.normal)
+        # A fwd/bwd pair (see PairTape): the fwd's tape statement, the bwd's unpacking of it.
+        self.fwd_tape = _fwd_tape(self) if not masked and batched_params else None
+        self.bwd_tape, self.bwd_unpack = tape, _bwd_unpack(self, tape)
         self.uniform_tapes = _uniform_tapes(plan.normal, self) if self.tapes else frozenset()
+        if self.fwd_tape is not None:
+            self.batched.add(self.fwd_tape.targets[0].id)  # the tape is returned batched
+        if self.bwd_unpack is not None:
+            self.batched |= {v for v, b in tape[1] if b} | {e.id for e, b in zip(
+                self.bwd_unpack.targets[0].elts, tape[0]) if b}
 
     def local_to(self, s):
         """Names a batched ``if``/``while``/loop ``s`` assigns that are dead after it and
@@ -265,8 +273,10 @@ def _uniform_tapes(fdef, ctx):
     saved: ``x = pop(stack)`` for ``append(stack, x)``, or for ``append(stack, t)`` with
     ``t = shape_of(x)`` (the reverse transform's restore model). Such a tape is one list
     of items each batched as its variable is (the analysis ties ``t`` and ``x``), so a
-    pop needs no batch axis of its own. Any other tape stays a batched list of batched
-    items. Sets ``ctx.tape_sources``: per tape, each pushed name -> the variable restored."""
+    pop needs no batch axis of its own. A pair's fwd may return such a tape in its
+    ``PairTape`` and the pair's bwd pop it (its variables batched as the fwd's were).
+    Any other tape stays a batched list of batched items. Sets ``ctx.tape_sources``: per
+    tape, each pushed name -> the variable restored."""
     defs, pushed, popped, restores = {}, {}, {}, set()
     for n in gast.walk(fdef):  # (breadth first: an assignment before its value)
         if isinstance(n, gast.Assign):
@@ -297,17 +307,80 @@ def _uniform_tapes(fdef, ctx):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in ctx.tapes:
             uses[n.id] = uses.get(n.id, 0) + 1
     ctx.tape_sources = {}
+    in_pair_tape = {e.id for e in ctx.fwd_tape.value.elts} if ctx.fwd_tape is not None else ()
     for xs in ctx.tapes:
         names = pushed.get(xs, [])
-        local = all(isinstance(v, gast.List) and not v.elts for v in defs.get(xs, [None]))
-        if None in names or not local or uses.get(xs, 0) != len(names) + sum(
+        from_pair = xs == _pair_stack(ctx)  # (a bwd's stack: popped only, see below)
+        local = from_pair or all(isinstance(v, gast.List) and not v.elts
+                                 for v in defs.get(xs, [None]))
+        if None in names or not local or uses.get(xs, 0) != len(names) + (xs in in_pair_tape) + sum(
                 1 for n in gast.walk(fdef) if isinstance(n, gast.Call) and id(n) in restores
                 and n.args[0].id == xs):
-            continue  # it escapes (a fwd/bwd pair's tape returns it): one kind for its items
+            continue  # it escapes (a masked fwd returns it batched): one kind for its items
         sources = {name: source(name) for name in names}
-        if popped.get(xs, set()) <= set(sources.values()):
+        restorable = {v for v, _ in ctx.bwd_tape[1]} if from_pair else set(sources.values())
+        if popped.get(xs, set()) <= restorable and not (from_pair and names):
             ctx.tape_sources[xs] = sources
+    if _pair_stack(ctx) is not None and _pair_stack(ctx) not in ctx.tape_sources:
+        raise TransformError(f"vmap: internal error: the backward function {ctx.plan.name} "
+                             "pushes on its tape or pops what its forward function did not "
+                             "push", hint="please report this")
     return frozenset(ctx.tape_sources)
+
+
+def _fwd_tape(ctx):
+    """In a pair's fwd: the statement ``t = (x, shape, stack)`` that builds the tape it
+    returns with its result (``return (result, t)`` in normal form), or None."""
+    if getattr(ctx.plan.fn, "__s2s_pair__", None) != "fwd":
+        return None
+    body = ctx.plan.normal.body
+    if len(body) < 3 or not isinstance(body[-1], gast.Return) \
+            or not isinstance(body[-1].value, gast.Name):
+        return None
+    pair, tape = body[-2], body[-3]
+    if not (_assigns_name(pair, body[-1].value.id) and isinstance(pair.value, gast.Tuple)
+            and len(pair.value.elts) == 2 and isinstance(pair.value.elts[1], gast.Name)):
+        return None
+    name = pair.value.elts[1].id
+    if not (_assigns_name(tape, name) and isinstance(tape.value, gast.Tuple)
+            and all(isinstance(e, gast.Name) for e in tape.value.elts)):
+        return None
+    if sum(1 for n in gast.walk(ctx.plan.normal) if isinstance(n, gast.Name) and n.id == name) != 2:
+        return None  # (assigned and returned, nothing else)
+    return tape
+
+
+def _assigns_name(s, name):
+    return isinstance(s, gast.Assign) and len(s.targets) == 1 \
+        and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name
+
+
+def _bwd_unpack(ctx, tape):
+    """In a pair's bwd given its fwd's ``PairTape`` (``tape`` is its key): the statement
+    ``x, shape, stack = tape`` unpacking it (None for an empty tape, which bwd never reads)."""
+    if tape is None:
+        return None
+    params = dataflow.parameters(ctx.plan.normal, varargs=False, keyword_only=False)
+    found = [s for s in ctx.plan.normal.body if isinstance(s, gast.Assign)
+             and isinstance(s.value, gast.Name) and s.value.id == params[0]
+             and isinstance(s.targets[0], gast.Tuple) and len(s.targets[0].elts) == len(tape[0])
+             and all(isinstance(e, gast.Name) for e in s.targets[0].elts)]
+    reads = sum(1 for n in gast.walk(ctx.plan.normal) if isinstance(n, gast.Name)
+                and n.id == params[0] and isinstance(n.ctx, gast.Load))
+    if len(found) == 1 and reads == 1:
+        return found[0]
+    if not tape[0] and not reads:
+        return None
+    raise TransformError(f"vmap: internal error: the backward function {ctx.plan.name} does not "
+                         "unpack its tape once", hint="please report this")
+
+
+def _pair_stack(ctx):
+    """The reverse sweep's stack a pair's bwd unpacks from its tape (popped, per variable)."""
+    if ctx.bwd_unpack is None:
+        return None
+    return next((e.id for e, b in zip(ctx.bwd_unpack.targets[0].elts, ctx.bwd_tape[0])
+                 if b is None), None)
 
 
 def _mark(ctx, names):
@@ -346,6 +419,8 @@ def _analyze_block(ctx, stmts, under):
                 and isinstance(s.targets[0], gast.Tuple) and len(s.targets[0].elts) == 2 and not under:
             changed |= _mark(ctx, _stores(s.targets[0].elts[1]))
             continue
+        if isinstance(s, gast.Assign) and s is ctx.bwd_unpack:
+            continue  # each entry batched as the fwd's PairTape says (see _Context)
         if isinstance(s, gast.Assign):
             t = s.targets[0]
             changed |= _mark(ctx, _lists_batched_by(ctx, s.value))
@@ -789,8 +864,16 @@ class _Rewriter:
         target = s.targets[0]
         names = _stores(target)
         self.defined |= names
-        if ctx.tape_pop(s.value):
-            return [s]  # the item has the batch axis exactly when its variable has one
+        if s is ctx.fwd_tape:
+            return [self._fwd_tape(s)]
+        if s is ctx.bwd_unpack:  # entries batched in fwd are batched here too
+            unbatched = {e.id for e, b in zip(target.elts, ctx.bwd_tape[0]) if b is False}
+            return [s] + self._broadcasts(names & unbatched & ctx.batched, s)
+        if ctx.tape_pop(s.value):  # the item has the batch axis exactly when its variable has one
+            if s.value.args[0].id == _pair_stack(ctx):  # the fwd pushed it batched as it had it
+                batched_there = {v for v, b in ctx.bwd_tape[1] if b}
+                return [s] + self._broadcasts((names & ctx.batched) - batched_there, s)
+            return [s]
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
                 s.value, (gast.Call, gast.Attribute))):
             out = [s]
@@ -816,6 +899,26 @@ class _Rewriter:
             for n in sorted(names & ctx.batched):
                 out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
         return out
+
+    def _broadcasts(self, names, like):
+        """``x = broadcast_batch(x, batch_size)`` for each of ``names``."""
+        ctx = self.ctx
+        return [_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), like)
+                for n in sorted(names)]
+
+    def _fwd_tape(self, s):
+        """``t = pair_tape((x, shape, stack), (False, True, None), {'y': True}, batch_size)``:
+        each entry as it is, with what is batched (the stack's items: as their variables)."""
+        ctx = self.ctx
+        entries = s.value.elts
+        flags = [None if e.id in ctx.uniform_tapes else e.id in ctx.batched for e in entries]
+        restored = sorted({v for e in entries if e.id in ctx.uniform_tapes
+                           for v in ctx.tape_sources[e.id].values()})
+        value = q.call(ctx.h("pair_tape"), [
+            copy.deepcopy(s.value), gast.Tuple(elts=[q.const(f) for f in flags], ctx=gast.Load()),
+            gast.Dict(keys=[q.const(v) for v in restored],
+                      values=[q.const(v in ctx.batched) for v in restored]), ctx.size()])
+        return _assign(copy.deepcopy(s.targets[0]), value, s)
 
     def visit_Expr(self, s, under):
         ctx = self.ctx
@@ -1108,26 +1211,27 @@ _builds = weakref.WeakKeyDictionary()
 
 
 
-def build(fn, batched_params, signature=(), masked=False):
+def build(fn, batched_params, signature=(), masked=False, tape=None):
     """The batched form of ``fn`` for the parameters named in ``batched_params`` (cached);
     ``signature`` (``batch_source.signature``) describes the arguments of this call, so
     calls on operands of known kinds are written as NumPy. A ``masked`` build takes a
     first parameter, the mask of the examples its caller runs it for (a call from a
-    branch of a batched ``if``): its batched loops run for those examples only."""
+    branch of a batched ``if``): its batched loops run for those examples only. A pair's
+    bwd given its fwd's ``PairTape`` is built for that tape's ``key`` (``tape``)."""
     fn = unconverted(fn)  # converted by jit: batched from the code it was converted from
     per_fn = _builds.setdefault(fn, {})
-    key = (tuple(sorted(batched_params)), signature, masked)
+    key = (tuple(sorted(batched_params)), signature, masked) + ((tape,) if tape else ())
     built = per_fn.get(key)
     if built is None or not same_defaults(fn, built.defaults):  # f.__defaults__ rebound
         defaults = defaults_of(fn)
-        built = per_fn[key] = _build(fn, key[0], signature, masked)
+        built = per_fn[key] = _build(fn, key[0], signature, masked, tape)
         built.defaults = defaults
     return built
 
 
-def _build(fn, batched_params, signature=(), masked=False):
+def _build(fn, batched_params, signature=(), masked=False, tape=None):
     plan = plan_for(fn)
-    ctx = _Context(plan, batched_params)
+    ctx = _Context(plan, batched_params, masked, tape)
     ctx.helpers["operators"] = ctx.namer.new("operators")
     body = plan.normal.body
     analyze(ctx, body)
@@ -1240,6 +1344,17 @@ def plan_or_none(fn):
 _callees = weakref.WeakKeyDictionary()
 
 
+def _tape_key(fn, args, axes):
+    """The ``PairTape.key`` of the tape a pair's bwd ``fn`` is given (first), else None."""
+    tapes = [k for k, a in enumerate(args) if isinstance(a, S.PairTape)]
+    if not tapes:
+        return None
+    if tapes != [0] or getattr(fn, "__s2s_pair__", None) != "bwd" or axes[0] is None:
+        raise TransformError("vmap: internal error: a fwd/bwd pair's tape was passed to "
+                             f"{getattr(fn, '__name__', fn)}", hint="please report this")
+    return args[0].key
+
+
 def batched_callee(fn, axes, kw_batched, kwargs, masked=False):
     """A callable computing ``fn`` batched (user functions: their batched source), or None
     when ``fn`` should be called once per example (cached per function and axes). With
@@ -1290,7 +1405,8 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
         lead, args = (args[:1], args[1:]) if masked else ((), args)
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
-        built = build(target, names, batch_source.signature(described), masked)
+        built = build(target, names, batch_source.signature(described), masked,
+                      _tape_key(target, args, axes))
         fn = built.fn
         # Under jit (staged arguments) the batched source with its control flow converted.
         if any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):

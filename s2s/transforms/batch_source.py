@@ -47,6 +47,9 @@ def describe(value, batched, depth=0):
         return F.Array(value.ndim - bool(batched))
     if isinstance(value, bool) or value is None:
         return F.Const(value)
+    if isinstance(value, S.PairTape) and len(value) <= _MAX_ITEMS:  # entries batched each on its own
+        return F.Seq("tuple", tuple(describe(v, b, depth + 1) if b is not None else None
+                                    for v, b in zip(value, value.batched)))
     if isinstance(value, (int, float, complex)) and not batched:
         return F.Number()
     if type(value) in (tuple, list) and len(value) <= _MAX_ITEMS and depth < 4:
@@ -165,8 +168,9 @@ class Kinds:
         changed = False
         for s in stmts:
             if isinstance(s, gast.Assign):
-                if id(s) in self._skipped or self._on_tape(s.value):
-                    continue  # (the tape gives back what the variable held)
+                if id(s) in self._skipped or s is self.ctx.unset_result or self._on_tape(s.value):
+                    continue  # (the tape gives back what the variable held; no path returns
+                    # the early-return slot's first value)
                 if self.ctx.is_tape(s.targets[0]):
                     changed |= self._set(s.targets[0].id, None)  # (not described)
                     continue
@@ -343,6 +347,8 @@ class Kinds:
         if kind is not None:
             if kind in ("as_sequence", "copy") and len(call.args) == 1:
                 return _identity, F.Site(None, [self._operand(call.args[0])], {}, None, self._np)
+            if _updates_array(kind, call) and F.is_array(self.kind(call.args[0])):
+                return _identity, F.Site(None, [self._operand(call.args[0])], {}, None, self._np)
             if kind not in _READ_ONLY_SUPPORT and call.args and not F.is_array(
                     self.kind(call.args[0])):
                 self.lists_mutated = True  # setitem, pop on a list: in place
@@ -353,14 +359,19 @@ class Kinds:
         obj = ctx.resolve(call.func)
         if obj is MISSING:
             return self._method_site(call)
+        if obj is slice and not call.keywords:  # (an index of the same slice for every example)
+            return _slice_form, F.Site(call.func, [self._operand(a) for a in call.args], {},
+                                       None, self._np)
         if obj in (range, reversed) and not call.keywords:
             return (lambda site, rev=obj is reversed: _range_form(site, rev)), F.Site(call.func, [self._operand(a) for a in call.args], {},
                                        None, self._np)
         helper = _SHAPE_HELPERS.get(obj) if _hashable(obj) else None
+        twin = twin_binding(obj) if helper is None else None
         if helper is not None:
             form = F.form_of(helper)
+        elif _hashable(twin or obj) and (twin or obj) in _CREATION:
+            form = _creation_form
         else:
-            twin = twin_binding(obj)
             rule = S.batch_rule(twin if twin is not None else obj)
             form = F.form_of(rule) if rule is not None else self._callee_form(obj, call)
         args = [self._operand(a) for a in call.args]
@@ -375,17 +386,20 @@ class Kinds:
         """A user function's call keeps its ``vcall`` (its batched source runs), but the kind
         of its result is that of the function's own batched build for these arguments."""
         plan = batch.plan_or_none(obj) if not batch._is_library(obj) else None
-        if plan is None or call.keywords:
+        if plan is None:
             return None
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
-        if len(call.args) > len(params):
-            return None
-        operands = [self._operand(a) for a in call.args]
-        names = frozenset(p for p, o in zip(params, operands) if o.batched)
+        named = {k.arg for k in call.keywords}
+        if len(call.args) > len(params) or not named <= set(params[len(call.args):]) \
+                or len(named) != len(call.keywords):
+            return None  # (**kwargs, a keyword-only parameter: not described)
+        operands = dict(zip(params, (self._operand(a) for a in call.args)))
+        operands.update({k.arg: self._operand(k.value) for k in call.keywords})
+        names = frozenset(p for p, o in operands.items() if o.batched)
         if not names:
             return None
         built = batch.build_now(obj, names, tuple(sorted(
-            (p, o.kind) for p, o in zip(params, operands))))
+            (p, o.kind) for p, o in operands.items())))
         if built is None or built.mutates_lists:
             self._escapes(call)
         if built is None or built.result_kind is None:
@@ -502,10 +516,51 @@ def _broadcast(kind):
     return kind
 
 
+_CREATION = (snp.zeros, snp.ones, snp.empty, snp.full)  # (shape, ...): an array of that rank
+_AT_KEEPS_SHAPE = ("set", "add", "subtract", "multiply", "divide", "power", "min", "max")
+
+
+def _updates_array(kind, call):
+    """Whether support call ``call`` (of ``kind``) is ``setitem(x, i, v)`` or an ``.at[i]``
+    update (``at_update(x, i, "add", v)``): of an array ``x``, an array like it."""
+    if call.keywords:
+        return False
+    if kind == "setitem":
+        return len(call.args) == 3
+    return kind == "at_update" and len(call.args) == 4 and isinstance(
+        call.args[2], gast.Constant) and call.args[2].value in _AT_KEEPS_SHAPE
+
+
+def _creation_form(site):
+    """``np.zeros(shape)`` and the like, of a shape the same for every example."""
+    if site.batched or not site.args:
+        return None
+    shape = site.args[0].kind
+    if F.rank_of(shape) == 0 and not F.is_array(shape):
+        return None, F.Array(1)
+    if isinstance(shape, F.Seq) and all(F.rank_of(k) == 0 and not F.is_array(k)
+                                        for k in shape.items):
+        return None, F.Array(len(shape.items))
+    value = F.const_value(shape, None)
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return None, F.Array(len(value))
+    return None
+
+
 def _identity(site):
     """``as_sequence`` and ``copy`` keep a tuple, list or array as it is (the call stays)."""
     (x,) = site.args
     return (None, x.kind) if isinstance(x.kind, (F.Seq, F.Array, F.Range)) else None
+
+
+def _slice_form(site):
+    """``slice(a, b, c)`` of unbatched bounds (the call stays)."""
+    if site.batched or not 1 <= len(site.args) <= 3:
+        return None
+    if not all(F.rank_of(a.kind) == 0 and not F.is_array(a.kind) or a.kind == F.Const(None)
+               for a in site.args):
+        return None
+    return None, F.SliceKind()
 
 
 def _range_form(site, rev):

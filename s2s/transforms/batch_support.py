@@ -33,9 +33,9 @@ from s2s.trace.record import record
 from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
-from s2s.numpy.batching import (UNDEF, _asarray, _expand_to, _np, _snp, broadcast_batch,  # noqa: F401
-                              is_array, leading_size, loop_call, masked, select, select_zeros,
-                              staged_example)
+from s2s.numpy.batching import (UNDEF, PairTape, _asarray, _expand_to, _np, _snp,  # noqa: F401
+                              broadcast_batch, is_array, leading_size, loop_call, masked, select,
+                              select_zeros, staged_example)
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s.parse import quoting as q
 from s2s import lax
@@ -554,6 +554,17 @@ def unpack(x, n):
     return x
 
 
+def pair_tape(entries, batched, restored, size):
+    """The tape of a batched ``fwd_<f>``: its entries as they are, each batched or not as
+    ``batched`` says, the stack's items as ``restored`` says of their variables (see
+    ``PairTape``).
+
+    >>> pair_tape((onp.eye(2), []), (False, None), {"W": False}, 3).batched
+    (False, None)
+    """
+    return PairTape(entries, batched, restored, size)
+
+
 def unbatched_primal(pair):
     """``(primal, tangent)`` of a batched call of forward-mode code whose primal arguments
     are not batched: the primal is the same for every example (the batched code broadcast
@@ -595,6 +606,8 @@ def _len_form(site):
                               ctx=gast.Load()), F.Number()
     if isinstance(x.kind, F.Seq):
         return (None if x.batched else q.call("len", [x.node])), F.Const(len(x.kind.items))
+    if x.kind == F.Range():  # (never batched: a range of unbatched bounds)
+        return None, F.Number()
     return None
 
 
@@ -750,6 +763,9 @@ def _getitem_form(site):
     """``x[:, 1:]``: an unbatched index behind a leading ``:``, when the rule would write it
     so (no advanced index apart from others); a batched tuple or list indexed as written."""
     x, parts = site.args[0], site.args[1:]
+    if x.kind == F.Range() and len(parts) == 1 and parts[0].batched \
+            and parts[0].kind == F.Array(0):
+        return None, F.Array(0)  # (a loop's step broadcast under a batched condition)
     if any(p.batched for p in parts):
         return None
     if x.kind == F.Range() and len(parts) == 1 and F.rank_of(parts[0].kind) == 0 \
@@ -957,6 +973,36 @@ def _getitem_grad_rule(axes, /, x, index, g):
     return loop_call(support.getitem_grad, axes, (x, index, g), {})
 
 
+def _plain_index(index):
+    """Whether ``index`` holds integers, slices, None and Ellipsis only (no array, no
+    bool): behind a leading ``:`` it reads each example as it reads one."""
+    return all(i is None or i is Ellipsis or isinstance(i, slice) or isinstance(
+        i, (int, onp.integer)) and not isinstance(i, (bool, onp.bool_))
+        for i in _index_tuple(index))
+
+
+def _behind_batch(index):
+    return (slice(None),) + _index_tuple(index)
+
+
+def _setitem_grad_rule(axes, /, g, index):
+    """``g`` with ``index`` zeroed in each example."""
+    if g is None:
+        return None
+    if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
+        return support.setitem_grad(g, _behind_batch(index))
+    return loop_call(support.setitem_grad, axes, (g, index), {})
+
+
+def _index_grad_rule(axes, /, g, index, value):
+    """Each example's ``g[index]`` summed to the shape of its ``value``."""
+    if g is None:
+        return None
+    if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
+        return _unbroadcast_rule((0, axes[2]), g[_behind_batch(index)], value)
+    return loop_call(support.index_grad, axes, (g, index, value), {})
+
+
 def _lift(x, axis, rank):
     """Batched ``x`` with its per-example axes padded on the left to ``rank`` (unbatched
     ``x`` as it is: NumPy's right-aligned broadcasting lines it up with the batched ones)."""
@@ -1140,6 +1186,8 @@ def _register_support_rules():
     def_batch(sup.add_grad)(_add_grad_rule)
     def_batch(sup.scalar_seed)(_scalar_seed_rule)
     def_batch(sup.getitem_grad)(_getitem_grad_rule)
+    def_batch(sup.setitem_grad)(_setitem_grad_rule)
+    def_batch(sup.index_grad)(_index_grad_rule)
     def_batch(sup.dot_grad_lhs)(_dot_grads(True))
     def_batch(sup.dot_grad_rhs)(_dot_grads(False))
     def_batch(sup.matmul_grad_lhs)(_matmul_grads(True))
@@ -1346,6 +1394,8 @@ def _getitem_grad_form(site):
     if len(site.args) != 3 or site.kwargs:
         return None
     x, index, g = site.args
+    if F.is_array(x.kind) and not index.batched and g.batched:
+        return _array_item_grad_form(site, x, index, g)
     if not (isinstance(x.kind, F.Seq) and not index.batched and g.batched) or \
             g.kind is None or _none(g.kind):
         return None
@@ -1362,6 +1412,72 @@ def _getitem_grad_form(site):
     kind = F.Seq(x.kind.kind, items)
     return site.rebuild([x.node, index.node, g.node]), \
         F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
+
+
+def _item_index(index, rank):
+    """``(slice(None), i)`` (or ``(slice(None), *i)`` for a tuple) for an unbatched index
+    of integers, slices, None and Ellipsis into per-example rank ``rank``, with the rank
+    of each example's ``x[i]``; None for any other index."""
+    if index.batched:
+        return None
+    tuple_index = isinstance(index.kind, F.Seq) and index.kind.kind == "tuple"
+    parts = [_index_part(F.Operand(None, False, k)) for k in (
+        index.kind.items if tuple_index else (index.kind,))]
+    used = parts.count("int") + parts.count("slice")
+    if not parts or not set(parts) <= {"int", "slice", "new", "ellipsis"} \
+            or parts.count("ellipsis") > 1 or used > rank:
+        return None
+    whole = q.call(q.name("slice"), [q.const(None)])
+    rest = gast.Starred(value=index.node, ctx=gast.Load()) if tuple_index else index.node
+    return gast.Tuple(elts=[whole, rest], ctx=gast.Load()), \
+        rank - parts.count("int") + parts.count("new")
+
+
+def _array_item_grad_form(site, x, index, g):
+    """``getitem_grad(x, (slice(None), i), g)``: each example's adjoint of ``x[i]`` for an
+    unbatched basic index (integers and slices), behind the batch axis (an unbatched ``x``
+    read as its shape broadcast to the batch: ``getitem_grad`` reads only its shape)."""
+    item = _item_index(index, x.rank)
+    if item is None or not (x.batched or _present_batched(g)) \
+            or F.rank_of(F.present(g.kind)) != item[1]:
+        return None
+    target = x.node if x.batched else q.call(site.np("broadcast_to"), [
+        x.node, _batched_shape(g, x)])
+    kind = F.Array(x.rank)
+    return site.rebuild([target, item[0], g.node]), \
+        F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
+
+
+@F.source_form(_setitem_grad_rule)
+def _setitem_grad_form(site):
+    """``setitem_grad(g, (slice(None), i))``: the index zeroed in each example."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    g, index = site.args
+    if not (g.batched and F.is_array(F.present(g.kind))):
+        return None
+    item = _item_index(index, F.present(g.kind).rank)
+    if item is None:
+        return None
+    return site.rebuild([g.node, item[0]]), g.kind
+
+
+@F.source_form(_index_grad_rule)
+def _index_grad_form(site):
+    """``index_grad(g, (slice(None), i), v)`` where each example's ``g[i]`` has ``v``'s
+    rank (its unbroadcast then sums only per-example axes); an unbatched ``v`` broadcast
+    to the batch."""
+    if len(site.args) != 3 or site.kwargs:
+        return None
+    g, index, v = site.args
+    if not (_present_batched(g) and F.is_array(v.kind)):
+        return None
+    item = _item_index(index, g.rank)
+    if item is None or item[1] != v.rank:
+        return None
+    target = v.node if v.batched else q.call(site.np("broadcast_to"), [
+        v.node, _batched_shape(g, v)])
+    return site.rebuild([g.node, item[0], target]), F.Array(v.rank)
 
 
 def _dot_grad_spec(an, bn, lhs, batched):

@@ -272,6 +272,9 @@ def _assemble_pair(build):
                                         origin=plan.source)
     _mark_tape(fwd_fn, result)
     _mark_tape(bwd_fn, result)
+    # vmap keeps the unbatched entries of the tape unbatched from fwd to bwd (one pair's
+    # names line up: what fwd saves under a name, bwd restores under it).
+    fwd_fn.__s2s_pair__, bwd_fn.__s2s_pair__ = "fwd", "bwd"
     build.fwd_cell.cell_contents = fwd_fn
     build.bwd_cell.cell_contents = bwd_fn
     build.texts = [fwd_text, bwd_text]

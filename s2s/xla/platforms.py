@@ -18,6 +18,7 @@ import os
 import sys
 
 from s2s.core.config import config
+from s2s.xla import host_memory
 
 PLATFORMS = ("cpu", "cuda")
 
@@ -127,4 +128,7 @@ def _cpu_client(xc, distributed):
     # x + 1 on float32[1000]: 47 -> 8.5 us on a loaded 2-core machine; large
     # computations still use the intra-op threads, and each device of a
     # multi-device computation still gets its own thread).
+    # Which also puts XLA's scratch memory on the caller's heap: keep glibc from
+    # trimming it away between calls (s2s.xla.host_memory).
+    host_memory.keep_freed_memory()
     return xc.make_cpu_client(asynchronous=False, **kwargs)
