@@ -56,6 +56,18 @@ def _normalize_argnums(argnums, nargs=None):
     return tuple(argnums)
 
 
+def _reads_staged(fn, args):
+    """Whether a call of ``fn`` on ``args`` stages (jit is tracing it): a staged value
+    among the arguments or in ``fn``'s closure (a lax loop's body calling vmap, say)."""
+    cells = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:  # not assigned yet
+            pass
+    return any(isinstance(v, Tracer) for v in tree_leaves((args, cells)))
+
+
 def _fun_name(fun):
     return getattr(fun, "__name__", type(fun).__name__)
 
@@ -1548,6 +1560,8 @@ class VmapFunction:
             kw_args[k] = value
         built = batch.build(fn, frozenset(batched), batch_source.signature(described))
         self._last = built
+        if convert is None and _reads_staged(fn, (flat_args, kw_args)):
+            convert = converted  # called with staged values, not through jit's conversion
         target = built.fn if convert is None else convert(built.fn)
         try:
             out = target(*bound, *flat_args, **kw_args)
