@@ -330,7 +330,7 @@ def _jvp_batch(axes, fun, primals, tangents, has_aux=False):
         build, bound, active = _jvp_build(fun, primals)
     except UnsupportedSyntaxError:
         raise
-    except TransformError:  # not understood: jvp traces each example's call
+    except (NoSourceError, TransformError):  # jvp traces each example's call
         build = None
     if build is None:
         return loop_call(jvp, axes, (fun, primals, tangents), {"has_aux": has_aux}, ())
