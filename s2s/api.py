@@ -1654,7 +1654,7 @@ class VmapFunction:
         """This vmap of a closure over outer-mapped values, once per outer example: each
         example maps its own closure (the closure's values for that example alone)."""
         def one(i, *a, **kw):
-            return VmapFunction(self._fun[int(i)].fn, self._in_axes, self._out_axes,
+            return VmapFunction(self._fun[int(i)], self._in_axes, self._out_axes,
                                 self._axis_name, self._axis_size)(*a, **kw)
         return loop_call(one, (0,) + tuple(axes), (np.arange(n),) + tuple(args), kwargs,
                          kw_batched)

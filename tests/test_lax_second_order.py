@@ -173,8 +173,114 @@ LOOPS = ("scan", "scan_closure_reverse", "scan_no_xs", "fori", "fori_closure", "
 def test_forward_over_reverse_of_loops_runs_no_example_loop(name, how, jit, loops, x64):
     # vmap batches the jvp of a loop's reverse pass through its source: one batched loop
     # for all basis vectors, not one loop per basis vector.
-    f = PROGRAMS[name](lax, snp)
+    _check_without_example_loops(PROGRAMS[name](lax, snp), how, jit, loops, POINT)
+
+
+def _check_without_example_loops(f, how, jit, loops, x):
+    """``SECOND_ORDER[how](f)(x)`` (under jit when ``jit``) ran no per-example loop and
+    matches central differences of grad."""
     transformed = SECOND_ORDER[how](f)
-    got = (s2s.jit(transformed) if jit else transformed)(POINT)
+    got = (s2s.jit(transformed) if jit else transformed)(x)
     assert loops == []
-    np.testing.assert_allclose(got, _central_hessian(f, POINT), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got, _central_hessian(f, x), rtol=1e-6, atol=1e-7)
+
+
+BRANCHES = ("cond", "cond_closure", "switch")
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("how", sorted(SECOND_ORDER))
+@pytest.mark.parametrize("name", BRANCHES)
+def test_second_order_of_branches_runs_no_example_loop(name, how, jit, loops, x64):
+    # cond/switch have rules of their own (no generated forward/backward of their
+    # *operands source, which vmap ran once per basis vector); the branch chosen by an
+    # unbatched predicate is one switch of batched branch derivatives.
+    _check_without_example_loops(PROGRAMS[name](lax, snp), how, jit, loops, POINT)
+
+
+# Per-element branches under vmap: the predicate (index) is batched, so every branch
+# runs and each example selects its own (as vmap of lax.cond does in JAX); the points
+# take every branch.
+
+def _vmapped_cond(lax, np, vmap):
+    def g(xi):
+        return lax.cond(xi > 0, lambda v: np.sin(v) * v, lambda v: v ** 3, xi)
+
+    def f(x):
+        return np.sum(vmap(g)(x) ** 2)
+    return f
+
+
+def _vmapped_switch(lax, np, vmap):
+    def g(xi):
+        branches = [lambda v: np.exp(v), lambda v: np.sin(v) * v, lambda v: v ** 3]
+        return lax.switch(np.where(xi > 0.4, 2, np.where(xi > 0, 1, 0)), branches, xi)
+
+    def f(x):
+        return np.sum(vmap(g)(x) ** 2)
+    return f
+
+
+BATCHED_BRANCHES = {"cond": _vmapped_cond, "switch": _vmapped_switch}
+PER_ELEMENT_POINT = np.array([0.3, -0.5, 0.7, 0.45])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("how", sorted(SECOND_ORDER))
+@pytest.mark.parametrize("name", sorted(BATCHED_BRANCHES))
+def test_second_order_of_batched_branches(name, how, jit, loops, x64):
+    _check_without_example_loops(BATCHED_BRANCHES[name](lax, snp, s2s.vmap), how, jit, loops,
+                                 PER_ELEMENT_POINT)
+
+
+@pytest.mark.parametrize("name", sorted(BATCHED_BRANCHES))
+def test_second_order_of_batched_branches_matches_jax(name, x64):
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        expected = jax.hessian(BATCHED_BRANCHES[name](jax.lax, jnp, jax.vmap))(PER_ELEMENT_POINT)
+    finally:
+        jax.config.update("jax_enable_x64", old)
+    got = s2s.hessian(BATCHED_BRANCHES[name](lax, snp, s2s.vmap))(PER_ELEMENT_POINT)
+    np.testing.assert_allclose(got, np.asarray(expected), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("name", ["cond", "cond_closure", "switch"])
+def test_vmap_of_grad_of_branches_runs_no_example_loop(name, jit, loops, x64):
+    # cond_vjp/switch_vjp under vmap: the pullback of vmap(branch), chosen per example
+    # where the predicate differs between examples (rows 0 and 1 take different branches)
+    f = PROGRAMS[name](lax, snp)
+    xs = np.stack([POINT, -POINT, 2 * POINT])
+    transformed = s2s.vmap(s2s.grad(f))
+    got = (s2s.jit(transformed) if jit else transformed)(xs)
+    assert loops == []
+    np.testing.assert_allclose(got, np.stack([s2s.grad(f)(x) for x in xs]), rtol=1e-12, atol=1e-12)
+
+
+def _cond_reading_mapped(x, y):
+    return snp.sum(lax.cond(snp.sum(x * y) > 0, lambda v: snp.sin(v) * v * y, lambda v: v ** 3 + y, x))
+
+
+def _switch_reading_mapped(x, y):
+    # a plain function beside the closures: the batched list holds it as it is
+    branches = [lambda v: v, lambda v: snp.sin(v) * v * y, lambda v: v ** 3 + y]
+    return snp.sum(lax.switch((snp.sum(x * y) > 0).astype(int) + 1, branches, x))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("f", [_cond_reading_mapped, _switch_reading_mapped], ids=["cond", "switch"])
+def test_vmap_of_grad_of_branch_reading_a_mapped_value(f, jit, loops, x64):
+    # the branches close over the mapped y (batched closures): their pullback is that of
+    # their vmap, each example reading its own y (the per-example fallback read every
+    # example's y, summing the other examples' contributions into each gradient; the
+    # switch raised: its plain branch had been broadcast into an array)
+    xs = np.array([[0.3, 0.5, 0.7], [-0.3, 0.5, -0.7], [0.1, -0.2, 0.3]])
+    ys = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [-1.0, 1.0, 0.5]])
+    transformed = s2s.vmap(s2s.grad(f))
+    got = (s2s.jit(transformed) if jit else transformed)(xs, ys)
+    assert loops == []
+    expected = np.stack([central_grad(lambda v: f(v, y), x) for x, y in zip(xs, ys)])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

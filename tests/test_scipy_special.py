@@ -291,6 +291,23 @@ def test_twins_resolve():
     assert twins.twin_of(ost.norm.logpdf) is None or twins.twin_of(ost.norm.logpdf) is norm.logpdf
 
 
+def test_euler_maclaurin_coefficients_are_exact():
+    # B_2j / (2j)! by the Akiyama-Tanigawa algorithm in exact rationals.
+    from fractions import Fraction
+    from math import factorial
+    from s2s.scipy._special_kernels import _EULER_MACLAURIN
+    count = len(_EULER_MACLAURIN)
+    row, numbers = [Fraction(0)] * (2 * count + 1), []
+    for m in range(2 * count + 1):
+        row[m] = Fraction(1, m + 1)
+        for j in range(m, 0, -1):
+            row[j - 1] = j * (row[j - 1] - row[j])
+        numbers.append(row[0])
+    assert count == 12
+    assert _EULER_MACLAURIN == tuple(float(numbers[2 * j] / factorial(2 * j)) for j in range(1, count + 1))
+    assert numbers[2] == Fraction(1, 6) and numbers[4] == Fraction(-1, 30)  # B_2, B_4
+
+
 @pytest.mark.parametrize("module", ["s2s.scipy", "s2s.scipy.special", "s2s.scipy._special_kernels",
                                     "s2s.scipy._special_grads", "s2s.scipy.stats",
                                     "s2s.scipy.stats.norm", "s2s.scipy._lax_helpers"])

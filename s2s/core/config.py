@@ -75,6 +75,8 @@ class Config:
         # Read once, when the first computation makes the PJRT client (s2s/xla).
         "num_cpu_devices": lambda: _env_int("S2S_NUM_CPU_DEVICES"),
         "platform": lambda: os.environ.get("S2S_PLATFORM", "").strip().lower(),
+        # Whether the CPU client fixes glibc's malloc thresholds (s2s/xla/host_memory.py).
+        "tune_malloc": lambda: _env_flag("S2S_TUNE_MALLOC", True),
         # The persistent compilation cache's directory (s2s/xla/compile_cache.py); off if None.
         "cache_dir": lambda: os.environ.get("S2S_CACHE_DIR", "").strip() or None,
         # Its size bound in bytes (least recently used entries go first); 0: unbounded.

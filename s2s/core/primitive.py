@@ -104,8 +104,8 @@ class Primitive:
         self.elementwise = False
         # Optional staging-time rewrite ``(origins, tracers, params) -> (tracers,
         # params)``; ``origins`` maps a staged value's name to the (primitive,
-        # operands, params) that made it. For peepholes XLA does not do itself
-        # (see dot_general's transpose folding).
+        # operands, params) that made it; or the result itself, staged from other
+        # primitives. For peepholes XLA does not do itself (see dot_general's).
         self.simplify = None
         for slot in RULE_SLOTS:
             setattr(self, slot, None)

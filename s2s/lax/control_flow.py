@@ -1241,6 +1241,21 @@ def _switch_rule(ans, index, branches, operands):
     d[operands] = lax.control_flow.switch_vjp(d[ans], index, branches, operands)
 
 
+# ``cond`` and ``switch`` themselves have rules too, so a derivative calls the helpers
+# directly instead of the forward and backward functions generated from their source,
+# which take ``*operands`` (code vmap cannot batch by source: a Hessian would run them
+# once per basis vector).
+
+@def_vjp(cond)
+def _cond_call_rule(ans, pred, true_fun, false_fun, *operands):
+    d[operands] = lax.control_flow.cond_vjp(d[ans], pred, true_fun, false_fun, operands)
+
+
+@def_vjp(switch)
+def _switch_call_rule(ans, index, branches, *operands):
+    d[operands] = lax.control_flow.switch_vjp(d[ans], index, branches, operands)
+
+
 @def_vjp(while_loop)
 def _while_loop_rule(ans, cond_fun, body_fun, init_val):
     d[init_val] = lax.control_flow.while_loop_vjp(d[ans], ans, cond_fun, body_fun, init_val)

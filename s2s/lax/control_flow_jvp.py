@@ -57,9 +57,11 @@ def cond_jvp(pred, true_fun, false_fun, operands, tangents):
 
 
 def switch_jvp(index, branches, operands, tangents):
-    """The output tangent of ``lax.switch(index, branches, *operands)``."""
+    """The output tangent of ``lax.switch(index, branches, *operands)`` (``operands`` and
+    ``tangents``: tuples; not converted here, where vmap batches the source: ``tuple``
+    of a batched value would run once per example)."""
     funs = [functools.partial(_pair_branch, b) for b in branches]
-    return C._switch(index, funs, ((tuple(operands), tuple(tangents)),))[1]
+    return C._switch(index, funs, ((operands, tangents),))[1]
 
 
 def _while_body(body_fun, pair):
@@ -128,9 +130,9 @@ def directional_pullback(fun, operands, tangents, ct):
 
 def pullback_tangent(branch, ct, operands, tangent_ct, tangents):
     """The tangent of ``(ct, operands) -> J(operands)^T ct``: ``J^T dct`` plus the
-    derivative of the pullback in the operands (``directional_pullback``; ``tangents``
-    a tuple)."""
-    by_ct = _pullback(branch, tuple(operands), tangent_ct)
+    derivative of the pullback in the operands (``directional_pullback``; ``operands``
+    and ``tangents`` tuples)."""
+    by_ct = _pullback(branch, operands, tangent_ct)
     by_operands = directional_pullback(branch, operands, tangents, ct)
     return _add_trees(by_ct, by_operands)
 
@@ -140,8 +142,8 @@ def transpose_pullback(fun, operands, ct, w):
     cotangent ``w`` of ``r`` (J: ``fun``'s Jacobian): ``J w`` for ``ct``, and the
     directional pullback ``d/doperands <ct, J w>`` for the operands. Reverse mode of a
     reverse pass is thus the forward and reverse mode of the primal ``fun``."""
-    w = C._fill_ct(tuple(operands), w)
-    by_ct = _jvp(fun, tuple(operands), w)[1]
+    w = C._fill_ct(operands, w)
+    by_ct = _jvp(fun, operands, w)[1]
     return by_ct, directional_pullback(fun, operands, w, ct)
 
 
@@ -262,7 +264,7 @@ def switch_vjp_transpose(w, ct, index, branches, operands):
     """Cotangents ``(of ct, of operands)`` of ``switch_vjp`` given ``w`` on its result: one
     staged ``case`` of the branches' ``transpose_pullback``."""
     funs = [functools.partial(_branch_transpose, b) for b in branches]
-    return C._switch(index, funs, (ct, tuple(operands), C._fill_ct(tuple(operands), w)))
+    return C._switch(index, funs, (ct, operands, C._fill_ct(operands, w)))
 
 
 def cond_vjp_transpose(w, ct, pred, true_fun, false_fun, operands):
@@ -274,7 +276,7 @@ def switch_vjp_jvp(ct, index, branches, operands, tangent_ct, tangents):
     """The output tangent of ``switch_vjp`` (forward over reverse, a Hessian through
     ``lax.cond``/``switch``): one staged ``case`` of the branch pullbacks' tangents."""
     funs = [functools.partial(pullback_tangent, b) for b in branches]
-    return C._switch(index, funs, (ct, tuple(operands), tangent_ct, tuple(tangents)))
+    return C._switch(index, funs, (ct, operands, tangent_ct, tangents))
 
 
 def cond_vjp_jvp(ct, pred, true_fun, false_fun, operands, tangent_ct, tangents):
@@ -354,6 +356,16 @@ def _cond_rule(ans, pred, true_fun, false_fun, operands):
 
 @def_jvp(C._switch)
 def _switch_rule(ans, index, branches, operands):
+    d[ans] = lax.control_flow_jvp.switch_jvp(index, branches, operands, d[operands])
+
+
+@def_jvp(C.cond)
+def _cond_call_rule(ans, pred, true_fun, false_fun, *operands):
+    d[ans] = lax.control_flow_jvp.cond_jvp(pred, true_fun, false_fun, operands, d[operands])
+
+
+@def_jvp(C.switch)
+def _switch_call_rule(ans, index, branches, *operands):
     d[ans] = lax.control_flow_jvp.switch_jvp(index, branches, operands, d[operands])
 
 

@@ -68,6 +68,9 @@ def broadcast_batch(x, n):
     leaves, tree = tree_flatten(x)
     out = []
     for leaf in leaves:
+        if callable(leaf) and not is_array(leaf):  # a function: the same for every example
+            out.append(leaf)
+            continue
         a = _asarray(leaf)
         if isinstance(a, Tracer):  # one op, which staged_example recognizes
             out.append(lax.broadcast_in_dim(a, (n,) + tuple(a.shape), tuple(range(1, a.ndim + 1))))
@@ -193,6 +196,8 @@ _PYTHON_COLUMNS = weakref.WeakValueDictionary()
 
 
 def _leaf_example(leaf, i):
+    if callable(leaf) and not is_array(leaf) and not hasattr(leaf, "__getitem__"):
+        return leaf  # an unbatched function in a batched container (broadcast_batch)
     if getattr(leaf, "ndim", None) == 1 and _PYTHON_COLUMNS.get(id(leaf)) is leaf:
         return leaf[i].item()
     return leaf[i]

@@ -17,7 +17,6 @@ form.
 1.25
 """
 import math
-from fractions import Fraction
 
 import numpy as onp
 
@@ -255,19 +254,15 @@ def betainc_fraction(a, b, x):
 # Hurwitz zeta function, with the derivative in ``s`` (Euler-Maclaurin summation).
 
 
-def _bernoulli_even(count):
-    """``B_2j / (2j)!`` for ``j = 1..count`` (Akiyama-Tanigawa algorithm, exact)."""
-    n = 2 * count
-    row, numbers = [Fraction(0)] * (n + 1), []
-    for m in range(n + 1):
-        row[m] = Fraction(1, m + 1)
-        for j in range(m, 0, -1):
-            row[j - 1] = j * (row[j - 1] - row[j])
-        numbers.append(row[0])
-    return tuple(float(numbers[2 * j] / math.factorial(2 * j)) for j in range(1, count + 1))
-
-
-_EULER_MACLAURIN = _bernoulli_even(12)
+# B_2j / (2j)! for j = 1..12, as floats (tests/test_scipy_special.py derives them
+# exactly with fractions.Fraction; importing fractions and deriving them here cost
+# ~2 ms of ``import s2s``).
+_EULER_MACLAURIN = (
+    0.08333333333333333, -0.001388888888888889, 3.306878306878307e-05, -8.267195767195768e-07,
+    2.08767569878681e-08, -5.284190138687493e-10, 1.3382536530684679e-11,
+    -3.3896802963225827e-13, 8.586062056277845e-15, -2.174868698558062e-16,
+    5.5090028283602295e-18, -1.3954464685812522e-19,
+)
 
 
 def hurwitz_zeta(s, a):

@@ -193,7 +193,10 @@ class StagingTrace(Trace):
             raise self.leak_error(leaked)
         tracers = [self.to_tracer(a) for a in args]
         if primitive.simplify is not None:
-            tracers, params = primitive.simplify(self.builder.origins, tracers, params)
+            simplified = primitive.simplify(self.builder.origins, tracers, params)
+            if isinstance(simplified, StagedTracer):  # the value, made of other primitives
+                return simplified
+            tracers, params = simplified
         avals_in = [t.aval for t in tracers]
         if primitive.abstract_eval is None or primitive.lower is None:
             raise NotImplementedError(f"primitive {primitive.name} cannot be staged under jit yet")

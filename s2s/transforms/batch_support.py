@@ -13,6 +13,7 @@ those with axis 0 are batched, through ``fn``'s ``batch`` rule, by batching
 array([[1., 2.],
        [3., 4.]], dtype=float32)
 """
+import functools
 import inspect
 import weakref
 
@@ -370,6 +371,11 @@ class BatchedClosure:
 
     def rebound(self, leaf_fn):
         """The closure with each captured array leaf replaced by ``leaf_fn(leaf)``."""
+        return BatchedClosure(self._with_cells(leaf_fn, False), self.names)
+
+    def _with_cells(self, leaf_fn, per_example):
+        """``fn`` with its batched cells mapped by ``leaf_fn`` (nested batched closures
+        too: as plain functions ``per_example``, else still batched closures)."""
         import types
         cells = self._cells()
         code = self.fn.__code__
@@ -381,17 +387,23 @@ class BatchedClosure:
                 except ValueError:
                     new_cells.append(cell)
                     continue
-                new_cells.append(types.CellType(_map_batched(value, leaf_fn)))
+                if per_example and isinstance(value, BatchedClosure):
+                    new_cells.append(types.CellType(value._with_cells(leaf_fn, True)))
+                else:
+                    new_cells.append(types.CellType(_map_batched(value, leaf_fn)))
             else:
                 new_cells.append(cell)
         fn = types.FunctionType(code, self.fn.__globals__, self.fn.__name__, self.fn.__defaults__,
                                 tuple(new_cells))
         fn.__kwdefaults__ = self.fn.__kwdefaults__
         fn.__qualname__ = self.fn.__qualname__
-        return BatchedClosure(fn, self.names)
+        return fn
 
     def __getitem__(self, i):
-        return self.rebound(lambda leaf: leaf[i])
+        # a plain function of example i's values: a batched closure holding them would
+        # take their leading axis for the batch (vmap(grad) through a cond whose branch
+        # reads a mapped value ran the branch on every example's value per example)
+        return self._with_cells(lambda leaf: leaf[i], True)
 
     def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
         params = batch.parameters_of(self.fn)
@@ -1077,7 +1089,16 @@ def _converted_call_rule(axes, /, fn, *args, **kwargs):
     return vcall(fn, axes, *args, **kwargs)
 
 
+def _dict_item_grad_rule(axes, /, g, key):
+    # the item of a batched array adjoint (a tuple's, as one array) is a column; a
+    # batched container's items are batched as they are
+    if g is None or isinstance(g, dict):
+        return sup.dict_item_grad(g, key)
+    return getitem(g, key, axes[0], axes[1] if len(axes) > 1 else None)
+
+
 def _register_support_rules():
+    def_batch(sup.dict_item_grad)(_dict_item_grad_rule)
     def_batch(sup.unbroadcast)(_unbroadcast_rule)
     def_batch(sup.unreduce)(_unreduce_rule)
     def_batch(sup.add_grad)(_add_grad_rule)
@@ -1417,11 +1438,17 @@ def _cond_rule(axes, /, pred, true_fun, false_fun, *operands):
 def _switch_rule(axes, /, index, branches, *operands):
     op_axes = tuple(axes[2:]) + (None,) * (len(operands) - len(axes[2:]))
     wrapped = [lambda *o, b=b: vcall(b, op_axes, *o) for b in branches]
-    if axes[0] is None:
-        return lax.switch(index, wrapped, *operands)
+    return _switch_batched(index, axes[0] is not None, wrapped, operands)
+
+
+def _switch_batched(index, index_batched, funs, operands):
+    """``funs[index](*operands)`` for functions of batched ``operands``: one ``switch``
+    for an unbatched index, else every function run and selected per example."""
+    if not index_batched:
+        return lax.switch(index, funs, *operands)
     np = _np(index)
-    index = np.clip(index, 0, len(branches) - 1)
-    results = [w(*operands) for w in wrapped]
+    index = np.clip(index, 0, len(funs) - 1)
+    results = [f(*operands) for f in funs]
     out = results[0]
     for k in range(1, len(results)):
         out = select(index == k, results[k], out)
@@ -1522,9 +1549,21 @@ def _steps_to_batch(ys):
     return tree_unflatten(tree, [_np(y).swapaxes(y, 0, 1) for y in leaves])
 
 
+def _tuple_operands_rule(rule, n_static):
+    """The batch rule of ``_cond``/``_switch`` (operands as one tuple, batched as a whole)
+    from that of ``cond``/``switch`` (operands spread)."""
+    def tuple_rule(axes, /, *args):
+        axes = tuple(axes) + (None,) * (len(args) - len(axes))
+        operands = tuple(args[n_static])
+        return rule(axes[:n_static] + (axes[n_static],) * len(operands), *args[:n_static], *operands)
+    return tuple_rule
+
+
 def _register_control_flow_rules():
     def_batch(cf.cond)(_cond_rule)
     def_batch(cf.switch)(_switch_rule)
+    def_batch(cf._cond)(_tuple_operands_rule(_cond_rule, 3))
+    def_batch(cf._switch)(_tuple_operands_rule(_switch_rule, 2))
     def_batch(cf.while_loop)(_while_rule)
     def_batch(cf.fori_loop)(_fori_rule)
     def_batch(cf.scan)(_scan_rule)
@@ -1561,10 +1600,47 @@ def _add_trees_rule(axes, /, a, b):
     return cf_jvp._add_trees(*_stacked_args((a, b), axes))
 
 
+# The reverse pass of lax.cond/switch (``cond_vjp``/``switch_vjp``, batched by vmap(grad)
+# and jacrev(grad)): each branch's pullback becomes the pullback of vmap(branch) at the
+# stacked examples, chosen as the branch is: an unbatched index stages one ``case``, a
+# batched one runs every branch and selects per example (as vmap of ``cond`` does).
+
+def _vmapped_pullbacks(branches):
+    """Each branch's pullback as the pullback of its vmap (a branch that is a batched
+    closure, one function per example, maps over its own examples)."""
+    return [functools.partial(cf._branch_pullback, hooks.vmap(b)) for b in branches]
+
+
+def _batched_ct_operands(axes, ct, operands, index, branches):
+    """``(ct, operands)`` both batched (``axes``: of ct, operands, index); the batch size
+    is theirs, or the branches' where only those vary per example."""
+    batched = [a for a, ax in zip((ct, operands, index), axes) if ax is not None]
+    n = leading_size(*batched) if batched else \
+        next(b.batch_size() for b in branches if isinstance(b, BatchedClosure))
+    return tuple(a if ax is not None else broadcast_batch(a, n) for a, ax in zip((ct, operands), axes))
+
+
+def _switch_vjp_rule(axes, /, ct, index, branches, operands):
+    axes = tuple(axes) + (None,) * (4 - len(axes))
+    args = _batched_ct_operands((axes[0], axes[3], axes[1]), ct, operands, index, branches)
+    return _switch_batched(index, axes[1] is not None, _vmapped_pullbacks(branches), args)
+
+
+def _cond_vjp_rule(axes, /, ct, pred, true_fun, false_fun, operands):
+    axes = tuple(axes) + (None,) * (5 - len(axes))
+    args = _batched_ct_operands((axes[0], axes[4], axes[1]), ct, operands, pred, (true_fun, false_fun))
+    true_pullback, false_pullback = _vmapped_pullbacks((true_fun, false_fun))
+    if axes[1] is None:
+        return lax.cond(pred, true_pullback, false_pullback, *args)
+    return select(pred, true_pullback(*args), false_pullback(*args))
+
+
 def _register_control_flow_jvp_rules():
     for fn in (cf_jvp._jvp, cf_jvp._pullback, cf_jvp._pullback_of_pair):
         def_batch(fn)(_through_vmap(fn))
     def_batch(cf_jvp._add_trees)(_add_trees_rule)
+    def_batch(cf.switch_vjp)(_switch_vjp_rule)
+    def_batch(cf.cond_vjp)(_cond_vjp_rule)
 
 
 _register_control_flow_jvp_rules()

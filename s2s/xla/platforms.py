@@ -14,11 +14,11 @@ through jaxlib's C API client.
 >>> find_cuda_plugin() is None or find_cuda_plugin().endswith(".so")
 True
 """
-import importlib.metadata
 import os
 import sys
 
 from s2s.core.config import config
+from s2s.xla import host_memory
 
 PLATFORMS = ("cpu", "cuda")
 
@@ -51,6 +51,9 @@ def find_cuda_plugin():
 
 def _plugin_version_problem():
     """Why the installed plugin does not fit this jaxlib, or None."""
+    # Only where the plugin's library was found: importing importlib.metadata costs
+    # ~15 ms, a sixth of ``import s2s`` once its bytecode is cached.
+    import importlib.metadata
     from jaxlib.version import __version__ as jaxlib_version
     for _, _, dist in _CUDA_PLUGINS:
         try:
@@ -125,4 +128,7 @@ def _cpu_client(xc, distributed):
     # x + 1 on float32[1000]: 47 -> 8.5 us on a loaded 2-core machine; large
     # computations still use the intra-op threads, and each device of a
     # multi-device computation still gets its own thread).
+    # Which also puts XLA's scratch memory on the caller's heap: keep glibc from
+    # trimming it away between calls (s2s.xla.host_memory).
+    host_memory.keep_freed_memory()
     return xc.make_cpu_client(asynchronous=False, **kwargs)
