@@ -1192,6 +1192,15 @@ def _fresh_tape(tape):
     return tape
 
 
+def _output_cotangents(out_tree, cotangent):
+    """One cotangent per output leaf. A None cotangent is a zero one, for a leaf or a
+    subtree: it keeps its place (dropped, the next output's would go to this output)."""
+    cts = tree_leaves(cotangent)
+    if len(cts) == out_tree.num_leaves:
+        return cts
+    return out_tree.flatten_up_to_or_none(cotangent)
+
+
 def _traced_vjp(fun, primals, has_aux):
     """``vjp`` where ``fun`` has no source or takes its primals through ``*args``: the
     call is recorded on ``primals`` and the recording differentiated (the path is fixed
@@ -1213,13 +1222,7 @@ def _traced_vjp(fun, primals, has_aux):
         out, aux = out
 
     def vjp_fn(cotangent):
-        # A None cotangent is a zero one, for a leaf or a subtree: it keeps its place
-        # (dropping it would give the next output's cotangent to this output).
-        try:
-            cts = rec.out_tree.flatten_up_to_or_none((cotangent, None) if has_aux else cotangent)
-        except ValueError:  # another container type than the output's (a list for a tuple)
-            cts = tree_leaves(cotangent)
-            cts = cts + [None] * (len(out_leaves) - len(cts))  # the aux leaves
+        cts = _output_cotangents(rec.out_tree, (cotangent, None) if has_aux else cotangent)
         ct = tuple(cts) if len(cts) > 1 else cts[0]
         adj = build.bwd_cell.cell_contents(_fresh_tape(tape), ct) if build.output_active else None
         adj = [adj] if len(leaves) == 1 else (list(adj) if adj is not None else [None] * len(leaves))
