@@ -795,6 +795,10 @@ class GradStrategy:
     build: object = None
     bound: tuple = ()
     nums: tuple = ()
+    # The gradient other transformations read (``__s2s_unwrap__``): ``gen`` with zeros
+    # for the unused leaves, as ``_call`` completes them; built on first use.
+    make_completed: object = None
+    completed_gen: object = None
 
 
 def _check_callable(name, fun):
@@ -866,10 +870,12 @@ class GradFunction:
                     f"{self._name}({_fun_name(self._fun)}): argnums {i} is out of range for a "
                     f"function of {len(params) - len(bound)} positional parameters")
             names.append(params[j % len(params)])
+        make = functools.partial(
+            vjp_builder.grad_function, fn, names, has_aux=self._has_aux,
+            holomorphic=self._holomorphic, with_value=self._with_value,
+            as_tuple=not isinstance(self._argnums, int))
         try:
-            gen, _, build = vjp_builder.grad_function(
-                fn, names, has_aux=self._has_aux, holomorphic=self._holomorphic,
-                with_value=self._with_value, as_tuple=not isinstance(self._argnums, int))
+            gen, _, build = make()
         except UnsupportedSyntaxError:
             raise  # the fence: a deliberate refusal, with the way out in its message
         except NoSourceError as e:  # a callee's
@@ -877,7 +883,8 @@ class GradFunction:
         except TransformError as e:
             # Found but not understood: the call itself may still trace.
             return GradStrategy(True, f"its source is not understood ({e})", error=e)
-        return GradStrategy(False, gen=gen, build=build, bound=bound, nums=nums)
+        return GradStrategy(False, gen=gen, build=build, bound=bound, nums=nums,
+                            make_completed=functools.partial(make, complete=True))
 
     def source(self):
         """The generated source (this function and the functions it calls)."""
@@ -895,7 +902,9 @@ class GradFunction:
         if strategy.traced:
             raise NoSourceError(f"{self._name}({_fun_name(self._fun)}) is traced on each call "
                                 f"({strategy.reason})")
-        return strategy.gen, strategy.bound
+        if strategy.completed_gen is None:
+            strategy.completed_gen = strategy.make_completed()[0]
+        return strategy.completed_gen, strategy.bound
 
     def _nums(self):
         return (self._argnums,) if isinstance(self._argnums, int) else tuple(self._argnums)

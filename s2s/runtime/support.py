@@ -25,7 +25,7 @@ import s2s.numpy as snp
 # What generated code may call (the transformations bind these by name).
 __all__ = [
     'NonScalarOutputError', 'add_grad', 'append', 'as_sequence', 'at_update', 'at_update_grads',
-    'broadcast_like', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
+    'broadcast_like', 'complete_grad', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
     'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'getattr_grad',
     'getitem_grad', 'holomorphic_seed', 'index_grad', 'items', 'join_grads', 'join_last_grad',
     'keys', 'matmul_grad_lhs', 'matmul_grad_rhs', 'max_grad_share', 'pack_grad', 'pop',
@@ -555,6 +555,20 @@ def dict_item_grad(g, key):
 
 
 dict_item_grad.maybe_none = True
+
+
+def complete_grad(x, g):
+    """The gradient ``g`` of argument ``x`` as ``s2s.grad`` returns it: zeros shaped and
+    typed like each leaf of ``x`` where ``g`` holds ``None`` or lacks a dict key.
+
+    A function calling ``grad(f)`` may do arithmetic on any leaf of the gradient, so
+    the gradient's source that other transformations read ends with this call.
+
+    >>> complete_grad({"a": onp.ones(2), "b": onp.ones(3)}, {"a": onp.ones(2)})["b"].tolist()
+    [0.0, 0.0, 0.0]
+    """
+    from s2s.api import _match_structure  # the public API's completion, one definition
+    return _match_structure(x, g)
 
 
 def zeros_like_grad(x):

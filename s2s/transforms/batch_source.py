@@ -450,7 +450,7 @@ class Kinds:
 
 # Helpers of gradient code that build new containers and never change their arguments.
 _PURE = frozenset(getattr(support, name) for name in (
-    "add_grad", "getitem_grad", "pack_grad", "unpack_grad", "unbroadcast", "unreduce",
+    "add_grad", "getitem_grad", "complete_grad", "pack_grad", "unpack_grad", "unbroadcast", "unreduce",
     "scalar_seed", "shape_of", "dot_grad_lhs", "dot_grad_rhs", "matmul_grad_lhs",
     "matmul_grad_rhs", "sum_grads", "repeat_grad", "setitem_grad", "index_grad"))
 

@@ -1179,6 +1179,11 @@ def _dict_item_grad_rule(axes, /, g, key):
     return getitem(g, key, axes[0], axes[1] if len(axes) > 1 else None)
 
 
+def _complete_grad_rule(axes, /, x, g):
+    (x, g), _ = _fill(axes, (x, g))  # zeros batched like the leaves they complete
+    return support.complete_grad(x, g)
+
+
 def _register_support_rules():
     def_batch(sup.dict_item_grad)(_dict_item_grad_rule)
     def_batch(sup.unbroadcast)(_unbroadcast_rule)
@@ -1186,6 +1191,7 @@ def _register_support_rules():
     def_batch(sup.add_grad)(_add_grad_rule)
     def_batch(sup.scalar_seed)(_scalar_seed_rule)
     def_batch(sup.getitem_grad)(_getitem_grad_rule)
+    def_batch(sup.complete_grad)(_complete_grad_rule)
     def_batch(sup.setitem_grad)(_setitem_grad_rule)
     def_batch(sup.index_grad)(_index_grad_rule)
     def_batch(sup.dot_grad_lhs)(_dot_grads(True))

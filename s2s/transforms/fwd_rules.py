@@ -80,7 +80,7 @@ def _converted_call(ans, fn, *args, **kwargs):
 # the same helper applied to the adjoint's tangent (jvp of grad, hessian). The helpers
 # take None (a zero adjoint) and give None.
 
-unbroadcast = broadcast_like = unreduce = reshape_like = add_grad = getitem_grad = None
+unbroadcast = broadcast_like = unreduce = reshape_like = add_grad = getitem_grad = complete_grad = None
 setitem_grad = index_grad = unpack_grad = pack_grad = transpose_grad = dict_item_grad = None
 matmul_grad_lhs = matmul_grad_rhs = dot_grad_lhs = dot_grad_rhs = None
 
@@ -113,6 +113,11 @@ def _add_grad(ans, a, b):
 @def_jvp(S.getitem_grad)
 def _getitem_grad(ans, x, index, g):
     d[ans] = getitem_grad(x, index, d[g])
+
+
+@def_jvp(S.complete_grad)
+def _complete_grad(ans, x, g):
+    d[ans] = complete_grad(x, d[g])
 
 
 @def_jvp(S.setitem_grad)

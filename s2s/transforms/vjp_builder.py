@@ -145,6 +145,18 @@ def _adjoint_return(result, names):
     return gast.Tuple(elts=values, ctx=gast.Load())
 
 
+def _completed(body, grads, params, ctx, namer):
+    """``body`` and ``grads`` with each gradient passed through ``complete_grad`` with its
+    argument as passed (saved first: the body may rebind the parameter)."""
+    saved = [namer.new(f"{p}_in") for p in params]
+    entry = [q.assign(s, q.name(p)) for s, p in zip(saved, params)]
+    elts = grads.elts if isinstance(grads, gast.Tuple) else [grads]
+    done = [q.call(q.name(ctx.support("complete_grad")), [q.name(s), g])
+            for s, g in zip(saved, elts)]
+    out = gast.Tuple(elts=done, ctx=gast.Load()) if isinstance(grads, gast.Tuple) else done[0]
+    return entry + body, out
+
+
 def _seed(result, res_adj, ctx, has_aux, holomorphic):
     seed_fn = ctx.support("holomorphic_seed" if holomorphic else "scalar_seed")
     if has_aux:
@@ -157,13 +169,19 @@ def _seed(result, res_adj, ctx, has_aux, holomorphic):
     return [q.assign(res_adj, value)]
 
 def grad_function(fn, argnums_params, has_aux=False, holomorphic=False, with_value=False,
-                  as_tuple=False):
-    """``(function, source_text, build)`` computing the gradient w.r.t. ``argnums_params``."""
+                  as_tuple=False, complete=False):
+    """``(function, source_text, build)`` computing the gradient w.r.t. ``argnums_params``.
+
+    ``complete``: each gradient passes through ``complete_grad`` (zeros for the leaves
+    the function does not use, where the plain form holds ``None``), for the source
+    that transformations of a function calling this gradient read."""
     with frontend.build_lock:
-        return _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, as_tuple)
+        return _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value,
+                                     as_tuple, complete)
 
 
-def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, as_tuple):
+def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, as_tuple,
+                          complete):
     plan = frontend.plan_for(fn)
     result, ctx, namer = _transform(plan, argnums_params)
     res = result.result
@@ -177,6 +195,8 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
         body += [gast.Expr(value=q.call(q.name(ctx.support("scalar_seed")), [result.result]))]
     body += result.reverse
     grads = _adjoint_return(result.result, [result.param_adjoints[p] for p in argnums_params])
+    if complete:
+        body, grads = _completed(body, grads, argnums_params, ctx, namer)
     if as_tuple and not isinstance(grads, gast.Tuple):
         grads = gast.Tuple(elts=[grads], ctx=gast.Load())
     # The public structures, ((value, aux), grads) and (grads, aux): a transformation of
