@@ -56,6 +56,18 @@ def _normalize_argnums(argnums, nargs=None):
     return tuple(argnums)
 
 
+def _reads_staged(fn, args):
+    """Whether a call of ``fn`` on ``args`` stages (jit is tracing it): a staged value
+    among the arguments or in ``fn``'s closure (a lax loop's body calling vmap, say)."""
+    cells = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:  # not assigned yet
+            pass
+    return any(isinstance(v, Tracer) for v in tree_leaves((args, cells)))
+
+
 def _fun_name(fun):
     return getattr(fun, "__name__", type(fun).__name__)
 
@@ -1169,6 +1181,15 @@ def vjp(fun, *primals, has_aux=False):
 vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
 
 
+def _output_cotangents(out_tree, cotangent):
+    """One cotangent per output leaf. A None cotangent is a zero one, for a leaf or a
+    subtree: it keeps its place (dropped, the next output's would go to this output)."""
+    cts = tree_leaves(cotangent)
+    if len(cts) == out_tree.num_leaves:
+        return cts
+    return out_tree.flatten_up_to_or_none(cotangent)
+
+
 def _traced_vjp(fun, primals, has_aux):
     """``vjp`` where ``fun`` has no source or takes its primals through ``*args``: the
     call is recorded on ``primals`` and the recording differentiated (the path is fixed
@@ -1190,13 +1211,7 @@ def _traced_vjp(fun, primals, has_aux):
         out, aux = out
 
     def vjp_fn(cotangent):
-        # A None cotangent is a zero one, for a leaf or a subtree: it keeps its place
-        # (dropping it would give the next output's cotangent to this output).
-        try:
-            cts = rec.out_tree.flatten_up_to_or_none((cotangent, None) if has_aux else cotangent)
-        except ValueError:  # another container type than the output's (a list for a tuple)
-            cts = tree_leaves(cotangent)
-            cts = cts + [None] * (len(out_leaves) - len(cts))  # the aux leaves
+        cts = _output_cotangents(rec.out_tree, (cotangent, None) if has_aux else cotangent)
         ct = tuple(cts) if len(cts) > 1 else cts[0]
         adj = build.bwd_cell.cell_contents(fresh_tape(tape), ct) if build.output_active else None
         adj = [adj] if len(leaves) == 1 else (list(adj) if adj is not None else [None] * len(leaves))
@@ -1537,6 +1552,8 @@ class VmapFunction:
             kw_args[k] = value
         built = batch.build(fn, frozenset(batched), batch_source.signature(described))
         self._last = built
+        if convert is None and _reads_staged(fn, (flat_args, kw_args)):
+            convert = converted  # called with staged values, not through jit's conversion
         target = built.fn if convert is None else convert(built.fn)
         try:
             out = target(*bound, *flat_args, **kw_args)

@@ -92,19 +92,16 @@ def _jvp_build(fun, primals):
         raise TypeError(f"jvp({_fun_name(fun)}): {len(primals)} primals given but the function "
                         f"takes {len(params)} positional parameters")
     active = [i for i, p in enumerate(primals) if _differentiable(p)]
-    try:
-        return forward.build_jvp(fn, tuple(params[i] for i in active)), bound, active
-    except UnsupportedSyntaxError:
-        raise  # the fence: a deliberate refusal, with the way out in its message
-    except NoSourceError:  # a callee without source (s2s.vjp, say): the call is recorded
-        return None, (), ()
+    return forward.build_jvp(fn, tuple(params[i] for i in active)), bound, active
 
 
 def _jvp(fun, primals, tangents):
     try:
         build, bound, active = _jvp_build(fun, primals)
     except UnsupportedSyntaxError:
-        raise
+        raise  # the fence: a deliberate refusal, with the way out in its message
+    except NoSourceError:  # a callee without source (s2s.vjp, say): the call is recorded
+        return _traced_jvp(fun, primals, tangents)
     except TransformError as e:  # found but not understood: the call itself may trace
         try:
             return _traced_jvp(fun, primals, tangents)

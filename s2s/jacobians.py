@@ -268,7 +268,8 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         _check_outputs(out_leaves, holomorphic, "jacrev", fun)
         cts = _batched_tree(_basis(out_leaves), out_leaves, out_tree)
         if t.out_tree is not None:  # a recording takes its outputs' cotangents flat
-            flat = tree_flatten((cts, None) if has_aux else cts)[0]
+            # (None for the aux leaves, in their places)
+            flat = t.out_tree.flatten_up_to_or_none((cts, None) if has_aux else cts)
             cts = tuple(flat) if len(flat) > 1 else flat[0]
         elif has_aux:
             cts = (cts, None)
@@ -330,7 +331,7 @@ def _jvp_batch(axes, fun, primals, tangents, has_aux=False):
         build, bound, active = _jvp_build(fun, primals)
     except UnsupportedSyntaxError:
         raise
-    except TransformError:  # not understood: jvp traces each example's call
+    except (NoSourceError, TransformError):  # jvp traces each example's call
         build = None
     if build is None:
         return loop_call(jvp, axes, (fun, primals, tangents), {"has_aux": has_aux}, ())

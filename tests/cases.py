@@ -130,3 +130,21 @@ def jax_x64(jax):
         yield
     finally:
         jax.config.update("jax_enable_x64", old)
+
+
+def loop_over_examples(fn, args, axes):
+    """What ``vmap(fn, in_axes=axes)(*args)`` must give: ``fn`` on each example (``axes``:
+    an int or None per argument), the results stacked on a new first axis."""
+    n = next(np.shape(a)[ax] for a, ax in zip(args, axes) if ax is not None)
+    outs = [fn(*[a if ax is None else np.take(a, i, axis=ax) for a, ax in zip(args, axes)])
+            for i in range(n)]
+    return s2s.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *outs)
+
+
+def assert_trees_close(got, want, rtol=1e-5, atol=1e-5, check_dtype=False):
+    """Pytrees of the same structure whose leaves have the same shapes and close values."""
+    got_leaves, got_tree = s2s.tree_util.tree_flatten(got)
+    want_leaves, want_tree = s2s.tree_util.tree_flatten(want)
+    assert got_tree == want_tree, f"{got_tree} != {want_tree}"
+    for g, w in zip(got_leaves, want_leaves):
+        assert_close(g, w, rtol=rtol, atol=atol, check_dtype=check_dtype)

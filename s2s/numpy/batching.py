@@ -96,12 +96,19 @@ def _no_pair_tape(x, what):
 
 
 def leading_size(*xs):
-    """The batch size: the leading axis of the first array leaf of ``xs``."""
-    for leaf in tree_flatten(xs, is_leaf=lambda v: isinstance(v, PairTape))[0]:
+    """The batch size: the leading axis of the first array leaf of ``xs`` (a pair's tape
+    tells its own), else the size of a leaf that is a batch of functions (one per example,
+    closing over batched values: its type's ``batch_size()``)."""
+    leaves = tree_flatten(xs, is_leaf=lambda v: isinstance(v, PairTape))[0]
+    for leaf in leaves:
         if isinstance(leaf, PairTape):
             return leaf.size
         if is_array(leaf):
             return leaf.shape[0]
+    for leaf in leaves:
+        size = getattr(type(leaf), "batch_size", None)
+        if callable(size):
+            return size(leaf)
     raise ValueError("no batched array among the arguments")
 
 

@@ -101,14 +101,15 @@ def unwrap(fn):
     return fn, bound
 
 
-def get_source(fn):
+def get_source(fn, rule=False):
     """The ``FunctionSource`` of a plain Python function; ``NoSourceError`` if none,
     or if the source found is not what Python runs (the file was edited since).
+    ``rule``: ``fn`` is a derivative template (read wherever it is written).
 
     A function marked ``__s2s_traced__`` (s2s's own transformations called inside a
     transformed function: ``vjp``, ``linearize``, Jacobians, which run generated code
     or vmap themselves) has none to read: its calls are recorded instead."""
-    if getattr(fn, "__s2s_traced__", False):
+    if not rule and getattr(fn, "__s2s_traced__", False):
         raise NoSourceError(f"{getattr(fn, '__qualname__', fn)} is recorded on its arguments, "
                             "not transformed by source")
     source = _find_source(fn)

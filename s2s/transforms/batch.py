@@ -51,6 +51,7 @@ from s2s.runtime import support
 from s2s.transforms import batch_support as S
 from s2s.transforms import batch_source
 from s2s.parse import dataflow
+from s2s.transforms.convert import unconverted
 from s2s.transforms.frontend import defaults_of, globals_and_cells, plan_for, same_defaults
 import s2s.numpy as snp
 
@@ -1217,6 +1218,7 @@ def build(fn, batched_params, signature=(), masked=False, tape=None):
     first parameter, the mask of the examples its caller runs it for (a call from a
     branch of a batched ``if``): its batched loops run for those examples only. A pair's
     bwd given its fwd's ``PairTape`` is built for that tape's ``key`` (``tape``)."""
+    fn = unconverted(fn)  # converted by jit: batched from the code it was converted from
     per_fn = _builds.setdefault(fn, {})
     key = (tuple(sorted(batched_params)), signature, masked) + ((tape,) if tape else ())
     built = per_fn.get(key)

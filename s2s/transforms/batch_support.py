@@ -15,6 +15,7 @@ array([[1., 2.],
 """
 import functools
 import inspect
+import operator
 import weakref
 
 import gast
@@ -44,18 +45,49 @@ from s2s.core import hooks
 
 
 def _operator_rule(op):
-    """Python operators: elementwise on arrays, as written on batched lists and tuples."""
+    """Python operators: elementwise on arrays; on lists and tuples, concatenation and
+    repetition, whose result holds batched members only (a batched sequence's members
+    all are)."""
     on_arrays = elementwise(op)
 
     def rule(axes, /, *args):
-        if any(isinstance(a, (list, tuple)) for a in args):
-            return op(*args)
-        return on_arrays(axes, *args)
+        seqs = [isinstance(a, (list, tuple)) for a in args]
+        if not any(seq and ax is not None for seq, ax in zip(seqs, axes)):
+            return on_arrays(axes, *args)  # (an unbatched sequence is an array operand)
+        if op is operator.add and all(seqs):
+            return _concatenated(axes, args)
+        if op is operator.mul and len(args) == 2 and seqs.count(True) == 1:
+            return _repeated(axes, args, seqs.index(True))
+        raise TransformError(
+            f"vmap: s2s cannot batch `{op.__name__}` of a list or tuple that holds values "
+            "varying across the mapped axis (Python would compare or combine the whole "
+            "sequence, which differs per example)",
+            hint="apply the operation to the members (or to np.stack of them)")
     return rule
 
 
+def _concatenated(axes, args):
+    """``a + b`` of sequences, one of them batched: the unbatched one's members are
+    broadcast, so every member of the result carries the batch axis."""
+    n = leading_size([a for a, ax in zip(args, axes) if ax is not None])
+    a, b = (x if ax is not None else type(x)(broadcast_batch(list(x), n))
+            for x, ax in zip(args, axes))
+    return a + b
+
+
+def _repeated(axes, args, seq):
+    """``s * k`` (or ``k * s``) of batched sequence ``s``: the same count for every
+    example, or an error (a count that varies would give sequences of different lengths)."""
+    count, count_axis = args[1 - seq], axes[1 - seq]
+    if count_axis is not None:
+        raise TransformError(
+            "vmap: s2s cannot repeat a list or tuple a number of times that varies across "
+            "the mapped axis (each example's result would have another length)",
+            hint="repeat by a count that is the same for every example")
+    return args[seq] * count
+
+
 def _register_operators():
-    import operator
     for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and_", "or_", "xor",
                  "lshift", "rshift", "neg", "pos", "invert", "eq", "ne", "lt", "le", "gt", "ge"):
         rule = def_batch(getattr(operator, name))(_operator_rule(getattr(operator, name)))
@@ -365,9 +397,8 @@ class BatchedClosure:
         return out
 
     def batch_size(self):
-        sizes = [v.batch_size() if isinstance(v, BatchedClosure) else leading_size(v)
-                 for v in self.captured() if v is not UNDEF]
-        return sizes[0]
+        """How many examples (functions) this is: the size of what it captures batched."""
+        return leading_size([v for v in self.captured() if v is not UNDEF])
 
     def rebound(self, leaf_fn):
         """The closure with each captured array leaf replaced by ``leaf_fn(leaf)``."""
@@ -413,7 +444,12 @@ class BatchedClosure:
                                  hint="give it named parameters")
         names = {p for p, ax in zip(params, axes) if ax is not None} | set(kw_batched)
         built = batch.build(self.fn, frozenset(names | set(self.names)))
-        out = built.fn(*args, **kwargs)
+        fn = built.fn
+        # Under jit (staged arguments or captures) the batched source with its control
+        # flow converted, as for other callees.
+        if any(isinstance(v, Tracer) for v in tree_leaves((args, kwargs, self.captured()))):
+            fn = hooks.converted(fn)
+        out = fn(*args, **kwargs)
         return out if built.out_batched else broadcast_batch(out, self.batch_size())
 
     def __call__(self, *args, **kwargs):
@@ -1543,6 +1579,13 @@ def _all_batched(x, n):
     return broadcast_batch(x, n)
 
 
+def _batch_size(axes, args):
+    """The batch size of a control-flow call from its batched arguments, functions that
+    close over batched values included (the operands themselves may be unbatched:
+    ``lax.fori_loop(0, 3, body, zeros)`` with ``body`` reading a mapped variable)."""
+    return leading_size([a for a, ax in zip(args, axes) if ax is not None])
+
+
 def _cond_rule(axes, /, pred, true_fun, false_fun, *operands):
     op_axes = tuple(axes[3:]) + (None,) * (len(operands) - len(axes[3:]))
     if axes[0] is None:
@@ -1573,7 +1616,7 @@ def _switch_batched(index, index_batched, funs, operands):
 
 
 def _while_rule(axes, /, cond_fun, body_fun, init_val):
-    n = leading_size(init_val)
+    n = _batch_size(axes, (cond_fun, body_fun, init_val))
     val = init_val if axes[2] is not None else _all_batched(init_val, n)
 
     def test(state):
@@ -1599,21 +1642,22 @@ class _OnBatches:
 
 
 def _fori_rule(axes, /, lower, upper, body_fun, init_val):
+    axes = tuple(axes) + (None,) * (4 - len(axes))
+    n = _batch_size(axes, (lower, upper, body_fun, init_val))
+    if axes[3] is None:  # the body makes the carry batched (it reads mapped values)
+        init_val = _all_batched(init_val, n)
     if axes[0] is not None or axes[1] is not None:  # trip counts per example: a masked while
-        n = leading_size([a for a, ax in zip((lower, upper, init_val), axes[:2] + axes[3:])
-                          if ax is not None])
         lo, hi = (_asarray(b) if ax is not None else broadcast_batch(b, n)
                   for b, ax in zip((lower, upper), axes[:2]))
-        val = init_val if len(axes) > 3 and axes[3] is not None else _all_batched(init_val, n)
         cond = _OnBatches(lambda s: s[0] < s[1])
         body = _OnBatches(lambda s: (s[0] + 1, s[1], vcall(body_fun, (0, 0), s[0], s[2])))
-        return _while_rule((None, None, 0), cond, body, (lo, hi, val))[2]
+        return _while_rule((None, None, 0), cond, body, (lo, hi, init_val))[2]
     return lax.fori_loop(lower, upper, lambda i, v: vcall(body_fun, (None, 0), i, v), init_val)
 
 
 def _scan_rule(axes, /, f, init, xs=None, length=None, reverse=False, unroll=1):
     init_b, xs_b = axes[1] is not None, len(axes) > 2 and axes[2] is not None
-    n = leading_size(*[v for v, b in ((init, init_b), (xs, xs_b)) if b])
+    n = _batch_size(axes, (f, init, xs))
     carry = init if init_b else _all_batched(init, n)
     if xs_b:  # (batch, steps, ...) -> (steps, batch, ...)
         xs = tree_unflatten(tree_flatten(xs)[1], [_np(x).swapaxes(x, 0, 1)
@@ -1634,7 +1678,7 @@ def _map_rule(axes, /, f, xs, batch_size=None):
     with the running one under an axis frame, so collectives over an outer named axis
     inside ``f`` reduce over that axis' own examples (or it runs per outer example)."""
     xs_b = len(axes) > 1 and axes[1] is not None
-    n = leading_size(xs) if xs_b else f.batch_size()
+    n = _batch_size(axes, (f, xs))
     leaves, tree = tree_flatten(xs if xs_b else _all_batched(xs, n))
     if batch_size is None:
         xs = tree_unflatten(tree, [_np(x).swapaxes(x, 0, 1) for x in leaves])

@@ -30,6 +30,15 @@ from s2s.parse.resolve import local_names
 from s2s.parse import dataflow
 
 
+# The names of the functions the conversion makes (``if_body``, ``loop_body2``...).
+MADE_FUNCTIONS = ("if_body", "else_body", "loop_test", "loop_body")
+
+
+def made_function(name):
+    """Whether ``name`` is one the conversion gives a branch or loop function."""
+    return name.rstrip("0123456789") in MADE_FUNCTIONS
+
+
 def _tuple(names, ctx=None):
     ctx = ctx or gast.Load()
     elts = [gast.Name(id=n, ctx=type(ctx)(), annotation=None, type_comment=None) for n in names]

@@ -225,7 +225,82 @@ def _convert(fn, explicit_captures=False):
     new, text = compile_function(tree, filename, globals_, cells, fn.__defaults__, fn.__kwdefaults__,
                                  origin=plan.source)
     new.__s2s_source__ = text
+    _remember_originals(fn, new)
     return new
+
+
+# ---------------------------------------------------------------------------
+# From converted code back to the code it was converted from.
+#
+# vmap batches a function by its source. Under jit the functions it meets may be
+# converted ones (a body given to lax.map, a nested function called, a function given to
+# vmap, inside converted code): their ``if``/``while`` are already calls of the runtime
+# operators, which vmap cannot batch per example. It batches the code they were
+# converted from instead (and converts the batched source when it stages).
+
+_originals = weakref.WeakKeyDictionary()  # converted code -> (original code, weakref to fn)
+_twins = weakref.WeakKeyDictionary()  # converted function -> its unconverted twin
+
+
+def _remember_originals(fn, new):
+    origin = origins.lookup(new.__code__.co_filename)
+    for conv, orig in _twin_codes(fn.__code__, new.__code__, origin).items():
+        _originals[conv] = (orig, weakref.ref(fn))
+
+
+def _twin_codes(orig, conv, origin):
+    """``{converted code: original code}`` for ``conv`` and the functions nested in it.
+    A nested function keeps its name (a lambda becomes a function named after it, at the
+    lambda's line); the functions the conversion made (branches, loop bodies) have no
+    twin, and the user's functions nested in them pair with the original's."""
+    out = {conv: orig}
+    originals = {}
+    for c in orig.co_consts:
+        if isinstance(c, types.CodeType):
+            originals.setdefault(c.co_name, []).append(c)
+    todo = [c for c in conv.co_consts if isinstance(c, types.CodeType)]
+    while todo:
+        c = todo.pop()
+        if c.co_name in originals:
+            if len(originals[c.co_name]) == 1:  # (two of one name: left unpaired)
+                out.update(_twin_codes(originals[c.co_name][0], c, origin))
+            continue
+        if control.made_function(c.co_name):  # a branch or loop body: no twin, look inside
+            todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+            continue
+        where = origin.user_line(c.co_firstlineno) if origin is not None else None
+        lambdas = [o for o in originals.get("<lambda>", ())
+                   if where is not None and o.co_firstlineno == where[1]]
+        if len(lambdas) == 1:
+            out.update(_twin_codes(lambdas[0], c, origin))
+    return out
+
+
+def unconverted(fn):
+    """The function that converted ``fn`` was made from: the original code over ``fn``'s
+    closure cells and defaults (so it sees the same values), or ``fn`` itself when it is
+    not converted code or its twin cannot be had."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    hit = _twins.get(fn)
+    if hit is not None:
+        return hit
+    entry = _originals.get(fn.__code__)
+    source = entry[1]() if entry is not None else None
+    if source is None:
+        return fn
+    code = entry[0]
+    if code is source.__code__:
+        return source
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    if any(name not in cells for name in code.co_freevars):
+        return fn  # the conversion dropped code that read it: the twin could not run
+    out = types.FunctionType(code, source.__globals__, fn.__name__, fn.__defaults__,
+                             tuple(cells[name] for name in code.co_freevars))
+    out.__kwdefaults__ = fn.__kwdefaults__
+    out.__qualname__ = fn.__qualname__
+    _twins[fn] = out
+    return out
 
 
 def _check_item_assigning_calls(plan):

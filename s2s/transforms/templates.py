@@ -45,7 +45,7 @@ class Template:
     """A parsed template function."""
 
     def __init__(self, fn):
-        src = get_source(fn)
+        src = get_source(fn, rule=True)
         self.fn = fn
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
