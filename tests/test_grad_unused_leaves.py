@@ -9,14 +9,7 @@ import s2s
 from cases import assert_close, central_grad, loop_over_examples
 
 
-@pytest.fixture(autouse=True)
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        s2s.config.update("enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")  # conftest's: float64 for the differences
 
 
 def _uses_a(p):
