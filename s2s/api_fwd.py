@@ -4,10 +4,11 @@ import functools
 
 import numpy as np
 
-from s2s.api import (_as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _with_user_location, vjp)
+from s2s.api import (_as_array, _fun_name, _grad_input, _leaf_dtype, _positional_params, _traced_vjp,
+                     _with_user_location, vjp)
 from s2s.core import hooks
 from s2s.core.errors import TransformError, UnsupportedSyntaxError
-from s2s.core.primitive import d, def_vjp
+from s2s.core.primitive import d, def_vjp, def_zero_derivative
 from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, treedef_is_leaf
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.trace.record import RecordingTracer, record
@@ -251,9 +252,9 @@ def jvp_cotangents(g, fun, primals, tangents, has_aux=False):
         return None, None
     primals = tuple(_grad_input(p) for p in primals)
     tangents = tuple(_as_tangent(t, p) for t, p in zip(tangents, primals))
-    build, bound, active = _jvp_build(fun, primals)
+    build, bound, active = _jvp_build_or_none(fun, primals)
     if build is None:
-        raise TypeError(f"grad of jvp({_fun_name(fun)}): the function has no source s2s can read")
+        return _recorded_cotangents(g, fun, primals, tangents, has_aux)
     if has_aux:
         out, dout, aux = g
         g = ((out, aux), (dout, None))
@@ -268,6 +269,33 @@ def jvp_cotangents(g, fun, primals, tangents, has_aux=False):
 
 
 jvp_cotangents.maybe_none = True
+
+
+def _jvp_build_or_none(fun, primals):
+    """``_jvp_build``, its build None where jvp itself would record the call."""
+    try:
+        return _jvp_build(fun, primals)
+    except UnsupportedSyntaxError:
+        raise  # the fence: a deliberate refusal, with the way out in its message
+    except (NoSourceError, TransformError):  # no source, or found but not understood
+        return None, (), ()
+
+
+def_zero_derivative(_jvp_build_or_none)  # builds, not values: transformations call it as is
+
+
+def _recorded_cotangents(g, fun, primals, tangents, has_aux):
+    """``jvp_cotangents`` where ``fun``'s forward-mode source cannot be built (no source,
+    or a call forward mode has no rule for): the call of jvp, which then traces ``fun``,
+    is recorded on these arguments and the recording differentiated (the path is fixed
+    to the one this call took, as for grad's own fallback)."""
+    pair = functools.partial(_jvp_outputs, fun, has_aux)
+    _, pull = _traced_vjp(pair, (primals, tangents), False)
+    return pull(g)
+
+
+def _jvp_outputs(fun, has_aux, primals, tangents):
+    return jvp(fun, primals, tangents, has_aux=has_aux)
 
 
 @def_vjp(jvp)
