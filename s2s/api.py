@@ -1885,5 +1885,6 @@ del _maker
 
 # The lower layers call these while they run (see s2s.core.hooks).
 hooks.install("vjp", vjp)
+hooks.install("completed_gradient", _match_structure)
 hooks.install("jit", jit)
 hooks.install("vmap", vmap)

@@ -15,7 +15,8 @@ the lower layers reach them through this table instead of importing upwards;
 >>> pull(np.float32(1.0))
 (array(6., dtype=float32),)
 """
-__all__ = ["install", "vjp", "jvp", "jit", "vmap", "converted", "converted_for_grad"]
+__all__ = ["install", "vjp", "jvp", "jit", "vmap", "converted", "converted_for_grad",
+           "completed_gradient"]
 
 _installed = {}
 
@@ -64,3 +65,9 @@ def converted(fn):
 def converted_for_grad(fn):
     """The converted ``fn`` that reverse mode differentiates (see ``converted``)."""
     return _get("converted_for_grad")(fn)
+
+
+def completed_gradient(primal, adjoint):
+    """``adjoint`` shaped as ``s2s.grad`` returns the gradient of ``primal``: zeros of each
+    leaf's shape and dtype for ``None`` adjoints and missing dict keys."""
+    return _get("completed_gradient")(primal, adjoint)

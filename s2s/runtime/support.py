@@ -567,8 +567,7 @@ def complete_grad(x, g):
     >>> complete_grad({"a": onp.ones(2), "b": onp.ones(3)}, {"a": onp.ones(2)})["b"].tolist()
     [0.0, 0.0, 0.0]
     """
-    from s2s.api import _match_structure  # the public API's completion, one definition
-    return _match_structure(x, g)
+    return hooks.completed_gradient(x, g)  # the public API's completion, one definition
 
 
 def zeros_like_grad(x):

@@ -213,7 +213,8 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
     fname = namer.new(f"{kind}_{plan.name}")
     fdef = frontend.function_def(fname, plan.normal.args, body)
     globals_, cells = _globals_and_cells(plan, ctx, [fdef])
-    fn_obj, text = compile_function(fdef, frontend.file_name(kind, plan, argnums_params), globals_, cells,
+    file_kind = f"completed_{kind}" if complete else kind  # its own text in linecache
+    fn_obj, text = compile_function(fdef, frontend.file_name(file_kind, plan, argnums_params), globals_, cells,
                                     fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
     _mark_tape(fn_obj, result)
     build = Build(fn, tuple(argnums_params))
