@@ -173,15 +173,25 @@ def _def_block(lines, first, name):
     while end > header + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
         end -= 1  # trailing blank and comment lines (a comment may sit at any depth)
     text = textwrap.dedent("".join(lines[start:end]))
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = _parsed(text)
+    if tree is None:
         return None
     body = tree.body
     if len(body) != 1 or not isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
             or body[0].name != name:
         return None
     return text, astconv.to_gast(body[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text):
+    """``ast.parse(text)``, None when it does not parse. Cached: a recording's generated
+    source is read again each time it is transformed, and ``to_gast`` copies the tree
+    (never changes it), so the cached tree is only read."""
+    try:
+        return ast.parse(text)
+    except SyntaxError:
+        return None
 
 
 def _indent(line):
