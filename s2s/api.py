@@ -26,7 +26,7 @@ from s2s.core.primitive import abstractify, def_batch, ShapedArray, Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten, treedef_is_leaf
 from s2s.lax import control_flow as _control_flow
 from s2s.lax.axis_frames import active as active_axis, axis_frame, merged_axis_frame
-from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
+from s2s.numpy.batching import broadcast_batch, fresh_tape, leading_size, loop_call
 from s2s.parse import dataflow
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.program_key import KeyUnsure, ProgramRecord
@@ -1163,7 +1163,7 @@ def vjp(fun, *primals, has_aux=False):
     def vjp_fn(cotangent):
         ct = (cotangent, None) if has_aux else cotangent
         try:
-            adj = build.bwd_cell.cell_contents(_fresh_tape(tape), ct) if build.output_active else None
+            adj = build.bwd_cell.cell_contents(fresh_tape(tape), ct) if build.output_active else None
         except Exception as e:
             raise _with_user_location(e, "vjp", fun)
         if len(params) == 1:
@@ -1179,17 +1179,6 @@ def vjp(fun, *primals, has_aux=False):
 
 
 vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
-
-
-def _fresh_tape(tape):
-    """``tape`` with its lists copied: the backward function pops the stack it saved
-    values on, and a pullback may be called any number of times (jacrev calls it once
-    per basis vector where its call cannot be batched)."""
-    if isinstance(tape, list):
-        return [_fresh_tape(v) for v in tape]
-    if type(tape) is tuple:
-        return tuple(_fresh_tape(v) for v in tape)
-    return tape
 
 
 def _output_cotangents(out_tree, cotangent):
@@ -1224,7 +1213,7 @@ def _traced_vjp(fun, primals, has_aux):
     def vjp_fn(cotangent):
         cts = _output_cotangents(rec.out_tree, (cotangent, None) if has_aux else cotangent)
         ct = tuple(cts) if len(cts) > 1 else cts[0]
-        adj = build.bwd_cell.cell_contents(_fresh_tape(tape), ct) if build.output_active else None
+        adj = build.bwd_cell.cell_contents(fresh_tape(tape), ct) if build.output_active else None
         adj = [adj] if len(leaves) == 1 else (list(adj) if adj is not None else [None] * len(leaves))
         grads, pos = [], 0
         for p in primals:

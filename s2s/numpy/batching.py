@@ -275,6 +275,29 @@ def _stack(results):
     return tree_unflatten(tree, out)
 
 
+def fresh_tape(tape):
+    """``tape`` with its lists copied: a generated backward function pops the stack its
+    forward function saved values on, and one tape may feed several backward calls (a
+    pullback called once per basis vector, a backward function run once per example).
+
+    >>> tape = ([1, 2], (3, [4]))
+    >>> copy = fresh_tape(tape)
+    >>> copy[0].pop(), copy[1][1].pop(), tape
+    (2, 4, ([1, 2], (3, [4])))
+    """
+    if isinstance(tape, list):
+        return [fresh_tape(v) for v in tape]
+    if type(tape) is tuple:
+        return tuple(fresh_tape(v) for v in tape)
+    return tape
+
+
+def _shared_tape_reader(fn, axes):
+    """Whether ``fn`` is a generated backward function given one tape for every example:
+    each per-example call must then pop its own copy of the tape's stacks."""
+    return getattr(fn, "__s2s_pair__", None) == "bwd" and bool(axes) and axes[0] is None
+
+
 def loop_call(fn, axes, args, kwargs, kw_batched=(), where=None):
     """``fn`` once per example (batched arguments indexed), results stacked: exact, slow.
 
@@ -289,6 +312,8 @@ def loop_call(fn, axes, args, kwargs, kw_batched=(), where=None):
     results = {}
     for i in keep:
         a = [_example(x, i) if ax is not None else x for x, ax in zip(args, axes)]
+        if _shared_tape_reader(fn, axes):
+            a[0] = fresh_tape(a[0])
         kw = {k: (_example(v, i) if k in kw_batched else v) for k, v in kwargs.items()}
         results[i] = fn(*a, **kw)
     first = results[keep[0]]
