@@ -24,7 +24,7 @@ import gast
 
 from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, lookup, register
 from s2s.parse import astconv
-from s2s.parse.source import GENERATED_ATTR
+from s2s.parse.source import GENERATED_ATTR, register_nested
 
 COMMENT_MARKER = "__s2s_comment__ "
 # A comment first in a function body is unparsed as a docstring (triple quotes).
@@ -163,6 +163,7 @@ def compile_code(fdef, filename, cell_names, origin=None):
     code = next(c for c in factory_code.co_consts
                 if isinstance(c, types.CodeType) and c.co_name == private)
     code = code.replace(co_name=fdef.name, co_qualname=fdef.name)
+    register_nested(code, full.splitlines(keepends=True))
     return Compiled(code, text, full, entry)
 
 

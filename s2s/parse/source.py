@@ -281,7 +281,27 @@ def _lines_of(fn):
     generated = fn.__dict__.get(GENERATED_ATTR)
     if generated is not None and generated[0] is fn.__code__:
         return generated[1]
+    nested = _NESTED.get(id(fn.__code__))
+    if nested is not None and nested[0]() is fn.__code__:
+        return nested[1]
     return linecache.getlines(fn.__code__.co_filename, fn.__globals__)
+
+
+# The text of functions nested in generated code (a lax body, a lambda), by their code
+# object's id: such a function can outlive every function compiled with it, and with
+# them its pseudo-file's linecache entry (a lax body defined inside a gradient's
+# forward function, transformed again after that function was collected).
+_NESTED = {}
+
+
+def register_nested(code, lines):
+    """Keeps ``lines`` as the source of the functions nested in generated ``code``
+    (their code objects hold it: an entry goes when its code object is collected)."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            key = id(const)
+            _NESTED[key] = (weakref.ref(const, lambda _, key=key: _NESTED.pop(key, None)), lines)
+            register_nested(const, lines)
 
 
 def _find_def(module, name):
