@@ -24,7 +24,7 @@ import gast
 
 from s2s.codegen.origins import generated_frames, install_excepthook, keep_while_alive, lookup, register
 from s2s.parse import astconv
-from s2s.parse.source import GENERATED_ATTR
+from s2s.parse.source import GENERATED_ATTR, register_nested
 
 COMMENT_MARKER = "__s2s_comment__ "
 # A comment first in a function body is unparsed as a docstring (triple quotes).
@@ -110,8 +110,35 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
     in the generated code be mapped back to the user's lines (``user_location``).
     Returns ``(function, source_text)``.
     """
+    compiled = compile_code(fdef, filename, cells, origin)
+    return instantiate(compiled, globals_, cells, defaults, kwdefaults), compiled.text
+
+
+class Compiled:
+    """The code of a generated function, before it is bound to globals and closure cells.
+
+    One ``Compiled`` can make many functions (``instantiate``), each with its own
+    cells: they share the code object and its registered source, which stays in
+    ``linecache`` while the ``Compiled`` or any of its functions lives.
+    """
+
+    def __init__(self, code, text, full, entry):
+        self.code, self.text, self.full, self.entry = code, text, full, entry
+        keep_while_alive(self, entry)
+
+
+def compile_code(fdef, filename, cell_names, origin=None):
+    """Renders, registers and compiles ``fdef``; returns a ``Compiled`` (see ``instantiate``).
+
+    ``cell_names`` are the free names its functions take from closure cells.
+
+    >>> from s2s.parse.quoting import quote
+    >>> compiled = compile_code(quote("def scale(x):\\n    return x * k")[0], "<s2s demo scale>", ["k"])
+    >>> [instantiate(compiled, {}, {"k": make_cell(k)})(3) for k in (2, 5)]
+    [6, 15]
+    """
     text = render(fdef)
-    names = sorted(cells)
+    names = sorted(cell_names)
     header = "def __s2s_factory__():\n"
     if names:
         header += "    " + " = ".join(names) + " = None\n"
@@ -131,19 +158,25 @@ def compile_function(fdef, filename, globals_, cells, defaults=None, kwdefaults=
         inner = next(s for s in tree.body[0].body if isinstance(s, ast.FunctionDef) and s.name == private)
         _map_lines(fdef.body, inner.body, lines, 0, [None])
     entry = register(filename, full, fdef.name, origin, lines)
-    filename = entry.filename
-    module_code = compile(tree, filename, "exec")
+    module_code = compile(tree, entry.filename, "exec")
     factory_code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
     code = next(c for c in factory_code.co_consts
                 if isinstance(c, types.CodeType) and c.co_name == private)
     code = code.replace(co_name=fdef.name, co_qualname=fdef.name)
+    register_nested(code, full.splitlines(keepends=True))
+    return Compiled(code, text, full, entry)
+
+
+def instantiate(compiled, globals_, cells, defaults=None, kwdefaults=None):
+    """A function running ``compiled``'s code over ``globals_`` and the closure ``cells``."""
+    code = compiled.code
     closure = tuple(cells[n] for n in code.co_freevars)
-    fn = types.FunctionType(code, globals_, fdef.name, defaults, closure)
+    fn = types.FunctionType(code, globals_, code.co_name, defaults, closure)
     if kwdefaults:
         fn.__kwdefaults__ = dict(kwdefaults)
-    setattr(fn, GENERATED_ATTR, (code, full.splitlines(keepends=True)))
-    keep_while_alive(fn, entry)
-    return fn, text
+    setattr(fn, GENERATED_ATTR, (code, compiled.full.splitlines(keepends=True)))
+    keep_while_alive(fn, compiled.entry)
+    return fn
 
 
 install_excepthook()

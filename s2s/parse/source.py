@@ -173,15 +173,25 @@ def _def_block(lines, first, name):
     while end > header + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
         end -= 1  # trailing blank and comment lines (a comment may sit at any depth)
     text = textwrap.dedent("".join(lines[start:end]))
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = _parsed(text)
+    if tree is None:
         return None
     body = tree.body
     if len(body) != 1 or not isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
             or body[0].name != name:
         return None
     return text, astconv.to_gast(body[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text):
+    """``ast.parse(text)``, None when it does not parse. Cached: a recording's generated
+    source is read again each time it is transformed, and ``to_gast`` copies the tree
+    (never changes it), so the cached tree is only read."""
+    try:
+        return ast.parse(text)
+    except SyntaxError:
+        return None
 
 
 def _indent(line):
@@ -271,7 +281,27 @@ def _lines_of(fn):
     generated = fn.__dict__.get(GENERATED_ATTR)
     if generated is not None and generated[0] is fn.__code__:
         return generated[1]
+    nested = _NESTED.get(id(fn.__code__))
+    if nested is not None and nested[0]() is fn.__code__:
+        return nested[1]
     return linecache.getlines(fn.__code__.co_filename, fn.__globals__)
+
+
+# The text of functions nested in generated code (a lax body, a lambda), by their code
+# object's id: such a function can outlive every function compiled with it, and with
+# them its pseudo-file's linecache entry (a lax body defined inside a gradient's
+# forward function, transformed again after that function was collected).
+_NESTED = {}
+
+
+def register_nested(code, lines):
+    """Keeps ``lines`` as the source of the functions nested in generated ``code``
+    (their code objects hold it: an entry goes when its code object is collected)."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            key = id(const)
+            _NESTED[key] = (weakref.ref(const, lambda _, key=key: _NESTED.pop(key, None)), lines)
+            register_nested(const, lines)
 
 
 def _find_def(module, name):

@@ -18,12 +18,15 @@ def traced(x0):
     return t1
 """
 import ast
+import collections
 import functools
+import inspect
 import itertools
 
 import numpy as np
 
-from s2s.codegen.python import compile_function, make_cell
+from s2s.codegen.python import compile_code, instantiate, make_cell
+from s2s.core.config import config
 from s2s.core.errors import ConcretizationError
 from s2s.core.primitive import Trace, Tracer, abstractify, all_primitives, namespaces
 from s2s.parse import astconv
@@ -235,17 +238,35 @@ def _emit(trace, inputs, out_leaves, name):
     text = f"def {name}({params}):\n" + "\n".join(lines) + ("\n" if lines else "") + f"    return {ret}\n" \
         if len(results) != 1 else \
         f"def {name}({params}):\n" + "\n".join(lines) + ("\n" if lines else "") + f"    return {results[0]}\n"
-    fdef = astconv.parse(text).body[0]
-    filename = f"<s2s traced {name} #{next(_counter)}>"
-    fn, source = compile_function(fdef, filename, {"__builtins__": __builtins__}, cells)
-    return source, fn
+    compiled = _compiled(text, name, tuple(sorted(cells)))
+    return compiled.text, instantiate(compiled, _GLOBALS, cells)
 
 
 _counter = itertools.count()
+_GLOBALS = {"__builtins__": __builtins__}
+# Compiled recordings by their text: a loop's reverse pass records the same body at
+# every step, with other constants (cells) but the same code. Bounded; an entry's
+# source stays in linecache while it is cached or any function made from it lives.
+_COMPILED = collections.OrderedDict()
+_COMPILED_MAX = 512
 
 
+def _compiled(text, name, cell_names):
+    key = (text, cell_names, config.dump_source)
+    compiled = _COMPILED.get(key)
+    if compiled is not None:
+        _COMPILED.move_to_end(key)
+        return compiled
+    fdef = astconv.parse(text).body[0]
+    compiled = compile_code(fdef, f"<s2s traced {name} #{next(_counter)}>", cell_names)
+    _COMPILED[key] = compiled
+    if len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.popitem(last=False)
+    return compiled
+
+
+@functools.lru_cache(maxsize=None)  # the public functions of the lax/numpy namespaces
 def _defaults(fn):
-    import inspect
     try:
         return {k: p.default for k, p in inspect.signature(fn).parameters.items()
                 if p.default is not inspect.Parameter.empty}
