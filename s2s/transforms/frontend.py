@@ -538,8 +538,8 @@ def array_variables(stmts, callee, params):
     """Variables only ever assigned array-valued operations (a parameter may be anything).
 
     >>> import gast
-    >>> body = gast.parse("y = x * 2\nz = len(x)").body
-    >>> sorted(array_variables(body, None, ["x"]))
+    >>> body = gast.parse("y = x * 2; z = len(x)").body
+    >>> sorted(array_variables(body, lambda call: Callee(CalleeKind.ZERO), ["x"]))
     ['y']
     """
     kinds = {}
