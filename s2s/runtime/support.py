@@ -18,6 +18,7 @@ from s2s.core.errors import S2SError
 from s2s.core.primitive import Tracer
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map
 from s2s.parse import astconv
+from s2s.parse.normalize import ARRAY_METHODS, VARARGS_SHAPE
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.numpy._vjp_helpers import _shape, unbroadcast, unreduce  # noqa: F401  (generated code calls them)
 import s2s.numpy as snp
@@ -118,6 +119,10 @@ def dynamic_vjp(fn, *args, **kwargs):
     respect to the positional arguments that are floats or arrays of them (pytrees
     too); ``pullback(g)`` gives one adjoint per positional argument (None for the rest).
     """
+    fn, full = array_method_call(fn, args)
+    if full is not args:  # ``A.dot(x)``: ``np.dot(A, x)``, whose adjoint of ``A`` is dropped
+        out, pull = dynamic_vjp(fn, *full, **kwargs)
+        return out, lambda g: pull(g)[1:]
     diff = [i for i, a in enumerate(args) if _differentiable_value(a, tree_leaves)]
     if not diff:
         return fn(*args, **kwargs), lambda g: (None,) * len(args)
@@ -137,6 +142,25 @@ def dynamic_vjp(fn, *args, **kwargs):
             adj[i] = p
         return tuple(adj)
     return out, pullback
+
+
+def array_method_call(fn, args):
+    """``(function, arguments)`` of a call ``fn(*args)``: an array's own method
+    (``A.dot`` of an array ``A`` the transformation could not tell from a module
+    passed in, see ``frontend.method_of_value``) becomes the NumPy function with the
+    array first, whose rule s2s has; anything else is returned as it is.
+
+    >>> A = onp.eye(2)
+    >>> f, full = array_method_call(A.dot, (onp.ones(2),))
+    >>> f is snp.dot, full[0] is A
+    (True, True)
+    """
+    receiver = getattr(fn, "__self__", None)
+    name = getattr(fn, "__name__", None)
+    if not isinstance(receiver, (onp.ndarray, onp.generic, Tracer, Array)) or name in VARARGS_SHAPE:
+        return fn, args
+    target = getattr(snp, ARRAY_METHODS.get(name, ""), None)
+    return (fn, args) if target is None else (target, (receiver,) + tuple(args))
 
 
 def _differentiable_value(a, tree_leaves):

@@ -1145,6 +1145,10 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     """``dynamic_vjp`` with batched arguments: the reverse mode of ``fn`` batched, taken
     once for every example. Unbatched differentiable arguments are broadcast first, so
     each example gets its own adjoint of them instead of their sum over examples."""
+    fn, full = sup.array_method_call(fn, args) if axes[0] is None else (fn, args)
+    if full is not args:  # ``A.dot(x)`` of an unbatched array: ``np.dot(A, x)``
+        out, pull = _dynamic_vjp_rule((None, None) + tuple(axes[1:]), fn, *full, **kwargs)
+        return out, lambda g: pull(g)[1:]
     arg_axes = tuple(axes[1:]) + (None,) * (len(args) - len(axes[1:]))
     batched = [a for a, ax in zip(args, arg_axes) if ax is not None]
     n = leading_size(batched) if batched else fn.batch_size()

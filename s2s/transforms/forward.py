@@ -86,6 +86,7 @@ class _Forward:
         grows = lambda call: ctx.support_kind(call) in ("append", "extend")  # noqa: E731
         self.varied = activity.varied_variables(tree, set(ctx.active_params), self._differentiable_call,
                                                 grows)
+        self.array_vars = fe.array_variables(self.body, self.callee, self.params)
         self.shapes = ShapeClasses(self.body, self._elementwise_call, self.params)
 
     # -- helpers ---------------------------------------------------------------
@@ -99,7 +100,13 @@ class _Forward:
         key = id(call)
         if key not in self.callees:
             self.callees[key] = self.ctx.resolve_callee(call)
-        return self.callees[key]
+        if not hasattr(self, "array_vars"):  # still classifying: any non-zero kind will do
+            return self.callees[key]
+        return fe.method_of_value(self.callees[key], call, self.known_array)
+
+    def known_array(self, node):
+        """Whether ``node`` is certainly an array (differentiated, or made by array operations)."""
+        return self.active(node) or isinstance(node, gast.Name) and node.id in self.array_vars
 
     def _differentiable_call(self, call):
         return self.callee(call).kind != CalleeKind.ZERO

@@ -53,7 +53,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
 from s2s.core.primitive import rules_of, ZERO_DERIVATIVE
 from s2s.numpy.twins import is_foreign_numpy, twin_of
-from s2s.parse import astconv, quoting as q
+from s2s.parse import astconv, dataflow, quoting as q
 from s2s.parse.dataflow import parameters  # noqa: F401  (part of the front end's API)
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
@@ -533,6 +533,57 @@ class Context:
             # monkeypatch later makes the build stale (``vjp_builder.Build.current``).
             self.guards.append((self.source, chain, obj))
         return callee
+
+def array_variables(stmts, callee, params):
+    """Variables only ever assigned array-valued operations (a parameter may be anything).
+
+    >>> import gast
+    >>> body = gast.parse("y = x * 2; z = len(x)").body
+    >>> sorted(array_variables(body, lambda call: Callee(CalleeKind.ZERO), ["x"]))
+    ['y']
+    """
+    kinds = {}
+
+    def visit(ss):
+        for s in ss:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                v = s.value
+                is_array = isinstance(v, (gast.BinOp, gast.UnaryOp)) or (
+                    isinstance(v, gast.Call) and callee(v).kind == CalleeKind.TEMPLATE
+                    and getattr(callee(v), "array_result", False))
+                name = s.targets[0].id
+                kinds[name] = kinds.get(name, True) and is_array
+            else:
+                for t in dataflow.targets(s):
+                    kinds[t] = False
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                visit(s.body)
+                visit(s.orelse)
+    visit(stmts)
+    return {k for k, v in kinds.items() if v and k not in params}
+
+
+def method_of_value(callee, call, is_active):
+    """``callee``, unless it reads ``obj.name(...)`` as an array method while ``obj`` is
+    not differentiated: then ``obj`` may be anything (a module passed in, an object with
+    a method of that name), so the call is a function value resolved when it runs
+    (``is_active``: whether a receiver is certainly an array).
+
+    Only a differentiated receiver is certainly an array; taking ``m.sum(t)`` with ``m``
+    a module as ``t``'s array method would make ``t`` an axis and its derivative zero.
+
+    >>> import gast
+    >>> call = gast.parse("m.sum(t)").body[0].value
+    >>> c = Callee(CalleeKind.TEMPLATE); c.method = "sum"
+    >>> method_of_value(c, call, lambda node: False).kind
+    'unknown'
+    >>> method_of_value(c, call, lambda node: True).kind
+    'template'
+    """
+    if not getattr(callee, "method", None) or is_active(call.func.value):
+        return callee
+    return Callee(CalleeKind.UNKNOWN, name=q.to_source(call.func))
+
 
 def classify(obj, name, source=None, call=None, slot="vjp"):
     """A ``Callee`` for the object a call resolves to, by the rule ``slot`` of the

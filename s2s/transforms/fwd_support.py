@@ -135,6 +135,9 @@ def dynamic_jvp(fn, args, tangents, **kwargs):
     >>> dynamic_jvp(lambda a, b: a * b, (2.0, 3.0), (1.0, None))
     (array(6., dtype=float32), array(3., dtype=float32))
     """
+    fn, full = support.array_method_call(fn, args)
+    if full is not args:  # ``A.dot(x)``: ``np.dot(A, x)``, the array's tangent zero
+        return dynamic_jvp(fn, full, (None,) + tuple(tangents), **kwargs)
     active = [i for i, t in enumerate(tangents) if t is not None]
     if not active:
         out = fn(*args, **kwargs)

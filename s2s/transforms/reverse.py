@@ -162,7 +162,7 @@ class _Reverse:
                                                 grows)
         self.varied = activity.varied_variables(tree, set(ctx.active_params), self._differentiable_call,
                                                 grows)
-        self.array_vars = self._array_vars(body)
+        self.array_vars = frontend.array_variables(body, self.callee, self.params)
         self.shapes = ShapeClasses(body, self._elementwise_call, self.params)
         self.flags = self._activity_flags(body)
 
@@ -239,7 +239,13 @@ class _Reverse:
         key = id(call)
         if key not in self.callees:
             self.callees[key] = self.ctx.resolve_callee(call)
-        return self.callees[key]
+        if not hasattr(self, "array_vars"):  # still classifying: any non-zero kind will do
+            return self.callees[key]
+        return frontend.method_of_value(self.callees[key], call, self.known_array)
+
+    def known_array(self, node):
+        """Whether ``node`` is certainly an array (differentiated, or made by array operations)."""
+        return self.is_active_atom(node) or isinstance(node, gast.Name) and node.id in self.array_vars
 
     def _differentiable_call(self, call):
         c = self.callee(call)
@@ -255,28 +261,6 @@ class _Reverse:
 
     def is_active_atom(self, node):
         return isinstance(node, gast.Name) and node.id in self.active
-
-    def _array_vars(self, stmts):
-        """Variables only ever assigned array-valued operations (their adjoints add with +)."""
-        kinds = {}
-
-        def visit(ss):
-            for s in ss:
-                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                    v = s.value
-                    is_array = isinstance(v, (gast.BinOp, gast.UnaryOp)) or (
-                        isinstance(v, gast.Call) and self.callee(v).kind == CalleeKind.TEMPLATE
-                        and getattr(self.callee(v), "array_result", False))
-                    name = s.targets[0].id
-                    kinds[name] = kinds.get(name, True) and is_array
-                else:
-                    for t in dataflow.targets(s):
-                        kinds[t] = False
-                if isinstance(s, (gast.If, gast.For, gast.While)):
-                    visit(s.body)
-                    visit(s.orelse)
-        visit(stmts)
-        return {k for k, v in kinds.items() if v and k not in self.params}
 
     # -- forward sweep ---------------------------------------------------------
 
