@@ -16,16 +16,6 @@ import composition_checker as checker
 from cases import NUM_CASES
 
 
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        s2s.config.update("enable_x64", old)
-
-
 def _sample():
     """Pairs of two layers (deeper stacks take minutes: ``composition_checker.py``)."""
     out = []
