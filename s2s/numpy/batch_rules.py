@@ -11,6 +11,8 @@ cover go to ``loop_call`` (one call per example, stacked), which is exact.
 >>> rules_of(np.sum).batch((0,), onp.ones((4, 2, 3)), axis=0).shape
 (4, 3)
 """
+import functools
+
 import gast
 import numpy as onp
 
@@ -647,3 +649,75 @@ def _solve_rule(axes, /, a, b):
 
 
 def_batch(linalg.solve)(_solve_rule)
+
+
+# ---------------------------------------------------------------------------
+# np.linalg.norm and np.quantile: the per-example reduced axes move one place right;
+# ``axis=None`` names every per-example axis (or, for a norm of a given order, the one
+# or two axes of the per-example vector or matrix).
+
+
+def _arguments(fn, args, kwargs):
+    """``fn``'s arguments by name, defaults left out (``inspect.BoundArguments``)."""
+    import inspect
+    return inspect.signature(fn).bind(*args, **kwargs).arguments
+
+
+def _norm_rule(axes, /, *args, **kwargs):
+    if any(ax is not None for ax in axes[1:]):
+        return loop_call(linalg.norm, axes, args, kwargs)
+    p = _arguments(linalg.norm, args, kwargs)
+    x = _asarray(_operand(p.pop("x"), 0))
+    pe, ord, axis = x.ndim - 1, p.get("ord"), p.get("axis")
+    if axis is not None:
+        return linalg.norm(x, **dict(p, axis=_shift(axis, pe)))
+    if ord is None:  # the 2-norm of the flattened example, whatever its rank
+        r = linalg.norm(_np(x).reshape(x, (x.shape[0], -1)), axis=1)
+        return _np(r).reshape(r, (x.shape[0],) + (1,) * pe) if p.get("keepdims") else r
+    if pe not in (1, 2):  # NumPy's error for an order without a vector or matrix
+        return loop_call(linalg.norm, axes, args, kwargs)
+    return linalg.norm(x, **dict(p, axis=_shift(None, pe)))
+
+
+def_batch(linalg.norm)(_norm_rule)
+
+
+def _quantile_rule(axes, /, *args, **kwargs):
+    if any(ax is not None for ax in axes[1:]):  # q is static: per-example q run per example
+        return loop_call(np.quantile, axes, args, kwargs)
+    p = _arguments(np.quantile, args, kwargs)
+    a = _asarray(_operand(p.pop("a"), 0))
+    if p.get("axis") is None and a.ndim == 1:  # scalar examples: a quantile of one value
+        a = a[:, None]
+        p["keepdims"] = False
+    p["axis"] = _shift(p.get("axis"), a.ndim - 1)
+    r = np.quantile(a, **p)
+    q = p["q"]
+    return _np(r).moveaxis(r, q.ndim if is_array(q) else onp.ndim(q), 0)  # after q's axes
+
+
+def_batch(np.quantile)(_quantile_rule)
+
+
+def _through_formula_rule(axes, /, g, x, formula, static):
+    """The adjoint a norm or quantile takes through its formula (``through_formula``), for
+    a batch of cotangents (jacrev) or of points (vmap of grad): one pullback of the
+    formula's vmap. Per example where the formula or its statics differ per example."""
+    from s2s.core import hooks
+    from s2s.lax import control_flow
+    from s2s.numpy import _vjp_helpers
+    axes = tuple(axes) + (None,) * (4 - len(axes))
+    if any(ax is not None for ax in axes[2:]):
+        return loop_call(_vjp_helpers.through_formula, axes, (g, x, formula, static), {})
+    n = leading_size([v for v, ax in zip((g, x), axes) if ax is not None])
+    g, x = (v if ax is not None else broadcast_batch(v, n) for v, ax in zip((g, x), axes))
+    batched = hooks.vmap(functools.partial(formula, *static))
+    return control_flow._pullback(batched, (x,), g)[0]
+
+
+def _register_through_formula():
+    from s2s.numpy import _vjp_helpers
+    def_batch(_vjp_helpers.through_formula)(_through_formula_rule)
+
+
+_register_through_formula()
