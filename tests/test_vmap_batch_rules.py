@@ -259,3 +259,23 @@ def test_jacobians_through_batch_rules(name, mode, loops, x64):
         assert loops == []
     else:
         assert set(loops) <= TRANSPOSED_HELPERS
+
+
+def norms_and_quantiles(x, qs):
+    a = np.quantile(x, [0.2, 0.7], axis=(0, 1), keepdims=True, method="lower")
+    b = np.linalg.norm(x) + np.linalg.norm(x, 1, 1)[:, None] + np.quantile(x, 0.3, axis=-1)[:, None]
+    return a * np.sum(b) + np.quantile(x, qs)[:, None, None] + np.linalg.norm(x, "fro", (1, 0), True)
+
+
+def test_norm_and_quantile_source_forms(loops, x64):
+    x, qs = _mapped((4, 5), 0), onp.array([0.5, 0.1])
+    fn = s2s.vmap(norms_and_quantiles, in_axes=(0, None))
+    _close(_both(fn, x, qs), _loop(norms_and_quantiles, (0, None), x, qs), tol=1e-12)
+    assert loops == []
+    text = s2s.source(fn)
+    for line in ("np.moveaxis(np.quantile(x, t, axis=(1, 2), keepdims=True, method='lower'), 1, 0)",
+                 "np.linalg.norm(x, axis=(1, 2))", "np.linalg.norm(x, ord=1, axis=2)",
+                 "np.quantile(x, 0.3, axis=2)", "np.moveaxis(np.quantile(x, qs, axis=(1, 2)), 1, 0)",
+                 "np.linalg.norm(x, ord='fro', axis=(2, 1), keepdims=True)"):
+        assert line in text, text
+    assert "vcall" not in text, text
