@@ -314,3 +314,38 @@ def _dot_general(ans, lhs, rhs, dimension_numbers, precision=None, preferred_ele
 @def_jvp(lax.with_sharding_constraint)
 def _with_sharding_constraint(ans, x, shardings):
     d[ans] = lax.with_sharding_constraint(d[x], shardings)
+
+
+# ---------------------------------------------------------------------------
+# Reductions, cumulative reductions, sorting, select_n (forward templates that transpose
+# the adjoints of s2s/lax/vjp_rules.py: the same ties, zeros and permutations).
+
+
+@def_jvp(lax.reduce_max, lax.reduce_min)
+def _reduce_chooser(ans, operand, axes):
+    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes)
+
+
+@def_jvp(lax.reduce_prod)
+def _reduce_prod(ans, operand, axes):
+    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes)
+
+
+@def_jvp(lax.cumprod)
+def _cumprod(ans, operand, axis=0, reverse=False):
+    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis, reverse)
+
+
+@def_jvp(lax.cummax, lax.cummin)
+def _cumextremum(ans, operand, axis=0, reverse=False):
+    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis, reverse)
+
+
+@def_jvp(lax.sort)
+def _sort(ans, *operands, dimension=-1, is_stable=True, num_keys=1):
+    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension, num_keys)
+
+
+@def_jvp(lax.select_n)
+def _select_n(ans, which, *cases):
+    d[ans] = lax.select_n(which, *d[cases])
