@@ -12,9 +12,9 @@ are batch axes.
 >>> import numpy as np
 >>> from s2s.lax import linalg
 >>> a = np.array([[4.0, 2.0], [2.0, 5.0]])
->>> cholesky_tangent(np.eye(2), linalg.cholesky(a))
-array([[0.25  , 0.    ],
-       [0.0625, 0.2344]], dtype=float32)
+>>> cholesky_tangent(np.eye(2), linalg.cholesky(a))  # dL with L dL^T + dL L^T = I
+array([[ 0.25  ,  0.    ],
+       [-0.125 ,  0.3125]], dtype=float32)
 """
 from s2s import lax
 from s2s.core import dtypes
