@@ -648,8 +648,8 @@ def _solve_rule(axes, /, a, b):
     n = leading_size([x for x, ax in zip((a, b), axes) if ax is not None])
     a = a if axes[0] is not None else broadcast_batch(a, n)
     b = b if axes[1] is not None else broadcast_batch(b, n)
-    if b.ndim == 2:  # per-example vectors
-        return linalg.solve(a, b[..., None])[..., 0]
+    if b.ndim == 2:  # per-example vectors, broadcast against a's own batch axes too
+        return linalg.solve(a, b[(slice(None),) + (None,) * (a.ndim - 3) + (slice(None), None)])[..., 0]
     return linalg.solve(a, b)
 
 
