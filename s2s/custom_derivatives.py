@@ -152,6 +152,18 @@ def custom_call(rule, *args):
     return record_call(custom_call, (rule,) + args) if recording_trace(args) else rule.fun(*args)
 
 
+def custom_forward(rule, *args):
+    """``custom_call(rule, *args)`` in reverse mode's forward pass: a ``custom_vjp``
+    function's value from its ``fwd``. A derivative of that derivative code then
+    differentiates ``fwd`` (and ``bwd``), not the rule again, as JAX does."""
+    if isinstance(rule, custom_vjp) and rule.fwd is not None:
+        return rule.fwd(*args)[0]
+    return custom_call(rule, *args)
+
+
+custom_call.in_reverse_forward = custom_forward
+
+
 def custom_tangent(rule, args, tangents):
     """The output tangent of ``custom_call(rule, *args)`` (forward mode)."""
     if isinstance(rule, custom_vjp):
