@@ -290,6 +290,12 @@ def checkpoint_tangent(rule, args, tangents):
 
 checkpoint_cotangents.maybe_none = True
 
+# A derivative of derivative code (hessian: forward mode of the backward pass) records
+# these helpers on their arguments: their source calls s2s's own transformations.
+for _helper in (custom_tangent, custom_cotangents, custom_forward, checkpoint_cotangents,
+                checkpoint_tangent):
+    _helper.__s2s_traced__ = True
+
 
 @def_jvp(checkpoint_call)
 def _checkpoint_call_jvp(ans, rule, *args):
