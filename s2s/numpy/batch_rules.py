@@ -572,6 +572,8 @@ def matmul_form(site):
 def _vector_product(fn, spec):
     def rule(axes, /, a, b):
         a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
+        if fn is np.vdot:  # vdot flattens its operands: so does each example
+            a, b = _flat_example(a, axes[0]), _flat_example(b, axes[1])
         an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
         if an != 1 or bn != 1:
             return loop_call(fn, axes, (a, b), {})
@@ -580,6 +582,11 @@ def _vector_product(fn, spec):
         rhs, out = right.split("->")
         return np.einsum(f"{za}{left},{zb}{rhs}->Z{out}", a if fn is not np.vdot else np.conj(a), b)
     return rule
+
+
+def _flat_example(x, axis):
+    """Each example of ``x`` (batch axis first, or none) flattened."""
+    return np.ravel(x) if axis is None else np.reshape(x, (x.shape[0], -1))
 
 
 def_batch(np.inner)(_vector_product(np.inner, "i,i->"))
@@ -644,8 +651,8 @@ def _solve_rule(axes, /, a, b):
     n = leading_size([x for x, ax in zip((a, b), axes) if ax is not None])
     a = a if axes[0] is not None else broadcast_batch(a, n)
     b = b if axes[1] is not None else broadcast_batch(b, n)
-    if b.ndim == 2:  # per-example vectors
-        return linalg.solve(a, b[..., None])[..., 0]
+    if b.ndim == 2:  # per-example vectors, broadcast against a's own batch axes too
+        return linalg.solve(a, b[(slice(None),) + (None,) * (a.ndim - 3) + (slice(None), None)])[..., 0]
     return linalg.solve(a, b)
 
 
