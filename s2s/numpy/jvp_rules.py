@@ -171,9 +171,18 @@ def _through_formula(ans, g, x, formula, static):
 # Reductions, sorting, quantiles, clip, vdot, einsum (forward templates transposing the
 # adjoints of vjp_rules.py: the same ties, masks and zero handling).
 
+from s2s.core.primitive import def_batch  # noqa: E402
+from s2s.lax.jvp_rules import along_axes_batch  # noqa: E402
 from s2s.numpy._vjp_helpers import (  # noqa: E402
     einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent, quantile_tangent,
     sort_tangent, std_tangent, var_tangent)
+
+# Under jacfwd the tangent is batched and the primal values are not: one call on the
+# stacked examples (by source, each call would record the helper anew).
+def_batch(extremum_tangent)(along_axes_batch(extremum_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+def_batch(prod_tangent)(along_axes_batch(prod_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+def_batch(var_tangent)(along_axes_batch(var_tangent, ("t", "a"), "a", "axis", ("where",)))
+def_batch(std_tangent)(along_axes_batch(std_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
 
 
 @def_jvp(np.max, np.min)
