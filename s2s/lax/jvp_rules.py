@@ -14,7 +14,7 @@ vjp rules) get their tangent by transposing their vjp template
 import inspect
 
 from s2s import lax
-from s2s.lax import vjp_helpers  # noqa: F401  (lax.vjp_helpers below)
+from s2s.lax import linalg_jvp, vjp_helpers  # noqa: F401  (lax.linalg_jvp, lax.vjp_helpers below)
 from s2s.core.primitive import d, def_batch, def_jvp
 
 # Helpers the templates name (bound by the transformation, listed for linters).
@@ -397,3 +397,43 @@ def_batch(_H.reduce_chooser_tangent)(along_axes_batch(_H.reduce_chooser_tangent,
 def_batch(_H.reduce_prod_tangent)(along_axes_batch(_H.reduce_prod_tangent, ("t", "x"), "x", "axes"))
 def_batch(_H.cumprod_tangent)(along_axes_batch(_H.cumprod_tangent, ("t", "x", "ans"), "x", "axis"))
 def_batch(_H.cumextremum_tangent)(along_axes_batch(_H.cumextremum_tangent, ("t", "x", "ans"), "x", "axis"))
+
+
+# ---------------------------------------------------------------------------
+# Linear algebra (s2s.lax.linalg): the standard forward rules, written in
+# s2s.lax.linalg_jvp (the transposes of vjp_helpers' adjoints).
+
+
+@def_jvp(lax.linalg.cholesky)
+def _cholesky(ans, a, *, lower=True):
+    d[ans] = lax.linalg_jvp.cholesky_tangent(d[a], ans, lower)
+
+
+@def_jvp(lax.linalg.triangular_solve)
+def _triangular_solve(ans, a, b, *, left_side=False, lower=False, transpose_a=False,
+                      conjugate_a=False, unit_diagonal=False):
+    d[ans] = lax.linalg.triangular_solve(a, d[b], left_side=left_side, lower=lower,
+                                         transpose_a=transpose_a, conjugate_a=conjugate_a,
+                                         unit_diagonal=unit_diagonal) \
+        + lax.linalg_jvp.triangular_solve_tangent_a(d[a], a, ans, left_side, lower, transpose_a,
+                                                    conjugate_a, unit_diagonal)
+
+
+@def_jvp(lax.linalg.lu)
+def _lu(ans, a):
+    d[ans] = lax.linalg_jvp.lu_tangent(d[a], ans)
+
+
+@def_jvp(lax.linalg.qr)
+def _qr(ans, a, *, full_matrices=False):
+    d[ans] = lax.linalg_jvp.qr_tangent(d[a], ans, a, full_matrices)
+
+
+@def_jvp(lax.linalg.svd)
+def _svd(ans, a, *, full_matrices=True, compute_uv=True):
+    d[ans] = lax.linalg_jvp.svd_tangent(d[a], a, ans, full_matrices, compute_uv)
+
+
+@def_jvp(lax.linalg.eigh)
+def _eigh(ans, a, *, lower=True):
+    d[ans] = lax.linalg_jvp.eigh_tangent(d[a], ans, lower)

@@ -1293,8 +1293,13 @@ def hermitian_grad(sbar, lower):
     """From the adjoint of the Hermitian matrix a primitive builds out of one triangle of its
     operand, the adjoint of that operand (the other triangle gets none)."""
     if lower:
-        return lax.add(tril(sbar), tril(_matrix_H(sbar), -1))
-    return lax.add(triu(sbar), triu(_matrix_H(sbar), 1))
+        out = lax.add(tril(sbar), tril(_matrix_H(sbar), -1))
+    else:
+        out = lax.add(triu(sbar), triu(_matrix_H(sbar), 1))
+    if is_complex(out):  # LAPACK reads the real part of the diagonal only
+        imag_part = lax.sub(out, _as_dtype(lax.real(out), dtype_of(out)))
+        out = lax.sub(out, mask_grad(imag_part, eye(shape_of(out)[-1], dtypes.bool_)))
+    return out
 
 
 def triangular_solve_grad_b(g, a, left_side=False, lower=False, transpose_a=False,

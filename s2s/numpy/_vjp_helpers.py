@@ -559,15 +559,23 @@ def det_grad(g, ans, a):
     return (g * ans)[..., None, None] * _mT(np.linalg.inv(a))
 
 
-def slogdet_grad(g, a):
-    """Adjoint of ``a`` in ``slogdet(a)`` through ``logabsdet`` (the sign is piecewise
-    constant): ``g inv(a)^T`` (conjugated for complex input)."""
-    if g is None or g[1] is None:
+def slogdet_grad(g, ans, a):
+    """Adjoint of ``a`` in ``slogdet(a)``: ``(g_logabsdet + i Im(g_sign sign)) inv(a)^T``
+    (the transpose of ``Re tr(a^-1 da)`` and, for complex ``a``, of the sign's tangent
+    ``i Im tr(a^-1 da) sign``; a real sign is piecewise constant)."""
+    if g is None:
         return None
-    return g[1][..., None, None] * _conj(_mT(np.linalg.inv(a)))
+    gs, gl = g
+    scale = np.real(gl) if gl is not None and np.iscomplexobj(gl) else gl  # logabsdet is real
+    if gs is not None and np.iscomplexobj(ans[0]):
+        turn = 1j * np.imag(gs * ans[0])
+        scale = turn if scale is None else scale + turn
+    if scale is None:
+        return None
+    return scale[..., None, None] * _mT(np.linalg.inv(a))
 
 
-slogdet_grad.maybe_none = True  # the sign alone has no adjoint
+slogdet_grad.maybe_none = True  # a real sign alone has no adjoint
 
 
 def cholesky_grad(g, ans, upper=False):
