@@ -191,6 +191,11 @@ def test_jacfwd_batches_the_template(name, f, args, x64, loops):
     onp.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
+def _jax_tangent(jf, primals, tangents):
+    """jax.jvp's tangent, compiled as one program (faster than JAX's op-by-op dispatch)."""
+    return jax.jit(lambda p, t: jax.jvp(jf, tuple(p), tuple(t))[1])(primals, tangents)
+
+
 @pytest.mark.skipif(jax is None, reason="jax is not installed")
 @pytest.mark.parametrize("name,f,args", CASES, ids=IDS)
 def test_jvp_matches_jax(name, f, args, x64):
@@ -198,9 +203,8 @@ def test_jvp_matches_jax(name, f, args, x64):
     _, tangent = s2s.jvp(f, args, ts)
     with jax_x64(jax):
         jf = _jax_fns()[name]
-        _, expected = jax.jvp(jf, tuple(jnp.asarray(a) for a in args),
-                              tuple(jnp.asarray(t) for t in ts))
-        expected = onp.asarray(expected)
+        expected = onp.asarray(_jax_tangent(jf, [jnp.asarray(a) for a in args],
+                                            [jnp.asarray(t) for t in ts]))
     onp.testing.assert_allclose(tangent, expected, rtol=1e-10, atol=1e-12)
 
 
@@ -300,3 +304,26 @@ def test_helper_batch_rules_match_a_loop_over_examples(helper, kwargs, names, x6
                 helper(**{n: (v[i] if n in chosen else v) for n, v in args.items()})
                 for i in range(2)])
             onp.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=f"batched: {chosen}")
+
+
+COMPLEX = [
+    ("var", lambda z: np.var(z, axis=1), lambda z: jnp.var(z, axis=1)),
+    ("std", lambda z: np.std(z), lambda z: jnp.std(z)),
+    ("vdot", lambda z: np.vdot(z, onp.conj(z) + 1.0), lambda z: jnp.vdot(z, jnp.conj(z) + 1.0)),
+    ("prod", lambda z: np.prod(z, axis=0), lambda z: jnp.prod(z, axis=0)),
+    ("cumprod", lambda z: lax.cumprod(z, axis=1), lambda z: jax.lax.cumprod(z, axis=1)),
+    ("einsum", lambda z: np.einsum("ij,kj->ik", z, z), lambda z: jnp.einsum("ij,kj->ik", z, z)),
+]
+
+
+@pytest.mark.skipif(jax is None, reason="jax is not installed")
+@pytest.mark.parametrize("name,f,jf", COMPLEX, ids=[c[0] for c in COMPLEX])
+def test_complex_jvp_matches_jax(name, f, jf, x64):
+    """Complex operands along complex tangents (var/std: real results, JAX's convention)."""
+    r = onp.random.default_rng(5)
+    z = r.normal(size=(3, 4)) + 1j * r.normal(size=(3, 4))
+    t = r.normal(size=(3, 4)) + 1j * r.normal(size=(3, 4))
+    _, tangent = s2s.jvp(f, (z,), (t,))
+    with jax_x64(jax):
+        expected = onp.asarray(_jax_tangent(jf, [jnp.asarray(z)], [jnp.asarray(t)]))
+    onp.testing.assert_allclose(tangent, expected, rtol=1e-10, atol=1e-12)
