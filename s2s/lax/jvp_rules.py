@@ -325,27 +325,27 @@ def _with_sharding_constraint(ans, x, shardings):
 
 @def_jvp(lax.reduce_max, lax.reduce_min)
 def _reduce_chooser(ans, operand, axes):
-    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes)
+    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes=axes)
 
 
 @def_jvp(lax.reduce_prod)
 def _reduce_prod(ans, operand, axes):
-    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes)
+    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes=axes)
 
 
 @def_jvp(lax.cumprod)
 def _cumprod(ans, operand, axis=0, reverse=False):
-    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis, reverse)
+    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis=axis, reverse=reverse)
 
 
 @def_jvp(lax.cummax, lax.cummin)
 def _cumextremum(ans, operand, axis=0, reverse=False):
-    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis, reverse)
+    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis=axis, reverse=reverse)
 
 
 @def_jvp(lax.sort)
 def _sort(ans, *operands, dimension=-1, is_stable=True, num_keys=1):
-    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension, num_keys)
+    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension=dimension, num_keys=num_keys)
 
 
 @def_jvp(lax.select_n)
