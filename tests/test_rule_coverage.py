@@ -49,14 +49,12 @@ VJP_EXEMPT = {
 _TRANSPOSED = "no jvp template yet: tangent by transposing the vjp template (transposed_jvp)"
 JVP_EXEMPT = dict(VJP_EXEMPT)  # no vjp rule either: no derivative
 JVP_EXEMPT.update({name: _TRANSPOSED for name in (
-    "cholesky", "concatenate", "conv_general_dilated", "cummax", "cummin", "cumprod",
-    "dynamic_slice", "dynamic_update_slice", "eigh", "gather", "lu", "np.clip", "np.einsum",
+    "cholesky", "cummax", "cummin", "cumprod", "eigh", "lu", "np.clip", "np.einsum",
     "np.linalg.cholesky", "np.linalg.det", "np.linalg.eigh", "np.linalg.eigvalsh", "np.linalg.inv",
     "np.linalg.norm", "np.linalg.slogdet", "np.linalg.solve", "np.log_softmax", "np.logsumexp",
     "np.max", "np.min", "np.prod", "np.quantile", "np.softmax", "np.sort", "np.std", "np.var",
-    "np.vdot", "qr", "reduce_max", "reduce_min", "reduce_prod", "reduce_window", "reduce_window_max",
-    "reduce_window_min", "reduce_window_sum", "scatter", "scatter_add", "scatter_max", "scatter_min",
-    "scatter_mul", "select_n", "sort", "svd", "triangular_solve")})
+    "np.vdot", "qr", "reduce_max", "reduce_min", "reduce_prod", "select_n", "sort", "svd",
+    "triangular_solve")})
 # vmap: a primitive without a batch rule runs once per example and the results are
 # stacked (exact, slower): acceptable where listed here.
 _PER_EXAMPLE = "no batch rule: vmap calls it once per example (exact, slower)"

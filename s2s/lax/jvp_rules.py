@@ -314,3 +314,121 @@ def _dot_general(ans, lhs, rhs, dimension_numbers, precision=None, preferred_ele
 @def_jvp(lax.with_sharding_constraint)
 def _with_sharding_constraint(ans, x, shardings):
     d[ans] = lax.with_sharding_constraint(d[x], shardings)
+
+
+# ---------------------------------------------------------------------------
+# Structural, indexing, windowed and convolution primitives (linear in the operands
+# they move; conv is bilinear). Indices never carry tangents. Ties and duplicate
+# indices follow the vjp templates' conventions (each helper named here is the
+# transpose of the adjoint helper the vjp template calls).
+
+
+@def_jvp(lax.concatenate)
+def _concatenate(ans, *xs, dimension):
+    d[ans] = lax.concatenate(*d[xs], dimension=dimension)
+
+
+@def_jvp(lax.dynamic_slice)
+def _dynamic_slice(ans, operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    d[ans] = lax.dynamic_slice(d[operand], start_indices, slice_sizes,
+                               allow_negative_indices=allow_negative_indices)
+
+
+@def_jvp(lax.dynamic_update_slice)
+def _dynamic_update_slice(ans, operand, update, start_indices, *, allow_negative_indices=True):
+    d[ans] = lax.dynamic_update_slice(materialize(d[operand], operand), materialize(d[update], update),
+                                      start_indices, allow_negative_indices=allow_negative_indices)
+
+
+@def_jvp(lax.gather)
+def _gather(ans, operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
+            indices_are_sorted=False, mode=None, fill_value=None):
+    d[ans] = lax.gather(d[operand], start_indices, dimension_numbers=dimension_numbers,
+                        slice_sizes=slice_sizes, unique_indices=unique_indices,
+                        indices_are_sorted=indices_are_sorted, mode=mode, fill_value=0)
+
+
+@def_jvp(lax.scatter_add)
+def _scatter_add(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                 indices_are_sorted=False, unique_indices=False, mode=None):
+    d[ans] = d[operand] + lax.vjp_helpers.scatter_add_like(d[updates], operand, scatter_indices, updates,
+                                                           dimension_numbers, mode)
+
+
+@def_jvp(lax.scatter)
+def _scatter(ans, operand, scatter_indices, updates, dimension_numbers, *,
+             indices_are_sorted=False, unique_indices=False, mode=None):
+    # Duplicate indices: the update the primal scatter kept carries its tangent.
+    d[ans] = lax.vjp_helpers.scatter_operand_grad(d[operand], operand, scatter_indices, updates,
+                                                  dimension_numbers, mode) \
+        + lax.vjp_helpers.scatter_updates_grad_transpose(d[updates], operand, operand, scatter_indices,
+                                                         updates, dimension_numbers, mode)
+
+
+@def_jvp(lax.scatter_mul)
+def _scatter_mul(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                 indices_are_sorted=False, unique_indices=False, mode=None):
+    d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
+                                          dimension_numbers=dimension_numbers, mode=mode) \
+        + lax.vjp_helpers.scatter_mul_updates_tangent(d[updates], ans, operand, scatter_indices, updates,
+                                                      dimension_numbers, mode, unique_indices)
+
+
+@def_jvp(lax.scatter_min, lax.scatter_max)
+def _scatter_extremal(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                      indices_are_sorted=False, unique_indices=False, mode=None):
+    d[ans] = lax.vjp_helpers.scatter_extremal_operand_grad(d[operand], ans, operand, scatter_indices,
+                                                           updates, dimension_numbers, mode) \
+        + lax.vjp_helpers.scatter_extremal_updates_tangent(d[updates], ans, operand, scatter_indices,
+                                                           updates, dimension_numbers, mode)
+
+
+@def_jvp(lax.reduce_window_sum)
+def _reduce_window_sum(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
+                       base_dilation=None, window_dilation=None):
+    d[ans] = lax.reduce_window_sum(d[x], window_dimensions=window_dimensions,
+                                   window_strides=window_strides, padding=padding,
+                                   base_dilation=base_dilation, window_dilation=window_dilation)
+
+
+@def_jvp(lax.reduce_window_max)
+def _reduce_window_max(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
+                       base_dilation=None, window_dilation=None):
+    d[ans] = lax.vjp_helpers.reduce_window_chooser_tangent(
+        d[x], x, ans, "max", window_dimensions, window_strides, padding, base_dilation,
+        window_dilation)
+
+
+@def_jvp(lax.reduce_window_min)
+def _reduce_window_min(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
+                       base_dilation=None, window_dilation=None):
+    d[ans] = lax.vjp_helpers.reduce_window_chooser_tangent(
+        d[x], x, ans, "min", window_dimensions, window_strides, padding, base_dilation,
+        window_dilation)
+
+
+@def_jvp(lax.reduce_window)
+def _reduce_window(ans, operand, init_value, computation, window_dimensions, window_strides=None,
+                   padding="VALID", base_dilation=None, window_dilation=None):
+    d[ans] = lax.vjp_helpers.reduce_window_operand_tangent(
+        d[operand], operand, init_value, ans, computation, window_dimensions, window_strides,
+        padding, base_dilation, window_dilation) \
+        + lax.vjp_helpers.reduce_window_init_tangent(
+            d[init_value], operand, init_value, ans, computation, window_dimensions,
+            window_strides, padding, base_dilation, window_dilation)
+
+
+@def_jvp(lax.conv_general_dilated)
+def _conv_general_dilated(ans, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                          batch_group_count=1, precision=None, preferred_element_type=None):
+    d[ans] = lax.conv_general_dilated(
+        d[lhs], rhs, window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type) \
+        + lax.conv_general_dilated(
+            lhs, d[rhs], window_strides, padding, lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count, batch_group_count=batch_group_count,
+            precision=precision, preferred_element_type=preferred_element_type)

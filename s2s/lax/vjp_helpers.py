@@ -1332,3 +1332,114 @@ def svd_grad(g, a, ans, full_matrices=True, compute_uv=True):
         t = lax.sub(t, _mm(_conj(v), _mm(_matrix_T(v), t)))
         out = lax.add(out, _matrix_H(t))
     return out
+
+
+# ---------------------------------------------------------------------------
+# Forward mode (``jvp_rules``) of scatters and windowed reductions: each helper is the
+# transpose of the adjoint helper above it names, so jvp and vjp pick the same
+# elements at ties and duplicates.
+
+
+def scatter_mul_updates_tangent(t, ans, operand, indices, updates, dimension_numbers, mode=None,
+                                unique_indices=False):
+    """Tangent of ``scatter_mul`` along the updates' tangent ``t`` (transpose of
+    ``scatter_mul_updates_grad``: exact with ``unique_indices``, else for nonzero updates)."""
+    if unique_indices:
+        return lax.mul(operand, lax.scatter_add(zeros_like(operand, dtype_of(t)), indices, t,
+                                                dimension_numbers=dimension_numbers, mode=mode))
+    rel = lax.scatter_add(zeros_like(ans, dtype_of(t)), indices, lax.div(t, updates),
+                          dimension_numbers=dimension_numbers, mode=mode)
+    return lax.mul(ans, rel)
+
+
+def scatter_extremal_updates_tangent(t, ans, operand, indices, updates, dimension_numbers,
+                                     mode=None):
+    """Tangent of ``scatter_min``/``scatter_max`` along the updates' tangent ``t``: tied
+    contenders share each result evenly (transpose of ``scatter_extremal_updates_grad``)."""
+    _, coef = _scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers,
+                                             mode)
+    return lax.scatter_add(zeros_like(ans, dtype_of(t)), indices, lax.mul(t, coef),
+                           dimension_numbers=dimension_numbers, mode=mode)
+
+
+def reduce_window_chooser_tangent(t, x, ans, kind, window_dimensions, window_strides=None,
+                                  padding="VALID", base_dilation=None, window_dilation=None):
+    """Tangent of ``reduce_window_max``/``_min`` along ``t``: each window takes the tangent
+    of its first element (row-major) equal to its result, as ``reduce_window_chooser_grad``
+    gives that element the window's adjoint."""
+    xs = shape_of(x)
+    out_shape = shape_of(ans)
+    if 0 in out_shape:
+        return zeros(out_shape, dtype_of(t))
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    base = lax.pad(x, _extremum_identity(kind, dtype_of(x)), padding_config=config)
+    tbase = lax.pad(t, 0, padding_config=config)
+    taken = None
+    total = None
+    for start, limit, strides in slices:
+        window = lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
+        hit = lax.eq(window, ans)
+        if taken is None:
+            taken = hit
+        else:
+            hit = lax.bitwise_and(hit, lax.bitwise_not(taken))
+            taken = lax.bitwise_or(taken, hit)
+        part = mask_grad(lax.slice(tbase, start_indices=start, limit_indices=limit,
+                                   strides=strides), hit)
+        total = part if total is None else lax.add(total, part)
+    return total
+
+
+def reduce_window_operand_tangent(t, x, init_value, ans, computation, window_dimensions,
+                                  window_strides=None, padding="VALID", base_dilation=None,
+                                  window_dilation=None):
+    """Tangent of the generic ``reduce_window`` along the operand's tangent ``t``."""
+    kind = _computation_kind(computation)
+    if kind == "add":
+        return lax.reduce_window_sum(t, window_dimensions=window_dimensions,
+                                     window_strides=window_strides, padding=padding,
+                                     base_dilation=base_dilation, window_dilation=window_dilation)
+    if kind in ("max", "min"):
+        return reduce_window_chooser_tangent(t, x, ans, kind, window_dimensions, window_strides,
+                                             padding, base_dilation, window_dilation)
+    return _reduce_window_mul_tangent(t, x, init_value, shape_of(ans), window_dimensions,
+                                      window_strides, padding, base_dilation, window_dilation)
+
+
+def reduce_window_init_tangent(t, x, init_value, ans, computation, window_dimensions,
+                               window_strides=None, padding="VALID", base_dilation=None,
+                               window_dilation=None):
+    """Tangent of the generic ``reduce_window`` along the initial value's tangent ``t``."""
+    kind = _computation_kind(computation)
+    out = lax.broadcast_in_dim(t, shape=shape_of(ans), broadcast_dimensions=())
+    if kind == "add":
+        return out
+    if kind in ("max", "min"):
+        # the windows where no operand element is the result take init's tangent.
+        taken = _window_hits(x, ans, kind, shape_of(ans), window_dimensions, window_strides,
+                             padding, base_dilation, window_dilation)
+        return mask_grad(out, lax.bitwise_not(taken))
+    product = lax.reduce_window(x, ones_like(init_value), computation, window_dimensions,
+                                window_strides, padding, base_dilation, window_dilation)
+    return lax.mul(out, product)
+
+
+def _reduce_window_mul_tangent(t, x, init_value, out_shape, window_dimensions, window_strides,
+                               padding, base_dilation, window_dilation):
+    """``init * d(prod window)`` along ``t`` by the product rule, one window offset at a time
+    (exact where elements are zero)."""
+    if 0 in out_shape:
+        return zeros(out_shape, dtype_of(t))
+    config, slices = _window_slices(shape_of(x), out_shape, window_dimensions, window_strides,
+                                    padding, base_dilation, window_dilation)
+    base = lax.pad(x, 1, padding_config=config)
+    tbase = lax.pad(t, 0, padding_config=config)
+    acc = None
+    acc_t = None
+    for start, limit, strides in slices:
+        w = lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
+        tw = lax.slice(tbase, start_indices=start, limit_indices=limit, strides=strides)
+        acc_t = tw if acc is None else lax.add(lax.mul(acc_t, w), lax.mul(acc, tw))
+        acc = w if acc is None else lax.mul(acc, w)
+    return lax.mul(init_value, acc_t)
