@@ -918,6 +918,32 @@ def test_jvp_matches_directional_differences(case, x64_both):
     _check(np.real(tangent), expected, max(case.rtol, 1e-6), f"jvp of {b.src}")
 
 
+def _has_jvp_template(prim_name):
+    return callable(lax.all_primitives()[prim_name].jvp)
+
+
+@pytest.mark.skipif(jax is None, reason="jax is not installed")
+@pytest.mark.parametrize("case", _params(_pick([c for c in CASES if c.jax and c.fd])))
+def test_jvp_template_matches_jax(case, x64_both):
+    """A jvp template gives jax.jvp's tangent, the same random real (or complex) direction
+    for both; ties, duplicate and out-of-bounds indices included where jax defines them."""
+    if not _has_jvp_template(case.prim):
+        pytest.skip(f"{case.prim} has no jvp template (transposed vjp: test_vjp_matches_jax)")
+    b = _build(case)
+    args = [np.asarray(a) for a in case.args.values()]
+    rng = _rng(case)
+    tangents = []
+    for a in args:
+        t = rng.uniform(-1.0, 1.0, a.shape)
+        tangents.append(t + 1j * rng.uniform(-1.0, 1.0, a.shape) if np.iscomplexobj(a) else t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _, tangent = s2s.jvp(b.fn, tuple(args), tuple(tangents))
+    jargs = tuple(jax.numpy.asarray(a) for a in args)
+    _, expected = jax.jvp(b.jax_fn(), jargs, tuple(jax.numpy.asarray(t) for t in tangents))
+    _check(tangent, np.asarray(expected), 1e-9, f"jvp of {b.src} vs jax.jvp")
+
+
 SECOND = _pick([c for c in CASES if c.second])
 
 

@@ -566,7 +566,7 @@ def concatenate_part_transpose(h, g, before, x, dimension):
         parts = []
         for item, part in zip(x, h):
             parts.append(zeros(shape_of(item), dtype_of(g)) if part is None else part)
-        return lax.concatenate(*parts, dimension=dim)
+        return lax.concatenate(parts, dimension=dim)  # one list: reverse mode reads it
     start = 0
     for item in before:
         start = start + shape_of(item)[dim]

@@ -18,6 +18,7 @@ def traced(x0):
     return t1
 """
 import ast
+import cmath
 import collections
 import functools
 import inspect
@@ -200,7 +201,7 @@ def _emit(trace, inputs, out_leaves, name):
     def atom(value):
         if isinstance(value, RecordingTracer):
             return value.name
-        if type(value) in (bool, int, float, complex) or value is None:
+        if type(value) in (bool, int, float, complex) and _spells_itself(value) or value is None:
             return repr(value)
         if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "biufc":
             pass
@@ -283,6 +284,11 @@ def _same(a, b):
 
 def _module(prefix):
     return next(module for p, sub, module in namespaces() if p == prefix and not sub)
+
+
+def _spells_itself(number):
+    """Whether ``repr(number)`` is Python source for it (``inf`` and ``nan`` are not)."""
+    return type(number) in (bool, int) or cmath.isfinite(number)
 
 
 def _literal(value, atom):
