@@ -13,7 +13,7 @@ vjp rules) get their tangent by transposing their vjp template
 """
 from s2s import lax
 from s2s.lax import vjp_helpers  # noqa: F401  (lax.vjp_helpers below)
-from s2s.core.primitive import d, def_jvp
+from s2s.core.primitive import d, def_jvp, def_zero_derivative
 
 # Helpers the templates name (bound by the transformation, listed for linters).
 broadcast_like = materialize = max_grad_share = None
@@ -351,36 +351,47 @@ def _gather(ans, operand, start_indices, dimension_numbers, slice_sizes, *, uniq
 @def_jvp(lax.scatter_add)
 def _scatter_add(ans, operand, scatter_indices, updates, dimension_numbers, *,
                  indices_are_sorted=False, unique_indices=False, mode=None):
-    d[ans] = d[operand] + lax.vjp_helpers.scatter_add_like(d[updates], operand, scatter_indices, updates,
-                                                           dimension_numbers, mode)
+    d[ans] = d[operand] + lax.scatter_add(lax.vjp_helpers.zeros_like(operand), scatter_indices, d[updates],
+                                          dimension_numbers=dimension_numbers, mode=mode)
 
 
 @def_jvp(lax.scatter)
 def _scatter(ans, operand, scatter_indices, updates, dimension_numbers, *,
              indices_are_sorted=False, unique_indices=False, mode=None):
-    # Duplicate indices: the update the primal scatter kept carries its tangent.
-    d[ans] = lax.vjp_helpers.scatter_operand_grad(d[operand], operand, scatter_indices, updates,
-                                                  dimension_numbers, mode) \
-        + lax.vjp_helpers.scatter_updates_grad_transpose(d[updates], operand, operand, scatter_indices,
-                                                         updates, dimension_numbers, mode)
+    # Of repeated indices, the update the primal scatter kept carries its tangent.
+    kept, won = lax.vjp_helpers.scatter_winners(operand, scatter_indices, updates, dimension_numbers, mode)
+    d[ans] = lax.select_n(kept, lax.vjp_helpers.zeros_like(operand), d[operand]) \
+        + lax.scatter_add(lax.vjp_helpers.zeros_like(operand), scatter_indices,
+                          lax.select_n(won, lax.vjp_helpers.zeros_like(updates), d[updates]),
+                          dimension_numbers=dimension_numbers, mode=mode)
 
 
 @def_jvp(lax.scatter_mul)
 def _scatter_mul(ans, operand, scatter_indices, updates, dimension_numbers, *,
                  indices_are_sorted=False, unique_indices=False, mode=None):
-    d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
-                                          dimension_numbers=dimension_numbers, mode=mode) \
-        + lax.vjp_helpers.scatter_mul_updates_tangent(d[updates], ans, operand, scatter_indices, updates,
-                                                      dimension_numbers, mode, unique_indices)
+    # As the vjp: with unique indices the factor's tangent times the operand (exact);
+    # otherwise the result times the relative tangents of its factors (nonzero updates).
+    if unique_indices:
+        d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
+                                              dimension_numbers=dimension_numbers, mode=mode) \
+            + operand * lax.scatter_add(lax.vjp_helpers.zeros_like(operand), scatter_indices, d[updates],
+                                        dimension_numbers=dimension_numbers, mode=mode)
+    else:
+        d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
+                                              dimension_numbers=dimension_numbers, mode=mode) \
+            + ans * lax.scatter_add(lax.vjp_helpers.zeros_like(ans), scatter_indices, d[updates] / updates,
+                                    dimension_numbers=dimension_numbers, mode=mode)
 
 
 @def_jvp(lax.scatter_min, lax.scatter_max)
 def _scatter_extremal(ans, operand, scatter_indices, updates, dimension_numbers, *,
                       indices_are_sorted=False, unique_indices=False, mode=None):
-    d[ans] = lax.vjp_helpers.scatter_extremal_operand_grad(d[operand], ans, operand, scatter_indices,
-                                                           updates, dimension_numbers, mode) \
-        + lax.vjp_helpers.scatter_extremal_updates_tangent(d[updates], ans, operand, scatter_indices,
-                                                           updates, dimension_numbers, mode)
+    # Tied contenders share the result's tangent evenly (the vjp's and JAX's rule).
+    operand_share, updates_share = lax.vjp_helpers.scatter_extremal_coefficients(
+        ans, operand, scatter_indices, updates, dimension_numbers, mode)
+    d[ans] = d[operand] * operand_share \
+        + lax.scatter_add(lax.vjp_helpers.zeros_like(ans), scatter_indices, d[updates] * updates_share,
+                          dimension_numbers=dimension_numbers, mode=mode)
 
 
 @def_jvp(lax.reduce_window_sum)
@@ -394,28 +405,31 @@ def _reduce_window_sum(ans, x, *, window_dimensions, window_strides=None, paddin
 @def_jvp(lax.reduce_window_max)
 def _reduce_window_max(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
                        base_dilation=None, window_dilation=None):
-    d[ans] = lax.vjp_helpers.reduce_window_chooser_tangent(
-        d[x], x, ans, "max", window_dimensions, window_strides, padding, base_dilation,
-        window_dilation)
+    # Each window takes the tangent of the element the vjp gives its adjoint.
+    where, dn, sizes = lax.vjp_helpers.window_choice(x, ans, "max", window_dimensions, window_strides,
+                                                     padding, base_dilation, window_dilation)
+    d[ans] = lax.gather(d[x], where, dimension_numbers=dn, slice_sizes=sizes, mode="fill", fill_value=0)
 
 
 @def_jvp(lax.reduce_window_min)
 def _reduce_window_min(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
                        base_dilation=None, window_dilation=None):
-    d[ans] = lax.vjp_helpers.reduce_window_chooser_tangent(
-        d[x], x, ans, "min", window_dimensions, window_strides, padding, base_dilation,
-        window_dilation)
+    where, dn, sizes = lax.vjp_helpers.window_choice(x, ans, "min", window_dimensions, window_strides,
+                                                     padding, base_dilation, window_dilation)
+    d[ans] = lax.gather(d[x], where, dimension_numbers=dn, slice_sizes=sizes, mode="fill", fill_value=0)
 
 
 @def_jvp(lax.reduce_window)
 def _reduce_window(ans, operand, init_value, computation, window_dimensions, window_strides=None,
                    padding="VALID", base_dilation=None, window_dilation=None):
-    d[ans] = lax.vjp_helpers.reduce_window_operand_tangent(
-        d[operand], operand, init_value, ans, computation, window_dimensions, window_strides,
-        padding, base_dilation, window_dilation) \
-        + lax.vjp_helpers.reduce_window_init_tangent(
-            d[init_value], operand, init_value, ans, computation, window_dimensions,
-            window_strides, padding, base_dilation, window_dilation)
+    # sum over window offsets k of coefs[k] * d[operand] at where[k], plus init's share.
+    where, dn, sizes, coefs, init_coef = lax.vjp_helpers.reduce_window_tangent_coefficients(
+        operand, init_value, ans, computation, window_dimensions, window_strides, padding,
+        base_dilation, window_dilation)
+    d[ans] = lax.reduce_sum(lax.gather(d[operand], where, dimension_numbers=dn, slice_sizes=sizes,
+                                       mode="fill", fill_value=0) * coefs, axes=(0,)) \
+        + lax.broadcast_in_dim(d[init_value], shape=lax.vjp_helpers.shape_of(ans),
+                               broadcast_dimensions=()) * init_coef
 
 
 @def_jvp(lax.conv_general_dilated)
@@ -432,3 +446,8 @@ def _conv_general_dilated(ans, lhs, rhs, window_strides, padding, lhs_dilation=N
             rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
             feature_group_count=feature_group_count, batch_group_count=batch_group_count,
             precision=precision, preferred_element_type=preferred_element_type)
+
+
+# Which elements a tangent takes, and their weights: piecewise constant in the primals.
+def_zero_derivative(vjp_helpers.scatter_winners, vjp_helpers.scatter_extremal_coefficients,
+                    vjp_helpers.window_choice, vjp_helpers.reduce_window_tangent_coefficients)

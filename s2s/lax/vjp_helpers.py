@@ -1335,111 +1335,126 @@ def svd_grad(g, a, ans, full_matrices=True, compute_uv=True):
 
 
 # ---------------------------------------------------------------------------
-# Forward mode (``jvp_rules``) of scatters and windowed reductions: each helper is the
-# transpose of the adjoint helper above it names, so jvp and vjp pick the same
-# elements at ties and duplicates.
+# Forward mode (``jvp_rules``) of scatters and windowed reductions. These compute, from
+# primal values only, which elements a tangent takes and with which weights, following
+# the adjoint helpers above (same ties, duplicates, padding): the templates then apply
+# primitives to the tangent, which vmap batches by their rules (jacfwd, hessian).
 
 
-def scatter_mul_updates_tangent(t, ans, operand, indices, updates, dimension_numbers, mode=None,
-                                unique_indices=False):
-    """Tangent of ``scatter_mul`` along the updates' tangent ``t`` (transpose of
-    ``scatter_mul_updates_grad``: exact with ``unique_indices``, else for nonzero updates)."""
-    if unique_indices:
-        return lax.mul(operand, lax.scatter_add(zeros_like(operand, dtype_of(t)), indices, t,
-                                                dimension_numbers=dimension_numbers, mode=mode))
-    rel = lax.scatter_add(zeros_like(ans, dtype_of(t)), indices, lax.div(t, updates),
-                          dimension_numbers=dimension_numbers, mode=mode)
-    return lax.mul(ans, rel)
+def scatter_winners(operand, indices, updates, dimension_numbers, mode=None):
+    """``(kept, won)`` masks: the operand elements a ``scatter`` keeps, and the update
+    elements it writes (of repeated indices, the one the scatter kept)."""
+    return _scatter_winners(operand, indices, updates, dimension_numbers, mode)
 
 
-def scatter_extremal_updates_tangent(t, ans, operand, indices, updates, dimension_numbers,
-                                     mode=None):
-    """Tangent of ``scatter_min``/``scatter_max`` along the updates' tangent ``t``: tied
-    contenders share each result evenly (transpose of ``scatter_extremal_updates_grad``)."""
-    _, coef = _scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers,
-                                             mode)
-    return lax.scatter_add(zeros_like(ans, dtype_of(t)), indices, lax.mul(t, coef),
-                           dimension_numbers=dimension_numbers, mode=mode)
+def scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers, mode=None):
+    """``(operand_coef, updates_coef)`` of ``scatter_min``/``scatter_max``: the share of each
+    contender in its result (ties share evenly, as JAX)."""
+    return _scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers, mode)
 
 
-def reduce_window_chooser_tangent(t, x, ans, kind, window_dimensions, window_strides=None,
-                                  padding="VALID", base_dilation=None, window_dilation=None):
-    """Tangent of ``reduce_window_max``/``_min`` along ``t``: each window takes the tangent
-    of its first element (row-major) equal to its result, as ``reduce_window_chooser_grad``
-    gives that element the window's adjoint."""
+def _point_gather(ndim):
+    """Gather dimension numbers and slice sizes reading single elements at full indices."""
+    dims = tuple(range(ndim))
+    dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=dims, start_index_map=dims)
+    return dn, (1,) * ndim
+
+
+def _window_positions(xs, slices, config):
+    """Per window offset, the index in ``x`` (shape ``xs``) of that element of every window,
+    last axis the coordinates; -1 where it falls on padding or a base-dilation hole."""
+    ndim = len(xs)
+    coords = [lax.broadcasted_iota(dtype=dtypes.int32, shape=xs + (1,), dimension=i)
+              for i in range(ndim)]
+    grid = lax.concatenate(coords, dimension=ndim) if ndim > 1 else coords[0]
+    padded = lax.pad(grid, lax.convert_element_type(-1, new_dtype=dtypes.int32),
+                     padding_config=list(config) + [(0, 0, 0)])
+    return [lax.slice(padded, start_indices=start + (0,), limit_indices=limit + (ndim,),
+                      strides=strides + (1,)) for start, limit, strides in slices]
+
+
+def window_choice(x, ans, kind, window_dimensions, window_strides=None, padding="VALID",
+                  base_dilation=None, window_dilation=None):
+    """``(indices, dimension_numbers, slice_sizes)`` for a fill-mode ``gather`` from an array
+    shaped like ``x`` of the element each window of ``reduce_window_max``/``_min`` (``kind``)
+    chose: the first (row-major) equal to the window's result, the element
+    ``reduce_window_chooser_grad`` gives the window's adjoint; -1 (read as 0) where none."""
     xs = shape_of(x)
     out_shape = shape_of(ans)
+    dn, sizes = _point_gather(len(xs))
+    where = full(out_shape + (len(xs),), -1, dtypes.int32)
     if 0 in out_shape:
-        return zeros(out_shape, dtype_of(t))
+        return where, dn, sizes
     config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
                                     base_dilation, window_dilation)
     base = lax.pad(x, _extremum_identity(kind, dtype_of(x)), padding_config=config)
-    tbase = lax.pad(t, 0, padding_config=config)
-    taken = None
-    total = None
-    for start, limit, strides in slices:
+    taken = zeros(out_shape, dtypes.bool_)
+    lead = tuple(range(len(out_shape)))
+    for (start, limit, strides), pos in zip(slices, _window_positions(xs, slices, config)):
         window = lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
-        hit = lax.eq(window, ans)
-        if taken is None:
-            taken = hit
-        else:
-            hit = lax.bitwise_and(hit, lax.bitwise_not(taken))
-            taken = lax.bitwise_or(taken, hit)
-        part = mask_grad(lax.slice(tbase, start_indices=start, limit_indices=limit,
-                                   strides=strides), hit)
-        total = part if total is None else lax.add(total, part)
-    return total
+        hit = lax.bitwise_and(lax.eq(window, ans), lax.bitwise_not(taken))
+        taken = lax.bitwise_or(taken, hit)
+        where = lax.select_n(lax.broadcast_in_dim(hit, shape=shape_of(where), broadcast_dimensions=lead),
+                             where, pos)
+    return where, dn, sizes
 
 
-def reduce_window_operand_tangent(t, x, init_value, ans, computation, window_dimensions,
-                                  window_strides=None, padding="VALID", base_dilation=None,
-                                  window_dilation=None):
-    """Tangent of the generic ``reduce_window`` along the operand's tangent ``t``."""
+def reduce_window_tangent_coefficients(x, init_value, ans, computation, window_dimensions,
+                                       window_strides=None, padding="VALID", base_dilation=None,
+                                       window_dilation=None):
+    """``(indices, dimension_numbers, slice_sizes, coefficients, init_coefficient)`` of the
+    generic ``reduce_window``'s tangent: ``sum_k coefficients[k] * t[indices[k]]`` over the
+    window offsets ``k`` (a fill-mode gather of the operand's tangent ``t``), plus
+    ``init_coefficient * t_init``. Max/min windows take the tangent of the element
+    ``reduce_window_operand_grad`` gives the adjoint (or init's, where no element is the
+    result); products use the others' product (exact where elements are zero)."""
     kind = _computation_kind(computation)
-    if kind == "add":
-        return lax.reduce_window_sum(t, window_dimensions=window_dimensions,
-                                     window_strides=window_strides, padding=padding,
-                                     base_dilation=base_dilation, window_dilation=window_dilation)
-    if kind in ("max", "min"):
-        return reduce_window_chooser_tangent(t, x, ans, kind, window_dimensions, window_strides,
-                                             padding, base_dilation, window_dilation)
-    return _reduce_window_mul_tangent(t, x, init_value, shape_of(ans), window_dimensions,
-                                      window_strides, padding, base_dilation, window_dilation)
-
-
-def reduce_window_init_tangent(t, x, init_value, ans, computation, window_dimensions,
-                               window_strides=None, padding="VALID", base_dilation=None,
-                               window_dilation=None):
-    """Tangent of the generic ``reduce_window`` along the initial value's tangent ``t``."""
-    kind = _computation_kind(computation)
-    out = lax.broadcast_in_dim(t, shape=shape_of(ans), broadcast_dimensions=())
-    if kind == "add":
-        return out
-    if kind in ("max", "min"):
-        # the windows where no operand element is the result take init's tangent.
-        taken = _window_hits(x, ans, kind, shape_of(ans), window_dimensions, window_strides,
-                             padding, base_dilation, window_dilation)
-        return mask_grad(out, lax.bitwise_not(taken))
-    product = lax.reduce_window(x, ones_like(init_value), computation, window_dimensions,
-                                window_strides, padding, base_dilation, window_dilation)
-    return lax.mul(out, product)
-
-
-def _reduce_window_mul_tangent(t, x, init_value, out_shape, window_dimensions, window_strides,
-                               padding, base_dilation, window_dilation):
-    """``init * d(prod window)`` along ``t`` by the product rule, one window offset at a time
-    (exact where elements are zero)."""
+    xs = shape_of(x)
+    out_shape = shape_of(ans)
+    dt = dtype_of(ans)
+    dn, sizes = _point_gather(len(xs))
     if 0 in out_shape:
-        return zeros(out_shape, dtype_of(t))
-    config, slices = _window_slices(shape_of(x), out_shape, window_dimensions, window_strides,
-                                    padding, base_dilation, window_dilation)
-    base = lax.pad(x, 1, padding_config=config)
-    tbase = lax.pad(t, 0, padding_config=config)
-    acc = None
-    acc_t = None
-    for start, limit, strides in slices:
-        w = lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
-        tw = lax.slice(tbase, start_indices=start, limit_indices=limit, strides=strides)
-        acc_t = tw if acc is None else lax.add(lax.mul(acc_t, w), lax.mul(acc, tw))
-        acc = w if acc is None else lax.mul(acc, w)
-    return lax.mul(init_value, acc_t)
+        return (full((1,) + out_shape + (len(xs),), -1, dtypes.int32), dn, sizes,
+                zeros((1,) + out_shape, dt), zeros(out_shape, dt))
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    fill = {"add": 0, "mul": 1}[kind] if kind in ("add", "mul") else \
+        _extremum_identity(kind, dtype_of(x))
+    base = lax.pad(x, fill, padding_config=config)
+    windows = [lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
+               for start, limit, strides in slices]
+    one = ones_like(ans)
+    if kind == "add":
+        coefs, init_coef = [one] * len(windows), one
+    elif kind in ("max", "min"):
+        coefs, taken = [], zeros(out_shape, dtypes.bool_)
+        for w in windows:
+            hit = lax.bitwise_and(lax.eq(w, ans), lax.bitwise_not(taken))
+            taken = lax.bitwise_or(taken, hit)
+            coefs.append(lax.convert_element_type(hit, new_dtype=dt))
+        init_coef = lax.convert_element_type(lax.bitwise_not(taken), new_dtype=dt)
+    else:
+        coefs, init_coef = _product_coefficients(windows, init_value), _product(windows)
+    stack = lambda parts: lax.concatenate([lax.expand_dims(p, dimensions=(0,)) for p in parts],  # noqa: E731
+                                          dimension=0)
+    return (stack(_window_positions(xs, slices, config)), dn, sizes, stack(coefs), init_coef)
+
+
+def _product(windows):
+    acc = windows[0]
+    for w in windows[1:]:
+        acc = lax.mul(acc, w)
+    return acc
+
+
+def _product_coefficients(windows, init_value):
+    """``init * prod_{j != k} windows[j]`` for each ``k``, by prefix and suffix products."""
+    prefix = [ones_like(windows[0])]
+    for w in windows[:-1]:
+        prefix.append(lax.mul(prefix[-1], w))
+    out = [None] * len(windows)
+    suffix = lax.mul(ones_like(windows[0]), init_value)
+    for k in range(len(windows) - 1, -1, -1):
+        out[k] = lax.mul(prefix[k], suffix)
+        suffix = lax.mul(suffix, windows[k])
+    return out
