@@ -293,7 +293,7 @@ class _Forward:
     def template_call(self, s, c, result, args, keywords):
         if c.kind == CalleeKind.ZERO:
             return self.zeros(result)
-        rules = rules_of(c.fn) if c.fn is not None else None
+        rules = fe.rules_for(c.fn) if c.fn is not None else None
         jvp = getattr(rules, "jvp", None)
         if callable(jvp):
             try:

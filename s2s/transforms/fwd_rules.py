@@ -54,6 +54,11 @@ def _values(ans, d_):
     d[ans] = list(d[d_].values())
 
 
+@def_jvp(S.new_namedtuple)
+def _new_namedtuple(ans, *fields):
+    d[ans] = type(ans)._make(d[fields])
+
+
 @def_jvp(builtins.zip)
 def _zip(ans, *iterables):
     d[ans] = zip(*d[iterables])
@@ -82,7 +87,7 @@ def _converted_call(ans, fn, *args, **kwargs):
 
 unbroadcast = broadcast_like = unreduce = reshape_like = add_grad = getitem_grad = complete_grad = None
 setitem_grad = index_grad = unpack_grad = pack_grad = transpose_grad = dict_item_grad = None
-matmul_grad_lhs = matmul_grad_rhs = dot_grad_lhs = dot_grad_rhs = None
+matmul_grad_lhs = matmul_grad_rhs = dot_grad_lhs = dot_grad_rhs = getattr_grad = field_grad = None
 
 
 @def_jvp(S.unbroadcast)
@@ -118,6 +123,16 @@ def _getitem_grad(ans, x, index, g):
 @def_jvp(S.complete_grad)
 def _complete_grad(ans, x, g):
     d[ans] = complete_grad(x, d[g])
+
+
+@def_jvp(S.getattr_grad)
+def _getattr_grad(ans, x, name, g):
+    d[ans] = getattr_grad(x, name, d[g])  # x gives only the namedtuple's structure
+
+
+@def_jvp(S.field_grad)
+def _field_grad(ans, h, x, name):
+    d[ans] = field_grad(d[h], x, name)
 
 
 @def_jvp(S.setitem_grad)
