@@ -204,3 +204,25 @@ def test_namedtuple_tangent_with_a_field_not_differentiated(x64):
     _, t = s2s.jvp(lambda x: f(x, c), (X,), (np.ones(3),))
     np.testing.assert_allclose(t, np.sum(2 * X * c), rtol=1e-12)
     np.testing.assert_allclose(s2s.hessian(f)(X, c), np.diag(2 * c), rtol=1e-12)
+
+
+def _getattr_of_a_built_point(x):
+    p = Point(x * 2, snp.sin(x))
+    return snp.sum(getattr(p, "a") * p.b * x.shape[0]) + getattr(x, "shape")[0]
+
+
+def test_builtin_getattr_of_a_namedtuple_is_differentiated(x64):
+    # getattr(p, "a") was a zero derivative: grad, jvp and hessian came out zero
+    f = _getattr_of_a_built_point
+    g = central_jacobian(f, X, 1e-5)
+    np.testing.assert_allclose(s2s.grad(f)(X), g, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(s2s.jvp(f, (X,), (np.ones(3),))[1], g.sum(), rtol=1e-7)
+    np.testing.assert_allclose(s2s.hessian(f)(X), _central_hessian(f, X), rtol=1e-6, atol=1e-7)
+    grad_p = s2s.grad(lambda p: snp.sum(getattr(p, "a") ** 2))(Point(X, X))
+    np.testing.assert_allclose(grad_p.a, 2 * X, rtol=1e-12)
+    np.testing.assert_allclose(grad_p.b, 0 * X)
+
+
+def test_builtin_getattr_of_another_attribute_raises(x64):
+    with pytest.raises(Exception, match="attribute .T"):
+        s2s.grad(lambda x: snp.sum(getattr(x.reshape(3, 1), "T") ** 2))(X)

@@ -25,7 +25,7 @@ import s2s.numpy as snp
 
 # What generated code may call (the transformations bind these by name).
 __all__ = [
-    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'as_sequence', 'at_update', 'at_update_grads',
+    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grads',
     'broadcast_like', 'complete_grad', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
     'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'field_grad',
     'getattr_grad',
@@ -542,6 +542,20 @@ def getattr_grad(x, name, g):
                         f"{type(x).__name__}: use NumPy functions on arrays, or pass the field "
                         "as its own argument")
     return type(x)(*[g if f == name else None for f in fields])
+
+
+def attribute_grad(x, name, g):
+    """The adjoint of ``x`` in ``getattr(x, name)``: as in ``x.name`` for a namedtuple's
+    field; an attribute that holds no floats (``shape``, ``ndim``) has none; another
+    attribute of a value differentiated raises (s2s does not know how it depends on it).
+
+    >>> import collections
+    >>> attribute_grad(collections.namedtuple("P", "a b")(1.0, 2.0), "b", 3.0)
+    P(a=None, b=3.0)
+    """
+    if g is None or not _differentiable_value(getattr(x, name), tree_leaves):
+        return None
+    return getattr_grad(x, name, g)
 
 
 def field_grad(h, x, name):

@@ -568,6 +568,18 @@ def array_variables(stmts, callee, params):
     return {k for k, v in kinds.items() if v and k not in params}
 
 
+# Attributes that hold no floats: ``getattr(x, "shape")`` is constant (a symbolic zero in
+# forward mode, rather than a tangent of Python zeros vmap could not batch).
+_STRUCTURAL_ATTRIBUTES = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes",
+                                    "strides", "_fields", "__class__", "__name__"})
+
+
+def _structural_attribute(call):
+    args = call.args if call is not None else []
+    return len(args) >= 2 and isinstance(args[1], gast.Constant) and \
+        args[1].value in _STRUCTURAL_ATTRIBUTES
+
+
 def rules_for(obj, call=None):
     """The derivative rules of calls of ``obj``: its own, or for a namedtuple class those
     of its constructor (``support.new_namedtuple``) where the ``call`` passes the fields
@@ -632,6 +644,8 @@ def classify(obj, name, source=None, call=None, slot="vjp"):
     twin = twin_of(obj) if not isinstance(obj, types.ModuleType) else None
     if twin is not None:
         obj = twin
+    if obj is builtins.getattr and _structural_attribute(call):
+        return Callee(CalleeKind.ZERO, name=name)
     rules = rules_for(obj, call)
     rule = getattr(rules, slot, None) if rules is not None else None
     if rule is not None:
