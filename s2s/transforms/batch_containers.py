@@ -70,6 +70,21 @@ def structural(fn, seqs=(), leaves=(0,)):
     return rule
 
 
+def _pack_grad_rule(axes, /, like, parts):
+    """``pack_grad`` of a batch: the adjoints of an array's rows stack on the axis after
+    the batch axis (one example's rows are its axis 0); a container's are moved as one
+    example's."""
+    axes = tuple(axes) + (None,) * (2 - len(axes))
+    n = _batch_size((like, parts), axes)
+    if not is_array(like) or n is None or all(p is None for p in parts):
+        return structural(support.pack_grad, leaves=(1,))(axes, like, parts)
+    if axes[1] is None:
+        parts = broadcast_batch(parts, n)
+    if axes[0] is None:
+        like = broadcast_batch(like, n)
+    return support.stack_rows(like, parts, axis=1)
+
+
 def _sum_grads_rule(axes, /, gs):
     """``sum_grads`` of a batch: the items added with ``add_grad``'s rule, which lines up
     per-example shapes (adding batched leaves directly would broadcast across examples)."""
@@ -150,12 +165,13 @@ def register():
     """Registers the rules (``batch_support`` calls this with its own helpers' rules)."""
     for fn, seqs, leaves in [
             (support.repeat_grad, (), (0,)), (support.unpack_grad, (0,), (0,)),
-            (support.pack_grad, (), (1,)), (support.as_sequence, (), (0,)),
+            (support.as_sequence, (), (0,)),
             (support.copy, (), (0,)), (support.items, (), (0,)), (support.keys, (), (0,)),
             (support.values, (), (0,)), (support.push_grad, (0, 2), (0, 1)),
             (support.split_last_grad, (0,), (0,))]:
         def_batch(fn)(structural(fn, seqs, leaves))
     def_batch(support.sum_grads)(_sum_grads_rule)
+    def_batch(support.pack_grad)(_pack_grad_rule)
     def_batch(support.join_last_grad)(_join_last_grad_rule)
     def_batch(support.concat_grads)(_concat_grads_rule)
     for fn in (support.enumerate_grad, support.unzip_grad):

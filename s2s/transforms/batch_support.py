@@ -936,6 +936,11 @@ def _add_grad_rule(axes, /, a, b):
     if b is None:
         return a if axes[0] is not None else broadcast_batch(a, leading_size(a, b))
     (a, b), _ = _fill(axes, (a, b))
+    if is_array(a) and isinstance(b, (list, tuple)):  # one example: ``a + asarray(b)``
+        return support.stack_rows(a, support.add_grad(batch_containers.columns(a), list(b)),
+                                  axis=1)
+    if isinstance(a, (list, tuple)) and is_array(b):  # one example: b's rows added leafwise
+        b = type(a)(batch_containers.columns(b)) if not hasattr(type(a), "_fields") else b
     return support.add_grad(a, b)
 
 
@@ -1185,7 +1190,23 @@ def _dict_item_grad_rule(axes, /, g, key):
 
 def _complete_grad_rule(axes, /, x, g):
     (x, g), _ = _fill(axes, (x, g))  # zeros batched like the leaves they complete
-    return support.complete_grad(x, g)
+    return support.complete_grad(x, _rows_stacked(x, g))
+
+
+def _rows_stacked(x, g):
+    """Batched adjoint ``g`` of ``x`` with each list of row adjoints of an array leaf
+    (``sum(M)``'s ``repeat_grad``) stacked on the axis after the batch axis: completing
+    one example stacks them on its axis 0."""
+    if g is None:
+        return None
+    if is_array(x) and isinstance(g, (list, tuple)):
+        return support.stack_rows(x, g, axis=1) if any(p is not None for p in g) else None
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        out = [_rows_stacked(a, b) for a, b in zip(x, g)]
+        return type(g)(*out) if hasattr(type(g), "_fields") else type(g)(out)
+    if isinstance(x, dict) and isinstance(g, dict):
+        return {k: _rows_stacked(x[k], v) if k in x else v for k, v in g.items()}
+    return g
 
 
 def _register_support_rules():
