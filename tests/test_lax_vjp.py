@@ -887,7 +887,7 @@ def _directional_difference(f, args, tangents):
 
 
 # Forward-mode bugs of single cases: strict xfails that flip when fixed.
-JVP_XFAIL = {"sort:twokeys": "transposed_jvp of a two-key sort multiplies a None tangent"}
+JVP_XFAIL = {}
 
 
 def _jvp_params(cases):

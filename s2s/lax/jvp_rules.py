@@ -12,7 +12,7 @@ vjp rules) get their tangent by transposing their vjp template
 (``s2s.transforms.forward``'s fallback); ``tests/test_rule_coverage.py`` lists them.
 """
 from s2s import lax
-from s2s.lax import vjp_helpers  # noqa: F401  (lax.vjp_helpers below)
+from s2s.lax import linalg_jvp, vjp_helpers  # noqa: F401  (lax.linalg_jvp, lax.vjp_helpers below)
 from s2s.core.primitive import d, def_jvp
 
 # Helpers the templates name (bound by the transformation, listed for linters).
@@ -314,3 +314,78 @@ def _dot_general(ans, lhs, rhs, dimension_numbers, precision=None, preferred_ele
 @def_jvp(lax.with_sharding_constraint)
 def _with_sharding_constraint(ans, x, shardings):
     d[ans] = lax.with_sharding_constraint(d[x], shardings)
+
+
+# ---------------------------------------------------------------------------
+# Reductions, cumulative reductions, sorting, select_n (forward templates that transpose
+# the adjoints of s2s/lax/vjp_rules.py: the same ties, zeros and permutations).
+
+
+@def_jvp(lax.reduce_max, lax.reduce_min)
+def _reduce_chooser(ans, operand, axes):
+    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes)
+
+
+@def_jvp(lax.reduce_prod)
+def _reduce_prod(ans, operand, axes):
+    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes)
+
+
+@def_jvp(lax.cumprod)
+def _cumprod(ans, operand, axis=0, reverse=False):
+    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis, reverse)
+
+
+@def_jvp(lax.cummax, lax.cummin)
+def _cumextremum(ans, operand, axis=0, reverse=False):
+    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis, reverse)
+
+
+@def_jvp(lax.sort)
+def _sort(ans, *operands, dimension=-1, is_stable=True, num_keys=1):
+    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension, num_keys)
+
+
+@def_jvp(lax.select_n)
+def _select_n(ans, which, *cases):
+    d[ans] = lax.select_n(which, *d[cases])
+
+
+# ---------------------------------------------------------------------------
+# Linear algebra (s2s.lax.linalg): the standard forward rules, written in
+# s2s.lax.linalg_jvp (the transposes of vjp_helpers' adjoints).
+
+
+@def_jvp(lax.linalg.cholesky)
+def _cholesky(ans, a, *, lower=True):
+    d[ans] = lax.linalg_jvp.cholesky_tangent(d[a], ans, lower)
+
+
+@def_jvp(lax.linalg.triangular_solve)
+def _triangular_solve(ans, a, b, *, left_side=False, lower=False, transpose_a=False,
+                      conjugate_a=False, unit_diagonal=False):
+    d[ans] = lax.linalg.triangular_solve(a, d[b], left_side=left_side, lower=lower,
+                                         transpose_a=transpose_a, conjugate_a=conjugate_a,
+                                         unit_diagonal=unit_diagonal) \
+        + lax.linalg_jvp.triangular_solve_tangent_a(d[a], a, ans, left_side, lower, transpose_a,
+                                                    conjugate_a, unit_diagonal)
+
+
+@def_jvp(lax.linalg.lu)
+def _lu(ans, a):
+    d[ans] = lax.linalg_jvp.lu_tangent(d[a], ans)
+
+
+@def_jvp(lax.linalg.qr)
+def _qr(ans, a, *, full_matrices=False):
+    d[ans] = lax.linalg_jvp.qr_tangent(d[a], ans, a, full_matrices)
+
+
+@def_jvp(lax.linalg.svd)
+def _svd(ans, a, *, full_matrices=True, compute_uv=True):
+    d[ans] = lax.linalg_jvp.svd_tangent(d[a], a, ans, full_matrices, compute_uv)
+
+
+@def_jvp(lax.linalg.eigh)
+def _eigh(ans, a, *, lower=True):
+    d[ans] = lax.linalg_jvp.eigh_tangent(d[a], ans, lower)

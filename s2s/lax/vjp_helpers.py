@@ -834,6 +834,84 @@ def cumextremum_grad(g, x, ans, axis, reverse=False):
     return result
 
 
+
+# Forward mode (the jvp templates of s2s/lax/jvp_rules.py): each is the transpose of the
+# adjoint above it, so forward and reverse mode agree on ties and zeros.
+
+
+def reduce_chooser_tangent(t, x, ans, axes):
+    """Tangent of ``reduce_max``/``reduce_min``: the mean of ``t`` over the tied extrema
+    (the transpose of ``reduce_chooser_grad``, as JAX)."""
+    xs = shape_of(x)
+    axes = canonical_axes(axes, len(xs))
+    kept = tuple(i for i in range(len(xs)) if i not in axes)
+    location = lax.eq(x, lax.broadcast_in_dim(ans, shape=xs, broadcast_dimensions=kept))
+    indicators = lax.convert_element_type(location, new_dtype=dtype_of(t))
+    counts = lax.reduce_sum(indicators, axes=axes)
+    return lax.div(lax.reduce_sum(lax.mul(t, indicators), axes=axes), counts)
+
+
+def reduce_prod_tangent(t, x, axes):
+    """Tangent of ``reduce_prod``: ``t`` weighted by the product of the other elements
+    (no division, so zeros are exact)."""
+    xs = shape_of(x)
+    axes = canonical_axes(axes, len(xs))
+    kept_shape = tuple(xs[i] for i in range(len(xs)) if i not in axes)
+    others = reduce_prod_grad(full(kept_shape, 1, dtype_of(x)), x, axes)
+    return lax.reduce_sum(lax.mul(t, others), axes=axes)
+
+
+def _shift(x, steps, dim, fill):
+    """``x`` moved ``steps`` places up ``dim`` (the first ``steps`` filled with ``fill``)."""
+    config = [(0, 0, 0)] * len(shape_of(x))
+    config[dim] = (steps, -steps, 0)
+    return lax.pad(x, fill, padding_config=config)
+
+
+def linear_recurrence(a, c, dim):
+    """``y[i] = a[i] * y[i-1] + c[i]`` along ``dim`` (``y[-1] = 0``): a parallel prefix
+    scan over affine maps in ``log2(n)`` steps of products and sums (no division)."""
+    n = shape_of(c)[dim]
+    step = 1
+    while step < n:
+        c = lax.add(c, lax.mul(a, _shift(c, step, dim, 0)))
+        if 2 * step < n:
+            a = lax.mul(a, _shift(a, step, dim, 1))
+        step = 2 * step
+    return c
+
+
+def cumprod_tangent(t, x, ans, axis, reverse=False):
+    """Tangent of ``cumprod``: ``dy[i] = x[i] * dy[i-1] + y[i-1] * t[i]``, exact with zeros
+    in ``x`` (never divides by it)."""
+    dim = canonical_axis(axis, len(shape_of(x)))
+    if reverse:
+        t = lax.rev(t, dimensions=(dim,))
+        x = lax.rev(x, dimensions=(dim,))
+        ans = lax.rev(ans, dimensions=(dim,))
+    before = _shift(ans, 1, dim, 1)
+    result = linear_recurrence(x, lax.mul(before, t), dim)
+    if reverse:
+        result = lax.rev(result, dimensions=(dim,))
+    return result
+
+
+def cumextremum_tangent(t, x, ans, axis, reverse=False):
+    """Tangent of ``cummax``/``cummin``: each output copies the tangent of the element it
+    copies (on ties the latest, as ``cumextremum_grad``), carried forward by a scan."""
+    dim = canonical_axis(axis, len(shape_of(x)))
+    if reverse:
+        t = lax.rev(t, dimensions=(dim,))
+        x = lax.rev(x, dimensions=(dim,))
+        ans = lax.rev(ans, dimensions=(dim,))
+    hit = lax.eq(x, ans)
+    carry = lax.convert_element_type(lax.bitwise_not(hit), new_dtype=dtype_of(t))
+    result = linear_recurrence(carry, mask_grad(t, hit), dim)
+    if reverse:
+        result = lax.rev(result, dimensions=(dim,))
+    return result
+
+
 def full_indices(index, dim):
     """Index vectors (last dimension) that address ``[..., index, ...]`` along ``dim``."""
     shape = shape_of(index)
@@ -887,6 +965,19 @@ def unsort(g, index, perm, dimension, operand):
     dim = canonical_axis(dimension, len(shape_of(gk)))
     # Sorting by the permutation sends the adjoint of sorted position j to perm[j].
     return lax.sort(perm, gk, dimension=dim, num_keys=1)[1]
+
+
+
+def sort_tangents(tangents, operands, dimension, num_keys=1):
+    """Tangents of ``sort(*operands)`` from the operands' ``tangents``: the keys sorted
+    again with the tangents riding along (the same stable permutation)."""
+    single = len(operands) == 1 and not isinstance(operands[0], (list, tuple))
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands, tangents = tuple(operands[0]), tuple(tangents[0])
+    dim = canonical_axis(dimension, len(shape_of(operands[0])))
+    keys = tuple(operands[:num_keys])
+    out = lax.sort(*keys, *tangents, dimension=dim, is_stable=True, num_keys=num_keys)
+    return out[num_keys] if single else tuple(out[num_keys:])
 
 
 # ---------------------------------------------------------------------------
@@ -1188,8 +1279,13 @@ def hermitian_grad(sbar, lower):
     """From the adjoint of the Hermitian matrix a primitive builds out of one triangle of its
     operand, the adjoint of that operand (the other triangle gets none)."""
     if lower:
-        return lax.add(tril(sbar), tril(_matrix_H(sbar), -1))
-    return lax.add(triu(sbar), triu(_matrix_H(sbar), 1))
+        out = lax.add(tril(sbar), tril(_matrix_H(sbar), -1))
+    else:
+        out = lax.add(triu(sbar), triu(_matrix_H(sbar), 1))
+    if is_complex(out):  # LAPACK reads the real part of the diagonal only
+        imag_part = lax.sub(out, _as_dtype(lax.real(out), dtype_of(out)))
+        out = lax.sub(out, mask_grad(imag_part, eye(shape_of(out)[-1], dtypes.bool_)))
+    return out
 
 
 def triangular_solve_grad_b(g, a, left_side=False, lower=False, transpose_a=False,
