@@ -269,3 +269,48 @@ def _einsum(ans, o0, o1=None, o2=None, o3=None, o4=None, o5=None, o6=None, o7=No
                             preferred_element_type=preferred_element_type, dtype=dtype) \
         + einsum_more_tangent(d[more], ops, more, precision=precision,
                               preferred_element_type=preferred_element_type, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# numpy.linalg: the standard forward rules (helpers in s2s.numpy._linalg_jvp, the
+# factorizations' in s2s.lax.linalg_jvp).
+
+
+@def_jvp(np.linalg.inv)
+def _inv(ans, a):
+    d[ans] = -np.matmul(np.matmul(ans, d[a]), ans)
+
+
+@def_jvp(np.linalg.solve)
+def _solve(ans, a, b):
+    d[ans] = np.linalg.solve(a, d[b]) + solve_tangent_a(d[a], a, b, ans)
+
+
+@def_jvp(np.linalg.det)
+def _det(ans, a):
+    d[ans] = ans * trace_solve(a, d[a])
+
+
+@def_jvp(np.linalg.slogdet)
+def _slogdet(ans, a):
+    d[ans] = slogdet_tangent(d[a], a, ans)
+
+
+@def_jvp(np.linalg.cholesky)
+def _cholesky(ans, a, *, upper=False):
+    d[ans] = cholesky_tangent(d[a], ans, upper)
+
+
+@def_jvp(np.linalg.eigh)
+def _eigh(ans, a, UPLO="L"):
+    d[ans] = eigh_tangent(d[a], ans, UPLO)
+
+
+@def_jvp(np.linalg.eigvalsh)
+def _eigvalsh(ans, a, UPLO="L"):
+    d[ans] = eigvalsh_tangent(d[a], a, UPLO)
+
+
+@def_jvp(np.linalg.norm)
+def _norm(ans, x, ord=None, axis=None, keepdims=False):  # noqa: A002 (NumPy's name)
+    d[ans] = norm_tangent(d[x], ans, x, ord, axis, keepdims)
