@@ -543,7 +543,7 @@ def _axes(ctx, atoms):
 
 def _broadcast(ctx, node):
     """``node`` as a batched value (broadcast when it is not batched)."""
-    if isinstance(node, gast.Starred):  # ``(*xs,)``: the items of xs, each one batched
+    if isinstance(node, gast.Starred):  # ``*xs`` in a display: each element of ``xs``
         return gast.Starred(value=_broadcast(ctx, node.value), ctx=gast.Load())
     if ctx.is_batched(node):
         return node
