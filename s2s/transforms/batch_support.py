@@ -457,6 +457,48 @@ class BatchedClosure:
         return vcall(self, (None,) * len(args), *args, **kwargs)
 
 
+class BatchedPartial:
+    """``functools.partial(func, *args)`` where ``func`` or some of ``args`` vary across the
+    mapped axis (``axes``): one function per example, as ``BatchedClosure`` is. A call
+    batches ``func`` on the bound arguments and the call's together; ``p[i]`` is example
+    ``i``'s partial (what a per-example fallback passes on)."""
+
+    def __init__(self, axes, func, args, kwargs):
+        self.axes, self.func, self.args, self.kwargs = tuple(axes), func, tuple(args), kwargs
+        self.__name__ = getattr(func, "__name__", "partial")
+
+    def batch_size(self):
+        """How many examples (functions) this is."""
+        return leading_size([a for a, ax in zip((self.func,) + self.args, self.axes)
+                             if ax is not None])
+
+    def __getitem__(self, i):
+        def at(v, ax):
+            return v if ax is None else v[i] if isinstance(v, (BatchedClosure, BatchedPartial)) \
+                else _example(v, i)
+        return functools.partial(at(self.func, self.axes[0]), *[
+            at(a, ax) for a, ax in zip(self.args, self.axes[1:])], **self.kwargs)
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        return vcall(self.func, self.axes[1:] + tuple(axes) + (None,) * (len(args) - len(axes)),
+                     *self.args, *args, kw_batched=kw_batched, **{**self.kwargs, **kwargs})
+
+    def __call__(self, *args, **kwargs):
+        """Called with unmapped arguments: still one result per example."""
+        return vcall(self, (None,) * len(args), *args, **kwargs)
+
+
+def _partial_rule(axes, /, func, *args, **kwargs):
+    """``functools.partial`` of mapped values: a batch of functions (``BatchedPartial``)."""
+    axes = tuple(axes) + (None,) * (1 + len(args) - len(axes))
+    if all(ax is None for ax in axes):
+        return functools.partial(func, *args, **kwargs)
+    return BatchedPartial(axes, func, args, kwargs)
+
+
+def_batch(functools.partial)(_partial_rule)
+
+
 def _map_batched(value, leaf_fn):
     if isinstance(value, BatchedClosure):
         return value.rebound(leaf_fn)
