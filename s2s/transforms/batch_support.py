@@ -1443,6 +1443,31 @@ def _maybe(kind):
     return F.Opt(kind) if isinstance(kind, (F.Array, F.Seq)) else None
 
 
+@F.source_form(_complete_grad_rule)
+def _complete_grad_form(site):
+    """``complete_grad(x, g)`` as written where it completes ``g`` as every example's: each
+    leaf of ``g`` an array adjoint of an array leaf of ``x`` (its dtype cast reads ``x``
+    batched or not), or a maybe-zero one where ``x`` is batched (its zeros are then the
+    examples'). A list of row adjoints, or zeros for an unbatched ``x``: the rule."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    x, g = site.args
+    if not g.batched or not _completes_as_written(x.kind, g.kind, x.batched):
+        return None
+    return site.rebuild([x.node, g.node]), x.kind
+
+
+def _completes_as_written(x, g, x_batched):
+    if F.is_array(x):
+        return F.is_array(g) or x_batched and (
+            _none(g) or isinstance(g, F.Opt) and F.is_array(g.kind))
+    if isinstance(x, F.Seq) and isinstance(g, F.Seq) and len(x.items) == len(g.items):
+        return all(_completes_as_written(a, b, x_batched) for a, b in zip(x.items, g.items))
+    if isinstance(x, F.Seq) and isinstance(g, F.Opt) and x_batched:
+        return _completes_as_written(x, g.kind, x_batched)
+    return False
+
+
 def _pack_grad_form(site):
     """``pack_grad(like, parts)`` as written: it only puts the (batched) parts in a
     container like ``like``."""
