@@ -619,6 +619,8 @@ def _first_example(x):
     """The first example of batched ``x``: the value it was broadcast from where it is one
     (a captured array stays itself, so jit reads it at each call and stages what is
     computed from it; a staged broadcast gives its operand, not a slice of it)."""
+    if isinstance(x, sup.Pullback):  # a value, not an array: the same for every example
+        return x
     example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
     return x[0] if example is None else example
 
@@ -1177,15 +1179,16 @@ class _BatchedPullback:
     """The pullbacks of a batch of ``dynamic_vjp`` calls: called (from batched code) with
     a cotangent, it gives each example's adjoints."""
 
-    def __init__(self, pull, n):
+    def __init__(self, pull, n, skip=0):
         self.pull = pull
         self.n = n
+        self.skip = skip  # leading adjoints dropped: an array method's own array
 
     def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
         (g,) = args
         if axes[0] is None and g is not None:
             g = broadcast_batch(g, self.n)
-        return self.pull(g)
+        return self.pull(g)[self.skip:]
 
 
 def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
@@ -1195,7 +1198,7 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     fn, full = sup.array_method_call(fn, args) if axes[0] is None else (fn, args)
     if full is not args:  # ``A.dot(x)`` of an unbatched array: ``np.dot(A, x)``
         out, pull = _dynamic_vjp_rule((None, None) + tuple(axes[1:]), fn, *full, **kwargs)
-        return out, lambda g: pull(g)[1:]
+        return out, _BatchedPullback(pull.pull, pull.n, skip=1)
     arg_axes = tuple(axes[1:]) + (None,) * (len(args) - len(axes[1:]))
     batched = [a for a, ax in zip(args, arg_axes) if ax is not None]
     n = leading_size(batched) if batched else fn.batch_size()
@@ -1270,6 +1273,9 @@ def _register_support_rules():
     def_batch(sup.reshape_like)(_reshape_like_rule)
     def_batch(sup.transpose_grad)(_transpose_grad_rule)
     def_batch(sup.dynamic_vjp)(_dynamic_vjp_rule)
+    # a pullback called on a batch of cotangents: as the call ``pull(g)`` it stands for
+    def_batch(sup.field_grad)(lambda axes, /, h, x, name: sup.field_grad(h, x, name))  # containers
+    def_batch(sup.apply_pullback)(lambda axes, /, pull, g: vcall(pull, tuple(axes[1:]), g))
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
     # jit's converted source calls user functions through converted_call: vmap of that
     # source (a nested function under jit(vmap(f))) batches the function itself.
