@@ -54,6 +54,8 @@ CASES = [
     ("while_data_dependent", "vmap_grad", "abs"), ("reductions_mix", "vmap_grad", "tensordot"),
     ("advanced_index", "vmap_grad", "getitem_grad"), ("advanced_index", "jacrev", "getitem_grad"),
     ("advanced_index", "hessian", "getitem_grad"), ("bool_mask", "jacrev", "getitem_grad"),
+    # np.array of a list built in a loop: its adjoint's per-example shape (it raised)
+    ("comprehension", "vmap_grad", "array"),
 ]
 
 

@@ -656,7 +656,14 @@ def _len_form(site):
 
 
 def per_example_shape(x):
-    """``np.shape`` of one example of batched ``x``."""
+    """``np.shape`` of one example of batched ``x`` (a batched list's items are batched
+    each: one example is the list of their rows).
+
+    >>> per_example_shape([onp.zeros((5, 3)), onp.zeros((5, 3))])
+    (2, 3)
+    """
+    if isinstance(x, (list, tuple)):
+        return (len(x),) + (per_example_shape(x[0]) if len(x) else ())
     return tuple(_asarray(x).shape[1:])
 
 
