@@ -2,9 +2,9 @@
 ``s2s.numpy.jvp_rules``).
 
 The standard forward rules (as JAX's ``jax/_src/lax/linalg.py``), written on ``s2s.lax``
-primitives so they run eagerly, staged and batched (vmap records a call and batches
-the recording: jacfwd runs no per-basis-vector loop), and are differentiated from their
-source for higher orders. Each is the transpose of its adjoint in ``vjp_helpers``
+primitives so they run eagerly, staged and batched (their batch rules, in
+``s2s.numpy._linalg_jvp``, add the batch axis as one more stack axis: jacfwd runs no
+per-basis-vector loop), and are differentiated from their source for higher orders. Each is the transpose of its adjoint in ``vjp_helpers``
 (``cholesky_grad``, ``eigh_grad``...): the same conventions hold, e.g. equal eigenvalues
 give the same non-finite values both ways. Matrices are the last two axes; leading axes
 are batch axes.
