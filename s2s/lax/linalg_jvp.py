@@ -4,9 +4,10 @@
 The standard forward rules (as JAX's ``jax/_src/lax/linalg.py``), written on ``s2s.lax``
 primitives so they run eagerly, staged and batched (their batch rules, in
 ``s2s.numpy._linalg_jvp``, add the batch axis as one more stack axis: jacfwd runs no
-per-basis-vector loop), and are differentiated from their source for higher orders. Each is the transpose of its adjoint in ``vjp_helpers``
-(``cholesky_grad``, ``eigh_grad``...): the same conventions hold, e.g. equal eigenvalues
-give the same non-finite values both ways. Matrices are the last two axes; leading axes
+per-basis-vector loop), and are differentiated from their source for higher orders.
+Each is the transpose of its adjoint in ``vjp_helpers`` (``cholesky_grad``,
+``eigh_grad``...): the same conventions hold, e.g. equal eigenvalues give the same
+non-finite values both ways. Matrices are the last two axes; leading axes
 are batch axes.
 
 >>> import numpy as np
@@ -20,7 +21,7 @@ from s2s import lax
 from s2s.core import dtypes
 from s2s.lax.vjp_helpers import (
     _as_dtype, _cols, _conj, _matrix_H, _matrix_T, _mm, _rows, diag_embed, dtype_of, eye,
-    is_complex, mask_grad, shape_of, slice_in_dim, tril, triu, zeros_like)
+    is_complex, lu_factors, mask_grad, shape_of, tril, triu, zeros_like)
 
 
 def _diagonal_part(x):
@@ -88,24 +89,6 @@ def permutation_matrix(perm, dtype):
     rows = lax.broadcast_in_dim(perm, shape=shape, broadcast_dimensions=tuple(range(nd - 1)))
     cols = lax.broadcasted_iota(dtype=dtype_of(perm), shape=shape, dimension=nd - 1)
     return _as_dtype(lax.eq(rows, cols), dtype)
-
-
-def lu_factors(packed):
-    """Unit-lower ``L`` (m, m) and upper ``U`` (n, n) of a packed LU (identity blocks
-    complete the rectangular case, as ``lu_grad`` builds them)."""
-    shape = shape_of(packed)
-    nd = len(shape)
-    m, n = shape[-2:]
-    k = min(m, n)
-    dt = dtype_of(packed)
-    keep = [(0, 0, 0)] * (nd - 2)
-    low = slice_in_dim(packed, 0, k, nd - 1)
-    low = lax.pad(tril(low, -1), 0, padding_config=keep + [(0, 0, 0), (0, m - k, 0)])
-    low = lax.add(low, eye(m, dt))
-    up = slice_in_dim(packed, 0, k, nd - 2)
-    up = lax.pad(triu(up), 0, padding_config=keep + [(0, n - k, 0), (0, 0, 0)])
-    up = lax.add(up, lax.pad(eye(n - k, dt), 0, padding_config=[(k, 0, 0), (k, 0, 0)]))
-    return low, up
 
 
 def lu_tangent(da, ans):
