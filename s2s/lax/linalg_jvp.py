@@ -43,9 +43,9 @@ def _phi(x):
     return lax.sub(tril(x), lax.mul(0.5, _diagonal_part(x)))
 
 
-def hermitian_tangent(da, lower=True):
-    """The tangent of the Hermitian matrix a primitive reads from one triangle of its
-    operand (LAPACK reads the real part of the diagonal): the transpose of
+def hermitian_part(da, lower=True):
+    """The Hermitian matrix a primitive reads from one triangle of ``da`` (LAPACK reads
+    the real part of the diagonal); linear, so also its tangent. The transpose of
     ``vjp_helpers.hermitian_grad``."""
     half = tril(da) if lower else triu(da)
     half = lax.sub(half, lax.mul(0.5, _diagonal_part(half)))
@@ -55,7 +55,7 @@ def hermitian_tangent(da, lower=True):
 def cholesky_tangent(da, factor, lower=True):
     """Tangent of ``cholesky``: ``L phi(L^-1 dA L^-H)`` (``dA`` read from one triangle)."""
     low = factor if lower else _matrix_H(factor)
-    s = hermitian_tangent(da, lower)
+    s = hermitian_part(da, lower)
     t = lax.linalg.triangular_solve(low, s, left_side=True, lower=True)
     t = lax.linalg.triangular_solve(low, t, left_side=False, lower=True, transpose_a=True,
                                     conjugate_a=True)
@@ -178,11 +178,11 @@ def eigh_tangent(da, ans, lower=True):
     i = eye(shape_of(w)[-1], dt)
     wv = _as_dtype(w, dt)
     f = lax.sub(lax.div(1, lax.add(i, lax.sub(_rows(wv), _cols(wv)))), i)
-    inner = _mm(_mm(_matrix_H(v), hermitian_tangent(da, lower)), v)
+    inner = _mm(_mm(_matrix_H(v), hermitian_part(da, lower)), v)
     return _mm(v, lax.mul(f, inner)), _real(diagonal(inner))
 
 
 def eigvalsh_tangent(da, v, lower=True):
     """Tangent of the eigenvalues alone: ``diag(V^H dA V)`` (real), ``v`` the eigenvectors."""
-    av = _mm(hermitian_tangent(da, lower), v)
+    av = _mm(hermitian_part(da, lower), v)
     return _real(lax.reduce_sum(lax.mul(_conj(v), av), axes=(len(shape_of(v)) - 2,)))

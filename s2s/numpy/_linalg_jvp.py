@@ -16,7 +16,7 @@ from s2s.core.primitive import def_batch
 from s2s.lax import linalg_jvp as lax_jvp
 from s2s.numpy.batching import broadcast_batch, leading_size
 from s2s.numpy._vjp_helpers import _norm_axes, _norm_formula, is_two_norm, through_formula_ct_g
-from s2s.numpy.linalg import EighResult, SlogdetResult
+from s2s.numpy.linalg import EighResult, QRResult, SlogdetResult, SVDResult
 
 
 def solve_tangent_a(da, a, b, ans):
@@ -58,6 +58,24 @@ def eigvalsh_tangent(da, a, UPLO="L"):
     return lax_jvp.eigvalsh_tangent(da, v, UPLO == "L")
 
 
+def qr_tangent(da, ans, a, mode="reduced"):
+    """Tangent of ``qr(a, mode)`` (``mode="r"`` recomputes Q)."""
+    if mode == "r":
+        return lax_jvp.qr_tangent(da, tuple(np.linalg.qr(a)), a, False)[1]
+    return QRResult(*lax_jvp.qr_tangent(da, tuple(ans), a, mode == "complete"))
+
+
+def svd_tangent(da, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Tangent of ``svd``: ``SVDResult(dU, dS, dVh)``, or ``dS``; ``hermitian`` reads the
+    lower triangle only."""
+    if hermitian:
+        da, a = lax_jvp.hermitian_part(da, True), lax_jvp.hermitian_part(a, True)
+    if not compute_uv:
+        return lax_jvp.svd_tangent(da, a, ans, full_matrices, False)
+    ds, du, dvh = lax_jvp.svd_tangent(da, a, (ans[1], ans[0], ans[2]), full_matrices, True)
+    return SVDResult(du, ds, dvh)
+
+
 def norm_tangent(dx, ans, x, ord=None, axis=None, keepdims=False):
     """Tangent of ``linalg.norm``: ``Re <x, dx> / norm`` for 2-norms of vectors and the
     Frobenius norm (zero at zero, as the adjoint), else forward mode of the norm written
@@ -97,5 +115,5 @@ def _batched_fields(cls):
     return rule
 
 
-for _cls in (EighResult, SlogdetResult):
+for _cls in (EighResult, QRResult, SlogdetResult, SVDResult):
     def_batch(_cls)(_batched_fields(_cls))
