@@ -30,6 +30,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core.primitive import d, def_jvp, def_vjp
 from s2s.parse import astconv
 from s2s.runtime import support
+from s2s.trace.record import record_call, recording_trace
 from s2s.transforms.fwd_support import dynamic_jvp
 
 __all__ = ["custom_jvp", "custom_vjp", "custom_call", "checkpoint", "remat"]
@@ -46,7 +47,7 @@ class _Custom:
         if kwargs:
             raise TypeError(f"{type(self).__name__} function {self.__name__} takes positional "
                             "arguments only")
-        return self.fun(*args)
+        return globals()[self._call_name](self, *args)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
@@ -145,8 +146,22 @@ def _identifier(name):
 
 
 def custom_call(rule, *args):
-    """``rule.fun(*args)``: how transformations see a call of a custom-rule function."""
-    return rule.fun(*args)
+    """``rule.fun(*args)``: how transformations see a call of a custom-rule function.
+    Recorded as one call (not the primitives of ``rule.fun``) where the tracing fallback
+    records it, so a transformation of the recording applies the rule too."""
+    return record_call(custom_call, (rule,) + args) if recording_trace(args) else rule.fun(*args)
+
+
+def custom_forward(rule, *args):
+    """``custom_call(rule, *args)`` in reverse mode's forward pass: a ``custom_vjp``
+    function's value from its ``fwd``. A derivative of that derivative code then
+    differentiates ``fwd`` (and ``bwd``), not the rule again, as JAX does."""
+    if isinstance(rule, custom_vjp) and rule.fwd is not None:
+        return rule.fwd(*args)[0]
+    return custom_call(rule, *args)
+
+
+custom_call.in_reverse_forward = custom_forward
 
 
 def custom_tangent(rule, args, tangents):
@@ -252,8 +267,9 @@ remat = checkpoint
 
 
 def checkpoint_call(rule, *args):
-    """``rule.fun(*args)``: how transformations see a call of a checkpointed function."""
-    return rule.fun(*args)
+    """``rule.fun(*args)``: how transformations see a call of a checkpointed function
+    (recorded as one call, as ``custom_call`` is)."""
+    return record_call(checkpoint_call, (rule,) + args) if recording_trace(args) else rule.fun(*args)
 
 
 def checkpoint_cotangents(g, rule, args):
@@ -273,6 +289,12 @@ def checkpoint_tangent(rule, args, tangents):
 
 
 checkpoint_cotangents.maybe_none = True
+
+# A derivative of derivative code (hessian: forward mode of the backward pass) records
+# these helpers on their arguments: their source calls s2s's own transformations.
+for _helper in (custom_tangent, custom_cotangents, custom_forward, checkpoint_cotangents,
+                checkpoint_tangent):
+    _helper.__s2s_traced__ = True
 
 
 @def_jvp(checkpoint_call)

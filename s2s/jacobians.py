@@ -132,6 +132,15 @@ def _check_inputs(leaves, holomorphic, who, fun, allow_int=False):
     _check_kinds(leaves, "c" if holomorphic else ("f" if who == "jacfwd" else "fc"), "inputs", who, fun)
 
 
+def _real_for_real_input(ct, x):
+    """The cotangent of a real input is the real part of what reverse mode pulled back
+    (complex intermediates, as in ``abs(exp(1j * x))``), JAX's convention; ``grad``
+    does the same."""
+    if _leaf_dtype(x).kind != "c" and np.dtype(ct.dtype).kind == "c":
+        return snp.real(ct)
+    return ct
+
+
 def _is_int(x):
     return _leaf_dtype(x).kind in "biu"
 
@@ -276,8 +285,8 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         m = sum(int(np.size(v)) for v in out_leaves)
         bwd = vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))
         pulled = t.input_leaf_cotangents(bwd(tape, cts))
-        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None or _is_int(v) else c
-                  for c, v in zip(pulled, leaves)]
+        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None or _is_int(v) else
+                  _real_for_real_input(c, v) for c, v in zip(pulled, leaves)]
         blocks = []
         for o, s, e in zip(out_leaves, *_bounds(out_leaves)):
             blocks.append([snp.zeros(np.shape(o) + np.shape(v), _leaf_dtype(v)) if _is_int(v) else

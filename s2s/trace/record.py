@@ -23,6 +23,8 @@ import collections
 import functools
 import inspect
 import itertools
+import keyword
+import re
 
 import numpy as np
 
@@ -135,6 +137,45 @@ def _pack_trailing(fn, call_args):
     return call_args[:start] + ["(" + ", ".join(rest) + ("," if len(rest) == 1 else "") + ")"]
 
 
+class _CallEquation:
+    """A call recorded as a unit (``fn(*args)``, see ``record_call``): ``args`` are the
+    tracer leaves it reads, ``outs`` the tracers of its array outputs."""
+    __slots__ = ("fn", "arg_tree", "args", "result", "out_paths", "outs")
+
+    def __init__(self, fn, arg_tree, args, result, out_paths, outs):
+        self.fn = fn
+        self.arg_tree = arg_tree
+        self.args = args
+        self.result = result
+        self.out_paths = out_paths
+        self.outs = outs
+
+
+def recording_trace(args):
+    """The innermost trace of the tracers among the leaves of ``args`` when it is a
+    recording (None otherwise: eager values, or jit's staging innermost)."""
+    top = None
+    for leaf in tree_flatten(list(args))[0]:
+        if isinstance(leaf, Tracer) and (top is None or leaf._trace.level > top.level):
+            top = leaf._trace
+    return top if isinstance(top, RecordingTrace) else None
+
+
+def record_call(fn, args):
+    """``fn(*args)`` where ``args`` hold recording tracers: ``fn`` runs on the real values
+    and the recording gets one call of ``fn`` instead of the primitives it is made of.
+    For calls whose derivative is not that of their body (``custom_jvp``,
+    ``custom_vjp``, ``checkpoint``): the transformations reading the recording then
+    see the call and apply its rules. Eager and staged arguments: ``fn(*args)``."""
+    trace = recording_trace(args)
+    if trace is None:
+        return fn(*args)
+    return trace.process_call(fn, args)
+
+
+_PYTREE_TYPES = (tuple, list, dict)
+
+
 class RecordingTrace(Trace):
     """Computes each primitive on the real values and appends it to the record."""
 
@@ -164,6 +205,100 @@ class RecordingTrace(Trace):
         tracers = [self.new(o) for o in outs]
         self.equations.append(_Equation(primitive, list(args), dict(params), tracers))
         return tracers if primitive.multiple_results else tracers[0]
+
+    def process_call(self, fn, args):
+        """Records ``fn(*args)`` as one call (``record_call``)."""
+        _check_spellable(args, self)
+        leaves = [a for a in tree_flatten(list(args))[0]
+                  if isinstance(a, RecordingTracer) and a._trace is self]
+        out = fn(*_values_of(args, self))
+        paths, outs = [], []
+
+        def wrap(value, path):
+            if type(value) in _PYTREE_TYPES or _is_namedtuple(value):
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                parts = {k: wrap(v, path + (k,)) for k, v in items}
+                if isinstance(value, dict):
+                    return type(value)(parts) if type(value) is dict else dict(parts)
+                return type(value)(*parts.values()) if _is_namedtuple(value) else \
+                    type(value)(parts.values())
+            if value is None or isinstance(value, (bool, str)):
+                return value
+            tracer = self.new(value)
+            paths.append(path)
+            outs.append(tracer)
+            return tracer
+        wrapped = wrap(out, ())
+        result = f"r{next(self._names)}"
+        self.equations.append(_CallEquation(fn, args, leaves, result, paths, outs))
+        return wrapped
+
+
+def _is_namedtuple(x):
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def _values_of(tree, trace):
+    """``tree`` with the tracers of ``trace`` replaced by their values."""
+    if isinstance(tree, RecordingTracer) and tree._trace is trace:
+        return tree.value
+    if type(tree) in _PYTREE_TYPES or _is_namedtuple(tree):
+        items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+        parts = {k: _values_of(v, trace) for k, v in items}
+        if isinstance(tree, dict):
+            return dict(parts)
+        return type(tree)(*parts.values()) if _is_namedtuple(tree) else type(tree)(parts.values())
+    return tree
+
+
+def _check_spellable(tree, trace):
+    """A recorded call's arguments are spelled as tuple, list, dict and namedtuple
+    displays around tracers; other containers of recorded values cannot be."""
+    if isinstance(tree, RecordingTracer) or type(tree) in (tuple, list, dict) or _is_namedtuple(tree):
+        items = tree.values() if isinstance(tree, dict) else (
+            tree if not isinstance(tree, RecordingTracer) else ())
+        for v in items:
+            _check_spellable(v, trace)
+        return
+    if any(isinstance(leaf, RecordingTracer) for leaf in tree_flatten(tree)[0]):
+        raise NotImplementedError(f"s2s cannot record a call whose argument is a "
+                                  f"{type(tree).__name__} holding traced values")
+
+
+def _spell(tree, atom):
+    """Source of a call argument: displays of containers around tracers, constants as cells."""
+    if isinstance(tree, RecordingTracer):
+        return tree.name
+    has_tracer = any(isinstance(leaf, RecordingTracer) for leaf in tree_flatten(tree)[0])
+    if not has_tracer:
+        return atom(tree)
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{_literal(k, atom)}: {_spell(v, atom)}" for k, v in tree.items()) + "}"
+    parts = [_spell(v, atom) for v in tree]
+    if _is_namedtuple(tree):
+        return f"{atom(type(tree))}({', '.join(parts)})"
+    if isinstance(tree, list):
+        return "[" + ", ".join(parts) + "]"
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _emit_call(eqn, atom, cells):
+    """Lines of a recorded call: the call, then each array output read from its result.
+    The function and a rule object passed to it are spelled by their own names."""
+    def named(value):
+        name = getattr(value, "rule_name", None) or getattr(value, "__name__", None)
+        if isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name) \
+                and not re.fullmatch(r"[txcr][0-9]+", name) and name not in _GLOBALS \
+                and (name not in cells or cells[name].cell_contents is value):
+            cells[name] = make_cell(value)
+            return name
+        return atom(value)
+    args = ", ".join(named(a) if callable(a) else _spell(a, atom) for a in eqn.arg_tree)
+    lines = [f"    {eqn.result} = {named(eqn.fn)}({args})"]
+    for path, out in zip(eqn.out_paths, eqn.outs):
+        index = "".join(f"[{_literal(k, atom)}]" for k in path)
+        lines.append(f"    {out.name} = {eqn.result}{index}" if path else f"    {out.name} = {eqn.result}")
+    return lines
 
 
 class Recording:
@@ -224,6 +359,9 @@ def _emit(trace, inputs, out_leaves, name):
             kept.append(eqn)
             live |= {a.name for a in eqn.args if isinstance(a, RecordingTracer)}
     for eqn in reversed(kept):
+        if isinstance(eqn, _CallEquation):
+            lines += _emit_call(eqn, atom, cells)
+            continue
         entry = wrappers.get(eqn.primitive)
         if entry is None:
             raise NotImplementedError(f"cannot record primitive {eqn.primitive.name}: no public function")

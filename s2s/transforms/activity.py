@@ -51,16 +51,57 @@ def _grows_list(call):
     return isinstance(call.func, gast.Name) and call.func.id in ("append", "extend")
 
 
-def _flows(fdef, differentiable_call, grows_list=_grows_list):
+def _tuple_displays(fdef):
+    """Names assigned once in ``fdef``, from a tuple display (``t = (a, b)``): name -> the
+    display's items. Their items are tracked one by one (``tuple_items`` of ``_flows``)."""
+    stores = {}
+    for n in q.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    out = {}
+    for s in q.walk(fdef):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and isinstance(s.value, gast.Tuple) and stores.get(s.targets[0].id) == 1 \
+                and not any(isinstance(e, gast.Starred) for e in s.value.elts):
+            out[s.targets[0].id] = s.value.elts
+    return out
+
+
+def _item_flows(t, value, displays):
+    """Flows of ``t = name[k]`` and ``a, b = name`` where ``name`` is a tuple display
+    assigned once: from the display's items, not the whole tuple (None otherwise). So
+    ``(x,), (t,) = primals, tangents`` leaves ``x`` unvaried when only ``tangents`` is."""
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) \
+            and value.value.id in displays and isinstance(value.slice, gast.Constant) \
+            and type(value.slice.value) is int:
+        elts = displays[value.value.id]
+        k = value.slice.value
+        if -len(elts) <= k < len(elts):
+            return [({n.id for n in q.walk(t) if isinstance(n, gast.Name)}, _reads(elts[k]))]
+    if isinstance(value, gast.Name) and value.id in displays and isinstance(t, (gast.Tuple, gast.List)):
+        elts = displays[value.id]
+        if len(t.elts) == len(elts) and not any(isinstance(e, gast.Starred) for e in t.elts):
+            return [({n.id for n in q.walk(te) if isinstance(n, gast.Name)}, _reads(e))
+                    for te, e in zip(t.elts, elts)]
+    return None
+
+
+def _flows(fdef, differentiable_call, grows_list=_grows_list, tuple_items=False):
     """(targets, sources) pairs: values flow from sources into targets. ``grows_list(call)``
-    tells the calls that append to their first argument."""
+    tells the calls that append to their first argument. With ``tuple_items``, items of
+    tuple displays flow on their own (only for varied-ness: the whole tuple still needs
+    an adjoint to pass one to its items' sources, so usefulness keeps it)."""
     flows = []
+    displays = _tuple_displays(fdef) if tuple_items else {}
 
     def visit(stmts):
         for s in stmts:
             if isinstance(s, gast.Assign):
                 t = s.targets[0]
-                if _value_is_differentiable(s.value, differentiable_call):
+                items = _item_flows(t, s.value, displays) if displays else None
+                if items is not None:
+                    flows.extend(items)
+                elif _value_is_differentiable(s.value, differentiable_call):
                     targets = {n.id for n in q.walk(t) if isinstance(n, gast.Name)}
                     sources = _reads(s.value)
                     if isinstance(s.value, gast.Subscript):
@@ -81,7 +122,7 @@ def _flows(fdef, differentiable_call, grows_list=_grows_list):
 
 def varied_variables(fdef, active_params, differentiable_call, grows_list=_grows_list):
     """Variables that depend (through differentiable operations) on ``active_params``."""
-    flows = _flows(fdef, differentiable_call, grows_list)
+    flows = _flows(fdef, differentiable_call, grows_list, tuple_items=True)
     varied = set(active_params)
     changed = True
     while changed:

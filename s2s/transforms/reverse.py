@@ -285,6 +285,17 @@ class _Reverse:
         before = self.bound_before.get(id(s), set())
         return [t for t in dataflow.targets(s) if t in before]
 
+    def reverse_forward_call(self, s, c):
+        """``s`` with its call replaced by the function's ``in_reverse_forward`` where it
+        has one: the value reverse mode's forward pass computes instead (a custom_vjp
+        function's ``fwd``, which a derivative of this code then differentiates)."""
+        alt = getattr(c.fn, "in_reverse_forward", None)
+        if alt is None:
+            return s
+        call = gast.Call(func=q.name(self.ctx.bind(alt.__name__, alt)), args=s.value.args,
+                         keywords=s.value.keywords)
+        return gast.copy_location(gast.Assign(targets=s.targets, value=call, type_comment=None), s)
+
     def fwd_stmt(self, s, depth):
         if isinstance(s, (gast.Assign, gast.Expr)) and isinstance(s.value, gast.Call):
             self.check_in_place_call(s, s.value)
@@ -303,6 +314,8 @@ class _Reverse:
                         # before calling bwd (rev_assign), so the tape goes under it.
                         pre = self.push([tape]) + pre if _reads_own_target(s) else pre + self.push([tape])
                     return pre + [call] + post
+                if c.kind == CalleeKind.TEMPLATE and self.is_active_call(s.value):
+                    s = self.reverse_forward_call(s, c)
             return pre + [s] + post
         if isinstance(s, gast.If):
             return [gast.copy_location(gast.If(test=s.test, body=self.fwd_block(s.body, depth) or [gast.Pass()],
@@ -386,7 +399,8 @@ class _Reverse:
             self.error(s, f"s2s cannot differentiate keyword arguments of the call "
                           f"`{q.to_source(call.func)}(...)` of a function value",
                        "pass the differentiated values positionally")
-        pulled = gast.Call(func=q.name(rec.tape), args=[q.name(dans)], keywords=[])
+        pulled = gast.Call(func=q.name(self.ctx.support("apply_pullback")),
+                           args=[q.name(rec.tape), q.name(dans)], keywords=[])
         temps = [self.namer.new("b_arg") if self.is_active_atom(a) else "_" for a in rec.args]
         if all(t == "_" for t in temps):
             return []
