@@ -36,10 +36,14 @@ def _like(x, rng):
     return t + 1j * rng.uniform(-1.0, 1.0, np.shape(x)) if np.iscomplexobj(x) else t
 
 
-def _u_sign_fixed(u):
-    """Columns of ``u`` (real) with a non-negative sum: finite differences need a smooth
-    branch of the factorization's sign freedom."""
-    return u * np.where(np.sum(u, axis=-2, keepdims=True) < 0, -1.0, 1.0)
+def _svd_invariants(out):
+    s, u, vt = out
+    return s[..., :1, None] * snp.abs(u @ vt)  # u @ vt does not see the singular vectors' phases
+
+
+def _np_svd_invariants(out):
+    u, s, vh = out
+    return _svd_invariants((s, u, vh))
 
 
 # name -> (function of the operands, operands). Outputs whose sign or phase is free
@@ -76,11 +80,19 @@ CASES = {
     "lax_triangular_solve_conj_only": (
         lambda a, b: linalg.triangular_solve(a, b, lower=False, conjugate_a=True),
         (_triangular(3, False) + 0.2j * np.triu(R.normal(size=(3, 3))), R.normal(size=(2, 3)) + 0.5j)),
+    "qr_reduced": (lambda a: snp.linalg.qr(a)[0] * snp.sum(snp.linalg.qr(a)[1]), (R.normal(size=(4, 3)),)),
+    "qr_complete_batch": (lambda a: snp.linalg.qr(a, "complete")[0] + snp.linalg.qr(a, "complete")[1],
+                          (R.normal(size=(2, 3, 3)),)),
+    "qr_r_complex": (lambda a: snp.linalg.qr(a, "r"), (_general(4, 3, complex_=True),)),
+    "svd_wide": (lambda a: _np_svd_invariants(snp.linalg.svd(a, full_matrices=False)), (R.normal(size=(3, 4)),)),
+    "svd_values": (lambda a: snp.linalg.svd(a, compute_uv=False), (R.normal(size=(2, 4, 3)),)),
+    "svd_hermitian": (lambda a: _np_svd_invariants(snp.linalg.svd(a, hermitian=True)), (_spd(3) - 4 * np.eye(3),)),
+    "svd_hermitian_values": (lambda a: snp.linalg.svd(a, compute_uv=False, hermitian=True),
+                             (_spd(3) - 4 * np.eye(3),)),
     "lax_lu_batch": (lambda a: linalg.lu(a)[0], (R.normal(size=(2, 3, 4)),)),
     "lax_qr_batch": (lambda a: snp.sum(linalg.qr(a)[0], axis=-2) + linalg.qr(a)[1][..., 0, :],
                      (R.normal(size=(2, 4, 3)),)),
-    "lax_svd_complex": (lambda a: linalg.svd(a, full_matrices=False)[0]
-                        + snp.abs(linalg.svd(a, full_matrices=False)[1] @ linalg.svd(a, full_matrices=False)[2])[0],
+    "lax_svd_complex": (lambda a: _svd_invariants(linalg.svd(a, full_matrices=False)),
                         (_general(4, 3, complex_=True),)),
     "lax_svd_square_full": (lambda a: linalg.svd(a)[0] * snp.sum(linalg.svd(a)[1] @ linalg.svd(a)[2]),
                             (_general(3, 3),)),
@@ -135,7 +147,8 @@ def test_jvp_is_transpose_of_vjp(name, x64):
 
 
 _JACFWD = ["inv", "solve_batch_vector", "det", "slogdet", "cholesky_upper_batch", "eigh", "eigvalsh",
-           "lax_lu_batch", "lax_qr_batch", "lax_svd_values_batch", "lax_triangular_solve_conj",
+           "qr_complete_batch", "svd_values", "svd_hermitian", "lax_lu_batch", "lax_qr_batch",
+           "lax_svd_values_batch", "lax_triangular_solve_conj",
            "norm_vector_3", "norm_matrix_nuc", "norm_matrix_fro"]
 
 

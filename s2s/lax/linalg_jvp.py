@@ -2,11 +2,12 @@
 ``s2s.numpy.jvp_rules``).
 
 The standard forward rules (as JAX's ``jax/_src/lax/linalg.py``), written on ``s2s.lax``
-primitives so they run eagerly, staged and batched (vmap records a call and batches
-the recording: jacfwd runs no per-basis-vector loop), and are differentiated from their
-source for higher orders. Each is the transpose of its adjoint in ``vjp_helpers``
-(``cholesky_grad``, ``eigh_grad``...): the same conventions hold, e.g. equal eigenvalues
-give the same non-finite values both ways. Matrices are the last two axes; leading axes
+primitives so they run eagerly, staged and batched (their batch rules, in
+``s2s.numpy._linalg_jvp``, add the batch axis as one more stack axis: jacfwd runs no
+per-basis-vector loop), and are differentiated from their source for higher orders.
+Each is the transpose of its adjoint in ``vjp_helpers`` (``cholesky_grad``,
+``eigh_grad``...): the same conventions hold, e.g. equal eigenvalues give the same
+non-finite values both ways. Matrices are the last two axes; leading axes
 are batch axes.
 
 >>> import numpy as np
@@ -20,7 +21,7 @@ from s2s import lax
 from s2s.core import dtypes
 from s2s.lax.vjp_helpers import (
     _as_dtype, _cols, _conj, _matrix_H, _matrix_T, _mm, _rows, diag_embed, dtype_of, eye,
-    is_complex, mask_grad, shape_of, slice_in_dim, tril, triu, zeros_like)
+    is_complex, lu_factors, mask_grad, shape_of, tril, triu, zeros_like)
 
 
 def _diagonal_part(x):
@@ -42,9 +43,9 @@ def _phi(x):
     return lax.sub(tril(x), lax.mul(0.5, _diagonal_part(x)))
 
 
-def hermitian_tangent(da, lower=True):
-    """The tangent of the Hermitian matrix a primitive reads from one triangle of its
-    operand (LAPACK reads the real part of the diagonal): the transpose of
+def hermitian_part(da, lower=True):
+    """The Hermitian matrix a primitive reads from one triangle of ``da`` (LAPACK reads
+    the real part of the diagonal); linear, so also its tangent. The transpose of
     ``vjp_helpers.hermitian_grad``."""
     half = tril(da) if lower else triu(da)
     half = lax.sub(half, lax.mul(0.5, _diagonal_part(half)))
@@ -54,7 +55,7 @@ def hermitian_tangent(da, lower=True):
 def cholesky_tangent(da, factor, lower=True):
     """Tangent of ``cholesky``: ``L phi(L^-1 dA L^-H)`` (``dA`` read from one triangle)."""
     low = factor if lower else _matrix_H(factor)
-    s = hermitian_tangent(da, lower)
+    s = hermitian_part(da, lower)
     t = lax.linalg.triangular_solve(low, s, left_side=True, lower=True)
     t = lax.linalg.triangular_solve(low, t, left_side=False, lower=True, transpose_a=True,
                                     conjugate_a=True)
@@ -88,24 +89,6 @@ def permutation_matrix(perm, dtype):
     rows = lax.broadcast_in_dim(perm, shape=shape, broadcast_dimensions=tuple(range(nd - 1)))
     cols = lax.broadcasted_iota(dtype=dtype_of(perm), shape=shape, dimension=nd - 1)
     return _as_dtype(lax.eq(rows, cols), dtype)
-
-
-def lu_factors(packed):
-    """Unit-lower ``L`` (m, m) and upper ``U`` (n, n) of a packed LU (identity blocks
-    complete the rectangular case, as ``lu_grad`` builds them)."""
-    shape = shape_of(packed)
-    nd = len(shape)
-    m, n = shape[-2:]
-    k = min(m, n)
-    dt = dtype_of(packed)
-    keep = [(0, 0, 0)] * (nd - 2)
-    low = slice_in_dim(packed, 0, k, nd - 1)
-    low = lax.pad(tril(low, -1), 0, padding_config=keep + [(0, 0, 0), (0, m - k, 0)])
-    low = lax.add(low, eye(m, dt))
-    up = slice_in_dim(packed, 0, k, nd - 2)
-    up = lax.pad(triu(up), 0, padding_config=keep + [(0, n - k, 0), (0, 0, 0)])
-    up = lax.add(up, lax.pad(eye(n - k, dt), 0, padding_config=[(k, 0, 0), (k, 0, 0)]))
-    return low, up
 
 
 def lu_tangent(da, ans):
@@ -195,11 +178,11 @@ def eigh_tangent(da, ans, lower=True):
     i = eye(shape_of(w)[-1], dt)
     wv = _as_dtype(w, dt)
     f = lax.sub(lax.div(1, lax.add(i, lax.sub(_rows(wv), _cols(wv)))), i)
-    inner = _mm(_mm(_matrix_H(v), hermitian_tangent(da, lower)), v)
+    inner = _mm(_mm(_matrix_H(v), hermitian_part(da, lower)), v)
     return _mm(v, lax.mul(f, inner)), _real(diagonal(inner))
 
 
 def eigvalsh_tangent(da, v, lower=True):
     """Tangent of the eigenvalues alone: ``diag(V^H dA V)`` (real), ``v`` the eigenvectors."""
-    av = _mm(hermitian_tangent(da, lower), v)
+    av = _mm(hermitian_part(da, lower), v)
     return _real(lax.reduce_sum(lax.mul(_conj(v), av), axes=(len(shape_of(v)) - 2,)))

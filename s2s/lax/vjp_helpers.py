@@ -1372,10 +1372,9 @@ def qr_grad(g, ans, a, full_matrices=False):
     return lax.linalg.triangular_solve(r, ct_d, left_side=False, lower=False, transpose_a=True)
 
 
-def lu_grad(g, ans):
-    """Adjoint of ``lu`` for the operand (JAX's jvp rule transposed)."""
-    packed, _, perm = ans
-    glu = _parts(g, ans)[0]
+def lu_factors(packed):
+    """Unit-lower ``L`` (m, m) and upper ``U`` (n, n) of a packed LU (identity blocks
+    complete the rectangular case)."""
     shape = shape_of(packed)
     nd = len(shape)
     m, n = shape[-2:]
@@ -1388,6 +1387,16 @@ def lu_grad(g, ans):
     up = slice_in_dim(packed, 0, k, nd - 2)
     up = lax.pad(triu(up), 0, padding_config=keep + [(0, n - k, 0), (0, 0, 0)])
     up = lax.add(up, lax.pad(eye(n - k, dt), 0, padding_config=[(k, 0, 0), (k, 0, 0)]))
+    return low, up
+
+
+def lu_grad(g, ans):
+    """Adjoint of ``lu`` for the operand (JAX's jvp rule transposed)."""
+    packed, _, perm = ans
+    glu = _parts(g, ans)[0]
+    shape = shape_of(packed)
+    nd = len(shape)
+    low, up = lu_factors(packed)
     ct_lau = lax.add(tril(_mm(_matrix_T(low), glu), -1), triu(_mm(glu, _matrix_T(up))))
     ct_la = lax.linalg.triangular_solve(up, ct_lau, left_side=False, lower=False,
                                         transpose_a=True)

@@ -18,6 +18,7 @@ import s2s.numpy as np
 from s2s.core.array import Array
 from s2s.core.primitive import Tracer
 from s2s.lax import control_flow as lax_cf, control_flow_jvp as cf_jvp, vjp_helpers as lax_helpers
+from s2s.lax import linalg_jvp as lax_jvp
 from s2s.numpy._linalg_basic import _checked_spec, _parse_interleaved
 
 
@@ -601,10 +602,14 @@ def eigvalsh_grad(g, a, UPLO="L"):
     return lax_helpers.eigh_grad((None, g), (v, w), UPLO == "L")
 
 
-def svd_grad(g, ans, a, full_matrices=True, compute_uv=True):
-    """Adjoint of ``a`` in ``svd(a)`` (``(U, S, Vh)``, or ``S`` alone)."""
+def svd_grad(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Adjoint of ``a`` in ``svd(a)`` (``(U, S, Vh)``, or ``S`` alone); ``hermitian``
+    reads the lower triangle only."""
     if g is None:
         return None
+    if hermitian:
+        grad = svd_grad(g, ans, lax_jvp.hermitian_part(a, True), full_matrices, compute_uv)
+        return lax_helpers.hermitian_grad(grad, True)
     if not compute_uv:
         return lax_helpers.svd_grad(g, a, ans, full_matrices, False)
     u, s, vh = ans

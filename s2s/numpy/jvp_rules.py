@@ -13,6 +13,9 @@ from s2s.numpy import _internal
 from s2s.numpy._linalg_jvp import (
     cholesky_tangent, eigh_tangent, eigvalsh_tangent, norm_tangent, slogdet_tangent, solve_tangent_a,
     trace_solve)
+from s2s.numpy._linalg_jvp import (
+    cholesky_tangent, eigh_tangent, eigvalsh_tangent, norm_tangent, qr_tangent, slogdet_tangent,
+    solve_tangent_a, svd_tangent, trace_solve)
 from s2s.numpy._vjp_helpers import through_formula, through_formula_jvp
 
 # Helpers the templates name (bound by the transformation, listed for linters).
@@ -312,6 +315,16 @@ def _eigh(ans, a, UPLO="L"):
 @def_jvp(np.linalg.eigvalsh)
 def _eigvalsh(ans, a, UPLO="L"):
     d[ans] = eigvalsh_tangent(d[a], a, UPLO)
+
+
+@def_jvp(np.linalg.qr)
+def _qr(ans, a, mode="reduced"):
+    d[ans] = qr_tangent(d[a], ans, a, mode)
+
+
+@def_jvp(np.linalg.svd)
+def _svd(ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    d[ans] = svd_tangent(d[a], ans, a, full_matrices, compute_uv, hermitian)
 
 
 @def_jvp(np.linalg.norm)

@@ -218,7 +218,7 @@ def _eigvalsh(ans, a, UPLO="L"):
 
 @def_vjp(np.linalg.svd)
 def _svd(ans, a, full_matrices=True, compute_uv=True, hermitian=False):
-    d[a] = svd_grad(d[ans], ans, a, full_matrices, compute_uv)
+    d[a] = svd_grad(d[ans], ans, a, full_matrices, compute_uv, hermitian)
 
 
 @def_vjp(np.linalg.qr)

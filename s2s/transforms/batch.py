@@ -1312,7 +1312,7 @@ def build_now(fn, batched_params, signature):
 # hessian free of per-example calls (they vmap code that calls these helpers). The
 # forward mode of lax control flow (s2s.lax.control_flow_jvp) is batched the same way:
 # its loops are lax loops with batch rules, its calls into jvp/vjp have rules of their own.
-_BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers", "s2s.lax.control_flow_jvp")
+_BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers", "s2s.lax.control_flow_jvp", "s2s.numpy._linalg_jvp")
 
 
 def _is_library(fn):
