@@ -42,39 +42,17 @@ VJP_EXEMPT = {
     "np.linalg.svd.uv": "template on np.linalg.svd",
 }
 
-# Forward mode: these primitives have no jvp template yet. Their tangent is computed by
-# transposing their vjp template (s2s.transforms.fwd_support.transposed_jvp: the vjp is
-# linear in the cotangent, and reverse mode of it gives J t), which is correct but does
-# two reverse passes where a template would do one forward statement.
-_TRANSPOSED = "no jvp template yet: tangent by transposing the vjp template (transposed_jvp)"
+# Forward mode: every differentiable primitive has a jvp template (the transposed-vjp
+# fallback, s2s.transforms.fwd_support.transposed_jvp, is left for functions that have
+# only a vjp rule: the runtime's helpers, user rules).
 JVP_EXEMPT = dict(VJP_EXEMPT)  # no vjp rule either: no derivative
-JVP_EXEMPT.update({name: _TRANSPOSED for name in (
-    "cholesky", "concatenate", "conv_general_dilated", "cummax", "cummin", "cumprod",
-    "dynamic_slice", "dynamic_update_slice", "eigh", "gather", "lu", "np.clip", "np.einsum",
-    "np.linalg.cholesky", "np.linalg.det", "np.linalg.eigh", "np.linalg.eigvalsh", "np.linalg.inv",
-    "np.linalg.norm", "np.linalg.slogdet", "np.linalg.solve", "np.log_softmax", "np.logsumexp",
-    "np.max", "np.min", "np.prod", "np.quantile", "np.softmax", "np.sort", "np.std", "np.var",
-    "np.vdot", "qr", "reduce_max", "reduce_min", "reduce_prod", "reduce_window", "reduce_window_max",
-    "reduce_window_min", "reduce_window_sum", "scatter", "scatter_add", "scatter_max", "scatter_min",
-    "scatter_mul", "select_n", "sort", "svd", "triangular_solve")})
 # vmap: a primitive without a batch rule runs once per example and the results are
-# stacked (exact, slower): acceptable where listed here.
-_PER_EXAMPLE = "no batch rule: vmap calls it once per example (exact, slower)"
+# stacked (exact, slower): acceptable where listed here; the "batch" slot is required
+# of every other primitive.
 BATCH_EXEMPT = {
-    "cond": "the public lax.cond carries the rule (it batches the branch functions)",
-    "conv_general_dilated": _PER_EXAMPLE,
     "debug_callback": "a side effect: vmap calls it once per example",
-    "gather": _PER_EXAMPLE + "; x[i] under vmap has its own rule (batch_support.getitem)",
-    "scatter": _PER_EXAMPLE + "; y[i] = v under vmap has its own rule (batch_support.setitem)",
-    "scatter_add": _PER_EXAMPLE,
-    "scatter_max": _PER_EXAMPLE,
-    "scatter_min": _PER_EXAMPLE,
-    "scatter_mul": _PER_EXAMPLE,
-    "reduce_window": _PER_EXAMPLE + " (reduce_window_sum/max/min have rules)",
     "iota": "no operands: never batched",
     "sharding_constraint": "no batched form: an annotation for several devices",
-    "np.linalg.norm": _PER_EXAMPLE,
-    "np.quantile": _PER_EXAMPLE,
     "np.linalg.qr.complete": "np.linalg.qr carries the rule",
     "np.linalg.qr.r": "np.linalg.qr carries the rule",
     "np.linalg.qr.reduced": "np.linalg.qr carries the rule",
@@ -97,6 +75,7 @@ REQUIRED_RULES = {
     "lower": LOWER_EXEMPT,
     "vjp": VJP_EXEMPT,
     "jvp": JVP_EXEMPT,
+    "batch": BATCH_EXEMPT,
 }
 
 

@@ -409,7 +409,7 @@ SCATTERS = [
 ]
 
 
-@pytest.mark.parametrize("name", ["scatter", "scatter_add", "scatter_mul", "scatter_max"])
+@pytest.mark.parametrize("name", ["scatter", "scatter_add", "scatter_mul", "scatter_max", "scatter_min"])
 @pytest.mark.parametrize("case", range(len(SCATTERS)))
 @pytest.mark.parametrize("in_axes", [(0, None, None), (None, 0, None), (None, None, 0),
                                      (1, 0, -1), (None, 1, 0)])

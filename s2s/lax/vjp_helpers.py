@@ -568,7 +568,7 @@ def concatenate_part_transpose(h, g, before, x, dimension):
         parts = []
         for item, part in zip(x, h):
             parts.append(zeros(shape_of(item), dtype_of(g)) if part is None else part)
-        return lax.concatenate(*parts, dimension=dim)
+        return lax.concatenate(parts, dimension=dim)  # one list: reverse mode reads it
     start = 0
     for item in before:
         start = start + shape_of(item)[dim]
@@ -836,6 +836,93 @@ def cumextremum_grad(g, x, ans, axis, reverse=False):
     return result
 
 
+
+# Forward mode (the jvp templates of s2s/lax/jvp_rules.py): each is the transpose of the
+# adjoint above it, so forward and reverse mode agree on ties and zeros.
+
+
+def reduce_chooser_tangent(t, x, ans, axes):
+    """Tangent of ``reduce_max``/``reduce_min``: the mean of ``t`` over the tied extrema
+    (the transpose of ``reduce_chooser_grad``, as JAX)."""
+    xs = shape_of(x)
+    axes = canonical_axes(axes, len(xs))
+    kept = tuple(i for i in range(len(xs)) if i not in axes)
+    location = lax.eq(x, lax.broadcast_in_dim(ans, shape=xs, broadcast_dimensions=kept))
+    indicators = lax.convert_element_type(location, new_dtype=dtype_of(t))
+    counts = lax.reduce_sum(indicators, axes=axes)
+    return lax.div(lax.reduce_sum(lax.mul(t, indicators), axes=axes), counts)
+
+
+def reduce_prod_tangent(t, x, axes):
+    """Tangent of ``reduce_prod``: ``t`` weighted by the product of the other elements
+    (no division, so zeros are exact)."""
+    xs = shape_of(x)
+    axes = canonical_axes(axes, len(xs))
+    kept_shape = tuple(xs[i] for i in range(len(xs)) if i not in axes)
+    others = reduce_prod_grad(full(kept_shape, 1, dtype_of(x)), x, axes)
+    return lax.reduce_sum(lax.mul(t, others), axes=axes)
+
+
+def _shift(x, steps, dim, fill):
+    """``x`` moved ``steps`` places up ``dim`` (the first ``steps`` filled with ``fill``)."""
+    config = [(0, 0, 0)] * len(shape_of(x))
+    config[dim] = (steps, -steps, 0)
+    return lax.pad(x, fill, padding_config=config)
+
+
+def linear_recurrence(a, c, dim):
+    """``y[i] = a[i] * y[i-1] + c[i]`` along ``dim`` (``y[-1] = 0``): a parallel prefix
+    scan over affine maps in ``log2(n)`` steps of products and sums (no division).
+
+    >>> linear_recurrence(onp.array([2.0, 0.0, 3.0], onp.float32), onp.ones(3, onp.float32), 0)
+    array([1., 1., 4.], dtype=float32)
+    """
+    n = shape_of(c)[dim]
+    step = 1
+    while step < n:
+        c = lax.add(c, lax.mul(a, _shift(c, step, dim, 0)))
+        if 2 * step < n:
+            a = lax.mul(a, _shift(a, step, dim, 1))
+        step = 2 * step
+    return c
+
+
+def cumprod_tangent(t, x, ans, axis, reverse=False):
+    """Tangent of ``cumprod``: ``dy[i] = x[i] * dy[i-1] + y[i-1] * t[i]``, exact with zeros
+    in ``x`` (never divides by it).
+
+    >>> x = onp.array([2.0, 0.0, 3.0], onp.float32)
+    >>> cumprod_tangent(onp.ones(3, onp.float32), x, lax.cumprod(x), 0)
+    array([1., 2., 6.], dtype=float32)
+    """
+    dim = canonical_axis(axis, len(shape_of(x)))
+    if reverse:
+        t = lax.rev(t, dimensions=(dim,))
+        x = lax.rev(x, dimensions=(dim,))
+        ans = lax.rev(ans, dimensions=(dim,))
+    before = _shift(ans, 1, dim, 1)
+    result = linear_recurrence(x, lax.mul(before, t), dim)
+    if reverse:
+        result = lax.rev(result, dimensions=(dim,))
+    return result
+
+
+def cumextremum_tangent(t, x, ans, axis, reverse=False):
+    """Tangent of ``cummax``/``cummin``: each output copies the tangent of the element it
+    copies (on ties the latest, as ``cumextremum_grad``), carried forward by a scan."""
+    dim = canonical_axis(axis, len(shape_of(x)))
+    if reverse:
+        t = lax.rev(t, dimensions=(dim,))
+        x = lax.rev(x, dimensions=(dim,))
+        ans = lax.rev(ans, dimensions=(dim,))
+    hit = lax.eq(x, ans)
+    carry = lax.convert_element_type(lax.bitwise_not(hit), new_dtype=dtype_of(t))
+    result = linear_recurrence(carry, mask_grad(t, hit), dim)
+    if reverse:
+        result = lax.rev(result, dimensions=(dim,))
+    return result
+
+
 def full_indices(index, dim):
     """Index vectors (last dimension) that address ``[..., index, ...]`` along ``dim``."""
     shape = shape_of(index)
@@ -889,6 +976,24 @@ def unsort(g, index, perm, dimension, operand):
     dim = canonical_axis(dimension, len(shape_of(gk)))
     # Sorting by the permutation sends the adjoint of sorted position j to perm[j].
     return lax.sort(perm, gk, dimension=dim, num_keys=1)[1]
+
+
+
+def sort_tangents(tangents, operands, dimension, num_keys=1):
+    """Tangents of ``sort(*operands)`` from the operands' ``tangents``: the keys sorted
+    again with the tangents riding along (the same stable permutation).
+
+    >>> t, x = onp.array([10.0, 20.0, 30.0], onp.float32), onp.array([3.0, 1.0, 2.0], onp.float32)
+    >>> sort_tangents((t,), (x,), -1)
+    array([20., 30., 10.], dtype=float32)
+    """
+    single = len(operands) == 1 and not isinstance(operands[0], (list, tuple))
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands, tangents = tuple(operands[0]), tuple(tangents[0])
+    dim = canonical_axis(dimension, len(shape_of(operands[0])))
+    keys = tuple(operands[:num_keys])
+    out = lax.sort(*keys, *tangents, dimension=dim, is_stable=True, num_keys=num_keys)
+    return out[num_keys] if single else tuple(out[num_keys:])
 
 
 # ---------------------------------------------------------------------------
@@ -1190,8 +1295,13 @@ def hermitian_grad(sbar, lower):
     """From the adjoint of the Hermitian matrix a primitive builds out of one triangle of its
     operand, the adjoint of that operand (the other triangle gets none)."""
     if lower:
-        return lax.add(tril(sbar), tril(_matrix_H(sbar), -1))
-    return lax.add(triu(sbar), triu(_matrix_H(sbar), 1))
+        out = lax.add(tril(sbar), tril(_matrix_H(sbar), -1))
+    else:
+        out = lax.add(triu(sbar), triu(_matrix_H(sbar), 1))
+    if is_complex(out):  # LAPACK reads the real part of the diagonal only
+        imag_part = lax.sub(out, _as_dtype(lax.real(out), dtype_of(out)))
+        out = lax.sub(out, mask_grad(imag_part, eye(shape_of(out)[-1], dtypes.bool_)))
+    return out
 
 
 def triangular_solve_grad_b(g, a, left_side=False, lower=False, transpose_a=False,
@@ -1333,4 +1443,130 @@ def svd_grad(g, a, ans, full_matrices=True, compute_uv=True):
         t = _mm(lax.mul(gv, s_inv_row), _matrix_T(u))
         t = lax.sub(t, _mm(_conj(v), _mm(_matrix_T(v), t)))
         out = lax.add(out, _matrix_H(t))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Forward mode (``jvp_rules``) of scatters and windowed reductions. These compute, from
+# primal values only, which elements a tangent takes and with which weights, following
+# the adjoint helpers above (same ties, duplicates, padding): the templates then apply
+# primitives to the tangent, which vmap batches by their rules (jacfwd, hessian).
+
+
+def scatter_winners(operand, indices, updates, dimension_numbers, mode=None):
+    """``(kept, won)`` masks: the operand elements a ``scatter`` keeps, and the update
+    elements it writes (of repeated indices, the one the scatter kept)."""
+    return _scatter_winners(operand, indices, updates, dimension_numbers, mode)
+
+
+def scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers, mode=None):
+    """``(operand_coef, updates_coef)`` of ``scatter_min``/``scatter_max``: the share of each
+    contender in its result (ties share evenly, as JAX)."""
+    return _scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers, mode)
+
+
+def _point_gather(ndim):
+    """Gather dimension numbers and slice sizes reading single elements at full indices."""
+    dims = tuple(range(ndim))
+    dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=dims, start_index_map=dims)
+    return dn, (1,) * ndim
+
+
+def _window_positions(xs, slices, config):
+    """Per window offset, the index in ``x`` (shape ``xs``) of that element of every window,
+    last axis the coordinates; -1 where it falls on padding or a base-dilation hole."""
+    ndim = len(xs)
+    coords = [lax.broadcasted_iota(dtype=dtypes.int32, shape=xs + (1,), dimension=i)
+              for i in range(ndim)]
+    grid = lax.concatenate(coords, dimension=ndim) if ndim > 1 else coords[0]
+    padded = lax.pad(grid, lax.convert_element_type(-1, new_dtype=dtypes.int32),
+                     padding_config=list(config) + [(0, 0, 0)])
+    return [lax.slice(padded, start_indices=start + (0,), limit_indices=limit + (ndim,),
+                      strides=strides + (1,)) for start, limit, strides in slices]
+
+
+def window_choice(x, ans, kind, window_dimensions, window_strides=None, padding="VALID",
+                  base_dilation=None, window_dilation=None):
+    """``(indices, dimension_numbers, slice_sizes)`` for a fill-mode ``gather`` from an array
+    shaped like ``x`` of the element each window of ``reduce_window_max``/``_min`` (``kind``)
+    chose: the first (row-major) equal to the window's result, the element
+    ``reduce_window_chooser_grad`` gives the window's adjoint; -1 (read as 0) where none."""
+    xs = shape_of(x)
+    out_shape = shape_of(ans)
+    dn, sizes = _point_gather(len(xs))
+    where = full(out_shape + (len(xs),), -1, dtypes.int32)
+    if 0 in out_shape:
+        return where, dn, sizes
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    base = lax.pad(x, _extremum_identity(kind, dtype_of(x)), padding_config=config)
+    taken = zeros(out_shape, dtypes.bool_)
+    lead = tuple(range(len(out_shape)))
+    for (start, limit, strides), pos in zip(slices, _window_positions(xs, slices, config)):
+        window = lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
+        hit = lax.bitwise_and(lax.eq(window, ans), lax.bitwise_not(taken))
+        taken = lax.bitwise_or(taken, hit)
+        where = lax.select_n(lax.broadcast_in_dim(hit, shape=shape_of(where), broadcast_dimensions=lead),
+                             where, pos)
+    return where, dn, sizes
+
+
+def reduce_window_tangent_coefficients(x, init_value, ans, computation, window_dimensions,
+                                       window_strides=None, padding="VALID", base_dilation=None,
+                                       window_dilation=None):
+    """``(indices, dimension_numbers, slice_sizes, coefficients, init_coefficient)`` of the
+    generic ``reduce_window``'s tangent: ``sum_k coefficients[k] * t[indices[k]]`` over the
+    window offsets ``k`` (a fill-mode gather of the operand's tangent ``t``), plus
+    ``init_coefficient * t_init``. Max/min windows take the tangent of the element
+    ``reduce_window_operand_grad`` gives the adjoint (or init's, where no element is the
+    result); products use the others' product (exact where elements are zero)."""
+    kind = _computation_kind(computation)
+    xs = shape_of(x)
+    out_shape = shape_of(ans)
+    dt = dtype_of(ans)
+    dn, sizes = _point_gather(len(xs))
+    if 0 in out_shape:
+        return (full((1,) + out_shape + (len(xs),), -1, dtypes.int32), dn, sizes,
+                zeros((1,) + out_shape, dt), zeros(out_shape, dt))
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    fill = {"add": 0, "mul": 1}[kind] if kind in ("add", "mul") else \
+        _extremum_identity(kind, dtype_of(x))
+    base = lax.pad(x, fill, padding_config=config)
+    windows = [lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
+               for start, limit, strides in slices]
+    one = ones_like(ans)
+    if kind == "add":
+        coefs, init_coef = [one] * len(windows), one
+    elif kind in ("max", "min"):
+        coefs, taken = [], zeros(out_shape, dtypes.bool_)
+        for w in windows:
+            hit = lax.bitwise_and(lax.eq(w, ans), lax.bitwise_not(taken))
+            taken = lax.bitwise_or(taken, hit)
+            coefs.append(lax.convert_element_type(hit, new_dtype=dt))
+        init_coef = lax.convert_element_type(lax.bitwise_not(taken), new_dtype=dt)
+    else:
+        coefs, init_coef = _product_coefficients(windows, init_value), _product(windows)
+    stack = lambda parts: lax.concatenate([lax.expand_dims(p, dimensions=(0,)) for p in parts],  # noqa: E731
+                                          dimension=0)
+    return (stack(_window_positions(xs, slices, config)), dn, sizes, stack(coefs), init_coef)
+
+
+def _product(windows):
+    acc = windows[0]
+    for w in windows[1:]:
+        acc = lax.mul(acc, w)
+    return acc
+
+
+def _product_coefficients(windows, init_value):
+    """``init * prod_{j != k} windows[j]`` for each ``k``, by prefix and suffix products."""
+    prefix = [ones_like(windows[0])]
+    for w in windows[:-1]:
+        prefix.append(lax.mul(prefix[-1], w))
+    out = [None] * len(windows)
+    suffix = lax.mul(ones_like(windows[0]), init_value)
+    for k in range(len(windows) - 1, -1, -1):
+        out[k] = lax.mul(prefix[k], suffix)
+        suffix = lax.mul(suffix, windows[k])
     return out

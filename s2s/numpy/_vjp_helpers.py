@@ -217,6 +217,11 @@ def var_grad(g, a, axis=None, ddof=0, keepdims=False, where=None, correction=Non
     """Adjoint of ``a`` in ``var``: ``2 (a - mean) / (n - ddof)`` times the adjoint."""
     if g is None:
         return None
+    return unreduce(g, a, axis, keepdims) * _var_weights(a, axis, ddof, where, correction)
+
+
+def _var_weights(a, axis=None, ddof=0, where=None, correction=None):
+    """``d var / d a`` (conjugated for complex ``a``): ``2 conj(a - mean) / (n - ddof)``."""
     if correction is not None:
         ddof = correction
     a = np.asarray(a)
@@ -229,7 +234,7 @@ def var_grad(g, a, axis=None, ddof=0, keepdims=False, where=None, correction=Non
         w = np.broadcast_to(where, a.shape).astype(a.dtype)
         n = np.sum(w, axis=axis, keepdims=True)
         centered = (a - np.sum(a * w, axis=axis, keepdims=True) / n) * w
-    return unreduce(g, a, axis, keepdims) * (2 * _conj(centered) / (n - ddof))
+    return 2 * _conj(centered) / (n - ddof)
 
 
 def std_grad(g, ans, a, axis=None, ddof=0, keepdims=False, where=None, correction=None):
@@ -270,6 +275,87 @@ def cumprod_grad(g, ans, a, axis=None):
         flat = lax_helpers.cumprod_grad(g, np.ravel(a).astype(ans.dtype), ans, 0, False)
         return np.reshape(flat, a.shape)
     return lax_helpers.cumprod_grad(g, a.astype(ans.dtype), ans, axis % a.ndim, False)
+
+
+
+# Tangents (the forward templates of s2s/numpy/jvp_rules.py): each transposes the adjoint
+# above, so forward and reverse mode share ties, masks and zeros.
+
+
+def extremum_tangent(t, ans, a, axis=None, keepdims=False, where=None):
+    """Tangent of ``max``/``min``: the mean of ``t`` over the tied extremizers (as
+    ``extremum_grad`` and JAX); zero where ``initial`` wins.
+
+    >>> a = onp.array([3.0, 1.0, 3.0], onp.float32)
+    >>> extremum_tangent(onp.array([1.0, 5.0, 3.0], onp.float32), onp.float32(3.0), a)
+    array(2., dtype=float32)
+    """
+    a = np.asarray(a)
+    hit = np.equal(a, unreduce(ans, a, axis, keepdims))
+    if where is not None:
+        hit = np.logical_and(hit, where)
+    share = hit.astype(a.dtype)
+    count = np.sum(share, axis=axis, keepdims=keepdims)
+    return np.sum(t * share, axis=axis, keepdims=keepdims) / np.maximum(count, 1)
+
+
+def prod_tangent(t, ans, a, axis=None, keepdims=False, initial=None, where=None):
+    """Tangent of ``prod``: ``t`` weighted by the product of the other elements (no
+    division: zeros are exact)."""
+    others = prod_grad(np.ones_like(ans), a, axis, keepdims, initial, where)
+    return np.sum(t * others, axis=axis, keepdims=keepdims)
+
+
+def var_tangent(t, a, axis=None, ddof=0, keepdims=False, where=None, correction=None):
+    """Tangent of ``var``: ``2 Re(sum(conj(a - mean) t)) / (n - ddof)``."""
+    out = np.sum(t * _var_weights(a, axis, ddof, where, correction), axis=axis, keepdims=keepdims)
+    return np.real(out) if np.iscomplexobj(out) else out
+
+
+def std_tangent(t, ans, a, axis=None, ddof=0, keepdims=False, where=None, correction=None):
+    """Tangent of ``std = sqrt(var)``."""
+    return var_tangent(t, a, axis, ddof, keepdims, where, correction) / (2 * ans)
+
+
+def sort_tangent(t, a, axis=-1):
+    """Tangent of ``sort``: ``t`` in the order that sorts ``a`` (stable, as ``sort_grad``)."""
+    a = np.asarray(a)
+    if axis is None:
+        return np.take(np.ravel(t), np.argsort(np.ravel(a), stable=True))
+    return np.take_along_axis(t, np.argsort(a, axis=axis, stable=True), axis=axis)
+
+
+def quantile_tangent(t, a, q, axis=None, method="linear", keepdims=False):
+    """Tangent of ``quantile`` in ``a``: the interpolation applied to the sorted tangent."""
+    a = np.asarray(a)
+    if axis is None:
+        ts = sort_tangent(np.ravel(t), np.ravel(a), 0)
+    else:
+        ts = sort_tangent(t, a, axis % np.ndim(a))
+    return _quantile_pick(q, axis, method, keepdims, np.ndim(a), ts)
+
+
+def einsum_tangent(t, k, operands, precision=None, preferred_element_type=None, dtype=None):
+    """The term of ``einsum(*operands)``'s tangent from operand ``k``'s tangent ``t``: the
+    same contraction with ``t`` in its place (``operands`` padded with ``None``)."""
+    ops = [t if i == k else o for i, o in enumerate(operands) if o is not None]
+    if precision is None and preferred_element_type is None and dtype is None:
+        return _einsum_call(ops[0], ops[1], ops[2:])
+    return np.einsum(*ops, precision=precision, preferred_element_type=preferred_element_type,
+                     dtype=dtype)
+
+
+def einsum_more_tangent(tangents, operands, more, precision=None, preferred_element_type=None,
+                        dtype=None):
+    """The tangent terms of the operands past the eighth (``more``), which a template
+    cannot name one by one (``tangents``: theirs, zeros where inactive)."""
+    full = [o for o in operands if o is not None] + list(more)
+    first = len(full) - len(more)
+    out = None
+    for i in range(len(more)):
+        term = einsum_tangent(tangents[i], first + i, full, precision, preferred_element_type, dtype)
+        out = term if out is None else out + term
+    return out
 
 
 def concatenate_grads(g, xs, axis):
@@ -490,15 +576,23 @@ def det_grad(g, ans, a):
     return (g * ans)[..., None, None] * _mT(np.linalg.inv(a))
 
 
-def slogdet_grad(g, a):
-    """Adjoint of ``a`` in ``slogdet(a)`` through ``logabsdet`` (the sign is piecewise
-    constant): ``g inv(a)^T`` (conjugated for complex input)."""
-    if g is None or g[1] is None:
+def slogdet_grad(g, ans, a):
+    """Adjoint of ``a`` in ``slogdet(a)``: ``(g_logabsdet + i Im(g_sign sign)) inv(a)^T``
+    (the transpose of ``Re tr(a^-1 da)`` and, for complex ``a``, of the sign's tangent
+    ``i Im tr(a^-1 da) sign``; a real sign is piecewise constant)."""
+    if g is None:
         return None
-    return g[1][..., None, None] * _conj(_mT(np.linalg.inv(a)))
+    gs, gl = g
+    scale = np.real(gl) if gl is not None and np.iscomplexobj(gl) else gl  # logabsdet is real
+    if gs is not None and np.iscomplexobj(ans[0]):
+        turn = 1j * np.imag(gs * ans[0])
+        scale = turn if scale is None else scale + turn
+    if scale is None:
+        return None
+    return scale[..., None, None] * _mT(np.linalg.inv(a))
 
 
-slogdet_grad.maybe_none = True  # the sign alone has no adjoint
+slogdet_grad.maybe_none = True  # a real sign alone has no adjoint
 
 
 def cholesky_grad(g, ans, upper=False):
@@ -622,10 +716,15 @@ def _quantile_formula(q, axis, method, keepdims, a):
     """``quantile`` on differentiable functions (``sort``, ``take``): for its derivative."""
     if axis is None:
         x = np.sort(np.ravel(a))
-        ax = 0
     else:
-        ax = axis % np.ndim(a)
-        x = np.sort(a, axis=ax)
+        x = np.sort(a, axis=axis % np.ndim(a))
+    return _quantile_pick(q, axis, method, keepdims, np.ndim(a), x)
+
+
+def _quantile_pick(q, axis, method, keepdims, ndim, x):
+    """The quantiles of the sorted ``x`` (sorted along ``axis``, or flat for None): linear
+    in ``x``, so it also maps sorted tangents to the quantile's tangent."""
+    ax = 0 if axis is None else axis % ndim
     n = np.shape(x)[ax]
     pos = np.asarray(q) * (n - 1)
     lo = np.clip(np.floor(pos), 0, n - 1).astype(np.int32)
@@ -647,7 +746,7 @@ def _quantile_formula(q, axis, method, keepdims, a):
         range(np.ndim(out) - 1, np.ndim(out) - 1 + np.ndim(pos))), tuple(range(np.ndim(pos))))
     if keepdims:
         if axis is None:
-            out = np.reshape(out, np.shape(pos) + (1,) * np.ndim(a))
+            out = np.reshape(out, np.shape(pos) + (1,) * ndim)
         else:
             out = np.expand_dims(out, np.ndim(pos) + ax)
     return out
@@ -665,6 +764,21 @@ def logsumexp_grad(g, ans, a, axis=None, b=None, keepdims=False):
     if b is not None:
         w = w * b
     return unreduce(g, a, axis, keepdims) * w
+
+
+def logsumexp_tangent(t, ans, a, axis=None, b=None, keepdims=False):
+    """Tangent of ``logsumexp(a, axis, b, keepdims)`` from ``a``'s tangent ``t`` (or, with
+    ``b=None``, from ``b``'s tangent ``t``): ``sum(t * b * exp(a - ans))``."""
+    w = np.exp(a - unreduce(ans, a, axis, keepdims))
+    if b is not None:
+        w = w * b
+    return np.sum(t * w, axis=axis, keepdims=keepdims)
+
+
+def signed_tangent(t, ans):
+    """Tangent of ``logsumexp(..., return_sign=True) = (log|s|, sign(s))`` from
+    ``t = ds / |s|``: ``(sign * t, 0)``."""
+    return ans[1] * t, np.zeros_like(ans[1])
 
 
 def softmax_grad(g, ans, axis=None):

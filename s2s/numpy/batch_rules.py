@@ -11,6 +11,9 @@ cover go to ``loop_call`` (one call per example, stacked), which is exact.
 >>> rules_of(np.sum).batch((0,), onp.ones((4, 2, 3)), axis=0).shape
 (4, 3)
 """
+import functools
+import inspect
+
 import gast
 import numpy as onp
 
@@ -569,6 +572,8 @@ def matmul_form(site):
 def _vector_product(fn, spec):
     def rule(axes, /, a, b):
         a, b = _asarray(_operand(a, axes[0])), _asarray(_operand(b, axes[1]))
+        if fn is np.vdot:  # vdot flattens its operands: so does each example
+            a, b = _flat_example(a, axes[0]), _flat_example(b, axes[1])
         an, bn = a.ndim - (axes[0] is not None), b.ndim - (axes[1] is not None)
         if an != 1 or bn != 1:
             return loop_call(fn, axes, (a, b), {})
@@ -577,6 +582,11 @@ def _vector_product(fn, spec):
         rhs, out = right.split("->")
         return np.einsum(f"{za}{left},{zb}{rhs}->Z{out}", a if fn is not np.vdot else np.conj(a), b)
     return rule
+
+
+def _flat_example(x, axis):
+    """Each example of ``x`` (batch axis first, or none) flattened."""
+    return np.ravel(x) if axis is None else np.reshape(x, (x.shape[0], -1))
 
 
 def_batch(np.inner)(_vector_product(np.inner, "i,i->"))
@@ -608,11 +618,26 @@ def _tensordot_rule(axes, /, a, b, *args, **kwargs):
         ca, cb = ([c] if isinstance(c, int) else list(c) for c in contraction)
         ca, cb = [k % an for k in ca], [k % bn for k in cb]
     if axes[0] is not None and axes[1] is not None:
-        return loop_call(np.tensordot, axes, (a, b), {"axes": (ca, cb)})
+        return _tensordot_both(a, b, ca, cb)
     if axes[0] is not None:
         return np.tensordot(a, b, axes=([k + 1 for k in ca], cb))
     out = np.tensordot(a, b, axes=(ca, [k + 1 for k in cb]))
     return np.moveaxis(out, an - len(ca), 0)
+
+
+def _tensordot_both(a, b, ca, cb):
+    """``tensordot`` of two batched operands: an ``einsum`` sharing the batch letter
+    (``ca``/``cb``: the contracted per-example axes, nonnegative)."""
+    an, bn = a.ndim - 1, b.ndim - 1
+    letters = iter(_LETTERS + _LETTERS.upper().replace("Z", ""))
+    ta = [next(letters) for _ in range(an)]
+    tb = [next(letters) for _ in range(bn)]
+    for i, j in zip(ca, cb):
+        tb[j] = ta[i]
+    free_a = [t for k, t in enumerate(ta) if k not in ca]
+    free_b = [t for k, t in enumerate(tb) if k not in cb]
+    spec = f"Z{''.join(ta)},Z{''.join(tb)}->Z{''.join(free_a + free_b)}"
+    return np.einsum(spec, a, b)
 
 
 def_batch(np.tensordot)(_tensordot_rule)
@@ -641,9 +666,165 @@ def _solve_rule(axes, /, a, b):
     n = leading_size([x for x, ax in zip((a, b), axes) if ax is not None])
     a = a if axes[0] is not None else broadcast_batch(a, n)
     b = b if axes[1] is not None else broadcast_batch(b, n)
-    if b.ndim == 2:  # per-example vectors
-        return linalg.solve(a, b[..., None])[..., 0]
+    if b.ndim == 2:  # per-example vectors, broadcast against a's own batch axes too
+        return linalg.solve(a, b[(slice(None),) + (None,) * (a.ndim - 3) + (slice(None), None)])[..., 0]
     return linalg.solve(a, b)
 
 
 def_batch(linalg.solve)(_solve_rule)
+
+
+# ---------------------------------------------------------------------------
+# np.linalg.norm and np.quantile: the per-example reduced axes move one place right;
+# ``axis=None`` names every per-example axis (or, for a norm of a given order, the one
+# or two axes of the per-example vector or matrix).
+
+
+def _arguments(fn, args, kwargs):
+    """``fn``'s arguments by name, defaults left out (``inspect.BoundArguments``)."""
+    return inspect.signature(fn).bind(*args, **kwargs).arguments
+
+
+def _norm_rule(axes, /, *args, **kwargs):
+    if any(ax is not None for ax in axes[1:]):
+        return loop_call(linalg.norm, axes, args, kwargs)
+    p = _arguments(linalg.norm, args, kwargs)
+    x = _asarray(_operand(p.pop("x"), 0))
+    pe, ord, axis = x.ndim - 1, p.get("ord"), p.get("axis")
+    if axis is not None:
+        return linalg.norm(x, **dict(p, axis=_shift(axis, pe)))
+    if ord is None:  # the 2-norm of the flattened example, whatever its rank
+        r = linalg.norm(_np(x).reshape(x, (x.shape[0], -1)), axis=1)
+        return _np(r).reshape(r, (x.shape[0],) + (1,) * pe) if p.get("keepdims") else r
+    if pe not in (1, 2):  # NumPy's error for an order without a vector or matrix
+        return loop_call(linalg.norm, axes, args, kwargs)
+    return linalg.norm(x, **dict(p, axis=_shift(None, pe)))
+
+
+def_batch(linalg.norm)(_norm_rule)
+
+
+def _quantile_rule(axes, /, *args, **kwargs):
+    if any(ax is not None for ax in axes[1:]):  # q is static: per-example q run per example
+        return loop_call(np.quantile, axes, args, kwargs)
+    p = _arguments(np.quantile, args, kwargs)
+    a = _asarray(_operand(p.pop("a"), 0))
+    if p.get("axis") is None and a.ndim == 1:  # scalar examples: a quantile of one value
+        a = a[:, None]
+        p["keepdims"] = False
+    p["axis"] = _shift(p.get("axis"), a.ndim - 1)
+    r = np.quantile(a, **p)
+    q = p["q"]
+    return _np(r).moveaxis(r, q.ndim if is_array(q) else onp.ndim(q), 0)  # after q's axes
+
+
+def_batch(np.quantile)(_quantile_rule)
+
+
+def _through_formula_rule(axes, /, g, x, formula, static):
+    """The adjoint a norm or quantile takes through its formula (``through_formula``), for
+    a batch of cotangents (jacrev) or of points (vmap of grad): one pullback of the
+    formula's vmap. Per example where the formula or its statics differ per example."""
+    from s2s.core import hooks
+    from s2s.lax import control_flow
+    from s2s.numpy import _vjp_helpers
+    axes = tuple(axes) + (None,) * (4 - len(axes))
+    if any(ax is not None for ax in axes[2:]):
+        return loop_call(_vjp_helpers.through_formula, axes, (g, x, formula, static), {})
+    n = leading_size([v for v, ax in zip((g, x), axes) if ax is not None])
+    g, x = (v if ax is not None else broadcast_batch(v, n) for v, ax in zip((g, x), axes))
+    batched = hooks.vmap(functools.partial(formula, *static))
+    return control_flow._pullback(batched, (x,), g)[0]
+
+
+def _register_through_formula():
+    from s2s.numpy import _vjp_helpers
+    def_batch(_vjp_helpers.through_formula)(_through_formula_rule)
+
+
+_register_through_formula()
+
+
+# Source forms of the norm and quantile rules: ``np.linalg.norm(x, ord=3, axis=2)``.
+
+
+def _statics_by_name(fn, site, operands):
+    """The call's arguments after the first ``operands`` as ``{name: (node, constant)}``,
+    or None where one is batched or not a constant the build knows."""
+    names = [p.name for p in inspect.signature(fn).parameters.values()
+             if p.kind is p.POSITIONAL_OR_KEYWORD][operands:]
+    rest = site.args[operands:]
+    if len(rest) > len(names) or any(o.batched for o in rest) or any(
+            o.batched for o in site.kwargs.values()):
+        return None
+    given = dict(zip(names, rest), **site.kwargs)
+    out = {k: (o.node, o.const(_MISSING)) for k, o in given.items()}
+    return None if any(v is _MISSING for _, v in out.values()) else out
+
+
+def _by_keyword(statics, **replace):
+    return [gast.keyword(arg=k, value=F.tuple_node(replace[k]) if isinstance(replace.get(k), tuple)
+                         else q.const(replace[k]) if k in replace else node)
+            for k, (node, _) in statics.items()] + [
+        gast.keyword(arg=k, value=F.tuple_node(v) if isinstance(v, tuple) else q.const(v))
+        for k, v in replace.items() if k not in statics]
+
+
+def _reduced(axis, pe):
+    """The batched ``axis`` of a reduction over per-example ``axis`` (None: every axis) and
+    how many per-example axes it reduces; raises NumPy's error for a bad axis."""
+    new = _shift(axis, pe)
+    if isinstance(new, tuple) and len(new) == 1:
+        new = new[0]
+    return new, (pe if axis is None else len(axis) if isinstance(axis, (tuple, list)) else 1)
+
+
+@F.source_form(_norm_rule)
+def _norm_form(site):
+    a = site.args[0] if site.args else None
+    statics = _statics_by_name(linalg.norm, site, 1) if a is not None else None
+    if statics is None or not F.is_array(a.kind):
+        return None
+    axis, pe = statics.get("axis", (None, None))[1], a.rank
+    if axis is None and pe not in (1, 2):
+        return None  # a flattened example (the rule reshapes it), or NumPy's error
+    try:
+        new, count = _reduced(axis, pe)  # (the Frobenius norm is the flattened 2-norm)
+    except (onp.exceptions.AxisError, TypeError, ValueError):
+        return None
+    rank = pe if statics.get("keepdims", (None, False))[1] else pe - count
+    node = site.rebuild([a.node], _by_keyword(statics, axis=new)) if a.batched else None
+    return node, F.Array(rank)
+
+
+def _seq_rank(kind):
+    """The rank of a value of ``kind``, nested lists and tuples of numbers included."""
+    rank = F.rank_of(kind)
+    if rank is None and isinstance(kind, F.Seq) and kind.items:
+        inner = {_seq_rank(k) for k in kind.items}
+        rank = 1 + inner.pop() if len(inner) == 1 and None not in inner else None
+    return rank
+
+
+@F.source_form(_quantile_rule)
+def _quantile_form(site):
+    if len(site.args) < 2 or not F.is_array(site.args[0].kind) or site.args[1].batched:
+        return None
+    a, qs = site.args[:2]
+    statics = _statics_by_name(np.quantile, site, 2)
+    if statics is None or "interpolation" in statics or _seq_rank(qs.kind) is None:
+        return None
+    qnd, pe, axis = _seq_rank(qs.kind), a.rank, statics.get("axis", (None, None))[1]
+    if axis is None and pe == 0:
+        return None  # the rule gives scalar examples an axis first
+    try:
+        new, count = _reduced(axis, pe)
+    except (onp.exceptions.AxisError, TypeError, ValueError):
+        return None
+    rank = qnd + (pe if statics.get("keepdims", (None, False))[1] else pe - count)
+    if not a.batched:
+        return None, F.Array(rank)
+    node = site.rebuild([a.node, qs.node], _by_keyword(statics, axis=new))
+    if qnd:  # the examples follow q's axes
+        node = q.call(site.np("moveaxis"), [node, q.const(qnd), q.const(0)])
+    return node, F.Array(rank)

@@ -10,6 +10,9 @@ their tangent by transposing their vjp template (the fallback of
 import s2s.numpy as np
 from s2s.core.primitive import d, def_jvp
 from s2s.numpy import _internal
+from s2s.numpy._linalg_jvp import (
+    cholesky_tangent, eigh_tangent, eigvalsh_tangent, norm_tangent, slogdet_tangent, solve_tangent_a,
+    trace_solve)
 from s2s.numpy._vjp_helpers import through_formula, through_formula_jvp
 
 # Helpers the templates name (bound by the transformation, listed for linters).
@@ -165,3 +168,149 @@ def _triu(ans, m, k=0):
 @def_jvp(through_formula)
 def _through_formula(ans, g, x, formula, static):
     d[ans] = through_formula_jvp(g, x, formula, static, materialize(d[g], g), materialize(d[x], x))
+
+
+# ---------------------------------------------------------------------------
+# Reductions, sorting, quantiles, clip, vdot, einsum (forward templates transposing the
+# adjoints of vjp_rules.py: the same ties, masks and zero handling).
+
+from s2s.core.primitive import def_batch  # noqa: E402
+from s2s.lax.jvp_rules import along_axes_batch  # noqa: E402
+from s2s.numpy._vjp_helpers import (  # noqa: E402
+    einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent, quantile_tangent,
+    sort_tangent, std_tangent, var_tangent)
+
+# Under jacfwd the tangent is batched and the primal values are not: one call on the
+# stacked examples (by source, each call would record the helper anew).
+def_batch(extremum_tangent)(along_axes_batch(extremum_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+def_batch(prod_tangent)(along_axes_batch(prod_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+def_batch(var_tangent)(along_axes_batch(var_tangent, ("t", "a"), "a", "axis", ("where",)))
+def_batch(std_tangent)(along_axes_batch(std_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+
+
+@def_jvp(np.max, np.min)
+def _extremum(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    d[ans] = extremum_tangent(d[a], ans, a, axis=axis, keepdims=keepdims, where=where)
+
+
+@def_jvp(np.prod)
+def _prod(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    d[ans] = prod_tangent(d[a], ans, a, axis=axis, keepdims=keepdims, initial=initial, where=where)
+
+
+@def_jvp(np.var)
+def _var(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+         correction=None):
+    d[ans] = var_tangent(d[a], a, axis=axis, ddof=ddof, keepdims=keepdims, where=where,
+                          correction=correction)
+
+
+@def_jvp(np.std)
+def _std(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+         correction=None):
+    d[ans] = std_tangent(d[a], ans, a, axis=axis, ddof=ddof, keepdims=keepdims, where=where,
+                          correction=correction)
+
+
+@def_jvp(np.sort)
+def _sort(ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    d[ans] = sort_tangent(d[a], a, axis=axis)
+
+
+@def_jvp(np.quantile)
+def _quantile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+              keepdims=False, *, interpolation=None):
+    d[ans] = quantile_tangent(d[a], a, q, axis=axis, method=method, keepdims=keepdims)
+
+
+@def_jvp(np.percentile)
+def _percentile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, *, interpolation=None):
+    d[ans] = quantile_tangent(d[a], a, np.true_divide(q, 100), axis=axis, method=method,
+                               keepdims=keepdims)
+
+
+@def_jvp(np.median)
+def _median(ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    d[ans] = quantile_tangent(d[a], a, 0.5, axis=axis, keepdims=keepdims)
+
+
+@def_jvp(np.clip)
+def _clip(ans, a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 (NumPy's names)
+    d[ans] = np.where(a == ans, d[a], 0) + broadcast_like(np.where(a < a_min, d[a_min], 0), ans) \
+        + broadcast_like(np.where(a > a_max, d[a_max], 0), ans) \
+        + broadcast_like(np.where(a < min, d[min], 0), ans) + broadcast_like(np.where(a > max, d[max], 0), ans)
+
+
+@def_jvp(np.vdot)
+def _vdot(ans, a, b):
+    d[ans] = np.vdot(d[a], b) + np.vdot(a, d[b])
+
+
+@def_jvp(np.einsum)
+def _einsum(ans, o0, o1=None, o2=None, o3=None, o4=None, o5=None, o6=None, o7=None, *more, out=None,
+            optimize=True, precision=None, preferred_element_type=None, dtype=None):
+    ops = (o0, o1, o2, o3, o4, o5, o6, o7)
+    d[ans] = einsum_tangent(d[o0], 0, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o1], 1, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o2], 2, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o3], 3, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o4], 4, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o5], 5, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o6], 6, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o7], 7, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_more_tangent(d[more], ops, more, precision=precision,
+                              preferred_element_type=preferred_element_type, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# numpy.linalg: the standard forward rules (helpers in s2s.numpy._linalg_jvp, the
+# factorizations' in s2s.lax.linalg_jvp).
+
+
+@def_jvp(np.linalg.inv)
+def _inv(ans, a):
+    d[ans] = -np.matmul(np.matmul(ans, d[a]), ans)
+
+
+@def_jvp(np.linalg.solve)
+def _solve(ans, a, b):
+    d[ans] = np.linalg.solve(a, d[b]) + solve_tangent_a(d[a], a, b, ans)
+
+
+@def_jvp(np.linalg.det)
+def _det(ans, a):
+    d[ans] = ans * trace_solve(a, d[a])
+
+
+@def_jvp(np.linalg.slogdet)
+def _slogdet(ans, a):
+    d[ans] = slogdet_tangent(d[a], a, ans)
+
+
+@def_jvp(np.linalg.cholesky)
+def _cholesky(ans, a, *, upper=False):
+    d[ans] = cholesky_tangent(d[a], ans, upper)
+
+
+@def_jvp(np.linalg.eigh)
+def _eigh(ans, a, UPLO="L"):
+    d[ans] = eigh_tangent(d[a], ans, UPLO)
+
+
+@def_jvp(np.linalg.eigvalsh)
+def _eigvalsh(ans, a, UPLO="L"):
+    d[ans] = eigvalsh_tangent(d[a], a, UPLO)
+
+
+@def_jvp(np.linalg.norm)
+def _norm(ans, x, ord=None, axis=None, keepdims=False):  # noqa: A002 (NumPy's name)
+    d[ans] = norm_tangent(d[x], ans, x, ord, axis, keepdims)

@@ -13,6 +13,8 @@ does not cover run once per example (``loop_call``), which is exact.
 >>> rules_of(lax.reduce_sum).batch((0,), onp.ones((4, 2, 3), "f"), axes=(1,)).shape
 (4, 2)
 """
+import inspect
+
 from s2s import lax
 from s2s.core.primitive import all_primitives, def_batch, wrapper_of
 from s2s.lax.structural import (_as_dnums, _index_operands, GatherDimensionNumbers,
@@ -136,6 +138,37 @@ def _window(x, params):
 
 for _name in ("reduce_window_sum", "reduce_window_max", "reduce_window_min"):
     _on(_name, _window)
+
+
+def _reduce_window(axes, /, operand, init_value, **params):
+    """The generic ``reduce_window``: the batch axis is one more window dimension, of size
+    1. A start value that differs per example has no batched form (JAX refuses it too):
+    one call per example."""
+    if any(ax is not None for ax in axes[1:]):
+        return loop_call(lax.reduce_window, axes, (operand, init_value), params)
+    x = _asarray(operand)
+    return lax.reduce_window(x, init_value, **_window(x, params))
+
+
+def_batch(lax.reduce_window)(_reduce_window)
+
+
+def _reduce_window_operand_grad(axes, /, *args, **kwargs):
+    """Its adjoint for the operand (reverse mode, so jacrev and vmap of grad): the same
+    helper with the batch axis a window of 1. Per example where the start value, the
+    computation or a window parameter differs per example."""
+    helper = lax.vjp_helpers.reduce_window_operand_grad
+    params = inspect.signature(helper).bind(*args, **kwargs).arguments
+    axes = tuple(axes) + (None,) * (len(args) - len(axes))
+    if any(ax is not None for ax in axes[2:3] + axes[4:]):
+        return loop_call(helper, axes, args, kwargs)
+    arrays = _all_batched((axes[0], axes[1], axes[3]), [params.pop(k) for k in ("g", "x", "ans")])
+    g, x, ans = [_asarray(a) for a in arrays]
+    init_value, computation = params.pop("init_value"), params.pop("computation")
+    return helper(g, x, init_value, ans, computation, **_window(x, params))
+
+
+def_batch(lax.vjp_helpers.reduce_window_operand_grad)(_reduce_window_operand_grad)
 
 
 def _all_batched(axes, /, args):

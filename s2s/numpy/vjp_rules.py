@@ -195,7 +195,7 @@ def _det(ans, a):
 
 @def_vjp(np.linalg.slogdet)
 def _slogdet(ans, a):
-    d[a] = slogdet_grad(d[ans], a)
+    d[a] = slogdet_grad(d[ans], ans, a)
 
 
 @def_vjp(np.linalg.cholesky)

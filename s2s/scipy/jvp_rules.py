@@ -91,3 +91,29 @@ def _multigammaln_rule(ans, a, dim):
 @def_jvp(expm)
 def _expm(ans, A):
     d[ans] = _expm_frechet(A, d[A])
+
+
+# ---------------------------------------------------------------------------
+# logsumexp and the softmax family (the transposes of vjp_rules.py's adjoints).
+
+from s2s.numpy._vjp_helpers import logsumexp_tangent, signed_tangent  # noqa: E402
+
+
+@def_jvp(special.logsumexp)
+def _logsumexp(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
+    if return_sign:
+        d[ans] = signed_tangent(logsumexp_tangent(d[a], ans[0], a, axis=axis, b=b, keepdims=keepdims)
+                                + logsumexp_tangent(d[b], ans[0], a, axis=axis, keepdims=keepdims), ans)
+    else:
+        d[ans] = logsumexp_tangent(d[a], ans, a, axis=axis, b=b, keepdims=keepdims) \
+            + logsumexp_tangent(d[b], ans, a, axis=axis, keepdims=keepdims)
+
+
+@def_jvp(special.softmax)
+def _softmax(ans, x, axis=None):
+    d[ans] = ans * (d[x] - np.sum(d[x] * ans, axis=axis, keepdims=True))
+
+
+@def_jvp(special.log_softmax)
+def _log_softmax(ans, x, axis=None):
+    d[ans] = d[x] - np.sum(np.exp(ans) * d[x], axis=axis, keepdims=True)

@@ -14,6 +14,7 @@ __all__ = []
 @def_vjp(special.logsumexp)
 def _logsumexp(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     d[a] = logsumexp_grad(d[ans], ans, a, axis, b, keepdims)
+    d[b] = unbroadcast(logsumexp_grad(d[ans], ans, a, axis, None, keepdims), b)
 
 
 @def_vjp(special.softmax)

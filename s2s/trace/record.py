@@ -18,6 +18,7 @@ def traced(x0):
     return t1
 """
 import ast
+import cmath
 import collections
 import functools
 import inspect
@@ -326,6 +327,11 @@ def record(fun, args, kwargs, name="traced"):
     return rec
 
 
+def _is_literal(value):
+    """Whether ``repr(value)`` is source for it (``inf`` and ``nan`` are not: constants)."""
+    return type(value) in (bool, int) or cmath.isfinite(value)
+
+
 def _emit(trace, inputs, out_leaves, name):
     wrappers = _wrappers()
     cells = {}
@@ -335,7 +341,7 @@ def _emit(trace, inputs, out_leaves, name):
     def atom(value):
         if isinstance(value, RecordingTracer):
             return value.name
-        if type(value) in (bool, int, float, complex) or value is None:
+        if type(value) in (bool, int, float, complex) and _is_literal(value) or value is None:
             return repr(value)
         if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "biufc":
             pass
