@@ -211,3 +211,15 @@ def test_jacobian_of_a_vjp_pullback(x64):
     g = np.cos(np.asarray(y))
     for jac in (s2s.jacrev, s2s.jacfwd):
         np.testing.assert_allclose(jac(lambda c: pull(c)[0])(g), J.T, rtol=1e-12)
+
+
+@pytest.mark.xfail(strict=True, raises=Exception, reason=(
+    "vmap of grad of a function reaching numpy through a closure variable (N) and calling "
+    "a pytree custom_vjp: the batched backward calls concatenate's adjoint template "
+    "N.split(bresult, ...) unbatched (no vcall), splitting along the batch axis "
+    "(ShapeError in getitem_grad's at[].add); with numpy as a module global it works"))
+def test_vmap_of_grad_with_numpy_from_a_closure(x64):
+    f = stacks.custom_subjects(s2s, snp)["cv_tree"]
+    xs = np.random.default_rng(0).uniform(-1.0, 1.0, (3, 4))
+    g = s2s.grad(lambda v: snp.sum(f(v)))
+    np.testing.assert_allclose(s2s.vmap(g)(xs), np.stack([g(x) for x in xs]), rtol=1e-12)
