@@ -1184,6 +1184,7 @@ def vjp(fun, *primals, has_aux=False):
         return tuple(_match_structure(p, g) for p, g in zip(primals, adj))
 
     vjp_fn.source = lambda: "\n".join(build.sources())
+    vjp_fn.__s2s_traced__ = True  # a transformation of the pullback records it (jacrev of it)
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn
@@ -1235,6 +1236,7 @@ def _traced_vjp(fun, primals, has_aux):
         return tuple(grads)
 
     vjp_fn.source = lambda: "\n".join(build.sources())
+    vjp_fn.__s2s_traced__ = True  # a transformation of the pullback records it (jacrev of it)
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn

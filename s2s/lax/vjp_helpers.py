@@ -379,9 +379,11 @@ def convert_grad(g, x):
 
 
 def conj_grad(g, x):
-    """Adjoint of ``conj``: ``conj(g)`` for complex ``x``, ``real(g)`` for real ``x``."""
+    """Adjoint of ``conj``: ``conj(g)`` for complex ``x``, ``real(g)`` for real ``x``. A
+    real ``g`` (a cotangent that reached a complex value through real operations) is
+    its own conjugate."""
     if is_complex(x):
-        return lax.conj(g)
+        return lax.conj(g) if is_complex(g) else g
     if is_complex(g):
         return lax.real(g)
     return g

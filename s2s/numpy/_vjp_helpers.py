@@ -28,11 +28,18 @@ _HOST_ARRAYS = (onp.ndarray, Array)  # NumPy's eager arrays and s2s's view of th
 
 
 def unbroadcast(g, x):
-    """Sums ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting)."""
+    """Sums ``g`` down to the shape of ``x`` (the adjoint of NumPy broadcasting). The
+    adjoint of a real ``x`` in an operation with a complex result is the real part of
+    ``g`` (JAX's convention: ``x`` is promoted to complex, whose adjoint is the real
+    part); a complex one reaching, say, the ``|z|`` of ``w / |z|`` made second
+    derivatives through ``abs`` of complex values wrong."""
     if g is None:
         return None
-    if type(g) in _HOST_ARRAYS and type(x) in _HOST_ARRAYS and g.shape == x.shape:
+    if type(g) in _HOST_ARRAYS and type(x) in _HOST_ARRAYS and g.shape == x.shape \
+            and (g.dtype.kind != "c" or x.dtype.kind == "c"):
         return g  # the common case, checked first: eager arrays of equal shape
+    if _complex_to_real(g, x):
+        g = np.real(g)
     if isinstance(g, Tracer) or isinstance(x, Tracer):
         shape = tuple(_shape(x))
         gshape = tuple(g.shape) if hasattr(g, "shape") else ()
@@ -49,6 +56,16 @@ def unbroadcast(g, x):
     if gshape == shape:
         return g
     return _sum_to_shape(onp, g, gshape, shape)
+
+
+def _complex_to_real(g, x):
+    g_kind = getattr(getattr(g, "dtype", None), "kind", None)
+    if g_kind != "c":
+        return False
+    x_dtype = getattr(x, "dtype", None)
+    if x_dtype is None:
+        return isinstance(x, (bool, int, float))
+    return onp.dtype(x_dtype).kind in "biuf"
 
 
 def _shape(x):
