@@ -192,6 +192,19 @@ def test_second_derivative_through_complex_abs(inner, x64):
     np.testing.assert_allclose(s2s.grad(h)(Z), want, rtol=1e-6, atol=1e-8)
 
 
+def test_complex_of_reals_read_through_real_and_imag(x64):
+    """``real(complex(a, b)) * imag(complex(a, b))``: the cotangent reaching
+    ``lax.complex`` through ``np.real`` is real, whose real part lax.real refused (grad,
+    hessian and jacrev raised a DtypeError); its imaginary part is zero."""
+    from s2s import lax
+    f = lambda v: snp.real(lax.complex(v[0], v[1])) * snp.imag(lax.complex(v[0], v[1]))  # noqa: E731
+    v = np.array([0.7, 0.3])
+    np.testing.assert_allclose(s2s.grad(f)(v), [0.3, 0.7], rtol=1e-12)
+    np.testing.assert_allclose(s2s.hessian(f)(v), [[0.0, 1.0], [1.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(s2s.jacrev(s2s.grad(f))(v), [[0.0, 1.0], [1.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(s2s.jit(s2s.grad(f))(v), [0.3, 0.7], rtol=1e-12)
+
+
 def test_jacrev_of_a_real_function_through_complex_values_is_real(x64):
     """jacrev of R -> R through complex intermediates returned the complex pulled-back
     cotangent (a spurious imaginary part); grad took the real part already."""

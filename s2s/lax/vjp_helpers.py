@@ -389,6 +389,22 @@ def conj_grad(g, x):
     return g
 
 
+def real_part(g):
+    """The real part of a cotangent of a complex value, which may be real (it reached the
+    value through real operations, ``np.real(z)``): then its imaginary part is zero.
+
+    >>> g = onp.array([1.5], onp.float32)
+    >>> real_part(g), imag_part(g)
+    (array([1.5], dtype=float32), array([0.], dtype=float32))
+    """
+    return lax.real(g) if is_complex(g) else g
+
+
+def imag_part(g):
+    """The imaginary part of a cotangent of a complex value (zero for a real one)."""
+    return lax.imag(g) if is_complex(g) else zeros_like(g)
+
+
 def abs_grad(g, x):
     """Adjoint of ``abs``: ``g * sign(x)``; for complex ``x``, ``g * conj(x) / |x|`` (JAX's
     convention: ``grad(abs)(z)`` is ``conj(z) / |z|``), 0 at 0.

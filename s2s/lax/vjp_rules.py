@@ -243,8 +243,8 @@ def_zero_derivative(
 
 @def_vjp(lax.complex)
 def _complex(ans, x, y):
-    d[x] = unbroadcast(lax.real(d[ans]), x)
-    d[y] = unbroadcast(lax.neg(lax.imag(d[ans])), y)
+    d[x] = unbroadcast(lax.vjp_helpers.real_part(d[ans]), x)
+    d[y] = unbroadcast(lax.neg(lax.vjp_helpers.imag_part(d[ans])), y)
 
 
 @def_vjp(lax.conj)
