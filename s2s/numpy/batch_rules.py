@@ -18,7 +18,10 @@ import gast
 import numpy as onp
 
 import s2s.numpy as np
+from s2s.core import hooks
 from s2s.core.primitive import def_batch, rules_of
+from s2s.lax import control_flow
+from s2s.numpy import _vjp_helpers
 from s2s.numpy import linalg
 from s2s.numpy import batch_forms as F
 from s2s.parse import quoting as q
@@ -725,9 +728,6 @@ def _through_formula_rule(axes, /, g, x, formula, static):
     """The adjoint a norm or quantile takes through its formula (``through_formula``), for
     a batch of cotangents (jacrev) or of points (vmap of grad): one pullback of the
     formula's vmap. Per example where the formula or its statics differ per example."""
-    from s2s.core import hooks
-    from s2s.lax import control_flow
-    from s2s.numpy import _vjp_helpers
     axes = tuple(axes) + (None,) * (4 - len(axes))
     if any(ax is not None for ax in axes[2:]):
         return loop_call(_vjp_helpers.through_formula, axes, (g, x, formula, static), {})
@@ -737,12 +737,7 @@ def _through_formula_rule(axes, /, g, x, formula, static):
     return control_flow._pullback(batched, (x,), g)[0]
 
 
-def _register_through_formula():
-    from s2s.numpy import _vjp_helpers
-    def_batch(_vjp_helpers.through_formula)(_through_formula_rule)
-
-
-_register_through_formula()
+def_batch(_vjp_helpers.through_formula)(_through_formula_rule)
 
 
 # Source forms of the norm and quantile rules: ``np.linalg.norm(x, ord=3, axis=2)``.

@@ -17,6 +17,7 @@ container holds batched leaves only.
 ([[0.0, 3.0], [1.0, 4.0]], [2.0, 5.0])
 """
 import builtins
+import operator
 
 import numpy as onp  # noqa: F401 (the doctests' namespace)
 
@@ -88,7 +89,6 @@ def _pack_grad_rule(axes, /, like, parts):
 def _sum_grads_rule(axes, /, gs):
     """``sum_grads`` of a batch: the items added with ``add_grad``'s rule, which lines up
     per-example shapes (adding batched leaves directly would broadcast across examples)."""
-    from s2s.transforms.batch_support import vcall
     if gs is None or axes[0] is None:
         return support.sum_grads(gs)
     total, total_axis = None, None
@@ -96,7 +96,7 @@ def _sum_grads_rule(axes, /, gs):
         if total is None:
             total, total_axis = g, 0
         elif g is not None:
-            total = vcall(support.add_grad, (total_axis, 0), total, g)
+            total = _vcall(support.add_grad, (total_axis, 0), total, g)
     return total
 
 
@@ -112,7 +112,6 @@ def _join_last_grad_rule(axes, /, parts, g):
 def _concat_grads_rule(axes, /, g, a, b):
     """``concat_grads(g, a, b)``: a sequence adjoint is cut as one example's; an array
     one is unbroadcast to each operand by ``unbroadcast``'s rule."""
-    from s2s.transforms.batch_support import vcall
     axes = tuple(axes) + (None,) * (3 - len(axes))
     if g is None:
         return None, None
@@ -120,8 +119,8 @@ def _concat_grads_rule(axes, /, g, a, b):
         return structural(support.concat_grads, leaves=(0,))(axes, g, a, b)
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         return loop_call(support.concat_grads, axes, (g, a, b), {})
-    return (vcall(support.unbroadcast, (axes[0], axes[1]), g, a),
-            vcall(support.unbroadcast, (axes[0], axes[2]), g, b))
+    return (_vcall(support.unbroadcast, (axes[0], axes[1]), g, a),
+            _vcall(support.unbroadcast, (axes[0], axes[2]), g, b))
 
 
 def _plain_items(fn):
@@ -146,14 +145,12 @@ def _abs_rule(axes, /, x):
 def _sum_rule(axes, /, iterable, start=0):
     """Builtin ``sum`` over a batched sequence (or a batched array's columns): the items
     folded with ``+``'s rule, which lines up per-example ranks."""
-    from s2s.transforms.batch_support import vcall
-    import operator
     if axes[0] is None or len(axes) > 1 and axes[1] is not None:
         return loop_call(builtins.sum, axes, (iterable, start), {})
     items = columns(iterable) if is_array(iterable) else list(iterable)
     total, total_axis = start, None
     for item in items:
-        total, total_axis = vcall(operator.add, (total_axis, 0), total, item), 0
+        total, total_axis = _vcall(operator.add, (total_axis, 0), total, item), 0
     if total_axis is None:  # nothing summed: ``start`` for every example
         n = leading_size(iterable) if is_array(iterable) else None
         return loop_call(builtins.sum, axes, (iterable, start), {}) if n is None else \
@@ -161,8 +158,19 @@ def _sum_rule(axes, /, iterable, start=0):
     return total
 
 
-def register():
-    """Registers the rules (``batch_support`` calls this with its own helpers' rules)."""
+def _vcall(fn, axes, *args):
+    return _VCALL[0](fn, axes, *args)
+
+
+# batch_support's vcall (one call of a function on batched arguments, by its rule or per
+# example), given by register(): batch_support imports this module, not the reverse.
+_VCALL = []
+
+
+def register(vcall):
+    """Registers the rules (``batch_support`` calls this with its own helpers' rules and
+    its ``vcall``)."""
+    _VCALL[:] = [vcall]
     for fn, seqs, leaves in [
             (support.repeat_grad, (), (0,)), (support.unpack_grad, (0,), (0,)),
             (support.as_sequence, (), (0,)),

@@ -1288,7 +1288,7 @@ def _register_support_rules():
     # source (a nested function under jit(vmap(f))) batches the function itself.
     def_batch(converted_call)(_converted_call_rule)
     # container helpers (list and dict adjoints), builtins abs and sum: batch_containers
-    batch_containers.register()
+    batch_containers.register(vcall)
 
 
 from s2s.runtime import support  # noqa: E402
