@@ -11,9 +11,11 @@ Primitives without a template here (and zero-derivative ones, registered with th
 vjp rules) get their tangent by transposing their vjp template
 (``s2s.transforms.forward``'s fallback); ``tests/test_rule_coverage.py`` lists them.
 """
+import inspect
+
 from s2s import lax
 from s2s.lax import linalg_jvp, vjp_helpers  # noqa: F401  (lax.linalg_jvp, lax.vjp_helpers below)
-from s2s.core.primitive import d, def_jvp, def_zero_derivative
+from s2s.core.primitive import d, def_batch, def_jvp, def_zero_derivative
 
 # Helpers the templates name (bound by the transformation, listed for linters).
 broadcast_like = materialize = max_grad_share = None
@@ -323,32 +325,78 @@ def _with_sharding_constraint(ans, x, shardings):
 
 @def_jvp(lax.reduce_max, lax.reduce_min)
 def _reduce_chooser(ans, operand, axes):
-    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes)
+    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes=axes)
 
 
 @def_jvp(lax.reduce_prod)
 def _reduce_prod(ans, operand, axes):
-    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes)
+    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes=axes)
 
 
 @def_jvp(lax.cumprod)
 def _cumprod(ans, operand, axis=0, reverse=False):
-    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis, reverse)
+    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis=axis, reverse=reverse)
 
 
 @def_jvp(lax.cummax, lax.cummin)
 def _cumextremum(ans, operand, axis=0, reverse=False):
-    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis, reverse)
+    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis=axis, reverse=reverse)
 
 
 @def_jvp(lax.sort)
 def _sort(ans, *operands, dimension=-1, is_stable=True, num_keys=1):
-    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension, num_keys)
+    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension=dimension, num_keys=num_keys)
 
 
 @def_jvp(lax.select_n)
 def _select_n(ans, which, *cases):
     d[ans] = lax.select_n(which, *d[cases])
+
+
+def along_axes_batch(helper, arrays, operand, axis, masks=()):
+    """Batch rule of ``helper``, which works along the axes its parameter ``axis`` names
+    (None: all) of the parameter ``operand``, elementwise across any other axis: the
+    examples, stacked on a new leading axis, are one more such axis, so one call does
+    them all. ``arrays`` are the array parameters (unbatched ones are broadcast);
+    ``masks`` broadcast against ``operand`` (unbatched, they are left as they are)."""
+    signature = inspect.signature(helper)
+    names = list(signature.parameters)
+
+    def rule(axes, /, *args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        batched = {names[i] for i, ax in enumerate(axes) if ax is not None}
+        size = lax.vjp_helpers.shape_of(values[min(batched, key=names.index)])[0]
+        rank = len(lax.vjp_helpers.shape_of(values[operand])) - (operand in batched)
+        for name in arrays:
+            if name not in batched and values[name] is not None:
+                shape = lax.vjp_helpers.shape_of(values[name])
+                values[name] = lax.broadcast_in_dim(values[name], shape=(size,) + shape,
+                                                    broadcast_dimensions=tuple(range(1, len(shape) + 1)))
+        for name in masks:
+            if name in batched:  # (n, *m) -> (n, 1, ..., *m): NumPy aligns the rest on the right
+                shape = lax.vjp_helpers.shape_of(values[name])
+                values[name] = lax.reshape(values[name], new_sizes=shape[:1] + (1,) * (rank + 1 - len(shape))
+                                           + shape[1:])
+        values[axis] = _shifted_axes(values[axis], rank)
+        return helper(**values)
+    return rule
+
+
+def _shifted_axes(axis, rank):
+    if axis is None:
+        return tuple(range(1, rank + 1))
+    if isinstance(axis, int):
+        return lax.vjp_helpers.canonical_axis(axis, rank) + 1
+    return tuple(a + 1 for a in lax.vjp_helpers.canonical_axes(axis, rank))
+
+
+_H = lax.vjp_helpers
+def_batch(_H.reduce_chooser_tangent)(along_axes_batch(_H.reduce_chooser_tangent, ("t", "x", "ans"), "x", "axes"))
+def_batch(_H.reduce_prod_tangent)(along_axes_batch(_H.reduce_prod_tangent, ("t", "x"), "x", "axes"))
+def_batch(_H.cumprod_tangent)(along_axes_batch(_H.cumprod_tangent, ("t", "x", "ans"), "x", "axis"))
+def_batch(_H.cumextremum_tangent)(along_axes_batch(_H.cumextremum_tangent, ("t", "x", "ans"), "x", "axis"))
 
 
 # ---------------------------------------------------------------------------

@@ -870,7 +870,11 @@ def _shift(x, steps, dim, fill):
 
 def linear_recurrence(a, c, dim):
     """``y[i] = a[i] * y[i-1] + c[i]`` along ``dim`` (``y[-1] = 0``): a parallel prefix
-    scan over affine maps in ``log2(n)`` steps of products and sums (no division)."""
+    scan over affine maps in ``log2(n)`` steps of products and sums (no division).
+
+    >>> linear_recurrence(onp.array([2.0, 0.0, 3.0], onp.float32), onp.ones(3, onp.float32), 0)
+    array([1., 1., 4.], dtype=float32)
+    """
     n = shape_of(c)[dim]
     step = 1
     while step < n:
@@ -883,7 +887,12 @@ def linear_recurrence(a, c, dim):
 
 def cumprod_tangent(t, x, ans, axis, reverse=False):
     """Tangent of ``cumprod``: ``dy[i] = x[i] * dy[i-1] + y[i-1] * t[i]``, exact with zeros
-    in ``x`` (never divides by it)."""
+    in ``x`` (never divides by it).
+
+    >>> x = onp.array([2.0, 0.0, 3.0], onp.float32)
+    >>> cumprod_tangent(onp.ones(3, onp.float32), x, lax.cumprod(x), 0)
+    array([1., 2., 6.], dtype=float32)
+    """
     dim = canonical_axis(axis, len(shape_of(x)))
     if reverse:
         t = lax.rev(t, dimensions=(dim,))
@@ -970,7 +979,12 @@ def unsort(g, index, perm, dimension, operand):
 
 def sort_tangents(tangents, operands, dimension, num_keys=1):
     """Tangents of ``sort(*operands)`` from the operands' ``tangents``: the keys sorted
-    again with the tangents riding along (the same stable permutation)."""
+    again with the tangents riding along (the same stable permutation).
+
+    >>> t, x = onp.array([10.0, 20.0, 30.0], onp.float32), onp.array([3.0, 1.0, 2.0], onp.float32)
+    >>> sort_tangents((t,), (x,), -1)
+    array([20., 30., 10.], dtype=float32)
+    """
     single = len(operands) == 1 and not isinstance(operands[0], (list, tuple))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands, tangents = tuple(operands[0]), tuple(tangents[0])

@@ -292,10 +292,11 @@ def fresh_tape(tape):
     return tape
 
 
-def _shared_tape_reader(fn, axes):
-    """Whether ``fn`` is a generated backward function given one tape for every example:
+def _shared_tapes(fn, axes):
+    """The positions of ``fn``'s arguments that are tapes given unbatched to every example
+    (a generated backward function's tape; in the jvp of one, the tape and its tangent):
     each per-example call must then pop its own copy of the tape's stacks."""
-    return getattr(fn, "__s2s_pair__", None) == "bwd" and bool(axes) and axes[0] is None
+    return [k for k in getattr(fn, "__s2s_tape_args__", ()) if k < len(axes) and axes[k] is None]
 
 
 def loop_call(fn, axes, args, kwargs, kw_batched=(), where=None):
@@ -312,8 +313,8 @@ def loop_call(fn, axes, args, kwargs, kw_batched=(), where=None):
     results = {}
     for i in keep:
         a = [_example(x, i) if ax is not None else x for x, ax in zip(args, axes)]
-        if _shared_tape_reader(fn, axes):
-            a[0] = fresh_tape(a[0])
+        for k in _shared_tapes(fn, axes):
+            a[k] = fresh_tape(a[k])
         kw = {k: (_example(v, i) if k in kw_batched else v) for k, v in kwargs.items()}
         results[i] = fn(*a, **kw)
     first = results[keep[0]]

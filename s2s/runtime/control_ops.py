@@ -14,7 +14,7 @@ from s2s.core.errors import TransformError, UndefinedVariableError
 from s2s.core.primitive import abstractify, Tracer
 from s2s.lax import control_flow as cf
 from s2s.numpy.batching import UNDEF
-from s2s.runtime.support import add_grad
+from s2s.runtime.support import add_grad, array_method_call
 import s2s.numpy as snp
 
 
@@ -261,6 +261,9 @@ def not_(x):
 
 def converted_call(fn, *args, **kwargs):
     """Calls ``fn``, converting its control flow first when it is user code s2s can read."""
+    if isinstance(getattr(fn, "__self__", None), onp.ndarray):
+        # ``A.dot(x)`` of a NumPy array: NumPy's method cannot take a staged ``x``
+        fn, args = array_method_call(fn, args)
     return hooks.converted(fn)(*args, **kwargs)
 
 

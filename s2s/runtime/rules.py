@@ -14,13 +14,13 @@ from s2s.runtime import support as S
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
 unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
-dict_item_grad = at_update_grads = concat_grads = join_grads = tree_map_grads = None
+dict_item_grad = at_update_grads = concat_grads = join_grads = tree_map_grads = unpack_grad = field_grad = getattr_grad = attribute_grad = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
     builtins.str, builtins.print, builtins.repr, builtins.hash, builtins.id,
     builtins.reversed, builtins.slice, builtins.callable, builtins.hasattr,
-    builtins.getattr, builtins.any, builtins.all, builtins.round, builtins.divmod,
+    builtins.any, builtins.all, builtins.round, builtins.divmod,
     S.keys, S.scalar_seed, S.holomorphic_seed, S.reduced_count, S.max_grad_share, S.shape_of,
 )
 
@@ -51,15 +51,42 @@ def _repeat_grad(ans, g, n):
     d[g] = sum_grads(d[ans])
 
 
+@def_vjp(S.sum_grads)
+def _sum_grads(ans, gs):
+    # as builtin sum's: every item gets the total's adjoint (a rule rather than the
+    # reverse mode of sum_grads' loop, whose backward pass vmap would run per example)
+    d[gs] = repeat_grad(d[ans], len(gs))
+
+
 @def_vjp(S.getattr_grad)
 def _getattr_grad(ans, x, name, g):
-    d[g] = getattr(d[ans], name)
+    d[g] = field_grad(d[ans], x, name)
+
+
+@def_vjp(builtins.getattr)
+def _getattr(ans, obj, name, *default):
+    d[obj] = attribute_grad(obj, name, d[ans])
+
+
+@def_vjp(S.attribute_grad)
+def _attribute_grad(ans, obj, name, g):
+    d[g] = field_grad(d[ans], obj, name)
+
+
+@def_vjp(S.field_grad)
+def _field_grad(ans, h, x, name):
+    d[h] = getattr_grad(x, name, d[ans])
 
 
 @def_vjp(builtins.pow)
 def _pow(ans, base, exp, mod=None):
     d[base] = unbroadcast(d[ans] * exp * base ** (exp - 1), base)
     d[exp] = unbroadcast(d[ans] * ans * np.log(base), exp)
+
+
+@def_vjp(S.new_namedtuple)
+def _new_namedtuple(ans, *fields):
+    d[fields] = unpack_grad(d[ans], len(fields))
 
 
 @def_vjp(S.copy, S.as_sequence)
@@ -182,6 +209,11 @@ def _unpack_grad(ans, g, n):
 @def_vjp(S.split_last_grad)
 def _split_last_grad(ans, g):
     d[g] = join_last_grad(d[ans], g)
+
+
+@def_vjp(S.join_last_grad)
+def _join_last_grad(ans, parts, g):
+    d[parts] = split_last_grad(d[ans])
 
 
 @def_vjp(S.push_grad)

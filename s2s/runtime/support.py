@@ -25,9 +25,10 @@ import s2s.numpy as snp
 
 # What generated code may call (the transformations bind these by name).
 __all__ = [
-    'NonScalarOutputError', 'add_grad', 'append', 'as_sequence', 'at_update', 'at_update_grads',
+    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grads',
     'broadcast_like', 'complete_grad', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
-    'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'getattr_grad',
+    'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'field_grad',
+    'getattr_grad',
     'getitem_grad', 'holomorphic_seed', 'index_grad', 'items', 'join_grads', 'join_last_grad',
     'keys', 'matmul_grad_lhs', 'matmul_grad_rhs', 'max_grad_share', 'pack_grad', 'pop',
     'push_grad', 'reduced_count', 'repeat_grad', 'reshape_like', 'scalar_seed', 'setitem',
@@ -118,30 +119,66 @@ def dynamic_vjp(fn, *args, **kwargs):
     parameter, an item of a container): reverse mode of ``fn`` is taken then, with
     respect to the positional arguments that are floats or arrays of them (pytrees
     too); ``pullback(g)`` gives one adjoint per positional argument (None for the rest).
-    """
-    fn, full = array_method_call(fn, args)
-    if full is not args:  # ``A.dot(x)``: ``np.dot(A, x)``, whose adjoint of ``A`` is dropped
-        out, pull = dynamic_vjp(fn, *full, **kwargs)
-        return out, lambda g: pull(g)[1:]
-    diff = [i for i, a in enumerate(args) if _differentiable_value(a, tree_leaves)]
-    if not diff:
-        return fn(*args, **kwargs), lambda g: (None,) * len(args)
-    key = (len(args), tuple(diff), tuple(kwargs))
-    try:
-        wrapper = _positional_wrapper(fn, *key)
-    except TypeError:  # an unhashable callable
-        wrapper = _positional_wrapper.__wrapped__(fn, *key)
-    out, pull = hooks.vjp(functools.partial(wrapper, kwargs, args), *[args[i] for i in diff])
 
-    def pullback(g):
-        if g is None:
-            return (None,) * len(args)
-        parts = pull(g)
-        adj = [None] * len(args)
-        for i, p in zip(diff, parts):
-            adj[i] = p
-        return tuple(adj)
-    return out, pullback
+    >>> out, pull = dynamic_vjp(lambda a, b: a * b, 2.0, 3.0)
+    >>> apply_pullback(pull, 1.0)
+    (array(3., dtype=float32), array(2., dtype=float32))
+    """
+    target, full = array_method_call(fn, args)
+    skip = len(full) - len(args)  # ``A.dot(x)``: ``np.dot(A, x)``, whose adjoint of ``A`` is dropped
+    diff = tuple(i for i in range(skip, len(full)) if _differentiable_value(full[i], tree_leaves))
+    if not diff:
+        out = target(*full, **kwargs)
+        return out, Pullback(target, full, kwargs, diff, skip, None, out)
+    wrapper = positional_wrapper(target, len(full), diff, tuple(kwargs))
+    out, pull = hooks.vjp(functools.partial(wrapper, kwargs, full), *[full[i] for i in diff])
+    return out, Pullback(target, full, kwargs, diff, skip, pull, out)
+
+
+class Pullback:
+    """What ``dynamic_vjp`` returns as the pullback of ``fn(*args)``: called with a
+    cotangent, the adjoint of each argument of the call as written (None for the
+    arguments not differentiated). It keeps the call (an array method as its NumPy
+    function, the array first: ``skip`` leading arguments the caller did not pass) so
+    that derivative code calling it through ``apply_pullback`` can be differentiated
+    again (``s2s.transforms.dynamic_rules``)."""
+
+    def __init__(self, fn, args, kwargs, diff, skip, pull, out):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.diff, self.skip, self.pull = diff, skip, pull
+        self.out = out  # the call's result: the structure of its cotangents
+
+    def __call__(self, g):
+        adj = [None] * len(self.args)
+        if g is not None and self.pull is not None:
+            for i, p in zip(self.diff, self.pull(g)):
+                adj[i] = p
+        return tuple(adj[self.skip:])
+
+
+def apply_pullback(pull, g):
+    """``pull(g)``: gradient code calls the pullback of a ``dynamic_vjp`` call through this
+    function, whose own jvp and vjp rules differentiate it again (hessian, grad of grad)."""
+    return pull(g)
+
+
+def new_namedtuple(cls, *fields):
+    """``cls(*fields)``: the derivative rules of every namedtuple class's constructor are
+    registered on this function (``frontend.classify`` gives them to ``P(a, b)``).
+
+    >>> import collections
+    >>> new_namedtuple(collections.namedtuple("P", "a b"), 1, 2)
+    P(a=1, b=2)
+    """
+    return cls(*fields)
+
+
+def positional_wrapper(fn, n, diff, keywords):
+    """``_positional_wrapper``, built anew for a callable that cannot be a cache key."""
+    try:
+        return _positional_wrapper(fn, n, diff, keywords)
+    except TypeError:  # an unhashable callable
+        return _positional_wrapper.__wrapped__(fn, n, diff, keywords)
 
 
 def array_method_call(fn, args):
@@ -407,6 +444,8 @@ def add_grad(a, b):
         return b
     if b is None:
         return a
+    if isinstance(b, (tuple, list)) and isinstance(a, _ROW_SOURCES):  # b: a's rows' adjoints
+        return a + stack_rows(a, b)
     if isinstance(a, (tuple, list)):
         out = [add_grad(x, y) for x, y in zip(a, b)]
         return type(a)(*out) if hasattr(type(a), "_fields") else type(a)(out)
@@ -507,6 +546,35 @@ def getattr_grad(x, name, g):
     return type(x)(*[g if f == name else None for f in fields])
 
 
+def attribute_grad(x, name, g):
+    """The adjoint of ``x`` in ``getattr(x, name)``: as in ``x.name`` for a namedtuple's
+    field; an attribute that holds no floats (``shape``, ``ndim``) has none; another
+    attribute of a value differentiated raises (s2s does not know how it depends on it).
+
+    >>> import collections
+    >>> attribute_grad(collections.namedtuple("P", "a b")(1.0, 2.0), "b", 3.0)
+    P(a=None, b=3.0)
+    """
+    if g is None or not _differentiable_value(getattr(x, name), tree_leaves):
+        return None
+    return getattr_grad(x, name, g)
+
+
+def field_grad(h, x, name):
+    """Field ``name`` of ``h``, an adjoint of the namedtuple ``x``: adjoints met as plain
+    tuples (a reverse pass of a reverse pass builds them from their items) are indexed
+    by the field's position.
+
+    >>> import collections
+    >>> P = collections.namedtuple("P", "a b")
+    >>> field_grad((1.0, 2.0), P(0.0, 0.0), "b")
+    2.0
+    """
+    if h is None or hasattr(type(h), "_fields"):
+        return None if h is None else getattr(h, name)
+    return h[type(x)._fields.index(name)]
+
+
 def sum_grads(gs):
     """The sum of a list of adjoints (``None`` is zero)."""
     total = None
@@ -534,12 +602,33 @@ def pack_grad(like, parts):
     """The adjoint of a container built from ``parts``, shaped like ``like``."""
     if all(p is None for p in parts):
         return None
+    if isinstance(like, _ROW_SOURCES):  # ``a, b = M``: the adjoint of an array is an array
+        return stack_rows(like, parts)
     t = type(like)
     if hasattr(t, "_fields"):
         return t(*parts)
     if t is list:
         return list(parts)
     return tuple(parts)
+
+
+_ROW_SOURCES = (onp.ndarray, Tracer)
+
+
+def stack_rows(like, parts, axis=0):
+    """The adjoints ``parts`` of the rows of array ``like`` (along ``axis``) as one array,
+    zeros for the rows whose adjoint is ``None`` (at least one is not).
+
+    >>> stack_rows(onp.ones((2, 3)), (None, onp.arange(3.0))).tolist()
+    [[0.0, 0.0, 0.0], [0.0, 1.0, 2.0]]
+    """
+    present = next(p for p in parts if p is not None)
+    np = _np_for(like, *parts)
+    shape = tuple(onp.shape(like)) if not isinstance(like, Tracer) else tuple(like.shape)
+    row = shape[:axis] + shape[axis + 1:]
+    dt = _dtype_of(present)
+    return np.stack([np.zeros(row, dt) if p is None else np.broadcast_to(p, row).astype(dt)
+                     for p in parts], axis=axis)
 
 
 def push_grad(g, last, xs):

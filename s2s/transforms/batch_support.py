@@ -577,6 +577,8 @@ def _first_example(x):
     """The first example of batched ``x``: the value it was broadcast from where it is one
     (a captured array stays itself, so jit reads it at each call and stages what is
     computed from it; a staged broadcast gives its operand, not a slice of it)."""
+    if isinstance(x, sup.Pullback):  # a value, not an array: the same for every example
+        return x
     example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
     return x[0] if example is None else example
 
@@ -936,6 +938,11 @@ def _add_grad_rule(axes, /, a, b):
     if b is None:
         return a if axes[0] is not None else broadcast_batch(a, leading_size(a, b))
     (a, b), _ = _fill(axes, (a, b))
+    if is_array(a) and isinstance(b, (list, tuple)):  # one example: ``a + asarray(b)``
+        return support.stack_rows(a, support.add_grad(batch_containers.columns(a), list(b)),
+                                  axis=1)
+    if isinstance(a, (list, tuple)) and is_array(b):  # one example: b's rows added leafwise
+        b = type(a)(batch_containers.columns(b)) if not hasattr(type(a), "_fields") else b
     return support.add_grad(a, b)
 
 
@@ -950,15 +957,6 @@ def _scalar_seed_rule(axes, /, result):
     return _np(result).broadcast_to(seed, result.shape)
 
 
-def _structural(fn):
-    """Helpers that only rearrange containers: batched leaves pass through as they are."""
-    def rule(axes, /, *args):
-        if any(is_array(a) and ax is not None for a, ax in zip(args, axes)):
-            return loop_call(fn, axes, args, {})
-        return fn(*args)
-    return rule
-
-
 def _getitem_grad_rule(axes, /, x, index, g):
     if g is None:
         return None
@@ -970,6 +968,11 @@ def _getitem_grad_rule(axes, /, x, index, g):
         (x, g), n = _fill((axes[0], axes[2]), (x, g))
         zeros = _np(x, g).zeros(x.shape, support._grad_dtype(x, g))
         return at_update(zeros, index, "add", g, 0, None, 0)
+    if axes[1] is None and is_array(x) and _adjacent_advanced(index):
+        # behind the leading ``:`` adjacent array indices select as per example (their
+        # axes stay in place), so one scatter-add places every example's ``g``
+        (x, g), n = _fill((axes[0], axes[2]), (x, g))
+        return support.getitem_grad(x, _behind_batch(index), g)
     return loop_call(support.getitem_grad, axes, (x, index, g), {})
 
 
@@ -989,6 +992,8 @@ def _setitem_grad_rule(axes, /, g, index):
     """``g`` with ``index`` zeroed in each example."""
     if g is None:
         return None
+    if isinstance(g, (list, tuple, dict)) and axes[1] is None:  # items moved as one example's
+        return batch_containers.structural(support.setitem_grad)(axes, g, index)
     if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
         return support.setitem_grad(g, _behind_batch(index))
     return loop_call(support.setitem_grad, axes, (g, index), {})
@@ -998,6 +1003,8 @@ def _index_grad_rule(axes, /, g, index, value):
     """Each example's ``g[index]`` summed to the shape of its ``value``."""
     if g is None:
         return None
+    if isinstance(g, (list, tuple, dict)) and axes[1] is None:  # items moved as one example's
+        return batch_containers.structural(support.index_grad)(axes, g, index, value)
     if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
         return _unbroadcast_rule((0, axes[2]), g[_behind_batch(index)], value)
     return loop_call(support.index_grad, axes, (g, index, value), {})
@@ -1130,15 +1137,16 @@ class _BatchedPullback:
     """The pullbacks of a batch of ``dynamic_vjp`` calls: called (from batched code) with
     a cotangent, it gives each example's adjoints."""
 
-    def __init__(self, pull, n):
+    def __init__(self, pull, n, skip=0):
         self.pull = pull
         self.n = n
+        self.skip = skip  # leading adjoints dropped: an array method's own array
 
     def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
         (g,) = args
         if axes[0] is None and g is not None:
             g = broadcast_batch(g, self.n)
-        return self.pull(g)
+        return self.pull(g)[self.skip:]
 
 
 def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
@@ -1148,7 +1156,7 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     fn, full = sup.array_method_call(fn, args) if axes[0] is None else (fn, args)
     if full is not args:  # ``A.dot(x)`` of an unbatched array: ``np.dot(A, x)``
         out, pull = _dynamic_vjp_rule((None, None) + tuple(axes[1:]), fn, *full, **kwargs)
-        return out, lambda g: pull(g)[1:]
+        return out, _BatchedPullback(pull.pull, pull.n, skip=1)
     arg_axes = tuple(axes[1:]) + (None,) * (len(args) - len(axes[1:]))
     batched = [a for a, ax in zip(args, arg_axes) if ax is not None]
     n = leading_size(batched) if batched else fn.batch_size()
@@ -1185,7 +1193,23 @@ def _dict_item_grad_rule(axes, /, g, key):
 
 def _complete_grad_rule(axes, /, x, g):
     (x, g), _ = _fill(axes, (x, g))  # zeros batched like the leaves they complete
-    return support.complete_grad(x, g)
+    return support.complete_grad(x, _rows_stacked(x, g))
+
+
+def _rows_stacked(x, g):
+    """Batched adjoint ``g`` of ``x`` with each list of row adjoints of an array leaf
+    (``sum(M)``'s ``repeat_grad``) stacked on the axis after the batch axis: completing
+    one example stacks them on its axis 0."""
+    if g is None:
+        return None
+    if is_array(x) and isinstance(g, (list, tuple)):
+        return support.stack_rows(x, g, axis=1) if any(p is not None for p in g) else None
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        out = [_rows_stacked(a, b) for a, b in zip(x, g)]
+        return type(g)(*out) if hasattr(type(g), "_fields") else type(g)(out)
+    if isinstance(x, dict) and isinstance(g, dict):
+        return {k: _rows_stacked(x[k], v) if k in x else v for k, v in g.items()}
+    return g
 
 
 def _register_support_rules():
@@ -1194,10 +1218,11 @@ def _register_support_rules():
     def_batch(sup.unreduce)(_unreduce_rule)
     def_batch(sup.add_grad)(_add_grad_rule)
     def_batch(sup.scalar_seed)(_scalar_seed_rule)
-    def_batch(sup.getitem_grad)(_getitem_grad_rule)
-    def_batch(sup.complete_grad)(_complete_grad_rule)
     def_batch(sup.setitem_grad)(_setitem_grad_rule)
     def_batch(sup.index_grad)(_index_grad_rule)
+    def_batch(sup.getitem_grad)(_getitem_grad_rule)
+    def_batch(sup.complete_grad)(_complete_grad_rule)
+    def_batch(sup.max_grad_share)(elementwise(sup.max_grad_share))  # where(x > y, ...)
     def_batch(sup.dot_grad_lhs)(_dot_grads(True))
     def_batch(sup.dot_grad_rhs)(_dot_grads(False))
     def_batch(sup.matmul_grad_lhs)(_matmul_grads(True))
@@ -1206,17 +1231,19 @@ def _register_support_rules():
     def_batch(sup.reshape_like)(_reshape_like_rule)
     def_batch(sup.transpose_grad)(_transpose_grad_rule)
     def_batch(sup.dynamic_vjp)(_dynamic_vjp_rule)
+    # a pullback called on a batch of cotangents: as the call ``pull(g)`` it stands for
+    def_batch(sup.field_grad)(lambda axes, /, h, x, name: sup.field_grad(h, x, name))  # containers
+    def_batch(sup.apply_pullback)(lambda axes, /, pull, g: vcall(pull, tuple(axes[1:]), g))
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
     # jit's converted source calls user functions through converted_call: vmap of that
     # source (a nested function under jit(vmap(f))) batches the function itself.
     def_batch(converted_call)(_converted_call_rule)
-    for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
-               sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads,
-               sup.split_last_grad, sup.join_last_grad):
-        def_batch(fn)(_structural(fn))
+    # container helpers (list and dict adjoints), builtins abs and sum: batch_containers
+    batch_containers.register()
 
 
 from s2s.runtime import support  # noqa: E402
+from s2s.transforms import batch_containers  # noqa: E402
 from s2s.numpy.batching import _example  # noqa: E402
 
 _register_support_rules()

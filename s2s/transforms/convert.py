@@ -26,7 +26,7 @@ from s2s.parse.naming import Namer
 from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.runtime import control_ops
-from s2s.transforms import control
+from s2s.transforms import control, frontend
 from s2s.parse import dataflow, quoting as q
 from s2s.transforms.frontend import (defaults_of, globals_and_cells, passed_to_mutating, Plan,
                                      same_defaults)
@@ -68,7 +68,9 @@ class _Context:
         if chain[0] in self.plan.locals:
             return True
         obj = resolve_chain(self.source, chain)
-        return _is_user_function(obj) or obj is builtins.min or obj is builtins.max
+        # ``A.dot(x)`` of a global NumPy array: converted_call stages it as ``np.dot(A, x)``
+        return _is_user_function(obj) or obj is builtins.min or obj is builtins.max or \
+            frontend.array_method_of(obj) is not None
 
 
 def _extremum(builtin, wins):

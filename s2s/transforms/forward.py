@@ -293,7 +293,7 @@ class _Forward:
     def template_call(self, s, c, result, args, keywords):
         if c.kind == CalleeKind.ZERO:
             return self.zeros(result)
-        rules = rules_of(c.fn) if c.fn is not None else None
+        rules = fe.rules_for(c.fn) if c.fn is not None else None
         jvp = getattr(rules, "jvp", None)
         if callable(jvp):
             try:
@@ -565,6 +565,7 @@ def _assemble(build):
     build.guards = ctx.guards
     build.done = True
     _keep_tape_marks(build.fn, fn_obj, fwd)
+    _keep_tape_args(build.fn, fn_obj, plan, build.active_params)
 
 
 def _keep_tape_marks(fn, fn_obj, fwd):
@@ -577,6 +578,17 @@ def _keep_tape_marks(fn, fn_obj, fwd):
     fn_obj.__s2s_tapes__ = tuple(tapes) + tuple(fwd.tangents[t] for t in tapes
                                                 if t in fwd.tangents)
     fn_obj.__s2s_trip_counters__ = getattr(fn, "__s2s_trip_counters__", ())
+
+
+def _keep_tape_args(fn, fn_obj, plan, active):
+    """The jvp of a function given a tape it pops (a backward function, see
+    ``batching.loop_call``) pops that tape and its tangent: both positions are marked."""
+    positions = getattr(fn, "__s2s_tape_args__", ())
+    if not positions:
+        return
+    params = [a.id for a in list(plan.normal.args.posonlyargs) + list(plan.normal.args.args)]
+    tangents = [active.index(params[k]) for k in positions if params[k] in active]
+    fn_obj.__s2s_tape_args__ = tuple(tangents) + tuple(len(active) + k for k in positions)
 
 
 def positional_params(fn):

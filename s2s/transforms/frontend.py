@@ -58,7 +58,7 @@ from s2s.parse.dataflow import parameters  # noqa: F401  (part of the front end'
 from s2s.parse.fence import fence
 from s2s.parse.naming import Namer, names_in
 from s2s.parse.normalize import (ARRAY_ATTRIBUTES, ARRAY_METHODS, normalize, SUPPORT_CALLS,
-                                 support_names)
+                                 support_names, VARARGS_SHAPE)
 from s2s.parse.resolve import local_names, lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import get_source, unwrap
 from s2s.runtime import control_ops, support
@@ -527,6 +527,11 @@ class Context:
         if obj is MISSING:
             raise TransformError(f"cannot resolve `{'.'.join(chain)}`", filename=self.source.filename,
                                  lineno=self.source.file_line(call))
+        if array_method_of(obj) is not None:
+            # ``A.dot(x)`` of a global array: resolved when it runs (``array_method_call``
+            # makes it ``np.dot(A, x)``), where jit stages it and the rules of runtime
+            # derivatives (``dynamic_vjp``) apply, as for an array passed in.
+            return Callee(CalleeKind.UNKNOWN, name=q.to_source(func))
         callee = classify(obj, ".".join(chain), self.source, call, self.slot)
         if callee.kind is CalleeKind.USER:
             # Generated code calls what ``chain`` denotes now; a redefinition or a
@@ -561,6 +566,43 @@ def array_variables(stmts, callee, params):
                 visit(s.orelse)
     visit(stmts)
     return {k for k, v in kinds.items() if v and k not in params}
+
+
+# Attributes that hold no floats: ``getattr(x, "shape")`` is constant (a symbolic zero in
+# forward mode, rather than a tangent of Python zeros vmap could not batch).
+_STRUCTURAL_ATTRIBUTES = frozenset({"shape", "ndim", "size", "dtype", "itemsize", "nbytes",
+                                    "strides", "_fields", "__class__", "__name__"})
+
+
+def _structural_attribute(call):
+    args = call.args if call is not None else []
+    return len(args) >= 2 and isinstance(args[1], gast.Constant) and \
+        args[1].value in _STRUCTURAL_ATTRIBUTES
+
+
+def rules_for(obj, call=None):
+    """The derivative rules of calls of ``obj``: its own, or for a namedtuple class those
+    of its constructor (``support.new_namedtuple``) where the ``call`` passes the fields
+    positionally (with keywords it has none: it is traced).
+
+    >>> import collections
+    >>> rules_for(collections.namedtuple("P", "a b")).jvp is not None
+    True
+    """
+    if isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields") and \
+            not (call is not None and call.keywords):
+        obj = support.new_namedtuple
+    return rules_of(obj)
+
+
+def array_method_of(obj):
+    """The name of the array method ``obj`` is, bound to an array (``A.dot`` of a global
+    ``A``), when s2s has its NumPy function; else None."""
+    receiver = getattr(obj, "__self__", None)
+    name = getattr(obj, "__name__", None)
+    if not isinstance(receiver, (numpy.ndarray, numpy.generic)) or name in VARARGS_SHAPE:
+        return None
+    return name if getattr(snp, ARRAY_METHODS.get(name, ""), None) is not None else None
 
 
 def method_of_value(callee, call, is_active):
@@ -602,7 +644,9 @@ def classify(obj, name, source=None, call=None, slot="vjp"):
     twin = twin_of(obj) if not isinstance(obj, types.ModuleType) else None
     if twin is not None:
         obj = twin
-    rules = rules_of(obj)
+    if obj is builtins.getattr and _structural_attribute(call):
+        return Callee(CalleeKind.ZERO, name=name)
+    rules = rules_for(obj, call)
     rule = getattr(rules, slot, None) if rules is not None else None
     if rule is not None:
         if rule == ZERO_DERIVATIVE:

@@ -2,8 +2,10 @@
 form calls (``setitem``, ``copy``...), mirroring ``rules.py``."""
 import builtins
 
-from s2s.core.primitive import d, def_jvp
+from s2s.core.primitive import d, def_batch, def_jvp
+from s2s.core.tree_util import tree_leaves
 from s2s.runtime import support as S
+from s2s.transforms import fwd_support
 
 # Names templates use (bound by the transformation).
 np = setitem = copy = as_sequence = concat = materialize = None
@@ -54,6 +56,38 @@ def _values(ans, d_):
     d[ans] = list(d[d_].values())
 
 
+@def_jvp(S.new_namedtuple)
+def _new_namedtuple(ans, *fields):
+    d[ans] = type(ans)._make(d[fields])
+
+
+def attribute_tangent(dx, x, name):
+    """The tangent of ``getattr(x, name)`` from the tangent ``dx`` of ``x``: a namedtuple's
+    field of ``dx``; zeros for an attribute that holds no floats (``shape``)."""
+    value = getattr(x, name)
+    if not S._differentiable_value(value, tree_leaves):
+        return fwd_support.zeros_tangent(value)
+    if not hasattr(type(x), "_fields"):
+        raise TypeError(f"s2s cannot take forward mode through getattr(..., {name!r}) of a "
+                        f"{type(x).__name__}: use the attribute syntax or NumPy functions")
+    return getattr(dx, name)
+
+
+# containers and attributes: the same under vmap, on batched leaves
+def_batch(attribute_tangent)(lambda axes, /, dx, x, name: attribute_tangent(dx, x, name))
+def_batch(S.attribute_grad)(lambda axes, /, x, name, g: S.attribute_grad(x, name, g))
+
+
+@def_jvp(builtins.getattr)
+def _getattr(ans, obj, name, *default):
+    d[ans] = attribute_tangent(d[obj], obj, name)
+
+
+@def_jvp(S.attribute_grad)
+def _attribute_grad(ans, obj, name, g):
+    d[ans] = attribute_grad(obj, name, d[g])
+
+
 @def_jvp(builtins.zip)
 def _zip(ans, *iterables):
     d[ans] = zip(*d[iterables])
@@ -82,7 +116,7 @@ def _converted_call(ans, fn, *args, **kwargs):
 
 unbroadcast = broadcast_like = unreduce = reshape_like = add_grad = getitem_grad = complete_grad = None
 setitem_grad = index_grad = unpack_grad = pack_grad = transpose_grad = dict_item_grad = None
-matmul_grad_lhs = matmul_grad_rhs = dot_grad_lhs = dot_grad_rhs = None
+matmul_grad_lhs = matmul_grad_rhs = dot_grad_lhs = dot_grad_rhs = getattr_grad = field_grad = attribute_grad = None
 
 
 @def_jvp(S.unbroadcast)
@@ -118,6 +152,16 @@ def _getitem_grad(ans, x, index, g):
 @def_jvp(S.complete_grad)
 def _complete_grad(ans, x, g):
     d[ans] = complete_grad(x, d[g])
+
+
+@def_jvp(S.getattr_grad)
+def _getattr_grad(ans, x, name, g):
+    d[ans] = getattr_grad(x, name, d[g])  # x gives only the namedtuple's structure
+
+
+@def_jvp(S.field_grad)
+def _field_grad(ans, h, x, name):
+    d[ans] = field_grad(d[h], x, name)
 
 
 @def_jvp(S.setitem_grad)

@@ -142,7 +142,7 @@ def dynamic_jvp(fn, args, tangents, **kwargs):
     if not active:
         out = fn(*args, **kwargs)
         return out, zeros_tangent(out)
-    wrapper = support._positional_wrapper(fn, len(args), tuple(active), tuple(sorted(kwargs)))
+    wrapper = support.positional_wrapper(fn, len(args), tuple(active), tuple(sorted(kwargs)))
     return hooks.jvp(functools.partial(wrapper, kwargs, tuple(args)), tuple(args[i] for i in active),
                tuple(tangents[i] for i in active))
 

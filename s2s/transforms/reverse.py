@@ -399,7 +399,8 @@ class _Reverse:
             self.error(s, f"s2s cannot differentiate keyword arguments of the call "
                           f"`{q.to_source(call.func)}(...)` of a function value",
                        "pass the differentiated values positionally")
-        pulled = gast.Call(func=q.name(rec.tape), args=[q.name(dans)], keywords=[])
+        pulled = gast.Call(func=q.name(self.ctx.support("apply_pullback")),
+                           args=[q.name(rec.tape), q.name(dans)], keywords=[])
         temps = [self.namer.new("b_arg") if self.is_active_atom(a) else "_" for a in rec.args]
         if all(t == "_" for t in temps):
             return []

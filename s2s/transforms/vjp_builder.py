@@ -296,6 +296,7 @@ def _assemble_pair(build):
     # vmap keeps the unbatched entries of the tape unbatched from fwd to bwd (one pair's
     # names line up: what fwd saves under a name, bwd restores under it).
     fwd_fn.__s2s_pair__, bwd_fn.__s2s_pair__ = "fwd", "bwd"
+    bwd_fn.__s2s_tape_args__ = (0,)  # see batching.loop_call: one tape, popped per example
     build.fwd_cell.cell_contents = fwd_fn
     build.bwd_cell.cell_contents = bwd_fn
     build.texts = [fwd_text, bwd_text]

@@ -1,0 +1,258 @@
+"""Second order through calls of function values.
+
+Reverse mode differentiates ``t = fn(x)`` with ``fn`` a value (a parameter, an item
+of a container, ``A.dot`` of an array parameter) when the code runs:
+``t, t_pull = dynamic_vjp(fn, x)``, and later ``bx = apply_pullback(t_pull, bt)[0]``.
+Differentiating that gradient code again (hessian, jacfwd/jacrev of grad, grad of
+grad, jvp of grad) needs the derivative of ``apply_pullback`` with respect to the
+cotangent and to the primal arguments the pullback closes over. The pullback is
+linear in the cotangent ``g``, so ``apply_pullback(pull, g)`` is the gradient of
+``<fn(*args), g>`` with respect to the differentiated arguments: a function s2s
+generates as source (``_cotangent_gradient``) and differentiates like any gradient.
+
+The tangent of a pullback (forward mode) and its adjoint (reverse mode) are tuples,
+one entry per argument of the call as ``Pullback.args`` holds it: the tangents of
+the arguments, and the adjoints the pullback's uses gave them.
+"""
+import functools
+
+import numpy as onp
+
+from s2s.codegen.python import compile_function, make_cell
+from s2s.core import hooks
+from s2s.core.errors import S2SError
+from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
+from s2s.numpy.batching import loop_call
+from s2s.parse import astconv
+from s2s.runtime import support as S
+from s2s.transforms import fwd_support, vjp_builder
+import s2s.numpy as snp
+
+__all__ = ["dynamic_vjp_tangent", "pullback_tangent", "dynamic_vjp_grads", "pullback_grads"]
+
+
+# ---------------------------------------------------------------------------
+# The gradient of <fn(*args), g>, as generated source.
+
+
+def _leaf_paths(out, g, path=()):
+    """``[(path, g_leaf)]``: where each float leaf of ``out`` that has a cotangent in ``g``
+    sits (a path of keys: ``(0, 'w')``), for the inner product written out as source."""
+    if g is None:
+        return []
+    if isinstance(out, (tuple, list)):
+        return [p for k, (o, c) in enumerate(zip(out, g)) for p in _leaf_paths(o, c, path + (k,))]
+    if isinstance(out, dict):
+        return [p for k in sorted(out, key=repr) for p in _leaf_paths(out[k], g.get(k), path + (k,))]
+    kind = onp.result_type(out).kind
+    if kind == "c" or onp.result_type(g).kind == "c":
+        raise S2SError("s2s cannot take second derivatives through a call of a function value "
+                       "with complex results: call the function by its name (its source is then "
+                       "differentiated) or take the derivative with jax")
+    return [(path, g)] if kind == "f" else []
+
+
+def _at(tree, path):
+    for k in path:
+        if tree is None:
+            return None
+        tree = tree[k]
+    return tree
+
+
+def _placed(like, path, value):
+    """A copy of ``like`` (None where it holds no value yet) with ``value`` at ``path``."""
+    if not path:
+        return value
+    k = path[0]
+    if isinstance(like, dict):
+        out = dict(like)
+        out[k] = _placed(like.get(k), path[1:], value)
+        return out
+    out = list(like)
+    out[k] = _placed(out[k], path[1:], value)
+    if hasattr(type(like), "_fields"):
+        return type(like)(*out)
+    return type(like)(out)
+
+
+def _nones_like(tree):
+    if isinstance(tree, dict):
+        return {k: _nones_like(v) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        out = [_nones_like(v) for v in tree]
+        return type(tree)(*out) if hasattr(type(tree), "_fields") else type(tree)(out)
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _cotangent_gradient_cached(fn, n, diff, keywords, paths):
+    return _cotangent_gradient(fn, n, diff, keywords, paths)
+
+
+def _cotangent_gradient(fn, n, diff, keywords, paths):
+    """``grad_dynamic_cot(kwargs, args, g0.., d0..)``: the adjoints of the arguments at
+    ``diff`` in ``fn(*args)`` for the cotangents ``g0..`` of its leaves at ``paths``, the
+    gradient of ``sum(out[path] * g)`` that s2s generates (and differentiates again)."""
+    call = S.positional_wrapper(fn, n, diff, keywords)
+    gs = [f"g{k}" for k in range(len(paths))]
+    ds = [f"d{k}" for k in range(len(diff))]
+    terms = " + ".join(f"np.sum(out{''.join(f'[{k!r}]' for k in p)} * {g})" for p, g in zip(paths, gs))
+    text = (f"def dynamic_cot(kwargs, args, {', '.join(gs + ds)}):\n"
+            f"    out = call(kwargs, args, {', '.join(ds)})\n"
+            f"    return {terms}\n")
+    name = getattr(fn, "__name__", "fn")
+    cot, _ = compile_function(astconv.parse(text).body[0], f"<s2s <{name}(...), g> (a function value)>",
+                              {"__builtins__": __builtins__}, {"call": make_cell(call), "np": make_cell(snp)})
+    return vjp_builder.grad_function(cot, tuple(ds), as_tuple=True)[0]
+
+
+def _gradient_for(pull, g):
+    """``(function, primals, paths)``: ``function(*primals)`` is ``pull(g)`` at the
+    differentiated positions, computed by generated source (None: nothing to compute)."""
+    found = _leaf_paths(pull.out, g) if g is not None and pull.diff else []
+    if not found:
+        return None
+    paths = tuple(p for p, _ in found)
+    key = (pull.fn, len(pull.args), pull.diff, tuple(pull.kwargs), paths)
+    try:
+        grad = _cotangent_gradient_cached(*key)
+    except TypeError:  # an unhashable callable
+        grad = _cotangent_gradient(*key)
+    primals = tuple(c for _, c in found) + tuple(pull.args[i] for i in pull.diff)
+    return functools.partial(grad, pull.kwargs, pull.args), primals, paths
+
+
+def _per_argument(pull, values):
+    """``values`` (one per differentiated position) spread over the call's arguments."""
+    out = [None] * len(pull.args)
+    for i, v in zip(pull.diff, values):
+        out[i] = v
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Forward mode.
+
+
+def dynamic_vjp_tangent(fn, args, tangents, **kwargs):
+    """The tangent of ``dynamic_vjp(fn, *args)``: the result's tangent, and the pullback's,
+    the tangents of the call's arguments (see ``Pullback.args``).
+
+    >>> t = dynamic_vjp_tangent(lambda a: a * a, (3.0,), (1.0,))
+    >>> float(t[0]), t[1]
+    (6.0, (1.0,))
+    """
+    tangent = fwd_support.dynamic_jvp(fn, args, tangents, **kwargs)[1]
+    skip = len(S.array_method_call(fn, args)[1]) - len(args)
+    return tangent, (None,) * skip + tuple(tangents)
+
+
+def pullback_tangent(adjoints, pull, pull_tangent, g, g_tangent):
+    """The tangent of ``adjoints = apply_pullback(pull, g)`` along the cotangent's tangent
+    and the tangents of the arguments the pullback was taken at (``pull_tangent``):
+    forward mode of the generated gradient of ``<fn(*args), g>``.
+
+    >>> import s2s
+    >>> out, pull = S.dynamic_vjp(lambda a: a ** 3, 2.0)
+    >>> float(pullback_tangent(S.apply_pullback(pull, 1.0), pull, (1.0,), 1.0, 0.0)[0])
+    12.0
+    """
+    made = _gradient_for(pull, g)
+    if made is None:
+        return tuple(fwd_support.zeros_tangent(a) if a is not None else None for a in adjoints)
+    grad, primals, paths = made
+    arg_tangents = pull_tangent if isinstance(pull_tangent, tuple) and \
+        len(pull_tangent) == len(pull.args) else (None,) * len(pull.args)
+    tangents = [_at(g_tangent, p) for p in paths] + [arg_tangents[i] for i in pull.diff]
+    tangents = tuple(fwd_support.zeros_tangent(x) if t is None else t for x, t in zip(primals, tangents))
+    _, out = hooks.jvp(grad, primals, tangents)
+    spread = _per_argument(pull, out)[pull.skip:]
+    return tuple(fwd_support.zeros_tangent(a) if t is None and a is not None else t
+                 for a, t in zip(adjoints, spread))
+
+
+@def_jvp(S.dynamic_vjp)
+def _dynamic_vjp_jvp(ans, fn, *args, **kwargs):
+    d[ans] = dynamic_vjp_tangent(fn, args, d[args], **kwargs)
+
+
+@def_jvp(S.apply_pullback)
+def _apply_pullback_jvp(ans, pull, g):
+    d[ans] = pullback_tangent(ans, pull, d[pull], g, d[g])
+
+
+# ---------------------------------------------------------------------------
+# Reverse mode.
+
+
+def dynamic_vjp_grads(ct, ans, args):
+    """The adjoints of ``args`` in ``ans = dynamic_vjp(fn, *args)`` from the adjoint ``ct``
+    of ``(out, pullback)``: the pullback applied to the result's adjoint, plus what the
+    uses of the pullback gave (``pullback_grads``).
+
+    >>> ans = S.dynamic_vjp(lambda a: a * a, 3.0)
+    >>> float(dynamic_vjp_grads((1.0, (2.0,)), ans, (3.0,))[0])
+    8.0
+    """
+    if ct is None:
+        return (None,) * len(args)
+    out_ct, pull_ct = ct
+    pull = ans[1]
+    adj = list(pull(out_ct))
+    if pull_ct is not None:
+        for k in range(len(adj)):
+            adj[k] = S.add_grad(adj[k], pull_ct[pull.skip + k])
+    return tuple(adj)
+
+
+def pullback_grads(ct, pull, g):
+    """``(adjoint of pull, adjoint of g)`` in ``adjoints = apply_pullback(pull, g)`` from the
+    adjoint ``ct`` of ``adjoints``: reverse mode of the generated gradient of
+    ``<fn(*args), g>``; the pullback's adjoint holds one entry per argument of the call.
+
+    >>> out, pull = S.dynamic_vjp(lambda a: a ** 3, 2.0)
+    >>> pull_ct, g_ct = pullback_grads((1.0,), pull, 1.0)
+    >>> float(pull_ct[0]), float(g_ct)
+    (12.0, 12.0)
+    """
+    made = _gradient_for(pull, g) if ct is not None else None
+    full = [None] * pull.skip + list(ct) if made is not None else []
+    if made is None or all(c is None for c in full):
+        return None, None
+    grad, primals, paths = made
+    adjoints, back = hooks.vjp(grad, *primals)
+    cts = tuple(fwd_support.zeros_tangent(a) if full[i] is None else full[i]
+                for a, i in zip(adjoints, pull.diff))
+    parts = back(cts)
+    g_adj = _nones_like(g)
+    for p, v in zip(paths, parts):
+        g_adj = _placed(g_adj, p, v)
+    return tuple(_per_argument(pull, parts[len(paths):])), g_adj
+
+
+@def_vjp(S.dynamic_vjp)
+def _dynamic_vjp_vjp(ans, fn, *args, **kwargs):
+    d[args] = dynamic_vjp_grads(d[ans], ans, args)
+
+
+@def_vjp(S.apply_pullback)
+def _apply_pullback_vjp(ans, pull, g):
+    cts = pullback_grads(d[ans], pull, g)
+    d[pull] = cts[0]
+    d[g] = cts[1]
+
+
+# ---------------------------------------------------------------------------
+# vmap (jacfwd and jacrev of gradients batch the code calling these): once per example.
+
+
+def _per_example(fn):
+    def rule(axes, /, *args, **kwargs):
+        return loop_call(fn, axes, args, kwargs)
+    rule.__name__ = f"_{fn.__name__}_batch"
+    return rule
+
+
+for _fn in (dynamic_vjp_tangent, pullback_tangent, dynamic_vjp_grads, pullback_grads):
+    def_batch(_fn)(_per_example(_fn))
