@@ -226,3 +226,15 @@ def test_builtin_getattr_of_a_namedtuple_is_differentiated(x64):
 def test_builtin_getattr_of_another_attribute_raises(x64):
     with pytest.raises(Exception, match="attribute .T"):
         s2s.grad(lambda x: snp.sum(getattr(x.reshape(3, 1), "T") ** 2))(X)
+
+
+@pytest.mark.parametrize("case", ["A.dot of a parameter", "function argument", "module argument"])
+def test_jacobians_of_the_gradient_vmap_instead_of_looping(x64, case, loops):
+    # jacfwd (jacrev) of the gradient batches the tangents (cotangents) alone: the
+    # generated derivative of the gradient of <fn(*args), g> is vmapped once, not run
+    # once per basis vector
+    f = CASES[case]
+    H = _central_hessian(f, X)
+    np.testing.assert_allclose(s2s.hessian(f)(X), H, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(s2s.jacrev(s2s.grad(f))(X), H, rtol=1e-6, atol=1e-7)
+    assert not [name for name in loops if "pullback" in name or "dynamic" in name], loops
