@@ -117,11 +117,22 @@ def test_hessian_with_respect_to_the_argument_after_an_array_parameter(x64):
                                rtol=1e-6, atol=1e-7)
 
 
-def test_third_order_through_a_function_value(x64):
-    f = CASES["function argument"]
-    got = s2s.jacfwd(s2s.hessian(f))(X)
-    want = central_jacobian(s2s.hessian(f), X, 1e-5)
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+THIRD_ORDER = {
+    "jacfwd(hessian)": lambda f: s2s.jacfwd(s2s.hessian(f)),
+    "jacrev(hessian)": lambda f: s2s.jacrev(s2s.hessian(f)),
+    "jacrev(jacrev(grad))": lambda f: s2s.jacrev(s2s.jacrev(s2s.grad(f))),
+    "grad(grad(grad))": lambda f: lambda x: s2s.grad(
+        lambda y: s2s.grad(lambda z: s2s.grad(f)(z)[0])(y)[1])(x),
+}
+
+
+@pytest.mark.parametrize("transform", sorted(THIRD_ORDER))
+@pytest.mark.parametrize("case", ["A.dot of a parameter", "function argument"])
+def test_third_order_through_a_function_value(x64, case, transform):
+    f = CASES[case]
+    want = central_jacobian(s2s.hessian(f), X, 1e-5)  # hessian checked above
+    got = np.asarray(THIRD_ORDER[transform](f)(X))
+    np.testing.assert_allclose(got, want[0, 1] if got.ndim == 1 else want, rtol=1e-6, atol=1e-7)
 
 
 def test_pytree_result_of_a_function_value(x64):

@@ -349,6 +349,11 @@ def _dynamic_vjp_grads_batch(axes, /, ct, ans, args):
     return tuple(adj)
 
 
+# A derivative of these helpers themselves (third order: grad of grad of grad) records
+# their calls on their arguments (they run s2s's transformations inside).
+for _fn in (dynamic_vjp_tangent, pullback_tangent, dynamic_vjp_grads, pullback_grads):
+    _fn.__s2s_traced__ = True
+
 def_batch(pullback_tangent)(_pullback_tangent_batch)
 def_batch(dynamic_vjp_tangent)(_dynamic_vjp_tangent_batch)
 def_batch(pullback_grads)(_pullback_grads_batch)
