@@ -1182,6 +1182,9 @@ def vjp(fun, *primals, has_aux=False):
         return tuple(_match_structure(p, g) for p, g in zip(primals, adj))
 
     vjp_fn.source = lambda: "\n".join(build.sources())
+    # A transformation of code calling the pullback (jvp of jvp_cotangents) records the
+    # call: its own source (the tape's copy, the error's location) is not the math.
+    vjp_fn.__s2s_traced__ = True
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn
@@ -1233,6 +1236,9 @@ def _traced_vjp(fun, primals, has_aux):
         return tuple(grads)
 
     vjp_fn.source = lambda: "\n".join(build.sources())
+    # A transformation of code calling the pullback (jvp of jvp_cotangents) records the
+    # call: its own source (the tape's copy, the error's location) is not the math.
+    vjp_fn.__s2s_traced__ = True
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn

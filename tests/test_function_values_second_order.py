@@ -5,6 +5,7 @@ calls through ``dynamic_vjp``; its rules (s2s/transforms/dynamic_rules.py) make 
 gradient code differentiable again. Every derivative is checked against central
 differences of the function itself in float64."""
 import collections
+import functools
 
 import numpy as np
 import pytest
@@ -249,3 +250,29 @@ def test_jacobians_of_the_gradient_vmap_instead_of_looping(x64, case, loops):
     np.testing.assert_allclose(s2s.hessian(f)(X), H, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(s2s.jacrev(s2s.grad(f))(X), H, rtol=1e-6, atol=1e-7)
     assert not [name for name in loops if "pullback" in name or "dynamic" in name], loops
+
+
+def _closure_in_a_list(x):
+    fs = [lambda v: v * snp.sin(x)]
+    return snp.sum(fs[0](x))
+
+
+def _partial_of_x(x):
+    g = functools.partial(snp.multiply, snp.sin(x))
+    return snp.sum(g(x))
+
+
+def _lambda_capturing_x_passed_on(x):
+    return _apply(lambda v: v * snp.sin(x), x)
+
+
+@pytest.mark.parametrize("f", [_closure_in_a_list, _partial_of_x, _lambda_capturing_x_passed_on])
+def test_function_values_carrying_differentiated_values(x64, f):
+    # dynamic_vjp/dynamic_jvp differentiate a call's arguments only: a closure or partial
+    # over x used to lose the derivative through x (grad, jvp, hessian silently wrong);
+    # the transformations now refuse it and trace the call instead
+    g = central_jacobian(f, X, 1e-5)
+    np.testing.assert_allclose(s2s.grad(f)(X), g, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(s2s.jvp(f, (X,), (np.ones(3),))[1], g.sum(), rtol=1e-7)
+    np.testing.assert_allclose(s2s.jacfwd(f)(X), g, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(s2s.hessian(f)(X), _central_hessian(f, X), rtol=1e-6, atol=1e-7)
