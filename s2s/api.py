@@ -762,6 +762,8 @@ def _match_structure(primal, adj):
         return treedef.unflatten(_match_structure(p, g) for p, g in zip(leaves, adj_leaves))
     if adj is None:
         return _zeros_for(primal)
+    if isinstance(adj, (list, tuple)):  # the rows' adjoints of an array (``sum(M)``)
+        adj = support.stack_rows(primal, adj)
     dt = dtypes.canonicalize_dtype(_leaf_dtype(primal))
     if isinstance(adj, Tracer):
         # The cotangent takes its primal's dtype (float16 x times a float32 weight

@@ -191,6 +191,11 @@ def test_jacfwd_batches_the_template(name, f, args, x64, loops):
     onp.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
+def _jax_tangent(jf, primals, tangents):
+    """jax.jvp's tangent, compiled as one program (faster than JAX's op-by-op dispatch)."""
+    return jax.jit(lambda p, t: jax.jvp(jf, tuple(p), tuple(t))[1])(primals, tangents)
+
+
 @pytest.mark.skipif(jax is None, reason="jax is not installed")
 @pytest.mark.parametrize("name,f,args", CASES, ids=IDS)
 def test_jvp_matches_jax(name, f, args, x64):
@@ -198,9 +203,8 @@ def test_jvp_matches_jax(name, f, args, x64):
     _, tangent = s2s.jvp(f, args, ts)
     with jax_x64(jax):
         jf = _jax_fns()[name]
-        _, expected = jax.jvp(jf, tuple(jnp.asarray(a) for a in args),
-                              tuple(jnp.asarray(t) for t in ts))
-        expected = onp.asarray(expected)
+        expected = onp.asarray(_jax_tangent(jf, [jnp.asarray(a) for a in args],
+                                            [jnp.asarray(t) for t in ts]))
     onp.testing.assert_allclose(tangent, expected, rtol=1e-10, atol=1e-12)
 
 
@@ -245,3 +249,81 @@ def test_hessian_through_quantile_median_percentile(x64):
     onp.testing.assert_allclose(hess, expected, rtol=1e-6, atol=1e-7)
     fwd = s2s.jacfwd(s2s.jacfwd(_quantile_family))(x)
     onp.testing.assert_allclose(fwd, expected, rtol=1e-6, atol=1e-7)
+
+
+def _helper_cases():
+    """(helper, arguments, names of the arrays that may be batched) for the helpers with
+    an along-axes batch rule."""
+    from s2s.lax import vjp_helpers as H
+    from s2s.numpy import _vjp_helpers as N
+    r = onp.random.default_rng(3)
+    x = r.uniform(0.5, 1.5, (3, 4))
+    x[1, 1] = 0.0
+    t = r.uniform(-1.0, 1.0, (3, 4))
+    mask = onp.array([True, False, True, True])
+    tied = onp.round(x * 2) / 2
+    return [
+        (H.reduce_chooser_tangent, dict(t=t, x=tied, ans=onp.max(tied, 1), axes=(-1,)), "t x ans"),
+        (H.reduce_prod_tangent, dict(t=t, x=x, axes=(0,)), "t x"),
+        (H.cumprod_tangent, dict(t=t, x=x, ans=onp.cumprod(x[:, ::-1], 1)[:, ::-1], axis=1,
+                                 reverse=True), "t x ans"),
+        (H.cumextremum_tangent, dict(t=t, x=tied, ans=onp.maximum.accumulate(tied, 0), axis=0),
+         "t x ans"),
+        (N.extremum_tangent, dict(t=t, ans=onp.max(tied, 0, keepdims=True), a=tied, axis=0,
+                                  keepdims=True), "t ans a"),
+        (N.extremum_tangent, dict(t=t, ans=onp.max(tied, initial=0.0, where=mask), a=tied,
+                                  axis=None, where=mask), "t ans a where"),
+        (N.prod_tangent, dict(t=t, ans=onp.prod(x, 1), a=x, axis=-1), "t ans a"),
+        (N.var_tangent, dict(t=t, a=x, axis=(0, 1), ddof=1), "t a"),
+        (N.std_tangent, dict(t=t, ans=onp.std(x, 1, where=mask), a=x, axis=1, where=mask),
+         "t ans a where"),
+    ]
+
+
+@pytest.mark.parametrize("helper,kwargs,names", _helper_cases(),
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_helper_batch_rules_match_a_loop_over_examples(helper, kwargs, names, x64):
+    """Every choice of batched arrays (a batch of two examples)."""
+    from s2s.core.primitive import rules_of
+    rule = rules_of(helper).batch
+    names = names.split()
+    bound = __import__("inspect").signature(helper).bind(**kwargs)
+    bound.apply_defaults()
+    kwargs = dict(bound.arguments)  # in the order of the parameters: passed positionally
+    for k in range(1, len(names) + 1):
+        for chosen in __import__("itertools").combinations(names, k):
+            args = dict(kwargs)
+            for n in chosen:
+                v = onp.asarray(args[n])
+                # Only the tangent and masks differ: the primal values must stay consistent.
+                second = v * 0.5 if n == "t" else onp.roll(v, 1) if v.dtype == bool else v
+                args[n] = onp.stack([v, second])
+            axes = [0 if n in chosen else None for n in args]
+            got = rule(axes, *args.values())
+            expected = onp.stack([
+                helper(**{n: (v[i] if n in chosen else v) for n, v in args.items()})
+                for i in range(2)])
+            onp.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=f"batched: {chosen}")
+
+
+COMPLEX = [
+    ("var", lambda z: np.var(z, axis=1), lambda z: jnp.var(z, axis=1)),
+    ("std", lambda z: np.std(z), lambda z: jnp.std(z)),
+    ("vdot", lambda z: np.vdot(z, onp.conj(z) + 1.0), lambda z: jnp.vdot(z, jnp.conj(z) + 1.0)),
+    ("prod", lambda z: np.prod(z, axis=0), lambda z: jnp.prod(z, axis=0)),
+    ("cumprod", lambda z: lax.cumprod(z, axis=1), lambda z: jax.lax.cumprod(z, axis=1)),
+    ("einsum", lambda z: np.einsum("ij,kj->ik", z, z), lambda z: jnp.einsum("ij,kj->ik", z, z)),
+]
+
+
+@pytest.mark.skipif(jax is None, reason="jax is not installed")
+@pytest.mark.parametrize("name,f,jf", COMPLEX, ids=[c[0] for c in COMPLEX])
+def test_complex_jvp_matches_jax(name, f, jf, x64):
+    """Complex operands along complex tangents (var/std: real results, JAX's convention)."""
+    r = onp.random.default_rng(5)
+    z = r.normal(size=(3, 4)) + 1j * r.normal(size=(3, 4))
+    t = r.normal(size=(3, 4)) + 1j * r.normal(size=(3, 4))
+    _, tangent = s2s.jvp(f, (z,), (t,))
+    with jax_x64(jax):
+        expected = onp.asarray(_jax_tangent(jf, [jnp.asarray(z)], [jnp.asarray(t)]))
+    onp.testing.assert_allclose(tangent, expected, rtol=1e-10, atol=1e-12)

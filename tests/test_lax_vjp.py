@@ -900,13 +900,11 @@ def _jvp_params(cases):
     return out
 
 
-@pytest.mark.parametrize("case", _jvp_params(FD))
-def test_jvp_matches_directional_differences(case, x64_both):
-    """Forward mode of every primitive (its jvp template, or the transposed vjp where it
-    has none) along a random direction, complex operands along complex ones."""
-    b = _build(case)
-    args = [np.asarray(a) for a in case.args.values()]
-    rng = _rng(case)
+def _jvp_along_random_direction(b):
+    """``(args, tangents, s2s's tangent)`` of case ``b`` along a random direction (complex
+    operands along complex ones)."""
+    args = [np.asarray(a) for a in b.case.args.values()]
+    rng = _rng(b.case)
     tangents = []
     for a in args:
         t = rng.uniform(-1.0, 1.0, a.shape)
@@ -914,8 +912,37 @@ def test_jvp_matches_directional_differences(case, x64_both):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         _, tangent = s2s.jvp(b.fn, tuple(args), tuple(tangents))
+    return args, tangents, tangent
+
+
+@pytest.mark.parametrize("case", _jvp_params(FD))
+def test_jvp_matches_directional_differences(case, x64_both):
+    """Forward mode of every primitive (its jvp template, or the transposed vjp where it
+    has none) along a random direction, complex operands along complex ones."""
+    b = _build(case)
+    args, tangents, tangent = _jvp_along_random_direction(b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         expected = _directional_difference(b.fn, args, tangents)
     _check(np.real(tangent), expected, max(case.rtol, 1e-6), f"jvp of {b.src}")
+
+
+def _has_jvp_template(prim_name):
+    return callable(lax.all_primitives()[prim_name].jvp)
+
+
+@pytest.mark.skipif(jax is None, reason="jax is not installed")
+@pytest.mark.parametrize("case", _params(_pick([c for c in CASES if c.jax and c.fd])))
+def test_jvp_template_matches_jax(case, x64_both):
+    """A jvp template gives jax.jvp's tangent, the same random real (or complex) direction
+    for both; ties, duplicate and out-of-bounds indices included where jax defines them."""
+    if not _has_jvp_template(case.prim):
+        pytest.skip(f"{case.prim} has no jvp template (transposed vjp: test_vjp_matches_jax)")
+    b = _build(case)
+    args, tangents, tangent = _jvp_along_random_direction(b)
+    jargs = tuple(jax.numpy.asarray(a) for a in args)
+    _, expected = jax.jvp(b.jax_fn(), jargs, tuple(jax.numpy.asarray(t) for t in tangents))
+    _check(tangent, np.asarray(expected), 1e-9, f"jvp of {b.src} vs jax.jvp")
 
 
 SECOND = _pick([c for c in CASES if c.second])

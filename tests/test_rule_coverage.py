@@ -42,16 +42,10 @@ VJP_EXEMPT = {
     "np.linalg.svd.uv": "template on np.linalg.svd",
 }
 
-# Forward mode: these primitives have no jvp template yet. Their tangent is computed by
-# transposing their vjp template (s2s.transforms.fwd_support.transposed_jvp: the vjp is
-# linear in the cotangent, and reverse mode of it gives J t), which is correct but does
-# two reverse passes where a template would do one forward statement.
-_TRANSPOSED = "no jvp template yet: tangent by transposing the vjp template (transposed_jvp)"
+# Forward mode: every differentiable primitive has a jvp template (the transposed-vjp
+# fallback, s2s.transforms.fwd_support.transposed_jvp, is left for functions that have
+# only a vjp rule: the runtime's helpers, user rules).
 JVP_EXEMPT = dict(VJP_EXEMPT)  # no vjp rule either: no derivative
-JVP_EXEMPT.update({name: _TRANSPOSED for name in (
-    "concatenate", "conv_general_dilated", "dynamic_slice", "dynamic_update_slice", "gather",
-    "reduce_window", "reduce_window_max", "reduce_window_min", "reduce_window_sum", "scatter",
-    "scatter_add", "scatter_max", "scatter_min", "scatter_mul")})
 # vmap: a primitive without a batch rule runs once per example and the results are
 # stacked (exact, slower): acceptable where listed here; the "batch" slot is required
 # of every other primitive.

@@ -279,3 +279,28 @@ def test_norm_and_quantile_source_forms(loops, x64):
                  "np.linalg.norm(x, ord='fro', axis=(2, 1), keepdims=True)"):
         assert line in text, text
     assert "vcall" not in text, text
+
+
+def starred_tuple(v, w):
+    t = (v, w)
+    u = (*t, v * 2.0)
+    return u[0] + u[1] * u[2]
+
+
+def scatter_of_parts(v):
+    return lax.scatter(*_parts(v))
+
+
+def _parts(v):
+    return _op(v), IDX, _up(v), _S
+
+
+def test_starred_items_of_a_batched_tuple(loops, x64):
+    # `(*t, y)` with t unbatched next to a batched y: each item of t is broadcast (the
+    # batched source wrote broadcast_batch(*t, batch_size), a TypeError)
+    v, w = _f(3, 2), _f(2)
+    _close(_both(s2s.vmap(starred_tuple, in_axes=(0, None)), v, w),
+           _loop(starred_tuple, (0, None), v, w), tol=1e-12)
+    x = _f(24)  # forward mode passes the tangents on as (*dt,): a batch under jacfwd
+    _close(s2s.jacfwd(scatter_of_parts)(x), central_jacobian(scatter_of_parts, x), tol=1e-6)
+    assert loops == []

@@ -11,9 +11,11 @@ Primitives without a template here (and zero-derivative ones, registered with th
 vjp rules) get their tangent by transposing their vjp template
 (``s2s.transforms.forward``'s fallback); ``tests/test_rule_coverage.py`` lists them.
 """
+import inspect
+
 from s2s import lax
 from s2s.lax import linalg_jvp, vjp_helpers  # noqa: F401  (lax.linalg_jvp, lax.vjp_helpers below)
-from s2s.core.primitive import d, def_jvp
+from s2s.core.primitive import d, def_batch, def_jvp, def_zero_derivative
 
 # Helpers the templates name (bound by the transformation, listed for linters).
 broadcast_like = materialize = max_grad_share = None
@@ -323,32 +325,78 @@ def _with_sharding_constraint(ans, x, shardings):
 
 @def_jvp(lax.reduce_max, lax.reduce_min)
 def _reduce_chooser(ans, operand, axes):
-    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes)
+    d[ans] = lax.vjp_helpers.reduce_chooser_tangent(d[operand], operand, ans, axes=axes)
 
 
 @def_jvp(lax.reduce_prod)
 def _reduce_prod(ans, operand, axes):
-    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes)
+    d[ans] = lax.vjp_helpers.reduce_prod_tangent(d[operand], operand, axes=axes)
 
 
 @def_jvp(lax.cumprod)
 def _cumprod(ans, operand, axis=0, reverse=False):
-    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis, reverse)
+    d[ans] = lax.vjp_helpers.cumprod_tangent(d[operand], operand, ans, axis=axis, reverse=reverse)
 
 
 @def_jvp(lax.cummax, lax.cummin)
 def _cumextremum(ans, operand, axis=0, reverse=False):
-    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis, reverse)
+    d[ans] = lax.vjp_helpers.cumextremum_tangent(d[operand], operand, ans, axis=axis, reverse=reverse)
 
 
 @def_jvp(lax.sort)
 def _sort(ans, *operands, dimension=-1, is_stable=True, num_keys=1):
-    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension, num_keys)
+    d[ans] = lax.vjp_helpers.sort_tangents(d[operands], operands, dimension=dimension, num_keys=num_keys)
 
 
 @def_jvp(lax.select_n)
 def _select_n(ans, which, *cases):
     d[ans] = lax.select_n(which, *d[cases])
+
+
+def along_axes_batch(helper, arrays, operand, axis, masks=()):
+    """Batch rule of ``helper``, which works along the axes its parameter ``axis`` names
+    (None: all) of the parameter ``operand``, elementwise across any other axis: the
+    examples, stacked on a new leading axis, are one more such axis, so one call does
+    them all. ``arrays`` are the array parameters (unbatched ones are broadcast);
+    ``masks`` broadcast against ``operand`` (unbatched, they are left as they are)."""
+    signature = inspect.signature(helper)
+    names = list(signature.parameters)
+
+    def rule(axes, /, *args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        batched = {names[i] for i, ax in enumerate(axes) if ax is not None}
+        size = lax.vjp_helpers.shape_of(values[min(batched, key=names.index)])[0]
+        rank = len(lax.vjp_helpers.shape_of(values[operand])) - (operand in batched)
+        for name in arrays:
+            if name not in batched and values[name] is not None:
+                shape = lax.vjp_helpers.shape_of(values[name])
+                values[name] = lax.broadcast_in_dim(values[name], shape=(size,) + shape,
+                                                    broadcast_dimensions=tuple(range(1, len(shape) + 1)))
+        for name in masks:
+            if name in batched:  # (n, *m) -> (n, 1, ..., *m): NumPy aligns the rest on the right
+                shape = lax.vjp_helpers.shape_of(values[name])
+                values[name] = lax.reshape(values[name], new_sizes=shape[:1] + (1,) * (rank + 1 - len(shape))
+                                           + shape[1:])
+        values[axis] = _shifted_axes(values[axis], rank)
+        return helper(**values)
+    return rule
+
+
+def _shifted_axes(axis, rank):
+    if axis is None:
+        return tuple(range(1, rank + 1))
+    if isinstance(axis, int):
+        return lax.vjp_helpers.canonical_axis(axis, rank) + 1
+    return tuple(a + 1 for a in lax.vjp_helpers.canonical_axes(axis, rank))
+
+
+_H = lax.vjp_helpers
+def_batch(_H.reduce_chooser_tangent)(along_axes_batch(_H.reduce_chooser_tangent, ("t", "x", "ans"), "x", "axes"))
+def_batch(_H.reduce_prod_tangent)(along_axes_batch(_H.reduce_prod_tangent, ("t", "x"), "x", "axes"))
+def_batch(_H.cumprod_tangent)(along_axes_batch(_H.cumprod_tangent, ("t", "x", "ans"), "x", "axis"))
+def_batch(_H.cumextremum_tangent)(along_axes_batch(_H.cumextremum_tangent, ("t", "x", "ans"), "x", "axis"))
 
 
 # ---------------------------------------------------------------------------
@@ -389,3 +437,140 @@ def _svd(ans, a, *, full_matrices=True, compute_uv=True):
 @def_jvp(lax.linalg.eigh)
 def _eigh(ans, a, *, lower=True):
     d[ans] = lax.linalg_jvp.eigh_tangent(d[a], ans, lower)
+
+
+# ---------------------------------------------------------------------------
+# Structural, indexing, windowed and convolution primitives (linear in the operands
+# they move; conv is bilinear). Indices never carry tangents. Ties and duplicate
+# indices follow the vjp templates' conventions (each helper named here is the
+# transpose of the adjoint helper the vjp template calls).
+
+
+@def_jvp(lax.concatenate)
+def _concatenate(ans, *xs, dimension):
+    d[ans] = lax.concatenate(*d[xs], dimension=dimension)
+
+
+@def_jvp(lax.dynamic_slice)
+def _dynamic_slice(ans, operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    d[ans] = lax.dynamic_slice(d[operand], start_indices, slice_sizes,
+                               allow_negative_indices=allow_negative_indices)
+
+
+@def_jvp(lax.dynamic_update_slice)
+def _dynamic_update_slice(ans, operand, update, start_indices, *, allow_negative_indices=True):
+    d[ans] = lax.dynamic_update_slice(materialize(d[operand], operand), materialize(d[update], update),
+                                      start_indices, allow_negative_indices=allow_negative_indices)
+
+
+@def_jvp(lax.gather)
+def _gather(ans, operand, start_indices, dimension_numbers, slice_sizes, *, unique_indices=False,
+            indices_are_sorted=False, mode=None, fill_value=None):
+    d[ans] = lax.gather(d[operand], start_indices, dimension_numbers=dimension_numbers,
+                        slice_sizes=slice_sizes, unique_indices=unique_indices,
+                        indices_are_sorted=indices_are_sorted, mode=mode, fill_value=0)
+
+
+@def_jvp(lax.scatter_add)
+def _scatter_add(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                 indices_are_sorted=False, unique_indices=False, mode=None):
+    d[ans] = d[operand] + lax.scatter_add(lax.vjp_helpers.zeros_like(operand), scatter_indices, d[updates],
+                                          dimension_numbers=dimension_numbers, mode=mode)
+
+
+@def_jvp(lax.scatter)
+def _scatter(ans, operand, scatter_indices, updates, dimension_numbers, *,
+             indices_are_sorted=False, unique_indices=False, mode=None):
+    # Of repeated indices, the update the primal scatter kept carries its tangent.
+    kept, won = lax.vjp_helpers.scatter_winners(operand, scatter_indices, updates, dimension_numbers, mode)
+    d[ans] = lax.select_n(kept, lax.vjp_helpers.zeros_like(operand), d[operand]) \
+        + lax.scatter_add(lax.vjp_helpers.zeros_like(operand), scatter_indices,
+                          lax.select_n(won, lax.vjp_helpers.zeros_like(updates), d[updates]),
+                          dimension_numbers=dimension_numbers, mode=mode)
+
+
+@def_jvp(lax.scatter_mul)
+def _scatter_mul(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                 indices_are_sorted=False, unique_indices=False, mode=None):
+    # As the vjp: with unique indices the factor's tangent times the operand (exact);
+    # otherwise the result times the relative tangents of its factors (nonzero updates).
+    if unique_indices:
+        d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
+                                              dimension_numbers=dimension_numbers, mode=mode) \
+            + operand * lax.scatter_add(lax.vjp_helpers.zeros_like(operand), scatter_indices, d[updates],
+                                        dimension_numbers=dimension_numbers, mode=mode)
+    else:
+        d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
+                                              dimension_numbers=dimension_numbers, mode=mode) \
+            + ans * lax.scatter_add(lax.vjp_helpers.zeros_like(ans), scatter_indices, d[updates] / updates,
+                                    dimension_numbers=dimension_numbers, mode=mode)
+
+
+@def_jvp(lax.scatter_min, lax.scatter_max)
+def _scatter_extremal(ans, operand, scatter_indices, updates, dimension_numbers, *,
+                      indices_are_sorted=False, unique_indices=False, mode=None):
+    # Tied contenders share the result's tangent evenly (the vjp's and JAX's rule).
+    operand_share, updates_share = lax.vjp_helpers.scatter_extremal_coefficients(
+        ans, operand, scatter_indices, updates, dimension_numbers, mode)
+    d[ans] = d[operand] * operand_share \
+        + lax.scatter_add(lax.vjp_helpers.zeros_like(ans), scatter_indices, d[updates] * updates_share,
+                          dimension_numbers=dimension_numbers, mode=mode)
+
+
+@def_jvp(lax.reduce_window_sum)
+def _reduce_window_sum(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
+                       base_dilation=None, window_dilation=None):
+    d[ans] = lax.reduce_window_sum(d[x], window_dimensions=window_dimensions,
+                                   window_strides=window_strides, padding=padding,
+                                   base_dilation=base_dilation, window_dilation=window_dilation)
+
+
+@def_jvp(lax.reduce_window_max)
+def _reduce_window_max(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
+                       base_dilation=None, window_dilation=None):
+    # Each window takes the tangent of the element the vjp gives its adjoint.
+    where, dn, sizes = lax.vjp_helpers.window_choice(x, ans, "max", window_dimensions, window_strides,
+                                                     padding, base_dilation, window_dilation)
+    d[ans] = lax.gather(d[x], where, dimension_numbers=dn, slice_sizes=sizes, mode="fill", fill_value=0)
+
+
+@def_jvp(lax.reduce_window_min)
+def _reduce_window_min(ans, x, *, window_dimensions, window_strides=None, padding="VALID",
+                       base_dilation=None, window_dilation=None):
+    where, dn, sizes = lax.vjp_helpers.window_choice(x, ans, "min", window_dimensions, window_strides,
+                                                     padding, base_dilation, window_dilation)
+    d[ans] = lax.gather(d[x], where, dimension_numbers=dn, slice_sizes=sizes, mode="fill", fill_value=0)
+
+
+@def_jvp(lax.reduce_window)
+def _reduce_window(ans, operand, init_value, computation, window_dimensions, window_strides=None,
+                   padding="VALID", base_dilation=None, window_dilation=None):
+    # sum over window offsets k of coefs[k] * d[operand] at where[k], plus init's share.
+    where, dn, sizes, coefs, init_coef = lax.vjp_helpers.reduce_window_tangent_coefficients(
+        operand, init_value, ans, computation, window_dimensions, window_strides, padding,
+        base_dilation, window_dilation)
+    d[ans] = lax.reduce_sum(lax.gather(d[operand], where, dimension_numbers=dn, slice_sizes=sizes,
+                                       mode="fill", fill_value=0) * coefs, axes=(0,)) \
+        + lax.broadcast_in_dim(d[init_value], shape=lax.vjp_helpers.shape_of(ans),
+                               broadcast_dimensions=()) * init_coef
+
+
+@def_jvp(lax.conv_general_dilated)
+def _conv_general_dilated(ans, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                          batch_group_count=1, precision=None, preferred_element_type=None):
+    d[ans] = lax.conv_general_dilated(
+        d[lhs], rhs, window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type) \
+        + lax.conv_general_dilated(
+            lhs, d[rhs], window_strides, padding, lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count, batch_group_count=batch_group_count,
+            precision=precision, preferred_element_type=preferred_element_type)
+
+
+# Which elements a tangent takes, and their weights: piecewise constant in the primals.
+def_zero_derivative(vjp_helpers.scatter_winners, vjp_helpers.scatter_extremal_coefficients,
+                    vjp_helpers.window_choice, vjp_helpers.reduce_window_tangent_coefficients)

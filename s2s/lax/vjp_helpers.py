@@ -566,7 +566,7 @@ def concatenate_part_transpose(h, g, before, x, dimension):
         parts = []
         for item, part in zip(x, h):
             parts.append(zeros(shape_of(item), dtype_of(g)) if part is None else part)
-        return lax.concatenate(*parts, dimension=dim)
+        return lax.concatenate(parts, dimension=dim)  # one list: reverse mode reads it
     start = 0
     for item in before:
         start = start + shape_of(item)[dim]
@@ -870,7 +870,11 @@ def _shift(x, steps, dim, fill):
 
 def linear_recurrence(a, c, dim):
     """``y[i] = a[i] * y[i-1] + c[i]`` along ``dim`` (``y[-1] = 0``): a parallel prefix
-    scan over affine maps in ``log2(n)`` steps of products and sums (no division)."""
+    scan over affine maps in ``log2(n)`` steps of products and sums (no division).
+
+    >>> linear_recurrence(onp.array([2.0, 0.0, 3.0], onp.float32), onp.ones(3, onp.float32), 0)
+    array([1., 1., 4.], dtype=float32)
+    """
     n = shape_of(c)[dim]
     step = 1
     while step < n:
@@ -883,7 +887,12 @@ def linear_recurrence(a, c, dim):
 
 def cumprod_tangent(t, x, ans, axis, reverse=False):
     """Tangent of ``cumprod``: ``dy[i] = x[i] * dy[i-1] + y[i-1] * t[i]``, exact with zeros
-    in ``x`` (never divides by it)."""
+    in ``x`` (never divides by it).
+
+    >>> x = onp.array([2.0, 0.0, 3.0], onp.float32)
+    >>> cumprod_tangent(onp.ones(3, onp.float32), x, lax.cumprod(x), 0)
+    array([1., 2., 6.], dtype=float32)
+    """
     dim = canonical_axis(axis, len(shape_of(x)))
     if reverse:
         t = lax.rev(t, dimensions=(dim,))
@@ -970,7 +979,12 @@ def unsort(g, index, perm, dimension, operand):
 
 def sort_tangents(tangents, operands, dimension, num_keys=1):
     """Tangents of ``sort(*operands)`` from the operands' ``tangents``: the keys sorted
-    again with the tangents riding along (the same stable permutation)."""
+    again with the tangents riding along (the same stable permutation).
+
+    >>> t, x = onp.array([10.0, 20.0, 30.0], onp.float32), onp.array([3.0, 1.0, 2.0], onp.float32)
+    >>> sort_tangents((t,), (x,), -1)
+    array([20., 30., 10.], dtype=float32)
+    """
     single = len(operands) == 1 and not isinstance(operands[0], (list, tuple))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands, tangents = tuple(operands[0]), tuple(tangents[0])
@@ -1427,4 +1441,130 @@ def svd_grad(g, a, ans, full_matrices=True, compute_uv=True):
         t = _mm(lax.mul(gv, s_inv_row), _matrix_T(u))
         t = lax.sub(t, _mm(_conj(v), _mm(_matrix_T(v), t)))
         out = lax.add(out, _matrix_H(t))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Forward mode (``jvp_rules``) of scatters and windowed reductions. These compute, from
+# primal values only, which elements a tangent takes and with which weights, following
+# the adjoint helpers above (same ties, duplicates, padding): the templates then apply
+# primitives to the tangent, which vmap batches by their rules (jacfwd, hessian).
+
+
+def scatter_winners(operand, indices, updates, dimension_numbers, mode=None):
+    """``(kept, won)`` masks: the operand elements a ``scatter`` keeps, and the update
+    elements it writes (of repeated indices, the one the scatter kept)."""
+    return _scatter_winners(operand, indices, updates, dimension_numbers, mode)
+
+
+def scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers, mode=None):
+    """``(operand_coef, updates_coef)`` of ``scatter_min``/``scatter_max``: the share of each
+    contender in its result (ties share evenly, as JAX)."""
+    return _scatter_extremal_coefficients(ans, operand, indices, updates, dimension_numbers, mode)
+
+
+def _point_gather(ndim):
+    """Gather dimension numbers and slice sizes reading single elements at full indices."""
+    dims = tuple(range(ndim))
+    dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=dims, start_index_map=dims)
+    return dn, (1,) * ndim
+
+
+def _window_positions(xs, slices, config):
+    """Per window offset, the index in ``x`` (shape ``xs``) of that element of every window,
+    last axis the coordinates; -1 where it falls on padding or a base-dilation hole."""
+    ndim = len(xs)
+    coords = [lax.broadcasted_iota(dtype=dtypes.int32, shape=xs + (1,), dimension=i)
+              for i in range(ndim)]
+    grid = lax.concatenate(coords, dimension=ndim) if ndim > 1 else coords[0]
+    padded = lax.pad(grid, lax.convert_element_type(-1, new_dtype=dtypes.int32),
+                     padding_config=list(config) + [(0, 0, 0)])
+    return [lax.slice(padded, start_indices=start + (0,), limit_indices=limit + (ndim,),
+                      strides=strides + (1,)) for start, limit, strides in slices]
+
+
+def window_choice(x, ans, kind, window_dimensions, window_strides=None, padding="VALID",
+                  base_dilation=None, window_dilation=None):
+    """``(indices, dimension_numbers, slice_sizes)`` for a fill-mode ``gather`` from an array
+    shaped like ``x`` of the element each window of ``reduce_window_max``/``_min`` (``kind``)
+    chose: the first (row-major) equal to the window's result, the element
+    ``reduce_window_chooser_grad`` gives the window's adjoint; -1 (read as 0) where none."""
+    xs = shape_of(x)
+    out_shape = shape_of(ans)
+    dn, sizes = _point_gather(len(xs))
+    where = full(out_shape + (len(xs),), -1, dtypes.int32)
+    if 0 in out_shape:
+        return where, dn, sizes
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    base = lax.pad(x, _extremum_identity(kind, dtype_of(x)), padding_config=config)
+    taken = zeros(out_shape, dtypes.bool_)
+    lead = tuple(range(len(out_shape)))
+    for (start, limit, strides), pos in zip(slices, _window_positions(xs, slices, config)):
+        window = lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
+        hit = lax.bitwise_and(lax.eq(window, ans), lax.bitwise_not(taken))
+        taken = lax.bitwise_or(taken, hit)
+        where = lax.select_n(lax.broadcast_in_dim(hit, shape=shape_of(where), broadcast_dimensions=lead),
+                             where, pos)
+    return where, dn, sizes
+
+
+def reduce_window_tangent_coefficients(x, init_value, ans, computation, window_dimensions,
+                                       window_strides=None, padding="VALID", base_dilation=None,
+                                       window_dilation=None):
+    """``(indices, dimension_numbers, slice_sizes, coefficients, init_coefficient)`` of the
+    generic ``reduce_window``'s tangent: ``sum_k coefficients[k] * t[indices[k]]`` over the
+    window offsets ``k`` (a fill-mode gather of the operand's tangent ``t``), plus
+    ``init_coefficient * t_init``. Max/min windows take the tangent of the element
+    ``reduce_window_operand_grad`` gives the adjoint (or init's, where no element is the
+    result); products use the others' product (exact where elements are zero)."""
+    kind = _computation_kind(computation)
+    xs = shape_of(x)
+    out_shape = shape_of(ans)
+    dt = dtype_of(ans)
+    dn, sizes = _point_gather(len(xs))
+    if 0 in out_shape:
+        return (full((1,) + out_shape + (len(xs),), -1, dtypes.int32), dn, sizes,
+                zeros((1,) + out_shape, dt), zeros(out_shape, dt))
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    fill = {"add": 0, "mul": 1}[kind] if kind in ("add", "mul") else \
+        _extremum_identity(kind, dtype_of(x))
+    base = lax.pad(x, fill, padding_config=config)
+    windows = [lax.slice(base, start_indices=start, limit_indices=limit, strides=strides)
+               for start, limit, strides in slices]
+    one = ones_like(ans)
+    if kind == "add":
+        coefs, init_coef = [one] * len(windows), one
+    elif kind in ("max", "min"):
+        coefs, taken = [], zeros(out_shape, dtypes.bool_)
+        for w in windows:
+            hit = lax.bitwise_and(lax.eq(w, ans), lax.bitwise_not(taken))
+            taken = lax.bitwise_or(taken, hit)
+            coefs.append(lax.convert_element_type(hit, new_dtype=dt))
+        init_coef = lax.convert_element_type(lax.bitwise_not(taken), new_dtype=dt)
+    else:
+        coefs, init_coef = _product_coefficients(windows, init_value), _product(windows)
+    stack = lambda parts: lax.concatenate([lax.expand_dims(p, dimensions=(0,)) for p in parts],  # noqa: E731
+                                          dimension=0)
+    return (stack(_window_positions(xs, slices, config)), dn, sizes, stack(coefs), init_coef)
+
+
+def _product(windows):
+    acc = windows[0]
+    for w in windows[1:]:
+        acc = lax.mul(acc, w)
+    return acc
+
+
+def _product_coefficients(windows, init_value):
+    """``init * prod_{j != k} windows[j]`` for each ``k``, by prefix and suffix products."""
+    prefix = [ones_like(windows[0])]
+    for w in windows[:-1]:
+        prefix.append(lax.mul(prefix[-1], w))
+    out = [None] * len(windows)
+    suffix = lax.mul(ones_like(windows[0]), init_value)
+    for k in range(len(windows) - 1, -1, -1):
+        out[k] = lax.mul(prefix[k], suffix)
+        suffix = lax.mul(suffix, windows[k])
     return out

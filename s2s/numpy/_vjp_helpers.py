@@ -269,8 +269,9 @@ def extremum_tangent(t, ans, a, axis=None, keepdims=False, where=None):
     """Tangent of ``max``/``min``: the mean of ``t`` over the tied extremizers (as
     ``extremum_grad`` and JAX); zero where ``initial`` wins.
 
-    >>> extremum_tangent(onp.array([1.0, 5.0, 3.0]), 3.0, onp.array([3.0, 1.0, 3.0]))
-    array(2.)
+    >>> a = onp.array([3.0, 1.0, 3.0], onp.float32)
+    >>> extremum_tangent(onp.array([1.0, 5.0, 3.0], onp.float32), onp.float32(3.0), a)
+    array(2., dtype=float32)
     """
     a = np.asarray(a)
     hit = np.equal(a, unreduce(ans, a, axis, keepdims))

@@ -618,11 +618,26 @@ def _tensordot_rule(axes, /, a, b, *args, **kwargs):
         ca, cb = ([c] if isinstance(c, int) else list(c) for c in contraction)
         ca, cb = [k % an for k in ca], [k % bn for k in cb]
     if axes[0] is not None and axes[1] is not None:
-        return loop_call(np.tensordot, axes, (a, b), {"axes": (ca, cb)})
+        return _tensordot_both(a, b, ca, cb)
     if axes[0] is not None:
         return np.tensordot(a, b, axes=([k + 1 for k in ca], cb))
     out = np.tensordot(a, b, axes=(ca, [k + 1 for k in cb]))
     return np.moveaxis(out, an - len(ca), 0)
+
+
+def _tensordot_both(a, b, ca, cb):
+    """``tensordot`` of two batched operands: an ``einsum`` sharing the batch letter
+    (``ca``/``cb``: the contracted per-example axes, nonnegative)."""
+    an, bn = a.ndim - 1, b.ndim - 1
+    letters = iter(_LETTERS + _LETTERS.upper().replace("Z", ""))
+    ta = [next(letters) for _ in range(an)]
+    tb = [next(letters) for _ in range(bn)]
+    for i, j in zip(ca, cb):
+        tb[j] = ta[i]
+    free_a = [t for k, t in enumerate(ta) if k not in ca]
+    free_b = [t for k, t in enumerate(tb) if k not in cb]
+    spec = f"Z{''.join(ta)},Z{''.join(tb)}->Z{''.join(free_a + free_b)}"
+    return np.einsum(spec, a, b)
 
 
 def_batch(np.tensordot)(_tensordot_rule)

@@ -174,53 +174,65 @@ def _through_formula(ans, g, x, formula, static):
 # Reductions, sorting, quantiles, clip, vdot, einsum (forward templates transposing the
 # adjoints of vjp_rules.py: the same ties, masks and zero handling).
 
+from s2s.core.primitive import def_batch  # noqa: E402
+from s2s.lax.jvp_rules import along_axes_batch  # noqa: E402
 from s2s.numpy._vjp_helpers import (  # noqa: E402
     einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent, quantile_tangent,
     sort_tangent, std_tangent, var_tangent)
 
+# Under jacfwd the tangent is batched and the primal values are not: one call on the
+# stacked examples (by source, each call would record the helper anew).
+def_batch(extremum_tangent)(along_axes_batch(extremum_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+def_batch(prod_tangent)(along_axes_batch(prod_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+def_batch(var_tangent)(along_axes_batch(var_tangent, ("t", "a"), "a", "axis", ("where",)))
+def_batch(std_tangent)(along_axes_batch(std_tangent, ("t", "ans", "a"), "a", "axis", ("where",)))
+
 
 @def_jvp(np.max, np.min)
 def _extremum(ans, a, axis=None, out=None, keepdims=False, initial=None, where=None):
-    d[ans] = extremum_tangent(d[a], ans, a, axis, keepdims, where)
+    d[ans] = extremum_tangent(d[a], ans, a, axis=axis, keepdims=keepdims, where=where)
 
 
 @def_jvp(np.prod)
 def _prod(ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-    d[ans] = prod_tangent(d[a], ans, a, axis, keepdims, initial, where)
+    d[ans] = prod_tangent(d[a], ans, a, axis=axis, keepdims=keepdims, initial=initial, where=where)
 
 
 @def_jvp(np.var)
 def _var(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
          correction=None):
-    d[ans] = var_tangent(d[a], a, axis, ddof, keepdims, where, correction)
+    d[ans] = var_tangent(d[a], a, axis=axis, ddof=ddof, keepdims=keepdims, where=where,
+                          correction=correction)
 
 
 @def_jvp(np.std)
 def _std(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
          correction=None):
-    d[ans] = std_tangent(d[a], ans, a, axis, ddof, keepdims, where, correction)
+    d[ans] = std_tangent(d[a], ans, a, axis=axis, ddof=ddof, keepdims=keepdims, where=where,
+                          correction=correction)
 
 
 @def_jvp(np.sort)
 def _sort(ans, a, axis=-1, kind=None, order=None, *, stable=None):
-    d[ans] = sort_tangent(d[a], a, axis)
+    d[ans] = sort_tangent(d[a], a, axis=axis)
 
 
 @def_jvp(np.quantile)
 def _quantile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
               keepdims=False, *, interpolation=None):
-    d[ans] = quantile_tangent(d[a], a, q, axis, method, keepdims)
+    d[ans] = quantile_tangent(d[a], a, q, axis=axis, method=method, keepdims=keepdims)
 
 
 @def_jvp(np.percentile)
 def _percentile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, interpolation=None):
-    d[ans] = quantile_tangent(d[a], a, np.true_divide(q, 100), axis, method, keepdims)
+    d[ans] = quantile_tangent(d[a], a, np.true_divide(q, 100), axis=axis, method=method,
+                               keepdims=keepdims)
 
 
 @def_jvp(np.median)
 def _median(ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    d[ans] = quantile_tangent(d[a], a, 0.5, axis, "linear", keepdims)
+    d[ans] = quantile_tangent(d[a], a, 0.5, axis=axis, keepdims=keepdims)
 
 
 @def_jvp(np.clip)
@@ -239,15 +251,24 @@ def _vdot(ans, a, b):
 def _einsum(ans, o0, o1=None, o2=None, o3=None, o4=None, o5=None, o6=None, o7=None, *more, out=None,
             optimize=True, precision=None, preferred_element_type=None, dtype=None):
     ops = (o0, o1, o2, o3, o4, o5, o6, o7)
-    d[ans] = einsum_tangent(d[o0], 0, ops, precision, preferred_element_type, dtype) \
-        + einsum_tangent(d[o1], 1, ops, precision, preferred_element_type, dtype) \
-        + einsum_tangent(d[o2], 2, ops, precision, preferred_element_type, dtype) \
-        + einsum_tangent(d[o3], 3, ops, precision, preferred_element_type, dtype) \
-        + einsum_tangent(d[o4], 4, ops, precision, preferred_element_type, dtype) \
-        + einsum_tangent(d[o5], 5, ops, precision, preferred_element_type, dtype) \
-        + einsum_tangent(d[o6], 6, ops, precision, preferred_element_type, dtype) \
-        + einsum_tangent(d[o7], 7, ops, precision, preferred_element_type, dtype) \
-        + einsum_more_tangent(d[more], ops, more, precision, preferred_element_type, dtype)
+    d[ans] = einsum_tangent(d[o0], 0, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o1], 1, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o2], 2, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o3], 3, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o4], 4, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o5], 5, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o6], 6, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_tangent(d[o7], 7, ops, precision=precision,
+                            preferred_element_type=preferred_element_type, dtype=dtype) \
+        + einsum_more_tangent(d[more], ops, more, precision=precision,
+                              preferred_element_type=preferred_element_type, dtype=dtype)
 
 
 # ---------------------------------------------------------------------------

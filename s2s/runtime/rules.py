@@ -51,6 +51,13 @@ def _repeat_grad(ans, g, n):
     d[g] = sum_grads(d[ans])
 
 
+@def_vjp(S.sum_grads)
+def _sum_grads(ans, gs):
+    # as builtin sum's: every item gets the total's adjoint (a rule rather than the
+    # reverse mode of sum_grads' loop, whose backward pass vmap would run per example)
+    d[gs] = repeat_grad(d[ans], len(gs))
+
+
 @def_vjp(S.getattr_grad)
 def _getattr_grad(ans, x, name, g):
     d[g] = field_grad(d[ans], x, name)
@@ -202,6 +209,11 @@ def _unpack_grad(ans, g, n):
 @def_vjp(S.split_last_grad)
 def _split_last_grad(ans, g):
     d[g] = join_last_grad(d[ans], g)
+
+
+@def_vjp(S.join_last_grad)
+def _join_last_grad(ans, parts, g):
+    d[parts] = split_last_grad(d[ans])
 
 
 @def_vjp(S.push_grad)

@@ -444,6 +444,8 @@ def add_grad(a, b):
         return b
     if b is None:
         return a
+    if isinstance(b, (tuple, list)) and isinstance(a, _ROW_SOURCES):  # b: a's rows' adjoints
+        return a + stack_rows(a, b)
     if isinstance(a, (tuple, list)):
         out = [add_grad(x, y) for x, y in zip(a, b)]
         return type(a)(*out) if hasattr(type(a), "_fields") else type(a)(out)
@@ -600,12 +602,33 @@ def pack_grad(like, parts):
     """The adjoint of a container built from ``parts``, shaped like ``like``."""
     if all(p is None for p in parts):
         return None
+    if isinstance(like, _ROW_SOURCES):  # ``a, b = M``: the adjoint of an array is an array
+        return stack_rows(like, parts)
     t = type(like)
     if hasattr(t, "_fields"):
         return t(*parts)
     if t is list:
         return list(parts)
     return tuple(parts)
+
+
+_ROW_SOURCES = (onp.ndarray, Tracer)
+
+
+def stack_rows(like, parts, axis=0):
+    """The adjoints ``parts`` of the rows of array ``like`` (along ``axis``) as one array,
+    zeros for the rows whose adjoint is ``None`` (at least one is not).
+
+    >>> stack_rows(onp.ones((2, 3)), (None, onp.arange(3.0))).tolist()
+    [[0.0, 0.0, 0.0], [0.0, 1.0, 2.0]]
+    """
+    present = next(p for p in parts if p is not None)
+    np = _np_for(like, *parts)
+    shape = tuple(onp.shape(like)) if not isinstance(like, Tracer) else tuple(like.shape)
+    row = shape[:axis] + shape[axis + 1:]
+    dt = _dtype_of(present)
+    return np.stack([np.zeros(row, dt) if p is None else np.broadcast_to(p, row).astype(dt)
+                     for p in parts], axis=axis)
 
 
 def push_grad(g, last, xs):

@@ -102,11 +102,11 @@ from s2s.numpy._vjp_helpers import logsumexp_tangent, signed_tangent  # noqa: E4
 @def_jvp(special.logsumexp)
 def _logsumexp(ans, a, axis=None, b=None, keepdims=False, return_sign=False):
     if return_sign:
-        d[ans] = signed_tangent(logsumexp_tangent(d[a], ans[0], a, axis, b, keepdims)
-                                + logsumexp_tangent(d[b], ans[0], a, axis, None, keepdims), ans)
+        d[ans] = signed_tangent(logsumexp_tangent(d[a], ans[0], a, axis=axis, b=b, keepdims=keepdims)
+                                + logsumexp_tangent(d[b], ans[0], a, axis=axis, keepdims=keepdims), ans)
     else:
-        d[ans] = logsumexp_tangent(d[a], ans, a, axis, b, keepdims) \
-            + logsumexp_tangent(d[b], ans, a, axis, None, keepdims)
+        d[ans] = logsumexp_tangent(d[a], ans, a, axis=axis, b=b, keepdims=keepdims) \
+            + logsumexp_tangent(d[b], ans, a, axis=axis, keepdims=keepdims)
 
 
 @def_jvp(special.softmax)

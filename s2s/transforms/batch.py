@@ -543,6 +543,8 @@ def _axes(ctx, atoms):
 
 def _broadcast(ctx, node):
     """``node`` as a batched value (broadcast when it is not batched)."""
+    if isinstance(node, gast.Starred):  # ``*xs`` in a display: each element of ``xs``
+        return gast.Starred(value=_broadcast(ctx, node.value), ctx=gast.Load())
     if ctx.is_batched(node):
         return node
     return q.call(ctx.h("broadcast_batch"), [node, ctx.size()])

@@ -938,6 +938,11 @@ def _add_grad_rule(axes, /, a, b):
     if b is None:
         return a if axes[0] is not None else broadcast_batch(a, leading_size(a, b))
     (a, b), _ = _fill(axes, (a, b))
+    if is_array(a) and isinstance(b, (list, tuple)):  # one example: ``a + asarray(b)``
+        return support.stack_rows(a, support.add_grad(batch_containers.columns(a), list(b)),
+                                  axis=1)
+    if isinstance(a, (list, tuple)) and is_array(b):  # one example: b's rows added leafwise
+        b = type(a)(batch_containers.columns(b)) if not hasattr(type(a), "_fields") else b
     return support.add_grad(a, b)
 
 
@@ -952,15 +957,6 @@ def _scalar_seed_rule(axes, /, result):
     return _np(result).broadcast_to(seed, result.shape)
 
 
-def _structural(fn):
-    """Helpers that only rearrange containers: batched leaves pass through as they are."""
-    def rule(axes, /, *args):
-        if any(is_array(a) and ax is not None for a, ax in zip(args, axes)):
-            return loop_call(fn, axes, args, {})
-        return fn(*args)
-    return rule
-
-
 def _getitem_grad_rule(axes, /, x, index, g):
     if g is None:
         return None
@@ -972,6 +968,11 @@ def _getitem_grad_rule(axes, /, x, index, g):
         (x, g), n = _fill((axes[0], axes[2]), (x, g))
         zeros = _np(x, g).zeros(x.shape, support._grad_dtype(x, g))
         return at_update(zeros, index, "add", g, 0, None, 0)
+    if axes[1] is None and is_array(x) and _adjacent_advanced(index):
+        # behind the leading ``:`` adjacent array indices select as per example (their
+        # axes stay in place), so one scatter-add places every example's ``g``
+        (x, g), n = _fill((axes[0], axes[2]), (x, g))
+        return support.getitem_grad(x, _behind_batch(index), g)
     return loop_call(support.getitem_grad, axes, (x, index, g), {})
 
 
@@ -991,6 +992,8 @@ def _setitem_grad_rule(axes, /, g, index):
     """``g`` with ``index`` zeroed in each example."""
     if g is None:
         return None
+    if isinstance(g, (list, tuple, dict)) and axes[1] is None:  # items moved as one example's
+        return batch_containers.structural(support.setitem_grad)(axes, g, index)
     if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
         return support.setitem_grad(g, _behind_batch(index))
     return loop_call(support.setitem_grad, axes, (g, index), {})
@@ -1000,6 +1003,8 @@ def _index_grad_rule(axes, /, g, index, value):
     """Each example's ``g[index]`` summed to the shape of its ``value``."""
     if g is None:
         return None
+    if isinstance(g, (list, tuple, dict)) and axes[1] is None:  # items moved as one example's
+        return batch_containers.structural(support.index_grad)(axes, g, index, value)
     if axes[0] is not None and axes[1] is None and is_array(g) and _plain_index(index):
         return _unbroadcast_rule((0, axes[2]), g[_behind_batch(index)], value)
     return loop_call(support.index_grad, axes, (g, index, value), {})
@@ -1188,7 +1193,23 @@ def _dict_item_grad_rule(axes, /, g, key):
 
 def _complete_grad_rule(axes, /, x, g):
     (x, g), _ = _fill(axes, (x, g))  # zeros batched like the leaves they complete
-    return support.complete_grad(x, g)
+    return support.complete_grad(x, _rows_stacked(x, g))
+
+
+def _rows_stacked(x, g):
+    """Batched adjoint ``g`` of ``x`` with each list of row adjoints of an array leaf
+    (``sum(M)``'s ``repeat_grad``) stacked on the axis after the batch axis: completing
+    one example stacks them on its axis 0."""
+    if g is None:
+        return None
+    if is_array(x) and isinstance(g, (list, tuple)):
+        return support.stack_rows(x, g, axis=1) if any(p is not None for p in g) else None
+    if isinstance(x, (list, tuple)) and isinstance(g, (list, tuple)):
+        out = [_rows_stacked(a, b) for a, b in zip(x, g)]
+        return type(g)(*out) if hasattr(type(g), "_fields") else type(g)(out)
+    if isinstance(x, dict) and isinstance(g, dict):
+        return {k: _rows_stacked(x[k], v) if k in x else v for k, v in g.items()}
+    return g
 
 
 def _register_support_rules():
@@ -1197,10 +1218,11 @@ def _register_support_rules():
     def_batch(sup.unreduce)(_unreduce_rule)
     def_batch(sup.add_grad)(_add_grad_rule)
     def_batch(sup.scalar_seed)(_scalar_seed_rule)
-    def_batch(sup.getitem_grad)(_getitem_grad_rule)
-    def_batch(sup.complete_grad)(_complete_grad_rule)
     def_batch(sup.setitem_grad)(_setitem_grad_rule)
     def_batch(sup.index_grad)(_index_grad_rule)
+    def_batch(sup.getitem_grad)(_getitem_grad_rule)
+    def_batch(sup.complete_grad)(_complete_grad_rule)
+    def_batch(sup.max_grad_share)(elementwise(sup.max_grad_share))  # where(x > y, ...)
     def_batch(sup.dot_grad_lhs)(_dot_grads(True))
     def_batch(sup.dot_grad_rhs)(_dot_grads(False))
     def_batch(sup.matmul_grad_lhs)(_matmul_grads(True))
@@ -1216,13 +1238,12 @@ def _register_support_rules():
     # jit's converted source calls user functions through converted_call: vmap of that
     # source (a nested function under jit(vmap(f))) batches the function itself.
     def_batch(converted_call)(_converted_call_rule)
-    for fn in (sup.pack_grad, sup.unpack_grad, sup.as_sequence, sup.copy, sup.items, sup.keys,
-               sup.values, sup.repeat_grad, sup.push_grad, sup.sum_grads,
-               sup.split_last_grad, sup.join_last_grad):
-        def_batch(fn)(_structural(fn))
+    # container helpers (list and dict adjoints), builtins abs and sum: batch_containers
+    batch_containers.register()
 
 
 from s2s.runtime import support  # noqa: E402
+from s2s.transforms import batch_containers  # noqa: E402
 from s2s.numpy.batching import _example  # noqa: E402
 
 _register_support_rules()

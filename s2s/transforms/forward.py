@@ -311,7 +311,7 @@ class _Forward:
                     if p != t.params[0] and self.active(atom)}
         pre = []
         for p, atom in bound.items():
-            if isinstance(atom, gast.Tuple) and any(self.active(e) for e in atom.elts):
+            if isinstance(atom, gast.Tuple) and any(self.active(_unstarred(e)) for e in atom.elts):
                 # A template's own *args: their tangents as one tuple (zeros where inactive).
                 tangents[p] = self.namer.new("d" + p)
                 pre.append(q.assign(tangents[p], gast.Tuple(elts=[self.tangent_of(e) for e in atom.elts],
@@ -494,6 +494,11 @@ def _retarget(stmts, old, new):
     if isinstance(last.targets[0], gast.Name) and last.targets[0].id == old:
         last.targets = [q.store(new)]
     return stmts
+
+
+def _unstarred(atom):
+    """``x`` of a ``*x`` in a call (a template's ``*args`` may be filled from it)."""
+    return atom.value if isinstance(atom, gast.Starred) else atom
 
 
 def _lambda_args(*names):
