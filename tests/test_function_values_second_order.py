@@ -12,6 +12,7 @@ import pytest
 
 import s2s
 import s2s.numpy as snp
+from s2s.errors import S2SError
 from cases import central_jacobian, jax_x64
 
 X = np.array([0.3, -0.2, 0.5])
@@ -276,3 +277,14 @@ def test_function_values_carrying_differentiated_values(x64, f):
     np.testing.assert_allclose(s2s.jvp(f, (X,), (np.ones(3),))[1], g.sum(), rtol=1e-7)
     np.testing.assert_allclose(s2s.jacfwd(f)(X), g, rtol=1e-7, atol=1e-8)
     np.testing.assert_allclose(s2s.hessian(f)(X), _central_hessian(f, X), rtol=1e-6, atol=1e-7)
+
+
+def _complex_value(f, x):
+    return snp.sum(snp.abs(f(x)) ** 2)
+
+
+def test_complex_result_of_a_function_value_raises_at_second_order(x64):
+    f = lambda x: _complex_value(lambda v: v * (1.0 + 2.0j), x)  # noqa: E731
+    np.testing.assert_allclose(s2s.grad(f)(X), 10 * X, rtol=1e-12)
+    with pytest.raises(S2SError, match="complex results"):
+        s2s.hessian(f)(X)

@@ -47,8 +47,8 @@ def _leaf_paths(out, g, path=()):
     kind = onp.result_type(out).kind
     if kind == "c" or onp.result_type(g).kind == "c":
         raise S2SError("s2s cannot take second derivatives through a call of a function value "
-                       "with complex results: call the function by its name (its source is then "
-                       "differentiated) or take the derivative with jax")
+                       "with complex results yet: call the function by its name (its source is "
+                       "then differentiated) instead of through a parameter or a container")
     return [(path, g)] if kind == "f" else []
 
 
