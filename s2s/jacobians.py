@@ -27,6 +27,7 @@ from s2s.numpy._arraylike import bind_on, first_staged
 from s2s.parse.source import NoSourceError
 from s2s.trace.record import record
 from s2s.transforms import forward, vjp_builder
+from s2s.numpy.batching import _example, leading_size
 from s2s.transforms.batch_support import loop_call
 from s2s.transforms.convert import converted_for_grad
 
@@ -200,21 +201,21 @@ def _arrange(n_out, out_tree, blocks, in_tree, argnums):
     return tree_unflatten(out_tree, per_out)
 
 
-def _completed_gradient(fun, out, args, n):
+def _completed_gradient(fun, out, args, n, lead=()):
     """The batched output of a gradient function's generated code with zeros for its
-    ``None`` adjoints, shaped like the gradient's examples (``n`` of them); other
-    functions' outputs as they are."""
+    ``None`` adjoints, shaped like the gradient's examples (``n`` of them, behind the
+    ``lead`` axes); other functions' outputs as they are."""
     while isinstance(fun, JitFunction):
         fun = fun._fun
     if not isinstance(fun, GradFunction):
         return out
     return fun.completed(out, lambda i: tree_map(
-        lambda v: np.zeros((n,) + np.shape(v), _leaf_dtype(v)), args[i]))
+        lambda v: np.zeros(tuple(lead) + (n,) + np.shape(v), _leaf_dtype(v)), args[i]))
 
 
-def _first(aux):
-    """The aux output of one basis row (vmap broadcast it over the rows)."""
-    return tree_map(lambda a: a[0], aux)
+def _first(aux, lead=0):
+    """The aux output of one basis row (vmap broadcast it over the rows, on axis ``lead``)."""
+    return tree_map(lambda a: a[:, 0] if lead else a[0], aux)
 
 
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
@@ -236,24 +237,67 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
         in_axes = (0,) * len(tangents) + (None,) * (len(t.bound) + len(t.call_args))
         args = [*tangents, *t.bound, *t.call_args]
         out, jac = staged_form(vmap(build.function, in_axes=in_axes), args)(*args)
-        out, jac = t.output(out), t.output(jac)
-        if t.out_tree is None:  # the generated code's own output: None where a zero
-            jac = _completed_gradient(fun, jac, t.call_args, sum(int(np.size(v)) for v in leaves))
-        aux = None
-        if has_aux:
-            jac, aux = jac[0], _first(out[1])
-        out_leaves, out_tree = tree_flatten(jac)
-        _check_outputs(out_leaves, holomorphic, "jacfwd", fun)
-        starts, ends = _bounds(leaves)
-        blocks = []
-        for o in out_leaves:
-            moved = snp.moveaxis(o, 0, -1)  # out shape + (n,)
-            blocks.append([snp.reshape(moved[..., s:e], tuple(moved.shape[:-1]) + np.shape(v))
-                           for v, s, e in zip(leaves, starts, ends)])
-        result = _arrange(len(out_leaves), out_tree, blocks, tree, argnums)
-        return (result, aux) if has_aux else result
+        return _jacfwd_result(fun, t, out, jac, argnums, has_aux, holomorphic)
     jacfun.__s2s_traced__ = True  # transformations of it record it (it calls vmap)
+    function_rules(jacfun).batch = _jacfwd_batch(jacfun, fun, argnums, has_aux, holomorphic)
     return jacfun
+
+
+def _jacfwd_result(fun, t, out, jac, argnums, has_aux, holomorphic, batch=None):
+    """The Jacobian (and aux) from the jvp source's outputs over the basis (axis 0, or
+    axis 1 behind the examples' axis when ``batch`` is their number)."""
+    lead = 0 if batch is None else 1
+    leaves, tree = t.leaves, t.tree
+    out, jac = t.output(out), t.output(jac)
+    nb = sum(int(np.size(v)) for v in leaves)
+    if t.out_tree is None and batch is None:  # the generated code's own output: None where a zero
+        jac = _completed_gradient(fun, jac, t.call_args, nb)
+    elif t.out_tree is None:
+        jac = _completed_gradient(fun, jac, t.call_args, nb, lead=(batch,))
+    aux = None
+    if has_aux:
+        jac, aux = jac[0], _first(out[1], lead)
+    out_leaves, out_tree = tree_flatten(jac)
+    _check_outputs(out_leaves, holomorphic, "jacfwd", fun)
+    starts, ends = _bounds(leaves)
+    blocks = []
+    for o in out_leaves:
+        moved = snp.moveaxis(o, lead, -1)  # (examples,) + out shape + (n,)
+        blocks.append([snp.reshape(moved[..., s:e], tuple(moved.shape[:-1]) + np.shape(v))
+                       for v, s, e in zip(leaves, starts, ends)])
+    result = _arrange(len(out_leaves), out_tree, blocks, tree, argnums)
+    return (result, aux) if has_aux else result
+
+
+def _jacfwd_batch(jacfun, fun, argnums, has_aux, holomorphic):
+    """vmap of ``jacfwd(fun)``: the jvp source vmapped over the basis, that vmapped over
+    the examples (the basis the same for every example), as JAX composes them; ``if``s and
+    ``lax.cond``s on the data become selects there, where recording the Jacobian on one
+    example would fix its branches (and each example ran on its own)."""
+    def rule(axes, /, *args, **kwargs):
+        batched = [a for a, ax in zip(args, axes) if ax is not None]
+        if not batched or not all(ax in (0, None) for ax in axes):
+            return loop_call(jacfun, axes, args, kwargs)
+        n = leading_size(batched)
+        example = [_example(a, 0) if ax is not None else a for a, ax in zip(args, axes)]
+        t = _Target(fun, argnums, example, kwargs, holomorphic, "jacfwd")
+        try:
+            build = None if t.out_tree is not None else t.built(forward.build_jvp)
+        except (NoSourceError, TransformError):
+            build = None
+        if build is None or t.out_tree is not None:  # a recording: fixed to one example's path
+            return loop_call(jacfun, axes, args, kwargs)
+        tangents = t.tangent_args(_batched_tree(_basis(t.leaves), t.leaves, t.tree))
+        call_args = [_grad_input(a) if ax is not None else c
+                     for a, ax, c in zip(args, axes, t.call_args)] + t.call_args[len(args):]
+        arg_axes = tuple(axes) + (None,) * (len(call_args) - len(args))
+        inner = vmap(build.function, in_axes=(0,) * len(tangents) + (None,) * (
+            len(t.bound) + len(call_args)))
+        outer = vmap(inner, in_axes=(None,) * (len(tangents) + len(t.bound)) + arg_axes)
+        full = [*tangents, *t.bound, *call_args]
+        out, jac = staged_form(outer, full)(*full)
+        return _jacfwd_result(fun, t, out, jac, argnums, has_aux, holomorphic, batch=n)
+    return rule
 
 
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):

@@ -21,6 +21,23 @@ def x64():
         s2s.config.update("enable_x64", old)
 
 
+@pytest.fixture(autouse=True)
+def _jax_x64_restored():
+    """JAX's 64-bit flag is what it was before each test (some comparison tests turn it on
+    without restoring it; a later test comparing float32 results then saw float64)."""
+    import sys
+
+    jax = sys.modules.get("jax")
+    old = jax.config.jax_enable_x64 if jax is not None else None
+    yield
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        if old is None:  # jax was imported by this test: its default
+            old = os.environ.get("JAX_ENABLE_X64", "").lower() in ("1", "true", "yes")
+        if jax.config.jax_enable_x64 != old:
+            jax.config.update("jax_enable_x64", old)
+
+
 @pytest.fixture
 def cache_dir(tmp_path):
     """The persistent compilation cache on, in a fresh directory, for one test."""

@@ -54,6 +54,8 @@ CASES = [
     ("while_data_dependent", "vmap_grad", "abs"), ("reductions_mix", "vmap_grad", "tensordot"),
     ("advanced_index", "vmap_grad", "getitem_grad"), ("advanced_index", "jacrev", "getitem_grad"),
     ("advanced_index", "hessian", "getitem_grad"), ("bool_mask", "jacrev", "getitem_grad"),
+    # np.array of a list built in a loop: its adjoint's per-example shape (it raised)
+    ("comprehension", "vmap_grad", "array"),
 ]
 
 
@@ -175,4 +177,23 @@ def test_hessian_of_row_adjoints(fn, x64, loops):
     for transform in (s2s.hessian, lambda f: s2s.jacfwd(s2s.grad(f))):
         assert_trees_close(s2s.jit(transform(fn))(x), want, rtol=1e-6, atol=1e-7)
         assert_trees_close(transform(fn)(x), want, rtol=1e-6, atol=1e-7)
+    assert not loops, loops
+
+
+def _sin_sum(x, w):
+    return snp.sum(snp.sin(x) * w)
+
+
+@pytest.mark.parametrize("argnums,in_axes", [(0, (0, None)), (1, (0, None)), ((0, 1), (0, 0))])
+def test_completed_gradient_is_written_as_numpy(argnums, in_axes, loops):
+    """``complete_grad`` of an array adjoint is written as called (no ``vcall``) where the
+    build knows the adjoint is an array: the dtype cast and the zeros are every example's."""
+    xs = np.random.default_rng(0).normal(size=(N, 4)).astype("f")
+    w = np.random.default_rng(1).normal(size=(N, 4) if in_axes[1] == 0 else 4).astype("f")
+    g = s2s.grad(_sin_sum, argnums=argnums)
+    f = s2s.vmap(g, in_axes=in_axes)
+    got = f(xs, w)
+    text = s2s.source(f)
+    assert "vcall(complete_grad" not in text and "complete_grad(" in text, text
+    assert_trees_close(got, loop_over_examples(g, [xs, w], list(in_axes)), rtol=1e-6, atol=1e-6)
     assert not loops, loops

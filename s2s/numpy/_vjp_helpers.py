@@ -704,9 +704,34 @@ def _quantile_formula(q, axis, method, keepdims, a):
     return _quantile_pick(q, axis, method, keepdims, np.ndim(a), x)
 
 
-def _quantile_pick(q, axis, method, keepdims, ndim, x):
+def quantile_q_tangent(tq, a, q, axis=None, method="linear", keepdims=False):
+    """Tangent of ``quantile`` in ``q``: ``tq`` times the slope between the two order
+    statistics interpolated (zero for the piecewise-constant methods, and where ``q`` hits
+    an order statistic exactly, as JAX)."""
+    slope = _quantile_slope(a, q, axis, method, keepdims)
+    tq = np.asarray(tq)
+    return slope * np.reshape(tq, np.shape(tq) + (1,) * (np.ndim(slope) - np.ndim(tq)))
+
+
+def quantile_q_grad(g, a, q, axis=None, method="linear", keepdims=False):
+    """Adjoint of ``q`` in ``quantile``: ``g`` times the slope, summed over the result's
+    axes that are not ``q``'s."""
+    if g is None:
+        return None
+    prod = g * _quantile_slope(a, q, axis, method, keepdims)
+    return np.sum(prod, axis=tuple(range(np.ndim(q), np.ndim(prod))))
+
+
+def _quantile_slope(a, q, axis, method, keepdims):
+    a = np.asarray(a)
+    x = np.sort(np.ravel(a)) if axis is None else np.sort(a, axis=axis % np.ndim(a))
+    return _quantile_pick(q, axis, method, keepdims, np.ndim(a), x, slope=True)
+
+
+def _quantile_pick(q, axis, method, keepdims, ndim, x, slope=False):
     """The quantiles of the sorted ``x`` (sorted along ``axis``, or flat for None): linear
-    in ``x``, so it also maps sorted tangents to the quantile's tangent."""
+    in ``x``, so it also maps sorted tangents to the quantile's tangent. ``slope``: the
+    derivative in ``q`` instead."""
     ax = 0 if axis is None else axis % ndim
     n = np.shape(x)[ax]
     pos = np.asarray(q) * (n - 1)
@@ -724,7 +749,12 @@ def _quantile_pick(q, axis, method, keepdims, ndim, x):
     xl = np.moveaxis(np.take(x, np.ravel(lo), axis=ax), ax, -1)
     xh = np.moveaxis(np.take(x, np.ravel(hi), axis=ax), ax, -1)
     f = np.ravel(frac)
-    out = xl * (1 - f) + xh * f
+    if not slope:
+        out = xl * (1 - f) + xh * f
+    elif method == "linear":
+        out = (xh - xl) * (n - 1)
+    else:
+        out = xl * 0
     out = np.moveaxis(np.reshape(out, np.shape(out)[:-1] + np.shape(pos)), tuple(
         range(np.ndim(out) - 1, np.ndim(out) - 1 + np.ndim(pos))), tuple(range(np.ndim(pos))))
     if keepdims:

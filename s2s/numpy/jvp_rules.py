@@ -177,8 +177,8 @@ def _through_formula(ans, g, x, formula, static):
 from s2s.core.primitive import def_batch  # noqa: E402
 from s2s.lax.jvp_rules import along_axes_batch  # noqa: E402
 from s2s.numpy._vjp_helpers import (  # noqa: E402
-    einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent, quantile_tangent,
-    sort_tangent, std_tangent, var_tangent)
+    einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent,
+    quantile_q_tangent, quantile_tangent, sort_tangent, std_tangent, var_tangent)
 
 # Under jacfwd the tangent is batched and the primal values are not: one call on the
 # stacked examples (by source, each call would record the helper anew).
@@ -220,14 +220,17 @@ def _sort(ans, a, axis=-1, kind=None, order=None, *, stable=None):
 @def_jvp(np.quantile)
 def _quantile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
               keepdims=False, *, interpolation=None):
-    d[ans] = quantile_tangent(d[a], a, q, axis=axis, method=method, keepdims=keepdims)
+    d[ans] = quantile_tangent(d[a], a, q, axis=axis, method=method, keepdims=keepdims) \
+        + quantile_q_tangent(d[q], a, q, axis=axis, method=method, keepdims=keepdims)
 
 
 @def_jvp(np.percentile)
 def _percentile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, interpolation=None):
     d[ans] = quantile_tangent(d[a], a, np.true_divide(q, 100), axis=axis, method=method,
-                               keepdims=keepdims)
+                               keepdims=keepdims) \
+        + quantile_q_tangent(d[q] / 100, a, np.true_divide(q, 100), axis=axis, method=method,
+                             keepdims=keepdims)
 
 
 @def_jvp(np.median)

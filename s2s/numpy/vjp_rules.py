@@ -56,12 +56,13 @@ def _mean(ans, a, axis=None, dtype=None, out=None, keepdims=False, where=None):
 # differentiable.
 
 from s2s.numpy._vjp_helpers import (  # noqa: E402
-    cholesky_grad, cumprod_grad, cumsum_grad, det_grad, eigh_grad, eigvalsh_grad, einsum_grads, extremum_grad, inner_grad_a,
-    inner_grad_b, inv_grad, masked, norm_grad, outer_grad_a, outer_grad_b, prod_grad,
-    quantile_grad, slogdet_grad, solve_grads, sort_grad, std_grad, svd_grad, tensordot_grad_a,
+    cholesky_grad, cumprod_grad, cumsum_grad, det_grad, eigh_grad,
+    eigvalsh_grad, einsum_grads, extremum_grad, inner_grad_a, inner_grad_b, inv_grad, masked,
+    norm_grad, outer_grad_a, outer_grad_b, prod_grad, quantile_grad, quantile_q_grad,
+    slogdet_grad, solve_grads, sort_grad, std_grad, svd_grad, tensordot_grad_a,
     tensordot_grad_b, var_grad, vdot_grad_a, vdot_grad_b, qr_grad, through_formula,
-    through_formula_ct_g, through_formula_ct_x,
-    no_second_order, einsum_spec, is_two_norm, einsum_many, einsum_plan, concatenate_grads)
+    through_formula_ct_g, through_formula_ct_x, no_second_order, einsum_spec, is_two_norm,
+    einsum_many, einsum_plan, concatenate_grads)
 from s2s.core.primitive import def_zero_derivative  # noqa: E402
 
 from s2s.core.primitive import abstractify  # noqa: E402
@@ -129,12 +130,14 @@ def _sort(ans, a, axis=-1, kind=None, order=None, *, stable=None):
 def _quantile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
               keepdims=False, *, interpolation=None):
     d[a] = quantile_grad(d[ans], a, q, axis, method, keepdims)
+    d[q] = quantile_q_grad(d[ans], a, q, axis, method, keepdims)
 
 
 @def_vjp(np.percentile)
 def _percentile(ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, interpolation=None):
     d[a] = quantile_grad(d[ans], a, np.true_divide(q, 100), axis, method, keepdims)
+    d[q] = quantile_q_grad(d[ans], a, np.true_divide(q, 100), axis, method, keepdims) / 100
 
 
 @def_vjp(np.median)

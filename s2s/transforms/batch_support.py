@@ -457,6 +457,48 @@ class BatchedClosure:
         return vcall(self, (None,) * len(args), *args, **kwargs)
 
 
+class BatchedPartial:
+    """``functools.partial(func, *args)`` where ``func`` or some of ``args`` vary across the
+    mapped axis (``axes``): one function per example, as ``BatchedClosure`` is. A call
+    batches ``func`` on the bound arguments and the call's together; ``p[i]`` is example
+    ``i``'s partial (what a per-example fallback passes on)."""
+
+    def __init__(self, axes, func, args, kwargs):
+        self.axes, self.func, self.args, self.kwargs = tuple(axes), func, tuple(args), kwargs
+        self.__name__ = getattr(func, "__name__", "partial")
+
+    def batch_size(self):
+        """How many examples (functions) this is."""
+        return leading_size([a for a, ax in zip((self.func,) + self.args, self.axes)
+                             if ax is not None])
+
+    def __getitem__(self, i):
+        def at(v, ax):
+            return v if ax is None else v[i] if isinstance(v, (BatchedClosure, BatchedPartial)) \
+                else _example(v, i)
+        return functools.partial(at(self.func, self.axes[0]), *[
+            at(a, ax) for a, ax in zip(self.args, self.axes[1:])], **self.kwargs)
+
+    def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
+        return vcall(self.func, self.axes[1:] + tuple(axes) + (None,) * (len(args) - len(axes)),
+                     *self.args, *args, kw_batched=kw_batched, **{**self.kwargs, **kwargs})
+
+    def __call__(self, *args, **kwargs):
+        """Called with unmapped arguments: still one result per example."""
+        return vcall(self, (None,) * len(args), *args, **kwargs)
+
+
+def _partial_rule(axes, /, func, *args, **kwargs):
+    """``functools.partial`` of mapped values: a batch of functions (``BatchedPartial``)."""
+    axes = tuple(axes) + (None,) * (1 + len(args) - len(axes))
+    if all(ax is None for ax in axes):
+        return functools.partial(func, *args, **kwargs)
+    return BatchedPartial(axes, func, args, kwargs)
+
+
+def_batch(functools.partial)(_partial_rule)
+
+
 def _map_batched(value, leaf_fn):
     if isinstance(value, BatchedClosure):
         return value.rebound(leaf_fn)
@@ -614,7 +656,14 @@ def _len_form(site):
 
 
 def per_example_shape(x):
-    """``np.shape`` of one example of batched ``x``."""
+    """``np.shape`` of one example of batched ``x`` (a batched list's items are batched
+    each: one example is the list of their rows).
+
+    >>> per_example_shape([onp.zeros((5, 3)), onp.zeros((5, 3))])
+    (2, 3)
+    """
+    if isinstance(x, (list, tuple)):
+        return (len(x),) + (per_example_shape(x[0]) if len(x) else ())
     return tuple(_asarray(x).shape[1:])
 
 
@@ -1405,6 +1454,31 @@ def _maybe(kind):
     if _none(kind) or isinstance(kind, F.Opt):
         return kind
     return F.Opt(kind) if isinstance(kind, (F.Array, F.Seq)) else None
+
+
+@F.source_form(_complete_grad_rule)
+def _complete_grad_form(site):
+    """``complete_grad(x, g)`` as written where it completes ``g`` as every example's: each
+    leaf of ``g`` an array adjoint of an array leaf of ``x`` (its dtype cast reads ``x``
+    batched or not), or a maybe-zero one where ``x`` is batched (its zeros are then the
+    examples'). A list of row adjoints, or zeros for an unbatched ``x``: the rule."""
+    if len(site.args) != 2 or site.kwargs:
+        return None
+    x, g = site.args
+    if not g.batched or not _completes_as_written(x.kind, g.kind, x.batched):
+        return None
+    return site.rebuild([x.node, g.node]), x.kind
+
+
+def _completes_as_written(x, g, x_batched):
+    if F.is_array(x):
+        return F.is_array(g) or x_batched and (
+            _none(g) or isinstance(g, F.Opt) and F.is_array(g.kind))
+    if isinstance(x, F.Seq) and isinstance(g, F.Seq) and len(x.items) == len(g.items):
+        return all(_completes_as_written(a, b, x_batched) for a, b in zip(x.items, g.items))
+    if isinstance(x, F.Seq) and isinstance(g, F.Opt) and x_batched:
+        return _completes_as_written(x, g.kind, x_batched)
+    return False
 
 
 def _pack_grad_form(site):
