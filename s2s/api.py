@@ -1184,7 +1184,9 @@ def vjp(fun, *primals, has_aux=False):
         return tuple(_match_structure(p, g) for p, g in zip(primals, adj))
 
     vjp_fn.source = lambda: "\n".join(build.sources())
-    vjp_fn.__s2s_traced__ = True  # a transformation of the pullback records it (jacrev of it)
+    # A transformation of code calling the pullback (jvp of jvp_cotangents) records the
+    # call: its own source (the tape's copy, the error's location) is not the math.
+    vjp_fn.__s2s_traced__ = True
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn
@@ -1236,7 +1238,9 @@ def _traced_vjp(fun, primals, has_aux):
         return tuple(grads)
 
     vjp_fn.source = lambda: "\n".join(build.sources())
-    vjp_fn.__s2s_traced__ = True  # a transformation of the pullback records it (jacrev of it)
+    # A transformation of code calling the pullback (jvp of jvp_cotangents) records the
+    # call: its own source (the tape's copy, the error's location) is not the math.
+    vjp_fn.__s2s_traced__ = True
     if has_aux:
         return out, vjp_fn, aux
     return out, vjp_fn

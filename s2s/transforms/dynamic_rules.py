@@ -22,10 +22,10 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core import hooks
 from s2s.core.errors import S2SError
 from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
-from s2s.numpy.batching import loop_call
+from s2s.numpy.batching import broadcast_batch, loop_call
 from s2s.parse import astconv
 from s2s.runtime import support as S
-from s2s.transforms import fwd_support, vjp_builder
+from s2s.transforms import forward, fwd_support, vjp_builder
 import s2s.numpy as snp
 
 __all__ = ["dynamic_vjp_tangent", "pullback_tangent", "dynamic_vjp_grads", "pullback_grads"]
@@ -47,8 +47,8 @@ def _leaf_paths(out, g, path=()):
     kind = onp.result_type(out).kind
     if kind == "c" or onp.result_type(g).kind == "c":
         raise S2SError("s2s cannot take second derivatives through a call of a function value "
-                       "with complex results: call the function by its name (its source is then "
-                       "differentiated) or take the derivative with jax")
+                       "with complex results yet: call the function by its name (its source is "
+                       "then differentiated) instead of through a parameter or a container")
     return [(path, g)] if kind == "f" else []
 
 
@@ -244,15 +244,117 @@ def _apply_pullback_vjp(ans, pull, g):
 
 
 # ---------------------------------------------------------------------------
-# vmap (jacfwd and jacrev of gradients batch the code calling these): once per example.
+# vmap. jacfwd and hessian batch the tangents alone (the primal code is the same for
+# every example): the generated jvp is then vmapped once. Anything else (a batched
+# primal, jacrev's batched cotangents) runs once per example.
 
 
-def _per_example(fn):
-    def rule(axes, /, *args, **kwargs):
-        return loop_call(fn, axes, args, kwargs)
-    rule.__name__ = f"_{fn.__name__}_batch"
-    return rule
+def _batched_jvp(fn, fixed, primals, tangents):
+    """The tangent of ``fn(*fixed, *primals)`` for a batch of ``tangents`` (a tangent with
+    one more axis than its primal is batched, others are shared), or None where none is
+    batched: the generated jvp of ``fn`` (``forward.build_jvp``), vmapped."""
+    batched = [onp.ndim(t) == onp.ndim(p) + 1 for p, t in zip(primals, tangents)]
+    if not any(batched):
+        return None
+    params = forward.positional_params(fn)[len(fixed):len(fixed) + len(primals)]
+    jvp_fn = forward.build_jvp(fn, tuple(params)).cell.cell_contents
+    in_axes = tuple(0 if b else None for b in batched) + (None,) * (len(fixed) + len(primals))
+    n = next(onp.shape(t)[0] for t, b in zip(tangents, batched) if b)
+    return hooks.vmap(jvp_fn, in_axes=in_axes)(*tangents, *fixed, *primals)[1], n
 
 
+def _pullback_tangent_batch(axes, /, adjoints, pull, pull_tangent, g, g_tangent):
+    axes = tuple(axes) + (None,) * (5 - len(axes))
+    made = _gradient_for(pull, g) if axes[0] is None and axes[1] is None and axes[3] is None else None
+    if made is not None:
+        grad, primals, paths = made
+        arg_tangents = pull_tangent if isinstance(pull_tangent, tuple) and \
+            len(pull_tangent) == len(pull.args) else (None,) * len(pull.args)
+        tangents = [_at(g_tangent, p) for p in paths] + [arg_tangents[i] for i in pull.diff]
+        tangents = tuple(fwd_support.zeros_tangent(x) if t is None else t for x, t in zip(primals, tangents))
+        found = _batched_jvp(grad.func, grad.args, primals, tangents)
+        if found is not None:
+            out, n = found
+            spread = _per_argument(pull, out)[pull.skip:]
+            return tuple(broadcast_batch(fwd_support.zeros_tangent(a), n) if t is None and a is not None
+                         else t for a, t in zip(adjoints, spread))
+    return loop_call(pullback_tangent, axes, (adjoints, pull, pull_tangent, g, g_tangent), {})
+
+
+def _dynamic_vjp_tangent_batch(axes, /, fn, args, tangents, **kwargs):
+    axes = tuple(axes) + (None,) * (3 - len(axes))
+    if axes[0] is None and axes[1] is None:
+        target, full = S.array_method_call(fn, args)
+        skip = len(full) - len(args)
+        full_tangents = (None,) * skip + tuple(tangents)
+        active = tuple(i for i, t in enumerate(full_tangents) if t is not None)
+        wrapper = S.positional_wrapper(target, len(full), active, tuple(sorted(kwargs))) if active else None
+        found = wrapper and _batched_jvp(wrapper, (kwargs, tuple(full)), [full[i] for i in active],
+                                         [full_tangents[i] for i in active])
+        if found:
+            return found[0], full_tangents
+    return loop_call(dynamic_vjp_tangent, axes, (fn, args, tangents), kwargs)
+
+
+def _batched_cotangents(cts, like):
+    """``cts`` all batched (those with no more axes than ``like``'s broadcast), and the
+    batch size; None where none is batched."""
+    batched = [c is not None and onp.ndim(c) == onp.ndim(x) + 1 for c, x in zip(cts, like)]
+    if not any(batched):
+        return None
+    n = next(onp.shape(c)[0] for c, b in zip(cts, batched) if b)
+    return tuple(c if b else broadcast_batch(fwd_support.zeros_tangent(x) if c is None else c, n)
+                 for c, x, b in zip(cts, like, batched)), n
+
+
+def _pullback_grads_batch(axes, /, ct, pull, g):
+    axes = tuple(axes) + (None,) * (3 - len(axes))
+    made = _gradient_for(pull, g) if ct is not None and axes[1] is None and axes[2] is None else None
+    if made is not None:
+        grad, primals, paths = made
+        params = forward.positional_params(grad.func)[len(grad.args):len(grad.args) + len(primals)]
+        build = vjp_builder.build_vjp(grad.func, tuple(params))
+        adjoints, tape = build.fwd_cell.cell_contents(*grad.args, *primals)
+        full = [None] * pull.skip + list(ct)
+        found = _batched_cotangents(tuple(full[i] for i in pull.diff), adjoints)
+        if found is not None and build.output_active:
+            parts = hooks.vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))(tape, found[0])
+            parts = parts if isinstance(parts, tuple) else (parts,)
+            g_adj = _nones_like(g)
+            for p, v in zip(paths, parts):
+                g_adj = _placed(g_adj, p, v)
+            return tuple(_per_argument(pull, parts[len(paths):])), g_adj
+    return loop_call(pullback_grads, axes, (ct, pull, g), {})
+
+
+def _dynamic_vjp_grads_batch(axes, /, ct, ans, args):
+    axes = tuple(axes) + (None,) * (3 - len(axes))
+    if ct is None or axes[1] is not None or axes[2] is not None:
+        return loop_call(dynamic_vjp_grads, axes, (ct, ans, args), {})
+    out_ct, pull_ct = ct
+    pull = ans[1]
+    adj = [None] * len(args)
+    made = _gradient_for(pull, out_ct)
+    if made is not None:
+        grad, primals, paths = made
+        flags = [onp.ndim(c) == onp.ndim(_at(pull.out, p)) + 1 for p, c in zip(paths, primals)]
+        if not any(flags):
+            return loop_call(dynamic_vjp_grads, axes, (ct, ans, args), {})
+        in_axes = (None,) * len(grad.args) + tuple(0 if f else None for f in flags) + \
+            (None,) * len(pull.diff)
+        parts = hooks.vmap(grad.func, in_axes=in_axes)(*grad.args, *primals)
+        adj = _per_argument(pull, parts)[pull.skip:]
+    if pull_ct is not None:
+        adj = [S.add_grad(a, pull_ct[pull.skip + k]) for k, a in enumerate(adj)]
+    return tuple(adj)
+
+
+# A derivative of these helpers themselves (third order: grad of grad of grad) records
+# their calls on their arguments (they run s2s's transformations inside).
 for _fn in (dynamic_vjp_tangent, pullback_tangent, dynamic_vjp_grads, pullback_grads):
-    def_batch(_fn)(_per_example(_fn))
+    _fn.__s2s_traced__ = True
+
+def_batch(pullback_tangent)(_pullback_tangent_batch)
+def_batch(dynamic_vjp_tangent)(_dynamic_vjp_tangent_batch)
+def_batch(pullback_grads)(_pullback_grads_batch)
+def_batch(dynamic_vjp_grads)(_dynamic_vjp_grads_batch)

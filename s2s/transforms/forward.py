@@ -41,7 +41,7 @@ from s2s.transforms import frontend as fe
 from s2s.transforms.shapes import ShapeClasses
 from s2s.parse import dataflow
 from s2s.transforms.frontend import CalleeKind
-from s2s.transforms.reverse import _comment
+from s2s.transforms.reverse import _comment, captured_active, reads_from_enclosing
 
 # Helpers generated tangent code calls, by the names templates use.
 _HELPERS = {
@@ -390,6 +390,14 @@ class _Forward:
     def user_call(self, s, c):
         call = s.value
         target = s.targets[0]
+        defs = self.local_defs()
+        for a in call.args + [k.value for k in call.keywords]:
+            captured = reads_from_enclosing(defs[a.id], self.varied) if isinstance(a, gast.Name) \
+                and a.id in defs else []
+            if captured:  # the callee would take the function passed as a constant
+                self.error(s, f"s2s cannot take forward mode through {', '.join(map(repr, captured))}, "
+                              f"which the function {a.id!r} reads from the enclosing function",
+                           f"pass {', '.join(captured)} to {a.id!r} through the call's arguments")
         if isinstance(c.fn, fe.LocalFunction):
             fn, bound_args = c.fn, ()
             plan = fn.plan
@@ -414,6 +422,13 @@ class _Forward:
                                           keywords=call.keywords), type_comment=None)
         return self.comment(s, [gast.copy_location(new, s)])
 
+    def local_defs(self):
+        """The functions defined in this one, by name."""
+        if getattr(self, "_defs", None) is None:
+            self._defs = {n.name: n for n in q.walk(gast.Module(body=self.body, type_ignores=[]))
+                          if isinstance(n, gast.FunctionDef)}
+        return self._defs
+
     def display_tangent(self, node):
         if isinstance(node, gast.Tuple):
             return gast.Tuple(elts=[self.tangent_of(e) for e in node.elts], ctx=gast.Load())
@@ -422,6 +437,11 @@ class _Forward:
     def dynamic_call(self, s):
         call = s.value
         target = s.targets[0]
+        carried = captured_active(call.func, self.active, self.local_defs(), self.varied)
+        if carried:
+            self.error(s, f"s2s cannot take forward mode through the call `{q.to_source(call.func)}(...)` "
+                          f"of a function value made from the differentiated {', '.join(map(repr, carried))}",
+                       "pass those values to the function as arguments, or call it by its name")
         if any(self.active(k.value) for k in call.keywords):
             self.error(s, f"s2s cannot take forward mode through keyword arguments of the call "
                           f"`{q.to_source(call.func)}(...)` of a function value",

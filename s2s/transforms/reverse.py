@@ -380,6 +380,7 @@ class _Reverse:
         if any(isinstance(a, gast.Starred) for a in call.args):
             self.error(s, f"s2s cannot differentiate the call `{q.to_source(call.func)}(*...)` of a "
                           "function value with *args", "pass the arguments one by one")
+        self.check_function_value(s, call.func)
         tape = self.namer.new(f"{target.id}_pull")
         self.records[id(s)] = _DynamicRecord(tape, list(call.args))
         value = gast.Call(func=q.name(self.ctx.support("dynamic_vjp")), args=[call.func] + call.args,
@@ -442,6 +443,7 @@ class _Reverse:
                            f"{c.name}(...)`")
 
     def fwd_user_call(self, s, callee):
+        self.check_captures(s, s.value.args, s.value.keywords)  # a closure passed on
         vjp = self.ctx.user_vjp(callee, s.value, self.active)
         self.records[id(s)] = vjp
         if not vjp.output_active:
@@ -743,15 +745,22 @@ class _Reverse:
         local_defs = self._local_defs()
         for a in list(args) + [k.value for k in keywords]:
             if isinstance(a, gast.Name) and a.id in local_defs:
-                fdef = local_defs[a.id]
-                own = activity_locals(fdef)
-                captured = sorted(n.id for n in q.walk(fdef) if isinstance(n, gast.Name)
-                                  and isinstance(n.ctx, gast.Load) and n.id in self.varied and n.id not in own)
+                captured = reads_from_enclosing(local_defs[a.id], self.varied)
                 if captured:
                     self.error(s, f"s2s cannot differentiate through {', '.join(map(repr, captured))}, "
                                   f"which the function {a.id!r} reads from the enclosing function",
                                f"pass {', '.join(captured)} to {a.id!r} through the call's arguments "
                                "(e.g. the loop carry) instead of capturing it")
+
+    def check_function_value(self, s, func):
+        """A function value called here must not carry differentiated values inside it
+        (a partial of them, a local function reading them): ``dynamic_vjp``
+        differentiates only the call's arguments, so they would silently get no gradient."""
+        carried = captured_active(func, self.is_active_atom, self._local_defs(), self.varied)
+        if carried:
+            self.error(s, f"s2s cannot differentiate the call `{q.to_source(func)}(...)` of a function "
+                          f"value made from the differentiated {', '.join(map(repr, carried))}",
+                       "pass those values to the function as arguments, or call it by its name")
 
     def _local_defs(self):
         """The functions defined in this one, by name (found once: walking the body at
@@ -1081,6 +1090,22 @@ class _Reverse:
 def _is_comment_stmt(node):
     return (isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant)
             and isinstance(node.value.value, str) and node.value.value.startswith("__s2s_comment__"))
+
+
+def captured_active(func, is_active, local_defs, varied):
+    """The differentiated values the function value ``func`` may carry: itself when it is
+    active (``functools.partial(f, x)``), else what the local functions read from the
+    enclosing function (``fs = [lambda v: v * x]``: any of them may be the one called)."""
+    if is_active(func):
+        return [q.to_source(func)]
+    return sorted({n for fdef in local_defs.values() for n in reads_from_enclosing(fdef, varied)})
+
+
+def reads_from_enclosing(fdef, varied):
+    """The names of ``varied`` the local function ``fdef`` reads from the function around it."""
+    own = activity_locals(fdef)
+    return sorted({n.id for n in q.walk(fdef) if isinstance(n, gast.Name) and
+                   isinstance(n.ctx, gast.Load) and n.id in varied and n.id not in own})
 
 
 def activity_locals(fdef):
