@@ -112,8 +112,6 @@ def test_vmap_of_grad_against_central_differences(x64, case):
 
 # vmap of a hessian batches the primal too: the second-order helpers run once per
 # example there (slower), so a few cases stand for the rest
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="since the merge of main at ad72823 vmap's "
-                   "batched primal code indexes the _BatchedPullback of a dynamic_vjp call (not subscriptable)")
 @pytest.mark.parametrize("case", ["A.dot of a parameter", "function from a dict", "module argument"])
 def test_vmap_of_hessian_against_central_differences(x64, case):
     f = CASES[case]

@@ -1186,9 +1186,10 @@ class _BatchedPullback:
     """The pullbacks of a batch of ``dynamic_vjp`` calls: called (from batched code) with
     a cotangent, it gives each example's adjoints."""
 
-    def __init__(self, pull, n, skip=0):
+    def __init__(self, pull, n, call, skip=0):
         self.pull = pull
         self.n = n
+        self.call = call  # (fn, its axis, args, their axes, kwargs): the call batched
         self.skip = skip  # leading adjoints dropped: an array method's own array
 
     def __s2s_vcall__(self, axes, args, kwargs, kw_batched):
@@ -1197,16 +1198,26 @@ class _BatchedPullback:
             g = broadcast_batch(g, self.n)
         return self.pull(g)[self.skip:]
 
+    def __getitem__(self, i):
+        """Example ``i``'s pullback, for a per-example fallback (``loop_call``): the call
+        of that example taken again by ``dynamic_vjp`` (a ``Pullback`` that derivative
+        code can differentiate, as the unbatched one)."""
+        fn, fn_axis, args, arg_axes, kwargs = self.call
+        fn = _example(fn, i) if fn_axis is not None else fn
+        args = [_example(a, i) if ax is not None else a for a, ax in zip(args, arg_axes)]
+        return sup.dynamic_vjp(fn, *args, **kwargs)[1]
+
 
 def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     """``dynamic_vjp`` with batched arguments: the reverse mode of ``fn`` batched, taken
     once for every example. Unbatched differentiable arguments are broadcast first, so
     each example gets its own adjoint of them instead of their sum over examples."""
+    arg_axes = tuple(axes[1:]) + (None,) * (len(args) - len(axes[1:]))
+    call = (fn, axes[0], args, arg_axes, kwargs)
     fn, full = sup.array_method_call(fn, args) if axes[0] is None else (fn, args)
     if full is not args:  # ``A.dot(x)`` of an unbatched array: ``np.dot(A, x)``
         out, pull = _dynamic_vjp_rule((None, None) + tuple(axes[1:]), fn, *full, **kwargs)
-        return out, _BatchedPullback(pull.pull, pull.n, skip=1)
-    arg_axes = tuple(axes[1:]) + (None,) * (len(args) - len(axes[1:]))
+        return out, _BatchedPullback(pull.pull, pull.n, call, skip=1)
     batched = [a for a, ax in zip(args, arg_axes) if ax is not None]
     n = leading_size(batched) if batched else fn.batch_size()
     full = tuple(broadcast_batch(a, n) if ax is None and sup._differentiable_value(
@@ -1217,7 +1228,7 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     def batched_fn(*xs):
         return vcall(fn, full_axes, *xs, **kwargs)
     out, pull = sup.dynamic_vjp(batched_fn, *full)
-    return out, _BatchedPullback(pull, n)
+    return out, _BatchedPullback(pull, n, call)
 
 
 def _converted_call_rule(axes, /, fn, *args, **kwargs):
