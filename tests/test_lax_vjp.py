@@ -886,20 +886,6 @@ def _directional_difference(f, args, tangents):
     return (np.real(f(*plus)) - np.real(f(*minus))) / (2 * h)
 
 
-# Forward-mode bugs of single cases: strict xfails that flip when fixed.
-JVP_XFAIL = {}
-
-
-def _jvp_params(cases):
-    out = []
-    for p in _params(cases):
-        case = p.values[0]
-        reason = JVP_XFAIL.get(repr(case).replace(" ", ""))
-        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else p.marks
-        out.append(pytest.param(case, id=p.id, marks=marks))
-    return out
-
-
 def _jvp_along_random_direction(b):
     """``(args, tangents, s2s's tangent)`` of case ``b`` along a random direction (complex
     operands along complex ones)."""
@@ -915,7 +901,7 @@ def _jvp_along_random_direction(b):
     return args, tangents, tangent
 
 
-@pytest.mark.parametrize("case", _jvp_params(FD))
+@pytest.mark.parametrize("case", _params(FD))
 def test_jvp_matches_directional_differences(case, x64_both):
     """Forward mode of every primitive (its jvp template, or the transposed vjp where it
     has none) along a random direction, complex operands along complex ones."""

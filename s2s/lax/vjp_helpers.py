@@ -776,11 +776,16 @@ def reduce_chooser_grad(g, x, ans, axes):
     xs = shape_of(x)
     axes = canonical_axes(axes, len(xs))
     kept = tuple(i for i in range(len(xs)) if i not in axes)
-    location = lax.eq(x, lax.broadcast_in_dim(ans, shape=xs, broadcast_dimensions=kept))
-    indicators = lax.convert_element_type(location, new_dtype=dtype_of(g))
-    counts = lax.reduce_sum(indicators, axes=axes)
+    indicators, counts = _chooser_indicators(x, ans, axes, kept, dtype_of(g))
     share = lax.broadcast_in_dim(lax.div(g, counts), shape=xs, broadcast_dimensions=kept)
     return lax.mul(share, indicators)
+
+
+def _chooser_indicators(x, ans, axes, kept, dtype):
+    """``(1 where x attains its extremum ans, else 0; the count of those per result)``."""
+    location = lax.eq(x, lax.broadcast_in_dim(ans, shape=shape_of(x), broadcast_dimensions=kept))
+    indicators = lax.convert_element_type(location, new_dtype=dtype)
+    return indicators, lax.reduce_sum(indicators, axes=axes)
 
 
 def reduce_prod_grad(g, x, axes):
@@ -863,9 +868,7 @@ def reduce_chooser_tangent(t, x, ans, axes):
     xs = shape_of(x)
     axes = canonical_axes(axes, len(xs))
     kept = tuple(i for i in range(len(xs)) if i not in axes)
-    location = lax.eq(x, lax.broadcast_in_dim(ans, shape=xs, broadcast_dimensions=kept))
-    indicators = lax.convert_element_type(location, new_dtype=dtype_of(t))
-    counts = lax.reduce_sum(indicators, axes=axes)
+    indicators, counts = _chooser_indicators(x, ans, axes, kept, dtype_of(t))
     return lax.div(lax.reduce_sum(lax.mul(t, indicators), axes=axes), counts)
 
 

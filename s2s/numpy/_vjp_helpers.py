@@ -175,12 +175,17 @@ def extremum_grad(g, ans, a, axis=None, keepdims=False, where=None):
     if g is None:
         return None
     a = np.asarray(a)
+    share = _extremum_hits(ans, a, axis, keepdims, where)
+    count = np.sum(share, axis=axis, keepdims=True)
+    return unreduce(g, a, axis, keepdims) * share / np.maximum(count, 1)
+
+
+def _extremum_hits(ans, a, axis, keepdims, where):
+    """1 where ``a`` attains its reduced extremum ``ans`` (inside ``where``), else 0."""
     hit = np.equal(a, unreduce(ans, a, axis, keepdims))
     if where is not None:
         hit = np.logical_and(hit, where)
-    share = hit.astype(a.dtype)
-    count = np.sum(share, axis=axis, keepdims=True)
-    return unreduce(g, a, axis, keepdims) * share / np.maximum(count, 1)
+    return hit.astype(a.dtype)
 
 
 def prod_grad(g, a, axis=None, keepdims=False, initial=None, where=None):
@@ -292,10 +297,7 @@ def extremum_tangent(t, ans, a, axis=None, keepdims=False, where=None):
     array(2., dtype=float32)
     """
     a = np.asarray(a)
-    hit = np.equal(a, unreduce(ans, a, axis, keepdims))
-    if where is not None:
-        hit = np.logical_and(hit, where)
-    share = hit.astype(a.dtype)
+    share = _extremum_hits(ans, a, axis, keepdims, where)
     count = np.sum(share, axis=axis, keepdims=keepdims)
     return np.sum(t * share, axis=axis, keepdims=keepdims) / np.maximum(count, 1)
 
@@ -717,13 +719,14 @@ def quantile_grad(g, a, q, axis=None, method="linear", keepdims=False):
     return through_formula(g, np.asarray(a), _quantile_formula, (q, axis, method, keepdims))
 
 
-def _quantile_formula(q, axis, method, keepdims, a):
-    """``quantile`` on differentiable functions (``sort``, ``take``): for its derivative."""
+def _quantile_formula(q, axis, method, keepdims, a, slope=False):
+    """``quantile`` on differentiable functions (``sort``, ``take``): for its derivative
+    (``slope``: its derivative in ``q`` instead)."""
     if axis is None:
         x = np.sort(np.ravel(a))
     else:
         x = np.sort(a, axis=axis % np.ndim(a))
-    return _quantile_pick(q, axis, method, keepdims, np.ndim(a), x)
+    return _quantile_pick(q, axis, method, keepdims, np.ndim(a), x, slope=slope)
 
 
 def quantile_q_tangent(tq, a, q, axis=None, method="linear", keepdims=False):
@@ -745,9 +748,7 @@ def quantile_q_grad(g, a, q, axis=None, method="linear", keepdims=False):
 
 
 def _quantile_slope(a, q, axis, method, keepdims):
-    a = np.asarray(a)
-    x = np.sort(np.ravel(a)) if axis is None else np.sort(a, axis=axis % np.ndim(a))
-    return _quantile_pick(q, axis, method, keepdims, np.ndim(a), x, slope=True)
+    return _quantile_formula(q, axis, method, keepdims, np.asarray(a), slope=True)
 
 
 def _quantile_pick(q, axis, method, keepdims, ndim, x, slope=False):
