@@ -16,7 +16,7 @@ from s2s.lax.linalg_ops import conv_dimension_numbers, conv_general_dilated
 from s2s.lax.reductions import _dilate, padtype_to_pads
 from s2s.lax.structural import rev, transpose
 
-__all__ = ["conv_shape_tuple", "conv_general_shape_tuple", "conv_transpose_shape_tuple",
+__all__ = ["conv", "conv_with_general_padding", "conv_shape_tuple", "conv_general_shape_tuple", "conv_transpose_shape_tuple",
            "conv_transpose", "reduce_window_shape_tuple"]
 
 _DEFAULT_TRANSPOSE_LAYOUTS = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"),
@@ -104,6 +104,36 @@ def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, di
     space = tuple((i - 1) * s - k + 2 + lo + hi
                   for i, k, s, (lo, hi) in zip(lhs_t[2:], rhs_t[2:], window_strides, padding))
     return _uncanonical((lhs_t[0], rhs_t[0]) + space, specs[2])
+
+
+def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
+    """``conv_general_dilated`` without dilation, in (N, C, spatial...) / (O, I, spatial...)
+    layouts, as ``jax.lax.conv``.
+
+    >>> from s2s import lax
+    >>> import numpy as np
+    >>> lax.conv(np.ones((1, 1, 4), np.float32), np.ones((1, 1, 2), np.float32), (1,),
+    ...          "VALID")[0, 0]
+    array([2., 2., 2.], dtype=float32)
+    """
+    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
+                                preferred_element_type=preferred_element_type)
+
+
+def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                              precision=None, preferred_element_type=None):
+    """``conv_general_dilated`` in its default layouts, as ``jax.lax.conv_with_general_padding``.
+
+    >>> from s2s import lax
+    >>> import numpy as np
+    >>> lax.conv_with_general_padding(np.ones((1, 1, 3), np.float32),
+    ...                               np.ones((1, 1, 2), np.float32), (1,), ((1, 1),), (2,),
+    ...                               None)[0, 0]
+    array([1., 1., 1., 1., 1., 1.], dtype=float32)
+    """
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+                                rhs_dilation=rhs_dilation, precision=precision,
+                                preferred_element_type=preferred_element_type)
 
 
 def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,

@@ -571,6 +571,34 @@ def _conv_general_dilated(ans, lhs, rhs, window_strides, padding, lhs_dilation=N
             precision=precision, preferred_element_type=preferred_element_type)
 
 
+@def_jvp(vjp_helpers.conv_transpose_lhs)
+def _conv_transpose_lhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    # The conv adjoints are bilinear in the adjoint and the other operand; the operand
+    # they give the adjoint of only lends its shape.
+    d[ans] = lax.vjp_helpers.conv_transpose_lhs(
+        d[g], lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type) \
+        + lax.vjp_helpers.conv_transpose_lhs(
+            g, lhs, d[rhs], window_strides, padding, lhs_dilation, rhs_dilation,
+            dimension_numbers, feature_group_count, batch_group_count, precision,
+            preferred_element_type)
+
+
+@def_jvp(vjp_helpers.conv_transpose_rhs)
+def _conv_transpose_rhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    d[ans] = lax.vjp_helpers.conv_transpose_rhs(
+        d[g], lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type) \
+        + lax.vjp_helpers.conv_transpose_rhs(
+            g, d[lhs], rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+            dimension_numbers, feature_group_count, batch_group_count, precision,
+            preferred_element_type)
+
+
 # Which elements a tangent takes, and their weights: piecewise constant in the primals.
 def_zero_derivative(vjp_helpers.scatter_winners, vjp_helpers.scatter_extremal_coefficients,
                     vjp_helpers.window_choice, vjp_helpers.reduce_window_tangent_coefficients)

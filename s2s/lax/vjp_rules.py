@@ -712,6 +712,38 @@ def _reduce_window_sum_transpose(ans, g, x, window_dimensions, window_strides=No
                                  base_dilation=base_dilation, window_dilation=window_dilation)
 
 
+# The conv adjoints: bilinear, so each operand's adjoint is the convolution or the other
+# adjoint helper, with the result's adjoint in the place of that operand.
+
+
+@def_vjp(H.conv_transpose_lhs)
+def _conv_transpose_lhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    d[g] = lax.conv_general_dilated(
+        d[ans], rhs, window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type)
+    d[rhs] = lax.vjp_helpers.conv_transpose_rhs(
+        g, d[ans], rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type)
+
+
+@def_vjp(H.conv_transpose_rhs)
+def _conv_transpose_rhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    d[g] = lax.conv_general_dilated(
+        lhs, d[ans], window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type)
+    d[lhs] = lax.vjp_helpers.conv_transpose_lhs(
+        g, lhs, d[ans], window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type)
+
+
 def _mark_elementwise():
     """Elementwise primitives keep their operands' (broadcast) shape."""
     for value in vars(elementwise).values():

@@ -115,14 +115,16 @@ _on("pad", lambda x, p: dict(p, padding_config=((0, 0, 0),) + tuple(
     tuple(c) for c in p["padding_config"])))
 
 
-def _reshape(x, params):
-    if params.get("dimensions") is not None:
-        raise NotImplementedError
-    return dict(params, new_sizes=(x.shape[0],) + tuple(params["new_sizes"]))
+def _reshape(axes, /, x, new_sizes, dimensions=None, **params):
+    """``dimensions`` permute the operand before the reshape: the batch axis stays first."""
+    x = _asarray(x)
+    if dimensions is not None:
+        x = lax.transpose(x, permutation=(0,) + tuple(int(d) % (x.ndim - 1) + 1
+                                                      for d in dimensions))
+    return lax.reshape(x, new_sizes=(x.shape[0],) + tuple(new_sizes), **params)
 
 
-def_batch(lax.reshape)(lambda axes, x, **p: lax.reshape(x, **_reshape(_asarray(x), p))
-                       if p.get("dimensions") is None else loop_call(lax.reshape, axes, (x,), p))
+def_batch(lax.reshape)(_reshape)
 
 
 def _window(x, params):
@@ -371,6 +373,36 @@ def _to_axis0(x, position):
 
 
 def_batch(lax.conv_general_dilated)(_conv_general_dilated)
+
+
+def _conv_adjoint_rule(helper, adjoint, operands):
+    """The batch rule of a conv adjoint helper (``conv_transpose_lhs``/``rhs``): the
+    helper's one convolution batched by the rule above. ``operands`` names the two
+    arguments it convolves; the third lends only its (per-example) shape."""
+    names = list(inspect.signature(helper).parameters)
+    donor = next(n for n in ("lhs", "rhs") if n not in operands)
+
+    def rule(axes, /, *args, **kwargs):
+        params = inspect.signature(helper).bind(*args, **kwargs)
+        params.apply_defaults()
+        values = params.arguments
+        batched = {n: i < len(axes) and axes[i] is not None for i, n in enumerate(names)}
+        x, y = (_asarray(values[n]) for n in operands)
+        shape = tuple(_asarray(values[donor]).shape[batched[donor]:])
+        statics = tuple(values[n] for n in names[3:10])
+        options = {n: values[n] for n in names[10:]}
+        flags = tuple(batched[n] for n in operands)
+        if not any(flags):  # only the shape donor is batched: one result for every example
+            n = _asarray(values[donor]).shape[0]
+            return broadcast_batch(adjoint(x, y, shape, statics, options), n)
+        return adjoint(x, y, shape, statics, options, _conv_general_dilated, flags)
+    return rule
+
+
+def_batch(lax.vjp_helpers.conv_transpose_lhs)(_conv_adjoint_rule(
+    lax.vjp_helpers.conv_transpose_lhs, lax.vjp_helpers.conv_lhs_adjoint, ("g", "rhs")))
+def_batch(lax.vjp_helpers.conv_transpose_rhs)(_conv_adjoint_rule(
+    lax.vjp_helpers.conv_transpose_rhs, lax.vjp_helpers.conv_rhs_adjoint, ("g", "lhs")))
 
 
 # ---------------------------------------------------------------------------
