@@ -227,3 +227,35 @@ def test_public_wrapper_examples_run():
             if result.failed:
                 failed.append(name)
     assert not failed, f"docstring examples fail for: {', '.join(failed)}"
+
+
+def _helpers_called(template):
+    """The ``lax.vjp_helpers`` functions a template calls."""
+    import gast
+    from s2s.lax import vjp_helpers
+    from s2s.transforms import templates
+    names = {n.attr for s in templates.parse(template).body for n in gast.walk(s)
+             if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Attribute)
+             and n.value.attr == "vjp_helpers"}
+    return {name: getattr(vjp_helpers, name) for name in names}
+
+
+@pytest.mark.parametrize("name", ["conv_general_dilated", "conv", "conv_with_general_padding",
+                                  "conv_transpose"])
+def test_conv_adjoint_helpers_have_every_rule(name):
+    """The adjoints of a convolution, and those of their own templates, carry jvp, vjp and
+    batch rules: second order (hessian, jacrev/jacfwd of grad, vmap of grad) never runs
+    them once per basis vector nor differentiates their source."""
+    from s2s.core.primitive import rules_of
+    fn = getattr(s2s.lax, name)
+    todo, seen = dict(_helpers_called(rules_of(fn).vjp)), {}
+    while todo:
+        helper_name, helper = todo.popitem()
+        seen[helper_name] = helper
+        rules = rules_of(helper)
+        missing = [slot for slot in ("jvp", "vjp", "batch")
+                   if not callable(getattr(rules, slot, None))]
+        assert not missing, f"lax.vjp_helpers.{helper_name} lacks {missing}"
+        for template in (rules.jvp, rules.vjp):
+            todo.update({k: v for k, v in _helpers_called(template).items() if k not in seen})
+    assert seen, f"{name}'s vjp template calls no adjoint helper"

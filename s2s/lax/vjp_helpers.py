@@ -22,6 +22,7 @@ import numpy as onp
 from s2s import lax
 from s2s.core import dtypes
 from s2s.core.primitive import ShapedArray
+from s2s.lax.convolution import conv_transpose_params
 from s2s.lax.linalg_ops import _dot_dims
 from s2s.lax.reductions import _computation_name
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axes, canonicalize_axis
@@ -1247,6 +1248,63 @@ def conv_rhs_adjoint(g, lhs, rhs_shape, statics, options, conv=None, batched=(Fa
         return zeros(head + tuple(rhs_shape), dtype_of(g))
     kwargs = conv_rhs_transpose_params(shape_of(lhs)[lhs_lead:], rhs_shape, g_shape, *statics)
     return _convolve(conv, (lhs_lead, g_lead), lhs, g, **kwargs, **options)
+
+
+def conv_transpose_grad_lhs(g, lhs, rhs, strides, padding, rhs_dilation=None,
+                            dimension_numbers=None, transpose_kernel=False, precision=None,
+                            preferred_element_type=None, use_consistent_padding=False):
+    """Adjoint of ``conv_transpose`` for ``lhs``: ``conv_transpose_lhs`` of the convolution
+    it runs."""
+    return conv_transpose_lhs_adjoint(
+        g, rhs, shape_of(lhs), (strides, padding, rhs_dilation, dimension_numbers,
+                                transpose_kernel, use_consistent_padding),
+        dict(precision=precision, preferred_element_type=preferred_element_type))
+
+
+def conv_transpose_grad_rhs(g, lhs, rhs, strides, padding, rhs_dilation=None,
+                            dimension_numbers=None, transpose_kernel=False, precision=None,
+                            preferred_element_type=None, use_consistent_padding=False):
+    """Adjoint of ``conv_transpose`` for ``rhs``: ``conv_transpose_rhs`` of the convolution
+    it runs, taken back through its kernel's flip."""
+    return conv_transpose_rhs_adjoint(
+        g, lhs, shape_of(rhs), (strides, padding, rhs_dilation, dimension_numbers,
+                                transpose_kernel, use_consistent_padding),
+        dict(precision=precision, preferred_element_type=preferred_element_type))
+
+
+def conv_transpose_lhs_adjoint(g, rhs, lhs_shape, statics, options, conv=None,
+                               batched=(False, False)):
+    """``conv_transpose_grad_lhs`` given ``lhs``'s shape (``statics``: its parameters from
+    ``strides`` on, but the two ``options``; the rest as ``conv_lhs_adjoint``'s)."""
+    rhs_lead = int(batched[1])
+    flip, perm, params = conv_transpose_params(lhs_shape, shape_of(rhs)[rhs_lead:], *statics)
+    kernel = _conv_transpose_kernel(rhs, flip, perm, rhs_lead)
+    return conv_lhs_adjoint(g, kernel, lhs_shape, _conv_statics(params), options, conv, batched)
+
+
+def conv_transpose_rhs_adjoint(g, lhs, rhs_shape, statics, options, conv=None,
+                               batched=(False, False)):
+    """``conv_transpose_grad_rhs`` given ``rhs``'s shape (as ``conv_transpose_lhs_adjoint``;
+    ``batched`` for ``g`` and ``lhs``)."""
+    flip, perm, params = conv_transpose_params(shape_of(lhs)[int(batched[1]):], rhs_shape,
+                                               *statics)
+    kernel_shape = tuple(rhs_shape[p] for p in perm)
+    out = conv_rhs_adjoint(g, lhs, kernel_shape, _conv_statics(params), options, conv, batched)
+    return _conv_transpose_kernel(out, flip, perm, int(any(batched)))
+
+
+def _conv_transpose_kernel(rhs, flip, perm, lead):
+    """The kernel ``conv_transpose`` convolves with (``transpose_kernel``'s flip and swap,
+    behind ``lead`` batch axes); its own inverse and transpose."""
+    if not flip and perm == tuple(range(len(perm))):
+        return rhs
+    rhs = lax.rev(rhs, dimensions=tuple(d + lead for d in flip))
+    return lax.transpose(rhs, permutation=tuple(range(lead)) + tuple(p + lead for p in perm))
+
+
+def _conv_statics(params):
+    return tuple(params[k] for k in ("window_strides", "padding", "lhs_dilation", "rhs_dilation",
+                                     "dimension_numbers")) + (1, 1)
 
 
 def _convolve(conv, leads, lhs, rhs, **params):
