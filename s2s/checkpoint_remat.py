@@ -26,11 +26,13 @@ backward pass runs. A body whose Python control flow reads a traced value (``if 
 has a record valid for those values only: its call keeps only its arguments and is
 recomputed in full by reverse mode of ``f`` itself.
 """
+import collections
 import functools
+import itertools
 
 import gast
 
-from s2s.codegen.python import compile_function
+from s2s.codegen.python import compile_code, instantiate
 from s2s.core.primitive import abstractify, d, def_jvp, def_vjp
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_unflatten
 from s2s.parse import astconv
@@ -41,13 +43,22 @@ from s2s.transforms.fwd_support import dynamic_jvp
 
 
 class _Plan:
-    """One record of a checkpointed body: the body alone (``body``, for the backward
-    pass), the names of the saved values in it, and the record with them (``save``)."""
+    """One record of a checkpointed body: ``body`` (the body alone, for the backward
+    pass), the policy's saved names in it (``policy_saved``), those the backward pass
+    reads (``saved``), and ``save()``, the record returning the body's output leaves and
+    the values of ``saved`` (what forward mode and second derivatives differentiate)."""
 
-    def __init__(self, save, body, saved, saved_avals, in_tree, out_tree, n_out):
-        self.save, self.body = save, body
-        self.saved, self.saved_avals = saved, saved_avals
-        self.in_tree, self.out_tree, self.n_out = in_tree, out_tree, n_out
+    def __init__(self, rec, body, policy_saved, saved, active, out_tree):
+        self.rec, self.body = rec, body
+        self.policy_saved, self.saved, self.active = policy_saved, saved, active
+        self.out_tree, self.n_out = out_tree, out_tree.num_leaves
+        self._save = None
+
+    def save(self):
+        if self._save is None:
+            picks = list(range(self.n_out)) + [self.n_out + self.policy_saved.index(n) for n in self.saved]
+            self._save = _derived(self.rec, picks, f"save_{self.body.fn.__name__}").fn
+        return self._save
 
 
 def _avals_key(leaves):
@@ -97,22 +108,31 @@ def _record(rule, args):
         return out, tuple(saved)
 
     name = getattr(rule, "__name__", "fn").replace("<lambda>", "lambda_fn")
+    name = name if name.isidentifier() else "body"
     if not leaves:
         return None, rule.fun(*args), ()
-    rec = record(run, leaves, {}, name=f"save_{name}" if name.isidentifier() else "save")
+    rec = record(run, leaves, {}, name=f"record_{name}")
     out_tracers, saved_tracers = box[0]
     out = _values(out_tracers)
-    saved = tuple(t.value for t in saved_tracers)
     if rec.concretized:
         rule._plans[key] = None
         return None, out, ()
     out_tree = tree_flatten(out_tracers)[1]
-    n_out = out_tree.num_leaves
-    body = _body_of(rec, n_out, name)
-    plan = _Plan(rec.fn, body, tuple(t.name for t in saved_tracers), _avals_key(saved),
-                 tree, out_tree, n_out)
+    body = _derived(rec, range(out_tree.num_leaves), name)
+    active = _active(body, leaves)
+    policy_saved = tuple(t.name for t in saved_tracers)
+    saved_names = _remat_build(policy_saved, body, active).saved_read if active else ()
+    plan = _Plan(rec, body, policy_saved, saved_names, active, out_tree)
+    saved = tuple(saved_tracers[policy_saved.index(n)].value for n in saved_names)
+    plan.saved_avals = _avals_key(saved)
     rule._plans[key] = plan
     return plan, out, saved
+
+
+def _active(body, leaves):
+    """The parameters of ``body`` that reverse mode differentiates (float leaves)."""
+    return tuple(n for n, leaf in zip(_params(body.fn), leaves)
+                 if support._differentiable_value(leaf, tree_leaves))
 
 
 def _values(tree):
@@ -128,19 +148,33 @@ class _Body:
         self.source, self.fn = source, fn
 
 
-def _body_of(rec, n_out, name):
-    fdef = astconv.parse(rec.source).body[0]
-    ret = fdef.body[-1]
-    elts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
-    outs = elts[:n_out]
-    ret.value = outs[0] if n_out == 1 else gast.Tuple(elts=outs, ctx=gast.Load())
-    fdef.body = _live(fdef.body)
-    fdef.name = name if name.isidentifier() else "body"
-    code = rec.fn.__code__
-    cells = dict(zip(code.co_freevars, rec.fn.__closure__ or ()))
-    fn, text = compile_function(fdef, f"<s2s checkpointed {fdef.name} #{id(rec)}>",
-                                rec.fn.__globals__, cells)
-    return _Body(text, fn)
+_DERIVED = collections.OrderedDict()  # (record text, picks, name) -> compiled code
+
+
+def _derived(rec, picks, name):
+    """The record ``rec`` returning only the output leaves at ``picks`` (its compiled
+    code cached by text, bounded), over the record's own constants."""
+    key = (rec.source, tuple(picks), name)
+    compiled = _DERIVED.get(key)
+    if compiled is None:
+        fdef = astconv.parse(rec.source).body[0]
+        ret = fdef.body[-1]
+        elts = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
+        outs = [elts[i] for i in picks]
+        ret.value = outs[0] if len(outs) == 1 else gast.Tuple(elts=outs, ctx=gast.Load())
+        fdef.body = _live(fdef.body)
+        fdef.name = name
+        compiled = compile_code(fdef, f"<s2s checkpointed {name} #{next(_counter)}>",
+                                rec.fn.__code__.co_freevars)
+        _DERIVED[key] = compiled
+        if len(_DERIVED) > 256:
+            _DERIVED.popitem(last=False)
+    cells = dict(zip(rec.fn.__code__.co_freevars, rec.fn.__closure__ or ()))
+    fn = instantiate(compiled, rec.fn.__globals__, cells)
+    return _Body(compiled.text, fn)
+
+
+_counter = itertools.count()
 
 
 def _live(stmts):
@@ -170,9 +204,8 @@ def checkpoint_restore(rule, out, saved, *args):
     return out
 
 
-def _remat_pair(plan, active):
-    build = recorded_builds.build(_remat_builder(plan.saved), plan.body, active)
-    return build.fwd_cell.cell_contents, build.bwd_cell.cell_contents
+def _remat_build(policy_saved, body, active):
+    return recorded_builds.build(_remat_builder(policy_saved), body, active)
 
 
 @functools.lru_cache(maxsize=None)
@@ -188,14 +221,26 @@ def _params(fn):
     return fn.__code__.co_varnames[:fn.__code__.co_argcount]
 
 
+def _per_argument(rule, tree, n_args, leaf_cts):
+    """Cotangents of the call's arguments from those of its differentiated leaves."""
+    dyn_cts = iter(tree_unflatten(tree, list(leaf_cts)))
+    return tuple(None if i in rule.nondiff_argnums else next(dyn_cts) for i in range(n_args))
+
+
+def _seed(plan, g):
+    """The body's output cotangent as its record returns it (one leaf, or a tuple)."""
+    leaves = tree_flatten(g, is_leaf=lambda x: x is None)[0]
+    return leaves[0] if plan.n_out == 1 else tuple(leaves)
+
+
 def checkpoint_remat_cotangents(g, rule, saved, args):
     """Cotangents of ``args`` in ``checkpoint_restore(rule, out, saved, *args)``: the
     body's reverse mode, its forward sweep reading ``saved`` instead of recomputing it."""
     if g is None:
         return (None,) * len(args)
-    key, static, dyn, leaves, tree = _plan_key(rule, args)
+    key, _, _, leaves, tree = _plan_key(rule, args)
     plan = rule._plans.get(key)
-    if plan is None:  # no record to reuse: the body's reverse mode, from the arguments
+    if plan is None:  # no record to reuse: reverse mode of the body, from the arguments
         _, pull = support.dynamic_vjp(rule.fun, *args)
         return tuple(None if i in rule.nondiff_argnums else ct for i, ct in enumerate(pull(g)))
     if _avals_key(saved) != plan.saved_avals:
@@ -203,35 +248,27 @@ def checkpoint_remat_cotangents(g, rule, saved, args):
                            "latest record of the function for these argument shapes (its "
                            "Python code changed what it computes between the forward and the "
                            "backward pass)")
-    names = _params(plan.body.fn)
-    active = tuple(n for n, leaf in zip(names, leaves) if support._differentiable_value(leaf, tree_leaves))
-    if not active:
+    if not plan.active:
         return (None,) * len(args)
-    fwd, bwd = _remat_pair(plan, active)
-    _, tape = fwd(saved, *leaves)
-    g_leaves = tree_flatten(g, is_leaf=lambda x: x is None)[0]
-    seed = g_leaves[0] if plan.n_out == 1 else tuple(g_leaves)
-    cts = bwd(tape, seed)
-    cts = cts if len(active) > 1 else (cts,)
-    by_name = dict(zip(active, cts))
-    ct_leaves = [by_name.get(n) for n in names]
-    ct_leaves = [support.zeros_like_grad(x) if c is None else c for x, c in zip(leaves, ct_leaves)]
-    dyn_cts = iter(tree_unflatten(tree, ct_leaves))
-    return tuple(None if i in rule.nondiff_argnums else next(dyn_cts) for i in range(len(args)))
+    build = _remat_build(plan.policy_saved, plan.body, plan.active)
+    _, tape = build.fwd_cell.cell_contents(saved, *leaves)
+    cts = build.bwd_cell.cell_contents(tape, _seed(plan, g))
+    by_name = dict(zip(plan.active, cts if len(plan.active) > 1 else (cts,)))
+    leaf_cts = [by_name.get(n) for n in _params(plan.body.fn)]
+    leaf_cts = [support.zeros_like_grad(x) if c is None else c for x, c in zip(leaves, leaf_cts)]
+    return _per_argument(rule, tree, len(args), leaf_cts)
 
 
 def checkpoint_save_tangent(rule, args, tangents):
     """The tangent of ``checkpoint_save(rule, *args)``: forward mode of its record."""
-    plan, out, saved = _record(rule, args)
-    key, static, dyn, leaves, tree = _plan_key(rule, args)
-    _, tdyn = rule._split(tangents)
-    t_leaves = tree_flatten(list(tdyn), is_leaf=lambda x: x is None)[0]
-    fn = plan.save if plan is not None else None
-    if fn is None:
-        tangent = dynamic_jvp(rule.fun, args, tuple(None if i in rule.nondiff_argnums else t
-                                                    for i, t in enumerate(tangents)))[1]
-        return tangent, ()
-    _, t_out = dynamic_jvp(fn, tuple(leaves), tuple(t_leaves))
+    plan, _, _ = _record(rule, args)
+    if plan is None:
+        tangents = tuple(None if i in rule.nondiff_argnums else t for i, t in enumerate(tangents))
+        return dynamic_jvp(rule.fun, args, tangents)[1], ()
+    _, leaves, _ = _plan_key(rule, args)[2:]
+    _, t_dyn = rule._split(tangents)
+    t_leaves = tree_flatten(list(t_dyn), is_leaf=lambda x: x is None)[0]
+    _, t_out = dynamic_jvp(plan.save(), tuple(leaves), tuple(t_leaves))
     t_out = list(t_out) if isinstance(t_out, (tuple, list)) else [t_out]
     return tree_unflatten(plan.out_tree, t_out[:plan.n_out]), tuple(t_out[plan.n_out:])
 
@@ -239,24 +276,19 @@ def checkpoint_save_tangent(rule, args, tangents):
 def checkpoint_save_cotangents(g, rule, args):
     """Cotangents of ``args`` in ``checkpoint_save(rule, *args)``: reverse mode of its
     record (a derivative of the backward pass reaches the saved values)."""
-    if g is None:
-        return (None,) * len(args)
-    g_out, g_saved = g
-    if g_out is None and (not g_saved or all(x is None for x in g_saved)):
+    g_out, g_saved = (None, None) if g is None else g
+    if g_out is None and not any(x is not None for x in g_saved or ()):
         return (None,) * len(args)
     plan, out, saved = _record(rule, args)
-    key, static, dyn, leaves, tree = _plan_key(rule, args)
     if plan is None:
         return checkpoint_remat_cotangents(g_out, rule, (), args)
-    g_leaves = tree_flatten(g_out, is_leaf=lambda x: x is None)[0] if g_out is not None \
-        else [None] * plan.n_out
-    g_saved = list(g_saved) if g_saved else [None] * len(saved)
-    seed = [support.zeros_like_grad(v) if c is None else c
-            for v, c in zip(tree_flatten(out)[0] + list(saved), g_leaves + g_saved)]
-    _, pull = support.dynamic_vjp(plan.save, *leaves)
-    cts = pull(seed[0] if len(seed) == 1 else tuple(seed))
-    dyn_cts = iter(tree_unflatten(tree, list(cts)))
-    return tuple(None if i in rule.nondiff_argnums else next(dyn_cts) for i in range(len(args)))
+    _, _, _, leaves, tree = _plan_key(rule, args)
+    values = tree_flatten(out)[0] + list(saved)
+    cts = tree_flatten(g_out, is_leaf=lambda x: x is None)[0] if g_out is not None else [None] * plan.n_out
+    cts += list(g_saved) if g_saved else [None] * len(saved)
+    seed = [support.zeros_like_grad(v) if c is None else c for v, c in zip(values, cts)]
+    _, pull = support.dynamic_vjp(plan.save(), *leaves)
+    return _per_argument(rule, tree, len(args), pull(seed[0] if len(seed) == 1 else tuple(seed)))
 
 
 checkpoint_remat_cotangents.maybe_none = True
@@ -300,10 +332,6 @@ def remat_source(fun, *args):
     """
     plan, _, _ = _record(fun, args)
     if plan is None:
-        raise ValueError(f"checkpoint of {fun.__name__} has no policy, or its body's control "
-                         "flow reads traced values: it is recomputed in full")
-    key, static, dyn, leaves, tree = _plan_key(fun, args)
-    names = _params(plan.body.fn)
-    active = tuple(n for n, leaf in zip(names, leaves) if support._differentiable_value(leaf, tree_leaves))
-    build = recorded_builds.build(_remat_builder(plan.saved), plan.body, active)
-    return "\n".join(build.texts)
+        raise ValueError(f"checkpoint of {fun.__name__}: its body's control flow reads traced "
+                         "values, so its backward pass recomputes it in full")
+    return "\n".join(_remat_build(plan.policy_saved, plan.body, plan.active).texts)

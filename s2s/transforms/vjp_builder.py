@@ -259,9 +259,10 @@ def _tape_entry(name, result, ctx):
 
 def build_remat_vjp(fn, active_params, saved):
     """The ``Build`` of ``fn`` whose ``fwd`` takes the values of the names in ``saved``
-    first (a tuple) and reads them instead of computing them: the backward pass of a
-    checkpointed function under a policy recomputes only what was not saved (cached).
-    ``fn`` is straight-line code (a recording), each name assigned once."""
+    that it needs first (a tuple, ``build.saved_read`` their names) and reads them instead
+    of computing them: the backward pass of a checkpointed function under a policy
+    recomputes only what was not saved (cached). ``fn`` is straight-line code (a
+    recording), each name assigned once."""
     return frontend.cached_build(_remat_builds, fn, (tuple(saved), tuple(active_params)),
                                  lambda fn, key: Build(fn, key[1]),
                                  lambda build: _assemble_pair(build, saved))
@@ -271,9 +272,10 @@ _remat_builds = weakref.WeakKeyDictionary()
 
 
 def _reading_saved(forward, saved, saved_param, live):
-    """``forward`` with the statements computing the names in ``saved`` replaced by one
-    unpacking of ``saved_param`` at the top, less the assignments that then compute
-    nothing the names in ``live`` (the tape, the result) need."""
+    """``(statements, read)``: ``forward`` with the statements computing the names in
+    ``saved`` replaced by one unpacking of ``saved_param`` at the top, less the
+    assignments that then compute nothing the names in ``live`` (the tape, the result)
+    need; ``read`` the saved names it reads (the others need not be kept)."""
     names = set(saved)
     kept = [s for s in forward if not (isinstance(s, gast.Assign) and all(
         isinstance(t, gast.Name) and t.id in names for t in s.targets))]
@@ -285,11 +287,12 @@ def _reading_saved(forward, saved, saved_param, live):
             continue
         needed.append(s)
         live |= {n.id for n in gast.walk(s.value if targets is not None else s) if isinstance(n, gast.Name)}
-    if not saved:
-        return needed[::-1]
-    unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(n) for n in saved], ctx=gast.Store())],
+    read = tuple(n for n in saved if n in live)
+    if not read:
+        return needed[::-1], read
+    unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(n) for n in read], ctx=gast.Store())],
                          value=q.name(saved_param), type_comment=None)
-    return [unpack] + needed[::-1]
+    return [unpack] + needed[::-1], read
 
 
 def _assemble_pair(build, saved=None):
@@ -305,7 +308,7 @@ def _assemble_pair(build, saved=None):
     forward = result.forward
     if saved is not None:
         saved_param = namer.new("saved")
-        forward = _reading_saved(forward, saved, saved_param, list(result.tape) + [res.id])
+        forward, build.saved_read = _reading_saved(forward, saved, saved_param, list(result.tape) + [res.id])
         fwd_args = q.copy_tree(fwd_args)
         fwd_args.args.insert(0, q.name(saved_param, gast.Param()))
     fwd_body = result.inits + result.tape_inits + forward + [
