@@ -250,3 +250,41 @@ def test_static_argnums_with_a_policy(x64):
     loss = lambda v: np.sum(ck(3, v))  # noqa: E731
     onp.testing.assert_allclose(s2s.grad(loss)(x), central_grad(loss, x), rtol=1e-6)
     onp.testing.assert_allclose(s2s.jit(s2s.grad(loss))(x), s2s.grad(loss)(x), rtol=1e-12)
+
+
+def test_nested_checkpoints_and_several_outputs(x64):
+    inner = checkpoint(lambda v: np.sin(v) * np.cos(v), policy=cp.everything_saveable)
+
+    def outer(x, W):
+        h = np.dot(W, x)
+        return inner(h) + h, {"a": np.tanh(h)}
+
+    ck = checkpoint(outer, policy=cp.dots_saveable)
+
+    def loss(x, W, f=ck):
+        a, b = f(x, W)
+        return np.sum(a * b["a"])
+    x, W = _args()
+    onp.testing.assert_allclose(s2s.grad(loss)(x, W), s2s.grad(lambda x, W: loss(x, W, outer))(x, W),
+                                rtol=1e-12)
+    onp.testing.assert_allclose(s2s.grad(loss)(x, W), central_grad(lambda v: loss(v, W), x), rtol=1e-6)
+    assert "fwd_lambda_fn(t0)" in remat_source(ck, x, W)  # the inner checkpoint, as a call
+
+
+def test_the_gradient_is_jaxs(x64):
+    jax = pytest.importorskip("jax")
+    from jax.ad_checkpoint import checkpoint_name as jname
+    from cases import jax_x64
+    x, W = _args()
+    jnp, jcp = jax.numpy, jax.checkpoint_policies
+
+    def jbody(x, W):
+        h = jname(jnp.dot(x, W), "h")
+        return jnp.tanh(jname(jnp.sin(h) * x[..., :1], "z")) + h
+
+    with jax_x64(jax):
+        for name, policy in (("dots", jcp.dots_saveable), ("everything", jcp.everything_saveable),
+                             ("only_h", jcp.save_only_these_names("h"))):
+            layer = jax.checkpoint(jbody, policy=policy)
+            want = jax.grad(lambda x, W: jnp.sum(layer(layer(x, W), W) ** 2))(x, W)
+            onp.testing.assert_allclose(s2s.grad(loss_with(POLICIES[name]))(x, W), want, rtol=1e-10)
