@@ -104,7 +104,7 @@ def _record(rule, args):
         for eqn in trace.equations:
             if hasattr(eqn, "primitive") and _saves(rule.policy, eqn):
                 saved += [o for o in eqn.outs if all(o is not s for s in saved)]
-        box.append((out, saved))
+        box.append((out, saved, trace))
         return out, tuple(saved)
 
     name = getattr(rule, "__name__", "fn").replace("<lambda>", "lambda_fn")
@@ -112,7 +112,10 @@ def _record(rule, args):
     if not leaves:
         return None, rule.fun(*args), ()
     rec = record(run, leaves, {}, name=f"record_{name}")
-    out_tracers, saved_tracers = box[0]
+    out_tracers, saved_tracers, trace = box.pop()
+    # The trace and its tracers refer to each other: left to the cycle collector, every
+    # intermediate of the body would outlive the call.
+    trace.equations.clear()
     out = _values(out_tracers)
     if rec.concretized:
         rule._plans[key] = None
@@ -121,12 +124,19 @@ def _record(rule, args):
     body = _derived(rec, range(out_tree.num_leaves), name)
     active = _active(body, leaves)
     policy_saved = tuple(t.name for t in saved_tracers)
-    saved_names = _remat_build(policy_saved, body, active).saved_read if active else ()
+    build = _remat_build(policy_saved, body, active) if active else None
+    saved_names = build.saved_read if build else ()
     plan = _Plan(rec, body, policy_saved, saved_names, active, out_tree)
-    saved = tuple(saved_tracers[policy_saved.index(n)].value for n in saved_names)
+    saved = tuple(_kept(saved_tracers[policy_saved.index(n)].value, n in build.saved_shapes)
+                  for n in saved_names)
     plan.saved_avals = _avals_key(saved)
     rule._plans[key] = plan
     return plan, out, saved
+
+
+def _kept(value, shape_only):
+    """What the tape keeps of a saved value: a stand-in where only its shape is read."""
+    return support.shape_of(value) if shape_only else value
 
 
 def _active(body, leaves):

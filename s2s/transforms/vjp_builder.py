@@ -259,7 +259,8 @@ def _tape_entry(name, result, ctx):
 
 def build_remat_vjp(fn, active_params, saved):
     """The ``Build`` of ``fn`` whose ``fwd`` takes the values of the names in ``saved``
-    that it needs first (a tuple, ``build.saved_read`` their names) and reads them instead
+    that it needs first (a tuple, ``build.saved_read`` their names; ``build.saved_shapes``
+    those of which it reads only the shape) and reads them instead
     of computing them: the backward pass of a checkpointed function under a policy
     recomputes only what was not saved (cached). ``fn`` is straight-line code (a
     recording), each name assigned once."""
@@ -271,28 +272,30 @@ def build_remat_vjp(fn, active_params, saved):
 _remat_builds = weakref.WeakKeyDictionary()
 
 
-def _reading_saved(forward, saved, saved_param, live):
-    """``(statements, read)``: ``forward`` with the statements computing the names in
-    ``saved`` replaced by one unpacking of ``saved_param`` at the top, less the
-    assignments that then compute nothing the names in ``live`` (the tape, the result)
-    need; ``read`` the saved names it reads (the others need not be kept)."""
+def _reading_saved(forward, saved, saved_param, tape, shape_only, result):
+    """``(statements, read, shapes)``: ``forward`` with the statements computing the names
+    in ``saved`` replaced by one unpacking of ``saved_param`` at the top, less the
+    assignments that then compute nothing the tape or the result needs; ``read`` the
+    saved names it reads (the others need not be kept), ``shapes`` those of them whose
+    shape alone is read (a ``shape_of`` stand-in may be kept for them)."""
     names = set(saved)
     kept = [s for s in forward if not (isinstance(s, gast.Assign) and all(
         isinstance(t, gast.Name) and t.id in names for t in s.targets))]
-    live = set(live)
+    live = {t for t in tape if t not in shape_only} | {result}
     needed = []
     for s in reversed(kept):
         targets = {t.id for t in s.targets if isinstance(t, gast.Name)} if isinstance(s, gast.Assign) else None
-        if targets is not None and len(targets) == len(s.targets) and not targets & live:
+        if targets is not None and len(targets) == len(s.targets) and not targets & (live | set(tape)):
             continue
         needed.append(s)
         live |= {n.id for n in gast.walk(s.value if targets is not None else s) if isinstance(n, gast.Name)}
-    read = tuple(n for n in saved if n in live)
+    read = tuple(n for n in saved if n in live or n in tape)
+    shapes = tuple(n for n in read if n not in live)
     if not read:
-        return needed[::-1], read
+        return needed[::-1], read, shapes
     unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(n) for n in read], ctx=gast.Store())],
                          value=q.name(saved_param), type_comment=None)
-    return [unpack] + needed[::-1], read
+    return [unpack] + needed[::-1], read, shapes
 
 
 def _assemble_pair(build, saved=None):
@@ -308,7 +311,8 @@ def _assemble_pair(build, saved=None):
     forward = result.forward
     if saved is not None:
         saved_param = namer.new("saved")
-        forward, build.saved_read = _reading_saved(forward, saved, saved_param, list(result.tape) + [res.id])
+        forward, build.saved_read, build.saved_shapes = _reading_saved(
+            forward, saved, saved_param, result.tape, result.shape_only, res.id)
         fwd_args = q.copy_tree(fwd_args)
         fwd_args.args.insert(0, q.name(saved_param, gast.Param()))
     fwd_body = result.inits + result.tape_inits + forward + [
