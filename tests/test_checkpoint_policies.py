@@ -83,6 +83,12 @@ def test_gradients_match_central_differences(x64, policy):
     gx, gW = s2s.grad(loss, argnums=(0, 1))(x, W)
     onp.testing.assert_allclose(gx, central_grad(lambda v: loss(v, W), x), rtol=1e-6, atol=1e-8)
     onp.testing.assert_allclose(gW, central_grad(lambda v: loss(x, v), W), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("policy", ["dots", "only_h"])
+def test_hessian_matches_central_differences_of_grad(x64, policy):
+    x, W = _args()
+    loss = loss_with(POLICIES[policy])
     hess = s2s.hessian(loss)(x, W)
     fd = central_jacobian(lambda v: s2s.grad(loss)(v, W), x)
     onp.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-7)
