@@ -37,7 +37,7 @@ from s2s.core.primitive import abstractify, d, def_jvp, def_vjp
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_unflatten
 from s2s.parse import astconv
 from s2s.runtime import support
-from s2s.trace.record import RecordingTracer, record, recording_trace
+from s2s.trace.record import RecordingTracer, record
 from s2s.transforms import recorded_builds, vjp_builder
 from s2s.transforms.fwd_support import dynamic_jvp
 
@@ -73,7 +73,7 @@ def _plan_key(rule, args):
         static_key = tuple(static)
     except TypeError:
         static_key = tuple(id(s) for s in static)
-    return (static_key, tree, _avals_key(leaves)), static, dyn, leaves, tree
+    return (static_key, tree, _avals_key(leaves)), static, leaves, tree
 
 
 def _saves(policy, eqn):
@@ -90,7 +90,7 @@ def _saves(policy, eqn):
 def _record(rule, args):
     """``(plan, out, saved values)`` for ``rule.fun(*args)``; plan None where the body's
     control flow read a traced value (its record holds for those values only)."""
-    key, static, dyn, leaves, tree = _plan_key(rule, args)
+    key, static, leaves, tree = _plan_key(rule, args)
     box = []
 
     def run(*dyn_leaves):
@@ -248,7 +248,7 @@ def checkpoint_remat_cotangents(g, rule, saved, args):
     body's reverse mode, its forward sweep reading ``saved`` instead of recomputing it."""
     if g is None:
         return (None,) * len(args)
-    key, _, _, leaves, tree = _plan_key(rule, args)
+    key, _, leaves, tree = _plan_key(rule, args)
     plan = rule._plans.get(key)
     if plan is None:  # no record to reuse: reverse mode of the body, from the arguments
         _, pull = support.dynamic_vjp(rule.fun, *args)
@@ -275,7 +275,7 @@ def checkpoint_save_tangent(rule, args, tangents):
     if plan is None:
         tangents = tuple(None if i in rule.nondiff_argnums else t for i, t in enumerate(tangents))
         return dynamic_jvp(rule.fun, args, tangents)[1], ()
-    _, leaves, _ = _plan_key(rule, args)[2:]
+    leaves = _plan_key(rule, args)[2]
     _, t_dyn = rule._split(tangents)
     t_leaves = tree_flatten(list(t_dyn), is_leaf=lambda x: x is None)[0]
     _, t_out = dynamic_jvp(plan.save(), tuple(leaves), tuple(t_leaves))
@@ -292,7 +292,7 @@ def checkpoint_save_cotangents(g, rule, args):
     plan, out, saved = _record(rule, args)
     if plan is None:
         return checkpoint_remat_cotangents(g_out, rule, (), args)
-    _, _, _, leaves, tree = _plan_key(rule, args)
+    _, _, leaves, tree = _plan_key(rule, args)
     values = tree_flatten(out)[0] + list(saved)
     cts = tree_flatten(g_out, is_leaf=lambda x: x is None)[0] if g_out is not None else [None] * plan.n_out
     cts += list(g_saved) if g_saved else [None] * len(saved)

@@ -289,7 +289,9 @@ def checkpoint(fun=None, *, static_argnums=(), prevent_cse=True, policy=None):
     ``policy`` (see ``s2s.checkpoint_policies``) says which primitive applications of
     ``fun`` keep their values; the default keeps only the arguments and recomputes the
     whole forward pass. Forward mode and vmap are unchanged by it. ``prevent_cse`` is
-    accepted for JAX compatibility (s2s's jit does not merge the recomputation away).
+    accepted for JAX compatibility and does nothing: under ``jit`` XLA may merge the
+    recomputation with the forward pass (s2s emits no optimization barrier), which
+    changes memory, never results.
 
     >>> import s2s, s2s.numpy as np
     >>> layer = s2s.checkpoint(lambda x: np.tanh(x) * 2.0)
