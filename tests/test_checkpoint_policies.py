@@ -294,3 +294,20 @@ def test_the_gradient_is_jaxs(x64):
             layer = jax.checkpoint(jbody, policy=policy)
             want = jax.grad(lambda x, W: jnp.sum(layer(layer(x, W), W) ** 2))(x, W)
             onp.testing.assert_allclose(s2s.grad(loss_with(POLICIES[name]))(x, W), want, rtol=1e-10)
+
+
+def test_other_transformations_see_the_function():
+    def dense(x, W):
+        return np.tanh(np.dot(x, W))
+
+    ck = checkpoint(dense, policy=cp.dots_saveable)
+    rng = onp.random.default_rng(2)
+    X, W = rng.standard_normal((4, 3)).astype(onp.float32), onp.eye(3, dtype=onp.float32) * 0.7
+    close = lambda a, b: onp.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # noqa: E731
+    close(s2s.vmap(ck, (0, None))(X, W), dense(X, W))
+    close(s2s.jit(ck)(X, W), dense(X, W))
+    close(s2s.jacrev(lambda x: ck(x, W))(X[0]), s2s.jacfwd(lambda x: dense(x, W))(X[0]))
+    loss = lambda x, W: np.sum(ck(x, W) ** 2)  # noqa: E731
+    plain = lambda x, W: np.sum(dense(x, W) ** 2)  # noqa: E731
+    close(s2s.jit(s2s.vmap(s2s.grad(loss), (0, None)))(X, W), s2s.vmap(s2s.grad(plain), (0, None))(X, W))
+    close(s2s.grad(s2s.jit(loss))(X, W), s2s.grad(plain)(X, W))
