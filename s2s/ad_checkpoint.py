@@ -14,6 +14,8 @@ array(0.7786439, dtype=float32)
 from s2s import checkpoint_policies
 from s2s.checkpoint_remat import remat_source
 from s2s.custom_derivatives import checkpoint, remat
+from s2s.core.public import public_namespace as _public_namespace
 from s2s.lax.ad_checkpoint import checkpoint_name
 
 __all__ = ["checkpoint", "checkpoint_name", "checkpoint_policies", "remat", "remat_source"]
+_public_namespace(globals())

@@ -19,6 +19,7 @@ lowers to ``dot_general`` too. Values live in one memory space here, so the offl
 policies raise ``NotImplementedError`` naming the policy to use instead.
 """
 from s2s.core.primitive import all_primitives
+from s2s.core.public import public_namespace as _public_namespace
 
 __all__ = [
     "checkpoint_dots", "checkpoint_dots_with_no_batch_dims", "dots_saveable",
@@ -187,3 +188,6 @@ def save_and_offload_only_these_names(*, names_which_can_be_saved, names_which_c
         f"save_and_offload_only_these_names: s2s keeps saved values in one memory space and "
         f"cannot offload them to {offload_dst!r}; use save_only_these_names(*names_which_can_be_"
         "saved, *names_which_can_be_offloaded), which keeps them all where they are")
+
+
+_public_namespace(globals())
