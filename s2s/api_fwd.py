@@ -213,10 +213,12 @@ def linearize(fun, *primals):
     array(3., dtype=float32)
     """
     primals = tuple(_grad_input(p) for p in primals)
-    if any(isinstance(v, RecordingTracer) for v in tree_flatten(primals)[0]):
+    if any(isinstance(v, (RecordingTracer, StagedTracer)) for v in tree_flatten(primals)[0]):
         # Inside a function being recorded (a transformation traces it): the linear part
         # cannot be a recording of its own (its constants would be the outer recording's
-        # values), so f_jvp is jvp itself, recorded with the rest.
+        # values), so f_jvp is jvp itself, recorded with the rest. Inside jit likewise: a
+        # recording's tangents cannot pass through the cond/while_loop that a Python
+        # `if`/`while` on staged data becomes (XLA drops the repeated primal work).
         out = jvp(fun, primals, primals)[0]
         return out, functools.partial(_jvp_tangent, fun, primals)
     example = tuple(tree_map(lambda p: np.zeros(np.shape(p), _leaf_dtype(p)), p) for p in primals)

@@ -159,3 +159,29 @@ def test_grad_of_jvp_through_comprehension(x64):
     "which has no vjp rule, so grad reads its source and refuses its try/except"))
 def test_grad_of_jvp_through_at_update(x64):
     assert _grad_of_jvp_error(_at_set) < 1e-7
+
+
+def _branchy(x):
+    s0 = snp.sum(x * x)
+    if s0 > 0.5:
+        v = x * 2.0
+    else:
+        v = snp.sin(x)
+    k = 0
+    while not snp.sum(v * v) > 3.0 and k < 4:
+        v = v * 1.3
+        k = k + 1
+    return v * s0
+
+
+@pytest.mark.parametrize("x", [[0.3, 0.2], [1.0, 0.5]], ids=["else", "if"])
+def test_jit_of_linearize_through_data_control_flow(x, x64):
+    """jit of linearize of a function with an `if`/`while` on data raised "a value
+    staged by another jit (Recording) leaked": linearize recorded the tangent part, and
+    the recording's tangents went through the staged cond. Inside jit, f_jvp is jvp."""
+    def lin(p):
+        return s2s.linearize(_branchy, p[0])[1](p[1])
+    p = np.array([x, [0.7, -0.4]])
+    want = checker._fd_jvp(_branchy, p[0], p[1])
+    np.testing.assert_allclose(lin(p), want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s2s.jit(lin)(p), want, rtol=1e-6, atol=1e-9)
