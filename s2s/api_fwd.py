@@ -13,7 +13,7 @@ from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, treedef_i
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.trace.record import RecordingTracer, record
 from s2s.trace.staging import StagedTracer
-from s2s.transforms.convert import converted
+from s2s.transforms.convert import converted, converted_for_grad
 from s2s.transforms import forward, frontend, recorded_builds
 
 
@@ -262,7 +262,12 @@ def jvp_cotangents(g, fun, primals, tangents, has_aux=False):
         g = ((out, aux), (dout, None))
     n = len(active)
     args = [tangents[i] for i in active] + list(bound) + list(primals)
-    _, pull = vjp(build.function, *args)
+    fn = build.function
+    if any(isinstance(v, StagedTracer) for v in tree_flatten(args)[0]):
+        # under jit a Python `if`/`while` on staged data must be converted, with what
+        # its branches capture passed in, so reverse mode sees it
+        fn = converted_for_grad(fn)
+    _, pull = vjp(fn, *args)
     cts = pull(tuple(g))
     t_cts = [None] * len(tangents)
     for i, c in zip(active, cts[:n]):

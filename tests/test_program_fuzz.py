@@ -185,3 +185,59 @@ def test_jit_of_linearize_through_data_control_flow(x, x64):
     want = checker._fd_jvp(_branchy, p[0], p[1])
     np.testing.assert_allclose(lin(p), want, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(s2s.jit(lin)(p), want, rtol=1e-6, atol=1e-9)
+
+
+def _branch_only(x):
+    s0 = snp.sum(x * x)
+    if s0 > 0.5:
+        v = x * 2.0
+    else:
+        v = snp.sin(x)
+    return v * s0
+
+
+def _while_only(x):
+    v = x
+    k = 0
+    while not snp.sum(v * v) > 3.0 and k < 4:
+        v = v * 1.3
+        k = k + 1
+    return v * snp.sum(x)
+
+
+@pytest.mark.parametrize("fn,names", [
+    (_branch_only, ("grad", "jvp", "jit")), (_branch_only, ("jvp", "grad", "jit")),
+    (_branch_only, ("hessian", "jit")), (_while_only, ("jvp", "grad", "jit")),
+    pytest.param(_while_only, ("grad", "jvp", "jit"), marks=pytest.mark.xfail(strict=True, reason=(
+        "jit of jvp of grad through a while on data: the converted batched forward-over-reverse "
+        "source keeps a Python `while` on a staged condition (ConcretizationError)"))),
+    pytest.param(_while_only, ("hessian", "jit"), marks=pytest.mark.xfail(strict=True, reason=(
+        "jit(hessian) through a while on data: as jit(jvp(grad)), a Python `while` on a staged "
+        "condition left in the converted batched source (ConcretizationError)"))),
+], ids=lambda v: "/".join(v) if isinstance(v, tuple) else getattr(v, "__name__", None))
+def test_jit_of_grad_of_jvp_through_data_control_flow(fn, names):
+    """grad of jvp under jit through an `if` on data raised ConcretizationError: the
+    generated jvp source was differentiated unconverted (jvp_cotangents). It is now
+    converted for grad (branches take what they capture as arguments: differentiating
+    the plain converted form lost the captured x and dx's cotangents)."""
+    result = checker.run_stack(checker.Subject(fn.__name__, fn, np.array([0.3, 0.2, 0.6])), names)
+    assert result.status == "ok", result.detail
+
+
+def _closure_and_branch(x):
+    s0 = snp.sum(x * x)
+    scale = lambda u: u * s0  # noqa: E731 - the generator's lambda closing over s0
+    if s0 > 0.5:
+        x = x * 2.0
+    return snp.sum(scale(snp.sin(x)))
+
+
+@pytest.mark.xfail(strict=True, raises=s2s.errors.S2SError, reason=(
+    "jit(grad(f)) where f has an `if` on data and a lambda or nested function closing over a "
+    "differentiated value: the conversion passes the capture as a keyword argument, which "
+    "converted_call_vjp refuses ('cannot differentiate the keyword arguments')"))
+def test_jit_grad_of_closure_in_function_with_branch(x64):
+    x = np.array([0.3, 0.2, 0.6])
+    want = checker._fd_jacobian(_closure_and_branch, x)
+    np.testing.assert_allclose(s2s.grad(_closure_and_branch)(x), want, rtol=1e-6)
+    np.testing.assert_allclose(s2s.jit(s2s.grad(_closure_and_branch))(x), want, rtol=1e-6)
