@@ -192,8 +192,8 @@ def test_vmap_grad_through_function_values(fn, jitted, loops, x64):
     assert_trees_close(got, onp.stack([central_grad(fn, x) for x in MIXED]), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
-@pytest.mark.parametrize("fn", FUNCTION_VALUES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn,jitted", [(f, False) for f in FUNCTION_VALUES] + [(through_partial, True)],
+                         ids=lambda v: getattr(v, "__name__", "jit" if v else "eager"))
 def test_vmap_jacrev_grad_through_function_values(fn, jitted, x64):
     # the second-order rules of a function value's call still run once per example
     # here (README, Known limitations): checked for values only
@@ -215,3 +215,23 @@ def test_per_example_q(fn, x64):
     assert_trees_close(got, loop_over_examples(f, [MIXED, qs], [0, 0]), rtol=1e-12, atol=1e-12)
     want = onp.stack([getattr(onp, fn.__name__)(x, q) for x, q in zip(MIXED, qs)])
     assert_trees_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("padding", ["VALID", "SAME", ((1, 2),)], ids=["valid", "same", "explicit"])
+@pytest.mark.parametrize("computation", [lax.max, lax.min, lax.add, lax.mul, "max"],
+                         ids=["max", "min", "add", "mul", "max_by_name"])
+def test_reduce_window_start_value_per_example(computation, padding, jitted, loops, x64):
+    # holes are skipped: a window is its start value folded with its elements, an
+    # all-padding window its start value alone
+    starts = onp.array([0.0, 0.5, -1.0, 0.1])
+
+    def f(x, init):
+        return lax.reduce_window(x, init, computation, (2,), (1,), padding)
+    for in_axes in [(0, 0), (None, 0)]:
+        xs = MIXED if in_axes[0] == 0 else MIXED[0]
+        g = s2s.vmap(f, in_axes=in_axes)
+        got = (s2s.jit(g) if jitted else g)(xs, starts)
+        assert loops == []
+        assert_trees_close(got, loop_over_examples(f, [xs, starts], list(in_axes)), rtol=1e-14,
+                           atol=1e-15)
