@@ -270,28 +270,42 @@ def _jacfwd_result(fun, t, out, jac, argnums, has_aux, holomorphic, batch=None):
     return (result, aux) if has_aux else result
 
 
+def _batched_target(fun, argnums, holomorphic, who, builder, axes, args, kwargs,
+                    allow_int=False):
+    """For a batch rule of a Jacobian: ``(target, build, call_args, arg_axes, n)``, the
+    target made from the first example, ``builder``'s build of its source, the batched
+    call's arguments and their axes, and the number of examples; None where the call runs
+    per example (an axis other than 0, or no source: a recording is fixed to one
+    example's path)."""
+    batched = [a for a, ax in zip(args, axes) if ax is not None]
+    if not batched or not all(ax in (0, None) for ax in axes):
+        return None
+    example = [_example(a, 0) if ax is not None else a for a, ax in zip(args, axes)]
+    t = _Target(fun, argnums, example, kwargs, holomorphic, who, allow_int)
+    try:
+        build = None if t.out_tree is not None else t.built(builder)
+    except (NoSourceError, TransformError):
+        build = None
+    if build is None or t.out_tree is not None:
+        return None
+    call_args = [_grad_input(a) if ax is not None else c
+                 for a, ax, c in zip(args, axes, t.call_args)] + t.call_args[len(args):]
+    arg_axes = tuple(axes) + (None,) * (len(call_args) - len(args))
+    return t, build, call_args, arg_axes, leading_size(batched)
+
+
 def _jacfwd_batch(jacfun, fun, argnums, has_aux, holomorphic):
     """vmap of ``jacfwd(fun)``: the jvp source vmapped over the basis, that vmapped over
     the examples (the basis the same for every example), as JAX composes them; ``if``s and
     ``lax.cond``s on the data become selects there, where recording the Jacobian on one
     example would fix its branches (and each example ran on its own)."""
     def rule(axes, /, *args, **kwargs):
-        batched = [a for a, ax in zip(args, axes) if ax is not None]
-        if not batched or not all(ax in (0, None) for ax in axes):
+        found = _batched_target(fun, argnums, holomorphic, "jacfwd", forward.build_jvp, axes,
+                                args, kwargs)
+        if found is None:
             return loop_call(jacfun, axes, args, kwargs)
-        n = leading_size(batched)
-        example = [_example(a, 0) if ax is not None else a for a, ax in zip(args, axes)]
-        t = _Target(fun, argnums, example, kwargs, holomorphic, "jacfwd")
-        try:
-            build = None if t.out_tree is not None else t.built(forward.build_jvp)
-        except (NoSourceError, TransformError):
-            build = None
-        if build is None or t.out_tree is not None:  # a recording: fixed to one example's path
-            return loop_call(jacfun, axes, args, kwargs)
+        t, build, call_args, arg_axes, n = found
         tangents = t.tangent_args(_batched_tree(_basis(t.leaves), t.leaves, t.tree))
-        call_args = [_grad_input(a) if ax is not None else c
-                     for a, ax, c in zip(args, axes, t.call_args)] + t.call_args[len(args):]
-        arg_axes = tuple(axes) + (None,) * (len(call_args) - len(args))
         inner = vmap(build.function, in_axes=(0,) * len(tangents) + (None,) * (
             len(t.bound) + len(call_args)))
         outer = vmap(inner, in_axes=(None,) * (len(tangents) + len(t.bound)) + arg_axes)
@@ -314,7 +328,6 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
         t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev", allow_int)
-        leaves, tree = t.leaves, t.tree
         build, out, tape = _forward_pass(t)
         out = t.output(out)
         out_val, aux = (out[0], out[1]) if has_aux else (out, None)
@@ -365,22 +378,13 @@ def _jacrev_batch(jacfun, fun, argnums, has_aux, holomorphic, allow_int):
     while_loop with reverse rules of their own), as ``jit(vmap(grad(f)))`` does; failing
     that, each example on its own."""
     def rule(axes, /, *args, **kwargs):
-        batched = [a for a, ax in zip(args, axes) if ax is not None]
-        if not batched or not all(ax in (0, None) for ax in axes):
+        found = _batched_target(fun, argnums, holomorphic, "jacrev", vjp_builder.vjp_function,
+                                axes, args, kwargs, allow_int)
+        if found is None:
             return loop_call(jacfun, axes, args, kwargs)
-        example = [_example(a, 0) if ax is not None else a for a, ax in zip(args, axes)]
-        t = _Target(fun, argnums, example, kwargs, holomorphic, "jacrev", allow_int)
-        try:
-            build = None if t.out_tree is not None else t.built(vjp_builder.vjp_function)
-        except (NoSourceError, TransformError):
-            build = None
-        if build is None or t.out_tree is not None:  # a recording: fixed to one example's path
-            return loop_call(jacfun, axes, args, kwargs)
-        call_args = [_grad_input(a) if ax is not None else c
-                     for a, ax, c in zip(args, axes, t.call_args)] + t.call_args[len(args):]
-        arg_axes = tuple(axes) + (None,) * (len(call_args) - len(args))
-        jac = functools.partial(_batched_jacrev, t, call_args, arg_axes, leading_size(batched),
-                                argnums, has_aux, holomorphic, fun)
+        t, build, call_args, arg_axes, n = found
+        jac = functools.partial(_batched_jacrev, t, call_args, arg_axes, n, argnums, has_aux,
+                                holomorphic, fun)
         makers = [lambda: build.function]
         if first_staged(*call_args) is not None:
             makers.append(lambda: vjp_builder.vjp_function(converted_for_grad(t.fn), t.params).function)

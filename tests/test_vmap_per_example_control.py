@@ -119,13 +119,17 @@ def test_vmap_grad(fn, jitted, loops, x64):
     assert_trees_close(got, onp.stack([central_grad(fn, x) for x in MIXED]), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("fn", [sum_branch_if, sum_branch_cond], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [sum_branch_if, sum_branch_cond, sum_grow_while],
+                         ids=lambda f: f.__name__)
 def test_jacrev_of_grad(fn, loops, x64):
-    for x in MIXED[:2]:  # one example per branch
+    # (the reverse loop's list adjoints, all None on the way, are one call for the basis)
+    for x in MIXED[:2]:  # one example per branch, different trip counts
         got = s2s.jacrev(s2s.grad(fn))(x)
         assert loops == []
         fd = central_jacobian(s2s.grad(fn), x)
         assert_trees_close(got, fd, rtol=1e-5, atol=1e-6)
+        # jacfwd of the gradient: the branch functions on its primal tape stay functions
+        assert_trees_close(s2s.hessian(fn)(x), got, rtol=1e-10, atol=1e-12)
 
 
 def two_outputs(x, w):

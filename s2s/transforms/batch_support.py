@@ -16,6 +16,7 @@ array([[1., 2.],
 import functools
 import inspect
 import operator
+import types
 import weakref
 
 import gast
@@ -619,8 +620,8 @@ def _first_example(x):
     """The first example of batched ``x``: the value it was broadcast from where it is one
     (a captured array stays itself, so jit reads it at each call and stages what is
     computed from it; a staged broadcast gives its operand, not a slice of it)."""
-    if isinstance(x, sup.Pullback):  # a value, not an array: the same for every example
-        return x
+    if isinstance(x, sup.Pullback) or isinstance(x, types.FunctionType):
+        return x  # a value, not an array (a lax.cond branch on the tape): the same for all
     example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
     return x[0] if example is None else example
 
