@@ -239,3 +239,14 @@ def test_reduce_window_start_value_per_example(computation, padding, jitted, loo
         assert loops == []
         assert_trees_close(got, loop_over_examples(f, [xs, starts], list(in_axes)), rtol=1e-14,
                            atol=1e-15)
+
+
+@pytest.mark.parametrize("jacobian", [s2s.jacrev, s2s.jacfwd], ids=["jacrev", "jacfwd"])
+@pytest.mark.parametrize("fn", [branch_if, branch_cond], ids=lambda f: f.__name__)
+def test_one_example(fn, jacobian, x64):
+    # one example: the basis vmap inside the examples' one merges into a batch whose
+    # primal is one example repeated, passed unbatched; a lax.cond branch of only such
+    # operands runs once and is broadcast (it raised "no batched array")
+    got = s2s.vmap(jacobian(fn))(MIXED[:1])
+    assert_trees_close(got, loop_over_examples(jacobian(fn), [MIXED[:1]], [0]), rtol=1e-10,
+                       atol=1e-12)
