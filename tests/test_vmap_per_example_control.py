@@ -210,15 +210,40 @@ def test_vmap_jacrev_grad_through_function_values(fn, jitted, x64):
 
 
 @pytest.mark.parametrize("fn", [np.quantile, np.percentile], ids=["quantile", "percentile"])
-def test_per_example_q(fn, x64):
+def test_per_example_q_eager(fn, x64):
+    # a host q is a static parameter, NumPy computes: each example on its own
     qs = onp.array([0.1, 0.5, 0.7, 0.95]) * (100.0 if fn is np.percentile else 1.0)
 
     def f(x, q):
         return fn(x, q)
     got = s2s.vmap(f)(MIXED, qs)
-    assert_trees_close(got, loop_over_examples(f, [MIXED, qs], [0, 0]), rtol=1e-12, atol=1e-12)
     want = onp.stack([getattr(onp, fn.__name__)(x, q) for x, q in zip(MIXED, qs)])
     assert_trees_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+QUANTILE_DATA = onp.random.RandomState(0).randn(4, 3, 5)
+QUANTILE_DATA[2, 1, 3] = onp.nan  # a NaN in one slice gives NaN there
+
+
+@pytest.mark.parametrize("method,axis,keepdims,in_axes", [
+    ("linear", None, False, (0, 0)), ("linear", (0, 1), True, (0, 0)), ("linear", 1, True, (None, 0)),
+    ("lower", -1, False, (0, 0)), ("higher", None, True, (None, 0)), ("nearest", 1, False, (0, 0)),
+    ("midpoint", 0, False, (0, 0)), ("midpoint", -1, True, (None, 0))])
+def test_per_example_q_under_jit(method, axis, keepdims, in_axes, loops, x64):
+    # a staged q per example: one batched formula, op for op the one jit stages for one
+    qs = onp.array([0.1, 0.5, 0.73, 1.0])
+    xs = QUANTILE_DATA if in_axes[0] == 0 else QUANTILE_DATA[0]
+
+    def f(x, q):
+        return np.quantile(x, q, axis=axis, method=method, keepdims=keepdims)
+    got = onp.asarray(s2s.jit(s2s.vmap(f, in_axes=in_axes))(xs, qs))
+    assert loops == []
+    one = s2s.jit(f)
+    want = onp.stack([onp.asarray(one(xs[i] if in_axes[0] == 0 else xs, qs[i])) for i in range(4)])
+    onp.testing.assert_array_equal(got, want)
+    ref = onp.stack([onp.quantile(xs[i] if in_axes[0] == 0 else xs, qs[i], axis=axis, method=method,
+                                  keepdims=keepdims) for i in range(4)])
+    onp.testing.assert_allclose(got, ref, rtol=1e-14, atol=1e-15)
 
 
 @pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
