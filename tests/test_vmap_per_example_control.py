@@ -209,14 +209,15 @@ def test_vmap_jacrev_grad_through_function_values(fn, jitted, x64):
     assert_trees_close(got, fd, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
 @pytest.mark.parametrize("fn", [np.quantile, np.percentile], ids=["quantile", "percentile"])
-def test_per_example_q_eager(fn, x64):
-    # a host q is a static parameter, NumPy computes: each example on its own
+def test_per_example_q(fn, jitted, x64):
+    # eagerly np.quantile's host q is a static parameter, NumPy computes: per example
     qs = onp.array([0.1, 0.5, 0.7, 0.95]) * (100.0 if fn is np.percentile else 1.0)
 
     def f(x, q):
         return fn(x, q)
-    got = s2s.vmap(f)(MIXED, qs)
+    got = (s2s.jit(s2s.vmap(f)) if jitted else s2s.vmap(f))(MIXED, qs)
     want = onp.stack([getattr(onp, fn.__name__)(x, q) for x, q in zip(MIXED, qs)])
     assert_trees_close(got, want, rtol=1e-12, atol=1e-12)
 
