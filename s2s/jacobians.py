@@ -17,9 +17,10 @@ import numpy as np
 import s2s.numpy as snp
 from s2s import api_fwd, lax
 from s2s.api import (GradFunction, JitFunction, _fun_name, _grad_input, _leaf_dtype,
-                     _positional_params, grad, vmap)
+                     _log_transform, _positional_params, grad, vmap)
 from s2s.api_fwd import _as_tangent, _jvp_build, _source_function, jvp, staged_form
-from s2s.core.errors import ConcretizationError, TransformError, UnsupportedSyntaxError
+from s2s.core.errors import (ConcretizationError, S2SError, TransformError,
+                             UnsupportedSyntaxError)
 from s2s.core.primitive import function_rules
 from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, tree_unflatten
 from s2s.lax.structural import iota_p
@@ -269,28 +270,42 @@ def _jacfwd_result(fun, t, out, jac, argnums, has_aux, holomorphic, batch=None):
     return (result, aux) if has_aux else result
 
 
+def _batched_target(fun, argnums, holomorphic, who, builder, axes, args, kwargs,
+                    allow_int=False):
+    """For a batch rule of a Jacobian: ``(target, build, call_args, arg_axes, n)``, the
+    target made from the first example, ``builder``'s build of its source, the batched
+    call's arguments and their axes, and the number of examples; None where the call runs
+    per example (an axis other than 0, or no source: a recording is fixed to one
+    example's path)."""
+    batched = [a for a, ax in zip(args, axes) if ax is not None]
+    if not batched or not all(ax in (0, None) for ax in axes):
+        return None
+    example = [_example(a, 0) if ax is not None else a for a, ax in zip(args, axes)]
+    t = _Target(fun, argnums, example, kwargs, holomorphic, who, allow_int)
+    try:
+        build = None if t.out_tree is not None else t.built(builder)
+    except (NoSourceError, TransformError):
+        build = None
+    if build is None or t.out_tree is not None:
+        return None
+    call_args = [_grad_input(a) if ax is not None else c
+                 for a, ax, c in zip(args, axes, t.call_args)] + t.call_args[len(args):]
+    arg_axes = tuple(axes) + (None,) * (len(call_args) - len(args))
+    return t, build, call_args, arg_axes, leading_size(batched)
+
+
 def _jacfwd_batch(jacfun, fun, argnums, has_aux, holomorphic):
     """vmap of ``jacfwd(fun)``: the jvp source vmapped over the basis, that vmapped over
     the examples (the basis the same for every example), as JAX composes them; ``if``s and
     ``lax.cond``s on the data become selects there, where recording the Jacobian on one
     example would fix its branches (and each example ran on its own)."""
     def rule(axes, /, *args, **kwargs):
-        batched = [a for a, ax in zip(args, axes) if ax is not None]
-        if not batched or not all(ax in (0, None) for ax in axes):
+        found = _batched_target(fun, argnums, holomorphic, "jacfwd", forward.build_jvp, axes,
+                                args, kwargs)
+        if found is None:
             return loop_call(jacfun, axes, args, kwargs)
-        n = leading_size(batched)
-        example = [_example(a, 0) if ax is not None else a for a, ax in zip(args, axes)]
-        t = _Target(fun, argnums, example, kwargs, holomorphic, "jacfwd")
-        try:
-            build = None if t.out_tree is not None else t.built(forward.build_jvp)
-        except (NoSourceError, TransformError):
-            build = None
-        if build is None or t.out_tree is not None:  # a recording: fixed to one example's path
-            return loop_call(jacfun, axes, args, kwargs)
+        t, build, call_args, arg_axes, n = found
         tangents = t.tangent_args(_batched_tree(_basis(t.leaves), t.leaves, t.tree))
-        call_args = [_grad_input(a) if ax is not None else c
-                     for a, ax, c in zip(args, axes, t.call_args)] + t.call_args[len(args):]
-        arg_axes = tuple(axes) + (None,) * (len(call_args) - len(args))
         inner = vmap(build.function, in_axes=(0,) * len(tangents) + (None,) * (
             len(t.bound) + len(call_args)))
         outer = vmap(inner, in_axes=(None,) * (len(tangents) + len(t.bound)) + arg_axes)
@@ -313,7 +328,6 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
         t = _Target(fun, argnums, args, kwargs, holomorphic, "jacrev", allow_int)
-        leaves, tree = t.leaves, t.tree
         build, out, tape = _forward_pass(t)
         out = t.output(out)
         out_val, aux = (out[0], out[1]) if has_aux else (out, None)
@@ -326,19 +340,89 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
             cts = tuple(flat) if len(flat) > 1 else flat[0]
         elif has_aux:
             cts = (cts, None)
-        m = sum(int(np.size(v)) for v in out_leaves)
         bwd = vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))
-        pulled = t.input_leaf_cotangents(bwd(tape, cts))
-        pulled = [snp.zeros((m,) + np.shape(v), _leaf_dtype(v)) if c is None or _is_int(v) else
-                  _real_for_real_input(c, v) for c, v in zip(pulled, leaves)]
-        blocks = []
-        for o, s, e in zip(out_leaves, *_bounds(out_leaves)):
-            blocks.append([snp.zeros(np.shape(o) + np.shape(v), _leaf_dtype(v)) if _is_int(v) else
-                           snp.reshape(c[s:e], np.shape(o) + np.shape(v)) for c, v in zip(pulled, leaves)])
-        result = _arrange(len(out_leaves), out_tree, blocks, tree, argnums)
+        result = _jacrev_result(t, out_leaves, out_tree, bwd(tape, cts), argnums)
         return (result, aux) if has_aux else result
     jacfun.__s2s_traced__ = True  # transformations of it record it (it calls vmap)
+    function_rules(jacfun).batch = _jacrev_batch(jacfun, fun, argnums, has_aux, holomorphic,
+                                                 allow_int)
     return jacfun
+
+
+def _jacrev_result(t, out_leaves, out_tree, pulled, argnums, batch=None):
+    """The Jacobian from the backward function's outputs over the basis of the outputs
+    (rows on axis 0, or on axis 1 behind the examples' axis when ``batch`` is their
+    number; ``out_leaves`` then one example's)."""
+    lead = () if batch is None else (batch,)
+    rows = (slice(None),) * len(lead)
+    m = sum(int(np.size(v)) for v in out_leaves)
+    pulled = [snp.zeros(lead + (m,) + np.shape(v), _leaf_dtype(v)) if c is None or _is_int(v) else
+              _real_for_real_input(c, v) for c, v in zip(t.input_leaf_cotangents(pulled), t.leaves)]
+    blocks = []
+    for o, s, e in zip(out_leaves, *_bounds(out_leaves)):
+        shape = lead + np.shape(o)
+        blocks.append([snp.zeros(shape + np.shape(v), _leaf_dtype(v)) if _is_int(v) else
+                       snp.reshape(c[rows + (slice(s, e),)], shape + np.shape(v))
+                       for c, v in zip(pulled, t.leaves)])
+    return _arrange(len(out_leaves), out_tree, blocks, t.tree, argnums)
+
+
+def _jacrev_batch(jacfun, fun, argnums, has_aux, holomorphic, allow_int):
+    """vmap of ``jacrev(fun)``: one generated function, forward sweep, the cotangent as
+    its seed, reverse sweep (``vjp_builder.vjp_function``), vmapped over the basis of the
+    outputs and that over the examples, as JAX composes them. A branch or loop on the
+    data runs under a mask in both sweeps, where ``jacrev``'s own forward pass (one
+    example's recording, or its tape) would fix one example's path and each example ran
+    on its own. Under jit, where that source does not stage (the reverse sweep's stack
+    inside a staged loop), the control-flow-converted function's instead (cond and
+    while_loop with reverse rules of their own), as ``jit(vmap(grad(f)))`` does; failing
+    that, each example on its own."""
+    def rule(axes, /, *args, **kwargs):
+        found = _batched_target(fun, argnums, holomorphic, "jacrev", vjp_builder.vjp_function,
+                                axes, args, kwargs, allow_int)
+        if found is None:
+            return loop_call(jacfun, axes, args, kwargs)
+        t, build, call_args, arg_axes, n = found
+        jac = functools.partial(_batched_jacrev, t, call_args, arg_axes, n, argnums, has_aux,
+                                holomorphic, fun)
+        makers = [lambda: build.function]
+        if first_staged(*call_args) is not None:
+            makers.append(lambda: vjp_builder.vjp_function(converted_for_grad(t.fn), t.params).function)
+        for make in makers:
+            try:
+                return jac(make())
+            except _NOT_BATCHED as e:
+                _log_transform("vmap(jacrev)", fun, f"the batched vjp source failed "
+                               f"({type(e).__name__}: {str(e).splitlines()[0]})")
+        return loop_call(jacfun, axes, args, kwargs)
+    return rule
+
+
+# What the batched vjp source raises where it cannot batch what each example's own
+# jacrev can (a branch variable of another shape, a tape holding only function values,
+# the reverse stack in a staged loop): each example then runs on its own, which raises
+# again if the error is the function's own.
+_NOT_BATCHED = (S2SError, TypeError, ValueError, IndexError)
+
+
+def _batched_jacrev(t, call_args, arg_axes, n, argnums, has_aux, holomorphic, fun, vjp_fn):
+    """``jacrev(fun)`` of each of ``n`` examples from ``vjp_fn(ct, *args)`` vmapped over
+    the basis, then over the examples; the outputs' shapes (and aux) from the batched
+    forward pass."""
+    primal = [*t.bound, *call_args]
+    out = staged_form(vmap(t.fn, in_axes=(None,) * len(t.bound) + arg_axes), primal)(*primal)
+    out_val, aux = (out[0], out[1]) if has_aux else (out, None)
+    out_leaves, out_tree = tree_flatten(out_val)
+    _check_outputs(out_leaves, holomorphic, "jacrev", fun)
+    one = [o[0] for o in out_leaves]
+    cts = _batched_tree(_basis(one), one, out_tree)
+    inner = vmap(vjp_fn, in_axes=(0,) + (None,) * len(primal))
+    outer = vmap(inner, in_axes=(None,) * (1 + len(t.bound)) + arg_axes)
+    full = [(cts, None) if has_aux else cts, *primal]
+    pulled = staged_form(outer, full)(*full)
+    result = _jacrev_result(t, one, out_tree, pulled if len(t.params) > 1 else pulled[0],
+                            argnums, batch=n)
+    return (result, aux) if has_aux else result
 
 
 def _forward_pass(t):
@@ -369,6 +453,9 @@ def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """
     return jacfwd(grad(fun, argnums=argnums, has_aux=has_aux, holomorphic=holomorphic),
                   argnums=argnums, has_aux=has_aux, holomorphic=holomorphic)
+
+
+#
 
 
 # ---------------------------------------------------------------------------

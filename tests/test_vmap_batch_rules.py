@@ -3,6 +3,8 @@ conv_general_dilated with dilations, and the Jacobians and per-example gradients
 run through conv / gather / scatter / reduce_window / norm / quantile: each against a
 Python loop over examples (eagerly and under jit) or central differences, counting the
 calls made once per example (``loops``)."""
+import re
+
 import numpy as onp
 import pytest
 
@@ -58,12 +60,20 @@ def test_reduce_window_batch_rule(case, axis, loops, x64):
     assert loops == []
 
 
-def test_reduce_window_with_a_start_value_per_example_runs_per_example(loops, x64):
+def test_reduce_window_with_a_start_value_per_example(loops, x64):
     def fn(x, init):
         return lax.reduce_window(x, init, lax.max, (2, 2))
     x, init = _f(3, 4, 5), onp.array([-1.0, 0.0, 1.0])
     _close(s2s.vmap(fn)(x, init), _loop(fn, 0, x, init), tol=1e-12)
-    assert loops == ["reduce_window"]  # no batched form (JAX refuses it)
+    # batched (JAX refuses it): windows from max's identity, then each start folded in
+    assert loops == []
+    # a start value of another dtype than the operand's: per example, refused as each
+    # example's own call refuses it
+    x32 = x.astype(onp.float32)
+    with pytest.raises(s2s.errors.DtypeError) as each:
+        fn(x32[0], init[0])
+    with pytest.raises(s2s.errors.DtypeError, match=re.escape(str(each.value).splitlines()[0][:40])):
+        s2s.vmap(fn)(x32, init)
 
 
 # (ord, axis, keepdims, per-example shape)

@@ -19,9 +19,11 @@ import numpy as onp
 
 import s2s.numpy as np
 from s2s.core import hooks
-from s2s.core.primitive import def_batch, rules_of
+from s2s.core import dtypes
+from s2s.core.primitive import def_batch, rules_of, Tracer
+from s2s import lax
 from s2s.lax import control_flow
-from s2s.numpy import _vjp_helpers
+from s2s.numpy import _reductions, _vjp_helpers
 from s2s.numpy import linalg
 from s2s.numpy import batch_forms as F
 from s2s.parse import quoting as q
@@ -708,9 +710,14 @@ def_batch(linalg.norm)(_norm_rule)
 
 
 def _quantile_rule(axes, /, *args, **kwargs):
-    if any(ax is not None for ax in axes[1:]):  # q is static: per-example q run per example
-        return loop_call(np.quantile, axes, args, kwargs)
     p = _arguments(np.quantile, args, kwargs)
+    if any(ax is not None for ax in axes[1:]):
+        q = p.get("q")
+        if axes[1:] == (0,) and isinstance(q, Tracer) and onp.ndim(q) == 1 and set(p) <= {
+                "a", "q", "axis", "method", "keepdims"}:
+            return _quantile_per_example_q(axes[0] is not None, **p)
+        # a host q is a static parameter (NumPy computes): per example
+        return loop_call(np.quantile, axes, args, kwargs)
     a = _asarray(_operand(p.pop("a"), 0))
     if p.get("axis") is None and a.ndim == 1:  # scalar examples: a quantile of one value
         a = a[:, None]
@@ -722,6 +729,42 @@ def _quantile_rule(axes, /, *args, **kwargs):
 
 
 def_batch(np.quantile)(_quantile_rule)
+
+
+def _quantile_per_example_q(a_batched, a, q, axis=None, method="linear", keepdims=False):
+    """``np.quantile`` with a staged ``q`` per example (a scalar each): the formula staged
+    ``q`` takes for one example (``s2s.numpy._reductions._quantile``: sort, positions
+    ``q * (n - 1)``, the two neighbours interpolated), each example's neighbours
+    gathered at its own positions, op for op that formula."""
+    n = q.shape[0]
+    a = _asarray(a) if a_batched else broadcast_batch(_asarray(a), n)
+    pe = a.ndim - 1
+    dt = dtypes.to_inexact_dtype(a.dtype)
+    red = tuple(range(pe)) if axis is None else tuple(
+        int(k) % pe for k in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    rest = [k for k in range(pe) if k not in red]
+    m = int(onp.prod([a.shape[k + 1] for k in red]))
+    x = np.transpose(a.astype(dt), [0] + [k + 1 for k in rest] + [k + 1 for k in red])
+    x = lax.sort(np.reshape(x, (n,) + tuple(a.shape[k + 1] for k in rest) + (m,)),
+                 dimension=len(rest) + 1)
+    lo, hi, frac = _reductions._quantile_indices(q, m, _reductions._check_method("quantile", method))
+    lead = (n,) + (1,) * (len(rest) + 1)
+
+    def pick(idx):
+        idx = np.broadcast_to(np.reshape(idx.astype(np.int32), lead), x.shape[:-1] + (1,))
+        return np.take_along_axis(x, idx, axis=-1)[..., 0]
+    r = pick(lo)
+    if hi is not lo:
+        hi_v = pick(hi)
+        if frac is None:
+            r = lax.mul(lax.add(r, hi_v), onp.asarray(0.5, dt))
+        else:
+            f = np.broadcast_to(np.reshape(frac.astype(dt), lead[:-1]), r.shape)
+            r = lax.add(r, lax.mul(lax.sub(hi_v, r), f))
+    r = np.where(np.isnan(x[..., m - 1]), onp.asarray(onp.nan, dt), r)
+    if keepdims:
+        r = np.reshape(r, (n,) + tuple(1 if k in red else a.shape[k + 1] for k in range(pe)))
+    return r
 
 
 def _through_formula_rule(axes, /, g, x, formula, static):

@@ -145,12 +145,24 @@ for _name in ("reduce_window_sum", "reduce_window_max", "reduce_window_min"):
 
 def _reduce_window(axes, /, operand, init_value, **params):
     """The generic ``reduce_window``: the batch axis is one more window dimension, of size
-    1. A start value that differs per example has no batched form (JAX refuses it too):
-    one call per example."""
-    if any(ax is not None for ax in axes[1:]):
-        return loop_call(lax.reduce_window, axes, (operand, init_value), params)
+    1. A start value that differs per example (JAX refuses it): holes are skipped, so a
+    window is its start value folded with its elements, which the computation (a monoid)
+    may take in any order: the windows reduced from its identity, then each example's
+    start value folded in. One call per example where that value's dtype is not the
+    operand's (its own call would promote or refuse)."""
+    axes = tuple(axes) + (None,) * (2 - len(axes))
     x = _asarray(operand)
-    return lax.reduce_window(x, init_value, **_window(x, params))
+    if axes[1] is None:
+        return lax.reduce_window(x, init_value, **_window(x, params))
+    init = _asarray(init_value)
+    if init.dtype != x.dtype or init.ndim != 1:
+        return loop_call(lax.reduce_window, axes, (operand, init_value), params)
+    kind = lax.reductions._computation_name(params["computation"])
+    if axes[0] is None:
+        x = broadcast_batch(x, init.shape[0])
+    reduced = lax.reduce_window(x, lax.reductions._identity(kind, x.dtype), **_window(x, params))
+    start = lax.reshape(init, new_sizes=init.shape + (1,) * (reduced.ndim - 1))
+    return {"add": lax.add, "mul": lax.mul, "max": lax.max, "min": lax.min}[kind](reduced, start)
 
 
 def_batch(lax.reduce_window)(_reduce_window)

@@ -23,7 +23,8 @@ import numpy as onp  # noqa: F401 (the doctests' namespace)
 
 from s2s.core.primitive import def_batch
 from s2s.core.tree_util import tree_flatten
-from s2s.numpy.batching import broadcast_batch, is_array, leading_size, loop_call
+from s2s.numpy.batching import (_once_for_every_example, broadcast_batch, is_array, leading_size,
+                                loop_call)
 from s2s.runtime import support
 
 
@@ -65,8 +66,8 @@ def structural(fn, seqs=(), leaves=(0,)):
     def rule(axes, /, *args):
         axes = tuple(axes) + (None,) * (len(args) - len(axes))
         n = _batch_size(args, axes)
-        if n is None:  # no example's value among them: loop_call's one call decides
-            return loop_call(fn, axes, args, {})
+        if n is None:  # no example's value among them (all None): one call for all
+            return _once_for_every_example(fn, args, {})
         return fn(*_prepared(args, axes, seqs, leaves, n))
     return rule
 

@@ -16,6 +16,7 @@ array([[1., 2.],
 import functools
 import inspect
 import operator
+import types
 import weakref
 
 import gast
@@ -619,8 +620,8 @@ def _first_example(x):
     """The first example of batched ``x``: the value it was broadcast from where it is one
     (a captured array stays itself, so jit reads it at each call and stages what is
     computed from it; a staged broadcast gives its operand, not a slice of it)."""
-    if isinstance(x, sup.Pullback):  # a value, not an array: the same for every example
-        return x
+    if isinstance(x, sup.Pullback) or isinstance(x, types.FunctionType):
+        return x  # a value, not an array (a lax.cond branch on the tape): the same for all
     example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
     return x[0] if example is None else example
 
@@ -1713,13 +1714,27 @@ def _cond_rule(axes, /, pred, true_fun, false_fun, *operands):
     if axes[0] is None:
         return lax.cond(pred, lambda *o: vcall(true_fun, op_axes, *o),
                         lambda *o: vcall(false_fun, op_axes, *o), *operands)
-    return select(pred, vcall(true_fun, op_axes, *operands),
-                  vcall(false_fun, op_axes, *operands))
+    n = leading_size(pred)
+    return select(pred, _branch(true_fun, axes[1], op_axes, n)(*operands),
+                  _branch(false_fun, axes[2], op_axes, n)(*operands))
+
+
+def _branch(fn, fn_axis, op_axes, n):
+    """A branch of a cond or switch whose predicate is batched, on the operands: batched
+    as ``vcall`` batches it, or, where neither it nor any operand is (operands that are
+    one example repeated are passed unbatched), run once and broadcast to the ``n``
+    examples that select from it."""
+    if fn_axis is None and all(ax is None for ax in op_axes):
+        return lambda *o: broadcast_batch(fn(*o), n)
+    return lambda *o: vcall(fn, op_axes, *o)
 
 
 def _switch_rule(axes, /, index, branches, *operands):
     op_axes = tuple(axes[2:]) + (None,) * (len(operands) - len(axes[2:]))
-    wrapped = [lambda *o, b=b: vcall(b, op_axes, *o) for b in branches]
+    if axes[0] is None:
+        wrapped = [lambda *o, b=b: vcall(b, op_axes, *o) for b in branches]
+    else:
+        wrapped = [_branch(b, axes[1], op_axes, leading_size(index)) for b in branches]
     return _switch_batched(index, axes[0] is not None, wrapped, operands)
 
 

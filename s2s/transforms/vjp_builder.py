@@ -224,6 +224,50 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
     return fn_obj, text, build
 
 
+def vjp_function(fn, active_params):
+    """``(function, build)``: ``vjp_<f>(ct, *args)``, the forward sweep, the cotangent
+    ``ct`` (shaped like ``fn``'s result) as its seed, and the reverse sweep, returning the
+    adjoints of ``active_params`` as a tuple. One function with no tape between two, so
+    that vmap batches it by source as it batches ``grad``'s: a batched branch or loop runs
+    under a mask in both sweeps (``vmap(jacrev(f))``). Cached per function."""
+    return frontend.cached_build(_vjp_functions, fn, tuple(active_params), Build, _assemble_vjp,
+                                 reusable=lambda build: build.done and build.current())
+
+
+_vjp_functions = weakref.WeakKeyDictionary()
+
+
+def _assemble_vjp(build):
+    plan = frontend.plan_for(build.fn)
+    result, ctx, namer = _transform(plan, build.active_params)
+    res = result.result
+    build.output_active = isinstance(res, gast.Name) and result.result_active
+    ct = namer.new("ct")
+    body = result.inits + result.forward + result.adjoint_inits
+    res_adj = result.adjoint_names.get(res.id) if build.output_active else None
+    if res_adj is not None:
+        body.append(q.assign(res_adj, q.name(ct)))
+    body += result.reverse
+    grads = _adjoint_return(res, [result.param_adjoints[p] for p in build.active_params])
+    if not isinstance(grads, gast.Tuple):
+        grads = gast.Tuple(elts=[grads], ctx=gast.Load())
+    body.append(gast.Return(value=grads))
+    args = copy_node(plan.normal.args)
+    args.args = [q.name(ct, gast.Param())] + args.args
+    fdef = frontend.function_def(namer.new(f"vjp_{plan.name}"), args, body)
+    globals_, cells = _globals_and_cells(plan, ctx, [fdef])
+    fn = build.fn
+    fn_obj, text = compile_function(fdef, frontend.file_name("vjp", plan, build.active_params),
+                                    globals_, cells, fn.__defaults__, fn.__kwdefaults__,
+                                    origin=plan.source)
+    _mark_tape(fn_obj, result)
+    build.function = fn_obj
+    build.texts = [text]
+    build.deps = ctx.deps
+    build.guards = ctx.guards
+    build.done = True
+
+
 def _mark_tape(fn_obj, result):
     """Names the reverse sweep's stack and its while loops' trip counters on the generated
     function: vmap batches pushes and pops on that stack under batched conditions (they
