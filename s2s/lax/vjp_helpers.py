@@ -1598,3 +1598,78 @@ def _product_coefficients(windows, init_value):
         out[k] = lax.mul(prefix[k], suffix)
         suffix = lax.mul(suffix, windows[k])
     return out
+
+
+# ---------------------------------------------------------------------------
+# Second order: pieces the adjoint helpers' own jvp and vjp templates
+# (``s2s.lax.helper_rules``) use beyond the helpers above.
+
+
+def scatter_mul_updates_tangent(t, ans, operand, indices, updates, dimension_numbers, mode=None,
+                                unique_indices=False):
+    """The tangent of ``scatter_mul``'s result from its updates' tangent ``t``, by the rule
+    of ``scatter_mul_updates_grad``: with ``unique_indices`` ``t`` scattered times
+    ``operand`` (exact where updates are zero), otherwise ``ans`` times the relative
+    tangents ``t / updates``. ``unique_indices`` may be known only when the code runs."""
+    if unique_indices:
+        return lax.mul(operand, scatter_add_like(t, operand, indices, updates, dimension_numbers,
+                                                 mode))
+    return lax.mul(ans, scatter_add_like(lax.div(t, updates), ans, indices, updates,
+                                         dimension_numbers, mode))
+
+
+def reduce_window_coefficient_tangents(x, dx, init_value, dinit, ans, computation,
+                                       window_dimensions, window_strides=None, padding="VALID",
+                                       base_dilation=None, window_dilation=None):
+    """``(dcoefficients, dinit_coefficient)``: the tangents, along ``(dx, dinit)``, of the
+    ``coefficients`` and ``init_coefficient`` of ``reduce_window_tangent_coefficients``
+    (the second derivatives of the generic ``reduce_window``). Zero but for products, whose
+    coefficients ``init * prod_{j != k} w_j`` come from prefix and suffix products of
+    (value, tangent) pairs: exact where window elements are zero."""
+    return _coefficient_tangents(x, dx, init_value, dinit, ans, computation, window_dimensions,
+                                 window_strides, padding, base_dilation, window_dilation, 0)
+
+
+def _coefficient_tangents(x, dx, init_value, dinit, ans, computation, window_dimensions,
+                          window_strides, padding, base_dilation, window_dilation, lead):
+    """``reduce_window_coefficient_tangents`` with ``lead`` batch axes leading ``dx`` and
+    ``dinit`` (its batch rule): the window arithmetic broadcasts over them."""
+    xs, out_shape = shape_of(x), shape_of(ans)
+    batch = shape_of(dx)[:lead]
+    dt = dtypes.result_type(ans, dx)
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    if _computation_kind(computation) != "mul" or 0 in out_shape:  # shaped as the coefficients
+        k = 1 if 0 in out_shape else len(slices)
+        return zeros(batch + (k,) + out_shape, dt), zeros(batch + out_shape, dt)
+    base = lax.pad(x, 1, padding_config=config)
+    tbase = lax.pad(dx, 0, padding_config=[(0, 0, 0)] * lead + list(config))
+    windows, tangents = [], []
+    for start, limit, strides in slices:
+        windows.append(lax.slice(base, start_indices=start, limit_indices=limit, strides=strides))
+        tangents.append(lax.slice(tbase, start_indices=(0,) * lead + start,
+                                  limit_indices=batch + limit, strides=(1,) * lead + strides))
+    prefix = _dual_products(windows, tangents)
+    suffix = _dual_products(windows[::-1], tangents[::-1])[::-1]
+    dinit = lax.reshape(lax.convert_element_type(dinit, new_dtype=dt),
+                        new_sizes=batch + (1,) * len(out_shape))
+    parts = []
+    for k in range(len(windows)):
+        (p, dp), (s, ds) = prefix[k], suffix[k + 1]
+        others = lax.mul(p, s)
+        d_others = lax.add(lax.mul(dp, s), lax.mul(p, ds))
+        parts.append(lax.add(lax.mul(dinit, others), lax.mul(init_value, d_others)))
+    dcoefs = lax.concatenate([lax.expand_dims(part, dimensions=(lead,)) for part in parts],
+                             dimension=lead)
+    return dcoefs, prefix[-1][1]
+
+
+def _dual_products(windows, tangents):
+    """``[(prod(w[:k]), d prod(w[:k]))]`` for ``k = 0..K`` by the product rule (no division)."""
+    value = ones_like(windows[0])
+    tangent = zeros_like(tangents[0])
+    out = [(value, tangent)]
+    for w, t in zip(windows, tangents):
+        value, tangent = lax.mul(value, w), lax.add(lax.mul(tangent, w), lax.mul(value, t))
+        out.append((value, tangent))
+    return out

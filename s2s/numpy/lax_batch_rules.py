@@ -153,22 +153,69 @@ def _reduce_window(axes, /, operand, init_value, **params):
 def_batch(lax.reduce_window)(_reduce_window)
 
 
+def _window_helper_call(helper, axes, args, kwargs):
+    """The arguments of a generic ``reduce_window`` adjoint helper called as
+    ``helper(g, x, init_value, ans, computation, ...)``, batched: ``(g, x, ans)`` all with
+    the batch axis first, the window parameters with a window of 1 over it. None where the
+    start value, the computation or a window parameter differs per example."""
+    params = inspect.signature(helper).bind(*args, **kwargs).arguments
+    axes = tuple(axes) + (None,) * (len(args) - len(axes))
+    if any(ax is not None for ax in axes[2:3] + axes[4:]):
+        return None
+    arrays = _all_batched((axes[0], axes[1], axes[3]), [params.pop(k) for k in ("g", "x", "ans")])
+    g, x, ans = [_asarray(a) for a in arrays]
+    init_value, computation = params.pop("init_value"), params.pop("computation")
+    return (g, x, init_value, ans, computation), _window(x, params)
+
+
 def _reduce_window_operand_grad(axes, /, *args, **kwargs):
     """Its adjoint for the operand (reverse mode, so jacrev and vmap of grad): the same
     helper with the batch axis a window of 1. Per example where the start value, the
     computation or a window parameter differs per example."""
     helper = lax.vjp_helpers.reduce_window_operand_grad
-    params = inspect.signature(helper).bind(*args, **kwargs).arguments
-    axes = tuple(axes) + (None,) * (len(args) - len(axes))
-    if any(ax is not None for ax in axes[2:3] + axes[4:]):
+    call = _window_helper_call(helper, axes, args, kwargs)
+    if call is None:
         return loop_call(helper, axes, args, kwargs)
-    arrays = _all_batched((axes[0], axes[1], axes[3]), [params.pop(k) for k in ("g", "x", "ans")])
-    g, x, ans = [_asarray(a) for a in arrays]
-    init_value, computation = params.pop("init_value"), params.pop("computation")
-    return helper(g, x, init_value, ans, computation, **_window(x, params))
+    return helper(*call[0], **call[1])
 
 
 def_batch(lax.vjp_helpers.reduce_window_operand_grad)(_reduce_window_operand_grad)
+
+
+def _reduce_window_init_grad(axes, /, *args, **kwargs):
+    """Its adjoint for the start value, ``sum(g * init_coefficient)`` per example: the
+    coefficients of the windows with the batch axis a window of 1."""
+    helper = lax.vjp_helpers.reduce_window_init_grad
+    call = _window_helper_call(helper, axes, args, kwargs)
+    if call is None:
+        return loop_call(helper, axes, args, kwargs)
+    (g, x, init_value, ans, computation), window = call
+    *_, init_coef = lax.vjp_helpers.reduce_window_tangent_coefficients(x, init_value, ans,
+                                                                       computation, **window)
+    return lax.reduce_sum(lax.mul(g, init_coef), axes=tuple(range(1, g.ndim)))
+
+
+def_batch(lax.vjp_helpers.reduce_window_init_grad)(_reduce_window_init_grad)
+
+
+def _reduce_window_coefficient_tangents(axes, /, *args, **kwargs):
+    """The coefficients' tangents, batched over the tangents ``(dx, dinit)`` (hessian,
+    jacrev of grad: the primal window is every example's): one call, the batch axes
+    leading. Per example where a primal argument differs per example."""
+    helper = lax.vjp_helpers.reduce_window_coefficient_tangents
+    params = inspect.signature(helper).bind(*args, **kwargs)
+    params.apply_defaults()
+    params = params.arguments
+    axes = tuple(axes) + (None,) * (len(args) - len(axes))
+    if any(ax is not None for i, ax in enumerate(axes) if i not in (1, 3)):
+        return loop_call(helper, axes, args, kwargs)
+    dx, dinit = _all_batched((axes[1], axes[3]), [params.pop("dx"), params.pop("dinit")])
+    return lax.vjp_helpers._coefficient_tangents(
+        params.pop("x"), _asarray(dx), params.pop("init_value"), _asarray(dinit), params.pop("ans"),
+        params.pop("computation"), *params.values(), 1)
+
+
+def_batch(lax.vjp_helpers.reduce_window_coefficient_tangents)(_reduce_window_coefficient_tangents)
 
 
 def _all_batched(axes, /, args):
