@@ -172,3 +172,66 @@ def test_hessian_matches_jax(name, x64):
         return jax.hessian(_program(name, jax.lax, jnp))(POINT)
     np.testing.assert_allclose(s2s.hessian(_program(name, lax, snp))(POINT), _with_jax_x64(theirs),
                                rtol=1e-10, atol=1e-12)
+
+
+# vmap of grad with every primal batched: the helpers' batch rules take the whole batch
+# in one call (scatter: a batching dimension; windows: a window of 1 over the batch).
+# (A start value that differs per example has no batched reduce_window: the windows here
+# start from constants.)
+VMAPPED = ("scatter_mul", "scatter_mul_unique", "scatter_max", "scatter_min",
+           "window_product_padded", "window_max", "dot_general")
+
+
+@pytest.mark.parametrize("name", VMAPPED)
+def test_vmap_of_grad_runs_no_example_loop(name, x64, loops):
+    f = PROGRAMS[name](lax, snp)
+    xs = np.stack([POINT, POINT[::-1] * 1.3, np.cos(POINT)])
+    got = s2s.vmap(s2s.grad(f))(xs)
+    assert loops == [], f"called once per example: {sorted(set(loops))}"
+    np.testing.assert_allclose(got, np.stack([s2s.grad(f)(x) for x in xs]), rtol=1e-12, atol=1e-12)
+
+
+# Ties: contenders for one position share its adjoint and its tangent evenly (JAX's rule
+# for scatter_min/max), so y = S x with S holding the shares, and the Hessian of
+# sum(h(y)) is S^T diag(h''(y)) S. Position 1 has three equal contenders (the operand
+# and updates 0 and 2), position 3 one winning update.
+TIED = np.array([0.3, 0.5, 0.7, -0.2, 0.9, 0.5, 0.4, 0.5])
+
+
+def _tied(which):
+    def program(lax, np):
+        scatter = getattr(lax, which)
+
+        def f(x):
+            y = scatter(x[:5], REPEATED, x[5:8], _dnums(lax))
+            return np.sum(np.sin(y) * y + y * y * y)
+        return f
+    return program
+
+
+def _tied_expected(which):
+    shares = np.zeros((5, 8))
+    winner = 6 if which == "scatter_max" else 3  # position 3: update 1 (0.4) or operand (-0.2)
+    for row, cols in {0: [0], 1: [1, 5, 7], 2: [2], 3: [winner], 4: [4]}.items():
+        shares[row, cols] = 1.0 / len(cols)
+    y = shares @ TIED
+    second = 2 * np.cos(y) - y * np.sin(y) + 6 * y  # h'' of h(y) = sin(y) y + y^3
+    return shares.T @ np.diag(second) @ shares
+
+
+@pytest.mark.parametrize("how", sorted(SECOND_ORDER))
+@pytest.mark.parametrize("which", ["scatter_max", "scatter_min"])
+def test_ties_share_second_derivatives_evenly(which, how, x64, loops):
+    transformed = SECOND_ORDER[how](_tied(which)(lax, snp))
+    got = transformed(TIED)
+    assert loops == []
+    np.testing.assert_allclose(got, _tied_expected(which), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s2s.jit(transformed)(TIED), got, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("which", ["scatter_max", "scatter_min"])
+def test_ties_match_jax(which, x64):
+    def theirs(jax):
+        import jax.numpy as jnp
+        return jax.hessian(_tied(which)(jax.lax, jnp))(TIED)
+    np.testing.assert_allclose(_tied_expected(which), _with_jax_x64(theirs), rtol=1e-12, atol=1e-12)

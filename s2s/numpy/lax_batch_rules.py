@@ -476,15 +476,50 @@ def _scatter_rule(fn):
                 operand_batching_dims=_up(dn.operand_batching_dims),
                 scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
         else:
-            new = ScatterDimensionNumbers(
-                update_window_dims=_up(dn.update_window_dims),
-                inserted_window_dims=_up(dn.inserted_window_dims),
-                scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
-                operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
-                scatter_indices_batching_dims=(0,) + _up(dn.scatter_indices_batching_dims))
+            new = _batching_scatter_dnums(dn)
         return fn(operand, scatter_indices, updates, new, **params)
     return rule
 
 
+def _batching_scatter_dnums(dn):
+    """``dn`` with the batch axis, first in operand, indices and updates, a batching
+    dimension: one scatter per example."""
+    return ScatterDimensionNumbers(
+        update_window_dims=_up(dn.update_window_dims),
+        inserted_window_dims=_up(dn.inserted_window_dims),
+        scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
+        operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
+        scatter_indices_batching_dims=(0,) + _up(dn.scatter_indices_batching_dims))
+
+
 for _name in ("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"):
     def_batch(getattr(lax, _name))(_scatter_rule(getattr(lax, _name)))
+
+
+def _scatter_helper_rule(helper):
+    """A scatter adjoint helper (``s2s.lax.vjp_helpers``: arrays, then
+    ``dimension_numbers`` and statics) batched as one call: every array gets the batch
+    axis first, which becomes a batching dimension of the scatter problem; the helper's
+    results, shaped like its operand or its updates, then carry it first too."""
+    signature = inspect.signature(helper)
+    names = list(signature.parameters)
+    n_arrays = names.index("dimension_numbers")
+
+    def rule(axes, /, *args, **kwargs):
+        axes = tuple(axes) + (None,) * (len(args) - len(axes))
+        if any(ax is not None for ax in axes[n_arrays:]):
+            return loop_call(helper, axes, args, kwargs)
+        params = signature.bind(*args, **kwargs).arguments
+        arrays = _all_batched(axes[:n_arrays], [params[k] for k in names[:n_arrays]])
+        params.update({k: _asarray(a) for k, a in zip(names, arrays)})
+        dn = _as_dnums(ScatterDimensionNumbers, helper.__name__, params["dimension_numbers"])
+        params["dimension_numbers"] = _batching_scatter_dnums(dn)
+        return helper(**params)
+    return rule
+
+
+for _name in ("scatter_add_updates_grad", "scatter_add_like", "scatter_operand_grad",
+              "scatter_updates_grad", "scatter_updates_grad_transpose", "scatter_mul_updates_grad",
+              "scatter_mul_updates_tangent", "scatter_extremal_operand_grad",
+              "scatter_extremal_updates_grad", "scatter_winners", "scatter_extremal_coefficients"):
+    def_batch(getattr(lax.vjp_helpers, _name))(_scatter_helper_rule(getattr(lax.vjp_helpers, _name)))
