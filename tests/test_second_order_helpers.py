@@ -109,11 +109,27 @@ def _dot_general(lax, np):
     return f
 
 
+def _reductions(lax, np):
+    def f(x):
+        m = x.reshape(2, 4)
+        return np.sum(np.sin(lax.reduce_max(m, axes=(1,))) * lax.reduce_prod(m, axes=(0,)).sum()) \
+            + np.sum(np.cos(lax.cummax(x, axis=0)) * x)
+    return f
+
+
+def _pad_value(lax, np):
+    def f(x):  # an active padding value, interior padding and a negative edge
+        y = lax.pad(x * x, x[0] * x[1], [(1, -2, 1)])
+        return np.sum(np.sin(y) * y)
+    return f
+
+
 PROGRAMS = {"scatter_mul": _scatter_mul, "scatter_mul_unique": _scatter_mul_unique,
             "scatter_max": _scatter_max, "scatter_min": _scatter_min,
             "window_product": _window_product, "window_product_padded": _window_product_padded,
             "window_max_generic": _window_max_generic, "window_add_generic": _window_add_generic,
-            "window_max": _window_max, "dot_general": _dot_general}
+            "window_max": _window_max, "dot_general": _dot_general, "reductions": _reductions,
+            "pad_value": _pad_value}
 # Distinct values (no ties) and nonzero updates: every function is smooth here.
 POINT = np.array([0.3, 0.5, 0.7, -0.2, 0.9, 1.1, -0.4, 0.6])
 
@@ -179,7 +195,7 @@ def test_hessian_matches_jax(name, x64):
 # (A start value that differs per example has no batched reduce_window: the windows here
 # start from constants.)
 VMAPPED = ("scatter_mul", "scatter_mul_unique", "scatter_max", "scatter_min",
-           "window_product_padded", "window_max", "dot_general")
+           "window_product_padded", "window_max", "dot_general", "pad_value")
 
 
 @pytest.mark.parametrize("name", VMAPPED)

@@ -235,3 +235,229 @@ def _dot_general_transpose_rhs_vjp(out, g, lhs, rhs, dimension_numbers, precisio
                            preferred_element_type=preferred_element_type)
     d[lhs] = lax.vjp_helpers.dot_general_transpose_lhs(g, lhs, d[out], dimension_numbers,
                                                        precision, preferred_element_type)
+
+
+# ---------------------------------------------------------------------------
+# Helpers linear in their first operand, the others giving only shapes, positions and
+# masks: the tangent is the helper applied to the first operand's tangent (forward mode
+# would otherwise transpose their vjp templates: two reverse passes per call).
+
+
+@def_jvp(H.broadcast_to)
+def _broadcast_to_jvp(out, x, shape):
+    d[out] = lax.vjp_helpers.broadcast_to(d[x], shape)
+
+
+@def_jvp(H.sum_to_shape)
+def _sum_to_shape_jvp(out, g, shape):
+    d[out] = lax.vjp_helpers.sum_to_shape(d[g], shape)
+
+
+@def_jvp(H.where)
+def _where_jvp(out, condition, x, y):
+    d[out] = lax.vjp_helpers.where(condition, materialize(d[x], x), materialize(d[y], y))
+
+
+@def_jvp(H.mask_grad)
+def _mask_grad_jvp(out, g, mask):
+    d[out] = lax.vjp_helpers.mask_grad(d[g], mask)
+
+
+@def_jvp(H.convert_grad)
+def _convert_grad_jvp(out, g, x):
+    d[out] = lax.vjp_helpers.convert_grad(d[g], x)
+
+
+@def_jvp(H.broadcast_in_dim_transpose)
+def _broadcast_in_dim_transpose_jvp(out, g, x, broadcast_dimensions):
+    d[out] = lax.vjp_helpers.broadcast_in_dim_transpose(d[g], x, broadcast_dimensions)
+
+
+@def_jvp(H.reshape_to)
+def _reshape_to_jvp(out, g, x):
+    d[out] = lax.vjp_helpers.reshape_to(d[g], x)
+
+
+@def_jvp(H.reshape_transpose)
+def _reshape_transpose_jvp(out, g, x, dimensions=None):
+    d[out] = lax.vjp_helpers.reshape_transpose(d[g], x, dimensions)
+
+
+@def_jvp(H.transpose_grad)
+def _transpose_grad_jvp(out, g, permutation):
+    d[out] = lax.vjp_helpers.transpose_grad(d[g], permutation)
+
+
+@def_jvp(H.pad_transpose)
+def _pad_transpose_jvp(out, g, padding_config):
+    d[out] = lax.vjp_helpers.pad_transpose(d[g], padding_config)
+
+
+@def_jvp(H.pad_value_grad)
+def _pad_value_grad_jvp(out, g, padding_config):
+    d[out] = lax.vjp_helpers.pad_value_grad(d[g], padding_config)
+
+
+@def_jvp(H.concatenate_part)
+def _concatenate_part_jvp(out, g, before, x, dimension, more=()):
+    d[out] = lax.vjp_helpers.concatenate_part(d[g], before, x, dimension, more)
+
+
+@def_jvp(H.concatenate_part_transpose)
+def _concatenate_part_transpose_jvp(out, h, g, before, x, dimension):
+    d[out] = lax.vjp_helpers.concatenate_part_transpose(d[h], g, before, x, dimension)
+
+
+@def_jvp(H.slice_transpose)
+def _slice_transpose_jvp(out, g, x, start_indices, limit_indices, strides=None):
+    d[out] = lax.vjp_helpers.slice_transpose(d[g], x, start_indices, limit_indices, strides)
+
+
+@def_jvp(H.dynamic_slice_transpose)
+def _dynamic_slice_transpose_jvp(out, g, x, start_indices, allow_negative_indices=True):
+    d[out] = lax.vjp_helpers.dynamic_slice_transpose(d[g], x, start_indices, allow_negative_indices)
+
+
+@def_jvp(H.dynamic_slice_like)
+def _dynamic_slice_like_jvp(out, h, g, start_indices, allow_negative_indices=True):
+    d[out] = lax.vjp_helpers.dynamic_slice_like(d[h], g, start_indices, allow_negative_indices)
+
+
+@def_jvp(H.dynamic_update_slice_operand_grad)
+def _dynamic_update_slice_operand_grad_jvp(out, g, update, start_indices,
+                                           allow_negative_indices=True):
+    d[out] = lax.vjp_helpers.dynamic_update_slice_operand_grad(d[g], update, start_indices,
+                                                               allow_negative_indices)
+
+
+@def_jvp(H.select_n_part)
+def _select_n_part_jvp(out, g, which, index, more=()):
+    d[out] = lax.vjp_helpers.select_n_part(d[g], which, index, more)
+
+
+@def_jvp(H.reduce_sum_transpose)
+def _reduce_sum_transpose_jvp(out, g, x, axes):
+    d[out] = lax.vjp_helpers.reduce_sum_transpose(d[g], x, axes)
+
+
+@def_jvp(H.cumsum_transpose)
+def _cumsum_transpose_jvp(out, g, axis, reverse=False):
+    d[out] = lax.vjp_helpers.cumsum_transpose(d[g], axis, reverse)
+
+
+@def_jvp(H.reduce_window_sum_transpose)
+def _reduce_window_sum_transpose_jvp(out, g, x, window_dimensions, window_strides=None,
+                                     padding="VALID", base_dilation=None, window_dilation=None):
+    d[out] = lax.vjp_helpers.reduce_window_sum_transpose(d[g], x, window_dimensions,
+                                                         window_strides, padding, base_dilation,
+                                                         window_dilation)
+
+
+@def_jvp(H.gather_transpose)
+def _gather_transpose_jvp(out, g, operand, indices, dimension_numbers, mode=None,
+                          indices_are_sorted=False, unique_indices=False):
+    d[out] = lax.vjp_helpers.gather_transpose(d[g], operand, indices, dimension_numbers, mode,
+                                              indices_are_sorted, unique_indices)
+
+
+@def_jvp(H.scatter_add_updates_grad)
+def _scatter_add_updates_grad_jvp(out, g, indices, updates, dimension_numbers, mode=None):
+    d[out] = lax.vjp_helpers.scatter_add_updates_grad(d[g], indices, updates, dimension_numbers,
+                                                      mode)
+
+
+@def_jvp(H.scatter_add_like)
+def _scatter_add_like_jvp(out, h, g, indices, updates, dimension_numbers, mode=None):
+    d[out] = lax.vjp_helpers.scatter_add_like(d[h], g, indices, updates, dimension_numbers, mode)
+
+
+@def_jvp(H.scatter_operand_grad)
+def _scatter_operand_grad_jvp(out, g, operand, indices, updates, dimension_numbers, mode=None):
+    d[out] = lax.vjp_helpers.scatter_operand_grad(d[g], operand, indices, updates,
+                                                  dimension_numbers, mode)
+
+
+@def_jvp(H.scatter_updates_grad)
+def _scatter_updates_grad_jvp(out, g, operand, indices, updates, dimension_numbers, mode=None):
+    d[out] = lax.vjp_helpers.scatter_updates_grad(d[g], operand, indices, updates,
+                                                  dimension_numbers, mode)
+
+
+@def_jvp(H.scatter_updates_grad_transpose)
+def _scatter_updates_grad_transpose_jvp(out, h, g, operand, indices, updates, dimension_numbers,
+                                        mode=None):
+    d[out] = lax.vjp_helpers.scatter_updates_grad_transpose(d[h], g, operand, indices, updates,
+                                                            dimension_numbers, mode)
+
+
+@def_vjp(H.scatter_updates_grad_transpose)
+def _scatter_updates_grad_transpose_vjp(out, h, g, operand, indices, updates, dimension_numbers,
+                                        mode=None):
+    d[h] = lax.vjp_helpers.scatter_updates_grad(d[out], operand, indices, updates,
+                                                dimension_numbers, mode)
+
+
+@def_vjp(H.concatenate_part_transpose)
+def _concatenate_part_transpose_vjp(out, h, g, before, x, dimension):
+    d[h] = lax.vjp_helpers.concatenate_part(d[out], before, x, dimension)
+
+
+# ---------------------------------------------------------------------------
+# Reductions. reduce_max/min and cummax/cummin: the adjoint goes to the chosen elements
+# (piecewise constant); the tangent helper beside each is its transpose (same ties).
+
+
+@def_jvp(H.reduce_chooser_grad)
+def _reduce_chooser_grad_jvp(out, g, x, ans, axes):
+    d[out] = lax.vjp_helpers.reduce_chooser_grad(d[g], x, ans, axes)
+
+
+@def_vjp(H.reduce_chooser_grad)
+def _reduce_chooser_grad_vjp(out, g, x, ans, axes):
+    d[g] = lax.vjp_helpers.reduce_chooser_tangent(d[out], x, ans, axes)
+
+
+@def_jvp(H.reduce_chooser_tangent)
+def _reduce_chooser_tangent_jvp(out, t, x, ans, axes):
+    d[out] = lax.vjp_helpers.reduce_chooser_tangent(d[t], x, ans, axes)
+
+
+@def_vjp(H.reduce_chooser_tangent)
+def _reduce_chooser_tangent_vjp(out, t, x, ans, axes):
+    d[t] = lax.vjp_helpers.reduce_chooser_grad(d[out], x, ans, axes)
+
+
+@def_jvp(H.cumextremum_grad)
+def _cumextremum_grad_jvp(out, g, x, ans, axis, reverse=False):
+    d[out] = lax.vjp_helpers.cumextremum_grad(d[g], x, ans, axis, reverse)
+
+
+@def_vjp(H.cumextremum_grad)
+def _cumextremum_grad_vjp(out, g, x, ans, axis, reverse=False):
+    d[g] = lax.vjp_helpers.cumextremum_tangent(d[out], x, ans, axis, reverse)
+
+
+@def_jvp(H.cumextremum_tangent)
+def _cumextremum_tangent_jvp(out, t, x, ans, axis, reverse=False):
+    d[out] = lax.vjp_helpers.cumextremum_tangent(d[t], x, ans, axis, reverse)
+
+
+@def_vjp(H.cumextremum_tangent)
+def _cumextremum_tangent_vjp(out, t, x, ans, axis, reverse=False):
+    d[t] = lax.vjp_helpers.cumextremum_grad(d[out], x, ans, axis, reverse)
+
+
+# reduce_prod: g times the product of the other elements; its derivative in x is the
+# (symmetric) second derivative of the product, reduce_prod_grad_tangent.
+
+
+@def_jvp(H.reduce_prod_grad)
+def _reduce_prod_grad_jvp(out, g, x, axes):
+    d[out] = lax.vjp_helpers.reduce_prod_grad(d[g], x, axes) \
+        + lax.vjp_helpers.reduce_prod_grad_tangent(g, x, d[x], axes)
+
+
+@def_vjp(H.reduce_prod_grad)
+def _reduce_prod_grad_vjp(out, g, x, axes):
+    d[g] = lax.vjp_helpers.reduce_prod_tangent(d[out], x, axes)
+    d[x] = lax.vjp_helpers.reduce_prod_grad_tangent(g, x, d[out], axes)

@@ -809,6 +809,36 @@ def reduce_prod_grad(g, x, axes):
     return lax.transpose(r, permutation=inverse_permutation(perm))
 
 
+def reduce_prod_grad_tangent(g, x, dx, axes):
+    """The tangent along ``dx`` of ``reduce_prod_grad(g, x, axes)`` in ``x``: ``g`` times the
+    tangent of the product of the other elements, from exclusive prefix and suffix
+    products and their tangents (``cumprod_tangent``): no division, zeros exact. Being a
+    second derivative it is symmetric: it is the transpose in ``x`` too."""
+    xs = shape_of(x)
+    axes = canonical_axes(axes, len(xs))
+    kept = tuple(i for i in range(len(xs)) if i not in axes)
+    perm = kept + axes
+    kshape = tuple(xs[i] for i in kept)
+    m = 1
+    for a in axes:
+        m = m * xs[a]
+    k = len(kshape)
+    t = lax.reshape(x, new_sizes=kshape + (m,), dimensions=perm)
+    dt = lax.reshape(dx, new_sizes=kshape + (m,), dimensions=perm)
+    keep = [(0, 0, 0)] * k
+    parts = []
+    for reverse, edge in ((False, (1, -1, 0)), (True, (-1, 1, 0))):
+        prod = lax.cumprod(t, axis=k, reverse=reverse)
+        parts.append((lax.pad(prod, 1, padding_config=keep + [edge]),
+                      lax.pad(cumprod_tangent(dt, t, prod, k, reverse), 0,
+                              padding_config=keep + [edge])))
+    (left, dleft), (right, dright) = parts
+    d_others = lax.add(lax.mul(dleft, right), lax.mul(left, dright))
+    gb = lax.broadcast_in_dim(g, shape=kshape + (m,), broadcast_dimensions=tuple(range(k)))
+    r = lax.reshape(lax.mul(d_others, gb), new_sizes=tuple(xs[i] for i in perm))
+    return lax.transpose(r, permutation=inverse_permutation(perm))
+
+
 def cumsum_transpose(g, axis, reverse=False):
     """Adjoint of ``cumsum``: a cumulative sum in the other direction."""
     return lax.cumsum(g, axis=axis, reverse=not reverse)

@@ -111,8 +111,23 @@ _on("slice", lambda x, p: dict(p, start_indices=(0,) + tuple(p["start_indices"])
                                limit_indices=(x.shape[0],) + tuple(p["limit_indices"]),
                                strides=None if p.get("strides") is None
                                else (1,) + tuple(p["strides"])))
-_on("pad", lambda x, p: dict(p, padding_config=((0, 0, 0),) + tuple(
-    tuple(c) for c in p["padding_config"])))
+def _pad(axes, /, x, padding_value, **params):
+    """The batch axis unpadded; a padding value that differs per example (the tangent of
+    one, under hessian) is selected into the padded positions, which a padded mask marks."""
+    config = ((0, 0, 0),) + tuple(tuple(c) for c in params["padding_config"])
+    params = dict(params, padding_config=config)
+    if len(axes) < 2 or axes[1] is None:
+        return lax.pad(_asarray(x), padding_value, **params)
+    value = _asarray(padding_value)
+    x = _asarray(x) if axes[0] is not None else broadcast_batch(x, value.shape[0])
+    base = lax.pad(x, lax.vjp_helpers.zeros((), x.dtype), **params)
+    marked = lax.pad(lax.vjp_helpers.zeros(x.shape, bool), True, **params)
+    fill = lax.broadcast_in_dim(lax.convert_element_type(value, new_dtype=x.dtype),
+                                shape=tuple(base.shape), broadcast_dimensions=(0,))
+    return lax.select_n(marked, base, fill)
+
+
+def_batch(lax.pad)(_pad)
 
 
 def _reshape(x, params):
@@ -121,8 +136,16 @@ def _reshape(x, params):
     return dict(params, new_sizes=(x.shape[0],) + tuple(params["new_sizes"]))
 
 
-def_batch(lax.reshape)(lambda axes, x, **p: lax.reshape(x, **_reshape(_asarray(x), p))
-                       if p.get("dimensions") is None else loop_call(lax.reshape, axes, (x,), p))
+def _reshape_rule(axes, x, **params):
+    """``dimensions`` (a transpose first) keep the batch axis first: ``(0, d + 1...)``."""
+    x = _asarray(x)
+    if params.get("dimensions") is not None:
+        x = lax.transpose(x, permutation=(0,) + _up(params["dimensions"]))
+        params = dict(params, dimensions=None)
+    return lax.reshape(x, **_reshape(x, params))
+
+
+def_batch(lax.reshape)(_reshape_rule)
 
 
 def _window(x, params):
