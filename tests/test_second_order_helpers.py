@@ -251,3 +251,43 @@ def test_ties_match_jax(which, x64):
         import jax.numpy as jnp
         return jax.hessian(_tied(which)(jax.lax, jnp))(TIED)
     np.testing.assert_allclose(_tied_expected(which), _with_jax_x64(theirs), rtol=1e-12, atol=1e-12)
+
+
+# x.at[index].multiply/divide/power/min/max: their adjoints are NumPy-level helpers that
+# vmap batches by their source (s2s/numpy/_vjp_helpers.py), repeated positions included.
+AT = np.array([1, 3, 1])
+
+
+def _at(op):
+    def program(np):
+        def f(x):
+            y = getattr(x[:5].at[AT], op)(x[5:8])
+            return np.sum(np.sin(y) * y)
+        return f
+    return program
+
+
+AT_OPS = ("multiply", "divide", "power", "min", "max")
+POSITIVE = np.abs(POINT) + 0.2  # power: positive bases
+
+
+@pytest.mark.parametrize("how", sorted(SECOND_ORDER))
+@pytest.mark.parametrize("op", AT_OPS)
+def test_at_updates_second_order_without_example_loop(op, how, x64, loops):
+    f = _at(op)(snp)
+    transformed = SECOND_ORDER[how](f)
+    got = transformed(POSITIVE)
+    assert loops == [], f"called once per example: {sorted(set(loops))}"
+    g = s2s.grad(f)
+    expected = np.stack([central_grad(lambda v: g(v)[i], POSITIVE) for i in range(POSITIVE.size)])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(s2s.jit(transformed)(POSITIVE), got, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["min", "max"])  # JAX's multiply needs unique indices
+def test_at_extrema_match_jax(op, x64):
+    def theirs(jax):
+        import jax.numpy as jnp
+        return jax.hessian(_at(op)(jnp))(POSITIVE)
+    np.testing.assert_allclose(s2s.hessian(_at(op)(snp))(POSITIVE), _with_jax_x64(theirs),
+                               rtol=1e-10, atol=1e-12)
