@@ -868,15 +868,20 @@ def at_update_value_grad(g, x, index, op, value, ans, other_ops):
     element's adjoint evenly among tied contenders (JAX's rule for scatter_min/max)."""
     if g is None:
         return None
-    if op == "multiply":
-        return _at_factor_grad(g, x, index, value, ans)
-    if op == "divide":  # ans / value at each occurrence, repeated positions included
-        return unbroadcast(-(g * ans)[index] / value, value)
+    # A factor's derivative is the product of the others: x where the positions are
+    # unique, else ans / value (a repeated position multiplies once per occurrence; exact
+    # for nonzero factors). Inline, not a helper: vmap of the jvp of a nested helper
+    # returning an unbatched result with a batched tangent lost the result's shape.
     if op == "power":  # ans = x ** factors, factors the product of the values at each position
         ones = np.ones_like(x)
         factors = ones.at[index].multiply(value)
-        return _at_factor_grad(g * ans * np.log(np.where(x == 0, ones, x)), ones, index, value,
-                               factors)
+        g, x, ans = g * ans * np.log(np.where(x == 0, ones, x)), ones, factors
+    if op in ("multiply", "power"):
+        if _unique_positions(np.shape(x), index):
+            return unbroadcast((g * x)[index], value)
+        return unbroadcast((g * ans)[index] / value, value)
+    if op == "divide":  # ans / value at each occurrence, repeated positions included
+        return unbroadcast(-(g * ans)[index] / value, value)
     if op in ("min", "max"):
         share, _, wins_v = _at_extremum_shares(g, x, index, value, ans)
         return unbroadcast(share[index] * wins_v, value)
@@ -884,14 +889,6 @@ def at_update_value_grad(g, x, index, op, value, ans, other_ops):
 
 
 at_update_operand_grad.maybe_none = at_update_value_grad.maybe_none = True
-
-
-def _at_factor_grad(g, x, index, value, ans):
-    if _unique_positions(np.shape(x), index):
-        return unbroadcast((g * x)[index], value)
-    # A repeated position multiplies once per occurrence: the derivative by one factor is
-    # the product of the others, ans / value (exact for nonzero factors).
-    return unbroadcast((g * ans)[index] / value, value)
 
 
 def _at_extremum_shares(g, x, index, value, ans):
