@@ -790,23 +790,11 @@ def _chooser_indicators(x, ans, axes, kept, dtype):
 
 def reduce_prod_grad(g, x, axes):
     """Adjoint of ``reduce_prod``: ``g`` times the product of the other elements (zeros exact)."""
-    xs = shape_of(x)
-    axes = canonical_axes(axes, len(xs))
-    kept = tuple(i for i in range(len(xs)) if i not in axes)
-    perm = kept + axes
-    kshape = tuple(xs[i] for i in kept)
-    m = 1
-    for a in axes:
-        m = m * xs[a]
-    k = len(kshape)
-    t = lax.reshape(x, new_sizes=kshape + (m,), dimensions=perm)
+    (t,), k, undo = _reduced_last(x, axes, x)
     keep = [(0, 0, 0)] * k
     left = lax.pad(lax.cumprod(t, axis=k), 1, padding_config=keep + [(1, -1, 0)])
     right = lax.pad(lax.cumprod(t, axis=k, reverse=True), 1, padding_config=keep + [(-1, 1, 0)])
-    gb = lax.broadcast_in_dim(g, shape=kshape + (m,), broadcast_dimensions=tuple(range(k)))
-    r = lax.mul(lax.mul(left, right), gb)
-    r = lax.reshape(r, new_sizes=tuple(xs[i] for i in perm))
-    return lax.transpose(r, permutation=inverse_permutation(perm))
+    return undo(lax.mul(left, right), g)
 
 
 def reduce_prod_grad_tangent(g, x, dx, axes):
@@ -814,17 +802,7 @@ def reduce_prod_grad_tangent(g, x, dx, axes):
     tangent of the product of the other elements, from exclusive prefix and suffix
     products and their tangents (``cumprod_tangent``): no division, zeros exact. Being a
     second derivative it is symmetric: it is the transpose in ``x`` too."""
-    xs = shape_of(x)
-    axes = canonical_axes(axes, len(xs))
-    kept = tuple(i for i in range(len(xs)) if i not in axes)
-    perm = kept + axes
-    kshape = tuple(xs[i] for i in kept)
-    m = 1
-    for a in axes:
-        m = m * xs[a]
-    k = len(kshape)
-    t = lax.reshape(x, new_sizes=kshape + (m,), dimensions=perm)
-    dt = lax.reshape(dx, new_sizes=kshape + (m,), dimensions=perm)
+    (t, dt), k, undo = _reduced_last(x, axes, x, dx)
     keep = [(0, 0, 0)] * k
     parts = []
     for reverse, edge in ((False, (1, -1, 0)), (True, (-1, 1, 0))):
@@ -833,10 +811,29 @@ def reduce_prod_grad_tangent(g, x, dx, axes):
                       lax.pad(cumprod_tangent(dt, t, prod, k, reverse), 0,
                               padding_config=keep + [edge])))
     (left, dleft), (right, dright) = parts
-    d_others = lax.add(lax.mul(dleft, right), lax.mul(left, dright))
-    gb = lax.broadcast_in_dim(g, shape=kshape + (m,), broadcast_dimensions=tuple(range(k)))
-    r = lax.reshape(lax.mul(d_others, gb), new_sizes=tuple(xs[i] for i in perm))
-    return lax.transpose(r, permutation=inverse_permutation(perm))
+    return undo(lax.add(lax.mul(dleft, right), lax.mul(left, dright)), g)
+
+
+def _reduced_last(x, axes, *arrays):
+    """``arrays`` (shaped like ``x``) with the kept axes first and the reduced ones merged
+    last; the number of kept axes; and ``undo(r, g)``, which multiplies ``r`` (in that
+    layout) by ``g`` (shaped like the reduction's result) and restores ``x``'s layout."""
+    xs = shape_of(x)
+    axes = canonical_axes(axes, len(xs))
+    kept = tuple(i for i in range(len(xs)) if i not in axes)
+    perm = kept + axes
+    kshape = tuple(xs[i] for i in kept)
+    m = 1
+    for a in axes:
+        m = m * xs[a]
+    k = len(kshape)
+    moved = tuple(lax.reshape(a, new_sizes=kshape + (m,), dimensions=perm) for a in arrays)
+
+    def undo(r, g):
+        gb = lax.broadcast_in_dim(g, shape=kshape + (m,), broadcast_dimensions=tuple(range(k)))
+        r = lax.reshape(lax.mul(r, gb), new_sizes=tuple(xs[i] for i in perm))
+        return lax.transpose(r, permutation=inverse_permutation(perm))
+    return moved, k, undo
 
 
 def cumsum_transpose(g, axis, reverse=False):
