@@ -13,7 +13,7 @@ from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, treedef_i
 from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.trace.record import RecordingTracer, record
 from s2s.trace.staging import StagedTracer
-from s2s.transforms.convert import converted
+from s2s.transforms.convert import converted, converted_for_grad
 from s2s.transforms import forward, frontend, recorded_builds
 
 
@@ -213,10 +213,12 @@ def linearize(fun, *primals):
     array(3., dtype=float32)
     """
     primals = tuple(_grad_input(p) for p in primals)
-    if any(isinstance(v, RecordingTracer) for v in tree_flatten(primals)[0]):
+    if any(isinstance(v, (RecordingTracer, StagedTracer)) for v in tree_flatten(primals)[0]):
         # Inside a function being recorded (a transformation traces it): the linear part
         # cannot be a recording of its own (its constants would be the outer recording's
-        # values), so f_jvp is jvp itself, recorded with the rest.
+        # values), so f_jvp is jvp itself, recorded with the rest. Inside jit likewise: a
+        # recording's tangents cannot pass through the cond/while_loop that a Python
+        # `if`/`while` on staged data becomes (XLA drops the repeated primal work).
         out = jvp(fun, primals, primals)[0]
         return out, functools.partial(_jvp_tangent, fun, primals)
     example = tuple(tree_map(lambda p: np.zeros(np.shape(p), _leaf_dtype(p)), p) for p in primals)
@@ -260,7 +262,12 @@ def jvp_cotangents(g, fun, primals, tangents, has_aux=False):
         g = ((out, aux), (dout, None))
     n = len(active)
     args = [tangents[i] for i in active] + list(bound) + list(primals)
-    _, pull = vjp(build.function, *args)
+    fn = build.function
+    if any(isinstance(v, StagedTracer) for v in tree_flatten(args)[0]):
+        # under jit a Python `if`/`while` on staged data must be converted, with what
+        # its branches capture passed in, so reverse mode sees it
+        fn = converted_for_grad(fn)
+    _, pull = vjp(fn, *args)
     cts = pull(tuple(g))
     t_cts = [None] * len(tangents)
     for i, c in zip(active, cts[:n]):

@@ -229,6 +229,38 @@ def test_public_wrapper_examples_run():
     assert not failed, f"docstring examples fail for: {', '.join(failed)}"
 
 
+def _helpers_called(template):
+    """The ``lax.vjp_helpers`` functions a template calls."""
+    import gast
+    from s2s.lax import vjp_helpers
+    from s2s.transforms import templates
+    names = {n.attr for s in templates.parse(template).body for n in gast.walk(s)
+             if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Attribute)
+             and n.value.attr == "vjp_helpers"}
+    return {name: getattr(vjp_helpers, name) for name in names}
+
+
+@pytest.mark.parametrize("name", ["conv_general_dilated", "conv", "conv_with_general_padding",
+                                  "conv_transpose"])
+def test_conv_adjoint_helpers_have_every_rule(name):
+    """The adjoints of a convolution, and those of their own templates, carry jvp, vjp and
+    batch rules: second order (hessian, jacrev/jacfwd of grad, vmap of grad) never runs
+    them once per basis vector nor differentiates their source."""
+    from s2s.core.primitive import rules_of
+    fn = getattr(s2s.lax, name)
+    todo, seen = dict(_helpers_called(rules_of(fn).vjp)), {}
+    while todo:
+        helper_name, helper = todo.popitem()
+        seen[helper_name] = helper
+        rules = rules_of(helper)
+        missing = [slot for slot in ("jvp", "vjp", "batch")
+                   if not callable(getattr(rules, slot, None))]
+        assert not missing, f"lax.vjp_helpers.{helper_name} lacks {missing}"
+        for template in (rules.jvp, rules.vjp):
+            todo.update({k: v for k, v in _helpers_called(template).items() if k not in seen})
+    assert seen, f"{name}'s vjp template calls no adjoint helper"
+
+
 # ---------------------------------------------------------------------------
 # Second order. The adjoint helpers the lax vjp templates call (``lax.vjp_helpers.X``)
 # are differentiated again by hessian (jvp of grad) and jacrev(grad) (vjp of grad).
@@ -236,9 +268,7 @@ def test_public_wrapper_examples_run():
 # source, and vmap runs that generated code once per basis vector: every such helper
 # needs both templates (s2s/lax/helper_rules.py), or an exemption saying why not yet.
 _LOOPS_UNDER_HESSIAN = "no template yet: hessian and jacrev(grad) run it once per basis vector"
-_CONV = "conv_general_dilated's transposes: their rules are helper convh's work (s23)"
 HELPER_JVP_EXEMPT = {
-    "conv_transpose_lhs": _CONV, "conv_transpose_rhs": _CONV,
     # A complex operand's cotangent and its conjugate: the same helper serves both.
     "conj_grad": _LOOPS_UNDER_HESSIAN, "real_part": _LOOPS_UNDER_HESSIAN,
     "imag_part": _LOOPS_UNDER_HESSIAN, "real_grad": _LOOPS_UNDER_HESSIAN,

@@ -16,7 +16,7 @@ from s2s.lax.linalg_ops import conv_dimension_numbers, conv_general_dilated
 from s2s.lax.reductions import _dilate, padtype_to_pads
 from s2s.lax.structural import rev, transpose
 
-__all__ = ["conv_shape_tuple", "conv_general_shape_tuple", "conv_transpose_shape_tuple",
+__all__ = ["conv", "conv_with_general_padding", "conv_shape_tuple", "conv_general_shape_tuple", "conv_transpose_shape_tuple",
            "conv_transpose", "reduce_window_shape_tuple"]
 
 _DEFAULT_TRANSPOSE_LAYOUTS = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"),
@@ -106,6 +106,36 @@ def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, di
     return _uncanonical((lhs_t[0], rhs_t[0]) + space, specs[2])
 
 
+def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
+    """``conv_general_dilated`` without dilation, in (N, C, spatial...) / (O, I, spatial...)
+    layouts, as ``jax.lax.conv``.
+
+    >>> from s2s import lax
+    >>> import numpy as np
+    >>> lax.conv(np.ones((1, 1, 4), np.float32), np.ones((1, 1, 2), np.float32), (1,),
+    ...          "VALID")[0, 0]
+    array([2., 2., 2.], dtype=float32)
+    """
+    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
+                                preferred_element_type=preferred_element_type)
+
+
+def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                              precision=None, preferred_element_type=None):
+    """``conv_general_dilated`` in its default layouts, as ``jax.lax.conv_with_general_padding``.
+
+    >>> from s2s import lax
+    >>> import numpy as np
+    >>> lax.conv_with_general_padding(np.ones((1, 1, 3), np.float32),
+    ...                               np.ones((1, 1, 2), np.float32), (1,), ((1, 1),), (2,),
+    ...                               None)[0, 0]
+    array([1., 1., 1., 1., 1., 1.], dtype=float32)
+    """
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+                                rhs_dilation=rhs_dilation, precision=precision,
+                                preferred_element_type=preferred_element_type)
+
+
 def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,
                    transpose_kernel=False, precision=None, preferred_element_type=None,
                    use_consistent_padding=False):
@@ -122,32 +152,45 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
     ...                    (2,), "VALID")[0, :, 0]
     array([1., 1., 1., 1.], dtype=float32)
     """
-    la, ra = abstractify(lhs), abstractify(rhs)
-    if la.ndim != ra.ndim or la.ndim < 3:
+    flip, perm, params = conv_transpose_params(
+        abstractify(lhs).shape, abstractify(rhs).shape, strides, padding, rhs_dilation,
+        dimension_numbers, transpose_kernel, use_consistent_padding)
+    if transpose_kernel:
+        rhs = transpose(rev(rhs, dimensions=flip), permutation=perm)
+    return conv_general_dilated(lhs, rhs, **params, precision=precision,
+                                preferred_element_type=preferred_element_type)
+
+
+def conv_transpose_params(lhs_shape, rhs_shape, strides, padding, rhs_dilation,
+                          dimension_numbers, transpose_kernel, use_consistent_padding):
+    """What ``conv_transpose`` runs: ``(flip, perm, params)``, the kernel being
+    ``transpose(rev(rhs, flip), perm)`` (``flip`` empty and ``perm`` the identity unless
+    ``transpose_kernel``) and ``params`` the ``conv_general_dilated`` keyword arguments."""
+    if len(lhs_shape) != len(rhs_shape) or len(lhs_shape) < 3:
         raise ShapeError(f"conv_transpose: lhs and rhs need the same rank (at least 3), got "
-                         f"shapes {la.shape} and {ra.shape}")
+                         f"shapes {tuple(lhs_shape)} and {tuple(rhs_shape)}")
+    rank = len(lhs_shape)
     if dimension_numbers is None:
-        if la.ndim not in _DEFAULT_TRANSPOSE_LAYOUTS:
-            raise ShapeError(f"conv_transpose: no default layouts for rank {la.ndim}; pass "
+        if rank not in _DEFAULT_TRANSPOSE_LAYOUTS:
+            raise ShapeError(f"conv_transpose: no default layouts for rank {rank}; pass "
                              "dimension_numbers")
-        dimension_numbers = _DEFAULT_TRANSPOSE_LAYOUTS[la.ndim]
-    specs = conv_dimension_numbers(la.shape, ra.shape, dimension_numbers)
-    nsp = la.ndim - 2
+        dimension_numbers = _DEFAULT_TRANSPOSE_LAYOUTS[rank]
+    specs = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    nsp = rank - 2
     rhs_dilation = (1,) * nsp if rhs_dilation is None else tuple(rhs_dilation)
     if isinstance(padding, str) or use_consistent_padding:
-        kernel = [_dilate(ra.shape[i], d) for i, d in zip(specs[1][2:], rhs_dilation)]
+        kernel = [_dilate(rhs_shape[i], d) for i, d in zip(specs[1][2:], rhs_dilation)]
         forward = [padding] * nsp if isinstance(padding, str) else padding
         padding = tuple(_conv_transpose_padding(k, s, p)
                         for k, s, p in zip(kernel, strides, forward))
+    perm = list(range(rank))
+    flip = ()
     if transpose_kernel:
-        rhs = rev(rhs, dimensions=specs[1][2:])
-        perm = list(range(ra.ndim))
+        flip = tuple(specs[1][2:])
         perm[specs[1][0]], perm[specs[1][1]] = specs[1][1], specs[1][0]
-        rhs = transpose(rhs, permutation=tuple(perm))
-    return conv_general_dilated(lhs, rhs, window_strides=(1,) * nsp, padding=padding,
-                                lhs_dilation=tuple(strides), rhs_dilation=rhs_dilation,
-                                dimension_numbers=specs, precision=precision,
-                                preferred_element_type=preferred_element_type)
+    params = dict(window_strides=(1,) * nsp, padding=padding, lhs_dilation=tuple(strides),
+                  rhs_dilation=rhs_dilation, dimension_numbers=specs)
+    return flip, tuple(perm), params
 
 
 def reduce_window_shape_tuple(operand_shape, window_dimensions, window_strides, padding,

@@ -566,6 +566,85 @@ def _conv_general_dilated(ans, lhs, rhs, window_strides, padding, lhs_dilation=N
             precision=precision, preferred_element_type=preferred_element_type)
 
 
+@def_jvp(lax.conv)
+def _conv(ans, lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
+    d[ans] = lax.conv(d[lhs], rhs, window_strides, padding, precision, preferred_element_type) \
+        + lax.conv(lhs, d[rhs], window_strides, padding, precision, preferred_element_type)
+
+
+@def_jvp(lax.conv_with_general_padding)
+def _conv_with_general_padding(ans, lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                               precision=None, preferred_element_type=None):
+    d[ans] = lax.conv_with_general_padding(d[lhs], rhs, window_strides, padding, lhs_dilation,
+                                           rhs_dilation, precision, preferred_element_type) \
+        + lax.conv_with_general_padding(lhs, d[rhs], window_strides, padding, lhs_dilation,
+                                        rhs_dilation, precision, preferred_element_type)
+
+
+@def_jvp(lax.conv_transpose)
+def _conv_transpose(ans, lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,
+                    transpose_kernel=False, precision=None, preferred_element_type=None,
+                    use_consistent_padding=False):
+    d[ans] = lax.conv_transpose(d[lhs], rhs, strides, padding, rhs_dilation, dimension_numbers,
+                                transpose_kernel, precision, preferred_element_type,
+                                use_consistent_padding) \
+        + lax.conv_transpose(lhs, d[rhs], strides, padding, rhs_dilation, dimension_numbers,
+                             transpose_kernel, precision, preferred_element_type,
+                             use_consistent_padding)
+
+
+@def_jvp(vjp_helpers.conv_transpose_lhs)
+def _conv_transpose_lhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    # The conv adjoints are bilinear in the adjoint and the other operand; the operand
+    # they give the adjoint of only lends its shape.
+    d[ans] = lax.vjp_helpers.conv_transpose_lhs(
+        d[g], lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type) \
+        + lax.vjp_helpers.conv_transpose_lhs(
+            g, lhs, d[rhs], window_strides, padding, lhs_dilation, rhs_dilation,
+            dimension_numbers, feature_group_count, batch_group_count, precision,
+            preferred_element_type)
+
+
+@def_jvp(vjp_helpers.conv_transpose_rhs)
+def _conv_transpose_rhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    d[ans] = lax.vjp_helpers.conv_transpose_rhs(
+        d[g], lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type) \
+        + lax.vjp_helpers.conv_transpose_rhs(
+            g, d[lhs], rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+            dimension_numbers, feature_group_count, batch_group_count, precision,
+            preferred_element_type)
+
+
+@def_jvp(vjp_helpers.conv_transpose_grad_lhs)
+def _conv_transpose_grad_lhs(ans, g, lhs, rhs, strides, padding, rhs_dilation=None,
+                             dimension_numbers=None, transpose_kernel=False, precision=None,
+                             preferred_element_type=None, use_consistent_padding=False):
+    d[ans] = lax.vjp_helpers.conv_transpose_grad_lhs(
+        d[g], lhs, rhs, strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+        precision, preferred_element_type, use_consistent_padding) \
+        + lax.vjp_helpers.conv_transpose_grad_lhs(
+            g, lhs, d[rhs], strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+            precision, preferred_element_type, use_consistent_padding)
+
+
+@def_jvp(vjp_helpers.conv_transpose_grad_rhs)
+def _conv_transpose_grad_rhs(ans, g, lhs, rhs, strides, padding, rhs_dilation=None,
+                             dimension_numbers=None, transpose_kernel=False, precision=None,
+                             preferred_element_type=None, use_consistent_padding=False):
+    d[ans] = lax.vjp_helpers.conv_transpose_grad_rhs(
+        d[g], lhs, rhs, strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+        precision, preferred_element_type, use_consistent_padding) \
+        + lax.vjp_helpers.conv_transpose_grad_rhs(
+            g, d[lhs], rhs, strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+            precision, preferred_element_type, use_consistent_padding)
+
+
 # Which elements a tangent takes, and their weights: piecewise constant in the primals.
 def_zero_derivative(vjp_helpers.scatter_winners, vjp_helpers.scatter_extremal_coefficients,
                     vjp_helpers.window_choice, vjp_helpers.reduce_window_tangent_coefficients)

@@ -22,6 +22,7 @@ import numpy as onp
 from s2s import lax
 from s2s.core import dtypes
 from s2s.core.primitive import ShapedArray
+from s2s.lax.convolution import conv_transpose_params
 from s2s.lax.linalg_ops import _dot_dims
 from s2s.lax.reductions import _computation_name
 from s2s.lax.shapes import broadcast_shapes, canonicalize_axes, canonicalize_axis
@@ -1218,44 +1219,125 @@ def conv_transpose_lhs(g, lhs, rhs, window_strides, padding, lhs_dilation=None,
                        batch_group_count=1, precision=None, preferred_element_type=None):
     """Adjoint of ``conv_general_dilated`` for ``lhs``: a convolution of ``g`` with the
     flipped kernel (JAX's transpose rule, groups included)."""
+    return conv_lhs_adjoint(
+        g, rhs, shape_of(lhs), (window_strides, padding, lhs_dilation, rhs_dilation,
+                                dimension_numbers, feature_group_count, batch_group_count),
+        dict(precision=precision, preferred_element_type=preferred_element_type))
+
+
+def conv_lhs_adjoint(g, rhs, lhs_shape, statics, options, conv=None, batched=(False, False)):
+    """``conv_transpose_lhs`` given ``lhs``'s shape: ``statics`` are the convolution's
+    parameters from ``window_strides`` to ``batch_group_count``, ``options`` its
+    ``precision`` and ``preferred_element_type``.
+
+    ``batched`` says which of ``g`` and ``rhs`` carry a leading batch axis (shapes are
+    per example); ``conv`` is then ``conv_general_dilated``'s batch rule, called as
+    ``conv(axes, lhs, rhs, **params)`` (vmap's rule for ``conv_transpose_lhs``).
+    """
+    g_lead, rhs_lead = (int(b) for b in batched)
     rhs_reshape, kwargs, out_reshape, kernel_spatial = conv_lhs_transpose_params(
-        shape_of(lhs), shape_of(rhs), shape_of(g), window_strides, padding, lhs_dilation,
-        rhs_dilation, dimension_numbers, feature_group_count, batch_group_count)
-    kernel = rhs
-    if rhs_reshape is not None:
-        split, merged, perm = rhs_reshape
-        kernel = lax.reshape(lax.reshape(kernel, new_sizes=split), new_sizes=merged,
-                             dimensions=perm)
-    kernel = lax.rev(kernel, dimensions=kernel_spatial)
-    out = lax.conv_general_dilated(
-        g, kernel, window_strides=kwargs["window_strides"], padding=kwargs["padding"],
-        lhs_dilation=kwargs["lhs_dilation"], rhs_dilation=kwargs["rhs_dilation"],
-        dimension_numbers=kwargs["dimension_numbers"],
-        feature_group_count=kwargs["feature_group_count"],
-        batch_group_count=kwargs["batch_group_count"], precision=precision,
-        preferred_element_type=preferred_element_type)
-    if out_reshape is not None:
-        split, merged, perm = out_reshape
-        out = lax.reshape(lax.reshape(out, new_sizes=split), new_sizes=merged, dimensions=perm)
-    return out
+        lhs_shape, shape_of(rhs)[rhs_lead:], shape_of(g)[g_lead:], *statics)
+    kernel = _regroup(rhs, rhs_reshape, rhs_lead)
+    kernel = lax.rev(kernel, dimensions=tuple(d + rhs_lead for d in kernel_spatial))
+    out = _convolve(conv, (g_lead, rhs_lead), g, kernel, **kwargs, **options)
+    return _regroup(out, out_reshape, max(g_lead, rhs_lead))
+
+
+def _regroup(x, reshape, lead):
+    """``x`` with a group axis moved by the ``(split, merged, perm)`` reshapes of
+    ``_axis_out_of_into`` (None: unchanged), behind ``lead`` leading batch axes."""
+    if reshape is None:
+        return x
+    split, merged, perm = reshape
+    head = shape_of(x)[:lead]
+    x = lax.reshape(x, new_sizes=head + tuple(split))
+    return lax.reshape(x, new_sizes=head + tuple(merged),
+                       dimensions=tuple(range(lead)) + tuple(p + lead for p in perm))
 
 
 def conv_transpose_rhs(g, lhs, rhs, window_strides, padding, lhs_dilation=None,
                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
                        batch_group_count=1, precision=None, preferred_element_type=None):
     """Adjoint of ``conv_general_dilated`` for ``rhs``: a convolution of ``lhs`` with ``g``."""
-    if 0 in shape_of(g):
-        return zeros_like(rhs, dtype_of(g))
-    kwargs = conv_rhs_transpose_params(
-        shape_of(lhs), shape_of(rhs), shape_of(g), window_strides, padding, lhs_dilation,
-        rhs_dilation, dimension_numbers, feature_group_count, batch_group_count)
-    return lax.conv_general_dilated(
-        lhs, g, window_strides=kwargs["window_strides"], padding=kwargs["padding"],
-        lhs_dilation=kwargs["lhs_dilation"], rhs_dilation=kwargs["rhs_dilation"],
-        dimension_numbers=kwargs["dimension_numbers"],
-        feature_group_count=kwargs["feature_group_count"],
-        batch_group_count=kwargs["batch_group_count"], precision=precision,
-        preferred_element_type=preferred_element_type)
+    return conv_rhs_adjoint(
+        g, lhs, shape_of(rhs), (window_strides, padding, lhs_dilation, rhs_dilation,
+                                dimension_numbers, feature_group_count, batch_group_count),
+        dict(precision=precision, preferred_element_type=preferred_element_type))
+
+
+def conv_rhs_adjoint(g, lhs, rhs_shape, statics, options, conv=None, batched=(False, False)):
+    """``conv_transpose_rhs`` given ``rhs``'s shape (parameters as ``conv_lhs_adjoint``'s;
+    ``batched`` says which of ``g`` and ``lhs`` carry a leading batch axis)."""
+    g_lead, lhs_lead = (int(b) for b in batched)
+    g_shape = shape_of(g)[g_lead:]
+    if 0 in g_shape:
+        head = shape_of(g)[:g_lead] or shape_of(lhs)[:lhs_lead]
+        return zeros(head + tuple(rhs_shape), dtype_of(g))
+    kwargs = conv_rhs_transpose_params(shape_of(lhs)[lhs_lead:], rhs_shape, g_shape, *statics)
+    return _convolve(conv, (lhs_lead, g_lead), lhs, g, **kwargs, **options)
+
+
+def conv_transpose_grad_lhs(g, lhs, rhs, strides, padding, rhs_dilation=None,
+                            dimension_numbers=None, transpose_kernel=False, precision=None,
+                            preferred_element_type=None, use_consistent_padding=False):
+    """Adjoint of ``conv_transpose`` for ``lhs``: ``conv_transpose_lhs`` of the convolution
+    it runs."""
+    return conv_transpose_lhs_adjoint(
+        g, rhs, shape_of(lhs), (strides, padding, rhs_dilation, dimension_numbers,
+                                transpose_kernel, use_consistent_padding),
+        dict(precision=precision, preferred_element_type=preferred_element_type))
+
+
+def conv_transpose_grad_rhs(g, lhs, rhs, strides, padding, rhs_dilation=None,
+                            dimension_numbers=None, transpose_kernel=False, precision=None,
+                            preferred_element_type=None, use_consistent_padding=False):
+    """Adjoint of ``conv_transpose`` for ``rhs``: ``conv_transpose_rhs`` of the convolution
+    it runs, taken back through its kernel's flip."""
+    return conv_transpose_rhs_adjoint(
+        g, lhs, shape_of(rhs), (strides, padding, rhs_dilation, dimension_numbers,
+                                transpose_kernel, use_consistent_padding),
+        dict(precision=precision, preferred_element_type=preferred_element_type))
+
+
+def conv_transpose_lhs_adjoint(g, rhs, lhs_shape, statics, options, conv=None,
+                               batched=(False, False)):
+    """``conv_transpose_grad_lhs`` given ``lhs``'s shape (``statics``: its parameters from
+    ``strides`` on, but the two ``options``; the rest as ``conv_lhs_adjoint``'s)."""
+    rhs_lead = int(batched[1])
+    flip, perm, params = conv_transpose_params(lhs_shape, shape_of(rhs)[rhs_lead:], *statics)
+    kernel = _conv_transpose_kernel(rhs, flip, perm, rhs_lead)
+    return conv_lhs_adjoint(g, kernel, lhs_shape, _conv_statics(params), options, conv, batched)
+
+
+def conv_transpose_rhs_adjoint(g, lhs, rhs_shape, statics, options, conv=None,
+                               batched=(False, False)):
+    """``conv_transpose_grad_rhs`` given ``rhs``'s shape (as ``conv_transpose_lhs_adjoint``;
+    ``batched`` for ``g`` and ``lhs``)."""
+    flip, perm, params = conv_transpose_params(shape_of(lhs)[int(batched[1]):], rhs_shape,
+                                               *statics)
+    kernel_shape = tuple(rhs_shape[p] for p in perm)
+    out = conv_rhs_adjoint(g, lhs, kernel_shape, _conv_statics(params), options, conv, batched)
+    return _conv_transpose_kernel(out, flip, perm, int(any(batched)))
+
+
+def _conv_transpose_kernel(rhs, flip, perm, lead):
+    """The kernel ``conv_transpose`` convolves with (``transpose_kernel``'s flip and swap,
+    behind ``lead`` batch axes); its own inverse and transpose."""
+    if not flip and perm == tuple(range(len(perm))):
+        return rhs
+    rhs = lax.rev(rhs, dimensions=tuple(d + lead for d in flip))
+    return lax.transpose(rhs, permutation=tuple(range(lead)) + tuple(p + lead for p in perm))
+
+
+def _conv_statics(params):
+    return tuple(params[k] for k in ("window_strides", "padding", "lhs_dilation", "rhs_dilation",
+                                     "dimension_numbers")) + (1, 1)
+
+
+def _convolve(conv, leads, lhs, rhs, **params):
+    if conv is None:
+        return lax.conv_general_dilated(lhs, rhs, **params)
+    return conv(tuple(0 if lead else None for lead in leads), lhs, rhs, **params)
 
 
 # ---------------------------------------------------------------------------

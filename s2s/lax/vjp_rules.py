@@ -514,6 +514,41 @@ def _conv_general_dilated(ans, lhs, rhs, window_strides, padding, lhs_dilation=N
         feature_group_count, batch_group_count, precision, preferred_element_type)
 
 
+# The wrappers of conv_general_dilated (s2s.lax.convolution) take its adjoints directly:
+# derived from their source they would be library code that vmap runs once per example.
+
+
+@def_vjp(lax.conv)
+def _conv(ans, lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
+    d[lhs] = lax.vjp_helpers.conv_transpose_lhs(d[ans], lhs, rhs, window_strides, padding, None,
+                                                None, None, 1, 1, precision, preferred_element_type)
+    d[rhs] = lax.vjp_helpers.conv_transpose_rhs(d[ans], lhs, rhs, window_strides, padding, None,
+                                                None, None, 1, 1, precision, preferred_element_type)
+
+
+@def_vjp(lax.conv_with_general_padding)
+def _conv_with_general_padding(ans, lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                               precision=None, preferred_element_type=None):
+    d[lhs] = lax.vjp_helpers.conv_transpose_lhs(
+        d[ans], lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, None, 1, 1,
+        precision, preferred_element_type)
+    d[rhs] = lax.vjp_helpers.conv_transpose_rhs(
+        d[ans], lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, None, 1, 1,
+        precision, preferred_element_type)
+
+
+@def_vjp(lax.conv_transpose)
+def _conv_transpose(ans, lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,
+                    transpose_kernel=False, precision=None, preferred_element_type=None,
+                    use_consistent_padding=False):
+    d[lhs] = lax.vjp_helpers.conv_transpose_grad_lhs(
+        d[ans], lhs, rhs, strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+        precision, preferred_element_type, use_consistent_padding)
+    d[rhs] = lax.vjp_helpers.conv_transpose_grad_rhs(
+        d[ans], lhs, rhs, strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+        precision, preferred_element_type, use_consistent_padding)
+
+
 # ---------------------------------------------------------------------------
 # Linear algebra (s2s.lax.linalg).
 
@@ -710,6 +745,62 @@ def _reduce_window_sum_transpose(ans, g, x, window_dimensions, window_strides=No
     d[g] = lax.reduce_window_sum(d[ans], window_dimensions=window_dimensions,
                                  window_strides=window_strides, padding=padding,
                                  base_dilation=base_dilation, window_dilation=window_dilation)
+
+
+# The conv adjoints: bilinear, so each operand's adjoint is the convolution or the other
+# adjoint helper, with the result's adjoint in the place of that operand.
+
+
+@def_vjp(H.conv_transpose_lhs)
+def _conv_transpose_lhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    d[g] = lax.conv_general_dilated(
+        d[ans], rhs, window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type)
+    d[rhs] = lax.vjp_helpers.conv_transpose_rhs(
+        g, d[ans], rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type)
+
+
+@def_vjp(H.conv_transpose_rhs)
+def _conv_transpose_rhs(ans, g, lhs, rhs, window_strides, padding, lhs_dilation=None,
+                        rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                        batch_group_count=1, precision=None, preferred_element_type=None):
+    d[g] = lax.conv_general_dilated(
+        lhs, d[ans], window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers, feature_group_count=feature_group_count,
+        batch_group_count=batch_group_count, precision=precision,
+        preferred_element_type=preferred_element_type)
+    d[lhs] = lax.vjp_helpers.conv_transpose_lhs(
+        g, lhs, d[ans], window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, batch_group_count, precision, preferred_element_type)
+
+
+@def_vjp(H.conv_transpose_grad_lhs)
+def _conv_transpose_grad_lhs(ans, g, lhs, rhs, strides, padding, rhs_dilation=None,
+                             dimension_numbers=None, transpose_kernel=False, precision=None,
+                             preferred_element_type=None, use_consistent_padding=False):
+    d[g] = lax.conv_transpose(d[ans], rhs, strides, padding, rhs_dilation, dimension_numbers,
+                              transpose_kernel, precision, preferred_element_type,
+                              use_consistent_padding)
+    d[rhs] = lax.vjp_helpers.conv_transpose_grad_rhs(
+        g, d[ans], rhs, strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+        precision, preferred_element_type, use_consistent_padding)
+
+
+@def_vjp(H.conv_transpose_grad_rhs)
+def _conv_transpose_grad_rhs(ans, g, lhs, rhs, strides, padding, rhs_dilation=None,
+                             dimension_numbers=None, transpose_kernel=False, precision=None,
+                             preferred_element_type=None, use_consistent_padding=False):
+    d[g] = lax.conv_transpose(lhs, d[ans], strides, padding, rhs_dilation, dimension_numbers,
+                              transpose_kernel, precision, preferred_element_type,
+                              use_consistent_padding)
+    d[lhs] = lax.vjp_helpers.conv_transpose_grad_lhs(
+        g, lhs, d[ans], strides, padding, rhs_dilation, dimension_numbers, transpose_kernel,
+        precision, preferred_element_type, use_consistent_padding)
 
 
 def _mark_elementwise():

@@ -17,6 +17,7 @@ import inspect
 
 from s2s import lax
 from s2s.core.primitive import all_primitives, def_batch, wrapper_of
+from s2s.lax.convolution import conv_transpose_params
 from s2s.lax.structural import (_as_dnums, _index_operands, GatherDimensionNumbers,
                                 ScatterDimensionNumbers)
 from s2s.numpy.batch_forms import elementwise_form
@@ -130,22 +131,16 @@ def _pad(axes, /, x, padding_value, **params):
 def_batch(lax.pad)(_pad)
 
 
-def _reshape(x, params):
-    if params.get("dimensions") is not None:
-        raise NotImplementedError
-    return dict(params, new_sizes=(x.shape[0],) + tuple(params["new_sizes"]))
-
-
-def _reshape_rule(axes, x, **params):
-    """``dimensions`` (a transpose first) keep the batch axis first: ``(0, d + 1...)``."""
+def _reshape(axes, /, x, new_sizes, dimensions=None, **params):
+    """``dimensions`` permute the operand before the reshape: the batch axis stays first."""
     x = _asarray(x)
-    if params.get("dimensions") is not None:
-        x = lax.transpose(x, permutation=(0,) + _up(params["dimensions"]))
-        params = dict(params, dimensions=None)
-    return lax.reshape(x, **_reshape(x, params))
+    if dimensions is not None:
+        x = lax.transpose(x, permutation=(0,) + tuple(int(d) % (x.ndim - 1) + 1
+                                                      for d in dimensions))
+    return lax.reshape(x, new_sizes=(x.shape[0],) + tuple(new_sizes), **params)
 
 
-def_batch(lax.reshape)(_reshape_rule)
+def_batch(lax.reshape)(_reshape)
 
 
 def _window(x, params):
@@ -441,6 +436,79 @@ def _to_axis0(x, position):
 
 
 def_batch(lax.conv_general_dilated)(_conv_general_dilated)
+
+
+def _conv(axes, /, lhs, rhs, window_strides, padding, precision=None,
+          preferred_element_type=None):
+    return _conv_general_dilated(axes[:2], lhs, rhs, window_strides, padding, precision=precision,
+                                 preferred_element_type=preferred_element_type)
+
+
+def _conv_with_general_padding(axes, /, lhs, rhs, window_strides, padding, lhs_dilation,
+                               rhs_dilation, precision=None, preferred_element_type=None):
+    return _conv_general_dilated(axes[:2], lhs, rhs, window_strides, padding, lhs_dilation,
+                                 rhs_dilation, precision=precision,
+                                 preferred_element_type=preferred_element_type)
+
+
+def _conv_transpose(axes, /, lhs, rhs, strides, padding, rhs_dilation=None,
+                    dimension_numbers=None, transpose_kernel=False, precision=None,
+                    preferred_element_type=None, use_consistent_padding=False):
+    """The convolution ``conv_transpose`` runs, its kernel flipped behind the batch axis."""
+    lhs, rhs = _asarray(lhs), _asarray(rhs)
+    lb, rb = int(axes[0] is not None), int(len(axes) > 1 and axes[1] is not None)
+    flip, perm, params = conv_transpose_params(
+        lhs.shape[lb:], rhs.shape[rb:], strides, padding, rhs_dilation, dimension_numbers,
+        transpose_kernel, use_consistent_padding)
+    if transpose_kernel:
+        rhs = lax.transpose(lax.rev(rhs, dimensions=tuple(d + rb for d in flip)),
+                            permutation=tuple(range(rb)) + tuple(p + rb for p in perm))
+    return _conv_general_dilated((axes[0], 0 if rb else None), lhs, rhs, **params,
+                                 precision=precision, preferred_element_type=preferred_element_type)
+
+
+def_batch(lax.conv)(_conv)
+def_batch(lax.conv_with_general_padding)(_conv_with_general_padding)
+def_batch(lax.conv_transpose)(_conv_transpose)
+
+
+_CONV_OPTIONS = ("precision", "preferred_element_type")
+
+
+def _conv_adjoint_rule(helper, adjoint, operands):
+    """The batch rule of a conv adjoint helper (``conv_transpose_lhs``/``rhs``): the
+    helper's one convolution batched by the rule above. ``operands`` names the two
+    arguments it convolves; the third lends only its (per-example) shape."""
+    names = list(inspect.signature(helper).parameters)
+    donor = next(n for n in ("lhs", "rhs") if n not in operands)
+
+    def rule(axes, /, *args, **kwargs):
+        params = inspect.signature(helper).bind(*args, **kwargs)
+        params.apply_defaults()
+        values = params.arguments
+        batched = {n: i < len(axes) and axes[i] is not None for i, n in enumerate(names)}
+        x, y = (_asarray(values[n]) for n in operands)
+        shape = tuple(_asarray(values[donor]).shape[batched[donor]:])
+        statics = tuple(values[n] for n in names[3:] if n not in _CONV_OPTIONS)
+        options = {n: values[n] for n in _CONV_OPTIONS}
+        flags = tuple(batched[n] for n in operands)
+        if not any(flags):  # only the shape donor is batched: one result for every example
+            n = _asarray(values[donor]).shape[0]
+            return broadcast_batch(adjoint(x, y, shape, statics, options), n)
+        return adjoint(x, y, shape, statics, options, _conv_general_dilated, flags)
+    return rule
+
+
+def_batch(lax.vjp_helpers.conv_transpose_lhs)(_conv_adjoint_rule(
+    lax.vjp_helpers.conv_transpose_lhs, lax.vjp_helpers.conv_lhs_adjoint, ("g", "rhs")))
+def_batch(lax.vjp_helpers.conv_transpose_rhs)(_conv_adjoint_rule(
+    lax.vjp_helpers.conv_transpose_rhs, lax.vjp_helpers.conv_rhs_adjoint, ("g", "lhs")))
+def_batch(lax.vjp_helpers.conv_transpose_grad_lhs)(_conv_adjoint_rule(
+    lax.vjp_helpers.conv_transpose_grad_lhs, lax.vjp_helpers.conv_transpose_lhs_adjoint,
+    ("g", "rhs")))
+def_batch(lax.vjp_helpers.conv_transpose_grad_rhs)(_conv_adjoint_rule(
+    lax.vjp_helpers.conv_transpose_grad_rhs, lax.vjp_helpers.conv_transpose_rhs_adjoint,
+    ("g", "lhs")))
 
 
 # ---------------------------------------------------------------------------

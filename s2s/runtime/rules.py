@@ -277,7 +277,7 @@ def_zero_derivative(C.srange, C.Undefined, C.not_)
 
 
 @def_vjp(C.if_stmt)
-def _if_stmt(ans, cond, true_fn, false_fn, inputs, names, partial=None, consts=()):
+def _if_stmt(ans, cond, true_fn, false_fn, inputs, names, partial=None, consts=(), mutates=()):
     cts = if_stmt_vjp(d[ans], cond, true_fn, false_fn, inputs, consts)
     d[inputs] = cts[0]
     d[consts] = cts[1]

@@ -104,6 +104,8 @@ class _Control:
     def stmt(self, s, assigned):
         if isinstance(s, gast.If):
             return self.convert_if(s, assigned)
+        if isinstance(s, (gast.For, gast.While)) and _appended_lists(s.body) - _fresh_lists(s.body):
+            return self.keep_loop(s, assigned)
         if isinstance(s, gast.While):
             return self.convert_while(s, assigned)
         if isinstance(s, gast.For):
@@ -154,12 +156,13 @@ class _Control:
         partial = {n: ("if" if n in in_true else "else") for n in outs
                    if (n in in_true) != (n in in_false) and n not in assigned and n not in self.params}
         keywords = []
-        appended = sorted(_appended_lists(s.body + s.orelse) - set(outs))
+        # A list built inside the branch (a comprehension's, say) is the branch's own.
+        appended = sorted(_appended_lists(s.body + s.orelse) - set(outs) - _fresh_lists(s.body + s.orelse))
         if appended:
             keywords.append(gast.keyword(arg="mutates", value=_names_const(appended)))
         if partial:
-            keywords = [gast.keyword(arg="partial", value=gast.Dict(
-                keys=[q.const(k) for k in sorted(partial)], values=[q.const(partial[k]) for k in sorted(partial)]))]
+            keywords.append(gast.keyword(arg="partial", value=gast.Dict(
+                keys=[q.const(k) for k in sorted(partial)], values=[q.const(partial[k]) for k in sorted(partial)])))
         call = gast.Call(func=self.op("if_stmt"),
                          args=[q.copy_tree(s.test), q.name(true_name), q.name(false_name), _tuple(ins),
                                _names_const(outs)], keywords=keywords)
@@ -248,6 +251,16 @@ class _Control:
         new = self.undefined_inits(state, assigned, s) + [body_fn, assign]
         return [gast.copy_location(n, s) for n in new]
 
+    def keep_loop(self, s, assigned):
+        """A loop whose body appends to an enclosing list stays a Python loop (its body
+        converted): the derivative rules of ``for_stmt``/``while_stmt`` see only the
+        loop variables, so the appended values' cotangents were lost (``jit(grad(f))``
+        gave zeros). A staged range or condition then fails clearly instead."""
+        target = dataflow.writes([s.target]) if isinstance(s, gast.For) else set()
+        s.body = self.block(s.body, assigned | target)
+        s.orelse = self.block(s.orelse, assigned)
+        return [s]
+
     def convert_def(self, s):
         inner = q.copy_tree(s)
         dataflow.annotate(inner.body)
@@ -267,6 +280,22 @@ def _appended_lists(stmts):
                 and n.args and isinstance(n.args[0], gast.Name):
             out.add(n.args[0].id)
     return out
+
+
+def _fresh_lists(stmts):
+    """Names a block binds only to new list displays (``acc = []``): appends to them
+    change no list from outside the block."""
+    fresh, other = set(), set()
+    for n in q.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(n, gast.Assign):
+            names = [t.id for t in n.targets if isinstance(t, gast.Name)]
+            simple = len(names) == len(n.targets) == 1 and isinstance(n.value, gast.List)
+            (fresh if simple else other).update(names)
+            other.update(t.id for t in n.targets for t in q.walk(t)
+                         if isinstance(t, gast.Name) and not simple)
+        elif isinstance(n, (gast.AugAssign, gast.AnnAssign, gast.For)) and isinstance(n.target, gast.Name):
+            other.add(n.target.id)
+    return fresh - other
 
 
 def _free_vars(fdef):

@@ -5,7 +5,7 @@ import inspect
 import numpy as onp
 
 from s2s.core import hooks
-from s2s.core.primitive import function_rules, Tracer
+from s2s.core.primitive import def_zero_derivative, function_rules, Tracer
 from s2s.core.tree_util import tree_map
 from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.runtime import support
@@ -52,6 +52,10 @@ def _zeros_tangent_batch(axes, x):
 
 
 function_rules(zeros_tangent).batch = _zeros_tangent_batch
+# A zero is constant in ``x``: without this, grad of jvp code differentiated the
+# helper's source and read ``x``'s structure when the reverse pass ran, which for a
+# list the jvp code appended to afterwards (a comprehension's) no longer matched.
+def_zero_derivative(zeros_tangent)
 
 
 # The tangent of a broadcasting op's operand, broadcast to the result's shape: the
