@@ -40,6 +40,7 @@ from s2s.scipy import vjp_rules as _scipy_vjp_rules  # noqa: F401,E402
 from s2s.runtime import rules as _transform_rules  # noqa: F401,E402
 # Forward mode (jvp templates, then the API).
 from s2s.lax import jvp_rules as _lax_jvp_rules  # noqa: F401,E402
+from s2s.lax import helper_rules as _lax_helper_rules  # noqa: F401,E402  (second order)
 from s2s.numpy import jvp_rules as _numpy_jvp_rules  # noqa: F401,E402
 from s2s.scipy import jvp_rules as _scipy_jvp_rules  # noqa: F401,E402
 from s2s.lax import control_flow_jvp as _control_flow_jvp  # noqa: F401,E402

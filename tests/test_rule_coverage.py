@@ -259,3 +259,78 @@ def test_conv_adjoint_helpers_have_every_rule(name):
         for template in (rules.jvp, rules.vjp):
             todo.update({k: v for k, v in _helpers_called(template).items() if k not in seen})
     assert seen, f"{name}'s vjp template calls no adjoint helper"
+
+
+# ---------------------------------------------------------------------------
+# Second order. The adjoint helpers the lax vjp templates call (``lax.vjp_helpers.X``)
+# are differentiated again by hessian (jvp of grad) and jacrev(grad) (vjp of grad).
+# A helper without a jvp (vjp) template gets forward (reverse) mode generated from its
+# source, and vmap runs that generated code once per basis vector: every such helper
+# needs both templates (s2s/lax/helper_rules.py), or an exemption saying why not yet.
+_LOOPS_UNDER_HESSIAN = "no template yet: hessian and jacrev(grad) run it once per basis vector"
+HELPER_JVP_EXEMPT = {
+    # A complex operand's cotangent and its conjugate: the same helper serves both.
+    "conj_grad": _LOOPS_UNDER_HESSIAN, "real_part": _LOOPS_UNDER_HESSIAN,
+    "imag_part": _LOOPS_UNDER_HESSIAN, "real_grad": _LOOPS_UNDER_HESSIAN,
+    "imag_grad": _LOOPS_UNDER_HESSIAN,
+    "abs_grad": _LOOPS_UNDER_HESSIAN,
+    "trigamma": "no tetragamma helper yet: " + _LOOPS_UNDER_HESSIAN,
+    "cumprod_grad": "zeros in x make its derivative piecewise: " + _LOOPS_UNDER_HESSIAN,
+    "unsort": "its adjoint may be a tuple with None items: " + _LOOPS_UNDER_HESSIAN,
+    "cholesky_grad": _LOOPS_UNDER_HESSIAN, "eigh_grad": _LOOPS_UNDER_HESSIAN,
+    "lu_grad": _LOOPS_UNDER_HESSIAN, "qr_grad": _LOOPS_UNDER_HESSIAN,
+    "svd_grad": _LOOPS_UNDER_HESSIAN, "triangular_solve_grad_a": _LOOPS_UNDER_HESSIAN,
+    "triangular_solve_grad_b": _LOOPS_UNDER_HESSIAN,
+}
+HELPER_VJP_EXEMPT = dict(HELPER_JVP_EXEMPT)
+# vmap batches a helper without a batch rule by recording it on one example and batching
+# the recording (s2s.transforms.batch_support.by_recording: its primitives have rules),
+# which cannot hold a function argument: a helper taking one (the generic reduce_window's
+# ``computation``) needs a batch rule.
+_FUNCTION_PARAMETERS = {"computation"}
+
+
+def _helpers_called_by_lax_templates():
+    import gast
+    from s2s.core.primitive import ZERO_DERIVATIVE, rules_of
+    from s2s.lax import vjp_helpers
+    from s2s.transforms import templates
+    names = set()
+    for _, prim in _vjp_templates():
+        for node in (n for s in templates.parse(prim.vjp).body for n in gast.walk(s)):
+            if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Attribute) and \
+                    node.value.attr == "vjp_helpers" and isinstance(node.value.value, gast.Name) \
+                    and node.value.value.id == "lax":
+                names.add(node.attr)
+    helpers = {n: getattr(vjp_helpers, n) for n in sorted(names)}
+    return {n: fn for n, fn in helpers.items()
+            if getattr(rules_of(fn), "vjp", None) != ZERO_DERIVATIVE}
+
+
+def test_there_are_adjoint_helpers():
+    assert len(_helpers_called_by_lax_templates()) >= 40
+
+
+@pytest.mark.parametrize("slot,exempt", [("jvp", HELPER_JVP_EXEMPT), ("vjp", HELPER_VJP_EXEMPT)])
+def test_adjoint_helpers_have_second_order_templates(slot, exempt):
+    from s2s.core.primitive import rules_of
+    helpers = _helpers_called_by_lax_templates()
+    missing = sorted(n for n, fn in helpers.items()
+                     if getattr(rules_of(fn), slot, None) is None and n not in exempt)
+    assert not missing, (
+        f"adjoint helpers without a {slot} template: {', '.join(missing)}. Write one in "
+        f"s2s/lax/helper_rules.py, or exempt it in {__file__} with a reason.")
+    stale = sorted(n for n in exempt
+                   if n not in helpers or getattr(rules_of(helpers[n]), slot, None) is not None)
+    assert not stale, f"{slot} exemptions to remove (a template exists, or no template calls it): {stale}"
+    assert all(len(reason.split()) >= 3 for reason in exempt.values())
+
+
+def test_adjoint_helpers_taking_functions_have_batch_rules():
+    from s2s.core.primitive import rules_of
+    helpers = _helpers_called_by_lax_templates()
+    takes_function = {n for n, fn in helpers.items()
+                      if _FUNCTION_PARAMETERS & set(inspect.signature(fn).parameters)}
+    assert takes_function, "the check below checks nothing"
+    missing = sorted(n for n in takes_function if getattr(rules_of(helpers[n]), "batch", None) is None)
+    assert not missing, f"vmap runs these once per example: {missing}"

@@ -494,16 +494,11 @@ def _scatter_mul(ans, operand, scatter_indices, updates, dimension_numbers, *,
                  indices_are_sorted=False, unique_indices=False, mode=None):
     # As the vjp: with unique indices the factor's tangent times the operand (exact);
     # otherwise the result times the relative tangents of its factors (nonzero updates).
-    if unique_indices:
-        d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
-                                              dimension_numbers=dimension_numbers, mode=mode) \
-            + operand * lax.scatter_add(lax.vjp_helpers.zeros_like(operand), scatter_indices, d[updates],
-                                        dimension_numbers=dimension_numbers, mode=mode)
-    else:
-        d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
-                                              dimension_numbers=dimension_numbers, mode=mode) \
-            + ans * lax.scatter_add(lax.vjp_helpers.zeros_like(ans), scatter_indices, d[updates] / updates,
-                                    dimension_numbers=dimension_numbers, mode=mode)
+    # A helper decides, so a unique_indices known only when the code runs is exact too.
+    d[ans] = d[operand] * lax.scatter_mul(lax.vjp_helpers.ones_like(operand), scatter_indices, updates,
+                                          dimension_numbers=dimension_numbers, mode=mode) \
+        + lax.vjp_helpers.scatter_mul_updates_tangent(d[updates], ans, operand, scatter_indices, updates,
+                                                      dimension_numbers, mode, unique_indices)
 
 
 @def_jvp(lax.scatter_min, lax.scatter_max)

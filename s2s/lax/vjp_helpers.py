@@ -791,6 +791,34 @@ def _chooser_indicators(x, ans, axes, kept, dtype):
 
 def reduce_prod_grad(g, x, axes):
     """Adjoint of ``reduce_prod``: ``g`` times the product of the other elements (zeros exact)."""
+    (t,), k, undo = _reduced_last(x, axes, x)
+    keep = [(0, 0, 0)] * k
+    left = lax.pad(lax.cumprod(t, axis=k), 1, padding_config=keep + [(1, -1, 0)])
+    right = lax.pad(lax.cumprod(t, axis=k, reverse=True), 1, padding_config=keep + [(-1, 1, 0)])
+    return undo(lax.mul(left, right), g)
+
+
+def reduce_prod_grad_tangent(g, x, dx, axes):
+    """The tangent along ``dx`` of ``reduce_prod_grad(g, x, axes)`` in ``x``: ``g`` times the
+    tangent of the product of the other elements, from exclusive prefix and suffix
+    products and their tangents (``cumprod_tangent``): no division, zeros exact. Being a
+    second derivative it is symmetric: it is the transpose in ``x`` too."""
+    (t, dt), k, undo = _reduced_last(x, axes, x, dx)
+    keep = [(0, 0, 0)] * k
+    parts = []
+    for reverse, edge in ((False, (1, -1, 0)), (True, (-1, 1, 0))):
+        prod = lax.cumprod(t, axis=k, reverse=reverse)
+        parts.append((lax.pad(prod, 1, padding_config=keep + [edge]),
+                      lax.pad(cumprod_tangent(dt, t, prod, k, reverse), 0,
+                              padding_config=keep + [edge])))
+    (left, dleft), (right, dright) = parts
+    return undo(lax.add(lax.mul(dleft, right), lax.mul(left, dright)), g)
+
+
+def _reduced_last(x, axes, *arrays):
+    """``arrays`` (shaped like ``x``) with the kept axes first and the reduced ones merged
+    last; the number of kept axes; and ``undo(r, g)``, which multiplies ``r`` (in that
+    layout) by ``g`` (shaped like the reduction's result) and restores ``x``'s layout."""
     xs = shape_of(x)
     axes = canonical_axes(axes, len(xs))
     kept = tuple(i for i in range(len(xs)) if i not in axes)
@@ -800,14 +828,13 @@ def reduce_prod_grad(g, x, axes):
     for a in axes:
         m = m * xs[a]
     k = len(kshape)
-    t = lax.reshape(x, new_sizes=kshape + (m,), dimensions=perm)
-    keep = [(0, 0, 0)] * k
-    left = lax.pad(lax.cumprod(t, axis=k), 1, padding_config=keep + [(1, -1, 0)])
-    right = lax.pad(lax.cumprod(t, axis=k, reverse=True), 1, padding_config=keep + [(-1, 1, 0)])
-    gb = lax.broadcast_in_dim(g, shape=kshape + (m,), broadcast_dimensions=tuple(range(k)))
-    r = lax.mul(lax.mul(left, right), gb)
-    r = lax.reshape(r, new_sizes=tuple(xs[i] for i in perm))
-    return lax.transpose(r, permutation=inverse_permutation(perm))
+    moved = tuple(lax.reshape(a, new_sizes=kshape + (m,), dimensions=perm) for a in arrays)
+
+    def undo(r, g):
+        gb = lax.broadcast_in_dim(g, shape=kshape + (m,), broadcast_dimensions=tuple(range(k)))
+        r = lax.reshape(lax.mul(r, gb), new_sizes=tuple(xs[i] for i in perm))
+        return lax.transpose(r, permutation=inverse_permutation(perm))
+    return moved, k, undo
 
 
 def cumsum_transpose(g, axis, reverse=False):
@@ -1679,4 +1706,79 @@ def _product_coefficients(windows, init_value):
     for k in range(len(windows) - 1, -1, -1):
         out[k] = lax.mul(prefix[k], suffix)
         suffix = lax.mul(suffix, windows[k])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Second order: pieces the adjoint helpers' own jvp and vjp templates
+# (``s2s.lax.helper_rules``) use beyond the helpers above.
+
+
+def scatter_mul_updates_tangent(t, ans, operand, indices, updates, dimension_numbers, mode=None,
+                                unique_indices=False):
+    """The tangent of ``scatter_mul``'s result from its updates' tangent ``t``, by the rule
+    of ``scatter_mul_updates_grad``: with ``unique_indices`` ``t`` scattered times
+    ``operand`` (exact where updates are zero), otherwise ``ans`` times the relative
+    tangents ``t / updates``. ``unique_indices`` may be known only when the code runs."""
+    if unique_indices:
+        return lax.mul(operand, scatter_add_like(t, operand, indices, updates, dimension_numbers,
+                                                 mode))
+    return lax.mul(ans, scatter_add_like(lax.div(t, updates), ans, indices, updates,
+                                         dimension_numbers, mode))
+
+
+def reduce_window_coefficient_tangents(x, dx, init_value, dinit, ans, computation,
+                                       window_dimensions, window_strides=None, padding="VALID",
+                                       base_dilation=None, window_dilation=None):
+    """``(dcoefficients, dinit_coefficient)``: the tangents, along ``(dx, dinit)``, of the
+    ``coefficients`` and ``init_coefficient`` of ``reduce_window_tangent_coefficients``
+    (the second derivatives of the generic ``reduce_window``). Zero but for products, whose
+    coefficients ``init * prod_{j != k} w_j`` come from prefix and suffix products of
+    (value, tangent) pairs: exact where window elements are zero."""
+    return _coefficient_tangents(x, dx, init_value, dinit, ans, computation, window_dimensions,
+                                 window_strides, padding, base_dilation, window_dilation, 0)
+
+
+def _coefficient_tangents(x, dx, init_value, dinit, ans, computation, window_dimensions,
+                          window_strides, padding, base_dilation, window_dilation, lead):
+    """``reduce_window_coefficient_tangents`` with ``lead`` batch axes leading ``dx`` and
+    ``dinit`` (its batch rule): the window arithmetic broadcasts over them."""
+    xs, out_shape = shape_of(x), shape_of(ans)
+    batch = shape_of(dx)[:lead]
+    dt = dtypes.result_type(ans, dx)
+    config, slices = _window_slices(xs, out_shape, window_dimensions, window_strides, padding,
+                                    base_dilation, window_dilation)
+    if _computation_kind(computation) != "mul" or 0 in out_shape:  # shaped as the coefficients
+        k = 1 if 0 in out_shape else len(slices)
+        return zeros(batch + (k,) + out_shape, dt), zeros(batch + out_shape, dt)
+    base = lax.pad(x, 1, padding_config=config)
+    tbase = lax.pad(dx, 0, padding_config=[(0, 0, 0)] * lead + list(config))
+    windows, tangents = [], []
+    for start, limit, strides in slices:
+        windows.append(lax.slice(base, start_indices=start, limit_indices=limit, strides=strides))
+        tangents.append(lax.slice(tbase, start_indices=(0,) * lead + start,
+                                  limit_indices=batch + limit, strides=(1,) * lead + strides))
+    prefix = _dual_products(windows, tangents)
+    suffix = _dual_products(windows[::-1], tangents[::-1])[::-1]
+    dinit = lax.reshape(lax.convert_element_type(dinit, new_dtype=dt),
+                        new_sizes=batch + (1,) * len(out_shape))
+    parts = []
+    for k in range(len(windows)):
+        (p, dp), (s, ds) = prefix[k], suffix[k + 1]
+        others = lax.mul(p, s)
+        d_others = lax.add(lax.mul(dp, s), lax.mul(p, ds))
+        parts.append(lax.add(lax.mul(dinit, others), lax.mul(init_value, d_others)))
+    dcoefs = lax.concatenate([lax.expand_dims(part, dimensions=(lead,)) for part in parts],
+                             dimension=lead)
+    return dcoefs, prefix[-1][1]
+
+
+def _dual_products(windows, tangents):
+    """``[(prod(w[:k]), d prod(w[:k]))]`` for ``k = 0..K`` by the product rule (no division)."""
+    value = ones_like(windows[0])
+    tangent = zeros_like(tangents[0])
+    out = [(value, tangent)]
+    for w, t in zip(windows, tangents):
+        value, tangent = lax.mul(value, w), lax.add(lax.mul(tangent, w), lax.mul(value, t))
+        out.append((value, tangent))
     return out

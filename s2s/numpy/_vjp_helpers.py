@@ -829,3 +829,82 @@ def log_softmax_grad(g, ans, axis=None):
     if g is None:
         return None
     return g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# x.at[index].multiply/divide/power/min/max (s2s.runtime.support.at_update): their
+# adjoints, one helper per operand. Written here, on s2s.numpy, so that vmap batches
+# them, and the jvp and backward code generated from them, by their source: hessian and
+# jacrev(grad) run no per-example loop (as runtime.support.at_update_grads did).
+
+def at_update_operand_grad(g, x, index, op, value, ans, other_ops):
+    """The adjoint of ``x`` in ``ans = x.at[index].<op>(value)`` for multiply, divide,
+    power, min and max; ``other_ops(g, x, index, op, value, ans)`` gives the pair of
+    adjoints for the other ops (s2s.runtime's ``at_update_grads``).
+
+    >>> x = onp.array([1.0, 2.0, 3.0], onp.float32)
+    >>> at_update_operand_grad(onp.ones(3, onp.float32), x, 1, "multiply", 4.0, None, None)
+    array([1., 4., 1.], dtype=float32)
+    """
+    if g is None:
+        return None
+    if op == "multiply":
+        return np.asarray(g).at[index].multiply(value)
+    if op == "divide":
+        return np.asarray(g).at[index].divide(value)
+    if op == "power":
+        factors = np.ones_like(x).at[index].multiply(value)
+        return g * factors * x ** (factors - 1)
+    if op in ("min", "max"):
+        share, wins_x, _ = _at_extremum_shares(g, x, index, value, ans)
+        return share * wins_x
+    return other_ops(g, x, index, op, value, ans)[0]
+
+
+def at_update_value_grad(g, x, index, op, value, ans, other_ops):
+    """The adjoint of ``value`` in ``ans = x.at[index].<op>(value)`` (see
+    ``at_update_operand_grad``): a product's factor gets the product of the others
+    (``x`` where the positions are unique, else ``ans / value``); min/max share each
+    element's adjoint evenly among tied contenders (JAX's rule for scatter_min/max)."""
+    if g is None:
+        return None
+    # A factor's derivative is the product of the others: x where the positions are
+    # unique, else ans / value (a repeated position multiplies once per occurrence; exact
+    # for nonzero factors). Inline, not a helper: vmap of the jvp of a nested helper
+    # returning an unbatched result with a batched tangent lost the result's shape.
+    if op == "power":  # ans = x ** factors, factors the product of the values at each position
+        ones = np.ones_like(x)
+        factors = ones.at[index].multiply(value)
+        g, x, ans = g * ans * np.log(np.where(x == 0, ones, x)), ones, factors
+    if op in ("multiply", "power"):
+        if _unique_positions(np.shape(x), index):
+            return unbroadcast((g * x)[index], value)
+        return unbroadcast((g * ans)[index] / value, value)
+    if op == "divide":  # ans / value at each occurrence, repeated positions included
+        return unbroadcast(-(g * ans)[index] / value, value)
+    if op in ("min", "max"):
+        share, _, wins_v = _at_extremum_shares(g, x, index, value, ans)
+        return unbroadcast(share[index] * wins_v, value)
+    return other_ops(g, x, index, op, value, ans)[1]
+
+
+at_update_operand_grad.maybe_none = at_update_value_grad.maybe_none = True
+
+
+def _at_extremum_shares(g, x, index, value, ans):
+    """``(g / contenders, x's winners, value's winners)`` (1 where equal to the result)."""
+    picked = ans[index]
+    wins_x = np.where(x == ans, np.ones_like(g), np.zeros_like(g))
+    wins_v = np.where(np.broadcast_to(value, np.shape(picked)) == picked,
+                      np.ones_like(picked, dtype=g.dtype), np.zeros_like(picked, dtype=g.dtype))
+    count = wins_x.at[index].add(wins_v)
+    return g / np.where(count == 0, np.ones_like(count), count), wins_x, wins_v
+
+
+def _unique_positions(shape, index):
+    """Whether ``index`` names no element of an array of ``shape`` twice (False when the
+    index is staged: then the exact rule for repeated positions is used)."""
+    if any(isinstance(i, Tracer) for i in (index if isinstance(index, tuple) else (index,))):
+        return False
+    positions = onp.ravel(onp.arange(int(onp.prod(shape))).reshape(tuple(shape))[index])
+    return onp.unique(positions).size == positions.size

@@ -112,8 +112,23 @@ _on("slice", lambda x, p: dict(p, start_indices=(0,) + tuple(p["start_indices"])
                                limit_indices=(x.shape[0],) + tuple(p["limit_indices"]),
                                strides=None if p.get("strides") is None
                                else (1,) + tuple(p["strides"])))
-_on("pad", lambda x, p: dict(p, padding_config=((0, 0, 0),) + tuple(
-    tuple(c) for c in p["padding_config"])))
+def _pad(axes, /, x, padding_value, **params):
+    """The batch axis unpadded; a padding value that differs per example (the tangent of
+    one, under hessian) is selected into the padded positions, which a padded mask marks."""
+    config = ((0, 0, 0),) + tuple(tuple(c) for c in params["padding_config"])
+    params = dict(params, padding_config=config)
+    if len(axes) < 2 or axes[1] is None:
+        return lax.pad(_asarray(x), padding_value, **params)
+    value = _asarray(padding_value)
+    x = _asarray(x) if axes[0] is not None else broadcast_batch(x, value.shape[0])
+    base = lax.pad(x, lax.vjp_helpers.zeros((), x.dtype), **params)
+    marked = lax.pad(lax.vjp_helpers.zeros(x.shape, bool), True, **params)
+    fill = lax.broadcast_in_dim(lax.convert_element_type(value, new_dtype=x.dtype),
+                                shape=tuple(base.shape), broadcast_dimensions=(0,))
+    return lax.select_n(marked, base, fill)
+
+
+def_batch(lax.pad)(_pad)
 
 
 def _reshape(axes, /, x, new_sizes, dimensions=None, **params):
@@ -168,22 +183,69 @@ def _reduce_window(axes, /, operand, init_value, **params):
 def_batch(lax.reduce_window)(_reduce_window)
 
 
+def _window_helper_call(helper, axes, args, kwargs):
+    """The arguments of a generic ``reduce_window`` adjoint helper called as
+    ``helper(g, x, init_value, ans, computation, ...)``, batched: ``(g, x, ans)`` all with
+    the batch axis first, the window parameters with a window of 1 over it. None where the
+    start value, the computation or a window parameter differs per example."""
+    params = inspect.signature(helper).bind(*args, **kwargs).arguments
+    axes = tuple(axes) + (None,) * (len(args) - len(axes))
+    if any(ax is not None for ax in axes[2:3] + axes[4:]):
+        return None
+    arrays = _all_batched((axes[0], axes[1], axes[3]), [params.pop(k) for k in ("g", "x", "ans")])
+    g, x, ans = [_asarray(a) for a in arrays]
+    init_value, computation = params.pop("init_value"), params.pop("computation")
+    return (g, x, init_value, ans, computation), _window(x, params)
+
+
 def _reduce_window_operand_grad(axes, /, *args, **kwargs):
     """Its adjoint for the operand (reverse mode, so jacrev and vmap of grad): the same
     helper with the batch axis a window of 1. Per example where the start value, the
     computation or a window parameter differs per example."""
     helper = lax.vjp_helpers.reduce_window_operand_grad
-    params = inspect.signature(helper).bind(*args, **kwargs).arguments
-    axes = tuple(axes) + (None,) * (len(args) - len(axes))
-    if any(ax is not None for ax in axes[2:3] + axes[4:]):
+    call = _window_helper_call(helper, axes, args, kwargs)
+    if call is None:
         return loop_call(helper, axes, args, kwargs)
-    arrays = _all_batched((axes[0], axes[1], axes[3]), [params.pop(k) for k in ("g", "x", "ans")])
-    g, x, ans = [_asarray(a) for a in arrays]
-    init_value, computation = params.pop("init_value"), params.pop("computation")
-    return helper(g, x, init_value, ans, computation, **_window(x, params))
+    return helper(*call[0], **call[1])
 
 
 def_batch(lax.vjp_helpers.reduce_window_operand_grad)(_reduce_window_operand_grad)
+
+
+def _reduce_window_init_grad(axes, /, *args, **kwargs):
+    """Its adjoint for the start value, ``sum(g * init_coefficient)`` per example: the
+    coefficients of the windows with the batch axis a window of 1."""
+    helper = lax.vjp_helpers.reduce_window_init_grad
+    call = _window_helper_call(helper, axes, args, kwargs)
+    if call is None:
+        return loop_call(helper, axes, args, kwargs)
+    (g, x, init_value, ans, computation), window = call
+    *_, init_coef = lax.vjp_helpers.reduce_window_tangent_coefficients(x, init_value, ans,
+                                                                       computation, **window)
+    return lax.reduce_sum(lax.mul(g, init_coef), axes=tuple(range(1, g.ndim)))
+
+
+def_batch(lax.vjp_helpers.reduce_window_init_grad)(_reduce_window_init_grad)
+
+
+def _reduce_window_coefficient_tangents(axes, /, *args, **kwargs):
+    """The coefficients' tangents, batched over the tangents ``(dx, dinit)`` (hessian,
+    jacrev of grad: the primal window is every example's): one call, the batch axes
+    leading. Per example where a primal argument differs per example."""
+    helper = lax.vjp_helpers.reduce_window_coefficient_tangents
+    params = inspect.signature(helper).bind(*args, **kwargs)
+    params.apply_defaults()
+    params = params.arguments
+    axes = tuple(axes) + (None,) * (len(args) - len(axes))
+    if any(ax is not None for i, ax in enumerate(axes) if i not in (1, 3)):
+        return loop_call(helper, axes, args, kwargs)
+    dx, dinit = _all_batched((axes[1], axes[3]), [params.pop("dx"), params.pop("dinit")])
+    return lax.vjp_helpers._coefficient_tangents(
+        params.pop("x"), _asarray(dx), params.pop("init_value"), _asarray(dinit), params.pop("ans"),
+        params.pop("computation"), *params.values(), 1)
+
+
+def_batch(lax.vjp_helpers.reduce_window_coefficient_tangents)(_reduce_window_coefficient_tangents)
 
 
 def _all_batched(axes, /, args):
@@ -517,15 +579,50 @@ def _scatter_rule(fn):
                 operand_batching_dims=_up(dn.operand_batching_dims),
                 scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
         else:
-            new = ScatterDimensionNumbers(
-                update_window_dims=_up(dn.update_window_dims),
-                inserted_window_dims=_up(dn.inserted_window_dims),
-                scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
-                operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
-                scatter_indices_batching_dims=(0,) + _up(dn.scatter_indices_batching_dims))
+            new = _batching_scatter_dnums(dn)
         return fn(operand, scatter_indices, updates, new, **params)
     return rule
 
 
+def _batching_scatter_dnums(dn):
+    """``dn`` with the batch axis, first in operand, indices and updates, a batching
+    dimension: one scatter per example."""
+    return ScatterDimensionNumbers(
+        update_window_dims=_up(dn.update_window_dims),
+        inserted_window_dims=_up(dn.inserted_window_dims),
+        scatter_dims_to_operand_dims=_up(dn.scatter_dims_to_operand_dims),
+        operand_batching_dims=(0,) + _up(dn.operand_batching_dims),
+        scatter_indices_batching_dims=(0,) + _up(dn.scatter_indices_batching_dims))
+
+
 for _name in ("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"):
     def_batch(getattr(lax, _name))(_scatter_rule(getattr(lax, _name)))
+
+
+def _scatter_helper_rule(helper):
+    """A scatter adjoint helper (``s2s.lax.vjp_helpers``: arrays, then
+    ``dimension_numbers`` and statics) batched as one call: every array gets the batch
+    axis first, which becomes a batching dimension of the scatter problem; the helper's
+    results, shaped like its operand or its updates, then carry it first too."""
+    signature = inspect.signature(helper)
+    names = list(signature.parameters)
+    n_arrays = names.index("dimension_numbers")
+
+    def rule(axes, /, *args, **kwargs):
+        axes = tuple(axes) + (None,) * (len(args) - len(axes))
+        if any(ax is not None for ax in axes[n_arrays:]):
+            return loop_call(helper, axes, args, kwargs)
+        params = signature.bind(*args, **kwargs).arguments
+        arrays = _all_batched(axes[:n_arrays], [params[k] for k in names[:n_arrays]])
+        params.update({k: _asarray(a) for k, a in zip(names, arrays)})
+        dn = _as_dnums(ScatterDimensionNumbers, helper.__name__, params["dimension_numbers"])
+        params["dimension_numbers"] = _batching_scatter_dnums(dn)
+        return helper(**params)
+    return rule
+
+
+for _name in ("scatter_add_updates_grad", "scatter_add_like", "scatter_operand_grad",
+              "scatter_updates_grad", "scatter_updates_grad_transpose", "scatter_mul_updates_grad",
+              "scatter_mul_updates_tangent", "scatter_extremal_operand_grad",
+              "scatter_extremal_updates_grad", "scatter_winners", "scatter_extremal_coefficients"):
+    def_batch(getattr(lax.vjp_helpers, _name))(_scatter_helper_rule(getattr(lax.vjp_helpers, _name)))

@@ -9,6 +9,7 @@ import builtins
 
 from s2s.core import tree_util
 from s2s.core.primitive import d, def_vjp, def_zero_derivative
+from s2s.numpy._vjp_helpers import at_update_operand_grad, at_update_value_grad
 from s2s.runtime import support as S
 
 # Names templates use (bound by the transformation).
@@ -120,9 +121,12 @@ def _concat_grads(ans, g, a, b):
 
 @def_vjp(S.at_update)
 def _at_update(ans, x, index, op, value=None, *more, **kwargs):
-    grads = at_update_grads(d[ans], x, index, op, value, ans)
-    d[x] = grads[0]
-    d[value] = grads[1]
+    # One helper per operand, written on s2s.numpy (vmap batches them and the derivative
+    # code generated from them by their source: second order loops over no basis vector);
+    # `op` may be known only when the code runs (forward mode's transposed calls): they
+    # pass the ops they do not cover to at_update_grads.
+    d[x] = at_update_operand_grad(d[ans], x, index, op, value, ans, at_update_grads)
+    d[value] = at_update_value_grad(d[ans], x, index, op, value, ans, at_update_grads)
 
 
 @def_vjp(S.setitem)
