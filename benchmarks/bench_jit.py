@@ -93,7 +93,9 @@ def resident_child(which):
     of ``x * x + x * 2.0`` on a 2000x2000 float32 input already in device memory, and
     what might tell a slow process from a fast one (keys starting with ``_``): where
     the input and result buffers lie (offset in their 4 KiB page), minor page faults
-    and involuntary context switches per call, the CPU this process ran on. One library
+    and involuntary context switches and CPU time per call (after the timing), the CPU
+    this process ran on, its memory in transparent huge pages (all of it; the mappings
+    holding the input, 0, and a result, 1). One library
     a process: s2s tunes glibc's malloc for the whole process (s2s.xla.host_memory), and
     each side's allocations would move the other's."""
     import resource
@@ -106,16 +108,20 @@ def resident_child(which):
         fast = s2s.jit(slow_f)
         resident = s2s.device_put(big)
         fn = lambda: fast(resident)  # noqa: E731
-        out = {"_in_page_offset": resident.ctypes.data % 4096,
-               "_out_page_offset": fn().ctypes.data % 4096}
+        in_ptr, out_ptr = resident.ctypes.data, fn().ctypes.data
     else:
         import jax
         jfast = jax.jit(slow_f)
         jbig = jax.device_put(big)
         fn = lambda: jfast(jbig).block_until_ready()  # noqa: E731
-        out = {"_in_page_offset": jbig.unsafe_buffer_pointer() % 4096,
-               "_out_page_offset": fn().unsafe_buffer_pointer() % 4096}
+        in_ptr, out_ptr = jbig.unsafe_buffer_pointer(), fn().unsafe_buffer_pointer()
+    out = {"_in_page_offset": in_ptr % 4096, "_out_page_offset": out_ptr % 4096}
     onp.testing.assert_allclose(onp.asarray(fn()), slow_f(big))
+    with open("/proc/self/stat") as f:
+        out["_cpu"] = int(f.read().rsplit(")", 1)[1].split()[36])
+    out["seconds"] = statistics.median(timeit(fn, repeat=5, min_time=0.05) for _ in range(7))
+    # After the timing: the first calls' page faults (the heap settling, a few 8-16 MB
+    # faulted in once) are over by then.
     before, cpu = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
     for _ in range(50):
         fn()
@@ -125,10 +131,32 @@ def resident_child(which):
     out["_cpu_us_per_call"] = cpu / 50 * 1e6
     out["_faults_per_call"] = (after.ru_minflt - before.ru_minflt) / 50
     out["_switches_per_call"] = (after.ru_nivcsw - before.ru_nivcsw) / 50
-    with open("/proc/self/stat") as f:
-        out["_cpu"] = int(f.read().rsplit(")", 1)[1].split()[36])
-    out["seconds"] = statistics.median(timeit(fn, repeat=5, min_time=0.05) for _ in range(7))
+    out.update(_huge_pages(in_ptr, out_ptr))
     return out
+
+
+def _huge_pages(*pointers):
+    """``_anon_huge_kb``: this process's anonymous memory in transparent huge pages;
+    ``_huge_kb_<i>``: that of the mapping holding ``pointers[i]`` (Linux only)."""
+    found = {}
+    try:
+        with open("/proc/self/smaps") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return found
+    total, mapping = 0, None
+    for line in lines:
+        head = line.split()[0]
+        if "-" in head and not head.endswith(":"):  # a mapping's first line: its address range
+            start, end = (int(v, 16) for v in head.split("-"))
+            mapping = [i for i, p in enumerate(pointers) if start <= p < end]
+        elif head == "AnonHugePages:":
+            kb = int(line.split()[1])
+            total += kb
+            for i in mapping or ():
+                found[f"_huge_kb_{i}"] = kb
+    found["_anon_huge_kb"] = total
+    return found
 
 
 def _resident_in_fresh_processes(sides, processes=5, timeout=120):
