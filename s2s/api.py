@@ -487,12 +487,14 @@ class JitFunction:
                               out_tree.unflatten(list(range(n_out))), n_out, staged.shardings)
 
     def __call__(self, *args, **kwargs):
+        key1 = None  # a lone argument's key, built once for both dicts
         if len(args) == 1 and not kwargs:
             a, = args
             try:
-                cpp = self._hit1.get((a.shape, a.dtype, type(a)))
+                key1 = (a.shape, a.dtype, type(a))
+                cpp = self._hit1.get(key1)
             except (AttributeError, TypeError):
-                cpp = None
+                key1 = cpp = None
             if cpp is not None and not config.disable_jit and config.enable_x64 is self._fast_x64:
                 return _asarray(memoryview(cpp(a))).view(Array)  # as _cpp_run's ``single``
         if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
@@ -504,9 +506,10 @@ class JitFunction:
             # keyed without a comprehension (a tenth of the dispatch time).
             leaves = args
             try:
-                if len(args) == 1:
-                    a, = args
-                    run = fast.get(((a.shape, a.dtype, type(a)),))
+                if key1 is not None:
+                    run = fast.get((key1,))
+                elif len(args) == 1:
+                    run = None  # no shape/dtype, or unhashable ones: _fast_signature decides
                 else:
                     run = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
             except AttributeError:
