@@ -44,6 +44,7 @@ import s2s.numpy as snp
 
 # Host arrays of the fast paths: NumPy's and s2s's eager type (a view of it).
 _HOST_ARRAYS = (np.ndarray, Array)
+_asarray = np.asarray
 
 logger = logging.getLogger("s2s")
 
@@ -167,10 +168,8 @@ def _fast_run(compiled):
     tree, or None when a captured array changed (the slow path then recompiles)."""
     execute = compiled.executable.run
     out_tree = compiled.out_tree
-    single = out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
-    cpp = None
-    if hasattr(compiled.executable, "cpp_call"):
-        cpp = compiled.executable.cpp_call()  # jaxlib's C++ dispatch (s2s.xla.dispatch)
+    single = _single_result(out_tree)
+    cpp = _cpp_call(compiled)
     if cpp is not None:
         run = _cpp_run(cpp, out_tree, single)
     elif single:
@@ -180,6 +179,25 @@ def _fast_run(compiled):
         def run(args):
             return out_tree.unflatten(execute(args))
     return _with_captured(run, compiled) if compiled.captured or compiled.baked else run
+
+
+def _single_result(out_tree):
+    return out_tree.num_leaves == 1 and treedef_is_leaf(out_tree)
+
+
+def _cpp_call(compiled):
+    """jaxlib's C++ dispatch of ``compiled`` (s2s.xla.dispatch), or None."""
+    if hasattr(compiled.executable, "cpp_call"):
+        return compiled.executable.cpp_call()
+    return None
+
+
+def _lone_cpp(compiled):
+    """The C++ callable when a hit of ``compiled`` is that call and nothing else: one
+    result, no captured arrays to read; else None (__call__'s ``_hit1``)."""
+    if compiled.captured or compiled.baked or not _single_result(compiled.out_tree):
+        return None
+    return _cpp_call(compiled)
 
 
 def _with_captured(run, compiled):
@@ -377,6 +395,10 @@ class JitFunction:
         # giving the ``run`` of _fast_run; its entries hold for one x64 mode.
         self._fast = {} if not (self._static_argnums or self._static_argnames) else None
         self._fast_x64 = config.enable_x64
+        # The commonest hit, inlined in __call__: a lone host array in, one result out
+        # through jaxlib's C++ dispatch. (shape, dtype, type) -> the C++ callable; its
+        # entries are a subset of _fast's and go with them.
+        self._hit1 = {}
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -465,6 +487,16 @@ class JitFunction:
                               out_tree.unflatten(list(range(n_out))), n_out, staged.shardings)
 
     def __call__(self, *args, **kwargs):
+        key1 = None  # a lone argument's key, built once for both dicts
+        if len(args) == 1 and not kwargs:
+            a, = args
+            try:
+                key1 = (a.shape, a.dtype, type(a))
+                cpp = self._hit1.get(key1)
+            except (AttributeError, TypeError):
+                key1 = cpp = None
+            if cpp is not None and not config.disable_jit and config.enable_x64 is self._fast_x64:
+                return _asarray(memoryview(cpp(a))).view(Array)  # as _cpp_run's ``single``
         if config.disable_jit:  # s2s.disable_jit(): the user's own function, eagerly
             return self._fun(*args, **kwargs)
         fast = self._fast
@@ -474,9 +506,10 @@ class JitFunction:
             # keyed without a comprehension (a tenth of the dispatch time).
             leaves = args
             try:
-                if len(args) == 1:
-                    a, = args
-                    run = fast.get(((a.shape, a.dtype, type(a)),))
+                if key1 is not None:
+                    run = fast.get((key1,))
+                elif len(args) == 1:
+                    run = None  # no shape/dtype, or unhashable ones: _fast_signature decides
                 else:
                     run = fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
             except AttributeError:
@@ -508,6 +541,7 @@ class JitFunction:
         for _ in range(4):
             self._trip_bound = max(self._trip_bound, 1 << (error.trips - 1).bit_length())
             self._cache.clear()
+            self._hit1.clear()
             if self._fast is not None:
                 self._fast.clear()
             if config.log_compiles:
@@ -566,8 +600,12 @@ class JitFunction:
             return
         if self._fast_x64 is not config.enable_x64:  # entries of the other mode go
             self._fast.clear()
+            self._hit1.clear()
             self._fast_x64 = config.enable_x64
         self._fast[key] = _fast_run(compiled)
+        cpp = _lone_cpp(compiled)
+        if cpp is not None and len(args) == 1 and type(args[0]) in _HOST_ARRAYS:
+            self._hit1[key[0]] = cpp
 
     def _compile(self, key, statics, treedef, avals):
         if config.log_compiles:

@@ -452,3 +452,80 @@ def test_results_without_arrays_and_calls_without_arguments():
     no_args = s2s.jit(lambda: snp.ones(2))
     for _ in range(3):
         np.testing.assert_array_equal(no_args(), np.ones(2, np.float32))
+
+
+# JitFunction._hit1: a lone host array in and one result out is served by jaxlib's C++
+# call straight from __call__'s first lines; everything else must still reach s2s.
+
+def _hit1_served(jf, x):
+    """Whether calls of ``jf(x)`` are served by the inlined hit (nothing else runs:
+    the C++ side passes no call back to Python and s2s's fast dict is not read)."""
+    jf(x)
+    jf(x)
+    before = dispatch.misses[0]
+    fast, jf._fast = jf._fast, None  # the general fast path and the slow path are off
+    try:
+        out = jf(x)
+    except Exception:
+        return False
+    finally:
+        jf._fast = fast
+    return dispatch.misses[0] == before and isinstance(out, s2s.Array)
+
+
+def test_lone_array_hits_keep_retrace_decisions():
+    double = s2s.jit(lambda x: x * 2)
+    x = np.arange(3, dtype=np.float32)
+    if dispatch.available():
+        assert _hit1_served(double, x)
+    # Another shape, dtype, byte order, 0-d array, array type or a Python scalar (weak):
+    # each its own signature, none served by x's entry.
+    others = [np.arange(4, dtype=np.float32), np.arange(3, dtype=np.int32), x.astype(">f4"),
+              np.array(3, np.float32), x.view(s2s.Array), np.ma.masked_array(x, mask=[0, 1, 0])]
+    for y in others:
+        for _ in range(3):
+            out = double(y)
+            assert out.dtype == snp.multiply(np.asarray(y), 2).dtype and out.dtype.isnative
+            np.testing.assert_array_equal(out, np.asarray(y) * 2)
+    for v, dtype in [(3, np.int32), (1.5, np.float32)]:
+        outs = [double(v) for _ in range(3)]
+        assert all(o.dtype == dtype and o == v * 2 for o in outs)
+    np.testing.assert_array_equal(double(x), x * 2)
+
+
+def test_lone_array_hits_follow_x64_and_disable_jit():
+    seen = []
+
+    @s2s.jit
+    def half(v):
+        seen.append(type(v))
+        return v * 0.5
+
+    x = np.arange(3, dtype=np.int32)
+    for _ in range(3):
+        assert half(x).dtype == np.float32
+    traced = len(seen)
+    s2s.config.update("enable_x64", True)
+    try:
+        assert half(x).dtype == np.float64  # int32 * Python float under x64: restaged
+    finally:
+        s2s.config.update("enable_x64", False)
+    assert half(x).dtype == np.float32
+    with s2s.disable_jit():
+        half(x)
+    assert seen[-1] is np.ndarray and len(seen) > traced
+
+
+def test_bad_input_on_a_hit_function_names_the_line():
+    def first(x):
+        return x[0] + x[1]  # a 0-d array has no x[0]
+
+    jf = s2s.jit(first)
+    x = np.arange(3, dtype=np.float32)
+    for _ in range(3):
+        np.testing.assert_array_equal(jf(x), x[0] + x[1])
+    with pytest.raises(Exception) as info:
+        jf(np.array(1.0, np.float32))
+    line = first.__code__.co_firstlineno + 1
+    text = str(info.value) + "".join(getattr(info.value, "__notes__", []))
+    assert f"{__file__}:{line}" in text or f"line {line}" in text, text
