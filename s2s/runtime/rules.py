@@ -14,7 +14,7 @@ from s2s.runtime import support as S
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
 unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
-dict_item_grad = at_update_grads = concat_grads = join_grads = tree_map_grads = unpack_grad = field_grad = getattr_grad = attribute_grad = None
+dict_item_grad = at_update_grad_x = at_update_grad_value = concat_grads = join_grads = tree_map_grads = unpack_grad = field_grad = getattr_grad = attribute_grad = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -120,9 +120,9 @@ def _concat_grads(ans, g, a, b):
 
 @def_vjp(S.at_update)
 def _at_update(ans, x, index, op, value=None, *more, **kwargs):
-    grads = at_update_grads(d[ans], x, index, op, value, ans)
-    d[x] = grads[0]
-    d[value] = grads[1]
+    # Two helpers: a contribution to an operand that needs none is dropped with its call.
+    d[x] = at_update_grad_x(d[ans], x, index, op, value, ans)
+    d[value] = at_update_grad_value(d[ans], x, index, op, value, ans)
 
 
 @def_vjp(S.setitem)

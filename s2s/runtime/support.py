@@ -25,7 +25,7 @@ import s2s.numpy as snp
 
 # What generated code may call (the transformations bind these by name).
 __all__ = [
-    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grads',
+    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grad_value', 'at_update_grad_x',
     'broadcast_like', 'complete_grad', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
     'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'field_grad',
     'getattr_grad',
@@ -259,31 +259,54 @@ def at_update(x, index, op, *args, **kwargs):
     return getattr(x.at[index], op)(*args, **kwargs)
 
 
-def at_update_grads(g, x, index, op, value, ans=None):
-    """Adjoints of ``(x, value)`` in ``ans = at_update(x, index, op, value)`` for set, add,
-    subtract, multiply, divide and get."""
+def at_update_grad_x(g, x, index, op, value, ans=None):
+    """The adjoint of ``x`` in ``ans = at_update(x, index, op, value)`` for set, add,
+    subtract, multiply, divide, power, min, max and get. Apart from the value's adjoint
+    (``at_update_grad_value``), so that code differentiating ``x`` alone (a constant
+    exponent of ``.power``) does not compute the other (there ``log`` of a negative base)."""
     if g is None:
-        return None, None
+        return None
     if op == "get":
-        return getitem_grad(x, index, g), None
+        return getitem_grad(x, index, g)
     if op == "set":
-        return setitem_grad(g, index), index_grad(g, index, value)
-    if op == "add":
-        return g, index_grad(g, index, value)
-    if op == "subtract":
-        return g, index_grad(-g, index, value)
-    if op == "multiply":
-        return at_update(g, index, "multiply", value), _factor_grad(g, x, index, value, ans)
-    if op == "divide":  # ans / value at each occurrence, repeated positions included
-        return at_update(g, index, "divide", value), unbroadcast(-(g * ans)[index] / value, value)
+        return setitem_grad(g, index)
+    if op in ("add", "subtract"):
+        return g
+    if op in ("multiply", "divide"):
+        return at_update(g, index, op, value)
     if op == "power":  # ans = x ** factors, factors the product of the values at each position
+        factors = at_update(snp.ones_like(x), index, "multiply", value)
+        return g * factors * x ** (factors - 1)
+    if op in ("min", "max"):
+        return _extremum_grads(g, x, index, value, ans)[0]
+    raise _no_at_rule(op)
+
+
+def at_update_grad_value(g, x, index, op, value, ans=None):
+    """The adjoint of ``value`` in ``ans = at_update(x, index, op, value)`` (see
+    ``at_update_grad_x``)."""
+    if g is None or op == "get":
+        return None
+    if op in ("set", "add"):
+        return index_grad(g, index, value)
+    if op == "subtract":
+        return index_grad(-g, index, value)
+    if op == "multiply":
+        return _factor_grad(g, x, index, value, ans)
+    if op == "divide":  # ans / value at each occurrence, repeated positions included
+        return unbroadcast(-(g * ans)[index] / value, value)
+    if op == "power":
         ones = snp.ones_like(x)
         factors = at_update(ones, index, "multiply", value)
         g_factors = g * ans * snp.log(snp.where(x == 0, ones, x))
-        return g * factors * x ** (factors - 1), _factor_grad(g_factors, ones, index, value, factors)
+        return _factor_grad(g_factors, ones, index, value, factors)
     if op in ("min", "max"):
-        return _extremum_grads(g, x, index, value, ans)
-    raise NotImplementedError(
+        return _extremum_grads(g, x, index, value, ans)[1]
+    raise _no_at_rule(op)
+
+
+def _no_at_rule(op):
+    return NotImplementedError(
         f"s2s cannot differentiate x.at[...].{op}(...) yet; write it with x.at[...].set(...) "
         f"and array arithmetic (e.g. x.at[i].set(x[i] * v))")
 
@@ -310,7 +333,8 @@ def _extremum_grads(g, x, index, value, ans):
     return share * wins_x, unbroadcast(share[index] * wins_v, value)
 
 
-at_update_grads.maybe_none = True
+at_update_grad_x.maybe_none = True
+at_update_grad_value.maybe_none = True
 
 
 def _unique_positions(x, index):
