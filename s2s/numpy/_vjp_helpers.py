@@ -151,14 +151,6 @@ def through_formula_ct_x(ct, g, x, formula, static):
     return cf_jvp.directional_pullback(functools.partial(formula, *static), (x,), (ct,), g)[0]
 
 
-def no_second_order(formula):
-    """The adjoint of an adjoint s2s does not write yet: a clear error at run time."""
-    raise NotImplementedError(
-        f"s2s cannot differentiate the derivative of {formula.__name__.strip('_')} "
-        f"(an adjoint taken through its formula) again; use another norm order or method, or "
-        f"differentiate once")
-
-
 def masked(g, where):
     """``g`` where ``where`` holds, else zero (the ``where=`` argument of reductions)."""
     if g is None or where is None:
@@ -348,15 +340,15 @@ def einsum_tangent(t, k, operands, precision=None, preferred_element_type=None, 
                      dtype=dtype)
 
 
-def einsum_more_tangent(tangents, operands, more, precision=None, preferred_element_type=None,
+def einsum_more_tangent(tangents, operands, precision=None, preferred_element_type=None,
                         dtype=None):
-    """The tangent terms of the operands past the eighth (``more``), which a template
-    cannot name one by one (``tangents``: theirs, zeros where inactive)."""
-    full = [o for o in operands if o is not None] + list(more)
-    first = len(full) - len(more)
+    """The tangent terms of the last operands of ``einsum(*operands)``, past the eighth
+    argument, which a template cannot name one by one (``tangents``: theirs, zeros where
+    inactive)."""
+    first = len(operands) - len(tangents)
     out = None
-    for i in range(len(more)):
-        term = einsum_tangent(tangents[i], first + i, full, precision, preferred_element_type, dtype)
+    for i in range(len(tangents)):
+        term = einsum_tangent(tangents[i], first + i, operands, precision, preferred_element_type, dtype)
         out = term if out is None else out + term
     return out
 
@@ -529,8 +521,34 @@ def _einsum_call(spec, g, others):
 
 
 def einsum_many(spec, g, others):
-    """``einsum(spec, g, *others)`` (its own derivative is not written: see vjp_rules)."""
+    """``einsum(spec, g, *others)``: a call derivative code can make with any number of
+    operands (its rules, in vjp_rules and jvp_rules, name ``others`` as one list)."""
     return np.einsum(spec, g, *others)
+
+
+def einsum_many_grads(ct, spec, g, others):
+    """``(adjoint of g, adjoints of others)`` in ``einsum_many(spec, g, others)``."""
+    if ct is None:
+        return None, None
+    grads = einsum_grads(ct, [spec, g] + list(others))
+    return grads[1], list(grads[2:])
+
+
+einsum_many_grads.maybe_none = True
+
+
+def einsum_many_others_tangent(tangents, ans, spec, g, others):
+    """The tangent of ``einsum_many(spec, g, others)`` from the tangents of ``others``
+    (None where one has none): one contraction per operand with its tangent in its place."""
+    out = None
+    for k in range(len(others)):
+        if tangents is None or tangents[k] is None:
+            continue
+        rest = list(others)
+        rest[k] = tangents[k]
+        term = einsum_many(spec, g, rest)
+        out = term if out is None else out + term
+    return np.zeros_like(ans) if out is None else out
 
 
 def einsum_grads(g, operands):
