@@ -232,24 +232,7 @@ def test_jacobian_of_a_vjp_pullback(x64):
         np.testing.assert_allclose(jac(lambda c: pull(c)[0])(g), J.T, rtol=1e-12)
 
 
-def _pair_rule(N):
-    """A pytree custom_vjp (cv_tree's) written with numpy module ``N``."""
-    @s2s.custom_vjp
-    def pair(d):
-        return d["a"] * d["b"], N.sin(d["a"])
-
-    def pair_fwd(d):
-        return pair(d), (d["a"], d["b"])
-
-    def pair_bwd(res, g):
-        a, b = res
-        g0, g1 = g
-        return ({"a": g0 * b + g1 * N.cos(a) * 0.5, "b": g0 * a},)
-    pair.defvjp(pair_fwd, pair_bwd)
-    return pair
-
-
-_global_pair = _pair_rule(snp)
+_global_pair = stacks.pair_rule(s2s, snp)
 
 
 def _cv_tree_global(x):

@@ -14,7 +14,7 @@ import pytest
 import s2s
 import s2s.numpy as snp
 
-from cases import assert_close, central_jacobian, jax_x64
+from cases import assert_close, central_jacobian, jax_x64, s2s_x64
 
 pytestmark = pytest.mark.usefixtures("x64")  # conftest's: float64 for the differences
 
@@ -64,7 +64,7 @@ def references():
     """Central differences of each subject's value and of its s2s gradient (checked in
     test_grad_and_jacrev first), flat: (Jacobian, gradient, Hessian)."""
     out = {}
-    with _X64():
+    with s2s_x64():
         for name, make in SUBJECTS.items():
             f = make(snp)
             s = _sum_sq(f, snp)
@@ -73,17 +73,6 @@ def references():
             H = central_jacobian(lambda x: onp.asarray(s2s.grad(s)(x)), X, eps=1e-5)
             out[name] = (J, g, H)
     return out
-
-
-class _X64:
-    """64-bit mode within the block (the x64 fixture is per test; this is per module)."""
-
-    def __enter__(self):
-        self.old = s2s.config.enable_x64
-        s2s.config.update("enable_x64", True)
-
-    def __exit__(self, *exc):
-        s2s.config.update("enable_x64", self.old)
 
 
 @pytest.mark.parametrize("name", sorted(SUBJECTS))

@@ -11,16 +11,6 @@ import s2s
 import s2s.numpy as snp
 
 
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        s2s.config.update("enable_x64", old)
-
-
 def vec_fn(x):
     y = snp.exp(-2.0 * x)
     out = (1.0 - y) / (1.0 + y) * snp.sum(x)
