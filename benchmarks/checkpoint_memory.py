@@ -10,8 +10,17 @@ each layer's tanh output alone (the adjoint of ``x @ W + b`` reads no intermedia
 its own), so per-layer checkpointing of this MLP saves nothing; it pays where a
 checkpointed function has intermediates its adjoint reads (several layers per block).
 
+The policy rows (``s2s.checkpoint_policies``) checkpoint blocks of four layers under
+each policy and give the tape (what the forward pass keeps, in activations of one layer)
+and the time of one gradient against the plain one. A policy keeps only the values its
+backward pass reads: ``dots_saveable`` keeps each layer's product and recomputes
+``+ b`` and ``tanh``; ``everything_saveable`` keeps each tanh output (what plain
+reverse mode keeps) and recomputes nothing. A policy'd checkpoint records its body on
+every call (see ``s2s.checkpoint_remat``), which the time column includes.
+
     PYTHONPATH=. python benchmarks/checkpoint_memory.py
 """
+import time
 import tracemalloc
 
 import numpy as np
@@ -55,6 +64,35 @@ def loss_checkpointed_blocks(params, x):
     for k in range(0, len(params), 4):
         x = checkpointed_block(params[k:k + 4], x)
     return snp.sum(x)
+
+
+def blocks_under(policy):
+    """The loss with blocks of four layers checkpointed under ``policy``."""
+    ck = s2s.checkpoint(block, policy=policy)
+
+    def loss(params, x):
+        for k in range(0, len(params), 4):
+            x = ck(params[k:k + 4], x)
+        return snp.sum(x)
+    return loss
+
+
+POLICIES = {
+    "nothing_saveable": s2s.checkpoint_policies.nothing_saveable,
+    "dots_saveable": s2s.checkpoint_policies.dots_saveable,
+    "dots_with_no_batch_dims_saveable": s2s.checkpoint_policies.dots_with_no_batch_dims_saveable,
+    "everything_saveable": s2s.checkpoint_policies.everything_saveable,
+}
+
+
+def seconds(grad_fn, params, x, repeats=3):
+    grad_fn(params, x)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        grad_fn(params, x)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def peak_bytes(grad_fn, params, x):
@@ -101,6 +139,16 @@ def main():
           f"{(ck - grads_bytes) / 2**20:.1f} MiB, ratio {(ck - grads_bytes) / (plain - grads_bytes):.2f}")
     tb = tape_bytes(loss_checkpointed_blocks, params, x)
     print(f"tape with blocks of four layers checkpointed: {tb / 2**20:.1f} MiB (ratio {tb / tp:.2f})")
+    plain_time = seconds(s2s.grad(loss_plain), params, x)
+    print(f"\nblocks of four layers, per policy (tape in activations; plain: {tp / act:.1f}, "
+          f"{plain_time * 1e3:.0f} ms a gradient)")
+    print(f"{'policy':34s} {'tape':>6s} {'peak MiB':>9s} {'time/plain':>10s}")
+    for name, policy in POLICIES.items():
+        loss = blocks_under(policy)
+        t = tape_bytes(loss, params, x)
+        peak = peak_bytes(s2s.grad(loss), params, x)
+        ratio = seconds(s2s.grad(loss), params, x) / plain_time
+        print(f"{name:34s} {t / act:6.1f} {peak / 2**20:9.1f} {ratio:10.2f}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ from s2s.transforms import dynamic_rules as _dynamic_rules  # noqa: F401,E402  (
 from s2s.api_fwd import jvp, jvp_source, linearize  # noqa: F401,E402
 from s2s.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401,E402
 from s2s.jacobians import hessian, jacfwd, jacrev  # noqa: F401,E402
+# Checkpoint policies and names (jax.checkpoint_policies, jax.ad_checkpoint).
+from s2s import checkpoint_policies, ad_checkpoint  # noqa: F401,E402
 # Batching (vmap).
 from s2s.numpy import lax_batch_rules as _lax_batch_rules  # noqa: F401,E402
 from s2s.numpy import batch_rules as _numpy_batch_rules  # noqa: F401,E402
@@ -64,7 +66,7 @@ from s2s import nn, random  # noqa: F401,E402
 from s2s.core.public import public_namespace as _public_namespace  # noqa: E402
 
 __all__ = [
-    "Array", "ShardedArray", "checkpoint", "config", "custom_jvp", "custom_vjp", "debug",
+    "Array", "ShardedArray", "ad_checkpoint", "checkpoint", "checkpoint_policies", "config", "custom_jvp", "custom_vjp", "debug",
     "default_backend", "device_count", "device_put", "devices", "disable_jit", "distributed",
     "dtypes", "errors", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "jvp_source", "lax",
     "linearize", "local_device_count", "local_devices", "make_mesh", "nn", "numpy",

@@ -26,6 +26,7 @@ array(2., dtype=float32)
 """
 import functools
 
+from s2s.checkpoint_remat import checkpoint_restore, checkpoint_save
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.primitive import d, def_jvp, def_vjp
 from s2s.parse import astconv
@@ -238,21 +239,66 @@ def _custom_call_vjp(ans, rule, *args):
 class _Checkpointed(_Custom):
     _call_name = "checkpoint_call"
 
-    def __init__(self, fun, static_argnums=()):
+    def __init__(self, fun, static_argnums=(), policy=None):
         super().__init__(fun, static_argnums)
         self.rule_name = f"checkpointed_{getattr(fun, '__name__', 'fn')}"
+        self.policy = policy
+        self._plans = {}  # under a policy: the latest record per argument shapes (s2s.remat)
+
+    def __call__(self, *args, **kwargs):
+        if self.policy is None or kwargs or not recording_trace(args):
+            return super().__call__(*args, **kwargs)
+        # A recording spells the call as a call of this object, whose unwrapped form
+        # (below) carries the policy.
+        return record_call(self, args)
+
+    def __s2s_unwrap__(self):
+        if self.policy is None:
+            return super().__s2s_unwrap__()
+        if self._wrapper is None:
+            self._wrapper = _saving_wrapper(self, checkpoint_save, checkpoint_restore)
+        return self._wrapper, ()
+
+
+def _saving_wrapper(custom, save, restore):
+    """``def f(a, b): out, saved = checkpoint_save(rule, a, b); return
+    checkpoint_restore(rule, out, saved, a, b)`` (see s2s.remat)."""
+    import inspect
+    names = [p.name for p in inspect.signature(custom.fun).parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    rule = _identifier(custom.rule_name)
+    name = _identifier(getattr(custom, "__name__", "fn").replace("<lambda>", "lambda_fn"))
+    args = ", ".join(names)
+    text = (f"def {name}({args}):\n"
+            f"    out, saved = checkpoint_save({rule}, {args})\n"
+            f"    return checkpoint_restore({rule}, out, saved, {args})\n")
+    fdef = astconv.parse(text).body[0]
+    cells = {"checkpoint_save": make_cell(save), "checkpoint_restore": make_cell(restore),
+             rule: make_cell(custom)}
+    wrapper, _ = compile_function(fdef, f"<s2s checkpoint of {custom.__name__}>",
+                                  {"__builtins__": __builtins__}, cells)
+    wrapper.__defaults__ = custom.fun.__defaults__
+    return wrapper
 
 
 def checkpoint(fun=None, *, static_argnums=(), prevent_cse=True, policy=None):
-    """``fun`` whose reverse mode keeps only its arguments and recomputes its forward
-    pass when the backward pass reaches it (JAX's ``jax.checkpoint``/``remat``):
-    less memory for one more forward pass. ``static_argnums`` are not differentiated.
-    ``prevent_cse`` and ``policy`` are accepted for JAX compatibility (every
-    intermediate is recomputed).
+    """``fun`` whose reverse mode keeps less of its forward pass and recomputes the rest
+    when the backward pass reaches it (JAX's ``jax.checkpoint``/``remat``): less memory
+    for more computation. ``static_argnums`` are not differentiated.
+
+    ``policy`` (see ``s2s.checkpoint_policies``) says which primitive applications of
+    ``fun`` keep their values; the default keeps only the arguments and recomputes the
+    whole forward pass. Forward mode and vmap are unchanged by it. ``prevent_cse`` is
+    accepted for JAX compatibility and does nothing: under ``jit`` XLA may merge the
+    recomputation with the forward pass (s2s emits no optimization barrier), which
+    changes memory, never results.
 
     >>> import s2s, s2s.numpy as np
     >>> layer = s2s.checkpoint(lambda x: np.tanh(x) * 2.0)
     >>> s2s.grad(lambda x: layer(layer(x)))(0.5)
+    array(1.4790556, dtype=float32)
+    >>> kept = s2s.checkpoint(lambda x: np.tanh(x) * 2.0, policy=s2s.checkpoint_policies.everything_saveable)
+    >>> s2s.grad(lambda x: kept(kept(x)))(0.5)
     array(1.4790556, dtype=float32)
     """
     if fun is None:
@@ -260,7 +306,10 @@ def checkpoint(fun=None, *, static_argnums=(), prevent_cse=True, policy=None):
                                  policy=policy)
     if isinstance(static_argnums, int):
         static_argnums = (static_argnums,)
-    return _Checkpointed(fun, static_argnums)
+    if policy is not None and not callable(policy):
+        raise TypeError(f"checkpoint: policy must be a function (see s2s.checkpoint_policies), "
+                        f"got {type(policy).__name__}")
+    return _Checkpointed(fun, static_argnums, policy)
 
 
 remat = checkpoint

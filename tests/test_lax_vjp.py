@@ -456,6 +456,8 @@ def _structural_cases():
     rows = NamedSharding(s2s.make_mesh((1,), ("rows",)), P("rows"))
     out.append(Case("sharding_constraint", "lax.mul(lax.with_sharding_constraint(x, rows), x)",
                     {"x": x34}, env={"rows": rows}, jax=False))
+    # The identity tagged for checkpoint policies (jax=False: jax.ad_checkpoint's, not lax's).
+    out.append(Case("name", "lax.mul(lax.checkpoint_name(x, 'h'), x)", {"x": x34}, jax=False))
     for c in sample("pad", config=[
             [(1, 2, 0), (0, 0, 0)], [(1, -1, 1), (-1, 2, 0)], [(0, 0, 2), (2, 1, 1)],
             [(-1, -1, 0), (1, -2, 3)], [(-2, 0, 1), (0, 0, 0)], [(0, 0, 0), (0, 0, 0)]]):

@@ -33,7 +33,8 @@ LAYERS = [
     {"runtime"},
     {"transforms"},
     {"api", "api_fwd", "custom_derivatives", "jacobians", "debug", "sharding", "distributed",
-     "test_util", "__init__", "program_key"},
+     "test_util", "__init__", "program_key", "ad_checkpoint", "checkpoint_policies",
+     "checkpoint_remat"},
     {"example_libraries"},
     {"experimental"},
 ]

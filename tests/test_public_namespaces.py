@@ -10,7 +10,7 @@ PUBLIC = ["s2s", "s2s.numpy", "s2s.numpy.linalg", "s2s.numpy.fft", "s2s.lax", "s
           "s2s.random", "s2s.nn", "s2s.nn.initializers", "s2s.scipy", "s2s.scipy.linalg",
           "s2s.scipy.special", "s2s.scipy.stats",
           "s2s.scipy.stats.norm", "s2s.tree_util", "s2s.errors", "s2s.debug", "s2s.sharding",
-          "s2s.distributed"]
+          "s2s.distributed", "s2s.checkpoint_policies", "s2s.ad_checkpoint"]
 
 # Names modules import to do their work; a user must not see them in dir().
 HELPERS = {"onp", "np", "math", "h", "fops", "Tracer", "functools", "collections", "itertools",

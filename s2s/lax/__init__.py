@@ -20,12 +20,13 @@ from s2s.lax import control_flow as _control_flow
 from s2s.lax import debugging as _debugging
 from s2s.lax import sharding_ops as _sharding_ops
 from s2s.lax import collectives as _collectives
+from s2s.lax import ad_checkpoint as _ad_checkpoint
 
 for _module in (_elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging,
-                _sharding_ops, _collectives):
+                _sharding_ops, _collectives, _ad_checkpoint):
     globals().update(_module.public)
 del _module, _elementwise, _structural, _reductions, _linalg_ops, _control_flow, _debugging
-del _sharding_ops, _collectives
+del _sharding_ops, _collectives, _ad_checkpoint
 from s2s.lax import convolution as _convolution  # noqa: E402  (composites on the primitives)
 from s2s.lax import slicing as _slicing  # noqa: E402
 globals().update(_convolution.public)

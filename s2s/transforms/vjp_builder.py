@@ -257,18 +257,67 @@ def _tape_entry(name, result, ctx):
     return q.name(name)
 
 
-def _assemble_pair(build):
+def build_remat_vjp(fn, active_params, saved):
+    """The ``Build`` of ``fn`` whose ``fwd`` takes the values of the names in ``saved``
+    that it needs first (a tuple, ``build.saved_read`` their names; ``build.saved_shapes``
+    those of which it reads only the shape) and reads them instead
+    of computing them: the backward pass of a checkpointed function under a policy
+    recomputes only what was not saved (cached). ``fn`` is straight-line code (a
+    recording), each name assigned once."""
+    return frontend.cached_build(_remat_builds, fn, (tuple(saved), tuple(active_params)),
+                                 lambda fn, key: Build(fn, key[1]),
+                                 lambda build: _assemble_pair(build, saved))
+
+
+_remat_builds = weakref.WeakKeyDictionary()
+
+
+def _reading_saved(forward, saved, saved_param, tape, shape_only, result):
+    """``(statements, read, shapes)``: ``forward`` with the statements computing the names
+    in ``saved`` replaced by one unpacking of ``saved_param`` at the top, less the
+    assignments that then compute nothing the tape or the result needs; ``read`` the
+    saved names it reads (the others need not be kept), ``shapes`` those of them whose
+    shape alone is read (a ``shape_of`` stand-in may be kept for them)."""
+    names = set(saved)
+    kept = [s for s in forward if not (isinstance(s, gast.Assign) and all(
+        isinstance(t, gast.Name) and t.id in names for t in s.targets))]
+    live = {t for t in tape if t not in shape_only} | {result}
+    needed = []
+    for s in reversed(kept):
+        targets = {t.id for t in s.targets if isinstance(t, gast.Name)} if isinstance(s, gast.Assign) else None
+        if targets is not None and len(targets) == len(s.targets) and not targets & (live | set(tape)):
+            continue
+        needed.append(s)
+        live |= {n.id for n in gast.walk(s.value if targets is not None else s) if isinstance(n, gast.Name)}
+    read = tuple(n for n in saved if n in live or n in tape)
+    shapes = tuple(n for n in read if n not in live)
+    if not read:
+        return needed[::-1], read, shapes
+    unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(n) for n in read], ctx=gast.Store())],
+                         value=q.name(saved_param), type_comment=None)
+    return [unpack] + needed[::-1], read, shapes
+
+
+def _assemble_pair(build, saved=None):
     plan = frontend.plan_for(build.fn)
     result, ctx, namer = _transform(plan, build.active_params)
     res = result.result
     build.output_active = isinstance(res, gast.Name) and result.result_active
-    fwd_name = namer.new(f"fwd_{plan.name}")
+    fwd_name = namer.new(f"{'remat' if saved is not None else 'fwd'}_{plan.name}")
     bwd_name = namer.new(f"bwd_{plan.name}")
     tape_name = namer.new("tape")
     tape = gast.Tuple(elts=[_tape_entry(t, result, ctx) for t in result.tape], ctx=gast.Load())
-    fwd_body = result.inits + result.tape_inits + result.forward + [
+    fwd_args = plan.normal.args
+    forward = result.forward
+    if saved is not None:
+        saved_param = namer.new("saved")
+        forward, build.saved_read, build.saved_shapes = _reading_saved(
+            forward, saved, saved_param, result.tape, result.shape_only, res.id)
+        fwd_args = q.copy_tree(fwd_args)
+        fwd_args.args.insert(0, q.name(saved_param, gast.Param()))
+    fwd_body = result.inits + result.tape_inits + forward + [
         gast.Return(value=gast.Tuple(elts=[copy_node(res), tape], ctx=gast.Load()))]
-    fwd = frontend.function_def(fwd_name, plan.normal.args, fwd_body)
+    fwd = frontend.function_def(fwd_name, fwd_args, fwd_body)
     res_adj = result.adjoint_names.get(res.id) if build.output_active else None
     seed_param = res_adj or namer.new("bresult")
     bwd_body = []
@@ -287,8 +336,9 @@ def _assemble_pair(build):
     bwd = frontend.function_def(bwd_name, bwd_args, bwd_body)
     globals_, cells = _globals_and_cells(plan, ctx, [fwd, bwd])
     fn = build.fn
-    fwd_fn, fwd_text = compile_function(fwd, frontend.file_name("fwd", plan, build.active_params), globals_, cells,
-                                        fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
+    fwd_kind = "fwd" if saved is None else "remat"
+    fwd_fn, fwd_text = compile_function(fwd, frontend.file_name(fwd_kind, plan, build.active_params), globals_,
+                                        cells, fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
     bwd_fn, bwd_text = compile_function(bwd, frontend.file_name("bwd", plan, build.active_params), globals_, cells,
                                         origin=plan.source)
     _mark_tape(fwd_fn, result)
