@@ -1285,6 +1285,9 @@ def _traced_vjp(fun, primals, has_aux):
 
 
 vjp.__s2s_traced__ = True  # called inside a transformed function: recorded (see get_source)
+# The traced path itself (its body has a try/except): a transformation reaching it with
+# active arguments (jacfwd of a gradient of code calling jvp) records the call.
+_traced_vjp.__s2s_traced__ = True
 
 
 def device_put(x, device=None):

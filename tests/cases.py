@@ -122,14 +122,24 @@ def central_jacobian(f, x, eps=1e-6):
 
 
 @contextlib.contextmanager
-def jax_x64(jax):
-    """JAX's 64-bit mode on within the block, restored after it."""
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
+def _flag_on(config, name):
+    old = getattr(config, name)
+    config.update(name, True)
     try:
         yield
     finally:
-        jax.config.update("jax_enable_x64", old)
+        config.update(name, old)
+
+
+def s2s_x64():
+    """s2s's 64-bit mode on within the block, restored after it (the ``x64`` fixture of
+    conftest does this for one test; this also serves module-scoped fixtures)."""
+    return _flag_on(s2s.config, "enable_x64")
+
+
+def jax_x64(jax):
+    """JAX's 64-bit mode on within the block, restored after it."""
+    return _flag_on(jax.config, "jax_enable_x64")
 
 
 def loop_over_examples(fn, args, axes):

@@ -15,6 +15,8 @@ import pytest
 import s2s
 import s2s.numpy as snp
 
+from s2s.core.errors import UnsupportedSyntaxError
+
 import custom_rule_stacks as stacks
 from cases import NUM_CASES
 
@@ -230,13 +232,51 @@ def test_jacobian_of_a_vjp_pullback(x64):
         np.testing.assert_allclose(jac(lambda c: pull(c)[0])(g), J.T, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "vmap of grad of a function reaching numpy through a closure variable (N) and calling "
-    "a pytree custom_vjp: the batched backward calls concatenate's adjoint template "
-    "N.split(bresult, ...) unbatched (no vcall), splitting along the batch axis "
-    "(ShapeError in getitem_grad's at[].add); with numpy as a module global it works"))
-def test_vmap_of_grad_with_numpy_from_a_closure(x64):
-    f = stacks.custom_subjects(s2s, snp)["cv_tree"]
+_global_pair = stacks.pair_rule(s2s, snp)
+
+
+def _cv_tree_global(x):
+    p, q = _global_pair({"a": x[:2], "b": x[2:]})
+    return snp.concatenate([p, q * 2.0])
+
+
+def _cv_tree_default(x, N=snp, pair=_global_pair):
+    p, q = pair({"a": x[:2], "b": x[2:]})
+    return N.concatenate([p, q * 2.0])
+
+
+class _Holder:
+    np = snp
+
+    def cv_tree(self, x):
+        p, q = _global_pair({"a": x[:2], "b": x[2:]})
+        return self.np.concatenate([p, q * 2.0])
+
+
+_REACHED = {"closure": lambda: stacks.custom_subjects(s2s, snp)["cv_tree"],
+            "global": lambda: _cv_tree_global, "default": lambda: _cv_tree_default,
+            "attribute": lambda: _Holder().cv_tree}
+
+
+@pytest.mark.parametrize("how", sorted(_REACHED))
+def test_vmap_of_grad_with_numpy_reached_any_way(how, x64):
+    """vmap of grad through a pytree custom_vjp whose output is concatenated. The batched
+    backward wrote ``pack_grad(like, parts)`` as is for a batched ``like`` and unbatched
+    parts (the seed's cotangent, the same for every example): the rule's backward then
+    took the parts' first axis for the batch (a ShapeError in getitem_grad). numpy as a
+    closure variable, a global, a default argument or an attribute, all alike."""
+    f = _REACHED[how]()
     xs = np.random.default_rng(0).uniform(-1.0, 1.0, (3, 4))
     g = s2s.grad(lambda v: snp.sum(f(v)))
-    np.testing.assert_allclose(s2s.vmap(g)(xs), np.stack([g(x) for x in xs]), rtol=1e-12)
+    want = np.stack([g(x) for x in xs])
+    a, b = xs[:, :2], xs[:, 2:]  # the rule's own numbers: d/da = b + cos(a), d/db = a
+    np.testing.assert_allclose(want, np.concatenate([b + np.cos(a), a], axis=1), rtol=1e-12)
+    np.testing.assert_allclose(s2s.vmap(g)(xs), want, rtol=1e-12)
+
+
+def test_numpy_imported_inside_the_function_is_refused_by_name(x64):
+    def f(x):
+        import s2s.numpy as N
+        return N.sum(N.sin(x))
+    with pytest.raises(UnsupportedSyntaxError, match="import inside the function"):
+        s2s.vmap(s2s.grad(f))(np.ones((2, 3)))

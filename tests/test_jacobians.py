@@ -2,21 +2,13 @@
 each other, JAX's pytree layout, ``has_aux``, ``jit`` of each, and ``vmap`` of ``jvp``."""
 import re
 
+import warnings
+
 import numpy as np
 import pytest
 
 import s2s
 import s2s.numpy as snp
-
-
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        s2s.config.update("enable_x64", old)
 
 
 def vec_fn(x):
@@ -365,6 +357,27 @@ def test_at_update_derivatives(op, index, x64):
     np.testing.assert_allclose(s2s.jvp(f, (x,), (t,))[1], central_grad(f, x) @ t, rtol=1e-6)
     np.testing.assert_allclose(s2s.hessian(f)(x), fd_jacobian(g, x), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(s2s.jit(g)(x), g(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("index", [1, np.array([0, 2, 2])], ids=["one", "repeated"])
+def test_at_power_of_a_negative_base_by_a_constant_warns_nothing(index, x64):
+    """A constant exponent has no adjoint to compute: its formula (log of the base) of a
+    negative base used to warn "invalid value encountered in log" in grad and hessian
+    though its result was thrown away. f is the sum of x_i^(e_i + 1), e_i the product of
+    the exponents at position i (3 * 3 at a repeated one): x0^2 + x1^4 + x2^2 for index
+    1, x0^4 + x1^2 + x2^10 for [0, 2, 2]."""
+    def f(v):
+        return snp.sum(v.at[index].power(3.0) * v)
+    x = np.array([-1.3, -0.7, 0.4])
+    e = np.ones(3)
+    np.multiply.at(e, index, 3.0)  # each position's exponent: the product of its factors
+    want_g = (e + 1.0) * x ** e
+    want_h = np.diag(e * (e + 1.0) * x ** (e - 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(s2s.grad(f)(x), want_g, rtol=1e-12)
+        np.testing.assert_allclose(s2s.hessian(f)(x), want_h, rtol=1e-12)
+        np.testing.assert_allclose(s2s.jacrev(s2s.grad(f))(x), want_h, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------

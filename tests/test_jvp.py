@@ -11,16 +11,6 @@ import s2s
 import s2s.numpy as snp
 
 
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        s2s.config.update("enable_x64", old)
-
-
 def _fd(f, x, t, h=1e-6):
     return (np.asarray(f(x + h * t)) - np.asarray(f(x - h * t))) / (2 * h)
 

@@ -47,16 +47,6 @@ def _jvp_params():
     return out
 
 
-@pytest.fixture
-def x64():
-    old = s2s.config.enable_x64
-    s2s.config.update("enable_x64", True)
-    try:
-        yield
-    finally:
-        s2s.config.update("enable_x64", old)
-
-
 @pytest.mark.parametrize("fn", _jvp_params())
 def test_jvp_matches_finite_differences_and_grad(fn, x64):
     args = _inputs(fn)

@@ -8,6 +8,8 @@ import pytest
 import s2s
 from s2s import lax
 
+from cases import s2s_x64
+
 # name -> why s2s's signature differs from jax.lax's.
 KNOWN_DIFFERENCES = {
     "argmax": "index_dtype may be omitted (int32), where jax.lax requires it",
@@ -153,7 +155,7 @@ def test_in_dim_helpers_differentiate():
     x = (np.arange(12, dtype=np.float64).reshape(3, 4) + 1) / 7
     i = np.int32(-2)  # row 1
     eps = 1e-6
-    with s2s.config_context(enable_x64=True) if hasattr(s2s, "config_context") else _x64():
+    with s2s_x64():
         g = s2s.grad(f)(x, i)
         fd = np.zeros_like(x)
         for k in np.ndindex(x.shape):
@@ -162,15 +164,6 @@ def test_in_dim_helpers_differentiate():
             fd[k] = (float(f(x + e, i)) - float(f(x - e, i))) / (2 * eps)
         np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(s2s.jit(s2s.grad(f))(x, i), g, rtol=1e-9)
-
-
-class _x64:
-    def __enter__(self):
-        self.old = s2s.config.enable_x64
-        s2s.config.update("enable_x64", True)
-
-    def __exit__(self, *exc):
-        s2s.config.update("enable_x64", self.old)
 
 
 def test_sequence_start_indices_in_the_tracing_fallback():

@@ -151,14 +151,6 @@ def through_formula_ct_x(ct, g, x, formula, static):
     return cf_jvp.directional_pullback(functools.partial(formula, *static), (x,), (ct,), g)[0]
 
 
-def no_second_order(formula):
-    """The adjoint of an adjoint s2s does not write yet: a clear error at run time."""
-    raise NotImplementedError(
-        f"s2s cannot differentiate the derivative of {formula.__name__.strip('_')} "
-        f"(an adjoint taken through its formula) again; use another norm order or method, or "
-        f"differentiate once")
-
-
 def masked(g, where):
     """``g`` where ``where`` holds, else zero (the ``where=`` argument of reductions)."""
     if g is None or where is None:
@@ -348,15 +340,15 @@ def einsum_tangent(t, k, operands, precision=None, preferred_element_type=None, 
                      dtype=dtype)
 
 
-def einsum_more_tangent(tangents, operands, more, precision=None, preferred_element_type=None,
+def einsum_more_tangent(tangents, operands, precision=None, preferred_element_type=None,
                         dtype=None):
-    """The tangent terms of the operands past the eighth (``more``), which a template
-    cannot name one by one (``tangents``: theirs, zeros where inactive)."""
-    full = [o for o in operands if o is not None] + list(more)
-    first = len(full) - len(more)
+    """The tangent terms of the last operands of ``einsum(*operands)``, past the eighth
+    argument, which a template cannot name one by one (``tangents``: theirs, zeros where
+    inactive)."""
+    first = len(operands) - len(tangents)
     out = None
-    for i in range(len(more)):
-        term = einsum_tangent(tangents[i], first + i, full, precision, preferred_element_type, dtype)
+    for i in range(len(tangents)):
+        term = einsum_tangent(tangents[i], first + i, operands, precision, preferred_element_type, dtype)
         out = term if out is None else out + term
     return out
 
@@ -529,8 +521,34 @@ def _einsum_call(spec, g, others):
 
 
 def einsum_many(spec, g, others):
-    """``einsum(spec, g, *others)`` (its own derivative is not written: see vjp_rules)."""
+    """``einsum(spec, g, *others)``: a call derivative code can make with any number of
+    operands (its rules, in vjp_rules and jvp_rules, name ``others`` as one list)."""
     return np.einsum(spec, g, *others)
+
+
+def einsum_many_grads(ct, spec, g, others):
+    """``(adjoint of g, adjoints of others)`` in ``einsum_many(spec, g, others)``."""
+    if ct is None:
+        return None, None
+    grads = einsum_grads(ct, [spec, g] + list(others))
+    return grads[1], list(grads[2:])
+
+
+einsum_many_grads.maybe_none = True
+
+
+def einsum_many_others_tangent(tangents, ans, spec, g, others):
+    """The tangent of ``einsum_many(spec, g, others)`` from the tangents of ``others``
+    (None where one has none): one contraction per operand with its tangent in its place."""
+    out = None
+    for k in range(len(others)):
+        if tangents is None or tangents[k] is None:
+            continue
+        rest = list(others)
+        rest[k] = tangents[k]
+        term = einsum_many(spec, g, rest)
+        out = term if out is None else out + term
+    return np.zeros_like(ans) if out is None else out
 
 
 def einsum_grads(g, operands):
@@ -835,12 +853,12 @@ def log_softmax_grad(g, ans, axis=None):
 # x.at[index].multiply/divide/power/min/max (s2s.runtime.support.at_update): their
 # adjoints, one helper per operand. Written here, on s2s.numpy, so that vmap batches
 # them, and the jvp and backward code generated from them, by their source: hessian and
-# jacrev(grad) run no per-example loop (as runtime.support.at_update_grads did).
+# jacrev(grad) run no per-example loop (as runtime.support's did).
 
-def at_update_operand_grad(g, x, index, op, value, ans, other_ops):
+def at_update_operand_grad(g, x, index, op, value, ans, other_op):
     """The adjoint of ``x`` in ``ans = x.at[index].<op>(value)`` for multiply, divide,
-    power, min and max; ``other_ops(g, x, index, op, value, ans)`` gives the pair of
-    adjoints for the other ops (s2s.runtime's ``at_update_grads``).
+    power, min and max; ``other_op(g, x, index, op, value, ans)`` gives it for the other
+    ops (s2s.runtime's ``at_update_grad_x``).
 
     >>> x = onp.array([1.0, 2.0, 3.0], onp.float32)
     >>> at_update_operand_grad(onp.ones(3, onp.float32), x, 1, "multiply", 4.0, None, None)
@@ -858,10 +876,10 @@ def at_update_operand_grad(g, x, index, op, value, ans, other_ops):
     if op in ("min", "max"):
         share, wins_x, _ = _at_extremum_shares(g, x, index, value, ans)
         return share * wins_x
-    return other_ops(g, x, index, op, value, ans)[0]
+    return other_op(g, x, index, op, value, ans)
 
 
-def at_update_value_grad(g, x, index, op, value, ans, other_ops):
+def at_update_value_grad(g, x, index, op, value, ans, other_op):
     """The adjoint of ``value`` in ``ans = x.at[index].<op>(value)`` (see
     ``at_update_operand_grad``): a product's factor gets the product of the others
     (``x`` where the positions are unique, else ``ans / value``); min/max share each
@@ -885,7 +903,7 @@ def at_update_value_grad(g, x, index, op, value, ans, other_ops):
     if op in ("min", "max"):
         share, _, wins_v = _at_extremum_shares(g, x, index, value, ans)
         return unbroadcast(share[index] * wins_v, value)
-    return other_ops(g, x, index, op, value, ans)[1]
+    return other_op(g, x, index, op, value, ans)
 
 
 at_update_operand_grad.maybe_none = at_update_value_grad.maybe_none = True

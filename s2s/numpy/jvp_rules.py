@@ -180,7 +180,7 @@ def _through_formula(ans, g, x, formula, static):
 from s2s.core.primitive import def_batch  # noqa: E402
 from s2s.lax.jvp_rules import along_axes_batch  # noqa: E402
 from s2s.numpy._vjp_helpers import (  # noqa: E402
-    einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent,
+    einsum_many, einsum_many_others_tangent, einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent,
     quantile_q_tangent, quantile_tangent, sort_tangent, std_tangent, var_tangent)
 
 # Under jacfwd the tangent is batched and the primal values are not: one call on the
@@ -256,7 +256,7 @@ def _vdot(ans, a, b):
 @def_jvp(np.einsum)
 def _einsum(ans, o0, o1=None, o2=None, o3=None, o4=None, o5=None, o6=None, o7=None, *more, out=None,
             optimize=True, precision=None, preferred_element_type=None, dtype=None):
-    ops = (o0, o1, o2, o3, o4, o5, o6, o7)
+    ops = (o0, o1, o2, o3, o4, o5, o6, o7) + more  # every term contracts all of them
     d[ans] = einsum_tangent(d[o0], 0, ops, precision=precision,
                             preferred_element_type=preferred_element_type, dtype=dtype) \
         + einsum_tangent(d[o1], 1, ops, precision=precision,
@@ -273,8 +273,13 @@ def _einsum(ans, o0, o1=None, o2=None, o3=None, o4=None, o5=None, o6=None, o7=No
                             preferred_element_type=preferred_element_type, dtype=dtype) \
         + einsum_tangent(d[o7], 7, ops, precision=precision,
                             preferred_element_type=preferred_element_type, dtype=dtype) \
-        + einsum_more_tangent(d[more], ops, more, precision=precision,
+        + einsum_more_tangent(d[more], ops, precision=precision,
                               preferred_element_type=preferred_element_type, dtype=dtype)
+
+
+@def_jvp(einsum_many)
+def _einsum_many(ans, spec, g, others):
+    d[ans] = einsum_many(spec, d[g], others) + einsum_many_others_tangent(d[others], ans, spec, g, others)
 
 
 # ---------------------------------------------------------------------------

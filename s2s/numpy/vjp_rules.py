@@ -61,8 +61,8 @@ from s2s.numpy._vjp_helpers import (  # noqa: E402
     norm_grad, outer_grad_a, outer_grad_b, prod_grad, quantile_grad, quantile_q_grad,
     slogdet_grad, solve_grads, sort_grad, std_grad, svd_grad, tensordot_grad_a,
     tensordot_grad_b, var_grad, vdot_grad_a, vdot_grad_b, qr_grad, through_formula,
-    through_formula_ct_g, through_formula_ct_x, no_second_order, einsum_spec, is_two_norm,
-    einsum_many, einsum_plan, concatenate_grads)
+    through_formula_ct_g, through_formula_ct_x, einsum_spec, is_two_norm,
+    einsum_many, einsum_many_grads, einsum_plan, concatenate_grads)
 from s2s.core.primitive import def_zero_derivative  # noqa: E402
 
 from s2s.core.primitive import abstractify  # noqa: E402
@@ -239,5 +239,6 @@ def _through_formula(ans, g, x, formula, static):
 
 @def_vjp(einsum_many)
 def _einsum_many(ans, spec, g, others):
-    d[g] = no_second_order(einsum_many)
-    d[others] = no_second_order(einsum_many)
+    grads = einsum_many_grads(d[ans], spec, g, others)
+    d[g] = grads[0]
+    d[others] = grads[1]

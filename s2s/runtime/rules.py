@@ -15,7 +15,7 @@ from s2s.runtime import support as S
 # Names templates use (bound by the transformation).
 np = unbroadcast = broadcast_like = getitem_grad = setitem_grad = index_grad = None
 unreduce = add_grad = reshape_like = join_last_grad = split_last_grad = repeat_grad = sum_grads = None
-dict_item_grad = at_update_grads = concat_grads = join_grads = tree_map_grads = unpack_grad = field_grad = getattr_grad = attribute_grad = None
+dict_item_grad = at_update_grad_x = at_update_grad_value = concat_grads = join_grads = tree_map_grads = unpack_grad = field_grad = getattr_grad = attribute_grad = None
 
 def_zero_derivative(
     builtins.len, builtins.range, builtins.isinstance, builtins.type, builtins.int, builtins.bool,
@@ -124,9 +124,11 @@ def _at_update(ans, x, index, op, value=None, *more, **kwargs):
     # One helper per operand, written on s2s.numpy (vmap batches them and the derivative
     # code generated from them by their source: second order loops over no basis vector);
     # `op` may be known only when the code runs (forward mode's transposed calls): they
-    # pass the ops they do not cover to at_update_grads.
-    d[x] = at_update_operand_grad(d[ans], x, index, op, value, ans, at_update_grads)
-    d[value] = at_update_value_grad(d[ans], x, index, op, value, ans, at_update_grads)
+    # pass the ops they do not cover to at_update_grad_x / at_update_grad_value. One
+    # helper per operand also drops a contribution nobody needs with its call (a constant
+    # exponent's adjoint, with its log of a negative base).
+    d[x] = at_update_operand_grad(d[ans], x, index, op, value, ans, at_update_grad_x)
+    d[value] = at_update_value_grad(d[ans], x, index, op, value, ans, at_update_grad_value)
 
 
 @def_vjp(S.setitem)

@@ -25,7 +25,7 @@ import s2s.numpy as snp
 
 # What generated code may call (the transformations bind these by name).
 __all__ = [
-    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grads',
+    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grad_value', 'at_update_grad_x',
     'broadcast_like', 'complete_grad', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
     'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'field_grad',
     'getattr_grad',
@@ -259,67 +259,43 @@ def at_update(x, index, op, *args, **kwargs):
     return getattr(x.at[index], op)(*args, **kwargs)
 
 
-def at_update_grads(g, x, index, op, value, ans=None):
-    """Adjoints of ``(x, value)`` in ``ans = at_update(x, index, op, value)`` for set, add,
-    subtract, multiply, divide and get."""
+def at_update_grad_x(g, x, index, op, value, ans=None):
+    """The adjoint of ``x`` in ``ans = at_update(x, index, op, value)`` for get, set, add
+    and subtract (multiply, divide, power, min and max: s2s.numpy's
+    ``at_update_operand_grad``, which passes the others here). Apart from the value's
+    adjoint (``at_update_grad_value``), so that code differentiating one operand does not
+    compute the other's."""
     if g is None:
-        return None, None
+        return None
     if op == "get":
-        return getitem_grad(x, index, g), None
+        return getitem_grad(x, index, g)
     if op == "set":
-        return setitem_grad(g, index), index_grad(g, index, value)
-    if op == "add":
-        return g, index_grad(g, index, value)
+        return setitem_grad(g, index)
+    if op in ("add", "subtract"):
+        return g
+    raise _no_at_rule(op)
+
+
+def at_update_grad_value(g, x, index, op, value, ans=None):
+    """The adjoint of ``value`` in ``ans = at_update(x, index, op, value)`` for get, set,
+    add and subtract (see ``at_update_grad_x``)."""
+    if g is None or op == "get":
+        return None
+    if op in ("set", "add"):
+        return index_grad(g, index, value)
     if op == "subtract":
-        return g, index_grad(-g, index, value)
-    if op == "multiply":
-        return at_update(g, index, "multiply", value), _factor_grad(g, x, index, value, ans)
-    if op == "divide":  # ans / value at each occurrence, repeated positions included
-        return at_update(g, index, "divide", value), unbroadcast(-(g * ans)[index] / value, value)
-    if op == "power":  # ans = x ** factors, factors the product of the values at each position
-        ones = snp.ones_like(x)
-        factors = at_update(ones, index, "multiply", value)
-        g_factors = g * ans * snp.log(snp.where(x == 0, ones, x))
-        return g * factors * x ** (factors - 1), _factor_grad(g_factors, ones, index, value, factors)
-    if op in ("min", "max"):
-        return _extremum_grads(g, x, index, value, ans)
-    raise NotImplementedError(
+        return index_grad(-g, index, value)
+    raise _no_at_rule(op)
+
+
+def _no_at_rule(op):
+    return NotImplementedError(
         f"s2s cannot differentiate x.at[...].{op}(...) yet; write it with x.at[...].set(...) "
         f"and array arithmetic (e.g. x.at[i].set(x[i] * v))")
 
 
-def _factor_grad(g, x, index, value, ans):
-    """The adjoint of ``value`` in ``ans = x.at[index].multiply(value)``."""
-    if _unique_positions(x, index):
-        return unbroadcast((g * x)[index], value)
-    # A repeated position multiplies once per occurrence: the derivative by one factor
-    # is the product of the others, ans / value (exact for nonzero factors).
-    return unbroadcast((g * ans)[index] / value, value)
-
-
-def _extremum_grads(g, x, index, value, ans):
-    """Adjoints of ``x.at[index].min/max(value)``: the adjoint of each element goes to the
-    operands equal to it, shared evenly among ties (JAX's rule for scatter_min/max)."""
-    picked = ans[index]
-    g_picked = g[index]
-    wins_x = snp.where(x == ans, snp.ones_like(g), snp.zeros_like(g))
-    wins_v = snp.where(snp.broadcast_to(value, snp.shape(picked)) == picked,
-                       snp.ones_like(g_picked), snp.zeros_like(g_picked))
-    count = at_update(wins_x, index, "add", wins_v)
-    share = g / snp.where(count == 0, snp.ones_like(count), count)
-    return share * wins_x, unbroadcast(share[index] * wins_v, value)
-
-
-at_update_grads.maybe_none = True
-
-
-def _unique_positions(x, index):
-    """Whether ``x[index]`` names no element twice (False when the index is staged)."""
-    if _has_tracer(index):
-        return False
-    shape = tuple(snp.shape(x))
-    positions = onp.ravel(onp.arange(int(onp.prod(shape))).reshape(shape)[index])
-    return onp.unique(positions).size == positions.size
+at_update_grad_x.maybe_none = True
+at_update_grad_value.maybe_none = True
 
 
 def copy(x):

@@ -268,7 +268,7 @@ def _check_spellable(tree, trace):
 def _spell(tree, atom):
     """Source of a call argument: displays of containers around tracers, constants as cells."""
     if isinstance(tree, RecordingTracer):
-        return tree.name
+        return atom(tree)
     has_tracer = any(isinstance(leaf, RecordingTracer) for leaf in tree_flatten(tree)[0])
     if not has_tracer:
         return atom(tree)
@@ -339,7 +339,10 @@ def _emit(trace, inputs, out_leaves, name):
     lines = []
 
     def atom(value):
-        if isinstance(value, RecordingTracer):
+        # Only this recording's tracers are its variables: a tracer of an enclosing
+        # recording (a value the function closes over, recorded inside another recorded
+        # call) is a constant here, whose name may be one of this recording's own.
+        if isinstance(value, RecordingTracer) and value._trace is trace:
             return value.name
         if type(value) in (bool, int, float, complex) and _is_literal(value) or value is None:
             return repr(value)
@@ -352,12 +355,15 @@ def _emit(trace, inputs, out_leaves, name):
             cells[cname] = make_cell(value)
         return constants[key]
 
-    live = {o.name for o in out_leaves if isinstance(o, RecordingTracer)}
+    def own(values):
+        return {id(v) for v in values if isinstance(v, RecordingTracer) and v._trace is trace}
+
+    live = own(out_leaves)
     kept = []
     for eqn in reversed(trace.equations):  # drop what the outputs do not need
-        if any(o.name in live for o in eqn.outs):
+        if any(id(o) in live for o in eqn.outs):
             kept.append(eqn)
-            live |= {a.name for a in eqn.args if isinstance(a, RecordingTracer)}
+            live |= own(eqn.args)
     for eqn in reversed(kept):
         if isinstance(eqn, _CallEquation):
             lines += _emit_call(eqn, atom, cells)

@@ -1502,6 +1502,8 @@ def _pack_grad_form(site):
     if not (isinstance(like.kind, F.Seq) and isinstance(parts.kind, F.Seq)
             and len(parts.kind.items) == len(like.kind.items)):
         return None
+    if not parts.batched:  # a batched ``like`` alone: the result, batched, needs the rule's
+        return None        # broadcast of the parts (as written they would stay unbatched)
     items = parts.kind.items
     if all(_none(k) for k in items):
         return site.rebuild([like.node, parts.node]), F.Const(None)

@@ -20,10 +20,11 @@ import numpy as onp
 
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core import hooks
-from s2s.core.errors import S2SError
+from s2s.core.errors import S2SError, TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
 from s2s.numpy.batching import broadcast_batch, loop_call
 from s2s.parse import astconv
+from s2s.parse.source import NoSourceError
 from s2s.runtime import support as S
 from s2s.transforms import forward, fwd_support, vjp_builder
 import s2s.numpy as snp
@@ -104,7 +105,22 @@ def _cotangent_gradient(fn, n, diff, keywords, paths):
     name = getattr(fn, "__name__", "fn")
     cot, _ = compile_function(astconv.parse(text).body[0], f"<s2s <{name}(...), g> (a function value)>",
                               {"__builtins__": __builtins__}, {"call": make_cell(call), "np": make_cell(snp)})
-    return vjp_builder.grad_function(cot, tuple(ds), as_tuple=True)[0]
+    built = _built_or_none(functools.partial(vjp_builder.grad_function, as_tuple=True), cot, tuple(ds))
+    return built[0] if built is not None else _recorded_gradient(cot, len(gs))
+
+
+def _recorded_gradient(cot, n_fixed):
+    """The gradient of ``cot(kwargs, args, *fixed, *diff)`` w.r.t. ``diff`` where its
+    source cannot be built (the function value calls ``s2s.vjp``, ``linearize``, a
+    Jacobian): ``s2s.vjp`` of the call, which records it. Transformations of the
+    gradient record its call in turn (``__s2s_traced__``)."""
+
+    def recorded_cot_gradient(kwargs, args, *values):
+        fixed = values[:n_fixed]
+        out, pull = hooks.vjp(lambda *diff: cot(kwargs, args, *fixed, *diff), *values[n_fixed:])
+        return pull(snp.ones_like(out))
+    recorded_cot_gradient.__s2s_traced__ = True
+    return recorded_cot_gradient
 
 
 def _gradient_for(pull, g):
@@ -252,15 +268,31 @@ def _apply_pullback_vjp(ans, pull, g):
 def _batched_jvp(fn, fixed, primals, tangents):
     """The tangent of ``fn(*fixed, *primals)`` for a batch of ``tangents`` (a tangent with
     one more axis than its primal is batched, others are shared), or None where none is
-    batched: the generated jvp of ``fn`` (``forward.build_jvp``), vmapped."""
+    batched or ``fn``'s jvp source cannot be built: the generated jvp of ``fn``
+    (``forward.build_jvp``), vmapped."""
     batched = [onp.ndim(t) == onp.ndim(p) + 1 for p, t in zip(primals, tangents)]
     if not any(batched):
         return None
     params = forward.positional_params(fn)[len(fixed):len(fixed) + len(primals)]
-    jvp_fn = forward.build_jvp(fn, tuple(params)).cell.cell_contents
+    build = _built_or_none(forward.build_jvp, fn, tuple(params))
+    if build is None:
+        return None
+    jvp_fn = build.cell.cell_contents
     in_axes = tuple(0 if b else None for b in batched) + (None,) * (len(fixed) + len(primals))
     n = next(onp.shape(t)[0] for t, b in zip(tangents, batched) if b)
     return hooks.vmap(jvp_fn, in_axes=in_axes)(*tangents, *fixed, *primals)[1], n
+
+
+def _built_or_none(builder, fn, params):
+    """``builder(fn, params)``, or None where ``fn`` calls something without source to
+    read (``s2s.vjp``, a Jacobian: recorded calls): the caller then runs each example's
+    call on its own, which records those. A fence refusal still raises."""
+    try:
+        return builder(fn, params)
+    except UnsupportedSyntaxError:
+        raise
+    except (NoSourceError, TransformError):
+        return None
 
 
 def _pullback_tangent_batch(axes, /, adjoints, pull, pull_tangent, g, g_tangent):
@@ -310,21 +342,31 @@ def _batched_cotangents(cts, like):
 def _pullback_grads_batch(axes, /, ct, pull, g):
     axes = tuple(axes) + (None,) * (3 - len(axes))
     made = _gradient_for(pull, g) if ct is not None and axes[1] is None and axes[2] is None else None
-    if made is not None:
-        grad, primals, paths = made
-        params = forward.positional_params(grad.func)[len(grad.args):len(grad.args) + len(primals)]
-        build = vjp_builder.build_vjp(grad.func, tuple(params))
-        adjoints, tape = build.fwd_cell.cell_contents(*grad.args, *primals)
-        full = [None] * pull.skip + list(ct)
-        found = _batched_cotangents(tuple(full[i] for i in pull.diff), adjoints)
-        if found is not None and build.output_active:
-            parts = hooks.vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))(tape, found[0])
-            parts = parts if isinstance(parts, tuple) else (parts,)
-            g_adj = _nones_like(g)
-            for p, v in zip(paths, parts):
-                g_adj = _placed(g_adj, p, v)
-            return tuple(_per_argument(pull, parts[len(paths):])), g_adj
+    found = made and _batched_pullback_grads(ct, pull, g, *made)
+    if found:
+        return found
     return loop_call(pullback_grads, axes, (ct, pull, g), {})
+
+
+def _batched_pullback_grads(ct, pull, g, grad, primals, paths):
+    """``pullback_grads`` for batched cotangents ``ct``: the generated backward of the
+    gradient of ``<fn(*args), g>``, vmapped; None where none is batched or that gradient's
+    reverse-mode source cannot be built."""
+    params = forward.positional_params(grad.func)[len(grad.args):len(grad.args) + len(primals)]
+    build = _built_or_none(vjp_builder.build_vjp, grad.func, tuple(params))
+    if build is None:
+        return None
+    adjoints, tape = build.fwd_cell.cell_contents(*grad.args, *primals)
+    full = [None] * pull.skip + list(ct)
+    found = _batched_cotangents(tuple(full[i] for i in pull.diff), adjoints)
+    if found is None or not build.output_active:
+        return None
+    parts = hooks.vmap(build.bwd_cell.cell_contents, in_axes=(None, 0))(tape, found[0])
+    parts = parts if isinstance(parts, tuple) else (parts,)
+    g_adj = _nones_like(g)
+    for p, v in zip(paths, parts):
+        g_adj = _placed(g_adj, p, v)
+    return tuple(_per_argument(pull, parts[len(paths):])), g_adj
 
 
 def _dynamic_vjp_grads_batch(axes, /, ct, ans, args):

@@ -350,10 +350,11 @@ class _Reverse:
         return self.stack
 
     def has_active_atom(self, node):
-        """An active name, or a tuple/dict display holding one."""
+        """An active name, or a tuple/dict display holding one (``*xs`` in it included)."""
         if isinstance(node, (gast.Tuple, gast.Dict)):
             parts = node.elts if isinstance(node, gast.Tuple) else node.values
-            return any(self.is_active_atom(p) for p in parts)
+            return any(self.is_active_atom(p.value if isinstance(p, gast.Starred) else p)
+                       for p in parts)
         return self.is_active_atom(node)
 
     def call_args(self, call, callee):

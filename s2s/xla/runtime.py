@@ -21,7 +21,8 @@ from s2s.core.array import Array
 from s2s.core.config import config
 from s2s.xla import compile_cache, dispatch, distributed, lapack, platforms
 
-# bfloat16 has no buffer-protocol format; such results take jaxlib's own path.
+# bfloat16 has no buffer-protocol format: such results are read as their bits (uint16,
+# see _bfloat16_to_host), as jaxlib's own conversion would import jax.
 _BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
 _lock = threading.Lock()
@@ -170,9 +171,35 @@ def on_host():
 def to_host(buffer):
     """A single-device buffer's contents as a NumPy array (on the CPU, its own memory)."""
     if on_host():
+        if buffer.aval.dtype == _BFLOAT16:
+            return _bfloat16_to_host(buffer)
         return np.asarray(memoryview(buffer))
     # GPU memory: jaxlib copies it out (importing jax for avals when jax is installed).
     return buffer._single_device_array_to_np_array_did_copy()[0]
+
+
+def _bfloat16_to_host(buffer):
+    """A bfloat16 buffer on the host as NumPy: its bits (a bitcast to uint16 on the device,
+    which the buffer protocol carries), viewed as bfloat16."""
+    bits = _bitcast_executable(tuple(buffer.aval.shape))
+    out = bits._loaded.execute_sharded([buffer]).consume_with_handlers(bits._handlers)[0]
+    return np.asarray(memoryview(out)).view(_BFLOAT16)
+
+
+_BITCASTS = {}
+
+
+def _bitcast_executable(shape):
+    """The compiled ``bitcast_convert`` of a bfloat16 array of ``shape`` to uint16 (cached)."""
+    exe = _BITCASTS.get(shape)
+    if exe is None:
+        dims = "".join(f"{n}x" for n in shape)
+        text = (f'module @bfloat16_bits {{ func.func public @main(%a: tensor<{dims}bf16>) -> '
+                f'tensor<{dims}ui16> {{\n  %0 = "stablehlo.bitcast_convert"(%a) : '
+                f'(tensor<{dims}bf16>) -> tensor<{dims}ui16>\n  "func.return"(%0) : '
+                f'(tensor<{dims}ui16>) -> ()\n}} }}')
+        exe = _BITCASTS[shape] = compile_module(text, [_PutAval(shape, np.uint16)])
+    return exe
 
 
 def _put_parts():
@@ -213,12 +240,11 @@ class Executable:
         self._in_avals = [_PutAval(a.shape, a.dtype) for a in in_avals] if in_avals is not None else None
         # Result handlers built from our own avals: jaxlib then needs nothing
         # from jax (without them it imports jax on every call when installed).
-        self._handlers = None
-        if all(np.dtype(a.dtype) != _BFLOAT16 for a in out_avals):
-            xc = _xla_client()
-            self._handler_avals = [_PutAval(a.shape, a.dtype) for a in out_avals]
-            self._handlers = [xc.array_result_handler(a, _sharding(), True, _skip_checks=True)
-                              for a in self._handler_avals]
+        xc = _xla_client()
+        self._handler_avals = [_PutAval(a.shape, a.dtype) for a in out_avals]
+        self._handlers = [xc.array_result_handler(a, _sharding(), True, _skip_checks=True)
+                          for a in self._handler_avals]
+        self._bfloat16_out = any(a.dtype == _BFLOAT16 for a in self._handler_avals)
 
         self.run = self._fast_run() or self._run
 
@@ -243,7 +269,7 @@ class Executable:
     def _buffers_run(self):
         """``run`` giving the result buffers (not waited for), or None where results
         cannot be read in place (no in_avals, bfloat16 results, a GPU)."""
-        if self._in_avals is None or self._handlers is None or not on_host():
+        if self._in_avals is None or self._bfloat16_out or not on_host():
             return None
         put, sharding, devices, zero_copy = _put_parts()
         in_avals, handlers, execute = self._in_avals, self._handlers, self._loaded.execute_sharded
@@ -289,11 +315,6 @@ class Executable:
     def _run(self, arrays):
         buffers = [device_put(a) for a in arrays]
         results = self._loaded.execute_sharded(buffers)
-        if self._handlers is None:
-            # jaxlib's own conversion: it imports jax (for avals), so it is only
-            # the fallback, for results the buffer protocol cannot carry (bfloat16).
-            return [np.asarray(r[0]).view(Array)
-                    for r in results.disassemble_into_single_device_arrays()]
         # Wrapping results with our own avals and reading them through the buffer
         # protocol keeps jax out of the process (CPU buffers live in host memory).
         # Results are ``Array`` views (eager results are too), so ``.at`` works on them.
