@@ -971,7 +971,10 @@ class GradFunction:
         leaves = tree_flatten((list(args), dict(kwargs)))[0]
         out, tape = build.fwd_cell.cell_contents(*leaves)
         outs = list(out) if rec.out_tree.num_leaves > 1 else [out]
-        seed = (support.holomorphic_seed if self._holomorphic else support.scalar_seed)(outs[0])
+        whole = tree_unflatten(rec.out_tree, outs)
+        # the seed function sees the differentiated output as returned (a container refused)
+        primary = whole[0] if self._has_aux and isinstance(whole, (tuple, list)) else whole
+        seed = (support.holomorphic_seed if self._holomorphic else support.scalar_seed)(primary)
         ct = tuple([seed] + [None] * (len(outs) - 1)) if len(outs) > 1 else seed
         adj = build.bwd_cell.cell_contents(tape, ct) if build.output_active else None
         adj = [adj] if len(active) == 1 else (list(adj) if adj is not None else [None] * len(active))

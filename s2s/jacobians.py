@@ -26,6 +26,7 @@ from s2s.core.tree_util import tree_flatten, tree_map, tree_structure, tree_unfl
 from s2s.lax.structural import iota_p
 from s2s.numpy._arraylike import bind_on, first_staged
 from s2s.parse.source import NoSourceError
+from s2s.runtime.support import NonScalarOutputError
 from s2s.trace.record import record
 from s2s.transforms import forward, vjp_builder
 from s2s.numpy.batching import _example, leading_size
@@ -444,18 +445,45 @@ def _forward_pass(t):
 
 
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
-    """The Hessian of scalar-valued ``fun``: ``jacfwd`` of its gradient (forward over reverse).
+    """The Hessian of ``fun``: ``jacfwd`` of its gradient (forward over reverse) for a
+    scalar output; for any other output ``jacfwd(jacrev(fun))``, as JAX's ``hessian``
+    (the output's shape followed by the input's twice).
 
     >>> import s2s, s2s.numpy as np
     >>> s2s.hessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
     array([[ 6.,  0.],
            [ 0., 12.]], dtype=float32)
+    >>> s2s.hessian(lambda x: x ** 3)(np.array([1.0, 2.0])).shape
+    (2, 2, 2)
     """
-    return jacfwd(grad(fun, argnums=argnums, has_aux=has_aux, holomorphic=holomorphic),
-                  argnums=argnums, has_aux=has_aux, holomorphic=holomorphic)
+    kw = dict(argnums=argnums, has_aux=has_aux, holomorphic=holomorphic)
+    of_grad = jacfwd(grad(fun, **kw), **kw)
+    of_jacrev = []  # built on the first non-scalar call
 
+    def general():
+        if not of_jacrev:
+            of_jacrev.append(jacfwd(jacrev(fun, **kw), **kw))
+        return of_jacrev[0]
 
-#
+    # grad refuses a non-scalar output from its shape alone, before any derivative is
+    # taken, so the retry changes nothing but which Jacobian of the derivative is built;
+    # an inner grad of the user's that refuses its output raises again from the retry.
+    @functools.wraps(fun)
+    def hess(*args, **kwargs):
+        try:
+            return of_grad(*args, **kwargs)
+        except NonScalarOutputError:
+            return general()(*args, **kwargs)
+
+    def batch(axes, /, *args, **kwargs):
+        try:
+            return function_rules(of_grad).batch(axes, *args, **kwargs)
+        except NonScalarOutputError:
+            return function_rules(general()).batch(axes, *args, **kwargs)
+
+    hess.__s2s_traced__ = True  # transformations of it record it, as of jacfwd's
+    function_rules(hess).batch = batch
+    return hess
 
 
 # ---------------------------------------------------------------------------

@@ -365,6 +365,7 @@ def scalar_seed(result):
         raise NonScalarOutputError(
             "grad requires a function that returns a real scalar, but it returned None "
             "(is a `return` missing?)")
+    refuse_container(result)
     shape = onp.shape(result) if not isinstance(result, Tracer) else result.shape
     dtype = _dtype_of(result)
     if shape != ():
@@ -382,12 +383,24 @@ def scalar_seed(result):
     return onp.ones((), dtype) if not isinstance(result, Tracer) else _one(dtype)
 
 
+def refuse_container(result):
+    """Raise ``NonScalarOutputError`` where grad's output is a list, tuple or dict."""
+    # A one-element list or dict is not a scalar to JAX either (its grad raises): a
+    # gradient of its one leaf would hide that the function returns a container.
+    if isinstance(result, (list, tuple, dict)):
+        raise NonScalarOutputError(
+            f"grad requires a scalar output, but the function returned a "
+            f"{type(result).__name__}. Use s2s.jacrev or s2s.vjp for pytree outputs, or "
+            "return one of its leaves.")
+
+
 def _one(dtype):
     return lax.convert_element_type(onp.ones((), dtype), new_dtype=dtype)
 
 
 def holomorphic_seed(result):
     """The adjoint seed for ``grad(..., holomorphic=True)``: a complex scalar one."""
+    refuse_container(result)
     shape = onp.shape(result) if not isinstance(result, Tracer) else result.shape
     if shape != ():
         raise NonScalarOutputError(

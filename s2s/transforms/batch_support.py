@@ -997,6 +997,7 @@ def _add_grad_rule(axes, /, a, b):
 
 
 def _scalar_seed_rule(axes, /, result):
+    support.refuse_container(result)
     if not is_array(result) or result.ndim != 1:
         shape = tuple(getattr(result, "shape", ())[1:])
         raise support.NonScalarOutputError(
