@@ -98,3 +98,26 @@ def test_grad_with_aux_may_return_containers_as_aux():
     g, aux = s2s.grad(lambda x: (snp.sum(x), [x, {"y": x}]), has_aux=True)(X)
     np.testing.assert_allclose(g, np.ones(3))
     assert isinstance(aux, list) and isinstance(aux[1], dict)
+
+
+def ident(v):
+    return v
+
+
+def through_identity(x):
+    return snp.sum(snp.sin(x * ident(x[0])))
+
+
+@pytest.mark.parametrize("transform", ["eager", "jit", "vmap"])
+def test_hessian_through_a_helper_whose_tape_is_empty(x64, transform):
+    # ident keeps nothing on its tape: the batched backward code of it took the batch size
+    # from that empty tape ('no batched array among the arguments')
+    h = s2s.hessian(through_identity)
+    want = lambda v: central_jacobian(lambda u: np.asarray(s2s.grad(through_identity)(u)), v)  # noqa: E731
+    if transform == "vmap":
+        xs = np.random.default_rng(1).normal(size=(3, 3))
+        np.testing.assert_allclose(s2s.vmap(h)(xs), np.stack([want(v) for v in xs]),
+                                   rtol=1e-6, atol=1e-8)
+        return
+    h = s2s.jit(h) if transform == "jit" else h
+    np.testing.assert_allclose(h(X), want(X), rtol=1e-6, atol=1e-8)

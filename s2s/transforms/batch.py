@@ -1258,8 +1258,11 @@ def _build(fn, batched_params, signature=(), masked=False, tape=None):
     prologue = [_assign(p, q.call(ctx.h("broadcast_batch"), [q.name(p), ctx.size()]))
                 for p in sorted(grown)]
     if ctx.size_name is not None:
-        first = next(p for p in positional + sorted(batched_params) if p in batched_params)
-        prologue.insert(0, _assign(ctx.size_name, q.call(ctx.h("leading_size"), [q.name(first)])))
+        # Every batched parameter, first one first: a batched container may hold no array
+        # (an empty tape of a function that keeps nothing), and the size is in the next.
+        order = [p for p in dict.fromkeys(positional + sorted(batched_params)) if p in batched_params]
+        prologue.insert(0, _assign(ctx.size_name, q.call(ctx.h("leading_size"),
+                                                         [q.name(p) for p in order])))
     name = ctx.namer.new(f"{plan.name}_batched")
     args = copy.deepcopy(plan.normal.args)
     if masked:
