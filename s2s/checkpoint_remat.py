@@ -220,11 +220,8 @@ def _remat_build(policy_saved, body, active):
 
 @functools.lru_cache(maxsize=None)
 def _remat_builder(saved):
-    return functools.partial(_build_remat, saved=saved)
-
-
-def _build_remat(fn, active_params, saved):
-    return vjp_builder.build_remat_vjp(fn, active_params, saved)
+    # one builder object per saved tuple: recorded_builds caches by it
+    return functools.partial(vjp_builder.build_remat_vjp, saved=saved)
 
 
 def _params(fn):

@@ -252,10 +252,8 @@ def _jacfwd_result(fun, t, out, jac, argnums, has_aux, holomorphic, batch=None):
     leaves, tree = t.leaves, t.tree
     out, jac = t.output(out), t.output(jac)
     nb = sum(int(np.size(v)) for v in leaves)
-    if t.out_tree is None and batch is None:  # the generated code's own output: None where a zero
-        jac = _completed_gradient(fun, jac, t.call_args, nb)
-    elif t.out_tree is None:
-        jac = _completed_gradient(fun, jac, t.call_args, nb, lead=(batch,))
+    if t.out_tree is None:  # the generated code's own output: None where a zero
+        jac = _completed_gradient(fun, jac, t.call_args, nb, lead=() if batch is None else (batch,))
     aux = None
     if has_aux:
         jac, aux = jac[0], _first(out[1], lead)
