@@ -47,9 +47,10 @@ def run(report, timeit):
     jf = s2s.jit(s2s.jacfwd(lambda v: wide_map(B, C, v)))
     jr = s2s.jit(s2s.jacrev(lambda v: wide_map(B, C, v)))
     ef = s2s.jacfwd(lambda v: wide_map(B, C, v))  # made once: calls reuse its generated source
+    er = s2s.jacrev(lambda v: wide_map(B, C, v))
     fns_h = {"s2s.hessian (eager)": lambda: h(x), "s2s.jit(s2s.hessian)": lambda: jh(x)}
     fns_j = {"s2s.jit(jacfwd)": lambda: jf(x10), "s2s.jit(jacrev)": lambda: jr(x10),
-             "s2s.jacfwd (eager)": lambda: ef(x10)}
+             "s2s.jacfwd (eager)": lambda: ef(x10), "s2s.jacrev (eager)": lambda: er(x10)}
     notes = {}
     try:
         import jax
@@ -63,7 +64,7 @@ def run(report, timeit):
         xj, x10j = jnp.asarray(x), jnp.asarray(x10)
         jax_h, jax_jh = jax.hessian(jf_h), jax.jit(jax.hessian(jf_h))
         jax_jf, jax_jr = jax.jit(jax.jacfwd(j_wide)), jax.jit(jax.jacrev(j_wide))
-        jax_ef = jax.jacfwd(j_wide)
+        jax_ef, jax_er = jax.jacfwd(j_wide), jax.jacrev(j_wide)
         onp.testing.assert_allclose(h(x), jax_h(xj), rtol=2e-3, atol=1e-5)
         onp.testing.assert_allclose(jf(x10), jax_jf(x10j), rtol=2e-3, atol=1e-5)
         onp.testing.assert_allclose(jr(x10), jax_jr(x10j), rtol=2e-3, atol=1e-5)
@@ -72,6 +73,7 @@ def run(report, timeit):
         fns_j["jax.jit(jacfwd)"] = lambda: jax.block_until_ready(jax_jf(x10j))
         fns_j["jax.jit(jacrev)"] = lambda: jax.block_until_ready(jax_jr(x10j))
         fns_j["jax.jacfwd (no jit)"] = lambda: jax.block_until_ready(jax_ef(x10j))
+        fns_j["jax.jacrev (no jit)"] = lambda: jax.block_until_ready(jax_er(x10j))
     except ImportError:
         notes["jax"] = "jax not installed"
     for bench, fns, base in (("hessian logsumexp(A@tanh(x)) n=100", fns_h, "s2s.jit(s2s.hessian)"),
