@@ -43,7 +43,7 @@ from s2s.codegen.python import compile_code, instantiate
 from s2s.core.errors import CheckpointRecordError
 from s2s.core.primitive import abstractify, d, def_jvp, def_vjp
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_unflatten
-from s2s.parse import astconv
+from s2s.parse import astconv, dataflow
 from s2s.runtime import support
 from s2s.trace.record import RecordingTracer, record
 from s2s.transforms import recorded_builds, vjp_builder
@@ -265,14 +265,7 @@ _counter = itertools.count()
 
 def _live(stmts):
     """Straight-line ``stmts`` without the assignments the return does not need."""
-    needed = {n.id for n in gast.walk(stmts[-1]) if isinstance(n, gast.Name)}
-    kept = [stmts[-1]]
-    for s in reversed(stmts[:-1]):
-        targets = {n.id for t in s.targets for n in gast.walk(t) if isinstance(n, gast.Name)}
-        if targets & needed:
-            kept.append(s)
-            needed |= {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}
-    return kept[::-1]
+    return dataflow.live_statements(stmts[:-1], dataflow.reads(stmts[-1]))[0] + [stmts[-1]]
 
 
 # ---------------------------------------------------------------------------

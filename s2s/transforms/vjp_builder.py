@@ -23,7 +23,7 @@ import gast
 
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
-from s2s.parse import quoting as q
+from s2s.parse import dataflow, quoting as q
 from s2s.parse.naming import Namer
 from s2s.parse.source import unwrap
 from s2s.transforms import frontend, reverse
@@ -325,21 +325,15 @@ def _reading_saved(forward, saved, saved_param, tape, shape_only, result):
     names = set(saved)
     kept = [s for s in forward if not (isinstance(s, gast.Assign) and all(
         isinstance(t, gast.Name) and t.id in names for t in s.targets))]
-    live = {t for t in tape if t not in shape_only} | {result}
-    needed = []
-    for s in reversed(kept):
-        targets = {t.id for t in s.targets if isinstance(t, gast.Name)} if isinstance(s, gast.Assign) else None
-        if targets is not None and len(targets) == len(s.targets) and not targets & (live | set(tape)):
-            continue
-        needed.append(s)
-        live |= {n.id for n in gast.walk(s.value if targets is not None else s) if isinstance(n, gast.Name)}
+    needed, reads = dataflow.live_statements(kept, set(tape) | {result})
+    live = reads | {t for t in tape if t not in shape_only} | {result}  # values read
     read = tuple(n for n in saved if n in live or n in tape)
     shapes = tuple(n for n in read if n not in live)
     if not read:
-        return needed[::-1], read, shapes
+        return needed, read, shapes
     unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(n) for n in read], ctx=gast.Store())],
                          value=q.name(saved_param), type_comment=None)
-    return [unpack] + needed[::-1], read, shapes
+    return [unpack] + needed, read, shapes
 
 
 def _assemble_pair(build, saved=None):
