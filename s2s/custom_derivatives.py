@@ -25,6 +25,8 @@ A vmap rule for ``custom_call`` goes in its ``batch`` slot (``s2s.core.primitive
 array(2., dtype=float32)
 """
 import functools
+import inspect
+import keyword
 
 from s2s.checkpoint_remat import checkpoint_restore, checkpoint_save
 from s2s.codegen.python import compile_function, make_cell
@@ -125,7 +127,6 @@ def _jvps_rule(fun, jvps, primals, tangents):
 
 
 def _call_wrapper(custom, call_name, call):
-    import inspect
     names = [p.name for p in inspect.signature(custom.fun).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     rule = _identifier(custom.rule_name or custom.__name__)
@@ -135,13 +136,12 @@ def _call_wrapper(custom, call_name, call):
     fdef = astconv.parse(text).body[0]
     wrapper, _ = compile_function(fdef, f"<s2s {call_name} of {custom.__name__}>", {"__builtins__": __builtins__},
                                   {call_name: make_cell(call), rule: make_cell(custom)})
-    wrapper.__defaults__ = custom.fun.__defaults__
+    wrapper.__defaults__ = getattr(inspect.unwrap(custom.fun), "__defaults__", None)  # jit(f): f's
     return wrapper
 
 
 def _identifier(name):
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    import keyword
     ok = name.isidentifier() and not keyword.iskeyword(name)
     return name if ok and name not in ("custom_call", "checkpoint_call") else "rule"
 
@@ -263,7 +263,6 @@ class _Checkpointed(_Custom):
 def _saving_wrapper(custom, save, restore):
     """``def f(a, b): out, saved = checkpoint_save(rule, a, b); return
     checkpoint_restore(rule, out, saved, a, b)`` (see s2s.remat)."""
-    import inspect
     names = [p.name for p in inspect.signature(custom.fun).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     rule = _identifier(custom.rule_name)
@@ -277,7 +276,7 @@ def _saving_wrapper(custom, save, restore):
              rule: make_cell(custom)}
     wrapper, _ = compile_function(fdef, f"<s2s checkpoint of {custom.__name__}>",
                                   {"__builtins__": __builtins__}, cells)
-    wrapper.__defaults__ = custom.fun.__defaults__
+    wrapper.__defaults__ = getattr(inspect.unwrap(custom.fun), "__defaults__", None)  # jit(f): f's
     return wrapper
 
 

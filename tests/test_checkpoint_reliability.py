@@ -189,7 +189,7 @@ def branchy(x, W):
 
 
 @pytest.mark.parametrize("policy", ["only_h", "everything", "dots"])
-def test_names_saved_under_a_per_example_branch(x64, loops, policy):
+def test_names_saved_under_a_per_example_branch(x64, policy):
     ck = checkpoint(branchy, policy=EVERYTHING[policy])
     W = _W(8)
     Xs = onp.stack([X, -X, 0.5 * X, -2.0 * X])
@@ -416,3 +416,24 @@ def test_the_markers_of_finished_calls_are_forgotten(x64):
     del pull
     gc.collect()
     assert len(checkpoint_remat._by_marker) == before
+
+
+@pytest.mark.parametrize("policy", ["none", "dots"])
+def test_checkpoint_of_a_jit_function_and_in_lax_loops(x64, policy):
+    """checkpoint(jit(f)) (raised AttributeError: a jit function has no __defaults__), and
+    a checkpointed loop body in lax.scan and lax.fori_loop."""
+    Ws = onp.stack([_W(i) for i in range(4)])
+    ck = checkpoint(layer, policy=POLICIES[policy])
+    ck_jit = checkpoint(s2s.jit(layer), policy=POLICIES[policy])
+    pairs = [
+        (lambda x: np.sum(ck_jit(ck_jit(x, Ws[0]), Ws[1]) ** 2),
+         lambda x: np.sum(layer(layer(x, Ws[0]), Ws[1]) ** 2)),
+    ] + [(lambda x, f=f: np.sum(s2s.lax.scan(lambda c, W: (f(c, W), np.sum(c)), x, Ws)[0] ** 2),
+          lambda x, f=f: np.sum(s2s.lax.fori_loop(0, 4, lambda i, c: f(c, Ws[i]), x) ** 2))
+         for f in (ck, layer)]
+    want = s2s.grad(pairs[0][1])(X)
+    onp.testing.assert_allclose(s2s.grad(pairs[0][0])(X), want, rtol=1e-10)
+    onp.testing.assert_allclose(want, central_grad(pairs[0][1], X), rtol=1e-6)
+    for got, plain in zip(pairs[1], pairs[2]):
+        onp.testing.assert_allclose(s2s.grad(got)(X), s2s.grad(plain)(X), rtol=1e-10)
+        onp.testing.assert_allclose(s2s.grad(got)(X), central_grad(plain, X), rtol=1e-6)
