@@ -15,8 +15,13 @@ per-layer and per-block checkpointing, twice: with the gradients of the paramete
 issue's setup: 16 MiB of weight gradients, one per layer, accumulate while the tape
 drains, so the peak is the gradients plus a few activations whatever the tape), and with
 the gradient of the input alone (the tape is then what the peak holds: one activation
-per layer without checkpoint or per layer, one per block of four plus the four the
-block recomputes, with blocks).
+per layer without checkpoint or per layer). With blocks the tape is a quarter, yet the
+peak of the input's gradient stays near the plain one: the backward pass of a block
+reruns it under reverse mode of the whole block, with every float argument
+differentiated, its four weights too (2 activations each, dropped by the caller), while
+its own tape (4 activations) lives: 4 block inputs + 4 + 8 + transients ≈ 19
+activations against 16 + transients. Under ``nothing_saveable`` the forward pass also
+holds a block's record (3 values a layer) while it is made.
 
 The policy rows (``s2s.checkpoint_policies``) checkpoint blocks of four layers under
 each policy and give the tape (what the forward pass keeps, in activations of one layer)

@@ -273,7 +273,8 @@ def _live(stmts):
 
 
 def checkpoint_save(rule, *args):
-    """``(rule.fun(*args), saved)``: the value and what ``rule.policy`` keeps of its body."""
+    """``(rule.fun(*args), saved)``: the value and what ``rule.policy`` keeps of its body,
+    then the marker of this call's record (``_marker``)."""
     plan, out, saved = _record(rule, args)
     return out, saved + (_marker(plan),)
 
