@@ -243,7 +243,7 @@ class _Checkpointed(_Custom):
         super().__init__(fun, static_argnums)
         self.rule_name = f"checkpointed_{getattr(fun, '__name__', 'fn')}"
         self.policy = policy
-        self._plans = {}  # under a policy: the latest record per argument shapes (s2s.remat)
+        self._plans = {}  # under a policy: the latest record per argument shapes (s2s.checkpoint_remat)
 
     def __call__(self, *args, **kwargs):
         if self.policy is None or kwargs or not recording_trace(args):
