@@ -292,6 +292,11 @@ def checkpoint(fun=None, *, static_argnums=(), prevent_cse=True, policy=None):
     recomputation with the forward pass (s2s emits no optimization barrier), which
     changes memory, never results.
 
+    Without a policy the backward pass runs ``fun`` again: a global or closure variable
+    that ``fun`` reads (not an argument) and that changes after the call is read as it
+    is then (JAX reads it once, when it traces the call). Pass such values as arguments;
+    under a policy each call's backward pass uses the record of its own forward pass.
+
     >>> import s2s, s2s.numpy as np
     >>> layer = s2s.checkpoint(lambda x: np.tanh(x) * 2.0)
     >>> s2s.grad(lambda x: layer(layer(x)))(0.5)
