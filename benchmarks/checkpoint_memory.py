@@ -10,6 +10,19 @@ each layer's tanh output alone (the adjoint of ``x @ W + b`` reads no intermedia
 its own), so per-layer checkpointing of this MLP saves nothing; it pays where a
 checkpointed function has intermediates its adjoint reads (several layers per block).
 
+The peak table measures the whole gradient call (forward and backward) for plain,
+per-layer and per-block checkpointing, twice: with the gradients of the parameters (the
+issue's setup: 16 MiB of weight gradients, one per layer, accumulate while the tape
+drains, so the peak is the gradients plus a few activations whatever the tape), and with
+the gradient of the input alone (the tape is then what the peak holds: one activation
+per layer without checkpoint or per layer). With blocks the tape is a quarter, yet the
+peak of the input's gradient stays near the plain one: the backward pass of a block
+reruns it under reverse mode of the whole block, with every float argument
+differentiated, its four weights too (2 activations each, dropped by the caller), while
+its own tape (4 activations) lives: 4 block inputs + 4 + 8 + transients ≈ 19
+activations against 16 + transients. Under ``nothing_saveable`` the forward pass also
+holds a block's record (3 values a layer) while it is made.
+
 The policy rows (``s2s.checkpoint_policies``) checkpoint blocks of four layers under
 each policy and give the tape (what the forward pass keeps, in activations of one layer)
 and the time of one gradient against the plain one. A policy keeps only the values its
@@ -18,8 +31,11 @@ backward pass reads: ``dots_saveable`` keeps each layer's product and recomputes
 reverse mode keeps) and recomputes nothing. A policy'd checkpoint records its body on
 every call (see ``s2s.checkpoint_remat``), which the time column includes.
 
-    PYTHONPATH=. python benchmarks/checkpoint_memory.py
+    PYTHONPATH=. python benchmarks/checkpoint_memory.py [--peaks]
+
+(``--peaks``: stop after the peak table, before the timed policy rows.)
 """
+import sys
 import time
 import tracemalloc
 
@@ -117,6 +133,28 @@ def tape_bytes(loss, params, x):
         tracemalloc.stop()
 
 
+PEAK_ROWS = {
+    "plain": loss_plain,
+    "per-layer checkpoint": loss_checkpointed,
+    "blocks of 4": loss_checkpointed_blocks,
+    "blocks of 4, nothing_saveable": blocks_under(s2s.checkpoint_policies.nothing_saveable),
+}
+
+
+def peak_table(params, x, act):
+    """Peak of the whole gradient call per row, in MiB and against the plain one: the
+    gradients of the parameters and the input, then of the input alone."""
+    peaks = {name: (peak_bytes(s2s.grad(loss, argnums=(0, 1)), params, x),
+                    peak_bytes(s2s.grad(loss, argnums=1), params, x))
+             for name, loss in PEAK_ROWS.items()}
+    base = peaks["plain"]
+    print(f"\npeak of the whole gradient call (tracemalloc; one activation {act / 2**20:.2f} MiB)")
+    print(f"{'':30s} {'grad params, x':>21s} {'grad x alone':>21s}")
+    for name, (both, x_only) in peaks.items():
+        print(f"{name:30s} {both / 2**20:9.1f} MiB {both / base[0]:6.2f}x "
+              f"{x_only / 2**20:9.1f} MiB {x_only / base[1]:6.2f}x")
+
+
 def main():
     rng = np.random.default_rng(0)
     # float32 after the scaling (NumPy 2 promotes float32 / np.float64 to float64, and the
@@ -139,6 +177,9 @@ def main():
           f"{(ck - grads_bytes) / 2**20:.1f} MiB, ratio {(ck - grads_bytes) / (plain - grads_bytes):.2f}")
     tb = tape_bytes(loss_checkpointed_blocks, params, x)
     print(f"tape with blocks of four layers checkpointed: {tb / 2**20:.1f} MiB (ratio {tb / tp:.2f})")
+    peak_table(params, x, act)
+    if "--peaks" in sys.argv:
+        return
     plain_time = seconds(s2s.grad(loss_plain), params, x)
     print(f"\nblocks of four layers, per policy (tape in activations; plain: {tp / act:.1f}, "
           f"{plain_time * 1e3:.0f} ms a gradient)")

@@ -19,23 +19,31 @@
   identity on ``out``: policies only change what reverse mode keeps (as in JAX).
 
 The record is made on every call (as the tracing fallback does); its reverse-mode build
-is cached by its text and constants (``s2s.transforms.recorded_builds``). The backward
-pass finds the record of its call by the arguments' shapes and dtypes (the latest one made
-for them), like the policy-free checkpoint, which reads the function's globals when the
-backward pass runs. A body whose Python control flow reads a traced value (``if x > 0``)
-has a record valid for those values only: its call keeps only its arguments and is
-recomputed in full by reverse mode of ``f`` itself.
+is cached by its text and constants (``s2s.transforms.recorded_builds``). Records of
+calls with the same argument shapes differ where the body reads more than its arguments
+(a closure variable rebound between calls, a global, NumPy's random numbers): so the
+backward pass uses the record of its own call, found by a marker that ``saved`` ends with
+(a zero-size array, unique to the call, kept on the tape with the saved values). Where a
+transformation rebuilt ``saved`` (vmap stacks it per example) it takes the latest record
+for the arguments' shapes and dtypes, and raises ``CheckpointRecordError`` if two records
+for them ever differed. A body whose Python control flow reads a traced value
+(``if x > 0``) has a record valid for those values only: its call keeps only its
+arguments and is recomputed in full by reverse mode of ``f`` itself.
 """
 import collections
 import functools
 import itertools
 
+import weakref
+
 import gast
+import numpy as onp
 
 from s2s.codegen.python import compile_code, instantiate
+from s2s.core.errors import CheckpointRecordError
 from s2s.core.primitive import abstractify, d, def_jvp, def_vjp
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_unflatten
-from s2s.parse import astconv
+from s2s.parse import astconv, dataflow
 from s2s.runtime import support
 from s2s.trace.record import RecordingTracer, record
 from s2s.transforms import recorded_builds, vjp_builder
@@ -118,7 +126,7 @@ def _record(rule, args):
     trace.equations.clear()
     out = _values(out_tracers)
     if rec.concretized:
-        rule._plans[key] = None
+        _store_plan(rule, key, None)
         return None, out, ()
     out_tree = tree_flatten(out_tracers)[1]
     body = _derived(rec, range(out_tree.num_leaves), name)
@@ -130,8 +138,76 @@ def _record(rule, args):
     saved = tuple(_kept(saved_tracers[policy_saved.index(n)].value, n in build.saved_shapes)
                   for n in saved_names)
     plan.saved_avals = _avals_key(saved)
-    rule._plans[key] = plan
+    _store_plan(rule, key, plan)
     return plan, out, saved
+
+
+# -- which record a backward pass uses ---------------------------------------------
+
+_MIXED = "mixed"  # rule._plans' entry for shapes whose records differed between calls
+_by_marker = {}  # id(marker) -> (weak reference to the marker, plan or None)
+
+
+def _marker(plan):
+    """A zero-size array unique to one call, standing for its record ``plan``: ``saved``
+    ends with it, so the tape keeps it until that call's backward pass."""
+    marker = onp.empty(0)
+    key = id(marker)
+    _by_marker[key] = (weakref.ref(marker, lambda _: _by_marker.pop(key, None)), plan)
+    return marker
+
+
+def _marked_plan(saved):
+    """``(True, plan)`` for ``saved`` ending with a live marker; ``(False, None)`` where a
+    transformation rebuilt it."""
+    entry = _by_marker.get(id(saved[-1])) if saved else None
+    if entry is None or entry[0]() is not saved[-1]:
+        return False, None
+    return True, entry[1]
+
+
+def _same_record(a, b):
+    """Whether plans ``a`` and ``b`` (or None) compute the same: one text and the same
+    constants (identical, or equal concrete arrays)."""
+    if a is None or b is None:
+        return a is b
+    if a.rec.source != b.rec.source:
+        return False
+    ca = [c.cell_contents for c in a.rec.fn.__closure__ or ()]
+    cb = [c.cell_contents for c in b.rec.fn.__closure__ or ()]
+    return len(ca) == len(cb) and all(x is y or _equal_arrays(x, y) for x, y in zip(ca, cb))
+
+
+def _equal_arrays(x, y):
+    concrete = (onp.ndarray, onp.generic, int, float, complex, bool)
+    return (isinstance(x, concrete) and isinstance(y, concrete) and type(x) is type(y)
+            and onp.shape(x) == onp.shape(y) and onp.asarray(x).dtype == onp.asarray(y).dtype
+            and bool(onp.array_equal(x, y, equal_nan=True)))
+
+
+def _store_plan(rule, key, plan):
+    """``plan`` as the latest record for ``key``; ``_MIXED`` from the first record that
+    differs from the one before it on (a later lookup by shapes could pick the wrong one)."""
+    old = rule._plans.get(key, plan)
+    rule._plans[key] = _MIXED if old is _MIXED or not _same_record(old, plan) else plan
+
+
+def _plan_of(rule, key, saved):
+    """The record of the call whose forward pass gave ``saved``."""
+    marked, plan = _marked_plan(saved)
+    if marked:
+        return plan
+    plan = rule._plans.get(key)
+    if plan is _MIXED:
+        code = getattr(rule.fun, "__code__", None)
+        raise CheckpointRecordError(
+            f"checkpoint of {rule.__name__}: calls with the same argument shapes recorded "
+            "different computations (the function reads more than its arguments: a closure "
+            "variable rebound between calls, a global, random numbers), and this backward "
+            "pass cannot tell which record is its call's (a transformation rebuilt the saved "
+            "values)", filename=code and code.co_filename, lineno=code and code.co_firstlineno,
+            hint="pass what the function reads as arguments (static_argnums for Python values)")
+    return plan
 
 
 def _kept(value, shape_only):
@@ -189,14 +265,7 @@ _counter = itertools.count()
 
 def _live(stmts):
     """Straight-line ``stmts`` without the assignments the return does not need."""
-    needed = {n.id for n in gast.walk(stmts[-1]) if isinstance(n, gast.Name)}
-    kept = [stmts[-1]]
-    for s in reversed(stmts[:-1]):
-        targets = {n.id for t in s.targets for n in gast.walk(t) if isinstance(n, gast.Name)}
-        if targets & needed:
-            kept.append(s)
-            needed |= {n.id for n in gast.walk(s.value) if isinstance(n, gast.Name)}
-    return kept[::-1]
+    return dataflow.live_statements(stmts[:-1], dataflow.reads(stmts[-1]))[0] + [stmts[-1]]
 
 
 # ---------------------------------------------------------------------------
@@ -204,9 +273,10 @@ def _live(stmts):
 
 
 def checkpoint_save(rule, *args):
-    """``(rule.fun(*args), saved)``: the value and what ``rule.policy`` keeps of its body."""
-    _, out, saved = _record(rule, args)
-    return out, saved
+    """``(rule.fun(*args), saved)``: the value and what ``rule.policy`` keeps of its body,
+    then the marker of this call's record (``_marker``)."""
+    plan, out, saved = _record(rule, args)
+    return out, saved + (_marker(plan),)
 
 
 def checkpoint_restore(rule, out, saved, *args):
@@ -235,8 +305,9 @@ def _per_argument(rule, tree, n_args, leaf_cts):
 
 
 def _seed(plan, g):
-    """The body's output cotangent as its record returns it (one leaf, or a tuple)."""
-    leaves = tree_flatten(g, is_leaf=lambda x: x is None)[0]
+    """The body's output cotangent as its record returns it (one leaf, or a tuple); a
+    dict's cotangent may lack the keys that receive none."""
+    leaves = plan.out_tree.flatten_up_to_or_none(g)
     return leaves[0] if plan.n_out == 1 else tuple(leaves)
 
 
@@ -246,15 +317,14 @@ def checkpoint_remat_cotangents(g, rule, saved, args):
     if g is None:
         return (None,) * len(args)
     key, _, leaves, tree = _plan_key(rule, args)
-    plan = rule._plans.get(key)
-    if plan is None:  # no record to reuse: reverse mode of the body, from the arguments
-        _, pull = support.dynamic_vjp(rule.fun, *args)
-        return tuple(None if i in rule.nondiff_argnums else ct for i, ct in enumerate(pull(g)))
+    plan = _plan_of(rule, key, saved)
+    saved = saved[:-1]  # less the marker
+    if plan is None:
+        return _from_arguments(g, rule, args)
     if _avals_key(saved) != plan.saved_avals:
         raise RuntimeError(f"checkpoint of {rule.__name__}: the saved values do not match the "
-                           "latest record of the function for these argument shapes (its "
-                           "Python code changed what it computes between the forward and the "
-                           "backward pass)")
+                           "record of the function for these argument shapes (its Python code "
+                           "changed what it computes between the forward and the backward pass)")
     if not plan.active:
         return (None,) * len(args)
     build = _remat_build(plan.policy_saved, plan.body, plan.active)
@@ -266,32 +336,49 @@ def checkpoint_remat_cotangents(g, rule, saved, args):
     return _per_argument(rule, tree, len(args), leaf_cts)
 
 
-def checkpoint_save_tangent(rule, args, tangents):
-    """The tangent of ``checkpoint_save(rule, *args)``: forward mode of its record."""
-    plan, _, _ = _record(rule, args)
+def _from_arguments(g, rule, args):
+    """Cotangents of ``args`` by reverse mode of the body itself (no record to reuse)."""
+    _, pull = support.dynamic_vjp(rule.fun, *args)
+    return tuple(None if i in rule.nondiff_argnums else ct for i, ct in enumerate(pull(g)))
+
+
+def _call_record(rule, ans, args):
+    """``(plan, out, saved values)`` of the call that returned ``ans`` (its own record where
+    its marker survived, else a new one)."""
+    out, saved = ans
+    marked, plan = _marked_plan(saved)
+    return (plan, out, saved[:-1]) if marked else _record(rule, args)
+
+
+def checkpoint_save_tangent(rule, ans, args, tangents):
+    """The tangent of ``ans = checkpoint_save(rule, *args)``: forward mode of its record."""
+    plan, _, saved = _call_record(rule, ans, args)
+    marker_tangent = onp.zeros(0)
     if plan is None:
         tangents = tuple(None if i in rule.nondiff_argnums else t for i, t in enumerate(tangents))
-        return dynamic_jvp(rule.fun, args, tangents)[1], ()
+        return dynamic_jvp(rule.fun, args, tangents)[1], (marker_tangent,)
     leaves = _plan_key(rule, args)[2]
     _, t_dyn = rule._split(tangents)
     t_leaves = tree_flatten(list(t_dyn), is_leaf=lambda x: x is None)[0]
     _, t_out = dynamic_jvp(plan.save(), tuple(leaves), tuple(t_leaves))
     t_out = list(t_out) if isinstance(t_out, (tuple, list)) else [t_out]
-    return tree_unflatten(plan.out_tree, t_out[:plan.n_out]), tuple(t_out[plan.n_out:])
+    return (tree_unflatten(plan.out_tree, t_out[:plan.n_out]),
+            tuple(t_out[plan.n_out:]) + (marker_tangent,))
 
 
-def checkpoint_save_cotangents(g, rule, args):
-    """Cotangents of ``args`` in ``checkpoint_save(rule, *args)``: reverse mode of its
+def checkpoint_save_cotangents(g, rule, ans, args):
+    """Cotangents of ``args`` in ``ans = checkpoint_save(rule, *args)``: reverse mode of its
     record (a derivative of the backward pass reaches the saved values)."""
     g_out, g_saved = (None, None) if g is None else g
-    if g_out is None and not any(x is not None for x in g_saved or ()):
+    g_saved = tuple(g_saved)[:-1] if g_saved else ()  # less the marker's
+    if g_out is None and not any(x is not None for x in g_saved):
         return (None,) * len(args)
-    plan, out, saved = _record(rule, args)
+    plan, out, saved = _call_record(rule, ans, args)
     if plan is None:
-        return checkpoint_remat_cotangents(g_out, rule, (), args)
+        return _from_arguments(g_out, rule, args) if g_out is not None else (None,) * len(args)
     _, _, leaves, tree = _plan_key(rule, args)
     values = tree_flatten(out)[0] + list(saved)
-    cts = tree_flatten(g_out, is_leaf=lambda x: x is None)[0] if g_out is not None else [None] * plan.n_out
+    cts = plan.out_tree.flatten_up_to_or_none(g_out)
     cts += list(g_saved) if g_saved else [None] * len(saved)
     seed = [support.zeros_like_grad(v) if c is None else c for v, c in zip(values, cts)]
     _, pull = support.dynamic_vjp(plan.save(), *leaves)
@@ -309,12 +396,12 @@ for _helper in (checkpoint_remat_cotangents, checkpoint_save_tangent, checkpoint
 
 @def_vjp(checkpoint_save)
 def _checkpoint_save_vjp(ans, rule, *args):
-    d[args] = checkpoint_save_cotangents(d[ans], rule, args)
+    d[args] = checkpoint_save_cotangents(d[ans], rule, ans, args)
 
 
 @def_jvp(checkpoint_save)
 def _checkpoint_save_jvp(ans, rule, *args):
-    d[ans] = checkpoint_save_tangent(rule, args, d[args])
+    d[ans] = checkpoint_save_tangent(rule, ans, args, d[args])
 
 
 @def_vjp(checkpoint_restore)

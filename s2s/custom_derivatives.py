@@ -25,6 +25,8 @@ A vmap rule for ``custom_call`` goes in its ``batch`` slot (``s2s.core.primitive
 array(2., dtype=float32)
 """
 import functools
+import inspect
+import keyword
 
 from s2s.checkpoint_remat import checkpoint_restore, checkpoint_save
 from s2s.codegen.python import compile_function, make_cell
@@ -125,7 +127,6 @@ def _jvps_rule(fun, jvps, primals, tangents):
 
 
 def _call_wrapper(custom, call_name, call):
-    import inspect
     names = [p.name for p in inspect.signature(custom.fun).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     rule = _identifier(custom.rule_name or custom.__name__)
@@ -135,13 +136,12 @@ def _call_wrapper(custom, call_name, call):
     fdef = astconv.parse(text).body[0]
     wrapper, _ = compile_function(fdef, f"<s2s {call_name} of {custom.__name__}>", {"__builtins__": __builtins__},
                                   {call_name: make_cell(call), rule: make_cell(custom)})
-    wrapper.__defaults__ = custom.fun.__defaults__
+    wrapper.__defaults__ = getattr(inspect.unwrap(custom.fun), "__defaults__", None)  # jit(f): f's
     return wrapper
 
 
 def _identifier(name):
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    import keyword
     ok = name.isidentifier() and not keyword.iskeyword(name)
     return name if ok and name not in ("custom_call", "checkpoint_call") else "rule"
 
@@ -243,7 +243,7 @@ class _Checkpointed(_Custom):
         super().__init__(fun, static_argnums)
         self.rule_name = f"checkpointed_{getattr(fun, '__name__', 'fn')}"
         self.policy = policy
-        self._plans = {}  # under a policy: the latest record per argument shapes (s2s.remat)
+        self._plans = {}  # under a policy: the latest record per argument shapes (s2s.checkpoint_remat)
 
     def __call__(self, *args, **kwargs):
         if self.policy is None or kwargs or not recording_trace(args):
@@ -263,7 +263,6 @@ class _Checkpointed(_Custom):
 def _saving_wrapper(custom, save, restore):
     """``def f(a, b): out, saved = checkpoint_save(rule, a, b); return
     checkpoint_restore(rule, out, saved, a, b)`` (see s2s.remat)."""
-    import inspect
     names = [p.name for p in inspect.signature(custom.fun).parameters.values()
              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     rule = _identifier(custom.rule_name)
@@ -277,7 +276,7 @@ def _saving_wrapper(custom, save, restore):
              rule: make_cell(custom)}
     wrapper, _ = compile_function(fdef, f"<s2s checkpoint of {custom.__name__}>",
                                   {"__builtins__": __builtins__}, cells)
-    wrapper.__defaults__ = custom.fun.__defaults__
+    wrapper.__defaults__ = getattr(inspect.unwrap(custom.fun), "__defaults__", None)  # jit(f): f's
     return wrapper
 
 
@@ -292,6 +291,11 @@ def checkpoint(fun=None, *, static_argnums=(), prevent_cse=True, policy=None):
     accepted for JAX compatibility and does nothing: under ``jit`` XLA may merge the
     recomputation with the forward pass (s2s emits no optimization barrier), which
     changes memory, never results.
+
+    Without a policy the backward pass runs ``fun`` again: a global or closure variable
+    that ``fun`` reads (not an argument) and that changes after the call is read as it
+    is then (JAX reads it once, when it traces the call). Pass such values as arguments;
+    under a policy each call's backward pass uses the record of its own forward pass.
 
     >>> import s2s, s2s.numpy as np
     >>> layer = s2s.checkpoint(lambda x: np.tanh(x) * 2.0)

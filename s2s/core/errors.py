@@ -32,6 +32,11 @@ class VaryingFunctionError(TransformError):
     by ``s2s.vjp``, say) that it cannot batch; vmap records the call instead."""
 
 
+class CheckpointRecordError(TransformError):
+    """The backward pass of a checkpoint under a policy cannot tell which of two different
+    records of the function (same argument shapes) belongs to its call."""
+
+
 class ConcretizationError(S2SError, TypeError):
     """A staged (abstract) value was used where a concrete Python value is needed."""
 

@@ -122,6 +122,44 @@ def targets(stmt):
     return []
 
 
+def live_statements(stmts, needed):
+    """``(kept, read)``: straight-line ``stmts`` less the assignments to names that neither
+    ``needed`` (what is read after them) nor a later kept statement reads; ``read``: the
+    names the kept statements read. Statements other than assignments to plain names (a
+    call for its effect, ``x[i] = v``) are kept. Reverse mode's recomputation keeps only
+    what its tape and result need (a checkpoint's record, ``build_remat_vjp``).
+
+    >>> from s2s.parse.quoting import quote, to_source
+    >>> kept, read = live_statements(quote("a = f(x)\\nb = g(a)\\nc = h(x)"), {"b"})
+    >>> [to_source(s).strip() for s in kept], sorted(read)
+    (['a = f(x)', 'b = g(a)'], ['a', 'f', 'g', 'x'])
+    """
+    live, read, kept = set(needed), set(), []
+    for s in reversed(stmts):
+        names = _plain_targets(s)
+        if names is not None and not names & live:
+            continue
+        kept.append(s)
+        now = reads(s.value if names is not None else s)
+        live |= now
+        read |= now
+    return kept[::-1], read
+
+
+def _plain_targets(stmt):
+    """The names an assignment to names only (``a = ...``, ``a, b = ...``) binds; None for
+    any other statement."""
+    if not isinstance(stmt, gast.Assign):
+        return None
+    names = set()
+    for t in stmt.targets:
+        elts = t.elts if isinstance(t, gast.Tuple) else [t]
+        if not all(isinstance(e, gast.Name) for e in elts):
+            return None
+        names |= {e.id for e in elts}
+    return names
+
+
 def assigned_in(stmts):
     """Every name stored anywhere in ``stmts`` (nested blocks and functions included)."""
     return {n.id for st in stmts for n in q.walk(st)

@@ -23,7 +23,7 @@ import gast
 
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core.errors import TransformError
-from s2s.parse import quoting as q
+from s2s.parse import dataflow, quoting as q
 from s2s.parse.naming import Namer
 from s2s.parse.source import unwrap
 from s2s.transforms import frontend, reverse
@@ -238,34 +238,57 @@ _vjp_functions = weakref.WeakKeyDictionary()
 
 
 def _assemble_vjp(build):
-    plan = frontend.plan_for(build.fn)
-    result, ctx, namer = _transform(plan, build.active_params)
-    res = result.result
-    build.output_active = isinstance(res, gast.Name) and result.result_active
+    plan, result, ctx, namer, res_adj = _reverse_of(build)
     ct = namer.new("ct")
     body = result.inits + result.forward + result.adjoint_inits
-    res_adj = result.adjoint_names.get(res.id) if build.output_active else None
     if res_adj is not None:
         body.append(q.assign(res_adj, q.name(ct)))
     body += result.reverse
-    grads = _adjoint_return(res, [result.param_adjoints[p] for p in build.active_params])
+    grads = _adjoints(result, build)
     if not isinstance(grads, gast.Tuple):
         grads = gast.Tuple(elts=[grads], ctx=gast.Load())
     body.append(gast.Return(value=grads))
     args = copy_node(plan.normal.args)
     args.args = [q.name(ct, gast.Param())] + args.args
     fdef = frontend.function_def(namer.new(f"vjp_{plan.name}"), args, body)
-    globals_, cells = _globals_and_cells(plan, ctx, [fdef])
+    build.function, = _compile(build, plan, ctx, result, [(fdef, "vjp", True)])
+    build.done = True
+
+
+def _reverse_of(build):
+    """``(plan, result, ctx, namer, res_adj)``: reverse mode of ``build``'s function for its
+    active parameters (``res_adj`` the result's adjoint, None where it is inactive); sets
+    ``build.output_active``."""
+    plan = frontend.plan_for(build.fn)
+    result, ctx, namer = _transform(plan, build.active_params)
+    res = result.result
+    build.output_active = isinstance(res, gast.Name) and result.result_active
+    res_adj = result.adjoint_names.get(res.id) if build.output_active else None
+    return plan, result, ctx, namer, res_adj
+
+
+def _adjoints(result, build):
+    """What the reverse sweep returns: the adjoints of ``build``'s active parameters."""
+    return _adjoint_return(result.result, [result.param_adjoints[p] for p in build.active_params])
+
+
+def _compile(build, plan, ctx, result, functions):
+    """Compiles ``functions`` (``(fdef, kind, with_defaults)``: the user function's default
+    values copied where ``with_defaults``) over one set of globals and cells; records
+    their texts, dependencies and guards on ``build``. Returns them."""
+    globals_, cells = _globals_and_cells(plan, ctx, [f for f, _, _ in functions])
     fn = build.fn
-    fn_obj, text = compile_function(fdef, frontend.file_name("vjp", plan, build.active_params),
-                                    globals_, cells, fn.__defaults__, fn.__kwdefaults__,
-                                    origin=plan.source)
-    _mark_tape(fn_obj, result)
-    build.function = fn_obj
-    build.texts = [text]
+    out, build.texts = [], []
+    for fdef, kind, with_defaults in functions:
+        defaults = (fn.__defaults__, fn.__kwdefaults__) if with_defaults else ()
+        fn_obj, text = compile_function(fdef, frontend.file_name(kind, plan, build.active_params),
+                                        globals_, cells, *defaults, origin=plan.source)
+        _mark_tape(fn_obj, result)
+        out.append(fn_obj)
+        build.texts.append(text)
     build.deps = ctx.deps
     build.guards = ctx.guards
-    build.done = True
+    return out
 
 
 def _mark_tape(fn_obj, result):
@@ -325,29 +348,22 @@ def _reading_saved(forward, saved, saved_param, tape, shape_only, result):
     names = set(saved)
     kept = [s for s in forward if not (isinstance(s, gast.Assign) and all(
         isinstance(t, gast.Name) and t.id in names for t in s.targets))]
-    live = {t for t in tape if t not in shape_only} | {result}
-    needed = []
-    for s in reversed(kept):
-        targets = {t.id for t in s.targets if isinstance(t, gast.Name)} if isinstance(s, gast.Assign) else None
-        if targets is not None and len(targets) == len(s.targets) and not targets & (live | set(tape)):
-            continue
-        needed.append(s)
-        live |= {n.id for n in gast.walk(s.value if targets is not None else s) if isinstance(n, gast.Name)}
+    needed, reads = dataflow.live_statements(kept, set(tape) | {result})
+    live = reads | {t for t in tape if t not in shape_only} | {result}  # values read
     read = tuple(n for n in saved if n in live or n in tape)
     shapes = tuple(n for n in read if n not in live)
     if not read:
-        return needed[::-1], read, shapes
+        return needed, read, shapes
     unpack = gast.Assign(targets=[gast.Tuple(elts=[q.store(n) for n in read], ctx=gast.Store())],
                          value=q.name(saved_param), type_comment=None)
-    return [unpack] + needed[::-1], read, shapes
+    return [unpack] + needed, read, shapes
 
 
 def _assemble_pair(build, saved=None):
-    plan = frontend.plan_for(build.fn)
-    result, ctx, namer = _transform(plan, build.active_params)
+    plan, result, ctx, namer, res_adj = _reverse_of(build)
     res = result.result
-    build.output_active = isinstance(res, gast.Name) and result.result_active
-    fwd_name = namer.new(f"{'remat' if saved is not None else 'fwd'}_{plan.name}")
+    fwd_kind = "fwd" if saved is None else "remat"
+    fwd_name = namer.new(f"{fwd_kind}_{plan.name}")
     bwd_name = namer.new(f"bwd_{plan.name}")
     tape_name = namer.new("tape")
     tape = gast.Tuple(elts=[_tape_entry(t, result, ctx) for t in result.tape], ctx=gast.Load())
@@ -362,7 +378,6 @@ def _assemble_pair(build, saved=None):
     fwd_body = result.inits + result.tape_inits + forward + [
         gast.Return(value=gast.Tuple(elts=[copy_node(res), tape], ctx=gast.Load()))]
     fwd = frontend.function_def(fwd_name, fwd_args, fwd_body)
-    res_adj = result.adjoint_names.get(res.id) if build.output_active else None
     seed_param = res_adj or namer.new("bresult")
     bwd_body = []
     if result.tape:
@@ -372,28 +387,16 @@ def _assemble_pair(build, saved=None):
     # The seed arrives as a parameter: its `bresult = None` init (a result assigned on
     # several paths, e.g. an early return) would discard it.
     bwd_body += [a for a in result.adjoint_inits if a.targets[0].id != seed_param] + result.reverse
-    bwd_body.append(gast.Return(value=_adjoint_return(res, [result.param_adjoints[p]
-                                                           for p in build.active_params])))
+    bwd_body.append(gast.Return(value=_adjoints(result, build)))
     bwd_args = gast.arguments(args=[q.name(tape_name, gast.Param()), q.name(seed_param, gast.Param())],
                               posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
                               kwarg=None, defaults=[])
     bwd = frontend.function_def(bwd_name, bwd_args, bwd_body)
-    globals_, cells = _globals_and_cells(plan, ctx, [fwd, bwd])
-    fn = build.fn
-    fwd_kind = "fwd" if saved is None else "remat"
-    fwd_fn, fwd_text = compile_function(fwd, frontend.file_name(fwd_kind, plan, build.active_params), globals_,
-                                        cells, fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
-    bwd_fn, bwd_text = compile_function(bwd, frontend.file_name("bwd", plan, build.active_params), globals_, cells,
-                                        origin=plan.source)
-    _mark_tape(fwd_fn, result)
-    _mark_tape(bwd_fn, result)
+    fwd_fn, bwd_fn = _compile(build, plan, ctx, result, [(fwd, fwd_kind, True), (bwd, "bwd", False)])
     # vmap keeps the unbatched entries of the tape unbatched from fwd to bwd (one pair's
     # names line up: what fwd saves under a name, bwd restores under it).
     fwd_fn.__s2s_pair__, bwd_fn.__s2s_pair__ = "fwd", "bwd"
     bwd_fn.__s2s_tape_args__ = (0,)  # see batching.loop_call: one tape, popped per example
     build.fwd_cell.cell_contents = fwd_fn
     build.bwd_cell.cell_contents = bwd_fn
-    build.texts = [fwd_text, bwd_text]
-    build.deps = ctx.deps
-    build.guards = ctx.guards
     build.done = True
