@@ -1,11 +1,12 @@
 """Which functions hessian runs once per basis vector (``loop_call``) through the linear
 algebra factorizations, and the time per hessian.
 
-    python benchmarks/linalg_second_order.py [--repeat N]
+    python benchmarks/linalg_second_order.py [--repeat R] [--n N] [--how hessian|jacrev]
 
 For each scalar loss (lax.linalg and numpy.linalg forms of cholesky, eigh, lu, qr, svd,
 triangular_solve, solve, inv, det, slogdet) prints the functions run in ``loop_call``
-during one hessian and the best-of-N eager time per hessian (float64, 3x3 matrices).
+during one hessian (or jacrev of grad) and the best-of-R eager time per call (float64,
+N x N matrices: N * N basis vectors).
 """
 import argparse
 import sys
@@ -18,7 +19,7 @@ import s2s.numpy as snp
 from s2s import lax
 from s2s.numpy import batching
 
-N = 3
+N = 3  # (--n)
 
 
 def _spd(x):
@@ -73,23 +74,29 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=None)
+    parser.add_argument("--n", type=int, default=3)
+    parser.add_argument("--how", choices=("hessian", "jacrev"), default="hessian")
     args = parser.parse_args()
+    global N
+    N = args.n
     s2s.config.update("enable_x64", True)
     seen = _count_loops()
     x = onp.random.default_rng(0).normal(size=N * N) * 0.3
+    second = s2s.hessian if args.how == "hessian" else lambda f: s2s.jacrev(s2s.grad(f))
     for name, loss in LOSSES.items():
         if args.only and args.only not in name:
             continue
-        h = s2s.hessian(loss)
-        del seen[:]
+        h = second(loss)
         h(x)  # build
-        loops = sorted(set(seen))
+        del seen[:]
+        h(x)
+        calls, loops = len(seen), sorted(set(seen))
         best = float("inf")
         for _ in range(args.repeat):
             t = time.perf_counter()
             h(x)
             best = min(best, time.perf_counter() - t)
-        print(f"{name:22s} {best * 1e3:9.2f} ms  loop_call: {len(seen)} calls {loops}")
+        print(f"{name:22s} {best * 1e3:9.2f} ms  loop_call: {calls} calls {loops}")
 
 
 if __name__ == "__main__":
