@@ -219,3 +219,14 @@ def test_helper_batch_rules_stack_the_batch(x64):
         one = stacked_cotangents(H.cholesky_grad, (gs[0], low), c, lower=True)
         np.testing.assert_allclose(cot[0][k], one[0], rtol=1e-12)
         np.testing.assert_allclose(cot[1][k], one[1], rtol=1e-12)
+
+
+def test_other_functions_are_not_stacked(x64, loops):
+    """The stacking batch rule is exact for the helpers written on stacks of matrices
+    only: for another function it runs once per example."""
+    sbars = np.random.default_rng(1).normal(size=(3, N, N))
+    low = np.tril(_spd(np, POINT))
+    tangent = s2s.vmap(lambda t: stacked_tangent(H.hermitian_grad, (low,), (t,), lower=True))
+    got = tangent(sbars)
+    assert set(loops) == {"stacked_tangent"}
+    np.testing.assert_allclose(got, np.stack([H.hermitian_grad(t, True) for t in sbars]), rtol=1e-12)

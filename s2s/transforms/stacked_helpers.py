@@ -19,12 +19,12 @@ forward mode::
     dbA = stacked_tangent(lax.vjp_helpers.cholesky_grad, (bL, L), (dbL, dL), lower=True)
 
 >>> import numpy as onp
->>> from s2s.lax import vjp_helpers as H
 >>> L = onp.array([[2.0, 0.0], [1.0, 3.0]])
->>> stacked_tangent(lax.vjp_helpers.triangular_solve_grad_b, (onp.eye(2), L), (onp.eye(2), onp.zeros((2, 2))),
-...                 left_side=True, lower=True)
-array([[0.5       , 0.        ],
-       [0.        , 0.33333334]], dtype=float32)
+>>> # triangular_solve_grad_b(g, L) = L^-T g is linear in g: along dg = I, da = 0, L^-T
+>>> stacked_tangent(lax.vjp_helpers.triangular_solve_grad_b, (onp.eye(2), L),
+...                 (onp.eye(2), onp.zeros((2, 2))), left_side=True, lower=True)
+array([[ 0.5       , -0.16666667],
+       [ 0.        ,  0.33333334]], dtype=float32)
 """
 from s2s import lax
 from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
@@ -65,12 +65,18 @@ stacked_tangent.__s2s_traced__ = True
 stacked_cotangents.__s2s_traced__ = True
 
 
+# The helpers written on stacks of matrices (the stacking below is exact for them only).
+STACKED_HELPERS = frozenset({H.cholesky_grad, H.eigh_grad, H.lu_grad, H.qr_grad, H.svd_grad,
+                             H.triangular_solve_grad_a, H.triangular_solve_grad_b})
+
+
 def _stacked_rule(fn_stacked):
     """Batch rule of ``stacked_tangent``/``stacked_cotangents``: every operand, tangent and
-    adjoint with the batch axis first (unbatched ones broadcast), then one call."""
+    adjoint with the batch axis first (unbatched ones broadcast), then one call; any other
+    function (or a batch of functions) once per example."""
     def rule(axes, /, fn, *args, **statics):
         axes = tuple(axes) + (None,) * (1 + len(args) - len(axes))
-        if axes[0] is not None:  # a batch of helpers: not one of the helpers here
+        if axes[0] is not None or fn not in STACKED_HELPERS:
             return loop_call(fn_stacked, axes, (fn,) + args, statics)
         n = leading_size([a for a, ax in zip(args, axes[1:]) if ax is not None])
         stacked = [a if ax is not None else broadcast_batch(a, n) for a, ax in zip(args, axes[1:])]
