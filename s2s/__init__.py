@@ -46,6 +46,7 @@ from s2s.scipy import jvp_rules as _scipy_jvp_rules  # noqa: F401,E402
 from s2s.lax import control_flow_jvp as _control_flow_jvp  # noqa: F401,E402
 from s2s.transforms import fwd_rules as _fwd_rules  # noqa: F401,E402
 from s2s.transforms import dynamic_rules as _dynamic_rules  # noqa: F401,E402  (second order of function values)
+from s2s.transforms import stacked_helpers as _stacked_helpers  # noqa: F401,E402  (second order of linalg adjoints)
 from s2s.api_fwd import jvp, jvp_source, linearize  # noqa: F401,E402
 from s2s.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat  # noqa: F401,E402
 from s2s.jacobians import hessian, jacfwd, jacrev  # noqa: F401,E402

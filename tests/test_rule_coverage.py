@@ -266,7 +266,8 @@ def test_conv_adjoint_helpers_have_every_rule(name):
 # are differentiated again by hessian (jvp of grad) and jacrev(grad) (vjp of grad).
 # A helper without a jvp (vjp) template gets forward (reverse) mode generated from its
 # source, and vmap runs that generated code once per basis vector: every such helper
-# needs both templates (s2s/lax/helper_rules.py), or an exemption saying why not yet.
+# needs both templates (s2s/lax/helper_rules.py; the linear-algebra adjoints' are in
+# s2s/transforms/stacked_helpers.py), or an exemption saying why not yet.
 _LOOPS_UNDER_HESSIAN = "no template yet: hessian and jacrev(grad) run it once per basis vector"
 HELPER_JVP_EXEMPT = {
     # A complex operand's cotangent and its conjugate: the same helper serves both.
@@ -277,10 +278,6 @@ HELPER_JVP_EXEMPT = {
     "trigamma": "no tetragamma helper yet: " + _LOOPS_UNDER_HESSIAN,
     "cumprod_grad": "zeros in x make its derivative piecewise: " + _LOOPS_UNDER_HESSIAN,
     "unsort": "its adjoint may be a tuple with None items: " + _LOOPS_UNDER_HESSIAN,
-    "cholesky_grad": _LOOPS_UNDER_HESSIAN, "eigh_grad": _LOOPS_UNDER_HESSIAN,
-    "lu_grad": _LOOPS_UNDER_HESSIAN, "qr_grad": _LOOPS_UNDER_HESSIAN,
-    "svd_grad": _LOOPS_UNDER_HESSIAN, "triangular_solve_grad_a": _LOOPS_UNDER_HESSIAN,
-    "triangular_solve_grad_b": _LOOPS_UNDER_HESSIAN,
 }
 HELPER_VJP_EXEMPT = dict(HELPER_JVP_EXEMPT)
 # vmap batches a helper without a batch rule by recording it on one example and batching

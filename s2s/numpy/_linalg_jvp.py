@@ -13,7 +13,7 @@ array([-0.25  , -0.0625], dtype=float32)
 """
 import s2s.numpy as np
 from s2s.core.primitive import def_batch
-from s2s.lax import linalg_jvp as lax_jvp
+from s2s.lax import linalg_jvp as lax_jvp, vjp_helpers as lax_helpers
 from s2s.numpy.batching import broadcast_batch, leading_size
 from s2s.numpy._vjp_helpers import _norm_axes, _norm_formula, is_two_norm, through_formula_ct_g
 from s2s.numpy.linalg import EighResult, QRResult, SlogdetResult, SVDResult
@@ -104,6 +104,14 @@ def _stacked_operands(fn, operands):
 for _fn, _operands in ((lax_jvp.cholesky_tangent, 2), (lax_jvp.triangular_solve_tangent_a, 3),
                        (lax_jvp.lu_tangent, 2), (lax_jvp.qr_tangent, 3), (lax_jvp.svd_tangent, 3),
                        (lax_jvp.eigh_tangent, 2), (lax_jvp.eigvalsh_tangent, 2)):
+    def_batch(_fn)(_stacked_operands(_fn, _operands))
+
+# The adjoints (vmap of grad; jacrev of grad batches their adjoint ``g``) are written on
+# stacks of matrices the same way.
+for _fn, _operands in ((lax_helpers.cholesky_grad, 2), (lax_helpers.eigh_grad, 2),
+                       (lax_helpers.lu_grad, 2), (lax_helpers.qr_grad, 3),
+                       (lax_helpers.svd_grad, 3), (lax_helpers.triangular_solve_grad_a, 3),
+                       (lax_helpers.triangular_solve_grad_b, 2)):
     def_batch(_fn)(_stacked_operands(_fn, _operands))
 
 

@@ -660,7 +660,8 @@ def qr_grad(g, ans, a, mode="reduced"):
     if mode == "r":
         q, r = np.linalg.qr(a)
         return lax_helpers.qr_grad((None, g), (q, r), a, False)
-    return lax_helpers.qr_grad(tuple(g), tuple(ans), a, mode == "complete")
+    # (items, not tuple(g): vmap batches indexing of a batched result, not tuple() of it)
+    return lax_helpers.qr_grad((g[0], g[1]), (ans[0], ans[1]), a, mode == "complete")
 
 
 def norm_grad(g, ans, x, ord=None, axis=None, keepdims=False):

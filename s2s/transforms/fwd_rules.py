@@ -179,6 +179,14 @@ def _unpack_grad(ans, g, n):
     d[ans] = unpack_grad(d[g], n)
 
 
+# Linear in ``parts`` (``like`` gives the container's type and rows' shape): without
+# this template forward mode transposed its vjp, which vmap of a hessian with a batched
+# primal ran once per example.
+@def_jvp(S.pack_grad)
+def _pack_grad(ans, like, parts):
+    d[ans] = pack_grad(like, d[parts])
+
+
 @def_jvp(S.dict_item_grad)
 def _dict_item_grad(ans, g, key):
     d[ans] = dict_item_grad(d[g], key)
