@@ -260,7 +260,7 @@ def _assemble_vjp(build):
     fn_obj, text = compile_function(fdef, frontend.file_name("vjp", plan, build.active_params),
                                     globals_, cells, fn.__defaults__, fn.__kwdefaults__,
                                     origin=plan.source)
-    _mark_tape(fn_obj, result)
+    _mark_tape(fn_obj, result, plan.fn)
     build.function = fn_obj
     build.texts = [text]
     build.deps = ctx.deps
@@ -268,14 +268,23 @@ def _assemble_vjp(build):
     build.done = True
 
 
-def _mark_tape(fn_obj, result):
+def _mark_tape(fn_obj, result, primal=None):
     """Names the reverse sweep's stack and its while loops' trip counters on the generated
     function: vmap batches pushes and pops on that stack under batched conditions (they
     stay uniform across examples), which it refuses for user lists, and runs a reverse
     loop ``for _ in range(trips)`` over a batch on each example's last trips
-    (s2s.transforms.batch)."""
-    fn_obj.__s2s_tapes__ = (result.stack,) if result.stack is not None else ()
-    fn_obj.__s2s_trip_counters__ = result.trip_counters
+    (s2s.transforms.batch). The reverse sweep of generated gradient code (``primal``, the
+    function differentiated: ``jacrev(grad(f))``) keeps that code's marks, and marks the
+    adjoint of its stack too: both are pushed and popped in lockstep with the new stack,
+    a whole batch at a time."""
+    tapes = (result.stack,) if result.stack is not None else ()
+    trips = tuple(result.trip_counters)
+    inner = getattr(primal, "__s2s_tapes__", ())
+    for t in inner:
+        tapes += (t,) + ((result.adjoint_names[t],) if t in result.adjoint_names else ())
+    fn_obj.__s2s_tapes__ = tapes
+    fn_obj.__s2s_trip_counters__ = trips + tuple(getattr(primal, "__s2s_trip_counters__", ()))
+    fn_obj.__s2s_first_trips__ = tuple(getattr(result, "first_trip_counters", ()))
     # ``x = None`` at the top for names pushed before they are surely assigned: only the
     # tape ever holds that None (vmap's kinds leave it out of what ``x`` may be).
     fn_obj.__s2s_unbound_inits__ = tuple(
