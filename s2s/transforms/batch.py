@@ -1399,7 +1399,8 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
     for p, ax in zip(params, full_axes):
         if ax is not None:
             names.add(p)
-    if len(full_axes) > len(params) or set(kw_batched) - set(params):
+    keywords = dataflow.parameters(plan_for(target).normal, varargs=False)  # (keyword-only too)
+    if len(full_axes) > len(params) or set(kw_batched) - set(keywords):
         return None  # *args/**kwargs: per example
     names |= set(kw_batched)
     names = frozenset(names)
