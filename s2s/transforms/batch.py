@@ -102,15 +102,25 @@ def _assigned(stmts):
     return out
 
 
-def _unset_result(normal):
-    """The statement ``result = None`` that starts a function whose returns became a
-    ``returned`` flag (every path assigns ``result`` later), or None."""
+def _unset_result(normal, fn=None):
+    """The ids of the statements ``result = None`` that start a function whose returns
+    became a ``returned`` flag (every path assigns ``result`` later): its normal form's,
+    or in the jvp of such a function (``fn``, marked by forward._keep_return_slot) the
+    primal's and its tangent's ``dresult = zeros_tangent(result)`` before the first
+    statement of another kind."""
+    slots = set(getattr(fn, "__s2s_unset_slots__", ()))
     slot = getattr(normal, "_s2s_return_slot", None)
     first = normal.body[0] if normal.body else None
     if slot is not None and isinstance(first, gast.Assign) and isinstance(first.targets[0], gast.Name) \
             and first.targets[0].id == slot and isinstance(first.value, gast.Constant):
-        return first
-    return None
+        return {id(first)}
+    found = set()
+    for s in normal.body if slots else ():
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            break
+        if s.targets[0].id in slots:
+            found.add(id(s))
+    return found
 
 
 class _Context:
@@ -135,7 +145,7 @@ class _Context:
         # reverse loops of reverse loops (each example on its first trips, see _reverse_trips)
         self.first_trips = frozenset(getattr(plan.fn, "__s2s_first_trips__", ()))
         self.generated = hasattr(plan.fn, "__s2s_tapes__")
-        self.unset_result = _unset_result(plan.normal)
+        self.unset_result = _unset_result(plan.normal, plan.fn)  # (statement ids)
         # A fwd/bwd pair (see PairTape): the fwd's tape statement, the bwd's unpacking of it.
         self.fwd_tape = _fwd_tape(self) if not masked and batched_params else None
         self.bwd_tape, self.bwd_unpack = tape, _bwd_unpack(self, tape)
@@ -878,13 +888,13 @@ class _Rewriter:
                 batched_there = {v for v, b in ctx.bwd_tape[1] if b}
                 return [s] + self._broadcasts((names & ctx.batched) - batched_there, s)
             return [s]
+        if id(s) in ctx.unset_result and names & ctx.batched:
+            # the early-return slot's first value, which no example returns: unset, so
+            # the first example to return sets it (None there has another structure)
+            return [_assign(copy.deepcopy(target), ctx.h("UNDEF"), s)]
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
                 s.value, (gast.Call, gast.Attribute))):
             out = [s]
-            if s is ctx.unset_result and names & ctx.batched:
-                # the early-return slot's first value, which no example returns: unset, so
-                # the first example to return sets it (None there has another structure)
-                return [_assign(copy.deepcopy(target), ctx.h("UNDEF"), s)]
             if isinstance(s.value, gast.Constant) and s.value.value is None:
                 return out  # None (a zero adjoint, an unset value) has no batch axis
             for n in sorted(names & ctx.batched):
