@@ -274,3 +274,23 @@ def test_jacfwd_of_function_values_one_pass(fn, loops, x64):
     assert loops == []
     assert_trees_close(got, central_jacobian(fn, x), rtol=1e-5, atol=1e-6)
     assert_trees_close(got, s2s.jacrev(fn)(x), rtol=1e-10, atol=1e-12)
+
+
+def scalar_while(x):
+    y = x
+    while y * y < 10.0:  # a trip count per example
+        y = y * 1.5 + np.sin(y)
+    return y * x
+
+
+def test_vmap_grad_of_grad_while(loops, x64):
+    # grad of generated gradient code keeps that code's tape marks (it raised: list
+    # append under a condition that varies across the mapped axis)
+    xs = onp.array([0.3, -0.9, 1.4, 2.0, 0.7])
+    gg = s2s.grad(s2s.grad(scalar_while))
+    got = s2s.vmap(gg)(xs)
+    assert loops == []
+    assert_trees_close(got, loop_over_examples(gg, [xs], [0]), rtol=1e-10, atol=1e-12)
+    fd = [central_jacobian(lambda v: onp.reshape(s2s.grad(scalar_while)(v[0]), 1), onp.array([x]))
+          for x in xs]
+    assert_trees_close(got, onp.ravel(fd), rtol=1e-5, atol=1e-6)

@@ -216,7 +216,7 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
     file_kind = f"completed_{kind}" if complete else kind  # its own text in linecache
     fn_obj, text = compile_function(fdef, frontend.file_name(file_kind, plan, argnums_params), globals_, cells,
                                     fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
-    _mark_tape(fn_obj, result)
+    _mark_tape(fn_obj, result, plan.fn)
     build = Build(fn, tuple(argnums_params))
     build.texts = [text]
     build.deps = ctx.deps
