@@ -716,7 +716,9 @@ def _quantile_rule(axes, /, *args, **kwargs):
         if axes[1:] == (0,) and isinstance(q, Tracer) and onp.ndim(q) == 1 and set(p) <= {
                 "a", "q", "axis", "method", "keepdims"}:
             return _quantile_per_example_q(axes[0] is not None, **p)
-        # a host q is a static parameter (NumPy computes): per example
+        if axes[1:] == (0,) and _host_q_per_example(q) and set(p) <= {
+                "a", "q", "axis", "method", "keepdims"}:
+            return _quantile_per_example_host_q(axes[0] is not None, **p)
         return loop_call(np.quantile, axes, args, kwargs)
     a = _asarray(_operand(p.pop("a"), 0))
     if p.get("axis") is None and a.ndim == 1:  # scalar examples: a quantile of one value
@@ -729,6 +731,58 @@ def _quantile_rule(axes, /, *args, **kwargs):
 
 
 def_batch(np.quantile)(_quantile_rule)
+
+
+def _host_q_per_example(q):
+    """A host ``q`` of one float quantile per example, each in [0, 1] (else each example
+    runs on its own, and raises as it would alone)."""
+    if not isinstance(q, (onp.ndarray, list, tuple)) or isinstance(q, Tracer):
+        return False
+    qa = onp.asarray(q)
+    return qa.ndim == 1 and qa.dtype.kind in "fiu" and bool(onp.all((qa >= 0) & (qa <= 1)))
+
+
+# How many values a per-example-q quantile computes in one NumPy call, at most: the
+# distinct quantiles times the batch's reduced results (chunked above that).
+_QUANTILE_CHUNK = 1 << 22
+
+
+def _quantile_per_example_host_q(a_batched, a, q, axis=None, method="linear", keepdims=False):
+    """``np.quantile`` of each example at its own host ``q`` (a scalar each), eagerly:
+    NumPy's quantile of the examples at their distinct ``q`` values in one call, each
+    example's result then read at its own ``q``. Each (q, example) result is NumPy's
+    computation on that example alone, elementwise, so it is what the example gives on
+    its own (``_reductions._quantile_impl``) to the bit."""
+    qa = onp.asarray(q, onp.float64)
+    n = qa.shape[0]
+    method = _reductions._method("quantile", method, None)
+    a = onp.asarray(_asarray(a))
+    a = a if a_batched else onp.broadcast_to(a, (n,) + a.shape)
+    dt = dtypes.to_inexact_dtype(dtypes.canonicalize_dtype(a.dtype))
+    pe = a.ndim - 1
+    axis = _reductions._static_axis(axis)
+    if pe == 0:  # scalar examples: the quantile of one value
+        a, red, keepdims = a[:, None], (1,), False
+    elif axis is None:
+        red = tuple(range(1, pe + 1))
+    else:
+        red = tuple(int(k) % pe + 1 for k in (axis if isinstance(axis, tuple) else (axis,)))
+    values, which = onp.unique(qa, return_inverse=True)
+    per_q = max(1, _QUANTILE_CHUNK // max(1, a.size // max(1, _reduced_count(a.shape, red))))
+    out = None
+    for start in range(0, len(values), per_q):
+        chunk = values[start:start + per_q]
+        rows = onp.nonzero((which >= start) & (which < start + len(chunk)))[0]
+        r = onp.quantile(a[rows].astype(dt), chunk, axis=red, method=method, keepdims=keepdims)
+        got = onp.asarray(r)[which[rows] - start, onp.arange(len(rows))].astype(dt)
+        if out is None:
+            out = onp.empty((n,) + got.shape[1:], dt)
+        out[rows] = got
+    return out
+
+
+def _reduced_count(shape, red):
+    return int(onp.prod([shape[k] for k in red]))
 
 
 def _quantile_per_example_q(a_batched, a, q, axis=None, method="linear", keepdims=False):

@@ -102,15 +102,25 @@ def _assigned(stmts):
     return out
 
 
-def _unset_result(normal):
-    """The statement ``result = None`` that starts a function whose returns became a
-    ``returned`` flag (every path assigns ``result`` later), or None."""
+def _unset_result(normal, fn=None):
+    """The ids of the statements ``result = None`` that start a function whose returns
+    became a ``returned`` flag (every path assigns ``result`` later): its normal form's,
+    or in the jvp of such a function (``fn``, marked by forward._keep_return_slot) the
+    primal's and its tangent's ``dresult = zeros_tangent(result)`` before the first
+    statement of another kind."""
+    slots = set(getattr(fn, "__s2s_unset_slots__", ()))
     slot = getattr(normal, "_s2s_return_slot", None)
     first = normal.body[0] if normal.body else None
     if slot is not None and isinstance(first, gast.Assign) and isinstance(first.targets[0], gast.Name) \
             and first.targets[0].id == slot and isinstance(first.value, gast.Constant):
-        return first
-    return None
+        return {id(first)}
+    found = set()
+    for s in normal.body if slots else ():
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            break
+        if s.targets[0].id in slots:
+            found.add(id(s))
+    return found
 
 
 class _Context:
@@ -132,8 +142,10 @@ class _Context:
         # Marked by the reverse transform on the code it generates (vjp_builder._mark_tape).
         self.tapes = frozenset(getattr(plan.fn, "__s2s_tapes__", ()))
         self.trip_counters = frozenset(getattr(plan.fn, "__s2s_trip_counters__", ()))
+        # reverse loops of reverse loops (each example on its first trips, see _reverse_trips)
+        self.first_trips = frozenset(getattr(plan.fn, "__s2s_first_trips__", ()))
         self.generated = hasattr(plan.fn, "__s2s_tapes__")
-        self.unset_result = _unset_result(plan.normal)
+        self.unset_result = _unset_result(plan.normal, plan.fn)  # (statement ids)
         # A fwd/bwd pair (see PairTape): the fwd's tape statement, the bwd's unpacking of it.
         self.fwd_tape = _fwd_tape(self) if not masked and batched_params else None
         self.bwd_tape, self.bwd_unpack = tape, _bwd_unpack(self, tape)
@@ -876,13 +888,13 @@ class _Rewriter:
                 batched_there = {v for v, b in ctx.bwd_tape[1] if b}
                 return [s] + self._broadcasts((names & ctx.batched) - batched_there, s)
             return [s]
+        if id(s) in ctx.unset_result and names & ctx.batched:
+            # the early-return slot's first value, which no example returns: unset, so
+            # the first example to return sets it (None there has another structure)
+            return [_assign(copy.deepcopy(target), ctx.h("UNDEF"), s)]
         if not _value_batched(ctx, s.value) and not (_names(s.value) & ctx.batched and isinstance(
                 s.value, (gast.Call, gast.Attribute))):
             out = [s]
-            if s is ctx.unset_result and names & ctx.batched:
-                # the early-return slot's first value, which no example returns: unset, so
-                # the first example to return sets it (None there has another structure)
-                return [_assign(copy.deepcopy(target), ctx.h("UNDEF"), s)]
             if isinstance(s.value, gast.Constant) and s.value.value is None:
                 return out  # None (a zero adjoint, an unset value) has no batch axis
             for n in sorted(names & ctx.batched):
@@ -1016,7 +1028,7 @@ class _Rewriter:
         before = set(self.defined)
         read_later = self._read_elsewhere(s)
         keep = set()
-        for n in sorted((then_names | else_names) - ctx.local_to(s)):
+        for n in sorted((then_names | else_names) - ctx.local_to(s) - ctx.tapes):
             if n in before or (n in then_names and n in else_names):
                 keep.add(n)
             elif n in read_later and _read_only_under(ctx.plan.normal, s, n, n in then_names):
@@ -1099,7 +1111,7 @@ class _Rewriter:
         # Masked: what the next trip or the code after the loop reads (the test included).
         assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_after(s)
                                         | _names(s.test))
-        assigned -= ctx.local_to(s)
+        assigned -= ctx.local_to(s) | ctx.tapes  # (a tape: a whole batch at a time)
         out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
         self.defined |= assigned
         active = ctx.namer.new("active")
@@ -1152,7 +1164,7 @@ class _Rewriter:
     def _is_reverse_trips(self, it):
         """``range(trips)`` over a while loop's trip counter: the reverse transform's loop."""
         return len(it.args) == 1 and isinstance(it.args[0], gast.Name) \
-            and it.args[0].id in self.ctx.trip_counters
+            and it.args[0].id in self.ctx.trip_counters | self.ctx.first_trips
 
     def _reverse_trips(self, s, under):
         """The reverse sweep of a batched while: ``max(trips)`` trips over the batch.
@@ -1160,21 +1172,27 @@ class _Rewriter:
         The forward loop ran ``max(trips)`` trips pushing on the shared tape each time,
         example e active on the first ``trips[e]`` of them; popping in reverse, e is
         active on the last ``trips[e]`` trips, with masked updates as in a batched while.
+        The reverse of that reverse loop (``for _ in range(trips_first)``, the vjp of
+        gradient code: ``jacrev(grad(f))``) runs ``max(trips)`` trips again, e active on
+        its first ``trips[e]``, as in the forward loop.
         """
         ctx = self.ctx
         if set().union(*map(_names, s.body)) & _stores(s.target):
             raise ctx.error(s, "a reverse loop over a trip count reads its index")
         trips = s.iter.args[0].id
+        first = trips in ctx.first_trips
         assigned = _assigned(s.body) & (_exposed_reads(s.body) | self._read_after(s))
-        assigned -= ctx.local_to(s)
+        assigned -= ctx.local_to(s) | ctx.tapes  # (a tape: a whole batch at a time)
         out = [_assign(n, ctx.h("UNDEF"), s) for n in sorted(assigned - self.defined)]
         self.defined |= assigned
         steps, step, active = (ctx.namer.new(n) for n in ("steps", "step", "active"))
         out.append(_assign(steps, self._masked_call("max_example", [q.name(trips)], under), s))
         prev = {n: ctx.namer.new(f"{n}_prev") for n in sorted(assigned)}
-        # active = step >= steps - trips: each example's trips are the last ones
-        late = gast.Compare(left=q.name(step), ops=[gast.GtE()], comparators=[
-            gast.BinOp(left=q.name(steps), op=gast.Sub(), right=q.name(trips))])
+        if first:  # active = step < trips: each example's trips are the first ones
+            late = gast.Compare(left=q.name(step), ops=[gast.Lt()], comparators=[q.name(trips)])
+        else:  # active = step >= steps - trips: each example's trips are the last ones
+            late = gast.Compare(left=q.name(step), ops=[gast.GtE()], comparators=[
+                gast.BinOp(left=q.name(steps), op=gast.Sub(), right=q.name(trips))])
         where = self._where(under)
         if where is not None:
             late = q.call(self._np("logical_and"), [q.name(where), late])
@@ -1391,7 +1409,8 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
     for p, ax in zip(params, full_axes):
         if ax is not None:
             names.add(p)
-    if len(full_axes) > len(params) or set(kw_batched) - set(params):
+    keywords = dataflow.parameters(plan_for(target).normal, varargs=False)  # (keyword-only too)
+    if len(full_axes) > len(params) or set(kw_batched) - set(keywords):
         return None  # *args/**kwargs: per example
     names |= set(kw_batched)
     names = frozenset(names)

@@ -168,7 +168,7 @@ class Kinds:
         changed = False
         for s in stmts:
             if isinstance(s, gast.Assign):
-                if id(s) in self._skipped or s is self.ctx.unset_result or self._on_tape(s.value):
+                if id(s) in self._skipped or id(s) in self.ctx.unset_result or self._on_tape(s.value):
                     continue  # (the tape gives back what the variable held; no path returns
                     # the early-return slot's first value)
                 if self.ctx.is_tape(s.targets[0]):

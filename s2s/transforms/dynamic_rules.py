@@ -22,7 +22,8 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core import hooks
 from s2s.core.errors import S2SError, TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
-from s2s.numpy.batching import broadcast_batch, loop_call
+from s2s.core.tree_util import tree_leaves, tree_map
+from s2s.numpy.batching import broadcast_batch, leading_size, loop_call
 from s2s.parse import astconv
 from s2s.parse.source import NoSourceError
 from s2s.runtime import support as S
@@ -295,8 +296,29 @@ def _built_or_none(builder, fn, params):
         return None
 
 
+def _whole_batch(pull):
+    """The ``Pullback`` of one call on a whole batch that a batched ``dynamic_vjp`` made
+    (``batch_support._BatchedPullback.pull``: the examples' call batched, each unbatched
+    differentiable argument broadcast), or None. Its examples are independent, so the
+    derivatives of ``apply_pullback`` through it are each example's, stacked."""
+    inner = getattr(pull, "pull", None)
+    return inner if isinstance(inner, S.Pullback) and hasattr(pull, "n") else None
+
+
+def _broadcast_all(values, axes, n):
+    """Each of ``values`` with every array leaf batched (unbatched ones broadcast)."""
+    return [v if ax is not None else tree_map(lambda a: broadcast_batch(a, n), v)
+            for v, ax in zip(values, axes)]
+
+
 def _pullback_tangent_batch(axes, /, adjoints, pull, pull_tangent, g, g_tangent):
     axes = tuple(axes) + (None,) * (5 - len(axes))
+    whole = _whole_batch(pull) if axes[1] is not None else None
+    if whole is not None:  # the examples' pullbacks (vmap of hessian, of jacfwd(grad))
+        adjoints, pull_tangent, g, g_tangent = _broadcast_all(
+            (adjoints, pull_tangent, g, g_tangent), axes[:1] + axes[2:], pull.n)
+        full = (None,) * pull.skip + tuple(adjoints)  # (the array of an array method's call)
+        return pullback_tangent(full, whole, pull_tangent, g, g_tangent)[pull.skip:]
     made = _gradient_for(pull, g) if axes[0] is None and axes[1] is None and axes[3] is None else None
     if made is not None:
         grad, primals, paths = made
@@ -313,8 +335,49 @@ def _pullback_tangent_batch(axes, /, adjoints, pull, pull_tangent, g, g_tangent)
     return loop_call(pullback_tangent, axes, (adjoints, pull, pull_tangent, g, g_tangent), {})
 
 
+def _batched_dynamic_jvp(fn, args, tangents, kwargs, args_axis, tangents_axis):
+    """``dynamic_jvp(fn, args, tangents)`` for a batch of ``args`` (``args_axis`` 0: each
+    array of the tuple batched, as batched code builds it) and/or of ``tangents``: the
+    generated jvp of the call (``fn`` a constant of its positional wrapper), vmapped
+    once; None where that jvp cannot be built or the arguments are not all arrays."""
+    target, full = S.array_method_call(fn, args)
+    skip = len(full) - len(args)
+    full_tangents = (None,) * skip + tuple(tangents)
+    active = tuple(i for i, t in enumerate(full_tangents) if t is not None)
+    if not active or (args_axis is not None and (skip or not all(
+            onp.ndim(v) >= 1 and hasattr(v, "dtype") for v in tree_leaves(full)))):
+        return None  # (an array method's own array, a Python number: per example)
+    wrapper = S.positional_wrapper(target, len(full), active, tuple(sorted(kwargs)))
+    params = forward.positional_params(wrapper)[2:2 + len(active)]
+    build = _built_or_none(forward.build_jvp, wrapper, tuple(params))
+    if build is None:
+        return None
+    in_axes = (tangents_axis,) * len(active) + (None, args_axis) + (args_axis,) * len(active)
+    return hooks.vmap(build.cell.cell_contents, in_axes=in_axes)(
+        *[full_tangents[i] for i in active], kwargs, tuple(full), *[full[i] for i in active])
+
+
+def _dynamic_jvp_batch(axes, /, fn, args, tangents, **kwargs):
+    """vmap of ``dynamic_jvp``: over jacfwd's basis (the tangents), the examples (the
+    arguments), or both, the call's generated jvp vmapped once (``_batched_dynamic_jvp``);
+    each example on its own where ``fn`` itself varies or that jvp cannot be built."""
+    axes = tuple(axes) + (None,) * (3 - len(axes))
+    found = _batched_dynamic_jvp(fn, args, tangents, kwargs, axes[1], axes[2]) \
+        if axes[0] is None and (axes[1] is not None or axes[2] is not None) else None
+    if found is None:
+        return loop_call(fwd_support.dynamic_jvp, axes, (fn, args, tangents), kwargs)
+    return found
+
+
 def _dynamic_vjp_tangent_batch(axes, /, fn, args, tangents, **kwargs):
     axes = tuple(axes) + (None,) * (3 - len(axes))
+    if axes[0] is None and axes[1] is not None:  # a batch of examples (vmap(hessian))
+        found = _batched_dynamic_jvp(fn, args, tangents, kwargs, axes[1], axes[2])
+        if found is not None:
+            skip = len(S.array_method_call(fn, args)[1]) - len(args)
+            n = leading_size(list(tree_leaves(args)))
+            return found[1], (None,) * skip + tuple(
+                t if t is None or axes[2] is not None else broadcast_batch(t, n) for t in tangents)
     if axes[0] is None and axes[1] is None:
         target, full = S.array_method_call(fn, args)
         skip = len(full) - len(args)
@@ -341,6 +404,10 @@ def _batched_cotangents(cts, like):
 
 def _pullback_grads_batch(axes, /, ct, pull, g):
     axes = tuple(axes) + (None,) * (3 - len(axes))
+    whole = _whole_batch(pull) if axes[1] is not None else None
+    if whole is not None:  # the examples' pullbacks (vmap of jacrev(grad))
+        ct, g = _broadcast_all((ct, g), (axes[0], axes[2]), pull.n)
+        return pullback_grads(None if ct is None else (None,) * pull.skip + tuple(ct), whole, g)
     made = _gradient_for(pull, g) if ct is not None and axes[1] is None and axes[2] is None else None
     found = made and _batched_pullback_grads(ct, pull, g, *made)
     if found:
@@ -371,6 +438,14 @@ def _batched_pullback_grads(ct, pull, g, grad, primals, paths):
 
 def _dynamic_vjp_grads_batch(axes, /, ct, ans, args):
     axes = tuple(axes) + (None,) * (3 - len(axes))
+    whole = _whole_batch(ans[1]) if axes[1] is not None and ct is not None else None
+    if whole is not None:  # the examples' pullbacks (vmap of jacrev(grad))
+        (ct,) = _broadcast_all((ct,), axes[:1], ans[1].n)
+        out_ct, pull_ct = ct
+        adj = list(whole(out_ct)[ans[1].skip:])
+        if pull_ct is not None:
+            adj = [S.add_grad(a, pull_ct[ans[1].skip + k]) for k, a in enumerate(adj)]
+        return tuple(adj)
     if ct is None or axes[1] is not None or axes[2] is not None:
         return loop_call(dynamic_vjp_grads, axes, (ct, ans, args), {})
     out_ct, pull_ct = ct
@@ -400,3 +475,4 @@ def_batch(pullback_tangent)(_pullback_tangent_batch)
 def_batch(dynamic_vjp_tangent)(_dynamic_vjp_tangent_batch)
 def_batch(pullback_grads)(_pullback_grads_batch)
 def_batch(dynamic_vjp_grads)(_dynamic_vjp_grads_batch)
+def_batch(fwd_support.dynamic_jvp)(_dynamic_jvp_batch)

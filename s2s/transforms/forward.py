@@ -586,7 +586,18 @@ def _assemble(build):
     build.done = True
     _keep_tape_marks(build.fn, fn_obj, fwd)
     _keep_tape_args(build.fn, fn_obj, plan, build.active_params)
+    _keep_return_slot(plan, fn_obj, fwd)
 
+
+def _keep_return_slot(plan, fn_obj, fwd):
+    """The early-return slot of ``fn`` (``result = None`` first, assigned on every path
+    before it is returned, see normalize) and its tangent, marked on the jvp: vmap reads
+    their first values as unset (a path returning early on some examples only selects a
+    value against that None, of another structure, see batch._unset_slots)."""
+    slot = getattr(plan.normal, "_s2s_return_slot", None)
+    if slot is not None:
+        fn_obj.__s2s_unset_slots__ = (slot,) + ((fwd.tangents[slot],) if slot in fwd.tangents
+                                                else ())
 
 def _keep_tape_marks(fn, fn_obj, fwd):
     """The jvp of a function the reverse transform generated pushes and pops its tape

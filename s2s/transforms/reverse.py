@@ -140,6 +140,7 @@ class _Reverse:
         self.uses_stack = False
         self.stack = None
         self.trip_counters = set()  # the while loops' trip counts
+        self.first_trip_counters = set()  # their reverse loops' reversed (see rev_for)
         self.result = fdef.body[-1].value
         # The plan's normal form is shared by every transformation, and the analyses
         # below annotate statements: they work on a copy.
@@ -545,10 +546,40 @@ class _Reverse:
 
     def rev_for(self, s, state, depth):
         body = self.loop_body_fixpoint(s.body, state, depth)
+        trips = self._reverse_trips_loop(s)
+        if trips is not None:
+            return self._rev_reverse_trips(s, trips, body)
         rev_iter = gast.Call(func=q.name("reversed"), args=[q.copy_tree(s.iter)], keywords=[])
         loop = gast.copy_location(gast.For(target=q.copy_tree(s.target), iter=rev_iter,
                                            body=body or [gast.Pass()], orelse=[], type_comment=None), s)
         return [loop] + self.restore(self.saved_targets(s))
+
+    def _reverse_trips_loop(self, s):
+        """The trip counter ``trips`` of ``for _ in range(trips)`` in generated gradient
+        code (the reverse sweep of its while loop, see ``rev_while``), else None."""
+        counters = getattr(self.ctx.plan.fn, "__s2s_trip_counters__", ())
+        it = s.iter
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" \
+                and len(it.args) == 1 and not it.keywords and isinstance(it.args[0], gast.Name) \
+                and it.args[0].id in counters and isinstance(s.target, gast.Name) \
+                and not any(isinstance(n, gast.Name) and n.id == s.target.id
+                            and isinstance(n.ctx, gast.Load) for b in s.body for n in gast.walk(b)):
+            return it.args[0].id
+        return None
+
+    def _rev_reverse_trips(self, s, trips, body):
+        """``first = trips; for _ in range(first)``: the reverse of a reverse loop over a
+        trip counter, in the order of no consequence (the index is not read). vmap runs it
+        ``max(trips)`` times, each example on its first ``trips`` (a batched while's reverse
+        sweep ran each on its last ones): it tells the two apart by the ``first`` counter,
+        marked on the generated function (``vjp_builder._mark_tape``)."""
+        first = self.namer.new(f"{trips}_first")
+        self.first_trip_counters.add(first)
+        loop = gast.For(target=q.copy_tree(s.target), iter=gast.Call(
+            func=q.name("range"), args=[q.name(first)], keywords=[]),
+            body=body or [gast.Pass()], orelse=[], type_comment=None)
+        return [gast.copy_location(q.assign(first, q.name(trips)), s),
+                gast.copy_location(loop, s)] + self.restore(self.saved_targets(s))
 
     def rev_while(self, s, state, depth):
         trips = self.records[id(s)]
@@ -975,6 +1006,7 @@ class _Reverse:
         # vmap tells the tape from user lists, and reverse loops from user loops, by these.
         out.stack = self.stack
         out.trip_counters = tuple(sorted(self.trip_counters))
+        out.first_trip_counters = tuple(sorted(self.first_trip_counters))
         out.shape_only = self.shape_only_names & set(tape)
         return out
 

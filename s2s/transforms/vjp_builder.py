@@ -216,7 +216,7 @@ def _grad_function_locked(fn, argnums_params, has_aux, holomorphic, with_value, 
     file_kind = f"completed_{kind}" if complete else kind  # its own text in linecache
     fn_obj, text = compile_function(fdef, frontend.file_name(file_kind, plan, argnums_params), globals_, cells,
                                     fn.__defaults__, fn.__kwdefaults__, origin=plan.source)
-    _mark_tape(fn_obj, result)
+    _mark_tape(fn_obj, result, plan.fn)
     build = Build(fn, tuple(argnums_params))
     build.texts = [text]
     build.deps = ctx.deps
@@ -251,7 +251,7 @@ def _assemble_vjp(build):
     args = copy_node(plan.normal.args)
     args.args = [q.name(ct, gast.Param())] + args.args
     fdef = frontend.function_def(namer.new(f"vjp_{plan.name}"), args, body)
-    build.function, = _compile(build, plan, ctx, result, [(fdef, "vjp", True)])
+    build.function, = _compile(build, plan, ctx, result, [(fdef, "vjp", True)], plan.fn)
     build.done = True
 
 
@@ -272,10 +272,11 @@ def _adjoints(result, build):
     return _adjoint_return(result.result, [result.param_adjoints[p] for p in build.active_params])
 
 
-def _compile(build, plan, ctx, result, functions):
+def _compile(build, plan, ctx, result, functions, primal=None):
     """Compiles ``functions`` (``(fdef, kind, with_defaults)``: the user function's default
     values copied where ``with_defaults``) over one set of globals and cells; records
-    their texts, dependencies and guards on ``build``. Returns them."""
+    their texts, dependencies and guards on ``build``; marks their tapes (``_mark_tape``,
+    ``primal`` the function differentiated where it is generated code). Returns them."""
     globals_, cells = _globals_and_cells(plan, ctx, [f for f, _, _ in functions])
     fn = build.fn
     out, build.texts = [], []
@@ -283,7 +284,7 @@ def _compile(build, plan, ctx, result, functions):
         defaults = (fn.__defaults__, fn.__kwdefaults__) if with_defaults else ()
         fn_obj, text = compile_function(fdef, frontend.file_name(kind, plan, build.active_params),
                                         globals_, cells, *defaults, origin=plan.source)
-        _mark_tape(fn_obj, result)
+        _mark_tape(fn_obj, result, primal)
         out.append(fn_obj)
         build.texts.append(text)
     build.deps = ctx.deps
@@ -291,14 +292,23 @@ def _compile(build, plan, ctx, result, functions):
     return out
 
 
-def _mark_tape(fn_obj, result):
+def _mark_tape(fn_obj, result, primal=None):
     """Names the reverse sweep's stack and its while loops' trip counters on the generated
     function: vmap batches pushes and pops on that stack under batched conditions (they
     stay uniform across examples), which it refuses for user lists, and runs a reverse
     loop ``for _ in range(trips)`` over a batch on each example's last trips
-    (s2s.transforms.batch)."""
-    fn_obj.__s2s_tapes__ = (result.stack,) if result.stack is not None else ()
-    fn_obj.__s2s_trip_counters__ = result.trip_counters
+    (s2s.transforms.batch). The reverse sweep of generated gradient code (``primal``, the
+    function differentiated: ``jacrev(grad(f))``) keeps that code's marks, and marks the
+    adjoint of its stack too: both are pushed and popped in lockstep with the new stack,
+    a whole batch at a time."""
+    tapes = (result.stack,) if result.stack is not None else ()
+    trips = tuple(result.trip_counters)
+    inner = getattr(primal, "__s2s_tapes__", ())
+    for t in inner:
+        tapes += (t,) + ((result.adjoint_names[t],) if t in result.adjoint_names else ())
+    fn_obj.__s2s_tapes__ = tapes
+    fn_obj.__s2s_trip_counters__ = trips + tuple(getattr(primal, "__s2s_trip_counters__", ()))
+    fn_obj.__s2s_first_trips__ = tuple(getattr(result, "first_trip_counters", ()))
     # ``x = None`` at the top for names pushed before they are surely assigned: only the
     # tape ever holds that None (vmap's kinds leave it out of what ``x`` may be).
     fn_obj.__s2s_unbound_inits__ = tuple(
