@@ -41,8 +41,8 @@ LOSSES = {
     "lax.eigh": lambda x: snp.sum(snp.sin(lax.linalg.eigh(_sym(x))[0]) * lax.linalg.eigh(_sym(x))[1]),
     "lax.lu": lambda x: snp.sum(snp.sin(lax.linalg.lu(_mat(x))[0])),
     "lax.qr": lambda x: snp.sum(snp.sin(lax.linalg.qr(_mat(x))[0]) + lax.linalg.qr(_mat(x))[1] ** 2),
-    "lax.svd": lambda x: snp.sum(snp.sin(lax.linalg.svd(_mat(x), full_matrices=False)[0])
-                                  * lax.linalg.svd(_mat(x), full_matrices=False)[1]),
+    "lax.svd": lambda x: snp.sum(snp.sin(lax.linalg.svd(_mat(x), full_matrices=False)[1])
+                                  * lax.linalg.svd(_mat(x), full_matrices=False)[0]),
     "lax.triangular_solve": lambda x: snp.sum(snp.sin(lax.linalg.triangular_solve(
         _mat(x), x.reshape(N, N), left_side=True, lower=True))),
     "np.cholesky": lambda x: snp.sum(snp.sin(snp.linalg.cholesky(_spd(x)))),

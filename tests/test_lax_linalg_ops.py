@@ -361,3 +361,19 @@ def test_agrees_with_jax():
                           preferred_element_type=np.int32)
     assert out.dtype == np.asarray(ref).dtype
     np.testing.assert_array_equal(out, np.asarray(ref))
+
+
+@pytest.mark.parametrize("shape,full", [((4, 3), False), ((3, 4), True), ((2, 3, 3), True)])
+def test_svd_returns_u_s_vt_like_jax(shape, full, x64):
+    """lax.linalg.svd returns (u, s, vt), as jax.lax.linalg.svd and numpy.linalg.svd do;
+    it returned (s, u, vt), which a port of JAX code could read silently wrong
+    (``(u * s) @ vt`` broadcasts for square matrices)."""
+    a = np.random.RandomState(0).normal(size=shape)
+    for svd in (lax.linalg.svd, s2s.jit(lambda x: lax.linalg.svd(x, full_matrices=full))):
+        u, s, vt = svd(a) if svd is not lax.linalg.svd else svd(a, full_matrices=full)
+        k = min(shape[-2:])
+        assert s.shape == shape[:-2] + (k,)
+        np.testing.assert_allclose((u[..., :k] * s[..., None, :]) @ vt[..., :k, :], a, atol=1e-10)
+    jax = pytest.importorskip("jax")
+    ref = jax.lax.linalg.svd(a, full_matrices=full)
+    assert [np.shape(r) for r in ref] == [np.shape(r) for r in (u, s, vt)]

@@ -267,11 +267,7 @@ class _JaxLinalg:
 
     @staticmethod
     def svd(a, *, full_matrices=True, compute_uv=True):
-        out = jlax.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
-        if not compute_uv:
-            return out
-        u, s, vh = out  # s2s (and the primitive) order them (s, u, vh)
-        return s, u, vh
+        return jlax.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
 
 
 _BINARY = {"add", "sub", "mul", "div", "pow", "max", "min", "atan2", "rem", "complex", "eq", "ne",

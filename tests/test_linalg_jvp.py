@@ -37,13 +37,11 @@ def _like(x, rng):
 
 
 def _svd_invariants(out):
-    s, u, vt = out
+    u, s, vt = out
     return s[..., :1, None] * snp.abs(u @ vt)  # u @ vt does not see the singular vectors' phases
 
 
-def _np_svd_invariants(out):
-    u, s, vh = out
-    return _svd_invariants((s, u, vh))
+_np_svd_invariants = _svd_invariants  # numpy.linalg.svd and lax.linalg.svd: (u, s, vt) both
 
 
 # name -> (function of the operands, operands). Outputs whose sign or phase is free
@@ -94,7 +92,7 @@ CASES = {
                      (R.normal(size=(2, 4, 3)),)),
     "lax_svd_complex": (lambda a: _svd_invariants(linalg.svd(a, full_matrices=False)),
                         (_general(4, 3, complex_=True),)),
-    "lax_svd_square_full": (lambda a: linalg.svd(a)[0] * snp.sum(linalg.svd(a)[1] @ linalg.svd(a)[2]),
+    "lax_svd_square_full": (lambda a: linalg.svd(a)[1] * snp.sum(linalg.svd(a)[0] @ linalg.svd(a)[2]),
                             (_general(3, 3),)),
     "lax_svd_values_batch": (lambda a: linalg.svd(a, compute_uv=False), (R.normal(size=(2, 3, 4)),)),
 }

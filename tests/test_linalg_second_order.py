@@ -66,12 +66,8 @@ def _lax_qr(lax, np):
 
 
 def _lax_svd(lax, np):
-    # s2s's lax.linalg.svd returns (s, u, vt), jax.lax.linalg.svd (0.10) (u, s, vh).
-    svd, ours = lax.linalg.svd, lax is s2s.lax
-
     def f(x):
-        first, second, vt = svd(_square(np, x), full_matrices=False, compute_uv=True)
-        s, u = (first, second) if ours else (second, first)
+        u, s, vt = lax.linalg.svd(_square(np, x), full_matrices=False, compute_uv=True)
         return np.sum(np.sin(s)) + np.sum(u[:, 0] * vt[0] * np.arange(N))
     return f
 

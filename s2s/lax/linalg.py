@@ -559,7 +559,7 @@ def _svd_abstract(a, *, full_matrices, compute_uv):
     s = ShapedArray(batch + (k,), dtypes.real_dtype(a.dtype))
     if not compute_uv:
         return [s]
-    return [s, ShapedArray(u, a.dtype), ShapedArray(vt, a.dtype)]
+    return [ShapedArray(u, a.dtype), s, ShapedArray(vt, a.dtype)]
 
 
 def _svd_impl(a, *, full_matrices, compute_uv):
@@ -571,31 +571,26 @@ def _svd_impl(a, *, full_matrices, compute_uv):
         outs = np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
     except np.linalg.LinAlgError:
         return [np.full(v.shape, np.nan, v.dtype) for v in avals]
-    outs = (outs[1], outs[0], outs[2]) if compute_uv else (outs,)
+    outs = outs if compute_uv else (outs,)
     return [np.asarray(o).astype(v.dtype, copy=False) for o, v in zip(outs, avals)]
 
 
 def _svd_empty_np(a, avals):
-    out = [np.zeros(avals[0].shape, avals[0].dtype)]
-    for v in avals[1:]:
-        eye = np.eye(*v.shape[-2:], dtype=v.dtype)
-        out.append(np.broadcast_to(eye, v.shape).copy())
-    return out
+    """Empty matrices: no singular values, identity factors."""
+    return [np.broadcast_to(np.eye(*v.shape[-2:], dtype=v.dtype), v.shape).copy() if v.ndim >= a.ndim
+            else np.zeros(v.shape, v.dtype) for v in avals]
 
 
 def _svd_lower(ctx, a, *, full_matrices, compute_uv):
     aval = ctx.avals_in[0]
-    s_aval = ctx.avals_out[0]
+    s_aval = ctx.avals_out[1 if compute_uv else 0]
     nb = aval.ndim - 2
     if aval.size == 0:
         def empty(x):
-            outs = [lax.broadcast_in_dim(np.zeros((), s_aval.dtype), shape=s_aval.shape,
-                                         broadcast_dimensions=())]
-            for v in ctx.avals_out[1:]:
-                eye = np.eye(*v.shape[-2:], dtype=v.dtype)
-                outs.append(lax.broadcast_in_dim(eye, shape=v.shape,
-                                                 broadcast_dimensions=(nb, nb + 1)))
-            return outs
+            return [lax.broadcast_in_dim(np.eye(*v.shape[-2:], dtype=v.dtype), shape=v.shape,
+                                         broadcast_dimensions=(nb, nb + 1)) if v.ndim == aval.ndim
+                    else lax.broadcast_in_dim(np.zeros((), v.dtype), shape=v.shape,
+                                              broadcast_dimensions=()) for v in ctx.avals_out]
         return _staged(ctx, empty, [a], [aval])
     full = full_matrices or not compute_uv
     batch, m, n, k, u_shape, vt_shape = _svd_shapes(aval, full)
@@ -606,7 +601,8 @@ def _svd_lower(ctx, a, *, full_matrices, compute_uv):
 
     def finish(info, s, *uv):
         ok = _info_ok(info)
-        return [_nan_unless(ok, x, nb) for x in (s,) + uv]
+        outs = (uv[0], s, uv[1]) if uv else (s,)  # JAX's order: (u, s, vt)
+        return [_nan_unless(ok, x, nb) for x in outs]
     names = [info, s] + ([u, vt] if compute_uv else [])
     return _staged(ctx, finish, names, [out_avals[4], s_aval] + out_avals[2:4][:len(names) - 2])
 
@@ -618,8 +614,8 @@ svd_p = _define("svd", _svd_impl, _svd_abstract, _svd_lower, multiple_results=Tr
 def svd(a, *, full_matrices=True, compute_uv=True):
     """Singular value decomposition ``a = u @ diag(s) @ vt``; ``s`` descending.
 
-    Returns ``(s, u, vt)`` (note the order, as ``jax.lax.linalg.svd``), or ``s`` alone
-    when ``compute_uv`` is False.
+    Returns ``(u, s, vt)``, as ``jax.lax.linalg.svd`` and ``numpy.linalg.svd``, or ``s``
+    alone when ``compute_uv`` is False.
 
     >>> import numpy as np
     >>> from s2s.lax import linalg

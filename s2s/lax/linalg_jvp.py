@@ -130,17 +130,17 @@ def _reciprocal_or_zero(s):
 
 
 def svd_tangent(da, a, ans, full_matrices=True, compute_uv=True):
-    """Tangent of ``svd`` (``(ds, du, dvt)``, or ``ds``): reduced factors, or square
+    """Tangent of ``svd`` (``(du, ds, dvt)``, or ``ds``): reduced factors, or square
     matrices with ``full_matrices``, as the adjoint."""
     m, n = shape_of(a)[-2:]
     if compute_uv:
-        s, u, vt = ans
+        u, s, vt = ans
         if full_matrices and m != n:
             raise NotImplementedError(
                 "s2s differentiates svd with full_matrices=True only for square matrices, as "
                 "JAX; use full_matrices=False")
     else:
-        s, u, vt = lax.linalg.svd(a, full_matrices=False, compute_uv=True)
+        u, s, vt = lax.linalg.svd(a, full_matrices=False, compute_uv=True)
     dt = dtype_of(u)
     v = _matrix_H(vt)
     ds_mat = _mm(_mm(_matrix_H(u), da), v)
@@ -166,7 +166,7 @@ def svd_tangent(da, a, ans, full_matrices=True, compute_uv=True):
     if n > m:
         dahu = _mm(_matrix_H(da), u)
         dv = lax.add(dv, lax.mul(lax.sub(dahu, _mm(v, _mm(vt, dahu))), s_inv_row))
-    return ds, du, _matrix_H(dv)
+    return du, ds, _matrix_H(dv)
 
 
 def eigh_tangent(da, ans, lower=True):

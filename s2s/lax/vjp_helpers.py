@@ -1541,15 +1541,15 @@ def svd_grad(g, a, ans, full_matrices=True, compute_uv=True):
     """Adjoint of ``svd`` (JAX's jvp rule transposed; reduced factors or square matrices)."""
     m, n = shape_of(a)[-2:]
     if compute_uv:
-        s, u, vt = ans
-        gs, gu, gvt = _parts(g, ans)
+        u, s, vt = ans
+        gu, gs, gvt = _parts(g, ans)
         if full_matrices and m != n:
             raise NotImplementedError(
                 "s2s differentiates svd with full_matrices=True only for square matrices, as "
                 "JAX; use full_matrices=False")
     else:
         gs = g
-        s, u, vt = lax.linalg.svd(a, full_matrices=False, compute_uv=True)
+        u, s, vt = lax.linalg.svd(a, full_matrices=False, compute_uv=True)
         gu = zeros_like(u)
         gvt = zeros_like(vt)
     dt = dtype_of(u)

@@ -72,7 +72,7 @@ def svd_tangent(da, ans, a, full_matrices=True, compute_uv=True, hermitian=False
         da, a = lax_jvp.hermitian_part(da, True), lax_jvp.hermitian_part(a, True)
     if not compute_uv:
         return lax_jvp.svd_tangent(da, a, ans, full_matrices, False)
-    ds, du, dvh = lax_jvp.svd_tangent(da, a, (ans[1], ans[0], ans[2]), full_matrices, True)
+    du, ds, dvh = lax_jvp.svd_tangent(da, a, (ans[0], ans[1], ans[2]), full_matrices, True)
     return SVDResult(du, ds, dvh)
 
 

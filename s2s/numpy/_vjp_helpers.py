@@ -649,8 +649,8 @@ def svd_grad(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
         return lax_helpers.hermitian_grad(grad, True)
     if not compute_uv:
         return lax_helpers.svd_grad(g, a, ans, full_matrices, False)
-    u, s, vh = ans
-    return lax_helpers.svd_grad((g[1], g[0], g[2]), a, (s, u, vh), full_matrices, True)
+    # Indexed, not tuple(): vmap runs tuple() of a batched value once per example.
+    return lax_helpers.svd_grad((g[0], g[1], g[2]), a, (ans[0], ans[1], ans[2]), full_matrices, True)
 
 
 def qr_grad(g, ans, a, mode="reduced"):

@@ -403,7 +403,7 @@ def _svd_composite(a, full_matrices=True, compute_uv=True):
     _matrices("svd", a, square=False)
     if not compute_uv:
         return lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=False)
-    s, u, vt = lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=True)
+    u, s, vt = lax_linalg.svd(a, full_matrices=full_matrices, compute_uv=True)
     return [u, s, vt]
 
 
