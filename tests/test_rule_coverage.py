@@ -269,14 +269,6 @@ def test_conv_adjoint_helpers_have_every_rule(name):
 # needs both templates (s2s/lax/helper_rules.py), or an exemption saying why not yet.
 _LOOPS_UNDER_HESSIAN = "no template yet: hessian and jacrev(grad) run it once per basis vector"
 HELPER_JVP_EXEMPT = {
-    # A complex operand's cotangent and its conjugate: the same helper serves both.
-    "conj_grad": _LOOPS_UNDER_HESSIAN, "real_part": _LOOPS_UNDER_HESSIAN,
-    "imag_part": _LOOPS_UNDER_HESSIAN, "real_grad": _LOOPS_UNDER_HESSIAN,
-    "imag_grad": _LOOPS_UNDER_HESSIAN,
-    "abs_grad": _LOOPS_UNDER_HESSIAN,
-    "trigamma": "no tetragamma helper yet: " + _LOOPS_UNDER_HESSIAN,
-    "cumprod_grad": "zeros in x make its derivative piecewise: " + _LOOPS_UNDER_HESSIAN,
-    "unsort": "its adjoint may be a tuple with None items: " + _LOOPS_UNDER_HESSIAN,
     "cholesky_grad": _LOOPS_UNDER_HESSIAN, "eigh_grad": _LOOPS_UNDER_HESSIAN,
     "lu_grad": _LOOPS_UNDER_HESSIAN, "qr_grad": _LOOPS_UNDER_HESSIAN,
     "svd_grad": _LOOPS_UNDER_HESSIAN, "triangular_solve_grad_a": _LOOPS_UNDER_HESSIAN,

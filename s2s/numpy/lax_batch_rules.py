@@ -60,11 +60,17 @@ for _prim in all_primitives().values():
 
 
 def _only_first(fn, adjust):
-    """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params."""
+    """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params,
+    which hold every parameter not passed positionally (a recorded call leaves out those
+    at their defaults: ``lax.cumsum(x)`` batches with ``axis=1``)."""
+    names = list(inspect.signature(fn).parameters.values())
+
     def rule(axes, /, x, *rest, **params):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(fn, axes, (x,) + rest, params)
-        return fn(x, *rest, **adjust(_asarray(x), dict(params)))
+        defaults = {p.name: p.default for p in names[1 + len(rest):]
+                    if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
+        return fn(x, *rest, **adjust(_asarray(x), dict(defaults, **params)))
     return rule
 
 
