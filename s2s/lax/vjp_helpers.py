@@ -1038,17 +1038,19 @@ def cumprod_grad_tangent(g, x, ans, v, axis, reverse=False):
     """
     dim = canonical_axis(axis, len(shape_of(x)))
     if reverse:
-        g, x, ans, v = (lax.rev(a, dimensions=(dim,)) for a in (g, x, ans, v))
+        g = lax.rev(g, dimensions=(dim,))
+        x = lax.rev(x, dimensions=(dim,))
+        ans = lax.rev(ans, dimensions=(dim,))
+        v = lax.rev(v, dimensions=(dim,))
     prefix = _shift(ans, 1, dim, 1)
     dprefix = _shift(cumprod_tangent(v, x, ans, dim), 1, dim, 0)
     # The suffix sums run backwards: on the reversed arrays, R[i] = g[i] + x[i-1] R[i-1].
-    g, x, v = (lax.rev(a, dimensions=(dim,)) for a in (g, x, v))
-    before = _shift(x, 1, dim, 0)
-    suffix = linear_recurrence(before, g, dim)
-    dsuffix = linear_recurrence(before, lax.mul(_shift(v, 1, dim, 0), _shift(suffix, 1, dim, 0)),
-                                dim)
-    suffix, dsuffix = (lax.rev(a, dimensions=(dim,)) for a in (suffix, dsuffix))
-    result = lax.add(lax.mul(dprefix, suffix), lax.mul(prefix, dsuffix))
+    before = _shift(lax.rev(x, dimensions=(dim,)), 1, dim, 0)
+    suffix = linear_recurrence(before, lax.rev(g, dimensions=(dim,)), dim)
+    dsuffix = linear_recurrence(before, lax.mul(_shift(lax.rev(v, dimensions=(dim,)), 1, dim, 0),
+                                                _shift(suffix, 1, dim, 0)), dim)
+    result = lax.add(lax.mul(dprefix, lax.rev(suffix, dimensions=(dim,))),
+                     lax.mul(prefix, lax.rev(dsuffix, dimensions=(dim,))))
     if reverse:
         result = lax.rev(result, dimensions=(dim,))
     return result

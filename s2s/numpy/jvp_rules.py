@@ -335,3 +335,18 @@ def _svd(ans, a, full_matrices=True, compute_uv=True, hermitian=False):
 @def_jvp(np.linalg.norm)
 def _norm(ans, x, ord=None, axis=None, keepdims=False):  # noqa: A002 (NumPy's name)
     d[ans] = norm_tangent(d[x], ans, x, ord, axis, keepdims)
+
+
+# sort's adjoint and tangent are linear in their first operand and piecewise constant in
+# ``a`` (see their vjp templates).
+from s2s.numpy._vjp_helpers import sort_grad  # noqa: E402
+
+
+@def_jvp(sort_grad)
+def _sort_grad(ans, g, a, axis=-1):
+    d[ans] = sort_grad(d[g], a, axis)
+
+
+@def_jvp(sort_tangent)
+def _sort_tangent(ans, t, a, axis=-1):
+    d[ans] = sort_tangent(d[t], a, axis)
