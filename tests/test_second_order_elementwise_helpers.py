@@ -43,8 +43,15 @@ def _lax_sort(lax, np):
 def _lax_sort_operands(lax, np):
     def f(x):  # two keys (the first has ties), two operands riding along
         keys = np.floor(x[:4] * 2.0 + 0.25)
-        a, b, c, e = lax.sort((keys, x[4:], x[:4] * x[4:], np.exp(x[:4])), num_keys=2)
+        a, b, c, e = lax.sort(keys, x[4:], x[:4] * x[4:], np.exp(x[:4]), num_keys=2)
         return np.sum(np.sin(b) * np.arange(4.0) + c * c * np.arange(1.0, 5.0) + e * b)
+    return f
+
+
+def _lax_sort_tuple(lax, np):
+    def f(x):  # sort((a, b)): one tuple operand, its adjoints a list
+        a, b = lax.sort((x[:4] * x[4:], np.sin(x[4:])), num_keys=1)
+        return np.sum(a * b * np.arange(4.0))
     return f
 
 
@@ -105,7 +112,8 @@ def _np_complex_parts(lax, np):
 
 
 PROGRAMS = {"cumprod": _cumprod, "np_cumprod": _np_cumprod, "lax_sort": _lax_sort,
-            "lax_sort_operands": _lax_sort_operands, "np_sort": _np_sort, "argsort": _argsort,
+            "lax_sort_operands": _lax_sort_operands, "lax_sort_tuple": _lax_sort_tuple,
+            "np_sort": _np_sort, "argsort": _argsort,
             "abs_real": _abs_real, "abs_complex": _abs_complex, "gamma": _gamma,
             "digamma_negative": _digamma_negative, "complex_parts": _complex_parts,
             "np_complex_parts": _np_complex_parts}
@@ -117,11 +125,14 @@ POINTS = {"point": POINT, "zeros": ZEROS}
 CASES = [(name, "point") for name in sorted(PROGRAMS)] + \
     [("cumprod", "zeros"), ("np_cumprod", "zeros")]
 
+# jacfwd(grad) is hessian's own composition: the two reverse-mode orders are checked
+# for every program, jacfwd(grad) for a few.
 SECOND_ORDER = {
     "hessian": lambda f: s2s.hessian(f),
     "jacrev(grad)": lambda f: s2s.jacrev(s2s.grad(f)),
-    "jacfwd(grad)": lambda f: s2s.jacfwd(s2s.grad(f)),
 }
+JACFWD_CASES = [("cumprod", "zeros"), ("lax_sort_operands", "point"), ("abs_complex", "point"),
+                ("gamma", "point"), ("complex_parts", "point")]
 
 
 @functools.lru_cache(maxsize=None)
@@ -145,10 +156,12 @@ def _marked(name, at, how):
 
 
 @pytest.mark.parametrize("name,at,how", [_marked(name, at, how) for name, at in CASES
-                                         for how in sorted(SECOND_ORDER)])
+                                         for how in sorted(SECOND_ORDER)]
+                         + [(name, at, "jacfwd(grad)") for name, at in JACFWD_CASES])
 def test_second_order_matches_central_differences_without_example_loop(name, at, how, x64,
                                                                        loops):
-    transformed = SECOND_ORDER[how](PROGRAMS[name](lax, snp))
+    f = PROGRAMS[name](lax, snp)
+    transformed = s2s.jacfwd(s2s.grad(f)) if how == "jacfwd(grad)" else SECOND_ORDER[how](f)
     got = transformed(POINTS[at])
     if how == "hessian":
         np.testing.assert_allclose(s2s.jit(transformed)(POINTS[at]), got, rtol=1e-10, atol=1e-12)
@@ -167,9 +180,9 @@ def _with_jax_x64(fn):
         jax.config.update("jax_enable_x64", old)
 
 
-# JAX's polygamma is NaN below zero (it is zeta-based); np_complex_parts writes 1j * x,
-# which JAX's numpy spells alike.
-JAX_CASES = [case for case in CASES if case[0] != "digamma_negative"]
+# JAX's polygamma is NaN below zero (it is zeta-based); JAX's lax.sort takes its
+# operands as one sequence only (lax_sort_tuple is that form).
+JAX_CASES = [case for case in CASES if case[0] not in ("digamma_negative", "lax_sort_operands")]
 
 
 @pytest.mark.parametrize("name,at", JAX_CASES)
@@ -184,11 +197,9 @@ def test_hessian_matches_jax(name, at, x64):
 EXAMPLES = np.stack([POINT, ZEROS, np.cos(POINT) * 1.3])
 
 
-# Per-example calls outside these helpers: x[order] with a batched order (NumPy's
-# getitem_grad), np.cumprod's forward mode (transposed from its adjoint).
+# x[order] with a batched order: NumPy's getitem_grad runs once per example.
 _VMAP_LOOPS = {
     "argsort": "vmap(hessian) of x[argsort(...)]: getitem_grad runs once per example",
-    "np_cumprod": "vmap(hessian) of np.cumprod: its transposed_jvp runs once per example",
 }
 
 

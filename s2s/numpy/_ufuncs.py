@@ -1173,6 +1173,11 @@ def _conjugate_vjp(ans, x):
     d[x] = np.conjugate(d[ans])
 
 
+@def_jvp(conjugate)
+def _conjugate_jvp(ans, x):
+    d[ans] = np.conjugate(d[x])
+
+
 @def_vjp(where)
 def _where_vjp(ans, condition, x=None, y=None, /, *, size=None, fill_value=None):
     d[x] = unbroadcast(np.where(condition, d[ans], 0), x)

@@ -268,6 +268,12 @@ def_batch(lax.concatenate)(_concatenate)
 
 
 def _sort(axes, /, *operands, dimension=-1, is_stable=True, num_keys=1):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        # sort((a, b)): a batched tuple holds batched operands (a stacked array would
+        # put the batch axis second)
+        out = _sort((axes[0],) * len(operands[0]), *operands[0], dimension=dimension,
+                    is_stable=is_stable, num_keys=num_keys)
+        return out if len(operands[0]) > 1 else (out,)
     ops = _all_batched(axes, operands)
     d = int(dimension) % (_asarray(ops[0]).ndim - 1) + 1
     return lax.sort(*ops, dimension=d, is_stable=is_stable, num_keys=num_keys)

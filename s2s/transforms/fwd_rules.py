@@ -179,6 +179,11 @@ def _unpack_grad(ans, g, n):
     d[ans] = unpack_grad(d[g], n)
 
 
+@def_jvp(S.pack_grad)
+def _pack_grad(ans, like, parts):
+    d[ans] = pack_grad(like, d[parts])  # like gives only the container's structure
+
+
 @def_jvp(S.dict_item_grad)
 def _dict_item_grad(ans, g, key):
     d[ans] = dict_item_grad(d[g], key)
