@@ -910,28 +910,32 @@ def cumsum_transpose(g, axis, reverse=False):
 
 
 def cumprod_grad(g, x, ans, axis, reverse=False):
-    """Adjoint of ``cumprod``, exact with zeros in ``x``.
+    """Adjoint of ``cumprod``, exact with zeros in ``x``: ``E[j] * R[j]``, the exclusive
+    prefix product ``E[j] = prod(x[:j])`` (``ans`` shifted) times
+    ``R[j] = sum_{i>=j} g[i] prod(x[j+1:i+1])`` (``_suffix_sums``), neither of which
+    holds ``x[j]``. No division and no case for zeros: differentiated from this source
+    (where its templates are not used, as inside a traced function) it stays exact at
+    zeros too.
 
-    Where ``x != 0``: ``revcumsum(g * ans) / x``. At the first zero of ``x``: the
-    same sum over a product with that zero replaced by one. After it: zero.
+    >>> x = onp.array([2.0, 0.0, 3.0], onp.float32)
+    >>> cumprod_grad(onp.ones(3, onp.float32), x, lax.cumprod(x), 0)
+    array([1., 8., 0.], dtype=float32)
     """
     dim = canonical_axis(axis, len(shape_of(x)))
     if reverse:
+        g = lax.rev(g, dimensions=(dim,))
         x = lax.rev(x, dimensions=(dim,))
         ans = lax.rev(ans, dimensions=(dim,))
-        g = lax.rev(g, dimensions=(dim,))
-    nonzero = lax.ne(x, 0)
-    safe_x = where(nonzero, x, 1)
-    a = lax.div(lax.cumsum(lax.mul(g, ans), axis=dim, reverse=True), safe_x)
-    is_zero = lax.bitwise_not(nonzero)
-    zeros_so_far = lax.cumsum(lax.convert_element_type(is_zero, new_dtype=dtypes.int32), axis=dim)
-    first = lax.bitwise_and(is_zero, lax.eq(zeros_so_far, 1))
-    out1 = lax.cumprod(where(first, 1, x), axis=dim)
-    b = lax.cumsum(lax.mul(g, out1), axis=dim, reverse=True)
-    result = where(nonzero, a, where(first, b, 0))
+    result = lax.mul(_shift(ans, 1, dim, 1), _suffix_sums(g, x, dim))
     if reverse:
         result = lax.rev(result, dimensions=(dim,))
     return result
+
+
+def _suffix_sums(g, x, dim):
+    """``R[j] = g[j] + x[j+1] R[j+1]`` along ``dim``: a linear recurrence run backwards."""
+    before = _shift(lax.rev(x, dimensions=(dim,)), 1, dim, 0)
+    return lax.rev(linear_recurrence(before, lax.rev(g, dimensions=(dim,)), dim), dimensions=(dim,))
 
 
 def cumextremum_grad(g, x, ans, axis, reverse=False):
@@ -992,11 +996,15 @@ def linear_recurrence(a, c, dim):
     array([1., 1., 4.], dtype=float32)
     """
     n = shape_of(c)[dim]
-    step = 1
+    if n < 2:
+        return c
+    # The first step comes before the loop: forward mode of a loop whose c becomes
+    # differentiable inside it (c constant, a not) read c's tangent before assigning it.
+    c = lax.add(c, lax.mul(a, _shift(c, 1, dim, 0)))
+    step = 2
     while step < n:
+        a = lax.mul(a, _shift(a, step // 2, dim, 1))
         c = lax.add(c, lax.mul(a, _shift(c, step, dim, 0)))
-        if 2 * step < n:
-            a = lax.mul(a, _shift(a, step, dim, 1))
         step = 2 * step
     return c
 
@@ -1044,13 +1052,10 @@ def cumprod_grad_tangent(g, x, ans, v, axis, reverse=False):
         v = lax.rev(v, dimensions=(dim,))
     prefix = _shift(ans, 1, dim, 1)
     dprefix = _shift(cumprod_tangent(v, x, ans, dim), 1, dim, 0)
-    # The suffix sums run backwards: on the reversed arrays, R[i] = g[i] + x[i-1] R[i-1].
-    before = _shift(lax.rev(x, dimensions=(dim,)), 1, dim, 0)
-    suffix = linear_recurrence(before, lax.rev(g, dimensions=(dim,)), dim)
-    dsuffix = linear_recurrence(before, lax.mul(_shift(lax.rev(v, dimensions=(dim,)), 1, dim, 0),
-                                                _shift(suffix, 1, dim, 0)), dim)
-    result = lax.add(lax.mul(dprefix, lax.rev(suffix, dimensions=(dim,))),
-                     lax.mul(prefix, lax.rev(dsuffix, dimensions=(dim,))))
+    suffix = _suffix_sums(g, x, dim)
+    # dR[j] = v[j+1] R[j+1] + x[j+1] dR[j+1]: the same recurrence
+    dsuffix = _suffix_sums(_shift(lax.mul(v, suffix), -1, dim, 0), x, dim)
+    result = lax.add(lax.mul(dprefix, suffix), lax.mul(prefix, dsuffix))
     if reverse:
         result = lax.rev(result, dimensions=(dim,))
     return result
