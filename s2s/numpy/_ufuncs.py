@@ -1168,6 +1168,19 @@ def _real_jvp(ans, val):
     d[ans] = np.real(d[val])
 
 
+# np.imag: -g as the imaginary part of a complex adjoint (lax.imag's), zero for a real
+# input; its tangent is the imaginary part of the tangent. (From its source, vmap of
+# its derivative code ran once per example.)
+@def_vjp(imag)
+def _imag_vjp(ans, val):
+    d[val] = lax.vjp_helpers.imag_grad(d[ans], val)
+
+
+@def_jvp(imag)
+def _imag_jvp(ans, val):
+    d[ans] = np.imag(d[val])
+
+
 @def_vjp(conjugate)
 def _conjugate_vjp(ans, x):
     d[x] = np.conjugate(d[ans])
