@@ -268,17 +268,9 @@ def test_conv_adjoint_helpers_have_every_rule(name):
 # source, and vmap runs that generated code once per basis vector: every such helper
 # needs both templates (s2s/lax/helper_rules.py; the linear-algebra adjoints' are in
 # s2s/transforms/stacked_helpers.py), or an exemption saying why not yet.
-_LOOPS_UNDER_HESSIAN = "no template yet: hessian and jacrev(grad) run it once per basis vector"
-HELPER_JVP_EXEMPT = {
-    # A complex operand's cotangent and its conjugate: the same helper serves both.
-    "conj_grad": _LOOPS_UNDER_HESSIAN, "real_part": _LOOPS_UNDER_HESSIAN,
-    "imag_part": _LOOPS_UNDER_HESSIAN, "real_grad": _LOOPS_UNDER_HESSIAN,
-    "imag_grad": _LOOPS_UNDER_HESSIAN,
-    "abs_grad": _LOOPS_UNDER_HESSIAN,
-    "trigamma": "no tetragamma helper yet: " + _LOOPS_UNDER_HESSIAN,
-    "cumprod_grad": "zeros in x make its derivative piecewise: " + _LOOPS_UNDER_HESSIAN,
-    "unsort": "its adjoint may be a tuple with None items: " + _LOOPS_UNDER_HESSIAN,
-}
+# None is exempt today; an exemption would read {name: "why not yet (hessian and jacrev(grad)
+# run it once per basis vector)"}.
+HELPER_JVP_EXEMPT = {}
 HELPER_VJP_EXEMPT = dict(HELPER_JVP_EXEMPT)
 # vmap batches a helper without a batch rule by recording it on one example and batching
 # the recording (s2s.transforms.batch_support.by_recording: its primitives have rules),

@@ -14,9 +14,12 @@ products (``scatter_mul``, a windowed product) add the coefficients' own derivat
 The templates' first parameter is the helper's result, ``out`` (some helpers have an
 operand named ``ans``: the primal result of the primitive being differentiated).
 """
+import inspect
+
 from s2s import lax
-from s2s.core.primitive import d, def_jvp, def_vjp
+from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
 from s2s.lax import vjp_helpers as H
+from s2s.lax.jvp_rules import along_axes_batch
 
 materialize = None  # bound by the forward transformation (see s2s.transforms.templates)
 
@@ -461,3 +464,173 @@ def _reduce_prod_grad_jvp(out, g, x, axes):
 def _reduce_prod_grad_vjp(out, g, x, axes):
     d[g] = lax.vjp_helpers.reduce_prod_tangent(d[out], x, axes)
     d[x] = lax.vjp_helpers.reduce_prod_grad_tangent(g, x, d[out], axes)
+
+
+# ---------------------------------------------------------------------------
+# Complex parts. Each helper is linear in its adjoint, its other operand giving only a
+# dtype. JAX's convention pairs an adjoint ``c`` of a complex value with a tangent ``t``
+# as ``real(c * t)``: the transpose of ``real`` is ``complex(c, 0)`` (real_grad), of
+# ``imag`` is ``complex(0, -c)`` (imag_grad), of ``conj`` is ``conj``; a real adjoint of
+# a complex value (it reached it through real operations) has imaginary part zero.
+
+
+@def_jvp(H.conj_grad)
+def _conj_grad_jvp(out, g, x):
+    d[out] = lax.vjp_helpers.conj_grad(d[g], x)
+
+
+@def_vjp(H.conj_grad)
+def _conj_grad_vjp(out, g, x):
+    d[g] = lax.vjp_helpers.conj_grad(d[out], g)
+
+
+@def_jvp(H.real_part)
+def _real_part_jvp(out, g):
+    d[out] = lax.vjp_helpers.real_part(d[g])
+
+
+@def_vjp(H.real_part)
+def _real_part_vjp(out, g):
+    d[g] = lax.vjp_helpers.real_grad(d[out], g)
+
+
+@def_jvp(H.imag_part)
+def _imag_part_jvp(out, g):
+    d[out] = lax.vjp_helpers.imag_part(d[g])
+
+
+@def_vjp(H.imag_part)
+def _imag_part_vjp(out, g):
+    d[g] = lax.vjp_helpers.imag_grad(d[out], g)
+
+
+@def_jvp(H.real_grad)
+def _real_grad_jvp(out, g, x):
+    d[out] = lax.vjp_helpers.real_grad(d[g], x)
+
+
+@def_vjp(H.real_grad)
+def _real_grad_vjp(out, g, x):
+    d[g] = lax.vjp_helpers.real_part(d[out])
+
+
+@def_jvp(H.imag_grad)
+def _imag_grad_jvp(out, g, x):
+    d[out] = lax.vjp_helpers.imag_grad(d[g], x)
+
+
+@def_vjp(H.imag_grad)
+def _imag_grad_vjp(out, g, x):
+    d[g] = lax.vjp_helpers.imag_part(d[out])
+
+
+# abs: g * sign(x), or g * conj(x) / |x| for complex x. Its derivative in x is the
+# (symmetric) second derivative abs_grad_tangent; the transpose in g is abs's tangent.
+
+
+@def_jvp(H.abs_grad)
+def _abs_grad_jvp(out, g, x):
+    d[out] = lax.vjp_helpers.abs_grad(d[g], x) + lax.vjp_helpers.abs_grad_tangent(g, x, d[x])
+
+
+@def_vjp(H.abs_grad)
+def _abs_grad_vjp(out, g, x):
+    d[g] = lax.vjp_helpers.abs_tangent(d[out], x)
+    d[x] = lax.vjp_helpers.abs_grad_tangent(g, x, d[out])
+
+
+# trigamma and the polygamma of higher order: each derivative is the next order.
+
+
+@def_jvp(H.trigamma)
+def _trigamma_jvp(out, x):
+    d[out] = d[x] * lax.vjp_helpers.polygamma(2, x)
+
+
+@def_vjp(H.trigamma)
+def _trigamma_vjp(out, x):
+    d[x] = d[out] * lax.vjp_helpers.polygamma(2, x)
+
+
+@def_jvp(H.polygamma)
+def _polygamma_jvp(out, n, x):
+    d[out] = d[x] * lax.vjp_helpers.polygamma(n + 1, x)
+
+
+@def_vjp(H.polygamma)
+def _polygamma_vjp(out, n, x):
+    d[x] = d[out] * lax.vjp_helpers.polygamma(n + 1, x)
+
+
+# cumprod: its adjoint J(x)^T g is linear in g; its derivative in x is the (symmetric)
+# second derivative of sum(g * cumprod(x)), cumprod_grad_tangent, division-free so zeros
+# in x stay exact. ``ans`` is cumprod(x) at every call (the vjp template passes the
+# primal result): its tangent is the one x's gives, so x carries the whole derivative.
+
+
+@def_jvp(H.cumprod_grad)
+def _cumprod_grad_jvp(out, g, x, ans, axis, reverse=False):
+    d[out] = lax.vjp_helpers.cumprod_grad(d[g], x, ans, axis, reverse) \
+        + lax.vjp_helpers.cumprod_grad_tangent(g, x, ans, d[x], axis, reverse)
+
+
+@def_vjp(H.cumprod_grad)
+def _cumprod_grad_vjp(out, g, x, ans, axis, reverse=False):
+    d[g] = lax.vjp_helpers.cumprod_tangent(d[out], x, ans, axis, reverse)
+    d[x] = lax.vjp_helpers.cumprod_grad_tangent(g, x, ans, d[out], axis, reverse)
+
+
+# sort: unsort puts one result's adjoint back in the operand's order (a permutation,
+# piecewise constant in the keys); its transpose puts it in sorted order again, as one
+# item of the tuple of the sort's results (the others None: no adjoint).
+
+
+@def_jvp(H.unsort)
+def _unsort_jvp(out, g, index, perm, dimension, operand):
+    d[out] = lax.vjp_helpers.unsort(d[g], index, perm, dimension, operand)
+
+
+@def_vjp(H.unsort)
+def _unsort_vjp(out, g, index, perm, dimension, operand):
+    d[g] = lax.vjp_helpers.unsort_transpose(d[out], g, index, perm, dimension, operand)
+
+
+# ---------------------------------------------------------------------------
+# Batch rules of the helpers above (vmap of hessian, jacrev/jacfwd of grad): one call on
+# the stacked examples, rather than a recording of the helper per call site.
+
+
+def elementwise_batch(helper, arrays):
+    """Batch rule of ``helper``, elementwise in its parameters ``arrays`` (operands of
+    one shape, or dtype-only ones): the unbatched ones are broadcast along the batch,
+    the batched ones (batch axis first) lifted to a common rank, so the result is
+    batched on axis 0 whichever operand is."""
+    signature = inspect.signature(helper)
+    names = list(signature.parameters)
+
+    def rule(axes, /, *args, **kwargs):
+        values = dict(signature.bind(*args, **kwargs).arguments)
+        batched = {names[i] for i, ax in enumerate(axes) if ax is not None}
+        size = H.shape_of(values[min(batched, key=names.index)])[0]
+        rank = max(len(H.shape_of(values[n])) - (n in batched) for n in arrays)
+        for name in arrays:
+            shape = H.shape_of(values[name])
+            if name not in batched:
+                values[name] = lax.broadcast_in_dim(
+                    values[name], shape=(size,) + (1,) * (rank - len(shape)) + shape,
+                    broadcast_dimensions=tuple(range(1 + rank - len(shape), 1 + rank)))
+            elif len(shape) - 1 < rank:
+                values[name] = lax.reshape(values[name], new_sizes=shape[:1] + (1,) * (
+                    rank + 1 - len(shape)) + shape[1:])
+        return helper(**values)
+    return rule
+
+
+for _helper, _arrays in ((H.conj_grad, ("g",)), (H.real_part, ("g",)), (H.imag_part, ("g",)),
+                         (H.real_grad, ("g",)), (H.imag_grad, ("g",)),
+                         (H.abs_grad_tangent, ("g", "x", "v")), (H.trigamma, ("x",)),
+                         (H.polygamma, ("x",))):
+    def_batch(_helper)(elementwise_batch(_helper, _arrays))
+def_batch(H.cumprod_grad)(along_axes_batch(H.cumprod_grad, ("g", "x", "ans"), "x", "axis"))
+def_batch(H.cumprod_grad_tangent)(along_axes_batch(H.cumprod_grad_tangent, ("g", "x", "ans", "v"),
+                                                   "x", "axis"))

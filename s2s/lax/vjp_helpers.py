@@ -16,6 +16,7 @@ from their source like user code. The pure shape computations (``*_params``,
 ``shape_of``...) are registered as zero-derivative functions.
 """
 import itertools
+import math
 
 import numpy as onp
 
@@ -445,8 +446,29 @@ def real_grad(g, x):
 
 
 def imag_grad(g, x):
-    """Adjoint of ``imag``: ``-g`` as the imaginary part of a complex adjoint."""
+    """Adjoint of ``imag``: ``-g`` as the imaginary part of a complex adjoint (JAX's
+    convention: the adjoint ``c`` of ``z`` pairs with a tangent ``t`` as ``real(c * t)``).
+    Zero for a real ``x``, whose imaginary part is the constant 0 (``imag_part``'s
+    transpose meets one)."""
+    if not is_complex(x):
+        return zeros_like(x)
     return lax.complex(zeros_like(g), lax.neg(g))
+
+
+def abs_grad_tangent(g, x, v):
+    """The tangent along ``v`` of ``abs_grad(g, x)`` in ``x``: zero for real ``x`` (``sign``
+    is piecewise constant); for complex ``x``, with ``u = conj(x) / |x|``,
+    ``g * (conj(v) - u * real(u * v)) / |x|`` (``|x|`` read as 1 at 0, as ``abs_grad``).
+    Being a second derivative it is symmetric: it is the transpose in ``x`` too.
+
+    >>> abs_grad_tangent(onp.float32(1.0), onp.complex64(1j), onp.complex64(1.0))
+    array(1.+0.j, dtype=complex64)
+    """
+    if not is_complex(x):
+        return zeros_like(v)
+    n = _nonzero(lax.abs(x))
+    u = lax.conj(x) / n
+    return g * (lax.conj(v) - u * lax.real(u * v)) / n
 
 
 _TRIGAMMA_SHIFT = 8
@@ -476,6 +498,51 @@ def trigamma(x):
     value = lax.add(acc, tail)
     s = lax.sin(lax.mul(onp.pi, x))
     reflected = lax.sub(lax.div(onp.pi * onp.pi, lax.mul(s, s)), value)
+    return where(reflect, reflected, value)
+
+
+def polygamma(n, x):
+    """``polygamma(n, x)`` for a static integer ``n >= 1``: the derivatives of ``trigamma``
+    (``n = 2``) and of these (s2s.lax has no polygamma primitive; this is on primitives,
+    so it runs eagerly and under ``jit`` alike).
+
+    Recurrence up to ``x + 6 + 2n``, then the asymptotic series (relative error near
+    1e-12 for x > 0, n <= 5); for x <= 0 the reflection
+    ``(-1)**n polygamma(n, 1 - x) - pi**(n+1) cot^(n)(pi x)``.
+
+    >>> round(float(polygamma(2, onp.float32(1.0))), 4)  # -2 zeta(3)
+    -2.4041
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"lax.vjp_helpers.polygamma: order {n}; digamma is lax.digamma")
+    sign = 1.0 if n % 2 else -1.0
+    factorial = float(math.factorial(n))
+    reflect = lax.le(x, 0)
+    z = where(reflect, lax.sub(1, x), x)
+    shift = 6 + 2 * n
+    acc = zeros_like(z)
+    for k in range(shift):
+        acc = lax.add(acc, lax.pow(lax.add(z, k), -(n + 1)))
+    inv = lax.div(1, lax.add(z, shift))
+    inv2 = lax.mul(inv, inv)
+    series = zeros_like(z)
+    for k in reversed(range(1, len(_TRIGAMMA_SERIES) + 1)):  # B_2k (2k+n-1)! / (2k)!
+        c = _TRIGAMMA_SERIES[k - 1] * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+        series = lax.add(lax.mul(series, inv2), c)
+    lead = lax.add(float(math.factorial(n - 1)), lax.mul(0.5 * factorial, inv))
+    tail = lax.mul(lax.add(lead, lax.mul(series, inv2)), lax.pow(inv, n))
+    value = lax.mul(sign, lax.add(lax.mul(factorial, acc), tail))
+    # pi cot(pi x) = psi(1 - x) - psi(x), differentiated n times; cot^(n) is a
+    # polynomial in cot (p_0 = c, p_{k+1} = -(1 + c^2) p_k').
+    c = lax.div(lax.cos(lax.mul(onp.pi, x)), lax.sin(lax.mul(onp.pi, x)))
+    poly = onp.polynomial.Polynomial([0.0, 1.0])
+    for _ in range(n):
+        poly = -onp.polynomial.Polynomial([1.0, 0.0, 1.0]) * poly.deriv()
+    cot_n = zeros_like(c)
+    for coef in reversed(poly.coef):
+        cot_n = lax.add(lax.mul(cot_n, c), float(coef))
+    reflected = lax.sub(lax.mul(-sign, value), lax.mul(onp.pi ** (n + 1), cot_n))
     return where(reflect, reflected, value)
 
 
@@ -843,28 +910,32 @@ def cumsum_transpose(g, axis, reverse=False):
 
 
 def cumprod_grad(g, x, ans, axis, reverse=False):
-    """Adjoint of ``cumprod``, exact with zeros in ``x``.
+    """Adjoint of ``cumprod``, exact with zeros in ``x``: ``E[j] * R[j]``, the exclusive
+    prefix product ``E[j] = prod(x[:j])`` (``ans`` shifted) times
+    ``R[j] = sum_{i>=j} g[i] prod(x[j+1:i+1])`` (``_suffix_sums``), neither of which
+    holds ``x[j]``. No division and no case for zeros: differentiated from this source
+    (where its templates are not used, as inside a traced function) it stays exact at
+    zeros too.
 
-    Where ``x != 0``: ``revcumsum(g * ans) / x``. At the first zero of ``x``: the
-    same sum over a product with that zero replaced by one. After it: zero.
+    >>> x = onp.array([2.0, 0.0, 3.0], onp.float32)
+    >>> cumprod_grad(onp.ones(3, onp.float32), x, lax.cumprod(x), 0)
+    array([1., 8., 0.], dtype=float32)
     """
     dim = canonical_axis(axis, len(shape_of(x)))
     if reverse:
+        g = lax.rev(g, dimensions=(dim,))
         x = lax.rev(x, dimensions=(dim,))
         ans = lax.rev(ans, dimensions=(dim,))
-        g = lax.rev(g, dimensions=(dim,))
-    nonzero = lax.ne(x, 0)
-    safe_x = where(nonzero, x, 1)
-    a = lax.div(lax.cumsum(lax.mul(g, ans), axis=dim, reverse=True), safe_x)
-    is_zero = lax.bitwise_not(nonzero)
-    zeros_so_far = lax.cumsum(lax.convert_element_type(is_zero, new_dtype=dtypes.int32), axis=dim)
-    first = lax.bitwise_and(is_zero, lax.eq(zeros_so_far, 1))
-    out1 = lax.cumprod(where(first, 1, x), axis=dim)
-    b = lax.cumsum(lax.mul(g, out1), axis=dim, reverse=True)
-    result = where(nonzero, a, where(first, b, 0))
+    result = lax.mul(_shift(ans, 1, dim, 1), _suffix_sums(g, x, dim))
     if reverse:
         result = lax.rev(result, dimensions=(dim,))
     return result
+
+
+def _suffix_sums(g, x, dim):
+    """``R[j] = g[j] + x[j+1] R[j+1]`` along ``dim``: a linear recurrence run backwards."""
+    before = _shift(lax.rev(x, dimensions=(dim,)), 1, dim, 0)
+    return lax.rev(linear_recurrence(before, lax.rev(g, dimensions=(dim,)), dim), dimensions=(dim,))
 
 
 def cumextremum_grad(g, x, ans, axis, reverse=False):
@@ -925,11 +996,15 @@ def linear_recurrence(a, c, dim):
     array([1., 1., 4.], dtype=float32)
     """
     n = shape_of(c)[dim]
-    step = 1
+    if n < 2:
+        return c
+    # The first step comes before the loop: forward mode of a loop whose c becomes
+    # differentiable inside it (c constant, a not) read c's tangent before assigning it.
+    c = lax.add(c, lax.mul(a, _shift(c, 1, dim, 0)))
+    step = 2
     while step < n:
+        a = lax.mul(a, _shift(a, step // 2, dim, 1))
         c = lax.add(c, lax.mul(a, _shift(c, step, dim, 0)))
-        if 2 * step < n:
-            a = lax.mul(a, _shift(a, step, dim, 1))
         step = 2 * step
     return c
 
@@ -949,6 +1024,38 @@ def cumprod_tangent(t, x, ans, axis, reverse=False):
         ans = lax.rev(ans, dimensions=(dim,))
     before = _shift(ans, 1, dim, 1)
     result = linear_recurrence(x, lax.mul(before, t), dim)
+    if reverse:
+        result = lax.rev(result, dimensions=(dim,))
+    return result
+
+
+def cumprod_grad_tangent(g, x, ans, v, axis, reverse=False):
+    """The tangent along ``v`` of ``cumprod_grad(g, x, ans)`` in ``x`` (``ans`` being
+    ``cumprod(x)``): no division, exact with zeros in ``x``.
+
+    ``cumprod_grad(g, x)[j]`` is ``E[j] * R[j]``: the exclusive prefix product
+    ``E[j] = prod(x[:j])`` times ``R[j] = sum_{i>=j} g[i] prod(x[j+1:i+1])``, neither of
+    which holds ``x[j]``; ``R[j] = g[j] + x[j+1] R[j+1]`` is a linear recurrence run
+    backwards, and so is its tangent. Being a second derivative (of ``sum(g * cumprod(x))``)
+    it is symmetric: it is the transpose in ``x`` too.
+
+    >>> x = onp.array([2.0, 0.0, 3.0], onp.float32)
+    >>> e0 = onp.array([1.0, 0.0, 0.0], onp.float32)
+    >>> cumprod_grad_tangent(onp.ones(3, onp.float32), x, lax.cumprod(x), e0, 0)
+    array([0., 4., 0.], dtype=float32)
+    """
+    dim = canonical_axis(axis, len(shape_of(x)))
+    if reverse:
+        g = lax.rev(g, dimensions=(dim,))
+        x = lax.rev(x, dimensions=(dim,))
+        ans = lax.rev(ans, dimensions=(dim,))
+        v = lax.rev(v, dimensions=(dim,))
+    prefix = _shift(ans, 1, dim, 1)
+    dprefix = _shift(cumprod_tangent(v, x, ans, dim), 1, dim, 0)
+    suffix = _suffix_sums(g, x, dim)
+    # dR[j] = v[j+1] R[j+1] + x[j+1] dR[j+1]: the same recurrence
+    dsuffix = _suffix_sums(_shift(lax.mul(v, suffix), -1, dim, 0), x, dim)
+    result = lax.add(lax.mul(dprefix, suffix), lax.mul(prefix, dsuffix))
     if reverse:
         result = lax.rev(result, dimensions=(dim,))
     return result
@@ -1024,6 +1131,40 @@ def unsort(g, index, perm, dimension, operand):
     # Sorting by the permutation sends the adjoint of sorted position j to perm[j].
     return lax.sort(perm, gk, dimension=dim, num_keys=1)[1]
 
+
+
+def unsort_transpose(h, g, index, perm, dimension, operand):
+    """The transpose of ``unsort(g, index, perm, dimension, operand)`` in ``g``: ``h`` (an
+    adjoint of ``operand``, a list of them for a tuple operand) put in sorted order,
+    shaped like ``g``: a tuple holding ``None`` (a zero adjoint) for the other results.
+
+    >>> perm = onp.array([1, 2, 0], onp.int32)
+    >>> unsort_transpose(onp.array([10.0, 20.0, 30.0], onp.float32), (None, None), 1, perm, 0, None)
+    (None, array([20., 30., 10.], dtype=float32))
+    """
+    if isinstance(operand, (list, tuple)):  # every result's adjoint came back (unsort)
+        taken = [None if hi is None else _take_sorted(hi, perm, dimension) for hi in h]
+        return tuple(taken) if isinstance(g, (list, tuple)) else _sum_present(taken)
+    taken = _take_sorted(h, perm, dimension)
+    if not isinstance(g, (list, tuple)):
+        return taken
+    return tuple(taken if i == index else None for i in range(len(g)))
+
+
+def _take_sorted(h, perm, dimension):
+    """``h`` in sorted order: sorted position ``j`` holds the element from ``perm[j]``."""
+    ndim = len(shape_of(h))
+    dn, sizes = _point_gather(ndim)
+    return lax.gather(h, full_indices(perm, canonical_axis(dimension, ndim)), dimension_numbers=dn,
+                      slice_sizes=sizes, mode="clip")
+
+
+def _sum_present(arrays):
+    present = [a for a in arrays if a is not None]
+    total = present[0]
+    for a in present[1:]:
+        total = lax.add(total, a)
+    return total
 
 
 def sort_tangents(tangents, operands, dimension, num_keys=1):

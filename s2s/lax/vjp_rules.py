@@ -604,9 +604,8 @@ def_zero_derivative(
 )
 
 
-# ``abs_grad``/``abs_tangent`` have no templates: for complex ``x`` they depend on ``x``
-# smoothly (``conj(x) / |x|``), and their source differentiates right. They are
-# elementwise in both operands (same unbatched shape): broadcasting batches them.
+# ``abs_grad``/``abs_tangent`` are elementwise in both operands (same unbatched shape):
+# broadcasting batches them. (abs_grad's jvp and vjp templates are in helper_rules.)
 def_batch(H.abs_grad)(lambda axes, g, x: H.abs_grad(g, x))
 def_batch(H.abs_tangent)(lambda axes, t, x: H.abs_tangent(t, x))
 

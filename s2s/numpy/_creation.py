@@ -14,7 +14,7 @@ from s2s import lax
 from s2s.core import dtypes
 from s2s.core.array import Array, as_array
 from s2s.core.errors import ConcretizationError, ShapeError
-from s2s.core.primitive import Tracer, d, def_vjp, def_zero_derivative
+from s2s.core.primitive import Tracer, d, def_jvp, def_vjp, def_zero_derivative
 from s2s.numpy._arraylike import (any_staged, canonical_dtype, cast, dtype_of, is_staged,
                                   shape_of, static_int, static_shape, to_dtype)
 
@@ -594,6 +594,13 @@ def _copy_vjp(ans, a, order="K"):
 @def_vjp(astype)
 def _astype_vjp(ans, x, dtype, /, *, copy=True, device=None):
     d[x] = np.astype(d[ans], np.result_type(x))
+
+
+# Forward mode: the tangent cast alike, zero where either dtype is an integer one (the
+# fallback, transposing the vjp above, ran once per example under vmap).
+@def_jvp(astype)
+def _astype_jvp(ans, x, dtype, /, *, copy=True, device=None):
+    d[ans] = lax.vjp_helpers.convert_grad(d[x], ans)
 
 
 @def_vjp(tril)

@@ -276,6 +276,17 @@ def cumprod_grad(g, ans, a, axis=None):
 
 
 
+def cumprod_tangent(t, ans, a, axis=None):
+    """Tangent of ``cumprod`` (zeros in ``a`` exact): the transpose of ``cumprod_grad``."""
+    a = np.asarray(a)
+    if axis is None:
+        return lax_helpers.cumprod_tangent(np.ravel(t).astype(ans.dtype),
+                                           np.ravel(a).astype(ans.dtype), ans, 0, False)
+    return lax_helpers.cumprod_tangent(np.asarray(t).astype(ans.dtype), a.astype(ans.dtype), ans,
+                                       axis % a.ndim, False)
+
+
+
 # Tangents (the forward templates of s2s/numpy/jvp_rules.py): each transposes the adjoint
 # above, so forward and reverse mode share ties, masks and zeros.
 

@@ -180,7 +180,8 @@ def _through_formula(ans, g, x, formula, static):
 from s2s.core.primitive import def_batch  # noqa: E402
 from s2s.lax.jvp_rules import along_axes_batch  # noqa: E402
 from s2s.numpy._vjp_helpers import (  # noqa: E402
-    einsum_many, einsum_many_others_tangent, einsum_more_tangent, einsum_tangent, extremum_tangent, prod_tangent,
+    cumprod_tangent, einsum_many, einsum_many_others_tangent, einsum_more_tangent, einsum_tangent,
+    extremum_tangent, prod_tangent,
     quantile_q_tangent, quantile_tangent, sort_tangent, std_tangent, var_tangent)
 
 # Under jacfwd the tangent is batched and the primal values are not: one call on the
@@ -213,6 +214,11 @@ def _std(ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, whe
          correction=None):
     d[ans] = std_tangent(d[a], ans, a, axis=axis, ddof=ddof, keepdims=keepdims, where=where,
                           correction=correction)
+
+
+@def_jvp(np.cumprod)
+def _cumprod(ans, a, axis=None, dtype=None, out=None):
+    d[ans] = cumprod_tangent(d[a], ans, a, axis)
 
 
 @def_jvp(np.sort)
@@ -335,3 +341,18 @@ def _svd(ans, a, full_matrices=True, compute_uv=True, hermitian=False):
 @def_jvp(np.linalg.norm)
 def _norm(ans, x, ord=None, axis=None, keepdims=False):  # noqa: A002 (NumPy's name)
     d[ans] = norm_tangent(d[x], ans, x, ord, axis, keepdims)
+
+
+# sort's adjoint and tangent are linear in their first operand and piecewise constant in
+# ``a`` (see their vjp templates).
+from s2s.numpy._vjp_helpers import sort_grad  # noqa: E402
+
+
+@def_jvp(sort_grad)
+def _sort_grad(ans, g, a, axis=-1):
+    d[ans] = sort_grad(d[g], a, axis)
+
+
+@def_jvp(sort_tangent)
+def _sort_tangent(ans, t, a, axis=-1):
+    d[ans] = sort_tangent(d[t], a, axis)

@@ -60,11 +60,17 @@ for _prim in all_primitives().values():
 
 
 def _only_first(fn, adjust):
-    """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params."""
+    """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params,
+    which hold every parameter not passed positionally (a recorded call leaves out those
+    at their defaults: ``lax.cumsum(x)`` batches with ``axis=1``)."""
+    names = list(inspect.signature(fn).parameters.values())
+
     def rule(axes, /, x, *rest, **params):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(fn, axes, (x,) + rest, params)
-        return fn(x, *rest, **adjust(_asarray(x), dict(params)))
+        defaults = {p.name: p.default for p in names[1 + len(rest):]
+                    if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
+        return fn(x, *rest, **adjust(_asarray(x), dict(defaults, **params)))
     return rule
 
 
@@ -262,6 +268,12 @@ def_batch(lax.concatenate)(_concatenate)
 
 
 def _sort(axes, /, *operands, dimension=-1, is_stable=True, num_keys=1):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        # sort((a, b)): a batched tuple holds batched operands (a stacked array would
+        # put the batch axis second)
+        out = _sort((axes[0],) * len(operands[0]), *operands[0], dimension=dimension,
+                    is_stable=is_stable, num_keys=num_keys)
+        return out if len(operands[0]) > 1 else (out,)
     ops = _all_batched(axes, operands)
     d = int(dimension) % (_asarray(ops[0]).ndim - 1) + 1
     return lax.sort(*ops, dimension=d, is_stable=is_stable, num_keys=num_keys)

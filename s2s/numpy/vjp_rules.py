@@ -242,3 +242,18 @@ def _einsum_many(ans, spec, g, others):
     grads = einsum_many_grads(d[ans], spec, g, others)
     d[g] = grads[0]
     d[others] = grads[1]
+
+
+# sort's adjoint and tangent are permutations, piecewise constant in ``a``: each one's
+# transpose is the other (second order through np.sort batches as one call).
+from s2s.numpy._vjp_helpers import sort_tangent  # noqa: E402
+
+
+@def_vjp(sort_grad)
+def _sort_grad(ans, g, a, axis=-1):
+    d[g] = sort_tangent(d[ans], a, axis)
+
+
+@def_vjp(sort_tangent)
+def _sort_tangent(ans, t, a, axis=-1):
+    d[t] = sort_grad(d[ans], a, axis)
