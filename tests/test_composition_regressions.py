@@ -1,0 +1,76 @@
+"""Regressions of compositions that once failed or answered wrongly (session 24, misc):
+each checked against central differences, a Python loop over examples, or JAX in x64
+(skipped without jax)."""
+import functools
+
+import numpy as np
+import pytest
+
+import s2s
+import s2s.numpy as snp
+from cases import central_jacobian, jax_x64, loop_over_examples
+
+X = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -0.2]])
+
+
+# -- 1. functools.partial with keywords: the function's source, not a recording -------------
+
+def branchy(x, kw=1.0):
+    if x[0] > 0:
+        return snp.sin(x) * kw
+    return snp.cos(x) * kw
+
+
+def branchy_sum(x, kw=1.0, *, scale=1.0):
+    if x[0] > 0:
+        return snp.sum(snp.sin(x)) * kw * scale
+    return snp.sum(snp.cos(x)) * kw * scale
+
+
+def test_jit_vmap_jacrev_of_a_keyword_partial_with_a_branch_on_data(x64, loops):
+    # Before: ConcretizationError (the partial had "no source", so jacrev recorded the
+    # call, and the recording's Python `if` met a staged value under jit).
+    g = functools.partial(branchy, kw=2.0)
+    got = np.asarray(s2s.jit(s2s.vmap(s2s.jacrev(g)))(X))
+    want = loop_over_examples(lambda x: central_jacobian(g, x), (X,), (0,))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(s2s.vmap(s2s.jacrev(g))(X)), got, rtol=1e-12)
+    assert loops == []  # batched: no Python loop over the examples
+
+
+@pytest.mark.parametrize("transform", ["vmap_grad", "vmap_jacfwd", "vmap_hessian", "jit_grad",
+                                       "jit_vmap"])
+def test_keyword_partials_under_jit_and_vmap(x64, loops, transform):
+    g = functools.partial(branchy_sum, kw=2.0, scale=0.5)  # positional and keyword-only
+    fns = {"vmap_grad": s2s.vmap(s2s.grad(g)), "vmap_jacfwd": s2s.vmap(s2s.jacfwd(g)),
+           "vmap_hessian": s2s.vmap(s2s.hessian(g)), "jit_grad": s2s.vmap(s2s.jit(s2s.grad(g))),
+           "jit_vmap": s2s.jit(s2s.vmap(g))}
+    got = np.asarray(s2s.jit(fns[transform])(X))
+    if transform == "vmap_hessian":
+        fd = lambda x: central_jacobian(lambda v: np.asarray(s2s.grad(g)(v)), x)
+    elif transform == "jit_vmap":
+        fd = lambda x: branchy_sum(x, 2.0, scale=0.5)
+    else:
+        fd = lambda x: central_jacobian(lambda v: np.asarray(g(v))[None], x)[0]
+    np.testing.assert_allclose(got, loop_over_examples(fd, (X,), (0,)), rtol=1e-6, atol=1e-7)
+    assert loops == []
+
+
+def test_keyword_partial_call_keywords_still_override():
+    g = functools.partial(branchy_sum, kw=2.0)
+    x = np.array([0.3, 0.4])
+    np.testing.assert_allclose(s2s.grad(g)(x, kw=3.0), s2s.grad(branchy_sum)(x, 3.0), rtol=1e-6)
+    np.testing.assert_allclose(s2s.jit(g)(x, kw=3.0), branchy_sum(x, 3.0), rtol=1e-6)
+
+
+def test_keyword_partial_against_jax(x64):
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+
+    def jbranchy(x, kw=1.0):
+        return jax.lax.cond(x[0] > 0, lambda v: jnp.sin(v) * kw, lambda v: jnp.cos(v) * kw, x)
+
+    with jax_x64(jax):
+        want = jax.jit(jax.vmap(jax.jacrev(functools.partial(jbranchy, kw=2.0))))(X)
+    got = s2s.jit(s2s.vmap(s2s.jacrev(functools.partial(branchy, kw=2.0))))(X)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12)
