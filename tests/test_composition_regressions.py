@@ -74,3 +74,72 @@ def test_keyword_partial_against_jax(x64):
         want = jax.jit(jax.vmap(jax.jacrev(functools.partial(jbranchy, kw=2.0))))(X)
     got = s2s.jit(s2s.vmap(s2s.jacrev(functools.partial(branchy, kw=2.0))))(X)
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12)
+
+
+# -- 2. list appends under a per-example condition ------------------------------------------
+
+def list_made_in_branch(x):
+    if x[0] > 0:
+        parts = []
+        for i in range(3):
+            parts.append(snp.sin(x * i))
+        y = parts[0] + parts[2] + x * parts[1]
+    else:
+        y = snp.cos(x)
+    return snp.sum(y * y)
+
+
+def list_made_each_trip(y):
+    while snp.sum(y) < 3.0:
+        acc = []
+        acc.append(y * 0.5)
+        acc.append(snp.abs(y) + 0.25)
+        y = acc[0] + acc[1]
+    return y
+
+
+def list_made_before_branch(x):
+    parts = [x]
+    if x[0] > 0:
+        parts.append(snp.sin(x))  # examples would have lists of different lengths
+    return snp.stack(parts).sum(0)
+
+
+def list_appended_under_a_nested_condition(x):
+    y = x
+    if x[0] > 0:
+        parts = [x]
+        if x[1] > 0:
+            parts.append(snp.sin(x))
+        y = parts[-1]
+    return y
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_vmap_of_a_list_made_inside_a_per_example_branch(x64, loops, jit):
+    # Before: TransformError "list append under a condition that varies across the mapped axis"
+    # although every example taking the branch makes its own list of the same length.
+    for fun, want in [(list_made_in_branch, list_made_in_branch),
+                      (s2s.grad(list_made_in_branch), lambda x: central_jacobian(
+                          lambda v: np.atleast_1d(list_made_in_branch(v)), x)[0])]:
+        v = s2s.jit(s2s.vmap(fun)) if jit else s2s.vmap(fun)
+        np.testing.assert_allclose(np.asarray(v(X)), loop_over_examples(want, (X,), (0,)),
+                                   rtol=1e-6, atol=1e-8)
+    assert loops == []
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_vmap_of_a_list_made_on_each_trip_of_a_per_example_while(x64, loops, jit):
+    v = s2s.vmap(list_made_each_trip)
+    v = s2s.jit(v) if jit else v
+    np.testing.assert_allclose(np.asarray(v(X)), loop_over_examples(list_made_each_trip, (X,), (0,)),
+                               rtol=1e-12)
+    assert loops == []
+
+
+@pytest.mark.parametrize("fun", [list_made_before_branch, list_appended_under_a_nested_condition])
+def test_vmap_refuses_a_list_append_whose_length_would_vary(fun):
+    line = fun.__code__.co_firstlineno + (3 if fun is list_made_before_branch else 5)
+    with pytest.raises(s2s.errors.TransformError, match=rf"test_composition_regressions.py:{line}:"
+                       r".*list append under a condition .*made before that condition"):
+        s2s.vmap(fun)(X)
