@@ -143,3 +143,55 @@ def test_vmap_refuses_a_list_append_whose_length_would_vary(fun):
     with pytest.raises(s2s.errors.TransformError, match=rf"test_composition_regressions.py:{line}:"
                        r".*list append under a condition .*made before that condition"):
         s2s.vmap(fun)(X)
+
+
+# -- 3. hessian of a non-scalar function that calls s2s.jvp -----------------------------------
+
+def _tanh_times(*xs):  # primals in *args: jvp records the call (before: TypeError)
+    return snp.tanh(xs[0]) * xs[1]
+
+
+def calls_jvp(x):
+    y, dy = s2s.jvp(snp.sin, (x,), (x * x,))
+    return y * dy + x
+
+
+def calls_jvp_of_varargs(x):
+    y, dy = s2s.jvp(_tanh_times, (x, x[0]), (x, 1.0))
+    return y * dy
+
+
+def calls_vjp(x):
+    y, pull = s2s.vjp(lambda v: snp.sin(v) * v, x)
+    return y * pull(x)[0]
+
+
+def _jax_calls_jvp(jax, jnp):
+    def f(x):
+        y, dy = jax.jvp(jnp.sin, (x,), (x * x,))
+        return y * dy + x
+    return f
+
+
+@pytest.mark.parametrize("fun", [calls_jvp, calls_jvp_of_varargs, calls_vjp])
+@pytest.mark.parametrize("transform", ["eager", "jit", "vmap"])
+def test_hessian_of_a_vector_function_calling_jvp_or_vjp(x64, fun, transform):
+    # Once: "grad does not support try/except (in _traced_vjp)"; varargs: TypeError.
+    x = np.array([0.3, -0.7, 1.1])
+    jac = s2s.jacrev(fun)
+    want = central_jacobian(lambda v: np.asarray(jac(v)).reshape(-1), x).reshape(3, 3, 3)
+    if transform == "vmap":
+        got = np.asarray(s2s.vmap(s2s.hessian(fun))(np.stack([x, x])))[1]
+    else:
+        got = np.asarray((s2s.jit if transform == "jit" else lambda h: h)(s2s.hessian(fun))(x))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(jac(x)), central_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_of_a_function_calling_jvp_against_jax(x64):
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    x = np.array([0.3, -0.7, 1.1])
+    with jax_x64(jax):
+        want = np.asarray(jax.hessian(_jax_calls_jvp(jax, jnp))(x))
+    np.testing.assert_allclose(np.asarray(s2s.hessian(calls_jvp)(x)), want, rtol=1e-12, atol=1e-12)
