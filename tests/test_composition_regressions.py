@@ -2,12 +2,14 @@
 each checked against central differences, a Python loop over examples, or JAX in x64
 (skipped without jax)."""
 import functools
+import gc
 
 import numpy as np
 import pytest
 
 import s2s
 import s2s.numpy as snp
+import s2s.trace.record
 from cases import central_jacobian, jax_x64, loop_over_examples
 
 X = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -0.2]])
@@ -195,3 +197,33 @@ def test_hessian_of_a_function_calling_jvp_against_jax(x64):
     with jax_x64(jax):
         want = np.asarray(jax.hessian(_jax_calls_jvp(jax, jnp))(x))
     np.testing.assert_allclose(np.asarray(s2s.hessian(calls_jvp)(x)), want, rtol=1e-12, atol=1e-12)
+
+
+# -- 5. a recording is freed when the call that made it returns (no trace <-> tracer cycle) --
+
+def _no_source_function(seen):
+    """``x -> sum(sin(x) * x)`` without source (s2s records it), noting its recording trace."""
+    namespace = {"snp": snp, "seen": seen}
+    exec("def no_source(x):\n"
+         "    seen.append(__import__('weakref').ref(x._trace))\n"
+         "    return snp.sum(snp.sin(x) * x)\n", namespace)
+    return namespace["no_source"]
+
+
+@pytest.mark.parametrize("transform", ["record", "grad", "vmap_grad"])
+def test_a_recording_is_freed_without_the_cyclic_collector(transform):
+    seen = []
+    fun = _no_source_function(seen)
+    x = np.linspace(0.1, 1.0, 5)
+    calls = {"record": lambda: s2s.trace.record.record(fun, (x,), {}),
+             "grad": lambda: s2s.grad(fun)(x),
+             "vmap_grad": lambda: s2s.vmap(s2s.grad(fun))(np.stack([x, x]))}
+    gc.collect()
+    gc.disable()
+    try:
+        out = calls[transform]()
+        assert seen and all(ref() is None for ref in seen), "a recording outlived its call"
+    finally:
+        gc.enable()
+    if transform == "grad":
+        np.testing.assert_allclose(out, np.sin(x) + x * np.cos(x), rtol=1e-5)
