@@ -310,3 +310,26 @@ def test_gradient_with_respect_to_the_object_of_a_method_call(x64):
     g = s2s.grad(method_of_argument)(Pair(x * 2.0, x * x), x)
     np.testing.assert_allclose(g.a, x, rtol=1e-12)
     np.testing.assert_allclose(g.b, np.ones(3), rtol=1e-12)
+
+
+# -- 8. vjp under jit through a Python `if` on data ------------------------------------------
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_vjp_under_jit_through_a_branch_on_data(x64, batched):
+    # Before: ConcretizationError (vjp ran its generated forward code, whose `if` met a
+    # staged condition); now the control-flow-converted function's vjp, as jit(grad) does.
+    def pulled(x):
+        y, pull = s2s.vjp(branchy, x)
+        return pull(snp.cos(x))[0] + y
+
+    def want(x):
+        jac = central_jacobian(branchy, x)
+        return np.cos(x) @ jac + branchy(x)
+
+    if batched:
+        got = s2s.jit(s2s.vmap(pulled))(X)
+        np.testing.assert_allclose(np.asarray(got), loop_over_examples(want, (X,), (0,)),
+                                   rtol=1e-6, atol=1e-8)  # (run once per example)
+    else:
+        for x in X:
+            np.testing.assert_allclose(np.asarray(s2s.jit(pulled)(x)), want(x), rtol=1e-6, atol=1e-8)
