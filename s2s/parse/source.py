@@ -22,6 +22,7 @@ import weakref
 import gast
 
 from s2s.core.errors import S2SError
+from s2s.core.primitive import rules_of
 from s2s.parse import astconv, dataflow, quoting as q
 
 
@@ -122,9 +123,11 @@ def _with_keyword_defaults(partial, fn, n_bound):
     >>> g.__defaults__, bound
     ((2.0,), ())
     """
-    if not isinstance(fn, types.FunctionType):
+    if not isinstance(fn, types.FunctionType) or rules_of(fn) is not None or \
+            (fn.__module__ or "").split(".")[0] == "s2s":
+        # a copy would lose the rules registered for the function itself: recorded
         raise NoSourceError("functools.partial with keyword arguments of a function s2s "
-                            "cannot read")
+                            "has rules for or cannot read")
     keywords = dict(partial.keywords)
     seen = _keyword_copies.get(partial)
     if (seen is not None and seen[1] is fn.__defaults__ and seen[0].keys() == keywords.keys()
