@@ -32,7 +32,7 @@ from s2s.parse.source import get_source, NoSourceError, unwrap
 from s2s.program_key import KeyUnsure, ProgramRecord
 from s2s.runtime import support
 from s2s.trace.record import record
-from s2s.trace.staging import memory_key, stage
+from s2s.trace.staging import memory_key, stage, StagedTracer
 from s2s.transforms import batch, batch_source, frontend, recorded_builds, vjp_builder
 from s2s.transforms.batch_support import by_recording, NOT_RECORDED, vcall
 from s2s.transforms.convert import converted, converted_for_grad, source as converted_source
@@ -1206,7 +1206,16 @@ def vjp(fun, *primals, has_aux=False):
     except (NoSourceError, TransformError):  # no source, or found but not understood
         return _traced_vjp(fun, primals, has_aux)
     try:
-        out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+        try:
+            out, tape = build.fwd_cell.cell_contents(*bound, *primals)
+        except ConcretizationError:
+            # Under jit, a Python `if`/`while` on a staged value: the control-flow-converted
+            # function's vjp, whose if_stmt/while_stmt stage (as jit(grad) falls back to).
+            conv = converted_for_grad(fn)
+            if conv is fn or not any(isinstance(v, StagedTracer) for v in tree_leaves(primals)):
+                raise
+            build = vjp_builder.build_vjp(conv, tuple(params))
+            out, tape = build.fwd_cell.cell_contents(*bound, *primals)
     except Exception as e:
         raise _with_user_location(e, "vjp", fun)
     if has_aux:

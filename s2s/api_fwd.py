@@ -1,6 +1,7 @@
 """Forward mode: ``jvp`` and ``linearize`` (source transformation, see
 ``s2s.transforms.forward``)."""
 import functools
+import inspect
 
 import numpy as np
 
@@ -90,6 +91,8 @@ def _jvp_build(fun, primals):
         return None, (), ()
     params = _positional_params(fn)[len(bound):len(bound) + len(primals)]
     if len(params) < len(primals):
+        if fn.__code__.co_flags & inspect.CO_VARARGS:
+            return None, (), ()  # primals fall in *args: the call is recorded (as vjp does)
         raise TypeError(f"jvp({_fun_name(fun)}): {len(primals)} primals given but the function "
                         f"takes {len(params)} positional parameters")
     active = [i for i, p in enumerate(primals) if _differentiable(p)]

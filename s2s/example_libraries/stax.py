@@ -189,7 +189,7 @@ def elementwise(fun, **fun_kwargs):
     array([-0.5,  2. ], dtype=float32)
     """
     # Bound once here, and only when there are keyword arguments: s2s.grad cannot
-    # follow a call with **kwargs (nor a partial with keywords) into fun.
+    # follow a call with **kwargs into fun.
     bound = functools.partial(fun, **fun_kwargs) if fun_kwargs else fun
 
     def init_fun(rng, input_shape):

@@ -22,6 +22,7 @@ import weakref
 import gast
 
 from s2s.core.errors import S2SError
+from s2s.core.primitive import rules_of
 from s2s.parse import astconv, dataflow, quoting as q
 
 
@@ -89,7 +90,7 @@ def unwrap(fn):
     if isinstance(fn, functools.partial):
         inner, inner_bound = unwrap(fn.func)
         if fn.keywords:
-            raise NoSourceError("functools.partial with keyword arguments")
+            inner = _with_keyword_defaults(fn, inner, len(inner_bound) + len(fn.args))
         return inner, inner_bound + tuple(fn.args)
     if isinstance(fn, types.MethodType):
         inner, inner_bound = unwrap(fn.__func__)
@@ -99,6 +100,70 @@ def unwrap(fn):
         if isinstance(call, types.FunctionType):
             return call, (fn,)
     return fn, bound
+
+
+# partial -> (its keywords' values, the function's defaults, the copy): a partial
+# transformed again gets the same copy, so the copy's builds are cached.
+_keyword_copies = weakref.WeakKeyDictionary()
+
+
+def _with_keyword_defaults(partial, fn, n_bound):
+    """A copy of ``fn`` (same code, so the same source) whose defaults are ``partial``'s
+    keywords: ``partial(f, kw=2.0)(x)`` is ``f(x, kw=2.0)``, and the copy called as
+    ``copy(x)`` is the same call, so every transformation reads ``f``'s source instead
+    of recording the call (a Python ``if`` on data then batches and stages). Only
+    calls that would raise in Python (a positional argument for a keyword the partial
+    binds) behave differently. ``NoSourceError`` where no copy says the same: a keyword
+    for ``**kwargs``, or a later positional parameter without a default.
+
+    >>> import functools
+    >>> def f(x, kw=1.0):
+    ...     return x * kw
+    >>> g, bound = unwrap(functools.partial(f, kw=2.0))
+    >>> g.__defaults__, bound
+    ((2.0,), ())
+    """
+    if not isinstance(fn, types.FunctionType) or rules_of(fn) is not None or \
+            (fn.__module__ or "").split(".")[0] == "s2s":
+        # a copy would lose the rules registered for the function itself: recorded
+        raise NoSourceError("functools.partial with keyword arguments of a function s2s "
+                            "has rules for or cannot read")
+    keywords = dict(partial.keywords)
+    seen = _keyword_copies.get(partial)
+    if (seen is not None and seen[1] is fn.__defaults__ and seen[0].keys() == keywords.keys()
+            and all(seen[0][k] is v for k, v in keywords.items())):
+        return seen[2]
+    code = fn.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    keyword_only = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    defaults = list(fn.__defaults__ or ())
+    kwdefaults = dict(fn.__kwdefaults__ or {})
+    first_default = len(positional) - len(defaults)
+    for name, value in keywords.items():
+        if name in keyword_only:
+            kwdefaults[name] = value
+            continue
+        if name not in positional or positional.index(name) < n_bound:
+            raise NoSourceError(f"functools.partial binds {name!r}, which is not a parameter "
+                                f"s2s can give a default to in {fn.__qualname__}")
+        i = positional.index(name)
+        if i < first_default:  # the parameters between it and the defaults have none
+            if any(p not in keywords for p in positional[i:first_default]):
+                raise NoSourceError(f"functools.partial binds {name!r} of {fn.__qualname__} "
+                                    "but a later positional parameter has no default")
+            defaults = [keywords[p] for p in positional[i:first_default]] + defaults
+            first_default = i
+        defaults[i - first_default] = value
+    out = types.FunctionType(code, fn.__globals__, fn.__name__, tuple(defaults) or None,
+                             fn.__closure__)
+    out.__kwdefaults__ = kwdefaults or None
+    out.__dict__.update(fn.__dict__)
+    out.__qualname__, out.__module__, out.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
+    try:
+        _keyword_copies[partial] = (keywords, fn.__defaults__, out)
+    except TypeError:  # a partial subclass without weak references: not cached
+        pass
+    return out
 
 
 def get_source(fn, rule=False):

@@ -320,9 +320,15 @@ def record(fun, args, kwargs, name="traced"):
     trace = RecordingTrace()
     inputs = [RecordingTracer(trace, leaf, f"x{i}") for i, leaf in enumerate(leaves)]
     a, k = in_tree.unflatten(inputs)
-    out = fun(*a, **k)
-    out_leaves, out_tree = tree_flatten(out)
-    rec = Recording(*_emit(trace, inputs, out_leaves, name), out_tree)
+    try:
+        out = fun(*a, **k)
+        out_leaves, out_tree = tree_flatten(out)
+        rec = Recording(*_emit(trace, inputs, out_leaves, name), out_tree)
+    finally:
+        # The equations hold the tracers, which hold the trace: a cycle that kept every
+        # recorded value alive until the cyclic collector ran. Emitted, they are done
+        # with (a tracer that escaped the call still reads its value).
+        trace.equations.clear()
     rec.concretized = trace.concretized
     return rec
 

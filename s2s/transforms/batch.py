@@ -540,6 +540,12 @@ def analyze(ctx, body):
 # Rewriting statements.
 
 
+def _makes_list(ctx, value):
+    """Whether ``value`` makes a new list: a list display or ``list(...)``."""
+    return isinstance(value, gast.List) or (isinstance(value, gast.Call) and
+                                            ctx.resolve(value.func) is list)
+
+
 def _assign(target, value, like=None):
     node = gast.Assign(targets=[target if not isinstance(target, str) else q.store(target)],
                        value=value, type_comment=None)
@@ -834,6 +840,10 @@ class _Rewriter:
         self.ctx = ctx
         self.defined = set()
         self.entry = None  # a masked build's parameter: the examples its caller runs it for
+        # Names holding a list made in the block now rewritten, under the same batched
+        # condition: every example that runs the block makes it, so appends to it give
+        # lists of one length (each item batched), and it cannot leak across examples.
+        self.fresh_lists = set()
 
     def _where(self, under):
         """The name of the mask of examples that run code ``under`` (None: all of them)."""
@@ -846,6 +856,21 @@ class _Rewriter:
         for s in stmts:
             out.extend(self.stmt(s, under))
         return out
+
+    def masked_block(self, stmts, under):
+        """``block`` for the body of a batched ``if`` or loop: lists made outside it are
+        not ``fresh_lists`` inside it (some examples would append to them, others not)."""
+        outer, self.fresh_lists = self.fresh_lists, set()
+        try:
+            return self.block(stmts, under)
+        finally:
+            self.fresh_lists = outer
+
+    def _varying_length(self, xs, under):
+        """Whether changing the length of list ``xs`` here could make examples' lists differ:
+        under a batched condition, a list made outside that condition's block."""
+        return under and not self.ctx.is_tape(xs) and not (
+            isinstance(xs, gast.Name) and xs.id in self.fresh_lists)
 
     def stmt(self, s, under):
         method = getattr(self, "visit_" + type(s).__name__, None)
@@ -878,6 +903,9 @@ class _Rewriter:
         target = s.targets[0]
         names = _stores(target)
         self.defined |= names
+        self.fresh_lists -= names
+        if isinstance(target, gast.Name) and _makes_list(ctx, s.value):
+            self.fresh_lists.add(target.id)
         if s is ctx.fwd_tape:
             return [self._fwd_tape(s)]
         if s is ctx.bwd_unpack:  # entries batched in fwd are batched here too
@@ -897,10 +925,12 @@ class _Rewriter:
             out = [s]
             if isinstance(s.value, gast.Constant) and s.value.value is None:
                 return out  # None (a zero adjoint, an unset value) has no batch axis
+            if isinstance(s.value, gast.List) and not s.value.elts:
+                return out  # nor has [] (and jit's conversion then sees a fresh list)
             for n in sorted(names & ctx.batched):
                 out.append(_assign(n, q.call(ctx.h("broadcast_batch"), [q.name(n), ctx.size()]), s))
             return out
-        if ctx.support_call(s.value) == "pop" and under and not ctx.is_tape(s.value.args[0]):
+        if ctx.support_call(s.value) == "pop" and self._varying_length(s.value.args[0], under):
             raise ctx.error(s, "a list pop under a condition that varies across the mapped axis",
                             hint="pop before the if, or select the value with np.where")
         value = _batched_value(ctx, s.value, s)
@@ -939,10 +969,12 @@ class _Rewriter:
         kind = ctx.support_call(s.value)
         if kind in ("append", "extend", "pop"):
             xs = s.value.args[0]
-            if under and not ctx.is_tape(xs):
+            if self._varying_length(xs, under):
                 raise ctx.error(s, f"list {kind} under a condition that varies across the mapped "
-                                "axis: examples would have lists of different lengths",
-                                hint="append on every path and select the value with np.where")
+                                "axis, on a list made before that condition: examples would "
+                                "have lists of different lengths",
+                                hint="make the list inside the branch, or append on every "
+                                "path and select the value with np.where")
             if kind != "pop" and ctx.is_batched(xs):
                 value = s.value.args[1]
                 value = _broadcast(ctx, value)
@@ -1081,7 +1113,7 @@ class _Rewriter:
                 "all_examples", [s.test], under))
             cond = q.call(self._np("logical_not"), [s.test])
         pre, mask = self._mask(s, under, cond, stmts)
-        return pre + [gast.If(test=test, body=self.block(stmts, mask) or [gast.Pass()],
+        return pre + [gast.If(test=test, body=self.masked_block(stmts, mask) or [gast.Pass()],
                               orelse=[])]
 
     def _pops_tape(self, s):
@@ -1121,7 +1153,7 @@ class _Rewriter:
         kept = s.test if where is None else q.call(
             self._np("logical_and"), [q.name(where), s.test])
         body = [_assign(active, kept, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
-        body += self.block(s.body, active)
+        body += self.masked_block(s.body, active)
         body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
                  for n, p in prev.items()]
         test = q.call(self._np("any"), [copy.deepcopy(kept)])
@@ -1197,7 +1229,7 @@ class _Rewriter:
         if where is not None:
             late = q.call(self._np("logical_and"), [q.name(where), late])
         body = [_assign(active, late, s)] + [_assign(p, q.name(n), s) for n, p in prev.items()]
-        body += self.block(s.body, active)
+        body += self.masked_block(s.body, active)
         body += [_assign(n, q.call(ctx.select(), [q.name(active), q.name(n), q.name(p)]), s)
                  for n, p in prev.items()]
         loop = gast.For(target=q.store(step), iter=q.call(q.name("range"), [q.name(steps)]),

@@ -23,6 +23,7 @@ from s2s.core.config import config
 from s2s.core.errors import ConcretizationError, TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import Tracer
 from s2s.parse.naming import Namer
+from s2s.parse.normalize import ARRAY_METHODS
 from s2s.parse.resolve import lookup, MISSING, resolve_chain, static_chain
 from s2s.parse.source import NoSourceError, unwrap
 from s2s.runtime import control_ops
@@ -66,7 +67,11 @@ class _Context:
         if chain is None:
             return True
         if chain[0] in self.plan.locals:
-            return True
+            # ``x.sum()`` in code converted for grad stays a method call, which reverse
+            # mode differentiates as the NumPy function (as in unconverted code): through
+            # ``converted_call(x.sum)`` the derivative with respect to ``x``, the bound
+            # receiver, was lost (jit(grad(f)) silently gave zero for it).
+            return not (self.explicit_captures and len(chain) == 2 and chain[1] in ARRAY_METHODS)
         obj = resolve_chain(self.source, chain)
         # ``A.dot(x)`` of a global NumPy array: converted_call stages it as ``np.dot(A, x)``
         return _is_user_function(obj) or obj is builtins.min or obj is builtins.max or \

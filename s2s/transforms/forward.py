@@ -441,7 +441,8 @@ class _Forward:
         if carried:
             self.error(s, f"s2s cannot take forward mode through the call `{q.to_source(call.func)}(...)` "
                           f"of a function value made from the differentiated {', '.join(map(repr, carried))}",
-                       "pass those values to the function as arguments, or call it by its name")
+                       "pass those values to the function as arguments, or call it by its name "
+                       "(a method: `type(obj).method(obj, ...)`)")
         if any(self.active(k.value) for k in call.keywords):
             self.error(s, f"s2s cannot take forward mode through keyword arguments of the call "
                           f"`{q.to_source(call.func)}(...)` of a function value",

@@ -424,6 +424,11 @@ class _Reverse:
         argument to the result (``acc = h(acc, x)``, the result carrying the change)."""
         c = self.callee(call)
         if c.name == "converted_call" and call.args:  # jit's conversion: the function called
+            if self.is_active_atom(call.args[0]):  # a method of a differentiated object
+                self.error(s, f"s2s cannot differentiate the call of `{q.to_source(call.args[0])}`, "
+                              "a function value made from a differentiated value, under jit",
+                           "pass that value to the function as an argument (a method: "
+                           "`type(obj).method(obj, ...)`)")
             call = gast.Call(func=call.args[0], args=call.args[1:], keywords=call.keywords)
             c = self.ctx.resolve_callee(call)
         if c.kind != CalleeKind.USER:
@@ -792,7 +797,8 @@ class _Reverse:
         if carried:
             self.error(s, f"s2s cannot differentiate the call `{q.to_source(func)}(...)` of a function "
                           f"value made from the differentiated {', '.join(map(repr, carried))}",
-                       "pass those values to the function as arguments, or call it by its name")
+                       "pass those values to the function as arguments, or call it by its name "
+                       "(a method: `type(obj).method(obj, ...)`)")
 
     def _local_defs(self):
         """The functions defined in this one, by name (found once: walking the body at
@@ -1131,6 +1137,10 @@ def captured_active(func, is_active, local_defs, varied):
     enclosing function (``fs = [lambda v: v * x]``: any of them may be the one called)."""
     if is_active(func):
         return [q.to_source(func)]
+    if isinstance(func, gast.Attribute) and is_active(func.value):
+        # ``p.energy(x)``: a method bound to a differentiated object, which the dynamic
+        # rules (differentiating the arguments only) silently gave no derivative.
+        return [q.to_source(func.value)]
     return sorted({n for fdef in local_defs.values() for n in reads_from_enclosing(fdef, varied)})
 
 
