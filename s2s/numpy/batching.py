@@ -112,6 +112,13 @@ def leading_size(*xs):
     raise ValueError("no batched array among the arguments")
 
 
+def is_static_leaf(x):
+    """Whether pytree leaf ``x`` is a value no array can hold (a string, a dtype, a slice):
+    batched or not, it is the same for every example and stays itself (a tape saves the
+    ``padding='SAME'`` of a convolution, say, for the backward pass)."""
+    return isinstance(x, (str, bytes, slice, type(Ellipsis), type, onp.dtype))
+
+
 def broadcast_batch(x, n):
     """``x`` (unbatched, any pytree) with a batch axis of size ``n`` in front of each leaf."""
     if x is UNDEF or x is None:
@@ -119,8 +126,8 @@ def broadcast_batch(x, n):
     leaves, tree = tree_flatten(x)
     out = []
     for leaf in leaves:
-        if callable(leaf) and not is_array(leaf):  # a function: the same for every example
-            out.append(leaf)
+        if (callable(leaf) and not is_array(leaf)) or is_static_leaf(leaf):
+            out.append(leaf)  # a function, a string: the same for every example
             continue
         a = _asarray(leaf)
         if isinstance(a, Tracer):  # one op, which staged_example recognizes

@@ -38,6 +38,7 @@ import weakref
 
 import gast
 
+from s2s.codegen import origins
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core import hooks
 from s2s.core.errors import TransformError
@@ -1318,12 +1319,27 @@ def build_now(fn, batched_params, signature):
 _BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers", "s2s.lax.control_flow_jvp", "s2s.numpy._linalg_jvp")
 
 
+# Packages of library code written like user code, on s2s.numpy and s2s.lax (stax's layers,
+# the optimizers: closures, with Python control flow on static values), batched by source.
+_SOURCE_PACKAGES = ("s2s.example_libraries.",)
+
+
 def _is_library(fn):
+    """Whether vmap batches ``fn`` by rule or by recording rather than by its source: NumPy,
+    builtins and s2s's own modules, except code s2s generated (the derivative code of
+    library functions is plain code on s2s.numpy, whatever module it keeps) and the
+    modules and packages above written like user code."""
     module = getattr(fn, "__module__", None) or ""
-    if module in _BATCHED_BY_SOURCE:
+    if module in _BATCHED_BY_SOURCE or module.startswith(_SOURCE_PACKAGES) or _generated(fn):
         return False
     return module == "s2s" or module.startswith("s2s.") or module in ("builtins", "numpy") \
         or module.startswith("numpy.")
+
+
+def _generated(fn):
+    """Whether ``fn`` is code s2s generated from source (a derivative, a batched form)."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and origins.lookup(code.co_filename) is not None
 
 
 def has_rule(fn):
@@ -1395,14 +1411,6 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
         return None  # *args/**kwargs: per example
     names |= set(kw_batched)
     names = frozenset(names)
-    built = build(target, names, masked=masked)
-    if built.batched_lists:  # a caller whose source was not analysed with this callee
-        p = sorted(built.batched_lists)[0]
-        raise TransformError(
-            f"vmap: {getattr(target, '__name__', 'the function')} appends values that vary "
-            f"across the mapped axis to its argument {p!r}, a list its caller passed in "
-            "unbatched: the caller would not see them",
-            hint="return the new values (or a new list) instead of appending to an argument")
     n_holder = [full_axes, kw_batched]
     positional = params[len(bound):]
 
@@ -1410,8 +1418,11 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
         lead, args = (args[:1], args[1:]) if masked else ((), args)
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
+        # Built for this call's arguments (a pair's bwd for the tape its fwd gave: a
+        # build without it would take the loop counts on that tape as batched).
         built = build(target, names, batch_source.signature(described), masked,
                       _tape_key(target, args, axes))
+        _no_batched_lists(target, built)
         fn = built.fn
         # Under jit (staged arguments) the batched source with its control flow converted.
         if any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):
@@ -1422,5 +1433,16 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
         n = S.leading_size([a for a, ax in zip(args, n_holder[0][len(bound):]) if ax is not None]
                            + [kw[k] for k in n_holder[1]])
         return S.broadcast_batch(out, n)
-    call.built = built
     return call
+
+
+def _no_batched_lists(target, built):
+    """Raises when ``target`` appends batched values to a list its caller passed in
+    unbatched (a caller whose source was not analysed with this callee)."""
+    if built.batched_lists:
+        p = sorted(built.batched_lists)[0]
+        raise TransformError(
+            f"vmap: {getattr(target, '__name__', 'the function')} appends values that vary "
+            f"across the mapped axis to its argument {p!r}, a list its caller passed in "
+            "unbatched: the caller would not see them",
+            hint="return the new values (or a new list) instead of appending to an argument")

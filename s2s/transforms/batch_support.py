@@ -35,7 +35,7 @@ from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, PairTape, _asarray, _expand_to, _np, _snp,  # noqa: F401
-                              broadcast_batch, is_array, leading_size, loop_call, masked, select,
+                              broadcast_batch, is_array, is_static_leaf, leading_size, loop_call, masked, select,
                               select_zeros, staged_example)
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s.parse import quoting as q
@@ -620,7 +620,7 @@ def _first_example(x):
     """The first example of batched ``x``: the value it was broadcast from where it is one
     (a captured array stays itself, so jit reads it at each call and stages what is
     computed from it; a staged broadcast gives its operand, not a slice of it)."""
-    if isinstance(x, sup.Pullback) or isinstance(x, types.FunctionType):
+    if isinstance(x, sup.Pullback) or isinstance(x, types.FunctionType) or is_static_leaf(x):
         return x  # a value, not an array (a lax.cond branch on the tape): the same for all
     example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
     return x[0] if example is None else example
