@@ -15,7 +15,7 @@ import numpy as onp
 from s2s.core import dtypes
 from s2s.core.errors import TransformError
 from s2s.core.primitive import Tracer
-from s2s.core.tree_util import register_pytree_node, tree_flatten, tree_unflatten
+from s2s.core.tree_util import PyTreeDef, register_pytree_node, tree_flatten, tree_unflatten
 import s2s.numpy as snp
 from s2s import lax
 
@@ -113,10 +113,10 @@ def leading_size(*xs):
 
 
 def is_static_leaf(x):
-    """Whether pytree leaf ``x`` is a value no array can hold (a string, a dtype, a slice):
+    """Whether pytree leaf ``x`` is a value no array can hold (a string, a dtype, a treedef):
     batched or not, it is the same for every example and stays itself (a tape saves the
     ``padding='SAME'`` of a convolution, say, for the backward pass)."""
-    return isinstance(x, (str, bytes, slice, type(Ellipsis), type, onp.dtype))
+    return isinstance(x, (str, bytes, slice, type(Ellipsis), type, onp.dtype, PyTreeDef))
 
 
 def broadcast_batch(x, n):
@@ -256,8 +256,9 @@ _PYTHON_COLUMNS = weakref.WeakValueDictionary()
 
 
 def _leaf_example(leaf, i):
-    if callable(leaf) and not is_array(leaf) and not hasattr(leaf, "__getitem__"):
-        return leaf  # an unbatched function in a batched container (broadcast_batch)
+    if callable(leaf) and not is_array(leaf) and not hasattr(leaf, "__getitem__") \
+            or is_static_leaf(leaf):
+        return leaf  # an unbatched function or string in a batched container (broadcast_batch)
     if getattr(leaf, "ndim", None) == 1 and _PYTHON_COLUMNS.get(id(leaf)) is leaf:
         return leaf[i].item()
     return leaf[i]
@@ -274,6 +275,9 @@ def _stack(results):
     cols = [tree_flatten(r)[0] for r in results]
     out = []
     for k in range(len(leaves0)):
+        if is_static_leaf(leaves0[k]) and all(c[k] == leaves0[k] for c in cols):
+            out.append(leaves0[k])  # the same string (treedef) for every example: itself
+            continue
         col = [_asarray(c[k]) for c in cols]
         stacked = _np(*col).stack(col)
         if all(type(c[k]) in (bool, int, float, complex) for c in cols):

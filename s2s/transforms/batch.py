@@ -41,7 +41,7 @@ import gast
 from s2s.codegen import origins
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core import hooks
-from s2s.core.errors import TransformError
+from s2s.core.errors import S2SError, TransformError
 from s2s.core.primitive import Tracer
 from s2s.core.tree_util import tree_leaves
 from s2s.parse import quoting as q
@@ -1319,9 +1319,11 @@ def build_now(fn, batched_params, signature):
 _BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers", "s2s.lax.control_flow_jvp", "s2s.numpy._linalg_jvp")
 
 
-# Packages of library code written like user code, on s2s.numpy and s2s.lax (stax's layers,
-# the optimizers: closures, with Python control flow on static values), batched by source.
-_SOURCE_PACKAGES = ("s2s.example_libraries.",)
+# Library modules written like user code, on s2s.numpy and s2s.lax (stax's layers and
+# combinators: closures, with Python control flow on static values), batched by source.
+# Not the optimizers: their state holds treedefs, which a batched container cannot carry
+# (they are recorded instead, see batch_support._ARRAY_LIBRARIES).
+_SOURCE_MODULES = ("s2s.example_libraries.stax",)
 
 
 def _is_library(fn):
@@ -1330,10 +1332,28 @@ def _is_library(fn):
     library functions is plain code on s2s.numpy, whatever module it keeps) and the
     modules and packages above written like user code."""
     module = getattr(fn, "__module__", None) or ""
-    if module in _BATCHED_BY_SOURCE or module.startswith(_SOURCE_PACKAGES) or _generated(fn):
+    if module in _BATCHED_BY_SOURCE or module in _SOURCE_MODULES or _generated(fn):
         return False
-    return module == "s2s" or module.startswith("s2s.") or module in ("builtins", "numpy") \
-        or module.startswith("numpy.")
+    return library_module(fn)
+
+
+def library_module(fn):
+    """Whether ``fn`` is NumPy's, a builtin, or s2s's own (code generated from it included)."""
+    module = getattr(fn, "__module__", None) or ""
+    return _from_library(fn) or module in ("builtins", "numpy") or module.startswith("numpy.")
+
+
+class NotBatchedBySource(Exception):
+    """Raised by ``batched_callee``'s callable, before it runs anything, where library code
+    (an s2s module's function, or code generated from one) cannot be batched by source for
+    these arguments (say a ``raise`` under a condition on a container the analysis takes as
+    batched): its caller batches the call as before, by recording or once per example.
+    User code gets the error that says what to change instead."""
+
+
+def _from_library(fn):
+    module = getattr(fn, "__module__", None) or ""
+    return module == "s2s" or module.startswith("s2s.")
 
 
 def _generated(fn):
@@ -1413,15 +1433,25 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
     names = frozenset(names)
     n_holder = [full_axes, kw_batched]
     positional = params[len(bound):]
+    library = _from_library(target)
+    refused = set()  # the signatures library code could not be batched for by source
 
     def call(*args, **kw):
         lead, args = (args[:1], args[1:]) if masked else ((), args)
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
-        # Built for this call's arguments (a pair's bwd for the tape its fwd gave: a
-        # build without it would take the loop counts on that tape as batched).
-        built = build(target, names, batch_source.signature(described), masked,
-                      _tape_key(target, args, axes))
+        signature = batch_source.signature(described)
+        if signature in refused:
+            raise NotBatchedBySource(target)
+        try:
+            # Built for this call's arguments (a pair's bwd for the tape its fwd gave: a
+            # build without it would take the loop counts on that tape as batched).
+            built = build(target, names, signature, masked, _tape_key(target, args, axes))
+        except S2SError:
+            if not library:
+                raise
+            refused.add(signature)
+            raise NotBatchedBySource(target) from None
         _no_batched_lists(target, built)
         fn = built.fn
         # Under jit (staged arguments) the batched source with its control flow converted.

@@ -255,8 +255,11 @@ def _vcall(mask, fn, axes, args, kw_batched, kwargs):
         return hook(fn, axes, args, kwargs, kw_batched)
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs, masked=mask is not None)
     if batched is not None:
-        return batched(*args, **kwargs) if mask is None else batched(mask, *args, **kwargs)
-    if not batch._is_library(fn) or _array_library(fn):  # no source, or a library function
+        try:
+            return batched(*args, **kwargs) if mask is None else batched(mask, *args, **kwargs)
+        except batch.NotBatchedBySource:
+            pass  # library code its source cannot batch for these arguments: as below
+    if not batch.library_module(fn) or _array_library(fn):  # no source, or a library function
         out = by_recording(fn, axes, args, kwargs, kw_batched)
         if out is not NOT_RECORDED:
             return out
@@ -268,8 +271,10 @@ NOT_RECORDED = object()
 # Library modules of pure array functions: one without a batch rule is recorded and the
 # recording batched (its primitives have rules), rather than run once per example. Not
 # the derivative code generated from them (a forward pass returns a tape of static
-# shapes, which must stay Python values for its backward pass).
-_ARRAY_LIBRARIES = ("s2s.numpy.", "s2s.lax.", "s2s.scipy.", "s2s.nn.")
+# shapes, which must stay Python values for its backward pass). The example libraries are
+# batched by source first; recorded where their source cannot be batched (``batch.
+# NotBatchedBySource``).
+_ARRAY_LIBRARIES = ("s2s.numpy.", "s2s.lax.", "s2s.scipy.", "s2s.nn.", "s2s.example_libraries.")
 
 
 def _array_library(fn):
@@ -1241,7 +1246,10 @@ def _converted_call_rule(axes, /, fn, *args, **kwargs):
     if any(isinstance(leaf, Tracer) for leaf in tree_leaves((list(args), kwargs))):
         call = batch.batched_callee(fn, axes, (), kwargs)
         if call is not None:
-            return call(*args, **kwargs)  # staged arguments: it converts the batched source
+            try:
+                return call(*args, **kwargs)  # staged arguments: it converts the batched source
+            except batch.NotBatchedBySource:
+                pass
     return vcall(fn, axes, *args, **kwargs)
 
 

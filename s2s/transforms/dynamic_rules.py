@@ -22,6 +22,7 @@ from s2s.codegen.python import compile_function, make_cell
 from s2s.core import hooks
 from s2s.core.errors import S2SError, TransformError, UnsupportedSyntaxError
 from s2s.core.primitive import d, def_batch, def_jvp, def_vjp
+from s2s.core.tree_util import tree_leaves
 from s2s.numpy.batching import broadcast_batch, loop_call
 from s2s.parse import astconv
 from s2s.parse.source import NoSourceError
@@ -270,8 +271,8 @@ def _batched_jvp(fn, fixed, primals, tangents):
     one more axis than its primal is batched, others are shared), or None where none is
     batched or ``fn``'s jvp source cannot be built: the generated jvp of ``fn``
     (``forward.build_jvp``), vmapped."""
-    batched = [onp.ndim(t) == onp.ndim(p) + 1 for p, t in zip(primals, tangents)]
-    if not any(batched):
+    batched = [_batched_tangent(p, t) for p, t in zip(primals, tangents)]
+    if not any(batched) or None in batched:
         return None
     params = forward.positional_params(fn)[len(fixed):len(fixed) + len(primals)]
     build = _built_or_none(forward.build_jvp, fn, tuple(params))
@@ -279,8 +280,19 @@ def _batched_jvp(fn, fixed, primals, tangents):
         return None
     jvp_fn = build.cell.cell_contents
     in_axes = tuple(0 if b else None for b in batched) + (None,) * (len(fixed) + len(primals))
-    n = next(onp.shape(t)[0] for t, b in zip(tangents, batched) if b)
+    n = next(onp.shape(tree_leaves(t)[0])[0] for t, b in zip(tangents, batched) if b)
     return hooks.vmap(jvp_fn, in_axes=in_axes)(*tangents, *fixed, *primals)[1], n
+
+
+def _batched_tangent(primal, tangent):
+    """Whether ``tangent`` is a batch of tangents of ``primal`` (each leaf has one more
+    axis than the primal's: a layer's parameters ``(W, b)`` are a tuple), False where
+    none has, None where some leaves have and some not (not described: per example)."""
+    primals, tangents = tree_leaves(primal), tree_leaves(tangent)
+    if len(primals) != len(tangents):
+        return None if tangents else False
+    flags = {onp.ndim(t) == onp.ndim(p) + 1 for p, t in zip(primals, tangents)}
+    return flags.pop() if len(flags) == 1 else None if flags else False
 
 
 def _built_or_none(builder, fn, params):
