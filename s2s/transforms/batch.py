@@ -1427,8 +1427,15 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
     for p, ax in zip(params, full_axes):
         if ax is not None:
             names.add(p)
-    if len(full_axes) > len(params) or set(kw_batched) - set(params):
-        return None  # *args/**kwargs: per example
+    if set(kw_batched) - set(params):
+        return None  # **kwargs: per example
+    vararg = _vararg(target) if len(full_axes) > len(params) else None
+    if len(full_axes) > len(params) and vararg is None:
+        return None
+    # *args holding a batched value: batched as one tuple, every item broadcast to the batch
+    spread = vararg is not None and any(ax is not None for ax in full_axes[len(params):])
+    if spread:
+        names.add(vararg)
     names |= set(kw_batched)
     names = frozenset(names)
     n_holder = [full_axes, kw_batched]
@@ -1438,6 +1445,8 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
 
     def call(*args, **kw):
         lead, args = (args[:1], args[1:]) if masked else ((), args)
+        if spread:
+            args = _spread(args, axes, len(positional))
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
         signature = batch_source.signature(described)
@@ -1464,6 +1473,19 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
                            + [kw[k] for k in n_holder[1]])
         return S.broadcast_batch(out, n)
     return call
+
+
+def _vararg(fn):
+    """The name of ``fn``'s ``*args`` parameter, or None."""
+    vararg = plan_for(fn).normal.args.vararg
+    return vararg.id if vararg is not None else None
+
+
+def _spread(args, axes, start):
+    """``args`` with those from ``start`` on (a function's ``*args``) all batched."""
+    n = S.leading_size([a for a, ax in zip(args, axes) if ax is not None])
+    return tuple(S.broadcast_batch(a, n) if k >= start and ax is None else a
+                 for k, (a, ax) in enumerate(zip(args, axes)))
 
 
 def _no_batched_lists(target, built):

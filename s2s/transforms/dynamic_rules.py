@@ -266,11 +266,12 @@ def _apply_pullback_vjp(ans, pull, g):
 # primal, jacrev's batched cotangents) runs once per example.
 
 
-def _batched_jvp(fn, fixed, primals, tangents):
+def _batched_jvp(fn, fixed, primals, tangents, pair=False):
     """The tangent of ``fn(*fixed, *primals)`` for a batch of ``tangents`` (a tangent with
     one more axis than its primal is batched, others are shared), or None where none is
     batched or ``fn``'s jvp source cannot be built: the generated jvp of ``fn``
-    (``forward.build_jvp``), vmapped."""
+    (``forward.build_jvp``), vmapped. With ``pair``, ``(primal, tangent)``, the primal
+    broadcast to the batch."""
     batched = [_batched_tangent(p, t) for p, t in zip(primals, tangents)]
     if not any(batched) or None in batched:
         return None
@@ -281,7 +282,8 @@ def _batched_jvp(fn, fixed, primals, tangents):
     jvp_fn = build.cell.cell_contents
     in_axes = tuple(0 if b else None for b in batched) + (None,) * (len(fixed) + len(primals))
     n = next(onp.shape(tree_leaves(t)[0])[0] for t, b in zip(tangents, batched) if b)
-    return hooks.vmap(jvp_fn, in_axes=in_axes)(*tangents, *fixed, *primals)[1], n
+    out = hooks.vmap(jvp_fn, in_axes=in_axes)(*tangents, *fixed, *primals)
+    return (out if pair else out[1]), n
 
 
 def _batched_tangent(primal, tangent):
@@ -340,13 +342,30 @@ def _dynamic_vjp_tangent_batch(axes, /, fn, args, tangents, **kwargs):
     return loop_call(dynamic_vjp_tangent, axes, (fn, args, tangents), kwargs)
 
 
+def _dynamic_jvp_batch(axes, /, fn, args, tangents, **kwargs):
+    """``dynamic_jvp`` with the tangents alone batched (jacfwd, hessian of code calling a
+    function it reads from a container, as stax's ``serial`` does): the generated jvp of
+    the function, vmapped over them once. Anything else runs once per example."""
+    axes = tuple(axes) + (None,) * (3 - len(axes))
+    if axes[0] is None and axes[1] is None and axes[2] is not None:
+        target, full = S.array_method_call(fn, args)
+        full_tangents = (None,) * (len(full) - len(args)) + tuple(tangents)
+        active = tuple(i for i, t in enumerate(full_tangents) if t is not None)
+        wrapper = S.positional_wrapper(target, len(full), active, tuple(sorted(kwargs))) if active else None
+        found = wrapper and _batched_jvp(wrapper, (kwargs, tuple(full)), [full[i] for i in active],
+                                         [full_tangents[i] for i in active], pair=True)
+        if found:
+            return found[0]
+    return loop_call(fwd_support.dynamic_jvp, axes, (fn, args, tangents), kwargs)
+
+
 def _batched_cotangents(cts, like):
     """``cts`` all batched (those with no more axes than ``like``'s broadcast), and the
     batch size; None where none is batched."""
-    batched = [c is not None and onp.ndim(c) == onp.ndim(x) + 1 for c, x in zip(cts, like)]
-    if not any(batched):
+    batched = [c is not None and _batched_tangent(x, c) for c, x in zip(cts, like)]
+    if not any(batched) or None in batched:
         return None
-    n = next(onp.shape(c)[0] for c, b in zip(cts, batched) if b)
+    n = next(onp.shape(tree_leaves(c)[0])[0] for c, b in zip(cts, batched) if b)
     return tuple(c if b else broadcast_batch(fwd_support.zeros_tangent(x) if c is None else c, n)
                  for c, x, b in zip(cts, like, batched)), n
 
@@ -391,8 +410,8 @@ def _dynamic_vjp_grads_batch(axes, /, ct, ans, args):
     made = _gradient_for(pull, out_ct)
     if made is not None:
         grad, primals, paths = made
-        flags = [onp.ndim(c) == onp.ndim(_at(pull.out, p)) + 1 for p, c in zip(paths, primals)]
-        if not any(flags):
+        flags = [_batched_tangent(_at(pull.out, p), c) for p, c in zip(paths, primals)]
+        if not any(flags) or None in flags:
             return loop_call(dynamic_vjp_grads, axes, (ct, ans, args), {})
         in_axes = (None,) * len(grad.args) + tuple(0 if f else None for f in flags) + \
             (None,) * len(pull.diff)
@@ -410,5 +429,6 @@ for _fn in (dynamic_vjp_tangent, pullback_tangent, dynamic_vjp_grads, pullback_g
 
 def_batch(pullback_tangent)(_pullback_tangent_batch)
 def_batch(dynamic_vjp_tangent)(_dynamic_vjp_tangent_batch)
+def_batch(fwd_support.dynamic_jvp)(_dynamic_jvp_batch)
 def_batch(pullback_grads)(_pullback_grads_batch)
 def_batch(dynamic_vjp_grads)(_dynamic_vjp_grads_batch)

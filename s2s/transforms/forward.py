@@ -457,7 +457,11 @@ class _Forward:
     # -- the whole function --------------------------------------------------------
 
     def run(self):
-        body = self.block(self.body)
+        # A parameter not differentiated that later holds varied values (``if mean is None:
+        # mean = np.mean(x)``) may be read before that (pushed on a tape): zeros until then.
+        entry = [q.assign(self.tan(p), self.zeros(q.name(p))) for p in self.params
+                 if p in self.varied and p not in self.ctx.active_params]
+        body = entry + self.block(self.body)
         result = self.result
         if self.active(result):
             tangent = q.name(self.tan(result.id))
