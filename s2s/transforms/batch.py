@@ -488,7 +488,7 @@ def _lists_batched_by(ctx, call):
 def _appending_parameters(fn, seen=()):
     """The positional parameters of user function ``fn`` when it appends to one of them,
     itself or through the user functions it passes it to (else None)."""
-    plan = plan_or_none(fn) if not _is_library(fn) and fn not in seen else None
+    plan = plan_or_none(fn) if not library_module(fn) and fn not in seen else None
     if plan is None:
         return None
     params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
