@@ -8,7 +8,7 @@ import pytest
 
 import s2s
 import s2s.numpy as snp
-from s2s import random
+from s2s import lax, nn, random
 from s2s.example_libraries import optimizers, stax
 
 # name -> (layers, per-example input shape); every network ends in a layer whose output
@@ -182,3 +182,81 @@ def _stack(trees):
     if isinstance(first, (list, tuple)):
         return type(first)(_stack([t[i] for t in trees]) for i in range(len(first)))
     return np.stack([np.asarray(t) for t in trees])
+
+
+# Fixes found on the way, each shown on user code too.
+
+def _conv(inputs, W, strides, padding, dimension_numbers):
+    return lax.conv_general_dilated(inputs, W, window_strides=strides, padding=padding,
+                                    dimension_numbers=dimension_numbers)
+
+
+def _conv_layer(strides, padding, dimension_numbers):
+    def apply(W, x):
+        return _conv(x, W, strides, padding, dimension_numbers)
+    return apply
+
+
+def test_hessian_through_closure_keeping_strings_on_its_tape(loops, x64):
+    # The tape of _conv holds 'SAME' and the layouts: vmap of the jvp of the forward
+    # function broadcast its (unbatched) primal result, tape included, and crashed on them.
+    apply = _conv_layer((1, 1), "SAME", ("NHWC", "HWIO", "NHWC"))
+    W = np.random.default_rng(7).normal(size=(2, 2, 1, 2))
+    x = np.random.default_rng(8).normal(size=(1, 3, 3, 1))
+
+    def f(x):
+        return snp.sum(snp.tanh(apply(W, x)))
+    got = s2s.hessian(f)(x)
+    assert loops == []
+    _assert_close(got, _central_jacobian(s2s.grad(f), x), rtol=1e-5, atol=1e-7)
+
+
+def test_hessian_through_dynamic_call_with_keyword_unpacking(loops, x64):
+    # fns[i](x, **kw): forward mode of the dynamic call had no template for **kw (the
+    # fallback built a dict with the key None and failed).
+    fns = [snp.tanh, snp.sin]
+
+    def apply(x, **kw):
+        for i in range(len(fns)):
+            x = fns[i](x, **kw)
+        return x
+
+    def f(x):
+        return snp.sum(apply(x) ** 2)
+    x = np.array([0.3, -0.5, 0.8])
+    got = s2s.hessian(f)(x)
+    assert loops == []
+    _assert_close(got, _central_jacobian(s2s.grad(f), x), rtol=1e-5, atol=1e-7)
+
+
+def test_hessian_of_standardize_with_default_statistics(loops, x64):
+    # standardize's mean=None is reassigned from x: its tangent is read (pushed on the
+    # tape) before that assignment; it was never defined.
+    x = np.random.default_rng(9).normal(size=(3, 2))
+
+    def f(x):
+        return snp.sum(snp.tanh(2.0 * nn.standardize(x, (0,))))
+    got = s2s.hessian(f)(x)
+    assert loops == []
+    _assert_close(got, _central_jacobian(s2s.grad(f), x), rtol=1e-5, atol=1e-7)
+
+
+def _scaled_sum(scale, *xs):
+    total = 0.0
+    for x in xs:
+        total = total + snp.sin(x) * scale
+    return total * xs[-1]
+
+
+def test_vmap_of_function_with_star_args_batched(loops, x64):
+    # A batched value among a callee's *args: the tuple is batched as one (the others
+    # broadcast). User code was recorded before; derivative code of s2s's own functions
+    # with *args (promote_inexact's) cannot be, and ran once per example.
+    a = np.arange(6.0).reshape(3, 2)
+    b = np.array([0.5, 2.0])
+
+    def f(a, b):
+        return _scaled_sum(a[0], b, a)
+    got = s2s.vmap(f, in_axes=(0, None))(a, b)
+    assert loops == []
+    np.testing.assert_allclose(got, np.stack([f(x, b) for x in a]), rtol=1e-12)

@@ -1238,6 +1238,21 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     return out, _BatchedPullback(pull, n, call)
 
 
+def _apply_pullback_rule(axes, /, pull, g):
+    """``pull(g)`` for a batch of cotangents ``g``: through one ``dynamic_vjp`` pullback
+    (jacrev of code calling a function it reads from a container, as stax's ``parallel``
+    does), the reverse-mode pullback inside vmapped once; a batch of pullbacks
+    (``_BatchedPullback``) takes them itself."""
+    axes = tuple(axes) + (None,) * (2 - len(axes))
+    if isinstance(pull, sup.Pullback) and axes[0] is None and axes[1] is not None \
+            and pull.pull is not None:
+        adj = [None] * len(pull.args)
+        for i, p in zip(pull.diff, hooks.vmap(pull.pull)(g)):
+            adj[i] = p
+        return tuple(adj[pull.skip:])
+    return vcall(pull, tuple(axes[1:]), g)
+
+
 def _converted_call_rule(axes, /, fn, *args, **kwargs):
     """``converted_call(fn, ...)``: ``fn`` batched; under jit (staged arguments) its batched
     source is converted too (``batched_callee``'s call converts it for staged arguments),
@@ -1303,7 +1318,7 @@ def _register_support_rules():
     def_batch(sup.dynamic_vjp)(_dynamic_vjp_rule)
     # a pullback called on a batch of cotangents: as the call ``pull(g)`` it stands for
     def_batch(sup.field_grad)(lambda axes, /, h, x, name: sup.field_grad(h, x, name))  # containers
-    def_batch(sup.apply_pullback)(lambda axes, /, pull, g: vcall(pull, tuple(axes[1:]), g))
+    def_batch(sup.apply_pullback)(_apply_pullback_rule)
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
     # jit's converted source calls user functions through converted_call: vmap of that
     # source (a nested function under jit(vmap(f))) batches the function itself.
