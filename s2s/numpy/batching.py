@@ -275,7 +275,8 @@ def _stack(results):
     cols = [tree_flatten(r)[0] for r in results]
     out = []
     for k in range(len(leaves0)):
-        if is_static_leaf(leaves0[k]) and all(c[k] == leaves0[k] for c in cols):
+        if all(is_static_leaf(c[k]) and type(c[k]) is type(leaves0[k]) and c[k] == leaves0[k]
+               for c in cols):
             out.append(leaves0[k])  # the same string (treedef) for every example: itself
             continue
         col = [_asarray(c[k]) for c in cols]
