@@ -99,7 +99,7 @@ def test_hessian_of_network_runs_no_example_loop(name, loops, x64):
     _assert_close(s2s.jit(s2s.hessian(f))(x), got, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("name", ["conv", "dense_tanh", "parallel_sum"])  # (the others: hessian's)
 def test_jacrev_of_grad_of_network_runs_no_example_loop(name, loops, x64):
     apply, params, x = _network(name)
 
