@@ -113,10 +113,11 @@ def leading_size(*xs):
 
 
 def is_static_leaf(x):
-    """Whether pytree leaf ``x`` is a value no array can hold (a string, a dtype, a treedef):
-    batched or not, it is the same for every example and stays itself (a tape saves the
-    ``padding='SAME'`` of a convolution, say, for the backward pass)."""
-    return isinstance(x, (str, bytes, slice, type(Ellipsis), type, onp.dtype, PyTreeDef))
+    """Whether pytree leaf ``x`` is a string or a treedef, which no array holds: batched or
+    not, it is the same for every example and stays itself (a tape saves the
+    ``padding='SAME'`` of a convolution, say, for the backward pass). Other Python values
+    (a slice, a dtype) are broadcast as object arrays, which code reading them expects."""
+    return isinstance(x, (str, bytes, PyTreeDef))
 
 
 def broadcast_batch(x, n):

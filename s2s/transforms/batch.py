@@ -488,7 +488,7 @@ def _lists_batched_by(ctx, call):
 def _appending_parameters(fn, seen=()):
     """The positional parameters of user function ``fn`` when it appends to one of them,
     itself or through the user functions it passes it to (else None)."""
-    plan = plan_or_none(fn) if not library_module(fn) and fn not in seen else None
+    plan = plan_or_none(fn) if specialized_by_callers(fn) and fn not in seen else None
     if plan is None:
         return None
     params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
@@ -1335,6 +1335,16 @@ def _is_library(fn):
     if module in _BATCHED_BY_SOURCE or module in _SOURCE_MODULES or _generated(fn):
         return False
     return library_module(fn)
+
+
+def specialized_by_callers(fn):
+    """Whether a caller's build specializes ``fn``'s on the kinds of the operands it passes
+    (``batch_source.Kinds``): user code and the modules of ``_BATCHED_BY_SOURCE``. The
+    rest of the library code batched by source (stax, derivative code generated from
+    s2s's own functions) is not: that would build every such callee once per kind its
+    callers pass (a hessian through stax's serial built hundreds), for an optimization."""
+    module = getattr(fn, "__module__", None) or ""
+    return module in _BATCHED_BY_SOURCE or not library_module(fn)
 
 
 def library_module(fn):

@@ -385,11 +385,7 @@ class Kinds:
     def _callee_form(self, obj, call):
         """A user function's call keeps its ``vcall`` (its batched source runs), but the kind
         of its result is that of the function's own batched build for these arguments."""
-        # Library code (stax, derivative code generated from s2s's own functions) is batched
-        # by source when called, but not specialized here on its callers' operand kinds:
-        # that would build every library callee once per kind its callers pass (a hessian
-        # through stax's serial built hundreds), for an optimization only.
-        plan = batch.plan_or_none(obj) if not batch.library_module(obj) else None
+        plan = batch.plan_or_none(obj) if batch.specialized_by_callers(obj) else None
         if plan is None:
             return None
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
