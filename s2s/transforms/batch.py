@@ -1330,7 +1330,7 @@ def _is_library(fn):
     """Whether vmap batches ``fn`` by rule or by recording rather than by its source: NumPy,
     builtins and s2s's own modules, except code s2s generated (the derivative code of
     library functions is plain code on s2s.numpy, whatever module it keeps) and the
-    modules and packages above written like user code."""
+    modules above written like user code."""
     module = getattr(fn, "__module__", None) or ""
     if module in _BATCHED_BY_SOURCE or module in _SOURCE_MODULES or _generated(fn):
         return False

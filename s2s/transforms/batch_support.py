@@ -35,8 +35,8 @@ from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, PairTape, _asarray, _expand_to, _np, _snp,  # noqa: F401
-                              broadcast_batch, is_array, is_static_leaf, leading_size, loop_call, masked, select,
-                              select_zeros, staged_example)
+                              broadcast_batch, is_array, is_static_leaf, leading_size, loop_call,
+                              masked, select, select_zeros, staged_example)
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s.parse import quoting as q
 from s2s import lax
