@@ -241,15 +241,12 @@ def test_hessian_of_stax_conv_layer(name, loops, x64):
     def f(x, W):
         return snp.sum(snp.tanh(apply((W, b), x)))
     got = s2s.hessian(f, argnums=(0, 1))(x, W)
-    # The layer's own closure (library code, stax.py) still runs once per basis vector
-    # under vmap, Dense's as much as Conv's (see the xfail below); the conv adjoints never.
-    assert all("apply_fun" in name for name in loops), loops
+    # The layer's closure (library code, stax.py) and its derivative code are batched by
+    # source: nothing runs once per basis vector.
+    assert loops == []
     _assert_trees(got, _central_hessian(f, x, W, (0, 1)), rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.xfail(strict=True, reason="vmap runs generated derivative code of a library "
-                   "closure (stax's apply_fun) once per example: s2s.transforms.batch batches "
-                   "library code by rule or recording only")
 def test_hessian_of_stax_layer_runs_no_example_loop(loops, x64):
     from s2s import random
     from s2s.example_libraries import stax

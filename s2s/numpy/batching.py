@@ -15,7 +15,7 @@ import numpy as onp
 from s2s.core import dtypes
 from s2s.core.errors import TransformError
 from s2s.core.primitive import Tracer
-from s2s.core.tree_util import register_pytree_node, tree_flatten, tree_unflatten
+from s2s.core.tree_util import PyTreeDef, register_pytree_node, tree_flatten, tree_unflatten
 import s2s.numpy as snp
 from s2s import lax
 
@@ -112,6 +112,14 @@ def leading_size(*xs):
     raise ValueError("no batched array among the arguments")
 
 
+def is_static_leaf(x):
+    """Whether pytree leaf ``x`` is a string or a treedef, which no array holds: batched or
+    not, it is the same for every example and stays itself (a tape saves the
+    ``padding='SAME'`` of a convolution, say, for the backward pass). Other Python values
+    (a slice, a dtype) are broadcast as object arrays, which code reading them expects."""
+    return isinstance(x, (str, bytes, PyTreeDef))
+
+
 def broadcast_batch(x, n):
     """``x`` (unbatched, any pytree) with a batch axis of size ``n`` in front of each leaf."""
     if x is UNDEF or x is None:
@@ -119,8 +127,8 @@ def broadcast_batch(x, n):
     leaves, tree = tree_flatten(x)
     out = []
     for leaf in leaves:
-        if callable(leaf) and not is_array(leaf):  # a function: the same for every example
-            out.append(leaf)
+        if (callable(leaf) and not is_array(leaf)) or is_static_leaf(leaf):
+            out.append(leaf)  # a function, a string: the same for every example
             continue
         a = _asarray(leaf)
         if isinstance(a, Tracer):  # one op, which staged_example recognizes
@@ -249,8 +257,9 @@ _PYTHON_COLUMNS = weakref.WeakValueDictionary()
 
 
 def _leaf_example(leaf, i):
-    if callable(leaf) and not is_array(leaf) and not hasattr(leaf, "__getitem__"):
-        return leaf  # an unbatched function in a batched container (broadcast_batch)
+    if callable(leaf) and not is_array(leaf) and not hasattr(leaf, "__getitem__") \
+            or is_static_leaf(leaf):
+        return leaf  # an unbatched function or string in a batched container (broadcast_batch)
     if getattr(leaf, "ndim", None) == 1 and _PYTHON_COLUMNS.get(id(leaf)) is leaf:
         return leaf[i].item()
     return leaf[i]
@@ -267,6 +276,10 @@ def _stack(results):
     cols = [tree_flatten(r)[0] for r in results]
     out = []
     for k in range(len(leaves0)):
+        if all(is_static_leaf(c[k]) and type(c[k]) is type(leaves0[k]) and c[k] == leaves0[k]
+               for c in cols):
+            out.append(leaves0[k])  # the same string (treedef) for every example: itself
+            continue
         col = [_asarray(c[k]) for c in cols]
         stacked = _np(*col).stack(col)
         if all(type(c[k]) in (bool, int, float, complex) for c in cols):

@@ -38,9 +38,10 @@ import weakref
 
 import gast
 
+from s2s.codegen import origins
 from s2s.codegen.python import compile_function, make_cell
 from s2s.core import hooks
-from s2s.core.errors import TransformError
+from s2s.core.errors import S2SError, TransformError
 from s2s.core.primitive import Tracer
 from s2s.core.tree_util import tree_leaves
 from s2s.parse import quoting as q
@@ -499,7 +500,7 @@ def _lists_batched_by(ctx, call):
 def _appending_parameters(fn, seen=()):
     """The positional parameters of user function ``fn`` when it appends to one of them,
     itself or through the user functions it passes it to (else None)."""
-    plan = plan_or_none(fn) if not _is_library(fn) and fn not in seen else None
+    plan = plan_or_none(fn) if specialized_by_callers(fn) and fn not in seen else None
     if plan is None:
         return None
     params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)
@@ -1368,12 +1369,57 @@ def build_now(fn, batched_params, signature):
 _BATCHED_BY_SOURCE = ("s2s.numpy._vjp_helpers", "s2s.lax.control_flow_jvp", "s2s.numpy._linalg_jvp")
 
 
+# Library modules written like user code, on s2s.numpy and s2s.lax (stax's layers and
+# combinators: closures, with Python control flow on static values), batched by source.
+# Not the optimizers: their state holds treedefs, which a batched container cannot carry
+# (they are recorded instead, see batch_support._ARRAY_LIBRARIES).
+_SOURCE_MODULES = ("s2s.example_libraries.stax",)
+
+
 def _is_library(fn):
+    """Whether vmap batches ``fn`` by rule or by recording rather than by its source: NumPy,
+    builtins and s2s's own modules, except code s2s generated (the derivative code of
+    library functions is plain code on s2s.numpy, whatever module it keeps) and the
+    modules above written like user code."""
     module = getattr(fn, "__module__", None) or ""
-    if module in _BATCHED_BY_SOURCE:
+    if module in _BATCHED_BY_SOURCE or module in _SOURCE_MODULES or _generated(fn):
         return False
-    return module == "s2s" or module.startswith("s2s.") or module in ("builtins", "numpy") \
-        or module.startswith("numpy.")
+    return library_module(fn)
+
+
+def specialized_by_callers(fn):
+    """Whether a caller's build specializes ``fn``'s on the kinds of the operands it passes
+    (``batch_source.Kinds``): user code and the modules of ``_BATCHED_BY_SOURCE``. The
+    rest of the library code batched by source (stax, derivative code generated from
+    s2s's own functions) is not: that would build every such callee once per kind its
+    callers pass (a hessian through stax's serial built hundreds), for an optimization."""
+    module = getattr(fn, "__module__", None) or ""
+    return module in _BATCHED_BY_SOURCE or not library_module(fn)
+
+
+def library_module(fn):
+    """Whether ``fn`` is NumPy's, a builtin, or s2s's own (code generated from it included)."""
+    module = getattr(fn, "__module__", None) or ""
+    return _from_library(fn) or module in ("builtins", "numpy") or module.startswith("numpy.")
+
+
+class NotBatchedBySource(Exception):
+    """Raised by ``batched_callee``'s callable, before it runs anything, where library code
+    (an s2s module's function, or code generated from one) cannot be batched by source for
+    these arguments (say a ``raise`` under a condition on a container the analysis takes as
+    batched): its caller batches the call as before, by recording or once per example.
+    User code gets the error that says what to change instead."""
+
+
+def _from_library(fn):
+    module = getattr(fn, "__module__", None) or ""
+    return module == "s2s" or module.startswith("s2s.")
+
+
+def _generated(fn):
+    """Whether ``fn`` is code s2s generated from source (a derivative, a batched form)."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and origins.lookup(code.co_filename) is not None
 
 
 def has_rule(fn):
@@ -1442,27 +1488,41 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
         if ax is not None:
             names.add(p)
     keywords = dataflow.parameters(plan_for(target).normal, varargs=False)  # (keyword-only too)
-    if len(full_axes) > len(params) or set(kw_batched) - set(keywords):
-        return None  # *args/**kwargs: per example
+    if set(kw_batched) - set(keywords):
+        return None  # **kwargs: per example
+    vararg = _vararg(target) if len(full_axes) > len(params) else None
+    if len(full_axes) > len(params) and vararg is None:
+        return None
+    # *args holding a batched value: batched as one tuple, every item broadcast to the batch
+    spread = vararg is not None and any(ax is not None for ax in full_axes[len(params):])
+    if spread:
+        names.add(vararg)
     names |= set(kw_batched)
     names = frozenset(names)
-    built = build(target, names, masked=masked)
-    if built.batched_lists:  # a caller whose source was not analysed with this callee
-        p = sorted(built.batched_lists)[0]
-        raise TransformError(
-            f"vmap: {getattr(target, '__name__', 'the function')} appends values that vary "
-            f"across the mapped axis to its argument {p!r}, a list its caller passed in "
-            "unbatched: the caller would not see them",
-            hint="return the new values (or a new list) instead of appending to an argument")
     n_holder = [full_axes, kw_batched]
     positional = params[len(bound):]
+    library = _from_library(target)
+    refused = set()  # the signatures library code could not be batched for by source
 
     def call(*args, **kw):
         lead, args = (args[:1], args[1:]) if masked else ((), args)
+        if spread:
+            args = _spread(args, axes, len(positional))
         described = {p: (a, ax is not None) for p, a, ax in zip(positional, args, axes)}
         described.update({k: (v, k in kw_batched) for k, v in kw.items()})
-        built = build(target, names, batch_source.signature(described), masked,
-                      _tape_key(target, args, axes))
+        signature = batch_source.signature(described)
+        if signature in refused:
+            raise NotBatchedBySource(target)
+        try:
+            # Built for this call's arguments (a pair's bwd for the tape its fwd gave: a
+            # build without it would take the loop counts on that tape as batched).
+            built = build(target, names, signature, masked, _tape_key(target, args, axes))
+        except S2SError:
+            if not library:
+                raise
+            refused.add(signature)
+            raise NotBatchedBySource(target) from None
+        _no_batched_lists(target, built)
         fn = built.fn
         # Under jit (staged arguments) the batched source with its control flow converted.
         if any(isinstance(a, Tracer) for a in tree_leaves((lead, args, kw))):
@@ -1473,5 +1533,29 @@ def _batched_callee(fn, axes, kw_batched, masked=False):
         n = S.leading_size([a for a, ax in zip(args, n_holder[0][len(bound):]) if ax is not None]
                            + [kw[k] for k in n_holder[1]])
         return S.broadcast_batch(out, n)
-    call.built = built
     return call
+
+
+def _vararg(fn):
+    """The name of ``fn``'s ``*args`` parameter, or None."""
+    vararg = plan_for(fn).normal.args.vararg
+    return vararg.id if vararg is not None else None
+
+
+def _spread(args, axes, start):
+    """``args`` with those from ``start`` on (a function's ``*args``) all batched."""
+    n = S.leading_size([a for a, ax in zip(args, axes) if ax is not None])
+    return tuple(S.broadcast_batch(a, n) if k >= start and ax is None else a
+                 for k, (a, ax) in enumerate(zip(args, axes)))
+
+
+def _no_batched_lists(target, built):
+    """Raises when ``target`` appends batched values to a list its caller passed in
+    unbatched (a caller whose source was not analysed with this callee)."""
+    if built.batched_lists:
+        p = sorted(built.batched_lists)[0]
+        raise TransformError(
+            f"vmap: {getattr(target, '__name__', 'the function')} appends values that vary "
+            f"across the mapped axis to its argument {p!r}, a list its caller passed in "
+            "unbatched: the caller would not see them",
+            hint="return the new values (or a new list) instead of appending to an argument")

@@ -385,7 +385,7 @@ class Kinds:
     def _callee_form(self, obj, call):
         """A user function's call keeps its ``vcall`` (its batched source runs), but the kind
         of its result is that of the function's own batched build for these arguments."""
-        plan = batch.plan_or_none(obj) if not batch._is_library(obj) else None
+        plan = batch.plan_or_none(obj) if batch.specialized_by_callers(obj) else None
         if plan is None:
             return None
         params = dataflow.parameters(plan.normal, varargs=False, keyword_only=False)

@@ -35,8 +35,8 @@ from s2s.numpy import _indexing
 from s2s.runtime.support import setitem as plain_setitem
 from s2s.transforms import batch
 from s2s.numpy.batching import (UNDEF, PairTape, _asarray, _expand_to, _np, _snp,  # noqa: F401
-                              broadcast_batch, is_array, leading_size, loop_call, masked, select,
-                              select_zeros, staged_example)
+                              broadcast_batch, is_array, is_static_leaf, leading_size, loop_call,
+                              masked, select, select_zeros, staged_example)
 from s2s.core.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from s2s.parse import quoting as q
 from s2s import lax
@@ -255,8 +255,11 @@ def _vcall(mask, fn, axes, args, kw_batched, kwargs):
         return hook(fn, axes, args, kwargs, kw_batched)
     batched = batch.batched_callee(fn, axes, kw_batched, kwargs, masked=mask is not None)
     if batched is not None:
-        return batched(*args, **kwargs) if mask is None else batched(mask, *args, **kwargs)
-    if not batch._is_library(fn) or _array_library(fn):  # no source, or a library function
+        try:
+            return batched(*args, **kwargs) if mask is None else batched(mask, *args, **kwargs)
+        except batch.NotBatchedBySource:
+            pass  # library code its source cannot batch for these arguments: as below
+    if not batch.library_module(fn) or _array_library(fn):  # no source, or a library function
         out = by_recording(fn, axes, args, kwargs, kw_batched)
         if out is not NOT_RECORDED:
             return out
@@ -268,8 +271,10 @@ NOT_RECORDED = object()
 # Library modules of pure array functions: one without a batch rule is recorded and the
 # recording batched (its primitives have rules), rather than run once per example. Not
 # the derivative code generated from them (a forward pass returns a tape of static
-# shapes, which must stay Python values for its backward pass).
-_ARRAY_LIBRARIES = ("s2s.numpy.", "s2s.lax.", "s2s.scipy.", "s2s.nn.")
+# shapes, which must stay Python values for its backward pass). The example libraries are
+# batched by source first; recorded where their source cannot be batched (``batch.
+# NotBatchedBySource``).
+_ARRAY_LIBRARIES = ("s2s.numpy.", "s2s.lax.", "s2s.scipy.", "s2s.nn.", "s2s.example_libraries.")
 
 
 def _array_library(fn):
@@ -620,7 +625,7 @@ def _first_example(x):
     """The first example of batched ``x``: the value it was broadcast from where it is one
     (a captured array stays itself, so jit reads it at each call and stages what is
     computed from it; a staged broadcast gives its operand, not a slice of it)."""
-    if isinstance(x, sup.Pullback) or isinstance(x, types.FunctionType):
+    if isinstance(x, sup.Pullback) or isinstance(x, types.FunctionType) or is_static_leaf(x):
         return x  # a value, not an array (a lax.cond branch on the tape): the same for all
     example = _repeated_example(x) if isinstance(x, (onp.ndarray, Tracer)) else None
     return x[0] if example is None else example
@@ -1233,6 +1238,21 @@ def _dynamic_vjp_rule(axes, /, fn, *args, **kwargs):
     return out, _BatchedPullback(pull, n, call)
 
 
+def _apply_pullback_rule(axes, /, pull, g):
+    """``pull(g)`` for a batch of cotangents ``g``: through one ``dynamic_vjp`` pullback
+    (jacrev of code calling a function it reads from a container, as stax's ``parallel``
+    does), the reverse-mode pullback inside vmapped once; a batch of pullbacks
+    (``_BatchedPullback``) takes them itself."""
+    axes = tuple(axes) + (None,) * (2 - len(axes))
+    if isinstance(pull, sup.Pullback) and axes[0] is None and axes[1] is not None \
+            and pull.pull is not None:
+        adj = [None] * len(pull.args)
+        for i, p in zip(pull.diff, hooks.vmap(pull.pull)(g)):
+            adj[i] = p
+        return tuple(adj[pull.skip:])
+    return vcall(pull, tuple(axes[1:]), g)
+
+
 def _converted_call_rule(axes, /, fn, *args, **kwargs):
     """``converted_call(fn, ...)``: ``fn`` batched; under jit (staged arguments) its batched
     source is converted too (``batched_callee``'s call converts it for staged arguments),
@@ -1241,7 +1261,10 @@ def _converted_call_rule(axes, /, fn, *args, **kwargs):
     if any(isinstance(leaf, Tracer) for leaf in tree_leaves((list(args), kwargs))):
         call = batch.batched_callee(fn, axes, (), kwargs)
         if call is not None:
-            return call(*args, **kwargs)  # staged arguments: it converts the batched source
+            try:
+                return call(*args, **kwargs)  # staged arguments: it converts the batched source
+            except batch.NotBatchedBySource:
+                pass
     return vcall(fn, axes, *args, **kwargs)
 
 
@@ -1295,7 +1318,7 @@ def _register_support_rules():
     def_batch(sup.dynamic_vjp)(_dynamic_vjp_rule)
     # a pullback called on a batch of cotangents: as the call ``pull(g)`` it stands for
     def_batch(sup.field_grad)(lambda axes, /, h, x, name: sup.field_grad(h, x, name))  # containers
-    def_batch(sup.apply_pullback)(lambda axes, /, pull, g: vcall(pull, tuple(axes[1:]), g))
+    def_batch(sup.apply_pullback)(_apply_pullback_rule)
     def_batch(sup.shape_of)(lambda axes, /, x: sup.shape_of(x))  # the batch axis stays first
     # jit's converted source calls user functions through converted_call: vmap of that
     # source (a nested function under jit(vmap(f))) batches the function itself.

@@ -266,13 +266,14 @@ def _apply_pullback_vjp(ans, pull, g):
 # primal, jacrev's batched cotangents) runs once per example.
 
 
-def _batched_jvp(fn, fixed, primals, tangents):
+def _batched_jvp(fn, fixed, primals, tangents, pair=False):
     """The tangent of ``fn(*fixed, *primals)`` for a batch of ``tangents`` (a tangent with
     one more axis than its primal is batched, others are shared), or None where none is
     batched or ``fn``'s jvp source cannot be built: the generated jvp of ``fn``
-    (``forward.build_jvp``), vmapped."""
-    batched = [onp.ndim(t) == onp.ndim(p) + 1 for p, t in zip(primals, tangents)]
-    if not any(batched):
+    (``forward.build_jvp``), vmapped. With ``pair``, ``(primal, tangent)``, the primal
+    broadcast to the batch."""
+    batched = [_batched_tangent(p, t) for p, t in zip(primals, tangents)]
+    if not any(batched) or None in batched:
         return None
     params = forward.positional_params(fn)[len(fixed):len(fixed) + len(primals)]
     build = _built_or_none(forward.build_jvp, fn, tuple(params))
@@ -280,8 +281,20 @@ def _batched_jvp(fn, fixed, primals, tangents):
         return None
     jvp_fn = build.cell.cell_contents
     in_axes = tuple(0 if b else None for b in batched) + (None,) * (len(fixed) + len(primals))
-    n = next(onp.shape(t)[0] for t, b in zip(tangents, batched) if b)
-    return hooks.vmap(jvp_fn, in_axes=in_axes)(*tangents, *fixed, *primals)[1], n
+    n = next(onp.shape(tree_leaves(t)[0])[0] for t, b in zip(tangents, batched) if b)
+    out = hooks.vmap(jvp_fn, in_axes=in_axes)(*tangents, *fixed, *primals)
+    return (out if pair else out[1]), n
+
+
+def _batched_tangent(primal, tangent):
+    """Whether ``tangent`` is a batch of tangents of ``primal`` (each leaf has one more
+    axis than the primal's: a layer's parameters ``(W, b)`` are a tuple), False where
+    none has, None where some leaves have and some not (not described: per example)."""
+    primals, tangents = tree_leaves(primal), tree_leaves(tangent)
+    if len(primals) != len(tangents):
+        return None if tangents else False
+    flags = {onp.ndim(t) == onp.ndim(p) + 1 for p, t in zip(primals, tangents)}
+    return flags.pop() if len(flags) == 1 else None if flags else False
 
 
 def _built_or_none(builder, fn, params):
@@ -364,9 +377,26 @@ def _dynamic_jvp_batch(axes, /, fn, args, tangents, **kwargs):
     axes = tuple(axes) + (None,) * (3 - len(axes))
     found = _batched_dynamic_jvp(fn, args, tangents, kwargs, axes[1], axes[2]) \
         if axes[0] is None and (axes[1] is not None or axes[2] is not None) else None
+    if found is None and axes[0] is None and axes[1] is None and axes[2] is not None:
+        found = _tangents_batched_leafwise(fn, args, tangents, kwargs)
     if found is None:
         return loop_call(fwd_support.dynamic_jvp, axes, (fn, args, tangents), kwargs)
     return found
+
+
+def _tangents_batched_leafwise(fn, args, tangents, kwargs):
+    """The tangents alone batched, told leaf by leaf (a layer's ``(W, b)`` in stax's
+    ``serial``, where some of a call's tangents are batched and others shared): the
+    function's generated jvp vmapped once, or None."""
+    target, full = S.array_method_call(fn, args)
+    full_tangents = (None,) * (len(full) - len(args)) + tuple(tangents)
+    active = tuple(i for i, t in enumerate(full_tangents) if t is not None)
+    if not active:
+        return None
+    wrapper = S.positional_wrapper(target, len(full), active, tuple(sorted(kwargs)))
+    found = _batched_jvp(wrapper, (kwargs, tuple(full)), [full[i] for i in active],
+                         [full_tangents[i] for i in active], pair=True)
+    return found[0] if found else None
 
 
 def _dynamic_vjp_tangent_batch(axes, /, fn, args, tangents, **kwargs):
@@ -394,10 +424,10 @@ def _dynamic_vjp_tangent_batch(axes, /, fn, args, tangents, **kwargs):
 def _batched_cotangents(cts, like):
     """``cts`` all batched (those with no more axes than ``like``'s broadcast), and the
     batch size; None where none is batched."""
-    batched = [c is not None and onp.ndim(c) == onp.ndim(x) + 1 for c, x in zip(cts, like)]
-    if not any(batched):
+    batched = [c is not None and _batched_tangent(x, c) for c, x in zip(cts, like)]
+    if not any(batched) or None in batched:
         return None
-    n = next(onp.shape(c)[0] for c, b in zip(cts, batched) if b)
+    n = next(onp.shape(tree_leaves(c)[0])[0] for c, b in zip(cts, batched) if b)
     return tuple(c if b else broadcast_batch(fwd_support.zeros_tangent(x) if c is None else c, n)
                  for c, x, b in zip(cts, like, batched)), n
 
@@ -454,8 +484,8 @@ def _dynamic_vjp_grads_batch(axes, /, ct, ans, args):
     made = _gradient_for(pull, out_ct)
     if made is not None:
         grad, primals, paths = made
-        flags = [onp.ndim(c) == onp.ndim(_at(pull.out, p)) + 1 for p, c in zip(paths, primals)]
-        if not any(flags):
+        flags = [_batched_tangent(_at(pull.out, p), c) for p, c in zip(paths, primals)]
+        if not any(flags) or None in flags:
             return loop_call(dynamic_vjp_grads, axes, (ct, ans, args), {})
         in_axes = (None,) * len(grad.args) + tuple(0 if f else None for f in flags) + \
             (None,) * len(pull.diff)
@@ -473,6 +503,6 @@ for _fn in (dynamic_vjp_tangent, pullback_tangent, dynamic_vjp_grads, pullback_g
 
 def_batch(pullback_tangent)(_pullback_tangent_batch)
 def_batch(dynamic_vjp_tangent)(_dynamic_vjp_tangent_batch)
+def_batch(fwd_support.dynamic_jvp)(_dynamic_jvp_batch)
 def_batch(pullback_grads)(_pullback_grads_batch)
 def_batch(dynamic_vjp_grads)(_dynamic_vjp_grads_batch)
-def_batch(fwd_support.dynamic_jvp)(_dynamic_jvp_batch)

@@ -366,9 +366,9 @@ class _Forward:
         fn = self.ctx.bind(getattr(c.fn, "__name__", "fn").lower(), c.fn)
         arg_tuple = gast.Tuple(elts=[copy.deepcopy(a) for a in args], ctx=gast.Load())
         tangents = gast.Tuple(elts=[self.tangent_or_none(a) for a in args], ctx=gast.Load())
-        kwargs = gast.Dict(keys=[q.const(k.arg) for k in keywords], values=[copy.deepcopy(k.value)
-                                                                           for k in keywords])
-        kw_tangents = gast.Dict(keys=[q.const(k.arg) for k in keywords if self.active(k.value)],
+        kwargs = gast.Dict(keys=[_dict_key(k) for k in keywords], values=[copy.deepcopy(k.value)
+                                                                         for k in keywords])
+        kw_tangents = gast.Dict(keys=[_dict_key(k) for k in keywords if self.active(k.value)],
                                 values=[q.name(self.tan(k.value.id)) for k in keywords if self.active(k.value)])
         call_args = [q.name(fn), arg_tuple, kwargs, tangents]
         if kw_tangents.keys:
@@ -458,7 +458,11 @@ class _Forward:
     # -- the whole function --------------------------------------------------------
 
     def run(self):
-        body = self.block(self.body)
+        # A parameter not differentiated that later holds varied values (``if mean is None:
+        # mean = np.mean(x)``) may be read before that (pushed on a tape): zeros until then.
+        entry = [q.assign(self.tan(p), self.zeros(q.name(p))) for p in self.params
+                 if p in self.varied and p not in self.ctx.active_params]
+        body = entry + self.block(self.body)
         result = self.result
         if self.active(result):
             tangent = q.name(self.tan(result.id))
@@ -495,6 +499,12 @@ def _retarget(stmts, old, new):
     if isinstance(last.targets[0], gast.Name) and last.targets[0].id == old:
         last.targets = [q.store(new)]
     return stmts
+
+
+def _dict_key(keyword):
+    """The key of ``keyword`` in a dict display of a call's keywords: ``**kwargs`` (its
+    ``arg`` is None) is a None key, which the display unpacks, not the key ``None``."""
+    return None if keyword.arg is None else q.const(keyword.arg)
 
 
 def _unstarred(atom):

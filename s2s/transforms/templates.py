@@ -72,7 +72,7 @@ def bind(template, ans, args, keywords):
     tuple display ``(*cases,)``, which templates may read but not give adjoints to.
     """
     if any(k.arg is None for k in keywords):
-        raise TemplateError("a call with **kwargs cannot use a derivative template")
+        return _bind_unpacked(template, ans, args, keywords)
     star = next((i for i, a in enumerate(args) if isinstance(a, gast.Starred)), None)
     if star is not None:
         return _bind_starred(template, ans, args, keywords, star)
@@ -92,6 +92,28 @@ def bind(template, ans, args, keywords):
             out[name] = value
         else:
             out[name] = q.const(value)
+    return out
+
+
+def _bind_unpacked(template, ans, args, keywords):
+    """``bind`` for a call with ``**kw``: allowed where whatever ``kw`` holds can only land
+    in the template's own ``**kwargs`` (every other parameter is given by position or by
+    name), which is bound to the dict display ``{'k': v, **kw}``."""
+    params = list(template.signature.parameters.values())
+    var = next((p for p in params if p.kind is p.VAR_KEYWORD), None)
+    named = {k.arg for k in keywords if k.arg is not None}
+    by_position = len(args) + 1  # the answer is the template's first parameter
+    open_ = [p.name for i, p in enumerate(params)
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+             and not (p.kind is p.POSITIONAL_OR_KEYWORD and i < by_position) and p.name not in named]
+    if var is None or open_ or any(isinstance(a, gast.Starred) for a in args):
+        raise TemplateError("a call with **kwargs cannot use a derivative template unless they "
+                            "fill its own **kwargs")
+    out = bind(template, ans, args, [k for k in keywords if k.arg is not None])
+    unpacked = [k.value for k in keywords if k.arg is None]
+    given = out.get(var.name, gast.Dict(keys=[], values=[]))
+    out[var.name] = gast.Dict(keys=list(given.keys) + [None] * len(unpacked),
+                              values=list(given.values) + unpacked)
     return out
 
 
