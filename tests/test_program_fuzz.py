@@ -154,11 +154,61 @@ def test_grad_of_jvp_through_comprehension(x64):
     assert _grad_of_jvp_error(_comprehension) < 1e-7
 
 
-@pytest.mark.xfail(strict=True, raises=s2s.errors.S2SError, reason=(
-    "grad of jvp of x.at[i].set/add: the tangent goes through fwd_support.transposed_jvp, "
-    "which has no vjp rule, so grad reads its source and refuses its try/except"))
 def test_grad_of_jvp_through_at_update(x64):
+    """grad of jvp of ``x.at[i].set(v)``: the tangent went through
+    fwd_support.transposed_jvp (no vjp rule), so grad read its source and refused its
+    try/except. ``.at[]`` updates now have a jvp template of their own."""
     assert _grad_of_jvp_error(_at_set) < 1e-7
+
+
+def _at_update_fn(op, index):
+    def fn(x):
+        base = snp.exp(0.3 * x) if op == "power" else snp.sin(x)
+        value = 1.2 + 0.5 * snp.tanh(x[:3]) if np.ndim(index) else snp.cos(snp.sum(x * x))
+        ref = base.at[index]
+        y = ref.get() * 1.5 if op == "get" else getattr(ref, op)(value)
+        return y * snp.sum(x)
+    return fn
+
+
+_AT_CASES = [(op, 1) for op in ("set", "add", "subtract", "multiply", "divide", "power", "min", "max",
+                                "get")] + [(op, np.array([0, 2, 0])) for op in ("add", "multiply", "power",
+                                                                                "max", "get")]
+
+
+@pytest.mark.parametrize("op,index", _AT_CASES, ids=[f"{op}-{'rep' if np.ndim(i) else i}" for op, i in _AT_CASES])
+def test_at_update_second_order(op, index, x64):
+    """Every ``.at[]`` update (repeated positions too) under grad of jvp, jvp of grad
+    and jit(jacfwd) against central differences: their tangents come from
+    ``at_update_tangent``, which grad, vmap and jit read like user code."""
+    fn = _at_update_fn(op, index)
+    for names in [("grad", "jvp"), ("jvp", "grad"), ("jacfwd", "jit")]:
+        result = checker.run_stack(checker.Subject(f"at_{op}", fn, np.array([0.3, -0.2, 0.5, 0.1])), names)
+        assert result.status == "ok", (names, result.detail)
+
+
+def test_at_update_keywords_under_forward_mode_and_vmap(x64):
+    """``mode="drop"`` and ``mode="fill"`` reach the tangent's update (an out-of-bounds
+    position drops the value's tangent too; a fill value's tangent is zero), and vmap
+    batches ``.at[]`` updates with keywords (jacfwd vmaps the tangent code). A
+    differentiated ``fill_value`` is refused, never dropped."""
+    def drop(x):
+        return snp.sin(x).at[np.array([1, 7])].add(snp.cos(x[:2]) * x[3], mode="drop") * x[0]
+
+    def fill(x):
+        return snp.sin(x).at[np.array([1, 7])].get(mode="fill", fill_value=2.0) * x[0]
+
+    def traced_fill(x):
+        return snp.sin(x).at[np.array([1, 7])].get(mode="fill", fill_value=x[2])
+    x = np.array([0.3, -0.2, 0.5, 0.7])
+    for fn in (drop, fill):
+        want = checker._fd_jacobian(fn, x)
+        np.testing.assert_allclose(s2s.jacfwd(fn)(x), want, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(s2s.jit(s2s.jacfwd(fn))(x), want, rtol=1e-6, atol=1e-9)
+        xs = np.stack([x, x * 0.5])
+        np.testing.assert_allclose(s2s.vmap(fn)(xs), np.stack([fn(v) for v in xs]), rtol=1e-12)
+    with pytest.raises(TypeError, match="keyword arguments"):
+        s2s.jvp(traced_fill, (x,), (x,))
 
 
 def _branchy(x):
@@ -232,12 +282,41 @@ def _closure_and_branch(x):
     return snp.sum(scale(snp.sin(x)))
 
 
-@pytest.mark.xfail(strict=True, raises=s2s.errors.S2SError, reason=(
-    "jit(grad(f)) where f has an `if` on data and a lambda or nested function closing over a "
-    "differentiated value: the conversion passes the capture as a keyword argument, which "
-    "converted_call_vjp refuses ('cannot differentiate the keyword arguments')"))
-def test_jit_grad_of_closure_in_function_with_branch(x64):
-    x = np.array([0.3, 0.2, 0.6])
-    want = checker._fd_jacobian(_closure_and_branch, x)
-    np.testing.assert_allclose(s2s.grad(_closure_and_branch)(x), want, rtol=1e-6)
-    np.testing.assert_allclose(s2s.jit(s2s.grad(_closure_and_branch))(x), want, rtol=1e-6)
+def _nested_def_and_branch(x):
+    s0 = snp.sum(x * x)
+    w = snp.cos(x)
+
+    def inner(u):
+        return snp.tanh(u * s0) + w
+    if s0 > 0.5:
+        x = x * 2.0
+    return inner(x) * 0.5 + inner(snp.sin(x))
+
+
+def _nested_closures_and_branch(x):
+    s0 = snp.sum(x * x)
+
+    def outer(u):
+        def inner(v):
+            return v * s0 + u
+        return inner(u * 2.0) * s0
+    if s0 > 0.5:
+        x = x * 1.5
+    return outer(snp.sin(x))
+
+
+@pytest.mark.parametrize("fn", [_closure_and_branch, _nested_def_and_branch, _nested_closures_and_branch])
+@pytest.mark.parametrize("x", [[0.3, 0.2, 0.6], [0.1, 0.2, 0.3]], ids=["if", "else"])
+def test_jit_grad_of_closure_in_function_with_branch(fn, x, x64):
+    """jit(grad(f)) where f has an `if` on data and a lambda or nested function closing
+    over a differentiated value: lambda lifting passes the capture as a keyword argument
+    of ``converted_call``, whose reverse rule refused it ("cannot differentiate the
+    keyword arguments"). It now differentiates them, so the derivative flows through the
+    captured values; jit(jacrev) and jit(jvp(grad)) take the same rule."""
+    x = np.array(x)
+    want = checker._fd_jacobian(lambda v: np.sum(fn(v)), x)
+    np.testing.assert_allclose(s2s.grad(lambda v: snp.sum(fn(v)))(x), want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s2s.jit(s2s.grad(lambda v: snp.sum(fn(v))))(x), want, rtol=1e-6, atol=1e-9)
+    for names in [("jacrev", "jit"), ("jacfwd", "jit"), ("jvp", "grad", "jit")]:
+        result = checker.run_stack(checker.Subject(fn.__name__, fn, x), names)
+        assert result.status == "ok", (names, result.detail)

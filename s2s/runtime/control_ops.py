@@ -12,9 +12,10 @@ from s2s import lax
 from s2s.core import dtypes, hooks
 from s2s.core.errors import TransformError, UndefinedVariableError
 from s2s.core.primitive import abstractify, Tracer
+from s2s.core.tree_util import tree_leaves
 from s2s.lax import control_flow as cf
 from s2s.numpy.batching import UNDEF
-from s2s.runtime.support import add_grad, array_method_call
+from s2s.runtime.support import _differentiable_value, add_grad, array_method_call, positional_wrapper
 import s2s.numpy as snp
 
 
@@ -396,13 +397,16 @@ def _staged_for_vjp(ct, ans, r, body, state, consts):
 
 
 def converted_call_vjp(ct, fn, args, kwargs):
-    """Cotangents of ``args`` for ``converted_call(fn, *args, **kwargs)`` (forward recomputed)."""
-    import inspect
+    """``(cotangents of args, of kwargs)`` for ``converted_call(fn, *args, **kwargs)``
+    (forward recomputed). Keyword arguments are differentiated too: lambda lifting
+    passes what a nested function reads from the enclosing one by keyword, so the
+    derivative flows through the captured values as through the arguments."""
     target = hooks.converted_for_grad(fn)
-    if kwargs:
-        bound = inspect.signature(target).bind(*args, **kwargs)
-        if bound.kwargs:
-            raise TransformError(f"cannot differentiate the keyword arguments {sorted(bound.kwargs)} "
-                                 f"of {getattr(fn, '__name__', fn)} under jit")
-        args = bound.args
-    return tuple(cf._pullback(target, tuple(args), ct))
+    n = len(args)
+    if kwargs:  # a wrapper passing the keywords, those holding floats as its parameters
+        kw_diff = tuple(k for k, v in kwargs.items() if _differentiable_value(v, tree_leaves))
+        wrapper = positional_wrapper(target, n, tuple(range(n)), tuple(kwargs), kw_diff)
+        cts = cf._pullback(functools.partial(wrapper, kwargs, tuple(args)),
+                           tuple(args) + tuple(kwargs[k] for k in kw_diff), ct)
+        return tuple(cts[:n]), dict(zip(kw_diff, cts[n:]))
+    return tuple(cf._pullback(target, tuple(args), ct)), {}

@@ -173,12 +173,12 @@ def new_namedtuple(cls, *fields):
     return cls(*fields)
 
 
-def positional_wrapper(fn, n, diff, keywords):
+def positional_wrapper(fn, n, diff, keywords, kw_diff=()):
     """``_positional_wrapper``, built anew for a callable that cannot be a cache key."""
     try:
-        return _positional_wrapper(fn, n, diff, keywords)
+        return _positional_wrapper(fn, n, diff, keywords, kw_diff)
     except TypeError:  # an unhashable callable
-        return _positional_wrapper.__wrapped__(fn, n, diff, keywords)
+        return _positional_wrapper.__wrapped__(fn, n, diff, keywords, kw_diff)
 
 
 def array_method_call(fn, args):
@@ -208,10 +208,11 @@ def _differentiable_value(a, tree_leaves):
 
 
 @functools.lru_cache(maxsize=256)
-def _positional_wrapper(fn, n, diff, keywords):
-    """``def w(kwargs, args, d0, d1, ...)`` calling ``fn`` (a closure constant, so the
-    transformation resolves it) with ``args`` whose positions ``diff`` are replaced by
-    the named parameters (grad differentiates named ones)."""
+def _positional_wrapper(fn, n, diff, keywords, kw_diff=()):
+    """``def w(kwargs, args, d0, d1, ..., k0, k1, ...)`` calling ``fn`` (a closure
+    constant, so the transformation resolves it) with ``args`` whose positions ``diff``
+    are replaced by the named parameters ``d*``, and the ``keywords`` from ``kwargs``
+    but those in ``kw_diff``, passed the named ``k*`` (grad differentiates named ones)."""
     try:  # a bound method or partial: its function, with the bound values as constants
         target, bound = unwrap(fn)
     except NoSourceError:
@@ -221,7 +222,8 @@ def _positional_wrapper(fn, n, diff, keywords):
     names = [f"d{k}" for k in range(len(diff))]
     call = [f"bound{k}" for k in range(len(bound))]
     call += [names[diff.index(i)] if i in diff else f"args[{i}]" for i in range(n)]
-    call += [f"{k}=kwargs[{k!r}]" for k in keywords]
+    call += [f"{k}=k{kw_diff.index(k)}" if k in kw_diff else f"{k}=kwargs[{k!r}]" for k in keywords]
+    names += [f"k{j}" for j in range(len(kw_diff))]
     text = (f"def dynamic_call(kwargs, args, {', '.join(names)}):\n"
             f"    return fn({', '.join(call)})\n")
     name = getattr(fn, "__name__", "fn")

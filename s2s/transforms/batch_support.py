@@ -888,11 +888,15 @@ def setitem(x, index, value, x_axis, index_axis, value_axis):
                      plain=plain_setitem)
 
 
-def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
-    """``x.at[index].<op>(value)`` with any of ``x``, ``index``, ``value`` batched."""
+def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None, **kwargs):
+    """``x.at[index].<op>(value, **kwargs)`` with any of ``x``, ``index``, ``value``
+    batched (``kwargs``, such as ``mode``, the same for every example; ``value`` None
+    for ``get``)."""
     if plain is None:
         def plain(a, i, v):
-            return support.at_update(a, i, op, v)
+            if op == "get":
+                return support.at_update(a, i, op, **kwargs)
+            return support.at_update(a, i, op, v, **kwargs)
     parts, index_axis = _index_parts(x, index, index_axis)
     if parts is not None:
         return _recorded(lambda a, v, *i: plain(a, tuple(i), v), (x_axis, value_axis) + parts,

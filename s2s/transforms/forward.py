@@ -307,6 +307,9 @@ class _Forward:
     def instantiate(self, s, template, result, args, keywords):
         t = templates.parse(template)
         bound = templates.bind(t, copy.deepcopy(result), list(args), list(keywords))
+        if any(isinstance(atom, gast.Dict) and any(map(self.active, atom.values)) for atom in bound.values()):
+            # a template's **kwargs have no tangents: never drop one (the fallback decides)
+            raise templates.TemplateError("a differentiated value passed in **kwargs")
         tangents = {p: self.tan(atom.id) for p, atom in bound.items()
                     if p != t.params[0] and self.active(atom)}
         pre = []
