@@ -413,3 +413,32 @@ def test_jit_grad_of_loop_or_branch_calling_a_closure(fn, x, x64):
     for names in [("grad", "jit"), ("jacrev", "jit"), ("jvp", "grad", "jit")]:
         result = checker.run_stack(checker.Subject(fn.__name__, fn, np.array(x)), names)
         assert result.status == "ok", (names, result.detail)
+
+
+def _methods_after_while(x):
+    v = x
+    k = 0
+    while not snp.sum(v * v) > 3.0 and k < 4:
+        v = v * 1.3
+        k = k + 1
+    return v.reshape(-1) * x.reshape(-1) + v.sum() * snp.sin(x).ravel()
+
+
+def _method_in_jvp(x):
+    return snp.sum(x.reshape(-1) * snp.sin(x).reshape(6))
+
+
+@pytest.mark.parametrize("fn,names", [
+    (_methods_after_while, ("grad", "jit")), (_methods_after_while, ("jacrev", "jit")),
+    (_methods_after_while, ("jvp", "grad", "jit")), (_method_in_jvp, ("jvp", "grad", "jit")),
+], ids=lambda v: "/".join(v) if isinstance(v, tuple) else getattr(v, "__name__", None))
+def test_jit_grad_through_array_methods_of_converted_code(fn, names):
+    """jit's conversion calls a method of a local value as ``converted_call(x.reshape, -1)``
+    (the value might be a user object), and that call's reverse rule differentiated only
+    the arguments: the receiver's cotangent was dropped. jit(grad(f)) of a function with
+    a `while` on data (differentiated through the converted code) and jit(grad(jvp(f)))
+    (the converted jvp source) of ``x.reshape(-1)`` gave wrong gradients (errors of the
+    size of the gradient itself; prog11 and prog23 of seed 1: jvp/grad/jit)."""
+    x = np.array([[0.465, 0.339], [-0.891, -0.927], [0.368, 0.848]])
+    result = checker.run_stack(checker.Subject(fn.__name__, fn, x), names)
+    assert result.status == "ok", result.detail

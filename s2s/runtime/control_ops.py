@@ -15,7 +15,8 @@ from s2s.core.primitive import abstractify, Tracer
 from s2s.core.tree_util import tree_leaves
 from s2s.lax import control_flow as cf
 from s2s.numpy.batching import UNDEF
-from s2s.runtime.support import _differentiable_value, add_grad, array_method_call, positional_wrapper
+from s2s.runtime.support import (MethodAdjoint, _differentiable_value, add_grad, array_method_call, method_wrapper,
+                                 positional_wrapper)
 import s2s.numpy as snp
 
 
@@ -442,10 +443,14 @@ def _staged_for_vjp(ct, ans, r, body, state, consts):
 
 
 def converted_call_vjp(ct, fn, args, kwargs):
-    """``(cotangents of args, of kwargs)`` for ``converted_call(fn, *args, **kwargs)``
+    """``(cotangents of args, of kwargs, of fn)`` for ``converted_call(fn, *args, **kwargs)``
     (forward recomputed). Keyword arguments are differentiated too: lambda lifting
     passes what a nested function reads from the enclosing one by keyword, so the
-    derivative flows through the captured values as through the arguments."""
+    derivative flows through the captured values as through the arguments. ``fn``'s is
+    not None for a method of an array (``x.reshape``): its receiver's."""
+    receiver = getattr(fn, "__self__", None)
+    if isinstance(receiver, (Tracer, onp.ndarray, onp.generic)) and _differentiable_value(receiver, tree_leaves):
+        return _array_method_vjp(ct, fn, receiver, args, kwargs)
     target = hooks.converted_for_grad(fn)
     n = len(args)
     if kwargs:  # a wrapper passing the keywords, those holding floats as its parameters
@@ -453,5 +458,28 @@ def converted_call_vjp(ct, fn, args, kwargs):
         wrapper = positional_wrapper(target, n, tuple(range(n)), tuple(kwargs), kw_diff)
         cts = cf._pullback(functools.partial(wrapper, kwargs, tuple(args)),
                            tuple(args) + tuple(kwargs[k] for k in kw_diff), ct)
-        return tuple(cts[:n]), dict(zip(kw_diff, cts[n:]))
-    return tuple(cf._pullback(target, tuple(args), ct)), {}
+        return tuple(cts[:n]), dict(zip(kw_diff, cts[n:])), None
+    return tuple(cf._pullback(target, tuple(args), ct)), {}, None
+
+
+def _method_name(fn, receiver):
+    """The attribute of ``receiver``'s class that bound method ``fn`` is (its function's
+    own name may differ: a staged array's ``reshape`` is ``_reshape``)."""
+    func = getattr(fn, "__func__", None)
+    for klass in type(receiver).__mro__:
+        for name, value in vars(klass).items():
+            if value is func and not name.startswith("_"):
+                return name
+    return fn.__name__
+
+
+def _array_method_vjp(ct, fn, receiver, args, kwargs):
+    """``converted_call_vjp`` of ``x.name(*args)`` with ``x`` an array: the receiver is
+    differentiated with the arguments, its cotangent the method's (``MethodAdjoint``)."""
+    if any(_differentiable_value(v, tree_leaves) for v in kwargs.values()):
+        raise TransformError(f"s2s cannot differentiate the keyword arguments {sorted(kwargs)} of the "
+                             f"array method {fn.__name__} under jit",
+                             hint="pass them positionally, or call the s2s.numpy function")
+    wrapper = method_wrapper(_method_name(fn, receiver), len(args), tuple(kwargs))
+    cts = cf._pullback(functools.partial(wrapper, kwargs), (receiver,) + tuple(args), ct)
+    return tuple(cts[1:]), {}, None if cts[0] is None else MethodAdjoint(cts[0])

@@ -303,6 +303,7 @@ def _for_stmt(ans, iterable, body, state, names, consts=()):
 @def_vjp(C.converted_call)
 def _converted_call(ans, fn, *args, **kwargs):
     cts = converted_call_vjp(d[ans], fn, args, kwargs)
+    d[fn] = cts[2]  # a method of an array: its receiver's adjoint (support.MethodAdjoint)
     d[args] = cts[0]
     d[kwargs] = cts[1]
 
