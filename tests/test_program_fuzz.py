@@ -442,3 +442,25 @@ def test_jit_grad_through_array_methods_of_converted_code(fn, names):
     x = np.array([[0.465, 0.339], [-0.891, -0.927], [0.368, 0.848]])
     result = checker.run_stack(checker.Subject(fn.__name__, fn, x), names)
     assert result.status == "ok", result.detail
+
+
+def _at_update_after_branch(x):
+    s0 = snp.sum(x * x) * 0.1 + 0.5
+    if s0 > 0.593342:
+        v2 = x * 2.0 + s0
+    else:
+        v2 = x - snp.tanh(x)
+    v5 = snp.tanh(v2).at[1].add(s0 * 2.0).at[np.array([0, 5])].multiply(x[:2], mode="drop")
+    return snp.sum(snp.tanh(v5) * v5) * s0
+
+
+@pytest.mark.parametrize("x", [[0.869, -0.268, 1.193, -0.428], [0.1, -0.2, 0.3, 0.2]], ids=["if", "else"])
+def test_jit_grad_of_jvp_through_at_update_in_converted_code(x):
+    """jit(grad(jvp(f))) with an ``.at[]`` update in a function with an `if` on data: grad
+    differentiates the converted jvp source, which called the tangent helper with
+    ``**{}`` (the template's keywords), and reverse mode takes no ``**`` into a
+    function, so it recorded the call instead and failed on the staged `if` (prog206).
+    Keywords are now spread (``mode="drop"``) and the helper has none of its own."""
+    result = checker.run_stack(checker.Subject("at_branch", _at_update_after_branch, np.array(x)),
+                               ("jvp", "grad", "jit"))
+    assert result.status == "ok", result.detail

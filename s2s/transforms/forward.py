@@ -477,6 +477,7 @@ class _DropDefaults(gast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        node.keywords = _spread_keywords(node.keywords)
         if not node.keywords:
             return node
         try:
@@ -489,6 +490,19 @@ class _DropDefaults(gast.NodeTransformer):
             and type(k.value.value) is type(params[k.arg].default)
             and k.value.value == params[k.arg].default)]
         return node
+
+
+def _spread_keywords(keywords):
+    """``**{'mode': m}`` (a template's ``**kwargs`` at a call site) as ``mode=m``, and
+    ``**{}`` left out: reverse mode (grad of jvp) takes no ``**`` into a function."""
+    out = []
+    for k in keywords:
+        if k.arg is None and isinstance(k.value, gast.Dict) and all(
+                isinstance(key, gast.Constant) and isinstance(key.value, str) for key in k.value.keys):
+            out += [gast.keyword(arg=key.value, value=v) for key, v in zip(k.value.keys, k.value.values)]
+        else:
+            out.append(k)
+    return out
 
 
 def _retarget(stmts, old, new):
