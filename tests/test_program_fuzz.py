@@ -450,7 +450,7 @@ def _at_update_after_branch(x):
         v2 = x * 2.0 + s0
     else:
         v2 = x - snp.tanh(x)
-    v5 = snp.tanh(v2).at[1].add(s0 * 2.0).at[np.array([0, 5])].multiply(x[:2], mode="drop")
+    v5 = snp.tanh(v2).at[1].add(s0 * 2.0).at[np.array([0, 2])].multiply(x[:2], mode="drop")
     return snp.sum(snp.tanh(v5) * v5) * s0
 
 
