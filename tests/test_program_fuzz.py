@@ -464,3 +464,15 @@ def test_jit_grad_of_jvp_through_at_update_in_converted_code(x):
     result = checker.run_stack(checker.Subject("at_branch", _at_update_after_branch, np.array(x)),
                                ("jvp", "grad", "jit"))
     assert result.status == "ok", result.detail
+
+
+@pytest.mark.parametrize("fn", [_appends_in_loop, _appends_in_while, _comprehension_after_early_return])
+@pytest.mark.parametrize("x", [[0.3, -0.2, 0.5, 0.1], [0.9, -0.2, 0.5, 0.1]], ids=["small", "large"])
+def test_jit_grad_of_jvp_through_list_appends(fn, x):
+    """jit(grad(jvp(f))) of a list built in a staged branch (a comprehension after an
+    early return): the jvp source made the tangent list as ``dacc = zeros_tangent(acc)``,
+    which jit's conversion did not see as a list made in that branch, so it refused the
+    appends to it ("the list 'dacc' is appended to inside an `if`", prog208, prog216).
+    The tangent of ``acc = []`` is now ``dacc = []``."""
+    result = checker.run_stack(checker.Subject(fn.__name__, fn, np.array(x)), ("jvp", "grad", "jit"))
+    assert result.status == "ok", result.detail

@@ -249,6 +249,10 @@ class _Forward:
     def tangent_value(self, s, value, result):
         """The tangent of ``result = value`` (an expression, or statements ending in the
         assignment of the result's tangent)."""
+        if isinstance(value, gast.List) and not value.elts:
+            # `acc = []`: `dacc = []`, a fresh list as the primal is (jit's conversion
+            # lets a branch or loop append to a list it made, not to zeros_tangent(acc))
+            return gast.List(elts=[], ctx=gast.Load())
         if not self.site_active(value):
             return self.zeros(result)
         if isinstance(value, gast.Name):
