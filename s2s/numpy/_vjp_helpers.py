@@ -921,6 +921,72 @@ def at_update_value_grad(g, x, index, op, value, ans, other_op):
 at_update_operand_grad.maybe_none = at_update_value_grad.maybe_none = True
 
 
+def at_update_tangent(dx, dv, x, index, op, value, ans, mode=None, fill_value=None,
+                      indices_are_sorted=False, unique_indices=False):
+    """The tangent of ``ans = x.at[index].<op>(value, mode=mode)`` along ``dx`` and ``dv``
+    (forward mode's template of ``at_update``; ``dv`` None where ``value`` is constant).
+    Linear in ``(dx, dv)`` and written with ``.at[]`` itself, so grad of jvp and vmap of
+    it read this source (a tangent transposed from the vjp template had no reverse mode);
+    no ``**kwargs`` call, which reverse mode does not take. Repeated positions accumulate
+    as the update does; min/max share an element's tangent evenly among tied contenders
+    (the vjp rule's convention). ``fill_value`` is a constant (its tangent zero); the
+    index hints hold for the tangent's update too and are left out.
+
+    >>> x = onp.array([1.0, 2.0, 3.0], onp.float32)
+    >>> at_update_tangent(onp.ones(3, onp.float32), onp.float32(1.0), x, 1, "multiply", 4.0, None)
+    array([1., 6., 1.], dtype=float32)
+    """
+    op = "multiply" if op == "mul" else op
+    dx = np.asarray(dx)
+    if op == "get":
+        # out of bounds (mode="fill") the result is the constant fill value: tangent zero
+        return dx.at[index].get(mode=mode, fill_value=0)
+    if dv is None and op in ("set", "min", "max"):
+        dv = np.zeros_like(value)
+    if op == "set":  # spelled out: vmap batches .at[] updates, not a getattr of one
+        return dx.at[index].set(dv, mode=mode)
+    if op in ("add", "subtract") and dv is None:
+        return dx
+    if op == "add":
+        return dx.at[index].add(dv, mode=mode)
+    if op == "subtract":
+        return dx.at[index].subtract(dv, mode=mode)
+    if op in ("min", "max"):
+        share, wins_x, wins_v = _at_extremum_shares(np.ones_like(dx), x, index, value, ans)
+        return share * (wins_x * dx).at[index].add(wins_v * dv, mode=mode)
+    # Products: x's term, then (for a varying value) the factors' term, which divides
+    # by the value or takes the log of the base (a constant one's would warn or give nan).
+    if op == "multiply":
+        x_term = dx.at[index].multiply(value, mode=mode)
+        if dv is None:
+            return x_term
+        return x_term + _factor_tangent(dv, x, index, value, ans, mode)
+    if op == "divide":  # ans = x / F: the factors' term is ans * dF / F, dF / F the sum of dv / value
+        x_term = dx.at[index].divide(value, mode=mode)
+        if dv is None:
+            return x_term
+        return x_term - np.zeros_like(x).at[index].add(ans[index] * dv / value, mode=mode)
+    if op == "power":  # ans = x ** F, F the product of the values at each position
+        ones = np.ones_like(x)
+        factors = ones.at[index].multiply(value, mode=mode)
+        x_term = dx * factors * x ** (factors - 1)
+        if dv is None:
+            return x_term
+        d_factors = _factor_tangent(dv, ones, index, value, factors, mode)
+        return x_term + d_factors * ans * np.log(np.where(x == 0, ones, x))
+    raise NotImplementedError(f"s2s cannot take forward mode of x.at[...].{op}(...) yet; write it "
+                              "with x.at[...].set(...) and array arithmetic")
+
+
+def _factor_tangent(dv, x, index, value, ans, mode):
+    """The tangent of ``x * F`` along the factors' tangent ``dv`` (``F`` the product of
+    the values at each position): ``x * dv`` where the positions are unique, else
+    ``ans * dv / value`` per occurrence (exact for nonzero factors, as the adjoint)."""
+    if _unique_positions(np.shape(x), index):
+        return np.zeros_like(x).at[index].add(x[index] * dv, mode=mode)
+    return np.zeros_like(x).at[index].add(ans[index] * dv / value, mode=mode)
+
+
 def _at_extremum_shares(g, x, index, value, ans):
     """``(g / contenders, x's winners, value's winners)`` (1 where equal to the result)."""
     picked = ans[index]

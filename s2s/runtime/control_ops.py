@@ -12,9 +12,11 @@ from s2s import lax
 from s2s.core import dtypes, hooks
 from s2s.core.errors import TransformError, UndefinedVariableError
 from s2s.core.primitive import abstractify, Tracer
+from s2s.core.tree_util import tree_leaves
 from s2s.lax import control_flow as cf
 from s2s.numpy.batching import UNDEF
-from s2s.runtime.support import add_grad, array_method_call
+from s2s.runtime.support import (MethodAdjoint, _differentiable_value, add_grad, array_method_call, method_wrapper,
+                                 positional_wrapper)
 import s2s.numpy as snp
 
 
@@ -286,15 +288,59 @@ def _add_cts(a, b):
     return tuple(add_grad(x, y) for x, y in zip(a, b))
 
 
+def _carried_consts(consts):
+    """``(carried, rebuild)``: the captures a staged loop's carry can hold (arrays and
+    numbers) and ``rebuild(carried) -> consts``. The others (a lambda or nested function
+    the body calls) stay constants of the loop: a carry of a function raised "not a
+    valid array" in jit(grad(f))."""
+    keep = tuple(bool(tree_leaves(c)) and all(isinstance(v, (Tracer, onp.ndarray, onp.generic, bool, int, float,
+                                                               complex)) for v in tree_leaves(c)) for c in consts)
+    carried = tuple(c for c, k in zip(consts, keep) if k)
+
+    def rebuild(values):
+        it = iter(values)
+        return tuple(next(it) if k else c for c, k in zip(consts, keep))
+
+    def spread(cts):  # the carried ones' cotangents -> one per capture (None for the rest)
+        it = iter(cts)
+        return tuple(next(it) if k else None for k in keep)
+    return carried, rebuild, spread, keep
+
+
+def _body_pullback(body, consts, keep, state, ct):
+    """``(cotangents of the kept consts, of state)`` of ``body(*consts, *state)``: the
+    others (functions) are passed as they are, not differentiated (vjp has no zero of a
+    function)."""
+    fn, primals = _differentiated_part(body, consts, keep, state)
+    cts = cf._pullback(fn, primals, ct)
+    m = len(primals) - len(state)
+    return tuple(cts[:m]), tuple(cts[m:])
+
+
+def _differentiated_part(fn, consts, keep, rest):
+    """``(g, primals)``: ``g(*primals)`` is ``fn(*consts, *rest)`` as a function of the
+    kept consts and ``rest`` only."""
+    full = tuple(consts) + tuple(rest)
+    if all(keep):
+        return fn, full
+    n = len(consts)
+    diff = tuple(i for i in range(n) if keep[i]) + tuple(range(n, len(full)))
+    wrapper = positional_wrapper(fn, len(full), diff, ())
+    return functools.partial(wrapper, {}, full), tuple(full[i] for i in diff)
+
+
 def if_stmt_vjp(ct, cond, true_fn, false_fn, inputs, consts=()):
     """``(ct_inputs, ct_consts)`` for ``if_stmt``: the pullback of the branch taken."""
-    primals = tuple(consts) + _defined_or_none(inputs)
-    n = len(consts)
+    carried, _, spread, keep = _carried_consts(tuple(consts))
+    inputs = _defined_or_none(inputs)
+    true_fn, primals = _differentiated_part(true_fn, consts, keep, inputs)
+    false_fn, _ = _differentiated_part(false_fn, consts, keep, inputs)
+    n = len(carried)
     if not isinstance(cond, Tracer):
         cts = cf._pullback(true_fn if cond else false_fn, primals, ct)
     else:
         cts = cf.cond_vjp(ct, cond, true_fn, false_fn, primals)
-    return tuple(cts[n:]), tuple(cts[:n])
+    return tuple(cts[n:]), spread(tuple(cts[:n]))
 
 
 def while_stmt_vjp(ct, ans, test, body, state, consts=()):
@@ -306,32 +352,33 @@ def while_stmt_vjp(ct, ans, test, body, state, consts=()):
         while test(*consts, *x):
             states.append(x)
             x = tuple(body(*consts, *x))
+        carried, _, spread, keep = _carried_consts(consts)
         ct_state = cf._fill_ct(tuple(ans), ct)
-        ct_consts = (None,) * n
+        ct_consts = (None,) * len(carried)
         for x in reversed(states):
-            cts = cf._pullback(body, consts + x, ct_state)
-            ct_consts = _add_cts(ct_consts, cts[:n])
-            ct_state = tuple(cts[n:])
-        return ct_state, cf._fill_ct(consts, ct_consts)
-    zero_consts = cf._fill_ct(consts, None)
+            cts, ct_state = _body_pullback(body, consts, keep, x, ct_state)
+            ct_consts = _add_cts(ct_consts, cts)
+        return ct_state, spread(cf._fill_ct(carried, ct_consts))
+    carried, rebuild, spread, keep = _carried_consts(consts)
+    zero_consts = cf._fill_ct(carried, None)
     absent = [_absent(v) for v in state]
     if any(absent):  # an early return's unset result: typed placeholders, as the forward
         state = _fill_absent(lambda *s: body(*consts, *s), state, ("<state>",) * len(state))
 
     def keep_going(k, carry):
-        return _as_bool(test(*carry[0], *carry[1]))
+        return _as_bool(test(*rebuild(carry[0]), *carry[1]))
 
     def step(k, carry):
-        return carry[0], tuple(body(*carry[0], *carry[1]))
+        return carry[0], tuple(body(*rebuild(carry[0]), *carry[1]))
 
     def pull(k, carry, c):
-        cts = cf._pullback(body, carry[0] + carry[1], c[1])
-        return _add_cts(c[0], cts[:n]), tuple(cts[n:])
+        ct_consts, ct_state = _body_pullback(body, rebuild(carry[0]), keep, carry[1], c[1])
+        return _add_cts(c[0], ct_consts), ct_state
 
-    ct_carry = cf._buffered_loop_vjp((zero_consts, ct), (consts, tuple(ans)), (consts, state),
+    ct_carry = cf._buffered_loop_vjp((zero_consts, ct), (carried, tuple(ans)), (carried, state),
                                      keep_going, step, pull, cf.WHILE_MAX_TRIPS, "while")
     ct_state = tuple(None if a else c for a, c in zip(absent, ct_carry[1]))
-    return ct_state, tuple(ct_carry[0])
+    return ct_state, spread(tuple(ct_carry[0]))
 
 
 def _as_bool(c):
@@ -353,26 +400,26 @@ def for_stmt_vjp(ct, ans, iterable, body, state, consts=()):
     for item in items:
         states.append(x)
         x = tuple(body(item, *consts, *x))
+    carried, _, spread, keep = _carried_consts(consts)
     ct_state = cf._fill_ct(tuple(ans), ct)
-    ct_consts = (None,) * n
+    ct_consts = (None,) * len(carried)
     ct_items = [None] * len(items)
-    for k in reversed(range(len(items))):
-        cts = cf._pullback(body, (items[k],) + consts + states[k], ct_state)
+    for k in reversed(range(len(items))):  # the item first, then the consts
+        cts, ct_state = _body_pullback(body, (items[k],) + consts, (True,) + keep, states[k], ct_state)
         ct_items[k] = cts[0]
-        ct_consts = _add_cts(ct_consts, cts[1:1 + n])
-        ct_state = tuple(cts[1 + n:])
+        ct_consts = _add_cts(ct_consts, cts[1:])
     ct_iterable = None
     if isinstance(iterable, (list, tuple)):
         ct_iterable = type(iterable)(ct_items)
     elif isinstance(iterable, (onp.ndarray, Tracer)) and ct_items:
         rows = cf._fill_ct(tuple(items), tuple(ct_items))
         ct_iterable = snp.stack(list(rows))
-    return ct_state, cf._fill_ct(consts, ct_consts), ct_iterable
+    return ct_state, spread(cf._fill_ct(carried, ct_consts)), ct_iterable
 
 
 def _staged_for_vjp(ct, ans, r, body, state, consts):
     """A loop over a staged range: a while loop over the index, carries in a bounded buffer."""
-    n = len(consts)
+    carried, rebuild, spread, keep = _carried_consts(consts)
     i0 = _as_loop_value(r.start)
     negative = isinstance(r.step, (int, float)) and r.step < 0
 
@@ -382,27 +429,57 @@ def _staged_for_vjp(ct, ans, r, body, state, consts):
 
     def step(k, carry):
         i, cs, st = carry
-        return i + r.step, cs, tuple(body(i, *cs, *st))
+        return i + r.step, cs, tuple(body(i, *rebuild(cs), *st))
 
     def pull(k, carry, c):
         i, cs, st = carry
-        cts = cf._pullback(body, (i,) + tuple(cs) + tuple(st), c[2])
-        return c[0], _add_cts(c[1], cts[1:1 + n]), tuple(cts[1 + n:])
+        cts, ct_state = _body_pullback(body, (i,) + rebuild(cs), (True,) + keep, st, c[2])
+        return c[0], _add_cts(c[1], cts[1:]), ct_state
 
-    ct_carry = cf._buffered_loop_vjp((None, cf._fill_ct(tuple(consts), None), ct),
-                                     (i0, tuple(consts), tuple(ans)), (i0, tuple(consts), tuple(state)),
+    ct_carry = cf._buffered_loop_vjp((None, cf._fill_ct(carried, None), ct),
+                                     (i0, carried, tuple(ans)), (i0, carried, tuple(state)),
                                      keep_going, step, pull, cf.WHILE_MAX_TRIPS, "for")
-    return tuple(ct_carry[2]), tuple(ct_carry[1]), None
+    return tuple(ct_carry[2]), spread(tuple(ct_carry[1])), None
 
 
 def converted_call_vjp(ct, fn, args, kwargs):
-    """Cotangents of ``args`` for ``converted_call(fn, *args, **kwargs)`` (forward recomputed)."""
-    import inspect
+    """``(cotangents of args, of kwargs, of fn)`` for ``converted_call(fn, *args, **kwargs)``
+    (forward recomputed). Keyword arguments are differentiated too: lambda lifting
+    passes what a nested function reads from the enclosing one by keyword, so the
+    derivative flows through the captured values as through the arguments. ``fn``'s is
+    not None for a method of an array (``x.reshape``): its receiver's."""
+    receiver = getattr(fn, "__self__", None)
+    if isinstance(receiver, (Tracer, onp.ndarray, onp.generic)) and _differentiable_value(receiver, tree_leaves):
+        return _array_method_vjp(ct, fn, receiver, args, kwargs)
     target = hooks.converted_for_grad(fn)
-    if kwargs:
-        bound = inspect.signature(target).bind(*args, **kwargs)
-        if bound.kwargs:
-            raise TransformError(f"cannot differentiate the keyword arguments {sorted(bound.kwargs)} "
-                                 f"of {getattr(fn, '__name__', fn)} under jit")
-        args = bound.args
-    return tuple(cf._pullback(target, tuple(args), ct))
+    n = len(args)
+    if kwargs:  # a wrapper passing the keywords, those holding floats as its parameters
+        kw_diff = tuple(k for k, v in kwargs.items() if _differentiable_value(v, tree_leaves))
+        wrapper = positional_wrapper(target, n, tuple(range(n)), tuple(kwargs), kw_diff)
+        cts = cf._pullback(functools.partial(wrapper, kwargs, tuple(args)),
+                           tuple(args) + tuple(kwargs[k] for k in kw_diff), ct)
+        return tuple(cts[:n]), dict(zip(kw_diff, cts[n:])), None
+    return tuple(cf._pullback(target, tuple(args), ct)), {}, None
+
+
+def _method_name(fn, receiver):
+    """The attribute of ``receiver``'s class that bound method ``fn`` is (its function's
+    own name may differ: a staged array's ``reshape`` is ``_reshape``)."""
+    func = getattr(fn, "__func__", None)
+    for klass in type(receiver).__mro__:
+        for name, value in vars(klass).items():
+            if value is func and not name.startswith("_"):
+                return name
+    return fn.__name__
+
+
+def _array_method_vjp(ct, fn, receiver, args, kwargs):
+    """``converted_call_vjp`` of ``x.name(*args)`` with ``x`` an array: the receiver is
+    differentiated with the arguments, its cotangent the method's (``MethodAdjoint``)."""
+    if any(_differentiable_value(v, tree_leaves) for v in kwargs.values()):
+        raise TransformError(f"s2s cannot differentiate the keyword arguments {sorted(kwargs)} of the "
+                             f"array method {fn.__name__} under jit",
+                             hint="pass them positionally, or call the s2s.numpy function")
+    wrapper = method_wrapper(_method_name(fn, receiver), len(args), tuple(kwargs))
+    cts = cf._pullback(functools.partial(wrapper, kwargs), (receiver,) + tuple(args), ct)
+    return tuple(cts[1:]), {}, None if cts[0] is None else MethodAdjoint(cts[0])

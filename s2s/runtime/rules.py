@@ -302,7 +302,10 @@ def _for_stmt(ans, iterable, body, state, names, consts=()):
 
 @def_vjp(C.converted_call)
 def _converted_call(ans, fn, *args, **kwargs):
-    d[args] = converted_call_vjp(d[ans], fn, args, kwargs)
+    cts = converted_call_vjp(d[ans], fn, args, kwargs)
+    d[fn] = cts[2]  # a method of an array: its receiver's adjoint (support.MethodAdjoint)
+    d[args] = cts[0]
+    d[kwargs] = cts[1]
 
 
 enumerate_grad = unzip_grad = None

@@ -25,7 +25,7 @@ import s2s.numpy as snp
 
 # What generated code may call (the transformations bind these by name).
 __all__ = [
-    'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grad_value', 'at_update_grad_x',
+    'MethodAdjoint', 'NonScalarOutputError', 'add_grad', 'append', 'apply_pullback', 'attribute_grad', 'as_sequence', 'at_update', 'at_update_grad_value', 'at_update_grad_x',
     'broadcast_like', 'complete_grad', 'concat', 'concat_grads', 'copy', 'dict_get', 'dict_item_grad',
     'dot_grad_lhs', 'dot_grad_rhs', 'dynamic_vjp', 'enumerate_grad', 'extend', 'field_grad',
     'getattr_grad',
@@ -173,12 +173,12 @@ def new_namedtuple(cls, *fields):
     return cls(*fields)
 
 
-def positional_wrapper(fn, n, diff, keywords):
+def positional_wrapper(fn, n, diff, keywords, kw_diff=()):
     """``_positional_wrapper``, built anew for a callable that cannot be a cache key."""
     try:
-        return _positional_wrapper(fn, n, diff, keywords)
+        return _positional_wrapper(fn, n, diff, keywords, kw_diff)
     except TypeError:  # an unhashable callable
-        return _positional_wrapper.__wrapped__(fn, n, diff, keywords)
+        return _positional_wrapper.__wrapped__(fn, n, diff, keywords, kw_diff)
 
 
 def array_method_call(fn, args):
@@ -208,10 +208,25 @@ def _differentiable_value(a, tree_leaves):
 
 
 @functools.lru_cache(maxsize=256)
-def _positional_wrapper(fn, n, diff, keywords):
-    """``def w(kwargs, args, d0, d1, ...)`` calling ``fn`` (a closure constant, so the
-    transformation resolves it) with ``args`` whose positions ``diff`` are replaced by
-    the named parameters (grad differentiates named ones)."""
+def method_wrapper(name, n, keywords):
+    """``def w(kwargs, receiver, a0, ..., a{n-1})`` returning ``receiver.name(a0, ...,
+    **kwargs)``: reverse mode reads the method call (its template) and differentiates
+    the receiver with the arguments."""
+    names = [f"a{k}" for k in range(n)]
+    call = names + [f"{k}=kwargs[{k!r}]" for k in keywords]
+    text = (f"def method_call(kwargs, receiver, {', '.join(names)}):\n"
+            f"    return receiver.{name}({', '.join(call)})\n")
+    wrapper, _ = compile_function(astconv.parse(text).body[0], f"<s2s call of the method {name}>",
+                                  {"__builtins__": __builtins__}, {})
+    return wrapper
+
+
+@functools.lru_cache(maxsize=256)
+def _positional_wrapper(fn, n, diff, keywords, kw_diff=()):
+    """``def w(kwargs, args, d0, d1, ..., k0, k1, ...)`` calling ``fn`` (a closure
+    constant, so the transformation resolves it) with ``args`` whose positions ``diff``
+    are replaced by the named parameters ``d*``, and the ``keywords`` from ``kwargs``
+    but those in ``kw_diff``, passed the named ``k*`` (grad differentiates named ones)."""
     try:  # a bound method or partial: its function, with the bound values as constants
         target, bound = unwrap(fn)
     except NoSourceError:
@@ -221,7 +236,8 @@ def _positional_wrapper(fn, n, diff, keywords):
     names = [f"d{k}" for k in range(len(diff))]
     call = [f"bound{k}" for k in range(len(bound))]
     call += [names[diff.index(i)] if i in diff else f"args[{i}]" for i in range(n)]
-    call += [f"{k}=kwargs[{k!r}]" for k in keywords]
+    call += [f"{k}=k{kw_diff.index(k)}" if k in kw_diff else f"{k}=kwargs[{k!r}]" for k in keywords]
+    names += [f"k{j}" for j in range(len(kw_diff))]
     text = (f"def dynamic_call(kwargs, args, {', '.join(names)}):\n"
             f"    return fn({', '.join(call)})\n")
     name = getattr(fn, "__name__", "fn")
@@ -523,10 +539,26 @@ def index_grad(g, index, value):
     return unbroadcast(g[index], value)
 
 
+class MethodAdjoint:
+    """The adjoint of a bound method ``x.name`` of an array (a function value): its
+    receiver's. jit's conversion calls a method of a local value as
+    ``converted_call(x.reshape, 6)`` (``x`` might be a user object); that call's reverse
+    rule gives the method this adjoint and ``getattr_grad`` hands it to ``x`` (the
+    receiver's cotangent was dropped: jit(grad) of jvp of ``x.reshape(-1)`` lost it)."""
+
+    __slots__ = ("receiver",)
+
+    def __init__(self, receiver):
+        self.receiver = receiver
+
+
 def getattr_grad(x, name, g):
-    """The adjoint of ``x.name`` for a namedtuple ``x``: ``g`` in that field, zero elsewhere."""
+    """The adjoint of ``x.name`` for a namedtuple ``x``: ``g`` in that field, zero
+    elsewhere; for a method of an array, its receiver's (``MethodAdjoint``)."""
     if g is None:
         return None
+    if isinstance(g, MethodAdjoint):
+        return g.receiver
     fields = getattr(type(x), "_fields", None)
     if fields is None:
         raise TypeError(f"cannot differentiate through the attribute .{name} of "

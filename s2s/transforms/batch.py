@@ -727,12 +727,14 @@ def _support_call(ctx, kind, call, node):
     args = call.args
     if kind == "at_update":
         x, index, op = args[0], args[1], args[2]
-        if len(args) != 4 or call.keywords:
+        # keywords (mode=, fill_value=, **kw) pass through where the same for every example;
+        # ``get`` has no value
+        if len(args) not in (3, 4) or any(ctx.is_batched(k.value) for k in call.keywords):
             raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")
-        value = args[3]
+        value = args[3] if len(args) == 4 else q.const(None)
         return q.call(ctx.h("at_update"), [x, index, op, value] + [
             q.const(0 if ctx.is_batched(x) else None), _index_axis(ctx, index),
-            q.const(0 if ctx.is_batched(value) else None)])
+            q.const(0 if ctx.is_batched(value) else None)], call.keywords)
     if kind == "setitem":  # x = setitem(x, i, v): normal form's x[i] = v
         if len(args) != 3 or call.keywords:
             raise ctx.error(node, f"s2s cannot batch `{q.to_source(call)}`")

@@ -893,11 +893,15 @@ def setitem(x, index, value, x_axis, index_axis, value_axis):
                      plain=plain_setitem)
 
 
-def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None):
-    """``x.at[index].<op>(value)`` with any of ``x``, ``index``, ``value`` batched."""
+def at_update(x, index, op, value, x_axis, index_axis, value_axis, plain=None, **kwargs):
+    """``x.at[index].<op>(value, **kwargs)`` with any of ``x``, ``index``, ``value``
+    batched (``kwargs``, such as ``mode``, the same for every example; ``value`` None
+    for ``get``)."""
     if plain is None:
         def plain(a, i, v):
-            return support.at_update(a, i, op, v)
+            if op == "get":
+                return support.at_update(a, i, op, **kwargs)
+            return support.at_update(a, i, op, v, **kwargs)
     parts, index_axis = _index_parts(x, index, index_axis)
     if parts is not None:
         return _recorded(lambda a, v, *i: plain(a, tuple(i), v), (x_axis, value_axis) + parts,
@@ -1357,14 +1361,15 @@ def _shape_node(x):
     return gast.Attribute(value=_copy(x), attr="shape", ctx=gast.Load())
 
 
-def _batched_shape(g, x):
-    """The shape of batched ``x``: ``x.shape``, or ``g.shape[:1] + x.shape`` for unbatched
-    ``x`` (``g`` batched)."""
+def _batched_shape(site, g, x):
+    """The shape of batched ``x``: ``x.shape``, or ``g.shape[:1] + np.shape(x)`` for
+    unbatched ``x`` (``g`` batched; ``np.shape``: a loop's accumulator may still be the
+    Python number it started as, ``acc = 0.0``, where its kind says array)."""
     if x.batched:
         return _shape_node(x.node)
     lead = gast.Subscript(value=_shape_node(g.node), slice=gast.Slice(
         lower=None, upper=q.const(1), step=None), ctx=gast.Load())
-    return gast.BinOp(left=lead, op=gast.Add(), right=_shape_node(x.node))
+    return gast.BinOp(left=lead, op=gast.Add(), right=q.call(site.np("shape"), [_copy(x.node)]))
 
 
 def _sum_axes(site, node, first, last):
@@ -1428,7 +1433,7 @@ def _unreduce_form(site):
             return None
         node = q.call(site.np("expand_dims"), [g.node, F.tuple_node(
             sorted(a % rank + 1 for a in axes))])
-    return q.call(site.np("broadcast_to"), [node, _batched_shape(g, x)]), F.Array(rank)
+    return q.call(site.np("broadcast_to"), [node, _batched_shape(site, g, x)]), F.Array(rank)
 
 
 @F.source_form(_unbroadcast_rule)
@@ -1448,7 +1453,7 @@ def _unbroadcast_form(site):
         return None  # (summing or reading the shape of a None)
     node = _sum_axes(site, g.node, 1, 1 + lead)
     target = x.node if x.batched else q.call(site.np("broadcast_to"), [
-        x.node, _batched_shape(g, x)])
+        x.node, _batched_shape(site, g, x)])
     return site.rebuild([node, target]), kind
 
 
@@ -1592,7 +1597,7 @@ def _array_item_grad_form(site, x, index, g):
             or F.rank_of(F.present(g.kind)) != item[1]:
         return None
     target = x.node if x.batched else q.call(site.np("broadcast_to"), [
-        x.node, _batched_shape(g, x)])
+        x.node, _batched_shape(site, g, x)])
     kind = F.Array(x.rank)
     return site.rebuild([target, item[0], g.node]), \
         F.Opt(kind) if isinstance(g.kind, F.Opt) else kind
@@ -1626,7 +1631,7 @@ def _index_grad_form(site):
     if item is None or item[1] != v.rank:
         return None
     target = v.node if v.batched else q.call(site.np("broadcast_to"), [
-        v.node, _batched_shape(g, v)])
+        v.node, _batched_shape(site, g, v)])
     return site.rebuild([g.node, item[0], target]), F.Array(v.rank)
 
 
@@ -1695,7 +1700,7 @@ def _like_form(broadcast):
                 lower=None, upper=q.const(1), step=None), ctx=gast.Load()), op=gast.Add(),
                 right=F.shape_rest(x.node))
         else:
-            shape = _batched_shape(g, x)
+            shape = _batched_shape(site, g, x)
         if not broadcast:
             return q.call(site.np("reshape"), [g.node, shape]), F.Array(x.rank)
         if g.rank > x.rank:

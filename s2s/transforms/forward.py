@@ -249,6 +249,10 @@ class _Forward:
     def tangent_value(self, s, value, result):
         """The tangent of ``result = value`` (an expression, or statements ending in the
         assignment of the result's tangent)."""
+        if isinstance(value, gast.List) and not value.elts:
+            # `acc = []`: `dacc = []`, a fresh list as the primal is (jit's conversion
+            # lets a branch or loop append to a list it made, not to zeros_tangent(acc))
+            return gast.List(elts=[], ctx=gast.Load())
         if not self.site_active(value):
             return self.zeros(result)
         if isinstance(value, gast.Name):
@@ -307,6 +311,9 @@ class _Forward:
     def instantiate(self, s, template, result, args, keywords):
         t = templates.parse(template)
         bound = templates.bind(t, copy.deepcopy(result), list(args), list(keywords))
+        if any(isinstance(atom, gast.Dict) and any(map(self.active, atom.values)) for atom in bound.values()):
+            # a template's **kwargs have no tangents: never drop one (the fallback decides)
+            raise templates.TemplateError("a differentiated value passed in **kwargs")
         tangents = {p: self.tan(atom.id) for p, atom in bound.items()
                     if p != t.params[0] and self.active(atom)}
         pre = []
@@ -479,6 +486,7 @@ class _DropDefaults(gast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        node.keywords = _spread_keywords(node.keywords)
         if not node.keywords:
             return node
         try:
@@ -491,6 +499,19 @@ class _DropDefaults(gast.NodeTransformer):
             and type(k.value.value) is type(params[k.arg].default)
             and k.value.value == params[k.arg].default)]
         return node
+
+
+def _spread_keywords(keywords):
+    """``**{'mode': m}`` (a template's ``**kwargs`` at a call site) as ``mode=m``, and
+    ``**{}`` left out: reverse mode (grad of jvp) takes no ``**`` into a function."""
+    out = []
+    for k in keywords:
+        if k.arg is None and isinstance(k.value, gast.Dict) and all(
+                isinstance(key, gast.Constant) and isinstance(key.value, str) for key in k.value.keys):
+            out += [gast.keyword(arg=key.value, value=v) for key, v in zip(k.value.keys, k.value.values)]
+        else:
+            out.append(k)
+    return out
 
 
 def _retarget(stmts, old, new):

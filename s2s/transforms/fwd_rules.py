@@ -4,6 +4,7 @@ import builtins
 
 from s2s.core.primitive import d, def_batch, def_jvp
 from s2s.core.tree_util import tree_leaves
+from s2s.numpy._vjp_helpers import at_update_tangent
 from s2s.runtime import support as S
 from s2s.transforms import fwd_support
 
@@ -44,6 +45,15 @@ def _as_sequence(ans, x):
 @def_jvp(S.setitem)
 def _setitem(ans, x, index, value):
     d[ans] = setitem(materialize(d[x], x), index, materialize(d[value], value))
+
+
+@def_jvp(S.at_update)
+def _at_update(ans, x, index, op, value=None, **kwargs):
+    # A direct template (not transposed from the vjp one): grad of jvp differentiates
+    # the tangent code, and at_update_tangent is written with .at[] updates.
+    # materialize(d[value], None) is None for a constant value.
+    d[ans] = at_update_tangent(materialize(d[x], x), materialize(d[value], None), x, index, op,
+                               value, ans, **kwargs)
 
 
 @def_jvp(S.concat)
