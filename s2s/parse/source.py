@@ -119,6 +119,7 @@ def _with_keyword_defaults(partial, fn, n_bound):
     >>> import functools
     >>> def f(x, kw=1.0):
     ...     return x * kw
+    >>> f.__module__ = "__main__"  # a user's function (this example runs in s2s's module)
     >>> g, bound = unwrap(functools.partial(f, kw=2.0))
     >>> g.__defaults__, bound
     ((2.0,), ())

@@ -116,8 +116,20 @@ def _flows(fdef, differentiable_call, grows_list=_grows_list, tuple_items=False)
             elif isinstance(s, (gast.If, gast.For, gast.While)):
                 visit(s.body)
                 visit(s.orelse)
+            elif isinstance(s, gast.FunctionDef):
+                # A local function is a value made from what it reads of this function:
+                # ``s2s.vmap(inner)``, ``partial``s and aliases of it carry those values.
+                flows.append(({s.name}, free_reads(s)))
     visit(fdef.body)
     return flows
+
+
+def free_reads(fdef):
+    """The names the local function ``fdef`` reads from the function around it."""
+    own = {a.id for a in q.walk(fdef.args) if isinstance(a, gast.Name)}
+    own |= {n.id for n in q.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+    own |= {n.name for n in q.walk(fdef) if isinstance(n, gast.FunctionDef)}
+    return _reads(gast.Module(body=fdef.body, type_ignores=[])) - own
 
 
 def varied_variables(fdef, active_params, differentiable_call, grows_list=_grows_list):

@@ -128,6 +128,10 @@ class _Forward:
         """The tangent of atom ``node`` as an expression: its tangent variable, or zeros."""
         if isinstance(node, gast.Starred):
             return gast.Starred(value=self.tangent_of(node.value), ctx=gast.Load())
+        if isinstance(node, gast.Name) and node.id in self.local_defs():
+            # A local function has no tangent: what it reads of this function gets one
+            # where it is called (captures made explicit, or the call refused and traced).
+            return q.const(None)
         if self.active(node):
             return q.name(self.tan(node.id))
         return self.zeros(node)
@@ -215,6 +219,12 @@ class _Forward:
         value = s.value
         if target not in self.varied:
             return [s], []
+        if isinstance(value, gast.Name) and value.id in self.local_defs():
+            # ``fn = inner``: a function value made from what ``inner`` reads (no tangent)
+            carried = reads_from_enclosing(self.local_defs()[value.id], self.varied)
+            self.error(s, f"s2s cannot take forward mode through the function value `{value.id}`, "
+                          f"made from the differentiated {', '.join(map(repr, carried))}",
+                       f"call {value.id} by its name, or pass those values to it as arguments")
         if isinstance(value, gast.Call):
             c = self.callee(value)
             if self.site_active(value):

@@ -371,6 +371,8 @@ class _Reverse:
     def is_active_call(self, call):
         if isinstance(call.func, gast.Attribute) and self.is_active_atom(call.func.value):
             return True
+        if self.is_active_atom(call.func):  # a function value carrying differentiated values
+            return True
         return any(self.is_active_atom(a.value if isinstance(a, gast.Starred) else a) for a in call.args) or \
             any(self.is_active_atom(k.value) for k in call.keywords)
 
@@ -451,6 +453,8 @@ class _Reverse:
 
     def fwd_user_call(self, s, callee):
         self.check_captures(s, s.value.args, s.value.keywords)  # a closure passed on
+        if self.is_active_atom(s.value.func):  # called by another name (``fn = inner``)
+            self.check_function_value(s, s.value.func)
         vjp = self.ctx.user_vjp(callee, s.value, self.active)
         self.records[id(s)] = vjp
         if not vjp.output_active:
