@@ -30,6 +30,7 @@ import linecache
 import os
 import random
 import sys
+import time
 
 import numpy as np
 
@@ -653,6 +654,7 @@ def main(argv=None):
     p.add_argument("--stack", help="only this stack, e.g. jvp,vmap[0,0]")
     p.add_argument("--depth3", action="store_true", help="the third-order stacks (STACKS3)")
     p.add_argument("--feature", help="only programs with this feature, e.g. lax.scan")
+    p.add_argument("--verbose", "-v", action="store_true", help="print every result, timed")
     args = p.parse_args(argv)
     counts = collections.Counter()
     stacks = STACKS3 if args.depth3 else STACKS
@@ -663,10 +665,12 @@ def main(argv=None):
         if args.show:
             print(f"# --- {prog.name}\n{prog.source}")
         for names in stacks:
+            start = time.perf_counter()
             r = checker.run_stack(subject(prog), names)
             counts[r.status] += 1
-            if r.status in ("FAIL", "unsupported"):
-                print(f"{r.status:11s} {prog.name:10s} {'/'.join(names):28s} {r.detail}",
+            if r.status in ("FAIL", "unsupported") or args.verbose:
+                took = f"{time.perf_counter() - start:5.1f}s " if args.verbose else ""
+                print(f"{r.status:11s} {took}{prog.name:10s} {'/'.join(names):28s} {r.detail}",
                       flush=True)
     print(dict(counts))
     return 1 if counts["FAIL"] else 0

@@ -315,6 +315,7 @@ class _Reverse:
                         pre = self.push([tape]) + pre if _reads_own_target(s) else pre + self.push([tape])
                     return pre + [call] + post
                 if c.kind == CalleeKind.TEMPLATE and self.is_active_call(s.value):
+                    self.check_converted_value(s, c)
                     s = self.reverse_forward_call(s, c)
             return pre + [s] + post
         if isinstance(s, gast.If):
@@ -752,6 +753,18 @@ class _Reverse:
                                   f"which the function {a.id!r} reads from the enclosing function",
                                f"pass {', '.join(captured)} to {a.id!r} through the call's arguments "
                                "(e.g. the loop carry) instead of capturing it")
+
+    def check_converted_value(self, s, callee):
+        """jit's ``converted_call(fn, a)`` of a function value (``fn =
+        s2s.checkpoint(inner)``): as a call of that value, its cotangents are those of
+        ``a`` alone, so ``fn`` must not carry differentiated values (see
+        check_function_value)."""
+        call = s.value
+        if callee.name != "converted_call" or not call.args:
+            return
+        inner = gast.Call(func=call.args[0], args=call.args[1:], keywords=call.keywords)
+        if self.ctx.resolve_callee(inner).kind == CalleeKind.UNKNOWN:
+            self.check_function_value(s, call.args[0])
 
     def check_function_value(self, s, func):
         """A function value called here must not carry differentiated values inside it
