@@ -48,13 +48,16 @@ BASE_STACKS = [("jvp",), ("linearize",), ("jacfwd",), ("jacrev",), ("hessian",),
 # outside and inside (the batch's examples take different branches), and jit of each.
 DEPTH3_STACKS = [("jacrev", "jacfwd"), ("jacfwd", "jacrev"), ("grad", "jvp", "grad"),
                  ("jvp", "grad", "jvp"), ("grad", "hessian")]
+# vmap inside: the stacks whose references stay cheap (a Jacobian of Jacobians of a
+# batch takes minutes of finite differences).
+DEPTH3_SCALAR = [("grad", "jvp", "grad"), ("jvp", "grad", "jvp")]
 STACKS = ([s for s in BASE_STACKS] + [s + ("vmap[0,0]",) for s in BASE_STACKS]
           + [s + ("jit",) for s in BASE_STACKS] + [("vmap[0,0]",), ("jit",)]
           + [("vmap[0,0]",) + s for s in BASE_STACKS])
 STACKS3 = ([s for s in DEPTH3_STACKS] + [s + ("vmap[0,0]",) for s in DEPTH3_STACKS]
-           + [("vmap[0,0]",) + s for s in DEPTH3_STACKS] + [s + ("jit",) for s in DEPTH3_STACKS]
+           + [("vmap[0,0]",) + s for s in DEPTH3_SCALAR] + [s + ("jit",) for s in DEPTH3_STACKS]
            + [s + ("vmap[0,0]", "jit") for s in DEPTH3_STACKS]
-           + [("vmap[0,0]",) + s + ("jit",) for s in DEPTH3_STACKS])
+           + [("vmap[0,0]",) + s + ("jit",) for s in DEPTH3_SCALAR])
 N_BASES = 3  # examples per program; vmap batches take one from each
 
 # Names the generated source uses besides snp and np, for s2s and for the JAX twin.
