@@ -770,7 +770,7 @@ class _Reverse:
         """A function value called here must not carry differentiated values inside it
         (a partial of them, a local function reading them): ``dynamic_vjp``
         differentiates only the call's arguments, so they would silently get no gradient."""
-        carried = captured_active(func, self.is_active_atom, self._local_defs(), self.varied)
+        carried = captured_active(func, self.is_active_atom, self._local_defs(), self.varied, self.body)
         if carried:
             self.error(s, f"s2s cannot differentiate the call `{q.to_source(func)}(...)` of a function "
                           f"value made from the differentiated {', '.join(map(repr, carried))}",
@@ -1106,13 +1106,40 @@ def _is_comment_stmt(node):
             and isinstance(node.value.value, str) and node.value.value.startswith("__s2s_comment__"))
 
 
-def captured_active(func, is_active, local_defs, varied):
+def captured_active(func, is_active, local_defs, varied, body=()):
     """The differentiated values the function value ``func`` may carry: itself when it is
-    active (``functools.partial(f, x)``), else what the local functions read from the
-    enclosing function (``fs = [lambda v: v * x]``: any of them may be the one called)."""
+    active (``functools.partial(f, x)``), none when ``body`` makes it only from module
+    values (``fn = s2s.checkpoint(layer)``, ``layer`` global), else what the local
+    functions read from the enclosing function (``fs = [lambda v: v * x]``: any of them
+    may be the one called)."""
     if is_active(func):
         return [q.to_source(func)]
+    if isinstance(func, gast.Name) and _made_of_module_values(func.id, body, local_defs, varied):
+        return []
     return sorted({n for fdef in local_defs.values() for n in reads_from_enclosing(fdef, varied)})
+
+
+def _made_of_module_values(name, body, local_defs, varied):
+    """Whether every binding of ``name`` in ``body`` is ``name = g(a, ...)`` with ``g`` and
+    each argument a constant or a name (or its attribute) that ``body`` never binds and
+    that is no local function and no varied value: a module value or a parameter."""
+    nodes = list(q.walk(gast.Module(body=list(body), type_ignores=[])))
+    bound = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    bound |= set(local_defs) | set(varied)
+    binds = [n for n in nodes if isinstance(n, gast.Name) and n.id == name
+             and not isinstance(n.ctx, gast.Load)]
+    assigns = [s for s in nodes if isinstance(s, gast.Assign) and len(s.targets) == 1
+               and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name]
+    if not assigns or len(assigns) != len(binds):  # bound otherwise too (a loop target...)
+        return False
+
+    def outside(node):
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        return isinstance(node, gast.Constant) or (isinstance(node, gast.Name) and node.id not in bound)
+    return all(isinstance(s.value, gast.Call) and outside(s.value.func)
+               and all(outside(a) for a in s.value.args)
+               and all(outside(k.value) for k in s.value.keywords) for s in assigns)
 
 
 def reads_from_enclosing(fdef, varied):
