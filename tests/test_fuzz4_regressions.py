@@ -156,3 +156,22 @@ def test_checkpoint_of_aliased_closure_keeps_its_captures(transform, x64):
              "jit_jacrev": lambda f: s2s.jit(s2s.jacrev(f))}[transform]
     want = checker._fd_jacobian(_aliased_closure, X)
     np.testing.assert_allclose(build(_aliased_closure)(X), want, rtol=1e-6, atol=1e-9)
+
+
+def _rev_cumsum(x):
+    return lax.cumsum(x * x, reverse=True) * 0.5
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 2)])
+def test_vmap_of_lax_cumsum_with_default_axis(shape, x64):
+    """vmap of ``lax.cumsum(x, reverse=True)`` (axis left at its default, as the tracing
+    fallback writes the adjoint of snp.cumsum; prog300: jacrev) raised KeyError 'axis':
+    the batch rule read the axis from the call's keywords only. The default axis 0 now
+    moves past the batch axis like a given one."""
+    xs = np.random.default_rng(0).standard_normal((3,) + shape)
+    got = s2s.vmap(_rev_cumsum)(xs)
+    np.testing.assert_allclose(got, np.stack([_rev_cumsum(x) for x in xs]), rtol=1e-12)
+    x = xs[0]
+    np.testing.assert_allclose(s2s.jacrev(lambda v: snp.cumsum(v * v, axis=0))(x),
+                               checker._fd_jacobian(lambda v: np.cumsum(v * v, axis=0), x),
+                               rtol=1e-6, atol=1e-9)

@@ -60,11 +60,18 @@ for _prim in all_primitives().values():
 
 
 def _only_first(fn, adjust):
-    """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params."""
+    """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params.
+    A parameter the call leaves out takes ``fn``'s default first (``lax.cumsum(x,
+    reverse=True)`` sums along axis 0, which must move past the batch axis too)."""
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()
+                if p.default is not p.empty and p.kind == p.POSITIONAL_OR_KEYWORD}
+
     def rule(axes, /, x, *rest, **params):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(fn, axes, (x,) + rest, params)
-        return fn(x, *rest, **adjust(_asarray(x), dict(params)))
+        named = list(inspect.signature(fn).parameters)[1:1 + len(rest)]
+        params = {**{k: v for k, v in defaults.items() if k not in named}, **params}
+        return fn(x, *rest, **adjust(_asarray(x), params))
     return rule
 
 
