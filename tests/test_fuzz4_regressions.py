@@ -175,3 +175,24 @@ def test_vmap_of_lax_cumsum_with_default_axis(shape, x64):
     np.testing.assert_allclose(s2s.jacrev(lambda v: snp.cumsum(v * v, axis=0))(x),
                                checker._fd_jacobian(lambda v: np.cumsum(v * v, axis=0), x),
                                rtol=1e-6, atol=1e-9)
+
+
+def _branch_on_intermediate(x):
+    v2 = snp.sin(x)
+    if snp.sum(v2 * v2) > 0.01:
+        v3 = snp.sin(v2)
+    else:
+        v3 = x - snp.tanh(v2)  # tanh(v2) is on the tape only when this branch runs
+    return v3
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
+    "jacfwd(jacrev(f)) with an `if` on an intermediate value whose branches save different "
+    "values (prog200 at its second base): the batched backward's `if` gets a traced "
+    "condition, and control_ops._staged_if runs the branch not taken to learn the type "
+    "of an output only it assigns (bx); that branch reads a tape entry its forward never "
+    "saved (None) and raises \"unsupported operand type(s) for *: 'NoneType'\""))
+def test_jacfwd_of_jacrev_through_branch_on_intermediate(x64):
+    got = s2s.jacfwd(s2s.jacrev(_branch_on_intermediate))(X)
+    np.testing.assert_allclose(got, checker._fd_jacobian(s2s.jacrev(_branch_on_intermediate), X),
+                               rtol=1e-6, atol=1e-8)
