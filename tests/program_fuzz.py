@@ -7,8 +7,21 @@ from templates: ``if``/``elif``/``else`` and early ``return`` on data, ``for`` o
 range (with ``continue`` and a ``break`` on data) and over an array's rows, ``while``
 with a data-dependent trip count, index assignment and ``.at[]`` updates, tuples,
 lists and dicts built and unpacked, calls to helpers, closures and lambdas, and a mix
-of ``s2s.numpy`` operations. The source is registered in ``linecache`` so s2s reads it
-like a file's.
+of ``s2s.numpy`` operations; ``s2s.checkpoint`` (with and without a policy) of a module
+helper or a closure, ``custom_jvp``/``custom_vjp`` helpers (their rules the true
+derivative, so finite differences stay the reference), ``lax.cond``/``while_loop``/
+``fori_loop``/``scan``, and ``cumsum``, ``sort``, ``max``, ``where``, ``clip``,
+``einsum``, ``linalg.norm``, ``logsumexp`` and ``nn.softmax``. The source is registered
+in ``linecache`` so s2s reads it like a file's.
+
+Each program has ``N_BASES`` example inputs (``bases``) and the thresholds are placed
+between the values its predicates take at different bases where they can: a vmap's
+batch takes one example from each base, so its examples take different branches and
+trip counts (``paths`` records them), each still away from its thresholds.
+
+``STACKS`` are the default stacks; ``VMAP_INSIDE_STACKS`` (vmap inside the derivatives,
+``--vmap-inside``) and ``STACKS3`` (jacfwd of jacrev, grad of jvp of grad, ... with vmap
+outside and inside and jit of each, ``--depth3``) are slower and run by hand.
 
 Predicates on data compare a value with a threshold chosen so that finite
 differences do not straddle a branch: the program is first run in a *probe* rendering
@@ -23,6 +36,8 @@ Programs without Python control flow on data or index assignment also get a JAX 
 Run many by hand::
 
     PYTHONPATH=. S2S_FUZZ_N=200 python tests/program_fuzz.py --seed 1
+    PYTHONPATH=. python tests/program_fuzz.py --seed 1 --count 10 --depth3 -v
+    PYTHONPATH=. python tests/program_fuzz.py --seed 1 --count 10 --feature lax.while_loop
 """
 import argparse
 import collections
