@@ -1,7 +1,9 @@
 """Generated programs with Python control flow and containers (``program_fuzz.py``)
 under forward mode, the Jacobians, grad of jvp and jvp of grad, each also under vmap
-and jit, against central differences, a loop over examples and eager runs; JAX twins
-against ``jax``; and a regression test for each wrong answer the generator found.
+and jit (vmap's examples from the program's bases, on different paths), plus one
+third-order stack (``program_fuzz.STACKS3``) per ``S2S_FUZZ_N // 4`` programs, against
+central differences, a loop over examples and eager runs; JAX twins against ``jax``;
+and a regression test for each wrong answer the generator found.
 
 ``S2S_FUZZ_N`` programs (default 4) with a few stacks each; more by hand::
 
