@@ -63,13 +63,15 @@ def _only_first(fn, adjust):
     """Rules of one-operand primitives: ``adjust(x, params)`` gives the batched params.
     A parameter the call leaves out takes ``fn``'s default first (``lax.cumsum(x,
     reverse=True)`` sums along axis 0, which must move past the batch axis too)."""
-    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()
+    signature = inspect.signature(fn).parameters
+    defaults = {k: p.default for k, p in signature.items()
                 if p.default is not p.empty and p.kind == p.POSITIONAL_OR_KEYWORD}
+    order = list(signature)
 
     def rule(axes, /, x, *rest, **params):
         if any(ax is not None for ax in axes[1:]):
             return loop_call(fn, axes, (x,) + rest, params)
-        named = list(inspect.signature(fn).parameters)[1:1 + len(rest)]
+        named = order[1:1 + len(rest)]  # given positionally
         params = {**{k: v for k, v in defaults.items() if k not in named}, **params}
         return fn(x, *rest, **adjust(_asarray(x), params))
     return rule
