@@ -196,3 +196,20 @@ def test_jacfwd_of_jacrev_through_branch_on_intermediate(x64):
     got = s2s.jacfwd(s2s.jacrev(_branch_on_intermediate))(X)
     np.testing.assert_allclose(got, checker._fd_jacobian(s2s.jacrev(_branch_on_intermediate), X),
                                rtol=1e-6, atol=1e-8)
+
+
+def _calls_parameter(x, fn):
+    s0 = snp.sum(x * x)
+    scale = lambda u: u * s0  # noqa: E731 - a closure over a differentiated value beside
+    return snp.sum(fn(scale(x)))
+
+
+@pytest.mark.parametrize("transform", ["grad", "jit_grad", "jacfwd"])
+def test_call_of_function_parameter_beside_closures(transform, x64):
+    """A function passed as an (undifferentiated) parameter carries nothing of the
+    function it is called in, whatever closures that function defines: its call is
+    differentiated through its arguments."""
+    def f(x):
+        return _calls_parameter(x, snp.sin)
+    build = {"grad": s2s.grad, "jit_grad": lambda g: s2s.jit(s2s.grad(g)), "jacfwd": s2s.jacfwd}[transform]
+    np.testing.assert_allclose(build(f)(X), checker._fd_jacobian(f, X), rtol=1e-6, atol=1e-9)

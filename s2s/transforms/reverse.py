@@ -1120,9 +1120,10 @@ def captured_active(func, is_active, local_defs, varied, body=()):
 
 
 def _made_of_module_values(name, body, local_defs, varied):
-    """Whether every binding of ``name`` in ``body`` is ``name = g(a, ...)`` with ``g`` and
-    each argument a constant or a name (or its attribute) that ``body`` never binds and
-    that is no local function and no varied value: a module value or a parameter."""
+    """Whether ``name`` is a parameter or module value (not varied), or every binding of it
+    in ``body`` is ``name = g(a, ...)`` with ``g`` and each argument a constant or a name
+    (or its attribute) that ``body`` never binds and that is no local function and no
+    varied value: a module value or a parameter."""
     nodes = list(q.walk(gast.Module(body=list(body), type_ignores=[])))
     bound = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
     bound |= set(local_defs) | set(varied)
@@ -1130,7 +1131,9 @@ def _made_of_module_values(name, body, local_defs, varied):
              and not isinstance(n.ctx, gast.Load)]
     assigns = [s for s in nodes if isinstance(s, gast.Assign) and len(s.targets) == 1
                and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name]
-    if not assigns or len(assigns) != len(binds):  # bound otherwise too (a loop target...)
+    if not binds:  # a parameter or a module value: made before this function ran
+        return name not in local_defs and name not in varied
+    if len(assigns) != len(binds):  # bound otherwise too (a loop target...)
         return False
 
     def outside(node):
