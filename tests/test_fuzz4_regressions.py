@@ -213,3 +213,22 @@ def test_call_of_function_parameter_beside_closures(transform, x64):
         return _calls_parameter(x, snp.sin)
     build = {"grad": s2s.grad, "jit_grad": lambda g: s2s.jit(s2s.grad(g)), "jacfwd": s2s.jacfwd}[transform]
     np.testing.assert_allclose(build(f)(X), checker._fd_jacobian(f, X), rtol=1e-6, atol=1e-9)
+
+
+def _rows_into_float_accumulator(x):
+    acc = 0.0  # a Python float, then an array: the row loop's carry
+    for row in x:
+        acc = acc * 0.7 + snp.tanh(row)
+    return acc * x
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
+    "jacrev of a loop over rows accumulating into `acc = 0.0` (prog807): the batched "
+    "backward (vmap of bwd_f) broadcasts the unbatched adjoint target with "
+    "`g.shape[:1] + t.shape` (batch_support._batched_shape), and t is the Python float "
+    "0.0. np.shape(t) there gets past it to a reshape ValueError further on"))
+def test_jacrev_of_row_loop_into_float_accumulator(x64):
+    x = np.array([[0.3, -0.2], [0.5, 0.1], [0.2, 0.4]])
+    np.testing.assert_allclose(s2s.jacrev(_rows_into_float_accumulator)(x),
+                               checker._fd_jacobian(_rows_into_float_accumulator, x),
+                               rtol=1e-6, atol=1e-9)
