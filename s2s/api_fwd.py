@@ -315,5 +315,15 @@ def _jvp_rule(ans, fun, primals, tangents, has_aux=False):
     d[tangents] = cts[1]
 
 
+@def_vjp(hooks.jvp)
+def _hooks_jvp_rule(ans, fun, primals, tangents):
+    # lax.control_flow_jvp's loop and branch bodies call hooks.jvp: without this rule
+    # reverse mode read hooks.jvp's source, whose call of the installed jvp it took for
+    # a constant (grad of jvp through lax.while_loop gave zeros).
+    cts = jvp_cotangents(d[ans], fun, primals, tangents, False)
+    d[primals] = cts[0]
+    d[tangents] = cts[1]
+
+
 # Forward-mode code calls jvp for functions known only when it runs (see s2s.core.hooks).
 hooks.install("jvp", jvp)

@@ -30,10 +30,12 @@ import keyword
 
 from s2s.checkpoint_remat import checkpoint_restore, checkpoint_save
 from s2s.codegen.python import compile_function, make_cell
-from s2s.core.primitive import d, def_jvp, def_vjp
+from s2s.core.errors import TransformError
+from s2s.core.primitive import Tracer, d, def_jvp, def_vjp
+from s2s.core.tree_util import tree_flatten
 from s2s.parse import astconv
 from s2s.runtime import support
-from s2s.trace.record import record_call, recording_trace
+from s2s.trace.record import RecordingTrace, record_call, recording_trace
 from s2s.transforms.fwd_support import dynamic_jvp
 
 __all__ = ["custom_jvp", "custom_vjp", "custom_call", "checkpoint", "remat"]
@@ -146,10 +148,39 @@ def _identifier(name):
     return name if ok and name not in ("custom_call", "checkpoint_call") else "rule"
 
 
+def _captures_recording(fun, depth=0):
+    """Whether ``fun`` closes over a recorded value (in its closure cells, a partial's
+    arguments, or a function it closes over): the rules of a recorded call differentiate
+    its arguments alone, so such a value would silently get no derivative."""
+    if depth > 4:
+        return False
+    if isinstance(fun, functools.partial):
+        values = list(fun.args) + list(fun.keywords.values()) + [fun.func]
+    else:
+        values = []
+        for cell in getattr(fun, "__closure__", None) or ():
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:  # an empty cell (a name not assigned yet)
+                pass
+    for leaf in tree_flatten(values)[0]:
+        if isinstance(leaf, Tracer) and isinstance(leaf._trace, RecordingTrace):
+            return True
+        if callable(leaf) and not isinstance(leaf, type) and _captures_recording(leaf, depth + 1):
+            return True
+    return False
+
+
 def custom_call(rule, *args):
     """``rule.fun(*args)``: how transformations see a call of a custom-rule function.
     Recorded as one call (not the primitives of ``rule.fun``) where the tracing fallback
     records it, so a transformation of the recording applies the rule too."""
+    if _captures_recording(rule.fun):
+        raise TransformError(
+            f"the {type(rule).__name__} function {rule.__name__} reads a value being "
+            f"differentiated from an enclosing function: its rules take derivatives with "
+            f"respect to its arguments only, so that value would get no derivative. Pass "
+            f"the value to {rule.__name__} as an argument")
     return record_call(custom_call, (rule,) + args) if recording_trace(args) else rule.fun(*args)
 
 
@@ -246,7 +277,8 @@ class _Checkpointed(_Custom):
         self._plans = {}  # under a policy: the latest record per argument shapes (s2s.checkpoint_remat)
 
     def __call__(self, *args, **kwargs):
-        if self.policy is None or kwargs or not recording_trace(args):
+        if self.policy is None or kwargs or not recording_trace(args) \
+                or _captures_recording(self.fun):
             return super().__call__(*args, **kwargs)
         # A recording spells the call as a call of this object, whose unwrapped form
         # (below) carries the policy.
@@ -321,8 +353,13 @@ remat = checkpoint
 
 def checkpoint_call(rule, *args):
     """``rule.fun(*args)``: how transformations see a call of a checkpointed function
-    (recorded as one call, as ``custom_call`` is)."""
-    return record_call(checkpoint_call, (rule,) + args) if recording_trace(args) else rule.fun(*args)
+    (recorded as one call, as ``custom_call`` is). Where ``rule.fun`` closes over a
+    recorded value, the recording gets its primitives instead (its rules differentiate
+    the arguments alone; checkpointing changes memory, never values, so running it
+    inline is exact)."""
+    if recording_trace(args) and not _captures_recording(rule.fun):
+        return record_call(checkpoint_call, (rule,) + args)
+    return rule.fun(*args)
 
 
 def checkpoint_cotangents(g, rule, args):

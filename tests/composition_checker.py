@@ -51,7 +51,10 @@ CLEAR_ERRORS = (S2SError, NotImplementedError, TypeError, ValueError)
 # ---------------------------------------------------------------------------
 # Subjects: functions of one array argument, with a base example.
 
-Subject = collections.namedtuple("Subject", "name fn base")
+# ``bases``: optional examples (each of base's shape) taken in turn for the arguments of
+# a run, so the examples of a vmap differ (e.g. take different branches), not only
+# small perturbations of ``base``.
+Subject = collections.namedtuple("Subject", "name fn base bases", defaults=(None,))
 
 
 def _bind(fn, args, i):
@@ -600,8 +603,10 @@ def _stack_shapes(layers, base_shape):
 def _example_fn(subject, layers, shapes, depth):
     """A function of an rng giving an argument of the stack ``layers[:depth]``."""
     if depth == 0:
+        turn = itertools.cycle(subject.bases if subject.bases is not None else [subject.base])
+
         def base(rng):
-            x = np.asarray(subject.base, np.float64)
+            x = np.asarray(next(turn), np.float64)
             return x * (1.0 + 0.05 * rng.uniform(-1.0, 1.0, np.shape(x)))
         return base
     inner = _example_fn(subject, layers, shapes, depth - 1)

@@ -1,7 +1,9 @@
 """Generated programs with Python control flow and containers (``program_fuzz.py``)
 under forward mode, the Jacobians, grad of jvp and jvp of grad, each also under vmap
-and jit, against central differences, a loop over examples and eager runs; JAX twins
-against ``jax``; and a regression test for each wrong answer the generator found.
+and jit (vmap's examples from the program's bases, on different paths), plus one
+third-order stack (``program_fuzz.STACKS3``) per ``S2S_FUZZ_N // 4`` programs, against
+central differences, a loop over examples and eager runs; JAX twins against ``jax``;
+and a regression test for each wrong answer the generator found.
 
 ``S2S_FUZZ_N`` programs (default 4) with a few stacks each; more by hand::
 
@@ -19,6 +21,7 @@ import composition_checker as checker
 import program_fuzz
 
 STACKS_PER_PROGRAM = 3
+DEPTH3_PROGRAMS = max(1, program_fuzz.FUZZ_N // 4)  # one third-order stack each
 
 
 def _sample():
@@ -27,6 +30,9 @@ def _sample():
     for prog in program_fuzz.programs(program_fuzz.FUZZ_N, seed=1000):
         for names in rng.sample(program_fuzz.STACKS, STACKS_PER_PROGRAM):
             out.append(pytest.param(prog, names, id=f"{prog.name}:{'/'.join(names)}"))
+    for prog in program_fuzz.programs(DEPTH3_PROGRAMS, seed=3000):
+        names = rng.choice(program_fuzz.STACKS3)
+        out.append(pytest.param(prog, names, id=f"{prog.name}:{'/'.join(names)}"))
     return out
 
 
@@ -40,9 +46,25 @@ def test_generator_is_deterministic_and_varied():
     a, b = program_fuzz.programs(5, seed=7), program_fuzz.programs(5, seed=7)
     assert [p.source for p in a] == [p.source for p in b]
     assert len({p.source for p in a}) == 5
-    features = set().union(*(p.features for p in program_fuzz.programs(20, seed=0)))
+    features = set().union(*(p.features for p in program_fuzz.programs(40, seed=0)))
     assert {"if", "for", "while", "break", "index_assign", "dict", "closure",
-            "recursion"} <= features
+            "recursion", "checkpoint", "checkpoint_policy", "custom_jvp", "custom_vjp",
+            "lax.cond", "lax.while_loop", "lax.fori_loop", "lax.scan", "sort",
+            "softmax", "logsumexp", "norm"} <= features
+
+
+def test_vmap_batches_take_different_paths():
+    """A vmap's examples come from the program's bases in turn, and most programs with
+    predicates have bases on different paths (branches, trip counts): a batch is not
+    copies of one example."""
+    progs = program_fuzz.programs(20, seed=0)
+    with_preds = [p for p in progs if p.paths[0]]
+    assert sum(len(set(p.paths)) > 1 for p in with_preds) >= len(with_preds) // 2
+    prog = next(p for p in with_preds if len(set(p.paths)) > 1)
+    vmap = checker.make_layer("vmap[0,0]")
+    x = checker._example_fn(program_fuzz.subject(prog), [vmap], [prog.base.shape], 1)(np.random.default_rng(0))
+    for example, base in zip(x, prog.bases):
+        np.testing.assert_allclose(example, base, rtol=0.051)
 
 
 def test_thresholds_keep_away_from_predicate_values():

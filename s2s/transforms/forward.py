@@ -454,7 +454,7 @@ class _Forward:
     def dynamic_call(self, s):
         call = s.value
         target = s.targets[0]
-        carried = captured_active(call.func, self.active, self.local_defs(), self.varied)
+        carried = captured_active(call.func, self.active, self.local_defs(), self.varied, self.body)
         if carried:
             self.error(s, f"s2s cannot take forward mode through the call `{q.to_source(call.func)}(...)` "
                           f"of a function value made from the differentiated {', '.join(map(repr, carried))}",

@@ -316,6 +316,7 @@ class _Reverse:
                         pre = self.push([tape]) + pre if _reads_own_target(s) else pre + self.push([tape])
                     return pre + [call] + post
                 if c.kind == CalleeKind.TEMPLATE and self.is_active_call(s.value):
+                    self.check_converted_value(s, c)
                     s = self.reverse_forward_call(s, c)
             return pre + [s] + post
         if isinstance(s, gast.If):
@@ -793,11 +794,23 @@ class _Reverse:
                                f"pass {', '.join(captured)} to {a.id!r} through the call's arguments "
                                "(e.g. the loop carry) instead of capturing it")
 
+    def check_converted_value(self, s, callee):
+        """jit's ``converted_call(fn, a)`` of a function value (``fn =
+        s2s.checkpoint(inner)``): as a call of that value, its cotangents are those of
+        ``a`` alone, so ``fn`` must not carry differentiated values (see
+        check_function_value)."""
+        call = s.value
+        if callee.name != "converted_call" or not call.args:
+            return
+        inner = gast.Call(func=call.args[0], args=call.args[1:], keywords=call.keywords)
+        if self.ctx.resolve_callee(inner).kind == CalleeKind.UNKNOWN:
+            self.check_function_value(s, call.args[0])
+
     def check_function_value(self, s, func):
         """A function value called here must not carry differentiated values inside it
         (a partial of them, a local function reading them): ``dynamic_vjp``
         differentiates only the call's arguments, so they would silently get no gradient."""
-        carried = captured_active(func, self.is_active_atom, self._local_defs(), self.varied)
+        carried = captured_active(func, self.is_active_atom, self._local_defs(), self.varied, self.body)
         if carried:
             self.error(s, f"s2s cannot differentiate the call `{q.to_source(func)}(...)` of a function "
                           f"value made from the differentiated {', '.join(map(repr, carried))}",
@@ -1135,17 +1148,47 @@ def _is_comment_stmt(node):
             and isinstance(node.value.value, str) and node.value.value.startswith("__s2s_comment__"))
 
 
-def captured_active(func, is_active, local_defs, varied):
+def captured_active(func, is_active, local_defs, varied, body=()):
     """The differentiated values the function value ``func`` may carry: itself when it is
-    active (``functools.partial(f, x)``), else what the local functions read from the
-    enclosing function (``fs = [lambda v: v * x]``: any of them may be the one called)."""
+    active (``functools.partial(f, x)``), none when ``body`` makes it only from module
+    values (``fn = s2s.checkpoint(layer)``, ``layer`` global), else what the local
+    functions read from the enclosing function (``fs = [lambda v: v * x]``: any of them
+    may be the one called)."""
     if is_active(func):
         return [q.to_source(func)]
     if isinstance(func, gast.Attribute) and is_active(func.value):
         # ``p.energy(x)``: a method bound to a differentiated object, which the dynamic
         # rules (differentiating the arguments only) silently gave no derivative.
         return [q.to_source(func.value)]
+    if isinstance(func, gast.Name) and _made_of_module_values(func.id, body, local_defs, varied):
+        return []
     return sorted({n for fdef in local_defs.values() for n in reads_from_enclosing(fdef, varied)})
+
+
+def _made_of_module_values(name, body, local_defs, varied):
+    """Whether ``name`` is a parameter or module value (not varied), or every binding of it
+    in ``body`` is ``name = g(a, ...)`` with ``g`` and each argument a constant or a name
+    (or its attribute) that ``body`` never binds and that is no local function and no
+    varied value: a module value or a parameter."""
+    nodes = list(q.walk(gast.Module(body=list(body), type_ignores=[])))
+    bound = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    bound |= set(local_defs) | set(varied)
+    binds = [n for n in nodes if isinstance(n, gast.Name) and n.id == name
+             and not isinstance(n.ctx, gast.Load)]
+    assigns = [s for s in nodes if isinstance(s, gast.Assign) and len(s.targets) == 1
+               and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name]
+    if not binds:  # a parameter or a module value: made before this function ran
+        return name not in local_defs and name not in varied
+    if len(assigns) != len(binds):  # bound otherwise too (a loop target...)
+        return False
+
+    def outside(node):
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        return isinstance(node, gast.Constant) or (isinstance(node, gast.Name) and node.id not in bound)
+    return all(isinstance(s.value, gast.Call) and outside(s.value.func)
+               and all(outside(a) for a in s.value.args)
+               and all(outside(k.value) for k in s.value.keywords) for s in assigns)
 
 
 def reads_from_enclosing(fdef, varied):
