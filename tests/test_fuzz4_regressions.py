@@ -222,11 +222,9 @@ def _rows_into_float_accumulator(x):
     return acc * x
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "jacrev of a loop over rows accumulating into `acc = 0.0` (prog807): the batched "
-    "backward (vmap of bwd_f) broadcasts the unbatched adjoint target with "
-    "`g.shape[:1] + t.shape` (batch_support._batched_shape), and t is the Python float "
-    "0.0. np.shape(t) there gets past it to a reshape ValueError further on"))
+# jacrev of a loop over rows accumulating into `acc = 0.0` (prog807): the batched backward
+# broadcast the unbatched adjoint target with `g.shape[:1] + t.shape`, t the Python float
+# 0.0 (AttributeError); batch_support._batched_shape reads np.shape(t) now.
 def test_jacrev_of_row_loop_into_float_accumulator(x64):
     x = np.array([[0.3, -0.2], [0.5, 0.1], [0.2, 0.4]])
     np.testing.assert_allclose(s2s.jacrev(_rows_into_float_accumulator)(x),
