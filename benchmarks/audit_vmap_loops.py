@@ -1,26 +1,21 @@
 """Audit: which vmap compositions still run once per example (loop_call), and whether each agrees with a Python loop over the examples. Usage: PYTHONPATH=. python benchmarks/audit_vmap_loops.py [substring of a row label ...]"""
-import sys, functools, warnings, traceback
-sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "tests"))
+import functools
+import os
+import sys
+import warnings
+
 import numpy as onp
+
 import s2s
 import s2s.numpy as np
 from s2s import lax
-from s2s.numpy import batching
-from cases import s2s_x64, loop_over_examples
 
-seen = []
-original = batching.loop_call
+from harness import count_loop_calls
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from cases import s2s_x64, loop_over_examples  # noqa: E402 - the tests' helpers
 
-def counting(fn, axes, args, kwargs, kw_batched=(), where=None):
-    seen.append(getattr(fn, "__qualname__", repr(fn)))
-    return original(fn, axes, args, kwargs, kw_batched, where=where)
-
-
-for module in list(sys.modules.values()):
-    if (getattr(module, "__name__", "") or "").startswith("s2s") and \
-            getattr(module, "loop_call", None) is original:
-        setattr(module, "loop_call", counting)
+seen = count_loop_calls()
 
 W = onp.array([1.0, 2.0, 3.0])
 

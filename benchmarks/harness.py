@@ -3,6 +3,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 
@@ -81,3 +82,20 @@ def _fmt(seconds):
     if seconds < 1:
         return f"{seconds * 1e3:.3f} ms"
     return f"{seconds:.3f} s"
+
+
+def count_loop_calls():
+    """The functions vmap runs once per example from now on, by name (a list that grows):
+    every s2s module's ``loop_call`` is replaced by a counting one, as the ``loops``
+    fixture of tests/conftest.py does (call it after importing s2s)."""
+    seen = []
+    original = sys.modules["s2s.numpy.batching"].loop_call
+
+    def counting(fn, axes, args, kwargs, kw_batched=(), where=None):
+        seen.append(getattr(fn, "__qualname__", repr(fn)))
+        return original(fn, axes, args, kwargs, kw_batched, where=where)
+    for module in list(sys.modules.values()):
+        if (getattr(module, "__name__", "") or "").startswith("s2s") and \
+                getattr(module, "loop_call", None) is original:
+            module.loop_call = counting
+    return seen

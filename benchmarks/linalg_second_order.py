@@ -9,7 +9,6 @@ during one hessian (or jacrev of grad) and the best-of-R eager time per call (fl
 N x N matrices: N * N basis vectors).
 """
 import argparse
-import sys
 import time
 
 import numpy as onp
@@ -17,7 +16,8 @@ import numpy as onp
 import s2s
 import s2s.numpy as snp
 from s2s import lax
-from s2s.numpy import batching
+
+from harness import count_loop_calls
 
 N = 3  # (--n)
 
@@ -56,20 +56,6 @@ LOSSES = {
 }
 
 
-def _count_loops():
-    seen = []
-    original = batching.loop_call
-
-    def counting(fn, axes, args, kwargs, kw_batched=(), where=None):
-        seen.append(getattr(fn, "__qualname__", repr(fn)))
-        return original(fn, axes, args, kwargs, kw_batched, where=where)
-    for module in list(sys.modules.values()):
-        if (getattr(module, "__name__", "") or "").startswith("s2s") and \
-                getattr(module, "loop_call", None) is original:
-            module.loop_call = counting
-    return seen
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -80,7 +66,7 @@ def main():
     global N
     N = args.n
     s2s.config.update("enable_x64", True)
-    seen = _count_loops()
+    seen = count_loop_calls()
     x = onp.random.default_rng(0).normal(size=N * N) * 0.3
     second = s2s.hessian if args.how == "hessian" else lambda f: s2s.jacrev(s2s.grad(f))
     for name, loss in LOSSES.items():
