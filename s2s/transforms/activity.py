@@ -21,6 +21,7 @@ derivative (comparisons, ``len``, ``.shape``, ``floor``...) stop varied-ness.
 import gast
 
 from s2s.parse import quoting as q
+from s2s.parse.resolve import local_names
 
 
 _NONDIFF_ATTRIBUTES = {"shape", "ndim", "dtype", "size", "itemsize", "nbytes"}
@@ -126,10 +127,7 @@ def _flows(fdef, differentiable_call, grows_list=_grows_list, tuple_items=False)
 
 def free_reads(fdef):
     """The names the local function ``fdef`` reads from the function around it."""
-    own = {a.id for a in q.walk(fdef.args) if isinstance(a, gast.Name)}
-    own |= {n.id for n in q.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
-    own |= {n.name for n in q.walk(fdef) if isinstance(n, gast.FunctionDef)}
-    return _reads(gast.Module(body=fdef.body, type_ignores=[])) - own
+    return _reads(fdef) - local_names(fdef)
 
 
 def varied_variables(fdef, active_params, differentiable_call, grows_list=_grows_list):

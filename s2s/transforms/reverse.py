@@ -32,7 +32,6 @@ from s2s.core.errors import TransformError
 from s2s.core.primitive import ZERO_DERIVATIVE
 from s2s.parse import quoting as q
 from s2s.parse.normalize import VARARGS_SHAPE
-from s2s.parse.resolve import local_names
 from s2s.parse import dataflow
 from s2s.runtime import support
 from s2s.transforms import activity, captures, templates
@@ -1193,13 +1192,7 @@ def _made_of_module_values(name, body, local_defs, varied):
 
 def reads_from_enclosing(fdef, varied):
     """The names of ``varied`` the local function ``fdef`` reads from the function around it."""
-    own = activity_locals(fdef)
-    return sorted({n.id for n in q.walk(fdef) if isinstance(n, gast.Name) and
-                   isinstance(n.ctx, gast.Load) and n.id in varied and n.id not in own})
-
-
-def activity_locals(fdef):
-    return local_names(fdef)
+    return sorted(activity.free_reads(fdef) & varied)
 
 
 def _is_marker(node, marker):
