@@ -378,16 +378,19 @@ def _dynamic_jvp_batch(axes, /, fn, args, tangents, **kwargs):
     found = _batched_dynamic_jvp(fn, args, tangents, kwargs, axes[1], axes[2]) \
         if axes[0] is None and (axes[1] is not None or axes[2] is not None) else None
     if found is None and axes[0] is None and axes[1] is None and axes[2] is not None:
-        found = _tangents_batched_leafwise(fn, args, tangents, kwargs)
+        made = _tangents_batched_leafwise(fn, args, tangents, kwargs, pair=True)
+        found = made[0] if made is not None else None
     if found is None:
         return loop_call(fwd_support.dynamic_jvp, axes, (fn, args, tangents), kwargs)
     return found
 
 
-def _tangents_batched_leafwise(fn, args, tangents, kwargs):
+def _tangents_batched_leafwise(fn, args, tangents, kwargs, pair=False):
     """The tangents alone batched, told leaf by leaf (a layer's ``(W, b)`` in stax's
-    ``serial``, where some of a call's tangents are batched and others shared): the
-    function's generated jvp vmapped once, or None."""
+    ``serial``, where some of a call's tangents are batched and others shared): ``(out,
+    full_tangents)``, ``out`` the tangent of the call (``(primal, tangent)`` with
+    ``pair``) from the function's generated jvp vmapped once, ``full_tangents`` the
+    tangents with an array method's own array first; None where that jvp is not built."""
     target, full = S.array_method_call(fn, args)
     full_tangents = (None,) * (len(full) - len(args)) + tuple(tangents)
     active = tuple(i for i, t in enumerate(full_tangents) if t is not None)
@@ -395,8 +398,8 @@ def _tangents_batched_leafwise(fn, args, tangents, kwargs):
         return None
     wrapper = S.positional_wrapper(target, len(full), active, tuple(sorted(kwargs)))
     found = _batched_jvp(wrapper, (kwargs, tuple(full)), [full[i] for i in active],
-                         [full_tangents[i] for i in active], pair=True)
-    return found[0] if found else None
+                         [full_tangents[i] for i in active], pair=pair)
+    return (found[0], full_tangents) if found else None
 
 
 def _dynamic_vjp_tangent_batch(axes, /, fn, args, tangents, **kwargs):
@@ -409,15 +412,9 @@ def _dynamic_vjp_tangent_batch(axes, /, fn, args, tangents, **kwargs):
             return found[1], (None,) * skip + tuple(
                 t if t is None or axes[2] is not None else broadcast_batch(t, n) for t in tangents)
     if axes[0] is None and axes[1] is None:
-        target, full = S.array_method_call(fn, args)
-        skip = len(full) - len(args)
-        full_tangents = (None,) * skip + tuple(tangents)
-        active = tuple(i for i, t in enumerate(full_tangents) if t is not None)
-        wrapper = S.positional_wrapper(target, len(full), active, tuple(sorted(kwargs))) if active else None
-        found = wrapper and _batched_jvp(wrapper, (kwargs, tuple(full)), [full[i] for i in active],
-                                         [full_tangents[i] for i in active])
-        if found:
-            return found[0], full_tangents
+        made = _tangents_batched_leafwise(fn, args, tangents, kwargs)
+        if made is not None:
+            return made
     return loop_call(dynamic_vjp_tangent, axes, (fn, args, tangents), kwargs)
 
 
